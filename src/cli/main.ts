@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// The one entry point of the image: `envoy-xds-injector <serve|inject|copy|watch>`.
+// Reads argv and env, builds the logger, wires signals, and exits; commands do the rest.
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import type { CliContext, Command } from './context.js';
+import { UsageError } from './context.js';
+
+const USAGE = `Usage: envoy-xds-injector <command> [flags]
+
+Commands:
+  serve   [--port 8443] [--host H] [--tls-cert F --tls-key F] [--config F]
+          Run the mutating admission webhook over HTTPS. Without --tls-cert/--tls-key it
+          generates a self-signed development certificate and listens on 127.0.0.1.
+  inject  -f FILE|-  [--config F]
+          Inject every annotated pod template of a multi-document YAML stream; print YAML.
+  copy    --from DIR --to DIR
+          Publish one consistent snapshot of a mounted ConfigMap into DIR (init container).
+  watch   --from DIR --to DIR [--resync 60s]
+          Republish ConfigMap changes by atomic rename so Envoy reloads them (sidecar).
+
+Run 'envoy-xds-injector <command> --help' for a command's flags.
+`;
+
+// Loaded lazily so `copy`/`watch` (in every Envoy Pod) never load fastify.
+const commands: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./serve.js')).serve,
+  inject: async () => (await import('./inject.js')).inject,
+  copy: async () => (await import('./copy.js')).copy,
+  watch: async () => (await import('./watch.js')).watch,
+};
+
+function readVersion(): string {
+  // src/cli/main.ts and dist/cli/main.js are both two levels below package.json.
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === 'version') {
+    process.stdout.write(`${readVersion()}\n`);
+    return 0;
+  }
+  const load = commands[name];
+  if (load === undefined) {
+    process.stderr.write(`envoy-xds-injector: unknown command '${name}'\n\n${USAGE}`);
+    return 2;
+  }
+
+  const shutdown = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (shutdown.signal.aborted) process.exit(130); // second signal: stop now
+    shutdown.abort(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  const version = readVersion();
+  const logger = pino({
+    level: process.env.LOG_LEVEL ?? 'info',
+    base: { cmd: name, version },
+  });
+  const ctx: CliContext = {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    logger,
+    version,
+    shutdownSignal: shutdown.signal,
+  };
+  try {
+    const command = await load();
+    return await command(args, ctx);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`envoy-xds-injector ${name}: ${err.message}\n`);
+      return 2;
+    }
+    logger.fatal({ err }, 'command failed');
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`envoy-xds-injector: ${String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
