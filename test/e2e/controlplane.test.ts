@@ -1,0 +1,90 @@
+// Smoke test of the e2e harness itself: the control plane starts, accepts a Namespace, ConfigMap
+// and Deployment, and the deployment + replicaset controllers turn the Deployment into a Pod
+// (which stays Pending: there is no scheduler and no kubelet).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type * as k8s from '@kubernetes/client-node';
+import { startCluster, type Cluster } from './cluster.js';
+import { plain } from './objects.js';
+import { waitFor } from './proc.js';
+
+// The first run may build kube-apiserver (minutes); later runs start in seconds.
+const BUILD_AND_START_TIMEOUT = 45 * 60_000;
+
+describe('e2e control plane', { timeout: BUILD_AND_START_TIMEOUT }, () => {
+  let cluster: Cluster;
+  const ns = `smoke-${Date.now().toString(36)}`;
+
+  before(async () => {
+    cluster = await startCluster();
+    process.stderr.write(
+      `[e2e] control plane ${cluster.local ? 'started' : 'attached'} in ${cluster.startSeconds.toFixed(1)}s at ${cluster.server}\n`,
+    );
+  });
+
+  after(async () => {
+    // `cluster` is unset if before() failed; startCluster() already cleaned up then.
+    if (typeof cluster !== 'undefined') {
+      if (!cluster.local) {
+        await cluster.core.deleteNamespace({ name: ns }).catch(() => undefined);
+      }
+      await cluster.stop();
+    }
+  });
+
+  test('apiserver is ready and reports v1.33', async () => {
+    const ready = await cluster.apiGet('/readyz');
+    assert.equal(ready.status, 200, ready.body);
+    const version = JSON.parse((await cluster.apiGet('/version')).body) as { major: string; minor: string };
+    if (cluster.local) {
+      assert.equal(version.major, '1');
+      assert.equal(version.minor, '33');
+    }
+  });
+
+  test('Namespace, ConfigMap and Deployment can be created', async () => {
+    await cluster.core.createNamespace({ body: plain<k8s.V1Namespace>({ metadata: { name: ns } }) });
+    const cm = await cluster.core.createNamespacedConfigMap({
+      namespace: ns,
+      body: plain<k8s.V1ConfigMap>({
+        metadata: { name: 'envoy-xds' },
+        data: { 'lds.yaml': 'resources: []\n', 'cds.yaml': 'resources: []\n' },
+      }),
+    });
+    assert.equal(cm.metadata?.name, 'envoy-xds');
+    const labels = { app: 'smoke' };
+    const dep = await cluster.apps.createNamespacedDeployment({
+      namespace: ns,
+      body: plain<k8s.V1Deployment>({
+        metadata: { name: 'smoke' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: { containers: [{ name: 'app', image: 'registry.invalid/smoke:1' }] },
+          },
+        },
+      }),
+    });
+    assert.equal(dep.metadata?.name, 'smoke');
+  });
+
+  test('the replicaset controller creates a Pending Pod', async () => {
+    const pod = await waitFor(
+      `a Pod of Deployment ${ns}/smoke`,
+      async () => {
+        const pods = await cluster.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=smoke' });
+        return pods.items[0];
+      },
+      { timeoutMs: 60_000 },
+    );
+    assert.match(pod.metadata?.name ?? '', /^smoke-[a-z0-9]+-[a-z0-9]+$/);
+    assert.equal(pod.status?.phase, 'Pending');
+    assert.equal(pod.spec?.nodeName, undefined, 'no scheduler: the Pod must not be bound');
+    const owner = pod.metadata?.ownerReferences?.[0];
+    assert.equal(owner?.kind, 'ReplicaSet');
+    // ServiceAccount admission ran (the serviceaccount controller created `default` first).
+    assert.equal(pod.spec?.serviceAccountName, 'default');
+  });
+});
