@@ -60,6 +60,8 @@ export interface Cluster {
   readonly server: string;
   /** Temp dir for this run (certs, kubeconfig, logs); removed by stop() unless E2E_KEEP_WORKDIR=1. */
   readonly workDir: string;
+  /** Where component logs go (inside workDir); put child-process logs here too. */
+  readonly logDir: string;
   /** A CA tests can issue webhook serving certs from (the cluster CA when local). */
   readonly ca: CertAuthority;
   /** Admin client cert (local only). */
@@ -70,6 +72,8 @@ export interface Cluster {
   readonly processes: readonly ManagedProcess[];
   /** Seconds it took from startCluster() to ready (excluding the binaries build). */
   readonly startSeconds: number;
+  /** Have stop() also stop `p` (first, before the control plane), e.g. a webhook child process. */
+  adopt(p: ManagedProcess): void;
   /** GET a raw API path (e.g. '/metrics', '/readyz?verbose') as admin. */
   apiGet(path: string): Promise<{ status: number; body: string }>;
   /** Kill all processes (process groups), copy logs if E2E_LOG_DIR, remove the temp dir. Idempotent. */
@@ -191,18 +195,15 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const t0 = Date.now();
   const workDir = await mkdtemp(join(tmpdir(), 'envoy-xds-e2e-'));
   const processes: ManagedProcess[] = [];
+  const adopted: ManagedProcess[] = [];
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    await Promise.all(adopted.map((p) => p.stop(5_000)));
     // Reverse start order: controller-manager, apiserver, etcd.
     for (const p of [...processes].reverse()) await p.stop(10_000);
-    const logDir = process.env.E2E_LOG_DIR;
-    if (logDir !== undefined && logDir !== '') {
-      const dest = join(logDir, `cluster-${Date.now()}`);
-      await mkdir(dest, { recursive: true });
-      await cp(join(workDir, 'logs'), dest, { recursive: true }).catch(() => undefined);
-    }
+    await saveLogs(join(workDir, 'logs'));
     if (process.env.E2E_KEEP_WORKDIR === '1') {
       process.stderr.write(`[e2e cluster] kept ${workDir}\n`);
     } else {
@@ -372,11 +373,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       kubeConfig,
       server,
       workDir,
+      logDir: logs,
       ca,
       adminCert: admin,
       ...clients,
       processes,
       startSeconds,
+      adopt: (p) => adopted.push(p),
       apiGet,
       stop,
     };
@@ -393,6 +396,15 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       cause: err,
     });
   }
+}
+
+/** Copy a run's logs to $E2E_LOG_DIR/cluster-<time>/ when set (CI artifacts). */
+async function saveLogs(from: string): Promise<void> {
+  const logDir = process.env.E2E_LOG_DIR;
+  if (logDir === undefined || logDir === '') return;
+  const dest = join(logDir, `cluster-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
+  await mkdir(dest, { recursive: true });
+  await cp(from, dest, { recursive: true }).catch(() => undefined);
 }
 
 function exitedReason(...procs: ManagedProcess[]): () => string | undefined {
@@ -414,6 +426,8 @@ async function attachExisting(kubeconfigPath: string): Promise<Cluster> {
     const cluster = kubeConfig.getCurrentCluster();
     if (cluster === null) throw new Error(`no current cluster in KUBECONFIG=${kubeconfigPath}`);
     const ca = await createCA(join(workDir, 'pki'));
+    const logDir = join(workDir, 'logs');
+    await mkdir(logDir, { recursive: true });
     const clients = makeClients(kubeConfig);
     const apiGet = async (path: string): Promise<{ status: number; body: string }> => {
       const extra: HttpsRequestOptions = {};
@@ -421,21 +435,26 @@ async function attachExisting(kubeconfigPath: string): Promise<Cluster> {
       return httpGet(`${cluster.server}${path}`, { extra, timeoutMs: 10_000 });
     };
     let stopped = false;
+    const adopted: ManagedProcess[] = [];
     return {
       local: false,
       kubeconfigPath: existsSync(kubeconfigPath) ? kubeconfigPath : kubeconfigPath.split(delimiter)[0] ?? kubeconfigPath,
       kubeConfig,
       server: cluster.server,
       workDir,
+      logDir,
       ca,
       adminCert: undefined,
       ...clients,
       processes: [],
       startSeconds: (Date.now() - t0) / 1000,
+      adopt: (p) => adopted.push(p),
       apiGet,
       async stop() {
         if (stopped) return;
         stopped = true;
+        await Promise.all(adopted.map((p) => p.stop(5_000)));
+        await saveLogs(logDir);
         await rm(workDir, { recursive: true, force: true });
       },
     };

@@ -2,11 +2,13 @@
 // and Deployment, and the deployment + replicaset controllers turn the Deployment into a Pod
 // (which stays Pending: there is no scheduler and no kubelet).
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import type * as k8s from '@kubernetes/client-node';
 import { startCluster, type Cluster } from './cluster.js';
 import { plain } from './objects.js';
-import { waitFor } from './proc.js';
+import { freePort, waitFor } from './proc.js';
+import { exposeWebhook, waitForEvent } from './webhook.js';
 
 // The first run may build kube-apiserver (minutes); later runs start in seconds.
 const BUILD_AND_START_TIMEOUT = 45 * 60_000;
@@ -86,5 +88,88 @@ describe('e2e control plane', { timeout: BUILD_AND_START_TIMEOUT }, () => {
     assert.equal(owner?.kind, 'ReplicaSet');
     // ServiceAccount admission ran (the serviceaccount controller created `default` first).
     assert.equal(pod.spec?.serviceAccountName, 'default');
+  });
+
+  test('controller Events can be listed', async () => {
+    const events = await waitForEvent(cluster, ns, { kind: 'Deployment', name: 'smoke', reason: 'ScalingReplicaSet' });
+    assert.match(events[0]?.message ?? '', /Scaled up replica set smoke-/);
+  });
+
+  test('a webhook on this host is called through a Service reference', async (t) => {
+    // A stand-in for `envoy-xds-injector serve`: labels every Pod it admits.
+    const serviceName = 'fake-webhook';
+    const tls = await cluster.ca.issue('fake-webhook', {
+      commonName: serviceName,
+      dnsNames: [`${serviceName}.${ns}.svc`],
+      usages: ['server'],
+    });
+    let calls = 0;
+    const server: Server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        calls++;
+        const review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { request: { uid: string } };
+        const patch = [{ op: 'add', path: '/metadata/labels/e2e-mutated', value: 'true' }];
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({
+            apiVersion: 'admission.k8s.io/v1',
+            kind: 'AdmissionReview',
+            response: {
+              uid: review.request.uid,
+              allowed: true,
+              patchType: 'JSONPatch',
+              patch: Buffer.from(JSON.stringify(patch)).toString('base64'),
+            },
+          }),
+        );
+      });
+    });
+    const port = await freePort('0.0.0.0');
+    await new Promise<void>((resolve) => server.listen(port, '0.0.0.0', resolve));
+    t.after(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
+
+    const service = await exposeWebhook(cluster, { namespace: ns, name: serviceName, targetPort: port });
+    const mwcName = `e2e-fake-${ns}`;
+    await cluster.admissionregistration.createMutatingWebhookConfiguration({
+      body: plain<k8s.V1MutatingWebhookConfiguration>({
+        metadata: { name: mwcName },
+        webhooks: [
+          {
+            name: 'fake.e2e.envoy-xds-injector.io',
+            admissionReviewVersions: ['v1'],
+            sideEffects: 'None',
+            failurePolicy: 'Fail',
+            timeoutSeconds: 5,
+            clientConfig: { service: { ...service, path: '/mutate' }, caBundle: Buffer.from(cluster.ca.cert).toString('base64') },
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+            rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
+          },
+        ],
+      }),
+    });
+    t.after(() => cluster.admissionregistration.deleteMutatingWebhookConfiguration({ name: mwcName }));
+
+    // Webhook configurations reach the apiserver's admission chain asynchronously.
+    const pod = await waitFor(
+      'a Pod mutated by the fake webhook',
+      async () => {
+        const name = `direct-${Date.now().toString(36)}`;
+        const created = await cluster.core.createNamespacedPod({
+          namespace: ns,
+          body: plain<k8s.V1Pod>({
+            metadata: { name, labels: { app: 'direct' } },
+            spec: { containers: [{ name: 'app', image: 'registry.invalid/direct:1' }] },
+          }),
+        });
+        if (created.metadata?.labels?.['e2e-mutated'] === 'true') return created;
+        await cluster.core.deleteNamespacedPod({ name, namespace: ns });
+        return undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+    assert.equal(pod.metadata?.labels?.['e2e-mutated'], 'true');
+    assert.ok(calls >= 1);
   });
 });

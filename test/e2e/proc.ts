@@ -174,6 +174,13 @@ export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]
   return ports;
 }
 
+/** One free TCP port on `host`. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const [port] = await freePorts(1, host);
+  if (port === undefined) throw new Error('no free port');
+  return port;
+}
+
 /** Poll `check` until it returns a value other than undefined; throw the last error on timeout. */
 export async function waitFor<T>(
   what: string,

@@ -1,0 +1,269 @@
+// Helpers for running the webhook under test against the e2e control plane:
+//  - startServe(): `envoy-xds-injector serve` as a real child process with a given cert/port
+//  - exposeWebhook(): a selector-less Service + manual Endpoints pointing at this host, so the
+//    apiserver (started with --enable-aggregator-routing) calls the webhook through a normal
+//    `clientConfig.service` reference, exactly like in a real cluster
+//  - scrapeMetrics()/metricValue(), listEvents()/waitForEvent(), applyObjects()
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { hostIPv4, repoRoot, type Cluster } from './cluster.js';
+import { httpGet } from './http.js';
+import { plain } from './objects.js';
+import type { KeyPair } from './pki.js';
+import { freePort, startProcess, waitFor, type ManagedProcess } from './proc.js';
+
+/** The command that runs the CLI: $E2E_CLI (space-separated) or `node --import tsx src/cli/main.ts`. */
+export function cliCommand(): string[] {
+  const fromEnv = process.env.E2E_CLI;
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return fromEnv.trim().split(/\s+/);
+  return [process.execPath, '--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts')];
+}
+
+export interface ServeOptions {
+  /** Serving cert; default: issued by cluster.ca for `dnsNames` + 127.0.0.1 + the host IP. */
+  tls?: KeyPair;
+  /** Service DNS names for the default cert, e.g. ['envoy-xds-injector.e2e.svc']. */
+  dnsNames?: string[];
+  /** Listen address (default 0.0.0.0: the apiserver reaches it via the host IP). */
+  host?: string;
+  /** Listen port (default: a free one). */
+  port?: number;
+  /** --config file. */
+  config?: string;
+  /** Extra CLI flags after `serve ...`. */
+  args?: string[];
+  env?: Record<string, string>;
+  /** Path polled until the server answers (any HTTP status unless readyStatus is set). */
+  readyPath?: string;
+  readyStatus?: number;
+  readyTimeoutMs?: number;
+}
+
+export interface ServeProcess {
+  readonly proc: ManagedProcess;
+  readonly port: number;
+  readonly host: string;
+  /** https://127.0.0.1:PORT */
+  readonly baseUrl: string;
+  readonly tls: KeyPair;
+  /** PEM of the CA that signed `tls` (for caBundle and for our own requests). */
+  readonly caPem: string;
+  /** GET/POST against the server over TLS, verifying its cert against caPem. */
+  request(path: string, opts?: { method?: string; body?: string; headers?: Record<string, string> }): Promise<{
+    status: number;
+    body: string;
+  }>;
+  stop(): Promise<void>;
+}
+
+let serveCounter = 0;
+
+/** Start `envoy-xds-injector serve --port P --host H --tls-cert C --tls-key K [--config F]`. */
+export async function startServe(cluster: Cluster, opts: ServeOptions = {}): Promise<ServeProcess> {
+  const host = opts.host ?? '0.0.0.0';
+  const port = opts.port ?? (await freePort(host));
+  const ip = hostIPv4();
+  const n = ++serveCounter;
+  const tls =
+    opts.tls ??
+    (await cluster.ca.issue(`serve-${n}`, {
+      commonName: opts.dnsNames?.[0] ?? 'envoy-xds-injector',
+      dnsNames: ['localhost', ...(opts.dnsNames ?? [])],
+      ipAddresses: ['127.0.0.1', ...(ip !== undefined ? [ip] : [])],
+      usages: ['server'],
+    }));
+  const [cmd, ...cmdArgs] = cliCommand() as [string, ...string[]];
+  const args = [
+    ...cmdArgs,
+    'serve',
+    '--port',
+    String(port),
+    '--host',
+    host,
+    '--tls-cert',
+    tls.certFile,
+    '--tls-key',
+    tls.keyFile,
+    ...(opts.config !== undefined ? ['--config', opts.config] : []),
+    ...(opts.args ?? []),
+  ];
+  const proc = startProcess(`serve-${n}`, cmd, args, {
+    cwd: repoRoot,
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'debug', ...opts.env },
+    logFile: join(cluster.logDir, `serve-${n}.log`),
+  });
+  cluster.adopt(proc);
+  const baseUrl = `https://127.0.0.1:${port}`;
+  const request: ServeProcess['request'] = (path, r = {}) =>
+    httpGet(`${baseUrl}${path}`, { ca: cluster.ca.cert, servername: 'localhost', timeoutMs: 10_000, ...r });
+  try {
+    await waitFor(
+      `serve-${n} on ${baseUrl}${opts.readyPath ?? '/healthz'}`,
+      async () => {
+        const res = await request(opts.readyPath ?? '/healthz');
+        return opts.readyStatus === undefined || res.status === opts.readyStatus ? res : undefined;
+      },
+      {
+        timeoutMs: opts.readyTimeoutMs ?? 30_000,
+        intervalMs: 100,
+        abortIf: () => (proc.exitInfo() !== undefined ? `serve exited:\n${proc.tail()}` : undefined),
+      },
+    );
+  } catch (err) {
+    await proc.stop();
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- serve-${n} log:\n${proc.tail()}`, {
+      cause: err,
+    });
+  }
+  return {
+    proc,
+    port,
+    host,
+    baseUrl,
+    tls,
+    caPem: cluster.ca.cert,
+    request,
+    async stop() {
+      await proc.stop();
+    },
+  };
+}
+
+/** Fetch and return the Prometheus text exposition from `path` (default /metrics). */
+export async function scrapeMetrics(server: ServeProcess, path = '/metrics'): Promise<string> {
+  const res = await server.request(path);
+  if (res.status !== 200) throw new Error(`GET ${path}: HTTP ${res.status}: ${res.body}`);
+  return res.body;
+}
+
+/**
+ * Sum of the samples of metric `name` whose labels include `labels` (undefined if none match).
+ * `name` is the full sample name, e.g. 'envoy_xds_injector_admission_requests_total'.
+ */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  let total: number | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || !line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line);
+    if (m?.[1] !== name) continue;
+    const got: Record<string, string> = {};
+    for (const lm of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+      const [, key = '', value = ''] = lm;
+      got[key] = value.replace(/\\(.)/g, (_s, c: string) => (c === 'n' ? '\n' : c));
+    }
+    if (Object.entries(labels).every(([k, v]) => got[k] === v)) total = (total ?? 0) + Number(m[4]);
+  }
+  return total;
+}
+
+export interface ExposeOptions {
+  namespace: string;
+  name: string;
+  /** Port the webhook listens on locally. */
+  targetPort: number;
+  /** Service port (default 443). */
+  port?: number;
+  /** Endpoint IP (default: this host's first non-loopback IPv4; loopback is not allowed). */
+  ip?: string;
+}
+
+/**
+ * Create a selector-less Service and its Endpoints so that `service: {namespace, name, port}`
+ * in a webhook configuration reaches a process on this host. Requires the apiserver to run
+ * with --enable-aggregator-routing (the local cluster does). Returns the clientConfig.service.
+ */
+export async function exposeWebhook(
+  cluster: Cluster,
+  opts: ExposeOptions,
+): Promise<{ namespace: string; name: string; port: number }> {
+  const ip = opts.ip ?? hostIPv4();
+  if (ip === undefined) throw new Error('no non-loopback IPv4 address on this host; pass ExposeOptions.ip');
+  const port = opts.port ?? 443;
+  await cluster.core.createNamespacedService({
+    namespace: opts.namespace,
+    body: plain<k8s.V1Service>({
+      metadata: { name: opts.name },
+      spec: { type: 'ClusterIP', ports: [{ name: 'https', port, targetPort: opts.targetPort, protocol: 'TCP' }] },
+    }),
+  });
+  await cluster.core.createNamespacedEndpoints({
+    namespace: opts.namespace,
+    body: plain<k8s.V1Endpoints>({
+      metadata: { name: opts.name },
+      subsets: [{ addresses: [{ ip }], ports: [{ name: 'https', port: opts.targetPort, protocol: 'TCP' }] }],
+    }),
+  });
+  return { namespace: opts.namespace, name: opts.name, port };
+}
+
+export interface EventFilter {
+  /** involvedObject.name */
+  name?: string;
+  /** involvedObject.kind */
+  kind?: string;
+  reason?: string;
+  type?: 'Normal' | 'Warning';
+}
+
+/** core/v1 Events in `namespace` matching `filter` (server-side field selectors), oldest first. */
+export async function listEvents(cluster: Cluster, namespace: string, filter: EventFilter = {}): Promise<k8s.CoreV1Event[]> {
+  const sel = [
+    ...(filter.name !== undefined ? [`involvedObject.name=${filter.name}`] : []),
+    ...(filter.kind !== undefined ? [`involvedObject.kind=${filter.kind}`] : []),
+    ...(filter.reason !== undefined ? [`reason=${filter.reason}`] : []),
+    ...(filter.type !== undefined ? [`type=${filter.type}`] : []),
+  ].join(',');
+  const list = await cluster.core.listNamespacedEvent({ namespace, ...(sel !== '' ? { fieldSelector: sel } : {}) });
+  const time = (e: k8s.CoreV1Event): number =>
+    new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp ?? 0).getTime();
+  return list.items.sort((a, b) => time(a) - time(b));
+}
+
+/** Wait until at least one Event matches; returns the matches. */
+export function waitForEvent(
+  cluster: Cluster,
+  namespace: string,
+  filter: EventFilter,
+  timeoutMs = 30_000,
+): Promise<k8s.CoreV1Event[]> {
+  return waitFor(
+    `Event ${JSON.stringify(filter)} in ${namespace}`,
+    async () => {
+      const evs = await listEvents(cluster, namespace, filter);
+      return evs.length > 0 ? evs : undefined;
+    },
+    { timeoutMs },
+  );
+}
+
+/**
+ * Create (or replace, if it exists) every object of a parsed manifest, e.g.
+ * `applyObjects(cluster, k8s.loadAllYaml(text))`. `edit` may rewrite each object first
+ * (namespace, image, caBundle...). Returns the created objects.
+ */
+export async function applyObjects(
+  cluster: Cluster,
+  objects: unknown[],
+  edit: (o: k8s.KubernetesObject) => k8s.KubernetesObject = (o) => o,
+): Promise<k8s.KubernetesObject[]> {
+  const client = k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
+  const out: k8s.KubernetesObject[] = [];
+  for (const raw of objects) {
+    if (raw === null || typeof raw !== 'object') continue;
+    const obj = edit(raw);
+    try {
+      out.push(await client.create(obj));
+    } catch (err) {
+      if (!(err instanceof k8s.ApiException) || err.code !== 409) throw err;
+      const current = await client.read({
+        apiVersion: obj.apiVersion ?? '',
+        kind: obj.kind ?? '',
+        metadata: { name: obj.metadata?.name ?? '', namespace: obj.metadata?.namespace ?? '' },
+      });
+      obj.metadata ??= new k8s.V1ObjectMeta();
+      obj.metadata.resourceVersion = current.metadata?.resourceVersion;
+      out.push(await client.replace(obj));
+    }
+  }
+  return out;
+}
