@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { httpGet } from './http.js';
 import { createCA, createSigningKey, type CertAuthority, type KeyPair } from './pki.js';
-import { describeExit, freePorts, startProcess, waitFor, type ManagedProcess } from './proc.js';
+import { describeExit, freePorts, removeOnExit, startProcess, waitFor, type ManagedProcess } from './proc.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = join(here, '..', '..');
@@ -194,6 +194,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const etcdBin = findEtcd();
   const t0 = Date.now();
   const workDir = await mkdtemp(join(tmpdir(), 'envoy-xds-e2e-'));
+  const forgetWorkDir = removeOnExit(workDir);
   const processes: ManagedProcess[] = [];
   const adopted: ManagedProcess[] = [];
   let stopped = false;
@@ -207,8 +208,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     if (process.env.E2E_KEEP_WORKDIR === '1') {
       process.stderr.write(`[e2e cluster] kept ${workDir}\n`);
     } else {
-      await rm(workDir, { recursive: true, force: true });
+      await rm(workDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     }
+    forgetWorkDir();
   };
 
   try {
@@ -262,6 +264,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         `--initial-advertise-peer-urls=${peerUrl}`,
         `--initial-cluster=e2e=${peerUrl}`,
         '--initial-cluster-state=new',
+        '--logger=zap',
+        '--log-outputs=stderr',
         '--log-level=warn',
       ],
       {
@@ -420,6 +424,7 @@ function exitedReason(...procs: ManagedProcess[]): () => string | undefined {
 async function attachExisting(kubeconfigPath: string): Promise<Cluster> {
   const t0 = Date.now();
   const workDir = await mkdtemp(join(tmpdir(), 'envoy-xds-e2e-'));
+  const forgetWorkDir = removeOnExit(workDir);
   try {
     const kubeConfig = new k8s.KubeConfig();
     kubeConfig.loadFromDefault(); // honours a ':'-separated KUBECONFIG
@@ -456,10 +461,12 @@ async function attachExisting(kubeconfigPath: string): Promise<Cluster> {
         await Promise.all(adopted.map((p) => p.stop(5_000)));
         await saveLogs(logDir);
         await rm(workDir, { recursive: true, force: true });
+        forgetWorkDir();
       },
     };
   } catch (err) {
     await rm(workDir, { recursive: true, force: true });
+    forgetWorkDir();
     throw err;
   }
 }

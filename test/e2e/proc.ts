@@ -1,7 +1,7 @@
 // Child processes for the e2e suite: each runs in its own process group (so helpers it forks die
 // with it), logs to a file, and is killed when the test process exits - even on a crash or signal.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 
@@ -30,7 +30,29 @@ export interface ManagedProcess {
 }
 
 const live = new Set<number>(); // process-group ids still to be killed
+const tempDirs = new Set<string>(); // removed synchronously if the process exits before cleanup
 let hooksInstalled = false;
+
+/** Remove `dir` on process exit (also on SIGINT/SIGTERM) unless unregistered first. */
+export function removeOnExit(dir: string): () => void {
+  installExitHooks();
+  tempDirs.add(dir);
+  return () => tempDirs.delete(dir);
+}
+
+function emergencyCleanup(): void {
+  for (const pgid of live) killGroup(pgid, 'SIGKILL');
+  live.clear();
+  if (process.env.E2E_KEEP_WORKDIR === '1') return;
+  for (const dir of tempDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    } catch {
+      // best effort
+    }
+  }
+  tempDirs.clear();
+}
 
 function killGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
@@ -44,12 +66,10 @@ function installExitHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
   // 'exit' handlers must be synchronous: SIGKILL whatever is left.
-  process.on('exit', () => {
-    for (const pgid of live) killGroup(pgid, 'SIGKILL');
-  });
+  process.on('exit', emergencyCleanup);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
-      for (const pgid of live) killGroup(pgid, 'SIGKILL');
+      emergencyCleanup();
       process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
     });
   }
