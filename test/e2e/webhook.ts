@@ -168,32 +168,72 @@ export interface ExposeOptions {
 }
 
 /**
- * Create a selector-less Service and its Endpoints so that `service: {namespace, name, port}`
- * in a webhook configuration reaches a process on this host. Requires the apiserver to run
- * with --enable-aggregator-routing (the local cluster does). Returns the clientConfig.service.
+ * Route `service: {namespace, name, port}` in a webhook configuration to a process on this host:
+ * creates a selector-less Service (or reuses an existing one, e.g. from manifests/, whose port
+ * `port` names the Endpoints port) and writes its Endpoints by hand. No endpoints controller runs
+ * in the local control plane, so nothing overwrites them. Requires the apiserver to run with
+ * --enable-aggregator-routing (the local cluster does). Returns the clientConfig.service.
  */
 export async function exposeWebhook(
   cluster: Cluster,
   opts: ExposeOptions,
 ): Promise<{ namespace: string; name: string; port: number }> {
   const ip = opts.ip ?? hostIPv4();
-  if (ip === undefined) throw new Error('no non-loopback IPv4 address on this host; pass ExposeOptions.ip');
+  if (ip === undefined) {
+    throw new Error('no non-loopback IPv4 address on this host (Endpoints may not be loopback); use webhookClientConfig()');
+  }
   const port = opts.port ?? 443;
-  await cluster.core.createNamespacedService({
-    namespace: opts.namespace,
-    body: plain<k8s.V1Service>({
-      metadata: { name: opts.name },
-      spec: { type: 'ClusterIP', ports: [{ name: 'https', port, targetPort: opts.targetPort, protocol: 'TCP' }] },
-    }),
+  const { namespace, name } = opts;
+  let portName = 'https';
+  try {
+    await cluster.core.createNamespacedService({
+      namespace,
+      body: plain<k8s.V1Service>({
+        metadata: { name },
+        spec: { type: 'ClusterIP', ports: [{ name: portName, port, targetPort: opts.targetPort, protocol: 'TCP' }] },
+      }),
+    });
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+    const existing = await cluster.core.readNamespacedService({ namespace, name });
+    const sp = existing.spec?.ports?.find((p) => p.port === port);
+    if (sp === undefined) throw new Error(`Service ${namespace}/${name} has no port ${port}`, { cause: err });
+    portName = sp.name ?? '';
+  }
+  const endpoints = plain<k8s.V1Endpoints>({
+    metadata: { name },
+    subsets: [{ addresses: [{ ip }], ports: [{ name: portName, port: opts.targetPort, protocol: 'TCP' }] }],
   });
-  await cluster.core.createNamespacedEndpoints({
-    namespace: opts.namespace,
-    body: plain<k8s.V1Endpoints>({
-      metadata: { name: opts.name },
-      subsets: [{ addresses: [{ ip }], ports: [{ name: 'https', port: opts.targetPort, protocol: 'TCP' }] }],
-    }),
-  });
-  return { namespace: opts.namespace, name: opts.name, port };
+  try {
+    await cluster.core.createNamespacedEndpoints({ namespace, body: endpoints });
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+    await cluster.core.replaceNamespacedEndpoints({ namespace, name, body: endpoints });
+  }
+  return { namespace, name, port };
+}
+
+/**
+ * clientConfig for a MutatingWebhookConfiguration reaching `server`: through a Service reference
+ * (exposeWebhook; the serving cert must then name `<name>.<namespace>.svc`) when this host has a
+ * non-loopback IPv4, else through `url: https://127.0.0.1:PORT<path>`.
+ */
+export async function webhookClientConfig(
+  cluster: Cluster,
+  server: ServeProcess,
+  opts: { namespace: string; name: string; path?: string; preferUrl?: boolean },
+): Promise<k8s.AdmissionregistrationV1WebhookClientConfig> {
+  const path = opts.path ?? '/mutate';
+  const caBundle = Buffer.from(server.caPem).toString('base64');
+  if (opts.preferUrl === true || hostIPv4() === undefined) {
+    return plain<k8s.AdmissionregistrationV1WebhookClientConfig>({ url: `https://127.0.0.1:${server.port}${path}`, caBundle });
+  }
+  const service = await exposeWebhook(cluster, { namespace: opts.namespace, name: opts.name, targetPort: server.port });
+  return plain<k8s.AdmissionregistrationV1WebhookClientConfig>({ service: { ...service, path }, caBundle });
+}
+
+export function isConflict(err: unknown): boolean {
+  return err instanceof k8s.ApiException && err.code === 409;
 }
 
 export interface EventFilter {
@@ -254,7 +294,7 @@ export async function applyObjects(
     try {
       out.push(await client.create(obj));
     } catch (err) {
-      if (!(err instanceof k8s.ApiException) || err.code !== 409) throw err;
+      if (!isConflict(err)) throw err;
       const current = await client.read({
         apiVersion: obj.apiVersion ?? '',
         kind: obj.kind ?? '',
