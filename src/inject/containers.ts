@@ -1,0 +1,134 @@
+// Which container is Envoy, and the copy/watch containers injected next to it.
+import { Annotation } from './annotations.js';
+import type { InjectorConfig } from './config.js';
+import { Denial } from './denial.js';
+import { isObject, nameOf, type JsonObject } from './json.js';
+import {
+  CONFIG_DIR,
+  CONFIG_VOLUME,
+  COPY_CONTAINER,
+  READY_FILE,
+  SOURCE_DIR,
+  SOURCE_VOLUME,
+  WATCH_CONTAINER,
+} from './names.js';
+import type { InjectionOptions } from './options.js';
+
+// Plain JSON shapes (what goes on the wire), not @kubernetes/client-node's model classes.
+export interface SyncContainer {
+  name: string;
+  image: string;
+  imagePullPolicy: string;
+  args: string[];
+  resources: InjectionOptions['resources'];
+  securityContext: JsonObject;
+  volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+  terminationMessagePolicy: string;
+  restartPolicy?: 'Always';
+  startupProbe?: JsonObject;
+}
+
+export interface EnvoyContainer {
+  container: JsonObject;
+  name: string;
+  /** Envoy itself runs as a native sidecar: an init container with restartPolicy Always. */
+  isInitContainer: boolean;
+  index: number;
+}
+
+function find(list: unknown[], name: string, isInitContainer: boolean): EnvoyContainer | undefined {
+  const index = list.findIndex((entry) => nameOf(entry) === name);
+  const container = list[index];
+  return isObject(container) ? { container, name, isInitContainer, index } : undefined;
+}
+
+const isNativeSidecar = (found: EnvoyContainer): boolean => found.container.restartPolicy === 'Always';
+
+function describeNames(list: unknown[]): string {
+  const names = list.map((entry, i) => nameOf(entry) ?? `#${i} (unnamed)`);
+  return names.length === 0 ? 'none' : names.join(', ');
+}
+
+/**
+ * The annotation's container, else the container named `envoy`, else the only container. Envoy may
+ * also run as a native sidecar (an init container with restartPolicy Always), never as an init
+ * container that runs to completion.
+ */
+export function selectEnvoyContainer(
+  containers: unknown[],
+  initContainers: unknown[],
+  requested: string | undefined,
+): EnvoyContainer {
+  const fix = `set annotation ${Annotation.container} to the name of the Envoy container`;
+  const name = requested ?? 'envoy';
+  const found = find(containers, name, false) ?? find(initContainers, name, true);
+  if (found !== undefined && found.isInitContainer && !isNativeSidecar(found)) {
+    throw new Denial(
+      `container ${name} is an init container that runs to completion, so it cannot be Envoy: ${fix} (a container, or an init container with restartPolicy: Always)`,
+    );
+  }
+  if (found !== undefined) return found;
+  if (requested !== undefined) {
+    throw new Denial(
+      `annotation ${Annotation.container} names container ${requested}, which this Pod does not have; its containers are: ${describeNames(containers)}`,
+    );
+  }
+  const only = containers.length === 1 ? nameOf(containers[0]) : undefined;
+  if (only !== undefined) return { container: containers[0] as JsonObject, name: only, isInitContainer: false, index: 0 };
+  throw new Denial(
+    `cannot tell which container is Envoy: none is named envoy and the Pod has ${containers.length} containers (${describeNames(containers)}); ${fix}`,
+  );
+}
+
+/** Passes PodSecurity `restricted`. No runAsUser: the image's numeric USER (10001) satisfies
+ * runAsNonRoot, and a fixed uid would break OpenShift-style uid ranges and pod-level runAsUser. */
+const RESTRICTED = {
+  runAsNonRoot: true,
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+  readOnlyRootFilesystem: true,
+};
+
+export function injectedVolumes(configMap: string): JsonObject[] {
+  return [
+    // Never mounted with subPath anywhere: subPath mounts do not receive ConfigMap updates.
+    { name: SOURCE_VOLUME, configMap: { name: configMap } },
+    { name: CONFIG_VOLUME, emptyDir: {} },
+  ];
+}
+
+function syncContainer(name: string, args: string[], options: InjectionOptions, config: InjectorConfig): SyncContainer {
+  return {
+    name,
+    image: options.image,
+    imagePullPolicy: config.imagePullPolicy,
+    // The image's ENTRYPOINT is the CLI, so only args.
+    args,
+    resources: structuredClone(options.resources),
+    securityContext: structuredClone(RESTRICTED),
+    volumeMounts: [
+      { name: SOURCE_VOLUME, mountPath: SOURCE_DIR, readOnly: true },
+      { name: CONFIG_VOLUME, mountPath: CONFIG_DIR },
+    ],
+    // A failed copy shows its last log lines in `kubectl describe pod`.
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+}
+
+export function copyContainer(options: InjectionOptions, config: InjectorConfig): SyncContainer {
+  return syncContainer(COPY_CONTAINER, ['copy', '--from', SOURCE_DIR, '--to', CONFIG_DIR], options, config);
+}
+
+/** `bootstrap`: base name of Envoy's -c file when it lies in mount-path (watch warns that it needs a restart). */
+export function watchContainer(options: InjectionOptions, config: InjectorConfig, bootstrap: string | undefined): SyncContainer {
+  const args = ['watch', '--from', SOURCE_DIR, '--to', CONFIG_DIR, '--ready-file', READY_FILE];
+  if (bootstrap !== undefined) args.push('--bootstrap', bootstrap);
+  return {
+    ...syncContainer(WATCH_CONTAINER, args, options, config),
+    ...(options.sidecar === 'native' ? { restartPolicy: 'Always' } : {}),
+    // For a native sidecar the kubelet starts the next containers (Envoy) only once this passes, i.e.
+    // once the watcher is watching. Probed every second so Envoy is not held back by a 10 s default.
+    startupProbe: { exec: { command: ['test', '-e', READY_FILE] }, periodSeconds: 1, failureThreshold: 120 },
+  };
+}

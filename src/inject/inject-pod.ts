@@ -1,0 +1,117 @@
+// injectPod: the whole decision for one Pod (or pod template), pure and total.
+import type { V1Pod } from '@kubernetes/client-node';
+import { compare } from 'fast-json-patch';
+import { Annotation, annotationsOf, readAnnotation, unknownAnnotationWarnings } from './annotations.js';
+import type { InjectorConfig } from './config.js';
+import { copyContainer, injectedVolumes, selectEnvoyContainer, watchContainer } from './containers.js';
+import { Denial } from './denial.js';
+import { checkBootstrap, subPathWarnings } from './envoy-args.js';
+import { isObject, listAt, nameOf, type JsonObject } from './json.js';
+import { checkMountPathIsFree } from './mount-path.js';
+import { CONFIG_VOLUME, COPY_CONTAINER, INJECTED_CONTAINERS, INJECTED_VOLUMES, WATCH_CONTAINER } from './names.js';
+import { resolveOptions } from './options.js';
+import { missingInjectedObjects, statusAnnotation } from './status.js';
+import type { InjectResult } from './index.js';
+
+/** Names of the objects in a list that may not be a list (skipped Pods are never denied for their shape). */
+function namesIn(...lists: unknown[]): Set<string> {
+  return new Set(lists.flatMap((list) => (Array.isArray(list) ? list.map(nameOf) : [])).filter((n) => n !== undefined));
+}
+
+function alreadyInjectedWarnings(spec: unknown): string[] {
+  const s = isObject(spec) ? spec : {};
+  const missing = missingInjectedObjects(namesIn(s.volumes), namesIn(s.containers, s.initContainers));
+  return missing.length === 0
+    ? []
+    : [
+        `annotation ${Annotation.status} marks this Pod as injected but it lacks ${missing.join(', ')}; remove that annotation to inject again`,
+      ];
+}
+
+/** Our names are reserved: a Pod that already uses one (without our status annotation) is not ours to merge into. */
+function checkNoNameClash(volumes: unknown[], containers: unknown[], initContainers: unknown[]): void {
+  const volumeNames = namesIn(volumes);
+  const containerNames = namesIn(containers, initContainers);
+  const clashes = [
+    ...INJECTED_VOLUMES.filter((name) => volumeNames.has(name)).map((name) => `volume ${name}`),
+    ...INJECTED_CONTAINERS.filter((name) => containerNames.has(name)).map((name) => `container ${name}`),
+  ];
+  if (clashes.length > 0) {
+    throw new Denial(
+      `the Pod already has ${clashes.join(', ')}, which the injector did not add (no ${Annotation.status} annotation): rename them, names starting with envoy-xds- are reserved for the injector`,
+    );
+  }
+}
+
+function decide(pod: unknown, config: InjectorConfig, warnings: string[]): InjectResult {
+  const annotations = annotationsOf(pod);
+  const optIn = readAnnotation(annotations, Annotation.inject);
+  if (optIn !== 'true') {
+    if (optIn !== undefined && optIn !== 'false') {
+      warnings.push(`annotation ${Annotation.inject} is "${optIn}", not "true": the Pod is not injected`);
+    }
+    return { decision: 'skipped', reason: `annotation ${Annotation.inject} is not "true"`, warnings };
+  }
+  warnings.push(...unknownAnnotationWarnings(annotations));
+  const spec = (pod as JsonObject).spec;
+  if (Object.hasOwn(annotations, Annotation.status)) {
+    warnings.push(...alreadyInjectedWarnings(spec));
+    return { decision: 'skipped', reason: `already injected (annotation ${Annotation.status} is set)`, warnings };
+  }
+
+  const options = resolveOptions(annotations, config);
+  if (!isObject(spec)) throw new Denial('the Pod has no spec');
+  const mutated = structuredClone(pod) as JsonObject & { metadata: { annotations: JsonObject }; spec: JsonObject };
+  const mutatedSpec = mutated.spec;
+  const containers = listAt(mutatedSpec, 'containers', 'spec.containers');
+  const initContainers = listAt(mutatedSpec, 'initContainers', 'spec.initContainers');
+  const volumes = listAt(mutatedSpec, 'volumes', 'spec.volumes');
+  if (containers.length === 0) throw new Denial('the Pod has no containers in spec.containers');
+  checkNoNameClash(volumes, containers, initContainers);
+
+  const envoy = selectEnvoyContainer(containers, initContainers, options.container);
+  checkMountPathIsFree(envoy.container, envoy.name, options.mountPath);
+  const bootstrap = checkBootstrap(envoy.container, envoy.name, options.mountPath, options.configMap);
+  if (bootstrap.warning !== undefined) warnings.push(bootstrap.warning);
+  warnings.push(...subPathWarnings(volumes, [...initContainers, ...containers], options.configMap));
+  const restartPolicy = mutatedSpec.restartPolicy;
+  if (options.sidecar === 'container' && (restartPolicy === 'Never' || restartPolicy === 'OnFailure')) {
+    warnings.push(
+      `annotation ${Annotation.sidecar} is "container" but the Pod's restartPolicy is ${restartPolicy}: the watcher never exits, so the Pod (and its Job) never completes; use "native"`,
+    );
+  }
+
+  // Envoy gets the writable copy, read-only: only the watcher writes it, by atomic rename.
+  envoy.container.volumeMounts = [
+    ...listAt(envoy.container, 'volumeMounts', `volumeMounts of container ${envoy.name}`),
+    { name: CONFIG_VOLUME, mountPath: options.mountPath, readOnly: true },
+  ];
+  mutatedSpec.volumes = [...volumes, ...injectedVolumes(options.configMap)];
+  const copy = copyContainer(options, config);
+  const watch = watchContainer(options, config, bootstrap.bootstrap);
+  const ours = options.sidecar === 'native' ? [copy, watch] : [copy];
+  // Init containers run in order: ours go last, or right before Envoy when Envoy is a native sidecar itself.
+  const at = envoy.isInitContainer ? envoy.index : initContainers.length;
+  mutatedSpec.initContainers = [...initContainers.slice(0, at), ...ours, ...initContainers.slice(at)];
+  if (options.sidecar === 'container') mutatedSpec.containers = [...containers, watch];
+
+  mutated.metadata.annotations[Annotation.status] = statusAnnotation(
+    config.version,
+    options,
+    envoy.name,
+    options.sidecar === 'native' ? [COPY_CONTAINER, WATCH_CONTAINER] : [COPY_CONTAINER],
+    options.sidecar === 'native' ? [] : [WATCH_CONTAINER],
+  );
+  return { decision: 'injected', pod: mutated as unknown as V1Pod, patch: compare(pod as object, mutated), warnings };
+}
+
+/** Never throws: a Pod of any shape gets a decision. */
+export function injectPod(pod: V1Pod, config: InjectorConfig): InjectResult {
+  const warnings: string[] = [];
+  try {
+    return decide(pod, config, warnings);
+  } catch (err) {
+    const message = err instanceof Denial ? err.message : `envoy-xds-injector cannot process this Pod: ${String(err)}`;
+    return { decision: 'denied', message, warnings };
+  }
+}
