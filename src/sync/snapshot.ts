@@ -1,0 +1,100 @@
+// Reading one consistent version of a ConfigMap volume.
+//
+// kubelet's AtomicWriter writes every version into a fresh `..<UTC timestamp>.<random>` directory,
+// then renames a `..data_tmp` symlink over `..data`, then deletes the previous directory. The files
+// of one timestamped directory never change after the swap; they only disappear. So: resolve
+// `..data` once, read every file through that directory (never through the per-key symlinks, which
+// follow `..data` as it moves), and check `..data` still points there afterwards. If it moved, the
+// old directory may have been half-deleted while we listed it: read the new one instead.
+import { readFile, readdir, readlink, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const DATA_LINK = '..data';
+
+export interface Snapshot {
+  /** The timestamped directory `..data` resolved to, or undefined for a plain directory. */
+  version: string | undefined;
+  /** Key name → content, for every regular file at the top of the snapshot. */
+  files: Map<string, Buffer>;
+  /** Entries that are not regular files (ConfigMap `items[].path` subdirectories): not published. */
+  skipped: string[];
+}
+
+export class SourceMissingError extends Error {
+  override name = 'SourceMissingError';
+  constructor(readonly sourceDir: string, cause: unknown) {
+    super(`ConfigMap volume ${sourceDir} does not exist or is not a directory`, { cause });
+  }
+}
+
+export class SnapshotUnstableError extends Error {
+  override name = 'SnapshotUnstableError';
+}
+
+/** `..` names belong to the AtomicWriter (and to us in the target); they are never ConfigMap keys. */
+export function isReservedName(name: string): boolean {
+  return name.startsWith('..');
+}
+
+const MAX_ATTEMPTS = 50;
+
+export async function readSnapshot(sourceDir: string): Promise<Snapshot> {
+  try {
+    if (!(await stat(sourceDir)).isDirectory()) throw new Error('not a directory');
+  } catch (err) {
+    throw new SourceMissingError(sourceDir, err);
+  }
+  for (let attempt = 1; ; attempt++) {
+    const version = await readDataLink(sourceDir);
+    try {
+      const snapshot = await readDirectory(version === undefined ? sourceDir : join(sourceDir, version), version);
+      // Only the timestamped directory `..data` points at is safe from deletion: if the link did not
+      // move while we read, everything we read belongs to that one version.
+      if (version === undefined || (await readDataLink(sourceDir)) === version) return snapshot;
+    } catch (err) {
+      // ENOENT/ENOTDIR: the directory (or a file in it) vanished under us because a newer swap
+      // happened and kubelet removed the old version. Anything else is a real error.
+      if (version === undefined || !isVanished(err)) throw err;
+    }
+    if (attempt >= MAX_ATTEMPTS) {
+      throw new SnapshotUnstableError(`${sourceDir}: ${DATA_LINK} kept changing during ${MAX_ATTEMPTS} reads`);
+    }
+  }
+}
+
+async function readDataLink(sourceDir: string): Promise<string | undefined> {
+  try {
+    return await readlink(join(sourceDir, DATA_LINK));
+  } catch (err) {
+    if (isVanished(err)) return undefined; // a plain directory (local development, tests)
+    // EINVAL: `..data` exists but is not a symlink; read it as a plain directory of files.
+    if ((err as NodeJS.ErrnoException).code === 'EINVAL') return DATA_LINK;
+    throw err;
+  }
+}
+
+async function readDirectory(dir: string, version: string | undefined): Promise<Snapshot> {
+  const files = new Map<string, Buffer>();
+  const skipped: string[] = [];
+  const names = (await readdir(dir)).filter((name) => !isReservedName(name)).sort();
+  for (const name of names) {
+    const path = join(dir, name);
+    // stat, not lstat: in a plain directory keys may themselves be symlinks.
+    const info = await stat(path).catch((err: unknown) => {
+      if (version === undefined && isVanished(err)) return undefined; // deleted between readdir and stat
+      throw err;
+    });
+    if (info === undefined) continue;
+    if (!info.isFile()) {
+      skipped.push(name);
+      continue;
+    }
+    files.set(name, await readFile(path));
+  }
+  return { version, files, skipped };
+}
+
+function isVanished(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}

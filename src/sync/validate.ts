@@ -1,0 +1,156 @@
+// The validation gate: a file Envoy cannot parse must never replace a good one. Envoy would reject
+// it (keeping the old config) at best, or — for a truncated but still valid YAML — silently drop
+// listeners and clusters. We also classify each file so a multi-file change is published in an
+// order Envoy can apply without dangling references (see publishRank).
+import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import type { Node } from 'yaml';
+
+export type FileKind =
+  /** Not YAML/JSON, or YAML/JSON without a top-level `resources` list (Lua, certificates, ...). */
+  | { type: 'data' }
+  /** An xDS file for `path_config_source`: top-level `resources`, each with an `@type`. */
+  | { type: 'xds'; resourceTypes: string[] }
+  /** Envoy's bootstrap: loaded once at start, never hot-reloaded. */
+  | { type: 'bootstrap' };
+
+export interface ValidationError {
+  file: string;
+  /** 1-based line of the problem when the parser knows it. */
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+export type Validation = { ok: true; kind: FileKind } | { ok: false; error: ValidationError };
+
+const STRUCTURED = /\.(ya?ml|json)$/i;
+
+// Top-level fields only a Bootstrap message has (an xDS file has `resources`/`version_info`).
+const BOOTSTRAP_FIELDS = new Set([
+  'static_resources',
+  'dynamic_resources',
+  'admin',
+  'node',
+  'layered_runtime',
+  'cluster_manager',
+  'overload_manager',
+  'stats_sinks',
+  'stats_config',
+  'tracing',
+]);
+
+/**
+ * Checks one file of the ConfigMap. `bootstrapName` (from `--bootstrap`) marks that file as the
+ * bootstrap whatever it contains; otherwise a mapping with Bootstrap fields is recognised by content.
+ */
+export function validateConfigFile(file: string, content: Buffer, bootstrapName?: string): Validation {
+  const isBootstrapByName = bootstrapName !== undefined && file === bootstrapName;
+  if (!STRUCTURED.test(file)) return { ok: true, kind: isBootstrapByName ? { type: 'bootstrap' } : { type: 'data' } };
+
+  const text = content.toString('utf8');
+  const fail = (message: string, line?: number, column?: number): Validation => ({
+    ok: false,
+    error: { file, message, ...(line === undefined ? {} : { line }), ...(column === undefined ? {} : { column }) },
+  });
+  if (text.trim() === '') {
+    // A zero-length config is the signature of a torn write, and Envoy cannot load it anyway.
+    return fail('file is empty (an xDS file with no resources is written `resources: []`)');
+  }
+
+  if (/\.json$/i.test(file)) {
+    try {
+      JSON.parse(text);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const at = jsonErrorPosition(message, text);
+      return fail(`invalid JSON: ${message}`, at?.line, at?.column);
+    }
+  }
+
+  // JSON is YAML 1.2, so one parser gives line numbers for both formats.
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const firstError = doc.errors[0];
+  if (firstError !== undefined) {
+    const pos = firstError.linePos?.[0] ?? lineCounter.linePos(firstError.pos[0]);
+    return fail(`invalid YAML: ${firstLine(firstError.message)}`, pos.line, pos.col);
+  }
+
+  const root = doc.contents;
+  const lineOf = (node: Node | null | undefined): { line: number; col: number } | undefined =>
+    node?.range ? lineCounter.linePos(node.range[0]) : undefined;
+
+  if (!isMap(root) || !root.has('resources')) {
+    if (isBootstrapByName) return { ok: true, kind: { type: 'bootstrap' } };
+    const looksLikeBootstrap =
+      isMap(root) && root.items.some((pair) => isScalar(pair.key) && BOOTSTRAP_FIELDS.has(String(pair.key.value)));
+    return { ok: true, kind: looksLikeBootstrap ? { type: 'bootstrap' } : { type: 'data' } };
+  }
+
+  const resources = root.get('resources', true);
+  if (!isSeq(resources)) {
+    const at = lineOf(resources);
+    return fail('`resources` must be a list of resources, each with an "@type"', at?.line, at?.col);
+  }
+  const resourceTypes: string[] = [];
+  for (const [index, item] of resources.items.entries()) {
+    const at = lineOf(item as Node);
+    if (!isMap(item)) return fail(`resources[${index}] is not a mapping`, at?.line, at?.col);
+    const typeUrl: unknown = item.get('@type');
+    if (typeof typeUrl !== 'string' || typeUrl === '') {
+      return fail(`resources[${index}] has no "@type" (Envoy cannot decode it)`, at?.line, at?.col);
+    }
+    resourceTypes.push(typeUrl);
+  }
+  return { ok: true, kind: isBootstrapByName ? { type: 'bootstrap' } : { type: 'xds', resourceTypes } };
+}
+
+// Envoy's guidance for applying xDS without traffic loss ("make before break", xDS protocol:
+// eventual consistency considerations): clusters before the endpoints that fill them, both before
+// the listeners that use them, listeners before their routes. Secrets and extension configs are
+// referenced by clusters and listeners, so they go first. Files with no xDS (scripts, certificates
+// read by filename) go before everything; the bootstrap, which Envoy never reloads, goes last.
+const XDS_ORDER: readonly string[] = [
+  'envoy.extensions.transport_sockets.tls.v3.Secret',
+  'envoy.config.core.v3.TypedExtensionConfig',
+  'envoy.config.cluster.v3.Cluster',
+  'envoy.config.endpoint.v3.ClusterLoadAssignment',
+  'envoy.config.listener.v3.Listener',
+  'envoy.config.route.v3.RouteConfiguration',
+  'envoy.config.route.v3.ScopedRouteConfiguration',
+  'envoy.config.route.v3.VirtualHost',
+];
+
+/** Lower ranks are published first when one ConfigMap change touches several files. */
+export function publishRank(kind: FileKind): number {
+  switch (kind.type) {
+    case 'data':
+      return 0;
+    case 'bootstrap':
+      return XDS_ORDER.length + 3;
+    case 'xds': {
+      let rank = XDS_ORDER.length + 2; // xDS types with no ordering constraint (runtime, ...)
+      for (const typeUrl of kind.resourceTypes) {
+        const index = XDS_ORDER.indexOf(typeUrl.slice(typeUrl.lastIndexOf('/') + 1));
+        if (index >= 0) rank = Math.min(rank, index + 1);
+      }
+      return rank;
+    }
+  }
+}
+
+function firstLine(message: string): string {
+  return message.split('\n', 1)[0] ?? message;
+}
+
+// V8 reports "... in JSON at position N" (and newer versions "(line L column C)").
+function jsonErrorPosition(message: string, text: string): { line: number; column: number } | undefined {
+  const lineColumn = /line (\d+) column (\d+)/.exec(message);
+  if (lineColumn) return { line: Number(lineColumn[1]), column: Number(lineColumn[2]) };
+  const position = /position (\d+)/.exec(message);
+  const offset = position ? Number(position[1]) : message.includes('end of JSON input') ? text.length : undefined;
+  if (offset === undefined) return undefined;
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { line, column: offset - before.lastIndexOf('\n') };
+}

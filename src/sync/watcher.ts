@@ -1,0 +1,137 @@
+// The sidecar loop: one inotify watch on the ConfigMap volume (node's fs.watch is inotify on Linux
+// and reports the `..data` rename by name), a sync pass per swap, coalescing, periodic resync.
+import { watch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { unlink, writeFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { DATA_LINK, SourceMissingError, isReservedName } from './snapshot.js';
+import { errorFields, explainSyncError } from './errors.js';
+import { Syncer } from './syncer.js';
+
+export interface WatchOptions {
+  sourceDir: string;
+  targetDir: string;
+  logger: Logger;
+  bootstrapName?: string;
+  /** Full pass every resyncMs even without events: a safety net for lost inotify events. */
+  resyncMs: number;
+  /** Created once the first sync is done and the watch is established; removed on exit. */
+  readyFile?: string;
+  signal: AbortSignal;
+}
+
+/** Runs until `signal` aborts. Returns the exit code. */
+export async function runWatch(options: WatchOptions): Promise<number> {
+  const { sourceDir, targetDir, logger, signal } = options;
+  const syncer = new Syncer({
+    sourceDir,
+    targetDir,
+    logger,
+    warnOnBootstrapChange: true,
+    ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
+  });
+
+  let stopping = false;
+  let started = false;
+  let requested = 0;
+  let served = 0;
+  let running: Promise<void> | undefined;
+  // Whether the last snapshot came through `..data`: then only its swap matters, and the key
+  // symlinks kubelet adds or removes right after the swap would only cause no-op passes.
+  let atomicWriterLayout = false;
+
+  // Every relevant event bumps `requested`; a pass covers what was requested when it began. A swap
+  // during a pass therefore causes exactly one more pass, which reads the newest version: bursts of
+  // swaps collapse into as few passes as the reads take, never into a mix of two versions.
+  const runPasses = async (): Promise<void> => {
+    do {
+      const covering = requested;
+      try {
+        const result = await syncer.syncOnce();
+        atomicWriterLayout = result.version !== undefined;
+      } catch (err) {
+        const explained = explainSyncError(err, { sourceDir, targetDir });
+        logger.error(errorFields(err, explained), `sync failed, retrying on the next change or resync: ${explained.message}`);
+      }
+      served = covering;
+    } while (served !== requested && !stopping);
+  };
+  const kick = (): void => {
+    if (!started || stopping || running !== undefined) return;
+    running = runPasses().finally(() => {
+      running = undefined;
+    });
+  };
+  const trigger = (): void => {
+    requested++;
+    kick();
+  };
+
+  let watcher: FSWatcher | undefined;
+  const startWatching = (): void => {
+    const fsWatcher = watch(sourceDir, { persistent: true }, (_event, filename) => {
+      const name = filename?.toString();
+      if (name === undefined || name === DATA_LINK || (!atomicWriterLayout && !isReservedName(name))) trigger();
+    });
+    fsWatcher.on('error', (err) => {
+      // e.g. the volume was unmounted; the resync timer tries to watch again.
+      logger.error({ err, source: sourceDir }, 'inotify watch failed; retrying at the next resync');
+      fsWatcher.close();
+      watcher = undefined;
+    });
+    watcher = fsWatcher;
+  };
+
+  const removed = await syncer.removeStaleTempFiles();
+  if (removed.length > 0) logger.info({ files: removed }, 'removed temp files left by a previous run');
+  try {
+    startWatching(); // before the first pass, so a swap during it is not missed
+  } catch (err) {
+    throw new SourceMissingError(sourceDir, err);
+  }
+
+  let resync: NodeJS.Timeout | undefined;
+  try {
+    const covering = requested;
+    try {
+      const first = await syncer.syncOnce();
+      atomicWriterLayout = first.version !== undefined;
+      served = covering;
+    } catch (err) {
+      // Target not writable, source unreadable: nothing sensible to wait for.
+      const explained = explainSyncError(err, { sourceDir, targetDir });
+      logger.error(errorFields(err, explained), `initial sync failed: ${explained.message}`);
+      return 1;
+    }
+    started = true;
+    if (served !== requested) kick(); // a swap landed during the first pass
+
+    resync = setInterval(() => {
+      if (watcher === undefined && !stopping) {
+        try {
+          startWatching();
+        } catch (err) {
+          logger.error({ err, source: sourceDir }, 'cannot watch the ConfigMap volume');
+        }
+      }
+      trigger();
+    }, options.resyncMs);
+
+    if (options.readyFile !== undefined) await writeFile(options.readyFile, `${process.pid}\n`);
+    logger.info({ source: sourceDir, target: targetDir, resyncSeconds: options.resyncMs / 1000 }, 'watching');
+
+    if (!signal.aborted) {
+      await new Promise<void>((resolve) => {
+        signal.addEventListener('abort', () => { resolve(); }, { once: true });
+      });
+    }
+    logger.info({ signal: String(signal.reason) }, 'stopping');
+    return 0;
+  } finally {
+    stopping = true;
+    clearInterval(resync);
+    watcher?.close();
+    await running; // never leave a half-published change (or a temp file) behind
+    if (options.readyFile !== undefined) await unlink(options.readyFile).catch(() => undefined);
+  }
+}
