@@ -17,24 +17,30 @@
 #   ENVOY_XDS_E2E_CACHE    cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/envoy-xds-injector)
 #   GO                     go binary (default: `go` on PATH, else /usr/local/go/bin/go)
 #   E2E_FORCE_REBUILD=1    ignore cached binaries
+#   E2E_BUILD_KUBECTL=1    also build kubectl (for `kubectl apply -k manifests/...` tests)
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.33.13}"
 CACHE_ROOT="${ENVOY_XDS_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/envoy-xds-injector}"
 OUT_DIR="$CACHE_ROOT/kubernetes/$K8S_VERSION/bin"
 BINARIES=(kube-apiserver kube-controller-manager)
+[[ "${E2E_BUILD_KUBECTL:-0}" == 1 ]] && BINARIES+=(kubectl)
 
 log() { printf '[build-control-plane] %s\n' "$*" >&2; }
 die() { printf '[build-control-plane] ERROR: %s\n' "$*" >&2; exit 1; }
 
-have_all() {
+# Binaries still to build (all of them with E2E_FORCE_REBUILD=1).
+missing() {
   local b
-  for b in "${BINARIES[@]}"; do [[ -x "$OUT_DIR/$b" ]] || return 1; done
+  for b in "${BINARIES[@]}"; do
+    if [[ "${E2E_FORCE_REBUILD:-0}" == 1 || ! -x "$OUT_DIR/$b" ]]; then echo "$b"; fi
+  done
 }
+have_all() { [[ -z "$(missing)" ]]; }
 
 start=$(date +%s)
 
-if [[ "${E2E_FORCE_REBUILD:-0}" != 1 ]] && have_all; then
+if have_all; then
   log "cached: $OUT_DIR (${BINARIES[*]}) for $K8S_VERSION"
   echo "$OUT_DIR"
   exit 0
@@ -74,7 +80,8 @@ if command -v flock >/dev/null 2>&1; then
   fi
 fi
 
-log "building ${BINARIES[*]} $K8S_VERSION (staging $STAGING_VERSION) with $go_ver ($(nproc 2>/dev/null || echo ?) cpus); cold builds take a while"
+mapfile -t TO_BUILD < <(missing)
+log "building ${TO_BUILD[*]} $K8S_VERSION (staging $STAGING_VERSION) with $go_ver ($(nproc 2>/dev/null || echo ?) cpus); cold builds take a while"
 
 # --- read the staging module list from the upstream go.mod ----------------
 log "go mod download k8s.io/kubernetes@$K8S_VERSION"
@@ -113,13 +120,15 @@ package tools
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GOEOF
 
 cd "$WRAP"
 t=$(date +%s)
 log "resolving module graph (go get)"
-"$GO" get "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION" >&2 \
+pkgs=(); for b in "${TO_BUILD[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+"$GO" get "${pkgs[@]/%/@$K8S_VERSION}" >&2 \
   || die "go get failed"
 log "module graph resolved in $(( $(date +%s) - t ))s"
 
@@ -136,17 +145,16 @@ rm -rf "$TMP_OUT"; mkdir -p "$TMP_OUT"
 trap 'rm -rf "$TMP_OUT"' EXIT
 t=$(date +%s)
 log "go build -trimpath (this is the slow part)"
-"$GO" build -trimpath -ldflags "$ldflags" -o "$TMP_OUT/" \
-  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager >&2 \
+"$GO" build -trimpath -ldflags "$ldflags" -o "$TMP_OUT/" "${pkgs[@]}" >&2 \
   || die "go build failed"
 log "compiled in $(( $(date +%s) - t ))s"
 
-for b in "${BINARIES[@]}"; do
+mkdir -p "$OUT_DIR"
+for b in "${TO_BUILD[@]}"; do
   [[ -x "$TMP_OUT/$b" ]] || die "build produced no $b"
-  "$TMP_OUT/$b" --version >&2 || die "$b --version failed"
+  if [[ "$b" == kubectl ]]; then "$TMP_OUT/$b" version --client >&2; else "$TMP_OUT/$b" --version >&2; fi \
+    || die "$b --version failed"
+  mv -f "$TMP_OUT/$b" "$OUT_DIR/$b" # atomic rename on the same filesystem
 done
-rm -rf "$OUT_DIR"; mkdir -p "$(dirname "$OUT_DIR")"
-mv "$TMP_OUT" "$OUT_DIR"
-trap - EXIT
 log "done in $(( $(date +%s) - start ))s: $OUT_DIR"
 echo "$OUT_DIR"

@@ -9,6 +9,7 @@
 //
 // Env knobs:
 //   E2E_K8S_BIN_DIR       dir with kube-apiserver + kube-controller-manager (skips the build script)
+//   E2E_KUBECTL           kubectl binary for kubectl() (default: built next to the control plane)
 //   E2E_ETCD_BIN          etcd binary (default: `etcd` on PATH, /usr/bin/etcd, /usr/local/bin/etcd)
 //   E2E_KEEP_WORKDIR=1    keep the temp dir (certs, kubeconfig, logs) after stop()
 //   E2E_LOG_DIR           copy component logs there on stop() (e.g. a CI artifact dir)
@@ -113,25 +114,68 @@ export function findEtcd(): string {
   return found;
 }
 
-let binDirPromise: Promise<string> | undefined;
+const binDirPromises = new Map<string, Promise<string>>();
 
-/** Build (first run) or reuse the cached kube-apiserver/kube-controller-manager; returns their dir. */
-export function controlPlaneBinDir(): Promise<string> {
+/**
+ * Build (first run) or reuse the cached kube-apiserver/kube-controller-manager (and kubectl when
+ * `withKubectl`); returns their dir.
+ */
+export function controlPlaneBinDir(withKubectl = false): Promise<string> {
   const explicit = process.env.E2E_K8S_BIN_DIR;
   if (explicit !== undefined && explicit !== '') return Promise.resolve(explicit);
-  binDirPromise ??= new Promise<string>((resolve, reject) => {
-    const script = join(here, 'build-control-plane.sh');
-    const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      const dir = out.trim().split('\n').pop() ?? '';
-      if (code === 0 && dir !== '') resolve(dir);
-      else reject(new Error(`${script} failed (${describeExit({ code, signal })}); see its output above`));
+  const key = withKubectl ? 'kubectl' : 'control-plane';
+  let p = binDirPromises.get(key);
+  if (p === undefined) {
+    p = new Promise<string>((resolve, reject) => {
+      const script = join(here, 'build-control-plane.sh');
+      const child = spawn('bash', [script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: withKubectl ? { ...process.env, E2E_BUILD_KUBECTL: '1' } : process.env,
+      });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+      child.on('error', reject);
+      child.on('exit', (code, signal) => {
+        const dir = out.trim().split('\n').pop() ?? '';
+        if (code === 0 && dir !== '') resolve(dir);
+        else reject(new Error(`${script} failed (${describeExit({ code, signal })}); see its output above`));
+      });
     });
+    binDirPromises.set(key, p);
+  }
+  return p;
+}
+
+/** Path of a kubectl v1.33: $E2E_KUBECTL, else built next to the control plane (seconds once it is built). */
+export async function kubectlPath(): Promise<string> {
+  const explicit = process.env.E2E_KUBECTL;
+  if (explicit !== undefined && explicit !== '') return explicit;
+  return join(await controlPlaneBinDir(true), 'kubectl');
+}
+
+/** Run kubectl against `cluster` (KUBECONFIG=cluster.kubeconfigPath); never throws on a non-zero exit. */
+export async function kubectl(
+  cluster: Pick<Cluster, 'kubeconfigPath'>,
+  args: string[],
+  opts: { input?: string; cwd?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const bin = await kubectlPath();
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, {
+      cwd: opts.cwd ?? repoRoot,
+      env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(opts.input);
   });
-  return binDirPromise;
 }
 
 /** First non-internal IPv4 address of this host (webhook Endpoints may not be loopback). */

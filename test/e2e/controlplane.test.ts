@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import type * as k8s from '@kubernetes/client-node';
-import { startCluster, type Cluster } from './cluster.js';
+import { kubectl, startCluster, type Cluster } from './cluster.js';
 import { plain } from './objects.js';
 import { freePort, waitFor } from './proc.js';
 import { exposeWebhook, waitForEvent } from './webhook.js';
@@ -171,5 +171,11 @@ describe('e2e control plane', { timeout: BUILD_AND_START_TIMEOUT }, () => {
     );
     assert.equal(pod.metadata?.labels?.['e2e-mutated'], 'true');
     assert.ok(calls >= 1);
+  });
+
+  test('kubectl talks to the cluster through the written kubeconfig', async () => {
+    const res = await kubectl(cluster, ['get', 'namespace', ns, '-o', 'jsonpath={.status.phase}']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, 'Active');
   });
 });
