@@ -1,0 +1,94 @@
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { parseDuration } from '../../src/sync/duration.js';
+import { publishRank, validateConfigFile } from '../../src/sync/validate.js';
+import type { Validation } from '../../src/sync/validate.js';
+import { BOOTSTRAP, xdsFile } from './harness.js';
+
+const check = (file: string, text: string, bootstrap?: string): Validation =>
+  validateConfigFile(file, Buffer.from(text), bootstrap);
+
+function rejected(validation: Validation) {
+  assert.equal(validation.ok, false, 'expected a rejection');
+  if (validation.ok) throw new Error('unreachable');
+  return validation.error;
+}
+
+test('valid xDS YAML is accepted and classified by its resource types', () => {
+  const cds = check('cds.yaml', xdsFile('cds', 1, 2000));
+  assert.deepEqual(cds.ok && cds.kind.type, 'xds');
+  assert.ok(cds.ok && cds.kind.type === 'xds' && cds.kind.resourceTypes.every((t) => t.endsWith('.Cluster')));
+  const empty = check('lds.yaml', 'resources: []\n');
+  assert.ok(empty.ok && empty.kind.type === 'xds');
+});
+
+test('a YAML syntax error names the file and the parser line', () => {
+  const error = rejected(check('lds.yaml', 'resources:\n- "@type": x\n  name: [unclosed\n  other: 1\n'));
+  assert.equal(error.file, 'lds.yaml');
+  assert.equal(typeof error.line, 'number');
+  assert.ok((error.line ?? 0) >= 3, `line ${error.line}`);
+  assert.match(error.message, /invalid YAML/);
+});
+
+test('a resource without @type is rejected with the line of that resource', () => {
+  const text = 'resources:\n- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster\n  name: a\n- name: b\n';
+  const error = rejected(check('cds.yaml', text));
+  assert.equal(error.line, 4);
+  assert.match(error.message, /resources\[1\].*@type/);
+});
+
+test('resources that is not a list, or holds scalars, is rejected', () => {
+  assert.match(rejected(check('cds.yaml', 'resources: {a: 1}\n')).message, /must be a list/);
+  assert.match(rejected(check('cds.json', '{"resources": [1]}')).message, /resources\[0\] is not a mapping/);
+});
+
+test('invalid JSON is rejected with a line even where YAML would accept it', () => {
+  const error = rejected(check('cds.json', '{\n  "resources": [\n    {"@type": "x",}\n  ]\n}\n'));
+  assert.match(error.message, /invalid JSON/);
+  assert.equal(error.line, 3);
+  assert.ok(check('cds.json', '{"resources": [{"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster"}]}').ok);
+});
+
+test('empty and whitespace-only config files are rejected (a torn write looks like that)', () => {
+  assert.match(rejected(check('cds.yaml', '')).message, /empty/);
+  assert.match(rejected(check('x.json', '  \n')).message, /empty/);
+});
+
+test('files that are not YAML/JSON pass untouched; duplicate keys do not', () => {
+  assert.deepEqual(check('script.lua', '}{ not yaml'), { ok: true, kind: { type: 'data' } });
+  assert.equal(check('a.yaml', 'a: 1\na: 2\n').ok, false);
+});
+
+test('the bootstrap is recognised by --bootstrap name and by content', () => {
+  assert.deepEqual(check('envoy.yaml', BOOTSTRAP), { ok: true, kind: { type: 'bootstrap' } });
+  assert.deepEqual(check('custom.yaml', 'foo: 1\n', 'custom.yaml'), { ok: true, kind: { type: 'bootstrap' } });
+  assert.deepEqual(check('other.yaml', 'foo: 1\n'), { ok: true, kind: { type: 'data' } });
+});
+
+test('publish order is make-before-break: data, secrets, clusters, endpoints, listeners, routes, bootstrap', () => {
+  const kindOf = (type: string) => ({ type: 'xds' as const, resourceTypes: [`type.googleapis.com/${type}`] });
+  const order = [
+    { type: 'data' as const },
+    kindOf('envoy.extensions.transport_sockets.tls.v3.Secret'),
+    kindOf('envoy.config.cluster.v3.Cluster'),
+    kindOf('envoy.config.endpoint.v3.ClusterLoadAssignment'),
+    kindOf('envoy.config.listener.v3.Listener'),
+    kindOf('envoy.config.route.v3.RouteConfiguration'),
+    kindOf('envoy.config.route.v3.VirtualHost'),
+    kindOf('envoy.service.runtime.v3.Runtime'),
+    { type: 'bootstrap' as const },
+  ].map(publishRank);
+  assert.deepEqual(order, [...order].sort((a, b) => a - b));
+  assert.equal(new Set(order).size, order.length);
+});
+
+test('parseDuration reads Go-style durations', () => {
+  assert.equal(parseDuration('60s'), 60_000);
+  assert.equal(parseDuration('500ms'), 500);
+  assert.equal(parseDuration('1m30s'), 90_000);
+  assert.equal(parseDuration('2h'), 7_200_000);
+  assert.equal(parseDuration('15'), 15_000);
+  assert.equal(parseDuration('soon'), undefined);
+  assert.equal(parseDuration('10x'), undefined);
+  assert.equal(parseDuration(''), undefined);
+});
