@@ -1,7 +1,179 @@
+// `serve`: the mutating admission webhook over HTTPS. Reads flags and files, then wires the pieces:
+// injector config, certificate (+ hot reload), fastify app, metrics, graceful shutdown. See docs/webhook.md.
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { SecureContextOptions } from 'node:tls';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { buildApp } from '../server/app.js';
+import { createBuildInfo, createTlsMetrics } from '../server/metrics.js';
+import { Readiness } from '../server/readiness.js';
+import { shutdownGracefully } from '../server/shutdown.js';
+import type { KeyPair, KeyPairFiles } from '../server/tls-reloader.js';
+import { CertificateReloader, describeCertificate, readKeyPair } from '../server/tls-reloader.js';
+import { parseDuration } from '../sync/duration.js';
+import { configFromFlags, injectorConfigFlags, InvalidConfigError, loadInjectorConfig } from './config.js';
 import type { Command } from './context.js';
+import { UsageError } from './context.js';
+import { DEV_CERT_DIR, ensureDevCertificate } from './devcert.js';
 
-// Placeholder until the command lands.
-export const serve: Command = (_args, ctx) => {
-  ctx.stderr.write('envoy-xds-injector serve: not implemented yet\n');
-  return Promise.resolve(1);
+const USAGE = `Usage: envoy-xds-injector serve [flags]
+
+Run the mutating admission webhook over HTTPS (TLS >= 1.2): POST /mutate, GET /healthz /readyz /metrics.
+Without --tls-cert/--tls-key it creates a self-signed certificate for localhost in ./${DEV_CERT_DIR}/
+and listens on 127.0.0.1 (development). The certificate files are reloaded when they change.
+
+  --port N                 port to listen on (default 8443; 0 picks a free one)
+  --host H                 address to bind (default 0.0.0.0 with --tls-cert, 127.0.0.1 without; '::' for IPv6)
+  --tls-cert FILE          PEM certificate chain (e.g. a mounted Secret's tls.crt)
+  --tls-key FILE           PEM private key (tls.key)
+  --config FILE            injector config, YAML or JSON (keys: image, imagePullPolicy, mountPath,
+                           sidecar, resources.{cpuRequest,memoryRequest,memoryLimit,cpuLimit})
+  --drain-delay DURATION   keep serving this long after SIGTERM while endpoints update (default 5s)
+  --shutdown-timeout DURATION
+                           then cut connections still open after this long (default 20s)
+
+Injector config flags (override the file):
+  --image REF  --image-pull-policy Always|IfNotPresent|Never  --mount-path DIR  --sidecar native|container
+  --cpu-request Q  --memory-request Q  --memory-limit Q  --cpu-limit Q
+`;
+
+const options = {
+  port: { type: 'string', default: '8443' },
+  host: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  config: { type: 'string' },
+  'drain-delay': { type: 'string', default: '5s' },
+  'shutdown-timeout': { type: 'string', default: '20s' },
+  help: { type: 'boolean', short: 'h' },
+  ...injectorConfigFlags,
+} as const;
+
+function parseFlags(args: string[]) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${USAGE}`);
+  }
+}
+
+function durationFlag(name: string, text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new UsageError(`--${name}: expected a duration such as 5s or 500ms, got '${text}'`);
+  return ms;
+}
+
+function portFlag(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) throw new UsageError(`--port: expected a port number 0-65535, got '${text}'`);
+  return port;
+}
+
+/** The sample review for the curl hint, relative to the current directory when inside it. */
+function sampleReviewPath(cwd: string): string | undefined {
+  const file = fileURLToPath(new URL('../../test/fixtures/admission-review.json', import.meta.url));
+  if (!existsSync(file)) return undefined;
+  const rel = relative(cwd, file);
+  return rel.startsWith('..') || isAbsolute(rel) ? file : rel;
+}
+
+export const serve: Command = async (args, ctx) => {
+  const values = parseFlags(args);
+  if (values.help) {
+    ctx.stdout.write(USAGE);
+    return 0;
+  }
+  const port = portFlag(values.port);
+  const drainDelayMs = durationFlag('drain-delay', values['drain-delay']);
+  const shutdownTimeoutMs = durationFlag('shutdown-timeout', values['shutdown-timeout']);
+  const certFlag = values['tls-cert'];
+  const keyFlag = values['tls-key'];
+  if ((certFlag === undefined) !== (keyFlag === undefined)) {
+    throw new UsageError('--tls-cert and --tls-key go together: pass both, or neither for a development certificate');
+  }
+  const { logger } = ctx;
+
+  let injectorConfig;
+  try {
+    injectorConfig = await loadInjectorConfig(values.config, ctx.version, configFromFlags(values));
+  } catch (err) {
+    if (!(err instanceof InvalidConfigError)) throw err;
+    ctx.stderr.write(`envoy-xds-injector serve: refusing to start: ${err.message}\n`);
+    return 1;
+  }
+
+  const cwd = process.cwd();
+  let files: KeyPairFiles;
+  let pair: KeyPair;
+  const development = certFlag === undefined || keyFlag === undefined;
+  if (development) {
+    const dev = await ensureDevCertificate(join(cwd, DEV_CERT_DIR), logger);
+    ({ pair } = dev);
+    files = { certFile: dev.certFile, keyFile: dev.keyFile };
+  } else {
+    files = { certFile: certFlag, keyFile: keyFlag };
+    try {
+      pair = await readKeyPair(files);
+    } catch (err) {
+      ctx.stderr.write(`envoy-xds-injector serve: refusing to start: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
+  const host = values.host ?? (development ? '127.0.0.1' : '0.0.0.0');
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  createBuildInfo(registry, ctx.version);
+  const tlsMetrics = createTlsMetrics(registry);
+  const readiness = new Readiness();
+  const tlsOptions: SecureContextOptions = { minVersion: 'TLSv1.2' };
+  const app = buildApp({
+    injectorConfig,
+    logger,
+    registry,
+    readiness,
+    https: { ...tlsOptions, cert: pair.cert, key: pair.key },
+  });
+  const reloader = new CertificateReloader({
+    ...files,
+    current: pair,
+    logger,
+    metrics: tlsMetrics,
+    // setSecureContext replaces every TLS setting, so the fixed ones go in again with the new pair.
+    apply: (next) => {
+      app.server.setSecureContext({ ...tlsOptions, ...next });
+    },
+  });
+
+  await app.listen({ port, host });
+  reloader.start();
+  readiness.markReady();
+  const address = app.server.address();
+  const boundPort = typeof address === 'object' && address !== null ? address.port : port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  logger.info(
+    { host, port: boundPort, certificate: describeCertificate(pair.x509), config: injectorConfig },
+    `serving admission reviews at https://${urlHost}:${String(boundPort)}/mutate`,
+  );
+  if (development) {
+    const sample = sampleReviewPath(cwd) ?? 'review.json';
+    const cert = relative(cwd, files.certFile);
+    logger.info(
+      `try it: curl --cacert ${cert} -H 'Content-Type: application/json' --data-binary @${sample} https://${urlHost}:${String(boundPort)}/mutate`,
+    );
+  }
+
+  if (!ctx.shutdownSignal.aborted) {
+    await new Promise<void>((resolve) => {
+      ctx.shutdownSignal.addEventListener('abort', () => {
+        resolve();
+      }, { once: true });
+    });
+  }
+  logger.info({ signal: String(ctx.shutdownSignal.reason) }, 'shutdown requested');
+  reloader.stop();
+  await shutdownGracefully(app, { readiness, logger, drainDelayMs, timeoutMs: shutdownTimeoutMs });
+  return 0;
 };

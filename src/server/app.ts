@@ -1,0 +1,119 @@
+// The webhook's HTTP surface: build a fastify instance (never listening; the CLI does that), with
+// thin routes over the pure admission decision.
+import type { ServerOptions } from 'node:https';
+import { fastify, LogController } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { AdmissionDecision, AdmissionReviewRequest } from '../admission/index.js';
+import { admissionReviewSchema, admit, podDisplayName } from '../admission/index.js';
+import type { InjectorConfig, InjectResult } from '../inject/index.js';
+import { injectPod } from '../inject/index.js';
+import type { V1Pod } from '@kubernetes/client-node';
+import { classifyError, errorBody, MAX_REVIEW_BYTES } from './errors.js';
+import { createAdmissionMetrics } from './metrics.js';
+import type { Readiness } from './readiness.js';
+
+export interface AppDeps {
+  injectorConfig: InjectorConfig;
+  logger: Logger;
+  registry: Registry;
+  readiness: Readiness;
+  /** Key, certificate and TLS settings of the HTTPS server (later swapped with setSecureContext). */
+  https: ServerOptions;
+  /** The injection rules; the real ones unless a test needs a failing injector. */
+  injectPod?: (pod: V1Pod, config: InjectorConfig) => InjectResult;
+}
+
+export function buildApp(deps: AppDeps) {
+  const { injectorConfig, readiness, registry } = deps;
+  const injectWith = deps.injectPod ?? injectPod;
+  const inject = (pod: V1Pod): InjectResult => injectWith(pod, injectorConfig);
+  const metrics = createAdmissionMetrics(registry);
+
+  const app = fastify({
+    https: deps.https,
+    loggerInstance: deps.logger,
+    // We log one line per review with its uid and decision; fastify's two lines per request would
+    // only repeat it without the admission context.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_REVIEW_BYTES,
+    // During shutdown, reviews that still arrive on open keep-alive connections are answered
+    // (with Connection: close) rather than refused: the apiserver would fail the Pod on a 503.
+    return503OnClosing: false,
+    // Strict validation: coercion would turn `uid: 1` into "1" and hide a broken client.
+    ajv: { customOptions: { coerceTypes: false, useDefaults: false, removeAdditional: false } },
+    // The apiserver gives up after timeoutSeconds (<= 30); a request still incomplete after that is dead.
+    requestTimeout: 60_000,
+  });
+
+  // Only JSON is an AdmissionReview: drop fastify's text/plain parser so other types get 415.
+  app.removeContentTypeParser('text/plain');
+
+  // While shutting down, ask keep-alive clients (the apiserver) to reconnect, which lands them on
+  // a replica that is still in the Service, instead of cutting their connection later.
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (readiness.shuttingDown) void reply.header('connection', 'close');
+    done();
+  });
+
+  // Result of each /mutate request, read by the onResponse hook for the metrics.
+  const decisions = new WeakMap<FastifyRequest, AdmissionDecision>();
+
+  app.setErrorHandler((err, request, reply) => {
+    const body = classifyError(err);
+    if (body.statusCode >= 500) {
+      request.log.error({ err }, 'request failed');
+    } else {
+      request.log.info({ code: body.code, url: request.url, message: body.message }, 'rejected malformed request');
+    }
+    return reply.code(body.statusCode).send(body);
+  });
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody('NOT_FOUND')));
+
+  app.post<{ Body: AdmissionReviewRequest }>(
+    '/mutate',
+    {
+      schema: { body: admissionReviewSchema },
+      onResponse: (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+        const result = decisions.get(request) ?? 'error';
+        metrics.requests.inc({ result });
+        metrics.duration.observe({ result }, reply.elapsedTime / 1000);
+        done();
+      },
+    },
+    (request, reply) => {
+      const review = request.body;
+      const outcome = admit(review, inject);
+      decisions.set(request, outcome.decision);
+      const { request: req } = review;
+      const log = request.log.child({ uid: req.uid, namespace: req.namespace, pod: podDisplayName(req) });
+      const fields = {
+        decision: outcome.decision,
+        reason: outcome.reason,
+        operation: req.operation,
+        patchOperations: outcome.patchOperations,
+        dryRun: req.dryRun === true,
+      };
+      if (outcome.decision === 'error') log.error(fields, 'admission review failed');
+      else log.info(fields, 'admission review');
+      return reply.send(outcome.review);
+    },
+  );
+
+  app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
+
+  app.get('/readyz', (_request, reply) => {
+    if (readiness.ready) return reply.send({ status: 'ready' });
+    return reply.code(503).send({ status: readiness.state });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await registry.metrics();
+    return reply.type(registry.contentType).send(text);
+  });
+
+  return app;
+}
+
+export type WebhookApp = ReturnType<typeof buildApp>;
