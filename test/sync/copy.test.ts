@@ -1,0 +1,90 @@
+import { strict as assert } from 'node:assert';
+import { chmod, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { AtomicWriter, BOOTSTRAP, makeTempDirs, runCli, xdsFile } from './harness.js';
+
+const messages = (logs: { msg?: string }[]) => logs.map((line) => line.msg ?? '').join('\n');
+
+test('copy publishes one snapshot of a kubelet ConfigMap volume and exits 0', async () => {
+  const { root, source, target } = await makeTempDirs();
+  try {
+    const files = { 'envoy.yaml': BOOTSTRAP, 'cds.yaml': xdsFile('cds', 1, 5000), 'lds.yaml': xdsFile('lds', 1, 3000) };
+    await new AtomicWriter(source).write(files);
+    const result = await runCli(['copy', '--from', source, '--to', target]);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.deepEqual((await readdir(target)).sort(), ['cds.yaml', 'envoy.yaml', 'lds.yaml']);
+    for (const [name, content] of Object.entries(files)) assert.equal(await readFile(join(target, name), 'utf8'), content);
+    const published = result.logs.filter((line) => line.msg === 'published');
+    assert.deepEqual(published.map((line) => line.file), ['cds.yaml', 'lds.yaml', 'envoy.yaml'], 'clusters before listeners, bootstrap last');
+    for (const line of published) assert.match(String(line.sha256), /^[0-9a-f]{12}$/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('copy also reads a plain directory and leaves no temp files', async () => {
+  const { root, source, target } = await makeTempDirs();
+  try {
+    await writeFile(join(source, 'cds.yaml'), xdsFile('cds', 1, 100));
+    await writeFile(join(target, '..stale.tmp-1-1'), 'left by a killed run');
+    const result = await runCli(['copy', '--from', source, '--to', target]);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.deepEqual(await readdir(target), ['cds.yaml']);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('copy from an empty or missing ConfigMap mount fails and names the mount', async () => {
+  const { root, source, target } = await makeTempDirs();
+  try {
+    const empty = await runCli(['copy', '--from', source, '--to', target]);
+    assert.notEqual(empty.code, 0);
+    assert.match(messages(empty.logs), new RegExp(`ConfigMap volume ${source} is empty`));
+
+    const missing = await runCli(['copy', '--from', join(root, 'nope'), '--to', target]);
+    assert.notEqual(missing.code, 0);
+    assert.match(messages(missing.logs), new RegExp(`ConfigMap volume ${join(root, 'nope')} does not exist`));
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('copy into a target it cannot write fails with a clear error', async () => {
+  const { root, source, target } = await makeTempDirs();
+  try {
+    await new AtomicWriter(source).write({ 'cds.yaml': xdsFile('cds', 1, 100) });
+    await chmod(target, 0o555);
+    // root ignores permission bits: run the copy as nobody, as the injected container runs non-root.
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    await chmod(root, 0o755); // mkdtemp made it 0700
+    const result = await runCli(['copy', '--from', source, '--to', target], asNobody);
+    assert.notEqual(result.code, 0, result.stdout);
+    assert.match(messages(result.logs), new RegExp(`target directory ${target} is not writable \\(EACCES\\)`));
+    assert.deepEqual(await readdir(target), []);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('copy refuses a file that fails validation when there is no previous copy', async () => {
+  const { root, source, target } = await makeTempDirs();
+  try {
+    await new AtomicWriter(source).write({ 'cds.yaml': xdsFile('cds', 1, 100), 'lds.yaml': 'resources:\n- name: [oops\n' });
+    const result = await runCli(['copy', '--from', source, '--to', target]);
+    assert.notEqual(result.code, 0);
+    const rejection = result.logs.find((line) => String(line.msg).startsWith('rejected lds.yaml:'));
+    assert.ok(rejection, messages(result.logs));
+    assert.equal(typeof rejection.line, 'number');
+    assert.deepEqual(await readdir(target), ['cds.yaml'], 'valid files are still published');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('copy rejects bad flags with a usage error', async () => {
+  const result = await runCli(['copy', '--from', '/tmp']);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /--from and --to are required/);
+});
