@@ -1,6 +1,7 @@
 // injectPod: the whole decision for one Pod (or pod template), pure and total.
+// fast-json-patch is CommonJS: Node's ESM loader only offers its module.exports as the default import.
 import type { V1Pod } from '@kubernetes/client-node';
-import { compare } from 'fast-json-patch';
+import jsonPatch from 'fast-json-patch';
 import { Annotation, annotationsOf, readAnnotation, unknownAnnotationWarnings } from './annotations.js';
 import type { InjectorConfig } from './config.js';
 import { copyContainer, injectedVolumes, selectEnvoyContainer, watchContainer } from './containers.js';
@@ -102,7 +103,7 @@ function decide(pod: unknown, config: InjectorConfig, warnings: string[]): Injec
     options.sidecar === 'native' ? [COPY_CONTAINER, WATCH_CONTAINER] : [COPY_CONTAINER],
     options.sidecar === 'native' ? [] : [WATCH_CONTAINER],
   );
-  return { decision: 'injected', pod: mutated as unknown as V1Pod, patch: compare(pod as object, mutated), warnings };
+  return { decision: 'injected', pod: mutated as unknown as V1Pod, patch: jsonPatch.compare(pod as object, mutated), warnings };
 }
 
 /** Never throws: a Pod of any shape gets a decision. */
