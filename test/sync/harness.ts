@@ -87,7 +87,6 @@ export class EnvoyStandIn {
     });
     const standIn = new EnvoyStandIn(child);
     const watched = new Set(files);
-    if (child.stdout === null || child.stderr === null) throw new Error('inotifywait pipes missing');
     createInterface({ input: child.stdout }).on('line', (file) => {
       if (!watched.has(file)) return;
       const at = performance.now();
@@ -105,7 +104,7 @@ export class EnvoyStandIn {
       child.once('exit', (code) => {
         reject(new Error(`inotifywait exited (${code}): ${stderr}`));
       });
-      child.stderr?.on('data', (chunk: Buffer) => {
+      child.stderr.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
         if (stderr.includes('Watches established')) resolve();
       });
@@ -147,7 +146,6 @@ export class CliProcess {
     });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => { resolve({ code, signal }); }));
-    if (child.stdout === null || child.stderr === null) throw new Error('pipes missing');
     createInterface({ input: child.stdout }).on('line', (line) => {
       this.stdout += `${line}\n`;
       try {

@@ -53,18 +53,17 @@ test('every snapshot is one whole version while kubelet swaps versions underneat
       'c.txt': `# version: ${version}\n`,
     });
     await writer.write(payload(0));
-    let writing = true;
-    let written = 0;
+    const progress = { writing: true, written: 0 };
     const swaps = (async () => {
       for (let version = 1; version <= 400; version++) {
         await writer.write(payload(version));
-        written = version;
+        progress.written = version;
       }
-      writing = false;
+      progress.writing = false;
     })();
     let reads = 0;
     let newest = 0;
-    while (writing || reads === 0) {
+    while (progress.writing || reads === 0) {
       const snapshot = await readSnapshot(source);
       const versions = [...snapshot.files.values()].map(versionOf);
       assert.equal(versions.length, 3, `snapshot ${snapshot.version} lost a key`);
@@ -76,7 +75,7 @@ test('every snapshot is one whole version while kubelet swaps versions underneat
       reads++;
     }
     await swaps;
-    assert.equal(written, 400);
+    assert.equal(progress.written, 400);
     assert.ok(reads > 1);
   } finally {
     await rm(root, { recursive: true, force: true });

@@ -1,0 +1,251 @@
+import { strict as assert } from 'node:assert';
+import { existsSync } from 'node:fs';
+import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  AtomicWriter,
+  BOOTSTRAP,
+  CliProcess,
+  EnvoyStandIn,
+  analyzeReloads,
+  makeTempDirs,
+  runCli,
+  sha256,
+  versionOf,
+  waitFor,
+  xdsFile,
+} from './harness.js';
+import type { LogLine } from './harness.js';
+
+const READY = '..envoy-xds-watch.ready';
+const WATCHED = ['envoy.yaml', 'cds.yaml', 'lds.yaml', 'eds.yaml', 'marker.txt'] as const;
+const TIMEOUT = { timeout: 240_000 };
+
+/** A Pod in miniature: ConfigMap volume, emptyDir, copy, watch, Envoy stand-in. */
+async function startPod(options: { initial?: Record<string, string>; copyFirst?: boolean } = {}) {
+  const dirs = await makeTempDirs();
+  const writer = new AtomicWriter(dirs.source);
+  // sha256 of every content written, per file, so torn and stale reads are recognisable.
+  const known = new Map<string, Map<string, number>>();
+  let version = 0;
+  const write = async (payload: Record<string, string>) => {
+    for (const [file, content] of Object.entries(payload)) {
+      const versions = known.get(file) ?? new Map<string, number>();
+      versions.set(sha256(content), versionOf(Buffer.from(content)) ?? version);
+      known.set(file, versions);
+    }
+    version++;
+    return writer.write(payload);
+  };
+  if (options.initial) await write(options.initial);
+  if (options.initial && options.copyFirst !== false) {
+    const copy = await runCli(['copy', '--from', dirs.source, '--to', dirs.target]);
+    assert.equal(copy.code, 0, copy.stdout);
+  }
+  const envoy = await EnvoyStandIn.start(dirs.target, WATCHED);
+  const watcher = new CliProcess([
+    'watch',
+    '--from',
+    dirs.source,
+    '--to',
+    dirs.target,
+    '--ready-file',
+    join(dirs.target, READY),
+    '--bootstrap',
+    'envoy.yaml',
+  ]);
+  const stop = async () => {
+    await watcher.stop();
+    await envoy.stop();
+    await rm(dirs.root, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(() => existsSync(join(dirs.target, READY)) || watcher.logs.some((l) => (l.level ?? 0) >= 50), 'ready file');
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const reloadedTo = (file: string, wanted: number) =>
+    waitFor(() => envoy.reloadsOf(file).some((reload) => versionOf(reload.content) === wanted), `${file} version ${wanted} reaching Envoy`);
+  const stats = (file: string) => analyzeReloads(envoy.reloadsOf(file), known.get(file) ?? new Map());
+  return { ...dirs, writer, write, envoy, watcher, stop, reloadedTo, stats };
+}
+
+const v = (n: number) => ({
+  'envoy.yaml': BOOTSTRAP,
+  'cds.yaml': xdsFile('cds', n, 4000),
+  'lds.yaml': xdsFile('lds', n, 2000),
+  'marker.txt': '# version: 0\n',
+});
+const published = (logs: LogLine[], file: string) => logs.filter((line) => line.msg === 'published' && line.file === file);
+
+test('a single update reaches Envoy as exactly one reload of the changed file', TIMEOUT, async () => {
+  const pod = await startPod({ initial: v(0) });
+  try {
+    await pod.write({ ...v(0), 'cds.yaml': xdsFile('cds', 1, 4000) });
+    await pod.reloadedTo('cds.yaml', 1);
+    // A later change to another file: once Envoy sees it, every rename before it has been seen too.
+    await pod.write({ ...v(0), 'cds.yaml': xdsFile('cds', 1, 4000), 'marker.txt': '# version: 2\n' });
+    await pod.reloadedTo('marker.txt', 2);
+    assert.deepEqual(pod.stats('cds.yaml').delivered, [1]);
+    assert.equal(pod.envoy.reloadsOf('lds.yaml').length, 0);
+    assert.equal(pod.envoy.reloadsOf('envoy.yaml').length, 0);
+    const line = published(pod.watcher.logs, 'cds.yaml')[0];
+    assert.ok(line);
+    assert.equal(line.bytes, Buffer.byteLength(xdsFile('cds', 1, 4000)));
+    assert.equal(line.sha256, sha256(xdsFile('cds', 1, 4000)).slice(0, 12));
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('the ready file appears after the initial sync; SIGTERM exits 0 and removes it', TIMEOUT, async () => {
+  const pod = await startPod({ initial: v(0), copyFirst: false });
+  try {
+    // No copy ran: whatever is in the target when the ready file exists was the watcher's first sync.
+    assert.equal(versionOf(await readFile(join(pod.target, 'cds.yaml'))), 0);
+    assert.equal(await readFile(join(pod.target, READY), 'utf8'), `${pod.watcher.pid}\n`);
+    const { code } = await pod.watcher.stop();
+    assert.equal(code, 0);
+    assert.deepEqual((await readdir(pod.target)).sort(), ['cds.yaml', 'envoy.yaml', 'lds.yaml', 'marker.txt']);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('500 back-to-back updates of large files: last version wins, no torn, stale or extra reloads', TIMEOUT, async () => {
+  const big = (n: number) => ({ 'envoy.yaml': BOOTSTRAP, 'cds.yaml': xdsFile('cds', n, 256 * 1024), 'lds.yaml': xdsFile('lds', n, 64 * 1024) });
+  const pod = await startPod({ initial: big(0) });
+  try {
+    for (let n = 1; n <= 500; n++) await pod.write(big(n));
+    await pod.reloadedTo('cds.yaml', 500);
+    await pod.reloadedTo('lds.yaml', 500);
+    for (const file of ['cds.yaml', 'lds.yaml']) {
+      const stats = pod.stats(file);
+      assert.equal(stats.torn, 0, `${file}: torn reads`);
+      assert.equal(stats.backwards, 0, `${file}: an older version after a newer one`);
+      assert.equal(versionOf(await readFile(join(pod.target, file))), 500);
+      // Each publish is one rename, each rename one reload, and no content is published twice.
+      const renames = published(pod.watcher.logs, file);
+      assert.equal(pod.envoy.reloadsOf(file).length, renames.length, `${file}: reloads vs renames`);
+      assert.ok(renames.length <= 500, `${file}: ${renames.length} renames for 500 changes`);
+      const versions = renames.map((line) => Number(/^# version: (\d+)/.exec(xdsFileBySha(file, String(line.sha256)))?.[1]));
+      assert.deepEqual(versions, [...new Set(versions)].sort((a, b) => a - b), `${file}: versions published in order, once`);
+    }
+    // Make before break: in every pass that changed both, clusters were renamed before listeners.
+    const order = pod.watcher.logs.filter((line) => line.msg === 'published').map((line) => `${String(line.snapshot)} ${String(line.file)}`);
+    for (const [index, entry] of order.entries()) {
+      if (entry.endsWith(' lds.yaml')) assert.equal(order[index - 1], entry.replace('lds.yaml', 'cds.yaml'));
+    }
+    assert.equal(pod.envoy.reloadsOf('envoy.yaml').length, 0);
+  } finally {
+    await pod.stop();
+  }
+
+  function xdsFileBySha(file: string, prefix: string): string {
+    for (let n = 0; n <= 500; n++) {
+      const content = big(n)[file as 'cds.yaml'];
+      if (sha256(content).startsWith(prefix)) return content;
+    }
+    return '';
+  }
+});
+
+test('invalid YAML is held back with file and line; the next valid version goes through', TIMEOUT, async () => {
+  const pod = await startPod({ initial: v(0) });
+  try {
+    await pod.write({ ...v(1), 'lds.yaml': 'resources:\n- "@type": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: [broken\n' });
+    const rejection = await pod.watcher.waitForLog((line) => String(line.msg).startsWith('rejected lds.yaml'), 'rejection');
+    assert.equal(rejection.file, 'lds.yaml');
+    assert.equal(typeof rejection.line, 'number');
+    await pod.reloadedTo('cds.yaml', 1);
+    assert.equal(versionOf(await readFile(join(pod.target, 'lds.yaml'))), 0, 'the last good lds.yaml stays');
+
+    await pod.write(v(2));
+    await pod.reloadedTo('lds.yaml', 2);
+    const lds = pod.stats('lds.yaml');
+    assert.equal(lds.torn, 0);
+    assert.deepEqual(lds.delivered, [2], 'Envoy never saw the invalid file');
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('keys added are published; keys removed are kept with a warning; re-added keys come back', TIMEOUT, async () => {
+  const pod = await startPod({ initial: v(0) });
+  const eds = (n: number) =>
+    `# version: ${n}\nresources:\n- "@type": type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment\n  cluster_name: c${n}\n`;
+  try {
+    await pod.write({ ...v(0), 'eds.yaml': eds(1) });
+    await pod.reloadedTo('eds.yaml', 1);
+
+    const { 'marker.txt': _marker, ...withoutMarker } = v(0);
+    await pod.write({ ...withoutMarker, 'cds.yaml': xdsFile('cds', 2, 4000) });
+    await pod.reloadedTo('cds.yaml', 2);
+    for (const file of ['eds.yaml', 'marker.txt']) {
+      await pod.watcher.waitForLog((line) => line.level === 40 && line.file === file && String(line.msg).includes('no longer in the ConfigMap'), `${file} kept`);
+      assert.ok(existsSync(join(pod.target, file)), `${file} kept in the target`);
+    }
+    assert.equal(versionOf(await readFile(join(pod.target, 'eds.yaml'))), 1);
+
+    await pod.write({ ...v(0), 'eds.yaml': eds(3) });
+    await pod.reloadedTo('eds.yaml', 3);
+    assert.deepEqual(pod.stats('eds.yaml').delivered, [1, 3]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('a bootstrap change is published with a restart warning', TIMEOUT, async () => {
+  const pod = await startPod({ initial: v(0) });
+  try {
+    await pod.write({ ...v(0), 'envoy.yaml': `${BOOTSTRAP}# changed\n` });
+    const warning = await pod.watcher.waitForLog((line) => line.level === 40 && line.file === 'envoy.yaml', 'bootstrap warning');
+    assert.match(String(warning.msg), /restart/);
+    assert.equal(await readFile(join(pod.target, 'envoy.yaml'), 'utf8'), `${BOOTSTRAP}# changed\n`);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('an empty ConfigMap volume at start is waited for, then published', TIMEOUT, async () => {
+  const pod = await startPod();
+  try {
+    await pod.watcher.waitForLog((line) => String(line.msg).includes('is empty'), 'empty warning');
+    await pod.write(v(1));
+    await pod.reloadedTo('cds.yaml', 1);
+    await pod.reloadedTo('lds.yaml', 1);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('a plain source directory is watched too (local development)', TIMEOUT, async () => {
+  const pod = await startPod();
+  try {
+    await writeFile(join(pod.source, 'marker.txt.tmp'), '# version: 7\n');
+    await rename(join(pod.source, 'marker.txt.tmp'), join(pod.source, 'marker.txt'));
+    await waitFor(() => pod.envoy.reloadsOf('marker.txt').some((r) => versionOf(r.content) === 7), 'marker.txt published');
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('watch fails fast when the ConfigMap mount or the target is missing', TIMEOUT, async () => {
+  const { root, source, target } = await makeTempDirs();
+  try {
+    const noSource = await runCli(['watch', '--from', join(root, 'nope'), '--to', target]);
+    assert.equal(noSource.code, 1);
+    assert.match(noSource.logs.map((l) => String(l.msg)).join('\n'), /ConfigMap volume .*nope does not exist/);
+    await new AtomicWriter(source).write(v(0));
+    const noTarget = await runCli(['watch', '--from', source, '--to', join(root, 'nope')]);
+    assert.equal(noTarget.code, 1);
+    assert.match(noTarget.logs.map((l) => String(l.msg)).join('\n'), /target directory .*nope does not exist/);
+    const badFlag = await runCli(['watch', '--from', source, '--to', target, '--resync', 'often']);
+    assert.equal(badFlag.code, 2);
+    assert.match(badFlag.stderr, /--resync/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
