@@ -1,9 +1,11 @@
 // The manifests an operator applies, checked field by field against what the injector, the image
 // and the apiserver need. (The e2e suite additionally dry-run-applies them on a real apiserver.)
+import { execFile } from 'node:child_process';
 import { strict as assert } from 'node:assert';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, posix, relative } from 'node:path';
 import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import type {
   V1Container,
@@ -15,9 +17,11 @@ import type {
 } from '@kubernetes/client-node';
 import { loadInjectorConfig } from '../../src/cli/config.js';
 import { defaultConfig } from '../../src/inject/index.js';
+import { parseDuration } from '../../src/sync/duration.js';
 import type { K8sObject } from './manifests.js';
 import { loadKustomization, loadObjects, loadYaml, manifests, only, onlyWire, repo } from './manifests.js';
 
+const run = promisify(execFile);
 const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string };
 const NAMESPACE = 'envoy-xds-injector';
 const base = join(manifests, 'base');
@@ -195,6 +199,21 @@ describe('base: the injector Deployment', () => {
       assert.equal(probe.httpGet.path, path, name);
       assert.equal(containerPort(probe.httpGet.port), 8443, name);
     }
+  });
+
+  test('terminationGracePeriodSeconds outlasts the server drain: drain delay + shutdown timeout, with margin', async () => {
+    // The defaults as `serve --help` states them, unless the Deployment passes the flags.
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(repo, 'src', 'cli', 'main.ts'), 'serve', '--help']);
+    const flag = (name: string): number => {
+      const args = webhookContainer.args ?? [];
+      const given = args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined;
+      const stated = new RegExp(`--${name}[^\\n]*(?:\\n[^-]*?)?\\(default ([0-9a-z.]+)\\)`).exec(stdout)?.[1];
+      return parseDuration(given ?? stated ?? '') ?? assert.fail(`no --${name} in serve --help`);
+    };
+    const drainMs = flag('drain-delay') + flag('shutdown-timeout');
+    assert.ok(drainMs >= 5000, 'a drain delay and a shutdown timeout exist');
+    const graceMs = (podSpec.terminationGracePeriodSeconds ?? 30) * 1000;
+    assert.ok(graceMs >= drainMs + 3000, `grace ${graceMs}ms leaves room after the drain's ${drainMs}ms`);
   });
 
   test('CPU and memory requests, a memory limit', () => {
