@@ -268,7 +268,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 
     // --- PKI ---------------------------------------------------------------------------------
     const ca = await createCA(pkiDir);
-    const [serving, admin, kcm, sa] = await Promise.all([
+    const [serving, admin, kcm, frontProxy, sa] = await Promise.all([
       ca.issue('apiserver', {
         commonName: 'kube-apiserver',
         dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
@@ -283,6 +283,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         organizations: ['system:masters'],
         usages: ['client'],
       }),
+      // Aggregation-layer (front-proxy) client; also gives kube-controller-manager's delegated
+      // authentication the requestheader CA it looks up (it logs errors every second without).
+      ca.issue('front-proxy-client', { commonName: 'front-proxy-client', usages: ['client'] }),
       createSigningKey(pkiDir, 'service-account'),
     ]);
     const adminKubeconfig = join(workDir, 'kubeconfig');
@@ -353,6 +356,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         // Resolve webhook/aggregated-API Services through their Endpoints, so a webhook running on
         // this host is reachable through a selector-less Service + manual Endpoints (no kube-proxy).
         '--enable-aggregator-routing=true',
+        `--requestheader-client-ca-file=${ca.certFile}`,
+        '--requestheader-allowed-names=front-proxy-client',
+        '--requestheader-username-headers=X-Remote-User',
+        '--requestheader-group-headers=X-Remote-Group',
+        '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+        `--proxy-client-cert-file=${frontProxy.certFile}`,
+        `--proxy-client-key-file=${frontProxy.keyFile}`,
         '--profiling=false',
         '--v=1',
         ...(opts.extraApiServerArgs ?? []),
