@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import jsonPatch from 'fast-json-patch';
-import { Document, parseAllDocuments } from 'yaml';
+import { Document, isCollection, parseAllDocuments } from 'yaml';
 import type { InjectorConfig } from '../inject/index.js';
 import { injectManifest } from '../inject/index.js';
 import { describeDocument } from '../inject/manifest.js';
@@ -53,6 +53,8 @@ function pointerSegments(path: string): string[] {
  * whole document afresh if the edit did not give exactly the injected object (merge keys).
  */
 function renderInjected(doc: Document, sourceText: string, original: unknown, injected: object): string {
+  // A JSON document (`kubectl get -o json`) stays JSON, which is also valid YAML.
+  if (isCollection(doc.contents) && doc.contents.flow === true) return `${JSON.stringify(injected, null, 2)}\n`;
   const edited = doc.clone();
   for (const op of jsonPatch.compare(original as object, injected)) {
     const path = pointerSegments(op.path);
