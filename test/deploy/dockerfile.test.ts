@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, sep } from 'node:path';
@@ -205,5 +205,24 @@ describe('the image recipe, replayed without Docker', () => {
     for (const command of ['serve', 'inject', 'copy', 'watch']) assert.match(help.stdout, new RegExp(`^  ${command}\\s`, 'm'));
     const version = await container(['--version']);
     assert.equal(version.stdout.trim(), pkg.version);
+  });
+
+  test('the entrypoint runs the init container role: copy from a kubelet-style ConfigMap volume', async () => {
+    // What the kubelet mounts: the files in a timestamped dir, ..data -> it, each key -> ..data/key.
+    const source = join(work, 'configmap');
+    const stamped = join(source, '..2026_11_24_00_00_00.000000001');
+    await mkdir(stamped, { recursive: true });
+    const files: Record<string, string> = {
+      'envoy.yaml': 'node: {id: n, cluster: c}\n',
+      'cds.yaml': 'resources: []\n',
+    };
+    for (const [name, text] of Object.entries(files)) await writeFile(join(stamped, name), text);
+    await symlink(basename(stamped), join(source, '..data'));
+    for (const name of Object.keys(files)) await symlink(posix.join('..data', name), join(source, name));
+    const target = join(work, 'emptydir');
+    await mkdir(target);
+
+    await container(['copy', '--from', source, '--to', target]);
+    for (const [name, text] of Object.entries(files)) assert.equal(await readFile(join(target, name), 'utf8'), text);
   });
 });
