@@ -28,6 +28,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # --- runtime base: Node without npm, corepack or yarn (never used at run time; fewer CVEs) -------
+# Keep a Debian base (not distroless): the injected watcher's startupProbe execs `test -e READY`.
 FROM ${NODE_IMAGE} AS runtime-base
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
       /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*

@@ -1,12 +1,16 @@
 // manifests/examples: the seed blog post's Envoy scenario without a hand-written init container,
 // sidecar or emptyDir. The example must be what the injector expects, and injecting it must give a
 // Pod that the example namespace's PodSecurity "restricted" level admits.
+import { execFile } from 'node:child_process';
 import { strict as assert } from 'node:assert';
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import { text as streamText } from 'node:stream/consumers';
 import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { describe, test } from 'node:test';
 import type { V1ConfigMap, V1Container, V1Deployment, V1MutatingWebhookConfiguration, V1PodSpec } from '@kubernetes/client-node';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { Annotation, defaultConfig, injectManifest } from '../../src/inject/index.js';
 import type { K8sObject } from './manifests.js';
 import { loadKustomization, loadObjects, manifests, only, onlyWire, repo } from './manifests.js';
@@ -21,6 +25,10 @@ const podSpec = template.spec ?? assert.fail('no pod spec');
 const configMap = onlyWire(objects, 'ConfigMap') as V1ConfigMap;
 const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string };
 const config = defaultConfig(pkg.version);
+
+function text(stream: Readable | null): Promise<string> {
+  return stream === null ? Promise.resolve('') : streamText(stream);
+}
 
 /** Every `path_config_source.path` in a parsed Envoy bootstrap. */
 function pathConfigSources(node: unknown): string[] {
@@ -109,6 +117,24 @@ describe('manifests/examples', () => {
     assert.ok(spec.volumes?.find((v) => v.name === 'envoy-xds-config')?.emptyDir !== undefined);
     const envoyMounts = spec.containers.find((c) => c.name === 'envoy')?.volumeMounts ?? [];
     assert.deepEqual(envoyMounts, [{ name: 'envoy-xds-config', mountPath: config.mountPath, readOnly: true }]);
+  });
+
+  test('`inject -f -` over the whole example injects the Deployment and passes everything else through', async () => {
+    const stream = (kustomization.resources ?? []).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n---\n');
+    const child = execFile(process.execPath, ['--import', 'tsx', join(repo, 'src', 'cli', 'main.ts'), 'inject', '-f', '-']);
+    child.stdin?.end(stream);
+    const [stdout, stderr, code] = await Promise.all([text(child.stdout), text(child.stderr), once(child, 'close').then(([c]) => c as number)]);
+    assert.equal(code, 0, stderr);
+    const out = parseAllDocuments(stdout).map((d) => d.toJS() as K8sObject);
+    assert.deepEqual(
+      out.map((o) => o.kind),
+      objects.map((o) => o.kind),
+    );
+    for (const [i, o] of out.entries()) {
+      const expected = o.kind === 'Deployment' ? injectManifest(deploymentObject, config) : undefined;
+      if (expected === undefined) assert.deepEqual(o, objects[i]);
+      else assert.deepEqual(o, expected.decision === 'injected' ? expected.document : assert.fail('not injected'));
+    }
   });
 
   test('the injected Pod meets PodSecurity "restricted", which the example namespace enforces', () => {
