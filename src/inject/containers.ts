@@ -7,6 +7,7 @@ import {
   CONFIG_DIR,
   CONFIG_VOLUME,
   COPY_CONTAINER,
+  IMAGE_UID,
   READY_FILE,
   SOURCE_DIR,
   SOURCE_VOLUME,
@@ -80,15 +81,22 @@ export function selectEnvoyContainer(
   );
 }
 
-/** Passes PodSecurity `restricted`. No runAsUser: the image's numeric USER (10001) satisfies
- * runAsNonRoot, and a fixed uid would break OpenShift-style uid ranges and pod-level runAsUser. */
-const RESTRICTED = {
-  runAsNonRoot: true,
-  allowPrivilegeEscalation: false,
-  capabilities: { drop: ['ALL'] },
-  seccompProfile: { type: 'RuntimeDefault' },
-  readOnlyRootFilesystem: true,
-};
+/**
+ * Passes PodSecurity `restricted`. No runAsUser by default: the image's numeric USER satisfies
+ * runAsNonRoot, and a fixed uid would fight OpenShift-style uid ranges and a pod-level runAsUser.
+ * Only when the Pod runs as root (pod-level runAsUser 0, e.g. for Envoy on port 80) do we set the
+ * image's uid, or the kubelet would refuse to start our runAsNonRoot containers.
+ */
+function restrictedSecurityContext(podRunsAsRoot: boolean): JsonObject {
+  return {
+    runAsNonRoot: true,
+    ...(podRunsAsRoot ? { runAsUser: IMAGE_UID } : {}),
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+    readOnlyRootFilesystem: true,
+  };
+}
 
 export function injectedVolumes(configMap: string): JsonObject[] {
   return [
@@ -106,7 +114,7 @@ function syncContainer(name: string, args: string[], options: InjectionOptions, 
     // The image's ENTRYPOINT is the CLI, so only args.
     args,
     resources: structuredClone(options.resources),
-    securityContext: structuredClone(RESTRICTED),
+    securityContext: restrictedSecurityContext(options.podRunsAsRoot),
     volumeMounts: [
       { name: SOURCE_VOLUME, mountPath: SOURCE_DIR, readOnly: true },
       { name: CONFIG_VOLUME, mountPath: CONFIG_DIR },

@@ -60,8 +60,8 @@ function decide(pod: unknown, config: InjectorConfig, warnings: string[]): Injec
     return { decision: 'skipped', reason: `already injected (annotation ${Annotation.status} is set)`, warnings };
   }
 
-  const options = resolveOptions(annotations, config);
   if (!isObject(spec)) throw new Denial('the Pod has no spec');
+  const options = resolveOptions(annotations, spec, config);
   const mutated = structuredClone(pod) as JsonObject & { metadata: { annotations: JsonObject }; spec: JsonObject };
   const mutatedSpec = mutated.spec;
   const containers = listAt(mutatedSpec, 'containers', 'spec.containers');

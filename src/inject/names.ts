@@ -14,3 +14,6 @@ export const SOURCE_DIR = '/var/run/envoy-xds-injector/source';
 export const CONFIG_DIR = '/var/run/envoy-xds-injector/config';
 /** A `..` name can never be a ConfigMap key, and copy/watch never publish or prune `..` names. */
 export const READY_FILE = `${CONFIG_DIR}/..envoy-xds-watch.ready`;
+
+/** The numeric non-root USER of the injector image. */
+export const IMAGE_UID = 10001;

@@ -3,7 +3,7 @@
 import { Annotation, readAnnotation } from './annotations.js';
 import type { InjectorConfig, SidecarMode } from './config.js';
 import { Denial } from './denial.js';
-import type { JsonObject } from './json.js';
+import { isObject, type JsonObject } from './json.js';
 import { normalizeMountPath } from './mount-path.js';
 import { parseQuantity } from './quantity.js';
 
@@ -15,6 +15,8 @@ export interface InjectionOptions {
   sidecar: SidecarMode;
   image: string;
   resources: { requests: Record<string, string>; limits: Record<string, string> };
+  /** The Pod's securityContext sets runAsUser 0, which our containers would inherit. */
+  podRunsAsRoot: boolean;
 }
 
 // Same as Kubernetes' IsDNS1123Subdomain, which ConfigMap names must satisfy.
@@ -102,7 +104,7 @@ function resources(annotations: JsonObject, config: InjectorConfig): InjectionOp
   return { requests, limits };
 }
 
-export function resolveOptions(annotations: JsonObject, config: InjectorConfig): InjectionOptions {
+export function resolveOptions(annotations: JsonObject, spec: JsonObject, config: InjectorConfig): InjectionOptions {
   const mountPathAnnotation = readAnnotation(annotations, Annotation.mountPath);
   return {
     configMap: configMapName(annotations),
@@ -114,5 +116,6 @@ export function resolveOptions(annotations: JsonObject, config: InjectorConfig):
     sidecar: sidecarMode(annotations, config),
     image: image(annotations, config),
     resources: resources(annotations, config),
+    podRunsAsRoot: isObject(spec.securityContext) && spec.securityContext.runAsUser === 0,
   };
 }

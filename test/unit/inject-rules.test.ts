@@ -234,6 +234,14 @@ describe('annotations', () => {
       check: (r) => { assert.equal((containerNamed(r.spec.initContainers, 'envoy-xds-watch').args as string[]).at(-1), 'front.yaml'); },
     },
     {
+      name: 'a Pod running as root (pod-level runAsUser 0): our containers get the image uid so runAsNonRoot holds',
+      annotations: {},
+      spec: { securityContext: { runAsUser: 0 }, containers: [envoy()] },
+      check: (r) => {
+        for (const c of r.spec.initContainers as Json[]) assert.deepEqual((c.securityContext as Json).runAsUser, 10001);
+      },
+    },
+    {
       name: 'other annotations, including keys with ~ and /, are kept',
       annotations: { 'a~b/c~1': 'x', 'example.com/owner': 'team' },
       check: (r) => {
