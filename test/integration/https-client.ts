@@ -3,6 +3,7 @@
 import { request } from 'node:https';
 import type { Agent } from 'node:https';
 import { TLSSocket } from 'node:tls';
+import type { SecureVersion } from 'node:tls';
 
 export interface HttpsResponse {
   status: number;
@@ -20,6 +21,10 @@ export interface RequestOptions {
   /** Default: a fresh connection per request (no keep-alive). */
   agent?: Agent | false;
   timeoutMs?: number;
+  /** TLS client settings, e.g. to try an old protocol version. */
+  minVersion?: SecureVersion;
+  maxVersion?: SecureVersion;
+  ciphers?: string;
 }
 
 export function httpsRequest(url: string, opts: RequestOptions): Promise<HttpsResponse> {
@@ -32,6 +37,9 @@ export function httpsRequest(url: string, opts: RequestOptions): Promise<HttpsRe
         headers: opts.headers,
         agent: opts.agent ?? false,
         timeout: opts.timeoutMs ?? 30_000,
+        ...(opts.minVersion ? { minVersion: opts.minVersion } : {}),
+        ...(opts.maxVersion ? { maxVersion: opts.maxVersion } : {}),
+        ...(opts.ciphers ? { ciphers: opts.ciphers } : {}),
       },
       (res) => {
         const socket = res.socket;
