@@ -71,7 +71,7 @@ function decide(pod: unknown, config: InjectorConfig, warnings: string[]): Injec
   checkNoNameClash(volumes, containers, initContainers);
 
   const envoy = selectEnvoyContainer(containers, initContainers, options.container);
-  checkMountPathIsFree(envoy.container, envoy.name, options.mountPath);
+  warnings.push(...checkMountPathIsFree(envoy.container, envoy.name, options.mountPath, volumes));
   const bootstrap = checkBootstrap(envoy.container, envoy.name, options.mountPath, options.configMap);
   if (bootstrap.warning !== undefined) warnings.push(bootstrap.warning);
   warnings.push(...subPathWarnings(volumes, [...initContainers, ...containers], options.configMap));

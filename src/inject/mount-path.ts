@@ -22,14 +22,20 @@ function isInside(path: string, dir: string): boolean {
   return dir === '/' || path.startsWith(`${dir}/`);
 }
 
+// The kubelet creates nested mount points inside these volumes itself (kubernetes#60342); in other
+// read-only volumes the runtime's mkdir fails with EROFS (kubernetes#121294).
+const API_DATA_VOLUMES = ['configMap', 'secret', 'downwardAPI', 'projected'];
+
 /**
- * Our emptyDir must own mountPath alone. The same path would replace the user's volume; a mount
- * below it puts a mount point into the directory the watcher manages (it would prune it); a mount
- * above it makes the runtime create our mount point inside the user's volume, which fails on the
- * read-only ConfigMap and Secret volumes people mount at /etc.
+ * Our emptyDir must own mountPath. The same path would replace the user's volume. A mount below
+ * it cannot start (our mount is read-only and not an API data volume, kubernetes#121294) and would
+ * put a mount point into the directory the watcher manages. A mount above it is fine (e.g. the
+ * bootstrap from its own ConfigMap at /etc/envoy, xDS at /etc/envoy/xds), except inside another
+ * read-only volume: returns a warning then, since the directory may already exist in it.
  */
-export function checkMountPathIsFree(envoy: JsonObject, envoyName: string, mountPath: string): void {
+export function checkMountPathIsFree(envoy: JsonObject, envoyName: string, mountPath: string, volumes: unknown[]): string[] {
   const setMountPath = `set annotation ${Annotation.mountPath} to`;
+  const warnings: string[] = [];
   for (const mount of listAt(envoy, 'volumeMounts', `volumeMounts of container ${envoyName}`)) {
     if (!isObject(mount) || typeof mount.mountPath !== 'string') continue;
     const existing = posix.normalize(posix.resolve('/', mount.mountPath)).replace(/(.)\/+$/, '$1');
@@ -41,13 +47,16 @@ export function checkMountPathIsFree(envoy: JsonObject, envoyName: string, mount
     }
     if (isInside(existing, mountPath)) {
       throw new Denial(
-        `container ${envoyName} mounts ${volume} at ${existing}, inside the injector's mount-path ${mountPath}: move that mount out of ${mountPath} or ${setMountPath} a directory of its own`,
+        `container ${envoyName} mounts ${volume} at ${existing}, inside the injector's mount-path ${mountPath}, which is read-only, so the container could not start: move that mount out of ${mountPath} or ${setMountPath} a directory of its own`,
       );
     }
-    if (isInside(mountPath, existing)) {
-      throw new Denial(
-        `the injector's mount-path ${mountPath} is inside the mount of ${volume} at ${existing} in container ${envoyName}: ${setMountPath} a directory outside ${existing}`,
+    const source = volumes.find((v) => isObject(v) && v.name === mount.name);
+    const isApiData = isObject(source) && API_DATA_VOLUMES.some((type) => type in source);
+    if (isInside(mountPath, existing) && mount.readOnly === true && !isApiData) {
+      warnings.push(
+        `the injector's mount-path ${mountPath} is inside the read-only mount of ${volume} at ${existing} in container ${envoyName}: unless ${mountPath} already exists in that volume, the container fails to start with "read-only file system"; ${setMountPath} a directory outside ${existing} if so`,
       );
     }
   }
+  return warnings;
 }

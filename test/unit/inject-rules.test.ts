@@ -169,6 +169,18 @@ describe('annotations', () => {
       check: (r) => { assert.equal(names(containerNamed(r.spec.containers, 'envoy').volumeMounts).length, 3); },
     },
     {
+      name: 'mount-path below a ConfigMap mount (the bootstrap from its own ConfigMap) is fine',
+      annotations: { 'mount-path': '/etc/envoy/xds' },
+      spec: {
+        containers: [envoy({ volumeMounts: [{ name: 'bootstrap', mountPath: '/etc/envoy', readOnly: true }] })],
+        volumes: [{ name: 'bootstrap', configMap: { name: 'bootstrap' } }],
+      },
+      check: (r) => {
+        assert.deepEqual(names(containerNamed(r.spec.containers, 'envoy').volumeMounts), ['bootstrap', 'envoy-xds-config']);
+        assert.deepEqual(r.warnings, []);
+      },
+    },
+    {
       name: 'sidecar: container makes the watcher a regular container',
       annotations: { sidecar: 'container' },
       check: (r) => {
@@ -275,8 +287,7 @@ describe('denials name the annotation or field and the fix', () => {
     { name: 'mount-path with ..', annotations: { 'mount-path': '/etc/../envoy' }, message: /mount-path "\/etc\/\.\.\/envoy" must not contain "\.\."/ },
     { name: 'mount-path /', annotations: { 'mount-path': '//' }, message: /would mount over the container's root/ },
     { name: 'mount-path taken by an existing mount', spec: withMount('/etc/envoy/'), message: /container envoy already mounts volume mine at \/etc\/envoy.*remove that mount.*or set annotation envoy-xds-injector\.io\/mount-path to another directory/ },
-    { name: 'existing mount inside mount-path', spec: withMount('/etc/envoy/certs'), message: /mounts volume mine at \/etc\/envoy\/certs, inside the injector's mount-path \/etc\/envoy: move that mount/ },
-    { name: 'mount-path inside an existing mount', spec: withMount('/etc'), message: /mount-path \/etc\/envoy is inside the mount of volume mine at \/etc in container envoy: set annotation envoy-xds-injector\.io\/mount-path to a directory outside \/etc/ },
+    { name: 'existing mount inside mount-path', spec: withMount('/etc/envoy/certs'), message: /mounts volume mine at \/etc\/envoy\/certs, inside the injector's mount-path \/etc\/envoy, which is read-only, so the container could not start: move that mount/ },
     { name: 'unknown sidecar mode', annotations: { sidecar: 'sidecar' }, message: /annotation envoy-xds-injector\.io\/sidecar "sidecar" is not supported: use "native" .* or "container"/ },
     { name: 'image with whitespace', annotations: { image: 'repo/img :v1' }, message: /annotation envoy-xds-injector\.io\/image "repo\/img :v1" contains whitespace/ },
     { name: 'cpu-request not a quantity', annotations: { 'cpu-request': 'lots' }, message: /annotation envoy-xds-injector\.io\/cpu-request "lots" is not a valid Kubernetes quantity: use e\.g\./ },
@@ -355,6 +366,14 @@ describe('warnings', () => {
         volumes: [{ name: 'cfg', configMap: { name: 'xds' } }],
       },
       warning: /container app mounts ConfigMap xds with subPath x\.yaml; subPath mounts never receive ConfigMap updates/,
+    },
+    {
+      name: 'mount-path below a read-only emptyDir mount',
+      spec: {
+        containers: [envoy({ volumeMounts: [{ name: 'etc', mountPath: '/etc', readOnly: true }] })],
+        volumes: [{ name: 'etc', emptyDir: {} }],
+      },
+      warning: /mount-path \/etc\/envoy is inside the read-only mount of volume etc at \/etc in container envoy: unless \/etc\/envoy already exists in that volume, the container fails to start with "read-only file system"/,
     },
     {
       name: 'sidecar: container in a Pod that must complete',
