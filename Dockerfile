@@ -35,6 +35,9 @@ RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
 
 # --- runtime -------------------------------------------------------------------------------------
 FROM runtime-base AS runtime
+LABEL org.opencontainers.image.title="envoy-xds-injector" \
+      org.opencontainers.image.description="Mutating webhook and sync sidecar for Envoy file-based xDS from a ConfigMap" \
+      org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules

@@ -22,7 +22,8 @@ export interface Dockerfile {
   stages: Stage[];
 }
 
-const KNOWN = new Set(['FROM', 'ARG', 'WORKDIR', 'COPY', 'RUN', 'USER', 'ENV', 'ENTRYPOINT', 'CMD']);
+// LABEL is metadata only; the replay accepts it and ignores it.
+const KNOWN = new Set(['FROM', 'ARG', 'WORKDIR', 'COPY', 'RUN', 'USER', 'ENV', 'ENTRYPOINT', 'CMD', 'LABEL']);
 
 export function parseDockerfile(text: string): Dockerfile {
   const args = new Map<string, string>();
