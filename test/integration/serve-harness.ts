@@ -11,6 +11,8 @@ import { serve } from '../../src/cli/serve.js';
 export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
 
 const mainTs = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+// Resolved here, not by the child: the child may run in a directory outside the repository.
+const tsxLoader = import.meta.resolve('tsx');
 
 /** Collects JSON log lines and lets tests wait for one. */
 export class LogFollower {
@@ -140,7 +142,7 @@ export async function spawnServe(args: string[], opts: { cwd?: string } = {}): P
 
 /** Spawn `serve` without waiting for anything (e.g. to watch it refuse to start). */
 export function startServeProcess(args: string[], opts: { cwd?: string } = {}): Omit<ChildServe, 'url' | 'port'> {
-  const child = spawn(process.execPath, ['--import', 'tsx', mainTs, 'serve', ...args], {
+  const child = spawn(process.execPath, ['--import', tsxLoader, mainTs, 'serve', ...args], {
     cwd: opts.cwd ?? process.cwd(),
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: 'info' },

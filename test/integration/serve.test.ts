@@ -1,0 +1,119 @@
+// The `serve` command as a user starts it: the embedded development default (`npm start` on a fresh
+// clone), and refusals to start with a clear message for bad config, flags or certificates.
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import type { AdmissionReviewResponse } from '../../src/admission/index.js';
+import type { IssuedCert, TestCA } from '../helpers/tls.js';
+import { createTestCA } from '../helpers/tls.js';
+import { postReview } from './https-client.js';
+import { spawnServe, startServeProcess } from './serve-harness.js';
+
+const execFileP = promisify(execFile);
+const fixturePath = new URL('../fixtures/admission-review.json', import.meta.url).pathname;
+
+let dir: string;
+let ca: TestCA;
+let serving: IssuedCert;
+let other: IssuedCert;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'exi-serve-'));
+  ca = await createTestCA(join(dir, 'ca'));
+  [serving, other] = await Promise.all([ca.issue('webhook'), ca.issue('other')]);
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function refusal(args: string[]): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  const proc = startServeProcess(args, { cwd: dir });
+  const { code } = await proc.exit;
+  return { code, stderr: proc.stderr(), stdout: proc.logs.lines.map((l) => JSON.stringify(l)).join('\n') };
+}
+
+describe('serve with no certificate flags (the embedded default)', () => {
+  test('creates a self-signed localhost certificate in ./.dev-certs, serves on 127.0.0.1, logs a working curl line, reuses it', async () => {
+    const cwd = await mkdtemp(join(dir, 'clone-'));
+    const first = await spawnServe(['--port', '0', '--drain-delay', '0s'], { cwd });
+    let serialOfFirst: string;
+    try {
+      const generated = first.logs.byMessage('generated a self-signed development certificate');
+      assert.equal(generated.length, 1);
+      const listening = first.logs.byMessage(/^serving admission reviews at https:\/\/127\.0\.0\.1:\d+\/mutate$/);
+      assert.equal(listening.length, 1, 'development mode binds 127.0.0.1 only');
+      const keyMode = (await stat(join(cwd, '.dev-certs', 'tls.key'))).mode & 0o777;
+      assert.equal(keyMode, 0o600);
+
+      // The logged curl line, run as printed (from the directory serve was started in).
+      const hint = first.logs.byMessage(/^try it: curl /)[0];
+      assert.ok(hint, 'a curl example is logged');
+      const command = (hint.msg ?? '').replace(/^try it: /, '');
+      assert.match(command, new RegExp(`--cacert \\.dev-certs/tls\\.crt .*--data-binary @${fixturePath.replace(/[.]/g, '\\.')} https://127\\.0\\.0\\.1:${String(first.port)}/mutate$`));
+      const { stdout } = await execFileP('sh', ['-c', `${command} --silent --show-error`], { cwd });
+      const answer = JSON.parse(stdout) as AdmissionReviewResponse;
+      assert.equal(answer.response.uid, '7f0c6a52-3b1e-4d8f-9a44-2d5e1c9b8a01');
+      assert.equal(answer.response.allowed, true);
+      assert.equal(answer.response.patchType, 'JSONPatch');
+      serialOfFirst = (listening[0]?.certificate as { serialNumber: string }).serialNumber;
+    } finally {
+      first.kill('SIGTERM');
+    }
+    assert.deepEqual(await first.exit, { code: 0, signal: null });
+
+    const second = await spawnServe(['--port', '0', '--drain-delay', '0s'], { cwd });
+    try {
+      assert.equal(second.logs.byMessage('generated a self-signed development certificate').length, 0, 'the valid certificate is reused');
+      const listening = second.logs.byMessage(/^serving admission reviews at /)[0];
+      assert.equal((listening?.certificate as { serialNumber: string }).serialNumber, serialOfFirst);
+      const devCa = await readFile(join(cwd, '.dev-certs', 'tls.crt'), 'utf8');
+      const res = await postReview(`https://127.0.0.1:${String(second.port)}/mutate`, await readFile(fixturePath, 'utf8'), { ca: devCa });
+      assert.equal(res.status, 200);
+    } finally {
+      second.kill('SIGTERM');
+    }
+    assert.deepEqual(await second.exit, { code: 0, signal: null });
+  });
+});
+
+describe('serve refuses to start', () => {
+  test('with an invalid config file, naming the file and the key', async () => {
+    const config = join(dir, 'injector.yaml');
+    await writeFile(config, 'image: registry.local/exi:v1\nresources:\n  memoryLimit: 64MB\n');
+    const { code, stderr } = await refusal(['--port', '0', '--tls-cert', serving.certFile, '--tls-key', serving.keyFile, '--config', config]);
+    assert.equal(code, 1);
+    assert.equal(
+      stderr,
+      `envoy-xds-injector serve: refusing to start: config file ${config}: key "resources.memoryLimit" is "64MB" but must be a Kubernetes quantity such as 10m, 0.5, 64Mi or 1Gi\n`,
+    );
+  });
+
+  test('with an invalid flag value for the injector config', async () => {
+    const { code, stderr } = await refusal(['--port', '0', '--tls-cert', serving.certFile, '--tls-key', serving.keyFile, '--sidecar', 'pod']);
+    assert.equal(code, 1);
+    assert.match(stderr, /refusing to start: invalid flag: --sidecar is "pod" but must be native or container/);
+  });
+
+  test('with a key that does not belong to the certificate', async () => {
+    const { code, stderr } = await refusal(['--port', '0', '--tls-cert', serving.certFile, '--tls-key', other.keyFile]);
+    assert.equal(code, 1);
+    assert.match(stderr, /refusing to start: the private key in .*other\.key does not belong to the certificate in .*webhook\.crt/);
+  });
+
+  test('with --tls-cert but no --tls-key, or a bad duration (usage error, exit 2)', async () => {
+    const onlyCert = await refusal(['--tls-cert', serving.certFile]);
+    assert.equal(onlyCert.code, 2);
+    assert.match(onlyCert.stderr, /--tls-cert and --tls-key go together/);
+    const badDelay = await refusal(['--drain-delay', 'soon']);
+    assert.equal(badDelay.code, 2);
+    assert.match(badDelay.stderr, /--drain-delay: expected a duration/);
+    const unknown = await refusal(['--tls-crt', 'x']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /Unknown option '--tls-crt'/);
+  });
+});
