@@ -10,7 +10,8 @@
 // Env knobs:
 //   E2E_K8S_BIN_DIR       dir with kube-apiserver + kube-controller-manager (skips the build script)
 //   E2E_KUBECTL           kubectl binary for kubectl() (default: built next to the control plane)
-//   E2E_ETCD_BIN          etcd binary (default: `etcd` on PATH, /usr/bin/etcd, /usr/local/bin/etcd)
+//   E2E_ETCD_BIN          etcd binary (default: `etcd` on PATH, /usr/bin/etcd, /usr/local/bin/etcd,
+//                         else etcd v3.5 built once by build-control-plane.sh etcd)
 //   E2E_KEEP_WORKDIR=1    keep the temp dir (certs, kubeconfig, logs) after stop()
 //   E2E_LOG_DIR           copy component logs there on stop() (e.g. a CI artifact dir)
 //   E2E_VERBOSE=1         print progress to stderr
@@ -101,17 +102,31 @@ function which(name: string): string | undefined {
   return undefined;
 }
 
-export function findEtcd(): string {
+/**
+ * The etcd binary: $E2E_ETCD_BIN, `etcd` on PATH, /usr/bin/etcd, /usr/local/bin/etcd, else
+ * etcd v3.5 built from the Go module proxy by build-control-plane.sh (once, then cached).
+ */
+export async function findEtcd(): Promise<string> {
   const explicit = process.env.E2E_ETCD_BIN;
   if (explicit !== undefined && explicit !== '') return explicit;
   const found = which('etcd') ?? ['/usr/bin/etcd', '/usr/local/bin/etcd'].find(isExecutable);
-  if (found === undefined) {
-    throw new Error(
-      'npm run test:e2e needs etcd (Debian/Ubuntu: apt-get install etcd-server) or E2E_ETCD_BIN; ' +
-        'or set KUBECONFIG+E2E_USE_EXISTING_CLUSTER=1',
-    );
-  }
-  return found;
+  if (found !== undefined) return found;
+  return join(await runBuildScript(['etcd']), 'etcd');
+}
+
+function runBuildScript(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const script = join(here, 'build-control-plane.sh');
+    const child = spawn('bash', [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      const dir = out.trim().split('\n').pop() ?? '';
+      if (code === 0 && dir !== '') resolve(dir);
+      else reject(new Error(`${script} ${args.join(' ')} failed (${describeExit({ code, signal })}); see its output above`));
+    });
+  });
 }
 
 const binDirPromises = new Map<string, Promise<string>>();
@@ -126,21 +141,7 @@ export function controlPlaneBinDir(withKubectl = false): Promise<string> {
   const key = withKubectl ? 'kubectl' : 'control-plane';
   let p = binDirPromises.get(key);
   if (p === undefined) {
-    p = new Promise<string>((resolve, reject) => {
-      const script = join(here, 'build-control-plane.sh');
-      const child = spawn('bash', [script], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        env: withKubectl ? { ...process.env, E2E_BUILD_KUBECTL: '1' } : process.env,
-      });
-      let out = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-      child.on('error', reject);
-      child.on('exit', (code, signal) => {
-        const dir = out.trim().split('\n').pop() ?? '';
-        if (code === 0 && dir !== '') resolve(dir);
-        else reject(new Error(`${script} failed (${describeExit({ code, signal })}); see its output above`));
-      });
-    });
+    p = runBuildScript([], withKubectl ? { ...process.env, E2E_BUILD_KUBECTL: '1' } : process.env);
     binDirPromises.set(key, p);
   }
   return p;
@@ -235,7 +236,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     return attachExisting(kubeconfigEnv);
   }
   const binDir = await controlPlaneBinDir();
-  const etcdBin = findEtcd();
+  const etcdBin = await findEtcd();
   const t0 = Date.now();
   const workDir = await mkdtemp(join(tmpdir(), 'envoy-xds-e2e-'));
   const forgetWorkDir = removeOnExit(workDir);

@@ -33,9 +33,9 @@ export interface ServeOptions {
   /** Extra CLI flags after `serve ...`. */
   args?: string[];
   env?: Record<string, string>;
-  /** Path polled until the server answers (any HTTP status unless readyStatus is set). */
+  /** Path polled until it answers `readyStatus` (default GET /readyz -> 200; undefined: any status). */
   readyPath?: string;
-  readyStatus?: number;
+  readyStatus?: number | undefined;
   readyTimeoutMs?: number;
 }
 
@@ -85,6 +85,8 @@ export async function startServe(cluster: Cluster, opts: ServeOptions = {}): Pro
     '--tls-key',
     tls.keyFile,
     ...(opts.config !== undefined ? ['--config', opts.config] : []),
+    // Tests stop servers often; skip the production drain pause unless a test sets one.
+    ...((opts.args ?? []).includes('--drain-delay') ? [] : ['--drain-delay', '0s']),
     ...(opts.args ?? []),
   ];
   const proc = startProcess(`serve-${n}`, cmd, args, {
@@ -96,12 +98,14 @@ export async function startServe(cluster: Cluster, opts: ServeOptions = {}): Pro
   const baseUrl = `https://127.0.0.1:${port}`;
   const request: ServeProcess['request'] = (path, r = {}) =>
     httpGet(`${baseUrl}${path}`, { ca: cluster.ca.cert, servername: 'localhost', timeoutMs: 10_000, ...r });
+  const readyPath = opts.readyPath ?? '/readyz';
+  const readyStatus = 'readyStatus' in opts ? opts.readyStatus : 200;
   try {
     await waitFor(
-      `serve-${n} on ${baseUrl}${opts.readyPath ?? '/healthz'}`,
+      `serve-${n} on ${baseUrl}${readyPath}`,
       async () => {
-        const res = await request(opts.readyPath ?? '/healthz');
-        return opts.readyStatus === undefined || res.status === opts.readyStatus ? res : undefined;
+        const res = await request(readyPath);
+        return readyStatus === undefined || res.status === readyStatus ? res : undefined;
       },
       {
         timeoutMs: opts.readyTimeoutMs ?? 30_000,
