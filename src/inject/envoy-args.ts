@@ -4,17 +4,21 @@ import { posix } from 'node:path';
 import { Annotation } from './annotations.js';
 import { isObject, type JsonObject } from './json.js';
 
-/** Words of command + args; a shell script (`sh -c "exec envoy -c /x"`) is split on whitespace. */
+/**
+ * Words of command + args. A shell script (`sh -c "exec envoy -c /x"`) is split on whitespace and
+ * the shell's own `-c` before it dropped, so only Envoy's flags remain.
+ */
 function words(container: JsonObject): string[] {
   const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
-  return [...list(container.command), ...list(container.args)]
-    .filter((word): word is string => typeof word === 'string')
+  const given = [...list(container.command), ...list(container.args)].filter((word): word is string => typeof word === 'string');
+  return given
+    .filter((word, i) => !(word === '-c' && /\s/.test(given[i + 1] ?? '')))
     .flatMap((word) => word.split(/\s+/))
     .map((word) => word.replace(/^["']|["';]$/g, ''))
     .filter((word) => word !== '');
 }
 
-/** The last `-c X`, `--config-path X` or `--config-path=X` (the last one, because in `sh -c "envoy -c X"` the first `-c` is the shell's). */
+/** The path of the last `-c X`, `--config-path X` or `--config-path=X`. */
 export function envoyConfigPath(container: JsonObject): string | undefined {
   let path: string | undefined;
   const all = words(container);

@@ -395,9 +395,15 @@ describe('warnings', () => {
     });
   }
 
-  test('no warning when -c cannot be resolved (relative without workingDir, or $(VAR))', () => {
-    for (const args of [['-c', 'envoy.yaml'], ['-c', '$(BOOTSTRAP)']]) {
-      const result = injected(pod({}, { containers: [envoy({ args })] }));
+  test('no warning when -c is absent or cannot be resolved (relative without workingDir, or $(VAR))', () => {
+    const cases: Json[] = [
+      { args: ['-c', 'envoy.yaml'] },
+      { args: ['-c', '$(BOOTSTRAP)'] },
+      // The shell's -c is not Envoy's: no -c at all here.
+      { command: ['sh', '-c', 'exec envoy --config-yaml "{}"'], workingDir: '/srv' },
+    ];
+    for (const extra of cases) {
+      const result = injected(pod({}, { containers: [envoy(extra)] }));
       assert.deepEqual(result.warnings, []);
       assert.equal((containerNamed(result.spec.initContainers, 'envoy-xds-watch').args as string[]).includes('--bootstrap'), false);
     }
