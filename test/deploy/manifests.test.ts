@@ -88,6 +88,17 @@ describe('kustomizations', () => {
   });
 });
 
+test('the paths README.md tells operators to apply or run exist', () => {
+  const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+  const kustomizations = [...readme.matchAll(/kubectl (?:apply|delete) -k ([\w./-]+)/g)].map((m) => m[1] ?? '');
+  assert.ok(kustomizations.includes('manifests/overlays/cert-manager'));
+  assert.ok(kustomizations.includes('manifests/overlays/plain-certificate'));
+  for (const dir of kustomizations) assert.ok(existsSync(join(repo, dir, 'kustomization.yaml')), dir);
+  for (const link of [...readme.matchAll(/\]\(((?:manifests|certs|docs)\/[^)#]+)\)/g)].map((m) => m[1] ?? '')) {
+    assert.ok(existsSync(join(repo, link)), `README links ${link}`);
+  }
+});
+
 describe('base: the injector Deployment', () => {
   test('namespaced objects live in the envoy-xds-injector namespace', () => {
     assert.equal(only(baseObjects, 'Namespace').metadata.name, NAMESPACE);
