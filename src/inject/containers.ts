@@ -124,11 +124,13 @@ function syncContainer(name: string, args: string[], options: InjectionOptions, 
   };
 }
 
-export function copyContainer(options: InjectionOptions, config: InjectorConfig): SyncContainer {
-  return syncContainer(COPY_CONTAINER, ['copy', '--from', SOURCE_DIR, '--to', CONFIG_DIR], options, config);
+/** `bootstrap`: base name of Envoy's -c file when it lies in mount-path; copy and watch treat it as the bootstrap. */
+const bootstrapArgs = (bootstrap: string | undefined): string[] => (bootstrap === undefined ? [] : ['--bootstrap', bootstrap]);
+
+export function copyContainer(options: InjectionOptions, config: InjectorConfig, bootstrap: string | undefined): SyncContainer {
+  return syncContainer(COPY_CONTAINER, ['copy', '--from', SOURCE_DIR, '--to', CONFIG_DIR, ...bootstrapArgs(bootstrap)], options, config);
 }
 
-/** `bootstrap`: base name of Envoy's -c file when it lies in mount-path (watch warns that it needs a restart). */
 export function watchContainer(options: InjectionOptions, config: InjectorConfig, bootstrap: string | undefined): SyncContainer {
   const args = ['watch', '--from', SOURCE_DIR, '--to', CONFIG_DIR, '--ready-file', READY_FILE];
   if (bootstrap !== undefined) args.push('--bootstrap', bootstrap);

@@ -88,7 +88,7 @@ function decide(pod: unknown, config: InjectorConfig, warnings: string[]): Injec
     { name: CONFIG_VOLUME, mountPath: options.mountPath, readOnly: true },
   ];
   mutatedSpec.volumes = [...volumes, ...injectedVolumes(options.configMap)];
-  const copy = copyContainer(options, config);
+  const copy = copyContainer(options, config, bootstrap.bootstrap);
   const watch = watchContainer(options, config, bootstrap.bootstrap);
   const ours = options.sidecar === 'native' ? [copy, watch] : [copy];
   // Init containers run in order: ours go last, or right before Envoy when Envoy is a native sidecar itself.

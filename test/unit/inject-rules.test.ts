@@ -226,12 +226,15 @@ describe('annotations', () => {
       check: (r) => { assert.equal((containerNamed(r.spec.containers, 'envoy').volumeMounts as Json[])[0]?.mountPath, '/etc/envoy'); },
     },
     {
-      name: 'the watcher learns the bootstrap file when -c points directly into mount-path',
+      name: 'copy and watch learn the bootstrap file when -c points directly into mount-path',
       annotations: {},
       spec: { containers: [envoy({ args: ['-c', '/etc/envoy/envoy.yaml', '--log-level', 'info'] })] },
-      check: (r) => { assert.deepEqual(containerNamed(r.spec.initContainers, 'envoy-xds-watch').args, [
-        'watch', '--from', SRC, '--to', DST, '--ready-file', READY, '--bootstrap', 'envoy.yaml',
-      ]); },
+      check: (r) => {
+        assert.deepEqual(containerNamed(r.spec.initContainers, 'envoy-xds-watch').args, [
+          'watch', '--from', SRC, '--to', DST, '--ready-file', READY, '--bootstrap', 'envoy.yaml',
+        ]);
+        assert.deepEqual(containerNamed(r.spec.initContainers, 'envoy-xds-copy').args, ['copy', '--from', SRC, '--to', DST, '--bootstrap', 'envoy.yaml']);
+      },
     },
     {
       name: '--config-path=FILE inside a shell script, relative to workingDir',
@@ -405,7 +408,7 @@ describe('warnings', () => {
     for (const extra of cases) {
       const result = injected(pod({}, { containers: [envoy(extra)] }));
       assert.deepEqual(result.warnings, []);
-      assert.equal((containerNamed(result.spec.initContainers, 'envoy-xds-watch').args as string[]).includes('--bootstrap'), false);
+      for (const c of result.spec.initContainers as Json[]) assert.equal((c.args as string[]).includes('--bootstrap'), false);
     }
   });
 });
