@@ -37,6 +37,9 @@ export function buildApp(deps: AppDeps) {
     // We log one line per review with its uid and decision; fastify's two lines per request would
     // only repeat it without the admission context.
     logController: new LogController({ disableRequestLogging: true }),
+    // No per-request `reqId` child: a review's log line gets a child bound to its uid (the id the
+    // apiserver logs too), and other requests are logged with method and url.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: MAX_REVIEW_BYTES,
     // During shutdown, reviews that still arrive on open keep-alive connections are answered
     // (with Connection: close) rather than refused: the apiserver would fail the Pod on a 503.
@@ -63,9 +66,9 @@ export function buildApp(deps: AppDeps) {
   app.setErrorHandler((err, request, reply) => {
     const body = classifyError(err);
     if (body.statusCode >= 500) {
-      request.log.error({ err }, 'request failed');
+      request.log.error({ err, method: request.method, url: request.url }, 'request failed');
     } else {
-      request.log.info({ code: body.code, url: request.url, message: body.message }, 'rejected malformed request');
+      request.log.info({ code: body.code, method: request.method, url: request.url, message: body.message }, 'rejected malformed request');
     }
     return reply.code(body.statusCode).send(body);
   });

@@ -1,0 +1,236 @@
+// `npm run bench:webhook`: throughput and latency of POST /mutate over HTTPS keep-alive, against a
+// bare fastify HTTPS server that only parses the review and answers `allowed` — the floor set by
+// TLS, HTTP and JSON parsing. The load generator (autocannon) runs in a child process so it never
+// shares an event loop (or a core, on 2 cores) with the server under test.
+//
+// Targets: webhook/bare throughput ratio >= 0.8 and webhook p99 < 10 ms at 10 connections.
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { V1Pod } from '@kubernetes/client-node';
+import autocannon from 'autocannon';
+import { fastify } from 'fastify';
+import { pino } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { AdmissionReviewRequest, AdmissionReviewResponse } from '../src/admission/index.js';
+import { defaultConfig, injectPod } from '../src/inject/index.js';
+import { buildApp } from '../src/server/app.js';
+import { createBuildInfo } from '../src/server/metrics.js';
+import { Readiness } from '../src/server/readiness.js';
+import { createTestCA } from '../test/helpers/tls.js';
+
+const CONNECTIONS = 10;
+const WARMUP_SECONDS = 3;
+/** Measured time per server, split into alternating rounds so load from other processes hits both alike. */
+const MEASURE_SECONDS = 10;
+const ROUNDS = 5;
+const TARGET_RATIO = 0.8;
+const TARGET_P99_MS = 10;
+
+interface LoadRequest {
+  url: string;
+  body: string;
+  seconds: number;
+}
+
+interface LoadResult {
+  /** Per-response times in ms (2xx only). */
+  times: number[];
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+interface Summary {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  responses: number;
+  failures: number;
+  /** Server CPU time (user + system) per answered review. */
+  cpuMicros: number;
+}
+
+// ---- load generator (child process) -----------------------------------------------------------
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+async function generateLoad(req: LoadRequest): Promise<LoadResult> {
+  // autocannon's histogram keeps whole milliseconds; collect the exact per-response times too.
+  const times: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: req.url,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: req.body,
+        connections: CONNECTIONS,
+        pipelining: 1,
+        duration: req.seconds,
+      },
+      (err: unknown, res) => {
+        if (err) reject(err instanceof Error ? err : new Error(JSON.stringify(err)));
+        else resolve(res);
+      },
+    );
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode >= 200 && statusCode < 300) times.push(responseTime);
+    });
+  });
+  return { times, non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts };
+}
+
+if (process.argv[2] === '--load-generator') {
+  // One job per message, answered in order; the parent disconnects when done.
+  process.on('message', (msg: LoadRequest) => {
+    void generateLoad(msg).then((result) => process.send?.(result));
+  });
+} else {
+  await main();
+}
+
+/** The load generator: a child process, so it has its own event loop and core. */
+function startLoadGenerator(): { run: (req: LoadRequest) => Promise<LoadResult>; stop: () => void } {
+  const child = fork(fileURLToPath(import.meta.url), ['--load-generator'], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return {
+    run: (req) => {
+      const result = once(child, 'message').then(([msg]) => msg as LoadResult);
+      child.send(req);
+      return result;
+    },
+    stop: () => {
+      child.disconnect();
+    },
+  };
+}
+
+/** Sum the rounds of one server. */
+function summarize(rounds: { load: LoadResult; cpuMicros: number; seconds: number }[]): Summary {
+  const times = rounds.flatMap((r) => r.load.times).sort((a, b) => a - b);
+  const seconds = rounds.reduce((t, r) => t + r.seconds, 0);
+  const cpu = rounds.reduce((t, r) => t + r.cpuMicros, 0);
+  return {
+    requestsPerSecond: times.length / seconds,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+    responses: times.length,
+    failures: rounds.reduce((t, r) => t + r.load.non2xx + r.load.errors + r.load.timeouts, 0),
+    cpuMicros: cpu / Math.max(1, times.length),
+  };
+}
+
+// ---- servers and report (main process) --------------------------------------------------------
+
+function microsPerCall(fn: () => unknown, calls: number): number {
+  for (let i = 0; i < calls; i++) fn(); // warm up the JIT
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < calls; i++) fn();
+  return Number(process.hrtime.bigint() - start) / calls / 1000;
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'exi-bench-'));
+  try {
+    const ca = await createTestCA(dir);
+    const leaf = await ca.issue('bench');
+    const tls = { cert: leaf.cert, key: leaf.key, minVersion: 'TLSv1.2' as const };
+    const review = JSON.parse(
+      await readFile(new URL('../test/fixtures/admission-review.json', import.meta.url), 'utf8'),
+    ) as AdmissionReviewRequest;
+    // Compact, as the apiserver sends it.
+    const body = JSON.stringify(review);
+    const config = defaultConfig('0.0.0-bench');
+    const pod = review.request.object as { spec: { containers: { env?: unknown[] }[] } };
+    const envCounts = pod.spec.containers.map((c) => c.env?.length ?? 0);
+
+    // The webhook as `serve` builds it: info-level JSON logs (to /dev/null instead of stdout),
+    // default process metrics, real injection rules.
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    createBuildInfo(registry, 'bench');
+    const readiness = new Readiness();
+    const webhook = buildApp({
+      injectorConfig: config,
+      logger: pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: true })),
+      registry,
+      readiness,
+      https: tls,
+    });
+    readiness.markReady();
+
+    const bare = fastify({ https: tls, logger: false });
+    bare.post('/mutate', (request) => {
+      const { request: req } = request.body as AdmissionReviewRequest;
+      return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: req.uid, allowed: true } };
+    });
+
+    const webhookUrl = `${await webhook.listen({ port: 0, host: '127.0.0.1' })}/mutate`;
+    const bareUrl = `${await bare.listen({ port: 0, host: '127.0.0.1' })}/mutate`;
+
+    // Make sure we measure the injecting path, not a skip or an error.
+    const check = await webhook.inject({ method: 'POST', url: '/mutate', payload: body, headers: { 'content-type': 'application/json' } });
+    const checked = check.json<AdmissionReviewResponse>();
+    if (check.statusCode !== 200 || checked.response.patchType !== 'JSONPatch') {
+      throw new Error(`the sample review is not injected (status ${String(check.statusCode)}): ${check.body.slice(0, 300)}`);
+    }
+
+    // Where the webhook's time goes beyond the bare server: the injection rules alone, in-process.
+    const injectMicros = microsPerCall(() => injectPod((JSON.parse(body) as AdmissionReviewRequest).request.object as V1Pod, config), 2000)
+      - microsPerCall(() => JSON.parse(body) as unknown, 2000);
+
+    console.log(
+      `bench:webhook — POST /mutate over HTTPS keep-alive, ${String(CONNECTIONS)} connections, ` +
+        `${String(MEASURE_SECONDS)} s each after ${String(WARMUP_SECONDS)} s warm-up; review ${String(Buffer.byteLength(body))} bytes, ` +
+        `${String(envCounts.length)} containers with ${envCounts.join('/')} env vars, opted in (injected: ${String(checked.response.patch?.length ?? 0)} bytes of base64 patch)`,
+    );
+    const loadGenerator = startLoadGenerator();
+    const servers = { bare: bareUrl, webhook: webhookUrl };
+    const rounds: Record<keyof typeof servers, { load: LoadResult; cpuMicros: number; seconds: number }[]> = { bare: [], webhook: [] };
+    try {
+      for (const url of Object.values(servers)) await loadGenerator.run({ url, body, seconds: WARMUP_SECONDS });
+      const seconds = MEASURE_SECONDS / ROUNDS;
+      for (let round = 0; round < ROUNDS; round++) {
+        // Alternate which server goes first so neither always follows the other.
+        const order = round % 2 === 0 ? (['bare', 'webhook'] as const) : (['webhook', 'bare'] as const);
+        for (const name of order) {
+          const cpuBefore = process.cpuUsage();
+          const load = await loadGenerator.run({ url: servers[name], body, seconds });
+          const cpu = process.cpuUsage(cpuBefore);
+          rounds[name].push({ load, cpuMicros: cpu.user + cpu.system, seconds });
+        }
+      }
+    } finally {
+      loadGenerator.stop();
+      await Promise.all([webhook.close(), bare.close()]);
+    }
+
+    const b = summarize(rounds.bare);
+    const w = summarize(rounds.webhook);
+    const line = (label: string, r: Summary): string =>
+      `${label.padEnd(52)} ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms   ` +
+      `server CPU ${r.cpuMicros.toFixed(0)} µs/review   (${String(r.responses)} answers, ${String(r.failures)} failed)`;
+    console.log(line('bare fastify (parse + answer allowed)', b));
+    console.log(line('webhook (validate + inject + patch + log + metrics)', w));
+    const ratio = w.requestsPerSecond / b.requestsPerSecond;
+    const ratioOk = ratio >= TARGET_RATIO;
+    const p99Ok = w.p99 < TARGET_P99_MS;
+    const clean = w.failures + b.failures === 0;
+    console.log(`injectPod alone (rules + clone + JSON Patch compare), in-process: ${injectMicros.toFixed(0)} µs/review`);
+    console.log(`throughput ratio webhook/bare: ${ratio.toFixed(3)} (target >= ${String(TARGET_RATIO)}: ${ratioOk ? 'met' : 'MISSED'})`);
+    console.log(`webhook p99: ${w.p99.toFixed(2)} ms (target < ${String(TARGET_P99_MS)} ms: ${p99Ok ? 'met' : 'MISSED'})`);
+    if (!clean) console.log('some requests failed: see the counts above');
+    process.exitCode = ratioOk && p99Ok && clean ? 0 : 1;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
