@@ -110,6 +110,12 @@ describe('loadInjectorConfig', () => {
     assert.equal(await rejection(loadInjectorConfig(missing, '1.0.0')), `config file ${missing}: cannot read it (ENOENT)`);
   });
 
+  test('the config shipped in manifests/base is valid and matches the defaults', async () => {
+    const shipped = new URL('../../manifests/base/config.yaml', import.meta.url).pathname;
+    const config = await loadInjectorConfig(shipped, '1.0.0');
+    assert.deepEqual({ ...config, image: '' }, { ...defaultConfig('1.0.0'), image: '' });
+  });
+
   test('a bad flag is named as the flag', async () => {
     const message = await rejection(loadInjectorConfig(undefined, '1.0.0', flags('--memory-limit', 'lots', '--sidecar', 'pod')));
     assert.match(message, /--memory-limit is "lots" but must be a Kubernetes quantity/);
