@@ -81,7 +81,7 @@ test('SIGTERM under load: readiness fails first, every accepted review is answer
   server = await spawnServe([
     '--port', '0', '--host', '127.0.0.1',
     '--tls-cert', serving.certFile, '--tls-key', serving.keyFile,
-    '--drain-delay', '1500ms', '--shutdown-timeout', '30s',
+    '--drain-delay', '3s', '--shutdown-timeout', '30s',
   ]);
   const { port, url } = server;
 
@@ -113,7 +113,6 @@ test('SIGTERM under load: readiness fails first, every accepted review is answer
     const slow = await startSlowReview(port, 'shutdown-slow');
 
     server.kill('SIGTERM');
-    const sigtermAt = results.length;
 
     // Readiness fails first, while reviews are still being answered.
     let readyz = 0;
@@ -122,7 +121,7 @@ test('SIGTERM under load: readiness fails first, every accepted review is answer
       if (readyz !== 503) await new Promise((r) => setTimeout(r, 10));
     }
     assert.equal(readyz, 503, '/readyz must fail after SIGTERM');
-    const answeredAfterReadyzFailed = results.length;
+    const readyzFailedAt = results.length;
 
     // After the drain delay it stops accepting connections; the slow review is still in flight.
     for (let i = 0; i < 600 && !(await refusesConnections(port)); i++) await new Promise((r) => setTimeout(r, 50));
@@ -145,7 +144,7 @@ test('SIGTERM under load: readiness fails first, every accepted review is answer
     for (const r of results.filter((x) => x.status !== 200)) {
       assert.ok(r.error !== undefined && !decided.has(r.uid), `unexpected failure: ${JSON.stringify(r)}`);
     }
-    assert.ok(answeredAfterReadyzFailed > sigtermAt, 'reviews were still answered while draining');
+    assert.ok(results.slice(readyzFailedAt).some((r) => r.status === 200), 'reviews were still answered while draining');
     assert.ok(results.some((r) => r.connectionClose === true), 'keep-alive clients were asked to reconnect');
     const order = server.logs.lines.map((l) => l.msg);
     assert.ok(order.indexOf('shutting down: /readyz fails, still serving while endpoints update') < order.indexOf('no longer accepting connections; finishing in-flight reviews'));
