@@ -90,14 +90,19 @@ export class CertificateReloader {
   start(): void {
     const dirs = new Set([this.#opts.certFile, this.#opts.keyFile].map((f) => dirname(resolve(f))));
     for (const dir of dirs) {
-      const watcher = watch(dir, { persistent: false }, () => {
-        this.#schedule();
-      });
-      watcher.on('error', (err) => {
-        // The poll below keeps reloads working; say why events stopped.
+      const onError = (err: unknown): void => {
+        // The poll below keeps reloads working (later); say why events stopped.
         this.#opts.logger.error({ err, dir }, 'watching the TLS certificate directory failed; falling back to polling');
-      });
-      this.#watchers.push(watcher);
+      };
+      try {
+        const watcher = watch(dir, { persistent: false }, () => {
+          this.#schedule();
+        });
+        watcher.on('error', onError);
+        this.#watchers.push(watcher);
+      } catch (err) {
+        onError(err); // e.g. ENOSPC: the inotify watch limit is reached
+      }
     }
     if (this.#opts.pollIntervalMs > 0) {
       this.#poll = setInterval(() => {
