@@ -2,7 +2,7 @@
 // symlink. Clients keep sending reviews over fresh connections throughout; none may fail, and once
 // the server has logged the reload, every new connection must get the new certificate.
 import { strict as assert } from 'node:assert';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -126,5 +126,28 @@ test('rotating the Secret volume: 0 failed requests, new connections get the new
   } finally {
     running = false;
     await Promise.all(clients);
+  }
+});
+
+test('files replaced in place one after the other (no ..data swap): the half-written state is refused, the complete pair is picked up', async () => {
+  const plainDir = join(dir, 'plain');
+  await mkdir(plainDir);
+  const certFile = join(plainDir, 'tls.crt');
+  const keyFile = join(plainDir, 'tls.key');
+  await Promise.all([writeFile(certFile, first.cert), writeFile(keyFile, first.key)]);
+  const plain = await startServeInProcess([
+    '--port', '0', '--host', '127.0.0.1', '--tls-cert', certFile, '--tls-key', keyFile, '--drain-delay', '0s',
+  ]);
+  try {
+    assert.equal((await httpsRequest(`${plain.url}/healthz`, { ca: ca.cert })).peerSerial, first.serialNumber);
+    await writeFile(certFile, second.cert);
+    // The certificate alone does not match the old key: refused, the first certificate stays.
+    await plain.logs.waitFor((l) => l.msg === 'new TLS certificate/key pair is invalid; still serving the current certificate', 'refusal');
+    assert.equal((await httpsRequest(`${plain.url}/healthz`, { ca: ca.cert })).peerSerial, first.serialNumber);
+    await writeFile(keyFile, second.key);
+    await plain.logs.waitFor((l) => l.msg === 'TLS certificate reloaded; new connections use it', 'reload');
+    assert.equal((await httpsRequest(`${plain.url}/healthz`, { ca: ca.cert })).peerSerial, second.serialNumber);
+  } finally {
+    assert.equal(await plain.stop(), 0);
   }
 });
