@@ -24,6 +24,9 @@
 #   E2E_FORCE_REBUILD=1    ignore cached binaries
 #   E2E_BUILD_KUBECTL=1    also build kubectl (for `kubectl apply -k manifests/...` tests)
 set -euo pipefail
+# The whole script is one { ...; } block: bash parses it before running it, so editing or
+# updating this file while a (long) build runs cannot make the running copy read garbage.
+{
 
 K8S_VERSION="${K8S_VERSION:-v1.33.13}"
 ETCD_VERSION="${ETCD_VERSION:-v3.5.21}"
@@ -212,3 +215,5 @@ for b in "${TO_BUILD[@]}"; do
 done
 log "done in $(( $(date +%s) - start ))s: $OUT_DIR"
 echo "$OUT_DIR"
+exit 0
+}
