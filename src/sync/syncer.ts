@@ -1,11 +1,9 @@
 // One sync pass, shared by `copy` (once, before Envoy starts) and `watch` (on every `..data` swap
 // and on every resync): read a consistent snapshot, keep only files whose content differs from the
 // target, validate them, and publish the valid ones by rename in make-before-break order.
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { readSnapshot } from './snapshot.js';
-import { TargetDirectory } from './target.js';
-import type { StagedFile } from './target.js';
+import { TargetDirectory, sha256 } from './target.js';
 import { publishRank, validateConfigFile } from './validate.js';
 import type { FileKind, ValidationError } from './validate.js';
 
@@ -37,6 +35,7 @@ export interface SyncResult {
 interface Change {
   name: string;
   content: Buffer;
+  sha256: string;
   kind: FileKind;
   existed: boolean;
 }
@@ -87,32 +86,34 @@ export class Syncer {
 
     const changes: Change[] = [];
     for (const [name, content] of snapshot.files) {
-      const current = await this.target.read(name);
-      if (current?.equals(content)) {
+      const digest = sha256(content);
+      const current = await this.target.compare(name, content, digest);
+      if (current === 'same') {
         this.reportedRejections.delete(name);
         continue;
       }
-      const validation = validateConfigFile(name, content, bootstrapName);
+      const validation = await validateConfigFile(name, content, bootstrapName);
       if (!validation.ok) {
         result.rejected.push(validation.error);
-        if (current === undefined) result.missing.push(name);
-        this.reportRejection(validation.error, content, current !== undefined);
+        if (current === 'absent') result.missing.push(name);
+        this.reportRejection(validation.error, digest, current !== 'absent');
         continue;
       }
       this.reportedRejections.delete(name);
-      changes.push({ name, content, kind: validation.kind, existed: current !== undefined });
+      changes.push({ name, content, sha256: digest, kind: validation.kind, existed: current !== 'absent' });
     }
 
     // Make before break: what others reference lands first (ties in name order, for determinism).
     changes.sort((a, b) => publishRank(a.kind) - publishRank(b.kind) || (a.name < b.name ? -1 : 1));
     // Stage everything before the first rename: a full disk fails the whole change, not half of it,
-    // and the renames follow one another as closely as possible.
-    const staged: StagedFile[] = [];
-    try {
-      for (const change of changes) staged.push(await this.target.stage(change.name, change.content));
-    } catch (err) {
+    // and the renames follow one another as closely as possible. Staged in parallel so the fsyncs
+    // share journal commits.
+    const staging = await Promise.allSettled(changes.map((change) => this.target.stage(change.name, change.content, change.sha256)));
+    const staged = staging.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+    const failure = staging.find((outcome) => outcome.status === 'rejected');
+    if (failure !== undefined) {
       await this.target.discard(staged);
-      throw err;
+      throw failure.reason;
     }
     for (const [index, change] of changes.entries()) {
       const file = staged[index];
@@ -123,7 +124,7 @@ export class Syncer {
         {
           file: change.name,
           bytes: change.content.length,
-          sha256: createHash('sha256').update(change.content).digest('hex').slice(0, 12),
+          sha256: change.sha256.slice(0, 12),
           snapshot: snapshot.version,
         },
         'published',
@@ -154,8 +155,7 @@ export class Syncer {
     return result;
   }
 
-  private reportRejection(error: ValidationError, content: Buffer, keptPrevious: boolean): void {
-    const digest = createHash('sha256').update(content).digest('hex');
+  private reportRejection(error: ValidationError, digest: string, keptPrevious: boolean): void {
     if (this.reportedRejections.get(error.file) === digest) return;
     this.reportedRejections.set(error.file, digest);
     const where = error.line === undefined ? error.file : `${error.file}:${error.line}${error.column === undefined ? '' : `:${error.column}`}`;

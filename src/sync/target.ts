@@ -2,7 +2,8 @@
 // IN_MOVED_TO of its exact name, so every publish is: write a temp file in the same directory (a
 // rename across filesystems is a copy, not a move), fsync it, rename it onto the final name.
 // Temp names start with `..`, which a ConfigMap key can never do, so Envoy never watches one.
-import { open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isReservedName } from './snapshot.js';
 
@@ -13,21 +14,51 @@ const TEMP_NAME = /^\.\..*\.tmp-\d+-\d+$/;
 export interface StagedFile {
   name: string;
   tempPath: string;
+  identity: FileIdentity;
+}
+
+/** What we published under a name, and how to tell the file on disk is still that one. */
+interface FileIdentity {
+  sha256: string;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+/** How a source file compares with what the target holds. */
+export type TargetState = 'same' | 'different' | 'absent';
+
+export function sha256(content: Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
 }
 
 export class TargetDirectory {
   private tempCounter = 0;
+  // Digests of the files we published, so a pass compares hashes instead of re-reading (and
+  // allocating) every target file; trusted only while inode, size and mtime still match.
+  private readonly published = new Map<string, FileIdentity>();
 
   constructor(readonly dir: string) {}
 
-  /** Current content of a published file, or undefined when there is none. */
-  async read(name: string): Promise<Buffer | undefined> {
+  /** Compares `content` with the target's file of that name. */
+  async compare(name: string, content: Buffer, contentSha256: string): Promise<TargetState> {
+    const path = join(this.dir, name);
+    const known = this.published.get(name);
+    if (known !== undefined) {
+      const info = await stat(path).catch(() => undefined);
+      if (info?.ino === known.ino && info.size === known.size && info.mtimeMs === known.mtimeMs) {
+        return known.sha256 === contentSha256 ? 'same' : 'different';
+      }
+      this.published.delete(name); // changed behind our back: read it
+    }
+    let current: Buffer;
     try {
-      return await readFile(join(this.dir, name));
+      current = await readFile(path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
       throw err;
     }
+    return current.equals(content) ? 'same' : 'different';
   }
 
   /** Names of published files: everything except our `..` entries (temp files, ready file). */
@@ -36,26 +67,31 @@ export class TargetDirectory {
   }
 
   /** Writes content to a fresh temp file and fsyncs it; nothing is visible under `name` yet. */
-  async stage(name: string, content: Buffer): Promise<StagedFile> {
+  async stage(name: string, content: Buffer, contentSha256: string): Promise<StagedFile> {
     // Keep the temp name within NAME_MAX (255) even for a 253-character key.
     const tempPath = join(this.dir, `..${name.slice(0, 200)}.tmp-${process.pid}-${++this.tempCounter}`);
     const handle = await open(tempPath, 'wx', FILE_MODE);
+    let identity: FileIdentity;
     try {
       await handle.writeFile(content);
       await handle.chmod(FILE_MODE); // open()'s mode is filtered by the umask
       await handle.sync();
+      // rename keeps inode and mtime, so this is what the published file will look like
+      const info = await handle.stat();
+      identity = { sha256: contentSha256, ino: info.ino, size: info.size, mtimeMs: info.mtimeMs };
     } catch (err) {
       await handle.close();
       await unlink(tempPath).catch(() => undefined);
       throw err;
     }
     await handle.close();
-    return { name, tempPath };
+    return { name, tempPath, identity };
   }
 
   /** The one step Envoy sees: IN_MOVED_TO of the final name. */
   async commit(staged: StagedFile): Promise<void> {
     await rename(staged.tempPath, join(this.dir, staged.name));
+    this.published.set(staged.name, staged.identity);
   }
 
   async discard(staged: StagedFile[]): Promise<void> {

@@ -5,66 +5,67 @@ import { publishRank, validateConfigFile } from '../../src/sync/validate.js';
 import type { Validation } from '../../src/sync/validate.js';
 import { BOOTSTRAP, xdsFile } from './harness.js';
 
-const check = (file: string, text: string, bootstrap?: string): Validation =>
+const check = (file: string, text: string, bootstrap?: string): Promise<Validation> =>
   validateConfigFile(file, Buffer.from(text), bootstrap);
 
-function rejected(validation: Validation) {
+async function rejected(pending: Promise<Validation>) {
+  const validation = await pending;
   if (validation.ok) assert.fail(`expected a rejection, got ${JSON.stringify(validation.kind)}`);
   return validation.error;
 }
 
-test('valid xDS YAML is accepted and classified by its resource types', () => {
-  const cds = check('cds.yaml', xdsFile('cds', 1, 2000));
+test('valid xDS YAML is accepted and classified by its resource types', async () => {
+  const cds = await check('cds.yaml', xdsFile('cds', 1, 2000));
   assert.deepEqual(cds.ok && cds.kind.type, 'xds');
   assert.ok(cds.ok && cds.kind.type === 'xds' && cds.kind.resourceTypes.every((t) => t.endsWith('.Cluster')));
-  const empty = check('lds.yaml', 'resources: []\n');
+  const empty = await check('lds.yaml', 'resources: []\n');
   assert.ok(empty.ok && empty.kind.type === 'xds');
 });
 
-test('a YAML syntax error names the file and the parser line', () => {
-  const error = rejected(check('lds.yaml', 'resources:\n- "@type": x\n  name: [unclosed\n  other: 1\n'));
+test('a YAML syntax error names the file and the parser line', async () => {
+  const error = await rejected(check('lds.yaml', 'resources:\n- "@type": x\n  name: [unclosed\n  other: 1\n'));
   assert.equal(error.file, 'lds.yaml');
   assert.equal(typeof error.line, 'number');
   assert.ok((error.line ?? 0) >= 3, `line ${error.line}`);
   assert.match(error.message, /invalid YAML/);
 });
 
-test('a resource without @type is rejected with the line of that resource', () => {
+test('a resource without @type is rejected with the line of that resource', async () => {
   const text = 'resources:\n- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster\n  name: a\n- name: b\n';
-  const error = rejected(check('cds.yaml', text));
+  const error = await rejected(check('cds.yaml', text));
   assert.equal(error.line, 4);
   assert.match(error.message, /resources\[1\].*@type/);
 });
 
-test('resources that is not a list, or holds scalars, is rejected', () => {
-  assert.match(rejected(check('cds.yaml', 'resources: {a: 1}\n')).message, /must be a list/);
-  assert.match(rejected(check('cds.json', '{"resources": [1]}')).message, /resources\[0\] is not a mapping/);
+test('resources that is not a list, or holds scalars, is rejected', async () => {
+  assert.match((await rejected(check('cds.yaml', 'resources: {a: 1}\n'))).message, /must be a list/);
+  assert.match((await rejected(check('cds.json', '{"resources": [1]}'))).message, /resources\[0\] is not a mapping/);
 });
 
-test('invalid JSON is rejected with a line even where YAML would accept it', () => {
-  const error = rejected(check('cds.json', '{\n  "resources": [\n    {"@type": "x",}\n  ]\n}\n'));
+test('invalid JSON is rejected with a line even where YAML would accept it', async () => {
+  const error = await rejected(check('cds.json', '{\n  "resources": [\n    {"@type": "x",}\n  ]\n}\n'));
   assert.match(error.message, /invalid JSON/);
   assert.equal(error.line, 3);
-  assert.ok(check('cds.json', '{"resources": [{"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster"}]}').ok);
+  assert.ok((await check('cds.json', '{"resources": [{"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster"}]}')).ok);
 });
 
-test('empty and whitespace-only config files are rejected (a torn write looks like that)', () => {
-  assert.match(rejected(check('cds.yaml', '')).message, /empty/);
-  assert.match(rejected(check('x.json', '  \n')).message, /empty/);
+test('empty and whitespace-only config files are rejected (a torn write looks like that)', async () => {
+  assert.match((await rejected(check('cds.yaml', ''))).message, /empty/);
+  assert.match((await rejected(check('x.json', '  \n'))).message, /empty/);
 });
 
-test('files that are not YAML/JSON pass untouched; duplicate keys do not', () => {
-  assert.deepEqual(check('script.lua', '}{ not yaml'), { ok: true, kind: { type: 'data' } });
-  assert.equal(check('a.yaml', 'a: 1\na: 2\n').ok, false);
+test('files that are not YAML/JSON pass untouched; duplicate keys do not', async () => {
+  assert.deepEqual(await check('script.lua', '}{ not yaml'), { ok: true, kind: { type: 'data' } });
+  assert.equal((await check('a.yaml', 'a: 1\na: 2\n')).ok, false);
 });
 
-test('the bootstrap is recognised by --bootstrap name and by content', () => {
-  assert.deepEqual(check('envoy.yaml', BOOTSTRAP), { ok: true, kind: { type: 'bootstrap' } });
-  assert.deepEqual(check('custom.yaml', 'foo: 1\n', 'custom.yaml'), { ok: true, kind: { type: 'bootstrap' } });
-  assert.deepEqual(check('other.yaml', 'foo: 1\n'), { ok: true, kind: { type: 'data' } });
+test('the bootstrap is recognised by --bootstrap name and by content', async () => {
+  assert.deepEqual(await check('envoy.yaml', BOOTSTRAP), { ok: true, kind: { type: 'bootstrap' } });
+  assert.deepEqual(await check('custom.yaml', 'foo: 1\n', 'custom.yaml'), { ok: true, kind: { type: 'bootstrap' } });
+  assert.deepEqual(await check('other.yaml', 'foo: 1\n'), { ok: true, kind: { type: 'data' } });
 });
 
-test('publish order is make-before-break: data, secrets, clusters, endpoints, listeners, routes, bootstrap', () => {
+test('publish order is make-before-break: data, secrets, clusters, endpoints, listeners, routes, bootstrap', async () => {
   const kindOf = (type: string) => ({ type: 'xds' as const, resourceTypes: [`type.googleapis.com/${type}`] });
   const order = [
     { type: 'data' as const },
@@ -81,7 +82,7 @@ test('publish order is make-before-break: data, secrets, clusters, endpoints, li
   assert.equal(new Set(order).size, order.length);
 });
 
-test('parseDuration reads Go-style durations', () => {
+test('parseDuration reads Go-style durations', async () => {
   assert.equal(parseDuration('60s'), 60_000);
   assert.equal(parseDuration('500ms'), 500);
   assert.equal(parseDuration('1m30s'), 90_000);

@@ -1,0 +1,291 @@
+// npm run bench:sync — the watcher against the seed's inotify.sh, on the test harness: kubelet's
+// AtomicWriter swaps versions of a ConfigMap volume, an Envoy stand-in (inotifywait -e moved_to)
+// reads each watched file at the moment it is renamed into place.
+//
+// Prints, per implementation and scenario: reloads per changed file, torn/stale/lost counts, p50/p99
+// latency from the `..data` rename to the stand-in's IN_MOVED_TO delivering that version, and the
+// watcher's anonymous RSS (/proc/PID/status RssAnon). Bounded in time: every wait has a deadline.
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  AtomicWriter,
+  BOOTSTRAP,
+  EnvoyStandIn,
+  analyzeReloads,
+  repoRoot,
+  rssAnonKiB,
+  sha256,
+  versionOf,
+  xdsFile,
+} from '../test/sync/harness.js';
+
+/** What the injected watcher container should run with (see docs/sync.md, "Memory"). */
+const WATCHER_NODE_OPTIONS = process.env.WATCHER_NODE_OPTIONS ?? '--max-semi-space-size=1 --max-old-space-size=24';
+const SEED_MD = process.env.SEED_MD ?? join(repoRoot, '..', 'shared', 'seed', 'configmap-as-envoy-xds.md');
+const FILES = ['cds.yaml', 'lds.yaml'] as const;
+
+interface Scenario {
+  name: string;
+  changes: number;
+  /** Pause between two kubelet swaps; 0 = back to back. */
+  intervalMs: number;
+  cdsBytes: number;
+  ldsBytes: number;
+}
+
+const SCENARIOS: Scenario[] = [
+  { name: 'steady: 200 changes, 1 per 50 ms, 16+8 KiB', changes: 200, intervalMs: 50, cdsBytes: 16 * 1024, ldsBytes: 8 * 1024 },
+  { name: 'burst: 500 changes back to back, 256+64 KiB', changes: 500, intervalMs: 0, cdsBytes: 256 * 1024, ldsBytes: 64 * 1024 },
+];
+
+interface Running {
+  pid: number;
+  stop: () => Promise<void>;
+}
+
+interface Implementation {
+  name: string;
+  start: (source: string, target: string, work: string) => Promise<Running>;
+}
+
+function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
+  process.kill(-child.pid, 'SIGTERM'); // the process group we created: the seed is sh + inotifywait
+  return exited;
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await sleep(10);
+  }
+  return true;
+}
+
+function buildWatcher(): string {
+  // Measure what the image runs: tsc output, not tsx. Laid out like the image (package.json beside dist/).
+  const app = join(repoRoot, '.bench', 'app');
+  try {
+    execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(repoRoot, 'tsconfig.build.json'), '--outDir', join(app, 'dist')], { stdio: 'pipe' });
+  } catch (err) {
+    // Type errors elsewhere in src/ do not stop tsc from emitting; only a missing entry point does.
+    if (!existsSync(join(app, 'dist/cli/main.js'))) throw err;
+  }
+  execFileSync('cp', [join(repoRoot, 'package.json'), join(app, 'package.json')]);
+  return join(app, 'dist/cli/main.js');
+}
+
+function watcherImplementation(main: string): Implementation {
+  return {
+    name: 'watch',
+    async start(source, target) {
+      const ready = join(target, '..envoy-xds-watch.ready');
+      const child = spawn(process.execPath, [main, 'watch', '--from', source, '--to', target, '--ready-file', ready, '--bootstrap', 'envoy.yaml'], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        detached: true,
+        env: { ...process.env, NODE_OPTIONS: WATCHER_NODE_OPTIONS },
+      });
+      if (!(await waitUntil(() => existsSync(ready), 30_000))) throw new Error('watcher never became ready');
+      return { pid: child.pid ?? -1, stop: () => stopGroup(child) };
+    },
+  };
+}
+
+/** The seed's inotify.sh, verbatim except its hard-coded writable directory /tmp. */
+function seedImplementation(): Implementation {
+  const markdown = readFileSync(SEED_MD, 'utf8');
+  const lines = markdown.split('\n');
+  const start = lines.findIndex((line) => line.trim() === 'inotify.sh: |');
+  if (start < 0) throw new Error(`no inotify.sh in ${SEED_MD}`);
+  const body: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (line.startsWith('```') || (line.trim() !== '' && !line.startsWith('    '))) break;
+    body.push(line.slice(4));
+  }
+  const script = body.join('\n');
+  return {
+    name: 'seed inotify.sh',
+    async start(source, target, work) {
+      const path = join(work, 'inotify.sh');
+      await writeFile(path, script.replaceAll('/tmp/', `${target}/`));
+      // As the seed's sidecar runs it: `sh /tmp/inotify.sh /configs`.
+      const child = spawn('sh', [path, source], { stdio: 'ignore', detached: true });
+      await sleep(1000); // inotifywait -q prints nothing when its watches are up
+      return { pid: child.pid ?? -1, stop: () => stopGroup(child) };
+    },
+  };
+}
+
+interface Result {
+  impl: string;
+  scenario: string;
+  reloadsPerChangedFile: number;
+  torn: number;
+  stale: number;
+  lost: number;
+  p50: number | undefined;
+  p99: number | undefined;
+  lastDeliveredMs: number | undefined;
+  rssAnonMaxKiB: number | undefined;
+}
+
+function percentile(sorted: number[], p: number): number | undefined {
+  if (sorted.length === 0) return undefined;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function runScenario(impl: Implementation, scenario: Scenario): Promise<Result> {
+  const work = await mkdtemp(join(tmpdir(), 'envoy-xds-bench-'));
+  const source = join(work, 'source');
+  const target = join(work, 'target');
+  await mkdir(source);
+  await mkdir(target);
+  const payload = (version: number) => ({
+    'envoy.yaml': BOOTSTRAP,
+    'cds.yaml': xdsFile('cds', version, scenario.cdsBytes),
+    'lds.yaml': xdsFile('lds', version, scenario.ldsBytes),
+  });
+  const known = new Map<string, Map<string, number>>(FILES.map((file) => [file, new Map()]));
+  const writer = new AtomicWriter(source);
+  const write = (version: number) => {
+    const files = payload(version);
+    for (const file of FILES) known.get(file)?.set(sha256(files[file]), version);
+    return writer.write(files);
+  };
+  await write(0);
+  // The init container's job, done the same way for both: the target starts at version 0.
+  for (const file of ['envoy.yaml', ...FILES]) await copyFile(join(source, file), join(target, file));
+
+  const envoy = await EnvoyStandIn.start(target, [...FILES, 'envoy.yaml']);
+  const running = await impl.start(source, target, work);
+  let rssMax: number | undefined;
+  const sampler = setInterval(() => {
+    const rss = rssAnonKiB(running.pid);
+    if (rss !== undefined) rssMax = Math.max(rssMax ?? 0, rss);
+  }, 25);
+
+  const renamedAt = new Map<number, number>();
+  for (let version = 1; version <= scenario.changes; version++) {
+    const at = await write(version);
+    if (at !== undefined) renamedAt.set(version, at);
+    if (scenario.intervalMs > 0) await sleep(scenario.intervalMs);
+  }
+  const last = scenario.changes;
+  const delivered = (file: string) => envoy.reloadsOf(file).some((reload) => versionOf(reload.content) === last);
+  await waitUntil(() => FILES.every(delivered), 60_000);
+  // Let late or duplicate reloads show up: the seed keeps going after the last version arrived.
+  let count = envoy.reloads.length;
+  let quietSince = Date.now();
+  await waitUntil(() => {
+    if (envoy.reloads.length !== count) {
+      count = envoy.reloads.length;
+      quietSince = Date.now();
+    }
+    return Date.now() - quietSince > 1500;
+  }, 30_000);
+  clearInterval(sampler);
+  await running.stop();
+  await envoy.stop();
+
+  let torn = 0;
+  let stale = 0;
+  let lost = 0;
+  let reloads = 0;
+  const latencies: number[] = [];
+  let lastDeliveredMs: number | undefined;
+  for (const file of FILES) {
+    const fileReloads = envoy.reloadsOf(file);
+    const stats = analyzeReloads(fileReloads, known.get(file) ?? new Map());
+    torn += stats.torn;
+    stale += stats.stale;
+    reloads += stats.reloads;
+    const seen = new Set<number>();
+    for (const [index, version] of stats.delivered.entries()) {
+      const reload = fileReloads[index];
+      if (version === undefined || reload === undefined || seen.has(version)) continue;
+      seen.add(version);
+      const renamed = renamedAt.get(version);
+      if (renamed !== undefined && scenario.intervalMs > 0) latencies.push(reload.at - renamed);
+      if (version === last && renamed !== undefined) lastDeliveredMs = Math.max(lastDeliveredMs ?? 0, reload.at - renamed);
+    }
+    // Steady stream: every version should reach Envoy. Burst: only the last one must.
+    if (scenario.intervalMs > 0) {
+      for (let version = 1; version <= last; version++) if (!seen.has(version)) lost++;
+    } else if (!seen.has(last)) {
+      lost++;
+    }
+  }
+  await rm(work, { recursive: true, force: true });
+  latencies.sort((a, b) => a - b);
+  return {
+    impl: impl.name,
+    scenario: scenario.name,
+    reloadsPerChangedFile: reloads / (scenario.changes * FILES.length),
+    torn,
+    stale,
+    lost,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    lastDeliveredMs,
+    rssAnonMaxKiB: impl.name === 'watch' ? rssMax : undefined,
+  };
+}
+
+function table(results: Result[]): string {
+  const ms = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(2));
+  const rows = [
+    ['scenario', 'implementation', 'reloads/changed file', 'torn', 'stale', 'lost', 'p50 ms', 'p99 ms', 'last version ms', 'RssAnon max'],
+    ...results.map((r) => [
+      r.scenario,
+      r.impl,
+      r.reloadsPerChangedFile.toFixed(3),
+      String(r.torn),
+      String(r.stale),
+      String(r.lost),
+      ms(r.p50),
+      ms(r.p99),
+      ms(r.lastDeliveredMs),
+      r.rssAnonMaxKiB === undefined ? '-' : `${(r.rssAnonMaxKiB / 1024).toFixed(1)} MiB`,
+    ]),
+  ];
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ')).join('\n');
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const watcher = watcherImplementation(buildWatcher());
+  const seed = seedImplementation();
+  const results: Result[] = [];
+  for (const scenario of SCENARIOS) {
+    for (const impl of [watcher, seed]) {
+      process.stderr.write(`running ${impl.name}: ${scenario.name}\n`);
+      results.push(await runScenario(impl, scenario));
+    }
+  }
+  console.log(`\nbench:sync (node ${process.version}, watcher NODE_OPTIONS="${WATCHER_NODE_OPTIONS}", target dir on ${tmpdir()})`);
+  console.log(table(results));
+  const steadyWatch = results.find((r) => r.impl === 'watch' && r.scenario.startsWith('steady'));
+  const steadySeed = results.find((r) => r.impl !== 'watch' && r.scenario.startsWith('steady'));
+  const watchRows = results.filter((r) => r.impl === 'watch');
+  const checks: [string, boolean][] = [
+    ['watch: 0 torn / stale / lost', watchRows.every((r) => r.torn === 0 && r.stale === 0 && r.lost === 0)],
+    ['watch: <= 1 reload per changed file', watchRows.every((r) => r.reloadsPerChangedFile <= 1)],
+    ['watch: steady p99 <= 10 ms', (steadyWatch?.p99 ?? Infinity) <= 10],
+    ['watch: steady p99 <= half the seed p99', (steadyWatch?.p99 ?? Infinity) <= (steadySeed?.p99 ?? 0) / 2],
+    ['watch: RssAnon <= 16 MiB', watchRows.every((r) => (r.rssAnonMaxKiB ?? Infinity) <= 16 * 1024)],
+  ];
+  console.log('');
+  for (const [what, ok] of checks) console.log(`${ok ? 'PASS' : 'MISS'}  ${what}`);
+  console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s)`);
+}
+
+await main();
