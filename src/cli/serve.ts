@@ -147,7 +147,14 @@ export const serve: Command = async (args, ctx) => {
     },
   });
 
-  await app.listen({ port, host });
+  try {
+    await app.listen({ port, host });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    ctx.stderr.write(`envoy-xds-injector serve: cannot listen on ${host}:${String(port)} (${code})${code === 'EADDRINUSE' ? ': another process uses that port; pick one with --port' : ''}\n`);
+    await app.close();
+    return 1;
+  }
   reloader.start();
   readiness.markReady();
   const address = app.server.address();

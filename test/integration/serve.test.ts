@@ -2,6 +2,7 @@
 // clone), and refusals to start with a clear message for bad config, flags or certificates.
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,6 +118,20 @@ describe('serve refuses to start', () => {
     const { code, stderr } = await refusal(['--port', '0', '--tls-cert', serving.certFile, '--tls-key', other.keyFile]);
     assert.equal(code, 1);
     assert.match(stderr, /refusing to start: the private key in .*other\.key does not belong to the certificate in .*webhook\.crt/);
+  });
+
+  test('on a port that is taken, saying so', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = taken.address();
+      assert.ok(address !== null && typeof address === 'object');
+      const { code, stderr } = await refusal(['--port', String(address.port), '--host', '127.0.0.1', '--tls-cert', serving.certFile, '--tls-key', serving.keyFile]);
+      assert.equal(code, 1);
+      assert.equal(stderr, `envoy-xds-injector serve: cannot listen on 127.0.0.1:${String(address.port)} (EADDRINUSE): another process uses that port; pick one with --port\n`);
+    } finally {
+      taken.close();
+    }
   });
 
   test('with --tls-cert but no --tls-key, or a bad duration (usage error, exit 2)', async () => {
