@@ -11,6 +11,7 @@ import { plain } from './objects.js';
 import { waitFor } from './proc.js';
 import {
   applyObjects,
+  isConflict,
   metricValue,
   scrapeMetrics,
   startServe,
@@ -45,12 +46,16 @@ describe('webhook on a real apiserver', { timeout: 45 * 60_000 }, () => {
   let cluster: Cluster;
   let server: ServeProcess;
   const ns = `inject-${Date.now().toString(36)}`;
+  let mwcName = '';
 
   before(async () => {
     cluster = await startCluster();
     server = await startServe(cluster, { dnsNames: [`${SERVICE}.${SYSTEM_NS}.svc`] });
     for (const name of [SYSTEM_NS, ns]) {
-      await cluster.core.createNamespace({ body: plain<k8s.V1Namespace>({ metadata: { name } }) });
+      // SYSTEM_NS may exist already on an E2E_USE_EXISTING_CLUSTER cluster.
+      await cluster.core.createNamespace({ body: plain<k8s.V1Namespace>({ metadata: { name } }) }).catch((err: unknown) => {
+        if (!isConflict(err)) throw err;
+      });
     }
     await cluster.core.createNamespacedConfigMap({
       namespace: ns,
@@ -64,6 +69,7 @@ describe('webhook on a real apiserver', { timeout: 45 * 60_000 }, () => {
       assert.ok(ref !== undefined, 'the manifest routes through a Service');
       w.clientConfig = await webhookClientConfig(cluster, server, { namespace: ref.namespace, name: ref.name, path: ref.path });
     }
+    mwcName = mwc.metadata?.name ?? '';
     await applyObjects(cluster, [mwc]);
     // The apiserver picks webhook configurations up asynchronously: probe until a Pod is injected.
     let i = 0;
@@ -83,7 +89,16 @@ describe('webhook on a real apiserver', { timeout: 45 * 60_000 }, () => {
   });
 
   after(async () => {
-    if (typeof cluster !== 'undefined') await cluster.stop(); // also stops `serve`
+    if (typeof cluster === 'undefined') return;
+    if (!cluster.local) {
+      // Leave a shared cluster as we found it: a failurePolicy=Fail webhook pointing at a stopped
+      // process would refuse every opted-in Pod.
+      if (mwcName !== '') {
+        await cluster.admissionregistration.deleteMutatingWebhookConfiguration({ name: mwcName }).catch(() => undefined);
+      }
+      await cluster.core.deleteNamespace({ name: ns }).catch(() => undefined);
+    }
+    await cluster.stop(); // also stops `serve`
   });
 
   test('a Deployment opting in gets a Pod with the copy and watch containers', async () => {
