@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { httpGet } from './http.js';
 import { createCA, createSigningKey, type CertAuthority, type KeyPair } from './pki.js';
-import { describeExit, freePorts, removeOnExit, startProcess, waitFor, type ManagedProcess } from './proc.js';
+import { describeExit, freePorts, removeOnExit, run, startProcess, waitFor, type ManagedProcess, type RunResult } from './proc.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = join(here, '..', '..');
@@ -111,33 +111,52 @@ export async function findEtcd(): Promise<string> {
   if (explicit !== undefined && explicit !== '') return explicit;
   const found = which('etcd') ?? ['/usr/bin/etcd', '/usr/local/bin/etcd'].find(isExecutable);
   if (found !== undefined) return found;
-  return join(await runBuildScript(['etcd']), 'etcd');
+  return join((await runBuildScript(['etcd'])).dir, 'etcd');
 }
 
-function runBuildScript(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
+/** What build-control-plane.sh reported: the bin dir, and whether it only found cached binaries. */
+export interface BinariesInfo {
+  dir: string;
+  /** true when nothing had to be built (the script printed "cached:"). */
+  cached: boolean;
+  /** Wall time of the script run (the build itself on a cold cache). */
+  seconds: number;
+}
+
+function runBuildScript(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<BinariesInfo> {
+  return new Promise<BinariesInfo>((resolve, reject) => {
+    const t0 = Date.now();
     const script = join(here, 'build-control-plane.sh');
-    const child = spawn('bash', [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    const child = spawn('bash', [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
+    let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    // Pass the build's progress through (a cold build takes minutes) and keep it to read "cached:".
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString('utf8');
+      process.stderr.write(c);
+    });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       const dir = out.trim().split('\n').pop() ?? '';
-      if (code === 0 && dir !== '') resolve(dir);
-      else reject(new Error(`${script} ${args.join(' ')} failed (${describeExit({ code, signal })}); see its output above`));
+      if (code === 0 && dir !== '') {
+        resolve({ dir, cached: /^\[build-control-plane\] cached: /m.test(err), seconds: (Date.now() - t0) / 1000 });
+      } else {
+        reject(new Error(`${script} ${args.join(' ')} failed (${describeExit({ code, signal })}): ${err.trim().split('\n').pop() ?? ''}`));
+      }
     });
   });
 }
 
-const binDirPromises = new Map<string, Promise<string>>();
+const binDirPromises = new Map<string, Promise<BinariesInfo>>();
 
 /**
  * Build (first run) or reuse the cached kube-apiserver/kube-controller-manager (and kubectl when
- * `withKubectl`); returns their dir.
+ * `withKubectl`). Runs the build script once per process and kind.
  */
-export function controlPlaneBinDir(withKubectl = false): Promise<string> {
+export function controlPlaneBinaries(withKubectl = false): Promise<BinariesInfo> {
   const explicit = process.env.E2E_K8S_BIN_DIR;
-  if (explicit !== undefined && explicit !== '') return Promise.resolve(explicit);
+  if (explicit !== undefined && explicit !== '') return Promise.resolve({ dir: explicit, cached: true, seconds: 0 });
   const key = withKubectl ? 'kubectl' : 'control-plane';
   let p = binDirPromises.get(key);
   if (p === undefined) {
@@ -145,6 +164,11 @@ export function controlPlaneBinDir(withKubectl = false): Promise<string> {
     binDirPromises.set(key, p);
   }
   return p;
+}
+
+/** The dir of kube-apiserver/kube-controller-manager (and kubectl when `withKubectl`); see controlPlaneBinaries. */
+export async function controlPlaneBinDir(withKubectl = false): Promise<string> {
+  return (await controlPlaneBinaries(withKubectl)).dir;
 }
 
 /** Path of a kubectl v1.33: $E2E_KUBECTL, else built next to the control plane (seconds once it is built). */
@@ -159,23 +183,11 @@ export async function kubectl(
   cluster: Pick<Cluster, 'kubeconfigPath'>,
   args: string[],
   opts: { input?: string; cwd?: string } = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const bin = await kubectlPath();
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, {
-      cwd: opts.cwd ?? repoRoot,
-      env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(opts.input);
+): Promise<RunResult> {
+  return run(await kubectlPath(), args, {
+    cwd: opts.cwd ?? repoRoot,
+    env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath },
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
   });
 }
 

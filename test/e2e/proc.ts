@@ -166,6 +166,32 @@ export function startProcess(name: string, command: string, args: string[], opts
   return proc;
 }
 
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `command` to completion, collecting stdout/stderr; never throws on a non-zero exit. */
+export function run(
+  command: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(opts.input);
+  });
+}
+
 export function describeExit(info: ExitInfo): string {
   return info.signal !== null ? `signal ${info.signal}` : `code ${String(info.code)}`;
 }

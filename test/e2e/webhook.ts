@@ -3,20 +3,42 @@
 //  - exposeWebhook(): a selector-less Service + manual Endpoints pointing at this host, so the
 //    apiserver (started with --enable-aggregator-routing) calls the webhook through a normal
 //    `clientConfig.service` reference, exactly like in a real cluster
-//  - scrapeMetrics()/metricValue(), listEvents()/waitForEvent(), applyObjects()
+//  - installShippedWebhook()/waitForWebhook(): manifests/base's MutatingWebhookConfiguration,
+//    routed to a startServe() process, and a probe that tells when the apiserver (no longer) calls it
+//  - runCli(): any other CLI command (e.g. `inject -f -`) as a child process
+//  - scrapeMetrics()/metricValue(), reviewLogs(), listEvents()/waitForEvent(), applyObjects()
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { hostIPv4, repoRoot, type Cluster } from './cluster.js';
 import { httpGet } from './http.js';
 import { plain } from './objects.js';
 import type { KeyPair } from './pki.js';
-import { freePort, startProcess, waitFor, type ManagedProcess } from './proc.js';
+import { freePort, run, startProcess, waitFor, type ManagedProcess, type RunResult } from './proc.js';
+
+/** Namespace and Service of the injector in manifests/base (excluded by its namespaceSelector). */
+export const INJECTOR_NAMESPACE = 'envoy-xds-injector';
+export const INJECTOR_SERVICE = 'envoy-xds-injector';
+/** The injector config the manifests ship (what `serve --config` reads in a cluster). */
+export const SHIPPED_CONFIG = join(repoRoot, 'manifests', 'base', 'config.yaml');
+export const STATUS_ANNOTATION = 'envoy-xds-injector.io/status';
+export const REQUESTS_METRIC = 'envoy_xds_injector_admission_requests_total';
 
 /** The command that runs the CLI: $E2E_CLI (space-separated) or `node --import tsx src/cli/main.ts`. */
 export function cliCommand(): string[] {
   const fromEnv = process.env.E2E_CLI;
   if (fromEnv !== undefined && fromEnv.trim() !== '') return fromEnv.trim().split(/\s+/);
   return [process.execPath, '--import', 'tsx', join(repoRoot, 'src', 'cli', 'main.ts')];
+}
+
+/** Run a CLI command (e.g. `['inject', '-f', '-']`) to completion; never throws on a non-zero exit. */
+export function runCli(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+  const [cmd, ...cmdArgs] = cliCommand() as [string, ...string[]];
+  return run(cmd, [...cmdArgs, ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...opts.env },
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+  });
 }
 
 export interface ServeOptions {
@@ -310,4 +332,105 @@ export async function applyObjects(
     }
   }
   return out;
+}
+
+/**
+ * The `admission review` lines `serve` logged (pino JSON: uid, namespace, pod, decision, reason,
+ * dryRun...), oldest first.
+ */
+export function reviewLogs(server: ServeProcess): Record<string, unknown>[] {
+  return server.proc
+    .log()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line): unknown => {
+      try {
+        return JSON.parse(line);
+      } catch {
+        return undefined;
+      }
+    })
+    .filter((entry): entry is Record<string, unknown> => {
+      if (entry === null || typeof entry !== 'object') return false;
+      const msg = (entry as Record<string, unknown>).msg;
+      return msg === 'admission review' || msg === 'admission review failed';
+    });
+}
+
+/** Create namespace `name` (with `labels`) unless it exists (it may, on an existing cluster). */
+export async function ensureNamespace(cluster: Cluster, name: string, labels: Record<string, string> = {}): Promise<void> {
+  await cluster.core.createNamespace({ body: plain<k8s.V1Namespace>({ metadata: { name, labels } }) }).catch((err: unknown) => {
+    if (!isConflict(err)) throw err;
+  });
+}
+
+/** A minimal Envoy Pod (container `envoy`, `-c <bootstrap>`) with the given annotations. */
+export function envoyPod(
+  name: string,
+  annotations: Record<string, string>,
+  opts: { labels?: Record<string, string>; bootstrap?: string } = {},
+): k8s.V1Pod {
+  return plain<k8s.V1Pod>({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, annotations, labels: opts.labels ?? {} },
+    spec: {
+      containers: [
+        { name: 'envoy', image: 'envoyproxy/envoy:v1.31.2', args: ['-c', opts.bootstrap ?? '/etc/envoy/envoy.yaml'] },
+      ],
+    },
+  });
+}
+
+/** Annotations that opt a Pod in with ConfigMap `configMap`. */
+export function optIn(configMap: string): Record<string, string> {
+  return { 'envoy-xds-injector.io/inject': 'true', 'envoy-xds-injector.io/configmap': configMap };
+}
+
+let probeCounter = 0;
+
+/**
+ * Wait until the apiserver does (`active`) or does not call the webhook for an opted-in Pod in
+ * `namespace`: webhook configurations reach the admission chain asynchronously (an informer).
+ * Probe Pods are deleted again; each probe that reaches the webhook counts as one review.
+ */
+export async function waitForWebhook(cluster: Cluster, namespace: string, active: boolean, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    `the webhook to be ${active ? 'active' : 'inactive'} in ${namespace}`,
+    async () => {
+      const name = `probe-${Date.now().toString(36)}-${++probeCounter}`;
+      const pod = await cluster.core.createNamespacedPod({ namespace, body: envoyPod(name, optIn('probe')) });
+      await cluster.core.deleteNamespacedPod({ name, namespace });
+      const injected = pod.metadata?.annotations?.[STATUS_ANNOTATION] !== undefined;
+      return injected === active ? true : undefined;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+}
+
+/**
+ * Install the shipped MutatingWebhookConfiguration (manifests/base) with its clientConfig routed to
+ * `server` (Service reference through exposeWebhook, or url) and the test CA as caBundle, then wait
+ * until an opted-in Pod in `probeNamespace` is injected. Creates the injector's namespace (the
+ * Service lives there). Returns the configuration's name.
+ */
+export async function installShippedWebhook(
+  cluster: Cluster,
+  server: ServeProcess,
+  probeNamespace: string,
+  edit: (mwc: k8s.V1MutatingWebhookConfiguration) => void = () => undefined,
+): Promise<string> {
+  await ensureNamespace(cluster, INJECTOR_NAMESPACE);
+  const manifest = await readFile(join(repoRoot, 'manifests', 'base', 'mutatingwebhookconfiguration.yaml'), 'utf8');
+  const [mwc] = k8s.loadAllYaml(manifest) as k8s.V1MutatingWebhookConfiguration[];
+  if (mwc?.webhooks === undefined || mwc.metadata?.name === undefined) throw new Error('no MutatingWebhookConfiguration in manifests/base');
+  for (const w of mwc.webhooks) {
+    const ref = w.clientConfig.service;
+    if (ref === undefined) throw new Error(`webhook ${w.name}: the shipped manifest should route through a Service`);
+    w.clientConfig = await webhookClientConfig(cluster, server, { namespace: ref.namespace, name: ref.name, path: ref.path });
+  }
+  edit(mwc);
+  await applyObjects(cluster, [mwc]);
+  await waitForWebhook(cluster, probeNamespace, true);
+  return mwc.metadata.name;
 }
