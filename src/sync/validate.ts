@@ -75,7 +75,9 @@ export async function validateConfigFile(file: string, content: Buffer, bootstra
       root = load(text, { filename: file });
     } catch (err) {
       if (!(err instanceof YAMLException)) throw err;
-      return fail(`invalid YAML: ${err.reason}`, err.mark.line + 1, err.mark.column + 1);
+      // js-yaml leaves `mark` out for stream-level errors (several documents).
+      const mark = (err as { mark?: { line: number; column: number } }).mark;
+      return fail(`invalid YAML: ${err.reason}`, mark && mark.line + 1, mark && mark.column + 1);
     }
   }
 

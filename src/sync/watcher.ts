@@ -6,6 +6,7 @@ import { unlink, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { DATA_LINK, SourceMissingError, isReservedName } from './snapshot.js';
 import { errorFields, explainSyncError } from './errors.js';
+import { releaseMemory } from './memory.js';
 import { Syncer } from './syncer.js';
 
 export interface WatchOptions {
@@ -54,6 +55,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
         logger.error(errorFields(err, explained), `sync failed, retrying on the next change or resync: ${explained.message}`);
       }
       served = covering;
+      releaseMemory();
     } while (served !== requested && !stopping);
   };
   const kick = (): void => {
@@ -97,6 +99,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
       const first = await syncer.syncOnce();
       atomicWriterLayout = first.version !== undefined;
       served = covering;
+      releaseMemory();
     } catch (err) {
       // Target not writable, source unreadable: nothing sensible to wait for.
       const explained = explainSyncError(err, { sourceDir, targetDir });

@@ -54,6 +54,11 @@ test('empty and whitespace-only config files are rejected (a torn write looks li
   assert.match((await rejected(check('x.json', '  \n'))).message, /empty/);
 });
 
+test('a YAML file holding several documents is rejected (Envoy reads one message per file)', async () => {
+  const error = await rejected(check('cds.yaml', 'resources: []\n---\nresources: []\n'));
+  assert.match(error.message, /single document/);
+});
+
 test('files that are not YAML/JSON pass untouched; duplicate keys do not', async () => {
   assert.deepEqual(await check('script.lua', '}{ not yaml'), { ok: true, kind: { type: 'data' } });
   assert.equal((await check('a.yaml', 'a: 1\na: 2\n')).ok, false);
@@ -65,7 +70,7 @@ test('the bootstrap is recognised by --bootstrap name and by content', async () 
   assert.deepEqual(await check('other.yaml', 'foo: 1\n'), { ok: true, kind: { type: 'data' } });
 });
 
-test('publish order is make-before-break: data, secrets, clusters, endpoints, listeners, routes, bootstrap', async () => {
+test('publish order is make-before-break: data, secrets, clusters, endpoints, listeners, routes, bootstrap', () => {
   const kindOf = (type: string) => ({ type: 'xds' as const, resourceTypes: [`type.googleapis.com/${type}`] });
   const order = [
     { type: 'data' as const },
@@ -82,7 +87,7 @@ test('publish order is make-before-break: data, secrets, clusters, endpoints, li
   assert.equal(new Set(order).size, order.length);
 });
 
-test('parseDuration reads Go-style durations', async () => {
+test('parseDuration reads Go-style durations', () => {
   assert.equal(parseDuration('60s'), 60_000);
   assert.equal(parseDuration('500ms'), 500);
   assert.equal(parseDuration('1m30s'), 90_000);

@@ -1,0 +1,17 @@
+// The watcher runs in every Envoy Pod, so its memory is multiplied by the fleet. Between ConfigMap
+// changes it holds nothing, yet V8 keeps a pass's garbage (file contents as strings, parsed YAML)
+// until its heap grows enough to trigger a full collection. A full GC of this small heap takes a
+// few milliseconds, off the publish path, and hands the pages back: worth it after every pass.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+let collect: (() => void) | undefined;
+
+export function releaseMemory(): void {
+  if (collect === undefined) {
+    // Node documents this way to reach V8's gc() without starting node with --expose-gc.
+    setFlagsFromString('--expose-gc');
+    collect = runInNewContext('gc') as () => void;
+  }
+  collect();
+}
