@@ -10,6 +10,7 @@ import { kubectl, startCluster, type Cluster } from './cluster.js';
 import { plain } from './objects.js';
 import { waitFor } from './proc.js';
 import {
+  apiMessage,
   applyObjects,
   ensureNamespace,
   envoyPod,
@@ -30,14 +31,6 @@ import {
 } from './webhook.js';
 
 type Json = Record<string, unknown>;
-
-function apiMessage(err: unknown): string {
-  if (err instanceof k8s.ApiException) {
-    const body: unknown = err.body;
-    return typeof body === 'string' ? body : JSON.stringify(body);
-  }
-  return String(err);
-}
 
 function asObjects(value: unknown): Json[] {
   return Array.isArray(value) ? value.filter((v): v is Json => v !== null && typeof v === 'object') : [];

@@ -258,6 +258,20 @@ export async function webhookClientConfig(
   return plain<k8s.AdmissionregistrationV1WebhookClientConfig>({ service: { ...service, path }, caBundle });
 }
 
+/** The message of an API error (the Status `message` when the body is one), else the error as text. */
+export function apiMessage(err: unknown): string {
+  if (!(err instanceof k8s.ApiException)) return err instanceof Error ? err.message : String(err);
+  const body: unknown = err.body;
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  try {
+    const status = JSON.parse(text) as { message?: unknown };
+    if (typeof status.message === 'string') return status.message;
+  } catch {
+    // not JSON: the raw text is the best we have
+  }
+  return text;
+}
+
 export function isConflict(err: unknown): boolean {
   return err instanceof k8s.ApiException && err.code === 409;
 }
