@@ -113,7 +113,8 @@ function syncContainer(name: string, args: string[], options: InjectionOptions, 
     imagePullPolicy: config.imagePullPolicy,
     // The image's ENTRYPOINT is the CLI, so only args.
     args,
-    resources: structuredClone(options.resources),
+    // Each container its own objects: a tree with a shared node would print as a YAML anchor.
+    resources: { requests: { ...options.resources.requests }, limits: { ...options.resources.limits } },
     securityContext: restrictedSecurityContext(options.podRunsAsRoot),
     volumeMounts: [
       { name: SOURCE_VOLUME, mountPath: SOURCE_DIR, readOnly: true },

@@ -62,11 +62,9 @@ function decide(pod: unknown, config: InjectorConfig, warnings: string[]): Injec
 
   if (!isObject(spec)) throw new Denial('the Pod has no spec');
   const options = resolveOptions(annotations, spec, config);
-  const mutated = structuredClone(pod) as JsonObject & { metadata: { annotations: JsonObject }; spec: JsonObject };
-  const mutatedSpec = mutated.spec;
-  const containers = listAt(mutatedSpec, 'containers', 'spec.containers');
-  const initContainers = listAt(mutatedSpec, 'initContainers', 'spec.initContainers');
-  const volumes = listAt(mutatedSpec, 'volumes', 'spec.volumes');
+  const containers = listAt(spec, 'containers', 'spec.containers');
+  const initContainers = listAt(spec, 'initContainers', 'spec.initContainers');
+  const volumes = listAt(spec, 'volumes', 'spec.volumes');
   if (containers.length === 0) throw new Denial('the Pod has no containers in spec.containers');
   checkNoNameClash(volumes, containers, initContainers);
 
@@ -75,35 +73,55 @@ function decide(pod: unknown, config: InjectorConfig, warnings: string[]): Injec
   const bootstrap = checkBootstrap(envoy.container, envoy.name, options.mountPath, options.configMap);
   if (bootstrap.warning !== undefined) warnings.push(bootstrap.warning);
   warnings.push(...subPathWarnings(volumes, [...initContainers, ...containers], options.configMap));
-  const restartPolicy = mutatedSpec.restartPolicy;
+  const restartPolicy = spec.restartPolicy;
   if (options.sidecar === 'container' && (restartPolicy === 'Never' || restartPolicy === 'OnFailure')) {
     warnings.push(
       `annotation ${Annotation.sidecar} is "container" but the Pod's restartPolicy is ${restartPolicy}: the watcher never exits, so the Pod (and its Job) never completes; use "native"`,
     );
   }
 
+  // Copy-on-write: new objects along the paths injection changes (metadata.annotations, spec's
+  // three lists, the Envoy container and its volumeMounts), everything else shared with the input.
+  // The input is never written to, and compare() skips shared subtrees (obj === mirror) instead
+  // of walking a deep clone of the whole Pod.
+  //
   // Envoy gets the writable copy, read-only: only the watcher writes it, by atomic rename.
-  envoy.container.volumeMounts = [
-    ...listAt(envoy.container, 'volumeMounts', `volumeMounts of container ${envoy.name}`),
-    { name: CONFIG_VOLUME, mountPath: options.mountPath, readOnly: true },
-  ];
-  mutatedSpec.volumes = [...volumes, ...injectedVolumes(options.configMap)];
+  const envoyContainer: JsonObject = {
+    ...envoy.container,
+    volumeMounts: [
+      ...listAt(envoy.container, 'volumeMounts', `volumeMounts of container ${envoy.name}`),
+      { name: CONFIG_VOLUME, mountPath: options.mountPath, readOnly: true },
+    ],
+  };
   const copy = copyContainer(options, config, bootstrap.bootstrap);
   const watch = watchContainer(options, config, bootstrap.bootstrap);
   const ours = options.sidecar === 'native' ? [copy, watch] : [copy];
+  const newInitContainers = envoy.isInitContainer ? initContainers.with(envoy.index, envoyContainer) : initContainers;
+  const newContainers = envoy.isInitContainer ? containers : containers.with(envoy.index, envoyContainer);
   // Init containers run in order: ours go last, or right before Envoy when Envoy is a native sidecar itself.
   const at = envoy.isInitContainer ? envoy.index : initContainers.length;
-  mutatedSpec.initContainers = [...initContainers.slice(0, at), ...ours, ...initContainers.slice(at)];
-  if (options.sidecar === 'container') mutatedSpec.containers = [...containers, watch];
-
-  mutated.metadata.annotations[Annotation.status] = statusAnnotation(
+  // Keys keep their place, new ones are appended in this order: the same patch as assigning them.
+  const mutatedSpec: JsonObject = {
+    ...spec,
+    volumes: [...volumes, ...injectedVolumes(options.configMap)],
+    initContainers: [...newInitContainers.slice(0, at), ...ours, ...newInitContainers.slice(at)],
+    containers: options.sidecar === 'container' ? [...newContainers, watch] : newContainers,
+  };
+  // An object: the opt-in annotation was read from its annotations.
+  const metadata = (pod as { metadata: JsonObject }).metadata;
+  const status = statusAnnotation(
     config.version,
     options,
     envoy.name,
     options.sidecar === 'native' ? [COPY_CONTAINER, WATCH_CONTAINER] : [COPY_CONTAINER],
     options.sidecar === 'native' ? [] : [WATCH_CONTAINER],
   );
-  return { decision: 'injected', pod: mutated as unknown as V1Pod, patch: jsonPatch.compare(pod as object, mutated), warnings };
+  const mutated: JsonObject = {
+    ...(pod as JsonObject),
+    metadata: { ...metadata, annotations: { ...annotations, [Annotation.status]: status } },
+    spec: mutatedSpec,
+  };
+  return { decision: 'injected', pod: mutated, patch: jsonPatch.compare(pod as object, mutated), warnings };
 }
 
 /** Never throws: a Pod of any shape gets a decision. */
