@@ -246,13 +246,15 @@ describe('webhook on a real apiserver', { timeout: 45 * 60_000 }, () => {
     assert.notEqual(stored.metadata?.annotations?.[STATUS_ANNOTATION], undefined);
   });
 
-  test('a server-side dry-run returns the injected Pod and leaves nothing behind', async () => {
+  test('a server-side dry-run returns the injected Pod and its warnings, and leaves nothing behind', async () => {
     const name = 'dry-run';
     const reviewsBefore = metricValue(await scrapeMetrics(server), REQUESTS_METRIC, { result: 'injected' }) ?? 0;
+    // With a bootstrap outside the mount path: README promises the dry-run shows the warnings too.
     const res = await kubectl(cluster, ['create', '--dry-run=server', '-n', ns, '-f', '-', '-o', 'json'], {
-      input: JSON.stringify(envoyPod(name, optIn('edge-xds'))),
+      input: JSON.stringify(envoyPod(name, optIn('edge-xds'), { bootstrap: '/opt/envoy/envoy.yaml' })),
     });
     assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, /^Warning: container envoy starts Envoy with -c \/opt\/envoy\/envoy\.yaml/m);
     const returned = JSON.parse(res.stdout) as Json;
     assert.equal(typeof field(returned, 'metadata', 'annotations', STATUS_ANNOTATION), 'string');
     assert.deepEqual(
