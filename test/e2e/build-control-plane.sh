@@ -72,7 +72,7 @@ if [[ -z "$GO" ]]; then
   elif [[ -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go
   fi
 fi
-GO_MISSING_MSG="npm run test:e2e needs Go >= 1.24 to build kube-apiserver; install Go or set KUBECONFIG+E2E_USE_EXISTING_CLUSTER=1"
+GO_MISSING_MSG="npm run test:e2e needs Go >= 1.24 (on PATH, /usr/local/go/bin/go or \$GO) to build $(missing | tr '\n' ' ')$K8S_VERSION once (cached in $OUT_DIR); install Go, or set E2E_K8S_BIN_DIR to a dir holding kube-apiserver + kube-controller-manager (and E2E_KUBECTL), or run against a cluster with KUBECONFIG=... E2E_USE_EXISTING_CLUSTER=1"
 [[ "$MODE" == etcd ]] && GO_MISSING_MSG="no etcd found and no Go >= 1.24 to build one: apt-get install etcd-server, set E2E_ETCD_BIN, or set KUBECONFIG+E2E_USE_EXISTING_CLUSTER=1"
 [[ -n "$GO" ]] && "$GO" version >/dev/null 2>&1 || die "$GO_MISSING_MSG"
 go_ver=$("$GO" env GOVERSION)           # e.g. go1.26.8

@@ -142,7 +142,7 @@ function runBuildScript(args: string[], env: NodeJS.ProcessEnv = process.env): P
       if (code === 0 && dir !== '') {
         resolve({ dir, cached: /^\[build-control-plane\] cached: /m.test(err), seconds: (Date.now() - t0) / 1000 });
       } else {
-        reject(new Error(`${script} ${args.join(' ')} failed (${describeExit({ code, signal })}): ${err.trim().split('\n').pop() ?? ''}`));
+        reject(new Error(`${[script, ...args].join(' ')} failed (${describeExit({ code, signal })}): ${err.trim().split('\n').pop() ?? ''}`));
       }
     });
   });

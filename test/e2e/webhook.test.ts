@@ -131,11 +131,12 @@ describe('webhook on a real apiserver', { timeout: 45 * 60_000 }, () => {
   const ns = `inject-${Date.now().toString(36)}`;
   const EXAMPLE_NS = 'envoy-xds-demo'; // manifests/examples/kustomization.yaml
   let mwcName = '';
+  const createdNamespaces: string[] = [];
 
   before(async () => {
     cluster = await startCluster();
     server = await startServe(cluster, { dnsNames: [`${INJECTOR_SERVICE}.${INJECTOR_NAMESPACE}.svc`], config: SHIPPED_CONFIG });
-    await ensureNamespace(cluster, ns);
+    for (const name of [ns, EXAMPLE_NS]) if (await ensureNamespace(cluster, name)) createdNamespaces.push(name);
     await cluster.core.createNamespacedConfigMap({
       namespace: ns,
       body: plain<k8s.V1ConfigMap>({ metadata: { name: 'edge-xds' }, data: { 'envoy.yaml': '{}\n' } }),
@@ -151,7 +152,7 @@ describe('webhook on a real apiserver', { timeout: 45 * 60_000 }, () => {
       if (mwcName !== '') {
         await cluster.admissionregistration.deleteMutatingWebhookConfiguration({ name: mwcName }).catch(() => undefined);
       }
-      for (const name of [ns, EXAMPLE_NS]) await cluster.core.deleteNamespace({ name }).catch(() => undefined);
+      for (const name of createdNamespaces) await cluster.core.deleteNamespace({ name }).catch(() => undefined);
     }
     await cluster.stop(); // also stops `serve`
   });

@@ -23,6 +23,8 @@ export const INJECTOR_SERVICE = 'envoy-xds-injector';
 export const SHIPPED_CONFIG = join(repoRoot, 'manifests', 'base', 'config.yaml');
 export const STATUS_ANNOTATION = 'envoy-xds-injector.io/status';
 export const REQUESTS_METRIC = 'envoy_xds_injector_admission_requests_total';
+/** Label on what the suite installs cluster-wide, so a shared cluster's real objects are never replaced. */
+export const E2E_LABEL = 'envoy-xds-injector.io/e2e';
 
 /** The command that runs the CLI: $E2E_CLI (space-separated) or `node --import tsx src/cli/main.ts`. */
 export function cliCommand(): string[] {
@@ -371,11 +373,18 @@ export function reviewLogs(server: ServeProcess): Record<string, unknown>[] {
     });
 }
 
-/** Create namespace `name` (with `labels`) unless it exists (it may, on an existing cluster). */
-export async function ensureNamespace(cluster: Cluster, name: string, labels: Record<string, string> = {}): Promise<void> {
-  await cluster.core.createNamespace({ body: plain<k8s.V1Namespace>({ metadata: { name, labels } }) }).catch((err: unknown) => {
+/**
+ * Create namespace `name` (with `labels`) unless it exists (it may, on an existing cluster).
+ * Returns whether it was created here (so only those are deleted on a shared cluster).
+ */
+export async function ensureNamespace(cluster: Cluster, name: string, labels: Record<string, string> = {}): Promise<boolean> {
+  try {
+    await cluster.core.createNamespace({ body: plain<k8s.V1Namespace>({ metadata: { name, labels } }) });
+    return true;
+  } catch (err) {
     if (!isConflict(err)) throw err;
-  });
+    return false;
+  }
 }
 
 /** A minimal Envoy Pod (container `envoy`, `-c <bootstrap>`) with the given annotations. */
@@ -443,6 +452,16 @@ export async function installShippedWebhook(
     if (ref === undefined) throw new Error(`webhook ${w.name}: the shipped manifest should route through a Service`);
     w.clientConfig = await webhookClientConfig(cluster, server, { namespace: ref.namespace, name: ref.name, path: ref.path });
   }
+  if (!cluster.local) {
+    // On a shared cluster, never take over a real installation (its configuration and Endpoints).
+    const existing = await cluster.admissionregistration
+      .readMutatingWebhookConfiguration({ name: mwc.metadata.name })
+      .catch(() => undefined);
+    if (existing !== undefined && existing.metadata?.labels?.[E2E_LABEL] !== 'true') {
+      throw new Error(`MutatingWebhookConfiguration ${mwc.metadata.name} exists and was not made by the e2e suite: refusing to replace it`);
+    }
+  }
+  mwc.metadata.labels = { ...mwc.metadata.labels, [E2E_LABEL]: 'true' };
   edit(mwc);
   await applyObjects(cluster, [mwc]);
   await waitForWebhook(cluster, probeNamespace, true);
