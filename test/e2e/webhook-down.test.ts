@@ -12,6 +12,7 @@ import {
   apiMessage,
   ensureNamespace,
   envoyPod,
+  EXCLUDED_NAMESPACES,
   INJECTOR_NAMESPACE,
   INJECTOR_SERVICE,
   installShippedWebhook,
@@ -69,7 +70,7 @@ describe('webhook down (failurePolicy Fail)', { timeout: 45 * 60_000 }, () => {
   });
 
   test('opted-in Pods in the excluded namespaces are still created, uninjected (namespaceSelector)', async () => {
-    for (const namespace of ['kube-system', INJECTOR_NAMESPACE]) {
+    for (const namespace of EXCLUDED_NAMESPACES) {
       await waitFor(`ServiceAccount ${namespace}/default`, () =>
         cluster.core.readNamespacedServiceAccount({ name: 'default', namespace }),
       );

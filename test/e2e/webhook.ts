@@ -23,6 +23,8 @@ export const INJECTOR_SERVICE = 'envoy-xds-injector';
 export const SHIPPED_CONFIG = join(repoRoot, 'manifests', 'base', 'config.yaml');
 export const STATUS_ANNOTATION = 'envoy-xds-injector.io/status';
 export const REQUESTS_METRIC = 'envoy_xds_injector_admission_requests_total';
+/** README: the namespaceSelector keeps the control plane's namespaces and the injector's own out. */
+export const EXCLUDED_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease', INJECTOR_NAMESPACE];
 /** Label on what the suite installs cluster-wide, so a shared cluster's real objects are never replaced. */
 export const E2E_LABEL = 'envoy-xds-injector.io/e2e';
 
