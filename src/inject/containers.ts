@@ -135,11 +135,10 @@ export function copyContainer(options: InjectionOptions, config: InjectorConfig,
 export function watchContainer(options: InjectionOptions, config: InjectorConfig, bootstrap: string | undefined): SyncContainer {
   const args = ['watch', '--from', SOURCE_DIR, '--to', CONFIG_DIR, '--ready-file', READY_FILE];
   if (bootstrap !== undefined) args.push('--bootstrap', bootstrap);
-  return {
-    ...syncContainer(WATCH_CONTAINER, args, options, config),
-    ...(options.sidecar === 'native' ? { restartPolicy: 'Always' } : {}),
-    // For a native sidecar the kubelet starts the next containers (Envoy) only once this passes, i.e.
-    // once the watcher is watching. Probed every second so Envoy is not held back by a 10 s default.
-    startupProbe: { exec: { command: ['test', '-e', READY_FILE] }, periodSeconds: 1, failureThreshold: 120 },
-  };
+  const watch = syncContainer(WATCH_CONTAINER, args, options, config);
+  if (options.sidecar === 'native') watch.restartPolicy = 'Always';
+  // For a native sidecar the kubelet starts the next containers (Envoy) only once this passes, i.e.
+  // once the watcher is watching. Probed every second so Envoy is not held back by a 10 s default.
+  watch.startupProbe = { exec: { command: ['test', '-e', READY_FILE] }, periodSeconds: 1, failureThreshold: 120 };
+  return watch;
 }

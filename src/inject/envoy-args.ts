@@ -4,18 +4,25 @@ import { posix } from 'node:path';
 import { Annotation } from './annotations.js';
 import { isObject, type JsonObject } from './json.js';
 
+const WHITESPACE = /\s/;
+const listOf = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
 /**
  * Words of command + args. A shell script (`sh -c "exec envoy -c /x"`) is split on whitespace and
  * the shell's own `-c` before it dropped, so only Envoy's flags remain.
  */
 function words(container: JsonObject): string[] {
-  const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
-  const given = [...list(container.command), ...list(container.args)].filter((word): word is string => typeof word === 'string');
-  return given
-    .filter((word, i) => !(word === '-c' && /\s/.test(given[i + 1] ?? '')))
-    .flatMap((word) => word.split(/\s+/))
-    .map((word) => word.replace(/^["']|["';]$/g, ''))
-    .filter((word) => word !== '');
+  const given = [...listOf(container.command), ...listOf(container.args)].filter((word): word is string => typeof word === 'string');
+  const out: string[] = [];
+  given.forEach((word, i) => {
+    if (word === '-c' && WHITESPACE.test(given[i + 1] ?? '')) return;
+    // Most words are a single flag or path: split and unquote only what needs it.
+    for (const part of WHITESPACE.test(word) ? word.split(/\s+/) : [word]) {
+      const unquoted = /^["']|["';]$/.test(part) ? part.replace(/^["']|["';]$/g, '') : part;
+      if (unquoted !== '') out.push(unquoted);
+    }
+  });
+  return out;
 }
 
 /** The path of the last `-c X`, `--config-path X` or `--config-path=X`. */
@@ -53,14 +60,15 @@ export function checkBootstrap(container: JsonObject, containerName: string, mou
 }
 
 /** subPath mounts of the same ConfigMap never receive updates: the very problem this injector solves. */
-export function subPathWarnings(volumes: unknown[], allContainers: unknown[], configMap: string): string[] {
-  const sameConfigMap = new Set(
-    volumes
-      .filter((v) => isObject(v) && isObject(v.configMap) && v.configMap.name === configMap)
-      .map((v) => (v as JsonObject).name),
-  );
+export function subPathWarnings(volumes: unknown[], containerLists: unknown[][], configMap: string): string[] {
+  const sameConfigMap = new Set<unknown>();
+  for (const v of volumes) {
+    if (isObject(v) && isObject(v.configMap) && v.configMap.name === configMap) sameConfigMap.add(v.name);
+  }
   const warnings: string[] = [];
-  for (const container of allContainers) {
+  // Most Pods do not mount the ConfigMap themselves: nothing to look for in their containers.
+  if (sameConfigMap.size === 0) return warnings;
+  for (const container of containerLists.flat()) {
     if (!isObject(container) || !Array.isArray(container.volumeMounts)) continue;
     for (const mount of container.volumeMounts as unknown[]) {
       if (isObject(mount) && sameConfigMap.has(mount.name) && typeof mount.subPath === 'string' && mount.subPath !== '') {

@@ -16,7 +16,15 @@ import type { InjectResult } from './index.js';
 
 /** Names of the objects in a list that may not be a list (skipped Pods are never denied for their shape). */
 function namesIn(...lists: unknown[]): Set<string> {
-  return new Set(lists.flatMap((list) => (Array.isArray(list) ? list.map(nameOf) : [])).filter((n) => n !== undefined));
+  const names = new Set<string>();
+  for (const list of lists) {
+    if (!Array.isArray(list)) continue;
+    for (const entry of list) {
+      const name = nameOf(entry);
+      if (name !== undefined) names.add(name);
+    }
+  }
+  return names;
 }
 
 function alreadyInjectedWarnings(spec: unknown): string[] {
@@ -72,7 +80,7 @@ function decide(pod: unknown, config: InjectorConfig, warnings: string[]): Injec
   warnings.push(...checkMountPathIsFree(envoy.container, envoy.name, options.mountPath, volumes));
   const bootstrap = checkBootstrap(envoy.container, envoy.name, options.mountPath, options.configMap);
   if (bootstrap.warning !== undefined) warnings.push(bootstrap.warning);
-  warnings.push(...subPathWarnings(volumes, [...initContainers, ...containers], options.configMap));
+  warnings.push(...subPathWarnings(volumes, [initContainers, containers], options.configMap));
   const restartPolicy = spec.restartPolicy;
   if (options.sidecar === 'container' && (restartPolicy === 'Never' || restartPolicy === 'OnFailure')) {
     warnings.push(
