@@ -9,7 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,7 +26,8 @@ import {
 } from '../test/sync/harness.js';
 
 /** What the injected watcher container should run with (see docs/sync.md, "Memory"). */
-const WATCHER_NODE_OPTIONS = process.env.WATCHER_NODE_OPTIONS ?? '--max-semi-space-size=1 --max-old-space-size=24';
+const WATCHER_NODE_OPTIONS = process.env.WATCHER_NODE_OPTIONS ?? '--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1';
+const WATCHER_MALLOC_ARENA_MAX = process.env.WATCHER_MALLOC_ARENA_MAX ?? '1';
 const SEED_MD = process.env.SEED_MD ?? join(repoRoot, '..', 'shared', 'seed', 'configmap-as-envoy-xds.md');
 const FILES = ['cds.yaml', 'lds.yaml'] as const;
 
@@ -91,7 +92,7 @@ function watcherImplementation(main: string): Implementation {
       const child = spawn(process.execPath, [main, 'watch', '--from', source, '--to', target, '--ready-file', ready, '--bootstrap', 'envoy.yaml'], {
         stdio: ['ignore', 'ignore', 'inherit'],
         detached: true,
-        env: { ...process.env, NODE_OPTIONS: WATCHER_NODE_OPTIONS },
+        env: { ...process.env, NODE_OPTIONS: WATCHER_NODE_OPTIONS, MALLOC_ARENA_MAX: WATCHER_MALLOC_ARENA_MAX },
       });
       if (!(await waitUntil(() => existsSync(ready), 30_000))) throw new Error('watcher never became ready');
       return { pid: child.pid ?? -1, stop: () => stopGroup(child) };
@@ -265,13 +266,19 @@ async function main(): Promise<void> {
   const watcher = watcherImplementation(buildWatcher());
   const seed = seedImplementation();
   const results: Result[] = [];
-  for (const scenario of SCENARIOS) {
-    for (const impl of [watcher, seed]) {
+  // BENCH_ONLY=steady|burst and BENCH_IMPL=watch|seed narrow a run while investigating.
+  const scenarios = SCENARIOS.filter((s) => s.name.startsWith(process.env.BENCH_ONLY ?? ''));
+  const impls = [watcher, seed].filter((i) => i.name.startsWith(process.env.BENCH_IMPL ?? ''));
+  for (const scenario of scenarios) {
+    for (const impl of impls) {
       process.stderr.write(`running ${impl.name}: ${scenario.name}\n`);
       results.push(await runScenario(impl, scenario));
     }
   }
-  console.log(`\nbench:sync (node ${process.version}, watcher NODE_OPTIONS="${WATCHER_NODE_OPTIONS}", target dir on ${tmpdir()})`);
+  console.log(
+    `\nbench:sync (node ${process.version}, ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, target dir on ${tmpdir()})`,
+  );
+  console.log(`watcher: node dist/cli/main.js watch, NODE_OPTIONS="${WATCHER_NODE_OPTIONS}" MALLOC_ARENA_MAX=${WATCHER_MALLOC_ARENA_MAX}`);
   console.log(table(results));
   const steadyWatch = results.find((r) => r.impl === 'watch' && r.scenario.startsWith('steady'));
   const steadySeed = results.find((r) => r.impl !== 'watch' && r.scenario.startsWith('steady'));

@@ -1,7 +1,7 @@
 // The watcher runs in every Envoy Pod, so its memory is multiplied by the fleet. Between ConfigMap
 // changes it holds nothing, yet V8 keeps a pass's garbage (file contents as strings, parsed YAML)
 // until its heap grows enough to trigger a full collection. A full GC of this small heap takes a
-// few milliseconds, off the publish path, and hands the pages back: worth it after every pass.
+// few milliseconds and hands the pages back; the watcher runs one when it goes idle.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 

@@ -24,7 +24,7 @@ export const cliMain = join(repoRoot, 'src/cli/main.ts');
 export class AtomicWriter {
   constructor(readonly dir: string) {}
 
-  /** Returns performance.now() right after the `..data` rename, or undefined if nothing changed. */
+  /** Returns performance.now() taken just before the `..data` rename, or undefined if nothing changed. */
   async write(payload: Record<string, string | Buffer>): Promise<number | undefined> {
     const dataPath = join(this.dir, '..data');
     const oldTsDir = await readlink(dataPath).catch(() => '');
@@ -50,8 +50,9 @@ export class AtomicWriter {
       await chmod(join(tsDir, key), 0o644);
     }
     await symlink(tsDirName, join(this.dir, '..data_tmp'));
-    await rename(join(this.dir, '..data_tmp'), dataPath);
+    // Taken before the call: the promise may resolve after a watcher already reacted.
     const renamedAt = performance.now();
+    await rename(join(this.dir, '..data_tmp'), dataPath);
     for (const key of keys) {
       const exists = await readlink(join(this.dir, key)).then(
         () => true,
