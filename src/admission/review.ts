@@ -122,3 +122,36 @@ export const admissionReviewSchema = {
     },
   },
 } as const;
+
+/**
+ * JSON schema of our answer, for the route's serializer (fast-json-stringify): the answer is
+ * written field by field instead of walked by JSON.stringify, and a missing uid or allowed fails
+ * loudly instead of reaching the apiserver. Fields not listed here are never sent.
+ */
+export const admissionReviewResponseSchema = {
+  $id: 'envoy-xds-injector/AdmissionReviewResponse',
+  type: 'object',
+  required: ['apiVersion', 'kind', 'response'],
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    response: {
+      type: 'object',
+      required: ['uid', 'allowed'],
+      properties: {
+        uid: { type: 'string' },
+        allowed: { type: 'boolean' },
+        status: {
+          type: 'object',
+          required: ['code', 'message'],
+          properties: { code: { type: 'integer' }, message: { type: 'string' } },
+        },
+        // base64 (Buffer#toString('base64')): nothing in it needs JSON escaping, so the
+        // serializer copies the ~4 KiB string as is instead of scanning it for characters to escape.
+        patch: { type: 'string', format: 'unsafe' },
+        patchType: { type: 'string' },
+        warnings: { type: 'array', items: { type: 'string' } },
+      },
+    },
+  },
+} as const;

@@ -16,7 +16,13 @@ export type InjectResult =
   | { decision: 'skipped'; reason: string; warnings: string[] }
   /**
    * `pod` is the mutated Pod in wire format (plain JSON, as received); `patch` turns the original
-   * into it (RFC 6902, from fast-json-patch `compare`).
+   * into it (RFC 6902, from fast-json-patch `compare`; its values are copies).
+   *
+   * `pod` is a copy-on-write update of the input: new objects along the paths injection changed
+   * (metadata, its annotations, spec, spec's volumes/initContainers/containers, the Envoy
+   * container and its volumeMounts, everything injected), the rest shared with the input. Neither
+   * is written to by injectPod; a caller that mutates one while still using the other must
+   * structuredClone first. No object appears twice within `pod` unless it did in the input.
    */
   | { decision: 'injected'; pod: V1Pod; patch: Operation[]; warnings: string[] }
   /** The Pod asked for injection but cannot get it; `message` names the annotation and the fix. */

@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AdmissionDecision, AdmissionReviewRequest } from '../admission/index.js';
-import { admissionReviewSchema, admit, podDisplayName } from '../admission/index.js';
+import { admissionReviewResponseSchema, admissionReviewSchema, admit, podDisplayName } from '../admission/index.js';
 import type { InjectorConfig, InjectResult } from '../inject/index.js';
 import { injectPod } from '../inject/index.js';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -77,7 +77,7 @@ export function buildApp(deps: AppDeps) {
   app.post<{ Body: AdmissionReviewRequest }>(
     '/mutate',
     {
-      schema: { body: admissionReviewSchema },
+      schema: { body: admissionReviewSchema, response: { 200: admissionReviewResponseSchema } },
       onResponse: (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
         const result = decisions.get(request) ?? 'error';
         metrics.requests.inc({ result });
