@@ -2,7 +2,7 @@
 // changes it holds nothing, yet V8 keeps a pass's garbage (file contents as strings, parsed YAML)
 // until its heap grows enough to trigger a full collection. A full GC of this small heap takes a
 // few milliseconds and hands the pages back; the watcher runs one when it goes idle.
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 let collect: (() => void) | undefined;
@@ -14,4 +14,12 @@ export function releaseMemory(): void {
     collect = runInNewContext('gc') as () => void;
   }
   collect();
+}
+
+// Above this much committed V8 heap, collect right away rather than wait for the watcher to idle:
+// a stream of swaps with large files would otherwise grow it to --max-old-space-size.
+const HEAP_SOFT_LIMIT_BYTES = 12 * 1024 * 1024;
+
+export function heapAboveSoftLimit(): boolean {
+  return getHeapStatistics().total_heap_size > HEAP_SOFT_LIMIT_BYTES;
 }

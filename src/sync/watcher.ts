@@ -6,7 +6,7 @@ import { unlink, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { DATA_LINK, SourceMissingError, isReservedName } from './snapshot.js';
 import { errorFields, explainSyncError } from './errors.js';
-import { releaseMemory } from './memory.js';
+import { heapAboveSoftLimit, releaseMemory } from './memory.js';
 import { Syncer } from './syncer.js';
 
 const RELEASE_AFTER_IDLE_MS = 1000;
@@ -57,6 +57,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
         logger.error(errorFields(err, explained), `sync failed, retrying on the next change or resync: ${explained.message}`);
       }
       served = covering;
+      if (heapAboveSoftLimit()) releaseMemory();
     } while (served !== requested && !stopping);
     scheduleRelease();
   };
