@@ -83,6 +83,21 @@ test('copy refuses a file that fails validation when there is no previous copy',
   }
 });
 
+test('copy keeps the previous copy of an invalid file (Pod restart) and exits 0', async () => {
+  const { root, source, target } = await makeTempDirs();
+  try {
+    await writeFile(join(target, 'lds.yaml'), xdsFile('lds', 1, 100));
+    await new AtomicWriter(source).write({ 'cds.yaml': xdsFile('cds', 2, 100), 'lds.yaml': 'resources: {' });
+    const result = await runCli(['copy', '--from', source, '--to', target]);
+    assert.equal(result.code, 0, result.stdout);
+    assert.match(messages(result.logs), /rejected lds\.yaml:\d+:\d+: invalid YAML: .*the last good version stays published/);
+    assert.equal(await readFile(join(target, 'lds.yaml'), 'utf8'), xdsFile('lds', 1, 100));
+    assert.equal(await readFile(join(target, 'cds.yaml'), 'utf8'), xdsFile('cds', 2, 100));
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
 test('copy rejects bad flags with a usage error', async () => {
   const result = await runCli(['copy', '--from', '/tmp']);
   assert.equal(result.code, 2);
