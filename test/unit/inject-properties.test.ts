@@ -154,3 +154,38 @@ test('inject(inject(p)) == inject(p): an injected Pod is skipped, a denied one d
     { numRuns: NUM_RUNS },
   );
 });
+
+/** Every object reachable from `root`, with how many places reach it. */
+function objectsIn(root: unknown): Map<object, number> {
+  const seen = new Map<object, number>();
+  const walk = (value: unknown): void => {
+    if (typeof value !== 'object' || value === null) return;
+    const count = seen.get(value) ?? 0;
+    seen.set(value, count + 1);
+    if (count === 0) for (const child of Object.values(value)) walk(child);
+  };
+  walk(root);
+  return seen;
+}
+
+// injectPod copies only the paths it changes (copy-on-write) for speed. The input is never written
+// (tested above); here: the result holds no object twice (the CLI would print YAML anchors), and
+// the patch shares nothing with the input or the result.
+test('the result holds no object twice, and the patch aliases neither the input nor the result', () => {
+  fc.assert(
+    fc.property(pod, (p) => {
+      const result = run(p);
+      if (result.decision !== 'injected') return;
+      const input = objectsIn(p);
+      const output = objectsIn(result.pod);
+      for (const [object, count] of output) {
+        // Generated input may itself repeat an object (fast-check reuses values); only new repeats count.
+        if (count > 1) assert.ok((input.get(object) ?? 0) > 1, `an object appears ${count} times in the result`);
+      }
+      for (const object of objectsIn(result.patch).keys()) {
+        assert.ok(!input.has(object) && !output.has(object), 'the patch must not alias the input or the result');
+      }
+    }),
+    { numRuns: NUM_RUNS },
+  );
+});
