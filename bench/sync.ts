@@ -7,7 +7,7 @@
 // watcher's anonymous RSS (/proc/PID/status RssAnon). Bounded in time: every wait has a deadline.
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,9 +90,15 @@ function watcherImplementation(main: string): Implementation {
     async start(source, target) {
       const ready = join(target, '..envoy-xds-watch.ready');
       const child = spawn(process.execPath, [main, 'watch', '--from', source, '--to', target, '--ready-file', ready, '--bootstrap', 'envoy.yaml'], {
-        stdio: ['ignore', 'ignore', 'inherit'],
+        // BENCH_DUMP keeps the watcher's debug log (per-pass timings) in the work dir's parent.
+        stdio: ['ignore', process.env.BENCH_DUMP ? openSync(join(repoRoot, '.bench', 'watch.log'), 'a') : 'ignore', 'inherit'],
         detached: true,
-        env: { ...process.env, NODE_OPTIONS: WATCHER_NODE_OPTIONS, MALLOC_ARENA_MAX: WATCHER_MALLOC_ARENA_MAX },
+        env: {
+          ...process.env,
+          NODE_OPTIONS: WATCHER_NODE_OPTIONS,
+          MALLOC_ARENA_MAX: WATCHER_MALLOC_ARENA_MAX,
+          LOG_LEVEL: process.env.BENCH_DUMP ? 'debug' : 'info',
+        },
       });
       if (!(await waitUntil(() => existsSync(ready), 30_000))) throw new Error('watcher never became ready');
       return { pid: child.pid ?? -1, stop: () => stopGroup(child) };
@@ -216,7 +222,10 @@ async function runScenario(impl: Implementation, scenario: Scenario): Promise<Re
       if (version === undefined || reload === undefined || seen.has(version)) continue;
       seen.add(version);
       const renamed = renamedAt.get(version);
-      if (renamed !== undefined && scenario.intervalMs > 0) latencies.push(reload.at - renamed);
+      if (renamed !== undefined && scenario.intervalMs > 0) {
+        latencies.push(reload.at - renamed);
+        if (process.env.BENCH_DUMP) process.stderr.write(`${impl.name} ${file} v${version} ${(reload.at - renamed).toFixed(2)} ms\n`);
+      }
       if (version === last && renamed !== undefined) lastDeliveredMs = Math.max(lastDeliveredMs ?? 0, reload.at - renamed);
     }
     // Steady stream: every version should reach Envoy. Burst: only the last one must.

@@ -3,11 +3,13 @@
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { DATA_LINK, SourceMissingError, isReservedName } from './snapshot.js';
 import { errorFields, explainSyncError } from './errors.js';
 import { heapAboveSoftLimit, releaseMemory } from './memory.js';
 import { Syncer } from './syncer.js';
+import { warmUpValidation } from './validate.js';
 
 const RELEASE_AFTER_IDLE_MS = 1000;
 
@@ -50,14 +52,20 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     do {
       const covering = requested;
       try {
+        const startedAt = performance.now();
         const result = await syncer.syncOnce();
         atomicWriterLayout = result.version !== undefined;
+        logger.debug({ ms: Number((performance.now() - startedAt).toFixed(2)), published: result.published.length, snapshot: result.version }, 'pass done');
       } catch (err) {
         const explained = explainSyncError(err, { sourceDir, targetDir });
         logger.error(errorFields(err, explained), `sync failed, retrying on the next change or resync: ${explained.message}`);
       }
       served = covering;
-      if (heapAboveSoftLimit()) releaseMemory();
+      if (heapAboveSoftLimit()) {
+        const startedAt = performance.now();
+        releaseMemory();
+        logger.debug({ ms: Number((performance.now() - startedAt).toFixed(2)) }, 'heap above soft limit: collected');
+      }
     } while (served !== requested && !stopping);
     scheduleRelease();
   };
@@ -96,6 +104,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     watcher = fsWatcher;
   };
 
+  await warmUpValidation();
   const removed = await syncer.removeStaleTempFiles();
   if (removed.length > 0) logger.info({ files: removed }, 'removed temp files left by a previous run');
   try {
