@@ -26,8 +26,13 @@ import {
 } from '../test/sync/harness.js';
 
 /** What the injected watcher container should run with (see docs/sync.md, "Memory"). */
-const WATCHER_NODE_OPTIONS = process.env.WATCHER_NODE_OPTIONS ?? '--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1';
-const WATCHER_MALLOC_ARENA_MAX = process.env.WATCHER_MALLOC_ARENA_MAX ?? '1';
+const WATCHER_ENV: Record<string, string> = {
+  NODE_OPTIONS: process.env.WATCHER_NODE_OPTIONS ?? '--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1',
+  // glibc: one malloc arena, and give freed memory back to the kernel instead of keeping it.
+  MALLOC_ARENA_MAX: '1',
+  MALLOC_TRIM_THRESHOLD_: '131072',
+  MALLOC_TOP_PAD_: '0',
+};
 const SEED_MD = process.env.SEED_MD ?? join(repoRoot, '..', 'shared', 'seed', 'configmap-as-envoy-xds.md');
 const FILES = ['cds.yaml', 'lds.yaml'] as const;
 
@@ -95,8 +100,7 @@ function watcherImplementation(main: string): Implementation {
         detached: true,
         env: {
           ...process.env,
-          NODE_OPTIONS: WATCHER_NODE_OPTIONS,
-          MALLOC_ARENA_MAX: WATCHER_MALLOC_ARENA_MAX,
+          ...WATCHER_ENV,
           LOG_LEVEL: process.env.BENCH_DUMP ? 'debug' : 'info',
         },
       });
@@ -142,6 +146,7 @@ interface Result {
   p99: number | undefined;
   lastDeliveredMs: number | undefined;
   rssAnonMaxKiB: number | undefined;
+  rssAnonReadyKiB: number | undefined;
 }
 
 function percentile(sorted: number[], p: number): number | undefined {
@@ -172,6 +177,7 @@ async function runScenario(impl: Implementation, scenario: Scenario): Promise<Re
   const envoy = await EnvoyStandIn.start(target, [...FILES, 'envoy.yaml']);
   const running = await impl.start(source, target, work);
   let rssMax: number | undefined;
+  const rssAtReady = rssAnonKiB(running.pid);
   const sampler = setInterval(() => {
     const rss = rssAnonKiB(running.pid);
     if (rss !== undefined) rssMax = Math.max(rssMax ?? 0, rss);
@@ -248,13 +254,15 @@ async function runScenario(impl: Implementation, scenario: Scenario): Promise<Re
     p99: percentile(latencies, 99),
     lastDeliveredMs,
     rssAnonMaxKiB: impl.name === 'watch' ? rssMax : undefined,
+    rssAnonReadyKiB: impl.name === 'watch' ? rssAtReady : undefined,
   };
 }
 
 function table(results: Result[]): string {
   const ms = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(2));
+  const mib = (kib: number | undefined) => (kib === undefined ? '-' : `${(kib / 1024).toFixed(1)} MiB`);
   const rows = [
-    ['scenario', 'implementation', 'reloads/changed file', 'torn', 'stale', 'lost', 'p50 ms', 'p99 ms', 'last version ms', 'RssAnon max'],
+    ['scenario', 'implementation', 'reloads/changed file', 'torn', 'stale', 'lost', 'p50 ms', 'p99 ms', 'last version ms', 'RssAnon ready', 'RssAnon max'],
     ...results.map((r) => [
       r.scenario,
       r.impl,
@@ -265,7 +273,8 @@ function table(results: Result[]): string {
       ms(r.p50),
       ms(r.p99),
       ms(r.lastDeliveredMs),
-      r.rssAnonMaxKiB === undefined ? '-' : `${(r.rssAnonMaxKiB / 1024).toFixed(1)} MiB`,
+      mib(r.rssAnonReadyKiB),
+      mib(r.rssAnonMaxKiB),
     ]),
   ];
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
@@ -289,7 +298,8 @@ async function main(): Promise<void> {
   console.log(
     `\nbench:sync (node ${process.version}, ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, target dir on ${tmpdir()})`,
   );
-  console.log(`watcher: node dist/cli/main.js watch, NODE_OPTIONS="${WATCHER_NODE_OPTIONS}" MALLOC_ARENA_MAX=${WATCHER_MALLOC_ARENA_MAX}`);
+  const env = Object.entries(WATCHER_ENV).map(([name, value]) => `${name}="${value}"`).join(' ');
+  console.log(`watcher: ${env} node dist/cli/main.js watch`);
   console.log(table(results));
   const steadyWatch = results.find((r) => r.impl === 'watch' && r.scenario.startsWith('steady'));
   const steadySeed = results.find((r) => r.impl !== 'watch' && r.scenario.startsWith('steady'));

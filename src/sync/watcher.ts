@@ -120,7 +120,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
       const first = await syncer.syncOnce();
       atomicWriterLayout = first.version !== undefined;
       served = covering;
-      scheduleRelease();
+      releaseMemory(); // the warm-up's and first sync's garbage, before any change arrives
     } catch (err) {
       // Target not writable, source unreadable: nothing sensible to wait for.
       const explained = explainSyncError(err, { sourceDir, targetDir });
