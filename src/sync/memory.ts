@@ -9,9 +9,11 @@ let collect: (() => void) | undefined;
 
 export function releaseMemory(): void {
   if (collect === undefined) {
-    // Node documents this way to reach V8's gc() without starting node with --expose-gc.
+    // Node documents this way to reach V8's gc() without starting node with --expose-gc. Should a
+    // future runtime refuse it, the watcher keeps working and only V8's own GC schedule applies.
     setFlagsFromString('--expose-gc');
-    collect = runInNewContext('gc') as () => void;
+    const gc: unknown = runInNewContext('typeof gc === "function" ? gc : undefined');
+    collect = typeof gc === 'function' ? (gc as () => void) : () => undefined;
   }
   collect();
 }
