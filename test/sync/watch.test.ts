@@ -152,6 +152,28 @@ test('500 back-to-back updates of large files: last version wins, no torn, stale
   }
 });
 
+test('SIGTERM in the middle of a burst exits 0 and leaves only complete files, no temp files', TIMEOUT, async () => {
+  const big = (n: number) => ({ 'envoy.yaml': BOOTSTRAP, 'cds.yaml': xdsFile('cds', n, 128 * 1024), 'lds.yaml': xdsFile('lds', n, 32 * 1024) });
+  const pod = await startPod({ initial: big(0) });
+  try {
+    for (let n = 1; n <= 40; n++) {
+      await pod.write(big(n));
+      if (n === 20) pod.watcher.kill('SIGTERM');
+    }
+    const { code } = await pod.watcher.exited;
+    assert.equal(code, 0);
+    const names = (await readdir(pod.target)).sort();
+    assert.deepEqual(names, ['cds.yaml', 'envoy.yaml', 'lds.yaml'], 'no temp files, no ready file');
+    for (const file of ['cds.yaml', 'lds.yaml'] as const) {
+      const content = await readFile(join(pod.target, file), 'utf8');
+      const version = versionOf(Buffer.from(content)) ?? -1;
+      assert.equal(content, big(version)[file], `${file} is a complete version`);
+    }
+  } finally {
+    await pod.stop();
+  }
+});
+
 test('invalid YAML is held back with file and line; the next valid version goes through', TIMEOUT, async () => {
   const pod = await startPod({ initial: v(0) });
   try {
