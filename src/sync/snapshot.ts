@@ -39,11 +39,6 @@ export function isReservedName(name: string): boolean {
 const MAX_ATTEMPTS = 50;
 
 export async function readSnapshot(sourceDir: string): Promise<Snapshot> {
-  try {
-    if (!(await stat(sourceDir)).isDirectory()) throw new Error('not a directory');
-  } catch (err) {
-    throw new SourceMissingError(sourceDir, err);
-  }
   for (let attempt = 1; ; attempt++) {
     const version = await readDataLink(sourceDir);
     try {
@@ -52,6 +47,9 @@ export async function readSnapshot(sourceDir: string): Promise<Snapshot> {
       // move while we read, everything we read belongs to that one version.
       if (version === undefined || (await readDataLink(sourceDir)) === version) return snapshot;
     } catch (err) {
+      if (version === undefined && isVanished(err) && (err as NodeJS.ErrnoException).path === sourceDir) {
+        throw new SourceMissingError(sourceDir, err);
+      }
       // ENOENT/ENOTDIR: the directory (or a file in it) vanished under us because a newer swap
       // happened and kubelet removed the old version. Anything else is a real error.
       if (version === undefined || !isVanished(err)) throw err;
@@ -76,20 +74,27 @@ async function readDataLink(sourceDir: string): Promise<string | undefined> {
 async function readDirectory(dir: string, version: string | undefined): Promise<Snapshot> {
   const files = new Map<string, Buffer>();
   const skipped: string[] = [];
-  const names = (await readdir(dir)).filter((name) => !isReservedName(name)).sort();
-  for (const name of names) {
-    const path = join(dir, name);
-    // stat, not lstat: in a plain directory keys may themselves be symlinks.
-    const info = await stat(path).catch((err: unknown) => {
-      if (version === undefined && isVanished(err)) return undefined; // deleted between readdir and stat
-      throw err;
-    });
-    if (info === undefined) continue;
-    if (!info.isFile()) {
-      skipped.push(name);
+  const entries = (await readdir(dir, { withFileTypes: true }))
+    .filter((entry) => !isReservedName(entry.name))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    // kubelet's timestamped directories hold regular files, known from readdir alone. In a plain
+    // directory keys may be symlinks: stat follows them.
+    let isFile = entry.isFile();
+    if (entry.isSymbolicLink()) {
+      const info = await stat(path).catch((err: unknown) => {
+        if (version === undefined && isVanished(err)) return undefined; // deleted meanwhile
+        throw err;
+      });
+      if (info === undefined) continue;
+      isFile = info.isFile();
+    }
+    if (!isFile) {
+      skipped.push(entry.name);
       continue;
     }
-    files.set(name, await readFile(path));
+    files.set(entry.name, await readFile(path));
   }
   return { version, files, skipped };
 }

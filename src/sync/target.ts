@@ -74,10 +74,13 @@ export class TargetDirectory {
     let identity: FileIdentity;
     try {
       await handle.writeFile(content);
-      await handle.chmod(FILE_MODE); // open()'s mode is filtered by the umask
       await handle.sync();
       // rename keeps inode and mtime, so this is what the published file will look like
-      const info = await handle.stat();
+      let info = await handle.stat();
+      if ((info.mode & 0o777) !== FILE_MODE) {
+        await handle.chmod(FILE_MODE); // open()'s mode was narrowed by the umask
+        info = await handle.stat();
+      }
       identity = { sha256: contentSha256, ino: info.ino, size: info.size, mtimeMs: info.mtimeMs };
     } catch (err) {
       await handle.close();
