@@ -165,32 +165,3 @@ function jsonErrorPosition(message: string, text: string): { line: number; colum
   const line = before.split('\n').length;
   return { line, column: offset - before.lastIndexOf('\n') };
 }
-
-// A ConfigMap change arrives every minute or so: too rarely for V8 to ever optimise the YAML
-// parser on real traffic, so the first changes (and every JIT tier-up later) would be parsed by
-// the interpreter, several times slower. Parsing a representative xDS file at start, before the
-// watcher reports ready, moves that work out of the publish path.
-const WARM_UP_ROUNDS = 60;
-
-export async function warmUpValidation(): Promise<void> {
-  const cluster = (index: number): string => `- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster
-  name: "warm_up_${index}"
-  connect_timeout: 0.25s
-  type: STRICT_DNS
-  lb_policy: ROUND_ROBIN
-  http2_protocol_options: {}
-  ignore_health_on_host_removal: true
-  load_assignment:
-    cluster_name: warm_up_${index}
-    endpoints:
-    - lb_endpoints:
-      - endpoint: { address: { socket_address: { address: 'backend-${index}.svc', port_value: ${8000 + index} } } }
-        load_balancing_weight: 1
-`;
-  const sample = Buffer.from(`version_info: "0"\nresources:\n${Array.from({ length: 24 }, (_, i) => cluster(i)).join('')}`);
-  const json = Buffer.from(JSON.stringify({ resources: [{ '@type': 'type.googleapis.com/envoy.config.listener.v3.Listener', name: 'l' }] }));
-  for (let round = 0; round < WARM_UP_ROUNDS; round++) {
-    await validateConfigFile('warm-up.yaml', sample);
-    await validateConfigFile('warm-up.json', json);
-  }
-}

@@ -9,7 +9,7 @@ import { DATA_LINK, SourceMissingError, isReservedName } from './snapshot.js';
 import { errorFields, explainSyncError } from './errors.js';
 import { heapAboveSoftLimit, releaseMemory } from './memory.js';
 import { Syncer } from './syncer.js';
-import { warmUpValidation } from './validate.js';
+import { warmUp, warmUpParser } from './warmup.js';
 
 const RELEASE_AFTER_IDLE_MS = 1000;
 
@@ -104,8 +104,8 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     watcher = fsWatcher;
   };
 
-  await warmUpValidation();
   const removed = await syncer.removeStaleTempFiles();
+  await warmUp(targetDir, logger);
   if (removed.length > 0) logger.info({ files: removed }, 'removed temp files left by a previous run');
   try {
     startWatching(); // before the first pass, so a swap during it is not missed
@@ -121,6 +121,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
       atomicWriterLayout = first.version !== undefined;
       served = covering;
       releaseMemory(); // the warm-up's and first sync's garbage, before any change arrives
+      await warmUpParser(20);
     } catch (err) {
       // Target not writable, source unreadable: nothing sensible to wait for.
       const explained = explainSyncError(err, { sourceDir, targetDir });
