@@ -15,5 +15,14 @@ export const CONFIG_DIR = '/var/run/envoy-xds-injector/config';
 /** A `..` name can never be a ConfigMap key, and copy/watch never publish or prune `..` names. */
 export const READY_FILE = `${CONFIG_DIR}/..envoy-xds-watch.ready`;
 
+/**
+ * The xDS copy lives in memory (tmpfs), as Istio's istio-envoy volume does: it is derived from the
+ * ConfigMap, dies with the Pod anyway, and a reload should not wait on node disk I/O (fsync before
+ * each rename costs 1-20 ms on a disk, ~0 on tmpfs). A ConfigMap holds at most 1 MiB, and a publish
+ * briefly needs a temp copy beside each file: 16Mi leaves room and caps what a runaway could use
+ * (the kubelet sizes the tmpfs to it, so a write beyond fails with ENOSPC, named in the watcher's log).
+ */
+export const CONFIG_VOLUME_SIZE_LIMIT = '16Mi';
+
 /** The numeric non-root USER of the injector image. */
 export const IMAGE_UID = 10001;

@@ -58,10 +58,10 @@ describe('defaults', () => {
   const copy = containerNamed(result.spec.initContainers, 'envoy-xds-copy');
   const watch = containerNamed(result.spec.initContainers, 'envoy-xds-watch');
 
-  test('adds the ConfigMap volume and the emptyDir', () => {
+  test('adds the ConfigMap volume and a memory-backed, size-limited emptyDir', () => {
     assert.deepEqual(result.spec.volumes, [
       { name: 'envoy-xds-source', configMap: { name: 'xds' } },
-      { name: 'envoy-xds-config', emptyDir: {} },
+      { name: 'envoy-xds-config', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
     ]);
   });
   test('mounts the copy read-only at /etc/envoy in the container named envoy only', () => {
@@ -94,7 +94,14 @@ describe('defaults', () => {
         { name: 'envoy-xds-source', mountPath: SRC, readOnly: true },
         { name: 'envoy-xds-config', mountPath: DST },
       ]);
+      assert.deepEqual(c.env, [
+        { name: 'NODE_OPTIONS', value: '--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1' },
+        { name: 'MALLOC_ARENA_MAX', value: '1' },
+        { name: 'MALLOC_TRIM_THRESHOLD_', value: '131072' },
+        { name: 'MALLOC_TOP_PAD_', value: '0' },
+      ]);
     }
+    assert.notEqual(copy.env, watch.env, 'each container owns its env list');
   });
   test('the status annotation records version and what was injected', () => {
     assert.deepEqual(statusOf(result), {
