@@ -14,9 +14,9 @@ Commands:
           generates a self-signed development certificate and listens on 127.0.0.1.
   inject  -f FILE|-  [--config F]
           Inject every annotated pod template of a multi-document YAML stream; print YAML.
-  copy    --from DIR --to DIR
+  copy    --from DIR --to DIR [--bootstrap NAME]
           Publish one consistent snapshot of a mounted ConfigMap into DIR (init container).
-  watch   --from DIR --to DIR [--resync 60s]
+  watch   --from DIR --to DIR [--resync 60s] [--ready-file PATH] [--bootstrap NAME]
           Republish ConfigMap changes by atomic rename so Envoy reloads them (sidecar).
 
 Run 'envoy-xds-injector <command> --help' for a command's flags.
