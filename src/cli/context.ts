@@ -1,6 +1,7 @@
 // Everything a command may touch of the outside world, handed in by main.ts so commands stay
 // testable: tests call `run(args, ctx)` with their own streams, env and logger.
 import type { Readable, Writable } from 'node:stream';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Logger } from 'pino';
 
 export interface CliContext {
@@ -20,4 +21,16 @@ export type Command = (args: string[], ctx: CliContext) => Promise<number>;
 /** Bad flags or arguments: main prints the message and the command's usage, exits 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+
+/** Every command's flags: strict, no positionals; a bad flag is a UsageError (exit 2), `usage` appended. */
+export function parseFlags<const O extends FlagOptions>(args: string[], options: O, usage?: string) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new UsageError(usage === undefined ? message : `${message}\n\n${usage}`);
+  }
 }

@@ -1,11 +1,10 @@
 // `copy`: the init container. Publishes one consistent snapshot of the ConfigMap into the emptyDir
 // Envoy reads, so Envoy starts with every file present and valid — or the Pod shows Init:Error
 // with the reason instead of Envoy crash-looping on a missing bootstrap.
-import { parseArgs } from 'node:util';
 import { errorFields, explainSyncError } from '../sync/errors.js';
 import { Syncer } from '../sync/syncer.js';
 import type { Command } from './context.js';
-import { UsageError } from './context.js';
+import { parseFlags, UsageError } from './context.js';
 
 const USAGE = `Usage: envoy-xds-injector copy --from DIR --to DIR [--bootstrap NAME]
 
@@ -19,7 +18,12 @@ empty, a file without a previous copy fails validation, or --to is not writable.
 `;
 
 export const copy: Command = async (args, ctx) => {
-  const { values } = parseFlags(args);
+  const values = parseFlags(args, {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    bootstrap: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     ctx.stdout.write(USAGE);
     return 0;
@@ -64,20 +68,3 @@ export const copy: Command = async (args, ctx) => {
   }
 };
 
-function parseFlags(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      options: {
-        from: { type: 'string' },
-        to: { type: 'string' },
-        bootstrap: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-}

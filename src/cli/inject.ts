@@ -4,7 +4,7 @@
 // denial prints nothing on stdout (a half-injected stream piped into kubectl would be worse).
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { isDeepStrictEqual, parseArgs } from 'node:util';
+import { isDeepStrictEqual } from 'node:util';
 import jsonPatch from 'fast-json-patch';
 import { Document, isCollection, parseAllDocuments } from 'yaml';
 import type { InjectorConfig } from '../inject/index.js';
@@ -12,7 +12,7 @@ import { injectManifest } from '../inject/index.js';
 import { describeDocument } from '../inject/manifest.js';
 import { configFromFlags, injectorConfigFlags, InvalidConfigError, loadInjectorConfig } from './config.js';
 import type { Command } from './context.js';
-import { UsageError } from './context.js';
+import { parseFlags, UsageError } from './context.js';
 
 const USAGE = `Usage: envoy-xds-injector inject -f FILE|- [--config F] [config flags]
 
@@ -109,26 +109,14 @@ async function readAll(stream: Readable): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function parseFlags(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        file: { type: 'string', short: 'f' },
-        config: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        ...injectorConfigFlags,
-      },
-    }).values;
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-}
 
 export const inject: Command = async (args, ctx) => {
-  const flags = parseFlags(args);
+  const flags = parseFlags(args, {
+    file: { type: 'string', short: 'f' },
+    config: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+    ...injectorConfigFlags,
+  });
   if (flags.help === true) {
     ctx.stdout.write(USAGE);
     return 0;

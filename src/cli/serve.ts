@@ -3,7 +3,6 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { SecureContextOptions } from 'node:tls';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from '../server/app.js';
@@ -15,7 +14,7 @@ import { CertificateReloader, describeCertificate, readKeyPair } from '../server
 import { parseDuration } from '../sync/duration.js';
 import { configFromFlags, injectorConfigFlags, InvalidConfigError, loadInjectorConfig } from './config.js';
 import type { Command } from './context.js';
-import { UsageError } from './context.js';
+import { parseFlags, UsageError } from './context.js';
 import { DEV_CERT_DIR, ensureDevCertificate } from './devcert.js';
 
 const USAGE = `Usage: envoy-xds-injector serve [flags]
@@ -51,13 +50,6 @@ const options = {
   ...injectorConfigFlags,
 } as const;
 
-function parseFlags(args: string[]) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${USAGE}`);
-  }
-}
 
 function durationFlag(name: string, text: string): number {
   const ms = parseDuration(text);
@@ -80,7 +72,7 @@ function sampleReviewPath(cwd: string): string | undefined {
 }
 
 export const serve: Command = async (args, ctx) => {
-  const values = parseFlags(args);
+  const values = parseFlags(args, options, USAGE);
   if (values.help) {
     ctx.stdout.write(USAGE);
     return 0;

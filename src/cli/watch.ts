@@ -1,11 +1,10 @@
 // `watch`: the sidecar. Republishes every ConfigMap change into the emptyDir by atomic rename so
 // Envoy's path_config_source reloads it. See docs/sync.md.
-import { parseArgs } from 'node:util';
 import { parseDuration } from '../sync/duration.js';
 import { errorFields, explainSyncError } from '../sync/errors.js';
 import { runWatch } from '../sync/watcher.js';
 import type { Command } from './context.js';
-import { UsageError } from './context.js';
+import { parseFlags, UsageError } from './context.js';
 
 const USAGE = `Usage: envoy-xds-injector watch --from DIR --to DIR [--resync 60s] [--ready-file PATH] [--bootstrap NAME]
 
@@ -23,7 +22,14 @@ Invalid YAML/JSON is never published; the last good version stays. Exits 0 on SI
 const MIN_RESYNC_MS = 100;
 
 export const watch: Command = async (args, ctx) => {
-  const { values } = parseFlags(args);
+  const values = parseFlags(args, {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    resync: { type: 'string', default: '60s' },
+    'ready-file': { type: 'string' },
+    bootstrap: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     ctx.stdout.write(USAGE);
     return 0;
@@ -52,22 +58,3 @@ export const watch: Command = async (args, ctx) => {
   }
 };
 
-function parseFlags(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      options: {
-        from: { type: 'string' },
-        to: { type: 'string' },
-        resync: { type: 'string', default: '60s' },
-        'ready-file': { type: 'string' },
-        bootstrap: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-}
