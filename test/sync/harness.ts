@@ -215,7 +215,7 @@ export class CliProcess {
 }
 
 /** Runs a CLI command to completion. */
-export async function runCli(args: string[], options: { uid?: number; gid?: number } = {}) {
+export async function runCli(args: string[], options: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {}) {
   const cli = new CliProcess(args, options);
   const { code } = await cli.exited;
   await new Promise((resolve) => setImmediate(resolve)); // let the last lines through readline

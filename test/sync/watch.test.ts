@@ -23,7 +23,7 @@ const WATCHED = ['envoy.yaml', 'cds.yaml', 'lds.yaml', 'eds.yaml', 'marker.txt']
 const TIMEOUT = { timeout: 240_000 };
 
 /** A Pod in miniature: ConfigMap volume, emptyDir, copy, watch, Envoy stand-in. */
-async function startPod(options: { initial?: Record<string, string>; copyFirst?: boolean } = {}) {
+async function startPod(options: { initial?: Record<string, string>; copyFirst?: boolean; env?: NodeJS.ProcessEnv } = {}) {
   const dirs = await makeTempDirs();
   const writer = new AtomicWriter(dirs.source);
   // sha256 of every content written, per file, so torn and stale reads are recognisable.
@@ -40,7 +40,7 @@ async function startPod(options: { initial?: Record<string, string>; copyFirst?:
   };
   if (options.initial) await write(options.initial);
   if (options.initial && options.copyFirst !== false) {
-    const copy = await runCli(['copy', '--from', dirs.source, '--to', dirs.target]);
+    const copy = await runCli(['copy', '--from', dirs.source, '--to', dirs.target], options.env === undefined ? {} : { env: options.env });
     assert.equal(copy.code, 0, copy.stdout);
   }
   const envoy = await EnvoyStandIn.start(dirs.target, WATCHED);
@@ -54,7 +54,7 @@ async function startPod(options: { initial?: Record<string, string>; copyFirst?:
     join(dirs.target, READY),
     '--bootstrap',
     'envoy.yaml',
-  ]);
+  ], options.env === undefined ? {} : { env: options.env });
   const stop = async () => {
     await watcher.stop();
     await envoy.stop();
@@ -169,6 +169,37 @@ test('SIGTERM in the middle of a burst exits 0 and leaves only complete files, n
       const version = versionOf(Buffer.from(content)) ?? -1;
       assert.equal(content, big(version)[file], `${file} is a complete version`);
     }
+  } finally {
+    await pod.stop();
+  }
+});
+
+// The environment the injector gives the sync containers (docs/sync.md, "Memory"). Its heap ceiling
+// must leave room for the largest file a ConfigMap can hold (1 MiB in all, so one key just under it).
+const INJECTED_ENV = {
+  NODE_OPTIONS: '--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1',
+  MALLOC_ARENA_MAX: '1',
+  MALLOC_TRIM_THRESHOLD_: '131072',
+  MALLOC_TOP_PAD_: '0',
+};
+
+test('a ConfigMap-sized (~1 MiB) xDS file is copied and republished under the injected NODE_OPTIONS', TIMEOUT, async () => {
+  const huge = (n: number) => ({ 'envoy.yaml': BOOTSTRAP, 'cds.yaml': xdsFile('cds', n, 1024 * 1024 - 8 * 1024) });
+  const pod = await startPod({ initial: huge(0), env: INJECTED_ENV });
+  try {
+    assert.ok(Buffer.byteLength(huge(1)['cds.yaml']) + Buffer.byteLength(BOOTSTRAP) <= 1024 * 1024);
+    assert.ok(Buffer.byteLength(huge(1)['cds.yaml']) > 1000 * 1024);
+    assert.equal(versionOf(await readFile(join(pod.target, 'cds.yaml'))), 0); // copy's work
+    await pod.write(huge(1));
+    await pod.reloadedTo('cds.yaml', 1);
+    await pod.write(huge(2));
+    await pod.reloadedTo('cds.yaml', 2);
+    assert.equal(pod.stats('cds.yaml').torn, 0);
+    assert.equal(await readFile(join(pod.target, 'cds.yaml'), 'utf8'), huge(2)['cds.yaml']);
+    assert.equal(published(pod.watcher.logs, 'cds.yaml').length, 2);
+    assert.equal(pod.watcher.logs.filter((line) => (line.level ?? 0) >= 50).length, 0, pod.watcher.stdout);
+    const { code } = await pod.watcher.stop();
+    assert.equal(code, 0, pod.watcher.stderr);
   } finally {
     await pod.stop();
   }
