@@ -30,6 +30,8 @@ export interface SyncResult {
   removed: string[];
   /** Number of keys in the snapshot. */
   keys: number;
+  /** Bytes of the files that differed from the target (read, hashed, parsed): the pass's garbage. */
+  changedBytes: number;
 }
 
 interface Change {
@@ -68,6 +70,7 @@ export class Syncer {
       missing: [],
       removed: [],
       keys: snapshot.files.size,
+      changedBytes: 0,
     };
 
     if (snapshot.files.size === 0) {
@@ -92,6 +95,7 @@ export class Syncer {
         this.reportedRejections.delete(name);
         continue;
       }
+      result.changedBytes += content.length;
       const validation = await validateConfigFile(name, content, bootstrapName);
       if (!validation.ok) {
         result.rejected.push(validation.error);
