@@ -4,24 +4,23 @@
 // is still created, and a ReplicaSet's Pod appears, injected, once the webhook is back.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import * as k8s from '@kubernetes/client-node';
 import { startCluster, type Cluster } from './cluster.js';
-import { plain } from './objects.js';
 import { waitFor } from './proc.js';
 import {
   apiMessage,
-  ensureNamespace,
-  envoyPod,
   EXCLUDED_NAMESPACES,
   INJECTOR_NAMESPACE,
   INJECTOR_SERVICE,
   installShippedWebhook,
+  ensureNamespace,
+  envoyDeployment,
+  envoyPod,
   optIn,
+  type ServeProcess,
   SHIPPED_CONFIG,
   startServe,
   STATUS_ANNOTATION,
   waitForEvent,
-  type ServeProcess,
 } from './webhook.js';
 
 // The README quotes this part of the apiserver's message.
@@ -81,21 +80,9 @@ describe('webhook down (failurePolicy Fail)', { timeout: 45 * 60_000 }, () => {
   });
 
   test('a Deployment records FailedCreate, and its Pod appears injected once the webhook is back', async () => {
-    const labels = { app: 'edge' };
     await cluster.apps.createNamespacedDeployment({
       namespace: ns,
-      body: plain<k8s.V1Deployment>({
-        metadata: { name: 'edge' },
-        spec: {
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels, annotations: optIn('edge-xds') },
-            spec: {
-              containers: [{ name: 'envoy', image: 'envoyproxy/envoy:v1.31.2', args: ['-c', '/etc/envoy/envoy.yaml'] }],
-            },
-          },
-        },
-      }),
+      body: envoyDeployment('edge', optIn('edge-xds')),
     });
     const events = await waitForEvent(cluster, ns, { kind: 'ReplicaSet', reason: 'FailedCreate', type: 'Warning' }, 60_000);
     assert.match(events[0]?.message ?? '', FAILED_CALLING);

@@ -12,23 +12,24 @@ import { waitFor } from './proc.js';
 import {
   apiMessage,
   applyObjects,
-  ensureNamespace,
-  envoyPod,
   EXCLUDED_NAMESPACES,
   INJECTOR_NAMESPACE,
   INJECTOR_SERVICE,
   installShippedWebhook,
   metricValue,
+  ensureNamespace,
+  envoyDeployment,
+  envoyPod,
   optIn,
   REQUESTS_METRIC,
   reviewLogs,
   runCli,
   scrapeMetrics,
+  type ServeProcess,
   SHIPPED_CONFIG,
   startServe,
   STATUS_ANNOTATION,
   waitForEvent,
-  type ServeProcess,
 } from './webhook.js';
 
 type Json = Record<string, unknown>;
@@ -159,21 +160,9 @@ describe('webhook on a real apiserver', { timeout: 45 * 60_000 }, () => {
   });
 
   test('a Deployment opting in gets a Pod with the copy and watch containers', async () => {
-    const labels = { app: 'edge' };
     await cluster.apps.createNamespacedDeployment({
       namespace: ns,
-      body: plain<k8s.V1Deployment>({
-        metadata: { name: 'edge' },
-        spec: {
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels, annotations: optIn('edge-xds') },
-            spec: {
-              containers: [{ name: 'envoy', image: 'envoyproxy/envoy:v1.31.2', args: ['-c', '/etc/envoy/envoy.yaml'] }],
-            },
-          },
-        },
-      }),
+      body: envoyDeployment('edge', optIn('edge-xds')),
     });
     const pod = await waitFor('a Pod of Deployment edge', async () => {
       const pods = await cluster.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=edge' });
@@ -309,19 +298,9 @@ describe('webhook on a real apiserver', { timeout: 45 * 60_000 }, () => {
   });
 
   test('a denied Deployment surfaces as a FailedCreate Event on its ReplicaSet', async () => {
-    const labels = { app: 'broken' };
     await cluster.apps.createNamespacedDeployment({
       namespace: ns,
-      body: plain<k8s.V1Deployment>({
-        metadata: { name: 'broken' },
-        spec: {
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels, annotations: { 'envoy-xds-injector.io/inject': 'true' } },
-            spec: { containers: [{ name: 'envoy', image: 'envoyproxy/envoy:v1.31.2' }] },
-          },
-        },
-      }),
+      body: envoyDeployment('broken', { 'envoy-xds-injector.io/inject': 'true' }),
     });
     const events = await waitForEvent(cluster, ns, { kind: 'ReplicaSet', reason: 'FailedCreate', type: 'Warning' });
     assert.match(events[0]?.message ?? '', /envoy-xds-injector\.io\/configmap/);

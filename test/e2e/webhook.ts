@@ -408,6 +408,18 @@ export function envoyPod(
 }
 
 /** Annotations that opt a Pod in with ConfigMap `configMap`. */
+/** A Deployment `name` (label app=name) whose pod template is envoyPod's, with `annotations`. */
+export function envoyDeployment(name: string, annotations: Record<string, string>): k8s.V1Deployment {
+  const labels = { app: name };
+  return plain<k8s.V1Deployment>({
+    metadata: { name },
+    spec: {
+      selector: { matchLabels: labels },
+      template: { metadata: { labels, annotations }, spec: envoyPod(name, annotations).spec },
+    },
+  });
+}
+
 export function optIn(configMap: string): Record<string, string> {
   return { 'envoy-xds-injector.io/inject': 'true', 'envoy-xds-injector.io/configmap': configMap };
 }
