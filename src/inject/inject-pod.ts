@@ -9,7 +9,7 @@ import { Denial } from './denial.js';
 import { checkBootstrap, subPathWarnings } from './envoy-args.js';
 import { isObject, listAt, nameOf, type JsonObject } from './json.js';
 import { checkMountPathIsFree } from './mount-path.js';
-import { CONFIG_VOLUME, COPY_CONTAINER, INJECTED_CONTAINERS, INJECTED_VOLUMES, WATCH_CONTAINER } from './names.js';
+import { CONFIG_VOLUME, INJECTED_CONTAINERS, INJECTED_VOLUMES } from './names.js';
 import { resolveOptions } from './options.js';
 import { missingInjectedObjects, statusAnnotation } from './status.js';
 import type { InjectResult } from './index.js';
@@ -103,7 +103,9 @@ function decide(pod: unknown, config: InjectorConfig, warnings: string[]): Injec
   };
   const copy = copyContainer(options, config, bootstrap.bootstrap);
   const watch = watchContainer(options, config, bootstrap.bootstrap);
-  const ours = options.sidecar === 'native' ? [copy, watch] : [copy];
+  // A native sidecar is an init container; a `container` sidecar joins the regular containers.
+  const ourInitContainers = options.sidecar === 'native' ? [copy, watch] : [copy];
+  const ourContainers = options.sidecar === 'native' ? [] : [watch];
   const newInitContainers = envoy.isInitContainer ? initContainers.with(envoy.index, envoyContainer) : initContainers;
   const newContainers = envoy.isInitContainer ? containers : containers.with(envoy.index, envoyContainer);
   // Init containers run in order: ours go last, or right before Envoy when Envoy is a native sidecar itself.
@@ -112,18 +114,13 @@ function decide(pod: unknown, config: InjectorConfig, warnings: string[]): Injec
   const mutatedSpec: JsonObject = {
     ...spec,
     volumes: [...volumes, ...injectedVolumes(options.configMap)],
-    initContainers: [...newInitContainers.slice(0, at), ...ours, ...newInitContainers.slice(at)],
-    containers: options.sidecar === 'container' ? [...newContainers, watch] : newContainers,
+    initContainers: [...newInitContainers.slice(0, at), ...ourInitContainers, ...newInitContainers.slice(at)],
+    containers: ourContainers.length === 0 ? newContainers : [...newContainers, ...ourContainers],
   };
   // An object: the opt-in annotation was read from its annotations.
   const metadata = (pod as { metadata: JsonObject }).metadata;
-  const status = statusAnnotation(
-    config.version,
-    options,
-    envoy.name,
-    options.sidecar === 'native' ? [COPY_CONTAINER, WATCH_CONTAINER] : [COPY_CONTAINER],
-    options.sidecar === 'native' ? [] : [WATCH_CONTAINER],
-  );
+  const names = (list: { name: string }[]): string[] => list.map((container) => container.name);
+  const status = statusAnnotation(config.version, options, envoy.name, names(ourInitContainers), names(ourContainers));
   const mutated: JsonObject = {
     ...(pod as JsonObject),
     metadata: { ...metadata, annotations: { ...annotations, [Annotation.status]: status } },
