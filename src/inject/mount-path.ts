@@ -38,7 +38,8 @@ export function checkMountPathIsFree(envoy: JsonObject, envoyName: string, mount
   const warnings: string[] = [];
   for (const mount of listAt(envoy, 'volumeMounts', `volumeMounts of container ${envoyName}`)) {
     if (!isObject(mount) || typeof mount.mountPath !== 'string') continue;
-    const existing = posix.normalize(posix.resolve('/', mount.mountPath)).replace(/(.)\/+$/, '$1');
+    // resolve() normalizes and drops a trailing slash: `/etc/envoy/` and `/etc//envoy` are `/etc/envoy`.
+    const existing = posix.resolve('/', mount.mountPath);
     const volume = typeof mount.name === 'string' ? `volume ${mount.name}` : 'a volume';
     if (existing === mountPath) {
       throw new Denial(
