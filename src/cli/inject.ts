@@ -41,10 +41,7 @@ const YAML_OPTIONS = { version: '1.1', prettyErrors: true } as const;
 
 /** JSON Pointer segments of a patch path (`~1` is `/`, `~0` is `~`, RFC 6901). */
 function pointerSegments(path: string): string[] {
-  return path
-    .split('/')
-    .slice(1)
-    .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return path.split('/').slice(1).map(jsonPatch.unescapePathComponent);
 }
 
 /**
