@@ -2,6 +2,7 @@
 // HTTP handler hands it a validated review and an injector, and sends back what it returns.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { InjectResult } from '../inject/index.js';
+import { isObject } from '../inject/json.js';
 import type { AdmissionRequest, AdmissionReviewRequest, AdmissionReviewResponse } from './review.js';
 import { allowResponse, denyResponse, reviewResponse } from './response.js';
 
@@ -29,15 +30,11 @@ export function isPodCreate(request: AdmissionRequest): boolean {
   );
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** What to call the Pod in logs: its name, or its generateName prefix (ReplicaSet-made Pods have no name yet). */
 export function podDisplayName(request: AdmissionRequest): string | undefined {
   if (request.name !== undefined && request.name !== '') return request.name;
-  const metadata = isRecord(request.object) ? request.object.metadata : undefined;
-  if (!isRecord(metadata)) return undefined;
+  const metadata = isObject(request.object) ? request.object.metadata : undefined;
+  if (!isObject(metadata)) return undefined;
   if (typeof metadata.name === 'string' && metadata.name !== '') return metadata.name;
   if (typeof metadata.generateName === 'string' && metadata.generateName !== '') return metadata.generateName;
   return undefined;
@@ -60,7 +57,7 @@ export function admit(review: AdmissionReviewRequest, inject: PodInjector): Admi
       review: reviewResponse(allowResponse(uid)),
     };
   }
-  if (!isRecord(request.object)) {
+  if (!isObject(request.object)) {
     // The route's schema already refuses this; kept so admit() is total on its own.
     return {
       decision: 'error',
