@@ -2,6 +2,7 @@
 // testable: tests call `run(args, ctx)` with their own streams, env and logger.
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseDuration } from '../sync/duration.js';
 import type { Logger } from 'pino';
 
 export interface CliContext {
@@ -33,4 +34,14 @@ export function parseFlags<const O extends FlagOptions>(args: string[], options:
     const message = err instanceof Error ? err.message : String(err);
     throw new UsageError(usage === undefined ? message : `${message}\n\n${usage}`);
   }
+}
+
+/** A duration flag (`500ms`, `5s`, `1m30s`); malformed or below `minMs` is a UsageError naming the flag. */
+export function durationFlag(name: string, text: string, minMs = 0): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < minMs) {
+    const atLeast = minMs > 0 ? ` of at least ${String(minMs)}ms` : '';
+    throw new UsageError(`--${name}: expected a duration${atLeast} such as 5s or 500ms, got '${text}'`);
+  }
+  return ms;
 }

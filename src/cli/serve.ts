@@ -11,10 +11,9 @@ import { Readiness } from '../server/readiness.js';
 import { shutdownGracefully } from '../server/shutdown.js';
 import type { KeyPair, KeyPairFiles } from '../server/tls-reloader.js';
 import { CertificateReloader, describeCertificate, readKeyPair } from '../server/tls-reloader.js';
-import { parseDuration } from '../sync/duration.js';
 import { configFromFlags, injectorConfigFlags, InvalidConfigError, loadInjectorConfig } from './config.js';
 import type { Command } from './context.js';
-import { parseFlags, UsageError } from './context.js';
+import { durationFlag, parseFlags, UsageError } from './context.js';
 import { DEV_CERT_DIR, ensureDevCertificate } from './devcert.js';
 
 const USAGE = `Usage: envoy-xds-injector serve [flags]
@@ -50,12 +49,6 @@ const options = {
   ...injectorConfigFlags,
 } as const;
 
-
-function durationFlag(name: string, text: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined) throw new UsageError(`--${name}: expected a duration such as 5s or 500ms, got '${text}'`);
-  return ms;
-}
 
 function portFlag(text: string): number {
   const port = Number(text);

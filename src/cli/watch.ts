@@ -1,10 +1,9 @@
 // `watch`: the sidecar. Republishes every ConfigMap change into the emptyDir by atomic rename so
 // Envoy's path_config_source reloads it. See docs/sync.md.
-import { parseDuration } from '../sync/duration.js';
 import { errorFields, explainSyncError } from '../sync/errors.js';
 import { runWatch } from '../sync/watcher.js';
 import type { Command } from './context.js';
-import { parseFlags, UsageError } from './context.js';
+import { durationFlag, parseFlags, UsageError } from './context.js';
 
 const USAGE = `Usage: envoy-xds-injector watch --from DIR --to DIR [--resync 60s] [--ready-file PATH] [--bootstrap NAME]
 
@@ -36,10 +35,7 @@ export const watch: Command = async (args, ctx) => {
   }
   const { from: sourceDir, to: targetDir } = values;
   if (sourceDir === undefined || targetDir === undefined) throw new UsageError('--from and --to are required');
-  const resyncMs = parseDuration(values.resync);
-  if (resyncMs === undefined || resyncMs < MIN_RESYNC_MS) {
-    throw new UsageError(`--resync: expected a duration of at least ${MIN_RESYNC_MS}ms such as 60s or 5m, got '${values.resync}'`);
-  }
+  const resyncMs = durationFlag('resync', values.resync, MIN_RESYNC_MS);
 
   try {
     return await runWatch({
