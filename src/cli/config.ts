@@ -59,36 +59,31 @@ export const injectorConfigFlags = {
 
 type FlagName = keyof typeof injectorConfigFlags;
 
-const flagForKey: Record<string, FlagName> = {
-  '/image': 'image',
-  '/imagePullPolicy': 'image-pull-policy',
-  '/mountPath': 'mount-path',
-  '/sidecar': 'sidecar',
-  '/resources/cpuRequest': 'cpu-request',
-  '/resources/memoryRequest': 'memory-request',
-  '/resources/memoryLimit': 'memory-limit',
-  '/resources/cpuLimit': 'cpu-limit',
+/** Each flag's config key, as the JSON Pointer ajv reports errors at. */
+const keyOfFlag: Record<FlagName, string> = {
+  image: '/image',
+  'image-pull-policy': '/imagePullPolicy',
+  'mount-path': '/mountPath',
+  sidecar: '/sidecar',
+  'cpu-request': '/resources/cpuRequest',
+  'memory-request': '/resources/memoryRequest',
+  'memory-limit': '/resources/memoryLimit',
+  'cpu-limit': '/resources/cpuLimit',
 };
+
+const flagForKey = new Map(Object.entries(keyOfFlag).map(([flag, key]) => [key, flag]));
 
 /** The config keys set by flags (parseArgs `values`); unset flags are left out. */
 export function configFromFlags(values: Partial<Record<string, string | boolean | (string | boolean)[] | undefined>>): InjectorConfigInput {
-  const str = (name: FlagName): string | undefined => {
-    const v = values[name];
-    return typeof v === 'string' ? v : undefined;
-  };
   const out: Record<string, unknown> = {};
   const resources: Record<string, string> = {};
-  const set = (target: Record<string, unknown>, key: string, value: string | undefined): void => {
-    if (value !== undefined) target[key] = value;
-  };
-  set(out, 'image', str('image'));
-  set(out, 'imagePullPolicy', str('image-pull-policy'));
-  set(out, 'mountPath', str('mount-path'));
-  set(out, 'sidecar', str('sidecar'));
-  set(resources, 'cpuRequest', str('cpu-request'));
-  set(resources, 'memoryRequest', str('memory-request'));
-  set(resources, 'memoryLimit', str('memory-limit'));
-  set(resources, 'cpuLimit', str('cpu-limit'));
+  for (const [flag, key] of Object.entries(keyOfFlag)) {
+    const value = values[flag];
+    if (typeof value !== 'string') continue;
+    const [name = '', resource] = key.slice(1).split('/');
+    if (resource === undefined) out[name] = value;
+    else resources[resource] = value;
+  }
   if (Object.keys(resources).length > 0) out.resources = resources;
   return out;
 }
@@ -105,7 +100,7 @@ function keyName(instancePath: string): string {
 /** One ajv error as a sentence naming the key (or flag), its value and what it must be. */
 function describe(err: ErrorObject, source: 'file' | 'flags'): string {
   const where = (path: string): string => {
-    if (source === 'flags') return `--${flagForKey[path] ?? keyName(path)}`;
+    if (source === 'flags') return `--${flagForKey.get(path) ?? keyName(path)}`;
     return path === '' ? 'the top level' : `key "${keyName(path)}"`;
   };
   if (err.keyword === 'additionalProperty' || err.keyword === 'additionalProperties') {
