@@ -5,12 +5,17 @@
 // the difference (attribution only, not part of the ratio): the webhook with the injection result
 // precomputed, and the bare server sending the webhook's answer bytes.
 //
+// The review is the one kube-apiserver v1.33 sent for a Deployment's Pod (3 containers with 25
+// env vars each, managedFields, the ServiceAccount token volume), captured by
+// bench/capture-review.ts. BENCH_REVIEW=FILE loads another, e.g. the hand-written
+// test/fixtures/admission-review.json (the same Pod without managedFields, half the bytes).
+//
 // Targets: webhook/bare throughput ratio >= 0.8 and webhook p99 < 10 ms at 10 connections.
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1Pod } from '@kubernetes/client-node';
 import autocannon from 'autocannon';
@@ -149,9 +154,8 @@ async function main(): Promise<void> {
     const ca = await createTestCA(dir);
     const leaf = await ca.issue('bench');
     const tls = { cert: leaf.cert, key: leaf.key, minVersion: 'TLSv1.2' as const };
-    const review = JSON.parse(
-      await readFile(new URL('../test/fixtures/admission-review.json', import.meta.url), 'utf8'),
-    ) as AdmissionReviewRequest;
+    const reviewFile = process.env.BENCH_REVIEW ?? fileURLToPath(new URL('../test/fixtures/admission-review-apiserver.json', import.meta.url));
+    const review = JSON.parse(await readFile(reviewFile, 'utf8')) as AdmissionReviewRequest;
     // Compact, as the apiserver sends it.
     const body = JSON.stringify(review);
     const config = defaultConfig('0.0.0-bench');
@@ -238,7 +242,7 @@ async function main(): Promise<void> {
 
     console.log(
       `bench:webhook — POST /mutate over HTTPS keep-alive, ${String(CONNECTIONS)} connections, ` +
-        `${String(MEASURE_SECONDS)} s each after ${String(WARMUP_SECONDS)} s warm-up; review ${String(Buffer.byteLength(body))} bytes, ` +
+        `${String(MEASURE_SECONDS)} s each after ${String(WARMUP_SECONDS)} s warm-up; review ${relative(process.cwd(), reviewFile)} (${String(Buffer.byteLength(body))} bytes), ` +
         `${String(envCounts.length)} containers with ${envCounts.join('/')} env vars, opted in (injected: ${String(checked.response.patch?.length ?? 0)} bytes of base64 patch)`,
     );
     const loadGenerator = startLoadGenerator();
