@@ -2,10 +2,10 @@
 // thin routes over the pure admission decision.
 import type { ServerOptions } from 'node:https';
 import { fastify, LogController } from 'fastify';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { AdmissionDecision, AdmissionReviewRequest } from '../admission/index.js';
+import type { AdmissionDecision, AdmissionOutcome, AdmissionRequest, AdmissionReviewRequest } from '../admission/index.js';
 import { admissionReviewResponseSchema, admissionReviewSchema, admit, podDisplayName } from '../admission/index.js';
 import type { InjectorConfig, InjectResult } from '../inject/index.js';
 import { injectPod } from '../inject/index.js';
@@ -23,6 +23,20 @@ export interface AppDeps {
   https: ServerOptions;
   /** The injection rules; the real ones unless a test needs a failing injector. */
   injectPod?: (pod: V1Pod, config: InjectorConfig) => InjectResult;
+}
+
+/** The one log line per review: a child bound to the review's uid, namespace and Pod, with the decision. */
+export function logReview(logger: FastifyBaseLogger, request: AdmissionRequest, outcome: AdmissionOutcome): void {
+  const log = logger.child({ uid: request.uid, namespace: request.namespace, pod: podDisplayName(request) });
+  const fields = {
+    decision: outcome.decision,
+    reason: outcome.reason,
+    operation: request.operation,
+    patchOperations: outcome.patchOperations,
+    dryRun: request.dryRun === true,
+  };
+  if (outcome.decision === 'error') log.error(fields, 'admission review failed');
+  else log.info(fields, 'admission review');
 }
 
 export function buildApp(deps: AppDeps) {
@@ -89,17 +103,7 @@ export function buildApp(deps: AppDeps) {
       const review = request.body;
       const outcome = admit(review, inject);
       decisions.set(request, outcome.decision);
-      const { request: req } = review;
-      const log = request.log.child({ uid: req.uid, namespace: req.namespace, pod: podDisplayName(req) });
-      const fields = {
-        decision: outcome.decision,
-        reason: outcome.reason,
-        operation: req.operation,
-        patchOperations: outcome.patchOperations,
-        dryRun: req.dryRun === true,
-      };
-      if (outcome.decision === 'error') log.error(fields, 'admission review failed');
-      else log.info(fields, 'admission review');
+      logReview(request.log, review.request, outcome);
       return reply.send(outcome.review);
     },
   );
