@@ -22,11 +22,12 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import type { AdmissionRequest, AdmissionReviewRequest } from '../src/admission/index.js';
-import { controlPlaneBinaries, hostIPv4, repoRoot, startCluster, type Cluster } from '../test/e2e/cluster.js';
+import { isPodCreate } from '../src/admission/index.js';
+import { controlPlaneBinaries, hostIPv4, repoRoot, startCluster } from '../test/e2e/cluster.js';
 import { plain } from '../test/e2e/objects.js';
 import type { KeyPair } from '../test/e2e/pki.js';
 import { waitFor } from '../test/e2e/proc.js';
-import { ensureNamespace, exposeWebhook } from '../test/e2e/webhook.js';
+import { ensureNamespace, webhookClientConfig } from '../test/e2e/webhook.js';
 
 const TIMEOUT_S = Number(process.env.CAPTURE_TIMEOUT_S ?? 300);
 const TEMPLATE_FIXTURE = join(repoRoot, 'test', 'fixtures', 'admission-review.json');
@@ -62,7 +63,7 @@ async function startCaptureServer(tls: KeyPair): Promise<CaptureServer> {
         res.writeHead(400, { 'content-type': 'text/plain' }).end(`not an AdmissionReview: ${String(err)}\n`);
         return;
       }
-      if (request.kind.kind === 'Pod' && request.operation === 'CREATE') {
+      if (isPodCreate(request)) {
         if (request.dryRun === true) dryRuns++;
         else capture(body);
       }
@@ -108,14 +109,6 @@ function podTemplate(pod: k8s.V1Pod): k8s.V1PodTemplateSpec {
   delete spec.preemptionPolicy;
   delete spec.serviceAccount; // deprecated alias of serviceAccountName, filled in by the apiserver
   return plain<k8s.V1PodTemplateSpec>({ metadata: { labels, annotations: pod.metadata?.annotations ?? {} }, spec });
-}
-
-/** Route a MutatingWebhookConfiguration to `port` on this host (Service when possible, as in a cluster). */
-async function clientConfig(cluster: Cluster, namespace: string, port: number, caPem: string) {
-  const caBundle = Buffer.from(caPem).toString('base64');
-  if (hostIPv4() === undefined) return { url: `https://127.0.0.1:${port}${CAPTURE_PATH}`, caBundle };
-  const service = await exposeWebhook(cluster, { namespace, name: CAPTURE_NAME, targetPort: port });
-  return { service: { ...service, path: CAPTURE_PATH }, caBundle };
 }
 
 async function main(): Promise<void> {
@@ -166,7 +159,7 @@ async function main(): Promise<void> {
             admissionReviewVersions: ['v1'],
             sideEffects: 'None',
             failurePolicy: 'Fail',
-            clientConfig: await clientConfig(cluster, namespace, capture.port, cluster.ca.cert),
+            clientConfig: await webhookClientConfig(cluster, { port: capture.port, caPem: cluster.ca.cert }, { namespace, name: CAPTURE_NAME, path: CAPTURE_PATH }),
             rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
             namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
           },

@@ -250,7 +250,7 @@ export async function exposeWebhook(
  */
 export async function webhookClientConfig(
   cluster: Cluster,
-  server: ServeProcess,
+  server: Pick<ServeProcess, 'port' | 'caPem'>,
   opts: { namespace: string; name: string; path?: string; preferUrl?: boolean },
 ): Promise<k8s.AdmissionregistrationV1WebhookClientConfig> {
   const path = opts.path ?? '/mutate';
