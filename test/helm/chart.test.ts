@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
+import { loadInjectorConfig } from '../../src/cli/config.js';
 import { repoRoot } from '../e2e/cluster.js';
 import {
   CHART,
@@ -23,6 +24,7 @@ import {
   helmTemplate,
   kustomize,
   labelDrift,
+  parseObjects,
   setArgs,
   type Json,
   type K8sObject,
@@ -347,6 +349,41 @@ describe('charts/envoy-xds-injector', { timeout: 30 * 60_000 }, () => {
     assert.match(String(base), /^[0-9a-f]{64}$/);
     assert.notEqual(await checksum(setArgs({ 'injection.sidecar': 'container' })), base);
     assert.equal(await checksum(setArgs({ 'webhook.failurePolicy': 'Ignore' })), base);
+  });
+
+  test('injection.*: the chart accepts exactly what the injector\'s own config loader accepts', async () => {
+    // The same grammar in two places (values.schema.json, Go RE2; src/cli/config.ts, ajv): a
+    // value the chart accepts but the injector refuses would crash-loop the webhook on start.
+    const samples: [string, string[]][] = [
+      ['mountPath', ['/etc/envoy', '/a/b/', '/a..b', 'etc/envoy', '/', '//', '/a/../b', '/..', '/a/..']],
+      ['sidecar', ['native', 'container', 'Native', '']],
+      ['imagePullPolicy', ['Always', 'IfNotPresent', 'Never', 'always']],
+      ['image', ['registry.example.com/a/b:v1', 'a b']],
+      ['resources.cpuRequest', ['10m', '1', '0.5', '.5', '1e3', '1E-3', '1Ki', '+1', '-1', '1 Mi', '1.5Gi', 'm', '1mi']],
+    ];
+    const dir = join(work, 'config-agreement');
+    await mkdir(dir, { recursive: true });
+    const disagreements: string[] = [];
+    for (const [key, values] of samples) {
+      for (const value of values) {
+        const path = join(dir, 'config.yaml');
+        const res = await helm(['template', RELEASE, CHART, '--namespace', NAMESPACE, ...setArgs({ [`injection.${key}`]: value })]);
+        const chartAccepts = res.code === 0;
+        // What the injector gets: the chart's rendering when there is one, else the same key by hand.
+        const file = chartAccepts
+          ? String((only(parseObjects(res.stdout, 'helm template'), 'ConfigMap').data as Json)['config.yaml'])
+          : key.startsWith('resources.')
+            ? `resources:\n  ${key.slice('resources.'.length)}: ${JSON.stringify(value)}\n`
+            : `${key}: ${JSON.stringify(value)}\n`;
+        await writeFile(path, file);
+        const injectorAccepts = await loadInjectorConfig(path, '0.1.0').then(
+          () => true,
+          () => false,
+        );
+        if (chartAccepts !== injectorAccepts) disagreements.push(`injection.${key}=${JSON.stringify(value)}: chart ${String(chartAccepts)}, injector ${String(injectorAccepts)}`);
+      }
+    }
+    assert.deepEqual(disagreements, []);
   });
 
   describe('values.schema.json and the templates refuse bad values with a clear message', () => {
