@@ -3,13 +3,20 @@
 //   produces it (lookup runs against the cluster, kubeVersion is checked against the server), then
 //   `kubectl apply --server-side --dry-run=server`: the full validation and admission chain with
 //   strict field validation, nothing stored. cert-manager's kinds get stub CRDs (any spec).
-// - a real `helm install` (generated certificates), `helm upgrade` keeping the certificate, and
-//   `helm uninstall` deleting the webhook configuration first. Without a kubelet the webhook's
-//   Pods stay Pending: that the installed webhook serves needs a real node (not tested here).
+// - a real `helm install` (generated certificates) whose webhook configuration the apiserver uses
+//   to call `serve` (run on this host with the chart's Secret and config, behind the chart's
+//   Service, as no kubelet runs the Deployment's Pods), `helm upgrade` keeping the certificate,
+//   and `helm uninstall` deleting the webhook configuration first. The Deployment's own Pods
+//   becoming Ready needs a real node (not tested here).
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { kubectl, startCluster, type Cluster } from '../e2e/cluster.js';
-import { ensureNamespace } from '../e2e/webhook.js';
+import { kubectl, repoRoot, startCluster, type Cluster } from '../e2e/cluster.js';
+import { httpGet } from '../e2e/http.js';
+import { freePort, startProcess, waitFor } from '../e2e/proc.js';
+import { cliCommand, ensureNamespace, exposeWebhook, waitForWebhook } from '../e2e/webhook.js';
 import { CHART, helm, parseObjects, setArgs, type Json } from './render.js';
 
 // Minimal cert-manager.io/v1 CRDs: the real kinds' names and scope, any spec.
@@ -148,23 +155,27 @@ describe('charts/envoy-xds-injector on a real apiserver', { timeout: 45 * 60_000
     });
   }
 
-  test('helm install (generated certificate), helm upgrade keeps it, helm uninstall deletes the webhook first', async () => {
+  test('helm install (generated certificate): the apiserver trusts it; helm upgrade keeps it; helm uninstall deletes the webhook first', async () => {
     const ns = 'xds-helm-install';
+    const workloads = 'xds-helm-workloads';
     const release = 'xds';
     const fullname = 'xds-envoy-xds-injector';
     const kc = { kubeconfig: cluster.kubeconfigPath };
     const installed = await helm(['install', release, CHART, '--namespace', ns, '--create-namespace'], kc);
     assert.equal(installed.code, 0, installed.stderr);
     if (!cluster.local) createdNamespaces.push(ns);
+    if (await ensureNamespace(cluster, workloads)) createdNamespaces.push(workloads);
 
-    const state = async (): Promise<{ secret: Record<string, string>; caBundle: unknown; logLevel: unknown }> => {
+    const state = async (): Promise<{ secret: Record<string, string>; caBundle: unknown; logLevel: unknown; config: string }> => {
       const secret = await cluster.core.readNamespacedSecret({ name: `${fullname}-tls`, namespace: ns });
+      const configMap = await cluster.core.readNamespacedConfigMap({ name: `${fullname}-config`, namespace: ns });
       const mwc = await cluster.admissionregistration.readMutatingWebhookConfiguration({ name: fullname });
       const deployment = await cluster.apps.readNamespacedDeployment({ name: fullname, namespace: ns });
       return {
         secret: secret.data ?? {},
         caBundle: mwc.webhooks?.[0]?.clientConfig.caBundle,
         logLevel: deployment.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'LOG_LEVEL')?.value,
+        config: configMap.data?.['config.yaml'] ?? '',
       };
     };
     const first = await state();
@@ -172,29 +183,69 @@ describe('charts/envoy-xds-injector on a real apiserver', { timeout: 45 * 60_000
     assert.equal(first.caBundle, first.secret['ca.crt']);
     assert.equal(first.logLevel, 'info');
 
-    const upgraded = await helm(['upgrade', release, CHART, '--namespace', ns, '--reuse-values', '--set', 'logLevel=debug'], kc);
-    assert.equal(upgraded.code, 0, upgraded.stderr);
-    const second = await state();
-    assert.equal(second.logLevel, 'debug', 'the upgrade was applied');
-    assert.deepEqual(second.secret, first.secret, 'the upgrade kept the generated CA, certificate and key');
-    assert.equal(second.caBundle, first.caBundle);
+    // No kubelet runs the Deployment's Pods: `serve` runs here instead, with the Secret's key pair
+    // and the ConfigMap's config as the Pod would mount them, behind the chart's own Service
+    // (Endpoints written by hand). The apiserver then calls it through the chart's webhook
+    // configuration and verifies the generated certificate against the chart's caBundle.
+    const files = await mkdtemp(join(tmpdir(), 'envoy-xds-helm-serve-'));
+    try {
+      const decode = (key: string): string => Buffer.from(first.secret[key] ?? '', 'base64').toString('utf8');
+      await writeFile(join(files, 'tls.crt'), decode('tls.crt'));
+      await writeFile(join(files, 'tls.key'), decode('tls.key'), { mode: 0o600 });
+      await writeFile(join(files, 'config.yaml'), first.config);
+      const port = await freePort('0.0.0.0');
+      const [cmd, ...cmdArgs] = cliCommand() as [string, ...string[]];
+      const args = ['serve', '--port', String(port), '--host', '0.0.0.0', '--drain-delay', '0s'];
+      args.push('--tls-cert', join(files, 'tls.crt'), '--tls-key', join(files, 'tls.key'), '--config', join(files, 'config.yaml'));
+      const serve = startProcess('helm-serve', cmd, [...cmdArgs, ...args], {
+        cwd: repoRoot,
+        env: { ...process.env, LOG_LEVEL: 'info' },
+        logFile: join(cluster.logDir, 'helm-serve.log'),
+      });
+      cluster.adopt(serve);
+      await waitFor(
+        'serve with the chart-generated certificate',
+        async () => {
+          const res = await httpGet(`https://127.0.0.1:${String(port)}/readyz`, { ca: decode('ca.crt'), servername: `${fullname}.${ns}.svc`, timeoutMs: 5000 });
+          return res.status === 200 ? true : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 200, abortIf: () => (serve.exitInfo() !== undefined ? serve.tail() : undefined) },
+      );
+      await exposeWebhook(cluster, { namespace: ns, name: fullname, targetPort: port });
+      await waitForWebhook(cluster, workloads, true);
 
-    // --debug logs each delete as it starts. Without the pre-delete hook Helm would delete the
-    // Service first and the webhook configuration last (its uninstall kind order).
-    const uninstalled = await helm(['uninstall', release, '--namespace', ns, '--debug'], kc);
-    assert.equal(uninstalled.code, 0, uninstalled.stderr);
-    const deletes = [...`${uninstalled.stdout}\n${uninstalled.stderr}`.matchAll(/Starting delete for "([^"]+)" (\w+)/g)].map((m) => `${m[2] ?? ''}/${m[1] ?? ''}`);
-    assert.equal(deletes[0], `MutatingWebhookConfiguration/${fullname}`, deletes.join('\n'));
-    const firstOther = deletes.findIndex((d) => !d.startsWith('MutatingWebhookConfiguration/'));
-    assert.ok(firstOther > 0, deletes.join('\n'));
-    for (const kind of ['Service', 'Deployment', 'Secret']) assert.ok(deletes.slice(firstOther).includes(`${kind}/${fullname}${kind === 'Secret' ? '-tls' : ''}`), deletes.join('\n'));
-    for (const [kind, args] of [
-      ['mutatingwebhookconfiguration', [fullname]],
-      ['secret', ['-n', ns, `${fullname}-tls`]],
-      ['deployment', ['-n', ns, fullname]],
-    ] as const) {
-      const got = await kubectl(cluster, ['get', kind, ...args, '--ignore-not-found', '-o', 'name']);
-      assert.equal(got.stdout.trim(), '', `${kind} left after uninstall`);
+      const upgraded = await helm(['upgrade', release, CHART, '--namespace', ns, '--reuse-values', '--set', 'logLevel=debug'], kc);
+      assert.equal(upgraded.code, 0, upgraded.stderr);
+      const second = await state();
+      assert.equal(second.logLevel, 'debug', 'the upgrade was applied');
+      assert.deepEqual(second.secret, first.secret, 'the upgrade kept the generated CA, certificate and key');
+      assert.equal(second.caBundle, first.caBundle);
+      // Still trusted: the same server, certificate unchanged, injects after the upgrade.
+      await waitForWebhook(cluster, workloads, true);
+
+      // --debug logs each delete as it starts. Without the pre-delete hook Helm would delete the
+      // Service first and the webhook configuration last (its uninstall kind order).
+      const uninstalled = await helm(['uninstall', release, '--namespace', ns, '--debug'], kc);
+      assert.equal(uninstalled.code, 0, uninstalled.stderr);
+      const log = `${uninstalled.stdout}\n${uninstalled.stderr}`;
+      const deletes = [...log.matchAll(/Starting delete for "([^"]+)" (\w+)/g)].map((m) => `${m[2] ?? ''}/${m[1] ?? ''}`);
+      assert.equal(deletes[0], `MutatingWebhookConfiguration/${fullname}`, deletes.join('\n'));
+      const firstOther = deletes.findIndex((d) => !d.startsWith('MutatingWebhookConfiguration/'));
+      assert.ok(firstOther > 0, deletes.join('\n'));
+      for (const d of [`Service/${fullname}`, `Deployment/${fullname}`, `Secret/${fullname}-tls`]) assert.ok(deletes.slice(firstOther).includes(d), `${d} in\n${deletes.join('\n')}`);
+      for (const [kind, getArgs] of [
+        ['mutatingwebhookconfiguration', [fullname]],
+        ['secret', ['-n', ns, `${fullname}-tls`]],
+        ['deployment', ['-n', ns, fullname]],
+      ] as const) {
+        const got = await kubectl(cluster, ['get', kind, ...getArgs, '--ignore-not-found', '-o', 'name']);
+        assert.equal(got.stdout.trim(), '', `${kind} left after uninstall`);
+      }
+      // Opted-in Pods are created (uninjected) again: nothing calls the webhook any more.
+      await waitForWebhook(cluster, workloads, false);
+      await serve.stop();
+    } finally {
+      await rm(files, { recursive: true, force: true });
     }
   });
 });
