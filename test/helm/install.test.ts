@@ -214,6 +214,13 @@ describe('charts/envoy-xds-injector on a real apiserver', { timeout: 45 * 60_000
       await exposeWebhook(cluster, { namespace: ns, name: fullname, targetPort: port });
       await waitForWebhook(cluster, workloads, true);
 
+      // NOTES.txt's readiness check, as printed by helm install, works as written.
+      const check = /kubectl (run [^|]+)\| grep envoy-xds-injector\.io\/status/.exec(installed.stdout)?.[1];
+      assert.ok(check !== undefined, `no kubectl run check in the NOTES:\n${installed.stdout}`);
+      const dryRun = await kubectl(cluster, [...check.replace(/\\\n/g, ' ').trim().split(/\s+/), '--namespace', workloads]);
+      assert.equal(dryRun.code, 0, dryRun.stderr);
+      assert.match(dryRun.stdout, /envoy-xds-injector\.io\/status/);
+
       const upgraded = await helm(['upgrade', release, CHART, '--namespace', ns, '--reuse-values', '--set', 'logLevel=debug'], kc);
       assert.equal(upgraded.code, 0, upgraded.stderr);
       const second = await state();

@@ -22,17 +22,17 @@ export interface K8sObject extends Json {
   metadata: Json & { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
 }
 
-let helmDir: Promise<string> | undefined;
+let helmBinary: Promise<string> | undefined;
 
 /**
- * The directory holding `helm`: $HELM_BIN's directory when set, else test/helm/build-helm.sh's
- * output (builds helm once from the Go module proxy, then answers from the cache). Rejects with
- * the script's last error line (e.g. no Go) when it fails.
+ * Path of the helm binary: $HELM_BIN when set, else built by test/helm/build-helm.sh (once from
+ * the Go module proxy, then answered from the cache). Rejects with the script's last error line
+ * (e.g. no Go) when it fails.
  */
-export function helmBinDir(): Promise<string> {
+export function helmPath(): Promise<string> {
   const explicit = process.env.HELM_BIN;
-  if (explicit !== undefined && explicit !== '') return Promise.resolve(join(explicit, '..'));
-  helmDir ??= new Promise<string>((resolve, reject) => {
+  if (explicit !== undefined && explicit !== '') return Promise.resolve(explicit);
+  helmBinary ??= new Promise<string>((resolve, reject) => {
     const script = join(repoRoot, 'test', 'helm', 'build-helm.sh');
     const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -45,16 +45,16 @@ export function helmBinDir(): Promise<string> {
     child.on('error', reject);
     child.on('exit', (code) => {
       const dir = out.trim().split('\n').pop() ?? '';
-      if (code === 0 && dir !== '') resolve(dir);
+      if (code === 0 && dir !== '') resolve(join(dir, 'helm'));
       else reject(new Error(`${script} failed (exit ${String(code)}): ${err.trim().split('\n').pop() ?? ''}`));
     });
   });
-  return helmDir;
+  return helmBinary;
 }
 
 /** Run helm with `args`; `kubeconfig` for commands that talk to a cluster. Never throws on exit != 0. */
 export async function helm(args: string[], opts: { kubeconfig?: string; input?: string } = {}): Promise<RunResult> {
-  const bin = process.env.HELM_BIN ?? join(await helmBinDir(), 'helm');
+  const bin = await helmPath();
   // Private config/cache/data dirs: no repositories or plugins of the caller's helm.
   const home = join(tmpdir(), 'envoy-xds-injector-helm-home');
   const env: NodeJS.ProcessEnv = {
