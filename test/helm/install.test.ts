@@ -121,7 +121,10 @@ describe('charts/envoy-xds-injector on a real apiserver', { timeout: 45 * 60_000
   for (const [name, args] of Object.entries(renderings)) {
     test(`helm install --dry-run=server, then kubectl apply --server-side --dry-run=server: ${name}`, async () => {
       const namespace = 'envoy-xds-injector';
-      if (await ensureNamespace(cluster, namespace)) createdNamespaces.push(namespace);
+      // PodSecurity restricted, enforced and warned about (as the kustomize base's Namespace, and
+      // as the chart README suggests): a Deployment that breaks it gets a warning, checked below.
+      const restricted = { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' };
+      if (await ensureNamespace(cluster, namespace, restricted)) createdNamespaces.push(namespace);
       const res = await helm(
         ['install', 'envoy-xds-injector', CHART, '--namespace', namespace, '--dry-run=server', '-o', 'json', ...(await args())],
         { kubeconfig: cluster.kubeconfigPath },
