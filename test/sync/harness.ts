@@ -82,15 +82,17 @@ export class EnvoyStandIn {
   readonly reloads: Reload[] = [];
   private constructor(private readonly child: ChildProcess) {}
 
-  static async start(dir: string, files: readonly string[]): Promise<EnvoyStandIn> {
+  /**
+   * `watchedDirectory: true` mirrors a `path_config_source` with `watched_directory` on `dir`: any
+   * rename into `dir` (kubelet's `..data`) makes Envoy read every one of `files`.
+   */
+  static async start(dir: string, files: readonly string[], options: { watchedDirectory?: boolean } = {}): Promise<EnvoyStandIn> {
     const child = spawn('inotifywait', ['-m', '-e', 'moved_to', '--format', '%f', dir], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const standIn = new EnvoyStandIn(child);
     const watched = new Set(files);
-    createInterface({ input: child.stdout }).on('line', (file) => {
-      if (!watched.has(file)) return;
-      const at = performance.now();
+    const read = (file: string, at: number): void => {
       let content: Buffer | undefined;
       try {
         content = readFileSync(join(dir, file));
@@ -98,6 +100,11 @@ export class EnvoyStandIn {
         content = undefined;
       }
       standIn.reloads.push({ file, at, content });
+    };
+    createInterface({ input: child.stdout }).on('line', (name) => {
+      const at = performance.now();
+      if (options.watchedDirectory === true) for (const file of files) read(file, at);
+      else if (watched.has(name)) read(name, at);
     });
     await new Promise<void>((resolve, reject) => {
       let stderr = '';
