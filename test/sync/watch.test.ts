@@ -4,6 +4,7 @@ import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { bootstrapYaml, freePorts, startEnvoy, type EnvoyProcess } from '../envoy/envoy.js';
+import { CORPUS_PORT } from '../envoy/oracle.js';
 import {
   AtomicWriter,
   BOOTSTRAP,
@@ -12,6 +13,7 @@ import {
   ldsProbeBody,
   analyzeReloads,
   makeTempDirs,
+  repoRoot,
   runCli,
   sha256,
   versionOf,
@@ -309,6 +311,19 @@ test('invalid YAML is held back with file and line; the next valid version goes 
     const lds = pod.stats('lds.yaml');
     assert.equal(lds.torn, 0);
     assert.deepEqual(lds.delivered, [2], 'Envoy never saw the invalid file');
+    assert.deepEqual(await pod.envoyCountsSinceStart('lds.yaml'), { attempt: 1, success: 1, rejected: 0, failure: 0 });
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('an update in Envoy\'s own YAML dialect (shared case envoy-accepts-ignore-tag) is published and Envoy serves it', TIMEOUT, async () => {
+  const pod = await startPod({ initial: v(0) });
+  try {
+    const fixture = await readFile(join(repoRoot, 'test/fixtures/envoy-corpus/accepts.ignore-tag-on-value.lds.yaml'), 'utf8');
+    await pod.write({ ...v(0), 'lds.yaml': fixture.replaceAll(CORPUS_PORT, String(probePort)) });
+    await pod.envoy?.waitForBody(probePort, 'v1', 60_000);
+    assert.equal(pod.watcher.logs.filter((line) => String(line.msg).startsWith('rejected')).length, 0, pod.watcher.stdout);
     assert.deepEqual(await pod.envoyCountsSinceStart('lds.yaml'), { attempt: 1, success: 1, rejected: 0, failure: 0 });
   } finally {
     await pod.stop();
