@@ -1,12 +1,16 @@
-// The validation gate: a file Envoy cannot parse must never replace a good one. Envoy would reject
-// it (keeping the old config) at best, or — for a truncated but still valid YAML — silently drop
-// listeners and clusters. We also classify each file so a multi-file change is published in an
-// order Envoy can apply without dangling references (see publishRank).
+// The validation gate: a file Envoy certainly cannot load must never replace a good one (an empty
+// file is what a torn write looks like; a file that is not YAML, or a resource without "@type",
+// Envoy refuses). The gate is never stricter than Envoy: it reads YAML by Envoy's rules
+// (envoy-yaml.ts) and checks only what Envoy needs to decode a DiscoveryResponse at all, so a file
+// Envoy loads always goes through. What Envoy refuses later (a bad field value) is for Envoy to
+// say. We also classify each file so a multi-file change is published in an order Envoy can apply
+// without dangling references (see publishRank).
 //
 // js-yaml parses on the hot path (about 9x faster than the `yaml` package on xDS files, which
 // keeps a publish within a few milliseconds); `yaml`, which knows every node's position, is loaded
 // only to point at the resource that lacks an "@type".
-import { YAMLException, load } from 'js-yaml';
+import { YAMLException } from 'js-yaml';
+import { loadLikeEnvoy } from './envoy-yaml.js';
 
 export type FileKind =
   /** Not YAML/JSON, or YAML/JSON without a top-level `resources` list (Lua, certificates, ...). */
@@ -65,17 +69,21 @@ export async function validateConfigFile(file: string, content: Buffer, bootstra
     try {
       root = JSON.parse(text);
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      const at = jsonErrorPosition(message, text);
-      return fail(`invalid JSON: ${message}`, at?.line, at?.column);
+      // Envoy reads .json with protobuf's JSON parser, which takes more than JSON.parse (trailing
+      // commas, for one). A file that still reads as a YAML mapping (JSON's superset) goes through:
+      // Envoy is the judge of it.
+      root = lenientJson(text, file);
+      if (root === undefined) {
+        const message = err instanceof Error ? err.message : String(err);
+        const at = jsonErrorPosition(message, text);
+        return fail(`invalid JSON: ${message}`, at?.line, at?.column);
+      }
     }
   } else {
     try {
-      // One document, unique keys (js-yaml rejects duplicates, as Envoy's proto conversion would).
-      root = load(text, { filename: file });
+      root = loadLikeEnvoy(text, file);
     } catch (err) {
       if (!(err instanceof YAMLException)) throw err;
-      // js-yaml leaves `mark` out for stream-level errors (several documents).
       const mark = (err as { mark?: { line: number; column: number } }).mark;
       return fail(`invalid YAML: ${err.reason}`, mark && mark.line + 1, mark && mark.column + 1);
     }
@@ -88,6 +96,8 @@ export async function validateConfigFile(file: string, content: Buffer, bootstra
   }
 
   const resources = root.resources;
+  // proto3 JSON reads null as an empty list: Envoy loads `resources:` with no value as no resources.
+  if (resources === null) return { ok: true, kind: isBootstrapByName ? { type: 'bootstrap' } : { type: 'xds', resourceTypes: [] } };
   if (!Array.isArray(resources)) {
     const at = await locate(text, ['resources']);
     return fail('`resources` must be a list of resources, each with an "@type"', at?.line, at?.column);
@@ -105,6 +115,16 @@ export async function validateConfigFile(file: string, content: Buffer, bootstra
   return { ok: true, kind: isBootstrapByName ? { type: 'bootstrap' } : { type: 'xds', resourceTypes } };
 }
 
+/** `text` read as YAML when that gives a mapping; undefined otherwise. */
+function lenientJson(text: string, file: string): Record<string, unknown> | undefined {
+  try {
+    const value = loadLikeEnvoy(text, file);
+    return isObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -113,7 +133,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 async function locate(text: string, path: (string | number)[]): Promise<{ line: number; column: number } | undefined> {
   const { LineCounter, parseDocument } = await import('yaml');
   const lineCounter = new LineCounter();
-  const node: unknown = parseDocument(text, { lineCounter }).getIn(path, true);
+  const node: unknown = parseDocument(text, { lineCounter, uniqueKeys: false }).getIn(path, true);
   const range = (node as { range?: [number, number, number] } | undefined)?.range;
   if (range === undefined) return undefined;
   const { line, col } = lineCounter.linePos(range[0]);

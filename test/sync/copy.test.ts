@@ -2,7 +2,9 @@ import { strict as assert } from 'node:assert';
 import { chmod, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { AtomicWriter, BOOTSTRAP, makeTempDirs, runCli, xdsFile } from './harness.js';
+import { bootstrapYaml, freePorts, startEnvoy } from '../envoy/envoy.js';
+import { CORPUS_PORT } from '../envoy/oracle.js';
+import { AtomicWriter, BOOTSTRAP, makeTempDirs, repoRoot, runCli, xdsFile } from './harness.js';
 
 const messages = (logs: { msg?: string }[]) => logs.map((line) => line.msg ?? '').join('\n');
 
@@ -93,6 +95,30 @@ test('copy keeps the previous copy of an invalid file (Pod restart) and exits 0'
     assert.match(messages(result.logs), /rejected lds\.yaml:\d+:\d+: invalid YAML: .*the last good version stays published/);
     assert.equal(await readFile(join(target, 'lds.yaml'), 'utf8'), xdsFile('lds', 1, 100));
     assert.equal(await readFile(join(target, 'cds.yaml'), 'utf8'), xdsFile('cds', 2, 100));
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('shared case envoy-accepts-ignore-tag: copy publishes it and Envoy serves "v1"', async () => {
+  const { root, source, target } = await makeTempDirs();
+  const [port] = (await freePorts(1)) as [number];
+  const fixture = await readFile(join(repoRoot, 'test/fixtures/envoy-corpus/accepts.ignore-tag-on-value.lds.yaml'), 'utf8');
+  const lds = fixture.replaceAll(CORPUS_PORT, String(port));
+  try {
+    await new AtomicWriter(source).write({ 'lds.yaml': lds });
+    const result = await runCli(['copy', '--from', source, '--to', target]);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.equal(await readFile(join(target, 'lds.yaml'), 'utf8'), lds);
+    const envoy = await startEnvoy({ bootstrap: { text: bootstrapYaml({ lds: join(target, 'lds.yaml') }) } });
+    try {
+      await envoy.waitForBody(port, 'v1');
+      assert.equal(await envoy.stat('listener_manager.lds.update_success'), 1);
+      assert.equal(await envoy.stat('listener_manager.lds.update_rejected'), 0);
+      assert.equal(await envoy.stat('listener_manager.lds.update_failure'), 0);
+    } finally {
+      await envoy.stop();
+    }
   } finally {
     await rm(root, { recursive: true, force: true });
   }

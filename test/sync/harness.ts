@@ -82,15 +82,17 @@ export class EnvoyStandIn {
   readonly reloads: Reload[] = [];
   private constructor(private readonly child: ChildProcess) {}
 
-  static async start(dir: string, files: readonly string[]): Promise<EnvoyStandIn> {
+  /**
+   * `watchedDirectory: true` mirrors a `path_config_source` with `watched_directory` on `dir`: any
+   * rename into `dir` (kubelet's `..data`) makes Envoy read every one of `files`.
+   */
+  static async start(dir: string, files: readonly string[], options: { watchedDirectory?: boolean } = {}): Promise<EnvoyStandIn> {
     const child = spawn('inotifywait', ['-m', '-e', 'moved_to', '--format', '%f', dir], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const standIn = new EnvoyStandIn(child);
     const watched = new Set(files);
-    createInterface({ input: child.stdout }).on('line', (file) => {
-      if (!watched.has(file)) return;
-      const at = performance.now();
+    const read = (file: string, at: number): void => {
       let content: Buffer | undefined;
       try {
         content = readFileSync(join(dir, file));
@@ -98,6 +100,11 @@ export class EnvoyStandIn {
         content = undefined;
       }
       standIn.reloads.push({ file, at, content });
+    };
+    createInterface({ input: child.stdout }).on('line', (name) => {
+      const at = performance.now();
+      if (options.watchedDirectory === true) for (const file of files) read(file, at);
+      else if (watched.has(name)) read(name, at);
     });
     await new Promise<void>((resolve, reject) => {
       let stderr = '';
@@ -240,41 +247,71 @@ export async function makeTempDirs(prefix = 'envoy-xds-sync-'): Promise<{ root: 
   return { root, source, target };
 }
 
-// Versioned xDS files. Each carries its version in the first line and an end marker, and the test
-// keeps the sha256 of every version written, so a torn read (any prefix, any mix) is recognisable.
-const CLUSTER = (version: number, index: number): string =>
+// Versioned xDS files. Each carries its version in the first line, in `version_info` (what Envoy
+// reports as `*.version_text`) and an end marker, and the test keeps the sha256 of every version
+// written, so a torn read (any prefix, any mix) is recognisable. Real Envoy loads them: clusters are
+// STATIC on 127.0.0.1 (no DNS), listeners do not bind (`bind_to_port: false`), and names do not
+// change between versions, so Envoy applies a new version as a small diff. With `probePort`, an LDS
+// file starts with a listener bound there that answers `lds v<version>` (ldsProbeBody).
+const CLUSTER = (index: number): string =>
   `- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster
-  name: cluster_${version}_${index}
+  name: cluster_${index}
   connect_timeout: 1s
-  type: STRICT_DNS
+  type: STATIC
   load_assignment:
-    cluster_name: cluster_${version}_${index}
+    cluster_name: cluster_${index}
     endpoints:
     - lb_endpoints:
       - endpoint:
           address:
-            socket_address: { address: backend-${index}.default.svc.cluster.local, port_value: 8080 }
+            socket_address: { address: 127.0.0.1, port_value: ${20000 + index} }
 `;
-const LISTENER = (version: number, index: number): string =>
+const LISTENER = (index: number): string =>
   `- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
-  name: listener_${version}_${index}
+  name: listener_${index}
   address:
-    socket_address: { address: 0.0.0.0, port_value: ${10000 + index} }
+    socket_address: { address: 127.0.0.1, port_value: ${10000 + index} }
+  bind_to_port: false
   filter_chains:
   - filters:
     - name: envoy.filters.network.tcp_proxy
       typed_config:
         "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
         stat_prefix: tcp_${index}
-        cluster: cluster_${version}_${index}
+        cluster: cluster_${index}
+`;
+const PROBE = (version: number, port: number): string =>
+  `- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+  name: probe
+  address: { socket_address: { address: 127.0.0.1, port_value: ${port} } }
+  filter_chains:
+  - filters:
+    - name: envoy.filters.network.http_connection_manager
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+        stat_prefix: probe
+        http_filters:
+        - name: envoy.filters.http.router
+          typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+        route_config:
+          virtual_hosts:
+          - name: all
+            domains: ["*"]
+            routes:
+            - match: { prefix: "/" }
+              direct_response: { status: 200, body: { inline_string: "${ldsProbeBody(version)}" } }
 `;
 
-export function xdsFile(kind: 'cds' | 'lds', version: number, approxBytes: number): string {
+/** What the probe listener of `xdsFile('lds', version, _, { probePort })` answers. */
+export const ldsProbeBody = (version: number): string => `lds v${version}`;
+
+export function xdsFile(kind: 'cds' | 'lds', version: number, approxBytes: number, options: { probePort?: number } = {}): string {
   const item = kind === 'cds' ? CLUSTER : LISTENER;
   const parts = [`# version: ${version}\nversion_info: "${version}"\nresources:\n`];
-  let size = parts[0]?.length ?? 0;
+  if (kind === 'lds' && options.probePort !== undefined) parts.push(PROBE(version, options.probePort));
+  let size = parts.reduce((sum, part) => sum + part.length, 0);
   for (let index = 0; size < approxBytes; index++) {
-    const part = item(version, index);
+    const part = item(index);
     parts.push(part);
     size += part.length;
   }

@@ -42,11 +42,14 @@ test('resources that is not a list, or holds scalars, is rejected', async () => 
   assert.match((await rejected(check('cds.json', '{"resources": [1]}'))).message, /resources\[0\] is not a mapping/);
 });
 
-test('invalid JSON is rejected with a line even where YAML would accept it', async () => {
-  const error = await rejected(check('cds.json', '{\n  "resources": [\n    {"@type": "x",}\n  ]\n}\n'));
+test('invalid JSON is rejected with a line; what protobuf\'s JSON parser also takes goes through', async () => {
+  const error = await rejected(check('cds.json', '{\n  "resources": [\n    {"@type": "x"}}\n  ]\n}\n'));
   assert.match(error.message, /invalid JSON/);
   assert.equal(error.line, 3);
   assert.ok((await check('cds.json', '{"resources": [{"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster"}]}')).ok);
+  // Envoy 1.40 loads trailing commas and single quotes in .json (test/fixtures/envoy-corpus).
+  assert.ok((await check('cds.json', '{"resources": [{"@type": \'x\'},]}')).ok);
+  assert.match((await rejected(check('cds.json', '{"resources": [{"name": "a",}]}'))).message, /resources\[0\] has no "@type"/);
 });
 
 test('empty and whitespace-only config files are rejected (a torn write looks like that)', async () => {
@@ -54,14 +57,36 @@ test('empty and whitespace-only config files are rejected (a torn write looks li
   assert.match((await rejected(check('x.json', '  \n'))).message, /empty/);
 });
 
-test('a YAML file holding several documents is rejected (Envoy reads one message per file)', async () => {
-  const error = await rejected(check('cds.yaml', 'resources: []\n---\nresources: []\n'));
-  assert.match(error.message, /single document/);
+test('only the first YAML document counts, as with yaml-cpp\'s YAML::Load', async () => {
+  assert.ok((await check('cds.yaml', 'resources: []\n---\nresources: [{name: a}]\n')).ok);
+  assert.ok((await check('cds.yaml', '--- # first\nresources: []\n...\n: [ {\n')).ok, 'what follows the first document is not read');
+  const error = await rejected(check('cds.yaml', '%YAML 1.1\n---\nresources:\n- name: a\n---\nresources: []\n'));
+  assert.match(error.message, /resources\[0\] has no "@type"/);
+  assert.equal(error.line, 4);
+  const syntax = await rejected(check('cds.yaml', 'resources:\n- {name: [a}\n---\nresources: []\n'));
+  assert.equal(syntax.line, 2, 'errors in the first document keep their line');
 });
 
-test('files that are not YAML/JSON pass untouched; duplicate keys do not', async () => {
+test('YAML is read by Envoy\'s rules: any tag, `!ignore` keys dropped, repeated keys, null resources', async () => {
+  const cluster = '{"@type": type.googleapis.com/envoy.config.cluster.v3.Cluster, name: a}';
+  assert.ok((await check('a.yaml', 'a: 1\na: 2\n')).ok, 'a repeated key: the later one wins');
+  assert.ok((await check('cds.yaml', `resources: [{name: a}]\nresources: [${cluster}]\n`)).ok);
+  assert.ok((await check('cds.yaml', `resources:\n- !foo ${cluster}\n- !!str ${cluster}\n- !!int ${cluster}\n`)).ok, 'tags of any kind are ignored');
+  assert.ok((await check('cds.yaml', `!ignore shared: &c ${cluster}\nresources: [*c]\n`)).ok);
+  assert.ok((await check('cds.yaml', '!ignore resources: [{name: not-read}]\n')).ok, 'an !ignore key is not read');
+  const dropped = await rejected(check('cds.yaml', `resources:\n- !ignore "@type": x\n  name: a\n`));
+  assert.match(dropped.message, /has no "@type"/);
+  const resources = await check('cds.yaml', 'resources:\n');
+  assert.deepEqual(resources, { ok: true, kind: { type: 'xds', resourceTypes: [] } }, 'null reads as no resources');
+  assert.ok((await check('cds.yaml', `resources:\n- <<: {x: 1}\n  "@type": a/b\n`)).ok, '`<<` is an ordinary key');
+  assert.match((await rejected(check('cds.yaml', 'resources:\n- <<: {"@type": a/b}\n'))).message, /has no "@type"/, 'yaml-cpp has no merge keys');
+  assert.ok((await check('cds.yaml', `\uFEFFresources: [${cluster}]\r\n`)).ok, 'BOM and CRLF');
+  assert.ok((await check('cds.yaml', `resources: [${cluster.replace('name: a', 'name: "a\u0007\u0000b"')}]\n`)).ok, 'control characters in quotes');
+  assert.match((await rejected(check('cds.yaml', 'resources: [*nowhere]\n'))).message, /alias/);
+});
+
+test('files that are not YAML/JSON pass untouched', async () => {
   assert.deepEqual(await check('script.lua', '}{ not yaml'), { ok: true, kind: { type: 'data' } });
-  assert.equal((await check('a.yaml', 'a: 1\na: 2\n')).ok, false);
 });
 
 test('the bootstrap is recognised by --bootstrap name and by content', async () => {
