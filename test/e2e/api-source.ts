@@ -23,6 +23,8 @@ export interface ApiPodOptions {
   bind?: boolean;
   extraArgs?: string[];
   env?: NodeJS.ProcessEnv;
+  /** How to start the CLI (default `--import tsx src/cli/main.ts`); the bench runs the tsc output. */
+  entry?: string[];
 }
 
 export interface ApiPod {
@@ -116,7 +118,10 @@ export async function startApiPod(cluster: Cluster, options: ApiPodOptions): Pro
       '--source', 'api', '--configmap', configMap, '--namespace', namespace, '--pod', podName, '--kubeconfig', kubeconfig,
       ...(options.extraArgs ?? []),
     ],
-    { env: { POD_UID: pod.metadata?.uid ?? '', POD_SERVICE_ACCOUNT: serviceAccount, ...options.env } },
+    {
+      env: { POD_UID: pod.metadata?.uid ?? '', POD_SERVICE_ACCOUNT: serviceAccount, ...options.env },
+      ...(options.entry === undefined ? {} : { entry: options.entry }),
+    },
   );
   try {
     await watcher.waitForLog((line) => line.msg === 'watching', 'watcher ready', 120_000);
