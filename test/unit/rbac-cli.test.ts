@@ -25,3 +25,12 @@ test('rbac refuses missing or invalid names with exit 2', async () => {
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--namespace 'Shop' is not a valid namespace name/);
 });
+
+test('watch --source api without a ConfigMap name, or an unknown source, is a usage error (exit 2)', async () => {
+  const noName = await runCli(['watch', '--from', '/nonexistent', '--to', '/nonexistent', '--source', 'api', '--namespace', 'ns']);
+  assert.equal(noName.code, 2);
+  assert.match(noName.stderr, /--source api needs --configmap/);
+  const unknown = await runCli(['watch', '--from', '/nonexistent', '--to', '/nonexistent', '--source', 'kubelet']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /--source: expected volume or api, got 'kubelet'/);
+});

@@ -1,8 +1,9 @@
 // List+watch of ONE ConfigMap through the Kubernetes API, the way client-go's reflector does it:
 // list (fieldSelector metadata.name=NAME, which RBAC `resourceNames` can authorize), then watch
-// from the list's resourceVersion; resume every watch from the last resourceVersion seen (events
-// and BOOKMARKs); on 410 Gone ("too old resource version") list again; on any other failure wait
-// with exponential backoff and jitter, then resume. The watch is client-node's Watch.
+// from the list's resourceVersion; resume every watch the server ends from the last resourceVersion
+// seen (events and BOOKMARKs); on 410 Gone ("too old resource version") list again; on a failure
+// (unreachable, forbidden, connection lost) wait with exponential backoff and jitter, then list
+// again. The watch is client-node's Watch.
 import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
@@ -130,6 +131,10 @@ export class ConfigMapWatch {
         }
         const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(failures, 16)) * (1 + random() * 0.5);
         failures++;
+        // Resume with a list, not a watch from the old resourceVersion: a list is a consistent
+        // read, so what is published first after an outage is the current object, never an older
+        // cached one while the watch catches up.
+        needList = true;
         logger.debug({ problem, retryInMs: Math.round(delay) }, 'API list/watch failed');
         await this.pause(delay);
       }
