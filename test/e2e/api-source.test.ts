@@ -1,7 +1,8 @@
 // `watch --source api` against a real kube-apiserver and real Envoy: authenticated with a real
 // ServiceAccount token (TokenRequest), authorized by the Role the `rbac` command prints.
 import { strict as assert } from 'node:assert';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
@@ -10,9 +11,9 @@ import type { LogLine } from '../sync/harness.js';
 import { waitFor } from '../sync/harness.js';
 import { ConfigMapWatch } from '../../src/sync/sources/configmap-watch.js';
 import type { ConfigMapEvent } from '../../src/sync/sources/configmap-watch.js';
-import { kubeconfigConnection } from '../../src/sync/sources/kube.js';
+import { inClusterConnection, kubeconfigConnection } from '../../src/sync/sources/kube.js';
 import type * as k8s from '@kubernetes/client-node';
-import { startCluster, type Cluster } from './cluster.js';
+import { kubectl, startCluster, type Cluster } from './cluster.js';
 import { plain } from './objects.js';
 import { applyRbac, ensureNamespace, eventWritesTotal, serviceAccountKubeconfig, startApiPod } from './api-source.js';
 
@@ -57,6 +58,8 @@ test('50 ConfigMap edits through the API: Envoy serves every version, in order, 
       rvs.push(await pod.setBody(`v${String(i)}`));
       await pod.envoy.waitForBody(pod.port, `v${String(i)}`, 60_000);
     }
+    // The background poller sees the last version too (waitForBody above polls on its own).
+    await waitFor(() => recorder.served.at(-1) === 'v50', 'the poller to see v50');
     await recorder.stop();
     const versions = recorder.served.map((b) => Number(b.slice(1)));
     assert.deepEqual(versions.slice(versions.indexOf(1)), Array.from({ length: 50 }, (_, i) => i + 1), 'each version served once, in order');
@@ -78,6 +81,11 @@ test('50 ConfigMap edits through the API: Envoy serves every version, in order, 
     assert.equal(publishedEvents.length, 1, 'one Event object for the series, not one per edit');
     assert.equal(publishedEvents[0]?.involvedObject.uid, pod.podUid);
     assert.match(String(publishedEvents[0].message), /lds\.yaml published \(ConfigMap resourceVersion \d+\)/);
+    // What an operator runs.
+    const shown = await kubectl(cluster, ['events', '-n', 'api-edits', '--for', 'pod/envoy-0']);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /\(x50 over [\dhms]+\)\s+Normal\s+XdsPublished\s+Pod\/envoy-0\s+lds\.yaml published/);
+    assert.match(shown.stdout, /Warning\s+XdsInvalid\s+Pod\/envoy-0\s+lds\.yaml not published/);
     const invalid = events.find((e) => e.reason === 'XdsInvalid');
     assert.equal(invalid?.type, 'Warning');
     assert.match(String(invalid.message), /lds\.yaml not published, the last good version stays/);
@@ -202,5 +210,31 @@ test('ConfigMap deleted: the last files stay published (said once); created agai
     await pod.watcher.waitForLog((l) => l.msg === 'ConfigMap exists again: publishing it', 'recreated line');
   } finally {
     await pod.stop();
+  }
+});
+
+test('in-cluster config: KUBERNETES_SERVICE_HOST/PORT and the token + ca.crt of a ServiceAccount mount', TIMEOUT, async () => {
+  const namespace = 'api-in-cluster';
+  await ensureNamespace(cluster, namespace, 'envoy');
+  await applyRbac(cluster, namespace, 'envoy', 'envoy-xds');
+  await cluster.core.createNamespacedConfigMap({ namespace, body: plain<k8s.V1ConfigMap>({ metadata: { name: 'envoy-xds' }, data: { a: 'b' } }) });
+  const token = (await cluster.core.createNamespacedServiceAccountToken({ name: 'envoy', namespace, body: plain<k8s.AuthenticationV1TokenRequest>({ spec: { audiences: [] } }) })).status?.token;
+  assert.ok(token);
+  const mount = await mkdtemp(join(tmpdir(), 'sa-mount-'));
+  try {
+    await writeFile(join(mount, 'token'), token);
+    await writeFile(join(mount, 'ca.crt'), cluster.ca.cert);
+    const url = new URL(cluster.server);
+    const connection = inClusterConnection({ KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port }, mount);
+    const allowed = await connection.request('GET', `/api/v1/namespaces/${namespace}/configmaps?fieldSelector=metadata.name%3Denvoy-xds`);
+    assert.equal(allowed.status, 200, allowed.text);
+    // resourceNames: another ConfigMap, or all of them, stays forbidden
+    const others = await connection.request('GET', `/api/v1/namespaces/${namespace}/configmaps`);
+    assert.equal(others.status, 403);
+    connection.close();
+    assert.throws(() => inClusterConnection({}, mount), /KUBERNETES_SERVICE_HOST\/KUBERNETES_SERVICE_PORT are not set/);
+    assert.throws(() => inClusterConnection({ KUBERNETES_SERVICE_HOST: 'h', KUBERNETES_SERVICE_PORT: '1' }, join(mount, 'absent')), /automountServiceAccountToken: false and no token volume/);
+  } finally {
+    await rm(mount, { recursive: true, force: true });
   }
 });
