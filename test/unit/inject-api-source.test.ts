@@ -69,3 +69,17 @@ test('an unknown source is denied with the allowed values', () => {
   assert.ok(result.decision === 'denied');
   assert.match(result.message, /envoy-xds-injector\.io\/source "kubelet" is not supported: use "volume" \(the default\) or "api"/);
 });
+
+test('on the Pod a real kube-apiserver sent (its kube-api-access-* volume): the watcher mounts that token volume', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const review = JSON.parse(await readFile(new URL('../fixtures/admission-review-apiserver.json', import.meta.url), 'utf8')) as { request: { object: Json } };
+  const captured = structuredClone(review.request.object) as { metadata: { annotations: Record<string, string> }; spec: { volumes: { name: string }[] } };
+  captured.metadata.annotations['envoy-xds-injector.io/source'] = 'api';
+  const tokenVolume = captured.spec.volumes.find((v) => v.name.startsWith('kube-api-access-'));
+  assert.ok(tokenVolume);
+  const asPod: Json = captured;
+  const result = injectPod(asPod, config);
+  const watch = watchOf(result);
+  assert.ok((watch.volumeMounts as Json[]).some((m) => m.name === tokenVolume.name && m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount' && m.readOnly === true));
+  assert.deepEqual(result.warnings, []);
+});
