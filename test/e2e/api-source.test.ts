@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { ldsYaml } from '../envoy/envoy.js';
 import type { LogLine } from '../sync/harness.js';
 import { waitFor } from '../sync/harness.js';
+import { EventRecorder } from '../../src/sync/events.js';
 import { ConfigMapWatch } from '../../src/sync/sources/configmap-watch.js';
 import type { ConfigMapEvent } from '../../src/sync/sources/configmap-watch.js';
 import { inClusterConnection, kubeconfigConnection } from '../../src/sync/sources/kube.js';
@@ -237,4 +238,46 @@ test('in-cluster config: KUBERNETES_SERVICE_HOST/PORT and the token + ca.crt of 
   } finally {
     await rm(mount, { recursive: true, force: true });
   }
+});
+
+test('synthetic verdict records become XdsAccepted / XdsRejected / XdsRolledBack Events on the real apiserver; without the Role: one line, no crash', TIMEOUT, async () => {
+  const namespace = 'api-verdicts';
+  await ensureNamespace(cluster, namespace, 'envoy');
+  await ensureNamespace(cluster, namespace, 'nobody');
+  await applyRbac(cluster, namespace, 'envoy', 'envoy-xds');
+  const pod = { namespace, name: 'envoy-0', uid: 'uid-0' };
+  const recorder = new EventRecorder({ connection: kubeconfigConnection(await serviceAccountKubeconfig(cluster, namespace, 'envoy', cluster.workDir)), pod, logger: pino({ level: 'silent' }) });
+  recorder.verdict({ file: 'lds.yaml', version: 'a1b2', outcome: 'accepted', rolledBack: false, latencyMs: 7.2, message: 'Envoy serves it', resourceVersion: '101' });
+  recorder.verdict({ file: 'lds.yaml', version: 'c3d4', outcome: 'accepted', rolledBack: false, latencyMs: 5, message: 'Envoy serves it', resourceVersion: '102' });
+  recorder.verdict({ file: 'cds.yaml', version: 'e5f6', outcome: 'rejected', rolledBack: false, message: 'Envoy rejected it: unknown field' });
+  recorder.verdict({ file: 'cds.yaml', version: 'e5f6', previousVersion: '9a9a', outcome: 'rejected', rolledBack: true, message: 'the previous file is back' });
+  await recorder.flush();
+  await recorder.close();
+  const events = await podEvents(namespace, 'envoy-0');
+  const byReason = new Map(events.map((e) => [e.reason, e]));
+  assert.deepEqual([...byReason.keys()].sort(), ['XdsAccepted', 'XdsRejected', 'XdsRolledBack']);
+  const accepted = byReason.get('XdsAccepted');
+  assert.equal(accepted?.count, 2);
+  assert.equal(accepted.type, 'Normal');
+  assert.equal(accepted.message, 'lds.yaml version c3d4, ConfigMap resourceVersion 102, after 5 ms: Envoy serves it');
+  assert.equal(accepted.involvedObject.kind, 'Pod');
+  assert.equal(byReason.get('XdsRejected')?.type, 'Warning');
+  assert.match(String(byReason.get('XdsRolledBack')?.message), /cds\.yaml version e5f6, rolled back to 9a9a: the previous file is back/);
+
+  const lines: string[] = [];
+  const denied = new EventRecorder({
+    connection: kubeconfigConnection(await serviceAccountKubeconfig(cluster, namespace, 'nobody', cluster.workDir)),
+    pod,
+    logger: pino({ level: 'info' }, { write: (line: string) => { lines.push(line); } }),
+    fixCommand: 'envoy-xds-injector rbac --namespace api-verdicts --service-account nobody --configmap envoy-xds | kubectl apply -f -',
+  });
+  for (let i = 0; i < 5; i++) {
+    denied.verdict({ file: `f${String(i)}.yaml`, version: 'v', outcome: 'accepted', rolledBack: false, message: 'm' });
+    await denied.flush();
+  }
+  await denied.close();
+  const warnings = lines.filter((l) => l.includes('cannot record Events'));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0] ?? '', /create\/patch events in namespace api-verdicts is forbidden/);
+  assert.equal(denied.stats.creates, 1, 'paused after the 403');
 });
