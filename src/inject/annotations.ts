@@ -15,6 +15,8 @@ export const Annotation = {
   memoryRequest: `${ANNOTATION_PREFIX}memory-request`,
   memoryLimit: `${ANNOTATION_PREFIX}memory-limit`,
   cpuLimit: `${ANNOTATION_PREFIX}cpu-limit`,
+  /** `volume` (default) or `api`: how the watcher learns of ConfigMap changes. */
+  source: `${ANNOTATION_PREFIX}source`,
   /** Written by the injector: JSON of what was injected and by which version. */
   status: `${ANNOTATION_PREFIX}status`,
 } as const;

@@ -24,7 +24,7 @@ export interface SyncContainer {
   args: string[];
   resources: InjectionOptions['resources'];
   securityContext: JsonObject;
-  env: { name: string; value: string }[];
+  env: ({ name: string; value: string } | { name: string; valueFrom: JsonObject })[];
   volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
   terminationMessagePolicy: string;
   restartPolicy?: 'Always';

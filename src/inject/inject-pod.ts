@@ -4,6 +4,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import jsonPatch from 'fast-json-patch';
 import { Annotation, annotationsOf, readAnnotation, unknownAnnotationWarnings } from './annotations.js';
 import type { InjectorConfig } from './config.js';
+import { sourceMode, withApiSource } from './api-source.js';
 import { copyContainer, injectedVolumes, selectEnvoyContainer, watchContainer } from './containers.js';
 import { Denial } from './denial.js';
 import { checkBootstrap, subPathWarnings } from './envoy-args.js';
@@ -102,7 +103,12 @@ function decide(pod: unknown, config: InjectorConfig, warnings: string[]): Injec
     ],
   };
   const copy = copyContainer(options, config, bootstrap.bootstrap);
-  const watch = watchContainer(options, config, bootstrap.bootstrap);
+  let watch = watchContainer(options, config, bootstrap.bootstrap);
+  if (sourceMode(annotations) === 'api') {
+    const api = withApiSource(watch, spec, volumes, options.configMap);
+    watch = api.container;
+    warnings.push(...api.warnings);
+  }
   // A native sidecar is an init container; a `container` sidecar joins the regular containers.
   const ourInitContainers = options.sidecar === 'native' ? [copy, watch] : [copy];
   const ourContainers = options.sidecar === 'native' ? [] : [watch];

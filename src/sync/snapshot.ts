@@ -18,6 +18,8 @@ export interface Snapshot {
   files: Map<string, Buffer>;
   /** Entries that are not regular files (ConfigMap `items[].path` subdirectories): not published. */
   skipped: string[];
+  /** Set when the snapshot came from the Kubernetes API (sources/api-source.ts), not a volume. */
+  api?: { resourceVersion: string | undefined; uid: string | undefined };
 }
 
 export class SourceMissingError extends Error {

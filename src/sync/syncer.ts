@@ -3,6 +3,7 @@
 // target, validate them, and publish the valid ones by rename in make-before-break order.
 import type { Logger } from 'pino';
 import { readSnapshot } from './snapshot.js';
+import type { Snapshot } from './snapshot.js';
 import { TargetDirectory, sha256 } from './target.js';
 import { publishRank, validateConfigFile } from './validate.js';
 import type { FileKind, ValidationError } from './validate.js';
@@ -20,6 +21,8 @@ export interface SyncerOptions {
 export interface SyncResult {
   /** The `..data` directory that was read (undefined for a plain source directory). */
   version: string | undefined;
+  /** The ConfigMap's resourceVersion when the snapshot came from the API. */
+  resourceVersion: string | undefined;
   /** Files renamed into the target, in the order they were renamed. */
   published: string[];
   /** Files that failed validation; their previous copy (if any) stays. */
@@ -60,11 +63,17 @@ export class Syncer {
     return this.target.removeStaleTempFiles();
   }
 
+  /** One pass over the volume at `sourceDir`. */
   async syncOnce(): Promise<SyncResult> {
+    return this.syncSnapshot(await readSnapshot(this.options.sourceDir));
+  }
+
+  /** One pass over `snapshot`, from the volume or from the API (sources/). */
+  async syncSnapshot(snapshot: Snapshot): Promise<SyncResult> {
     const { sourceDir, bootstrapName } = this.options;
-    const snapshot = await readSnapshot(sourceDir);
     const result: SyncResult = {
       version: snapshot.version,
+      resourceVersion: snapshot.api?.resourceVersion,
       published: [],
       rejected: [],
       missing: [],
@@ -75,7 +84,8 @@ export class Syncer {
 
     if (snapshot.files.size === 0) {
       if (!this.reportedEmpty) {
-        this.logger.warn({ source: sourceDir, snapshot: snapshot.version }, `ConfigMap volume ${sourceDir} is empty: nothing to publish`);
+        const where = snapshot.api === undefined ? `ConfigMap volume ${sourceDir}` : `ConfigMap (API, resourceVersion ${String(snapshot.api.resourceVersion)})`;
+        this.logger.warn({ source: sourceDir, snapshot: snapshot.version }, `${where} is empty: nothing to publish`);
       }
       this.reportedEmpty = true;
     } else {
@@ -129,7 +139,7 @@ export class Syncer {
           file: change.name,
           bytes: change.content.length,
           sha256: change.sha256.slice(0, 12),
-          snapshot: snapshot.version,
+          ...(snapshot.api === undefined ? { snapshot: snapshot.version } : { resourceVersion: snapshot.api.resourceVersion }),
         },
         'published',
       );

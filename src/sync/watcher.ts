@@ -2,13 +2,16 @@
 // and reports the `..data` rename by name), a sync pass per swap, coalescing, periodic resync.
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
-import { unlink, writeFile } from 'node:fs/promises';
+import { rename, unlink, writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { DATA_LINK, SourceMissingError, isReservedName } from './snapshot.js';
 import { errorFields, explainSyncError } from './errors.js';
 import { heapAboveSoftLimit, releaseMemory } from './memory.js';
 import { Syncer } from './syncer.js';
+import type { SyncResult } from './syncer.js';
+import type { SnapshotSource } from './sources/source.js';
+import { VolumeSource } from './sources/source.js';
 import { warmUp, warmUpParser } from './warmup.js';
 
 const RELEASE_AFTER_IDLE_MS = 1000;
@@ -28,11 +31,16 @@ export interface WatchOptions {
   /** Created once the first sync is done and the watch is established; removed on exit. */
   readyFile?: string;
   signal: AbortSignal;
+  /** Where snapshots come from: the volume (default) or the API with the volume as fallback. */
+  source?: SnapshotSource;
+  /** After every pass that read a snapshot (Events, tests). Must not throw. */
+  onPass?: (result: SyncResult) => void;
 }
 
 /** Runs until `signal` aborts. Returns the exit code. */
 export async function runWatch(options: WatchOptions): Promise<number> {
   const { sourceDir, targetDir, logger, signal } = options;
+  const source = options.source ?? new VolumeSource(sourceDir);
   const syncer = new Syncer({
     sourceDir,
     targetDir,
@@ -50,6 +58,17 @@ export async function runWatch(options: WatchOptions): Promise<number> {
   // symlinks kubelet adds or removes right after the swap would only cause no-op passes.
   let atomicWriterLayout = false;
 
+  // One pass over what the source gives now; undefined when it holds (nothing to publish).
+  const pass = async (): Promise<SyncResult | undefined> => {
+    const snapshot = await source.read();
+    if (snapshot === undefined) return undefined;
+    const result = await syncer.syncSnapshot(snapshot);
+    if (snapshot.api === undefined) atomicWriterLayout = result.version !== undefined;
+    source.passed(snapshot);
+    options.onPass?.(result);
+    return result;
+  };
+
   // Every relevant event bumps `requested`; a pass covers what was requested when it began. A swap
   // during a pass therefore causes exactly one more pass, which reads the newest version: bursts of
   // swaps collapse into as few passes as the reads take, never into a mix of two versions.
@@ -59,10 +78,11 @@ export async function runWatch(options: WatchOptions): Promise<number> {
       let changedBytes = 0;
       try {
         const startedAt = performance.now();
-        const result = await syncer.syncOnce();
-        changedBytes = result.changedBytes;
-        atomicWriterLayout = result.version !== undefined;
-        logger.debug({ ms: Number((performance.now() - startedAt).toFixed(2)), published: result.published.length, snapshot: result.version }, 'pass done');
+        const result = await pass();
+        if (result !== undefined) {
+          changedBytes = result.changedBytes;
+          logger.debug({ ms: Number((performance.now() - startedAt).toFixed(2)), published: result.published.length, snapshot: result.version, resourceVersion: result.resourceVersion }, 'pass done');
+        }
       } catch (err) {
         const explained = explainSyncError(err, { sourceDir, targetDir });
         logger.error(errorFields(err, explained), `sync failed, retrying on the next change or resync: ${explained.message}`);
@@ -100,7 +120,10 @@ export async function runWatch(options: WatchOptions): Promise<number> {
   const startWatching = (): void => {
     const fsWatcher = watch(sourceDir, { persistent: true }, (_event, filename) => {
       const name = filename?.toString();
-      if (name === undefined || name === DATA_LINK || (!atomicWriterLayout && !isReservedName(name))) trigger();
+      if (name === undefined || name === DATA_LINK || (!atomicWriterLayout && !isReservedName(name))) {
+        source.volumeChanged();
+        trigger();
+      }
     });
     fsWatcher.on('error', (err) => {
       // e.g. the volume was unmounted; the resync timer tries to watch again.
@@ -124,8 +147,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
   try {
     const covering = requested;
     try {
-      const first = await syncer.syncOnce();
-      atomicWriterLayout = first.version !== undefined;
+      await pass();
       served = covering;
       releaseMemory(); // the warm-up's and first sync's garbage, before any change arrives
       await warmUpParser(20);
@@ -136,6 +158,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
       return 1;
     }
     started = true;
+    source.start(trigger);
     if (served !== requested) kick(); // a swap landed during the first pass
 
     resync = setInterval(() => {
@@ -149,8 +172,12 @@ export async function runWatch(options: WatchOptions): Promise<number> {
       trigger();
     }, options.resyncMs);
 
-    if (options.readyFile !== undefined) await writeFile(options.readyFile, `${process.pid}\n`);
-    logger.info({ source: sourceDir, target: targetDir, resyncSeconds: options.resyncMs / 1000 }, 'watching');
+    if (options.readyFile !== undefined) {
+      // Written then renamed: whoever sees the file (a probe, a test) sees it whole.
+      await writeFile(`${options.readyFile}.tmp`, `${process.pid}\n`);
+      await rename(`${options.readyFile}.tmp`, options.readyFile);
+    }
+    logger.info({ source: sourceDir, target: targetDir, from: source.kind, resyncSeconds: options.resyncMs / 1000 }, 'watching');
 
     if (!signal.aborted) {
       await new Promise<void>((resolve) => {
@@ -164,6 +191,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     clearInterval(resync);
     clearTimeout(release);
     watcher?.close();
+    await source.stop();
     await running; // never leave a half-published change (or a temp file) behind
     if (options.readyFile !== undefined) await unlink(options.readyFile).catch(() => undefined);
   }

@@ -78,6 +78,11 @@ export interface Cluster {
   adopt(p: ManagedProcess): void;
   /** GET a raw API path (e.g. '/metrics', '/readyz?verbose') as admin. */
   apiGet(path: string): Promise<{ status: number; body: string }>;
+  /**
+   * Stop kube-apiserver (SIGTERM) and start it again with the same flags and port; resolves once
+   * /readyz answers 200 again. Local clusters only. Clients see their connections (watches) end.
+   */
+  restartApiServer(): Promise<void>;
   /** Kill all processes (process groups), copy logs if E2E_LOG_DIR, remove the temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -346,10 +351,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     log(`etcd ready in ${Date.now() - t0}ms`);
 
     // --- kube-apiserver ----------------------------------------------------------------------
-    const apiserver = startProcess(
-      'kube-apiserver',
-      join(binDir, 'kube-apiserver'),
-      [
+    const apiserverArgs = [
         `--etcd-servers=${etcdUrl}`,
         '--bind-address=127.0.0.1',
         `--secure-port=${apiPort}`,
@@ -379,9 +381,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         '--profiling=false',
         '--v=1',
         ...(opts.extraApiServerArgs ?? []),
-      ],
-      { logFile: join(logs, 'kube-apiserver.log'), cwd: workDir },
-    );
+      ];
+    const startApiServer = (): ManagedProcess =>
+      startProcess('kube-apiserver', join(binDir, 'kube-apiserver'), apiserverArgs, { logFile: join(logs, 'kube-apiserver.log'), cwd: workDir });
+    let apiserver = startApiServer();
     processes.push(apiserver);
     const apiGet = async (path: string): Promise<{ status: number; body: string }> =>
       httpGet(`${server}${path}`, { ca: ca.cert, cert: admin.cert, key: admin.key, timeoutMs: 10_000 });
@@ -452,6 +455,17 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       startSeconds,
       adopt: (p) => adopted.push(p),
       apiGet,
+      async restartApiServer() {
+        const index = processes.indexOf(apiserver);
+        await apiserver.stop(10_000);
+        apiserver = startApiServer();
+        processes[index] = apiserver;
+        await waitFor(
+          'kube-apiserver /readyz after a restart',
+          async () => ((await apiGet('/readyz')).status === 200 ? true : undefined),
+          { timeoutMs: 120_000, abortIf: exitedReason(apiserver, etcd) },
+        );
+      },
       stop,
     };
   } catch (err) {
@@ -522,6 +536,7 @@ async function attachExisting(kubeconfigPath: string): Promise<Cluster> {
       startSeconds: (Date.now() - t0) / 1000,
       adopt: (p) => adopted.push(p),
       apiGet,
+      restartApiServer: () => Promise.reject(new Error('restartApiServer: only for a local control plane')),
       async stop() {
         if (stopped) return;
         stopped = true;

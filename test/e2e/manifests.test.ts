@@ -138,7 +138,7 @@ describe('manifests/ on a real apiserver (server-side dry-run)', { timeout: 45 *
   });
 
   // Known now (test names must exist before the run); the check above guards the list.
-  const targets = ['base', 'examples', 'overlays/cert-manager', 'overlays/plain-certificate'];
+  const targets = ['base', 'examples', 'examples-api', 'overlays/cert-manager', 'overlays/plain-certificate'];
 
   test('the list of kustomizations to dry-run is complete', async () => {
     const found: string[] = [];

@@ -1,0 +1,67 @@
+// `rbac`: the least-privilege Role and RoleBinding `watch --source api` needs, printed for
+// `kubectl apply -f -`. get/list/watch on the one ConfigMap (RBAC `resourceNames` authorizes a
+// list or watch only when it selects that name with fieldSelector metadata.name=NAME, which is
+// how the watcher asks), create/patch on events (the verdict as Events regarding the Pod).
+import { stringify } from 'yaml';
+import { isDns1123Subdomain } from '../inject/index.js';
+import type { Command } from './context.js';
+import { parseFlags, UsageError } from './context.js';
+
+const USAGE = `Usage: envoy-xds-injector rbac --namespace NS --service-account SA --configmap NAME
+
+Print a Role (get/list/watch on that ConfigMap only; create/patch events) and a RoleBinding to the
+ServiceAccount, for the watcher of Pods with envoy-xds-injector.io/source: api:
+
+  envoy-xds-injector rbac --namespace shop --service-account default --configmap envoy-xds | kubectl apply -f -
+`;
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export { rbacCommandLine } from '../sync/sources/rbac-hint.js';
+
+/** The Role and RoleBinding as a two-document YAML stream. */
+export function rbacManifests(namespace: string, serviceAccount: string, configMap: string): string {
+  // Role names are path segments: any DNS subdomain; keep within 253 characters.
+  const name = `envoy-xds-watch-${configMap}`.slice(0, 253).replace(/[-.]+$/, '');
+  const labels = { 'app.kubernetes.io/managed-by': 'envoy-xds-injector' };
+  const role = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name, namespace, labels },
+    rules: [
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: [configMap], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    ],
+  };
+  const binding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: `${name}-${serviceAccount}`.slice(0, 253).replace(/[-.]+$/, ''), namespace, labels },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+    subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace }],
+  };
+  return `${stringify(role)}---\n${stringify(binding)}`;
+}
+
+export const rbac: Command = (args, ctx) => {
+  const values = parseFlags(args, {
+    namespace: { type: 'string', short: 'n' },
+    'service-account': { type: 'string' },
+    configmap: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  }, USAGE);
+  if (values.help) {
+    ctx.stdout.write(USAGE);
+    return Promise.resolve(0);
+  }
+  const { namespace, configmap } = values;
+  const serviceAccount = values['service-account'];
+  if (namespace === undefined || serviceAccount === undefined || configmap === undefined) {
+    throw new UsageError(`--namespace, --service-account and --configmap are required\n\n${USAGE}`);
+  }
+  if (!DNS1123_LABEL.test(namespace) || namespace.length > 63) throw new UsageError(`--namespace '${namespace}' is not a valid namespace name`);
+  if (!isDns1123Subdomain(serviceAccount)) throw new UsageError(`--service-account '${serviceAccount}' is not a valid ServiceAccount name`);
+  if (!isDns1123Subdomain(configmap)) throw new UsageError(`--configmap '${configmap}' is not a valid ConfigMap name`);
+  ctx.stdout.write(rbacManifests(namespace, serviceAccount, configmap));
+  return Promise.resolve(0);
+};

@@ -1,0 +1,283 @@
+// `watch --source api` against a real kube-apiserver and real Envoy: authenticated with a real
+// ServiceAccount token (TokenRequest), authorized by the Role the `rbac` command prints.
+import { strict as assert } from 'node:assert';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import { ldsYaml } from '../envoy/envoy.js';
+import type { LogLine } from '../sync/harness.js';
+import { waitFor } from '../sync/harness.js';
+import { EventRecorder } from '../../src/sync/events.js';
+import { ConfigMapWatch } from '../../src/sync/sources/configmap-watch.js';
+import type { ConfigMapEvent } from '../../src/sync/sources/configmap-watch.js';
+import { inClusterConnection, kubeconfigConnection } from '../../src/sync/sources/kube.js';
+import type * as k8s from '@kubernetes/client-node';
+import { kubectl, startCluster, type Cluster } from './cluster.js';
+import { plain } from './objects.js';
+import { applyRbac, ensureNamespace, eventWritesTotal, serviceAccountKubeconfig, startApiPod } from './api-source.js';
+
+const TIMEOUT = { timeout: 600_000 };
+let cluster: Cluster;
+
+before(async () => {
+  cluster = await startCluster();
+});
+after(async () => {
+  await cluster.stop();
+});
+
+const published = (logs: LogLine[]): LogLine[] => logs.filter((l) => l.msg === 'published' && l.file === 'lds.yaml');
+
+async function podEvents(namespace: string, pod: string): Promise<k8s.CoreV1Event[]> {
+  const list = await cluster.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${pod}` });
+  return list.items;
+}
+
+/** Poll Envoy's listener in the background and record every distinct body served, in order. */
+function recordServed(get: () => Promise<{ status: number; body: string } | undefined>) {
+  const served: string[] = [];
+  const state = { stopped: false };
+  const loop = (async () => {
+    while (!state.stopped) {
+      const res = await get();
+      if (res?.status === 200 && served.at(-1) !== res.body) served.push(res.body);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  return { served, stop: async () => { state.stopped = true; await loop; } };
+}
+
+test('50 ConfigMap edits through the API: Envoy serves every version, in order, none stale or lost; Events regard the Pod', TIMEOUT, async () => {
+  const pod = await startApiPod(cluster, { namespace: 'api-edits', serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0' });
+  try {
+    await pod.watcher.waitForLog((l) => l.msg === 'following the ConfigMap through the Kubernetes API', 'API in use');
+    const recorder = recordServed(() => pod.envoy.get(pod.port));
+    const rvs: string[] = [];
+    for (let i = 1; i <= 50; i++) {
+      rvs.push(await pod.setBody(`v${String(i)}`));
+      await pod.envoy.waitForBody(pod.port, `v${String(i)}`, 60_000);
+    }
+    // The background poller sees the last version too (waitForBody above polls on its own).
+    await waitFor(() => recorder.served.at(-1) === 'v50', 'the poller to see v50');
+    await recorder.stop();
+    const versions = recorder.served.map((b) => Number(b.slice(1)));
+    assert.deepEqual(versions.slice(versions.indexOf(1)), Array.from({ length: 50 }, (_, i) => i + 1), 'each version served once, in order');
+    // One publish per edit, stamped with the ConfigMap's resourceVersion of that edit.
+    const stamped = published(pod.watcher.logs).map((l) => l.resourceVersion).filter((rv) => rv !== undefined);
+    assert.deepEqual(stamped.slice(-50), rvs);
+
+    // A refused edit: the gate keeps the last good version, Envoy keeps serving it, and says so in an Event.
+    await pod.setLds('resources: [unclosed');
+    await waitFor(async () => (await podEvents('api-edits', 'envoy-0')).some((e) => e.reason === 'XdsInvalid'), 'XdsInvalid event');
+    assert.equal((await pod.envoy.get(pod.port))?.body, 'v50');
+
+    await waitFor(async () => {
+      const e = (await podEvents('api-edits', 'envoy-0')).find((ev) => ev.reason === 'XdsPublished');
+      return (e?.count ?? 0) >= 50;
+    }, 'XdsPublished count to reach 50');
+    const events = await podEvents('api-edits', 'envoy-0');
+    const publishedEvents = events.filter((e) => e.reason === 'XdsPublished');
+    assert.equal(publishedEvents.length, 1, 'one Event object for the series, not one per edit');
+    assert.equal(publishedEvents[0]?.involvedObject.uid, pod.podUid);
+    assert.match(String(publishedEvents[0].message), /lds\.yaml published \(ConfigMap resourceVersion \d+\)/);
+    // What an operator runs.
+    const shown = await kubectl(cluster, ['events', '-n', 'api-edits', '--for', 'pod/envoy-0']);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /\(x50 over [\dhms]+\)\s+Normal\s+XdsPublished\s+Pod\/envoy-0\s+lds\.yaml published/);
+    assert.match(shown.stdout, /Warning\s+XdsInvalid\s+Pod\/envoy-0\s+lds\.yaml not published/);
+    const invalid = events.find((e) => e.reason === 'XdsInvalid');
+    assert.equal(invalid?.type, 'Warning');
+    assert.match(String(invalid.message), /lds\.yaml not published, the last good version stays/);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('a burst of 100 edits: Envoy ends on the last one, and Event writes stay within the token bucket (25 + 1 per 10 s)', TIMEOUT, async () => {
+  const pod = await startApiPod(cluster, { namespace: 'api-burst', serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0' });
+  try {
+    await pod.watcher.waitForLog((l) => l.msg === 'following the ConfigMap through the Kubernetes API', 'API in use');
+    const before = await eventWritesTotal(cluster);
+    const started = Date.now();
+    for (let i = 1; i <= 100; i++) await pod.setBody(`b${String(i)}`);
+    await pod.envoy.waitForBody(pod.port, 'b100', 60_000);
+    // Let the recorder write what the bucket allows after the burst, then count.
+    await new Promise((resolve) => setTimeout(resolve, 12_000));
+    const writes = (await eventWritesTotal(cluster)) - before;
+    const seconds = (Date.now() - started) / 1000;
+    const bound = 25 + Math.ceil(seconds / 10) + 1;
+    const passes = published(pod.watcher.logs).length;
+    process.stderr.write(`[api-source] burst of 100 edits: ${String(passes)} publishes, ${String(writes)} Event writes in ${seconds.toFixed(1)} s (bound ${String(bound)})\n`);
+    assert.ok(writes <= bound, `${String(writes)} Event writes > bound ${String(bound)}`);
+    assert.ok(writes >= 1);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('no RoleBinding: watch says once what is forbidden and which command fixes it, and follows the volume', TIMEOUT, async () => {
+  const pod = await startApiPod(cluster, {
+    namespace: 'api-forbidden', serviceAccount: 'nobody', configMap: 'envoy-xds', podName: 'envoy-0', bind: false,
+    extraArgs: ['--volume-lag', '1s'],
+  });
+  try {
+    const line = await pod.watcher.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('Kubernetes API forbids'), 'forbidden line');
+    assert.match(line.msg ?? '', /forbids list on configmaps "envoy-xds" in namespace api-forbidden/);
+    assert.match(line.msg ?? '', /Fix: envoy-xds-injector rbac --namespace api-forbidden --service-account nobody --configmap envoy-xds \| kubectl apply -f -/);
+    // The kubelet updates the volume: the watcher publishes it.
+    await pod.volume.write({ 'lds.yaml': ldsYaml({ port: pod.port, body: 'from-volume' }) });
+    await pod.envoy.waitForBody(pod.port, 'from-volume', 60_000);
+    // Several retries later, still one line.
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    assert.equal(pod.watcher.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('Kubernetes API forbids')).length, 1);
+
+    // Granting the Role brings the API back without a restart.
+    await applyRbac(cluster, 'api-forbidden', 'nobody', 'envoy-xds');
+    await pod.watcher.waitForLog((l) => l.msg === 'Kubernetes API usable again: following the ConfigMap through the API', 'API back', 120_000);
+    await pod.setBody('from-api');
+    await pod.envoy.waitForBody(pod.port, 'from-api', 60_000);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('apiserver restarted mid-stream: the watch resumes and the last version is served; the lagging volume never wins', TIMEOUT, async () => {
+  const pod = await startApiPod(cluster, { namespace: 'api-restart', serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0' });
+  try {
+    await pod.watcher.waitForLog((l) => l.msg === 'following the ConfigMap through the Kubernetes API', 'API in use');
+    for (let i = 1; i <= 5; i++) await pod.setBody(`r${String(i)}`);
+    await pod.envoy.waitForBody(pod.port, 'r5', 60_000);
+    const restart = cluster.restartApiServer();
+    // While the API is down the volume (still v0, a minute behind) changes: it must not replace r5.
+    await pod.watcher.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('Kubernetes API unreachable'), 'fallback line', 120_000);
+    await pod.volume.write({ 'lds.yaml': ldsYaml({ port: pod.port, body: 'r3' }) });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal((await pod.envoy.get(pod.port))?.body, 'r5', 'an older volume version was published');
+    await restart;
+    await pod.watcher.waitForLog((l) => l.msg === 'Kubernetes API usable again: following the ConfigMap through the API', 'API back', 120_000);
+    for (let i = 6; i <= 10; i++) await pod.setBody(`r${String(i)}`);
+    await pod.envoy.waitForBody(pod.port, 'r10', 60_000);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('410 Gone: a watch resumed from a compacted resourceVersion lists again and delivers the current object', TIMEOUT, async () => {
+  const namespace = 'api-gone';
+  await ensureNamespace(cluster, namespace, 'envoy');
+  await applyRbac(cluster, namespace, 'envoy', 'envoy-xds');
+  await cluster.core.createNamespacedConfigMap({ namespace, body: plain<k8s.V1ConfigMap>({ metadata: { name: 'envoy-xds' }, data: { 'lds.yaml': 'resources: []\n' } }) });
+  const kubeconfig = await serviceAccountKubeconfig(cluster, namespace, 'envoy', cluster.workDir);
+  const events: ConfigMapEvent[] = [];
+  const watch = new ConfigMapWatch({
+    connection: kubeconfigConnection(kubeconfig),
+    namespace,
+    name: 'envoy-xds',
+    logger: pino({ level: 'silent' }),
+    resumeFrom: '1', // older than anything the apiserver keeps
+    onEvent: (event) => events.push(event),
+    onAvailability: () => undefined,
+  });
+  watch.start();
+  try {
+    await waitFor(() => events.some((e) => e.type === 'object'), 'the object after the re-list');
+    assert.ok(watch.stats.gone >= 1, 'the apiserver answered 410');
+    assert.equal(watch.stats.lists, 1);
+    const first = events.find((e) => e.type === 'object');
+    assert.equal(first?.type === 'object' ? first.configMap.data?.['lds.yaml'] : undefined, 'resources: []\n');
+  } finally {
+    await watch.stop();
+  }
+});
+
+test('ConfigMap deleted: the last files stay published (said once); created again: it is published', TIMEOUT, async () => {
+  const pod = await startApiPod(cluster, { namespace: 'api-delete', serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0' });
+  try {
+    await pod.watcher.waitForLog((l) => l.msg === 'following the ConfigMap through the Kubernetes API', 'API in use');
+    await pod.setBody('before-delete');
+    await pod.envoy.waitForBody(pod.port, 'before-delete', 60_000);
+    await cluster.core.deleteNamespacedConfigMap({ name: 'envoy-xds', namespace: 'api-delete' });
+    await pod.watcher.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('does not exist (deleted?)'), 'deleted line');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal((await pod.envoy.get(pod.port))?.body, 'before-delete');
+    assert.match(await readFile(join(pod.dirs.target, 'lds.yaml'), 'utf8'), /before-delete/);
+    await cluster.core.createNamespacedConfigMap({
+      namespace: 'api-delete',
+      body: plain<k8s.V1ConfigMap>({ metadata: { name: 'envoy-xds' }, data: { 'lds.yaml': ldsYaml({ port: pod.port, body: 'recreated' }) } }),
+    });
+    await pod.envoy.waitForBody(pod.port, 'recreated', 60_000);
+    await pod.watcher.waitForLog((l) => l.msg === 'ConfigMap exists again: publishing it', 'recreated line');
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('in-cluster config: KUBERNETES_SERVICE_HOST/PORT and the token + ca.crt of a ServiceAccount mount', TIMEOUT, async () => {
+  const namespace = 'api-in-cluster';
+  await ensureNamespace(cluster, namespace, 'envoy');
+  await applyRbac(cluster, namespace, 'envoy', 'envoy-xds');
+  await cluster.core.createNamespacedConfigMap({ namespace, body: plain<k8s.V1ConfigMap>({ metadata: { name: 'envoy-xds' }, data: { a: 'b' } }) });
+  const token = (await cluster.core.createNamespacedServiceAccountToken({ name: 'envoy', namespace, body: plain<k8s.AuthenticationV1TokenRequest>({ spec: { audiences: [] } }) })).status?.token;
+  assert.ok(token);
+  const mount = await mkdtemp(join(tmpdir(), 'sa-mount-'));
+  try {
+    await writeFile(join(mount, 'token'), token);
+    await writeFile(join(mount, 'ca.crt'), cluster.ca.cert);
+    const url = new URL(cluster.server);
+    const connection = inClusterConnection({ KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port }, mount);
+    const allowed = await connection.request('GET', `/api/v1/namespaces/${namespace}/configmaps?fieldSelector=metadata.name%3Denvoy-xds`);
+    assert.equal(allowed.status, 200, allowed.text);
+    // resourceNames: another ConfigMap, or all of them, stays forbidden
+    const others = await connection.request('GET', `/api/v1/namespaces/${namespace}/configmaps`);
+    assert.equal(others.status, 403);
+    connection.close();
+    assert.throws(() => inClusterConnection({}, mount), /KUBERNETES_SERVICE_HOST\/KUBERNETES_SERVICE_PORT are not set/);
+    assert.throws(() => inClusterConnection({ KUBERNETES_SERVICE_HOST: 'h', KUBERNETES_SERVICE_PORT: '1' }, join(mount, 'absent')), /automountServiceAccountToken: false and no token volume/);
+  } finally {
+    await rm(mount, { recursive: true, force: true });
+  }
+});
+
+test('synthetic verdict records become XdsAccepted / XdsRejected / XdsRolledBack Events on the real apiserver; without the Role: one line, no crash', TIMEOUT, async () => {
+  const namespace = 'api-verdicts';
+  await ensureNamespace(cluster, namespace, 'envoy');
+  await ensureNamespace(cluster, namespace, 'nobody');
+  await applyRbac(cluster, namespace, 'envoy', 'envoy-xds');
+  const pod = { namespace, name: 'envoy-0', uid: 'uid-0' };
+  const recorder = new EventRecorder({ connection: kubeconfigConnection(await serviceAccountKubeconfig(cluster, namespace, 'envoy', cluster.workDir)), pod, logger: pino({ level: 'silent' }) });
+  recorder.verdict({ file: 'lds.yaml', version: 'a1b2', outcome: 'accepted', rolledBack: false, latencyMs: 7.2, message: 'Envoy serves it', resourceVersion: '101' });
+  recorder.verdict({ file: 'lds.yaml', version: 'c3d4', outcome: 'accepted', rolledBack: false, latencyMs: 5, message: 'Envoy serves it', resourceVersion: '102' });
+  recorder.verdict({ file: 'cds.yaml', version: 'e5f6', outcome: 'rejected', rolledBack: false, message: 'Envoy rejected it: unknown field' });
+  recorder.verdict({ file: 'cds.yaml', version: 'e5f6', previousVersion: '9a9a', outcome: 'rejected', rolledBack: true, message: 'the previous file is back' });
+  await recorder.flush();
+  await recorder.close();
+  const events = await podEvents(namespace, 'envoy-0');
+  const byReason = new Map(events.map((e) => [e.reason, e]));
+  assert.deepEqual([...byReason.keys()].sort(), ['XdsAccepted', 'XdsRejected', 'XdsRolledBack']);
+  const accepted = byReason.get('XdsAccepted');
+  assert.equal(accepted?.count, 2);
+  assert.equal(accepted.type, 'Normal');
+  assert.equal(accepted.message, 'lds.yaml version c3d4, ConfigMap resourceVersion 102, after 5 ms: Envoy serves it');
+  assert.equal(accepted.involvedObject.kind, 'Pod');
+  assert.equal(byReason.get('XdsRejected')?.type, 'Warning');
+  assert.match(String(byReason.get('XdsRolledBack')?.message), /cds\.yaml version e5f6, rolled back to 9a9a: the previous file is back/);
+
+  const lines: string[] = [];
+  const denied = new EventRecorder({
+    connection: kubeconfigConnection(await serviceAccountKubeconfig(cluster, namespace, 'nobody', cluster.workDir)),
+    pod,
+    logger: pino({ level: 'info' }, { write: (line: string) => { lines.push(line); } }),
+    fixCommand: 'envoy-xds-injector rbac --namespace api-verdicts --service-account nobody --configmap envoy-xds | kubectl apply -f -',
+  });
+  for (let i = 0; i < 5; i++) {
+    denied.verdict({ file: `f${String(i)}.yaml`, version: 'v', outcome: 'accepted', rolledBack: false, message: 'm' });
+    await denied.flush();
+  }
+  await denied.close();
+  const warnings = lines.filter((l) => l.includes('cannot record Events'));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0] ?? '', /create\/patch events in namespace api-verdicts is forbidden/);
+  assert.equal(denied.stats.creates, 1, 'paused after the 403');
+});

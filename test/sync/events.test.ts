@@ -1,0 +1,95 @@
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { EventRecorder, verdictOccurrence } from '../../src/sync/events.js';
+import type { ApiResponse, KubeConnection } from '../../src/sync/sources/kube.js';
+
+interface Call { method: string; path: string; body: unknown }
+
+function fakeConnection(answer: (call: Call) => number = (c) => (c.method === 'POST' ? 201 : 200)) {
+  const calls: Call[] = [];
+  const connection: KubeConnection = {
+    server: 'https://fake',
+    origin: 'fake',
+    request: async (method, path, body) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      const call = { method, path, body };
+      calls.push(call);
+      const status = answer(call);
+      const response: ApiResponse = { status, body: status === 403 ? { message: 'events is forbidden: User "system:serviceaccount:ns:sa" cannot create resource "events"' } : {}, text: '' };
+      return response;
+    },
+    watchConfig: { getCurrentCluster: () => ({ server: 'https://fake' }), applyToFetchOptions: () => Promise.resolve({ agent: undefined, headers: {} }) },
+    close: () => undefined,
+  };
+  return { connection, calls };
+}
+
+const pod = { namespace: 'ns', name: 'envoy-0', uid: 'u-1' };
+
+test('verdicts map to XdsAccepted / XdsRejected / XdsRolledBack with file, version and latency', () => {
+  const accepted = verdictOccurrence({ file: 'lds.yaml', version: 'abc', outcome: 'accepted', rolledBack: false, latencyMs: 12.4, message: 'Envoy serves it', resourceVersion: '42' });
+  assert.equal(accepted.reason, 'XdsAccepted');
+  assert.equal(accepted.type, 'Normal');
+  assert.match(accepted.message, /lds\.yaml version abc, ConfigMap resourceVersion 42, after 12 ms: Envoy serves it/);
+  assert.equal(verdictOccurrence({ file: 'a', version: 'v', outcome: 'rejected', rolledBack: false, message: 'm' }).reason, 'XdsRejected');
+  const rolled = verdictOccurrence({ file: 'a', version: 'v2', previousVersion: 'v1', outcome: 'rejected', rolledBack: true, message: 'm' });
+  assert.equal(rolled.reason, 'XdsRolledBack');
+  assert.equal(rolled.type, 'Warning');
+  assert.match(rolled.message, /rolled back to v1/);
+});
+
+test('one Event per series: created once, then patched with the count and the latest message', async () => {
+  const { connection, calls } = fakeConnection();
+  const recorder = new EventRecorder({ connection, pod, logger: pino({ level: 'silent' }) });
+  recorder.record({ type: 'Normal', reason: 'XdsPublished', file: 'lds.yaml', message: 'v1' });
+  await recorder.flush();
+  recorder.record({ type: 'Normal', reason: 'XdsPublished', file: 'lds.yaml', message: 'v2' });
+  await recorder.flush();
+  assert.equal(calls.length, 2);
+  const [first, second] = calls;
+  assert.ok(first && second);
+  assert.equal(first.method, 'POST');
+  const created = first.body as { involvedObject: { kind: string; name: string; uid: string }; count: number; reason: string; metadata: { name: string } };
+  assert.deepEqual([created.involvedObject.kind, created.involvedObject.name, created.involvedObject.uid, created.count], ['Pod', 'envoy-0', 'u-1', 1]);
+  assert.match(created.metadata.name, /^envoy-0\.[0-9a-f]{16}$/);
+  assert.equal(second.method, 'PATCH');
+  assert.equal(second.path, `/api/v1/namespaces/ns/events/${created.metadata.name}`);
+  assert.deepEqual({ ...(second.body as object), lastTimestamp: undefined }, { count: 2, message: 'v2', lastTimestamp: undefined });
+  await recorder.close();
+});
+
+test('a burst makes at most `burst` writes at once; the rest coalesce and the latest is written when a token returns', async () => {
+  const { connection, calls } = fakeConnection();
+  const recorder = new EventRecorder({ connection, pod, logger: pino({ level: 'silent' }), burst: 5, refillMs: 300 });
+  for (let i = 1; i <= 100; i++) {
+    recorder.record({ type: 'Normal', reason: 'XdsPublished', file: 'lds.yaml', message: `v${String(i)}` });
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await recorder.flush();
+  assert.ok(calls.length <= 5, `${String(calls.length)} writes for 100 occurrences with a burst of 5`);
+  const last = calls.at(-1)?.body as { count: number; message: string };
+  assert.notEqual(last.message, 'v100', 'no token left: the last occurrence waits');
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // the refill timer (one token per 300 ms)
+  await recorder.flush();
+  assert.ok(calls.length <= 5 + 1 + 5, `${String(calls.length)} writes: the burst, then one per token while something is pending`);
+  const final = calls.at(-1)?.body as { count: number; message: string };
+  assert.deepEqual([final.count, final.message], [100, 'v100']);
+  await recorder.close();
+});
+
+test('no permission for events: one warning naming the fix, no more writes, publishing is not affected', async () => {
+  const { connection, calls } = fakeConnection(() => 403);
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(line); } });
+  const recorder = new EventRecorder({ connection, pod, logger, fixCommand: 'envoy-xds-injector rbac --namespace ns ...' });
+  for (let i = 0; i < 10; i++) {
+    recorder.record({ type: 'Normal', reason: 'XdsPublished', file: `f${String(i)}`, message: 'm' });
+    await recorder.flush();
+  }
+  assert.equal(calls.length, 1);
+  const warnings = lines.filter((l) => l.includes('cannot record Events'));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0] ?? '', /envoy-xds-injector rbac --namespace ns/);
+  await recorder.close();
+});
