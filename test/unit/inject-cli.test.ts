@@ -110,6 +110,16 @@ test('a denial exits 1, prints nothing on stdout and names the document and the 
   );
 });
 
+test('pod-template annotations given as a YAML alias (shared case): exit 0, stdout is only the injected YAML', async () => {
+  const run = await inject(['-f', fixture('inject-alias-annotations.yaml')]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stderr, '');
+  const [deployment] = docs(run.stdout);
+  assert.ok(deployment !== undefined);
+  assert.ok(annotationsOf(podTemplate(deployment))['envoy-xds-injector.io/status'] !== undefined);
+  assert.equal(((deployment.metadata as Json).annotations as Json)['envoy-xds-injector.io/status'], undefined);
+});
+
 test('a YAML syntax error exits 1 and names the document and the line', async () => {
   const run = await inject(['-f', fixture('invalid.yaml')]);
   assert.equal(run.code, 1);
