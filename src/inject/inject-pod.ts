@@ -11,6 +11,7 @@ import { isObject, listAt, nameOf, type JsonObject } from './json.js';
 import { checkMountPathIsFree } from './mount-path.js';
 import { CONFIG_VOLUME, INJECTED_CONTAINERS, INJECTED_VOLUMES } from './names.js';
 import { resolveOptions } from './options.js';
+import { serviceAccountTokenMounts } from './service-account.js';
 import { missingInjectedObjects, statusAnnotation } from './status.js';
 import type { InjectResult } from './index.js';
 
@@ -103,6 +104,8 @@ function decide(pod: unknown, config: InjectorConfig, warnings: string[]): Injec
   };
   const copy = copyContainer(options, config, bootstrap.bootstrap);
   const watch = watchContainer(options, config, bootstrap.bootstrap);
+  // So that the apiserver's re-run of the ServiceAccount plugin changes nothing (one call per Pod).
+  for (const container of [copy, watch]) container.volumeMounts.push(...serviceAccountTokenMounts(spec));
   // A native sidecar is an init container; a `container` sidecar joins the regular containers.
   const ourInitContainers = options.sidecar === 'native' ? [copy, watch] : [copy];
   const ourContainers = options.sidecar === 'native' ? [] : [watch];

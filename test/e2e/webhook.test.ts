@@ -216,6 +216,23 @@ describe('webhook on a real apiserver', { timeout: 45 * 60_000 }, () => {
     assert.deepEqual(storedParts(pod, expected), expected);
   });
 
+  test('one webhook call per injected Pod: the re-run ServiceAccount plugin finds its token mount already on copy and watch', async () => {
+    const before = metricValue(await scrapeMetrics(server), REQUESTS_METRIC) ?? 0;
+    const count = 5;
+    for (let i = 0; i < count; i++) {
+      await cluster.core.createNamespacedPod({ namespace: ns, body: envoyPod(`one-call-${String(i)}`, optIn('edge-xds')) });
+    }
+    const calls = (metricValue(await scrapeMetrics(server), REQUESTS_METRIC) ?? 0) - before;
+    assert.equal(calls, count, `webhook calls for ${String(count)} Pods`);
+    const pod = await cluster.core.readNamespacedPod({ name: 'one-call-0', namespace: ns });
+    const token = (pod.spec?.volumes ?? []).find((v) => v.name.startsWith('kube-api-access-'));
+    assert.ok(token !== undefined, 'the ServiceAccount plugin mounted a token (the case this test is about)');
+    for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
+      const mounts = (c.volumeMounts ?? []).filter((m) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount');
+      assert.deepEqual(mounts.map((m) => [m.name, m.readOnly]), [[token.name, true]], c.name);
+    }
+  });
+
   test('Pods without the annotation never reach the webhook (matchConditions)', async () => {
     const before = metricValue(await scrapeMetrics(server), REQUESTS_METRIC) ?? 0;
     const pod = await cluster.core.createNamespacedPod({ namespace: ns, body: envoyPod('plain', {}) });

@@ -465,3 +465,26 @@ describe("Envoy relying on its image's bootstrap (no -c in the spec)", () => {
     }
   });
 });
+
+describe('the ServiceAccount token mount (so the apiserver calls the webhook once per Pod)', () => {
+  const token = { name: 'kube-api-access-x7k2p', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } };
+  const TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+  const envoyWithToken = envoy({ args: ['-c', '/etc/envoy/envoy.yaml'], volumeMounts: [{ name: token.name, readOnly: true, mountPath: TOKEN_PATH }] });
+
+  test('copy and watch get the mount the ServiceAccount plugin gave the Pod, as it would add it', () => {
+    const r = injected(pod({}, { containers: [envoyWithToken], volumes: [token] }));
+    for (const name of ['envoy-xds-copy', 'envoy-xds-watch']) {
+      const mounts = containerNamed(r.spec.initContainers, name).volumeMounts as Json[];
+      assert.deepEqual(mounts.at(-1), { name: token.name, readOnly: true, mountPath: TOKEN_PATH }, name);
+    }
+  });
+
+  test('no token volume, or automountServiceAccountToken: false: no mount', () => {
+    for (const spec of [{ containers: [envoyWithToken] }, { containers: [envoyWithToken], volumes: [token], automountServiceAccountToken: false }]) {
+      const r = injected(pod({}, spec));
+      for (const c of r.spec.initContainers as Json[]) {
+        assert.equal((c.volumeMounts as Json[]).some((m) => m.mountPath === TOKEN_PATH), false, JSON.stringify(spec));
+      }
+    }
+  });
+});
