@@ -56,6 +56,7 @@ const manifest = fc
       { requiredKeys: ['inject'] },
     ),
     volumes: fc.boolean(),
+    init: fc.boolean(),
     // What the YAML shares: each becomes an anchor and alias(es), a merge key or a tag.
     share: fc.record({
       annotations: fc.boolean(),
@@ -64,9 +65,10 @@ const manifest = fc
       containerParts: fc.boolean(),
       containers: fc.boolean(),
       volumes: fc.boolean(),
+      init: fc.boolean(),
       template: fc.boolean(),
     }),
-    merges: fc.subarray(['template', 'metadata', 'annotations', 'spec', 'envoy', 'envoy.volumeMounts.0'] as const),
+    merges: fc.subarray(['template', 'metadata', 'annotations', 'spec', 'envoy', 'envoy.volumeMounts.0', 'init.0'] as const),
     tags: fc.subarray(['template', 'spec', 'containers', 'annotation'] as const),
   })
   .map((m) => {
@@ -85,6 +87,8 @@ const manifest = fc
     const podSpec: Json = { containers };
     const volumes = [{ name: 'certs', secret: { secretName: 'certs' } }];
     if (m.volumes) podSpec.volumes = volumes;
+    const initContainers = [{ name: 'setup', image: 'busybox', env: first.env ?? [] }];
+    if (m.init) podSpec.initContainers = initContainers;
     const template = { metadata: m.share.metadata ? ownMeta : templateMeta, spec: podSpec };
     if (m.share.metadata) Object.assign(ownMeta, { annotations });
     const deployment = (name: string, t: Json): Json => ({
@@ -96,6 +100,7 @@ const manifest = fc
     const shared: Json = {};
     if (m.share.containers) shared.containers = containers;
     if (m.share.volumes && m.volumes) shared.volumes = volumes;
+    if (m.share.init && m.init) shared.initContainers = initContainers;
     let value: Json;
     if (m.kind === 'Pod') value = { apiVersion: 'v1', kind: 'Pod', ...template, metadata: { ...(template.metadata), name: 'edge' } };
     else if (m.kind === 'List') value = { apiVersion: 'v1', kind: 'List', items: [deployment('a', template), deployment('b', m.share.template ? template : structuredClone(template))] };
@@ -128,6 +133,7 @@ const PATHS = {
   containers: ['spec', 'containers'],
   envoy: ['spec', 'containers', 0],
   'envoy.volumeMounts.0': ['spec', 'containers', 0, 'volumeMounts', 0],
+  'init.0': ['spec', 'initContainers', 0],
   annotation: ['metadata', 'annotations', A('configmap')],
 };
 
