@@ -11,9 +11,11 @@
 // test/fixtures/admission-review.json (the same Pod without managedFields, half the bytes).
 //
 // Targets: webhook/bare throughput ratio >= 0.8 and webhook p99 < 10 ms at 10 connections.
-import { fork } from 'node:child_process';
+import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -139,6 +141,56 @@ function summarize(rounds: { load: LoadResult; cpuMicros: number; seconds: numbe
   };
 }
 
+
+// ---- Kubernetes' own Go test webhook (agnhost `webhook`), as a peer ---------------------------
+
+/** CPU time (user + system) of a process in µs, from /proc/<pid>/stat (clock ticks of 10 ms). */
+function processCpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
+}
+
+/**
+ * agnhost's `webhook` (built and cached by bench/build-agnhost-webhook.sh) serving
+ * /mutating-pods-sidecar on a free port with the bench certificate; undefined, with the reason
+ * printed, when it cannot be built (e.g. no Go), so the rest of the bench still runs.
+ */
+async function startGoPeer(certFile: string, keyFile: string): Promise<{ url: string; child: ChildProcess } | undefined> {
+  if (process.env.BENCH_GO_PEER === '0') return undefined;
+  const script = fileURLToPath(new URL('./build-agnhost-webhook.sh', import.meta.url));
+  const binary = await new Promise<string | undefined>((resolve) => {
+    execFile('bash', [script], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) {
+        console.log(`agnhost webhook (Go peer): not measured, its build failed: ${stderr.trim().split('\n').at(-1) ?? err.message}`);
+        resolve(undefined);
+      } else resolve(stdout.trim().split('\n').at(-1));
+    });
+  });
+  if (binary === undefined) return undefined;
+  const port = await freePort();
+  const child = spawn(binary, ['--tls-cert-file', certFile, '--tls-private-key-file', keyFile, '--port', String(port), '--sidecar-image', 'busybox'], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = netConnect({ port, host: '127.0.0.1' }, () => { socket.destroy(); resolve(true); });
+      socket.on('error', () => { resolve(false); });
+    });
+    if (up) return { url: `https://127.0.0.1:${String(port)}/mutating-pods-sidecar`, child };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  console.log('agnhost webhook (Go peer): not measured, it did not start listening');
+  return undefined;
+}
+
 // ---- servers and report (main process) --------------------------------------------------------
 
 function microsPerCall(fn: () => unknown, calls: number): number {
@@ -240,29 +292,43 @@ async function main(): Promise<void> {
         `${String(MEASURE_SECONDS)} s each after ${String(WARMUP_SECONDS)} s warm-up; review ${relative(process.cwd(), reviewFile)} (${String(Buffer.byteLength(body))} bytes), ` +
         `${String(envCounts.length)} containers with ${envCounts.join('/')} env vars, opted in (injected: ${String(checked.response.patch?.length ?? 0)} bytes of base64 patch)`,
     );
+    // Kubernetes' own Go test webhook on the same review, in the same run (its own process: its
+    // CPU is read from /proc). Its answer: a one-op patch adding a sidecar container.
+    const goPeer = await startGoPeer(leaf.certFile, leaf.keyFile);
     const loadGenerator = startLoadGenerator();
-    const servers = { bare: bareUrl, webhook: webhookUrl, envelope: envelopeUrl, answer: bareSameAnswerUrl };
-    const rounds: Record<keyof typeof servers, { load: LoadResult; cpuMicros: number; seconds: number }[]> = {
+    const servers = { bare: bareUrl, webhook: webhookUrl, envelope: envelopeUrl, answer: bareSameAnswerUrl, go: goPeer?.url };
+    type Name = keyof typeof servers;
+    const rounds: Record<Name, { load: LoadResult; cpuMicros: number; seconds: number }[]> = {
       bare: [],
       webhook: [],
       envelope: [],
       answer: [],
+      go: [],
     };
+    const forward: Name[] = ['bare', 'webhook', 'envelope', 'answer', 'go'];
     try {
-      for (const url of Object.values(servers)) await loadGenerator.run({ url, body, seconds: WARMUP_SECONDS });
+      for (const name of forward) {
+        const url = servers[name];
+        if (url !== undefined) await loadGenerator.run({ url, body, seconds: WARMUP_SECONDS });
+      }
       const seconds = MEASURE_SECONDS / ROUNDS;
       for (let round = 0; round < ROUNDS; round++) {
         // Alternate the order so no server always follows the same one.
-        const order = round % 2 === 0 ? (['bare', 'webhook', 'envelope', 'answer'] as const) : (['answer', 'envelope', 'webhook', 'bare'] as const);
+        const order = round % 2 === 0 ? forward : [...forward].reverse();
         for (const name of order) {
+          const url = servers[name];
+          if (url === undefined) continue;
+          const goPid = name === 'go' ? goPeer?.child.pid : undefined;
           const cpuBefore = process.cpuUsage();
-          const load = await loadGenerator.run({ url: servers[name], body, seconds });
+          const goBefore = goPid === undefined ? 0 : processCpuMicros(goPid);
+          const load = await loadGenerator.run({ url, body, seconds });
           const cpu = process.cpuUsage(cpuBefore);
-          rounds[name].push({ load, cpuMicros: cpu.user + cpu.system, seconds });
+          rounds[name].push({ load, cpuMicros: goPid === undefined ? cpu.user + cpu.system : processCpuMicros(goPid) - goBefore, seconds });
         }
       }
     } finally {
       loadGenerator.stop();
+      goPeer?.child.kill('SIGTERM');
       await Promise.all([webhook.close(), envelopeOnly.close(), bare.close(), bareSameAnswer.close()]);
     }
 
@@ -300,6 +366,15 @@ async function main(): Promise<void> {
         `work required whatever the rules cost, hot loop (its best case): compare(original, mutated) ${compareMicros.toFixed(1)} + ` +
         `patch encoding ${encodeMicros.toFixed(1)} + log line ${logMicros.toFixed(1)} = ${floor.toFixed(1)} µs = ${((100 * floor) / budget).toFixed(0)}% of the budget`,
     );
+    if (rounds.go.length > 0) {
+      const g = summarize(rounds.go);
+      console.log(line('Go peer: agnhost webhook /mutating-pods-sidecar', g));
+      console.log(
+        `  ours next to the Go peer: ${(w.requestsPerSecond / g.requestsPerSecond).toFixed(3)}x its throughput, p99 ${w.p99.toFixed(2)} vs ${g.p99.toFixed(2)} ms; ` +
+          `bare fastify floor: ${(b.requestsPerSecond / g.requestsPerSecond).toFixed(3)}x its throughput, p99 ${b.p99.toFixed(2)} ms ` +
+          '(the Go peer decodes the Pod and answers a fixed one-op patch; ours runs the injection rules and compare)',
+      );
+    }
     console.log(`throughput ratio webhook/bare: ${ratio.toFixed(3)} (target >= ${String(TARGET_RATIO)}: ${ratioOk ? 'met' : 'MISSED'})`);
     console.log(`webhook p99: ${w.p99.toFixed(2)} ms (target < ${String(TARGET_P99_MS)} ms: ${p99Ok ? 'met' : 'MISSED'})`);
     if (!clean) console.log('some requests failed: see the counts above');

@@ -1,6 +1,8 @@
 // `copy`: the init container. Publishes one consistent snapshot of the ConfigMap into the emptyDir
 // Envoy reads, so Envoy starts with every file present and valid — or the Pod shows Init:Error
 // with the reason instead of Envoy crash-looping on a missing bootstrap.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { errorFields, explainSyncError } from '../sync/errors.js';
 import { Syncer } from '../sync/syncer.js';
 import type { Command } from './context.js';
@@ -14,7 +16,8 @@ empty, a file without a previous copy fails validation, or --to is not writable.
 
   --from DIR        the ConfigMap volume mount
   --to DIR          the writable directory Envoy reads (emptyDir)
-  --bootstrap NAME  the file Envoy is started with (-c), treated as the bootstrap
+  --bootstrap NAME  the file Envoy is started with (-c), treated as the bootstrap; exits non-zero
+                    when the ConfigMap lacks it
 `;
 
 export const copy: Command = async (args, ctx) => {
@@ -53,6 +56,15 @@ export const copy: Command = async (args, ctx) => {
       logger.error(
         { source: sourceDir, files: result.missing },
         `not copied because invalid (see above): ${result.missing.join(', ')}; Envoy cannot start without them`,
+      );
+      return 1;
+    }
+    // Envoy is started with this file (-c, or its image's default command): without it Envoy exits
+    // with "unable to read file"; say here, where the injector is named, what is missing.
+    if (values.bootstrap !== undefined && !existsSync(join(targetDir, values.bootstrap))) {
+      logger.error(
+        { source: sourceDir, bootstrap: values.bootstrap },
+        `Envoy's bootstrap ${values.bootstrap} is not in the ConfigMap: Envoy reads it from the injected directory, which hides whatever the image has there; add key ${values.bootstrap} to the ConfigMap, or set annotation envoy-xds-injector.io/mount-path to a directory the image does not use (see the Pod's envoy-xds-injector.io/status annotation)`,
       );
       return 1;
     }

@@ -1,7 +1,9 @@
 // `inject -f FILE|-`: the webhook's injection, offline, over a multi-document YAML stream (what
 // `kubectl apply -f` takes). Documents that need no change are copied byte for byte; injected ones
-// are edited in place in the YAML tree, so comments and key order survive. Any YAML error or
-// denial prints nothing on stdout (a half-injected stream piped into kubectl would be worse).
+// are edited in place in the YAML tree (through aliases, anchors and merge keys: yaml-edit.ts), so
+// comments and key order survive. Any YAML error, denial or unexpected failure prints nothing on
+// stdout (a half-injected stream piped into kubectl would be worse) and one
+// `error: FILE: document N (Kind/name): ...` line per document on stderr.
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
@@ -10,6 +12,7 @@ import { Document, isCollection, parseAllDocuments } from 'yaml';
 import type { InjectorConfig } from '../inject/index.js';
 import { injectManifest } from '../inject/index.js';
 import { describeDocument } from '../inject/manifest.js';
+import { applyPatchToYaml, UneditableYamlError } from './yaml-edit.js';
 import { configFromFlags, injectorConfigFlags, InvalidConfigError, loadInjectorConfig } from './config.js';
 import type { Command } from './context.js';
 import { parseFlags, UsageError } from './context.js';
@@ -44,25 +47,45 @@ function pointerSegments(path: string): string[] {
   return path.split('/').slice(1).map(jsonPatch.unescapePathComponent);
 }
 
+/** The document's value as `inject` sees it; aliases are limited as in kubectl's parser. */
+const documentValue = (doc: Document): unknown => doc.toJS({ maxAliasCount: 100 });
+
+function sameValue(text: string, expected: unknown): boolean {
+  const reparsed = parseAllDocuments(text, YAML_OPTIONS);
+  const [doc] = reparsed;
+  return reparsed.length === 1 && doc?.errors.length === 0 && isDeepStrictEqual(documentValue(doc), expected);
+}
+
 /**
  * The injected document as YAML, edited through the same patch the webhook would send so the
- * rest of the document keeps its comments, quoting and key order. Falls back to printing the
- * whole document afresh if the edit did not give exactly the injected object (merge keys).
+ * rest of the document keeps its comments, quoting and key order, through aliases, anchors and
+ * merge keys (yaml-edit.ts). Falls back to printing the whole document afresh if that edit cannot
+ * be made or does not read back as exactly the injected object. Throws if neither does.
  */
 function renderInjected(doc: Document, sourceText: string, original: unknown, injected: object): string {
   // A JSON document (`kubectl get -o json`) stays JSON, which is also valid YAML.
-  if (isCollection(doc.contents) && doc.contents.flow === true) return `${JSON.stringify(injected, null, 2)}\n`;
-  const edited = doc.clone();
-  for (const op of jsonPatch.compare(original as object, injected)) {
-    const path = pointerSegments(op.path);
-    if (op.op === 'add' || op.op === 'replace') edited.setIn(path, edited.createNode(op.value));
-    else if (op.op === 'remove') edited.deleteIn(path);
+  if (isCollection(doc.contents) && doc.contents.flow === true) {
+    const json = `${JSON.stringify(injected, null, 2)}\n`;
+    if (sameValue(json, injected)) return json;
   }
-  const result = isDeepStrictEqual(edited.toJS(), injected) ? edited : new Document(injected, YAML_OPTIONS);
   // Keep kubectl's `key:\n- item` list style if the document used it; never fold the long status line.
   const indentSeq = !/^( *)[^\s#-][^\n]*:[ \t]*\n\1- /m.test(sourceText);
-  return result.toString({ lineWidth: 0, indentSeq, flowCollectionPadding: false });
+  const print = (d: Document): string => d.toString({ lineWidth: 0, indentSeq, flowCollectionPadding: false });
+  try {
+    const edited = doc.clone();
+    const ops = jsonPatch.compare(original as object, injected).map((op) => ({ ...op, path: pointerSegments(op.path) }));
+    applyPatchToYaml(edited, ops);
+    const text = print(edited);
+    if (sameValue(text, injected)) return text;
+  } catch (err) {
+    if (!(err instanceof UneditableYamlError || err instanceof ReferenceError)) throw err;
+  }
+  const text = print(new Document(injected, { ...YAML_OPTIONS, aliasDuplicateObjects: false }));
+  if (!sameValue(text, injected)) throw new Error('the injected document does not print as YAML that reads back the same');
+  return text;
 }
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** Pure: the whole `inject` transformation of one YAML stream. `name` labels messages. */
 export function injectYamlStream(source: string, config: InjectorConfig, name: string): StreamResult {
@@ -81,21 +104,26 @@ export function injectYamlStream(source: string, config: InjectorConfig, name: s
     }
     let value: unknown;
     try {
-      value = doc.toJS({ maxAliasCount: 100 });
+      value = documentValue(doc);
     } catch (err) {
-      errors.push(`${name}: document ${i + 1}: ${err instanceof Error ? err.message : String(err)}`);
+      errors.push(`${name}: document ${i + 1}: ${messageOf(err)}`);
       return;
     }
-    const result = injectManifest(value, config);
-    warnings.push(...result.warnings.map((warning) => `${label(value)}: ${warning}`));
-    if (result.decision === 'denied') errors.push(`${label(value)}: ${result.message}`);
-    if (result.decision !== 'injected') {
-      output += original;
-      return;
+    // Anything unexpected still becomes this document's error line, never a crash.
+    try {
+      const result = injectManifest(value, config);
+      warnings.push(...result.warnings.map((warning) => `${label(value)}: ${warning}`));
+      if (result.decision === 'denied') errors.push(`${label(value)}: ${result.message}`);
+      if (result.decision !== 'injected') {
+        output += original;
+        return;
+      }
+      const rendered = renderInjected(doc, original, value, result.document);
+      const separator = i > 0 && !rendered.startsWith('---') ? '---\n' : '';
+      output += `${output === '' || output.endsWith('\n') ? '' : '\n'}${separator}${rendered}`;
+    } catch (err) {
+      errors.push(`${label(value)}: envoy-xds-injector cannot inject this document: ${messageOf(err)}`);
     }
-    const rendered = renderInjected(doc, original, value, result.document);
-    const separator = i > 0 && !rendered.startsWith('---') ? '---\n' : '';
-    output += `${output === '' || output.endsWith('\n') ? '' : '\n'}${separator}${rendered}`;
   });
   return { output: output + source.slice(consumed), errors, warnings };
 }
@@ -132,7 +160,15 @@ export const inject: Command = async (args, ctx) => {
     return 1;
   }
 
-  const result = injectYamlStream(source, config, file === '-' ? 'stdin' : file);
+  const label = file === '-' ? 'stdin' : file;
+  let result: StreamResult;
+  try {
+    result = injectYamlStream(source, config, label);
+  } catch (err) {
+    // Never a stack trace, and never anything but YAML on stdout.
+    ctx.stderr.write(`error: ${label}: ${messageOf(err)}\n`);
+    return 1;
+  }
   for (const warning of result.warnings) ctx.stderr.write(`Warning: ${warning}\n`);
   if (result.errors.length > 0) {
     for (const error of result.errors) ctx.stderr.write(`error: ${error}\n`);

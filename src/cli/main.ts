@@ -67,10 +67,11 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
 
   const version = readVersion();
-  const logger = pino({
-    level: process.env.LOG_LEVEL ?? 'info',
-    base: { cmd: name, version },
-  });
+  // `inject` prints YAML on stdout (piped into kubectl): its log lines, if any, go to stderr.
+  const logger = pino(
+    { level: process.env.LOG_LEVEL ?? 'info', base: { cmd: name, version } },
+    name === 'inject' ? pino.destination(2) : undefined,
+  );
   const ctx: CliContext = {
     stdin: process.stdin,
     stdout: process.stdout,

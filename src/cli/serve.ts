@@ -8,6 +8,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from '../server/app.js';
 import { createBuildInfo, createTlsMetrics } from '../server/metrics.js';
 import { Readiness } from '../server/readiness.js';
+import { ConnectionTracker } from '../server/connections.js';
 import { shutdownGracefully } from '../server/shutdown.js';
 import type { KeyPair, KeyPairFiles } from '../server/tls-reloader.js';
 import { CertificateReloader, describeCertificate, readKeyPair } from '../server/tls-reloader.js';
@@ -132,6 +133,7 @@ export const serve: Command = async (args, ctx) => {
     },
   });
 
+  const connections = new ConnectionTracker(app.server);
   try {
     await app.listen({ port, host });
   } catch (err) {
@@ -166,6 +168,6 @@ export const serve: Command = async (args, ctx) => {
   }
   logger.info({ signal: String(ctx.shutdownSignal.reason) }, 'shutdown requested');
   reloader.stop();
-  await shutdownGracefully(app, { readiness, logger, drainDelayMs, timeoutMs: shutdownTimeoutMs });
+  await shutdownGracefully(app, { readiness, logger, connections, drainDelayMs, timeoutMs: shutdownTimeoutMs });
   return 0;
 };

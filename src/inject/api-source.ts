@@ -56,6 +56,7 @@ export function withApiSource(watch: SyncContainer, spec: JsonObject, volumes: u
   ];
   const container: SyncContainer = { ...watch, args: [...watch.args, '--source', 'api', '--configmap', configMap], env };
   const token = tokenVolume(volumes);
+  if (watch.volumeMounts.some((m) => m.mountPath === SERVICE_ACCOUNT_MOUNT)) return { container, warnings: [] };
   if (token !== undefined) {
     // Mounted explicitly, so the watcher has the token whether or not the ServiceAccount plugin
     // runs again after this webhook.

@@ -1,5 +1,6 @@
-// Reads Envoy's bootstrap path (`-c` / `--config-path`) from the container's command and args, to
-// tell the watcher which file is the bootstrap and to warn when it is not where the copy goes.
+// Reads Envoy's bootstrap path (`-c` / `--config-path`) from the container's command and args, or
+// assumes the image's (IMAGE_BOOTSTRAP) when they do not name one, to tell copy and watch which file
+// is the bootstrap and to warn when it is not where the copy goes or the mount hides it.
 import { posix } from 'node:path';
 import { Annotation } from './annotations.js';
 import { isObject, type JsonObject } from './json.js';
@@ -42,10 +43,53 @@ export interface BootstrapCheck {
   warning: string | undefined;
 }
 
+/**
+ * The bootstrap the official images load when the Pod spec does not say: envoyproxy/envoy's
+ * Dockerfile has `ENTRYPOINT ["/docker-entrypoint.sh"]` and `CMD ["envoy", "-c",
+ * "/etc/envoy/envoy.yaml"]` and ships a demo bootstrap there; envoy-distroless has `ENTRYPOINT
+ * ["/usr/local/bin/envoy"]`, `CMD ["-c", "/etc/envoy/envoy.yaml"]` (envoyproxy/envoy,
+ * distribution/docker/Dockerfile-envoy). Derived images usually `COPY envoy.yaml` to that path.
+ */
+export const IMAGE_BOOTSTRAP = '/etc/envoy/envoy.yaml';
+
+const isInside = (path: string, dir: string): boolean => dir === '/' || path.startsWith(`${dir}/`);
+const given = (list: unknown): boolean => Array.isArray(list) && list.length > 0;
+
+/**
+ * No `-c`/`--config-path` in the spec: Envoy's bootstrap comes from the image. With neither
+ * command nor args the image's default command runs (Kubernetes: args without command replace only
+ * the image's CMD, a command replaces its ENTRYPOINT and CMD), so we assume IMAGE_BOOTSTRAP and
+ * treat it as the bootstrap when it is a file directly in mount-path. With a command or args of
+ * their own, an entrypoint script or the image's ENTRYPOINT may still read it: we only warn.
+ */
+function imageBootstrap(container: JsonObject, containerName: string, mountPath: string, configMap: string): BootstrapCheck {
+  if (!isInside(IMAGE_BOOTSTRAP, mountPath)) return { bootstrap: undefined, warning: undefined };
+  const isDefault = !given(container.command) && !given(container.args);
+  const inMount = posix.dirname(IMAGE_BOOTSTRAP) === mountPath;
+  const hidden = posix.dirname(IMAGE_BOOTSTRAP);
+  const why = isDefault
+    ? `has no command or args, so it runs its image's default command, which for envoyproxy/envoy images is "envoy -c ${IMAGE_BOOTSTRAP}"`
+    : `names no bootstrap (-c or --config-path) in its command or args, so its image or entrypoint script decides (envoyproxy/envoy images use ${IMAGE_BOOTSTRAP})`;
+  const fix = inMount
+    ? `if the bootstrap is in ConfigMap ${configMap} as key ${posix.basename(IMAGE_BOOTSTRAP)}, say so with args ["-c", "${IMAGE_BOOTSTRAP}"]; if the image has it, set annotation ${Annotation.mountPath} to a directory the image does not use (e.g. ${hidden}/xds) and point path_config_source there`
+    : `set annotation ${Annotation.mountPath} to a directory outside ${hidden} (e.g. ${hidden}/xds) or start Envoy with -c pointing into ${mountPath}`;
+  return {
+    bootstrap: isDefault && inMount ? posix.basename(IMAGE_BOOTSTRAP) : undefined,
+    warning: `container ${containerName} ${why}; mount-path ${mountPath} hides everything the image has in ${hidden}, so Envoy fails with "unable to read file" unless ConfigMap ${configMap} provides ${IMAGE_BOOTSTRAP.slice(mountPath.length + 1)}: ${fix}`,
+  };
+}
+
 export function checkBootstrap(container: JsonObject, containerName: string, mountPath: string, configMap: string): BootstrapCheck {
   const raw = envoyConfigPath(container);
-  // Not found, or `$(VAR)` expanded by the kubelet: we cannot tell, so we stay quiet.
-  if (raw === undefined || raw.includes('$(')) return { bootstrap: undefined, warning: undefined };
+  if (raw === undefined) {
+    // --config-yaml alone is a complete bootstrap: no file is read.
+    if (words(container).some((word) => word === '--config-yaml' || word.startsWith('--config-yaml='))) {
+      return { bootstrap: undefined, warning: undefined };
+    }
+    return imageBootstrap(container, containerName, mountPath, configMap);
+  }
+  // `$(VAR)` expanded by the kubelet: we cannot tell, so we stay quiet.
+  if (raw.includes('$(')) return { bootstrap: undefined, warning: undefined };
   const workingDir = typeof container.workingDir === 'string' && posix.isAbsolute(container.workingDir) ? container.workingDir : undefined;
   if (!posix.isAbsolute(raw) && workingDir === undefined) return { bootstrap: undefined, warning: undefined };
   const path = posix.resolve(workingDir ?? '/', raw);

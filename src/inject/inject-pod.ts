@@ -12,6 +12,7 @@ import { isObject, listAt, nameOf, type JsonObject } from './json.js';
 import { checkMountPathIsFree } from './mount-path.js';
 import { CONFIG_VOLUME, INJECTED_CONTAINERS, INJECTED_VOLUMES } from './names.js';
 import { resolveOptions } from './options.js';
+import { serviceAccountTokenMounts } from './service-account.js';
 import { missingInjectedObjects, statusAnnotation } from './status.js';
 import type { InjectResult } from './index.js';
 
@@ -104,6 +105,8 @@ function decide(pod: unknown, config: InjectorConfig, warnings: string[]): Injec
   };
   const copy = copyContainer(options, config, bootstrap.bootstrap);
   let watch = watchContainer(options, config, bootstrap.bootstrap);
+  // So that the apiserver's re-run of the ServiceAccount plugin changes nothing (one call per Pod).
+  for (const container of [copy, watch]) container.volumeMounts.push(...serviceAccountTokenMounts(spec));
   if (sourceMode(annotations) === 'api') {
     const api = withApiSource(watch, spec, volumes, options.configMap);
     watch = api.container;

@@ -67,10 +67,10 @@ export function buildApp(deps: AppDeps) {
   // Only JSON is an AdmissionReview: drop fastify's text/plain parser so other types get 415.
   app.removeContentTypeParser('text/plain');
 
-  // While shutting down, ask keep-alive clients (the apiserver) to reconnect, which lands them on
-  // a replica that is still in the Service, instead of cutting their connection later.
+  // Once no longer listening (shutdown.ts), ask keep-alive clients (the apiserver) to reconnect,
+  // which lands them on a replica that is still in the Service, instead of cutting their connection.
   app.addHook('onRequest', (_request, reply, done) => {
-    if (readiness.shuttingDown) void reply.header('connection', 'close');
+    if (readiness.closingConnections) void reply.header('connection', 'close');
     done();
   });
 

@@ -17,9 +17,22 @@ export class Readiness {
     return this.#state === 'ready';
   }
 
-  /** Once set, responses carry `Connection: close` so keep-alive clients move to other replicas. */
   get shuttingDown(): boolean {
     return this.#state === 'shutting-down';
+  }
+
+  #closingConnections = false;
+
+  /**
+   * Once set (when the server has stopped listening), responses carry `Connection: close` so
+   * keep-alive clients move to other replicas.
+   */
+  get closingConnections(): boolean {
+    return this.#closingConnections;
+  }
+
+  markClosingConnections(): void {
+    this.#closingConnections = true;
   }
 
   markReady(): void {

@@ -6,8 +6,8 @@
 // `..data` once, read every file through that directory (never through the per-key symlinks, which
 // follow `..data` as it moves), and check `..data` still points there afterwards. If it moved, the
 // old directory may have been half-deleted while we listed it: read the new one instead.
-import { readFile, readdir, readlink, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, readdir, readlink, realpath, stat } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
 
 export const DATA_LINK = '..data';
 
@@ -20,6 +20,11 @@ export interface Snapshot {
   skipped: string[];
   /** Set when the snapshot came from the Kubernetes API (sources/api-source.ts), not a volume. */
   api?: { resourceVersion: string | undefined; uid: string | undefined };
+  /**
+   * Keys that are symlinks resolving outside the volume (name → link target): not published. Their
+   * target is not part of what was mounted, and other containers (Envoy) may not see it at all.
+   */
+  outside: Map<string, string>;
 }
 
 export class SourceMissingError extends Error {
@@ -73,9 +78,17 @@ async function readDataLink(sourceDir: string): Promise<string | undefined> {
   }
 }
 
+/** Whether `path` (a symlink in `dir`) resolves outside `dir`; a dangling link is judged by its text. */
+async function pointsOutside(dir: string, path: string, link: string): Promise<boolean> {
+  const root = await realpath(dir);
+  const resolved = await realpath(path).catch(() => resolve(dir, link));
+  return resolved !== root && !resolved.startsWith(`${root}${sep}`);
+}
+
 async function readDirectory(dir: string, version: string | undefined): Promise<Snapshot> {
   const files = new Map<string, Buffer>();
   const skipped: string[] = [];
+  const outside = new Map<string, string>();
   const entries = (await readdir(dir, { withFileTypes: true }))
     .filter((entry) => !isReservedName(entry.name))
     .sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -85,6 +98,11 @@ async function readDirectory(dir: string, version: string | undefined): Promise<
     // directory keys may be symlinks: stat follows them.
     let isFile = entry.isFile();
     if (entry.isSymbolicLink()) {
+      const link = await readlink(path).catch(() => undefined);
+      if (link !== undefined && (await pointsOutside(dir, path, link))) {
+        outside.set(entry.name, link);
+        continue;
+      }
       const info = await stat(path).catch((err: unknown) => {
         if (version === undefined && isVanished(err)) return undefined; // deleted meanwhile
         throw err;
@@ -98,7 +116,7 @@ async function readDirectory(dir: string, version: string | undefined): Promise<
     }
     files.set(entry.name, await readFile(path));
   }
-  return { version, files, skipped };
+  return { version, files, skipped, outside };
 }
 
 function isVanished(err: unknown): boolean {

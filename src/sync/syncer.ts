@@ -96,6 +96,11 @@ export class Syncer {
       this.reportedSkips.add(name);
       this.logger.warn({ file: name }, 'not a regular file (ConfigMap items[].path subdirectory?): not published');
     }
+    for (const [name, link] of snapshot.outside) {
+      if (this.reportedSkips.has(name)) continue;
+      this.reportedSkips.add(name);
+      this.logger.warn({ file: name, link }, `key ${name} is a symlink to ${link}, outside the ConfigMap volume ${sourceDir}: not published`);
+    }
 
     const changes: Change[] = [];
     for (const [name, content] of snapshot.files) {

@@ -1,8 +1,9 @@
 // The sidecar loop: one inotify watch on the ConfigMap volume (node's fs.watch is inotify on Linux
 // and reports the `..data` rename by name), a sync pass per swap, coalescing, periodic resync.
-import { watch } from 'node:fs';
+import { statSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { rename, unlink, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { DATA_LINK, SourceMissingError, isReservedName } from './snapshot.js';
@@ -20,6 +21,8 @@ const RELEASE_AFTER_IDLE_MS = 1000;
 // stream of such passes pile them up to the soft limit. Costs a few ms after the publish, which a
 // change of this size (rare, 60 s apart in a cluster) can afford; small passes are not affected.
 const LARGE_PASS_BYTES = 64 * 1024;
+// While the source directory is gone: how often to look for it (a stat), to re-arm the watch.
+const REARM_POLL_MS = 100;
 
 export interface WatchOptions {
   sourceDir: string;
@@ -41,6 +44,7 @@ export interface WatchOptions {
 export async function runWatch(options: WatchOptions): Promise<number> {
   const { sourceDir, targetDir, logger, signal } = options;
   const source = options.source ?? new VolumeSource(sourceDir);
+  const sourceName = basename(sourceDir);
   const syncer = new Syncer({
     sourceDir,
     targetDir,
@@ -86,6 +90,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
       } catch (err) {
         const explained = explainSyncError(err, { sourceDir, targetDir });
         logger.error(errorFields(err, explained), `sync failed, retrying on the next change or resync: ${explained.message}`);
+        if (err instanceof SourceMissingError) checkWatchedDirectory();
       }
       served = covering;
       if (changedBytes >= LARGE_PASS_BYTES || heapAboveSoftLimit()) {
@@ -117,19 +122,66 @@ export async function runWatch(options: WatchOptions): Promise<number> {
   };
 
   let watcher: FSWatcher | undefined;
+  // The inode the inotify watch is on. Removing and recreating the source directory (what a volume
+  // remount looks like) leaves the watch on the deleted inode, silent for good (inotify sends
+  // IN_DELETE_SELF then IN_IGNORED; node reports them as events named after the directory, never
+  // as an error): re-arm on the new directory as soon as it is there.
+  let watchedIno: number | undefined;
+  let rearmPoll: NodeJS.Timeout | undefined;
+  const rearm = (): boolean => {
+    try {
+      startWatching();
+    } catch {
+      return false; // not back yet
+    }
+    clearInterval(rearmPoll);
+    rearmPoll = undefined;
+    logger.info({ source: sourceDir }, 'ConfigMap volume is back: watching it again');
+    source.volumeChanged();
+    trigger();
+    return true;
+  };
+  // Synchronous (one stat), so two events in a row cannot both start a poll. `replaced`: inotify
+  // said the watched directory itself was deleted or moved (a new one may reuse its inode number).
+  const checkWatchedDirectory = (replaced = false): void => {
+    if (stopping || rearmPoll !== undefined) return;
+    let ino: number | undefined;
+    try {
+      ino = statSync(sourceDir).ino;
+    } catch {
+      ino = undefined;
+    }
+    if (!replaced && watcher !== undefined && ino === watchedIno) return;
+    watcher?.close();
+    watcher = undefined;
+    if (rearm()) return;
+    logger.warn(
+      { source: sourceDir },
+      ino === undefined
+        ? `ConfigMap volume ${sourceDir} is gone (unmounted or replaced): watching again as soon as it is back`
+        : `cannot watch ConfigMap volume ${sourceDir}: retrying`,
+    );
+    rearmPoll = setInterval(rearm, REARM_POLL_MS);
+  };
   const startWatching = (): void => {
+    const ino = statSync(sourceDir).ino;
     const fsWatcher = watch(sourceDir, { persistent: true }, (_event, filename) => {
       const name = filename?.toString();
+      // IN_DELETE_SELF / IN_MOVE_SELF, reported under the directory's own name (once the watch is
+      // gone, the following IN_IGNORED finds the new watch armed and does nothing).
+      if (name === sourceName && fsWatcher === watcher) checkWatchedDirectory(true);
       if (name === undefined || name === DATA_LINK || (!atomicWriterLayout && !isReservedName(name))) {
         source.volumeChanged();
         trigger();
       }
     });
+    watcher?.close();
+    watchedIno = ino;
     fsWatcher.on('error', (err) => {
-      // e.g. the volume was unmounted; the resync timer tries to watch again.
-      logger.error({ err, source: sourceDir }, 'inotify watch failed; retrying at the next resync');
+      logger.error({ err, source: sourceDir }, 'inotify watch failed; watching again');
       fsWatcher.close();
-      watcher = undefined;
+      if (watcher === fsWatcher) watcher = undefined;
+      checkWatchedDirectory();
     });
     watcher = fsWatcher;
   };
@@ -162,13 +214,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     if (served !== requested) kick(); // a swap landed during the first pass
 
     resync = setInterval(() => {
-      if (watcher === undefined && !stopping) {
-        try {
-          startWatching();
-        } catch (err) {
-          logger.error({ err, source: sourceDir }, 'cannot watch the ConfigMap volume');
-        }
-      }
+      checkWatchedDirectory(); // a watch lost to an error, or on a replaced directory
       trigger();
     }, options.resyncMs);
 
@@ -189,6 +235,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
   } finally {
     stopping = true;
     clearInterval(resync);
+    clearInterval(rearmPoll);
     clearTimeout(release);
     watcher?.close();
     await source.stop();

@@ -2,6 +2,7 @@
 // process with the shipped config, the MutatingWebhookConfiguration is the one from manifests/base
 // (plus a caBundle), and the apiserver reaches the webhook through its Service, as in a cluster.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
@@ -215,6 +216,23 @@ describe('webhook on a real apiserver', { timeout: 45 * 60_000 }, () => {
     assert.deepEqual(storedParts(pod, expected), expected);
   });
 
+  test('one webhook call per injected Pod: the re-run ServiceAccount plugin finds its token mount already on copy and watch', async () => {
+    const before = metricValue(await scrapeMetrics(server), REQUESTS_METRIC) ?? 0;
+    const count = 5;
+    for (let i = 0; i < count; i++) {
+      await cluster.core.createNamespacedPod({ namespace: ns, body: envoyPod(`one-call-${String(i)}`, optIn('edge-xds')) });
+    }
+    const calls = (metricValue(await scrapeMetrics(server), REQUESTS_METRIC) ?? 0) - before;
+    assert.equal(calls, count, `webhook calls for ${String(count)} Pods`);
+    const pod = await cluster.core.readNamespacedPod({ name: 'one-call-0', namespace: ns });
+    const token = (pod.spec?.volumes ?? []).find((v) => v.name.startsWith('kube-api-access-'));
+    assert.ok(token !== undefined, 'the ServiceAccount plugin mounted a token (the case this test is about)');
+    for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
+      const mounts = (c.volumeMounts ?? []).filter((m) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount');
+      assert.deepEqual(mounts.map((m) => [m.name, m.readOnly]), [[token.name, true]], c.name);
+    }
+  });
+
   test('Pods without the annotation never reach the webhook (matchConditions)', async () => {
     const before = metricValue(await scrapeMetrics(server), REQUESTS_METRIC) ?? 0;
     const pod = await cluster.core.createNamespacedPod({ namespace: ns, body: envoyPod('plain', {}) });
@@ -235,6 +253,23 @@ describe('webhook on a real apiserver', { timeout: 45 * 60_000 }, () => {
     // A warning, not a denial: the Pod was created and injected.
     const stored = await cluster.core.readNamespacedPod({ name: 'bootstrap-elsewhere', namespace: ns });
     assert.notEqual(stored.metadata?.annotations?.[STATUS_ANNOTATION], undefined);
+  });
+
+  test("an Envoy relying on its image's default command (shared case): kubectl prints the warning, copy and watch get --bootstrap", async () => {
+    const [deployment] = parseAllDocuments(await readFile(new URL('../fixtures/manifests/envoy-image-default-command.yaml', import.meta.url), 'utf8'))
+      .map((d) => d.toJS() as Json);
+    const template = field(deployment, 'spec', 'template') as Json;
+    const pod = { apiVersion: 'v1', kind: 'Pod', ...template, metadata: { ...(template.metadata as Json), name: 'image-default-command' } };
+    const res = await kubectl(cluster, ['create', '-n', ns, '-f', '-', '-o', 'json'], { input: JSON.stringify(pod) });
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(
+      res.stderr,
+      /^Warning: container envoy has no command or args, so it runs its image's default command, which for envoyproxy\/envoy images is "envoy -c \/etc\/envoy\/envoy\.yaml"; mount-path \/etc\/envoy hides everything the image has in \/etc\/envoy/m,
+    );
+    const stored = JSON.parse(res.stdout) as Json;
+    for (const c of asObjects(field(stored, 'spec', 'initContainers'))) {
+      assert.deepEqual((c.args as string[]).slice(-2), ['--bootstrap', 'envoy.yaml'], String(c.name));
+    }
   });
 
   test('a server-side dry-run returns the injected Pod and its warnings, and leaves nothing behind', async () => {

@@ -155,3 +155,55 @@ test('SIGTERM under load: readiness fails first, every accepted review is answer
     for (const a of agents) a.destroy();
   }
 });
+
+test('SIGTERM while 10 keep-alive connections send reviews, 10 runs: every request answered or cleanly refused, no connection reset', async () => {
+  const RUNS = 10;
+  const failures: string[] = [];
+  let answered = 0;
+  let refused = 0;
+  for (let run = 0; run < RUNS; run++) {
+    const child = await spawnServe([
+      '--port', '0', '--host', '127.0.0.1',
+      '--tls-cert', serving.certFile, '--tls-key', serving.keyFile,
+      '--drain-delay', '1s', '--shutdown-timeout', '30s',
+    ]);
+    server = child;
+    let sent = 0;
+    const agents: Agent[] = [];
+    // Like the apiserver's client pool: keep-alive, one connection per worker, each worker stops
+    // only when the server refuses a connection (it no longer listens).
+    const worker = async (w: number): Promise<void> => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: ca.cert });
+      agents.push(agent);
+      for (let i = 0; ; i++) {
+        const uid = `run${String(run)}-${String(w)}-${String(i)}`;
+        sent++;
+        try {
+          const res = await postReview(`${child.url}/mutate`, { ...fixture, request: { ...fixture.request, uid } }, { ca: ca.cert, agent });
+          const echoed = (JSON.parse(res.body) as { response?: { uid?: string } }).response?.uid;
+          if (res.status !== 200 || echoed !== uid) failures.push(`${uid}: HTTP ${String(res.status)} uid ${String(echoed)}`);
+          else answered++;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+          if (code === 'ECONNREFUSED') {
+            refused++;
+            return;
+          }
+          failures.push(`${uid}: ${code}`);
+          return;
+        }
+      }
+    };
+    const workers = Array.from({ length: 10 }, (_, w) => worker(w));
+    try {
+      while (sent < 50) await new Promise((r) => setTimeout(r, 10));
+      child.kill('SIGTERM');
+      await Promise.all(workers);
+      assert.deepEqual(await child.exit, { code: 0, signal: null }, child.stderr());
+    } finally {
+      for (const a of agents) a.destroy();
+    }
+  }
+  assert.deepEqual(failures, [], `requests without an answer or a refusal (answered ${String(answered)}, refused ${String(refused)})`);
+  assert.ok(answered > RUNS * 50, `reviews were answered (${String(answered)})`);
+});

@@ -247,9 +247,15 @@ describe('health, readiness and metrics', () => {
       readiness.markShuttingDown();
       const notReady = await httpsRequest(`${url}/readyz`, { ca: ca.cert });
       assert.deepEqual([notReady.status, JSON.parse(notReady.body)], [503, { status: 'shutting-down' }]);
+      // Draining: keep-alive as before (a fresh connection could be reset when the listener closes).
       const stillServing = await postReview(`${url}/mutate`, fixture, { ca: ca.cert, agent });
       assert.equal(stillServing.status, 200);
-      assert.equal(stillServing.headers.connection, 'close');
+      assert.equal(stillServing.headers.connection, 'keep-alive');
+      // No longer listening: clients are asked to reconnect (elsewhere).
+      readiness.markClosingConnections();
+      const closing = await postReview(`${url}/mutate`, fixture, { ca: ca.cert, agent });
+      assert.equal(closing.status, 200);
+      assert.equal(closing.headers.connection, 'close');
       assert.equal((await httpsRequest(`${url}/healthz`, { ca: ca.cert })).status, 200);
     } finally {
       agent.destroy();

@@ -129,3 +129,19 @@ test('copy rejects bad flags with a usage error', async () => {
   assert.equal(result.code, 2);
   assert.match(result.stderr, /--from and --to are required/);
 });
+
+test('copy --bootstrap fails, naming the key and the mount-path annotation, when the ConfigMap lacks the bootstrap', async () => {
+  const { root, source, target } = await makeTempDirs();
+  try {
+    await new AtomicWriter(source).write({ 'lds.yaml': xdsFile('lds', 1, 100), 'cds.yaml': xdsFile('cds', 1, 100) });
+    const missing = await runCli(['copy', '--from', source, '--to', target, '--bootstrap', 'envoy.yaml']);
+    assert.equal(missing.code, 1);
+    assert.match(messages(missing.logs), /Envoy's bootstrap envoy\.yaml is not in the ConfigMap.*add key envoy\.yaml to the ConfigMap, or set annotation envoy-xds-injector\.io\/mount-path/);
+
+    await new AtomicWriter(source).write({ 'lds.yaml': xdsFile('lds', 1, 100), 'cds.yaml': xdsFile('cds', 1, 100), 'envoy.yaml': BOOTSTRAP });
+    const present = await runCli(['copy', '--from', source, '--to', target, '--bootstrap', 'envoy.yaml']);
+    assert.equal(present.code, 0, messages(present.logs));
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

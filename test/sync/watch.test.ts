@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
-import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { bootstrapYaml, freePorts, startEnvoy, type EnvoyProcess } from '../envoy/envoy.js';
@@ -413,6 +413,77 @@ test('watch fails fast when the ConfigMap mount or the target is missing', TIMEO
     assert.equal(badFlag.code, 2);
     assert.match(badFlag.stderr, /--resync/);
   } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a remounted source (directory removed, then back) is watched again at once: changes arrive without waiting for the resync', TIMEOUT, async () => {
+  const { root, source, target } = await makeTempDirs();
+  await new AtomicWriter(source).write(v(0));
+  assert.equal((await runCli(['copy', '--from', source, '--to', target])).code, 0);
+  const envoy = await EnvoyStandIn.start(target, WATCHED);
+  // A resync far beyond the test's timeout: only the re-armed inotify watch can deliver.
+  const watcher = new CliProcess(['watch', '--from', source, '--to', target, '--ready-file', join(target, READY), '--resync', '1h']);
+  const reloadedTo = (file: string, wanted: number) =>
+    waitFor(() => envoy.reloadsOf(file).some((reload) => versionOf(reload.content) === wanted), `${file} version ${wanted} reaching Envoy`);
+  try {
+    await waitFor(() => existsSync(join(target, READY)), 'ready file');
+
+    // Gone for a while (unmounted), then back with a new version.
+    await rm(source, { recursive: true });
+    await watcher.waitForLog((line) => String(line.msg).includes('is gone (unmounted or replaced)'), 'gone warning');
+    await mkdir(source);
+    const writer = new AtomicWriter(source);
+    await writer.write(v(1));
+    await reloadedTo('cds.yaml', 1);
+    await watcher.waitForLog((line) => line.msg === 'ConfigMap volume is back: watching it again', 'back');
+    // The watch itself is re-armed: the next change arrives as on the normal path.
+    await writer.write(v(2));
+    await reloadedTo('cds.yaml', 2);
+    assert.equal(watcher.logs.filter((line) => String(line.msg).includes('is gone')).length, 1, 'the gone warning is not repeated per event');
+
+    // Replaced in one go (removed and recreated between two events).
+    await rm(source, { recursive: true });
+    await mkdir(source);
+    const next = new AtomicWriter(source);
+    await next.write(v(3));
+    await reloadedTo('lds.yaml', 3);
+    await next.write(v(4));
+    await reloadedTo('lds.yaml', 4);
+  } finally {
+    await watcher.stop();
+    await envoy.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a key that is a symlink pointing outside the volume is not published, and said so once', TIMEOUT, async () => {
+  const { root, source, target } = await makeTempDirs();
+  const elsewhere = join(root, 'elsewhere');
+  await mkdir(elsewhere);
+  await writeFile(join(elsewhere, 'cds.yaml'), xdsFile('cds', 1, 100));
+  await mkdir(join(source, 'real'));
+  await writeFile(join(source, 'real', 'lds.yaml'), xdsFile('lds', 1, 100));
+  await symlink(join(elsewhere, 'cds.yaml'), join(source, 'cds.yaml')); // outside, readable here
+  await symlink('/nonexistent/envoy.yaml', join(source, 'envoy.yaml')); // outside, absent here (another container's path)
+  await symlink('real/lds.yaml', join(source, 'lds.yaml')); // inside: published
+  const watcher = new CliProcess(['watch', '--from', source, '--to', target, '--ready-file', join(target, READY)]);
+  try {
+    await waitFor(() => existsSync(join(target, READY)), 'ready file');
+    assert.ok(existsSync(join(target, 'lds.yaml')), 'a symlink inside the volume is published');
+    // More passes: the message is not repeated.
+    for (let i = 2; i <= 4; i++) {
+      await writeFile(join(source, `marker-${i}.txt`), `${i}\n`);
+      await waitFor(() => existsSync(join(target, `marker-${i}.txt`)), `marker-${i}.txt published`);
+    }
+    for (const [file, link] of [['cds.yaml', join(elsewhere, 'cds.yaml')], ['envoy.yaml', '/nonexistent/envoy.yaml']] as const) {
+      assert.equal(existsSync(join(target, file)), false, `${file} not published`);
+      const lines = watcher.logs.filter((line) => line.file === file && String(line.msg).includes('outside the ConfigMap volume'));
+      assert.equal(lines.length, 1, `${file}: one log line`);
+      assert.equal(lines[0]?.msg, `key ${file} is a symlink to ${link}, outside the ConfigMap volume ${source}: not published`);
+    }
+  } finally {
+    await watcher.stop();
     await rm(root, { recursive: true, force: true });
   }
 });

@@ -110,6 +110,31 @@ test('a denial exits 1, prints nothing on stdout and names the document and the 
   );
 });
 
+test('pod-template annotations given as a YAML alias (shared case): exit 0, stdout is only the injected YAML', async () => {
+  const run = await inject(['-f', fixture('inject-alias-annotations.yaml')]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stderr, '');
+  const [deployment] = docs(run.stdout);
+  assert.ok(deployment !== undefined);
+  assert.ok(annotationsOf(podTemplate(deployment))['envoy-xds-injector.io/status'] !== undefined);
+  assert.equal(((deployment.metadata as Json).annotations as Json)['envoy-xds-injector.io/status'], undefined);
+});
+
+test("an Envoy relying on its image's default command (shared case): the bootstrap is passed to copy/watch, and the hidden image file is warned about", async () => {
+  const run = await inject(['-f', fixture('envoy-image-default-command.yaml')]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(
+    run.stderr,
+    /^Warning: \S+envoy-image-default-command\.yaml: document 1 \(Deployment\/edge\): container envoy has no command or args, so it runs its image's default command, which for envoyproxy\/envoy images is "envoy -c \/etc\/envoy\/envoy\.yaml"; mount-path \/etc\/envoy hides everything the image has in \/etc\/envoy/m,
+  );
+  const [deployment] = docs(run.stdout);
+  assert.ok(deployment !== undefined);
+  const init = ((podTemplate(deployment).spec as Json).initContainers ?? []) as Json[];
+  for (const name of ['envoy-xds-copy', 'envoy-xds-watch']) {
+    assert.deepEqual((init.find((c) => c.name === name)?.args as string[]).slice(-2), ['--bootstrap', 'envoy.yaml'], name);
+  }
+});
+
 test('a YAML syntax error exits 1 and names the document and the line', async () => {
   const run = await inject(['-f', fixture('invalid.yaml')]);
   assert.equal(run.code, 1);

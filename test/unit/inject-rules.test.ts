@@ -54,7 +54,7 @@ const statusOf = (r: Injected): Json => JSON.parse(r.pod.metadata?.annotations?.
 const names = (list: unknown): unknown[] => ((list ?? []) as Json[]).map((c) => c.name);
 
 describe('defaults', () => {
-  const result = injected(pod({}, { containers: [envoy(), { name: 'app', image: 'nginx' }] }));
+  const result = injected(pod({}, { containers: [envoy({ args: ['-c', '/etc/envoy/envoy.yaml'] }), { name: 'app', image: 'nginx' }] }));
   const copy = containerNamed(result.spec.initContainers, 'envoy-xds-copy');
   const watch = containerNamed(result.spec.initContainers, 'envoy-xds-watch');
 
@@ -71,8 +71,8 @@ describe('defaults', () => {
   });
   test('copy init container first, then the watcher as a native sidecar', () => {
     assert.deepEqual(names(result.spec.initContainers), ['envoy-xds-copy', 'envoy-xds-watch']);
-    assert.deepEqual(copy.args, ['copy', '--from', SRC, '--to', DST]);
-    assert.deepEqual(watch.args, ['watch', '--from', SRC, '--to', DST, '--ready-file', READY]);
+    assert.deepEqual(copy.args, ['copy', '--from', SRC, '--to', DST, '--bootstrap', 'envoy.yaml']);
+    assert.deepEqual(watch.args, ['watch', '--from', SRC, '--to', DST, '--ready-file', READY, '--bootstrap', 'envoy.yaml']);
     assert.equal(copy.restartPolicy, undefined);
     assert.equal(watch.restartPolicy, 'Always');
     assert.deepEqual(watch.startupProbe, { exec: { command: ['test', '-e', READY] }, periodSeconds: 1, failureThreshold: 120 });
@@ -416,6 +416,75 @@ describe('warnings', () => {
       const result = injected(pod({}, { containers: [envoy(extra)] }));
       assert.deepEqual(result.warnings, []);
       for (const c of result.spec.initContainers as Json[]) assert.equal((c.args as string[]).includes('--bootstrap'), false);
+    }
+  });
+});
+
+describe("Envoy relying on its image's bootstrap (no -c in the spec)", () => {
+  const copyArgs = (r: Injected & { spec: Json }): unknown => containerNamed(r.spec.initContainers, 'envoy-xds-copy').args;
+  const watchArgs = (r: Injected & { spec: Json }): unknown => containerNamed(r.spec.initContainers, 'envoy-xds-watch').args;
+
+  test('no command, no args, default mount-path: the image default /etc/envoy/envoy.yaml is the bootstrap, and the mount hiding it is warned about', () => {
+    const r = injected(pod({}, { containers: [envoy()] }));
+    assert.deepEqual(copyArgs(r), ['copy', '--from', SRC, '--to', DST, '--bootstrap', 'envoy.yaml']);
+    assert.deepEqual((watchArgs(r) as string[]).slice(-2), ['--bootstrap', 'envoy.yaml']);
+    assert.equal(r.warnings.length, 1);
+    assert.match(r.warnings[0] ?? '', /container envoy has no command or args, so it runs its image's default command, which for envoyproxy\/envoy images is "envoy -c \/etc\/envoy\/envoy\.yaml"; mount-path \/etc\/envoy hides everything the image has in \/etc\/envoy/);
+    assert.match(r.warnings[0] ?? '', /args \["-c", "\/etc\/envoy\/envoy\.yaml"\]/);
+    assert.match(r.warnings[0] ?? '', /set annotation envoy-xds-injector\.io\/mount-path to a directory the image does not use \(e\.g\. \/etc\/envoy\/xds\)/);
+  });
+
+  test('empty command and args lists are the image default too (Kubernetes ignores empty lists)', () => {
+    const r = injected(pod({}, { containers: [envoy({ command: [], args: [] })] }));
+    assert.deepEqual((watchArgs(r) as string[]).slice(-2), ['--bootstrap', 'envoy.yaml']);
+  });
+
+  test('the fixes the warning names silence it: an explicit -c into the mount, or a mount-path beside the image bootstrap', () => {
+    const explicit = injected(pod({}, { containers: [envoy({ args: ['-c', '/etc/envoy/envoy.yaml'] })] }));
+    assert.deepEqual(explicit.warnings, []);
+    const beside = injected(pod({ 'mount-path': '/etc/envoy/xds' }, { containers: [envoy()] }));
+    assert.deepEqual(beside.warnings, []);
+    assert.equal((copyArgs(beside) as string[]).includes('--bootstrap'), false, 'the image keeps its bootstrap');
+  });
+
+  test('a mount-path above /etc/envoy hides it too: warned, no --bootstrap (keys are files directly in mount-path)', () => {
+    const r = injected(pod({ 'mount-path': '/etc' }, { containers: [envoy()] }));
+    assert.equal((copyArgs(r) as string[]).includes('--bootstrap'), false);
+    assert.match(r.warnings.join('\n'), /mount-path \/etc hides everything the image has in \/etc\/envoy.*set annotation envoy-xds-injector\.io\/mount-path to a directory outside \/etc\/envoy/);
+  });
+
+  test('args or a command without -c (entrypoint script): warned, but no --bootstrap, since the script may not read it', () => {
+    for (const extra of [{ args: ['--log-level', 'debug'] }, { command: ['/docker-entrypoint.sh'] }, { command: ['/bin/sh', '-c', 'envsubst < /tmpl/envoy.yaml > /tmp/e.yaml && exec envoy -c /tmp/e.yaml'] }]) {
+      const r = injected(pod({}, { containers: [envoy(extra)] }));
+      if (extra.command?.[0] === '/bin/sh') {
+        assert.match(r.warnings.join('\n'), /starts Envoy with -c \/tmp\/e\.yaml, which is outside mount-path/, 'an explicit -c in a script is read as before');
+        continue;
+      }
+      assert.equal((copyArgs(r) as string[]).includes('--bootstrap'), false, JSON.stringify(extra));
+      assert.match(r.warnings.join('\n'), /names no bootstrap \(-c or --config-path\) in its command or args, so its image or entrypoint script decides/);
+    }
+  });
+});
+
+describe('the ServiceAccount token mount (so the apiserver calls the webhook once per Pod)', () => {
+  const token = { name: 'kube-api-access-x7k2p', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } };
+  const TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+  const envoyWithToken = envoy({ args: ['-c', '/etc/envoy/envoy.yaml'], volumeMounts: [{ name: token.name, readOnly: true, mountPath: TOKEN_PATH }] });
+
+  test('copy and watch get the mount the ServiceAccount plugin gave the Pod, as it would add it', () => {
+    const r = injected(pod({}, { containers: [envoyWithToken], volumes: [token] }));
+    for (const name of ['envoy-xds-copy', 'envoy-xds-watch']) {
+      const mounts = containerNamed(r.spec.initContainers, name).volumeMounts as Json[];
+      assert.deepEqual(mounts.at(-1), { name: token.name, readOnly: true, mountPath: TOKEN_PATH }, name);
+    }
+  });
+
+  test('no token volume, or automountServiceAccountToken: false: no mount', () => {
+    for (const spec of [{ containers: [envoyWithToken] }, { containers: [envoyWithToken], volumes: [token], automountServiceAccountToken: false }]) {
+      const r = injected(pod({}, spec));
+      for (const c of r.spec.initContainers as Json[]) {
+        assert.equal((c.volumeMounts as Json[]).some((m) => m.mountPath === TOKEN_PATH), false, JSON.stringify(spec));
+      }
     }
   });
 });

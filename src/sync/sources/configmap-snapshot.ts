@@ -14,6 +14,7 @@ export function configMapSnapshot(configMap: ConfigMapObject): Snapshot {
     version: undefined,
     files: sorted,
     skipped: [],
+    outside: new Map(),
     api: { resourceVersion: configMap.metadata.resourceVersion, uid: configMap.metadata.uid },
   };
 }
