@@ -14,7 +14,7 @@ const TOKEN_VOLUME = {
 function pod(source: string | undefined, spec: Json = {}): V1Pod {
   const annotations: Record<string, string> = { 'envoy-xds-injector.io/inject': 'true', 'envoy-xds-injector.io/configmap': 'xds' };
   if (source !== undefined) annotations['envoy-xds-injector.io/source'] = source;
-  const json: Json = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', annotations }, spec: { containers: [{ name: 'envoy', image: 'envoy' }], ...spec } };
+  const json: Json = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', annotations }, spec: { containers: [{ name: 'envoy', image: 'envoy', args: ['-c', '/etc/envoy/envoy.yaml'] }], ...spec } };
   return json;
 }
 
@@ -26,11 +26,13 @@ function watchOf(result: InjectResult): Json {
   return watch;
 }
 
-test('source defaults to volume: the watcher gets no API flags, env or token mount', () => {
+test('source defaults to volume: the watcher gets no API flags or env, and the token only as the ServiceAccount plugin would mount it', () => {
   for (const result of [injectPod(pod(undefined, { volumes: [TOKEN_VOLUME] }), config), injectPod(pod('volume', { volumes: [TOKEN_VOLUME] }), config)]) {
     const watch = watchOf(result);
     assert.ok(!(watch.args as string[]).includes('--source'));
-    assert.ok(!(watch.volumeMounts as Json[]).some((m) => m.name === TOKEN_VOLUME.name));
+    assert.ok(!(watch.env as { name: string }[]).some((e) => e.name === 'POD_NAME'));
+    // One mount, the plugin's own (src/inject/service-account.ts), not a second one for the API.
+    assert.equal((watch.volumeMounts as Json[]).filter((m) => m.name === TOKEN_VOLUME.name).length, 1);
     assert.deepEqual(result.warnings, []);
   }
 });
