@@ -61,6 +61,11 @@ export class TargetDirectory {
     return current.equals(content) ? 'same' : 'different';
   }
 
+  /** Inode of the target's file `name`, or undefined if there is none. */
+  async inode(name: string): Promise<number | undefined> {
+    return (await stat(join(this.dir, name)).catch(() => undefined))?.ino;
+  }
+
   /** Names of published files: everything except our `..` entries (temp files, ready file). */
   async publishedNames(): Promise<string[]> {
     return (await readdir(this.dir)).filter((name) => !isReservedName(name));

@@ -9,6 +9,9 @@ import { DATA_LINK, SourceMissingError, isReservedName } from './snapshot.js';
 import { errorFields, explainSyncError } from './errors.js';
 import { heapAboveSoftLimit, releaseMemory } from './memory.js';
 import { Syncer } from './syncer.js';
+import type { AdminAddress } from './bootstrap-sources.js';
+import { VerdictTracker } from './verdict.js';
+import type { VerdictListener } from './verdict.js';
 import { warmUp, warmUpParser } from './warmup.js';
 
 const RELEASE_AFTER_IDLE_MS = 1000;
@@ -28,16 +31,35 @@ export interface WatchOptions {
   /** Created once the first sync is done and the watch is established; removed on exit. */
   readyFile?: string;
   signal: AbortSignal;
+  /** Envoy's admin API (`--admin`); by default the bootstrap's `admin.address`. */
+  admin?: AdminAddress;
+  /** ms after a publish before Envoy's verdict is `unknown` (default 10 s). */
+  verdictTimeoutMs?: number;
+  /** Called once per verdict (accepted, rejected, unknown) after it is logged. */
+  onVerdict?: VerdictListener;
 }
 
 /** Runs until `signal` aborts. Returns the exit code. */
 export async function runWatch(options: WatchOptions): Promise<number> {
   const { sourceDir, targetDir, logger, signal } = options;
+  // Envoy's verdict on each publish (verdict.ts); it puts refused files back through the syncer.
+  const verdicts: VerdictTracker = new VerdictTracker({
+    sourceDir,
+    targetDir,
+    logger,
+    restore: (name, content, ino) => syncer.restore(name, content, ino),
+    ...(options.admin === undefined ? {} : { admin: options.admin }),
+    ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
+    ...(options.verdictTimeoutMs === undefined ? {} : { timeoutMs: options.verdictTimeoutMs }),
+  });
+  if (options.onVerdict !== undefined) verdicts.onVerdict(options.onVerdict);
   const syncer = new Syncer({
     sourceDir,
     targetDir,
     logger,
     warnOnBootstrapChange: true,
+    hold: (name, digest) => verdicts.isHeld(name, digest),
+    onPublished: (files) => { verdicts.published(files); },
     ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
   });
 
@@ -122,6 +144,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
 
   let resync: NodeJS.Timeout | undefined;
   try {
+    await verdicts.start();
     const covering = requested;
     try {
       const first = await syncer.syncOnce();
@@ -165,6 +188,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     clearTimeout(release);
     watcher?.close();
     await running; // never leave a half-published change (or a temp file) behind
+    await verdicts.stop();
     if (options.readyFile !== undefined) await unlink(options.readyFile).catch(() => undefined);
   }
 }

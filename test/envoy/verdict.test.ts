@@ -1,0 +1,238 @@
+// Envoy's verdict, judged by Envoy: a real Envoy 1.40 reads the files `copy` and `watch` publish
+// (real inotify, kubelet's AtomicWriter layout), and the watcher must report what Envoy did with
+// each version, put back what Envoy runs when it refuses one, and say so.
+import { strict as assert } from 'node:assert';
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { AtomicWriter, CliProcess, makeTempDirs, runCli, waitFor } from '../sync/harness.js';
+import type { LogLine } from '../sync/harness.js';
+import { bootstrapYaml, freePorts, ldsYaml, startEnvoy } from './envoy.js';
+import type { EnvoyProcess } from './envoy.js';
+
+const TIMEOUT = { timeout: 240_000 };
+const READY = '..envoy-xds-watch.ready';
+const CASES = new URL('../fixtures/cases/', import.meta.url).pathname;
+
+/** The shared case (parses, has its @types, Envoy refuses it), on our listener port. */
+async function refusedLds(port: number): Promise<string> {
+  const text = await readFile(join(CASES, 'envoy-rejects-parses-fine.lds.yaml'), 'utf8');
+  assert.match(text, /port_value: 18080/);
+  return text.replace('port_value: 18080', `port_value: ${String(port)}`);
+}
+
+const verdicts = (logs: LogLine[], file: string) => logs.filter((line) => line.event === 'verdict' && line.file === file);
+
+interface Pod {
+  source: string;
+  target: string;
+  port: number;
+  adminPort: number;
+  writer: AtomicWriter;
+  envoy: EnvoyProcess | undefined;
+  watcher: CliProcess;
+  bootstrapText: string;
+  startEnvoy(): Promise<EnvoyProcess>;
+  stop(): Promise<void>;
+}
+
+function running(pod: Pod): EnvoyProcess {
+  assert.ok(pod.envoy, 'Envoy is not running');
+  return pod.envoy;
+}
+
+/** ConfigMap volume + emptyDir + copy + Envoy (bootstrap from the ConfigMap) + watch. */
+async function startPod(opts: { lds: (port: number) => Promise<string> | string; watchArgs?: string[]; startEnvoy?: boolean }): Promise<Pod> {
+  const dirs = await makeTempDirs('envoy-verdict-');
+  const [port, adminPort] = (await freePorts(2)) as [number, number];
+  const writer = new AtomicWriter(dirs.source);
+  const bootstrapText = bootstrapYaml({ lds: join(dirs.target, 'lds.yaml'), admin: { port: adminPort } });
+  await writer.write({ 'envoy.yaml': bootstrapText, 'lds.yaml': await opts.lds(port) });
+  const copy = await runCli(['copy', '--from', dirs.source, '--to', dirs.target, '--bootstrap', 'envoy.yaml']);
+  assert.equal(copy.code, 0, copy.stdout);
+  const envoyDir = join(dirs.root, 'envoy');
+  const pod: Pod = {
+    ...dirs,
+    port,
+    adminPort,
+    writer,
+    envoy: undefined,
+    bootstrapText,
+    watcher: undefined as unknown as CliProcess,
+    async startEnvoy() {
+      await rm(envoyDir, { recursive: true, force: true });
+      await import('node:fs/promises').then((fs) => fs.mkdir(envoyDir));
+      pod.envoy = await startEnvoy({ bootstrap: { path: join(dirs.target, 'envoy.yaml') }, workDir: envoyDir });
+      return pod.envoy;
+    },
+    async stop() {
+      await pod.watcher.stop();
+      await pod.envoy?.stop();
+      await rm(dirs.root, { recursive: true, force: true });
+    },
+  };
+  if (opts.startEnvoy !== false) await pod.startEnvoy();
+  pod.watcher = new CliProcess([
+    'watch', '--from', dirs.source, '--to', dirs.target, '--ready-file', join(dirs.target, READY), '--bootstrap', 'envoy.yaml',
+    ...(opts.watchArgs ?? []),
+  ]);
+  try {
+    await waitFor(() => existsSync(join(dirs.target, READY)) || pod.watcher.logs.some((l) => (l.level ?? 0) >= 50 && l.event !== 'verdict'), 'ready file');
+  } catch (err) {
+    await pod.stop();
+    throw err;
+  }
+  return pod;
+}
+
+test('accepted: Envoy serves the new body and the watcher logs an accepted verdict for the stamped version', TIMEOUT, async () => {
+  const pod = await startPod({ lds: (port) => ldsYaml({ port, body: 'v1' }) });
+  try {
+    const envoy = running(pod);
+    await envoy.waitForBody(pod.port, 'v1');
+    // copy stamped the file Envoy started with; the watcher judged it at start.
+    const first = await pod.watcher.waitForLog((l) => l.event === 'verdict' && l.file === 'lds.yaml', 'initial verdict');
+    assert.equal(first.outcome, 'accepted');
+    assert.match(String(first.version), /^sha256:[0-9a-f]{12}$/);
+    assert.equal(await envoy.textStat('listener_manager.lds.version_text'), first.version);
+
+    await pod.writer.write({ 'envoy.yaml': pod.bootstrapText, 'lds.yaml': ldsYaml({ port: pod.port, body: 'v2' }) });
+    await envoy.waitForBody(pod.port, 'v2');
+    await waitFor(() => verdicts(pod.watcher.logs, 'lds.yaml').length === 2, 'second verdict');
+    const second = verdicts(pod.watcher.logs, 'lds.yaml')[1];
+    assert.ok(second);
+    assert.equal(second.outcome, 'accepted');
+    assert.equal(second.previousVersion, first.version);
+    assert.notEqual(second.version, first.version);
+    assert.equal(typeof second.latencyMs, 'number');
+    assert.equal(await envoy.textStat('listener_manager.lds.version_text'), second.version);
+    // The user's text is published as written, plus one line.
+    const published = await readFile(join(pod.target, 'lds.yaml'), 'utf8');
+    assert.equal(published, `version_info: "${String(second.version)}"\n${ldsYaml({ port: pod.port, body: 'v2' })}`);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('rejected (shared case): Envoy keeps the old body, the disk goes back to it, a restarted Envoy serves it', TIMEOUT, async () => {
+  const pod = await startPod({ lds: (port) => ldsYaml({ port, body: 'v1' }) });
+  try {
+    let envoy = running(pod);
+    await envoy.waitForBody(pod.port, 'v1');
+    const good = await pod.watcher.waitForLog((l) => l.event === 'verdict' && l.outcome === 'accepted', 'v1 accepted');
+    const goodContent = await readFile(join(pod.target, 'lds.yaml'), 'utf8');
+
+    const refused = await refusedLds(pod.port);
+    await pod.writer.write({ 'envoy.yaml': pod.bootstrapText, 'lds.yaml': refused });
+    const verdict = await pod.watcher.waitForLog((l) => l.event === 'verdict' && l.outcome === 'rejected', 'rejected verdict');
+    assert.equal(verdict.file, 'lds.yaml');
+    assert.equal(verdict.version, 'example-2'); // the user's own version_info is kept
+    assert.equal(verdict.previousVersion, good.version);
+    assert.equal(verdict.rolledBack, true);
+    const counters = (verdict.counters as Record<string, { failure: number }>)['listener_manager.lds'];
+    assert.ok(counters !== undefined && counters.failure >= 1, JSON.stringify(verdict.counters));
+    assert.match(String(verdict.msg), /rejected lds\.yaml version example-2/);
+
+    // Envoy still serves the old body; the disk holds what it runs; the refused text is kept.
+    assert.deepEqual(await envoy.get(pod.port), { status: 200, body: 'v1' });
+    assert.equal(await envoy.textStat('listener_manager.lds.version_text'), good.version);
+    assert.equal(await readFile(join(pod.target, 'lds.yaml'), 'utf8'), goodContent);
+    assert.equal(await readFile(String(verdict.refused), 'utf8'), refused);
+
+    // A resync must not publish the refused content again.
+    const ldsPublishes = () => pod.watcher.logs.filter((l) => l.msg === 'published' && l.file === 'lds.yaml').length;
+    const before = ldsPublishes();
+    await pod.writer.write({ 'envoy.yaml': `${pod.bootstrapText}# touched\n`, 'lds.yaml': refused });
+    await pod.watcher.waitForLog((l) => l.msg === 'published' && l.file === 'envoy.yaml', 'bootstrap republished');
+    assert.equal(ldsPublishes(), before);
+    assert.equal(await readFile(join(pod.target, 'lds.yaml'), 'utf8'), goodContent);
+
+    // A restarted Envoy loads exactly what the running one ran.
+    await envoy.stop();
+    envoy = await pod.startEnvoy();
+    await envoy.waitForBody(pod.port, 'v1');
+    assert.equal(await envoy.stat('listener_manager.lds.update_failure'), 0);
+
+    // Fixing the ConfigMap releases the hold.
+    await pod.writer.write({ 'envoy.yaml': pod.bootstrapText, 'lds.yaml': ldsYaml({ port: pod.port, body: 'v3' }) });
+    await envoy.waitForBody(pod.port, 'v3');
+    await waitFor(() => verdicts(pod.watcher.logs, 'lds.yaml').some((l) => l.outcome === 'accepted' && l !== good), 'v3 accepted');
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('the first version Envoy ever sees is refused: the verdict says so loudly', TIMEOUT, async () => {
+  const pod = await startPod({ lds: refusedLds });
+  try {
+    const verdict = await pod.watcher.waitForLog((l) => l.event === 'verdict', 'verdict on the initial file');
+    assert.equal(verdict.outcome, 'rejected');
+    assert.equal(verdict.rolledBack, false);
+    assert.equal(verdict.level, 60);
+    assert.match(String(verdict.msg), /REFUSED THE FIRST VERSION of lds\.yaml/);
+    assert.equal(await (running(pod)).get(pod.port), undefined);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('admin unreachable: the verdict is unknown and publishing goes on', TIMEOUT, async () => {
+  const [closed] = (await freePorts(1)) as [number];
+  const pod = await startPod({
+    lds: (port) => ldsYaml({ port, body: 'v1' }),
+    watchArgs: ['--admin', `127.0.0.1:${String(closed)}`, '--verdict-timeout', '1s'],
+  });
+  try {
+    const envoy = running(pod);
+    await pod.writer.write({ 'envoy.yaml': pod.bootstrapText, 'lds.yaml': ldsYaml({ port: pod.port, body: 'v2' }) });
+    await envoy.waitForBody(pod.port, 'v2');
+    await waitFor(() => verdicts(pod.watcher.logs, 'lds.yaml').length >= 1, 'a verdict');
+    for (const line of verdicts(pod.watcher.logs, 'lds.yaml')) {
+      assert.equal(line.outcome, 'unknown');
+      assert.match(String(line.msg), /unreachable/);
+    }
+    await pod.writer.write({ 'envoy.yaml': pod.bootstrapText, 'lds.yaml': ldsYaml({ port: pod.port, body: 'v3' }) });
+    await envoy.waitForBody(pod.port, 'v3');
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('no admin address anywhere: said once at start, verdicts unknown, Envoy still gets every change', TIMEOUT, async () => {
+  const dirs = await makeTempDirs('envoy-verdict-noadmin-');
+  const [port] = (await freePorts(1)) as [number];
+  const writer = new AtomicWriter(dirs.source);
+  await writer.write({ 'lds.yaml': ldsYaml({ port, body: 'v1' }) });
+  assert.equal((await runCli(['copy', '--from', dirs.source, '--to', dirs.target])).code, 0);
+  const envoy = await startEnvoy({ bootstrap: { text: bootstrapYaml({ lds: join(dirs.target, 'lds.yaml') }) } });
+  const watcher = new CliProcess(['watch', '--from', dirs.source, '--to', dirs.target, '--ready-file', join(dirs.target, READY)]);
+  try {
+    await waitFor(() => existsSync(join(dirs.target, READY)), 'ready');
+    await envoy.waitForBody(port, 'v1');
+    await writer.write({ 'lds.yaml': ldsYaml({ port, body: 'v2' }) });
+    await envoy.waitForBody(port, 'v2');
+    await writer.write({ 'lds.yaml': ldsYaml({ port, body: 'v3' }) });
+    await envoy.waitForBody(port, 'v3');
+    // Without a bootstrap the file's Listener @type says it is the LDS file; each publish is judged unknown.
+    await waitFor(() => verdicts(watcher.logs, 'lds.yaml').length >= 2, 'two unknown verdicts');
+    assert.ok(verdicts(watcher.logs, 'lds.yaml').every((l) => l.outcome === 'unknown'));
+    const said = watcher.logs.filter((l) => typeof l.msg === 'string' && l.msg.includes('verdict on published files will be unknown'));
+    assert.equal(said.length, 1);
+    assert.equal(said[0]?.level, 40);
+  } finally {
+    await watcher.stop();
+    await envoy.stop();
+    await rm(dirs.root, { recursive: true, force: true });
+  }
+});
+
+test('a bootstrap change still logs the restart warning', TIMEOUT, async () => {
+  const pod = await startPod({ lds: (port) => ldsYaml({ port, body: 'v1' }) });
+  try {
+    await pod.writer.write({ 'envoy.yaml': `${pod.bootstrapText}# changed\n`, 'lds.yaml': ldsYaml({ port: pod.port, body: 'v1' }) });
+    await pod.watcher.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('bootstrap envoy.yaml changed: Envoy never reloads its bootstrap'), 'restart warning');
+  } finally {
+    await pod.stop();
+  }
+});
