@@ -43,9 +43,10 @@ export function stampVersion(name: string, source: Buffer, sourceSha256: string)
   const bom = text.startsWith('\uFEFF') ? 1 : 0;
   const firstChar = /\S/.exec(text.slice(bom));
   if (firstChar?.[0] === '{' || firstChar?.[0] === '[') return stampJson(text, bom, source, sourceSha256);
-  if (!TOP_RESOURCES.test(text)) return unchanged();
+  const body = text.slice(bom); // `^` must see the first key of a file that starts with a BOM
+  if (!TOP_RESOURCES.test(body)) return unchanged();
 
-  const user = TOP_VERSION.exec(text);
+  const user = TOP_VERSION.exec(body);
   if (user !== null) return unchanged(yamlScalar(user[2] ?? ''), true);
   const version = contentVersion(sourceSha256);
   const at = firstKeyOffset(text, bom);

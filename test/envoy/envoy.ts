@@ -92,9 +92,27 @@ export function bootstrapYaml(opts: BootstrapOptions): string {
   return JSON.stringify(bootstrap, null, 2) + '\n';
 }
 
-/** An LDS DiscoveryResponse file: one listener on 127.0.0.1:`port` answering every request with `body`. */
-export function ldsYaml(opts: { port: number; body: string; name?: string; versionInfo?: string }): string {
+/**
+ * An LDS DiscoveryResponse file: one listener on 127.0.0.1:`port` answering every request with `body`,
+ * or, with `rds`, routing by the RouteConfiguration `rds.name` from the RDS file `rds.path`.
+ */
+export function ldsYaml(opts: { port: number; body: string; name?: string; versionInfo?: string; rds?: { name: string; path: string } }): string {
   const name = opts.name ?? 'listener_0';
+  const routes = opts.rds === undefined
+    ? [
+        '        route_config:',
+        '          virtual_hosts:',
+        '          - name: all',
+        '            domains: ["*"]',
+        '            routes:',
+        '            - match: {prefix: "/"}',
+        `              direct_response: {status: 200, body: {inline_string: ${JSON.stringify(opts.body)}}}`,
+      ]
+    : [
+        '        rds:',
+        `          route_config_name: ${opts.rds.name}`,
+        `          config_source: {resource_api_version: V3, path_config_source: {path: ${JSON.stringify(opts.rds.path)}}}`,
+      ];
   return [
     ...(opts.versionInfo === undefined ? [] : [`version_info: ${JSON.stringify(opts.versionInfo)}`]),
     'resources:',
@@ -110,13 +128,24 @@ export function ldsYaml(opts: { port: number; body: string; name?: string; versi
     '        http_filters:',
     '        - name: envoy.filters.http.router',
     '          typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}',
-    '        route_config:',
-    '          virtual_hosts:',
-    '          - name: all',
-    '            domains: ["*"]',
-    '            routes:',
-    '            - match: {prefix: "/"}',
-    `              direct_response: {status: 200, body: {inline_string: ${JSON.stringify(opts.body)}}}`,
+    ...routes,
+    '',
+  ].join('\n');
+}
+
+/** An RDS DiscoveryResponse file: RouteConfiguration `name` answering every request with `body`. */
+export function rdsYaml(opts: { name: string; body: string; versionInfo?: string }): string {
+  return [
+    ...(opts.versionInfo === undefined ? [] : [`version_info: ${JSON.stringify(opts.versionInfo)}`]),
+    'resources:',
+    '- "@type": type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+    `  name: ${opts.name}`,
+    '  virtual_hosts:',
+    '  - name: all',
+    '    domains: ["*"]',
+    '    routes:',
+    '    - match: {prefix: "/"}',
+    `      direct_response: {status: 200, body: {inline_string: ${JSON.stringify(opts.body)}}}`,
     '',
   ].join('\n');
 }

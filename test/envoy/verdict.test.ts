@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { AtomicWriter, CliProcess, makeTempDirs, runCli, waitFor } from '../sync/harness.js';
 import type { LogLine } from '../sync/harness.js';
-import { bootstrapYaml, freePorts, ldsYaml, startEnvoy } from './envoy.js';
+import { parseConfig } from '../../src/sync/bootstrap-sources.js';
+import { sha256 } from '../../src/sync/target.js';
+import { stampVersion } from '../../src/sync/version-stamp.js';
+import { bootstrapYaml, freePorts, ldsYaml, rdsYaml, startEnvoy } from './envoy.js';
 import type { EnvoyProcess } from './envoy.js';
 
 const TIMEOUT = { timeout: 240_000 };
@@ -43,12 +46,23 @@ function running(pod: Pod): EnvoyProcess {
 }
 
 /** ConfigMap volume + emptyDir + copy + Envoy (bootstrap from the ConfigMap) + watch. */
-async function startPod(opts: { lds: (port: number) => Promise<string> | string; watchArgs?: string[]; startEnvoy?: boolean }): Promise<Pod> {
+async function startPod(opts: {
+  lds: (port: number, target: string) => Promise<string> | string;
+  /** More ConfigMap keys; `cds.yaml` among them also goes into the bootstrap's cds_config. */
+  extra?: (target: string) => Record<string, string>;
+  watchArgs?: string[];
+  startEnvoy?: boolean;
+}): Promise<Pod> {
   const dirs = await makeTempDirs('envoy-verdict-');
   const [port, adminPort] = (await freePorts(2)) as [number, number];
   const writer = new AtomicWriter(dirs.source);
-  const bootstrapText = bootstrapYaml({ lds: join(dirs.target, 'lds.yaml'), admin: { port: adminPort } });
-  await writer.write({ 'envoy.yaml': bootstrapText, 'lds.yaml': await opts.lds(port) });
+  const extra = opts.extra?.(dirs.target) ?? {};
+  const bootstrapText = bootstrapYaml({
+    lds: join(dirs.target, 'lds.yaml'),
+    ...('cds.yaml' in extra ? { cds: join(dirs.target, 'cds.yaml') } : {}),
+    admin: { port: adminPort },
+  });
+  await writer.write({ 'envoy.yaml': bootstrapText, 'lds.yaml': await opts.lds(port, dirs.target), ...extra });
   const copy = await runCli(['copy', '--from', dirs.source, '--to', dirs.target, '--bootstrap', 'envoy.yaml']);
   assert.equal(copy.code, 0, copy.stdout);
   const envoyDir = join(dirs.root, 'envoy');
@@ -94,8 +108,8 @@ test('accepted: Envoy serves the new body and the watcher logs an accepted verdi
     // copy stamped the file Envoy started with; the watcher judged it at start.
     const first = await pod.watcher.waitForLog((l) => l.event === 'verdict' && l.file === 'lds.yaml', 'initial verdict');
     assert.equal(first.outcome, 'accepted');
-    assert.match(String(first.version), /^sha256:[0-9a-f]{12}$/);
-    assert.equal(await envoy.textStat('listener_manager.lds.version_text'), first.version);
+    assert.match(String(first.xdsVersion), /^sha256:[0-9a-f]{12}$/);
+    assert.equal(await envoy.textStat('listener_manager.lds.version_text'), first.xdsVersion);
 
     await pod.writer.write({ 'envoy.yaml': pod.bootstrapText, 'lds.yaml': ldsYaml({ port: pod.port, body: 'v2' }) });
     await envoy.waitForBody(pod.port, 'v2');
@@ -103,13 +117,13 @@ test('accepted: Envoy serves the new body and the watcher logs an accepted verdi
     const second = verdicts(pod.watcher.logs, 'lds.yaml')[1];
     assert.ok(second);
     assert.equal(second.outcome, 'accepted');
-    assert.equal(second.previousVersion, first.version);
-    assert.notEqual(second.version, first.version);
+    assert.equal(second.previousXdsVersion, first.xdsVersion);
+    assert.notEqual(second.xdsVersion, first.xdsVersion);
     assert.equal(typeof second.latencyMs, 'number');
-    assert.equal(await envoy.textStat('listener_manager.lds.version_text'), second.version);
+    assert.equal(await envoy.textStat('listener_manager.lds.version_text'), second.xdsVersion);
     // The user's text is published as written, plus one line.
     const published = await readFile(join(pod.target, 'lds.yaml'), 'utf8');
-    assert.equal(published, `version_info: "${String(second.version)}"\n${ldsYaml({ port: pod.port, body: 'v2' })}`);
+    assert.equal(published, `version_info: "${String(second.xdsVersion)}"\n${ldsYaml({ port: pod.port, body: 'v2' })}`);
   } finally {
     await pod.stop();
   }
@@ -127,8 +141,8 @@ test('rejected (shared case): Envoy keeps the old body, the disk goes back to it
     await pod.writer.write({ 'envoy.yaml': pod.bootstrapText, 'lds.yaml': refused });
     const verdict = await pod.watcher.waitForLog((l) => l.event === 'verdict' && l.outcome === 'rejected', 'rejected verdict');
     assert.equal(verdict.file, 'lds.yaml');
-    assert.equal(verdict.version, 'example-2'); // the user's own version_info is kept
-    assert.equal(verdict.previousVersion, good.version);
+    assert.equal(verdict.xdsVersion, 'example-2'); // the user's own version_info is kept
+    assert.equal(verdict.previousXdsVersion, good.xdsVersion);
     assert.equal(verdict.rolledBack, true);
     const counters = (verdict.counters as Record<string, { failure: number }>)['listener_manager.lds'];
     assert.ok(counters !== undefined && counters.failure >= 1, JSON.stringify(verdict.counters));
@@ -136,9 +150,20 @@ test('rejected (shared case): Envoy keeps the old body, the disk goes back to it
 
     // Envoy still serves the old body; the disk holds what it runs; the refused text is kept.
     assert.deepEqual(await envoy.get(pod.port), { status: 200, body: 'v1' });
-    assert.equal(await envoy.textStat('listener_manager.lds.version_text'), good.version);
+    assert.equal(await envoy.textStat('listener_manager.lds.version_text'), good.xdsVersion);
     assert.equal(await readFile(join(pod.target, 'lds.yaml'), 'utf8'), goodContent);
     assert.equal(await readFile(String(verdict.refused), 'utf8'), refused);
+
+    // `status` (what an operator runs with kubectl exec) tells the whole story of the file.
+    const status = await runCli(['status', '--to', pod.target]);
+    assert.equal(status.code, 0, status.stderr);
+    const row = status.stdout.split('\n').find((line) => line.startsWith('lds.yaml '));
+    assert.ok(row !== undefined, status.stdout);
+    assert.deepEqual(row.split(/\s{2,}/).slice(0, 4), ['lds.yaml', 'example-2 (refused, held back)', String(good.xdsVersion), String(good.xdsVersion)]);
+    assert.match(row, /rejected example-2 at \S+Z \([\d.]+ ms\), rolled back$/);
+    const json = JSON.parse((await runCli(['status', '--to', pod.target, '--json'])).stdout) as { admin: string; files: { file: string; envoy?: { live: boolean } }[] };
+    assert.equal(json.admin, `127.0.0.1:${String(pod.adminPort)}`);
+    assert.equal(json.files.find((f) => f.file === 'lds.yaml')?.envoy?.live, true);
 
     // A resync must not publish the refused content again.
     const ldsPublishes = () => pod.watcher.logs.filter((l) => l.msg === 'published' && l.file === 'lds.yaml').length;
@@ -158,6 +183,14 @@ test('rejected (shared case): Envoy keeps the old body, the disk goes back to it
     await pod.writer.write({ 'envoy.yaml': pod.bootstrapText, 'lds.yaml': ldsYaml({ port: pod.port, body: 'v3' }) });
     await envoy.waitForBody(pod.port, 'v3');
     await waitFor(() => verdicts(pod.watcher.logs, 'lds.yaml').some((l) => l.outcome === 'accepted' && l !== good), 'v3 accepted');
+
+    // Envoy gone: status still answers, from the last verdicts.
+    await envoy.stop();
+    pod.envoy = undefined;
+    const offline = await runCli(['status', '--to', pod.target]);
+    assert.equal(offline.code, 0, offline.stderr);
+    assert.match(offline.stdout, /unreachable/);
+    assert.match(offline.stdout, /^lds\.yaml .*\(last seen \S+\)\s+accepted /m);
   } finally {
     await pod.stop();
   }
@@ -232,6 +265,84 @@ test('a bootstrap change still logs the restart warning', TIMEOUT, async () => {
   try {
     await pod.writer.write({ 'envoy.yaml': `${pod.bootstrapText}# changed\n`, 'lds.yaml': ldsYaml({ port: pod.port, body: 'v1' }) });
     await pod.watcher.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('bootstrap envoy.yaml changed: Envoy never reloads its bootstrap'), 'restart warning');
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('nested file sources: RDS named by the LDS file and EDS by the CDS file get their own verdicts', TIMEOUT, async () => {
+  const rds = (body: string) => rdsYaml({ name: 'main', body });
+  const cds = (target: string) =>
+    [
+      'resources:',
+      '- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster',
+      '  name: backend',
+      '  type: EDS',
+      `  eds_cluster_config: {service_name: backend, eds_config: {resource_api_version: V3, path_config_source: {path: ${JSON.stringify(join(target, 'eds.yaml'))}}}}`,
+      '',
+    ].join('\n');
+  const eds = (port: number) =>
+    `resources:\n- "@type": type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment\n  cluster_name: backend\n  endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${String(port)}}}}}]}]\n`;
+  const pod = await startPod({
+    lds: (port, target) => ldsYaml({ port, body: '', rds: { name: 'main', path: join(target, 'rds.yaml') } }),
+    extra: (target) => ({ 'rds.yaml': rds('r1'), 'cds.yaml': cds(target), 'eds.yaml': eds(1) }),
+  });
+  try {
+    const envoy = running(pod);
+    await envoy.waitForBody(pod.port, 'r1');
+    const files = (body: string, edsPort: number) => ({
+      'envoy.yaml': pod.bootstrapText,
+      'lds.yaml': ldsYaml({ port: pod.port, body: '', rds: { name: 'main', path: join(pod.target, 'rds.yaml') } }),
+      'rds.yaml': body,
+      'cds.yaml': cds(pod.target),
+      'eds.yaml': eds(edsPort),
+    });
+    // Every file Envoy reads was judged at start, each through its own subscription's stats.
+    for (const file of ['lds.yaml', 'rds.yaml', 'cds.yaml', 'eds.yaml']) {
+      const line = await pod.watcher.waitForLog((l) => l.event === 'verdict' && l.file === file, `${file} verdict`);
+      assert.equal(line.outcome, 'accepted', `${file}: ${String(line.msg)}`);
+    }
+    assert.equal(await envoy.textStat('http.listener_0.rds.main.version_text'), verdicts(pod.watcher.logs, 'rds.yaml')[0]?.xdsVersion);
+    assert.equal(await envoy.textStat('cluster.backend.version_text'), verdicts(pod.watcher.logs, 'eds.yaml')[0]?.xdsVersion);
+
+    await pod.writer.write(files(rds('r2'), 2));
+    await envoy.waitForBody(pod.port, 'r2');
+    await waitFor(() => verdicts(pod.watcher.logs, 'rds.yaml').length === 2 && verdicts(pod.watcher.logs, 'eds.yaml').length === 2, 'second verdicts');
+    assert.equal(verdicts(pod.watcher.logs, 'rds.yaml')[1]?.outcome, 'accepted');
+    assert.equal(verdicts(pod.watcher.logs, 'eds.yaml')[1]?.outcome, 'accepted');
+
+    // A RouteConfiguration Envoy refuses (a status code must be a number): rolled back, r2 served.
+    const good = await readFile(join(pod.target, 'rds.yaml'), 'utf8');
+    await pod.writer.write(files(rds('r3').replace('status: 200', 'status: "abc"'), 2));
+    const verdict = await pod.watcher.waitForLog((l) => l.event === 'verdict' && l.file === 'rds.yaml' && l.outcome === 'rejected', 'rds rejected');
+    assert.equal(verdict.rolledBack, true);
+    assert.equal(await readFile(join(pod.target, 'rds.yaml'), 'utf8'), good);
+    assert.deepEqual(await envoy.get(pod.port), { status: 200, body: 'r2' });
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('every stamped shape (CRLF, BOM, comments, ---, JSON) loads in Envoy, which reports the stamped version', TIMEOUT, async () => {
+  const pod = await startPod({ lds: (port) => ldsYaml({ port, body: 'start' }) });
+  try {
+    const envoy = running(pod);
+    await envoy.waitForBody(pod.port, 'start');
+    const base = (body: string) => ldsYaml({ port: pod.port, body });
+    const json = (body: string) => `${JSON.stringify(parseConfig(base(body)), null, 2)}\n`;
+    const shapes: [string, string][] = [
+      ['crlf', base('crlf').replace(/\n/g, '\r\n')],
+      ['bom', `\uFEFF${base('bom')}`],
+      ['comments', `# owned by team x\n\n%YAML 1.2\n---\n${base('comments')}`],
+      ['json', json('json')],
+    ];
+    for (const [body, text] of shapes) {
+      await pod.writer.write({ 'envoy.yaml': pod.bootstrapText, 'lds.yaml': text });
+      await envoy.waitForBody(pod.port, body);
+      const line = await pod.watcher.waitForLog((l) => l.event === 'verdict' && l.outcome === 'accepted' && l.xdsVersion === stampVersion('lds.yaml', Buffer.from(text), sha256(Buffer.from(text))).version, `${body} accepted`);
+      assert.match(String(line.xdsVersion), /^sha256:/);
+      assert.equal(await envoy.textStat('listener_manager.lds.version_text'), line.xdsVersion);
+    }
   } finally {
     await pod.stop();
   }
