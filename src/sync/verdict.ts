@@ -79,8 +79,9 @@ interface Pending {
 }
 
 const REQUEST_TIMEOUT_MS = 1000;
-// First polls come quickly (Envoy applies a file within milliseconds of the rename), then back off.
-const POLL_DELAYS_MS = [2, 3, 5, 10, 20, 40, 80, 100];
+// Envoy applies a file within milliseconds of the rename: poll often at first, then back off (an
+// unreachable admin API or a slow update should not cost a request every few ms for 10 s).
+const pollDelayMs = (sinceOldestPublishMs: number): number => (sinceOldestPublishMs < 200 ? 3 : sinceOldestPublishMs < 1000 ? 20 : 100);
 
 // An LDS file holds Listeners, a CDS file Clusters (an HttpConnectionManager's @type is envoy.extensions...).
 const GUESS = /type\.googleapis\.com\/envoy\.config\.(listener\.v3\.Listener|cluster\.v3\.Cluster)\b/;
@@ -272,7 +273,6 @@ export class VerdictTracker {
   }
 
   private async poll(): Promise<void> {
-    let round = 0;
     while (this.pending.size > 0 && !this.stopped) {
       const prefixes = [...new Set([...this.pending.keys()].flatMap((file) => this.subscriptionsOf(file).map((s) => s.statPrefix)))];
       let stats: Map<string, SubscriptionStats> | undefined;
@@ -303,8 +303,9 @@ export class VerdictTracker {
       }
       if (stats !== undefined) for (const [prefix, value] of stats) this.lastSeen.set(prefix, value);
       if (this.pending.size === 0) break;
+      const oldest = Math.min(...[...this.pending.values()].map((p) => p.at));
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, POLL_DELAYS_MS[Math.min(round++, POLL_DELAYS_MS.length - 1)]);
+        const timer = setTimeout(resolve, pollDelayMs(performance.now() - oldest));
         this.wake = () => {
           clearTimeout(timer);
           resolve();
