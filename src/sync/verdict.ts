@@ -361,7 +361,7 @@ export class VerdictTracker {
       entry.accepted = { ...(version === undefined ? {} : { version }), at };
       delete entry.refused;
       message = `Envoy accepted ${file} version ${v} in ${String(latencyMs)} ms`;
-      this.logger.info({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, latencyMs, rolledBack, message }, message);
+      this.logger.info({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, latencyMs, rolledBack }, message);
     } else if (outcome === 'rejected') {
       const kept = await keepCopy(this.options.targetDir, 'refused', file, pending.ino).catch(() => false);
       const accepted = await acceptedCopy(this.options.targetDir, file);
@@ -376,14 +376,14 @@ export class VerdictTracker {
         message = rolledBack
           ? `Envoy rejected ${file} version ${v}: it keeps running ${previousVersion ?? 'the last accepted version'}, which is back on disk for the next Envoy start; refused content kept at ${refusedAt ?? '(not kept)'}; fix the ConfigMap`
           : `Envoy rejected ${file} version ${v}; it keeps running ${previousVersion ?? 'the last accepted version'} (a newer publish replaced the refused file)`;
-        this.logger.error({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, latencyMs, rolledBack, refused: refusedAt, counters, message }, message);
+        this.logger.error({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, latencyMs, rolledBack, refused: refusedAt, counters }, message);
       } else {
         message = `Envoy REFUSED THE FIRST VERSION of ${file} it saw (${v}): Envoy runs WITHOUT the resources of ${file}, and a restarted Envoy will refuse it again; fix the ConfigMap`;
-        this.logger.fatal({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, latencyMs, rolledBack, refused: refusedAt, counters, message }, message);
+        this.logger.fatal({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, latencyMs, rolledBack, refused: refusedAt, counters }, message);
       }
     } else {
       message = `Envoy's verdict on ${file} version ${v} is unknown: ${reason ?? 'no answer'}`;
-      this.logger.warn({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, rolledBack, message }, message);
+      this.logger.warn({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, rolledBack }, message);
     }
     entry.verdict = { outcome, ...(version === undefined ? {} : { version }), at, ...(outcome === 'unknown' ? {} : { latencyMs }), rolledBack, message };
     const verdict: Verdict = {

@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { AtomicWriter, CliProcess, makeTempDirs, runCli, waitFor } from '../sync/harness.js';
 import type { LogLine } from '../sync/harness.js';
+import { pino } from 'pino';
 import { parseConfig } from '../../src/sync/bootstrap-sources.js';
+import type { Verdict } from '../../src/sync/verdict.js';
+import { runWatch } from '../../src/sync/watcher.js';
 import { sha256 } from '../../src/sync/target.js';
 import { stampVersion } from '../../src/sync/version-stamp.js';
 import { bootstrapYaml, freePorts, ldsYaml, rdsYaml, startEnvoy } from './envoy.js';
@@ -345,5 +348,57 @@ test('every stamped shape (CRLF, BOM, comments, ---, JSON) loads in Envoy, which
     }
   } finally {
     await pod.stop();
+  }
+});
+
+test('runWatch hands each verdict to onVerdict (the typed hook for Kubernetes Events)', TIMEOUT, async () => {
+  const dirs = await makeTempDirs('envoy-verdict-hook-');
+  const [port, adminPort] = (await freePorts(2)) as [number, number];
+  const writer = new AtomicWriter(dirs.source);
+  const bootstrapText = bootstrapYaml({ lds: join(dirs.target, 'lds.yaml'), admin: { port: adminPort } });
+  await writer.write({ 'envoy.yaml': bootstrapText, 'lds.yaml': ldsYaml({ port, body: 'v1' }) });
+  assert.equal((await runCli(['copy', '--from', dirs.source, '--to', dirs.target, '--bootstrap', 'envoy.yaml'])).code, 0);
+  const envoy = await startEnvoy({ bootstrap: { path: join(dirs.target, 'envoy.yaml') } });
+  const stop = new AbortController();
+  const got: Verdict[] = [];
+  const watching = runWatch({
+    sourceDir: dirs.source,
+    targetDir: dirs.target,
+    logger: pino({ level: 'silent' }),
+    bootstrapName: 'envoy.yaml',
+    resyncMs: 60_000,
+    signal: stop.signal,
+    onVerdict: (verdict) => got.push(verdict),
+  });
+  try {
+    await waitFor(() => got.length === 1, 'initial verdict');
+    await writer.write({ 'envoy.yaml': bootstrapText, 'lds.yaml': await refusedLds(port) });
+    await waitFor(() => got.length === 2, 'verdict on the refused file');
+    const [first, second] = got;
+    assert.ok(first !== undefined && second !== undefined);
+    assert.deepEqual(Object.keys(first).sort(), ['file', 'latencyMs', 'message', 'outcome', 'rolledBack', 'version']);
+    assert.equal(first.outcome, 'accepted');
+    assert.deepEqual(
+      { file: second.file, version: second.version, previousVersion: second.previousVersion, outcome: second.outcome, rolledBack: second.rolledBack },
+      { file: 'lds.yaml', version: 'example-2', previousVersion: first.version, outcome: 'rejected', rolledBack: true },
+    );
+    assert.match(second.message, /^Envoy rejected lds\.yaml version example-2/);
+    assert.equal(typeof second.latencyMs, 'number');
+  } finally {
+    stop.abort('SIGTERM');
+    assert.equal(await watching, 0);
+    await envoy.stop();
+    await rm(dirs.root, { recursive: true, force: true });
+  }
+});
+
+test('status without a watcher state says where it looked and exits 1', TIMEOUT, async () => {
+  const dirs = await makeTempDirs('envoy-verdict-status-');
+  try {
+    const status = await runCli(['status', '--to', dirs.target]);
+    assert.equal(status.code, 1);
+    assert.match(status.stderr, /no verdict state at .*\.\.envoy-xds-verdict\/state\.json: is 'watch' running with --to /);
+  } finally {
+    await rm(dirs.root, { recursive: true, force: true });
   }
 });
