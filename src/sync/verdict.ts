@@ -2,7 +2,6 @@
 // feeds reports the file's version (accepted), or its update counters move while the version does
 // not (rejected), or a bounded time passes (unknown). A refused file is replaced on disk by the
 // last version Envoy accepted, so a restarted Envoy loads exactly what the running one runs.
-import { readFileSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -98,6 +97,7 @@ export class VerdictTracker {
   /** Subscriptions declared by each file (the bootstrap, LDS files for RDS, CDS files for EDS). */
   private readonly declared = new Map<string, Subscription[]>();
   private bootstrapFile: string | undefined;
+  private bootstrapAdmin: { admin: AdminAddress | undefined; adminProblem?: string } | undefined;
   /** Without a bootstrap: LDS/CDS guessed from a file's resource @type. */
   private readonly guessed = new Map<string, Subscription>();
   private readonly pending = new Map<string, Pending>();
@@ -154,31 +154,21 @@ export class VerdictTracker {
     } else {
       this.logger.info({ admin: describeAdmin(this.admin.address), subscriptions: this.subscriptionList() }, "reading Envoy's verdicts from its admin API");
     }
-    this.state.admin = this.admin === undefined ? undefined : describeAdmin(this.admin.address);
     for (const file of onDisk) if (this.subscriptionsOf(file.name).length > 0) this.track(file, this.initialTimeoutMs);
     this.saveState();
   }
 
   /** Called by the syncer after each pass's renames. */
   published(files: readonly PublishedFile[]): void {
-    let reread = false;
     for (const file of files) {
-      const before = this.declared.get(file.name);
-      const kind = this.learn(file.name, file.content, file.kind);
-      reread ||= kind === 'bootstrap' || before !== this.declared.get(file.name);
+      this.learn(file.name, file.content, file.kind);
       const entry = (this.state.files[file.name] ??= {});
       entry.published = { ...(file.version === undefined ? {} : { version: file.version }), sha256: file.sha256, at: new Date().toISOString() };
       if (this.held.get(file.name) !== file.sha256) this.held.delete(file.name);
     }
-    if (reread) this.setAdmin();
+    this.setAdmin(); // a bootstrap may have arrived only now (empty ConfigMap at start)
     for (const file of files) if (this.subscriptionsOf(file.name).length > 0) this.track(file, this.timeoutMs);
     this.saveState();
-  }
-
-  /** Resolves once no verdict is being polled for (tests, benchmarks). */
-  async idle(): Promise<void> {
-    while (this.loop !== undefined) await this.loop;
-    await this.stateWrite;
   }
 
   async stop(): Promise<void> {
@@ -194,8 +184,14 @@ export class VerdictTracker {
     const text = content.toString('utf8');
     const isBootstrap = kind === 'bootstrap' || name === this.options.bootstrapName || (kind === undefined && /^(["']?)(dynamic_resources|static_resources)\1\s*:/m.test(text));
     if (isBootstrap) {
-      this.bootstrapFile = name;
-      this.declared.set(name, findSubscriptions(parseConfig(text)));
+      // Envoy never reloads its bootstrap: the running Envoy keeps the admin address and LDS/CDS
+      // files it started with, so verdicts follow the first bootstrap seen (the syncer already warns
+      // that a changed one needs a restart, which restarts the watcher too).
+      if (this.bootstrapFile === undefined) {
+        this.bootstrapFile = name;
+        this.declared.set(name, findSubscriptions(parseConfig(text)));
+        this.bootstrapAdmin = bootstrapInfo(parseConfig(text));
+      }
       return 'bootstrap';
     }
     const type = GUESS.exec(text)?.[1];
@@ -208,33 +204,12 @@ export class VerdictTracker {
   }
 
   private setAdmin(): void {
-    const previous = this.admin === undefined ? undefined : describeAdmin(this.admin.address);
-    let address = this.options.admin;
-    this.adminProblem = undefined;
-    if (address === undefined) {
-      if (this.bootstrapFile === undefined) {
-        this.adminProblem = 'no bootstrap in the ConfigMap (--bootstrap NAME) to read admin.address from';
-      } else {
-        // Read again: the bootstrap on disk is the one a restarted Envoy uses; the running one
-        // keeps the address it started with, so only an explicit --admin changes it for good.
-        const info = bootstrapInfo(parseConfig(this.bootstrapText() ?? ''));
-        address = info.admin;
-        this.adminProblem = info.adminProblem;
-      }
-    }
-    if (address !== undefined && previous === describeAdmin(address)) return;
-    this.admin?.close();
-    this.admin = address === undefined ? undefined : new EnvoyAdmin(address);
-  }
-
-  private bootstrapText(): string | undefined {
-    if (this.bootstrapFile === undefined) return undefined;
-    try {
-      // Small and read rarely (start, bootstrap change); sync keeps setAdmin simple.
-      return readFileSync(join(this.options.targetDir, this.bootstrapFile), 'utf8');
-    } catch {
-      return undefined;
-    }
+    if (this.admin !== undefined) return;
+    const address = this.options.admin ?? this.bootstrapAdmin?.admin;
+    this.adminProblem = this.bootstrapAdmin === undefined
+      ? 'no bootstrap in the ConfigMap (--bootstrap NAME) to read admin.address from'
+      : this.bootstrapAdmin.adminProblem;
+    if (address !== undefined) this.admin = new EnvoyAdmin(address);
   }
 
   private subscriptionList(): { file: string; type: XdsType; statPrefix: string }[] {
@@ -355,10 +330,13 @@ export class VerdictTracker {
     const v = version ?? '(no version_info)';
 
     if (outcome === 'accepted') {
-      await keepCopy(this.options.targetDir, 'accepted', file, pending.ino).catch((err: unknown) => {
+      // Not kept when a newer publish already replaced the file: then the previous accepted copy
+      // (and its version) stays what a rejection would go back to.
+      const kept = await keepCopy(this.options.targetDir, 'accepted', file, pending.ino).catch((err: unknown) => {
         this.logger.warn({ err, file }, 'could not keep a copy of the accepted version');
+        return false;
       });
-      entry.accepted = { ...(version === undefined ? {} : { version }), at };
+      if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), at };
       delete entry.refused;
       message = `Envoy accepted ${file} version ${v} in ${String(latencyMs)} ms`;
       this.logger.info({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, latencyMs, rolledBack }, message);
@@ -408,6 +386,7 @@ export class VerdictTracker {
   private saveState(): void {
     this.state.updatedAt = new Date().toISOString();
     this.state.pid = process.pid;
+    this.state.admin = this.admin === undefined ? undefined : describeAdmin(this.admin.address);
     const snapshot = structuredClone(this.state);
     this.stateWrite = this.stateWrite
       .then(() => writeState(this.options.targetDir, snapshot))
