@@ -54,7 +54,7 @@ export async function readState(targetDir: string): Promise<VerdictState | undef
 export async function writeState(targetDir: string, state: VerdictState): Promise<void> {
   const dir = stateDir(targetDir);
   await mkdir(dir, { recursive: true });
-  const temp = join(dir, `.${STATE_FILE}.${String(process.pid)}`);
+  const temp = join(dir, `.${STATE_FILE}.tmp`); // one watcher per target: a fixed name leaves no litter
   await writeFile(temp, `${JSON.stringify(state, null, 2)}\n`);
   await rename(temp, join(dir, STATE_FILE));
 }
@@ -68,7 +68,7 @@ export async function writeState(targetDir: string, state: VerdictState): Promis
 export async function keepCopy(targetDir: string, kind: 'accepted' | 'refused', name: string, ino: number | undefined): Promise<boolean> {
   const dir = join(stateDir(targetDir), kind);
   await mkdir(dir, { recursive: true });
-  const temp = join(dir, `.${name}.${String(process.pid)}`);
+  const temp = join(dir, `.${name}.tmp`);
   await unlink(temp).catch(() => undefined);
   await link(join(targetDir, name), temp);
   if (ino !== undefined && (await stat(temp)).ino !== ino) {

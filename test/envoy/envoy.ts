@@ -150,6 +150,12 @@ export function rdsYaml(opts: { name: string; body: string; versionInfo?: string
   ].join('\n');
 }
 
+/** GET `path` from the admin API at `adminUrl` (`http://HOST:PORT` or `unix:/socket/path`). */
+function adminGet(adminUrl: string, path: string, timeoutMs: number): ReturnType<typeof httpGet> {
+  if (!adminUrl.startsWith('unix:')) return httpGet(`${adminUrl}${path}`, { timeoutMs });
+  return httpGet(`http://localhost${path}`, { timeoutMs, extra: { socketPath: adminUrl.slice('unix:'.length) } });
+}
+
 export interface StartEnvoyOptions {
   /** Bootstrap text (written to `<workDir>/envoy.yaml`) or the path of an existing bootstrap file. */
   bootstrap: { text: string } | { path: string };
@@ -164,7 +170,7 @@ export interface StartEnvoyOptions {
 export interface EnvoyProcess {
   readonly process: ManagedProcess;
   readonly workDir: string;
-  /** `http://127.0.0.1:PORT` of the admin listener (from `--admin-address-path`). */
+  /** `http://127.0.0.1:PORT` of the admin listener (from `--admin-address-path`); `unix:/path` for an `admin.address.pipe`. */
   readonly adminUrl: string;
   /** Every counter and gauge from `/stats?format=json` (histograms left out), by name. */
   stats(filter?: string): Promise<Map<string, number>>;
@@ -230,10 +236,11 @@ export async function startEnvoy(opts: StartEnvoyOptions, timeoutMs = 30_000): P
       },
       { timeoutMs, intervalMs: 20, abortIf },
     );
-    adminUrl = `http://${address}`;
+    // Envoy writes the socket path for an admin pipe, HOST:PORT otherwise.
+    adminUrl = address.startsWith('/') ? `unix:${address}` : `http://${address}`;
     await waitFor(
       'envoy /ready LIVE',
-      async () => ((await httpGet(`${adminUrl}/ready`, { timeoutMs: 2_000 })).body.trim() === 'LIVE' ? true : undefined),
+      async () => ((await adminGet(adminUrl, '/ready', 2_000)).body.trim() === 'LIVE' ? true : undefined),
       { timeoutMs, intervalMs: 20, abortIf },
     );
   } catch (err) {
@@ -243,7 +250,7 @@ export async function startEnvoy(opts: StartEnvoyOptions, timeoutMs = 30_000): P
 
   const stats = async (filter?: string): Promise<Map<string, number>> => {
     const query = filter === undefined ? '' : `&filter=${encodeURIComponent(filter)}`;
-    const res = await httpGet(`${adminUrl}/stats?format=json${query}`, { timeoutMs: 5_000 });
+    const res = await adminGet(adminUrl, `/stats?format=json${query}`, 5_000);
     const parsed = JSON.parse(res.body) as { stats: { name?: string; value?: number }[] };
     const out = new Map<string, number>();
     for (const s of parsed.stats) if (s.name !== undefined && typeof s.value === 'number') out.set(s.name, s.value);
@@ -268,12 +275,12 @@ export async function startEnvoy(opts: StartEnvoyOptions, timeoutMs = 30_000): P
       return (await stats(`^${name.replace(/[.]/g, '\\.')}$`)).get(name) ?? 0;
     },
     async textStat(name) {
-      const res = await httpGet(`${adminUrl}/stats?filter=${encodeURIComponent(`^${name.replace(/[.]/g, '\\.')}$`)}`, { timeoutMs: 5_000 });
+      const res = await adminGet(adminUrl, `/stats?filter=${encodeURIComponent(`^${name.replace(/[.]/g, '\\.')}$`)}`, 5_000);
       const line = res.body.split('\n').find((l) => l.startsWith(`${name}: `));
       return line === undefined ? '' : line.slice(name.length + 2).replace(/^"|"$/g, '');
     },
     async configDump(query) {
-      const res = await httpGet(`${adminUrl}/config_dump${query === undefined ? '' : `?${query}`}`, { timeoutMs: 5_000 });
+      const res = await adminGet(adminUrl, `/config_dump${query === undefined ? '' : `?${query}`}`, 5_000);
       return JSON.parse(res.body) as unknown;
     },
     get,

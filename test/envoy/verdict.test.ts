@@ -402,3 +402,25 @@ test('status without a watcher state says where it looked and exits 1', TIMEOUT,
     await rm(dirs.root, { recursive: true, force: true });
   }
 });
+
+test("the bootstrap's admin over a unix socket (admin.address.pipe) is where verdicts come from", TIMEOUT, async () => {
+  const dirs = await makeTempDirs('envoy-verdict-pipe-');
+  const [port] = (await freePorts(1)) as [number];
+  const socket = join(dirs.root, 'admin.sock');
+  const writer = new AtomicWriter(dirs.source);
+  const bootstrapText = bootstrapYaml({ lds: join(dirs.target, 'lds.yaml'), admin: { pipe: socket } });
+  await writer.write({ 'envoy.yaml': bootstrapText, 'lds.yaml': ldsYaml({ port, body: 'v1' }) });
+  assert.equal((await runCli(['copy', '--from', dirs.source, '--to', dirs.target, '--bootstrap', 'envoy.yaml'])).code, 0);
+  const envoy = await startEnvoy({ bootstrap: { path: join(dirs.target, 'envoy.yaml') } });
+  const watcher = new CliProcess(['watch', '--from', dirs.source, '--to', dirs.target, '--ready-file', join(dirs.target, READY), '--bootstrap', 'envoy.yaml']);
+  try {
+    await watcher.waitForLog((l) => l.msg === "reading Envoy's verdicts from its admin API" && l.admin === `unix:${socket}`, 'admin from the bootstrap');
+    await writer.write({ 'envoy.yaml': bootstrapText, 'lds.yaml': ldsYaml({ port, body: 'v2' }) });
+    await envoy.waitForBody(port, 'v2');
+    await waitFor(() => verdicts(watcher.logs, 'lds.yaml').filter((l) => l.outcome === 'accepted').length === 2, 'two accepted verdicts');
+  } finally {
+    await watcher.stop();
+    await envoy.stop();
+    await rm(dirs.root, { recursive: true, force: true });
+  }
+});
