@@ -424,3 +424,26 @@ test("the bootstrap's admin over a unix socket (admin.address.pipe) is where ver
     await rm(dirs.root, { recursive: true, force: true });
   }
 });
+
+test('a user who never bumps version_info: the update counters still tell accepted from rejected', TIMEOUT, async () => {
+  const same = (port: number, body: string) => ldsYaml({ port, body, versionInfo: 'fixed' });
+  const pod = await startPod({ lds: (port) => same(port, 'v1') });
+  try {
+    const envoy = running(pod);
+    await pod.watcher.waitForLog((l) => l.event === 'verdict' && l.outcome === 'accepted', 'initial accepted');
+    await pod.writer.write({ 'envoy.yaml': pod.bootstrapText, 'lds.yaml': same(pod.port, 'v2') });
+    await envoy.waitForBody(pod.port, 'v2');
+    await waitFor(() => verdicts(pod.watcher.logs, 'lds.yaml').length === 2, 'second verdict');
+    assert.equal(verdicts(pod.watcher.logs, 'lds.yaml')[1]?.outcome, 'accepted');
+
+    const refused = (await refusedLds(pod.port)).replace('version_info: "example-2"', 'version_info: "fixed"');
+    await pod.writer.write({ 'envoy.yaml': pod.bootstrapText, 'lds.yaml': refused });
+    await waitFor(() => verdicts(pod.watcher.logs, 'lds.yaml').length === 3, 'third verdict');
+    const third = verdicts(pod.watcher.logs, 'lds.yaml')[2];
+    assert.equal(third?.outcome, 'rejected');
+    assert.equal(third.rolledBack, true);
+    assert.equal(await readFile(join(pod.target, 'lds.yaml'), 'utf8'), same(pod.port, 'v2'));
+  } finally {
+    await pod.stop();
+  }
+});
