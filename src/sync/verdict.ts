@@ -104,7 +104,6 @@ export class VerdictTracker {
   private readonly lastSeen = new Map<string, SubscriptionStats>();
   /** file → sha256 of ConfigMap content Envoy refused: not republished until the ConfigMap changes. */
   private readonly held = new Map<string, string>();
-  private readonly noSubscription = new Set<string>();
   private state: VerdictState;
   private loop: Promise<void> | undefined;
   private stopped = false;
@@ -337,7 +336,8 @@ export class VerdictTracker {
         return false;
       });
       if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), at };
-      delete entry.refused;
+      // Still held (the ConfigMap still has the refused content): keep the record across restarts.
+      if (!this.held.has(file)) delete entry.refused;
       message = `Envoy accepted ${file} version ${v} in ${String(latencyMs)} ms`;
       this.logger.info({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, latencyMs, rolledBack }, message);
     } else if (outcome === 'rejected') {

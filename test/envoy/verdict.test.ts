@@ -176,6 +176,15 @@ test('rejected (shared case): Envoy keeps the old body, the disk goes back to it
     assert.equal(ldsPublishes(), before);
     assert.equal(await readFile(join(pod.target, 'lds.yaml'), 'utf8'), goodContent);
 
+    // A restarted watcher (state in the emptyDir) still holds the refused content back, restart after restart.
+    for (const restart of [1, 2]) {
+      assert.equal((await pod.watcher.stop()).code, 0);
+      pod.watcher = new CliProcess(['watch', '--from', pod.source, '--to', pod.target, '--ready-file', join(pod.target, READY), '--bootstrap', 'envoy.yaml']);
+      await pod.watcher.waitForLog((l) => l.event === 'verdict' && l.file === 'lds.yaml', `verdict after watcher restart ${String(restart)}`);
+      assert.equal(pod.watcher.logs.filter((l) => l.msg === 'published' && l.file === 'lds.yaml').length, 0, `restart ${String(restart)}`);
+      assert.equal(await readFile(join(pod.target, 'lds.yaml'), 'utf8'), goodContent);
+    }
+
     // A restarted Envoy loads exactly what the running one ran.
     await envoy.stop();
     envoy = await pod.startEnvoy();
