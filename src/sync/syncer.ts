@@ -129,7 +129,8 @@ export class Syncer {
       const content = stamped.content;
       const digest = content === source ? sourceDigest : sha256(content);
       const current = await this.target.compare(name, content, digest);
-      if (current === 'same' || this.options.hold?.(name, digest) === true) {
+      const held = this.options.hold?.(name, digest) === true; // asked every pass: other content releases it
+      if (current === 'same' || held) {
         this.reportedRejections.delete(name);
         continue;
       }

@@ -121,9 +121,21 @@ export class VerdictTracker {
     this.listeners.push(listener);
   }
 
-  /** Whether the syncer must not publish this content (sha256 of the stamped file) as `name`: Envoy refused it. */
+  /**
+   * Whether the syncer must not publish this content (sha256 of the stamped file) as `name`: Envoy
+   * refused it. Asked for every file of every pass; other content releases the hold.
+   */
   isHeld(name: string, contentSha256: string): boolean {
-    return this.held.get(name) === contentSha256;
+    const held = this.held.get(name);
+    if (held === undefined) return false;
+    if (held === contentSha256) return true;
+    // The ConfigMap no longer has the refused content (fixed, or reverted): stop holding it, so
+    // that content may be tried again later (e.g. once what it depended on exists).
+    this.held.delete(name);
+    const entry = this.state.files[name];
+    if (entry !== undefined) delete entry.refused;
+    this.saveState();
+    return false;
   }
 
   /**

@@ -196,13 +196,27 @@ test('rejected (shared case): Envoy keeps the old body, the disk goes back to it
     await envoy.waitForBody(pod.port, 'v3');
     await waitFor(() => verdicts(pod.watcher.logs, 'lds.yaml').some((l) => l.outcome === 'accepted' && l !== good), 'v3 accepted');
 
+    // The hold is released by any other content: after the fix, and after a plain revert (nothing to
+    // publish), the refused content is tried again (and refused again, and rolled back again).
+    const v3Content = await readFile(join(pod.target, 'lds.yaml'), 'utf8');
+    const rejections = () => verdicts(pod.watcher.logs, 'lds.yaml').filter((l) => l.outcome === 'rejected' && l.rolledBack === true).length;
+    const rejectedBefore = rejections();
+    await pod.writer.write({ 'envoy.yaml': pod.bootstrapText, 'lds.yaml': refused });
+    await waitFor(() => rejections() === rejectedBefore + 1, 'refused again after the fix');
+    await pod.writer.write({ 'envoy.yaml': pod.bootstrapText, 'lds.yaml': ldsYaml({ port: pod.port, body: 'v3' }) }); // revert
+    await waitFor(async () => !(await runCli(['status', '--to', pod.target])).stdout.includes('(refused, held back)'), 'the revert reaches the ConfigMap');
+    await pod.writer.write({ 'envoy.yaml': pod.bootstrapText, 'lds.yaml': refused });
+    await waitFor(() => rejections() === rejectedBefore + 2, 'refused again after the revert');
+    assert.equal(await readFile(join(pod.target, 'lds.yaml'), 'utf8'), v3Content);
+    await envoy.waitForBody(pod.port, 'v3');
+
     // Envoy gone: status still answers, from the last verdicts.
     await envoy.stop();
     pod.envoy = undefined;
     const offline = await runCli(['status', '--to', pod.target]);
     assert.equal(offline.code, 0, offline.stderr);
     assert.match(offline.stdout, /unreachable/);
-    assert.match(offline.stdout, /^lds\.yaml .*\(last seen \S+\)\s+accepted /m);
+    assert.match(offline.stdout, /^lds\.yaml .*\(last seen \S+\)\s+rejected example-2 .*rolled back$/m);
   } finally {
     await pod.stop();
   }
