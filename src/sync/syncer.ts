@@ -8,6 +8,7 @@ import { TargetDirectory, sha256 } from './target.js';
 import { publishRank, validateConfigFile } from './validate.js';
 import type { FileKind, ValidationError } from './validate.js';
 import { stampVersion } from './version-stamp.js';
+import type { Stamped } from './version-stamp.js';
 import type { PublishedFile } from './verdict.js';
 
 export interface SyncerOptions {
@@ -60,6 +61,7 @@ export class Syncer {
   private reportedEmpty = false;
   // Passes and restores one at a time: a restore must never land after a newer publish.
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly stamps = new Map<string, { sourceSha256: string; sha256: string; version: string | undefined }>();
 
   constructor(private readonly options: SyncerOptions) {
     this.target = new TargetDirectory(options.targetDir);
@@ -125,15 +127,23 @@ export class Syncer {
     for (const [name, source] of snapshot.files) {
       const sourceDigest = sha256(source);
       // The version Envoy reports back (see version-stamp.ts): one line added, or the source as is.
-      const stamped = stampVersion(name, source, sourceDigest);
-      const content = stamped.content;
-      const digest = content === source ? sourceDigest : sha256(content);
-      const current = await this.target.compare(name, content, digest);
+      // Remembered per source digest, so an unchanged file costs no stamping and no second hash.
+      let stamped: Stamped | undefined;
+      const stamp = (): Stamped => (stamped ??= stampVersion(name, source, sourceDigest));
+      let memo = this.stamps.get(name);
+      if (memo?.sourceSha256 !== sourceDigest) {
+        const { content, version } = stamp();
+        memo = { sourceSha256: sourceDigest, sha256: content === source ? sourceDigest : sha256(content), version };
+        this.stamps.set(name, memo);
+      }
+      const digest = memo.sha256;
+      const current = await this.target.compare(name, () => stamp().content, digest);
       const held = this.options.hold?.(name, digest) === true; // asked every pass: other content releases it
       if (current === 'same' || held) {
         this.reportedRejections.delete(name);
         continue;
       }
+      const content = stamp().content;
       result.changedBytes += content.length;
       const validation = await validateConfigFile(name, source, bootstrapName);
       if (!validation.ok) {
@@ -143,7 +153,7 @@ export class Syncer {
         continue;
       }
       this.reportedRejections.delete(name);
-      changes.push({ name, content, sha256: digest, kind: validation.kind, existed: current !== 'absent', version: stamped.version });
+      changes.push({ name, content, sha256: digest, kind: validation.kind, existed: current !== 'absent', version: memo.version });
     }
 
     // Make before break: what others reference lands first (ties in name order, for determinism).
