@@ -78,6 +78,7 @@ interface Pending {
 }
 
 const REQUEST_TIMEOUT_MS = 1000;
+const STATE_WRITE_DELAY_MS = 50;
 // Envoy applies a file within milliseconds of the rename: poll often at first, then back off (an
 // unreachable admin API or a slow update should not cost a request every few ms for 10 s).
 const pollDelayMs = (sinceOldestPublishMs: number): number => (sinceOldestPublishMs < 200 ? 3 : sinceOldestPublishMs < 1000 ? 20 : 100);
@@ -109,6 +110,7 @@ export class VerdictTracker {
   private stopped = false;
   private wake: (() => void) | undefined;
   private stateWrite: Promise<void> = Promise.resolve();
+  private saveTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: VerdictOptions) {
     this.logger = options.logger;
@@ -186,6 +188,11 @@ export class VerdictTracker {
     this.stopped = true;
     this.wake?.();
     await this.loop;
+    if (this.saveTimer !== undefined) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = undefined;
+      this.writeStateNow();
+    }
     await this.stateWrite;
     this.admin?.close();
   }
@@ -395,7 +402,16 @@ export class VerdictTracker {
     this.saveState();
   }
 
+  /** Writes state.json soon: at most once per STATE_WRITE_DELAY_MS, so a burst of publishes costs one write. */
   private saveState(): void {
+    if (this.saveTimer !== undefined) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      this.writeStateNow();
+    }, STATE_WRITE_DELAY_MS);
+  }
+
+  private writeStateNow(): void {
     this.state.updatedAt = new Date().toISOString();
     this.state.pid = process.pid;
     this.state.admin = this.admin === undefined ? undefined : describeAdmin(this.admin.address);
