@@ -32,6 +32,9 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 FROM ${NODE_IMAGE} AS runtime-base
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
       /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
+# The CLI by name for `kubectl exec POD -c envoy-xds-watch -- envoy-xds-injector status`.
+RUN printf '#!/bin/sh\nexec node /app/dist/cli/main.js "$@"\n' > /usr/local/bin/envoy-xds-injector \
+ && chmod 0755 /usr/local/bin/envoy-xds-injector
 
 # --- runtime -------------------------------------------------------------------------------------
 FROM runtime-base AS runtime

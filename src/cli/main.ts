@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The one entry point of the image: `envoy-xds-injector <serve|inject|copy|watch|rbac>`.
+// The one entry point of the image: `envoy-xds-injector <serve|inject|copy|watch|status|rbac>`.
 // Reads argv and env, builds the logger, wires signals, and exits; commands do the rest.
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
@@ -17,8 +17,11 @@ Commands:
   copy    --from DIR --to DIR [--bootstrap NAME]
           Publish one consistent snapshot of a mounted ConfigMap into DIR (init container).
   watch   --from DIR --to DIR [--resync 60s] [--ready-file PATH] [--bootstrap NAME]
-          [--source volume|api --configmap NAME ...]
-          Republish ConfigMap changes by atomic rename so Envoy reloads them (sidecar).
+          [--admin HOST:PORT|PATH] [--verdict-timeout 10s] [--source volume|api --configmap NAME ...]
+          Republish ConfigMap changes by atomic rename so Envoy reloads them (sidecar), and
+          report Envoy's verdict on each publish.
+  status  [--to DIR] [--json]
+          Per file: ConfigMap, published, what Envoy runs, last verdict (kubectl exec in the watcher).
   rbac    --namespace NS --service-account SA --configmap NAME
           Print the Role and RoleBinding that watch --source api needs (kubectl apply -f -).
 
@@ -31,6 +34,7 @@ const commands: Record<string, () => Promise<Command>> = {
   inject: async () => (await import('./inject.js')).inject,
   copy: async () => (await import('./copy.js')).copy,
   watch: async () => (await import('./watch.js')).watch,
+  status: async () => (await import('./status.js')).status,
   rbac: async () => (await import('./rbac.js')).rbac,
 };
 

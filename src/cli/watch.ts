@@ -1,26 +1,34 @@
 // `watch`: the sidecar. Republishes every ConfigMap change into the emptyDir by atomic rename so
 // Envoy's path_config_source reloads it. See docs/sync.md.
 import { errorFields, explainSyncError } from '../sync/errors.js';
+import { parseAdminAddress } from '../sync/bootstrap-sources.js';
 import { runWatch } from '../sync/watcher.js';
 import type { SnapshotSource } from '../sync/sources/source.js';
 import type { EventRecorder } from '../sync/events.js';
+import type { VerdictListener } from '../sync/verdict.js';
 import type { CliContext, Command } from './context.js';
 import { durationFlag, parseFlags, UsageError } from './context.js';
 import { rbacCommandLine } from '../sync/sources/rbac-hint.js';
 
 const USAGE = `Usage: envoy-xds-injector watch --from DIR --to DIR [--resync 60s] [--ready-file PATH] [--bootstrap NAME]
-                                [--source volume|api --configmap NAME [--namespace NS] [--pod NAME]
-                                 [--kubeconfig FILE] [--volume-lag 90s]]
+       [--admin HOST:PORT|PATH] [--verdict-timeout 10s]
+       [--source volume|api --configmap NAME [--namespace NS] [--pod NAME] [--kubeconfig FILE] [--volume-lag 90s]]
 
 Watch a mounted ConfigMap and republish changed files into --to by temp file + fsync + rename, so
 Envoy (which reloads a path_config_source file only on a rename onto its name) picks them up.
-Invalid YAML/JSON is never published; the last good version stays. Exits 0 on SIGTERM.
+Invalid YAML/JSON is never published; the last good version stays. After each publish, Envoy's
+admin API tells whether Envoy accepted the file's version; a refused file is replaced by the last
+accepted version (kept under --to/..envoy-xds-verdict/, see 'status'). Exits 0 on SIGTERM.
 
   --from DIR          the ConfigMap volume mount
   --to DIR            the writable directory Envoy reads (emptyDir)
   --resync DURATION   full resync interval, a safety net for lost events (default 60s)
   --ready-file PATH   created once the first sync is done and the watch is established
-  --bootstrap NAME    the file Envoy is started with (-c): changes to it log a restart warning
+  --bootstrap NAME    the file Envoy is started with (-c): changes to it log a restart warning;
+                      its admin address and xDS file sources are used for Envoy's verdict
+  --admin ADDRESS     Envoy's admin API (HOST:PORT or a unix socket path), instead of the bootstrap's
+  --verdict-timeout DURATION
+                      how long after a publish Envoy's verdict may take before it is 'unknown' (default 10s)
 
   --source api        follow the ConfigMap through the Kubernetes API (list+watch: changes in
                       milliseconds) instead of waiting for the kubelet to update the volume; the
@@ -50,6 +58,8 @@ export const watch: Command = async (args, ctx) => {
     pod: { type: 'string' },
     kubeconfig: { type: 'string' },
     'volume-lag': { type: 'string', default: '90s' },
+    admin: { type: 'string' },
+    'verdict-timeout': { type: 'string', default: '10s' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -70,14 +80,23 @@ export const watch: Command = async (args, ctx) => {
         volumeLagMs: durationFlag('volume-lag', values['volume-lag']),
       })
     : undefined;
+  const verdictTimeoutMs = durationFlag('verdict-timeout', values['verdict-timeout'], 100);
+  let admin;
+  try {
+    admin = values.admin === undefined ? undefined : parseAdminAddress(values.admin);
+  } catch (err) {
+    throw new UsageError(`--admin: ${(err as Error).message}`);
+  }
 
   try {
     return await runWatch({
-      ...(api === undefined ? {} : { source: api.source, onPass: api.onPass }),
+      ...(api === undefined ? {} : { source: api.source, onPass: api.onPass, onVerdict: api.onVerdict }),
       sourceDir,
       targetDir,
       logger: ctx.logger,
       resyncMs,
+      verdictTimeoutMs,
+      ...(admin === undefined ? {} : { admin }),
       signal: ctx.shutdownSignal,
       ...(values['ready-file'] === undefined ? {} : { readyFile: values['ready-file'] }),
       ...(values.bootstrap === undefined ? {} : { bootstrapName: values.bootstrap }),
@@ -105,6 +124,7 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   source: SnapshotSource;
   recorder: EventRecorder | undefined;
   onPass: NonNullable<Parameters<typeof runWatch>[0]['onPass']>;
+  onVerdict: VerdictListener;
 }> {
   const { ApiSource } = await import('../sync/sources/api-source.js');
   const { SERVICE_ACCOUNT_DIR, inClusterConnection, kubeconfigConnection } = await import('../sync/sources/kube.js');
@@ -127,7 +147,7 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
     // Cannot work as declared: say so, and keep the Pod's config current from the volume.
     logger.error({ error: (err as Error).message }, `--source api cannot reach the Kubernetes API (${(err as Error).message}): following the ConfigMap volume only`);
     const { VolumeSource } = await import('../sync/sources/source.js');
-    return { source: new VolumeSource(flags.volumeDir), recorder: undefined, onPass: () => undefined };
+    return { source: new VolumeSource(flags.volumeDir), recorder: undefined, onPass: () => undefined, onVerdict: () => undefined };
   }
   const serviceAccount = ctx.env.POD_SERVICE_ACCOUNT;
   const fix = rbacCommandLine(namespace, serviceAccount ?? 'SERVICE_ACCOUNT', flags.configMap);
@@ -156,16 +176,18 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
       },
     });
   }
-  // Until the verdict (issue 9) reports Envoy's answer: an Event when a file is published, and
-  // one when the gate refuses a file (once per refused content, not on every resync).
+  // Envoy's verdict on each publish (accepted / rejected / rolled back / unknown) becomes an Event;
+  // a file the gate refuses never reaches Envoy, so it gets its own Event (once per refused content,
+  // not on every resync). resourceVersion: the ConfigMap version each file was last published from.
   const refused = new Map<string, string>();
+  const publishedFrom = new Map<string, string | undefined>();
   const onPass: NonNullable<Parameters<typeof runWatch>[0]['onPass']> = (result) => {
-    if (recorder === undefined) return;
-    const from = result.resourceVersion === undefined ? 'from the volume' : `ConfigMap resourceVersion ${result.resourceVersion}`;
     for (const file of result.published) {
       refused.delete(file);
-      recorder.record({ type: 'Normal', reason: EventReason.published, file, message: `${file} published (${from})` });
+      publishedFrom.set(file, result.resourceVersion);
     }
+    if (recorder === undefined) return;
+    const from = result.resourceVersion === undefined ? 'from the volume' : `ConfigMap resourceVersion ${result.resourceVersion}`;
     for (const error of result.rejected) {
       const message = `${error.file} not published, the last good version stays (${from}): ${error.message}${error.line === undefined ? '' : ` at line ${String(error.line)}`}`;
       if (refused.get(error.file) === message) continue;
@@ -173,6 +195,14 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
       recorder.record({ type: 'Warning', reason: EventReason.invalid, file: error.file, message });
     }
   };
-  return { source, recorder, onPass };
+  const onVerdict: VerdictListener = (verdict) => {
+    const resourceVersion = publishedFrom.get(verdict.file);
+    recorder?.verdict({
+      ...verdict,
+      version: verdict.version ?? 'unversioned',
+      ...(resourceVersion === undefined ? {} : { resourceVersion }),
+    });
+  };
+  return { source, recorder, onPass, onVerdict };
 }
 

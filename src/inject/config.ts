@@ -29,7 +29,7 @@ export function defaultConfig(version: string): InjectorConfig {
     imagePullPolicy: 'IfNotPresent',
     mountPath: '/etc/envoy',
     sidecar: 'native',
-    resources: { cpuRequest: '10m', memoryRequest: '32Mi', memoryLimit: '64Mi' },
+    resources: { cpuRequest: '10m', memoryRequest: '32Mi', memoryLimit: '80Mi' },
     version,
   };
 }

@@ -41,8 +41,6 @@ export const EventReason = {
   rejected: 'XdsRejected',
   rolledBack: 'XdsRolledBack',
   unknown: 'XdsVerdictUnknown',
-  /** Published by rename (the verdict, when known, follows as its own Event). */
-  published: 'XdsPublished',
   /** Refused by the watcher's gate: never published, the last good file stays. */
   invalid: 'XdsInvalid',
 } as const;

@@ -1,12 +1,16 @@
 // One sync pass, shared by `copy` (once, before Envoy starts) and `watch` (on every `..data` swap
 // and on every resync): read a consistent snapshot, keep only files whose content differs from the
 // target, validate them, and publish the valid ones by rename in make-before-break order.
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { readSnapshot } from './snapshot.js';
 import type { Snapshot } from './snapshot.js';
 import { TargetDirectory, sha256 } from './target.js';
 import { publishRank, validateConfigFile } from './validate.js';
 import type { FileKind, ValidationError } from './validate.js';
+import { stampVersion } from './version-stamp.js';
+import type { Stamped } from './version-stamp.js';
+import type { PublishedFile } from './verdict.js';
 
 export interface SyncerOptions {
   sourceDir: string;
@@ -16,6 +20,10 @@ export interface SyncerOptions {
   bootstrapName?: string;
   /** `watch` only: Envoy is already running, so a replaced bootstrap means a restart is needed. */
   warnOnBootstrapChange: boolean;
+  /** `watch`: content (sha256 of what would be published) Envoy refused; not republished. */
+  hold?: (name: string, contentSha256: string) => boolean;
+  /** `watch`: told about every pass's renames, for Envoy's verdict. */
+  onPublished?: (files: PublishedFile[]) => void;
 }
 
 export interface SyncResult {
@@ -43,6 +51,7 @@ interface Change {
   sha256: string;
   kind: FileKind;
   existed: boolean;
+  version: string | undefined;
 }
 
 export class Syncer {
@@ -53,6 +62,9 @@ export class Syncer {
   private readonly reportedRemovals = new Set<string>();
   private readonly reportedSkips = new Set<string>();
   private reportedEmpty = false;
+  // Passes and restores one at a time: a restore must never land after a newer publish.
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly stamps = new Map<string, { sourceSha256: string; sha256: string; version: string | undefined }>();
 
   constructor(private readonly options: SyncerOptions) {
     this.target = new TargetDirectory(options.targetDir);
@@ -64,12 +76,36 @@ export class Syncer {
   }
 
   /** One pass over the volume at `sourceDir`. */
-  async syncOnce(): Promise<SyncResult> {
-    return this.syncSnapshot(await readSnapshot(this.options.sourceDir));
+  syncOnce(): Promise<SyncResult> {
+    return this.serialized(async () => this.pass(await readSnapshot(this.options.sourceDir)));
   }
 
   /** One pass over `snapshot`, from the volume or from the API (sources/). */
-  async syncSnapshot(snapshot: Snapshot): Promise<SyncResult> {
+  syncSnapshot(snapshot: Snapshot): Promise<SyncResult> {
+    return this.serialized(() => this.pass(snapshot));
+  }
+
+  /**
+   * Puts `content` back as `name` by the same temp file + fsync + rename (Envoy reloads it), unless
+   * `name` is no longer inode `ino` (a newer publish replaced it). Returns whether it was written.
+   */
+  restore(name: string, content: Buffer, ino: number): Promise<boolean> {
+    return this.serialized(async () => {
+      if ((await this.target.inode(name)) !== ino) return false;
+      const staged = await this.target.stage(name, content, sha256(content));
+      await this.target.commit(staged);
+      await this.target.syncDirectory();
+      return true;
+    });
+  }
+
+  private serialized<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async pass(snapshot: Snapshot): Promise<SyncResult> {
     const { sourceDir, bootstrapName } = this.options;
     const result: SyncResult = {
       version: snapshot.version,
@@ -103,15 +139,28 @@ export class Syncer {
     }
 
     const changes: Change[] = [];
-    for (const [name, content] of snapshot.files) {
-      const digest = sha256(content);
-      const current = await this.target.compare(name, content, digest);
-      if (current === 'same') {
+    for (const [name, source] of snapshot.files) {
+      const sourceDigest = sha256(source);
+      // The version Envoy reports back (see version-stamp.ts): one line added, or the source as is.
+      // Remembered per source digest, so an unchanged file costs no stamping and no second hash.
+      let stamped: Stamped | undefined;
+      const stamp = (): Stamped => (stamped ??= stampVersion(name, source, sourceDigest));
+      let memo = this.stamps.get(name);
+      if (memo?.sourceSha256 !== sourceDigest) {
+        const { content, version } = stamp();
+        memo = { sourceSha256: sourceDigest, sha256: content === source ? sourceDigest : sha256(content), version };
+        this.stamps.set(name, memo);
+      }
+      const digest = memo.sha256;
+      const current = await this.target.compare(name, () => stamp().content, digest);
+      const held = this.options.hold?.(name, digest) === true; // asked every pass: other content releases it
+      if (current === 'same' || held) {
         this.reportedRejections.delete(name);
         continue;
       }
+      const content = stamp().content;
       result.changedBytes += content.length;
-      const validation = await validateConfigFile(name, content, bootstrapName);
+      const validation = await validateConfigFile(name, source, bootstrapName);
       if (!validation.ok) {
         result.rejected.push(validation.error);
         if (current === 'absent') result.missing.push(name);
@@ -119,7 +168,7 @@ export class Syncer {
         continue;
       }
       this.reportedRejections.delete(name);
-      changes.push({ name, content, sha256: digest, kind: validation.kind, existed: current !== 'absent' });
+      changes.push({ name, content, sha256: digest, kind: validation.kind, existed: current !== 'absent', version: memo.version });
     }
 
     // Make before break: what others reference lands first (ties in name order, for determinism).
@@ -134,16 +183,20 @@ export class Syncer {
       await this.target.discard(staged);
       throw failure.reason;
     }
+    const published: PublishedFile[] = [];
     for (const [index, change] of changes.entries()) {
       const file = staged[index];
       if (file === undefined) continue;
       await this.target.commit(file);
       result.published.push(change.name);
+      const at = performance.now();
+      published.push({ name: change.name, sha256: change.sha256, content: change.content, version: change.version, kind: change.kind.type, ino: file.identity.ino, at });
       this.logger.info(
         {
           file: change.name,
           bytes: change.content.length,
           sha256: change.sha256.slice(0, 12),
+          ...(change.version === undefined ? {} : { xdsVersion: change.version }),
           ...(snapshot.api === undefined ? { snapshot: snapshot.version } : { resourceVersion: snapshot.api.resourceVersion }),
         },
         'published',
@@ -156,6 +209,7 @@ export class Syncer {
       }
     }
     if (changes.length > 0) await this.target.syncDirectory();
+    if (published.length > 0) this.options.onPublished?.(published);
 
     // An empty snapshot already got its own warning; one line per kept file would only bury it.
     for (const name of snapshot.files.size === 0 ? [] : await this.target.publishedNames()) {

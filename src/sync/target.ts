@@ -40,8 +40,11 @@ export class TargetDirectory {
 
   constructor(readonly dir: string) {}
 
-  /** Compares `content` with the target's file of that name. */
-  async compare(name: string, content: Buffer, contentSha256: string): Promise<TargetState> {
+  /**
+   * Compares `content` with the target's file of that name. `content` may be a function: it is
+   * called only when the file has to be read (not one we published, or changed behind our back).
+   */
+  async compare(name: string, content: Buffer | (() => Buffer), contentSha256: string): Promise<TargetState> {
     const path = join(this.dir, name);
     const known = this.published.get(name);
     if (known !== undefined) {
@@ -58,7 +61,12 @@ export class TargetDirectory {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
       throw err;
     }
-    return current.equals(content) ? 'same' : 'different';
+    return current.equals(typeof content === 'function' ? content() : content) ? 'same' : 'different';
+  }
+
+  /** Inode of the target's file `name`, or undefined if there is none. */
+  async inode(name: string): Promise<number | undefined> {
+    return (await stat(join(this.dir, name)).catch(() => undefined))?.ino;
   }
 
   /** Names of published files: everything except our `..` entries (temp files, ready file). */

@@ -13,6 +13,9 @@ import { Syncer } from './syncer.js';
 import type { SyncResult } from './syncer.js';
 import type { SnapshotSource } from './sources/source.js';
 import { VolumeSource } from './sources/source.js';
+import type { AdminAddress } from './bootstrap-sources.js';
+import { VerdictTracker } from './verdict.js';
+import type { VerdictListener } from './verdict.js';
 import { warmUp, warmUpParser } from './warmup.js';
 
 const RELEASE_AFTER_IDLE_MS = 1000;
@@ -38,6 +41,12 @@ export interface WatchOptions {
   source?: SnapshotSource;
   /** After every pass that read a snapshot (Events, tests). Must not throw. */
   onPass?: (result: SyncResult) => void;
+  /** Envoy's admin API (`--admin`); by default the bootstrap's `admin.address`. */
+  admin?: AdminAddress;
+  /** ms after a publish before Envoy's verdict is `unknown` (default 10 s). */
+  verdictTimeoutMs?: number;
+  /** Called once per verdict (accepted, rejected, unknown) after it is logged. */
+  onVerdict?: VerdictListener;
 }
 
 /** Runs until `signal` aborts. Returns the exit code. */
@@ -45,11 +54,24 @@ export async function runWatch(options: WatchOptions): Promise<number> {
   const { sourceDir, targetDir, logger, signal } = options;
   const source = options.source ?? new VolumeSource(sourceDir);
   const sourceName = basename(sourceDir);
+  // Envoy's verdict on each publish (verdict.ts); it puts refused files back through the syncer.
+  const verdicts: VerdictTracker = new VerdictTracker({
+    sourceDir,
+    targetDir,
+    logger,
+    restore: (name, content, ino) => syncer.restore(name, content, ino),
+    ...(options.admin === undefined ? {} : { admin: options.admin }),
+    ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
+    ...(options.verdictTimeoutMs === undefined ? {} : { timeoutMs: options.verdictTimeoutMs }),
+  });
+  if (options.onVerdict !== undefined) verdicts.onVerdict(options.onVerdict);
   const syncer = new Syncer({
     sourceDir,
     targetDir,
     logger,
     warnOnBootstrapChange: true,
+    hold: (name, digest) => verdicts.isHeld(name, digest),
+    onPublished: (files) => { verdicts.published(files); },
     ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
   });
 
@@ -197,6 +219,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
 
   let resync: NodeJS.Timeout | undefined;
   try {
+    await verdicts.start();
     const covering = requested;
     try {
       await pass();
@@ -240,6 +263,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     watcher?.close();
     await source.stop();
     await running; // never leave a half-published change (or a temp file) behind
+    await verdicts.stop();
     if (options.readyFile !== undefined) await unlink(options.readyFile).catch(() => undefined);
   }
 }

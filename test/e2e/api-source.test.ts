@@ -73,20 +73,33 @@ test('50 ConfigMap edits through the API: Envoy serves every version, in order, 
     await waitFor(async () => (await podEvents('api-edits', 'envoy-0')).some((e) => e.reason === 'XdsInvalid'), 'XdsInvalid event');
     assert.equal((await pod.envoy.get(pod.port))?.body, 'v50');
 
+    // Envoy's verdict on each edit, as one Event series (the first version, published by copy and
+    // judged when the watcher starts, may count too).
     await waitFor(async () => {
-      const e = (await podEvents('api-edits', 'envoy-0')).find((ev) => ev.reason === 'XdsPublished');
+      const e = (await podEvents('api-edits', 'envoy-0')).find((ev) => ev.reason === 'XdsAccepted');
       return (e?.count ?? 0) >= 50;
-    }, 'XdsPublished count to reach 50');
+    }, 'XdsAccepted count to reach 50');
+    const accepted = (await podEvents('api-edits', 'envoy-0')).filter((e) => e.reason === 'XdsAccepted');
+    assert.equal(accepted.length, 1, 'one Event object for the series, not one per edit');
+    assert.equal(accepted[0]?.involvedObject.uid, pod.podUid);
+    assert.match(String(accepted[0].message), /lds\.yaml version sha256:[0-9a-f]{12}, ConfigMap resourceVersion \d+/);
+
+    // An edit the gate lets through and Envoy refuses (the shared case's kind: a Duration field
+    // that is not one): Envoy keeps v50, the watcher puts v50 back on disk and says so.
+    await pod.setLds(ldsYaml({ port: pod.port, body: 'refused' }).replace('  filter_chains:', '  listener_filters_timeout: "abc"\n  filter_chains:'));
+    await waitFor(async () => (await podEvents('api-edits', 'envoy-0')).some((e) => e.reason === 'XdsRolledBack'), 'XdsRolledBack event');
+    assert.equal((await pod.envoy.get(pod.port))?.body, 'v50');
+
     const events = await podEvents('api-edits', 'envoy-0');
-    const publishedEvents = events.filter((e) => e.reason === 'XdsPublished');
-    assert.equal(publishedEvents.length, 1, 'one Event object for the series, not one per edit');
-    assert.equal(publishedEvents[0]?.involvedObject.uid, pod.podUid);
-    assert.match(String(publishedEvents[0].message), /lds\.yaml published \(ConfigMap resourceVersion \d+\)/);
+    const rolledBack = events.find((e) => e.reason === 'XdsRolledBack');
+    assert.equal(rolledBack?.type, 'Warning');
+    assert.match(String(rolledBack.message), /lds\.yaml version .* rolled back to sha256:/);
     // What an operator runs.
     const shown = await kubectl(cluster, ['events', '-n', 'api-edits', '--for', 'pod/envoy-0']);
     assert.equal(shown.code, 0, shown.stderr);
-    assert.match(shown.stdout, /\(x50 over [\dhms]+\)\s+Normal\s+XdsPublished\s+Pod\/envoy-0\s+lds\.yaml published/);
+    assert.match(shown.stdout, /\(x5\d over [\dhms]+\)\s+Normal\s+XdsAccepted\s+Pod\/envoy-0\s+lds\.yaml version/);
     assert.match(shown.stdout, /Warning\s+XdsInvalid\s+Pod\/envoy-0\s+lds\.yaml not published/);
+    assert.match(shown.stdout, /Warning\s+XdsRolledBack\s+Pod\/envoy-0\s+lds\.yaml version/);
     const invalid = events.find((e) => e.reason === 'XdsInvalid');
     assert.equal(invalid?.type, 'Warning');
     assert.match(String(invalid.message), /lds\.yaml not published, the last good version stays/);

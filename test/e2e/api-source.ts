@@ -116,6 +116,8 @@ export async function startApiPod(cluster: Cluster, options: ApiPodOptions): Pro
     [
       'watch', '--from', dirs.source, '--to', dirs.target, '--ready-file', join(dirs.target, READY),
       '--source', 'api', '--configmap', configMap, '--namespace', namespace, '--pod', podName, '--kubeconfig', kubeconfig,
+      // Envoy's verdict on each publish (its bootstrap is not in the ConfigMap here).
+      '--admin', envoy.adminUrl.replace(/^http:\/\//, ''),
       ...(options.extraArgs ?? []),
     ],
     {

@@ -92,9 +92,27 @@ export function bootstrapYaml(opts: BootstrapOptions): string {
   return JSON.stringify(bootstrap, null, 2) + '\n';
 }
 
-/** An LDS DiscoveryResponse file: one listener on 127.0.0.1:`port` answering every request with `body`. */
-export function ldsYaml(opts: { port: number; body: string; name?: string; versionInfo?: string }): string {
+/**
+ * An LDS DiscoveryResponse file: one listener on 127.0.0.1:`port` answering every request with `body`,
+ * or, with `rds`, routing by the RouteConfiguration `rds.name` from the RDS file `rds.path`.
+ */
+export function ldsYaml(opts: { port: number; body: string; name?: string; versionInfo?: string; rds?: { name: string; path: string } }): string {
   const name = opts.name ?? 'listener_0';
+  const routes = opts.rds === undefined
+    ? [
+        '        route_config:',
+        '          virtual_hosts:',
+        '          - name: all',
+        '            domains: ["*"]',
+        '            routes:',
+        '            - match: {prefix: "/"}',
+        `              direct_response: {status: 200, body: {inline_string: ${JSON.stringify(opts.body)}}}`,
+      ]
+    : [
+        '        rds:',
+        `          route_config_name: ${opts.rds.name}`,
+        `          config_source: {resource_api_version: V3, path_config_source: {path: ${JSON.stringify(opts.rds.path)}}}`,
+      ];
   return [
     ...(opts.versionInfo === undefined ? [] : [`version_info: ${JSON.stringify(opts.versionInfo)}`]),
     'resources:',
@@ -110,15 +128,32 @@ export function ldsYaml(opts: { port: number; body: string; name?: string; versi
     '        http_filters:',
     '        - name: envoy.filters.http.router',
     '          typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}',
-    '        route_config:',
-    '          virtual_hosts:',
-    '          - name: all',
-    '            domains: ["*"]',
-    '            routes:',
-    '            - match: {prefix: "/"}',
-    `              direct_response: {status: 200, body: {inline_string: ${JSON.stringify(opts.body)}}}`,
+    ...routes,
     '',
   ].join('\n');
+}
+
+/** An RDS DiscoveryResponse file: RouteConfiguration `name` answering every request with `body`. */
+export function rdsYaml(opts: { name: string; body: string; versionInfo?: string }): string {
+  return [
+    ...(opts.versionInfo === undefined ? [] : [`version_info: ${JSON.stringify(opts.versionInfo)}`]),
+    'resources:',
+    '- "@type": type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+    `  name: ${opts.name}`,
+    '  virtual_hosts:',
+    '  - name: all',
+    '    domains: ["*"]',
+    '    routes:',
+    '    - match: {prefix: "/"}',
+    `      direct_response: {status: 200, body: {inline_string: ${JSON.stringify(opts.body)}}}`,
+    '',
+  ].join('\n');
+}
+
+/** GET `path` from the admin API at `adminUrl` (`http://HOST:PORT` or `unix:/socket/path`). */
+function adminGet(adminUrl: string, path: string, timeoutMs: number): ReturnType<typeof httpGet> {
+  if (!adminUrl.startsWith('unix:')) return httpGet(`${adminUrl}${path}`, { timeoutMs });
+  return httpGet(`http://localhost${path}`, { timeoutMs, extra: { socketPath: adminUrl.slice('unix:'.length) } });
 }
 
 export interface StartEnvoyOptions {
@@ -135,7 +170,7 @@ export interface StartEnvoyOptions {
 export interface EnvoyProcess {
   readonly process: ManagedProcess;
   readonly workDir: string;
-  /** `http://127.0.0.1:PORT` of the admin listener (from `--admin-address-path`). */
+  /** `http://127.0.0.1:PORT` of the admin listener (from `--admin-address-path`); `unix:/path` for an `admin.address.pipe`. */
   readonly adminUrl: string;
   /** Every counter and gauge from `/stats?format=json` (histograms left out), by name. */
   stats(filter?: string): Promise<Map<string, number>>;
@@ -201,10 +236,11 @@ export async function startEnvoy(opts: StartEnvoyOptions, timeoutMs = 30_000): P
       },
       { timeoutMs, intervalMs: 20, abortIf },
     );
-    adminUrl = `http://${address}`;
+    // Envoy writes the socket path for an admin pipe, HOST:PORT otherwise.
+    adminUrl = address.startsWith('/') ? `unix:${address}` : `http://${address}`;
     await waitFor(
       'envoy /ready LIVE',
-      async () => ((await httpGet(`${adminUrl}/ready`, { timeoutMs: 2_000 })).body.trim() === 'LIVE' ? true : undefined),
+      async () => ((await adminGet(adminUrl, '/ready', 2_000)).body.trim() === 'LIVE' ? true : undefined),
       { timeoutMs, intervalMs: 20, abortIf },
     );
   } catch (err) {
@@ -214,7 +250,7 @@ export async function startEnvoy(opts: StartEnvoyOptions, timeoutMs = 30_000): P
 
   const stats = async (filter?: string): Promise<Map<string, number>> => {
     const query = filter === undefined ? '' : `&filter=${encodeURIComponent(filter)}`;
-    const res = await httpGet(`${adminUrl}/stats?format=json${query}`, { timeoutMs: 5_000 });
+    const res = await adminGet(adminUrl, `/stats?format=json${query}`, 5_000);
     const parsed = JSON.parse(res.body) as { stats: { name?: string; value?: number }[] };
     const out = new Map<string, number>();
     for (const s of parsed.stats) if (s.name !== undefined && typeof s.value === 'number') out.set(s.name, s.value);
@@ -239,12 +275,12 @@ export async function startEnvoy(opts: StartEnvoyOptions, timeoutMs = 30_000): P
       return (await stats(`^${name.replace(/[.]/g, '\\.')}$`)).get(name) ?? 0;
     },
     async textStat(name) {
-      const res = await httpGet(`${adminUrl}/stats?filter=${encodeURIComponent(`^${name.replace(/[.]/g, '\\.')}$`)}`, { timeoutMs: 5_000 });
+      const res = await adminGet(adminUrl, `/stats?filter=${encodeURIComponent(`^${name.replace(/[.]/g, '\\.')}$`)}`, 5_000);
       const line = res.body.split('\n').find((l) => l.startsWith(`${name}: `));
       return line === undefined ? '' : line.slice(name.length + 2).replace(/^"|"$/g, '');
     },
     async configDump(query) {
-      const res = await httpGet(`${adminUrl}/config_dump${query === undefined ? '' : `?${query}`}`, { timeoutMs: 5_000 });
+      const res = await adminGet(adminUrl, `/config_dump${query === undefined ? '' : `?${query}`}`, 5_000);
       return JSON.parse(res.body) as unknown;
     },
     get,

@@ -324,8 +324,10 @@ dynamic_resources:
   cds_config: { path_config_source: { path: /etc/envoy/cds.yaml } }
   lds_config: { path_config_source: { path: /etc/envoy/lds.yaml } }
 admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: 9901 } }
+  address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
 `;
+// Port 0: no fixed admin port, so the watcher's verdicts are 'unknown' against the stand-in, and it
+// never asks an unrelated Envoy that happens to listen on 9901 on this machine.
 
 export function versionOf(content: Buffer | undefined): number | undefined {
   if (content === undefined) return undefined;

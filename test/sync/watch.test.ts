@@ -23,6 +23,7 @@ import {
 import type { LogLine } from './harness.js';
 
 const READY = '..envoy-xds-watch.ready';
+const VERDICT_STATE = '..envoy-xds-verdict'; // Envoy's verdicts (src/sync/verdict-state.ts)
 const WATCHED = ['envoy.yaml', 'cds.yaml', 'lds.yaml', 'eds.yaml', 'marker.txt'] as const;
 const TIMEOUT = { timeout: 240_000 };
 
@@ -191,7 +192,7 @@ test('the ready file appears after the initial sync; SIGTERM exits 0 and removes
     assert.equal(await readFile(join(pod.target, READY), 'utf8'), `${pod.watcher.pid}\n`);
     const { code } = await pod.watcher.stop();
     assert.equal(code, 0);
-    assert.deepEqual((await readdir(pod.target)).sort(), ['cds.yaml', 'envoy.yaml', 'lds.yaml', 'marker.txt']);
+    assert.deepEqual((await readdir(pod.target)).filter((name) => name !== VERDICT_STATE).sort(), ['cds.yaml', 'envoy.yaml', 'lds.yaml', 'marker.txt']);
   } finally {
     await pod.stop();
   }
@@ -250,7 +251,7 @@ test('SIGTERM in the middle of a burst exits 0 and leaves only complete files, n
     }
     const { code } = await pod.watcher.exited;
     assert.equal(code, 0);
-    const names = (await readdir(pod.target)).sort();
+    const names = (await readdir(pod.target)).filter((name) => name !== VERDICT_STATE).sort();
     assert.deepEqual(names, ['cds.yaml', 'envoy.yaml', 'lds.yaml'], 'no temp files, no ready file');
     for (const file of ['cds.yaml', 'lds.yaml'] as const) {
       const content = await readFile(join(pod.target, file), 'utf8');
@@ -333,7 +334,7 @@ test('an update in Envoy\'s own YAML dialect (shared case envoy-accepts-ignore-t
 test('keys added are published; keys removed are kept with a warning; re-added keys come back', TIMEOUT, async () => {
   const pod = await startPod({ initial: v(0) });
   const eds = (n: number) =>
-    `# version: ${n}\nresources:\n- "@type": type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment\n  cluster_name: c${n}\n`;
+    `# version: ${n}\nversion_info: "${n}"\nresources:\n- "@type": type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment\n  cluster_name: c${n}\n`;
   try {
     await pod.write({ ...v(0), 'eds.yaml': eds(1) });
     await pod.reloadedTo('eds.yaml', 1);

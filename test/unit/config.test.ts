@@ -86,7 +86,7 @@ describe('loadInjectorConfig', () => {
     ['a mount path with ..', 'mountPath: /etc/../envoy\n', /key "mountPath"/],
     ['an image with a space', 'image: "envoy xds"\n', /key "image"/],
     ['a list instead of a mapping', '- image: x\n', /the top level is .* but must be a mapping/],
-    ['a request above its limit', 'resources:\n  memoryRequest: 1Gi\n', /resources\.memoryRequest 1Gi is larger than resources\.memoryLimit 64Mi/],
+    ['a request above its limit', 'resources:\n  memoryRequest: 1Gi\n', /resources\.memoryRequest 1Gi is larger than resources\.memoryLimit 80Mi/],
     ['a duplicate key', 'image: a\nimage: b\n', /not valid YAML or JSON/],
     ['broken YAML', 'resources: [\n', /not valid YAML or JSON/],
   ];

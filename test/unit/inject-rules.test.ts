@@ -82,7 +82,7 @@ describe('defaults', () => {
     for (const c of [copy, watch]) {
       assert.equal(c.image, config.image);
       assert.equal(c.imagePullPolicy, 'IfNotPresent');
-      assert.deepEqual(c.resources, { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '64Mi' } });
+      assert.deepEqual(c.resources, { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '80Mi' } });
       assert.deepEqual(c.securityContext, {
         runAsNonRoot: true,
         allowPrivilegeEscalation: false,
@@ -304,7 +304,7 @@ describe('denials name the annotation or field and the fix', () => {
     { name: 'memory-limit with an unknown suffix', annotations: { 'memory-limit': '64MB' }, message: /annotation envoy-xds-injector\.io\/memory-limit "64MB" is not a valid Kubernetes quantity/ },
     { name: 'memory-request negative', annotations: { 'memory-request': '-1Mi' }, message: /memory-request "-1Mi" is not a valid Kubernetes quantity/ },
     { name: 'cpu-limit with a space', annotations: { 'cpu-limit': '1 m' }, message: /cpu-limit "1 m" is not a valid Kubernetes quantity/ },
-    { name: 'memory-request above the default limit', annotations: { 'memory-request': '128Mi' }, message: /annotation envoy-xds-injector\.io\/memory-request "128Mi" is more than the injector's default for envoy-xds-injector\.io\/memory-limit "64Mi"/ },
+    { name: 'memory-request above the default limit', annotations: { 'memory-request': '128Mi' }, message: /annotation envoy-xds-injector\.io\/memory-request "128Mi" is more than the injector's default for envoy-xds-injector\.io\/memory-limit "80Mi"/ },
     { name: 'cpu-limit below the default request', annotations: { 'cpu-limit': '5m' }, message: /the injector's default for envoy-xds-injector\.io\/cpu-request "10m" is more than annotation envoy-xds-injector\.io\/cpu-limit "5m"/ },
     { name: 'a volume named like ours', spec: { containers: [envoy()], volumes: [{ name: 'envoy-xds-config', emptyDir: {} }] }, message: /already has volume envoy-xds-config, which the injector did not add.*rename them/ },
     { name: 'a container named like ours', spec: { containers: [envoy(), { name: 'envoy-xds-watch', image: 'x' }] }, message: /already has container envoy-xds-watch, which the injector did not add/ },

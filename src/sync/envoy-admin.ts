@@ -1,0 +1,77 @@
+// Envoy's admin API, reduced to what the verdict reads: a subscription's counters and the version
+// it runs, from `GET /stats?filter=REGEX` (text format, one `name: value` line per stat; text
+// readouts such as `version_text` are quoted). Over TCP or a unix socket (`admin.address.pipe`).
+import { Agent, request } from 'node:http';
+import type { AdminAddress } from './bootstrap-sources.js';
+
+/** What Envoy reports for one subscription (a stat prefix). */
+export interface SubscriptionStats {
+  /** `<prefix>.version_text`: version_info of the last accepted update ('' before any). */
+  versionText: string;
+  success: number;
+  rejected: number;
+  failure: number;
+  attempt: number;
+}
+
+const FIELDS = ['version_text', 'update_success', 'update_rejected', 'update_failure', 'update_attempt'] as const;
+
+export class EnvoyAdmin {
+  // One kept-alive connection: a verdict polls every few ms right after a publish.
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 1 });
+
+  constructor(readonly address: AdminAddress) {}
+
+  /**
+   * Stats of every prefix asked for; a prefix Envoy has no stats for (subscription not created, e.g.
+   * an RDS file whose listener is not there yet) is absent from the result.
+   * Rejects on connection errors, non-200 answers and after `timeoutMs`.
+   */
+  async subscriptionStats(prefixes: readonly string[], timeoutMs: number): Promise<Map<string, SubscriptionStats>> {
+    const escaped = prefixes.map((prefix) => prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    const filter = `^(${escaped.join('|')})\\.(${FIELDS.join('|')})$`;
+    const body = await this.get(`/stats?filter=${encodeURIComponent(filter)}`, timeoutMs);
+    const out = new Map<string, SubscriptionStats>();
+    for (const line of body.split('\n')) {
+      const colon = line.indexOf(': ');
+      if (colon === -1) continue;
+      const name = line.slice(0, colon);
+      const dot = name.lastIndexOf('.');
+      const prefix = name.slice(0, dot);
+      const field = name.slice(dot + 1);
+      if (!prefixes.includes(prefix)) continue;
+      const stats = out.get(prefix) ?? { versionText: '', success: 0, rejected: 0, failure: 0, attempt: 0 };
+      const value = line.slice(colon + 2);
+      if (field === 'version_text') stats.versionText = value.replace(/^"|"$/g, '');
+      else if (field === 'update_success') stats.success = Number(value);
+      else if (field === 'update_rejected') stats.rejected = Number(value);
+      else if (field === 'update_failure') stats.failure = Number(value);
+      else if (field === 'update_attempt') stats.attempt = Number(value);
+      out.set(prefix, stats);
+    }
+    return out;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private get(path: string, timeoutMs: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const target = 'socketPath' in this.address ? { socketPath: this.address.socketPath } : { host: this.address.host, port: this.address.port };
+      const req = request({ ...target, path, method: 'GET', agent: this.agent, timeout: timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode === 200) resolve(text);
+          else reject(new Error(`envoy admin ${path}: HTTP ${String(res.statusCode)}: ${text.slice(0, 200)}`));
+        });
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`envoy admin did not answer within ${String(timeoutMs)} ms`)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+}

@@ -1,0 +1,139 @@
+// `status`: per file, what is in the ConfigMap, what is published, what Envoy runs, and Envoy's last
+// verdict. Read live where possible (the ConfigMap volume, the target directory, Envoy's admin API),
+// and from the watcher's state file (verdict-state.ts) for the verdicts and addresses.
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseAdminAddress } from './bootstrap-sources.js';
+import { EnvoyAdmin } from './envoy-admin.js';
+import { readSnapshot, isReservedName } from './snapshot.js';
+import { sha256 } from './target.js';
+import { stampVersion, versionOf } from './version-stamp.js';
+import { readState, stateDir, STATE_FILE } from './verdict-state.js';
+import type { VerdictState } from './verdict-state.js';
+
+export interface FileStatus {
+  file: string;
+  /** Version of the ConfigMap's content (as it would be stamped), `sha256:<12>` for other files; undefined if the key is gone. */
+  configMap?: string;
+  /** The ConfigMap content is what Envoy refused, held back by `watch`. */
+  held: boolean;
+  published?: string;
+  /** What Envoy reports running now, or last seen (`live: false`). */
+  envoy?: { version: string; live: boolean; at?: string };
+  verdict?: VerdictState['files'][string]['verdict'];
+}
+
+export interface Status {
+  targetDir: string;
+  sourceDir: string;
+  admin?: string;
+  /** Why Envoy's admin API was not asked or did not answer. */
+  adminProblem?: string;
+  /** Why the ConfigMap volume could not be read. */
+  sourceProblem?: string;
+  watcherPid: number;
+  updatedAt: string;
+  files: FileStatus[];
+}
+
+export class NoStateError extends Error {
+  override name = 'NoStateError';
+}
+
+/** Gathers the status of `targetDir`. Throws NoStateError if no watcher ever wrote state there. */
+export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number } = {}): Promise<Status> {
+  const state = await readState(targetDir);
+  if (state === undefined) {
+    throw new NoStateError(`no verdict state at ${join(stateDir(targetDir), STATE_FILE)}: is 'watch' running with --to ${targetDir}?`);
+  }
+  const names = new Set(Object.keys(state.files));
+  const source = new Map<string, Buffer>();
+  let sourceProblem: string | undefined;
+  try {
+    for (const [name, content] of (await readSnapshot(state.sourceDir)).files) {
+      source.set(name, content);
+      names.add(name);
+    }
+  } catch (err) {
+    sourceProblem = (err as Error).message;
+  }
+  for (const name of await readdir(targetDir)) if (!isReservedName(name)) names.add(name);
+
+  const live = new Map<string, string>();
+  let adminProblem: string | undefined = state.admin === undefined ? 'the watcher has no admin address' : undefined;
+  if (state.admin !== undefined) {
+    const prefixes = [...new Set(Object.values(state.files).flatMap((f) => (f.subscriptions ?? []).map((s) => s.statPrefix)))];
+    const admin = new EnvoyAdmin(parseAdminAddress(state.admin));
+    try {
+      if (prefixes.length > 0) for (const [prefix, stats] of await admin.subscriptionStats(prefixes, opts.timeoutMs ?? 2000)) live.set(prefix, stats.versionText);
+    } catch (err) {
+      adminProblem = `Envoy admin ${state.admin} unreachable: ${(err as Error).message}`;
+    } finally {
+      admin.close();
+    }
+  }
+
+  const files: FileStatus[] = [];
+  for (const file of [...names].sort()) {
+    const recorded = state.files[file];
+    const content = source.get(file);
+    const configMap = content === undefined ? undefined : describe(file, content);
+    const publishedContent = await readFile(join(targetDir, file)).catch(() => undefined);
+    const published = publishedContent === undefined ? undefined : (versionOf(file, publishedContent) ?? `sha256:${sha256(publishedContent).slice(0, 12)}`);
+    const stamped = content === undefined ? undefined : stampVersion(file, content, sha256(content)).content;
+    const held = stamped !== undefined && recorded?.refused?.sha256 === sha256(stamped);
+    const liveVersion = (recorded?.subscriptions ?? []).map((s) => live.get(s.statPrefix)).find((v) => v !== undefined);
+    const envoy = liveVersion !== undefined
+      ? { version: liveVersion, live: true }
+      : recorded?.envoy === undefined ? undefined : { version: recorded.envoy.version, live: false, at: recorded.envoy.at };
+    files.push({
+      file,
+      held,
+      ...(configMap === undefined ? {} : { configMap }),
+      ...(published === undefined ? {} : { published }),
+      ...(envoy === undefined ? {} : { envoy }),
+      ...(recorded?.verdict === undefined ? {} : { verdict: recorded.verdict }),
+    });
+  }
+  return {
+    targetDir,
+    sourceDir: state.sourceDir,
+    ...(state.admin === undefined ? {} : { admin: state.admin }),
+    ...(adminProblem === undefined ? {} : { adminProblem }),
+    ...(sourceProblem === undefined ? {} : { sourceProblem }),
+    watcherPid: state.pid,
+    updatedAt: state.updatedAt,
+    files,
+  };
+}
+
+/** The human table `status` prints. */
+export function formatStatus(status: Status): string {
+  const rows = [['FILE', 'CONFIGMAP', 'PUBLISHED', 'ENVOY RUNS', 'LAST VERDICT']];
+  for (const f of status.files) {
+    const verdict = f.verdict === undefined
+      ? '-'
+      : `${f.verdict.outcome} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${f.verdict.rolledBack ? ', rolled back' : ''}`;
+    rows.push([
+      f.file,
+      `${f.configMap ?? '(removed)'}${f.held ? ' (refused, held back)' : ''}`,
+      f.published ?? '-',
+      f.envoy === undefined ? '-' : `${f.envoy.version === '' ? '(none)' : f.envoy.version}${f.envoy.live ? '' : ` (last seen ${f.envoy.at ?? '?'})`}`,
+      verdict.replace(/ {2,}/g, ' '),
+    ]);
+  }
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  const lines = [
+    `source ${status.sourceDir}  target ${status.targetDir}  watcher pid ${String(status.watcherPid)}  state updated ${status.updatedAt}`,
+    `envoy admin ${status.admin ?? '(none)'}${status.adminProblem === undefined ? '' : `: ${status.adminProblem}`}`,
+    ...(status.sourceProblem === undefined ? [] : [`ConfigMap volume unreadable: ${status.sourceProblem}`]),
+    '',
+    ...rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ')),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function describe(file: string, content: Buffer): string {
+  const digest = sha256(content);
+  return stampVersion(file, content, digest).version ?? `sha256:${digest.slice(0, 12)}`;
+}

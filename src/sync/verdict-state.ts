@@ -1,0 +1,96 @@
+// What the watcher knows about Envoy's verdicts, kept in the target directory (the emptyDir Envoy
+// reads, so it survives a watcher restart and `status` finds it with `kubectl exec`):
+//   <target>/..envoy-xds-verdict/state.json       per file: ConfigMap, published, Envoy, verdict
+//   <target>/..envoy-xds-verdict/accepted/<file>  the last version Envoy accepted (a hard link: no copy)
+//   <target>/..envoy-xds-verdict/refused/<file>   the last version Envoy refused, for the operator
+// A `..` name is never a ConfigMap key, so Envoy never watches these and `watch` never publishes them.
+import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { XdsType } from './bootstrap-sources.js';
+
+export const STATE_DIR = '..envoy-xds-verdict';
+export const STATE_FILE = 'state.json';
+
+export type Outcome = 'accepted' | 'rejected' | 'unknown';
+
+export interface FileState {
+  /** What `watch` last renamed into the target (version as Envoy will report it; source sha256). */
+  published?: { version?: string; sha256: string; at: string };
+  /** The last version Envoy accepted; its content is `accepted/<file>`. */
+  accepted?: { version?: string; at: string };
+  /** The version Envoy last reported running (`<prefix>.version_text`). */
+  envoy?: { version: string; at: string };
+  /** Content Envoy refused and that `watch` holds back until the ConfigMap changes (`refused/<file>`). */
+  refused?: { version?: string; sha256: string; at: string };
+  verdict?: { outcome: Outcome; version?: string; at: string; latencyMs?: number; rolledBack: boolean; message: string };
+  subscriptions?: { type: XdsType; statPrefix: string }[];
+}
+
+export interface VerdictState {
+  /** Written by this pid. */
+  pid: number;
+  sourceDir: string;
+  targetDir: string;
+  /** `HOST:PORT` or `unix:PATH`, or undefined when the watcher has no admin address. */
+  admin?: string;
+  updatedAt: string;
+  files: Record<string, FileState>;
+}
+
+export function stateDir(targetDir: string): string {
+  return join(targetDir, STATE_DIR);
+}
+
+export async function readState(targetDir: string): Promise<VerdictState | undefined> {
+  try {
+    return JSON.parse(await readFile(join(stateDir(targetDir), STATE_FILE), 'utf8')) as VerdictState;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Replaces state.json by rename, so `status` never reads half a file. */
+export async function writeState(targetDir: string, state: VerdictState): Promise<void> {
+  const dir = stateDir(targetDir);
+  await mkdir(dir, { recursive: true });
+  const temp = join(dir, `.${STATE_FILE}.tmp`); // one watcher per target: a fixed name leaves no litter
+  await writeFile(temp, `${JSON.stringify(state, null, 2)}\n`);
+  await rename(temp, join(dir, STATE_FILE));
+}
+
+/**
+ * Keeps the file now published as `name` under `accepted/` or `refused/`, by hard link (same
+ * filesystem; the published file is never written in place, so the link keeps that version).
+ * Only if the published file is still inode `ino` (a newer publish may have replaced it);
+ * returns whether it was kept.
+ */
+export async function keepCopy(targetDir: string, kind: 'accepted' | 'refused', name: string, ino: number | undefined): Promise<boolean> {
+  const dir = join(stateDir(targetDir), kind);
+  await mkdir(dir, { recursive: true });
+  const temp = join(dir, `.${name}.tmp`);
+  await unlink(temp).catch(() => undefined);
+  await link(join(targetDir, name), temp);
+  if (ino !== undefined && (await stat(temp)).ino !== ino) {
+    await unlink(temp);
+    return false;
+  }
+  await rename(temp, join(dir, name));
+  // rename() between two links of one inode does nothing and leaves the temp name behind.
+  await unlink(temp).catch(() => undefined);
+  return true;
+}
+
+/** Content of `accepted/<name>`, or undefined if Envoy never accepted a version of it. */
+export async function acceptedCopy(targetDir: string, name: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(join(stateDir(targetDir), 'accepted', name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+export function refusedPath(targetDir: string, name: string): string {
+  return join(stateDir(targetDir), 'refused', name);
+}
