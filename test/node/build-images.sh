@@ -119,7 +119,9 @@ build_envoy() {
     mkdir -p "$root$(dirname "$lib")"
     cp -L "$lib" "$root$lib"
   done < <(ldd "$envoy" | grep -oE '/[^ ]+' | sort -u)
-  cp /usr/bin/busybox "$root/bin/busybox"
+  local busybox; busybox=$(command -v busybox)
+  ! ldd "$busybox" >/dev/null 2>&1 || die "$busybox is dynamically linked; the Envoy image needs a static one (Debian: apt-get install busybox-static)"
+  cp "$busybox" "$root/bin/busybox"
   ln -s busybox "$root/bin/sh"; ln -s busybox "$root/bin/test"; ln -s busybox "$root/bin/cat"; ln -s busybox "$root/bin/ls"
   # The official image's entrypoint: arguments that start with '-' are Envoy's.
   cat >"$root/docker-entrypoint.sh" <<'SH'

@@ -16,7 +16,7 @@ import { kubectl, startCluster, type Cluster } from '../e2e/cluster.js';
 import { plain } from '../e2e/objects.js';
 import { sleep, waitFor } from '../e2e/proc.js';
 import { apiMessage, listEvents, STATUS_ANNOTATION } from '../e2e/webhook.js';
-import { describePod, isReady, listPods, NODE_CLUSTER_OPTIONS, startNode, waitForReadyPods, type TestNode } from './node.js';
+import { describePod, describePods, isReady, listPods, NODE_CLUSTER_OPTIONS, startNode, waitForReadyPods, type TestNode } from './node.js';
 import {
   containerId,
   containerLogs,
@@ -28,6 +28,7 @@ import {
   editConfigMap,
   envoyStats,
   INJECTOR_NS,
+  installPlainCertificate,
   podGet,
   portForward,
   procStatus,
@@ -72,15 +73,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
   });
 
   test('1. install with the plain-certificate overlay: 2 webhook replicas from the image, reached through the Service', async () => {
-    await sh(cluster, repo, 'certs/generate.sh', []);
-    await sh(cluster, repo, 'kubectl', ['apply', '-k', 'manifests/overlays/plain-certificate']);
-    await sh(cluster, repo, 'kubectl', ['-n', INJECTOR_NS, 'rollout', 'status', 'deployment/envoy-xds-injector', '--timeout=300s']).catch(
-      async (err: unknown) => {
-        const pods = await listPods(cluster, INJECTOR_NS);
-        const why = await Promise.all(pods.map((p) => describePod(cluster, INJECTOR_NS, p.metadata?.name ?? '')));
-        throw new Error(`${err instanceof Error ? err.message : String(err)}\n${why.join('\n')}`);
-      },
-    );
+    await installPlainCertificate(cluster, repo, (ns) => describePods(cluster, ns));
     const pods = await waitForReadyPods(cluster, INJECTOR_NS, WEBHOOK_SELECTOR, 2);
     assert.equal(pods.length, 2);
     for (const p of pods) {

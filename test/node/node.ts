@@ -83,6 +83,8 @@ export interface TestNode {
   /** kubelet --root-dir (Pod volumes live under pods/<uid>/volumes). */
   readonly kubeletRoot: string;
   readonly kubelet: ManagedProcess;
+  /** Restart the kubelet with another syncFrequency (running Pods stay; e.g. benchmarks). */
+  restartKubelet(syncFrequency: string): Promise<void>;
   readonly containerd: ManagedProcess;
   readonly scheduler: ManagedProcess;
   /** Image references imported into containerd, by build-images.sh name (pause, envoy, injector). */
@@ -506,7 +508,7 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
     await writeFile(join(dir, 'kube-scheduler.kubeconfig'), kubeconfig('kube-scheduler', sched), { mode: 0o600 });
 
     // --- kubelet -------------------------------------------------------------------------------
-    const kubeletConfig = {
+    const kubeletConfig = (syncFrequency: string): Record<string, unknown> => ({
       apiVersion: 'kubelet.config.k8s.io/v1beta1',
       kind: 'KubeletConfiguration',
       address: '0.0.0.0',
@@ -521,7 +523,7 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
       containerRuntimeEndpoint: `unix://${socket}`,
       cgroupDriver: 'cgroupfs',
       failSwapOn: false,
-      syncFrequency: opts.syncFrequency ?? '1m',
+      syncFrequency,
       // A cluster DNS IP (nothing answers there) so Pods get ClusterFirst as in a cluster, without
       // the kubelet's MissingClusterDNS warning on every Pod.
       clusterDNS: ['10.96.0.10'],
@@ -534,22 +536,27 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
       podLogsDir: join(dir, 'pod-logs'),
       volumePluginDir: join(dir, 'volume-plugins'),
       serializeImagePulls: false,
+    });
+    const startKubelet = async (syncFrequency: string): Promise<ManagedProcess> => {
+      await writeFile(join(dir, 'kubelet.yaml'), `${JSON.stringify(kubeletConfig(syncFrequency), null, 2)}\n`);
+      const p = startProcess(
+        'kubelet',
+        join(binDir, 'kubelet'),
+        [
+          `--config=${join(dir, 'kubelet.yaml')}`,
+          `--kubeconfig=${join(dir, 'kubelet.kubeconfig')}`,
+          `--root-dir=${kubeletRoot}`,
+          `--node-ip=${ip}`,
+          `--hostname-override=${NODE_NAME}`,
+          '--v=1',
+        ],
+        { logFile: join(logs, 'kubelet.log'), cwd: dir },
+      );
+      // Started right after containerd: stop() stops it (reverse order) before containerd.
+      processes.splice(1, 0, p);
+      return p;
     };
-    await writeFile(join(dir, 'kubelet.yaml'), `${JSON.stringify(kubeletConfig, null, 2)}\n`);
-    const kubelet = startProcess(
-      'kubelet',
-      join(binDir, 'kubelet'),
-      [
-        `--config=${join(dir, 'kubelet.yaml')}`,
-        `--kubeconfig=${join(dir, 'kubelet.kubeconfig')}`,
-        `--root-dir=${kubeletRoot}`,
-        `--node-ip=${ip}`,
-        `--hostname-override=${NODE_NAME}`,
-        '--v=1',
-      ],
-      { logFile: join(logs, 'kubelet.log'), cwd: dir },
-    );
-    processes.push(kubelet);
+    let kubelet = await startKubelet(opts.syncFrequency ?? '1m');
 
     // --- kube-scheduler ------------------------------------------------------------------------
     const schedKubeconfig = join(dir, 'kube-scheduler.kubeconfig');
@@ -592,7 +599,23 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
       dir,
       containerdSocket: socket,
       kubeletRoot,
-      kubelet,
+      get kubelet() {
+        return kubelet;
+      },
+      async restartKubelet(syncFrequency: string) {
+        await kubelet.stop(10_000);
+        processes.splice(processes.indexOf(kubelet), 1);
+        kubelet = await startKubelet(syncFrequency);
+        await waitFor(
+          'the restarted kubelet to report the node Ready',
+          async () => {
+            const n = await cluster.core.readNode({ name: NODE_NAME });
+            const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
+            return ready?.status === 'True' && new Date(ready.lastHeartbeatTime ?? 0).getTime() > Date.now() - 5_000 ? true : undefined;
+          },
+          { timeoutMs: 60_000, abortIf: exited(kubelet) },
+        );
+      },
       containerd,
       scheduler,
       images,
@@ -644,6 +667,12 @@ export async function describePod(cluster: Cluster, namespace: string, name: str
   } catch (err) {
     return `Pod ${namespace}/${name}: ${err instanceof Error ? err.message : String(err)}`;
   }
+}
+
+/** describePod() of every Pod in `namespace` (matching `labelSelector`). */
+export async function describePods(cluster: Cluster, namespace: string, labelSelector?: string): Promise<string> {
+  const pods = await listPods(cluster, namespace, labelSelector).catch(() => []);
+  return (await Promise.all(pods.map((p) => describePod(cluster, namespace, p.metadata?.name ?? '')))).join('\n');
 }
 
 /** Pods in `namespace` matching `labelSelector`. */

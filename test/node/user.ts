@@ -154,3 +154,18 @@ export async function envoyStats(cluster: Cluster, namespace: string, pod: strin
 }
 
 export type { k8s };
+
+/**
+ * README's install with a plain certificate, in the checkout `repo`: `certs/generate.sh`,
+ * `kubectl apply -k manifests/overlays/plain-certificate`, `kubectl rollout status`. On a rollout
+ * timeout the error describes the injector's Pods.
+ */
+export async function installPlainCertificate(cluster: Cluster, repo: string, describe: (ns: string) => Promise<string>): Promise<void> {
+  await sh(cluster, repo, 'certs/generate.sh', []);
+  await sh(cluster, repo, 'kubectl', ['apply', '-k', 'manifests/overlays/plain-certificate']);
+  try {
+    await sh(cluster, repo, 'kubectl', ['-n', INJECTOR_NS, 'rollout', 'status', 'deployment/envoy-xds-injector', '--timeout=300s']);
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${await describe(INJECTOR_NS)}`, { cause: err });
+  }
+}
