@@ -175,7 +175,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     assert.match(watchLog, /lds\.yaml/, 'the watcher logs the republished file');
   });
 
-  test('4. an edit Envoy refuses: Envoy keeps serving the last accepted config (today: the refused file stays on disk)', async () => {
+  test('4. an edit Envoy refuses: Envoy keeps serving the last accepted config; today the refused file stays on disk and a new Pod starts without the listener', async () => {
     // The Envoy issue's shared case (envoy-rejects-parses-fine.lds.yaml): valid YAML with an @type
     // on every resource, refused by Envoy (a duration that is not one), on the demo's listener.
     const refused = REFUSED_LDS;
@@ -212,10 +212,38 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     const onDisk = await Promise.all(dirs.map((d) => readFile(join(published, d, 'lds.yaml'), 'utf8').catch(() => '')));
     assert.ok(onDisk.includes(refused), 'today: the refused lds.yaml sits in the emptyDir Envoy reads');
 
-    // Back to an accepted config for the next tests.
+
+    // Deleting the Pod: TODAY its replacement copies the refused file from the ConfigMap, so its
+    // Envoy starts without the listener (update_failure counted, no active listener, not Ready).
+    // Once the verdict lands the replacement should serve the last accepted config (v2) instead.
+    await cluster.core.deleteNamespacedPod({ namespace: DEMO_NS, name, gracePeriodSeconds: 0 });
+    const replacement = await waitFor(
+      'the replacement Pod\'s Envoy running',
+      async () =>
+        (await listPods(cluster, DEMO_NS, DEMO_SELECTOR)).find(
+          (p) => p.metadata?.uid !== uid && p.status?.containerStatuses?.find((c) => c.name === 'envoy')?.state?.running !== undefined,
+        ),
+      { timeoutMs: 180_000, intervalMs: 500 },
+    );
+    const replacementName = replacement.metadata?.name ?? '';
+    const replacementStats = await waitFor(
+      'the replacement Envoy to count the refused LDS file',
+      async () => {
+        const s = await envoyStats(cluster, DEMO_NS, replacementName, 'listener_manager');
+        return (s['listener_manager.lds.update_failure'] ?? 0) + (s['listener_manager.lds.update_rejected'] ?? 0) > 0 ? s : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
+    report(`today, the replacement Pod: total_listeners_active=${String(replacementStats['listener_manager.total_listeners_active'])}`);
+    assert.equal(replacementStats['listener_manager.total_listeners_active'], 0, 'today: the new Pod\'s Envoy has no listener');
+    assert.equal(isReady(await cluster.core.readNamespacedPod({ namespace: DEMO_NS, name: replacementName })), false);
+
+    // Back to an accepted config: the replacement Pod picks it up and turns Ready, no restart.
     const shipped = await exampleObject<k8s.V1ConfigMap>(repo, 'configmap.yaml');
     await editConfigMap(cluster, DEMO_NS, DEMO_CONFIGMAP, 'lds.yaml', () => withBody(shipped.data?.['lds.yaml'] ?? '', 'config v3\n'));
-    await waitForBody(ip, 10000, 'config v3\n');
+    const [recovered] = await waitForReadyPods(cluster, DEMO_NS, DEMO_SELECTOR, 1);
+    assert.equal(recovered?.metadata?.name, replacementName);
+    await waitForBody(recovered.status?.podIP ?? '', 10000, 'config v3\n');
   });
 
   test('5. a Job whose Envoy is an injected native sidecar completes', async () => {

@@ -20,8 +20,9 @@
 //   NODE_POD_CIDR        bridge subnet (default 10.244.0.0/24)
 //   E2E_KEEP_WORKDIR=1   keep the node dir (configs, logs) after stop()
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as k8s from '@kubernetes/client-node';
@@ -121,15 +122,21 @@ function which(name: string, extraDirs: string[] = []): string | undefined {
 export function missingPrerequisites(): string[] {
   const missing: string[] = [];
   if (process.getuid?.() !== 0) missing.push('root (containerd, runc, mounts and the bridge need it)');
+  const buildsImages = (process.env.NODE_IMAGES_DIR ?? '') === '';
   for (const [bin, pkg] of [
     ['containerd', 'containerd'],
     ['ctr', 'containerd'],
     ['runc', 'runc'],
     ['ip', 'iproute2'],
-    ['buildah', 'buildah'],
-    ['debootstrap', 'debootstrap'],
-    ['busybox', 'busybox-static'],
-    ['gcc', 'gcc'],
+    // build-images.sh (not needed with NODE_IMAGES_DIR)
+    ...(buildsImages
+      ? ([
+          ['buildah', 'buildah'],
+          ['debootstrap', 'debootstrap'],
+          ['busybox', 'busybox-static'],
+          ['gcc', 'gcc libc6-dev'],
+        ] as const)
+      : []),
   ] as const) {
     if (which(bin) === undefined) missing.push(`\`${bin}\` (Debian: apt-get install ${pkg})`);
   }
@@ -406,6 +413,54 @@ function teardownSync(dir: string, socket: string, runcRoot: string): void {
   removeKubepodsCgroups();
 }
 
+const MACHINE_LOCK = join(tmpdir(), 'envoy-xds-injector-node.lock');
+
+/** Take the machine-wide node lock (a directory holding the owner's PID); a dead owner's lock is taken over. */
+async function acquireMachineLock(timeoutMs = 30 * 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let told = false;
+  for (;;) {
+    try {
+      mkdirSync(MACHINE_LOCK);
+      writeFileSync(join(MACHINE_LOCK, 'pid'), String(process.pid));
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let owner = NaN;
+    try {
+      owner = Number(readFileSync(join(MACHINE_LOCK, 'pid'), 'utf8'));
+    } catch {
+      // being created right now: retry
+    }
+    let alive = false;
+    if (Number.isInteger(owner) && owner > 0) {
+      try {
+        process.kill(owner, 0);
+        alive = true;
+      } catch {
+        alive = false;
+      }
+    }
+    if (Number.isInteger(owner) && !alive) {
+      rmSync(MACHINE_LOCK, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`another test node (PID ${owner}) holds ${MACHINE_LOCK}`);
+    if (!told) process.stderr.write(`[node] waiting for the test node of PID ${owner} to stop (${MACHINE_LOCK})\n`);
+    told = true;
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}
+
+function releaseMachineLock(): void {
+  try {
+    if (Number(readFileSync(join(MACHINE_LOCK, 'pid'), 'utf8')) === process.pid) rmSync(MACHINE_LOCK, { recursive: true, force: true });
+  } catch {
+    // not ours, or gone
+  }
+}
+
 /**
  * Start containerd, kubelet and kube-scheduler against `cluster` (started with
  * NODE_CLUSTER_OPTIONS), import the images, and wait until the node is Ready. Throws, naming what
@@ -432,6 +487,9 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
       mkdir(d, { recursive: true }),
     ),
   );
+  // One node per machine at a time: the bridge, /var/lib/cni/results and the kubepods cgroups are
+  // machine-wide. A second suite (e.g. the bench) waits here for the first.
+  await acquireMachineLock();
   // Anything a previous run left on this machine (a crash) would collide: the bridge and its results.
   teardownSync(join(dir, 'none'), socket, runcRoot);
 
@@ -440,7 +498,10 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
   const onExit = (): void => {
     // The test process is exiting without stop(): proc.ts SIGKILLs our process groups; the
     // containers, mounts and the bridge are ours to clean.
-    if (!stopped) teardownSync(dir, socket, runcRoot);
+    if (!stopped) {
+      teardownSync(dir, socket, runcRoot);
+      releaseMachineLock();
+    }
   };
   process.on('exit', onExit);
   const stop = async (): Promise<void> => {
@@ -448,6 +509,7 @@ export async function startNode(cluster: Cluster, opts: NodeOptions = {}): Promi
     stopped = true;
     for (const p of [...processes].reverse()) await p.stop(10_000);
     teardownSync(dir, socket, runcRoot);
+    releaseMachineLock();
     process.off('exit', onExit);
     if (process.env.E2E_KEEP_WORKDIR !== '1') rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   };
