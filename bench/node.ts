@@ -14,7 +14,7 @@
 // Env: BENCH_PODS (default 5), BENCH_EDITS (default 3), BENCH_MANY_EDITS (default 100).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type * as k8s from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
 import { startCluster, type Cluster } from '../test/e2e/cluster.js';
 import { plain } from '../test/e2e/objects.js';
 import { waitFor } from '../test/e2e/proc.js';
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     out(`node: control plane ${c.startSeconds.toFixed(1)}s, node Ready ${node.startSeconds.toFixed(1)}s; kubelet syncFrequency 1m (default)`);
 
     // --- 1. Pod create -> Ready ------------------------------------------------------------------
-    const [deployment] = (await import('@kubernetes/client-node')).loadAllYaml(
+    const [deployment] = k8s.loadAllYaml(
       await readFile(join(repo, 'manifests', 'examples', 'deployment.yaml'), 'utf8'),
     ) as k8s.V1Deployment[];
     const template = deployment?.spec?.template;

@@ -6,7 +6,7 @@
 // the Pod's periodic resync, so edits reach the Pod within about 3-5 s instead of 60-90 s.
 // `npm run bench:node` measures the default.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { connect } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
@@ -208,7 +208,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     // republished the refused file, so the emptyDir Envoy reads holds what Envoy refused, and a new
     // Pod would copy it and start without the listener. When the verdict lands, change this to: the
     // disk keeps the last accepted lds.yaml and `status`/the watcher log report the refusal.
-    const dirs = await import('node:fs/promises').then((fs) => fs.readdir(published));
+    const dirs = await readdir(published);
     const onDisk = await Promise.all(dirs.map((d) => readFile(join(published, d, 'lds.yaml'), 'utf8').catch(() => '')));
     assert.ok(onDisk.includes(refused), 'today: the refused lds.yaml sits in the emptyDir Envoy reads');
 
