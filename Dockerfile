@@ -5,7 +5,8 @@
 #   docker build -t ghcr.io/envoy-xds-injector/envoy-xds-injector:v$(node -p 'require("./package.json").version') .
 #
 # test/deploy/dockerfile.test.ts replays the build and runtime steps of this file without Docker;
-# keep each RUN a single npm command so it can.
+# keep each RUN a single npm command so it can. test/node/build-images.sh builds it for real (buildah,
+# a local node:24-trixie-slim stand-in) and `npm run test:node` runs that image on a real node.
 
 # Node 24 "Krypton" LTS, on Debian 13. (Node 20 is end-of-life.)
 ARG NODE_IMAGE=node:24-trixie-slim

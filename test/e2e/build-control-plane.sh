@@ -23,6 +23,9 @@
 #   GO                     go binary (default: `go` on PATH, else /usr/local/go/bin/go)
 #   E2E_FORCE_REBUILD=1    ignore cached binaries
 #   E2E_BUILD_KUBECTL=1    also build kubectl (for `kubectl apply -k manifests/...` tests)
+#
+# `build-control-plane.sh node` builds kubelet + kube-scheduler instead (same version, same wrapper
+# module, same bin dir and Go build cache): the node of test/node (see test/node/README.md).
 set -euo pipefail
 # The whole script is one { ...; } block: bash parses it before running it, so editing or
 # updating this file while a (long) build runs cannot make the running copy read garbage.
@@ -38,11 +41,15 @@ case "$MODE" in
     BINARIES=(kube-apiserver kube-controller-manager)
     [[ "${E2E_BUILD_KUBECTL:-0}" == 1 ]] && BINARIES+=(kubectl)
     ;;
+  node)
+    OUT_DIR="$CACHE_ROOT/kubernetes/$K8S_VERSION/bin"
+    BINARIES=(kubelet kube-scheduler)
+    ;;
   etcd)
     OUT_DIR="$CACHE_ROOT/etcd/$ETCD_VERSION/bin"
     BINARIES=(etcd)
     ;;
-  *) echo "usage: $0 [control-plane|etcd]" >&2; exit 2 ;;
+  *) echo "usage: $0 [control-plane|node|etcd]" >&2; exit 2 ;;
 esac
 
 log() { printf '[build-control-plane] %s\n' "$*" >&2; }
@@ -73,6 +80,7 @@ if [[ -z "$GO" ]]; then
   fi
 fi
 GO_MISSING_MSG="npm run test:e2e needs Go >= 1.24 (on PATH, /usr/local/go/bin/go or \$GO) to build $(missing | tr '\n' ' ')$K8S_VERSION once (cached in $OUT_DIR); install Go, or set E2E_K8S_BIN_DIR to a dir holding kube-apiserver + kube-controller-manager (and E2E_KUBECTL), or run against a cluster with KUBECONFIG=... E2E_USE_EXISTING_CLUSTER=1"
+[[ "$MODE" == node ]] && GO_MISSING_MSG="npm run test:node needs Go >= 1.24 (on PATH, /usr/local/go/bin/go or \$GO) to build $(missing | tr '\n' ' ')$K8S_VERSION once (cached in $OUT_DIR); install Go, or set NODE_K8S_BIN_DIR to a dir holding kubelet + kube-scheduler"
 [[ "$MODE" == etcd ]] && GO_MISSING_MSG="no etcd found and no Go >= 1.24 to build one: apt-get install etcd-server, set E2E_ETCD_BIN, or set KUBECONFIG+E2E_USE_EXISTING_CLUSTER=1"
 [[ -n "$GO" ]] && "$GO" version >/dev/null 2>&1 || die "$GO_MISSING_MSG"
 go_ver=$("$GO" env GOVERSION)           # e.g. go1.26.8
@@ -178,6 +186,8 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 )
 GOEOF
 

@@ -51,6 +51,15 @@ export interface ClusterOptions {
   startTimeoutMs?: number;
   /** Ignore E2E_USE_EXISTING_CLUSTER and always start a fresh control plane. */
   forceLocal?: boolean;
+  /** kube-apiserver --authorization-mode (default ['RBAC']; a kubelet needs ['Node', 'RBAC']). */
+  authorizationModes?: string[];
+  /** kube-apiserver --enable-admission-plugins, on top of the defaults (e.g. ['NodeRestriction']). */
+  admissionPlugins?: string[];
+  /**
+   * Issue the apiserver a kubelet client certificate (--kubelet-client-certificate/-key, in
+   * system:masters) so `kubectl logs/exec` and the node proxy reach a kubelet (test/node).
+   */
+  kubeletClient?: boolean;
 }
 
 export interface Cluster {
@@ -286,7 +295,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 
     // --- PKI ---------------------------------------------------------------------------------
     const ca = await createCA(pkiDir);
-    const [serving, admin, kcm, frontProxy, sa] = await Promise.all([
+    const [serving, admin, kcm, frontProxy, sa, kubeletClient] = await Promise.all([
       ca.issue('apiserver', {
         commonName: 'kube-apiserver',
         dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
@@ -305,6 +314,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       // authentication the requestheader CA it looks up (it logs errors every second without).
       ca.issue('front-proxy-client', { commonName: 'front-proxy-client', usages: ['client'] }),
       createSigningKey(pkiDir, 'service-account'),
+      opts.kubeletClient === true
+        ? ca.issue('apiserver-kubelet-client', {
+            commonName: 'kube-apiserver-kubelet-client',
+            organizations: ['system:masters'],
+            usages: ['client'],
+          })
+        : Promise.resolve(undefined),
     ]);
     const adminKubeconfig = join(workDir, 'kubeconfig');
     const kcmKubeconfig = join(workDir, 'kube-controller-manager.kubeconfig');
@@ -366,7 +382,17 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         `--service-account-key-file=${sa.pubFile}`,
         `--service-account-signing-key-file=${sa.keyFile}`,
         `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
-        '--authorization-mode=RBAC',
+        `--authorization-mode=${(opts.authorizationModes ?? ['RBAC']).join(',')}`,
+        ...(opts.admissionPlugins !== undefined && opts.admissionPlugins.length > 0
+          ? [`--enable-admission-plugins=${opts.admissionPlugins.join(',')}`]
+          : []),
+        ...(kubeletClient !== undefined
+          ? [
+              `--kubelet-client-certificate=${kubeletClient.certFile}`,
+              `--kubelet-client-key=${kubeletClient.keyFile}`,
+              '--kubelet-preferred-address-types=InternalIP,Hostname',
+            ]
+          : []),
         '--allow-privileged=true',
         // Resolve webhook/aggregated-API Services through their Endpoints, so a webhook running on
         // this host is reachable through a selector-less Service + manual Endpoints (no kube-proxy).
