@@ -152,7 +152,8 @@ interface Implementation {
   name: string;
   /** Where Envoy reads cds.yaml/lds.yaml: the emptyDir the sidecar publishes into, or the ConfigMap mount. */
   envoyReads: 'target' | 'source';
-  start: (source: string, target: string, work: string) => Promise<Running | undefined>;
+  /** `admin`: the running Envoy's admin address (HOST:PORT), for the watcher's verdict. */
+  start: (source: string, target: string, work: string, admin: string) => Promise<Running | undefined>;
 }
 
 function stopGroup(child: ChildProcess): Promise<void> {
@@ -188,11 +189,10 @@ function watcherImplementation(main: string): Implementation {
   return {
     name: 'watch',
     envoyReads: 'target',
-    async start(source, target) {
+    async start(source, target, _work, admin) {
       const ready = join(target, '..envoy-xds-watch.ready');
-      // HOOK(issue 9 verdict): once `watch` learns Envoy's verdicts it needs Envoy's admin address
-      // (from the bootstrap in the ConfigMap, or a flag); pass it here when the verdict lands.
-      const child = spawn(process.execPath, [main, 'watch', '--from', source, '--to', target, '--ready-file', ready, '--bootstrap', 'envoy.yaml'], {
+      // The bootstrap in the ConfigMap says admin port 0 (Envoy picks one): tell the watcher which.
+      const child = spawn(process.execPath, [main, 'watch', '--from', source, '--to', target, '--ready-file', ready, '--bootstrap', 'envoy.yaml', '--admin', admin], {
         stdio: ['ignore', 'pipe', 'inherit'],
         detached: true,
         env: { ...process.env, ...WATCHER_ENV, LOG_LEVEL: process.env.BENCH_DUMP ? 'debug' : 'info' },
@@ -322,11 +322,19 @@ async function counters(envoy: EnvoyProcess, file: keyof typeof SUBSCRIPTIONS): 
   return { attempt: get('attempt'), bad: get('rejected') + get('failure') };
 }
 
-// HOOK(issue 9 verdict): `watch` will log one line per Envoy verdict (accepted/rejected/unknown, with
-// its file and version). Return the version of LDS that line accepts, or undefined for other lines;
-// the bench then reports swap → verdict p50/p99 per version. Until the verdict lands, no line matches.
+// `watch` logs one line per Envoy verdict (docs/sync.md): {"event":"verdict","file":"lds.yaml",
+// "outcome":"accepted","xdsVersion":"N",...}; xdsFile() writes version_info "N", which the watcher
+// keeps as the user's. Returns N for an accepted lds.yaml, else undefined: swap → verdict per version.
 function acceptedLdsVersion(line: string): number | undefined {
-  return line.length < 0 ? 0 : undefined;
+  if (!line.includes('"verdict"')) return undefined;
+  try {
+    const entry = JSON.parse(line) as { event?: string; file?: string; outcome?: string; xdsVersion?: string };
+    if (entry.event !== 'verdict' || entry.file !== 'lds.yaml' || entry.outcome !== 'accepted') return undefined;
+    const version = Number(entry.xdsVersion);
+    return Number.isInteger(version) ? version : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 interface Result {
@@ -396,7 +404,7 @@ async function runScenario(impl: Implementation, scenario: Scenario, roots: Root
     await envoy.waitForBody(probePort, ldsProbeBody(0), 60_000);
     const before = { 'cds.yaml': await counters(envoy, 'cds.yaml'), 'lds.yaml': await counters(envoy, 'lds.yaml') };
     const renames = await EnvoyStandIn.start(dir, FILES, { watchedDirectory: impl.envoyReads === 'source' });
-    const running = await impl.start(source, target, work);
+    const running = await impl.start(source, target, work, envoy.adminUrl.replace(/^http:\/\//, ''));
     let rssMax: number | undefined;
     const rssAtReady = running === undefined ? undefined : rssAnonKiB(running.pid);
     const sampler = setInterval(() => {
