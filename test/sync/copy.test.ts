@@ -109,10 +109,15 @@ test('shared case envoy-accepts-ignore-tag: copy publishes it and Envoy serves "
     await new AtomicWriter(source).write({ 'lds.yaml': lds });
     const result = await runCli(['copy', '--from', source, '--to', target]);
     assert.equal(result.code, 0, result.stdout + result.stderr);
-    assert.equal(await readFile(join(target, 'lds.yaml'), 'utf8'), lds);
+    // Published as written, plus the one version_info line the watcher's verdict reads back.
+    const published = await readFile(join(target, 'lds.yaml'), 'utf8');
+    const stamp = /^version_info: "(sha256:[0-9a-f]{12})"\n/m.exec(published);
+    assert.ok(stamp, published);
+    assert.equal(published.replace(stamp[0], ''), lds);
     const envoy = await startEnvoy({ bootstrap: { text: bootstrapYaml({ lds: join(target, 'lds.yaml') }) } });
     try {
       await envoy.waitForBody(port, 'v1');
+      assert.equal(await envoy.textStat('listener_manager.lds.version_text'), stamp[1]);
       assert.equal(await envoy.stat('listener_manager.lds.update_success'), 1);
       assert.equal(await envoy.stat('listener_manager.lds.update_rejected'), 0);
       assert.equal(await envoy.stat('listener_manager.lds.update_failure'), 0);
