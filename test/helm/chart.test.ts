@@ -253,7 +253,7 @@ describe('charts/envoy-xds-injector', { timeout: 30 * 60_000 }, () => {
       await edit('base/mutatingwebhookconfiguration.yaml', 'timeoutSeconds: 5', 'timeoutSeconds: 6');
       await edit('base/deployment.yaml', '- --config', '- --config-file');
       await edit('base/deployment.yaml', 'readOnlyRootFilesystem: true', 'readOnlyRootFilesystem: false');
-      await edit('base/config.yaml', 'memoryLimit: 64Mi', 'memoryLimit: 65Mi');
+      await edit('base/config.yaml', 'memoryLimit: 80Mi', 'memoryLimit: 81Mi');
       await edit('base/kustomization.yaml', 'app.kubernetes.io/part-of: envoy-xds-injector', 'app.kubernetes.io/part-of: something-else');
       await edit('base/serviceaccount.yaml', 'automountServiceAccountToken: false', 'automountServiceAccountToken: true');
       const h = await helmTemplate(modes.certManager ?? []);
@@ -263,7 +263,7 @@ describe('charts/envoy-xds-injector', { timeout: 30 * 60_000 }, () => {
         /MutatingWebhookConfiguration\/envoy-xds-injector webhooks\[0\]\.timeoutSeconds: helm 5 \/ kustomize 6/,
         /Deployment\/envoy-xds-injector spec\.template\.spec\.containers\[0\]\.args\[7\]: helm "--config" \/ kustomize "--config-file"/,
         /securityContext\.readOnlyRootFilesystem: helm true \/ kustomize false/,
-        /ConfigMap\/envoy-xds-injector-config data\.config\.yaml\.resources\.memoryLimit: helm "64Mi" \/ kustomize "65Mi"/,
+        /ConfigMap\/envoy-xds-injector-config data\.config\.yaml\.resources\.memoryLimit: helm "80Mi" \/ kustomize "81Mi"/,
         /ServiceAccount\/envoy-xds-injector label app\.kubernetes\.io\/part-of: helm "envoy-xds-injector" \/ kustomize "something-else"/,
         /ServiceAccount\/envoy-xds-injector automountServiceAccountToken: helm false \/ kustomize true/,
       ]) {
