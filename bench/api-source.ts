@@ -15,8 +15,7 @@
 //
 // Also: the watcher's RssAnon in api mode at ready and its peak (sampled every 25 ms), and its CPU
 // time in three 10 s windows of idleness (a watch, no polling: expected 0).
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,7 +23,8 @@ import { cpus, loadavg } from 'node:os';
 import { ldsYaml } from '../test/envoy/envoy.js';
 import { startApiPod, READY } from '../test/e2e/api-source.js';
 import { startCluster } from '../test/e2e/cluster.js';
-import { CliProcess, repoRoot, rssAnonKiB } from '../test/sync/harness.js';
+import { CliProcess, rssAnonKiB } from '../test/sync/harness.js';
+import { buildApp } from './app.js';
 
 const EDITS = Number(process.env.BENCH_EDITS ?? 60);
 const KUBELET_DEFAULT_SYNC_MEDIAN_MS = 64_000;
@@ -35,18 +35,6 @@ const WATCHER_ENV: Record<string, string> = {
   MALLOC_TOP_PAD_: '0',
   LOG_LEVEL: 'info',
 };
-
-function buildWatcher(): string {
-  // What the image runs: tsc output, laid out like the image (package.json beside dist/).
-  const app = join(repoRoot, '.bench', 'app');
-  try {
-    execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(repoRoot, 'tsconfig.build.json'), '--outDir', join(app, 'dist')], { stdio: 'pipe' });
-  } catch (err) {
-    if (!existsSync(join(app, 'dist/cli/main.js'))) throw err;
-  }
-  execFileSync('cp', [join(repoRoot, 'package.json'), join(app, 'package.json')]);
-  return join(app, 'dist/cli/main.js');
-}
 
 /** utime + stime of a process in ms (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
 function cpuMs(pid: number): number {
@@ -63,7 +51,7 @@ function percentile(sorted: number[], p: number): number {
 const ms = (n: number): number => Math.round(n * 10) / 10;
 
 async function main(): Promise<void> {
-  const main = buildWatcher();
+  const main = buildApp();
   console.log(`bench:api-source (node ${process.version}, ${String(cpus().length)} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
   const cluster = await startCluster();
   try {

@@ -33,6 +33,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bootstrapYaml, envoyBinary, freePorts, startEnvoy, type EnvoyProcess } from '../test/envoy/envoy.js';
 import { AtomicWriter, BOOTSTRAP, EnvoyStandIn, analyzeReloads, ldsProbeBody, repoRoot, rssAnonKiB, sha256, xdsFile } from '../test/sync/harness.js';
+import { buildApp } from './app.js';
 
 /** What the injected watcher container should run with (see docs/sync.md, "Memory"). */
 const WATCHER_ENV: Record<string, string> = {
@@ -170,19 +171,6 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs:
     await sleep(10);
   }
   return true;
-}
-
-function buildWatcher(): string {
-  // Measure what the image runs: tsc output, not tsx. Laid out like the image (package.json beside dist/).
-  const app = join(repoRoot, '.bench', 'app');
-  try {
-    execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(repoRoot, 'tsconfig.build.json'), '--outDir', join(app, 'dist')], { stdio: 'pipe' });
-  } catch (err) {
-    // Type errors elsewhere in src/ do not stop tsc from emitting; only a missing entry point does.
-    if (!existsSync(join(app, 'dist/cli/main.js'))) throw err;
-  }
-  execFileSync('cp', [join(repoRoot, 'package.json'), join(app, 'package.json')]);
-  return join(app, 'dist/cli/main.js');
 }
 
 function watcherImplementation(main: string): Implementation {
@@ -531,7 +519,7 @@ function table(results: Result[]): string {
 async function main(): Promise<void> {
   const started = performance.now();
   const envoy = await envoyBinary();
-  const watcher = watcherImplementation(buildWatcher());
+  const watcher = watcherImplementation(buildApp());
   const seed = seedImplementation();
   const floor = watchedDirectoryImplementation();
   const results: Result[] = [];

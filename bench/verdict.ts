@@ -20,6 +20,7 @@ import { AtomicWriter, repoRoot, sha256, xdsFile } from '../test/sync/harness.js
 import { stampVersion } from '../src/sync/version-stamp.js';
 import { defaultConfig } from '../src/inject/config.js';
 import { parseQuantity } from '../src/inject/quantity.js';
+import { buildApp } from './app.js';
 
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 200);
 const INTERVAL_MS = Number(process.env.BENCH_INTERVAL_MS ?? 50);
@@ -52,19 +53,8 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
-function build(): string {
-  const app = join(repoRoot, '.bench', 'verdict-app');
-  try {
-    execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(repoRoot, 'tsconfig.build.json'), '--outDir', join(app, 'dist')], { stdio: 'pipe' });
-  } catch (err) {
-    if (!existsSync(join(app, 'dist/cli/main.js'))) throw err;
-  }
-  execFileSync('cp', [join(repoRoot, 'package.json'), join(app, 'package.json')]);
-  return join(app, 'dist/cli/main.js');
-}
-
 async function main(): Promise<void> {
-  const mainJs = build();
+  const mainJs = buildApp('verdict-app');
   const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
   const root = await mkdtemp(join(base, 'envoy-xds-bench-verdict-'));
   const source = join(root, 'source');

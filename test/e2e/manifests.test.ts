@@ -13,6 +13,7 @@ import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
+import { ensureCertManagerCrds } from './cert-manager.js';
 import { kubectl, repoRoot, startCluster, type Cluster } from './cluster.js';
 import { ensureNamespace } from './webhook.js';
 
@@ -57,36 +58,6 @@ function id(o: Json): string {
   return `${String(o.kind)} ${typeof meta.namespace === 'string' ? `${meta.namespace}/` : ''}${String(meta.name)}`;
 }
 
-// Minimal cert-manager.io/v1 CRDs: the real kinds' names and scope, any spec.
-function stubCrd(kind: string, plural: string): Json {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${plural}.cert-manager.io` },
-    spec: {
-      group: 'cert-manager.io',
-      scope: 'Namespaced',
-      names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase() },
-      versions: [
-        {
-          name: 'v1',
-          served: true,
-          storage: true,
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              properties: {
-                spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-                status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-              },
-            },
-          },
-        },
-      ],
-    },
-  };
-}
-
 describe('manifests/ on a real apiserver (server-side dry-run)', { timeout: 45 * 60_000 }, () => {
   let cluster: Cluster;
   let work = '';
@@ -100,18 +71,7 @@ describe('manifests/ on a real apiserver (server-side dry-run)', { timeout: 45 *
     await cp(MANIFESTS, join(work, 'manifests'), { recursive: true });
     await execFileP('bash', [join(repoRoot, 'certs', 'generate.sh'), '--out', join(work, 'certs', 'out')]);
     cluster = await startCluster();
-    for (const [kind, plural] of [['Issuer', 'issuers'], ['Certificate', 'certificates']] as const) {
-      const name = `crd/${plural}.cert-manager.io`;
-      // On an existing cluster with cert-manager installed, validate against its real CRDs instead.
-      const exists = await kubectl(cluster, ['get', name, '--ignore-not-found', '-o', 'name']);
-      assert.equal(exists.code, 0, exists.stderr);
-      if (exists.stdout.trim() !== '') continue;
-      const created = await kubectl(cluster, ['create', '-f', '-'], { input: JSON.stringify(stubCrd(kind, plural)) });
-      assert.equal(created.code, 0, created.stderr);
-      createdCrds.push(name);
-      const established = await kubectl(cluster, ['wait', '--for=condition=Established', '--timeout=120s', name]);
-      assert.equal(established.code, 0, established.stderr);
-    }
+    await ensureCertManagerCrds(cluster, createdCrds); // a cluster with cert-manager keeps its real CRDs
   });
 
   after(async () => {

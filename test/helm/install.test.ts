@@ -13,41 +13,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ensureCertManagerCrds } from '../e2e/cert-manager.js';
 import { kubectl, repoRoot, startCluster, type Cluster } from '../e2e/cluster.js';
 import { httpGet } from '../e2e/http.js';
 import { freePort, startProcess, waitFor } from '../e2e/proc.js';
 import { cliCommand, ensureNamespace, exposeWebhook, waitForWebhook } from '../e2e/webhook.js';
 import { CHART, helm, parseObjects, setArgs, type Json } from './render.js';
-
-// Minimal cert-manager.io/v1 CRDs: the real kinds' names and scope, any spec.
-function stubCrd(kind: string, plural: string): Json {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${plural}.cert-manager.io` },
-    spec: {
-      group: 'cert-manager.io',
-      scope: 'Namespaced',
-      names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase() },
-      versions: [
-        {
-          name: 'v1',
-          served: true,
-          storage: true,
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              properties: {
-                spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-                status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-              },
-            },
-          },
-        },
-      ],
-    },
-  };
-}
 
 function ids(objects: Json[]): string[] {
   return objects
@@ -65,17 +36,7 @@ describe('charts/envoy-xds-injector on a real apiserver', { timeout: 45 * 60_000
 
   before(async () => {
     cluster = await startCluster();
-    for (const [kind, plural] of [['Issuer', 'issuers'], ['Certificate', 'certificates']] as const) {
-      const name = `crd/${plural}.cert-manager.io`;
-      const exists = await kubectl(cluster, ['get', name, '--ignore-not-found', '-o', 'name']);
-      assert.equal(exists.code, 0, exists.stderr);
-      if (exists.stdout.trim() !== '') continue; // a cluster with cert-manager: its real CRDs
-      const created = await kubectl(cluster, ['create', '-f', '-'], { input: JSON.stringify(stubCrd(kind, plural)) });
-      assert.equal(created.code, 0, created.stderr);
-      createdCrds.push(name);
-      const established = await kubectl(cluster, ['wait', '--for=condition=Established', '--timeout=120s', name]);
-      assert.equal(established.code, 0, established.stderr);
-    }
+    await ensureCertManagerCrds(cluster, createdCrds); // a cluster with cert-manager keeps its real CRDs
   });
 
   after(async () => {
