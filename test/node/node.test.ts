@@ -6,9 +6,9 @@
 // the Pod's periodic resync, so edits reach the Pod within about 3-5 s instead of 60-90 s.
 // `npm run bench:node` measures the default.
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { connect } from 'node:tls';
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
@@ -16,6 +16,8 @@ import { kubectl, startCluster, type Cluster } from '../e2e/cluster.js';
 import { plain } from '../e2e/objects.js';
 import { sleep, waitFor } from '../e2e/proc.js';
 import { apiMessage, listEvents, STATUS_ANNOTATION } from '../e2e/webhook.js';
+import { CONFIG_DIR as WATCH_TARGET } from '../../src/inject/names.js';
+import type { Status } from '../../src/sync/status.js';
 import { describePod, describePods, isReady, listPods, NODE_CLUSTER_OPTIONS, startNode, waitForReadyPods, type TestNode } from './node.js';
 import {
   containerId,
@@ -27,6 +29,7 @@ import {
   DEMO_SELECTOR,
   editConfigMap,
   envoyStats,
+  execIn,
   INJECTOR_NS,
   installPlainCertificate,
   podGet,
@@ -35,6 +38,7 @@ import {
   rootIsReadOnly,
   sh,
   userCheckout,
+  verdictLines,
   waitForBody,
   WEBHOOK_SELECTOR,
   withBody,
@@ -175,47 +179,73 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     assert.match(watchLog, /lds\.yaml/, 'the watcher logs the republished file');
   });
 
-  test('4. an edit Envoy refuses: Envoy keeps serving the last accepted config; today the refused file stays on disk and a new Pod starts without the listener', async () => {
+  test('4. an edit Envoy refuses: Envoy keeps serving v2, the watcher logs the rejection, puts v2 back on disk (a restarted Envoy loads it) and `status` shows it; a NEW Pod starts from the ConfigMap without the listener and its watcher says so', async () => {
     // The Envoy issue's shared case (envoy-rejects-parses-fine.lds.yaml): valid YAML with an @type
     // on every resource, refused by Envoy (a duration that is not one), on the demo's listener.
     const refused = REFUSED_LDS;
     const pod = await demoPodNow();
     const name = pod.metadata?.name ?? '';
+    const uid = pod.metadata?.uid ?? '';
     const ip = pod.status?.podIP ?? '';
+    // v2 (test 3) carries no version_info: copy/watch stamp `sha256:<12 hex of the ConfigMap content>`.
+    const v2 = (await cluster.core.readNamespacedConfigMap({ namespace: DEMO_NS, name: DEMO_CONFIGMAP })).data?.['lds.yaml'] ?? '';
+    assert.match(v2, /config v2/);
+    const v2Version = `sha256:${createHash('sha256').update(v2).digest('hex').slice(0, 12)}`;
     const statsBefore = await envoyStats(cluster, DEMO_NS, name, 'listener_manager.lds');
     await editConfigMap(cluster, DEMO_NS, DEMO_CONFIGMAP, 'lds.yaml', () => refused);
-    // The kubelet delivers the file, the watcher republishes it, Envoy refuses it.
-    const uid = pod.metadata?.uid ?? '';
-    const published = join(node.kubeletRoot, 'pods', uid, 'volumes', 'kubernetes.io~empty-dir');
-    const stats = await waitFor(
-      'Envoy to count the refused LDS update',
-      async () => {
-        // A file subscription counts a refused file as update_failure ("Filesystem config update
-        // failure: in /etc/envoy/lds.yaml, Unable to parse JSON as proto ...").
-        const s = await envoyStats(cluster, DEMO_NS, name, 'listener_manager.lds');
-        const refusals = (x: Record<string, number>): number =>
-          (x['listener_manager.lds.update_failure'] ?? 0) + (x['listener_manager.lds.update_rejected'] ?? 0);
-        return refusals(s) > refusals(statsBefore) ? s : undefined;
-      },
+
+    // The kubelet delivers the file, the watcher publishes it, Envoy refuses it, and the watcher
+    // logs Envoy's verdict (`kubectl logs POD -c envoy-xds-watch`) after putting v2 back.
+    const verdict = await waitFor(
+      'the watcher\'s verdict on lds.yaml version example-2',
+      async () => verdictLines(await containerLogs(cluster, DEMO_NS, name, 'envoy-xds-watch')).find((v) => v.file === 'lds.yaml' && v.xdsVersion === 'example-2'),
       { timeoutMs: 120_000, intervalMs: 500 },
     );
-    report(`refused edit: ${JSON.stringify(stats)}`);
+    report(`refused edit, the watcher's line: ${verdict.msg}`);
+    assert.equal(verdict.outcome, 'rejected', verdict.msg);
+    assert.equal(verdict.rolledBack, true, verdict.msg);
+    assert.equal(verdict.level, 50);
+    assert.equal(verdict.previousXdsVersion, v2Version, 'the version Envoy keeps running is v2');
+    assert.equal(verdict.refused, `${WATCH_TARGET}/..envoy-xds-verdict/refused/lds.yaml`);
+    // Envoy's own counters agree: one more failed LDS update, no new version.
+    const stats = await envoyStats(cluster, DEMO_NS, name, 'listener_manager.lds');
+    const refusals = (x: Record<string, number>): number => (x['listener_manager.lds.update_failure'] ?? 0) + (x['listener_manager.lds.update_rejected'] ?? 0);
+    assert.equal(refusals(stats), refusals(statsBefore) + 1, JSON.stringify(stats));
     assert.equal((await podGet(ip, 10000)).body, 'config v2\n', 'Envoy keeps serving the last accepted listener');
-    const current = await demoPodNow();
-    assert.equal(current.metadata?.uid, uid);
-    assert.ok(isReady(current));
-    // What happens TODAY (before the Envoy verdict work of the Envoy issue is merged): the watcher
-    // republished the refused file, so the emptyDir Envoy reads holds what Envoy refused, and a new
-    // Pod would copy it and start without the listener. When the verdict lands, change this to: the
-    // disk keeps the last accepted lds.yaml and `status`/the watcher log report the refusal.
-    const dirs = await readdir(published);
-    const onDisk = await Promise.all(dirs.map((d) => readFile(join(published, d, 'lds.yaml'), 'utf8').catch(() => '')));
-    assert.ok(onDisk.includes(refused), 'today: the refused lds.yaml sits in the emptyDir Envoy reads');
 
+    // The emptyDir Envoy reads holds v2 again (as stamped), the refused file is kept aside.
+    const onDisk = await execIn(cluster, DEMO_NS, name, 'envoy', ['/bin/busybox', 'cat', '/etc/envoy/lds.yaml']);
+    assert.match(onDisk, new RegExp(`^version_info: "${v2Version}"`, 'm'));
+    assert.ok(onDisk.endsWith(v2), 'the published lds.yaml is v2 (plus its version_info line)');
+    assert.equal(await execIn(cluster, DEMO_NS, name, 'envoy-xds-watch', ['cat', `${WATCH_TARGET}/lds.yaml`]), onDisk);
+    assert.equal(await execIn(cluster, DEMO_NS, name, 'envoy-xds-watch', ['cat', verdict.refused]), refused);
 
-    // Deleting the Pod: TODAY its replacement copies the refused file from the ConfigMap, so its
-    // Envoy starts without the listener (update_failure counted, no active listener, not Ready).
-    // Once the verdict lands the replacement should serve the last accepted config (v2) instead.
+    // `status`, as docs/sync.md tells it, inside the watcher container (the CLI is on its PATH).
+    const table = await waitFor('status to show the rejected verdict', async () => {
+      const out = await execIn(cluster, DEMO_NS, name, 'envoy-xds-watch', ['envoy-xds-injector', 'status']);
+      return /^lds\.yaml .*rejected example-2/m.test(out) ? out : undefined;
+    });
+    report(`envoy-xds-injector status:\n${table}`);
+    const row = table.split('\n').find((l) => l.startsWith('lds.yaml')) ?? '';
+    assert.match(row, new RegExp(`^lds\\.yaml +example-2 \\(refused, held back\\) +${v2Version} +${v2Version} +rejected example-2 at .* rolled back$`));
+    assert.match(table, /^envoy admin 127\.0\.0\.1:9901$/m, 'the watcher reaches Envoy\'s admin API over the Pod\'s loopback');
+
+    // A restarted Envoy container in the same Pod (here: admin /quitquitquit, the kubelet restarts
+    // it) loads what is on disk: v2, not the refused file the ConfigMap still holds.
+    await execIn(cluster, DEMO_NS, name, 'envoy', ['/bin/busybox', 'wget', '-qO-', '--post-data=', 'http://127.0.0.1:9901/quitquitquit']);
+    await waitFor('Envoy restarted by the kubelet and Ready', async () => {
+      const p = await cluster.core.readNamespacedPod({ namespace: DEMO_NS, name });
+      const envoy = p.status?.containerStatuses?.find((c) => c.name === 'envoy');
+      return (envoy?.restartCount ?? 0) >= 1 && envoy?.ready === true ? true : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 500 });
+    await waitForBody(ip, 10000, 'config v2\n');
+    const afterRestart = JSON.parse(await execIn(cluster, DEMO_NS, name, 'envoy-xds-watch', ['envoy-xds-injector', 'status', '--json'])) as Status;
+    assert.deepEqual(afterRestart.files.find((f) => f.file === 'lds.yaml')?.envoy, { version: v2Version, live: true }, 'the restarted Envoy runs v2');
+
+    // Deleting the Pod: the replacement's copy init container starts from the ConfigMap, which
+    // still holds the refused lds.yaml, into a new emptyDir. So its Envoy starts without the
+    // listener (not Ready), and its watcher, having no accepted version to go back to, logs the
+    // refusal at fatal level. The fix is the ConfigMap's.
     await cluster.core.deleteNamespacedPod({ namespace: DEMO_NS, name, gracePeriodSeconds: 0 });
     const replacement = await waitFor(
       'the replacement Pod\'s Envoy running',
@@ -226,24 +256,37 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
       { timeoutMs: 180_000, intervalMs: 500 },
     );
     const replacementName = replacement.metadata?.name ?? '';
-    const replacementStats = await waitFor(
-      'the replacement Envoy to count the refused LDS file',
-      async () => {
-        const s = await envoyStats(cluster, DEMO_NS, replacementName, 'listener_manager');
-        return (s['listener_manager.lds.update_failure'] ?? 0) + (s['listener_manager.lds.update_rejected'] ?? 0) > 0 ? s : undefined;
-      },
+    const first = await waitFor(
+      'the replacement watcher\'s verdict on lds.yaml',
+      async () => verdictLines(await containerLogs(cluster, DEMO_NS, replacementName, 'envoy-xds-watch')).find((v) => v.file === 'lds.yaml'),
       { timeoutMs: 120_000, intervalMs: 500 },
     );
-    report(`today, the replacement Pod: total_listeners_active=${String(replacementStats['listener_manager.total_listeners_active'])}`);
-    assert.equal(replacementStats['listener_manager.total_listeners_active'], 0, 'today: the new Pod\'s Envoy has no listener');
+    report(`the replacement Pod's watcher: ${first.msg}`);
+    assert.equal(first.outcome, 'rejected', first.msg);
+    assert.equal(first.xdsVersion, 'example-2');
+    assert.equal(first.rolledBack, false);
+    assert.equal(first.level, 60, 'fatal: Envoy runs without the listener');
+    assert.match(first.msg, /REFUSED THE FIRST VERSION of lds\.yaml/);
+    const replacementStats = await envoyStats(cluster, DEMO_NS, replacementName, 'listener_manager');
+    assert.ok(refusals(replacementStats) > 0, JSON.stringify(replacementStats));
+    assert.equal(replacementStats['listener_manager.total_listeners_active'], 0, 'the new Pod\'s Envoy has no listener');
     assert.equal(isReady(await cluster.core.readNamespacedPod({ namespace: DEMO_NS, name: replacementName })), false);
+    const replacementStatus = JSON.parse(await execIn(cluster, DEMO_NS, replacementName, 'envoy-xds-watch', ['envoy-xds-injector', 'status', '--json'])) as Status;
+    const lds = replacementStatus.files.find((f) => f.file === 'lds.yaml');
+    assert.equal(lds?.held, true);
+    assert.equal(lds.verdict?.outcome, 'rejected');
+    assert.equal(lds.verdict.rolledBack, false);
+    assert.deepEqual(lds.envoy, { version: '', live: true }, 'Envoy runs no LDS version');
 
-    // Back to an accepted config: the replacement Pod picks it up and turns Ready, no restart.
+    // Fixing the ConfigMap: the replacement Pod picks it up and turns Ready, no restart.
     const shipped = await exampleObject<k8s.V1ConfigMap>(repo, 'configmap.yaml');
     await editConfigMap(cluster, DEMO_NS, DEMO_CONFIGMAP, 'lds.yaml', () => withBody(shipped.data?.['lds.yaml'] ?? '', 'config v3\n'));
     const [recovered] = await waitForReadyPods(cluster, DEMO_NS, DEMO_SELECTOR, 1);
     assert.equal(recovered?.metadata?.name, replacementName);
     await waitForBody(recovered.status?.podIP ?? '', 10000, 'config v3\n');
+    await waitFor('the replacement watcher\'s verdict: Envoy accepted the fix', async () =>
+      verdictLines(await containerLogs(cluster, DEMO_NS, replacementName, 'envoy-xds-watch')).find((v) => v.file === 'lds.yaml' && v.outcome === 'accepted'),
+    );
   });
 
   test('5. a Job whose Envoy is an injected native sidecar completes', async () => {
@@ -420,8 +463,8 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     const pod = await demoPodNow();
     const ip = pod.status?.podIP ?? '';
     const limit = pod.spec?.initContainers?.find((c) => c.name === 'envoy-xds-watch')?.resources?.limits?.memory;
-    assert.equal(limit, '64Mi');
-    const limitBytes = 64 * 1024 * 1024;
+    assert.equal(limit, '80Mi', 'the default of src/inject/config.ts');
+    const limitBytes = 80 * 1024 * 1024;
     const workingSet = async (): Promise<number> =>
       waitFor('kubelet stats for envoy-xds-watch', async () => {
         const s = await node.statsSummary();
@@ -435,7 +478,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
       await waitForBody(ip, 10000, `config m${i}\n`);
     }
     const afterEdits = await workingSet();
-    report(`envoy-xds-watch working set: idle ${(idle / 2 ** 20).toFixed(1)} MiB, after ${EDITS} edits ${(afterEdits / 2 ** 20).toFixed(1)} MiB, limit 64 MiB`);
+    report(`envoy-xds-watch working set: idle ${(idle / 2 ** 20).toFixed(1)} MiB, after ${EDITS} edits ${(afterEdits / 2 ** 20).toFixed(1)} MiB, limit ${limit}`);
     assert.ok(idle < limitBytes && afterEdits < limitBytes);
     const watch = (await cluster.core.readNamespacedPod({ namespace: DEMO_NS, name: pod.metadata?.name ?? '' })).status?.initContainerStatuses?.find(
       (x) => x.name === 'envoy-xds-watch',

@@ -137,6 +137,42 @@ export async function containerLogs(cluster: Cluster, namespace: string, pod: st
   return r.stdout;
 }
 
+/** `kubectl exec POD -c CONTAINER -- ARGS...` (the user's way into a container); throws on failure. */
+export async function execIn(cluster: Cluster, namespace: string, pod: string, container: string, args: string[]): Promise<string> {
+  const r = await kubectl(cluster, ['-n', namespace, 'exec', pod, '-c', container, '--', ...args]);
+  if (r.code !== 0) throw new Error(`kubectl exec ${pod} -c ${container} -- ${args.join(' ')} exited ${String(r.code)}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** A line of the watcher's log (pino JSON) with `event: "verdict"` (docs/sync.md). */
+export interface VerdictLine {
+  level: number;
+  event: 'verdict';
+  file: string;
+  outcome: 'accepted' | 'rejected' | 'unknown';
+  xdsVersion?: string;
+  previousXdsVersion?: string;
+  rolledBack: boolean;
+  refused?: string;
+  msg: string;
+}
+
+/** The verdict lines of a watcher's log, in order (other lines are skipped). */
+export function verdictLines(log: string): VerdictLine[] {
+  const out: VerdictLine[] = [];
+  for (const line of log.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (typeof parsed === 'object' && parsed !== null && (parsed as { event?: unknown }).event === 'verdict') out.push(parsed as VerdictLine);
+  }
+  return out;
+}
+
 /** Envoy's admin /stats lines matching `filter`, read inside the Pod (`kubectl exec`, busybox wget). */
 export async function envoyStats(cluster: Cluster, namespace: string, pod: string, filter: string): Promise<Record<string, number>> {
   const r = await kubectl(cluster, [
