@@ -20,7 +20,7 @@ Commands:
           [--admin HOST:PORT|PATH] [--verdict-timeout 10s] [--source volume|api --configmap NAME ...]
           Republish ConfigMap changes by atomic rename so Envoy reloads them (sidecar), and
           report Envoy's verdict on each publish.
-  status  [--to DIR] [--json]
+  status  [--to DIR] [--json] [--timeout 2s]
           Per file: ConfigMap, published, what Envoy runs, last verdict (kubectl exec in the watcher).
   rbac    --namespace NS --service-account SA --configmap NAME
           Print the Role and RoleBinding that watch --source api needs (kubectl apply -f -).
