@@ -92,6 +92,18 @@ export function bootstrapYaml(opts: BootstrapOptions): string {
   return JSON.stringify(bootstrap, null, 2) + '\n';
 }
 
+/** `virtual_hosts` (at `indent`) with one route answering every request 200 with `body`. */
+function directResponseVirtualHosts(body: string, indent: string): string[] {
+  return [
+    'virtual_hosts:',
+    '- name: all',
+    '  domains: ["*"]',
+    '  routes:',
+    '  - match: {prefix: "/"}',
+    `    direct_response: {status: 200, body: {inline_string: ${JSON.stringify(body)}}}`,
+  ].map((line) => indent + line);
+}
+
 /**
  * An LDS DiscoveryResponse file: one listener on 127.0.0.1:`port` answering every request with `body`,
  * or, with `rds`, routing by the RouteConfiguration `rds.name` from the RDS file `rds.path`.
@@ -99,15 +111,7 @@ export function bootstrapYaml(opts: BootstrapOptions): string {
 export function ldsYaml(opts: { port: number; body: string; name?: string; versionInfo?: string; rds?: { name: string; path: string } }): string {
   const name = opts.name ?? 'listener_0';
   const routes = opts.rds === undefined
-    ? [
-        '        route_config:',
-        '          virtual_hosts:',
-        '          - name: all',
-        '            domains: ["*"]',
-        '            routes:',
-        '            - match: {prefix: "/"}',
-        `              direct_response: {status: 200, body: {inline_string: ${JSON.stringify(opts.body)}}}`,
-      ]
+    ? ['        route_config:', ...directResponseVirtualHosts(opts.body, '          ')]
     : [
         '        rds:',
         `          route_config_name: ${opts.rds.name}`,
@@ -140,12 +144,7 @@ export function rdsYaml(opts: { name: string; body: string; versionInfo?: string
     'resources:',
     '- "@type": type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
     `  name: ${opts.name}`,
-    '  virtual_hosts:',
-    '  - name: all',
-    '    domains: ["*"]',
-    '    routes:',
-    '    - match: {prefix: "/"}',
-    `      direct_response: {status: 200, body: {inline_string: ${JSON.stringify(opts.body)}}}`,
+    ...directResponseVirtualHosts(opts.body, '  '),
     '',
   ].join('\n');
 }
