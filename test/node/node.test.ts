@@ -182,7 +182,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
   test('4. an edit Envoy refuses: Envoy keeps serving v2, the watcher logs the rejection, puts v2 back on disk (a restarted Envoy loads it) and `status` shows it; a NEW Pod starts from the ConfigMap without the listener and its watcher says so', async () => {
     // The Envoy issue's shared case (envoy-rejects-parses-fine.lds.yaml): valid YAML with an @type
     // on every resource, refused by Envoy (a duration that is not one), on the demo's listener.
-    const refused = REFUSED_LDS;
+    const refused = await refusedLds();
     const pod = await demoPodNow();
     const name = pod.metadata?.name ?? '';
     const uid = pod.metadata?.uid ?? '';
@@ -495,33 +495,16 @@ async function exampleObject<T>(repo: string, file: string): Promise<T> {
 }
 
 /**
- * The Envoy issue's shared case envoy-rejects-parses-fine.lds.yaml, on the demo's listener
- * (0.0.0.0:10000): valid YAML, an @type on every resource, and Envoy 1.40 refuses it
- * ("listener_filters_timeout: ... duration must start with an integer").
+ * The Envoy issue's shared case envoy-rejects-parses-fine.lds.yaml (test/fixtures/cases), moved onto
+ * the demo's listener (0.0.0.0:10000): valid YAML, an @type on every resource, and Envoy 1.40
+ * refuses it ("listener_filters_timeout: ... duration must start with an integer").
  */
-const REFUSED_LDS = `version_info: "example-2"
-resources:
-- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
-  name: listener_0
-  address: {socket_address: {address: 0.0.0.0, port_value: 10000}}
-  listener_filters_timeout: "abc"
-  filter_chains:
-  - filters:
-    - name: envoy.filters.network.http_connection_manager
-      typed_config:
-        "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-        stat_prefix: ingress_http
-        http_filters:
-        - name: envoy.filters.http.router
-          typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
-        route_config:
-          virtual_hosts:
-          - name: all
-            domains: ["*"]
-            routes:
-            - match: {prefix: "/"}
-              direct_response: {status: 200, body: {inline_string: "refused"}}
-`;
+async function refusedLds(): Promise<string> {
+  const text = await readFile(new URL('../fixtures/cases/envoy-rejects-parses-fine.lds.yaml', import.meta.url), 'utf8');
+  const moved = text.replace('{address: 127.0.0.1, port_value: 18080}', '{address: 0.0.0.0, port_value: 10000}');
+  if (moved === text) throw new Error('the shared case no longer listens on 127.0.0.1:18080: update refusedLds()');
+  return moved;
+}
 
 /** The TLS certificate a server presents, as its SHA-256 fingerprint (X509Certificate format). */
 function servingFingerprint(host: string, port: number): Promise<string> {
