@@ -1,13 +1,15 @@
 // Another mutating admission webhook next to ours, run by the test process itself: a bare node:https
 // server that answers every AdmissionReview `allowed`, with the JSON Patch a test's `mutate` returns
 // (none by default), and records each call. The e2e suite uses it as the "other webhook" that changes
-// a Pod after ours (reinvocation.test.ts), and bench:pod-create as the floor: the cost of a webhook
-// that does nothing, as the apiserver sees it.
+// a Pod after ours (reinvocation.test.ts); bench/floor-webhook.ts serves answerReview() as its own
+// process for bench:pod-create's floor (the cost of a webhook that does nothing).
 //
 // Why not agnhost's `webhook` (Kubernetes' own e2e peer): it would add a Go build to .ci/run, and its
 // mutations are fixed; here the test chooses the patch per Pod and reads every request it got.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type * as k8s from '@kubernetes/client-node';
 import { hostIPv4, type Cluster } from './cluster.js';
 import { freePort } from './proc.js';
@@ -27,6 +29,10 @@ export interface PeerCall {
   uid: string;
   object: Record<string, unknown>;
   patch: PatchOperation[];
+  /** The peer's own time for it, ms: request received to response finished (as fastify's elapsedTime). */
+  ms: number;
+  /** Of which waiting for the body: request received (headers parsed) to its last byte, ms. */
+  bodyMs: number;
 }
 
 export interface PeerWebhook {
@@ -48,8 +54,50 @@ export interface PeerWebhook {
 export interface PeerOptions {
   /** DNS names for the serving certificate, e.g. `peer.NS.svc` for a Service reference. */
   dnsNames?: string[];
-  /** The patch for a Pod (as sent by the apiserver); [] or nothing leaves it unchanged. */
+  /** The patch for a Pod (as sent by the apiserver), asked on every call; [] or nothing leaves it unchanged. */
   mutate?: (pod: Record<string, unknown>) => PatchOperation[];
+}
+
+/**
+ * Answer one AdmissionReview POSTed on `req`: `allowed`, with `mutate`'s patch for its object when
+ * not empty; 400 for a body that is not a review. `onCall` gets the call when answered (its `ms`
+ * is filled in once the response has finished).
+ */
+export function answerReview(
+  req: IncomingMessage,
+  res: ServerResponse,
+  mutate: (pod: Record<string, unknown>) => PatchOperation[],
+  onCall: (call: PeerCall) => void,
+): void {
+  const t0 = performance.now();
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const bodyMs = performance.now() - t0;
+    try {
+      const review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        request: { uid: string; object: Record<string, unknown> };
+      };
+      const { uid, object } = review.request;
+      const patch = mutate(object);
+      const metadata = object.metadata as { name?: string } | undefined;
+      const call: PeerCall = { pod: metadata?.name ?? '', uid, object, patch, ms: Number.NaN, bodyMs };
+      res.once('finish', () => {
+        call.ms = performance.now() - t0;
+      });
+      const response: Record<string, unknown> = { uid, allowed: true };
+      if (patch.length > 0) {
+        response.patchType = 'JSONPatch';
+        response.patch = Buffer.from(JSON.stringify(patch)).toString('base64');
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }));
+      onCall(call);
+    } catch (err) {
+      res.writeHead(400, { 'content-type': 'text/plain' });
+      res.end(`peer webhook: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
 }
 
 /** Start the peer on 0.0.0.0 (a free port), with a certificate from `cluster.ca`. */
@@ -64,29 +112,7 @@ export async function startPeerWebhook(cluster: Cluster, opts: PeerOptions = {})
   const calls: PeerCall[] = [];
   const mutate = opts.mutate ?? (() => []);
   const server: Server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      try {
-        const review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-          request: { uid: string; object: Record<string, unknown> };
-        };
-        const { uid, object } = review.request;
-        const patch = mutate(object);
-        const metadata = object.metadata as { name?: string } | undefined;
-        calls.push({ pod: metadata?.name ?? '', uid, object, patch });
-        const response: Record<string, unknown> = { uid, allowed: true };
-        if (patch.length > 0) {
-          response.patchType = 'JSONPatch';
-          response.patch = Buffer.from(JSON.stringify(patch)).toString('base64');
-        }
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }));
-      } catch (err) {
-        res.writeHead(400, { 'content-type': 'text/plain' });
-        res.end(`peer webhook: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    });
+    answerReview(req, res, mutate, (call) => calls.push(call));
   });
   const port = await freePort('0.0.0.0');
   await new Promise<void>((resolve, reject) => {
