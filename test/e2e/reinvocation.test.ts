@@ -117,14 +117,13 @@ describe('reinvocationPolicy IfNeeded with another mutating webhook after ours',
     });
     assert.equal(res.code, 0, res.stderr);
     const pod = JSON.parse(res.stdout) as k8s.V1Pod;
-    return {
-      pod,
-      stderr: res.stderr,
-      ours: (await apiserverCalls(cluster, OURS)) - oursBefore,
-      peer: (await apiserverCalls(cluster, PEER)) - peerBefore,
-      // serve's review lines for this Pod: written before each answer, so all there once the create returned.
-      reviews: reviewLogs(server).filter((r) => r.pod === name && r.namespace === ns),
-    };
+    const ours = (await apiserverCalls(cluster, OURS)) - oursBefore;
+    // serve's review lines for this Pod: each is written just after its answer.
+    const reviews = await waitFor(`${String(ours)} review lines for ${name} in serve's log`, () => {
+      const lines = reviewLogs(server).filter((r) => r.pod === name && r.namespace === ns);
+      return Promise.resolve(lines.length >= ours ? lines : undefined);
+    }, { timeoutMs: 10_000, intervalMs: 50 });
+    return { pod, stderr: res.stderr, ours, peer: (await apiserverCalls(cluster, PEER)) - peerBefore, reviews };
   }
 
   /** Exactly one injection: our volumes and containers once each, the status annotation naming the ConfigMap. */
