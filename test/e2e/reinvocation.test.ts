@@ -1,8 +1,9 @@
 // reinvocationPolicy: IfNeeded next to another mutating webhook, on the real kube-apiserver.
 // Ours (`serve` with the shipped MutatingWebhookConfiguration) runs first; a second webhook
 // (peer-webhook.ts, configuration `zz-e2e-peer`) runs after it and, for Pods that ask for it, adds a
-// container and an annotation. The apiserver calls mutating webhooks in the order of their
-// configurations' names, and reinvokes an IfNeeded webhook once when a later one changed the object
+// container and an annotation. The apiserver (v1.33) calls mutating webhooks in the order of their
+// configurations' names (its webhook configuration manager sorts them; the first test checks that the
+// peer saw our injection, so a different order fails there, not silently), and reinvokes an IfNeeded webhook once when a later one changed the object
 // after it (k8s.io/apiserver admission/plugin/webhook/mutating dispatcher; "Reinvocation policy" in
 // the Kubernetes docs on dynamic admission control). So for such a Pod ours must be called twice and
 // answer the second call with no patch; for a Pod the other webhook leaves alone, once.
