@@ -103,8 +103,13 @@ export function buildApp(deps: AppDeps) {
       const review = request.body;
       const outcome = admit(review, inject);
       decisions.set(request, outcome.decision);
-      logReview(request.log, review.request, outcome);
-      return reply.send(outcome.review);
+      void reply.send(outcome.review);
+      // The apiserver waits for the answer, not for our log line: write it once the answer is out
+      // (send() has serialized and written it synchronously by now; the check phase comes after).
+      setImmediate(() => {
+        logReview(request.log, review.request, outcome);
+      });
+      return reply;
     },
   );
 
