@@ -51,10 +51,13 @@ export function bound(text: string, max = REASON_MAX_CHARS): string {
 
 /**
  * The start of the line Envoy logs (at warning) when it refuses `path` this way: the full error
- * follows it in Envoy's log. From filesystem_subscription_impl.cc (Envoy 1.40).
+ * follows it in Envoy's log. From filesystem_subscription_impl.cc (Envoy 1.40). A `path` that is
+ * not absolute is a guess (no bootstrap: the file name only) and is left out, so the text stays a
+ * literal part of Envoy's line.
  */
 export function envoyLogLine(kind: RefusalKind, path: string): string {
-  return kind === 'failure' ? `Filesystem config update failure: in ${path}` : 'Filesystem config update rejected';
+  if (kind === 'rejected') return 'Filesystem config update rejected';
+  return path.startsWith('/') ? `Filesystem config update failure: in ${path}` : 'Filesystem config update failure';
 }
 
 /**

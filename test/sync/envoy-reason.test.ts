@@ -12,6 +12,8 @@ const build = 'Error: terminal filter named envoy.filters.http.router of type en
 test("the log line to grep: Envoy's own words for a parse failure (with the path) and a rejection", () => {
   assert.equal(envoyLogLine('failure', '/etc/envoy/xds/lds.yaml'), 'Filesystem config update failure: in /etc/envoy/xds/lds.yaml');
   assert.equal(envoyLogLine('rejected', '/etc/envoy/xds/lds.yaml'), 'Filesystem config update rejected');
+  // No bootstrap: the subscription was guessed from the file's @type, its path in Envoy is unknown.
+  assert.equal(envoyLogLine('failure', 'lds.yaml'), 'Filesystem config update failure');
 });
 
 test('only an LDS rejection the LDS API made has a reason; CDS, RDS, EDS and parse failures point at the log', () => {
