@@ -86,6 +86,9 @@ test('LDS: Envoy names duplicate listeners and listeners it cannot build; parse 
     assert.equal(dup.rolledBack, true);
     assert.ok(String(dup.msg).endsWith('. Envoy says: duplicate listener listener_0 found'), String(dup.msg));
     assert.equal((await envoyLogLines(pod, `${REJECTED}: Error adding/updating listener(s) listener_0: duplicate listener listener_0 found`)).length, 1);
+    // Envoy applied the first copy (LdsApiImpl: "the first of these duplicates has already been
+    // successfully applied"); the rollback, a full update with v1, undoes it.
+    await envoy.waitForBody(pod.port, 'v1');
 
     // A listener Envoy cannot build (the router must be the last HTTP filter).
     const build = await refuse(pod, 'lds.yaml', { 'lds.yaml': routerNotLast(pod.port, 'build') });
