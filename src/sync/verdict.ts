@@ -141,7 +141,7 @@ export class VerdictTracker {
   private readonly pending = new Map<string, Pending>();
   private readonly lastSeen = new Map<string, SubscriptionStats>();
   /** LDS stat prefix → the listener errors Envoy reported at its last refusal (emptied by an acceptance). */
-  private readonly listenerErrors = new Map<string, ListenerError[]>();
+  private readonly lastListenerErrors = new Map<string, ListenerError[]>();
   /** file → sha256 of ConfigMap content Envoy refused: not republished until the ConfigMap changes. */
   private readonly held = new Map<string, string>();
   private state: VerdictState;
@@ -397,9 +397,9 @@ export class VerdictTracker {
         path: s.path,
         publishedAtMs: pending.publishedAtMs,
         ...(errors === undefined ? {} : { errors }),
-        previous: this.listenerErrors.get(s.statPrefix) ?? [],
+        previous: this.lastListenerErrors.get(s.statPrefix) ?? [],
       });
-      if (errors !== undefined) this.listenerErrors.set(s.statPrefix, errors);
+      if (errors !== undefined) this.lastListenerErrors.set(s.statPrefix, errors);
       return why;
     }
     return undefined;
@@ -430,7 +430,7 @@ export class VerdictTracker {
       // Still held (the ConfigMap still has the refused content): keep the record across restarts.
       if (!this.held.has(file)) delete entry.refused;
       // An accepted LDS update replaced Envoy's listener errors with none.
-      for (const s of this.subscriptionsOf(file)) if (s.type === 'LDS') this.listenerErrors.set(s.statPrefix, []);
+      for (const s of this.subscriptionsOf(file)) if (s.type === 'LDS') this.lastListenerErrors.set(s.statPrefix, []);
       message = `Envoy accepted ${file} version ${v} in ${String(latencyMs)} ms`;
       this.logger.info({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, latencyMs, rolledBack }, message);
     } else if (outcome === 'rejected') {
