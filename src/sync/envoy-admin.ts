@@ -1,8 +1,10 @@
 // Envoy's admin API, reduced to what the verdict reads: a subscription's counters and the version
 // it runs, from `GET /stats?filter=REGEX` (text format, one `name: value` line per stat; text
-// readouts such as `version_text` are quoted). Over TCP or a unix socket (`admin.address.pipe`).
+// readouts such as `version_text` are quoted), and the listener manager's error states from
+// `GET /config_dump`. Over TCP or a unix socket (`admin.address.pipe`).
 import { Agent, request } from 'node:http';
 import type { AdminAddress } from './bootstrap-sources.js';
+import type { ListenerError } from './envoy-reason.js';
 
 /** What Envoy reports for one subscription (a stat prefix). */
 export interface SubscriptionStats {
@@ -48,6 +50,26 @@ export class EnvoyAdmin {
       else if (field === 'update_failure') stats.failure = Number(value);
       else if (field === 'update_attempt') stats.attempt = Number(value);
       out.set(prefix, stats);
+    }
+    return out;
+  }
+
+  /**
+   * The `error_state` of every dynamic listener (ListenersConfigDump, envoy/admin/v3/config_dump_shared.proto):
+   * `details`, and the listener's `name` and `last_update_attempt` when Envoy sets them. The
+   * `mask` keeps the answer small (no `failed_configuration`, no listener configs).
+   * Rejects like `subscriptionStats`, and on a body that is not a config dump.
+   */
+  async listenerErrors(timeoutMs: number): Promise<ListenerError[]> {
+    const body = await this.get('/config_dump?resource=dynamic_listeners&mask=name,error_state.details,error_state.last_update_attempt', timeoutMs);
+    const dump = JSON.parse(body) as { configs?: { name?: string; error_state?: { details?: string; last_update_attempt?: string } }[] };
+    if (!Array.isArray(dump.configs)) throw new Error(`envoy admin /config_dump: no configs in ${body.slice(0, 200)}`);
+    const out: ListenerError[] = [];
+    for (const entry of dump.configs) {
+      const details = entry.error_state?.details;
+      if (details === undefined || details === '') continue;
+      const at = entry.error_state?.last_update_attempt === undefined ? NaN : Date.parse(entry.error_state.last_update_attempt);
+      out.push({ ...(entry.name === undefined || entry.name === '' ? {} : { name: entry.name }), details, ...(Number.isNaN(at) ? {} : { at }) });
     }
     return out;
   }

@@ -32,6 +32,10 @@ export interface VerdictRecord {
   message: string;
   /** The ConfigMap's resourceVersion the file came from, when it came through the API. */
   resourceVersion?: string;
+  /** rejected: Envoy's reason (already in `message`), when its admin API reports one. */
+  reason?: string;
+  /** rejected: the start of Envoy's log line with the full error (already in `message`). */
+  envoyLog?: string;
 }
 
 export type EventType = 'Normal' | 'Warning';
@@ -78,6 +82,11 @@ export const COMPONENT = 'envoy-xds-injector-watch';
 const DEFAULT_BURST = 25;
 const DEFAULT_REFILL_MS = 10_000;
 const DEFAULT_FORBIDDEN_RETRY_MS = 5 * 60_000;
+/**
+ * An Event's message is at most 1 KiB (NoteLengthLimit in k8s.io/kubernetes pkg/apis/core/validation/events.go,
+ * enforced for events.k8s.io; kept for core/v1 too, so `kubectl describe` stays readable).
+ */
+export const EVENT_MESSAGE_MAX = 1024;
 /** The apiserver keeps Events for --event-ttl (1 h by default); past that a PATCH gets 404. */
 const MAX_SERIES = 256;
 
@@ -91,7 +100,11 @@ interface Series {
   lastTimestamp: string;
 }
 
-/** The Event for a verdict: reason, type and a one-line message with file, version and latency. */
+/**
+ * The Event for a verdict: reason, type and a one-line message with file, version and latency, and
+ * for a rejection Envoy's reason or the log line to grep (from the verdict's message); at most
+ * EVENT_MESSAGE_MAX characters.
+ */
 export function verdictOccurrence(verdict: VerdictRecord): EventOccurrence {
   const reason = verdict.rolledBack
     ? EventReason.rolledBack
@@ -108,8 +121,12 @@ export function verdictOccurrence(verdict: VerdictRecord): EventOccurrence {
     type: verdict.outcome === 'accepted' && !verdict.rolledBack ? 'Normal' : 'Warning',
     reason,
     file: verdict.file,
-    message: `${parts.join(', ')}: ${verdict.message}`,
+    message: capMessage(`${parts.join(', ')}: ${verdict.message}`),
   };
+}
+
+function capMessage(message: string): string {
+  return message.length <= EVENT_MESSAGE_MAX ? message : `${message.slice(0, EVENT_MESSAGE_MAX - 1)}…`;
 }
 
 export class EventRecorder {

@@ -123,12 +123,21 @@ export function formatStatus(status: Status): string {
     ]);
   }
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  // Why Envoy refused a file: too long for the table, one line each below it.
+  const why = status.files.flatMap((f) => {
+    const v = f.verdict;
+    if (v?.outcome !== 'rejected') return [];
+    if (v.reason !== undefined) return [`${f.file} ${v.version ?? ''}: Envoy says${v.reasonPossiblyEarlier === true ? ' (about this or an earlier refused version)' : ''}: ${v.reason}`];
+    if (v.envoyLog !== undefined) return [`${f.file} ${v.version ?? ''}: Envoy's admin API does not say why; Envoy's log does: grep "${v.envoyLog}"`];
+    return [];
+  });
   const lines = [
     `source ${status.sourceDir}  target ${status.targetDir}  watcher pid ${String(status.watcherPid)}  state updated ${status.updatedAt}`,
     `envoy admin ${status.admin ?? '(none)'}${status.adminProblem === undefined ? '' : `: ${status.adminProblem}`}`,
     ...(status.sourceProblem === undefined ? [] : [`ConfigMap volume unreadable: ${status.sourceProblem}`]),
     '',
     ...rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ')),
+    ...(why.length === 0 ? [] : ['', 'WHY ENVOY REFUSED', ...why]),
   ];
   return `${lines.join('\n')}\n`;
 }

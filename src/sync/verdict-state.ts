@@ -22,7 +22,19 @@ export interface FileState {
   envoy?: { version: string; at: string };
   /** Content Envoy refused and that `watch` holds back until the ConfigMap changes (`refused/<file>`). */
   refused?: { version?: string; sha256: string; at: string };
-  verdict?: { outcome: Outcome; version?: string; at: string; latencyMs?: number; rolledBack: boolean; message: string };
+  verdict?: {
+    outcome: Outcome;
+    version?: string;
+    at: string;
+    latencyMs?: number;
+    rolledBack: boolean;
+    message: string;
+    /** rejected: Envoy's reason from its admin API (envoy-reason.ts). */
+    reason?: string;
+    reasonPossiblyEarlier?: boolean;
+    /** rejected: the start of Envoy's log line with the full error. */
+    envoyLog?: string;
+  };
   subscriptions?: { type: XdsType; statPrefix: string }[];
 }
 

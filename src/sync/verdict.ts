@@ -2,6 +2,8 @@
 // feeds reports the file's version (accepted), or its update counters move while the version does
 // not (rejected), or a bounded time passes (unknown). A refused file is replaced on disk by the
 // last version Envoy accepted, so a restarted Envoy loads exactly what the running one runs.
+// A rejection carries Envoy's reason where its admin API has one (envoy-reason.ts), else the log
+// line to grep for.
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -10,6 +12,8 @@ import { bootstrapInfo, describeAdmin, findSubscriptions, parseConfig } from './
 import type { AdminAddress, Subscription, XdsType } from './bootstrap-sources.js';
 import { EnvoyAdmin } from './envoy-admin.js';
 import type { SubscriptionStats } from './envoy-admin.js';
+import { rejectionReason } from './envoy-reason.js';
+import type { ListenerError, RejectionReason } from './envoy-reason.js';
 import { isReservedName } from './snapshot.js';
 import { sha256 } from './target.js';
 import { versionOf } from './version-stamp.js';
@@ -30,6 +34,12 @@ export interface Verdict {
   /** accepted/rejected: ms from the rename to the admin answer that decided it. */
   latencyMs?: number;
   message: string;
+  /** rejected: Envoy's reason from its admin API (bounded), when it reports one (LDS only). */
+  reason?: string;
+  /** rejected: `reason` may be an earlier refusal's (Envoy gave no time to tell). */
+  reasonPossiblyEarlier?: boolean;
+  /** rejected: the start of Envoy's log line that has the full error (grep Envoy's log for it). */
+  envoyLog?: string;
 }
 
 export type VerdictListener = (verdict: Verdict) => void;
@@ -48,6 +58,8 @@ export interface PublishedFile {
   ino: number;
   /** performance.now() right after the rename. */
   at: number;
+  /** Wall-clock ms of the publish when `at` is later than it (a file found on disk at start: its mtime). */
+  publishedAtMs?: number;
 }
 
 export interface VerdictOptions {
@@ -72,6 +84,8 @@ interface Pending {
   sha256: string;
   ino: number;
   at: number;
+  /** Wall-clock ms of the publish (to tell Envoy's error states of this publish from older ones). */
+  publishedAtMs: number;
   deadline: number;
   /** Stats seen before the publish, per stat prefix (undefined: never seen, counters from 0). */
   baseline: Map<string, SubscriptionStats | undefined>;
@@ -88,6 +102,29 @@ const GUESS = /type\.googleapis\.com\/envoy\.config\.(listener\.v3\.Listener|clu
 
 const emptyStats = (): SubscriptionStats => ({ versionText: '', success: 0, rejected: 0, failure: 0, attempt: 0 });
 
+/** The counters to compare `now` with: `base`, or zeros when Envoy restarted since (counters went down). */
+const baseFor = (base: SubscriptionStats | undefined, now: SubscriptionStats): SubscriptionStats => {
+  const b = base ?? emptyStats();
+  return now.success + now.rejected + now.failure < b.success + b.rejected + b.failure ? emptyStats() : b;
+};
+
+/** The Verdict's (and log line's) reason fields, only those set. */
+function reasonFieldsOf(why: RejectionReason | undefined): Pick<Verdict, 'reason' | 'reasonPossiblyEarlier' | 'envoyLog'> {
+  if (why === undefined) return {};
+  return {
+    ...(why.reason === undefined ? {} : { reason: why.reason }),
+    ...(why.possiblyEarlier === true ? { reasonPossiblyEarlier: true } : {}),
+    envoyLog: why.envoyLog,
+  };
+}
+
+/** How a verdict's reason reads in its message. */
+function describeReason(why: RejectionReason | undefined): string {
+  if (why === undefined) return '';
+  if (why.reason !== undefined) return `. Envoy says${why.possiblyEarlier === true ? ' (about this or an earlier refused version)' : ''}: ${why.reason}`;
+  return `. Envoy's admin API does not say why; Envoy's log does: grep "${why.envoyLog}"`;
+}
+
 export class VerdictTracker {
   private readonly logger: Logger;
   private readonly listeners: VerdictListener[] = [];
@@ -103,6 +140,8 @@ export class VerdictTracker {
   private readonly guessed = new Map<string, Subscription>();
   private readonly pending = new Map<string, Pending>();
   private readonly lastSeen = new Map<string, SubscriptionStats>();
+  /** LDS stat prefix → the listener errors Envoy reported at its last refusal (emptied by an acceptance). */
+  private readonly lastListenerErrors = new Map<string, ListenerError[]>();
   /** file → sha256 of ConfigMap content Envoy refused: not republished until the ConfigMap changes. */
   private readonly held = new Map<string, string>();
   private state: VerdictState;
@@ -159,7 +198,7 @@ export class VerdictTracker {
       if (info?.isFile() !== true || !/\.(ya?ml|json)$/i.test(name)) continue;
       const content = await readFile(path);
       const kind = this.learn(name, content);
-      onDisk.push({ name, sha256: sha256(content), content, version: versionOf(name, content), kind, ino: info.ino, at: performance.now() });
+      onDisk.push({ name, sha256: sha256(content), content, version: versionOf(name, content), kind, ino: info.ino, at: performance.now(), publishedAtMs: info.mtimeMs });
     }
     this.setAdmin();
     if (this.admin === undefined) {
@@ -255,6 +294,7 @@ export class VerdictTracker {
       sha256: file.sha256,
       ino: file.ino,
       at: file.at,
+      publishedAtMs: file.publishedAtMs ?? performance.timeOrigin + file.at,
       deadline: file.at + timeoutMs,
       baseline,
     });
@@ -321,9 +361,7 @@ export class VerdictTracker {
         all = false;
         continue;
       }
-      let base = pending.baseline.get(s.statPrefix) ?? emptyStats();
-      // Counters went down: Envoy restarted since, and counts from zero.
-      if (now.success + now.rejected + now.failure < base.success + base.rejected + base.failure) base = emptyStats();
+      const base = baseFor(pending.baseline.get(s.statPrefix), now);
       const successMoved = now.success > base.success;
       const failMoved = now.rejected + now.failure > base.rejected + base.failure;
       const ambiguous = pending.version === undefined || base.versionText === pending.version;
@@ -332,6 +370,39 @@ export class VerdictTracker {
       if (!accepted) all = false;
     }
     return all ? 'accepted' : undefined;
+  }
+
+  /**
+   * Why Envoy refused `pending`: from the first subscription whose update_rejected or
+   * update_failure moved; for LDS, the listener errors are read from the admin API now, before
+   * the rollback (Envoy's next LDS update replaces them).
+   */
+  private async why(pending: Pending, stats: Map<string, SubscriptionStats>): Promise<RejectionReason | undefined> {
+    for (const s of this.subscriptionsOf(pending.file)) {
+      const now = stats.get(s.statPrefix);
+      if (now === undefined) continue;
+      const base = baseFor(pending.baseline.get(s.statPrefix), now);
+      const kind = now.rejected > base.rejected ? 'rejected' : now.failure > base.failure ? 'failure' : undefined;
+      if (kind === undefined) continue;
+      let errors: ListenerError[] | undefined;
+      if (s.type === 'LDS' && kind === 'rejected' && this.admin !== undefined) {
+        errors = await this.admin.listenerErrors(REQUEST_TIMEOUT_MS).catch((err: unknown) => {
+          this.logger.debug({ err }, "could not read Envoy's listener errors");
+          return undefined;
+        });
+      }
+      const why = rejectionReason({
+        type: s.type,
+        kind,
+        path: s.path,
+        publishedAtMs: pending.publishedAtMs,
+        ...(errors === undefined ? {} : { errors }),
+        previous: this.lastListenerErrors.get(s.statPrefix) ?? [],
+      });
+      if (errors !== undefined) this.lastListenerErrors.set(s.statPrefix, errors);
+      return why;
+    }
+    return undefined;
   }
 
   private async conclude(pending: Pending, outcome: Outcome, stats: Map<string, SubscriptionStats>, now: number, reason?: string): Promise<void> {
@@ -345,6 +416,7 @@ export class VerdictTracker {
     if (running !== undefined) entry.envoy = { version: running, at };
     let rolledBack = false;
     let message: string;
+    let why: RejectionReason | undefined;
     const v = version ?? '(no version_info)';
 
     if (outcome === 'accepted') {
@@ -357,9 +429,13 @@ export class VerdictTracker {
       if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), at };
       // Still held (the ConfigMap still has the refused content): keep the record across restarts.
       if (!this.held.has(file)) delete entry.refused;
+      // An accepted LDS update replaced Envoy's listener errors with none.
+      for (const s of this.subscriptionsOf(file)) if (s.type === 'LDS') this.lastListenerErrors.set(s.statPrefix, []);
       message = `Envoy accepted ${file} version ${v} in ${String(latencyMs)} ms`;
       this.logger.info({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, latencyMs, rolledBack }, message);
     } else if (outcome === 'rejected') {
+      why = await this.why(pending, stats);
+      const reasonFields = reasonFieldsOf(why);
       const kept = await keepCopy(this.options.targetDir, 'refused', file, pending.ino).catch(() => false);
       const accepted = await acceptedCopy(this.options.targetDir, file);
       const refusedAt = kept ? refusedPath(this.options.targetDir, file) : undefined;
@@ -371,18 +447,19 @@ export class VerdictTracker {
         });
         this.held.set(file, pending.sha256);
         message = rolledBack
-          ? `Envoy rejected ${file} version ${v}: it keeps running ${previousVersion ?? 'the last accepted version'}, which is back on disk for the next Envoy start; refused content kept at ${refusedAt ?? '(not kept)'}; fix the ConfigMap`
-          : `Envoy rejected ${file} version ${v}; it keeps running ${previousVersion ?? 'the last accepted version'} (a newer publish replaced the refused file)`;
-        this.logger.error({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, latencyMs, rolledBack, refused: refusedAt, counters }, message);
+          ? `Envoy rejected ${file} version ${v}: it keeps running ${previousVersion ?? 'the last accepted version'}, which is back on disk for the next Envoy start; refused content kept at ${refusedAt ?? '(not kept)'}; fix the ConfigMap${describeReason(why)}`
+          : `Envoy rejected ${file} version ${v}; it keeps running ${previousVersion ?? 'the last accepted version'} (a newer publish replaced the refused file)${describeReason(why)}`;
+        this.logger.error({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFields }, message);
       } else {
-        message = `Envoy REFUSED THE FIRST VERSION of ${file} it saw (${v}): Envoy runs WITHOUT the resources of ${file}, and a restarted Envoy will refuse it again; fix the ConfigMap`;
-        this.logger.fatal({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, latencyMs, rolledBack, refused: refusedAt, counters }, message);
+        message = `Envoy REFUSED THE FIRST VERSION of ${file} it saw (${v}): Envoy runs WITHOUT the resources of ${file}, and a restarted Envoy will refuse it again; fix the ConfigMap${describeReason(why)}`;
+        this.logger.fatal({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFields }, message);
       }
     } else {
       message = `Envoy's verdict on ${file} version ${v} is unknown: ${reason ?? 'no answer'}`;
       this.logger.warn({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, rolledBack }, message);
     }
-    entry.verdict = { outcome, ...(version === undefined ? {} : { version }), at, ...(outcome === 'unknown' ? {} : { latencyMs }), rolledBack, message };
+    const whyFields = reasonFieldsOf(why);
+    entry.verdict = { outcome, ...(version === undefined ? {} : { version }), at, ...(outcome === 'unknown' ? {} : { latencyMs }), rolledBack, message, ...whyFields };
     const verdict: Verdict = {
       file,
       version,
@@ -391,6 +468,7 @@ export class VerdictTracker {
       rolledBack,
       ...(outcome === 'unknown' ? {} : { latencyMs }),
       message,
+      ...whyFields,
     };
     for (const listener of this.listeners) {
       try {

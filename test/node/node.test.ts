@@ -207,6 +207,12 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     assert.equal(verdict.level, 50);
     assert.equal(verdict.previousXdsVersion, v2Version, 'the version Envoy keeps running is v2');
     assert.equal(verdict.refused, `${WATCH_TARGET}/..envoy-xds-verdict/refused/lds.yaml`);
+    // Why: the file does not parse, and for that Envoy's admin API has no reason; the verdict names
+    // the line of Envoy's log (with the path Envoy reads) that has it, and `kubectl logs -c envoy` does.
+    assert.equal(verdict.reason, undefined);
+    assert.equal(verdict.envoyLog, 'Filesystem config update failure: in /etc/envoy/lds.yaml');
+    const envoyLines = (await containerLogs(cluster, DEMO_NS, name, 'envoy')).split('\n').filter((l) => l.includes('] Filesystem config update failure: in /etc/envoy/lds.yaml'));
+    assert.ok(envoyLines.some((l) => /listener_filters_timeout.*duration\s+must\s+start\s+with\s+an\s+integer/.test(l)), envoyLines.join('\n'));
     // Envoy's own counters agree: one more failed LDS update, no new version.
     const stats = await envoyStats(cluster, DEMO_NS, name, 'listener_manager.lds');
     const refusals = (x: Record<string, number>): number => (x['listener_manager.lds.update_failure'] ?? 0) + (x['listener_manager.lds.update_rejected'] ?? 0);
@@ -229,6 +235,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     const row = table.split('\n').find((l) => l.startsWith('lds.yaml')) ?? '';
     assert.match(row, new RegExp(`^lds\\.yaml +example-2 \\(refused, held back\\) +${v2Version} +${v2Version} +rejected example-2 at .* rolled back$`));
     assert.match(table, /^envoy admin 127\.0\.0\.1:9901$/m, 'the watcher reaches Envoy\'s admin API over the Pod\'s loopback');
+    assert.match(table, /^WHY ENVOY REFUSED\nlds\.yaml example-2: Envoy's admin API does not say why; Envoy's log does: grep "Filesystem config update failure: in \/etc\/envoy\/lds\.yaml"$/m);
 
     // A restarted Envoy container in the same Pod (here: admin /quitquitquit, the kubelet restarts
     // it) loads what is on disk: v2, not the refused file the ConfigMap still holds.

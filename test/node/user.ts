@@ -154,6 +154,10 @@ export interface VerdictLine {
   previousXdsVersion?: string;
   rolledBack: boolean;
   refused?: string;
+  /** rejected: Envoy's reason from its admin API, when it has one. */
+  reason?: string;
+  /** rejected: the start of the line in Envoy's log with the full error. */
+  envoyLog?: string;
   msg: string;
 }
 

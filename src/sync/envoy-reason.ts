@@ -1,0 +1,98 @@
+// Why Envoy refused a file: what Envoy 1.40 tells its admin API, and where its log says the rest.
+//
+// Found by reading Envoy's source and running the official 1.40 binary (test/envoy/verdict-reason.test.ts):
+// - A file subscription (`path_config_source`) keeps no error text. It counts `update_failure` when
+//   the file does not parse into a DiscoveryResponse (JSON → proto: bad duration, unknown @type...)
+//   and `update_rejected` when a decoded resource fails proto validation or the xDS API refuses it;
+//   the text goes only to Envoy's log, as `Filesystem config update failure: in <path>, <error>` or
+//   `Filesystem config update rejected: <error>`
+//   (source/extensions/config_subscription/filesystem/filesystem_subscription_impl.cc).
+// - Only the listener manager keeps a reason, and only for refusals the LDS API itself makes
+//   (duplicate names, a listener that cannot be built): `/config_dump` ListenersConfigDump
+//   `dynamic_listeners[].error_state.details`, per listener name with `last_update_attempt`, plus
+//   one entry without a name or time per refused listener (LdsApiImpl::onConfigUpdate's failure
+//   states). They are replaced at the next update the LDS API sees, so a later parse failure leaves
+//   the older ones in place. `error_state` of clusters, routes and endpoints is
+//   `[#not-implemented-hide:]` in api/envoy/admin/v3/config_dump_shared.proto: CDS, RDS and EDS
+//   refusals have no reason outside the log.
+import type { XdsType } from './bootstrap-sources.js';
+
+/** One `error_state` of ListenersConfigDump.dynamic_listeners. */
+export interface ListenerError {
+  /** The listener's name; absent on the LDS API's own entries. */
+  name?: string;
+  details: string;
+  /** `last_update_attempt` as epoch ms; absent on the LDS API's own entries. */
+  at?: number;
+}
+
+/** Which counter of the subscription moved: `update_failure` (did not parse) or `update_rejected`. */
+export type RefusalKind = 'failure' | 'rejected';
+
+export interface RejectionReason {
+  /** Envoy's own words from its admin API, bounded to `REASON_MAX_CHARS`; undefined when Envoy's admin API gives none. */
+  reason?: string;
+  /** The reason is what Envoy reported for an earlier refusal too, and Envoy gives no time to tell them apart. */
+  possiblyEarlier?: boolean;
+  /** The text that starts Envoy's log line with the full error: grep Envoy's log for it. */
+  envoyLog: string;
+}
+
+/** Bound on `reason`: it goes into a log line, state.json and a Kubernetes Event message (1 KiB). */
+export const REASON_MAX_CHARS = 480;
+/** `last_update_attempt` is Envoy's wall clock rounded to ms: the same clock as ours, give it a little slack. */
+const CLOCK_SLACK_MS = 50;
+
+/** `text` cut to `max` characters, an ellipsis marking the cut. */
+export function bound(text: string, max = REASON_MAX_CHARS): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+}
+
+/**
+ * The start of the line Envoy logs (at warning) when it refuses `path` this way: the full error
+ * follows it in Envoy's log. From filesystem_subscription_impl.cc (Envoy 1.40). A `path` that is
+ * not absolute is a guess (no bootstrap: the file name only) and is left out, so the text stays a
+ * literal part of Envoy's line.
+ */
+export function envoyLogLine(kind: RefusalKind, path: string): string {
+  if (kind === 'rejected') return 'Filesystem config update rejected';
+  return path.startsWith('/') ? `Filesystem config update failure: in ${path}` : 'Filesystem config update failure';
+}
+
+/**
+ * The reason for a refusal of a file of subscription `type` published at `publishedAtMs` (epoch ms),
+ * given the listener errors Envoy reports now (`errors`, LDS only) and those it reported at the
+ * previous refusal of this LDS file (`previous`; empty after an accepted version, which clears them).
+ *
+ * Envoy's LDS error states belong to the last update the LDS API saw. They are this publish's when a
+ * named entry's `last_update_attempt` is not older than the publish; they are an earlier one's when
+ * it is older (this file then failed before the LDS API: proto validation). Without a named entry
+ * (duplicate names) there is no time: entries unchanged since the previous refusal are reported
+ * with `possiblyEarlier`.
+ */
+export function rejectionReason(opts: {
+  type: XdsType;
+  kind: RefusalKind;
+  path: string;
+  publishedAtMs: number;
+  errors?: readonly ListenerError[];
+  previous?: readonly ListenerError[];
+}): RejectionReason {
+  const envoyLog = envoyLogLine(opts.kind, opts.path);
+  const errors = opts.errors ?? [];
+  if (opts.type !== 'LDS' || opts.kind === 'failure' || errors.length === 0) return { envoyLog };
+  const named = errors.filter((e) => e.name !== undefined && e.at !== undefined);
+  let possiblyEarlier = false;
+  if (named.length > 0) {
+    if (!named.some((e) => (e.at ?? 0) >= opts.publishedAtMs - CLOCK_SLACK_MS)) return { envoyLog };
+  } else {
+    const key = (list: readonly ListenerError[]): string => list.map((e) => e.details).sort().join('\n');
+    possiblyEarlier = (opts.previous ?? []).length > 0 && key(opts.previous ?? []) === key(errors);
+  }
+  // The LDS API repeats each named error without its name: say each text once, with its listener.
+  const texts = new Map<string, string>();
+  for (const e of named) texts.set(e.details, `listener ${e.name ?? ''}: ${e.details}`);
+  for (const e of errors) if (!texts.has(e.details)) texts.set(e.details, e.details);
+  return { reason: bound([...texts.values()].join('; ')), ...(possiblyEarlier ? { possiblyEarlier } : {}), envoyLog };
+}

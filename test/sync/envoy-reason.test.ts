@@ -1,0 +1,91 @@
+// The rules that turn what Envoy's admin API reports into a verdict's reason (src/sync/envoy-reason.ts).
+// What Envoy reports in each case is tested against the real Envoy in test/envoy/verdict-reason.test.ts.
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { REASON_MAX_CHARS, bound, envoyLogLine, rejectionReason } from '../../src/sync/envoy-reason.js';
+import { verdictOccurrence, EVENT_MESSAGE_MAX } from '../../src/sync/events.js';
+import { formatStatus } from '../../src/sync/status.js';
+
+const PUBLISHED = Date.parse('2026-11-30T15:00:00.000Z');
+const build = 'Error: terminal filter named envoy.filters.http.router of type envoy.filters.http.router must be the last filter in a http filter chain.';
+
+test("the log line to grep: Envoy's own words for a parse failure (with the path) and a rejection", () => {
+  assert.equal(envoyLogLine('failure', '/etc/envoy/xds/lds.yaml'), 'Filesystem config update failure: in /etc/envoy/xds/lds.yaml');
+  assert.equal(envoyLogLine('rejected', '/etc/envoy/xds/lds.yaml'), 'Filesystem config update rejected');
+  // No bootstrap: the subscription was guessed from the file's @type, its path in Envoy is unknown.
+  assert.equal(envoyLogLine('failure', 'lds.yaml'), 'Filesystem config update failure');
+});
+
+test('only an LDS rejection the LDS API made has a reason; CDS, RDS, EDS and parse failures point at the log', () => {
+  const errors = [{ details: 'duplicate listener a found' }];
+  for (const type of ['CDS', 'RDS', 'EDS'] as const) {
+    assert.deepEqual(rejectionReason({ type, kind: 'rejected', path: '/x/c.yaml', publishedAtMs: PUBLISHED, errors }), { envoyLog: 'Filesystem config update rejected' });
+  }
+  assert.deepEqual(rejectionReason({ type: 'LDS', kind: 'failure', path: '/x/l.yaml', publishedAtMs: PUBLISHED, errors }), { envoyLog: 'Filesystem config update failure: in /x/l.yaml' });
+  assert.deepEqual(rejectionReason({ type: 'LDS', kind: 'rejected', path: '/x/l.yaml', publishedAtMs: PUBLISHED, errors: [] }), { envoyLog: 'Filesystem config update rejected' });
+});
+
+test("a named error state is this publish's when it is not older than the publish; the LDS API's unnamed copy is said once", () => {
+  const errors = [
+    { name: 'listener_0', details: build, at: PUBLISHED + 3 },
+    { details: build },
+  ];
+  assert.deepEqual(rejectionReason({ type: 'LDS', kind: 'rejected', path: '/x/l.yaml', publishedAtMs: PUBLISHED, errors }), {
+    reason: `listener listener_0: ${build}`,
+    envoyLog: 'Filesystem config update rejected',
+  });
+  // Older than the publish: an earlier update's (this one failed before the LDS API).
+  const stale = [{ name: 'listener_0', details: build, at: PUBLISHED - 2000 }, { details: build }];
+  assert.deepEqual(rejectionReason({ type: 'LDS', kind: 'rejected', path: '/x/l.yaml', publishedAtMs: PUBLISHED, errors: stale }), { envoyLog: 'Filesystem config update rejected' });
+});
+
+test('unnamed error states (duplicate names) have no time: unchanged since the previous refusal means possibly earlier', () => {
+  const dup = [{ details: 'duplicate listener listener_0 found' }];
+  assert.deepEqual(rejectionReason({ type: 'LDS', kind: 'rejected', path: '/l', publishedAtMs: PUBLISHED, errors: dup, previous: [] }), {
+    reason: 'duplicate listener listener_0 found',
+    envoyLog: 'Filesystem config update rejected',
+  });
+  assert.equal(rejectionReason({ type: 'LDS', kind: 'rejected', path: '/l', publishedAtMs: PUBLISHED, errors: dup, previous: dup }).possiblyEarlier, true);
+  const two = [{ details: 'duplicate listener b found' }, { details: 'duplicate listener a found' }];
+  const result = rejectionReason({ type: 'LDS', kind: 'rejected', path: '/l', publishedAtMs: PUBLISHED, errors: two, previous: dup });
+  assert.equal(result.possiblyEarlier, undefined);
+  assert.equal(result.reason, 'duplicate listener b found; duplicate listener a found');
+});
+
+test('a reason is bounded (one line, at most REASON_MAX_CHARS, the cut marked)', () => {
+  const long = `${'x'.repeat(400)}\n  ${'y'.repeat(400)}`;
+  const reason = rejectionReason({ type: 'LDS', kind: 'rejected', path: '/l', publishedAtMs: PUBLISHED, errors: [{ details: long }] }).reason ?? '';
+  assert.equal(reason.length, REASON_MAX_CHARS);
+  assert.ok(reason.endsWith('…'));
+  assert.ok(!reason.includes('\n'));
+  assert.equal(bound('a  b\n c'), 'a b c');
+});
+
+test('the Event message carries the reason and stays within 1 KiB', () => {
+  const event = verdictOccurrence({ file: 'lds.yaml', version: 'v2', previousVersion: 'v1', outcome: 'rejected', rolledBack: true, message: `Envoy rejected lds.yaml version v2: fix the ConfigMap. Envoy says: listener listener_0: ${build}`, reason: `listener listener_0: ${build}` });
+  assert.ok(event.message.endsWith(`Envoy says: listener listener_0: ${build}`));
+  const huge = verdictOccurrence({ file: 'lds.yaml', version: 'v2', outcome: 'rejected', rolledBack: false, message: 'm'.repeat(5000) });
+  assert.equal(huge.message.length, EVENT_MESSAGE_MAX);
+});
+
+test('status prints why, one line per refused file, below the table', () => {
+  const base = { targetDir: '/t', sourceDir: '/s', watcherPid: 1, updatedAt: 'now' };
+  const verdict = (extra: object) => ({ outcome: 'rejected' as const, version: 'v2', at: 'T', rolledBack: true, message: 'm', ...extra });
+  const out = formatStatus({
+    ...base,
+    files: [
+      { file: 'cds.yaml', held: true, verdict: verdict({ envoyLog: 'Filesystem config update rejected' }) },
+      { file: 'lds.yaml', held: true, verdict: verdict({ reason: 'duplicate listener a found', reasonPossiblyEarlier: true, envoyLog: 'Filesystem config update rejected' }) },
+      { file: 'rds.yaml', held: false, verdict: { outcome: 'accepted', version: 'r1', at: 'T', rolledBack: false, message: 'm' } },
+    ],
+  });
+  assert.ok(
+    out.endsWith(
+      '\nWHY ENVOY REFUSED\n' +
+        'cds.yaml v2: Envoy\'s admin API does not say why; Envoy\'s log does: grep "Filesystem config update rejected"\n' +
+        'lds.yaml v2: Envoy says (about this or an earlier refused version): duplicate listener a found\n',
+    ),
+    out,
+  );
+  assert.ok(!formatStatus({ ...base, files: [{ file: 'rds.yaml', held: false }] }).includes('WHY'));
+});
