@@ -22,6 +22,8 @@ export interface Verdict {
   file: string;
   /** The version judged, as Envoy reports it (`version_info`); undefined if the file carries none. */
   version: string | undefined;
+  /** sha256 (hex) of the content judged, as published (stamped). */
+  sha256: string;
   /** The last version Envoy accepted before this one, if any. */
   previousVersion?: string;
   outcome: Outcome;
@@ -64,6 +66,8 @@ export interface VerdictOptions {
   initialTimeoutMs?: number;
   /** Puts `content` back as `name` (temp file + fsync + rename) unless `name` is no longer inode `ino`. */
   restore: (name: string, content: Buffer, ino: number) => Promise<boolean>;
+  /** Asks for a sync pass soon: a hold was released (see `fromStore` in verdict-state.ts). */
+  resync?: () => void;
 }
 
 interface Pending {
@@ -105,6 +109,8 @@ export class VerdictTracker {
   private readonly lastSeen = new Map<string, SubscriptionStats>();
   /** file → sha256 of ConfigMap content Envoy refused: not republished until the ConfigMap changes. */
   private readonly held = new Map<string, string>();
+  /** Held files whose refusal came from another Pod's Envoy (`copy` from the last-accepted store). */
+  private readonly heldFromStore = new Set<string>();
   private state: VerdictState;
   private loop: Promise<void> | undefined;
   private stopped = false;
@@ -134,6 +140,7 @@ export class VerdictTracker {
     // The ConfigMap no longer has the refused content (fixed, or reverted): stop holding it, so
     // that content may be tried again later (e.g. once what it depended on exists).
     this.held.delete(name);
+    this.heldFromStore.delete(name);
     const entry = this.state.files[name];
     if (entry !== undefined) delete entry.refused;
     this.saveState();
@@ -149,7 +156,11 @@ export class VerdictTracker {
     const previous = await readState(this.options.targetDir).catch(() => undefined);
     if (previous !== undefined) {
       this.state.files = previous.files;
-      for (const [name, file] of Object.entries(previous.files)) if (file.refused !== undefined) this.held.set(name, file.refused.sha256);
+      for (const [name, file] of Object.entries(previous.files)) {
+        if (file.refused === undefined) continue;
+        this.held.set(name, file.refused.sha256);
+        if (file.refused.fromStore !== undefined) this.heldFromStore.add(name);
+      }
     }
     const names = (await readdir(this.options.targetDir)).filter((name) => !isReservedName(name)).sort();
     const onDisk: PublishedFile[] = [];
@@ -177,7 +188,10 @@ export class VerdictTracker {
       this.learn(file.name, file.content, file.kind);
       const entry = (this.state.files[file.name] ??= {});
       entry.published = { ...(file.version === undefined ? {} : { version: file.version }), sha256: file.sha256, at: new Date().toISOString() };
-      if (this.held.get(file.name) !== file.sha256) this.held.delete(file.name);
+      if (this.held.get(file.name) !== file.sha256) {
+        this.held.delete(file.name);
+        this.heldFromStore.delete(file.name);
+      }
     }
     this.setAdmin(); // a bootstrap may have arrived only now (empty ConfigMap at start)
     for (const file of files) if (this.subscriptionsOf(file.name).length > 0) this.track(file, this.timeoutMs);
@@ -355,6 +369,18 @@ export class VerdictTracker {
         return false;
       });
       if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), at };
+      // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
+      // ConfigMap's content another Pod's Envoy refused (its image or bootstrap may differ). A
+      // refusal rolls back to what runs; an acceptance ends the detour.
+      if (this.heldFromStore.delete(file) && this.held.delete(file)) {
+        const refusedVersion = entry.refused?.version ?? '(no version_info)';
+        this.logger.info(
+          { file, xdsVersion: refusedVersion, refusedIn: entry.refused?.fromStore },
+          `Envoy runs ${file} version ${v}, the last accepted; now publishing the ConfigMap's version ${refusedVersion}, which Envoy refused in Pod ${entry.refused?.fromStore ?? '(unknown)'}, for this Envoy to judge`,
+        );
+        delete entry.refused;
+        this.options.resync?.();
+      }
       // Still held (the ConfigMap still has the refused content): keep the record across restarts.
       if (!this.held.has(file)) delete entry.refused;
       message = `Envoy accepted ${file} version ${v} in ${String(latencyMs)} ms`;
@@ -386,6 +412,7 @@ export class VerdictTracker {
     const verdict: Verdict = {
       file,
       version,
+      sha256: pending.sha256,
       ...(previousVersion === undefined ? {} : { previousVersion }),
       outcome,
       rolledBack,
