@@ -500,7 +500,9 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     assert.ok(apiPod.spec?.volumes?.some((v) => v.name === 'envoy-xds-accepted' && v.configMap?.name === STORE && v.configMap.optional === true));
     await waitFor('the watcher following the ConfigMap through the API', async () =>
       (await containerLogs(cluster, DEMO_NS, name, 'envoy-xds-watch')).includes('following the ConfigMap through the Kubernetes API') ? true : undefined,
-    { timeoutMs: 120_000, intervalMs: 500 });
+    { timeoutMs: 120_000, intervalMs: 500 }).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}\nthe watcher's log:\n${await containerLogs(cluster, DEMO_NS, name, 'envoy-xds-watch')}`);
+    });
     assert.ok(node.serviceProxy.connections > 0, 'the watcher reached the API through the kubernetes Service');
 
     // A good edit: through the API, then kept in the last-accepted ConfigMap (`rbac` created it empty).

@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as k8s from '@kubernetes/client-node';
-import { hostIPv4, type Cluster, type ClusterOptions, DEFAULT_CONTROLLERS } from '../e2e/cluster.js';
+import { hostIPv4, SERVICE_CLUSTER_IP_RANGE, type Cluster, type ClusterOptions, DEFAULT_CONTROLLERS } from '../e2e/cluster.js';
 import { httpGet } from '../e2e/http.js';
 import { describeExit, freePorts, run, startProcess, waitFor, type ManagedProcess, type RunResult } from '../e2e/proc.js';
 
@@ -243,7 +243,9 @@ function cniConflist(dir: string, subnet: string): string {
           // No masquerade and no portmap: nothing touches iptables; the host reaches Pod IPs on the bridge.
           ipMasq: false,
           hairpinMode: true,
-          ipam: { type: 'host-local', ranges: [[{ subnet }]], dataDir: join(dir, 'cni', 'ipam') },
+          // Service ClusterIPs through the node, as with kube-proxy (only the `kubernetes` Service
+          // answers there: service-proxy.ts); no default route, nothing leaves the machine.
+          ipam: { type: 'host-local', ranges: [[{ subnet }]], routes: [{ dst: SERVICE_CLUSTER_IP_RANGE }], dataDir: join(dir, 'cni', 'ipam') },
         },
       ],
     },
