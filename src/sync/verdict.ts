@@ -62,7 +62,11 @@ export interface VerdictOptions {
   bootstrapName?: string;
   /** ms from publish after which an undecided verdict is `unknown` (default 10 s). */
   timeoutMs?: number;
-  /** The same bound for the files found at start, which Envoy may not have loaded yet (default 60 s). */
+  /**
+   * For the files found at start: Envoy usually starts after the watcher (its image may still be
+   * pulling), so their bound runs from the first answer of Envoy's admin API (`timeoutMs` after it),
+   * and at most this long while Envoy never answered (default 5 min).
+   */
   initialTimeoutMs?: number;
   /** Puts `content` back as `name` (temp file + fsync + rename) unless `name` is no longer inode `ino`. */
   restore: (name: string, content: Buffer, ino: number) => Promise<boolean>;
@@ -77,6 +81,8 @@ interface Pending {
   ino: number;
   at: number;
   deadline: number;
+  /** Found at start: the deadline moves to `timeoutMs` after Envoy's first answer. */
+  initial: boolean;
   /** Stats seen before the publish, per stat prefix (undefined: never seen, counters from 0). */
   baseline: Map<string, SubscriptionStats | undefined>;
 }
@@ -85,7 +91,9 @@ const REQUEST_TIMEOUT_MS = 1000;
 const STATE_WRITE_DELAY_MS = 50;
 // Envoy applies a file within milliseconds of the rename: poll often at first, then back off (an
 // unreachable admin API or a slow update should not cost a request every few ms for 10 s).
-const pollDelayMs = (sinceOldestPublishMs: number): number => (sinceOldestPublishMs < 200 ? 3 : sinceOldestPublishMs < 1000 ? 20 : 100);
+// Files found at start may wait minutes for Envoy to start: then twice a second.
+const pollDelayMs = (sinceOldestPublishMs: number): number =>
+  sinceOldestPublishMs < 200 ? 3 : sinceOldestPublishMs < 1000 ? 20 : sinceOldestPublishMs < 10_000 ? 100 : 500;
 
 // An LDS file holds Listeners, a CDS file Clusters (an HttpConnectionManager's @type is envoy.extensions...).
 const GUESS = /type\.googleapis\.com\/envoy\.config\.(listener\.v3\.Listener|cluster\.v3\.Cluster)\b/;
@@ -121,7 +129,7 @@ export class VerdictTracker {
   constructor(private readonly options: VerdictOptions) {
     this.logger = options.logger;
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.initialTimeoutMs = options.initialTimeoutMs ?? 60_000;
+    this.initialTimeoutMs = options.initialTimeoutMs ?? 300_000;
     this.state = { pid: process.pid, sourceDir: options.sourceDir, targetDir: options.targetDir, updatedAt: new Date().toISOString(), files: {} };
   }
 
@@ -178,7 +186,7 @@ export class VerdictTracker {
     } else {
       this.logger.info({ admin: describeAdmin(this.admin.address), subscriptions: this.subscriptionList() }, "reading Envoy's verdicts from its admin API");
     }
-    for (const file of onDisk) if (this.subscriptionsOf(file.name).length > 0) this.track(file, this.initialTimeoutMs);
+    for (const file of onDisk) if (this.subscriptionsOf(file.name).length > 0) this.track(file, this.initialTimeoutMs, true);
     this.saveState();
   }
 
@@ -257,7 +265,7 @@ export class VerdictTracker {
     return out;
   }
 
-  private track(file: PublishedFile, timeoutMs: number): void {
+  private track(file: PublishedFile, timeoutMs: number, initial = false): void {
     const subscriptions = this.subscriptionsOf(file.name);
     const baseline = new Map<string, SubscriptionStats | undefined>();
     for (const s of subscriptions) baseline.set(s.statPrefix, this.lastSeen.get(s.statPrefix));
@@ -270,6 +278,7 @@ export class VerdictTracker {
       ino: file.ino,
       at: file.at,
       deadline: file.at + timeoutMs,
+      initial,
       baseline,
     });
     const entry = (this.state.files[file.name] ??= {});
@@ -299,6 +308,11 @@ export class VerdictTracker {
           continue;
         }
         const decided = stats === undefined ? undefined : this.judge(pending, subscriptions, stats);
+        if (decided === undefined && stats !== undefined && pending.initial) {
+          // Envoy answers for the first time: from now on it has the usual time to load the file.
+          pending.initial = false;
+          pending.deadline = now + this.timeoutMs;
+        }
         if (decided !== undefined) {
           this.pending.delete(pending.file);
           await this.conclude(pending, decided, stats ?? new Map<string, SubscriptionStats>(), now);
