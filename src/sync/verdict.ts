@@ -64,8 +64,9 @@ export interface VerdictOptions {
   timeoutMs?: number;
   /**
    * For the files found at start: Envoy usually starts after the watcher (its image may still be
-   * pulling), so their bound runs from the first answer of Envoy's admin API (`timeoutMs` after it),
-   * and at most this long while Envoy never answered (default 5 min).
+   * pulling) and starts LDS only once its clusters are warm, so their bound is `timeoutMs` after
+   * Envoy counts its first `update_attempt` for the file's subscriptions, and at most this long
+   * before that (default 5 min).
    */
   initialTimeoutMs?: number;
   /** Puts `content` back as `name` (temp file + fsync + rename) unless `name` is no longer inode `ino`. */
@@ -308,8 +309,9 @@ export class VerdictTracker {
           continue;
         }
         const decided = stats === undefined ? undefined : this.judge(pending, subscriptions, stats);
-        if (decided === undefined && stats !== undefined && pending.initial) {
-          // Envoy answers for the first time: from now on it has the usual time to load the file.
+        if (decided === undefined && pending.initial && stats !== undefined && subscriptions.every((sub) => (stats.get(sub.statPrefix)?.attempt ?? 0) > 0)) {
+          // Envoy has started loading the file (update_attempt): from now on it has the usual time.
+          // Until then it may still be starting, or warming clusters (DNS) before it starts LDS.
           pending.initial = false;
           pending.deadline = now + this.timeoutMs;
         }

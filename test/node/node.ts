@@ -19,7 +19,7 @@
 //   NODE_IMAGES_DIR      dir with NAME.oci.tar + NAME.ref (skips test/node/build-images.sh)
 //   NODE_POD_CIDR        bridge subnet (default 10.244.0.0/24)
 //   E2E_KEEP_WORKDIR=1   keep the node dir (configs, logs) after stop()
-import { removeServiceAddress, startKubernetesServiceProxy } from './service-proxy.js';
+import { KUBERNETES_SERVICE_IP, removeServiceAddress, startKubernetesServiceProxy } from './service-proxy.js';
 import type { ServiceProxy } from './service-proxy.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as k8s from '@kubernetes/client-node';
-import { hostIPv4, SERVICE_CLUSTER_IP_RANGE, type Cluster, type ClusterOptions, DEFAULT_CONTROLLERS } from '../e2e/cluster.js';
+import { hostIPv4, type Cluster, type ClusterOptions, DEFAULT_CONTROLLERS } from '../e2e/cluster.js';
 import { httpGet } from '../e2e/http.js';
 import { describeExit, freePorts, run, startProcess, waitFor, type ManagedProcess, type RunResult } from '../e2e/proc.js';
 
@@ -243,9 +243,10 @@ function cniConflist(dir: string, subnet: string): string {
           // No masquerade and no portmap: nothing touches iptables; the host reaches Pod IPs on the bridge.
           ipMasq: false,
           hairpinMode: true,
-          // Service ClusterIPs through the node, as with kube-proxy (only the `kubernetes` Service
-          // answers there: service-proxy.ts); no default route, nothing leaves the machine.
-          ipam: { type: 'host-local', ranges: [[{ subnet }]], routes: [{ dst: SERVICE_CLUSTER_IP_RANGE }], dataDir: join(dir, 'cni', 'ipam') },
+          // The `kubernetes` Service's ClusterIP through the node, where service-proxy.ts answers
+          // (kube-proxy's job in a cluster). Only that address: no default route, so nothing else
+          // leaves the Pod (cluster DNS at 10.96.0.10 fails at once, as before, instead of timing out).
+          ipam: { type: 'host-local', ranges: [[{ subnet }]], routes: [{ dst: `${KUBERNETES_SERVICE_IP}/32` }], dataDir: join(dir, 'cni', 'ipam') },
         },
       ],
     },
