@@ -4,20 +4,28 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorFields, explainSyncError } from '../sync/errors.js';
+import { applySubstitutions, loadLastAccepted, recordSubstitutions, substitutions } from '../sync/last-accepted.js';
+import type { Substitution } from '../sync/last-accepted.js';
+import { readSnapshot } from '../sync/snapshot.js';
 import { Syncer } from '../sync/syncer.js';
 import type { Command } from './context.js';
 import { parseFlags, UsageError } from './context.js';
 
-const USAGE = `Usage: envoy-xds-injector copy --from DIR --to DIR [--bootstrap NAME]
+const USAGE = `Usage: envoy-xds-injector copy --from DIR --to DIR [--bootstrap NAME] [--accepted DIR]
 
 Publish one consistent snapshot of a mounted ConfigMap (DIR with kubelet's ..data layout, or a plain
-directory) into --to by temp file + fsync + rename, then exit. Exits non-zero when the ConfigMap is
-empty, a file without a previous copy fails validation, or --to is not writable.
+directory) into --to by temp file + fsync + rename, then exit. Exits non-zero when the ConfigMap
+is empty or lacks the bootstrap (then nothing is published), when a file without a previous copy
+fails validation, or when --to is not writable.
 
   --from DIR        the ConfigMap volume mount
   --to DIR          the writable directory Envoy reads (emptyDir)
   --bootstrap NAME  the file Envoy is started with (-c), treated as the bootstrap; exits non-zero
                     when the ConfigMap lacks it
+  --accepted DIR    the last-accepted ConfigMap's volume (source: api, docs/api-source.md): a file
+                    whose ConfigMap content Envoy refused in another Pod starts from the version
+                    Envoy last accepted; once this Envoy runs it, the watcher publishes the
+                    ConfigMap's version for this Envoy to judge
 `;
 
 export const copy: Command = async (args, ctx) => {
@@ -25,6 +33,7 @@ export const copy: Command = async (args, ctx) => {
     from: { type: 'string' },
     to: { type: 'string' },
     bootstrap: { type: 'string' },
+    accepted: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -44,14 +53,30 @@ export const copy: Command = async (args, ctx) => {
   });
   try {
     await syncer.removeStaleTempFiles();
-    const result = await syncer.syncOnce();
-    if (result.keys === 0) {
+    const snapshot = await readSnapshot(sourceDir);
+    if (snapshot.files.size === 0) {
       logger.error(
         { source: sourceDir },
         `ConfigMap volume ${sourceDir} is empty: no keys to copy (does the ConfigMap exist and have data?)`,
       );
       return 1;
     }
+    // Envoy is started with this file (-c, or its image's default command): without it Envoy exits
+    // with "unable to read file"; say here, where the injector is named, what is missing. Checked
+    // before anything is published: the Pod cannot start on the other files alone.
+    if (values.bootstrap !== undefined && !snapshot.files.has(values.bootstrap) && !existsSync(join(targetDir, values.bootstrap))) {
+      logger.error(
+        { source: sourceDir, bootstrap: values.bootstrap, keys: [...snapshot.files.keys()] },
+        `Envoy's bootstrap ${values.bootstrap} is not in the ConfigMap (nothing copied): Envoy reads it from the injected directory, which hides whatever the image has there; add key ${values.bootstrap} to the ConfigMap, or set annotation envoy-xds-injector.io/mount-path to a directory the image does not use (see the Pod's envoy-xds-injector.io/status annotation)`,
+      );
+      return 1;
+    }
+    let subs: Substitution[] = [];
+    if (values.accepted !== undefined) {
+      const store = await loadLastAccepted(values.accepted, undefined, logger);
+      if (store !== undefined) subs = substitutions(snapshot, store);
+    }
+    const result = await syncer.syncSnapshot(applySubstitutions(snapshot, subs));
     if (result.missing.length > 0) {
       logger.error(
         { source: sourceDir, files: result.missing },
@@ -59,17 +84,15 @@ export const copy: Command = async (args, ctx) => {
       );
       return 1;
     }
-    // Envoy is started with this file (-c, or its image's default command): without it Envoy exits
-    // with "unable to read file"; say here, where the injector is named, what is missing.
-    if (values.bootstrap !== undefined && !existsSync(join(targetDir, values.bootstrap))) {
-      logger.error(
-        { source: sourceDir, bootstrap: values.bootstrap },
-        `Envoy's bootstrap ${values.bootstrap} is not in the ConfigMap: Envoy reads it from the injected directory, which hides whatever the image has there; add key ${values.bootstrap} to the ConfigMap, or set annotation envoy-xds-injector.io/mount-path to a directory the image does not use (see the Pod's envoy-xds-injector.io/status annotation)`,
+    await recordSubstitutions(targetDir, sourceDir, subs);
+    for (const sub of subs) {
+      logger.warn(
+        { file: sub.name, xdsVersion: sub.accepted.version, refusedXdsVersion: sub.refused.version, refusedIn: sub.refused.pod, refusedAt: sub.refused.at },
+        `${sub.name}: the ConfigMap holds version ${sub.refused.version ?? '(no version_info)'}, which Envoy refused in Pod ${sub.refused.pod ?? '(unknown)'} at ${sub.refused.at}; Envoy starts from version ${sub.accepted.version ?? '(no version_info)'}, the last it accepted (from ${values.accepted ?? ''}); fix the ConfigMap`,
       );
-      return 1;
     }
     logger.info(
-      { source: sourceDir, target: targetDir, snapshot: result.version, published: result.published.length, keys: result.keys },
+      { source: sourceDir, target: targetDir, snapshot: result.version, published: result.published.length, keys: result.keys, fromLastAccepted: subs.map((s) => s.name) },
       'copied',
     );
     return 0;
@@ -79,4 +102,3 @@ export const copy: Command = async (args, ctx) => {
     return 1;
   }
 };
-

@@ -1,16 +1,22 @@
 // `rbac`: the least-privilege Role and RoleBinding `watch --source api` needs, printed for
 // `kubectl apply -f -`. get/list/watch on the one ConfigMap (RBAC `resourceNames` authorizes a
 // list or watch only when it selects that name with fieldSelector metadata.name=NAME, which is
-// how the watcher asks), create/patch on events (the verdict as Events regarding the Pod).
+// how the watcher asks), get/update on its last-accepted ConfigMap (Envoy's verdicts, for the next
+// Pod's copy), create/patch on events (the verdict as Events regarding the Pod). RBAC cannot limit
+// `create` to one name, so the last-accepted ConfigMap itself is printed too, empty: the Role
+// never grants creating ConfigMaps.
 import { stringify } from 'yaml';
 import { isDns1123Subdomain } from '../inject/index.js';
+import { LAST_ACCEPTED_SOURCE_ANNOTATION, lastAcceptedConfigMapName } from '../inject/last-accepted.js';
 import type { Command } from './context.js';
 import { parseFlags, UsageError } from './context.js';
 
 const USAGE = `Usage: envoy-xds-injector rbac --namespace NS --service-account SA --configmap NAME
 
-Print a Role (get/list/watch on that ConfigMap only; create/patch events) and a RoleBinding to the
-ServiceAccount, for the watcher of Pods with envoy-xds-injector.io/source: api:
+Print a Role (get/list/watch on that ConfigMap only; get/update on NAME-envoy-xds-accepted, where
+watchers keep what Envoy last accepted; create/patch events), a RoleBinding to the ServiceAccount,
+and the empty NAME-envoy-xds-accepted ConfigMap, for the watcher of Pods with
+envoy-xds-injector.io/source: api:
 
   envoy-xds-injector rbac --namespace shop --service-account default --configmap envoy-xds | kubectl apply -f -
 `;
@@ -19,8 +25,9 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export { rbacCommandLine } from '../sync/sources/rbac-hint.js';
 
-/** The Role and RoleBinding as a two-document YAML stream. */
+/** The Role, the RoleBinding and the empty last-accepted ConfigMap as a three-document YAML stream. */
 export function rbacManifests(namespace: string, serviceAccount: string, configMap: string): string {
+  const store = lastAcceptedConfigMapName(configMap);
   // Role names are path segments: any DNS subdomain; keep within 253 characters.
   const name = `envoy-xds-watch-${configMap}`.slice(0, 253).replace(/[-.]+$/, '');
   const labels = { 'app.kubernetes.io/managed-by': 'envoy-xds-injector' };
@@ -30,6 +37,7 @@ export function rbacManifests(namespace: string, serviceAccount: string, configM
     metadata: { name, namespace, labels },
     rules: [
       { apiGroups: [''], resources: ['configmaps'], resourceNames: [configMap], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: [store], verbs: ['get', 'update'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     ],
   };
@@ -40,7 +48,13 @@ export function rbacManifests(namespace: string, serviceAccount: string, configM
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
     subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace }],
   };
-  return `${stringify(role)}---\n${stringify(binding)}`;
+  // No `data`: `kubectl apply` of this again leaves what the watchers wrote (not in last-applied).
+  const lastAccepted = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: store, namespace, labels, annotations: { [LAST_ACCEPTED_SOURCE_ANNOTATION]: configMap } },
+  };
+  return `${stringify(role)}---\n${stringify(binding)}---\n${stringify(lastAccepted)}`;
 }
 
 export const rbac: Command = (args, ctx) => {

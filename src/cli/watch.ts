@@ -5,6 +5,7 @@ import { parseAdminAddress } from '../sync/bootstrap-sources.js';
 import { runWatch } from '../sync/watcher.js';
 import type { SnapshotSource } from '../sync/sources/source.js';
 import type { EventRecorder } from '../sync/events.js';
+import type { LastAcceptedWriter } from '../sync/sources/last-accepted-writer.js';
 import type { VerdictListener } from '../sync/verdict.js';
 import type { CliContext, Command } from './context.js';
 import { durationFlag, parseFlags, UsageError } from './context.js';
@@ -32,7 +33,9 @@ accepted version (kept under --to/..envoy-xds-verdict/, see 'status'). Exits 0 o
 
   --source api        follow the ConfigMap through the Kubernetes API (list+watch: changes in
                       milliseconds) instead of waiting for the kubelet to update the volume; the
-                      volume stays the fallback while the API is unreachable or forbidden
+                      volume stays the fallback while the API is unreachable or forbidden; Envoy's
+                      verdicts are kept in ConfigMap NAME-envoy-xds-accepted, where a new Pod's
+                      copy finds the last accepted version (docs/api-source.md)
   --configmap NAME    the ConfigMap (api; env ENVOY_XDS_CONFIGMAP)
   --namespace NS      its namespace (api; env POD_NAMESPACE, else the ServiceAccount mount's)
   --pod NAME          the Pod Events are recorded for (env POD_NAME; POD_UID, NODE_NAME too)
@@ -73,6 +76,7 @@ export const watch: Command = async (args, ctx) => {
   const api = values.source === 'api'
     ? await apiSource(ctx, {
         volumeDir: sourceDir,
+        targetDir,
         configMap: values.configmap ?? ctx.env.ENVOY_XDS_CONFIGMAP,
         namespace: values.namespace ?? ctx.env.POD_NAMESPACE,
         pod: values.pod ?? ctx.env.POD_NAME,
@@ -106,12 +110,13 @@ export const watch: Command = async (args, ctx) => {
     ctx.logger.error({ ...errorFields(err, explained), source: sourceDir, target: targetDir }, explained.message);
     return 1;
   } finally {
-    await api?.recorder?.close();
+    await Promise.all([api?.recorder?.close(), api?.lastAccepted?.close()]);
   }
 };
 
 interface ApiFlags {
   volumeDir: string;
+  targetDir: string;
   configMap: string | undefined;
   namespace: string | undefined;
   pod: string | undefined;
@@ -123,12 +128,14 @@ interface ApiFlags {
 async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   source: SnapshotSource;
   recorder: EventRecorder | undefined;
+  lastAccepted?: LastAcceptedWriter;
   onPass: NonNullable<Parameters<typeof runWatch>[0]['onPass']>;
   onVerdict: VerdictListener;
 }> {
   const { ApiSource } = await import('../sync/sources/api-source.js');
   const { SERVICE_ACCOUNT_DIR, inClusterConnection, kubeconfigConnection } = await import('../sync/sources/kube.js');
   const { EventReason, EventRecorder } = await import('../sync/events.js');
+  const { LastAcceptedWriter } = await import('../sync/sources/last-accepted-writer.js');
   const { readFileSync } = await import('node:fs');
   if (flags.configMap === undefined || flags.configMap === '') throw new UsageError('--source api needs --configmap (or ENVOY_XDS_CONFIGMAP)');
   let namespace = flags.namespace;
@@ -195,7 +202,18 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
       recorder.record({ type: 'Warning', reason: EventReason.invalid, file: error.file, message });
     }
   };
+  // What Envoy accepted (and refused), kept outside the Pod for the next Pod's `copy`.
+  const lastAccepted = new LastAcceptedWriter({
+    connection,
+    namespace,
+    configMap: flags.configMap,
+    ...(flags.pod === undefined || flags.pod === '' ? {} : { pod: flags.pod }),
+    targetDir: flags.targetDir,
+    logger,
+    fixCommand: fix,
+  });
   const onVerdict: VerdictListener = (verdict) => {
+    lastAccepted.record(verdict);
     const resourceVersion = publishedFrom.get(verdict.file);
     recorder?.verdict({
       ...verdict,
@@ -203,6 +221,6 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
       ...(resourceVersion === undefined ? {} : { resourceVersion }),
     });
   };
-  return { source, recorder, onPass, onVerdict };
+  return { source, recorder, lastAccepted, onPass, onVerdict };
 }
 

@@ -7,6 +7,8 @@ import { Annotation, readAnnotation } from './annotations.js';
 import type { SyncContainer } from './containers.js';
 import { Denial } from './denial.js';
 import { isObject, nameOf, type JsonObject } from './json.js';
+import { lastAcceptedConfigMapName } from './last-accepted.js';
+import { ACCEPTED_DIR, ACCEPTED_VOLUME } from './names.js';
 
 export type SourceMode = 'volume' | 'api';
 
@@ -74,4 +76,21 @@ export function withApiSource(watch: SyncContainer, spec: JsonObject, volumes: u
   // No token volume yet (a template read offline by `inject -f`, or the plugin has not run): the
   // ServiceAccount admission plugin mounts it into every container when the Pod is created.
   return { container, warnings: [] };
+}
+
+/**
+ * `source: api` only: the last-accepted ConfigMap (`<configmap>-envoy-xds-accepted`, written by the
+ * watchers, see docs/api-source.md) as an optional ConfigMap volume, read by `copy --accepted`: a
+ * new Pod starts Envoy from the version Envoy last accepted when the ConfigMap holds content Envoy
+ * refused. `optional: true`: the kubelet mounts an empty directory until a watcher created it.
+ */
+export function withLastAccepted(copy: SyncContainer, configMap: string): { container: SyncContainer; volume: JsonObject } {
+  return {
+    container: {
+      ...copy,
+      args: [...copy.args, '--accepted', ACCEPTED_DIR],
+      volumeMounts: [...copy.volumeMounts, { name: ACCEPTED_VOLUME, mountPath: ACCEPTED_DIR, readOnly: true }],
+    },
+    volume: { name: ACCEPTED_VOLUME, configMap: { name: lastAcceptedConfigMapName(configMap), optional: true } },
+  };
 }

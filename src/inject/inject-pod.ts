@@ -4,13 +4,13 @@ import type { V1Pod } from '@kubernetes/client-node';
 import jsonPatch from 'fast-json-patch';
 import { Annotation, annotationsOf, readAnnotation, unknownAnnotationWarnings } from './annotations.js';
 import type { InjectorConfig } from './config.js';
-import { sourceMode, withApiSource } from './api-source.js';
+import { sourceMode, withApiSource, withLastAccepted } from './api-source.js';
 import { copyContainer, injectedVolumes, selectEnvoyContainer, watchContainer } from './containers.js';
 import { Denial } from './denial.js';
 import { checkBootstrap, subPathWarnings } from './envoy-args.js';
 import { isObject, listAt, nameOf, type JsonObject } from './json.js';
 import { checkMountPathIsFree } from './mount-path.js';
-import { CONFIG_VOLUME, INJECTED_CONTAINERS, INJECTED_VOLUMES } from './names.js';
+import { CONFIG_VOLUME, INJECTED_CONTAINERS, INJECTED_VOLUMES, RESERVED_VOLUMES } from './names.js';
 import { resolveOptions } from './options.js';
 import { serviceAccountTokenMounts } from './service-account.js';
 import { missingInjectedObjects, statusAnnotation } from './status.js';
@@ -44,7 +44,7 @@ function checkNoNameClash(volumes: unknown[], containers: unknown[], initContain
   const volumeNames = namesIn(volumes);
   const containerNames = namesIn(containers, initContainers);
   const clashes = [
-    ...INJECTED_VOLUMES.filter((name) => volumeNames.has(name)).map((name) => `volume ${name}`),
+    ...RESERVED_VOLUMES.filter((name) => volumeNames.has(name)).map((name) => `volume ${name}`),
     ...INJECTED_CONTAINERS.filter((name) => containerNames.has(name)).map((name) => `container ${name}`),
   ];
   if (clashes.length > 0) {
@@ -103,14 +103,18 @@ function decide(pod: unknown, config: InjectorConfig, warnings: string[]): Injec
       { name: CONFIG_VOLUME, mountPath: options.mountPath, readOnly: true },
     ],
   };
-  const copy = copyContainer(options, config, bootstrap.bootstrap);
+  let copy = copyContainer(options, config, bootstrap.bootstrap);
   let watch = watchContainer(options, config, bootstrap.bootstrap);
   // So that the apiserver's re-run of the ServiceAccount plugin changes nothing (one call per Pod).
   for (const container of [copy, watch]) container.volumeMounts.push(...serviceAccountTokenMounts(spec));
+  const extraVolumes: JsonObject[] = [];
   if (sourceMode(annotations) === 'api') {
     const api = withApiSource(watch, spec, volumes, options.configMap);
     watch = api.container;
     warnings.push(...api.warnings);
+    const lastAccepted = withLastAccepted(copy, options.configMap);
+    copy = lastAccepted.container;
+    extraVolumes.push(lastAccepted.volume);
   }
   // A native sidecar is an init container; a `container` sidecar joins the regular containers.
   const ourInitContainers = options.sidecar === 'native' ? [copy, watch] : [copy];
@@ -122,14 +126,14 @@ function decide(pod: unknown, config: InjectorConfig, warnings: string[]): Injec
   // Keys keep their place, new ones are appended in this order: the same patch as assigning them.
   const mutatedSpec: JsonObject = {
     ...spec,
-    volumes: [...volumes, ...injectedVolumes(options.configMap)],
+    volumes: [...volumes, ...injectedVolumes(options.configMap), ...extraVolumes],
     initContainers: [...newInitContainers.slice(0, at), ...ourInitContainers, ...newInitContainers.slice(at)],
     containers: ourContainers.length === 0 ? newContainers : [...newContainers, ...ourContainers],
   };
   // An object: the opt-in annotation was read from its annotations.
   const metadata = (pod as { metadata: JsonObject }).metadata;
   const names = (list: { name: string }[]): string[] => list.map((container) => container.name);
-  const status = statusAnnotation(config.version, options, envoy.name, names(ourInitContainers), names(ourContainers));
+  const status = statusAnnotation(config.version, options, envoy.name, [...INJECTED_VOLUMES, ...extraVolumes.map((v) => String(v.name))], names(ourInitContainers), names(ourContainers));
   const mutated: JsonObject = {
     ...(pod as JsonObject),
     metadata: { ...metadata, annotations: { ...annotations, [Annotation.status]: status } },

@@ -6,12 +6,20 @@ export const CONFIG_VOLUME = 'envoy-xds-config';
 export const COPY_CONTAINER = 'envoy-xds-copy';
 export const WATCH_CONTAINER = 'envoy-xds-watch';
 
+/** With `source: api`: the ConfigMap where watchers keep what Envoy last accepted (last-accepted.ts). */
+export const ACCEPTED_VOLUME = 'envoy-xds-accepted';
+
+/** Injected into every Pod. */
 export const INJECTED_VOLUMES = [SOURCE_VOLUME, CONFIG_VOLUME] as const;
+/** Names a Pod may not bring itself (injected in some modes). */
+export const RESERVED_VOLUMES = [...INJECTED_VOLUMES, ACCEPTED_VOLUME] as const;
 export const INJECTED_CONTAINERS = [COPY_CONTAINER, WATCH_CONTAINER] as const;
 
 /** Where the sync containers see the ConfigMap (read-only) and the emptyDir Envoy reads. */
 export const SOURCE_DIR = '/var/run/envoy-xds-injector/source';
 export const CONFIG_DIR = '/var/run/envoy-xds-injector/config';
+/** Where `copy` sees the last-accepted ConfigMap (`source: api`), read-only. */
+export const ACCEPTED_DIR = '/var/run/envoy-xds-injector/accepted';
 /** A `..` name can never be a ConfigMap key, and copy/watch never publish or prune `..` names. */
 export const READY_FILE = `${CONFIG_DIR}/..envoy-xds-watch.ready`;
 

@@ -21,6 +21,7 @@ export function statusAnnotation(
   version: string,
   options: InjectionOptions,
   envoyName: string,
+  volumes: string[],
   initContainers: string[],
   containers: string[],
 ): string {
@@ -31,7 +32,7 @@ export function statusAnnotation(
     mountPath: options.mountPath,
     sidecar: options.sidecar,
     image: options.image,
-    volumes: [...INJECTED_VOLUMES],
+    volumes,
     initContainers,
     containers,
   };

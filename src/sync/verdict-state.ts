@@ -21,7 +21,16 @@ export interface FileState {
   /** The version Envoy last reported running (`<prefix>.version_text`). */
   envoy?: { version: string; at: string };
   /** Content Envoy refused and that `watch` holds back until the ConfigMap changes (`refused/<file>`). */
-  refused?: { version?: string; sha256: string; at: string };
+  refused?: {
+    version?: string;
+    sha256: string;
+    at: string;
+    /**
+     * Set by `copy` from the last-accepted store (last-accepted.ts): another Pod's Envoy refused
+     * it (that Pod's name); held only until this Envoy runs the accepted version, then retried once.
+     */
+    fromStore?: string;
+  };
   verdict?: {
     outcome: Outcome;
     version?: string;

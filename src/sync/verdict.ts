@@ -26,6 +26,8 @@ export interface Verdict {
   file: string;
   /** The version judged, as Envoy reports it (`version_info`); undefined if the file carries none. */
   version: string | undefined;
+  /** sha256 (hex) of the content judged, as published (stamped). */
+  sha256: string;
   /** The last version Envoy accepted before this one, if any. */
   previousVersion?: string;
   outcome: Outcome;
@@ -72,10 +74,17 @@ export interface VerdictOptions {
   bootstrapName?: string;
   /** ms from publish after which an undecided verdict is `unknown` (default 10 s). */
   timeoutMs?: number;
-  /** The same bound for the files found at start, which Envoy may not have loaded yet (default 60 s). */
+  /**
+   * For the files found at start: Envoy usually starts after the watcher (its image may still be
+   * pulling) and starts LDS only once its clusters are warm, so their bound is `timeoutMs` after
+   * Envoy counts its first `update_attempt` for the file's subscriptions, and at most this long
+   * before that (default 5 min).
+   */
   initialTimeoutMs?: number;
   /** Puts `content` back as `name` (temp file + fsync + rename) unless `name` is no longer inode `ino`. */
   restore: (name: string, content: Buffer, ino: number) => Promise<boolean>;
+  /** Asks for a sync pass soon: a hold was released (see `fromStore` in verdict-state.ts). */
+  resync?: () => void;
 }
 
 interface Pending {
@@ -87,6 +96,8 @@ interface Pending {
   /** Wall-clock ms of the publish (to tell Envoy's error states of this publish from older ones). */
   publishedAtMs: number;
   deadline: number;
+  /** Found at start: the deadline moves to `timeoutMs` after Envoy's first answer. */
+  initial: boolean;
   /** Stats seen before the publish, per stat prefix (undefined: never seen, counters from 0). */
   baseline: Map<string, SubscriptionStats | undefined>;
 }
@@ -95,7 +106,9 @@ const REQUEST_TIMEOUT_MS = 1000;
 const STATE_WRITE_DELAY_MS = 50;
 // Envoy applies a file within milliseconds of the rename: poll often at first, then back off (an
 // unreachable admin API or a slow update should not cost a request every few ms for 10 s).
-const pollDelayMs = (sinceOldestPublishMs: number): number => (sinceOldestPublishMs < 200 ? 3 : sinceOldestPublishMs < 1000 ? 20 : 100);
+// Files found at start may wait minutes for Envoy to start: then twice a second.
+const pollDelayMs = (sinceOldestPublishMs: number): number =>
+  sinceOldestPublishMs < 200 ? 3 : sinceOldestPublishMs < 1000 ? 20 : sinceOldestPublishMs < 10_000 ? 100 : 500;
 
 // An LDS file holds Listeners, a CDS file Clusters (an HttpConnectionManager's @type is envoy.extensions...).
 const GUESS = /type\.googleapis\.com\/envoy\.config\.(listener\.v3\.Listener|cluster\.v3\.Cluster)\b/;
@@ -144,6 +157,8 @@ export class VerdictTracker {
   private readonly lastListenerErrors = new Map<string, ListenerError[]>();
   /** file → sha256 of ConfigMap content Envoy refused: not republished until the ConfigMap changes. */
   private readonly held = new Map<string, string>();
+  /** Held files whose refusal came from another Pod's Envoy (`copy` from the last-accepted store). */
+  private readonly heldFromStore = new Set<string>();
   private state: VerdictState;
   private loop: Promise<void> | undefined;
   private stopped = false;
@@ -154,7 +169,7 @@ export class VerdictTracker {
   constructor(private readonly options: VerdictOptions) {
     this.logger = options.logger;
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.initialTimeoutMs = options.initialTimeoutMs ?? 60_000;
+    this.initialTimeoutMs = options.initialTimeoutMs ?? 300_000;
     this.state = { pid: process.pid, sourceDir: options.sourceDir, targetDir: options.targetDir, updatedAt: new Date().toISOString(), files: {} };
   }
 
@@ -173,6 +188,7 @@ export class VerdictTracker {
     // The ConfigMap no longer has the refused content (fixed, or reverted): stop holding it, so
     // that content may be tried again later (e.g. once what it depended on exists).
     this.held.delete(name);
+    this.heldFromStore.delete(name);
     const entry = this.state.files[name];
     if (entry !== undefined) delete entry.refused;
     this.saveState();
@@ -188,7 +204,11 @@ export class VerdictTracker {
     const previous = await readState(this.options.targetDir).catch(() => undefined);
     if (previous !== undefined) {
       this.state.files = previous.files;
-      for (const [name, file] of Object.entries(previous.files)) if (file.refused !== undefined) this.held.set(name, file.refused.sha256);
+      for (const [name, file] of Object.entries(previous.files)) {
+        if (file.refused === undefined) continue;
+        this.held.set(name, file.refused.sha256);
+        if (file.refused.fromStore !== undefined) this.heldFromStore.add(name);
+      }
     }
     const names = (await readdir(this.options.targetDir)).filter((name) => !isReservedName(name)).sort();
     const onDisk: PublishedFile[] = [];
@@ -206,7 +226,7 @@ export class VerdictTracker {
     } else {
       this.logger.info({ admin: describeAdmin(this.admin.address), subscriptions: this.subscriptionList() }, "reading Envoy's verdicts from its admin API");
     }
-    for (const file of onDisk) if (this.subscriptionsOf(file.name).length > 0) this.track(file, this.initialTimeoutMs);
+    for (const file of onDisk) if (this.subscriptionsOf(file.name).length > 0) this.track(file, this.initialTimeoutMs, true);
     this.saveState();
   }
 
@@ -216,7 +236,10 @@ export class VerdictTracker {
       this.learn(file.name, file.content, file.kind);
       const entry = (this.state.files[file.name] ??= {});
       entry.published = { ...(file.version === undefined ? {} : { version: file.version }), sha256: file.sha256, at: new Date().toISOString() };
-      if (this.held.get(file.name) !== file.sha256) this.held.delete(file.name);
+      if (this.held.get(file.name) !== file.sha256) {
+        this.held.delete(file.name);
+        this.heldFromStore.delete(file.name);
+      }
     }
     this.setAdmin(); // a bootstrap may have arrived only now (empty ConfigMap at start)
     for (const file of files) if (this.subscriptionsOf(file.name).length > 0) this.track(file, this.timeoutMs);
@@ -282,7 +305,7 @@ export class VerdictTracker {
     return out;
   }
 
-  private track(file: PublishedFile, timeoutMs: number): void {
+  private track(file: PublishedFile, timeoutMs: number, initial = false): void {
     const subscriptions = this.subscriptionsOf(file.name);
     const baseline = new Map<string, SubscriptionStats | undefined>();
     for (const s of subscriptions) baseline.set(s.statPrefix, this.lastSeen.get(s.statPrefix));
@@ -296,6 +319,7 @@ export class VerdictTracker {
       at: file.at,
       publishedAtMs: file.publishedAtMs ?? performance.timeOrigin + file.at,
       deadline: file.at + timeoutMs,
+      initial,
       baseline,
     });
     const entry = (this.state.files[file.name] ??= {});
@@ -325,6 +349,12 @@ export class VerdictTracker {
           continue;
         }
         const decided = stats === undefined ? undefined : this.judge(pending, subscriptions, stats);
+        if (decided === undefined && pending.initial && stats !== undefined && subscriptions.every((sub) => (stats.get(sub.statPrefix)?.attempt ?? 0) > 0)) {
+          // Envoy has started loading the file (update_attempt): from now on it has the usual time.
+          // Until then it may still be starting, or warming clusters (DNS) before it starts LDS.
+          pending.initial = false;
+          pending.deadline = now + this.timeoutMs;
+        }
         if (decided !== undefined) {
           this.pending.delete(pending.file);
           await this.conclude(pending, decided, stats ?? new Map<string, SubscriptionStats>(), now);
@@ -427,6 +457,18 @@ export class VerdictTracker {
         return false;
       });
       if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), at };
+      // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
+      // ConfigMap's content another Pod's Envoy refused (its image or bootstrap may differ). A
+      // refusal rolls back to what runs; an acceptance ends the detour.
+      if (this.heldFromStore.delete(file) && this.held.delete(file)) {
+        const refusedVersion = entry.refused?.version ?? '(no version_info)';
+        this.logger.info(
+          { file, xdsVersion: refusedVersion, refusedIn: entry.refused?.fromStore },
+          `Envoy runs ${file} version ${v}, the last accepted; now publishing the ConfigMap's version ${refusedVersion}, which Envoy refused in Pod ${entry.refused?.fromStore ?? '(unknown)'}, for this Envoy to judge`,
+        );
+        delete entry.refused;
+        this.options.resync?.();
+      }
       // Still held (the ConfigMap still has the refused content): keep the record across restarts.
       if (!this.held.has(file)) delete entry.refused;
       // An accepted LDS update replaced Envoy's listener errors with none.
@@ -463,6 +505,7 @@ export class VerdictTracker {
     const verdict: Verdict = {
       file,
       version,
+      sha256: pending.sha256,
       ...(previousVersion === undefined ? {} : { previousVersion }),
       outcome,
       rolledBack,

@@ -60,6 +60,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     targetDir,
     logger,
     restore: (name, content, ino) => syncer.restore(name, content, ino),
+    resync: () => { trigger(); },
     ...(options.admin === undefined ? {} : { admin: options.admin }),
     ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
     ...(options.verdictTimeoutMs === undefined ? {} : { timeoutMs: options.verdictTimeoutMs }),

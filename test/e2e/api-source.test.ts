@@ -1,14 +1,17 @@
 // `watch --source api` against a real kube-apiserver and real Envoy: authenticated with a real
 // ServiceAccount token (TokenRequest), authorized by the Role the `rbac` command prints.
 import { strict as assert } from 'node:assert';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
-import { ldsYaml } from '../envoy/envoy.js';
+import { bootstrapYaml, ldsYaml, startEnvoy } from '../envoy/envoy.js';
 import type { LogLine } from '../sync/harness.js';
-import { waitFor } from '../sync/harness.js';
+import { AtomicWriter, runCli, waitFor } from '../sync/harness.js';
+import { LAST_ACCEPTED_RECORD_KEY } from '../../src/inject/last-accepted.js';
+import type { LastAcceptedRecord } from '../../src/sync/last-accepted.js';
 import { EventRecorder } from '../../src/sync/events.js';
 import { ConfigMapWatch } from '../../src/sync/sources/configmap-watch.js';
 import type { ConfigMapEvent } from '../../src/sync/sources/configmap-watch.js';
@@ -296,4 +299,87 @@ test('synthetic verdict records become XdsAccepted / XdsRejected / XdsRolledBack
   assert.equal(warnings.length, 1);
   assert.match(warnings[0] ?? '', /create\/patch events in namespace api-verdicts is forbidden/);
   assert.equal(denied.stats.creates, 1, 'paused after the 403');
+});
+
+test('the last-accepted ConfigMap: the watcher keeps what Envoy accepted and what it refused; a new Pod\'s copy, reading it as the kubelet projects it, starts Envoy on the accepted version', TIMEOUT, async () => {
+  const ns = 'api-last-accepted';
+  const pod = await startApiPod(cluster, { namespace: ns, serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0' });
+  const storeName = 'envoy-xds-envoy-xds-accepted';
+  const store = async (): Promise<{ data: Record<string, string>; record: LastAcceptedRecord | undefined }> => {
+    const cm = await cluster.core.readNamespacedConfigMap({ namespace: ns, name: storeName });
+    const data = cm.data ?? {};
+    const text = data[LAST_ACCEPTED_RECORD_KEY];
+    return { data, record: text === undefined ? undefined : (JSON.parse(text) as LastAcceptedRecord) };
+  };
+  const other = await mkdtemp(join(tmpdir(), 'envoy-xds-new-pod-'));
+  let envoy: Awaited<ReturnType<typeof startEnvoy>> | undefined;
+  try {
+    // `rbac | kubectl apply` created it, empty; the watcher fills it in after Envoy's verdicts.
+    await pod.setBody('v1');
+    await pod.envoy.waitForBody(pod.port, 'v1', 60_000);
+    const v1 = await readFile(join(pod.dirs.target, 'lds.yaml'), 'utf8');
+    await waitFor(async () => (await store()).data['lds.yaml'] === v1, 'v1 kept in the last-accepted ConfigMap');
+    const kept = await store();
+    assert.equal(kept.record?.configMap, 'envoy-xds');
+    assert.equal(kept.record.files['lds.yaml']?.accepted?.sha256, createHash('sha256').update(v1).digest('hex'));
+    assert.equal(kept.record.files['lds.yaml'].accepted.pod, `${ns}/envoy-0`);
+    assert.ok(pod.watcher.logs.some((l) => l.msg === `keeping Envoy's verdicts in ConfigMap ${storeName} (a new Pod starts from what Envoy last accepted)`));
+
+    // The shared case: the gate lets it through, Envoy refuses it; the refusal is kept too.
+    const refused = (await readFile(new URL('../fixtures/cases/envoy-rejects-parses-fine.lds.yaml', import.meta.url), 'utf8')).replace('port_value: 18080', `port_value: ${String(pod.port)}`);
+    await pod.setLds(refused);
+    await waitFor(async () => (await store()).record?.files['lds.yaml']?.refused !== undefined, 'the refusal kept');
+    const marked = await store();
+    assert.equal(marked.record?.files['lds.yaml']?.refused?.sha256, createHash('sha256').update(refused).digest('hex'));
+    assert.equal(marked.record.files['lds.yaml'].refused.version, 'example-2');
+    assert.equal(marked.data['lds.yaml'], v1, 'the accepted content stays');
+    assert.equal((await pod.envoy.get(pod.port))?.body, 'v1');
+
+    // A new Pod: the kubelet projects both ConfigMaps (AtomicWriter layout); copy starts from v1.
+    const project = async (name: string, dir: string): Promise<void> => {
+      await mkdir(dir);
+      const cm = await cluster.core.readNamespacedConfigMap({ namespace: ns, name });
+      await new AtomicWriter(dir).write(cm.data ?? {});
+    };
+    await project('envoy-xds', join(other, 'source'));
+    await project(storeName, join(other, 'accepted'));
+    await mkdir(join(other, 'target'));
+    const copy = await runCli(['copy', '--from', join(other, 'source'), '--to', join(other, 'target'), '--accepted', join(other, 'accepted')]);
+    assert.equal(copy.code, 0, copy.stdout);
+    assert.equal(await readFile(join(other, 'target', 'lds.yaml'), 'utf8'), v1);
+    assert.match(String(copy.logs.find((l) => l.level === 40 && l.file === 'lds.yaml')?.msg), new RegExp(`which Envoy refused in Pod ${ns}/envoy-0`));
+    envoy = await startEnvoy({ bootstrap: { text: bootstrapYaml({ lds: join(other, 'target', 'lds.yaml') }) }, workDir: other, logLevel: 'warning' });
+    // Its listener has the first Envoy's port (both bind it, SO_REUSEPORT): ask its admin API what it runs.
+    const v1Version = /^version_info: "([^"]+)"/m.exec(v1)?.[1];
+    const started = envoy;
+    await waitFor(async () => (await started.textStat('listener_manager.lds.version_text')) === v1Version, 'the new Envoy to run v1');
+    assert.equal(await started.stat('listener_manager.total_listeners_active'), 1);
+    assert.equal((await started.stat('listener_manager.lds.update_rejected')) + (await started.stat('listener_manager.lds.update_failure')), 0);
+
+    // The fix reaches the store as well: the refusal no longer applies to the ConfigMap's content.
+    await pod.setBody('v3');
+    await pod.envoy.waitForBody(pod.port, 'v3', 60_000);
+    await waitFor(async () => (await store()).data['lds.yaml']?.includes('v3') === true, 'v3 kept');
+  } finally {
+    await envoy?.stop();
+    await pod.stop();
+    await rm(other, { recursive: true, force: true });
+  }
+});
+
+test('the last-accepted ConfigMap missing and no right to create it: one warning naming the fix; serving goes on', TIMEOUT, async () => {
+  const ns = 'api-last-accepted-missing';
+  const pod = await startApiPod(cluster, { namespace: ns, serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0' });
+  try {
+    await cluster.core.deleteNamespacedConfigMap({ namespace: ns, name: 'envoy-xds-envoy-xds-accepted' });
+    for (const body of ['m1', 'm2', 'm3']) {
+      await pod.setBody(body);
+      await pod.envoy.waitForBody(pod.port, body, 60_000);
+    }
+    const line = await pod.watcher.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('cannot create ConfigMap envoy-xds-envoy-xds-accepted'), 'the forbidden create');
+    assert.match(String(line.msg), /fix: envoy-xds-injector rbac --namespace api-last-accepted-missing --service-account envoy --configmap envoy-xds \| kubectl apply -f -$/);
+    assert.equal(pod.watcher.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('cannot create ConfigMap')).length, 1);
+  } finally {
+    await pod.stop();
+  }
 });

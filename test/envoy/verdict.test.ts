@@ -312,8 +312,10 @@ test('runWatch hands each verdict to onVerdict (the typed hook for Kubernetes Ev
     await waitFor(() => got.length === 2, 'verdict on the refused file');
     const [first, second] = got;
     assert.ok(first !== undefined && second !== undefined);
-    assert.deepEqual(Object.keys(first).sort(), ['file', 'latencyMs', 'message', 'outcome', 'rolledBack', 'version']);
+    assert.deepEqual(Object.keys(first).sort(), ['file', 'latencyMs', 'message', 'outcome', 'rolledBack', 'sha256', 'version']);
     assert.equal(first.outcome, 'accepted');
+    // The published content's sha256: what the last-accepted ConfigMap's marks compare.
+    assert.equal(first.sha256, sha256(await readFile(join(dirs.target, '..envoy-xds-verdict', 'accepted', 'lds.yaml'))));
     assert.deepEqual(
       { file: second.file, version: second.version, previousVersion: second.previousVersion, outcome: second.outcome, rolledBack: second.rolledBack },
       { file: 'lds.yaml', version: 'example-2', previousVersion: first.version, outcome: 'rejected', rolledBack: true },

@@ -47,6 +47,8 @@ import {
 // The first run may build kubelet/kube-scheduler and the images (minutes); later runs reuse them.
 const SUITE_TIMEOUT = 45 * 60_000;
 const SYNC_FREQUENCY = '3s';
+/** manifests/examples-api: the last-accepted ConfigMap `rbac` prints for the example. */
+const STORE = 'envoy-xds-example-envoy-xds-accepted';
 
 function report(msg: string): void {
   process.stderr.write(`[node] ${msg}\n`);
@@ -252,7 +254,8 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     // Deleting the Pod: the replacement's copy init container starts from the ConfigMap, which
     // still holds the refused lds.yaml, into a new emptyDir. So its Envoy starts without the
     // listener (not Ready), and its watcher, having no accepted version to go back to, logs the
-    // refusal at fatal level. The fix is the ConfigMap's.
+    // refusal at fatal level. The fix is the ConfigMap's. (With source: api the last accepted
+    // version is kept outside the Pod and the replacement serves it: test 9.)
     await cluster.core.deleteNamespacedPod({ namespace: DEMO_NS, name, gracePeriodSeconds: 0 });
     const replacement = await waitFor(
       'the replacement Pod\'s Envoy running',
@@ -491,6 +494,69 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
       (x) => x.name === 'envoy-xds-watch',
     );
     assert.equal(watch?.restartCount, 0, `the watcher restarted: ${JSON.stringify(watch?.lastState)}`);
+  });
+
+  test('9. source api (kubectl apply -k manifests/examples-api): edits arrive through the API, a refused one is kept as such in the last-accepted ConfigMap, and deleting the Pod brings a new one that serves the last accepted config', async () => {
+    await sh(cluster, repo, 'kubectl', ['apply', '-k', 'manifests/examples-api']);
+    const apiPod = await waitFor('the source: api Pod Ready', async () =>
+      (await listPods(cluster, DEMO_NS, DEMO_SELECTOR)).find(
+        (p) => p.metadata?.annotations?.['envoy-xds-injector.io/source'] === 'api' && p.metadata.deletionTimestamp === undefined && isReady(p),
+      ), { timeoutMs: 180_000, intervalMs: 500 });
+    const name = apiPod.metadata?.name ?? '';
+    const ip = apiPod.status?.podIP ?? '';
+    assert.ok(apiPod.spec?.volumes?.some((v) => v.name === 'envoy-xds-accepted' && v.configMap?.name === STORE && v.configMap.optional === true));
+    await waitFor('the watcher following the ConfigMap through the API', async () =>
+      (await containerLogs(cluster, DEMO_NS, name, 'envoy-xds-watch')).includes('following the ConfigMap through the Kubernetes API') ? true : undefined,
+    { timeoutMs: 120_000, intervalMs: 500 }).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}\nthe watcher's log:\n${await containerLogs(cluster, DEMO_NS, name, 'envoy-xds-watch')}`);
+    });
+    assert.ok(node.serviceProxy.connections > 0, 'the watcher reached the API through the kubernetes Service');
+
+    // A good edit: through the API, then kept in the last-accepted ConfigMap (`rbac` created it empty).
+    await editConfigMap(cluster, DEMO_NS, DEMO_CONFIGMAP, 'lds.yaml', (t) => withBody(t, 'config a1\n'));
+    await waitForBody(ip, 10000, 'config a1\n');
+    const store = async (): Promise<k8s.V1ConfigMap> => cluster.core.readNamespacedConfigMap({ namespace: DEMO_NS, name: STORE });
+    await waitFor('a1 kept in the last-accepted ConfigMap', async () => ((await store()).data?.['lds.yaml']?.includes('config a1') === true ? true : undefined));
+
+    // The shared case: Envoy refuses it, keeps a1, and the refusal is kept next to a1.
+    const refused = await refusedLds();
+    await editConfigMap(cluster, DEMO_NS, DEMO_CONFIGMAP, 'lds.yaml', () => refused);
+    const rejected = await waitFor('the watcher\'s verdict on example-2', async () =>
+      verdictLines(await containerLogs(cluster, DEMO_NS, name, 'envoy-xds-watch')).find((v) => v.file === 'lds.yaml' && v.xdsVersion === 'example-2'),
+    { timeoutMs: 60_000, intervalMs: 500 });
+    assert.equal(rejected.outcome, 'rejected', rejected.msg);
+    assert.equal((await podGet(ip, 10000)).body, 'config a1\n');
+    const record = await waitFor('the refusal kept', async () => {
+      const text = (await store()).data?.['envoy-xds-injector.record.json'];
+      const parsed = text === undefined ? undefined : (JSON.parse(text) as { files: Record<string, { refused?: { version?: string; pod?: string } }> });
+      return parsed?.files['lds.yaml']?.refused !== undefined ? parsed : undefined;
+    });
+    assert.equal(record.files['lds.yaml']?.refused?.version, 'example-2');
+    assert.equal(record.files['lds.yaml'].refused.pod, `${DEMO_NS}/${name}`);
+
+    // Deleting the Pod: the replacement's copy starts Envoy from a1, the replacement is Ready and
+    // serves a1, and its own Envoy refuses example-2 too (rolled back, not the fatal first refusal).
+    await cluster.core.deleteNamespacedPod({ namespace: DEMO_NS, name, gracePeriodSeconds: 0 });
+    const replacement = await waitFor('the replacement Pod Ready', async () =>
+      (await listPods(cluster, DEMO_NS, DEMO_SELECTOR)).find((p) => p.metadata?.name !== name && p.metadata?.deletionTimestamp === undefined && isReady(p)),
+    { timeoutMs: 180_000, intervalMs: 500 });
+    const replacementName = replacement.metadata?.name ?? '';
+    await waitForBody(replacement.status?.podIP ?? '', 10000, 'config a1\n');
+    const copyLog = await containerLogs(cluster, DEMO_NS, replacementName, 'envoy-xds-copy');
+    report(`the replacement's copy: ${copyLog.split('\n').find((l) => l.includes('which Envoy refused')) ?? copyLog}`);
+    assert.match(copyLog, new RegExp(`lds\\.yaml: the ConfigMap holds version example-2, which Envoy refused in Pod ${DEMO_NS}/${name} `));
+    const own = await waitFor('the replacement Envoy\'s own verdict on example-2', async () =>
+      verdictLines(await containerLogs(cluster, DEMO_NS, replacementName, 'envoy-xds-watch')).find((v) => v.file === 'lds.yaml' && v.xdsVersion === 'example-2'),
+    { timeoutMs: 60_000, intervalMs: 500 });
+    report(`the replacement's watcher: ${own.msg}`);
+    assert.equal(own.outcome, 'rejected', own.msg);
+    assert.equal(own.rolledBack, true, own.msg);
+    assert.equal(own.level, 50);
+    assert.equal((await podGet(replacement.status?.podIP ?? '', 10000)).body, 'config a1\n');
+    const table = await execIn(cluster, DEMO_NS, replacementName, 'envoy-xds-watch', ['envoy-xds-injector', 'status']);
+    report(`envoy-xds-injector status in the replacement:\n${table}`);
+    assert.match(table, /^lds\.yaml +example-2 \(refused, held back\) +sha256:[0-9a-f]{12} +sha256:[0-9a-f]{12} +rejected example-2 at .* rolled back$/m);
+    assert.equal(isReady(await cluster.core.readNamespacedPod({ namespace: DEMO_NS, name: replacementName })), true);
   });
 });
 

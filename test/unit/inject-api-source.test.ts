@@ -55,6 +55,30 @@ test('source api: --source api --configmap, downward API env, and the ServiceAcc
   assert.ok(copy && !(copy.args as string[]).includes('--source'));
 });
 
+test('source api: copy reads the last-accepted ConfigMap through an optional ConfigMap volume (--accepted), listed in the status annotation; volume mode has none', () => {
+  const result = injectPod(pod('api', { volumes: [TOKEN_VOLUME] }), config);
+  assert.equal(result.decision, 'injected');
+  const spec = (result as unknown as { pod: { spec: { initContainers: Json[]; volumes: Json[] } } }).pod.spec;
+  assert.deepEqual(spec.volumes.find((v) => v.name === 'envoy-xds-accepted'), { name: 'envoy-xds-accepted', configMap: { name: 'xds-envoy-xds-accepted', optional: true } });
+  const copy = spec.initContainers.find((c) => c.name === 'envoy-xds-copy') ?? {};
+  const args = copy.args as string[];
+  assert.deepEqual(args.slice(args.indexOf('--accepted')), ['--accepted', '/var/run/envoy-xds-injector/accepted']);
+  assert.ok((copy.volumeMounts as Json[]).some((m) => m.name === 'envoy-xds-accepted' && m.mountPath === '/var/run/envoy-xds-injector/accepted' && m.readOnly === true));
+  const status = JSON.parse((result as unknown as { pod: { metadata: { annotations: Record<string, string> } } }).pod.metadata.annotations['envoy-xds-injector.io/status'] ?? '{}') as { volumes: string[] };
+  assert.deepEqual(status.volumes, ['envoy-xds-source', 'envoy-xds-config', 'envoy-xds-accepted']);
+
+  const volumeMode = injectPod(pod('volume', { volumes: [TOKEN_VOLUME] }), config);
+  const volumeSpec = (volumeMode as unknown as { pod: { spec: { initContainers: Json[]; volumes: Json[] } } }).pod.spec;
+  assert.ok(!volumeSpec.volumes.some((v) => v.name === 'envoy-xds-accepted'));
+  assert.ok(!(volumeSpec.initContainers.find((c) => c.name === 'envoy-xds-copy')?.args as string[]).includes('--accepted'));
+});
+
+test('a Pod that brings its own volume named envoy-xds-accepted is denied (the name is reserved)', () => {
+  const result = injectPod(pod('volume', { volumes: [{ name: 'envoy-xds-accepted', emptyDir: {} }] }), config);
+  assert.equal(result.decision, 'denied');
+  assert.match((result as { message: string }).message, /volume envoy-xds-accepted/);
+});
+
 test('source api with automountServiceAccountToken: false and no token volume: injected, with a warning that says what happens', () => {
   const result = injectPod(pod('api', { automountServiceAccountToken: false }), config);
   watchOf(result);

@@ -2,19 +2,50 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { rbacManifests } from '../../src/cli/rbac.js';
+import { isDns1123Subdomain } from '../../src/inject/index.js';
+import { lastAcceptedConfigMapName } from '../../src/inject/last-accepted.js';
 import { runCli } from '../sync/harness.js';
 
-test('rbac prints a Role limited to the one ConfigMap (get/list/watch) plus create/patch events, and its RoleBinding', () => {
+test('rbac prints a Role limited to the one ConfigMap (get/list/watch), its last-accepted ConfigMap (get/update) and events (create/patch), its RoleBinding, and that last-accepted ConfigMap, empty', () => {
   const docs = parseAllDocuments(rbacManifests('shop', 'envoy', 'envoy-xds')).map((d) => d.toJS() as Record<string, unknown>);
-  assert.deepEqual(docs.map((d) => d.kind), ['Role', 'RoleBinding']);
-  const [role, binding] = docs as [{ metadata: { name: string; namespace: string }; rules: unknown[] }, { roleRef: { name: string }; subjects: unknown[] }];
+  assert.deepEqual(docs.map((d) => d.kind), ['Role', 'RoleBinding', 'ConfigMap']);
+  const [role, binding, store] = docs as [
+    { metadata: { name: string; namespace: string }; rules: unknown[] },
+    { roleRef: { name: string }; subjects: unknown[] },
+    { metadata: { name: string; namespace: string; labels: Record<string, string>; annotations: Record<string, string> }; data?: unknown },
+  ];
   assert.equal(role.metadata.namespace, 'shop');
   assert.deepEqual(role.rules, [
     { apiGroups: [''], resources: ['configmaps'], resourceNames: ['envoy-xds'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['configmaps'], resourceNames: ['envoy-xds-envoy-xds-accepted'], verbs: ['get', 'update'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
   ]);
   assert.equal(binding.roleRef.name, role.metadata.name);
   assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'envoy', namespace: 'shop' }]);
+  // No data: re-applying this never erases what the watchers kept there.
+  assert.deepEqual(store, {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: 'envoy-xds-envoy-xds-accepted',
+      namespace: 'shop',
+      labels: { 'app.kubernetes.io/managed-by': 'envoy-xds-injector' },
+      annotations: { 'envoy-xds-injector.io/configmap': 'envoy-xds' },
+    },
+  });
+});
+
+test('the last-accepted ConfigMap of a long name stays a valid name (≤ 253), distinct per source', () => {
+  const a = `${'a'.repeat(240)}x`;
+  const b = `${'a'.repeat(240)}y`;
+  for (const name of [a, b]) {
+    const store = lastAcceptedConfigMapName(name);
+    assert.ok(store.length <= 253, store);
+    assert.ok(isDns1123Subdomain(store), store);
+    assert.ok(store.endsWith('-envoy-xds-accepted'));
+  }
+  assert.notEqual(lastAcceptedConfigMapName(a), lastAcceptedConfigMapName(b));
+  assert.equal(lastAcceptedConfigMapName('envoy-xds'), 'envoy-xds-envoy-xds-accepted');
 });
 
 test('rbac refuses missing or invalid names with exit 2', async () => {

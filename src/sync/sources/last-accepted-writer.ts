@@ -1,0 +1,242 @@
+// `source: api`: Envoy's verdicts kept outside the Pod, in the last-accepted ConfigMap
+// (`<configmap>-envoy-xds-accepted`, src/inject/last-accepted.ts). After each accepted verdict the
+// watcher stores the accepted content (as published, stamped) and a mark; after a refusal, a mark
+// of the refused content. A new Pod's `copy` reads it through an optional ConfigMap volume
+// (src/sync/last-accepted.ts), so deleting a Pod while the ConfigMap holds a refused edit brings
+// back a Pod that serves what Envoy last accepted.
+//
+// Every Pod of a workload writes the same facts, so writes are idempotent: read, change what
+// differs, PUT with the resourceVersion read (optimistic concurrency: a 409 re-reads), and skip
+// the request entirely when the last known record already says so. Best effort: the watcher never
+// waits on it, a failure is logged once per kind and retried with backoff while verdicts keep
+// coming. The ConfigMap is not created by `rbac`'s Role (RBAC cannot limit `create` to one name):
+// `envoy-xds-injector rbac` prints it, and the watcher creates it itself only where allowed.
+import type { Logger } from 'pino';
+import { LAST_ACCEPTED_RECORD_KEY, LAST_ACCEPTED_SOURCE_ANNOTATION, lastAcceptedConfigMapName } from '../../inject/last-accepted.js';
+import type { LastAcceptedRecord, Mark } from '../last-accepted.js';
+import { parseRecord } from '../last-accepted.js';
+import { sha256 } from '../target.js';
+import type { Verdict } from '../verdict.js';
+import { acceptedCopy } from '../verdict-state.js';
+import { ApiUnreachableError, statusOf } from './kube.js';
+import type { KubeConnection } from './kube.js';
+
+const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'envoy-xds-injector' } as const;
+const SOURCE_ANNOTATION = LAST_ACCEPTED_SOURCE_ANNOTATION;
+
+export interface LastAcceptedWriterOptions {
+  connection: KubeConnection;
+  namespace: string;
+  /** The source ConfigMap. */
+  configMap: string;
+  /** The Pod whose Envoy judges (recorded in marks). */
+  pod?: string;
+  /** The watcher's target: the accepted content is read from its `..envoy-xds-verdict/accepted/`. */
+  targetDir: string;
+  logger: Logger;
+  /** The `rbac` command line, for the "forbidden" hint. */
+  fixCommand: string;
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+interface ConfigMapBody {
+  apiVersion: 'v1';
+  kind: 'ConfigMap';
+  metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+}
+
+type Change = { file: string; accepted: Mark; content: string } | { file: string; refused: Mark };
+
+const MAX_ATTEMPTS = 5;
+/** After a 403: the Role is missing; asking again every few seconds would only load the apiserver. */
+const FORBIDDEN_RETRY_MS = 5 * 60_000;
+
+export class LastAcceptedWriter {
+  /** The last-accepted ConfigMap's name. */
+  readonly name: string;
+  private readonly path: string;
+  private readonly logger: Logger;
+  /** Pending changes, the latest per (file, kind). */
+  private readonly pending = new Map<string, Change>();
+  private known: LastAcceptedRecord | undefined;
+  private running: Promise<void> | undefined;
+  private closed = false;
+  private delayMs: number;
+  private readonly reported = new Set<string>();
+  private wrote = false;
+  private forbidden = false;
+
+  constructor(private readonly options: LastAcceptedWriterOptions) {
+    this.name = lastAcceptedConfigMapName(options.configMap);
+    this.path = `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/configmaps`;
+    this.logger = options.logger;
+    this.delayMs = options.backoff?.initialMs ?? 1000;
+  }
+
+  /** A verdict listener (verdict.ts `onVerdict`). `unknown` verdicts are not kept. */
+  record(verdict: Verdict): void {
+    if (this.closed || verdict.outcome === 'unknown' || verdict.file === LAST_ACCEPTED_RECORD_KEY) return;
+    const mark: Mark = {
+      sha256: verdict.sha256,
+      ...(verdict.version === undefined ? {} : { version: verdict.version }),
+      at: new Date().toISOString(),
+      ...(this.options.pod === undefined ? {} : { pod: `${this.options.namespace}/${this.options.pod}` }),
+    };
+    if (verdict.outcome === 'rejected') {
+      this.queue({ file: verdict.file, refused: mark });
+      return;
+    }
+    // The copy the verdict kept; a newer accepted version may already have replaced it.
+    void acceptedCopy(this.options.targetDir, verdict.file).then((content) => {
+      if (content === undefined || sha256(content) !== verdict.sha256) return;
+      const text = content.toString('utf8');
+      if (!Buffer.from(text, 'utf8').equals(content)) {
+        this.reportOnce(`utf8:${verdict.file}`, 'warn', `${verdict.file} is not UTF-8 text: not kept in ConfigMap ${this.name}`);
+        return;
+      }
+      this.queue({ file: verdict.file, accepted: mark, content: text });
+    }, (err: unknown) => { this.logger.warn({ err, file: verdict.file }, 'could not read the accepted copy to keep it'); });
+  }
+
+  /** Waits for the write in progress (and what is queued) for at most `timeoutMs`. */
+  async close(timeoutMs = 2000): Promise<void> {
+    const running = this.running;
+    this.closed = true;
+    if (running === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([running, new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
+    clearTimeout(timer);
+  }
+
+  private queue(change: Change): void {
+    this.pending.set(`${'refused' in change ? 'refused' : 'accepted'}:${change.file}`, change);
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.size > 0) {
+      const changes = [...this.pending.values()];
+      this.pending.clear();
+      const known = this.known;
+      if (known !== undefined && !changes.some((c) => apply(structuredClone(known), undefined, c))) continue;
+      let done = false;
+      try {
+        done = await this.write(changes);
+      } catch (err) {
+        if (!(err instanceof ApiUnreachableError)) throw err;
+        this.reportOnce('unreachable', 'warn', `cannot keep Envoy's verdicts in ConfigMap ${this.name}: ${err.message}; retrying`);
+      }
+      if (done || this.closed) {
+        this.delayMs = this.options.backoff?.initialMs ?? 1000;
+        continue;
+      }
+      // Put back under anything newer that arrived meanwhile, then back off.
+      for (const change of changes) {
+        const key = `${'refused' in change ? 'refused' : 'accepted'}:${change.file}`;
+        if (!this.pending.has(key)) this.pending.set(key, change);
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.forbidden ? FORBIDDEN_RETRY_MS : this.delayMs).unref());
+      this.delayMs = Math.min(this.delayMs * 2, this.options.backoff?.maxMs ?? 30_000);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the wait
+      if (this.closed) return;
+    }
+  }
+
+  /** true: written (or nothing to write, or cannot be written at all: logged); false: retry later. */
+  private async write(changes: Change[]): Promise<boolean> {
+    const { connection } = this.options;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const got = await connection.request('GET', `${this.path}/${encodeURIComponent(this.name)}`);
+      if (got.status === 404) {
+        const body: ConfigMapBody = {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: this.name, namespace: this.options.namespace, labels: { ...MANAGED_BY }, annotations: { [SOURCE_ANNOTATION]: this.options.configMap } },
+        };
+        const record: LastAcceptedRecord = { configMap: this.options.configMap, files: {} };
+        for (const change of changes) apply(record, body, change);
+        body.data = { ...body.data, [LAST_ACCEPTED_RECORD_KEY]: formatRecord(record) };
+        const created = await connection.request('POST', this.path, body);
+        if (created.status === 409) continue; // another Pod created it meanwhile: read it
+        return this.settle(created.status, created.body, record, 'create');
+      }
+      if (got.status !== 200) return this.settle(got.status, got.body, undefined, 'get');
+      const body = got.body as ConfigMapBody;
+      const owner = body.metadata.annotations?.[SOURCE_ANNOTATION];
+      if (body.metadata.labels?.['app.kubernetes.io/managed-by'] !== MANAGED_BY['app.kubernetes.io/managed-by'] || (owner !== undefined && owner !== this.options.configMap)) {
+        this.reportOnce('not-ours', 'error', `ConfigMap ${this.name} exists but is not the injector's last-accepted store for ${this.options.configMap} (label app.kubernetes.io/managed-by=envoy-xds-injector${owner === undefined ? '' : `, annotation ${SOURCE_ANNOTATION}=${owner}`}): not written; rename or delete it`);
+        return true;
+      }
+      let record: LastAcceptedRecord;
+      const text = body.data?.[LAST_ACCEPTED_RECORD_KEY];
+      try {
+        record = text === undefined ? { configMap: this.options.configMap, files: {} } : parseRecord(text);
+      } catch (err) {
+        this.reportOnce('bad-record', 'warn', `ConfigMap ${this.name} key ${LAST_ACCEPTED_RECORD_KEY} does not parse (${(err as Error).message}): rewriting it`);
+        record = { configMap: this.options.configMap, files: {} };
+      }
+      let changed = text === undefined;
+      for (const change of changes) changed = apply(record, body, change) || changed;
+      this.known = record;
+      if (!changed) return true;
+      body.data = { ...body.data, [LAST_ACCEPTED_RECORD_KEY]: formatRecord(record) };
+      const put = await connection.request('PUT', `${this.path}/${encodeURIComponent(this.name)}`, body);
+      if (put.status === 409) continue; // another Pod wrote first: re-read, re-apply
+      return this.settle(put.status, put.body, record, 'update');
+    }
+    return false;
+  }
+
+  private settle(status: number, body: unknown, record: LastAcceptedRecord | undefined, verb: string): boolean {
+    this.forbidden = status === 403;
+    if (status >= 200 && status < 300) {
+      if (record !== undefined) this.known = record;
+      if (!this.wrote) this.logger.info({ configMap: this.name }, `keeping Envoy's verdicts in ConfigMap ${this.name} (a new Pod starts from what Envoy last accepted)`);
+      this.wrote = true;
+      this.reported.delete('unreachable');
+      return true;
+    }
+    const message = statusOf(body).message ?? `HTTP ${String(status)}`;
+    if (status === 403) {
+      this.reportOnce(`forbidden:${verb}`, 'warn', `cannot ${verb} ConfigMap ${this.name}, where a new Pod finds what Envoy last accepted (${message}); fix: ${this.options.fixCommand}`);
+      return false;
+    }
+    if (status === 422 || status === 413) {
+      this.reportOnce(`invalid:${message}`, 'error', `ConfigMap ${this.name} refused the accepted files (${message}): not kept`);
+      return true;
+    }
+    this.reportOnce(`status:${String(status)}`, 'warn', `cannot ${verb} ConfigMap ${this.name}: ${message}; retrying`);
+    return false;
+  }
+
+  private reportOnce(key: string, level: 'warn' | 'error', message: string): void {
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    this.logger[level]({ configMap: this.name }, message);
+  }
+}
+
+/** Applies one change to `record` (and the accepted content to `body`); returns whether anything changed. */
+function apply(record: LastAcceptedRecord, body: ConfigMapBody | undefined, change: Change): boolean {
+  const entry = (record.files[change.file] ??= {});
+  if ('refused' in change) {
+    if (entry.refused?.sha256 === change.refused.sha256) return false;
+    entry.refused = change.refused;
+    return true;
+  }
+  const contentChanged = body !== undefined && body.data?.[change.file] !== change.content;
+  if (body !== undefined) body.data = { ...body.data, [change.file]: change.content };
+  if (entry.accepted?.sha256 === change.accepted.sha256 && !contentChanged) return false;
+  entry.accepted = change.accepted;
+  // Envoy now runs this content: a refusal of the same content (another Envoy's) no longer holds.
+  if (entry.refused?.sha256 === change.accepted.sha256) delete entry.refused;
+  return true;
+}
+
+function formatRecord(record: LastAcceptedRecord): string {
+  return `${JSON.stringify(record, null, 2)}\n`;
+}
