@@ -14,8 +14,9 @@ Commands:
           generates a self-signed development certificate and listens on 127.0.0.1.
   inject  -f FILE|-  [--config F]
           Inject every annotated pod template of a multi-document YAML stream; print YAML.
-  copy    --from DIR --to DIR [--bootstrap NAME]
-          Publish one consistent snapshot of a mounted ConfigMap into DIR (init container).
+  copy    --from DIR --to DIR [--bootstrap NAME] [--accepted DIR]
+          Publish one consistent snapshot of a mounted ConfigMap into DIR (init container);
+          with --accepted, a file Envoy refused elsewhere starts from the last accepted version.
   watch   --from DIR --to DIR [--resync 60s] [--ready-file PATH] [--bootstrap NAME]
           [--admin HOST:PORT|PATH] [--verdict-timeout 10s] [--source volume|api --configmap NAME ...]
           Republish ConfigMap changes by atomic rename so Envoy reloads them (sidecar), and
@@ -23,7 +24,8 @@ Commands:
   status  [--to DIR] [--json] [--timeout 2s]
           Per file: ConfigMap, published, what Envoy runs, last verdict (kubectl exec in the watcher).
   rbac    --namespace NS --service-account SA --configmap NAME
-          Print the Role and RoleBinding that watch --source api needs (kubectl apply -f -).
+          Print the Role, the RoleBinding and the empty NAME-envoy-xds-accepted ConfigMap that
+          watch --source api needs (kubectl apply -f -).
 
 Run 'envoy-xds-injector <command> --help' for a command's flags.
 `;

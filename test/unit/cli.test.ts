@@ -16,3 +16,19 @@ test('the CLI prints usage with --help and refuses unknown commands', async () =
     return true;
   });
 });
+
+test("the overview lists every flag of each command's own usage line", async () => {
+  const overview = (await run(process.execPath, ['--import', 'tsx', main, '--help'])).stdout;
+  // Each command's entry: from its name at the start of a line to the next command or the end.
+  const entries = new Map<string, string>();
+  for (const m of overview.matchAll(/^ {2}(\w+) {2,}([\s\S]*?)(?=^ {2}\w+ {2,}|^Run )/gm)) entries.set(m[1] ?? '', m[2] ?? '');
+  assert.deepEqual([...entries.keys()], ['serve', 'inject', 'copy', 'watch', 'status', 'rbac']);
+  for (const [name, entry] of entries) {
+    const usage = (await run(process.execPath, ['--import', 'tsx', main, name, '--help'])).stdout;
+    const synopsis = usage.split('\n')[0] ?? '';
+    for (const flag of synopsis.match(/--[a-z-]+/g) ?? []) {
+      assert.ok(entry.includes(flag), `'envoy-xds-injector --help' does not list ${name} ${flag} (from '${synopsis}')`);
+    }
+  }
+  assert.match(entries.get('rbac') ?? '', /ConfigMap/, 'rbac prints three objects, the last-accepted ConfigMap too');
+});
