@@ -73,8 +73,17 @@ export const copy: Command = async (args, ctx) => {
     }
     let subs: Substitution[] = [];
     if (values.accepted !== undefined) {
-      const store = await loadLastAccepted(values.accepted, undefined, logger);
-      if (store !== undefined) subs = substitutions(snapshot, store);
+      const store = await loadLastAccepted(values.accepted, logger);
+      if (store !== undefined) {
+        const found = substitutions(snapshot, store);
+        subs = found.substitutions;
+        for (const { name, refused, why } of found.unusable) {
+          logger.warn(
+            { file: name, refusedXdsVersion: refused.version, refusedIn: refused.pod },
+            `${name}: the ConfigMap holds version ${refused.version ?? '(no version_info)'}, which Envoy refused in Pod ${refused.pod ?? '(unknown)'}, but the last-accepted store cannot replace it (${why}): Envoy starts from the ConfigMap's; fix the ConfigMap`,
+          );
+        }
+      }
     }
     const result = await syncer.syncSnapshot(applySubstitutions(snapshot, subs));
     if (result.missing.length > 0) {

@@ -100,21 +100,29 @@ export interface Substitution {
 /**
  * Files of `snapshot` whose content, stamped as `watch` would publish it, is exactly what the store
  * records as refused, and for which the store holds intact accepted content (its sha256 matches
- * the record). Pure.
+ * the record); `unusable`: such files the store cannot start from, with why. Pure.
  */
-export function substitutions(snapshot: Snapshot, store: LastAccepted): Substitution[] {
+export function substitutions(snapshot: Snapshot, store: LastAccepted): { substitutions: Substitution[]; unusable: { name: string; refused: Mark; why: string }[] } {
   const out: Substitution[] = [];
+  const unusable: { name: string; refused: Mark; why: string }[] = [];
   for (const [name, source] of snapshot.files) {
     const mark = store.record.files[name];
-    const content = store.files.get(name);
-    if (mark?.refused === undefined || mark.accepted === undefined || content === undefined) continue;
-    if (sha256(content) !== mark.accepted.sha256 || mark.accepted.sha256 === mark.refused.sha256) continue;
+    if (mark?.refused === undefined) continue;
     const sourceSha = sha256(source);
     const stamped = stampVersion(name, source, sourceSha).content;
     if ((stamped === source ? sourceSha : sha256(stamped)) !== mark.refused.sha256) continue;
-    out.push({ name, content, accepted: mark.accepted, refused: mark.refused });
+    // The ConfigMap holds refused content: start from the accepted version if the store has it intact.
+    const content = store.files.get(name);
+    const why =
+      mark.accepted === undefined ? 'Envoy never accepted a version of it'
+      : content === undefined ? 'the store lacks its accepted content'
+      : sha256(content) !== mark.accepted.sha256 ? 'the stored accepted content does not match its sha256 (edited by hand?)'
+      : mark.accepted.sha256 === mark.refused.sha256 ? 'the same content is marked accepted and refused'
+      : undefined;
+    if (why !== undefined || mark.accepted === undefined || content === undefined) unusable.push({ name, refused: mark.refused, why: why ?? '' });
+    else out.push({ name, content, accepted: mark.accepted, refused: mark.refused });
   }
-  return out;
+  return { substitutions: out, unusable };
 }
 
 /** `snapshot` with each substituted file's content replaced. */
@@ -159,15 +167,9 @@ export async function recordSubstitutions(targetDir: string, sourceDir: string, 
  * `copy --accepted DIR`: the store, or undefined (with the reason logged) when it cannot be used.
  * Never throws: a broken store must not keep Envoy from starting on the ConfigMap.
  */
-export async function loadLastAccepted(dir: string, configMap: string | undefined, logger: Logger): Promise<LastAccepted | undefined> {
+export async function loadLastAccepted(dir: string, logger: Logger): Promise<LastAccepted | undefined> {
   try {
-    const store = await readLastAccepted(dir);
-    if (store === undefined) return undefined;
-    if (configMap !== undefined && store.record.configMap !== configMap) {
-      logger.warn({ store: dir, configMap, recordFor: store.record.configMap }, `the last-accepted store at ${dir} is for ConfigMap ${store.record.configMap}, not ${configMap}: not used`);
-      return undefined;
-    }
-    return store;
+    return await readLastAccepted(dir);
   } catch (err) {
     const message = err instanceof SourceMissingError ? `${dir} does not exist` : (err as Error).message;
     logger.warn({ store: dir, error: message }, `the last-accepted store cannot be read (${message}): starting from the ConfigMap alone`);

@@ -457,6 +457,12 @@ export class VerdictTracker {
         return false;
       });
       if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), at };
+      // Still held (the ConfigMap still has the refused content): keep the record across restarts.
+      if (!this.held.has(file)) delete entry.refused;
+      // An accepted LDS update replaced Envoy's listener errors with none.
+      for (const s of this.subscriptionsOf(file)) if (s.type === 'LDS') this.lastListenerErrors.set(s.statPrefix, []);
+      message = `Envoy accepted ${file} version ${v} in ${String(latencyMs)} ms`;
+      this.logger.info({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, latencyMs, rolledBack }, message);
       // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
       // ConfigMap's content another Pod's Envoy refused (its image or bootstrap may differ). A
       // refusal rolls back to what runs; an acceptance ends the detour.
@@ -469,12 +475,6 @@ export class VerdictTracker {
         delete entry.refused;
         this.options.resync?.();
       }
-      // Still held (the ConfigMap still has the refused content): keep the record across restarts.
-      if (!this.held.has(file)) delete entry.refused;
-      // An accepted LDS update replaced Envoy's listener errors with none.
-      for (const s of this.subscriptionsOf(file)) if (s.type === 'LDS') this.lastListenerErrors.set(s.statPrefix, []);
-      message = `Envoy accepted ${file} version ${v} in ${String(latencyMs)} ms`;
-      this.logger.info({ event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, latencyMs, rolledBack }, message);
     } else if (outcome === 'rejected') {
       why = await this.why(pending, stats);
       const reasonFields = reasonFieldsOf(why);

@@ -122,6 +122,7 @@ test('a new Pod while the ConfigMap holds the refused shared case: Envoy starts 
     assert.equal(first.outcome, 'accepted', String(first.msg));
     const retry = await watcher.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('for this Envoy to judge'), 'the retry line');
     assert.equal(retry.refusedIn, 'shop/envoy-a');
+    assert.ok(watcher.logs.indexOf(retry) > watcher.logs.indexOf(first), 'the retry is said after the verdict it follows');
     const rejected = await watcher.waitForLog((l) => l.event === 'verdict' && l.outcome === 'rejected', 'this Envoy\'s verdict on example-2');
     assert.equal(rejected.xdsVersion, 'example-2');
     assert.equal(rejected.rolledBack, true, String(rejected.msg));
@@ -180,6 +181,7 @@ test('copy --accepted starts from the ConfigMap when the store does not apply: o
     {
       what: 'the stored accepted file does not match its record',
       opts: { configMapLds: sharedCase, acceptedLds: (port) => ldsYaml({ port, body: 'v1' }), refusedLds: sharedCase, storedContent: (b) => Buffer.concat([b, Buffer.from('# edited\n')]) },
+      warns: /^lds\.yaml: the ConfigMap holds version example-2, which Envoy refused in Pod shop\/envoy-a, but the last-accepted store cannot replace it \(the stored accepted content does not match its sha256 \(edited by hand\?\)\): Envoy starts from the ConfigMap's; fix the ConfigMap$/,
     },
     {
       what: 'the record does not parse',
