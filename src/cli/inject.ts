@@ -156,7 +156,10 @@ export const inject: Command = async (args, ctx) => {
     source = file === '-' ? await readAll(ctx.stdin) : await readFile(file, 'utf8');
   } catch (err) {
     if (!(err instanceof InvalidConfigError) && !(err as NodeJS.ErrnoException).code) throw err;
-    ctx.stderr.write(`envoy-xds-injector inject: ${err instanceof Error ? err.message : String(err)}\n`);
+    const message = (err as NodeJS.ErrnoException).code === 'EISDIR'
+      ? `${file} is a directory: -f takes one file or '-' (e.g. kubectl kustomize ${file} | envoy-xds-injector inject -f -, or cat ${file}/*.yaml | envoy-xds-injector inject -f -)`
+      : err instanceof Error ? err.message : String(err);
+    ctx.stderr.write(`envoy-xds-injector inject: ${message}\n`);
     return 1;
   }
 

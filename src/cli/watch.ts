@@ -37,7 +37,8 @@ accepted version (kept under --to/..envoy-xds-verdict/, see 'status'). Exits 0 o
                       verdicts are kept in ConfigMap NAME-envoy-xds-accepted, where a new Pod's
                       copy finds the last accepted version (docs/api-source.md)
   --configmap NAME    the ConfigMap (api; env ENVOY_XDS_CONFIGMAP)
-  --namespace NS      its namespace (api; env POD_NAMESPACE, else the ServiceAccount mount's)
+  --namespace NS      its namespace (api; env POD_NAMESPACE, else the --kubeconfig context's, else
+                      the ServiceAccount mount's)
   --pod NAME          the Pod Events are recorded for (env POD_NAME; POD_UID, NODE_NAME too)
   --kubeconfig FILE   credentials from a kubeconfig instead of the Pod's ServiceAccount token
                       (env ENVOY_XDS_KUBECONFIG)
@@ -133,12 +134,20 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   onVerdict: VerdictListener;
 }> {
   const { ApiSource } = await import('../sync/sources/api-source.js');
-  const { SERVICE_ACCOUNT_DIR, inClusterConnection, kubeconfigConnection } = await import('../sync/sources/kube.js');
+  const { SERVICE_ACCOUNT_DIR, inClusterConnection, kubeconfigConnection, kubeconfigNamespace } = await import('../sync/sources/kube.js');
   const { EventReason, EventRecorder } = await import('../sync/events.js');
   const { LastAcceptedWriter } = await import('../sync/sources/last-accepted-writer.js');
   const { readFileSync } = await import('node:fs');
   if (flags.configMap === undefined || flags.configMap === '') throw new UsageError('--source api needs --configmap (or ENVOY_XDS_CONFIGMAP)');
   let namespace = flags.namespace;
+  // As kubectl does: the kubeconfig's current context may name the namespace.
+  if ((namespace === undefined || namespace === '') && flags.kubeconfig !== undefined && flags.kubeconfig !== '') {
+    try {
+      namespace = kubeconfigNamespace(flags.kubeconfig);
+    } catch {
+      // unreadable: kubeconfigConnection below says why
+    }
+  }
   if (namespace === undefined || namespace === '') {
     try {
       namespace = readFileSync(`${SERVICE_ACCOUNT_DIR}/namespace`, 'utf8').trim();

@@ -135,6 +135,14 @@ test("an Envoy relying on its image's default command (shared case): the bootstr
   }
 });
 
+test('-f DIR (kubectl takes directories) exits 1 with nothing on stdout and says how to feed a directory', async () => {
+  const dir = new URL('../../manifests/examples', import.meta.url).pathname;
+  const run = await inject(['-f', dir]);
+  assert.equal(run.code, 1);
+  assert.equal(run.stdout, '');
+  assert.equal(run.stderr, `envoy-xds-injector inject: ${dir} is a directory: -f takes one file or '-' (e.g. kubectl kustomize ${dir} | envoy-xds-injector inject -f -, or cat ${dir}/*.yaml | envoy-xds-injector inject -f -)\n`);
+});
+
 test('a YAML syntax error exits 1 and names the document and the line', async () => {
   const run = await inject(['-f', fixture('invalid.yaml')]);
   assert.equal(run.code, 1);

@@ -4,6 +4,10 @@ import { parseAllDocuments } from 'yaml';
 import { rbacManifests } from '../../src/cli/rbac.js';
 import { isDns1123Subdomain } from '../../src/inject/index.js';
 import { lastAcceptedConfigMapName } from '../../src/inject/last-accepted.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { kubeconfigNamespace } from '../../src/sync/sources/kube.js';
 import { runCli } from '../sync/harness.js';
 
 test('rbac prints a Role limited to the one ConfigMap (get/list/watch), its last-accepted ConfigMap (get/update) and events (create/patch), its RoleBinding, and that last-accepted ConfigMap, empty', () => {
@@ -64,4 +68,25 @@ test('watch --source api without a ConfigMap name, or an unknown source, is a us
   const unknown = await runCli(['watch', '--from', '/nonexistent', '--to', '/nonexistent', '--source', 'kubelet']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /--source: expected volume or api, got 'kubelet'/);
+});
+
+test('watch --source api --kubeconfig takes the namespace from the kubeconfig context, as kubectl does', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'envoy-xds-kubeconfig-'));
+  try {
+    const kubeconfig = join(dir, 'config');
+    await writeFile(kubeconfig, JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:1' } }],
+      users: [{ name: 'u', user: { token: 't' } }],
+      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u', namespace: 'shop' } }],
+      'current-context': 'x',
+    }));
+    assert.equal(kubeconfigNamespace(kubeconfig), 'shop');
+    const run = await runCli(['watch', '--from', join(dir, 'nope'), '--to', dir, '--source', 'api', '--configmap', 'x', '--kubeconfig', kubeconfig]);
+    assert.doesNotMatch(run.stderr, /needs --namespace/);
+    assert.equal(run.code, 1, run.stdout); // it got past the flags: the source directory does not exist
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -82,9 +82,16 @@ export function inClusterConnection(env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUN
 
 interface KubeconfigFile {
   'current-context'?: string;
-  contexts?: { name: string; context: { cluster: string; user: string } }[];
+  contexts?: { name: string; context: { cluster: string; user: string; namespace?: string } }[];
   clusters?: { name: string; cluster: Record<string, unknown> }[];
   users?: { name: string; user: Record<string, unknown> }[];
+}
+
+/** The namespace of a kubeconfig's current context (kubectl's default namespace), if it sets one. */
+export function kubeconfigNamespace(path: string): string | undefined {
+  const doc = load(readFileSync(path, 'utf8')) as KubeconfigFile;
+  const namespace = doc.contexts?.find((c) => c.name === doc['current-context'])?.context.namespace;
+  return typeof namespace === 'string' && namespace !== '' ? namespace : undefined;
 }
 
 /**
