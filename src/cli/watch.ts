@@ -65,13 +65,13 @@ export const watch: Command = async (args, ctx) => {
     admin: { type: 'string' },
     'verdict-timeout': { type: 'string', default: '10s' },
     help: { type: 'boolean', short: 'h' },
-  });
+  }, USAGE);
   if (values.help) {
     ctx.stdout.write(USAGE);
     return 0;
   }
   const { from: sourceDir, to: targetDir } = values;
-  if (sourceDir === undefined || targetDir === undefined) throw new UsageError('--from and --to are required');
+  if (sourceDir === undefined || targetDir === undefined) throw new UsageError(`--from and --to are required\n\n${USAGE}`);
   const resyncMs = durationFlag('resync', values.resync, MIN_RESYNC_MS);
   if (values.source !== 'volume' && values.source !== 'api') throw new UsageError(`--source: expected volume or api, got '${values.source}'`);
   const api = values.source === 'api'
