@@ -7,7 +7,7 @@
 // never grants creating ConfigMaps.
 import { stringify } from 'yaml';
 import { isDns1123Subdomain } from '../inject/index.js';
-import { LAST_ACCEPTED_SOURCE_ANNOTATION, lastAcceptedConfigMapName } from '../inject/last-accepted.js';
+import { LAST_ACCEPTED_SOURCE_ANNOTATION, MANAGED_BY_LABELS, lastAcceptedConfigMapName } from '../inject/last-accepted.js';
 import type { Command } from './context.js';
 import { parseFlags, UsageError } from './context.js';
 
@@ -30,7 +30,7 @@ export function rbacManifests(namespace: string, serviceAccount: string, configM
   const store = lastAcceptedConfigMapName(configMap);
   // Role names are path segments: any DNS subdomain; keep within 253 characters.
   const name = `envoy-xds-watch-${configMap}`.slice(0, 253).replace(/[-.]+$/, '');
-  const labels = { 'app.kubernetes.io/managed-by': 'envoy-xds-injector' };
+  const labels = { ...MANAGED_BY_LABELS };
   const role = {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',

@@ -10,6 +10,9 @@ export const LAST_ACCEPTED_SUFFIX = '-envoy-xds-accepted';
 /** Data key of the record (JSON, see src/sync/last-accepted.ts); every other key is a file. */
 export const LAST_ACCEPTED_RECORD_KEY = 'envoy-xds-injector.record.json';
 
+/** On everything `rbac` prints, and what the watcher requires before writing the last-accepted ConfigMap. */
+export const MANAGED_BY_LABELS = { 'app.kubernetes.io/managed-by': 'envoy-xds-injector' } as const;
+
 /** On the last-accepted ConfigMap: the ConfigMap it keeps verdicts for. */
 export const LAST_ACCEPTED_SOURCE_ANNOTATION = 'envoy-xds-injector.io/configmap';
 

@@ -113,14 +113,17 @@ export function substitutions(snapshot: Snapshot, store: LastAccepted): { substi
     if ((stamped === source ? sourceSha : sha256(stamped)) !== mark.refused.sha256) continue;
     // The ConfigMap holds refused content: start from the accepted version if the store has it intact.
     const content = store.files.get(name);
-    const why =
-      mark.accepted === undefined ? 'Envoy never accepted a version of it'
-      : content === undefined ? 'the store lacks its accepted content'
-      : sha256(content) !== mark.accepted.sha256 ? 'the stored accepted content does not match its sha256 (edited by hand?)'
-      : mark.accepted.sha256 === mark.refused.sha256 ? 'the same content is marked accepted and refused'
-      : undefined;
-    if (why !== undefined || mark.accepted === undefined || content === undefined) unusable.push({ name, refused: mark.refused, why: why ?? '' });
-    else out.push({ name, content, accepted: mark.accepted, refused: mark.refused });
+    const { accepted, refused } = mark;
+    let why: string;
+    if (accepted === undefined) why = 'Envoy never accepted a version of it';
+    else if (content === undefined) why = 'the store lacks its accepted content';
+    else if (sha256(content) !== accepted.sha256) why = 'the stored accepted content does not match its sha256 (edited by hand?)';
+    else if (accepted.sha256 === refused.sha256) why = 'the same content is marked accepted and refused';
+    else {
+      out.push({ name, content, accepted, refused });
+      continue;
+    }
+    unusable.push({ name, refused, why });
   }
   return { substitutions: out, unusable };
 }
@@ -149,9 +152,9 @@ export async function recordSubstitutions(targetDir: string, sourceDir: string, 
     updatedAt: new Date().toISOString(),
     files: {},
   };
+  const version = (mark: Mark): { version?: string } => (mark.version === undefined ? {} : { version: mark.version });
   for (const sub of subs) {
     await keepCopy(targetDir, 'accepted', sub.name, undefined);
-    const version = (mark: Mark): { version?: string } => (mark.version === undefined ? {} : { version: mark.version });
     state.files[sub.name] = {
       ...state.files[sub.name],
       published: { ...version(sub.accepted), sha256: sub.accepted.sha256, at: new Date().toISOString() },

@@ -12,7 +12,7 @@
 // coming. The ConfigMap is not created by `rbac`'s Role (RBAC cannot limit `create` to one name):
 // `envoy-xds-injector rbac` prints it, and the watcher creates it itself only where allowed.
 import type { Logger } from 'pino';
-import { LAST_ACCEPTED_RECORD_KEY, LAST_ACCEPTED_SOURCE_ANNOTATION, lastAcceptedConfigMapName } from '../../inject/last-accepted.js';
+import { LAST_ACCEPTED_RECORD_KEY, LAST_ACCEPTED_SOURCE_ANNOTATION, MANAGED_BY_LABELS, lastAcceptedConfigMapName } from '../../inject/last-accepted.js';
 import type { LastAcceptedRecord, Mark } from '../last-accepted.js';
 import { parseRecord } from '../last-accepted.js';
 import { sha256 } from '../target.js';
@@ -21,7 +21,6 @@ import { acceptedCopy } from '../verdict-state.js';
 import { ApiUnreachableError, statusOf } from './kube.js';
 import type { KubeConnection } from './kube.js';
 
-const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'envoy-xds-injector' } as const;
 const SOURCE_ANNOTATION = LAST_ACCEPTED_SOURCE_ANNOTATION;
 
 export interface LastAcceptedWriterOptions {
@@ -48,6 +47,9 @@ interface ConfigMapBody {
 }
 
 type Change = { file: string; accepted: Mark; content: string } | { file: string; refused: Mark };
+
+/** One pending change per file and kind: a newer verdict of the same kind replaces the older. */
+const keyOf = (change: Change): string => `${'refused' in change ? 'refused' : 'accepted'}:${change.file}`;
 
 const MAX_ATTEMPTS = 5;
 /** After a 403: the Role is missing; asking again every few seconds would only load the apiserver. */
@@ -111,7 +113,7 @@ export class LastAcceptedWriter {
   }
 
   private queue(change: Change): void {
-    this.pending.set(`${'refused' in change ? 'refused' : 'accepted'}:${change.file}`, change);
+    this.pending.set(keyOf(change), change);
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
     });
@@ -136,8 +138,7 @@ export class LastAcceptedWriter {
       }
       // Put back under anything newer that arrived meanwhile, then back off.
       for (const change of changes) {
-        const key = `${'refused' in change ? 'refused' : 'accepted'}:${change.file}`;
-        if (!this.pending.has(key)) this.pending.set(key, change);
+        if (!this.pending.has(keyOf(change))) this.pending.set(keyOf(change), change);
       }
       await new Promise((resolve) => setTimeout(resolve, this.forbidden ? FORBIDDEN_RETRY_MS : this.delayMs).unref());
       this.delayMs = Math.min(this.delayMs * 2, this.options.backoff?.maxMs ?? 30_000);
@@ -155,7 +156,7 @@ export class LastAcceptedWriter {
         const body: ConfigMapBody = {
           apiVersion: 'v1',
           kind: 'ConfigMap',
-          metadata: { name: this.name, namespace: this.options.namespace, labels: { ...MANAGED_BY }, annotations: { [SOURCE_ANNOTATION]: this.options.configMap } },
+          metadata: { name: this.name, namespace: this.options.namespace, labels: { ...MANAGED_BY_LABELS }, annotations: { [SOURCE_ANNOTATION]: this.options.configMap } },
         };
         const record: LastAcceptedRecord = { configMap: this.options.configMap, files: {} };
         for (const change of changes) apply(record, body, change);
@@ -167,7 +168,7 @@ export class LastAcceptedWriter {
       if (got.status !== 200) return this.settle(got.status, got.body, undefined, 'get');
       const body = got.body as ConfigMapBody;
       const owner = body.metadata.annotations?.[SOURCE_ANNOTATION];
-      if (body.metadata.labels?.['app.kubernetes.io/managed-by'] !== MANAGED_BY['app.kubernetes.io/managed-by'] || (owner !== undefined && owner !== this.options.configMap)) {
+      if (body.metadata.labels?.['app.kubernetes.io/managed-by'] !== MANAGED_BY_LABELS['app.kubernetes.io/managed-by'] || (owner !== undefined && owner !== this.options.configMap)) {
         this.reportOnce('not-ours', 'error', `ConfigMap ${this.name} exists but is not the injector's last-accepted store for ${this.options.configMap} (label app.kubernetes.io/managed-by=envoy-xds-injector${owner === undefined ? '' : `, annotation ${SOURCE_ANNOTATION}=${owner}`}): not written; rename or delete it`);
         return true;
       }
