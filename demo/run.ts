@@ -119,10 +119,11 @@ class Demo {
     if (entry.event === 'verdict') {
       const verdict = entry as unknown as VerdictLine;
       for (const listener of [...this.verdictListeners]) listener(verdict);
-      if (this.autoStatus) {
-        clearTimeout(this.statusTimer);
-        this.statusTimer = setTimeout(() => void this.showStatus(), 400);
-      }
+    }
+    // After Envoy's verdict, or after the watcher held a file back before Envoy saw it.
+    if (this.autoStatus && (entry.event === 'verdict' || /^rejected \S+:\d+:\d+:/.test(msg))) {
+      clearTimeout(this.statusTimer);
+      this.statusTimer = setTimeout(() => void this.showStatus(), 400);
     }
   }
 
@@ -186,7 +187,7 @@ class Demo {
       await rm(this.work, { recursive: true, force: true });
       if (this.removeEditDir) await rm(this.editDir, { recursive: true, force: true });
       else await rm(join(this.editDir, '.demo.pid'), { force: true });
-      say('demo', `removed ${this.work}${this.removeEditDir ? ` and ${relative(process.cwd(), this.editDir) || this.editDir}` : ''}`);
+      say('demo', `removed ${this.work}${this.removeEditDir ? ` and ${shown(this.editDir)}` : ''}`);
     })();
     return this.stopping;
   }
@@ -200,6 +201,12 @@ class Demo {
   kill(): void {
     for (const p of this.processes) signalGroup(p.child, 'SIGKILL');
   }
+}
+
+/** A path as the user would type it from here: relative inside the working directory, else absolute. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel === '' ? '.' : rel.startsWith('..') ? path : rel;
 }
 
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -339,7 +346,7 @@ async function main(): Promise<number> {
       return res?.status === 200 ? res.body : undefined;
     }, 60_000, gone(envoyProcess));
     await demo.showStatus();
-    const shownDir = relative(process.cwd(), editDir).startsWith('..') ? editDir : relative(process.cwd(), editDir) || '.';
+    const shownDir = shown(editDir);
     process.stdout.write(`
 envoy-xds-injector demo is ready: Envoy serves ${url} (admin http://127.0.0.1:${String(adminPort)}/)
   curl ${url}                     ${JSON.stringify(first.trim())}
