@@ -3,11 +3,11 @@
 // with the reason instead of Envoy crash-looping on a missing bootstrap.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorFields, explainSyncError } from '../sync/errors.js';
-import { applySubstitutions, loadLastAccepted, recordSubstitutions, substitutions } from '../sync/last-accepted.js';
-import type { Substitution } from '../sync/last-accepted.js';
-import { readSnapshot } from '../sync/snapshot.js';
-import { Syncer } from '../sync/syncer.js';
+import { errorFields, explainSyncError } from '../sync/publish/explain-error.js';
+import { applySubstitutions, loadLastAccepted, recordSubstitutions, substitutions } from '../sync/last-accepted/store.js';
+import type { Substitution } from '../sync/last-accepted/store.js';
+import { readSnapshot } from '../sync/volume/snapshot.js';
+import { Syncer } from '../sync/publish/syncer.js';
 import type { Command } from './context.js';
 import { parseFlags, UsageError } from './context.js';
 

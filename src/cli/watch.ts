@@ -1,15 +1,15 @@
 // `watch`: the sidecar. Republishes every ConfigMap change into the emptyDir by atomic rename so
 // Envoy's path_config_source reloads it. See docs/sync.md.
-import { errorFields, explainSyncError } from '../sync/errors.js';
-import { parseAdminAddress } from '../sync/bootstrap-sources.js';
-import { runWatch } from '../sync/watcher.js';
+import { errorFields, explainSyncError } from '../sync/publish/explain-error.js';
+import { parseAdminAddress } from '../sync/envoy/subscriptions.js';
+import { runWatch } from '../sync/watch/run-watch.js';
 import type { SnapshotSource } from '../sync/sources/source.js';
-import type { EventRecorder } from '../sync/events.js';
-import type { LastAcceptedWriter } from '../sync/sources/last-accepted-writer.js';
-import type { VerdictListener } from '../sync/verdict.js';
+import type { EventRecorder } from '../sync/kube/pod-events.js';
+import type { LastAcceptedWriter } from '../sync/last-accepted/writer.js';
+import type { VerdictListener } from '../sync/verdict/tracker.js';
 import type { CliContext, Command } from './context.js';
 import { durationFlag, parseFlags, UsageError } from './context.js';
-import { rbacCommandLine } from '../sync/sources/rbac-hint.js';
+import { rbacCommandLine } from '../sync/kube/rbac-hint.js';
 
 const USAGE = `Usage: envoy-xds-injector watch --from DIR --to DIR [--resync 60s] [--ready-file PATH] [--bootstrap NAME]
        [--admin HOST:PORT|PATH] [--verdict-timeout 10s]
@@ -134,9 +134,9 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   onVerdict: VerdictListener;
 }> {
   const { ApiSource } = await import('../sync/sources/api-source.js');
-  const { SERVICE_ACCOUNT_DIR, inClusterConnection, kubeconfigConnection, kubeconfigNamespace } = await import('../sync/sources/kube.js');
-  const { EventReason, EventRecorder } = await import('../sync/events.js');
-  const { LastAcceptedWriter } = await import('../sync/sources/last-accepted-writer.js');
+  const { SERVICE_ACCOUNT_DIR, inClusterConnection, kubeconfigConnection, kubeconfigNamespace } = await import('../sync/kube/connection.js');
+  const { EventReason, EventRecorder } = await import('../sync/kube/pod-events.js');
+  const { LastAcceptedWriter } = await import('../sync/last-accepted/writer.js');
   const { readFileSync } = await import('node:fs');
   if (flags.configMap === undefined || flags.configMap === '') throw new UsageError('--source api needs --configmap (or ENVOY_XDS_CONFIGMAP)');
   let namespace = flags.namespace;

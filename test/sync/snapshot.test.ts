@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { SourceMissingError, readSnapshot } from '../../src/sync/snapshot.js';
+import { SourceMissingError, readSnapshot } from '../../src/sync/volume/snapshot.js';
 import { AtomicWriter, makeTempDirs, versionOf, xdsFile } from './harness.js';
 
 test('reads through ..data, ignores .. entries and the key symlinks', async () => {

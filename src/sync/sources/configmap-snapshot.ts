@@ -2,8 +2,8 @@
 // every `data` key as its UTF-8 text and every `binaryData` key base64-decoded (the API's JSON
 // encoding of []byte), so both sources yield byte-identical files and identical digests.
 import { createHash } from 'node:crypto';
-import type { Snapshot } from '../snapshot.js';
-import type { ConfigMapObject } from './configmap-watch.js';
+import type { Snapshot } from '../volume/snapshot.js';
+import type { ConfigMapObject } from '../kube/configmap-watch.js';
 
 export function configMapSnapshot(configMap: ConfigMapObject): Snapshot {
   const files = new Map<string, Buffer>();

@@ -6,17 +6,17 @@ import { rename, unlink, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { DATA_LINK, SourceMissingError, isReservedName } from './snapshot.js';
-import { errorFields, explainSyncError } from './errors.js';
+import { DATA_LINK, SourceMissingError, isReservedName } from '../volume/snapshot.js';
+import { errorFields, explainSyncError } from '../publish/explain-error.js';
 import { heapAboveSoftLimit, releaseMemory } from './memory.js';
-import { Syncer } from './syncer.js';
-import type { SyncResult } from './syncer.js';
-import type { SnapshotSource } from './sources/source.js';
-import { VolumeSource } from './sources/source.js';
-import type { AdminAddress } from './bootstrap-sources.js';
-import { VerdictTracker } from './verdict.js';
-import type { VerdictListener } from './verdict.js';
-import { warmUp, warmUpParser } from './warmup.js';
+import { Syncer } from '../publish/syncer.js';
+import type { SyncResult } from '../publish/syncer.js';
+import type { SnapshotSource } from '../sources/source.js';
+import { VolumeSource } from '../sources/source.js';
+import type { AdminAddress } from '../envoy/subscriptions.js';
+import { VerdictTracker } from '../verdict/tracker.js';
+import type { VerdictListener } from '../verdict/tracker.js';
+import { warmUp, warmUpParser } from './warm-up.js';
 
 const RELEASE_AFTER_IDLE_MS = 1000;
 // A pass that read and parsed this much leaves megabytes of dead parse trees in the old generation

@@ -7,13 +7,13 @@
 // accepted version, and this Envoy's own verdict decides (verdict.ts, `fromStore`).
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { LAST_ACCEPTED_RECORD_KEY } from '../inject/last-accepted.js';
-import { readSnapshot, SourceMissingError } from './snapshot.js';
-import type { Snapshot } from './snapshot.js';
-import { sha256 } from './target.js';
-import { stampVersion } from './version-stamp.js';
-import { keepCopy, readState, stateDir, writeState } from './verdict-state.js';
-import type { VerdictState } from './verdict-state.js';
+import { LAST_ACCEPTED_RECORD_KEY } from '../../inject/last-accepted.js';
+import { readSnapshot, SourceMissingError } from '../volume/snapshot.js';
+import type { Snapshot } from '../volume/snapshot.js';
+import { sha256 } from '../publish/target.js';
+import { stampVersion } from '../envoy/version-stamp.js';
+import { keepCopy, readState, stateDir, writeState } from '../verdict/state.js';
+import type { VerdictState } from '../verdict/state.js';
 
 /** One judged version of a file: sha256 (hex) of the published (stamped) content. */
 export interface Mark {

@@ -8,17 +8,17 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { bootstrapInfo, describeAdmin, findSubscriptions, parseConfig } from './bootstrap-sources.js';
-import type { AdminAddress, Subscription, XdsType } from './bootstrap-sources.js';
-import { EnvoyAdmin } from './envoy-admin.js';
-import type { SubscriptionStats } from './envoy-admin.js';
-import { rejectionReason } from './envoy-reason.js';
-import type { ListenerError, RejectionReason } from './envoy-reason.js';
-import { isReservedName } from './snapshot.js';
-import { sha256 } from './target.js';
-import { versionOf } from './version-stamp.js';
-import { acceptedCopy, keepCopy, readState, refusedPath, writeState } from './verdict-state.js';
-import type { Outcome, VerdictState } from './verdict-state.js';
+import { bootstrapInfo, describeAdmin, findSubscriptions, parseConfig } from '../envoy/subscriptions.js';
+import type { AdminAddress, Subscription, XdsType } from '../envoy/subscriptions.js';
+import { EnvoyAdmin } from '../envoy/admin.js';
+import type { SubscriptionStats } from '../envoy/admin.js';
+import { rejectionReason } from '../envoy/rejection-reason.js';
+import type { ListenerError, RejectionReason } from '../envoy/rejection-reason.js';
+import { isReservedName } from '../volume/snapshot.js';
+import { sha256 } from '../publish/target.js';
+import { versionOf } from '../envoy/version-stamp.js';
+import { acceptedCopy, keepCopy, readState, refusedPath, writeState } from './state.js';
+import type { Outcome, VerdictState } from './state.js';
 
 /** One verdict, as logged and as handed to `onVerdict` listeners. */
 export interface Verdict {

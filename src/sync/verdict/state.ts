@@ -6,7 +6,7 @@
 // A `..` name is never a ConfigMap key, so Envoy never watches these and `watch` never publishes them.
 import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { XdsType } from './bootstrap-sources.js';
+import type { XdsType } from '../envoy/subscriptions.js';
 
 export const STATE_DIR = '..envoy-xds-verdict';
 export const STATE_FILE = 'state.json';

@@ -16,8 +16,8 @@
 //   retried after `forbiddenRetryMs`); the watcher keeps publishing either way.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { KubeConnection } from './sources/kube.js';
-import { statusOf } from './sources/kube.js';
+import type { KubeConnection } from './connection.js';
+import { statusOf } from './connection.js';
 
 /** What issue 9's verdict reports for one published file. */
 export interface VerdictRecord {

@@ -3,13 +3,13 @@
 // and from the watcher's state file (verdict-state.ts) for the verdicts and addresses.
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseAdminAddress } from './bootstrap-sources.js';
-import { EnvoyAdmin } from './envoy-admin.js';
-import { readSnapshot, isReservedName } from './snapshot.js';
-import { sha256 } from './target.js';
-import { stampVersion, versionOf } from './version-stamp.js';
-import { readState, stateDir, STATE_FILE } from './verdict-state.js';
-import type { VerdictState } from './verdict-state.js';
+import { parseAdminAddress } from '../envoy/subscriptions.js';
+import { EnvoyAdmin } from '../envoy/admin.js';
+import { readSnapshot, isReservedName } from '../volume/snapshot.js';
+import { sha256 } from '../publish/target.js';
+import { stampVersion, versionOf } from '../envoy/version-stamp.js';
+import { readState, stateDir, STATE_FILE } from './state.js';
+import type { VerdictState } from './state.js';
 
 export interface FileStatus {
   file: string;

@@ -3,14 +3,14 @@
 // target, validate them, and publish the valid ones by rename in make-before-break order.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { readSnapshot } from './snapshot.js';
-import type { Snapshot } from './snapshot.js';
+import { readSnapshot } from '../volume/snapshot.js';
+import type { Snapshot } from '../volume/snapshot.js';
 import { TargetDirectory, sha256 } from './target.js';
-import { publishRank, validateConfigFile } from './validate.js';
-import type { FileKind, ValidationError } from './validate.js';
-import { stampVersion } from './version-stamp.js';
-import type { Stamped } from './version-stamp.js';
-import type { PublishedFile } from './verdict.js';
+import { publishRank, validateConfigFile } from '../envoy/gate.js';
+import type { FileKind, ValidationError } from '../envoy/gate.js';
+import { stampVersion } from '../envoy/version-stamp.js';
+import type { Stamped } from '../envoy/version-stamp.js';
+import type { PublishedFile } from '../verdict/tracker.js';
 
 export interface SyncerOptions {
   sourceDir: string;

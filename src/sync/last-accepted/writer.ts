@@ -13,13 +13,13 @@
 // `envoy-xds-injector rbac` prints it, and the watcher creates it itself only where allowed.
 import type { Logger } from 'pino';
 import { LAST_ACCEPTED_RECORD_KEY, LAST_ACCEPTED_SOURCE_ANNOTATION, MANAGED_BY_LABELS, lastAcceptedConfigMapName } from '../../inject/last-accepted.js';
-import type { LastAcceptedRecord, Mark } from '../last-accepted.js';
-import { parseRecord } from '../last-accepted.js';
-import { sha256 } from '../target.js';
-import type { Verdict } from '../verdict.js';
-import { acceptedCopy } from '../verdict-state.js';
-import { ApiUnreachableError, statusOf } from './kube.js';
-import type { KubeConnection } from './kube.js';
+import type { LastAcceptedRecord, Mark } from './store.js';
+import { parseRecord } from './store.js';
+import { sha256 } from '../publish/target.js';
+import type { Verdict } from '../verdict/tracker.js';
+import { acceptedCopy } from '../verdict/state.js';
+import { ApiUnreachableError, statusOf } from '../kube/connection.js';
+import type { KubeConnection } from '../kube/connection.js';
 
 const SOURCE_ANNOTATION = LAST_ACCEPTED_SOURCE_ANNOTATION;
 

@@ -10,7 +10,7 @@
 // keeps a publish within a few milliseconds); `yaml`, which knows every node's position, is loaded
 // only to point at the resource that lacks an "@type".
 import { YAMLException } from 'js-yaml';
-import { loadLikeEnvoy } from './envoy-yaml.js';
+import { loadLikeEnvoy } from './yaml.js';
 
 export type FileKind =
   /** Not YAML/JSON, or YAML/JSON without a top-level `resources` list (Lua, certificates, ...). */

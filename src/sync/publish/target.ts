@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isReservedName } from './snapshot.js';
+import { isReservedName } from '../volume/snapshot.js';
 
 // Published files must be readable by Envoy, which runs as another user than the watcher.
 const FILE_MODE = 0o644;

@@ -15,7 +15,7 @@
 //   the older ones in place. `error_state` of clusters, routes and endpoints is
 //   `[#not-implemented-hide:]` in api/envoy/admin/v3/config_dump_shared.proto: CDS, RDS and EDS
 //   refusals have no reason outside the log.
-import type { XdsType } from './bootstrap-sources.js';
+import type { XdsType } from './subscriptions.js';
 
 /** One `error_state` of ListenersConfigDump.dynamic_listeners. */
 export interface ListenerError {
