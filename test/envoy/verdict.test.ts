@@ -9,10 +9,9 @@ import { test } from 'node:test';
 import { AtomicWriter, CliProcess, makeTempDirs, runCli, waitFor } from '../sync/harness.js';
 import { pino } from 'pino';
 import { parseConfig } from '../../src/sync/envoy/subscriptions.js';
-import type { Verdict } from '../../src/sync/verdict/tracker.js';
+import type { Verdict } from '../../src/sync/verdict/verdict.js';
 import { runWatch } from '../../src/sync/watch/run-watch.js';
-import { sha256 } from '../../src/sync/publish/target.js';
-import { stampVersion } from '../../src/sync/envoy/version-stamp.js';
+import { sha256, stampVersion } from '../../src/sync/envoy/version-stamp.js';
 import { bootstrapYaml, freePorts, ldsYaml, rdsYaml, startEnvoy } from './envoy.js';
 import { READY, TIMEOUT, refusedLds, running, startPod, verdicts } from './pod.js';
 

@@ -3,7 +3,8 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { REASON_MAX_CHARS, bound, envoyLogLine, rejectionReason } from '../../src/sync/envoy/rejection-reason.js';
-import { verdictOccurrence, EVENT_MESSAGE_MAX } from '../../src/sync/kube/pod-events.js';
+import { EVENT_MESSAGE_MAX } from '../../src/sync/kube/pod-events.js';
+import { verdictOccurrence } from '../../src/sync/watch/reporters.js';
 import { formatStatus } from '../../src/sync/verdict/status.js';
 
 const PUBLISHED = Date.parse('2026-11-30T15:00:00.000Z');

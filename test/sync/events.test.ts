@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { EventRecorder, verdictOccurrence } from '../../src/sync/kube/pod-events.js';
+import { EventRecorder, verdictOccurrence } from '../../src/sync/watch/reporters.js';
 import type { ApiResponse, KubeConnection } from '../../src/sync/kube/connection.js';
 
 interface Call { method: string; path: string; body: unknown }

@@ -96,3 +96,14 @@ export function rejectionReason(opts: {
   for (const e of errors) if (!texts.has(e.details)) texts.set(e.details, e.details);
   return { reason: bound([...texts.values()].join('; ')), ...(possiblyEarlier ? { possiblyEarlier } : {}), envoyLog };
 }
+
+/**
+ * The one sentence that says why Envoy refused a file, in the verdict's log line, its Event and
+ * `status`: Envoy's own words when its admin API gave them, else the start of Envoy's log line to
+ * grep for; undefined when neither is known.
+ */
+export function refusalSentence(why: { reason?: string | undefined; possiblyEarlier?: boolean | undefined; envoyLog?: string | undefined }): string | undefined {
+  if (why.reason !== undefined) return `Envoy says${why.possiblyEarlier === true ? ' (about this or an earlier refused version)' : ''}: ${why.reason}`;
+  if (why.envoyLog !== undefined) return `Envoy's admin API does not say why; Envoy's log does: grep "${why.envoyLog}"`;
+  return undefined;
+}

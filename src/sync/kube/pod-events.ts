@@ -1,61 +1,15 @@
-// Envoy's verdict (and the watcher's own publish/reject decisions) as Kubernetes Events regarding
-// the Pod, where operators look: `kubectl describe pod`, `kubectl events --for pod/NAME`.
-//
-// Deduplicated and rate-limited like client-go's EventRecorder/EventCorrelator:
-// - one Event object per series (reason + file): the first occurrence is a create, later ones
-//   PATCH its count, lastTimestamp and message (the latest version), which `kubectl describe`
-//   shows as "(xN over T)". client-go's correlator does the same for identical messages and
-//   aggregates similar ones; our messages differ only by version, so every occurrence joins its
-//   series directly.
-// - writes take a token from a bucket (client-go's spam filter: burst 25); while no token is
-//   left, occurrences only update the series in memory and the series is written once when a
-//   token comes back, with the latest message and the full count: a burst of edits makes at most
-//   `burst + elapsed / refillMs` writes, and the last verdict is never lost, only delayed.
-// - one write at a time; what arrives meanwhile coalesces into its series.
-// - no permission for events (403) → one log line naming the fix, then Events are paused (and
-//   retried after `forbiddenRetryMs`); the watcher keeps publishing either way.
+// Kubernetes Events regarding the Pod, where operators look: `kubectl describe pod`, `kubectl
+// events --for pod/NAME`. The writer: which occurrences to write and when is event-series.ts
+// (client-go's EventCorrelator: one Event per series, a token bucket); this does the API writes,
+// one at a time (what arrives meanwhile coalesces into its series). No permission for events (403)
+// → one log line naming the fix, then Events are paused (and retried after `forbiddenRetryMs`);
+// the watcher keeps publishing either way.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KubeConnection } from './connection.js';
 import { statusOf } from './connection.js';
-
-/** What issue 9's verdict reports for one published file. */
-export interface VerdictRecord {
-  file: string;
-  /** The version Envoy was given (content-derived; see docs/api-source.md for resourceVersion). */
-  version: string;
-  previousVersion?: string;
-  outcome: 'accepted' | 'rejected' | 'unknown';
-  rolledBack: boolean;
-  /** From the publish (rename) to Envoy's verdict, in milliseconds. */
-  latencyMs?: number;
-  message: string;
-  /** The ConfigMap's resourceVersion the file came from, when it came through the API. */
-  resourceVersion?: string;
-  /** rejected: Envoy's reason (already in `message`), when its admin API reports one. */
-  reason?: string;
-  /** rejected: the start of Envoy's log line with the full error (already in `message`). */
-  envoyLog?: string;
-}
-
-export type EventType = 'Normal' | 'Warning';
-
-export const EventReason = {
-  accepted: 'XdsAccepted',
-  rejected: 'XdsRejected',
-  rolledBack: 'XdsRolledBack',
-  unknown: 'XdsVerdictUnknown',
-  /** Refused by the watcher's gate: never published, the last good file stays. */
-  invalid: 'XdsInvalid',
-} as const;
-
-export interface EventOccurrence {
-  type: EventType;
-  reason: string;
-  /** The series key besides the reason: one Event object per (reason, file). */
-  file: string;
-  message: string;
-}
+import { EventSeries } from './event-series.js';
+import type { EventOccurrence, Series } from './event-series.js';
 
 export interface PodReference {
   namespace: string;
@@ -87,86 +41,28 @@ const DEFAULT_FORBIDDEN_RETRY_MS = 5 * 60_000;
  * enforced for events.k8s.io; kept for core/v1 too, so `kubectl describe` stays readable).
  */
 export const EVENT_MESSAGE_MAX = 1024;
-/** The apiserver keeps Events for --event-ttl (1 h by default); past that a PATCH gets 404. */
-const MAX_SERIES = 256;
 
-interface Series {
-  key: string;
-  occurrence: EventOccurrence;
-  name: string | undefined;
-  count: number;
-  written: number;
-  firstTimestamp: string;
-  lastTimestamp: string;
-}
-
-/**
- * The Event for a verdict: reason, type and a one-line message with file, version and latency, and
- * for a rejection Envoy's reason or the log line to grep (from the verdict's message); at most
- * EVENT_MESSAGE_MAX characters.
- */
-export function verdictOccurrence(verdict: VerdictRecord): EventOccurrence {
-  const reason = verdict.rolledBack
-    ? EventReason.rolledBack
-    : verdict.outcome === 'accepted'
-      ? EventReason.accepted
-      : verdict.outcome === 'rejected'
-        ? EventReason.rejected
-        : EventReason.unknown;
-  const parts = [`${verdict.file} version ${verdict.version}`];
-  if (verdict.resourceVersion !== undefined) parts.push(`ConfigMap resourceVersion ${verdict.resourceVersion}`);
-  if (verdict.latencyMs !== undefined) parts.push(`after ${String(Math.round(verdict.latencyMs))} ms`);
-  if (verdict.rolledBack && verdict.previousVersion !== undefined) parts.push(`rolled back to ${verdict.previousVersion}`);
-  return {
-    type: verdict.outcome === 'accepted' && !verdict.rolledBack ? 'Normal' : 'Warning',
-    reason,
-    file: verdict.file,
-    message: capMessage(`${parts.join(', ')}: ${verdict.message}`),
-  };
-}
-
-function capMessage(message: string): string {
+/** `message` cut to EVENT_MESSAGE_MAX characters, an ellipsis marking the cut. */
+export function capMessage(message: string): string {
   return message.length <= EVENT_MESSAGE_MAX ? message : `${message.slice(0, EVENT_MESSAGE_MAX - 1)}…`;
 }
 
-export class EventRecorder {
-  private readonly series = new Map<string, Series>();
-  private readonly dirty = new Set<string>();
-  private tokens: number;
-  private lastRefill: number;
+export class PodEventRecorder {
+  private readonly series: EventSeries;
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private forbiddenUntil = 0;
   private closed = false;
-  private readonly now: () => number;
   /** Writes sent to the apiserver (creates + patches), and occurrences recorded. */
   readonly stats = { occurrences: 0, creates: 0, patches: 0, failed: 0 };
 
   constructor(private readonly options: EventRecorderOptions) {
-    this.now = options.now ?? Date.now;
-    this.tokens = options.burst ?? DEFAULT_BURST;
-    this.lastRefill = this.now();
-  }
-
-  verdict(verdict: VerdictRecord): void {
-    this.record(verdictOccurrence(verdict));
+    this.series = new EventSeries(options.burst ?? DEFAULT_BURST, options.refillMs ?? DEFAULT_REFILL_MS, options.now ?? Date.now);
   }
 
   record(occurrence: EventOccurrence): void {
     if (this.closed) return;
     this.stats.occurrences++;
-    const key = `${occurrence.reason}\0${occurrence.file}`;
-    const at = new Date(this.now()).toISOString().replace(/\.\d+Z$/, 'Z');
-    let series = this.series.get(key);
-    if (series === undefined) {
-      series = { key, occurrence, name: undefined, count: 0, written: 0, firstTimestamp: at, lastTimestamp: at };
-      this.series.set(key, series);
-      if (this.series.size > MAX_SERIES) this.evictOne();
-    }
-    series.occurrence = occurrence;
-    series.count++;
-    series.lastTimestamp = at;
-    this.dirty.add(key);
+    this.series.add(occurrence);
     this.schedule();
   }
 
@@ -182,52 +78,23 @@ export class EventRecorder {
     await this.flush();
   }
 
-  private evictOne(): void {
-    for (const [key] of this.series) {
-      if (!this.dirty.has(key)) {
-        this.series.delete(key);
-        return;
-      }
-    }
-  }
-
-  private refill(): void {
-    const refillMs = this.options.refillMs ?? DEFAULT_REFILL_MS;
-    const burst = this.options.burst ?? DEFAULT_BURST;
-    const earned = Math.floor((this.now() - this.lastRefill) / refillMs);
-    if (earned > 0) {
-      this.tokens = Math.min(burst, this.tokens + earned);
-      this.lastRefill += earned * refillMs;
-    }
-  }
-
   private schedule(): void {
-    if (this.writing !== undefined || this.closed || this.dirty.size === 0) return;
+    if (this.writing !== undefined || this.closed || this.series.pending === 0) return;
     this.writing = this.drain().finally(() => {
       this.writing = undefined;
     });
   }
 
   private async drain(): Promise<void> {
-    while (this.dirty.size > 0 && !this.closed) {
-      if (this.now() < this.forbiddenUntil) {
-        this.dirty.clear();
-        return;
-      }
-      this.refill();
-      if (this.tokens < 1) {
-        const refillMs = this.options.refillMs ?? DEFAULT_REFILL_MS;
+    while (!this.closed) {
+      const next = this.series.next();
+      if (next === undefined) return;
+      if ('waitMs' in next) {
         clearTimeout(this.timer);
-        this.timer = setTimeout(() => { this.schedule(); }, Math.max(1, this.lastRefill + refillMs - this.now())).unref();
+        this.timer = setTimeout(() => { this.schedule(); }, next.waitMs).unref();
         return;
       }
-      const key = this.dirty.values().next().value;
-      if (key === undefined) return;
-      this.dirty.delete(key);
-      const series = this.series.get(key);
-      if (series === undefined) continue;
-      this.tokens--;
-      await this.write(series);
+      await this.write(next.write);
     }
   }
 
@@ -272,16 +139,13 @@ export class EventRecorder {
   }
 
   private forbidden(message: string): void {
-    const retryMs = this.options.forbiddenRetryMs ?? DEFAULT_FORBIDDEN_RETRY_MS;
-    if (this.forbiddenUntil === 0) {
+    if (this.series.forbidden(this.options.forbiddenRetryMs ?? DEFAULT_FORBIDDEN_RETRY_MS)) {
       const fix = this.options.fixCommand === undefined ? '' : ` Fix: ${this.options.fixCommand}`;
       this.options.logger.warn(
         { namespace: this.options.pod.namespace, error: message },
         `cannot record Events (create/patch events in namespace ${this.options.pod.namespace} is forbidden): verdicts are only in this log; publishing goes on.${fix}`,
       );
     }
-    this.forbiddenUntil = this.now() + retryMs;
-    this.dirty.clear();
   }
 
   private eventObject(series: Series, name: string, count: number): Record<string, unknown> {

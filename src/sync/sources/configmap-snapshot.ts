@@ -11,7 +11,7 @@ export function configMapSnapshot(configMap: ConfigMapObject): Snapshot {
   for (const [key, value] of Object.entries(configMap.binaryData ?? {})) files.set(key, Buffer.from(value, 'base64'));
   const sorted = new Map([...files].sort(([a], [b]) => (a < b ? -1 : 1)));
   return {
-    version: undefined,
+    dataDir: undefined,
     files: sorted,
     skipped: [],
     outside: new Map(),
