@@ -10,7 +10,8 @@ import type { ListenerError, RejectionReason } from '../envoy/rejection-reason.j
 import type { Subscription } from '../envoy/subscriptions.js';
 import { baseFor, refusalKind } from './judge.js';
 
-const REQUEST_TIMEOUT_MS = 1000;
+/** How long one admin API request of the verdict may take. */
+export const REQUEST_TIMEOUT_MS = 1000;
 
 export class ReasonReader {
   /** LDS stat prefix → the listener errors Envoy reported at its last refusal (emptied by an acceptance). */

@@ -24,10 +24,10 @@ import type { Waiting } from './judge.js';
 import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, undecidedReason, unknownMessage } from './messages.js';
 import { StateWriter, acceptedCopy, keepCopy, readState, refusedPath } from './state.js';
 import type { VerdictState } from './state.js';
-import { ReasonReader } from './reason.js';
+import { REQUEST_TIMEOUT_MS, ReasonReader } from './reason.js';
 import { SubscriptionMap } from './subscription-map.js';
-import { reasonFieldsOf } from './verdict.js';
-import type { Outcome, Verdict, VerdictListener } from './verdict.js';
+import { reasonFieldsOf, tell, verdictForms } from './verdict.js';
+import type { Outcome, VerdictListener } from './verdict.js';
 
 export interface VerdictOptions {
   sourceDir: string;
@@ -64,8 +64,6 @@ interface Pending extends Waiting {
   publishedAtMs: number;
   baseline: Map<string, SubscriptionStats | undefined>;
 }
-
-const REQUEST_TIMEOUT_MS = 1000;
 
 export class VerdictTracker {
   private readonly logger: Logger;
@@ -296,26 +294,9 @@ export class VerdictTracker {
       message = unknownMessage(file, version, reason);
       this.logger.warn({ ...logFields, rolledBack }, message);
     }
-    const whyFields = reasonFieldsOf(why);
-    entry.verdict = { outcome, ...(version === undefined ? {} : { version }), at, ...(outcome === 'unknown' ? {} : { latencyMs }), rolledBack, message, ...whyFields };
-    const verdict: Verdict = {
-      file,
-      version,
-      sha256: pending.sha256,
-      ...(previousVersion === undefined ? {} : { previousVersion }),
-      outcome,
-      rolledBack,
-      ...(outcome === 'unknown' ? {} : { latencyMs }),
-      message,
-      ...whyFields,
-    };
-    for (const listener of this.listeners) {
-      try {
-        listener(verdict);
-      } catch (err) {
-        this.logger.error({ err }, 'verdict listener failed');
-      }
-    }
+    const forms = verdictForms({ file, version, sha256: pending.sha256, previousVersion, at }, { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why) });
+    entry.verdict = forms.kept;
+    tell(this.listeners, forms.verdict, (err) => { this.logger.error({ err }, 'verdict listener failed'); });
     this.stateFile.save();
   }
 }

@@ -43,3 +43,32 @@ export function reasonFieldsOf(why: RejectionReason | undefined): Pick<VerdictFa
     envoyLog: why.envoyLog,
   };
 }
+
+/**
+ * The verdict in its two forms, built from one set of facts: as handed to listeners, and as
+ * state.json keeps it (`at`: ISO time). `latencyMs` is left out of an `unknown` verdict.
+ */
+export function verdictForms(judged: { file: string; version: string | undefined; sha256: string; previousVersion: string | undefined; at: string }, facts: VerdictFacts): {
+  verdict: Verdict;
+  kept: VerdictFacts & { version?: string; at: string };
+} {
+  const { file, version, sha256, previousVersion, at } = judged;
+  const { outcome, rolledBack, message } = facts;
+  const latency = outcome === 'unknown' || facts.latencyMs === undefined ? {} : { latencyMs: facts.latencyMs };
+  const why = { ...(facts.reason === undefined ? {} : { reason: facts.reason }), ...(facts.reasonPossiblyEarlier === undefined ? {} : { reasonPossiblyEarlier: facts.reasonPossiblyEarlier }), ...(facts.envoyLog === undefined ? {} : { envoyLog: facts.envoyLog }) };
+  return {
+    kept: { outcome, ...(version === undefined ? {} : { version }), at, ...latency, rolledBack, message, ...why },
+    verdict: { file, version, sha256, ...(previousVersion === undefined ? {} : { previousVersion }), outcome, rolledBack, ...latency, message, ...why },
+  };
+}
+
+/** Hands a verdict to every listener; one that throws is logged and the others still hear it. */
+export function tell(listeners: readonly VerdictListener[], verdict: Verdict, onError: (err: unknown) => void): void {
+  for (const listener of listeners) {
+    try {
+      listener(verdict);
+    } catch (err) {
+      onError(err);
+    }
+  }
+}
