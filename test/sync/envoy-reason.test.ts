@@ -1,4 +1,4 @@
-// The rules that turn what Envoy's admin API reports into a verdict's reason (src/sync/envoy-reason.ts).
+// The rules that turn what Envoy's admin API reports into a verdict's reason (src/sync/envoy/rejection-reason.ts).
 // What Envoy reports in each case is tested against the real Envoy in test/envoy/verdict-reason.test.ts.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';

@@ -1,7 +1,7 @@
 // The validation gate: a file Envoy certainly cannot load must never replace a good one (an empty
 // file is what a torn write looks like; a file that is not YAML, or a resource without "@type",
 // Envoy refuses). The gate is never stricter than Envoy: it reads YAML by Envoy's rules
-// (envoy-yaml.ts) and checks only what Envoy needs to decode a DiscoveryResponse at all, so a file
+// (yaml.ts) and checks only what Envoy needs to decode a DiscoveryResponse at all, so a file
 // Envoy loads always goes through. What Envoy refuses later (a bad field value) is for Envoy to
 // say. We also classify each file so a multi-file change is published in an order Envoy can apply
 // without dangling references (see publishRank).

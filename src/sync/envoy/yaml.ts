@@ -8,7 +8,7 @@
 // field `<<`); plain `~`/`null`/`Null`/`NULL` and empty nodes are null. Checked against Envoy 1.40
 // by test/sync/envoy-corpus.test.ts.
 //
-// js-yaml does the parsing (fast, see validate.ts) with a schema that mirrors those rules: every
+// js-yaml does the parsing (fast, see gate.ts) with a schema that mirrors those rules: every
 // tag is accepted and leaves its node as it is, and only null is resolved from plain scalars (the
 // gate never looks at numbers or booleans, so YAML 1.1 and 1.2 readings of `yes`/`0755` agree).
 import { Schema, Type, YAMLException, load } from 'js-yaml';

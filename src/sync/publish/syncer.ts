@@ -162,7 +162,7 @@ export class Syncer {
     const changes: Change[] = [];
     for (const [name, source] of snapshot.files) {
       const sourceDigest = sha256(source);
-      // The version Envoy reports back (see version-stamp.ts): one line added, or the source as is.
+      // The version Envoy reports back (see envoy/version-stamp.ts): one line added, or the source as is.
       // Remembered per source digest, so an unchanged file costs no stamping and no second hash.
       let stamped: Stamped | undefined;
       const stamp = (): Stamped => (stamped ??= stampVersion(name, source, sourceDigest));

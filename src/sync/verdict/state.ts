@@ -25,7 +25,7 @@ export interface FileState {
     sha256: string;
     at: string;
     /**
-     * Set by `copy` from the last-accepted store (last-accepted.ts): another Pod's Envoy refused
+     * Set by `copy` from the last-accepted store (store-seed.ts): another Pod's Envoy refused
      * it (that Pod's name); held only until this Envoy runs the accepted version, then retried once.
      */
     fromStore?: string;

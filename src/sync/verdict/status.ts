@@ -1,6 +1,6 @@
 // `status`: per file, what is in the ConfigMap, what is published, what Envoy runs, and Envoy's last
 // verdict. Read live where possible (the ConfigMap volume, the target directory, Envoy's admin API),
-// and from the watcher's state file (verdict-state.ts) for the verdicts and addresses.
+// and from the watcher's state file (state.ts) for the verdicts and addresses.
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAdminAddress } from '../envoy/subscriptions.js';
