@@ -105,3 +105,24 @@ test('the checks see a wrong import and a circle (they can fail)', () => {
   const circle = new Map([[at('verdict/a.ts'), [at('verdict/b.ts')]], [at('verdict/b.ts'), [at('verdict/a.ts')]]]);
   assert.deepEqual(circlesIn(circle), ['verdict/a.ts → verdict/b.ts → verdict/a.ts']);
 });
+
+test('a source: volume watcher loads no API code: src/cli/watch.ts reaches kube/, the API source, the store writer and the reporters only through import()', () => {
+  // Static value imports (not `import type`, erased by tsc; not import(), loaded only for --source api).
+  const VALUE_IMPORT = /^import\s+(?!type\b)[^'"]*?from\s*['"]([^'"]+)['"]/gm;
+  const loaded = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (path: string): void => {
+    if (loaded.has(path)) return;
+    loaded.add(path);
+    for (const m of readFileSync(path, 'utf8').matchAll(VALUE_IMPORT)) {
+      const spec = m[1] ?? '';
+      if (spec.startsWith('.')) visit(resolve(dirname(path), spec.replace(/\.js$/, '.ts')));
+      else packages.add(spec);
+    }
+  };
+  visit(join(repoRoot, 'src', 'cli', 'watch.ts'));
+  const api = [...loaded].map((path) => relative(SYNC, path)).filter((path) => /^(kube\/(?!rbac-hint)|sources\/api-source|last-accepted\/writer|watch\/reporters)/.test(path));
+  assert.deepEqual(api, []);
+  assert.deepEqual([...packages].filter((name) => name.startsWith('@kubernetes/')), []);
+  assert.ok(loaded.has(join(SYNC, 'watch', 'run-watch.ts')), 'the walk follows the volume watcher');
+});
