@@ -4,7 +4,7 @@
 // (its versions match Envoy releases; every .pb.go embeds its FileDescriptorProto, custom options
 // such as validate.rules and envoy.annotations.deprecated_at_minor_version included). imports.go
 // blank-imports every v3 package of that module and of github.com/cncf/xds/go; this program walks
-// the resulting protoregistry.GlobalFiles, sorted by file name, and writes:
+// the resulting protoregistry.GlobalFiles (each file after its imports, otherwise by name) and writes:
 //
 //	<out>.binpb.gz  google.protobuf.FileDescriptorSet, deterministic marshal, gzip (no name, no mtime)
 //	<out>.json      {"envoy": "<Envoy version>", "goControlPlane": "<module version>", "files": N}
@@ -47,9 +47,24 @@ func main() {
 	})
 	sort.Slice(files, func(i, j int) bool { return files[i].Path() < files[j].Path() })
 
+	// Dependencies before the files that import them (readers such as @bufbuild/protobuf's
+	// createFileRegistry need that order); otherwise by file name, so the output is stable.
 	set := &descriptorpb.FileDescriptorSet{}
-	for _, fd := range files {
+	written := map[string]bool{}
+	var write func(fd protoreflect.FileDescriptor)
+	write = func(fd protoreflect.FileDescriptor) {
+		if written[fd.Path()] {
+			return
+		}
+		written[fd.Path()] = true
+		imports := fd.Imports()
+		for i := 0; i < imports.Len(); i++ {
+			write(imports.Get(i).FileDescriptor)
+		}
 		set.File = append(set.File, protodesc.ToFileDescriptorProto(fd))
+	}
+	for _, fd := range files {
+		write(fd)
 	}
 	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(set)
 	check(err)
