@@ -24,7 +24,7 @@ export interface RawFinding {
   message: string;
 }
 
-const IDENTIFIER = /^[A-Za-z_@][A-Za-z0-9_@]*$/;
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `resources[0].filter_chains[0].name`; keys that are not identifiers as `["key"]`. */
 export function formatPath(path: readonly Segment[]): string {

@@ -122,7 +122,10 @@ function walkField(ctx: WalkContext, rm: ReflectMessage, field: DescField, json:
         const problem = checkScalar(kind.kind, kind.rules, value, field);
         if (problem) fail(problem);
       }
-      if (field.fieldKind === 'enum' && set) deprecatedEnumValue(ctx, field, value as number, here);
+      if (field.fieldKind === 'enum') {
+        if (set) deprecatedEnumValue(ctx, field, value as number, here);
+        unknownEnumName(ctx, field, itemJson, here);
+      }
       return;
     }
     case 'message': {
@@ -192,6 +195,20 @@ function walkNested(ctx: WalkContext, desc: DescMessage, message: Message, json:
     return;
   }
   walkMessage(ctx, desc, message, json, path);
+}
+
+/**
+ * An enum name the enum does not have: Envoy loads the file and leaves the field at its default
+ * (after a strict parse fails, its relaxed parse skips unknown enum names as unknown fields).
+ */
+function unknownEnumName(ctx: WalkContext, field: DescField, json: unknown, path: Segment[]): void {
+  const enumDesc = field.fieldKind === 'enum' ? field.enum : undefined;
+  if (!enumDesc || typeof json !== 'string' || enumDesc.values.some((v) => v.name === json)) return;
+  ctx.findings.push({
+    severity: ctx.unknownIsError ? 'error' : 'warning',
+    path,
+    message: `unknown value "${json}" of ${enumDesc.typeName}: Envoy ignores it and keeps the default (values: ${enumDesc.values.map((v) => v.name).join(', ')})`,
+  });
 }
 
 function deprecatedEnumValue(ctx: WalkContext, field: DescField, value: number, path: Segment[]): void {
