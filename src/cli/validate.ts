@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { checkConfigMap, checkFile, formatFinding, loadEnvoySchema, type ConfigMapLike, type EnvoySchema, type FileCheck, type Finding } from '../schema/index.js';
-import type { Command } from './context.js';
+import type { CliContext, Command } from './context.js';
 import { UsageError } from './context.js';
 
 const USAGE = `Usage: envoy-xds-injector validate [flags] PATH...
@@ -82,7 +82,8 @@ async function checkManifest(schema: EnvoySchema, name: string, text: string, bo
   return checks;
 }
 
-export const validate: Command = async (args, ctx) => {
+/** The command, with the schema loader injectable (tests share one loaded schema). */
+export async function runValidate(args: string[], ctx: CliContext, loadSchema: () => EnvoySchema = loadEnvoySchema): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -128,7 +129,7 @@ export const validate: Command = async (args, ctx) => {
     for (const file of files) inputs.push({ name: file, text: await readFile(file, 'utf8'), manifestOnly: false });
   }
 
-  const schema = loadEnvoySchema();
+  const schema = loadSchema();
   const checks: FileCheck[] = [];
   for (const input of inputs) {
     const base = input.name.slice(input.name.lastIndexOf('/') + 1);
@@ -149,4 +150,6 @@ export const validate: Command = async (args, ctx) => {
     ctx.stdout.write(`${checked} file(s) checked against Envoy ${schema.envoyVersion}'s API: ${errors} error(s), ${warnings} warning(s)\n`);
   }
   return errors > 0 ? 1 : 0;
-};
+}
+
+export const validate: Command = (args, ctx) => runValidate(args, ctx);
