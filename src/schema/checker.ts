@@ -16,6 +16,8 @@ export interface ConfigMapChecker {
 // needs tsx's loader too.
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const WORKER = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url);
+// tsx (a dev dependency) is loaded only when running from src/; dist/ never imports it.
+const TSX_LOADER = 'tsx/esm/api';
 
 export function createConfigMapChecker(): ConfigMapChecker {
   let worker: Worker | undefined;
@@ -28,7 +30,7 @@ export function createConfigMapChecker(): ConfigMapChecker {
   };
   const start = (): Worker => {
     const started = FROM_SOURCE
-      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER.href)}); })`, { eval: true })
+      ? new Worker(`import(${JSON.stringify(TSX_LOADER)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER.href)}); })`, { eval: true })
       : new Worker(WORKER);
     started.unref(); // never keeps the process alive on its own
     started.on('message', (message: { id: number; checks?: FileCheck[]; error?: string }) => {
