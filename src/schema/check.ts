@@ -11,7 +11,7 @@ import { envoyJson } from './envoy-json.js';
 import { formatPath, positions, type Finding, type RawFinding, type Segment } from './findings.js';
 import type { RuleSet } from './pgv.js';
 import type { EnvoySchema } from './schema.js';
-import { CUSTOM_JSON, walkMessage, writtenKey, type WalkContext } from './walk.js';
+import { CUSTOM_JSON, walkMessage, writtenKey, type MessagePlan, type WalkContext } from './walk.js';
 
 export type FileKind = 'xds' | 'bootstrap' | 'data';
 
@@ -50,7 +50,7 @@ export async function checkFile(schema: EnvoySchema, file: string, content: stri
     if (err instanceof SyntaxError) return { file, kind: 'xds', findings: [{ severity: 'error', file, ...jsonErrorPosition(err.message, text), message: `invalid JSON: ${err.message}` }] };
     throw err;
   }
-  const ctx: WalkContext = { schema, findings: [], unknownIsError: false, rulesCache: rulesCache(schema) };
+  const ctx: WalkContext = { schema, findings: [], unknownIsError: false, ...caches(schema) };
   const bootstrap = options.bootstrap === true || (isObject(root) && !('resources' in root) && BOOTSTRAP_FIELDS.some((key) => key in root));
   if (bootstrap) {
     ctx.unknownIsError = true; // Envoy refuses unknown fields in its bootstrap (static config)
@@ -70,12 +70,13 @@ export async function checkFile(schema: EnvoySchema, file: string, content: stri
   return done(file, 'xds', text, ctx.findings);
 }
 
-const caches = new WeakMap<EnvoySchema, Map<DescField, RuleSet | null>>();
-function rulesCache(schema: EnvoySchema): Map<DescField, RuleSet | null> {
-  let cache = caches.get(schema);
+// Per schema, shared by every check: the rules and plans read from the descriptors' options.
+const cachesBySchema = new WeakMap<EnvoySchema, Pick<WalkContext, 'rulesCache' | 'plans'>>();
+function caches(schema: EnvoySchema): Pick<WalkContext, 'rulesCache' | 'plans'> {
+  let cache = cachesBySchema.get(schema);
   if (!cache) {
-    cache = new Map<DescField, RuleSet | null>();
-    caches.set(schema, cache);
+    cache = { rulesCache: new Map<DescField, RuleSet | null>(), plans: new Map<DescMessage, MessagePlan>() };
+    cachesBySchema.set(schema, cache);
   }
   return cache;
 }

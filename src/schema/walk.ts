@@ -25,6 +25,33 @@ export interface WalkContext {
   /** Unknown fields are errors (a bootstrap, or --strict) instead of warnings. */
   unknownIsError: boolean;
   rulesCache: Map<DescField, RuleSet | null>;
+  /** What the walk needs of each message type, read once from its options (they are costly to decode). */
+  plans: Map<DescMessage, MessagePlan>;
+}
+
+export interface MessagePlan {
+  /** Field names and JSON names. */
+  known: Set<string>;
+  requiredOneofs: DescMessage['oneofs'];
+  /** Deprecated fields: true when also disallowed by default (Envoy refuses them). */
+  deprecated: Map<DescField, boolean>;
+}
+
+function planOf(ctx: WalkContext, desc: DescMessage): MessagePlan {
+  let plan = ctx.plans.get(desc);
+  if (!plan) {
+    const { oneofRequired, disallowedByDefault } = ctx.schema.options;
+    const known = new Set<string>();
+    const deprecated = new Map<DescField, boolean>();
+    for (const field of desc.fields) {
+      known.add(field.name).add(field.jsonName);
+      if (field.proto.options?.deprecated === true) deprecated.set(field, hasOption(field, disallowedByDefault) && Boolean(getOption(field, disallowedByDefault)));
+    }
+    const requiredOneofs = desc.oneofs.filter((oneof) => hasOption(oneof, oneofRequired) && getOption(oneof, oneofRequired) === true);
+    plan = { known, requiredOneofs, deprecated };
+    ctx.plans.set(desc, plan);
+  }
+  return plan;
 }
 
 /** The JSON key a field was written with (proto name or lowerCamel JSON name), if present. */
@@ -64,11 +91,10 @@ export function unpackAny(ctx: WalkContext, any: Any, json: unknown): { desc: De
 export function walkMessage(ctx: WalkContext, desc: DescMessage, message: Message, json: unknown, path: Segment[]): void {
   if (CUSTOM_JSON.has(desc.typeName)) return;
   const record = isObject(json) ? json : undefined;
+  const plan = planOf(ctx, desc);
   if (record) {
-    const known = new Set<string>();
-    for (const field of desc.fields) known.add(field.name).add(field.jsonName);
     for (const key of Object.keys(record)) {
-      if (known.has(key)) continue;
+      if (plan.known.has(key)) continue;
       ctx.findings.push({
         severity: ctx.unknownIsError ? 'error' : 'warning',
         path: [...path, key],
@@ -78,23 +104,23 @@ export function walkMessage(ctx: WalkContext, desc: DescMessage, message: Messag
     }
   }
   const rm = reflect(desc, message);
-  for (const oneof of desc.oneofs) {
-    if (hasOption(oneof, ctx.schema.options.oneofRequired) && getOption(oneof, ctx.schema.options.oneofRequired) === true && rm.oneofCase(oneof) === undefined) {
+  for (const oneof of plan.requiredOneofs) {
+    if (rm.oneofCase(oneof) === undefined) {
       ctx.findings.push({ severity: 'error', path, message: `one of ${oneof.fields.map((f) => f.name).join(', ')} is required (${desc.typeName}.${oneof.name})` });
     }
   }
-  for (const field of desc.fields) walkField(ctx, rm, field, record, path);
+  for (const field of desc.fields) walkField(ctx, plan, rm, field, record, path);
 }
 
-function walkField(ctx: WalkContext, rm: ReflectMessage, field: DescField, json: Record<string, unknown> | undefined, path: Segment[]): void {
+function walkField(ctx: WalkContext, plan: MessagePlan, rm: ReflectMessage, field: DescField, json: Record<string, unknown> | undefined, path: Segment[]): void {
   const key = writtenKey(json, field);
   const here = key === undefined ? path : [...path, key];
   const set = rm.isSet(field);
   const fail = (message: string): void => {
     ctx.findings.push({ severity: 'error', path: here, message: key === undefined ? `${field.name}: ${message}` : message });
   };
-  if (set && field.proto.options?.deprecated === true) {
-    const fatal = hasOption(field, ctx.schema.options.disallowedByDefault) && Boolean(getOption(field, ctx.schema.options.disallowedByDefault));
+  const fatal = set ? plan.deprecated.get(field) : undefined;
+  if (fatal !== undefined) {
     ctx.findings.push({
       severity: fatal ? 'error' : 'warning',
       path: here,
