@@ -1,6 +1,6 @@
 // npm run bench:validate — the Envoy schema check: `validate`'s check and the ConfigMap webhook.
 //
-// Side by side on the same inputs: the sync gate's check (src/sync/validate.ts: YAML parse and
+// Side by side on the same inputs: the sync gate's check (src/sync/envoy/gate.ts: YAML parse and
 // "@type" present, the floor any check pays) and the schema check (src/schema: Envoy's API,
 // PGV rules, unknown fields). Two ConfigMaps: small (one real listener, ~3 KiB) and 1 MiB
 // (a CDS file of 2,000 STRICT_DNS clusters). Then the webhook in-process (fastify inject, the
@@ -21,7 +21,7 @@ import { checkConfigMap, loadEnvoySchema, type ConfigMapLike } from '../src/sche
 import { createConfigMapChecker } from '../src/schema/checker.js';
 import { buildApp } from '../src/server/app.js';
 import { Readiness } from '../src/server/readiness.js';
-import { validateConfigFile } from '../src/sync/validate.js';
+import { validateConfigFile } from '../src/sync/envoy/gate.js';
 import { repoRoot } from '../test/sync/harness.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);

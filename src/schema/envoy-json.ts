@@ -8,7 +8,7 @@
 // one its decimal string; anything else (floats included) stays a string, which protobuf's JSON
 // parser reads by the field's type. Mapping keys are always their text. First document only, tags
 // ignored, `!ignore` keys dropped, null from plain ~/null/Null/NULL/empty, a repeated key keeps its
-// last value: the rules of src/sync/envoy-yaml.ts (the gate), which this module follows.
+// last value: the rules of src/sync/envoy/yaml.ts (the gate), which this module follows.
 // A `.json` file is read by protobuf's JSON parser; JSON.parse reads the same values, and what it
 // refuses but protobuf takes (trailing commas, single quotes) is read as YAML, JSON's superset.
 import { Schema, Type, YAMLException, load } from 'js-yaml';
