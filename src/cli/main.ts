@@ -64,6 +64,14 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  // A reader that closes the pipe early (`inject -f big.yaml | head`) wants no more output: that
+  // is no failure and no reason for a stack trace. Commands that write much stop at EPIPE themselves.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') return;
+    process.stderr.write(`envoy-xds-injector ${name}: cannot write to stdout (${err.code ?? err.message})\n`);
+    process.exitCode = 1;
+  });
+
   const shutdown = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
     if (shutdown.signal.aborted) process.exit(130); // second signal: stop now
