@@ -46,7 +46,7 @@ function sidecarMode(annotations: JsonObject, config: InjectorConfig): SidecarMo
   const mode = readAnnotation(annotations, Annotation.sidecar) ?? config.sidecar;
   if (mode !== 'native' && mode !== 'container') {
     throw new Denial(
-      `annotation ${Annotation.sidecar} "${mode}" is not supported: use "native" (Kubernetes >= 1.29) or "container"`,
+      `annotation ${Annotation.sidecar} "${mode}" is not supported: use "native" (a native sidecar, on by default in Kubernetes >= 1.30) or "container"`,
     );
   }
   return mode;
