@@ -28,6 +28,10 @@ Commands:
           watch --source api needs (kubectl apply -f -).
 
 Run 'envoy-xds-injector <command> --help' for a command's flags.
+
+Where it runs: in a clone, 'npx envoy-xds-injector <command>' after 'npm ci' (the package's bin);
+from the image, 'docker run --rm -i IMAGE <command> ...' (its entrypoint is this CLI); in an injected
+Pod, 'kubectl exec POD -c envoy-xds-watch -- envoy-xds-injector status'.
 `;
 
 // Loaded lazily so `copy`/`watch` (in every Envoy Pod) never load fastify.
