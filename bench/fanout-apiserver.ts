@@ -59,7 +59,7 @@ export async function scrape(cluster: Cluster): Promise<Metrics> {
 
 /** Watches of ConfigMaps open on the apiserver (namespaced: ours and the floor's, not the controllers'). */
 export function configMapWatches(m: Metrics): number {
-  return m.sum('apiserver_longrunning_requests', { verb: 'WATCH', resource: 'configmaps', scope: 'namespace' });
+  return m.sum('apiserver_longrunning_requests', { verb: 'WATCH', resource: 'configmaps', scope: /^(namespace|resource)$/ });
 }
 
 /** An audit policy: Metadata for ConfigMaps and Events in `namespace`, nothing else. */

@@ -73,7 +73,7 @@ interface PhaseResult {
   rssKiBPerWatcher: number; heapKiBPerWatcher: number; goroutinesPerWatcher: number; restCpuMsPerS: number;
   cpuMsPerEdit: number; eventBytesPerEdit: number; wcharPerEdit: number; eventWritesPerEdit: number;
   p50: number; p99: number; max: number; allNp50: number; allNmax: number; sampleMax: number; missing: number;
-  storm?: { settleS: number; readyS: number; lists: number; auditLists: number; auditListCodes: string; clientLists: number; afterP99: number; afterMissing: number };
+  storm?: { settleS: number; readyS: number; lists: number; auditLists: number; auditListCodes: string; listsAfterReady: number; clientLists: number; afterP99: number; afterMissing: number };
   shapes?: { real: string[]; fleet: string[] };
   /** Requests per real watcher per edit during the edits, by verb and resource (audit log): the whole Pod's cost. */
   podRequestsPerEdit?: string;
@@ -280,12 +280,13 @@ async function storm(
   const before = await fleet.status();
   const t0 = Date.now();
   await cluster.restartApiServer();
-  const readyS = (Date.now() - t0) / 1000;
+  const readyAt = Date.now();
+  const readyS = (readyAt - t0) / 1000;
   await waitWatches(cluster, systemWatches + n, 120_000);
   const settleS = (Date.now() - t0) / 1000;
   await sleep(5_000); // stragglers would show here
   const m = await scrape(cluster);
-  const lists = m.sum('apiserver_request_total', { verb: 'LIST', resource: 'configmaps', scope: 'namespace' });
+  const lists = m.sum('apiserver_request_total', { verb: 'LIST', resource: 'configmaps', scope: /^(namespace|resource)$/ });
   const audit = auditEvents(auditLog, t0).filter((e) => e.verb === 'list' && e.objectRef?.resource === 'configmaps');
   const codes = new Map<number, number>();
   for (const e of audit) codes.set(e.responseStatus?.code ?? 0, (codes.get(e.responseStatus?.code ?? 0) ?? 0) + 1);
@@ -295,6 +296,9 @@ async function storm(
   return {
     settleS: r1(settleS), readyS: r1(readyS), lists, auditLists: audit.length,
     auditListCodes: [...codes].map(([c, k]) => `${String(c)}: ${String(k)}`).join(', '),
+    // In a cluster, in-cluster clients reach a restarted apiserver through the `kubernetes` Service,
+    // whose endpoint comes back once it is ready; here they reach its port at once.
+    listsAfterReady: audit.filter((e) => Date.parse(e.requestReceivedTimestamp) >= readyAt).length,
     clientLists: (after.lists ?? 0) - (before.lists ?? 0),
     afterP99: r1(pct(got, 99)), afterMissing: n - got.length,
   };
@@ -304,7 +308,7 @@ function printPhase(r: PhaseResult): void {
   const who = r.kind === 'ours' ? `ours  (${String(SAMPLE)} real + ${String(r.n - SAMPLE)} ConfigMapWatch)` : 'floor (bare list+watch)';
   console.log(`\n[${r.size} N=${String(r.n)}] ${who}, load ${r.load}`);
   console.log(`  rest: apiserver RSS ${String(r.rssKiBPerWatcher)} KiB/watcher, Go heap in use ${String(r.heapKiBPerWatcher)} KiB/watcher, ${String(r.goroutinesPerWatcher)} goroutines/watcher, CPU +${String(r.restCpuMsPerS)} ms/s (all ${String(r.n)})`);
-  console.log(`  edit: apiserver CPU ${String(r.cpuMsPerEdit)} ms, watch events ${(r.eventBytesPerEdit / 1024).toFixed(0)} KiB, wchar ${(r.wcharPerEdit / 1024).toFixed(0)} KiB, Event writes ${String(r.eventWritesPerEdit)}`);
+  console.log(`  edit: apiserver CPU ${String(r.cpuMsPerEdit)} ms, written to sockets and files (wchar) ${(r.wcharPerEdit / 1024).toFixed(0)} KiB, watch events encoded (apiserver_watch_events_sizes) ${(r.eventBytesPerEdit / 1024).toFixed(0)} KiB, Event writes ${String(r.eventWritesPerEdit)}`);
   console.log(`  edit -> watcher: p50 ${String(r.p50)} ms, p99 ${String(r.p99)} ms, max ${String(r.max)} ms; all ${String(r.n)}: median ${String(r.allNp50)} ms, slowest ${String(r.allNmax)} ms; missing ${String(r.missing)}${r.kind === 'ours' ? `; real watchers (published) max ${String(r.sampleMax)} ms` : ''}`);
   if (r.shapes !== undefined) {
     const same = JSON.stringify(r.shapes.real) === JSON.stringify(r.shapes.fleet);
@@ -315,14 +319,19 @@ function printPhase(r: PhaseResult): void {
   if (r.podRequestsPerEdit !== undefined) console.log(`  requests per real watcher per edit (audit log: the watch's event is not a request): ${r.podRequestsPerEdit || 'none'}`);
   if (r.storm !== undefined) {
     const s = r.storm;
-    console.log(`  storm: apiserver restarted (ready after ${String(s.readyS)} s): all ${String(r.n)} watching again after ${String(s.settleS)} s; LIST configmaps served ${String(s.lists)} (audit: ${String(s.auditLists)}, codes ${s.auditListCodes}); lists the fleet sent ${String(s.clientLists)}; next edit to all: p99 ${String(s.afterP99)} ms, missing ${String(s.afterMissing)}`);
+    console.log(`  storm: apiserver restarted (ready after ${String(s.readyS)} s): all ${String(r.n)} watching again after ${String(s.settleS)} s (${r1(s.settleS - s.readyS).toString()} s after ready); LIST configmaps served ${String(s.lists)} (audit: ${String(s.auditLists)}, codes ${s.auditListCodes}; ${String(s.listsAfterReady)} after ready); lists the fleet sent ${String(s.clientLists)}; next edit to all: p99 ${String(s.afterP99)} ms, missing ${String(s.afterMissing)}`);
   }
 }
 
+function mibWchar(results: PhaseResult[]): number | undefined {
+  const r = results.find((p) => p.kind === 'ours' && p.size === '1MiB');
+  return r === undefined ? undefined : Math.round(r.wcharPerEdit / 1024);
+}
+
 function summary(results: PhaseResult[]): void {
-  console.log('\nsize  N     who    RSS KiB/w  heap KiB/w  rest ms/s  edit CPU ms  events KiB/edit  p50 ms  p99 ms  max ms  storm s  lists');
+  console.log('\nsize  N     who    RSS KiB/w  heap KiB/w  rest ms/s  edit CPU ms  wchar KiB/edit  p50 ms  p99 ms  max ms  storm s  lists');
   for (const r of results) {
-    console.log([r.size.padEnd(5), String(r.n).padEnd(5), r.kind.padEnd(6), String(r.rssKiBPerWatcher).padStart(9), String(r.heapKiBPerWatcher).padStart(11), String(r.restCpuMsPerS).padStart(10), String(r.cpuMsPerEdit).padStart(12), (r.eventBytesPerEdit / 1024).toFixed(0).padStart(16), String(r.p50).padStart(7), String(r.p99).padStart(7), String(r.max).padStart(7), String(r.storm?.settleS ?? '').padStart(8), String(r.storm?.lists ?? '').padStart(6)].join(' '));
+    console.log([r.size.padEnd(5), String(r.n).padEnd(5), r.kind.padEnd(6), String(r.rssKiBPerWatcher).padStart(9), String(r.heapKiBPerWatcher).padStart(11), String(r.restCpuMsPerS).padStart(10), String(r.cpuMsPerEdit).padStart(12), (r.wcharPerEdit / 1024).toFixed(0).padStart(15), String(r.p50).padStart(7), String(r.p99).padStart(7), String(r.max).padStart(7), String(r.storm?.settleS ?? '').padStart(8), String(r.storm?.lists ?? '').padStart(6)].join(' '));
   }
   const top = (kind: string): PhaseResult | undefined => results.filter((r) => r.kind === kind && r.size === '1KiB').sort((a, b) => b.n - a.n)[0];
   const ours = top('ours');
@@ -334,7 +343,9 @@ function summary(results: PhaseResult[]): void {
     heapKiBPerWatcher: ours?.heapKiBPerWatcher, floorHeapKiBPerWatcher: floor?.heapKiBPerWatcher,
     restCpuMsPerS: ours?.restCpuMsPerS, floorRestCpuMsPerS: floor?.restCpuMsPerS,
     editCpuMs: ours?.cpuMsPerEdit, floorEditCpuMs: floor?.cpuMsPerEdit,
-    stormSettleS: ours?.storm?.settleS, stormLists: ours?.storm?.lists,
+    stormSettleS: ours?.storm?.settleS, stormAfterReadyS: ours?.storm === undefined ? undefined : r1(ours.storm.settleS - ours.storm.readyS),
+    stormLists: ours?.storm?.auditLists, stormListsAfterReady: ours?.storm?.listsAfterReady,
+    wcharKiBPerEdit: ours === undefined ? undefined : Math.round(ours.wcharPerEdit / 1024), mibWcharKiBPerEdit: mibWchar(results),
     mibWatchers: mib('ours')?.n, mibP99Ms: mib('ours')?.p99, mibFloorP99Ms: mib('floor')?.p99,
     mibEditCpuMs: mib('ours')?.cpuMsPerEdit, mibFloorEditCpuMs: mib('floor')?.cpuMsPerEdit,
   }));
