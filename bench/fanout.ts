@@ -80,7 +80,7 @@ interface PhaseResult {
 }
 
 async function main(): Promise<void> {
-  console.log(`bench:fanout (node ${process.version}, ${String(cpus().length)} CPUs, load average ${load()}): N = ${Ns.join(', ')}; 1 MiB at N = ${String(MIB_N)}; ${String(EDITS)} edits; ${String(SAMPLE)} real watchers with Envoy in each N of ours`);
+  console.log(`bench:fanout (node ${process.version}, ${String(cpus().length)} CPUs, load average ${load()}): N = ${Ns.join(', ')}${SIZES.includes('1MiB') ? `; 1 MiB at N = ${String(MIB_N)}` : ''}; ${String(EDITS)} edits; ${String(SAMPLE)} real watchers with Envoy in each N of ours`);
   const entry = buildApp('fanout');
   const work = await mkdtemp(join(tmpdir(), 'envoy-xds-fanout-'));
   const auditLog = join(work, 'audit.log');
