@@ -2,7 +2,7 @@
 // its own ServiceAccount token, its own https.Agent and so its own TLS connection (as separate Pods
 // have), driven by the parent over IPC.
 //
-//   mode `ours`:  the watcher's own code, ConfigMapWatch + KubeConnection (src/sync/sources), the
+//   mode `ours`:  the watcher's own code, ConfigMapWatch + KubeConnection (src/sync/kube), the
 //                 very objects `watch --source api` runs: same requests, same backoff and jitter.
 //   mode `floor`: a bare list+watch, nothing of ours: node:https, `GET ...?fieldSelector=` then
 //                 `GET ...?fieldSelector=...&resourceVersion=RV&watch=1`, each line JSON.parse'd.
@@ -15,8 +15,8 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
-import { ConfigMapWatch, type ConfigMapObject } from '../src/sync/sources/configmap-watch.js';
-import { kubeconfigConnection } from '../src/sync/sources/kube.js';
+import { ConfigMapWatch, type ConfigMapObject } from '../src/sync/kube/configmap-watch.js';
+import { kubeconfigConnection } from '../src/sync/kube/connection.js';
 
 interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[] }
 type Mode = 'ours' | 'floor';
