@@ -25,6 +25,8 @@ export interface ApiPodOptions {
   env?: NodeJS.ProcessEnv;
   /** How to start the CLI (default `--import tsx src/cli/main.ts`); the bench runs the tsc output. */
   entry?: string[];
+  /** The API server URL in the watcher's kubeconfig (default the cluster's): a fault proxy in front of it. */
+  server?: string;
 }
 
 export interface ApiPod {
@@ -42,7 +44,7 @@ export interface ApiPod {
 }
 
 /** A kubeconfig for `namespace/serviceAccount` with a fresh bound token (TokenRequest API). */
-export async function serviceAccountKubeconfig(cluster: Cluster, namespace: string, serviceAccount: string, dir: string): Promise<string> {
+export async function serviceAccountKubeconfig(cluster: Cluster, namespace: string, serviceAccount: string, dir: string, server = cluster.server): Promise<string> {
   const request = await cluster.core.createNamespacedServiceAccountToken({
     name: serviceAccount,
     namespace,
@@ -57,7 +59,7 @@ export async function serviceAccountKubeconfig(cluster: Cluster, namespace: stri
     JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'e2e', cluster: { server: cluster.server, 'certificate-authority-data': b64(cluster.ca.cert) } }],
+      clusters: [{ name: 'e2e', cluster: { server, 'certificate-authority-data': b64(cluster.ca.cert) } }],
       users: [{ name: serviceAccount, user: { token } }],
       contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: serviceAccount, namespace } }],
       'current-context': 'e2e',
@@ -109,7 +111,7 @@ export async function startApiPod(cluster: Cluster, options: ApiPodOptions): Pro
   await volume.write({ 'lds.yaml': lds('v0') });
   const copy = await runCli(['copy', '--from', dirs.source, '--to', dirs.target]);
   if (copy.code !== 0) throw new Error(`copy failed: ${copy.stdout}${copy.stderr}`);
-  const kubeconfig = await serviceAccountKubeconfig(cluster, namespace, serviceAccount, root);
+  const kubeconfig = await serviceAccountKubeconfig(cluster, namespace, serviceAccount, root, options.server);
 
   const envoy = await startEnvoy({ bootstrap: { text: bootstrapYaml({ lds: join(dirs.target, 'lds.yaml') }) }, workDir: root, logLevel: 'warning' });
   const watcher = new CliProcess(
