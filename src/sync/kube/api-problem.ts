@@ -3,7 +3,9 @@
 // a 401 of a re-created ServiceAccount, then 429s while the apiserver catches up): the line that
 // matters is the cause that persists, so each new cause of an outage is said once, at warning
 // level, and nothing is repeated while it persists. Pure.
-import { rbacCommandLine } from '../sources/rbac-hint.js';
+import { statusOf, type ApiResponse } from './connection.js';
+import { rbacCommandLine } from './rbac-hint.js';
+import { retryAfterMs } from './retry-backoff.js';
 
 export type ApiProblemKind = 'forbidden' | 'unauthorized' | 'throttled' | 'server-error' | 'unreachable' | 'error';
 
@@ -27,6 +29,31 @@ export function problemOf(verb: ApiProblem['verb'], status: number, message: str
           : status >= 500 ? 'server-error'
             : 'error';
   return { kind, verb, ...(status === 0 ? {} : { status }), message, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+}
+
+/** A list, watch or check answered with an HTTP status (0: no answer). */
+export class ApiHttpError extends Error {
+  override name = 'ApiHttpError';
+  constructor(readonly verb: ApiProblem['verb'], readonly status: number, message: string, readonly retryAfterMs?: number) {
+    super(message);
+  }
+}
+
+/** The error for a response that is not the expected one: its Status message and Retry-After. */
+export function apiHttpError(verb: ApiProblem['verb'], res: ApiResponse): ApiHttpError {
+  return new ApiHttpError(verb, res.status, statusOf(res.body).message ?? res.text.slice(0, 300), retryAfterMs(res.headers?.['retry-after'], Date.now()));
+}
+
+/** What client-node's Watch reports (an Error with `statusCode` for a non-200 answer, or a network error). */
+export function watchError(err: unknown): ApiHttpError {
+  const status = (err as { statusCode?: number }).statusCode;
+  if (typeof status === 'number') return new ApiHttpError('watch', status, (err as Error).message);
+  return new ApiHttpError('watch', 0, `watch: ${(err as Error).message}`);
+}
+
+export function problemOfError(err: unknown): ApiProblem {
+  if (err instanceof ApiHttpError) return problemOf(err.verb, err.status, err.message, err.retryAfterMs);
+  return problemOf('list', 0, err instanceof Error ? err.message : String(err));
 }
 
 /** Problems with the same cause are said once per outage: the kind, and the status where kinds group several. */

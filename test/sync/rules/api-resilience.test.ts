@@ -2,9 +2,9 @@
 // recovery, Retry-After as a floor), the watch check (stalled or current), and the per-cause report.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { DEFAULT_BACKOFF, RetryBackoff, retryAfterMs } from '../../src/sync/kube/retry-backoff.js';
-import { judgeCheck } from '../../src/sync/kube/watch-health.js';
-import { CauseLog, causeOf, explainProblem, problemOf } from '../../src/sync/kube/api-problem.js';
+import { DEFAULT_BACKOFF, RetryBackoff, retryAfterMs } from '../../../src/sync/kube/retry-backoff.js';
+import { judgeCheck } from '../../../src/sync/kube/watch-health.js';
+import { CauseLog, causeOf, explainProblem, problemOf } from '../../../src/sync/kube/api-problem.js';
 
 const noJitter = (): number => 0;
 
