@@ -46,6 +46,8 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+# Envoy's v3 API as a FileDescriptorSet, read by `validate` and the ConfigMap check (src/schema).
+COPY schema ./schema
 COPY package.json ./
 # Numeric, so runAsNonRoot can verify it; the manifests and injected containers use the same uid.
 USER 10001:10001

@@ -184,7 +184,9 @@ async function main(): Promise<void> {
       [
         `bench:verdict  Envoy 1.40 (official), ${String(CHANGES)} changes ${String(INTERVAL_MS)} ms apart, lds.yaml changes (every ${String(REFUSE_EVERY)}th refused: ${REFUSE === 'bad-value' ? 'a bad field value' : 'a duplicate listener name'}), cds.yaml constant; dirs on ${base}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
         `swap → verdict line (ms)        p50 ${percentile(swapToVerdict, 50).toFixed(2)}  p99 ${percentile(swapToVerdict, 99).toFixed(2)}  max ${Math.max(...swapToVerdict).toFixed(2)}  (n=${String(swapToVerdict.length)} of ${String(swaps.length)} swaps; ${String(superseded)} without a verdict of their own)`,
-        `swap → rejection line (ms)      p50 ${percentile(swapToRejection, 50).toFixed(2)}  p99 ${percentile(swapToRejection, 99).toFixed(2)}  max ${Math.max(...swapToRejection).toFixed(2)}  (n=${String(swapToRejection.length)}); reasons: ${[...reasons].map(([k, v]) => `${String(v)}x ${k}`).join(', ')}`,
+        swapToRejection.length === 0
+          ? `swap → rejection line (ms)      - (no refused change in this run: BENCH_CHANGES >= BENCH_REFUSE_EVERY, ${String(REFUSE_EVERY)})`
+          : `swap → rejection line (ms)      p50 ${percentile(swapToRejection, 50).toFixed(2)}  p99 ${percentile(swapToRejection, 99).toFixed(2)}  max ${Math.max(...swapToRejection).toFixed(2)}  (n=${String(swapToRejection.length)}); reasons: ${[...reasons].map(([k, v]) => `${String(v)}x ${k}`).join(', ') || 'none from the admin API'}`,
         `publish → verdict latencyMs     p50 ${percentile(publishToVerdict, 50).toFixed(2)}  p99 ${percentile(publishToVerdict, 99).toFixed(2)}`,
         `verdicts                        ${[...outcomes].map(([k, v]) => `${k}: ${String(v)}`).join(', ')}; rolled back: ${String(rollbacks)}`,
         `watcher memory (MiB)            ready RssAnon ${mib(atReady?.anon)} + RssFile ${mib(atReady?.file)} = ${mib(total(atReady))};  peak RssAnon ${mib(peak?.anon)} + RssFile ${mib(peak?.file)} = ${mib(total(peak))}`,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The one entry point of the image: `envoy-xds-injector <serve|inject|copy|watch|status|rbac>`.
+// The one entry point of the image: `envoy-xds-injector <serve|inject|copy|watch|status|validate|rbac>`.
 // Reads argv and env, builds the logger, wires signals, and exits; commands do the rest.
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
@@ -23,6 +23,9 @@ Commands:
           report Envoy's verdict on each publish.
   status  [--to DIR] [--json] [--timeout 2s]
           Per file: ConfigMap, published, what Envoy runs, last verdict (kubectl exec in the watcher).
+  validate [--strict] [-o json] PATH... | -f FILE|-
+          Check xDS files, directories or ConfigMap manifests against Envoy's own API (exact
+          paths and lines; exit 1 on errors): before kubectl apply, in CI.
   rbac    --namespace NS --service-account SA --configmap NAME
           Print the Role, the RoleBinding and the empty NAME-envoy-xds-accepted ConfigMap that
           watch --source api needs (kubectl apply -f -).
@@ -38,6 +41,7 @@ const commands: Record<string, () => Promise<Command>> = {
   watch: async () => (await import('./watch.js')).watch,
   status: async () => (await import('./status.js')).status,
   rbac: async () => (await import('./rbac.js')).rbac,
+  validate: async () => (await import('./validate.js')).validate,
 };
 
 function readVersion(): string {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { SecureContextOptions } from 'node:tls';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApp } from '../server/app.js';
+import { createConfigMapChecker } from '../schema/checker.js';
 import { createBuildInfo, createTlsMetrics } from '../server/metrics.js';
 import { Readiness } from '../server/readiness.js';
 import { ConnectionTracker } from '../server/connections.js';
@@ -115,11 +116,15 @@ export const serve: Command = async (args, ctx) => {
   const tlsMetrics = createTlsMetrics(registry);
   const readiness = new Readiness();
   const tlsOptions: SecureContextOptions = { minVersion: 'TLSv1.2' };
+  // The ConfigMap check (/validate-configmap) loads Envoy's schema in a worker thread on its first
+  // review: never at start, never on the Pod path's event loop.
+  const configMapChecker = createConfigMapChecker();
   const app = buildApp({
     injectorConfig,
     logger,
     registry,
     readiness,
+    configMapChecker,
     https: { ...tlsOptions, cert: pair.cert, key: pair.key },
   });
   const reloader = new CertificateReloader({
@@ -169,5 +174,6 @@ export const serve: Command = async (args, ctx) => {
   logger.info({ signal: String(ctx.shutdownSignal.reason) }, 'shutdown requested');
   reloader.stop();
   await shutdownGracefully(app, { readiness, logger, connections, drainDelayMs, timeoutMs: shutdownTimeoutMs });
+  await configMapChecker.close();
   return 0;
 };

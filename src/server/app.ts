@@ -13,6 +13,8 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { classifyError, errorBody, MAX_REVIEW_BYTES } from './errors.js';
 import { createAdmissionMetrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
+import type { ConfigMapChecker } from '../schema/checker.js';
+import { configMapValidation } from './validate-configmap.js';
 
 export interface AppDeps {
   injectorConfig: InjectorConfig;
@@ -23,6 +25,8 @@ export interface AppDeps {
   https: ServerOptions;
   /** The injection rules; the real ones unless a test needs a failing injector. */
   injectPod?: (pod: V1Pod, config: InjectorConfig) => InjectResult;
+  /** The ConfigMap check behind /validate-configmap (its schema loads in a worker, on first use). */
+  configMapChecker?: ConfigMapChecker;
 }
 
 /** The one log line per review: a child bound to the review's uid, namespace and Pod, with the decision. */
@@ -112,6 +116,8 @@ export function buildApp(deps: AppDeps) {
       return reply;
     },
   );
+
+  if (deps.configMapChecker) void app.register(configMapValidation(deps.configMapChecker, registry));
 
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
 

@@ -97,7 +97,10 @@ describe('certs/generate.sh', () => {
         options: { disableNameSuffixHash: true },
       },
     ]);
-    assert.deepEqual(component.patches, [{ path: 'ca-bundle-patch.yaml' }]);
+    assert.deepEqual(component.patches, [{ path: 'ca-bundle-patch.yaml' }, { path: 'ca-bundle-validating-patch.yaml' }]);
+    const validating = loadYaml(join(out, 'ca-bundle-validating-patch.yaml'))[0] as { kind: string; webhooks: { name: string; clientConfig: { caBundle: string } }[] };
+    assert.equal(validating.kind, 'ValidatingWebhookConfiguration');
+    assert.equal(validating.webhooks[0]?.name, 'validate-configmap.envoy-xds-injector.io');
     const mwc = onlyWire(loadObjects(join(base, 'mutatingwebhookconfiguration.yaml')), 'MutatingWebhookConfiguration') as V1MutatingWebhookConfiguration;
     const patch = loadYaml(join(out, 'ca-bundle-patch.yaml'))[0] as V1MutatingWebhookConfiguration;
     assert.equal(patch.metadata?.name, mwc.metadata?.name);

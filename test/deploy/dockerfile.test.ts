@@ -66,6 +66,7 @@ describe('Dockerfile', () => {
       [
         ['prod-deps', '/app/node_modules'],
         ['build', '/src/dist'],
+        [undefined, 'schema'],
         [undefined, 'package.json'],
       ],
     );
@@ -173,7 +174,7 @@ describe('the image recipe, replayed without Docker', () => {
 
   test('the runtime tree holds dist, package.json and production dependencies only', async () => {
     const app = join(runtimeRoot(), 'app');
-    assert.deepEqual((await readdir(app)).sort(), ['dist', 'node_modules', 'package.json']);
+    assert.deepEqual((await readdir(app)).sort(), ['dist', 'node_modules', 'package.json', 'schema']);
     for (const dep of Object.keys(pkg.dependencies)) {
       assert.ok(existsSync(join(app, 'node_modules', dep, 'package.json')), `${dep} is installed`);
     }

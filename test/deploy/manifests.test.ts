@@ -102,7 +102,7 @@ test('the paths README.md tells operators to apply or run exist', () => {
 describe('base: the injector Deployment', () => {
   test('namespaced objects live in the envoy-xds-injector namespace', () => {
     assert.equal(only(baseObjects, 'Namespace').metadata.name, NAMESPACE);
-    for (const obj of baseObjects.filter((o) => !['Namespace', 'MutatingWebhookConfiguration'].includes(o.kind))) {
+    for (const obj of baseObjects.filter((o) => !['Namespace', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].includes(o.kind))) {
       assert.equal(obj.metadata.namespace, NAMESPACE, `${obj.kind}/${obj.metadata.name}`);
     }
   });

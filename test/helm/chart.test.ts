@@ -90,14 +90,14 @@ describe('charts/envoy-xds-injector', { timeout: 30 * 60_000 }, () => {
 
   test('helm template: the kinds of every certificate mode, the webhook configuration last', async () => {
     const kinds = async (args: string[]): Promise<string[]> => (await helmTemplate(withCa(args))).map((o) => o.kind);
-    const common = ['ServiceAccount', 'ConfigMap', 'Service', 'Deployment', 'PodDisruptionBudget', 'MutatingWebhookConfiguration'];
+    const common = ['ServiceAccount', 'ConfigMap', 'Service', 'Deployment', 'PodDisruptionBudget', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'];
     const generated = await kinds(modes.default ?? []);
     assert.deepEqual([...generated].sort(), [...common, 'Secret'].sort());
     assert.deepEqual([...(await kinds(modes.certManager ?? []))].sort(), [...common, 'Issuer', 'Issuer', 'Certificate', 'Certificate'].sort());
     assert.deepEqual([...(await kinds(modes.existingSecret ?? []))].sort(), [...common].sort());
     // Helm sorts by kind before installing (and reverses that order to uninstall): the webhook
-    // configuration is created after the Deployment and deleted before it.
-    assert.equal(generated.at(-1), 'MutatingWebhookConfiguration');
+    // configurations are created after the Deployment and deleted before it.
+    assert.deepEqual(generated.slice(-2).sort(), ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
     assert.ok(generated.indexOf('Secret') < generated.indexOf('Deployment'));
   });
 
@@ -151,6 +151,7 @@ describe('charts/envoy-xds-injector', { timeout: 30 * 60_000 }, () => {
       const placeholders = [
         { kind: 'Secret', path: ['data'] },
         { kind: 'MutatingWebhookConfiguration', path: ['webhooks', '*', 'clientConfig', 'caBundle'] },
+        { kind: 'ValidatingWebhookConfiguration', path: ['webhooks', '*', 'clientConfig', 'caBundle'] },
       ];
       assert.deepEqual(await compare([], join(work, 'manifests', 'overlays', 'plain-certificate'), placeholders), []);
     });
@@ -184,6 +185,10 @@ describe('charts/envoy-xds-injector', { timeout: 30 * 60_000 }, () => {
           { op: 'add', path: '/webhooks/0/namespaceSelector/matchExpressions/0/values/-', value: 'team-a' },
           { op: 'add', path: '/webhooks/0/matchConditions/-', value: { name: 'not-dry-run-jobs', expression: "!has(object.metadata.labels) || !('batch.kubernetes.io/job-name' in object.metadata.labels)" } },
         ] },
+        { target: 'ValidatingWebhookConfiguration', ops: [
+          { op: 'replace', path: '/webhooks/0/timeoutSeconds', value: 5 },
+          { op: 'add', path: '/webhooks/0/namespaceSelector/matchExpressions/0/values/-', value: 'team-a' },
+        ] },
       ];
       await writeFile(
         join(overlay, 'kustomization.yaml'),
@@ -210,6 +215,7 @@ describe('charts/envoy-xds-injector', { timeout: 30 * 60_000 }, () => {
           'injection.resources.memoryRequest': '48Mi',
           'injection.resources.memoryLimit': '96Mi',
           'injection.resources.cpuLimit': '200m',
+          'configMapValidation.timeoutSeconds': 5,
           replicaCount: 3,
           logLevel: 'debug',
           'resources.requests.cpu': '100m',
@@ -299,7 +305,7 @@ describe('charts/envoy-xds-injector', { timeout: 30 * 60_000 }, () => {
       const objects = await helmTemplate(withCa(args), { release: 'edge', namespace: 'proxies' });
       for (const o of objects) {
         assert.match(o.metadata.name, /^edge-envoy-xds-injector(-|$)/, `${mode}: ${o.kind}/${o.metadata.name}`);
-        if (o.kind !== 'MutatingWebhookConfiguration') assert.equal(o.metadata.namespace, 'proxies', `${mode}: ${o.kind}`);
+        if (!o.kind.endsWith('WebhookConfiguration')) assert.equal(o.metadata.namespace, 'proxies', `${mode}: ${o.kind}`);
         assert.doesNotMatch(
           JSON.stringify(o),
           /"namespace":"envoy-xds-injector"|envoy-xds-injector\.envoy-xds-injector|"envoy-xds-injector\/|"(name|secretName|serviceAccountName)":"envoy-xds-injector(-[a-z]+)?"/,

@@ -1,0 +1,155 @@
+// `validate`: Envoy's schema before the Pods. Checks xDS files, directories and ConfigMap
+// manifests (`-f -` from `kubectl kustomize` or `helm template`) against the Envoy API the schema
+// was generated from. Exit 0 (no errors), 1 (errors; with --strict, warnings too), 2 (usage).
+import { readdir, readFile, stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { checkConfigMap, checkFile, formatFinding, loadEnvoySchema, type ConfigMapLike, type EnvoySchema, type FileCheck, type Finding } from '../schema/index.js';
+import type { CliContext, Command } from './context.js';
+import { UsageError } from './context.js';
+
+const USAGE = `Usage: envoy-xds-injector validate [flags] PATH...
+       envoy-xds-injector validate [flags] -f FILE|-
+
+Checks Envoy xDS files (the files of a path_config_source: .yaml, .yml, .json with top-level
+resources) and bootstraps against Envoy's own API (protobuf descriptors and validation rules of the
+Envoy release this build carries), as Envoy would read them: errors for what Envoy refuses,
+warnings for what it loads but ignores (unknown fields) or deprecates. Each finding gives the
+file, line, column and the field's path.
+
+  PATH                  a file or a directory (its .yaml/.yml/.json files, recursively); a file
+                        holding Kubernetes manifests has its ConfigMaps checked
+  -f, --file FILE|-     a multi-document manifest stream ('-' reads stdin: kubectl kustomize DIR |
+                        envoy-xds-injector validate -f -): every ConfigMap's data files
+      --bootstrap NAME  the file (or ConfigMap key) that is Envoy's bootstrap
+      --strict          warnings are errors (Envoy started with --reject-unknown-dynamic-fields)
+  -o, --output FORMAT   text (default; findings on stderr) or json (on stdout)
+
+Exit status: 0 no errors, 1 errors, 2 usage.
+`;
+
+const STRUCTURED = /\.(ya?ml|json)$/i;
+
+async function readStream(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory() && !entry.name.startsWith('.')) out.push(...(await filesUnder(path)));
+    else if (entry.isFile() && STRUCTURED.test(entry.name)) out.push(path);
+  }
+  return out;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The ConfigMaps of a manifest stream (Lists unfolded), or undefined if it holds no Kubernetes object. */
+function configMapsOf(text: string): ConfigMapLike[] | undefined {
+  const objects: Record<string, unknown>[] = [];
+  // kubectl reads manifests as YAML 1.1; an xDS file may not read so (Envoy's rules differ): not manifests.
+  const docs = parseAllDocuments(text, { version: '1.1' });
+  if (!Array.isArray(docs)) return undefined;
+  for (const doc of docs) {
+    if (doc.errors.length > 0) return undefined;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch {
+      return undefined;
+    }
+    if (!isObject(value)) continue;
+    if (value.kind === 'List' && Array.isArray(value.items)) objects.push(...value.items.filter(isObject));
+    else objects.push(value);
+  }
+  const kube = objects.filter((object) => typeof object.apiVersion === 'string' && typeof object.kind === 'string');
+  if (kube.length === 0) return undefined;
+  return kube.filter((object) => object.kind === 'ConfigMap');
+}
+
+async function checkManifest(schema: EnvoySchema, name: string, text: string, bootstrap: string | undefined): Promise<FileCheck[] | undefined> {
+  const configMaps = configMapsOf(text);
+  if (configMaps === undefined) return undefined;
+  if (configMaps.length === 0) return [{ file: name, kind: 'data', findings: [{ severity: 'warning', file: name, message: 'no ConfigMap in these manifests: nothing checked' }] }];
+  const checks: FileCheck[] = [];
+  for (const configMap of configMaps) checks.push(...(await checkConfigMap(schema, configMap, bootstrap)));
+  return checks;
+}
+
+/** The command, with the schema loader injectable (tests share one loaded schema). */
+export async function runValidate(args: string[], ctx: CliContext, loadSchema: () => EnvoySchema = loadEnvoySchema): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        file: { type: 'string', short: 'f' },
+        output: { type: 'string', short: 'o', default: 'text' },
+        strict: { type: 'boolean', default: false },
+        bootstrap: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    ctx.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.output !== 'text' && values.output !== 'json') throw new UsageError(`--output: expected text or json, got '${values.output}'\n\n${USAGE}`);
+  if (values.file === undefined && positionals.length === 0) throw new UsageError(`nothing to check: give files or directories, or -f FILE|-\n\n${USAGE}`);
+
+  // Inputs are read before the schema is loaded: a missing path is a usage error at once.
+  const inputs: { name: string; text: string; manifestOnly: boolean }[] = [];
+  if (values.file !== undefined) {
+    const name = values.file === '-' ? '(stdin)' : values.file;
+    try {
+      inputs.push({ name, text: values.file === '-' ? await readStream(ctx.stdin) : await readFile(values.file, 'utf8'), manifestOnly: true });
+    } catch (err) {
+      throw new UsageError(`-f ${values.file}: ${(err as NodeJS.ErrnoException).code === 'EISDIR' ? 'is a directory (give it as a PATH, or pipe kubectl kustomize DIR into -f -)' : (err as Error).message}`);
+    }
+  }
+  for (const path of positionals) {
+    let files: string[];
+    try {
+      files = (await stat(path)).isDirectory() ? await filesUnder(path) : [path];
+    } catch (err) {
+      throw new UsageError(`${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+    }
+    for (const file of files) inputs.push({ name: file, text: await readFile(file, 'utf8'), manifestOnly: false });
+  }
+
+  const schema = loadSchema();
+  const checks: FileCheck[] = [];
+  for (const input of inputs) {
+    const base = input.name.slice(input.name.lastIndexOf('/') + 1);
+    const asManifest = /\.ya?ml$/i.test(base) || input.manifestOnly ? await checkManifest(schema, input.name, input.text, values.bootstrap) : undefined;
+    if (asManifest) checks.push(...asManifest);
+    else if (input.manifestOnly) checks.push({ file: input.name, kind: 'data', findings: [{ severity: 'error', file: input.name, message: 'not Kubernetes manifests (no object with apiVersion and kind); give xDS files as PATH arguments' }] });
+    else checks.push(await checkFile(schema, input.name, input.text, { bootstrap: values.bootstrap !== undefined && base === values.bootstrap }));
+  }
+
+  const findings: Finding[] = checks.flatMap((check) => check.findings).map((finding) => (values.strict && finding.severity === 'warning' ? { ...finding, severity: 'error' as const } : finding));
+  const errors = findings.filter((finding) => finding.severity === 'error').length;
+  const warnings = findings.length - errors;
+  const checked = checks.filter((check) => check.kind !== 'data').length;
+  if (values.output === 'json') {
+    ctx.stdout.write(`${JSON.stringify({ envoyVersion: schema.envoyVersion, filesChecked: checked, errors, warnings, findings }, null, 2)}\n`);
+  } else {
+    for (const finding of findings) ctx.stderr.write(`${formatFinding(finding)}\n`);
+    ctx.stdout.write(`${checked} file(s) checked against Envoy ${schema.envoyVersion}'s API: ${errors} error(s), ${warnings} warning(s)\n`);
+  }
+  return errors > 0 ? 1 : 0;
+}
+
+export const validate: Command = (args, ctx) => runValidate(args, ctx);

@@ -1,0 +1,148 @@
+// A `.yaml`/`.json` file source read into the JSON value Envoy hands to protobuf's JSON parser.
+//
+// Envoy reads YAML with yaml-cpp and converts the node tree to JSON itself
+// (source/common/protobuf/yaml_utility.cc, parseYamlNode): a scalar tagged `!` (every quoted
+// scalar) stays a string; otherwise yaml-cpp's convert<bool> decides (y/yes/true/on and n/no/false/off,
+// in lower, UPPER or Capitalised case), then convert<int64_t> (a C++ stream with the base taken from
+// the prefix: `0x1F` hex, `0755` octal, `+5`): a value in int32's range becomes a number, a larger
+// one its decimal string; anything else (floats included) stays a string, which protobuf's JSON
+// parser reads by the field's type. Mapping keys are always their text. First document only, tags
+// ignored, `!ignore` keys dropped, null from plain ~/null/Null/NULL/empty, a repeated key keeps its
+// last value: the rules of src/sync/envoy/yaml.ts (the gate), which this module follows.
+// A `.json` file is read by protobuf's JSON parser; JSON.parse reads the same values, and what it
+// refuses but protobuf takes (trailing commas, single quotes) is read as YAML, JSON's superset.
+import { Schema, Type, YAMLException, load } from 'js-yaml';
+import { firstDocument } from './envoy-yaml.js';
+
+const IGNORED = '\u0000envoy-xds-injector:ignore\u0000';
+
+/** A plain scalar yaml-cpp converts: the value Envoy sees, and the text a mapping key keeps. */
+class Converted {
+  constructor(
+    readonly raw: string,
+    readonly value: boolean | number | string,
+  ) {}
+  toString(): string {
+    return this.raw; // js-yaml turns keys into strings with String(): keys keep their text
+  }
+  readonly [Symbol.toStringTag] = 'Converted'; // js-yaml calls toString() only on objects that are not plain
+}
+
+const BOOLEANS = new Map<string, boolean>([
+  ['y', true], ['yes', true], ['true', true], ['on', true],
+  ['n', false], ['no', false], ['false', false], ['off', false],
+]);
+
+/** yaml-cpp's convert<bool>: the word in lower, UPPER or Capitalised case. */
+export function yamlCppBool(text: string): boolean | undefined {
+  const lower = text.toLowerCase();
+  const flexible = text === lower || text === text.toUpperCase() || text === `${text.charAt(0).toUpperCase()}${text.slice(1).toLowerCase()}`;
+  return flexible ? BOOLEANS.get(lower) : undefined;
+}
+
+const INTEGER = /^([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)[ \t\r\n]*$/;
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** yaml-cpp's convert<int64_t> then Envoy's int32 rule: a number, a decimal string, or undefined. */
+export function yamlCppInteger(text: string): number | string | undefined {
+  const match = INTEGER.exec(text);
+  if (!match) return undefined;
+  const digits = match[2] ?? '0';
+  const magnitude = /^0[xX]/.test(digits) ? BigInt(digits) : digits.length > 1 && digits.startsWith('0') ? BigInt(`0o${digits.slice(1)}`) : BigInt(digits);
+  const value = match[1] === '-' ? -magnitude : magnitude;
+  if (value > INT64_MAX || value < -INT64_MAX - 1n) return undefined;
+  return value >= -(2n ** 31n) && value < 2n ** 31n ? Number(value) : value.toString();
+}
+
+function convert(text: string): boolean | number | string {
+  return yamlCppBool(text) ?? yamlCppInteger(text) ?? text;
+}
+
+const plainNull = new Type('tag:envoy-xds-injector.io,2026:null', {
+  kind: 'scalar',
+  resolve: (data: unknown) => data === null || data === '' || data === '~' || data === 'null' || data === 'Null' || data === 'NULL',
+  construct: () => null,
+});
+
+const plainConverted = new Type('tag:envoy-xds-injector.io,2026:converted', {
+  kind: 'scalar',
+  resolve: (data: unknown) => typeof data === 'string' && convert(data) !== data,
+  construct: (data: string) => new Converted(data, convert(data)),
+});
+
+const anyTag = (kind: 'scalar' | 'sequence' | 'mapping'): Type =>
+  new Type('', {
+    kind,
+    multi: true,
+    construct: (data: unknown, tag?: string) => {
+      if (tag === '!ignore' && typeof data === 'string') return `${IGNORED}${data}`;
+      // A tagged scalar is converted like a plain one, except the non-specific tag `!`.
+      if (kind === 'scalar' && typeof data === 'string' && tag !== '!' && convert(data) !== data) return new Converted(data, convert(data));
+      return data;
+    },
+  });
+
+const SCHEMA = new Schema({ implicit: [plainNull, plainConverted], explicit: [anyTag('scalar'), anyTag('sequence'), anyTag('mapping')] });
+
+// eslint-disable-next-line no-control-regex
+const NON_PRINTABLE = /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x84\x86-\x9F\uFFFE\uFFFF]/g;
+
+/**
+ * The JSON value Envoy builds from a file source's text (`.yaml`/`.yml` by yaml-cpp's rules,
+ * anything else as JSON). Throws YAMLException (`mark`: 0-based line/column) or SyntaxError for
+ * text Envoy cannot parse either.
+ */
+export function envoyJson(text: string, filename: string): unknown {
+  if (!/\.ya?ml$/i.test(filename)) {
+    if (text.startsWith('\uFEFF')) throw new SyntaxError('a byte order mark before the JSON (protobuf\'s JSON parser refuses it)');
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      // Only JSON-looking text: block YAML in a .json file is refused by Envoy's JSON parser.
+      if (!text.trimStart().startsWith('{')) throw err;
+      try {
+        const value = readYaml(text, filename);
+        if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value;
+      } catch {
+        // fall through: report JSON's own error
+      }
+      throw err;
+    }
+  }
+  return readYaml(text, filename);
+}
+
+function readYaml(text: string, filename: string): unknown {
+  const options = { filename, schema: SCHEMA, json: true };
+  let value: unknown;
+  try {
+    value = load(text, options);
+  } catch (err) {
+    if (!(err instanceof YAMLException)) throw err;
+    const lenient = firstDocument(text).replace(NON_PRINTABLE, ' ');
+    if (lenient === text) throw err;
+    value = load(lenient, options);
+  }
+  return finish(value, new Map());
+}
+
+/** Unwraps converted scalars and drops `!ignore`-tagged keys (aliases share objects: once each). */
+function finish(value: unknown, seen: Map<object, unknown>): unknown {
+  if (value instanceof Converted) return value.value;
+  if (typeof value === 'string') return value.startsWith(IGNORED) ? value.slice(IGNORED.length) : value;
+  if (typeof value !== 'object' || value === null) return value;
+  if (seen.has(value)) return seen.get(value);
+  seen.set(value, value);
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) value[index] = finish(item, seen);
+    return value;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    // js-yaml names a mapping used as a key so; yaml-cpp cannot read it as a string and Envoy refuses it.
+    if (key === '[object Object]') throw new YAMLException('a mapping used as a mapping key (Envoy reads keys as strings)');
+    if (key.startsWith(IGNORED)) Reflect.deleteProperty(record, key);
+    else record[key] = finish(record[key], seen);
+  }
+  return record;
+}

@@ -1,0 +1,129 @@
+// protoc-gen-validate (PGV) rules, evaluated on decoded values: the constraints Envoy checks after
+// parsing (MessageUtil::validate), which refuse a file with "Proto constraint validation failed".
+// The rules come from the `validate.rules` field option (validate/validate.proto), read as their
+// proto3 JSON (camelCase names, 64-bit numbers as strings). Only the rules listed here are
+// evaluated; any other rule is skipped, so a file is never refused for a rule we do not know.
+// Messages follow PGV's generated Go code (github.com/envoyproxy/protoc-gen-validate, templates/goshared).
+
+export type RuleSet = Record<string, unknown>;
+
+const NUMERIC = new Set(['float', 'double', 'int32', 'int64', 'uint32', 'uint64', 'sint32', 'sint64', 'fixed32', 'fixed64', 'sfixed32', 'sfixed64']);
+
+/** A Duration as nanoseconds. */
+export function durationNanos(seconds: bigint | number, nanos: number): bigint {
+  return BigInt(seconds) * 1_000_000_000n + BigInt(nanos);
+}
+
+/** "1.5s" (proto3 JSON Duration, as toJson writes rules) in nanoseconds. */
+function parseDuration(text: unknown): bigint | undefined {
+  const match = typeof text === 'string' ? /^(-?)(\d+)(?:\.(\d{1,9}))?s$/.exec(text) : null;
+  if (!match) return undefined;
+  const nanos = BigInt(match[2] ?? '0') * 1_000_000_000n + BigInt((match[3] ?? '').padEnd(9, '0'));
+  return match[1] === '-' ? -nanos : nanos;
+}
+
+function formatDuration(nanos: bigint): string {
+  const sign = nanos < 0n ? '-' : '';
+  const abs = nanos < 0n ? -nanos : nanos;
+  const frac = (abs % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
+  return `${sign}${abs / 1_000_000_000n}${frac ? `.${frac}` : ''}s`;
+}
+
+/** Range checks shared by numbers and durations: PGV's messages, including exclusive ranges. */
+function range<T extends number | bigint>(value: T, rules: { lt?: T; lte?: T; gt?: T; gte?: T }, show: (v: T) => string): string | undefined {
+  const { lt, lte, gt, gte } = rules;
+  const upper = lt ?? lte;
+  const lower = gt ?? gte;
+  const upperOk = lt !== undefined ? value < lt : lte !== undefined ? value <= lte : true;
+  const lowerOk = gt !== undefined ? value > gt : gte !== undefined ? value >= gte : true;
+  const upperWord = lt !== undefined ? 'less than' : 'less than or equal to';
+  const lowerWord = gt !== undefined ? 'greater than' : 'greater than or equal to';
+  if (upper !== undefined && lower !== undefined) {
+    if (upper >= lower) {
+      if (!(upperOk && lowerOk)) return `value must be inside range ${gt !== undefined ? '(' : '['}${show(lower)}, ${show(upper)}${lt !== undefined ? ')' : ']'}`;
+    } else if (!(upperOk || lowerOk)) {
+      return `value must be outside range [${show(upper)}, ${show(lower)}]`;
+    }
+    return undefined;
+  }
+  if (!upperOk && upper !== undefined) return `value must be ${upperWord} ${show(upper)}`;
+  if (!lowerOk && lower !== undefined) return `value must be ${lowerWord} ${show(lower)}`;
+  return undefined;
+}
+
+function inList(value: unknown, rules: RuleSet, key: (v: unknown) => string = String): string | undefined {
+  const allowed = rules.in as unknown[] | undefined;
+  if (allowed && allowed.length > 0 && !allowed.some((item) => key(item) === key(value))) return `value must be in list [${allowed.map(key).join(' ')}]`;
+  const denied = rules.notIn as unknown[] | undefined;
+  if (denied?.some((item) => key(item) === key(value))) return `value must not be in list [${denied.map(key).join(' ')}]`;
+  if (rules.const !== undefined && key(rules.const) !== key(value)) return `value must equal ${key(rules.const)}`;
+  return undefined;
+}
+
+const num = (value: unknown): number | undefined => (value === undefined ? undefined : Number(value));
+
+/** Checks a number (int/uint/float kinds; 64-bit values may be bigint). */
+export function checkNumber(value: number | bigint, rules: RuleSet): string | undefined {
+  const v = Number(value);
+  return inList(v, rules, (item) => String(Number(item))) ?? range(v, { lt: num(rules.lt), lte: num(rules.lte), gt: num(rules.gt), gte: num(rules.gte) }, String);
+}
+
+/** Checks a duration given in nanoseconds. */
+export function checkDuration(nanos: bigint, rules: RuleSet): string | undefined {
+  const show = (item: unknown): string => formatDuration(parseDuration(item) ?? 0n);
+  const found = inList(formatDuration(nanos), rules, (item) => show(item));
+  return found ?? range(nanos, { lt: parseDuration(rules.lt), lte: parseDuration(rules.lte), gt: parseDuration(rules.gt), gte: parseDuration(rules.gte) }, formatDuration);
+}
+
+// PGV's well-known regexes for HTTP headers (validate.proto, KnownRegex).
+const HEADER_NAME_STRICT = /^:?[0-9a-zA-Z!#$%&'*+\-.^_|~`]+$/;
+// eslint-disable-next-line no-control-regex
+const HEADER_VALUE_STRICT = /^[^\u0000-\u0008\u000A-\u001F\u007F]*$/;
+// eslint-disable-next-line no-control-regex
+const HEADER_LOOSE = /^[^\u0000\u000A\u000D]*$/;
+
+/** Checks a string (lengths in characters, bytes in UTF-8). */
+export function checkString(value: string, rules: RuleSet): string | undefined {
+  if (rules.ignoreEmpty === true && value === '') return undefined;
+  const chars = Array.from(value).length; // runes, as PGV's utf8.RuneCountInString
+  const bytes = Buffer.byteLength(value);
+  const n = (key: string): number | undefined => num(rules[key]);
+  const listed = inList(value, rules);
+  if (listed) return listed.replace('must equal', 'must equal').replace(/^value/, 'value');
+  if (n('len') !== undefined && chars !== n('len')) return `value length must be ${n('len')} runes`;
+  if (n('minLen') !== undefined && chars < (n('minLen') ?? 0)) return `value length must be at least ${n('minLen')} runes`;
+  if (n('maxLen') !== undefined && chars > (n('maxLen') ?? 0)) return `value length must be at most ${n('maxLen')} runes`;
+  if (n('lenBytes') !== undefined && bytes !== n('lenBytes')) return `value length must be ${n('lenBytes')} bytes`;
+  if (n('minBytes') !== undefined && bytes < (n('minBytes') ?? 0)) return `value length must be at least ${n('minBytes')} bytes`;
+  if (n('maxBytes') !== undefined && bytes > (n('maxBytes') ?? 0)) return `value length must be at most ${n('maxBytes')} bytes`;
+  if (typeof rules.prefix === 'string' && !value.startsWith(rules.prefix)) return `value does not have prefix ${JSON.stringify(rules.prefix)}`;
+  if (typeof rules.suffix === 'string' && !value.endsWith(rules.suffix)) return `value does not have suffix ${JSON.stringify(rules.suffix)}`;
+  if (typeof rules.contains === 'string' && !value.includes(rules.contains)) return `value does not contain substring ${JSON.stringify(rules.contains)}`;
+  if (typeof rules.notContains === 'string' && value.includes(rules.notContains)) return `value contains substring ${JSON.stringify(rules.notContains)}`;
+  if (typeof rules.pattern === 'string') {
+    let pattern: RegExp | undefined;
+    try {
+      pattern = new RegExp(rules.pattern, 'u'); // RE2 syntax; a pattern JS cannot read is skipped
+    } catch {
+      pattern = undefined;
+    }
+    if (pattern && !pattern.test(value)) return `value does not match regex pattern ${JSON.stringify(rules.pattern)}`;
+  }
+  if (rules.wellKnownRegex === 'HTTP_HEADER_NAME' || rules.wellKnownRegex === 'HTTP_HEADER_VALUE') {
+    const strict = rules.strict !== false;
+    const regex = !strict ? HEADER_LOOSE : rules.wellKnownRegex === 'HTTP_HEADER_NAME' ? HEADER_NAME_STRICT : HEADER_VALUE_STRICT;
+    if (!regex.test(value)) return `value does not match regex pattern ${JSON.stringify(regex.source)}`;
+  }
+  return undefined;
+}
+
+/** The rule kind of a FieldRules JSON: its single key (`uint32`, `string`, `repeated`, ...). */
+export function ruleKind(rules: RuleSet): { kind: string; rules: RuleSet } | undefined {
+  for (const [kind, value] of Object.entries(rules)) {
+    if (kind === 'message') continue;
+    if (typeof value === 'object' && value !== null) return { kind, rules: value as RuleSet };
+  }
+  return undefined;
+}
+
+export const isNumericKind = (kind: string): boolean => NUMERIC.has(kind);

@@ -1,0 +1,21 @@
+// The schema check in a worker thread: loading Envoy's schema (about a second of CPU) and checking
+// a large ConfigMap (tens of milliseconds) never block the webhook's event loop, so Pod admission
+// latency does not change. Messages: in { id, configMap } → out { id, checks } | { id, error }.
+import { parentPort } from 'node:worker_threads';
+import { checkConfigMap, type ConfigMapLike } from './configmap.js';
+import { loadEnvoySchema } from './schema.js';
+
+const port = parentPort;
+if (port) {
+  const schema = loadEnvoySchema();
+  port.on('message', (message: { id: number; configMap: ConfigMapLike }) => {
+    checkConfigMap(schema, message.configMap).then(
+      (checks) => {
+        port.postMessage({ id: message.id, checks });
+      },
+      (err: unknown) => {
+        port.postMessage({ id: message.id, error: err instanceof Error ? err.message : String(err) });
+      },
+    );
+  });
+}

@@ -1,0 +1,132 @@
+// `validate` on every kind of input: files, directories, ConfigMap manifests from a file and from
+// stdin (kubectl kustomize / helm template output), JSON output, --strict, usage errors.
+import { strict as assert } from 'node:assert';
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import { stringify } from 'yaml';
+import { runValidate } from '../../src/cli/validate.js';
+import { UsageError, type CliContext } from '../../src/cli/context.js';
+import { loadEnvoySchema, type EnvoySchema } from '../../src/schema/index.js';
+import { repoRoot } from '../sync/harness.js';
+
+let schema: EnvoySchema;
+let dir: string;
+const fixture = (name: string): Promise<string> => readFile(join(repoRoot, 'test/fixtures', name), 'utf8');
+
+before(async () => {
+  schema = loadEnvoySchema();
+  dir = await mkdtemp(join(tmpdir(), 'validate-cli-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+async function run(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: string[] = [];
+  const err: string[] = [];
+  stdout.on('data', (chunk: Buffer) => out.push(chunk.toString()));
+  stderr.on('data', (chunk: Buffer) => err.push(chunk.toString()));
+  const ctx: CliContext = { stdin: Readable.from([stdin]), stdout, stderr, env: {}, logger: pino({ level: 'silent' }), version: 'test', shutdownSignal: new AbortController().signal };
+  const code = await runValidate(args, ctx, () => schema);
+  return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+const configMap = (name: string, data: Record<string, string>, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'shop' }, data, ...extra });
+
+test('a file Envoy loads cleanly: exit 0, nothing on stderr, a summary naming the Envoy version', async () => {
+  const { code, stdout, stderr } = await run([join(repoRoot, 'test/fixtures/envoy-corpus/accepts.plain.lds.yaml')]);
+  assert.equal(code, 0);
+  assert.equal(stderr, '');
+  assert.match(stdout, /^1 file\(s\) checked against Envoy 1\.40\.\d+'s API: 0 error\(s\), 0 warning\(s\)\n$/);
+});
+
+test('envoy-ignores-unknown-field.lds.yaml (a shared case): exit 0, two warnings on stderr with their lines; --strict makes them errors (exit 1)', async () => {
+  const file = join(repoRoot, 'test/fixtures/cases/envoy-ignores-unknown-field.lds.yaml');
+  const { code, stderr } = await run([file]);
+  assert.equal(code, 0);
+  const lines = stderr.trim().split('\n');
+  assert.equal(lines.length, 2);
+  assert.match(lines[0] ?? '', /envoy-ignores-unknown-field\.lds\.yaml:9:3: warning: resources\[0\]\.per_connection_buffer_limit_bytez: unknown field/);
+  assert.match(lines[1] ?? '', /:16:9: warning: resources\[0\]\.filter_chains\[0\]\.filters\[0\]\.typed_config\.stream_idle_timeoutt: unknown field/);
+  const strict = await run(['--strict', file]);
+  assert.equal(strict.code, 1);
+  assert.match(strict.stderr, /:9:3: error: /);
+});
+
+test('a directory: every .yaml/.yml/.json under it, recursively; exit 1 with one line per error', async () => {
+  const tree = join(dir, 'tree');
+  await mkdir(join(tree, 'nested'), { recursive: true });
+  await writeFile(join(tree, 'ok.lds.yaml'), await fixture('envoy-corpus/accepts.plain.lds.yaml'));
+  await writeFile(join(tree, 'nested', 'bad.lds.yaml'), await fixture('schema/refuses.port-out-of-range.lds.yaml'));
+  await writeFile(join(tree, 'script.lua'), 'not checked');
+  const { code, stdout, stderr } = await run([tree]);
+  assert.equal(code, 1);
+  assert.match(stderr, /nested\/bad\.lds\.yaml:6:\d+: error: resources\[0\]\.address\.socket_address\.port_value: value must be less than or equal to 65535\n$/);
+  assert.match(stdout, /^2 file\(s\) checked/);
+});
+
+test('-o json: one document on stdout with every finding (file, line, column, path, severity)', async () => {
+  const { code, stdout, stderr } = await run(['-o', 'json', join(repoRoot, 'test/fixtures/schema/refuses.bad-duration.lds.yaml')]);
+  assert.equal(code, 1);
+  assert.equal(stderr, '');
+  const report = JSON.parse(stdout) as { envoyVersion: string; errors: number; findings: { severity: string; line: number; column: number; path: string; message: string }[] };
+  assert.equal(report.errors, 1);
+  assert.deepEqual(
+    report.findings.map(({ severity, line, path }) => ({ severity, line, path })),
+    [{ severity: 'error', line: 13, path: 'resources[0].filter_chains[0].filters[0].typed_config.stream_idle_timeout' }],
+  );
+  assert.match(report.findings[0]?.message ?? '', /Duration/);
+});
+
+test('-f - reads manifests from stdin (helm template output): each ConfigMap file, lines inside the file; other kinds skipped', async () => {
+  const bad = await fixture('schema/refuses.oneof-twice.lds.yaml');
+  const stream = [
+    '---\n# Source: chart/templates/deployment.yaml\n' + stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'envoy' }, spec: {} }),
+    '---\n# Source: chart/templates/configmap.yaml\n' + stringify(configMap('envoy-xds', { 'lds.yaml': bad, 'filter.lua': 'function envoy_on_request() end' })),
+  ].join('');
+  const { code, stderr } = await run(['-f', '-'], stream);
+  assert.equal(code, 1);
+  assert.match(stderr, /^ConfigMap\/shop\/envoy-xds\/lds\.yaml:11:9: error: resources\[0\]\.filter_chains\[0\]\.filters\[0\]\.typed_config: .*oneof set multiple times by rds and route_config/m);
+});
+
+test('-f FILE with a List of ConfigMaps (kubectl get -o yaml), a bootstrap key, binaryData, and a ConfigMap over 1 MiB', async () => {
+  const list = {
+    apiVersion: 'v1',
+    kind: 'List',
+    items: [
+      configMap('with-bootstrap', { 'envoy.yaml': 'node: {id: a, cluster: b}\nadminn: {}\n' }),
+      configMap('binary', { 'lds.yaml': 'resources: []\n' }, { binaryData: { 'cds.yaml': Buffer.from('resources: []').toString('base64') } }),
+      configMap('huge', { 'lds.yaml': 'resources: []\n', 'padding.txt': 'x'.repeat(1024 * 1024) }),
+    ],
+  };
+  const file = join(dir, 'list.yaml');
+  await writeFile(file, stringify(list));
+  const { code, stderr } = await run(['-f', file]);
+  assert.equal(code, 1);
+  assert.match(stderr, /^ConfigMap\/shop\/with-bootstrap\/envoy\.yaml:2:1: error: adminn: unknown field "adminn" in envoy\.config\.bootstrap\.v3\.Bootstrap$/m);
+  assert.match(stderr, /^ConfigMap\/shop\/binary\/cds\.yaml: warning: binaryData is not checked/m);
+  assert.match(stderr, /^ConfigMap\/shop\/huge: error: the ConfigMap holds \d+ bytes, over the 1 MiB/m);
+});
+
+test('files that are not xDS: a warning for a YAML file without resources; -f with no manifests is an error', async () => {
+  const notXds = join(dir, 'values.yaml');
+  await writeFile(notXds, 'replicas: 3\n');
+  const plain = await run([notXds]);
+  assert.equal(plain.code, 0);
+  assert.match(plain.stderr, /values\.yaml: warning: not an xDS file \(it has no top-level `resources`\): not checked/);
+  const manifests = await run(['-f', join(repoRoot, 'test/fixtures/envoy-corpus/accepts.plain.lds.yaml')]);
+  assert.equal(manifests.code, 1);
+  assert.match(manifests.stderr, /error: not Kubernetes manifests/);
+});
+
+test('usage errors (exit 2 through main): nothing to check, a bad flag or output, a missing path, -f on a directory', async () => {
+  await assert.rejects(run([]), (err: unknown) => err instanceof UsageError && err.message.includes('nothing to check'));
+  await assert.rejects(run(['--nope', 'x']), UsageError);
+  await assert.rejects(run(['-o', 'xml', 'x']), (err: unknown) => err instanceof UsageError && err.message.includes('--output'));
+  await assert.rejects(run([join(dir, 'missing.yaml')]), (err: unknown) => err instanceof UsageError && err.message.includes('no such file'));
+  await assert.rejects(run(['-f', dir]), (err: unknown) => err instanceof UsageError && err.message.includes('is a directory'));
+});

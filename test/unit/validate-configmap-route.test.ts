@@ -1,0 +1,82 @@
+// POST /validate-configmap through buildApp: a bad ConfigMap is denied with its file, line and
+// path; a typo is allowed with a warning; other objects pass untouched; the schema worker starts
+// only with the first ConfigMap review, and never for a Pod review.
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import type { AdmissionReviewRequest, AdmissionReviewResponse } from '../../src/admission/index.js';
+import { defaultConfig } from '../../src/inject/index.js';
+import { createConfigMapChecker, type ConfigMapChecker } from '../../src/schema/checker.js';
+import { buildApp, type WebhookApp } from '../../src/server/app.js';
+import { Readiness } from '../../src/server/readiness.js';
+
+const fixture = (name: string): string => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
+const podReview = JSON.parse(fixture('admission-review.json')) as AdmissionReviewRequest;
+
+let app: WebhookApp;
+let checker: ConfigMapChecker;
+
+before(async () => {
+  checker = createConfigMapChecker();
+  const readiness = new Readiness();
+  readiness.markReady();
+  app = buildApp({ injectorConfig: defaultConfig('0.0.0-test'), logger: pino({ level: 'silent' }), registry: new Registry(), readiness, https: {}, configMapChecker: checker });
+  await app.ready();
+});
+after(async () => {
+  await app.close();
+  await checker.close();
+});
+
+function configMapReview(data: Record<string, string>, operation: 'CREATE' | 'UPDATE' | 'DELETE' = 'CREATE'): AdmissionReviewRequest {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'cm-1',
+      kind: { group: '', version: 'v1', kind: 'ConfigMap' },
+      resource: { group: '', version: 'v1', resource: 'configmaps' },
+      name: 'envoy-xds',
+      namespace: 'shop',
+      operation,
+      object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'envoy-xds', namespace: 'shop', labels: { 'envoy-xds-injector.io/validate': 'true' } }, data },
+    },
+  };
+}
+
+async function post(url: string, body: AdmissionReviewRequest): Promise<AdmissionReviewResponse> {
+  const reply = await app.inject({ method: 'POST', url, payload: body });
+  assert.equal(reply.statusCode, 200, reply.body);
+  return reply.json();
+}
+
+test('a Pod review never starts the schema worker', async () => {
+  await post('/mutate', podReview);
+  assert.equal(checker.started, false);
+});
+
+test('a ConfigMap Envoy would refuse is denied, the message naming file, line and path', async () => {
+  const { response } = await post('/validate-configmap', configMapReview({ 'lds.yaml': fixture('schema/refuses.port-out-of-range.lds.yaml') }));
+  assert.equal(checker.started, true);
+  assert.equal(response.uid, 'cm-1');
+  assert.equal(response.allowed, false);
+  assert.equal(response.status?.code, 403);
+  assert.match(response.status.message, /ConfigMap\/shop\/envoy-xds\/lds\.yaml:6:\d+: error: resources\[0\]\.address\.socket_address\.port_value: value must be less than or equal to 65535/);
+});
+
+test('envoy-ignores-unknown-field.lds.yaml (a shared case) is allowed, with its two typos as kubectl warnings', async () => {
+  const { response } = await post('/validate-configmap', configMapReview({ 'lds.yaml': fixture('cases/envoy-ignores-unknown-field.lds.yaml') }, 'UPDATE'));
+  assert.equal(response.allowed, true);
+  assert.equal(response.warnings?.length, 2);
+  assert.match(response.warnings[0] ?? '', /lds\.yaml:9:3: warning: resources\[0\]\.per_connection_buffer_limit_bytez: unknown field/);
+  assert.match(response.warnings[1] ?? '', /lds\.yaml:16:9: warning: .*typed_config\.stream_idle_timeoutt: unknown field/);
+});
+
+test('a clean ConfigMap is allowed without warnings; a DELETE is allowed unchecked', async () => {
+  const clean = await post('/validate-configmap', configMapReview({ 'lds.yaml': fixture('envoy-corpus/accepts.plain.lds.yaml'), 'script.lua': 'x' }));
+  assert.deepEqual(clean.response, { uid: 'cm-1', allowed: true });
+  const deleted = await post('/validate-configmap', configMapReview({}, 'DELETE'));
+  assert.deepEqual(deleted.response, { uid: 'cm-1', allowed: true });
+});
