@@ -1,0 +1,86 @@
+// Envoy's verdict on one published file, from two readings of Envoy's subscription counters: the
+// one taken just before the rename (the baseline) and the latest. A file subscription counts
+// `update_attempt` on every reload and then exactly one of `update_success` (and sets
+// `version_text` to the file's version_info), `update_rejected` or `update_failure`
+// (FilesystemSubscriptionImpl::refresh, source/extensions/config_subscription/filesystem/
+// filesystem_subscription_impl.cc). Versions are unique per content, so `version_text` equal to
+// the published version means Envoy runs exactly that content.
+import type { EnvoyCounters, SubscriptionCounters } from '../envoy/stat-prefixes.js';
+
+export type Judgement =
+  | { outcome: 'accepted'; subscriptions: string[] }
+  | { outcome: 'rejected'; subscription: string; kind: 'rejected' | 'failure'; created?: { file: string } }
+  /** Not decided; `waiting`: subscriptions that read the previous version and have not reloaded yet. */
+  | { outcome: undefined; waiting: string[] };
+
+export interface JudgeInput {
+  /** The version published (undefined: the file carries none Envoy reports; counters alone decide). */
+  version: string | undefined;
+  /** The version Envoy ran for this file before (its readers then must reload it now). */
+  previousVersion: string | undefined;
+  /** Envoy's counters just before the rename (undefined: not read; every scope counts from zero). */
+  baseline: EnvoyCounters | undefined;
+  now: EnvoyCounters;
+  /** The scopes attributed to the file (attribution.ts). */
+  subscriptions: readonly string[];
+  /**
+   * Scopes attributed to the files this file names (an LDS file's RDS files, ...), with their file:
+   * a scope among them that did not exist before the rename was opened by this edit.
+   */
+  named: ReadonlyMap<string, string>;
+  /** Scopes given up on: they read the previous version but did not reload (gone from Envoy's config). */
+  gone?: ReadonlySet<string>;
+}
+
+const ZERO: SubscriptionCounters = { versionText: '', attempt: 0, success: 0, rejected: 0, failure: 0 };
+
+/** The counters to compare with: the baseline's, or zeros when Envoy restarted since (counters went down). */
+function baseOf(baseline: EnvoyCounters | undefined, prefix: string, now: SubscriptionCounters): SubscriptionCounters {
+  const base = baseline?.subscriptions.get(prefix) ?? ZERO;
+  return now.attempt < base.attempt ? ZERO : base;
+}
+
+/**
+ * accepted: some subscription of the file reports its version (or, without a version, counted a
+ * success and no refusal since), every one that reloaded since the rename or ran the previous
+ * version does too, and every subscription this edit opened on a named file took that file.
+ * rejected: a subscription of the file counted a refusal since the rename and does not report the
+ * version, or a subscription this edit opened refused its file. Otherwise undecided.
+ */
+export function judge(input: JudgeInput): Judgement {
+  const { version, baseline, now } = input;
+  const accepted: string[] = [];
+  const waiting: string[] = [];
+  for (const prefix of input.subscriptions) {
+    const current = now.subscriptions.get(prefix);
+    if (current === undefined) continue;
+    const base = baseOf(baseline, prefix, current);
+    const refusedKind = current.rejected > base.rejected ? 'rejected' : current.failure > base.failure ? 'failure' : undefined;
+    const runs = version === undefined ? current.success > base.success && refusedKind === undefined : current.versionText === version;
+    if (runs) {
+      accepted.push(prefix);
+      continue;
+    }
+    if (refusedKind !== undefined) return { outcome: 'rejected', subscription: prefix, kind: refusedKind };
+    const reloaded = current.attempt > base.attempt;
+    const readPrevious = input.previousVersion !== undefined && input.previousVersion !== '' && base.versionText === input.previousVersion;
+    if ((reloaded || readPrevious) && input.gone?.has(prefix) !== true) waiting.push(prefix);
+  }
+  if (accepted.length === 0 || waiting.length > 0) return { outcome: undefined, waiting };
+  for (const [prefix, file] of input.named) {
+    if (baseline === undefined || baseline.subscriptions.has(prefix)) continue;
+    const current = now.subscriptions.get(prefix);
+    if (current === undefined || current.success > 0) continue;
+    if (current.rejected + current.failure > 0) {
+      return { outcome: 'rejected', subscription: prefix, kind: current.rejected > 0 ? 'rejected' : 'failure', created: { file } };
+    }
+    return { outcome: undefined, waiting: [prefix] }; // opened by this edit, not loaded yet
+  }
+  return { outcome: 'accepted', subscriptions: accepted };
+}
+
+/** Fields Envoy ignored (server.dynamic_unknown_fields) since the baseline; 0 when none or unknown. */
+export function ignoredFieldsSince(baseline: EnvoyCounters | undefined, now: EnvoyCounters): number {
+  if (baseline === undefined || now.unknownFields < baseline.unknownFields) return 0;
+  return now.unknownFields - baseline.unknownFields;
+}

@@ -1,0 +1,112 @@
+// Which of Envoy's subscriptions read which file, and Envoy's verdict from its counters: table
+// tests over counters shaped as Envoy 1.40 reports them (measured in test/envoy/verdict-corpus.test.ts).
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { attribute } from '../../src/sync/verdict/attribution.js';
+import type { FileFacts } from '../../src/sync/verdict/attribution.js';
+import { ignoredFieldsSince, judge } from '../../src/sync/verdict/judge.js';
+import type { EnvoyCounters, SubscriptionCounters } from '../../src/sync/envoy/stat-prefixes.js';
+import { parseSubscriptionStats, subscriptionType } from '../../src/sync/envoy/stat-prefixes.js';
+
+const counters = (c: Partial<SubscriptionCounters>): SubscriptionCounters => ({ versionText: '', attempt: 0, success: 0, rejected: 0, failure: 0, ...c });
+const envoy = (subs: Record<string, Partial<SubscriptionCounters>>, unknownFields = 0): EnvoyCounters => ({
+  subscriptions: new Map(Object.entries(subs).map(([k, v]) => [k, counters(v)])),
+  unknownFields,
+});
+const file = (name: string, readAs: string[], versions: string[] = []): FileFacts => ({ name, readAs: new Set(readAs) as FileFacts['readAs'], versions: new Set(versions) });
+
+test("Envoy's stats: subscriptions are the scopes with a version_text, typed by the head Envoy gives them", () => {
+  const parsed = parseSubscriptionStats([
+    'cluster.outbound_8080_backend.update_attempt: 2',
+    'cluster.outbound_8080_backend.update_success: 2',
+    'cluster.outbound_8080_backend.version_text: "v1+sha256:0123456789ab"',
+    'cluster.static_one.update_attempt: 0',
+    'http.ingress_http.rds.backend.default.svc.cluster.local_8080.update_rejected: 1',
+    'http.ingress_http.rds.backend.default.svc.cluster.local_8080.version_text: ""',
+    'sds.kubernetes_envoy-tls.key_rotation_failed: 2',
+    'sds.kubernetes_envoy-tls.version_text: "a"',
+    'server.dynamic_unknown_fields: 3',
+  ].join('\n'));
+  assert.deepEqual([...parsed.subscriptions.keys()], ['cluster.outbound_8080_backend', 'http.ingress_http.rds.backend.default.svc.cluster.local_8080', 'sds.kubernetes_envoy-tls']);
+  assert.equal(parsed.subscriptions.get('cluster.outbound_8080_backend')?.versionText, 'v1+sha256:0123456789ab');
+  assert.equal(parsed.subscriptions.get('sds.kubernetes_envoy-tls')?.keyRotationFailed, 2);
+  assert.equal(parsed.unknownFields, 3);
+  const types = ['listener_manager.lds', 'cluster_manager.cds', 'http.a.rds.r', 'cluster.x', 'sds.s', 'extension_config_discovery.http_filter.f', 'runtime.x'].map(subscriptionType);
+  assert.deepEqual(types, ['LDS', 'CDS', 'RDS', 'EDS', 'SDS', 'ECDS', undefined]);
+});
+
+test('attribution: by the version Envoy reports, else by type when one file is read as it', () => {
+  const files = [file('lds.yaml', ['LDS'], ['l1']), file('rds.yaml', ['RDS'], ['r1', 'r2']), file('eds.yaml', ['EDS'], ['e1']), file('rds2.yaml', [], ['x'])];
+  const subs = envoy({
+    'listener_manager.lds': { versionText: 'l1' },
+    // 02: one shared subscription named after the first listener's stat_prefix.
+    'http.ingress_a.rds.shared': { versionText: 'r2' },
+    // 07: opened by an edit, refused at once: no version yet; matched by type.
+    'http.ingress_http.rds.renamed': { rejected: 1, attempt: 1 },
+    // 05: alt_stat_name, not the cluster's name.
+    'cluster.outbound_8080_backend': { versionText: 'e1' },
+    'sds.unrelated': { versionText: 'zzz' },
+  }).subscriptions;
+  assert.deepEqual(Object.fromEntries(attribute(subs, files)), {
+    'listener_manager.lds': 'lds.yaml',
+    'http.ingress_a.rds.shared': 'rds.yaml',
+    'http.ingress_http.rds.renamed': 'rds.yaml',
+    'cluster.outbound_8080_backend': 'eds.yaml',
+  });
+  // Two files read as RDS: a scope with no version of ours stays unattributed, unless known before.
+  const two = [file('a.yaml', ['RDS']), file('b.yaml', ['RDS'])];
+  const fresh = envoy({ 'http.x.rds.r': { rejected: 1, attempt: 1 } }).subscriptions;
+  assert.deepEqual(attribute(fresh, two).size, 0);
+  assert.deepEqual(Object.fromEntries(attribute(fresh, two, new Map([['http.x.rds.r', 'b.yaml']]))), { 'http.x.rds.r': 'b.yaml' });
+});
+
+test('judge: accepted, rejected or undecided from the counters before the rename and now', () => {
+  const lds = 'listener_manager.lds';
+  const base = envoy({ [lds]: { versionText: 'v1', attempt: 2, success: 2 } });
+  const input = { version: 'v2', previousVersion: 'v1', baseline: base, subscriptions: [lds], named: new Map<string, string>() };
+  assert.deepEqual(judge({ ...input, now: envoy({ [lds]: { versionText: 'v2', attempt: 3, success: 3 } }) }), { outcome: 'accepted', subscriptions: [lds] });
+  assert.deepEqual(judge({ ...input, now: envoy({ [lds]: { versionText: 'v1', attempt: 3, success: 2, failure: 1 } }) }), { outcome: 'rejected', subscription: lds, kind: 'failure' });
+  // Not reloaded yet: it read the previous version, so it must reload.
+  assert.deepEqual(judge({ ...input, now: base }), { outcome: undefined, waiting: [lds] });
+  // 03: "0" never bumped → versions are unique per content; the rollback's success does not count for v3.
+  const after = envoy({ [lds]: { versionText: 'v1', attempt: 5, success: 3, failure: 2 } });
+  assert.equal(judge({ ...input, version: 'v3', baseline: envoy({ [lds]: { versionText: 'v1', attempt: 4, success: 3, failure: 1 } }), now: after }).outcome, 'rejected');
+  // 03 B (watched_directory): a sibling's rename reloads the old file first: success, old version → wait.
+  assert.deepEqual(judge({ ...input, now: envoy({ [lds]: { versionText: 'v1', attempt: 3, success: 3 } }) }), { outcome: undefined, waiting: [lds] });
+  // Envoy restarted (counters went down): compared with zeros.
+  assert.equal(judge({ ...input, now: envoy({ [lds]: { versionText: 'v2', attempt: 1, success: 1 } }) }).outcome, 'accepted');
+});
+
+test('judge: shared and gone subscriptions, and the subscriptions an edit opens', () => {
+  const rds = 'http.a.rds.r';
+  const dead = 'http.a.rds.old';
+  const input = { version: 'r2', previousVersion: 'r1', named: new Map<string, string>() };
+  // 07's leftover: a scope that read an older version and never reloads is not waited for.
+  const baseline = envoy({ [rds]: { versionText: 'r1', attempt: 1, success: 1 }, [dead]: { versionText: 'r0', attempt: 1, success: 1 } });
+  assert.equal(judge({ ...input, baseline, subscriptions: [rds, dead], now: envoy({ [rds]: { versionText: 'r2', attempt: 2, success: 2 }, [dead]: { versionText: 'r0', attempt: 1, success: 1 } }) }).outcome, 'accepted');
+  // A scope that read the previous version but is gone from Envoy's config: given up on by the tracker.
+  const both = envoy({ [rds]: { versionText: 'r1', attempt: 1, success: 1 }, [dead]: { versionText: 'r1', attempt: 1, success: 1 } });
+  const nowBoth = envoy({ [rds]: { versionText: 'r2', attempt: 2, success: 2 }, [dead]: { versionText: 'r1', attempt: 1, success: 1 } });
+  assert.deepEqual(judge({ ...input, baseline: both, subscriptions: [rds, dead], now: nowBoth }), { outcome: undefined, waiting: [dead] });
+  assert.equal(judge({ ...input, baseline: both, subscriptions: [rds, dead], now: nowBoth, gone: new Set([dead]) }).outcome, 'accepted');
+
+  // 07: lds.yaml accepted, but the RDS subscription it opened refused rds.yaml.
+  const lds = 'listener_manager.lds';
+  const opened = 'http.ingress_http.rds.renamed_route';
+  const ldsInput = { version: 'l2', previousVersion: 'l1', baseline: envoy({ [lds]: { versionText: 'l1', attempt: 1, success: 1 } }), subscriptions: [lds], named: new Map([[opened, 'rds.yaml']]) };
+  assert.deepEqual(
+    judge({ ...ldsInput, now: envoy({ [lds]: { versionText: 'l2', attempt: 2, success: 2 }, [opened]: { attempt: 1, rejected: 1 } }) }),
+    { outcome: 'rejected', subscription: opened, kind: 'rejected', created: { file: 'rds.yaml' } },
+  );
+  assert.deepEqual(judge({ ...ldsInput, now: envoy({ [lds]: { versionText: 'l2', attempt: 2, success: 2 }, [opened]: {} }) }), { outcome: undefined, waiting: [opened] });
+  assert.equal(judge({ ...ldsInput, now: envoy({ [lds]: { versionText: 'l2', attempt: 2, success: 2 }, [opened]: { versionText: 'r1', attempt: 1, success: 1 } }) }).outcome, 'accepted');
+  // Without a version (flow-style file): a success and no refusal.
+  assert.equal(judge({ version: undefined, previousVersion: undefined, baseline: envoy({ [lds]: { attempt: 1, success: 1 } }), subscriptions: [lds], named: new Map(), now: envoy({ [lds]: { attempt: 2, success: 2 } }) }).outcome, 'accepted');
+});
+
+test('ignored unknown fields since the rename (server.dynamic_unknown_fields)', () => {
+  assert.equal(ignoredFieldsSince(envoy({}, 1), envoy({}, 3)), 2);
+  assert.equal(ignoredFieldsSince(envoy({}, 3), envoy({}, 3)), 0);
+  assert.equal(ignoredFieldsSince(undefined, envoy({}, 3)), 0);
+  assert.equal(ignoredFieldsSince(envoy({}, 5), envoy({}, 1)), 0);
+});
