@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { attribute } from '../../src/sync/verdict/attribution.js';
 import type { FileFacts } from '../../src/sync/verdict/attribution.js';
-import { ignoredFieldsSince, judge } from '../../src/sync/verdict/judge.js';
+import { ignoredFieldsSince, judge } from '../../src/sync/verdict/counters-judge.js';
 import type { EnvoyCounters, SubscriptionCounters } from '../../src/sync/envoy/stat-prefixes.js';
 import { parseSubscriptionStats, subscriptionType } from '../../src/sync/envoy/stat-prefixes.js';
 
