@@ -1,7 +1,7 @@
 // `status`: run in the watcher container (`kubectl exec POD -c envoy-xds-watch -- envoy-xds-injector
 // status`) to see, per file, the ConfigMap, the published file, what Envoy runs and its last verdict.
 import { CONFIG_DIR } from '../inject/names.js';
-import { formatStatus, gatherStatus, NoStateError } from '../sync/status.js';
+import { formatStatus, gatherStatus, NoStateError } from '../sync/verdict/status.js';
 import type { Command } from './context.js';
 import { durationFlag, parseFlags } from './context.js';
 
