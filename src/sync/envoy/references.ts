@@ -20,6 +20,8 @@ export interface Reference {
    * for `secret-file`, the Secret's name.
    */
   resource?: string;
+  /** `secret-file`: the field of the Secret that reads it (`certificate_chain`, `private_key`, `trusted_ca`, ...). */
+  field?: string;
 }
 
 const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
@@ -31,10 +33,10 @@ export function findReferences(root: unknown): Reference[] {
     const path = sourcePath(source);
     if (path !== undefined) found.push({ type, file: basename(path), path, ...(resource === undefined ? {} : { resource }) });
   };
-  const visit = (node: unknown, depth: number, secret: string | undefined): void => {
+  const visit = (node: unknown, depth: number, secret: string | undefined, field?: string): void => {
     if (depth > 64 || typeof node !== 'object' || node === null) return;
     if (Array.isArray(node)) {
-      for (const item of node) visit(item, depth + 1, secret);
+      for (const item of node) visit(item, depth + 1, secret, field);
       return;
     }
     const object = node as Record<string, unknown>;
@@ -53,9 +55,9 @@ export function findReferences(root: unknown): Reference[] {
     // A Secret resource: its DataSources' files are watched by Envoy's SdsApi.
     const inSecret = object['@type'] === SECRET_TYPE && typeof object.name === 'string' ? object.name : secret;
     if (inSecret !== undefined && typeof object.filename === 'string' && object.filename !== '') {
-      found.push({ type: 'secret-file', file: basename(object.filename), path: object.filename, resource: inSecret });
+      found.push({ type: 'secret-file', file: basename(object.filename), path: object.filename, resource: inSecret, ...(field === undefined ? {} : { field }) });
     }
-    for (const value of Object.values(object)) visit(value, depth + 1, inSecret);
+    for (const [key, value] of Object.entries(object)) visit(value, depth + 1, inSecret, key);
   };
   visit(root, 0, undefined);
   return found;

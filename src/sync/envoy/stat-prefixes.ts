@@ -38,14 +38,20 @@ export function subscriptionType(prefix: string): SubscriptionType | undefined {
 }
 
 export const SUBSCRIPTION_FIELDS = ['version_text', 'update_attempt', 'update_success', 'update_rejected', 'update_failure', 'key_rotation_failed'] as const;
-/** The `/stats?filter=` regex for every subscription's counters and Envoy's count of ignored unknown fields. */
-export const SUBSCRIPTIONS_FILTER = `(\\.(${SUBSCRIPTION_FIELDS.join('|')})$)|(^server\\.dynamic_unknown_fields$)`;
+/**
+ * The `/stats?filter=` regex for every subscription's counters, Envoy's count of ignored unknown
+ * fields, and the TLS contexts rebuilt from SDS secrets (`ssl_context_update_by_sds` of each
+ * listener's or cluster's TLS socket factory, source/common/tls/context_config_impl.cc users).
+ */
+export const SUBSCRIPTIONS_FILTER = `(\\.(${SUBSCRIPTION_FIELDS.join('|')}|ssl_context_update_by_sds)$)|(^server\\.dynamic_unknown_fields$)`;
 
 export interface EnvoyCounters {
   /** Subscription scope → counters; only scopes that have a `version_text` (a subscription). */
   subscriptions: Map<string, SubscriptionCounters>;
   /** `server.dynamic_unknown_fields`: fields Envoy ignored in dynamic config (counted once per distinct field). */
   unknownFields: number;
+  /** Sum of every `*.ssl_context_update_by_sds`: TLS contexts Envoy rebuilt from a secret (a certificate it took). */
+  sslContextUpdates: number;
 }
 
 /**
@@ -55,6 +61,7 @@ export interface EnvoyCounters {
 export function parseSubscriptionStats(body: string): EnvoyCounters {
   const raw = new Map<string, Map<string, string>>();
   let unknownFields = 0;
+  let sslContextUpdates = 0;
   for (const line of body.split('\n')) {
     const colon = line.indexOf(': ');
     if (colon === -1) continue;
@@ -65,6 +72,10 @@ export function parseSubscriptionStats(body: string): EnvoyCounters {
       continue;
     }
     const dot = name.lastIndexOf('.');
+    if (name.endsWith('.ssl_context_update_by_sds')) {
+      sslContextUpdates += Number(value);
+      continue;
+    }
     const prefix = name.slice(0, dot);
     const fields = raw.get(prefix) ?? new Map<string, string>();
     fields.set(name.slice(dot + 1), value);
@@ -85,7 +96,7 @@ export function parseSubscriptionStats(body: string): EnvoyCounters {
       ...(rotation === undefined ? {} : { keyRotationFailed: Number(rotation) }),
     });
   }
-  return { subscriptions, unknownFields };
+  return { subscriptions, unknownFields, sslContextUpdates };
 }
 
 // Envoy prints a text readout quoted, with `"` and `\` escaped (source/server/admin/stats_render.cc).

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { load } from 'js-yaml';
-import { findReferences } from '../../src/sync/envoy/references.js';
+import { findReferences } from '../../../src/sync/envoy/references.js';
 
 test('every file a configuration names, with the type Envoy reads it as', () => {
   const lds = load(`
@@ -45,8 +45,8 @@ resources:
     private_key: {filename: /etc/envoy/key.pem}
 `);
   assert.deepEqual(findReferences(sds), [
-    { type: 'secret-file', file: 'cert.pem', path: '/etc/envoy/cert.pem', resource: 'server_cert' },
-    { type: 'secret-file', file: 'key.pem', path: '/etc/envoy/key.pem', resource: 'server_cert' },
+    { type: 'secret-file', file: 'cert.pem', path: '/etc/envoy/cert.pem', resource: 'server_cert', field: 'certificate_chain' },
+    { type: 'secret-file', file: 'key.pem', path: '/etc/envoy/key.pem', resource: 'server_cert', field: 'private_key' },
   ]);
   const bootstrap = load(`
 dynamic_resources:

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { referenceOrder } from '../../src/sync/publish/reference-order.js';
+import { referenceOrder } from '../../../src/sync/publish/reference-order.js';
 
 const names = (files: { name: string }[]) => files.map((f) => f.name);
 

@@ -2,7 +2,7 @@
 // 04-version-read-as-envoy): bools and int32s are refused, everything else is kept as written.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { envoyPlainScalar, envoyVersionScalar } from '../../src/sync/envoy/yaml-scalar.js';
+import { envoyPlainScalar, envoyVersionScalar } from '../../../src/sync/envoy/yaml-scalar.js';
 
 test('plain scalars: what Envoy reports, or that it refuses the file', () => {
   const table: [string, ReturnType<typeof envoyPlainScalar>][] = [
