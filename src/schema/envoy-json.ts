@@ -11,8 +11,8 @@
 // last value: the rules of src/sync/envoy/yaml.ts (the gate), which this module follows.
 // A `.json` file is read by protobuf's JSON parser; JSON.parse reads the same values, and what it
 // refuses but protobuf takes (trailing commas, single quotes) is read as YAML, JSON's superset.
-import { Schema, Type, YAMLException, load } from 'js-yaml';
-import { firstDocument } from './envoy-yaml.js';
+import { Schema, Type, YAMLException } from 'js-yaml';
+import { loadAsEnvoyReads } from './envoy-yaml.js';
 
 const IGNORED = '\u0000envoy-xds-injector:ignore\u0000';
 
@@ -84,9 +84,6 @@ const anyTag = (kind: 'scalar' | 'sequence' | 'mapping'): Type =>
 
 const SCHEMA = new Schema({ implicit: [plainNull, plainConverted], explicit: [anyTag('scalar'), anyTag('sequence'), anyTag('mapping')] });
 
-// eslint-disable-next-line no-control-regex
-const NON_PRINTABLE = /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x84\x86-\x9F\uFFFE\uFFFF]/g;
-
 /**
  * The JSON value Envoy builds from a file source's text (`.yaml`/`.yml` by yaml-cpp's rules,
  * anything else as JSON). Throws YAMLException (`mark`: 0-based line/column) or SyntaxError for
@@ -113,17 +110,7 @@ export function envoyJson(text: string, filename: string): unknown {
 }
 
 function readYaml(text: string, filename: string): unknown {
-  const options = { filename, schema: SCHEMA, json: true };
-  let value: unknown;
-  try {
-    value = load(text, options);
-  } catch (err) {
-    if (!(err instanceof YAMLException)) throw err;
-    const lenient = firstDocument(text).replace(NON_PRINTABLE, ' ');
-    if (lenient === text) throw err;
-    value = load(lenient, options);
-  }
-  return finish(value, new Map());
+  return finish(loadAsEnvoyReads(text, { filename, schema: SCHEMA, json: true }), new Map());
 }
 
 /** Unwraps converted scalars and drops `!ignore`-tagged keys (aliases share objects: once each). */

@@ -11,7 +11,7 @@
 // js-yaml does the parsing (fast, see gate.ts) with a schema that mirrors those rules: every
 // tag is accepted and leaves its node as it is, and only null is resolved from plain scalars (the
 // gate never looks at numbers or booleans, so YAML 1.1 and 1.2 readings of `yes`/`0755` agree).
-import { Schema, Type, YAMLException, load } from 'js-yaml';
+import { Schema, Type, YAMLException, load, type LoadOptions } from 'js-yaml';
 
 /**
  * The files the watcher reads as configuration (gate, version stamp, verdict): `.yaml`, `.yml` and
@@ -80,19 +80,25 @@ export function firstDocument(text: string): string {
  * yaml-cpp refuses too: broken syntax, an undefined alias, tab indentation.
  */
 export function loadLikeEnvoy(text: string, filename: string): unknown {
-  const options = { filename, schema: ENVOY_SCHEMA, json: true }; // json: a repeated key overrides
-  let value: unknown;
+  const value = loadAsEnvoyReads(text, { filename, schema: ENVOY_SCHEMA, json: true }); // json: a repeated key overrides
+  return text.includes('!ignore') ? dropIgnored(value, new Set()) : value;
+}
+
+/**
+ * js-yaml's `load` with yaml-cpp's leniency: where js-yaml refuses the stream, only the first
+ * document is read, with control characters made spaces (1:1, so the lines and columns of any error
+ * stay those of the file). Throws what js-yaml throws for what yaml-cpp refuses too. The schema
+ * (which tags and scalars) is the caller's: the gate's keeps strings, src/schema's converts them.
+ */
+export function loadAsEnvoyReads(text: string, options: LoadOptions): unknown {
   try {
-    value = load(text, options);
+    return load(text, options);
   } catch (err) {
     if (!(err instanceof YAMLException)) throw err;
-    // The slower, rarer path: only the first document, control characters made spaces (1:1, so the
-    // lines and columns of any error stay those of the file).
     const lenient = firstDocument(text).replace(NON_PRINTABLE, ' ');
     if (lenient === text) throw err;
-    value = load(lenient, options);
+    return load(lenient, options);
   }
-  return text.includes('!ignore') ? dropIgnored(value, new Set()) : value;
 }
 
 /** Removes pairs whose key was tagged `!ignore` and unmarks `!ignore`-tagged scalar values. */
