@@ -11,7 +11,7 @@
 // What is measured: the same watcher in volume mode, from the `..data` rename (test/sync/harness.ts
 // AtomicWriter, the kubelet's own write sequence) to Envoy serving the body. volumeP50ms in the
 // last line adds the kubelet's delay measured on a real node at the default syncFrequency (1m):
-// 59, 64 and 74 s (/work/shared/reference/real-node.md), median 64 000 ms. Labelled as such below.
+// 59, 64 and 74 s (npm run bench:node on the real node, test/node), median 64 000 ms. Labelled as such below.
 //
 // Also: the watcher's RssAnon in api mode at ready and its peak (sampled every 25 ms), and its CPU
 // time in three 10 s windows of idleness (a watch, no polling: expected 0).

@@ -1,7 +1,7 @@
 // npm run bench:sync — ConfigMap swap to Envoy serving the new version, with real Envoy 1.40, for
 // three ways of getting a ConfigMap into Envoy:
 //   - `watch` (this project's sidecar) publishing into the emptyDir Envoy reads,
-//   - the seed's `inotify.sh` doing the same job (the baseline the project replaces),
+//   - a hand-written `inotify.sh` sidecar doing the same job (bench/peers/inotify.sh, what `watch` replaces),
 //   - Envoy's own `watched_directory` pointed at the ConfigMap mount, no sidecar at all (the floor).
 // kubelet's AtomicWriter swaps versions of a ConfigMap volume; every LDS version has a probe listener
 // answering `lds v<N>` (a direct_response), which a poller in this process asks continuously on a
@@ -45,11 +45,8 @@ const WATCHER_ENV: Record<string, string> = {
   MALLOC_TRIM_THRESHOLD_: '131072',
   MALLOC_TOP_PAD_: '0',
 };
-// The seed post sits in ../shared beside the repository (or beside the worktrees' parent).
-const SEED_MD =
-  process.env.SEED_MD ??
-  [join(repoRoot, '..', 'shared'), join(repoRoot, '..', '..', 'shared')].map((dir) => join(dir, 'seed', 'configmap-as-envoy-xds.md')).find((path) => existsSync(path)) ??
-  join(repoRoot, '..', 'shared', 'seed', 'configmap-as-envoy-xds.md');
+/** The peer script, kept verbatim in the repository. */
+const INOTIFY_SH = join(repoRoot, 'bench', 'peers', 'inotify.sh');
 const FILES = ['cds.yaml', 'lds.yaml'] as const;
 
 /** Where a scenario's source and target directories live. */
@@ -162,7 +159,7 @@ interface Implementation {
 function stopGroup(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
   const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
-  process.kill(-child.pid, 'SIGTERM'); // the process group we created: the seed is sh + inotifywait
+  process.kill(-child.pid, 'SIGTERM'); // the process group we created: the script is sh + inotifywait
   return exited;
 }
 
@@ -195,25 +192,16 @@ function watcherImplementation(main: string): Implementation {
   };
 }
 
-/** The seed's inotify.sh, verbatim except its hard-coded writable directory /tmp. */
-function seedImplementation(): Implementation {
-  const markdown = readFileSync(SEED_MD, 'utf8');
-  const lines = markdown.split('\n');
-  const start = lines.findIndex((line) => line.trim() === 'inotify.sh: |');
-  if (start < 0) throw new Error(`no inotify.sh in ${SEED_MD}`);
-  const body: string[] = [];
-  for (const line of lines.slice(start + 1)) {
-    if (line.startsWith('```') || (line.trim() !== '' && !line.startsWith('    '))) break;
-    body.push(line.slice(4));
-  }
-  const script = body.join('\n');
+/** bench/peers/inotify.sh, verbatim except its hard-coded writable directory /tmp. */
+function inotifyScriptImplementation(): Implementation {
+  const script = readFileSync(INOTIFY_SH, 'utf8');
   return {
-    name: 'seed inotify.sh',
+    name: 'inotify.sh',
     envoyReads: 'target',
     async start(source, target, work) {
       const path = join(work, 'inotify.sh');
       await writeFile(path, script.replaceAll('/tmp/', `${target}/`));
-      // As the seed's sidecar runs it: `sh /tmp/inotify.sh /configs`.
+      // As its sidecar runs it: `sh /tmp/inotify.sh /configs`.
       const child = spawn('sh', [path, source], { stdio: 'ignore', detached: true });
       await sleep(1000); // inotifywait -q prints nothing when its watches are up
       return { pid: child.pid ?? -1, stop: () => stopGroup(child) };
@@ -413,7 +401,7 @@ async function runScenario(impl: Implementation, scenario: Scenario, roots: Root
     const last = scenario.changes;
     const cdsAt = async (version: number) => (await envoy.textStat('cluster_manager.cds.version_text').catch(() => '')) === String(version);
     await waitUntil(async () => poller.firstServed.has(last) && (await cdsAt(last)), 120_000);
-    // Let late or repeated updates show up: the seed keeps going after the last version arrived.
+    // Let late or repeated updates show up: the script keeps going after the last version arrived.
     let seen = '';
     let quietSince = Date.now();
     await waitUntil(async () => {
@@ -522,13 +510,13 @@ async function main(): Promise<void> {
   const started = performance.now();
   const envoy = await envoyBinary();
   const watcher = watcherImplementation(buildApp());
-  const seed = seedImplementation();
+  const script = inotifyScriptImplementation();
   const floor = watchedDirectoryImplementation();
   const results: Result[] = [];
-  // BENCH_ONLY=steady,burst,steady-disk and BENCH_IMPL=watch|seed|envoy narrow a run while investigating.
+  // BENCH_ONLY=steady,burst,steady-disk and BENCH_IMPL=watch|inotify|envoy narrow a run while investigating.
   const only = process.env.BENCH_ONLY?.split(',');
   const scenarios = SCENARIOS.filter((s) => only === undefined || only.includes(s.id));
-  const impls = [watcher, seed, floor].filter((i) => i.name.startsWith(process.env.BENCH_IMPL ?? ''));
+  const impls = [watcher, script, floor].filter((i) => i.name.startsWith(process.env.BENCH_IMPL ?? ''));
   const roots = await findRoots();
   try {
     for (const scenario of scenarios) {
@@ -552,7 +540,7 @@ async function main(): Promise<void> {
   // Latency targets are judged on the deployed configuration; correctness and memory everywhere.
   const steady = (name: string) => results.find((r) => r.impl === name && r.placement === 'memory' && r.scenario.startsWith('steady'));
   const steadyWatch = steady('watch');
-  const steadySeed = steady(seed.name);
+  const steadyScript = steady(script.name);
   const steadyFloor = steady(floor.name);
   const watchRows = results.filter((r) => r.impl === 'watch');
   const perChange = (r: Result) => Object.values(r.attemptsPerChange);
@@ -568,7 +556,7 @@ async function main(): Promise<void> {
       `watch: steady p99 within 5 ms of watched_directory's (${steadyFloor?.p99?.toFixed(2) ?? '-'} ms; deployed: tmpfs)`,
       (steadyWatch?.p99 ?? Infinity) <= (steadyFloor?.p99 ?? -Infinity) + 5,
     ],
-    [`watch: steady p99 <= half the seed's (${steadySeed?.p99?.toFixed(2) ?? '-'} ms; deployed: tmpfs)`, (steadyWatch?.p99 ?? Infinity) <= (steadySeed?.p99 ?? 0) / 2],
+    [`watch: steady p99 <= half inotify.sh's (${steadyScript?.p99?.toFixed(2) ?? '-'} ms; deployed: tmpfs)`, (steadyWatch?.p99 ?? Infinity) <= (steadyScript?.p99 ?? 0) / 2],
     [
       'watch: swap → Envoy\'s verdict p99 < 1000 ms (steady)',
       watchRows.filter((r) => r.scenario.startsWith('steady')).every((r) => (r.verdictP99 ?? Infinity) < 1000),

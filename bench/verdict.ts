@@ -1,15 +1,16 @@
 // npm run bench:verdict — Envoy's verdict on what `watch` publishes, with the official Envoy 1.40
 // reading the files (test/envoy/fetch-envoy.sh). A kubelet AtomicWriter swaps ConfigMap versions
-// (the LDS body changes; a 16 KiB CDS file stays); every 25th change is the shared case Envoy refuses.
+// (the LDS body changes; a 16 KiB CDS file stays); every 25th change is a file Envoy refuses
+// (test/fixtures/cases/envoy-rejects-parses-fine.lds.yaml: it parses, and Envoy refuses a field's value).
 //
 // Prints: swap → verdict line p50/p99 (the `..data` rename to the watcher's verdict log line on its
 // stdout), the watcher's own publish → verdict latencyMs, verdicts by outcome, rollbacks, and the
 // watcher's memory at ready and at its peak (RssAnon; RssFile, the node binary's pages, which the
 // container's cgroup is charged for too), against the injected memory limit. Figures only: no
 // assertion. BENCH_CHANGES (default 200) and BENCH_INTERVAL_MS (default 50) size the run.
-// BENCH_REFUSE=duplicate refuses with a duplicate listener name instead of the shared case: a
+// BENCH_REFUSE=duplicate refuses with a duplicate listener name instead of that file: a
 // refusal Envoy's listener manager gives a reason for, which the watcher reads from /config_dump
-// before the rollback (the shared case fails to parse: no reason to read). BENCH_REFUSE_EVERY
+// before the rollback (the bad-value file fails Envoy's parse: no reason to read). BENCH_REFUSE_EVERY
 // (default 25) sets how often.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -29,8 +30,8 @@ import { buildApp } from './app.js';
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 200);
 const INTERVAL_MS = Number(process.env.BENCH_INTERVAL_MS ?? 50);
 const REFUSE_EVERY = Number(process.env.BENCH_REFUSE_EVERY ?? 25);
-const REFUSE = process.env.BENCH_REFUSE ?? 'shared';
-if (REFUSE !== 'shared' && REFUSE !== 'duplicate') throw new Error(`BENCH_REFUSE: shared or duplicate, not ${REFUSE}`);
+const REFUSE = process.env.BENCH_REFUSE ?? 'bad-value';
+if (REFUSE !== 'bad-value' && REFUSE !== 'duplicate') throw new Error(`BENCH_REFUSE: bad-value or duplicate, not ${REFUSE}`);
 const WATCHER_ENV: Record<string, string> = {
   NODE_OPTIONS: '--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1',
   MALLOC_ARENA_MAX: '1',
@@ -70,13 +71,13 @@ async function main(): Promise<void> {
   const [port, adminPort] = (await freePorts(2)) as [number, number];
   const writer = new AtomicWriter(source);
   const bootstrap = bootstrapYaml({ lds: join(target, 'lds.yaml'), cds: join(target, 'cds.yaml'), admin: { port: adminPort } });
-  const shared = (await readFile(join(repoRoot, 'test/fixtures/cases/envoy-rejects-parses-fine.lds.yaml'), 'utf8')).replace('port_value: 18080', `port_value: ${String(port)}`);
+  const badValue = (await readFile(join(repoRoot, 'test/fixtures/cases/envoy-rejects-parses-fine.lds.yaml'), 'utf8')).replace('port_value: 18080', `port_value: ${String(port)}`);
   // The same listener twice (the copy on another port): Envoy's LDS API refuses the duplicate name.
   const duplicate = (n: number) => `${ldsYaml({ port, body: `v${String(n)}` })}${ldsYaml({ port: port + 1, body: `v${String(n)}` }).split('\n').slice(1).join('\n')}`;
   const isRefused = (n: number) => n > 0 && n % REFUSE_EVERY === 0;
   const payload = (n: number) => ({
     'envoy.yaml': bootstrap,
-    'lds.yaml': isRefused(n) ? (REFUSE === 'shared' ? shared : duplicate(n)) : ldsYaml({ port, body: `v${String(n)}` }),
+    'lds.yaml': isRefused(n) ? (REFUSE === 'bad-value' ? badValue : duplicate(n)) : ldsYaml({ port, body: `v${String(n)}` }),
     // Constant: a CDS change that renames 30 clusters keeps Envoy's main thread (and so its admin
     // API) busy for 40-140 ms here, which would measure Envoy's CDS work rather than the verdict.
     'cds.yaml': xdsFile('cds', 0, 16 * 1024).replace(/STRICT_DNS/g, 'STATIC').replace(/backend-\d+\.default\.svc\.cluster\.local/g, '127.0.0.1'),
@@ -181,7 +182,7 @@ async function main(): Promise<void> {
 
     process.stdout.write(
       [
-        `bench:verdict  Envoy 1.40 (official), ${String(CHANGES)} changes ${String(INTERVAL_MS)} ms apart, lds.yaml changes (every ${String(REFUSE_EVERY)}th refused: ${REFUSE === 'shared' ? 'the shared case' : 'a duplicate listener name'}), cds.yaml constant; dirs on ${base}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+        `bench:verdict  Envoy 1.40 (official), ${String(CHANGES)} changes ${String(INTERVAL_MS)} ms apart, lds.yaml changes (every ${String(REFUSE_EVERY)}th refused: ${REFUSE === 'bad-value' ? 'a bad field value' : 'a duplicate listener name'}), cds.yaml constant; dirs on ${base}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
         `swap → verdict line (ms)        p50 ${percentile(swapToVerdict, 50).toFixed(2)}  p99 ${percentile(swapToVerdict, 99).toFixed(2)}  max ${Math.max(...swapToVerdict).toFixed(2)}  (n=${String(swapToVerdict.length)} of ${String(swaps.length)} swaps; ${String(superseded)} without a verdict of their own)`,
         `swap → rejection line (ms)      p50 ${percentile(swapToRejection, 50).toFixed(2)}  p99 ${percentile(swapToRejection, 99).toFixed(2)}  max ${Math.max(...swapToRejection).toFixed(2)}  (n=${String(swapToRejection.length)}); reasons: ${[...reasons].map(([k, v]) => `${String(v)}x ${k}`).join(', ')}`,
         `publish → verdict latencyMs     p50 ${percentile(publishToVerdict, 50).toFixed(2)}  p99 ${percentile(publishToVerdict, 99).toFixed(2)}`,

@@ -275,7 +275,7 @@ async function main(): Promise<void> {
     // Where the webhook's time goes beyond the bare server: the injection rules alone, in-process.
     const injectMicros = microsPerCall(() => injectPod((JSON.parse(body) as AdmissionReviewRequest).request.object as V1Pod, config), 2000)
       - microsPerCall(() => JSON.parse(body) as unknown, 2000);
-    // The work the issue requires of every injected review whatever the rules cost, each in a hot
+    // The work every injected review needs whatever the rules cost, each in a hot
     // loop (its best case: under load the same work cost 1.6-1.9 times as much in our runs): the
     // patch from compare(original, mutated), that patch encoded into the answer (JSON, base64),
     // and the route's log line for the review.

@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import type { KubeConnection } from './sources/kube.js';
 import { statusOf } from './sources/kube.js';
 
-/** What issue 9's verdict reports for one published file. */
+/** What Envoy's verdict (verdict.ts) reports for one published file. */
 export interface VerdictRecord {
   file: string;
   /** The version Envoy was given (content-derived; see docs/api-source.md for resourceVersion). */

@@ -1,4 +1,4 @@
-// manifests/examples: the seed blog post's Envoy scenario without a hand-written init container,
+// manifests/examples: Envoy with CDS and LDS from a ConfigMap, without a hand-written init container,
 // sidecar or emptyDir. The example must be what the injector expects, and injecting it must give a
 // Pod that the example namespace's PodSecurity "restricted" level admits.
 import { execFile } from 'node:child_process';

@@ -156,7 +156,7 @@ describe('charts/envoy-xds-injector', { timeout: 30 * 60_000 }, () => {
     });
 
     test('non-default values = the base with the same settings patched in by an overlay', async () => {
-      // Each value the issue lists, set to something else, and the kustomize patch that does the same.
+      // Each value the chart documents, set to something else, and the kustomize patch that does the same.
       const overlay = join(work, 'manifests', 'overlays', 'custom');
       await mkdir(overlay, { recursive: true });
       await writeFile(

@@ -1,4 +1,4 @@
-// Issue #13 on a real node: the chart's quick start (`helm install` with the certificate the chart
+// The chart on a real node: its quick start (`helm install` with the certificate the chart
 // generates), then `helm upgrade` and `helm uninstall`, with the kubelet running the webhook's
 // Deployment and the shipped example. One control plane + one node for the whole file; the tests
 // run in order and build on each other (install -> example -> upgrade -> uninstall).

@@ -1,4 +1,4 @@
-// Issue #10: the injector on a real node, on the user's path as README.md tells it. One control
+// The injector on a real node, on the user's path as README.md tells it. One control
 // plane + one node (containerd, kubelet, kube-scheduler) for the whole file; the tests run in order
 // and build on each other (install -> example -> edits -> ...).
 //
@@ -182,7 +182,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
   });
 
   test('4. an edit Envoy refuses: Envoy keeps serving v2, the watcher logs the rejection, puts v2 back on disk (a restarted Envoy loads it) and `status` shows it; a NEW Pod starts from the ConfigMap without the listener and its watcher says so', async () => {
-    // The Envoy issue's shared case (envoy-rejects-parses-fine.lds.yaml): valid YAML with an @type
+    // The case test/fixtures/cases/envoy-rejects-parses-fine.lds.yaml: valid YAML with an @type
     // on every resource, refused by Envoy (a duration that is not one), on the demo's listener.
     const refused = await refusedLds();
     const pod = await demoPodNow();
@@ -518,7 +518,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     const store = async (): Promise<k8s.V1ConfigMap> => cluster.core.readNamespacedConfigMap({ namespace: DEMO_NS, name: STORE });
     await waitFor('a1 kept in the last-accepted ConfigMap', async () => ((await store()).data?.['lds.yaml']?.includes('config a1') === true ? true : undefined));
 
-    // The shared case: Envoy refuses it, keeps a1, and the refusal is kept next to a1.
+    // That case: Envoy refuses it, keeps a1, and the refusal is kept next to a1.
     const refused = await refusedLds();
     await editConfigMap(cluster, DEMO_NS, DEMO_CONFIGMAP, 'lds.yaml', () => refused);
     const rejected = await waitFor('the watcher\'s verdict on example-2', async () =>
@@ -568,14 +568,14 @@ async function exampleObject<T>(repo: string, file: string): Promise<T> {
 }
 
 /**
- * The Envoy issue's shared case envoy-rejects-parses-fine.lds.yaml (test/fixtures/cases), moved onto
+ * The case envoy-rejects-parses-fine.lds.yaml (test/fixtures/cases), moved onto
  * the demo's listener (0.0.0.0:10000): valid YAML, an @type on every resource, and Envoy 1.40
  * refuses it ("listener_filters_timeout: ... duration must start with an integer").
  */
 async function refusedLds(): Promise<string> {
   const text = await readFile(new URL('../fixtures/cases/envoy-rejects-parses-fine.lds.yaml', import.meta.url), 'utf8');
   const moved = text.replace('{address: 127.0.0.1, port_value: 18080}', '{address: 0.0.0.0, port_value: 10000}');
-  if (moved === text) throw new Error('the shared case no longer listens on 127.0.0.1:18080: update refusedLds()');
+  if (moved === text) throw new Error('the case no longer listens on 127.0.0.1:18080: update refusedLds()');
   return moved;
 }
 

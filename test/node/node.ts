@@ -6,7 +6,7 @@
 //   const node = await startNode(cluster, { syncFrequency: '3s' });
 //   try { ... } finally { await node.stop(); await cluster.stop(); }
 //
-// Facts this relies on (measured on these machines, /work/shared/reference/real-node.md):
+// Facts this relies on (measured on the development VMs):
 // - the VM's root lacks CAP_SYS_RESOURCE, so runc cannot lower oom_score_adj to the -998 the kubelet
 //   asks for sandboxes: containerd's CRI `restrict_oom_score_adj = true` clamps it instead;
 // - no systemd: cgroupDriver cgroupfs (containerd SystemdCgroup = false), failSwapOn false;
