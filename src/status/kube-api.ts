@@ -57,7 +57,7 @@ export const POD_CLI = 'envoy-xds-injector';
  * (RBAC: `get` and `create` on pods/exec: a WebSocket exec is a GET, authorized as `get` before
  * Kubernetes 1.35 and as `create` too from 1.35). Resolves with its stdout when it exits 0.
  */
-export function execPodReader(kc: k8s.KubeConfig, timeoutMs = 15_000): PodReader {
+export function execPodReader(kc: k8s.KubeConfig, timeoutMs = 30_000): PodReader {
   const exec = new k8s.Exec(kc);
   return (namespace, pod, container, dir) =>
     new Promise((resolve, reject) => {

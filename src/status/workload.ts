@@ -95,7 +95,7 @@ export interface GatherOptions {
   read: PodReader;
   namespace: string;
   target: Target;
-  /** Pods read at once (default 16). */
+  /** Pods read at once (default 32). */
   concurrency?: number;
   /** Judgements to keep: a Pod SYNCED for the same ConfigMap resourceVersion is not read again (`--wait`). */
   previous?: WorkloadStatus;
@@ -249,7 +249,7 @@ export async function gatherWorkload(opts: GatherOptions): Promise<WorkloadStatu
   const previous = new Map((opts.previous?.pods ?? []).map((p) => [p.pod, p]));
   const previousRv = new Map((opts.previous?.configMaps ?? []).map((c) => [c.name, c.resourceVersion]));
 
-  const rows = await mapLimit(facts, opts.concurrency ?? 16, async ({ pod, api: f }): Promise<PodRow> => {
+  const rows = await mapLimit(facts, opts.concurrency ?? 32, async ({ pod, api: f }): Promise<PodRow> => {
     const cm = f.info === undefined ? undefined : byName.get(f.info.configMap);
     const extra = { source: f.source, ...(cm === undefined ? {} : { configMap: cm.name }), ...(pod.spec?.nodeName === undefined ? {} : { node: pod.spec.nodeName }) };
     const before = previous.get(f.pod);
