@@ -12,7 +12,7 @@
 // `kubectl exec POD -c envoy-xds-watch -- envoy-xds-injector status --json` measured 1016 and 1039 ms
 // on the test node, test/node/status.test.ts, load average ~27 on 2 cores; kubectl's own start is in
 // it, so it is an upper bound of what status's in-process exec costs there). On a cluster those reads
-// run in the Pods' own nodes, in parallel up to the concurrency (32), so their cost here is a wait,
+// run in the Pods' own nodes, in parallel up to the concurrency (50), so their cost here is a wait,
 // not this machine's CPU.
 //
 // Side by side in one run: the floor (the same API calls alone: get Deployment, list Pods, get

@@ -95,7 +95,7 @@ export interface GatherOptions {
   read: PodReader;
   namespace: string;
   target: Target;
-  /** Pods read at once (default 32). */
+  /** Pods read at once (default 50). */
   concurrency?: number;
   /** Judgements to keep: a Pod SYNCED for the same ConfigMap resourceVersion is not read again (`--wait`). */
   previous?: WorkloadStatus;
@@ -222,7 +222,7 @@ export async function targetPods(api: StatusApi, namespace: string, target: Targ
   return api.listPods(namespace, labels);
 }
 
-/** One workload-wide status: list the Pods, read each ConfigMap once, read the Pods (`concurrency` at a time), judge. */
+/** One workload-wide status: list the Pods, then read each ConfigMap once and the Pods (`concurrency` at a time, default 50), judge. */
 export async function gatherWorkload(opts: GatherOptions): Promise<WorkloadStatus> {
   const { api, namespace, target } = opts;
   const all = await targetPods(api, namespace, target);
@@ -235,7 +235,9 @@ export async function gatherWorkload(opts: GatherOptions): Promise<WorkloadStatu
 
   const facts = pods.map((p) => ({ pod: p, api: podFactsFromApi(p) }));
   const configMapNames = [...new Set(facts.flatMap((f) => (f.api.info === undefined ? [] : [f.api.info.configMap])))].sort();
-  const configMaps = await Promise.all(configMapNames.map(async (name): Promise<ConfigMapNow> => {
+  // Not awaited yet: without judgements to keep (no --wait round before), the Pods are read while
+  // the ConfigMaps are, since a read needs only the Pod.
+  const configMapsRead = Promise.all(configMapNames.map(async (name): Promise<ConfigMapNow> => {
     const bootstrap = facts.find((f) => f.api.info?.configMap === name && f.api.bootstrap !== undefined)?.api.bootstrap;
     let cm: V1ConfigMap;
     try {
@@ -245,19 +247,28 @@ export async function gatherWorkload(opts: GatherOptions): Promise<WorkloadStatu
     }
     return { name, ...(cm.metadata?.resourceVersion === undefined ? {} : { resourceVersion: cm.metadata.resourceVersion }), files: await wantedFiles(cm, bootstrap) };
   }));
-  const byName = new Map(configMaps.map((c) => [c.name, c]));
+  const byNameRead = configMapsRead.then((cms) => new Map(cms.map((c) => [c.name, c])));
   const previous = new Map((opts.previous?.pods ?? []).map((p) => [p.pod, p]));
   const previousRv = new Map((opts.previous?.configMaps ?? []).map((c) => [c.name, c.resourceVersion]));
 
-  const rows = await mapLimit(facts, opts.concurrency ?? 32, async ({ pod, api: f }): Promise<PodRow> => {
-    const cm = f.info === undefined ? undefined : byName.get(f.info.configMap);
-    const extra = { source: f.source, ...(cm === undefined ? {} : { configMap: cm.name }), ...(pod.spec?.nodeName === undefined ? {} : { node: pod.spec.nodeName }) };
+  const rows = await mapLimit(facts, opts.concurrency ?? 50, async ({ pod, api: f }): Promise<PodRow> => {
     const before = previous.get(f.pod);
-    if (before?.state === 'SYNCED' && cm?.resourceVersion !== undefined && previousRv.get(cm.name) === cm.resourceVersion && f.unreadable === undefined && f.starting === undefined && f.envoyProblem === undefined) {
-      return before;
+    if (before?.state === 'SYNCED' && f.info !== undefined && f.unreadable === undefined && f.starting === undefined && f.envoyProblem === undefined) {
+      const cm = (await byNameRead).get(f.info.configMap);
+      if (cm?.resourceVersion !== undefined && previousRv.get(cm.name) === cm.resourceVersion) return before;
     }
+    let local: PodFacts['local'];
+    let unreadable = f.unreadable;
+    if (f.unreadable === undefined && f.starting === undefined) {
+      try {
+        local = parsePodLocalStatus(await opts.read(namespace, f.pod, WATCH_CONTAINER, f.dir));
+      } catch (err) {
+        unreadable = (err as Error).message;
+      }
+    }
+    const cm = f.info === undefined ? undefined : (await byNameRead).get(f.info.configMap);
     const wanted = cm === undefined ? { problem: f.unreadable ?? 'no ConfigMap' } : cm.files ?? { problem: cm.problem ?? 'unreadable' };
-    const judge = (local?: PodFacts['local'], unreadable?: string): PodRow => ({
+    return {
       ...judgePod({
         pod: f.pod,
         source: f.source,
@@ -267,15 +278,12 @@ export async function gatherWorkload(opts: GatherOptions): Promise<WorkloadStatu
         ...(unreadable === undefined ? {} : { unreadable }),
         ...(local === undefined ? {} : { local }),
       }),
-      ...extra,
-    });
-    if (f.unreadable !== undefined || f.starting !== undefined || !Array.isArray(wanted)) return judge(undefined, f.unreadable);
-    try {
-      return judge(parsePodLocalStatus(await opts.read(namespace, f.pod, WATCH_CONTAINER, f.dir)));
-    } catch (err) {
-      return judge(undefined, (err as Error).message);
-    }
+      source: f.source,
+      ...(cm === undefined ? {} : { configMap: cm.name }),
+      ...(pod.spec?.nodeName === undefined ? {} : { node: pod.spec.nodeName }),
+    };
   });
+  const configMaps = await configMapsRead;
   return {
     namespace,
     target: describeTarget(target),
