@@ -22,7 +22,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bootstrapYaml, freePorts, ldsYaml, startEnvoy } from '../test/envoy/envoy.js';
 import { AtomicWriter, repoRoot, sha256, xdsFile } from '../test/sync/harness.js';
-import { stampVersion } from '../src/sync/version-stamp.js';
+import { stampVersion } from '../src/sync/envoy/version-stamp.js';
 import { defaultConfig } from '../src/inject/config.js';
 import { parseQuantity } from '../src/inject/quantity.js';
 import { buildApp } from './app.js';

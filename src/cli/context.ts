@@ -2,7 +2,7 @@
 // testable: tests call `run(args, ctx)` with their own streams, env and logger.
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { parseDuration } from '../sync/duration.js';
+import { parseDuration } from './duration.js';
 import type { Logger } from 'pino';
 
 export interface CliContext {

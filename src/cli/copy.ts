@@ -3,11 +3,13 @@
 // with the reason instead of Envoy crash-looping on a missing bootstrap.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorFields, explainSyncError } from '../sync/errors.js';
-import { applySubstitutions, loadLastAccepted, recordSubstitutions, substitutions } from '../sync/last-accepted.js';
-import type { Substitution } from '../sync/last-accepted.js';
-import { readSnapshot } from '../sync/snapshot.js';
-import { Syncer } from '../sync/syncer.js';
+import { errorFields, explainSyncError } from '../sync/publish/explain-error.js';
+import { loadLastAccepted } from '../sync/last-accepted/reader.js';
+import { applySubstitutions, substitutions } from '../sync/last-accepted/substitutions.js';
+import type { Substitution } from '../sync/last-accepted/substitutions.js';
+import { recordSubstitutions } from '../sync/verdict/store-seed.js';
+import { readSnapshot } from '../sync/volume/snapshot.js';
+import { Syncer } from '../sync/publish/syncer.js';
 import type { Command } from './context.js';
 import { parseFlags, UsageError } from './context.js';
 
@@ -101,7 +103,7 @@ export const copy: Command = async (args, ctx) => {
       );
     }
     logger.info(
-      { source: sourceDir, target: targetDir, snapshot: result.version, published: result.published.length, keys: result.keys, fromLastAccepted: subs.map((s) => s.name) },
+      { source: sourceDir, target: targetDir, snapshot: result.dataDir, published: result.published.length, keys: result.keys, fromLastAccepted: subs.map((s) => s.name) },
       'copied',
     );
     return 0;

@@ -66,7 +66,7 @@ export function statusReaderManifests(namespace: string, subjects: StatusReaderS
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-export { rbacCommandLine } from '../sync/sources/rbac-hint.js';
+export { rbacCommandLine } from '../sync/kube/rbac-hint.js';
 
 /** The Role, the RoleBinding and the empty last-accepted ConfigMap as a three-document YAML stream. */
 export function rbacManifests(namespace: string, serviceAccount: string, configMap: string): string {

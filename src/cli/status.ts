@@ -5,7 +5,7 @@
 //   status`): per file, the ConfigMap, the published file, what Envoy runs and its last verdict.
 import { parseArgs } from 'node:util';
 import { CONFIG_DIR } from '../inject/names.js';
-import { formatStatus, gatherStatus, NoStateError } from '../sync/status.js';
+import { formatStatus, gatherStatus, NoStateError } from '../sync/verdict/status.js';
 import type { Command } from './context.js';
 import { durationFlag, UsageError } from './context.js';
 import { workloadStatus } from './status-workload.js';

@@ -1,16 +1,16 @@
 // `watch`: the sidecar. Republishes every ConfigMap change into the emptyDir by atomic rename so
 // Envoy's path_config_source reloads it. See docs/sync.md.
 import { resolve } from 'node:path';
-import { errorFields, explainSyncError } from '../sync/errors.js';
-import { parseAdminAddress } from '../sync/bootstrap-sources.js';
-import { runWatch } from '../sync/watcher.js';
+import { errorFields, explainSyncError } from '../sync/publish/explain-error.js';
+import { parseAdminAddress } from '../sync/envoy/subscriptions.js';
+import { runWatch } from '../sync/watch/run-watch.js';
 import type { SnapshotSource } from '../sync/sources/source.js';
-import type { EventRecorder } from '../sync/events.js';
-import type { LastAcceptedWriter } from '../sync/sources/last-accepted-writer.js';
-import type { VerdictListener } from '../sync/verdict.js';
+import type { LastAcceptedWriter } from '../sync/last-accepted/writer.js';
+import type { VerdictListener } from '../sync/verdict/verdict.js';
+import type { EventRecorder } from '../sync/watch/reporters.js';
 import type { CliContext, Command } from './context.js';
 import { durationFlag, parseFlags, UsageError } from './context.js';
-import { rbacCommandLine } from '../sync/sources/rbac-hint.js';
+import { rbacCommandLine } from '../sync/kube/rbac-hint.js';
 
 const USAGE = `Usage: envoy-xds-injector watch --from DIR --to DIR [--resync 60s] [--ready-file PATH] [--bootstrap NAME]
        [--admin HOST:PORT|PATH] [--verdict-timeout 10s]
@@ -137,9 +137,10 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   onVerdict: VerdictListener;
 }> {
   const { ApiSource } = await import('../sync/sources/api-source.js');
-  const { SERVICE_ACCOUNT_DIR, inClusterConnection, kubeconfigConnection, kubeconfigNamespace } = await import('../sync/sources/kube.js');
-  const { EventReason, EventRecorder } = await import('../sync/events.js');
-  const { LastAcceptedWriter } = await import('../sync/sources/last-accepted-writer.js');
+  const { SERVICE_ACCOUNT_DIR, inClusterConnection, kubeconfigConnection, kubeconfigNamespace } = await import('../sync/kube/connection.js');
+  const { EventRecorder, Reporters } = await import('../sync/watch/reporters.js');
+  const { LastAcceptedWriter } = await import('../sync/last-accepted/writer.js');
+  const { acceptedCopy } = await import('../sync/verdict/state.js');
   const { readFileSync } = await import('node:fs');
   if (flags.configMap === undefined || flags.configMap === '') throw new UsageError('--source api needs --configmap (or ENVOY_XDS_CONFIGMAP)');
   let namespace = flags.namespace;
@@ -195,44 +196,18 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
       },
     });
   }
-  // Envoy's verdict on each publish (accepted / rejected / rolled back / unknown) becomes an Event;
-  // a file the gate refuses never reaches Envoy, so it gets its own Event (once per refused content,
-  // not on every resync). resourceVersion: the ConfigMap version each file was last published from.
-  const refused = new Map<string, string>();
-  const publishedFrom = new Map<string, string | undefined>();
-  const onPass: NonNullable<Parameters<typeof runWatch>[0]['onPass']> = (result) => {
-    for (const file of result.published) {
-      refused.delete(file);
-      publishedFrom.set(file, result.resourceVersion);
-    }
-    if (recorder === undefined) return;
-    const from = result.resourceVersion === undefined ? 'from the volume' : `ConfigMap resourceVersion ${result.resourceVersion}`;
-    for (const error of result.rejected) {
-      const message = `${error.file} not published, the last good version stays (${from}): ${error.message}${error.line === undefined ? '' : ` at line ${String(error.line)}`}`;
-      if (refused.get(error.file) === message) continue;
-      refused.set(error.file, message);
-      recorder.record({ type: 'Warning', reason: EventReason.invalid, file: error.file, message });
-    }
-  };
   // What Envoy accepted (and refused), kept outside the Pod for the next Pod's `copy`.
   const lastAccepted = new LastAcceptedWriter({
     connection,
     namespace,
     configMap: flags.configMap,
     ...(flags.pod === undefined || flags.pod === '' ? {} : { pod: flags.pod }),
-    targetDir: flags.targetDir,
+    acceptedCopy: (file) => acceptedCopy(flags.targetDir, file),
     logger,
     fixCommand: fix,
   });
-  const onVerdict: VerdictListener = (verdict) => {
-    lastAccepted.record(verdict);
-    const resourceVersion = publishedFrom.get(verdict.file);
-    recorder?.verdict({
-      ...verdict,
-      version: verdict.version ?? 'unversioned',
-      ...(resourceVersion === undefined ? {} : { resourceVersion }),
-    });
-  };
+  // Envoy's verdicts and the gate's refusals become Events; verdicts go to the store too.
+  const { onPass, onVerdict } = new Reporters(recorder, lastAccepted);
   return { source, recorder, lastAccepted, onPass, onVerdict };
 }
 

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 /** Suffix of the last-accepted ConfigMap's name: `<configmap>-envoy-xds-accepted`. */
 export const LAST_ACCEPTED_SUFFIX = '-envoy-xds-accepted';
 
-/** Data key of the record (JSON, see src/sync/last-accepted.ts); every other key is a file. */
+/** Data key of the record (JSON, see src/sync/last-accepted/record.ts); every other key is a file. */
 export const LAST_ACCEPTED_RECORD_KEY = 'envoy-xds-injector.record.json';
 
 /** On everything `rbac` prints, and what the watcher requires before writing the last-accepted ConfigMap. */

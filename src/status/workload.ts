@@ -6,9 +6,8 @@
 import type { V1ConfigMap, V1ContainerStatus, V1LabelSelector, V1Pod } from '@kubernetes/client-node';
 import { Annotation } from '../inject/annotations.js';
 import { CONFIG_DIR, WATCH_CONTAINER } from '../inject/names.js';
-import { sha256 } from '../sync/target.js';
-import { validateConfigFile } from '../sync/validate.js';
-import { contentVersion, stampVersion } from '../sync/version-stamp.js';
+import { validateConfigFile } from '../sync/envoy/gate.js';
+import { contentVersion, sha256, stampVersion } from '../sync/envoy/version-stamp.js';
 import { parsePodLocalStatus } from './pod-local.js';
 import { countStates, judgePod, workloadState, type PodFacts, type PodJudgement, type PodState, type WantedFile } from './rules.js';
 

@@ -17,7 +17,7 @@ import type {
 } from '@kubernetes/client-node';
 import { loadInjectorConfig } from '../../src/cli/config.js';
 import { defaultConfig } from '../../src/inject/index.js';
-import { parseDuration } from '../../src/sync/duration.js';
+import { parseDuration } from '../../src/cli/duration.js';
 import type { K8sObject } from './manifests.js';
 import { loadKustomization, loadObjects, loadYaml, manifests, only, onlyWire, repo } from './manifests.js';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli, waitFor } from '../sync/harness.js';
 import type { LogLine } from '../sync/harness.js';
-import { verdictOccurrence } from '../../src/sync/events.js';
+import { verdictOccurrence } from '../../src/sync/watch/reporters.js';
 import { ldsYaml, rdsYaml } from './envoy.js';
 import { TIMEOUT, refusedLds, running, startPod, verdicts } from './pod.js';
 import type { Pod } from './pod.js';

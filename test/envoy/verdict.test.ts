@@ -8,11 +8,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { AtomicWriter, CliProcess, makeTempDirs, runCli, waitFor } from '../sync/harness.js';
 import { pino } from 'pino';
-import { parseConfig } from '../../src/sync/bootstrap-sources.js';
-import type { Verdict } from '../../src/sync/verdict.js';
-import { runWatch } from '../../src/sync/watcher.js';
-import { sha256 } from '../../src/sync/target.js';
-import { stampVersion } from '../../src/sync/version-stamp.js';
+import { parseConfig } from '../../src/sync/envoy/subscriptions.js';
+import type { Verdict } from '../../src/sync/verdict/verdict.js';
+import { runWatch } from '../../src/sync/watch/run-watch.js';
+import { sha256, stampVersion } from '../../src/sync/envoy/version-stamp.js';
 import { bootstrapYaml, freePorts, ldsYaml, rdsYaml, startEnvoy } from './envoy.js';
 import { READY, TIMEOUT, refusedLds, running, startPod, verdicts } from './pod.js';
 

@@ -17,7 +17,7 @@ import { plain } from '../e2e/objects.js';
 import { sleep, waitFor } from '../e2e/proc.js';
 import { apiMessage, listEvents, STATUS_ANNOTATION } from '../e2e/webhook.js';
 import { CONFIG_DIR as WATCH_TARGET } from '../../src/inject/names.js';
-import type { Status } from '../../src/sync/status.js';
+import type { Status } from '../../src/sync/verdict/status.js';
 import { describePod, describePods, isReady, listPods, NODE_CLUSTER_OPTIONS, startNode, waitForReadyPods, type TestNode } from './node.js';
 import {
   containerId,

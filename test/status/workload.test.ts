@@ -7,8 +7,7 @@ import { plain } from '../e2e/objects.js';
 import { formatWorkload, summaryLine } from '../../src/status/format.js';
 import { waitForWorkload } from '../../src/status/wait.js';
 import { gatherWorkload, parseTarget, selectorString, wantedFiles, type PodReader, type StatusApi } from '../../src/status/workload.js';
-import { sha256 } from '../../src/sync/target.js';
-import { stampVersion } from '../../src/sync/version-stamp.js';
+import { sha256, stampVersion } from '../../src/sync/envoy/version-stamp.js';
 
 const LDS = 'resources:\n- "@type": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: l\n';
 const cm = (lds: string, rv: string): V1ConfigMap => plain<V1ConfigMap>({ metadata: { name: 'xds', resourceVersion: rv }, data: { 'lds.yaml': lds, 'envoy.yaml': 'admin: {}\n' } });

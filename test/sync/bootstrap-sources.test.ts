@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { bootstrapInfo, describeAdmin, findSubscriptions, parseAdminAddress, parseConfig } from '../../src/sync/bootstrap-sources.js';
+import { bootstrapInfo, describeAdmin, findSubscriptions, parseAdminAddress, parseConfig } from '../../src/sync/envoy/subscriptions.js';
 
 const BOOTSTRAP = `
 admin:

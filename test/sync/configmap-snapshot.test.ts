@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { rm } from 'node:fs/promises';
 import { test } from 'node:test';
 import { configMapSnapshot, contentDigest } from '../../src/sync/sources/configmap-snapshot.js';
-import { readSnapshot } from '../../src/sync/snapshot.js';
+import { readSnapshot } from '../../src/sync/volume/snapshot.js';
 import { AtomicWriter, makeTempDirs } from './harness.js';
 
 const binary = Buffer.from([0, 1, 2, 254, 255]);

@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { validateConfigFile } from '../../src/sync/validate.js';
+import { validateConfigFile } from '../../src/sync/envoy/gate.js';
 import { envoyVerdicts, type EnvoyVerdict } from '../envoy/oracle.js';
 import { repoRoot } from './harness.js';
 

@@ -1,10 +1,11 @@
-// The rules that turn what Envoy's admin API reports into a verdict's reason (src/sync/envoy-reason.ts).
+// The rules that turn what Envoy's admin API reports into a verdict's reason (src/sync/envoy/rejection-reason.ts).
 // What Envoy reports in each case is tested against the real Envoy in test/envoy/verdict-reason.test.ts.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { REASON_MAX_CHARS, bound, envoyLogLine, rejectionReason } from '../../src/sync/envoy-reason.js';
-import { verdictOccurrence, EVENT_MESSAGE_MAX } from '../../src/sync/events.js';
-import { formatStatus } from '../../src/sync/status.js';
+import { REASON_MAX_CHARS, bound, envoyLogLine, rejectionReason } from '../../src/sync/envoy/rejection-reason.js';
+import { EVENT_MESSAGE_MAX } from '../../src/sync/kube/pod-events.js';
+import { verdictOccurrence } from '../../src/sync/watch/reporters.js';
+import { formatStatus } from '../../src/sync/verdict/status.js';
 
 const PUBLISHED = Date.parse('2026-11-30T15:00:00.000Z');
 const build = 'Error: terminal filter named envoy.filters.http.router of type envoy.filters.http.router must be the last filter in a http filter chain.';

@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { EventRecorder, verdictOccurrence } from '../../src/sync/events.js';
-import type { ApiResponse, KubeConnection } from '../../src/sync/sources/kube.js';
+import { EventRecorder, verdictOccurrence } from '../../src/sync/watch/reporters.js';
+import type { ApiResponse, KubeConnection } from '../../src/sync/kube/connection.js';
 
 interface Call { method: string; path: string; body: unknown }
 

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { SourceMissingError, readSnapshot } from '../../src/sync/snapshot.js';
+import { SourceMissingError, readSnapshot } from '../../src/sync/volume/snapshot.js';
 import { AtomicWriter, makeTempDirs, versionOf, xdsFile } from './harness.js';
 
 test('reads through ..data, ignores .. entries and the key symlinks', async () => {
@@ -11,7 +11,7 @@ test('reads through ..data, ignores .. entries and the key symlinks', async () =
     const writer = new AtomicWriter(source);
     await writer.write({ 'cds.yaml': xdsFile('cds', 1, 100), 'lds.yaml': xdsFile('lds', 1, 100) });
     const snapshot = await readSnapshot(source);
-    assert.match(snapshot.version ?? '', /^\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\./);
+    assert.match(snapshot.dataDir ?? '', /^\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\./);
     assert.deepEqual([...snapshot.files.keys()], ['cds.yaml', 'lds.yaml']);
     assert.equal(versionOf(snapshot.files.get('cds.yaml')), 1);
   } finally {
@@ -27,7 +27,7 @@ test('a plain directory (no ..data) is read as is; subdirectories are reported, 
     await mkdir(join(source, 'sub'));
     await writeFile(join(source, '..hidden'), 'x');
     const snapshot = await readSnapshot(source);
-    assert.equal(snapshot.version, undefined);
+    assert.equal(snapshot.dataDir, undefined);
     assert.deepEqual([...snapshot.files.keys()], ['a.yaml', 'b.yaml']);
     assert.deepEqual(snapshot.skipped, ['sub']);
   } finally {
@@ -66,7 +66,7 @@ test('every snapshot is one whole version while kubelet swaps versions underneat
     while (progress.writing || reads === 0) {
       const snapshot = await readSnapshot(source);
       const versions = [...snapshot.files.values()].map(versionOf);
-      assert.equal(versions.length, 3, `snapshot ${snapshot.version} lost a key`);
+      assert.equal(versions.length, 3, `snapshot ${snapshot.dataDir} lost a key`);
       assert.ok(versions.every((v) => v === versions[0]), `mixed versions ${versions.join(',')}`);
       const version = versions[0] ?? -1;
       assert.equal(snapshot.files.get('a.yaml')?.toString(), xdsFile('cds', version, 20_000), 'torn a.yaml');

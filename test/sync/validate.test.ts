@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { parseDuration } from '../../src/sync/duration.js';
-import { publishRank, validateConfigFile } from '../../src/sync/validate.js';
-import type { Validation } from '../../src/sync/validate.js';
+import { parseDuration } from '../../src/cli/duration.js';
+import { publishRank, validateConfigFile } from '../../src/sync/envoy/gate.js';
+import type { Validation } from '../../src/sync/envoy/gate.js';
 import { BOOTSTRAP, xdsFile } from './harness.js';
 
 const check = (file: string, text: string, bootstrap?: string): Promise<Validation> =>

@@ -1,8 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { load } from 'js-yaml';
-import { sha256 } from '../../src/sync/target.js';
-import { contentVersion, stampVersion, versionOf } from '../../src/sync/version-stamp.js';
+import { contentVersion, sha256, stampVersion, versionOf } from '../../src/sync/envoy/version-stamp.js';
 
 const stamp = (name: string, text: string) => {
   const source = Buffer.from(text);

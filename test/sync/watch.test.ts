@@ -23,7 +23,7 @@ import {
 import type { LogLine } from './harness.js';
 
 const READY = '..envoy-xds-watch.ready';
-const VERDICT_STATE = '..envoy-xds-verdict'; // Envoy's verdicts (src/sync/verdict-state.ts)
+const VERDICT_STATE = '..envoy-xds-verdict'; // Envoy's verdicts (src/sync/verdict/state.ts)
 const WATCHED = ['envoy.yaml', 'cds.yaml', 'lds.yaml', 'eds.yaml', 'marker.txt'] as const;
 const TIMEOUT = { timeout: 240_000 };
 

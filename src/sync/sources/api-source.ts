@@ -2,15 +2,15 @@
 // in milliseconds), with the kubelet's volume as the fallback while the API is unreachable or
 // forbidden. The FallbackGuard keeps the switch from ever going back to an older version.
 import type { Logger } from 'pino';
-import type { Snapshot } from '../snapshot.js';
-import { readSnapshot } from '../snapshot.js';
+import type { Snapshot } from '../volume/snapshot.js';
+import { readSnapshot } from '../volume/snapshot.js';
 import { configMapSnapshot, contentDigest } from './configmap-snapshot.js';
-import type { ApiProblem, ConfigMapEvent } from './configmap-watch.js';
-import { ConfigMapWatch } from './configmap-watch.js';
+import type { ApiProblem, ConfigMapEvent } from '../kube/configmap-watch.js';
+import { ConfigMapWatch } from '../kube/configmap-watch.js';
 import { FallbackGuard } from './fallback-guard.js';
-import type { KubeConnection } from './kube.js';
+import type { KubeConnection } from '../kube/connection.js';
 import type { SnapshotSource } from './source.js';
-import { rbacCommandLine } from './rbac-hint.js';
+import { rbacCommandLine } from '../kube/rbac-hint.js';
 
 export interface ApiSourceOptions {
   connection: KubeConnection;

@@ -2,8 +2,8 @@
 // every `data` key as its UTF-8 text and every `binaryData` key base64-decoded (the API's JSON
 // encoding of []byte), so both sources yield byte-identical files and identical digests.
 import { createHash } from 'node:crypto';
-import type { Snapshot } from '../snapshot.js';
-import type { ConfigMapObject } from './configmap-watch.js';
+import type { Snapshot } from '../volume/snapshot.js';
+import type { ConfigMapObject } from '../kube/configmap-watch.js';
 
 export function configMapSnapshot(configMap: ConfigMapObject): Snapshot {
   const files = new Map<string, Buffer>();
@@ -11,7 +11,7 @@ export function configMapSnapshot(configMap: ConfigMapObject): Snapshot {
   for (const [key, value] of Object.entries(configMap.binaryData ?? {})) files.set(key, Buffer.from(value, 'base64'));
   const sorted = new Map([...files].sort(([a], [b]) => (a < b ? -1 : 1)));
   return {
-    version: undefined,
+    dataDir: undefined,
     files: sorted,
     skipped: [],
     outside: new Map(),

@@ -1,7 +1,7 @@
 // Where `watch` reads the ConfigMap from. Every source hands the same Snapshot to the same
 // pipeline (gate, one rename per changed file); only how changes are noticed and read differs.
-import type { Snapshot } from '../snapshot.js';
-import { readSnapshot } from '../snapshot.js';
+import type { Snapshot } from '../volume/snapshot.js';
+import { readSnapshot } from '../volume/snapshot.js';
 
 export type SourceKind = 'volume' | 'api';
 

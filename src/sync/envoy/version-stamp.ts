@@ -4,7 +4,9 @@
 // is accepted, and stays at the previous value when it is refused. Stamping a version derived from
 // the content therefore lets the watcher tell which file Envoy runs. The user's text is kept byte
 // for byte: one line is added, never a re-serialisation (comments, anchors and tags stay).
+import { createHash } from 'node:crypto';
 import { load } from 'js-yaml';
+import { isConfigFile } from './yaml.js';
 
 export interface Stamped {
   /** What to publish: the source itself, or the source with one `version_info` line added. */
@@ -15,7 +17,6 @@ export interface Stamped {
   userVersion: boolean;
 }
 
-const STRUCTURED = /\.(ya?ml|json)$/i;
 // A top-level key in block style starts at column 0; block scalars and nested keys are indented.
 const TOP_RESOURCES = /^(["']?)resources\1[ \t]*:/m;
 const TOP_VERSION = /^(["']?)version_info\1[ \t]*:(.*)$/m;
@@ -38,7 +39,7 @@ export function contentVersion(sourceSha256: string): string {
  */
 export function stampVersion(name: string, source: Buffer, sourceSha256: string): Stamped {
   const unchanged = (version?: string, userVersion = false): Stamped => ({ content: source, version, userVersion });
-  if (!STRUCTURED.test(name)) return unchanged();
+  if (!isConfigFile(name)) return unchanged();
   const text = source.toString('utf8');
   const bom = text.startsWith('\uFEFF') ? 1 : 0;
   const firstChar = /\S/.exec(text.slice(bom));
@@ -59,6 +60,31 @@ export function stampVersion(name: string, source: Buffer, sourceSha256: string)
     version,
     userVersion: false,
   };
+}
+
+/** sha256 (hex) of `content`: how every digest of the watcher (state file, store, holds) is written. */
+export function sha256(content: Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+/** What `watch` publishes for a source file: the stamped content, its version, and its sha256. */
+export interface Publishable extends Stamped {
+  /** sha256 (hex) of `content`: what a refusal holds back and the store records. */
+  sha256: string;
+}
+
+/**
+ * The one rule for "the sha256 of what watch would publish": the content stamped, hashed (the
+ * source's own digest when stamping left it unchanged). `sourceSha256` saves a hash when known.
+ */
+export function publishable(name: string, source: Buffer, sourceSha256: string = sha256(source)): Publishable {
+  const stamped = stampVersion(name, source, sourceSha256);
+  return { ...stamped, sha256: stampedSha256(stamped, source, sourceSha256) };
+}
+
+/** sha256 of `stamped.content`, reusing the source's digest when stamping left the source as is. */
+export function stampedSha256(stamped: Stamped, source: Buffer, sourceSha256: string): string {
+  return stamped.content === source ? sourceSha256 : sha256(stamped.content);
 }
 
 /** The version an already stamped (published) file carries, as Envoy will report it. */

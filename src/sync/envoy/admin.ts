@@ -3,8 +3,8 @@
 // readouts such as `version_text` are quoted), and the listener manager's error states from
 // `GET /config_dump`. Over TCP or a unix socket (`admin.address.pipe`).
 import { Agent, request } from 'node:http';
-import type { AdminAddress } from './bootstrap-sources.js';
-import type { ListenerError } from './envoy-reason.js';
+import type { AdminAddress } from './subscriptions.js';
+import type { ListenerError } from './rejection-reason.js';
 
 /** What Envoy reports for one subscription (a stat prefix). */
 export interface SubscriptionStats {

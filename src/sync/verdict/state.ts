@@ -6,12 +6,11 @@
 // A `..` name is never a ConfigMap key, so Envoy never watches these and `watch` never publishes them.
 import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { XdsType } from './bootstrap-sources.js';
+import type { XdsType } from '../envoy/subscriptions.js';
+import type { VerdictFacts } from './verdict.js';
 
 export const STATE_DIR = '..envoy-xds-verdict';
 export const STATE_FILE = 'state.json';
-
-export type Outcome = 'accepted' | 'rejected' | 'unknown';
 
 export interface FileState {
   /** What `watch` last renamed into the target (version as Envoy will report it; source sha256). */
@@ -26,24 +25,13 @@ export interface FileState {
     sha256: string;
     at: string;
     /**
-     * Set by `copy` from the last-accepted store (last-accepted.ts): another Pod's Envoy refused
+     * Set by `copy` from the last-accepted store (store-seed.ts): another Pod's Envoy refused
      * it (that Pod's name); held only until this Envoy runs the accepted version, then retried once.
      */
     fromStore?: string;
   };
-  verdict?: {
-    outcome: Outcome;
-    version?: string;
-    at: string;
-    latencyMs?: number;
-    rolledBack: boolean;
-    message: string;
-    /** rejected: Envoy's reason from its admin API (envoy-reason.ts). */
-    reason?: string;
-    reasonPossiblyEarlier?: boolean;
-    /** rejected: the start of Envoy's log line with the full error. */
-    envoyLog?: string;
-  };
+  /** Envoy's last verdict on the file (verdict.ts). */
+  verdict?: VerdictFacts & { version?: string; at: string };
   subscriptions?: { type: XdsType; statPrefix: string }[];
 }
 
@@ -114,4 +102,45 @@ export async function acceptedCopy(targetDir: string, name: string): Promise<Buf
 
 export function refusedPath(targetDir: string, name: string): string {
   return join(stateDir(targetDir), 'refused', name);
+}
+
+/**
+ * Writes state.json soon after a change: at most once per `delayMs` (50 ms), so a burst of
+ * publishes costs one write; writes never overlap. `current` gives the state to write, at the time
+ * of the write.
+ */
+export class StateWriter {
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly targetDir: string,
+    private readonly current: () => VerdictState,
+    private readonly onError: (err: unknown) => void,
+    private readonly delayMs = 50,
+  ) {}
+
+  /** Writes within `delayMs`. */
+  save(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.writeNow();
+    }, this.delayMs);
+  }
+
+  /** Writes what is pending now and waits for every write. */
+  async flush(): Promise<void> {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.writeNow();
+    }
+    await this.writing;
+  }
+
+  private writeNow(): void {
+    const snapshot = structuredClone(this.current());
+    this.writing = this.writing.then(() => writeState(this.targetDir, snapshot)).catch(this.onError);
+  }
 }

@@ -2,10 +2,10 @@
 // IN_MOVED_TO of its exact name, so every publish is: write a temp file in the same directory (a
 // rename across filesystems is a copy, not a move), fsync it, rename it onto the final name.
 // Temp names start with `..`, which a ConfigMap key can never do, so Envoy never watches one.
-import { createHash } from 'node:crypto';
 import { open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isReservedName } from './snapshot.js';
+import { isConfigFile } from '../envoy/yaml.js';
+import { isReservedName } from '../volume/snapshot.js';
 
 // Published files must be readable by Envoy, which runs as another user than the watcher.
 const FILE_MODE = 0o644;
@@ -28,8 +28,24 @@ interface FileIdentity {
 /** How a source file compares with what the target holds. */
 export type TargetState = 'same' | 'different' | 'absent';
 
-export function sha256(content: Buffer): string {
-  return createHash('sha256').update(content).digest('hex');
+/** A configuration file found in the target (published by `copy` or a previous watcher). */
+export interface FoundFile {
+  name: string;
+  content: Buffer;
+  ino: number;
+  mtimeMs: number;
+}
+
+/** The configuration files (envoy/yaml.ts `isConfigFile`) in `dir`, by name, without our `..` entries. */
+export async function configFilesIn(dir: string): Promise<FoundFile[]> {
+  const found: FoundFile[] = [];
+  for (const name of (await readdir(dir)).filter((entry) => !isReservedName(entry)).sort()) {
+    const path = join(dir, name);
+    const info = await stat(path).catch(() => undefined);
+    if (info?.isFile() !== true || !isConfigFile(name)) continue;
+    found.push({ name, content: await readFile(path), ino: info.ino, mtimeMs: info.mtimeMs });
+  }
+  return found;
 }
 
 export class TargetDirectory {

@@ -15,7 +15,7 @@
 //   the older ones in place. `error_state` of clusters, routes and endpoints is
 //   `[#not-implemented-hide:]` in api/envoy/admin/v3/config_dump_shared.proto: CDS, RDS and EDS
 //   refusals have no reason outside the log.
-import type { XdsType } from './bootstrap-sources.js';
+import type { XdsType } from './subscriptions.js';
 
 /** One `error_state` of ListenersConfigDump.dynamic_listeners. */
 export interface ListenerError {
@@ -95,4 +95,15 @@ export function rejectionReason(opts: {
   for (const e of named) texts.set(e.details, `listener ${e.name ?? ''}: ${e.details}`);
   for (const e of errors) if (!texts.has(e.details)) texts.set(e.details, e.details);
   return { reason: bound([...texts.values()].join('; ')), ...(possiblyEarlier ? { possiblyEarlier } : {}), envoyLog };
+}
+
+/**
+ * The one sentence that says why Envoy refused a file, in the verdict's log line, its Event and
+ * `status`: Envoy's own words when its admin API gave them, else the start of Envoy's log line to
+ * grep for; undefined when neither is known.
+ */
+export function refusalSentence(why: { reason?: string | undefined; possiblyEarlier?: boolean | undefined; envoyLog?: string | undefined }): string | undefined {
+  if (why.reason !== undefined) return `Envoy says${why.possiblyEarlier === true ? ' (about this or an earlier refused version)' : ''}: ${why.reason}`;
+  if (why.envoyLog !== undefined) return `Envoy's admin API does not say why; Envoy's log does: grep "${why.envoyLog}"`;
+  return undefined;
 }

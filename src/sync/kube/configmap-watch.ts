@@ -7,8 +7,8 @@
 import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
-import { statusOf } from './kube.js';
-import type { KubeConnection } from './kube.js';
+import { statusOf } from './connection.js';
+import type { KubeConnection } from './connection.js';
 
 /** The fields of a v1 ConfigMap the watcher reads. */
 export interface ConfigMapObject {

@@ -12,8 +12,11 @@ import { join, resolve, sep } from 'node:path';
 export const DATA_LINK = '..data';
 
 export interface Snapshot {
-  /** The timestamped directory `..data` resolved to, or undefined for a plain directory. */
-  version: string | undefined;
+  /**
+   * The timestamped directory `..data` resolved to (`..2026_01_02_03_04_05.123456789`), or
+   * undefined for a plain directory. Not Envoy's `version_info` (envoy/version-stamp.ts).
+   */
+  dataDir: string | undefined;
   /** Key name → content, for every regular file at the top of the snapshot. */
   files: Map<string, Buffer>;
   /** Entries that are not regular files (ConfigMap `items[].path` subdirectories): not published. */
@@ -47,19 +50,19 @@ const MAX_ATTEMPTS = 50;
 
 export async function readSnapshot(sourceDir: string): Promise<Snapshot> {
   for (let attempt = 1; ; attempt++) {
-    const version = await readDataLink(sourceDir);
+    const dataDir = await readDataLink(sourceDir);
     try {
-      const snapshot = await readDirectory(version === undefined ? sourceDir : join(sourceDir, version), version);
+      const snapshot = await readDirectory(dataDir === undefined ? sourceDir : join(sourceDir, dataDir), dataDir);
       // Only the timestamped directory `..data` points at is safe from deletion: if the link did not
       // move while we read, everything we read belongs to that one version.
-      if (version === undefined || (await readDataLink(sourceDir)) === version) return snapshot;
+      if (dataDir === undefined || (await readDataLink(sourceDir)) === dataDir) return snapshot;
     } catch (err) {
-      if (version === undefined && isVanished(err) && (err as NodeJS.ErrnoException).path === sourceDir) {
+      if (dataDir === undefined && isVanished(err) && (err as NodeJS.ErrnoException).path === sourceDir) {
         throw new SourceMissingError(sourceDir, err);
       }
       // ENOENT/ENOTDIR: the directory (or a file in it) vanished under us because a newer swap
       // happened and kubelet removed the old version. Anything else is a real error.
-      if (version === undefined || !isVanished(err)) throw err;
+      if (dataDir === undefined || !isVanished(err)) throw err;
     }
     if (attempt >= MAX_ATTEMPTS) {
       throw new SnapshotUnstableError(`${sourceDir}: ${DATA_LINK} kept changing during ${MAX_ATTEMPTS} reads`);
@@ -85,7 +88,7 @@ async function pointsOutside(dir: string, path: string, link: string): Promise<b
   return resolved !== root && !resolved.startsWith(`${root}${sep}`);
 }
 
-async function readDirectory(dir: string, version: string | undefined): Promise<Snapshot> {
+async function readDirectory(dir: string, dataDir: string | undefined): Promise<Snapshot> {
   const files = new Map<string, Buffer>();
   const skipped: string[] = [];
   const outside = new Map<string, string>();
@@ -104,7 +107,7 @@ async function readDirectory(dir: string, version: string | undefined): Promise<
         continue;
       }
       const info = await stat(path).catch((err: unknown) => {
-        if (version === undefined && isVanished(err)) return undefined; // deleted meanwhile
+        if (dataDir === undefined && isVanished(err)) return undefined; // deleted meanwhile
         throw err;
       });
       if (info === undefined) continue;
@@ -116,7 +119,7 @@ async function readDirectory(dir: string, version: string | undefined): Promise<
     }
     files.set(entry.name, await readFile(path));
   }
-  return { version, files, skipped, outside };
+  return { dataDir, files, skipped, outside };
 }
 
 function isVanished(err: unknown): boolean {

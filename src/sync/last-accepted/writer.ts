@@ -2,7 +2,7 @@
 // (`<configmap>-envoy-xds-accepted`, src/inject/last-accepted.ts). After each accepted verdict the
 // watcher stores the accepted content (as published, stamped) and a mark; after a refusal, a mark
 // of the refused content. A new Pod's `copy` reads it through an optional ConfigMap volume
-// (src/sync/last-accepted.ts), so deleting a Pod while the ConfigMap holds a refused edit brings
+// (reader.ts), so deleting a Pod while the ConfigMap holds a refused edit brings
 // back a Pod that serves what Envoy last accepted.
 //
 // Every Pod of a workload writes the same facts, so writes are idempotent: read, change what
@@ -13,13 +13,11 @@
 // `envoy-xds-injector rbac` prints it, and the watcher creates it itself only where allowed.
 import type { Logger } from 'pino';
 import { LAST_ACCEPTED_RECORD_KEY, LAST_ACCEPTED_SOURCE_ANNOTATION, MANAGED_BY_LABELS, lastAcceptedConfigMapName } from '../../inject/last-accepted.js';
-import type { LastAcceptedRecord, Mark } from '../last-accepted.js';
-import { parseRecord } from '../last-accepted.js';
-import { sha256 } from '../target.js';
-import type { Verdict } from '../verdict.js';
-import { acceptedCopy } from '../verdict-state.js';
-import { ApiUnreachableError, statusOf } from './kube.js';
-import type { KubeConnection } from './kube.js';
+import { sha256 } from '../envoy/version-stamp.js';
+import { ApiUnreachableError, statusOf } from '../kube/connection.js';
+import type { KubeConnection } from '../kube/connection.js';
+import { parseRecord } from './record.js';
+import type { LastAcceptedRecord, Mark } from './record.js';
 
 const SOURCE_ANNOTATION = LAST_ACCEPTED_SOURCE_ANNOTATION;
 
@@ -30,8 +28,8 @@ export interface LastAcceptedWriterOptions {
   configMap: string;
   /** The Pod whose Envoy judges (recorded in marks). */
   pod?: string;
-  /** The watcher's target: the accepted content is read from its `..envoy-xds-verdict/accepted/`. */
-  targetDir: string;
+  /** The content the watcher kept of Envoy's last accepted version of `file` (its `..envoy-xds-verdict/accepted/`). */
+  acceptedCopy: (file: string) => Promise<Buffer | undefined>;
   logger: Logger;
   /** The `rbac` command line, for the "forbidden" hint. */
   fixCommand: string;
@@ -44,6 +42,15 @@ interface ConfigMapBody {
   metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   data?: Record<string, string>;
   binaryData?: Record<string, string>;
+}
+
+/** What the store keeps of a verdict (verdict/verdict.ts `Verdict` has these fields). */
+export interface JudgedFile {
+  file: string;
+  outcome: 'accepted' | 'rejected' | 'unknown';
+  /** sha256 (hex) of the content judged, as published (stamped). */
+  sha256: string;
+  version: string | undefined;
 }
 
 type Change = { file: string; accepted: Mark; content: string } | { file: string; refused: Mark };
@@ -77,8 +84,8 @@ export class LastAcceptedWriter {
     this.delayMs = options.backoff?.initialMs ?? 1000;
   }
 
-  /** A verdict listener (verdict.ts `onVerdict`). `unknown` verdicts are not kept. */
-  record(verdict: Verdict): void {
+  /** A verdict listener (verdict/tracker.ts `onVerdict`). `unknown` verdicts are not kept. */
+  record(verdict: JudgedFile): void {
     if (this.closed || verdict.outcome === 'unknown' || verdict.file === LAST_ACCEPTED_RECORD_KEY) return;
     const mark: Mark = {
       sha256: verdict.sha256,
@@ -91,7 +98,7 @@ export class LastAcceptedWriter {
       return;
     }
     // The copy the verdict kept; a newer accepted version may already have replaced it.
-    void acceptedCopy(this.options.targetDir, verdict.file).then((content) => {
+    void this.options.acceptedCopy(verdict.file).then((content) => {
       if (content === undefined || sha256(content) !== verdict.sha256) return;
       const text = content.toString('utf8');
       if (!Buffer.from(text, 'utf8').equals(content)) {

@@ -8,10 +8,20 @@
 // field `<<`); plain `~`/`null`/`Null`/`NULL` and empty nodes are null. Checked against Envoy 1.40
 // by test/sync/envoy-corpus.test.ts.
 //
-// js-yaml does the parsing (fast, see validate.ts) with a schema that mirrors those rules: every
+// js-yaml does the parsing (fast, see gate.ts) with a schema that mirrors those rules: every
 // tag is accepted and leaves its node as it is, and only null is resolved from plain scalars (the
 // gate never looks at numbers or booleans, so YAML 1.1 and 1.2 readings of `yes`/`0755` agree).
 import { Schema, Type, YAMLException, load } from 'js-yaml';
+
+/**
+ * The files the watcher reads as configuration (gate, version stamp, verdict): `.yaml`, `.yml` and
+ * `.json`, any case. Every other key (Lua, certificates, ...) is published as data, never parsed.
+ */
+export const CONFIG_FILE = /\.(ya?ml|json)$/i;
+
+export function isConfigFile(name: string): boolean {
+  return CONFIG_FILE.test(name);
+}
 
 // A key tagged `!ignore` is read as this prefix + its text, then dropped by dropIgnored().
 const IGNORED = '\u0000envoy-xds-injector:ignore\u0000';

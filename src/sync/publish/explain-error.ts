@@ -1,5 +1,5 @@
 // Turning file-system errors into a sentence an operator can act on from `kubectl logs`.
-import { SourceMissingError, SnapshotUnstableError } from './snapshot.js';
+import { SourceMissingError, SnapshotUnstableError } from '../volume/snapshot.js';
 
 export interface ExplainedError {
   message: string;

@@ -1,7 +1,7 @@
 // The validation gate: a file Envoy certainly cannot load must never replace a good one (an empty
 // file is what a torn write looks like; a file that is not YAML, or a resource without "@type",
 // Envoy refuses). The gate is never stricter than Envoy: it reads YAML by Envoy's rules
-// (envoy-yaml.ts) and checks only what Envoy needs to decode a DiscoveryResponse at all, so a file
+// (yaml.ts) and checks only what Envoy needs to decode a DiscoveryResponse at all, so a file
 // Envoy loads always goes through. What Envoy refuses later (a bad field value) is for Envoy to
 // say. We also classify each file so a multi-file change is published in an order Envoy can apply
 // without dangling references (see publishRank).
@@ -10,7 +10,7 @@
 // keeps a publish within a few milliseconds); `yaml`, which knows every node's position, is loaded
 // only to point at the resource that lacks an "@type".
 import { YAMLException } from 'js-yaml';
-import { loadLikeEnvoy } from './envoy-yaml.js';
+import { isConfigFile, loadLikeEnvoy } from './yaml.js';
 
 export type FileKind =
   /** Not YAML/JSON, or YAML/JSON without a top-level `resources` list (Lua, certificates, ...). */
@@ -29,8 +29,6 @@ export interface ValidationError {
 }
 
 export type Validation = { ok: true; kind: FileKind } | { ok: false; error: ValidationError };
-
-const STRUCTURED = /\.(ya?ml|json)$/i;
 
 // Top-level fields only a Bootstrap message has (an xDS file has `resources`/`version_info`).
 const BOOTSTRAP_FIELDS = [
@@ -52,7 +50,7 @@ const BOOTSTRAP_FIELDS = [
  */
 export async function validateConfigFile(file: string, content: Buffer, bootstrapName?: string): Promise<Validation> {
   const isBootstrapByName = bootstrapName !== undefined && file === bootstrapName;
-  if (!STRUCTURED.test(file)) return { ok: true, kind: isBootstrapByName ? { type: 'bootstrap' } : { type: 'data' } };
+  if (!isConfigFile(file)) return { ok: true, kind: isBootstrapByName ? { type: 'bootstrap' } : { type: 'data' } };
 
   const text = content.toString('utf8');
   const fail = (message: string, line?: number, column?: number): Validation => ({

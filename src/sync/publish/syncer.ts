@@ -3,14 +3,13 @@
 // target, validate them, and publish the valid ones by rename in make-before-break order.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { readSnapshot } from './snapshot.js';
-import type { Snapshot } from './snapshot.js';
-import { TargetDirectory, sha256 } from './target.js';
-import { publishRank, validateConfigFile } from './validate.js';
-import type { FileKind, ValidationError } from './validate.js';
-import { stampVersion } from './version-stamp.js';
-import type { Stamped } from './version-stamp.js';
-import type { PublishedFile } from './verdict.js';
+import { readSnapshot } from '../volume/snapshot.js';
+import type { Snapshot } from '../volume/snapshot.js';
+import { TargetDirectory } from './target.js';
+import { publishRank, validateConfigFile } from '../envoy/gate.js';
+import type { FileKind, ValidationError } from '../envoy/gate.js';
+import { sha256, stampVersion, stampedSha256 } from '../envoy/version-stamp.js';
+import type { Stamped } from '../envoy/version-stamp.js';
 
 export interface SyncerOptions {
   sourceDir: string;
@@ -22,13 +21,29 @@ export interface SyncerOptions {
   warnOnBootstrapChange: boolean;
   /** `watch`: content (sha256 of what would be published) Envoy refused; not republished. */
   hold?: (name: string, contentSha256: string) => boolean;
-  /** `watch`: told about every pass's renames, for Envoy's verdict. */
-  onPublished?: (files: PublishedFile[]) => void;
+}
+
+/** A file the syncer just renamed into the target (what Envoy's verdict judges, verdict/tracker.ts). */
+export interface PublishedFile {
+  name: string;
+  /** sha256 (hex) of the published (stamped) content: what a refusal holds back. */
+  sha256: string;
+  /** The published (stamped) content. */
+  content: Buffer;
+  /** The version Envoy will report for it; undefined if it carries none. */
+  version: string | undefined;
+  kind: 'xds' | 'bootstrap' | 'data';
+  /** Inode of the published file (to tell it from a newer publish). */
+  ino: number;
+  /** performance.now() right after the rename. */
+  at: number;
+  /** Wall-clock ms of the publish when `at` is later than it (a file found on disk at start: its mtime). */
+  publishedAtMs?: number;
 }
 
 export interface SyncResult {
-  /** The `..data` directory that was read (undefined for a plain source directory). */
-  version: string | undefined;
+  /** The `..data` directory that was read (undefined for a plain source directory or the API). */
+  dataDir: string | undefined;
   /** The ConfigMap's resourceVersion when the snapshot came from the API. */
   resourceVersion: string | undefined;
   /** Files renamed into the target, in the order they were renamed. */
@@ -65,10 +80,16 @@ export class Syncer {
   // Passes and restores one at a time: a restore must never land after a newer publish.
   private queue: Promise<unknown> = Promise.resolve();
   private readonly stamps = new Map<string, { sourceSha256: string; sha256: string; version: string | undefined }>();
+  private publishedListener: ((files: PublishedFile[]) => void) | undefined;
 
   constructor(private readonly options: SyncerOptions) {
     this.target = new TargetDirectory(options.targetDir);
     this.logger = options.logger;
+  }
+
+  /** `watch`: told about every pass's renames, right after them, for Envoy's verdict. */
+  onPublished(listener: (files: PublishedFile[]) => void): void {
+    this.publishedListener = listener;
   }
 
   removeStaleTempFiles(): Promise<string[]> {
@@ -108,7 +129,7 @@ export class Syncer {
   private async pass(snapshot: Snapshot): Promise<SyncResult> {
     const { sourceDir, bootstrapName } = this.options;
     const result: SyncResult = {
-      version: snapshot.version,
+      dataDir: snapshot.dataDir,
       resourceVersion: snapshot.api?.resourceVersion,
       published: [],
       rejected: [],
@@ -121,7 +142,7 @@ export class Syncer {
     if (snapshot.files.size === 0) {
       if (!this.reportedEmpty) {
         const where = snapshot.api === undefined ? `ConfigMap volume ${sourceDir}` : `ConfigMap (API, resourceVersion ${String(snapshot.api.resourceVersion)})`;
-        this.logger.warn({ source: sourceDir, snapshot: snapshot.version }, `${where} is empty: nothing to publish`);
+        this.logger.warn({ source: sourceDir, snapshot: snapshot.dataDir }, `${where} is empty: nothing to publish`);
       }
       this.reportedEmpty = true;
     } else {
@@ -141,14 +162,14 @@ export class Syncer {
     const changes: Change[] = [];
     for (const [name, source] of snapshot.files) {
       const sourceDigest = sha256(source);
-      // The version Envoy reports back (see version-stamp.ts): one line added, or the source as is.
+      // The version Envoy reports back (see envoy/version-stamp.ts): one line added, or the source as is.
       // Remembered per source digest, so an unchanged file costs no stamping and no second hash.
       let stamped: Stamped | undefined;
       const stamp = (): Stamped => (stamped ??= stampVersion(name, source, sourceDigest));
       let memo = this.stamps.get(name);
       if (memo?.sourceSha256 !== sourceDigest) {
-        const { content, version } = stamp();
-        memo = { sourceSha256: sourceDigest, sha256: content === source ? sourceDigest : sha256(content), version };
+        const fresh = stamp();
+        memo = { sourceSha256: sourceDigest, sha256: stampedSha256(fresh, source, sourceDigest), version: fresh.version };
         this.stamps.set(name, memo);
       }
       const digest = memo.sha256;
@@ -197,7 +218,7 @@ export class Syncer {
           bytes: change.content.length,
           sha256: change.sha256.slice(0, 12),
           ...(change.version === undefined ? {} : { xdsVersion: change.version }),
-          ...(snapshot.api === undefined ? { snapshot: snapshot.version } : { resourceVersion: snapshot.api.resourceVersion }),
+          ...(snapshot.api === undefined ? { snapshot: snapshot.dataDir } : { resourceVersion: snapshot.api.resourceVersion }),
         },
         'published',
       );
@@ -209,7 +230,7 @@ export class Syncer {
       }
     }
     if (changes.length > 0) await this.target.syncDirectory();
-    if (published.length > 0) this.options.onPublished?.(published);
+    if (published.length > 0) this.publishedListener?.(published);
 
     // An empty snapshot already got its own warning; one line per kept file would only bury it.
     for (const name of snapshot.files.size === 0 ? [] : await this.target.publishedNames()) {

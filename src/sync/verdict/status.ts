@@ -1,15 +1,15 @@
 // `status`: per file, what is in the ConfigMap, what is published, what Envoy runs, and Envoy's last
 // verdict. Read live where possible (the ConfigMap volume, the target directory, Envoy's admin API),
-// and from the watcher's state file (verdict-state.ts) for the verdicts and addresses.
+// and from the watcher's state file (state.ts) for the verdicts and addresses.
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseAdminAddress } from './bootstrap-sources.js';
-import { EnvoyAdmin } from './envoy-admin.js';
-import { readSnapshot, isReservedName } from './snapshot.js';
-import { sha256 } from './target.js';
-import { stampVersion, versionOf } from './version-stamp.js';
-import { readState, stateDir, STATE_FILE } from './verdict-state.js';
-import type { VerdictState } from './verdict-state.js';
+import { parseAdminAddress } from '../envoy/subscriptions.js';
+import { EnvoyAdmin } from '../envoy/admin.js';
+import { refusalSentence } from '../envoy/rejection-reason.js';
+import { readSnapshot, isReservedName } from '../volume/snapshot.js';
+import { publishable, sha256, versionOf } from '../envoy/version-stamp.js';
+import { readState, stateDir, STATE_FILE } from './state.js';
+import type { VerdictState } from './state.js';
 
 export interface FileStatus {
   file: string;
@@ -77,11 +77,12 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
   for (const file of [...names].sort()) {
     const recorded = state.files[file];
     const content = source.get(file);
-    const configMap = content === undefined ? undefined : describe(file, content);
+    const wouldPublish = content === undefined ? undefined : publishable(file, content);
+    // The ConfigMap's version as it would be stamped; `sha256:<12>` for a file that carries none.
+    const configMap = wouldPublish === undefined ? undefined : (wouldPublish.version ?? `sha256:${wouldPublish.sha256.slice(0, 12)}`);
     const publishedContent = await readFile(join(targetDir, file)).catch(() => undefined);
     const published = publishedContent === undefined ? undefined : (versionOf(file, publishedContent) ?? `sha256:${sha256(publishedContent).slice(0, 12)}`);
-    const stamped = content === undefined ? undefined : stampVersion(file, content, sha256(content)).content;
-    const held = stamped !== undefined && recorded?.refused?.sha256 === sha256(stamped);
+    const held = wouldPublish !== undefined && recorded?.refused?.sha256 === wouldPublish.sha256;
     const liveVersion = (recorded?.subscriptions ?? []).map((s) => live.get(s.statPrefix)).find((v) => v !== undefined);
     const envoy = liveVersion !== undefined
       ? { version: liveVersion, live: true }
@@ -127,9 +128,8 @@ export function formatStatus(status: Status): string {
   const why = status.files.flatMap((f) => {
     const v = f.verdict;
     if (v?.outcome !== 'rejected') return [];
-    if (v.reason !== undefined) return [`${f.file} ${v.version ?? ''}: Envoy says${v.reasonPossiblyEarlier === true ? ' (about this or an earlier refused version)' : ''}: ${v.reason}`];
-    if (v.envoyLog !== undefined) return [`${f.file} ${v.version ?? ''}: Envoy's admin API does not say why; Envoy's log does: grep "${v.envoyLog}"`];
-    return [];
+    const sentence = refusalSentence({ reason: v.reason, possiblyEarlier: v.reasonPossiblyEarlier, envoyLog: v.envoyLog });
+    return sentence === undefined ? [] : [`${f.file} ${v.version ?? ''}: ${sentence}`];
   });
   const lines = [
     `source ${status.sourceDir}  target ${status.targetDir}  watcher pid ${String(status.watcherPid)}  state updated ${status.updatedAt}`,
@@ -140,9 +140,4 @@ export function formatStatus(status: Status): string {
     ...(why.length === 0 ? [] : ['', 'WHY ENVOY REFUSED', ...why]),
   ];
   return `${lines.join('\n')}\n`;
-}
-
-function describe(file: string, content: Buffer): string {
-  const digest = sha256(content);
-  return stampVersion(file, content, digest).version ?? `sha256:${digest.slice(0, 12)}`;
 }

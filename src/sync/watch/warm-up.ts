@@ -6,8 +6,8 @@
 import { mkdir, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { Syncer } from './syncer.js';
-import { validateConfigFile } from './validate.js';
+import { Syncer } from '../publish/syncer.js';
+import { validateConfigFile } from '../envoy/gate.js';
 
 const SCRATCH_PREFIX = '..envoy-xds-warm-up-';
 const PARSE_ROUNDS = 60;

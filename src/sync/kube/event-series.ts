@@ -1,0 +1,121 @@
+// Which Pod Events to write, and when, pure (clock passed in): client-go's EventCorrelator without
+// the API write (pod-events.ts does that).
+// - one Event object per series (reason + file): the first occurrence is a create, later ones
+//   PATCH its count, lastTimestamp and message (the latest version), which `kubectl describe`
+//   shows as "(xN over T)". client-go's correlator does the same for identical messages and
+//   aggregates similar ones; our messages differ only by version, so every occurrence joins its
+//   series directly.
+// - writes take a token from a bucket (client-go's spam filter: burst 25); while no token is
+//   left, occurrences only update the series in memory and the series is written once when a
+//   token comes back, with the latest message and the full count: a burst of edits makes at most
+//   `burst + elapsed / refillMs` writes, and the last verdict is never lost, only delayed.
+// - no permission for events (403): the series pending are dropped and writes pause for a while.
+
+export type EventType = 'Normal' | 'Warning';
+
+export interface EventOccurrence {
+  type: EventType;
+  reason: string;
+  /** The series key besides the reason: one Event object per (reason, file). */
+  file: string;
+  message: string;
+}
+
+/** One Event object as this process knows it; the writer sets `name` once created and `written`. */
+export interface Series {
+  key: string;
+  occurrence: EventOccurrence;
+  /** The Event object's name once created. */
+  name: string | undefined;
+  count: number;
+  /** `count` as last written. */
+  written: number;
+  firstTimestamp: string;
+  lastTimestamp: string;
+}
+
+/** The apiserver keeps Events for --event-ttl (1 h by default); past that a PATCH gets 404. */
+const MAX_SERIES = 256;
+
+export class EventSeries {
+  private readonly series = new Map<string, Series>();
+  private readonly dirty = new Set<string>();
+  private tokens: number;
+  private lastRefill: number;
+  private forbiddenUntil = 0;
+
+  /** Token bucket: at most `burst` writes at once, one more every `refillMs`; `now` in epoch ms. */
+  constructor(private readonly burst: number, private readonly refillMs: number, private readonly now: () => number) {
+    this.tokens = burst;
+    this.lastRefill = now();
+  }
+
+  /** Series with an occurrence not written yet. */
+  get pending(): number {
+    return this.dirty.size;
+  }
+
+  /** Adds an occurrence to its series (a new series past MAX_SERIES evicts the oldest written one). */
+  add(occurrence: EventOccurrence): void {
+    const key = `${occurrence.reason}\0${occurrence.file}`;
+    const at = new Date(this.now()).toISOString().replace(/\.\d+Z$/, 'Z');
+    let series = this.series.get(key);
+    if (series === undefined) {
+      series = { key, occurrence, name: undefined, count: 0, written: 0, firstTimestamp: at, lastTimestamp: at };
+      this.series.set(key, series);
+      if (this.series.size > MAX_SERIES) this.evictOne();
+    }
+    series.occurrence = occurrence;
+    series.count++;
+    series.lastTimestamp = at;
+    this.dirty.add(key);
+  }
+
+  /**
+   * The series to write now (a token taken), or how long to wait for a token, or undefined when
+   * nothing is to be written (none pending, or writes paused: then the pending ones are dropped).
+   */
+  next(): { write: Series } | { waitMs: number } | undefined {
+    while (this.dirty.size > 0) {
+      if (this.now() < this.forbiddenUntil) {
+        this.dirty.clear();
+        return undefined;
+      }
+      this.refill();
+      if (this.tokens < 1) return { waitMs: Math.max(1, this.lastRefill + this.refillMs - this.now()) };
+      const key = this.dirty.values().next().value;
+      if (key === undefined) return undefined;
+      this.dirty.delete(key);
+      const series = this.series.get(key);
+      if (series === undefined) continue;
+      this.tokens--;
+      return { write: series };
+    }
+    return undefined;
+  }
+
+  /** Writes are forbidden (403): drop what is pending, pause for `retryMs`. Returns whether this is the first time. */
+  forbidden(retryMs: number): boolean {
+    const first = this.forbiddenUntil === 0;
+    this.forbiddenUntil = this.now() + retryMs;
+    this.dirty.clear();
+    return first;
+  }
+
+  private evictOne(): void {
+    for (const [key] of this.series) {
+      if (!this.dirty.has(key)) {
+        this.series.delete(key);
+        return;
+      }
+    }
+  }
+
+  private refill(): void {
+    const earned = Math.floor((this.now() - this.lastRefill) / this.refillMs);
+    if (earned > 0) {
+      this.tokens = Math.min(this.burst, this.tokens + earned);
+      this.lastRefill += earned * this.refillMs;
+    }
+  }
+}

@@ -1,0 +1,59 @@
+// What `watch` holds back, pure: content (sha256 of what watch would publish) Envoy refused is
+// not republished until the ConfigMap changes; the last accepted version stays on disk. A hold that
+// came from another Pod's Envoy (`copy` started from the last-accepted store, state `fromStore`)
+// lasts only until this Envoy runs the accepted version; then this Envoy judges the content once.
+// No IO: the tracker (tracker.ts) keeps the state file in step through `onRelease`.
+
+export class Holds {
+  /** file → sha256 of content Envoy refused. */
+  private readonly held = new Map<string, string>();
+  /** Held files whose refusal came from another Pod's Envoy. */
+  private readonly fromStore = new Set<string>();
+  private releaseListener: ((name: string) => void) | undefined;
+
+  /** Called when `isHeld` sees other content and lets the hold go (the state file forgets the refusal). */
+  onRelease(listener: (name: string) => void): void {
+    this.releaseListener = listener;
+  }
+
+  /** Holds `sha256` for `name` (after a rollback, or from the state file at start). */
+  hold(name: string, sha256: string, fromStore = false): void {
+    this.held.set(name, sha256);
+    if (fromStore) this.fromStore.add(name);
+  }
+
+  has(name: string): boolean {
+    return this.held.has(name);
+  }
+
+  /**
+   * Whether the syncer must not publish this content (sha256 of the stamped file) as `name`: Envoy
+   * refused it. Asked for every file of every pass; other content releases the hold: the ConfigMap
+   * no longer has the refused content (fixed, or reverted), so that content may be tried again
+   * later (e.g. once what it depended on exists).
+   */
+  isHeld(name: string, contentSha256: string): boolean {
+    const held = this.held.get(name);
+    if (held === undefined) return false;
+    if (held === contentSha256) return true;
+    this.held.delete(name);
+    this.fromStore.delete(name);
+    this.releaseListener?.(name);
+    return false;
+  }
+
+  /** Other content than the held one was published as `name`: the hold ends. */
+  published(name: string, sha256: string): void {
+    if (this.held.get(name) === sha256) return;
+    this.held.delete(name);
+    this.fromStore.delete(name);
+  }
+
+  /**
+   * This Envoy accepted `name`: a hold from another Pod's refusal ends, so that this Envoy judges the
+   * ConfigMap's content once. Returns whether such a hold ended (the caller asks for a pass).
+   */
+  acceptedHere(name: string): boolean {
+    return this.fromStore.delete(name) && this.held.delete(name);
+  }
+}

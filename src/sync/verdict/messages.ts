@@ -1,0 +1,51 @@
+// The sentences a verdict says, in one place: the log line's message, which is also the Event's
+// and state.json's. They name the file, the version and what the operator does next.
+import type { RejectionReason } from '../envoy/rejection-reason.js';
+import { refusalSentence } from '../envoy/rejection-reason.js';
+
+/** How a version reads in a message: files without `version_info` say so. */
+export const versionText = (version: string | undefined): string => version ?? '(no version_info)';
+
+/** ". Envoy says: ..." or ". Envoy's admin API does not say why; ...", or nothing without a reason. */
+function because(why: RejectionReason | undefined): string {
+  const sentence = why === undefined ? undefined : refusalSentence(why);
+  return sentence === undefined ? '' : `. ${sentence}`;
+}
+
+export function acceptedMessage(file: string, version: string | undefined, latencyMs: number): string {
+  return `Envoy accepted ${file} version ${versionText(version)} in ${String(latencyMs)} ms`;
+}
+
+/** After this Envoy accepted `file`: the ConfigMap's content another Pod's Envoy refused is published for this one to judge. */
+export function retryFromStoreMessage(file: string, version: string | undefined, refusedVersion: string | undefined, refusedIn: string | undefined): string {
+  return `Envoy runs ${file} version ${versionText(version)}, the last accepted; now publishing the ConfigMap's version ${versionText(refusedVersion)}, which Envoy refused in Pod ${refusedIn ?? '(unknown)'}, for this Envoy to judge`;
+}
+
+export function rejectedMessage(opts: {
+  file: string;
+  version: string | undefined;
+  previousVersion: string | undefined;
+  rolledBack: boolean;
+  refusedAt: string | undefined;
+  why: RejectionReason | undefined;
+}): string {
+  const { file, previousVersion, rolledBack, refusedAt, why } = opts;
+  const v = versionText(opts.version);
+  return rolledBack
+    ? `Envoy rejected ${file} version ${v}: it keeps running ${previousVersion ?? 'the last accepted version'}, which is back on disk for the next Envoy start; refused content kept at ${refusedAt ?? '(not kept)'}; fix the ConfigMap${because(why)}`
+    : `Envoy rejected ${file} version ${v}; it keeps running ${previousVersion ?? 'the last accepted version'} (a newer publish replaced the refused file)${because(why)}`;
+}
+
+/** Envoy refused a file it never accepted a version of: nothing to roll back to. */
+export function firstRefusedMessage(file: string, version: string | undefined, why: RejectionReason | undefined): string {
+  return `Envoy REFUSED THE FIRST VERSION of ${file} it saw (${versionText(version)}): Envoy runs WITHOUT the resources of ${file}, and a restarted Envoy will refuse it again; fix the ConfigMap${because(why)}`;
+}
+
+export function unknownMessage(file: string, version: string | undefined, reason: string | undefined): string {
+  return `Envoy's verdict on ${file} version ${versionText(version)} is unknown: ${reason ?? 'no answer'}`;
+}
+
+/** Why a verdict is unknown when Envoy answered but never decided. */
+export function undecidedReason(version: string | undefined, statPrefixes: readonly string[]): string {
+  return `Envoy reported neither version ${version ?? '(none)'} nor a failed update for ${statPrefixes.join(', ')}`;
+}

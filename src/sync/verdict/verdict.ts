@@ -1,0 +1,74 @@
+// The verdict's shapes, in one place: what Envoy decided about one publish, as the tracker hands
+// it to its listeners (log, Events, the last-accepted store) and as the state file keeps it.
+import type { RejectionReason } from '../envoy/rejection-reason.js';
+
+export type Outcome = 'accepted' | 'rejected' | 'unknown';
+
+/** What every form of a verdict says (the listeners' `Verdict`, state.json's `verdict`, the Event's record). */
+export interface VerdictFacts {
+  outcome: Outcome;
+  /** The last accepted version was put back on disk (rejected only). */
+  rolledBack: boolean;
+  /** accepted/rejected: ms from the rename to the admin answer that decided it. */
+  latencyMs?: number;
+  message: string;
+  /** rejected: Envoy's reason from its admin API (bounded, envoy/rejection-reason.ts), when it reports one (LDS only). */
+  reason?: string;
+  /** rejected: `reason` may be an earlier refusal's (Envoy gave no time to tell). */
+  reasonPossiblyEarlier?: boolean;
+  /** rejected: the start of Envoy's log line that has the full error (grep Envoy's log for it). */
+  envoyLog?: string;
+}
+
+/** One verdict, as logged and as handed to `onVerdict` listeners. */
+export interface Verdict extends VerdictFacts {
+  /** ConfigMap key (file name in the target directory). */
+  file: string;
+  /** The version judged, as Envoy reports it (`version_info`); undefined if the file carries none. */
+  version: string | undefined;
+  /** sha256 (hex) of the content judged, as published (stamped). */
+  sha256: string;
+  /** The last version Envoy accepted before this one, if any. */
+  previousVersion?: string;
+}
+
+export type VerdictListener = (verdict: Verdict) => void;
+
+/** The Verdict's (and log line's) reason fields, only those set. */
+export function reasonFieldsOf(why: RejectionReason | undefined): Pick<VerdictFacts, 'reason' | 'reasonPossiblyEarlier' | 'envoyLog'> {
+  if (why === undefined) return {};
+  return {
+    ...(why.reason === undefined ? {} : { reason: why.reason }),
+    ...(why.possiblyEarlier === true ? { reasonPossiblyEarlier: true } : {}),
+    envoyLog: why.envoyLog,
+  };
+}
+
+/**
+ * The verdict in its two forms, built from one set of facts: as handed to listeners, and as
+ * state.json keeps it (`at`: ISO time). `latencyMs` is left out of an `unknown` verdict.
+ */
+export function verdictForms(judged: { file: string; version: string | undefined; sha256: string; previousVersion: string | undefined; at: string }, facts: VerdictFacts): {
+  verdict: Verdict;
+  kept: VerdictFacts & { version?: string; at: string };
+} {
+  const { file, version, sha256, previousVersion, at } = judged;
+  const { outcome, rolledBack, message } = facts;
+  const latency = outcome === 'unknown' || facts.latencyMs === undefined ? {} : { latencyMs: facts.latencyMs };
+  const why = { ...(facts.reason === undefined ? {} : { reason: facts.reason }), ...(facts.reasonPossiblyEarlier === undefined ? {} : { reasonPossiblyEarlier: facts.reasonPossiblyEarlier }), ...(facts.envoyLog === undefined ? {} : { envoyLog: facts.envoyLog }) };
+  return {
+    kept: { outcome, ...(version === undefined ? {} : { version }), at, ...latency, rolledBack, message, ...why },
+    verdict: { file, version, sha256, ...(previousVersion === undefined ? {} : { previousVersion }), outcome, rolledBack, ...latency, message, ...why },
+  };
+}
+
+/** Hands a verdict to every listener; one that throws is logged and the others still hear it. */
+export function tell(listeners: readonly VerdictListener[], verdict: Verdict, onError: (err: unknown) => void): void {
+  for (const listener of listeners) {
+    try {
+      listener(verdict);
+    } catch (err) {
+      onError(err);
+    }
+  }
+}

@@ -1,0 +1,103 @@
+// When `watch` runs a sync pass: every change notice (inotify, the API source, a resync, a released
+// hold) asks for one; passes never overlap, and bursts collapse. And when it hands memory back: the
+// watcher runs in every Envoy Pod, so its idle memory is multiplied by the fleet (memory.ts).
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { SyncResult } from '../publish/syncer.js';
+import { heapAboveSoftLimit, releaseMemory } from './memory.js';
+
+const RELEASE_AFTER_IDLE_MS = 1000;
+// A pass that read and parsed this much leaves megabytes of dead parse trees in the old generation
+// (a 256 KiB xDS file parses into ~2 MiB of objects): collect right after it rather than let a
+// stream of such passes pile them up to the soft limit. Costs a few ms after the publish, which a
+// change of this size (rare, 60 s apart in a cluster) can afford; small passes are not affected.
+const LARGE_PASS_BYTES = 64 * 1024;
+
+export interface PassLoopOptions {
+  /** One pass over what the source gives now; undefined when it holds (nothing to publish). */
+  pass: () => Promise<SyncResult | undefined>;
+  logger: Logger;
+  /** A pass failed; the next change or resync tries again. */
+  onError: (err: unknown) => void;
+}
+
+export class PassLoop {
+  private started = false;
+  private stopping = false;
+  private requested = 0;
+  private served = 0;
+  private running: Promise<void> | undefined;
+  private release: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: PassLoopOptions) {}
+
+  /** Asks for a pass (runs now, or after the pass in progress). */
+  readonly trigger = (): void => {
+    this.requested++;
+    this.kick();
+  };
+
+  /** The first pass, before `start`: what it throws propagates (nothing sensible to wait for). */
+  async first(): Promise<void> {
+    const covering = this.requested;
+    await this.options.pass();
+    this.served = covering;
+  }
+
+  /** From now on a trigger runs passes; one runs now if a change arrived during the first pass. */
+  start(): void {
+    this.started = true;
+    if (this.served !== this.requested) this.kick();
+  }
+
+  /** No pass starts any more; resolves when the pass in progress is done. */
+  stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.release);
+    return this.running ?? Promise.resolve();
+  }
+
+  private kick(): void {
+    if (!this.started || this.stopping || this.running !== undefined) return;
+    clearTimeout(this.release);
+    this.running = this.runPasses().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  // Every relevant event bumps `requested`; a pass covers what was requested when it began. A swap
+  // during a pass therefore causes exactly one more pass, which reads the newest version: bursts of
+  // swaps collapse into as few passes as the reads take, never into a mix of two versions.
+  private async runPasses(): Promise<void> {
+    const { logger } = this.options;
+    do {
+      const covering = this.requested;
+      let changedBytes = 0;
+      try {
+        const startedAt = performance.now();
+        const result = await this.options.pass();
+        if (result !== undefined) {
+          changedBytes = result.changedBytes;
+          logger.debug({ ms: Number((performance.now() - startedAt).toFixed(2)), published: result.published.length, snapshot: result.dataDir, resourceVersion: result.resourceVersion }, 'pass done');
+        }
+      } catch (err) {
+        this.options.onError(err);
+      }
+      this.served = covering;
+      if (changedBytes >= LARGE_PASS_BYTES || heapAboveSoftLimit()) {
+        const startedAt = performance.now();
+        releaseMemory();
+        logger.debug({ ms: Number((performance.now() - startedAt).toFixed(2)), changedBytes }, 'large pass or heap above soft limit: collected');
+      }
+    } while (this.served !== this.requested && !this.stopping);
+    this.scheduleRelease();
+  }
+
+  // Between changes (60-90 s apart in a cluster) the watcher holds nothing, but V8 keeps a pass's
+  // garbage until its heap grows. Collect once things are quiet; not after every pass, because
+  // under a stream of swaps that made each next pass measurably slower.
+  private scheduleRelease(): void {
+    clearTimeout(this.release);
+    this.release = setTimeout(releaseMemory, RELEASE_AFTER_IDLE_MS).unref();
+  }
+}

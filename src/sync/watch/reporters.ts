@@ -1,0 +1,97 @@
+// Who hears what the watcher decides, besides its log: Kubernetes Events regarding the Pod
+// (kube/pod-events.ts) and the last-accepted store (last-accepted/writer.ts). `source: api` only;
+// loaded lazily with it (src/cli/watch.ts), so volume Pods never load API code.
+// - Envoy's verdict on each publish (accepted / rejected / rolled back / unknown) becomes an Event
+//   and goes to the store.
+// - A file the gate refuses never reaches Envoy, so it gets its own Event (XdsInvalid), once per
+//   refused content, not on every resync.
+// - An Event says which ConfigMap resourceVersion each file was last published from.
+import type { EventOccurrence } from '../kube/event-series.js';
+import { PodEventRecorder, capMessage } from '../kube/pod-events.js';
+import type { LastAcceptedWriter } from '../last-accepted/writer.js';
+import type { SyncResult } from '../publish/syncer.js';
+import type { Verdict } from '../verdict/verdict.js';
+
+/** A verdict as its Event tells it: the version Envoy was given (content-derived; see docs/api-source.md for resourceVersion). */
+export type VerdictRecord = Pick<Verdict, 'file' | 'previousVersion' | 'outcome' | 'rolledBack' | 'latencyMs' | 'message' | 'reason' | 'envoyLog'> & {
+  version: string;
+  /** The ConfigMap's resourceVersion the file came from, when it came through the API. */
+  resourceVersion?: string;
+};
+
+export const EventReason = {
+  accepted: 'XdsAccepted',
+  rejected: 'XdsRejected',
+  rolledBack: 'XdsRolledBack',
+  unknown: 'XdsVerdictUnknown',
+  /** Refused by the watcher's gate: never published, the last good file stays. */
+  invalid: 'XdsInvalid',
+} as const;
+
+
+/**
+ * The Event for a verdict: reason, type and a one-line message with file, version and latency, and
+ * for a rejection Envoy's reason or the log line to grep (from the verdict's message); at most
+ * EVENT_MESSAGE_MAX characters.
+ */
+export function verdictOccurrence(verdict: VerdictRecord): EventOccurrence {
+  const reason = verdict.rolledBack
+    ? EventReason.rolledBack
+    : verdict.outcome === 'accepted'
+      ? EventReason.accepted
+      : verdict.outcome === 'rejected'
+        ? EventReason.rejected
+        : EventReason.unknown;
+  const parts = [`${verdict.file} version ${verdict.version}`];
+  if (verdict.resourceVersion !== undefined) parts.push(`ConfigMap resourceVersion ${verdict.resourceVersion}`);
+  if (verdict.latencyMs !== undefined) parts.push(`after ${String(Math.round(verdict.latencyMs))} ms`);
+  if (verdict.rolledBack && verdict.previousVersion !== undefined) parts.push(`rolled back to ${verdict.previousVersion}`);
+  return {
+    type: verdict.outcome === 'accepted' && !verdict.rolledBack ? 'Normal' : 'Warning',
+    reason,
+    file: verdict.file,
+    message: capMessage(`${parts.join(', ')}: ${verdict.message}`),
+  };
+}
+
+/** The Pod's Events recorder, which also records verdicts. */
+export class EventRecorder extends PodEventRecorder {
+  verdict(verdict: VerdictRecord): void {
+    this.record(verdictOccurrence(verdict));
+  }
+}
+
+/** `watch`'s `onPass` and `onVerdict` for `source: api`: Events and the last-accepted store. */
+export class Reporters {
+  /** file → the XdsInvalid message last recorded (once per refused content). */
+  private readonly refused = new Map<string, string>();
+  /** file → the ConfigMap resourceVersion it was last published from. */
+  private readonly publishedFrom = new Map<string, string | undefined>();
+
+  constructor(private readonly recorder: EventRecorder | undefined, private readonly lastAccepted: LastAcceptedWriter | undefined) {}
+
+  readonly onPass = (result: SyncResult): void => {
+    for (const file of result.published) {
+      this.refused.delete(file);
+      this.publishedFrom.set(file, result.resourceVersion);
+    }
+    if (this.recorder === undefined) return;
+    const from = result.resourceVersion === undefined ? 'from the volume' : `ConfigMap resourceVersion ${result.resourceVersion}`;
+    for (const error of result.rejected) {
+      const message = `${error.file} not published, the last good version stays (${from}): ${error.message}${error.line === undefined ? '' : ` at line ${String(error.line)}`}`;
+      if (this.refused.get(error.file) === message) continue;
+      this.refused.set(error.file, message);
+      this.recorder.record({ type: 'Warning', reason: EventReason.invalid, file: error.file, message });
+    }
+  };
+
+  readonly onVerdict = (verdict: Verdict): void => {
+    this.lastAccepted?.record(verdict);
+    const resourceVersion = this.publishedFrom.get(verdict.file);
+    this.recorder?.verdict({
+      ...verdict,
+      version: verdict.version ?? 'unversioned',
+      ...(resourceVersion === undefined ? {} : { resourceVersion }),
+    });
+  };
+}

@@ -1,0 +1,98 @@
+// What `watch` holds back (src/sync/verdict/holds.ts), as tables of steps: Envoy refused content →
+// held; other content → released (and said, so the state file forgets the refusal); a hold from
+// another Pod's Envoy (`copy` from the last-accepted store) ends once this Envoy accepts. Pure.
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { Holds } from '../../../src/sync/verdict/holds.js';
+
+type Step =
+  | { do: 'hold'; sha: string; fromStore?: boolean }
+  | { do: 'isHeld'; sha: string; expect: boolean }
+  | { do: 'published'; sha: string }
+  | { do: 'acceptedHere'; expect: boolean }
+  | { do: 'has'; expect: boolean };
+
+const cases: { name: string; steps: Step[]; released: number }[] = [
+  {
+    name: 'nothing held: every content passes',
+    steps: [{ do: 'isHeld', sha: 'a', expect: false }, { do: 'has', expect: false }],
+    released: 0,
+  },
+  {
+    name: 'refused content stays held on every pass',
+    steps: [{ do: 'hold', sha: 'bad' }, { do: 'isHeld', sha: 'bad', expect: true }, { do: 'isHeld', sha: 'bad', expect: true }, { do: 'has', expect: true }],
+    released: 0,
+  },
+  {
+    name: 'the ConfigMap changed (fixed or reverted): released once, then the old content may be tried again',
+    steps: [
+      { do: 'hold', sha: 'bad' },
+      { do: 'isHeld', sha: 'fixed', expect: false },
+      { do: 'has', expect: false },
+      { do: 'isHeld', sha: 'bad', expect: false },
+    ],
+    released: 1,
+  },
+  {
+    name: 'a publish of other content ends the hold without a release notice (the verdict on it decides)',
+    steps: [{ do: 'hold', sha: 'bad' }, { do: 'published', sha: 'other' }, { do: 'has', expect: false }, { do: 'isHeld', sha: 'bad', expect: false }],
+    released: 0,
+  },
+  {
+    name: 'a publish of the held content itself keeps the hold',
+    steps: [{ do: 'hold', sha: 'bad' }, { do: 'published', sha: 'bad' }, { do: 'isHeld', sha: 'bad', expect: true }],
+    released: 0,
+  },
+  {
+    name: "another Pod's refusal: held until this Envoy accepts what it runs, then judged here once",
+    steps: [
+      { do: 'hold', sha: 'bad', fromStore: true },
+      { do: 'isHeld', sha: 'bad', expect: true },
+      { do: 'acceptedHere', expect: true },
+      { do: 'has', expect: false },
+      { do: 'isHeld', sha: 'bad', expect: false },
+      { do: 'acceptedHere', expect: false },
+    ],
+    released: 0,
+  },
+  {
+    name: "this Envoy's own refusal is not ended by an acceptance of the rolled-back version",
+    steps: [{ do: 'hold', sha: 'bad' }, { do: 'acceptedHere', expect: false }, { do: 'isHeld', sha: 'bad', expect: true }],
+    released: 0,
+  },
+  {
+    name: "this Envoy refuses it too after the retry: held as its own refusal from then on",
+    steps: [
+      { do: 'hold', sha: 'bad', fromStore: true },
+      { do: 'acceptedHere', expect: true },
+      { do: 'hold', sha: 'bad' },
+      { do: 'acceptedHere', expect: false },
+      { do: 'isHeld', sha: 'bad', expect: true },
+    ],
+    released: 0,
+  },
+];
+
+for (const c of cases) {
+  test(`holds: ${c.name}`, () => {
+    const holds = new Holds();
+    const released: string[] = [];
+    holds.onRelease((name) => released.push(name));
+    for (const [index, step] of c.steps.entries()) {
+      const at = `step ${String(index + 1)} (${step.do})`;
+      if (step.do === 'hold') holds.hold('lds.yaml', step.sha, step.fromStore);
+      else if (step.do === 'isHeld') assert.equal(holds.isHeld('lds.yaml', step.sha), step.expect, at);
+      else if (step.do === 'published') holds.published('lds.yaml', step.sha);
+      else if (step.do === 'acceptedHere') assert.equal(holds.acceptedHere('lds.yaml'), step.expect, at);
+      else assert.equal(holds.has('lds.yaml'), step.expect, at);
+    }
+    assert.deepEqual(released, Array.from({ length: c.released }, () => 'lds.yaml'));
+  });
+}
+
+test('holds are per file', () => {
+  const holds = new Holds();
+  holds.hold('lds.yaml', 'bad');
+  assert.equal(holds.isHeld('cds.yaml', 'bad'), false);
+  assert.equal(holds.isHeld('lds.yaml', 'bad'), true);
+});

@@ -1,0 +1,107 @@
+// Which published file feeds which of Envoy's subscriptions (src/sync/verdict/subscription-map.ts),
+// as tables: files in publish order → the subscriptions of each file, and the admin address. Pure.
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { SubscriptionMap } from '../../../src/sync/verdict/subscription-map.js';
+
+const BOOTSTRAP = `admin:
+  address: { socket_address: { address: 0.0.0.0, port_value: 9901 } }
+dynamic_resources:
+  lds_config: { path_config_source: { path: /etc/envoy/lds.yaml } }
+  cds_config: { path_config_source: { path: /etc/envoy/cds.yaml } }
+node: { id: n, cluster: c }
+`;
+const LDS_WITH_RDS = `resources:
+- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+  name: ingress
+  filter_chains:
+  - filters:
+    - name: envoy.filters.network.http_connection_manager
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+        stat_prefix: ingress
+        rds:
+          route_config_name: local
+          config_source: { path_config_source: { path: /etc/envoy/rds.yaml } }
+`;
+const LDS = `resources:\n- "@type": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: l\n`;
+const CDS = `resources:\n- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster\n  name: c\n`;
+
+type Files = [name: string, content: string][];
+
+const cases: { name: string; bootstrapName?: string; files: Files; expect: Record<string, string[]> }[] = [
+  {
+    name: 'the bootstrap declares LDS and CDS by path',
+    files: [['envoy.yaml', BOOTSTRAP], ['lds.yaml', LDS], ['cds.yaml', CDS]],
+    expect: { 'lds.yaml': ['LDS listener_manager.lds'], 'cds.yaml': ['CDS cluster_manager.cds'], 'envoy.yaml': [] },
+  },
+  {
+    name: 'an LDS file declares the RDS file its HttpConnectionManager reads',
+    files: [['envoy.yaml', BOOTSTRAP], ['lds.yaml', LDS_WITH_RDS]],
+    expect: { 'lds.yaml': ['LDS listener_manager.lds'], 'rds.yaml': ['RDS http.ingress.rds.local'] },
+  },
+  {
+    name: 'an LDS file no longer pointing at RDS forgets it',
+    files: [['envoy.yaml', BOOTSTRAP], ['lds.yaml', LDS_WITH_RDS], ['lds.yaml', LDS]],
+    expect: { 'rds.yaml': [] },
+  },
+  {
+    name: 'without a bootstrap, LDS and CDS are guessed from the resources\' @type',
+    files: [['listeners.yaml', LDS], ['clusters.yaml', CDS], ['script.lua', 'print(1)']],
+    expect: { 'listeners.yaml': ['LDS listener_manager.lds'], 'clusters.yaml': ['CDS cluster_manager.cds'], 'script.lua': [] },
+  },
+  {
+    name: 'once a bootstrap is known, guesses no longer count',
+    files: [['listeners.yaml', LDS], ['envoy.yaml', BOOTSTRAP]],
+    expect: { 'listeners.yaml': [], 'lds.yaml': ['LDS listener_manager.lds'] },
+  },
+  {
+    name: 'Envoy never reloads its bootstrap: the first one seen decides',
+    files: [['envoy.yaml', BOOTSTRAP], ['envoy.yaml', BOOTSTRAP.replace(/lds\.yaml/g, 'other.yaml')]],
+    expect: { 'lds.yaml': ['LDS listener_manager.lds'], 'other.yaml': [] },
+  },
+  {
+    name: '--bootstrap names the bootstrap whatever it holds',
+    bootstrapName: 'boot.json',
+    files: [['boot.json', JSON.stringify({ dynamic_resources: { lds_config: { path: '/x/lds.json' } } })]],
+    expect: { 'lds.json': ['LDS listener_manager.lds'] },
+  },
+];
+
+for (const c of cases) {
+  test(`subscription map: ${c.name}`, () => {
+    const map = new SubscriptionMap(c.bootstrapName);
+    for (const [name, content] of c.files) map.learn(name, Buffer.from(content));
+    for (const [file, expected] of Object.entries(c.expect)) {
+      assert.deepEqual(map.of(file).map((s) => `${s.type} ${s.statPrefix}`), expected, file);
+    }
+  });
+}
+
+test('learn tells the kind of a file it is not told: bootstrap, xds or data', () => {
+  const map = new SubscriptionMap();
+  const table: [string, string, string][] = [
+    ['envoy.yaml', BOOTSTRAP, 'bootstrap'],
+    ['lds.yaml', LDS, 'xds'],
+    ['lds.json', JSON.stringify({ resources: [] }), 'xds'],
+    ['script.lua', 'print(1)', 'data'],
+  ];
+  for (const [name, content, kind] of table) assert.equal(map.learn(name, Buffer.from(content)), kind, name);
+  assert.equal(map.learn('x.yaml', Buffer.from('a: 1\n'), 'bootstrap'), 'bootstrap', 'the syncer\'s kind wins');
+});
+
+test('the admin address comes from the first bootstrap, or the map says why there is none', () => {
+  const none = new SubscriptionMap();
+  assert.deepEqual(none.bootstrapAdmin(), { admin: undefined, problem: 'no bootstrap in the ConfigMap (--bootstrap NAME) to read admin.address from' });
+  const map = new SubscriptionMap();
+  map.learn('envoy.yaml', Buffer.from(BOOTSTRAP));
+  assert.deepEqual(map.bootstrapAdmin(), { admin: { host: '127.0.0.1', port: 9901 }, problem: undefined });
+  assert.deepEqual(map.list(), [
+    { file: 'lds.yaml', type: 'LDS', statPrefix: 'listener_manager.lds' },
+    { file: 'cds.yaml', type: 'CDS', statPrefix: 'cluster_manager.cds' },
+  ]);
+  const portless = new SubscriptionMap();
+  portless.learn('envoy.yaml', Buffer.from(BOOTSTRAP.replace('9901', '0')));
+  assert.equal(portless.bootstrapAdmin().admin, undefined);
+  assert.match(portless.bootstrapAdmin().problem ?? '', /no fixed port/);
+});
