@@ -48,11 +48,12 @@ export async function workloadStatus(flags: WorkloadFlags, ctx: CliContext, usag
       const result = await waitForWorkload({
         ...gather,
         timeoutMs,
-        print: (line) => ctx.stdout.write(`${line}\n`),
+        // With -o json|yaml, stdout is the document alone: progress goes to stderr.
+        print: (line) => (output === 'table' ? ctx.stdout : ctx.stderr).write(`${line}\n`),
         signal: ctx.shutdownSignal,
       });
       if (output !== 'table') ctx.stdout.write(formatWorkloadAs(result.status, output));
-      (result.code === 0 ? ctx.stdout : ctx.stderr).write(`${result.message}\n`);
+      (result.code === 0 && output === 'table' ? ctx.stdout : ctx.stderr).write(`${result.message}\n`);
       return result.code;
     }
     const status = await gatherWorkload(gather);
