@@ -21,14 +21,18 @@ Commands:
           [--admin HOST:PORT|PATH] [--verdict-timeout 10s] [--source volume|api --configmap NAME ...]
           Republish ConfigMap changes by atomic rename so Envoy reloads them (sidecar), and
           report Envoy's verdict on each publish.
-  status  [--to DIR] [--json] [--timeout 2s]
-          Per file: ConfigMap, published, what Envoy runs, last verdict (kubectl exec in the watcher).
+  status  [--namespace NS] (TYPE/NAME | --selector SEL) [--output json|yaml] [--wait [--timeout 2m]]
+          [--kubeconfig F] [--context C]
+          Over the API, per Pod of a workload and file: ConfigMap, published, what Envoy runs,
+          last verdict, and SYNCED / PENDING / REJECTED / UNKNOWN; --wait for pipelines.
+          [--to DIR] [--json] [--timeout 2s]: the same for one Pod, run in its watcher container.
   validate [--strict] [-o json] PATH... | -f FILE|-
           Check xDS files, directories or ConfigMap manifests against Envoy's own API (exact
           paths and lines; exit 1 on errors): before kubectl apply, in CI.
   rbac    --namespace NS --service-account SA --configmap NAME
           Print the Role, the RoleBinding and the empty NAME-envoy-xds-accepted ConfigMap that
-          watch --source api needs (kubectl apply -f -).
+          watch --source api needs (kubectl apply -f -); with --status-reader (--user U |
+          --group G | --service-account SA), the Role and RoleBinding 'status TYPE/NAME' needs.
 
 Run 'envoy-xds-injector <command> --help' for a command's flags.
 

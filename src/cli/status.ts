@@ -1,35 +1,95 @@
-// `status`: run in the watcher container (`kubectl exec POD -c envoy-xds-watch -- envoy-xds-injector
-// status`) to see, per file, the ConfigMap, the published file, what Envoy runs and its last verdict.
+// `status`: two views.
+// - Over the API, for a workload (`status -n NS deployment/NAME`, daemonset/, statefulset/, pod/,
+//   `-l SELECTOR`): one row per Pod and file and a state per Pod (status-workload.ts); `--wait`.
+// - Pod-local, in the watcher container (`kubectl exec POD -c envoy-xds-watch -- envoy-xds-injector
+//   status`): per file, the ConfigMap, the published file, what Envoy runs and its last verdict.
+import { parseArgs } from 'node:util';
 import { CONFIG_DIR } from '../inject/names.js';
 import { formatStatus, gatherStatus, NoStateError } from '../sync/verdict/status.js';
 import type { Command } from './context.js';
-import { durationFlag, parseFlags } from './context.js';
+import { durationFlag, UsageError } from './context.js';
+import { workloadStatus } from './status-workload.js';
 
-const USAGE = `Usage: envoy-xds-injector status [--to DIR] [--json] [--timeout 2s]
+const USAGE = `Usage: envoy-xds-injector status [-n NS] (TYPE/NAME | -l SELECTOR) [-o json|yaml] [--wait [--timeout 2m]]
+                                  [--kubeconfig FILE] [--context NAME]
+       envoy-xds-injector status [--to DIR] [--json] [--timeout 2s]     (in the watcher container)
 
-Per file: the version in the ConfigMap, the version published in DIR, the version Envoy runs (asked
-live from Envoy's admin API) and Envoy's last verdict (accepted, rejected, unknown) with its time.
-Reads the state 'watch' keeps in DIR/..envoy-xds-verdict/ (refused content: .../refused/FILE).
+Over the Kubernetes API, for every Pod of a workload (TYPE: deployment, daemonset, statefulset,
+pod; or Pods by label selector): per Pod and file, the version the ConfigMap holds now, the version
+published in the Pod, what Envoy runs and its last verdict, and a state per Pod: SYNCED (Envoy runs
+the ConfigMap's version), PENDING (not there yet), REJECTED (Envoy or the watcher's gate refused it;
+why), UNKNOWN (no answer; why). Each Pod is read by running the Pod-local status in its watcher
+container (exec): RBAC in 'envoy-xds-injector rbac --status-reader --help'.
 
-  --to DIR        the directory 'watch' publishes into (default ${CONFIG_DIR}, the injected one)
-  --json          print the status as JSON
-  --timeout DURATION  how long to wait for Envoy's admin API (default 2s)
+  -n, --namespace NS   the namespace (default: the kubeconfig context's, else default)
+  -l, --selector SEL   Pods by label selector instead of TYPE/NAME
+  -o, --output FORMAT  json or yaml instead of the table
+  --wait               wait until every Pod is SYNCED (exit 0); exit 1 as soon as one is REJECTED
+                       (naming the Pod and why) or at the timeout; progress lines meanwhile
+  --timeout DURATION   how long --wait waits (default 2m)
+  --kubeconfig FILE    credentials (default $KUBECONFIG, else ~/.kube/config, as kubectl)
+  --context NAME       the kubeconfig context to use
+
+In the watcher container (kubectl exec POD -c envoy-xds-watch -- envoy-xds-injector status):
+reads the state 'watch' keeps in DIR/..envoy-xds-verdict/ (refused content: .../refused/FILE).
+
+  --to DIR             the directory 'watch' publishes into (default ${CONFIG_DIR}, the injected one)
+  --json               print the status as JSON
+  --timeout DURATION   how long to wait for Envoy's admin API (default 2s)
 `;
 
 export const status: Command = async (args, ctx) => {
-  const values = parseFlags(args, {
-    to: { type: 'string', default: CONFIG_DIR },
-    json: { type: 'boolean', default: false },
-    timeout: { type: 'string', default: '2s' },
-    help: { type: 'boolean', short: 'h' },
-  }, USAGE);
-  if (values.help) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        to: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        timeout: { type: 'string' },
+        namespace: { type: 'string', short: 'n' },
+        selector: { type: 'string', short: 'l' },
+        output: { type: 'string', short: 'o' },
+        wait: { type: 'boolean', default: false },
+        kubeconfig: { type: 'string' },
+        context: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) {
     ctx.stdout.write(USAGE);
     return 0;
   }
-  const timeoutMs = durationFlag('timeout', values.timeout, 1);
+  if (positionals.length > 1) throw new UsageError(`one TYPE/NAME at a time, got ${positionals.join(' ')}\n\n${USAGE}`);
+  const workload = positionals.length === 1 || values.selector !== undefined;
+  const apiOnly = (['namespace', 'output', 'wait', 'kubeconfig', 'context'] as const).filter((k) => values[k] !== undefined && values[k] !== false);
+  if (workload) {
+    if (values.to !== undefined) throw new UsageError(`--to is the Pod-local view's: it takes no TYPE/NAME or -l\n\n${USAGE}`);
+    return workloadStatus({
+      wait: values.wait,
+      ...(positionals[0] === undefined ? {} : { target: positionals[0] }),
+      ...(values.selector === undefined ? {} : { selector: values.selector }),
+      ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
+      ...(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig }),
+      ...(values.context === undefined ? {} : { context: values.context }),
+      ...(values.json ? { output: 'json' } : values.output === undefined ? {} : { output: values.output }),
+      ...(values.timeout === undefined ? {} : { timeout: values.timeout }),
+    }, ctx, USAGE);
+  }
+  if (apiOnly.length > 0) {
+    throw new UsageError(`--${apiOnly.join(', --')} need a workload: TYPE/NAME (e.g. deployment/envoy) or -l SELECTOR\n\n${USAGE}`);
+  }
+
+  const targetDir = values.to ?? CONFIG_DIR;
+  const timeoutMs = durationFlag('timeout', values.timeout ?? '2s', 1);
   try {
-    const result = await gatherStatus(values.to, { timeoutMs });
+    const result = await gatherStatus(targetDir, { timeoutMs });
     ctx.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatStatus(result));
     return 0;
   } catch (err) {

@@ -1,5 +1,6 @@
 // `watch`: the sidecar. Republishes every ConfigMap change into the emptyDir by atomic rename so
 // Envoy's path_config_source reloads it. See docs/sync.md.
+import { resolve } from 'node:path';
 import { errorFields, explainSyncError } from '../sync/publish/explain-error.js';
 import { parseAdminAddress } from '../sync/envoy/subscriptions.js';
 import { runWatch } from '../sync/watch/run-watch.js';
@@ -82,8 +83,10 @@ export const watch: Command = async (args, ctx) => {
     ctx.stdout.write(USAGE);
     return 0;
   }
-  const { from: sourceDir, to: targetDir } = values;
-  if (sourceDir === undefined || targetDir === undefined) throw new UsageError(`--from and --to are required\n\n${USAGE}`);
+  if (values.from === undefined || values.to === undefined) throw new UsageError(`--from and --to are required\n\n${USAGE}`);
+  // Absolute from here on: the state file keeps them, and `status --to` may run from another directory.
+  const sourceDir = resolve(values.from);
+  const targetDir = resolve(values.to);
   const resyncMs = durationFlag('resync', values.resync, MIN_RESYNC_MS);
   if (values.source !== 'volume' && values.source !== 'api') throw new UsageError(`--source: expected volume or api, got '${values.source}'`);
   const api = values.source === 'api'

@@ -101,3 +101,24 @@ test('copy and watch without --from/--to, or with an unknown flag, exit 2 and pr
     assert.match(unknown.stderr, new RegExp(`Unknown option '--bogus'\\n\\nUsage: envoy-xds-injector ${command} `), command);
   }
 });
+
+test('rbac --status-reader prints the Role `status TYPE/NAME` needs (pods/exec get and create: WebSocket exec before and after 1.35) and its RoleBinding to users, groups or a ServiceAccount', async () => {
+  const r = await runCli(['rbac', '--status-reader', '--namespace', 'shop', '--group', 'deployers', '--service-account', 'ci', '--configmap', 'envoy-xds']);
+  assert.equal(r.code, 0, r.stderr);
+  const [role, binding] = parseAllDocuments(r.stdout).map((d) => d.toJS() as { kind: string; rules?: unknown[]; subjects?: unknown[]; roleRef?: { name: string }; metadata: { name: string } });
+  assert.equal(role?.kind, 'Role');
+  assert.deepEqual(role.rules, [
+    { apiGroups: ['apps'], resources: ['deployments', 'daemonsets', 'statefulsets'], verbs: ['get'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
+    { apiGroups: [''], resources: ['pods/exec'], verbs: ['get', 'create'] },
+    { apiGroups: [''], resources: ['configmaps'], resourceNames: ['envoy-xds'], verbs: ['get'] },
+  ]);
+  assert.equal(binding?.roleRef?.name, role.metadata.name);
+  assert.deepEqual(binding.subjects, [
+    { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'deployers' },
+    { kind: 'ServiceAccount', name: 'ci', namespace: 'shop' },
+  ]);
+  const none = await runCli(['rbac', '--status-reader', '--namespace', 'shop']);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /--status-reader needs --namespace and --user, --group or --service-account/);
+});

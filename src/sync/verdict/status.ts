@@ -10,6 +10,7 @@ import { readSnapshot, isReservedName } from '../volume/snapshot.js';
 import { publishable, sha256, versionOf } from '../envoy/version-stamp.js';
 import { readState, stateDir, STATE_FILE } from './state.js';
 import type { VerdictState } from './state.js';
+import { validateConfigFile } from '../envoy/gate.js';
 
 export interface FileStatus {
   file: string;
@@ -17,10 +18,16 @@ export interface FileStatus {
   configMap?: string;
   /** The ConfigMap content is what Envoy refused, held back by `watch`. */
   held: boolean;
+  /** The ConfigMap content the validation gate refuses (`watch` never publishes it): where and why. */
+  invalid?: { message: string; line?: number; column?: number };
   published?: string;
+  /** Envoy has a subscription on this file (a path_config_source names it). */
+  subscribed?: boolean;
   /** What Envoy reports running now, or last seen (`live: false`). */
   envoy?: { version: string; live: boolean; at?: string };
   verdict?: VerdictState['files'][string]['verdict'];
+  /** The verdict is about a version that is neither published nor in the ConfigMap now. */
+  verdictEarlier?: boolean;
 }
 
 export interface Status {
@@ -32,6 +39,8 @@ export interface Status {
   /** Why the ConfigMap volume could not be read. */
   sourceProblem?: string;
   watcherPid: number;
+  /** Whether a `watch` process with that pid runs (seen from this PID namespace: run status in the watcher's container). */
+  watcherRunning?: boolean;
   updatedAt: string;
   files: FileStatus[];
 }
@@ -83,6 +92,11 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
     const publishedContent = await readFile(join(targetDir, file)).catch(() => undefined);
     const published = publishedContent === undefined ? undefined : (versionOf(file, publishedContent) ?? `sha256:${sha256(publishedContent).slice(0, 12)}`);
     const held = wouldPublish !== undefined && recorded?.refused?.sha256 === wouldPublish.sha256;
+    // The gate's word on content that is not published: the watcher logged it, status says it too.
+    const gate = content === undefined || configMap === published || held ? undefined : await validateConfigFile(file, content);
+    const invalid = gate?.ok === false ? { message: gate.error.message, ...(gate.error.line === undefined ? {} : { line: gate.error.line }), ...(gate.error.column === undefined ? {} : { column: gate.error.column }) } : undefined;
+    const verdictVersion = recorded?.verdict?.version;
+    const verdictEarlier = verdictVersion !== undefined && verdictVersion !== published && verdictVersion !== configMap;
     const liveVersion = (recorded?.subscriptions ?? []).map((s) => live.get(s.statPrefix)).find((v) => v !== undefined);
     const envoy = liveVersion !== undefined
       ? { version: liveVersion, live: true }
@@ -90,10 +104,12 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
     files.push({
       file,
       held,
+      subscribed: (recorded?.subscriptions ?? []).length > 0,
+      ...(invalid === undefined ? {} : { invalid }),
       ...(configMap === undefined ? {} : { configMap }),
       ...(published === undefined ? {} : { published }),
       ...(envoy === undefined ? {} : { envoy }),
-      ...(recorded?.verdict === undefined ? {} : { verdict: recorded.verdict }),
+      ...(recorded?.verdict === undefined ? {} : { verdict: recorded.verdict, ...(verdictEarlier ? { verdictEarlier } : {}) }),
     });
   }
   return {
@@ -103,9 +119,21 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
     ...(adminProblem === undefined ? {} : { adminProblem }),
     ...(sourceProblem === undefined ? {} : { sourceProblem }),
     watcherPid: state.pid,
+    watcherRunning: await isWatchProcess(state.pid),
     updatedAt: state.updatedAt,
     files,
   };
+}
+
+/** Whether `pid` is a running `watch` (its /proc cmdline; without /proc, whether the pid exists). */
+async function isWatchProcess(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const cmdline = await readFile(`/proc/${String(pid)}/cmdline`, 'utf8').catch(() => undefined);
+  return cmdline === undefined || cmdline.split('\0').includes('watch');
 }
 
 /** The human table `status` prints. */
@@ -114,10 +142,10 @@ export function formatStatus(status: Status): string {
   for (const f of status.files) {
     const verdict = f.verdict === undefined
       ? '-'
-      : `${f.verdict.outcome} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${f.verdict.rolledBack ? ', rolled back' : ''}`;
+      : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.outcome} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${f.verdict.rolledBack ? ', rolled back' : ''}`;
     rows.push([
       f.file,
-      `${f.configMap ?? '(removed)'}${f.held ? ' (refused, held back)' : ''}`,
+      `${f.configMap ?? '(removed)'}${f.held ? ' (refused, held back)' : ''}${f.invalid === undefined ? '' : ' (refused by the gate, not published)'}`,
       f.published ?? '-',
       f.envoy === undefined ? '-' : `${f.envoy.version === '' ? '(none)' : f.envoy.version}${f.envoy.live ? '' : ` (last seen ${f.envoy.at ?? '?'})`}`,
       verdict.replace(/ {2,}/g, ' '),
@@ -125,18 +153,22 @@ export function formatStatus(status: Status): string {
   }
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
   // Why Envoy refused a file: too long for the table, one line each below it.
+  const gate = status.files.flatMap((f) => (f.invalid === undefined
+    ? []
+    : [`${f.file}${f.invalid.line === undefined ? '' : `:${String(f.invalid.line)}${f.invalid.column === undefined ? '' : `:${String(f.invalid.column)}`}`} ${f.configMap ?? ''}: ${f.invalid.message}; the last good version stays published (${f.published ?? 'none'})`]));
   const why = status.files.flatMap((f) => {
     const v = f.verdict;
-    if (v?.outcome !== 'rejected') return [];
+    if (v?.outcome !== 'rejected' || f.verdictEarlier === true) return [];
     const sentence = refusalSentence({ reason: v.reason, possiblyEarlier: v.reasonPossiblyEarlier, envoyLog: v.envoyLog });
     return sentence === undefined ? [] : [`${f.file} ${v.version ?? ''}: ${sentence}`];
   });
   const lines = [
-    `source ${status.sourceDir}  target ${status.targetDir}  watcher pid ${String(status.watcherPid)}  state updated ${status.updatedAt}`,
+    `source ${status.sourceDir}  target ${status.targetDir}  watcher pid ${String(status.watcherPid)}${status.watcherRunning !== false ? '' : ' (not running: what follows is what it last recorded)'}  state updated ${status.updatedAt}`,
     `envoy admin ${status.admin ?? '(none)'}${status.adminProblem === undefined ? '' : `: ${status.adminProblem}`}`,
     ...(status.sourceProblem === undefined ? [] : [`ConfigMap volume unreadable: ${status.sourceProblem}`]),
     '',
     ...rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ')),
+    ...(gate.length === 0 ? [] : ['', 'WHY THE WATCHER\'S GATE REFUSED (never published)', ...gate]),
     ...(why.length === 0 ? [] : ['', 'WHY ENVOY REFUSED', ...why]),
   ];
   return `${lines.join('\n')}\n`;

@@ -1,0 +1,81 @@
+// The Pod-local status (`envoy-xds-injector status --json`, run inside the watcher container) as
+// the workload view reads it. Parsed field by field: the CLI may be newer or older than the image
+// the watcher runs, so unknown fields are ignored and missing optional ones stay undefined.
+
+export interface PodLocalFile {
+  file: string;
+  /** Version of the content the Pod's ConfigMap source holds (the volume), as `watch` stamps it. */
+  configMap?: string;
+  /** That content is what Envoy refused, held back by the watcher. */
+  held: boolean;
+  published?: string;
+  /** Whether Envoy has a subscription on this file (path_config_source); undefined from older watchers. */
+  subscribed?: boolean;
+  envoy?: { version: string; live: boolean; at?: string };
+  verdict?: {
+    outcome: 'accepted' | 'rejected' | 'unknown';
+    version?: string;
+    at: string;
+    message: string;
+    reason?: string;
+    reasonPossiblyEarlier?: boolean;
+    envoyLog?: string;
+  };
+}
+
+export interface PodLocalStatus {
+  targetDir: string;
+  adminProblem?: string;
+  watcherPid: number;
+  /** false when the pid that wrote the state is gone; undefined from older watchers. */
+  watcherRunning?: boolean;
+  updatedAt: string;
+  files: PodLocalFile[];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Parses `status --json` output. Throws an Error saying what is wrong when it is not that shape. */
+export function parsePodLocalStatus(text: string): PodLocalStatus {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`the Pod-local status is not JSON (${(err as Error).message}): ${text.slice(0, 200)}`, { cause: err });
+  }
+  if (!isObject(doc) || !Array.isArray(doc.files)) throw new Error(`the Pod-local status has no files: ${text.slice(0, 200)}`);
+  const files: PodLocalFile[] = [];
+  for (const raw of doc.files as unknown[]) {
+    if (!isObject(raw) || typeof raw.file !== 'string') continue;
+    const f: PodLocalFile = { file: raw.file, held: raw.held === true };
+    const configMap = str(raw.configMap);
+    if (configMap !== undefined) f.configMap = configMap;
+    const published = str(raw.published);
+    if (published !== undefined) f.published = published;
+    if (typeof raw.subscribed === 'boolean') f.subscribed = raw.subscribed;
+    if (isObject(raw.envoy) && typeof raw.envoy.version === 'string') {
+      const at = str(raw.envoy.at);
+      f.envoy = { version: raw.envoy.version, live: raw.envoy.live === true, ...(at === undefined ? {} : { at }) };
+    }
+    const v = raw.verdict;
+    if (isObject(v) && (v.outcome === 'accepted' || v.outcome === 'rejected' || v.outcome === 'unknown')) {
+      f.verdict = { outcome: v.outcome, at: str(v.at) ?? '', message: str(v.message) ?? '' };
+      for (const key of ['version', 'reason', 'envoyLog'] as const) {
+        const value = str(v[key]);
+        if (value !== undefined) f.verdict[key] = value;
+      }
+      if (v.reasonPossiblyEarlier === true) f.verdict.reasonPossiblyEarlier = true;
+    }
+    files.push(f);
+  }
+  const adminProblem = str(doc.adminProblem);
+  return {
+    targetDir: str(doc.targetDir) ?? '',
+    ...(adminProblem === undefined ? {} : { adminProblem }),
+    watcherPid: typeof doc.watcherPid === 'number' ? doc.watcherPid : 0,
+    ...(typeof doc.watcherRunning === 'boolean' ? { watcherRunning: doc.watcherRunning } : {}),
+    updatedAt: str(doc.updatedAt) ?? '',
+    files,
+  };
+}

@@ -1,0 +1,145 @@
+// The state of one Pod after a ConfigMap edit, from facts read elsewhere (workload.ts): the
+// ConfigMap's content now (from the API) and what the Pod-local `status --json` says inside the
+// Pod (what the watcher published, what Envoy runs, Envoy's last verdict). Pure: table-tested.
+//
+//   SYNCED    every file of the ConfigMap runs in Envoy (or, for a file Envoy does not subscribe
+//             to such as the bootstrap, is published)
+//   PENDING   not there yet: the kubelet's volume sync, the watcher, or Envoy's verdict
+//   REJECTED  Envoy refused the ConfigMap's version of a file, or the watcher's gate did
+//   UNKNOWN   no answer: the Pod could not be read, Envoy's admin API did not answer, a verdict
+//             that could not be had; always with why
+import type { PodLocalStatus, PodLocalFile } from './pod-local.js';
+
+export type PodState = 'SYNCED' | 'PENDING' | 'REJECTED' | 'UNKNOWN';
+export const POD_STATES: readonly PodState[] = ['SYNCED', 'PENDING', 'REJECTED', 'UNKNOWN'];
+
+/** A file of the ConfigMap now: its key and the version Envoy reports once it runs it (as `watch` stamps it). */
+export interface WantedFile {
+  file: string;
+  version: string;
+  /** The watcher's validation gate refuses this content (it never publishes it): where and why. */
+  invalid?: { where: string; message: string };
+}
+
+/** What is known of one Pod before its files are judged. */
+export interface PodFacts {
+  pod: string;
+  /** `volume` or `api` (the Pod's envoy-xds-injector.io/source), for the words of a PENDING reason. */
+  source: 'volume' | 'api';
+  /** The ConfigMap's files now, or why they could not be read (not found, forbidden). */
+  wanted: WantedFile[] | { problem: string };
+  /** The Pod is still starting (its watcher has not run yet): why, e.g. `Pod is Pending (Init:0/2)`. */
+  starting?: string;
+  /** Why the Pod-local status could not be read (watcher not running, exec refused, timeout...). */
+  unreadable?: string;
+  /** Why the Pod's Envoy container cannot be serving (not running, waiting: CrashLoopBackOff...). */
+  envoyProblem?: string;
+  local?: PodLocalStatus;
+}
+
+export interface FileVerdict {
+  file: string;
+  /** The ConfigMap's version now. */
+  configMap: string;
+  published?: string;
+  /** What Envoy runs (live), or last seen. */
+  envoy?: string;
+  /** `outcome version` of Envoy's last verdict, as the Pod-local status has it. */
+  lastVerdict?: string;
+  state: PodState;
+  /** Why the file is not SYNCED. */
+  why?: string;
+}
+
+export interface PodJudgement {
+  pod: string;
+  state: PodState;
+  /** Why the Pod is not SYNCED: the first file's (or the Pod's) reason. */
+  reason?: string;
+  files: FileVerdict[];
+}
+
+/** Envoy's (or the gate's) words for a refusal, as the Pod-local status records them. */
+export function refusalReason(f: PodLocalFile): string {
+  const v = f.verdict;
+  if (v?.reason !== undefined) return `Envoy says${v.reasonPossiblyEarlier === true ? ' (about this or an earlier refused version)' : ''}: ${v.reason}`;
+  if (v?.envoyLog !== undefined) return `Envoy refused it; its admin API does not say why, its log does: grep "${v.envoyLog}"`;
+  return 'Envoy refused it';
+}
+
+/** One file of one Pod. `local` is the Pod-local status, `want` the ConfigMap's version now. */
+export function judgeFile(want: WantedFile, f: PodLocalFile | undefined, source: PodFacts['source']): FileVerdict {
+  const row: FileVerdict = { file: want.file, configMap: want.version, state: 'PENDING' };
+  if (f?.published !== undefined) row.published = f.published;
+  if (f?.envoy !== undefined) row.envoy = f.envoy.live ? f.envoy.version : `${f.envoy.version} (last seen)`;
+  if (f?.verdict !== undefined) row.lastVerdict = `${f.verdict.outcome}${f.verdict.version === undefined ? '' : ` ${f.verdict.version}`}`;
+  const done = (state: PodState, why?: string): FileVerdict => ({ ...row, state, ...(why === undefined ? {} : { why }) });
+
+  if (want.invalid !== undefined) {
+    return done('REJECTED', `the watcher's gate refuses version ${want.version} (${want.invalid.where}: ${want.invalid.message}); the last good version stays published`);
+  }
+  if (f === undefined) return done('PENDING', source === 'volume' ? 'not in the Pod\'s ConfigMap volume yet (the kubelet\'s sync)' : 'not published yet');
+  const refusedNow = (f.verdict?.outcome === 'rejected' && f.verdict.version === want.version) || (f.held && f.configMap === want.version);
+  if (refusedNow) return done('REJECTED', `version ${want.version}: ${refusalReason(f)}`);
+  if (f.envoy?.live === true && f.envoy.version === want.version) return done('SYNCED');
+  // A file Envoy has no subscription on (the bootstrap, a file no path_config_source names): published is all there is.
+  if (f.envoy === undefined && f.subscribed !== true && f.published === want.version) return done('SYNCED');
+  if (f.verdict?.outcome === 'unknown' && f.verdict.version === want.version && f.published === want.version) {
+    return done('UNKNOWN', `Envoy's verdict on version ${want.version} is unknown: ${f.verdict.message}`);
+  }
+  if (f.published !== want.version) {
+    if (source === 'volume' && f.configMap !== want.version) {
+      return done('PENDING', `the kubelet has not updated the Pod's ConfigMap volume yet (it holds ${f.configMap ?? 'no such key'})`);
+    }
+    return done('PENDING', `the watcher has not published version ${want.version} yet (published: ${f.published ?? 'nothing'})`);
+  }
+  return done('PENDING', `published; Envoy runs ${f.envoy?.version === undefined || f.envoy.version === '' ? 'no version yet' : f.envoy.version}, its verdict is pending`);
+}
+
+const PRECEDENCE: Record<PodState, number> = { REJECTED: 3, UNKNOWN: 2, PENDING: 1, SYNCED: 0 };
+
+/**
+ * One Pod: REJECTED if any file of the ConfigMap is refused (a recorded verdict stands even when
+ * Envoy is down now), else UNKNOWN if the Pod or Envoy cannot answer or a verdict is unknown, else
+ * PENDING if a file is not there yet (or the Pod is starting), else SYNCED.
+ */
+export function judgePod(facts: PodFacts): PodJudgement {
+  const out = (state: PodState, reason: string | undefined, files: FileVerdict[]): PodJudgement => ({
+    pod: facts.pod,
+    state,
+    ...(reason === undefined ? {} : { reason }),
+    files,
+  });
+  if (!Array.isArray(facts.wanted)) return out('UNKNOWN', facts.wanted.problem, []);
+  if (facts.starting !== undefined) return out('PENDING', facts.starting, []);
+  if (facts.local === undefined) return out('UNKNOWN', facts.unreadable ?? 'the Pod-local status was not read', []);
+  const local = facts.local;
+  const byName = new Map(local.files.map((f) => [f.file, f]));
+  const files = facts.wanted.map((w) => judgeFile(w, byName.get(w.file), facts.source));
+  const worst = (state: PodState): FileVerdict | undefined => files.find((f) => f.state === state);
+  const fileReason = (f: FileVerdict): string => `${f.file}: ${f.why ?? f.state}`;
+
+  const rejected = worst('REJECTED');
+  if (rejected !== undefined) return out('REJECTED', fileReason(rejected), files);
+  if (facts.envoyProblem !== undefined) return out('UNKNOWN', facts.envoyProblem, files);
+  if (local.adminProblem !== undefined) return out('UNKNOWN', `what Envoy runs is unknown: ${local.adminProblem}`, files);
+  if (local.watcherRunning === false) return out('UNKNOWN', `the watcher (pid ${String(local.watcherPid)}) is not running`, files);
+  const unknown = worst('UNKNOWN');
+  if (unknown !== undefined) return out('UNKNOWN', fileReason(unknown), files);
+  const pending = worst('PENDING');
+  if (pending !== undefined) return out('PENDING', fileReason(pending), files);
+  return out('SYNCED', undefined, files);
+}
+
+/** Counts per state, in POD_STATES order. */
+export function countStates(pods: readonly { state: PodState }[]): Record<PodState, number> {
+  const counts: Record<PodState, number> = { SYNCED: 0, PENDING: 0, REJECTED: 0, UNKNOWN: 0 };
+  for (const p of pods) counts[p.state]++;
+  return counts;
+}
+
+/** The workload's state: the worst of its Pods' (REJECTED > UNKNOWN > PENDING > SYNCED); no Pods is UNKNOWN. */
+export function workloadState(pods: readonly { state: PodState }[]): PodState {
+  if (pods.length === 0) return 'UNKNOWN';
+  return pods.reduce<PodState>((acc, p) => (PRECEDENCE[p.state] > PRECEDENCE[acc] ? p.state : acc), 'SYNCED');
+}

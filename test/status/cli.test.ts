@@ -1,0 +1,46 @@
+// `status`'s two views on the command line: which flags go with which, and clear errors.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../sync/harness.js';
+
+test('status: workload flags need TYPE/NAME or -l; --to is the Pod-local view\'s; a bad TYPE/NAME or output says what is expected', async () => {
+  const cases: [string[], RegExp][] = [
+    [['status', '-n', 'shop'], /--namespace need a workload: TYPE\/NAME \(e\.g\. deployment\/envoy\) or -l SELECTOR/],
+    [['status', '--wait'], /--wait need a workload/],
+    [['status', 'deployment/envoy', '--to', '/x'], /--to is the Pod-local view's/],
+    [['status', 'service/envoy'], /'service\/envoy': expected deployment\/NAME, daemonset\/NAME, statefulset\/NAME or pod\/NAME/],
+    [['status', 'deployment/envoy', '-o', 'wide'], /-o: expected json or yaml, got 'wide'/],
+    [['status', 'deployment/envoy', '--timeout', '5s'], /--timeout without --wait/],
+    [['status', 'deployment/a', 'deployment/b'], /one TYPE\/NAME at a time/],
+    [['status', 'deployment/envoy', '-l', 'app=x'], /give TYPE\/NAME or -l SELECTOR, not both/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message, args.join(' '));
+  }
+});
+
+test('status deployment/NAME: an unreachable API or a missing context is exit 1 with the reason, no stack', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'status-cli-'));
+  try {
+    const kubeconfig = join(dir, 'config');
+    await writeFile(kubeconfig, JSON.stringify({
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
+      clusters: [{ name: 'k', cluster: { server: 'https://127.0.0.1:9' } }],
+      users: [{ name: 'u', user: { token: 't' } }],
+      contexts: [{ name: 'c', context: { cluster: 'k', user: 'u', namespace: 'shop' } }],
+    }));
+    const down = await runCli(['status', 'deployment/envoy', '--kubeconfig', kubeconfig]);
+    assert.equal(down.code, 1, down.stderr);
+    assert.match(down.stderr, /^envoy-xds-injector status: deployment\/envoy in namespace shop: .*ECONNREFUSED/m);
+    const context = await runCli(['status', 'deployment/envoy', '--kubeconfig', kubeconfig, '--context', 'nope']);
+    assert.equal(context.code, 1);
+    assert.match(context.stderr, /context "nope" does not exist in the kubeconfig/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,75 @@
+// The Pod-local `status` (in the watcher container) as a new user met it: paths given relative to
+// `watch`, a watcher that stopped, and an edit the gate refused.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { repoRoot } from '../e2e/cluster.js';
+import { runCli, waitFor } from '../sync/harness.js';
+
+const LDS = 'resources:\n- "@type": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: l\n';
+
+test('watch --from src --to out (relative): the state keeps absolute paths, so status --to /abs/out from elsewhere finds the ConfigMap', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'status-relative-'));
+  try {
+    await mkdir(join(dir, 'src'));
+    await mkdir(join(dir, 'out'));
+    await writeFile(join(dir, 'src', 'lds.yaml'), LDS);
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(repoRoot, 'src', 'cli', 'main.ts'), 'watch', '--from', 'src', '--to', 'out', '--resync', '1s'], { cwd: dir, stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const statePath = join(dir, 'out', '..envoy-xds-verdict', 'state.json');
+      await waitFor(async () => (await readFile(statePath, 'utf8').catch(() => '')).includes('lds.yaml'), 'the watcher\'s state', 60_000);
+      const state = JSON.parse(await readFile(statePath, 'utf8')) as { sourceDir: string; targetDir: string };
+      assert.equal(state.sourceDir, join(dir, 'src'));
+      assert.equal(state.targetDir, join(dir, 'out'));
+      const out = await runCli(['status', '--to', join(dir, 'out')]); // from the repository, not `dir`
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stdout, /^lds\.yaml +sha256:[0-9a-f]{12} +sha256:[0-9a-f]{12} /m);
+      assert.doesNotMatch(out.stdout, /\(removed\)/);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    // The watcher stopped: status says so instead of a bare `watcher pid N`.
+    const stopped = await runCli(['status', '--to', join(dir, 'out')]);
+    assert.match(stopped.stdout, /^source \S+ {2}target \S+ {2}watcher pid \d+ \(not running: what follows is what it last recorded\) {2}state updated /m);
+    const json = JSON.parse((await runCli(['status', '--to', join(dir, 'out'), '--json'])).stdout) as { watcherRunning: boolean };
+    assert.equal(json.watcherRunning, false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('an edit the gate refused (invalid YAML): status says the gate refused it, where and why, and an older refusal\'s verdict is marked as about an earlier version', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'status-gate-'));
+  try {
+    const src = join(dir, 'src');
+    const out = join(dir, 'out');
+    await mkdir(join(out, '..envoy-xds-verdict'), { recursive: true });
+    await mkdir(src);
+    const published = `version_info: "sha256:aaaaaaaaaaaa"\n${LDS}`;
+    await writeFile(join(out, 'lds.yaml'), published);
+    await writeFile(join(src, 'lds.yaml'), `${LDS}   port: 1\n`); // bad indentation: the gate refuses it
+    await writeFile(join(out, '..envoy-xds-verdict', 'state.json'), JSON.stringify({
+      pid: 2 ** 22 - 3, // no such process
+      sourceDir: src,
+      targetDir: out,
+      updatedAt: '2026-12-02T17:00:00.000Z',
+      files: { 'lds.yaml': {
+        published: { version: 'sha256:aaaaaaaaaaaa', sha256: 'x', at: '2026-12-02T16:59:00.000Z' },
+        // Envoy's refusal of an older, unrelated edit.
+        verdict: { outcome: 'rejected', version: 'example-2', at: '2026-12-02T16:00:00.000Z', rolledBack: true, message: 'm', envoyLog: 'Filesystem config update failure: in /etc/envoy/lds.yaml' },
+      } },
+    }));
+    const r = await runCli(['status', '--to', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^lds\.yaml +sha256:[0-9a-f]{12} \(refused by the gate, not published\) +sha256:aaaaaaaaaaaa +- +earlier version: rejected example-2 at 2026-12-02T16:00:00\.000Z, rolled back$/m);
+    assert.match(r.stdout, /^WHY THE WATCHER'S GATE REFUSED \(never published\)\nlds\.yaml:4:8 sha256:[0-9a-f]{12}: invalid YAML: bad indentation of a mapping entry; the last good version stays published \(sha256:aaaaaaaaaaaa\)$/m);
+    assert.doesNotMatch(r.stdout, /WHY ENVOY REFUSED/, 'the older refusal is not why this edit is not running');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,138 @@
+// The per-Pod state rules (src/status/rules.ts), table-driven: facts in, state and reason out.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { judgePod, workloadState, countStates, type PodFacts, type PodState } from '../../src/status/rules.js';
+import type { PodLocalFile, PodLocalStatus } from '../../src/status/pod-local.js';
+
+const V2 = 'sha256:222222222222';
+const V1 = 'sha256:111111111111';
+const BOOT = 'sha256:b00b00b00b00';
+const wanted = [{ file: 'envoy.yaml', version: BOOT }, { file: 'lds.yaml', version: V2 }];
+const boot: PodLocalFile = { file: 'envoy.yaml', configMap: BOOT, held: false, published: BOOT };
+const at = '2026-12-02T17:00:00.000Z';
+
+function local(lds: Partial<PodLocalFile>, extra: Partial<PodLocalStatus> = {}): PodLocalStatus {
+  return { targetDir: '/t', watcherPid: 7, updatedAt: at, files: [boot, { file: 'lds.yaml', held: false, ...lds }], ...extra };
+}
+const facts = (f: Partial<PodFacts>): PodFacts => ({ pod: 'envoy-a', source: 'volume', wanted, ...f });
+
+const cases: { name: string; facts: PodFacts; state: PodState; reason?: RegExp }[] = [
+  {
+    name: 'Envoy runs the ConfigMap\'s version of every subscribed file; the bootstrap is published',
+    facts: facts({ local: local({ configMap: V2, published: V2, subscribed: true, envoy: { version: V2, live: true }, verdict: { outcome: 'accepted', version: V2, at, message: '' } }) }),
+    state: 'SYNCED',
+  },
+  {
+    name: 'volume: the kubelet has not updated the Pod\'s volume yet',
+    facts: facts({ local: local({ configMap: V1, published: V1, envoy: { version: V1, live: true } }) }),
+    state: 'PENDING',
+    reason: /^lds\.yaml: the kubelet has not updated the Pod's ConfigMap volume yet \(it holds sha256:111111111111\)$/,
+  },
+  {
+    name: 'api: the watcher has not published it yet (the volume is not what it follows)',
+    facts: facts({ source: 'api', local: local({ configMap: V1, published: V1, envoy: { version: V1, live: true } }) }),
+    state: 'PENDING',
+    reason: /the watcher has not published version sha256:222222222222 yet \(published: sha256:111111111111\)/,
+  },
+  {
+    name: 'published, Envoy still runs the previous version: its verdict is pending',
+    facts: facts({ local: local({ configMap: V2, published: V2, envoy: { version: V1, live: true } }) }),
+    state: 'PENDING',
+    reason: /published; Envoy runs sha256:111111111111, its verdict is pending/,
+  },
+  {
+    name: 'a key the Pod does not have yet',
+    facts: facts({ local: { ...local({}), files: [boot] } }),
+    state: 'PENDING',
+    reason: /lds\.yaml: not in the Pod's ConfigMap volume yet/,
+  },
+  {
+    name: 'Envoy refused the ConfigMap\'s version: its reason',
+    facts: facts({ local: local({ configMap: V2, published: V1, held: true, envoy: { version: V1, live: true }, verdict: { outcome: 'rejected', version: V2, at, message: 'm', reason: 'duplicate listener listener_0 found' } }) }),
+    state: 'REJECTED',
+    reason: /^lds\.yaml: version sha256:222222222222: Envoy says: duplicate listener listener_0 found$/,
+  },
+  {
+    name: 'Envoy refused it, no reason in its admin API: where its log has it',
+    facts: facts({ local: local({ published: V1, envoy: { version: V1, live: true }, verdict: { outcome: 'rejected', version: V2, at, message: 'm', envoyLog: 'Filesystem config update failure: in /etc/envoy/lds.yaml' } }) }),
+    state: 'REJECTED',
+    reason: /grep "Filesystem config update failure: in \/etc\/envoy\/lds\.yaml"/,
+  },
+  {
+    name: 'a refusal recorded stands while Envoy is down now',
+    facts: facts({ local: local({ published: V1, verdict: { outcome: 'rejected', version: V2, at, message: 'm' } }, { adminProblem: 'Envoy admin 127.0.0.1:9901 unreachable: ECONNREFUSED' }) }),
+    state: 'REJECTED',
+  },
+  {
+    name: 'an older refusal of another version is not this one\'s',
+    facts: facts({ local: local({ configMap: V2, published: V2, envoy: { version: V1, live: true }, verdict: { outcome: 'rejected', version: 'example-2', at, message: 'm' } }) }),
+    state: 'PENDING',
+  },
+  {
+    name: 'the watcher\'s gate refuses the ConfigMap\'s version (it does not parse): where and why, not an older unrelated verdict',
+    facts: facts({ wanted: [wanted[0] ?? { file: '', version: '' }, { file: 'lds.yaml', version: V2, invalid: { where: 'lds.yaml:3:5', message: 'bad indentation of a mapping entry' } }], local: local({ configMap: V2, published: V1, envoy: { version: V1, live: true }, verdict: { outcome: 'rejected', version: 'example-2', at, message: 'old' } }) }),
+    state: 'REJECTED',
+    reason: /^lds\.yaml: the watcher's gate refuses version sha256:222222222222 \(lds\.yaml:3:5: bad indentation of a mapping entry\); the last good version stays published$/,
+  },
+  {
+    name: 'Envoy\'s admin API does not answer: UNKNOWN with why',
+    facts: facts({ local: local({ configMap: V2, published: V2, envoy: { version: V1, live: false, at } }, { adminProblem: 'Envoy admin 127.0.0.1:9901 unreachable: no answer within 2000 ms' }) }),
+    state: 'UNKNOWN',
+    reason: /^what Envoy runs is unknown: Envoy admin 127\.0\.0\.1:9901 unreachable: no answer within 2000 ms$/,
+  },
+  {
+    name: 'Envoy\'s container is not running (from the API)',
+    facts: facts({ envoyProblem: 'Envoy\'s container envoy is not running (waiting: CrashLoopBackOff)', local: local({ configMap: V2, published: V2, envoy: { version: V2, live: true } }) }),
+    state: 'UNKNOWN',
+    reason: /CrashLoopBackOff/,
+  },
+  {
+    name: 'Envoy\'s verdict on this version is unknown',
+    facts: facts({ local: local({ configMap: V2, published: V2, envoy: { version: V1, live: true }, verdict: { outcome: 'unknown', version: V2, at, message: 'no answer within 10s' } }) }),
+    state: 'UNKNOWN',
+    reason: /Envoy's verdict on version sha256:222222222222 is unknown: no answer within 10s/,
+  },
+  {
+    name: 'the Pod-local status could not be read',
+    facts: facts({ unreadable: 'exec into envoy-xds-watch: no answer within 15000 ms' }),
+    state: 'UNKNOWN',
+    reason: /^exec into envoy-xds-watch: no answer/,
+  },
+  {
+    name: 'the watcher that wrote the state is not running',
+    facts: facts({ local: local({ configMap: V2, published: V2, envoy: { version: V2, live: true } }, { watcherRunning: false }) }),
+    state: 'UNKNOWN',
+    reason: /the watcher \(pid 7\) is not running/,
+  },
+  {
+    name: 'the ConfigMap cannot be read',
+    facts: facts({ wanted: { problem: 'ConfigMap shop/x: not found' } }),
+    state: 'UNKNOWN',
+    reason: /not found/,
+  },
+  {
+    name: 'a Pod still starting is PENDING',
+    facts: facts({ starting: 'the Pod is starting (Pending)' }),
+    state: 'PENDING',
+    reason: /starting/,
+  },
+];
+
+for (const c of cases) {
+  test(`status rules: ${c.name} -> ${c.state}`, () => {
+    const got = judgePod(c.facts);
+    assert.equal(got.state, c.state, JSON.stringify(got));
+    if (c.reason !== undefined) assert.match(got.reason ?? '', c.reason);
+    if (c.state === 'SYNCED') assert.equal(got.reason, undefined);
+  });
+}
+
+test('status rules: the workload is its worst Pod; no Pods is UNKNOWN', () => {
+  const s = (...states: PodState[]): { state: PodState }[] => states.map((state) => ({ state }));
+  assert.equal(workloadState(s('SYNCED', 'SYNCED')), 'SYNCED');
+  assert.equal(workloadState(s('SYNCED', 'PENDING')), 'PENDING');
+  assert.equal(workloadState(s('PENDING', 'UNKNOWN')), 'UNKNOWN');
+  assert.equal(workloadState(s('UNKNOWN', 'REJECTED', 'SYNCED')), 'REJECTED');
+  assert.equal(workloadState([]), 'UNKNOWN');
+  assert.deepEqual(countStates(s('SYNCED', 'PENDING', 'SYNCED')), { SYNCED: 2, PENDING: 1, REJECTED: 0, UNKNOWN: 0 });
+});

@@ -1,0 +1,172 @@
+// gatherWorkload/waitForWorkload over a stand-in API and Pod reader: which Pods, the ConfigMap's
+// versions as `watch` stamps them, what the API alone says, and --wait's exits and progress lines.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { V1ConfigMap, V1LabelSelector, V1Pod } from '@kubernetes/client-node';
+import { plain } from '../e2e/objects.js';
+import { formatWorkload, summaryLine } from '../../src/status/format.js';
+import { waitForWorkload } from '../../src/status/wait.js';
+import { gatherWorkload, parseTarget, selectorString, wantedFiles, type PodReader, type StatusApi } from '../../src/status/workload.js';
+import { sha256, stampVersion } from '../../src/sync/envoy/version-stamp.js';
+
+const LDS = 'resources:\n- "@type": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: l\n';
+const cm = (lds: string, rv: string): V1ConfigMap => plain<V1ConfigMap>({ metadata: { name: 'xds', resourceVersion: rv }, data: { 'lds.yaml': lds, 'envoy.yaml': 'admin: {}\n' } });
+const ldsVersion = (lds: string): string => stampVersion('lds.yaml', Buffer.from(lds), sha256(Buffer.from(lds))).version ?? '';
+
+function pod(name: string, opts: { phase?: string; watcher?: 'running' | 'waiting'; envoy?: 'running' | 'crash'; injected?: boolean; deleting?: boolean } = {}): V1Pod {
+  const status = JSON.stringify({ configmap: 'xds', container: 'envoy' });
+  return plain<V1Pod>({
+    metadata: {
+      name,
+      labels: { app: 'envoy' },
+      annotations: opts.injected === false ? {} : { 'envoy-xds-injector.io/status': status },
+      ...(opts.deleting === true ? { deletionTimestamp: new Date() } : {}),
+    },
+    spec: {
+      containers: [{ name: 'envoy' }],
+      initContainers: [{ name: 'envoy-xds-watch', args: ['watch', '--from', '/s', '--to', '/etc/custom', '--ready-file', '/x'] }],
+    },
+    status: {
+      phase: opts.phase ?? 'Running',
+      initContainerStatuses: [{ name: 'envoy-xds-watch', image: '', imageID: '', ready: true, restartCount: opts.watcher === 'waiting' ? 3 : 0, state: opts.watcher === 'waiting' ? { waiting: { reason: 'CrashLoopBackOff' } } : { running: {} } }],
+      containerStatuses: [{ name: 'envoy', image: '', imageID: '', ready: true, restartCount: opts.envoy === 'crash' ? 2 : 0, state: opts.envoy === 'crash' ? { waiting: { reason: 'CrashLoopBackOff' } } : { running: {} } }],
+    },
+  });
+}
+
+function fakeApi(pods: () => V1Pod[], configMap: () => V1ConfigMap, selector: V1LabelSelector = plain<V1LabelSelector>({ matchLabels: { app: 'envoy' } })): StatusApi & { listed: string[] } {
+  const listed: string[] = [];
+  return {
+    listed,
+    workloadSelector: (kind, _ns, name) => (kind === 'deployment' && name === 'envoy' ? Promise.resolve(selector) : Promise.reject(Object.assign(new Error('nf'), { code: 404 }))),
+    listPods: (_ns, sel) => { listed.push(sel); return Promise.resolve(pods()); },
+    readPod: (_ns, name) => { const p = pods().find((x) => x.metadata?.name === name); return p === undefined ? Promise.reject(Object.assign(new Error('nf'), { code: 404 })) : Promise.resolve(p); },
+    readConfigMap: () => Promise.resolve(configMap()),
+  };
+}
+
+/** A Pod-local status where Envoy runs `lds` and the bootstrap is published. */
+const localJson = (ldsRuns: string, extra: Record<string, unknown> = {}): string => JSON.stringify({
+  targetDir: '/etc/custom', watcherPid: 1, updatedAt: '', files: [
+    { file: 'envoy.yaml', held: false, configMap: `sha256:${sha256(Buffer.from('admin: {}\n')).slice(0, 12)}`, published: `sha256:${sha256(Buffer.from('admin: {}\n')).slice(0, 12)}` },
+    { file: 'lds.yaml', held: false, configMap: ldsRuns, published: ldsRuns, subscribed: true, envoy: { version: ldsRuns, live: true }, ...extra },
+  ],
+});
+
+test('status targets: kubectl\'s TYPE/NAME spellings; selectors with expressions', () => {
+  assert.deepEqual(parseTarget('deploy/envoy'), { kind: 'deployment', name: 'envoy' });
+  assert.deepEqual(parseTarget('deployment.apps/envoy'), { kind: 'deployment', name: 'envoy' });
+  assert.deepEqual(parseTarget('ds/e'), { kind: 'daemonset', name: 'e' });
+  assert.deepEqual(parseTarget('statefulset/e'), { kind: 'statefulset', name: 'e' });
+  assert.deepEqual(parseTarget('pod/e-1'), { kind: 'pod', name: 'e-1' });
+  for (const bad of ['envoy', 'service/envoy', 'deployment/', '/x', 'deployment/a/b']) assert.equal(parseTarget(bad), undefined, bad);
+  assert.equal(selectorString(plain<V1LabelSelector>({ matchLabels: { app: 'envoy' }, matchExpressions: [{ key: 'tier', operator: 'In', values: ['a', 'b'] }, { key: 'x', operator: 'DoesNotExist' }] })), 'app=envoy,tier in (a,b),!x');
+});
+
+test('the ConfigMap\'s versions are the ones watch stamps (data and binaryData); the gate\'s refusal with where and why', async () => {
+  const files = await wantedFiles(plain<V1ConfigMap>({ data: { 'lds.yaml': LDS }, binaryData: { 'blob.bin': Buffer.from([0, 1, 2]).toString('base64') } }));
+  assert.deepEqual(files, [
+    { file: 'blob.bin', version: `sha256:${sha256(Buffer.from([0, 1, 2])).slice(0, 12)}` },
+    { file: 'lds.yaml', version: ldsVersion(LDS) },
+  ]);
+  assert.deepEqual(await wantedFiles(plain<V1ConfigMap>({ data: { 'lds.yaml': `version_info: mine-7\n${LDS}` } })), [{ file: 'lds.yaml', version: 'mine-7' }]);
+  const broken = `${LDS}   port: 1\n`;
+  assert.deepEqual(await wantedFiles(plain<V1ConfigMap>({ data: { 'lds.yaml': broken } })), [
+    { file: 'lds.yaml', version: ldsVersion(broken), invalid: { where: 'lds.yaml:4:8', message: 'invalid YAML: bad indentation of a mapping entry' } },
+  ]);
+});
+
+test('a deployment\'s Pods: each read in its watcher with its --to; not injected, crashing, starting and terminating Pods said as such', async () => {
+  const pods = [
+    pod('envoy-a'),
+    pod('envoy-b', { envoy: 'crash' }),
+    pod('envoy-c', { watcher: 'waiting' }),
+    pod('envoy-d', { injected: false }),
+    pod('envoy-e', { phase: 'Pending', watcher: 'waiting' }),
+    pod('envoy-f', { deleting: true }),
+  ];
+  const pe = pods[4]?.status?.initContainerStatuses?.[0];
+  if (pe !== undefined) pe.restartCount = 0;
+  const api = fakeApi(() => pods, () => cm(LDS, '5'));
+  const reads: string[] = [];
+  const read: PodReader = (_ns, name, container, dir) => { reads.push(`${name} ${container} ${dir}`); return Promise.resolve(localJson(ldsVersion(LDS))); };
+  const s = await gatherWorkload({ api, read, namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
+  assert.deepEqual(api.listed, ['app=envoy']);
+  assert.deepEqual(reads.sort(), ['envoy-a envoy-xds-watch /etc/custom', 'envoy-b envoy-xds-watch /etc/custom']);
+  const state = Object.fromEntries(s.pods.map((p) => [p.pod, `${p.state} ${p.reason ?? ''}`.trim()]));
+  assert.deepEqual(state, {
+    'envoy-a': 'SYNCED',
+    'envoy-b': 'UNKNOWN Envoy\'s container envoy is not running (waiting: CrashLoopBackOff, 2 restarts)',
+    'envoy-c': 'UNKNOWN container envoy-xds-watch is not running (waiting: CrashLoopBackOff, 3 restarts)',
+    'envoy-d': 'UNKNOWN not injected (no envoy-xds-injector.io/status annotation): no watcher to ask',
+    'envoy-e': 'PENDING the Pod is starting (Pending; envoy-xds-watch waiting: CrashLoopBackOff)',
+  });
+  assert.deepEqual(s.skipped, ['envoy-f (terminating)']);
+  assert.equal(s.state, 'UNKNOWN');
+  assert.equal(summaryLine(s), 'deployment/envoy: 5 Pods: 1 SYNCED, 1 PENDING, 3 UNKNOWN (ConfigMap xds resourceVersion 5); skipped envoy-f (terminating)');
+  const table = formatWorkload(s);
+  assert.match(table, /^POD +STATE +FILE +CONFIGMAP +PUBLISHED +ENVOY RUNS +LAST VERDICT$/m);
+  assert.match(table, new RegExp(`^envoy-a +SYNCED +envoy\\.yaml .*\\n +lds\\.yaml +${ldsVersion(LDS)} +${ldsVersion(LDS)} +${ldsVersion(LDS)} +-$`, 'm'));
+  assert.match(table, /^WHY\nenvoy-b UNKNOWN: Envoy's container envoy is not running/m);
+});
+
+test('a missing workload is an error naming it; a Pod that cannot be read is UNKNOWN with the reader\'s reason', async () => {
+  const api = fakeApi(() => [pod('envoy-a')], () => cm(LDS, '5'));
+  await assert.rejects(gatherWorkload({ api, read: () => Promise.resolve(''), namespace: 'shop', target: { kind: 'deployment', name: 'nope' } }), /^Error: deployment\/nope in namespace shop: not found$/);
+  const s = await gatherWorkload({ api, read: () => Promise.reject(new Error('exec into envoy-xds-watch: Unexpected server response: 403')), namespace: 'shop', target: { kind: 'pod', name: 'envoy-a' } });
+  assert.equal(s.pods[0]?.state, 'UNKNOWN');
+  assert.equal(s.pods[0].reason, 'exec into envoy-xds-watch: Unexpected server response: 403');
+});
+
+test('--wait: PENDING until Envoy runs the edit, then 0; Pods already SYNCED are not read again', async () => {
+  let lds = LDS;
+  let rv = '5';
+  const api = fakeApi(() => [pod('envoy-a'), pod('envoy-b')], () => cm(lds, rv));
+  const runs = new Map<string, string>([['envoy-a', ldsVersion(LDS)], ['envoy-b', ldsVersion(LDS)]]);
+  const reads: string[] = [];
+  const read: PodReader = (_ns, name) => { reads.push(name); return Promise.resolve(localJson(runs.get(name) ?? '')); };
+  lds = `${LDS}# edit\n`;
+  rv = '6';
+  const lines: string[] = [];
+  let t = 0;
+  let round = 0;
+  const result = await waitForWorkload({
+    api, read, namespace: 'shop', target: { kind: 'deployment', name: 'envoy' }, timeoutMs: 60_000, print: (l) => lines.push(l),
+    now: () => t,
+    sleep: (ms) => {
+      t += ms;
+      round++;
+      if (round === 1) runs.set('envoy-a', ldsVersion(lds));
+      if (round === 3) runs.set('envoy-b', ldsVersion(lds));
+      return Promise.resolve();
+    },
+  });
+  assert.equal(result.code, 0, result.message);
+  assert.equal(result.message, 'deployment/envoy: all 2 Pods run the ConfigMap\'s version (SYNCED)');
+  assert.deepEqual(lines.map((l) => l.replace(/ \(lds\.yaml: [^;]*\)(?=;|$)/g, '')), [
+    'Waiting for deployment/envoy: 0 of 2 Pods run the ConfigMap\'s version; envoy-a PENDING; envoy-b PENDING',
+    'Waiting for deployment/envoy: 1 of 2 Pods run the ConfigMap\'s version; envoy-b PENDING',
+  ]);
+  // envoy-a was SYNCED after round 1 and the ConfigMap did not change: read in rounds 1-2 only.
+  assert.equal(reads.filter((r) => r === 'envoy-a').length, 2);
+});
+
+test('--wait: exits 1 as soon as one Pod is REJECTED, naming it and Envoy\'s reason; and at the timeout', async () => {
+  const api = fakeApi(() => [pod('envoy-a'), pod('envoy-b')], () => cm(LDS, '5'));
+  const v = ldsVersion(LDS);
+  const read: PodReader = (_ns, name) => Promise.resolve(name === 'envoy-b'
+    ? localJson('sha256:000000000000', { published: 'sha256:000000000000', verdict: { outcome: 'rejected', version: v, at: '', message: '', reason: 'duplicate listener l found' } })
+    : localJson(v));
+  const rejected = await waitForWorkload({ api, read, namespace: 'shop', target: { kind: 'deployment', name: 'envoy' }, timeoutMs: 60_000, print: () => undefined });
+  assert.equal(rejected.code, 1);
+  assert.equal(rejected.message, `error: deployment/envoy: Pod envoy-b REJECTED the ConfigMap's version: lds.yaml: version ${v}: Envoy says: duplicate listener l found`);
+
+  let t = 0;
+  const pending: PodReader = () => Promise.resolve(localJson('sha256:000000000000'));
+  const timedOut = await waitForWorkload({
+    api, read: pending, namespace: 'shop', target: { kind: 'deployment', name: 'envoy' }, timeoutMs: 5_000, print: () => undefined,
+    now: () => t, sleep: (ms) => { t += ms; return Promise.resolve(); },
+  });
+  assert.equal(timedOut.code, 1);
+  assert.match(timedOut.message, /^error: timed out waiting for deployment\/envoy after 5s: 0 of 2 Pods run the ConfigMap's version; envoy-a PENDING \(lds\.yaml: /);
+});
