@@ -69,7 +69,10 @@ test('the ConfigMap\'s versions are the ones watch stamps (data and binaryData);
     { file: 'blob.bin', version: `sha256:${sha256(Buffer.from([0, 1, 2])).slice(0, 12)}` },
     { file: 'lds.yaml', version: ldsVersion(LDS) },
   ]);
-  assert.deepEqual(await wantedFiles(plain<V1ConfigMap>({ data: { 'lds.yaml': `version_info: mine-7\n${LDS}` } })), [{ file: 'lds.yaml', version: 'mine-7' }]);
+  // The user's version_info stays visible; watch makes it unique to the content.
+  const mine = `version_info: mine-7\n${LDS}`;
+  assert.deepEqual(await wantedFiles(plain<V1ConfigMap>({ data: { 'lds.yaml': mine } })), [{ file: 'lds.yaml', version: ldsVersion(mine) }]);
+  assert.match(ldsVersion(mine), /^mine-7\+sha256:[0-9a-f]{12}$/);
   const broken = `${LDS}   port: 1\n`;
   assert.deepEqual(await wantedFiles(plain<V1ConfigMap>({ data: { 'lds.yaml': broken } })), [
     { file: 'lds.yaml', version: ldsVersion(broken), invalid: { where: 'lds.yaml:4:8', message: 'invalid YAML: bad indentation of a mapping entry' } },
