@@ -158,7 +158,14 @@ export async function runValidate(args: string[], ctx: CliContext, loadSchema: (
   const checked = checks.filter((check) => check.kind !== 'data').length;
   const skippedLine = `${skipped.length} file(s) hold no ConfigMap and no xDS: skipped`;
   // Only when nothing at all was checked is a skip a fault (a wrong path, a manifest without its ConfigMap).
-  if (checked === 0 && skipped.length > 0) checks.push({ file: skipped[0] ?? '', kind: 'data', findings: [{ severity: 'error', file: skipped.length === 1 ? (skipped[0] ?? '') : inputs.map((input) => input.name).join(', '), message: `nothing checked: ${skipped.length === 1 ? 'it holds no ConfigMap and no xDS' : skippedLine.replace(': skipped', '')}` }] });
+  if (checked === 0 && skipped.length > 0) {
+    const [only] = skipped;
+    const finding: Finding =
+      skipped.length === 1 && only !== undefined
+        ? { severity: 'error', file: only, message: 'nothing checked: it holds no ConfigMap and no xDS' }
+        : { severity: 'error', file: inputs.map((input) => input.name).join(', '), message: `nothing checked: ${skipped.length} file(s) hold no ConfigMap and no xDS` };
+    checks.push({ file: finding.file, kind: 'data', findings: [finding] });
+  }
 
   const findings: Finding[] = checks.flatMap((check) => check.findings).map((finding) => (values.strict && finding.severity === 'warning' ? { ...finding, severity: 'error' as const } : finding));
   const errors = findings.filter((finding) => finding.severity === 'error').length;
