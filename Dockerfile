@@ -8,7 +8,8 @@
 # keep each RUN a single npm command so it can. test/node/build-images.sh builds it for real (buildah,
 # a local node:24-trixie-slim stand-in) and `npm run test:node` runs that image on a real node.
 
-# Node 24 "Krypton" LTS, on Debian 13. (Node 20 is end-of-life.)
+# Node 24 "Krypton" LTS, on Debian 13. package.json engines (>= 22, the oldest LTS still supported;
+# Node 20 is end-of-life) is the floor CI tests on; the image runs the newer LTS.
 ARG NODE_IMAGE=node:24-trixie-slim
 
 # --- build: all dependencies, compile TypeScript to dist/ ------------------------------------------

@@ -32,7 +32,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bootstrapYaml, envoyBinary, freePorts, startEnvoy, type EnvoyProcess } from '../test/envoy/envoy.js';
-import { AtomicWriter, BOOTSTRAP, EnvoyStandIn, analyzeReloads, ldsProbeBody, repoRoot, rssAnonKiB, sha256, xdsFile } from '../test/sync/harness.js';
+import { AtomicWriter, BOOTSTRAP, EnvoyStandIn, analyzeReloads, ldsProbeBody, publishedText, repoRoot, rssAnonKiB, sha256, xdsFile } from '../test/sync/harness.js';
 import { buildApp } from './app.js';
 import { defaultConfig } from '../src/inject/config.js';
 import { parseQuantity } from '../src/inject/quantity.js';
@@ -399,7 +399,8 @@ async function runScenario(impl: Implementation, scenario: Scenario, roots: Root
       if (scenario.intervalMs > 0) await sleep(scenario.intervalMs);
     }
     const last = scenario.changes;
-    const cdsAt = async (version: number) => (await envoy.textStat('cluster_manager.cds.version_text').catch(() => '')) === String(version);
+    // The watcher publishes version_info "N+sha256:..." (one version per content); the others publish it as written.
+    const cdsAt = async (version: number) => { const text = await envoy.textStat('cluster_manager.cds.version_text').catch(() => ''); return text === String(version) || text.startsWith(`${String(version)}+sha256:`); };
     await waitUntil(async () => poller.firstServed.has(last) && (await cdsAt(last)), 120_000);
     // Let late or repeated updates show up: the script keeps going after the last version arrived.
     let seen = '';
@@ -431,7 +432,8 @@ async function runScenario(impl: Implementation, scenario: Scenario, roots: Root
     let stale = 0;
     let lost = 0;
     for (const file of FILES) {
-      const known = new Map(payloads.map((files, version) => [sha256(files[file]), version]));
+      // As written (seed, watched_directory) and as the watcher publishes it (its version_info set).
+      const known = new Map(payloads.flatMap((files, version) => [[sha256(files[file]), version], [sha256(publishedText(file, files[file])), version]] as [string, number][]));
       const stats = analyzeReloads(renames.reloadsOf(file), known);
       torn += stats.torn;
       stale += stats.stale;

@@ -2,8 +2,7 @@
 // flags. Each layer is validated with the same JSON schema; an error names the file or flag and
 // the offending key, because a webhook that starts with a wrong image breaks every Envoy Pod.
 import { readFile } from 'node:fs/promises';
-import { Ajv } from 'ajv';
-import type { ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { InjectorConfig, SyncResources } from '../inject/index.js';
 import { defaultConfig, parseQuantity, QUANTITY_PATTERN } from '../inject/index.js';
@@ -93,6 +92,11 @@ export class InvalidConfigError extends Error {
   override name = 'InvalidConfigError';
 }
 
+/** An invalid value of a config flag (no config file involved): a usage error, exit 2 like any bad flag. */
+export class InvalidConfigFlagError extends InvalidConfigError {
+  override name = 'InvalidConfigFlagError';
+}
+
 function keyName(instancePath: string): string {
   return instancePath.split('/').filter(Boolean).join('.');
 }
@@ -113,21 +117,24 @@ function describe(err: ErrorObject, source: 'file' | 'flags'): string {
   return `${where(err.instancePath)}${got} must be ${description ?? err.message ?? 'valid'}`;
 }
 
-function compileValidator() {
+// ajv is loaded only when there is something to validate: it is most of `inject`'s start-up time.
+async function compileValidator(): Promise<ValidateFunction<InjectorConfigInput>> {
+  const { Ajv } = await import('ajv');
   // allErrors: report every wrong key at once instead of one per restart.
   const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
   return ajv.compile<InjectorConfigInput>(injectorConfigSchema);
 }
 
 function validate(
-  validator: ReturnType<typeof compileValidator>,
+  validator: ValidateFunction<InjectorConfigInput>,
   input: unknown,
   source: 'file' | 'flags',
   label: string,
 ): InjectorConfigInput {
   if (validator(input)) return input;
   const sentences = [...new Set((validator.errors ?? []).map((e) => describe(e, source)))];
-  throw new InvalidConfigError(`${label}: ${sentences.join('; ')}`);
+  const Err = source === 'flags' ? InvalidConfigFlagError : InvalidConfigError;
+  throw new Err(`${label}: ${sentences.join('; ')}`);
 }
 
 async function readConfigFile(path: string): Promise<unknown> {
@@ -155,35 +162,38 @@ function merge(base: InjectorConfig, layer: InjectorConfigInput): InjectorConfig
 }
 
 /** Requests above limits would make every injected Pod fail validation at the apiserver. */
-function checkRequestsWithinLimits(config: InjectorConfig, label: string): void {
+function checkRequestsWithinLimits(config: InjectorConfig, label: string, flagsOnly: boolean): void {
   const { cpuRequest, cpuLimit, memoryRequest, memoryLimit } = config.resources;
   const over = (request: string, limit: string | undefined): boolean =>
     limit !== undefined && (parseQuantity(request) ?? 0) > (parseQuantity(limit) ?? Infinity);
+  const Err = flagsOnly ? InvalidConfigFlagError : InvalidConfigError;
   if (over(memoryRequest, memoryLimit)) {
-    throw new InvalidConfigError(`${label}: resources.memoryRequest ${memoryRequest} is larger than resources.memoryLimit ${memoryLimit}`);
+    throw new Err(`${label}: resources.memoryRequest ${memoryRequest} is larger than resources.memoryLimit ${memoryLimit}`);
   }
   if (over(cpuRequest, cpuLimit)) {
-    throw new InvalidConfigError(`${label}: resources.cpuRequest ${cpuRequest} is larger than resources.cpuLimit ${String(cpuLimit)}`);
+    throw new Err(`${label}: resources.cpuRequest ${cpuRequest} is larger than resources.cpuLimit ${String(cpuLimit)}`);
   }
 }
 
 /**
  * defaultConfig(version), overlaid by the file at `path` (YAML or JSON, every key optional), then by
- * `overrides` (from flags). Throws InvalidConfigError naming the file or flag and the key.
+ * `overrides` (from flags). Throws InvalidConfigError naming the file or flag and the key;
+ * InvalidConfigFlagError when the flags alone are at fault.
  */
 export async function loadInjectorConfig(
   path: string | undefined,
   version: string,
   overrides: InjectorConfigInput = {},
 ): Promise<InjectorConfig> {
-  const validator = compileValidator();
   let config = defaultConfig(version);
+  const flagsUsed = Object.keys(overrides).length > 0;
+  if (path === undefined && !flagsUsed) return config; // the defaults are valid by construction
+  const validator = await compileValidator();
   if (path !== undefined) {
     config = merge(config, validate(validator, await readConfigFile(path), 'file', `config file ${path}`));
   }
   config = merge(config, validate(validator, overrides, 'flags', 'invalid flag'));
-  const flagsUsed = Object.keys(overrides).length > 0;
   const sources = [path === undefined ? undefined : `config file ${path}`, flagsUsed ? 'flags' : undefined].filter(Boolean);
-  checkRequestsWithinLimits(config, sources.length === 0 ? 'injector config' : sources.join(' and '));
+  checkRequestsWithinLimits(config, sources.length === 0 ? 'injector config' : sources.join(' and '), path === undefined && flagsUsed);
   return config;
 }

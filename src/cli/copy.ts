@@ -2,6 +2,7 @@
 // Envoy reads, so Envoy starts with every file present and valid — or the Pod shows Init:Error
 // with the reason instead of Envoy crash-looping on a missing bootstrap.
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorFields, explainSyncError } from '../sync/publish/explain-error.js';
 import { loadLastAccepted } from '../sync/last-accepted/reader.js';
@@ -18,7 +19,10 @@ const USAGE = `Usage: envoy-xds-injector copy --from DIR --to DIR [--bootstrap N
 Publish one consistent snapshot of a mounted ConfigMap (DIR with kubelet's ..data layout, or a plain
 directory) into --to by temp file + fsync + rename, then exit. Exits non-zero when the ConfigMap
 is empty or lacks the bootstrap (then nothing is published), when a file without a previous copy
-fails validation, or when --to is not writable.
+fails validation, or when --to is not writable. Files already in --to that the ConfigMap lacks are
+taken for keys an earlier run published (an emptyDir outlives a container restart) and kept, with a
+warning each; anything else there (a directory, a symlink) is refused: --to is not an emptyDir that
+only copy and watch write.
 
   --from DIR        the ConfigMap volume mount
   --to DIR          the writable directory Envoy reads (emptyDir)
@@ -29,6 +33,15 @@ fails validation, or when --to is not writable.
                     Envoy last accepted; once this Envoy runs it, the watcher publishes the
                     ConfigMap's version for this Envoy to judge
 `;
+
+/**
+ * Entries of `dir` that copy and watch never create: anything but a regular file, outside our
+ * `..`-prefixed names. [] if `dir` cannot be listed (the sync reports that with its own words).
+ */
+async function foreignEntries(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((entry) => !entry.name.startsWith('..') && !entry.isFile()).map((entry) => (entry.isDirectory() ? `${entry.name}/` : entry.name));
+}
 
 export const copy: Command = async (args, ctx) => {
   const values = parseFlags(args, {
@@ -54,6 +67,14 @@ export const copy: Command = async (args, ctx) => {
     ...(values.bootstrap === undefined ? {} : { bootstrapName: values.bootstrap }),
   });
   try {
+    const foreign = await foreignEntries(targetDir);
+    if (foreign.length > 0) {
+      logger.error(
+        { target: targetDir, entries: foreign },
+        `--to ${targetDir} holds ${foreign.join(', ')}, which copy and watch never write (not regular files): --to must be a directory only they use, the Pod's emptyDir; nothing copied`,
+      );
+      return 1;
+    }
     await syncer.removeStaleTempFiles();
     const snapshot = await readSnapshot(sourceDir);
     if (snapshot.files.size === 0) {

@@ -1,182 +1,160 @@
-// `inject -f FILE|-`: the webhook's injection, offline, over a multi-document YAML stream (what
-// `kubectl apply -f` takes). Documents that need no change are copied byte for byte; injected ones
-// are edited in place in the YAML tree (through aliases, anchors and merge keys: yaml-edit.ts), so
-// comments and key order survive. Any YAML error, denial or unexpected failure prints nothing on
-// stdout (a half-injected stream piped into kubectl would be worse) and one
-// `error: FILE: document N (Kind/name): ...` line per document on stderr.
-import { readFile } from 'node:fs/promises';
+// `inject -f FILE|DIR|-`: the webhook's injection, offline, over multi-document YAML streams (what
+// `kubectl apply -f` takes). The input is read and injected piece by piece (inject-stream.ts), so
+// memory holds a few documents; the output waits in output-spool.ts until every document passed,
+// so a denied or broken document leaves stdout empty rather than half a stream for kubectl.
+// A reader that closes the pipe (`| head`) ends it quietly; SIGINT/SIGTERM stop it between pieces.
+import { addAbortSignal } from 'node:stream';
 import type { Readable } from 'node:stream';
-import { isDeepStrictEqual } from 'node:util';
-import jsonPatch from 'fast-json-patch';
-import { Document, isCollection, parseAllDocuments } from 'yaml';
 import type { InjectorConfig } from '../inject/index.js';
-import { injectManifest } from '../inject/index.js';
-import { describeDocument } from '../inject/manifest.js';
-import { applyPatchToYaml, UneditableYamlError } from './yaml-edit.js';
-import { configFromFlags, injectorConfigFlags, InvalidConfigError, loadInjectorConfig } from './config.js';
-import type { Command } from './context.js';
+import { configFromFlags, injectorConfigFlags, InvalidConfigError, InvalidConfigFlagError, loadInjectorConfig } from './config.js';
+import type { CliContext, Command } from './context.js';
 import { parseFlags, UsageError } from './context.js';
+import { ManifestStream } from './inject-stream.js';
+import { manifestFiles, MANIFEST_EXTENSIONS, NotTextError, openManifest, textPieces, UnreadableInputError } from './manifest-input.js';
+import { OutputSpool } from './output-spool.js';
 
-const USAGE = `Usage: envoy-xds-injector inject -f FILE|- [--config F] [config flags]
+export { injectYamlStream, type StreamResult } from './inject-stream.js';
+
+const USAGE = `Usage: envoy-xds-injector inject -f FILE|DIR|- [-f ...] [-R] [--config F] [config flags]
 
 Injects every pod template annotated with envoy-xds-injector.io/inject: "true" in the Pods,
-Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs (and Lists of them) of a
-multi-document YAML stream, and prints the stream on stdout. Other documents pass through
-unchanged. Exits 1, printing nothing on stdout, if a document is not valid YAML or is denied.
+Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs (and Lists of them) of
+multi-document YAML or JSON streams, and prints them on stdout. Other documents pass through
+unchanged. Nothing is printed on stdout until every document was read and injected.
 
 Flags:
-  -f, --file FILE|-         the manifest to read ('-' reads stdin)
+  -f, --file FILE|DIR|-     a manifest, '-' for stdin, or a directory: its .json, .yaml and .yml
+                            files in name order, as kubectl apply -f DIR reads it (repeatable)
+  -R, --recursive           with -f DIR, also read its subdirectories (as kubectl -R)
       --config FILE         injector config (YAML or JSON), as given to 'serve'
       --image, --image-pull-policy, --mount-path, --sidecar,
       --cpu-request, --memory-request, --memory-limit, --cpu-limit
                             override single config keys
+
+Exit status:
+  0    printed (warnings on stderr, e.g. "no Kubernetes objects found" for an empty file, or a
+       reader such as 'head' that closed the pipe early)
+  1    nothing printed: a document is not valid YAML or is denied, the input is binary (not text),
+       or a file cannot be read; every problem is reported on stderr
+  2    usage: an unknown flag or an invalid flag value
+  130  stopped by SIGINT (Ctrl-C), 143 by SIGTERM
+
+Run from a clone: npx envoy-xds-injector inject -f FILE (after npm ci), or from the image:
+  docker run -i --rm IMAGE inject -f - < FILE
 `;
 
-export interface StreamResult {
-  /** The injected stream; only meaningful when `errors` is empty. */
-  output: string;
-  errors: string[];
-  warnings: string[];
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+interface Input {
+  label: string;
+  open: () => Readable;
 }
 
-// kubectl parses manifests as YAML 1.1 (go-yaml): `0644` is octal, `<<` merges, `yes` is a bool.
-const YAML_OPTIONS = { version: '1.1', prettyErrors: true } as const;
-
-/** JSON Pointer segments of a patch path (`~1` is `/`, `~0` is `~`, RFC 6901). */
-function pointerSegments(path: string): string[] {
-  return path.split('/').slice(1).map(jsonPatch.unescapePathComponent);
-}
-
-/** The document's value as `inject` sees it; aliases are limited as in kubectl's parser. */
-const documentValue = (doc: Document): unknown => doc.toJS({ maxAliasCount: 100 });
-
-function sameValue(text: string, expected: unknown): boolean {
-  const reparsed = parseAllDocuments(text, YAML_OPTIONS);
-  const [doc] = reparsed;
-  return reparsed.length === 1 && doc?.errors.length === 0 && isDeepStrictEqual(documentValue(doc), expected);
-}
-
-/**
- * The injected document as YAML, edited through the same patch the webhook would send so the
- * rest of the document keeps its comments, quoting and key order, through aliases, anchors and
- * merge keys (yaml-edit.ts). Falls back to printing the whole document afresh if that edit cannot
- * be made or does not read back as exactly the injected object. Throws if neither does.
- */
-function renderInjected(doc: Document, sourceText: string, original: unknown, injected: object): string {
-  // A JSON document (`kubectl get -o json`) stays JSON, which is also valid YAML.
-  if (isCollection(doc.contents) && doc.contents.flow === true) {
-    const json = `${JSON.stringify(injected, null, 2)}\n`;
-    if (sameValue(json, injected)) return json;
-  }
-  // Keep kubectl's `key:\n- item` list style if the document used it; never fold the long status line.
-  const indentSeq = !/^( *)[^\s#-][^\n]*:[ \t]*\n\1- /m.test(sourceText);
-  const print = (d: Document): string => d.toString({ lineWidth: 0, indentSeq, flowCollectionPadding: false });
-  try {
-    const edited = doc.clone();
-    const ops = jsonPatch.compare(original as object, injected).map((op) => ({ ...op, path: pointerSegments(op.path) }));
-    applyPatchToYaml(edited, ops);
-    const text = print(edited);
-    if (sameValue(text, injected)) return text;
-  } catch (err) {
-    if (!(err instanceof UneditableYamlError || err instanceof ReferenceError)) throw err;
-  }
-  const text = print(new Document(injected, { ...YAML_OPTIONS, aliasDuplicateObjects: false }));
-  if (!sameValue(text, injected)) throw new Error('the injected document does not print as YAML that reads back the same');
-  return text;
-}
-
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
-
-/** Pure: the whole `inject` transformation of one YAML stream. `name` labels messages. */
-export function injectYamlStream(source: string, config: InjectorConfig, name: string): StreamResult {
-  const errors: string[] = [];
-  const warnings: string[] = [];
-  let output = '';
-  let consumed = 0;
-  parseAllDocuments(source, YAML_OPTIONS).forEach((doc, i) => {
-    const end = doc.range[2];
-    const original = source.slice(consumed, end);
-    consumed = end;
-    const label = (document: unknown): string => `${name}: document ${i + 1} (${describeDocument(document)})`;
-    if (doc.errors.length > 0) {
-      errors.push(...doc.errors.map((err) => `${name}: document ${i + 1}: ${err.message}`));
-      return;
+/** The inputs -f names, in order; throws UnreadableInputError. Warns of directories with nothing to read. */
+async function inputsOf(paths: string[], recursive: boolean, ctx: CliContext): Promise<Input[]> {
+  const inputs: Input[] = [];
+  for (const path of paths) {
+    if (path === '-') {
+      inputs.push({ label: 'stdin', open: () => ctx.stdin });
+      continue;
     }
-    let value: unknown;
-    try {
-      value = documentValue(doc);
-    } catch (err) {
-      errors.push(`${name}: document ${i + 1}: ${messageOf(err)}`);
-      return;
+    const files = await manifestFiles(path, recursive);
+    if (files.length === 0) {
+      ctx.stderr.write(`Warning: ${path}: no ${MANIFEST_EXTENSIONS.join(', ')} files in this directory${recursive ? ' or below' : ' (-R reads subdirectories)'}\n`);
     }
-    // Anything unexpected still becomes this document's error line, never a crash.
-    try {
-      const result = injectManifest(value, config);
-      warnings.push(...result.warnings.map((warning) => `${label(value)}: ${warning}`));
-      if (result.decision === 'denied') errors.push(`${label(value)}: ${result.message}`);
-      if (result.decision !== 'injected') {
-        output += original;
-        return;
+    if (files.some((file) => /(^|\/)kustomization\.ya?ml$/.test(file))) {
+      ctx.stderr.write(
+        `Warning: ${path}: has a kustomization.yaml, which is read as one more manifest, as kubectl apply -f does; to inject what kubectl apply -k would apply: kubectl kustomize ${path} | envoy-xds-injector inject -f -\n`,
+      );
+    }
+    for (const file of files) inputs.push({ label: file, open: () => openManifest(file) });
+  }
+  return inputs;
+}
+
+/** Reads and injects every input into `spool`; returns the number of errors reported. */
+async function injectAll(inputs: Input[], config: InjectorConfig, spool: OutputSpool, ctx: CliContext): Promise<number> {
+  let errors = 0;
+  let lastChar = '';
+  for (const [n, input] of inputs.entries()) {
+    let first = true;
+    const stream = new ManifestStream(config, input.label, {
+      output: (text) => {
+        if (errors > 0) return; // nothing will be printed: stop holding output
+        // Files are separate streams: keep their documents apart.
+        if (first && n > 0 && lastChar !== '') spool.write(`${lastChar === '\n' ? '' : '\n'}${/^---(\s|$)/.test(text) ? '' : '---\n'}`);
+        first = false;
+        lastChar = text.at(-1) ?? lastChar;
+        spool.write(text);
+      },
+      warning: (message) => ctx.stderr.write(`Warning: ${message}\n`),
+      error: (message) => {
+        errors++;
+        ctx.stderr.write(`error: ${message}\n`);
+      },
+    });
+    const readable = addAbortSignal(ctx.shutdownSignal, input.open());
+    for await (const piece of textPieces(readable, input.label)) stream.push(piece);
+    const summary = stream.end();
+    if (summary.objects === 0 && summary.errors === 0) {
+      ctx.stderr.write(`Warning: ${input.label}: no Kubernetes objects found (a manifest's documents are mappings with apiVersion and kind)\n`);
+    } else {
+      for (const index of summary.notObjects) {
+        ctx.stderr.write(`Warning: ${input.label}: document ${String(index)} is not a Kubernetes object (it needs apiVersion and kind); kubectl will refuse it\n`);
       }
-      const rendered = renderInjected(doc, original, value, result.document);
-      const separator = i > 0 && !rendered.startsWith('---') ? '---\n' : '';
-      output += `${output === '' || output.endsWith('\n') ? '' : '\n'}${separator}${rendered}`;
-    } catch (err) {
-      errors.push(`${label(value)}: envoy-xds-injector cannot inject this document: ${messageOf(err)}`);
     }
-  });
-  return { output: output + source.slice(consumed), errors, warnings };
+  }
+  return errors;
 }
 
-async function readAll(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
-}
-
+const isAbort = (err: unknown): boolean => err instanceof Error && err.name === 'AbortError';
 
 export const inject: Command = async (args, ctx) => {
   const flags = parseFlags(args, {
-    file: { type: 'string', short: 'f' },
+    file: { type: 'string', short: 'f', multiple: true },
+    recursive: { type: 'boolean', short: 'R' },
     config: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     ...injectorConfigFlags,
-  });
+  }, USAGE);
   if (flags.help === true) {
     ctx.stdout.write(USAGE);
     return 0;
   }
-  const file = flags.file;
-  if (file === undefined) throw new UsageError(`-f FILE (or -f - for stdin) is required\n\n${USAGE}`);
+  const paths = flags.file ?? [];
+  if (paths.length === 0) throw new UsageError(`-f FILE (or -f - for stdin) is required\n\n${USAGE}`);
+  const signalled = (): number => SIGNAL_EXIT[String(ctx.shutdownSignal.reason)] ?? 130;
 
   let config: InjectorConfig;
-  let source: string;
+  let inputs: Input[];
   try {
     config = await loadInjectorConfig(flags.config, ctx.version, configFromFlags(flags));
-    source = file === '-' ? await readAll(ctx.stdin) : await readFile(file, 'utf8');
+    inputs = await inputsOf(paths, flags.recursive === true, ctx);
   } catch (err) {
-    if (!(err instanceof InvalidConfigError) && !(err as NodeJS.ErrnoException).code) throw err;
-    const message = (err as NodeJS.ErrnoException).code === 'EISDIR'
-      ? `${file} is a directory: -f takes one file or '-' (e.g. kubectl kustomize ${file} | envoy-xds-injector inject -f -, or cat ${file}/*.yaml | envoy-xds-injector inject -f -)`
-      : err instanceof Error ? err.message : String(err);
-    ctx.stderr.write(`envoy-xds-injector inject: ${message}\n`);
+    if (err instanceof InvalidConfigFlagError) throw new UsageError(err.message);
+    if (!(err instanceof InvalidConfigError || err instanceof UnreadableInputError)) throw err;
+    ctx.stderr.write(`envoy-xds-injector inject: ${err.message}\n`);
     return 1;
   }
 
-  const label = file === '-' ? 'stdin' : file;
-  let result: StreamResult;
+  const spool = new OutputSpool();
   try {
-    result = injectYamlStream(source, config, label);
+    const errors = await injectAll(inputs, config, spool, ctx);
+    if (ctx.shutdownSignal.aborted) return signalled();
+    if (errors > 0) return 1;
+    const delivered = await spool.deliver(ctx.stdout, ctx.shutdownSignal);
+    // 'closed': the reader wanted no more (`| head`), which is not a failure.
+    return delivered === 'aborted' ? signalled() : 0;
   } catch (err) {
+    if (isAbort(err) || ctx.shutdownSignal.aborted) return signalled();
+    if (err instanceof NotTextError || err instanceof UnreadableInputError) {
+      ctx.stderr.write(`error: ${err.message}\n`);
+      return 1;
+    }
     // Never a stack trace, and never anything but YAML on stdout.
-    ctx.stderr.write(`error: ${label}: ${messageOf(err)}\n`);
+    ctx.stderr.write(`error: envoy-xds-injector inject: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
+  } finally {
+    spool.discard();
   }
-  for (const warning of result.warnings) ctx.stderr.write(`Warning: ${warning}\n`);
-  if (result.errors.length > 0) {
-    for (const error of result.errors) ctx.stderr.write(`error: ${error}\n`);
-    return 1;
-  }
-  ctx.stdout.write(result.output);
-  return 0;
 };

@@ -31,6 +31,10 @@ Commands:
           watch --source api needs (kubectl apply -f -).
 
 Run 'envoy-xds-injector <command> --help' for a command's flags.
+
+Where it runs: in a clone, 'npx envoy-xds-injector <command>' after 'npm ci' (the package's bin);
+from the image, 'docker run --rm -i IMAGE <command> ...' (its entrypoint is this CLI); in an injected
+Pod, 'kubectl exec POD -c envoy-xds-watch -- envoy-xds-injector status'.
 `;
 
 // Loaded lazily so `copy`/`watch` (in every Envoy Pod) never load fastify.
@@ -67,6 +71,14 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`envoy-xds-injector: unknown command '${name}'\n\n${USAGE}`);
     return 2;
   }
+
+  // A reader that closes the pipe early (`inject -f big.yaml | head`) wants no more output: that
+  // is no failure and no reason for a stack trace. Commands that write much stop at EPIPE themselves.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') return;
+    process.stderr.write(`envoy-xds-injector ${name}: cannot write to stdout (${err.code ?? err.message})\n`);
+    process.exitCode = 1;
+  });
 
   const shutdown = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {

@@ -13,7 +13,7 @@ import { ConnectionTracker } from '../server/connections.js';
 import { shutdownGracefully } from '../server/shutdown.js';
 import type { KeyPair, KeyPairFiles } from '../server/tls-reloader.js';
 import { CertificateReloader, describeCertificate, readKeyPair } from '../server/tls-reloader.js';
-import { configFromFlags, injectorConfigFlags, InvalidConfigError, loadInjectorConfig } from './config.js';
+import { configFromFlags, injectorConfigFlags, InvalidConfigError, InvalidConfigFlagError, loadInjectorConfig } from './config.js';
 import type { Command } from './context.js';
 import { durationFlag, parseFlags, UsageError } from './context.js';
 import { DEV_CERT_DIR, ensureDevCertificate } from './devcert.js';
@@ -30,7 +30,8 @@ and listens on 127.0.0.1 (development). The certificate files are reloaded when 
   --tls-key FILE           PEM private key (tls.key)
   --config FILE            injector config, YAML or JSON (keys: image, imagePullPolicy, mountPath,
                            sidecar, resources.{cpuRequest,memoryRequest,memoryLimit,cpuLimit})
-  --drain-delay DURATION   keep serving this long after SIGTERM while endpoints update (default 5s)
+  --drain-delay DURATION   keep serving this long after SIGTERM/SIGINT while endpoints update (default 5s)
+                           (0s without --tls-cert: a development server has no endpoints, Ctrl-C stops it)
   --shutdown-timeout DURATION
                            then cut connections still open after this long (default 20s)
 
@@ -45,7 +46,7 @@ const options = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   config: { type: 'string' },
-  'drain-delay': { type: 'string', default: '5s' },
+  'drain-delay': { type: 'string' },
   'shutdown-timeout': { type: 'string', default: '20s' },
   help: { type: 'boolean', short: 'h' },
   ...injectorConfigFlags,
@@ -73,19 +74,23 @@ export const serve: Command = async (args, ctx) => {
     return 0;
   }
   const port = portFlag(values.port);
-  const drainDelayMs = durationFlag('drain-delay', values['drain-delay']);
   const shutdownTimeoutMs = durationFlag('shutdown-timeout', values['shutdown-timeout']);
   const certFlag = values['tls-cert'];
   const keyFlag = values['tls-key'];
   if ((certFlag === undefined) !== (keyFlag === undefined)) {
     throw new UsageError('--tls-cert and --tls-key go together: pass both, or neither for a development certificate');
   }
+  const development = certFlag === undefined || keyFlag === undefined;
+  // The drain lets kube-proxy and the apiserver stop sending to a Pod that is going away; a
+  // development server (Ctrl-C in a terminal) has no endpoints, so it stops at once.
+  const drainDelayMs = durationFlag('drain-delay', values['drain-delay'] ?? (development ? '0s' : '5s'));
   const { logger } = ctx;
 
   let injectorConfig;
   try {
     injectorConfig = await loadInjectorConfig(values.config, ctx.version, configFromFlags(values));
   } catch (err) {
+    if (err instanceof InvalidConfigFlagError) throw new UsageError(err.message);
     if (!(err instanceof InvalidConfigError)) throw err;
     ctx.stderr.write(`envoy-xds-injector serve: refusing to start: ${err.message}\n`);
     return 1;
@@ -94,7 +99,6 @@ export const serve: Command = async (args, ctx) => {
   const cwd = process.cwd();
   let files: KeyPairFiles;
   let pair: KeyPair;
-  const development = certFlag === undefined || keyFlag === undefined;
   if (development) {
     const dev = await ensureDevCertificate(join(cwd, DEV_CERT_DIR), logger);
     ({ pair } = dev);

@@ -13,7 +13,8 @@ import { rbacCommandLine } from '../sync/kube/rbac-hint.js';
 
 const USAGE = `Usage: envoy-xds-injector watch --from DIR --to DIR [--resync 60s] [--ready-file PATH] [--bootstrap NAME]
        [--admin HOST:PORT|PATH] [--verdict-timeout 10s]
-       [--source volume|api --configmap NAME [--namespace NS] [--pod NAME] [--kubeconfig FILE] [--volume-lag 90s]]
+       [--source volume|api --configmap NAME [--namespace NS] [--pod NAME] [--kubeconfig FILE] [--volume-lag 90s]
+        [--api-check 30s] [--api-timeout 10s] [--api-retry-max 30s] [--store-check 30s]]
 
 Watch a mounted ConfigMap and republish changed files into --to by temp file + fsync + rename, so
 Envoy (which reloads a path_config_source file only on a rename onto its name) picks them up.
@@ -45,6 +46,13 @@ accepted version (kept under --to/..envoy-xds-verdict/, see 'status'). Exits 0 o
   --volume-lag D      how far the kubelet's volume may lag the API (default 90s): after a switch
                       to the volume, an unknown volume version is published only this long after
                       the last API version (docs/api-source.md)
+  --api-check D       how often the watch is checked against the apiserver (default 30s): a silent
+                      connection is noticed, a missed change is listed again
+  --api-timeout D     how long a request to the apiserver may go unanswered (default 10s)
+  --api-retry-max D   the longest wait between attempts while the API fails (default 30s; the
+                      first is 0.5s, and a recovery of 10s starts over)
+  --store-check D     how often NAME-envoy-xds-accepted is read to put back what this Pod's Envoy
+                      accepted, if the store lost it (default 30s)
 `;
 
 const MIN_RESYNC_MS = 100;
@@ -62,6 +70,10 @@ export const watch: Command = async (args, ctx) => {
     pod: { type: 'string' },
     kubeconfig: { type: 'string' },
     'volume-lag': { type: 'string', default: '90s' },
+    'api-check': { type: 'string', default: '30s' },
+    'api-timeout': { type: 'string', default: '10s' },
+    'api-retry-max': { type: 'string', default: '30s' },
+    'store-check': { type: 'string', default: '30s' },
     admin: { type: 'string' },
     'verdict-timeout': { type: 'string', default: '10s' },
     help: { type: 'boolean', short: 'h' },
@@ -83,6 +95,10 @@ export const watch: Command = async (args, ctx) => {
         pod: values.pod ?? ctx.env.POD_NAME,
         kubeconfig: values.kubeconfig ?? ctx.env.ENVOY_XDS_KUBECONFIG,
         volumeLagMs: durationFlag('volume-lag', values['volume-lag']),
+        checkMs: durationFlag('api-check', values['api-check'], 100),
+        timeoutMs: durationFlag('api-timeout', values['api-timeout'], 100),
+        retryMaxMs: durationFlag('api-retry-max', values['api-retry-max'], 500),
+        storeCheckMs: durationFlag('store-check', values['store-check'], 100),
       })
     : undefined;
   const verdictTimeoutMs = durationFlag('verdict-timeout', values['verdict-timeout'], 100);
@@ -123,6 +139,10 @@ interface ApiFlags {
   pod: string | undefined;
   kubeconfig: string | undefined;
   volumeLagMs: number;
+  checkMs: number;
+  timeoutMs: number;
+  retryMaxMs: number;
+  storeCheckMs: number;
 }
 
 /** The API source and the Event recorder; loaded only with --source api (volume Pods never load them). */
@@ -159,7 +179,7 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   const logger = ctx.logger;
   let connection;
   try {
-    connection = flags.kubeconfig !== undefined && flags.kubeconfig !== '' ? kubeconfigConnection(flags.kubeconfig) : inClusterConnection(ctx.env);
+    connection = flags.kubeconfig !== undefined && flags.kubeconfig !== '' ? kubeconfigConnection(flags.kubeconfig, { requestTimeoutMs: flags.timeoutMs }) : inClusterConnection(ctx.env, undefined, { requestTimeoutMs: flags.timeoutMs });
   } catch (err) {
     // Cannot work as declared: say so, and keep the Pod's config current from the volume.
     logger.error({ error: (err as Error).message }, `--source api cannot reach the Kubernetes API (${(err as Error).message}): following the ConfigMap volume only`);
@@ -175,6 +195,9 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
     volumeDir: flags.volumeDir,
     logger,
     volumeLagMs: flags.volumeLagMs,
+    checkMs: flags.checkMs,
+    checkTimeoutMs: flags.timeoutMs,
+    backoff: { maxMs: flags.retryMaxMs },
     ...(serviceAccount === undefined ? {} : { serviceAccount }),
   });
   let recorder: EventRecorder | undefined;
@@ -200,6 +223,7 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
     configMap: flags.configMap,
     ...(flags.pod === undefined || flags.pod === '' ? {} : { pod: flags.pod }),
     acceptedCopy: (file) => acceptedCopy(flags.targetDir, file),
+    storeCheckMs: flags.storeCheckMs,
     logger,
     fixCommand: fix,
   });

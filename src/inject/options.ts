@@ -1,6 +1,7 @@
 // Turns the Pod's annotations and the injector's config into the settings of one injection,
 // denying values Kubernetes would reject later with a less helpful message (or not at all).
 import { Annotation, readAnnotation } from './annotations.js';
+import { sourceMode } from './api-source.js';
 import type { InjectorConfig, SidecarMode } from './config.js';
 import { Denial } from './denial.js';
 import { isObject, type JsonObject } from './json.js';
@@ -45,7 +46,7 @@ function sidecarMode(annotations: JsonObject, config: InjectorConfig): SidecarMo
   const mode = readAnnotation(annotations, Annotation.sidecar) ?? config.sidecar;
   if (mode !== 'native' && mode !== 'container') {
     throw new Denial(
-      `annotation ${Annotation.sidecar} "${mode}" is not supported: use "native" (Kubernetes >= 1.29) or "container"`,
+      `annotation ${Annotation.sidecar} "${mode}" is not supported: use "native" (a native sidecar, on by default in Kubernetes >= 1.30) or "container"`,
     );
   }
   return mode;
@@ -86,14 +87,30 @@ function checkRequestWithinLimit(request: Quantity | undefined, limit: Quantity 
   );
 }
 
-function resources(annotations: JsonObject, config: InjectorConfig): InjectionOptions['resources'] {
+/**
+ * Runs `read`; a Denial it throws is added to `denials` (undefined is returned) so the caller can
+ * go on and report every bad annotation of the Pod at once, as a bad config file is reported.
+ */
+function collect<T>(denials: string[], read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (err) {
+    if (!(err instanceof Denial)) throw err;
+    denials.push(err.message);
+    return undefined;
+  }
+}
+
+function resources(annotations: JsonObject, config: InjectorConfig, denials: string[]): InjectionOptions['resources'] {
   const defaults = config.resources;
-  const cpuRequest = quantity(annotations, Annotation.cpuRequest, defaults.cpuRequest);
-  const memoryRequest = quantity(annotations, Annotation.memoryRequest, defaults.memoryRequest);
-  const memoryLimit = quantity(annotations, Annotation.memoryLimit, defaults.memoryLimit);
-  const cpuLimit = quantity(annotations, Annotation.cpuLimit, defaults.cpuLimit);
-  checkRequestWithinLimit(cpuRequest, cpuLimit);
-  checkRequestWithinLimit(memoryRequest, memoryLimit);
+  const read = (key: string, fallback: string | undefined): Quantity | undefined =>
+    collect(denials, () => quantity(annotations, key, fallback));
+  const cpuRequest = read(Annotation.cpuRequest, defaults.cpuRequest);
+  const memoryRequest = read(Annotation.memoryRequest, defaults.memoryRequest);
+  const memoryLimit = read(Annotation.memoryLimit, defaults.memoryLimit);
+  const cpuLimit = read(Annotation.cpuLimit, defaults.cpuLimit);
+  collect(denials, () => { checkRequestWithinLimit(cpuRequest, cpuLimit); });
+  collect(denials, () => { checkRequestWithinLimit(memoryRequest, memoryLimit); });
 
   const requests: Record<string, string> = {};
   const limits: Record<string, string> = {};
@@ -104,18 +121,36 @@ function resources(annotations: JsonObject, config: InjectorConfig): InjectionOp
   return { requests, limits };
 }
 
+/**
+ * The injection's settings from the Pod's annotations over `config`. Throws one Denial naming every
+ * bad annotation (messages joined by "; "), so an operator fixes them in one round.
+ */
 export function resolveOptions(annotations: JsonObject, spec: JsonObject, config: InjectorConfig): InjectionOptions {
-  const mountPathAnnotation = readAnnotation(annotations, Annotation.mountPath);
+  const denials: string[] = [];
+  const configMap = collect(denials, () => configMapName(annotations));
+  const container = collect(denials, () => readAnnotation(annotations, Annotation.container));
+  const mountPath = collect(denials, () => {
+    const fromAnnotation = readAnnotation(annotations, Annotation.mountPath);
+    return normalizeMountPath(
+      fromAnnotation ?? config.mountPath,
+      fromAnnotation !== undefined ? `annotation ${Annotation.mountPath}` : `the injector's default mountPath`,
+    );
+  });
+  const sidecar = collect(denials, () => sidecarMode(annotations, config));
+  const imageRef = collect(denials, () => image(annotations, config));
+  const resourceSettings = resources(annotations, config, denials);
+  // Read again when the Pod is injected; checked here so its mistake is reported with the others.
+  collect(denials, () => sourceMode(annotations));
+  if (denials.length > 0 || configMap === undefined || mountPath === undefined || sidecar === undefined || imageRef === undefined) {
+    throw new Denial(denials.join('; '));
+  }
   return {
-    configMap: configMapName(annotations),
-    container: readAnnotation(annotations, Annotation.container),
-    mountPath: normalizeMountPath(
-      mountPathAnnotation ?? config.mountPath,
-      mountPathAnnotation !== undefined ? `annotation ${Annotation.mountPath}` : `the injector's default mountPath`,
-    ),
-    sidecar: sidecarMode(annotations, config),
-    image: image(annotations, config),
-    resources: resources(annotations, config),
+    configMap,
+    container,
+    mountPath,
+    sidecar,
+    image: imageRef,
+    resources: resourceSettings,
     podRunsAsRoot: isObject(spec.securityContext) && spec.securityContext.runAsUser === 0,
   };
 }

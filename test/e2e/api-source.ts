@@ -25,6 +25,10 @@ export interface ApiPodOptions {
   env?: NodeJS.ProcessEnv;
   /** How to start the CLI (default `--import tsx src/cli/main.ts`); the bench runs the tsc output. */
   entry?: string[];
+  /** The API server URL in the watcher's kubeconfig (default the cluster's): a fault proxy in front of it. */
+  server?: string;
+  /** The kubeconfig names a token file (`tokenFile`) instead of holding the token: see ApiPod.refreshToken. */
+  tokenFile?: boolean;
 }
 
 export interface ApiPod {
@@ -34,6 +38,8 @@ export interface ApiPod {
   readonly envoy: EnvoyProcess;
   readonly watcher: CliProcess;
   readonly podUid: string;
+  /** Writes a fresh token for the ServiceAccount into the token file (with `tokenFile`), as the kubelet rotates it. */
+  refreshToken(): Promise<void>;
   /** Replace the ConfigMap's lds.yaml with a listener answering `body`; resolves with the response's resourceVersion. */
   setBody(body: string): Promise<string>;
   /** Put raw lds.yaml text (e.g. invalid YAML) into the ConfigMap. */
@@ -41,8 +47,8 @@ export interface ApiPod {
   stop(): Promise<void>;
 }
 
-/** A kubeconfig for `namespace/serviceAccount` with a fresh bound token (TokenRequest API). */
-export async function serviceAccountKubeconfig(cluster: Cluster, namespace: string, serviceAccount: string, dir: string): Promise<string> {
+/** A fresh bound token for `namespace/serviceAccount` (TokenRequest API, 1 h). */
+export async function serviceAccountToken(cluster: Cluster, namespace: string, serviceAccount: string): Promise<string> {
   const request = await cluster.core.createNamespacedServiceAccountToken({
     name: serviceAccount,
     namespace,
@@ -50,6 +56,17 @@ export async function serviceAccountKubeconfig(cluster: Cluster, namespace: stri
   });
   const token = request.status?.token;
   if (token === undefined) throw new Error('TokenRequest returned no token');
+  return token;
+}
+
+/**
+ * A kubeconfig for `namespace/serviceAccount` with a fresh bound token (TokenRequest API), for
+ * `server` (default the cluster's). With `tokenFile`, the token is written there and the kubeconfig
+ * names the file (`tokenFile`), as a projected token is read: a test can rotate it.
+ */
+export async function serviceAccountKubeconfig(cluster: Cluster, namespace: string, serviceAccount: string, dir: string, server = cluster.server, tokenFile?: string): Promise<string> {
+  const token = await serviceAccountToken(cluster, namespace, serviceAccount);
+  if (tokenFile !== undefined) await writeFile(tokenFile, token, { mode: 0o600 });
   const path = join(dir, `${serviceAccount}.kubeconfig`);
   const b64 = (s: string): string => Buffer.from(s).toString('base64');
   await writeFile(
@@ -57,8 +74,8 @@ export async function serviceAccountKubeconfig(cluster: Cluster, namespace: stri
     JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'e2e', cluster: { server: cluster.server, 'certificate-authority-data': b64(cluster.ca.cert) } }],
-      users: [{ name: serviceAccount, user: { token } }],
+      clusters: [{ name: 'e2e', cluster: { server, 'certificate-authority-data': b64(cluster.ca.cert) } }],
+      users: [{ name: serviceAccount, user: tokenFile === undefined ? { token } : { tokenFile } }],
       contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: serviceAccount, namespace } }],
       'current-context': 'e2e',
     }),
@@ -109,7 +126,8 @@ export async function startApiPod(cluster: Cluster, options: ApiPodOptions): Pro
   await volume.write({ 'lds.yaml': lds('v0') });
   const copy = await runCli(['copy', '--from', dirs.source, '--to', dirs.target]);
   if (copy.code !== 0) throw new Error(`copy failed: ${copy.stdout}${copy.stderr}`);
-  const kubeconfig = await serviceAccountKubeconfig(cluster, namespace, serviceAccount, root);
+  const tokenPath = join(root, 'token');
+  const kubeconfig = await serviceAccountKubeconfig(cluster, namespace, serviceAccount, root, options.server, options.tokenFile === true ? tokenPath : undefined);
 
   const envoy = await startEnvoy({ bootstrap: { text: bootstrapYaml({ lds: join(dirs.target, 'lds.yaml') }) }, workDir: root, logLevel: 'warning' });
   const watcher = new CliProcess(
@@ -145,6 +163,9 @@ export async function startApiPod(cluster: Cluster, options: ApiPodOptions): Pro
     envoy,
     watcher,
     podUid: pod.metadata?.uid ?? '',
+    async refreshToken() {
+      await writeFile(tokenPath, await serviceAccountToken(cluster, namespace, serviceAccount), { mode: 0o600 });
+    },
     setBody: (body) => setLds(lds(body)),
     setLds,
     async stop() {

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { AtomicWriter, CliProcess, makeTempDirs, runCli, waitFor } from '../sync/harness.js';
+import { AtomicWriter, CliProcess, makeTempDirs, publishedText, runCli, waitFor } from '../sync/harness.js';
 import { pino } from 'pino';
 import { parseConfig } from '../../src/sync/envoy/subscriptions.js';
 import type { Verdict } from '../../src/sync/verdict/verdict.js';
@@ -56,7 +56,7 @@ test('rejected (shared case): Envoy keeps the old body, the disk goes back to it
     await pod.writer.write({ 'envoy.yaml': pod.bootstrapText, 'lds.yaml': refused });
     const verdict = await pod.watcher.waitForLog((l) => l.event === 'verdict' && l.outcome === 'rejected', 'rejected verdict');
     assert.equal(verdict.file, 'lds.yaml');
-    assert.equal(verdict.xdsVersion, 'example-2'); // the user's own version_info is kept
+    assert.match(String(verdict.xdsVersion), /^example-2\+sha256:[0-9a-f]{12}$/); // the user's own version_info stays visible
     assert.equal(verdict.previousXdsVersion, good.xdsVersion);
     assert.equal(verdict.rolledBack, true);
     const counters = (verdict.counters as Record<string, { failure: number }>)['listener_manager.lds'];
@@ -67,15 +67,17 @@ test('rejected (shared case): Envoy keeps the old body, the disk goes back to it
     assert.deepEqual(await envoy.get(pod.port), { status: 200, body: 'v1' });
     assert.equal(await envoy.textStat('listener_manager.lds.version_text'), good.xdsVersion);
     assert.equal(await readFile(join(pod.target, 'lds.yaml'), 'utf8'), goodContent);
-    assert.equal(await readFile(String(verdict.refused), 'utf8'), refused);
+    assert.equal(await readFile(String(verdict.refused), 'utf8'), publishedText('lds.yaml', refused));
 
     // `status` (what an operator runs with kubectl exec) tells the whole story of the file.
     const status = await runCli(['status', '--to', pod.target]);
     assert.equal(status.code, 0, status.stderr);
     const row = status.stdout.split('\n').find((line) => line.startsWith('lds.yaml '));
     assert.ok(row !== undefined, status.stdout);
-    assert.deepEqual(row.split(/\s{2,}/).slice(0, 4), ['lds.yaml', 'example-2 (refused, held back)', String(good.xdsVersion), String(good.xdsVersion)]);
-    assert.match(row, /rejected example-2 at \S+Z \([\d.]+ ms\), rolled back$/);
+    const columns = row.split(/\s{2,}/).slice(0, 4);
+    assert.deepEqual([columns[0], columns[2], columns[3]], ['lds.yaml', String(good.xdsVersion), String(good.xdsVersion)]);
+    assert.equal(columns[1], `${String(verdict.xdsVersion)} (refused, held back)`);
+    assert.match(row, /rejected example-2\+sha256:[0-9a-f]{12} at \S+Z \([\d.]+ ms\), rolled back$/);
     const json = JSON.parse((await runCli(['status', '--to', pod.target, '--json'])).stdout) as { admin: string; files: { file: string; envoy?: { live: boolean } }[] };
     assert.equal(json.admin, `127.0.0.1:${String(pod.adminPort)}`);
     assert.equal(json.files.find((f) => f.file === 'lds.yaml')?.envoy?.live, true);
@@ -128,7 +130,7 @@ test('rejected (shared case): Envoy keeps the old body, the disk goes back to it
     const offline = await runCli(['status', '--to', pod.target]);
     assert.equal(offline.code, 0, offline.stderr);
     assert.match(offline.stdout, /unreachable/);
-    assert.match(offline.stdout, /^lds\.yaml .*\(last seen \S+\)\s+rejected example-2 .*rolled back$/m);
+    assert.match(offline.stdout, /^lds\.yaml .*\(last seen \S+\)\s+rejected example-2\+sha256:[0-9a-f]{12} .*rolled back$/m);
   } finally {
     await pod.stop();
   }
@@ -317,8 +319,9 @@ test('runWatch hands each verdict to onVerdict (the typed hook for Kubernetes Ev
     assert.equal(first.sha256, sha256(await readFile(join(dirs.target, '..envoy-xds-verdict', 'accepted', 'lds.yaml'))));
     assert.deepEqual(
       { file: second.file, version: second.version, previousVersion: second.previousVersion, outcome: second.outcome, rolledBack: second.rolledBack },
-      { file: 'lds.yaml', version: 'example-2', previousVersion: first.version, outcome: 'rejected', rolledBack: true },
+      { file: 'lds.yaml', version: second.version, previousVersion: first.version, outcome: 'rejected', rolledBack: true },
     );
+    assert.match(String(second.version), /^example-2\+sha256:[0-9a-f]{12}$/);
     assert.match(second.message, /^Envoy rejected lds\.yaml version example-2/);
     assert.equal(typeof second.latencyMs, 'number');
   } finally {
@@ -379,7 +382,7 @@ test('a user who never bumps version_info: the update counters still tell accept
     const third = verdicts(pod.watcher.logs, 'lds.yaml')[2];
     assert.equal(third?.outcome, 'rejected');
     assert.equal(third.rolledBack, true);
-    assert.equal(await readFile(join(pod.target, 'lds.yaml'), 'utf8'), same(pod.port, 'v2'));
+    assert.equal(await readFile(join(pod.target, 'lds.yaml'), 'utf8'), publishedText('lds.yaml', same(pod.port, 'v2')));
   } finally {
     await pod.stop();
   }

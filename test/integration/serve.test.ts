@@ -39,6 +39,19 @@ async function refusal(args: string[]): Promise<{ code: number | null; stderr: s
 }
 
 describe('serve with no certificate flags (the embedded default)', () => {
+  test('Ctrl-C stops it without the drain delay (no endpoints to drain in development); --drain-delay still applies', async () => {
+    const cwd = await mkdtemp(join(dir, 'ctrl-c-'));
+    const dev = await spawnServe(['--port', '0'], { cwd });
+    dev.kill('SIGINT');
+    assert.equal((await dev.exit).code, 0);
+    assert.equal(dev.logs.byMessage(/^shutting down/)[0]?.drainDelayMs, 0);
+    const asked = await spawnServe(['--port', '0', '--drain-delay', '50ms'], { cwd });
+    asked.kill('SIGINT');
+    assert.equal((await asked.exit).code, 0);
+    assert.equal(asked.logs.byMessage(/^shutting down/)[0]?.drainDelayMs, 50);
+  });
+
+
   test('creates a self-signed localhost certificate in ./.dev-certs, serves on 127.0.0.1, logs a working curl line, reuses it', async () => {
     const cwd = await mkdtemp(join(dir, 'clone-'));
     const first = await spawnServe(['--port', '0', '--drain-delay', '0s'], { cwd });
@@ -108,10 +121,13 @@ describe('serve refuses to start', () => {
     );
   });
 
-  test('with an invalid flag value for the injector config', async () => {
+  test('with an invalid flag value for the injector config (a usage error, exit 2 like any bad flag)', async () => {
     const { code, stderr } = await refusal(['--port', '0', '--tls-cert', serving.certFile, '--tls-key', serving.keyFile, '--sidecar', 'pod']);
-    assert.equal(code, 1);
-    assert.match(stderr, /refusing to start: invalid flag: --sidecar is "pod" but must be native or container/);
+    assert.equal(code, 2);
+    assert.match(stderr, /^envoy-xds-injector serve: invalid flag: --sidecar is "pod" but must be native or container/);
+    const overLimit = await refusal(['--port', '0', '--tls-cert', serving.certFile, '--tls-key', serving.keyFile, '--memory-request', '1Gi']);
+    assert.equal(overLimit.code, 2);
+    assert.match(overLimit.stderr, /^envoy-xds-injector serve: flags: resources\.memoryRequest 1Gi is larger than resources\.memoryLimit/);
   });
 
   test('with a key that does not belong to the certificate', async () => {

@@ -200,7 +200,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     // logs Envoy's verdict (`kubectl logs POD -c envoy-xds-watch`) after putting v2 back.
     const verdict = await waitFor(
       'the watcher\'s verdict on lds.yaml version example-2',
-      async () => verdictLines(await containerLogs(cluster, DEMO_NS, name, 'envoy-xds-watch')).find((v) => v.file === 'lds.yaml' && v.xdsVersion === 'example-2'),
+      async () => verdictLines(await containerLogs(cluster, DEMO_NS, name, 'envoy-xds-watch')).find((v) => v.file === 'lds.yaml' && String(v.xdsVersion).startsWith('example-2+sha256:')),
       { timeoutMs: 120_000, intervalMs: 500 },
     );
     report(`refused edit, the watcher's line: ${verdict.msg}`);
@@ -273,7 +273,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     );
     report(`the replacement Pod's watcher: ${first.msg}`);
     assert.equal(first.outcome, 'rejected', first.msg);
-    assert.equal(first.xdsVersion, 'example-2');
+    assert.match(String(first.xdsVersion), /^example-2\+sha256:[0-9a-f]{12}$/);
     assert.equal(first.rolledBack, false);
     assert.equal(first.level, 60, 'fatal: Envoy runs without the listener');
     assert.match(first.msg, /REFUSED THE FIRST VERSION of lds\.yaml/);
@@ -522,7 +522,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     const refused = await refusedLds();
     await editConfigMap(cluster, DEMO_NS, DEMO_CONFIGMAP, 'lds.yaml', () => refused);
     const rejected = await waitFor('the watcher\'s verdict on example-2', async () =>
-      verdictLines(await containerLogs(cluster, DEMO_NS, name, 'envoy-xds-watch')).find((v) => v.file === 'lds.yaml' && v.xdsVersion === 'example-2'),
+      verdictLines(await containerLogs(cluster, DEMO_NS, name, 'envoy-xds-watch')).find((v) => v.file === 'lds.yaml' && String(v.xdsVersion).startsWith('example-2+sha256:')),
     { timeoutMs: 60_000, intervalMs: 500 });
     assert.equal(rejected.outcome, 'rejected', rejected.msg);
     assert.equal((await podGet(ip, 10000)).body, 'config a1\n');
@@ -531,8 +531,8 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
       const parsed = text === undefined ? undefined : (JSON.parse(text) as { files: Record<string, { refused?: { version?: string; pod?: string } }> });
       return parsed?.files['lds.yaml']?.refused !== undefined ? parsed : undefined;
     });
-    assert.equal(record.files['lds.yaml']?.refused?.version, 'example-2');
-    assert.equal(record.files['lds.yaml'].refused.pod, `${DEMO_NS}/${name}`);
+    assert.match(String(record.files['lds.yaml']?.refused?.version), /^example-2\+sha256:[0-9a-f]{12}$/);
+    assert.equal(record.files['lds.yaml']?.refused?.pod, `${DEMO_NS}/${name}`);
 
     // Deleting the Pod: the replacement's copy starts Envoy from a1, the replacement is Ready and
     // serves a1, and its own Envoy refuses example-2 too (rolled back, not the fatal first refusal).
@@ -546,7 +546,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     report(`the replacement's copy: ${copyLog.split('\n').find((l) => l.includes('which Envoy refused')) ?? copyLog}`);
     assert.match(copyLog, new RegExp(`lds\\.yaml: the ConfigMap holds version example-2, which Envoy refused in Pod ${DEMO_NS}/${name} `));
     const own = await waitFor('the replacement Envoy\'s own verdict on example-2', async () =>
-      verdictLines(await containerLogs(cluster, DEMO_NS, replacementName, 'envoy-xds-watch')).find((v) => v.file === 'lds.yaml' && v.xdsVersion === 'example-2'),
+      verdictLines(await containerLogs(cluster, DEMO_NS, replacementName, 'envoy-xds-watch')).find((v) => v.file === 'lds.yaml' && String(v.xdsVersion).startsWith('example-2+sha256:')),
     { timeoutMs: 60_000, intervalMs: 500 });
     report(`the replacement's watcher: ${own.msg}`);
     assert.equal(own.outcome, 'rejected', own.msg);

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { bootstrapInfo, describeAdmin, findSubscriptions, parseAdminAddress, parseConfig } from '../../src/sync/envoy/subscriptions.js';
+import { findReferences } from '../../src/sync/envoy/references.js';
+import { bootstrapInfo, describeAdmin, parseAdminAddress, parseConfig } from '../../src/sync/envoy/subscriptions.js';
 
 const BOOTSTRAP = `
 admin:
@@ -20,11 +21,11 @@ test('the bootstrap names the admin address and the LDS/CDS files; static resour
   const info = bootstrapInfo(parseConfig(BOOTSTRAP));
   assert.deepEqual(info.admin, { host: '127.0.0.1', port: 9901 }); // 0.0.0.0 is reachable on loopback
   assert.deepEqual(
-    info.subscriptions.map((s) => [s.type, s.file, s.statPrefix]),
+    findReferences(parseConfig(BOOTSTRAP)).map((r) => [r.type, r.file, r.resource]),
     [
-      ['LDS', 'lds.yaml', 'listener_manager.lds'],
-      ['CDS', 'cds.yaml', 'cluster_manager.cds'],
-      ['EDS', 'eds.yaml', 'cluster.backend'],
+      ['LDS', 'lds.yaml', undefined],
+      ['CDS', 'cds.yaml', undefined],
+      ['EDS', 'eds.yaml', 'backend'],
     ],
   );
 });
@@ -60,14 +61,14 @@ resources:
             sds_config: {path_config_source: {path: /etc/envoy/sds.yaml}}
 `;
   assert.deepEqual(
-    findSubscriptions(parseConfig(lds)).map((s) => [s.type, s.file, s.statPrefix]),
+    findReferences(parseConfig(lds)).map((r) => [r.type, r.file, r.resource]),
     [
-      ['RDS', 'rds.yaml', 'http.ingress.rds.main'],
-      ['SDS', 'sds.yaml', 'sds.server-cert'],
+      ['RDS', 'rds.yaml', 'main'],
+      ['SDS', 'sds.yaml', 'server-cert'],
     ],
   );
   // Envoy's YAML takes tags such as !ignore; finding paths must too.
-  assert.equal(findSubscriptions(parseConfig(`x: !ignore &a {k: 1}\nlds_config: {path_config_source: {path: /a/l.yaml}}`)).length, 1);
+  assert.equal(findReferences(parseConfig(`x: !ignore &a {k: 1}\nlds_config: {path_config_source: {path: /a/l.yaml}}`)).length, 1);
 });
 
 test('--admin takes HOST:PORT, [IPv6]:PORT, http://HOST:PORT and unix socket paths', () => {

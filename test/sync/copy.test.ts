@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { bootstrapYaml, freePorts, startEnvoy } from '../envoy/envoy.js';
 import { CORPUS_PORT } from '../envoy/oracle.js';
-import { AtomicWriter, BOOTSTRAP, makeTempDirs, repoRoot, runCli, xdsFile } from './harness.js';
+import { AtomicWriter, BOOTSTRAP, makeTempDirs, publishedText, repoRoot, runCli, xdsFile } from './harness.js';
 
 const messages = (logs: { msg?: string }[]) => logs.map((line) => line.msg ?? '').join('\n');
 
@@ -16,7 +16,7 @@ test('copy publishes one snapshot of a kubelet ConfigMap volume and exits 0', as
     const result = await runCli(['copy', '--from', source, '--to', target]);
     assert.equal(result.code, 0, result.stdout + result.stderr);
     assert.deepEqual((await readdir(target)).sort(), ['cds.yaml', 'envoy.yaml', 'lds.yaml']);
-    for (const [name, content] of Object.entries(files)) assert.equal(await readFile(join(target, name), 'utf8'), content);
+    for (const [name, content] of Object.entries(files)) assert.equal(await readFile(join(target, name), 'utf8'), publishedText(name, content));
     const published = result.logs.filter((line) => line.msg === 'published');
     assert.deepEqual(published.map((line) => line.file), ['cds.yaml', 'lds.yaml', 'envoy.yaml'], 'clusters before listeners, bootstrap last');
     for (const line of published) assert.match(String(line.sha256), /^[0-9a-f]{12}$/);
@@ -93,8 +93,8 @@ test('copy keeps the previous copy of an invalid file (Pod restart) and exits 0'
     const result = await runCli(['copy', '--from', source, '--to', target]);
     assert.equal(result.code, 0, result.stdout);
     assert.match(messages(result.logs), /rejected lds\.yaml:\d+:\d+: invalid YAML: .*the last good version stays published/);
-    assert.equal(await readFile(join(target, 'lds.yaml'), 'utf8'), xdsFile('lds', 1, 100));
-    assert.equal(await readFile(join(target, 'cds.yaml'), 'utf8'), xdsFile('cds', 2, 100));
+    assert.equal(await readFile(join(target, 'lds.yaml'), 'utf8'), xdsFile('lds', 1, 100)); // left as it was
+    assert.equal(await readFile(join(target, 'cds.yaml'), 'utf8'), publishedText('cds.yaml', xdsFile('cds', 2, 100)));
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -20,6 +20,8 @@ test('after the API, a lagging volume is held within the lag, and a version it s
   guard.volumeSeen('v0');
   guard.apiPublished('r5');
   guard.volumeSeen('r3'); // the kubelet catching up, still behind
+  c.advance(1_000);
+  guard.apiConfirmed(c.now()); // a check found the watch current: what the volume showed before is older
   // API lost now: the volume still shows r3
   const held = guard.admitVolume('r3');
   assert.equal(held.publish, false);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { publishable } from '../../src/sync/envoy/version-stamp.js';
 
 export const repoRoot = new URL('../../', import.meta.url).pathname;
 export const cliMain = join(repoRoot, 'src/cli/main.ts');
@@ -333,6 +334,14 @@ export function versionOf(content: Buffer | undefined): number | undefined {
   if (content === undefined) return undefined;
   const match = /^# version: (\d+)\n/.exec(content.subarray(0, 64).toString('utf8'));
   return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * What copy/watch publish for `text` as ConfigMap key `name`: the text with its version_info set to
+ * the version of this content (src/sync/envoy/version-stamp.ts), which is what Envoy reads.
+ */
+export function publishedText(name: string, text: string): string {
+  return publishable(name, Buffer.from(text)).content.toString('utf8');
 }
 
 export function sha256(content: string | Buffer): string {

@@ -30,22 +30,56 @@ test('the line goes after comments, directives, a BOM and the --- marker, with t
 test('a BOM right before the first key', () => {
   const out = stamp('lds.yaml', `\uFEFF${LDS}`);
   assert.equal(out.text, `\uFEFFversion_info: "${out.expected}"\n${LDS}`);
-  assert.equal(stamp('lds.yaml', `\uFEFFversion_info: v\n${LDS}`).version, 'v');
+  const given = stamp('lds.yaml', `\uFEFFversion_info: v\n${LDS}`);
+  assert.equal(given.version, `v+${given.expected}`);
+  assert.equal(given.text, `\uFEFFversion_info: "v+${given.expected}"\n${LDS}`);
 });
 
-test("a version_info the user wrote is kept and read as Envoy reads it", () => {
-  for (const [line, version] of [
-    ['version_info: "v-7"', 'v-7'],
-    ["version_info: 'x y' # note", 'x y'],
-    ['version_info: plain', 'plain'],
-    ['"version_info": "q"', 'q'],
+test('a version_info the user wrote stays visible, with the content digest after it: each content its own version', () => {
+  // The user's value as Envoy reads it (yaml-cpp: plain dates and decimals as written), then `+sha256:...`.
+  for (const [line, user, written] of [
+    ['version_info: "v-7"', 'v-7', ''],
+    ["version_info: 'x y' # note", 'x y', ' # note'],
+    ['version_info: plain', 'plain', ''],
+    ['version_info: 2024-05-02 # release', '2024-05-02', ' # release'],
+    ['version_info: 1.20', '1.20', ''],
+    ['"version_info": "q"', 'q', ''],
+    ['version_info: "0"', '0', ''],
   ] as const) {
     const text = `${line}\n${LDS}`;
     const out = stamp('lds.yaml', text);
-    assert.equal(out.text, text);
-    assert.equal(out.version, version);
+    const key = line.slice(0, line.indexOf(':') + 1);
+    assert.equal(out.version, `${user}+${out.expected}`, line);
+    assert.equal(out.text, `${key} "${user}+${out.expected}"${written}\n${LDS}`, line);
     assert.equal(out.userVersion, true);
+    assert.equal((load(out.text) as { version_info: string }).version_info, out.version);
+    assert.equal(versionOf('lds.yaml', out.content), out.version);
   }
+  // Two contents with the same `version_info: "0"` get two versions.
+  assert.notEqual(stamp('lds.yaml', `version_info: "0"\n${LDS}`).version, stamp('lds.yaml', `version_info: "0"\n${LDS}# edited\n`).version);
+  // Stamping what was published (the last-accepted store's copy) changes nothing.
+  const once = stamp('lds.yaml', `version_info: "0"\n${LDS}`);
+  const twice = stamp('lds.yaml', once.text);
+  assert.equal(twice.text, once.text);
+  assert.equal(twice.version, once.version);
+  const inserted = stamp('lds.yaml', LDS);
+  assert.equal(stamp('lds.yaml', inserted.text).version, inserted.version);
+  // An empty version is no version: the digest alone.
+  const empty = stamp('lds.yaml', `version_info: ~\n${LDS}`);
+  assert.equal(empty.version, empty.expected);
+});
+
+test('a version_info Envoy refuses (a bool or an int32) is left as written: Envoy refuses the file', () => {
+  for (const line of ['version_info: 3', 'version_info: yes', 'version_info: 0x1F']) {
+    const text = `${line}\n${LDS}`;
+    const out = stamp('lds.yaml', text);
+    assert.equal(out.text, text, line);
+    assert.equal(out.version, undefined, line);
+    assert.equal(versionOf('lds.yaml', out.content), undefined, line);
+  }
+  const number = stamp('cds.json', '{"version_info": 3, "resources": []}');
+  assert.equal(number.version, undefined);
+  assert.equal(number.text, '{"version_info": 3, "resources": []}');
 });
 
 test('JSON (also JSON text in a .yaml file) gets "version_info" after its opening brace', () => {
@@ -56,8 +90,10 @@ test('JSON (also JSON text in a .yaml file) gets "version_info" after its openin
     assert.equal((JSON.parse(out.text) as { version_info: string }).version_info, out.expected);
   }
   const given = stamp('cds.json', '{"version_info": "7", "resources": []}');
-  assert.equal(given.version, '7');
+  assert.equal(given.version, `7+${given.expected}`);
+  assert.equal(given.text, `{"version_info": "7+${given.expected}", "resources": []}`);
   assert.equal(given.userVersion, true);
+  assert.equal(versionOf('cds.json', given.content), given.version);
 });
 
 test('files that are not xDS, or whose top level cannot be stamped by one line, are left alone', () => {

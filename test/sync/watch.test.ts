@@ -13,6 +13,7 @@ import {
   ldsProbeBody,
   analyzeReloads,
   makeTempDirs,
+  publishedText,
   repoRoot,
   runCli,
   sha256,
@@ -52,7 +53,7 @@ async function startPod(options: { initial?: Record<string, string>; copyFirst?:
   const write = async (payload: Record<string, string>) => {
     for (const [file, content] of Object.entries(payload)) {
       const versions = known.get(file) ?? new Map<string, number>();
-      versions.set(sha256(content), versionOf(Buffer.from(content)) ?? version);
+      versions.set(sha256(publishedText(file, content)), versionOf(Buffer.from(content)) ?? version);
       known.set(file, versions);
     }
     version++;
@@ -113,7 +114,7 @@ async function startPod(options: { initial?: Record<string, string>; copyFirst?:
     const subscription = SUBSCRIPTION[file];
     if (envoy === undefined || subscription === undefined) return;
     // Envoy's admin (its main thread) may be too busy loading a big update to answer in time: retry.
-    const reported = async () => (await envoy.textStat(`${subscription}.version_text`).catch(() => '')) === String(wanted);
+    const reported = async () => (await envoy.textStat(`${subscription}.version_text`).catch(() => '')).startsWith(`${String(wanted)}+sha256:`);
     await waitFor(reported, `Envoy to report ${file} version ${wanted}`, 120_000);
     if (file === 'lds.yaml') await envoy.waitForBody(probePort, ldsProbeBody(wanted), 60_000);
   };
@@ -177,8 +178,8 @@ test('a single update reaches Envoy as exactly one reload of the changed file', 
     assert.equal((await pod.envoy?.get(probePort))?.body, ldsProbeBody(0));
     const line = published(pod.watcher.logs, 'cds.yaml')[0];
     assert.ok(line);
-    assert.equal(line.bytes, Buffer.byteLength(xdsFile('cds', 1, 4000)));
-    assert.equal(line.sha256, sha256(xdsFile('cds', 1, 4000)).slice(0, 12));
+    assert.equal(line.bytes, Buffer.byteLength(publishedText('cds.yaml', xdsFile('cds', 1, 4000))));
+    assert.equal(line.sha256, sha256(publishedText('cds.yaml', xdsFile('cds', 1, 4000))).slice(0, 12));
   } finally {
     await pod.stop();
   }
@@ -235,7 +236,7 @@ test('500 back-to-back updates of large files: last version wins, no torn, stale
   function xdsFileBySha(file: string, prefix: string): string {
     for (let n = 0; n <= 500; n++) {
       const content = big(n)[file as 'cds.yaml'];
-      if (sha256(content).startsWith(prefix)) return content;
+      if (sha256(publishedText(file, content)).startsWith(prefix)) return content;
     }
     return '';
   }
@@ -256,7 +257,7 @@ test('SIGTERM in the middle of a burst exits 0 and leaves only complete files, n
     for (const file of ['cds.yaml', 'lds.yaml'] as const) {
       const content = await readFile(join(pod.target, file), 'utf8');
       const version = versionOf(Buffer.from(content)) ?? -1;
-      assert.equal(content, big(version)[file], `${file} is a complete version`);
+      assert.equal(content, publishedText(file, big(version)[file]), `${file} is a complete version`);
     }
   } finally {
     await pod.stop();
@@ -284,7 +285,7 @@ test('a ConfigMap-sized (~1 MiB) xDS file is copied and republished under the in
     await pod.write(huge(2));
     await pod.reloadedTo('cds.yaml', 2);
     assert.equal(pod.stats('cds.yaml').torn, 0);
-    assert.equal(await readFile(join(pod.target, 'cds.yaml'), 'utf8'), huge(2)['cds.yaml']);
+    assert.equal(await readFile(join(pod.target, 'cds.yaml'), 'utf8'), publishedText('cds.yaml', huge(2)['cds.yaml']));
     assert.equal(published(pod.watcher.logs, 'cds.yaml').length, 2);
     assert.deepEqual(await pod.envoyCountsSinceStart('cds.yaml'), { attempt: 2, success: 2, rejected: 0, failure: 0 }, 'Envoy loaded both');
     assert.equal(pod.watcher.logs.filter((line) => (line.level ?? 0) >= 50).length, 0, pod.watcher.stdout);
@@ -380,7 +381,7 @@ test('an empty ConfigMap volume at start is waited for, then published', TIMEOUT
     const envoy = await startPodEnvoy({ cds: join(pod.target, 'cds.yaml'), lds: join(pod.target, 'lds.yaml') });
     try {
       await envoy.waitForBody(probePort, ldsProbeBody(1));
-      assert.equal(await envoy.textStat('cluster_manager.cds.version_text'), '1');
+      assert.match(await envoy.textStat('cluster_manager.cds.version_text'), /^1\+sha256:/);
     } finally {
       await envoy.stop();
     }

@@ -42,6 +42,12 @@ describe('loadInjectorConfig', () => {
     assert.deepEqual(await loadInjectorConfig(undefined, '1.2.3'), defaultConfig('1.2.3'));
   });
 
+  test('the defaults pass the schema (they are not validated when no file or flag is given)', async () => {
+    const { version: _version, ...defaults } = defaultConfig('1.2.3');
+    const path = await file(JSON.stringify(defaults));
+    assert.deepEqual(await loadInjectorConfig(path, '1.2.3'), defaultConfig('1.2.3'));
+  });
+
   test('a YAML file overrides only the keys it sets; resources merge key by key', async () => {
     const path = await file('# mounted from a ConfigMap\nimage: registry.local/exi:v2\nsidecar: container\nresources:\n  memoryLimit: 128Mi\n  cpuLimit: 1\n');
     const config = await loadInjectorConfig(path, '1.2.3');

@@ -135,14 +135,6 @@ test("an Envoy relying on its image's default command (shared case): the bootstr
   }
 });
 
-test('-f DIR (kubectl takes directories) exits 1 with nothing on stdout and says how to feed a directory', async () => {
-  const dir = new URL('../../manifests/examples', import.meta.url).pathname;
-  const run = await inject(['-f', dir]);
-  assert.equal(run.code, 1);
-  assert.equal(run.stdout, '');
-  assert.equal(run.stderr, `envoy-xds-injector inject: ${dir} is a directory: -f takes one file or '-' (e.g. kubectl kustomize ${dir} | envoy-xds-injector inject -f -, or cat ${dir}/*.yaml | envoy-xds-injector inject -f -)\n`);
-});
-
 test('a YAML syntax error exits 1 and names the document and the line', async () => {
   const run = await inject(['-f', fixture('invalid.yaml')]);
   assert.equal(run.code, 1);
@@ -206,11 +198,15 @@ describe('config', () => {
   });
 });
 
-test('usage errors exit 2; an unreadable file exits 1 naming it', async () => {
+test('usage errors and invalid flag values exit 2; a missing file exits 1 saying "cannot read it (ENOENT)", as --config does', async () => {
   const noFile = await inject([]);
   assert.equal(noFile.code, 2);
   assert.match(noFile.stderr, /-f FILE \(or -f - for stdin\) is required/);
+  const badValue = await inject(['-f', '-', '--sidecar', 'sometimes'], 'kind: Pod\n');
+  assert.equal(badValue.code, 2);
+  assert.match(badValue.stderr, /^envoy-xds-injector inject: invalid flag: --sidecar is "sometimes" but must be native or container/);
   const missing = await inject(['-f', '/nonexistent/manifest.yaml']);
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /\/nonexistent\/manifest\.yaml/);
+  assert.equal(missing.stdout, '');
+  assert.equal(missing.stderr, 'envoy-xds-injector inject: /nonexistent/manifest.yaml: cannot read it (ENOENT)\n');
 });

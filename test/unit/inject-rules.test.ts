@@ -324,6 +324,26 @@ describe('denials name the annotation or field and the fix', () => {
   }
 });
 
+test('every bad annotation of one Pod is reported at once, in one denial (as a bad --config file is)', () => {
+  const message = denied(
+    pod({ configmap: 'Envoy_XDS', 'mount-path': 'etc/envoy', sidecar: 'sometimes', image: 'a b', 'cpu-request': 'lots', 'memory-limit': 64, source: 'git' }),
+  );
+  const parts = message.split('; ');
+  assert.equal(parts.length, 7, message);
+  assert.match(parts[0] ?? '', /configmap "Envoy_XDS" is not a valid ConfigMap name/);
+  assert.match(parts[1] ?? '', /mount-path "etc\/envoy" is not an absolute path/);
+  assert.match(parts[2] ?? '', /sidecar "sometimes" is not supported/);
+  assert.match(parts[3] ?? '', /image "a b" contains whitespace/);
+  assert.match(parts[4] ?? '', /cpu-request "lots" is not a valid Kubernetes quantity/);
+  assert.match(parts[5] ?? '', /memory-limit must be a string, got the number 64/);
+  assert.match(parts[6] ?? '', /source "git" is not supported/);
+});
+
+test('a request above its limit is reported next to another bad annotation', () => {
+  const message = denied(pod({ 'memory-request': '128Mi', sidecar: 'x' }));
+  assert.match(message, /sidecar "x" is not supported.*; annotation envoy-xds-injector\.io\/memory-request "128Mi" is more than/);
+});
+
 describe('skipped Pods get no patch', () => {
   const cases: { name: string; input: unknown; warning?: RegExp }[] = [
     { name: 'no annotations', input: { metadata: { name: 'p' }, spec: { containers: [envoy()] } } },

@@ -5,6 +5,8 @@
 import { Agent, request } from 'node:http';
 import type { AdminAddress } from './subscriptions.js';
 import type { ListenerError } from './rejection-reason.js';
+import { SUBSCRIPTIONS_FILTER, parseSubscriptionStats } from './stat-prefixes.js';
+import type { EnvoyCounters } from './stat-prefixes.js';
 
 /** What Envoy reports for one subscription (a stat prefix). */
 export interface SubscriptionStats {
@@ -23,6 +25,29 @@ export class EnvoyAdmin {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
   constructor(readonly address: AdminAddress) {}
+
+  /**
+   * Every subscription Envoy has (the stats scopes with a `version_text`, under the names Envoy
+   * gives them) with its counters, and `server.dynamic_unknown_fields`: one request.
+   * Rejects on connection errors, non-200 answers and after `timeoutMs`.
+   */
+  async counters(timeoutMs: number): Promise<EnvoyCounters> {
+    return parseSubscriptionStats(await this.get(`/stats?filter=${encodeURIComponent(SUBSCRIPTIONS_FILTER)}`, timeoutMs));
+  }
+
+  /**
+   * Serial numbers (lower-case hex) of every certificate Envoy uses now, from `GET /certs`
+   * (`certificates[].cert_chain[]` and `ca_cert[]`): what a TLS listener serves after Envoy
+   * re-read a secret's files (its config dump shows the bytes it read, even refused ones).
+   */
+  async certificateSerials(timeoutMs: number): Promise<Set<string>> {
+    const body = JSON.parse(await this.get('/certs', timeoutMs)) as { certificates?: { cert_chain?: { serial_number?: string }[]; ca_cert?: { serial_number?: string }[] }[] };
+    const out = new Set<string>();
+    for (const entry of body.certificates ?? []) {
+      for (const cert of [...(entry.cert_chain ?? []), ...(entry.ca_cert ?? [])]) if (cert.serial_number !== undefined) out.add(cert.serial_number.toLowerCase());
+    }
+    return out;
+  }
 
   /**
    * Stats of every prefix asked for; a prefix Envoy has no stats for (subscription not created, e.g.

@@ -1,44 +1,59 @@
 // The version Envoy reports back. Envoy's file-based subscription reads a file as a
 // DiscoveryResponse; its top-level `version_info` becomes the subscription's `version_text` stat
-// (e.g. `listener_manager.lds.version_text`) and the `version_info` in /config_dump once the update
-// is accepted, and stays at the previous value when it is refused. Stamping a version derived from
-// the content therefore lets the watcher tell which file Envoy runs. The user's text is kept byte
-// for byte: one line is added, never a re-serialisation (comments, anchors and tags stay).
+// (e.g. `listener_manager.lds.version_text`) once the update is accepted, and stays at the previous
+// value when it is refused (FilesystemSubscriptionImpl::refresh, source/extensions/
+// config_subscription/filesystem/filesystem_subscription_impl.cc). Every published content
+// therefore carries a version of its own: the user's `version_info` (as Envoy reads it,
+// envoy/yaml-scalar.ts) with `+sha256:<12 hex of the ConfigMap content>` appended, or that digest
+// alone when there is none. A user who never bumps `version_info: "0"` still gets a version per
+// content, and the user's text stays visible in it. Only that one line is written or added, never
+// a re-serialisation (comments, anchors and tags stay).
 import { createHash } from 'node:crypto';
-import { load } from 'js-yaml';
+import { envoyVersionScalar } from './yaml-scalar.js';
 import { isConfigFile } from './yaml.js';
 
 export interface Stamped {
-  /** What to publish: the source itself, or the source with one `version_info` line added. */
+  /** What to publish: the source itself, or the source with its `version_info` line set or added. */
   content: Buffer;
   /** The version Envoy will report for this content; undefined when it cannot be known from the text. */
   version: string | undefined;
-  /** Whether `version` came from the user's own `version_info` (kept as written). */
+  /** Whether the user wrote a `version_info` (kept in `version`, before the `+`). */
   userVersion: boolean;
 }
 
 // A top-level key in block style starts at column 0; block scalars and nested keys are indented.
 const TOP_RESOURCES = /^(["']?)resources\1[ \t]*:/m;
-const TOP_VERSION = /^(["']?)version_info\1[ \t]*:(.*)$/m;
+const TOP_VERSION = /^((["']?)version_info\2[ \t]*:)(.*)$/m;
+// A version this stamping wrote: `sha256:<12 hex>` alone or after the user's value and `+`.
+const STAMPED = /(^|\+)sha256:[0-9a-f]{12}$/;
 
 /** The version stamped on content with this sha256 (hex): short, and the same for the same text. */
 export function contentVersion(sourceSha256: string): string {
   return `sha256:${sourceSha256.slice(0, 12)}`;
 }
 
+/** The user's version with the content's digest: what Envoy reports for exactly this content. */
+export function uniqueVersion(user: string, sourceSha256: string): string {
+  return user === '' ? contentVersion(sourceSha256) : `${user}+${contentVersion(sourceSha256)}`;
+}
+
 /**
- * Adds `version_info: "sha256:<12 hex>"` to an xDS file (a `.yaml`/`.yml`/`.json` file with a
- * top-level `resources` key) that has none, and reads the version of one that has.
- * - Block-style YAML: the line is inserted before the first top-level key (after a leading BOM,
+ * Gives an xDS file (a `.yaml`/`.yml`/`.json` file with a top-level `resources` key) the version
+ * of its content.
+ * - Block-style YAML: a `version_info` line the user wrote is rewritten in place (its comment
+ *   kept); else one line is inserted before the first top-level key (after a leading BOM,
  *   comments, directives and `---`), with the file's own line ending.
- * - JSON (also JSON text in a `.yaml` file): `"version_info":"...",` is inserted right after the
- *   opening `{`.
- * - Anything else (flow-style YAML, an indented top level, not an xDS file) is returned unchanged
- *   with `version: undefined`: the verdict then relies on Envoy's update counters alone.
+ * - JSON (also JSON text in a `.yaml` file): a string `"version_info"` gets the new value; else
+ *   `"version_info":"...",` is inserted right after the opening `{`.
+ * - A `version_info` Envoy refuses (a bool or an int32, `version_info: 3`) is left as written:
+ *   Envoy refuses the file, as it would without the watcher (`version: undefined`).
+ * - Anything else (flow-style YAML, an indented top level, a multi-line scalar, not an xDS file) is
+ *   returned unchanged with `version: undefined`: the verdict then relies on Envoy's update
+ *   counters alone.
  * Never throws; content that does not parse is left to the gate.
  */
 export function stampVersion(name: string, source: Buffer, sourceSha256: string): Stamped {
-  const unchanged = (version?: string, userVersion = false): Stamped => ({ content: source, version, userVersion });
+  const unchanged = (userVersion = false): Stamped => ({ content: source, version: undefined, userVersion });
   if (!isConfigFile(name)) return unchanged();
   const text = source.toString('utf8');
   const bom = text.startsWith('\uFEFF') ? 1 : 0;
@@ -48,12 +63,24 @@ export function stampVersion(name: string, source: Buffer, sourceSha256: string)
   if (!TOP_RESOURCES.test(body)) return unchanged();
 
   const user = TOP_VERSION.exec(body);
-  if (user !== null) return unchanged(yamlScalar(user[2] ?? ''), true);
+  if (user !== null) {
+    const rest = (user[3] ?? '').replace(/\r$/, '');
+    const scalar = envoyVersionScalar(rest);
+    if (scalar?.kind !== 'string') return unchanged(true);
+    // Already stamped (a published file, e.g. the last-accepted store's copy): its version stays.
+    if (STAMPED.test(scalar.value)) return { content: source, version: scalar.value, userVersion: true };
+    const version = uniqueVersion(scalar.value, sourceSha256);
+    const comment = /\s#.*$/.exec(rest.replace(/^\s*("(?:[^"\\]|\\.)*"|'(?:[^']|'')*')/, ''))?.[0] ?? '';
+    const start = bom + user.index;
+    const end = start + (user[1] ?? '').length + rest.length;
+    const replaced = `${text.slice(0, start)}${user[1] ?? ''} ${JSON.stringify(version)}${comment}${text.slice(end)}`;
+    return { content: Buffer.from(replaced, 'utf8'), version, userVersion: true };
+  }
   const version = contentVersion(sourceSha256);
   const at = firstKeyOffset(text, bom);
   if (at === undefined) return unchanged();
   const eol = text.includes('\r\n') ? '\r\n' : '\n';
-  const line = `version_info: "${version}"${eol}`;
+  const line = `version_info: ${JSON.stringify(version)}${eol}`;
   const prefix = Buffer.byteLength(text.slice(0, at), 'utf8');
   return {
     content: Buffer.concat([source.subarray(0, prefix), Buffer.from(line), source.subarray(prefix)]),
@@ -87,10 +114,22 @@ export function stampedSha256(stamped: Stamped, source: Buffer, sourceSha256: st
   return stamped.content === source ? sourceSha256 : sha256(stamped.content);
 }
 
-/** The version an already stamped (published) file carries, as Envoy will report it. */
+/** The version a published file carries, as Envoy will report it (read, never stamped again). */
 export function versionOf(name: string, content: Buffer): string | undefined {
-  const read = stampVersion(name, content, '');
-  return read.userVersion ? read.version : undefined;
+  if (!isConfigFile(name)) return undefined;
+  const text = content.toString('utf8').replace(/^\uFEFF/, '');
+  const firstChar = /\S/.exec(text);
+  if (firstChar?.[0] === '{') {
+    try {
+      const root = JSON.parse(text) as { version_info?: unknown };
+      return typeof root.version_info === 'string' ? root.version_info : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  const user = TOP_VERSION.exec(text);
+  const scalar = user === null ? undefined : envoyVersionScalar((user[3] ?? '').replace(/\r$/, ''));
+  return scalar?.kind === 'string' ? scalar.value : undefined;
 }
 
 function stampJson(text: string, bom: number, source: Buffer, sourceSha256: string): Stamped {
@@ -104,12 +143,22 @@ function stampJson(text: string, bom: number, source: Buffer, sourceSha256: stri
     return { content: source, version: undefined, userVersion: false };
   }
   const given = (root as { version_info?: unknown }).version_info;
-  if (given !== undefined) return { content: source, version: scalarText(given), userVersion: true };
+  if (given !== undefined) {
+    // A number or bool Envoy refuses; null is no version. Only a string is rewritten.
+    if (given !== null && typeof given !== 'string') return { content: source, version: undefined, userVersion: true };
+    if (typeof given === 'string' && STAMPED.test(given)) return { content: source, version: given, userVersion: true };
+    const version = uniqueVersion(given ?? '', sourceSha256);
+    const at = /"version_info"\s*:\s*("(?:[^"\\]|\\.)*"|null)/.exec(text);
+    if (at === null) return { content: source, version: undefined, userVersion: true };
+    const valueStart = at.index + at[0].length - (at[1] ?? '').length;
+    const replaced = `${text.slice(0, valueStart)}${JSON.stringify(version)}${text.slice(at.index + at[0].length)}`;
+    return { content: Buffer.from(replaced, 'utf8'), version, userVersion: true };
+  }
   const version = contentVersion(sourceSha256);
   const brace = text.indexOf('{');
   const prefix = Buffer.byteLength(text.slice(0, brace + 1), 'utf8');
   return {
-    content: Buffer.concat([source.subarray(0, prefix), Buffer.from(`"version_info":"${version}",`), source.subarray(prefix)]),
+    content: Buffer.concat([source.subarray(0, prefix), Buffer.from(`"version_info":${JSON.stringify(version)},`), source.subarray(prefix)]),
     version,
     userVersion: false,
   };
@@ -132,18 +181,4 @@ function firstKeyOffset(text: string, from: number): number | undefined {
     offset = end + 1;
   }
   return undefined;
-}
-
-/** The string Envoy makes of a YAML scalar written after `version_info:` (quotes removed, comment dropped). */
-function yamlScalar(rest: string): string | undefined {
-  try {
-    const parsed = load(`v:${rest}`) as { v?: unknown } | null;
-    return parsed?.v === undefined || parsed.v === null ? undefined : scalarText(parsed.v);
-  } catch {
-    return rest.trim();
-  }
-}
-
-function scalarText(value: unknown): string {
-  return typeof value === 'string' ? value : JSON.stringify(value);
 }

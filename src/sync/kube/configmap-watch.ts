@@ -2,13 +2,19 @@
 // list (fieldSelector metadata.name=NAME, which RBAC `resourceNames` can authorize), then watch
 // from the list's resourceVersion; resume every watch the server ends from the last resourceVersion
 // seen (events and BOOKMARKs); on 410 Gone ("too old resource version") list again; on a failure
-// (unreachable, forbidden, connection lost) wait with exponential backoff and jitter, then list
-// again. The watch is client-node's Watch.
+// (unreachable, forbidden, throttled, connection lost) wait (retry-backoff.ts), then list again.
+// The watch is client-node's Watch; what it lacks (a bound on a silent connection) is added here:
+// the watch is ended locally shortly after the timeoutSeconds it asked for, and a periodic check
+// (watch-health.ts) tells a silent connection from an idle watch.
 import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
+import { ApiHttpError as HttpError, apiHttpError as httpError, problemOfError as classify, watchError as wrapWatchError, type ApiProblem } from './api-problem.js';
 import { statusOf } from './connection.js';
 import type { KubeConnection } from './connection.js';
+import { olderResourceVersion } from './resource-version.js';
+import { DEFAULT_BACKOFF, RetryBackoff, type BackoffPolicy } from './retry-backoff.js';
+import { judgeCheck, watchTimeoutSeconds, WATCH_DEADLINE_GRACE_MS, type ObjectState } from './watch-health.js';
 
 /** The fields of a v1 ConfigMap the watcher reads. */
 export interface ConfigMapObject {
@@ -23,42 +29,37 @@ export type ConfigMapEvent =
   /** Deleted (DELETED event) or absent from the list. */
   | { type: 'absent'; resourceVersion: string | undefined };
 
-/** Why the API cannot be used right now. */
-export interface ApiProblem {
-  kind: 'forbidden' | 'unauthorized' | 'unreachable' | 'error';
-  /** The verb that failed: list or watch. */
-  verb: 'list' | 'watch';
-  status?: number;
-  message: string;
-}
-
 export interface ConfigMapWatchOptions {
   connection: KubeConnection;
   namespace: string;
   name: string;
   logger: Logger;
   onEvent(event: ConfigMapEvent): void;
-  /** Called on each change between usable (a list succeeded) and unusable; `problem` when unusable. */
+  /** Usable (a list succeeded), or not with why: called on every failure (the caller says each cause once). */
   onAvailability(available: boolean, problem?: ApiProblem): void;
-  /** Backoff after a failure: initialMs doubling to maxMs, each delay multiplied by 1..1.5 (jitter). */
-  backoff?: { initialMs: number; maxMs: number };
+  /** What was delivered is what the apiserver held at `sentAt` (a list, or a check that found the watch current). */
+  onConfirmed?(sentAt: number): void;
+  /** Retry timing after a failure (retry-backoff.ts); defaults DEFAULT_BACKOFF. */
+  backoff?: Partial<BackoffPolicy>;
+  /** How often the watch is checked (ms, default 30 s), and how long a check may go unanswered (default 10 s). */
+  checkMs?: number;
+  checkTimeoutMs?: number;
   /**
    * Start by watching from this resourceVersion instead of listing (what a restarted reflector
    * does with a remembered resourceVersion). The apiserver answers 410 when it is too old.
    */
   resumeFrom?: string;
   random?: () => number;
+  /** Milliseconds on a monotonic clock (default performance.now). */
+  now?: () => number;
 }
 
-const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 30_000 };
+export const DEFAULT_CHECK_MS = 30_000;
+export const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
 // client-go's reflector asks the apiserver to end each watch after 5-10 min (minWatchTimeout * (1+rand)).
 const MIN_WATCH_TIMEOUT_S = 300;
 
-/** resourceVersion a is older than b; false when either is not a decimal integer (they are opaque). */
-export function olderResourceVersion(a: string | undefined, b: string | undefined): boolean {
-  if (a === undefined || b === undefined || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
-  return BigInt(a) < BigInt(b);
-}
+type Interrupt = { relist: string } | { failure: HttpError };
 
 export class ConfigMapWatch {
   private stopped = false;
@@ -67,12 +68,22 @@ export class ConfigMapWatch {
   private resourceVersion: string | undefined;
   /** The newest object resourceVersion delivered, to drop replays after a re-list. */
   private delivered: string | undefined;
+  /** What the watch last said of the object, for the check. */
+  private state: ObjectState = { exists: false };
   private available = false;
   private running: Promise<void> | undefined;
+  private interrupt: Interrupt | undefined;
+  private interrupted: (() => void) | undefined;
+  private checking = false;
+  private readonly backoff: RetryBackoff;
+  private readonly now: () => number;
   /** Counts, for tests and logs. */
-  readonly stats = { lists: 0, watches: 0, gone: 0, failures: 0 };
+  readonly stats = { lists: 0, watches: 0, gone: 0, failures: 0, checks: 0, missed: 0 };
 
-  constructor(private readonly options: ConfigMapWatchOptions) {}
+  constructor(private readonly options: ConfigMapWatchOptions) {
+    this.now = options.now ?? (() => performance.now());
+    this.backoff = new RetryBackoff({ ...DEFAULT_BACKOFF, ...options.backoff }, options.random ?? Math.random);
+  }
 
   start(): void {
     this.running ??= this.loop();
@@ -82,6 +93,7 @@ export class ConfigMapWatch {
     this.stopped = true;
     this.controller?.abort();
     this.wake?.();
+    this.interrupted?.();
     await this.running;
   }
 
@@ -100,37 +112,30 @@ export class ConfigMapWatch {
 
   private async loop(): Promise<void> {
     const { logger } = this.options;
-    const backoff = this.options.backoff ?? DEFAULT_BACKOFF;
-    const random = this.options.random ?? Math.random;
     let needList = this.options.resumeFrom === undefined;
     this.resourceVersion = this.options.resumeFrom;
-    let failures = 0;
     while (!this.stopped) {
       try {
         if (needList) {
           await this.list();
           needList = false;
         }
-        const openedAt = Date.now();
+        const openedAt = this.now();
         const outcome = await this.watchOnce();
         if (outcome === 'gone') {
           this.stats.gone++;
           logger.info({ resourceVersion: this.resourceVersion }, '410 Gone: resourceVersion too old, listing again');
-          needList = true;
         }
-        failures = 0; // the watch connected: a fresh failure starts the backoff over
+        needList = outcome !== 'closed';
         // A server that ends every watch at once must not turn this loop into polling.
-        if (outcome === 'closed' && Date.now() - openedAt < 1000 && !this.isStopped()) await this.pause(1000);
+        if (outcome === 'closed' && this.now() - openedAt < 1000 && !this.isStopped()) await this.pause(1000);
       } catch (err) {
         if (this.isStopped()) break;
         this.stats.failures++;
         const problem = classify(err);
-        if (this.available || failures === 0) {
-          this.available = false;
-          this.options.onAvailability(false, problem);
-        }
-        const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(failures, 16)) * (1 + random() * 0.5);
-        failures++;
+        this.available = false;
+        this.options.onAvailability(false, problem);
+        const delay = this.backoff.failure(this.now(), problem.retryAfterMs);
         // Resume with a list, not a watch from the old resourceVersion: a list is a consistent
         // read, so what is published first after an outage is the current object, never an older
         // cached one while the watch catches up.
@@ -154,18 +159,21 @@ export class ConfigMapWatch {
 
   private async list(): Promise<void> {
     this.stats.lists++;
+    const sentAt = this.now();
     const query = new URLSearchParams({ fieldSelector: this.fieldSelector });
     const res = await this.options.connection.request('GET', `${this.path}?${query.toString()}`);
-    if (res.status !== 200) throw new HttpError('list', res.status, statusOf(res.body).message ?? res.text.slice(0, 300));
+    if (res.status !== 200) throw httpError('list', res);
     const list = res.body as { metadata?: { resourceVersion?: string }; items?: ConfigMapObject[] };
     this.resourceVersion = list.metadata?.resourceVersion;
+    this.backoff.usable(this.now());
     if (!this.available) {
       this.available = true;
       this.options.onAvailability(true);
     }
     const item = list.items?.find((cm) => cm.metadata.name === this.options.name);
-    if (item === undefined) this.options.onEvent({ type: 'absent', resourceVersion: this.resourceVersion });
+    if (item === undefined) this.absent(this.resourceVersion);
     else this.deliver(item, true);
+    this.options.onConfirmed?.(sentAt);
   }
 
   private deliver(configMap: ConfigMapObject, fromList: boolean): void {
@@ -173,22 +181,76 @@ export class ConfigMapWatch {
     // After a re-list the apiserver may replay what was already delivered; a list is authoritative.
     if (!fromList && (rv === this.delivered || olderResourceVersion(rv, this.delivered))) return;
     this.delivered = rv;
+    this.state = { exists: true, uid: configMap.metadata.uid, resourceVersion: rv };
     this.options.onEvent({ type: 'object', configMap });
   }
 
-  /** One watch connection; resolves 'closed' when the server ended it, 'gone' on 410. */
-  private async watchOnce(): Promise<'closed' | 'gone'> {
+  private absent(resourceVersion: string | undefined): void {
+    this.state = { exists: false };
+    this.options.onEvent({ type: 'absent', resourceVersion });
+  }
+
+  /**
+   * One check of the watch (watch-health.ts): the ConfigMap from the apiserver's cache (a list by
+   * name at resourceVersion 0: what `list` RBAC allows, no etcd read) against what the watch said.
+   */
+  private async check(): Promise<void> {
+    if (this.checking || this.stopped) return;
+    this.checking = true;
+    this.stats.checks++;
+    const sentAt = this.now();
+    const timeoutMs = this.options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
+    try {
+      const query = new URLSearchParams({ fieldSelector: this.fieldSelector, resourceVersion: '0' });
+      const res = await this.options.connection.request('GET', `${this.path}?${query.toString()}`, undefined, undefined, timeoutMs);
+      // An answer, even a refusal, means the API is not silent; an open watch keeps delivering
+      // after a Role or token change, and the next list says why (with its fix) when it fails.
+      if (res.status !== 200) {
+        this.options.logger.debug({ status: res.status, body: res.text.slice(0, 300) }, 'watch check refused; the watch goes on');
+        return;
+      }
+      const item = (res.body as { items?: ConfigMapObject[] }).items?.find((cm) => cm.metadata.name === this.options.name);
+      const verdict = judgeCheck(item === undefined ? { exists: false } : { exists: true, uid: item.metadata.uid, resourceVersion: item.metadata.resourceVersion }, this.state);
+      if (verdict.current) {
+        this.options.onConfirmed?.(sentAt);
+        return;
+      }
+      this.stats.missed++;
+      this.options.logger.info({ why: verdict.why }, 'the watch missed a change (a silent connection?): listing again');
+      this.interruptWatch({ relist: verdict.why });
+    } catch (err) {
+      // No answer: the apiserver, or the path to it, is silent. The pooled connections may be too.
+      this.interruptWatch({ failure: new HttpError('check', 0, (err as Error).message) });
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /** A method, not the field: a check sets it while the watch is awaited. */
+  private takeInterrupt(): Interrupt | undefined {
+    const interrupt = this.interrupt;
+    this.interrupt = undefined;
+    return interrupt;
+  }
+
+  private interruptWatch(interrupt: Interrupt): void {
+    if (this.interrupt !== undefined) return;
+    this.interrupt = interrupt;
+    if ('failure' in interrupt && interrupt.failure.status === 0) this.options.connection.resetConnections?.();
+    this.controller?.abort();
+    this.interrupted?.();
+  }
+
+  /** One watch connection; resolves 'closed' when it ended, 'gone' on 410, 'relist' when a check found it behind. */
+  private async watchOnce(): Promise<'closed' | 'gone' | 'relist'> {
     this.stats.watches++;
+    this.interrupt = undefined;
     const watch = new Watch(this.options.connection.watchConfig as unknown as KubeConfig);
     // Set from the watch's callbacks.
     const seen: { gone: boolean; failure: unknown } = { gone: false, failure: undefined };
+    const timeoutSeconds = watchTimeoutSeconds(MIN_WATCH_TIMEOUT_S, Math.random);
     const ended = new Promise<void>((resolve) => {
-      const params = {
-        fieldSelector: this.fieldSelector,
-        resourceVersion: this.resourceVersion,
-        allowWatchBookmarks: true,
-        timeoutSeconds: Math.round(MIN_WATCH_TIMEOUT_S * (1 + Math.random())),
-      };
+      const params = { fieldSelector: this.fieldSelector, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds };
       void watch
         .watch(
           this.path,
@@ -206,7 +268,7 @@ export class ConfigMapWatch {
             if (type === 'ADDED' || type === 'MODIFIED') this.deliver(object as ConfigMapObject, false);
             else if (type === 'DELETED') {
               this.delivered = meta?.resourceVersion;
-              this.options.onEvent({ type: 'absent', resourceVersion: meta?.resourceVersion });
+              this.absent(meta?.resourceVersion);
             }
             // BOOKMARK: only the resourceVersion, taken above.
           },
@@ -217,43 +279,30 @@ export class ConfigMapWatch {
         )
         .then((controller) => {
           this.controller = controller;
-          if (this.stopped) controller.abort();
+          if (this.stopped || this.interrupt !== undefined) controller.abort();
         });
     });
-    await ended;
+    // client-go's typed Watch ends the request on the client side at timeoutSeconds too.
+    const deadline = setTimeout(() => { this.controller?.abort(); }, timeoutSeconds * 1000 + WATCH_DEADLINE_GRACE_MS);
+    const checks = setInterval(() => { void this.check(); }, this.options.checkMs ?? DEFAULT_CHECK_MS);
+    // The watch may hang before its controller exists (a silent connection before the headers).
+    await Promise.race([ended, new Promise<void>((resolve) => { this.interrupted = resolve; })]);
+    clearTimeout(deadline);
+    clearInterval(checks);
+    this.interrupted = undefined;
+    this.controller?.abort();
     this.controller = undefined;
+    const interrupt = this.takeInterrupt();
+    if (interrupt !== undefined && !this.isStopped()) {
+      if ('failure' in interrupt) throw interrupt.failure;
+      return 'relist';
+    }
     const { gone, failure } = seen;
     if (gone || (failure as { statusCode?: number } | undefined)?.statusCode === 410) return 'gone';
     if (failure !== undefined && !this.isStopped()) {
-      if (isAbort(failure)) return 'closed';
+      if ((failure as { name?: string }).name === 'AbortError') return 'closed';
       throw failure instanceof HttpError ? failure : wrapWatchError(failure);
     }
     return 'closed';
   }
-}
-
-class HttpError extends Error {
-  override name = 'HttpError';
-  constructor(readonly verb: 'list' | 'watch', readonly status: number, message: string) {
-    super(message);
-  }
-}
-
-function isAbort(err: unknown): boolean {
-  return (err as { name?: string } | undefined)?.name === 'AbortError';
-}
-
-function wrapWatchError(err: unknown): Error {
-  const status = (err as { statusCode?: number }).statusCode;
-  if (typeof status === 'number') return new HttpError('watch', status, (err as Error).message);
-  return new HttpError('watch', 0, `watch: ${(err as Error).message}`);
-}
-
-function classify(err: unknown): ApiProblem {
-  if (err instanceof HttpError) {
-    const kind = err.status === 403 ? 'forbidden' : err.status === 401 ? 'unauthorized' : err.status === 0 ? 'unreachable' : 'error';
-    return { kind, verb: err.verb, status: err.status, message: err.message };
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return { kind: 'unreachable', verb: 'list', message };
 }

@@ -6,6 +6,7 @@
 // the Events writes are plain JSON requests over the same keep-alive agent.
 import { Agent, request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { load } from 'js-yaml';
@@ -15,12 +16,21 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 
 /** client-go and client-node re-read a token file at most once a minute; bound tokens rotate hourly. */
 const TOKEN_REREAD_MS = 60_000;
+/** How long a request may go unanswered (no byte) before it counts as unreachable, by default. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+export interface ConnectionOptions {
+  /** A request with no byte from the server for this long fails as unreachable (ms; default 30 s). */
+  requestTimeoutMs?: number;
+}
 
 export interface ApiResponse {
   status: number;
   /** Parsed JSON body; undefined when the body was empty or not JSON. */
   body: unknown;
   text: string;
+  /** Response headers (Retry-After); absent in test fakes. */
+  headers?: IncomingHttpHeaders;
 }
 
 /** A failure to reach the apiserver at all (refused, reset, timeout, TLS). */
@@ -33,13 +43,22 @@ export interface KubeConnection {
   readonly server: string;
   /** Where the credentials came from, for log lines. */
   readonly origin: string;
-  /** JSON request; never throws on an HTTP status, throws ApiUnreachableError when no response came. */
-  request(method: string, path: string, body?: unknown, contentType?: string): Promise<ApiResponse>;
+  /**
+   * JSON request; never throws on an HTTP status, throws ApiUnreachableError when no response came
+   * (within `timeoutMs` of silence: default the connection's requestTimeoutMs).
+   */
+  request(method: string, path: string, body?: unknown, contentType?: string, timeoutMs?: number): Promise<ApiResponse>;
   /** What client-node's Watch needs of a KubeConfig (getCurrentCluster, applyToFetchOptions). */
   readonly watchConfig: {
     getCurrentCluster(): { server: string };
     applyToFetchOptions(opts: object): Promise<{ agent: Agent | undefined; headers: Record<string, string> }>;
   };
+  /**
+   * Ends every open connection (the watch's included): after a request went unanswered, the pooled
+   * keep-alive connections may be silent too (a NAT entry gone, a dead load balancer); new ones
+   * are made on the next request.
+   */
+  resetConnections?(): void;
   close(): void;
 }
 
@@ -60,7 +79,7 @@ interface Credentials {
  * (injected by the kubelet into every container) and `<dir>/token` + `<dir>/ca.crt`.
  * Throws when the env or the token mount is missing, saying which.
  */
-export function inClusterConnection(env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUNT_DIR): KubeConnection {
+export function inClusterConnection(env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUNT_DIR, options: ConnectionOptions = {}): KubeConnection {
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT;
   if (host === undefined || host === '' || port === undefined || port === '') {
@@ -77,7 +96,7 @@ export function inClusterConnection(env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUN
     );
   }
   const server = `https://${isIPv6(host) ? `[${host}]` : host}:${port}`;
-  return connect({ server, origin: `ServiceAccount token ${dir}`, ca, tokenFile: `${dir}/token` });
+  return connect({ server, origin: `ServiceAccount token ${dir}`, ca, tokenFile: `${dir}/token` }, options);
 }
 
 interface KubeconfigFile {
@@ -99,7 +118,7 @@ export function kubeconfigNamespace(path: string): string | undefined {
  * (`token`, `tokenFile`) or client certificate (`client-certificate[-data]`, `client-key[-data]`).
  * Exec plugins and auth providers are not supported: the watcher runs with a ServiceAccount token.
  */
-export function kubeconfigConnection(path: string): KubeConnection {
+export function kubeconfigConnection(path: string, options: ConnectionOptions = {}): KubeConnection {
   const doc = load(readFileSync(path, 'utf8')) as KubeconfigFile;
   const contextName = doc['current-context'];
   const context = doc.contexts?.find((c) => c.name === contextName)?.context;
@@ -129,10 +148,11 @@ export function kubeconfigConnection(path: string): KubeConnection {
   if (token !== undefined) credentials.token = token;
   const tokenFile = str(user.tokenFile);
   if (tokenFile !== undefined) credentials.tokenFile = tokenFile;
-  return connect(credentials);
+  return connect(credentials, options);
 }
 
-function connect(credentials: Credentials): KubeConnection {
+function connect(credentials: Credentials, options: ConnectionOptions): KubeConnection {
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const url = new URL(credentials.server);
   const secure = url.protocol === 'https:';
   // One connection is all a single watch + an occasional write need.
@@ -164,7 +184,7 @@ function connect(credentials: Credentials): KubeConnection {
     return { Accept: 'application/json', ...(t === undefined ? {} : { Authorization: `Bearer ${t}` }) };
   };
 
-  const request = (method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<ApiResponse> =>
+  const request = (method: string, path: string, body?: unknown, contentType = 'application/json', timeoutMs = requestTimeoutMs): Promise<ApiResponse> =>
     new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const send = secure ? httpsRequest : httpRequest;
@@ -177,7 +197,7 @@ function connect(credentials: Credentials): KubeConnection {
             ...headers(),
             ...(payload === undefined ? {} : { 'Content-Type': contentType, 'Content-Length': String(payload.length) }),
           },
-          timeout: 30_000,
+          timeout: timeoutMs,
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -191,11 +211,13 @@ function connect(credentials: Credentials): KubeConnection {
             } catch {
               parsed = undefined;
             }
-            resolve({ status: res.statusCode ?? 0, body: parsed, text });
+            // As client-go does on a 401: the token file may hold a rotated token already; read it again.
+            if (res.statusCode === 401) tokenReadAt = 0;
+            resolve({ status: res.statusCode ?? 0, body: parsed, text, headers: res.headers });
           });
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`no answer from ${credentials.server} within 30s`)));
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${String(Math.round(timeoutMs / 1000))}s`)));
       req.on('error', (err) => { reject(new ApiUnreachableError(`${credentials.server}: ${err.message}`, { cause: err })); });
       req.end(payload);
     });
@@ -207,6 +229,12 @@ function connect(credentials: Credentials): KubeConnection {
     watchConfig: {
       getCurrentCluster: () => ({ server: credentials.server }),
       applyToFetchOptions: () => Promise.resolve({ agent, headers: headers() }),
+    },
+    resetConnections: () => {
+      if (agent === undefined) return;
+      for (const sockets of [...Object.values(agent.sockets), ...Object.values(agent.freeSockets)]) {
+        for (const socket of sockets ?? []) socket.destroy();
+      }
     },
     close: () => agent?.destroy(),
   };

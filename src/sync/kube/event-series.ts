@@ -9,6 +9,9 @@
 //   left, occurrences only update the series in memory and the series is written once when a
 //   token comes back, with the latest message and the full count: a burst of edits makes at most
 //   `burst + elapsed / refillMs` writes, and the last verdict is never lost, only delayed.
+// - a write the apiserver could not take now (429, 5xx, no answer) is tried again: its series is
+//   pending again, and writes wait for the server's Retry-After or a backoff (1 s doubling to
+//   60 s), whichever is longer; each try takes a token, so retries stay within the bucket.
 // - no permission for events (403): the series pending are dropped and writes pause for a while.
 
 export type EventType = 'Normal' | 'Warning';
@@ -36,6 +39,10 @@ export interface Series {
 
 /** The apiserver keeps Events for --event-ttl (1 h by default); past that a PATCH gets 404. */
 const MAX_SERIES = 256;
+const RETRY_INITIAL_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
+/** The longest Retry-After honoured: a server asking for more gets its Events this late. */
+const RETRY_AFTER_MAX_MS = 5 * 60_000;
 
 export class EventSeries {
   private readonly series = new Map<string, Series>();
@@ -43,6 +50,9 @@ export class EventSeries {
   private tokens: number;
   private lastRefill: number;
   private forbiddenUntil = 0;
+  /** After a failed write: no write before this time; `failures` in a row set the backoff. */
+  private notBefore = 0;
+  private failures = 0;
 
   /** Token bucket: at most `burst` writes at once, one more every `refillMs`; `now` in epoch ms. */
   constructor(private readonly burst: number, private readonly refillMs: number, private readonly now: () => number) {
@@ -81,6 +91,7 @@ export class EventSeries {
         this.dirty.clear();
         return undefined;
       }
+      if (this.now() < this.notBefore) return { waitMs: this.notBefore - this.now() };
       this.refill();
       if (this.tokens < 1) return { waitMs: Math.max(1, this.lastRefill + this.refillMs - this.now()) };
       const key = this.dirty.values().next().value;
@@ -92,6 +103,24 @@ export class EventSeries {
       return { write: series };
     }
     return undefined;
+  }
+
+  /**
+   * The write of `series` failed for a reason that passes (429, 5xx, no answer): it is pending
+   * again, and no write happens for max(`retryAfterMs`, backoff). Returns that delay (ms).
+   */
+  retry(series: Series, retryAfterMs?: number): number {
+    if (this.series.get(series.key) === series) this.dirty.add(series.key);
+    const backoff = Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * 2 ** Math.min(this.failures, 16));
+    this.failures++;
+    const delay = Math.max(backoff, Math.min(retryAfterMs ?? 0, RETRY_AFTER_MAX_MS));
+    this.notBefore = this.now() + delay;
+    return delay;
+  }
+
+  /** A write succeeded: the backoff starts over. */
+  written(): void {
+    this.failures = 0;
   }
 
   /** Writes are forbidden (403): drop what is pending, pause for `retryMs`. Returns whether this is the first time. */

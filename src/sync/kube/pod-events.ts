@@ -1,14 +1,17 @@
 // Kubernetes Events regarding the Pod, where operators look: `kubectl describe pod`, `kubectl
 // events --for pod/NAME`. The writer: which occurrences to write and when is event-series.ts
 // (client-go's EventCorrelator: one Event per series, a token bucket); this does the API writes,
-// one at a time (what arrives meanwhile coalesces into its series). No permission for events (403)
-// → one log line naming the fix, then Events are paused (and retried after `forbiddenRetryMs`);
-// the watcher keeps publishing either way.
+// one at a time (what arrives meanwhile coalesces into its series). A write the apiserver cannot
+// take now (429 with its Retry-After, 5xx, no answer) is tried again within the rate limit, said
+// once per cause at warning level; one it refuses for good (400, 422) is dropped, said at warning
+// level. No permission for events (403) → one log line naming the fix, then Events are paused (and
+// retried after `forbiddenRetryMs`); the watcher keeps publishing either way.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KubeConnection } from './connection.js';
 import { statusOf } from './connection.js';
 import { EventSeries } from './event-series.js';
+import { retryAfterMs } from './retry-backoff.js';
 import type { EventOccurrence, Series } from './event-series.js';
 
 export interface PodReference {
@@ -52,6 +55,8 @@ export class PodEventRecorder {
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Causes of delayed or dropped writes said since the last successful write. */
+  private readonly said = new Set<string>();
   /** Writes sent to the apiserver (creates + patches), and occurrences recorded. */
   readonly stats = { occurrences: 0, creates: 0, patches: 0, failed: 0 };
 
@@ -99,7 +104,7 @@ export class PodEventRecorder {
   }
 
   private async write(series: Series): Promise<void> {
-    const { connection, pod, logger } = this.options;
+    const { connection, pod } = this.options;
     const base = `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/events`;
     const count = series.count;
     try {
@@ -128,14 +133,34 @@ export class PodEventRecorder {
       }
       if (res.status >= 300) {
         this.stats.failed++;
-        logger.debug({ status: res.status, body: res.text.slice(0, 300) }, 'event write failed');
+        const message = statusOf(res.body).message ?? res.text.slice(0, 300);
+        if (res.status === 429 || res.status >= 500) {
+          const after = retryAfterMs(res.headers?.['retry-after'], Date.now());
+          const delay = this.series.retry(series, after);
+          this.delayed(String(res.status), `the apiserver answered ${String(res.status)} to an Event write${after === undefined ? '' : ` (Retry-After ${String(Math.round(after / 1000))} s)`}: ${message}`, delay);
+          return;
+        }
+        this.sayOnce(`dropped:${String(res.status)}`, `Event ${series.occurrence.reason} for ${series.occurrence.file} dropped: the apiserver refused it (${String(res.status)}: ${message}); the verdict is in this log`);
         return;
       }
       series.written = count;
+      this.series.written();
+      this.said.clear();
     } catch (err) {
       this.stats.failed++;
-      logger.debug({ err }, 'event write failed (API unreachable)');
+      const delay = this.series.retry(series);
+      this.delayed('unreachable', `the Kubernetes API is unreachable (${(err as Error).message})`, delay);
     }
+  }
+
+  private delayed(cause: string, why: string, delayMs: number): void {
+    this.sayOnce(cause, `Events delayed: ${why}; trying again in ${String(Math.round(delayMs / 1000))} s and after, within the rate limit (none is lost while the watcher runs)`);
+  }
+
+  private sayOnce(cause: string, message: string): void {
+    if (this.said.has(cause)) return;
+    this.said.add(cause);
+    this.options.logger.warn({ namespace: this.options.pod.namespace }, message);
   }
 
   private forbidden(message: string): void {

@@ -12,6 +12,8 @@ export interface Mark {
   at: string;
   /** `namespace/name` of the Pod whose Envoy gave the verdict. */
   pod?: string;
+  /** accepted only: the store could not hold this content (why, e.g. the apiserver's "Too long"): the mark stands alone. */
+  unkept?: string;
 }
 
 /** The record key's JSON. `files[name].accepted` describes the data key `name`. */
@@ -24,7 +26,7 @@ export interface LastAcceptedRecord {
 function isMark(value: unknown): value is Mark {
   if (typeof value !== 'object' || value === null) return false;
   const m = value as Record<string, unknown>;
-  return typeof m.sha256 === 'string' && /^[0-9a-f]{64}$/.test(m.sha256) && typeof m.at === 'string' && (m.version === undefined || typeof m.version === 'string');
+  return typeof m.sha256 === 'string' && /^[0-9a-f]{64}$/.test(m.sha256) && typeof m.at === 'string' && (m.version === undefined || typeof m.version === 'string') && (m.unkept === undefined || typeof m.unkept === 'string');
 }
 
 /**

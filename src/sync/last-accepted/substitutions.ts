@@ -33,6 +33,7 @@ export function substitutions(snapshot: Snapshot, store: LastAccepted): { substi
     const { accepted, refused } = mark;
     let why: string;
     if (accepted === undefined) why = 'Envoy never accepted a version of it';
+    else if (accepted.unkept !== undefined) why = `Envoy last accepted version ${accepted.version ?? '(no version_info)'} in Pod ${accepted.pod ?? '(unknown)'} at ${accepted.at}, but the store could not hold it: ${accepted.unkept}`;
     else if (content === undefined) why = 'the store lacks its accepted content';
     else if (sha256(content) !== accepted.sha256) why = 'the stored accepted content does not match its sha256 (edited by hand?)';
     else if (accepted.sha256 === refused.sha256) why = 'the same content is marked accepted and refused';

@@ -9,13 +9,18 @@
 // differs, PUT with the resourceVersion read (optimistic concurrency: a 409 re-reads), and skip
 // the request entirely when the last known record already says so. Best effort: the watcher never
 // waits on it, a failure is logged once per kind and retried with backoff while verdicts keep
-// coming. The ConfigMap is not created by `rbac`'s Role (RBAC cannot limit `create` to one name):
+// coming. Every `--store-check` the watcher reads the store and puts back what its own Envoy
+// accepted (or refused) if the store lost it (changes.ts `refill`). Content the store cannot hold
+// (422/413: over 1 MiB with the record) is said at error level once per version and marked
+// `unkept`, dropping the older accepted content so that `copy` never presents it as the last
+// accepted. The ConfigMap is not created by `rbac`'s Role (RBAC cannot limit `create` to one name):
 // `envoy-xds-injector rbac` prints it, and the watcher creates it itself only where allowed.
 import type { Logger } from 'pino';
 import { LAST_ACCEPTED_RECORD_KEY, LAST_ACCEPTED_SOURCE_ANNOTATION, MANAGED_BY_LABELS, lastAcceptedConfigMapName } from '../../inject/last-accepted.js';
 import { sha256 } from '../envoy/version-stamp.js';
 import { ApiUnreachableError, statusOf } from '../kube/connection.js';
 import type { KubeConnection } from '../kube/connection.js';
+import { apply, formatRecord, keyOf, refill, unkept, type Change, type OwnVerdicts } from './changes.js';
 import { parseRecord } from './record.js';
 import type { LastAcceptedRecord, Mark } from './record.js';
 
@@ -34,6 +39,8 @@ export interface LastAcceptedWriterOptions {
   /** The `rbac` command line, for the "forbidden" hint. */
   fixCommand: string;
   backoff?: { initialMs: number; maxMs: number };
+  /** How often the store is read to put back what it lost (ms, default 30 s; × 1-1.5 jitter); 0: never. */
+  storeCheckMs?: number;
 }
 
 interface ConfigMapBody {
@@ -53,10 +60,7 @@ export interface JudgedFile {
   version: string | undefined;
 }
 
-type Change = { file: string; accepted: Mark; content: string } | { file: string; refused: Mark };
-
-/** One pending change per file and kind: a newer verdict of the same kind replaces the older. */
-const keyOf = (change: Change): string => `${'refused' in change ? 'refused' : 'accepted'}:${change.file}`;
+export const DEFAULT_STORE_CHECK_MS = 30_000;
 
 const MAX_ATTEMPTS = 5;
 /** After a 403: the Role is missing; asking again every few seconds would only load the apiserver. */
@@ -76,12 +80,16 @@ export class LastAcceptedWriter {
   private readonly reported = new Set<string>();
   private wrote = false;
   private forbidden = false;
+  /** This Pod's Envoy's last verdicts, per file: what a store that lost them gets back. */
+  private readonly own = new Map<string, OwnVerdicts>();
+  private checkTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: LastAcceptedWriterOptions) {
     this.name = lastAcceptedConfigMapName(options.configMap);
     this.path = `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/configmaps`;
     this.logger = options.logger;
     this.delayMs = options.backoff?.initialMs ?? 1000;
+    this.scheduleCheck();
   }
 
   /** A verdict listener (verdict/tracker.ts `onVerdict`). `unknown` verdicts are not kept. */
@@ -94,6 +102,7 @@ export class LastAcceptedWriter {
       ...(this.options.pod === undefined ? {} : { pod: `${this.options.namespace}/${this.options.pod}` }),
     };
     if (verdict.outcome === 'rejected') {
+      this.own.set(verdict.file, { ...this.own.get(verdict.file), refused: mark });
       this.queue({ file: verdict.file, refused: mark });
       return;
     }
@@ -105,6 +114,7 @@ export class LastAcceptedWriter {
         this.reportOnce(`utf8:${verdict.file}`, 'warn', `${verdict.file} is not UTF-8 text: not kept in ConfigMap ${this.name}`);
         return;
       }
+      this.own.set(verdict.file, { ...this.own.get(verdict.file), accepted: { mark, content: text } });
       this.queue({ file: verdict.file, accepted: mark, content: text });
     }, (err: unknown) => { this.logger.warn({ err, file: verdict.file }, 'could not read the accepted copy to keep it'); });
   }
@@ -113,10 +123,43 @@ export class LastAcceptedWriter {
   async close(timeoutMs = 2000): Promise<void> {
     const running = this.running;
     this.closed = true;
+    clearTimeout(this.checkTimer);
     if (running === undefined) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([running, new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
     clearTimeout(timer);
+  }
+
+  private scheduleCheck(): void {
+    const every = this.options.storeCheckMs ?? DEFAULT_STORE_CHECK_MS;
+    if (every <= 0 || this.closed) return;
+    this.checkTimer = setTimeout(() => {
+      void this.checkStore().catch((err: unknown) => { this.logger.debug({ err }, 'last-accepted store check failed'); }).finally(() => { this.scheduleCheck(); });
+    }, every * (1 + Math.random() * 0.5)).unref();
+  }
+
+  /** Reads the store (from the apiserver's cache) and queues what this Pod's verdicts it lacks. */
+  private async checkStore(): Promise<void> {
+    if (this.own.size === 0 || this.running !== undefined || this.closed) return;
+    const got = await this.options.connection.request('GET', `${this.path}/${encodeURIComponent(this.name)}?resourceVersion=0`);
+    if (got.status !== 200 && got.status !== 404) return; // the next write says why
+    const body = got.status === 200 ? (got.body as ConfigMapBody) : undefined;
+    let record: LastAcceptedRecord | undefined;
+    try {
+      const text = body?.data?.[LAST_ACCEPTED_RECORD_KEY];
+      record = text === undefined ? undefined : parseRecord(text);
+    } catch {
+      record = undefined; // rewritten by the write, which says so
+    }
+    const changes = refill(record, body?.data ?? {}, this.own, (text) => sha256(Buffer.from(text, 'utf8')));
+    if (changes.length === 0) {
+      this.reported.delete('refill');
+      return;
+    }
+    if (!this.reported.has('refill')) this.logger.warn({ configMap: this.name, files: [...new Set(changes.map((c) => c.file))] }, `ConfigMap ${this.name} lacks what this Pod's Envoy last judged (${got.status === 404 ? 'deleted' : 're-created empty or edited'}?): putting it back`);
+    this.reported.add('refill');
+    this.known = undefined;
+    for (const change of changes) this.queue(change);
   }
 
   private queue(change: Change): void {
@@ -155,7 +198,8 @@ export class LastAcceptedWriter {
   }
 
   /** true: written (or nothing to write, or cannot be written at all: logged); false: retry later. */
-  private async write(changes: Change[]): Promise<boolean> {
+  private async write(pending: Change[]): Promise<boolean> {
+    let changes = pending;
     const { connection } = this.options;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const got = await connection.request('GET', `${this.path}/${encodeURIComponent(this.name)}`);
@@ -170,6 +214,10 @@ export class LastAcceptedWriter {
         body.data = { ...body.data, [LAST_ACCEPTED_RECORD_KEY]: formatRecord(record) };
         const created = await connection.request('POST', this.path, body);
         if (created.status === 409) continue; // another Pod created it meanwhile: read it
+        if (this.tooBig(created.status, created.body, changes)) {
+          changes = unkept(changes, statusOf(created.body).message ?? `HTTP ${String(created.status)}`);
+          continue;
+        }
         return this.settle(created.status, created.body, record, 'create');
       }
       if (got.status !== 200) return this.settle(got.status, got.body, undefined, 'get');
@@ -194,9 +242,30 @@ export class LastAcceptedWriter {
       body.data = { ...body.data, [LAST_ACCEPTED_RECORD_KEY]: formatRecord(record) };
       const put = await connection.request('PUT', `${this.path}/${encodeURIComponent(this.name)}`, body);
       if (put.status === 409) continue; // another Pod wrote first: re-read, re-apply
+      if (this.tooBig(put.status, put.body, changes)) {
+        changes = unkept(changes, statusOf(put.body).message ?? `HTTP ${String(put.status)}`);
+        continue;
+      }
       return this.settle(put.status, put.body, record, 'update');
     }
     return false;
+  }
+
+  /**
+   * The store refused a write holding accepted content as too big (422 Invalid: "Too long", 413):
+   * says so loudly, once per version, and keeps that version's mark only (`unkept`) from then on.
+   */
+  private tooBig(status: number, body: unknown, changes: readonly Change[]): boolean {
+    if (status !== 422 && status !== 413) return false;
+    const big = changes.filter((c): c is Extract<Change, { accepted: Mark }> => 'accepted' in c && c.content !== undefined);
+    if (big.length === 0) return false;
+    const message = statusOf(body).message ?? `HTTP ${String(status)}`;
+    for (const c of big) {
+      const mine = this.own.get(c.file);
+      if (mine?.accepted?.mark.sha256 === c.accepted.sha256) mine.accepted = { mark: { ...c.accepted, unkept: message }, content: undefined };
+      this.reportOnce(`unkept:${c.file}:${c.accepted.sha256}`, 'error', `Envoy accepted ${c.file} version ${c.accepted.version ?? '(no version_info)'}, but ConfigMap ${this.name} cannot hold it (${message}): a new Pod cannot start from it, and its copy will say so rather than start from an older version. Fix: keep the ConfigMap's files well under 1 MiB in total (the store holds them plus a record)`);
+    }
+    return true;
   }
 
   private settle(status: number, body: unknown, record: LastAcceptedRecord | undefined, verb: string): boolean {
@@ -226,25 +295,4 @@ export class LastAcceptedWriter {
     this.reported.add(key);
     this.logger[level]({ configMap: this.name }, message);
   }
-}
-
-/** Applies one change to `record` (and the accepted content to `body`); returns whether anything changed. */
-function apply(record: LastAcceptedRecord, body: ConfigMapBody | undefined, change: Change): boolean {
-  const entry = (record.files[change.file] ??= {});
-  if ('refused' in change) {
-    if (entry.refused?.sha256 === change.refused.sha256) return false;
-    entry.refused = change.refused;
-    return true;
-  }
-  const contentChanged = body !== undefined && body.data?.[change.file] !== change.content;
-  if (body !== undefined) body.data = { ...body.data, [change.file]: change.content };
-  if (entry.accepted?.sha256 === change.accepted.sha256 && !contentChanged) return false;
-  entry.accepted = change.accepted;
-  // Envoy now runs this content: a refusal of the same content (another Envoy's) no longer holds.
-  if (entry.refused?.sha256 === change.accepted.sha256) delete entry.refused;
-  return true;
-}
-
-function formatRecord(record: LastAcceptedRecord): string {
-  return `${JSON.stringify(record, null, 2)}\n`;
 }

@@ -7,6 +7,9 @@ import { readSnapshot } from '../volume/snapshot.js';
 import type { Snapshot } from '../volume/snapshot.js';
 import { TargetDirectory } from './target.js';
 import { publishRank, validateConfigFile } from '../envoy/gate.js';
+import { findReferences } from '../envoy/references.js';
+import { parseConfig } from '../envoy/subscriptions.js';
+import { referenceOrder } from './reference-order.js';
 import type { FileKind, ValidationError } from '../envoy/gate.js';
 import { sha256, stampVersion, stampedSha256 } from '../envoy/version-stamp.js';
 import type { Stamped } from '../envoy/version-stamp.js';
@@ -81,6 +84,7 @@ export class Syncer {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly stamps = new Map<string, { sourceSha256: string; sha256: string; version: string | undefined }>();
   private publishedListener: ((files: PublishedFile[]) => void) | undefined;
+  private beforeRenamesListener: (() => Promise<void>) | undefined;
 
   constructor(private readonly options: SyncerOptions) {
     this.target = new TargetDirectory(options.targetDir);
@@ -90,6 +94,11 @@ export class Syncer {
   /** `watch`: told about every pass's renames, right after them, for Envoy's verdict. */
   onPublished(listener: (files: PublishedFile[]) => void): void {
     this.publishedListener = listener;
+  }
+
+  /** `watch`: awaited after staging and before the first rename of a pass (Envoy's counters for the verdict's baseline). Must not throw. */
+  onBeforeRenames(listener: () => Promise<void>): void {
+    this.beforeRenamesListener = listener;
   }
 
   removeStaleTempFiles(): Promise<string[]> {
@@ -192,8 +201,11 @@ export class Syncer {
       changes.push({ name, content, sha256: digest, kind: validation.kind, existed: current !== 'absent', version: memo.version });
     }
 
-    // Make before break: what others reference lands first (ties in name order, for determinism).
-    changes.sort((a, b) => publishRank(a.kind) - publishRank(b.kind) || (a.name < b.name ? -1 : 1));
+    // A file named by another (path_config_source, a secret's certificate) lands before it: Envoy
+    // refuses a path that does not exist yet and reads it the moment the naming file is applied.
+    // Otherwise make before break (clusters, endpoints, listeners, routes), then the name.
+    const ordered = changes.length < 2 ? changes : referenceOrder(changes.map((change) => ({ ...change, rank: publishRank(change.kind), names: namedFiles(change.content) })));
+    changes.splice(0, changes.length, ...ordered);
     // Stage everything before the first rename: a full disk fails the whole change, not half of it,
     // and the renames follow one another as closely as possible. Staged in parallel so the fsyncs
     // share journal commits.
@@ -204,6 +216,7 @@ export class Syncer {
       await this.target.discard(staged);
       throw failure.reason;
     }
+    if (changes.length > 0) await this.beforeRenamesListener?.();
     const published: PublishedFile[] = [];
     for (const [index, change] of changes.entries()) {
       const file = staged[index];
@@ -258,4 +271,11 @@ export class Syncer {
       `rejected ${where}: ${error.message}; ${keptPrevious ? 'the last good version stays published' : 'nothing published for this file'}`,
     );
   }
+}
+
+/** Base names of the files `content` names (path_config_source paths, a secret's files); parsed only when it may name any. */
+function namedFiles(content: Buffer): string[] {
+  const text = content.toString('utf8');
+  if (!text.includes('path') && !text.includes('filename')) return [];
+  return findReferences(parseConfig(text)).map((ref) => ref.file);
 }

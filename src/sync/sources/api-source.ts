@@ -5,12 +5,13 @@ import type { Logger } from 'pino';
 import type { Snapshot } from '../volume/snapshot.js';
 import { readSnapshot } from '../volume/snapshot.js';
 import { configMapSnapshot, contentDigest } from './configmap-snapshot.js';
-import type { ApiProblem, ConfigMapEvent } from '../kube/configmap-watch.js';
+import type { ConfigMapEvent } from '../kube/configmap-watch.js';
+import { CauseLog, explainProblem, type ApiProblem } from '../kube/api-problem.js';
+import type { BackoffPolicy } from '../kube/retry-backoff.js';
 import { ConfigMapWatch } from '../kube/configmap-watch.js';
 import { FallbackGuard } from './fallback-guard.js';
 import type { KubeConnection } from '../kube/connection.js';
 import type { SnapshotSource } from './source.js';
-import { rbacCommandLine } from '../kube/rbac-hint.js';
 
 export interface ApiSourceOptions {
   connection: KubeConnection;
@@ -23,7 +24,11 @@ export interface ApiSourceOptions {
   volumeLagMs?: number;
   /** For the "how to fix" hint: the Pod's ServiceAccount, when known. */
   serviceAccount?: string;
-  backoff?: { initialMs: number; maxMs: number };
+  backoff?: Partial<BackoffPolicy>;
+  /** How often the watch is checked, and how long a check may go unanswered (ms; configmap-watch.ts). */
+  checkMs?: number;
+  checkTimeoutMs?: number;
+  /** Milliseconds on a monotonic clock (default performance.now): --volume-lag is a duration. */
   now?: () => number;
 }
 
@@ -44,19 +49,25 @@ export class ApiSource implements SnapshotSource {
   private holdTimer: NodeJS.Timeout | undefined;
   private reportedHold = false;
   private reportedAbsent = false;
-  private fallbackAnnounced = false;
+  /** Causes said during the current outage: each once. */
+  private readonly causes = new CauseLog();
 
   constructor(private readonly options: ApiSourceOptions) {
     this.logger = options.logger;
-    this.guard = new FallbackGuard(options.volumeLagMs ?? DEFAULT_VOLUME_LAG_MS, options.now);
+    const now = options.now ?? (() => performance.now());
+    this.guard = new FallbackGuard(options.volumeLagMs ?? DEFAULT_VOLUME_LAG_MS, now);
     this.watch = new ConfigMapWatch({
       connection: options.connection,
       namespace: options.namespace,
       name: options.configMap,
       logger: options.logger,
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+      ...(options.checkMs === undefined ? {} : { checkMs: options.checkMs }),
+      ...(options.checkTimeoutMs === undefined ? {} : { checkTimeoutMs: options.checkTimeoutMs }),
+      now,
       onEvent: (event) => { this.onEvent(event); },
       onAvailability: (available, problem) => { this.onAvailability(available, problem); },
+      onConfirmed: (at) => { this.guard.apiConfirmed(at); },
     });
   }
 
@@ -149,35 +160,22 @@ export class ApiSource implements SnapshotSource {
       if (this.state.kind === 'unusable') this.logger.info({ server: this.options.connection.server }, 'Kubernetes API usable again: following the ConfigMap through the API');
       else this.logger.info({ server: this.options.connection.server, credentials: this.options.connection.origin }, 'following the ConfigMap through the Kubernetes API');
       this.state = { kind: 'usable' };
-      this.fallbackAnnounced = false;
+      this.causes.recovered();
       return;
     }
     if (problem === undefined) return;
+    const wasUsable = this.state.kind !== 'unusable';
     this.state = { kind: 'unusable', problem };
-    if (!this.fallbackAnnounced) {
-      this.fallbackAnnounced = true;
-      this.logger.warn({ problem }, this.explain(problem));
-    }
+    // Each cause of an outage once (a reset, then a 403, then 429s...), the one that persists included.
+    if (this.causes.first(problem)) this.logger.warn({ problem }, this.explain(problem));
+    if (!wasUsable) return;
     this.volumeDirty = true;
     this.trigger();
   }
 
-  /** One line naming what failed and what fixes it. */
+  /** One line naming what failed and what fixes it (api-problem.ts). */
   explain(problem: ApiProblem): string {
-    const { namespace, configMap } = this.options;
-    const fallback = 'following the ConfigMap volume instead (changes arrive at the kubelet\'s sync, up to about a minute); retrying the API with backoff';
-    if (problem.kind === 'forbidden') {
-      const sa = serviceAccountOf(problem.message) ?? this.options.serviceAccount ?? 'SERVICE_ACCOUNT';
-      return `Kubernetes API forbids ${problem.verb} on configmaps "${configMap}" in namespace ${namespace} (${problem.message}): ${fallback}. Fix: ${rbacCommandLine(namespace, sa, configMap)}`;
-    }
-    if (problem.kind === 'unauthorized') {
-      return `Kubernetes API refused the ServiceAccount token (401 on ${problem.verb} configmaps): ${fallback}`;
-    }
-    return `Kubernetes API unreachable (${problem.verb} configmaps "${configMap}": ${problem.message}): ${fallback}`;
+    const { namespace, configMap, serviceAccount, connection } = this.options;
+    return explainProblem(problem, { namespace, configMap, serviceAccount, credentials: connection.origin });
   }
-}
-
-/** `User "system:serviceaccount:NS:SA" cannot ...` in an apiserver 403 message. */
-function serviceAccountOf(message: string): string | undefined {
-  return /system:serviceaccount:[^:"]+:([^"\s]+)/.exec(message)?.[1];
 }

@@ -9,6 +9,8 @@ export class Holds {
   private readonly held = new Map<string, string>();
   /** Held files whose refusal came from another Pod's Envoy. */
   private readonly fromStore = new Set<string>();
+  /** Held files → the files their refused content names (a refusal for a missing file is retried once it arrives). */
+  private readonly waitsFor = new Map<string, ReadonlySet<string>>();
   private releaseListener: ((name: string) => void) | undefined;
 
   /** Called when `isHeld` sees other content and lets the hold go (the state file forgets the refusal). */
@@ -16,10 +18,33 @@ export class Holds {
     this.releaseListener = listener;
   }
 
-  /** Holds `sha256` for `name` (after a rollback, or from the state file at start). */
-  hold(name: string, sha256: string, fromStore = false): void {
+  /**
+   * Holds `sha256` for `name` (after a rollback, or from the state file at start). `names`: the
+   * files the refused content names; publishing one of them releases the hold (arrived).
+   */
+  hold(name: string, sha256: string, fromStore = false, names: readonly string[] = []): void {
     this.held.set(name, sha256);
     if (fromStore) this.fromStore.add(name);
+    if (names.length > 0) this.waitsFor.set(name, new Set(names));
+    else this.waitsFor.delete(name);
+  }
+
+  /**
+   * Files were published: holds on content that names one of them end, so that content is tried
+   * again (Envoy refuses a file naming a path that does not exist yet; it may take it now).
+   * Returns the files released (the caller asks for a pass).
+   */
+  arrived(published: readonly string[]): string[] {
+    const released: string[] = [];
+    for (const [name, names] of this.waitsFor) {
+      if (!published.some((file) => names.has(file))) continue;
+      this.waitsFor.delete(name);
+      if (!this.held.delete(name)) continue;
+      this.fromStore.delete(name);
+      released.push(name);
+      this.releaseListener?.(name);
+    }
+    return released;
   }
 
   has(name: string): boolean {
@@ -38,6 +63,7 @@ export class Holds {
     if (held === contentSha256) return true;
     this.held.delete(name);
     this.fromStore.delete(name);
+    this.waitsFor.delete(name);
     this.releaseListener?.(name);
     return false;
   }
@@ -47,6 +73,7 @@ export class Holds {
     if (this.held.get(name) === sha256) return;
     this.held.delete(name);
     this.fromStore.delete(name);
+    this.waitsFor.delete(name);
   }
 
   /**

@@ -1,100 +1,99 @@
-// The judgement, pure: from the counters Envoy's admin API reports for the subscriptions a file
-// feeds (envoy/admin.ts), did Envoy take the published version? Envoy counts every update of a
-// file subscription in `<prefix>.update_attempt|update_success|update_rejected|update_failure`
-// and reports the accepted `version_info` as `<prefix>.version_text`; a refused update leaves
-// `version_text` at the previous version (envoy/version-stamp.ts). No IO, no clock: the tracker
-// (tracker.ts) polls and passes what it read.
-import type { SubscriptionStats } from '../envoy/admin.js';
-import type { Subscription } from '../envoy/subscriptions.js';
-import type { Outcome } from './verdict.js';
+// The judgement, pure: from two readings of Envoy's subscription counters (envoy/admin.ts
+// `counters`), the one taken just before the rename (the baseline) and the latest, did Envoy take
+// the published version? A file subscription counts `update_attempt` on every reload and then
+// exactly one of `update_success` (and sets `version_text` to the file's version_info),
+// `update_rejected` or `update_failure` (FilesystemSubscriptionImpl::refresh,
+// source/extensions/config_subscription/filesystem/filesystem_subscription_impl.cc). Versions are
+// unique per content (envoy/version-stamp.ts), so `version_text` equal to the published version
+// means Envoy runs exactly that content. No IO, no clock: the tracker (tracker.ts) polls and
+// passes what it read.
+import type { EnvoyCounters, SubscriptionCounters } from '../envoy/stat-prefixes.js';
 
-/** What is judged: the published version and the counters seen before the publish, per stat prefix. */
-export interface Judged {
-  /** The version Envoy will report for the file; undefined if it carries none. */
+export type Judgement =
+  | { outcome: 'accepted'; subscriptions: string[] }
+  | { outcome: 'rejected'; subscription: string; kind: 'rejected' | 'failure'; created?: { file: string } }
+  /** Not decided; `waiting`: subscriptions that read the previous version and have not reloaded yet. */
+  | { outcome: undefined; waiting: string[] };
+
+export interface JudgeInput {
+  /** The version published (undefined: the file carries none Envoy reports; counters alone decide). */
   version: string | undefined;
-  /** Stats seen before the publish, per stat prefix (undefined: never seen, counters from 0). */
-  baseline: ReadonlyMap<string, SubscriptionStats | undefined>;
+  /** The version Envoy ran for this file before (its readers then must reload it now). */
+  previousVersion: string | undefined;
+  /** Envoy's counters just before the rename (undefined: not read; every scope counts from zero). */
+  baseline: EnvoyCounters | undefined;
+  now: EnvoyCounters;
+  /** The scopes attributed to the file (attribution.ts). */
+  subscriptions: readonly string[];
+  /**
+   * Scopes attributed to the files this file names (an LDS file's RDS files, ...), with their file:
+   * a scope among them that did not exist before the rename was opened by this edit.
+   */
+  named: ReadonlyMap<string, string>;
+  /** Scopes given up on: they read the previous version but did not reload (gone from Envoy's config). */
+  gone?: ReadonlySet<string>;
 }
 
-export type Judgement = 'accepted' | 'rejected' | undefined;
+const ZERO: SubscriptionCounters = { versionText: '', attempt: 0, success: 0, rejected: 0, failure: 0 };
 
-export const emptyStats = (): SubscriptionStats => ({ versionText: '', success: 0, rejected: 0, failure: 0, attempt: 0 });
-
-/** The counters to compare `now` with: `base`, or zeros when Envoy restarted since (counters went down). */
-export function baseFor(base: SubscriptionStats | undefined, now: SubscriptionStats): SubscriptionStats {
-  const b = base ?? emptyStats();
-  return now.success + now.rejected + now.failure < b.success + b.rejected + b.failure ? emptyStats() : b;
+/** The counters to compare with: the baseline's, or zeros when Envoy restarted since (counters went down). */
+function baseOf(baseline: EnvoyCounters | undefined, prefix: string, now: SubscriptionCounters): SubscriptionCounters {
+  const base = baseline?.subscriptions.get(prefix) ?? ZERO;
+  return now.attempt < base.attempt ? ZERO : base;
 }
 
 /**
- * accepted: every subscription fed by the file reports its version (and, if Envoy already ran
- * that version before, counted a successful update since). rejected: some subscription counted
- * a failed or rejected update since the publish and does not report the version. undefined:
- * not decided yet (a subscription Envoy has no stats for counts as undecided).
+ * accepted: some subscription of the file reports its version (or, without a version, counted a
+ * success and no refusal since), every one that reloaded since the rename or ran the previous
+ * version does too, and every subscription this edit opened on a named file took that file.
+ * rejected: a subscription of the file counted a refusal since the rename and does not report the
+ * version, or a subscription this edit opened refused its file. Otherwise undecided.
  */
-export function judge(judged: Judged, subscriptions: readonly Pick<Subscription, 'statPrefix'>[], stats: ReadonlyMap<string, SubscriptionStats>): Judgement {
-  let all = true;
-  for (const s of subscriptions) {
-    const now = stats.get(s.statPrefix);
-    if (now === undefined) {
-      all = false;
+export function judge(input: JudgeInput): Judgement {
+  const { version, baseline, now } = input;
+  const accepted: string[] = [];
+  const waiting: string[] = [];
+  for (const prefix of input.subscriptions) {
+    const current = now.subscriptions.get(prefix);
+    if (current === undefined) continue;
+    const base = baseOf(baseline, prefix, current);
+    const refusedKind = current.rejected > base.rejected ? 'rejected' : current.failure > base.failure ? 'failure' : undefined;
+    const runs = version === undefined ? current.success > base.success && refusedKind === undefined : current.versionText === version;
+    if (runs) {
+      accepted.push(prefix);
       continue;
     }
-    const base = baseFor(judged.baseline.get(s.statPrefix), now);
-    const successMoved = now.success > base.success;
-    const failMoved = now.rejected + now.failure > base.rejected + base.failure;
-    const ambiguous = judged.version === undefined || base.versionText === judged.version;
-    const accepted = judged.version === undefined ? successMoved && !failMoved : now.versionText === judged.version && (!ambiguous || successMoved);
-    if (!accepted && failMoved) return 'rejected';
-    if (!accepted) all = false;
+    if (refusedKind !== undefined) return { outcome: 'rejected', subscription: prefix, kind: refusedKind };
+    const reloaded = current.attempt > base.attempt;
+    const readPrevious = input.previousVersion !== undefined && input.previousVersion !== '' && base.versionText === input.previousVersion;
+    if ((reloaded || readPrevious) && input.gone?.has(prefix) !== true) waiting.push(prefix);
   }
-  return all ? 'accepted' : undefined;
+  if (accepted.length === 0 || waiting.length > 0) return { outcome: undefined, waiting };
+  for (const [prefix, file] of input.named) {
+    if (baseline === undefined || baseline.subscriptions.has(prefix)) continue;
+    const current = now.subscriptions.get(prefix);
+    if (current === undefined || current.success > 0) continue;
+    if (current.rejected + current.failure > 0) {
+      return { outcome: 'rejected', subscription: prefix, kind: current.rejected > 0 ? 'rejected' : 'failure', created: { file } };
+    }
+    return { outcome: undefined, waiting: [prefix] }; // opened by this edit, not loaded yet
+  }
+  return { outcome: 'accepted', subscriptions: accepted };
 }
 
-/** Which counter of a refusal moved since `base`: `rejected` before `failure`; undefined when neither did. */
-export function refusalKind(base: SubscriptionStats, now: SubscriptionStats): 'rejected' | 'failure' | undefined {
-  return now.rejected > base.rejected ? 'rejected' : now.failure > base.failure ? 'failure' : undefined;
+/** Fields Envoy ignored (server.dynamic_unknown_fields) since the baseline; 0 when none or unknown. */
+export function ignoredFieldsSince(baseline: EnvoyCounters | undefined, now: EnvoyCounters): number {
+  if (baseline === undefined || now.unknownFields < baseline.unknownFields) return 0;
+  return now.unknownFields - baseline.unknownFields;
 }
 
 /**
- * Envoy has started loading the file: every subscription counted an `update_attempt`. A file found
- * at start waits for this (Envoy may still be starting, or warming clusters before it starts LDS)
- * before its usual timeout runs.
+ * Envoy has started loading the file: every subscription of it counted an `update_attempt`. A
+ * file found at start waits for this (Envoy may still be starting, or warming clusters before it
+ * starts LDS) before its usual timeout runs.
  */
-export function startedLoading(subscriptions: readonly Pick<Subscription, 'statPrefix'>[], stats: ReadonlyMap<string, SubscriptionStats>): boolean {
-  return subscriptions.every((sub) => (stats.get(sub.statPrefix)?.attempt ?? 0) > 0);
-}
-
-/** A publish waiting for its verdict: `deadline` (ms, the tracker's clock) ends the wait with `unknown`. */
-export interface Waiting extends Judged {
-  /** Found at start: the deadline moves to `timeoutMs` after Envoy's first `update_attempt`. */
-  initial: boolean;
-  deadline: number;
-}
-
-/**
- * One poll's step for one waiting publish, at `now`: the judgement, or `unknown` once its deadline
- * passed or without an admin API to ask (`stats` undefined: not asked or no answer), or undefined
- * to wait. A file found at start gets the usual `timeoutMs` once Envoy starts loading it (its
- * `initial` and `deadline` are updated in place).
- */
-export function step(
-  waiting: Waiting,
-  subscriptions: readonly Pick<Subscription, 'statPrefix'>[],
-  stats: ReadonlyMap<string, SubscriptionStats> | undefined,
-  now: number,
-  timeoutMs: number,
-  hasAdmin: boolean,
-): Outcome | undefined {
-  const decided = stats === undefined ? undefined : judge(waiting, subscriptions, stats);
-  if (decided === undefined && waiting.initial && stats !== undefined && startedLoading(subscriptions, stats)) {
-    // Envoy has started loading the file (update_attempt): from now on it has the usual time.
-    // Until then it may still be starting, or warming clusters (DNS) before it starts LDS.
-    waiting.initial = false;
-    waiting.deadline = now + timeoutMs;
-  }
-  if (decided !== undefined) return decided;
-  return now >= waiting.deadline || !hasAdmin ? 'unknown' : undefined;
+export function startedLoading(subscriptions: readonly string[], now: EnvoyCounters): boolean {
+  return subscriptions.length > 0 && subscriptions.every((prefix) => (now.subscriptions.get(prefix)?.attempt ?? 0) > 0);
 }
 
 // Envoy applies a file within milliseconds of the rename: poll often at first, then back off (an

@@ -12,8 +12,15 @@ function because(why: RejectionReason | undefined): string {
   return sentence === undefined ? '' : `. ${sentence}`;
 }
 
-export function acceptedMessage(file: string, version: string | undefined, latencyMs: number): string {
-  return `Envoy accepted ${file} version ${versionText(version)} in ${String(latencyMs)} ms`;
+export function acceptedMessage(file: string, version: string | undefined, latencyMs: number, ignoredFields = 0): string {
+  const accepted = `Envoy accepted ${file} version ${versionText(version)} in ${String(latencyMs)} ms`;
+  if (ignoredFields === 0) return accepted;
+  return `${accepted}, but ignored ${String(ignoredFields)} unknown field${ignoredFields === 1 ? '' : 's'} in it (server.dynamic_unknown_fields; misspelt settings are not applied): envoy-xds-injector validate names them, Envoy's log too: grep "Unknown field"`;
+}
+
+/** Why an edit is refused when Envoy took the file but refused what a subscription it opened read. */
+export function openedRefusal(file: string, statPrefix: string, named: string): string {
+  return `Envoy took ${file} but the subscription it opened (${statPrefix}) refused ${named}: Envoy would run without it`;
 }
 
 /** After this Envoy accepted `file`: the ConfigMap's content another Pod's Envoy refused is published for this one to judge. */

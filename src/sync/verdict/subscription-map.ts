@@ -1,31 +1,47 @@
-// Which published file feeds which of Envoy's file subscriptions, pure: learned from the files as
-// they are published (the bootstrap declares LDS/CDS and the admin address; LDS/CDS files declare
-// RDS/EDS/SDS files in turn, envoy/subscriptions.ts). Without a bootstrap, a file's resource
-// `@type` tells LDS from CDS.
-import type { AdminAddress, Subscription, XdsType } from '../envoy/subscriptions.js';
-import { bootstrapInfo, findSubscriptions, parseConfig } from '../envoy/subscriptions.js';
+// Which published file Envoy reads, and as what, pure: learned from the files as they are published
+// (the bootstrap declares LDS/CDS and the admin address; any file may name others by
+// path_config_source, and a Secret the files it reads: envoy/references.ts). Without a bootstrap,
+// a file's resource `@type` tells LDS from CDS. Which of Envoy's subscriptions (stats scopes) read
+// a file is not rebuilt here: it is read from Envoy (attribution.ts), helped by the versions each
+// file was published with.
+import type { Reference, ReferenceType } from '../envoy/references.js';
+import { findReferences } from '../envoy/references.js';
+import type { AdminAddress } from '../envoy/subscriptions.js';
+import { bootstrapInfo, parseConfig } from '../envoy/subscriptions.js';
 import type { PublishedFile } from '../publish/syncer.js';
+import type { FileFacts } from './attribution.js';
 
 // An LDS file holds Listeners, a CDS file Clusters (an HttpConnectionManager's @type is envoy.extensions...).
 const GUESS = /type\.googleapis\.com\/envoy\.config\.(listener\.v3\.Listener|cluster\.v3\.Cluster)\b/;
 
+/** The xDS types a subscription judges (a `secret-file` is judged through its secret). */
+const XDS_TYPES: readonly ReferenceType[] = ['LDS', 'CDS', 'RDS', 'EDS', 'SDS', 'ECDS'];
+
 export class SubscriptionMap {
-  /** Subscriptions declared by each file (the bootstrap, LDS files for RDS, CDS files for EDS). */
-  private readonly declared = new Map<string, Subscription[]>();
+  /** Files named by each file (the bootstrap, LDS files for RDS/ECDS/SDS, CDS files for EDS, SDS files for certificates). */
+  private readonly declared = new Map<string, Reference[]>();
   private bootstrapFile: string | undefined;
   private bootstrap: { admin: AdminAddress | undefined; adminProblem?: string } | undefined;
   /** Without a bootstrap: LDS/CDS guessed from a file's resource @type. */
-  private readonly guessed = new Map<string, Subscription>();
+  private readonly guessed = new Map<string, ReferenceType>();
+  /** Every version each file was published with (each names exactly one content). */
+  private readonly versions = new Map<string, Set<string>>();
 
   /** `bootstrapName`: base name of Envoy's bootstrap in the target (`--bootstrap`), if published there. */
   constructor(private readonly bootstrapName?: string) {}
 
   /**
-   * Records what `name` declares (bootstrap: admin and subscriptions; LDS/CDS: nested ones) and
-   * returns its kind (`kind` when the syncer already knows it, else guessed from the text).
+   * Records what `name` declares (bootstrap: admin and the files it names; others: the files they
+   * name) and the version it was published with, and returns its kind (`kind` when the syncer
+   * already knows it, else guessed from the text).
    */
-  learn(name: string, content: Buffer, kind?: PublishedFile['kind']): PublishedFile['kind'] {
+  learn(name: string, content: Buffer, kind?: PublishedFile['kind'], version?: string): PublishedFile['kind'] {
     const text = content.toString('utf8');
+    if (version !== undefined) {
+      const seen = this.versions.get(name) ?? new Set<string>();
+      seen.add(version);
+      this.versions.set(name, seen);
+    }
     const isBootstrap = kind === 'bootstrap' || name === this.bootstrapName || (kind === undefined && /^(["']?)(dynamic_resources|static_resources)\1\s*:/m.test(text));
     if (isBootstrap) {
       // Envoy never reloads its bootstrap: the running Envoy keeps the admin address and LDS/CDS
@@ -33,16 +49,17 @@ export class SubscriptionMap {
       // that a changed one needs a restart, which restarts the watcher too).
       if (this.bootstrapFile === undefined) {
         this.bootstrapFile = name;
-        this.declared.set(name, findSubscriptions(parseConfig(text)));
-        this.bootstrap = bootstrapInfo(parseConfig(text));
+        const parsed = parseConfig(text);
+        this.declared.set(name, findReferences(parsed));
+        this.bootstrap = bootstrapInfo(parsed);
       }
       return 'bootstrap';
     }
     const type = GUESS.exec(text)?.[1];
     if (type === undefined) this.guessed.delete(name);
-    else this.guessed.set(name, type.startsWith('listener') ? { type: 'LDS', file: name, path: name, statPrefix: 'listener_manager.lds' } : { type: 'CDS', file: name, path: name, statPrefix: 'cluster_manager.cds' });
-    // Only an xDS file that points at other files declares anything; skip the parse otherwise.
-    if (text.includes('path_config_source')) this.declared.set(name, findSubscriptions(parseConfig(text)));
+    else this.guessed.set(name, type.startsWith('listener') ? 'LDS' : 'CDS');
+    // Only a file that points at other files declares anything; skip the parse otherwise.
+    if (text.includes('path') || text.includes('filename')) this.declared.set(name, findReferences(parseConfig(text)));
     else this.declared.delete(name);
     return kind ?? (/^(["']?)resources\1\s*:/m.test(text) || text.includes('"resources"') ? 'xds' : 'data');
   }
@@ -53,17 +70,64 @@ export class SubscriptionMap {
     return { admin: this.bootstrap.admin, problem: this.bootstrap.adminProblem };
   }
 
-  /** Every subscription known, for the start-up log line. */
-  list(): { file: string; type: XdsType; statPrefix: string }[] {
-    return [...this.declared.values()].flat().map(({ file, type, statPrefix }) => ({ file, type, statPrefix }));
+  /** Every file Envoy's configuration names, for the start-up log line. */
+  list(): { file: string; type: ReferenceType }[] {
+    const out: { file: string; type: ReferenceType }[] = [];
+    for (const name of this.known()) for (const type of this.readAs(name)) out.push({ file: name, type });
+    return out;
   }
 
-  /** The subscriptions fed by `name`, from the bootstrap and the published LDS/CDS files. */
-  of(name: string): Subscription[] {
-    const out: Subscription[] = [];
+  /** How Envoy reads `name`: the xDS types it is named as (LDS, RDS, ...; empty: not read as xDS). */
+  readAs(name: string): Set<ReferenceType> {
+    const out = new Set<ReferenceType>();
     const guess = this.guessed.get(name);
-    if (this.bootstrapFile === undefined && guess !== undefined) out.push(guess);
-    for (const list of this.declared.values()) for (const s of list) if (s.file === name && !out.some((o) => o.statPrefix === s.statPrefix)) out.push(s);
+    if (this.bootstrapFile === undefined && guess !== undefined) out.add(guess);
+    for (const list of this.declared.values()) for (const ref of list) if (ref.file === name && XDS_TYPES.includes(ref.type)) out.add(ref.type);
     return out;
+  }
+
+  /** Whether Envoy reads `name` through an xDS subscription (so it gets a verdict). */
+  isRead(name: string): boolean {
+    return this.readAs(name).size > 0;
+  }
+
+  /** The files `name` names (its RDS/EDS/SDS/ECDS files, a secret's certificates). */
+  names(name: string): string[] {
+    return [...new Set((this.declared.get(name) ?? []).map((ref) => ref.file))];
+  }
+
+  /** The path Envoy uses for `name` (as the configuration writes it), else the name. */
+  pathOf(name: string): string {
+    for (const list of this.declared.values()) for (const ref of list) if (ref.file === name) return ref.path;
+    return name;
+  }
+
+  /**
+   * For a file a Secret reads (a certificate, a key): the files that hold such Secrets (their SDS
+   * subscriptions judge it) and the certificate files of those Secrets (what Envoy serves once it
+   * took the pair). Empty when no published Secret reads `name`.
+   */
+  secretReaders(name: string): { sdsFiles: string[]; certificates: string[] } {
+    const sdsFiles = new Set<string>();
+    const certificates = new Set<string>();
+    for (const [declaring, list] of this.declared) {
+      for (const ref of list) {
+        if (ref.type !== 'secret-file' || ref.file !== name) continue;
+        sdsFiles.add(declaring);
+        for (const other of list) if (other.type === 'secret-file' && other.resource === ref.resource && other.field === 'certificate_chain') certificates.add(other.file);
+      }
+    }
+    return { sdsFiles: [...sdsFiles], certificates: [...certificates] };
+  }
+
+  /** What attribution needs of every file Envoy reads. */
+  facts(): FileFacts[] {
+    return this.known().map((name) => ({ name, readAs: this.readAs(name), versions: this.versions.get(name) ?? new Set<string>() }));
+  }
+
+  private known(): string[] {
+    const names = new Set<string>([...this.versions.keys(), ...this.guessed.keys()]);
+    for (const list of this.declared.values()) for (const ref of list) names.add(ref.file);
+    return [...names].filter((name) => this.isRead(name)).sort();
   }
 }

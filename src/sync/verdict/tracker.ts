@@ -11,21 +11,25 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { EnvoyAdmin } from '../envoy/admin.js';
-import type { SubscriptionStats } from '../envoy/admin.js';
 import type { RejectionReason } from '../envoy/rejection-reason.js';
+import { subscriptionType } from '../envoy/stat-prefixes.js';
+import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { describeAdmin } from '../envoy/subscriptions.js';
 import type { AdminAddress } from '../envoy/subscriptions.js';
 import { sha256, versionOf } from '../envoy/version-stamp.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import { configFilesIn } from '../publish/target.js';
 import type { Holds } from './holds.js';
-import { pollDelayMs, step } from './judge.js';
-import type { Waiting } from './judge.js';
+import { attribute } from './attribution.js';
+import { ignoredFieldsSince, judge, pollDelayMs, startedLoading } from './judge.js';
+import type { Judgement } from './judge.js';
 import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, undecidedReason, unknownMessage } from './messages.js';
 import { StateWriter, acceptedCopy, keepCopy, readState, refusedPath } from './state.js';
 import type { VerdictState } from './state.js';
 import { REQUEST_TIMEOUT_MS, ReasonReader } from './reason.js';
 import { SubscriptionMap } from './subscription-map.js';
+import { certificateSerials, judgeSecretFile, noteWaiting, scopesOf } from './pending.js';
+import type { Pending, SecretFile } from './pending.js';
 import { reasonFieldsOf, tell, verdictForms } from './verdict.js';
 import type { Outcome, VerdictListener } from './verdict.js';
 
@@ -54,17 +58,7 @@ export interface VerdictOptions {
   resync?: () => void;
 }
 
-interface Pending extends Waiting {
-  file: string;
-  version: string | undefined;
-  sha256: string;
-  ino: number;
-  at: number;
-  /** Wall-clock ms of the publish (to tell Envoy's error states of this publish from older ones). */
-  publishedAtMs: number;
-  baseline: Map<string, SubscriptionStats | undefined>;
-}
-
+const BASELINE_TIMEOUT_MS = 250;
 export class VerdictTracker {
   private readonly logger: Logger;
   private readonly listeners: VerdictListener[] = [];
@@ -75,7 +69,14 @@ export class VerdictTracker {
   private adminProblem: string | undefined;
   private readonly subscriptions: SubscriptionMap;
   private readonly pending = new Map<string, Pending>();
-  private readonly lastSeen = new Map<string, SubscriptionStats>();
+  /** Envoy's counters at the last poll or baseline read. */
+  private lastCounters: EnvoyCounters | undefined;
+  /** The baseline read for the pass being published (`beforeRenames`). */
+  private nextBaseline: EnvoyCounters | undefined;
+  /** Stats scope → file, from Envoy's answers (attribution.ts). */
+  private attributed = new Map<string, string>();
+  /** `server.dynamic_unknown_fields` already reported in a verdict. */
+  private reportedUnknownFields = 0;
   private readonly reasons: ReasonReader;
   private readonly state: VerdictState;
   private readonly stateFile: StateWriter;
@@ -121,8 +122,9 @@ export class VerdictTracker {
     }
     const onDisk: PublishedFile[] = [];
     for (const { name, content, ino, mtimeMs } of await configFilesIn(this.options.targetDir)) {
-      const kind = this.subscriptions.learn(name, content);
-      onDisk.push({ name, sha256: sha256(content), content, version: versionOf(name, content), kind, ino, at: performance.now(), publishedAtMs: mtimeMs });
+      const version = versionOf(name, content);
+      const kind = this.subscriptions.learn(name, content, undefined, version);
+      onDisk.push({ name, sha256: sha256(content), content, version, kind, ino, at: performance.now(), publishedAtMs: mtimeMs });
     }
     this.setAdmin();
     if (this.admin === undefined) {
@@ -130,20 +132,47 @@ export class VerdictTracker {
     } else {
       this.logger.info({ admin: describeAdmin(this.admin.address), subscriptions: this.subscriptions.list() }, "reading Envoy's verdicts from its admin API");
     }
-    for (const file of onDisk) if (this.subscriptions.of(file.name).length > 0) this.track(file, this.initialTimeoutMs, true);
+    for (const file of onDisk) if (this.subscriptions.isRead(file.name)) this.track(file, this.initialTimeoutMs, true);
     this.stateFile.save();
+  }
+
+  /**
+   * Called by the syncer just before a pass's renames: reads Envoy's counters, the baseline each
+   * published file is judged against (so that what Envoy counted before the rename, a rollback's
+   * reload for one, is never credited to it). Never throws; bounded by BASELINE_TIMEOUT_MS.
+   */
+  async beforeRenames(): Promise<void> {
+    this.nextBaseline = undefined;
+    if (this.admin === undefined) return;
+    try {
+      this.nextBaseline = await this.admin.counters(BASELINE_TIMEOUT_MS);
+      this.lastCounters = this.nextBaseline;
+    } catch (err) {
+      this.logger.debug({ err }, "could not read Envoy's counters before the renames: the last poll's are the baseline");
+    }
   }
 
   /** Called after each pass's renames (the syncer's `onPublished`). */
   published(files: readonly PublishedFile[]): void {
     for (const file of files) {
-      this.subscriptions.learn(file.name, file.content, file.kind);
+      this.subscriptions.learn(file.name, file.content, file.kind, file.version);
       const entry = (this.state.files[file.name] ??= {});
       entry.published = { ...(file.version === undefined ? {} : { version: file.version }), sha256: file.sha256, at: new Date().toISOString() };
       this.holds.published(file.name, file.sha256);
     }
+    // A refusal for a file that did not exist yet ("paths must refer to an existing path"): the
+    // refused content is tried again now that a file it names is there.
+    const released = this.holds.arrived(files.map((file) => file.name));
+    if (released.length > 0) {
+      this.logger.info({ files: released }, `${released.join(', ')}: a file it names was published; publishing the refused version again for Envoy to judge`);
+      this.options.resync?.();
+    }
     this.setAdmin(); // a bootstrap may have arrived only now (empty ConfigMap at start)
-    for (const file of files) if (this.subscriptions.of(file.name).length > 0) this.track(file, this.timeoutMs);
+    for (const file of files) {
+      if (this.subscriptions.isRead(file.name)) this.track(file, this.timeoutMs);
+      else if (this.subscriptions.secretReaders(file.name).sdsFiles.length > 0) this.track(file, this.timeoutMs, false, { sdsFiles: this.subscriptions.secretReaders(file.name).sdsFiles });
+    }
+    this.nextBaseline = undefined;
     this.stateFile.save();
   }
 
@@ -170,25 +199,27 @@ export class VerdictTracker {
     if (address !== undefined) this.admin = new EnvoyAdmin(address);
   }
 
-  private track(file: PublishedFile, timeoutMs: number, initial = false): void {
-    const subscriptions = this.subscriptions.of(file.name);
-    const baseline = new Map<string, SubscriptionStats | undefined>();
-    for (const s of subscriptions) baseline.set(s.statPrefix, this.lastSeen.get(s.statPrefix));
+  private track(file: PublishedFile, timeoutMs: number, initial = false, secret?: SecretFile): void {
     const superseded = this.pending.get(file.name);
     if (superseded !== undefined) this.logger.debug({ file: file.name, version: superseded.version }, 'verdict superseded by a newer publish');
+    const entry = (this.state.files[file.name] ??= {});
     this.pending.set(file.name, {
       file: file.name,
       version: file.version,
+      previousVersion: entry.accepted?.version,
       sha256: file.sha256,
       ino: file.ino,
       at: file.at,
       publishedAtMs: file.publishedAtMs ?? performance.timeOrigin + file.at,
+      // Files found at start were loaded by Envoy before anything was read: counted from zero.
+      baseline: initial ? undefined : (this.nextBaseline ?? this.lastCounters),
+      names: this.subscriptions.names(file.name),
       deadline: file.at + timeoutMs,
       initial,
-      baseline,
+      waited: new Map(),
+      gone: new Set(),
+      ...(secret === undefined ? {} : { secret }),
     });
-    const entry = (this.state.files[file.name] ??= {});
-    entry.subscriptions = subscriptions.map(({ type, statPrefix }) => ({ type, statPrefix }));
     this.loop ??= this.poll().finally(() => {
       this.loop = undefined;
     });
@@ -196,30 +227,53 @@ export class VerdictTracker {
 
   private async poll(): Promise<void> {
     while (this.pending.size > 0 && !this.stopped) {
-      const prefixes = [...new Set([...this.pending.keys()].flatMap((file) => this.subscriptions.of(file).map((s) => s.statPrefix)))];
-      let stats: Map<string, SubscriptionStats> | undefined;
+      let counters: EnvoyCounters | undefined;
       let problem: string | undefined = this.admin === undefined ? (this.adminProblem ?? 'no admin address') : undefined;
-      if (this.admin !== undefined && prefixes.length > 0) {
+      if (this.admin !== undefined) {
         try {
-          stats = await this.admin.subscriptionStats(prefixes, REQUEST_TIMEOUT_MS);
+          counters = await this.admin.counters(REQUEST_TIMEOUT_MS);
         } catch (err) {
           problem = `Envoy admin ${describeAdmin(this.admin.address)} unreachable: ${(err as Error).message}`;
         }
       }
+      if (counters !== undefined) this.attributed = attribute(counters.subscriptions, this.subscriptions.facts(), this.attributed);
       const now = performance.now();
       for (const pending of [...this.pending.values()]) {
-        const subscriptions = this.subscriptions.of(pending.file);
-        if (subscriptions.length === 0) {
+        if (pending.secret === undefined && !this.subscriptions.isRead(pending.file)) {
           this.pending.delete(pending.file);
           continue;
         }
-        const outcome = step(pending, subscriptions, stats, now, this.timeoutMs, this.admin !== undefined);
+        const scopes = scopesOf(this.attributed, pending.file, pending.names);
+        let judgement: Judgement | undefined;
+        if (pending.secret !== undefined) {
+          const sds = [...this.attributed].filter(([, owner]) => pending.secret?.sdsFiles.includes(owner) === true).map(([prefix]) => prefix);
+          scopes.own.push(...sds);
+          const serials = (pending.secret.serials ??= await certificateSerials(this.options.targetDir, this.subscriptions.secretReaders(pending.file).certificates));
+          const admin = this.admin;
+          const serving = async (): Promise<boolean> => {
+            const used = await admin?.certificateSerials(REQUEST_TIMEOUT_MS).catch(() => new Set<string>());
+            return used !== undefined && serials.every((serial) => used.has(serial));
+          };
+          if (counters !== undefined) judgement = await judgeSecretFile({ ...pending, secret: pending.secret }, serials, sds, counters, now, serving);
+        } else if (counters !== undefined) {
+          judgement = judge({ version: pending.version, previousVersion: pending.previousVersion, baseline: pending.baseline, now: counters, subscriptions: scopes.own, named: scopes.named, gone: pending.gone });
+          for (const prefix of noteWaiting(pending, judgement, scopes.own, counters)) {
+            this.logger.debug({ file: pending.file, statPrefix: prefix }, "a subscription that read the previous version did not reload: gone from Envoy's config");
+          }
+          if (judgement.outcome === undefined && pending.initial && startedLoading(scopes.own, counters)) {
+            // Envoy has started loading the file (update_attempt): from now on it has the usual time.
+            // Until then it may still be starting, or warming clusters (DNS) before it starts LDS.
+            pending.initial = false;
+            pending.deadline = now + this.timeoutMs;
+          }
+        }
+        const outcome = judgement?.outcome ?? (now >= pending.deadline || this.admin === undefined ? 'unknown' : undefined);
         if (outcome === undefined) continue;
         this.pending.delete(pending.file);
-        const reason = outcome === 'unknown' ? (problem ?? undecidedReason(pending.version, subscriptions.map((s) => s.statPrefix))) : undefined;
-        await this.conclude(pending, outcome, stats ?? new Map<string, SubscriptionStats>(), now, reason);
+        const reason = outcome === 'unknown' ? (problem ?? undecidedReason(pending.version, scopes.own)) : undefined;
+        await this.conclude(pending, outcome, judgement, counters, scopes.own, now, reason);
       }
-      if (stats !== undefined) for (const [prefix, value] of stats) this.lastSeen.set(prefix, value);
+      if (counters !== undefined) this.lastCounters = counters;
       if (this.pending.size === 0) break;
       const oldest = Math.min(...[...this.pending.values()].map((p) => p.at));
       await new Promise<void>((resolve) => {
@@ -233,19 +287,35 @@ export class VerdictTracker {
     }
   }
 
-  private async conclude(pending: Pending, outcome: Outcome, stats: Map<string, SubscriptionStats>, now: number, reason?: string): Promise<void> {
+  private async conclude(
+    pending: Pending,
+    outcome: Outcome,
+    judgement: Judgement | undefined,
+    envoy: EnvoyCounters | undefined,
+    own: readonly string[],
+    now: number,
+    reason?: string,
+  ): Promise<void> {
     const { file, version } = pending;
     const { targetDir } = this.options;
     const entry = (this.state.files[file] ??= {});
     const previousVersion = entry.accepted?.version;
     const at = new Date().toISOString();
     const latencyMs = Number((now - pending.at).toFixed(2));
-    const counters = Object.fromEntries(this.subscriptions.of(file).map((s) => [s.statPrefix, stats.get(s.statPrefix)]));
-    const running = this.subscriptions.of(file).map((s) => stats.get(s.statPrefix)?.versionText).find((v) => v !== undefined);
+    const live = own.filter((prefix) => !pending.gone.has(prefix));
+    const counters = Object.fromEntries(live.map((prefix) => [prefix, envoy?.subscriptions.get(prefix)]));
+    const reported = live.map((prefix) => envoy?.subscriptions.get(prefix)?.versionText).filter((v): v is string => v !== undefined);
+    const running = reported.find((v) => v === version) ?? reported[0];
     if (running !== undefined) entry.envoy = { version: running, at };
+    // The subscriptions as Envoy names them, for `status` (those Envoy no longer uses left out).
+    entry.subscriptions = live.flatMap((statPrefix) => {
+      const type = subscriptionType(statPrefix);
+      return type === undefined ? [] : [{ type, statPrefix }];
+    });
     let rolledBack = false;
     let message: string;
     let why: RejectionReason | undefined;
+    let ignoredFields = 0;
     const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion };
 
     if (outcome === 'accepted') {
@@ -258,9 +328,13 @@ export class VerdictTracker {
       if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), at };
       // Still held (the ConfigMap still has the refused content): keep the record across restarts.
       if (!this.holds.has(file)) delete entry.refused;
-      this.reasons.accepted(this.subscriptions.of(file));
-      message = acceptedMessage(file, version, latencyMs);
-      this.logger.info({ ...logFields, latencyMs, rolledBack }, message);
+      this.reasons.accepted(live);
+      // Fields Envoy ignored in this update (counted once per distinct field, so only once).
+      const ignored = envoy === undefined ? 0 : ignoredFieldsSince(pending.baseline, { ...envoy, unknownFields: Math.max(envoy.unknownFields, 0) });
+      ignoredFields = envoy === undefined ? 0 : Math.min(ignored, Math.max(0, envoy.unknownFields - this.reportedUnknownFields));
+      if (envoy !== undefined) this.reportedUnknownFields = Math.max(this.reportedUnknownFields, envoy.unknownFields);
+      message = acceptedMessage(file, version, latencyMs, ignoredFields);
+      this.logger[ignoredFields > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...(ignoredFields > 0 ? { ignoredFields } : {}) }, message);
       // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
       // ConfigMap's content another Pod's Envoy refused (its image or bootstrap may differ). A
       // refusal rolls back to what runs; an acceptance ends the detour.
@@ -273,7 +347,7 @@ export class VerdictTracker {
         this.options.resync?.();
       }
     } else if (outcome === 'rejected') {
-      why = await this.reasons.why(this.admin, this.subscriptions.of(file), pending, stats);
+      why = judgement?.outcome === 'rejected' ? await this.reasons.refused(this.admin, pending, judgement, (name) => this.subscriptions.pathOf(name)) : undefined;
       const kept = await keepCopy(targetDir, 'refused', file, pending.ino).catch(() => false);
       const accepted = await acceptedCopy(targetDir, file);
       const refusedAt = kept ? refusedPath(targetDir, file) : undefined;
@@ -283,7 +357,7 @@ export class VerdictTracker {
           this.logger.error({ err, file }, `could not put the last accepted version of ${file} back`);
           return false;
         });
-        this.holds.hold(file, pending.sha256);
+        this.holds.hold(file, pending.sha256, false, pending.names);
         message = rejectedMessage({ file, version, previousVersion, rolledBack, refusedAt, why });
         this.logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
@@ -294,7 +368,10 @@ export class VerdictTracker {
       message = unknownMessage(file, version, reason);
       this.logger.warn({ ...logFields, rolledBack }, message);
     }
-    const forms = verdictForms({ file, version, sha256: pending.sha256, previousVersion, at }, { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why) });
+    const forms = verdictForms(
+      { file, version, sha256: pending.sha256, previousVersion, at },
+      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...(ignoredFields > 0 ? { ignoredFields } : {}) },
+    );
     entry.verdict = forms.kept;
     tell(this.listeners, forms.verdict, (err) => { this.logger.error({ err }, 'verdict listener failed'); });
     this.stateFile.save();

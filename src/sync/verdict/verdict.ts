@@ -18,6 +18,8 @@ export interface VerdictFacts {
   reasonPossiblyEarlier?: boolean;
   /** rejected: the start of Envoy's log line that has the full error (grep Envoy's log for it). */
   envoyLog?: string;
+  /** accepted: fields Envoy ignored in this update (`server.dynamic_unknown_fields` moved), when any. */
+  ignoredFields?: number;
 }
 
 /** One verdict, as logged and as handed to `onVerdict` listeners. */
@@ -56,9 +58,10 @@ export function verdictForms(judged: { file: string; version: string | undefined
   const { outcome, rolledBack, message } = facts;
   const latency = outcome === 'unknown' || facts.latencyMs === undefined ? {} : { latencyMs: facts.latencyMs };
   const why = { ...(facts.reason === undefined ? {} : { reason: facts.reason }), ...(facts.reasonPossiblyEarlier === undefined ? {} : { reasonPossiblyEarlier: facts.reasonPossiblyEarlier }), ...(facts.envoyLog === undefined ? {} : { envoyLog: facts.envoyLog }) };
+  const warnings = facts.ignoredFields === undefined || facts.ignoredFields === 0 ? {} : { ignoredFields: facts.ignoredFields };
   return {
-    kept: { outcome, ...(version === undefined ? {} : { version }), at, ...latency, rolledBack, message, ...why },
-    verdict: { file, version, sha256, ...(previousVersion === undefined ? {} : { previousVersion }), outcome, rolledBack, ...latency, message, ...why },
+    kept: { outcome, ...(version === undefined ? {} : { version }), at, ...latency, rolledBack, message, ...why, ...warnings },
+    verdict: { file, version, sha256, ...(previousVersion === undefined ? {} : { previousVersion }), outcome, rolledBack, ...latency, message, ...why, ...warnings },
   };
 }
 

@@ -13,7 +13,7 @@ import type { SyncResult } from '../publish/syncer.js';
 import type { Verdict } from '../verdict/verdict.js';
 
 /** A verdict as its Event tells it: the version Envoy was given (content-derived; see docs/api-source.md for resourceVersion). */
-export type VerdictRecord = Pick<Verdict, 'file' | 'previousVersion' | 'outcome' | 'rolledBack' | 'latencyMs' | 'message' | 'reason' | 'envoyLog'> & {
+export type VerdictRecord = Pick<Verdict, 'file' | 'previousVersion' | 'outcome' | 'rolledBack' | 'latencyMs' | 'message' | 'reason' | 'envoyLog' | 'ignoredFields'> & {
   version: string;
   /** The ConfigMap's resourceVersion the file came from, when it came through the API. */
   resourceVersion?: string;
@@ -21,6 +21,8 @@ export type VerdictRecord = Pick<Verdict, 'file' | 'previousVersion' | 'outcome'
 
 export const EventReason = {
   accepted: 'XdsAccepted',
+  /** Accepted, but Envoy ignored fields it does not know (misspelt settings are not applied). */
+  acceptedWithWarnings: 'XdsAcceptedWithWarnings',
   rejected: 'XdsRejected',
   rolledBack: 'XdsRolledBack',
   unknown: 'XdsVerdictUnknown',
@@ -38,7 +40,9 @@ export function verdictOccurrence(verdict: VerdictRecord): EventOccurrence {
   const reason = verdict.rolledBack
     ? EventReason.rolledBack
     : verdict.outcome === 'accepted'
-      ? EventReason.accepted
+      ? (verdict.ignoredFields ?? 0) > 0
+        ? EventReason.acceptedWithWarnings
+        : EventReason.accepted
       : verdict.outcome === 'rejected'
         ? EventReason.rejected
         : EventReason.unknown;
@@ -47,7 +51,7 @@ export function verdictOccurrence(verdict: VerdictRecord): EventOccurrence {
   if (verdict.latencyMs !== undefined) parts.push(`after ${String(Math.round(verdict.latencyMs))} ms`);
   if (verdict.rolledBack && verdict.previousVersion !== undefined) parts.push(`rolled back to ${verdict.previousVersion}`);
   return {
-    type: verdict.outcome === 'accepted' && !verdict.rolledBack ? 'Normal' : 'Warning',
+    type: verdict.outcome === 'accepted' && !verdict.rolledBack && (verdict.ignoredFields ?? 0) === 0 ? 'Normal' : 'Warning',
     reason,
     file: verdict.file,
     message: capMessage(`${parts.join(', ')}: ${verdict.message}`),

@@ -103,6 +103,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
   });
   if (options.onVerdict !== undefined) verdicts.onVerdict(options.onVerdict);
   syncer.onPublished((files) => { verdicts.published(files); });
+  syncer.onBeforeRenames(() => verdicts.beforeRenames());
   const volume = new VolumeWatch({
     dir: sourceDir,
     logger,

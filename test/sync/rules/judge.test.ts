@@ -1,107 +1,123 @@
-// The verdict's judgement as a table (src/sync/verdict/judge.ts): Envoy's counters before and after
-// a publish → accepted, rejected or not decided yet. Pure: no Envoy, no clock.
+// Which of Envoy's subscriptions read which file, and Envoy's verdict from its counters: table
+// tests over counters shaped as Envoy 1.40 reports them (measured in test/envoy/verdict-corpus.test.ts).
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import type { SubscriptionStats } from '../../../src/sync/envoy/admin.js';
-import { baseFor, judge, pollDelayMs, refusalKind, startedLoading, step } from '../../../src/sync/verdict/judge.js';
-import type { Waiting } from '../../../src/sync/verdict/judge.js';
+import { attribute } from '../../../src/sync/verdict/attribution.js';
+import type { FileFacts } from '../../../src/sync/verdict/attribution.js';
+import { ignoredFieldsSince, judge, pollDelayMs, startedLoading } from '../../../src/sync/verdict/judge.js';
+import type { EnvoyCounters, SubscriptionCounters } from '../../../src/sync/envoy/stat-prefixes.js';
+import { parseSubscriptionStats, subscriptionType } from '../../../src/sync/envoy/stat-prefixes.js';
 
-const LDS = 'listener_manager.lds';
-const RDS = 'http.ingress.rds.local';
+const counters = (c: Partial<SubscriptionCounters>): SubscriptionCounters => ({ versionText: '', attempt: 0, success: 0, rejected: 0, failure: 0, ...c });
+const envoy = (subs: Record<string, Partial<SubscriptionCounters>>, unknownFields = 0): EnvoyCounters => ({
+  subscriptions: new Map(Object.entries(subs).map(([k, v]) => [k, counters(v)])),
+  unknownFields,
+  sslContextUpdates: 0,
+});
+const file = (name: string, readAs: string[], versions: string[] = []): FileFacts => ({ name, readAs: new Set(readAs) as FileFacts['readAs'], versions: new Set(versions) });
 
-/** Stats in a line: version, success, rejected, failure, attempt. */
-const s = (versionText: string, success = 0, rejected = 0, failure = 0, attempt = success + rejected + failure): SubscriptionStats => ({ versionText, success, rejected, failure, attempt });
+test("Envoy's stats: subscriptions are the scopes with a version_text, typed by the head Envoy gives them", () => {
+  const parsed = parseSubscriptionStats([
+    'cluster.outbound_8080_backend.update_attempt: 2',
+    'cluster.outbound_8080_backend.update_success: 2',
+    'cluster.outbound_8080_backend.version_text: "v1+sha256:0123456789ab"',
+    'cluster.static_one.update_attempt: 0',
+    'http.ingress_http.rds.backend.default.svc.cluster.local_8080.update_rejected: 1',
+    'http.ingress_http.rds.backend.default.svc.cluster.local_8080.version_text: ""',
+    'sds.kubernetes_envoy-tls.key_rotation_failed: 2',
+    'sds.kubernetes_envoy-tls.version_text: "a"',
+    'server.dynamic_unknown_fields: 3',
+    'listener.127.0.0.1_8443.server_ssl_socket_factory.ssl_context_update_by_sds: 2',
+    'cluster.up.client_ssl_socket_factory.ssl_context_update_by_sds: 1',
+  ].join('\n'));
+  assert.equal(parsed.sslContextUpdates, 3);
+  assert.deepEqual([...parsed.subscriptions.keys()], ['cluster.outbound_8080_backend', 'http.ingress_http.rds.backend.default.svc.cluster.local_8080', 'sds.kubernetes_envoy-tls']);
+  assert.equal(parsed.subscriptions.get('cluster.outbound_8080_backend')?.versionText, 'v1+sha256:0123456789ab');
+  assert.equal(parsed.subscriptions.get('sds.kubernetes_envoy-tls')?.keyRotationFailed, 2);
+  assert.equal(parsed.unknownFields, 3);
+  const types = ['listener_manager.lds', 'cluster_manager.cds', 'http.a.rds.r', 'cluster.x', 'sds.s', 'extension_config_discovery.http_filter.f', 'runtime.x'].map(subscriptionType);
+  assert.deepEqual(types, ['LDS', 'CDS', 'RDS', 'EDS', 'SDS', 'ECDS', undefined]);
+});
 
-interface Row {
-  name: string;
-  version: string | undefined;
-  before: Record<string, SubscriptionStats | undefined>;
-  now: Record<string, SubscriptionStats>;
-  prefixes?: string[];
-  expected: 'accepted' | 'rejected' | undefined;
-}
-
-const rows: Row[] = [
-  { name: 'Envoy reports the new version after a successful update', version: 'v2', before: { [LDS]: s('v1', 1) }, now: { [LDS]: s('v2', 2) }, expected: 'accepted' },
-  { name: 'the new version without a counted update yet is still accepted (version_text decides)', version: 'v2', before: { [LDS]: s('v1', 1) }, now: { [LDS]: s('v2', 1) }, expected: 'accepted' },
-  { name: 'nothing moved yet', version: 'v2', before: { [LDS]: s('v1', 1) }, now: { [LDS]: s('v1', 1) }, expected: undefined },
-  { name: 'update_rejected moved and the version stayed', version: 'v2', before: { [LDS]: s('v1', 1) }, now: { [LDS]: s('v1', 1, 1) }, expected: 'rejected' },
-  { name: 'update_failure moved (did not parse) and the version stayed', version: 'v2', before: { [LDS]: s('v1', 1) }, now: { [LDS]: s('v1', 1, 0, 1) }, expected: 'rejected' },
-  { name: 'Envoy already ran this version: only a new success accepts it', version: 'v1', before: { [LDS]: s('v1', 1) }, now: { [LDS]: s('v1', 1) }, expected: undefined },
-  { name: 'Envoy already ran this version, and counted a success since', version: 'v1', before: { [LDS]: s('v1', 1) }, now: { [LDS]: s('v1', 2) }, expected: 'accepted' },
-  { name: 'Envoy already ran this version, and refused since', version: 'v1', before: { [LDS]: s('v1', 1) }, now: { [LDS]: s('v1', 1, 1) }, expected: 'rejected' },
-  { name: 'no version_info: a success and no failure accepts', version: undefined, before: { [LDS]: s('', 1) }, now: { [LDS]: s('', 2) }, expected: 'accepted' },
-  { name: 'no version_info: a failure rejects, even with a success', version: undefined, before: { [LDS]: s('', 1) }, now: { [LDS]: s('', 2, 1) }, expected: 'rejected' },
-  { name: 'never seen before: counters from 0', version: 'v1', before: {}, now: { [LDS]: s('v1', 1) }, expected: 'accepted' },
-  { name: 'never seen before and refused', version: 'v1', before: {}, now: { [LDS]: s('', 0, 1) }, expected: 'rejected' },
-  { name: 'Envoy restarted (counters went down): compared with zeros', version: 'v1', before: { [LDS]: s('v1', 9) }, now: { [LDS]: s('v1', 1) }, expected: 'accepted' },
-  { name: 'Envoy restarted and refused the file it started with', version: 'v2', before: { [LDS]: s('v1', 9) }, now: { [LDS]: s('', 0, 0, 1) }, expected: 'rejected' },
-  { name: 'a subscription Envoy has no stats for (RDS before its listener) is undecided', version: 'v2', before: {}, now: { [LDS]: s('v2', 1) }, prefixes: [LDS, RDS], expected: undefined },
-  { name: 'every subscription the file feeds must report the version', version: 'v2', before: {}, now: { [LDS]: s('v2', 1), [RDS]: s('v1', 1) }, prefixes: [LDS, RDS], expected: undefined },
-  { name: 'two subscriptions both report it', version: 'v2', before: {}, now: { [LDS]: s('v2', 1), [RDS]: s('v2', 1) }, prefixes: [LDS, RDS], expected: 'accepted' },
-  { name: 'one of two subscriptions refused it', version: 'v2', before: { [RDS]: s('v1', 1) }, now: { [LDS]: s('v2', 1), [RDS]: s('v1', 1, 1) }, prefixes: [LDS, RDS], expected: 'rejected' },
-];
-
-for (const row of rows) {
-  test(`judge: ${row.name} → ${row.expected ?? 'undecided'}`, () => {
-    const judged = { version: row.version, baseline: new Map(Object.entries(row.before)) };
-    const prefixes = (row.prefixes ?? [LDS]).map((statPrefix) => ({ statPrefix }));
-    assert.equal(judge(judged, prefixes, new Map(Object.entries(row.now))), row.expected);
+test('attribution: by the version Envoy reports, else by type when one file is read as it', () => {
+  const files = [file('lds.yaml', ['LDS'], ['l1']), file('rds.yaml', ['RDS'], ['r1', 'r2']), file('eds.yaml', ['EDS'], ['e1']), file('rds2.yaml', [], ['x'])];
+  const subs = envoy({
+    'listener_manager.lds': { versionText: 'l1' },
+    // 02: one shared subscription named after the first listener's stat_prefix.
+    'http.ingress_a.rds.shared': { versionText: 'r2' },
+    // 07: opened by an edit, refused at once: no version yet; matched by type.
+    'http.ingress_http.rds.renamed': { rejected: 1, attempt: 1 },
+    // 05: alt_stat_name, not the cluster's name.
+    'cluster.outbound_8080_backend': { versionText: 'e1' },
+    'sds.unrelated': { versionText: 'zzz' },
+  }).subscriptions;
+  assert.deepEqual(Object.fromEntries(attribute(subs, files)), {
+    'listener_manager.lds': 'lds.yaml',
+    'http.ingress_a.rds.shared': 'rds.yaml',
+    'http.ingress_http.rds.renamed': 'rds.yaml',
+    'cluster.outbound_8080_backend': 'eds.yaml',
   });
-}
-
-test('baseFor: the baseline, or zeros once the counters went down (Envoy restarted)', () => {
-  const table: [SubscriptionStats | undefined, SubscriptionStats, SubscriptionStats][] = [
-    [undefined, s('v1', 1), s('')],
-    [s('v1', 2, 1), s('v1', 3, 1), s('v1', 2, 1)],
-    [s('v1', 2, 1), s('v1', 1, 0), s('')],
-    [s('v1', 2, 1), s('v1', 2, 1), s('v1', 2, 1)],
-  ];
-  for (const [base, now, expected] of table) assert.deepEqual(baseFor(base, now), expected, JSON.stringify({ base, now }));
+  // Two files read as RDS: a scope with no version of ours stays unattributed, unless known before.
+  const two = [file('a.yaml', ['RDS']), file('b.yaml', ['RDS'])];
+  const fresh = envoy({ 'http.x.rds.r': { rejected: 1, attempt: 1 } }).subscriptions;
+  assert.deepEqual(attribute(fresh, two).size, 0);
+  assert.deepEqual(Object.fromEntries(attribute(fresh, two, new Map([['http.x.rds.r', 'b.yaml']]))), { 'http.x.rds.r': 'b.yaml' });
 });
 
-test('refusalKind: update_rejected before update_failure, nothing when neither moved', () => {
-  const table: [SubscriptionStats, SubscriptionStats, 'rejected' | 'failure' | undefined][] = [
-    [s('v1', 1), s('v1', 1, 1), 'rejected'],
-    [s('v1', 1), s('v1', 1, 0, 1), 'failure'],
-    [s('v1', 1), s('v1', 1, 1, 1), 'rejected'],
-    [s('v1', 1), s('v2', 2), undefined],
-  ];
-  for (const [base, now, expected] of table) assert.equal(refusalKind(base, now), expected, JSON.stringify({ base, now }));
+test('judge: accepted, rejected or undecided from the counters before the rename and now', () => {
+  const lds = 'listener_manager.lds';
+  const base = envoy({ [lds]: { versionText: 'v1', attempt: 2, success: 2 } });
+  const input = { version: 'v2', previousVersion: 'v1', baseline: base, subscriptions: [lds], named: new Map<string, string>() };
+  assert.deepEqual(judge({ ...input, now: envoy({ [lds]: { versionText: 'v2', attempt: 3, success: 3 } }) }), { outcome: 'accepted', subscriptions: [lds] });
+  assert.deepEqual(judge({ ...input, now: envoy({ [lds]: { versionText: 'v1', attempt: 3, success: 2, failure: 1 } }) }), { outcome: 'rejected', subscription: lds, kind: 'failure' });
+  // Not reloaded yet: it read the previous version, so it must reload.
+  assert.deepEqual(judge({ ...input, now: base }), { outcome: undefined, waiting: [lds] });
+  // 03: "0" never bumped → versions are unique per content; the rollback's success does not count for v3.
+  const after = envoy({ [lds]: { versionText: 'v1', attempt: 5, success: 3, failure: 2 } });
+  assert.equal(judge({ ...input, version: 'v3', baseline: envoy({ [lds]: { versionText: 'v1', attempt: 4, success: 3, failure: 1 } }), now: after }).outcome, 'rejected');
+  // 03 B (watched_directory): a sibling's rename reloads the old file first: success, old version → wait.
+  assert.deepEqual(judge({ ...input, now: envoy({ [lds]: { versionText: 'v1', attempt: 3, success: 3 } }) }), { outcome: undefined, waiting: [lds] });
+  // Envoy restarted (counters went down): compared with zeros.
+  assert.equal(judge({ ...input, now: envoy({ [lds]: { versionText: 'v2', attempt: 1, success: 1 } }) }).outcome, 'accepted');
 });
 
-test('startedLoading: every subscription counted an update_attempt', () => {
-  const subs = [{ statPrefix: LDS }, { statPrefix: RDS }];
-  assert.equal(startedLoading(subs, new Map([[LDS, s('', 0, 0, 0, 1)], [RDS, s('', 0, 0, 0, 1)]])), true);
-  assert.equal(startedLoading(subs, new Map([[LDS, s('', 0, 0, 0, 1)]])), false);
-  assert.equal(startedLoading(subs, new Map([[LDS, s('', 0, 0, 0, 1)], [RDS, s('', 0, 0, 0, 0)]])), false);
+test('judge: shared and gone subscriptions, and the subscriptions an edit opens', () => {
+  const rds = 'http.a.rds.r';
+  const dead = 'http.a.rds.old';
+  const input = { version: 'r2', previousVersion: 'r1', named: new Map<string, string>() };
+  // 07's leftover: a scope that read an older version and never reloads is not waited for.
+  const baseline = envoy({ [rds]: { versionText: 'r1', attempt: 1, success: 1 }, [dead]: { versionText: 'r0', attempt: 1, success: 1 } });
+  assert.equal(judge({ ...input, baseline, subscriptions: [rds, dead], now: envoy({ [rds]: { versionText: 'r2', attempt: 2, success: 2 }, [dead]: { versionText: 'r0', attempt: 1, success: 1 } }) }).outcome, 'accepted');
+  // A scope that read the previous version but is gone from Envoy's config: given up on by the tracker.
+  const both = envoy({ [rds]: { versionText: 'r1', attempt: 1, success: 1 }, [dead]: { versionText: 'r1', attempt: 1, success: 1 } });
+  const nowBoth = envoy({ [rds]: { versionText: 'r2', attempt: 2, success: 2 }, [dead]: { versionText: 'r1', attempt: 1, success: 1 } });
+  assert.deepEqual(judge({ ...input, baseline: both, subscriptions: [rds, dead], now: nowBoth }), { outcome: undefined, waiting: [dead] });
+  assert.equal(judge({ ...input, baseline: both, subscriptions: [rds, dead], now: nowBoth, gone: new Set([dead]) }).outcome, 'accepted');
+
+  // 07: lds.yaml accepted, but the RDS subscription it opened refused rds.yaml.
+  const lds = 'listener_manager.lds';
+  const opened = 'http.ingress_http.rds.renamed_route';
+  const ldsInput = { version: 'l2', previousVersion: 'l1', baseline: envoy({ [lds]: { versionText: 'l1', attempt: 1, success: 1 } }), subscriptions: [lds], named: new Map([[opened, 'rds.yaml']]) };
+  assert.deepEqual(
+    judge({ ...ldsInput, now: envoy({ [lds]: { versionText: 'l2', attempt: 2, success: 2 }, [opened]: { attempt: 1, rejected: 1 } }) }),
+    { outcome: 'rejected', subscription: opened, kind: 'rejected', created: { file: 'rds.yaml' } },
+  );
+  assert.deepEqual(judge({ ...ldsInput, now: envoy({ [lds]: { versionText: 'l2', attempt: 2, success: 2 }, [opened]: {} }) }), { outcome: undefined, waiting: [opened] });
+  assert.equal(judge({ ...ldsInput, now: envoy({ [lds]: { versionText: 'l2', attempt: 2, success: 2 }, [opened]: { versionText: 'r1', attempt: 1, success: 1 } }) }).outcome, 'accepted');
+  // Without a version (flow-style file): a success and no refusal.
+  assert.equal(judge({ version: undefined, previousVersion: undefined, baseline: envoy({ [lds]: { attempt: 1, success: 1 } }), subscriptions: [lds], named: new Map(), now: envoy({ [lds]: { attempt: 2, success: 2 } }) }).outcome, 'accepted');
 });
 
-test('pollDelayMs: every 3 ms at first, backing off to 500 ms', () => {
-  const table: [number, number][] = [[0, 3], [199, 3], [200, 20], [999, 20], [1000, 100], [9999, 100], [10_000, 500], [300_000, 500]];
-  for (const [since, delay] of table) assert.equal(pollDelayMs(since), delay, `${String(since)} ms after the publish`);
+test('ignored unknown fields since the rename (server.dynamic_unknown_fields)', () => {
+  assert.equal(ignoredFieldsSince(envoy({}, 1), envoy({}, 3)), 2);
+  assert.equal(ignoredFieldsSince(envoy({}, 3), envoy({}, 3)), 0);
+  assert.equal(ignoredFieldsSince(undefined, envoy({}, 3)), 0);
+  assert.equal(ignoredFieldsSince(envoy({}, 5), envoy({}, 1)), 0);
 });
 
-test('step: a judgement wins; unknown past the deadline or without an admin API; a file found at start waits for Envoy to start loading it', () => {
-  const waiting = (over: Partial<Waiting> = {}): Waiting => ({ version: 'v2', baseline: new Map([[LDS, s('v1', 1)]]), initial: false, deadline: 1000, ...over });
-  const subs = [{ statPrefix: LDS }];
-  const accepted = new Map([[LDS, s('v2', 2)]]);
-  const quiet = new Map([[LDS, s('v1', 1)]]);
-  const table: { name: string; w: Waiting; stats: Map<string, SubscriptionStats> | undefined; now: number; hasAdmin: boolean; outcome: string | undefined }[] = [
-    { name: 'accepted before the deadline', w: waiting(), stats: accepted, now: 10, hasAdmin: true, outcome: 'accepted' },
-    { name: 'accepted after the deadline still counts', w: waiting(), stats: accepted, now: 5000, hasAdmin: true, outcome: 'accepted' },
-    { name: 'undecided before the deadline', w: waiting(), stats: quiet, now: 10, hasAdmin: true, outcome: undefined },
-    { name: 'undecided at the deadline', w: waiting(), stats: quiet, now: 1000, hasAdmin: true, outcome: 'unknown' },
-    { name: 'no answer (admin unreachable) before the deadline', w: waiting(), stats: undefined, now: 10, hasAdmin: true, outcome: undefined },
-    { name: 'no admin API at all', w: waiting(), stats: undefined, now: 10, hasAdmin: false, outcome: 'unknown' },
-  ];
-  for (const row of table) assert.equal(step(row.w, subs, row.stats, row.now, 10_000, row.hasAdmin), row.outcome, row.name);
-
-  const initial = waiting({ initial: true, deadline: 300_000, baseline: new Map() });
-  assert.equal(step(initial, subs, new Map([[LDS, s('', 0, 0, 0, 0)]]), 50, 10_000, true), undefined);
-  assert.deepEqual([initial.initial, initial.deadline], [true, 300_000], 'no update_attempt counted yet: Envoy may still be starting or warming clusters');
-  assert.equal(step(initial, subs, new Map(), 50, 10_000, true), undefined, 'no stats for LDS yet');
-  const started = waiting({ initial: true, deadline: 300_000, baseline: new Map() });
-  assert.equal(step(started, subs, new Map([[LDS, s('', 0, 0, 0, 1)]]), 50, 10_000, true), undefined);
-  assert.deepEqual([started.initial, started.deadline], [false, 10_050], 'Envoy started loading it: the usual 10 s from now');
+test('a file found at start waits for Envoy to start loading it; polls back off', () => {
+  assert.equal(startedLoading(['listener_manager.lds'], envoy({ 'listener_manager.lds': { attempt: 1 } })), true);
+  assert.equal(startedLoading(['listener_manager.lds'], envoy({ 'listener_manager.lds': {} })), false);
+  assert.equal(startedLoading([], envoy({})), false);
+  assert.deepEqual([0, 199, 200, 999, 1000, 9999, 10_000].map(pollDelayMs), [3, 3, 20, 20, 100, 100, 500]);
 });

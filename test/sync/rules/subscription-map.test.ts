@@ -1,5 +1,6 @@
-// Which published file feeds which of Envoy's subscriptions (src/sync/verdict/subscription-map.ts),
-// as tables: files in publish order → the subscriptions of each file, and the admin address. Pure.
+// Which published file Envoy reads, and as what (src/sync/verdict/subscription-map.ts), as tables:
+// files in publish order → the xDS types each file is read as, the files it names, and the admin
+// address. Which of Envoy's stats scopes read a file is Envoy's answer (rules/attribution.test.ts). Pure.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { SubscriptionMap } from '../../../src/sync/verdict/subscription-map.js';
@@ -33,12 +34,12 @@ const cases: { name: string; bootstrapName?: string; files: Files; expect: Recor
   {
     name: 'the bootstrap declares LDS and CDS by path',
     files: [['envoy.yaml', BOOTSTRAP], ['lds.yaml', LDS], ['cds.yaml', CDS]],
-    expect: { 'lds.yaml': ['LDS listener_manager.lds'], 'cds.yaml': ['CDS cluster_manager.cds'], 'envoy.yaml': [] },
+    expect: { 'lds.yaml': ['LDS'], 'cds.yaml': ['CDS'], 'envoy.yaml': [] },
   },
   {
     name: 'an LDS file declares the RDS file its HttpConnectionManager reads',
     files: [['envoy.yaml', BOOTSTRAP], ['lds.yaml', LDS_WITH_RDS]],
-    expect: { 'lds.yaml': ['LDS listener_manager.lds'], 'rds.yaml': ['RDS http.ingress.rds.local'] },
+    expect: { 'lds.yaml': ['LDS'], 'rds.yaml': ['RDS'] },
   },
   {
     name: 'an LDS file no longer pointing at RDS forgets it',
@@ -48,23 +49,23 @@ const cases: { name: string; bootstrapName?: string; files: Files; expect: Recor
   {
     name: 'without a bootstrap, LDS and CDS are guessed from the resources\' @type',
     files: [['listeners.yaml', LDS], ['clusters.yaml', CDS], ['script.lua', 'print(1)']],
-    expect: { 'listeners.yaml': ['LDS listener_manager.lds'], 'clusters.yaml': ['CDS cluster_manager.cds'], 'script.lua': [] },
+    expect: { 'listeners.yaml': ['LDS'], 'clusters.yaml': ['CDS'], 'script.lua': [] },
   },
   {
     name: 'once a bootstrap is known, guesses no longer count',
     files: [['listeners.yaml', LDS], ['envoy.yaml', BOOTSTRAP]],
-    expect: { 'listeners.yaml': [], 'lds.yaml': ['LDS listener_manager.lds'] },
+    expect: { 'listeners.yaml': [], 'lds.yaml': ['LDS'] },
   },
   {
     name: 'Envoy never reloads its bootstrap: the first one seen decides',
     files: [['envoy.yaml', BOOTSTRAP], ['envoy.yaml', BOOTSTRAP.replace(/lds\.yaml/g, 'other.yaml')]],
-    expect: { 'lds.yaml': ['LDS listener_manager.lds'], 'other.yaml': [] },
+    expect: { 'lds.yaml': ['LDS'], 'other.yaml': [] },
   },
   {
     name: '--bootstrap names the bootstrap whatever it holds',
     bootstrapName: 'boot.json',
     files: [['boot.json', JSON.stringify({ dynamic_resources: { lds_config: { path: '/x/lds.json' } } })]],
-    expect: { 'lds.json': ['LDS listener_manager.lds'] },
+    expect: { 'lds.json': ['LDS'] },
   },
 ];
 
@@ -73,7 +74,7 @@ for (const c of cases) {
     const map = new SubscriptionMap(c.bootstrapName);
     for (const [name, content] of c.files) map.learn(name, Buffer.from(content));
     for (const [file, expected] of Object.entries(c.expect)) {
-      assert.deepEqual(map.of(file).map((s) => `${s.type} ${s.statPrefix}`), expected, file);
+      assert.deepEqual([...map.readAs(file)], expected, file);
     }
   });
 }
@@ -97,11 +98,29 @@ test('the admin address comes from the first bootstrap, or the map says why ther
   map.learn('envoy.yaml', Buffer.from(BOOTSTRAP));
   assert.deepEqual(map.bootstrapAdmin(), { admin: { host: '127.0.0.1', port: 9901 }, problem: undefined });
   assert.deepEqual(map.list(), [
-    { file: 'lds.yaml', type: 'LDS', statPrefix: 'listener_manager.lds' },
-    { file: 'cds.yaml', type: 'CDS', statPrefix: 'cluster_manager.cds' },
+    { file: 'cds.yaml', type: 'CDS' },
+    { file: 'lds.yaml', type: 'LDS' },
   ]);
   const portless = new SubscriptionMap();
   portless.learn('envoy.yaml', Buffer.from(BOOTSTRAP.replace('9901', '0')));
   assert.equal(portless.bootstrapAdmin().admin, undefined);
   assert.match(portless.bootstrapAdmin().problem ?? '', /no fixed port/);
+});
+
+test('the files a file names, the versions it was published with, and the files a Secret reads', () => {
+  const map = new SubscriptionMap();
+  map.learn('envoy.yaml', Buffer.from(BOOTSTRAP));
+  map.learn('lds.yaml', Buffer.from(LDS_WITH_RDS), 'xds', 'v1');
+  map.learn('lds.yaml', Buffer.from(LDS_WITH_RDS), 'xds', 'v2');
+  assert.deepEqual(map.names('lds.yaml'), ['rds.yaml']);
+  assert.equal(map.pathOf('rds.yaml'), '/etc/envoy/rds.yaml');
+  assert.deepEqual(map.facts().find((f) => f.name === 'lds.yaml')?.versions, new Set(['v1', 'v2']));
+  map.learn('sds.yaml', Buffer.from(`resources:
+- "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret
+  name: server_cert
+  tls_certificate: {certificate_chain: {filename: /etc/envoy/cert.pem}, private_key: {filename: /etc/envoy/key.pem}}
+`), 'xds');
+  assert.deepEqual(map.secretReaders('key.pem'), { sdsFiles: ['sds.yaml'], certificates: ['cert.pem'] });
+  assert.deepEqual(map.secretReaders('lds.yaml'), { sdsFiles: [], certificates: [] });
+  assert.equal(map.isRead('cert.pem'), false, 'a certificate is judged through its secret, not as xDS');
 });

@@ -1,0 +1,149 @@
+// Child process of bench/fanout.ts: many list+watches of ONE ConfigMap from one process, each with
+// its own ServiceAccount token, its own https.Agent and so its own TLS connection (as separate Pods
+// have), driven by the parent over IPC.
+//
+//   mode `ours`:  the watcher's own code, ConfigMapWatch + KubeConnection (src/sync/kube), the
+//                 very objects `watch --source api` runs: same requests, same backoff and jitter.
+//   mode `floor`: a bare list+watch, nothing of ours: node:https, `GET ...?fieldSelector=` then
+//                 `GET ...?fieldSelector=...&resourceVersion=RV&watch=1`, each line JSON.parse'd.
+//
+// argv: MODE CONFIG.json ({server, namespace, name, kubeconfigs: [path per watcher]}).
+// IPC in:  {op:'open', from, to} | {op:'expect', rv, timeoutMs} | {op:'status'} | {op:'close'}
+// IPC out: {op:'opened', ready, failed} | {op:'delivered', rv, times: [epoch ms per watcher]} |
+//          {op:'status', available, lists, watches, failures} | {op:'closed'}
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { ConfigMapWatch, type ConfigMapObject } from '../src/sync/kube/configmap-watch.js';
+import { kubeconfigConnection } from '../src/sync/kube/connection.js';
+
+interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[] }
+type Mode = 'ours' | 'floor';
+
+const mode = process.argv[2] as Mode;
+const config = JSON.parse(readFileSync(process.argv[3] ?? '', 'utf8')) as FleetConfig;
+const now = (): number => performance.timeOrigin + performance.now();
+const silent = pino({ level: 'silent' });
+
+/** Epoch ms at which each watcher first saw each resourceVersion. */
+const receipts = new Map<string, number[]>();
+const waiting = new Map<string, () => void>();
+let expected = 0;
+
+interface Member { stop(): Promise<void>; lastRv: string | undefined; available: boolean; stats: { lists: number; watches: number; failures: number } }
+const members: Member[] = [];
+
+function receive(member: Member, rv: string | undefined): void {
+  if (rv === undefined || rv === member.lastRv) return;
+  member.lastRv = rv;
+  let list = receipts.get(rv);
+  if (list === undefined) receipts.set(rv, (list = []));
+  list.push(now());
+  if (list.length >= expected) waiting.get(rv)?.();
+}
+
+function ours(kubeconfig: string): Member {
+  const member: Member = { lastRv: undefined, available: false, stats: { lists: 0, watches: 0, failures: 0 }, stop: () => Promise.resolve() };
+  const watch = new ConfigMapWatch({
+    connection: kubeconfigConnection(kubeconfig),
+    namespace: config.namespace,
+    name: config.name,
+    logger: silent,
+    onEvent: (event) => { if (event.type === 'object') receive(member, event.configMap.metadata.resourceVersion); },
+    onAvailability: (available) => { member.available = available; },
+  });
+  member.stats = watch.stats;
+  member.stop = () => watch.stop();
+  watch.start();
+  return member;
+}
+
+/** The floor: list, then watch from the list's resourceVersion; a watch the server ends is opened again. */
+function floor(kubeconfig: string): Member {
+  const doc = JSON.parse(readFileSync(kubeconfig, 'utf8')) as { clusters: { cluster: Record<string, string> }[]; users: { user: { token: string } }[] };
+  const ca = Buffer.from(doc.clusters[0]?.cluster['certificate-authority-data'] ?? '', 'base64');
+  const token = doc.users[0]?.user.token ?? '';
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, ca });
+  const base = `${config.server}/api/v1/namespaces/${config.namespace}/configmaps?fieldSelector=${encodeURIComponent(`metadata.name=${config.name}`)}`;
+  const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
+  let stopped = false;
+  let current: ReturnType<typeof request> | undefined;
+  let rv: string | undefined;
+  const member: Member = {
+    lastRv: undefined, available: false, stats: { lists: 0, watches: 0, failures: 0 },
+    stop: () => { stopped = true; current?.destroy(); agent.destroy(); return Promise.resolve(); },
+  };
+  const retry = (): void => { member.stats.failures++; member.available = false; if (!stopped) setTimeout(list, 1000); };
+  const list = (): void => {
+    member.stats.lists++;
+    current = request(base, { agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        if (res.statusCode !== 200) { retry(); return; }
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { metadata: { resourceVersion: string }; items: ConfigMapObject[] };
+        rv = body.metadata.resourceVersion;
+        member.available = true;
+        receive(member, body.items[0]?.metadata.resourceVersion);
+        watch();
+      });
+    });
+    current.on('error', () => { if (!stopped) retry(); });
+    current.end();
+  };
+  const watch = (): void => {
+    member.stats.watches++;
+    current = request(`${base}&resourceVersion=${rv ?? ''}&watch=1`, { agent, headers }, (res) => {
+      let pending: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => {
+        let start = 0;
+        for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+          pending.push(chunk.subarray(start, nl));
+          const event = JSON.parse(Buffer.concat(pending).toString('utf8')) as { type: string; object: ConfigMapObject };
+          pending = [];
+          start = nl + 1;
+          rv = event.object.metadata.resourceVersion;
+          if (event.type === 'ADDED' || event.type === 'MODIFIED') receive(member, rv);
+        }
+        if (start < chunk.length) pending.push(chunk.subarray(start));
+      });
+      res.on('end', () => { if (!stopped) setTimeout(res.statusCode === 200 ? watch : list, res.statusCode === 200 ? 0 : 1000); });
+    });
+    current.on('error', () => { if (!stopped) retry(); });
+    current.end();
+  };
+  list();
+  return member;
+}
+
+async function open(from: number, to: number): Promise<void> {
+  const start = members.length;
+  // Pods do not all start in the same millisecond: 25 at a time, one batch per 50 ms (500/s).
+  for (let i = from; i < to; i += 25) {
+    for (const kubeconfig of config.kubeconfigs.slice(i, Math.min(to, i + 25))) members.push(mode === 'ours' ? ours(kubeconfig) : floor(kubeconfig));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const deadline = Date.now() + 120_000;
+  while (members.slice(start).some((m) => m.lastRv === undefined) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const ready = members.slice(start).filter((m) => m.lastRv !== undefined).length;
+  process.send?.({ op: 'opened', ready, failed: to - from - ready });
+}
+
+process.on('message', (msg: { op: string; from?: number; to?: number; rv?: string; timeoutMs?: number }) => {
+  if (msg.op === 'open') void open(msg.from ?? 0, msg.to ?? 0);
+  else if (msg.op === 'expect') {
+    const rv = msg.rv ?? '';
+    expected = members.length;
+    const reply = (): void => { clearTimeout(timer); waiting.delete(rv); process.send?.({ op: 'delivered', rv, times: receipts.get(rv) ?? [] }); receipts.delete(rv); };
+    const timer = setTimeout(reply, msg.timeoutMs ?? 60_000);
+    waiting.set(rv, reply);
+    if ((receipts.get(rv)?.length ?? 0) >= expected) reply();
+  } else if (msg.op === 'status') {
+    const sum = (k: 'lists' | 'watches' | 'failures'): number => members.reduce((s, m) => s + m.stats[k], 0);
+    process.send?.({ op: 'status', available: members.filter((m) => m.available).length, lists: sum('lists'), watches: sum('watches'), failures: sum('failures') });
+  } else if (msg.op === 'close') {
+    void Promise.all(members.map((m) => m.stop())).then(() => { process.send?.({ op: 'closed' }); setTimeout(() => process.exit(0), 50); });
+  }
+});
+process.on('disconnect', () => process.exit(0));

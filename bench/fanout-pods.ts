@@ -1,0 +1,120 @@
+// The real sample of bench/fanout.ts: `envoy-xds-injector watch --source api` processes (tsc output,
+// the injected NODE_OPTIONS/MALLOC_* env) each next to a real Envoy 1.40 reading LDS from the
+// watcher's target directory, all following the one ConfigMap; and the fleet/probe child process.
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type * as k8s from '@kubernetes/client-node';
+import { bootstrapYaml, startEnvoy, type EnvoyProcess } from '../test/envoy/envoy.js';
+import type { Cluster } from '../test/e2e/cluster.js';
+import { plain } from '../test/e2e/objects.js';
+import { AtomicWriter, CliProcess, repoRoot, runCli } from '../test/sync/harness.js';
+
+const WATCHER_ENV: Record<string, string> = {
+  NODE_OPTIONS: '--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1',
+  MALLOC_ARENA_MAX: '1',
+  MALLOC_TRIM_THRESHOLD_: '131072',
+  MALLOC_TOP_PAD_: '0',
+  LOG_LEVEL: 'info',
+};
+
+export interface RealPod {
+  readonly name: string;
+  readonly envoy: EnvoyProcess;
+  readonly watcher: CliProcess;
+  /** Epoch ms of the watcher's last `published` line for `rv` (every changed file renamed into place). */
+  publishedAt(rv: string, files: number): number | undefined;
+  stop(): Promise<void>;
+}
+
+export interface PodSpec { namespace: string; serviceAccount: string; configMap: string; name: string; kubeconfig: string; data: Record<string, string>; entry: string }
+
+export async function startRealPod(cluster: Cluster, spec: PodSpec): Promise<RealPod> {
+  await cluster.core.deleteNamespacedPod({ name: spec.name, namespace: spec.namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
+  const pod = await cluster.core.createNamespacedPod({
+    namespace: spec.namespace,
+    body: plain<k8s.V1Pod>({ metadata: { name: spec.name }, spec: { serviceAccountName: spec.serviceAccount, containers: [{ name: 'envoy', image: 'envoyproxy/envoy:v1.40.0' }] } }),
+  });
+  const root = await mkdtemp(join(tmpdir(), 'envoy-xds-fanout-'));
+  const source = join(root, 'source');
+  const target = join(root, 'target');
+  await mkdir(source);
+  await mkdir(target);
+  await new AtomicWriter(source).write(spec.data);
+  const copy = await runCli(['copy', '--from', source, '--to', target]);
+  if (copy.code !== 0) throw new Error(`copy failed: ${copy.stdout}${copy.stderr}`);
+  const envoy = await startEnvoy({ bootstrap: { text: bootstrapYaml({ lds: join(target, 'lds.yaml') }) }, workDir: root, logLevel: 'warning' });
+  const watcher = new CliProcess(
+    [
+      'watch', '--from', source, '--to', target, '--ready-file', join(target, '..envoy-xds-watch.ready'),
+      '--source', 'api', '--configmap', spec.configMap, '--namespace', spec.namespace, '--pod', spec.name,
+      '--kubeconfig', spec.kubeconfig, '--admin', envoy.adminUrl.replace(/^http:\/\//, ''),
+    ],
+    { env: { ...WATCHER_ENV, POD_UID: pod.metadata?.uid ?? '', POD_SERVICE_ACCOUNT: spec.serviceAccount }, entry: [spec.entry] },
+  );
+  try {
+    await watcher.waitForLog((l) => l.msg === 'following the ConfigMap through the Kubernetes API', 'API in use', 120_000);
+  } catch (err) {
+    await watcher.stop();
+    await envoy.stop();
+    throw err;
+  }
+  return {
+    name: spec.name,
+    envoy,
+    watcher,
+    publishedAt(rv, files) {
+      const lines = watcher.logs.filter((l) => l.msg === 'published' && l.resourceVersion === rv);
+      if (lines.length < files) return undefined;
+      return Math.max(...lines.map((l) => Number(l.time)));
+    },
+    async stop() {
+      await watcher.stop();
+      await envoy.stop();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The fleet (`ours`) or probe (`floor`) child process (bench/fanout-fleet.ts), spoken to over IPC. */
+export class Fleet {
+  private readonly child: ChildProcess;
+  private readonly waiters: { op: string; rv?: string; resolve: (msg: FleetMessage) => void; reject: (err: Error) => void }[] = [];
+
+  constructor(mode: 'ours' | 'floor', configPath: string) {
+    this.child = fork(join(repoRoot, 'bench/fanout-fleet.ts'), [mode, configPath], {
+      execArgv: ['--import', 'tsx', '--max-old-space-size=4096'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (msg: FleetMessage) => {
+      const i = this.waiters.findIndex((w) => w.op === msg.op && (w.rv === undefined || w.rv === msg.rv));
+      if (i !== -1) this.waiters.splice(i, 1)[0]?.resolve(msg);
+    });
+    this.child.on('exit', (code, signal) => {
+      for (const w of this.waiters.splice(0)) w.reject(new Error(`fleet exited (${String(code ?? signal)})`));
+    });
+  }
+
+  get pid(): number { return this.child.pid ?? 0; }
+
+  private ask(msg: Record<string, unknown>, reply: string, rv?: string): Promise<FleetMessage> {
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ op: reply, ...(rv === undefined ? {} : { rv }), resolve, reject });
+      this.child.send(msg);
+    });
+  }
+
+  open(from: number, to: number): Promise<FleetMessage> { return this.ask({ op: 'open', from, to }, 'opened'); }
+  delivered(rv: string, timeoutMs: number): Promise<FleetMessage> { return this.ask({ op: 'expect', rv, timeoutMs }, 'delivered', rv); }
+  status(): Promise<FleetMessage> { return this.ask({ op: 'status' }, 'status'); }
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    await Promise.race([this.ask({ op: 'close' }, 'closed').catch(() => undefined), new Promise((r) => setTimeout(r, 20_000))]);
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+export interface FleetMessage { op: string; rv?: string; times?: number[]; ready?: number; failed?: number; available?: number; lists?: number; watches?: number; failures?: number }

@@ -1,0 +1,354 @@
+// npm run bench:fanout — what `source: api` costs kube-apiserver when N watchers follow ONE ConfigMap,
+// next to the floor (a bare list+watch, nothing of ours), in the same run, on the e2e control plane
+// (etcd + kube-apiserver v1.33 on 127.0.0.1, test/e2e/cluster.ts; started and stopped here).
+//
+// Ours at N: BENCH_SAMPLE (default 3) real `watch --source api` processes with real Envoy, plus
+// N - sample ConfigMapWatch objects (the watcher's own list+watch code) in one child process
+// (bench/fanout-fleet.ts), one ServiceAccount token and one TLS connection each. The apiserver's
+// audit log shows the real processes' and the child's requests are the same (printed per run).
+// The floor at N: N bare list+watches (node:https) with the same tokens, in one child process.
+//
+// Per phase (a fresh apiserver each: restarted first, so RSS starts from the same place):
+//   rest: apiserver RSS (VmRSS), Go heap in use and goroutines, CPU (/proc utime+stime), with N
+//         watchers minus without, per watcher;
+//   edits: BENCH_EDITS (20) ConfigMap updates, one at a time: from sending the update to each
+//         watcher holding it (the child's receipt; the real watchers' `published` log line),
+//         p50/p99/max over all watchers x edits, and the slowest watcher per edit; apiserver CPU
+//         per edit (minus the rest rate), watch-event bytes it encoded (apiserver_watch_events_sizes)
+//         and bytes it wrote to sockets and files (/proc/PID/io wchar);
+//   storm (ours, 1 KiB): the apiserver restarted under N watchers: seconds from the restart until
+//         N ConfigMap watches are open again (apiserver_longrunning_requests), LIST requests the
+//         new apiserver served (apiserver_request_total) and that the audit log shows in the
+//         namespace, then one edit to all N.
+//
+// Knobs: BENCH_N=100,500 (default 100,500,1000; one value = quick mode), BENCH_MIB_N (1 MiB phases'
+// N, default 200, capped at the largest N), BENCH_SIZES=1KiB,1MiB, BENCH_EDITS, BENCH_SAMPLE.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as k8s from '@kubernetes/client-node';
+import { ldsYaml } from '../test/envoy/envoy.js';
+import { startCluster, type Cluster } from '../test/e2e/cluster.js';
+import { ensureNamespace } from '../test/e2e/api-source.js';
+import { plain } from '../test/e2e/objects.js';
+import { applyObjects } from '../test/e2e/webhook.js';
+import { runCli } from '../test/sync/harness.js';
+import { buildApp } from './app.js';
+import { apiserverPid, auditEvents, auditPolicy, configMapWatches, credentialOf, procSample, requestShape, scrape, tokenJti, type Metrics } from './fanout-apiserver.js';
+import { Fleet, startRealPod, type RealPod } from './fanout-pods.js';
+
+const NAMESPACE = 'bench-fanout';
+const SA = 'envoy';
+const CM = 'envoy-xds';
+const Ns = (process.env.BENCH_N ?? '100,500,1000').split(',').map(Number);
+const MAX_N = Math.max(...Ns);
+const MIB_N = Math.min(MAX_N, Number(process.env.BENCH_MIB_N ?? 200));
+const SIZES = (process.env.BENCH_SIZES ?? '1KiB,1MiB').split(',');
+const EDITS = Number(process.env.BENCH_EDITS ?? 20);
+const SAMPLE = Math.min(MAX_N, Number(process.env.BENCH_SAMPLE ?? 3));
+const SETTLE_MS = 8_000;
+const REST_MS = 15_000;
+const now = (): number => performance.timeOrigin + performance.now();
+const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
+
+/** The ConfigMap's data: an LDS file real Envoy serves (port 0: one listener per Envoy) and padding to `bytes` in all. */
+function content(bytes: number, edit: number): Record<string, string> {
+  const lds = ldsYaml({ port: 0, body: `edit-${String(edit)}` });
+  const pad = Math.max(16, bytes - lds.length - 'lds.yaml'.length - 'padding.txt'.length);
+  const line = `edit ${String(edit)} ${'x'.repeat(100)}\n`;
+  return { 'lds.yaml': lds, 'padding.txt': line.repeat(Math.ceil(pad / line.length)).slice(0, pad) };
+}
+const sizeBytes = (size: string): number => (size === '1MiB' ? 1024 * 1024 - 4096 : 1024);
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+const r1 = (n: number): number => Math.round(n * 10) / 10;
+
+interface PhaseResult {
+  kind: 'ours' | 'floor'; n: number; size: string; load: string;
+  rssKiBPerWatcher: number; heapKiBPerWatcher: number; goroutinesPerWatcher: number; restCpuMsPerS: number;
+  cpuMsPerEdit: number; eventBytesPerEdit: number; wcharPerEdit: number; eventWritesPerEdit: number;
+  p50: number; p99: number; max: number; allNp50: number; allNmax: number; sampleMax: number; missing: number;
+  storm?: { settleS: number; readyS: number; lists: number; auditLists: number; auditListCodes: string; listsAfterReady: number; clientLists: number; afterP99: number; afterMissing: number };
+  shapes?: { real: string[]; fleet: string[] };
+  /** Requests per real watcher per edit during the edits, by verb and resource (audit log): the whole Pod's cost. */
+  podRequestsPerEdit?: string;
+}
+
+async function main(): Promise<void> {
+  console.log(`bench:fanout (node ${process.version}, ${String(cpus().length)} CPUs, load average ${load()}): N = ${Ns.join(', ')}${SIZES.includes('1MiB') ? `; 1 MiB at N = ${String(MIB_N)}` : ''}; ${String(EDITS)} edits; ${String(SAMPLE)} real watchers with Envoy in each N of ours`);
+  const entry = buildApp('fanout');
+  const work = await mkdtemp(join(tmpdir(), 'envoy-xds-fanout-'));
+  const auditLog = join(work, 'audit.log');
+  await writeFile(join(work, 'audit-policy.json'), auditPolicy(NAMESPACE));
+  const cluster = await startCluster({ extraApiServerArgs: [`--audit-policy-file=${join(work, 'audit-policy.json')}`, `--audit-log-path=${auditLog}`] });
+  const results: PhaseResult[] = [];
+  try {
+    await ensureNamespace(cluster, NAMESPACE, SA);
+    const rbac = await runCli(['rbac', '--namespace', NAMESPACE, '--service-account', SA, '--configmap', CM]);
+    if (rbac.code !== 0) throw new Error(`rbac failed: ${rbac.stderr}`);
+    await applyObjects(cluster, k8s.loadAllYaml(rbac.stdout));
+    await cluster.core.createNamespacedConfigMap({ namespace: NAMESPACE, body: plain<k8s.V1ConfigMap>({ metadata: { name: CM }, data: content(1024, 0) }) });
+    const { kubeconfigs, jtis } = await mintKubeconfigs(cluster, work, MAX_N);
+    const configPath = join(work, 'fleet.json');
+    await writeFile(configPath, JSON.stringify({ server: cluster.server, namespace: NAMESPACE, name: CM, kubeconfigs }));
+    let edit = 0;
+    const setContent = async (size: string): Promise<{ rv: string; sentAt: number }> => {
+      edit++;
+      const sentAt = now();
+      const cm = await cluster.core.replaceNamespacedConfigMap({ name: CM, namespace: NAMESPACE, body: plain<k8s.V1ConfigMap>({ metadata: { name: CM }, data: content(sizeBytes(size), edit) }) });
+      return { rv: cm.metadata?.resourceVersion ?? '', sentAt };
+    };
+
+    const runPhase = async (kind: 'ours' | 'floor', n: number, size: string): Promise<PhaseResult> => {
+      await setContent(size);
+      await cluster.restartApiServer();
+      await sleep(SETTLE_MS);
+      const pid = apiserverPid(cluster);
+      const b0 = procSample(pid);
+      await sleep(10_000);
+      const b1 = procSample(pid);
+      const m0 = await scrape(cluster);
+      const baseRate = (b1.cpuMs - b0.cpuMs) / ((b1.at - b0.at) / 1000);
+      const since = Date.now();
+      const fleet = new Fleet(kind, configPath);
+      const pods: RealPod[] = [];
+      try {
+        const sample = kind === 'ours' ? SAMPLE : 0;
+        for (let i = 0; i < sample; i++) {
+          pods.push(await startRealPod(cluster, { namespace: NAMESPACE, serviceAccount: SA, configMap: CM, name: `envoy-${String(i)}`, kubeconfig: kubeconfigs[i] ?? '', data: content(sizeBytes(size), edit), entry }));
+        }
+        const opened = await fleet.open(sample, n);
+        if ((opened.failed ?? 0) > 0) throw new Error(`${kind}: ${String(opened.failed)} of ${String(n - sample)} watchers got no list`);
+        await waitWatches(cluster, configMapWatches(m0) + n, 120_000);
+        await sleep(SETTLE_MS);
+        const s0 = procSample(pid);
+        await sleep(REST_MS);
+        const s1 = procSample(pid);
+        const m1 = await scrape(cluster);
+        const restRate = (s1.cpuMs - s0.cpuMs) / ((s1.at - s0.at) / 1000);
+        const heap = (m: Metrics): number => m.sum('go_memstats_heap_inuse_bytes');
+        const result: PhaseResult = {
+          kind, n, size, load: load(),
+          rssKiBPerWatcher: r1((s1.rssKiB - b1.rssKiB) / n),
+          heapKiBPerWatcher: r1((heap(m1) - heap(m0)) / 1024 / n),
+          goroutinesPerWatcher: r1((m1.sum('go_goroutines') - m0.sum('go_goroutines')) / n),
+          restCpuMsPerS: r1(restRate - baseRate),
+          cpuMsPerEdit: 0, eventBytesPerEdit: 0, wcharPerEdit: 0, eventWritesPerEdit: 0,
+          p50: 0, p99: 0, max: 0, allNp50: 0, allNmax: 0, sampleMax: 0, missing: 0,
+        };
+
+        // --- edits, one at a time ------------------------------------------------------------
+        const latencies: number[] = [];
+        const allN: number[] = [];
+        const sampleLat: number[] = [];
+        let missing = 0;
+        let extraCpu = 0;
+        const e0 = procSample(pid);
+        const editsSince = Date.now();
+        const eventWrites0 = eventWrites(m1);
+        for (let i = 0; i < EDITS; i++) {
+          const c0 = procSample(pid);
+          const { rv, sentAt } = await setContent(size);
+          const got = await delivered(fleet, pods, rv, n - sample, 60_000);
+          const c1 = procSample(pid);
+          extraCpu += c1.cpuMs - c0.cpuMs - restRate * ((c1.at - c0.at) / 1000);
+          const lat = got.map((t) => t - sentAt);
+          latencies.push(...lat);
+          sampleLat.push(...got.slice(got.length - pods.length).map((t) => t - sentAt));
+          allN.push(lat.length === n ? Math.max(...lat) : Infinity);
+          missing += n - lat.length;
+          await sleep(300);
+        }
+        const e1 = procSample(pid);
+        const m2 = await scrape(cluster);
+        const sorted = latencies.sort((a, b) => a - b);
+        const allSorted = allN.sort((a, b) => a - b);
+        Object.assign(result, {
+          cpuMsPerEdit: r1(extraCpu / EDITS),
+          eventBytesPerEdit: Math.round((eventBytes(m2) - eventBytes(m1)) / EDITS),
+          wcharPerEdit: Math.round((e1.wchar - e0.wchar) / EDITS),
+          eventWritesPerEdit: r1((eventWrites(m2) - eventWrites0) / EDITS),
+          p50: r1(pct(sorted, 50)), p99: r1(pct(sorted, 99)), max: r1(sorted.at(-1) ?? NaN),
+          allNp50: r1(pct(allSorted, 50)), allNmax: r1(allSorted.at(-1) ?? NaN),
+          sampleMax: r1(Math.max(...sampleLat)), missing,
+        });
+
+        if (kind === 'ours') {
+          // --- who is who: the real processes' requests and the fleet's, as the audit log has them ---
+          const events = auditEvents(auditLog, since).filter((e) => e.objectRef?.resource === 'configmaps' && e.objectRef.name !== `${CM}-envoy-xds-accepted` && (e.verb === 'list' || e.verb === 'watch'));
+          const realJtis = new Set(jtis.slice(0, sample));
+          const fleetJtis = new Set(jtis.slice(sample, n));
+          const shapes = (set: Set<string>): string[] => [...new Set(events.filter((e) => set.has(credentialOf(e) ?? '')).map(requestShape))].sort();
+          result.shapes = { real: shapes(realJtis), fleet: shapes(fleetJtis) };
+          const byKind = new Map<string, number>();
+          for (const e of auditEvents(auditLog, editsSince)) {
+            if (!realJtis.has(credentialOf(e) ?? '') || Date.parse(e.requestReceivedTimestamp) > e1.at) continue;
+            const what = `${e.verb} ${e.objectRef?.resource ?? '?'}${e.objectRef?.name === `${CM}-envoy-xds-accepted` ? ' (last-accepted)' : ''}`;
+            byKind.set(what, (byKind.get(what) ?? 0) + 1);
+          }
+          result.podRequestsPerEdit = [...byKind].map(([k, v]) => `${k} ${(v / (sample * EDITS)).toFixed(2)}`).join(', ');
+          if (size === '1KiB') result.storm = await storm(cluster, fleet, pods, n, sample, auditLog, configMapWatches(m0), setContent);
+        }
+        return result;
+      } finally {
+        await fleet.close();
+        await Promise.all(pods.map((p) => p.stop()));
+      }
+    };
+
+    const phases: (readonly ['ours' | 'floor', number, string])[] = [];
+    for (const size of SIZES) {
+      const list = size === '1MiB' ? [MIB_N] : Ns;
+      list.forEach((n, i) => {
+        // Alternate who goes first, so that drift on a shared machine does not favour one side.
+        phases.push(...(i % 2 === 0 ? [['floor', n, size], ['ours', n, size]] as const : [['ours', n, size], ['floor', n, size]] as const));
+      });
+    }
+    for (const [kind, n, size] of phases) {
+      const r = await runPhase(kind, n, size);
+      results.push(r);
+      printPhase(r);
+    }
+  } finally {
+    await cluster.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+  summary(results);
+}
+
+async function mintKubeconfigs(cluster: Cluster, dir: string, count: number): Promise<{ kubeconfigs: string[]; jtis: string[] }> {
+  const kubeconfigs: string[] = [];
+  const jtis: string[] = [];
+  const b64 = (s: string): string => Buffer.from(s).toString('base64');
+  for (let i = 0; i < count; i += 20) {
+    const batch = await Promise.all(Array.from({ length: Math.min(20, count - i) }, () =>
+      cluster.core.createNamespacedServiceAccountToken({ name: SA, namespace: NAMESPACE, body: plain<k8s.AuthenticationV1TokenRequest>({ spec: { expirationSeconds: 4 * 3600, audiences: [] } }) })));
+    for (const [j, request] of batch.entries()) {
+      const token = request.status?.token ?? '';
+      const path = join(dir, `watcher-${String(i + j)}.kubeconfig`);
+      await writeFile(path, JSON.stringify({
+        apiVersion: 'v1', kind: 'Config',
+        clusters: [{ name: 'e2e', cluster: { server: cluster.server, 'certificate-authority-data': b64(cluster.ca.cert) } }],
+        users: [{ name: SA, user: { token } }],
+        contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: SA, namespace: NAMESPACE } }],
+        'current-context': 'e2e',
+      }), { mode: 0o600 });
+      kubeconfigs.push(path);
+      jtis.push(tokenJti(token));
+    }
+  }
+  return { kubeconfigs, jtis };
+}
+
+async function waitWatches(cluster: Cluster, target: number, timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const open = await scrape(cluster).then(configMapWatches, () => 0);
+    if (open >= target) return (Date.now() - t0) / 1000;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`only ${String(open)} of ${String(target)} ConfigMap watches open after ${String(timeoutMs / 1000)} s`);
+    await sleep(500);
+  }
+}
+
+/** Epoch ms at which each watcher held `rv`: the child's receipts, then the real watchers' publish times. */
+async function delivered(fleet: Fleet, pods: RealPod[], rv: string, fleetCount: number, timeoutMs: number): Promise<number[]> {
+  const times = fleetCount > 0 ? ((await fleet.delivered(rv, timeoutMs)).times ?? []) : [];
+  const deadline = Date.now() + timeoutMs;
+  for (const pod of pods) {
+    let at = pod.publishedAt(rv, 2);
+    while (at === undefined && Date.now() < deadline) {
+      await sleep(20);
+      at = pod.publishedAt(rv, 2);
+    }
+    if (at !== undefined) times.push(at);
+  }
+  return times;
+}
+
+const eventBytes = (m: Metrics): number => m.sum('apiserver_watch_events_sizes_sum', { kind: 'ConfigMap' });
+const eventWrites = (m: Metrics): number => m.sum('apiserver_request_total', { resource: 'events', verb: /^(POST|PATCH)$/ });
+
+async function storm(
+  cluster: Cluster, fleet: Fleet, pods: RealPod[], n: number, sample: number, auditLog: string, systemWatches: number,
+  setContent: (size: string) => Promise<{ rv: string; sentAt: number }>,
+): Promise<NonNullable<PhaseResult['storm']>> {
+  const before = await fleet.status();
+  const t0 = Date.now();
+  await cluster.restartApiServer();
+  const readyAt = Date.now();
+  const readyS = (readyAt - t0) / 1000;
+  await waitWatches(cluster, systemWatches + n, 120_000);
+  const settleS = (Date.now() - t0) / 1000;
+  await sleep(5_000); // stragglers would show here
+  const m = await scrape(cluster);
+  const lists = m.sum('apiserver_request_total', { verb: 'LIST', resource: 'configmaps', scope: /^(namespace|resource)$/ });
+  const audit = auditEvents(auditLog, t0).filter((e) => e.verb === 'list' && e.objectRef?.resource === 'configmaps');
+  const codes = new Map<number, number>();
+  for (const e of audit) codes.set(e.responseStatus?.code ?? 0, (codes.get(e.responseStatus?.code ?? 0) ?? 0) + 1);
+  const after = await fleet.status();
+  const { rv, sentAt } = await setContent('1KiB');
+  const got = (await delivered(fleet, pods, rv, n - sample, 60_000)).map((t) => t - sentAt).sort((a, b) => a - b);
+  return {
+    settleS: r1(settleS), readyS: r1(readyS), lists, auditLists: audit.length,
+    auditListCodes: [...codes].map(([c, k]) => `${String(c)}: ${String(k)}`).join(', '),
+    // In a cluster, in-cluster clients reach a restarted apiserver through the `kubernetes` Service,
+    // whose endpoint comes back once it is ready; here they reach its port at once.
+    listsAfterReady: audit.filter((e) => Date.parse(e.requestReceivedTimestamp) >= readyAt).length,
+    clientLists: (after.lists ?? 0) - (before.lists ?? 0),
+    afterP99: r1(pct(got, 99)), afterMissing: n - got.length,
+  };
+}
+
+function printPhase(r: PhaseResult): void {
+  const who = r.kind === 'ours' ? `ours  (${String(SAMPLE)} real + ${String(r.n - SAMPLE)} ConfigMapWatch)` : 'floor (bare list+watch)';
+  console.log(`\n[${r.size} N=${String(r.n)}] ${who}, load ${r.load}`);
+  console.log(`  rest: apiserver RSS ${String(r.rssKiBPerWatcher)} KiB/watcher, Go heap in use ${String(r.heapKiBPerWatcher)} KiB/watcher, ${String(r.goroutinesPerWatcher)} goroutines/watcher, CPU +${String(r.restCpuMsPerS)} ms/s (all ${String(r.n)})`);
+  console.log(`  edit: apiserver CPU ${String(r.cpuMsPerEdit)} ms, written to sockets and files (wchar) ${(r.wcharPerEdit / 1024).toFixed(0)} KiB, watch events encoded (apiserver_watch_events_sizes) ${(r.eventBytesPerEdit / 1024).toFixed(0)} KiB, Event writes ${String(r.eventWritesPerEdit)}`);
+  console.log(`  edit -> watcher: p50 ${String(r.p50)} ms, p99 ${String(r.p99)} ms, max ${String(r.max)} ms; all ${String(r.n)}: median ${String(r.allNp50)} ms, slowest ${String(r.allNmax)} ms; missing ${String(r.missing)}${r.kind === 'ours' ? `; real watchers (published) max ${String(r.sampleMax)} ms` : ''}`);
+  if (r.shapes !== undefined) {
+    const same = JSON.stringify(r.shapes.real) === JSON.stringify(r.shapes.fleet);
+    console.log(`  audit log, list/watch requests of the real watchers vs the ConfigMapWatch fleet: ${same ? 'IDENTICAL' : 'DIFFERENT'}`);
+    for (const s of r.shapes.real) console.log(`    real:  ${s}`);
+    if (!same) for (const s of r.shapes.fleet) console.log(`    fleet: ${s}`);
+  }
+  if (r.podRequestsPerEdit !== undefined) console.log(`  requests per real watcher per edit (audit log: the watch's event is not a request): ${r.podRequestsPerEdit || 'none'}`);
+  if (r.storm !== undefined) {
+    const s = r.storm;
+    console.log(`  storm: apiserver restarted (ready after ${String(s.readyS)} s): all ${String(r.n)} watching again after ${String(s.settleS)} s (${r1(s.settleS - s.readyS).toString()} s after ready); LIST configmaps served ${String(s.lists)} (audit: ${String(s.auditLists)}, codes ${s.auditListCodes}; ${String(s.listsAfterReady)} after ready); lists the fleet sent ${String(s.clientLists)}; next edit to all: p99 ${String(s.afterP99)} ms, missing ${String(s.afterMissing)}`);
+  }
+}
+
+function mibWchar(results: PhaseResult[]): number | undefined {
+  const r = results.find((p) => p.kind === 'ours' && p.size === '1MiB');
+  return r === undefined ? undefined : Math.round(r.wcharPerEdit / 1024);
+}
+
+function summary(results: PhaseResult[]): void {
+  console.log('\nsize  N     who    RSS KiB/w  heap KiB/w  rest ms/s  edit CPU ms  wchar KiB/edit  p50 ms  p99 ms  max ms  storm s  lists');
+  for (const r of results) {
+    console.log([r.size.padEnd(5), String(r.n).padEnd(5), r.kind.padEnd(6), String(r.rssKiBPerWatcher).padStart(9), String(r.heapKiBPerWatcher).padStart(11), String(r.restCpuMsPerS).padStart(10), String(r.cpuMsPerEdit).padStart(12), (r.wcharPerEdit / 1024).toFixed(0).padStart(15), String(r.p50).padStart(7), String(r.p99).padStart(7), String(r.max).padStart(7), String(r.storm?.settleS ?? '').padStart(8), String(r.storm?.lists ?? '').padStart(6)].join(' '));
+  }
+  const top = (kind: string): PhaseResult | undefined => results.filter((r) => r.kind === kind && r.size === '1KiB').sort((a, b) => b.n - a.n)[0];
+  const ours = top('ours');
+  const floor = top('floor');
+  const mib = (kind: string): PhaseResult | undefined => results.find((r) => r.kind === kind && r.size === '1MiB');
+  console.log(JSON.stringify({
+    watchers: ours?.n, p99Ms: ours?.p99, floorP99Ms: floor?.p99,
+    apiserverKiBPerWatcher: ours?.rssKiBPerWatcher, floorKiBPerWatcher: floor?.rssKiBPerWatcher,
+    heapKiBPerWatcher: ours?.heapKiBPerWatcher, floorHeapKiBPerWatcher: floor?.heapKiBPerWatcher,
+    restCpuMsPerS: ours?.restCpuMsPerS, floorRestCpuMsPerS: floor?.restCpuMsPerS,
+    editCpuMs: ours?.cpuMsPerEdit, floorEditCpuMs: floor?.cpuMsPerEdit,
+    stormSettleS: ours?.storm?.settleS, stormAfterReadyS: ours?.storm === undefined ? undefined : r1(ours.storm.settleS - ours.storm.readyS),
+    stormLists: ours?.storm?.auditLists, stormListsAfterReady: ours?.storm?.listsAfterReady,
+    wcharKiBPerEdit: ours === undefined ? undefined : Math.round(ours.wcharPerEdit / 1024), mibWcharKiBPerEdit: mibWchar(results),
+    mibWatchers: mib('ours')?.n, mibP99Ms: mib('ours')?.p99, mibFloorP99Ms: mib('floor')?.p99,
+    mibEditCpuMs: mib('ours')?.cpuMsPerEdit, mibFloorEditCpuMs: mib('floor')?.cpuMsPerEdit,
+  }));
+}
+
+await main();

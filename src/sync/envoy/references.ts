@@ -1,0 +1,78 @@
+// The files Envoy's configuration names, and why: every ConfigSource with a `path_config_source`
+// (or the deprecated `path`) in a Bootstrap or an xDS file, and every DataSource `filename` of a
+// Secret that an xDS file holds (Envoy watches those files itself for SDS secrets and re-reads them
+// on a rename: `SdsApi` in source/common/secret/sds_api.cc). Publish order and the verdict both
+// start from here; which stats Envoy keeps for each is read from Envoy (verdict/attribution.ts).
+import { basename } from 'node:path';
+
+/** The xDS type a named file is read as, or `secret-file` for a file a Secret reads. */
+export type ReferenceType = 'LDS' | 'CDS' | 'RDS' | 'EDS' | 'SDS' | 'ECDS' | 'secret-file';
+
+export interface Reference {
+  type: ReferenceType;
+  /** Base name of the named path: the ConfigMap key (keys are flat file names). */
+  file: string;
+  /** The path as the configuration writes it (Envoy's mount of the target directory). */
+  path: string;
+  /**
+   * The resource the subscription asks for, where the config names one: RDS route_config_name,
+   * EDS cluster (service_name or the cluster's name), SDS secret name, ECDS filter config name;
+   * for `secret-file`, the Secret's name.
+   */
+  resource?: string;
+  /** `secret-file`: the field of the Secret that reads it (`certificate_chain`, `private_key`, `trusted_ca`, ...). */
+  field?: string;
+}
+
+const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
+
+/** Every file named in `root` (a parsed Bootstrap, Listener, Cluster, Secret or whole xDS file). */
+export function findReferences(root: unknown): Reference[] {
+  const found: Reference[] = [];
+  const add = (type: ReferenceType, source: unknown, resource?: string): void => {
+    const path = sourcePath(source);
+    if (path !== undefined) found.push({ type, file: basename(path), path, ...(resource === undefined ? {} : { resource }) });
+  };
+  const visit = (node: unknown, depth: number, secret: string | undefined, field?: string): void => {
+    if (depth > 64 || typeof node !== 'object' || node === null) return;
+    if (Array.isArray(node)) {
+      for (const item of node) visit(item, depth + 1, secret, field);
+      return;
+    }
+    const object = node as Record<string, unknown>;
+    if ('lds_config' in object) add('LDS', object.lds_config);
+    if ('cds_config' in object) add('CDS', object.cds_config);
+    const rds = object.rds;
+    if (typeof get(rds, 'route_config_name') === 'string') add('RDS', get(rds, 'config_source'), get(rds, 'route_config_name') as string);
+    const eds = get(object, 'eds_cluster_config');
+    if (eds !== undefined && typeof object.name === 'string') {
+      const service = get(eds, 'service_name');
+      add('EDS', get(eds, 'eds_config'), typeof service === 'string' && service !== '' ? service : object.name);
+    }
+    if (typeof object.name === 'string' && 'sds_config' in object) add('SDS', object.sds_config, object.name);
+    const discovery = object.config_discovery;
+    if (discovery !== undefined && typeof object.name === 'string') add('ECDS', get(discovery, 'config_source'), object.name);
+    // A Secret resource: its DataSources' files are watched by Envoy's SdsApi.
+    const inSecret = object['@type'] === SECRET_TYPE && typeof object.name === 'string' ? object.name : secret;
+    if (inSecret !== undefined && typeof object.filename === 'string' && object.filename !== '') {
+      found.push({ type: 'secret-file', file: basename(object.filename), path: object.filename, resource: inSecret, ...(field === undefined ? {} : { field }) });
+    }
+    for (const [key, value] of Object.entries(object)) visit(value, depth + 1, inSecret, key);
+  };
+  visit(root, 0, undefined);
+  return found;
+}
+
+function sourcePath(source: unknown): string | undefined {
+  const path = get(source, 'path_config_source', 'path') ?? get(source, 'path');
+  return typeof path === 'string' && path !== '' ? path : undefined;
+}
+
+function get(node: unknown, ...keys: string[]): unknown {
+  let current = node;
+  for (const key of keys) {
+    if (typeof current !== 'object' || current === null || Array.isArray(current)) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}

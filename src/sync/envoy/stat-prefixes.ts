@@ -1,0 +1,110 @@
+// Envoy's subscriptions as Envoy lists them. Every xDS subscription keeps its counters under one
+// stats scope (`Config::Utility::generateStats`: `<scope>.update_attempt|update_success|
+// update_rejected|update_failure|version_text|...`), so the stats named `*.version_text` are the
+// subscriptions this Envoy has created. The scope's head says the xDS type; the rest is a name Envoy
+// chose (a listener's stat_prefix, a cluster's alt_stat_name, a name with ':' replaced), which the
+// watcher never rebuilds: it matches scopes to files by the version Envoy reports (attribution.ts).
+// Heads, from Envoy's source: `listener_manager.lds.` (LdsApiImpl, source/common/listener_manager/
+// lds_api.cc), `cluster_manager.cds.` (CdsApiImpl, source/common/upstream/cds_api_impl.cc),
+// `http.<stat_prefix>.rds.<route_config_name>.` (RdsRouteConfigSubscription,
+// source/common/router/rds_impl.cc), `cluster.<alt_stat_name or name>.` (EdsClusterImpl subscribes
+// in the cluster's own stats scope, source/extensions/clusters/eds/eds.cc), `sds.<secret name>.`
+// (SdsApi, source/common/secret/sds_api.cc), `extension_config_discovery.<filter type>.<name>.`
+// (FilterConfigProviderManagerImpl, source/common/filter/config_discovery_impl.cc).
+
+export type SubscriptionType = 'LDS' | 'CDS' | 'RDS' | 'EDS' | 'SDS' | 'ECDS';
+
+/** The counters of one subscription scope, read from `/stats` at one moment. */
+export interface SubscriptionCounters {
+  /** `version_text`: the version_info of the last update Envoy accepted ('' before any). */
+  versionText: string;
+  attempt: number;
+  success: number;
+  rejected: number;
+  failure: number;
+  /** SDS only: `key_rotation_failed`, re-reads of the files a secret names that Envoy refused. */
+  keyRotationFailed?: number;
+}
+
+/** The xDS type of a subscription scope, from the head Envoy gives it; undefined for others (runtime, ...). */
+export function subscriptionType(prefix: string): SubscriptionType | undefined {
+  if (prefix === 'listener_manager.lds') return 'LDS';
+  if (prefix === 'cluster_manager.cds') return 'CDS';
+  if (/^http\..+\.rds\..+/.test(prefix)) return 'RDS';
+  if (prefix.startsWith('sds.')) return 'SDS';
+  if (prefix.startsWith('extension_config_discovery.')) return 'ECDS';
+  if (prefix.startsWith('cluster.')) return 'EDS';
+  return undefined;
+}
+
+export const SUBSCRIPTION_FIELDS = ['version_text', 'update_attempt', 'update_success', 'update_rejected', 'update_failure', 'key_rotation_failed'] as const;
+/**
+ * The `/stats?filter=` regex for every subscription's counters, Envoy's count of ignored unknown
+ * fields, and the TLS contexts rebuilt from SDS secrets (`ssl_context_update_by_sds` of each
+ * listener's or cluster's TLS socket factory, source/common/tls/context_config_impl.cc users).
+ */
+export const SUBSCRIPTIONS_FILTER = `(\\.(${SUBSCRIPTION_FIELDS.join('|')}|ssl_context_update_by_sds)$)|(^server\\.dynamic_unknown_fields$)`;
+
+export interface EnvoyCounters {
+  /** Subscription scope → counters; only scopes that have a `version_text` (a subscription). */
+  subscriptions: Map<string, SubscriptionCounters>;
+  /** `server.dynamic_unknown_fields`: fields Envoy ignored in dynamic config (counted once per distinct field). */
+  unknownFields: number;
+  /** Sum of every `*.ssl_context_update_by_sds`: TLS contexts Envoy rebuilt from a secret (a certificate it took). */
+  sslContextUpdates: number;
+}
+
+/**
+ * Parses `/stats?filter=SUBSCRIPTIONS_FILTER` (text format: `name: value` per line, text readouts
+ * quoted). Scopes without `version_text` (a cluster's `update_attempt` for DNS, ...) are left out.
+ */
+export function parseSubscriptionStats(body: string): EnvoyCounters {
+  const raw = new Map<string, Map<string, string>>();
+  let unknownFields = 0;
+  let sslContextUpdates = 0;
+  for (const line of body.split('\n')) {
+    const colon = line.indexOf(': ');
+    if (colon === -1) continue;
+    const name = line.slice(0, colon);
+    const value = line.slice(colon + 2);
+    if (name === 'server.dynamic_unknown_fields') {
+      unknownFields = Number(value);
+      continue;
+    }
+    const dot = name.lastIndexOf('.');
+    if (name.endsWith('.ssl_context_update_by_sds')) {
+      sslContextUpdates += Number(value);
+      continue;
+    }
+    const prefix = name.slice(0, dot);
+    const fields = raw.get(prefix) ?? new Map<string, string>();
+    fields.set(name.slice(dot + 1), value);
+    raw.set(prefix, fields);
+  }
+  const subscriptions = new Map<string, SubscriptionCounters>();
+  for (const [prefix, fields] of raw) {
+    const versionText = fields.get('version_text');
+    if (versionText === undefined) continue;
+    const number = (field: string): number => Number(fields.get(field) ?? 0);
+    const rotation = fields.get('key_rotation_failed');
+    subscriptions.set(prefix, {
+      versionText: unquote(versionText),
+      attempt: number('update_attempt'),
+      success: number('update_success'),
+      rejected: number('update_rejected'),
+      failure: number('update_failure'),
+      ...(rotation === undefined ? {} : { keyRotationFailed: Number(rotation) }),
+    });
+  }
+  return { subscriptions, unknownFields, sslContextUpdates };
+}
+
+// Envoy prints a text readout quoted, with `"` and `\` escaped (source/server/admin/stats_render.cc).
+function unquote(value: string): string {
+  if (!value.startsWith('"') || !value.endsWith('"')) return value;
+  try {
+    return JSON.parse(value) as string;
+  } catch {
+    return value.slice(1, -1);
+  }
+}

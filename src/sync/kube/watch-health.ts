@@ -1,0 +1,46 @@
+// Is the watch still delivering? An idle watch sends nothing (measured: no byte in 150 s, BOOKMARKs
+// included), so silence proves nothing, and a connection a middlebox has gone silent on (a dead load
+// balancer, a NAT entry that still ACKs) looks exactly like an idle one; TCP keepalive does not see
+// it either, since the kernel at the far end is alive. client-go bounds this with HTTP/2 PINGs (30 s
+// idle, 15 s to answer: k8s.io/apimachinery/pkg/util/net/http.go) and a client-side timeout equal to
+// the watch's timeoutSeconds (client-gen's Watch). client-node's Watch speaks HTTP/1.1 and has
+// neither, so the watcher checks: every `--api-check` it lists the ConfigMap by name from the
+// apiserver's cache (resourceVersion=0: no etcd read; the `list` the Role already allows) with a
+// deadline of `--api-timeout`, and compares it with
+// what the watch delivered. No answer means the API is unreachable (the watch is closed, the volume
+// guard takes over); an answer newer than the watch means the watch missed it (list again). And
+// each watch is ended locally shortly after the timeoutSeconds it asked the server for. Pure.
+import { olderResourceVersion } from './resource-version.js';
+
+/** The ConfigMap as the check's GET found it, or as the watch last delivered it. */
+export interface ObjectState {
+  exists: boolean;
+  uid?: string | undefined;
+  resourceVersion?: string | undefined;
+}
+
+export type CheckVerdict =
+  /** The watch has delivered what the apiserver's cache holds (or more). */
+  | { current: true }
+  /** The cache holds a change the watch did not deliver: list again. */
+  | { current: false; why: string };
+
+export function judgeCheck(checked: ObjectState, delivered: ObjectState): CheckVerdict {
+  if (!checked.exists && !delivered.exists) return { current: true };
+  if (checked.exists !== delivered.exists) {
+    return { current: false, why: checked.exists ? `the ConfigMap exists (resourceVersion ${checked.resourceVersion ?? '?'}) but the watch last said it does not` : 'the ConfigMap is gone but the watch did not say so' };
+  }
+  if (checked.uid !== undefined && delivered.uid !== undefined && checked.uid !== delivered.uid) return { current: false, why: `the ConfigMap was re-created (uid ${checked.uid})` };
+  if (checked.resourceVersion === delivered.resourceVersion) return { current: true };
+  // A cache (another apiserver's) behind the watch is no sign of a stalled watch.
+  if (olderResourceVersion(checked.resourceVersion, delivered.resourceVersion)) return { current: true };
+  return { current: false, why: `the apiserver has resourceVersion ${checked.resourceVersion ?? '?'}, the watch delivered ${delivered.resourceVersion ?? 'none'}` };
+}
+
+/** Watch timeoutSeconds as client-go's reflector asks: minimum × (1 + random), whole seconds. */
+export function watchTimeoutSeconds(minimumSeconds: number, random: () => number): number {
+  return Math.round(minimumSeconds * (1 + random()));
+}
+
+/** The watch is ended locally this long (ms) after the timeoutSeconds it asked for, if the server has not ended it. */
+export const WATCH_DEADLINE_GRACE_MS = 30_000;

@@ -1,0 +1,49 @@
+// Which of Envoy's subscriptions read which published file, from what Envoy reports: every
+// published content carries a version of its own (version-stamp.ts), so a subscription whose
+// `version_text` is a version published for file F reads F. A subscription that has accepted
+// nothing of ours yet (its first version refused, or just opened by an edit) is matched by its xDS
+// type (the head of the stats scope Envoy gives it, stat-prefixes.ts) to the one file Envoy's
+// configuration reads as that type. Stat names are never rebuilt from resource names, so
+// alt_stat_name, ':' in names and shared RDS subscriptions need no special case.
+import type { ReferenceType } from '../envoy/references.js';
+import { subscriptionType } from '../envoy/stat-prefixes.js';
+import type { SubscriptionCounters } from '../envoy/stat-prefixes.js';
+
+export interface FileFacts {
+  name: string;
+  /** How Envoy's configuration (bootstrap, published files) reads this file: LDS, RDS, ... */
+  readAs: ReadonlySet<ReferenceType>;
+  /** Every version published for this file (each identifies one content). */
+  versions: ReadonlySet<string>;
+}
+
+/**
+ * Subscription scope → file name, for the scopes Envoy lists in `subscriptions`. `previous` (the
+ * last attribution) keeps a scope's file when Envoy's answer no longer says (a later version of
+ * another file cannot take it: versions are unique). Scopes that match no file, or more than one
+ * by type alone, are left out.
+ */
+export function attribute(
+  subscriptions: ReadonlyMap<string, SubscriptionCounters>,
+  files: readonly FileFacts[],
+  previous: ReadonlyMap<string, string> = new Map(),
+): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [prefix, counters] of subscriptions) {
+    const type = subscriptionType(prefix);
+    if (type === undefined) continue;
+    const byVersion = counters.versionText === '' ? undefined : files.find((file) => file.versions.has(counters.versionText));
+    if (byVersion !== undefined) {
+      out.set(prefix, byVersion.name);
+      continue;
+    }
+    const known = previous.get(prefix);
+    if (known !== undefined && files.some((file) => file.name === known)) {
+      out.set(prefix, known);
+      continue;
+    }
+    const byType = files.filter((file) => file.readAs.has(type));
+    if (byType.length === 1 && byType[0] !== undefined) out.set(prefix, byType[0].name);
+  }
+  return out;
+}

@@ -1,0 +1,304 @@
+// `watch --source api` against the faults production networks and clusters produce, with a real
+// kube-apiserver and real Envoy: a watch connection that goes silent, an apiserver that stalls
+// altogether, resets, 401/403/429 mid-run, Events answered 429/500, a store re-created empty, a
+// store that cannot hold the accepted file. The faults come from test/e2e/fault-proxy.ts (loopback
+// proxies between the watcher and the apiserver) and test/e2e/cluster-faults.ts.
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type * as k8s from '@kubernetes/client-node';
+import { ldsYaml } from '../envoy/envoy.js';
+import type { LogLine } from '../sync/harness.js';
+import { AtomicWriter, runCli, waitFor } from '../sync/harness.js';
+import { LAST_ACCEPTED_RECORD_KEY } from '../../src/inject/last-accepted.js';
+import { startApiPod, type ApiPod, type ApiPodOptions } from './api-source.js';
+import { startCluster, type Cluster } from './cluster.js';
+import { recreateServiceAccount, recreateStoreEmpty, restoreRbac, revokeRbac } from './cluster-faults.js';
+import { StatusProxy, TcpFaultProxy } from './fault-proxy.js';
+
+const TIMEOUT = { timeout: 600_000 };
+let cluster: Cluster;
+
+before(async () => {
+  cluster = await startCluster();
+});
+after(async () => {
+  await cluster.stop();
+});
+
+const msg = (l: LogLine): string => (typeof l.msg === 'string' ? l.msg : '');
+const WARN = 40;
+const ERROR = 50;
+const API_IN_USE = 'following the ConfigMap through the Kubernetes API';
+const API_BACK = 'Kubernetes API usable again: following the ConfigMap through the API';
+const seconds = (ms: number): string => (ms / 1000).toFixed(1);
+const figure = (line: string): void => { process.stderr.write(`[api-faults] ${line}\n`); };
+
+/** A pod whose watcher reaches the apiserver through `server` (a proxy URL). */
+async function podThrough(server: string, namespace: string, extra: Partial<ApiPodOptions> = {}): Promise<ApiPod> {
+  const pod = await startApiPod(cluster, { namespace, serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0', server, ...extra });
+  await pod.watcher.waitForLog((l) => l.msg === API_IN_USE, 'API in use');
+  return pod;
+}
+
+/** Milliseconds from now until Envoy serves `body`. */
+async function timeToServe(pod: ApiPod, body: string, timeoutMs: number): Promise<number> {
+  const t0 = performance.now();
+  await pod.envoy.waitForBody(pod.port, body, timeoutMs);
+  return performance.now() - t0;
+}
+
+interface StoreRecord { files: Record<string, { accepted?: { sha256: string; version?: string }; refused?: { sha256: string } }> }
+
+async function store(namespace: string): Promise<{ data: Record<string, string>; record: StoreRecord | undefined }> {
+  const cm = await cluster.core.readNamespacedConfigMap({ namespace, name: 'envoy-xds-envoy-xds-accepted' });
+  const data = cm.data ?? {};
+  const text = data[LAST_ACCEPTED_RECORD_KEY];
+  return { data, record: text === undefined ? undefined : (JSON.parse(text) as StoreRecord) };
+}
+
+/** A new Pod's copy, reading both ConfigMaps as the kubelet projects them: its target lds.yaml and logs. */
+async function copyInNewPod(namespace: string): Promise<{ lds: string; logs: LogLine[] }> {
+  const dir = await mkdtemp(join(tmpdir(), 'envoy-xds-new-pod-'));
+  try {
+    for (const [name, sub] of [['envoy-xds', 'source'], ['envoy-xds-envoy-xds-accepted', 'accepted']] as const) {
+      await mkdir(join(dir, sub));
+      const cm = await cluster.core.readNamespacedConfigMap({ namespace, name });
+      await new AtomicWriter(join(dir, sub)).write(cm.data ?? {});
+    }
+    await mkdir(join(dir, 'target'));
+    const copy = await runCli(['copy', '--from', join(dir, 'source'), '--to', join(dir, 'target'), '--accepted', join(dir, 'accepted')]);
+    assert.equal(copy.code, 0, copy.stdout);
+    return { lds: await readFile(join(dir, 'target', 'lds.yaml'), 'utf8'), logs: copy.logs };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** What the gate lets through and Envoy 1.40 refuses: a Duration field that is not one. */
+const refusedLds = (port: number, body: string): string =>
+  ldsYaml({ port, body }).replace('  filter_chains:', '  listener_filters_timeout: "abc"\n  filter_chains:');
+
+test('(1) a watch connection gone silent (open, nothing forwarded) is noticed, and an edit made during the silence is served within 90 s; a silent apiserver is reported', TIMEOUT, async () => {
+  const tcp = await TcpFaultProxy.start(cluster.server);
+  const pod = await podThrough(tcp.url, 'faults-stall');
+  try {
+    await pod.setBody('s1');
+    await pod.envoy.waitForBody(pod.port, 's1', 60_000);
+    // A NAT entry that ACKs and forwards nothing: the open connections go silent, new ones work.
+    tcp.setOpenConnections('stall');
+    await pod.setBody('s2');
+    const served = await timeToServe(pod, 's2', 90_000);
+    figure(`(1) edit during a silent watch connection served after ${seconds(served)} s (default --api-check 30s, --api-timeout 10s)`);
+    assert.ok(served <= 90_000);
+
+    // The whole path silent (a dead load balancer): said within about a minute, volume followed.
+    const t0 = performance.now();
+    tcp.setMode('stall');
+    const line = await pod.watcher.waitForLog((l) => l.level === WARN && msg(l).startsWith('Kubernetes API unreachable'), 'the stall reported', 90_000);
+    figure(`(1) a silent apiserver reported after ${seconds(performance.now() - t0)} s: ${msg(line).slice(0, 120)}`);
+    assert.ok(performance.now() - t0 <= 60_000, 'noticed within a minute');
+    assert.match(msg(line), /no answer within/);
+    tcp.setMode('pass');
+    await pod.watcher.waitForLog((l) => l.msg === API_BACK, 'API back', 90_000);
+    await pod.setBody('s3');
+    await pod.envoy.waitForBody(pod.port, 's3', 30_000);
+  } finally {
+    await pod.stop();
+    await tcp.close();
+  }
+});
+
+test('(2) while the API is silent, the volume\'s newer version is published within --volume-lag of the volume having it; never an older one', TIMEOUT, async () => {
+  const tcp = await TcpFaultProxy.start(cluster.server);
+  const pod = await podThrough(tcp.url, 'faults-volume', { extraArgs: ['--volume-lag', '5s', '--api-check', '2s', '--api-timeout', '2s'] });
+  const served: string[] = [];
+  const polling = { on: true };
+  const poller = (async () => {
+    while (polling.on) {
+      const res = await pod.envoy.get(pod.port);
+      if (res?.status === 200 && served.at(-1) !== res.body) served.push(res.body);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  try {
+    await pod.setBody('a1');
+    await pod.envoy.waitForBody(pod.port, 'a1', 60_000);
+    // Silence first, then the edit; the kubelet delivers it to the volume before the watcher has
+    // noticed the silence (the watch still looks fine).
+    tcp.setMode('stall');
+    await pod.setBody('a2');
+    await pod.volume.write({ 'lds.yaml': ldsYaml({ port: pod.port, body: 'a2' }) });
+    const took = await timeToServe(pod, 'a2', 60_000);
+    figure(`(2) the volume's newer version served ${seconds(took)} s after the volume had it (--volume-lag 5s, --api-check 2s, --api-timeout 2s)`);
+    assert.ok(took <= 5_000 + 4_000 + 6_000, `${seconds(took)} s: more than the lag + the detection`);
+    tcp.setMode('pass');
+    await pod.watcher.waitForLog((l) => l.msg === API_BACK, 'API back', 60_000);
+    await pod.setBody('a3');
+    await pod.envoy.waitForBody(pod.port, 'a3', 30_000);
+    polling.on = false;
+    await poller;
+    assert.deepEqual(served.slice(served.indexOf('a1')), ['a1', 'a2', 'a3'], 'served in order, v0 (older, in the volume before) never again');
+  } finally {
+    polling.on = false;
+    await poller;
+    await pod.stop();
+    await tcp.close();
+  }
+});
+
+test('(3) one outage, four causes in turn (reset, 403, 401, 429): each is logged once, at warning level, with its fix', TIMEOUT, async () => {
+  const status = await StatusProxy.start(cluster.server, cluster.ca);
+  const tcp = await TcpFaultProxy.start(status.url);
+  const ns = 'faults-causes';
+  const pod = await podThrough(tcp.url, ns, { tokenFile: true, extraArgs: ['--api-check', '2s', '--api-timeout', '2s', '--api-retry-max', '1s'] });
+  const lines = (re: RegExp): LogLine[] => pod.watcher.logs.filter((l) => re.test(msg(l)));
+  try {
+    tcp.setMode('reset');
+    await pod.watcher.waitForLog((l) => msg(l).startsWith('Kubernetes API unreachable'), 'unreachable', 60_000);
+    await revokeRbac(cluster, ns, 'envoy', 'envoy-xds');
+    tcp.setMode('pass');
+    await pod.watcher.waitForLog((l) => msg(l).startsWith('Kubernetes API forbids'), '403', 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 5_000)); // several retries
+    await recreateServiceAccount(cluster, ns, 'envoy');
+    await restoreRbac(cluster, ns, 'envoy', 'envoy-xds');
+    await pod.watcher.waitForLog((l) => msg(l).includes('refused the ServiceAccount token (401'), '401', 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    status.answer({ method: 'GET', path: /\/configmaps/, status: 429, retryAfter: 1 });
+    await pod.refreshToken(); // the kubelet rotates the token: the next request uses it
+    await pod.watcher.waitForLog((l) => msg(l).includes('429') && msg(l).startsWith('Kubernetes API'), '429', 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    status.clear();
+    await pod.watcher.waitForLog((l) => l.msg === API_BACK, 'API back', 60_000);
+
+    const [unreachable, forbidden, unauthorized, throttled] = [/^Kubernetes API unreachable/, /^Kubernetes API forbids list on configmaps "envoy-xds"/, /refused the ServiceAccount token \(401/, /^Kubernetes API .*429/];
+    const first = (re: RegExp): string => msg(lines(re)[0] ?? {});
+    for (const re of [unreachable, forbidden, unauthorized, throttled]) {
+      const found = lines(re);
+      assert.equal(found.length, 1, `${String(re)}: ${String(found.length)} lines`);
+      assert.equal(found[0]?.level, WARN);
+    }
+    assert.match(first(forbidden), /Fix: envoy-xds-injector rbac --namespace faults-causes --service-account envoy --configmap envoy-xds \| kubectl apply -f -/);
+    assert.match(first(unauthorized), /Fix: /);
+    assert.match(first(throttled), /Retry-After/);
+    assert.equal(lines(/usable again/).length, 1, 'one outage');
+    assert.ok(status.seen.filter((r) => r.answered === 429).length >= 2, 'the 429 persisted over retries');
+  } finally {
+    await pod.stop();
+    await tcp.close();
+    await status.close();
+  }
+});
+
+test('(4) after a recovery, one reset costs the first backoff step (about a second), not the capped backoff of the outage', TIMEOUT, async () => {
+  const tcp = await TcpFaultProxy.start(cluster.server);
+  const pod = await podThrough(tcp.url, 'faults-backoff', { extraArgs: ['--api-retry-max', '8s'] });
+  try {
+    tcp.setMode('reset');
+    await new Promise((resolve) => setTimeout(resolve, 25_000)); // 0.5, 1, 2, 4, 8, 8 s: capped
+    tcp.setMode('pass');
+    await pod.watcher.waitForLog((l) => l.msg === API_BACK, 'API back', 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 15_000)); // healthy for a while
+    tcp.resetOpen();
+    await pod.setBody('after-reset');
+    const took = await timeToServe(pod, 'after-reset', 60_000);
+    figure(`(4) an edit right after one reset, once recovered: served after ${seconds(took)} s (backoff cap 8-12 s)`);
+    assert.ok(took < 5_000, `${seconds(took)} s: the outage's backoff outlived it`);
+  } finally {
+    await pod.stop();
+    await tcp.close();
+  }
+});
+
+test('(5) Events answered 429 (Retry-After honoured) and 500 are retried: the XdsRolledBack warning appears', TIMEOUT, async () => {
+  const status = await StatusProxy.start(cluster.server, cluster.ca);
+  const ns = 'faults-events';
+  const pod = await podThrough(status.url, ns);
+  const events = async (): Promise<k8s.CoreV1Event[]> => (await cluster.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=envoy-0' })).items;
+  try {
+    await waitFor(async () => (await events()).some((e) => e.reason === 'XdsAccepted'), 'the first Event');
+    const isEvents = /\/namespaces\/faults-events\/events/;
+    const from = status.seen.length;
+    // Event writes (creates and patches), in order: 429, 429, 500, then the apiserver's answer.
+    status.answer({ path: isEvents, status: 429, retryAfter: 2, times: 2 });
+    status.answer({ path: isEvents, status: 500, times: 1 });
+    await pod.setLds(refusedLds(pod.port, 'refused'));
+    await waitFor(async () => (await events()).some((e) => e.reason === 'XdsRolledBack'), 'XdsRolledBack despite 429, 429, 500', 60_000);
+    const writes = status.seen.slice(from).filter((r) => r.path.includes('/namespaces/faults-events/events') && r.method !== 'GET');
+    const answered = writes.map((r) => r.answered ?? r.relayed);
+    assert.deepEqual(answered.slice(0, 3), [429, 429, 500], JSON.stringify(answered));
+    assert.ok([200, 201].includes(answered[3] ?? 0), JSON.stringify(answered));
+    for (let i = 0; i < 2; i++) {
+      const gap = (writes[i + 1]?.at ?? 0) - (writes[i]?.at ?? 0);
+      assert.ok(gap >= 1_950, `retry ${String(gap)} ms after a 429 with Retry-After: 2`);
+    }
+    figure(`(5) Event writes: ${answered.join(', ')} at ${writes.map((w) => seconds(w.at - (writes[0]?.at ?? 0))).join(', ')} s`);
+    // Said once per cause, at warning level.
+    const delayed = pod.watcher.logs.filter((l) => l.level === WARN && msg(l).startsWith('Events delayed'));
+    assert.equal(delayed.length, 2, delayed.map(msg).join('\n'));
+    assert.match(msg(delayed[0] ?? {}), /answered 429 to an Event write \(Retry-After 2 s\)/);
+    assert.match(msg(delayed[1] ?? {}), /answered 500 to an Event write/);
+  } finally {
+    await pod.stop();
+    await status.close();
+  }
+});
+
+test('(6) a store re-created empty is refilled with what this watcher\'s Envoy accepted within a minute; a new Pod then starts from it', TIMEOUT, async () => {
+  const ns = 'faults-wiped';
+  const pod = await podThrough(cluster.server, ns);
+  try {
+    await pod.setBody('w1');
+    await pod.envoy.waitForBody(pod.port, 'w1', 60_000);
+    const w1 = await readFile(join(pod.dirs.target, 'lds.yaml'), 'utf8');
+    await waitFor(async () => (await store(ns)).data['lds.yaml'] === w1, 'w1 kept');
+    await recreateStoreEmpty(cluster, ns, 'envoy', 'envoy-xds');
+    const t0 = performance.now();
+    await pod.setLds(refusedLds(pod.port, 'refused'));
+    await waitFor(async () => {
+      const s = await store(ns);
+      return s.data['lds.yaml'] === w1 && s.record?.files['lds.yaml']?.accepted?.sha256 === createHash('sha256').update(w1).digest('hex') && s.record.files['lds.yaml'].refused !== undefined;
+    }, 'the store refilled with w1 and the refusal', 75_000);
+    const took = performance.now() - t0;
+    figure(`(6) store re-created empty: refilled after ${seconds(took)} s (default --store-check 30s)`);
+    assert.ok(took <= 60_000);
+    const copy = await copyInNewPod(ns);
+    assert.equal(copy.lds, w1, 'a new Pod starts from what the running Envoy accepted');
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('(7) a store that cannot hold the accepted file (over 1 MiB, 422): said loudly; copy never presents an older version as the last accepted', TIMEOUT, async () => {
+  const ns = 'faults-too-big';
+  const pod = await podThrough(cluster.server, ns);
+  try {
+    await pod.setBody('k1');
+    await pod.envoy.waitForBody(pod.port, 'k1', 60_000);
+    const k1 = await readFile(join(pod.dirs.target, 'lds.yaml'), 'utf8');
+    await waitFor(async () => (await store(ns)).data['lds.yaml'] === k1, 'k1 kept');
+    // Fits a ConfigMap (1 MiB of data), but not once stamped and with the record beside it.
+    const base = ldsYaml({ port: pod.port, body: 'k2' });
+    const big = `${base}# ${'x'.repeat(1_048_576 - 'lds.yaml'.length - base.length - 200)}\n`;
+    await pod.setLds(big);
+    await pod.envoy.waitForBody(pod.port, 'k2', 60_000);
+    const loud = await pod.watcher.waitForLog((l) => l.level === ERROR && msg(l).includes('lds.yaml') && /cannot hold|too long|1 ?MiB/i.test(msg(l)), 'the unstorable file said loudly', 60_000);
+    figure(`(7) ${msg(loud).slice(0, 200)}`);
+    const k2sha = createHash('sha256').update(await readFile(join(pod.dirs.target, 'lds.yaml'))).digest('hex');
+    await waitFor(async () => (await store(ns)).record?.files['lds.yaml']?.accepted?.sha256 === k2sha, 'the record names k2 as the last accepted', 30_000);
+    assert.notEqual((await store(ns)).data['lds.yaml'], k1, 'k1 is no longer offered as the last accepted content');
+
+    await pod.setLds(refusedLds(pod.port, 'refused'));
+    await waitFor(async () => (await store(ns)).record?.files['lds.yaml']?.refused !== undefined, 'the refusal kept');
+    const copy = await copyInNewPod(ns);
+    assert.doesNotMatch(copy.lds, /k1/, 'a new Pod never starts from the older k1');
+    const said = copy.logs.filter((l) => l.level === WARN).map(msg).join('\n');
+    assert.match(said, /could not hold|cannot hold/);
+    assert.doesNotMatch(said, /the last it accepted/);
+  } finally {
+    await pod.stop();
+  }
+});

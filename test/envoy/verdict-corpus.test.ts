@@ -1,0 +1,344 @@
+// The verdict on real-world configurations: each folder of test/fixtures/verdict-cases/ is a
+// sequence of ConfigMap edits run through the real `copy` + `watch` against a real Envoy 1.40. After
+// every edit the watcher's verdict must be what Envoy's own counters say (version_text, update_*,
+// key_rotation_failed, server.dynamic_unknown_fields, read here under the names Envoy gives them, as
+// each folder's STEPS.md records), and after every sequence an Envoy restarted from the published
+// directory must serve what the running Envoy served.
+import { strict as assert } from 'node:assert';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { LogLine } from '../sync/harness.js';
+import type { EnvoyProcess } from './envoy.js';
+import {
+  envoyOf,
+  nextVerdict,
+  restartFromPublished,
+  served,
+  startCase,
+  subscriptionCounters,
+  verdictCounts,
+  waitServed,
+} from './verdict-cases.js';
+import type { CasePod, ConfigMapSpec } from './verdict-cases.js';
+
+const TIMEOUT = { timeout: 300_000 };
+
+/** One file's expected verdict in a step, and the Envoy subscription (stat prefix, as Envoy names it) that must agree. */
+interface Expect {
+  file: string;
+  outcome: 'accepted' | 'rejected';
+  /** Envoy's stat prefix of the subscription that reads the file, or `key_rotation_failed:<sds prefix>` for a file a secret reads. */
+  envoy: string;
+}
+
+/**
+ * Applies `spec`, waits for a verdict on every expected file, and checks each against Envoy:
+ * accepted → the subscription reports the verdict's version (or, for files a secret reads, no
+ * key_rotation_failed since); rejected → the subscription counted a refusal since the edit (or
+ * key_rotation_failed moved) and the verdict says the last accepted version is back on disk.
+ */
+async function step(pod: CasePod, spec: ConfigMapSpec, expects: Expect[]): Promise<Map<string, LogLine>> {
+  const envoy = envoyOf(pod);
+  const before = verdictCounts(pod, expects.map((e) => e.file));
+  const envoyBefore = new Map<string, Awaited<ReturnType<typeof subscriptionCounters>>>();
+  const rotationBefore = new Map<string, number>();
+  for (const e of expects) {
+    if (e.envoy.startsWith('key_rotation_failed:')) {
+      const prefix = e.envoy.slice('key_rotation_failed:'.length);
+      rotationBefore.set(e.file, await envoy.stat(`${prefix}.key_rotation_failed`));
+    } else {
+      envoyBefore.set(e.file, await subscriptionCounters(envoy, e.envoy));
+    }
+  }
+  await pod.apply(spec);
+  const got = new Map<string, LogLine>();
+  for (const e of expects) {
+    const line = await nextVerdict(pod, e.file, before.get(e.file) ?? 0);
+    got.set(e.file, line);
+    assert.equal(line.outcome, e.outcome, `${pod.folder}: ${e.file}: ${String(line.msg)}`);
+    if (e.envoy.startsWith('key_rotation_failed:')) {
+      const prefix = e.envoy.slice('key_rotation_failed:'.length);
+      const moved = (await envoy.stat(`${prefix}.key_rotation_failed`)) > (rotationBefore.get(e.file) ?? 0);
+      if (e.outcome === 'rejected') assert.ok(moved, `${e.file}: Envoy counted no key_rotation_failed`);
+    } else {
+      const now = await subscriptionCounters(envoy, e.envoy);
+      const was = envoyBefore.get(e.file);
+      if (e.outcome === 'accepted') {
+        assert.equal(now.versionText, line.xdsVersion, `${e.file}: Envoy's ${e.envoy}.version_text is the accepted version`);
+      } else {
+        assert.ok(was !== undefined && now.refused > was.refused, `${e.file}: Envoy counted a refusal on ${e.envoy} (${JSON.stringify({ was, now })})`);
+        assert.notEqual(now.versionText, line.xdsVersion, `${e.file}: Envoy does not report the refused version`);
+      }
+    }
+    if (e.outcome === 'rejected') assert.equal(line.rolledBack, true, `${e.file}: ${String(line.msg)}`);
+  }
+  return got;
+}
+
+/** The initial verdicts (the files `copy` published), each checked against Envoy like a step's. */
+async function initial(pod: CasePod, expects: Expect[]): Promise<void> {
+  const envoy = envoyOf(pod);
+  for (const e of expects) {
+    const line = await nextVerdict(pod, e.file, 0);
+    assert.equal(line.outcome, e.outcome, `${pod.folder}: initial ${e.file}: ${String(line.msg)}`);
+    if (e.outcome === 'accepted' && !e.envoy.startsWith('key_rotation_failed:')) {
+      assert.equal((await subscriptionCounters(envoy, e.envoy)).versionText, line.xdsVersion, `initial ${e.file}`);
+    }
+  }
+}
+
+/** After the sequence: a restarted Envoy, reading only the published directory, serves what the running one served. */
+async function restartServesTheSame(pod: CasePod, probes: (envoy: EnvoyProcess) => Promise<string>[]): Promise<void> {
+  const { running, restarted } = await restartFromPublished(pod, async () => Promise.all(probes(envoyOf(pod))));
+  assert.ok(running.every((answer) => answer !== '-'), `the running Envoy serves: ${JSON.stringify(running)}`);
+  assert.deepEqual(restarted, running, `${pod.folder}: an Envoy restarted from the published directory serves what the running one served`);
+}
+
+const LDS = 'listener_manager.lds';
+const CDS = 'cluster_manager.cds';
+
+test('01-publish-order-new-referenced-file (RDS): an edit that adds rds.yaml and names it in lds.yaml reaches Envoy', TIMEOUT, async () => {
+  const base = { 'envoy.yaml': 'envoy.yaml', 'cds.yaml': 'cds-v0.yaml' };
+  const pod = await startCase('01-publish-order-new-referenced-file', { ...base, 'lds.yaml': 'lds-v0.yaml' });
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }, { file: 'cds.yaml', outcome: 'accepted', envoy: CDS }]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v0', 'v0');
+    await step(pod, { ...base, 'lds.yaml': 'lds-v1-rds.yaml', 'rds.yaml': 'rds-v1.yaml' }, [
+      { file: 'lds.yaml', outcome: 'accepted', envoy: LDS },
+      { file: 'rds.yaml', outcome: 'accepted', envoy: 'http.ingress_http.rds.local_route' },
+    ]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v1', 'v1');
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('01-publish-order-new-referenced-file (RDS, two edits): lds.yaml refused for a missing rds.yaml is retried once rds.yaml arrives', TIMEOUT, async () => {
+  const base = { 'envoy.yaml': 'envoy.yaml', 'cds.yaml': 'cds-v0.yaml' };
+  const pod = await startCase('01-publish-order-new-referenced-file', { ...base, 'lds.yaml': 'lds-v0.yaml' });
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    // Envoy refuses a Listener whose path_config_source names a file that does not exist yet.
+    await step(pod, { ...base, 'lds.yaml': 'lds-v1-rds.yaml' }, [{ file: 'lds.yaml', outcome: 'rejected', envoy: LDS }]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v0', 'v0 kept');
+    // The missing file arrives: the refused lds.yaml is published again, and Envoy takes both.
+    await step(pod, { ...base, 'lds.yaml': 'lds-v1-rds.yaml', 'rds.yaml': 'rds-v1.yaml' }, [
+      { file: 'lds.yaml', outcome: 'accepted', envoy: LDS },
+      { file: 'rds.yaml', outcome: 'accepted', envoy: 'http.ingress_http.rds.local_route' },
+    ]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v1', 'v1');
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+// todo, not skipped: it runs and reports. Envoy warms a new EDS cluster asynchronously after the CDS
+// update, and a listener whose route names that cluster is refused ("route: unknown cluster") when
+// Envoy reloads lds.yaml before the cluster is warm; the watcher reports that refusal truly, but
+// does not yet retry lds.yaml once the cluster is warm, so the edit misses Envoy on a loaded machine.
+test('01-publish-order-new-referenced-file (EDS): an edit that adds eds.yaml, names it in cds.yaml and routes to it reaches Envoy', { ...TIMEOUT, todo: 'a listener routing to a cluster added in the same edit is not retried once the cluster is warm' }, async () => {
+  const pod = await startCase('01-publish-order-new-referenced-file', { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-eds-v0.yaml', 'cds.yaml': 'cds-v0.yaml' });
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }, { file: 'cds.yaml', outcome: 'accepted', envoy: CDS }]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 A', 'A');
+    await step(pod, { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-eds-v1.yaml', 'cds.yaml': 'cds-v1-eds.yaml', 'eds.yaml': 'eds-v1.yaml' }, [
+      { file: 'cds.yaml', outcome: 'accepted', envoy: CDS },
+      { file: 'eds.yaml', outcome: 'accepted', envoy: 'cluster.EnvoyNetCore' },
+      { file: 'lds.yaml', outcome: 'accepted', envoy: LDS },
+    ]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 B', 'B');
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('02-one-subscription-several-referrers: two listeners share one RDS subscription (one stats tree); its verdicts are its own', TIMEOUT, async () => {
+  const spec = (rds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds.yaml', 'rds.yaml': rds });
+  const pod = await startCase('02-one-subscription-several-referrers', spec('rds-v0.yaml'));
+  const RDS = 'http.ingress_a.rds.shared_routes'; // the first listener's stat_prefix; there is no http.ingress_b.rds.shared_routes
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }, { file: 'rds.yaml', outcome: 'accepted', envoy: RDS }]);
+    await step(pod, spec('rds-v1.yaml'), [{ file: 'rds.yaml', outcome: 'accepted', envoy: RDS }]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P1), '200 v1', 'v1 on the second listener');
+    await step(pod, spec('rds-v2-bad.yaml'), [{ file: 'rds.yaml', outcome: 'rejected', envoy: RDS }]);
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0), served(envoy, pod.ports.P1)]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('03-fixed-version-false-accept (A): with version_info "0" never bumped, two refused edits in a row are both reported refused', TIMEOUT, async () => {
+  const spec = (lds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds });
+  const pod = await startCase('03-fixed-version-false-accept', spec('lds-v0.yaml'));
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    const v1 = await step(pod, spec('lds-v1.yaml'), [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    // The user's version stays visible in what Envoy reports.
+    assert.match(String(v1.get('lds.yaml')?.xdsVersion), /^0\b/);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v1', 'v1');
+    await step(pod, spec('lds-v2-bad.yaml'), [{ file: 'lds.yaml', outcome: 'rejected', envoy: LDS }]);
+    await step(pod, spec('lds-v3-bad.yaml'), [{ file: 'lds.yaml', outcome: 'rejected', envoy: LDS }]);
+    assert.equal(await served(envoyOf(pod), pod.ports.P0), '200 v1');
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('03-fixed-version-false-accept (B, watched_directory): a sibling rename does not credit the refused lds.yaml', TIMEOUT, async () => {
+  const pod = await startCase('03-fixed-version-false-accept', { 'envoy.yaml': 'envoy-wd.yaml', 'lds.yaml': 'lds-v0.yaml', 'cds.yaml': 'cds-v0.yaml' });
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }, { file: 'cds.yaml', outcome: 'accepted', envoy: CDS }]);
+    await step(pod, { 'envoy.yaml': 'envoy-wd.yaml', 'lds.yaml': 'lds-v2-bad.yaml', 'cds.yaml': 'cds-v1.yaml' }, [
+      { file: 'cds.yaml', outcome: 'accepted', envoy: CDS },
+      { file: 'lds.yaml', outcome: 'rejected', envoy: LDS },
+    ]);
+    assert.equal(await served(envoyOf(pod), pod.ports.P0), '200 v0');
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('04-version-read-as-envoy: unquoted dates and decimals are the strings Envoy reports; a plain integer is refused', TIMEOUT, async () => {
+  const spec = (lds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds });
+  const pod = await startCase('04-version-read-as-envoy', spec('lds-v1-date.yaml'));
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    assert.match(await envoyOf(pod).textStat(`${LDS}.version_text`), /^2024-05-02\b/);
+    const v2 = await step(pod, spec('lds-v2-float.yaml'), [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    assert.match(String(v2.get('lds.yaml')?.xdsVersion), /^1\.20\b/);
+    await step(pod, spec('lds-v3-float-bad.yaml'), [{ file: 'lds.yaml', outcome: 'rejected', envoy: LDS }]);
+    await step(pod, spec('lds-v4-int.yaml'), [{ file: 'lds.yaml', outcome: 'rejected', envoy: LDS }]);
+    assert.equal(await served(envoyOf(pod), pod.ports.P0), '200 v2');
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('05-stat-name-not-envoys (EDS): a cluster with alt_stat_name is judged under the stats Envoy gives it', TIMEOUT, async () => {
+  const spec = (eds: string) => ({ 'envoy.yaml': 'envoy-eds.yaml', 'lds.yaml': 'lds-eds.yaml', 'cds.yaml': 'cds-alt.yaml', 'eds.yaml': eds });
+  const pod = await startCase('05-stat-name-not-envoys', spec('eds-v0.yaml'));
+  const EDS = 'cluster.outbound_8080_backend';
+  try {
+    await initial(pod, [{ file: 'eds.yaml', outcome: 'accepted', envoy: EDS }]);
+    await step(pod, spec('eds-v1.yaml'), [{ file: 'eds.yaml', outcome: 'accepted', envoy: EDS }]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 B', 'B');
+    await step(pod, spec('eds-v2-bad.yaml'), [{ file: 'eds.yaml', outcome: 'rejected', envoy: EDS }]);
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('05-stat-name-not-envoys (RDS): a route configuration named host:port is judged under the stats Envoy gives it', TIMEOUT, async () => {
+  const spec = (rds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-rds-colon.yaml', 'rds.yaml': rds });
+  const pod = await startCase('05-stat-name-not-envoys', spec('rds-colon-v0.yaml'));
+  const RDS = 'http.ingress_http.rds.backend.default.svc.cluster.local_8080';
+  try {
+    await initial(pod, [{ file: 'rds.yaml', outcome: 'accepted', envoy: RDS }]);
+    await step(pod, spec('rds-colon-v1.yaml'), [{ file: 'rds.yaml', outcome: 'accepted', envoy: RDS }]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v1', 'v1');
+    await step(pod, spec('rds-colon-v2-bad.yaml'), [{ file: 'rds.yaml', outcome: 'rejected', envoy: RDS }]);
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('05-stat-name-not-envoys (SDS): a secret named kubernetes://... is judged under the stats Envoy gives it', TIMEOUT, async () => {
+  const spec = (sds: string) => ({ 'envoy.yaml': 'envoy-sds.yaml', 'sds.yaml': sds });
+  const pod = await startCase('05-stat-name-not-envoys', spec('sds-v0.yaml'));
+  const SDS = 'sds.kubernetes_envoy-tls';
+  try {
+    await initial(pod, [{ file: 'sds.yaml', outcome: 'accepted', envoy: SDS }]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'tls-cn'), 'cert-A', 'cert A');
+    await step(pod, spec('sds-v1.yaml'), [{ file: 'sds.yaml', outcome: 'accepted', envoy: SDS }]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'tls-cn'), 'cert-B', 'cert B');
+    await step(pod, spec('sds-v2-bad.yaml'), [{ file: 'sds.yaml', outcome: 'rejected', envoy: SDS }]);
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0, 'tls-cn')]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('06-ecds-file-no-verdict: an ECDS file (config_discovery -> path_config_source) is judged and a refused one rolled back', TIMEOUT, async () => {
+  const spec = (ecds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds.yaml', 'ecds.yaml': ecds });
+  const pod = await startCase('06-ecds-file-no-verdict', spec('ecds-v0.yaml'));
+  const ECDS = 'extension_config_discovery.http_filter.fault_abort';
+  try {
+    await initial(pod, [{ file: 'ecds.yaml', outcome: 'accepted', envoy: ECDS }]);
+    await step(pod, spec('ecds-v1.yaml'), [{ file: 'ecds.yaml', outcome: 'accepted', envoy: ECDS }]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'status'), '429', '429');
+    await step(pod, spec('ecds-v2-bad.yaml'), [{ file: 'ecds.yaml', outcome: 'rejected', envoy: ECDS }]);
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0, 'status')]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('07-subscription-an-edit-creates: renaming the route configuration in lds.yaml, which the unchanged rds.yaml lacks, is refused and rolled back', TIMEOUT, async () => {
+  const spec = (lds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds, 'rds.yaml': 'rds.yaml' });
+  const pod = await startCase('07-subscription-an-edit-creates', spec('lds-v0.yaml'));
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }, { file: 'rds.yaml', outcome: 'accepted', envoy: 'http.ingress_http.rds.local_route' }]);
+    const before = await subscriptionCounters(envoyOf(pod), 'http.ingress_http.rds.renamed_route');
+    const counts = verdictCounts(pod, ['lds.yaml']);
+    await pod.apply(spec('lds-v1-renamed-route.yaml'));
+    const line = await nextVerdict(pod, 'lds.yaml', counts.get('lds.yaml') ?? 0);
+    // Envoy took the listeners but the RDS subscription the edit opened refused rds.yaml: the edit is refused.
+    assert.equal(line.outcome, 'rejected', String(line.msg));
+    assert.equal(line.rolledBack, true);
+    const created = await subscriptionCounters(envoyOf(pod), 'http.ingress_http.rds.renamed_route');
+    assert.ok(created.refused > before.refused, JSON.stringify(created));
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v0', 'v0 after the rollback');
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('08-sds-named-files: a certificate/key pair that does not match is refused (key_rotation_failed) and rolled back', TIMEOUT, async () => {
+  const spec = (cert: string, key: string) => ({ 'envoy.yaml': 'envoy.yaml', 'sds.yaml': 'sds.yaml', 'cert.pem': cert, 'key.pem': key });
+  const pod = await startCase('08-sds-named-files', spec('cert-a.pem', 'key-a.pem'));
+  const ROTATION = 'key_rotation_failed:sds.server_cert';
+  try {
+    await initial(pod, [{ file: 'sds.yaml', outcome: 'accepted', envoy: 'sds.server_cert' }]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'tls-cn'), 'cert-A', 'cert A');
+    await step(pod, spec('cert-b.pem', 'key-b.pem'), [
+      { file: 'cert.pem', outcome: 'accepted', envoy: ROTATION },
+      { file: 'key.pem', outcome: 'accepted', envoy: ROTATION },
+    ]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'tls-cn'), 'cert-B', 'cert B');
+    await step(pod, spec('cert-c.pem', 'key-b.pem'), [{ file: 'cert.pem', outcome: 'rejected', envoy: ROTATION }]);
+    assert.equal(await readFile(join(pod.target, 'cert.pem'), 'utf8'), await pod.fixture('cert-b.pem'));
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0, 'tls-cn')]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('envoy-ignores-unknown-field.lds.yaml: Envoy loads it and ignores misspelt fields; the verdict says accepted with ignored fields', TIMEOUT, async () => {
+  const spec = (lds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds });
+  const pod = await startCase('04-version-read-as-envoy', spec('lds-v2-float.yaml'));
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    const unknownBefore = await envoyOf(pod).stat('server.dynamic_unknown_fields');
+    const got = await step(pod, spec('../cases/envoy-ignores-unknown-field.lds.yaml'), [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    const line = got.get('lds.yaml');
+    assert.ok(line !== undefined);
+    const moved = (await envoyOf(pod).stat('server.dynamic_unknown_fields')) - unknownBefore;
+    assert.ok(moved > 0, 'Envoy counted the unknown fields');
+    assert.equal(line.ignoredFields, moved, String(line.msg));
+    assert.match(String(line.msg), /ignored/);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 typo-1', 'typo-1');
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
+  } finally {
+    await pod.stop();
+  }
+});

@@ -1,0 +1,59 @@
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { load } from 'js-yaml';
+import { findReferences } from '../../../src/sync/envoy/references.js';
+
+test('every file a configuration names, with the type Envoy reads it as', () => {
+  const lds = load(`
+resources:
+- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+  name: l
+  filter_chains:
+  - filters:
+    - typed_config:
+        stat_prefix: ingress
+        http_filters:
+        - name: fault_abort
+          config_discovery: {config_source: {path_config_source: {path: /etc/envoy/ecds.yaml}}}
+        rds: {route_config_name: "backend:8080", config_source: {path_config_source: {path: /etc/envoy/rds.yaml}}}
+    transport_socket:
+      typed_config:
+        common_tls_context:
+          tls_certificate_sds_secret_configs:
+          - name: "kubernetes://envoy-tls"
+            sds_config: {path: /etc/envoy/sds.yaml}
+`);
+  assert.deepEqual(findReferences(lds), [
+    { type: 'RDS', file: 'rds.yaml', path: '/etc/envoy/rds.yaml', resource: 'backend:8080' },
+    { type: 'ECDS', file: 'ecds.yaml', path: '/etc/envoy/ecds.yaml', resource: 'fault_abort' },
+    { type: 'SDS', file: 'sds.yaml', path: '/etc/envoy/sds.yaml', resource: 'kubernetes://envoy-tls' },
+  ]);
+  const cds = load(`
+resources:
+- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster
+  name: "outbound|8080||backend"
+  alt_stat_name: outbound_8080_backend
+  eds_cluster_config: {eds_config: {path_config_source: {path: /etc/envoy/eds.yaml}}}
+`);
+  assert.deepEqual(findReferences(cds), [{ type: 'EDS', file: 'eds.yaml', path: '/etc/envoy/eds.yaml', resource: 'outbound|8080||backend' }]);
+  const sds = load(`
+resources:
+- "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret
+  name: server_cert
+  tls_certificate:
+    certificate_chain: {filename: /etc/envoy/cert.pem}
+    private_key: {filename: /etc/envoy/key.pem}
+`);
+  assert.deepEqual(findReferences(sds), [
+    { type: 'secret-file', file: 'cert.pem', path: '/etc/envoy/cert.pem', resource: 'server_cert', field: 'certificate_chain' },
+    { type: 'secret-file', file: 'key.pem', path: '/etc/envoy/key.pem', resource: 'server_cert', field: 'private_key' },
+  ]);
+  const bootstrap = load(`
+dynamic_resources:
+  lds_config: {path_config_source: {path: /etc/envoy/lds.yaml}}
+  cds_config: {path: /etc/envoy/cds.yaml}
+`);
+  assert.deepEqual(findReferences(bootstrap).map((r) => [r.type, r.file]), [['LDS', 'lds.yaml'], ['CDS', 'cds.yaml']]);
+  // A filename outside a Secret (a static TLS context) is not watched by Envoy.
+  assert.deepEqual(findReferences(load('{common_tls_context: {tls_certificates: [{certificate_chain: {filename: /x.pem}}]}}')), []);
+});
