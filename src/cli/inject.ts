@@ -3,6 +3,7 @@
 // memory holds a few documents; the output waits in output-spool.ts until every document passed,
 // so a denied or broken document leaves stdout empty rather than half a stream for kubectl.
 // A reader that closes the pipe (`| head`) ends it quietly; SIGINT/SIGTERM stop it between pieces.
+import { dirname } from 'node:path';
 import { addAbortSignal } from 'node:stream';
 import type { Readable } from 'node:stream';
 import type { InjectorConfig } from '../inject/index.js';
@@ -62,9 +63,11 @@ async function inputsOf(paths: string[], recursive: boolean, ctx: CliContext): P
     if (files.length === 0) {
       ctx.stderr.write(`Warning: ${path}: no ${MANIFEST_EXTENSIONS.join(', ')} files in this directory${recursive ? ' or below' : ' (-R reads subdirectories)'}\n`);
     }
-    if (files.some((file) => /(^|\/)kustomization\.ya?ml$/.test(file))) {
+    // Named by the directory that holds it (with -R, a subdirectory of `path`): that is what kustomize takes.
+    const kustomized = new Set(files.filter((file) => /(^|\/)kustomization\.ya?ml$/.test(file)).map((file) => dirname(file)));
+    for (const holder of kustomized) {
       ctx.stderr.write(
-        `Warning: ${path}: has a kustomization.yaml, which is read as one more manifest, as kubectl apply -f does; to inject what kubectl apply -k would apply: kubectl kustomize ${path} | envoy-xds-injector inject -f -\n`,
+        `Warning: ${holder}: has a kustomization.yaml, which is read as one more manifest, as kubectl apply -f does; to inject what kubectl apply -k would apply: kubectl kustomize ${holder} | envoy-xds-injector inject -f -\n`,
       );
     }
     for (const file of files) inputs.push({ label: file, open: () => openManifest(file) });

@@ -12,8 +12,9 @@ Commands:
   serve   [--port 8443] [--host H] [--tls-cert F --tls-key F] [--config F]
           Run the mutating admission webhook over HTTPS. Without --tls-cert/--tls-key it
           generates a self-signed development certificate and listens on 127.0.0.1.
-  inject  -f FILE|-  [--config F]
-          Inject every annotated pod template of a multi-document YAML stream; print YAML.
+  inject  -f FILE|DIR|- [-R] [--config F]
+          Inject every annotated pod template of multi-document YAML streams (a file, stdin, or
+          a directory's manifests, -R with its subdirectories); print YAML.
   copy    --from DIR --to DIR [--bootstrap NAME] [--accepted DIR]
           Publish one consistent snapshot of a mounted ConfigMap into DIR (init container);
           with --accepted, a file Envoy refused elsewhere starts from the last accepted version.

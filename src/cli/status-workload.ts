@@ -37,7 +37,7 @@ export async function workloadStatus(flags: WorkloadFlags, ctx: CliContext, usag
   const { execPodReader, kubeStatusApi, loadKube } = await import('../status/kube-api.js');
   let kube;
   try {
-    kube = loadKube(flags);
+    kube = loadKube(flags, ctx.env);
   } catch (err) {
     ctx.stderr.write(`envoy-xds-injector status: ${(err as Error).message}\n`);
     return 1;

@@ -20,7 +20,9 @@ warnings for what it loads but ignores (unknown fields) or deprecates. Each find
 file, line, column and the field's path.
 
   PATH                  a file or a directory (its .yaml/.yml/.json files, recursively); a file
-                        holding Kubernetes manifests has its ConfigMaps checked
+                        holding Kubernetes manifests has its ConfigMaps checked; files holding
+                        no ConfigMap and no xDS (a Service; in a directory, any non-xDS file) are
+                        skipped, an error only if nothing at all was checked
   -f, --file FILE|-     a multi-document manifest stream ('-' reads stdin: kubectl kustomize DIR |
                         envoy-xds-injector validate -f -): every ConfigMap's data files
       --bootstrap NAME  the file (or ConfigMap key) that is Envoy's bootstrap
@@ -73,10 +75,14 @@ function configMapsOf(text: string): ConfigMapLike[] | undefined {
   return kube.filter((object) => object.kind === 'ConfigMap');
 }
 
-async function checkManifest(schema: EnvoySchema, name: string, text: string, bootstrap: string | undefined): Promise<FileCheck[] | undefined> {
+/**
+ * The checks of a manifest file's ConfigMaps; undefined if it holds no Kubernetes object, 'skip' if
+ * it holds only other kinds (a Deployment, a Service, a kustomization.yaml: nothing for Envoy).
+ */
+async function checkManifest(schema: EnvoySchema, name: string, text: string, bootstrap: string | undefined): Promise<FileCheck[] | 'skip' | undefined> {
   const configMaps = configMapsOf(text);
   if (configMaps === undefined) return undefined;
-  if (configMaps.length === 0) return [{ file: name, kind: 'data', findings: [{ severity: 'warning', file: name, message: 'no ConfigMap in these manifests: nothing checked' }] }];
+  if (configMaps.length === 0) return 'skip';
   const checks: FileCheck[] = [];
   for (const configMap of configMaps) checks.push(...(await checkConfigMap(schema, configMap, bootstrap)));
   return checks;
@@ -110,43 +116,65 @@ export async function runValidate(args: string[], ctx: CliContext, loadSchema: (
   if (values.file === undefined && positionals.length === 0) throw new UsageError(`nothing to check: give files or directories, or -f FILE|-\n\n${USAGE}`);
 
   // Inputs are read before the schema is loaded: a missing path is a usage error at once.
-  const inputs: { name: string; text: string; manifestOnly: boolean }[] = [];
+  // fromDir: found by walking a directory (not named by the user): a file that is not xDS is skipped.
+  const inputs: { name: string; text: string; manifestOnly: boolean; fromDir: boolean }[] = [];
   if (values.file !== undefined) {
     const name = values.file === '-' ? '(stdin)' : values.file;
     try {
-      inputs.push({ name, text: values.file === '-' ? await readStream(ctx.stdin) : await readFile(values.file, 'utf8'), manifestOnly: true });
+      inputs.push({ name, text: values.file === '-' ? await readStream(ctx.stdin) : await readFile(values.file, 'utf8'), manifestOnly: true, fromDir: false });
     } catch (err) {
       throw new UsageError(`-f ${values.file}: ${(err as NodeJS.ErrnoException).code === 'EISDIR' ? 'is a directory (give it as a PATH, or pipe kubectl kustomize DIR into -f -)' : (err as Error).message}`);
     }
   }
   for (const path of positionals) {
     let files: string[];
+    let fromDir: boolean;
     try {
-      files = (await stat(path)).isDirectory() ? await filesUnder(path) : [path];
+      fromDir = (await stat(path)).isDirectory();
+      files = fromDir ? await filesUnder(path) : [path];
     } catch (err) {
       throw new UsageError(`${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
     }
-    for (const file of files) inputs.push({ name: file, text: await readFile(file, 'utf8'), manifestOnly: false });
+    for (const file of files) inputs.push({ name: file, text: await readFile(file, 'utf8'), manifestOnly: false, fromDir });
   }
 
   const schema = loadSchema();
   const checks: FileCheck[] = [];
+  // Files holding neither a ConfigMap nor xDS (other kinds of manifests; in a directory, any non-xDS
+  // file): skipped, not findings, so --strict does not fail a directory that also holds a Service.
+  const skipped: string[] = [];
   for (const input of inputs) {
     const base = input.name.slice(input.name.lastIndexOf('/') + 1);
     const asManifest = /\.ya?ml$/i.test(base) || input.manifestOnly ? await checkManifest(schema, input.name, input.text, values.bootstrap) : undefined;
-    if (asManifest) checks.push(...asManifest);
+    if (asManifest === 'skip') skipped.push(input.name);
+    else if (asManifest) checks.push(...asManifest);
     else if (input.manifestOnly) checks.push({ file: input.name, kind: 'data', findings: [{ severity: 'error', file: input.name, message: 'not Kubernetes manifests (no object with apiVersion and kind); give xDS files as PATH arguments' }] });
-    else checks.push(await checkFile(schema, input.name, input.text, { bootstrap: values.bootstrap !== undefined && base === values.bootstrap }));
+    else {
+      const check = await checkFile(schema, input.name, input.text, { bootstrap: values.bootstrap !== undefined && base === values.bootstrap });
+      if (input.fromDir && check.kind === 'data') skipped.push(input.name);
+      else checks.push(check);
+    }
+  }
+  const checked = checks.filter((check) => check.kind !== 'data').length;
+  const skippedLine = `${skipped.length} file(s) hold no ConfigMap and no xDS: skipped`;
+  // Only when nothing at all was checked is a skip a fault (a wrong path, a manifest without its ConfigMap).
+  if (checked === 0 && skipped.length > 0) {
+    const [only] = skipped;
+    const finding: Finding =
+      skipped.length === 1 && only !== undefined
+        ? { severity: 'error', file: only, message: 'nothing checked: it holds no ConfigMap and no xDS' }
+        : { severity: 'error', file: inputs.map((input) => input.name).join(', '), message: `nothing checked: ${skipped.length} file(s) hold no ConfigMap and no xDS` };
+    checks.push({ file: finding.file, kind: 'data', findings: [finding] });
   }
 
   const findings: Finding[] = checks.flatMap((check) => check.findings).map((finding) => (values.strict && finding.severity === 'warning' ? { ...finding, severity: 'error' as const } : finding));
   const errors = findings.filter((finding) => finding.severity === 'error').length;
   const warnings = findings.length - errors;
-  const checked = checks.filter((check) => check.kind !== 'data').length;
   if (values.output === 'json') {
-    ctx.stdout.write(`${JSON.stringify({ envoyVersion: schema.envoyVersion, filesChecked: checked, errors, warnings, findings }, null, 2)}\n`);
+    ctx.stdout.write(`${JSON.stringify({ envoyVersion: schema.envoyVersion, filesChecked: checked, filesSkipped: skipped, errors, warnings, findings }, null, 2)}\n`);
   } else {
     for (const finding of findings) ctx.stderr.write(`${formatFinding(finding)}\n`);
+    if (checked > 0 && skipped.length > 0) ctx.stderr.write(`info: ${skippedLine}\n`);
     ctx.stdout.write(`${checked} file(s) checked against Envoy ${schema.envoyVersion}'s API: ${errors} error(s), ${warnings} warning(s)\n`);
   }
   return errors > 0 ? 1 : 0;

@@ -2,6 +2,8 @@
 // contexts, exec credential plugins, in-cluster, as kubectl reads them), its typed clients for the
 // read-only calls, and its Exec (WebSocket, v5.channel.k8s.io) to run the Pod-local
 // `status --json` in the watcher container. Loaded by the CLI only: never in a Pod's watcher.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import type { PodReader, StatusApi } from './workload.js';
@@ -16,12 +18,21 @@ export interface KubeTarget {
 /**
  * Loads credentials as kubectl does: `--kubeconfig FILE`, else $KUBECONFIG (a list of files,
  * merged), else ~/.kube/config, else in-cluster; `--context` picks another context.
- * Throws an Error saying what is missing.
+ * Throws an Error saying what is missing. `env` is the CLI's environment (HOME, KUBECONFIG,
+ * KUBERNETES_SERVICE_HOST), read to tell "no configuration at all" apart.
  */
-export function loadKube(flags: { kubeconfig?: string; context?: string; namespace?: string }): KubeTarget {
+export function loadKube(flags: { kubeconfig?: string; context?: string; namespace?: string }, env: NodeJS.ProcessEnv = process.env): KubeTarget {
   const kc = new k8s.KubeConfig();
   if (flags.kubeconfig !== undefined && flags.kubeconfig !== '') kc.loadFromFile(flags.kubeconfig);
-  else kc.loadFromDefault();
+  else {
+    // With nothing found, client-node falls back to http://localhost:8080 and then fails with a
+    // TLS message that hides the cause; kubectl says instead that no configuration was provided.
+    const home = env.HOME !== undefined && env.HOME !== '' ? join(env.HOME, '.kube', 'config') : undefined;
+    if ((env.KUBECONFIG ?? '') === '' && (home === undefined || !existsSync(home)) && (env.KUBERNETES_SERVICE_HOST ?? '') === '') {
+      throw new Error(`no configuration has been provided: no --kubeconfig, KUBECONFIG unset, ${home === undefined ? 'HOME unset' : `no ${home}`}, not in a cluster (KUBERNETES_SERVICE_HOST unset); set --kubeconfig or KUBECONFIG`);
+    }
+    kc.loadFromDefault();
+  }
   if (flags.context !== undefined && flags.context !== '') {
     if (kc.getContextObject(flags.context) === null) throw new Error(`context "${flags.context}" does not exist in the kubeconfig`);
     kc.setCurrentContext(flags.context);

@@ -63,7 +63,7 @@ export interface PodJudgement {
 export function refusalReason(f: PodLocalFile): string {
   const v = f.verdict;
   if (v?.reason !== undefined) return `Envoy says${v.reasonPossiblyEarlier === true ? ' (about this or an earlier refused version)' : ''}: ${v.reason}`;
-  if (v?.envoyLog !== undefined) return `Envoy refused it; its admin API does not say why, its log does: grep "${v.envoyLog}"`;
+  if (v?.envoyLog !== undefined) return `Envoy refused it; its admin API does not say why, its log does: grep -A 60 "${v.envoyLog}"`;
   return 'Envoy refused it';
 }
 

@@ -72,7 +72,7 @@ test('LDS: Envoy names duplicate listeners and listeners it cannot build; parse 
     const parse = await refuse(pod, 'lds.yaml', { 'lds.yaml': await refusedLds(pod.port) });
     assert.equal(parse.reason, undefined);
     assert.equal(parse.envoyLog, `${FAILURE}${ldsPath}`);
-    assert.ok(String(parse.msg).endsWith(`Envoy's admin API does not say why; Envoy's log does: grep "${FAILURE}${ldsPath}"`), String(parse.msg));
+    assert.ok(String(parse.msg).endsWith(`Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${FAILURE}${ldsPath}"`), String(parse.msg));
     const parseLines = await envoyLogLines(pod, `${FAILURE}${ldsPath}`);
     assert.equal(parseLines.length, 1, await envoyLog(pod));
     // (protobuf puts random runs of spaces into its parse errors, so that nobody matches them exactly)
@@ -111,7 +111,7 @@ test('LDS: Envoy names duplicate listeners and listeners it cannot build; parse 
 
     // Still serving v1 throughout; `status` says where the last refusal's reason is.
     assert.deepEqual(await envoy.get(pod.port), { status: 200, body: 'v1' });
-    const expected = `\nWHY ENVOY REFUSED\nlds.yaml ${String(proto.xdsVersion)}: Envoy's admin API does not say why; Envoy's log does: grep "${REJECTED}"\n`;
+    const expected = `\nWHY ENVOY REFUSED\nlds.yaml ${String(proto.xdsVersion)}: Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${REJECTED}"\n`;
     await waitFor(async () => (await runCli(['status', '--to', pod.target])).stdout.endsWith(expected), 'status says where the reason is');
     const json = JSON.parse((await runCli(['status', '--to', pod.target, '--json'])).stdout) as { files: { file: string; verdict?: { reason?: string; envoyLog?: string } }[] };
     assert.deepEqual(json.files.find((f) => f.file === 'lds.yaml')?.verdict?.envoyLog, REJECTED);
@@ -188,7 +188,7 @@ test('CDS, RDS, EDS: Envoy keeps no reason in its admin API; the verdict names t
       assert.equal(line.reason, undefined, `${kind.file}: ${String(line.msg)}`);
       assert.equal(line.envoyLog, REJECTED, kind.file);
       assert.equal(line.rolledBack, true, kind.file);
-      assert.ok(String(line.msg).endsWith(`Envoy's admin API does not say why; Envoy's log does: grep "${REJECTED}"`), String(line.msg));
+      assert.ok(String(line.msg).endsWith(`Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${REJECTED}"`), String(line.msg));
       await waitFor(async () => (await envoyLogLines(pod, REJECTED)).some((l) => kind.logged.test(l)), `Envoy's log line for ${kind.file}: ${String(kind.logged)}`);
       await envoy.waitForBody(pod.port, 'r1');
     }

@@ -237,7 +237,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     const row = table.split('\n').find((l) => l.startsWith('lds.yaml')) ?? '';
     assert.match(row, new RegExp(`^lds\\.yaml +example-2 \\(refused, held back\\) +${v2Version} +${v2Version} +rejected example-2 at .* rolled back$`));
     assert.match(table, /^envoy admin 127\.0\.0\.1:9901$/m, 'the watcher reaches Envoy\'s admin API over the Pod\'s loopback');
-    assert.match(table, /^WHY ENVOY REFUSED\nlds\.yaml example-2: Envoy's admin API does not say why; Envoy's log does: grep "Filesystem config update failure: in \/etc\/envoy\/lds\.yaml"$/m);
+    assert.match(table, /^WHY ENVOY REFUSED\nlds\.yaml example-2: Envoy's admin API does not say why; Envoy's log does: grep -A 60 "Filesystem config update failure: in \/etc\/envoy\/lds\.yaml"$/m);
 
     // A restarted Envoy container in the same Pod (here: admin /quitquitquit, the kubelet restarts
     // it) loads what is on disk: v2, not the refused file the ConfigMap still holds.

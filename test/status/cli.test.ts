@@ -44,3 +44,16 @@ test('status deployment/NAME: an unreachable API or a missing context is exit 1 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('status deployment/NAME with no kubeconfig anywhere and not in a cluster: one line saying what was looked for, exit 1', async () => {
+  const home = await mkdtemp(join(tmpdir(), 'status-cli-home-'));
+  try {
+    const r = await runCli(['status', '-n', 'shop', 'deployment/envoy'], { env: { HOME: home, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' } });
+    assert.equal(r.code, 1, r.stderr);
+    const message = `envoy-xds-injector status: no configuration has been provided: no --kubeconfig, KUBECONFIG unset, no ${join(home, '.kube', 'config')}, not in a cluster (KUBERNETES_SERVICE_HOST unset); set --kubeconfig or KUBECONFIG`;
+    assert.equal(r.stderr.trim(), message);
+    assert.doesNotMatch(r.stderr, /skipTLSVerify/);
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+});

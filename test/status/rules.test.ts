@@ -56,7 +56,7 @@ const cases: { name: string; facts: PodFacts; state: PodState; reason?: RegExp }
     name: 'Envoy refused it, no reason in its admin API: where its log has it',
     facts: facts({ local: local({ published: V1, envoy: { version: V1, live: true }, verdict: { outcome: 'rejected', version: V2, at, message: 'm', envoyLog: 'Filesystem config update failure: in /etc/envoy/lds.yaml' } }) }),
     state: 'REJECTED',
-    reason: /grep "Filesystem config update failure: in \/etc\/envoy\/lds\.yaml"/,
+    reason: /its log does: grep -A 60 "Filesystem config update failure: in \/etc\/envoy\/lds\.yaml"/,
   },
   {
     name: 'a refusal recorded stands while Envoy is down now',

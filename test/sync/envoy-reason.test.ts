@@ -83,7 +83,7 @@ test('status prints why, one line per refused file, below the table', () => {
   assert.ok(
     out.endsWith(
       '\nWHY ENVOY REFUSED\n' +
-        'cds.yaml v2: Envoy\'s admin API does not say why; Envoy\'s log does: grep "Filesystem config update rejected"\n' +
+        'cds.yaml v2: Envoy\'s admin API does not say why; Envoy\'s log does: grep -A 60 "Filesystem config update rejected"\n' +
         'lds.yaml v2: Envoy says (about this or an earlier refused version): duplicate listener a found\n',
     ),
     out,

@@ -26,7 +26,9 @@ test("the overview lists every flag of each command's own usage line", async () 
   for (const [name, entry] of entries) {
     const usage = (await run(process.execPath, ['--import', 'tsx', main, name, '--help'])).stdout;
     const synopsis = usage.split('\n')[0] ?? '';
-    for (const flag of synopsis.match(/--[a-z-]+/g) ?? []) {
+    // Long flags, capital short flags that have no long form (-R), and a flag's alternative
+    // operands as written (-f FILE|DIR|-); lowercase short flags are listed by their long name.
+    for (const flag of synopsis.match(/--[a-z-]+|(?<=[\s[])-(?:[A-Z]|[a-zA-Z] [A-Z]+(?:\|[A-Z-]+)+)(?=[\s\]])/g) ?? []) {
       assert.ok(entry.includes(flag), `'envoy-xds-injector --help' does not list ${name} ${flag} (from '${synopsis}')`);
     }
   }

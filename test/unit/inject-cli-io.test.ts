@@ -69,6 +69,25 @@ describe('-f DIR reads a directory as kubectl apply -f DIR does', () => {
     assert.match(run.stderr, /^Warning: .*examples: has a kustomization\.yaml, .*kubectl kustomize .*examples \| envoy-xds-injector inject -f -$/m);
   });
 
+  test('-R over a tree whose kustomization.yaml files sit in subdirectories: each warning names the directory holding one, not the -f root', async () => {
+    const root = join(dir, 'kustomized');
+    for (const sub of ['base', 'overlays/prod']) {
+      await mkdir(join(root, sub), { recursive: true });
+      await writeFile(join(root, sub, 'kustomization.yaml'), 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n');
+    }
+    await writeFile(join(root, 'pod.yaml'), POD);
+    const run = await inject(['-R', '-f', root]);
+    assert.equal(run.code, 0, run.stderr);
+    const warnings = run.stderr.split('\n').filter((line) => line.includes('has a kustomization.yaml'));
+    assert.deepEqual(
+      warnings.map((line) => /^Warning: (\S+): .*kubectl kustomize (\S+) \|/.exec(line)?.slice(1)),
+      [
+        [join(root, 'base'), join(root, 'base')],
+        [join(root, 'overlays/prod'), join(root, 'overlays/prod')],
+      ],
+    );
+  });
+
   test('only .json, .yaml and .yml files; subdirectories only with -R; an empty directory is a warning', async () => {
     const root = join(dir, 'tree');
     await mkdir(join(root, 'sub'), { recursive: true });

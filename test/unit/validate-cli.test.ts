@@ -123,6 +123,41 @@ test('files that are not xDS: a warning for a YAML file without resources; -f wi
   assert.match(manifests.stderr, /error: not Kubernetes manifests/);
 });
 
+test('a directory of Kubernetes manifests (manifests/examples) with --strict: Deployment, Service, Namespace, kustomization.yaml skipped in one info line, exit 0', async () => {
+  const { code, stdout, stderr } = await run([join(repoRoot, 'manifests/examples'), '--strict']);
+  assert.equal(code, 0);
+  assert.equal(stderr, 'info: 4 file(s) hold no ConfigMap and no xDS: skipped\n');
+  assert.match(stdout, /^3 file\(s\) checked against Envoy .*: 0 error\(s\), 0 warning\(s\)\n$/);
+  const json = JSON.parse((await run(['-o', 'json', join(repoRoot, 'manifests/examples')])).stdout) as { filesSkipped: string[] };
+  assert.deepEqual(json.filesSkipped.map((file) => file.slice(file.lastIndexOf('/') + 1)), ['deployment.yaml', 'kustomization.yaml', 'namespace.yaml', 'service.yaml']);
+});
+
+test('a directory holding xDS next to a non-xDS YAML file: the other file is skipped, not a warning (--strict stays 0)', async () => {
+  const tree = join(dir, 'xds-with-values');
+  await mkdir(tree, { recursive: true });
+  await writeFile(join(tree, 'lds.yaml'), await fixture('envoy-corpus/accepts.plain.lds.yaml'));
+  await writeFile(join(tree, 'values.yaml'), 'replicas: 3\n');
+  const { code, stderr } = await run(['--strict', tree]);
+  assert.equal(code, 0);
+  assert.equal(stderr, 'info: 1 file(s) hold no ConfigMap and no xDS: skipped\n');
+});
+
+test('nothing checked at all is an error: manifests without a ConfigMap (-f or PATH), a directory with no xDS', async () => {
+  const deployment = join(repoRoot, 'manifests/examples/deployment.yaml');
+  for (const args of [['-f', deployment], [deployment]]) {
+    const { code, stderr } = await run(args);
+    assert.equal(code, 1, args.join(' '));
+    assert.match(stderr, /deployment\.yaml: error: nothing checked: it holds no ConfigMap and no xDS\n$/);
+  }
+  const empty = join(dir, 'no-xds');
+  await mkdir(empty, { recursive: true });
+  await writeFile(join(empty, 'values.yaml'), 'replicas: 3\n');
+  await writeFile(join(empty, 'service.yaml'), stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'envoy' } }));
+  const { code, stderr } = await run([empty]);
+  assert.equal(code, 1);
+  assert.match(stderr, /error: nothing checked: 2 file\(s\) hold no ConfigMap and no xDS\n$/);
+});
+
 test('usage errors (exit 2 through main): nothing to check, a bad flag or output, a missing path, -f on a directory', async () => {
   await assert.rejects(run([]), (err: unknown) => err instanceof UsageError && err.message.includes('nothing to check'));
   await assert.rejects(run(['--nope', 'x']), UsageError);

@@ -104,6 +104,7 @@ export function rejectionReason(opts: {
  */
 export function refusalSentence(why: { reason?: string | undefined; possiblyEarlier?: boolean | undefined; envoyLog?: string | undefined }): string | undefined {
   if (why.reason !== undefined) return `Envoy says${why.possiblyEarlier === true ? ' (about this or an earlier refused version)' : ''}: ${why.reason}`;
-  if (why.envoyLog !== undefined) return `Envoy's admin API does not say why; Envoy's log does: grep "${why.envoyLog}"`;
+  // -A 60: the error follows the line, after the resource Envoy prints first (proto constraints).
+  if (why.envoyLog !== undefined) return `Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${why.envoyLog}"`;
   return undefined;
 }
