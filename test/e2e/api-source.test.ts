@@ -12,6 +12,7 @@ import type { LogLine } from '../sync/harness.js';
 import { AtomicWriter, runCli, waitFor } from '../sync/harness.js';
 import { LAST_ACCEPTED_RECORD_KEY } from '../../src/inject/last-accepted.js';
 import type { LastAcceptedRecord } from '../../src/sync/last-accepted/record.js';
+import { publishable } from '../../src/sync/envoy/version-stamp.js';
 import { EventRecorder } from '../../src/sync/watch/reporters.js';
 import { ConfigMapWatch } from '../../src/sync/kube/configmap-watch.js';
 import type { ConfigMapEvent } from '../../src/sync/kube/configmap-watch.js';
@@ -330,7 +331,8 @@ test('the last-accepted ConfigMap: the watcher keeps what Envoy accepted and wha
     await pod.setLds(refused);
     await waitFor(async () => (await store()).record?.files['lds.yaml']?.refused !== undefined, 'the refusal kept');
     const marked = await store();
-    assert.equal(marked.record?.files['lds.yaml']?.refused?.sha256, createHash('sha256').update(refused).digest('hex'));
+    // The mark names the content as published (stamped), which is what copy compares the ConfigMap's file with.
+    assert.equal(marked.record?.files['lds.yaml']?.refused?.sha256, publishable('lds.yaml', Buffer.from(refused)).sha256);
     assert.match(String(marked.record.files['lds.yaml'].refused.version), /^example-2\+sha256:[0-9a-f]{12}$/);
     assert.equal(marked.data['lds.yaml'], v1, 'the accepted content stays');
     assert.equal((await pod.envoy.get(pod.port))?.body, 'v1');
