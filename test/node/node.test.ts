@@ -18,6 +18,7 @@ import { sleep, waitFor } from '../e2e/proc.js';
 import { apiMessage, listEvents, STATUS_ANNOTATION } from '../e2e/webhook.js';
 import { CONFIG_DIR as WATCH_TARGET } from '../../src/inject/names.js';
 import type { Status } from '../../src/sync/verdict/status.js';
+import { publishable } from '../../src/sync/envoy/version-stamp.js';
 import { describePod, describePods, isReady, listPods, NODE_CLUSTER_OPTIONS, startNode, waitForReadyPods, type TestNode } from './node.js';
 import {
   containerId,
@@ -226,7 +227,8 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     assert.match(onDisk, new RegExp(`^version_info: "${v2Version}"`, 'm'));
     assert.ok(onDisk.endsWith(v2), 'the published lds.yaml is v2 (plus its version_info line)');
     assert.equal(await execIn(cluster, DEMO_NS, name, 'envoy-xds-watch', ['cat', `${WATCH_TARGET}/lds.yaml`]), onDisk);
-    assert.equal(await execIn(cluster, DEMO_NS, name, 'envoy-xds-watch', ['cat', verdict.refused]), refused);
+    // Kept as it was published: the ConfigMap's text with its version made unique to the content.
+    assert.equal(await execIn(cluster, DEMO_NS, name, 'envoy-xds-watch', ['cat', verdict.refused]), publishable('lds.yaml', Buffer.from(refused)).content.toString('utf8'));
 
     // `status`, as docs/sync.md tells it, inside the watcher container (the CLI is on its PATH).
     const table = await waitFor('status to show the rejected verdict', async () => {
@@ -235,9 +237,11 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     });
     report(`envoy-xds-injector status:\n${table}`);
     const row = table.split('\n').find((l) => l.startsWith('lds.yaml')) ?? '';
-    assert.match(row, new RegExp(`^lds\\.yaml +example-2 \\(refused, held back\\) +${v2Version} +${v2Version} +rejected example-2 at .* rolled back$`));
+    // The refused version as the watcher stamped it: example-2+sha256:<12 hex>.
+    const refusedVersion = String(verdict.xdsVersion).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    assert.match(row, new RegExp(`^lds\\.yaml +${refusedVersion} \\(refused, held back\\) +${v2Version} +${v2Version} +rejected ${refusedVersion} at .* rolled back$`));
     assert.match(table, /^envoy admin 127\.0\.0\.1:9901$/m, 'the watcher reaches Envoy\'s admin API over the Pod\'s loopback');
-    assert.match(table, /^WHY ENVOY REFUSED\nlds\.yaml example-2: Envoy's admin API does not say why; Envoy's log does: grep -A 60 "Filesystem config update failure: in \/etc\/envoy\/lds\.yaml"$/m);
+    assert.match(table, new RegExp(`^WHY ENVOY REFUSED\\nlds\\.yaml ${refusedVersion}: Envoy's admin API does not say why; Envoy's log does: grep -A 60 "Filesystem config update failure: in /etc/envoy/lds\\.yaml"$`, 'm'));
 
     // A restarted Envoy container in the same Pod (here: admin /quitquitquit, the kubelet restarts
     // it) loads what is on disk: v2, not the refused file the ConfigMap still holds.
