@@ -548,7 +548,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     await waitForBody(replacement.status?.podIP ?? '', 10000, 'config a1\n');
     const copyLog = await containerLogs(cluster, DEMO_NS, replacementName, 'envoy-xds-copy');
     report(`the replacement's copy: ${copyLog.split('\n').find((l) => l.includes('which Envoy refused')) ?? copyLog}`);
-    assert.match(copyLog, new RegExp(`lds\\.yaml: the ConfigMap holds version example-2, which Envoy refused in Pod ${DEMO_NS}/${name} `));
+    assert.match(copyLog, new RegExp(`lds\\.yaml: the ConfigMap holds version example-2\\+sha256:[0-9a-f]{12}, which Envoy refused in Pod ${DEMO_NS}/${name} `));
     const own = await waitFor('the replacement Envoy\'s own verdict on example-2', async () =>
       verdictLines(await containerLogs(cluster, DEMO_NS, replacementName, 'envoy-xds-watch')).find((v) => v.file === 'lds.yaml' && String(v.xdsVersion).startsWith('example-2+sha256:')),
     { timeoutMs: 60_000, intervalMs: 500 });
@@ -559,7 +559,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     assert.equal((await podGet(replacement.status?.podIP ?? '', 10000)).body, 'config a1\n');
     const table = await execIn(cluster, DEMO_NS, replacementName, 'envoy-xds-watch', ['envoy-xds-injector', 'status']);
     report(`envoy-xds-injector status in the replacement:\n${table}`);
-    assert.match(table, /^lds\.yaml +example-2 \(refused, held back\) +sha256:[0-9a-f]{12} +sha256:[0-9a-f]{12} +rejected example-2 at .* rolled back$/m);
+    assert.match(table, /^lds\.yaml +example-2\+sha256:[0-9a-f]{12} \(refused, held back\) +sha256:[0-9a-f]{12} +sha256:[0-9a-f]{12} +rejected example-2\+sha256:[0-9a-f]{12} at .* rolled back$/m);
     assert.equal(isReady(await cluster.core.readNamespacedPod({ namespace: DEMO_NS, name: replacementName })), true);
   });
 });
