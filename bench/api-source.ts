@@ -25,16 +25,12 @@ import { startApiPod, READY } from '../test/e2e/api-source.js';
 import { startCluster } from '../test/e2e/cluster.js';
 import { CliProcess, rssAnonKiB } from '../test/sync/harness.js';
 import { buildApp } from './app.js';
+import { SYNC_ENV } from '../src/inject/containers.js';
 
 const EDITS = Number(process.env.BENCH_EDITS ?? 60);
 const KUBELET_DEFAULT_SYNC_MEDIAN_MS = 64_000;
-const WATCHER_ENV: Record<string, string> = {
-  NODE_OPTIONS: '--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1',
-  MALLOC_ARENA_MAX: '1',
-  MALLOC_TRIM_THRESHOLD_: '131072',
-  MALLOC_TOP_PAD_: '0',
-  LOG_LEVEL: 'info',
-};
+// The env the injected copy/watch containers get (src/inject), so the bench runs what a Pod runs.
+const WATCHER_ENV: Record<string, string> = { ...Object.fromEntries(SYNC_ENV.map((e) => [e.name, e.value])), LOG_LEVEL: 'info' };
 
 /** utime + stime of a process in ms (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
 function cpuMs(pid: number): number {

@@ -10,14 +10,10 @@ import { bootstrapYaml, startEnvoy, type EnvoyProcess } from '../test/envoy/envo
 import type { Cluster } from '../test/e2e/cluster.js';
 import { plain } from '../test/e2e/objects.js';
 import { AtomicWriter, CliProcess, repoRoot, runCli } from '../test/sync/harness.js';
+import { SYNC_ENV } from '../src/inject/containers.js';
 
-const WATCHER_ENV: Record<string, string> = {
-  NODE_OPTIONS: '--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1',
-  MALLOC_ARENA_MAX: '1',
-  MALLOC_TRIM_THRESHOLD_: '131072',
-  MALLOC_TOP_PAD_: '0',
-  LOG_LEVEL: 'info',
-};
+// The env the injected copy/watch containers get (src/inject), so the bench runs what a Pod runs.
+const WATCHER_ENV: Record<string, string> = { ...Object.fromEntries(SYNC_ENV.map((e) => [e.name, e.value])), LOG_LEVEL: 'info' };
 
 export interface RealPod {
   readonly name: string;

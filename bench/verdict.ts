@@ -26,18 +26,15 @@ import { stampVersion } from '../src/sync/envoy/version-stamp.js';
 import { defaultConfig } from '../src/inject/config.js';
 import { parseQuantity } from '../src/inject/quantity.js';
 import { buildApp } from './app.js';
+import { SYNC_ENV } from '../src/inject/containers.js';
 
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 200);
 const INTERVAL_MS = Number(process.env.BENCH_INTERVAL_MS ?? 50);
 const REFUSE_EVERY = Number(process.env.BENCH_REFUSE_EVERY ?? 25);
 const REFUSE = process.env.BENCH_REFUSE ?? 'bad-value';
 if (REFUSE !== 'bad-value' && REFUSE !== 'duplicate') throw new Error(`BENCH_REFUSE: bad-value or duplicate, not ${REFUSE}`);
-const WATCHER_ENV: Record<string, string> = {
-  NODE_OPTIONS: '--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1',
-  MALLOC_ARENA_MAX: '1',
-  MALLOC_TRIM_THRESHOLD_: '131072',
-  MALLOC_TOP_PAD_: '0',
-};
+// The env the injected copy/watch containers get (src/inject), so the bench runs what a Pod runs.
+const WATCHER_ENV: Record<string, string> = Object.fromEntries(SYNC_ENV.map((e) => [e.name, e.value]));
 
 interface Line {
   at: number;

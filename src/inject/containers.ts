@@ -114,7 +114,7 @@ export function injectedVolumes(configMap: string): JsonObject[] {
  * glibc arena that returns freed pages keep the watcher near 12 MiB anonymous RSS at rest; 32 MiB
  * of old space still parses a 1 MiB ConfigMap (tested in test/sync). docs/sync.md has the figures.
  */
-const SYNC_ENV = [
+export const SYNC_ENV = [
   { name: 'NODE_OPTIONS', value: '--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1' },
   { name: 'MALLOC_ARENA_MAX', value: '1' },
   { name: 'MALLOC_TRIM_THRESHOLD_', value: '131072' },
