@@ -153,10 +153,12 @@ test('(2) while the API is silent, the volume\'s newer version is published with
   }
 });
 
-// todo, not skipped: it runs and reports. Since the verdict rework and the status work were merged
-// with it, the 401 step (the ServiceAccount re-created, its token refused) is not reported as its own
-// cause within the wait (reset and 403 are); found in the final run of the session, not yet explained.
-test('(3) one outage, four causes in turn (reset, 403, 401, 429): each is logged once, at warning level, with its fix', { ...TIMEOUT, todo: 'the 401 cause is not logged after the merge with the verdict rework (under investigation)' }, async () => {
+// kube-apiserver keeps a token's successful authentication for 10 s (TokenSuccessCacheTTL in
+// pkg/kubeapiserver/options/authentication.go) and authenticates a watch once, when it starts. So the 401 of a re-created ServiceAccount comes while the RoleBinding
+// is still revoked (every list then fails, with 403 until the cache expires); were the RoleBinding
+// applied within those 10 s, a list would succeed and open a watch that outlives the token: that is
+// test (3b).
+test('(3) one outage, four causes in turn (reset, 403, 401, 429): each is logged once, at warning level, with its fix', TIMEOUT, async () => {
   const status = await StatusProxy.start(cluster.server, cluster.ca);
   const tcp = await TcpFaultProxy.start(status.url);
   const ns = 'faults-causes';
@@ -168,10 +170,9 @@ test('(3) one outage, four causes in turn (reset, 403, 401, 429): each is logged
     await revokeRbac(cluster, ns, 'envoy', 'envoy-xds');
     tcp.setMode('pass');
     await pod.watcher.waitForLog((l) => msg(l).startsWith('Kubernetes API forbids'), '403', 60_000);
-    await new Promise((resolve) => setTimeout(resolve, 5_000)); // several retries
     await recreateServiceAccount(cluster, ns, 'envoy');
-    await restoreRbac(cluster, ns, 'envoy', 'envoy-xds');
     await pod.watcher.waitForLog((l) => msg(l).includes('refused the ServiceAccount token (401'), '401', 60_000);
+    await restoreRbac(cluster, ns, 'envoy', 'envoy-xds'); // the token is still refused: 401 persists
     await new Promise((resolve) => setTimeout(resolve, 5_000));
     status.answer({ method: 'GET', path: /\/configmaps/, status: 429, retryAfter: 1 });
     await pod.refreshToken(); // the kubelet rotates the token: the next request uses it
@@ -185,8 +186,12 @@ test('(3) one outage, four causes in turn (reset, 403, 401, 429): each is logged
     for (const re of [unreachable, forbidden, unauthorized, throttled]) {
       const found = lines(re);
       assert.equal(found.length, 1, `${String(re)}: ${String(found.length)} lines`);
-      assert.equal(found[0]?.level, WARN);
+      for (const line of found) {
+        assert.equal(line.level, WARN);
+        assert.match(msg(line), /following the ConfigMap volume instead/);
+      }
     }
+    assert.ok(status.seen.filter((r) => r.path.includes('/configmaps?') && r.relayed === 401).length >= 2, 'the 401 persisted over retries');
     assert.match(first(forbidden), /Fix: envoy-xds-injector rbac --namespace faults-causes --service-account envoy --configmap envoy-xds \| kubectl apply -f -/);
     assert.match(first(unauthorized), /Fix: /);
     assert.match(first(throttled), /Retry-After/);
@@ -195,6 +200,46 @@ test('(3) one outage, four causes in turn (reset, 403, 401, 429): each is logged
   } finally {
     await pod.stop();
     await tcp.close();
+    await status.close();
+  }
+});
+
+test('(3b) a token or a Role gone bad under an open watch (which keeps delivering): the check\'s 401 and 403 are each logged once, at warning level, with the fix; no outage', TIMEOUT, async () => {
+  const status = await StatusProxy.start(cluster.server, cluster.ca);
+  const ns = 'faults-open-watch';
+  const pod = await podThrough(status.url, ns, { tokenFile: true, extraArgs: ['--api-check', '2s', '--api-timeout', '2s'] });
+  const lines = (re: RegExp): LogLine[] => pod.watcher.logs.filter((l) => re.test(msg(l)));
+  const checks = (answer: number): number => status.seen.filter((r) => r.method === 'GET' && r.path.includes('/configmaps?') && r.path.includes('resourceVersion=0') && r.relayed === answer).length;
+  const AGAIN = 'Kubernetes API answers the watch\'s check again';
+  try {
+    await pod.setBody('o1');
+    await pod.envoy.waitForBody(pod.port, 'o1', 60_000);
+    await recreateServiceAccount(cluster, ns, 'envoy');
+    // Within the apiserver's 10 s token cache and a check.
+    const refused = await pod.watcher.waitForLog((l) => msg(l).includes('refused the ServiceAccount token (401'), 'the check\'s 401', 60_000);
+    assert.equal(refused.level, WARN);
+    assert.match(msg(refused), /the open watch goes on delivering changes.* Fix: /);
+    await pod.setBody('o2'); // the volume still holds v0: only the open watch can deliver this
+    await pod.envoy.waitForBody(pod.port, 'o2', 30_000);
+    const from = checks(401);
+    await waitFor(() => checks(401) >= from + 2, 'more refused checks', 30_000);
+    await pod.refreshToken(); // read again after the 401
+    await pod.watcher.waitForLog((l) => l.msg === AGAIN, 'the check answered again', 30_000);
+
+    await revokeRbac(cluster, ns, 'envoy', 'envoy-xds');
+    const forbidden = await pod.watcher.waitForLog((l) => msg(l).startsWith('Kubernetes API forbids list on configmaps "envoy-xds"'), 'the check\'s 403', 60_000);
+    assert.equal(forbidden.level, WARN);
+    assert.match(msg(forbidden), /the open watch goes on delivering changes.* Fix: envoy-xds-injector rbac --namespace faults-open-watch --service-account envoy --configmap envoy-xds \| kubectl apply -f -/);
+    await pod.setBody('o3');
+    await pod.envoy.waitForBody(pod.port, 'o3', 30_000);
+    await restoreRbac(cluster, ns, 'envoy', 'envoy-xds');
+    await waitFor(() => pod.watcher.logs.filter((l) => l.msg === AGAIN).length === 2, 'the check answered again after the RoleBinding', 60_000);
+
+    assert.equal(lines(/refused the ServiceAccount token \(401/).length, 1, 'the 401 once, over several refused checks');
+    assert.equal(lines(/^Kubernetes API forbids/).length, 1, 'the 403 once');
+    assert.equal(lines(/^Kubernetes API unreachable|usable again|following the ConfigMap volume instead/).length, 0, 'no outage: the watch went on');
+  } finally {
+    await pod.stop();
     await status.close();
   }
 });
