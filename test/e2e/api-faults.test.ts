@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import type * as k8s from '@kubernetes/client-node';
 import { ldsYaml } from '../envoy/envoy.js';
 import type { LogLine } from '../sync/harness.js';
-import { AtomicWriter, runCli, waitFor } from '../sync/harness.js';
+import { AtomicWriter, cliMain, repoRoot, runCli, waitFor } from '../sync/harness.js';
 import { LAST_ACCEPTED_RECORD_KEY } from '../../src/inject/last-accepted.js';
 import { startApiPod, type ApiPod, type ApiPodOptions } from './api-source.js';
 import { startCluster, type Cluster } from './cluster.js';
@@ -356,3 +356,31 @@ test('(7) a store that cannot hold the accepted file (over 1 MiB, 422): said lou
   }
 });
 
+test('(8) the wall clock steps back an hour (NTP, a resumed VM) while the API is silent: the volume\'s newer version is still published within --volume-lag of the volume having it', TIMEOUT, async () => {
+  const tcp = await TcpFaultProxy.start(cluster.server);
+  // The watcher's Date steps an hour back on SIGUSR2 (test/e2e/wall-clock-step.ts); the machine's clock is left alone.
+  const entry = ['--import', 'tsx', '--import', join(repoRoot, 'test/e2e/wall-clock-step.ts'), cliMain];
+  const pod = await podThrough(tcp.url, 'faults-clock', { entry, env: { WALL_CLOCK_STEP_MS: '-3600000' }, extraArgs: ['--volume-lag', '5s', '--api-check', '2s', '--api-timeout', '2s'] });
+  try {
+    await pod.setBody('c1');
+    await pod.envoy.waitForBody(pod.port, 'c1', 60_000);
+    const stepped = Date.now() - 3_000_000;
+    process.kill(pod.watcher.pid, 'SIGUSR2');
+    tcp.setMode('stall');
+    await pod.setBody('c2');
+    await pod.volume.write({ 'lds.yaml': ldsYaml({ port: pod.port, body: 'c2' }) });
+    const took = await timeToServe(pod, 'c2', 60_000);
+    figure(`(8) after a wall-clock step of -1 h, the volume's newer version served ${seconds(took)} s after the volume had it (--volume-lag 5s)`);
+    // The step happened in the watcher: its log lines since carry a time an hour back.
+    const unreachable = await pod.watcher.waitForLog((l) => msg(l).startsWith('Kubernetes API unreachable'), 'the silence reported', 30_000);
+    assert.ok(typeof unreachable.time === 'number' && unreachable.time < stepped, `the watcher's clock stepped back (log time ${String(unreachable.time)})`);
+    assert.ok(took <= 5_000 + 4_000 + 6_000, `${seconds(took)} s: the step stretched the hold`);
+    tcp.setMode('pass');
+    await pod.watcher.waitForLog((l) => l.msg === API_BACK, 'API back', 60_000);
+    await pod.setBody('c3');
+    await pod.envoy.waitForBody(pod.port, 'c3', 30_000);
+  } finally {
+    await pod.stop();
+    await tcp.close();
+  }
+});
