@@ -216,9 +216,11 @@ test('(3b) a token or a Role gone bad under an open watch (which keeps deliverin
   try {
     await pod.setBody('o1');
     await pod.envoy.waitForBody(pod.port, 'o1', 60_000);
+    const t0 = performance.now();
     await recreateServiceAccount(cluster, ns, 'envoy');
     // Within the apiserver's 10 s token cache and a check.
     const refused = await pod.watcher.waitForLog((l) => msg(l).includes('refused the ServiceAccount token (401'), 'the check\'s 401', 60_000);
+    figure(`(3b) a ServiceAccount re-created under an open watch: its 401 said after ${seconds(performance.now() - t0)} s (the apiserver's 10 s token cache, then --api-check 2s)`);
     assert.equal(refused.level, WARN);
     assert.match(msg(refused), /the open watch goes on delivering changes.* Fix: /);
     await pod.setBody('o2'); // the volume still holds v0: only the open watch can deliver this
