@@ -86,29 +86,36 @@ export interface ExplainContext {
 }
 
 const FALLBACK = 'following the ConfigMap volume instead (changes arrive at the kubelet\'s sync, up to about a minute); retrying the API with backoff';
+// The apiserver authenticates and authorizes a request when it starts: a watch opened before a token
+// or a Role went bad keeps delivering, while every new request (the check, the next list) is refused.
+const WATCH_GOES_ON = 'the open watch goes on delivering changes (the apiserver checks a watch\'s credentials only when it starts); the next list meets this answer at the latest when the watch ends (within 10 min), and the ConfigMap volume is followed then';
 
-/** One line: what failed, the fallback, and what fixes it. */
-export function explainProblem(problem: ApiProblem, ctx: ExplainContext): string {
+/**
+ * One line: what failed, what the watcher does meanwhile, and what fixes it. `watchOpen`: the
+ * refusal answered the periodic check while the watch is open and still delivering (not an outage yet).
+ */
+export function explainProblem(problem: ApiProblem, ctx: ExplainContext, watchOpen = false): string {
   const { namespace, configMap } = ctx;
   const verb = problem.verb === 'check' ? 'list' : problem.verb; // the check is a list by name
   const what = `${verb} configmaps "${configMap}"`;
+  const meanwhile = watchOpen ? WATCH_GOES_ON : FALLBACK;
   switch (problem.kind) {
     case 'forbidden': {
       const sa = serviceAccountOf(problem.message) ?? ctx.serviceAccount ?? 'SERVICE_ACCOUNT';
-      return `Kubernetes API forbids ${verb} on configmaps "${configMap}" in namespace ${namespace} (${problem.message}): ${FALLBACK}. Fix: ${rbacCommandLine(namespace, sa, configMap)}`;
+      return `Kubernetes API forbids ${verb} on configmaps "${configMap}" in namespace ${namespace} (${problem.message}): ${meanwhile}. Fix: ${rbacCommandLine(namespace, sa, configMap)}`;
     }
     case 'unauthorized':
-      return `Kubernetes API refused the ServiceAccount token (401 on ${what}: ${problem.message}): ${FALLBACK}. Fix: the token (${ctx.credentials}) is read again after each 401; if this persists, the ServiceAccount was deleted or re-created, or the token expired: delete the Pod so that it gets a new token`;
+      return `Kubernetes API refused the ServiceAccount token (401 on ${what}: ${problem.message}): ${meanwhile}. Fix: the token (${ctx.credentials}) is read again after each 401; if this persists, the ServiceAccount was deleted or re-created, or the token expired: delete the Pod so that it gets a new token`;
     case 'throttled': {
       const after = problem.retryAfterMs === undefined ? '' : `, Retry-After ${String(Math.round(problem.retryAfterMs / 1000))} s`;
-      return `Kubernetes API throttles this client (429 Too Many Requests on ${what}${after}: ${problem.message}): ${FALLBACK}, never sooner than Retry-After. Fix: the apiserver is overloaded or its API Priority and Fairness limits this ServiceAccount (kubectl get flowschemas,prioritylevelconfigurations)`;
+      return `Kubernetes API throttles this client (429 Too Many Requests on ${what}${after}: ${problem.message}): ${meanwhile}${watchOpen ? '' : ', never sooner than Retry-After'}. Fix: the apiserver is overloaded or its API Priority and Fairness limits this ServiceAccount (kubectl get flowschemas,prioritylevelconfigurations)`;
     }
     case 'server-error':
-      return `Kubernetes API failed (${String(problem.status ?? 0)} on ${what}: ${problem.message}): ${FALLBACK}. Fix: the apiserver's log says why (etcd, a webhook, overload)`;
+      return `Kubernetes API failed (${String(problem.status ?? 0)} on ${what}: ${problem.message}): ${meanwhile}. Fix: the apiserver's log says why (etcd, a webhook, overload)`;
     case 'error':
-      return `Kubernetes API answered ${String(problem.status ?? 0)} on ${what} (${problem.message}): ${FALLBACK}`;
+      return `Kubernetes API answered ${String(problem.status ?? 0)} on ${what} (${problem.message}): ${meanwhile}`;
     case 'unreachable':
-      return `Kubernetes API unreachable (${what}: ${problem.message}): ${FALLBACK}`;
+      return `Kubernetes API unreachable (${what}: ${problem.message}): ${meanwhile}`;
   }
 }
 

@@ -39,6 +39,11 @@ export interface ConfigMapWatchOptions {
   onAvailability(available: boolean, problem?: ApiProblem): void;
   /** What was delivered is what the apiserver held at `sentAt` (a list, or a check that found the watch current). */
   onConfirmed?(sentAt: number): void;
+  /**
+   * A check of the open watch was answered: undefined when with the ConfigMap, the problem when
+   * refused (401, 403, 429, 5xx). A refused check does not end the watch: it still delivers.
+   */
+  onCheck?(refused: ApiProblem | undefined): void;
   /** Retry timing after a failure (retry-backoff.ts); defaults DEFAULT_BACKOFF. */
   backoff?: Partial<BackoffPolicy>;
   /** How often the watch is checked (ms, default 30 s), and how long a check may go unanswered (default 10 s). */
@@ -203,12 +208,15 @@ export class ConfigMapWatch {
     try {
       const query = new URLSearchParams({ fieldSelector: this.fieldSelector, resourceVersion: '0' });
       const res = await this.options.connection.request('GET', `${this.path}?${query.toString()}`, undefined, undefined, timeoutMs);
-      // An answer, even a refusal, means the API is not silent; an open watch keeps delivering
-      // after a Role or token change, and the next list says why (with its fix) when it fails.
+      // An answer, even a refusal, means the API is not silent, and an open watch keeps delivering
+      // after a Role or token change (the apiserver authorizes a watch when it starts): the watch
+      // goes on, and the caller says the refusal, which the next list will meet too.
       if (res.status !== 200) {
         this.options.logger.debug({ status: res.status, body: res.text.slice(0, 300) }, 'watch check refused; the watch goes on');
+        this.options.onCheck?.(classify(httpError('check', res)));
         return;
       }
+      this.options.onCheck?.(undefined);
       const item = (res.body as { items?: ConfigMapObject[] }).items?.find((cm) => cm.metadata.name === this.options.name);
       const verdict = judgeCheck(item === undefined ? { exists: false } : { exists: true, uid: item.metadata.uid, resourceVersion: item.metadata.resourceVersion }, this.state);
       if (verdict.current) {

@@ -45,7 +45,8 @@ export interface KubeConnection {
   readonly origin: string;
   /**
    * JSON request; never throws on an HTTP status, throws ApiUnreachableError when no response came
-   * (within `timeoutMs` of silence: default the connection's requestTimeoutMs).
+   * (no answer within `timeoutMs` of sending, or a silence of `timeoutMs` while it streams: default
+   * the connection's requestTimeoutMs).
    */
   request(method: string, path: string, body?: unknown, contentType?: string, timeoutMs?: number): Promise<ApiResponse>;
   /** What client-node's Watch needs of a KubeConfig (getCurrentCluster, applyToFetchOptions). */
@@ -167,12 +168,13 @@ function connect(credentials: Credentials, options: ConnectionOptions): KubeConn
     : undefined;
 
   let token = credentials.token;
-  let tokenReadAt = 0;
+  /** When the token file was last read (performance.now: a wall-clock step must not delay it); undefined: read it now. */
+  let tokenReadAt: number | undefined;
   const bearer = (): string | undefined => {
-    if (credentials.tokenFile !== undefined && Date.now() - tokenReadAt > TOKEN_REREAD_MS) {
+    if (credentials.tokenFile !== undefined && (tokenReadAt === undefined || performance.now() - tokenReadAt > TOKEN_REREAD_MS)) {
       try {
         token = readFileSync(credentials.tokenFile, 'utf8').trim();
-        tokenReadAt = Date.now();
+        tokenReadAt = performance.now();
       } catch {
         // keep the last token; the request's 401 will say what is wrong
       }
@@ -200,6 +202,7 @@ function connect(credentials: Credentials, options: ConnectionOptions): KubeConn
           timeout: timeoutMs,
         },
         (res) => {
+          clearTimeout(deadline);
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('error', (err) => { reject(new ApiUnreachableError(err.message, { cause: err })); });
@@ -212,12 +215,19 @@ function connect(credentials: Credentials, options: ConnectionOptions): KubeConn
               parsed = undefined;
             }
             // As client-go does on a 401: the token file may hold a rotated token already; read it again.
-            if (res.statusCode === 401) tokenReadAt = 0;
+            if (res.statusCode === 401) tokenReadAt = undefined;
             resolve({ status: res.statusCode ?? 0, body: parsed, text, headers: res.headers });
           });
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${String(Math.round(timeoutMs / 1000))}s`)));
+      const silent = (): Error => new Error(`no answer within ${String(Math.round(timeoutMs / 1000))}s`);
+      // The socket's idle timeout bounds a silence once a socket is assigned; until the answer
+      // starts, a deadline from the send bounds the whole wait too: for a queued request, and for a
+      // new TLS connection whose handshake is never answered, where Node lets the socket's first
+      // timeout pass (measured behind a silent proxy: twice the timeout).
+      const deadline = setTimeout(() => req.destroy(silent()), timeoutMs);
+      req.on('close', () => { clearTimeout(deadline); });
+      req.on('timeout', () => req.destroy(silent()));
       req.on('error', (err) => { reject(new ApiUnreachableError(`${credentials.server}: ${err.message}`, { cause: err })); });
       req.end(payload);
     });

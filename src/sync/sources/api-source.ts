@@ -51,6 +51,9 @@ export class ApiSource implements SnapshotSource {
   private reportedAbsent = false;
   /** Causes said during the current outage: each once. */
   private readonly causes = new CauseLog();
+  /** Refusals of the open watch's check said since its last answer with the ConfigMap: each once. */
+  private readonly checkCauses = new CauseLog();
+  private checkRefused = false;
 
   constructor(private readonly options: ApiSourceOptions) {
     this.logger = options.logger;
@@ -68,6 +71,7 @@ export class ApiSource implements SnapshotSource {
       onEvent: (event) => { this.onEvent(event); },
       onAvailability: (available, problem) => { this.onAvailability(available, problem); },
       onConfirmed: (at) => { this.guard.apiConfirmed(at); },
+      onCheck: (refused) => { this.onCheck(refused); },
     });
   }
 
@@ -161,6 +165,8 @@ export class ApiSource implements SnapshotSource {
       else this.logger.info({ server: this.options.connection.server, credentials: this.options.connection.origin }, 'following the ConfigMap through the Kubernetes API');
       this.state = { kind: 'usable' };
       this.causes.recovered();
+      this.checkCauses.recovered();
+      this.checkRefused = false;
       return;
     }
     if (problem === undefined) return;
@@ -173,9 +179,27 @@ export class ApiSource implements SnapshotSource {
     this.trigger();
   }
 
-  /** One line naming what failed and what fixes it (api-problem.ts). */
-  explain(problem: ApiProblem): string {
+  /**
+   * The open watch's check answered: a refusal (a token or a Role gone bad since the watch started,
+   * throttling) is the cause the next list will meet, so it is said now, once per cause, with its
+   * fix; the watch goes on. An answer with the ConfigMap ends that.
+   */
+  private onCheck(refused: ApiProblem | undefined): void {
+    if (refused === undefined) {
+      if (this.checkRefused) this.logger.info({ server: this.options.connection.server }, 'Kubernetes API answers the watch\'s check again');
+      this.checkRefused = false;
+      this.checkCauses.recovered();
+      return;
+    }
+    // A check that was in flight when the watch ended: the outage's line says it.
+    if (this.state.kind !== 'usable') return;
+    this.checkRefused = true;
+    if (this.checkCauses.first(refused)) this.logger.warn({ problem: refused }, this.explain(refused, true));
+  }
+
+  /** One line naming what failed and what fixes it (api-problem.ts); `watchOpen`: a refused check of a watch that goes on. */
+  explain(problem: ApiProblem, watchOpen = false): string {
     const { namespace, configMap, serviceAccount, connection } = this.options;
-    return explainProblem(problem, { namespace, configMap, serviceAccount, credentials: connection.origin });
+    return explainProblem(problem, { namespace, configMap, serviceAccount, credentials: connection.origin }, watchOpen);
   }
 }

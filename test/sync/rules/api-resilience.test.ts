@@ -91,3 +91,14 @@ test('each cause names its fix', () => {
   assert.match(explainProblem(problemOf('watch', 504, 'Timeout'), ctx), /^Kubernetes API failed \(504 on watch .* Fix: /);
   assert.match(explainProblem(problemOf('check', 0, 'no answer within 10s'), ctx), /^Kubernetes API unreachable \(list configmaps "envoy-xds": no answer within 10s\): following the ConfigMap volume instead/);
 });
+
+test('a refused check of an open watch says the watch goes on (no fallback yet), with the same fix', () => {
+  const ctx = { namespace: 'shop', configMap: 'envoy-xds', serviceAccount: 'envoy', credentials: 'ServiceAccount token /var/run/secrets/kubernetes.io/serviceaccount' };
+  for (const problem of [problemOf('check', 401, 'Unauthorized'), problemOf('check', 403, 'forbidden'), problemOf('check', 429, 'slow down', 1000), problemOf('check', 500, 'etcd')]) {
+    const line = explainProblem(problem, ctx, true);
+    assert.match(line, /: the open watch goes on delivering changes .*the ConfigMap volume is followed then/);
+    assert.doesNotMatch(line, /following the ConfigMap volume instead|never sooner than Retry-After/);
+  }
+  assert.match(explainProblem(problemOf('check', 401, 'Unauthorized'), ctx, true), /^Kubernetes API refused the ServiceAccount token \(401 on list configmaps "envoy-xds".* Fix: .*delete the Pod/);
+  assert.match(explainProblem(problemOf('check', 403, 'forbidden'), ctx, true), / Fix: envoy-xds-injector rbac --namespace shop --service-account envoy --configmap envoy-xds \| kubectl apply -f -$/);
+});
