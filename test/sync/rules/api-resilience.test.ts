@@ -1,5 +1,5 @@
 // The pure rules that keep `source: api` honest under faults: the retry backoff (reset after a
-// recovery, Retry-After as a floor), the watch check (stalled or current), and the per-cause report.
+// recovery, Retry-After as a floor, back soon after an outage), the watch check (stalled or current), and the per-cause report.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { DEFAULT_BACKOFF, RetryBackoff, retryAfterMs } from '../../../src/sync/kube/retry-backoff.js';
@@ -14,8 +14,66 @@ test('backoff: doubles from 0.5 s to the 30 s cap during an outage', () => {
   assert.deepEqual(delays, [500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000]);
 });
 
-test('backoff: jitter multiplies by 1 to 1.5', () => {
-  assert.equal(new RetryBackoff(DEFAULT_BACKOFF, () => 1).failure(0), 750);
+test('backoff: jitter multiplies by 1 to 2 (client-go\'s jitter 1.0)', () => {
+  assert.equal(new RetryBackoff(DEFAULT_BACKOFF, () => 1).failure(0), 1000);
+  assert.equal(new RetryBackoff(DEFAULT_BACKOFF, () => 0.5).failure(0), 750);
+});
+
+/** Attempt times (ms) of a watcher failing `kind` from 0 until `until`, with `random` as jitter. */
+function attempts(kind: 'down' | 'refused', until: number, random: () => number): number[] {
+  const b = new RetryBackoff(DEFAULT_BACKOFF, random);
+  const times: number[] = [];
+  for (let now = 0; now < until; now += b.failure(now, undefined, kind)) times.push(now);
+  return times;
+}
+
+test('backoff while down: doubling, then an eighth of the outage so far (at least 2 s), up to the 30 s cap', () => {
+  const b = new RetryBackoff(DEFAULT_BACKOFF, noJitter);
+  const steps: [number, number][] = [];
+  let now = 0;
+  while (now < 400_000) {
+    const step = b.failure(now, undefined, 'down');
+    steps.push([now, step]);
+    now += step;
+  }
+  assert.deepEqual(steps.slice(0, 6).map(([, step]) => step), [500, 1000, 2000, 2000, 2000, 2000]);
+  for (const [at, step] of steps) assert.equal(step, Math.min(30_000, at < 1_500 ? step : Math.max(2_000, at / 8)), `at ${String(at)} ms`);
+  assert.equal(steps.at(-1)?.[1], 30_000, 'a long outage reaches the cap');
+});
+
+for (const outageS of [5, 12, 20, 45, 120, 300]) {
+  test(`backoff while down: an apiserver back after ${String(outageS)} s is tried within max(4 s, a quarter of the outage), worst-case jitter`, () => {
+    for (const random of [() => 1, () => 0, () => 0.5]) {
+      const next = attempts('down', 10_000_000, random).find((t) => t >= outageS * 1000) ?? Infinity;
+      assert.ok(next - outageS * 1000 <= Math.max(4_000, (outageS * 1000) / 4), `next attempt ${String(next - outageS * 1000)} ms after it came back`);
+    }
+  });
+}
+
+test('backoff: refused keeps doubling (each retry costs the apiserver a request), down does not sleep through the return', () => {
+  const refused = attempts('refused', 60_000, noJitter);
+  const down = attempts('down', 60_000, noJitter);
+  assert.deepEqual(refused, [0, 500, 1500, 3500, 7500, 15_500, 31_500]);
+  // ~20 s down (a restart on a loaded machine): the refused schedule would wait until 31.5 s.
+  assert.ok((down.find((t) => t >= 20_000) ?? Infinity) <= 24_000);
+  // ...and down is no polling: at the mean jitter, 15 attempts in the first minute (refused: 7), 24 in five (12).
+  const mean = (): number => 0.5;
+  assert.equal(attempts('down', 60_000, mean).length, 15);
+  assert.equal(attempts('refused', 60_000, mean).length, 7);
+  assert.equal(attempts('down', 300_000, mean).length, 24);
+});
+
+test('backoff while down: a flapping API (usable only briefly) keeps its outage age, so the steps keep growing', () => {
+  const b = new RetryBackoff(DEFAULT_BACKOFF, noJitter);
+  let now = 0;
+  for (let i = 0; i < 30; i++) {
+    now += b.failure(now, undefined, 'down');
+    b.usable(now);
+    now += 2_000; // usable for 2 s, then down again
+  }
+  assert.ok(b.failure(now, undefined, 'down') > 10_000, 'the outage age was reset by a brief recovery');
+  b.usable(now);
+  assert.equal(b.failure(now + 10_000, undefined, 'down'), 500, 'usable for resetAfterMs: starts over');
 });
 
 for (const { usableFor, expected, why } of [
