@@ -1,8 +1,10 @@
 // The pure rules that keep `source: api` honest under faults: the retry backoff (reset after a
-// recovery, Retry-After as a floor, back soon after an outage), the watch check (stalled or current), and the per-cause report.
+// recovery, Retry-After as a floor, back soon after an outage), the readiness gate (/readyz), the
+// watch check (stalled or current), and the per-cause report.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { DEFAULT_BACKOFF, RetryBackoff, retryAfterMs } from '../../../src/sync/kube/retry-backoff.js';
+import { ReadinessGate, readinessOf, readyzSummary } from '../../../src/sync/kube/readiness.js';
 import { judgeCheck } from '../../../src/sync/kube/watch-health.js';
 import { CauseLog, causeOf, explainProblem, problemOf } from '../../../src/sync/kube/api-problem.js';
 
@@ -104,6 +106,61 @@ for (const { retryAfter, expected } of [
     assert.equal(new RetryBackoff(DEFAULT_BACKOFF, noJitter).failure(0, retryAfter), expected);
   });
 }
+
+for (const { status, seen, expected } of [
+  { status: 200, seen: false, expected: 'ready' },
+  { status: 500, seen: false, expected: 'not-ready' }, // a check failing ([-]poststarthook/...)
+  { status: 503, seen: true, expected: 'not-ready' }, // a load balancer with no healthy apiserver
+  { status: 429, seen: false, expected: 'not-ready' },
+  { status: 403, seen: true, expected: 'not-ready' }, // the authorizer refuses what it allowed: not synced yet
+  { status: 403, seen: false, expected: 'unknown' }, // maybe this cluster does not let ServiceAccounts see /readyz
+  { status: 401, seen: true, expected: 'unknown' }, // the token: the list says so, with its fix
+  { status: 404, seen: true, expected: 'unknown' },
+] as const) {
+  test(`readiness: /readyz ${String(status)}${seen ? ' (seen before)' : ''} -> ${expected}`, () => {
+    assert.equal(readinessOf(status, seen), expected);
+  });
+}
+
+test('readiness gate: a restart as measured (refused, 403 while the authorizer syncs, 500 while hooks finish, 200): no list before 200', () => {
+  const gate = new ReadinessGate(30_000);
+  assert.deepEqual(gate.answered(200, 0), { list: true, readiness: 'ready' }); // at start
+  gate.listed();
+  assert.deepEqual(gate.answered(403, 12_000), { list: false, first: true });
+  assert.deepEqual(gate.answered(403, 13_000), { list: false, first: false });
+  assert.deepEqual(gate.answered(500, 14_000), { list: false, first: false });
+  assert.deepEqual(gate.answered(200, 15_000), { list: true, readiness: 'ready' });
+  gate.listed();
+  assert.deepEqual(gate.answered(500, 100_000), { list: false, first: true }, 'said again in the next outage');
+  assert.equal(gate.active, true);
+});
+
+test('readiness gate: holds at most holdAtMostMs in a row, then lists (so a stuck /readyz is still tried and its answer reported)', () => {
+  const gate = new ReadinessGate(30_000);
+  assert.equal(gate.answered(500, 0).list, false);
+  assert.equal(gate.answered(500, 29_999).list, false);
+  assert.deepEqual(gate.answered(500, 30_000), { list: true, readiness: 'not-ready' });
+  assert.deepEqual(gate.answered(500, 31_000), { list: true, readiness: 'not-ready' }, 'still past the bound until a list succeeds');
+  gate.listed();
+  assert.equal(gate.answered(500, 40_000).list, false, 'a new hold');
+});
+
+test('readiness gate: /readyz refused with 403 and never seen, then the list succeeds: /readyz is not visible here, stop asking', () => {
+  const gate = new ReadinessGate(30_000);
+  assert.deepEqual(gate.answered(403, 0), { list: true, readiness: 'unknown' });
+  gate.listed();
+  assert.equal(gate.active, false);
+  const other = new ReadinessGate(30_000);
+  other.answered(403, 0);
+  other.answered(200, 1_000); // visible after all (the first 403 was an authorizer syncing)
+  other.listed();
+  assert.equal(other.active, true);
+});
+
+test('readyz summary: the failing checks, else the refusal\'s message', () => {
+  assert.equal(readyzSummary(500, '[+]ping ok\n[-]poststarthook/rbac/bootstrap-roles failed: reason withheld\n[+]etcd ok\nreadyz check failed\n'), '500 poststarthook/rbac/bootstrap-roles failed: reason withheld');
+  assert.equal(readyzSummary(403, '{"kind":"Status"}', 'forbidden: User "system:serviceaccount:ns:sa" cannot get path "/readyz"'), '403 forbidden: User "system:serviceaccount:ns:sa" cannot get path "/readyz"');
+});
 
 for (const [header, expected] of [
   ['2', 2000], [' 120 ', 120_000], ['Wed, 02 Dec 2026 16:00:10 GMT', 10_000], ['Wed, 02 Dec 2026 15:00:00 GMT', 0], ['soon', undefined], [undefined, undefined],
