@@ -65,6 +65,17 @@ test('backoff: refused keeps doubling (each retry costs the apiserver a request)
   assert.equal(attempts('down', 300_000, mean).length, 24);
 });
 
+test('backoff: a refusal after a spell down (429 from an apiserver swamped on its return) starts the doubling over', () => {
+  const b = new RetryBackoff(DEFAULT_BACKOFF, noJitter);
+  let now = 0;
+  while (now < 35_000) now += b.failure(now, undefined, 'down');
+  assert.deepEqual([b.failure(now, 1_000), b.failure(now + 1_000), b.failure(now + 2_000)], [1_000, 1_000, 2_000], 'Retry-After 1 s, then 1 s, 2 s');
+  // ...while the outage's age is kept: down again, the doubling starts over and meets the cap of
+  // an eighth of the whole outage (not of the time since the kind changed).
+  const steps = [0, 500, 1_500, 3_500, 7_500, 15_500].map((t) => b.failure(now + 48_000 + t, undefined, 'down'));
+  assert.deepEqual(steps, [500, 1_000, 2_000, 4_000, 8_000, (now + 63_500) / 8]);
+});
+
 test('backoff while down: a flapping API (usable only briefly) keeps its outage age, so the steps keep growing', () => {
   const b = new RetryBackoff(DEFAULT_BACKOFF, noJitter);
   let now = 0;
