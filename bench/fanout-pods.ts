@@ -113,4 +113,4 @@ export class Fleet {
   }
 }
 
-export interface FleetMessage { op: string; rv?: string; times?: number[]; ready?: number; failed?: number; available?: number; lists?: number; watches?: number; failures?: number }
+export interface FleetMessage { op: string; rv?: string; times?: number[]; ready?: number; failed?: number; available?: number; lists?: number; watches?: number; failures?: number; probes?: number; checks?: number; storeGets?: number }
