@@ -14,10 +14,11 @@
 // argv: MODE CONFIG.json ({server, namespace, name, kubeconfigs: [path per watcher]}).
 // IPC in:  {op:'open', from, to} | {op:'expect', rv, timeoutMs} | {op:'status'} | {op:'close'}
 // IPC out: {op:'opened', ready, failed} | {op:'delivered', rv, times: [epoch ms per watcher]} |
-//          {op:'status', available, lists, watches, failures, probes, checks, storeGets} | {op:'closed'}
+//          {op:'status', available, lists, watches, failures, probes, checks, storeGets, loopDelayMaxMs} |
+//          {op:'closed'}
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { ConfigMapWatch, type ConfigMapObject } from '../src/sync/kube/configmap-watch.js';
 import { kubeconfigConnection } from '../src/sync/kube/connection.js';
@@ -30,6 +31,11 @@ const mode = process.argv[2] as Mode;
 const config = JSON.parse(readFileSync(process.argv[3] ?? '', 'utf8')) as FleetConfig;
 const now = (): number => performance.timeOrigin + performance.now();
 const silent = pino({ level: 'silent' });
+
+// How late this process runs its timers and I/O callbacks (the machine is shared): the longest
+// delay since the last status request, for the bench to print next to a storm.
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
 
 /** Epoch ms at which each watcher first saw each resourceVersion. */
 const receipts = new Map<string, number[]>();
@@ -157,7 +163,8 @@ process.on('message', (msg: { op: string; from?: number; to?: number; rv?: strin
     if ((receipts.get(rv)?.length ?? 0) >= expected) reply();
   } else if (msg.op === 'status') {
     const sum = (k: 'lists' | 'watches' | 'failures' | 'probes' | 'checks'): number => members.reduce((s, m) => s + (m.stats[k] ?? 0), 0);
-    process.send?.({ op: 'status', available: members.filter((m) => m.available).length, lists: sum('lists'), watches: sum('watches'), failures: sum('failures'), probes: sum('probes'), checks: sum('checks'), storeGets: members.reduce((s, m) => s + (m.storeGets ?? 0), 0) });
+    process.send?.({ op: 'status', available: members.filter((m) => m.available).length, lists: sum('lists'), watches: sum('watches'), failures: sum('failures'), probes: sum('probes'), checks: sum('checks'), storeGets: members.reduce((s, m) => s + (m.storeGets ?? 0), 0), loopDelayMaxMs: Math.round(loopDelay.max / 1e6) });
+    loopDelay.reset();
   } else if (msg.op === 'close') {
     void Promise.all(members.map((m) => m.stop())).then(() => { process.send?.({ op: 'closed' }); setTimeout(() => process.exit(0), 50); });
   }

@@ -3,10 +3,10 @@
 // (etcd + kube-apiserver v1.33 on 127.0.0.1, test/e2e/cluster.ts; started and stopped here).
 //
 // Ours at N: BENCH_SAMPLE (default 3) real `watch --source api` processes with real Envoy, plus
-// N - sample ConfigMapWatch objects (the watcher's own list+watch code) in one child process
-// (bench/fanout-fleet.ts), one ServiceAccount token and one TLS connection each. The apiserver's
+// N - sample ConfigMapWatch objects (the watcher's own list+watch code) in BENCH_FLEET_PROCS (4)
+// child processes (bench/fanout-fleet.ts), one ServiceAccount token and one TLS connection each. The apiserver's
 // audit log shows the real processes' and the child's requests are the same (printed per run).
-// The floor at N: N bare list+watches (node:https) with the same tokens, in one child process.
+// The floor at N: N bare list+watches (node:https) with the same tokens, split the same way.
 //
 // Per phase (a fresh apiserver each: restarted first, so RSS starts from the same place):
 //   rest: apiserver RSS (VmRSS), Go heap in use and goroutines, CPU (/proc utime+stime), with N
@@ -44,7 +44,7 @@ import { applyObjects } from '../test/e2e/webhook.js';
 import { runCli } from '../test/sync/harness.js';
 import { buildApp } from './app.js';
 import { apiserverPid, auditEvents, auditPolicy, auditTail, configMapWatches, credentialOf, procSample, requestShape, scrape, tokenJti, type AuditEvent, type Metrics } from './fanout-apiserver.js';
-import { Fleet, startRealPod, type FleetMessage, type RealPod } from './fanout-pods.js';
+import { Fleets, startRealPod, type FleetMessage, type RealPod } from './fanout-pods.js';
 
 const NAMESPACE = 'bench-fanout';
 const SA = 'envoy';
@@ -55,6 +55,7 @@ const MIB_N = Math.min(MAX_N, Number(process.env.BENCH_MIB_N ?? 200));
 const SIZES = (process.env.BENCH_SIZES ?? '1KiB,1MiB').split(',');
 const EDITS = Number(process.env.BENCH_EDITS ?? 20);
 const SAMPLE = Math.min(MAX_N, Number(process.env.BENCH_SAMPLE ?? 3));
+const FLEET_PROCS = Number(process.env.BENCH_FLEET_PROCS ?? 4);
 const SETTLE_MS = 8_000;
 const REST_MS = Number(process.env.BENCH_REST_S ?? 60) * 1000;
 const now = (): number => performance.timeOrigin + performance.now();
@@ -89,6 +90,8 @@ interface PhaseResult {
     relists: number; relistCodes: string; relistsBeforeReady: number;
     probes: number; probeCodes: string; checks: number;
     clientLists: number; clientProbes: number; afterP99: number; afterMissing: number;
+    /** The fleet processes' longest event-loop delay during the storm, ms (how starved the clients were). */
+    clientLoopDelayMaxMs: number;
     /** First watch per watcher on the new apiserver (audit), seconds from the restart; the slowest three's requests. */
     watchOpenS: string; slowest: string[];
     /** Until the apiserver counted all its ConfigMap watches again, kube-controller-manager's included. */
@@ -135,7 +138,7 @@ async function main(): Promise<void> {
       const m0 = await scrape(cluster);
       const baseRate = (b1.cpuMs - b0.cpuMs) / ((b1.at - b0.at) / 1000);
       const since = Date.now();
-      const fleet = new Fleet(kind, configPath);
+      const fleet = new Fleets(kind, configPath, FLEET_PROCS);
       const pods: RealPod[] = [];
       try {
         const sample = kind === 'ours' ? SAMPLE : 0;
@@ -279,7 +282,7 @@ async function waitWatches(cluster: Cluster, target: number, timeoutMs: number):
 }
 
 /** Epoch ms at which each watcher held `rv`: the child's receipts, then the real watchers' publish times. */
-async function delivered(fleet: Fleet, pods: RealPod[], rv: string, fleetCount: number, timeoutMs: number): Promise<number[]> {
+async function delivered(fleet: Fleets, pods: RealPod[], rv: string, fleetCount: number, timeoutMs: number): Promise<number[]> {
   const times = fleetCount > 0 ? ((await fleet.delivered(rv, timeoutMs)).times ?? []) : [];
   const deadline = Date.now() + timeoutMs;
   for (const pod of pods) {
@@ -309,7 +312,7 @@ const codesOf = (events: AuditEvent[]): string => {
 };
 
 async function storm(
-  cluster: Cluster, fleet: Fleet, pods: RealPod[], n: number, sample: number, auditLog: string, systemWatches: number,
+  cluster: Cluster, fleet: Fleets, pods: RealPod[], n: number, sample: number, auditLog: string, systemWatches: number,
   setContent: (size: string) => Promise<{ rv: string; sentAt: number }>, tokens: string[],
 ): Promise<NonNullable<PhaseResult['storm']>> {
   const before = await fleet.status();
@@ -377,6 +380,7 @@ async function storm(
     relistsBeforeReady: relists.filter((e) => Date.parse(e.requestReceivedTimestamp) < readyAt).length,
     probes: probes.length, probeCodes: codesOf(probes), checks: configMapLists.length - relists.length,
     clientLists: (after.lists ?? 0) - (before.lists ?? 0), clientProbes: (after.probes ?? 0) - (before.probes ?? 0),
+    clientLoopDelayMaxMs: after.loopDelayMaxMs ?? 0,
     afterP99: r1(pct(got, 99)), afterMissing: n - got.length,
     allWatchesS: r1(allWatchesS),
     watchOpenS: `${String(watchTimes.length)} watchers: p50 ${r1(pct(watchTimes, 50)).toString()} s, p90 ${r1(pct(watchTimes, 90)).toString()} s, max ${r1(watchTimes.at(-1) ?? NaN).toString()} s`,
@@ -403,7 +407,7 @@ function printPhase(r: PhaseResult): void {
     console.log(`  storm (load ${s.load}): apiserver restarted; its port answered after ${String(s.openS)} s, ready after ${String(s.readyS)} s; all ${String(r.n)} watching again after ${String(s.settleS)} s (${r1(s.settleS - s.readyS).toString()} s after ready; the apiserver's open ConfigMap watches, kube-controller-manager's included, back after ${String(s.allWatchesS)} s)`);
     console.log(`    first watch on the new apiserver (audit): ${s.watchOpenS}`);
     for (const line of s.slowest) console.log(`    slow: ${line}`);
-    console.log(`    re-lists (audit) ${String(s.relists)} (${s.relistCodes}; ${String(s.relistsBeforeReady)} before ready); /readyz probes ${String(s.probes)} (${s.probeCodes}); --api-check lists ${String(s.checks)}; LIST configmaps counted by the apiserver ${String(s.lists)}; the fleet sent ${String(s.clientLists)} lists and ${String(s.clientProbes)} probes; next edit to all: p99 ${String(s.afterP99)} ms, missing ${String(s.afterMissing)}`);
+    console.log(`    re-lists (audit) ${String(s.relists)} (${s.relistCodes}; ${String(s.relistsBeforeReady)} before ready); /readyz probes ${String(s.probes)} (${s.probeCodes}); --api-check lists ${String(s.checks)}; LIST configmaps counted by the apiserver ${String(s.lists)}; the fleet sent ${String(s.clientLists)} lists and ${String(s.clientProbes)} probes (its event loop up to ${String(s.clientLoopDelayMaxMs)} ms late); next edit to all: p99 ${String(s.afterP99)} ms, missing ${String(s.afterMissing)}`);
   }
 }
 
