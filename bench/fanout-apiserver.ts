@@ -1,5 +1,5 @@
 // What bench/fanout.ts reads of kube-apiserver: its process (/proc), its /metrics, its audit log.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import type { Cluster } from '../test/e2e/cluster.js';
 
 /** The kube-apiserver process the cluster runs now (a restart replaces it). */
@@ -62,7 +62,7 @@ export function configMapWatches(m: Metrics): number {
   return m.sum('apiserver_longrunning_requests', { verb: 'WATCH', resource: 'configmaps', scope: /^(namespace|resource)$/ });
 }
 
-/** An audit policy: Metadata for ConfigMaps and Events in `namespace`, nothing else. */
+/** An audit policy: Metadata for ConfigMaps and Events in `namespace`, and /readyz asked by its ServiceAccounts; nothing else. */
 export function auditPolicy(namespace: string): string {
   return JSON.stringify({
     apiVersion: 'audit.k8s.io/v1',
@@ -70,6 +70,7 @@ export function auditPolicy(namespace: string): string {
     omitStages: ['RequestReceived'],
     rules: [
       { level: 'Metadata', namespaces: [namespace], resources: [{ group: '', resources: ['configmaps', 'events'] }] },
+      { level: 'Metadata', userGroups: [`system:serviceaccounts:${namespace}`], nonResourceURLs: ['/readyz'] },
       { level: 'None' },
     ],
   });
@@ -98,6 +99,34 @@ export function auditEvents(path: string, since: number): AuditEvent[] {
     else if (e.stage === 'ResponseStarted' && e.verb === 'watch') out.push(e);
   }
   return out;
+}
+
+/** Audit events as auditEvents selects them, read incrementally: each call returns those written since the last. */
+export function auditTail(path: string, since: number): () => AuditEvent[] {
+  let offset = statSync(path).size;
+  let rest = '';
+  return () => {
+    const size = statSync(path).size;
+    if (size <= offset) return [];
+    const fd = openSync(path, 'r');
+    const buffer = Buffer.alloc(size - offset);
+    try {
+      readSync(fd, buffer, 0, buffer.length, offset);
+    } finally {
+      closeSync(fd);
+    }
+    offset = size;
+    const lines = (rest + buffer.toString('utf8')).split('\n');
+    rest = lines.pop() ?? '';
+    const out: AuditEvent[] = [];
+    for (const line of lines) {
+      if (line === '') continue;
+      const e = JSON.parse(line) as AuditEvent;
+      if (Date.parse(e.requestReceivedTimestamp) < since) continue;
+      if ((e.stage === 'ResponseComplete' && e.verb !== 'watch') || (e.stage === 'ResponseStarted' && e.verb === 'watch')) out.push(e);
+    }
+    return out;
+  };
 }
 
 /** The JWT ID of a ServiceAccount token; the apiserver puts it in user.extra as `JTI=...`. */

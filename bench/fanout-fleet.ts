@@ -3,20 +3,26 @@
 // have), driven by the parent over IPC.
 //
 //   mode `ours`:  the watcher's own code, ConfigMapWatch + KubeConnection (src/sync/kube), the
-//                 very objects `watch --source api` runs: same requests, same backoff and jitter.
+//                 very objects `watch --source api` runs: same requests (the /readyz probe and the
+//                 --api-check list included), same backoff and jitter; plus, as each real watcher
+//                 does once its Envoy has judged a version, a GET of the last-accepted store from
+//                 the apiserver's cache every --store-check (30 s x 1-1.5; the request of
+//                 src/sync/last-accepted/writer.ts's check, sent here without its refill logic).
 //   mode `floor`: a bare list+watch, nothing of ours: node:https, `GET ...?fieldSelector=` then
 //                 `GET ...?fieldSelector=...&resourceVersion=RV&watch=1`, each line JSON.parse'd.
 //
 // argv: MODE CONFIG.json ({server, namespace, name, kubeconfigs: [path per watcher]}).
 // IPC in:  {op:'open', from, to} | {op:'expect', rv, timeoutMs} | {op:'status'} | {op:'close'}
 // IPC out: {op:'opened', ready, failed} | {op:'delivered', rv, times: [epoch ms per watcher]} |
-//          {op:'status', available, lists, watches, failures} | {op:'closed'}
+//          {op:'status', available, lists, watches, failures, probes, checks, storeGets, loopDelayMaxMs} |
+//          {op:'closed'}
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { ConfigMapWatch, type ConfigMapObject } from '../src/sync/kube/configmap-watch.js';
 import { kubeconfigConnection } from '../src/sync/kube/connection.js';
+import { lastAcceptedConfigMapName } from '../src/inject/last-accepted.js';
 
 interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[] }
 type Mode = 'ours' | 'floor';
@@ -26,12 +32,18 @@ const config = JSON.parse(readFileSync(process.argv[3] ?? '', 'utf8')) as FleetC
 const now = (): number => performance.timeOrigin + performance.now();
 const silent = pino({ level: 'silent' });
 
+// How late this process runs its timers and I/O callbacks (the machine is shared): the longest
+// delay since the last status request, for the bench to print next to a storm.
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
+
 /** Epoch ms at which each watcher first saw each resourceVersion. */
 const receipts = new Map<string, number[]>();
 const waiting = new Map<string, () => void>();
 let expected = 0;
 
-interface Member { stop(): Promise<void>; lastRv: string | undefined; available: boolean; stats: { lists: number; watches: number; failures: number } }
+interface Member { stop(): Promise<void>; lastRv: string | undefined; available: boolean; stats: { lists: number; watches: number; failures: number; probes?: number; checks?: number }; storeGets?: number }
+const STORE_CHECK_MS = 30_000;
 const members: Member[] = [];
 
 function receive(member: Member, rv: string | undefined): void {
@@ -44,9 +56,10 @@ function receive(member: Member, rv: string | undefined): void {
 }
 
 function ours(kubeconfig: string): Member {
-  const member: Member = { lastRv: undefined, available: false, stats: { lists: 0, watches: 0, failures: 0 }, stop: () => Promise.resolve() };
+  const member: Member = { lastRv: undefined, available: false, stats: { lists: 0, watches: 0, failures: 0 }, storeGets: 0, stop: () => Promise.resolve() };
+  const connection = kubeconfigConnection(kubeconfig);
   const watch = new ConfigMapWatch({
-    connection: kubeconfigConnection(kubeconfig),
+    connection,
     namespace: config.namespace,
     name: config.name,
     logger: silent,
@@ -54,7 +67,16 @@ function ours(kubeconfig: string): Member {
     onAvailability: (available) => { member.available = available; },
   });
   member.stats = watch.stats;
-  member.stop = () => watch.stop();
+  const storePath = `/api/v1/namespaces/${encodeURIComponent(config.namespace)}/configmaps/${encodeURIComponent(lastAcceptedConfigMapName(config.name))}?resourceVersion=0`;
+  let storeTimer: NodeJS.Timeout | undefined;
+  const storeCheck = (): void => {
+    storeTimer = setTimeout(() => {
+      member.storeGets = (member.storeGets ?? 0) + 1;
+      void connection.request('GET', storePath).catch(() => undefined).finally(storeCheck);
+    }, STORE_CHECK_MS * (1 + Math.random() * 0.5));
+  };
+  storeCheck();
+  member.stop = async () => { clearTimeout(storeTimer); await watch.stop(); connection.close(); };
   watch.start();
   return member;
 }
@@ -140,8 +162,9 @@ process.on('message', (msg: { op: string; from?: number; to?: number; rv?: strin
     waiting.set(rv, reply);
     if ((receipts.get(rv)?.length ?? 0) >= expected) reply();
   } else if (msg.op === 'status') {
-    const sum = (k: 'lists' | 'watches' | 'failures'): number => members.reduce((s, m) => s + m.stats[k], 0);
-    process.send?.({ op: 'status', available: members.filter((m) => m.available).length, lists: sum('lists'), watches: sum('watches'), failures: sum('failures') });
+    const sum = (k: 'lists' | 'watches' | 'failures' | 'probes' | 'checks'): number => members.reduce((s, m) => s + (m.stats[k] ?? 0), 0);
+    process.send?.({ op: 'status', available: members.filter((m) => m.available).length, lists: sum('lists'), watches: sum('watches'), failures: sum('failures'), probes: sum('probes'), checks: sum('checks'), storeGets: members.reduce((s, m) => s + (m.storeGets ?? 0), 0), loopDelayMaxMs: Math.round(loopDelay.max / 1e6) });
+    loopDelay.reset();
   } else if (msg.op === 'close') {
     void Promise.all(members.map((m) => m.stop())).then(() => { process.send?.({ op: 'closed' }); setTimeout(() => process.exit(0), 50); });
   }

@@ -113,4 +113,51 @@ export class Fleet {
   }
 }
 
-export interface FleetMessage { op: string; rv?: string; times?: number[]; ready?: number; failed?: number; available?: number; lists?: number; watches?: number; failures?: number }
+/**
+ * The fleet split over `procs` child processes, each holding an equal share of the watchers: Pods
+ * are separate processes, and one Node.js thread doing a thousand TLS handshakes at once after an
+ * apiserver restart, on a loaded machine, measures itself rather than the apiserver.
+ */
+export class Fleets {
+  private readonly fleets: Fleet[];
+  private ranges: [number, number][] = [];
+
+  constructor(mode: 'ours' | 'floor', configPath: string, procs: number) {
+    this.fleets = Array.from({ length: Math.max(1, procs) }, () => new Fleet(mode, configPath));
+  }
+
+  async open(from: number, to: number): Promise<FleetMessage> {
+    const k = this.fleets.length;
+    const size = Math.ceil((to - from) / k);
+    this.ranges = this.fleets.map((_, i) => [from + i * size, Math.min(to, from + (i + 1) * size)]);
+    const replies = await Promise.all(this.fleets.map((f, i) => {
+      const [a, b] = this.ranges[i] ?? [0, 0];
+      return a < b ? f.open(a, b) : Promise.resolve<FleetMessage>({ op: 'opened', ready: 0, failed: 0 });
+    }));
+    return { op: 'opened', ready: sum(replies, 'ready'), failed: sum(replies, 'failed') };
+  }
+
+  async delivered(rv: string, timeoutMs: number): Promise<FleetMessage> {
+    const active = this.fleets.filter((_, i) => { const [a, b] = this.ranges[i] ?? [0, 0]; return a < b; });
+    const replies = await Promise.all(active.map((f) => f.delivered(rv, timeoutMs)));
+    return { op: 'delivered', rv, times: replies.flatMap((r) => r.times ?? []) };
+  }
+
+  async status(): Promise<FleetMessage> {
+    const replies = await Promise.all(this.fleets.map((f) => f.status()));
+    return {
+      op: 'status', available: sum(replies, 'available'), lists: sum(replies, 'lists'), watches: sum(replies, 'watches'), failures: sum(replies, 'failures'),
+      probes: sum(replies, 'probes'), checks: sum(replies, 'checks'), storeGets: sum(replies, 'storeGets'),
+      loopDelayMaxMs: Math.max(...replies.map((r) => r.loopDelayMaxMs ?? 0)),
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.fleets.map((f) => f.close()));
+  }
+}
+
+type Counter = 'ready' | 'failed' | 'available' | 'lists' | 'watches' | 'failures' | 'probes' | 'checks' | 'storeGets';
+const sum = (replies: FleetMessage[], k: Counter): number => replies.reduce((s, r) => s + (r[k] ?? 0), 0);
+
+export interface FleetMessage { op: string; rv?: string; times?: number[]; ready?: number; failed?: number; available?: number; lists?: number; watches?: number; failures?: number; probes?: number; checks?: number; storeGets?: number; loopDelayMaxMs?: number }

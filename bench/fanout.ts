@@ -3,10 +3,10 @@
 // (etcd + kube-apiserver v1.33 on 127.0.0.1, test/e2e/cluster.ts; started and stopped here).
 //
 // Ours at N: BENCH_SAMPLE (default 3) real `watch --source api` processes with real Envoy, plus
-// N - sample ConfigMapWatch objects (the watcher's own list+watch code) in one child process
-// (bench/fanout-fleet.ts), one ServiceAccount token and one TLS connection each. The apiserver's
+// N - sample ConfigMapWatch objects (the watcher's own list+watch code) in BENCH_FLEET_PROCS (4)
+// child processes (bench/fanout-fleet.ts), one ServiceAccount token and one TLS connection each. The apiserver's
 // audit log shows the real processes' and the child's requests are the same (printed per run).
-// The floor at N: N bare list+watches (node:https) with the same tokens, in one child process.
+// The floor at N: N bare list+watches (node:https) with the same tokens, split the same way.
 //
 // Per phase (a fresh apiserver each: restarted first, so RSS starts from the same place):
 //   rest: apiserver RSS (VmRSS), Go heap in use and goroutines, CPU (/proc utime+stime), with N
@@ -17,12 +17,19 @@
 //         per edit (minus the rest rate), watch-event bytes it encoded (apiserver_watch_events_sizes)
 //         and bytes it wrote to sockets and files (/proc/PID/io wchar);
 //   storm (ours, 1 KiB): the apiserver restarted under N watchers: seconds from the restart until
-//         N ConfigMap watches are open again (apiserver_longrunning_requests), LIST requests the
-//         new apiserver served (apiserver_request_total) and that the audit log shows in the
-//         namespace, then one edit to all N.
+//         its port answers again, until /readyz says ready, and until each of the N watchers has
+//         a watch open again (the audit log's first watch per token; the apiserver's count of open
+//         ConfigMap watches would also wait for kube-controller-manager's own reflectors, whose
+//         client-go backoff brings them back up to a minute later); the watchers' requests to the new
+//         apiserver from the audit log, by status: re-lists (a list without resourceVersion),
+//         /readyz probes, and the --api-check lists (resourceVersion=0, from the watch cache),
+//         which are no re-lists; then one edit to all N.
+// At rest, ours includes what a Pod sends while nothing changes: the --api-check list every 30 s
+// and the store GET every 30-45 s (bench/fanout-fleet.ts); the floor sends nothing.
 //
 // Knobs: BENCH_N=100,500 (default 100,500,1000; one value = quick mode), BENCH_MIB_N (1 MiB phases'
-// N, default 200, capped at the largest N), BENCH_SIZES=1KiB,1MiB, BENCH_EDITS, BENCH_SAMPLE.
+// N, default 200, capped at the largest N), BENCH_SIZES=1KiB,1MiB, BENCH_EDITS, BENCH_SAMPLE,
+// BENCH_REST_S (the at-rest window, default 60: two --api-check periods).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,8 +43,8 @@ import { plain } from '../test/e2e/objects.js';
 import { applyObjects } from '../test/e2e/webhook.js';
 import { runCli } from '../test/sync/harness.js';
 import { buildApp } from './app.js';
-import { apiserverPid, auditEvents, auditPolicy, configMapWatches, credentialOf, procSample, requestShape, scrape, tokenJti, type Metrics } from './fanout-apiserver.js';
-import { Fleet, startRealPod, type RealPod } from './fanout-pods.js';
+import { apiserverPid, auditEvents, auditPolicy, auditTail, configMapWatches, credentialOf, procSample, requestShape, scrape, tokenJti, type AuditEvent, type Metrics } from './fanout-apiserver.js';
+import { Fleets, startRealPod, type FleetMessage, type RealPod } from './fanout-pods.js';
 
 const NAMESPACE = 'bench-fanout';
 const SA = 'envoy';
@@ -48,8 +55,9 @@ const MIB_N = Math.min(MAX_N, Number(process.env.BENCH_MIB_N ?? 200));
 const SIZES = (process.env.BENCH_SIZES ?? '1KiB,1MiB').split(',');
 const EDITS = Number(process.env.BENCH_EDITS ?? 20);
 const SAMPLE = Math.min(MAX_N, Number(process.env.BENCH_SAMPLE ?? 3));
+const FLEET_PROCS = Number(process.env.BENCH_FLEET_PROCS ?? 4);
 const SETTLE_MS = 8_000;
-const REST_MS = 15_000;
+const REST_MS = Number(process.env.BENCH_REST_S ?? 60) * 1000;
 const now = (): number => performance.timeOrigin + performance.now();
 const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
 
@@ -73,7 +81,22 @@ interface PhaseResult {
   rssKiBPerWatcher: number; heapKiBPerWatcher: number; goroutinesPerWatcher: number; restCpuMsPerS: number;
   cpuMsPerEdit: number; eventBytesPerEdit: number; wcharPerEdit: number; eventWritesPerEdit: number;
   p50: number; p99: number; max: number; allNp50: number; allNmax: number; sampleMax: number; missing: number;
-  storm?: { settleS: number; readyS: number; lists: number; auditLists: number; auditListCodes: string; listsAfterReady: number; clientLists: number; afterP99: number; afterMissing: number };
+  /** Requests per watcher per minute at rest, sent by the fleet (--api-check lists, store GETs). */
+  restRequestsPerMin?: string;
+  storm?: {
+    settleS: number; openS: number; readyS: number; load: string;
+    /** LIST configmaps the new apiserver counted (apiserver_request_total: re-lists and checks). */
+    lists: number;
+    relists: number; relistCodes: string; relistsBeforeReady: number;
+    probes: number; probeCodes: string; checks: number;
+    clientLists: number; clientProbes: number; afterP99: number; afterMissing: number;
+    /** The fleet processes' longest event-loop delay during the storm, ms (how starved the clients were). */
+    clientLoopDelayMaxMs: number;
+    /** First watch per watcher on the new apiserver (audit), seconds from the restart; the slowest three's requests. */
+    watchOpenS: string; slowest: string[];
+    /** Until the apiserver counted all its ConfigMap watches again, kube-controller-manager's included. */
+    allWatchesS: number;
+  };
   shapes?: { real: string[]; fleet: string[] };
   /** Requests per real watcher per edit during the edits, by verb and resource (audit log): the whole Pod's cost. */
   podRequestsPerEdit?: string;
@@ -115,7 +138,7 @@ async function main(): Promise<void> {
       const m0 = await scrape(cluster);
       const baseRate = (b1.cpuMs - b0.cpuMs) / ((b1.at - b0.at) / 1000);
       const since = Date.now();
-      const fleet = new Fleet(kind, configPath);
+      const fleet = new Fleets(kind, configPath, FLEET_PROCS);
       const pods: RealPod[] = [];
       try {
         const sample = kind === 'ours' ? SAMPLE : 0;
@@ -126,9 +149,11 @@ async function main(): Promise<void> {
         if ((opened.failed ?? 0) > 0) throw new Error(`${kind}: ${String(opened.failed)} of ${String(n - sample)} watchers got no list`);
         await waitWatches(cluster, configMapWatches(m0) + n, 120_000);
         await sleep(SETTLE_MS);
+        const f0 = await fleet.status();
         const s0 = procSample(pid);
         await sleep(REST_MS);
         const s1 = procSample(pid);
+        const f1 = await fleet.status();
         const m1 = await scrape(cluster);
         const restRate = (s1.cpuMs - s0.cpuMs) / ((s1.at - s0.at) / 1000);
         const heap = (m: Metrics): number => m.sum('go_memstats_heap_inuse_bytes');
@@ -138,6 +163,7 @@ async function main(): Promise<void> {
           heapKiBPerWatcher: r1((heap(m1) - heap(m0)) / 1024 / n),
           goroutinesPerWatcher: r1((m1.sum('go_goroutines') - m0.sum('go_goroutines')) / n),
           restCpuMsPerS: r1(restRate - baseRate),
+          ...(kind === 'ours' ? { restRequestsPerMin: restRequests(f0, f1, n - sample, (s1.at - s0.at) / 60_000) } : {}),
           cpuMsPerEdit: 0, eventBytesPerEdit: 0, wcharPerEdit: 0, eventWritesPerEdit: 0,
           p50: 0, p99: 0, max: 0, allNp50: 0, allNmax: 0, sampleMax: 0, missing: 0,
         };
@@ -192,7 +218,7 @@ async function main(): Promise<void> {
             byKind.set(what, (byKind.get(what) ?? 0) + 1);
           }
           result.podRequestsPerEdit = [...byKind].map(([k, v]) => `${k} ${(v / (sample * EDITS)).toFixed(2)}`).join(', ');
-          if (size === '1KiB') result.storm = await storm(cluster, fleet, pods, n, sample, auditLog, configMapWatches(m0), setContent);
+          if (size === '1KiB') result.storm = await storm(cluster, fleet, pods, n, sample, auditLog, configMapWatches(m0), setContent, jtis);
         }
         return result;
       } finally {
@@ -256,7 +282,7 @@ async function waitWatches(cluster: Cluster, target: number, timeoutMs: number):
 }
 
 /** Epoch ms at which each watcher held `rv`: the child's receipts, then the real watchers' publish times. */
-async function delivered(fleet: Fleet, pods: RealPod[], rv: string, fleetCount: number, timeoutMs: number): Promise<number[]> {
+async function delivered(fleet: Fleets, pods: RealPod[], rv: string, fleetCount: number, timeoutMs: number): Promise<number[]> {
   const times = fleetCount > 0 ? ((await fleet.delivered(rv, timeoutMs)).times ?? []) : [];
   const deadline = Date.now() + timeoutMs;
   for (const pod of pods) {
@@ -273,34 +299,92 @@ async function delivered(fleet: Fleet, pods: RealPod[], rv: string, fleetCount: 
 const eventBytes = (m: Metrics): number => m.sum('apiserver_watch_events_sizes_sum', { kind: 'ConfigMap' });
 const eventWrites = (m: Metrics): number => m.sum('apiserver_request_total', { resource: 'events', verb: /^(POST|PATCH)$/ });
 
+/** Per watcher per minute: the fleet's --api-check lists and store GETs between two status replies. */
+function restRequests(before: FleetMessage, after: FleetMessage, members: number, minutes: number): string {
+  const rate = (k: 'checks' | 'storeGets'): string => (((after[k] ?? 0) - (before[k] ?? 0)) / Math.max(1, members) / minutes).toFixed(2);
+  return `checks ${rate('checks')}, store GETs ${rate('storeGets')}`;
+}
+
+const codesOf = (events: AuditEvent[]): string => {
+  const codes = new Map<number, number>();
+  for (const e of events) codes.set(e.responseStatus?.code ?? 0, (codes.get(e.responseStatus?.code ?? 0) ?? 0) + 1);
+  return [...codes].sort(([a], [b]) => a - b).map(([c, k]) => `${String(c)}: ${String(k)}`).join(', ') || 'none';
+};
+
 async function storm(
-  cluster: Cluster, fleet: Fleet, pods: RealPod[], n: number, sample: number, auditLog: string, systemWatches: number,
-  setContent: (size: string) => Promise<{ rv: string; sentAt: number }>,
+  cluster: Cluster, fleet: Fleets, pods: RealPod[], n: number, sample: number, auditLog: string, systemWatches: number,
+  setContent: (size: string) => Promise<{ rv: string; sentAt: number }>, tokens: string[],
 ): Promise<NonNullable<PhaseResult['storm']>> {
   const before = await fleet.status();
   const t0 = Date.now();
+  const tail = auditTail(auditLog, t0);
+  const events: AuditEvent[] = [];
+  // When the new apiserver process answers at all (any HTTP status), as admin.
+  const oldPid = apiserverPid(cluster);
+  const open: { at?: number; restarting: boolean } = { restarting: true };
+  const opened = (async () => {
+    while (open.restarting && apiserverPid(cluster) === oldPid) await sleep(50);
+    while (open.restarting) {
+      if (await cluster.apiGet('/livez').then(() => true, () => false)) {
+        open.at = Date.now();
+        return;
+      }
+      await sleep(100);
+    }
+  })();
   await cluster.restartApiServer();
   const readyAt = Date.now();
+  open.restarting = false;
+  await opened;
+  const openAt = open.at;
   const readyS = (readyAt - t0) / 1000;
-  await waitWatches(cluster, systemWatches + n, 120_000);
-  const settleS = (Date.now() - t0) / 1000;
+  const ours = new Set(tokens.slice(0, n));
+  const firstWatch = new Map<string, number>();
+  const resumed = (): void => {
+    for (const e of tail()) {
+      events.push(e);
+      const who = credentialOf(e) ?? '';
+      const at = Date.parse(e.requestReceivedTimestamp);
+      if (ours.has(who) && e.verb === 'watch' && e.objectRef?.resource === 'configmaps' && (e.responseStatus?.code ?? 200) === 200 && at >= readyAt - 5_000 && !firstWatch.has(who)) firstWatch.set(who, at);
+    }
+  };
+  resumed();
+  for (const deadline = Date.now() + 120_000; firstWatch.size < n && Date.now() < deadline;) {
+    await sleep(2_000);
+    resumed();
+  }
   await sleep(5_000); // stragglers would show here
+  const watchTimes = [...firstWatch.values()].map((at) => (at - t0) / 1000).sort((a, b) => a - b);
+  const settleS = firstWatch.size < n ? Infinity : (watchTimes.at(-1) ?? Infinity);
+  const allWatchesS = await waitWatches(cluster, systemWatches + n, 120_000).then(() => (Date.now() - t0) / 1000, () => Infinity);
   const m = await scrape(cluster);
   const lists = m.sum('apiserver_request_total', { verb: 'LIST', resource: 'configmaps', scope: /^(namespace|resource)$/ });
-  const audit = auditEvents(auditLog, t0).filter((e) => e.verb === 'list' && e.objectRef?.resource === 'configmaps');
-  const codes = new Map<number, number>();
-  for (const e of audit) codes.set(e.responseStatus?.code ?? 0, (codes.get(e.responseStatus?.code ?? 0) ?? 0) + 1);
+  resumed();
+  const configMapLists = events.filter((e) => e.verb === 'list' && e.objectRef?.resource === 'configmaps');
+  const relists = configMapLists.filter((e) => !e.requestURI.includes('resourceVersion='));
+  const probes = events.filter((e) => e.requestURI.startsWith('/readyz'));
+  const slowest = [...firstWatch].sort(([, a], [, b]) => b - a).slice(0, 3).map(([who]) => events
+    .filter((e) => credentialOf(e) === who)
+    .filter((e) => Date.parse(e.requestReceivedTimestamp) <= (firstWatch.get(who) ?? Infinity))
+    .map((e) => `${((Date.parse(e.requestReceivedTimestamp) - t0) / 1000).toFixed(1)}s ${e.verb}${e.requestURI.startsWith('/readyz') ? ' /readyz' : e.verb === 'get' ? ' (store)' : e.requestURI.includes('resourceVersion=0') ? ' (api-check)' : ''} ${String(e.responseStatus?.code ?? '?')}`)
+    .join(', '));
   const after = await fleet.status();
   const { rv, sentAt } = await setContent('1KiB');
   const got = (await delivered(fleet, pods, rv, n - sample, 60_000)).map((t) => t - sentAt).sort((a, b) => a - b);
   return {
-    settleS: r1(settleS), readyS: r1(readyS), lists, auditLists: audit.length,
-    auditListCodes: [...codes].map(([c, k]) => `${String(c)}: ${String(k)}`).join(', '),
+    settleS: r1(settleS), openS: r1(((openAt ?? readyAt) - t0) / 1000), readyS: r1(readyS), load: load(),
+    lists,
+    relists: relists.length, relistCodes: codesOf(relists),
     // In a cluster, in-cluster clients reach a restarted apiserver through the `kubernetes` Service,
     // whose endpoint comes back once it is ready; here they reach its port at once.
-    listsAfterReady: audit.filter((e) => Date.parse(e.requestReceivedTimestamp) >= readyAt).length,
-    clientLists: (after.lists ?? 0) - (before.lists ?? 0),
+    relistsBeforeReady: relists.filter((e) => Date.parse(e.requestReceivedTimestamp) < readyAt).length,
+    probes: probes.length, probeCodes: codesOf(probes), checks: configMapLists.length - relists.length,
+    clientLists: (after.lists ?? 0) - (before.lists ?? 0), clientProbes: (after.probes ?? 0) - (before.probes ?? 0),
+    clientLoopDelayMaxMs: after.loopDelayMaxMs ?? 0,
     afterP99: r1(pct(got, 99)), afterMissing: n - got.length,
+    allWatchesS: r1(allWatchesS),
+    watchOpenS: `${String(watchTimes.length)} watchers: p50 ${r1(pct(watchTimes, 50)).toString()} s, p90 ${r1(pct(watchTimes, 90)).toString()} s, max ${r1(watchTimes.at(-1) ?? NaN).toString()} s`,
+    slowest,
   };
 }
 
@@ -316,10 +400,14 @@ function printPhase(r: PhaseResult): void {
     for (const s of r.shapes.real) console.log(`    real:  ${s}`);
     if (!same) for (const s of r.shapes.fleet) console.log(`    fleet: ${s}`);
   }
+  if (r.restRequestsPerMin !== undefined) console.log(`  at rest, requests per ConfigMapWatch per minute: ${r.restRequestsPerMin} (the floor: none)`);
   if (r.podRequestsPerEdit !== undefined) console.log(`  requests per real watcher per edit (audit log: the watch's event is not a request): ${r.podRequestsPerEdit || 'none'}`);
   if (r.storm !== undefined) {
     const s = r.storm;
-    console.log(`  storm: apiserver restarted (ready after ${String(s.readyS)} s): all ${String(r.n)} watching again after ${String(s.settleS)} s (${r1(s.settleS - s.readyS).toString()} s after ready); LIST configmaps served ${String(s.lists)} (audit: ${String(s.auditLists)}, codes ${s.auditListCodes}; ${String(s.listsAfterReady)} after ready); lists the fleet sent ${String(s.clientLists)}; next edit to all: p99 ${String(s.afterP99)} ms, missing ${String(s.afterMissing)}`);
+    console.log(`  storm (load ${s.load}): apiserver restarted; its port answered after ${String(s.openS)} s, ready after ${String(s.readyS)} s; all ${String(r.n)} watching again after ${String(s.settleS)} s (${r1(s.settleS - s.readyS).toString()} s after ready; the apiserver's open ConfigMap watches, kube-controller-manager's included, back after ${String(s.allWatchesS)} s)`);
+    console.log(`    first watch on the new apiserver (audit): ${s.watchOpenS}`);
+    for (const line of s.slowest) console.log(`    slow: ${line}`);
+    console.log(`    re-lists (audit) ${String(s.relists)} (${s.relistCodes}; ${String(s.relistsBeforeReady)} before ready); /readyz probes ${String(s.probes)} (${s.probeCodes}); --api-check lists ${String(s.checks)}; LIST configmaps counted by the apiserver ${String(s.lists)}; the fleet sent ${String(s.clientLists)} lists and ${String(s.clientProbes)} probes (its event loop up to ${String(s.clientLoopDelayMaxMs)} ms late); next edit to all: p99 ${String(s.afterP99)} ms, missing ${String(s.afterMissing)}`);
   }
 }
 
@@ -344,7 +432,9 @@ function summary(results: PhaseResult[]): void {
     restCpuMsPerS: ours?.restCpuMsPerS, floorRestCpuMsPerS: floor?.restCpuMsPerS,
     editCpuMs: ours?.cpuMsPerEdit, floorEditCpuMs: floor?.cpuMsPerEdit,
     stormSettleS: ours?.storm?.settleS, stormAfterReadyS: ours?.storm === undefined ? undefined : r1(ours.storm.settleS - ours.storm.readyS),
-    stormLists: ours?.storm?.auditLists, stormListsAfterReady: ours?.storm?.listsAfterReady,
+    stormReadyS: ours?.storm?.readyS, stormOpenS: ours?.storm?.openS,
+    stormLists: ours?.storm?.relists, stormListsBeforeReady: ours?.storm?.relistsBeforeReady, stormProbes: ours?.storm?.probes,
+    restRequestsPerMin: ours?.restRequestsPerMin, load: ours?.load, stormLoad: ours?.storm?.load,
     wcharKiBPerEdit: ours === undefined ? undefined : Math.round(ours.wcharPerEdit / 1024), mibWcharKiBPerEdit: mibWchar(results),
     mibWatchers: mib('ours')?.n, mibP99Ms: mib('ours')?.p99, mibFloorP99Ms: mib('floor')?.p99,
     mibEditCpuMs: mib('ours')?.cpuMsPerEdit, mibFloorEditCpuMs: mib('floor')?.cpuMsPerEdit,

@@ -51,7 +51,8 @@ accepted version (kept under --to/..envoy-xds-verdict/, see 'status'). Exits 0 o
                       connection is noticed, a missed change is listed again
   --api-timeout D     how long a request to the apiserver may go unanswered (default 10s)
   --api-retry-max D   the longest wait between attempts while the API fails (default 30s; the
-                      first is 0.5s, and a recovery of 10s starts over)
+                      first is 0.5s, waits while it is down are at most an eighth of the outage,
+                      and a recovery of 10s starts over)
   --store-check D     how often NAME-envoy-xds-accepted is read to put back what this Pod's Envoy
                       accepted, if the store lost it (default 30s)
 `;

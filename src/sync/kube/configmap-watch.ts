@@ -3,6 +3,9 @@
 // from the list's resourceVersion; resume every watch the server ends from the last resourceVersion
 // seen (events and BOOKMARKs); on 410 Gone ("too old resource version") list again; on a failure
 // (unreachable, forbidden, throttled, connection lost) wait (retry-backoff.ts), then list again.
+// A list after a start or a failure first asks /readyz (readiness.ts), and waits while the
+// apiserver says it is not ready: a restarted apiserver answers 403 before its authorizer has
+// synced, and a list then is wasted.
 // The watch is client-node's Watch; what it lacks (a bound on a silent connection) is added here:
 // the watch is ended locally shortly after the timeoutSeconds it asked for, and a periodic check
 // (watch-health.ts) tells a silent connection from an idle watch.
@@ -13,7 +16,8 @@ import { ApiHttpError as HttpError, apiHttpError as httpError, problemOfError as
 import { statusOf } from './connection.js';
 import type { KubeConnection } from './connection.js';
 import { olderResourceVersion } from './resource-version.js';
-import { DEFAULT_BACKOFF, RetryBackoff, type BackoffPolicy } from './retry-backoff.js';
+import { ReadinessGate, readyzSummary, type Readiness } from './readiness.js';
+import { DEFAULT_BACKOFF, RetryBackoff, retryAfterMs, type BackoffPolicy } from './retry-backoff.js';
 import { judgeCheck, watchTimeoutSeconds, WATCH_DEADLINE_GRACE_MS, type ObjectState } from './watch-health.js';
 
 /** The fields of a v1 ConfigMap the watcher reads. */
@@ -80,14 +84,18 @@ export class ConfigMapWatch {
   private interrupt: Interrupt | undefined;
   private interrupted: (() => void) | undefined;
   private checking = false;
+  private readonly policy: BackoffPolicy;
   private readonly backoff: RetryBackoff;
   private readonly now: () => number;
-  /** Counts, for tests and logs. */
-  readonly stats = { lists: 0, watches: 0, gone: 0, failures: 0, checks: 0, missed: 0 };
+  private readonly readiness: ReadinessGate;
+  /** Counts, for tests and logs: `probes` of /readyz, `notReady` answers among them. */
+  readonly stats = { lists: 0, watches: 0, gone: 0, failures: 0, checks: 0, missed: 0, probes: 0, notReady: 0 };
 
   constructor(private readonly options: ConfigMapWatchOptions) {
     this.now = options.now ?? (() => performance.now());
-    this.backoff = new RetryBackoff({ ...DEFAULT_BACKOFF, ...options.backoff }, options.random ?? Math.random);
+    this.policy = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.backoff = new RetryBackoff(this.policy, options.random ?? Math.random);
+    this.readiness = new ReadinessGate(this.policy.maxMs);
   }
 
   start(): void {
@@ -119,11 +127,23 @@ export class ConfigMapWatch {
     const { logger } = this.options;
     let needList = this.options.resumeFrom === undefined;
     this.resourceVersion = this.options.resumeFrom;
+    // Before the first list, and before each list after a failure: is the apiserver ready?
+    let probe = true;
     while (!this.stopped) {
+      let readiness: Readiness | undefined;
       try {
         if (needList) {
+          if (probe && this.readiness.active) {
+            const verdict = await this.probe();
+            if (!verdict.list) {
+              await this.pause(verdict.retryInMs);
+              continue;
+            }
+            readiness = verdict.readiness;
+          }
           await this.list();
           needList = false;
+          probe = false;
         }
         const openedAt = this.now();
         const outcome = await this.watchOnce();
@@ -140,11 +160,14 @@ export class ConfigMapWatch {
         const problem = classify(err);
         this.available = false;
         this.options.onAvailability(false, problem);
-        const delay = this.backoff.failure(this.now(), problem.retryAfterMs);
+        // Down: no answer, or a server error not preceded by a ready /readyz (retry-backoff.ts).
+        const down = problem.kind === 'unreachable' || ((problem.status ?? 0) >= 500 && readiness !== 'ready');
+        const delay = this.backoff.failure(this.now(), problem.retryAfterMs, down ? 'down' : 'refused');
         // Resume with a list, not a watch from the old resourceVersion: a list is a consistent
         // read, so what is published first after an outage is the current object, never an older
         // cached one while the watch catches up.
         needList = true;
+        probe = true;
         logger.debug({ problem, retryInMs: Math.round(delay) }, 'API list/watch failed');
         await this.pause(delay);
       }
@@ -162,6 +185,31 @@ export class ConfigMapWatch {
     this.wake = undefined;
   }
 
+  /**
+   * GET /readyz (readiness.ts), within --api-timeout: list now, or wait `retryInMs` (as while the
+   * apiserver was down) and ask again. Throws ApiUnreachableError when nothing answers; the pooled
+   * connections are then ended too, as after an unanswered check.
+   */
+  private async probe(): Promise<{ list: true; readiness: Readiness } | { list: false; retryInMs: number }> {
+    this.stats.probes++;
+    let res;
+    try {
+      res = await this.options.connection.request('GET', '/readyz', undefined, undefined, this.options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS);
+    } catch (err) {
+      this.options.connection.resetConnections?.();
+      throw err;
+    }
+    const now = this.now();
+    const verdict = this.readiness.answered(res.status, now);
+    if (verdict.list) return verdict;
+    this.stats.notReady++;
+    const retryInMs = this.backoff.failure(now, retryAfterMs(res.headers?.['retry-after'], Date.now()), 'down');
+    const fields = { readyz: readyzSummary(res.status, res.text, statusOf(res.body).message), retryInMs: Math.round(retryInMs) };
+    if (verdict.first) this.options.logger.info({ ...fields, holdAtMostMs: this.policy.maxMs }, 'the apiserver is not ready yet (/readyz): listing once it is');
+    else this.options.logger.debug(fields, 'the apiserver is not ready yet (/readyz)');
+    return { list: false, retryInMs };
+  }
+
   private async list(): Promise<void> {
     this.stats.lists++;
     const sentAt = this.now();
@@ -171,6 +219,7 @@ export class ConfigMapWatch {
     const list = res.body as { metadata?: { resourceVersion?: string }; items?: ConfigMapObject[] };
     this.resourceVersion = list.metadata?.resourceVersion;
     this.backoff.usable(this.now());
+    this.readiness.listed();
     if (!this.available) {
       this.available = true;
       this.options.onAvailability(true);
