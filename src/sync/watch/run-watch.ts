@@ -89,6 +89,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
       logger.error(errorFields(err, explained), `sync failed, retrying on the next change or resync: ${explained.message}`);
       if (err instanceof SourceMissingError) volume.check();
     },
+    settled: (): Promise<void> => verdicts.settled(),
   });
   const verdicts = new VerdictTracker({
     sourceDir,
