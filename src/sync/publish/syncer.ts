@@ -116,16 +116,17 @@ export class Syncer {
   }
 
   /**
-   * Puts `content` back as `name` by the same temp file + fsync + rename (Envoy reloads it), unless
-   * `name` is no longer inode `ino` (a newer publish replaced it). Returns whether it was written.
+   * Puts `content` as `name` by the same temp file + fsync + rename (Envoy reloads it: a rollback,
+   * or the same content renamed again for Envoy to judge once more), unless `name` is no longer
+   * inode `ino` (a newer publish replaced it). Returns the new inode, or undefined when not written.
    */
-  restore(name: string, content: Buffer, ino: number): Promise<boolean> {
+  restore(name: string, content: Buffer, ino: number): Promise<number | undefined> {
     return this.serialized(async () => {
-      if ((await this.target.inode(name)) !== ino) return false;
+      if ((await this.target.inode(name)) !== ino) return undefined;
       const staged = await this.target.stage(name, content, sha256(content));
       await this.target.commit(staged);
       await this.target.syncDirectory();
-      return true;
+      return staged.identity.ino;
     });
   }
 

@@ -47,6 +47,27 @@ export class Holds {
     return released;
   }
 
+  /**
+   * Envoy accepted a new version of `name`: every hold on another file that this Envoy refused
+   * ends, so that content is tried again. Envoy's verdict on a file can depend on what the others
+   * hold (a route naming a cluster only checks that Envoy knows the cluster,
+   * `RouteEntryImplBase::validateClusters` in source/common/router/config_impl.cc), and the watcher
+   * does not rebuild those links: any change Envoy took may make the refused content loadable.
+   * Holds from another Pod's Envoy (`fromStore`) are left to `acceptedHere`. Returns the files
+   * released (the caller asks for a pass); each is tried once per such change.
+   */
+  otherAccepted(name: string): string[] {
+    const released: string[] = [];
+    for (const held of [...this.held.keys()]) {
+      if (held === name || this.fromStore.has(held)) continue;
+      this.held.delete(held);
+      this.waitsFor.delete(held);
+      released.push(held);
+      this.releaseListener?.(held);
+    }
+    return released;
+  }
+
   has(name: string): boolean {
     return this.held.has(name);
   }

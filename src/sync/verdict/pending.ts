@@ -5,10 +5,13 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
+import type { InFlight } from './in-flight.js';
 import type { Judgement } from './judge.js';
 
-export interface Pending {
+export interface Pending extends InFlight {
   file: string;
+  /** The published content (renamed again when a refusal is tried once more, in-flight.ts). */
+  content: Buffer;
   version: string | undefined;
   /** The version Envoy ran for this file when it was published (its readers must reload it). */
   previousVersion: string | undefined;

@@ -96,3 +96,19 @@ test('holds are per file', () => {
   assert.equal(holds.isHeld('cds.yaml', 'bad'), false);
   assert.equal(holds.isHeld('lds.yaml', 'bad'), true);
 });
+
+test('another file accepted: holds this Envoy made end (tried again), holds from another Pod and the accepted file itself stay', () => {
+  const holds = new Holds();
+  const released: string[] = [];
+  holds.onRelease((name) => released.push(name));
+  holds.hold('lds.yaml', 'needs-cluster');
+  holds.hold('rds.yaml', 'bad-route');
+  holds.hold('cds.yaml', 'other-pod', true);
+  assert.deepEqual(holds.otherAccepted('rds.yaml'), ['lds.yaml']);
+  assert.deepEqual(released, ['lds.yaml']);
+  assert.equal(holds.isHeld('lds.yaml', 'needs-cluster'), false);
+  assert.equal(holds.isHeld('rds.yaml', 'bad-route'), true);
+  assert.equal(holds.isHeld('cds.yaml', 'other-pod'), true);
+  assert.deepEqual(holds.otherAccepted('lds.yaml'), ['rds.yaml']);
+  assert.deepEqual(holds.otherAccepted('lds.yaml'), [], 'each hold is released once per acceptance');
+});
