@@ -167,15 +167,20 @@ async function differs(pod: CasePod, seq: Sequence, expected: Oracle): Promise<s
 
 for (const seq of SEQUENCES) {
   const names = Object.keys(seq.configMaps);
+  const specOf = (name: string): ConfigMapSpec => {
+    const spec = seq.configMaps[name];
+    assert.ok(spec, name);
+    return spec;
+  };
   test(`any edit order reaches Envoy: ${seq.folder} (${names.join(' / ')}), ${String(REPS)} order(s)`, { timeout: 120_000 + REPS * 90_000 }, async (t) => {
     const rand = random(SEED + names.length);
     const oracles = new Map<string, Oracle>();
-    for (const name of names) oracles.set(name, await oracle(seq, seq.configMaps[name] as ConfigMapSpec));
+    for (const name of names) oracles.set(name, await oracle(seq, specOf(name)));
     const loadable = names.filter((name) => oracles.get(name)?.loadable === true);
     assert.ok(loadable.length > 0 && loadable.length < names.length, `the sequence mixes ConfigMaps Envoy loads and refuses: ${JSON.stringify(Object.fromEntries(oracles))}`);
-    const pick = (): string => loadable[Math.floor(rand() * loadable.length)] as string;
+    const pick = (): string => loadable[Math.floor(rand() * loadable.length)] ?? '';
     const first = pick();
-    const pod = await startCase(seq.folder, seq.configMaps[first] as ConfigMapSpec);
+    const pod = await startCase(seq.folder, specOf(first));
     const misses: string[] = [];
     let checked = 0;
     let last = first;
@@ -186,8 +191,9 @@ for (const seq of SEQUENCES) {
         const done: string[] = [last];
         for (const name of order) {
           done.push(name);
-          await pod.apply(seq.configMaps[name] as ConfigMapSpec);
-          const expected = oracles.get(name) as Oracle;
+          await pod.apply(specOf(name));
+          const expected = oracles.get(name);
+          assert.ok(expected);
           if (!expected.loadable) {
             await sleep(Math.floor(rand() * 1500));
             continue;

@@ -5,9 +5,12 @@
 // A rejection carries Envoy's reason where its admin API has one (envoy/rejection-reason.ts), else
 // the log line to grep for.
 //
-// This is the loop only (IO: admin API, the target's verdict store, the clock). The rules it
-// applies are pure, each in its own file: judge.ts (the judgement), holds.ts (what is held back),
-// subscription-map.ts (which file feeds which subscription), messages.ts (what a verdict says).
+// This is the entry point `watch` calls (start, before and after each pass's renames, stop): it
+// learns what each published file is and queues it for a verdict. The loop that polls Envoy is
+// poll.ts, what follows a verdict conclude.ts (IO both). The rules they apply are pure, each in its
+// own file: judge.ts (the judgement), in-flight.ts (a refusal while other files were on their way),
+// holds.ts (what is held back), subscription-map.ts (which file feeds which subscription),
+// messages.ts (what a verdict says).
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { EnvoyAdmin } from '../envoy/admin.js';
@@ -17,20 +20,14 @@ import { sha256, versionOf } from '../envoy/version-stamp.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import { configFilesIn } from '../publish/target.js';
 import type { Holds } from './holds.js';
-import { attribute } from './attribution.js';
 import { Conclusions } from './conclude.js';
-import type { Decided } from './conclude.js';
-import { afterInFlight, defersRefusal } from './in-flight.js';
-import { judge, pollDelayMs, startedLoading } from './judge.js';
-import type { Judgement } from './judge.js';
-import { undecidedReason } from './messages.js';
 import type { VerdictOptions } from './options.js';
+import type { SecretFile } from './pending.js';
+import { Poller } from './poll.js';
+import { ReasonReader } from './reason.js';
 import { StateWriter, readState } from './state.js';
 import type { VerdictState } from './state.js';
-import { REQUEST_TIMEOUT_MS, ReasonReader } from './reason.js';
 import { SubscriptionMap } from './subscription-map.js';
-import { certificateSerials, judgeSecretFile, noteWaiting, scopesOf } from './pending.js';
-import type { Pending, SecretFile } from './pending.js';
 import type { VerdictListener } from './verdict.js';
 
 export type { VerdictOptions } from './options.js';
@@ -45,19 +42,11 @@ export class VerdictTracker {
   private admin: EnvoyAdmin | undefined;
   private adminProblem: string | undefined;
   private readonly subscriptions: SubscriptionMap;
-  private readonly pending = new Map<string, Pending>();
-  /** Envoy's counters at the last poll or baseline read. */
-  private lastCounters: EnvoyCounters | undefined;
   /** The baseline read for the pass being published (`beforeRenames`). */
   private nextBaseline: EnvoyCounters | undefined;
-  /** Stats scope → file, from Envoy's answers (attribution.ts). */
-  private attributed = new Map<string, string>();
-  private readonly conclusions: Conclusions;
+  private readonly poller: Poller;
   private readonly state: VerdictState;
   private readonly stateFile: StateWriter;
-  private loop: Promise<void> | undefined;
-  private stopped = false;
-  private wake: (() => void) | undefined;
 
   constructor(private readonly options: VerdictOptions) {
     this.logger = options.logger;
@@ -69,7 +58,7 @@ export class VerdictTracker {
     this.stateFile = new StateWriter(options.targetDir, () => this.stampedState(), (err) => {
       this.logger.warn({ err }, 'could not write the verdict state file');
     });
-    this.conclusions = new Conclusions({
+    const conclusions = new Conclusions({
       options,
       logger: this.logger,
       holds: this.holds,
@@ -79,6 +68,18 @@ export class VerdictTracker {
       listeners: this.listeners,
       admin: () => this.admin,
       pathOf: (name) => this.subscriptions.pathOf(name),
+    });
+    this.poller = new Poller({
+      targetDir: options.targetDir,
+      logger: this.logger,
+      timeoutMs: this.timeoutMs,
+      subscriptions: this.subscriptions,
+      conclusions,
+      admin: () => ({ admin: this.admin, problem: this.adminProblem }),
+      restore: options.restore,
+      republished: (file, secret, baseline) => {
+        this.track(file, this.timeoutMs, false, secret, { baseline });
+      },
     });
     // The ConfigMap no longer has the refused content: the state file forgets the refusal too.
     this.holds.onRelease((name) => {
@@ -131,7 +132,7 @@ export class VerdictTracker {
     if (this.admin === undefined) return;
     try {
       this.nextBaseline = await this.admin.counters(BASELINE_TIMEOUT_MS);
-      this.lastCounters = this.nextBaseline;
+      this.poller.lastCounters = this.nextBaseline;
     } catch (err) {
       this.logger.debug({ err }, "could not read Envoy's counters before the renames: the last poll's are the baseline");
     }
@@ -159,17 +160,15 @@ export class VerdictTracker {
     }
     // Every file of the pass was on its way with every other (Envoy applies them in an order of its own).
     for (const file of files) {
-      const pending = this.pending.get(file.name);
-      if (pending !== undefined) pending.inFlight = this.othersInFlight(file.name);
+      const pending = this.poller.pending.get(file.name);
+      if (pending !== undefined) pending.inFlight = this.poller.othersInFlight(file.name);
     }
     this.nextBaseline = undefined;
     this.stateFile.save();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
-    await this.loop;
+    await this.poller.stop();
     await this.stateFile.flush();
     this.admin?.close();
   }
@@ -191,10 +190,8 @@ export class VerdictTracker {
 
   /** `retry`: the same content renamed again after a refusal while other files were on their way (in-flight.ts). */
   private track(file: PublishedFile, timeoutMs: number, initial = false, secret?: SecretFile, retry?: { baseline: EnvoyCounters | undefined }): void {
-    const superseded = this.pending.get(file.name);
-    if (superseded !== undefined) this.logger.debug({ file: file.name, version: superseded.version }, 'verdict superseded by a newer publish');
     const entry = (this.state.files[file.name] ??= {});
-    this.pending.set(file.name, {
+    this.poller.add({
       file: file.name,
       content: file.content,
       version: file.version,
@@ -204,145 +201,16 @@ export class VerdictTracker {
       at: file.at,
       publishedAtMs: file.publishedAtMs ?? performance.timeOrigin + file.at,
       // Files found at start were loaded by Envoy before anything was read: counted from zero.
-      baseline: retry !== undefined ? retry.baseline : initial ? undefined : (this.nextBaseline ?? this.lastCounters),
+      baseline: retry !== undefined ? retry.baseline : initial ? undefined : (this.nextBaseline ?? this.poller.lastCounters),
       names: this.subscriptions.names(file.name),
       deadline: file.at + timeoutMs,
       initial,
       waited: new Map(),
       gone: new Set(),
-      inFlight: this.othersInFlight(file.name),
+      inFlight: this.poller.othersInFlight(file.name),
       inFlightAccepted: false,
       retried: retry !== undefined,
       ...(secret === undefined ? {} : { secret }),
     });
-    this.loop ??= this.poll().finally(() => {
-      this.loop = undefined;
-    });
-  }
-
-  /** The other files whose verdict is pending and whose refusal is not set aside: Envoy may not have applied them yet. */
-  private othersInFlight(file: string): Set<string> {
-    return new Set([...this.pending.values()].filter((p) => p.file !== file && p.deferred === undefined).map((p) => p.file));
-  }
-
-  private async poll(): Promise<void> {
-    while (this.pending.size > 0 && !this.stopped) {
-      let counters: EnvoyCounters | undefined;
-      let problem: string | undefined = this.admin === undefined ? (this.adminProblem ?? 'no admin address') : undefined;
-      if (this.admin !== undefined) {
-        try {
-          counters = await this.admin.counters(REQUEST_TIMEOUT_MS);
-        } catch (err) {
-          problem = `Envoy admin ${describeAdmin(this.admin.address)} unreachable: ${(err as Error).message}`;
-        }
-      }
-      if (counters !== undefined) this.attributed = attribute(counters.subscriptions, this.subscriptions.facts(), this.attributed);
-      const now = performance.now();
-      for (const pending of [...this.pending.values()]) {
-        if (this.pending.get(pending.file) !== pending) continue; // replaced during this round
-        if (pending.deferred !== undefined) {
-          await this.settleDeferred(pending, counters);
-          continue;
-        }
-        if (pending.secret === undefined && !this.subscriptions.isRead(pending.file)) {
-          this.pending.delete(pending.file);
-          continue;
-        }
-        const { judgement, own } = await this.judgeOne(pending, counters, now);
-        if (counters !== undefined && defersRefusal(pending, judgement)) {
-          pending.deferred = { judgement, counters, own, now };
-          await this.settleDeferred(pending, counters);
-          continue;
-        }
-        const outcome = judgement?.outcome ?? (now >= pending.deadline || this.admin === undefined ? 'unknown' : undefined);
-        if (outcome === undefined) continue;
-        const reason = outcome === 'unknown' ? (problem ?? undecidedReason(pending.version, own)) : undefined;
-        await this.finish(pending, { outcome, judgement, counters, own, now, ...(reason === undefined ? {} : { reason }) });
-      }
-      if (counters !== undefined) this.lastCounters = counters;
-      if (this.pending.size === 0) break;
-      const oldest = Math.min(...[...this.pending.values()].map((p) => p.at));
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollDelayMs(performance.now() - oldest));
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
-  }
-
-  /** One file's judgement from Envoy's answer (`counters` undefined: no answer this round). */
-  private async judgeOne(pending: Pending, counters: EnvoyCounters | undefined, now: number): Promise<{ judgement: Judgement | undefined; own: string[] }> {
-    const scopes = scopesOf(this.attributed, pending.file, pending.names);
-    if (counters === undefined) return { judgement: undefined, own: scopes.own };
-    if (pending.secret !== undefined) {
-      const sds = [...this.attributed].filter(([, owner]) => pending.secret?.sdsFiles.includes(owner) === true).map(([prefix]) => prefix);
-      scopes.own.push(...sds);
-      const serials = (pending.secret.serials ??= await certificateSerials(this.options.targetDir, this.subscriptions.secretReaders(pending.file).certificates));
-      const admin = this.admin;
-      const serving = async (): Promise<boolean> => {
-        const used = await admin?.certificateSerials(REQUEST_TIMEOUT_MS).catch(() => new Set<string>());
-        return used !== undefined && serials.every((serial) => used.has(serial));
-      };
-      return { judgement: await judgeSecretFile({ ...pending, secret: pending.secret }, serials, sds, counters, now, serving), own: scopes.own };
-    }
-    const judgement = judge({ version: pending.version, previousVersion: pending.previousVersion, baseline: pending.baseline, now: counters, subscriptions: scopes.own, named: scopes.named, gone: pending.gone });
-    for (const prefix of noteWaiting(pending, judgement, scopes.own, counters)) {
-      this.logger.debug({ file: pending.file, statPrefix: prefix }, "a subscription that read the previous version did not reload: gone from Envoy's config");
-    }
-    if (judgement.outcome === undefined && pending.initial && startedLoading(scopes.own, counters)) {
-      // Envoy has started loading the file (update_attempt): from now on it has the usual time.
-      // Until then it may still be starting, or warming clusters (DNS) before it starts LDS.
-      pending.initial = false;
-      pending.deadline = now + this.timeoutMs;
-    }
-    return { judgement, own: scopes.own };
-  }
-
-  /**
-   * A refusal set aside while other files were on their way (in-flight.ts): wait for their
-   * verdicts; then rename the same content again if one of them was accepted (its verdict is the
-   * second answer), else the refusal is the verdict.
-   */
-  private async settleDeferred(pending: Pending, counters: EnvoyCounters | undefined): Promise<void> {
-    const deferred = pending.deferred;
-    if (deferred === undefined) return;
-    const next = afterInFlight(pending, (file) => {
-      const other = this.pending.get(file);
-      return other !== undefined && other !== pending && other.deferred === undefined;
-    });
-    if (next === 'wait') return;
-    if (next === 'conclude') {
-      await this.finish(pending, { outcome: 'rejected', judgement: deferred.judgement, counters: deferred.counters, own: deferred.own, now: deferred.now });
-      return;
-    }
-    this.pending.delete(pending.file);
-    const accepted = [...pending.inFlight].join(', ');
-    this.logger.info(
-      { file: pending.file, xdsVersion: pending.version, with: [...pending.inFlight] },
-      `Envoy refused ${pending.file} while ${accepted} of the same change were still on their way (Envoy applies the files of one change in an order of its own); publishing it again for Envoy to judge now that they are applied`,
-    );
-    const ino = await this.options.restore(pending.file, pending.content, pending.ino).catch((err: unknown) => {
-      this.logger.error({ err, file: pending.file }, `could not publish ${pending.file} again`);
-      return undefined;
-    });
-    if (ino === undefined) {
-      // A newer publish replaced it (and is judged), or the rename failed: the refusal stands.
-      if (!this.pending.has(pending.file)) await this.conclusions.conclude(pending, { outcome: 'rejected', judgement: deferred.judgement, counters: deferred.counters, own: deferred.own, now: deferred.now });
-      return;
-    }
-    const secret = pending.secret === undefined ? undefined : { sdsFiles: pending.secret.sdsFiles };
-    const file: PublishedFile = { name: pending.file, sha256: pending.sha256, content: pending.content, version: pending.version, kind: secret === undefined ? 'xds' : 'data', ino, at: performance.now() };
-    this.track(file, this.timeoutMs, false, secret, { baseline: counters ?? deferred.counters });
-  }
-
-  /** Carries out a verdict (conclude.ts); an acceptance tells the refusals set aside with it. */
-  private async finish(pending: Pending, decided: Decided): Promise<void> {
-    this.pending.delete(pending.file);
-    await this.conclusions.conclude(pending, decided);
-    if (decided.outcome !== 'accepted') return;
-    for (const other of this.pending.values()) if (other.inFlight.has(pending.file)) other.inFlightAccepted = true;
   }
 }
