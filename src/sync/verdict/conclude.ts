@@ -121,7 +121,7 @@ export class Conclusions {
           logger.error({ err, file }, `could not put the last accepted version of ${file} back`);
           return undefined;
         })) !== undefined;
-        holds.hold(file, pending.sha256, false, pending.names);
+        holds.hold(file, pending.sha256, false, pending.names, pending.configMap);
         message = rejectedMessage({ file, version, previousVersion, rolledBack, refusedAt, why });
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {

@@ -15,7 +15,7 @@ import { afterInFlight, defersRefusal } from './in-flight.js';
 import { judge, pollDelayMs, startedLoading } from './judge.js';
 import type { Judgement } from './judge.js';
 import { undecidedReason } from './messages.js';
-import { certificateSerials, judgeSecretFile, noteWaiting, scopesOf } from './pending.js';
+import { certificateSerials, judgeSecretFile, noteGone, scopesOf } from './pending.js';
 import type { Pending, SecretFile } from './pending.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import type { SubscriptionMap } from './subscription-map.js';
@@ -72,6 +72,8 @@ export class Poller {
   private async poll(): Promise<void> {
     while (this.pending.size > 0 && !this.stopped) {
       let counters: EnvoyCounters | undefined;
+      // Envoy's answer to a request sent after a publish's renames reflects all of them (pending.ts).
+      const sentAt = performance.now();
       const { admin, problem: adminProblem } = this.ctx.admin();
       let problem: string | undefined = admin === undefined ? (adminProblem ?? 'no admin address') : undefined;
       if (admin !== undefined) {
@@ -93,7 +95,7 @@ export class Poller {
           this.pending.delete(pending.file);
           continue;
         }
-        const { judgement, own } = await this.judgeOne(pending, counters, now);
+        const { judgement, own } = await this.judgeOne(pending, counters, now, sentAt > pending.renamedBy);
         if (counters !== undefined && defersRefusal(pending, judgement)) {
           pending.deferred = { judgement, counters, own, now };
           await this.settleDeferred(pending, counters);
@@ -118,8 +120,11 @@ export class Poller {
     }
   }
 
-  /** One file's judgement from Envoy's answer (`counters` undefined: no answer this round). */
-  private async judgeOne(pending: Pending, counters: EnvoyCounters | undefined, now: number): Promise<{ judgement: Judgement | undefined; own: string[] }> {
+  /**
+   * One file's judgement from Envoy's answer (`counters` undefined: no answer this round);
+   * `afterRenames`: the request was sent after every rename of the file's pass.
+   */
+  private async judgeOne(pending: Pending, counters: EnvoyCounters | undefined, now: number, afterRenames: boolean): Promise<{ judgement: Judgement | undefined; own: string[] }> {
     const scopes = scopesOf(this.attributed, pending.file, pending.names);
     if (counters === undefined) return { judgement: undefined, own: scopes.own };
     if (pending.secret !== undefined) {
@@ -131,12 +136,14 @@ export class Poller {
         const used = await admin?.certificateSerials(REQUEST_TIMEOUT_MS).catch(() => new Set<string>());
         return used !== undefined && serials.every((serial) => used.has(serial));
       };
-      return { judgement: await judgeSecretFile({ ...pending, secret: pending.secret }, serials, sds, counters, now, serving), own: scopes.own };
+      return { judgement: await judgeSecretFile({ ...pending, secret: pending.secret }, serials, sds, counters, afterRenames, serving), own: scopes.own };
+    }
+    if (afterRenames) {
+      for (const prefix of noteGone(pending, scopes.own, counters)) {
+        this.ctx.logger.debug({ file: pending.file, statPrefix: prefix }, "a subscription that read the previous version did not reload: gone from Envoy's config");
+      }
     }
     const judgement = judge({ version: pending.version, previousVersion: pending.previousVersion, baseline: pending.baseline, now: counters, subscriptions: scopes.own, named: scopes.named, gone: pending.gone });
-    for (const prefix of noteWaiting(pending, judgement, scopes.own, counters)) {
-      this.ctx.logger.debug({ file: pending.file, statPrefix: prefix }, "a subscription that read the previous version did not reload: gone from Envoy's config");
-    }
     if (judgement.outcome === undefined && pending.initial && startedLoading(scopes.own, counters)) {
       // Envoy has started loading the file (update_attempt): from now on it has the usual time.
       // Until then it may still be starting, or warming clusters (DNS) before it starts LDS.
@@ -179,7 +186,7 @@ export class Poller {
       return;
     }
     const secret = pending.secret === undefined ? undefined : { sdsFiles: pending.secret.sdsFiles };
-    const file: PublishedFile = { name: pending.file, sha256: pending.sha256, content: pending.content, version: pending.version, kind: secret === undefined ? 'xds' : 'data', ino, at: performance.now() };
+    const file: PublishedFile = { name: pending.file, sha256: pending.sha256, content: pending.content, version: pending.version, kind: secret === undefined ? 'xds' : 'data', ino, at: performance.now(), ...(pending.configMap === undefined ? {} : { configMap: pending.configMap }) };
     this.ctx.republished(file, secret, counters ?? deferred.counters);
   }
 

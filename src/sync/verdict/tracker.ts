@@ -110,6 +110,7 @@ export class VerdictTracker {
     for (const { name, content, ino, mtimeMs } of await configFilesIn(this.options.targetDir)) {
       const version = versionOf(name, content);
       const kind = this.subscriptions.learn(name, content, undefined, version);
+      if (kind === 'bootstrap') this.holds.bootstrap(name);
       onDisk.push({ name, sha256: sha256(content), content, version, kind, ino, at: performance.now(), publishedAtMs: mtimeMs });
     }
     this.setAdmin();
@@ -141,7 +142,7 @@ export class VerdictTracker {
   /** Called after each pass's renames (the syncer's `onPublished`). */
   published(files: readonly PublishedFile[]): void {
     for (const file of files) {
-      this.subscriptions.learn(file.name, file.content, file.kind, file.version);
+      if (this.subscriptions.learn(file.name, file.content, file.kind, file.version) === 'bootstrap') this.holds.bootstrap(file.name);
       const entry = (this.state.files[file.name] ??= {});
       entry.published = { ...(file.version === undefined ? {} : { version: file.version }), sha256: file.sha256, at: new Date().toISOString() };
       this.holds.published(file.name, file.sha256);
@@ -203,9 +204,11 @@ export class VerdictTracker {
       // Files found at start were loaded by Envoy before anything was read: counted from zero.
       baseline: retry !== undefined ? retry.baseline : initial ? undefined : (this.nextBaseline ?? this.poller.lastCounters),
       names: this.subscriptions.names(file.name),
+      ...(file.configMap === undefined ? {} : { configMap: file.configMap }),
       deadline: file.at + timeoutMs,
       initial,
-      waited: new Map(),
+      renamedBy: performance.now(),
+      goneChecked: false,
       gone: new Set(),
       inFlight: this.poller.othersInFlight(file.name),
       inFlightAccepted: false,
