@@ -62,9 +62,16 @@ async function statusAndEvent(pod: CasePod, e: Expect, line: LogLine, unknownFie
   });
   const want = e.outcome === 'rejected' ? EventReason.rolledBack : unknownFieldsMoved ? EventReason.acceptedWithWarnings : EventReason.accepted;
   assert.equal(event.reason, want, `${e.file}: the Event for ${String(line.msg)}`);
-  const row = (await gatherStatus(pod.target)).files.find((f) => f.file === e.file);
+  // The state file `status` reads is written just after the line is logged (state.ts).
+  const rowOf = async () => (await gatherStatus(pod.target)).files.find((f) => f.file === e.file);
+  let row = await rowOf();
+  for (let i = 0; i < 100 && row?.verdict?.message !== line.msg; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    row = await rowOf();
+  }
   assert.ok(row, `${e.file}: a status row`);
-  assert.equal(row.verdict?.outcome, e.outcome, `${e.file}: status's last verdict`);
+  assert.equal(row.verdict?.message, line.msg, `${e.file}: status's last verdict is this one`);
+  assert.equal(row.verdict.outcome, e.outcome, `${e.file}: status's last verdict`);
   assert.equal(row.held, e.outcome === 'rejected', `${e.file}: status says the ConfigMap's content is ${e.outcome === 'rejected' ? '' : 'not '}held back`);
   if (e.envoy.startsWith('key_rotation_failed:')) return;
   const versionText = (await subscriptionCounters(envoyOf(pod), e.envoy)).versionText;
