@@ -1,9 +1,10 @@
 // The verdict on real-world configurations: each folder of test/fixtures/verdict-cases/ is a
 // sequence of ConfigMap edits run through the real `copy` + `watch` against a real Envoy 1.40. After
 // every edit the watcher's verdict must be what Envoy's own counters say (version_text, update_*,
-// key_rotation_failed, server.dynamic_unknown_fields, read here under the names Envoy gives them, as
-// each folder's STEPS.md records), and after every sequence an Envoy restarted from the published
-// directory must serve what the running Envoy served.
+// key_rotation_failed, server.dynamic_unknown_fields, /certs, read here under the names Envoy gives
+// them, as each folder's STEPS.md records), and so must the `status` row of the file and the Event
+// the verdict makes; after every sequence an Envoy restarted from the published directory must
+// serve what the running Envoy served.
 import { strict as assert } from 'node:assert';
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
