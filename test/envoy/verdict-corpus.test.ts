@@ -72,7 +72,7 @@ async function statusAndEvent(pod: CasePod, e: Expect, line: LogLine, unknownFie
   }
   assert.ok(row, `${e.file}: a status row`);
   assert.equal(row.verdict?.message, line.msg, `${e.file}: status's last verdict is this one`);
-  assert.equal(row.verdict.outcome, e.outcome, `${e.file}: status's last verdict`);
+  assert.equal(row.verdict?.outcome, e.outcome, `${e.file}: status's last verdict`);
   assert.equal(row.held, e.outcome === 'rejected', `${e.file}: status says the ConfigMap's content is ${e.outcome === 'rejected' ? '' : 'not '}held back`);
   if (e.envoy.startsWith('key_rotation_failed:')) return;
   const versionText = (await subscriptionCounters(envoyOf(pod), e.envoy)).versionText;

@@ -171,10 +171,10 @@ export class Poller {
       return;
     }
     this.pending.delete(pending.file);
-    const accepted = [...pending.inFlight].join(', ');
+    const others = [...pending.inFlight].join(', ');
     this.ctx.logger.info(
       { file: pending.file, xdsVersion: pending.version, with: [...pending.inFlight] },
-      `Envoy refused ${pending.file} while ${accepted} of the same change were still on their way (Envoy applies the files of one change in an order of its own); publishing it again for Envoy to judge now that they are applied`,
+      `Envoy refused ${pending.file} while ${others} of the same change were still on their way (Envoy applies the files of one change in an order of its own); publishing it again for Envoy to judge now that they are applied`,
     );
     const ino = await this.ctx.restore(pending.file, pending.content, pending.ino).catch((err: unknown) => {
       this.ctx.logger.error({ err, file: pending.file }, `could not publish ${pending.file} again`);
