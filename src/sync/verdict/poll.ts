@@ -58,6 +58,11 @@ export class Poller {
     });
   }
 
+  /** Resolves once no verdict is pending (at once when none is). */
+  settled(): Promise<void> {
+    return this.loop ?? Promise.resolve();
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();

@@ -170,7 +170,7 @@ export class VerdictTracker {
 
   /** Resolves once no verdict is pending (at once when none is). */
   settled(): Promise<void> {
-    return this.loop ?? Promise.resolve();
+    return this.poller.settled();
   }
 
   async stop(): Promise<void> {
