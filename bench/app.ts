@@ -24,3 +24,24 @@ export function buildApp(dir = 'app'): string {
   execFileSync('cp', [join(repoRoot, 'package.json'), join(app, 'package.json')]);
   return join(app, 'dist/cli/main.js');
 }
+
+/**
+ * Builds src/ as it is at git revision `ref` (a commit, branch or tag of this repository) into
+ * `.bench/at-<ref>/dist`, for a before/after comparison in one run. Its imports resolve from this
+ * checkout's node_modules (node looks in the parent directories). Returns the CLI entry point.
+ */
+export function buildAppAt(ref: string): string {
+  const dir = `at-${ref.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+  const tree = join(repoRoot, '.bench', dir, 'tree');
+  execFileSync('rm', ['-rf', tree]);
+  execFileSync('mkdir', ['-p', tree]);
+  execFileSync('sh', ['-c', 'git -C "$1" archive "$2" src tsconfig.json tsconfig.build.json package.json | tar -x -C "$3"', 'sh', repoRoot, ref, tree]);
+  const app = join(repoRoot, '.bench', dir);
+  try {
+    execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(tree, 'tsconfig.build.json'), '--outDir', join(app, 'dist')], { stdio: 'pipe' });
+  } catch (err) {
+    if (!existsSync(join(app, 'dist/cli/main.js'))) throw err;
+  }
+  execFileSync('cp', [join(tree, 'package.json'), join(app, 'package.json')]);
+  return join(app, 'dist/cli/main.js');
+}

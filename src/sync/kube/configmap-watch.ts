@@ -19,19 +19,9 @@ import { olderResourceVersion } from './resource-version.js';
 import { ReadinessGate, readyzSummary, type Readiness } from './readiness.js';
 import { DEFAULT_BACKOFF, RetryBackoff, retryAfterMs, type BackoffPolicy } from './retry-backoff.js';
 import { judgeCheck, watchTimeoutSeconds, WATCH_DEADLINE_GRACE_MS, type ObjectState } from './watch-health.js';
+import type { ConfigMapEvent, ConfigMapObject } from './configmap-object.js';
 
-/** The fields of a v1 ConfigMap the watcher reads. */
-export interface ConfigMapObject {
-  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string };
-  data?: Record<string, string>;
-  binaryData?: Record<string, string>;
-}
-
-export type ConfigMapEvent =
-  /** The ConfigMap as it now is (list result, ADDED, MODIFIED). */
-  | { type: 'object'; configMap: ConfigMapObject }
-  /** Deleted (DELETED event) or absent from the list. */
-  | { type: 'absent'; resourceVersion: string | undefined };
+export type { ConfigMapEvent, ConfigMapObject } from './configmap-object.js';
 
 export interface ConfigMapWatchOptions {
   connection: KubeConnection;

@@ -22,8 +22,11 @@ export interface SyncerOptions {
   bootstrapName?: string;
   /** `watch` only: Envoy is already running, so a replaced bootstrap means a restart is needed. */
   warnOnBootstrapChange: boolean;
-  /** `watch`: content (sha256 of what would be published) Envoy refused; not republished. */
-  hold?: (name: string, contentSha256: string) => boolean;
+  /**
+   * `watch`: content (sha256 of what would be published) Envoy refused; not republished.
+   * `configMap`: every key → sha256 of its ConfigMap content, in this pass.
+   */
+  hold?: (name: string, contentSha256: string, configMap: ReadonlyMap<string, string>) => boolean;
 }
 
 /** A file the syncer just renamed into the target (what Envoy's verdict judges, verdict/tracker.ts). */
@@ -42,6 +45,8 @@ export interface PublishedFile {
   at: number;
   /** Wall-clock ms of the publish when `at` is later than it (a file found on disk at start: its mtime). */
   publishedAtMs?: number;
+  /** The ConfigMap it was published from: every key → sha256 of its content (undefined: found on disk at start). */
+  configMap?: ReadonlyMap<string, string>;
 }
 
 export interface SyncResult {
@@ -96,7 +101,7 @@ export class Syncer {
     this.publishedListener = listener;
   }
 
-  /** `watch`: awaited after staging and before the first rename of a pass (Envoy's counters for the verdict's baseline). Must not throw. */
+  /** `watch`: called with a pass's first changed file and awaited before its first rename (Envoy's counters for the verdict's baseline). Must not throw. */
   onBeforeRenames(listener: () => Promise<void>): void {
     this.beforeRenamesListener = listener;
   }
@@ -116,16 +121,17 @@ export class Syncer {
   }
 
   /**
-   * Puts `content` back as `name` by the same temp file + fsync + rename (Envoy reloads it), unless
-   * `name` is no longer inode `ino` (a newer publish replaced it). Returns whether it was written.
+   * Puts `content` as `name` by the same temp file + fsync + rename (Envoy reloads it: a rollback,
+   * or the same content renamed again for Envoy to judge once more), unless `name` is no longer
+   * inode `ino` (a newer publish replaced it). Returns the new inode, or undefined when not written.
    */
-  restore(name: string, content: Buffer, ino: number): Promise<boolean> {
+  restore(name: string, content: Buffer, ino: number): Promise<number | undefined> {
     return this.serialized(async () => {
-      if ((await this.target.inode(name)) !== ino) return false;
+      if ((await this.target.inode(name)) !== ino) return undefined;
       const staged = await this.target.stage(name, content, sha256(content));
-      await this.target.commit(staged);
+      this.target.commit(staged);
       await this.target.syncDirectory();
-      return true;
+      return staged.identity.ino;
     });
   }
 
@@ -168,9 +174,16 @@ export class Syncer {
       this.logger.warn({ file: name, link }, `key ${name} is a symlink to ${link}, outside the ConfigMap volume ${sourceDir}: not published`);
     }
 
+    // The ConfigMap as a whole (sha256 of each key's content): a hold is on content in the
+    // ConfigMap it was refused with, since Envoy's verdict on one file depends on the others.
+    const configMap = new Map([...snapshot.files].map(([name, source]) => [name, sha256(source)]));
     const changes: Change[] = [];
+    // Envoy's counters (the verdict's baseline) must be read before the first rename; the request
+    // goes out with the first changed file, so Envoy answers while the rest is validated and staged
+    // (it took 2-4 ms, the largest part of a small change's way to Envoy, when awaited after them).
+    let beforeRenames: Promise<void> | undefined;
     for (const [name, source] of snapshot.files) {
-      const sourceDigest = sha256(source);
+      const sourceDigest = configMap.get(name) ?? sha256(source);
       // The version Envoy reports back (see envoy/version-stamp.ts): one line added, or the source as is.
       // Remembered per source digest, so an unchanged file costs no stamping and no second hash.
       let stamped: Stamped | undefined;
@@ -183,11 +196,12 @@ export class Syncer {
       }
       const digest = memo.sha256;
       const current = await this.target.compare(name, () => stamp().content, digest);
-      const held = this.options.hold?.(name, digest) === true; // asked every pass: other content releases it
+      const held = this.options.hold?.(name, digest, configMap) === true; // asked every pass: other content releases it
       if (current === 'same' || held) {
         this.reportedRejections.delete(name);
         continue;
       }
+      beforeRenames ??= (this.beforeRenamesListener?.() ?? Promise.resolve()).catch(() => undefined);
       const content = stamp().content;
       result.changedBytes += content.length;
       const validation = await validateConfigFile(name, source, bootstrapName);
@@ -213,18 +227,19 @@ export class Syncer {
     const staged = staging.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
     const failure = staging.find((outcome) => outcome.status === 'rejected');
     if (failure !== undefined) {
+      await beforeRenames;
       await this.target.discard(staged);
       throw failure.reason;
     }
-    if (changes.length > 0) await this.beforeRenamesListener?.();
+    await beforeRenames;
     const published: PublishedFile[] = [];
     for (const [index, change] of changes.entries()) {
       const file = staged[index];
       if (file === undefined) continue;
-      await this.target.commit(file);
+      this.target.commit(file);
       result.published.push(change.name);
       const at = performance.now();
-      published.push({ name: change.name, sha256: change.sha256, content: change.content, version: change.version, kind: change.kind.type, ino: file.identity.ino, at });
+      published.push({ name: change.name, sha256: change.sha256, content: change.content, version: change.version, kind: change.kind.type, ino: file.identity.ino, at, configMap });
       this.logger.info(
         {
           file: change.name,

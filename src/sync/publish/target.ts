@@ -2,7 +2,8 @@
 // IN_MOVED_TO of its exact name, so every publish is: write a temp file in the same directory (a
 // rename across filesystems is a copy, not a move), fsync it, rename it onto the final name.
 // Temp names start with `..`, which a ConfigMap key can never do, so Envoy never watches one.
-import { open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { renameSync } from 'node:fs';
+import { open, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isConfigFile } from '../envoy/yaml.js';
 import { isReservedName } from '../volume/snapshot.js';
@@ -115,9 +116,13 @@ export class TargetDirectory {
     return { name, tempPath, identity };
   }
 
-  /** The one step Envoy sees: IN_MOVED_TO of the final name. */
-  async commit(staged: StagedFile): Promise<void> {
-    await rename(staged.tempPath, join(this.dir, staged.name));
+  /**
+   * The one step Envoy sees: IN_MOVED_TO of the final name. Synchronous, so that a pass's renames
+   * follow one another without a round trip through libuv's thread pool each (0.3-0.5 ms on a
+   * loaded node); a rename in the same directory is a metadata change of microseconds.
+   */
+  commit(staged: StagedFile): void {
+    renameSync(staged.tempPath, join(this.dir, staged.name));
     this.published.set(staged.name, staged.identity);
   }
 

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Snapshot } from '../volume/snapshot.js';
 import { readSnapshot } from '../volume/snapshot.js';
 import { configMapSnapshot, contentDigest } from './configmap-snapshot.js';
-import type { ConfigMapEvent } from '../kube/configmap-watch.js';
+import type { ConfigMapEvent } from '../kube/configmap-object.js';
 import { CauseLog, explainProblem, type ApiProblem } from '../kube/api-problem.js';
 import type { BackoffPolicy } from '../kube/retry-backoff.js';
 import { ConfigMapWatch } from '../kube/configmap-watch.js';

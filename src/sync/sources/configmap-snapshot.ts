@@ -3,7 +3,7 @@
 // encoding of []byte), so both sources yield byte-identical files and identical digests.
 import { createHash } from 'node:crypto';
 import type { Snapshot } from '../volume/snapshot.js';
-import type { ConfigMapObject } from '../kube/configmap-watch.js';
+import type { ConfigMapObject } from '../kube/configmap-object.js';
 
 export function configMapSnapshot(configMap: ConfigMapObject): Snapshot {
   const files = new Map<string, Buffer>();

@@ -11,7 +11,16 @@ export class Holds {
   private readonly fromStore = new Set<string>();
   /** Held files → the files their refused content names (a refusal for a missing file is retried once it arrives). */
   private readonly waitsFor = new Map<string, ReadonlySet<string>>();
+  /** Held files → the ConfigMap the content was refused with (key → sha256 of its content). */
+  private readonly refusedWith = new Map<string, ReadonlyMap<string, string>>();
+  /** Keys whose change cannot change Envoy's verdict: its bootstrap, which Envoy never reloads. */
+  private readonly neverReloaded = new Set<string>();
   private releaseListener: ((name: string) => void) | undefined;
+
+  /** `name` is Envoy's bootstrap: Envoy never reloads it, so a change to it releases no hold. */
+  bootstrap(name: string): void {
+    this.neverReloaded.add(name);
+  }
 
   /** Called when `isHeld` sees other content and lets the hold go (the state file forgets the refusal). */
   onRelease(listener: (name: string) => void): void {
@@ -21,9 +30,13 @@ export class Holds {
   /**
    * Holds `sha256` for `name` (after a rollback, or from the state file at start). `names`: the
    * files the refused content names; publishing one of them releases the hold (arrived).
+   * `configMap`: the ConfigMap it was published from (key → sha256 of its content); the hold lasts
+   * while the other keys keep that content (unknown: the first pass's ConfigMap counts).
    */
-  hold(name: string, sha256: string, fromStore = false, names: readonly string[] = []): void {
+  hold(name: string, sha256: string, fromStore = false, names: readonly string[] = [], configMap?: ReadonlyMap<string, string>): void {
     this.held.set(name, sha256);
+    if (configMap !== undefined) this.refusedWith.set(name, configMap);
+    else this.refusedWith.delete(name);
     if (fromStore) this.fromStore.add(name);
     if (names.length > 0) this.waitsFor.set(name, new Set(names));
     else this.waitsFor.delete(name);
@@ -39,10 +52,28 @@ export class Holds {
     for (const [name, names] of this.waitsFor) {
       if (!published.some((file) => names.has(file))) continue;
       this.waitsFor.delete(name);
-      if (!this.held.delete(name)) continue;
-      this.fromStore.delete(name);
+      if (!this.held.has(name)) continue;
+      this.release(name);
       released.push(name);
-      this.releaseListener?.(name);
+    }
+    return released;
+  }
+
+  /**
+   * Envoy accepted a new version of `name`: every hold on another file that this Envoy refused
+   * ends, so that content is tried again. Envoy's verdict on a file can depend on what the others
+   * hold (a route naming a cluster only checks that Envoy knows the cluster,
+   * `RouteEntryImplBase::validateClusters` in source/common/router/config_impl.cc), and the watcher
+   * does not rebuild those links: any change Envoy took may make the refused content loadable.
+   * Holds from another Pod's Envoy (`fromStore`) are left to `acceptedHere`. Returns the files
+   * released (the caller asks for a pass); each is tried once per such change.
+   */
+  otherAccepted(name: string): string[] {
+    const released: string[] = [];
+    for (const held of [...this.held.keys()]) {
+      if (held === name || this.fromStore.has(held)) continue;
+      this.release(held);
+      released.push(held);
     }
     return released;
   }
@@ -53,18 +84,25 @@ export class Holds {
 
   /**
    * Whether the syncer must not publish this content (sha256 of the stamped file) as `name`: Envoy
-   * refused it. Asked for every file of every pass; other content releases the hold: the ConfigMap
-   * no longer has the refused content (fixed, or reverted), so that content may be tried again
-   * later (e.g. once what it depended on exists).
+   * refused it. Asked for every file of every pass, with the whole ConfigMap (key → sha256 of its
+   * content). Other content releases the hold: the ConfigMap no longer has the refused content
+   * (fixed, or reverted), so that content may be tried again later. So does a change to another
+   * key: Envoy refused this content next to the others' (a certificate next to its key, a route
+   * next to the clusters), and its verdict on the new combination is Envoy's to give.
    */
-  isHeld(name: string, contentSha256: string): boolean {
+  isHeld(name: string, contentSha256: string, configMap?: ReadonlyMap<string, string>): boolean {
     const held = this.held.get(name);
     if (held === undefined) return false;
-    if (held === contentSha256) return true;
-    this.held.delete(name);
-    this.fromStore.delete(name);
-    this.waitsFor.delete(name);
-    this.releaseListener?.(name);
+    if (held === contentSha256) {
+      const refusedWith = this.refusedWith.get(name);
+      if (configMap === undefined) return true;
+      if (refusedWith === undefined) {
+        this.refusedWith.set(name, configMap);
+        return true;
+      }
+      if (!changedElsewhere(refusedWith, configMap, (key) => key !== name && !this.neverReloaded.has(key))) return true;
+    }
+    this.release(name);
     return false;
   }
 
@@ -74,6 +112,15 @@ export class Holds {
     this.held.delete(name);
     this.fromStore.delete(name);
     this.waitsFor.delete(name);
+    this.refusedWith.delete(name);
+  }
+
+  private release(name: string): void {
+    this.held.delete(name);
+    this.fromStore.delete(name);
+    this.waitsFor.delete(name);
+    this.refusedWith.delete(name);
+    this.releaseListener?.(name);
   }
 
   /**
@@ -81,6 +128,18 @@ export class Holds {
    * ConfigMap's content once. Returns whether such a hold ended (the caller asks for a pass).
    */
   acceptedHere(name: string): boolean {
-    return this.fromStore.delete(name) && this.held.delete(name);
+    const ended = this.fromStore.delete(name) && this.held.delete(name);
+    if (ended) {
+      this.waitsFor.delete(name);
+      this.refusedWith.delete(name);
+    }
+    return ended;
   }
+}
+
+/** Whether a key that `counts` was added, removed or changed between two ConfigMaps. */
+function changedElsewhere(before: ReadonlyMap<string, string>, now: ReadonlyMap<string, string>, counts: (key: string) => boolean): boolean {
+  for (const [key, digest] of now) if (counts(key) && before.get(key) !== digest) return true;
+  for (const key of before.keys()) if (counts(key) && !now.has(key)) return true;
+  return false;
 }

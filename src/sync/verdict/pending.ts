@@ -5,10 +5,13 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
+import type { InFlight } from './in-flight.js';
 import type { Judgement } from './judge.js';
 
-export interface Pending {
+export interface Pending extends InFlight {
   file: string;
+  /** The published content (renamed again when a refusal is tried once more, in-flight.ts). */
+  content: Buffer;
   version: string | undefined;
   /** The version Envoy ran for this file when it was published (its readers must reload it). */
   previousVersion: string | undefined;
@@ -19,14 +22,21 @@ export interface Pending {
   publishedAtMs: number;
   /** Envoy's counters just before the rename (undefined: not read; the last poll's then). */
   baseline: EnvoyCounters | undefined;
+  /** The ConfigMap it was published from (key → sha256 of its content); a refusal holds it next to those (holds.ts). */
+  configMap?: ReadonlyMap<string, string>;
   /** The files this content names (its RDS file, a secret's certificates, ...). */
   names: string[];
   /** Found at start: the deadline moves to `timeoutMs` after Envoy's first `update_attempt`. */
   initial: boolean;
   deadline: number;
-  /** Polls each subscription has been waited for while another one already runs the version. */
-  waited: Map<string, number>;
-  /** Subscriptions given up on: they read the previous version and never reloaded (gone from Envoy's config). */
+  /**
+   * performance.now() once every rename of its pass was done: Envoy's answer to a request sent
+   * later comes after Envoy handled all of them (see `noteGone`).
+   */
+  renamedBy: number;
+  /** `gone` was decided (at the first answer to a request sent after `renamedBy`). */
+  goneChecked: boolean;
+  /** Subscriptions that read the previous version and did not reload: Envoy no longer has them. */
   gone: Set<string>;
   /** A file a Secret reads (a certificate, a key): judged through that Secret (judgeSecretFile). */
   secret?: SecretFile;
@@ -37,20 +47,18 @@ export interface SecretFile {
   sdsFiles: string[];
   /** Serial numbers (lower-case hex) of the Secret's certificate files as published; read at the first poll. */
   serials?: string[];
-  /** performance.now() when a refused re-read (key_rotation_failed) was first seen. */
-  failedAt?: number;
 }
 
-// A subscription that read the previous version and has not reloaded this many polls after
-// another subscription of the file ran the new one is gone (Envoy's config no longer uses it;
-// its stats stay in /stats): Envoy handles the inotify events of one rename in one go.
-const GONE_AFTER_POLLS = 5;
-// Envoy re-reads a secret's files on the rename of each (SdsApi's watch), so renaming a new
-// certificate then its key counts one key_rotation_failed in between (measured on 1.40). A
-// refusal is the verdict only when Envoy still does not serve the new certificate this long
-// after the first one was counted.
-const SECRET_SETTLE_MS = 1000;
-
+// Envoy's main thread handles both the inotify descriptors of its file subscriptions and the admin
+// API: each file subscription and each SDS file watch has its own watcher on the main dispatcher
+// (`FilesystemSubscriptionImpl`, `SdsApi::onWatchUpdate` with TRY_ASSERT_MAIN_THREAD in
+// source/common/secret/sds_api.cc), and the admin listener is added to the main thread's
+// connection handler (`admin_->addListenerToHandler(handler_.get())`, source/server/server.cc).
+// A rename makes every watcher's descriptor ready inside rename(2); a request sent afterwards makes
+// the admin socket ready later, and the event loop handles ready descriptors in that order, each
+// callback to its end (a reload counts update_attempt, a secret's re-read rebuilds its TLS
+// contexts or counts key_rotation_failed, synchronously). So Envoy's answer to a request sent
+// after a pass's renames already reflects every one of them.
 /** The stats scopes Envoy has that read `file` (`attributed`: scope → file), and those reading the files it names. */
 export function scopesOf(attributed: ReadonlyMap<string, string>, file: string, names: readonly string[]): { own: string[]; named: Map<string, string> } {
   const own: string[] = [];
@@ -63,18 +71,19 @@ export function scopesOf(attributed: ReadonlyMap<string, string>, file: string, 
 }
 
 /**
- * Counts the polls a subscription is waited for while another of the file runs the version, and
- * gives it up (`pending.gone`) after GONE_AFTER_POLLS. Returns the scopes given up now.
+ * At Envoy's first answer to a request sent after the pass's renames: a subscription of the file
+ * that read it before the rename (it is in the baseline) and has counted no update_attempt since
+ * no longer watches it (Envoy keeps the stats of a subscription it dropped, e.g. the old scope of
+ * a renamed route configuration). Marks them in `pending.gone` (once); returns them.
  */
-export function noteWaiting(pending: Pending, judgement: Judgement, own: readonly string[], counters: EnvoyCounters): string[] {
-  if (judgement.outcome !== undefined || pending.version === undefined) return [];
-  if (!own.some((prefix) => counters.subscriptions.get(prefix)?.versionText === pending.version)) return [];
+export function noteGone(pending: Pending, own: readonly string[], counters: EnvoyCounters): string[] {
+  if (pending.goneChecked) return [];
+  pending.goneChecked = true;
   const gone: string[] = [];
-  for (const prefix of judgement.waiting) {
-    if (!own.includes(prefix)) continue; // a subscription this edit opened: wait for it
-    const polls = (pending.waited.get(prefix) ?? 0) + 1;
-    pending.waited.set(prefix, polls);
-    if (polls < GONE_AFTER_POLLS) continue;
+  for (const prefix of own) {
+    const before = pending.baseline?.subscriptions.get(prefix);
+    const now = counters.subscriptions.get(prefix);
+    if (before === undefined || now?.attempt !== before.attempt) continue;
     pending.gone.add(prefix);
     gone.push(prefix);
   }
@@ -86,26 +95,26 @@ export function noteWaiting(pending: Pending, judgement: Judgement, own: readonl
  * accepted once Envoy rebuilt a TLS context from a secret since the rename
  * (`ssl_context_update_by_sds`) and serves the Secret's certificates as published (`serving`:
  * `/certs` lists them); rejected when Envoy counted `key_rotation_failed` on the Secret's SDS
- * subscription (`sds`) and still does not serve them SECRET_SETTLE_MS later. Envoy's config dump is
- * no help here: it shows the bytes Envoy read, refused or not (measured on 1.40).
+ * subscription (`sds`) and, in an answer to a request sent after all renames of the pass
+ * (`afterRenames`), does not serve them. Envoy re-reads both files on the rename of either, so a
+ * new certificate renamed before its key counts one failure in between (measured on 1.40); by an
+ * answer sent after both renames Envoy has read the pair as published. Envoy's config dump is no
+ * help here: it shows the bytes Envoy read, refused or not (measured on 1.40).
  */
 export async function judgeSecretFile(
   pending: Pending & { secret: SecretFile },
   serials: readonly string[],
   sds: readonly string[],
   counters: EnvoyCounters,
-  now: number,
+  afterRenames: boolean,
   serving: () => Promise<boolean>,
 ): Promise<Judgement> {
-  const secret = pending.secret;
   const failures = (envoy: EnvoyCounters | undefined): number => sds.reduce((sum, prefix) => sum + (envoy?.subscriptions.get(prefix)?.keyRotationFailed ?? 0), 0);
   const rebuilt = counters.sslContextUpdates > (pending.baseline?.sslContextUpdates ?? 0);
   const failed = failures(counters) > failures(pending.baseline);
   const served = (rebuilt || failed) && serials.length > 0 && (await serving());
   if (rebuilt && (served || serials.length === 0)) return { outcome: 'accepted', subscriptions: [...sds] };
-  if (!failed || sds[0] === undefined) return { outcome: undefined, waiting: [...sds] };
-  secret.failedAt ??= now;
-  if (now - secret.failedAt < SECRET_SETTLE_MS) return { outcome: undefined, waiting: [...sds] };
+  if (!failed || !afterRenames || served || sds[0] === undefined) return { outcome: undefined, waiting: [...sds] };
   return { outcome: 'rejected', subscription: sds[0], kind: 'rejected' };
 }
 

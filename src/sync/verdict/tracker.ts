@@ -5,58 +5,32 @@
 // A rejection carries Envoy's reason where its admin API has one (envoy/rejection-reason.ts), else
 // the log line to grep for.
 //
-// This is the loop only (IO: admin API, the target's verdict store, the clock). The rules it
-// applies are pure, each in its own file: judge.ts (the judgement), holds.ts (what is held back),
-// subscription-map.ts (which file feeds which subscription), messages.ts (what a verdict says).
+// This is the entry point `watch` calls (start, before and after each pass's renames, stop): it
+// learns what each published file is and queues it for a verdict. The loop that polls Envoy is
+// poll.ts, what follows a verdict conclude.ts (IO both). The rules they apply are pure, each in its
+// own file: judge.ts (the judgement), in-flight.ts (a refusal while other files were on their way),
+// holds.ts (what is held back), subscription-map.ts (which file feeds which subscription),
+// messages.ts (what a verdict says).
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { EnvoyAdmin } from '../envoy/admin.js';
-import type { RejectionReason } from '../envoy/rejection-reason.js';
-import { subscriptionType } from '../envoy/stat-prefixes.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { describeAdmin } from '../envoy/subscriptions.js';
-import type { AdminAddress } from '../envoy/subscriptions.js';
 import { sha256, versionOf } from '../envoy/version-stamp.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import { configFilesIn } from '../publish/target.js';
 import type { Holds } from './holds.js';
-import { attribute } from './attribution.js';
-import { ignoredFieldsSince, judge, pollDelayMs, startedLoading } from './judge.js';
-import type { Judgement } from './judge.js';
-import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, undecidedReason, unknownMessage } from './messages.js';
-import { StateWriter, acceptedCopy, keepCopy, readState, refusedPath } from './state.js';
+import { Conclusions } from './conclude.js';
+import type { VerdictOptions } from './options.js';
+import type { SecretFile } from './pending.js';
+import { Poller } from './poll.js';
+import { ReasonReader } from './reason.js';
+import { StateWriter, readState } from './state.js';
 import type { VerdictState } from './state.js';
-import { REQUEST_TIMEOUT_MS, ReasonReader } from './reason.js';
 import { SubscriptionMap } from './subscription-map.js';
-import { certificateSerials, judgeSecretFile, noteWaiting, scopesOf } from './pending.js';
-import type { Pending, SecretFile } from './pending.js';
-import { reasonFieldsOf, tell, verdictForms } from './verdict.js';
-import type { Outcome, VerdictListener } from './verdict.js';
+import type { VerdictListener } from './verdict.js';
 
-export interface VerdictOptions {
-  sourceDir: string;
-  targetDir: string;
-  logger: Logger;
-  /** What the syncer holds back; the tracker adds refusals and keeps the state file in step. */
-  holds: Holds;
-  /** `--admin`: overrides the bootstrap's admin address. */
-  admin?: AdminAddress;
-  /** Base name of Envoy's bootstrap in the target (`--bootstrap`), if it is published there. */
-  bootstrapName?: string;
-  /** ms from publish after which an undecided verdict is `unknown` (default 10 s). */
-  timeoutMs?: number;
-  /**
-   * For the files found at start: Envoy usually starts after the watcher (its image may still be
-   * pulling) and starts LDS only once its clusters are warm, so their bound is `timeoutMs` after
-   * Envoy counts its first `update_attempt` for the file's subscriptions, and at most this long
-   * before that (default 5 min).
-   */
-  initialTimeoutMs?: number;
-  /** Puts `content` back as `name` (temp file + fsync + rename) unless `name` is no longer inode `ino` (the syncer's `restore`). */
-  restore: (name: string, content: Buffer, ino: number) => Promise<boolean>;
-  /** Asks for a sync pass soon: a hold was released (see `fromStore` in state.ts). */
-  resync?: () => void;
-}
+export type { VerdictOptions } from './options.js';
 
 const BASELINE_TIMEOUT_MS = 250;
 export class VerdictTracker {
@@ -68,32 +42,44 @@ export class VerdictTracker {
   private admin: EnvoyAdmin | undefined;
   private adminProblem: string | undefined;
   private readonly subscriptions: SubscriptionMap;
-  private readonly pending = new Map<string, Pending>();
-  /** Envoy's counters at the last poll or baseline read. */
-  private lastCounters: EnvoyCounters | undefined;
   /** The baseline read for the pass being published (`beforeRenames`). */
   private nextBaseline: EnvoyCounters | undefined;
-  /** Stats scope → file, from Envoy's answers (attribution.ts). */
-  private attributed = new Map<string, string>();
-  /** `server.dynamic_unknown_fields` already reported in a verdict. */
-  private reportedUnknownFields = 0;
-  private readonly reasons: ReasonReader;
+  private readonly poller: Poller;
   private readonly state: VerdictState;
   private readonly stateFile: StateWriter;
-  private loop: Promise<void> | undefined;
-  private stopped = false;
-  private wake: (() => void) | undefined;
 
   constructor(private readonly options: VerdictOptions) {
     this.logger = options.logger;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.initialTimeoutMs = options.initialTimeoutMs ?? 300_000;
     this.subscriptions = new SubscriptionMap(options.bootstrapName);
-    this.reasons = new ReasonReader(options.logger);
     this.holds = options.holds;
     this.state = { pid: process.pid, sourceDir: options.sourceDir, targetDir: options.targetDir, updatedAt: new Date().toISOString(), files: {} };
     this.stateFile = new StateWriter(options.targetDir, () => this.stampedState(), (err) => {
       this.logger.warn({ err }, 'could not write the verdict state file');
+    });
+    const conclusions = new Conclusions({
+      options,
+      logger: this.logger,
+      holds: this.holds,
+      state: this.state,
+      stateFile: this.stateFile,
+      reasons: new ReasonReader(options.logger),
+      listeners: this.listeners,
+      admin: () => this.admin,
+      pathOf: (name) => this.subscriptions.pathOf(name),
+    });
+    this.poller = new Poller({
+      targetDir: options.targetDir,
+      logger: this.logger,
+      timeoutMs: this.timeoutMs,
+      subscriptions: this.subscriptions,
+      conclusions,
+      admin: () => ({ admin: this.admin, problem: this.adminProblem }),
+      restore: options.restore,
+      republished: (file, secret, baseline) => {
+        this.track(file, this.timeoutMs, false, secret, { baseline });
+      },
     });
     // The ConfigMap no longer has the refused content: the state file forgets the refusal too.
     this.holds.onRelease((name) => {
@@ -124,6 +110,7 @@ export class VerdictTracker {
     for (const { name, content, ino, mtimeMs } of await configFilesIn(this.options.targetDir)) {
       const version = versionOf(name, content);
       const kind = this.subscriptions.learn(name, content, undefined, version);
+      if (kind === 'bootstrap') this.holds.bootstrap(name);
       onDisk.push({ name, sha256: sha256(content), content, version, kind, ino, at: performance.now(), publishedAtMs: mtimeMs });
     }
     this.setAdmin();
@@ -146,7 +133,7 @@ export class VerdictTracker {
     if (this.admin === undefined) return;
     try {
       this.nextBaseline = await this.admin.counters(BASELINE_TIMEOUT_MS);
-      this.lastCounters = this.nextBaseline;
+      this.poller.lastCounters = this.nextBaseline;
     } catch (err) {
       this.logger.debug({ err }, "could not read Envoy's counters before the renames: the last poll's are the baseline");
     }
@@ -155,7 +142,7 @@ export class VerdictTracker {
   /** Called after each pass's renames (the syncer's `onPublished`). */
   published(files: readonly PublishedFile[]): void {
     for (const file of files) {
-      this.subscriptions.learn(file.name, file.content, file.kind, file.version);
+      if (this.subscriptions.learn(file.name, file.content, file.kind, file.version) === 'bootstrap') this.holds.bootstrap(file.name);
       const entry = (this.state.files[file.name] ??= {});
       entry.published = { ...(file.version === undefined ? {} : { version: file.version }), sha256: file.sha256, at: new Date().toISOString() };
       this.holds.published(file.name, file.sha256);
@@ -172,14 +159,22 @@ export class VerdictTracker {
       if (this.subscriptions.isRead(file.name)) this.track(file, this.timeoutMs);
       else if (this.subscriptions.secretReaders(file.name).sdsFiles.length > 0) this.track(file, this.timeoutMs, false, { sdsFiles: this.subscriptions.secretReaders(file.name).sdsFiles });
     }
+    // Every file of the pass was on its way with every other (Envoy applies them in an order of its own).
+    for (const file of files) {
+      const pending = this.poller.pending.get(file.name);
+      if (pending !== undefined) pending.inFlight = this.poller.othersInFlight(file.name);
+    }
     this.nextBaseline = undefined;
     this.stateFile.save();
   }
 
+  /** Resolves once no verdict is pending (at once when none is). */
+  settled(): Promise<void> {
+    return this.poller.settled();
+  }
+
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
-    await this.loop;
+    await this.poller.stop();
     await this.stateFile.flush();
     this.admin?.close();
   }
@@ -199,12 +194,12 @@ export class VerdictTracker {
     if (address !== undefined) this.admin = new EnvoyAdmin(address);
   }
 
-  private track(file: PublishedFile, timeoutMs: number, initial = false, secret?: SecretFile): void {
-    const superseded = this.pending.get(file.name);
-    if (superseded !== undefined) this.logger.debug({ file: file.name, version: superseded.version }, 'verdict superseded by a newer publish');
+  /** `retry`: the same content renamed again after a refusal while other files were on their way (in-flight.ts). */
+  private track(file: PublishedFile, timeoutMs: number, initial = false, secret?: SecretFile, retry?: { baseline: EnvoyCounters | undefined }): void {
     const entry = (this.state.files[file.name] ??= {});
-    this.pending.set(file.name, {
+    this.poller.add({
       file: file.name,
+      content: file.content,
       version: file.version,
       previousVersion: entry.accepted?.version,
       sha256: file.sha256,
@@ -212,168 +207,18 @@ export class VerdictTracker {
       at: file.at,
       publishedAtMs: file.publishedAtMs ?? performance.timeOrigin + file.at,
       // Files found at start were loaded by Envoy before anything was read: counted from zero.
-      baseline: initial ? undefined : (this.nextBaseline ?? this.lastCounters),
+      baseline: retry !== undefined ? retry.baseline : initial ? undefined : (this.nextBaseline ?? this.poller.lastCounters),
       names: this.subscriptions.names(file.name),
+      ...(file.configMap === undefined ? {} : { configMap: file.configMap }),
       deadline: file.at + timeoutMs,
       initial,
-      waited: new Map(),
+      renamedBy: performance.now(),
+      goneChecked: false,
       gone: new Set(),
+      inFlight: this.poller.othersInFlight(file.name),
+      inFlightAccepted: false,
+      retried: retry !== undefined,
       ...(secret === undefined ? {} : { secret }),
     });
-    this.loop ??= this.poll().finally(() => {
-      this.loop = undefined;
-    });
-  }
-
-  private async poll(): Promise<void> {
-    while (this.pending.size > 0 && !this.stopped) {
-      let counters: EnvoyCounters | undefined;
-      let problem: string | undefined = this.admin === undefined ? (this.adminProblem ?? 'no admin address') : undefined;
-      if (this.admin !== undefined) {
-        try {
-          counters = await this.admin.counters(REQUEST_TIMEOUT_MS);
-        } catch (err) {
-          problem = `Envoy admin ${describeAdmin(this.admin.address)} unreachable: ${(err as Error).message}`;
-        }
-      }
-      if (counters !== undefined) this.attributed = attribute(counters.subscriptions, this.subscriptions.facts(), this.attributed);
-      const now = performance.now();
-      for (const pending of [...this.pending.values()]) {
-        if (pending.secret === undefined && !this.subscriptions.isRead(pending.file)) {
-          this.pending.delete(pending.file);
-          continue;
-        }
-        const scopes = scopesOf(this.attributed, pending.file, pending.names);
-        let judgement: Judgement | undefined;
-        if (pending.secret !== undefined) {
-          const sds = [...this.attributed].filter(([, owner]) => pending.secret?.sdsFiles.includes(owner) === true).map(([prefix]) => prefix);
-          scopes.own.push(...sds);
-          const serials = (pending.secret.serials ??= await certificateSerials(this.options.targetDir, this.subscriptions.secretReaders(pending.file).certificates));
-          const admin = this.admin;
-          const serving = async (): Promise<boolean> => {
-            const used = await admin?.certificateSerials(REQUEST_TIMEOUT_MS).catch(() => new Set<string>());
-            return used !== undefined && serials.every((serial) => used.has(serial));
-          };
-          if (counters !== undefined) judgement = await judgeSecretFile({ ...pending, secret: pending.secret }, serials, sds, counters, now, serving);
-        } else if (counters !== undefined) {
-          judgement = judge({ version: pending.version, previousVersion: pending.previousVersion, baseline: pending.baseline, now: counters, subscriptions: scopes.own, named: scopes.named, gone: pending.gone });
-          for (const prefix of noteWaiting(pending, judgement, scopes.own, counters)) {
-            this.logger.debug({ file: pending.file, statPrefix: prefix }, "a subscription that read the previous version did not reload: gone from Envoy's config");
-          }
-          if (judgement.outcome === undefined && pending.initial && startedLoading(scopes.own, counters)) {
-            // Envoy has started loading the file (update_attempt): from now on it has the usual time.
-            // Until then it may still be starting, or warming clusters (DNS) before it starts LDS.
-            pending.initial = false;
-            pending.deadline = now + this.timeoutMs;
-          }
-        }
-        const outcome = judgement?.outcome ?? (now >= pending.deadline || this.admin === undefined ? 'unknown' : undefined);
-        if (outcome === undefined) continue;
-        this.pending.delete(pending.file);
-        const reason = outcome === 'unknown' ? (problem ?? undecidedReason(pending.version, scopes.own)) : undefined;
-        await this.conclude(pending, outcome, judgement, counters, scopes.own, now, reason);
-      }
-      if (counters !== undefined) this.lastCounters = counters;
-      if (this.pending.size === 0) break;
-      const oldest = Math.min(...[...this.pending.values()].map((p) => p.at));
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollDelayMs(performance.now() - oldest));
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
-  }
-
-  private async conclude(
-    pending: Pending,
-    outcome: Outcome,
-    judgement: Judgement | undefined,
-    envoy: EnvoyCounters | undefined,
-    own: readonly string[],
-    now: number,
-    reason?: string,
-  ): Promise<void> {
-    const { file, version } = pending;
-    const { targetDir } = this.options;
-    const entry = (this.state.files[file] ??= {});
-    const previousVersion = entry.accepted?.version;
-    const at = new Date().toISOString();
-    const latencyMs = Number((now - pending.at).toFixed(2));
-    const live = own.filter((prefix) => !pending.gone.has(prefix));
-    const counters = Object.fromEntries(live.map((prefix) => [prefix, envoy?.subscriptions.get(prefix)]));
-    const reported = live.map((prefix) => envoy?.subscriptions.get(prefix)?.versionText).filter((v): v is string => v !== undefined);
-    const running = reported.find((v) => v === version) ?? reported[0];
-    if (running !== undefined) entry.envoy = { version: running, at };
-    // The subscriptions as Envoy names them, for `status` (those Envoy no longer uses left out).
-    entry.subscriptions = live.flatMap((statPrefix) => {
-      const type = subscriptionType(statPrefix);
-      return type === undefined ? [] : [{ type, statPrefix }];
-    });
-    let rolledBack = false;
-    let message: string;
-    let why: RejectionReason | undefined;
-    let ignoredFields = 0;
-    const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion };
-
-    if (outcome === 'accepted') {
-      // Not kept when a newer publish already replaced the file: then the previous accepted copy
-      // (and its version) stays what a rejection would go back to.
-      const kept = await keepCopy(targetDir, 'accepted', file, pending.ino).catch((err: unknown) => {
-        this.logger.warn({ err, file }, 'could not keep a copy of the accepted version');
-        return false;
-      });
-      if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), at };
-      // Still held (the ConfigMap still has the refused content): keep the record across restarts.
-      if (!this.holds.has(file)) delete entry.refused;
-      this.reasons.accepted(live);
-      // Fields Envoy ignored in this update (counted once per distinct field, so only once).
-      const ignored = envoy === undefined ? 0 : ignoredFieldsSince(pending.baseline, { ...envoy, unknownFields: Math.max(envoy.unknownFields, 0) });
-      ignoredFields = envoy === undefined ? 0 : Math.min(ignored, Math.max(0, envoy.unknownFields - this.reportedUnknownFields));
-      if (envoy !== undefined) this.reportedUnknownFields = Math.max(this.reportedUnknownFields, envoy.unknownFields);
-      message = acceptedMessage(file, version, latencyMs, ignoredFields);
-      this.logger[ignoredFields > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...(ignoredFields > 0 ? { ignoredFields } : {}) }, message);
-      // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
-      // ConfigMap's content another Pod's Envoy refused (its image or bootstrap may differ). A
-      // refusal rolls back to what runs; an acceptance ends the detour.
-      if (this.holds.acceptedHere(file)) {
-        this.logger.info(
-          { file, xdsVersion: entry.refused?.version ?? '(no version_info)', refusedIn: entry.refused?.fromStore },
-          retryFromStoreMessage(file, version, entry.refused?.version, entry.refused?.fromStore),
-        );
-        delete entry.refused;
-        this.options.resync?.();
-      }
-    } else if (outcome === 'rejected') {
-      why = judgement?.outcome === 'rejected' ? await this.reasons.refused(this.admin, pending, judgement, (name) => this.subscriptions.pathOf(name)) : undefined;
-      const kept = await keepCopy(targetDir, 'refused', file, pending.ino).catch(() => false);
-      const accepted = await acceptedCopy(targetDir, file);
-      const refusedAt = kept ? refusedPath(targetDir, file) : undefined;
-      entry.refused = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at };
-      if (accepted !== undefined) {
-        rolledBack = await this.options.restore(file, accepted, pending.ino).catch((err: unknown) => {
-          this.logger.error({ err, file }, `could not put the last accepted version of ${file} back`);
-          return false;
-        });
-        this.holds.hold(file, pending.sha256, false, pending.names);
-        message = rejectedMessage({ file, version, previousVersion, rolledBack, refusedAt, why });
-        this.logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
-      } else {
-        message = firstRefusedMessage(file, version, why);
-        this.logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
-      }
-    } else {
-      message = unknownMessage(file, version, reason);
-      this.logger.warn({ ...logFields, rolledBack }, message);
-    }
-    const forms = verdictForms(
-      { file, version, sha256: pending.sha256, previousVersion, at },
-      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...(ignoredFields > 0 ? { ignoredFields } : {}) },
-    );
-    entry.verdict = forms.kept;
-    tell(this.listeners, forms.verdict, (err) => { this.logger.error({ err }, 'verdict listener failed'); });
-    this.stateFile.save();
   }
 }

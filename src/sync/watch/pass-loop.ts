@@ -4,14 +4,10 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { SyncResult } from '../publish/syncer.js';
-import { heapAboveSoftLimit, releaseMemory } from './memory.js';
+import { collectionAfterPass, heapGrowthBytes, releaseMemory, releaseYoung } from './memory.js';
+import type { Collection } from './memory.js';
 
 const RELEASE_AFTER_IDLE_MS = 1000;
-// A pass that read and parsed this much leaves megabytes of dead parse trees in the old generation
-// (a 256 KiB xDS file parses into ~2 MiB of objects): collect right after it rather than let a
-// stream of such passes pile them up to the soft limit. Costs a few ms after the publish, which a
-// change of this size (rare, 60 s apart in a cluster) can afford; small passes are not affected.
-const LARGE_PASS_BYTES = 64 * 1024;
 
 export interface PassLoopOptions {
   /** One pass over what the source gives now; undefined when it holds (nothing to publish). */
@@ -19,6 +15,8 @@ export interface PassLoopOptions {
   logger: Logger;
   /** A pass failed; the next change or resync tries again. */
   onError: (err: unknown) => void;
+  /** Resolves once Envoy's verdicts on everything published so far are in (a collection waits for it). */
+  settled?: () => Promise<void>;
 }
 
 export class PassLoop {
@@ -28,6 +26,8 @@ export class PassLoop {
   private served = 0;
   private running: Promise<void> | undefined;
   private release: NodeJS.Timeout | undefined;
+  /** A collection waiting for Envoy's verdicts (the larger one asked for). */
+  private waiting: Collection | undefined;
 
   constructor(private readonly options: PassLoopOptions) {}
 
@@ -84,13 +84,33 @@ export class PassLoop {
         this.options.onError(err);
       }
       this.served = covering;
-      if (changedBytes >= LARGE_PASS_BYTES || heapAboveSoftLimit()) {
-        const startedAt = performance.now();
-        releaseMemory();
-        logger.debug({ ms: Number((performance.now() - startedAt).toFixed(2)), changedBytes }, 'large pass or heap above soft limit: collected');
-      }
+      const growthBytes = heapGrowthBytes();
+      const plan = collectionAfterPass({ changedBytes, growthBytes, passPending: this.served !== this.requested });
+      if (plan?.when === 'now') this.collect(plan.collect, { changedBytes, growthBytes, when: 'after the pass' });
+      else if (plan !== undefined) this.collectWhenSettled(plan.collect, { changedBytes, growthBytes });
     } while (this.served !== this.requested && !this.stopping);
     this.scheduleRelease();
+  }
+
+  private collect(collection: Collection, fields: Record<string, unknown>): void {
+    const startedAt = performance.now();
+    if (collection === 'full') releaseMemory();
+    else releaseYoung();
+    const ms = Number((performance.now() - startedAt).toFixed(2));
+    if (collection === 'full') this.options.logger.debug({ ...fields, ms }, 'large pass or heap growth: collected');
+  }
+
+  // Once Envoy has judged what was published; a pass running by then asks again when it ends.
+  private collectWhenSettled(collection: Collection, fields: Record<string, unknown>): void {
+    const waiting = this.waiting;
+    this.waiting = waiting === 'full' ? 'full' : collection;
+    if (waiting !== undefined) return;
+    const settled = this.options.settled?.() ?? Promise.resolve();
+    void settled.catch(() => undefined).then(() => {
+      const asked = this.waiting ?? collection;
+      this.waiting = undefined;
+      if (this.running === undefined && !this.stopping) this.collect(asked, { ...fields, when: "after Envoy's verdict" });
+    });
   }
 
   // Between changes (60-90 s apart in a cluster) the watcher holds nothing, but V8 keeps a pass's

@@ -68,7 +68,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     targetDir,
     logger,
     warnOnBootstrapChange: true,
-    hold: (name, digest) => holds.isHeld(name, digest),
+    hold: (name, digest, configMap) => holds.isHeld(name, digest, configMap),
     ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
   });
   // Whether the last snapshot came through `..data` (see VolumeWatch).
@@ -89,6 +89,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
       logger.error(errorFields(err, explained), `sync failed, retrying on the next change or resync: ${explained.message}`);
       if (err instanceof SourceMissingError) volume.check();
     },
+    settled: (): Promise<void> => verdicts.settled(),
   });
   const verdicts = new VerdictTracker({
     sourceDir,

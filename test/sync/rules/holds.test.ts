@@ -96,3 +96,54 @@ test('holds are per file', () => {
   assert.equal(holds.isHeld('cds.yaml', 'bad'), false);
   assert.equal(holds.isHeld('lds.yaml', 'bad'), true);
 });
+
+test('another file accepted: holds this Envoy made end (tried again), holds from another Pod and the accepted file itself stay', () => {
+  const holds = new Holds();
+  const released: string[] = [];
+  holds.onRelease((name) => released.push(name));
+  holds.hold('lds.yaml', 'needs-cluster');
+  holds.hold('rds.yaml', 'bad-route');
+  holds.hold('cds.yaml', 'other-pod', true);
+  assert.deepEqual(holds.otherAccepted('rds.yaml'), ['lds.yaml']);
+  assert.deepEqual(released, ['lds.yaml']);
+  assert.equal(holds.isHeld('lds.yaml', 'needs-cluster'), false);
+  assert.equal(holds.isHeld('rds.yaml', 'bad-route'), true);
+  assert.equal(holds.isHeld('cds.yaml', 'other-pod'), true);
+  assert.deepEqual(holds.otherAccepted('lds.yaml'), ['rds.yaml']);
+  assert.deepEqual(holds.otherAccepted('lds.yaml'), [], 'each hold is released once per acceptance');
+});
+
+test('a hold lasts while the rest of the ConfigMap stays as it was refused with: a changed, added or removed key releases it', () => {
+  const refusedWith = new Map([['cert.pem', 'c'], ['key.pem', 'b'], ['sds.yaml', 's']]);
+  const cases: [string, Map<string, string>, boolean][] = [
+    ['unchanged (a resync)', new Map(refusedWith), true],
+    ['the held file itself is the same, others too', new Map([['key.pem', 'b'], ['cert.pem', 'c'], ['sds.yaml', 's']]), true],
+    ['cert.pem changed (the pair is new)', new Map([['cert.pem', 'b'], ['key.pem', 'b'], ['sds.yaml', 's']]), false],
+    ['a key added (rds.yaml arrives)', new Map([...refusedWith, ['rds.yaml', 'r']]), false],
+    ['a key removed', new Map([['key.pem', 'b'], ['sds.yaml', 's']]), false],
+  ];
+  for (const [name, configMap, held] of cases) {
+    const holds = new Holds();
+    const released: string[] = [];
+    holds.onRelease((file) => released.push(file));
+    holds.hold('key.pem', 'b', false, [], refusedWith);
+    assert.equal(holds.isHeld('key.pem', 'b', configMap), held, name);
+    assert.deepEqual(released, held ? [] : ['key.pem'], name);
+  }
+});
+
+test('a hold read from the state file (ConfigMap unknown) takes the first pass it sees as the one it was refused with', () => {
+  const holds = new Holds();
+  holds.hold('lds.yaml', 'bad');
+  const first = new Map([['lds.yaml', 'bad-source'], ['cds.yaml', 'c0']]);
+  assert.equal(holds.isHeld('lds.yaml', 'bad', first), true);
+  assert.equal(holds.isHeld('lds.yaml', 'bad', new Map(first)), true);
+  assert.equal(holds.isHeld('lds.yaml', 'bad', new Map([['lds.yaml', 'bad-source'], ['cds.yaml', 'c1']])), false);
+});
+
+test("a change to Envoy's bootstrap (never reloaded) releases no hold", () => {
+  const holds = new Holds();
+  holds.bootstrap('envoy.yaml');
+  holds.hold('lds.yaml', 'bad', false, [], new Map([['envoy.yaml', 'b0'], ['lds.yaml', 'l']]));
+  assert.equal(holds.isHeld('lds.yaml', 'bad', new Map([['envoy.yaml', 'b1'], ['lds.yaml', 'l']])), true);
+});

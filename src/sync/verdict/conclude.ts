@@ -1,0 +1,143 @@
+// What follows a verdict (IO): the copies kept (accepted/, refused/), the rollback of a refused file
+// to the last version Envoy accepted, the hold on refused content, the log line, the state entry
+// and the listeners (Events, the last-accepted store). The tracker (tracker.ts) decides the outcome;
+// this file carries it out.
+import type { Logger } from 'pino';
+import type { EnvoyAdmin } from '../envoy/admin.js';
+import type { RejectionReason } from '../envoy/rejection-reason.js';
+import { subscriptionType } from '../envoy/stat-prefixes.js';
+import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
+import type { Holds } from './holds.js';
+import { ignoredFieldsSince } from './judge.js';
+import type { Judgement } from './judge.js';
+import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, unknownMessage } from './messages.js';
+import type { VerdictOptions } from './options.js';
+import type { Pending } from './pending.js';
+import type { ReasonReader } from './reason.js';
+import { acceptedCopy, keepCopy, refusedPath } from './state.js';
+import type { StateWriter, VerdictState } from './state.js';
+import { reasonFieldsOf, tell, verdictForms } from './verdict.js';
+import type { Outcome, VerdictListener } from './verdict.js';
+
+/** What Envoy answered when the outcome was decided. */
+export interface Decided {
+  outcome: Outcome;
+  judgement: Judgement | undefined;
+  counters: EnvoyCounters | undefined;
+  /** The stats scopes that read the file. */
+  own: readonly string[];
+  /** performance.now() of the answer. */
+  now: number;
+  /** Why the outcome is `unknown`. */
+  reason?: string;
+}
+
+export interface ConcludeContext {
+  options: Pick<VerdictOptions, 'targetDir' | 'restore' | 'resync'>;
+  logger: Logger;
+  holds: Holds;
+  state: VerdictState;
+  stateFile: StateWriter;
+  reasons: ReasonReader;
+  listeners: readonly VerdictListener[];
+  admin: () => EnvoyAdmin | undefined;
+  /** Envoy's path of a published file (for the log line to grep), when the bootstrap names it. */
+  pathOf: (name: string) => string;
+}
+
+export class Conclusions {
+  /** `server.dynamic_unknown_fields` already reported in a verdict. */
+  private reportedUnknownFields = 0;
+
+  constructor(private readonly ctx: ConcludeContext) {}
+
+  async conclude(pending: Pending, decided: Decided): Promise<void> {
+    const { outcome, judgement, counters: envoy, own, now } = decided;
+    const { file, version } = pending;
+    const { logger, state, holds } = this.ctx;
+    const { targetDir } = this.ctx.options;
+    const entry = (state.files[file] ??= {});
+    const previousVersion = entry.accepted?.version;
+    const at = new Date().toISOString();
+    const latencyMs = Number((now - pending.at).toFixed(2));
+    const live = own.filter((prefix) => !pending.gone.has(prefix));
+    const counters = Object.fromEntries(live.map((prefix) => [prefix, envoy?.subscriptions.get(prefix)]));
+    const reported = live.map((prefix) => envoy?.subscriptions.get(prefix)?.versionText).filter((v): v is string => v !== undefined);
+    const running = reported.find((v) => v === version) ?? reported[0];
+    if (running !== undefined) entry.envoy = { version: running, at };
+    // The subscriptions as Envoy names them, for `status` (those Envoy no longer uses left out).
+    entry.subscriptions = live.flatMap((statPrefix) => {
+      const type = subscriptionType(statPrefix);
+      return type === undefined ? [] : [{ type, statPrefix }];
+    });
+    let rolledBack = false;
+    let message: string;
+    let why: RejectionReason | undefined;
+    let ignoredFields = 0;
+    const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion };
+
+    if (outcome === 'accepted') {
+      // Not kept when a newer publish already replaced the file: then the previous accepted copy
+      // (and its version) stays what a rejection would go back to.
+      const kept = await keepCopy(targetDir, 'accepted', file, pending.ino).catch((err: unknown) => {
+        logger.warn({ err, file }, 'could not keep a copy of the accepted version');
+        return false;
+      });
+      if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), at };
+      // Still held (the ConfigMap still has the refused content): keep the record across restarts.
+      if (!holds.has(file)) delete entry.refused;
+      this.ctx.reasons.accepted(live);
+      // Fields Envoy ignored in this update (counted once per distinct field, so only once).
+      const ignored = envoy === undefined ? 0 : ignoredFieldsSince(pending.baseline, { ...envoy, unknownFields: Math.max(envoy.unknownFields, 0) });
+      ignoredFields = envoy === undefined ? 0 : Math.min(ignored, Math.max(0, envoy.unknownFields - this.reportedUnknownFields));
+      if (envoy !== undefined) this.reportedUnknownFields = Math.max(this.reportedUnknownFields, envoy.unknownFields);
+      message = acceptedMessage(file, version, latencyMs, ignoredFields);
+      logger[ignoredFields > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...(ignoredFields > 0 ? { ignoredFields } : {}) }, message);
+      // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
+      // ConfigMap's content another Pod's Envoy refused (its image or bootstrap may differ). A
+      // refusal rolls back to what runs; an acceptance ends the detour.
+      if (holds.acceptedHere(file)) {
+        logger.info(
+          { file, xdsVersion: entry.refused?.version ?? '(no version_info)', refusedIn: entry.refused?.fromStore },
+          retryFromStoreMessage(file, version, entry.refused?.version, entry.refused?.fromStore),
+        );
+        delete entry.refused;
+        this.ctx.options.resync?.();
+      }
+      // Envoy's configuration changed: content it refused in another file may load now.
+      const released = holds.otherAccepted(file);
+      if (released.length > 0) {
+        logger.info({ files: released, after: file }, `${released.join(', ')}: Envoy accepted ${file}; publishing the refused version again for Envoy to judge`);
+        this.ctx.options.resync?.();
+      }
+    } else if (outcome === 'rejected') {
+      why = judgement?.outcome === 'rejected' ? await this.ctx.reasons.refused(this.ctx.admin(), pending, judgement, this.ctx.pathOf) : undefined;
+      const kept = await keepCopy(targetDir, 'refused', file, pending.ino).catch(() => false);
+      const accepted = await acceptedCopy(targetDir, file);
+      const refusedAt = kept ? refusedPath(targetDir, file) : undefined;
+      entry.refused = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at };
+      if (accepted !== undefined) {
+        rolledBack = (await this.ctx.options.restore(file, accepted, pending.ino).catch((err: unknown) => {
+          logger.error({ err, file }, `could not put the last accepted version of ${file} back`);
+          return undefined;
+        })) !== undefined;
+        holds.hold(file, pending.sha256, false, pending.names, pending.configMap);
+        message = rejectedMessage({ file, version, previousVersion, rolledBack, refusedAt, why });
+        logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
+      } else {
+        message = firstRefusedMessage(file, version, why);
+        logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
+      }
+    } else {
+      message = unknownMessage(file, version, decided.reason);
+      logger.warn({ ...logFields, rolledBack }, message);
+    }
+    const forms = verdictForms(
+      { file, version, sha256: pending.sha256, previousVersion, at },
+      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...(ignoredFields > 0 ? { ignoredFields } : {}) },
+    );
+    entry.verdict = forms.kept;
+    tell(this.ctx.listeners, forms.verdict, (err) => { logger.error({ err }, 'verdict listener failed'); });
+    this.ctx.stateFile.save();
+  }
+}

@@ -1,0 +1,205 @@
+// The loop that polls Envoy's admin API for the files whose verdict is pending (IO: the admin API,
+// the clock, the rename of a refused file tried once more). Each round reads every subscription's
+// counters once, attributes Envoy's stats scopes to files (attribution.ts), judges each pending file
+// (judge.ts; a file a Secret reads: pending.ts), sets aside a refusal while other files were on
+// their way (in-flight.ts) and hands every outcome to conclude.ts.
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { EnvoyAdmin } from '../envoy/admin.js';
+import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
+import { describeAdmin } from '../envoy/subscriptions.js';
+import type { PublishedFile } from '../publish/syncer.js';
+import { attribute } from './attribution.js';
+import type { Conclusions, Decided } from './conclude.js';
+import { afterInFlight, defersRefusal } from './in-flight.js';
+import { judge, pollDelayMs, startedLoading } from './judge.js';
+import type { Judgement } from './judge.js';
+import { undecidedReason } from './messages.js';
+import { certificateSerials, judgeSecretFile, noteGone, scopesOf } from './pending.js';
+import type { Pending, SecretFile } from './pending.js';
+import { REQUEST_TIMEOUT_MS } from './reason.js';
+import type { SubscriptionMap } from './subscription-map.js';
+
+export interface PollContext {
+  targetDir: string;
+  logger: Logger;
+  /** ms a publish has for its verdict once Envoy loads it. */
+  timeoutMs: number;
+  subscriptions: SubscriptionMap;
+  conclusions: Conclusions;
+  /** The admin API, or why there is none. */
+  admin: () => { admin: EnvoyAdmin | undefined; problem: string | undefined };
+  /** The syncer's restore: renames content onto a name again; the new inode, or undefined. */
+  restore: (name: string, content: Buffer, ino: number) => Promise<number | undefined>;
+  /** A refused file was renamed again: judge it as a new publish (baseline: Envoy's counters now). */
+  republished: (file: PublishedFile, secret: SecretFile | undefined, baseline: EnvoyCounters | undefined) => void;
+}
+
+export class Poller {
+  /** file → its publish waiting for a verdict (a newer publish replaces it). */
+  readonly pending = new Map<string, Pending>();
+  /** Envoy's counters at the last poll or baseline read. */
+  lastCounters: EnvoyCounters | undefined;
+  /** Stats scope → file, from Envoy's answers (attribution.ts). */
+  private attributed = new Map<string, string>();
+  private loop: Promise<void> | undefined;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly ctx: PollContext) {}
+
+  /** Waits for `pending`'s verdict (replacing an older publish of the same file). */
+  add(pending: Pending): void {
+    const superseded = this.pending.get(pending.file);
+    if (superseded !== undefined) this.ctx.logger.debug({ file: pending.file, version: superseded.version }, 'verdict superseded by a newer publish');
+    this.pending.set(pending.file, pending);
+    this.loop ??= this.poll().finally(() => {
+      this.loop = undefined;
+    });
+  }
+
+  /** Resolves once no verdict is pending (at once when none is). */
+  settled(): Promise<void> {
+    return this.loop ?? Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+  }
+
+  /** The other files whose verdict is pending and whose refusal is not set aside: Envoy may not have applied them yet. */
+  othersInFlight(file: string): Set<string> {
+    return new Set([...this.pending.values()].filter((p) => p.file !== file && p.deferred === undefined).map((p) => p.file));
+  }
+
+  private async poll(): Promise<void> {
+    while (this.pending.size > 0 && !this.stopped) {
+      let counters: EnvoyCounters | undefined;
+      // Envoy's answer to a request sent after a publish's renames reflects all of them (pending.ts).
+      const sentAt = performance.now();
+      const { admin, problem: adminProblem } = this.ctx.admin();
+      let problem: string | undefined = admin === undefined ? (adminProblem ?? 'no admin address') : undefined;
+      if (admin !== undefined) {
+        try {
+          counters = await admin.counters(REQUEST_TIMEOUT_MS);
+        } catch (err) {
+          problem = `Envoy admin ${describeAdmin(admin.address)} unreachable: ${(err as Error).message}`;
+        }
+      }
+      if (counters !== undefined) this.attributed = attribute(counters.subscriptions, this.ctx.subscriptions.facts(), this.attributed);
+      const now = performance.now();
+      for (const pending of [...this.pending.values()]) {
+        if (this.pending.get(pending.file) !== pending) continue; // replaced during this round
+        if (pending.deferred !== undefined) {
+          await this.settleDeferred(pending, counters);
+          continue;
+        }
+        if (pending.secret === undefined && !this.ctx.subscriptions.isRead(pending.file)) {
+          this.pending.delete(pending.file);
+          continue;
+        }
+        const { judgement, own } = await this.judgeOne(pending, counters, now, sentAt > pending.renamedBy);
+        if (counters !== undefined && defersRefusal(pending, judgement)) {
+          pending.deferred = { judgement, counters, own, now };
+          await this.settleDeferred(pending, counters);
+          continue;
+        }
+        const outcome = judgement?.outcome ?? (now >= pending.deadline || admin === undefined ? 'unknown' : undefined);
+        if (outcome === undefined) continue;
+        const reason = outcome === 'unknown' ? (problem ?? undecidedReason(pending.version, own)) : undefined;
+        await this.finish(pending, { outcome, judgement, counters, own, now, ...(reason === undefined ? {} : { reason }) });
+      }
+      if (counters !== undefined) this.lastCounters = counters;
+      if (this.pending.size === 0) break;
+      const oldest = Math.min(...[...this.pending.values()].map((p) => p.at));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollDelayMs(performance.now() - oldest));
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  /**
+   * One file's judgement from Envoy's answer (`counters` undefined: no answer this round);
+   * `afterRenames`: the request was sent after every rename of the file's pass.
+   */
+  private async judgeOne(pending: Pending, counters: EnvoyCounters | undefined, now: number, afterRenames: boolean): Promise<{ judgement: Judgement | undefined; own: string[] }> {
+    const scopes = scopesOf(this.attributed, pending.file, pending.names);
+    if (counters === undefined) return { judgement: undefined, own: scopes.own };
+    if (pending.secret !== undefined) {
+      const sds = [...this.attributed].filter(([, owner]) => pending.secret?.sdsFiles.includes(owner) === true).map(([prefix]) => prefix);
+      scopes.own.push(...sds);
+      const serials = (pending.secret.serials ??= await certificateSerials(this.ctx.targetDir, this.ctx.subscriptions.secretReaders(pending.file).certificates));
+      const { admin } = this.ctx.admin();
+      const serving = async (): Promise<boolean> => {
+        const used = await admin?.certificateSerials(REQUEST_TIMEOUT_MS).catch(() => new Set<string>());
+        return used !== undefined && serials.every((serial) => used.has(serial));
+      };
+      return { judgement: await judgeSecretFile({ ...pending, secret: pending.secret }, serials, sds, counters, afterRenames, serving), own: scopes.own };
+    }
+    if (afterRenames) {
+      for (const prefix of noteGone(pending, scopes.own, counters)) {
+        this.ctx.logger.debug({ file: pending.file, statPrefix: prefix }, "a subscription that read the previous version did not reload: gone from Envoy's config");
+      }
+    }
+    const judgement = judge({ version: pending.version, previousVersion: pending.previousVersion, baseline: pending.baseline, now: counters, subscriptions: scopes.own, named: scopes.named, gone: pending.gone });
+    if (judgement.outcome === undefined && pending.initial && startedLoading(scopes.own, counters)) {
+      // Envoy has started loading the file (update_attempt): from now on it has the usual time.
+      // Until then it may still be starting, or warming clusters (DNS) before it starts LDS.
+      pending.initial = false;
+      pending.deadline = now + this.ctx.timeoutMs;
+    }
+    return { judgement, own: scopes.own };
+  }
+
+  /**
+   * A refusal set aside while other files were on their way (in-flight.ts): wait for their
+   * verdicts; then rename the same content again if one of them was accepted (its verdict is the
+   * second answer), else the refusal is the verdict.
+   */
+  private async settleDeferred(pending: Pending, counters: EnvoyCounters | undefined): Promise<void> {
+    const deferred = pending.deferred;
+    if (deferred === undefined) return;
+    const next = afterInFlight(pending, (file) => {
+      const other = this.pending.get(file);
+      return other !== undefined && other !== pending && other.deferred === undefined;
+    });
+    if (next === 'wait') return;
+    if (next === 'conclude') {
+      await this.finish(pending, { outcome: 'rejected', judgement: deferred.judgement, counters: deferred.counters, own: deferred.own, now: deferred.now });
+      return;
+    }
+    this.pending.delete(pending.file);
+    const others = [...pending.inFlight].join(', ');
+    this.ctx.logger.info(
+      { file: pending.file, xdsVersion: pending.version, with: [...pending.inFlight] },
+      `Envoy refused ${pending.file} while ${others} of the same change were still on their way (Envoy applies the files of one change in an order of its own); publishing it again for Envoy to judge now that they are applied`,
+    );
+    const ino = await this.ctx.restore(pending.file, pending.content, pending.ino).catch((err: unknown) => {
+      this.ctx.logger.error({ err, file: pending.file }, `could not publish ${pending.file} again`);
+      return undefined;
+    });
+    if (ino === undefined) {
+      // A newer publish replaced it (and is judged), or the rename failed: the refusal stands.
+      if (!this.pending.has(pending.file)) await this.ctx.conclusions.conclude(pending, { outcome: 'rejected', judgement: deferred.judgement, counters: deferred.counters, own: deferred.own, now: deferred.now });
+      return;
+    }
+    const secret = pending.secret === undefined ? undefined : { sdsFiles: pending.secret.sdsFiles };
+    const file: PublishedFile = { name: pending.file, sha256: pending.sha256, content: pending.content, version: pending.version, kind: secret === undefined ? 'xds' : 'data', ino, at: performance.now(), ...(pending.configMap === undefined ? {} : { configMap: pending.configMap }) };
+    this.ctx.republished(file, secret, counters ?? deferred.counters);
+  }
+
+  /** Carries out a verdict (conclude.ts); an acceptance tells the refusals set aside with it. */
+  private async finish(pending: Pending, decided: Decided): Promise<void> {
+    this.pending.delete(pending.file);
+    await this.ctx.conclusions.conclude(pending, decided);
+    if (decided.outcome !== 'accepted') return;
+    for (const other of this.pending.values()) if (other.inFlight.has(pending.file)) other.inFlightAccepted = true;
+  }
+}
