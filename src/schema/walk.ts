@@ -24,31 +24,58 @@ export interface WalkContext {
   findings: RawFinding[];
   /** Unknown fields are errors (a bootstrap, or --strict) instead of warnings. */
   unknownIsError: boolean;
-  rulesCache: Map<DescField, RuleSet | null>;
   /** What the walk needs of each message type, read once from its options (they are costly to decode). */
   plans: Map<DescMessage, MessagePlan>;
 }
 
+/** A field's rules, read once from its `validate.rules` option. */
+export interface FieldPlan {
+  field: DescField;
+  /** The field's FieldRules as proto3 JSON, or null. */
+  rules: RuleSet | null;
+  /** The rule kind (`uint32`, `string`, `repeated`, ...) and its rules. */
+  kind: { kind: string; rules: RuleSet } | undefined;
+  messageRules: RuleSet | undefined;
+  /** For a repeated field: the kind of its `items` rules. */
+  itemKind: { kind: string; rules: RuleSet } | undefined;
+  /** For a map: the kind of its `keys` rules. */
+  keyKind: { kind: string; rules: RuleSet } | undefined;
+  /** Deprecated: true when also disallowed by default (Envoy refuses it); undefined when not deprecated. */
+  deprecated: boolean | undefined;
+}
+
 export interface MessagePlan {
-  /** Field names and JSON names. */
-  known: Set<string>;
+  /** Field names and JSON names, each to its field's index in `fields` (desc.fields order). */
+  known: Map<string, number>;
   requiredOneofs: DescMessage['oneofs'];
-  /** Deprecated fields: true when also disallowed by default (Envoy refuses them). */
-  deprecated: Map<DescField, boolean>;
+  fields: FieldPlan[];
+  /**
+   * Indexes of the fields whose rules apply even when the field is not written (a required
+   * message, a rule on a scalar's zero value, a minimum of items): the walk visits these and the
+   * written ones, in field order; any other field, unwritten, has nothing to check.
+   */
+  always: number[];
 }
 
 function planOf(ctx: WalkContext, desc: DescMessage): MessagePlan {
   let plan = ctx.plans.get(desc);
   if (!plan) {
-    const { oneofRequired, disallowedByDefault } = ctx.schema.options;
-    const known = new Set<string>();
-    const deprecated = new Map<DescField, boolean>();
-    for (const field of desc.fields) {
-      known.add(field.name).add(field.jsonName);
-      if (field.proto.options?.deprecated === true) deprecated.set(field, hasOption(field, disallowedByDefault) && Boolean(getOption(field, disallowedByDefault)));
+    const { oneofRequired, disallowedByDefault, rules: rulesOption, fieldRules } = ctx.schema.options;
+    const known = new Map<string, number>();
+    const fields: FieldPlan[] = [];
+    const always: number[] = [];
+    for (const [index, field] of desc.fields.entries()) {
+      known.set(field.name, index).set(field.jsonName, index);
+      const rules = field.proto.options && hasOption(field, rulesOption) ? (toJson(fieldRules, getOption(field, rulesOption) as Message) as RuleSet) : null;
+      const kind = rules ? ruleKind(rules) : undefined;
+      const items = kind?.kind === 'repeated' ? (kind.rules.items as RuleSet | undefined) : undefined;
+      const keys = kind?.kind === 'map' ? (kind.rules.keys as RuleSet | undefined) : undefined;
+      const deprecated = field.proto.options?.deprecated === true ? hasOption(field, disallowedByDefault) && Boolean(getOption(field, disallowedByDefault)) : undefined;
+      fields.push({ field, rules, kind, messageRules: rules?.message as RuleSet | undefined, itemKind: items ? ruleKind(items) : undefined, keyKind: keys ? ruleKind(keys) : undefined, deprecated });
+      if (rules && field.oneof === undefined) always.push(index);
     }
     const requiredOneofs = desc.oneofs.filter((oneof) => hasOption(oneof, oneofRequired) && getOption(oneof, oneofRequired) === true);
-    plan = { known, requiredOneofs, deprecated };
+    plan = { known, requiredOneofs, fields, always };
     ctx.plans.set(desc, plan);
   }
   return plan;
@@ -60,16 +87,6 @@ export function writtenKey(json: Record<string, unknown> | undefined, field: Des
   if (field.jsonName in json) return field.jsonName;
   if (field.name in json) return field.name;
   return undefined;
-}
-
-function rulesOf(ctx: WalkContext, field: DescField): RuleSet | null {
-  let rules = ctx.rulesCache.get(field);
-  if (rules === undefined) {
-    const options = field.proto.options;
-    rules = options && hasOption(field, ctx.schema.options.rules) ? (toJson(ctx.schema.options.fieldRules, getOption(field, ctx.schema.options.rules) as Message) as RuleSet) : null;
-    ctx.rulesCache.set(field, rules);
-  }
-  return rules;
 }
 
 /** The inner message of a set Any (decoded from its bytes through the registry) and its JSON. */
@@ -92,9 +109,16 @@ export function walkMessage(ctx: WalkContext, desc: DescMessage, message: Messag
   if (CUSTOM_JSON.has(desc.typeName)) return;
   const record = isObject(json) ? json : undefined;
   const plan = planOf(ctx, desc);
+  // The fields to visit: those written (a field fromJson set was written) and those checked unwritten.
+  let visit: number[];
   if (record) {
+    visit = [...plan.always];
     for (const key of Object.keys(record)) {
-      if (plan.known.has(key)) continue;
+      const index = plan.known.get(key);
+      if (index !== undefined) {
+        visit.push(index);
+        continue;
+      }
       ctx.findings.push({
         severity: ctx.unknownIsError ? 'error' : 'warning',
         path: [...path, key],
@@ -102,6 +126,9 @@ export function walkMessage(ctx: WalkContext, desc: DescMessage, message: Messag
         message: ctx.unknownIsError ? `unknown field "${key}" in ${desc.typeName}` : `unknown field "${key}" in ${desc.typeName}: Envoy ignores it (and refuses the file when started with --reject-unknown-dynamic-fields)`,
       });
     }
+    visit.sort((a, b) => a - b);
+  } else {
+    visit = plan.fields.map((_, index) => index);
   }
   const rm = reflect(desc, message);
   for (const oneof of plan.requiredOneofs) {
@@ -109,17 +136,26 @@ export function walkMessage(ctx: WalkContext, desc: DescMessage, message: Messag
       ctx.findings.push({ severity: 'error', path, message: `one of ${oneof.fields.map((f) => f.name).join(', ')} is required (${desc.typeName}.${oneof.name})` });
     }
   }
-  for (const field of desc.fields) walkField(ctx, plan, rm, field, record, path);
+  let previous = -1;
+  for (const index of visit) {
+    if (index === previous) continue; // written twice (name and JSON name), or written and always checked
+    previous = index;
+    const fieldPlan = plan.fields[index];
+    if (fieldPlan) walkField(ctx, fieldPlan, rm, record, path);
+  }
 }
 
-function walkField(ctx: WalkContext, plan: MessagePlan, rm: ReflectMessage, field: DescField, json: Record<string, unknown> | undefined, path: Segment[]): void {
+/** A rule broken by a field's value: at its key when written, else at the message naming the field. */
+function fail(ctx: WalkContext, field: DescField, key: string | undefined, here: Segment[], message: string): void {
+  ctx.findings.push({ severity: 'error', path: here, message: key === undefined ? `${field.name}: ${message}` : message });
+}
+
+function walkField(ctx: WalkContext, plan: FieldPlan, rm: ReflectMessage, json: Record<string, unknown> | undefined, path: Segment[]): void {
+  const { field, kind, messageRules } = plan;
   const key = writtenKey(json, field);
   const here = key === undefined ? path : [...path, key];
   const set = rm.isSet(field);
-  const fail = (message: string): void => {
-    ctx.findings.push({ severity: 'error', path: here, message: key === undefined ? `${field.name}: ${message}` : message });
-  };
-  const fatal = set ? plan.deprecated.get(field) : undefined;
+  const fatal = set ? plan.deprecated : undefined;
   if (fatal !== undefined) {
     ctx.findings.push({
       severity: fatal ? 'error' : 'warning',
@@ -130,15 +166,12 @@ function walkField(ctx: WalkContext, plan: MessagePlan, rm: ReflectMessage, fiel
   }
   // PGV checks a oneof member only when it is the case set.
   if (!set && field.oneof !== undefined) return;
-  const rules = rulesOf(ctx, field);
-  const messageRules = rules?.message as RuleSet | undefined;
   if (messageRules?.required === true && !set) {
-    fail('value is required');
+    fail(ctx, field, key, here, 'value is required');
     return;
   }
   // PGV checks a proto3 scalar's zero value too, but a message (or an optional scalar) only when set.
   if (!set && (field.fieldKind === 'message' || field.proto.proto3Optional)) return;
-  const kind = rules ? ruleKind(rules) : undefined;
   const itemJson = key === undefined ? undefined : json?.[key];
   switch (field.fieldKind) {
     case 'scalar':
@@ -146,7 +179,7 @@ function walkField(ctx: WalkContext, plan: MessagePlan, rm: ReflectMessage, fiel
       const value: unknown = rm.get(field);
       if (kind) {
         const problem = checkScalar(kind.kind, kind.rules, value, field);
-        if (problem) fail(problem);
+        if (problem) fail(ctx, field, key, here, problem);
       }
       if (field.fieldKind === 'enum') {
         if (set) deprecatedEnumValue(ctx, field, value as number, here);
@@ -158,7 +191,7 @@ function walkField(ctx: WalkContext, plan: MessagePlan, rm: ReflectMessage, fiel
       const sub = rm.get(field);
       if (kind) {
         const problem = checkMessageValue(kind.kind, kind.rules, sub);
-        if (problem) fail(problem);
+        if (problem) fail(ctx, field, key, here, problem);
       }
       if (messageRules?.skip === true) return;
       walkNested(ctx, field.message, sub.message, itemJson, here);
@@ -170,11 +203,10 @@ function walkField(ctx: WalkContext, plan: MessagePlan, rm: ReflectMessage, fiel
       if (kind?.kind === 'repeated') {
         const r = kind.rules;
         if (!(r.ignoreEmpty === true && list.length === 0)) {
-          if (r.minItems !== undefined && list.length < Number(r.minItems)) fail(`value must contain at least ${Number(r.minItems)} item(s)`);
-          if (r.maxItems !== undefined && list.length > Number(r.maxItems)) fail(`value must contain no more than ${Number(r.maxItems)} item(s)`);
+          if (r.minItems !== undefined && list.length < Number(r.minItems)) fail(ctx, field, key, here, `value must contain at least ${Number(r.minItems)} item(s)`);
+          if (r.maxItems !== undefined && list.length > Number(r.maxItems)) fail(ctx, field, key, here, `value must contain no more than ${Number(r.maxItems)} item(s)`);
         }
-        const items = r.items as RuleSet | undefined;
-        const itemKind = items ? ruleKind(items) : undefined;
+        const { itemKind } = plan;
         if (itemKind) {
           for (const [index, item] of list.entries()) {
             const problem = field.listKind === 'message' ? checkMessageValue(itemKind.kind, itemKind.rules, item as ReflectMessage) : checkScalar(itemKind.kind, itemKind.rules, item, field);
@@ -192,11 +224,10 @@ function walkField(ctx: WalkContext, plan: MessagePlan, rm: ReflectMessage, fiel
       if (kind?.kind === 'map') {
         const r = kind.rules;
         if (!(r.ignoreEmpty === true && entries.length === 0)) {
-          if (r.minPairs !== undefined && entries.length < Number(r.minPairs)) fail(`value must contain at least ${Number(r.minPairs)} pair(s)`);
-          if (r.maxPairs !== undefined && entries.length > Number(r.maxPairs)) fail(`value must contain no more than ${Number(r.maxPairs)} pair(s)`);
+          if (r.minPairs !== undefined && entries.length < Number(r.minPairs)) fail(ctx, field, key, here, `value must contain at least ${Number(r.minPairs)} pair(s)`);
+          if (r.maxPairs !== undefined && entries.length > Number(r.maxPairs)) fail(ctx, field, key, here, `value must contain no more than ${Number(r.maxPairs)} pair(s)`);
         }
-        const keyRules = r.keys as RuleSet | undefined;
-        const keyKind = keyRules ? ruleKind(keyRules) : undefined;
+        const { keyKind } = plan;
         if (keyKind) {
           for (const [mapKey] of entries) {
             const problem = keyKind.kind === 'string' ? checkString(String(mapKey), keyKind.rules) : undefined;
