@@ -54,8 +54,20 @@ export function yamlCppInteger(text: string): number | string | undefined {
   return value >= -(2n ** 31n) && value < 2n ** 31n ? Number(value) : value.toString();
 }
 
+// Only a scalar starting so can convert (a bool word, or a sign or digit): most keys and values are
+// let through on their first character.
+const MAY_CONVERT = /^[yYnNtTfFoO0-9+-]/;
+
+// js-yaml asks resolve() then construct() for the same scalar: the second call reuses the first's answer.
+let lastText: string | undefined;
+let lastValue: boolean | number | string = '';
+
 function convert(text: string): boolean | number | string {
-  return yamlCppBool(text) ?? yamlCppInteger(text) ?? text;
+  if (text === lastText) return lastValue;
+  const value = MAY_CONVERT.test(text) ? (yamlCppBool(text) ?? yamlCppInteger(text) ?? text) : text;
+  lastText = text;
+  lastValue = value;
+  return value;
 }
 
 const plainNull = new Type('tag:envoy-xds-injector.io,2026:null', {
