@@ -35,6 +35,7 @@ const BOOLEANS = new Map<string, boolean>([
 
 /** yaml-cpp's convert<bool>: the word in lower, UPPER or Capitalised case. */
 export function yamlCppBool(text: string): boolean | undefined {
+  if (text.length > 5) return undefined; // longer than "false": no bool word
   const lower = text.toLowerCase();
   const flexible = text === lower || text === text.toUpperCase() || text === `${text.charAt(0).toUpperCase()}${text.slice(1).toLowerCase()}`;
   return flexible ? BOOLEANS.get(lower) : undefined;
@@ -42,9 +43,11 @@ export function yamlCppBool(text: string): boolean | undefined {
 
 const INTEGER = /^([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)[ \t\r\n]*$/;
 const INT64_MAX = 2n ** 63n - 1n;
+const SMALL_DECIMAL = /^-?[1-9][0-9]{0,8}$|^0$/;
 
 /** yaml-cpp's convert<int64_t> then Envoy's int32 rule: a number, a decimal string, or undefined. */
 export function yamlCppInteger(text: string): number | string | undefined {
+  if (SMALL_DECIMAL.test(text)) return Number(text); // most integers: well inside int32, no BigInt needed
   const match = INTEGER.exec(text);
   if (!match) return undefined;
   const digits = match[2] ?? '0';
