@@ -133,7 +133,7 @@ export function walkMessage(ctx: WalkContext, desc: DescMessage, message: Messag
   const rm = reflect(desc, message);
   for (const oneof of plan.requiredOneofs) {
     if (rm.oneofCase(oneof) === undefined) {
-      ctx.findings.push({ severity: 'error', path, message: `one of ${oneof.fields.map((f) => f.name).join(', ')} is required (${desc.typeName}.${oneof.name})` });
+      ctx.findings.push({ severity: 'error', path: [...path], message: `one of ${oneof.fields.map((f) => f.name).join(', ')} is required (${desc.typeName}.${oneof.name})` });
     }
   }
   let previous = -1;
@@ -147,19 +147,27 @@ export function walkMessage(ctx: WalkContext, desc: DescMessage, message: Messag
 
 /** A rule broken by a field's value: at its key when written, else at the message naming the field. */
 function fail(ctx: WalkContext, field: DescField, key: string | undefined, here: Segment[], message: string): void {
-  ctx.findings.push({ severity: 'error', path: here, message: key === undefined ? `${field.name}: ${message}` : message });
+  ctx.findings.push({ severity: 'error', path: [...here], message: key === undefined ? `${field.name}: ${message}` : message });
 }
 
+// `path` is one array for the whole walk, extended and restored around each step (a finding takes a
+// copy): a 1 MiB file has hundreds of thousands of steps and few findings.
 function walkField(ctx: WalkContext, plan: FieldPlan, rm: ReflectMessage, json: Record<string, unknown> | undefined, path: Segment[]): void {
+  const key = writtenKey(json, plan.field);
+  if (key !== undefined) path.push(key);
+  walkFieldAt(ctx, plan, rm, json, key, path);
+  if (key !== undefined) path.pop();
+}
+
+/** The checks of one field; `here` is its path (the message's when the field is not written). */
+function walkFieldAt(ctx: WalkContext, plan: FieldPlan, rm: ReflectMessage, json: Record<string, unknown> | undefined, key: string | undefined, here: Segment[]): void {
   const { field, kind, messageRules } = plan;
-  const key = writtenKey(json, field);
-  const here = key === undefined ? path : [...path, key];
   const set = rm.isSet(field);
   const fatal = set ? plan.deprecated : undefined;
   if (fatal !== undefined) {
     ctx.findings.push({
       severity: fatal ? 'error' : 'warning',
-      path: here,
+      path: [...here],
       atKey: key !== undefined,
       message: fatal ? `${field.parent.typeName}.${field.name} is deprecated and disallowed by default: Envoy refuses it` : `${field.parent.typeName}.${field.name} is deprecated: Envoy warns "Using deprecated option"`,
     });
@@ -215,7 +223,11 @@ function walkField(ctx: WalkContext, plan: FieldPlan, rm: ReflectMessage, json: 
         }
       }
       if (field.listKind === 'message') {
-        for (const [index, item] of list.entries()) walkNested(ctx, field.message, (item as ReflectMessage).message, listJson[index], [...here, index]);
+        for (const [index, item] of list.entries()) {
+          here.push(index);
+          walkNested(ctx, field.message, (item as ReflectMessage).message, listJson[index], here);
+          here.pop();
+        }
       }
       return;
     }
@@ -237,7 +249,11 @@ function walkField(ctx: WalkContext, plan: FieldPlan, rm: ReflectMessage, json: 
       }
       if (field.mapKind === 'message') {
         const mapJson = isObject(itemJson) ? itemJson : {};
-        for (const [mapKey, value] of entries) walkNested(ctx, field.message, (value as ReflectMessage).message, mapJson[String(mapKey)], [...here, String(mapKey)]);
+        for (const [mapKey, value] of entries) {
+          here.push(String(mapKey));
+          walkNested(ctx, field.message, (value as ReflectMessage).message, mapJson[String(mapKey)], here);
+          here.pop();
+        }
       }
       return;
     }
@@ -263,7 +279,7 @@ function unknownEnumName(ctx: WalkContext, field: DescField, json: unknown, path
   if (!enumDesc || typeof json !== 'string' || enumDesc.values.some((v) => v.name === json)) return;
   ctx.findings.push({
     severity: ctx.unknownIsError ? 'error' : 'warning',
-    path,
+    path: [...path],
     message: `unknown value "${json}" of ${enumDesc.typeName}: Envoy ignores it and keeps the default (values: ${enumDesc.values.map((v) => v.name).join(', ')})`,
   });
 }
@@ -272,7 +288,7 @@ function deprecatedEnumValue(ctx: WalkContext, field: DescField, value: number, 
   const enumDesc = field.fieldKind === 'enum' ? field.enum : undefined;
   const entry = enumDesc?.values.find((v) => v.number === value);
   if (entry?.proto.options?.deprecated === true) {
-    ctx.findings.push({ severity: 'warning', path, message: `${enumDesc?.typeName}.${entry.name} is deprecated: Envoy warns "Using deprecated option"` });
+    ctx.findings.push({ severity: 'warning', path: [...path], message: `${enumDesc?.typeName}.${entry.name} is deprecated: Envoy warns "Using deprecated option"` });
   }
 }
 
