@@ -1,5 +1,6 @@
-// The ConfigMap checker the webhook holds: a worker thread (worker.ts) started on the first check,
-// so a server that never sees an opted-in ConfigMap never loads the schema. If the worker dies, the
+// The ConfigMap checker the webhook holds: a worker thread (worker.ts) that loads the schema off the
+// event loop. `serve` starts it once it is listening and ready (preload), so the first review after
+// a start does not wait for the load; otherwise the first check starts it. If the worker dies, the
 // pending checks fail (the webhook then allows with a warning) and the next check starts a new one.
 import { Worker } from 'node:worker_threads';
 import type { FileCheck } from './check.js';
@@ -7,6 +8,11 @@ import type { ConfigMapLike } from './configmap.js';
 
 export interface ConfigMapChecker {
   check(configMap: ConfigMapLike): Promise<FileCheck[]>;
+  /**
+   * Starts the worker now (if not running) and resolves with the schema's load time in
+   * milliseconds (as the worker measured it) once it is loaded; rejects if the worker fails first.
+   */
+  preload(): Promise<number>;
   /** Whether the schema worker has been started (for readiness logs and tests). */
   readonly started: boolean;
   close(): Promise<void>;
@@ -19,21 +25,43 @@ const WORKER = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.
 // tsx (a dev dependency) is loaded only when running from src/; dist/ never imports it.
 const TSX_LOADER = 'tsx/esm/api';
 
+function deferred(): { promise: Promise<number>; resolve: (ms: number) => void; reject: (err: Error) => void } {
+  let resolve: (ms: number) => void = () => undefined;
+  let reject: (err: Error) => void = () => undefined;
+  const promise = new Promise<number>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined); // nobody may be waiting (no preload): not an unhandled rejection
+  return { promise, resolve, reject };
+}
+
 export function createConfigMapChecker(): ConfigMapChecker {
   let worker: Worker | undefined;
   let nextId = 0;
   const pending = new Map<number, { resolve: (checks: FileCheck[]) => void; reject: (err: Error) => void }>();
+  // The current worker's schema load: resolved with its duration (ms) by the worker's first message.
+  let loaded: { promise: Promise<number>; resolve: (ms: number) => void; reject: (err: Error) => void } | undefined;
   const failAll = (err: Error): void => {
     for (const { reject } of pending.values()) reject(err);
     pending.clear();
+    loaded?.reject(err);
+    loaded = undefined;
     worker = undefined;
   };
   const start = (): Worker => {
     const started = FROM_SOURCE
-      ? new Worker(`import(${JSON.stringify(TSX_LOADER)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER.href)}); })`, { eval: true })
+      ? // Resolved here: an eval'd worker resolves bare names from the working directory, which may be outside the repository.
+        new Worker(`import(${JSON.stringify(import.meta.resolve(TSX_LOADER))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER.href)}); })`, { eval: true })
       : new Worker(WORKER);
     started.unref(); // never keeps the process alive on its own
-    started.on('message', (message: { id: number; checks?: FileCheck[]; error?: string }) => {
+    const load = deferred();
+    loaded = load;
+    started.on('message', (message: { id: number; checks?: FileCheck[]; error?: string; ready?: number }) => {
+      if (message.ready !== undefined) {
+        load.resolve(message.ready);
+        return;
+      }
       const entry = pending.get(message.id);
       if (!entry) return;
       pending.delete(message.id);
@@ -50,6 +78,10 @@ export function createConfigMapChecker(): ConfigMapChecker {
     get started() {
       return worker !== undefined;
     },
+    preload() {
+      worker ??= start();
+      return loaded?.promise ?? Promise.reject(new Error('schema worker not running'));
+    },
     check(configMap) {
       worker ??= start();
       const id = nextId++;
@@ -62,6 +94,8 @@ export function createConfigMapChecker(): ConfigMapChecker {
     async close() {
       const current = worker;
       worker = undefined;
+      loaded?.reject(new Error('schema worker closed'));
+      loaded = undefined;
       if (current) await current.terminate();
     },
   };

@@ -1,6 +1,7 @@
 // POST /validate-configmap through buildApp: a bad ConfigMap is denied with its file, line and
 // path; a typo is allowed with a warning; other objects pass untouched; the schema worker starts
-// only with the first ConfigMap review, and never for a Pod review.
+// with the first ConfigMap review or preload() (serve calls it once
+// ready), and never for a Pod review.
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
@@ -79,4 +80,21 @@ test('a clean ConfigMap is allowed without warnings; a DELETE is allowed uncheck
   assert.deepEqual(clean.response, { uid: 'cm-1', allowed: true });
   const deleted = await post('/validate-configmap', configMapReview({}, 'DELETE'));
   assert.deepEqual(deleted.response, { uid: 'cm-1', allowed: true });
+});
+
+test('preload() starts the worker and resolves once the schema is loaded, with the load time; checks then use that worker; close() ends it', async () => {
+  const preloaded = createConfigMapChecker();
+  try {
+    assert.equal(preloaded.started, false);
+    const loading = preloaded.preload();
+    assert.equal(preloaded.started, true);
+    const loadMs = await loading;
+    assert.ok(loadMs > 0, String(loadMs));
+    assert.equal(await preloaded.preload(), loadMs, 'a second preload waits for nothing new');
+    const checks = await preloaded.check({ metadata: { name: 'x' }, data: { 'lds.yaml': fixture('schema/refuses.port-out-of-range.lds.yaml') } });
+    assert.equal(checks[0]?.findings[0]?.severity, 'error');
+  } finally {
+    await preloaded.close();
+  }
+  assert.equal(preloaded.started, false);
 });
