@@ -98,3 +98,15 @@ test('preload() starts the worker and resolves once the schema is loaded, with t
   }
   assert.equal(preloaded.started, false);
 });
+
+test('a ConfigMap whose aliases expand into millions of values ends the schema worker, not the server: allowed with a warning that the check did not run; the next review gets a new worker', async () => {
+  // 10^8 strings from 8 lines: Struct values in a Cluster's metadata, each list ten aliases of the last.
+  const levels = ['l0: &l0 [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i <= 8; i++) levels.push(`l${String(i)}: &l${String(i)} [${Array<string>(10).fill(`*l${String(i - 1)}`).join(', ')}]`);
+  const bomb = ['resources:', '- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster', '  name: bomb', '  metadata:', '    filter_metadata:', '      bomb:', ...levels.map((line) => `        ${line}`)].join('\n');
+  const { response } = await post('/validate-configmap', configMapReview({ 'cds.yaml': `${bomb}\n` }));
+  assert.equal(response.allowed, true);
+  assert.match(response.warnings?.[0] ?? '', /the Envoy schema check did not run \(.*memory.*\); the ConfigMap was not checked/);
+  const next = await post('/validate-configmap', configMapReview({ 'lds.yaml': fixture('schema/refuses.port-out-of-range.lds.yaml') }));
+  assert.equal(next.response.allowed, false);
+});
