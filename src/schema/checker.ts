@@ -88,8 +88,14 @@ export function createConfigMapChecker(): ConfigMapChecker {
       return worker !== undefined;
     },
     preload() {
-      worker ??= start();
-      return loaded?.promise ?? Promise.reject(new Error('schema worker not running'));
+      const target = (worker ??= start());
+      if (!loaded) return Promise.reject(new Error('schema worker not running'));
+      target.ref(); // held open until loaded, as a pending check is
+      const release = (): void => {
+        if (pending.size === 0) target.unref();
+      };
+      loaded.promise.then(release, release);
+      return loaded.promise;
     },
     check(configMap) {
       worker ??= start();
