@@ -2,31 +2,36 @@
 //
 // Side by side on the same inputs: the sync gate's check (src/sync/envoy/gate.ts: YAML parse and
 // "@type" present, the floor any check pays) and the schema check (src/schema: Envoy's API,
-// PGV rules, unknown fields). Two ConfigMaps: small (one real listener, ~3 KiB) and 1 MiB
-// (a CDS file of 2,000 STRICT_DNS clusters). Then the webhook in-process (fastify inject, the
-// check in its worker thread): /validate-configmap p50/p99, the process RSS once the schema is
-// loaded against the Deployment's memory limit, and /mutate (the Pod path) p50/p99 before the
-// schema is loaded, after, and while 1 MiB ConfigMaps are being checked. Figures only.
-// BENCH_RUNS (default 200 small, a tenth of that for 1 MiB) sizes the runs.
-import { readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+// PGV rules, unknown fields), in this process. Two ConfigMaps: small (one real listener, ~3 KiB)
+// and 1 MiB (a CDS file of 2,000 STRICT_DNS clusters).
+// Then `serve` as the image runs it (dist/, built first with `npm run build`) in its own process,
+// over HTTPS with keep-alive, as the apiserver calls it:
+//   - start: time to listening, the first /mutate right after, /mutate p50/p99 while the schema
+//     preloads in the worker, the load time serve logs;
+//   - /validate-configmap p50/p99 (small, 1 MiB), /mutate (the Pod path) p50/p99 with the schema
+//     loaded and while 1 MiB ConfigMaps are checked back to back;
+//   - the server's RSS (/proc/PID/status VmRSS, and VmHWM, the peak) against the memory limit of
+//     manifests/base/deployment.yaml, with the 30 % headroom target;
+//   - a restart: a second serve gets a small ConfigMap review the moment it listens (the first
+//     labelled write after a restart), timed against timeoutSeconds: 10.
+// Figures only. BENCH_RUNS (default 200 small, a tenth of that for 1 MiB) sizes the runs.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent } from 'node:https';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import { load } from 'js-yaml';
+import { parseAllDocuments } from 'yaml';
 import type { AdmissionReviewRequest } from '../src/admission/index.js';
-import { defaultConfig } from '../src/inject/config.js';
 import { checkConfigMap, loadEnvoySchema, type ConfigMapLike } from '../src/schema/index.js';
-import { createConfigMapChecker } from '../src/schema/checker.js';
-import { buildApp } from '../src/server/app.js';
-import { Readiness } from '../src/server/readiness.js';
 import { validateConfigFile } from '../src/sync/envoy/gate.js';
+import { postReview } from '../test/integration/https-client.js';
+import { LogFollower } from '../test/integration/serve-harness.js';
 import { repoRoot } from '../test/sync/harness.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);
 const MiB = 1024 * 1024;
-const rssMiB = (): number => process.memoryUsage().rss / MiB;
 
 function quantiles(samples: number[]): { p50: number; p99: number } {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -73,9 +78,8 @@ const clusterCount = (load(cds) as { resources: unknown[] }).resources.length;
 
 console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at start (timings scale with it)`);
 const schemaStart = performance.now();
-const rssBefore = rssMiB();
 const schema = loadEnvoySchema();
-console.log(`schema load: ${ms(performance.now() - schemaStart)}, RSS +${(rssMiB() - rssBefore).toFixed(0)} MiB (this process, main thread)`);
+console.log(`in this process (tsx): schema load ${ms(performance.now() - schemaStart)}`);
 
 const gate = async (cm: ConfigMapLike): Promise<void> => {
   for (const [name, text] of Object.entries(cm.data ?? {})) await validateConfigFile(name, Buffer.from(String(text)));
@@ -88,44 +92,133 @@ for (const [label, cm, runs] of [['small (~3 KiB, 1 listener)', small, RUNS], [`
   console.log(`${label}: gate (floor) p50 ${ms(floor.p50)} p99 ${ms(floor.p99)} | schema check p50 ${ms(ours.p50)} p99 ${ms(ours.p99)}  [${runs} runs]`);
 }
 
-// The webhook in-process: the check runs in the worker thread, /mutate on the event loop.
-const podReview = JSON.parse(readFileSync(join(repoRoot, 'test/fixtures/admission-review.json'), 'utf8')) as AdmissionReviewRequest;
-const review = (cm: ConfigMapLike): AdmissionReviewRequest => ({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: { uid: 'bench', kind: { group: '', version: 'v1', kind: 'ConfigMap' }, resource: { group: '', version: 'v1', resource: 'configmaps' }, name: cm.metadata?.name ?? '', namespace: 'bench', operation: 'UPDATE', object: { apiVersion: 'v1', kind: 'ConfigMap', ...cm } },
-});
-const checker = createConfigMapChecker();
-const readiness = new Readiness();
-readiness.markReady();
-const app = buildApp({ injectorConfig: defaultConfig('0.0.0-bench'), logger: pino({ level: 'silent' }), registry: new Registry(), readiness, https: {}, configMapChecker: checker });
-await app.ready();
-const post = async (url: string, body: AdmissionReviewRequest): Promise<void> => {
-  const reply = await app.inject({ method: 'POST', url, payload: body });
-  if (reply.statusCode !== 200) throw new Error(`${url}: ${reply.statusCode} ${reply.body}`);
-};
-const mutate = (): Promise<void> => post('/mutate', podReview);
-const podBefore = await time(RUNS, mutate);
-const rssServer = rssMiB();
-const firstStart = performance.now();
-await post('/validate-configmap', review(small));
-const first = performance.now() - firstStart;
-const webhookSmall = await time(RUNS, () => post('/validate-configmap', review(small)));
-const webhookLarge = await time(Math.max(10, Math.floor(RUNS / 10)), () => post('/validate-configmap', review(large)));
-const podAfter = await time(RUNS, mutate);
-// The Pod path while 1 MiB ConfigMaps are checked back to back in the worker.
-const background_ = { running: true };
-const background = (async () => {
-  while (background_.running) await post('/validate-configmap', review(large));
-})();
-const podDuring = await time(RUNS, mutate);
-background_.running = false;
-await background;
-const rssLoaded = rssMiB();
-const limit = 256; // manifests/base/deployment.yaml, charts values.yaml resources.limits.memory
-console.log(`/validate-configmap: first review (loads the schema in the worker) ${ms(first)}; small p50 ${ms(webhookSmall.p50)} p99 ${ms(webhookSmall.p99)}; 1 MiB p50 ${ms(webhookLarge.p50)} p99 ${ms(webhookLarge.p99)}`);
-console.log(`/mutate (Pod path): before the schema p50 ${ms(podBefore.p50)} p99 ${ms(podBefore.p99)} | schema loaded p50 ${ms(podAfter.p50)} p99 ${ms(podAfter.p99)} | during 1 MiB checks p50 ${ms(podDuring.p50)} p99 ${ms(podDuring.p99)}`);
-console.log(`server RSS: ${rssServer.toFixed(0)} MiB without the schema, ${rssLoaded.toFixed(0)} MiB with it loaded and after 1 MiB checks (limit ${limit} MiB: ${((rssLoaded / limit) * 100).toFixed(0)} %, headroom ${(100 - (rssLoaded / limit) * 100).toFixed(0)} %; the bench process also holds a main-thread schema, ~${(rssLoaded - rssServer).toFixed(0)} MiB is an upper bound)`);
+// `serve` in its own process, from dist/ as the image runs it.
+console.log('building dist/ (npm run build) for serve ...');
+execFileSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: 'inherit' });
+
+const podReview = readFileSync(join(repoRoot, 'test/fixtures/admission-review.json'), 'utf8');
+const review = (cm: ConfigMapLike): string =>
+  JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: { uid: 'bench', kind: { group: '', version: 'v1', kind: 'ConfigMap' }, resource: { group: '', version: 'v1', resource: 'configmaps' }, name: cm.metadata?.name ?? '', namespace: 'bench', operation: 'UPDATE', object: { apiVersion: 'v1', kind: 'ConfigMap', ...cm } },
+  } satisfies AdmissionReviewRequest);
+const smallReview = review(small);
+const largeReview = review(large);
+
+/** The webhook container's memory limit in the shipped Deployment, in MiB. */
+function memoryLimitMiB(): number {
+  for (const doc of parseAllDocuments(readFileSync(join(repoRoot, 'manifests/base/deployment.yaml'), 'utf8'))) {
+    const object = doc.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: { resources?: { limits?: { memory?: string } } }[] } } } };
+    const limit = object.kind === 'Deployment' ? object.spec?.template?.spec?.containers?.[0]?.resources?.limits?.memory : undefined;
+    const match = limit ? /^(\d+)Mi$/.exec(limit) : null;
+    if (match) return Number(match[1]);
+  }
+  throw new Error('manifests/base/deployment.yaml: no memory limit in Mi found');
+}
+
+/** VmRSS and VmHWM (peak) of a process, in MiB. */
+function rssOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
+}
+
+interface Server {
+  child: ChildProcess;
+  pid: number;
+  logs: LogFollower;
+  post: (url: string, body: string) => Promise<void>;
+  /** From spawn to the "serving admission reviews" line, ms. */
+  listeningMs: number;
+  stop: () => Promise<void>;
+}
+
+async function startServer(cwd: string): Promise<Server> {
+  const spawned = performance.now();
+  const child = spawn(process.execPath, [join(repoRoot, 'dist/cli/main.js'), 'serve', '--port', '0', '--drain-delay', '0s'], { cwd, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'info' } });
+  const logs = new LogFollower();
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    logs.push(chunk);
+  });
+  const listening = await logs.waitFor((l) => String(l.msg).startsWith('serving admission reviews at '), 'serve listening');
+  const listeningMs = performance.now() - spawned;
+  const base = `https://127.0.0.1:${String(listening.port)}`;
+  const ca = readFileSync(join(cwd, '.dev-certs/tls.crt'), 'utf8');
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 }); // the apiserver keeps connections to webhooks alive
+  const post = async (url: string, body: string): Promise<void> => {
+    const res = await postReview(`${base}${url}`, body, { ca, agent });
+    if (res.status !== 200) throw new Error(`${url}: ${String(res.status)} ${res.body.slice(0, 300)}`);
+    const answer = JSON.parse(res.body) as { response?: { allowed?: boolean; warnings?: string[] } };
+    if (url === '/validate-configmap' && (answer.response?.allowed !== true || (answer.response.warnings?.length ?? 0) > 0)) throw new Error(`${url}: ${res.body.slice(0, 300)}`);
+  };
+  if (child.pid === undefined) throw new Error('serve did not start');
+  const pid = child.pid;
+  return {
+    child,
+    pid,
+    logs,
+    post,
+    listeningMs,
+    stop: async () => {
+      agent.destroy();
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+const SCHEMA_LOADED = 'Envoy schema loaded for /validate-configmap';
+const limit = memoryLimitMiB();
+const cwd = mkdtempSync(join(tmpdir(), 'bench-validate-'));
+try {
+  const server = await startServer(cwd);
+  const mutate = (): Promise<void> => server.post('/mutate', podReview);
+  // The Pod path while the schema preloads: /mutate back to back until serve logs the load.
+  const firstMutateStart = performance.now();
+  await mutate();
+  const firstMutate = performance.now() - firstMutateStart;
+  const duringLoad: number[] = [];
+  while (server.logs.byMessage(SCHEMA_LOADED).length === 0) {
+    const start = performance.now();
+    await mutate();
+    duringLoad.push(performance.now() - start);
+  }
+  const loaded = server.logs.byMessage(SCHEMA_LOADED)[0] ?? {};
+  const podLoading = quantiles(duringLoad);
+  const rssLoaded = rssOf(server.pid);
+  const firstStart = performance.now();
+  await server.post('/validate-configmap', smallReview);
+  const firstAfterLoad = performance.now() - firstStart;
+  const webhookSmall = await time(RUNS, () => server.post('/validate-configmap', smallReview));
+  const webhookLarge = await time(Math.max(10, Math.floor(RUNS / 10)), () => server.post('/validate-configmap', largeReview));
+  const podAfter = await time(RUNS, mutate);
+  const busy = { running: true };
+  const background = (async () => {
+    while (busy.running) await server.post('/validate-configmap', largeReview);
+  })();
+  const podDuring = await time(RUNS, mutate);
+  busy.running = false;
+  await background;
+  const rssAfter = rssOf(server.pid);
+  await server.stop();
+
+  // A restart: the first labelled write arrives the moment the new serve listens.
+  const restarted = await startServer(cwd);
+  const restartStart = performance.now();
+  await restarted.post('/validate-configmap', smallReview);
+  const firstAtStart = performance.now() - restartStart;
+  const restartLoad = (await restarted.logs.waitFor((l) => l.msg === SCHEMA_LOADED, 'schema loaded')).loadMs;
+  await restarted.stop();
+
+  const headroom = (rss: number): string => `${((1 - rss / limit) * 100).toFixed(0)} %`;
+  console.log(`serve (dist/, own process, HTTPS keep-alive): listening ${ms(server.listeningMs)} after spawn; first /mutate ${ms(firstMutate)}; /mutate while the schema preloads p50 ${ms(podLoading.p50)} p99 ${ms(podLoading.p99)} [${duringLoad.length} reviews]; schema loaded ${ms(Number(loaded.loadMs))} in the worker, ${ms(Number(loaded.sinceReadyMs))} after ready`);
+  console.log(`/validate-configmap: first review once loaded ${ms(firstAfterLoad)}; small p50 ${ms(webhookSmall.p50)} p99 ${ms(webhookSmall.p99)}; 1 MiB p50 ${ms(webhookLarge.p50)} p99 ${ms(webhookLarge.p99)}`);
+  console.log(`/validate-configmap first review after a restart, sent the moment serve listens: ${ms(firstAtStart)} (the schema loaded in ${ms(Number(restartLoad))}; timeoutSeconds: 10)`);
+  console.log(`/mutate (Pod path): schema loaded p50 ${ms(podAfter.p50)} p99 ${ms(podAfter.p99)} | during 1 MiB checks p50 ${ms(podDuring.p50)} p99 ${ms(podDuring.p99)}`);
+  console.log(`server RSS (VmRSS of serve's process): ${rssLoaded.rss.toFixed(0)} MiB with the schema loaded, ${rssAfter.rss.toFixed(0)} MiB after the reviews above, peak (VmHWM) ${rssAfter.peak.toFixed(0)} MiB; limit ${String(limit)} MiB: headroom ${headroom(rssAfter.rss)} now, ${headroom(rssAfter.peak)} at the peak (target 30 %)`);
+} finally {
+  rmSync(cwd, { recursive: true, force: true });
+}
 console.log(`load average at end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-await app.close();
-await checker.close();

@@ -2,6 +2,7 @@
 // injector config, certificate (+ hot reload), fastify app, metrics, graceful shutdown. See docs/webhook.md.
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { SecureContextOptions } from 'node:tls';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -120,8 +121,8 @@ export const serve: Command = async (args, ctx) => {
   const tlsMetrics = createTlsMetrics(registry);
   const readiness = new Readiness();
   const tlsOptions: SecureContextOptions = { minVersion: 'TLSv1.2' };
-  // The ConfigMap check (/validate-configmap) loads Envoy's schema in a worker thread on its first
-  // review: never at start, never on the Pod path's event loop.
+  // The ConfigMap check (/validate-configmap) loads Envoy's schema in a worker thread, never on the
+  // Pod path's event loop; preloaded below once /mutate is ready.
   const configMapChecker = createConfigMapChecker();
   const app = buildApp({
     injectorConfig,
@@ -153,6 +154,18 @@ export const serve: Command = async (args, ctx) => {
   }
   reloader.start();
   readiness.markReady();
+  // Load Envoy's schema now, in the worker, so the first ConfigMap review after a start does not pay
+  // the load inside the apiserver's timeout (timeoutSeconds: 10; failurePolicy Ignore would let the
+  // write through unchecked). After markReady: Pod reviews are served meanwhile.
+  const preloadStart = performance.now();
+  configMapChecker.preload().then(
+    (loadMs) => {
+      logger.info({ loadMs: Math.round(loadMs), sinceReadyMs: Math.round(performance.now() - preloadStart) }, 'Envoy schema loaded for /validate-configmap');
+    },
+    (err: unknown) => {
+      logger.warn({ err }, 'Envoy schema not preloaded: the first ConfigMap review loads it');
+    },
+  );
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address !== null ? address.port : port;
   const urlHost = host.includes(':') ? `[${host}]` : host;

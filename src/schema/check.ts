@@ -9,7 +9,6 @@ import { fromJson, type DescField, type DescMessage, type Message } from '@bufbu
 import { YAMLException } from 'js-yaml';
 import { envoyJson } from './envoy-json.js';
 import { formatPath, positions, type Finding, type RawFinding, type Segment } from './findings.js';
-import type { RuleSet } from './pgv.js';
 import type { EnvoySchema } from './schema.js';
 import { CUSTOM_JSON, walkMessage, writtenKey, type MessagePlan, type WalkContext } from './walk.js';
 
@@ -71,11 +70,11 @@ export async function checkFile(schema: EnvoySchema, file: string, content: stri
 }
 
 // Per schema, shared by every check: the rules and plans read from the descriptors' options.
-const cachesBySchema = new WeakMap<EnvoySchema, Pick<WalkContext, 'rulesCache' | 'plans'>>();
-function caches(schema: EnvoySchema): Pick<WalkContext, 'rulesCache' | 'plans'> {
+const cachesBySchema = new WeakMap<EnvoySchema, Pick<WalkContext, 'plans'>>();
+function caches(schema: EnvoySchema): Pick<WalkContext, 'plans'> {
   let cache = cachesBySchema.get(schema);
   if (!cache) {
-    cache = { rulesCache: new Map<DescField, RuleSet | null>(), plans: new Map<DescMessage, MessagePlan>() };
+    cache = { plans: new Map<DescMessage, MessagePlan>() };
     cachesBySchema.set(schema, cache);
   }
   return cache;

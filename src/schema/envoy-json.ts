@@ -35,6 +35,7 @@ const BOOLEANS = new Map<string, boolean>([
 
 /** yaml-cpp's convert<bool>: the word in lower, UPPER or Capitalised case. */
 export function yamlCppBool(text: string): boolean | undefined {
+  if (text.length > 5) return undefined; // longer than "false": no bool word
   const lower = text.toLowerCase();
   const flexible = text === lower || text === text.toUpperCase() || text === `${text.charAt(0).toUpperCase()}${text.slice(1).toLowerCase()}`;
   return flexible ? BOOLEANS.get(lower) : undefined;
@@ -42,9 +43,11 @@ export function yamlCppBool(text: string): boolean | undefined {
 
 const INTEGER = /^([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)[ \t\r\n]*$/;
 const INT64_MAX = 2n ** 63n - 1n;
+const SMALL_DECIMAL = /^-?[1-9][0-9]{0,8}$|^0$/;
 
 /** yaml-cpp's convert<int64_t> then Envoy's int32 rule: a number, a decimal string, or undefined. */
 export function yamlCppInteger(text: string): number | string | undefined {
+  if (SMALL_DECIMAL.test(text)) return Number(text); // most integers: well inside int32, no BigInt needed
   const match = INTEGER.exec(text);
   if (!match) return undefined;
   const digits = match[2] ?? '0';
@@ -54,8 +57,20 @@ export function yamlCppInteger(text: string): number | string | undefined {
   return value >= -(2n ** 31n) && value < 2n ** 31n ? Number(value) : value.toString();
 }
 
+// Only a scalar starting so can convert (a bool word, or a sign or digit): most keys and values are
+// let through on their first character.
+const MAY_CONVERT = /^[yYnNtTfFoO0-9+-]/;
+
+// js-yaml asks resolve() then construct() for the same scalar: the second call reuses the first's answer.
+let lastText: string | undefined;
+let lastValue: boolean | number | string = '';
+
 function convert(text: string): boolean | number | string {
-  return yamlCppBool(text) ?? yamlCppInteger(text) ?? text;
+  if (text === lastText) return lastValue;
+  const value = MAY_CONVERT.test(text) ? (yamlCppBool(text) ?? yamlCppInteger(text) ?? text) : text;
+  lastText = text;
+  lastValue = value;
+  return value;
 }
 
 const plainNull = new Type('tag:envoy-xds-injector.io,2026:null', {

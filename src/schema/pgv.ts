@@ -62,17 +62,39 @@ function inList(value: unknown, rules: RuleSet, key: (v: unknown) => string = St
 
 const num = (value: unknown): number | undefined => (value === undefined ? undefined : Number(value));
 
+// Each rule set is read once (bounds parsed, lists noted), keyed by the rules object the schema
+// plan holds: a check then costs comparisons, not parsing, on every value of a large file.
+const compiled = new WeakMap<RuleSet, unknown>();
+function compile<T>(rules: RuleSet, make: (rules: RuleSet) => T): T {
+  let found = compiled.get(rules) as T | undefined;
+  if (found === undefined) {
+    found = make(rules);
+    compiled.set(rules, found);
+  }
+  return found;
+}
+const hasList = (rules: RuleSet): boolean => rules.in !== undefined || rules.notIn !== undefined || rules.const !== undefined;
+const numberKey = (item: unknown): string => String(Number(item));
+const durationKey = (item: unknown): string => formatDuration(parseDuration(item) ?? 0n);
+
+interface NumberRules { list: boolean; bounds: { lt?: number; lte?: number; gt?: number; gte?: number } }
+const numberRules = (rules: RuleSet): NumberRules => ({ list: hasList(rules), bounds: { lt: num(rules.lt), lte: num(rules.lte), gt: num(rules.gt), gte: num(rules.gte) } });
+
 /** Checks a number (int/uint/float kinds; 64-bit values may be bigint). */
 export function checkNumber(value: number | bigint, rules: RuleSet): string | undefined {
   const v = Number(value);
-  return inList(v, rules, (item) => String(Number(item))) ?? range(v, { lt: num(rules.lt), lte: num(rules.lte), gt: num(rules.gt), gte: num(rules.gte) }, String);
+  const { list, bounds } = compile(rules, numberRules);
+  return (list ? inList(v, rules, numberKey) : undefined) ?? range(v, bounds, String);
 }
+
+interface DurationRules { list: boolean; bounds: { lt?: bigint; lte?: bigint; gt?: bigint; gte?: bigint } }
+const durationRules = (rules: RuleSet): DurationRules => ({ list: hasList(rules), bounds: { lt: parseDuration(rules.lt), lte: parseDuration(rules.lte), gt: parseDuration(rules.gt), gte: parseDuration(rules.gte) } });
 
 /** Checks a duration given in nanoseconds. */
 export function checkDuration(nanos: bigint, rules: RuleSet): string | undefined {
-  const show = (item: unknown): string => formatDuration(parseDuration(item) ?? 0n);
-  const found = inList(formatDuration(nanos), rules, (item) => show(item));
-  return found ?? range(nanos, { lt: parseDuration(rules.lt), lte: parseDuration(rules.lte), gt: parseDuration(rules.gt), gte: parseDuration(rules.gte) }, formatDuration);
+  const { list, bounds } = compile(rules, durationRules);
+  const found = list ? inList(formatDuration(nanos), rules, durationKey) : undefined;
+  return found ?? range(nanos, bounds, formatDuration);
 }
 
 // PGV's well-known regexes for HTTP headers (validate.proto, KnownRegex).
@@ -82,38 +104,63 @@ const HEADER_VALUE_STRICT = /^[^\u0000-\u0008\u000A-\u001F\u007F]*$/;
 // eslint-disable-next-line no-control-regex
 const HEADER_LOOSE = /^[^\u0000\u000A\u000D]*$/;
 
-/** Checks a string (lengths in characters, bytes in UTF-8). */
-export function checkString(value: string, rules: RuleSet): string | undefined {
-  if (rules.ignoreEmpty === true && value === '') return undefined;
-  const chars = Array.from(value).length; // runes, as PGV's utf8.RuneCountInString
-  const bytes = Buffer.byteLength(value);
-  const n = (key: string): number | undefined => num(rules[key]);
-  const listed = inList(value, rules);
-  if (listed) return listed.replace('must equal', 'must equal').replace(/^value/, 'value');
-  if (n('len') !== undefined && chars !== n('len')) return `value length must be ${n('len')} runes`;
-  if (n('minLen') !== undefined && chars < (n('minLen') ?? 0)) return `value length must be at least ${n('minLen')} runes`;
-  if (n('maxLen') !== undefined && chars > (n('maxLen') ?? 0)) return `value length must be at most ${n('maxLen')} runes`;
-  if (n('lenBytes') !== undefined && bytes !== n('lenBytes')) return `value length must be ${n('lenBytes')} bytes`;
-  if (n('minBytes') !== undefined && bytes < (n('minBytes') ?? 0)) return `value length must be at least ${n('minBytes')} bytes`;
-  if (n('maxBytes') !== undefined && bytes > (n('maxBytes') ?? 0)) return `value length must be at most ${n('maxBytes')} bytes`;
-  if (typeof rules.prefix === 'string' && !value.startsWith(rules.prefix)) return `value does not have prefix ${JSON.stringify(rules.prefix)}`;
-  if (typeof rules.suffix === 'string' && !value.endsWith(rules.suffix)) return `value does not have suffix ${JSON.stringify(rules.suffix)}`;
-  if (typeof rules.contains === 'string' && !value.includes(rules.contains)) return `value does not contain substring ${JSON.stringify(rules.contains)}`;
-  if (typeof rules.notContains === 'string' && value.includes(rules.notContains)) return `value contains substring ${JSON.stringify(rules.notContains)}`;
+interface StringRules {
+  list: boolean;
+  len?: number; minLen?: number; maxLen?: number;
+  lenBytes?: number; minBytes?: number; maxBytes?: number;
+  /** `pattern` compiled; undefined when absent or not readable by JS (then skipped). */
+  pattern?: RegExp;
+  wellKnown?: RegExp;
+}
+
+function stringRules(rules: RuleSet): StringRules {
+  let pattern: RegExp | undefined;
   if (typeof rules.pattern === 'string') {
-    let pattern: RegExp | undefined;
     try {
       pattern = new RegExp(rules.pattern, 'u'); // RE2 syntax; a pattern JS cannot read is skipped
     } catch {
       pattern = undefined;
     }
-    if (pattern && !pattern.test(value)) return `value does not match regex pattern ${JSON.stringify(rules.pattern)}`;
   }
+  let wellKnown: RegExp | undefined;
   if (rules.wellKnownRegex === 'HTTP_HEADER_NAME' || rules.wellKnownRegex === 'HTTP_HEADER_VALUE') {
     const strict = rules.strict !== false;
-    const regex = !strict ? HEADER_LOOSE : rules.wellKnownRegex === 'HTTP_HEADER_NAME' ? HEADER_NAME_STRICT : HEADER_VALUE_STRICT;
-    if (!regex.test(value)) return `value does not match regex pattern ${JSON.stringify(regex.source)}`;
+    wellKnown = !strict ? HEADER_LOOSE : rules.wellKnownRegex === 'HTTP_HEADER_NAME' ? HEADER_NAME_STRICT : HEADER_VALUE_STRICT;
   }
+  return {
+    list: hasList(rules),
+    len: num(rules.len), minLen: num(rules.minLen), maxLen: num(rules.maxLen),
+    lenBytes: num(rules.lenBytes), minBytes: num(rules.minBytes), maxBytes: num(rules.maxBytes),
+    pattern, wellKnown,
+  };
+}
+
+/** Checks a string (lengths in characters, bytes in UTF-8). */
+export function checkString(value: string, rules: RuleSet): string | undefined {
+  if (rules.ignoreEmpty === true && value === '') return undefined;
+  const r = compile(rules, stringRules);
+  if (r.list) {
+    const listed = inList(value, rules);
+    if (listed) return listed;
+  }
+  if (r.len !== undefined || r.minLen !== undefined || r.maxLen !== undefined) {
+    const chars = Array.from(value).length; // runes, as PGV's utf8.RuneCountInString
+    if (r.len !== undefined && chars !== r.len) return `value length must be ${r.len} runes`;
+    if (r.minLen !== undefined && chars < r.minLen) return `value length must be at least ${r.minLen} runes`;
+    if (r.maxLen !== undefined && chars > r.maxLen) return `value length must be at most ${r.maxLen} runes`;
+  }
+  if (r.lenBytes !== undefined || r.minBytes !== undefined || r.maxBytes !== undefined) {
+    const bytes = Buffer.byteLength(value);
+    if (r.lenBytes !== undefined && bytes !== r.lenBytes) return `value length must be ${r.lenBytes} bytes`;
+    if (r.minBytes !== undefined && bytes < r.minBytes) return `value length must be at least ${r.minBytes} bytes`;
+    if (r.maxBytes !== undefined && bytes > r.maxBytes) return `value length must be at most ${r.maxBytes} bytes`;
+  }
+  if (typeof rules.prefix === 'string' && !value.startsWith(rules.prefix)) return `value does not have prefix ${JSON.stringify(rules.prefix)}`;
+  if (typeof rules.suffix === 'string' && !value.endsWith(rules.suffix)) return `value does not have suffix ${JSON.stringify(rules.suffix)}`;
+  if (typeof rules.contains === 'string' && !value.includes(rules.contains)) return `value does not contain substring ${JSON.stringify(rules.contains)}`;
+  if (typeof rules.notContains === 'string' && value.includes(rules.notContains)) return `value contains substring ${JSON.stringify(rules.notContains)}`;
+  if (r.pattern && !r.pattern.test(value)) return `value does not match regex pattern ${JSON.stringify(rules.pattern)}`;
+  if (r.wellKnown && !r.wellKnown.test(value)) return `value does not match regex pattern ${JSON.stringify(r.wellKnown.source)}`;
   return undefined;
 }
 

@@ -24,31 +24,58 @@ export interface WalkContext {
   findings: RawFinding[];
   /** Unknown fields are errors (a bootstrap, or --strict) instead of warnings. */
   unknownIsError: boolean;
-  rulesCache: Map<DescField, RuleSet | null>;
   /** What the walk needs of each message type, read once from its options (they are costly to decode). */
   plans: Map<DescMessage, MessagePlan>;
 }
 
+/** A field's rules, read once from its `validate.rules` option. */
+export interface FieldPlan {
+  field: DescField;
+  /** The field's FieldRules as proto3 JSON, or null. */
+  rules: RuleSet | null;
+  /** The rule kind (`uint32`, `string`, `repeated`, ...) and its rules. */
+  kind: { kind: string; rules: RuleSet } | undefined;
+  messageRules: RuleSet | undefined;
+  /** For a repeated field: the kind of its `items` rules. */
+  itemKind: { kind: string; rules: RuleSet } | undefined;
+  /** For a map: the kind of its `keys` rules. */
+  keyKind: { kind: string; rules: RuleSet } | undefined;
+  /** Deprecated: true when also disallowed by default (Envoy refuses it); undefined when not deprecated. */
+  deprecated: boolean | undefined;
+}
+
 export interface MessagePlan {
-  /** Field names and JSON names. */
-  known: Set<string>;
+  /** Field names and JSON names, each to its field's index in `fields` (desc.fields order). */
+  known: Map<string, number>;
   requiredOneofs: DescMessage['oneofs'];
-  /** Deprecated fields: true when also disallowed by default (Envoy refuses them). */
-  deprecated: Map<DescField, boolean>;
+  fields: FieldPlan[];
+  /**
+   * Indexes of the fields whose rules apply even when the field is not written (a required
+   * message, a rule on a scalar's zero value, a minimum of items): the walk visits these and the
+   * written ones, in field order; any other field, unwritten, has nothing to check.
+   */
+  always: number[];
 }
 
 function planOf(ctx: WalkContext, desc: DescMessage): MessagePlan {
   let plan = ctx.plans.get(desc);
   if (!plan) {
-    const { oneofRequired, disallowedByDefault } = ctx.schema.options;
-    const known = new Set<string>();
-    const deprecated = new Map<DescField, boolean>();
-    for (const field of desc.fields) {
-      known.add(field.name).add(field.jsonName);
-      if (field.proto.options?.deprecated === true) deprecated.set(field, hasOption(field, disallowedByDefault) && Boolean(getOption(field, disallowedByDefault)));
+    const { oneofRequired, disallowedByDefault, rules: rulesOption, fieldRules } = ctx.schema.options;
+    const known = new Map<string, number>();
+    const fields: FieldPlan[] = [];
+    const always: number[] = [];
+    for (const [index, field] of desc.fields.entries()) {
+      known.set(field.name, index).set(field.jsonName, index);
+      const rules = field.proto.options && hasOption(field, rulesOption) ? (toJson(fieldRules, getOption(field, rulesOption) as Message) as RuleSet) : null;
+      const kind = rules ? ruleKind(rules) : undefined;
+      const items = kind?.kind === 'repeated' ? (kind.rules.items as RuleSet | undefined) : undefined;
+      const keys = kind?.kind === 'map' ? (kind.rules.keys as RuleSet | undefined) : undefined;
+      const deprecated = field.proto.options?.deprecated === true ? hasOption(field, disallowedByDefault) && Boolean(getOption(field, disallowedByDefault)) : undefined;
+      fields.push({ field, rules, kind, messageRules: rules?.message as RuleSet | undefined, itemKind: items ? ruleKind(items) : undefined, keyKind: keys ? ruleKind(keys) : undefined, deprecated });
+      if (rules && field.oneof === undefined) always.push(index);
     }
     const requiredOneofs = desc.oneofs.filter((oneof) => hasOption(oneof, oneofRequired) && getOption(oneof, oneofRequired) === true);
-    plan = { known, requiredOneofs, deprecated };
+    plan = { known, requiredOneofs, fields, always };
     ctx.plans.set(desc, plan);
   }
   return plan;
@@ -60,16 +87,6 @@ export function writtenKey(json: Record<string, unknown> | undefined, field: Des
   if (field.jsonName in json) return field.jsonName;
   if (field.name in json) return field.name;
   return undefined;
-}
-
-function rulesOf(ctx: WalkContext, field: DescField): RuleSet | null {
-  let rules = ctx.rulesCache.get(field);
-  if (rules === undefined) {
-    const options = field.proto.options;
-    rules = options && hasOption(field, ctx.schema.options.rules) ? (toJson(ctx.schema.options.fieldRules, getOption(field, ctx.schema.options.rules) as Message) as RuleSet) : null;
-    ctx.rulesCache.set(field, rules);
-  }
-  return rules;
 }
 
 /** The inner message of a set Any (decoded from its bytes through the registry) and its JSON. */
@@ -92,9 +109,16 @@ export function walkMessage(ctx: WalkContext, desc: DescMessage, message: Messag
   if (CUSTOM_JSON.has(desc.typeName)) return;
   const record = isObject(json) ? json : undefined;
   const plan = planOf(ctx, desc);
+  // The fields to visit: those written (a field fromJson set was written) and those checked unwritten.
+  let visit: number[];
   if (record) {
+    visit = [...plan.always];
     for (const key of Object.keys(record)) {
-      if (plan.known.has(key)) continue;
+      const index = plan.known.get(key);
+      if (index !== undefined) {
+        visit.push(index);
+        continue;
+      }
       ctx.findings.push({
         severity: ctx.unknownIsError ? 'error' : 'warning',
         path: [...path, key],
@@ -102,43 +126,60 @@ export function walkMessage(ctx: WalkContext, desc: DescMessage, message: Messag
         message: ctx.unknownIsError ? `unknown field "${key}" in ${desc.typeName}` : `unknown field "${key}" in ${desc.typeName}: Envoy ignores it (and refuses the file when started with --reject-unknown-dynamic-fields)`,
       });
     }
+    visit.sort((a, b) => a - b);
+  } else {
+    visit = plan.fields.map((_, index) => index);
   }
   const rm = reflect(desc, message);
   for (const oneof of plan.requiredOneofs) {
     if (rm.oneofCase(oneof) === undefined) {
-      ctx.findings.push({ severity: 'error', path, message: `one of ${oneof.fields.map((f) => f.name).join(', ')} is required (${desc.typeName}.${oneof.name})` });
+      ctx.findings.push({ severity: 'error', path: [...path], message: `one of ${oneof.fields.map((f) => f.name).join(', ')} is required (${desc.typeName}.${oneof.name})` });
     }
   }
-  for (const field of desc.fields) walkField(ctx, plan, rm, field, record, path);
+  let previous = -1;
+  for (const index of visit) {
+    if (index === previous) continue; // written twice (name and JSON name), or written and always checked
+    previous = index;
+    const fieldPlan = plan.fields[index];
+    if (fieldPlan) walkField(ctx, fieldPlan, rm, record, path);
+  }
 }
 
-function walkField(ctx: WalkContext, plan: MessagePlan, rm: ReflectMessage, field: DescField, json: Record<string, unknown> | undefined, path: Segment[]): void {
-  const key = writtenKey(json, field);
-  const here = key === undefined ? path : [...path, key];
+/** A rule broken by a field's value: at its key when written, else at the message naming the field. */
+function fail(ctx: WalkContext, field: DescField, key: string | undefined, here: Segment[], message: string): void {
+  ctx.findings.push({ severity: 'error', path: [...here], message: key === undefined ? `${field.name}: ${message}` : message });
+}
+
+// `path` is one array for the whole walk, extended and restored around each step (a finding takes a
+// copy): a 1 MiB file has hundreds of thousands of steps and few findings.
+function walkField(ctx: WalkContext, plan: FieldPlan, rm: ReflectMessage, json: Record<string, unknown> | undefined, path: Segment[]): void {
+  const key = writtenKey(json, plan.field);
+  if (key !== undefined) path.push(key);
+  walkFieldAt(ctx, plan, rm, json, key, path);
+  if (key !== undefined) path.pop();
+}
+
+/** The checks of one field; `here` is its path (the message's when the field is not written). */
+function walkFieldAt(ctx: WalkContext, plan: FieldPlan, rm: ReflectMessage, json: Record<string, unknown> | undefined, key: string | undefined, here: Segment[]): void {
+  const { field, kind, messageRules } = plan;
   const set = rm.isSet(field);
-  const fail = (message: string): void => {
-    ctx.findings.push({ severity: 'error', path: here, message: key === undefined ? `${field.name}: ${message}` : message });
-  };
-  const fatal = set ? plan.deprecated.get(field) : undefined;
+  const fatal = set ? plan.deprecated : undefined;
   if (fatal !== undefined) {
     ctx.findings.push({
       severity: fatal ? 'error' : 'warning',
-      path: here,
+      path: [...here],
       atKey: key !== undefined,
       message: fatal ? `${field.parent.typeName}.${field.name} is deprecated and disallowed by default: Envoy refuses it` : `${field.parent.typeName}.${field.name} is deprecated: Envoy warns "Using deprecated option"`,
     });
   }
   // PGV checks a oneof member only when it is the case set.
   if (!set && field.oneof !== undefined) return;
-  const rules = rulesOf(ctx, field);
-  const messageRules = rules?.message as RuleSet | undefined;
   if (messageRules?.required === true && !set) {
-    fail('value is required');
+    fail(ctx, field, key, here, 'value is required');
     return;
   }
   // PGV checks a proto3 scalar's zero value too, but a message (or an optional scalar) only when set.
   if (!set && (field.fieldKind === 'message' || field.proto.proto3Optional)) return;
-  const kind = rules ? ruleKind(rules) : undefined;
   const itemJson = key === undefined ? undefined : json?.[key];
   switch (field.fieldKind) {
     case 'scalar':
@@ -146,7 +187,7 @@ function walkField(ctx: WalkContext, plan: MessagePlan, rm: ReflectMessage, fiel
       const value: unknown = rm.get(field);
       if (kind) {
         const problem = checkScalar(kind.kind, kind.rules, value, field);
-        if (problem) fail(problem);
+        if (problem) fail(ctx, field, key, here, problem);
       }
       if (field.fieldKind === 'enum') {
         if (set) deprecatedEnumValue(ctx, field, value as number, here);
@@ -158,7 +199,7 @@ function walkField(ctx: WalkContext, plan: MessagePlan, rm: ReflectMessage, fiel
       const sub = rm.get(field);
       if (kind) {
         const problem = checkMessageValue(kind.kind, kind.rules, sub);
-        if (problem) fail(problem);
+        if (problem) fail(ctx, field, key, here, problem);
       }
       if (messageRules?.skip === true) return;
       walkNested(ctx, field.message, sub.message, itemJson, here);
@@ -170,11 +211,10 @@ function walkField(ctx: WalkContext, plan: MessagePlan, rm: ReflectMessage, fiel
       if (kind?.kind === 'repeated') {
         const r = kind.rules;
         if (!(r.ignoreEmpty === true && list.length === 0)) {
-          if (r.minItems !== undefined && list.length < Number(r.minItems)) fail(`value must contain at least ${Number(r.minItems)} item(s)`);
-          if (r.maxItems !== undefined && list.length > Number(r.maxItems)) fail(`value must contain no more than ${Number(r.maxItems)} item(s)`);
+          if (r.minItems !== undefined && list.length < Number(r.minItems)) fail(ctx, field, key, here, `value must contain at least ${Number(r.minItems)} item(s)`);
+          if (r.maxItems !== undefined && list.length > Number(r.maxItems)) fail(ctx, field, key, here, `value must contain no more than ${Number(r.maxItems)} item(s)`);
         }
-        const items = r.items as RuleSet | undefined;
-        const itemKind = items ? ruleKind(items) : undefined;
+        const { itemKind } = plan;
         if (itemKind) {
           for (const [index, item] of list.entries()) {
             const problem = field.listKind === 'message' ? checkMessageValue(itemKind.kind, itemKind.rules, item as ReflectMessage) : checkScalar(itemKind.kind, itemKind.rules, item, field);
@@ -183,7 +223,11 @@ function walkField(ctx: WalkContext, plan: MessagePlan, rm: ReflectMessage, fiel
         }
       }
       if (field.listKind === 'message') {
-        for (const [index, item] of list.entries()) walkNested(ctx, field.message, (item as ReflectMessage).message, listJson[index], [...here, index]);
+        for (const [index, item] of list.entries()) {
+          here.push(index);
+          walkNested(ctx, field.message, (item as ReflectMessage).message, listJson[index], here);
+          here.pop();
+        }
       }
       return;
     }
@@ -192,11 +236,10 @@ function walkField(ctx: WalkContext, plan: MessagePlan, rm: ReflectMessage, fiel
       if (kind?.kind === 'map') {
         const r = kind.rules;
         if (!(r.ignoreEmpty === true && entries.length === 0)) {
-          if (r.minPairs !== undefined && entries.length < Number(r.minPairs)) fail(`value must contain at least ${Number(r.minPairs)} pair(s)`);
-          if (r.maxPairs !== undefined && entries.length > Number(r.maxPairs)) fail(`value must contain no more than ${Number(r.maxPairs)} pair(s)`);
+          if (r.minPairs !== undefined && entries.length < Number(r.minPairs)) fail(ctx, field, key, here, `value must contain at least ${Number(r.minPairs)} pair(s)`);
+          if (r.maxPairs !== undefined && entries.length > Number(r.maxPairs)) fail(ctx, field, key, here, `value must contain no more than ${Number(r.maxPairs)} pair(s)`);
         }
-        const keyRules = r.keys as RuleSet | undefined;
-        const keyKind = keyRules ? ruleKind(keyRules) : undefined;
+        const { keyKind } = plan;
         if (keyKind) {
           for (const [mapKey] of entries) {
             const problem = keyKind.kind === 'string' ? checkString(String(mapKey), keyKind.rules) : undefined;
@@ -206,7 +249,11 @@ function walkField(ctx: WalkContext, plan: MessagePlan, rm: ReflectMessage, fiel
       }
       if (field.mapKind === 'message') {
         const mapJson = isObject(itemJson) ? itemJson : {};
-        for (const [mapKey, value] of entries) walkNested(ctx, field.message, (value as ReflectMessage).message, mapJson[String(mapKey)], [...here, String(mapKey)]);
+        for (const [mapKey, value] of entries) {
+          here.push(String(mapKey));
+          walkNested(ctx, field.message, (value as ReflectMessage).message, mapJson[String(mapKey)], here);
+          here.pop();
+        }
       }
       return;
     }
@@ -232,7 +279,7 @@ function unknownEnumName(ctx: WalkContext, field: DescField, json: unknown, path
   if (!enumDesc || typeof json !== 'string' || enumDesc.values.some((v) => v.name === json)) return;
   ctx.findings.push({
     severity: ctx.unknownIsError ? 'error' : 'warning',
-    path,
+    path: [...path],
     message: `unknown value "${json}" of ${enumDesc.typeName}: Envoy ignores it and keeps the default (values: ${enumDesc.values.map((v) => v.name).join(', ')})`,
   });
 }
@@ -241,7 +288,7 @@ function deprecatedEnumValue(ctx: WalkContext, field: DescField, value: number, 
   const enumDesc = field.fieldKind === 'enum' ? field.enum : undefined;
   const entry = enumDesc?.values.find((v) => v.number === value);
   if (entry?.proto.options?.deprecated === true) {
-    ctx.findings.push({ severity: 'warning', path, message: `${enumDesc?.typeName}.${entry.name} is deprecated: Envoy warns "Using deprecated option"` });
+    ctx.findings.push({ severity: 'warning', path: [...path], message: `${enumDesc?.typeName}.${entry.name} is deprecated: Envoy warns "Using deprecated option"` });
   }
 }
 

@@ -109,6 +109,35 @@ describe('serve with no certificate flags (the embedded default)', () => {
   });
 });
 
+describe('serve preloads the ConfigMap check', () => {
+  test("loads Envoy's schema in its worker once it serves /mutate, and logs the load; a ConfigMap review after that is answered", async () => {
+    const cwd = await mkdtemp(join(dir, 'preload-'));
+    const proc = await spawnServe(['--port', '0', '--drain-delay', '0s'], { cwd });
+    try {
+      const loaded = await proc.logs.waitFor((l) => l.msg === 'Envoy schema loaded for /validate-configmap', 'schema loaded');
+      assert.ok(typeof loaded.loadMs === 'number' && loaded.loadMs > 0, JSON.stringify(loaded));
+      const order = proc.logs.lines.map((l) => String(l.msg));
+      assert.ok(order.findIndex((m) => m.startsWith('serving admission reviews at ')) < order.indexOf('Envoy schema loaded for /validate-configmap'), 'ready before the schema loads');
+      const review = {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: 'cm-preload', kind: { group: '', version: 'v1', kind: 'ConfigMap' }, resource: { group: '', version: 'v1', resource: 'configmaps' },
+          name: 'envoy-xds', namespace: 'shop', operation: 'CREATE',
+          object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'envoy-xds', namespace: 'shop' }, data: { 'lds.yaml': 'resources:\n- "@type": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: l\n  address: {socket_address: {address: 0.0.0.0, port_value: 70000}}\n' } },
+        },
+      };
+      const res = await postReview(`https://127.0.0.1:${String(proc.port)}/validate-configmap`, JSON.stringify(review), { ca: await readFile(join(cwd, '.dev-certs', 'tls.crt'), 'utf8') });
+      const answer = JSON.parse(res.body) as AdmissionReviewResponse;
+      assert.equal(answer.response.allowed, false);
+      assert.match(answer.response.status?.message ?? '', /lds\.yaml:4:\d+: error: resources\[0\]\.address\.socket_address\.port_value/);
+    } finally {
+      proc.kill('SIGTERM');
+    }
+    assert.deepEqual(await proc.exit, { code: 0, signal: null });
+  });
+});
+
 describe('serve refuses to start', () => {
   test('with an invalid config file, naming the file and the key', async () => {
     const config = join(dir, 'injector.yaml');

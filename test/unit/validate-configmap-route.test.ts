@@ -1,6 +1,7 @@
 // POST /validate-configmap through buildApp: a bad ConfigMap is denied with its file, line and
 // path; a typo is allowed with a warning; other objects pass untouched; the schema worker starts
-// only with the first ConfigMap review, and never for a Pod review.
+// with the first ConfigMap review or preload() (serve calls it once
+// ready), and never for a Pod review.
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
@@ -79,4 +80,33 @@ test('a clean ConfigMap is allowed without warnings; a DELETE is allowed uncheck
   assert.deepEqual(clean.response, { uid: 'cm-1', allowed: true });
   const deleted = await post('/validate-configmap', configMapReview({}, 'DELETE'));
   assert.deepEqual(deleted.response, { uid: 'cm-1', allowed: true });
+});
+
+test('preload() starts the worker and resolves once the schema is loaded, with the load time; checks then use that worker; close() ends it', async () => {
+  const preloaded = createConfigMapChecker();
+  try {
+    assert.equal(preloaded.started, false);
+    const loading = preloaded.preload();
+    assert.equal(preloaded.started, true);
+    const loadMs = await loading;
+    assert.ok(loadMs > 0, String(loadMs));
+    assert.equal(await preloaded.preload(), loadMs, 'a second preload waits for nothing new');
+    const checks = await preloaded.check({ metadata: { name: 'x' }, data: { 'lds.yaml': fixture('schema/refuses.port-out-of-range.lds.yaml') } });
+    assert.equal(checks[0]?.findings[0]?.severity, 'error');
+  } finally {
+    await preloaded.close();
+  }
+  assert.equal(preloaded.started, false);
+});
+
+test('a ConfigMap whose aliases expand into millions of values ends the schema worker, not the server: allowed with a warning that the check did not run; the next review gets a new worker', async () => {
+  // 10^8 strings from 8 lines: Struct values in a Cluster's metadata, each list ten aliases of the last.
+  const levels = ['l0: &l0 [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i <= 8; i++) levels.push(`l${String(i)}: &l${String(i)} [${Array<string>(10).fill(`*l${String(i - 1)}`).join(', ')}]`);
+  const bomb = ['resources:', '- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster', '  name: bomb', '  metadata:', '    filter_metadata:', '      bomb:', ...levels.map((line) => `        ${line}`)].join('\n');
+  const { response } = await post('/validate-configmap', configMapReview({ 'cds.yaml': `${bomb}\n` }));
+  assert.equal(response.allowed, true);
+  assert.match(response.warnings?.[0] ?? '', /the Envoy schema check did not run \(.*memory.*\); the ConfigMap was not checked/);
+  const next = await post('/validate-configmap', configMapReview({ 'lds.yaml': fixture('schema/refuses.port-out-of-range.lds.yaml') }));
+  assert.equal(next.response.allowed, false);
 });
