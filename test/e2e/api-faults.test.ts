@@ -187,7 +187,7 @@ test('(3) one outage, four causes in turn (reset, 403, 401, 429): each is logged
       assert.equal(found.length, 1, `${String(re)}: ${String(found.length)} lines`);
       assert.equal(found[0]?.level, WARN);
     }
-    assert.match(first(forbidden), /Fix: envoy-xds-injector rbac --namespace faults-causes --service-account envoy --configmap envoy-xds \| kubectl apply -f -/);
+    assert.match(first(forbidden), /Fix: kubectl exec -n faults-causes envoy-0 -c envoy-xds-watch -- envoy-xds-injector rbac --namespace faults-causes --service-account envoy --configmap envoy-xds \| kubectl apply -f -/);
     assert.match(first(unauthorized), /Fix: /);
     assert.match(first(throttled), /Retry-After/);
     assert.equal(lines(/usable again/).length, 1, 'one outage');

@@ -8,6 +8,7 @@
 // This is the loop only (IO: admin API, the target's verdict store, the clock). The rules it
 // applies are pure, each in its own file: judge.ts (the judgement), holds.ts (what is held back),
 // subscription-map.ts (which file feeds which subscription), messages.ts (what a verdict says).
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { EnvoyAdmin } from '../envoy/admin.js';
@@ -41,6 +42,8 @@ export interface VerdictOptions {
   holds: Holds;
   /** `--admin`: overrides the bootstrap's admin address. */
   admin?: AdminAddress;
+  /** How the operator runs the CLI, for the `validate` a message suggests (messages.ts: acceptedMessage). */
+  cli?: string;
   /** Base name of Envoy's bootstrap in the target (`--bootstrap`), if it is published there. */
   bootstrapName?: string;
   /** ms from publish after which an undecided verdict is `unknown` (default 10 s). */
@@ -333,7 +336,7 @@ export class VerdictTracker {
       const ignored = envoy === undefined ? 0 : ignoredFieldsSince(pending.baseline, { ...envoy, unknownFields: Math.max(envoy.unknownFields, 0) });
       ignoredFields = envoy === undefined ? 0 : Math.min(ignored, Math.max(0, envoy.unknownFields - this.reportedUnknownFields));
       if (envoy !== undefined) this.reportedUnknownFields = Math.max(this.reportedUnknownFields, envoy.unknownFields);
-      message = acceptedMessage(file, version, latencyMs, ignoredFields);
+      message = acceptedMessage(file, version, latencyMs, ignoredFields, this.options.cli, join(this.options.targetDir, file));
       this.logger[ignoredFields > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...(ignoredFields > 0 ? { ignoredFields } : {}) }, message);
       // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
       // ConfigMap's content another Pod's Envoy refused (its image or bootstrap may differ). A
