@@ -30,6 +30,9 @@ export function shellWord(word: string): string {
 export function selfCommand(env: NodeJS.ProcessEnv, script: string | undefined, wrapperTarget: (path: string) => string | undefined = readWrapperTarget): string {
   const self = script === undefined ? undefined : realpathOrUndefined(script);
   if (self === undefined) return CLI_NAME;
+  // Under npx or an npm script, PATH is npm's (npx links a clone into its cache and puts that on
+  // PATH), not the shell's the user will paste the command into.
+  if (env.npm_command !== undefined) return `node ${shellWord(built(self))}`;
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (dir === '') continue;
     const onPath = realpathOrUndefined(join(dir, CLI_NAME));

@@ -40,6 +40,10 @@ test('self command: npm link (a symlink on PATH) and the image\'s wrapper are th
   assert.equal(readWrapperTarget(join(root, 'image', 'envoy-xds-injector')), main);
 });
 
+test('self command: under npx (npm_command=exec) PATH is npm\'s, where npx linked the clone: node and the path, which the user\'s shell runs', () => {
+  assert.equal(selfCommand({ PATH: join(root, 'linked'), npm_command: 'exec' }, main), `node ${main}`);
+});
+
 test('self command: PATH\'s first envoy-xds-injector is another program: ours by its path', () => {
   assert.equal(selfCommand({ PATH: `${join(root, 'other')}:${join(root, 'linked')}` }, main), `node ${main}`);
 });
