@@ -37,18 +37,27 @@ async function stop(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     process.stderr.write('[dev-cluster] stopping...\n');
-    await node?.stop();
-    await cluster?.stop();
+    try {
+      await node?.stop();
+      await cluster?.stop();
+    } catch (err) {
+      process.stderr.write(`[dev-cluster] stop: ${err instanceof Error ? err.message : String(err)}\n`);
+      code = 1;
+    }
   }
   process.exit(code);
 }
-process.on('SIGINT', () => void stop(130));
-process.on('SIGTERM', () => void stop(143));
 
 try {
   if (values['without-injector']) process.env.NODE_IMAGES_DIR = await withoutInjector();
   cluster = await startCluster(NODE_CLUSTER_OPTIONS);
   node = await startNode(cluster, { syncFrequency: values['sync-frequency'] });
+  // The harness's own signal hooks (test/e2e/proc.ts) exit at once, for a test that dies: here the
+  // signal is the normal way to stop, so do the whole tear-down (containers, mounts, bridge) first.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
+  process.on('SIGINT', () => void stop(130));
+  process.on('SIGTERM', () => void stop(143));
+  process.on('SIGHUP', () => void stop(129));
   process.stdout.write(
     [
       `[dev-cluster] ready: node ${node.name} (${node.ip}), images ${Object.values(node.images).join(', ')}`,
