@@ -12,6 +12,8 @@ export interface CliContext {
   env: NodeJS.ProcessEnv;
   logger: Logger;
   version: string;
+  /** How the user runs this program again, for commands a hint prints (self-command.ts); default `envoy-xds-injector`. */
+  self?: string;
   /** Resolves when the process is asked to stop (SIGTERM/SIGINT). */
   shutdownSignal: AbortSignal;
 }

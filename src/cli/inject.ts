@@ -67,7 +67,7 @@ async function inputsOf(paths: string[], recursive: boolean, ctx: CliContext): P
     const kustomized = new Set(files.filter((file) => /(^|\/)kustomization\.ya?ml$/.test(file)).map((file) => dirname(file)));
     for (const holder of kustomized) {
       ctx.stderr.write(
-        `Warning: ${holder}: has a kustomization.yaml, which is read as one more manifest, as kubectl apply -f does; to inject what kubectl apply -k would apply: kubectl kustomize ${holder} | envoy-xds-injector inject -f -\n`,
+        `Warning: ${holder}: has a kustomization.yaml, which is read as one more manifest, as kubectl apply -f does; to inject what kubectl apply -k would apply: kubectl kustomize ${holder} | ${ctx.self ?? 'envoy-xds-injector'} inject -f -\n`,
       );
     }
     for (const file of files) inputs.push({ label: file, open: () => openManifest(file) });

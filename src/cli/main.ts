@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import type { CliContext, Command } from './context.js';
 import { UsageError } from './context.js';
+import { selfCommand } from './self-command.js';
 
 const USAGE = `Usage: envoy-xds-injector <command> [flags]
 
@@ -106,6 +107,7 @@ async function main(argv: string[]): Promise<number> {
     env: process.env,
     logger,
     version,
+    self: selfCommand(process.env, process.argv[1]),
     shutdownSignal: shutdown.signal,
   };
   try {

@@ -42,7 +42,7 @@ export async function workloadStatus(flags: WorkloadFlags, ctx: CliContext, usag
     ctx.stderr.write(`envoy-xds-injector status: ${(err as Error).message}\n`);
     return 1;
   }
-  const gather = { api: kubeStatusApi(kube.kubeConfig), read: execPodReader(kube.kubeConfig), namespace: kube.namespace, target };
+  const gather = { api: kubeStatusApi(kube.kubeConfig), read: execPodReader(kube.kubeConfig, undefined, ctx.self), namespace: kube.namespace, target };
   try {
     if (flags.wait) {
       const result = await waitForWorkload({

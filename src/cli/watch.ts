@@ -10,7 +10,7 @@ import type { VerdictListener } from '../sync/verdict/verdict.js';
 import type { EventRecorder } from '../sync/watch/reporters.js';
 import type { CliContext, Command } from './context.js';
 import { durationFlag, parseFlags, UsageError } from './context.js';
-import { rbacCommandLine } from '../sync/kube/rbac-hint.js';
+import { cliThroughPod, rbacCommandLine } from '../sync/kube/rbac-hint.js';
 
 const USAGE = `Usage: envoy-xds-injector watch --from DIR --to DIR [--resync 60s] [--ready-file PATH] [--bootstrap NAME]
        [--admin HOST:PORT|PATH] [--verdict-timeout 10s]
@@ -90,6 +90,13 @@ export const watch: Command = async (args, ctx) => {
   const targetDir = resolve(values.to);
   const resyncMs = durationFlag('resync', values.resync, MIN_RESYNC_MS);
   if (values.source !== 'volume' && values.source !== 'api') throw new UsageError(`--source: expected volume or api, got '${values.source}'`);
+  // Commands the watcher's messages suggest are read by an operator (log, Event, status): through
+  // this Pod's watcher container when the Pod is known, else this program as it was started.
+  const podName = values.pod ?? ctx.env.POD_NAME;
+  const podNamespace = values.namespace ?? ctx.env.POD_NAMESPACE;
+  const cli = podName !== undefined && podName !== '' && podNamespace !== undefined && podNamespace !== ''
+    ? cliThroughPod(podNamespace, podName)
+    : ctx.env.KUBERNETES_SERVICE_HOST === undefined ? (ctx.self ?? 'envoy-xds-injector') : cliThroughPod(undefined, 'POD');
   const api = values.source === 'api'
     ? await apiSource(ctx, {
         volumeDir: sourceDir,
@@ -121,6 +128,7 @@ export const watch: Command = async (args, ctx) => {
       logger: ctx.logger,
       resyncMs,
       verdictTimeoutMs,
+      cli,
       ...(admin === undefined ? {} : { admin }),
       signal: ctx.shutdownSignal,
       ...(values['ready-file'] === undefined ? {} : { readyFile: values['ready-file'] }),
@@ -191,7 +199,9 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
     return { source: new VolumeSource(flags.volumeDir), recorder: undefined, onPass: () => undefined, onVerdict: () => undefined };
   }
   const serviceAccount = ctx.env.POD_SERVICE_ACCOUNT;
-  const fix = rbacCommandLine(namespace, serviceAccount ?? 'SERVICE_ACCOUNT', flags.configMap);
+  // The fix is read by an operator (log line, Event): a command they can run with kubectl alone.
+  const cli = flags.pod === undefined || flags.pod === '' ? (ctx.self ?? 'envoy-xds-injector') : cliThroughPod(namespace, flags.pod);
+  const fix = rbacCommandLine(namespace, serviceAccount ?? 'SERVICE_ACCOUNT', flags.configMap, cli);
   const source = new ApiSource({
     connection,
     namespace,
@@ -203,6 +213,7 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
     checkTimeoutMs: flags.timeoutMs,
     backoff: { maxMs: flags.retryMaxMs },
     ...(serviceAccount === undefined ? {} : { serviceAccount }),
+    cli,
   });
   let recorder: EventRecorder | undefined;
   if (flags.pod === undefined || flags.pod === '') {

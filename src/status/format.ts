@@ -23,8 +23,9 @@ export function formatWorkload(s: WorkloadStatus): string {
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
   const table = rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] ?? 0))).join('  ').trimEnd());
   const why = s.pods.filter((p) => p.reason !== undefined).map((p) => `${p.pod} ${p.state}: ${p.reason ?? ''}`);
+  const warnings = s.pods.flatMap((p) => p.files.flatMap((f) => (f.warning === undefined ? [] : [`${p.pod} ${f.file}: ${f.warning}`])));
   const problems = s.configMaps.flatMap((c) => (c.problem === undefined ? [] : [c.problem]));
-  return `${[...table, ...(why.length === 0 ? [] : ['', 'WHY', ...why]), ...problems, '', summaryLine(s)].join('\n')}\n`;
+  return `${[...table, ...(why.length === 0 ? [] : ['', 'WHY', ...why]), ...(warnings.length === 0 ? [] : ['', 'WARNINGS', ...warnings]), ...problems, '', summaryLine(s)].join('\n')}\n`;
 }
 
 export function formatWorkloadAs(s: WorkloadStatus, output: 'json' | 'yaml'): string {

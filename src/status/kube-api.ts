@@ -67,8 +67,9 @@ export const POD_CLI = 'envoy-xds-injector';
  * Runs `envoy-xds-injector status --json --to DIR` in the container through the API's exec
  * (RBAC: `get` and `create` on pods/exec: a WebSocket exec is a GET, authorized as `get` before
  * Kubernetes 1.35 and as `create` too from 1.35). Resolves with its stdout when it exits 0.
+ * `cli`: how the operator runs the CLI, for the hint on a 403 (src/cli/self-command.ts).
  */
-export function execPodReader(kc: k8s.KubeConfig, timeoutMs = 30_000): PodReader {
+export function execPodReader(kc: k8s.KubeConfig, timeoutMs = 30_000, cli = POD_CLI): PodReader {
   const exec = new k8s.Exec(kc);
   return (namespace, pod, container, dir) =>
     new Promise((resolve, reject) => {
@@ -100,7 +101,7 @@ export function execPodReader(kc: k8s.KubeConfig, timeoutMs = 30_000): PodReader
         },
         (e: unknown) => {
           const message = e instanceof Error ? e.message : String(e);
-          const hint = /\b403\b/.test(message) ? ' (forbidden: needs get and create on pods/exec, see `envoy-xds-injector rbac --status-reader`)' : '';
+          const hint = /\b403\b/.test(message) ? ` (forbidden: needs get and create on pods/exec, see \`${cli} rbac --status-reader --help\`)` : '';
           settle(new Error(`exec into ${container}: ${message}${hint}`));
         },
       );

@@ -20,6 +20,8 @@ export interface PodLocalFile {
     reason?: string;
     reasonPossiblyEarlier?: boolean;
     envoyLog?: string;
+    /** accepted: fields Envoy ignored in that version (server.dynamic_unknown_fields). */
+    ignoredFields?: number;
   };
 }
 
@@ -66,6 +68,7 @@ export function parsePodLocalStatus(text: string): PodLocalStatus {
         if (value !== undefined) f.verdict[key] = value;
       }
       if (v.reasonPossiblyEarlier === true) f.verdict.reasonPossiblyEarlier = true;
+      if (typeof v.ignoredFields === 'number' && v.ignoredFields > 0) f.verdict.ignoredFields = v.ignoredFields;
     }
     files.push(f);
   }

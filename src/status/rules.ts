@@ -8,6 +8,8 @@
 //   REJECTED  Envoy refused the ConfigMap's version of a file, or the watcher's gate did
 //   UNKNOWN   no answer: the Pod could not be read, Envoy's admin API did not answer, a verdict
 //             that could not be had; always with why
+import { join } from 'node:path';
+import { cliThroughPod } from '../sync/kube/rbac-hint.js';
 import type { PodLocalStatus, PodLocalFile } from './pod-local.js';
 
 export type PodState = 'SYNCED' | 'PENDING' | 'REJECTED' | 'UNKNOWN';
@@ -24,6 +26,8 @@ export interface WantedFile {
 /** What is known of one Pod before its files are judged. */
 export interface PodFacts {
   pod: string;
+  /** The Pod's namespace, for the commands a warning suggests. */
+  namespace?: string;
   /** `volume` or `api` (the Pod's envoy-xds-injector.io/source), for the words of a PENDING reason. */
   source: 'volume' | 'api';
   /** The ConfigMap's files now, or why they could not be read (not found, forbidden). */
@@ -49,6 +53,10 @@ export interface FileVerdict {
   state: PodState;
   /** Why the file is not SYNCED. */
   why?: string;
+  /** Envoy accepted the ConfigMap's version but ignored this many unknown fields in it (misspelt settings are not applied). */
+  ignoredFields?: number;
+  /** What that means and the command that names the fields (set with ignoredFields). */
+  warning?: string;
 }
 
 export interface PodJudgement {
@@ -73,6 +81,12 @@ export function judgeFile(want: WantedFile, f: PodLocalFile | undefined, source:
   if (f?.published !== undefined) row.published = f.published;
   if (f?.envoy !== undefined) row.envoy = f.envoy.live ? f.envoy.version : `${f.envoy.version} (last seen)`;
   if (f?.verdict !== undefined) row.lastVerdict = `${f.verdict.outcome}${f.verdict.version === undefined ? '' : ` ${f.verdict.version}`}`;
+  // Envoy's warning about the ConfigMap's version (not an earlier one): accepted, fields ignored.
+  const ignored = f?.verdict?.outcome === 'accepted' && f.verdict.version === want.version ? (f.verdict.ignoredFields ?? 0) : 0;
+  if (ignored > 0) {
+    row.ignoredFields = ignored;
+    row.lastVerdict = `${row.lastVerdict ?? ''}, ignored ${String(ignored)} unknown field${ignored === 1 ? '' : 's'}`;
+  }
   const done = (state: PodState, why?: string): FileVerdict => ({ ...row, state, ...(why === undefined ? {} : { why }) });
 
   if (want.invalid !== undefined) {
@@ -96,6 +110,14 @@ export function judgeFile(want: WantedFile, f: PodLocalFile | undefined, source:
   return done('PENDING', `published; Envoy runs ${f.envoy?.version === undefined || f.envoy.version === '' ? 'no version yet' : f.envoy.version}, its verdict is pending`);
 }
 
+/** The sentence for a file Envoy accepted with unknown fields ignored, with the command that names them (in the Pod's watcher). */
+function withWarning(row: FileVerdict, facts: PodFacts, local: PodLocalStatus): FileVerdict {
+  const n = row.ignoredFields;
+  if (n === undefined) return row;
+  const validate = `${cliThroughPod(facts.namespace, facts.pod)} validate ${local.targetDir === '' ? row.file : join(local.targetDir, row.file)}`;
+  return { ...row, warning: `Envoy runs version ${row.configMap} but ignored ${String(n)} unknown field${n === 1 ? '' : 's'} in it (misspelt settings are not applied); ${validate} names them` };
+}
+
 const PRECEDENCE: Record<PodState, number> = { REJECTED: 3, UNKNOWN: 2, PENDING: 1, SYNCED: 0 };
 
 /**
@@ -115,7 +137,7 @@ export function judgePod(facts: PodFacts): PodJudgement {
   if (facts.local === undefined) return out('UNKNOWN', facts.unreadable ?? 'the Pod-local status was not read', []);
   const local = facts.local;
   const byName = new Map(local.files.map((f) => [f.file, f]));
-  const files = facts.wanted.map((w) => judgeFile(w, byName.get(w.file), facts.source));
+  const files = facts.wanted.map((w) => withWarning(judgeFile(w, byName.get(w.file), facts.source), facts, local));
   const worst = (state: PodState): FileVerdict | undefined => files.find((f) => f.state === state);
   const fileReason = (f: FileVerdict): string => `${f.file}: ${f.why ?? f.state}`;
 

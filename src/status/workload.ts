@@ -270,6 +270,7 @@ export async function gatherWorkload(opts: GatherOptions): Promise<WorkloadStatu
     return {
       ...judgePod({
         pod: f.pod,
+        namespace,
         source: f.source,
         wanted,
         ...(f.starting === undefined ? {} : { starting: f.starting }),

@@ -99,6 +99,18 @@ test('the paths README.md tells operators to apply or run exist', () => {
   }
 });
 
+test('the image README builds, loads (kind) and imports (containerd) is the one the manifests and the chart run without overrides', () => {
+  const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+  const image = defaultConfig(pkg.version).image;
+  const named = [...readme.matchAll(/\b(?:docker build -t|buildah build -t|kind load docker-image|docker image save (?:--platform \S+ )?-o \S+|buildah push) (ghcr\.io\/\S+)/g)].map((m) => m[1] ?? '');
+  assert.ok(named.length >= 6, named.join(', '));
+  for (const ref of named) assert.equal(ref, image);
+  // buildah's archive carries the name containerd files it under.
+  for (const m of readme.matchAll(/oci-archive:[^:\s]+:(\S+)/g)) assert.equal(m[1], image);
+  assert.match(readme, /ctr -n k8s\.io images import envoy-xds-injector\.tar/);
+  assert.match(readme, /kind load image-archive envoy-xds-injector\.tar/);
+});
+
 describe('base: the injector Deployment', () => {
   test('namespaced objects live in the envoy-xds-injector namespace', () => {
     assert.equal(only(baseObjects, 'Namespace').metadata.name, NAMESPACE);

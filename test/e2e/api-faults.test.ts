@@ -194,7 +194,7 @@ test('(3) one outage, four causes in turn (reset, 403, 401, 429): each is logged
       }
     }
     assert.ok(status.seen.filter((r) => r.path.includes('/configmaps?') && r.relayed === 401).length >= 2, 'the 401 persisted over retries');
-    assert.match(first(forbidden), /Fix: envoy-xds-injector rbac --namespace faults-causes --service-account envoy --configmap envoy-xds \| kubectl apply -f -/);
+    assert.match(first(forbidden), /Fix: kubectl exec -n faults-causes envoy-0 -c envoy-xds-watch -- envoy-xds-injector rbac --namespace faults-causes --service-account envoy --configmap envoy-xds \| kubectl apply -f -/);
     assert.match(first(unauthorized), /Fix: /);
     assert.match(first(throttled), /Retry-After/);
     assert.equal(lines(/usable again/).length, 1, 'one outage');
@@ -233,7 +233,7 @@ test('(3b) a token or a Role gone bad under an open watch (which keeps deliverin
     await revokeRbac(cluster, ns, 'envoy', 'envoy-xds');
     const forbidden = await pod.watcher.waitForLog((l) => msg(l).startsWith('Kubernetes API forbids list on configmaps "envoy-xds"'), 'the check\'s 403', 60_000);
     assert.equal(forbidden.level, WARN);
-    assert.match(msg(forbidden), /the open watch goes on delivering changes.* Fix: envoy-xds-injector rbac --namespace faults-open-watch --service-account envoy --configmap envoy-xds \| kubectl apply -f -/);
+    assert.match(msg(forbidden), /the open watch goes on delivering changes.* Fix: kubectl exec -n faults-open-watch envoy-0 -c envoy-xds-watch -- envoy-xds-injector rbac --namespace faults-open-watch --service-account envoy --configmap envoy-xds \| kubectl apply -f -/);
     await pod.setBody('o3');
     await pod.envoy.waitForBody(pod.port, 'o3', 30_000);
     await restoreRbac(cluster, ns, 'envoy', 'envoy-xds');

@@ -145,7 +145,7 @@ test('no RoleBinding: watch says once what is forbidden and which command fixes 
   try {
     const line = await pod.watcher.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('Kubernetes API forbids'), 'forbidden line');
     assert.match(line.msg ?? '', /forbids list on configmaps "envoy-xds" in namespace api-forbidden/);
-    assert.match(line.msg ?? '', /Fix: envoy-xds-injector rbac --namespace api-forbidden --service-account nobody --configmap envoy-xds \| kubectl apply -f -/);
+    assert.match(line.msg ?? '', /Fix: kubectl exec -n api-forbidden envoy-0 -c envoy-xds-watch -- envoy-xds-injector rbac --namespace api-forbidden --service-account nobody --configmap envoy-xds \| kubectl apply -f -/);
     // The kubelet updates the volume: the watcher publishes it.
     await pod.volume.write({ 'lds.yaml': ldsYaml({ port: pod.port, body: 'from-volume' }) });
     await pod.envoy.waitForBody(pod.port, 'from-volume', 60_000);
@@ -379,7 +379,7 @@ test('the last-accepted ConfigMap missing and no right to create it: one warning
       await pod.envoy.waitForBody(pod.port, body, 60_000);
     }
     const line = await pod.watcher.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('cannot create ConfigMap envoy-xds-envoy-xds-accepted'), 'the forbidden create');
-    assert.match(String(line.msg), /fix: envoy-xds-injector rbac --namespace api-last-accepted-missing --service-account envoy --configmap envoy-xds \| kubectl apply -f -$/);
+    assert.match(String(line.msg), /fix: kubectl exec -n api-last-accepted-missing envoy-0 -c envoy-xds-watch -- envoy-xds-injector rbac --namespace api-last-accepted-missing --service-account envoy --configmap envoy-xds \| kubectl apply -f -$/);
     assert.equal(pod.watcher.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('cannot create ConfigMap')).length, 1);
   } finally {
     await pod.stop();

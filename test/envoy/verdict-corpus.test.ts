@@ -6,6 +6,7 @@
 // the verdict makes; after every sequence an Envoy restarted from the published directory must
 // serve what the running Envoy served.
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { test } from 'node:test';
 import { gatherStatus } from '../../src/sync/verdict/status.js';
 import type { Outcome } from '../../src/sync/verdict/verdict.js';
 import { EventReason, verdictOccurrence } from '../../src/sync/watch/reporters.js';
+import { runCli } from '../sync/harness.js';
 import type { LogLine } from '../sync/harness.js';
 import type { EnvoyProcess } from './envoy.js';
 import {
@@ -401,6 +403,18 @@ test('envoy-ignores-unknown-field.lds.yaml: Envoy loads it and ignores misspelt 
     assert.ok(moved > 0, 'Envoy counted the unknown fields');
     assert.equal(line.ignoredFields, moved, String(line.msg));
     assert.match(String(line.msg), /ignored/);
+    // `status` shows it, in its table and its JSON (which the workload view reads).
+    const table = await runCli(['status', '--to', pod.target]);
+    assert.match(table.stdout, new RegExp(`^lds\\.yaml .* accepted \\S+ at .*, ignored ${String(moved)} unknown fields?$`, 'm'), table.stdout);
+    assert.ok(table.stdout.includes(`\nENVOY IGNORED UNKNOWN FIELDS\n${String(line.msg)}\n`), table.stdout);
+    const json = JSON.parse((await runCli(['status', '--json', '--to', pod.target])).stdout) as { files: { file: string; verdict?: { ignoredFields?: number } }[] };
+    assert.equal(json.files.find((f) => f.file === 'lds.yaml')?.verdict?.ignoredFields, moved);
+    // The command the message suggests runs as written (here, outside a Pod: this program by its path) and names both fields.
+    const command = /: (\S.* validate \S+) names them/.exec(String(line.msg))?.[1] ?? '';
+    assert.ok(!command.startsWith('envoy-xds-injector '), `${command}: not on this PATH`);
+    const named = spawnSync('sh', ['-c', command], { encoding: 'utf8' });
+    assert.equal(named.status, 0, `${command}: ${named.stderr}`);
+    assert.match(named.stderr + named.stdout, /unknown field "per_connection_buffer_limit_bytez"[\s\S]*unknown field "stream_idle_timeoutt"/);
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 typo-1', 'typo-1');
     await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
   } finally {

@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:tls';
 import { createHash, X509Certificate } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { kubectl, startCluster, type Cluster } from '../e2e/cluster.js';
+import { kubectl, kubectlPath, startCluster, type Cluster } from '../e2e/cluster.js';
 import { plain } from '../e2e/objects.js';
-import { sleep, waitFor } from '../e2e/proc.js';
+import { run, sleep, waitFor } from '../e2e/proc.js';
 import { apiMessage, listEvents, STATUS_ANNOTATION } from '../e2e/webhook.js';
 import { CONFIG_DIR as WATCH_TARGET } from '../../src/inject/names.js';
 import type { Status } from '../../src/sync/verdict/status.js';
@@ -561,6 +561,34 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     report(`envoy-xds-injector status in the replacement:\n${table}`);
     assert.match(table, /^lds\.yaml +example-2\+sha256:[0-9a-f]{12} \(refused, held back\) +sha256:[0-9a-f]{12} +sha256:[0-9a-f]{12} +rejected example-2\+sha256:[0-9a-f]{12} at .* rolled back$/m);
     assert.equal(isReady(await cluster.core.readNamespacedPod({ namespace: DEMO_NS, name: replacementName })), true);
+  });
+
+  test('10. no RoleBinding: the watcher\'s Fix, run as printed with kubectl alone (rbac in the Pod\'s watcher container), restores it; the watcher follows the API again', async () => {
+    const binding = 'envoy-xds-watch-envoy-xds-example-envoy'; // what `rbac` names it (manifests/examples-api/rbac.yaml)
+    await sh(cluster, repo, 'kubectl', ['-n', DEMO_NS, 'delete', 'rolebinding', binding]);
+    const before = (await listPods(cluster, DEMO_NS, DEMO_SELECTOR)).filter((p) => p.metadata?.deletionTimestamp === undefined);
+    for (const p of before) await cluster.core.deleteNamespacedPod({ namespace: DEMO_NS, name: p.metadata?.name ?? '', gracePeriodSeconds: 0 });
+    const gone = new Set(before.map((p) => p.metadata?.name));
+    const pod = await waitFor('a Pod without the Role Ready', async () =>
+      (await listPods(cluster, DEMO_NS, DEMO_SELECTOR)).find((p) => !gone.has(p.metadata?.name) && p.metadata?.deletionTimestamp === undefined && isReady(p)),
+    { timeoutMs: 180_000, intervalMs: 500 });
+    const name = pod.metadata?.name ?? '';
+    const forbidden = await waitFor('the watcher\'s forbidden line', async () =>
+      (await containerLogs(cluster, DEMO_NS, name, 'envoy-xds-watch')).split('\n').map((l) => /"msg":"(Kubernetes API forbids [^"\\]*(?:\\.[^"\\]*)*)"/.exec(l)?.[1]).find((m) => m !== undefined),
+    { timeoutMs: 120_000, intervalMs: 500 });
+    const fix = (JSON.parse(`"${forbidden}"`) as string).split('Fix: ')[1] ?? '';
+    report(`the watcher's fix: ${fix}`);
+    assert.equal(fix, `kubectl exec -n ${DEMO_NS} ${name} -c envoy-xds-watch -- envoy-xds-injector rbac --namespace ${DEMO_NS} --service-account envoy --configmap ${DEMO_CONFIGMAP} | kubectl apply -f -`);
+    // As an operator pastes it: a shell with kubectl on PATH and the cluster's kubeconfig, nothing else.
+    const applied = await run('sh', ['-c', fix], { cwd: repo, env: { PATH: `${dirname(await kubectlPath())}:/usr/bin:/bin`, KUBECONFIG: cluster.kubeconfigPath, HOME: process.env.HOME ?? '/root' } });
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, new RegExp(`rolebinding\\.rbac\\.authorization\\.k8s\\.io/${binding} created`));
+    await waitFor('the watcher back on the API', async () =>
+      (await containerLogs(cluster, DEMO_NS, name, 'envoy-xds-watch')).includes('Kubernetes API usable again') ? true : undefined,
+    { timeoutMs: 120_000, intervalMs: 500 });
+    const shipped = (await exampleObject<k8s.V1ConfigMap>(repo, 'configmap.yaml')).data?.['lds.yaml'] ?? '';
+    await editConfigMap(cluster, DEMO_NS, DEMO_CONFIGMAP, 'lds.yaml', () => withBody(shipped, 'config a2\n'));
+    await waitForBody(pod.status?.podIP ?? '', 10000, 'config a2\n', 30_000);
   });
 });
 

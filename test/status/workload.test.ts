@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { V1ConfigMap, V1LabelSelector, V1Pod } from '@kubernetes/client-node';
 import { plain } from '../e2e/objects.js';
-import { formatWorkload, summaryLine } from '../../src/status/format.js';
+import { formatWorkload, formatWorkloadAs, summaryLine } from '../../src/status/format.js';
 import { waitForWorkload } from '../../src/status/wait.js';
 import { gatherWorkload, parseTarget, selectorString, wantedFiles, type PodReader, type StatusApi } from '../../src/status/workload.js';
 import { sha256, stampVersion } from '../../src/sync/envoy/version-stamp.js';
@@ -111,6 +111,26 @@ test('a deployment\'s Pods: each read in its watcher with its --to; not injected
   assert.match(table, /^POD +STATE +FILE +CONFIGMAP +PUBLISHED +ENVOY RUNS +LAST VERDICT$/m);
   assert.match(table, new RegExp(`^envoy-a +SYNCED +envoy\\.yaml .*\\n +lds\\.yaml +${ldsVersion(LDS)} +${ldsVersion(LDS)} +${ldsVersion(LDS)} +-$`, 'm'));
   assert.match(table, /^WHY\nenvoy-b UNKNOWN: Envoy's container envoy is not running/m);
+});
+
+test('Envoy accepted the ConfigMap\'s version but ignored unknown fields (XdsAcceptedWithWarnings): SYNCED, with the warning and the command that names them, in the table and in -o json', async () => {
+  const v = ldsVersion(LDS);
+  const api = fakeApi(() => [pod('envoy-a')], () => cm(LDS, '5'));
+  const verdict = { outcome: 'accepted', version: v, at: 'T', rolledBack: false, message: 'm', ignoredFields: 2 };
+  const s = await gatherWorkload({ api, read: () => Promise.resolve(localJson(v, { verdict })), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
+  assert.equal(s.state, 'SYNCED');
+  const lds = s.pods[0]?.files.find((f) => f.file === 'lds.yaml');
+  const warning = `Envoy runs version ${v} but ignored 2 unknown fields in it (misspelt settings are not applied); kubectl exec -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate /etc/custom/lds.yaml names them`;
+  assert.deepEqual({ ignoredFields: lds?.ignoredFields, warning: lds?.warning, lastVerdict: lds?.lastVerdict }, { ignoredFields: 2, warning, lastVerdict: `accepted ${v}, ignored 2 unknown fields` });
+  const table = formatWorkload(s);
+  assert.match(table, new RegExp(`^ +lds\\.yaml +${v} +${v} +${v} +accepted ${v}, ignored 2 unknown fields$`, 'm'));
+  assert.ok(table.includes(`\nWARNINGS\nenvoy-a lds.yaml: ${warning}\n`), table);
+  const json = JSON.parse(formatWorkloadAs(s, 'json')) as { pods: { files: { file: string; ignoredFields?: number; warning?: string }[] }[] };
+  assert.deepEqual(json.pods[0]?.files.find((f) => f.file === 'lds.yaml'), { ...lds });
+  // A warning about an earlier version is not the ConfigMap's: none shown.
+  const earlier = await gatherWorkload({ api, read: () => Promise.resolve(localJson(v, { verdict: { ...verdict, version: 'sha256:000000000000' } })), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
+  assert.equal(earlier.pods[0]?.files.find((f) => f.file === 'lds.yaml')?.warning, undefined);
+  assert.ok(!formatWorkload(earlier).includes('WARNINGS'));
 });
 
 test('a missing workload is an error naming it; a Pod that cannot be read is UNKNOWN with the reader\'s reason', async () => {

@@ -90,3 +90,13 @@ test('status prints why, one line per refused file, below the table', () => {
   );
   assert.ok(!formatStatus({ ...base, files: [{ file: 'rds.yaml', held: false }] }).includes('WHY'));
 });
+
+test('status shows a version Envoy accepted with unknown fields ignored: in its verdict column and the message below the table', () => {
+  const message = 'Envoy accepted lds.yaml version v2 in 5 ms, but ignored 2 unknown fields in it (...): kubectl exec -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate /t/lds.yaml names them, ...';
+  const out = formatStatus({
+    targetDir: '/t', sourceDir: '/s', watcherPid: 1, updatedAt: 'now',
+    files: [{ file: 'lds.yaml', held: false, configMap: 'v2', published: 'v2', verdict: { outcome: 'accepted', version: 'v2', at: 'T', latencyMs: 5, rolledBack: false, message, ignoredFields: 2 } }],
+  });
+  assert.match(out, /^lds\.yaml +v2 +v2 +- +accepted v2 at T \(5 ms\), ignored 2 unknown fields$/m);
+  assert.ok(out.endsWith(`\nENVOY IGNORED UNKNOWN FIELDS\n${message}\n`), out);
+});

@@ -1,7 +1,7 @@
 // `inject` as a UNIX tool, run as a process: directories as kubectl reads them, input that is not a
 // manifest, a reader that closes the pipe early, and signals.
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -66,7 +66,13 @@ describe('-f DIR reads a directory as kubectl apply -f DIR does', () => {
     assert.match(run.stdout, /name: envoy-xds-copy/);
     const configMap = await readFile(join(examples, 'configmap.yaml'), 'utf8');
     assert.ok(run.stdout.startsWith(configMap), 'an untouched file is copied byte for byte');
-    assert.match(run.stderr, /^Warning: .*examples: has a kustomization\.yaml, .*kubectl kustomize .*examples \| envoy-xds-injector inject -f -$/m);
+    assert.match(run.stderr, /^Warning: .*examples: has a kustomization\.yaml, .*kubectl kustomize .*examples \| .+ inject -f -$/m);
+    // The suggested command runs as printed: this program as it can be run again from a shell
+    // (src/cli/self-command.ts), not a bare name that is on no PATH.
+    const cli = /kubectl kustomize .*examples \| (.+) inject -f -$/m.exec(run.stderr)?.[1] ?? '';
+    const again = spawnSync('sh', ['-c', `${cli} --version`], { encoding: 'utf8' });
+    assert.equal(again.status, 0, `${cli} --version: ${again.stderr}`);
+    assert.match(again.stdout, /^\d+\.\d+\.\d+\n$/);
   });
 
   test('-R over a tree whose kustomization.yaml files sit in subdirectories: each warning names the directory holding one, not the -f root', async () => {

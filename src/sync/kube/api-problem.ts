@@ -83,6 +83,8 @@ export interface ExplainContext {
   serviceAccount?: string | undefined;
   /** Where the credentials come from, e.g. `ServiceAccount token /var/run/...`. */
   credentials: string;
+  /** How the reader runs the CLI for the fix (rbac-hint.ts: cliThroughPod); default `envoy-xds-injector`. */
+  cli?: string | undefined;
 }
 
 const FALLBACK = 'following the ConfigMap volume instead (changes arrive at the kubelet\'s sync, up to about a minute); retrying the API with backoff';
@@ -102,7 +104,7 @@ export function explainProblem(problem: ApiProblem, ctx: ExplainContext, watchOp
   switch (problem.kind) {
     case 'forbidden': {
       const sa = serviceAccountOf(problem.message) ?? ctx.serviceAccount ?? 'SERVICE_ACCOUNT';
-      return `Kubernetes API forbids ${verb} on configmaps "${configMap}" in namespace ${namespace} (${problem.message}): ${meanwhile}. Fix: ${rbacCommandLine(namespace, sa, configMap)}`;
+      return `Kubernetes API forbids ${verb} on configmaps "${configMap}" in namespace ${namespace} (${problem.message}): ${meanwhile}. Fix: ${rbacCommandLine(namespace, sa, configMap, ctx.cli)}`;
     }
     case 'unauthorized':
       return `Kubernetes API refused the ServiceAccount token (401 on ${what}: ${problem.message}): ${meanwhile}. Fix: the token (${ctx.credentials}) is read again after each 401; if this persists, the ServiceAccount was deleted or re-created, or the token expired: delete the Pod so that it gets a new token`;

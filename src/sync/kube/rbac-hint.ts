@@ -1,7 +1,24 @@
-// The one-line fix for a missing permission, as the watcher's log lines print it. Its own module so
-// `watch` does not load `rbac`'s YAML printer.
+// The one-line fix for a missing permission, as the watcher's log lines and Events print it. Its own
+// module so `watch` does not load `rbac`'s YAML printer.
+import { WATCH_CONTAINER } from '../../inject/names.js';
 
-/** `envoy-xds-injector rbac ... | kubectl apply -f -` for that namespace, ServiceAccount and ConfigMap. */
-export function rbacCommandLine(namespace: string, serviceAccount: string, configMap: string): string {
-  return `envoy-xds-injector rbac --namespace ${namespace} --service-account ${serviceAccount} --configmap ${configMap} | kubectl apply -f -`;
+/** The CLI's name inside the image (on its PATH, and its ENTRYPOINT). */
+export const IMAGE_CLI = 'envoy-xds-injector';
+
+/**
+ * The CLI as an operator runs it from their own machine, with only kubectl: through the Pod's
+ * watcher container, whose image has it on PATH, e.g.
+ * `kubectl exec -n shop envoy-7d9f -c envoy-xds-watch -- envoy-xds-injector` (a Pod that does not
+ * know its name, i.e. `source: volume` without POD_NAME, says `kubectl exec POD ...`).
+ */
+export function cliThroughPod(namespace: string | undefined, pod: string): string {
+  return `kubectl exec${namespace === undefined ? '' : ` -n ${namespace}`} ${pod} -c ${WATCH_CONTAINER} -- ${IMAGE_CLI}`;
+}
+
+/**
+ * `CLI rbac ... | kubectl apply -f -` for that namespace, ServiceAccount and ConfigMap. `cli` is how
+ * the reader runs the CLI: cliThroughPod(...) in a Pod, the program's own command line elsewhere.
+ */
+export function rbacCommandLine(namespace: string, serviceAccount: string, configMap: string, cli: string = IMAGE_CLI): string {
+  return `${cli} rbac --namespace ${namespace} --service-account ${serviceAccount} --configmap ${configMap} | kubectl apply -f -`;
 }

@@ -24,6 +24,8 @@ export interface ApiSourceOptions {
   volumeLagMs?: number;
   /** For the "how to fix" hint: the Pod's ServiceAccount, when known. */
   serviceAccount?: string;
+  /** For the "how to fix" hint: how an operator runs the CLI (rbac-hint.ts: cliThroughPod), when known. */
+  cli?: string;
   backoff?: Partial<BackoffPolicy>;
   /** How often the watch is checked, and how long a check may go unanswered (ms; configmap-watch.ts). */
   checkMs?: number;
@@ -199,7 +201,7 @@ export class ApiSource implements SnapshotSource {
 
   /** One line naming what failed and what fixes it (api-problem.ts); `watchOpen`: a refused check of a watch that goes on. */
   explain(problem: ApiProblem, watchOpen = false): string {
-    const { namespace, configMap, serviceAccount, connection } = this.options;
-    return explainProblem(problem, { namespace, configMap, serviceAccount, credentials: connection.origin }, watchOpen);
+    const { namespace, configMap, serviceAccount, connection, cli } = this.options;
+    return explainProblem(problem, { namespace, configMap, serviceAccount, credentials: connection.origin, cli }, watchOpen);
   }
 }

@@ -2,6 +2,7 @@
 // to the last version Envoy accepted, the hold on refused content, the log line, the state entry
 // and the listeners (Events, the last-accepted store). The tracker (tracker.ts) decides the outcome;
 // this file carries it out.
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { EnvoyAdmin } from '../envoy/admin.js';
 import type { RejectionReason } from '../envoy/rejection-reason.js';
@@ -33,7 +34,7 @@ export interface Decided {
 }
 
 export interface ConcludeContext {
-  options: Pick<VerdictOptions, 'targetDir' | 'restore' | 'resync'>;
+  options: Pick<VerdictOptions, 'targetDir' | 'restore' | 'resync' | 'cli'>;
   logger: Logger;
   holds: Holds;
   state: VerdictState;
@@ -91,7 +92,7 @@ export class Conclusions {
       const ignored = envoy === undefined ? 0 : ignoredFieldsSince(pending.baseline, { ...envoy, unknownFields: Math.max(envoy.unknownFields, 0) });
       ignoredFields = envoy === undefined ? 0 : Math.min(ignored, Math.max(0, envoy.unknownFields - this.reportedUnknownFields));
       if (envoy !== undefined) this.reportedUnknownFields = Math.max(this.reportedUnknownFields, envoy.unknownFields);
-      message = acceptedMessage(file, version, latencyMs, ignoredFields);
+      message = acceptedMessage(file, version, latencyMs, ignoredFields, this.ctx.options.cli, join(targetDir, file));
       logger[ignoredFields > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...(ignoredFields > 0 ? { ignoredFields } : {}) }, message);
       // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
       // ConfigMap's content another Pod's Envoy refused (its image or bootstrap may differ). A

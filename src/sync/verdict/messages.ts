@@ -12,10 +12,14 @@ function because(why: RejectionReason | undefined): string {
   return sentence === undefined ? '' : `. ${sentence}`;
 }
 
-export function acceptedMessage(file: string, version: string | undefined, latencyMs: number, ignoredFields = 0): string {
+/**
+ * `cli` is how the operator runs the CLI (src/sync/kube/rbac-hint.ts: `kubectl exec -n NS POD -c
+ * envoy-xds-watch -- envoy-xds-injector` in a Pod); `path` the published file, which it validates.
+ */
+export function acceptedMessage(file: string, version: string | undefined, latencyMs: number, ignoredFields = 0, cli = 'envoy-xds-injector', path = file): string {
   const accepted = `Envoy accepted ${file} version ${versionText(version)} in ${String(latencyMs)} ms`;
   if (ignoredFields === 0) return accepted;
-  return `${accepted}, but ignored ${String(ignoredFields)} unknown field${ignoredFields === 1 ? '' : 's'} in it (server.dynamic_unknown_fields; misspelt settings are not applied): envoy-xds-injector validate names them, Envoy's log too: grep "Unknown field"`;
+  return `${accepted}, but ignored ${String(ignoredFields)} unknown field${ignoredFields === 1 ? '' : 's'} in it (server.dynamic_unknown_fields; misspelt settings are not applied): ${cli} validate ${path} names them, Envoy's log too: grep "Unknown field"`;
 }
 
 /** Why an edit is refused when Envoy took the file but refused what a subscription it opened read. */

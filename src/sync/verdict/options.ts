@@ -11,6 +11,8 @@ export interface VerdictOptions {
   holds: Holds;
   /** `--admin`: overrides the bootstrap's admin address. */
   admin?: AdminAddress;
+  /** How the operator runs the CLI, for the `validate` a message suggests (messages.ts: acceptedMessage). */
+  cli?: string;
   /** Base name of Envoy's bootstrap in the target (`--bootstrap`), if it is published there. */
   bootstrapName?: string;
   /** ms from publish after which an undecided verdict is `unknown` (default 10 s). */

@@ -136,13 +136,15 @@ async function isWatchProcess(pid: number): Promise<boolean> {
   return cmdline === undefined || cmdline.split('\0').includes('watch');
 }
 
+const ignoredText = (n: number | undefined): string => (n === undefined || n === 0 ? '' : `, ignored ${String(n)} unknown field${n === 1 ? '' : 's'}`);
+
 /** The human table `status` prints. */
 export function formatStatus(status: Status): string {
   const rows = [['FILE', 'CONFIGMAP', 'PUBLISHED', 'ENVOY RUNS', 'LAST VERDICT']];
   for (const f of status.files) {
     const verdict = f.verdict === undefined
       ? '-'
-      : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.outcome} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${f.verdict.rolledBack ? ', rolled back' : ''}`;
+      : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.outcome} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${f.verdict.rolledBack ? ', rolled back' : ''}${ignoredText(f.verdict.ignoredFields)}`;
     rows.push([
       f.file,
       `${f.configMap ?? '(removed)'}${f.held ? ' (refused, held back)' : ''}${f.invalid === undefined ? '' : ' (refused by the gate, not published)'}`,
@@ -162,6 +164,8 @@ export function formatStatus(status: Status): string {
     const sentence = refusalSentence({ reason: v.reason, possiblyEarlier: v.reasonPossiblyEarlier, envoyLog: v.envoyLog });
     return sentence === undefined ? [] : [`${f.file} ${v.version ?? ''}: ${sentence}`];
   });
+  // Accepted, but Envoy ignored fields it does not know: the verdict's message says which command names them.
+  const ignored = status.files.flatMap((f) => (f.verdict?.outcome === 'accepted' && (f.verdict.ignoredFields ?? 0) > 0 && f.verdictEarlier !== true ? [f.verdict.message] : []));
   const lines = [
     `source ${status.sourceDir}  target ${status.targetDir}  watcher pid ${String(status.watcherPid)}${status.watcherRunning !== false ? '' : ' (not running: what follows is what it last recorded)'}  state updated ${status.updatedAt}`,
     `envoy admin ${status.admin ?? '(none)'}${status.adminProblem === undefined ? '' : `: ${status.adminProblem}`}`,
@@ -170,6 +174,7 @@ export function formatStatus(status: Status): string {
     ...rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ')),
     ...(gate.length === 0 ? [] : ['', 'WHY THE WATCHER\'S GATE REFUSED (never published)', ...gate]),
     ...(why.length === 0 ? [] : ['', 'WHY ENVOY REFUSED', ...why]),
+    ...(ignored.length === 0 ? [] : ['', 'ENVOY IGNORED UNKNOWN FIELDS', ...ignored]),
   ];
   return `${lines.join('\n')}\n`;
 }

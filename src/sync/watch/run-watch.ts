@@ -37,6 +37,8 @@ export interface WatchOptions {
   admin?: AdminAddress;
   /** ms after a publish before Envoy's verdict is `unknown` (default 10 s). */
   verdictTimeoutMs?: number;
+  /** How the operator runs the CLI, for the commands the watcher's messages suggest (rbac-hint.ts). */
+  cli?: string;
   /** Called once per verdict (accepted, rejected, unknown) after it is logged. */
   onVerdict?: VerdictListener;
 }
@@ -101,6 +103,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     ...(options.admin === undefined ? {} : { admin: options.admin }),
     ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
     ...(options.verdictTimeoutMs === undefined ? {} : { timeoutMs: options.verdictTimeoutMs }),
+    ...(options.cli === undefined ? {} : { cli: options.cli }),
   });
   if (options.onVerdict !== undefined) verdicts.onVerdict(options.onVerdict);
   syncer.onPublished((files) => { verdicts.published(files); });

@@ -7,6 +7,7 @@ import { DEFAULT_BACKOFF, RetryBackoff, retryAfterMs } from '../../../src/sync/k
 import { ReadinessGate, readinessOf, readyzSummary } from '../../../src/sync/kube/readiness.js';
 import { judgeCheck } from '../../../src/sync/kube/watch-health.js';
 import { CauseLog, causeOf, explainProblem, problemOf } from '../../../src/sync/kube/api-problem.js';
+import { cliThroughPod } from '../../../src/sync/kube/rbac-hint.js';
 
 const noJitter = (): number => 0;
 
@@ -212,6 +213,9 @@ test('each cause names its fix', () => {
   const ctx = { namespace: 'shop', configMap: 'envoy-xds', serviceAccount: 'envoy', credentials: 'ServiceAccount token /var/run/secrets/kubernetes.io/serviceaccount' };
   assert.match(explainProblem(problemOf('list', 403, 'User "system:serviceaccount:shop:edge" cannot list resource "configmaps"'), ctx),
     /^Kubernetes API forbids list on configmaps "envoy-xds" in namespace shop .* Fix: envoy-xds-injector rbac --namespace shop --service-account edge --configmap envoy-xds \| kubectl apply -f -$/);
+  // In a Pod the fix runs through its watcher container, with kubectl alone: no CLI on the operator's PATH needed.
+  assert.match(explainProblem(problemOf('list', 403, 'User "system:serviceaccount:shop:edge" cannot list resource "configmaps"'), { ...ctx, cli: cliThroughPod('shop', 'envoy-7d9f') }),
+    / Fix: kubectl exec -n shop envoy-7d9f -c envoy-xds-watch -- envoy-xds-injector rbac --namespace shop --service-account edge --configmap envoy-xds \| kubectl apply -f -$/);
   assert.match(explainProblem(problemOf('check', 401, 'Unauthorized'), ctx), /^Kubernetes API refused the ServiceAccount token \(401 on list configmaps "envoy-xds".* Fix: .*delete the Pod/);
   assert.match(explainProblem(problemOf('list', 429, 'too many requests', 2000), ctx), /^Kubernetes API throttles this client \(429 Too Many Requests on list configmaps "envoy-xds", Retry-After 2 s.* Fix: .*flowschemas/);
   assert.match(explainProblem(problemOf('watch', 504, 'Timeout'), ctx), /^Kubernetes API failed \(504 on watch .* Fix: /);
