@@ -9,52 +9,20 @@
 // The watch is client-node's Watch; what it lacks (a bound on a silent connection) is added here:
 // the watch is ended locally shortly after the timeoutSeconds it asked for, and a periodic check
 // (watch-health.ts) tells a silent connection from an idle watch.
-import { Watch } from '@kubernetes/client-node/dist/watch.js';
-import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
-import type { Logger } from 'pino';
-import { ApiHttpError as HttpError, apiHttpError as httpError, problemOfError as classify, watchError as wrapWatchError, type ApiProblem } from './api-problem.js';
+import { ApiHttpError as HttpError, apiHttpError as httpError, problemOfError as classify, watchError as wrapWatchError } from './api-problem.js';
 import { statusOf } from './connection.js';
-import type { KubeConnection } from './connection.js';
 import { olderResourceVersion } from './resource-version.js';
-import { ReadinessGate, readyzSummary, type Readiness } from './readiness.js';
-import { DEFAULT_BACKOFF, RetryBackoff, retryAfterMs, type BackoffPolicy } from './retry-backoff.js';
+import { ReadinessGate, type Readiness } from './readiness.js';
+import { probeReadyz, type ReadyzVerdict } from './readyz-probe.js';
+import { DEFAULT_BACKOFF, RetryBackoff, type BackoffPolicy } from './retry-backoff.js';
 import { judgeCheck, watchTimeoutSeconds, WATCH_DEADLINE_GRACE_MS, type ObjectState } from './watch-health.js';
-import type { ConfigMapEvent, ConfigMapObject } from './configmap-object.js';
+import type { ConfigMapObject } from './configmap-object.js';
+import { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, type ConfigMapWatchOptions } from './configmap-watch-options.js';
+import { openWatch, type WatchStream } from './watch-stream.js';
 
 export type { ConfigMapEvent, ConfigMapObject } from './configmap-object.js';
+export { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, type ConfigMapWatchOptions } from './configmap-watch-options.js';
 
-export interface ConfigMapWatchOptions {
-  connection: KubeConnection;
-  namespace: string;
-  name: string;
-  logger: Logger;
-  onEvent(event: ConfigMapEvent): void;
-  /** Usable (a list succeeded), or not with why: called on every failure (the caller says each cause once). */
-  onAvailability(available: boolean, problem?: ApiProblem): void;
-  /** What was delivered is what the apiserver held at `sentAt` (a list, or a check that found the watch current). */
-  onConfirmed?(sentAt: number): void;
-  /**
-   * A check of the open watch was answered: undefined when with the ConfigMap, the problem when
-   * refused (401, 403, 429, 5xx). A refused check does not end the watch: it still delivers.
-   */
-  onCheck?(refused: ApiProblem | undefined): void;
-  /** Retry timing after a failure (retry-backoff.ts); defaults DEFAULT_BACKOFF. */
-  backoff?: Partial<BackoffPolicy>;
-  /** How often the watch is checked (ms, default 30 s), and how long a check may go unanswered (default 10 s). */
-  checkMs?: number;
-  checkTimeoutMs?: number;
-  /**
-   * Start by watching from this resourceVersion instead of listing (what a restarted reflector
-   * does with a remembered resourceVersion). The apiserver answers 410 when it is too old.
-   */
-  resumeFrom?: string;
-  random?: () => number;
-  /** Milliseconds on a monotonic clock (default performance.now). */
-  now?: () => number;
-}
-
-export const DEFAULT_CHECK_MS = 30_000;
-export const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
 // client-go's reflector asks the apiserver to end each watch after 5-10 min (minWatchTimeout * (1+rand)).
 const MIN_WATCH_TIMEOUT_S = 300;
 
@@ -62,7 +30,7 @@ type Interrupt = { relist: string } | { failure: HttpError };
 
 export class ConfigMapWatch {
   private stopped = false;
-  private controller: AbortController | undefined;
+  private stream: WatchStream | undefined;
   private wake: (() => void) | undefined;
   private resourceVersion: string | undefined;
   /** The newest object resourceVersion delivered, to drop replays after a re-list. */
@@ -94,7 +62,7 @@ export class ConfigMapWatch {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.controller?.abort();
+    this.stream?.abort();
     this.wake?.();
     this.interrupted?.();
     await this.running;
@@ -175,29 +143,15 @@ export class ConfigMapWatch {
     this.wake = undefined;
   }
 
-  /**
-   * GET /readyz (readiness.ts), within --api-timeout: list now, or wait `retryInMs` (as while the
-   * apiserver was down) and ask again. Throws ApiUnreachableError when nothing answers; the pooled
-   * connections are then ended too, as after an unanswered check.
-   */
-  private async probe(): Promise<{ list: true; readiness: Readiness } | { list: false; retryInMs: number }> {
+  /** GET /readyz before a list (readyz-probe.ts). */
+  private async probe(): Promise<ReadyzVerdict> {
     this.stats.probes++;
-    let res;
-    try {
-      res = await this.options.connection.request('GET', '/readyz', undefined, undefined, this.options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS);
-    } catch (err) {
-      this.options.connection.resetConnections?.();
-      throw err;
-    }
-    const now = this.now();
-    const verdict = this.readiness.answered(res.status, now);
-    if (verdict.list) return verdict;
-    this.stats.notReady++;
-    const retryInMs = this.backoff.failure(now, retryAfterMs(res.headers?.['retry-after'], Date.now()), 'down');
-    const fields = { readyz: readyzSummary(res.status, res.text, statusOf(res.body).message), retryInMs: Math.round(retryInMs) };
-    if (verdict.first) this.options.logger.info({ ...fields, holdAtMostMs: this.policy.maxMs }, 'the apiserver is not ready yet (/readyz): listing once it is');
-    else this.options.logger.debug(fields, 'the apiserver is not ready yet (/readyz)');
-    return { list: false, retryInMs };
+    const verdict = await probeReadyz({
+      connection: this.options.connection, timeoutMs: this.options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS,
+      gate: this.readiness, backoff: this.backoff, now: this.now, logger: this.options.logger, holdAtMostMs: this.policy.maxMs,
+    });
+    if (!verdict.list) this.stats.notReady++;
+    return verdict;
   }
 
   private async list(): Promise<void> {
@@ -284,7 +238,7 @@ export class ConfigMapWatch {
     if (this.interrupt !== undefined) return;
     this.interrupt = interrupt;
     if ('failure' in interrupt && interrupt.failure.status === 0) this.options.connection.resetConnections?.();
-    this.controller?.abort();
+    this.stream?.abort();
     this.interrupted?.();
   }
 
@@ -292,53 +246,42 @@ export class ConfigMapWatch {
   private async watchOnce(): Promise<'closed' | 'gone' | 'relist'> {
     this.stats.watches++;
     this.interrupt = undefined;
-    const watch = new Watch(this.options.connection.watchConfig as unknown as KubeConfig);
     // Set from the watch's callbacks.
     const seen: { gone: boolean; failure: unknown } = { gone: false, failure: undefined };
     const timeoutSeconds = watchTimeoutSeconds(MIN_WATCH_TIMEOUT_S, Math.random);
-    const ended = new Promise<void>((resolve) => {
-      const params = { fieldSelector: this.fieldSelector, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds };
-      void watch
-        .watch(
-          this.path,
-          params,
-          (type, object: unknown) => {
-            const meta = (object as { metadata?: { resourceVersion?: string } } | undefined)?.metadata;
-            if (type === 'ERROR') {
-              const status = statusOf(object);
-              if (status.code === 410) seen.gone = true;
-              else seen.failure = new HttpError('watch', status.code ?? 0, status.message ?? 'watch error');
-              this.controller?.abort();
-              return;
-            }
-            if (meta?.resourceVersion !== undefined) this.resourceVersion = meta.resourceVersion;
-            if (type === 'ADDED' || type === 'MODIFIED') this.deliver(object as ConfigMapObject, false);
-            else if (type === 'DELETED') {
-              this.delivered = meta?.resourceVersion;
-              this.absent(meta?.resourceVersion);
-            }
-            // BOOKMARK: only the resourceVersion, taken above.
-          },
-          (err: unknown) => {
-            if (err !== null && err !== undefined && seen.failure === undefined && !seen.gone) seen.failure = err;
-            resolve();
-          },
-        )
-        .then((controller) => {
-          this.controller = controller;
-          if (this.stopped || this.interrupt !== undefined) controller.abort();
-        });
+    const params = { fieldSelector: this.fieldSelector, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds };
+    const stream = openWatch(this.options.connection, this.path, params, (type, object) => {
+      const meta = (object as { metadata?: { resourceVersion?: string } } | undefined)?.metadata;
+      if (type === 'ERROR') {
+        const status = statusOf(object);
+        if (status.code === 410) seen.gone = true;
+        else seen.failure = new HttpError('watch', status.code ?? 0, status.message ?? 'watch error');
+        stream.abort();
+        return;
+      }
+      if (meta?.resourceVersion !== undefined) this.resourceVersion = meta.resourceVersion;
+      if (type === 'ADDED' || type === 'MODIFIED') this.deliver(object as ConfigMapObject, false);
+      else if (type === 'DELETED') {
+        this.delivered = meta?.resourceVersion;
+        this.absent(meta?.resourceVersion);
+      }
+      // BOOKMARK: only the resourceVersion, taken above.
+    });
+    this.stream = stream;
+    if (this.isStopped()) stream.abort();
+    const ended = stream.ended.then((err) => {
+      if (err !== undefined && seen.failure === undefined && !seen.gone) seen.failure = err;
     });
     // client-go's typed Watch ends the request on the client side at timeoutSeconds too.
-    const deadline = setTimeout(() => { this.controller?.abort(); }, timeoutSeconds * 1000 + WATCH_DEADLINE_GRACE_MS);
+    const deadline = setTimeout(() => { stream.abort(); }, timeoutSeconds * 1000 + WATCH_DEADLINE_GRACE_MS);
     const checks = setInterval(() => { void this.check(); }, this.options.checkMs ?? DEFAULT_CHECK_MS);
     // The watch may hang before its controller exists (a silent connection before the headers).
     await Promise.race([ended, new Promise<void>((resolve) => { this.interrupted = resolve; })]);
     clearTimeout(deadline);
     clearInterval(checks);
     this.interrupted = undefined;
-    this.controller?.abort();
-    this.controller = undefined;
+    stream.abort();
+    this.stream = undefined;
     const interrupt = this.takeInterrupt();
     if (interrupt !== undefined && !this.isStopped()) {
       if ('failure' in interrupt) throw interrupt.failure;

@@ -1,0 +1,39 @@
+// What a ConfigMapWatch (configmap-watch.ts) is given, and its defaults.
+import type { Logger } from 'pino';
+import type { ApiProblem } from './api-problem.js';
+import type { ConfigMapEvent } from './configmap-object.js';
+import type { KubeConnection } from './connection.js';
+import type { BackoffPolicy } from './retry-backoff.js';
+
+export interface ConfigMapWatchOptions {
+  connection: KubeConnection;
+  namespace: string;
+  name: string;
+  logger: Logger;
+  onEvent(event: ConfigMapEvent): void;
+  /** Usable (a list succeeded), or not with why: called on every failure (the caller says each cause once). */
+  onAvailability(available: boolean, problem?: ApiProblem): void;
+  /** What was delivered is what the apiserver held at `sentAt` (a list, or a check that found the watch current). */
+  onConfirmed?(sentAt: number): void;
+  /**
+   * A check of the open watch was answered: undefined when with the ConfigMap, the problem when
+   * refused (401, 403, 429, 5xx). A refused check does not end the watch: it still delivers.
+   */
+  onCheck?(refused: ApiProblem | undefined): void;
+  /** Retry timing after a failure (retry-backoff.ts); defaults DEFAULT_BACKOFF. */
+  backoff?: Partial<BackoffPolicy>;
+  /** How often the watch is checked (ms, default 30 s), and how long a check may go unanswered (default 10 s). */
+  checkMs?: number;
+  checkTimeoutMs?: number;
+  /**
+   * Start by watching from this resourceVersion instead of listing (what a restarted reflector
+   * does with a remembered resourceVersion). The apiserver answers 410 when it is too old.
+   */
+  resumeFrom?: string;
+  random?: () => number;
+  /** Milliseconds on a monotonic clock (default performance.now). */
+  now?: () => number;
+}
+
+export const DEFAULT_CHECK_MS = 30_000;
+export const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
