@@ -23,7 +23,7 @@
 // directories go on a tmpfs. The same stream on the disk is a labelled extra scenario.
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statfsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -576,6 +576,8 @@ async function runScenario(impl: Implementation, scenario: Scenario, roots: Root
       if (served === undefined || renamed === undefined || scenario.intervalMs === 0) continue;
       latencies.push(served - renamed);
       if (process.env.BENCH_DUMP) process.stderr.write(`${impl.name} v${version} ${(served - renamed).toFixed(2)} ms\n`);
+      // On the monotonic clock every process shares, to line up with the watcher's or Envoy's own timestamps.
+      if (process.env.BENCH_TIMES) appendFileSync(process.env.BENCH_TIMES, `${impl.name} ${scenario.id} ${version} ${(renamed + MONOTONIC_OFFSET_MS).toFixed(3)} ${(served + MONOTONIC_OFFSET_MS).toFixed(3)}\n`);
     }
     // What each rename Envoy reacted to delivered, by content.
     let torn = 0;
