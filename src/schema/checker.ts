@@ -4,10 +4,11 @@
 // pending checks fail (the webhook then allows with a warning) and the next check starts a new one.
 import { Worker } from 'node:worker_threads';
 import type { FileCheck } from './check.js';
-import type { ConfigMapLike } from './configmap.js';
+import type { ConfigMapCheckOptions, ConfigMapLike } from './configmap.js';
 
 export interface ConfigMapChecker {
-  check(configMap: ConfigMapLike): Promise<FileCheck[]>;
+  /** checkConfigMap (configmap.ts) in the worker. */
+  check(configMap: ConfigMapLike, options?: ConfigMapCheckOptions): Promise<FileCheck[]>;
   /**
    * Starts the worker now (if not running) and resolves with the schema's load time in
    * milliseconds (as the worker measured it) once it is loaded; rejects if the worker fails first.
@@ -97,14 +98,14 @@ export function createConfigMapChecker(): ConfigMapChecker {
       loaded.promise.then(release, release);
       return loaded.promise;
     },
-    check(configMap) {
+    check(configMap, options = {}) {
       worker ??= start();
       const id = nextId++;
       const target = worker;
       return new Promise<FileCheck[]>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         target.ref(); // a caller awaiting a check keeps the process alive until its answer (or the worker's end)
-        target.postMessage({ id, configMap });
+        target.postMessage({ id, configMap, options });
       });
     },
     async close() {
