@@ -8,7 +8,8 @@
 // over HTTPS with keep-alive, as the apiserver calls it:
 //   - start: time to listening, the first /mutate right after, /mutate p50/p99 while the schema
 //     preloads in the worker, the load time serve logs;
-//   - /validate-configmap p50/p99 (small, 1 MiB), /mutate (the Pod path) p50/p99 with the schema
+//   - /validate-configmap p50/p99 (small, 1 MiB, and an UPDATE that edits a small file next to an
+//     unchanged 1 MiB one, with the oldObject the apiserver sends), /mutate (the Pod path) p50/p99 with the schema
 //     loaded and while 1 MiB ConfigMaps are checked back to back;
 //   - the server's RSS (/proc/PID/status VmRSS, and VmHWM, the peak) against the memory limit of
 //     manifests/base/deployment.yaml, with the 30 % headroom target;
@@ -19,8 +20,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { load } from 'js-yaml';
 import { parseAllDocuments } from 'yaml';
 import type { AdmissionReviewRequest } from '../src/admission/index.js';
@@ -29,6 +31,7 @@ import { validateConfigFile } from '../src/sync/envoy/gate.js';
 import { postReview } from '../test/integration/https-client.js';
 import { LogFollower } from '../test/integration/serve-harness.js';
 import { repoRoot } from '../test/sync/harness.js';
+import { buildAppAt } from './app.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);
 const MiB = 1024 * 1024;
@@ -50,6 +53,22 @@ async function time(runs: number, fn: () => Promise<unknown>): Promise<{ p50: nu
   }
   return quantiles(samples);
 }
+
+/** Like time(), the functions taking turns (who goes first alternates), so each sees the same load. */
+async function timeEach(runs: number, fns: readonly (() => Promise<unknown>)[]): Promise<{ p50: number; p99: number }[]> {
+  for (let i = 0; i < Math.min(5, runs); i++) for (const fn of fns) await fn();
+  const samples = fns.map((): number[] => []);
+  for (let i = 0; i < runs; i++) {
+    for (let k = 0; k < fns.length; k++) {
+      const at = (i + k) % fns.length;
+      const start = performance.now();
+      await fns[at]?.();
+      samples[at]?.push(performance.now() - start);
+    }
+  }
+  return samples.map(quantiles);
+}
+const loadNow = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
 
 /** A CDS file of `count` STRICT_DNS clusters, each with an endpoint and an HTTP health check. */
 function clusters(count: number): string {
@@ -76,10 +95,23 @@ const cds = clusters(2000);
 const large: ConfigMapLike = { metadata: { name: 'large', namespace: 'bench' }, data: { 'cds.yaml': cds } };
 const clusterCount = (load(cds) as { resources: unknown[] }).resources.length;
 
-console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at start (timings scale with it)`);
+console.log(`machine: ${cpus().length} CPUs, load average ${loadNow()} at start (timings scale with it)`);
 const schemaStart = performance.now();
 const schema = loadEnvoySchema();
 console.log(`in this process (tsx): schema load ${ms(performance.now() - schemaStart)}`);
+
+// BENCH_BEFORE=<git ref>: the same check and serve as built from that revision (bench/app.ts
+// buildAppAt, with its schema/), measured in the same run: in this process taking turns with ours,
+// and serve one after the other.
+const BEFORE = process.env.BENCH_BEFORE;
+const beforeMain = BEFORE === undefined ? undefined : buildAppAt(BEFORE, true);
+type Check = (cm: ConfigMapLike) => Promise<unknown>;
+const beforeCheck: Check | undefined = await (async () => {
+  if (beforeMain === undefined) return undefined;
+  const at = (await import(pathToFileURL(join(dirname(beforeMain), '../schema/index.js')).href)) as { loadEnvoySchema: () => unknown; checkConfigMap: (schema: unknown, cm: ConfigMapLike) => Promise<unknown> };
+  const beforeSchema = at.loadEnvoySchema();
+  return (cm) => at.checkConfigMap(beforeSchema, cm);
+})();
 
 const gate = async (cm: ConfigMapLike): Promise<void> => {
   for (const [name, text] of Object.entries(cm.data ?? {})) await validateConfigFile(name, Buffer.from(String(text)));
@@ -88,8 +120,9 @@ for (const [label, cm, runs] of [['small (~3 KiB, 1 listener)', small, RUNS], [`
   const findings = (await checkConfigMap(schema, cm)).flatMap((c) => c.findings);
   if (findings.length > 0) throw new Error(`bench input has findings: ${JSON.stringify(findings.slice(0, 3))}`);
   const floor = await time(runs, () => gate(cm));
-  const ours = await time(runs, () => checkConfigMap(schema, cm));
-  console.log(`${label}: gate (floor) p50 ${ms(floor.p50)} p99 ${ms(floor.p99)} | schema check p50 ${ms(ours.p50)} p99 ${ms(ours.p99)}  [${runs} runs]`);
+  const [ours, before] = await timeEach(runs, [() => checkConfigMap(schema, cm), ...(beforeCheck ? [() => beforeCheck(cm)] : [])]);
+  const beforeText = before ? ` | schema check @${String(BEFORE)} p50 ${ms(before.p50)} p99 ${ms(before.p99)}` : '';
+  console.log(`${label}: gate (floor) p50 ${ms(floor.p50)} p99 ${ms(floor.p99)} | schema check p50 ${ms(ours?.p50 ?? NaN)} p99 ${ms(ours?.p99 ?? NaN)}${beforeText}  [${runs} runs, load ${loadNow()}]`);
 }
 
 // `serve` in its own process, from dist/ as the image runs it.
@@ -97,14 +130,20 @@ console.log('building dist/ (npm run build) for serve ...');
 execFileSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: 'inherit' });
 
 const podReview = readFileSync(join(repoRoot, 'test/fixtures/admission-review.json'), 'utf8');
-const review = (cm: ConfigMapLike): string =>
+const labelled = (cm: ConfigMapLike): object => ({ apiVersion: 'v1', kind: 'ConfigMap', ...cm, metadata: { ...cm.metadata, labels: { 'envoy-xds-injector.io/validate': 'true' } } });
+/** An UPDATE review of `cm`; with `old`, the opted-in ConfigMap it replaces (oldObject), as the apiserver sends it. */
+const review = (cm: ConfigMapLike, old?: ConfigMapLike): string =>
   JSON.stringify({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
-    request: { uid: 'bench', kind: { group: '', version: 'v1', kind: 'ConfigMap' }, resource: { group: '', version: 'v1', resource: 'configmaps' }, name: cm.metadata?.name ?? '', namespace: 'bench', operation: 'UPDATE', object: { apiVersion: 'v1', kind: 'ConfigMap', ...cm } },
+    request: { uid: 'bench', kind: { group: '', version: 'v1', kind: 'ConfigMap' }, resource: { group: '', version: 'v1', resource: 'configmaps' }, name: cm.metadata?.name ?? '', namespace: 'bench', operation: 'UPDATE', object: labelled(cm), ...(old ? { oldObject: labelled(old) } : {}) },
   } satisfies AdmissionReviewRequest);
 const smallReview = review(small);
 const largeReview = review(large);
+// An edit of the small file of a ConfigMap that also holds the 1 MiB CDS file, unchanged.
+const smallText = String(small.data?.['lds.yaml']);
+const twoFiles = (lds: string): ConfigMapLike => ({ metadata: { name: 'large', namespace: 'bench' }, data: { 'cds.yaml': cds, 'lds.yaml': lds } });
+const editReview = review(twoFiles(`${smallText}# edited\n`), twoFiles(smallText));
 
 /** The webhook container's memory limit in the shipped Deployment, in MiB. */
 function memoryLimitMiB(): number {
@@ -134,9 +173,9 @@ interface Server {
   stop: () => Promise<void>;
 }
 
-async function startServer(cwd: string): Promise<Server> {
+async function startServer(cwd: string, main: string): Promise<Server> {
   const spawned = performance.now();
-  const child = spawn(process.execPath, [join(repoRoot, 'dist/cli/main.js'), 'serve', '--port', '0', '--drain-delay', '0s'], { cwd, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'info' } });
+  const child = spawn(process.execPath, [main, 'serve', '--port', '0', '--drain-delay', '0s'], { cwd, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'info' } });
   const logs = new LogFollower();
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     logs.push(chunk);
@@ -171,54 +210,63 @@ async function startServer(cwd: string): Promise<Server> {
 
 const SCHEMA_LOADED = 'Envoy schema loaded for /validate-configmap';
 const limit = memoryLimitMiB();
-const cwd = mkdtempSync(join(tmpdir(), 'bench-validate-'));
-try {
-  const server = await startServer(cwd);
-  const mutate = (): Promise<void> => server.post('/mutate', podReview);
-  // The Pod path while the schema preloads: /mutate back to back until serve logs the load.
-  const firstMutateStart = performance.now();
-  await mutate();
-  const firstMutate = performance.now() - firstMutateStart;
-  const duringLoad: number[] = [];
-  while (server.logs.byMessage(SCHEMA_LOADED).length === 0) {
-    const start = performance.now();
+
+/** The serve figures of the CLI at `main`, each line prefixed with `label`. */
+async function serveFigures(main: string, label: string): Promise<void> {
+  const cwd = mkdtempSync(join(tmpdir(), 'bench-validate-'));
+  try {
+    console.log(`${label}load average ${loadNow()} at its start`);
+    const server = await startServer(cwd, main);
+    const mutate = (): Promise<void> => server.post('/mutate', podReview);
+    // The Pod path while the schema preloads: /mutate back to back until serve logs the load.
+    const firstMutateStart = performance.now();
     await mutate();
-    duringLoad.push(performance.now() - start);
+    const firstMutate = performance.now() - firstMutateStart;
+    const duringLoad: number[] = [];
+    while (server.logs.byMessage(SCHEMA_LOADED).length === 0) {
+      const start = performance.now();
+      await mutate();
+      duringLoad.push(performance.now() - start);
+    }
+    const loaded = server.logs.byMessage(SCHEMA_LOADED)[0] ?? {};
+    const podLoading = quantiles(duringLoad);
+    const rssLoaded = rssOf(server.pid);
+    const firstStart = performance.now();
+    await server.post('/validate-configmap', smallReview);
+    const firstAfterLoad = performance.now() - firstStart;
+    const webhookSmall = await time(RUNS, () => server.post('/validate-configmap', smallReview));
+    const webhookLarge = await time(Math.max(10, Math.floor(RUNS / 10)), () => server.post('/validate-configmap', largeReview));
+    const webhookEdit = await time(Math.max(10, Math.floor(RUNS / 10)), () => server.post('/validate-configmap', editReview));
+    const podAfter = await time(RUNS, mutate);
+    const busy = { running: true };
+    const background = (async () => {
+      while (busy.running) await server.post('/validate-configmap', largeReview);
+    })();
+    const podDuring = await time(RUNS, mutate);
+    busy.running = false;
+    await background;
+    const rssAfter = rssOf(server.pid);
+    await server.stop();
+
+    // A restart: the first labelled write arrives the moment the new serve listens.
+    const restarted = await startServer(cwd, main);
+    const restartStart = performance.now();
+    await restarted.post('/validate-configmap', smallReview);
+    const firstAtStart = performance.now() - restartStart;
+    const restartLoad = (await restarted.logs.waitFor((l) => l.msg === SCHEMA_LOADED, 'schema loaded')).loadMs;
+    await restarted.stop();
+
+    const headroom = (rss: number): string => `${((1 - rss / limit) * 100).toFixed(0)} %`;
+    console.log(`${label}serve (dist/, own process, HTTPS keep-alive): listening ${ms(server.listeningMs)} after spawn; first /mutate ${ms(firstMutate)}; /mutate while the schema preloads p50 ${ms(podLoading.p50)} p99 ${ms(podLoading.p99)} [${duringLoad.length} reviews]; schema loaded ${ms(Number(loaded.loadMs))} in the worker, ${ms(Number(loaded.sinceReadyMs))} after ready`);
+    console.log(`${label}/validate-configmap: first review once loaded ${ms(firstAfterLoad)}; small p50 ${ms(webhookSmall.p50)} p99 ${ms(webhookSmall.p99)}; 1 MiB p50 ${ms(webhookLarge.p50)} p99 ${ms(webhookLarge.p99)}; an edit of the small file next to the unchanged 1 MiB file (oldObject) p50 ${ms(webhookEdit.p50)} p99 ${ms(webhookEdit.p99)}`);
+    console.log(`${label}/validate-configmap first review after a restart, sent the moment serve listens: ${ms(firstAtStart)} (the schema loaded in ${ms(Number(restartLoad))}; timeoutSeconds: 10)`);
+    console.log(`${label}/mutate (Pod path): schema loaded p50 ${ms(podAfter.p50)} p99 ${ms(podAfter.p99)} | during 1 MiB checks p50 ${ms(podDuring.p50)} p99 ${ms(podDuring.p99)}`);
+    console.log(`${label}server RSS (VmRSS of serve's process): ${rssLoaded.rss.toFixed(0)} MiB with the schema loaded, ${rssAfter.rss.toFixed(0)} MiB after the reviews above, peak (VmHWM) ${rssAfter.peak.toFixed(0)} MiB; limit ${String(limit)} MiB: headroom ${headroom(rssAfter.rss)} now, ${headroom(rssAfter.peak)} at the peak (target 30 %)`);
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
   }
-  const loaded = server.logs.byMessage(SCHEMA_LOADED)[0] ?? {};
-  const podLoading = quantiles(duringLoad);
-  const rssLoaded = rssOf(server.pid);
-  const firstStart = performance.now();
-  await server.post('/validate-configmap', smallReview);
-  const firstAfterLoad = performance.now() - firstStart;
-  const webhookSmall = await time(RUNS, () => server.post('/validate-configmap', smallReview));
-  const webhookLarge = await time(Math.max(10, Math.floor(RUNS / 10)), () => server.post('/validate-configmap', largeReview));
-  const podAfter = await time(RUNS, mutate);
-  const busy = { running: true };
-  const background = (async () => {
-    while (busy.running) await server.post('/validate-configmap', largeReview);
-  })();
-  const podDuring = await time(RUNS, mutate);
-  busy.running = false;
-  await background;
-  const rssAfter = rssOf(server.pid);
-  await server.stop();
-
-  // A restart: the first labelled write arrives the moment the new serve listens.
-  const restarted = await startServer(cwd);
-  const restartStart = performance.now();
-  await restarted.post('/validate-configmap', smallReview);
-  const firstAtStart = performance.now() - restartStart;
-  const restartLoad = (await restarted.logs.waitFor((l) => l.msg === SCHEMA_LOADED, 'schema loaded')).loadMs;
-  await restarted.stop();
-
-  const headroom = (rss: number): string => `${((1 - rss / limit) * 100).toFixed(0)} %`;
-  console.log(`serve (dist/, own process, HTTPS keep-alive): listening ${ms(server.listeningMs)} after spawn; first /mutate ${ms(firstMutate)}; /mutate while the schema preloads p50 ${ms(podLoading.p50)} p99 ${ms(podLoading.p99)} [${duringLoad.length} reviews]; schema loaded ${ms(Number(loaded.loadMs))} in the worker, ${ms(Number(loaded.sinceReadyMs))} after ready`);
-  console.log(`/validate-configmap: first review once loaded ${ms(firstAfterLoad)}; small p50 ${ms(webhookSmall.p50)} p99 ${ms(webhookSmall.p99)}; 1 MiB p50 ${ms(webhookLarge.p50)} p99 ${ms(webhookLarge.p99)}`);
-  console.log(`/validate-configmap first review after a restart, sent the moment serve listens: ${ms(firstAtStart)} (the schema loaded in ${ms(Number(restartLoad))}; timeoutSeconds: 10)`);
-  console.log(`/mutate (Pod path): schema loaded p50 ${ms(podAfter.p50)} p99 ${ms(podAfter.p99)} | during 1 MiB checks p50 ${ms(podDuring.p50)} p99 ${ms(podDuring.p99)}`);
-  console.log(`server RSS (VmRSS of serve's process): ${rssLoaded.rss.toFixed(0)} MiB with the schema loaded, ${rssAfter.rss.toFixed(0)} MiB after the reviews above, peak (VmHWM) ${rssAfter.peak.toFixed(0)} MiB; limit ${String(limit)} MiB: headroom ${headroom(rssAfter.rss)} now, ${headroom(rssAfter.peak)} at the peak (target 30 %)`);
-} finally {
-  rmSync(cwd, { recursive: true, force: true });
 }
-console.log(`load average at end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+
+await serveFigures(join(repoRoot, 'dist/cli/main.js'), BEFORE === undefined ? '' : 'ours: ');
+if (beforeMain !== undefined) await serveFigures(beforeMain, `@${String(BEFORE)}: `);
+console.log(`load average at end: ${loadNow()}`);
