@@ -2,7 +2,7 @@
 //
 // Side by side on the same inputs: the sync gate's check (src/sync/envoy/gate.ts: YAML parse and
 // "@type" present, the floor any check pays) and the schema check (src/schema: Envoy's API,
-// PGV rules, unknown fields), in this process. Two ConfigMaps: small (one real listener, ~3 KiB)
+// PGV rules, unknown fields), in this process (compiled: dist/). Two ConfigMaps: small (one real listener, ~3 KiB)
 // and 1 MiB (a CDS file of 2,000 STRICT_DNS clusters).
 // Then `serve` as the image runs it (dist/, built first with `npm run build`) in its own process,
 // over HTTPS with keep-alive, as the apiserver calls it:
@@ -26,8 +26,7 @@ import { pathToFileURL } from 'node:url';
 import { load } from 'js-yaml';
 import { parseAllDocuments } from 'yaml';
 import type { AdmissionReviewRequest } from '../src/admission/index.js';
-import { checkConfigMap, loadEnvoySchema, type ConfigMapLike } from '../src/schema/index.js';
-import { validateConfigFile } from '../src/sync/envoy/gate.js';
+import type { ConfigMapLike } from '../src/schema/index.js';
 import { postReview } from '../test/integration/https-client.js';
 import { LogFollower } from '../test/integration/serve-harness.js';
 import { repoRoot } from '../test/sync/harness.js';
@@ -96,9 +95,15 @@ const large: ConfigMapLike = { metadata: { name: 'large', namespace: 'bench' }, 
 const clusterCount = (load(cds) as { resources: unknown[] }).resources.length;
 
 console.log(`machine: ${cpus().length} CPUs, load average ${loadNow()} at start (timings scale with it)`);
+// dist/ first: the check in this process is the compiled one serve runs, as the revision before is.
+console.log('building dist/ (npm run build) ...');
+execFileSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: 'inherit' });
+type SchemaModule = typeof import('../src/schema/index.js');
+const { checkConfigMap, loadEnvoySchema } = (await import(pathToFileURL(join(repoRoot, 'dist/schema/index.js')).href)) as SchemaModule;
+const { validateConfigFile } = (await import(pathToFileURL(join(repoRoot, 'dist/sync/envoy/gate.js')).href)) as typeof import('../src/sync/envoy/gate.js');
 const schemaStart = performance.now();
 const schema = loadEnvoySchema();
-console.log(`in this process (tsx): schema load ${ms(performance.now() - schemaStart)}`);
+console.log(`in this process (dist/): schema load ${ms(performance.now() - schemaStart)}`);
 
 // BENCH_BEFORE=<git ref>: the same check and serve as built from that revision (bench/app.ts
 // buildAppAt, with its schema/), measured in the same run: in this process taking turns with ours,
@@ -126,8 +131,6 @@ for (const [label, cm, runs] of [['small (~3 KiB, 1 listener)', small, RUNS], [`
 }
 
 // `serve` in its own process, from dist/ as the image runs it.
-console.log('building dist/ (npm run build) for serve ...');
-execFileSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: 'inherit' });
 
 const podReview = readFileSync(join(repoRoot, 'test/fixtures/admission-review.json'), 'utf8');
 const labelled = (cm: ConfigMapLike): object => ({ apiVersion: 'v1', kind: 'ConfigMap', ...cm, metadata: { ...cm.metadata, labels: { 'envoy-xds-injector.io/validate': 'true' } } });
