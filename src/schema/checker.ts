@@ -27,8 +27,8 @@ const WORKER = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.
 const TSX_LOADER = 'tsx/esm/api';
 
 // The worker's heap is capped. Measured with 1 MiB ConfigMaps checked back to back (npm run
-// bench:validate): uncapped, V8 lets the worker's heap grow until the process peaks at ~235 MiB of
-// the webhook's 256 MiB limit; capped so, it peaks at ~160 MiB, the check taking somewhat longer
+// bench:validate): uncapped, V8 lets the worker's heap grow until the process peaks at ~235 MiB;
+// capped so, it peaks at ~160 MiB, the check taking somewhat longer
 // (more collections). Its young generation is 16 MiB: at 8 MiB the 1 MiB check spent ~20 % more CPU
 // in scavenges (CPU per check, semi-space 2 vs 5 MiB: ~150 vs ~125 ms), for ~5 MiB more RSS at the
 // peak; beyond 16 MiB it gained nothing measurable. A ConfigMap that needs more (aliases expanding into millions of values) ends
