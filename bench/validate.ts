@@ -15,7 +15,8 @@
 //     manifests/base/deployment.yaml, with the 30 % headroom target;
 //   - a restart: a second serve gets a small ConfigMap review the moment it listens (the first
 //     labelled write after a restart), timed against timeoutSeconds: 10.
-// Figures only. BENCH_RUNS (default 200 small, a tenth of that for 1 MiB) sizes the runs.
+// With BENCH_BEFORE=<git ref>, that revision's check and serve run next to ours: the timed reviews
+// take turns between the two servers. Figures only. BENCH_RUNS (default 200 small, a tenth of that for 1 MiB) sizes the runs.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent } from 'node:https';
@@ -214,38 +215,51 @@ async function startServer(cwd: string, main: string): Promise<Server> {
 const SCHEMA_LOADED = 'Envoy schema loaded for /validate-configmap';
 const limit = memoryLimitMiB();
 
-/** The serve figures of the CLI at `main`, each line prefixed with `label`. */
-async function serveFigures(main: string, label: string): Promise<void> {
+interface Started {
+  main: string;
+  label: string;
+  cwd: string;
+  server: Server;
+  lines: string[];
+  rssLoaded: { rss: number; peak: number };
+}
+
+/** Starts the CLI at `main`: /mutate while the schema preloads, the RSS once loaded, the first review. */
+async function startPhase(main: string, label: string): Promise<Started> {
   const cwd = mkdtempSync(join(tmpdir(), 'bench-validate-'));
-  try {
-    console.log(`${label}load average ${loadNow()} at its start`);
-    const server = await startServer(cwd, main);
-    const mutate = (): Promise<void> => server.post('/mutate', podReview);
-    // The Pod path while the schema preloads: /mutate back to back until serve logs the load.
-    const firstMutateStart = performance.now();
+  const server = await startServer(cwd, main);
+  const mutate = (): Promise<void> => server.post('/mutate', podReview);
+  // The Pod path while the schema preloads: /mutate back to back until serve logs the load.
+  const firstMutateStart = performance.now();
+  await mutate();
+  const firstMutate = performance.now() - firstMutateStart;
+  const duringLoad: number[] = [];
+  while (server.logs.byMessage(SCHEMA_LOADED).length === 0) {
+    const start = performance.now();
     await mutate();
-    const firstMutate = performance.now() - firstMutateStart;
-    const duringLoad: number[] = [];
-    while (server.logs.byMessage(SCHEMA_LOADED).length === 0) {
-      const start = performance.now();
-      await mutate();
-      duringLoad.push(performance.now() - start);
-    }
-    const loaded = server.logs.byMessage(SCHEMA_LOADED)[0] ?? {};
-    const podLoading = quantiles(duringLoad);
-    const rssLoaded = rssOf(server.pid);
-    const firstStart = performance.now();
-    await server.post('/validate-configmap', smallReview);
-    const firstAfterLoad = performance.now() - firstStart;
-    const webhookSmall = await time(RUNS, () => server.post('/validate-configmap', smallReview));
-    const webhookLarge = await time(Math.max(10, Math.floor(RUNS / 10)), () => server.post('/validate-configmap', largeReview));
-    const webhookEdit = await time(Math.max(10, Math.floor(RUNS / 10)), () => server.post('/validate-configmap', editReview));
-    const podAfter = await time(RUNS, mutate);
+    duringLoad.push(performance.now() - start);
+  }
+  const loaded = server.logs.byMessage(SCHEMA_LOADED)[0] ?? {};
+  const podLoading = quantiles(duringLoad);
+  const rssLoaded = rssOf(server.pid);
+  const firstStart = performance.now();
+  await server.post('/validate-configmap', smallReview);
+  const firstAfterLoad = performance.now() - firstStart;
+  const lines = [
+    `${label}serve (dist/, own process, HTTPS keep-alive, started at load ${loadNow()}): listening ${ms(server.listeningMs)} after spawn; first /mutate ${ms(firstMutate)}; /mutate while the schema preloads p50 ${ms(podLoading.p50)} p99 ${ms(podLoading.p99)} [${duringLoad.length} reviews]; schema loaded ${ms(Number(loaded.loadMs))} in the worker, ${ms(Number(loaded.sinceReadyMs))} after ready; first review once loaded ${ms(firstAfterLoad)}`,
+  ];
+  return { main, label, cwd, server, lines, rssLoaded };
+}
+
+/** /mutate while 1 MiB ConfigMaps are checked back to back, the RSS after all reviews, then a restart. */
+async function endPhase(started: Started): Promise<void> {
+  const { server, label, cwd, main } = started;
+  try {
     const busy = { running: true };
     const background = (async () => {
       while (busy.running) await server.post('/validate-configmap', largeReview);
     })();
-    const podDuring = await time(RUNS, mutate);
+    const podDuring = await time(RUNS, () => server.post('/mutate', podReview));
     busy.running = false;
     await background;
     const rssAfter = rssOf(server.pid);
@@ -260,16 +274,35 @@ async function serveFigures(main: string, label: string): Promise<void> {
     await restarted.stop();
 
     const headroom = (rss: number): string => `${((1 - rss / limit) * 100).toFixed(0)} %`;
-    console.log(`${label}serve (dist/, own process, HTTPS keep-alive): listening ${ms(server.listeningMs)} after spawn; first /mutate ${ms(firstMutate)}; /mutate while the schema preloads p50 ${ms(podLoading.p50)} p99 ${ms(podLoading.p99)} [${duringLoad.length} reviews]; schema loaded ${ms(Number(loaded.loadMs))} in the worker, ${ms(Number(loaded.sinceReadyMs))} after ready`);
-    console.log(`${label}/validate-configmap: first review once loaded ${ms(firstAfterLoad)}; small p50 ${ms(webhookSmall.p50)} p99 ${ms(webhookSmall.p99)}; 1 MiB p50 ${ms(webhookLarge.p50)} p99 ${ms(webhookLarge.p99)}; an edit of the small file next to the unchanged 1 MiB file (oldObject) p50 ${ms(webhookEdit.p50)} p99 ${ms(webhookEdit.p99)}`);
+    for (const line of started.lines) console.log(line);
+    console.log(`${label}/mutate during 1 MiB checks p50 ${ms(podDuring.p50)} p99 ${ms(podDuring.p99)} [load ${loadNow()}]`);
     console.log(`${label}/validate-configmap first review after a restart, sent the moment serve listens: ${ms(firstAtStart)} (the schema loaded in ${ms(Number(restartLoad))}; timeoutSeconds: 10)`);
-    console.log(`${label}/mutate (Pod path): schema loaded p50 ${ms(podAfter.p50)} p99 ${ms(podAfter.p99)} | during 1 MiB checks p50 ${ms(podDuring.p50)} p99 ${ms(podDuring.p99)}`);
-    console.log(`${label}server RSS (VmRSS of serve's process): ${rssLoaded.rss.toFixed(0)} MiB with the schema loaded, ${rssAfter.rss.toFixed(0)} MiB after the reviews above, peak (VmHWM) ${rssAfter.peak.toFixed(0)} MiB; limit ${String(limit)} MiB: headroom ${headroom(rssAfter.rss)} now, ${headroom(rssAfter.peak)} at the peak (target 30 %)`);
+    console.log(`${label}server RSS (VmRSS of serve's process): ${started.rssLoaded.rss.toFixed(0)} MiB with the schema loaded, ${rssAfter.rss.toFixed(0)} MiB after the reviews above, peak (VmHWM) ${rssAfter.peak.toFixed(0)} MiB; limit ${String(limit)} MiB: headroom ${headroom(rssAfter.rss)} now, ${headroom(rssAfter.peak)} at the peak (target 30 %)`);
   } finally {
     rmSync(cwd, { recursive: true, force: true });
   }
 }
 
-await serveFigures(join(repoRoot, 'dist/cli/main.js'), BEFORE === undefined ? '' : 'ours: ');
-if (beforeMain !== undefined) await serveFigures(beforeMain, `@${String(BEFORE)}: `);
+// Ours and (BENCH_BEFORE) the revision before both run; their reviews take turns, so a change of
+// the machine's load falls on both. The phases that start, load or restart a server run one after the other.
+const servers = [await startPhase(join(repoRoot, 'dist/cli/main.js'), BEFORE === undefined ? '' : 'ours: ')];
+if (beforeMain !== undefined) servers.push(await startPhase(beforeMain, `@${String(BEFORE)}: `));
+try {
+  const large = Math.max(10, Math.floor(RUNS / 10));
+  const each = async (runs: number, url: string, body: string): Promise<{ p50: number; p99: number }[]> => timeEach(runs, servers.map((started) => () => started.server.post(url, body)));
+  const loadAtReviews = loadNow();
+  const webhookSmall = await each(RUNS, '/validate-configmap', smallReview);
+  const webhookLarge = await each(large, '/validate-configmap', largeReview);
+  const webhookEdit = await each(large, '/validate-configmap', editReview);
+  const podAfter = await each(RUNS, '/mutate', podReview);
+  for (const [index, started] of servers.entries()) {
+    const q = (list: { p50: number; p99: number }[]): string => `p50 ${ms(list[index]?.p50 ?? NaN)} p99 ${ms(list[index]?.p99 ?? NaN)}`;
+    started.lines.push(
+      `${started.label}/validate-configmap (load ${loadAtReviews} to ${loadNow()}): small ${q(webhookSmall)}; 1 MiB ${q(webhookLarge)}; an edit of the small file next to the unchanged 1 MiB file (oldObject) ${q(webhookEdit)}`,
+      `${started.label}/mutate (Pod path) with the schema loaded ${q(podAfter)}`,
+    );
+  }
+} finally {
+  for (const started of servers) await endPhase(started);
+}
 console.log(`load average at end: ${loadNow()}`);
