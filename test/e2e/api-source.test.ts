@@ -169,7 +169,7 @@ test('no RoleBinding: watch says once what is forbidden and which command fixes 
       return events.some((e) => e.reason === 'XdsAccepted');
     }, 'the XdsAccepted Event kept while forbidden, within 30 s of the API usable again', 30_000);
     assert.ok(pod.watcher.logs.some((l) => l.msg === 'Events can be recorded again: writing the ones kept while forbidden'));
-    process.stdout.write(`# Event written ${String(Date.now() - usable)} ms after the API was usable again, ${String(Date.now() - granted)} ms after the Role was applied\n`);
+    process.stdout.write(`Event written ${String(Date.now() - usable)} ms after the API was usable again, ${String(Date.now() - granted)} ms after the Role was applied\n`);
     await pod.setBody('from-api');
     await pod.envoy.waitForBody(pod.port, 'from-api', 60_000);
   } finally {
