@@ -36,9 +36,11 @@ const ADMIN_PATH: Record<Noun, string> = { listener: '/config_dump?resource=dyna
 
 /** `resources[].name` of an xDS file (DiscoveryResponse in YAML/JSON), in order, repeats kept; undefined when it does not read as one. */
 export function resourceNames(content: Buffer | string): string[] | undefined {
-  const doc = parseConfig(content) as { resources?: unknown } | undefined;
-  if (doc === null || typeof doc !== 'object' || !Array.isArray(doc.resources)) return undefined;
-  return doc.resources.map((r: unknown) => (r !== null && typeof r === 'object' && typeof (r as { name?: unknown }).name === 'string' ? (r as { name: string }).name : ''));
+  const doc = parseConfig(content);
+  if (doc === null || typeof doc !== 'object') return undefined;
+  const { resources } = doc as { resources?: unknown };
+  if (!Array.isArray(resources)) return undefined;
+  return resources.map((r: unknown) => (r !== null && typeof r === 'object' && typeof (r as { name?: unknown }).name === 'string' ? (r as { name: string }).name : ''));
 }
 
 /**
