@@ -202,6 +202,7 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   // The fix is read by an operator (log line, Event): a command they can run with kubectl alone.
   const cli = flags.pod === undefined || flags.pod === '' ? (ctx.self ?? 'envoy-xds-injector') : cliThroughPod(namespace, flags.pod);
   const fix = rbacCommandLine(namespace, serviceAccount ?? 'SERVICE_ACCOUNT', flags.configMap, cli);
+  let recorder: EventRecorder | undefined;
   const source = new ApiSource({
     connection,
     namespace,
@@ -214,8 +215,9 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
     backoff: { maxMs: flags.retryMaxMs },
     ...(serviceAccount === undefined ? {} : { serviceAccount }),
     cli,
+    // The same Role allows reading the ConfigMap and writing Events: once it reads, Events write.
+    onUsableAgain: () => { recorder?.permissionsMayHaveChanged(); },
   });
-  let recorder: EventRecorder | undefined;
   if (flags.pod === undefined || flags.pod === '') {
     logger.warn('no --pod (POD_NAME): Events are not recorded');
   } else {
