@@ -203,6 +203,17 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   const cli = flags.pod === undefined || flags.pod === '' ? (ctx.self ?? 'envoy-xds-injector') : cliThroughPod(namespace, flags.pod);
   const fix = rbacCommandLine(namespace, serviceAccount ?? 'SERVICE_ACCOUNT', flags.configMap, cli);
   let recorder: EventRecorder | undefined;
+  // What Envoy accepted (and refused), kept outside the Pod for the next Pod's `copy`.
+  const lastAccepted = new LastAcceptedWriter({
+    connection,
+    namespace,
+    configMap: flags.configMap,
+    ...(flags.pod === undefined || flags.pod === '' ? {} : { pod: flags.pod }),
+    acceptedCopy: (file) => acceptedCopy(flags.targetDir, file),
+    storeCheckMs: flags.storeCheckMs,
+    logger,
+    fixCommand: fix,
+  });
   const source = new ApiSource({
     connection,
     namespace,
@@ -215,8 +226,11 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
     backoff: { maxMs: flags.retryMaxMs },
     ...(serviceAccount === undefined ? {} : { serviceAccount }),
     cli,
-    // The same Role allows reading the ConfigMap and writing Events: once it reads, Events write.
-    onUsableAgain: () => { recorder?.permissionsMayHaveChanged(); },
+    // The same Role allows reading the ConfigMap, writing Events and the store: once it reads, they write.
+    onUsableAgain: () => {
+      recorder?.permissionsMayHaveChanged();
+      lastAccepted.permissionsMayHaveChanged();
+    },
   });
   if (flags.pod === undefined || flags.pod === '') {
     logger.warn('no --pod (POD_NAME): Events are not recorded');
@@ -233,17 +247,6 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
       },
     });
   }
-  // What Envoy accepted (and refused), kept outside the Pod for the next Pod's `copy`.
-  const lastAccepted = new LastAcceptedWriter({
-    connection,
-    namespace,
-    configMap: flags.configMap,
-    ...(flags.pod === undefined || flags.pod === '' ? {} : { pod: flags.pod }),
-    acceptedCopy: (file) => acceptedCopy(flags.targetDir, file),
-    storeCheckMs: flags.storeCheckMs,
-    logger,
-    fixCommand: fix,
-  });
   // Envoy's verdicts and the gate's refusals become Events; verdicts go to the store too.
   const { onPass, onVerdict } = new Reporters(recorder, lastAccepted);
   return { source, recorder, lastAccepted, onPass, onVerdict };
