@@ -94,16 +94,16 @@ describe('defaults', () => {
         { name: 'envoy-xds-source', mountPath: SRC, readOnly: true },
         { name: 'envoy-xds-config', mountPath: DST },
       ]);
-      assert.deepEqual(c.env.slice(0, 4), [
+      assert.deepEqual((c.env as unknown[]).slice(0, 4), [
         { name: 'NODE_OPTIONS', value: '--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1' },
         { name: 'MALLOC_ARENA_MAX', value: '1' },
         { name: 'MALLOC_TRIM_THRESHOLD_', value: '131072' },
         { name: 'MALLOC_TOP_PAD_', value: '0' },
       ]);
     }
-    assert.equal(copy.env.length, 4);
+    assert.equal((copy.env as unknown[]).length, 4);
     // The watcher knows its Pod, so the commands it prints name it (kubectl exec -n NS POD ...).
-    assert.deepEqual(watch.env.slice(4), [
+    assert.deepEqual((watch.env as unknown[]).slice(4), [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
     ]);
