@@ -23,7 +23,7 @@ export async function imagesWithout(all: string, name: string): Promise<ImagesWi
   if (!files.includes(`${name}.oci.tar`)) throw new Error(`no ${name}.oci.tar in ${all}`);
   const ref = (await readFile(join(all, `${name}.ref`), 'utf8')).trim();
   const dir = await mkdtemp(join(tmpdir(), 'envoy-xds-dev-images-'));
-  const onExit = (): void => rmSync(dir, { recursive: true, force: true });
+  const onExit = (): void => { rmSync(dir, { recursive: true, force: true }); };
   process.on('exit', onExit);
   try {
     for (const f of files) {
