@@ -121,3 +121,47 @@ test('npm run demo: ready, an edit saved in the directory is served by Envoy, SI
     await rm(parent, { recursive: true, force: true });
   }
 });
+
+test('npm run demo -- --tour: says it stops by itself (not "Ctrl-C stops"), steps v2, v3 refused, v4, then stops and removes what it made', { timeout: 240_000 }, async () => {
+  const envoy = await envoyBinary();
+  const parent = await mkdtemp(join(tmpdir(), 'demo-tour-test-'));
+  const editDir = join(parent, 'configmap');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'demo/run.ts', '--tour', '--dir', editDir], {
+    cwd: repoRoot,
+    env: { ...process.env, ENVOY_BIN: envoy },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => { resolve(code); }));
+  createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
+  createInterface({ input: child.stdout }).on('line', (line) => output.push(line));
+  try {
+    const code = await Promise.race([exited, sleep(200_000).then(() => 'timeout')]);
+    const text = output.join('\n');
+    assert.equal(code, 0, text);
+    assert.doesNotMatch(text, /Ctrl-C stops Envoy/, 'the tour stops by itself');
+    assert.match(text, /^envoy-xds-injector demo tour: Envoy serves http:\/\/127\.0\.0\.1:\d+\/ .*body v1$/m);
+    assert.match(text, /then it stops Envoy and the watcher and removes \/\S*envoy-xds-demo-\w+ and \S+ by itself \(Ctrl-C stops it sooner\)$/m);
+    const steps = output.filter((l) => /^\[tour\] \d\/3 /.test(l));
+    assert.deepEqual(steps.map((l) => /\((v\d)\)/.exec(l)?.[1]), ['v2', 'v3', 'v4'], steps.join('\n'));
+    assert.match(text, /\[tour\] done: every step went as expected/);
+    const work = /removes (\/\S*envoy-xds-demo-\w+)/.exec(text)?.[1];
+    assert.ok(work !== undefined, text);
+    assert.equal(existsSync(work), false, `${work} is left behind`);
+    assert.equal(existsSync(editDir), false, `${editDir} is left behind`);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGINT');
+      await Promise.race([exited, sleep(15_000)]);
+      child.kill('SIGKILL');
+    }
+    for (const m of output.join('\n').matchAll(/started \w+ \(pid (\d+)\)/g)) {
+      try {
+        process.kill(-Number(m[1]), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await rm(parent, { recursive: true, force: true });
+  }
+});
