@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { kubectl, repoRoot, startCluster, type Cluster } from '../e2e/cluster.js';
-import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import { plain } from '../e2e/objects.js';
 import { run } from '../e2e/proc.js';
 import type { WorkloadStatus } from '../../src/status/workload.js';
@@ -202,14 +202,23 @@ describe('status over the API: 3-replica Deployments (source volume and api) on 
     // which the mount hides; the ConfigMap has no envoy.yaml, so the copy init container refuses to start it.
     const example = await cluster.core.readNamespacedConfigMap({ namespace: DEMO_NS, name: DEMO_CONFIGMAP });
     await cluster.core.createNamespacedConfigMap({ namespace: DEMO_NS, body: plain<V1ConfigMap>({ metadata: { name: 'edge-xds' }, data: { 'lds.yaml': example.data?.['lds.yaml'] ?? '' } }) });
+    // The example's Deployment (PodSecurity restricted holds in its namespace) as `edge`, minus Envoy's args.
+    const got = await kubectl(cluster, ['-n', DEMO_NS, 'get', 'deployment', 'envoy', '-o', 'json']);
+    assert.equal(got.code, 0, got.stderr);
+    const exampleDeployment = JSON.parse(got.stdout) as { spec: { template: { metadata: { annotations: Record<string, string> }; spec: { containers: { name: string; args?: string[] }[] } } } };
+    const { template } = exampleDeployment.spec;
     const labels = { app: 'edge' };
-    await cluster.apps.createNamespacedDeployment({ namespace: DEMO_NS, body: plain<V1Deployment>({
-      metadata: { name: 'edge' },
+    const edge = {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'edge', namespace: DEMO_NS },
       spec: { replicas: 1, selector: { matchLabels: labels }, template: {
-        metadata: { labels, annotations: { 'envoy-xds-injector.io/inject': 'true', 'envoy-xds-injector.io/configmap': 'edge-xds' } },
-        spec: { securityContext: { runAsUser: 101 }, containers: [{ name: 'envoy', image: 'envoyproxy/envoy:v1.40.0' }] },
+        metadata: { labels, annotations: { ...template.metadata.annotations, 'envoy-xds-injector.io/configmap': 'edge-xds' } },
+        spec: { ...template.spec, containers: template.spec.containers.map((c) => (c.name === 'envoy' ? { ...c, args: undefined } : c)) },
       } },
-    }) });
+    };
+    const file = join(cluster.workDir, 'edge.json');
+    await writeFile(file, JSON.stringify(edge));
+    const applied = await kubectl(cluster, ['apply', '-f', file]);
+    assert.equal(applied.code, 0, applied.stderr);
     const waited = await status(['-n', DEMO_NS, 'deployment/edge', '--wait', '--timeout', '3m']);
     report(`--wait on a Pod whose copy fails: exit ${String(waited.code)} in ${(waited.ms / 1000).toFixed(1)} s:\n${waited.stdout}${waited.stderr}`);
     assert.equal(waited.code, 1);
