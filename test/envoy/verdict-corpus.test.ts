@@ -391,8 +391,14 @@ test('09-duplicate-listener-name: a refused first version says which of its list
     assert.match(String(lds?.msg), /^Envoy REFUSED THE FIRST VERSION of lds\.yaml it saw \([^)]+\): Envoy runs 1 of the 2 listeners of lds\.yaml \(shop_listener\) and refused the others, and a restarted Envoy will refuse it again; fix the ConfigMap\. Envoy says: .*duplicate listener shop_listener found/);
     assert.match(String(cds?.msg), /^Envoy REFUSED THE FIRST VERSION of cds\.yaml it saw \([^)]+\): Envoy runs 1 of the 2 clusters of cds\.yaml \(shop\) and refused the others, /);
     for (const line of [lds, cds]) assert.doesNotMatch(String(line?.msg), /WITHOUT/);
-    // The message is the Event's and status's too.
-    assert.equal((await gatherStatus(pod.target)).files.find((f) => f.file === 'lds.yaml')?.verdict?.message, lds?.msg);
+    // The message is the Event's and status's too (the state file is written just after the line: state.ts).
+    const statusMessage = async (): Promise<string | undefined> => (await gatherStatus(pod.target)).files.find((f) => f.file === 'lds.yaml')?.verdict?.message;
+    let message = await statusMessage();
+    for (let i = 0; i < 100 && message !== lds?.msg; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      message = await statusMessage();
+    }
+    assert.equal(message, lds?.msg);
 
     await step(pod, spec('lds-v2.yaml'), [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v2', 'v2');
