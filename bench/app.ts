@@ -28,9 +28,10 @@ export function buildApp(dir = 'app'): string {
 /**
  * Builds src/ as it is at git revision `ref` (a commit, branch or tag of this repository) into
  * `.bench/at-<ref>/dist`, for a before/after comparison in one run. Its imports resolve from this
- * checkout's node_modules (node looks in the parent directories). Returns the CLI entry point.
+ * checkout's node_modules (node looks in the parent directories). `withSchema`: the revision's
+ * schema/ (Envoy's descriptors, read at run time from beside dist/) too. Returns the CLI entry point.
  */
-export function buildAppAt(ref: string): string {
+export function buildAppAt(ref: string, withSchema = false): string {
   const dir = `at-${ref.replace(/[^A-Za-z0-9._-]/g, '_')}`;
   const tree = join(repoRoot, '.bench', dir, 'tree');
   execFileSync('rm', ['-rf', tree]);
@@ -43,5 +44,9 @@ export function buildAppAt(ref: string): string {
     if (!existsSync(join(app, 'dist/cli/main.js'))) throw err;
   }
   execFileSync('cp', [join(tree, 'package.json'), join(app, 'package.json')]);
+  if (withSchema) {
+    execFileSync('rm', ['-rf', join(app, 'schema')]);
+    execFileSync('sh', ['-c', 'git -C "$1" archive "$2" schema | tar -x -C "$3"', 'sh', repoRoot, ref, app]);
+  }
   return join(app, 'dist/cli/main.js');
 }

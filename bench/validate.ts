@@ -2,33 +2,36 @@
 //
 // Side by side on the same inputs: the sync gate's check (src/sync/envoy/gate.ts: YAML parse and
 // "@type" present, the floor any check pays) and the schema check (src/schema: Envoy's API,
-// PGV rules, unknown fields), in this process. Two ConfigMaps: small (one real listener, ~3 KiB)
+// PGV rules, unknown fields), in this process (compiled: dist/). Two ConfigMaps: small (one real listener, ~3 KiB)
 // and 1 MiB (a CDS file of 2,000 STRICT_DNS clusters).
 // Then `serve` as the image runs it (dist/, built first with `npm run build`) in its own process,
 // over HTTPS with keep-alive, as the apiserver calls it:
 //   - start: time to listening, the first /mutate right after, /mutate p50/p99 while the schema
 //     preloads in the worker, the load time serve logs;
-//   - /validate-configmap p50/p99 (small, 1 MiB), /mutate (the Pod path) p50/p99 with the schema
+//   - /validate-configmap p50/p99 (small, 1 MiB, and an UPDATE that edits a small file next to an
+//     unchanged 1 MiB one, with the oldObject the apiserver sends), /mutate (the Pod path) p50/p99 with the schema
 //     loaded and while 1 MiB ConfigMaps are checked back to back;
 //   - the server's RSS (/proc/PID/status VmRSS, and VmHWM, the peak) against the memory limit of
 //     manifests/base/deployment.yaml, with the 30 % headroom target;
 //   - a restart: a second serve gets a small ConfigMap review the moment it listens (the first
 //     labelled write after a restart), timed against timeoutSeconds: 10.
-// Figures only. BENCH_RUNS (default 200 small, a tenth of that for 1 MiB) sizes the runs.
+// With BENCH_BEFORE=<git ref>, that revision's check and serve run next to ours: the timed reviews
+// take turns between the two servers. Figures only. BENCH_RUNS (default 200 small, a tenth of that for 1 MiB) sizes the runs.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { load } from 'js-yaml';
 import { parseAllDocuments } from 'yaml';
 import type { AdmissionReviewRequest } from '../src/admission/index.js';
-import { checkConfigMap, loadEnvoySchema, type ConfigMapLike } from '../src/schema/index.js';
-import { validateConfigFile } from '../src/sync/envoy/gate.js';
+import type { ConfigMapLike } from '../src/schema/index.js';
 import { postReview } from '../test/integration/https-client.js';
 import { LogFollower } from '../test/integration/serve-harness.js';
 import { repoRoot } from '../test/sync/harness.js';
+import { buildAppAt } from './app.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 200);
 const MiB = 1024 * 1024;
@@ -50,6 +53,22 @@ async function time(runs: number, fn: () => Promise<unknown>): Promise<{ p50: nu
   }
   return quantiles(samples);
 }
+
+/** Like time(), the functions taking turns (who goes first alternates), so each sees the same load. */
+async function timeEach(runs: number, fns: readonly (() => Promise<unknown>)[]): Promise<{ p50: number; p99: number }[]> {
+  for (let i = 0; i < Math.min(5, runs); i++) for (const fn of fns) await fn();
+  const samples = fns.map((): number[] => []);
+  for (let i = 0; i < runs; i++) {
+    for (let k = 0; k < fns.length; k++) {
+      const at = (i + k) % fns.length;
+      const start = performance.now();
+      await fns[at]?.();
+      samples[at]?.push(performance.now() - start);
+    }
+  }
+  return samples.map(quantiles);
+}
+const loadNow = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
 
 /** A CDS file of `count` STRICT_DNS clusters, each with an endpoint and an HTTP health check. */
 function clusters(count: number): string {
@@ -76,10 +95,29 @@ const cds = clusters(2000);
 const large: ConfigMapLike = { metadata: { name: 'large', namespace: 'bench' }, data: { 'cds.yaml': cds } };
 const clusterCount = (load(cds) as { resources: unknown[] }).resources.length;
 
-console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at start (timings scale with it)`);
+console.log(`machine: ${cpus().length} CPUs, load average ${loadNow()} at start (timings scale with it)`);
+// dist/ first: the check in this process is the compiled one serve runs, as the revision before is.
+console.log('building dist/ (npm run build) ...');
+execFileSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: 'inherit' });
+type SchemaModule = typeof import('../src/schema/index.js');
+const { checkConfigMap, loadEnvoySchema } = (await import(pathToFileURL(join(repoRoot, 'dist/schema/index.js')).href)) as SchemaModule;
+const { validateConfigFile } = (await import(pathToFileURL(join(repoRoot, 'dist/sync/envoy/gate.js')).href)) as typeof import('../src/sync/envoy/gate.js');
 const schemaStart = performance.now();
 const schema = loadEnvoySchema();
-console.log(`in this process (tsx): schema load ${ms(performance.now() - schemaStart)}`);
+console.log(`in this process (dist/): schema load ${ms(performance.now() - schemaStart)}`);
+
+// BENCH_BEFORE=<git ref>: the same check and serve as built from that revision (bench/app.ts
+// buildAppAt, with its schema/), measured in the same run: in this process taking turns with ours,
+// and serve one after the other.
+const BEFORE = process.env.BENCH_BEFORE;
+const beforeMain = BEFORE === undefined ? undefined : buildAppAt(BEFORE, true);
+type Check = (cm: ConfigMapLike) => Promise<unknown>;
+const beforeCheck: Check | undefined = await (async () => {
+  if (beforeMain === undefined) return undefined;
+  const at = (await import(pathToFileURL(join(dirname(beforeMain), '../schema/index.js')).href)) as { loadEnvoySchema: () => unknown; checkConfigMap: (schema: unknown, cm: ConfigMapLike) => Promise<unknown> };
+  const beforeSchema = at.loadEnvoySchema();
+  return (cm) => at.checkConfigMap(beforeSchema, cm);
+})();
 
 const gate = async (cm: ConfigMapLike): Promise<void> => {
   for (const [name, text] of Object.entries(cm.data ?? {})) await validateConfigFile(name, Buffer.from(String(text)));
@@ -88,23 +126,28 @@ for (const [label, cm, runs] of [['small (~3 KiB, 1 listener)', small, RUNS], [`
   const findings = (await checkConfigMap(schema, cm)).flatMap((c) => c.findings);
   if (findings.length > 0) throw new Error(`bench input has findings: ${JSON.stringify(findings.slice(0, 3))}`);
   const floor = await time(runs, () => gate(cm));
-  const ours = await time(runs, () => checkConfigMap(schema, cm));
-  console.log(`${label}: gate (floor) p50 ${ms(floor.p50)} p99 ${ms(floor.p99)} | schema check p50 ${ms(ours.p50)} p99 ${ms(ours.p99)}  [${runs} runs]`);
+  const [ours, before] = await timeEach(runs, [() => checkConfigMap(schema, cm), ...(beforeCheck ? [() => beforeCheck(cm)] : [])]);
+  const beforeText = before ? ` | schema check @${String(BEFORE)} p50 ${ms(before.p50)} p99 ${ms(before.p99)}` : '';
+  console.log(`${label}: gate (floor) p50 ${ms(floor.p50)} p99 ${ms(floor.p99)} | schema check p50 ${ms(ours?.p50 ?? NaN)} p99 ${ms(ours?.p99 ?? NaN)}${beforeText}  [${runs} runs, load ${loadNow()}]`);
 }
 
 // `serve` in its own process, from dist/ as the image runs it.
-console.log('building dist/ (npm run build) for serve ...');
-execFileSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: 'inherit' });
 
 const podReview = readFileSync(join(repoRoot, 'test/fixtures/admission-review.json'), 'utf8');
-const review = (cm: ConfigMapLike): string =>
+const labelled = (cm: ConfigMapLike): object => ({ apiVersion: 'v1', kind: 'ConfigMap', ...cm, metadata: { ...cm.metadata, labels: { 'envoy-xds-injector.io/validate': 'true' } } });
+/** An UPDATE review of `cm`; with `old`, the opted-in ConfigMap it replaces (oldObject), as the apiserver sends it. */
+const review = (cm: ConfigMapLike, old?: ConfigMapLike): string =>
   JSON.stringify({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
-    request: { uid: 'bench', kind: { group: '', version: 'v1', kind: 'ConfigMap' }, resource: { group: '', version: 'v1', resource: 'configmaps' }, name: cm.metadata?.name ?? '', namespace: 'bench', operation: 'UPDATE', object: { apiVersion: 'v1', kind: 'ConfigMap', ...cm } },
+    request: { uid: 'bench', kind: { group: '', version: 'v1', kind: 'ConfigMap' }, resource: { group: '', version: 'v1', resource: 'configmaps' }, name: cm.metadata?.name ?? '', namespace: 'bench', operation: 'UPDATE', object: labelled(cm), ...(old ? { oldObject: labelled(old) } : {}) },
   } satisfies AdmissionReviewRequest);
 const smallReview = review(small);
 const largeReview = review(large);
+// An edit of the small file of a ConfigMap that also holds the 1 MiB CDS file, unchanged.
+const smallText = String(small.data?.['lds.yaml']);
+const twoFiles = (lds: string): ConfigMapLike => ({ metadata: { name: 'large', namespace: 'bench' }, data: { 'cds.yaml': cds, 'lds.yaml': lds } });
+const editReview = review(twoFiles(`${smallText}# edited\n`), twoFiles(smallText));
 
 /** The webhook container's memory limit in the shipped Deployment, in MiB. */
 function memoryLimitMiB(): number {
@@ -134,9 +177,9 @@ interface Server {
   stop: () => Promise<void>;
 }
 
-async function startServer(cwd: string): Promise<Server> {
+async function startServer(cwd: string, main: string): Promise<Server> {
   const spawned = performance.now();
-  const child = spawn(process.execPath, [join(repoRoot, 'dist/cli/main.js'), 'serve', '--port', '0', '--drain-delay', '0s'], { cwd, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'info' } });
+  const child = spawn(process.execPath, [main, 'serve', '--port', '0', '--drain-delay', '0s'], { cwd, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'info' } });
   const logs = new LogFollower();
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     logs.push(chunk);
@@ -171,9 +214,20 @@ async function startServer(cwd: string): Promise<Server> {
 
 const SCHEMA_LOADED = 'Envoy schema loaded for /validate-configmap';
 const limit = memoryLimitMiB();
-const cwd = mkdtempSync(join(tmpdir(), 'bench-validate-'));
-try {
-  const server = await startServer(cwd);
+
+interface Started {
+  main: string;
+  label: string;
+  cwd: string;
+  server: Server;
+  lines: string[];
+  rssLoaded: { rss: number; peak: number };
+}
+
+/** Starts the CLI at `main`: /mutate while the schema preloads, the RSS once loaded, the first review. */
+async function startPhase(main: string, label: string): Promise<Started> {
+  const cwd = mkdtempSync(join(tmpdir(), 'bench-validate-'));
+  const server = await startServer(cwd, main);
   const mutate = (): Promise<void> => server.post('/mutate', podReview);
   // The Pod path while the schema preloads: /mutate back to back until serve logs the load.
   const firstMutateStart = performance.now();
@@ -191,34 +245,64 @@ try {
   const firstStart = performance.now();
   await server.post('/validate-configmap', smallReview);
   const firstAfterLoad = performance.now() - firstStart;
-  const webhookSmall = await time(RUNS, () => server.post('/validate-configmap', smallReview));
-  const webhookLarge = await time(Math.max(10, Math.floor(RUNS / 10)), () => server.post('/validate-configmap', largeReview));
-  const podAfter = await time(RUNS, mutate);
-  const busy = { running: true };
-  const background = (async () => {
-    while (busy.running) await server.post('/validate-configmap', largeReview);
-  })();
-  const podDuring = await time(RUNS, mutate);
-  busy.running = false;
-  await background;
-  const rssAfter = rssOf(server.pid);
-  await server.stop();
-
-  // A restart: the first labelled write arrives the moment the new serve listens.
-  const restarted = await startServer(cwd);
-  const restartStart = performance.now();
-  await restarted.post('/validate-configmap', smallReview);
-  const firstAtStart = performance.now() - restartStart;
-  const restartLoad = (await restarted.logs.waitFor((l) => l.msg === SCHEMA_LOADED, 'schema loaded')).loadMs;
-  await restarted.stop();
-
-  const headroom = (rss: number): string => `${((1 - rss / limit) * 100).toFixed(0)} %`;
-  console.log(`serve (dist/, own process, HTTPS keep-alive): listening ${ms(server.listeningMs)} after spawn; first /mutate ${ms(firstMutate)}; /mutate while the schema preloads p50 ${ms(podLoading.p50)} p99 ${ms(podLoading.p99)} [${duringLoad.length} reviews]; schema loaded ${ms(Number(loaded.loadMs))} in the worker, ${ms(Number(loaded.sinceReadyMs))} after ready`);
-  console.log(`/validate-configmap: first review once loaded ${ms(firstAfterLoad)}; small p50 ${ms(webhookSmall.p50)} p99 ${ms(webhookSmall.p99)}; 1 MiB p50 ${ms(webhookLarge.p50)} p99 ${ms(webhookLarge.p99)}`);
-  console.log(`/validate-configmap first review after a restart, sent the moment serve listens: ${ms(firstAtStart)} (the schema loaded in ${ms(Number(restartLoad))}; timeoutSeconds: 10)`);
-  console.log(`/mutate (Pod path): schema loaded p50 ${ms(podAfter.p50)} p99 ${ms(podAfter.p99)} | during 1 MiB checks p50 ${ms(podDuring.p50)} p99 ${ms(podDuring.p99)}`);
-  console.log(`server RSS (VmRSS of serve's process): ${rssLoaded.rss.toFixed(0)} MiB with the schema loaded, ${rssAfter.rss.toFixed(0)} MiB after the reviews above, peak (VmHWM) ${rssAfter.peak.toFixed(0)} MiB; limit ${String(limit)} MiB: headroom ${headroom(rssAfter.rss)} now, ${headroom(rssAfter.peak)} at the peak (target 30 %)`);
-} finally {
-  rmSync(cwd, { recursive: true, force: true });
+  const lines = [
+    `${label}serve (dist/, own process, HTTPS keep-alive, started at load ${loadNow()}): listening ${ms(server.listeningMs)} after spawn; first /mutate ${ms(firstMutate)}; /mutate while the schema preloads p50 ${ms(podLoading.p50)} p99 ${ms(podLoading.p99)} [${duringLoad.length} reviews]; schema loaded ${ms(Number(loaded.loadMs))} in the worker, ${ms(Number(loaded.sinceReadyMs))} after ready; first review once loaded ${ms(firstAfterLoad)}`,
+  ];
+  return { main, label, cwd, server, lines, rssLoaded };
 }
-console.log(`load average at end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+
+/** /mutate while 1 MiB ConfigMaps are checked back to back, the RSS after all reviews, then a restart. */
+async function endPhase(started: Started): Promise<void> {
+  const { server, label, cwd, main } = started;
+  try {
+    const busy = { running: true };
+    const background = (async () => {
+      while (busy.running) await server.post('/validate-configmap', largeReview);
+    })();
+    const podDuring = await time(RUNS, () => server.post('/mutate', podReview));
+    busy.running = false;
+    await background;
+    const rssAfter = rssOf(server.pid);
+    await server.stop();
+
+    // A restart: the first labelled write arrives the moment the new serve listens.
+    const restarted = await startServer(cwd, main);
+    const restartStart = performance.now();
+    await restarted.post('/validate-configmap', smallReview);
+    const firstAtStart = performance.now() - restartStart;
+    const restartLoad = (await restarted.logs.waitFor((l) => l.msg === SCHEMA_LOADED, 'schema loaded')).loadMs;
+    await restarted.stop();
+
+    const headroom = (rss: number): string => `${((1 - rss / limit) * 100).toFixed(0)} %`;
+    for (const line of started.lines) console.log(line);
+    console.log(`${label}/mutate during 1 MiB checks p50 ${ms(podDuring.p50)} p99 ${ms(podDuring.p99)} [load ${loadNow()}]`);
+    console.log(`${label}/validate-configmap first review after a restart, sent the moment serve listens: ${ms(firstAtStart)} (the schema loaded in ${ms(Number(restartLoad))}; timeoutSeconds: 10)`);
+    console.log(`${label}server RSS (VmRSS of serve's process): ${started.rssLoaded.rss.toFixed(0)} MiB with the schema loaded, ${rssAfter.rss.toFixed(0)} MiB after the reviews above, peak (VmHWM) ${rssAfter.peak.toFixed(0)} MiB; limit ${String(limit)} MiB: headroom ${headroom(rssAfter.rss)} now, ${headroom(rssAfter.peak)} at the peak (target 30 %)`);
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+}
+
+// Ours and (BENCH_BEFORE) the revision before both run; their reviews take turns, so a change of
+// the machine's load falls on both. The phases that start, load or restart a server run one after the other.
+const servers = [await startPhase(join(repoRoot, 'dist/cli/main.js'), BEFORE === undefined ? '' : 'ours: ')];
+if (beforeMain !== undefined) servers.push(await startPhase(beforeMain, `@${String(BEFORE)}: `));
+try {
+  const large = Math.max(10, Math.floor(RUNS / 10));
+  const each = async (runs: number, url: string, body: string): Promise<{ p50: number; p99: number }[]> => timeEach(runs, servers.map((started) => () => started.server.post(url, body)));
+  const loadAtReviews = loadNow();
+  const webhookSmall = await each(RUNS, '/validate-configmap', smallReview);
+  const webhookLarge = await each(large, '/validate-configmap', largeReview);
+  const webhookEdit = await each(large, '/validate-configmap', editReview);
+  const podAfter = await each(RUNS, '/mutate', podReview);
+  for (const [index, started] of servers.entries()) {
+    const q = (list: { p50: number; p99: number }[]): string => `p50 ${ms(list[index]?.p50 ?? NaN)} p99 ${ms(list[index]?.p99 ?? NaN)}`;
+    started.lines.push(
+      `${started.label}/validate-configmap (load ${loadAtReviews} to ${loadNow()}): small ${q(webhookSmall)}; 1 MiB ${q(webhookLarge)}; an edit of the small file next to the unchanged 1 MiB file (oldObject) ${q(webhookEdit)}`,
+      `${started.label}/mutate (Pod path) with the schema loaded ${q(podAfter)}`,
+    );
+  }
+} finally {
+  for (const started of servers) await endPhase(started);
+}
+console.log(`load average at end: ${loadNow()}`);

@@ -1,7 +1,7 @@
 // The ConfigMap check's answer to a review: deny with every error (file, line, path), allow with
 // the warnings (kubectl prints them as "Warning: ..."). Pure: the check itself is passed in.
 import type { FileCheck } from '../schema/check.js';
-import type { ConfigMapLike } from '../schema/configmap.js';
+import type { ConfigMapCheckOptions, ConfigMapLike } from '../schema/configmap.js';
 import { formatFinding } from '../schema/findings.js';
 import { allowResponse, denyResponse, reviewResponse } from './response.js';
 import type { AdmissionRequest, AdmissionReviewResponse } from './review.js';
@@ -20,12 +20,32 @@ export const MAX_LISTED = 20;
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** The label that opts a ConfigMap in (the ValidatingWebhookConfiguration's objectSelector). */
+export const VALIDATE_LABEL = 'envoy-xds-injector.io/validate';
+
+const optedIn = (object: unknown): boolean => isObject(object) && isObject(object.metadata) && isObject(object.metadata.labels) && object.metadata.labels[VALIDATE_LABEL] === 'true';
+
 /**
- * Answers a ConfigMap CREATE/UPDATE review with `check`'s findings. Anything else is allowed
+ * The `data` keys an UPDATE leaves as they were, when the old object was opted in already: those
+ * files are not checked again. A write is judged by what it changes, as Kubernetes ratchets its own
+ * validation on update, and an edit of one file of many costs the check of that file only. A
+ * CREATE, or an UPDATE that adds the label, checks every file.
+ */
+export function unchangedKeys(request: Pick<AdmissionRequest, 'operation' | 'object' | 'oldObject'>): string[] {
+  const { object, oldObject } = request;
+  if (request.operation !== 'UPDATE' || !optedIn(oldObject) || !isObject(object)) return [];
+  const data = isObject(object.data) ? object.data : {};
+  const oldData = isObject(oldObject) && isObject(oldObject.data) ? oldObject.data : {};
+  return Object.keys(data).filter((key) => typeof data[key] === 'string' && data[key] === oldData[key]);
+}
+
+/**
+ * Answers a ConfigMap CREATE/UPDATE review with `check`'s findings on the files it adds or
+ * changes (unchangedKeys). Anything else is allowed
  * untouched. A check that throws allows the write (the check is advice before Envoy's verdict,
  * never a reason to block ConfigMap writes) with a warning saying it did not run.
  */
-export async function admitConfigMap(request: AdmissionRequest, check: (configMap: ConfigMapLike) => Promise<FileCheck[]>): Promise<ConfigMapOutcome> {
+export async function admitConfigMap(request: AdmissionRequest, check: (configMap: ConfigMapLike, options: ConfigMapCheckOptions) => Promise<FileCheck[]>): Promise<ConfigMapOutcome> {
   const { uid } = request;
   const object = request.object;
   if (request.resource.resource !== 'configmaps' || (request.operation !== 'CREATE' && request.operation !== 'UPDATE') || !isObject(object)) {
@@ -36,7 +56,7 @@ export async function admitConfigMap(request: AdmissionRequest, check: (configMa
   const named: ConfigMapLike = { ...configMap, metadata: { ...configMap.metadata, name: configMap.metadata?.name ?? request.name, namespace: configMap.metadata?.namespace ?? request.namespace } };
   let checks: FileCheck[];
   try {
-    checks = await check(named);
+    checks = await check(named, { unchanged: unchangedKeys(request) });
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err);
     return { decision: 'error', errors: 0, warnings: 1, review: reviewResponse(allowResponse(uid, [], [`envoy-xds-injector: the Envoy schema check did not run (${detail}); the ConfigMap was not checked`])) };

@@ -84,7 +84,7 @@ async function checkManifest(schema: EnvoySchema, name: string, text: string, bo
   if (configMaps === undefined) return undefined;
   if (configMaps.length === 0) return 'skip';
   const checks: FileCheck[] = [];
-  for (const configMap of configMaps) checks.push(...(await checkConfigMap(schema, configMap, bootstrap)));
+  for (const configMap of configMaps) checks.push(...(await checkConfigMap(schema, configMap, { bootstrapKey: bootstrap })));
   return checks;
 }
 

@@ -202,6 +202,18 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   // The fix is read by an operator (log line, Event): a command they can run with kubectl alone.
   const cli = flags.pod === undefined || flags.pod === '' ? (ctx.self ?? 'envoy-xds-injector') : cliThroughPod(namespace, flags.pod);
   const fix = rbacCommandLine(namespace, serviceAccount ?? 'SERVICE_ACCOUNT', flags.configMap, cli);
+  let recorder: EventRecorder | undefined;
+  // What Envoy accepted (and refused), kept outside the Pod for the next Pod's `copy`.
+  const lastAccepted = new LastAcceptedWriter({
+    connection,
+    namespace,
+    configMap: flags.configMap,
+    ...(flags.pod === undefined || flags.pod === '' ? {} : { pod: flags.pod }),
+    acceptedCopy: (file) => acceptedCopy(flags.targetDir, file),
+    storeCheckMs: flags.storeCheckMs,
+    logger,
+    fixCommand: fix,
+  });
   const source = new ApiSource({
     connection,
     namespace,
@@ -214,8 +226,12 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
     backoff: { maxMs: flags.retryMaxMs },
     ...(serviceAccount === undefined ? {} : { serviceAccount }),
     cli,
+    // The same Role allows reading the ConfigMap, writing Events and the store: once it reads, they write.
+    onUsableAgain: () => {
+      recorder?.permissionsMayHaveChanged();
+      lastAccepted.permissionsMayHaveChanged();
+    },
   });
-  let recorder: EventRecorder | undefined;
   if (flags.pod === undefined || flags.pod === '') {
     logger.warn('no --pod (POD_NAME): Events are not recorded');
   } else {
@@ -231,17 +247,6 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
       },
     });
   }
-  // What Envoy accepted (and refused), kept outside the Pod for the next Pod's `copy`.
-  const lastAccepted = new LastAcceptedWriter({
-    connection,
-    namespace,
-    configMap: flags.configMap,
-    ...(flags.pod === undefined || flags.pod === '' ? {} : { pod: flags.pod }),
-    acceptedCopy: (file) => acceptedCopy(flags.targetDir, file),
-    storeCheckMs: flags.storeCheckMs,
-    logger,
-    fixCommand: fix,
-  });
   // Envoy's verdicts and the gate's refusals become Events; verdicts go to the store too.
   const { onPass, onVerdict } = new Reporters(recorder, lastAccepted);
   return { source, recorder, lastAccepted, onPass, onVerdict };

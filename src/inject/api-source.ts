@@ -52,9 +52,10 @@ function tokenVolume(volumes: unknown[]): string | undefined {
  * denies: the watcher falls back to the volume, so the Pod works either way, only slower.
  */
 export function withApiSource(watch: SyncContainer, spec: JsonObject, volumes: unknown[], configMap: string): { container: SyncContainer; warnings: string[] } {
+  const present = new Set(watch.env.map((variable) => variable.name));
   const env = [
     ...watch.env,
-    ...FIELD_ENV.map(([name, fieldPath]) => ({ name, valueFrom: { fieldRef: { fieldPath } } })),
+    ...FIELD_ENV.filter(([name]) => !present.has(name)).map(([name, fieldPath]) => ({ name, valueFrom: { fieldRef: { fieldPath } } })),
   ];
   const container: SyncContainer = { ...watch, args: [...watch.args, '--source', 'api', '--configmap', configMap], env };
   const token = tokenVolume(volumes);

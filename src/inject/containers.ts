@@ -121,6 +121,12 @@ export const SYNC_ENV = [
   { name: 'MALLOC_TOP_PAD_', value: '0' },
 ] as const;
 
+/** Downward API env of the watcher in every mode: the Pod it runs in (names are a contract with `watch`). */
+export const POD_IDENTITY_ENV: readonly (readonly [string, string])[] = [
+  ['POD_NAME', 'metadata.name'],
+  ['POD_NAMESPACE', 'metadata.namespace'],
+];
+
 function syncContainer(name: string, args: string[], options: InjectionOptions, config: InjectorConfig): SyncContainer {
   return {
     name,
@@ -152,6 +158,9 @@ export function watchContainer(options: InjectionOptions, config: InjectorConfig
   const args = ['watch', '--from', SOURCE_DIR, '--to', CONFIG_DIR, '--ready-file', READY_FILE];
   if (bootstrap !== undefined) args.push('--bootstrap', bootstrap);
   const watch = syncContainer(WATCH_CONTAINER, args, options, config);
+  // The commands the watcher's messages suggest name this Pod (`kubectl exec -n NS POD -c
+  // envoy-xds-watch -- ...`), so that an operator can run them as printed.
+  watch.env.push(...POD_IDENTITY_ENV.map(([name, fieldPath]) => ({ name, valueFrom: { fieldRef: { fieldPath } } })));
   if (options.sidecar === 'native') watch.restartPolicy = 'Always';
   // For a native sidecar the kubelet starts the next containers (Envoy) only once this passes, i.e.
   // once the watcher is watching. Probed every second so Envoy is not held back by a 10 s default.

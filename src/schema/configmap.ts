@@ -20,20 +20,29 @@ export function configMapLabel(configMap: ConfigMapLike): string {
   return namespace ? `ConfigMap/${namespace}/${name}` : `ConfigMap/${name}`;
 }
 
+export interface ConfigMapCheckOptions {
+  /** The key that is Envoy's bootstrap. */
+  bootstrapKey?: string;
+  /** `data` keys not to check (an UPDATE's files whose text did not change): counted in the size only. */
+  unchanged?: readonly string[];
+}
+
 /**
  * Checks every file of `configMap`. Findings name the file `ConfigMap/NAME/KEY`, with lines
  * counted inside that key's value. binaryData is not read (a warning says so); a ConfigMap over
- * 1 MiB is an error (the apiserver refuses it). `bootstrapKey` names the key that is Envoy's bootstrap.
+ * 1 MiB is an error (the apiserver refuses it).
  */
-export async function checkConfigMap(schema: EnvoySchema, configMap: ConfigMapLike, bootstrapKey?: string): Promise<FileCheck[]> {
+export async function checkConfigMap(schema: EnvoySchema, configMap: ConfigMapLike, options: ConfigMapCheckOptions = {}): Promise<FileCheck[]> {
   const label = configMapLabel(configMap);
   const checks: FileCheck[] = [];
   const own: Finding[] = [];
+  const unchanged = new Set(options.unchanged);
   let size = 0;
   for (const [key, value] of Object.entries(configMap.data ?? {})) {
     const text = typeof value === 'string' ? value : String(value);
     size += Buffer.byteLength(key) + Buffer.byteLength(text);
-    const check = await checkFile(schema, `${label}/${key}`, text, { bootstrap: key === bootstrapKey });
+    if (unchanged.has(key)) continue;
+    const check = await checkFile(schema, `${label}/${key}`, text, { bootstrap: key === options.bootstrapKey });
     // A ConfigMap holds other files too (Lua, certificates, other YAML): only xDS and bootstrap count.
     if (check.kind !== 'data') checks.push(check);
   }

@@ -79,10 +79,25 @@ const plainNull = new Type('tag:envoy-xds-injector.io,2026:null', {
   construct: () => null,
 });
 
+// Whether the text being read produced a Converted wrapper (finish() must unwrap it).
+const reading = { wrapped: false };
+
+/**
+ * The value of a scalar yaml-cpp converts. Bare when its text is what String() gives back (`8080`,
+ * `true`: most of them), so that a key keeps its text without a wrapper; otherwise (`yes`, `0x1F`,
+ * `+5`) a Converted that finish() unwraps.
+ */
+function converted(data: string): boolean | number | string | Converted {
+  const value = convert(data);
+  if (String(value) === data) return value;
+  reading.wrapped = true;
+  return new Converted(data, value);
+}
+
 const plainConverted = new Type('tag:envoy-xds-injector.io,2026:converted', {
   kind: 'scalar',
   resolve: (data: unknown) => typeof data === 'string' && convert(data) !== data,
-  construct: (data: string) => new Converted(data, convert(data)),
+  construct: (data: string) => converted(data),
 });
 
 const anyTag = (kind: 'scalar' | 'sequence' | 'mapping'): Type =>
@@ -92,7 +107,7 @@ const anyTag = (kind: 'scalar' | 'sequence' | 'mapping'): Type =>
     construct: (data: unknown, tag?: string) => {
       if (tag === '!ignore' && typeof data === 'string') return `${IGNORED}${data}`;
       // A tagged scalar is converted like a plain one, except the non-specific tag `!`.
-      if (kind === 'scalar' && typeof data === 'string' && tag !== '!' && convert(data) !== data) return new Converted(data, convert(data));
+      if (kind === 'scalar' && typeof data === 'string' && tag !== '!' && convert(data) !== data) return converted(data);
       return data;
     },
   });
@@ -124,8 +139,22 @@ export function envoyJson(text: string, filename: string): unknown {
   return readYaml(text, filename);
 }
 
+// What finish() has to act on besides wrappers: `!ignore` tags, and a collection used as a mapping
+// key, which needs an explicit key (`? `), a flow collection before a `:`, or an alias (so an anchor).
+// Text with none of these (most files) skips finish()'s walk over every value.
+const FINISH_NEEDED = /!ignore|\?\s|[}\]][ \t]*:|&/;
+
 function readYaml(text: string, filename: string): unknown {
-  return finish(loadAsEnvoyReads(text, { filename, schema: SCHEMA, json: true }), new Map());
+  let value: unknown;
+  let wrappers: boolean;
+  try {
+    value = loadAsEnvoyReads(text, { filename, schema: SCHEMA, json: true });
+  } finally {
+    wrappers = reading.wrapped;
+    reading.wrapped = false;
+  }
+  if (!wrappers && !FINISH_NEEDED.test(text)) return value;
+  return finish(value, new Map());
 }
 
 /** Unwraps converted scalars and drops `!ignore`-tagged keys (aliases share objects: once each). */

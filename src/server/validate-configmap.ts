@@ -36,7 +36,7 @@ export const configMapValidation = (checker: ConfigMapChecker, registry: Registr
     },
     async (request) => {
       const { request: review } = request.body;
-      const outcome = await admitConfigMap(review, (configMap) => checker.check(configMap));
+      const outcome = await admitConfigMap(review, (configMap, options) => checker.check(configMap, options));
       decisions.set(request, outcome.decision);
       request.log.info({ uid: review.uid, namespace: review.namespace, configmap: review.name, decision: outcome.decision, errors: outcome.errors, warnings: outcome.warnings, dryRun: review.dryRun === true }, 'configmap review');
       return outcome.review;

@@ -137,7 +137,7 @@ test('a burst of 100 edits: Envoy ends on the last one, and Event writes stay wi
   }
 });
 
-test('no RoleBinding: watch says once what is forbidden and which command fixes it, and follows the volume', TIMEOUT, async () => {
+test('no RoleBinding: watch says once what is forbidden and which command fixes it, and follows the volume; once the Role is applied the Events kept and the last-accepted store are written', TIMEOUT, async () => {
   const pod = await startApiPod(cluster, {
     namespace: 'api-forbidden', serviceAccount: 'nobody', configMap: 'envoy-xds', podName: 'envoy-0', bind: false,
     extraArgs: ['--volume-lag', '1s'],
@@ -153,9 +153,30 @@ test('no RoleBinding: watch says once what is forbidden and which command fixes 
     await new Promise((resolve) => setTimeout(resolve, 5_000));
     assert.equal(pod.watcher.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('Kubernetes API forbids')).length, 1);
 
-    // Granting the Role brings the API back without a restart.
+    // Events were forbidden too: said once, with when they are tried again; the verdicts are kept.
+    await pod.watcher.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('cannot record Events'), 'Events forbidden line');
+    assert.equal((await podEvents('api-forbidden', 'envoy-0')).length, 0);
+
+    // Granting the Role brings the API back without a restart, and the Events kept with it.
+    const granted = Date.now();
     await applyRbac(cluster, 'api-forbidden', 'nobody', 'envoy-xds');
     await pod.watcher.waitForLog((l) => l.msg === 'Kubernetes API usable again: following the ConfigMap through the API', 'API back', 120_000);
+    const usable = Date.now();
+    let events: k8s.CoreV1Event[] = [];
+    await waitFor(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      events = await podEvents('api-forbidden', 'envoy-0');
+      return events.some((e) => e.reason === 'XdsAccepted');
+    }, 'the XdsAccepted Event kept while forbidden, within 30 s of the API usable again', 30_000);
+    assert.ok(pod.watcher.logs.some((l) => l.msg === 'Events can be recorded again: writing the ones kept while forbidden'));
+    process.stdout.write(`Event written ${String(Date.now() - usable)} ms after the API was usable again, ${String(Date.now() - granted)} ms after the Role was applied\n`);
+    // The last-accepted store (created empty by `rbac | kubectl apply`) gets what was kept while forbidden, as soon.
+    await waitFor(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const cm = await cluster.core.readNamespacedConfigMap({ namespace: 'api-forbidden', name: 'envoy-xds-envoy-xds-accepted' }).catch(() => undefined);
+      return cm?.data?.['lds.yaml'] !== undefined;
+    }, 'the store written within 30 s of the API usable again (not after the 5 min wait of a 403)', 30_000);
+    process.stdout.write(`store written ${String(Date.now() - usable)} ms after the API was usable again\n`);
     await pod.setBody('from-api');
     await pod.envoy.waitForBody(pod.port, 'from-api', 60_000);
   } finally {

@@ -178,6 +178,22 @@ describe('ConfigMap check on a real apiserver (manifests/base ValidatingWebhookC
     assert.equal(metricValue(await scrapeMetrics(server), REVIEWS_METRIC, { result: 'warned' }), before + 1);
   });
 
+  test('an update of a labelled ConfigMap is checked on the files it changes (the oldObject the apiserver sends): an unchanged file\'s warnings are not repeated, a changed file\'s are', async () => {
+    const typo = await fixture('cases/envoy-ignores-unknown-field.lds.yaml');
+    const clean = await fixture('schema/accepts.real-listener.lds.yaml');
+    const name = 'edge-ratchet';
+    const apply = async (data: Record<string, string>): Promise<string[]> => {
+      const res = await kubectl(cluster, ['apply', '-n', ns, '-f', '-'], { input: JSON.stringify(configMap(name, data, true)) });
+      assert.equal(res.code, 0, res.stderr);
+      return res.stderr.split('\n').filter((l) => l.startsWith('Warning: '));
+    };
+    assert.equal((await apply({ 'lds.yaml': typo })).length, 2, 'created: both typos warned');
+    assert.deepEqual(await apply({ 'lds.yaml': typo, 'cds.yaml': clean }), [], 'lds.yaml unchanged: not checked again');
+    const changed = await apply({ 'lds.yaml': `${typo}# edited\n`, 'cds.yaml': clean });
+    assert.equal(changed.length, 2, 'lds.yaml edited: checked, both typos warned');
+    assert.match(changed[0] ?? '', new RegExp(`^Warning: ConfigMap/${ns}/${name}/lds\\.yaml:9:\\d+: warning: resources\\[0\\]\\.per_connection_buffer_limit_bytez`));
+  });
+
   test('an un-labelled ConfigMap with errors is never sent to the webhook (objectSelector): created, no review', async () => {
     const metricsBefore = metricValue(await scrapeMetrics(server), REVIEWS_METRIC) ?? 0;
     const name = 'edge-unlabelled';

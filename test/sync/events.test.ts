@@ -78,7 +78,7 @@ test('a burst makes at most `burst` writes at once; the rest coalesce and the la
   await recorder.close();
 });
 
-test('no permission for events: one warning naming the fix, no more writes, publishing is not affected', async () => {
+test('no permission for events: one warning naming the fix and when it tries again; the Events kept are written once the API is usable again', async () => {
   const { connection, calls } = fakeConnection(() => 403);
   const lines: string[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(line); } });
@@ -91,5 +91,30 @@ test('no permission for events: one warning naming the fix, no more writes, publ
   const warnings = lines.filter((l) => l.includes('cannot record Events'));
   assert.equal(warnings.length, 1);
   assert.match(warnings[0] ?? '', /envoy-xds-injector rbac --namespace ns/);
+  assert.match(warnings[0] ?? '', /tried again in 10 s, doubling to 300 s, and at once when the Kubernetes API is usable again/);
+  await recorder.close();
+});
+
+test('no permission for events, then the Role applied: what was pending is written at once (latest of each series), said once', async () => {
+  let allowed = false;
+  const { connection, calls } = fakeConnection((c) => (!allowed ? 403 : c.method === 'POST' ? 201 : 200));
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(line); } });
+  const recorder = new EventRecorder({ connection, pod, logger });
+  recorder.record({ type: 'Warning', reason: 'XdsRejected', file: 'lds.yaml', message: 'first refused' });
+  await recorder.flush();
+  recorder.record({ type: 'Warning', reason: 'XdsAcceptedWithWarnings', file: 'cds.yaml', message: 'ignored a field' });
+  await recorder.flush();
+  assert.equal(calls.length, 1, 'paused after the 403');
+  recorder.permissionsMayHaveChanged(); // still forbidden: one more try, paused again (20 s)
+  await recorder.flush();
+  assert.equal(calls.length, 2);
+  allowed = true;
+  recorder.permissionsMayHaveChanged();
+  await recorder.flush();
+  const created = calls.filter((c) => c.method === 'POST' && (c.body as { reason?: string }).reason !== undefined).slice(2) as { body: { reason: string; message: string } }[];
+  assert.deepEqual(created.map((c) => [c.body.reason, c.body.message]).sort(), [['XdsAcceptedWithWarnings', 'ignored a field'], ['XdsRejected', 'first refused']]);
+  assert.equal(lines.filter((l) => l.includes('cannot record Events')).length, 1);
+  assert.equal(lines.filter((l) => l.includes('Events can be recorded again')).length, 1);
   await recorder.close();
 });

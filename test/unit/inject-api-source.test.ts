@@ -26,11 +26,11 @@ function watchOf(result: InjectResult): Json {
   return watch;
 }
 
-test('source defaults to volume: the watcher gets no API flags or env, and the token only as the ServiceAccount plugin would mount it', () => {
+test('source defaults to volume: the watcher gets no API flags or API env (only the Pod\'s name and namespace, for the commands it prints), and the token only as the ServiceAccount plugin would mount it', () => {
   for (const result of [injectPod(pod(undefined, { volumes: [TOKEN_VOLUME] }), config), injectPod(pod('volume', { volumes: [TOKEN_VOLUME] }), config)]) {
     const watch = watchOf(result);
     assert.ok(!(watch.args as string[]).includes('--source'));
-    assert.ok(!(watch.env as { name: string }[]).some((e) => e.name === 'POD_NAME'));
+    assert.deepEqual((watch.env as { name: string }[]).map((e) => e.name).filter((name) => name.startsWith('POD_') || name === 'NODE_NAME'), ['POD_NAME', 'POD_NAMESPACE']);
     // One mount, the plugin's own (src/inject/service-account.ts), not a second one for the API.
     assert.equal((watch.volumeMounts as Json[]).filter((m) => m.name === TOKEN_VOLUME.name).length, 1);
     assert.deepEqual(result.warnings, []);
@@ -45,6 +45,7 @@ test('source api: --source api --configmap, downward API env, and the ServiceAcc
   const env = new Map((watch.env as { name: string; valueFrom?: { fieldRef: { fieldPath: string } } }[]).map((e) => [e.name, e.valueFrom?.fieldRef.fieldPath]));
   assert.equal(env.get('POD_NAME'), 'metadata.name');
   assert.equal(env.get('POD_NAMESPACE'), 'metadata.namespace');
+  assert.equal((watch.env as { name: string }[]).filter((e) => e.name === 'POD_NAME').length, 1, 'POD_NAME once');
   assert.equal(env.get('POD_UID'), 'metadata.uid');
   assert.equal(env.get('POD_SERVICE_ACCOUNT'), 'spec.serviceAccountName');
   assert.deepEqual((watch.volumeMounts as Json[]).at(-1), { name: TOKEN_VOLUME.name, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });

@@ -94,13 +94,19 @@ describe('defaults', () => {
         { name: 'envoy-xds-source', mountPath: SRC, readOnly: true },
         { name: 'envoy-xds-config', mountPath: DST },
       ]);
-      assert.deepEqual(c.env, [
+      assert.deepEqual((c.env as unknown[]).slice(0, 4), [
         { name: 'NODE_OPTIONS', value: '--max-semi-space-size=1 --max-old-space-size=32 --v8-pool-size=1' },
         { name: 'MALLOC_ARENA_MAX', value: '1' },
         { name: 'MALLOC_TRIM_THRESHOLD_', value: '131072' },
         { name: 'MALLOC_TOP_PAD_', value: '0' },
       ]);
     }
+    assert.equal((copy.env as unknown[]).length, 4);
+    // The watcher knows its Pod, so the commands it prints name it (kubectl exec -n NS POD ...).
+    assert.deepEqual((watch.env as unknown[]).slice(4), [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ]);
     assert.notEqual(copy.env, watch.env, 'each container owns its env list');
   });
   test('the status annotation records version and what was injected', () => {

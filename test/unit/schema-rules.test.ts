@@ -27,6 +27,14 @@ test('envoyJson: quoted scalars stay strings, plain ones convert, keys keep thei
   assert.throws(() => envoyJson('a: 1\n', 'x.json'), SyntaxError);
 });
 
+test('envoyJson: text with nothing to unwrap reads the same (numbers and bools bare, as keys too); a collection used as a key is refused however it is written', () => {
+  assert.deepEqual(envoyJson('a: 8080\nb: true\n8080: x\nc: -0\nd: [1, on, "2"]\ne: {f: 0755}\n', 'x.yaml'), { a: 8080, b: true, '8080': 'x', c: 0, d: [1, true, '2'], e: { f: 493 } });
+  assert.deepEqual(envoyJson('a: &x {b: 1}\nc: *x\n', 'x.yaml'), { a: { b: 1 }, c: { b: 1 } });
+  for (const text of ['? {a: 1}\n: b\n', '{a: 1}: b\n', '[{a: 1}]: b\n', 'k: &k {a: 1}\n*k : b\n', '? a: 1\n: b\n']) {
+    assert.throws(() => envoyJson(text, 'x.yaml'), /a mapping used as a mapping key/, text);
+  }
+});
+
 test('PGV numbers: ranges (inclusive, exclusive, outside), in/not_in, with PGV messages', () => {
   assert.equal(checkNumber(70000, { lte: 65535 }), 'value must be less than or equal to 65535');
   assert.equal(checkNumber(65535, { lte: 65535 }), undefined);

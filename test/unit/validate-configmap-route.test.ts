@@ -82,6 +82,28 @@ test('a clean ConfigMap is allowed without warnings; a DELETE is allowed uncheck
   assert.deepEqual(deleted.response, { uid: 'cm-1', allowed: true });
 });
 
+test('an UPDATE of an opted-in ConfigMap checks only the files whose text it changes; one that adds the label checks them all', async () => {
+  const refused = fixture('schema/refuses.port-out-of-range.lds.yaml');
+  const clean = fixture('envoy-corpus/accepts.plain.lds.yaml');
+  const update = (data: Record<string, string>, oldData: Record<string, string>, oldLabels: Record<string, string>): AdmissionReviewRequest => {
+    const review = configMapReview(data, 'UPDATE');
+    review.request.oldObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'envoy-xds', namespace: 'shop', labels: oldLabels }, data: oldData };
+    return review;
+  };
+  const optedIn = { 'envoy-xds-injector.io/validate': 'true' };
+  // lds.yaml (refused by Envoy) is as it was; cds.yaml is edited: only cds.yaml is checked.
+  const edit = await post('/validate-configmap', update({ 'lds.yaml': refused, 'cds.yaml': `${clean}# edited\n` }, { 'lds.yaml': refused, 'cds.yaml': clean }, optedIn));
+  assert.deepEqual(edit.response, { uid: 'cm-1', allowed: true });
+  // The same write when the old object was not opted in (the label arrives now): every file is checked.
+  const labelled = await post('/validate-configmap', update({ 'lds.yaml': refused, 'cds.yaml': `${clean}# edited\n` }, { 'lds.yaml': refused, 'cds.yaml': clean }, {}));
+  assert.equal(labelled.response.allowed, false);
+  assert.match(labelled.response.status?.message ?? '', /lds\.yaml:6:\d+: error: resources\[0\]\.address\.socket_address\.port_value/);
+  // A changed file is checked, whatever the others hold.
+  const broken = await post('/validate-configmap', update({ 'lds.yaml': refused, 'cds.yaml': clean }, { 'lds.yaml': clean, 'cds.yaml': clean }, optedIn));
+  assert.equal(broken.response.allowed, false);
+  assert.match(broken.response.status?.message ?? '', /lds\.yaml:6:\d+: error/);
+});
+
 test('preload() starts the worker and resolves once the schema is loaded, with the load time; checks then use that worker; close() ends it', async () => {
   const preloaded = createConfigMapChecker();
   try {

@@ -18,6 +18,12 @@ export interface SubscriptionStats {
   attempt: number;
 }
 
+/** A listener or cluster Envoy runs, with the `version_info` of the update that added it ('' when none). */
+export interface DynamicResource {
+  name: string;
+  version: string;
+}
+
 const FIELDS = ['version_text', 'update_success', 'update_rejected', 'update_failure', 'update_attempt'] as const;
 
 export class EnvoyAdmin {
@@ -95,6 +101,39 @@ export class EnvoyAdmin {
       if (details === undefined || details === '') continue;
       const at = entry.error_state?.last_update_attempt === undefined ? NaN : Date.parse(entry.error_state.last_update_attempt);
       out.push({ ...(entry.name === undefined || entry.name === '' ? {} : { name: entry.name }), details, ...(Number.isNaN(at) ? {} : { at }) });
+    }
+    return out;
+  }
+
+  /**
+   * The listeners (LDS) or clusters (CDS) Envoy took from its dynamic configuration, active or
+   * warming, each with the `version_info` of the update that added it (ListenersConfigDump
+   * `dynamic_listeners[].{active_state,warming_state}`, ClustersConfigDump `dynamic_active_clusters`
+   * and `dynamic_warming_clusters`, envoy/admin/v3/config_dump_shared.proto). A listener Envoy only
+   * refused (error_state) or is draining is not included. Rejects like `subscriptionStats`.
+   */
+  async dynamicResources(type: 'LDS' | 'CDS', timeoutMs: number): Promise<DynamicResource[]> {
+    const dump = async (resource: string, mask: string): Promise<Record<string, unknown>[]> => {
+      const body = await this.get(`/config_dump?resource=${resource}&mask=${mask}`, timeoutMs);
+      const parsed = JSON.parse(body) as { configs?: unknown };
+      // No resource of that kind: Envoy answers an empty object.
+      if (parsed.configs === undefined) return [];
+      if (!Array.isArray(parsed.configs)) throw new Error(`envoy admin /config_dump: no configs in ${body.slice(0, 200)}`);
+      return parsed.configs as Record<string, unknown>[];
+    };
+    const out: DynamicResource[] = [];
+    if (type === 'LDS') {
+      for (const entry of await dump('dynamic_listeners', 'name,active_state.version_info,active_state.last_updated,warming_state.version_info,warming_state.last_updated')) {
+        const state = (entry.active_state ?? entry.warming_state) as { version_info?: string } | undefined;
+        if (typeof entry.name === 'string' && state !== undefined) out.push({ name: entry.name, version: state.version_info ?? '' });
+      }
+      return out;
+    }
+    for (const resource of ['dynamic_active_clusters', 'dynamic_warming_clusters']) {
+      for (const entry of await dump(resource, 'cluster.name,version_info')) {
+        const name = (entry.cluster as { name?: unknown } | undefined)?.name;
+        if (typeof name === 'string') out.push({ name, version: typeof entry.version_info === 'string' ? entry.version_info : '' });
+      }
     }
     return out;
   }

@@ -12,7 +12,10 @@
 // - a write the apiserver could not take now (429, 5xx, no answer) is tried again: its series is
 //   pending again, and writes wait for the server's Retry-After or a backoff (1 s doubling to
 //   60 s), whichever is longer; each try takes a token, so retries stay within the bucket.
-// - no permission for events (403): the series pending are dropped and writes pause for a while.
+// - no permission for events (403): the series stays pending (the newest occurrence of each, up to
+//   MAX_SERIES), writes pause for a backoff (10 s doubling to 5 min) or until `resume()` (the Role
+//   that lets the watcher read its ConfigMap is the one that lets it write Events: the API source
+//   usable again is the moment to try), then the pending series are written.
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -43,13 +46,16 @@ const RETRY_INITIAL_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
 /** The longest Retry-After honoured: a server asking for more gets its Events this late. */
 const RETRY_AFTER_MAX_MS = 5 * 60_000;
+/** After a 403: the first pause, doubled at each 403 in a row up to the cap given to `forbidden`. */
+export const FORBIDDEN_RETRY_INITIAL_MS = 10_000;
 
 export class EventSeries {
   private readonly series = new Map<string, Series>();
   private readonly dirty = new Set<string>();
   private tokens: number;
   private lastRefill: number;
-  private forbiddenUntil = 0;
+  /** 403s in a row (0 once a write succeeds). */
+  private forbiddenInRow = 0;
   /** After a failed write: no write before this time; `failures` in a row set the backoff. */
   private notBefore = 0;
   private failures = 0;
@@ -65,32 +71,30 @@ export class EventSeries {
     return this.dirty.size;
   }
 
-  /** Adds an occurrence to its series (a new series past MAX_SERIES evicts the oldest written one). */
+  /** Adds an occurrence to its series (a new series past MAX_SERIES evicts the oldest written one, else the oldest pending one). */
   add(occurrence: EventOccurrence): void {
     const key = `${occurrence.reason}\0${occurrence.file}`;
     const at = new Date(this.now()).toISOString().replace(/\.\d+Z$/, 'Z');
     let series = this.series.get(key);
+    const created = series === undefined;
     if (series === undefined) {
       series = { key, occurrence, name: undefined, count: 0, written: 0, firstTimestamp: at, lastTimestamp: at };
       this.series.set(key, series);
-      if (this.series.size > MAX_SERIES) this.evictOne();
     }
     series.occurrence = occurrence;
     series.count++;
     series.lastTimestamp = at;
     this.dirty.add(key);
+    // After the new series is pending: it is the newest, never the one evicted.
+    if (created && this.series.size > MAX_SERIES) this.evictOne();
   }
 
   /**
-   * The series to write now (a token taken), or how long to wait for a token, or undefined when
-   * nothing is to be written (none pending, or writes paused: then the pending ones are dropped).
+   * The series to write now (a token taken), or how long to wait (a token, a retry), or undefined
+   * when nothing is pending.
    */
   next(): { write: Series } | { waitMs: number } | undefined {
     while (this.dirty.size > 0) {
-      if (this.now() < this.forbiddenUntil) {
-        this.dirty.clear();
-        return undefined;
-      }
       if (this.now() < this.notBefore) return { waitMs: this.notBefore - this.now() };
       this.refill();
       if (this.tokens < 1) return { waitMs: Math.max(1, this.lastRefill + this.refillMs - this.now()) };
@@ -118,25 +122,48 @@ export class EventSeries {
     return delay;
   }
 
-  /** A write succeeded: the backoff starts over. */
+  /** A write succeeded: the backoffs start over. */
   written(): void {
     this.failures = 0;
+    this.forbiddenInRow = 0;
   }
 
-  /** Writes are forbidden (403): drop what is pending, pause for `retryMs`. Returns whether this is the first time. */
-  forbidden(retryMs: number): boolean {
-    const first = this.forbiddenUntil === 0;
-    this.forbiddenUntil = this.now() + retryMs;
-    this.dirty.clear();
-    return first;
+  /**
+   * The write of `series` was forbidden (403): it stays pending and no write happens for
+   * FORBIDDEN_RETRY_INITIAL_MS, doubled at each 403 in a row up to `maxMs`, or until `resume()`.
+   * Returns the pause (ms) and whether it is the first 403 since a write succeeded (the one to log).
+   */
+  forbidden(series: Series, maxMs: number): { delayMs: number; first: boolean } {
+    if (this.series.get(series.key) === series) this.dirty.add(series.key);
+    const first = this.forbiddenInRow === 0;
+    const delayMs = Math.min(maxMs, FORBIDDEN_RETRY_INITIAL_MS * 2 ** Math.min(this.forbiddenInRow, 16));
+    this.forbiddenInRow++;
+    this.notBefore = Math.max(this.notBefore, this.now() + delayMs);
+    return { delayMs, first };
   }
 
+  /**
+   * Permissions may have changed (the API source can read its ConfigMap again): a pause after a 403
+   * ends now. Returns whether it ended one (then pending series are to be written).
+   */
+  resume(): boolean {
+    if (this.forbiddenInRow === 0 || this.notBefore <= this.now()) return false;
+    this.notBefore = 0;
+    return this.dirty.size > 0;
+  }
+
+  /** Past MAX_SERIES: the oldest written series goes; when all are pending (a long 403 or outage), the oldest pending one: memory stays bounded. */
   private evictOne(): void {
     for (const [key] of this.series) {
       if (!this.dirty.has(key)) {
         this.series.delete(key);
         return;
       }
+    }
+    const oldest = this.series.keys().next().value;
+    if (oldest !== undefined) {
+      this.series.delete(oldest);
+      this.dirty.delete(oldest);
     }
   }
 

@@ -4,8 +4,10 @@
 // one at a time (what arrives meanwhile coalesces into its series). A write the apiserver cannot
 // take now (429 with its Retry-After, 5xx, no answer) is tried again within the rate limit, said
 // once per cause at warning level; one it refuses for good (400, 422) is dropped, said at warning
-// level. No permission for events (403) → one log line naming the fix, then Events are paused (and
-// retried after `forbiddenRetryMs`); the watcher keeps publishing either way.
+// level. No permission for events (403) → one log line naming the fix and when writes are tried
+// again; what is pending is kept (the latest occurrence of each series) and written once a write is
+// allowed: tried after 10 s doubling to `forbiddenRetryMs`, and at once on `permissionsMayHaveChanged()`
+// (the API source can read its ConfigMap again). The watcher keeps publishing either way.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KubeConnection } from './connection.js';
@@ -57,6 +59,8 @@ export class PodEventRecorder {
   private closed = false;
   /** Causes of delayed or dropped writes said since the last successful write. */
   private readonly said = new Set<string>();
+  /** A 403 was said and no write succeeded since. */
+  private forbiddenSaid = false;
   /** Writes sent to the apiserver (creates + patches), and occurrences recorded. */
   readonly stats = { occurrences: 0, creates: 0, patches: 0, failed: 0 };
 
@@ -74,6 +78,16 @@ export class PodEventRecorder {
   /** Writes what is pending as tokens allow; resolves when nothing is pending or it must wait for a token. */
   async flush(): Promise<void> {
     while (this.writing !== undefined) await this.writing;
+  }
+
+  /**
+   * The watcher's API access recovered (the ConfigMap reads again): the Role that allows that allows
+   * Event writes too, so a pause after a 403 ends and what is pending is written now.
+   */
+  permissionsMayHaveChanged(): void {
+    if (this.closed || !this.series.resume()) return;
+    clearTimeout(this.timer);
+    this.schedule();
   }
 
   /** Stops writing; pending occurrences that have no token are dropped. */
@@ -128,7 +142,7 @@ export class PodEventRecorder {
       }
       if (res === undefined) return;
       if (res.status === 403) {
-        this.forbidden(statusOf(res.body).message ?? res.text);
+        this.forbidden(series, statusOf(res.body).message ?? res.text);
         return;
       }
       if (res.status >= 300) {
@@ -146,6 +160,10 @@ export class PodEventRecorder {
       series.written = count;
       this.series.written();
       this.said.clear();
+      if (this.forbiddenSaid) {
+        this.forbiddenSaid = false;
+        this.options.logger.info({ namespace: pod.namespace }, 'Events can be recorded again: writing the ones kept while forbidden');
+      }
     } catch (err) {
       this.stats.failed++;
       const delay = this.series.retry(series);
@@ -163,13 +181,18 @@ export class PodEventRecorder {
     this.options.logger.warn({ namespace: this.options.pod.namespace }, message);
   }
 
-  private forbidden(message: string): void {
-    if (this.series.forbidden(this.options.forbiddenRetryMs ?? DEFAULT_FORBIDDEN_RETRY_MS)) {
+  private forbidden(series: Series, message: string): void {
+    this.stats.failed++;
+    const { delayMs, first } = this.series.forbidden(series, this.options.forbiddenRetryMs ?? DEFAULT_FORBIDDEN_RETRY_MS);
+    if (first) {
+      this.forbiddenSaid = true;
       const fix = this.options.fixCommand === undefined ? '' : ` Fix: ${this.options.fixCommand}`;
       this.options.logger.warn(
-        { namespace: this.options.pod.namespace, error: message },
-        `cannot record Events (create/patch events in namespace ${this.options.pod.namespace} is forbidden): verdicts are only in this log; publishing goes on.${fix}`,
+        { namespace: this.options.pod.namespace, error: message, retryInMs: delayMs },
+        `cannot record Events (create/patch events in namespace ${this.options.pod.namespace} is forbidden): they are kept (the latest of each) and written once allowed, tried again in ${String(Math.round(delayMs / 1000))} s, doubling to ${String(Math.round((this.options.forbiddenRetryMs ?? DEFAULT_FORBIDDEN_RETRY_MS) / 1000))} s, and at once when the Kubernetes API is usable again; verdicts are in this log meanwhile; publishing goes on.${fix}`,
       );
+    } else {
+      this.options.logger.debug({ namespace: this.options.pod.namespace, retryInMs: delayMs }, 'Event write still forbidden');
     }
   }
 

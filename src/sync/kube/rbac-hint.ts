@@ -9,7 +9,7 @@ export const IMAGE_CLI = 'envoy-xds-injector';
  * The CLI as an operator runs it from their own machine, with only kubectl: through the Pod's
  * watcher container, whose image has it on PATH, e.g.
  * `kubectl exec -n shop envoy-7d9f -c envoy-xds-watch -- envoy-xds-injector` (a Pod that does not
- * know its name, i.e. `source: volume` without POD_NAME, says `kubectl exec POD ...`).
+ * know its name (a watcher started by hand without POD_NAME, in a cluster) says `kubectl exec POD ...`).
  */
 export function cliThroughPod(namespace: string | undefined, pod: string): string {
   return `kubectl exec${namespace === undefined ? '' : ` -n ${namespace}`} ${pod} -c ${WATCH_CONTAINER} -- ${IMAGE_CLI}`;

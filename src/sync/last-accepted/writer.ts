@@ -65,7 +65,10 @@ export interface JudgedFile {
 export const DEFAULT_STORE_CHECK_MS = 30_000;
 
 const MAX_ATTEMPTS = 5;
-/** After a 403: the Role is missing; asking again every few seconds would only load the apiserver. */
+/**
+ * After a 403: the Role is missing; asking again every few seconds would only load the apiserver. The
+ * wait ends early once the watcher reads its ConfigMap again (permissionsMayHaveChanged).
+ */
 const FORBIDDEN_RETRY_MS = 5 * 60_000;
 
 export class LastAcceptedWriter {
@@ -82,6 +85,8 @@ export class LastAcceptedWriter {
   private readonly reported = new Set<string>();
   private wrote = false;
   private forbidden = false;
+  /** Ends the wait after a 403 (permissionsMayHaveChanged). */
+  private wakeForbidden: (() => void) | undefined;
   /** This Pod's Envoy's last verdicts, per file: what a store that lost them gets back. */
   private readonly own = new Map<string, OwnVerdicts>();
   private checkTimer: NodeJS.Timeout | undefined;
@@ -94,6 +99,14 @@ export class LastAcceptedWriter {
     this.logger = options.logger;
     this.delayMs = options.backoff?.initialMs ?? 1000;
     this.scheduleCheck();
+  }
+
+  /**
+   * The watcher's API access recovered (the ConfigMap reads again): the Role that allows that allows
+   * the store too (the `rbac` command grants both), so a wait after a 403 ends and the write is tried now.
+   */
+  permissionsMayHaveChanged(): void {
+    this.wakeForbidden?.();
   }
 
   /** A verdict listener (verdict/tracker.ts `onVerdict`). `unknown` verdicts are not kept. */
@@ -192,7 +205,11 @@ export class LastAcceptedWriter {
       for (const change of changes) {
         if (!this.pending.has(keyOf(change))) this.pending.set(keyOf(change), change);
       }
-      await new Promise((resolve) => setTimeout(resolve, this.forbidden ? FORBIDDEN_RETRY_MS : this.delayMs).unref());
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.forbidden ? FORBIDDEN_RETRY_MS : this.delayMs).unref();
+        this.wakeForbidden = this.forbidden ? () => { clearTimeout(timer); resolve(); } : undefined;
+      });
+      this.wakeForbidden = undefined;
       this.delayMs = Math.min(this.delayMs * 2, this.options.backoff?.maxMs ?? 30_000);
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run during the wait
       if (this.closed) return;

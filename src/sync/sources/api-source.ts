@@ -32,6 +32,8 @@ export interface ApiSourceOptions {
   checkTimeoutMs?: number;
   /** Milliseconds on a monotonic clock (default performance.now): --volume-lag is a duration. */
   now?: () => number;
+  /** Called each time the API becomes usable (first list, or after an outage: a Role applied, the apiserver back): Event writes paused by a 403 try again. */
+  onUsableAgain?: () => void;
 }
 
 export const DEFAULT_VOLUME_LAG_MS = 90_000;
@@ -169,6 +171,7 @@ export class ApiSource implements SnapshotSource {
       this.causes.recovered();
       this.checkCauses.recovered();
       this.checkRefused = false;
+      this.options.onUsableAgain?.();
       return;
     }
     if (problem === undefined) return;

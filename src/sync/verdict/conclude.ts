@@ -8,12 +8,14 @@ import type { EnvoyAdmin } from '../envoy/admin.js';
 import type { RejectionReason } from '../envoy/rejection-reason.js';
 import { subscriptionType } from '../envoy/stat-prefixes.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
+import { appliedSentence, readApplied } from './applied.js';
 import type { Holds } from './holds.js';
 import { ignoredFieldsSince } from './judge.js';
 import type { Judgement } from './judge.js';
 import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, unknownMessage } from './messages.js';
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
+import { REQUEST_TIMEOUT_MS } from './reason.js';
 import type { ReasonReader } from './reason.js';
 import { acceptedCopy, keepCopy, refusedPath } from './state.js';
 import type { StateWriter, VerdictState } from './state.js';
@@ -126,7 +128,10 @@ export class Conclusions {
         message = rejectedMessage({ file, version, previousVersion, rolledBack, refusedAt, why });
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
-        message = firstRefusedMessage(file, version, why);
+        // LDS and CDS keep the resources of a refused update that succeeded: say what Envoy runs (applied.ts).
+        const type = own.map(subscriptionType).find((t) => t !== undefined) ?? (judgement?.outcome === 'rejected' && judgement.created === undefined ? subscriptionType(judgement.subscription) : undefined);
+        const applied = pending.secret === undefined ? await readApplied(this.ctx.admin(), type, pending.content, version, REQUEST_TIMEOUT_MS) : { kind: 'not-known' as const };
+        message = firstRefusedMessage(file, version, why, appliedSentence(file, applied));
         logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       }
     } else {

@@ -47,9 +47,12 @@ export function rejectedMessage(opts: {
     : `Envoy rejected ${file} version ${v}; it keeps running ${previousVersion ?? 'the last accepted version'} (a newer publish replaced the refused file)${because(why)}`;
 }
 
-/** Envoy refused a file it never accepted a version of: nothing to roll back to. */
-export function firstRefusedMessage(file: string, version: string | undefined, why: RejectionReason | undefined): string {
-  return `Envoy REFUSED THE FIRST VERSION of ${file} it saw (${versionText(version)}): Envoy runs WITHOUT the resources of ${file}, and a restarted Envoy will refuse it again; fix the ConfigMap${because(why)}`;
+/**
+ * Envoy refused a file it never accepted a version of: nothing to roll back to. `applied`: what
+ * Envoy runs of it (applied.ts appliedSentence, read from Envoy's admin API for LDS and CDS).
+ */
+export function firstRefusedMessage(file: string, version: string | undefined, why: RejectionReason | undefined, applied = `Envoy runs WITHOUT the resources of ${file}`): string {
+  return `Envoy REFUSED THE FIRST VERSION of ${file} it saw (${versionText(version)}): ${applied}, and a restarted Envoy will refuse it again; fix the ConfigMap${because(why)}`;
 }
 
 export function unknownMessage(file: string, version: string | undefined, reason: string | undefined): string {

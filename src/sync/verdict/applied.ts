@@ -1,0 +1,100 @@
+// What Envoy runs from a file it refused, read from Envoy, for the verdict's message.
+//
+// From Envoy's source (1.40):
+// - LDS and CDS apply an update's resources one by one and keep those that succeeded; the update is
+//   still counted `update_rejected` and `version_text` does not move
+//   (source/common/listener_manager/lds_api.cc LdsApiImpl::onConfigUpdate: "at this point, the first
+//   of these duplicates has already been successfully applied"; source/common/upstream/cds_api_helper.cc
+//   CdsApiHelper::onConfigUpdate). So a refused LDS or CDS file can be partly in effect: which of its
+//   listeners or clusters Envoy runs is read from its admin API (admin.ts dynamicResources).
+// - RDS, EDS and SDS take exactly one resource per update and check it before applying it
+//   (source/common/router/rds_impl.cc validateUpdateSize "Unexpected RDS resource length",
+//   source/extensions/clusters/eds/eds.cc "Unexpected EDS resource length",
+//   source/common/secret/sds_api.cc "Unexpected SDS secrets length"): a refusal applies nothing.
+// - A file that does not parse (`update_failure`) or fails proto validation never reaches those
+//   APIs (source/extensions/config_subscription/filesystem/filesystem_subscription_impl.cc): nothing
+//   of it applies; the admin API then shows none of its resources from this version.
+import type { DynamicResource, EnvoyAdmin } from '../envoy/admin.js';
+import { parseConfig } from '../envoy/subscriptions.js';
+import type { SubscriptionType } from '../envoy/stat-prefixes.js';
+
+/** What Envoy runs from a refused file. */
+export type Applied =
+  /** RDS, EDS, SDS: a refused update applies nothing (the claim is made from the type alone). */
+  | { kind: 'none-by-type' }
+  /** Another type (ECDS) or none found: nothing is claimed. */
+  | { kind: 'not-known' }
+  /** LDS/CDS, read from the admin API: `fromThis` its resources Envoy runs from this version, `fromEarlier` those named in it that Envoy runs from an earlier version. */
+  | { kind: 'read'; noun: Noun; total: number | undefined; fromThis: string[]; fromEarlier: string[] }
+  /** LDS/CDS, the admin API did not answer. */
+  | { kind: 'unread'; noun: Noun; adminPath: string };
+
+type Noun = 'listener' | 'cluster';
+
+const NOUN: Partial<Record<SubscriptionType, Noun>> = { LDS: 'listener', CDS: 'cluster' };
+const ADMIN_PATH: Record<Noun, string> = { listener: '/config_dump?resource=dynamic_listeners', cluster: '/config_dump?resource=dynamic_active_clusters' };
+
+/** `resources[].name` of an xDS file (DiscoveryResponse in YAML/JSON), in order, repeats kept; undefined when it does not read as one. */
+export function resourceNames(content: Buffer | string): string[] | undefined {
+  const doc = parseConfig(content);
+  if (doc === null || typeof doc !== 'object') return undefined;
+  const { resources } = doc as { resources?: unknown };
+  if (!Array.isArray(resources)) return undefined;
+  return resources.map((r: unknown) => (r !== null && typeof r === 'object' && typeof (r as { name?: unknown }).name === 'string' ? (r as { name: string }).name : ''));
+}
+
+/**
+ * Sorts what Envoy runs (`running`, admin.ts dynamicResources) against the refused file: its
+ * resource `names` (resourceNames) and `version` (the file's version_info; undefined: none, then
+ * every running resource named in the file counts as this version's). Pure.
+ */
+export function sortApplied(noun: Noun, names: readonly string[] | undefined, version: string | undefined, running: readonly DynamicResource[]): Applied {
+  const named = names === undefined ? undefined : new Set(names);
+  const fromThis: string[] = [];
+  const fromEarlier: string[] = [];
+  for (const resource of running) {
+    const inFile = named === undefined ? version !== undefined && resource.version === version : named.has(resource.name);
+    if (!inFile) continue;
+    if (version === undefined || resource.version === version) fromThis.push(resource.name);
+    else fromEarlier.push(resource.name);
+  }
+  return { kind: 'read', noun, total: names?.length, fromThis: [...new Set(fromThis)], fromEarlier: [...new Set(fromEarlier)] };
+}
+
+/** Reads what Envoy runs from the refused `content` of subscription `type`; `timeoutMs` per admin request. */
+export async function readApplied(admin: EnvoyAdmin | undefined, type: SubscriptionType | undefined, content: Buffer, version: string | undefined, timeoutMs: number): Promise<Applied> {
+  if (type === 'RDS' || type === 'EDS' || type === 'SDS') return { kind: 'none-by-type' };
+  const noun = type === undefined ? undefined : NOUN[type];
+  if (noun === undefined || type === undefined) return { kind: 'not-known' };
+  if (admin === undefined) return { kind: 'unread', noun, adminPath: ADMIN_PATH[noun] };
+  try {
+    const running = await admin.dynamicResources(type === 'LDS' ? 'LDS' : 'CDS', timeoutMs);
+    return sortApplied(noun, resourceNames(content), version, running);
+  } catch {
+    return { kind: 'unread', noun, adminPath: ADMIN_PATH[noun] };
+  }
+}
+
+const plural = (n: number, noun: Noun): string => `${noun}${n === 1 ? '' : 's'}`;
+
+/**
+ * What Envoy runs of `file`, the version it refused first, as a sentence: "Envoy runs 1 of its 2
+ * listeners (shop_listener) and refused the others", "Envoy runs none of its 2 listeners", "Envoy runs
+ * WITHOUT the resources of FILE" (by type), or, unread or of another type, a sentence that claims nothing.
+ */
+export function appliedSentence(file: string, applied: Applied): string {
+  if (applied.kind === 'none-by-type') return `Envoy runs WITHOUT the resources of ${file}`;
+  if (applied.kind === 'not-known') return `what Envoy runs of ${file} is not known here (Envoy's config dump shows it)`;
+  const { noun } = applied;
+  if (applied.kind === 'unread') {
+    return `Envoy applies each ${noun} of ${file} on its own, so it may run some of them; its admin API did not say which (${applied.adminPath})`;
+  }
+  const { total, fromThis, fromEarlier } = applied;
+  const of = total === undefined ? `${plural(2, noun)} of ${file}` : `${String(total)} ${plural(total, noun)} of ${file}`;
+  let sentence: string;
+  if (fromThis.length === 0) sentence = `Envoy runs none of the ${of}`;
+  else if (total !== undefined && fromThis.length >= total) sentence = `Envoy runs ${total === 1 ? 'the' : 'all'} ${of} (${fromThis.join(', ')})`;
+  else sentence = `Envoy runs ${String(fromThis.length)} of the ${of} (${fromThis.join(', ')}) and refused the others`;
+  if (fromEarlier.length > 0) sentence += `; it still runs an earlier version of ${fromEarlier.join(', ')}`;
+  return sentence;
+}
