@@ -5,8 +5,11 @@
 // a re-created object a new uid), so this sees every loss a full read every time would see. Both
 // reads go on a connection of their own, closed once answered: between them the watch holds the
 // Pod's only open connection (kube/watch-health.ts says why). storeCheckStep is the rule, pure.
+import { LAST_ACCEPTED_RECORD_KEY } from '../../inject/last-accepted.js';
+import { sha256 } from '../envoy/version-stamp.js';
 import { METADATA_ONLY, type ApiResponse, type KubeConnection, type RequestOptions } from '../kube/connection.js';
-import type { OwnVerdicts } from './changes.js';
+import { refill, type Change, type OwnVerdicts } from './changes.js';
+import { parseRecord, type LastAcceptedRecord } from './record.js';
 
 /** The store's metadata: a GET from the apiserver's cache, metadata only, own connection. */
 export const STORE_METADATA_REQUEST: Readonly<RequestOptions> = { accept: METADATA_ONLY, ownConnection: true };
@@ -69,4 +72,25 @@ export async function readChangedStore(connection: KubeConnection, path: string,
   if (got.status !== 200) return {};
   const { uid, resourceVersion } = metadataOf(got.body) ?? {};
   return { got, ...(uid === undefined || resourceVersion === undefined ? {} : { complete: { uid, resourceVersion, own: key } }) };
+}
+
+/**
+ * One --store-check: what of `own` the store at `path` lacks (changes.ts `refill`), whether it was
+ * deleted, and what to remember as complete (undefined unless it lacks nothing); undefined when
+ * the store is unchanged since `complete` or the read was refused (the next write says why).
+ */
+export async function lostVerdicts(connection: KubeConnection, path: string, complete: CompleteStore | undefined, own: ReadonlyMap<string, OwnVerdicts>): Promise<{ changes: Change[]; complete: CompleteStore | undefined; deleted: boolean } | undefined> {
+  const read = await readChangedStore(connection, path, complete, own);
+  const { got } = read;
+  if (got === undefined) return undefined;
+  const data = got.status === 200 ? (got.body as { data?: Record<string, string> } | undefined)?.data : undefined;
+  let record: LastAcceptedRecord | undefined;
+  try {
+    const text = data?.[LAST_ACCEPTED_RECORD_KEY];
+    record = text === undefined ? undefined : parseRecord(text);
+  } catch {
+    record = undefined; // rewritten by the write, which says so
+  }
+  const changes = refill(record, data ?? {}, own, (text) => sha256(Buffer.from(text, 'utf8')));
+  return { changes, complete: changes.length === 0 ? read.complete : undefined, deleted: got.status === 404 };
 }

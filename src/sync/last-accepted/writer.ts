@@ -21,10 +21,10 @@ import { LAST_ACCEPTED_RECORD_KEY, LAST_ACCEPTED_SOURCE_ANNOTATION, MANAGED_BY_L
 import { sha256 } from '../envoy/version-stamp.js';
 import { ApiUnreachableError, statusOf } from '../kube/connection.js';
 import type { KubeConnection } from '../kube/connection.js';
-import { apply, formatRecord, keyOf, refill, unkept, type Change, type OwnVerdicts } from './changes.js';
+import { apply, formatRecord, keyOf, unkept, type Change, type OwnVerdicts } from './changes.js';
 import { parseRecord } from './record.js';
-import { readChangedStore, type CompleteStore } from './store-check.js';
-import type { LastAcceptedRecord, Mark } from './record.js';
+import { lostVerdicts, type CompleteStore } from './store-check.js';
+import type { JudgedFile, LastAcceptedRecord, Mark } from './record.js';
 
 const SOURCE_ANNOTATION = LAST_ACCEPTED_SOURCE_ANNOTATION;
 
@@ -51,15 +51,6 @@ interface ConfigMapBody {
   metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   data?: Record<string, string>;
   binaryData?: Record<string, string>;
-}
-
-/** What the store keeps of a verdict (verdict/verdict.ts `Verdict` has these fields). */
-export interface JudgedFile {
-  file: string;
-  outcome: 'accepted' | 'rejected' | 'unknown';
-  /** sha256 (hex) of the content judged, as published (stamped). */
-  sha256: string;
-  version: string | undefined;
 }
 
 export const DEFAULT_STORE_CHECK_MS = 30_000;
@@ -158,20 +149,12 @@ export class LastAcceptedWriter {
   /** Reads the store (from the apiserver's cache; whole only when it changed) and queues what of this Pod's verdicts it lacks. */
   private async checkStore(): Promise<void> {
     if (this.own.size === 0 || this.running !== undefined || this.closed) return;
-    const { got, complete } = await readChangedStore(this.options.connection, `${this.path}/${encodeURIComponent(this.name)}`, this.complete, this.own);
-    if (got === undefined) return; // unchanged, or another status: the next write says why
-    const body = got.status === 200 ? (got.body as ConfigMapBody) : undefined;
-    let record: LastAcceptedRecord | undefined;
-    try {
-      const text = body?.data?.[LAST_ACCEPTED_RECORD_KEY];
-      record = text === undefined ? undefined : parseRecord(text);
-    } catch {
-      record = undefined; // rewritten by the write, which says so
-    }
-    const changes = refill(record, body?.data ?? {}, this.own, (text) => sha256(Buffer.from(text, 'utf8')));
-    this.complete = changes.length === 0 ? complete : undefined;
+    const found = await lostVerdicts(this.options.connection, `${this.path}/${encodeURIComponent(this.name)}`, this.complete, this.own);
+    if (found === undefined) return; // unchanged, or another status: the next write says why
+    const { changes, complete, deleted } = found;
+    this.complete = complete;
     if (changes.length === 0) return void this.reported.delete('refill');
-    if (!this.reported.has('refill')) this.logger.warn({ configMap: this.name, files: [...new Set(changes.map((c) => c.file))] }, `ConfigMap ${this.name} lacks what this Pod's Envoy last judged (${got.status === 404 ? 'deleted' : 're-created empty or edited'}?): putting it back`);
+    if (!this.reported.has('refill')) this.logger.warn({ configMap: this.name, files: [...new Set(changes.map((c) => c.file))] }, `ConfigMap ${this.name} lacks what this Pod's Envoy last judged (${deleted ? 'deleted' : 're-created empty or edited'}?): putting it back`);
     this.reported.add('refill');
     this.known = undefined;
     for (const change of changes) this.queue(change);
