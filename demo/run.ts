@@ -347,7 +347,16 @@ async function main(): Promise<number> {
     }, 60_000, gone(envoyProcess));
     await demo.showStatus();
     const shownDir = shown(editDir);
-    process.stdout.write(`
+    const removes = `${demo.work}${demo.removeEditDir ? ` and ${shownDir}` : ''}`;
+    process.stdout.write(values.tour === true
+      ? `
+envoy-xds-injector demo tour: Envoy serves ${url} (admin http://127.0.0.1:${String(adminPort)}/), body v1
+  the tour edits ${shownDir}/lds.yaml itself in 3 steps (a good edit v2, an edit v3 Envoy refuses, the fix v4),
+  each applied to the ConfigMap volume ${demo.volume} the way the kubelet does it, and shows status;
+  then it stops Envoy and the watcher and removes ${removes} by itself (Ctrl-C stops it sooner)
+
+`
+      : `
 envoy-xds-injector demo is ready: Envoy serves ${url} (admin http://127.0.0.1:${String(adminPort)}/)
   curl ${url}                     ${JSON.stringify(first.trim())}
   edit ${shownDir}/lds.yaml (change the body), save, then curl again
@@ -355,7 +364,7 @@ envoy-xds-injector demo is ready: Envoy serves ${url} (admin http://127.0.0.1:${
   status (shown after each verdict): npx envoy-xds-injector status --to ${demo.emptyDir}
   the ConfigMap volume ${demo.volume} is updated the way the kubelet does it, as soon as you save;
     in a cluster with the default source: volume that takes 60-90 s (source: api: milliseconds)
-  Ctrl-C stops Envoy and the watcher and removes ${demo.work}${demo.removeEditDir ? ` and ${shownDir}` : ''}
+  Ctrl-C stops Envoy and the watcher and removes ${removes}
 
 `);
     demo.followEdits();
@@ -406,13 +415,13 @@ async function tour(demo: Demo, port: number, url: string): Promise<boolean> {
   };
   const served = async (): Promise<string> => (await httpGet(url))?.body.trim() ?? '(no answer)';
 
-  say('tour', '1/3 a good edit: lds.yaml with a new body');
+  say('tour', '1/3 a good edit (v2): lds.yaml with a new body');
   const v2 = await edit(demo, ldsYaml(port, 'hello from the demo ConfigMap (v2)\n'));
   const body2 = await served();
   say('tour', `curl ${url} -> ${body2}`);
   expect('Envoy accepted it and serves v2', v2.outcome === 'accepted' && body2.endsWith('(v2)'));
 
-  say('tour', '2/3 a bad edit: a second listener pasted in, still named listener_0 (Envoy refuses duplicate names)');
+  say('tour', '2/3 a bad edit (v3): a second listener pasted in, body v3, still named listener_0 (Envoy refuses duplicate names)');
   const good = ldsYaml(port, 'hello from the demo ConfigMap (v2)\n');
   const pasted = good.split('\n').slice(1).join('\n').replace(`port_value: ${String(port)}`, `port_value: ${String(port + 1)}`).replace('(v2)', '(v3)');
   const refused = await edit(demo, `${good}${pasted}`);
@@ -421,7 +430,7 @@ async function tour(demo: Demo, port: number, url: string): Promise<boolean> {
   expect('Envoy rejected it, the last accepted lds.yaml is back on disk, Envoy still serves v2', refused.outcome === 'rejected' && refused.rolledBack === true && body3.endsWith('(v2)'));
   await demo.showStatus();
 
-  say('tour', '3/3 the fix: lds.yaml without the pasted listener, body v4');
+  say('tour', '3/3 the fix (v4): lds.yaml without the pasted listener, a new body v4 (v3 was the refused edit)');
   const v4 = await edit(demo, ldsYaml(port, 'hello from the demo ConfigMap (v4)\n'));
   const body4 = await served();
   say('tour', `curl ${url} -> ${body4}`);

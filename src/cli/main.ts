@@ -26,7 +26,8 @@ Commands:
   status  [--namespace NS] (TYPE/NAME | --selector SEL) [--output json|yaml] [--wait [--timeout 2m]]
           [--kubeconfig F] [--context C]
           Over the API, per Pod of a workload and file: ConfigMap, published, what Envoy runs,
-          last verdict, and SYNCED / PENDING / REJECTED / UNKNOWN; --wait for pipelines.
+          last verdict, and SYNCED / PENDING / REJECTED / FAILED / UNKNOWN; exit 1 on REJECTED
+          or FAILED; --wait for pipelines.
           [--to DIR] [--json] [--timeout 2s]: the same for one Pod, run in its watcher container.
   validate [--strict] [-o json] PATH... | -f FILE|-
           Check xDS files, directories or ConfigMap manifests against Envoy's own API (exact

@@ -4,7 +4,7 @@ import type { CliContext } from './context.js';
 import { durationFlag, UsageError } from './context.js';
 import { formatWorkload, formatWorkloadAs } from '../status/format.js';
 import { describeTarget, gatherWorkload, parseTarget, type Target } from '../status/workload.js';
-import { waitForWorkload } from '../status/wait.js';
+import { refusalMessage, waitForWorkload } from '../status/wait.js';
 
 export interface WorkloadFlags {
   target?: string;
@@ -59,7 +59,10 @@ export async function workloadStatus(flags: WorkloadFlags, ctx: CliContext, usag
     const status = await gatherWorkload(gather);
     ctx.stdout.write(output === 'table' ? formatWorkload(status) : formatWorkloadAs(status, output));
     if (status.pods.length === 0) ctx.stderr.write(`envoy-xds-injector status: no Pods for ${describeTarget(target)} in namespace ${kube.namespace}\n`);
-    return 0;
+    // As --wait: a script tells a refusal from success by the exit status alone.
+    const refused = refusalMessage(status);
+    if (refused !== undefined) ctx.stderr.write(`${refused}\n`);
+    return refused === undefined ? 0 : 1;
   } catch (err) {
     ctx.stderr.write(`envoy-xds-injector status: ${(err as Error).message}\n`);
     return 1;

@@ -18,14 +18,15 @@ Over the Kubernetes API, for every Pod of a workload (TYPE: deployment, daemonse
 pod; or Pods by label selector): per Pod and file, the version the ConfigMap holds now, the version
 published in the Pod, what Envoy runs and its last verdict, and a state per Pod: SYNCED (Envoy runs
 the ConfigMap's version), PENDING (not there yet), REJECTED (Envoy or the watcher's gate refused it;
-why), UNKNOWN (no answer; why). Each Pod is read by running the Pod-local status in its watcher
-container (exec): RBAC in 'envoy-xds-injector rbac --status-reader --help'.
+why), FAILED (the init container envoy-xds-copy failed, so the Pod cannot start; its words and the
+kubectl logs command), UNKNOWN (no answer; why). Each Pod is read by running the Pod-local status in
+its watcher container (exec): RBAC in 'envoy-xds-injector rbac --status-reader --help'.
 
   -n, --namespace NS   the namespace (default: the kubeconfig context's, else default)
   -l, --selector SEL   Pods by label selector instead of TYPE/NAME
   -o, --output FORMAT  json or yaml instead of the table
-  --wait               wait until every Pod is SYNCED (exit 0); exit 1 as soon as one is REJECTED
-                       (naming the Pod and why) or at the timeout; progress lines meanwhile
+  --wait               wait until every Pod is SYNCED (exit 0); exit 1 as soon as one is REJECTED or
+                       FAILED (naming the Pod and why) or at the timeout; progress lines meanwhile
   --timeout DURATION   how long --wait waits (default 2m)
   --kubeconfig FILE    credentials (default $KUBECONFIG, else ~/.kube/config, as kubectl)
   --context NAME       the kubeconfig context to use
@@ -36,6 +37,10 @@ reads the state 'watch' keeps in DIR/..envoy-xds-verdict/ (refused content: .../
   --to DIR             the directory 'watch' publishes into (default ${CONFIG_DIR}, the injected one)
   --json               print the status as JSON
   --timeout DURATION   how long to wait for Envoy's admin API (default 2s)
+
+Exit status: 0 the status was read and nothing is refused (SYNCED, PENDING or UNKNOWN: the output
+says which); 1 a Pod is REJECTED or FAILED (Pod-local: a file's ConfigMap version is refused), named
+on stderr, or the status could not be read; with --wait also 1 at the timeout; 2 usage.
 `;
 
 export const status: Command = async (args, ctx) => {
@@ -91,7 +96,12 @@ export const status: Command = async (args, ctx) => {
   try {
     const result = await gatherStatus(targetDir, { timeoutMs });
     ctx.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatStatus(result));
-    return 0;
+    // As the workload view: a refusal of the ConfigMap's version is exit 1, so a script can tell it from success.
+    const refused = result.files.filter((f) => f.held || f.invalid !== undefined);
+    if (refused.length === 0) return 0;
+    const which = refused.map((f) => `${f.file} (${f.held ? 'Envoy refused it' : 'the watcher\'s gate refuses it'})`).join(', ');
+    ctx.stderr.write(`envoy-xds-injector status: the ConfigMap's version is refused: ${which}; the last accepted version stays published\n`);
+    return 1;
   } catch (err) {
     if (!(err instanceof NoStateError)) throw err;
     ctx.stderr.write(`envoy-xds-injector status: ${err.message}\n`);

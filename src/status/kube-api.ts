@@ -66,7 +66,8 @@ export const POD_CLI = 'envoy-xds-injector';
 /**
  * Runs `envoy-xds-injector status --json --to DIR` in the container through the API's exec
  * (RBAC: `get` and `create` on pods/exec: a WebSocket exec is a GET, authorized as `get` before
- * Kubernetes 1.35 and as `create` too from 1.35). Resolves with its stdout when it exits 0.
+ * Kubernetes 1.35 and as `create` too from 1.35). Resolves with its stdout when it exits 0, or 1
+ * with output (a refused file: the status is still whole).
  * `cli`: how the operator runs the CLI, for the hint on a 403 (src/cli/self-command.ts).
  */
 export function execPodReader(kc: k8s.KubeConfig, timeoutMs = 30_000, cli = POD_CLI): PodReader {
@@ -89,6 +90,9 @@ export function execPodReader(kc: k8s.KubeConfig, timeoutMs = 30_000, cli = POD_
       const timer = setTimeout(() => { settle(new Error(`exec into ${container}: no answer within ${String(timeoutMs)} ms`)); }, timeoutMs);
       exec.exec(namespace, pod, container, [POD_CLI, 'status', '--json', '--to', dir], sink(out), sink(err), null, false, (status) => {
         if (status.status === 'Success') { settle(undefined); return; }
+        // `status --json` exits 1 when a file is refused, with the whole status on stdout.
+        const exitCode = status.details?.causes?.find((c) => c.reason === 'ExitCode')?.message;
+        if (status.reason === 'NonZeroExitCode' && exitCode === '1' && out.length > 0) { settle(undefined); return; }
         const stderr = Buffer.concat(err).toString('utf8').trim().replace(/^envoy-xds-injector status: /, '');
         settle(new Error(stderr !== '' ? stderr : `exec into ${container}: ${status.message ?? 'failed'}`));
       }).then(

@@ -6,14 +6,17 @@
 //             to such as the bootstrap, is published)
 //   PENDING   not there yet: the kubelet's volume sync, the watcher, or Envoy's verdict
 //   REJECTED  Envoy refused the ConfigMap's version of a file, or the watcher's gate did
+//   FAILED    the Pod cannot start: its init container envoy-xds-copy failed (exit code not 0)
 //   UNKNOWN   no answer: the Pod could not be read, Envoy's admin API did not answer, a verdict
 //             that could not be had; always with why
 import { join } from 'node:path';
 import { cliThroughPod } from '../sync/kube/rbac-hint.js';
 import type { PodLocalStatus, PodLocalFile } from './pod-local.js';
 
-export type PodState = 'SYNCED' | 'PENDING' | 'REJECTED' | 'UNKNOWN';
-export const POD_STATES: readonly PodState[] = ['SYNCED', 'PENDING', 'REJECTED', 'UNKNOWN'];
+export type PodState = 'SYNCED' | 'PENDING' | 'REJECTED' | 'FAILED' | 'UNKNOWN';
+export const POD_STATES: readonly PodState[] = ['SYNCED', 'PENDING', 'REJECTED', 'FAILED', 'UNKNOWN'];
+/** The states `status` exits 1 on (with or without --wait): the Pod refused the ConfigMap, or cannot start on it. */
+export const REFUSED_STATES: readonly PodState[] = ['REJECTED', 'FAILED'];
 
 /** A file of the ConfigMap now: its key and the version Envoy reports once it runs it (as `watch` stamps it). */
 export interface WantedFile {
@@ -32,6 +35,8 @@ export interface PodFacts {
   source: 'volume' | 'api';
   /** The ConfigMap's files now, or why they could not be read (not found, forbidden). */
   wanted: WantedFile[] | { problem: string };
+  /** The init container envoy-xds-copy failed: its exit, its last log lines and the command to read them. */
+  copyFailed?: string;
   /** The Pod is still starting (its watcher has not run yet): why, e.g. `Pod is Pending (Init:0/2)`. */
   starting?: string;
   /** Why the Pod-local status could not be read (watcher not running, exec refused, timeout...). */
@@ -118,11 +123,11 @@ function withWarning(row: FileVerdict, facts: PodFacts, local: PodLocalStatus): 
   return { ...row, warning: `Envoy runs version ${row.configMap} but ignored ${String(n)} unknown field${n === 1 ? '' : 's'} in it (misspelt settings are not applied); ${validate} names them` };
 }
 
-const PRECEDENCE: Record<PodState, number> = { REJECTED: 3, UNKNOWN: 2, PENDING: 1, SYNCED: 0 };
+const PRECEDENCE: Record<PodState, number> = { FAILED: 4, REJECTED: 3, UNKNOWN: 2, PENDING: 1, SYNCED: 0 };
 
 /**
- * One Pod: REJECTED if any file of the ConfigMap is refused (a recorded verdict stands even when
- * Envoy is down now), else UNKNOWN if the Pod or Envoy cannot answer or a verdict is unknown, else
+ * One Pod: FAILED if its copy init container failed (it cannot start), else REJECTED if any file
+ * of the ConfigMap is refused (a recorded verdict stands even when Envoy is down now), else UNKNOWN if the Pod or Envoy cannot answer or a verdict is unknown, else
  * PENDING if a file is not there yet (or the Pod is starting), else SYNCED.
  */
 export function judgePod(facts: PodFacts): PodJudgement {
@@ -132,6 +137,7 @@ export function judgePod(facts: PodFacts): PodJudgement {
     ...(reason === undefined ? {} : { reason }),
     files,
   });
+  if (facts.copyFailed !== undefined) return out('FAILED', facts.copyFailed, []);
   if (!Array.isArray(facts.wanted)) return out('UNKNOWN', facts.wanted.problem, []);
   if (facts.starting !== undefined) return out('PENDING', facts.starting, []);
   if (facts.local === undefined) return out('UNKNOWN', facts.unreadable ?? 'the Pod-local status was not read', []);
@@ -155,12 +161,12 @@ export function judgePod(facts: PodFacts): PodJudgement {
 
 /** Counts per state, in POD_STATES order. */
 export function countStates(pods: readonly { state: PodState }[]): Record<PodState, number> {
-  const counts: Record<PodState, number> = { SYNCED: 0, PENDING: 0, REJECTED: 0, UNKNOWN: 0 };
+  const counts: Record<PodState, number> = { SYNCED: 0, PENDING: 0, REJECTED: 0, FAILED: 0, UNKNOWN: 0 };
   for (const p of pods) counts[p.state]++;
   return counts;
 }
 
-/** The workload's state: the worst of its Pods' (REJECTED > UNKNOWN > PENDING > SYNCED); no Pods is UNKNOWN. */
+/** The workload's state: the worst of its Pods' (FAILED > REJECTED > UNKNOWN > PENDING > SYNCED); no Pods is UNKNOWN. */
 export function workloadState(pods: readonly { state: PodState }[]): PodState {
   if (pods.length === 0) return 'UNKNOWN';
   return pods.reduce<PodState>((acc, p) => (PRECEDENCE[p.state] > PRECEDENCE[acc] ? p.state : acc), 'SYNCED');

@@ -8,6 +8,7 @@ import { Annotation } from '../inject/annotations.js';
 import { CONFIG_DIR, WATCH_CONTAINER } from '../inject/names.js';
 import { validateConfigFile } from '../sync/envoy/gate.js';
 import { contentVersion, sha256, stampVersion } from '../sync/envoy/version-stamp.js';
+import { copyFailure } from './copy-failure.js';
 import { parsePodLocalStatus } from './pod-local.js';
 import { countStates, judgePod, workloadState, type PodFacts, type PodJudgement, type PodState, type WantedFile } from './rules.js';
 
@@ -80,7 +81,7 @@ export interface PodRow extends PodJudgement {
 export interface WorkloadStatus {
   namespace: string;
   target: string;
-  /** The worst Pod state (REJECTED > UNKNOWN > PENDING > SYNCED); UNKNOWN when no Pod matched. */
+  /** The worst Pod state (FAILED > REJECTED > UNKNOWN > PENDING > SYNCED); UNKNOWN when no Pod matched. */
   state: PodState;
   counts: Record<PodState, number>;
   configMaps: ConfigMapNow[];
@@ -166,6 +167,8 @@ export function podFactsFromApi(pod: V1Pod): Omit<PodFacts, 'wanted' | 'local'> 
   const watcher = statuses.find((s) => s.name === WATCH_CONTAINER);
   const envoy = statuses.find((s) => s.name === info.container);
   const out: ReturnType<typeof podFactsFromApi> = { ...base, info };
+  const copyFailed = copyFailure(pod);
+  if (copyFailed !== undefined) return { ...out, copyFailed };
   if (watcher?.state?.running === undefined) {
     if ((watcher?.restartCount ?? 0) === 0 && pod.status?.phase === 'Pending') {
       out.starting = `the Pod is starting (${pod.status.phase}; ${WATCH_CONTAINER} ${describeState(watcher)})`;
@@ -252,13 +255,13 @@ export async function gatherWorkload(opts: GatherOptions): Promise<WorkloadStatu
 
   const rows = await mapLimit(facts, opts.concurrency ?? 50, async ({ pod, api: f }): Promise<PodRow> => {
     const before = previous.get(f.pod);
-    if (before?.state === 'SYNCED' && f.info !== undefined && f.unreadable === undefined && f.starting === undefined && f.envoyProblem === undefined) {
+    if (before?.state === 'SYNCED' && f.info !== undefined && f.copyFailed === undefined && f.unreadable === undefined && f.starting === undefined && f.envoyProblem === undefined) {
       const cm = (await byNameRead).get(f.info.configMap);
       if (cm?.resourceVersion !== undefined && previousRv.get(cm.name) === cm.resourceVersion) return before;
     }
     let local: PodFacts['local'];
     let unreadable = f.unreadable;
-    if (f.unreadable === undefined && f.starting === undefined) {
+    if (f.unreadable === undefined && f.starting === undefined && f.copyFailed === undefined) {
       try {
         local = parsePodLocalStatus(await opts.read(namespace, f.pod, WATCH_CONTAINER, f.dir));
       } catch (err) {
@@ -273,6 +276,7 @@ export async function gatherWorkload(opts: GatherOptions): Promise<WorkloadStatu
         namespace,
         source: f.source,
         wanted,
+        ...(f.copyFailed === undefined ? {} : { copyFailed: f.copyFailed }),
         ...(f.starting === undefined ? {} : { starting: f.starting }),
         ...(f.envoyProblem === undefined ? {} : { envoyProblem: f.envoyProblem }),
         ...(unreadable === undefined ? {} : { unreadable }),

@@ -71,7 +71,9 @@ test('rejected (shared case): Envoy keeps the old body, the disk goes back to it
 
     // `status` (what an operator runs with kubectl exec) tells the whole story of the file.
     const status = await runCli(['status', '--to', pod.target]);
-    assert.equal(status.code, 0, status.stderr);
+    // The ConfigMap still holds the refused version: exit 1, the file named on stderr (docs/status.md).
+    assert.equal(status.code, 1, status.stderr);
+    assert.match(status.stderr, /^envoy-xds-injector status: the ConfigMap's version is refused: lds\.yaml \(Envoy refused it\)/);
     const row = status.stdout.split('\n').find((line) => line.startsWith('lds.yaml '));
     assert.ok(row !== undefined, status.stdout);
     const columns = row.split(/\s{2,}/).slice(0, 4);
@@ -128,7 +130,7 @@ test('rejected (shared case): Envoy keeps the old body, the disk goes back to it
     await envoy.stop();
     pod.envoy = undefined;
     const offline = await runCli(['status', '--to', pod.target]);
-    assert.equal(offline.code, 0, offline.stderr);
+    assert.equal(offline.code, 1, 'the ConfigMap holds the refused version again: exit 1 while Envoy is down too');
     assert.match(offline.stdout, /unreachable/);
     assert.match(offline.stdout, /^lds\.yaml .*\(last seen \S+\)\s+rejected example-2\+sha256:[0-9a-f]{12} .*rolled back$/m);
   } finally {

@@ -4,14 +4,13 @@
 //
 //   npm run dev:cluster                       # every image imported, the injector's included
 //   npm run dev:cluster -- --without-injector # only pause and Envoy: import the injector yourself
+//                                             # (it prints the archive and the ctr command)
 //   npm run dev:cluster -- --sync-frequency 5s
 //
 // Takes the machine-wide node lock like the node tests (one node per machine at a time).
-import { mkdtemp, readdir, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster, type Cluster } from '../e2e/cluster.js';
+import { imagesWithout, type ImagesWithout } from './dev-images.js';
 import { NODE_CLUSTER_OPTIONS, nodeImages, startNode, type TestNode } from './node.js';
 
 const { values } = parseArgs({
@@ -21,15 +20,7 @@ const { values } = parseArgs({
   },
 });
 
-async function withoutInjector(): Promise<string> {
-  const all = await nodeImages();
-  const dir = await mkdtemp(join(tmpdir(), 'envoy-xds-dev-images-'));
-  for (const f of await readdir(all)) {
-    if (!f.startsWith('injector.')) await symlink(join(all, f), join(dir, f));
-  }
-  return dir;
-}
-
+let withoutInjector: ImagesWithout | undefined;
 let cluster: Cluster | undefined;
 let node: TestNode | undefined;
 let stopping = false;
@@ -40,6 +31,7 @@ async function stop(code: number): Promise<never> {
     try {
       await node?.stop();
       await cluster?.stop();
+      await withoutInjector?.remove();
     } catch (err) {
       process.stderr.write(`[dev-cluster] stop: ${err instanceof Error ? err.message : String(err)}\n`);
       code = 1;
@@ -49,7 +41,10 @@ async function stop(code: number): Promise<never> {
 }
 
 try {
-  if (values['without-injector']) process.env.NODE_IMAGES_DIR = await withoutInjector();
+  if (values['without-injector']) {
+    withoutInjector = await imagesWithout(await nodeImages(), 'injector');
+    process.env.NODE_IMAGES_DIR = withoutInjector.dir;
+  }
   cluster = await startCluster(NODE_CLUSTER_OPTIONS);
   node = await startNode(cluster, { syncFrequency: values['sync-frequency'] });
   // The harness's own signal hooks (test/e2e/proc.ts) exit at once, for a test that dies: here the
@@ -58,12 +53,20 @@ try {
   process.on('SIGINT', () => void stop(130));
   process.on('SIGTERM', () => void stop(143));
   process.on('SIGHUP', () => void stop(129));
+  const ctr = `ctr --address ${node.containerdSocket} -n k8s.io`;
   process.stdout.write(
     [
       `[dev-cluster] ready: node ${node.name} (${node.ip}), images ${Object.values(node.images).join(', ')}`,
       `  export KUBECONFIG=${cluster.kubeconfigPath}`,
-      `  ctr --address ${node.containerdSocket} -n k8s.io images import IMAGE.tar   # this node's containerd`,
-      '  Ctrl-C stops it and removes everything it made.',
+      `  ${ctr} images import IMAGE.tar   # this node's containerd`,
+      ...(withoutInjector === undefined
+        ? []
+        : [
+          `  the injector's image is not imported; its archive, built from this clone's Dockerfile, is ${withoutInjector.archive}`,
+          `  (${withoutInjector.ref}). Import it as README's step 1 says, on this node:`,
+          `  ${ctr} images import ${withoutInjector.archive}`,
+        ]),
+      `  Ctrl-C (or kill -INT ${String(process.pid)}) stops it and removes everything it made.`,
       '',
     ].join('\n'),
   );

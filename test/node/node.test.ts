@@ -31,6 +31,7 @@ import {
   editConfigMap,
   envoyStats,
   execIn,
+  podLocalStatus,
   INJECTOR_NS,
   installPlainCertificate,
   podGet,
@@ -231,10 +232,14 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     assert.equal(await execIn(cluster, DEMO_NS, name, 'envoy-xds-watch', ['cat', verdict.refused]), publishable('lds.yaml', Buffer.from(refused)).content.toString('utf8'));
 
     // `status`, as docs/sync.md tells it, inside the watcher container (the CLI is on its PATH).
-    const table = await waitFor('status to show the rejected verdict', async () => {
-      const out = await execIn(cluster, DEMO_NS, name, 'envoy-xds-watch', ['envoy-xds-injector', 'status']);
-      return /^lds\.yaml .*rejected example-2/m.test(out) ? out : undefined;
+    const local = await waitFor('status to show the rejected verdict', async () => {
+      const out = await podLocalStatus(cluster, DEMO_NS, name);
+      return /^lds\.yaml .*rejected example-2/m.test(out.stdout) ? out : undefined;
     });
+    // A refusal is exit 1 (docs/status.md), with the whole table on stdout and the file named on stderr.
+    assert.equal(local.code, 1, local.stderr);
+    assert.match(local.stderr, /^envoy-xds-injector status: the ConfigMap's version is refused: lds\.yaml \(Envoy refused it\)/);
+    const table = local.stdout;
     report(`envoy-xds-injector status:\n${table}`);
     const row = table.split('\n').find((l) => l.startsWith('lds.yaml')) ?? '';
     // The refused version as the watcher stamped it: example-2+sha256:<12 hex>.
@@ -252,7 +257,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
       return (envoy?.restartCount ?? 0) >= 1 && envoy?.ready === true ? true : undefined;
     }, { timeoutMs: 120_000, intervalMs: 500 });
     await waitForBody(ip, 10000, 'config v2\n');
-    const afterRestart = JSON.parse(await execIn(cluster, DEMO_NS, name, 'envoy-xds-watch', ['envoy-xds-injector', 'status', '--json'])) as Status;
+    const afterRestart = JSON.parse((await podLocalStatus(cluster, DEMO_NS, name, ['--json'])).stdout) as Status;
     assert.deepEqual(afterRestart.files.find((f) => f.file === 'lds.yaml')?.envoy, { version: v2Version, live: true }, 'the restarted Envoy runs v2');
 
     // Deleting the Pod: the replacement's copy init container starts from the ConfigMap, which
@@ -285,7 +290,9 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     assert.ok(refusals(replacementStats) > 0, JSON.stringify(replacementStats));
     assert.equal(replacementStats['listener_manager.total_listeners_active'], 0, 'the new Pod\'s Envoy has no listener');
     assert.equal(isReady(await cluster.core.readNamespacedPod({ namespace: DEMO_NS, name: replacementName })), false);
-    const replacementStatus = JSON.parse(await execIn(cluster, DEMO_NS, replacementName, 'envoy-xds-watch', ['envoy-xds-injector', 'status', '--json'])) as Status;
+    const replacementLocal = await podLocalStatus(cluster, DEMO_NS, replacementName, ['--json']);
+    assert.equal(replacementLocal.code, 1, 'the ConfigMap\'s lds.yaml is refused: exit 1');
+    const replacementStatus = JSON.parse(replacementLocal.stdout) as Status;
     const lds = replacementStatus.files.find((f) => f.file === 'lds.yaml');
     assert.equal(lds?.held, true);
     assert.equal(lds.verdict?.outcome, 'rejected');
@@ -557,7 +564,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     assert.equal(own.rolledBack, true, own.msg);
     assert.equal(own.level, 50);
     assert.equal((await podGet(replacement.status?.podIP ?? '', 10000)).body, 'config a1\n');
-    const table = await execIn(cluster, DEMO_NS, replacementName, 'envoy-xds-watch', ['envoy-xds-injector', 'status']);
+    const table = (await podLocalStatus(cluster, DEMO_NS, replacementName)).stdout;
     report(`envoy-xds-injector status in the replacement:\n${table}`);
     assert.match(table, /^lds\.yaml +example-2\+sha256:[0-9a-f]{12} \(refused, held back\) +sha256:[0-9a-f]{12} +sha256:[0-9a-f]{12} +rejected example-2\+sha256:[0-9a-f]{12} at .* rolled back$/m);
     assert.equal(isReady(await cluster.core.readNamespacedPod({ namespace: DEMO_NS, name: replacementName })), true);

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { kubectl, repoRoot, startCluster, type Cluster } from '../e2e/cluster.js';
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import { plain } from '../e2e/objects.js';
 import { run } from '../e2e/proc.js';
 import type { WorkloadStatus } from '../../src/status/workload.js';
 import { describePods, NODE_CLUSTER_OPTIONS, startNode, waitForReadyPods, type TestNode } from './node.js';
@@ -50,9 +52,10 @@ describe('status over the API: 3-replica Deployments (source volume and api) on 
     const r = await run(process.execPath, ['--import', 'tsx', MAIN, 'status', ...args], { env: { ...process.env, KUBECONFIG: kubeconfig } });
     return { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0 };
   };
-  const statusJson = async (args: string[]): Promise<WorkloadStatus> => {
+  /** `status ... -o json`; `code`: the exit status expected (1 when a Pod is REJECTED or FAILED). */
+  const statusJson = async (args: string[], code = 0): Promise<WorkloadStatus> => {
     const r = await status([...args, '-o', 'json']);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, code, r.stderr);
     return JSON.parse(r.stdout) as WorkloadStatus;
   };
 
@@ -124,7 +127,7 @@ describe('status over the API: 3-replica Deployments (source volume and api) on 
       const s = await statusJson(['-n', ns, 'deployment/envoy']);
       report(`${ns}: status -o json in ${String(Math.round(performance.now() - t0))} ms`);
       assert.equal(s.pods.length, 3);
-      assert.deepEqual(s.counts, { SYNCED: 3, PENDING: 0, REJECTED: 0, UNKNOWN: 0 });
+      assert.deepEqual(s.counts, { SYNCED: 3, PENDING: 0, REJECTED: 0, FAILED: 0, UNKNOWN: 0 });
       for (const p of s.pods) {
         assert.equal(p.source, ns === API_NS ? 'api' : 'volume');
         assert.deepEqual(p.files.map((f) => f.file), ['cds.yaml', 'envoy.yaml', 'lds.yaml']);
@@ -163,8 +166,14 @@ describe('status over the API: 3-replica Deployments (source volume and api) on 
     );
     // Well before the 2 min timeout: it stopped at the refusal.
     assert.ok(refused.ms < 60_000, `--wait took ${String(Math.round(refused.ms))} ms`);
-    const s = await statusJson(['-n', API_NS, 'deployment/envoy']);
+    // Without --wait: exit 1 too (a script tells the refusal from success), the Pod named on stderr;
+    // each Pod's watcher answers its own exit 1 with the whole status, which the exec reader keeps.
+    const once = await status(['-n', API_NS, 'deployment/envoy']);
+    assert.equal(once.code, 1, `${once.stdout}\n${once.stderr}`);
+    assert.match(once.stderr, /^error: deployment\/envoy: Pod envoy-[a-z0-9]+-[a-z0-9]+ REJECTED the ConfigMap's version: lds\.yaml: version sha256:[0-9a-f]{12}: Envoy says: /m);
+    const s = await statusJson(['-n', API_NS, 'deployment/envoy'], 1);
     assert.ok(s.pods.some((p) => p.state === 'REJECTED'), JSON.stringify(s.counts));
+    assert.equal(s.counts.UNKNOWN, 0, JSON.stringify(s.pods.map((p) => p.reason)));
     const pods = await waitForReadyPods(cluster, API_NS, DEMO_SELECTOR, 3);
     for (const p of pods) assert.equal((await podGet(p.status?.podIP ?? '', 10000)).body, 'api v2\n', 'Envoy keeps serving the accepted version');
   });
@@ -186,5 +195,44 @@ describe('status over the API: 3-replica Deployments (source volume and api) on 
     } finally {
       process.kill(pid, 'SIGCONT');
     }
+  });
+
+  test('5. a Pod whose envoy-xds-copy fails (no bootstrap in the ConfigMap) is FAILED with the copy\'s words and the kubectl logs command; --wait ends at once with 1', async () => {
+    // The example's Envoy without `-c`: it would run the image's default bootstrap, /etc/envoy/envoy.yaml,
+    // which the mount hides; the ConfigMap has no envoy.yaml, so the copy init container refuses to start it.
+    const example = await cluster.core.readNamespacedConfigMap({ namespace: DEMO_NS, name: DEMO_CONFIGMAP });
+    await cluster.core.createNamespacedConfigMap({ namespace: DEMO_NS, body: plain<V1ConfigMap>({ metadata: { name: 'edge-xds' }, data: { 'lds.yaml': example.data?.['lds.yaml'] ?? '' } }) });
+    // The example's Deployment (PodSecurity restricted holds in its namespace) as `edge`, minus Envoy's args.
+    const got = await kubectl(cluster, ['-n', DEMO_NS, 'get', 'deployment', 'envoy', '-o', 'json']);
+    assert.equal(got.code, 0, got.stderr);
+    const exampleDeployment = JSON.parse(got.stdout) as { spec: { template: { metadata: { annotations: Record<string, string> }; spec: { containers: { name: string; args?: string[] }[] } } } };
+    const { template } = exampleDeployment.spec;
+    const labels = { app: 'edge' };
+    const edge = {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'edge', namespace: DEMO_NS },
+      spec: { replicas: 1, selector: { matchLabels: labels }, template: {
+        metadata: { labels, annotations: { ...template.metadata.annotations, 'envoy-xds-injector.io/configmap': 'edge-xds' } },
+        spec: { ...template.spec, containers: template.spec.containers.map((c) => (c.name === 'envoy' ? { ...c, args: undefined } : c)) },
+      } },
+    };
+    const file = join(cluster.workDir, 'edge.json');
+    await writeFile(file, JSON.stringify(edge));
+    const applied = await kubectl(cluster, ['apply', '-f', file]);
+    assert.equal(applied.code, 0, applied.stderr);
+    const waited = await status(['-n', DEMO_NS, 'deployment/edge', '--wait', '--timeout', '3m']);
+    report(`--wait on a Pod whose copy fails: exit ${String(waited.code)} in ${(waited.ms / 1000).toFixed(1)} s:\n${waited.stdout}${waited.stderr}`);
+    assert.equal(waited.code, 1);
+    const failed = /^error: deployment\/edge: Pod (edge-[a-z0-9]+-[a-z0-9]+) FAILED: init container envoy-xds-copy failed \(exit code 1[^)]*\), so Envoy cannot start: Envoy's bootstrap envoy\.yaml is not in the ConfigMap .*; its log: (kubectl logs -n envoy-xds-demo edge-\S+ -c envoy-xds-copy)$/m.exec(waited.stderr);
+    assert.ok(failed !== null, waited.stderr);
+    assert.ok(waited.ms < 150_000, `--wait took ${String(Math.round(waited.ms))} ms`);
+    // The command it prints reads the copy's log (as the cluster's admin: the status reader has no pods/log).
+    const logs = await kubectl(cluster, (failed[2] ?? '').split(' ').slice(1));
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, /bootstrap envoy\.yaml is not in the ConfigMap/);
+    const once = await status(['-n', DEMO_NS, 'deployment/edge']);
+    assert.equal(once.code, 1, once.stderr);
+    assert.match(once.stdout, new RegExp(`^${failed[1] ?? ''} +FAILED +- `, 'm'));
+    assert.match(once.stdout, /^deployment\/edge: 1 Pod: 1 FAILED /m);
+    await cluster.apps.deleteNamespacedDeployment({ namespace: DEMO_NS, name: 'edge' });
   });
 });

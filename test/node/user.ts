@@ -144,6 +144,17 @@ export async function execIn(cluster: Cluster, namespace: string, pod: string, c
   return r.stdout;
 }
 
+/**
+ * The Pod-local `envoy-xds-injector status ARGS` in a Pod's watcher container: exit 0 (nothing
+ * refused) or 1 (a file's ConfigMap version refused; the status is on stdout all the same). Throws on
+ * any other exit.
+ */
+export async function podLocalStatus(cluster: Cluster, namespace: string, pod: string, args: string[] = []): Promise<{ code: 0 | 1; stdout: string; stderr: string }> {
+  const r = await kubectl(cluster, ['-n', namespace, 'exec', pod, '-c', 'envoy-xds-watch', '--', 'envoy-xds-injector', 'status', ...args]);
+  if (r.code !== 0 && r.code !== 1) throw new Error(`kubectl exec ${pod} -c envoy-xds-watch -- envoy-xds-injector status ${args.join(' ')} exited ${String(r.code)}: ${r.stderr}`);
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+}
+
 /** A line of the watcher's log (pino JSON) with `event: "verdict"` (docs/sync.md). */
 export interface VerdictLine {
   level: number;

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '../e2e/cluster.js';
+import { publishable } from '../../src/sync/envoy/version-stamp.js';
 import { runCli, waitFor } from '../sync/harness.js';
 
 const LDS = 'resources:\n- "@type": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: l\n';
@@ -65,10 +66,47 @@ test('an edit the gate refused (invalid YAML): status says the gate refused it, 
       } },
     }));
     const r = await runCli(['status', '--to', out]);
-    assert.equal(r.code, 0, r.stderr);
+    // A refusal is exit 1 (a script tells it from success), the file named on stderr; the table as ever.
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, 'envoy-xds-injector status: the ConfigMap\'s version is refused: lds.yaml (the watcher\'s gate refuses it); the last accepted version stays published\n');
     assert.match(r.stdout, /^lds\.yaml +sha256:[0-9a-f]{12} \(refused by the gate, not published\) +sha256:aaaaaaaaaaaa +- +earlier version: rejected example-2 at 2026-12-02T16:00:00\.000Z, rolled back$/m);
     assert.match(r.stdout, /^WHY THE WATCHER'S GATE REFUSED \(never published\)\nlds\.yaml:4:8 sha256:[0-9a-f]{12}: invalid YAML: bad indentation of a mapping entry; the last good version stays published \(sha256:aaaaaaaaaaaa\)$/m);
     assert.doesNotMatch(r.stdout, /WHY ENVOY REFUSED/, 'the older refusal is not why this edit is not running');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('exit status: 1 while the ConfigMap holds the version Envoy refused (held back), with --json too; 0 once it holds an accepted one', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'status-held-'));
+  try {
+    const src = join(dir, 'src');
+    const out = join(dir, 'out');
+    await mkdir(join(out, '..envoy-xds-verdict'), { recursive: true });
+    await mkdir(src);
+    const refused = `${LDS}# refused\n`;
+    await writeFile(join(src, 'lds.yaml'), refused);
+    await writeFile(join(out, 'lds.yaml'), `version_info: "sha256:aaaaaaaaaaaa"\n${LDS}`);
+    const state = (refusedSha: string): string => JSON.stringify({
+      pid: 2 ** 22 - 3, sourceDir: src, targetDir: out, updatedAt: '2026-12-02T17:00:00.000Z',
+      files: { 'lds.yaml': {
+        published: { version: 'sha256:aaaaaaaaaaaa', sha256: 'x', at: '2026-12-02T16:59:00.000Z' },
+        refused: { version: 'r', sha256: refusedSha, at: '2026-12-02T17:00:00.000Z' },
+        verdict: { outcome: 'rejected', version: 'r', at: '2026-12-02T17:00:00.000Z', rolledBack: true, message: 'm', reason: 'duplicate listener l found' },
+      } },
+    });
+    await writeFile(join(out, '..envoy-xds-verdict', 'state.json'), state(publishable('lds.yaml', Buffer.from(refused)).sha256));
+    const table = await runCli(['status', '--to', out]);
+    assert.match(table.stdout, /\(refused, held back\)/, table.stdout);
+    assert.equal(table.code, 1, table.stderr);
+    assert.match(table.stderr, /^envoy-xds-injector status: the ConfigMap's version is refused: lds\.yaml \(Envoy refused it\)/);
+    const json = await runCli(['status', '--to', out, '--json']);
+    assert.equal(json.code, 1);
+    assert.equal((JSON.parse(json.stdout) as { files: { held: boolean }[] }).files[0]?.held, true);
+    // The ConfigMap moves on to content Envoy did not refuse: exit 0.
+    await writeFile(join(src, 'lds.yaml'), LDS);
+    const fixed = await runCli(['status', '--to', out]);
+    assert.equal(fixed.code, 0, fixed.stderr);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -116,6 +116,12 @@ const cases: { name: string; facts: PodFacts; state: PodState; reason?: RegExp }
     state: 'PENDING',
     reason: /starting/,
   },
+  {
+    name: 'the copy init container failed: the Pod cannot start, whatever else is known (starting, no ConfigMap)',
+    facts: facts({ copyFailed: 'init container envoy-xds-copy failed (exit code 1)', starting: 'the Pod is starting (Pending)', wanted: { problem: 'ConfigMap shop/x: not found' } }),
+    state: 'FAILED',
+    reason: /^init container envoy-xds-copy failed \(exit code 1\)$/,
+  },
 ];
 
 for (const c of cases) {
@@ -133,6 +139,7 @@ test('status rules: the workload is its worst Pod; no Pods is UNKNOWN', () => {
   assert.equal(workloadState(s('SYNCED', 'PENDING')), 'PENDING');
   assert.equal(workloadState(s('PENDING', 'UNKNOWN')), 'UNKNOWN');
   assert.equal(workloadState(s('UNKNOWN', 'REJECTED', 'SYNCED')), 'REJECTED');
+  assert.equal(workloadState(s('REJECTED', 'FAILED', 'SYNCED')), 'FAILED');
   assert.equal(workloadState([]), 'UNKNOWN');
-  assert.deepEqual(countStates(s('SYNCED', 'PENDING', 'SYNCED')), { SYNCED: 2, PENDING: 1, REJECTED: 0, UNKNOWN: 0 });
+  assert.deepEqual(countStates(s('SYNCED', 'PENDING', 'SYNCED', 'FAILED')), { SYNCED: 2, PENDING: 1, REJECTED: 0, FAILED: 1, UNKNOWN: 0 });
 });

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import type { V1ConfigMap, V1LabelSelector, V1Pod } from '@kubernetes/client-node';
 import { plain } from '../e2e/objects.js';
 import { formatWorkload, formatWorkloadAs, summaryLine } from '../../src/status/format.js';
-import { waitForWorkload } from '../../src/status/wait.js';
+import { refusalMessage, waitForWorkload } from '../../src/status/wait.js';
 import { gatherWorkload, parseTarget, selectorString, wantedFiles, type PodReader, type StatusApi } from '../../src/status/workload.js';
 import { sha256, stampVersion } from '../../src/sync/envoy/version-stamp.js';
 
@@ -192,4 +192,68 @@ test('--wait: exits 1 as soon as one Pod is REJECTED, naming it and Envoy\'s rea
   });
   assert.equal(timedOut.code, 1);
   assert.match(timedOut.message, /^error: timed out waiting for deployment\/envoy after 5s: 0 of 2 Pods run the ConfigMap's version; envoy-a PENDING \(lds\.yaml: /);
+});
+
+test('a Pod whose envoy-xds-copy failed is FAILED (Init:Error, or CrashLoopBackOff after a failure) with the copy\'s words and the kubectl logs command; not read; --wait ends at once with 1', async () => {
+  // terminationMessagePolicy FallbackToLogsOnError: the message is the copy's last log lines (pino JSON).
+  const logLines = [
+    JSON.stringify({ level: 30, time: 1, msg: 'copy: reading /var/run/envoy-xds-injector/source' }),
+    JSON.stringify({ level: 50, time: 2, msg: 'Envoy\'s bootstrap envoy.yaml is not in the ConfigMap (nothing copied): ...' }),
+  ].join('\n');
+  const withCopy = (p: V1Pod, copy: Record<string, unknown>): V1Pod => plain<V1Pod>({
+    metadata: { name: p.metadata?.name ?? '', namespace: 'shop', annotations: p.metadata?.annotations ?? {} },
+    spec: { containers: [{ name: 'envoy' }], initContainers: [{ name: 'envoy-xds-copy' }, { name: 'envoy-xds-watch' }] },
+    status: {
+      phase: 'Pending',
+      initContainerStatuses: [
+        { name: 'envoy-xds-copy', image: '', imageID: '', ready: false, restartCount: 0, ...copy },
+        { name: 'envoy-xds-watch', image: '', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } } },
+      ],
+      containerStatuses: [{ name: 'envoy', image: '', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } } }],
+    },
+  });
+  const pods = [
+    withCopy(pod('edge-a'), { state: { terminated: { exitCode: 1, reason: 'Error', message: logLines } } }),
+    withCopy(pod('edge-b'), { restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } }, lastState: { terminated: { exitCode: 1, reason: 'Error', message: 'plain words\n' } } }),
+    withCopy(pod('edge-c'), { state: { running: {} } }),
+    withCopy(pod('edge-d'), { state: { terminated: { exitCode: 0, reason: 'Completed' } } }),
+    withCopy(pod('edge-e'), { restartCount: 2, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled' } } }),
+  ];
+  const api = fakeApi(() => pods, () => cm(LDS, '5'));
+  const reads: string[] = [];
+  const read: PodReader = (_ns, name) => { reads.push(name); return Promise.resolve(localJson(ldsVersion(LDS))); };
+  const s = await gatherWorkload({ api, read, namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
+  assert.deepEqual(reads, []);
+  assert.deepEqual(Object.fromEntries(s.pods.map((p) => [p.pod, `${p.state} ${p.reason ?? ''}`])), {
+    'edge-a': 'FAILED init container envoy-xds-copy failed (exit code 1), so Envoy cannot start: Envoy\'s bootstrap envoy.yaml is not in the ConfigMap (nothing copied): ...; its log: kubectl logs -n shop edge-a -c envoy-xds-copy',
+    'edge-b': 'FAILED init container envoy-xds-copy failed (exit code 1, 3 restarts, CrashLoopBackOff), so Envoy cannot start: plain words; its log: kubectl logs -n shop edge-b -c envoy-xds-copy',
+    'edge-c': 'PENDING the Pod is starting (Pending; envoy-xds-watch waiting: PodInitializing)',
+    'edge-d': 'PENDING the Pod is starting (Pending; envoy-xds-watch waiting: PodInitializing)',
+    'edge-e': 'FAILED init container envoy-xds-copy failed (exit code 137, 2 restarts, CrashLoopBackOff), so Envoy cannot start; its log: kubectl logs -n shop edge-e -c envoy-xds-copy',
+  });
+  assert.equal(s.state, 'FAILED');
+  assert.deepEqual(s.counts, { SYNCED: 0, PENDING: 2, REJECTED: 0, FAILED: 3, UNKNOWN: 0 });
+  assert.equal(summaryLine(s), 'deployment/envoy: 5 Pods: 2 PENDING, 3 FAILED (ConfigMap xds resourceVersion 5)');
+  assert.match(formatWorkload(s), /^edge-a +FAILED +- +- +- +- +-$/m);
+  assert.equal(refusalMessage(s), `error: deployment/envoy: Pod edge-a FAILED: ${s.pods[0]?.reason ?? ''}`);
+
+  let slept = 0;
+  const waited = await waitForWorkload({ api, read, namespace: 'shop', target: { kind: 'deployment', name: 'envoy' }, timeoutMs: 120_000, print: () => undefined, sleep: () => { slept++; return Promise.resolve(); } });
+  assert.equal(waited.code, 1);
+  assert.equal(slept, 0, 'ends at the first round');
+  assert.equal(waited.message, refusalMessage(s));
+});
+
+test('refusalMessage, the line status exits 1 on without --wait as with it: the first REJECTED or FAILED Pod; none when Pods are only PENDING or UNKNOWN', async () => {
+  const v = ldsVersion(LDS);
+  const api = fakeApi(() => [pod('envoy-a'), pod('envoy-b'), pod('envoy-c', { watcher: 'waiting' })], () => cm(LDS, '5'));
+  const rejecting: PodReader = (_ns, name) => Promise.resolve(name === 'envoy-b'
+    ? localJson('sha256:000000000000', { published: 'sha256:000000000000', verdict: { outcome: 'rejected', version: v, at: '', message: '', reason: 'duplicate listener l found' } })
+    : localJson('sha256:000000000000'));
+  const target = { kind: 'deployment', name: 'envoy' } as const;
+  const rejected = await gatherWorkload({ api, read: rejecting, namespace: 'shop', target });
+  assert.equal(refusalMessage(rejected), `error: deployment/envoy: Pod envoy-b REJECTED the ConfigMap's version: lds.yaml: version ${v}: Envoy says: duplicate listener l found`);
+  const pendingOrUnknown = await gatherWorkload({ api, read: () => Promise.resolve(localJson('sha256:000000000000')), namespace: 'shop', target });
+  assert.deepEqual(pendingOrUnknown.pods.map((p) => p.state), ['PENDING', 'PENDING', 'UNKNOWN']);
+  assert.equal(refusalMessage(pendingOrUnknown), undefined);
 });

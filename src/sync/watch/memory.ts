@@ -4,7 +4,7 @@
 // 5-10 ms and hands the pages back; the watcher runs one when it goes idle, and after passes that
 // left garbage (collectionAfterPass), once Envoy's verdict is in: a collection between a rename
 // and the verdict delays both Envoy's reload (the CPU is shared) and the verdict.
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 type Gc = (options?: { type: 'major' | 'minor' }) => void;
@@ -38,6 +38,16 @@ export function releaseYoung(): void {
 }
 
 /**
+ * Bytes V8 can still allocate in the young generation's new space before it has to stop and
+ * scavenge (`new_space` of v8.getHeapSpaceStatistics(): about 1,006 KiB in all under
+ * --max-semi-space-size=1, less what is live or garbage there now). Infinity if V8 does not say.
+ */
+export function youngRoomBytes(): number {
+  for (const space of getHeapSpaceStatistics()) if (space.space_name === 'new_space') return space.space_available_size;
+  return Infinity;
+}
+
+/**
  * Bytes the used V8 heap grew since the last collection the watcher ran: the garbage (and any new
  * live data) passes left since. Not the heap's size: that is mostly code and the modules' objects
  * (11-12 MiB committed at rest on Node 22), which no collection gives back.
@@ -55,6 +65,22 @@ export const GROWTH_COLLECT_BYTES = 3 * 1024 * 1024;
 // Garbage that is collected at once, whatever is in flight: a stream of swaps with large files
 // would otherwise grow the heap towards --max-old-space-size.
 export const GROWTH_COLLECT_NOW_BYTES = 8 * 1024 * 1024;
+
+// What a change of a few small files allocates in the young generation from the inotify event to
+// the last verdict line: 330-390 KiB (bench:sync's small scenario, two files of 0.3 and 0.9 KiB:
+// the pass, its baseline and poll requests to Envoy's admin API, the log lines). With less room
+// than this margin left, V8 would scavenge in the middle of the pass or of Envoy's reload.
+export const YOUNG_ROOM_BYTES = 512 * 1024;
+
+/**
+ * Whether to empty the young generation before a pass starts: when the room left in it
+ * (youngRoomBytes()) would not hold a small change and its verdict. Then a scavenge of what is
+ * there (0.2-0.5 ms, little of it alive) runs before the pass reads, not after its renames while
+ * Envoy reloads. Idle work between changes (resyncs, the API source's checks) fills it.
+ */
+export function youngBeforePass(roomBytes: number): boolean {
+  return roomBytes < YOUNG_ROOM_BYTES;
+}
 
 export type Collection = 'full' | 'young';
 

@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { SyncResult } from '../publish/syncer.js';
-import { collectionAfterPass, heapGrowthBytes, releaseMemory, releaseYoung } from './memory.js';
+import { collectionAfterPass, heapGrowthBytes, releaseMemory, releaseYoung, youngBeforePass, youngRoomBytes } from './memory.js';
 import type { Collection } from './memory.js';
 
 const RELEASE_AFTER_IDLE_MS = 1000;
@@ -73,6 +73,8 @@ export class PassLoop {
     do {
       const covering = this.requested;
       let changedBytes = 0;
+      const room = youngRoomBytes();
+      if (youngBeforePass(room)) this.collect('young', { roomBytes: room, when: 'before the pass' });
       try {
         const startedAt = performance.now();
         const result = await this.options.pass();
@@ -98,6 +100,7 @@ export class PassLoop {
     else releaseYoung();
     const ms = Number((performance.now() - startedAt).toFixed(2));
     if (collection === 'full') this.options.logger.debug({ ...fields, ms }, 'large pass or heap growth: collected');
+    else if (fields.when === 'before the pass') this.options.logger.debug({ ...fields, ms }, 'young generation nearly full: collected before the pass');
   }
 
   // Once Envoy has judged what was published; a pass running by then asks again when it ends.

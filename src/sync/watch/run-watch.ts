@@ -15,7 +15,7 @@ import { VerdictTracker } from '../verdict/tracker.js';
 import type { VerdictListener } from '../verdict/verdict.js';
 import { SourceMissingError } from '../volume/snapshot.js';
 import { VolumeWatch } from '../volume/volume-watch.js';
-import { releaseMemory } from './memory.js';
+import { releaseMemory, releaseYoung } from './memory.js';
 import { PassLoop } from './pass-loop.js';
 import { warmUp, warmUpParser } from './warm-up.js';
 
@@ -135,6 +135,9 @@ export async function runWatch(options: WatchOptions): Promise<number> {
       await passes.first();
       releaseMemory(); // the warm-up's and first sync's garbage, before any change arrives
       await warmUpParser(20);
+      // The re-warm leaves 600 KiB of garbage in the 1 MiB new space: the first change would
+      // scavenge in the middle of its pass or Envoy's reload of it (memory.ts, YOUNG_ROOM_BYTES).
+      releaseYoung();
     } catch (err) {
       // Target not writable, source unreadable: nothing sensible to wait for.
       const explained = explainSyncError(err, { sourceDir, targetDir });

@@ -3,7 +3,7 @@
 // at once in a burst or when the heap grew a lot (memory first). Pure.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { GROWTH_COLLECT_BYTES, GROWTH_COLLECT_NOW_BYTES, LARGE_PASS_BYTES, collectionAfterPass } from '../../../src/sync/watch/memory.js';
+import { GROWTH_COLLECT_BYTES, GROWTH_COLLECT_NOW_BYTES, LARGE_PASS_BYTES, YOUNG_ROOM_BYTES, collectionAfterPass, youngBeforePass } from '../../../src/sync/watch/memory.js';
 
 const KiB = 1024;
 const cases: { why: string; changedBytes: number; growthBytes: number; passPending: boolean; expect: ReturnType<typeof collectionAfterPass> }[] = [
@@ -25,4 +25,24 @@ for (const { why, changedBytes, growthBytes, passPending, expect } of cases) {
 
 test('the bounds are ordered: a small pass never reaches the large-pass bound, collect-now is above collect-later', () => {
   assert.ok(LARGE_PASS_BYTES < GROWTH_COLLECT_BYTES && GROWTH_COLLECT_BYTES < GROWTH_COLLECT_NOW_BYTES);
+});
+
+// Before a pass: the young generation is emptied only when what is left in it would not hold a
+// small change and its verdict (330-390 KiB measured), so that V8 does not scavenge after the renames.
+const before: { why: string; roomBytes: number; expect: boolean }[] = [
+  { why: 'right after the collection that follows a verdict (1 MiB new space, ~25 KiB in use): nothing', roomBytes: 980 * KiB, expect: false },
+  { why: 'after the warm-up or idle work filled 600 KiB of it: a scavenge first', roomBytes: 400 * KiB, expect: true },
+  { why: 'exactly the margin left: nothing', roomBytes: YOUNG_ROOM_BYTES, expect: false },
+  { why: 'one byte under the margin: a scavenge first', roomBytes: YOUNG_ROOM_BYTES - 1, expect: true },
+  { why: 'V8 does not report a new space: nothing', roomBytes: Infinity, expect: false },
+];
+
+for (const { why, roomBytes, expect } of before) {
+  test(`young collection before a pass: ${why}`, () => {
+    assert.equal(youngBeforePass(roomBytes), expect);
+  });
+}
+
+test('the young margin holds a small change (390 KiB measured) and fits in the 1 MiB new space of the injected --max-semi-space-size=1', () => {
+  assert.ok(YOUNG_ROOM_BYTES > 390 * KiB && YOUNG_ROOM_BYTES < 1006 * KiB);
 });
