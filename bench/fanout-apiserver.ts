@@ -32,6 +32,24 @@ export function procSample(pid: number): ProcSample {
   };
 }
 
+/** TCP connections established to local `port` (the apiserver's side of each), from /proc/net/tcp and tcp6. */
+export function establishedTo(port: number): number {
+  let count = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (state === '01' && local !== undefined && Number.parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port) count++;
+    }
+  }
+  return count;
+}
+
 /** Prometheus text: the sum of `name`'s samples whose labels include every `labels` pair. */
 export class Metrics {
   constructor(readonly text: string) {}

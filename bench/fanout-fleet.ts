@@ -5,9 +5,10 @@
 //   mode `ours`:  the watcher's own code, ConfigMapWatch + KubeConnection (src/sync/kube), the
 //                 very objects `watch --source api` runs: same requests (the /readyz probe and the
 //                 --api-check list included), same backoff and jitter; plus, as each real watcher
-//                 does once its Envoy has judged a version, a GET of the last-accepted store from
-//                 the apiserver's cache every --store-check (30 s x 1-1.5; the request of
-//                 src/sync/last-accepted/writer.ts's check, sent here without its refill logic).
+//                 does once its Envoy has judged a version, a read of the last-accepted store from
+//                 the apiserver's cache every --store-check (30 s x 1-1.5; the requests of
+//                 src/sync/last-accepted/writer.ts's check, readChangedStore: its metadata, and the
+//                 whole store when that changed; here without the refill logic).
 //   mode `floor`: a bare list+watch, nothing of ours: node:https, `GET ...?fieldSelector=` then
 //                 `GET ...?fieldSelector=...&resourceVersion=RV&watch=1`, each line JSON.parse'd.
 //
@@ -23,6 +24,10 @@ import { pino } from 'pino';
 import { ConfigMapWatch, type ConfigMapObject } from '../src/sync/kube/configmap-watch.js';
 import { kubeconfigConnection } from '../src/sync/kube/connection.js';
 import { lastAcceptedConfigMapName } from '../src/inject/last-accepted.js';
+import { readChangedStore, type CompleteStore } from '../src/sync/last-accepted/store-check.js';
+import type { OwnVerdicts } from '../src/sync/last-accepted/changes.js';
+
+const NO_VERDICTS: ReadonlyMap<string, OwnVerdicts> = new Map();
 
 interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[] }
 type Mode = 'ours' | 'floor';
@@ -67,12 +72,16 @@ function ours(kubeconfig: string): Member {
     onAvailability: (available) => { member.available = available; },
   });
   member.stats = watch.stats;
-  const storePath = `/api/v1/namespaces/${encodeURIComponent(config.namespace)}/configmaps/${encodeURIComponent(lastAcceptedConfigMapName(config.name))}?resourceVersion=0`;
+  const storePath = `/api/v1/namespaces/${encodeURIComponent(config.namespace)}/configmaps/${encodeURIComponent(lastAcceptedConfigMapName(config.name))}`;
   let storeTimer: NodeJS.Timeout | undefined;
+  // What a full read found (no verdicts here: any store read whole counts as complete).
+  let complete: CompleteStore | undefined;
   const storeCheck = (): void => {
     storeTimer = setTimeout(() => {
       member.storeGets = (member.storeGets ?? 0) + 1;
-      void connection.request('GET', storePath).catch(() => undefined).finally(storeCheck);
+      void readChangedStore(connection, storePath, complete, NO_VERDICTS)
+        .then((read) => { complete = read.complete ?? (read.got === undefined ? complete : undefined); })
+        .catch(() => undefined).finally(storeCheck);
     }, STORE_CHECK_MS * (1 + Math.random() * 0.5));
   };
   storeCheck();

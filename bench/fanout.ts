@@ -43,7 +43,7 @@ import { plain } from '../test/e2e/objects.js';
 import { applyObjects } from '../test/e2e/webhook.js';
 import { runCli } from '../test/sync/harness.js';
 import { buildApp } from './app.js';
-import { apiserverPid, auditEvents, auditPolicy, auditTail, configMapWatches, credentialOf, procSample, requestShape, scrape, tokenJti, type AuditEvent, type Metrics } from './fanout-apiserver.js';
+import { apiserverPid, auditEvents, establishedTo, auditPolicy, auditTail, configMapWatches, credentialOf, procSample, requestShape, scrape, tokenJti, type AuditEvent, type Metrics } from './fanout-apiserver.js';
 import { Fleets, startRealPod, type FleetMessage, type RealPod } from './fanout-pods.js';
 
 const NAMESPACE = 'bench-fanout';
@@ -78,7 +78,7 @@ const r1 = (n: number): number => Math.round(n * 10) / 10;
 
 interface PhaseResult {
   kind: 'ours' | 'floor'; n: number; size: string; load: string;
-  rssKiBPerWatcher: number; heapKiBPerWatcher: number; goroutinesPerWatcher: number; restCpuMsPerS: number;
+  rssKiBPerWatcher: number; heapKiBPerWatcher: number; liveHeapKiBPerWatcher: number; restAllocKiBPerS: number; goroutinesPerWatcher: number; connectionsPerWatcher: number; restCpuMsPerS: number;
   cpuMsPerEdit: number; eventBytesPerEdit: number; wcharPerEdit: number; eventWritesPerEdit: number;
   p50: number; p99: number; max: number; allNp50: number; allNmax: number; sampleMax: number; missing: number;
   /** Requests per watcher per minute at rest, sent by the fleet (--api-check lists, store GETs). */
@@ -135,6 +135,8 @@ async function main(): Promise<void> {
       const b0 = procSample(pid);
       await sleep(10_000);
       const b1 = procSample(pid);
+      const port = Number(new URL(cluster.server).port);
+      const conn0 = establishedTo(port);
       const m0 = await scrape(cluster);
       const baseRate = (b1.cpuMs - b0.cpuMs) / ((b1.at - b0.at) / 1000);
       const since = Date.now();
@@ -151,8 +153,10 @@ async function main(): Promise<void> {
         await sleep(SETTLE_MS);
         const f0 = await fleet.status();
         const s0 = procSample(pid);
+        const mr0 = await scrape(cluster);
         await sleep(REST_MS);
         const s1 = procSample(pid);
+        const conn1 = establishedTo(port);
         const f1 = await fleet.status();
         const m1 = await scrape(cluster);
         const restRate = (s1.cpuMs - s0.cpuMs) / ((s1.at - s0.at) / 1000);
@@ -161,7 +165,11 @@ async function main(): Promise<void> {
           kind, n, size, load: load(),
           rssKiBPerWatcher: r1((s1.rssKiB - b1.rssKiB) / n),
           heapKiBPerWatcher: r1((heap(m1) - heap(m0)) / 1024 / n),
+          // The heap the last GC found live: what the watchers hold, whatever the point in the GC cycle.
+          liveHeapKiBPerWatcher: r1((m1.sum('go_gc_heap_live_bytes') - m0.sum('go_gc_heap_live_bytes')) / 1024 / n),
+          restAllocKiBPerS: r1((m1.sum('go_gc_heap_allocs_bytes_total') - mr0.sum('go_gc_heap_allocs_bytes_total')) / 1024 / ((s1.at - s0.at) / 1000)),
           goroutinesPerWatcher: r1((m1.sum('go_goroutines') - m0.sum('go_goroutines')) / n),
+          connectionsPerWatcher: r1((conn1 - conn0) / n),
           restCpuMsPerS: r1(restRate - baseRate),
           ...(kind === 'ours' ? { restRequestsPerMin: restRequests(f0, f1, n - sample, (s1.at - s0.at) / 60_000) } : {}),
           cpuMsPerEdit: 0, eventBytesPerEdit: 0, wcharPerEdit: 0, eventWritesPerEdit: 0,
@@ -391,7 +399,7 @@ async function storm(
 function printPhase(r: PhaseResult): void {
   const who = r.kind === 'ours' ? `ours  (${String(SAMPLE)} real + ${String(r.n - SAMPLE)} ConfigMapWatch)` : 'floor (bare list+watch)';
   console.log(`\n[${r.size} N=${String(r.n)}] ${who}, load ${r.load}`);
-  console.log(`  rest: apiserver RSS ${String(r.rssKiBPerWatcher)} KiB/watcher, Go heap in use ${String(r.heapKiBPerWatcher)} KiB/watcher, ${String(r.goroutinesPerWatcher)} goroutines/watcher, CPU +${String(r.restCpuMsPerS)} ms/s (all ${String(r.n)})`);
+  console.log(`  rest: apiserver RSS ${String(r.rssKiBPerWatcher)} KiB/watcher, Go heap in use ${String(r.heapKiBPerWatcher)} KiB/watcher, live after the last GC ${String(r.liveHeapKiBPerWatcher)} KiB/watcher, allocated at rest ${String(r.restAllocKiBPerS)} KiB/s, ${String(r.goroutinesPerWatcher)} goroutines/watcher, ${String(r.connectionsPerWatcher)} TCP connections/watcher, CPU +${String(r.restCpuMsPerS)} ms/s (all ${String(r.n)})`);
   console.log(`  edit: apiserver CPU ${String(r.cpuMsPerEdit)} ms, written to sockets and files (wchar) ${(r.wcharPerEdit / 1024).toFixed(0)} KiB, watch events encoded (apiserver_watch_events_sizes) ${(r.eventBytesPerEdit / 1024).toFixed(0)} KiB, Event writes ${String(r.eventWritesPerEdit)}`);
   console.log(`  edit -> watcher: p50 ${String(r.p50)} ms, p99 ${String(r.p99)} ms, max ${String(r.max)} ms; all ${String(r.n)}: median ${String(r.allNp50)} ms, slowest ${String(r.allNmax)} ms; missing ${String(r.missing)}${r.kind === 'ours' ? `; real watchers (published) max ${String(r.sampleMax)} ms` : ''}`);
   if (r.shapes !== undefined) {
@@ -429,6 +437,7 @@ function summary(results: PhaseResult[]): void {
     watchers: ours?.n, p99Ms: ours?.p99, floorP99Ms: floor?.p99,
     apiserverKiBPerWatcher: ours?.rssKiBPerWatcher, floorKiBPerWatcher: floor?.rssKiBPerWatcher,
     heapKiBPerWatcher: ours?.heapKiBPerWatcher, floorHeapKiBPerWatcher: floor?.heapKiBPerWatcher,
+    liveHeapKiBPerWatcher: ours?.liveHeapKiBPerWatcher, floorLiveHeapKiBPerWatcher: floor?.liveHeapKiBPerWatcher,
     restCpuMsPerS: ours?.restCpuMsPerS, floorRestCpuMsPerS: floor?.restCpuMsPerS,
     editCpuMs: ours?.cpuMsPerEdit, floorEditCpuMs: floor?.cpuMsPerEdit,
     stormSettleS: ours?.storm?.settleS, stormAfterReadyS: ours?.storm === undefined ? undefined : r1(ours.storm.settleS - ours.storm.readyS),

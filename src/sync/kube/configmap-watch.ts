@@ -15,7 +15,7 @@ import { olderResourceVersion } from './resource-version.js';
 import { ReadinessGate, type Readiness } from './readiness.js';
 import { probeReadyz, type ReadyzVerdict } from './readyz-probe.js';
 import { DEFAULT_BACKOFF, RetryBackoff, type BackoffPolicy } from './retry-backoff.js';
-import { judgeCheck, watchTimeoutSeconds, WATCH_DEADLINE_GRACE_MS, type ObjectState } from './watch-health.js';
+import { CHECK_REQUEST, judgeCheck, watchTimeoutSeconds, WATCH_DEADLINE_GRACE_MS, type ObjectState } from './watch-health.js';
 import type { ConfigMapObject } from './configmap-object.js';
 import { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, type ConfigMapWatchOptions } from './configmap-watch-options.js';
 import { openWatch, type WatchStream } from './watch-stream.js';
@@ -189,8 +189,8 @@ export class ConfigMapWatch {
   }
 
   /**
-   * One check of the watch (watch-health.ts): the ConfigMap from the apiserver's cache (a list by
-   * name at resourceVersion 0: what `list` RBAC allows, no etcd read) against what the watch said.
+   * One check of the watch (watch-health.ts): the ConfigMap's metadata from the apiserver's cache (a
+   * list by name at resourceVersion 0 on a connection of its own: CHECK_REQUEST) against what the watch said.
    */
   private async check(): Promise<void> {
     if (this.checking || this.stopped) return;
@@ -200,7 +200,7 @@ export class ConfigMapWatch {
     const timeoutMs = this.options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
     try {
       const query = new URLSearchParams({ fieldSelector: this.fieldSelector, resourceVersion: '0' });
-      const res = await this.options.connection.request('GET', `${this.path}?${query.toString()}`, undefined, undefined, timeoutMs);
+      const res = await this.options.connection.request('GET', `${this.path}?${query.toString()}`, undefined, undefined, timeoutMs, CHECK_REQUEST);
       // An answer, even a refusal, means the API is not silent, and an open watch keeps delivering
       // after a Role or token change (the apiserver authorizes a watch when it starts): the watch
       // goes on, and the caller says the refusal, which the next list will meet too.

@@ -3,7 +3,8 @@
 // runs). It deliberately does not load @kubernetes/client-node's KubeConfig: that module imports
 // the whole generated API (measured: +28 MiB RssAnon in a process that has a 32 MiB budget). The
 // watch itself is client-node's Watch (dist/watch.js, which only needs node-fetch); list, get and
-// the Events writes are plain JSON requests over the same keep-alive agent.
+// the Events writes are plain JSON requests over the same keep-alive agent, and the periodic checks
+// each on a connection of their own, closed once answered (RequestOptions.ownConnection).
 import { Agent, request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -23,6 +24,29 @@ export interface ConnectionOptions {
   /** A request with no byte from the server for this long fails as unreachable (ms; default 30 s). */
   requestTimeoutMs?: number;
 }
+
+/** How one request is sent, besides its method, path and body. */
+export interface RequestOptions {
+  /** The Accept header (default `application/json`): e.g. METADATA_ONLY_LIST for a list's metadata only. */
+  accept?: string;
+  /**
+   * Send it on a connection of its own, closed once answered (`Connection: close`), rather than a
+   * pooled keep-alive one: for a request sent every half minute while the watch holds the pooled
+   * connection, a second connection kept open between them costs the apiserver more (its TLS
+   * buffers and goroutines, per Pod) than a resumed TLS handshake per request.
+   */
+  ownConnection?: boolean;
+}
+
+/**
+ * Accept headers asking the apiserver for objects' metadata only (meta.k8s.io/v1
+ * PartialObjectMetadata[List], as client-go's metadata client asks; served since Kubernetes 1.15
+ * from the same `get`/`list` RBAC, from the watch cache like any read), falling back to the full
+ * object where a server does not serve them. Their items carry `metadata.name`, `uid` and
+ * `resourceVersion` as the full objects do.
+ */
+export const METADATA_ONLY_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json';
+export const METADATA_ONLY = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json';
 
 export interface ApiResponse {
   status: number;
@@ -48,7 +72,7 @@ export interface KubeConnection {
    * (no answer within `timeoutMs` of sending, or a silence of `timeoutMs` while it streams: default
    * the connection's requestTimeoutMs).
    */
-  request(method: string, path: string, body?: unknown, contentType?: string, timeoutMs?: number): Promise<ApiResponse>;
+  request(method: string, path: string, body?: unknown, contentType?: string, timeoutMs?: number, options?: RequestOptions): Promise<ApiResponse>;
   /** What client-node's Watch needs of a KubeConfig (getCurrentCluster, applyToFetchOptions). */
   readonly watchConfig: {
     getCurrentCluster(): { server: string };
@@ -156,7 +180,8 @@ function connect(credentials: Credentials, options: ConnectionOptions): KubeConn
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const url = new URL(credentials.server);
   const secure = url.protocol === 'https:';
-  // One connection is all a single watch + an occasional write need.
+  // The watch holds one connection (HTTP/1.1); a list or a write takes another from the pool. The
+  // agent also caches TLS sessions, so a check's own connection resumes one.
   const agent = secure
     ? new Agent({
         keepAlive: true,
@@ -186,7 +211,7 @@ function connect(credentials: Credentials, options: ConnectionOptions): KubeConn
     return { Accept: 'application/json', ...(t === undefined ? {} : { Authorization: `Bearer ${t}` }) };
   };
 
-  const request = (method: string, path: string, body?: unknown, contentType = 'application/json', timeoutMs = requestTimeoutMs): Promise<ApiResponse> =>
+  const request = (method: string, path: string, body?: unknown, contentType = 'application/json', timeoutMs = requestTimeoutMs, options: RequestOptions = {}): Promise<ApiResponse> =>
     new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const send = secure ? httpsRequest : httpRequest;
@@ -197,6 +222,10 @@ function connect(credentials: Credentials, options: ConnectionOptions): KubeConn
           agent,
           headers: {
             ...headers(),
+            ...(options.accept === undefined ? {} : { Accept: options.accept }),
+            // Node then closes the socket after the answer instead of pooling it; the agent still
+            // resumes the TLS session it cached, so the handshake skips the certificate.
+            ...(options.ownConnection === true ? { Connection: 'close' } : {}),
             ...(payload === undefined ? {} : { 'Content-Type': contentType, 'Content-Length': String(payload.length) }),
           },
           timeout: timeoutMs,

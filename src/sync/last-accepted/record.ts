@@ -16,6 +16,15 @@ export interface Mark {
   unkept?: string;
 }
 
+/** What the store keeps of a verdict (verdict/verdict.ts `Verdict` has these fields). */
+export interface JudgedFile {
+  file: string;
+  outcome: 'accepted' | 'rejected' | 'unknown';
+  /** sha256 (hex) of the content judged, as published (stamped). */
+  sha256: string;
+  version: string | undefined;
+}
+
 /** The record key's JSON. `files[name].accepted` describes the data key `name`. */
 export interface LastAcceptedRecord {
   /** The ConfigMap the files come from. */

@@ -2,27 +2,29 @@
 // (`<configmap>-envoy-xds-accepted`, src/inject/last-accepted.ts). After each accepted verdict the
 // watcher stores the accepted content (as published, stamped) and a mark; after a refusal, a mark
 // of the refused content. A new Pod's `copy` reads it through an optional ConfigMap volume
-// (reader.ts), so deleting a Pod while the ConfigMap holds a refused edit brings
-// back a Pod that serves what Envoy last accepted.
+// (reader.ts), so deleting a Pod while the ConfigMap holds a refused edit brings back a Pod that
+// serves what Envoy last accepted.
 //
 // Every Pod of a workload writes the same facts, so writes are idempotent: read, change what
 // differs, PUT with the resourceVersion read (optimistic concurrency: a 409 re-reads), and skip
 // the request entirely when the last known record already says so. Best effort: the watcher never
 // waits on it, a failure is logged once per kind and retried with backoff while verdicts keep
-// coming. Every `--store-check` the watcher reads the store and puts back what its own Envoy
-// accepted (or refused) if the store lost it (changes.ts `refill`). Content the store cannot hold
-// (422/413: over 1 MiB with the record) is said at error level once per version and marked
-// `unkept`, dropping the older accepted content so that `copy` never presents it as the last
-// accepted. The ConfigMap is not created by `rbac`'s Role (RBAC cannot limit `create` to one name):
-// `envoy-xds-injector rbac` prints it, and the watcher creates it itself only where allowed.
+// coming. Every `--store-check` the watcher reads the store (whole only when it changed:
+// store-check.ts) and puts back what its own Envoy accepted (or refused) if the store lost it
+// (changes.ts `refill`). Content the store cannot hold (422/413: over 1 MiB with the record) is
+// said at error level once per version and marked `unkept`, dropping the older accepted content so
+// that `copy` never presents it as the last accepted. The ConfigMap is not created by `rbac`'s Role
+// (RBAC cannot limit `create` to one name): `envoy-xds-injector rbac` prints it, and the watcher
+// creates it itself only where allowed.
 import type { Logger } from 'pino';
 import { LAST_ACCEPTED_RECORD_KEY, LAST_ACCEPTED_SOURCE_ANNOTATION, MANAGED_BY_LABELS, lastAcceptedConfigMapName } from '../../inject/last-accepted.js';
 import { sha256 } from '../envoy/version-stamp.js';
 import { ApiUnreachableError, statusOf } from '../kube/connection.js';
 import type { KubeConnection } from '../kube/connection.js';
-import { apply, formatRecord, keyOf, refill, unkept, type Change, type OwnVerdicts } from './changes.js';
+import { apply, formatRecord, keyOf, unkept, type Change, type OwnVerdicts } from './changes.js';
 import { parseRecord } from './record.js';
-import type { LastAcceptedRecord, Mark } from './record.js';
+import { lostVerdicts, type CompleteStore } from './store-check.js';
+import type { JudgedFile, LastAcceptedRecord, Mark } from './record.js';
 
 const SOURCE_ANNOTATION = LAST_ACCEPTED_SOURCE_ANNOTATION;
 
@@ -49,15 +51,6 @@ interface ConfigMapBody {
   metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   data?: Record<string, string>;
   binaryData?: Record<string, string>;
-}
-
-/** What the store keeps of a verdict (verdict/verdict.ts `Verdict` has these fields). */
-export interface JudgedFile {
-  file: string;
-  outcome: 'accepted' | 'rejected' | 'unknown';
-  /** sha256 (hex) of the content judged, as published (stamped). */
-  sha256: string;
-  version: string | undefined;
 }
 
 export const DEFAULT_STORE_CHECK_MS = 30_000;
@@ -88,6 +81,8 @@ export class LastAcceptedWriter {
   /** This Pod's Envoy's last verdicts, per file: what a store that lost them gets back. */
   private readonly own = new Map<string, OwnVerdicts>();
   private checkTimer: NodeJS.Timeout | undefined;
+  /** The store as a full read last found it holding all of `own` (store-check.ts). */
+  private complete: CompleteStore | undefined;
 
   constructor(private readonly options: LastAcceptedWriterOptions) {
     this.name = lastAcceptedConfigMapName(options.configMap);
@@ -151,25 +146,15 @@ export class LastAcceptedWriter {
     }, every * (1 + Math.random() * 0.5)).unref();
   }
 
-  /** Reads the store (from the apiserver's cache) and queues what this Pod's verdicts it lacks. */
+  /** Reads the store (from the apiserver's cache; whole only when it changed) and queues what of this Pod's verdicts it lacks. */
   private async checkStore(): Promise<void> {
     if (this.own.size === 0 || this.running !== undefined || this.closed) return;
-    const got = await this.options.connection.request('GET', `${this.path}/${encodeURIComponent(this.name)}?resourceVersion=0`);
-    if (got.status !== 200 && got.status !== 404) return; // the next write says why
-    const body = got.status === 200 ? (got.body as ConfigMapBody) : undefined;
-    let record: LastAcceptedRecord | undefined;
-    try {
-      const text = body?.data?.[LAST_ACCEPTED_RECORD_KEY];
-      record = text === undefined ? undefined : parseRecord(text);
-    } catch {
-      record = undefined; // rewritten by the write, which says so
-    }
-    const changes = refill(record, body?.data ?? {}, this.own, (text) => sha256(Buffer.from(text, 'utf8')));
-    if (changes.length === 0) {
-      this.reported.delete('refill');
-      return;
-    }
-    if (!this.reported.has('refill')) this.logger.warn({ configMap: this.name, files: [...new Set(changes.map((c) => c.file))] }, `ConfigMap ${this.name} lacks what this Pod's Envoy last judged (${got.status === 404 ? 'deleted' : 're-created empty or edited'}?): putting it back`);
+    const found = await lostVerdicts(this.options.connection, `${this.path}/${encodeURIComponent(this.name)}`, this.complete, this.own);
+    if (found === undefined) return; // unchanged, or another status: the next write says why
+    const { changes, complete, deleted } = found;
+    this.complete = complete;
+    if (changes.length === 0) return void this.reported.delete('refill');
+    if (!this.reported.has('refill')) this.logger.warn({ configMap: this.name, files: [...new Set(changes.map((c) => c.file))] }, `ConfigMap ${this.name} lacks what this Pod's Envoy last judged (${deleted ? 'deleted' : 're-created empty or edited'}?): putting it back`);
     this.reported.add('refill');
     this.known = undefined;
     for (const change of changes) this.queue(change);

@@ -1,0 +1,192 @@
+// What a `source: api` watcher sends at rest (src/sync/kube/configmap-watch.ts's --api-check and
+// src/sync/last-accepted/writer.ts's --store-check), against a loopback HTTP stand-in for the
+// apiserver that records each request with the connection it came on: the watch holds the only
+// connection kept open; each check asks for metadata only, on a connection of its own that is
+// closed once answered; the store is read whole only when its metadata changed; and what the
+// checks detect is unchanged (a change the watch missed, a store re-created empty).
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { ConfigMapWatch } from '../../src/sync/kube/configmap-watch.js';
+import { kubeconfigConnection, type KubeConnection } from '../../src/sync/kube/connection.js';
+import { LastAcceptedWriter } from '../../src/sync/last-accepted/writer.js';
+
+interface Seen { method: string; path: string; query: URLSearchParams; accept: string; connection: string; socket: Socket; closedBeforeNext?: boolean }
+
+const STORE = 'envoy-xds-envoy-xds-accepted';
+
+class StandIn {
+  readonly seen: Seen[] = [];
+  readonly open = new Set<Socket>();
+  connections = 0;
+  /** The ConfigMap's resourceVersion as lists and checks report it. */
+  rv = '10';
+  store: { metadata: Record<string, unknown>; data?: Record<string, string> } | undefined;
+  private storeRv = 100;
+  private server: Server | undefined;
+  port = 0;
+
+  async up(): Promise<void> {
+    const server = createServer((req, res) => { this.handle(req, res); });
+    server.on('connection', (socket) => {
+      this.connections++;
+      this.open.add(socket);
+      socket.on('close', () => this.open.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.port = (server.address() as { port: number }).port;
+    this.server = server;
+  }
+
+  async down(): Promise<void> {
+    for (const socket of this.open) socket.destroy();
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+
+  replaceStore(data: Record<string, string>): void {
+    this.store = { metadata: { name: STORE, namespace: 'ns', uid: `u${String(++this.storeRv)}`, resourceVersion: String(this.storeRv), labels: { 'app.kubernetes.io/managed-by': 'envoy-xds-injector' } }, data };
+  }
+
+  checks(): Seen[] {
+    return this.seen.filter((s) => s.path.endsWith('/configmaps') && s.query.get('resourceVersion') === '0' && s.query.get('watch') === null);
+  }
+
+  storeReads(): Seen[] {
+    return this.seen.filter((s) => s.method === 'GET' && s.path.endsWith(`/${STORE}`) && s.query.get('resourceVersion') === '0');
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const seen: Seen = { method: req.method ?? '', path: url.pathname, query: url.searchParams, accept: req.headers.accept ?? '', connection: req.headers.connection ?? '', socket: req.socket };
+    this.seen.push(seen);
+    const json = (status: number, body: unknown): void => {
+      res.writeHead(status, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const metadataOnly = seen.accept.startsWith('application/json;as=PartialObjectMetadata');
+    if (url.pathname === '/readyz') {
+      res.end('ok');
+      return;
+    }
+    if (url.pathname.endsWith(`/${STORE}`) || (req.method === 'POST' && url.pathname.endsWith('/configmaps'))) {
+      if (req.method === 'GET') {
+        if (this.store === undefined) json(404, { kind: 'Status', code: 404, reason: 'NotFound', message: 'not found' });
+        else json(200, metadataOnly ? { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: this.store.metadata } : { kind: 'ConfigMap', apiVersion: 'v1', ...this.store });
+        return;
+      }
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data?: Record<string, string> };
+        const uid = req.method === 'POST' || this.store === undefined ? `u${String(this.storeRv + 1)}` : String(this.store.metadata.uid);
+        this.storeRv++;
+        this.store = { metadata: { name: STORE, namespace: 'ns', uid, resourceVersion: String(this.storeRv), labels: { 'app.kubernetes.io/managed-by': 'envoy-xds-injector' } }, ...(body.data === undefined ? {} : { data: body.data }) };
+        json(req.method === 'POST' ? 201 : 200, { kind: 'ConfigMap', ...this.store });
+      });
+      return;
+    }
+    const metadata = { name: 'envoy-xds', namespace: 'ns', uid: 'u1', resourceVersion: this.rv };
+    if (url.searchParams.get('watch') !== null) {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write(''); // an open, idle watch
+      return;
+    }
+    const item = metadataOnly ? { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata } : { metadata, data: { 'lds.yaml': 'resources: []\n' } };
+    json(200, { kind: metadataOnly ? 'PartialObjectMetadataList' : 'ConfigMapList', metadata: { resourceVersion: this.rv }, items: [item] });
+  }
+}
+
+async function until(what: string, ok: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!ok()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function withConnection(api: StandIn, run: (connection: KubeConnection) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'api-checks-at-rest-'));
+  const kubeconfig = join(dir, 'kubeconfig');
+  await writeFile(kubeconfig, JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
+    clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${String(api.port)}` } }],
+    users: [{ name: 'u', user: { token: 't' } }],
+    contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+  }));
+  const connection = kubeconfigConnection(kubeconfig);
+  try {
+    await run(connection);
+  } finally {
+    connection.close();
+    await api.down();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const quiet = pino({ level: 'silent' });
+
+test('--api-check at rest: metadata only, each on a connection of its own closed once answered; the watch holds the only open one; a missed change still means listing again', { timeout: 60_000 }, async () => {
+  const api = new StandIn();
+  await api.up();
+  await withConnection(api, async (connection) => {
+    const watch = new ConfigMapWatch({ connection, namespace: 'ns', name: 'envoy-xds', logger: quiet, checkMs: 300, checkTimeoutMs: 2_000, onEvent: () => undefined, onAvailability: () => undefined });
+    watch.start();
+    try {
+      await until('4 checks', () => api.checks().length >= 4);
+      const checks = api.checks();
+      const watchSocket = api.seen.find((s) => s.query.get('watch') !== null)?.socket;
+      assert.ok(watchSocket !== undefined);
+      for (const check of checks) {
+        assert.match(check.accept, /^application\/json;as=PartialObjectMetadataList;g=meta\.k8s\.io;v=v1\b/, 'metadata only');
+        assert.equal(check.connection, 'close');
+        assert.notEqual(check.socket, watchSocket);
+      }
+      assert.equal(new Set(checks.map((c) => c.socket)).size, checks.length, 'one connection per check');
+      // Between checks (each answered within milliseconds here) the watch's is the only connection.
+      await until('the last check answered and its connection closed', () => api.open.size === 1 && checks.every((c) => c.socket.destroyed));
+      assert.ok(api.open.has(watchSocket));
+      assert.equal(watch.stats.missed, 0, 'metadata-only answers are compared like full objects');
+      assert.equal(watch.stats.lists, 1);
+
+      api.rv = '11'; // the cache has a change the (idle) watch never delivered
+      await until('a re-list', () => watch.stats.lists >= 2);
+      assert.equal(watch.stats.missed, 1);
+    } finally {
+      await watch.stop();
+    }
+  });
+});
+
+test('--store-check at rest: the store\'s metadata only, read whole once after it changed; a store re-created empty is still refilled', { timeout: 60_000 }, async () => {
+  const api = new StandIn();
+  await api.up();
+  await withConnection(api, async (connection) => {
+    const content = Buffer.from('resources: []\n');
+    const sha256 = createHash('sha256').update(content).digest('hex');
+    const writer = new LastAcceptedWriter({
+      connection, namespace: 'ns', configMap: 'envoy-xds', pod: 'p1', logger: quiet, fixCommand: 'rbac',
+      acceptedCopy: () => Promise.resolve(content), storeCheckMs: 100,
+    });
+    try {
+      writer.record({ file: 'lds.yaml', outcome: 'accepted', sha256, version: 'v1' });
+      await until('the store written', () => api.store?.data?.['lds.yaml'] === 'resources: []\n');
+      const written = api.seen.length;
+      await until('8 store checks', () => api.storeReads().filter((s) => api.seen.indexOf(s) >= written).length >= 8);
+      const reads = api.storeReads().filter((s) => api.seen.indexOf(s) >= written);
+      const whole = reads.filter((s) => !s.accept.includes('PartialObjectMetadata'));
+      assert.equal(whole.length, 1, `read whole ${String(whole.length)} times in ${String(reads.length)} reads: once after the write, then metadata only`);
+      for (const read of reads) assert.equal(read.connection, 'close');
+
+      api.replaceStore({}); // re-created empty: a new uid
+      await until('refilled', () => api.store?.data?.['lds.yaml'] === 'resources: []\n', 10_000);
+    } finally {
+      await writer.close();
+    }
+  });
+});
