@@ -55,7 +55,7 @@ export function withApiSource(watch: SyncContainer, spec: JsonObject, volumes: u
   const present = new Set(watch.env.map((variable) => variable.name));
   const env = [
     ...watch.env,
-    ...FIELD_ENV.filter(([name]) => !present.has(name)).map(([name, fieldPath]) => ({ name, valueFrom: { fieldRef: { fieldPath } } })),
+    ...FIELD_ENV.filter(([name]) => !present.has(name)).map(([name, fieldPath]) => ({ name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } })),
   ];
   const container: SyncContainer = { ...watch, args: [...watch.args, '--source', 'api', '--configmap', configMap], env };
   const token = tokenVolume(volumes);

@@ -160,7 +160,7 @@ export function watchContainer(options: InjectionOptions, config: InjectorConfig
   const watch = syncContainer(WATCH_CONTAINER, args, options, config);
   // The commands the watcher's messages suggest name this Pod (`kubectl exec -n NS POD -c
   // envoy-xds-watch -- ...`), so that an operator can run them as printed.
-  watch.env.push(...POD_IDENTITY_ENV.map(([name, fieldPath]) => ({ name, valueFrom: { fieldRef: { fieldPath } } })));
+  watch.env.push(...POD_IDENTITY_ENV.map(([name, fieldPath]) => ({ name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } })));
   if (options.sidecar === 'native') watch.restartPolicy = 'Always';
   // For a native sidecar the kubelet starts the next containers (Envoy) only once this passes, i.e.
   // once the watcher is watching. Probed every second so Envoy is not held back by a 10 s default.

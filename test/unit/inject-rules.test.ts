@@ -104,8 +104,8 @@ describe('defaults', () => {
     assert.equal((copy.env as unknown[]).length, 4);
     // The watcher knows its Pod, so the commands it prints name it (kubectl exec -n NS POD ...).
     assert.deepEqual((watch.env as unknown[]).slice(4), [
-      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } } },
     ]);
     assert.notEqual(copy.env, watch.env, 'each container owns its env list');
   });
