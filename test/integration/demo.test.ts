@@ -2,7 +2,7 @@
 // volume, an edit saved in the edited directory reaches Envoy, and SIGINT (Ctrl-C) stops every
 // process it started and removes every directory it made.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
@@ -47,6 +47,25 @@ function processesMentioning(text: string): string[] {
     }
   }
   return found;
+}
+
+/**
+ * A failed assertion must not leave the demo's processes behind either: they run in their own
+ * process groups (named in its `started NAME (pid N)` lines), which a SIGKILL of the demo would not reach.
+ */
+async function reap(child: ChildProcess, exited: Promise<unknown>, output: readonly string[]): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGINT');
+    await Promise.race([exited, sleep(15_000)]);
+    child.kill('SIGKILL');
+  }
+  for (const m of output.join('\n').matchAll(/started \w+ \(pid (\d+)\)/g)) {
+    try {
+      process.kill(-Number(m[1]), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 }
 
 test('npm run demo: ready, an edit saved in the directory is served by Envoy, SIGINT leaves no process and no directory', { timeout: 240_000 }, async () => {
@@ -106,20 +125,7 @@ test('npm run demo: ready, an edit saved in the directory is served by Envoy, SI
     assert.equal(existsSync(editDir), false, `${editDir} is left behind`);
     assert.match(output.join('\n'), /\[demo\] stopped watch \(pid \d+\), envoy \(pid \d+\)/);
   } finally {
-    // A failed assertion must not leave the demo's processes behind either: they run in their own
-    // process groups, which a SIGKILL of the demo would not reach.
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGINT');
-      await Promise.race([exited, sleep(15_000)]);
-      child.kill('SIGKILL');
-    }
-    for (const m of output.join('\n').matchAll(/started \w+ \(pid (\d+)\)/g)) {
-      try {
-        process.kill(-Number(m[1]), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    await reap(child, exited, output);
     const work = /removes (\/\S*envoy-xds-demo-\w+)/.exec(output.join('\n'))?.[1];
     if (work !== undefined) await rm(work, { recursive: true, force: true });
     await rm(parent, { recursive: true, force: true });
@@ -154,18 +160,7 @@ test('npm run demo -- --tour: says it stops by itself (not "Ctrl-C stops"), step
     assert.equal(existsSync(work), false, `${work} is left behind`);
     assert.equal(existsSync(editDir), false, `${editDir} is left behind`);
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGINT');
-      await Promise.race([exited, sleep(15_000)]);
-      child.kill('SIGKILL');
-    }
-    for (const m of output.join('\n').matchAll(/started \w+ \(pid (\d+)\)/g)) {
-      try {
-        process.kill(-Number(m[1]), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    await reap(child, exited, output);
     await rm(parent, { recursive: true, force: true });
   }
 });

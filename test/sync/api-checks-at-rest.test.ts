@@ -6,16 +6,15 @@
 // checks detect is unchanged (a change the watch missed, a store re-created empty).
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { ConfigMapWatch } from '../../src/sync/kube/configmap-watch.js';
 import { kubeconfigConnection, type KubeConnection } from '../../src/sync/kube/connection.js';
 import { LastAcceptedWriter } from '../../src/sync/last-accepted/writer.js';
+import { loopbackKubeconfig } from './loopback-kubeconfig.js';
 
 interface Seen { method: string; path: string; query: URLSearchParams; accept: string; connection: string; socket: Socket; closedBeforeNext?: boolean }
 
@@ -111,14 +110,7 @@ async function until(what: string, ok: () => boolean, timeoutMs = 15_000): Promi
 }
 
 async function withConnection(api: StandIn, run: (connection: KubeConnection) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'api-checks-at-rest-'));
-  const kubeconfig = join(dir, 'kubeconfig');
-  await writeFile(kubeconfig, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
-    clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${String(api.port)}` } }],
-    users: [{ name: 'u', user: { token: 't' } }],
-    contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
-  }));
+  const { dir, kubeconfig } = await loopbackKubeconfig(api.port, 'api-checks-at-rest-');
   const connection = kubeconfigConnection(kubeconfig);
   try {
     await run(connection);

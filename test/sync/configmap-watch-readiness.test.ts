@@ -7,13 +7,12 @@
 import { strict as assert } from 'node:assert';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { ConfigMapWatch } from '../../src/sync/kube/configmap-watch.js';
 import { kubeconfigConnection } from '../../src/sync/kube/connection.js';
+import { loopbackKubeconfig } from './loopback-kubeconfig.js';
 
 type Phase = 'ready' | 'unsynced' | 'starting';
 
@@ -85,14 +84,7 @@ class FakeApiserver {
 }
 
 async function withWatch(api: FakeApiserver, run: (watch: ConfigMapWatch, logs: string[]) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'cm-watch-readiness-'));
-  const kubeconfig = join(dir, 'kubeconfig');
-  await writeFile(kubeconfig, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
-    clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${String(api.port)}` } }],
-    users: [{ name: 'u', user: { token: 't' } }],
-    contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
-  }));
+  const { dir, kubeconfig } = await loopbackKubeconfig(api.port, 'cm-watch-readiness-');
   const logs: string[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => { logs.push(String((JSON.parse(line) as { msg?: string }).msg)); } });
   const watch = new ConfigMapWatch({
