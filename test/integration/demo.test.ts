@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { envoyBinary } from '../envoy/envoy.js';
@@ -50,6 +50,31 @@ function processesMentioning(text: string): string[] {
 }
 
 /**
+ * `demo/run.ts ARGS --dir PARENT/configmap` with the Envoy the tests fetch (passed on so the demo
+ * does not fetch again); PARENT is a new temporary directory, `configmap` does not exist yet (the
+ * demo creates it, so it removes it). Every line of stdout and stderr goes to `output`, in order;
+ * `stdout` is there for a test that waits for one of them.
+ */
+async function startDemo(prefix: string, args: string[]): Promise<{
+  parent: string; editDir: string; child: ChildProcess; output: string[]; exited: Promise<number | null>; stdout: Interface;
+}> {
+  const envoy = await envoyBinary();
+  const parent = await mkdtemp(join(tmpdir(), prefix));
+  const editDir = join(parent, 'configmap');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'demo/run.ts', ...args, '--dir', editDir], {
+    cwd: repoRoot,
+    env: { ...process.env, ENVOY_BIN: envoy },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => { resolve(code); }));
+  createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
+  const stdout = createInterface({ input: child.stdout });
+  stdout.on('line', (line) => output.push(line));
+  return { parent, editDir, child, output, exited, stdout };
+}
+
+/**
  * A failed assertion must not leave the demo's processes behind either: they run in their own
  * process groups (named in its `started NAME (pid N)` lines), which a SIGKILL of the demo would not reach.
  */
@@ -69,20 +94,9 @@ async function reap(child: ChildProcess, exited: Promise<unknown>, output: reado
 }
 
 test('npm run demo: ready, an edit saved in the directory is served by Envoy, SIGINT leaves no process and no directory', { timeout: 240_000 }, async () => {
-  const envoy = await envoyBinary(); // fetched once, as the demo would; passed on so the demo does not fetch again
-  const parent = await mkdtemp(join(tmpdir(), 'demo-test-'));
-  const editDir = join(parent, 'configmap'); // does not exist yet: the demo creates it, so it removes it
-  const child = spawn(process.execPath, ['--import', 'tsx', 'demo/run.ts', '--dir', editDir], {
-    cwd: repoRoot,
-    env: { ...process.env, ENVOY_BIN: envoy },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => { resolve(code); }));
-  createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
+  const { parent, editDir, child, output, exited, stdout } = await startDemo('demo-test-', []);
   const ready = new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      output.push(line);
+    stdout.on('line', (line) => {
       const url = /^envoy-xds-injector demo is ready: Envoy serves (http:\/\/127\.0\.0\.1:\d+\/)/.exec(line)?.[1];
       if (url !== undefined) resolve(url);
     });
@@ -133,18 +147,7 @@ test('npm run demo: ready, an edit saved in the directory is served by Envoy, SI
 });
 
 test('npm run demo -- --tour: says it stops by itself (not "Ctrl-C stops"), steps v2, v3 refused, v4, then stops and removes what it made', { timeout: 240_000 }, async () => {
-  const envoy = await envoyBinary();
-  const parent = await mkdtemp(join(tmpdir(), 'demo-tour-test-'));
-  const editDir = join(parent, 'configmap');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'demo/run.ts', '--tour', '--dir', editDir], {
-    cwd: repoRoot,
-    env: { ...process.env, ENVOY_BIN: envoy },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => { resolve(code); }));
-  createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
-  createInterface({ input: child.stdout }).on('line', (line) => output.push(line));
+  const { parent, editDir, child, output, exited } = await startDemo('demo-tour-test-', ['--tour']);
   try {
     const code = await Promise.race([exited, sleep(200_000).then(() => 'timeout')]);
     const text = output.join('\n');
