@@ -25,6 +25,8 @@ export interface ConfigMapWatchOptions {
   /** How often the watch is checked (ms, default 30 s; 0: never), and how long a check may go unanswered (default 10 s). */
   checkMs?: number;
   checkTimeoutMs?: number;
+  /** The first check of each watch at a random point of its first period (default true; false: one period after the watch opened). */
+  randomCheckPhase?: boolean;
   /**
    * Start by watching from this resourceVersion instead of listing (what a restarted reflector
    * does with a remembered resourceVersion). The apiserver answers 410 when it is too old.

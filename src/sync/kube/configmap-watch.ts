@@ -19,6 +19,7 @@ import { CHECK_REQUEST, judgeCheck, watchTimeoutSeconds, WATCH_DEADLINE_GRACE_MS
 import type { ConfigMapObject } from './configmap-object.js';
 import { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, MIN_WATCH_TIMEOUT_S, type ConfigMapWatchOptions } from './configmap-watch-options.js';
 import { openWatch, type WatchStream } from './watch-stream.js';
+import { scheduleChecks } from './check-schedule.js';
 
 export type { ConfigMapEvent, ConfigMapObject } from './configmap-object.js';
 export { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, type ConfigMapWatchOptions } from './configmap-watch-options.js';
@@ -271,12 +272,11 @@ export class ConfigMapWatch {
     });
     // client-go's typed Watch ends the request on the client side at timeoutSeconds too.
     const deadline = setTimeout(() => { stream.abort(); }, timeoutSeconds * 1000 + WATCH_DEADLINE_GRACE_MS);
-    const every = this.options.checkMs ?? DEFAULT_CHECK_MS;
-    const checks = every > 0 ? setInterval(() => { void this.check(); }, every) : undefined;
+    const checks = scheduleChecks(this.options.checkMs ?? DEFAULT_CHECK_MS, () => { void this.check(); }, this.options.randomCheckPhase === false ? undefined : (this.options.random ?? Math.random));
     // The watch may hang before its controller exists (a silent connection before the headers).
     await Promise.race([ended, new Promise<void>((resolve) => { this.interrupted = resolve; })]);
     clearTimeout(deadline);
-    clearInterval(checks);
+    checks.stop();
     this.interrupted = undefined;
     stream.abort();
     this.stream = undefined;
