@@ -9,6 +9,8 @@
 //                 the apiserver's cache every --store-check (30 s x 1-1.5; the requests of
 //                 src/sync/last-accepted/writer.ts's check, readChangedStore: its metadata, and the
 //                 whole store when that changed; here without the refill logic).
+//   mode `ours-sync`: as `ours`, but each watch's first check one whole period after it opened (as
+//                 before the random first check): watches opened together check together.
 //   mode `ours-kept`: the same, but every check and store read on the pooled keep-alive connection
 //                 (RequestOptions.ownConnection dropped): a second connection kept open beside the watch.
 //   mode `ours-rewatch`: the same objects with no --api-check list: instead each watch asks the
@@ -39,7 +41,7 @@ import type { OwnVerdicts } from '../src/sync/last-accepted/changes.js';
 const NO_VERDICTS: ReadonlyMap<string, OwnVerdicts> = new Map();
 
 interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[] }
-type Mode = 'ours' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load';
+type Mode = 'ours' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load';
 
 const mode = process.argv[2] as Mode;
 const config = JSON.parse(readFileSync(process.argv[3] ?? '', 'utf8')) as FleetConfig;
@@ -82,6 +84,7 @@ function ours(kubeconfig: string): Member {
   const watch = new ConfigMapWatch({
     connection,
     ...(mode === 'ours-rewatch' ? { checkMs: 0, minWatchTimeoutS: 20 } : {}),
+    ...(mode === 'ours-sync' ? { randomCheckPhase: false } : {}),
     namespace: config.namespace,
     name: config.name,
     logger: silent,

@@ -31,7 +31,8 @@
 // N, default 200, capped at the largest N), BENCH_SIZES=1KiB,1MiB, BENCH_EDITS, BENCH_SAMPLE,
 // BENCH_REST_S (the at-rest window, default 60: two --api-check periods), BENCH_VARIANTS (default
 // floor,ours; also ours-kept, ours-rewatch, floor-load: bench/fanout-fleet.ts says what each is;
-// the real sample runs only in `ours`, so compare the variants with BENCH_SAMPLE=0).
+// the real sample runs only in `ours`, so compare the variants with BENCH_SAMPLE=0; 1 MiB phases run
+// only floor and ours).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,7 +61,7 @@ const SAMPLE = Math.min(MAX_N, Number(process.env.BENCH_SAMPLE ?? 3));
 const FLEET_PROCS = Number(process.env.BENCH_FLEET_PROCS ?? 4);
 const SETTLE_MS = 8_000;
 const REST_MS = Number(process.env.BENCH_REST_S ?? 60) * 1000;
-const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'ours', 'ours-kept', 'ours-rewatch'];
+const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'ours', 'ours-sync', 'ours-kept', 'ours-rewatch'];
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'floor,ours').split(',').map((v) => {
   if (!MODES.includes(v as FleetMode)) throw new Error(`BENCH_VARIANTS: ${v} is not one of ${MODES.join(', ')}`);
   return v as FleetMode;
@@ -90,6 +91,10 @@ interface PhaseResult {
   rssKiBPerWatcher: number; heapKiBPerWatcher: number; liveHeapKiBPerWatcher: number; restAllocKiBPerS: number; goroutinesPerWatcher: number; connectionsPerWatcher: number; restCpuMsPerS: number;
   cpuMsPerEdit: number; eventBytesPerEdit: number; wcharPerEdit: number; eventWritesPerEdit: number;
   p50: number; p99: number; max: number; allNp50: number; allNmax: number; sampleMax: number; missing: number;
+  /** ConfigMap lists and GETs the apiserver received at rest (audit log), per second: mean and the busiest second. */
+  restReadsPerS?: { mean: number; max: number };
+  /** The fleet processes' longest event-loop delay during the edits, ms (how late the bench itself took receipts). */
+  editLoopDelayMaxMs?: number;
   /** Requests per watcher per minute at rest, sent by the fleet (--api-check lists, store GETs). */
   restRequestsPerMin?: string;
   storm?: {
@@ -182,6 +187,7 @@ async function main(): Promise<void> {
           connectionsPerWatcher: r1((conn1 - conn0) / n),
           restCpuMsPerS: r1(restRate - baseRate),
           ...(kind.startsWith('ours') ? { restRequestsPerMin: restRequests(f0, f1, n - sample, (s1.at - s0.at) / 60_000) } : {}),
+          restReadsPerS: readsPerSecond(auditEvents(auditLog, s0.at), s0.at, s1.at),
           cpuMsPerEdit: 0, eventBytesPerEdit: 0, wcharPerEdit: 0, eventWritesPerEdit: 0,
           p50: 0, p99: 0, max: 0, allNp50: 0, allNmax: 0, sampleMax: 0, missing: 0,
         };
@@ -195,6 +201,7 @@ async function main(): Promise<void> {
         const e0 = procSample(pid);
         const editsSince = Date.now();
         const eventWrites0 = eventWrites(m1);
+        await fleet.status(); // resets the fleet's event-loop delay
         for (let i = 0; i < EDITS; i++) {
           const c0 = procSample(pid);
           const { rv, sentAt } = await setContent(size);
@@ -210,6 +217,7 @@ async function main(): Promise<void> {
         }
         const e1 = procSample(pid);
         const m2 = await scrape(cluster);
+        result.editLoopDelayMaxMs = (await fleet.status()).loopDelayMaxMs ?? 0;
         const sorted = latencies.sort((a, b) => a - b);
         const allSorted = allN.sort((a, b) => a - b);
         Object.assign(result, {
@@ -252,7 +260,9 @@ async function main(): Promise<void> {
       const list = size === '1MiB' ? [MIB_N] : Ns;
       list.forEach((n, i) => {
         // Alternate who goes first, so that drift on a shared machine does not favour one side.
-        const order = i % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
+        // The variants beside ours and the floor compare the checks at rest: 1 KiB only.
+        const kinds = size === '1MiB' ? VARIANTS.filter((k) => k === 'floor' || k === 'ours') : VARIANTS;
+        const order = i % 2 === 0 ? kinds : [...kinds].reverse();
         phases.push(...order.map((kind) => [kind, n, size] as const));
       });
     }
@@ -319,6 +329,19 @@ async function delivered(fleet: Fleets, pods: RealPod[], rv: string, fleetCount:
 
 const eventBytes = (m: Metrics): number => m.sum('apiserver_watch_events_sizes_sum', { kind: 'ConfigMap' });
 const eventWrites = (m: Metrics): number => m.sum('apiserver_request_total', { resource: 'events', verb: /^(POST|PATCH)$/ });
+
+/** ConfigMap reads (list, get) received in [from, to) by second: mean and the busiest second. */
+function readsPerSecond(events: AuditEvent[], from: number, to: number): { mean: number; max: number } {
+  const perSecond = new Map<number, number>();
+  for (const e of events) {
+    const at = Date.parse(e.requestReceivedTimestamp);
+    if (at >= to || e.objectRef?.resource !== 'configmaps' || (e.verb !== 'list' && e.verb !== 'get')) continue;
+    const second = Math.floor((at - from) / 1000);
+    perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
+  }
+  const total = [...perSecond.values()].reduce((a, b) => a + b, 0);
+  return { mean: r1(total / ((to - from) / 1000)), max: Math.max(0, ...perSecond.values()) };
+}
 
 /** Per watcher per minute: the fleet's --api-check lists and store GETs between two status replies. */
 function restRequests(before: FleetMessage, after: FleetMessage, members: number, minutes: number): string {
@@ -412,6 +435,7 @@ async function storm(
 function printPhase(r: PhaseResult): void {
   const who = {
     ours: `ours  (${String(SAMPLE)} real + ${String(r.n - SAMPLE)} ConfigMapWatch; checks each on a connection of its own)`,
+    'ours-sync': `ours-sync  (${String(r.n)} ConfigMapWatch; as ours, but each watch's first check one whole period after it opened)`,
     'ours-kept': `ours-kept  (${String(r.n)} ConfigMapWatch; checks and store reads on a kept-alive second connection)`,
     'ours-rewatch': `ours-rewatch  (${String(r.n)} ConfigMapWatch; no checks, each watch ended by the apiserver after 20-40 s and resumed)`,
     floor: 'floor (bare list+watch)',
@@ -428,6 +452,7 @@ function printPhase(r: PhaseResult): void {
     for (const s of r.shapes.real) console.log(`    real:  ${s}`);
     if (!same) for (const s of r.shapes.fleet) console.log(`    fleet: ${s}`);
   }
+  if (r.restReadsPerS !== undefined) console.log(`  at rest, ConfigMap lists and GETs the apiserver received (audit log): ${String(r.restReadsPerS.mean)}/s on average, ${String(r.restReadsPerS.max)} in the busiest second; the fleet's event loop during the edits up to ${String(r.editLoopDelayMaxMs ?? 0)} ms late`);
   if (r.restRequestsPerMin !== undefined) console.log(`  at rest, requests per ConfigMapWatch per minute: ${r.restRequestsPerMin} (the floor: none)`);
   if (r.podRequestsPerEdit !== undefined) console.log(`  requests per real watcher per edit (audit log: the watch's event is not a request): ${r.podRequestsPerEdit || 'none'}`);
   if (r.storm !== undefined) {
