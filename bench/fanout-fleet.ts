@@ -96,15 +96,17 @@ function ours(kubeconfig: string): Member {
   let storeTimer: NodeJS.Timeout | undefined;
   // What a full read found (no verdicts here: any store read whole counts as complete).
   let complete: CompleteStore | undefined;
-  const storeCheck = (): void => {
+  // The first read at once (within 2 s): a watcher reads the store whole once, then its metadata
+  // only while it is unchanged; the rest window measures that steady state, not the first reads.
+  const storeCheck = (first = false): void => {
     storeTimer = setTimeout(() => {
       member.storeGets = (member.storeGets ?? 0) + 1;
       void readChangedStore(connection, storePath, complete, NO_VERDICTS)
         .then((read) => { complete = read.complete ?? (read.got === undefined ? complete : undefined); })
-        .catch(() => undefined).finally(storeCheck);
-    }, STORE_CHECK_MS * (1 + Math.random() * 0.5));
+        .catch(() => undefined).finally(() => { storeCheck(); });
+    }, first ? Math.random() * 2000 : STORE_CHECK_MS * (1 + Math.random() * 0.5));
   };
-  storeCheck();
+  storeCheck(true);
   member.stop = async () => { clearTimeout(storeTimer); await watch.stop(); own.close(); };
   watch.start();
   return member;
