@@ -150,6 +150,8 @@ function floor(kubeconfig: string): Member {
     current = request(`${base}&resourceVersion=${rv ?? ''}&watch=1`, { agent, headers }, (res) => {
       let pending: Buffer[] = [];
       res.on('data', (chunk: Buffer) => {
+        // A refused watch (429 from a just-restarted apiserver, in plain text): listed again at its end.
+        if (res.statusCode !== 200) return;
         let start = 0;
         for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
           pending.push(chunk.subarray(start, nl));
