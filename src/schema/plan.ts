@@ -3,7 +3,7 @@
 // decoded message (layout.ts), and which fields to visit when not written.
 import { getOption, hasOption, toJson, type DescEnumValue, type DescField, type DescMessage, type Message } from '@bufbuild/protobuf';
 import { fieldAccess, type FieldAccess } from './layout.js';
-import { ruleKind, type RuleSet } from './pgv.js';
+import { isNumericKind, ruleKind, type RuleSet } from './pgv.js';
 import type { EnvoySchema } from './schema.js';
 
 /** Well-known types with their own JSON form (no fields of their own to walk). */
@@ -19,6 +19,13 @@ export const CUSTOM_JSON = new Set([
 export interface KindRules {
   kind: string;
   rules: RuleSet;
+  /** A numeric kind (int32 ... double). */
+  numeric: boolean;
+}
+
+function kindRules(rules: RuleSet): KindRules | undefined {
+  const found = ruleKind(rules);
+  return found && { ...found, numeric: isNumericKind(found.kind) };
 }
 
 /** A field's rules, read once from its `validate.rules` option, and how to read its value. */
@@ -33,6 +40,8 @@ export interface FieldPlan extends FieldAccess {
   keyKind: KindRules | undefined;
   /** Deprecated: true when also disallowed by default (Envoy refuses it); undefined when not deprecated. */
   deprecated: boolean | undefined;
+  /** A proto3 `optional` scalar (checked only when set). */
+  optional: boolean;
   /** The message type a message, list or map field holds, or undefined. */
   message: DescMessage | undefined;
   /** That type's plan, once the walk first needed it. */
@@ -68,7 +77,7 @@ export type Plans = Map<DescMessage, MessagePlan>;
 function fieldPlan(schema: EnvoySchema, field: DescField): FieldPlan {
   const { disallowedByDefault, rules: rulesOption, fieldRules } = schema.options;
   const rules = field.proto.options && hasOption(field, rulesOption) ? (toJson(fieldRules, getOption(field, rulesOption) as Message) as RuleSet) : null;
-  const kind = rules ? ruleKind(rules) : undefined;
+  const kind = rules ? kindRules(rules) : undefined;
   const items = kind?.kind === 'repeated' ? (kind.rules.items as RuleSet | undefined) : undefined;
   const keys = kind?.kind === 'map' ? (kind.rules.keys as RuleSet | undefined) : undefined;
   const deprecated = field.proto.options?.deprecated === true ? hasOption(field, disallowedByDefault) && Boolean(getOption(field, disallowedByDefault)) : undefined;
@@ -83,9 +92,10 @@ function fieldPlan(schema: EnvoySchema, field: DescField): FieldPlan {
     rules,
     kind,
     messageRules: rules?.message as RuleSet | undefined,
-    itemKind: items ? ruleKind(items) : undefined,
-    keyKind: keys ? ruleKind(keys) : undefined,
+    itemKind: items ? kindRules(items) : undefined,
+    keyKind: keys ? kindRules(keys) : undefined,
     deprecated,
+    optional: field.proto.proto3Optional,
     message: field.fieldKind === 'message' || (field.fieldKind === 'list' && field.listKind === 'message') || (field.fieldKind === 'map' && field.mapKind === 'message') ? field.message : undefined,
     nested: undefined,
     enumNames: enumDesc ? new Set(enumDesc.values.map((v) => v.name)) : undefined,

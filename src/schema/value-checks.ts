@@ -3,12 +3,12 @@
 import type { Any, Duration } from '@bufbuild/protobuf/wkt';
 import type { RawFinding, Segment } from './findings.js';
 import { wrapperValue, type FieldAccess } from './layout.js';
-import { checkDuration, checkNumber, checkString, durationNanos, isNumericKind, type RuleSet } from './pgv.js';
-import type { FieldPlan } from './plan.js';
+import { checkDuration, checkNumber, checkString, durationNanos } from './pgv.js';
+import type { FieldPlan, KindRules } from './plan.js';
 
 /** A scalar or enum value (bigint for 64-bit integers) against its rule kind. */
-export function checkScalar(kind: string, rules: RuleSet, value: unknown, plan: FieldPlan): string | undefined {
-  if (isNumericKind(kind) && (typeof value === 'number' || typeof value === 'bigint')) return checkNumber(value, rules);
+export function checkScalar({ kind, rules, numeric }: KindRules, value: unknown, plan: FieldPlan): string | undefined {
+  if (numeric && (typeof value === 'number' || typeof value === 'bigint')) return checkNumber(value, rules);
   if (kind === 'string' && typeof value === 'string') return checkString(value, rules);
   if (kind === 'bool' && rules.const !== undefined && value !== rules.const) return `value must equal ${JSON.stringify(rules.const)}`;
   if (kind === 'enum' && typeof value === 'number') {
@@ -28,7 +28,7 @@ const WRAPPED = /^google\.protobuf\.(Double|Float|Int64|UInt64|Int32|UInt32|Bool
  * A message value (`held`: what the decoded message holds for it, see layout.ts) of type
  * `typeName` against its rule kind: durations, Any type URLs, wrapped scalars.
  */
-export function checkMessageValue(kind: string, rules: RuleSet, typeName: string, held: unknown, access: FieldAccess): string | undefined {
+export function checkMessageValue({ kind, rules, numeric }: KindRules, typeName: string, held: unknown, access: FieldAccess): string | undefined {
   if (kind === 'duration' && typeName === 'google.protobuf.Duration') {
     const d = held as Duration;
     return checkDuration(durationNanos(d.seconds, d.nanos), rules);
@@ -41,7 +41,7 @@ export function checkMessageValue(kind: string, rules: RuleSet, typeName: string
   }
   if (WRAPPED.test(typeName)) {
     const value = wrapperValue(access, held);
-    if (isNumericKind(kind) && (typeof value === 'number' || typeof value === 'bigint')) return checkNumber(value, rules);
+    if (numeric && (typeof value === 'number' || typeof value === 'bigint')) return checkNumber(value, rules);
     if (kind === 'string' && typeof value === 'string') return checkString(value, rules);
   }
   return undefined;

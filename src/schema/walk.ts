@@ -164,14 +164,14 @@ function walkFieldAt(ctx: WalkContext, plan: FieldPlan, message: Local, json: Re
     return;
   }
   // PGV checks a proto3 scalar's zero value too, but a message (or an optional scalar) only when set.
-  if (!set && (field.fieldKind === 'message' || field.proto.proto3Optional)) return;
+  if (!set && (field.fieldKind === 'message' || plan.optional)) return;
   const itemJson = key === undefined ? undefined : json?.[key];
   switch (field.fieldKind) {
     case 'scalar':
     case 'enum': {
       const value = scalarValue(plan, message);
       if (kind) {
-        const problem = checkScalar(kind.kind, kind.rules, value, plan);
+        const problem = checkScalar(kind, value, plan);
         if (problem) fail(ctx, plan, key, here, problem);
       }
       if (field.fieldKind === 'enum') {
@@ -183,7 +183,7 @@ function walkFieldAt(ctx: WalkContext, plan: FieldPlan, message: Local, json: Re
     case 'message': {
       const held = localValue(plan, message);
       if (kind) {
-        const problem = checkMessageValue(kind.kind, kind.rules, field.message.typeName, held, plan);
+        const problem = checkMessageValue(kind, field.message.typeName, held, plan);
         if (problem) fail(ctx, plan, key, here, problem);
       }
       if (messageRules?.skip === true) return;
@@ -203,7 +203,7 @@ function walkFieldAt(ctx: WalkContext, plan: FieldPlan, message: Local, json: Re
         if (itemKind) {
           for (let index = 0; index < list.length; index++) {
             const item = list[index];
-            const problem = field.listKind === 'message' ? checkMessageValue(itemKind.kind, itemKind.rules, field.message.typeName, item, plan) : checkScalar(itemKind.kind, itemKind.rules, longValue(field, field.scalar, item), plan);
+            const problem = field.listKind === 'message' ? checkMessageValue(itemKind, field.message.typeName, item, plan) : checkScalar(itemKind, longValue(field, field.scalar, item), plan);
             if (problem) ctx.findings.push({ severity: 'error', path: [...here, index], message: problem });
           }
         }
