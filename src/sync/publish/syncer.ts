@@ -9,6 +9,7 @@ import { TargetDirectory } from './target.js';
 import { publishRank, validateConfigFile } from '../envoy/gate.js';
 import { findReferences } from '../envoy/references.js';
 import { parseConfig } from '../envoy/subscriptions.js';
+import { logPublished } from './published-log.js';
 import { referenceOrder } from './reference-order.js';
 import type { FileKind, ValidationError } from '../envoy/gate.js';
 import { sha256, stampVersion, stampedSha256 } from '../envoy/version-stamp.js';
@@ -233,30 +234,16 @@ export class Syncer {
     }
     await beforeRenames;
     const published: PublishedFile[] = [];
+    const renamed: Change[] = [];
     for (const [index, change] of changes.entries()) {
       const file = staged[index];
       if (file === undefined) continue;
       this.target.commit(file);
-      result.published.push(change.name);
-      const at = performance.now();
-      published.push({ name: change.name, sha256: change.sha256, content: change.content, version: change.version, kind: change.kind.type, ino: file.identity.ino, at, configMap });
-      this.logger.info(
-        {
-          file: change.name,
-          bytes: change.content.length,
-          sha256: change.sha256.slice(0, 12),
-          ...(change.version === undefined ? {} : { xdsVersion: change.version }),
-          ...(snapshot.api === undefined ? { snapshot: snapshot.dataDir } : { resourceVersion: snapshot.api.resourceVersion }),
-        },
-        'published',
-      );
-      if (change.kind.type === 'bootstrap' && change.existed && this.options.warnOnBootstrapChange) {
-        this.logger.warn(
-          { file: change.name },
-          `bootstrap ${change.name} changed: Envoy never reloads its bootstrap; restart the Pod to apply it (kubectl rollout restart)`,
-        );
-      }
+      published.push({ name: change.name, sha256: change.sha256, content: change.content, version: change.version, kind: change.kind.type, ino: file.identity.ino, at: performance.now(), configMap });
+      renamed.push(change);
     }
+    result.published.push(...renamed.map((change) => change.name));
+    logPublished(this.logger, renamed, snapshot, this.options.warnOnBootstrapChange);
     if (changes.length > 0) await this.target.syncDirectory();
     if (published.length > 0) this.publishedListener?.(published);
 
