@@ -90,7 +90,7 @@ export class Syncer {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly stamps = new Map<string, { sourceSha256: string; sha256: string; version: string | undefined }>();
   private publishedListener: ((files: PublishedFile[]) => void) | undefined;
-  private beforeRenamesListener: (() => Promise<void>) | undefined;
+  private beforeRenamesListener: ((renames: number) => Promise<void>) | undefined;
 
   constructor(private readonly options: SyncerOptions) {
     this.target = new TargetDirectory(options.targetDir);
@@ -102,9 +102,17 @@ export class Syncer {
     this.publishedListener = listener;
   }
 
-  /** `watch`: called with a pass's first changed file and awaited before its first rename (Envoy's counters for the verdict's baseline). Must not throw. */
-  onBeforeRenames(listener: () => Promise<void>): void {
+  /**
+   * `watch`: called with a pass's first changed file and awaited before its first rename (Envoy's
+   * counters for the verdict's baseline), with the renames into the target so far. Must not throw.
+   */
+  onBeforeRenames(listener: (renames: number) => Promise<void>): void {
     this.beforeRenamesListener = listener;
+  }
+
+  /** Renames onto published names so far (passes and restores). */
+  get renames(): number {
+    return this.target.renames;
   }
 
   removeStaleTempFiles(): Promise<string[]> {
@@ -202,7 +210,7 @@ export class Syncer {
         this.reportedRejections.delete(name);
         continue;
       }
-      beforeRenames ??= (this.beforeRenamesListener?.() ?? Promise.resolve()).catch(() => undefined);
+      beforeRenames ??= (this.beforeRenamesListener?.(this.target.renames) ?? Promise.resolve()).catch(() => undefined);
       const content = stamp().content;
       result.changedBytes += content.length;
       const validation = await validateConfigFile(name, source, bootstrapName);

@@ -58,6 +58,8 @@ export class TargetDirectory {
   // allocating) every target file; trusted only while inode, size and mtime still match.
   private readonly published = new Map<string, FileIdentity>();
   private memoryBacked: boolean | undefined;
+  /** Renames onto a published name so far (every one is a reload for Envoy). */
+  renames = 0;
 
   constructor(readonly dir: string) {}
 
@@ -181,6 +183,7 @@ export class TargetDirectory {
    */
   commit(staged: StagedFile): void {
     renameSync(staged.tempPath, join(this.dir, staged.name));
+    this.renames++;
     this.published.set(staged.name, staged.identity);
   }
 
