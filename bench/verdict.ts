@@ -4,7 +4,9 @@
 // (test/fixtures/cases/envoy-rejects-parses-fine.lds.yaml: it parses, and Envoy refuses a field's value).
 //
 // Prints: swap → verdict line p50/p99 (the `..data` rename to the watcher's verdict log line on its
-// stdout), the watcher's own publish → verdict latencyMs, verdicts by outcome, rollbacks, and the
+// stdout), the watcher's own publish → verdict latencyMs, verdicts by outcome, rollbacks, what
+// became of each refused change (rolled back, replaced by the next change before its verdict, or
+// left on disk), and the
 // watcher's memory at ready and at its peak (RssAnon; RssFile, the node binary's pages, which the
 // container's cgroup is charged for too), against the injected memory limit. Figures only: no
 // assertion. BENCH_CHANGES (default 200) and BENCH_INTERVAL_MS (default 50) size the run.
@@ -146,15 +148,27 @@ async function main(): Promise<void> {
     // Match each swap to the lds.yaml verdict on its version (a swap superseded by the next one
     // before Envoy's verdict gets none: counted apart).
     const ldsVerdicts = lines.filter((l) => l.json.event === 'verdict' && l.json.file === 'lds.yaml');
+    // Every refused change carries the same file, so the same version: a swap's lines are the first
+    // `published` line of its version after the swap (and before the next swap with that file) and
+    // the verdict on that version before the next publish of it, not any later line with that version.
+    const publishedLds = lines.filter((l) => l.json.msg === 'published' && l.json.file === 'lds.yaml');
+    const linesOf = (swap: { n: number; at: number }, next: { at: number } | undefined) => {
+      const text = Buffer.from(payload(swap.n)['lds.yaml']);
+      const version = stampVersion('lds.yaml', text, sha256(text)).version;
+      const until = next?.at ?? Infinity;
+      const published = publishedLds.find((l) => l.at > swap.at && l.at < until && l.json.xdsVersion === version);
+      const verdict = published === undefined ? undefined : ldsVerdicts.find((l) => l.at > published.at && l.json.xdsVersion === version && !publishedLds.some((p) => p.at > published.at && p.at < l.at && p.json.xdsVersion === version));
+      return { version, published, verdict };
+    };
+    // The next swap that carries the same file (only refused changes repeat one).
+    const nextSwap = (swap: { n: number }) => (isRefused(swap.n) ? swaps.find((s) => s.n > swap.n && isRefused(s.n)) : undefined);
     const swapToVerdict: number[] = [];
     const swapToRejection: number[] = [];
     const reasons = new Map<string, number>();
     const publishToVerdict: number[] = [];
     let superseded = 0;
     for (const swap of swaps) {
-      const text = Buffer.from(payload(swap.n)['lds.yaml']);
-      const version = stampVersion('lds.yaml', text, sha256(text)).version;
-      const verdict = ldsVerdicts.find((l) => l.at > swap.at && l.json.xdsVersion === version);
+      const { verdict } = linesOf(swap, nextSwap(swap));
       if (verdict === undefined) {
         superseded++;
         continue;
@@ -170,6 +184,19 @@ async function main(): Promise<void> {
     const outcomes = new Map<string, number>();
     for (const l of lines) if (l.json.event === 'verdict') outcomes.set(`${String(l.json.file)} ${String(l.json.outcome)}`, (outcomes.get(`${String(l.json.file)} ${String(l.json.outcome)}`) ?? 0) + 1);
     const rollbacks = lines.filter((l) => l.json.event === 'verdict' && l.json.rolledBack === true).length;
+    // Every refused change: rolled back, or replaced on disk by the next change's lds.yaml before
+    // its verdict (then there is nothing to roll back: the rollback only renames over the inode it
+    // judged), or left on disk (a product fault). From the watcher's own lines.
+    const refusedFate = { rolledBack: 0, replaced: 0, neverPublished: 0, leftOnDisk: [] as number[] };
+    for (const swap of swaps.filter((s) => isRefused(s.n))) {
+      const { version, published, verdict } = linesOf(swap, nextSwap(swap));
+      if (verdict?.json.rolledBack === true) refusedFate.rolledBack++;
+      else if (published === undefined) refusedFate.neverPublished++;
+      else if (publishedLds.some((l) => l.at > published.at && (verdict === undefined || l.at < verdict.at) && l.json.xdsVersion !== version)) refusedFate.replaced++;
+      else refusedFate.leftOnDisk.push(swap.n);
+    }
+    const onDiskAtEnd = await readFile(join(target, 'lds.yaml'), 'utf8');
+    const refusedAtEnd = swaps.some((s) => isRefused(s.n) && onDiskAtEnd === stampVersion('lds.yaml', Buffer.from(payload(s.n)['lds.yaml']), sha256(Buffer.from(payload(s.n)['lds.yaml']))).content.toString('utf8'));
     const charged = cgroup === undefined ? undefined : readCgroup(cgroup);
     const limitText = defaultConfig('bench').resources.memoryLimit;
     const limitMiB = (parseQuantity(limitText) ?? NaN) / 2 ** 20;
@@ -186,6 +213,8 @@ async function main(): Promise<void> {
           : `swap → rejection line (ms)      p50 ${percentile(swapToRejection, 50).toFixed(2)}  p99 ${percentile(swapToRejection, 99).toFixed(2)}  max ${Math.max(...swapToRejection).toFixed(2)}  (n=${String(swapToRejection.length)}); reasons: ${[...reasons].map(([k, v]) => `${String(v)}x ${k}`).join(', ') || 'none from the admin API'}`,
         `publish → verdict latencyMs     p50 ${percentile(publishToVerdict, 50).toFixed(2)}  p99 ${percentile(publishToVerdict, 99).toFixed(2)}`,
         `verdicts                        ${[...outcomes].map(([k, v]) => `${k}: ${String(v)}`).join(', ')}; rolled back: ${String(rollbacks)}`,
+        `refused changes                 ${String(swaps.filter((s) => isRefused(s.n)).length)}: rolled back ${String(refusedFate.rolledBack)}, replaced by the next change's lds.yaml before their verdict ${String(refusedFate.replaced)}, never published (a newer swap came first) ${String(refusedFate.neverPublished)}, ` +
+          `LEFT ON DISK ${String(refusedFate.leftOnDisk.length)}${refusedFate.leftOnDisk.length === 0 ? '' : ` (changes ${refusedFate.leftOnDisk.join(', ')})`}; lds.yaml on disk at the end: ${refusedAtEnd ? 'REFUSED CONTENT' : 'not refused content'}`,
         `watcher memory (MiB)            ready RssAnon ${mib(atReady?.anon)} + RssFile ${mib(atReady?.file)} = ${mib(total(atReady))};  peak RssAnon ${mib(peak?.anon)} + RssFile ${mib(peak?.file)} = ${mib(total(peak))}`,
         `memory limit ${String(limitMiB)} MiB (injected default): headroom at ready ${headroom(atReady)}, at peak ${headroom(peak)} (RssAnon + RssFile); ` +
           `at peak ${(100 * (1 - (peak?.anon ?? NaN) / 1024 / limitMiB)).toFixed(0)} % counting only RssAnon (file pages are reclaimable)`,

@@ -9,8 +9,9 @@ import { fromJson, type DescField, type DescMessage, type Message } from '@bufbu
 import { YAMLException } from 'js-yaml';
 import { envoyJson } from './envoy-json.js';
 import { formatPath, positions, type Finding, type RawFinding, type Segment } from './findings.js';
+import { CUSTOM_JSON, type MessagePlan } from './plan.js';
 import type { EnvoySchema } from './schema.js';
-import { CUSTOM_JSON, walkMessage, writtenKey, type MessagePlan, type WalkContext } from './walk.js';
+import { walkMessage, writtenKey, type WalkContext } from './walk.js';
 
 export type FileKind = 'xds' | 'bootstrap' | 'data';
 

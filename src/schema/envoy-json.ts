@@ -28,26 +28,50 @@ class Converted {
   readonly [Symbol.toStringTag] = 'Converted'; // js-yaml calls toString() only on objects that are not plain
 }
 
-const BOOLEANS = new Map<string, boolean>([
-  ['y', true], ['yes', true], ['true', true], ['on', true],
-  ['n', false], ['no', false], ['false', false], ['off', false],
-]);
+// yaml-cpp's convert<bool> takes the word in lower, UPPER or Capitalised case: the three spellings
+// of each word, looked up whole (no case folding per scalar).
+const BOOLEANS = new Map<string, boolean>();
+for (const [word, value] of [['y', true], ['yes', true], ['true', true], ['on', true], ['n', false], ['no', false], ['false', false], ['off', false]] as const) {
+  for (const spelling of [word, word.toUpperCase(), `${word.charAt(0).toUpperCase()}${word.slice(1)}`]) BOOLEANS.set(spelling, value);
+}
 
 /** yaml-cpp's convert<bool>: the word in lower, UPPER or Capitalised case. */
 export function yamlCppBool(text: string): boolean | undefined {
-  if (text.length > 5) return undefined; // longer than "false": no bool word
-  const lower = text.toLowerCase();
-  const flexible = text === lower || text === text.toUpperCase() || text === `${text.charAt(0).toUpperCase()}${text.slice(1).toLowerCase()}`;
-  return flexible ? BOOLEANS.get(lower) : undefined;
+  return BOOLEANS.get(text);
 }
 
 const INTEGER = /^([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)[ \t\r\n]*$/;
 const INT64_MAX = 2n ** 63n - 1n;
-const SMALL_DECIMAL = /^-?[1-9][0-9]{0,8}$|^0$/;
+
+/**
+ * A decimal of at most 9 digits, no leading zero, optional minus (or `0`): its number, read without
+ * a regex or BigInt (most integers of a file are so). Undefined for anything else.
+ */
+function smallDecimal(text: string): number | undefined {
+  const length = text.length;
+  let at = 0;
+  if (text.charCodeAt(0) === 0x2d) {
+    at = 1; // '-'
+    if (length === 1 || length > 10) return undefined;
+  } else if (length === 0 || length > 9) {
+    return undefined;
+  }
+  const first = text.charCodeAt(at);
+  if (first === 0x30) return length === 1 ? 0 : undefined; // `0`; `-0` and leading zeros: the general reading
+  if (first < 0x31 || first > 0x39) return undefined;
+  let value = first - 0x30;
+  for (at++; at < length; at++) {
+    const digit = text.charCodeAt(at) - 0x30;
+    if (digit < 0 || digit > 9) return undefined;
+    value = value * 10 + digit;
+  }
+  return text.charCodeAt(0) === 0x2d ? -value : value;
+}
 
 /** yaml-cpp's convert<int64_t> then Envoy's int32 rule: a number, a decimal string, or undefined. */
 export function yamlCppInteger(text: string): number | string | undefined {
-  if (SMALL_DECIMAL.test(text)) return Number(text); // most integers: well inside int32, no BigInt needed
+  const small = smallDecimal(text); // most integers: well inside int32, no BigInt needed
+  if (small !== undefined) return small;
   const match = INTEGER.exec(text);
   if (!match) return undefined;
   const digits = match[2] ?? '0';
@@ -57,27 +81,29 @@ export function yamlCppInteger(text: string): number | string | undefined {
   return value >= -(2n ** 31n) && value < 2n ** 31n ? Number(value) : value.toString();
 }
 
-// Only a scalar starting so can convert (a bool word, or a sign or digit): most keys and values are
-// let through on their first character.
-const MAY_CONVERT = /^[yYnNtTfFoO0-9+-]/;
-
 // js-yaml asks resolve() then construct() for the same scalar: the second call reuses the first's answer.
 let lastText: string | undefined;
 let lastValue: boolean | number | string = '';
 
+// Only a scalar starting so can convert, which its first character tells: a sign or digit (an
+// integer: no bool word starts so), or the first letter of a bool word (never an integer).
+const INTEGER_START = 1;
+const BOOL_START = 2;
+const START = new Uint8Array(128);
+for (const c of '0123456789+-') START[c.charCodeAt(0)] = INTEGER_START;
+for (const c of 'yYnNtTfFoO') START[c.charCodeAt(0)] = BOOL_START;
+
 function convert(text: string): boolean | number | string {
   if (text === lastText) return lastValue;
-  const value = MAY_CONVERT.test(text) ? (yamlCppBool(text) ?? yamlCppInteger(text) ?? text) : text;
+  const start = START[text.charCodeAt(0)]; // undefined past ASCII and for ''
+  const value = start === INTEGER_START ? (yamlCppInteger(text) ?? text) : start === BOOL_START ? (BOOLEANS.get(text) ?? text) : text;
   lastText = text;
   lastValue = value;
   return value;
 }
 
-const plainNull = new Type('tag:envoy-xds-injector.io,2026:null', {
-  kind: 'scalar',
-  resolve: (data: unknown) => data === null || data === '' || data === '~' || data === 'null' || data === 'Null' || data === 'NULL',
-  construct: () => null,
-});
+/** yaml-cpp's IsNullString: plain ~, null, Null, NULL, and empty nodes (which js-yaml makes null or ''). */
+const isNull = (data: unknown): boolean => data === null || data === '' || data === '~' || data === 'null' || data === 'Null' || data === 'NULL';
 
 // Whether the text being read produced a Converted wrapper (finish() must unwrap it).
 const reading = { wrapped: false };
@@ -94,10 +120,12 @@ function converted(data: string): boolean | number | string | Converted {
   return new Converted(data, value);
 }
 
-const plainConverted = new Type('tag:envoy-xds-injector.io,2026:converted', {
+// One implicit type for every plain scalar (js-yaml asks each implicit type in turn): null, else
+// the value yaml-cpp converts it to; a scalar that neither stays the string js-yaml read.
+const plainScalar = new Type('tag:envoy-xds-injector.io,2026:plain', {
   kind: 'scalar',
-  resolve: (data: unknown) => typeof data === 'string' && convert(data) !== data,
-  construct: (data: string) => converted(data),
+  resolve: (data: unknown) => isNull(data) || (typeof data === 'string' && convert(data) !== data),
+  construct: (data: string | null) => (isNull(data) ? null : converted(data ?? '')),
 });
 
 const anyTag = (kind: 'scalar' | 'sequence' | 'mapping'): Type =>
@@ -112,7 +140,7 @@ const anyTag = (kind: 'scalar' | 'sequence' | 'mapping'): Type =>
     },
   });
 
-const SCHEMA = new Schema({ implicit: [plainNull, plainConverted], explicit: [anyTag('scalar'), anyTag('sequence'), anyTag('mapping')] });
+const SCHEMA = new Schema({ implicit: [plainScalar], explicit: [anyTag('scalar'), anyTag('sequence'), anyTag('mapping')] });
 
 /**
  * The JSON value Envoy builds from a file source's text (`.yaml`/`.yml` by yaml-cpp's rules,

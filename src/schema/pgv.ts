@@ -135,6 +135,23 @@ function stringRules(rules: RuleSet): StringRules {
   };
 }
 
+/**
+ * The code points of a string, as its iterator yields them (Array.from(value).length: a surrogate
+ * pair is one, a lone surrogate one too) without building the array: every name of a large file is
+ * counted.
+ */
+export function runeCount(value: string): number {
+  let count = 0;
+  for (let at = 0; at < value.length; at++, count++) {
+    const unit = value.charCodeAt(at);
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = value.charCodeAt(at + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) at++;
+    }
+  }
+  return count;
+}
+
 /** Checks a string (lengths in characters, bytes in UTF-8). */
 export function checkString(value: string, rules: RuleSet): string | undefined {
   if (rules.ignoreEmpty === true && value === '') return undefined;
@@ -144,7 +161,7 @@ export function checkString(value: string, rules: RuleSet): string | undefined {
     if (listed) return listed;
   }
   if (r.len !== undefined || r.minLen !== undefined || r.maxLen !== undefined) {
-    const chars = Array.from(value).length; // runes, as PGV's utf8.RuneCountInString
+    const chars = runeCount(value); // runes, as PGV's utf8.RuneCountInString
     if (r.len !== undefined && chars !== r.len) return `value length must be ${r.len} runes`;
     if (r.minLen !== undefined && chars < r.minLen) return `value length must be at least ${r.minLen} runes`;
     if (r.maxLen !== undefined && chars > r.maxLen) return `value length must be at most ${r.maxLen} runes`;

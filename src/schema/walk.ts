@@ -1,21 +1,17 @@
 // The checks on one decoded message, walked together with the JSON it came from: PGV rules
-// (pgv.ts), fields Envoy ignores (unknown) or warns about (deprecated), recursing into Any.
-// Parsing itself is @bufbuild/protobuf's (proto3 JSON); this walk only reads what it decoded.
-import { getOption, hasOption, toJson, type DescField, type DescMessage, type Message } from '@bufbuild/protobuf';
-import { reflect, type ReflectMessage } from '@bufbuild/protobuf/reflect';
-import { anyUnpack, type Any, type Duration } from '@bufbuild/protobuf/wkt';
+// (value-checks.ts, pgv.ts), fields Envoy ignores (unknown) or warns about (deprecated), recursing
+// into Any. Parsing itself is @bufbuild/protobuf's (proto3 JSON); this walk only reads what it
+// decoded, as plain objects (layout.ts), with what it needs of each type read once (plan.ts).
+import type { DescMessage, Message } from '@bufbuild/protobuf';
+import { anyUnpack, type Any } from '@bufbuild/protobuf/wkt';
 import type { RawFinding, Segment } from './findings.js';
-import { checkDuration, checkNumber, checkString, durationNanos, isNumericKind, ruleKind, type RuleSet } from './pgv.js';
+import { isSet, localValue, longValue, mapKeyText, oneofCase, scalarValue, type Local } from './layout.js';
+import { checkString } from './pgv.js';
+import { CUSTOM_JSON, nestedPlan, planOf, type FieldPlan, type MessagePlan, type Plans } from './plan.js';
 import type { EnvoySchema } from './schema.js';
+import { checkMessageValue, checkScalar, deprecatedEnumValue, unknownEnumName } from './value-checks.js';
 
-/** Well-known types with their own JSON form (no fields of their own to walk). */
-export const CUSTOM_JSON = new Set([
-  'google.protobuf.Any', 'google.protobuf.Duration', 'google.protobuf.Timestamp', 'google.protobuf.FieldMask',
-  'google.protobuf.Struct', 'google.protobuf.Value', 'google.protobuf.ListValue', 'google.protobuf.Empty',
-  'google.protobuf.DoubleValue', 'google.protobuf.FloatValue', 'google.protobuf.Int64Value', 'google.protobuf.UInt64Value',
-  'google.protobuf.Int32Value', 'google.protobuf.UInt32Value', 'google.protobuf.BoolValue', 'google.protobuf.StringValue',
-  'google.protobuf.BytesValue',
-]);
+export { CUSTOM_JSON } from './plan.js';
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -24,65 +20,12 @@ export interface WalkContext {
   findings: RawFinding[];
   /** Unknown fields are errors (a bootstrap, or --strict) instead of warnings. */
   unknownIsError: boolean;
-  /** What the walk needs of each message type, read once from its options (they are costly to decode). */
-  plans: Map<DescMessage, MessagePlan>;
-}
-
-/** A field's rules, read once from its `validate.rules` option. */
-export interface FieldPlan {
-  field: DescField;
-  /** The field's FieldRules as proto3 JSON, or null. */
-  rules: RuleSet | null;
-  /** The rule kind (`uint32`, `string`, `repeated`, ...) and its rules. */
-  kind: { kind: string; rules: RuleSet } | undefined;
-  messageRules: RuleSet | undefined;
-  /** For a repeated field: the kind of its `items` rules. */
-  itemKind: { kind: string; rules: RuleSet } | undefined;
-  /** For a map: the kind of its `keys` rules. */
-  keyKind: { kind: string; rules: RuleSet } | undefined;
-  /** Deprecated: true when also disallowed by default (Envoy refuses it); undefined when not deprecated. */
-  deprecated: boolean | undefined;
-}
-
-export interface MessagePlan {
-  /** Field names and JSON names, each to its field's index in `fields` (desc.fields order). */
-  known: Map<string, number>;
-  requiredOneofs: DescMessage['oneofs'];
-  fields: FieldPlan[];
-  /**
-   * Indexes of the fields whose rules apply even when the field is not written (a required
-   * message, a rule on a scalar's zero value, a minimum of items): the walk visits these and the
-   * written ones, in field order; any other field, unwritten, has nothing to check.
-   */
-  always: number[];
-}
-
-function planOf(ctx: WalkContext, desc: DescMessage): MessagePlan {
-  let plan = ctx.plans.get(desc);
-  if (!plan) {
-    const { oneofRequired, disallowedByDefault, rules: rulesOption, fieldRules } = ctx.schema.options;
-    const known = new Map<string, number>();
-    const fields: FieldPlan[] = [];
-    const always: number[] = [];
-    for (const [index, field] of desc.fields.entries()) {
-      known.set(field.name, index).set(field.jsonName, index);
-      const rules = field.proto.options && hasOption(field, rulesOption) ? (toJson(fieldRules, getOption(field, rulesOption) as Message) as RuleSet) : null;
-      const kind = rules ? ruleKind(rules) : undefined;
-      const items = kind?.kind === 'repeated' ? (kind.rules.items as RuleSet | undefined) : undefined;
-      const keys = kind?.kind === 'map' ? (kind.rules.keys as RuleSet | undefined) : undefined;
-      const deprecated = field.proto.options?.deprecated === true ? hasOption(field, disallowedByDefault) && Boolean(getOption(field, disallowedByDefault)) : undefined;
-      fields.push({ field, rules, kind, messageRules: rules?.message as RuleSet | undefined, itemKind: items ? ruleKind(items) : undefined, keyKind: keys ? ruleKind(keys) : undefined, deprecated });
-      if (rules && field.oneof === undefined) always.push(index);
-    }
-    const requiredOneofs = desc.oneofs.filter((oneof) => hasOption(oneof, oneofRequired) && getOption(oneof, oneofRequired) === true);
-    plan = { known, requiredOneofs, fields, always };
-    ctx.plans.set(desc, plan);
-  }
-  return plan;
+  /** What the walk needs of each message type, read once (shared by every check of a schema). */
+  plans: Plans;
 }
 
 /** The JSON key a field was written with (proto name or lowerCamel JSON name), if present. */
-export function writtenKey(json: Record<string, unknown> | undefined, field: DescField): string | undefined {
+export function writtenKey(json: Record<string, unknown> | undefined, field: { name: string; jsonName: string }): string | undefined {
   if (!json) return undefined;
   if (field.jsonName in json) return field.jsonName;
   if (field.name in json) return field.name;
@@ -105,64 +48,106 @@ export function unpackAny(ctx: WalkContext, any: Any, json: unknown): { desc: De
   return { desc, message, json: inner };
 }
 
+/** Sorts a short list of field indexes in place (insertion sort: a message sets a handful), with the keys they were written with. */
+function sortWritten(indexes: number[], keys: string[]): void {
+  for (let i = 1; i < indexes.length; i++) {
+    const index = indexes[i] ?? 0;
+    const key = keys[i] ?? '';
+    let j = i - 1;
+    for (; j >= 0; j--) {
+      const before = indexes[j] ?? 0;
+      if (before <= index) break;
+      indexes[j + 1] = before;
+      keys[j + 1] = keys[j] ?? '';
+    }
+    indexes[j + 1] = index;
+    keys[j + 1] = key;
+  }
+}
+
+const NONE: never[] = [];
+
 export function walkMessage(ctx: WalkContext, desc: DescMessage, message: Message, json: unknown, path: Segment[]): void {
-  if (CUSTOM_JSON.has(desc.typeName)) return;
+  walkPlanned(ctx, planOf(ctx.schema, ctx.plans, desc), message, json, path);
+}
+
+function walkPlanned(ctx: WalkContext, plan: MessagePlan, message: Local, json: unknown, path: Segment[]): void {
+  if (plan.custom) return;
   const record = isObject(json) ? json : undefined;
-  const plan = planOf(ctx, desc);
-  // The fields to visit: those written (a field fromJson set was written) and those checked unwritten.
-  let visit: number[];
+  // The fields to visit, in field order: those written (a field fromJson set was written), with the
+  // key they were written with, and those checked unwritten (plan.always, ascending); every field
+  // when the message was not a mapping.
+  let written: number[] = NONE;
+  let writtenKeys: string[] = NONE;
+  let always = plan.always;
   if (record) {
-    visit = [...plan.always];
     for (const key of Object.keys(record)) {
       const index = plan.known.get(key);
       if (index !== undefined) {
-        visit.push(index);
+        if (written === NONE) {
+          written = [];
+          writtenKeys = [];
+        }
+        written.push(index);
+        writtenKeys.push(key);
         continue;
       }
       ctx.findings.push({
         severity: ctx.unknownIsError ? 'error' : 'warning',
         path: [...path, key],
         atKey: true,
-        message: ctx.unknownIsError ? `unknown field "${key}" in ${desc.typeName}` : `unknown field "${key}" in ${desc.typeName}: Envoy ignores it (and refuses the file when started with --reject-unknown-dynamic-fields)`,
+        message: ctx.unknownIsError ? `unknown field "${key}" in ${plan.desc.typeName}` : `unknown field "${key}" in ${plan.desc.typeName}: Envoy ignores it (and refuses the file when started with --reject-unknown-dynamic-fields)`,
       });
     }
-    visit.sort((a, b) => a - b);
+    sortWritten(written, writtenKeys);
   } else {
-    visit = plan.fields.map((_, index) => index);
+    always = plan.every;
   }
-  const rm = reflect(desc, message);
-  for (const oneof of plan.requiredOneofs) {
-    if (rm.oneofCase(oneof) === undefined) {
-      ctx.findings.push({ severity: 'error', path: [...path], message: `one of ${oneof.fields.map((f) => f.name).join(', ')} is required (${desc.typeName}.${oneof.name})` });
+  for (const { oneof, localName } of plan.requiredOneofs) {
+    if (oneofCase(message, localName) === undefined) {
+      ctx.findings.push({ severity: 'error', path: [...path], message: `one of ${oneof.fields.map((f) => f.name).join(', ')} is required (${plan.desc.typeName}.${oneof.name})` });
     }
   }
+  // Merge the two ascending lists, each index once.
+  let a = 0;
+  let w = 0;
   let previous = -1;
-  for (const index of visit) {
-    if (index === previous) continue; // written twice (name and JSON name), or written and always checked
+  while (a < always.length || w < written.length) {
+    const fromAlways = always[a];
+    const fromWritten = written[w];
+    let index: number;
+    let key: string | undefined;
+    if (fromWritten === undefined || (fromAlways !== undefined && fromAlways < fromWritten)) {
+      index = fromAlways ?? -1;
+      a++;
+    } else {
+      index = fromWritten;
+      key = writtenKeys[w];
+      // Written twice (by name and JSON name; fromJson refuses that, so only in principle): the JSON name wins.
+      if (written[w + 1] === index || (w > 0 && written[w - 1] === index)) key = writtenKey(record, plan.fields[index]?.field ?? { name: '', jsonName: '' });
+      w++;
+    }
+    if (index === previous) continue;
     previous = index;
     const fieldPlan = plan.fields[index];
-    if (fieldPlan) walkField(ctx, fieldPlan, rm, record, path);
+    if (!fieldPlan) continue;
+    // `path` is one array for the whole walk, extended and restored around each step (a finding
+    // takes a copy): a 1 MiB file has hundreds of thousands of steps and few findings.
+    if (key !== undefined) path.push(key);
+    walkFieldAt(ctx, fieldPlan, message, record, key, path);
+    if (key !== undefined) path.pop();
   }
 }
 
 /** A rule broken by a field's value: at its key when written, else at the message naming the field. */
-function fail(ctx: WalkContext, field: DescField, key: string | undefined, here: Segment[], message: string): void {
-  ctx.findings.push({ severity: 'error', path: [...here], message: key === undefined ? `${field.name}: ${message}` : message });
-}
-
-// `path` is one array for the whole walk, extended and restored around each step (a finding takes a
-// copy): a 1 MiB file has hundreds of thousands of steps and few findings.
-function walkField(ctx: WalkContext, plan: FieldPlan, rm: ReflectMessage, json: Record<string, unknown> | undefined, path: Segment[]): void {
-  const key = writtenKey(json, plan.field);
-  if (key !== undefined) path.push(key);
-  walkFieldAt(ctx, plan, rm, json, key, path);
-  if (key !== undefined) path.pop();
+function fail(ctx: WalkContext, plan: FieldPlan, key: string | undefined, here: Segment[], message: string): void {
+  ctx.findings.push({ severity: 'error', path: [...here], message: key === undefined ? `${plan.field.name}: ${message}` : message });
 }
 
 /** The checks of one field; `here` is its path (the message's when the field is not written). */
-function walkFieldAt(ctx: WalkContext, plan: FieldPlan, rm: ReflectMessage, json: Record<string, unknown> | undefined, key: string | undefined, here: Segment[]): void {
+function walkFieldAt(ctx: WalkContext, plan: FieldPlan, message: Local, json: Record<string, unknown> | undefined, key: string | undefined, here: Segment[]): void {
   const { field, kind, messageRules } = plan;
-  const set = rm.isSet(field);
+  const set = isSet(plan, message);
   const fatal = set ? plan.deprecated : undefined;
   if (fatal !== undefined) {
     ctx.findings.push({
@@ -173,85 +158,89 @@ function walkFieldAt(ctx: WalkContext, plan: FieldPlan, rm: ReflectMessage, json
     });
   }
   // PGV checks a oneof member only when it is the case set.
-  if (!set && field.oneof !== undefined) return;
+  if (!set && plan.oneofName !== undefined) return;
   if (messageRules?.required === true && !set) {
-    fail(ctx, field, key, here, 'value is required');
+    fail(ctx, plan, key, here, 'value is required');
     return;
   }
   // PGV checks a proto3 scalar's zero value too, but a message (or an optional scalar) only when set.
-  if (!set && (field.fieldKind === 'message' || field.proto.proto3Optional)) return;
+  if (!set && (field.fieldKind === 'message' || plan.optional)) return;
   const itemJson = key === undefined ? undefined : json?.[key];
   switch (field.fieldKind) {
     case 'scalar':
     case 'enum': {
-      const value: unknown = rm.get(field);
+      const value = scalarValue(plan, message);
       if (kind) {
-        const problem = checkScalar(kind.kind, kind.rules, value, field);
-        if (problem) fail(ctx, field, key, here, problem);
+        const problem = checkScalar(kind, value, plan);
+        if (problem) fail(ctx, plan, key, here, problem);
       }
       if (field.fieldKind === 'enum') {
-        if (set) deprecatedEnumValue(ctx, field, value as number, here);
-        unknownEnumName(ctx, field, itemJson, here);
+        if (set) deprecatedEnumValue(ctx.findings, plan, value as number, here);
+        unknownEnumName(ctx.findings, ctx.unknownIsError, plan, itemJson, here);
       }
       return;
     }
     case 'message': {
-      const sub = rm.get(field);
+      const held = localValue(plan, message);
       if (kind) {
-        const problem = checkMessageValue(kind.kind, kind.rules, sub);
-        if (problem) fail(ctx, field, key, here, problem);
+        const problem = checkMessageValue(kind, field.message.typeName, held, plan);
+        if (problem) fail(ctx, plan, key, here, problem);
       }
       if (messageRules?.skip === true) return;
-      walkNested(ctx, field.message, sub.message, itemJson, here);
+      walkNested(ctx, plan, field.message, held, itemJson, here);
       return;
     }
     case 'list': {
-      const list = [...(rm.get(field) as Iterable<unknown>)];
+      const list = (localValue(plan, message) ?? []) as unknown[];
       const listJson = Array.isArray(itemJson) ? itemJson : [];
       if (kind?.kind === 'repeated') {
         const r = kind.rules;
         if (!(r.ignoreEmpty === true && list.length === 0)) {
-          if (r.minItems !== undefined && list.length < Number(r.minItems)) fail(ctx, field, key, here, `value must contain at least ${Number(r.minItems)} item(s)`);
-          if (r.maxItems !== undefined && list.length > Number(r.maxItems)) fail(ctx, field, key, here, `value must contain no more than ${Number(r.maxItems)} item(s)`);
+          if (r.minItems !== undefined && list.length < Number(r.minItems)) fail(ctx, plan, key, here, `value must contain at least ${Number(r.minItems)} item(s)`);
+          if (r.maxItems !== undefined && list.length > Number(r.maxItems)) fail(ctx, plan, key, here, `value must contain no more than ${Number(r.maxItems)} item(s)`);
         }
         const { itemKind } = plan;
         if (itemKind) {
-          for (const [index, item] of list.entries()) {
-            const problem = field.listKind === 'message' ? checkMessageValue(itemKind.kind, itemKind.rules, item as ReflectMessage) : checkScalar(itemKind.kind, itemKind.rules, item, field);
+          for (let index = 0; index < list.length; index++) {
+            const item = list[index];
+            const problem = field.listKind === 'message' ? checkMessageValue(itemKind, field.message.typeName, item, plan) : checkScalar(itemKind, longValue(field, field.scalar, item), plan);
             if (problem) ctx.findings.push({ severity: 'error', path: [...here, index], message: problem });
           }
         }
       }
       if (field.listKind === 'message') {
-        for (const [index, item] of list.entries()) {
+        for (let index = 0; index < list.length; index++) {
           here.push(index);
-          walkNested(ctx, field.message, (item as ReflectMessage).message, listJson[index], here);
+          walkNested(ctx, plan, field.message, list[index], listJson[index], here);
           here.pop();
         }
       }
       return;
     }
     case 'map': {
-      const entries = [...(rm.get(field) as Iterable<[unknown, unknown]>)];
+      const map = (localValue(plan, message) ?? {}) as Record<string, unknown>;
+      const keys = Object.keys(map);
       if (kind?.kind === 'map') {
         const r = kind.rules;
-        if (!(r.ignoreEmpty === true && entries.length === 0)) {
-          if (r.minPairs !== undefined && entries.length < Number(r.minPairs)) fail(ctx, field, key, here, `value must contain at least ${Number(r.minPairs)} pair(s)`);
-          if (r.maxPairs !== undefined && entries.length > Number(r.maxPairs)) fail(ctx, field, key, here, `value must contain no more than ${Number(r.maxPairs)} pair(s)`);
+        if (!(r.ignoreEmpty === true && keys.length === 0)) {
+          if (r.minPairs !== undefined && keys.length < Number(r.minPairs)) fail(ctx, plan, key, here, `value must contain at least ${Number(r.minPairs)} pair(s)`);
+          if (r.maxPairs !== undefined && keys.length > Number(r.maxPairs)) fail(ctx, plan, key, here, `value must contain no more than ${Number(r.maxPairs)} pair(s)`);
         }
         const { keyKind } = plan;
         if (keyKind) {
-          for (const [mapKey] of entries) {
-            const problem = keyKind.kind === 'string' ? checkString(String(mapKey), keyKind.rules) : undefined;
-            if (problem) ctx.findings.push({ severity: 'error', path: [...here, String(mapKey)], atKey: true, message: `key: ${problem}` });
+          for (const mapKey of keys) {
+            const text = mapKeyText(mapKey, field.mapKey);
+            const problem = keyKind.kind === 'string' ? checkString(text, keyKind.rules) : undefined;
+            if (problem) ctx.findings.push({ severity: 'error', path: [...here, text], atKey: true, message: `key: ${problem}` });
           }
         }
       }
       if (field.mapKind === 'message') {
         const mapJson = isObject(itemJson) ? itemJson : {};
-        for (const [mapKey, value] of entries) {
-          here.push(String(mapKey));
-          walkNested(ctx, field.message, (value as ReflectMessage).message, mapJson[String(mapKey)], here);
+        for (const mapKey of keys) {
+          const text = mapKeyText(mapKey, field.mapKey);
+          here.push(text);
+          walkNested(ctx, plan, field.message, map[mapKey], mapJson[text], here);
           here.pop();
         }
       }
@@ -260,70 +249,13 @@ function walkFieldAt(ctx: WalkContext, plan: FieldPlan, rm: ReflectMessage, json
   }
 }
 
-/** Recurses into a message, unpacking an Any through the registry. */
-function walkNested(ctx: WalkContext, desc: DescMessage, message: Message, json: unknown, path: Segment[]): void {
+/** Recurses into a message held by `plan`'s field (see layout.ts), unpacking an Any through the registry. */
+function walkNested(ctx: WalkContext, plan: FieldPlan, desc: DescMessage, held: unknown, json: unknown, path: Segment[]): void {
   if (desc.typeName === 'google.protobuf.Any') {
-    const inner = unpackAny(ctx, message as Any, json);
+    const inner = unpackAny(ctx, held as Any, json);
     if (inner) walkMessage(ctx, inner.desc, inner.message, inner.json ?? (isObject(json) ? json.value : undefined), path);
     return;
   }
-  walkMessage(ctx, desc, message, json, path);
-}
-
-/**
- * An enum name the enum does not have: Envoy loads the file and leaves the field at its default
- * (after a strict parse fails, its relaxed parse skips unknown enum names as unknown fields).
- */
-function unknownEnumName(ctx: WalkContext, field: DescField, json: unknown, path: Segment[]): void {
-  const enumDesc = field.fieldKind === 'enum' ? field.enum : undefined;
-  if (!enumDesc || typeof json !== 'string' || enumDesc.values.some((v) => v.name === json)) return;
-  ctx.findings.push({
-    severity: ctx.unknownIsError ? 'error' : 'warning',
-    path: [...path],
-    message: `unknown value "${json}" of ${enumDesc.typeName}: Envoy ignores it and keeps the default (values: ${enumDesc.values.map((v) => v.name).join(', ')})`,
-  });
-}
-
-function deprecatedEnumValue(ctx: WalkContext, field: DescField, value: number, path: Segment[]): void {
-  const enumDesc = field.fieldKind === 'enum' ? field.enum : undefined;
-  const entry = enumDesc?.values.find((v) => v.number === value);
-  if (entry?.proto.options?.deprecated === true) {
-    ctx.findings.push({ severity: 'warning', path: [...path], message: `${enumDesc?.typeName}.${entry.name} is deprecated: Envoy warns "Using deprecated option"` });
-  }
-}
-
-function checkScalar(kind: string, rules: RuleSet, value: unknown, field: DescField): string | undefined {
-  if (isNumericKind(kind) && (typeof value === 'number' || typeof value === 'bigint')) return checkNumber(value, rules);
-  if (kind === 'string' && typeof value === 'string') return checkString(value, rules);
-  if (kind === 'bool' && rules.const !== undefined && value !== rules.const) return `value must equal ${JSON.stringify(rules.const)}`;
-  if (kind === 'enum' && typeof value === 'number') {
-    const enumDesc = field.fieldKind === 'enum' || (field.fieldKind === 'list' && field.listKind === 'enum') ? field.enum : undefined;
-    if (rules.definedOnly === true && enumDesc && !enumDesc.values.some((v) => v.number === value)) return 'value must be one of the defined enum values';
-    const names = (list: unknown): number[] => (Array.isArray(list) ? list.map(Number) : []);
-    if (Array.isArray(rules.in) && rules.in.length > 0 && !names(rules.in).includes(value)) return `value must be in list ${JSON.stringify(rules.in)}`;
-    if (names(rules.notIn).includes(value)) return `value must not be in list ${JSON.stringify(rules.notIn)}`;
-  }
-  return undefined;
-}
-
-const WRAPPED = /^google\.protobuf\.(Double|Float|Int64|UInt64|Int32|UInt32|Bool|String)Value$/;
-
-function checkMessageValue(kind: string, rules: RuleSet, sub: ReflectMessage): string | undefined {
-  const typeName = sub.desc.typeName;
-  if (kind === 'duration' && typeName === 'google.protobuf.Duration') {
-    const d = sub.message as Duration;
-    return checkDuration(durationNanos(d.seconds, d.nanos), rules);
-  }
-  if (kind === 'any' && typeName === 'google.protobuf.Any') {
-    const url = (sub.message as Any).typeUrl;
-    if (Array.isArray(rules.in) && rules.in.length > 0 && !rules.in.includes(url)) return `type URL must be in list [${rules.in.join(' ')}]`;
-    if (Array.isArray(rules.notIn) && rules.notIn.includes(url)) return `type URL must not be in list [${rules.notIn.join(' ')}]`;
-    return undefined;
-  }
-  if (WRAPPED.test(typeName)) {
-    const value = (sub.message as unknown as { value: unknown }).value;
-    if (isNumericKind(kind) && (typeof value === 'number' || typeof value === 'bigint')) return checkNumber(value, rules);
-    if (kind === 'string' && typeof value === 'string') return checkString(value, rules);
-  }
-  return undefined;
+  // Wrappers (held bare) and Struct (held as JSON) have their own JSON form: custom plans, not walked.
+  walkPlanned(ctx, nestedPlan(ctx.schema, ctx.plans, plan, desc), held as Local, json, path);
 }

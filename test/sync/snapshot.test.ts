@@ -1,9 +1,11 @@
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { SourceMissingError, readSnapshot } from '../../src/sync/volume/snapshot.js';
 import { AtomicWriter, makeTempDirs, versionOf, xdsFile } from './harness.js';
+import { swapPayload } from './kubelet-swaps.js';
 
 test('reads through ..data, ignores .. entries and the key symlinks', async () => {
   const { root, source } = await makeTempDirs();
@@ -46,36 +48,28 @@ test('a missing source directory is a SourceMissingError naming the mount', asyn
 test('every snapshot is one whole version while kubelet swaps versions underneath', async () => {
   const { root, source } = await makeTempDirs();
   try {
-    const writer = new AtomicWriter(source);
-    const payload = (version: number) => ({
-      'a.yaml': xdsFile('cds', version, 20_000),
-      'b.yaml': xdsFile('lds', version, 5_000),
-      'c.txt': `# version: ${version}\n`,
-    });
-    await writer.write(payload(0));
-    const progress = { writing: true, written: 0 };
-    const swaps = (async () => {
-      for (let version = 1; version <= 400; version++) {
-        await writer.write(payload(version));
-        progress.written = version;
-      }
-      progress.writing = false;
-    })();
+    await new AtomicWriter(source).write(swapPayload(0));
+    // kubelet in another process, as on a node: it swaps while a (synchronous) read is under way.
+    const kubelet = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'kubelet-swaps.ts'), source, '400'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => kubelet.once('exit', resolve));
+    const kubeletState = { writing: true };
+    void exited.then(() => (kubeletState.writing = false));
     let reads = 0;
     let newest = 0;
-    while (progress.writing || reads === 0) {
+    while (kubeletState.writing || reads === 0) {
       const snapshot = await readSnapshot(source);
       const versions = [...snapshot.files.values()].map(versionOf);
       assert.equal(versions.length, 3, `snapshot ${snapshot.dataDir} lost a key`);
       assert.ok(versions.every((v) => v === versions[0]), `mixed versions ${versions.join(',')}`);
       const version = versions[0] ?? -1;
-      assert.equal(snapshot.files.get('a.yaml')?.toString(), xdsFile('cds', version, 20_000), 'torn a.yaml');
+      assert.equal(snapshot.files.get('a.yaml')?.toString(), swapPayload(version)['a.yaml'], 'torn a.yaml');
       assert.ok(version >= newest, `went back from ${newest} to ${version}`);
       newest = version;
       reads++;
+      await new Promise((resolve) => setImmediate(resolve)); // let the exit event in
     }
-    await swaps;
-    assert.equal(progress.written, 400);
+    assert.equal(await exited, 0);
+    assert.equal(versionOf((await readSnapshot(source)).files.get('a.yaml')), 400);
     assert.ok(reads > 1);
   } finally {
     await rm(root, { recursive: true, force: true });

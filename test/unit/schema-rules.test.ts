@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { envoyJson, yamlCppBool, yamlCppInteger } from '../../src/schema/envoy-json.js';
-import { checkDuration, checkNumber, checkString } from '../../src/schema/pgv.js';
+import { checkDuration, checkNumber, checkString, runeCount } from '../../src/schema/pgv.js';
 import { formatPath } from '../../src/schema/findings.js';
 
 test("yaml-cpp's convert<bool>: y/yes/true/on and n/no/false/off in lower, UPPER or Capitalised case only", () => {
@@ -58,4 +58,8 @@ test('PGV durations and strings', () => {
 test('proto paths: keys as written, indexes in brackets, keys that are not identifiers quoted', () => {
   assert.equal(formatPath(['resources', 0, 'filter_chains', 0, 'typed_config', '@type']), 'resources[0].filter_chains[0].typed_config["@type"]');
   assert.equal(formatPath(['typed_per_filter_config', 'envoy.filters.http.cors']), 'typed_per_filter_config["envoy.filters.http.cors"]');
+});
+
+test('PGV rune counts: code points as the string iterator yields them (surrogate pairs one, lone surrogates one each)', () => {
+  for (const text of ['', 'a', 'é', '日本', '😀', 'a😀b', '\uD83D', '\uDE00', '\uDE00\uD83D', 'x\uD83Dy', '😀\uD83D', '\uD83D😀', 'e\u0301']) assert.equal(runeCount(text), Array.from(text).length, JSON.stringify(text));
 });

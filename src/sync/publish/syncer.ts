@@ -9,6 +9,7 @@ import { TargetDirectory } from './target.js';
 import { publishRank, validateConfigFile } from '../envoy/gate.js';
 import { findReferences } from '../envoy/references.js';
 import { parseConfig } from '../envoy/subscriptions.js';
+import { logPublished } from './published-log.js';
 import { referenceOrder } from './reference-order.js';
 import type { FileKind, ValidationError } from '../envoy/gate.js';
 import { sha256, stampVersion, stampedSha256 } from '../envoy/version-stamp.js';
@@ -89,7 +90,7 @@ export class Syncer {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly stamps = new Map<string, { sourceSha256: string; sha256: string; version: string | undefined }>();
   private publishedListener: ((files: PublishedFile[]) => void) | undefined;
-  private beforeRenamesListener: (() => Promise<void>) | undefined;
+  private beforeRenamesListener: ((renames: number) => Promise<void>) | undefined;
 
   constructor(private readonly options: SyncerOptions) {
     this.target = new TargetDirectory(options.targetDir);
@@ -101,9 +102,17 @@ export class Syncer {
     this.publishedListener = listener;
   }
 
-  /** `watch`: called with a pass's first changed file and awaited before its first rename (Envoy's counters for the verdict's baseline). Must not throw. */
-  onBeforeRenames(listener: () => Promise<void>): void {
+  /**
+   * `watch`: called with a pass's first changed file and awaited before its first rename (Envoy's
+   * counters for the verdict's baseline), with the renames into the target so far. Must not throw.
+   */
+  onBeforeRenames(listener: (renames: number) => Promise<void>): void {
     this.beforeRenamesListener = listener;
+  }
+
+  /** Renames onto published names so far (passes and restores). */
+  get renames(): number {
+    return this.target.renames;
   }
 
   removeStaleTempFiles(): Promise<string[]> {
@@ -201,7 +210,7 @@ export class Syncer {
         this.reportedRejections.delete(name);
         continue;
       }
-      beforeRenames ??= (this.beforeRenamesListener?.() ?? Promise.resolve()).catch(() => undefined);
+      beforeRenames ??= (this.beforeRenamesListener?.(this.target.renames) ?? Promise.resolve()).catch(() => undefined);
       const content = stamp().content;
       result.changedBytes += content.length;
       const validation = await validateConfigFile(name, source, bootstrapName);
@@ -233,30 +242,16 @@ export class Syncer {
     }
     await beforeRenames;
     const published: PublishedFile[] = [];
+    const renamed: Change[] = [];
     for (const [index, change] of changes.entries()) {
       const file = staged[index];
       if (file === undefined) continue;
       this.target.commit(file);
-      result.published.push(change.name);
-      const at = performance.now();
-      published.push({ name: change.name, sha256: change.sha256, content: change.content, version: change.version, kind: change.kind.type, ino: file.identity.ino, at, configMap });
-      this.logger.info(
-        {
-          file: change.name,
-          bytes: change.content.length,
-          sha256: change.sha256.slice(0, 12),
-          ...(change.version === undefined ? {} : { xdsVersion: change.version }),
-          ...(snapshot.api === undefined ? { snapshot: snapshot.dataDir } : { resourceVersion: snapshot.api.resourceVersion }),
-        },
-        'published',
-      );
-      if (change.kind.type === 'bootstrap' && change.existed && this.options.warnOnBootstrapChange) {
-        this.logger.warn(
-          { file: change.name },
-          `bootstrap ${change.name} changed: Envoy never reloads its bootstrap; restart the Pod to apply it (kubectl rollout restart)`,
-        );
-      }
+      published.push({ name: change.name, sha256: change.sha256, content: change.content, version: change.version, kind: change.kind.type, ino: file.identity.ino, at: performance.now(), configMap });
+      renamed.push(change);
     }
+    result.published.push(...renamed.map((change) => change.name));
+    logPublished(this.logger, renamed, snapshot, this.options.warnOnBootstrapChange);
     if (changes.length > 0) await this.target.syncDirectory();
     if (published.length > 0) this.publishedListener?.(published);
 

@@ -20,6 +20,7 @@ import { sha256, versionOf } from '../envoy/version-stamp.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import { configFilesIn } from '../publish/target.js';
 import type { Holds } from './holds.js';
+import { baselineSource } from './baseline.js';
 import { Conclusions } from './conclude.js';
 import type { VerdictOptions } from './options.js';
 import type { SecretFile } from './pending.js';
@@ -44,6 +45,8 @@ export class VerdictTracker {
   private readonly subscriptions: SubscriptionMap;
   /** The baseline read for the pass being published (`beforeRenames`). */
   private nextBaseline: EnvoyCounters | undefined;
+  /** The baseline request sent when the watcher was told of a change (`sendBaseline`), for that pass only. */
+  private sent: { renames: number; answer: Promise<EnvoyCounters | undefined> } | undefined;
   private readonly poller: Poller;
   private readonly state: VerdictState;
   private readonly stateFile: StateWriter;
@@ -128,15 +131,40 @@ export class VerdictTracker {
    * published file is judged against (so that what Envoy counted before the rename, a rollback's
    * reload for one, is never credited to it). Never throws; bounded by BASELINE_TIMEOUT_MS.
    */
-  async beforeRenames(): Promise<void> {
+  async beforeRenames(renamesNow: number): Promise<void> {
     this.nextBaseline = undefined;
     if (this.admin === undefined) return;
+    const sent = this.sent;
+    this.sent = undefined;
+    if (sent !== undefined && baselineSource(sent.renames, renamesNow) === 'sent') {
+      // Envoy did not answer it: asking again would only double the wait (the last poll's stands in).
+      this.nextBaseline = await sent.answer;
+      if (this.nextBaseline === undefined) this.logger.debug("could not read Envoy's counters before the renames: the last poll's are the baseline");
+      else this.poller.lastCounters = this.nextBaseline;
+      return;
+    }
     try {
       this.nextBaseline = await this.admin.counters(BASELINE_TIMEOUT_MS);
       this.poller.lastCounters = this.nextBaseline;
     } catch (err) {
       this.logger.debug({ err }, "could not read Envoy's counters before the renames: the last poll's are the baseline");
     }
+  }
+
+  /**
+   * Called when the watcher is told of a change, before the pass that reads it: sends the baseline
+   * request now, so Envoy answers while the pass reads, validates and stages (baseline.ts).
+   * `renames`: renames into the target so far. Never throws.
+   */
+  sendBaseline(renames: number): void {
+    if (this.admin === undefined) return;
+    const answer = this.admin.counters(BASELINE_TIMEOUT_MS).catch(() => undefined);
+    this.sent = { renames, answer };
+  }
+
+  /** The pass `sendBaseline` was for has ended: its request serves no other (baseline.ts). */
+  passEnded(): void {
+    this.sent = undefined;
   }
 
   /** Called after each pass's renames (the syncer's `onPublished`). */

@@ -75,16 +75,25 @@ export async function runWatch(options: WatchOptions): Promise<number> {
   });
   // Whether the last snapshot came through `..data` (see VolumeWatch).
   let atomicWriterLayout = false;
+  // The volume told of a change since the last pass began: that pass asks Envoy for the verdict's
+  // baseline before it reads (verdict/baseline.ts). Not on a resync: most change nothing.
+  let changeNoticed = false;
   const passes = new PassLoop({
     logger,
     pass: async () => {
-      const snapshot = await source.read();
-      if (snapshot === undefined) return undefined;
-      const result = await syncer.syncSnapshot(snapshot);
-      if (snapshot.api === undefined) atomicWriterLayout = result.dataDir !== undefined;
-      source.passed(snapshot);
-      options.onPass?.(result);
-      return result;
+      if (changeNoticed) verdicts.sendBaseline(syncer.renames);
+      changeNoticed = false;
+      try {
+        const snapshot = await source.read();
+        if (snapshot === undefined) return undefined;
+        const result = await syncer.syncSnapshot(snapshot);
+        if (snapshot.api === undefined) atomicWriterLayout = result.dataDir !== undefined;
+        source.passed(snapshot);
+        options.onPass?.(result);
+        return result;
+      } finally {
+        verdicts.passEnded();
+      }
     },
     onError: (err) => {
       const explained = explainSyncError(err, { sourceDir, targetDir });
@@ -107,12 +116,13 @@ export async function runWatch(options: WatchOptions): Promise<number> {
   });
   if (options.onVerdict !== undefined) verdicts.onVerdict(options.onVerdict);
   syncer.onPublished((files) => { verdicts.published(files); });
-  syncer.onBeforeRenames(() => verdicts.beforeRenames());
+  syncer.onBeforeRenames((renames) => verdicts.beforeRenames(renames));
   const volume = new VolumeWatch({
     dir: sourceDir,
     logger,
     atomicWriterLayout: () => atomicWriterLayout,
     onChange: () => {
+      changeNoticed = true;
       source.volumeChanged();
       passes.trigger();
     },
