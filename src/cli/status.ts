@@ -99,8 +99,13 @@ export const status: Command = async (args, ctx) => {
     // As the workload view: a refusal of the ConfigMap's version is exit 1, so a script can tell it from success.
     const refused = result.files.filter((f) => f.held || f.invalid !== undefined);
     if (refused.length === 0) return 0;
-    const which = refused.map((f) => `${f.file} (${f.held ? 'Envoy refused it' : 'the watcher\'s gate refuses it'})`).join(', ');
-    ctx.stderr.write(`envoy-xds-injector status: the ConfigMap's version is refused: ${which}; the last accepted version stays published\n`);
+    // A refused FIRST version is itself what is published (there was nothing accepted to go back to).
+    const first = (f: (typeof refused)[number]): boolean => f.held && f.published !== undefined && f.published === f.configMap;
+    const which = refused
+      .map((f) => `${f.file} (${first(f) ? 'Envoy refused its first version, which stays published: nothing accepted came before it' : f.held ? 'Envoy refused it' : 'the watcher\'s gate refuses it'})`)
+      .join(', ');
+    const tail = refused.every(first) ? '' : `; the last accepted version stays published${refused.some(first) ? ' where there is one' : ''}`;
+    ctx.stderr.write(`envoy-xds-injector status: the ConfigMap's version is refused: ${which}${tail}\n`);
     return 1;
   } catch (err) {
     if (!(err instanceof NoStateError)) throw err;

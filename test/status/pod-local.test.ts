@@ -77,6 +77,33 @@ test('an edit the gate refused (invalid YAML): status says the gate refused it, 
   }
 });
 
+test('a refused FIRST version (published at start, nothing accepted before it): exit 1, and stderr does not promise an accepted version that stays published', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'status-first-'));
+  try {
+    const src = join(dir, 'src');
+    const out = join(dir, 'out');
+    await mkdir(join(out, '..envoy-xds-verdict'), { recursive: true });
+    await mkdir(src);
+    const source = Buffer.from(`${LDS}# refused at start\n`);
+    const stamped = publishable('lds.yaml', source);
+    await writeFile(join(src, 'lds.yaml'), source);
+    await writeFile(join(out, 'lds.yaml'), stamped.content); // what copy published before Envoy started
+    await writeFile(join(out, '..envoy-xds-verdict', 'state.json'), JSON.stringify({
+      pid: 2 ** 22 - 3, sourceDir: src, targetDir: out, updatedAt: '2026-12-02T17:00:00.000Z',
+      files: { 'lds.yaml': {
+        published: { version: stamped.version, sha256: stamped.sha256, at: '2026-12-02T16:59:00.000Z' },
+        refused: { version: stamped.version, sha256: stamped.sha256, at: '2026-12-02T17:00:00.000Z' },
+        verdict: { outcome: 'rejected', version: stamped.version, at: '2026-12-02T17:00:00.000Z', rolledBack: false, message: 'm', reason: 'duplicate listener l found' },
+      } },
+    }));
+    const r = await runCli(['status', '--to', out]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, 'envoy-xds-injector status: the ConfigMap\'s version is refused: lds.yaml (Envoy refused its first version, which stays published: nothing accepted came before it)\n');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('exit status: 1 while the ConfigMap holds the version Envoy refused (held back), with --json too; 0 once it holds an accepted one', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'status-held-'));
   try {
