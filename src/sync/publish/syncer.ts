@@ -6,12 +6,10 @@ import type { Logger } from 'pino';
 import { readSnapshot } from '../volume/snapshot.js';
 import type { Snapshot } from '../volume/snapshot.js';
 import { TargetDirectory } from './target.js';
-import { publishRank, validateConfigFile } from '../envoy/gate.js';
-import { findReferences } from '../envoy/references.js';
-import type { Reference, ReferenceType } from '../envoy/references.js';
-import { parseConfig } from '../envoy/subscriptions.js';
+import { validateConfigFile } from '../envoy/gate.js';
+import type { Reference } from '../envoy/references.js';
 import { logPublished } from './published-log.js';
-import { referenceOrder } from './reference-order.js';
+import { fileReferences, publishOrder } from './reference-order.js';
 import type { FileKind, ValidationError } from '../envoy/gate.js';
 import { sha256, stampVersion, stampedSha256 } from '../envoy/version-stamp.js';
 import type { Stamped } from '../envoy/version-stamp.js';
@@ -277,23 +275,17 @@ export class Syncer {
     return result;
   }
 
-  /** `changes` in rename order (reference-order.ts), ranked with the references of every file in `files`. */
+  /** `changes` in rename order (reference-order.ts), with the references of every file of the snapshot. */
   private inReferenceOrder(changes: Change[], files: ReadonlyMap<string, Buffer>, configMap: ReadonlyMap<string, string>): Change[] {
-    const named = new Map(changes.map((change) => [change.name, fileReferences(change.content)]));
+    const references = new Map(changes.map((change) => [change.name, fileReferences(change.content)]));
     for (const [name, source] of files) {
-      if (named.has(name)) continue;
+      if (references.has(name)) continue;
       const digest = configMap.get(name) ?? sha256(source);
       let memo = this.references.get(name);
       if (memo?.sourceSha256 !== digest) this.references.set(name, (memo = { sourceSha256: digest, references: fileReferences(source) }));
-      named.set(name, memo.references);
+      references.set(name, memo.references);
     }
-    const readAs = new Map<string, ReferenceType[]>();
-    for (const references of named.values()) for (const ref of references) readAs.set(ref.file, [...(readAs.get(ref.file) ?? []), ref.type]);
-    return referenceOrder(changes.map((change) => ({
-      ...change,
-      rank: publishRank(change.kind, readAs.get(change.name)),
-      names: (named.get(change.name) ?? []).map((ref) => ref.file),
-    })));
+    return publishOrder(changes, references);
   }
 
   private reportRejection(error: ValidationError, digest: string, keptPrevious: boolean): void {
@@ -305,11 +297,4 @@ export class Syncer {
       `rejected ${where}: ${error.message}; ${keptPrevious ? 'the last good version stays published' : 'nothing published for this file'}`,
     );
   }
-}
-
-/** The files `content` names (path_config_source paths, a secret's files); parsed only when it may name any. */
-function fileReferences(content: Buffer): Reference[] {
-  const text = content.toString('utf8');
-  if (!text.includes('path') && !text.includes('filename')) return [];
-  return findReferences(parseConfig(text));
 }
