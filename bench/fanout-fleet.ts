@@ -9,8 +9,19 @@
 //                 the apiserver's cache every --store-check (30 s x 1-1.5; the requests of
 //                 src/sync/last-accepted/writer.ts's check, readChangedStore: its metadata, and the
 //                 whole store when that changed; here without the refill logic).
+//   mode `ours-sync`: as `ours`, but each watch's first check one whole period after it opened (as
+//                 before the random first check): watches opened together check together.
+//   mode `ours-kept`: the same, but every check and store read on the pooled keep-alive connection
+//                 (RequestOptions.ownConnection dropped): a second connection kept open beside the watch.
+//   mode `ours-rewatch`: the same objects with no --api-check list: instead each watch asks the
+//                 apiserver to end it after 20-40 s (minWatchTimeoutS 20) and is resumed from its
+//                 last resourceVersion on the same connection (the store reads as in `ours`).
 //   mode `floor`: a bare list+watch, nothing of ours: node:https, `GET ...?fieldSelector=` then
 //                 `GET ...?fieldSelector=...&resourceVersion=RV&watch=1`, each line JSON.parse'd.
+//   mode `floor-load`: the floor, plus one client per process sending as many metadata lists from
+//                 the watch cache (on one kept-alive connection) as its share of ours sends checks and
+//                 store reads: what the apiserver's memory does when it allocates at rest for
+//                 reasons that are not per watcher (as a cluster's does).
 //
 // argv: MODE CONFIG.json ({server, namespace, name, kubeconfigs: [path per watcher]}).
 // IPC in:  {op:'open', from, to} | {op:'expect', rv, timeoutMs} | {op:'status'} | {op:'close'}
@@ -22,7 +33,7 @@ import { Agent, request } from 'node:https';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { ConfigMapWatch, type ConfigMapObject } from '../src/sync/kube/configmap-watch.js';
-import { kubeconfigConnection } from '../src/sync/kube/connection.js';
+import { kubeconfigConnection, METADATA_ONLY, METADATA_ONLY_LIST, type KubeConnection } from '../src/sync/kube/connection.js';
 import { lastAcceptedConfigMapName } from '../src/inject/last-accepted.js';
 import { readChangedStore, type CompleteStore } from '../src/sync/last-accepted/store-check.js';
 import type { OwnVerdicts } from '../src/sync/last-accepted/changes.js';
@@ -30,7 +41,7 @@ import type { OwnVerdicts } from '../src/sync/last-accepted/changes.js';
 const NO_VERDICTS: ReadonlyMap<string, OwnVerdicts> = new Map();
 
 interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[] }
-type Mode = 'ours' | 'floor';
+type Mode = 'ours' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load';
 
 const mode = process.argv[2] as Mode;
 const config = JSON.parse(readFileSync(process.argv[3] ?? '', 'utf8')) as FleetConfig;
@@ -50,6 +61,7 @@ let expected = 0;
 interface Member { stop(): Promise<void>; lastRv: string | undefined; available: boolean; stats: { lists: number; watches: number; failures: number; probes?: number; checks?: number }; storeGets?: number }
 const STORE_CHECK_MS = 30_000;
 const members: Member[] = [];
+const loaders: Member[] = [];
 
 function receive(member: Member, rv: string | undefined): void {
   if (rv === undefined || rv === member.lastRv) return;
@@ -60,11 +72,19 @@ function receive(member: Member, rv: string | undefined): void {
   if (list.length >= expected) waiting.get(rv)?.();
 }
 
+/** The connection with every request on the pooled keep-alive connection (`ours-kept`). */
+function kept(connection: KubeConnection): KubeConnection {
+  return { ...connection, request: (method, path, body, contentType, timeoutMs, options) => connection.request(method, path, body, contentType, timeoutMs, { ...options, ownConnection: false }) };
+}
+
 function ours(kubeconfig: string): Member {
   const member: Member = { lastRv: undefined, available: false, stats: { lists: 0, watches: 0, failures: 0 }, storeGets: 0, stop: () => Promise.resolve() };
-  const connection = kubeconfigConnection(kubeconfig);
+  const own = kubeconfigConnection(kubeconfig);
+  const connection = mode === 'ours-kept' ? kept(own) : own;
   const watch = new ConfigMapWatch({
     connection,
+    ...(mode === 'ours-rewatch' ? { checkMs: 0, minWatchTimeoutS: 20 } : {}),
+    ...(mode === 'ours-sync' ? { randomCheckPhase: false } : {}),
     namespace: config.namespace,
     name: config.name,
     logger: silent,
@@ -76,16 +96,18 @@ function ours(kubeconfig: string): Member {
   let storeTimer: NodeJS.Timeout | undefined;
   // What a full read found (no verdicts here: any store read whole counts as complete).
   let complete: CompleteStore | undefined;
-  const storeCheck = (): void => {
+  // The first read at once (within 2 s): a watcher reads the store whole once, then its metadata
+  // only while it is unchanged; the rest window measures that steady state, not the first reads.
+  const storeCheck = (first = false): void => {
     storeTimer = setTimeout(() => {
       member.storeGets = (member.storeGets ?? 0) + 1;
       void readChangedStore(connection, storePath, complete, NO_VERDICTS)
         .then((read) => { complete = read.complete ?? (read.got === undefined ? complete : undefined); })
-        .catch(() => undefined).finally(storeCheck);
-    }, STORE_CHECK_MS * (1 + Math.random() * 0.5));
+        .catch(() => undefined).finally(() => { storeCheck(); });
+    }, first ? Math.random() * 2000 : STORE_CHECK_MS * (1 + Math.random() * 0.5));
   };
-  storeCheck();
-  member.stop = async () => { clearTimeout(storeTimer); await watch.stop(); connection.close(); };
+  storeCheck(true);
+  member.stop = async () => { clearTimeout(storeTimer); await watch.stop(); own.close(); };
   watch.start();
   return member;
 }
@@ -128,6 +150,8 @@ function floor(kubeconfig: string): Member {
     current = request(`${base}&resourceVersion=${rv ?? ''}&watch=1`, { agent, headers }, (res) => {
       let pending: Buffer[] = [];
       res.on('data', (chunk: Buffer) => {
+        // A refused watch (429 from a just-restarted apiserver, in plain text): listed again at its end.
+        if (res.statusCode !== 200) return;
         let start = 0;
         for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
           pending.push(chunk.subarray(start, nl));
@@ -148,11 +172,31 @@ function floor(kubeconfig: string): Member {
   return member;
 }
 
+/**
+ * `floor-load`: one client sending `share` metadata lists per 30 s and `share` metadata GETs per
+ * 37.5 s (what `share` of ours send at rest), evenly spread, on one kept-alive connection.
+ */
+function load(kubeconfig: string, share: number): Member {
+  const connection = kubeconfigConnection(kubeconfig);
+  const base = `/api/v1/namespaces/${encodeURIComponent(config.namespace)}/configmaps`;
+  const list = `${base}?${new URLSearchParams({ fieldSelector: `metadata.name=${config.name}`, resourceVersion: '0' }).toString()}`;
+  const get = `${base}/${encodeURIComponent(lastAcceptedConfigMapName(config.name))}?resourceVersion=0`;
+  const timers = [
+    setInterval(() => { void connection.request('GET', list, undefined, undefined, undefined, { accept: METADATA_ONLY_LIST }).catch(() => undefined); }, 30_000 / share),
+    setInterval(() => { void connection.request('GET', get, undefined, undefined, undefined, { accept: METADATA_ONLY }).catch(() => undefined); }, 37_500 / share),
+  ];
+  return {
+    lastRv: 'load', available: true, stats: { lists: 0, watches: 0, failures: 0 },
+    stop: () => { timers.forEach(clearInterval); connection.close(); return Promise.resolve(); },
+  };
+}
+
 async function open(from: number, to: number): Promise<void> {
+  if (mode === 'floor-load' && to > from) loaders.push(load(config.kubeconfigs[from] ?? '', to - from));
   const start = members.length;
   // Pods do not all start in the same millisecond: 25 at a time, one batch per 50 ms (500/s).
   for (let i = from; i < to; i += 25) {
-    for (const kubeconfig of config.kubeconfigs.slice(i, Math.min(to, i + 25))) members.push(mode === 'ours' ? ours(kubeconfig) : floor(kubeconfig));
+    for (const kubeconfig of config.kubeconfigs.slice(i, Math.min(to, i + 25))) members.push(mode.startsWith('ours') ? ours(kubeconfig) : floor(kubeconfig));
     await new Promise((r) => setTimeout(r, 50));
   }
   const deadline = Date.now() + 120_000;
@@ -175,7 +219,7 @@ process.on('message', (msg: { op: string; from?: number; to?: number; rv?: strin
     process.send?.({ op: 'status', available: members.filter((m) => m.available).length, lists: sum('lists'), watches: sum('watches'), failures: sum('failures'), probes: sum('probes'), checks: sum('checks'), storeGets: members.reduce((s, m) => s + (m.storeGets ?? 0), 0), loopDelayMaxMs: Math.round(loopDelay.max / 1e6) });
     loopDelay.reset();
   } else if (msg.op === 'close') {
-    void Promise.all(members.map((m) => m.stop())).then(() => { process.send?.({ op: 'closed' }); setTimeout(() => process.exit(0), 50); });
+    void Promise.all([...members, ...loaders].map((m) => m.stop())).then(() => { process.send?.({ op: 'closed' }); setTimeout(() => process.exit(0), 50); });
   }
 });
 process.on('disconnect', () => process.exit(0));

@@ -73,12 +73,15 @@ export async function startRealPod(cluster: Cluster, spec: PodSpec): Promise<Rea
   };
 }
 
-/** The fleet (`ours`) or probe (`floor`) child process (bench/fanout-fleet.ts), spoken to over IPC. */
+/** The child processes' modes (bench/fanout-fleet.ts): our code three ways, the floor two. */
+export type FleetMode = 'ours' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load';
+
+/** The fleet (`ours*`) or probe (`floor*`) child process (bench/fanout-fleet.ts), spoken to over IPC. */
 export class Fleet {
   private readonly child: ChildProcess;
   private readonly waiters: { op: string; rv?: string; resolve: (msg: FleetMessage) => void; reject: (err: Error) => void }[] = [];
 
-  constructor(mode: 'ours' | 'floor', configPath: string) {
+  constructor(mode: FleetMode, configPath: string) {
     this.child = fork(join(repoRoot, 'bench/fanout-fleet.ts'), [mode, configPath], {
       execArgv: ['--import', 'tsx', '--max-old-space-size=4096'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -122,7 +125,7 @@ export class Fleets {
   private readonly fleets: Fleet[];
   private ranges: [number, number][] = [];
 
-  constructor(mode: 'ours' | 'floor', configPath: string, procs: number) {
+  constructor(mode: FleetMode, configPath: string, procs: number) {
     this.fleets = Array.from({ length: Math.max(1, procs) }, () => new Fleet(mode, configPath));
   }
 

@@ -29,7 +29,10 @@
 //
 // Knobs: BENCH_N=100,500 (default 100,500,1000; one value = quick mode), BENCH_MIB_N (1 MiB phases'
 // N, default 200, capped at the largest N), BENCH_SIZES=1KiB,1MiB, BENCH_EDITS, BENCH_SAMPLE,
-// BENCH_REST_S (the at-rest window, default 60: two --api-check periods).
+// BENCH_REST_S (the at-rest window, default 60: two --api-check periods), BENCH_VARIANTS (default
+// floor,ours; also ours-kept, ours-rewatch, floor-load: bench/fanout-fleet.ts says what each is;
+// the real sample runs only in `ours`, so compare the variants with BENCH_SAMPLE=0; 1 MiB phases run
+// only floor and ours).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +47,7 @@ import { applyObjects } from '../test/e2e/webhook.js';
 import { runCli } from '../test/sync/harness.js';
 import { buildApp } from './app.js';
 import { apiserverPid, auditEvents, establishedTo, auditPolicy, auditTail, configMapWatches, credentialOf, procSample, requestShape, scrape, tokenJti, type AuditEvent, type Metrics } from './fanout-apiserver.js';
-import { Fleets, startRealPod, type FleetMessage, type RealPod } from './fanout-pods.js';
+import { Fleets, startRealPod, type FleetMessage, type FleetMode, type RealPod } from './fanout-pods.js';
 
 const NAMESPACE = 'bench-fanout';
 const SA = 'envoy';
@@ -58,6 +61,11 @@ const SAMPLE = Math.min(MAX_N, Number(process.env.BENCH_SAMPLE ?? 3));
 const FLEET_PROCS = Number(process.env.BENCH_FLEET_PROCS ?? 4);
 const SETTLE_MS = 8_000;
 const REST_MS = Number(process.env.BENCH_REST_S ?? 60) * 1000;
+const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'ours', 'ours-sync', 'ours-kept', 'ours-rewatch'];
+const VARIANTS = (process.env.BENCH_VARIANTS ?? 'floor,ours').split(',').map((v) => {
+  if (!MODES.includes(v as FleetMode)) throw new Error(`BENCH_VARIANTS: ${v} is not one of ${MODES.join(', ')}`);
+  return v as FleetMode;
+});
 const now = (): number => performance.timeOrigin + performance.now();
 const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
 
@@ -77,10 +85,16 @@ function pct(sorted: number[], p: number): number {
 const r1 = (n: number): number => Math.round(n * 10) / 10;
 
 interface PhaseResult {
-  kind: 'ours' | 'floor'; n: number; size: string; load: string;
+  kind: FleetMode; n: number; size: string; load: string;
+  /** The apiserver at the end of the rest window, MiB: RSS, the heap goal of its GC (go_gc_heap_goal_bytes), the heap live after the last GC. */
+  rssMiB: number; heapGoalMiB: number; liveMiB: number;
   rssKiBPerWatcher: number; heapKiBPerWatcher: number; liveHeapKiBPerWatcher: number; restAllocKiBPerS: number; goroutinesPerWatcher: number; connectionsPerWatcher: number; restCpuMsPerS: number;
   cpuMsPerEdit: number; eventBytesPerEdit: number; wcharPerEdit: number; eventWritesPerEdit: number;
   p50: number; p99: number; max: number; allNp50: number; allNmax: number; sampleMax: number; missing: number;
+  /** ConfigMap lists and GETs the apiserver received at rest (audit log), per second: mean and the busiest second. */
+  restReadsPerS?: { mean: number; max: number };
+  /** The fleet processes' longest event-loop delay during the edits, ms (how late the bench itself took receipts). */
+  editLoopDelayMaxMs?: number;
   /** Requests per watcher per minute at rest, sent by the fleet (--api-check lists, store GETs). */
   restRequestsPerMin?: string;
   storm?: {
@@ -127,7 +141,7 @@ async function main(): Promise<void> {
       return { rv: cm.metadata?.resourceVersion ?? '', sentAt };
     };
 
-    const runPhase = async (kind: 'ours' | 'floor', n: number, size: string): Promise<PhaseResult> => {
+    const runPhase = async (kind: FleetMode, n: number, size: string): Promise<PhaseResult> => {
       await setContent(size);
       await cluster.restartApiServer();
       await sleep(SETTLE_MS);
@@ -163,6 +177,7 @@ async function main(): Promise<void> {
         const heap = (m: Metrics): number => m.sum('go_memstats_heap_inuse_bytes');
         const result: PhaseResult = {
           kind, n, size, load: load(),
+          rssMiB: r1(s1.rssKiB / 1024), heapGoalMiB: r1(m1.sum('go_gc_heap_goal_bytes') / 1048576), liveMiB: r1(m1.sum('go_gc_heap_live_bytes') / 1048576),
           rssKiBPerWatcher: r1((s1.rssKiB - b1.rssKiB) / n),
           heapKiBPerWatcher: r1((heap(m1) - heap(m0)) / 1024 / n),
           // The heap the last GC found live: what the watchers hold, whatever the point in the GC cycle.
@@ -171,7 +186,8 @@ async function main(): Promise<void> {
           goroutinesPerWatcher: r1((m1.sum('go_goroutines') - m0.sum('go_goroutines')) / n),
           connectionsPerWatcher: r1((conn1 - conn0) / n),
           restCpuMsPerS: r1(restRate - baseRate),
-          ...(kind === 'ours' ? { restRequestsPerMin: restRequests(f0, f1, n - sample, (s1.at - s0.at) / 60_000) } : {}),
+          ...(kind.startsWith('ours') ? { restRequestsPerMin: restRequests(f0, f1, n - sample, (s1.at - s0.at) / 60_000) } : {}),
+          restReadsPerS: readsPerSecond(auditEvents(auditLog, s0.at), s0.at, s1.at),
           cpuMsPerEdit: 0, eventBytesPerEdit: 0, wcharPerEdit: 0, eventWritesPerEdit: 0,
           p50: 0, p99: 0, max: 0, allNp50: 0, allNmax: 0, sampleMax: 0, missing: 0,
         };
@@ -185,6 +201,7 @@ async function main(): Promise<void> {
         const e0 = procSample(pid);
         const editsSince = Date.now();
         const eventWrites0 = eventWrites(m1);
+        await fleet.status(); // resets the fleet's event-loop delay
         for (let i = 0; i < EDITS; i++) {
           const c0 = procSample(pid);
           const { rv, sentAt } = await setContent(size);
@@ -200,6 +217,7 @@ async function main(): Promise<void> {
         }
         const e1 = procSample(pid);
         const m2 = await scrape(cluster);
+        result.editLoopDelayMaxMs = (await fleet.status()).loopDelayMaxMs ?? 0;
         const sorted = latencies.sort((a, b) => a - b);
         const allSorted = allN.sort((a, b) => a - b);
         Object.assign(result, {
@@ -212,7 +230,7 @@ async function main(): Promise<void> {
           sampleMax: r1(Math.max(...sampleLat)), missing,
         });
 
-        if (kind === 'ours') {
+        if (kind.startsWith('ours') && sample > 0) {
           // --- who is who: the real processes' requests and the fleet's, as the audit log has them ---
           const events = auditEvents(auditLog, since).filter((e) => e.objectRef?.resource === 'configmaps' && e.objectRef.name !== `${CM}-envoy-xds-accepted` && (e.verb === 'list' || e.verb === 'watch'));
           const realJtis = new Set(jtis.slice(0, sample));
@@ -226,6 +244,8 @@ async function main(): Promise<void> {
             byKind.set(what, (byKind.get(what) ?? 0) + 1);
           }
           result.podRequestsPerEdit = [...byKind].map(([k, v]) => `${k} ${(v / (sample * EDITS)).toFixed(2)}`).join(', ');
+        }
+        if (kind.startsWith('ours')) {
           if (size === '1KiB') result.storm = await storm(cluster, fleet, pods, n, sample, auditLog, configMapWatches(m0), setContent, jtis);
         }
         return result;
@@ -235,12 +255,15 @@ async function main(): Promise<void> {
       }
     };
 
-    const phases: (readonly ['ours' | 'floor', number, string])[] = [];
+    const phases: (readonly [FleetMode, number, string])[] = [];
     for (const size of SIZES) {
       const list = size === '1MiB' ? [MIB_N] : Ns;
       list.forEach((n, i) => {
         // Alternate who goes first, so that drift on a shared machine does not favour one side.
-        phases.push(...(i % 2 === 0 ? [['floor', n, size], ['ours', n, size]] as const : [['ours', n, size], ['floor', n, size]] as const));
+        // The variants beside ours and the floor compare the checks at rest: 1 KiB only.
+        const kinds = size === '1MiB' ? VARIANTS.filter((k) => k === 'floor' || k === 'ours') : VARIANTS;
+        const order = i % 2 === 0 ? kinds : [...kinds].reverse();
+        phases.push(...order.map((kind) => [kind, n, size] as const));
       });
     }
     for (const [kind, n, size] of phases) {
@@ -306,6 +329,19 @@ async function delivered(fleet: Fleets, pods: RealPod[], rv: string, fleetCount:
 
 const eventBytes = (m: Metrics): number => m.sum('apiserver_watch_events_sizes_sum', { kind: 'ConfigMap' });
 const eventWrites = (m: Metrics): number => m.sum('apiserver_request_total', { resource: 'events', verb: /^(POST|PATCH)$/ });
+
+/** ConfigMap reads (list, get) received in [from, to) by second: mean and the busiest second. */
+function readsPerSecond(events: AuditEvent[], from: number, to: number): { mean: number; max: number } {
+  const perSecond = new Map<number, number>();
+  for (const e of events) {
+    const at = Date.parse(e.requestReceivedTimestamp);
+    if (at >= to || e.objectRef?.resource !== 'configmaps' || (e.verb !== 'list' && e.verb !== 'get')) continue;
+    const second = Math.floor((at - from) / 1000);
+    perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
+  }
+  const total = [...perSecond.values()].reduce((a, b) => a + b, 0);
+  return { mean: r1(total / ((to - from) / 1000)), max: Math.max(0, ...perSecond.values()) };
+}
 
 /** Per watcher per minute: the fleet's --api-check lists and store GETs between two status replies. */
 function restRequests(before: FleetMessage, after: FleetMessage, members: number, minutes: number): string {
@@ -397,17 +433,26 @@ async function storm(
 }
 
 function printPhase(r: PhaseResult): void {
-  const who = r.kind === 'ours' ? `ours  (${String(SAMPLE)} real + ${String(r.n - SAMPLE)} ConfigMapWatch)` : 'floor (bare list+watch)';
+  const who = {
+    ours: `ours  (${String(SAMPLE)} real + ${String(r.n - SAMPLE)} ConfigMapWatch; checks each on a connection of its own)`,
+    'ours-sync': `ours-sync  (${String(r.n)} ConfigMapWatch; as ours, but each watch's first check one whole period after it opened)`,
+    'ours-kept': `ours-kept  (${String(r.n)} ConfigMapWatch; checks and store reads on a kept-alive second connection)`,
+    'ours-rewatch': `ours-rewatch  (${String(r.n)} ConfigMapWatch; no checks, each watch ended by the apiserver after 20-40 s and resumed)`,
+    floor: 'floor (bare list+watch)',
+    'floor-load': 'floor-load (bare list+watch, and as many metadata reads at rest as ours on one kept-alive connection)',
+  }[r.kind];
   console.log(`\n[${r.size} N=${String(r.n)}] ${who}, load ${r.load}`);
+  console.log(`  rest: apiserver at the end: RSS ${String(r.rssMiB)} MiB, GC heap goal ${String(r.heapGoalMiB)} MiB, live after the last GC ${String(r.liveMiB)} MiB`);
   console.log(`  rest: apiserver RSS ${String(r.rssKiBPerWatcher)} KiB/watcher, Go heap in use ${String(r.heapKiBPerWatcher)} KiB/watcher, live after the last GC ${String(r.liveHeapKiBPerWatcher)} KiB/watcher, allocated at rest ${String(r.restAllocKiBPerS)} KiB/s, ${String(r.goroutinesPerWatcher)} goroutines/watcher, ${String(r.connectionsPerWatcher)} TCP connections/watcher, CPU +${String(r.restCpuMsPerS)} ms/s (all ${String(r.n)})`);
   console.log(`  edit: apiserver CPU ${String(r.cpuMsPerEdit)} ms, written to sockets and files (wchar) ${(r.wcharPerEdit / 1024).toFixed(0)} KiB, watch events encoded (apiserver_watch_events_sizes) ${(r.eventBytesPerEdit / 1024).toFixed(0)} KiB, Event writes ${String(r.eventWritesPerEdit)}`);
-  console.log(`  edit -> watcher: p50 ${String(r.p50)} ms, p99 ${String(r.p99)} ms, max ${String(r.max)} ms; all ${String(r.n)}: median ${String(r.allNp50)} ms, slowest ${String(r.allNmax)} ms; missing ${String(r.missing)}${r.kind === 'ours' ? `; real watchers (published) max ${String(r.sampleMax)} ms` : ''}`);
+  console.log(`  edit -> watcher: p50 ${String(r.p50)} ms, p99 ${String(r.p99)} ms, max ${String(r.max)} ms; all ${String(r.n)}: median ${String(r.allNp50)} ms, slowest ${String(r.allNmax)} ms; missing ${String(r.missing)}${r.kind === 'ours' && SAMPLE > 0 ? `; real watchers (published) max ${String(r.sampleMax)} ms` : ''}`);
   if (r.shapes !== undefined) {
     const same = JSON.stringify(r.shapes.real) === JSON.stringify(r.shapes.fleet);
     console.log(`  audit log, list/watch requests of the real watchers vs the ConfigMapWatch fleet: ${same ? 'IDENTICAL' : 'DIFFERENT'}`);
     for (const s of r.shapes.real) console.log(`    real:  ${s}`);
     if (!same) for (const s of r.shapes.fleet) console.log(`    fleet: ${s}`);
   }
+  if (r.restReadsPerS !== undefined) console.log(`  at rest, ConfigMap lists and GETs the apiserver received (audit log): ${String(r.restReadsPerS.mean)}/s on average, ${String(r.restReadsPerS.max)} in the busiest second; the fleet's event loop during the edits up to ${String(r.editLoopDelayMaxMs ?? 0)} ms late`);
   if (r.restRequestsPerMin !== undefined) console.log(`  at rest, requests per ConfigMapWatch per minute: ${r.restRequestsPerMin} (the floor: none)`);
   if (r.podRequestsPerEdit !== undefined) console.log(`  requests per real watcher per edit (audit log: the watch's event is not a request): ${r.podRequestsPerEdit || 'none'}`);
   if (r.storm !== undefined) {
@@ -425,9 +470,9 @@ function mibWchar(results: PhaseResult[]): number | undefined {
 }
 
 function summary(results: PhaseResult[]): void {
-  console.log('\nsize  N     who    RSS KiB/w  heap KiB/w  rest ms/s  edit CPU ms  wchar KiB/edit  p50 ms  p99 ms  max ms  storm s  lists');
+  console.log('\nsize  N     who           RSS KiB/w  live KiB/w  alloc KiB/s  rest ms/s  edit CPU ms  wchar KiB/edit  p50 ms  p99 ms  max ms  storm s  lists');
   for (const r of results) {
-    console.log([r.size.padEnd(5), String(r.n).padEnd(5), r.kind.padEnd(6), String(r.rssKiBPerWatcher).padStart(9), String(r.heapKiBPerWatcher).padStart(11), String(r.restCpuMsPerS).padStart(10), String(r.cpuMsPerEdit).padStart(12), (r.wcharPerEdit / 1024).toFixed(0).padStart(15), String(r.p50).padStart(7), String(r.p99).padStart(7), String(r.max).padStart(7), String(r.storm?.settleS ?? '').padStart(8), String(r.storm?.lists ?? '').padStart(6)].join(' '));
+    console.log([r.size.padEnd(5), String(r.n).padEnd(5), r.kind.padEnd(13), String(r.rssKiBPerWatcher).padStart(9), String(r.liveHeapKiBPerWatcher).padStart(11), String(r.restAllocKiBPerS).padStart(12), String(r.restCpuMsPerS).padStart(10), String(r.cpuMsPerEdit).padStart(12), (r.wcharPerEdit / 1024).toFixed(0).padStart(15), String(r.p50).padStart(7), String(r.p99).padStart(7), String(r.max).padStart(7), String(r.storm?.settleS ?? '').padStart(8), String(r.storm?.lists ?? '').padStart(6)].join(' '));
   }
   const top = (kind: string): PhaseResult | undefined => results.filter((r) => r.kind === kind && r.size === '1KiB').sort((a, b) => b.n - a.n)[0];
   const ours = top('ours');

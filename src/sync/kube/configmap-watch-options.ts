@@ -22,18 +22,28 @@ export interface ConfigMapWatchOptions {
   onCheck?(refused: ApiProblem | undefined): void;
   /** Retry timing after a failure (retry-backoff.ts); defaults DEFAULT_BACKOFF. */
   backoff?: Partial<BackoffPolicy>;
-  /** How often the watch is checked (ms, default 30 s), and how long a check may go unanswered (default 10 s). */
+  /** How often the watch is checked (ms, default 30 s; 0: never), and how long a check may go unanswered (default 10 s). */
   checkMs?: number;
   checkTimeoutMs?: number;
+  /** The first check of each watch at a random point of its first period (default true; false: one period after the watch opened). */
+  randomCheckPhase?: boolean;
   /**
    * Start by watching from this resourceVersion instead of listing (what a restarted reflector
    * does with a remembered resourceVersion). The apiserver answers 410 when it is too old.
    */
   resumeFrom?: string;
+  /**
+   * Each watch asks the apiserver to end it after this many seconds × (1 + random), as client-go's
+   * reflector does (default MIN_WATCH_TIMEOUT_S, 300 s: 5–10 min); the watch is then resumed from
+   * the last resourceVersion seen, on the same connection.
+   */
+  minWatchTimeoutS?: number;
   random?: () => number;
   /** Milliseconds on a monotonic clock (default performance.now). */
   now?: () => number;
 }
 
 export const DEFAULT_CHECK_MS = 30_000;
+// client-go's reflector asks the apiserver to end each watch after 5-10 min (minWatchTimeout * (1+rand)).
+export const MIN_WATCH_TIMEOUT_S = 300;
 export const DEFAULT_CHECK_TIMEOUT_MS = 10_000;

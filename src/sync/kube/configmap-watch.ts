@@ -17,14 +17,12 @@ import { probeReadyz, type ReadyzVerdict } from './readyz-probe.js';
 import { DEFAULT_BACKOFF, RetryBackoff, type BackoffPolicy } from './retry-backoff.js';
 import { CHECK_REQUEST, judgeCheck, watchTimeoutSeconds, WATCH_DEADLINE_GRACE_MS, type ObjectState } from './watch-health.js';
 import type { ConfigMapObject } from './configmap-object.js';
-import { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, type ConfigMapWatchOptions } from './configmap-watch-options.js';
+import { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, MIN_WATCH_TIMEOUT_S, type ConfigMapWatchOptions } from './configmap-watch-options.js';
 import { openWatch, type WatchStream } from './watch-stream.js';
+import { scheduleChecks } from './check-schedule.js';
 
 export type { ConfigMapEvent, ConfigMapObject } from './configmap-object.js';
 export { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, type ConfigMapWatchOptions } from './configmap-watch-options.js';
-
-// client-go's reflector asks the apiserver to end each watch after 5-10 min (minWatchTimeout * (1+rand)).
-const MIN_WATCH_TIMEOUT_S = 300;
 
 type Interrupt = { relist: string } | { failure: HttpError };
 
@@ -248,7 +246,7 @@ export class ConfigMapWatch {
     this.interrupt = undefined;
     // Set from the watch's callbacks.
     const seen: { gone: boolean; failure: unknown } = { gone: false, failure: undefined };
-    const timeoutSeconds = watchTimeoutSeconds(MIN_WATCH_TIMEOUT_S, Math.random);
+    const timeoutSeconds = watchTimeoutSeconds(this.options.minWatchTimeoutS ?? MIN_WATCH_TIMEOUT_S, Math.random);
     const params = { fieldSelector: this.fieldSelector, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds };
     const stream = openWatch(this.options.connection, this.path, params, (type, object) => {
       const meta = (object as { metadata?: { resourceVersion?: string } } | undefined)?.metadata;
@@ -274,11 +272,11 @@ export class ConfigMapWatch {
     });
     // client-go's typed Watch ends the request on the client side at timeoutSeconds too.
     const deadline = setTimeout(() => { stream.abort(); }, timeoutSeconds * 1000 + WATCH_DEADLINE_GRACE_MS);
-    const checks = setInterval(() => { void this.check(); }, this.options.checkMs ?? DEFAULT_CHECK_MS);
+    const checks = scheduleChecks(this.options.checkMs ?? DEFAULT_CHECK_MS, () => { void this.check(); }, this.options.randomCheckPhase === false ? undefined : (this.options.random ?? Math.random));
     // The watch may hang before its controller exists (a silent connection before the headers).
     await Promise.race([ended, new Promise<void>((resolve) => { this.interrupted = resolve; })]);
     clearTimeout(deadline);
-    clearInterval(checks);
+    checks.stop();
     this.interrupted = undefined;
     stream.abort();
     this.stream = undefined;

@@ -1,5 +1,9 @@
 // Is the watch still delivering? An idle watch sends nothing (measured: no byte in 150 s, BOOKMARKs
-// included), so silence proves nothing, and a connection a middlebox has gone silent on (a dead load
+// included: the apiserver's watch cache sends a watcher a BOOKMARK at most about once a minute, and
+// only when its resourceVersion has moved past the watcher's, i.e. after a write to some ConfigMap
+// of the cluster or an etcd progress notification, every 10 min when idle; k8s.io/apiserver
+// pkg/storage/cacher: cacheWatcher.process and nextBookmarkTime, Cacher.dispatchEvents; bookmarks
+// come with no guarantee), so silence proves nothing, and a connection a middlebox has gone silent on (a dead load
 // balancer, a NAT entry that still ACKs) looks exactly like an idle one; TCP keepalive does not see
 // it either, since the kernel at the far end is alive. client-go bounds this with HTTP/2 PINGs (30 s
 // idle, 15 s to answer: k8s.io/apimachinery/pkg/util/net/http.go) and a client-side timeout equal to
