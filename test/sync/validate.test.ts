@@ -107,7 +107,7 @@ test('publish order is make-before-break: data, secrets, clusters, endpoints, li
     kindOf('envoy.config.route.v3.VirtualHost'),
     kindOf('envoy.service.runtime.v3.Runtime'),
     { type: 'bootstrap' as const },
-  ].map(publishRank);
+  ].map((kind) => publishRank(kind));
   assert.deepEqual(order, [...order].sort((a, b) => a - b));
   assert.equal(new Set(order).size, order.length);
 });
@@ -121,4 +121,28 @@ test('parseDuration reads Go-style durations', () => {
   assert.equal(parseDuration('soon'), undefined);
   assert.equal(parseDuration('10x'), undefined);
   assert.equal(parseDuration(''), undefined);
+});
+
+test('a file whose resources name no known type is ranked as the subscriptions naming it read it', async () => {
+  // What bench:sync's small scenario publishes as cds.yaml: version_info and `resources:` with no clusters.
+  const noClusters = await check('cds.yaml', xdsFile('cds', 1, 1), 'envoy.yaml');
+  assert.deepEqual(noClusters, { ok: true, kind: { type: 'xds', resourceTypes: [] } });
+  const emptyList = await check('cds.yaml', 'version_info: "2"\nresources: []\n', 'envoy.yaml');
+  const versionOnly = await check('cds.yaml', 'version_info: "3"\n', 'envoy.yaml');
+  const listener = await check('lds.yaml', xdsFile('lds', 1, 1, { probePort: 10000 }), 'envoy.yaml');
+  assert.ok(noClusters.ok && emptyList.ok && versionOnly.ok && listener.ok);
+  const lds = publishRank(listener.kind, ['LDS']);
+  for (const kind of [noClusters.kind, emptyList.kind, versionOnly.kind]) {
+    // Named by the bootstrap's cds_config: a CDS file, published before the listeners.
+    assert.equal(publishRank(kind, ['CDS']), publishRank({ type: 'xds', resourceTypes: ['type.googleapis.com/envoy.config.cluster.v3.Cluster'] }));
+    assert.ok(publishRank(kind, ['CDS']) < lds, JSON.stringify(kind));
+  }
+  // Without a subscription naming it, as before: an xDS file of unknown types after the known ones, data first.
+  assert.ok(publishRank(noClusters.kind) > lds);
+  assert.equal(publishRank(versionOnly.kind), 0);
+  // What the resources say wins over a subscription (Envoy refuses a mismatch itself); a secret's file stays data.
+  assert.equal(publishRank(listener.kind, ['CDS']), lds);
+  assert.equal(publishRank({ type: 'data' }, ['secret-file']), 0);
+  // An RDS file with no route configurations still goes after the listener naming it by rank.
+  assert.ok(publishRank({ type: 'xds', resourceTypes: [] }, ['RDS']) > lds);
 });

@@ -10,6 +10,7 @@
 // keeps a publish within a few milliseconds); `yaml`, which knows every node's position, is loaded
 // only to point at the resource that lacks an "@type".
 import { YAMLException } from 'js-yaml';
+import type { ReferenceType } from './references.js';
 import { isConfigFile, loadLikeEnvoy } from './yaml.js';
 
 export type FileKind =
@@ -154,22 +155,35 @@ const XDS_ORDER: readonly string[] = [
   'envoy.config.route.v3.VirtualHost',
 ];
 
-/** Lower ranks are published first when one ConfigMap change touches several files. */
-export function publishRank(kind: FileKind): number {
-  switch (kind.type) {
-    case 'data':
-      return 0;
-    case 'bootstrap':
-      return XDS_ORDER.length + 3;
-    case 'xds': {
-      let rank = XDS_ORDER.length + 2; // xDS types with no ordering constraint (runtime, ...)
-      for (const typeUrl of kind.resourceTypes) {
-        const index = XDS_ORDER.indexOf(typeUrl.slice(typeUrl.lastIndexOf('/') + 1));
-        if (index >= 0) rank = Math.min(rank, index + 1);
-      }
-      return rank;
-    }
-  }
+// The resource type each xDS subscription reads (what a file named by a ConfigSource holds).
+const SUBSCRIPTION_TYPE: Readonly<Partial<Record<ReferenceType, string>>> = {
+  SDS: 'envoy.extensions.transport_sockets.tls.v3.Secret',
+  ECDS: 'envoy.config.core.v3.TypedExtensionConfig',
+  CDS: 'envoy.config.cluster.v3.Cluster',
+  EDS: 'envoy.config.endpoint.v3.ClusterLoadAssignment',
+  LDS: 'envoy.config.listener.v3.Listener',
+  RDS: 'envoy.config.route.v3.RouteConfiguration',
+};
+
+/**
+ * Lower ranks are published first when one ConfigMap change touches several files. `readAs`: the
+ * xDS subscriptions that read the file (references.ts types of the ConfigSources naming it, e.g.
+ * the bootstrap's `cds_config`); they decide when the file's own resources do not name a known type
+ * (`resources: []`, no resources at all), since a CDS file is a CDS file however few clusters it holds.
+ */
+export function publishRank(kind: FileKind, readAs: Iterable<ReferenceType> = []): number {
+  if (kind.type === 'bootstrap') return XDS_ORDER.length + 3;
+  let rank = Infinity;
+  if (kind.type === 'xds') for (const typeUrl of kind.resourceTypes) rank = Math.min(rank, xdsRank(typeUrl.slice(typeUrl.lastIndexOf('/') + 1)));
+  if (rank === Infinity) for (const type of readAs) rank = Math.min(rank, xdsRank(SUBSCRIPTION_TYPE[type]));
+  if (rank !== Infinity) return rank;
+  // Files with no xDS go first; xDS types with no ordering constraint (runtime, ...) after the known ones.
+  return kind.type === 'data' ? 0 : XDS_ORDER.length + 2;
+}
+
+function xdsRank(type: string | undefined): number {
+  const index = type === undefined ? -1 : XDS_ORDER.indexOf(type);
+  return index >= 0 ? index + 1 : Infinity;
 }
 
 // V8 reports "... in JSON at position N" (and newer versions "(line L column C)").

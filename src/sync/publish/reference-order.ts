@@ -5,6 +5,11 @@
 // file of the same change is renamed first; among files with no such link, the xDS make-before-
 // break rank decides (publishRank: clusters before endpoints before listeners before routes), then
 // the name.
+import { publishRank } from '../envoy/gate.js';
+import type { FileKind } from '../envoy/gate.js';
+import { findReferences } from '../envoy/references.js';
+import type { Reference, ReferenceType } from '../envoy/references.js';
+import { parseConfig } from '../envoy/subscriptions.js';
 
 export interface Ordered {
   name: string;
@@ -34,4 +39,28 @@ export function referenceOrder<T extends Ordered>(files: readonly T[]): T[] {
     order.push(next);
   }
   return order;
+}
+
+/**
+ * `changes` in rename order, each ranked by publishRank with the subscriptions that read it, from
+ * `references`: every file of the ConfigMap (changed or not: the bootstrap names cds.yaml) → the
+ * files it names (fileReferences). Pure.
+ */
+export function publishOrder<T extends { name: string; kind: FileKind }>(changes: readonly T[], references: ReadonlyMap<string, readonly Reference[]>): T[] {
+  const readAs = new Map<string, ReferenceType[]>();
+  for (const list of references.values()) for (const ref of list) readAs.set(ref.file, [...(readAs.get(ref.file) ?? []), ref.type]);
+  const ranked = changes.map((change) => ({
+    change,
+    name: change.name,
+    rank: publishRank(change.kind, readAs.get(change.name)),
+    names: (references.get(change.name) ?? []).map((ref) => ref.file),
+  }));
+  return referenceOrder(ranked).map((entry) => entry.change);
+}
+
+/** The files `content` names (path_config_source paths, a secret's files); parsed only when it may name any. */
+export function fileReferences(content: Buffer): Reference[] {
+  const text = content.toString('utf8');
+  if (!text.includes('path') && !text.includes('filename')) return [];
+  return findReferences(parseConfig(text));
 }

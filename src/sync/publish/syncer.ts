@@ -6,11 +6,10 @@ import type { Logger } from 'pino';
 import { readSnapshot } from '../volume/snapshot.js';
 import type { Snapshot } from '../volume/snapshot.js';
 import { TargetDirectory } from './target.js';
-import { publishRank, validateConfigFile } from '../envoy/gate.js';
-import { findReferences } from '../envoy/references.js';
-import { parseConfig } from '../envoy/subscriptions.js';
+import { validateConfigFile } from '../envoy/gate.js';
+import type { Reference } from '../envoy/references.js';
 import { logPublished } from './published-log.js';
-import { referenceOrder } from './reference-order.js';
+import { fileReferences, publishOrder } from './reference-order.js';
 import type { FileKind, ValidationError } from '../envoy/gate.js';
 import { sha256, stampVersion, stampedSha256 } from '../envoy/version-stamp.js';
 import type { Stamped } from '../envoy/version-stamp.js';
@@ -89,6 +88,8 @@ export class Syncer {
   // Passes and restores one at a time: a restore must never land after a newer publish.
   private queue: Promise<unknown> = Promise.resolve();
   private readonly stamps = new Map<string, { sourceSha256: string; sha256: string; version: string | undefined }>();
+  /** References of unchanged files (the bootstrap, every pass), per source digest. */
+  private readonly references = new Map<string, { sourceSha256: string; references: Reference[] }>();
   private publishedListener: ((files: PublishedFile[]) => void) | undefined;
   private beforeRenamesListener: ((renames: number) => Promise<void>) | undefined;
 
@@ -227,7 +228,9 @@ export class Syncer {
     // A file named by another (path_config_source, a secret's certificate) lands before it: Envoy
     // refuses a path that does not exist yet and reads it the moment the naming file is applied.
     // Otherwise make before break (clusters, endpoints, listeners, routes), then the name.
-    const ordered = changes.length < 2 ? changes : referenceOrder(changes.map((change) => ({ ...change, rank: publishRank(change.kind), names: namedFiles(change.content) })));
+    // A file's kind is what its resources say, else what the subscriptions naming it read (a CDS
+    // file with no clusters is still the bootstrap's cds_config), so every file is looked at.
+    const ordered = changes.length < 2 ? changes : this.inReferenceOrder(changes, snapshot.files, configMap);
     changes.splice(0, changes.length, ...ordered);
     // Stage everything before the first rename: a full disk fails the whole change, not half of it,
     // and the renames follow one another as closely as possible. Staged in parallel so the fsyncs
@@ -272,6 +275,19 @@ export class Syncer {
     return result;
   }
 
+  /** `changes` in rename order (reference-order.ts), with the references of every file of the snapshot. */
+  private inReferenceOrder(changes: Change[], files: ReadonlyMap<string, Buffer>, configMap: ReadonlyMap<string, string>): Change[] {
+    const references = new Map(changes.map((change) => [change.name, fileReferences(change.content)]));
+    for (const [name, source] of files) {
+      if (references.has(name)) continue;
+      const digest = configMap.get(name) ?? sha256(source);
+      let memo = this.references.get(name);
+      if (memo?.sourceSha256 !== digest) this.references.set(name, (memo = { sourceSha256: digest, references: fileReferences(source) }));
+      references.set(name, memo.references);
+    }
+    return publishOrder(changes, references);
+  }
+
   private reportRejection(error: ValidationError, digest: string, keptPrevious: boolean): void {
     if (this.reportedRejections.get(error.file) === digest) return;
     this.reportedRejections.set(error.file, digest);
@@ -281,11 +297,4 @@ export class Syncer {
       `rejected ${where}: ${error.message}; ${keptPrevious ? 'the last good version stays published' : 'nothing published for this file'}`,
     );
   }
-}
-
-/** Base names of the files `content` names (path_config_source paths, a secret's files); parsed only when it may name any. */
-function namedFiles(content: Buffer): string[] {
-  const text = content.toString('utf8');
-  if (!text.includes('path') && !text.includes('filename')) return [];
-  return findReferences(parseConfig(text)).map((ref) => ref.file);
 }

@@ -1,0 +1,99 @@
+// One change that adds a cluster in cds.yaml and routes to it from lds.yaml, through `copy` +
+// `watch` into a real Envoy 1.40. An inline route_config is validated against the clusters Envoy
+// has (HttpConnectionManager.route_config: validate_clusters defaults to true when the route table
+// is inline), so lds.yaml applied before cds.yaml is refused ("unknown cluster").
+//
+// The watcher renames cds.yaml first, but that does not make Envoy apply it first: every
+// path_config_source subscription has its own inotify descriptor on the directory
+// (FilesystemSubscriptionImpl creates a Filesystem::Watcher each, source/extensions/
+// config_subscription/filesystem/filesystem_subscription_impl.cc; WatcherImpl in
+// source/common/filesystem/inotify/watcher_impl.cc), both see both renames, and when the two
+// renames land before Envoy's main thread wakes, the descriptor it reads first decides. Measured
+// here: in some runs every change's lds.yaml is applied first, in others none. So this asserts what
+// the watcher owes: the rename order, each refusal answered by one republish, every change served.
+import { strict as assert } from 'node:assert';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import type { TestContext } from 'node:test';
+import { waitFor } from '../sync/harness.js';
+import { TIMEOUT, running, startPod, verdicts } from './pod.js';
+
+const CHANGES = 10;
+
+const cluster = (name: string, port: number): string =>
+  [
+    '- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster',
+    `  name: ${name}`,
+    '  connect_timeout: 1s',
+    '  type: STATIC',
+    `  load_assignment: {cluster_name: ${name}, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${String(port)}}}}}]}]}`,
+  ].join('\n');
+/** Clusters upstream_0 .. upstream_n, all to the upstream on `port`. */
+const cdsYaml = (n: number, port: number): string =>
+  ['resources:', ...Array.from({ length: n + 1 }, (_, index) => cluster(`upstream_${String(index)}`, port)), ''].join('\n');
+/** One listener whose inline route sends everything to `clusterName`. */
+const ldsYaml = (port: number, clusterName: string): string =>
+  [
+    'resources:',
+    '- "@type": type.googleapis.com/envoy.config.listener.v3.Listener',
+    '  name: listener_0',
+    `  address: {socket_address: {address: 127.0.0.1, port_value: ${String(port)}}}`,
+    '  filter_chains:',
+    '  - filters:',
+    '    - name: envoy.filters.network.http_connection_manager',
+    '      typed_config:',
+    '        "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+    '        stat_prefix: ingress',
+    '        http_filters: [{name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}]',
+    `        route_config: {virtual_hosts: [{name: all, domains: ["*"], routes: [{match: {prefix: "/"}, route: {cluster: ${clusterName}}}]}]}`,
+    '',
+  ].join('\n');
+
+test(`${String(CHANGES)} changes each adding a cluster and routing to it inline: cds.yaml renamed first, every change served, each refusal republished once`, TIMEOUT, async (t: TestContext) => {
+  const upstream = createServer((_request, response) => response.end('upstream'));
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const upstreamPort = (upstream.address() as AddressInfo).port;
+  const pod = await startPod({
+    lds: (port) => ldsYaml(port, 'upstream_0'),
+    extra: () => ({ 'cds.yaml': cdsYaml(0, upstreamPort) }),
+  });
+  try {
+    const envoy = running(pod);
+    await envoy.waitForBody(pod.port, 'upstream');
+    const lds = async () => ({
+      attempt: await envoy.stat('listener_manager.lds.update_attempt'),
+      rejected: await envoy.stat('listener_manager.lds.update_rejected'),
+    });
+    const before = await lds();
+    const files = (n: number) => ({ 'envoy.yaml': pod.bootstrapText, 'cds.yaml': cdsYaml(n, upstreamPort), 'lds.yaml': ldsYaml(pod.port, `upstream_${String(n)}`) });
+    const published = () => pod.watcher.logs.filter((line) => line.msg === 'published').map((line) => String(line.file));
+    for (let n = 1; n <= CHANGES; n++) {
+      const from = published().length;
+      await pod.writer.write(files(n));
+      await waitFor(async () => (await lds()).attempt >= before.attempt + n, `change ${String(n)}: Envoy's LDS update`);
+      await waitFor(() => published().length >= from + 2, `change ${String(n)}: the watcher's published lines`);
+      assert.deepEqual(published().slice(from, from + 2), ['cds.yaml', 'lds.yaml'], `change ${String(n)}: rename order`);
+      // Requests go through the cluster this change added (once the workers run the new listener).
+      await waitFor(async () => (await envoy.get(pod.port))?.body === 'upstream' && (await envoy.stat(`cluster.upstream_${String(n)}.upstream_rq_total`)) > 0, `change ${String(n)}: served through upstream_${String(n)}`);
+    }
+    await waitFor(() => verdicts(pod.watcher.logs, 'lds.yaml').length >= CHANGES + 1, 'every lds.yaml verdict');
+    assert.deepEqual(verdicts(pod.watcher.logs, 'lds.yaml').map((line) => line.outcome), Array<string>(CHANGES + 1).fill('accepted'));
+    // Envoy's refusals (lds.yaml applied before its cluster) are each followed by one republish, which Envoy took.
+    const after = await lds();
+    const refusals = after.rejected - before.rejected;
+    const republished = pod.watcher.logs.filter((line) => line.file === 'lds.yaml' && String(line.msg).includes('publishing it again')).length;
+    assert.equal(republished, refusals, 'one republish per refusal');
+    assert.equal(after.attempt - before.attempt, CHANGES + refusals);
+    t.diagnostic(`lds.yaml taken on Envoy's first attempt in ${String(CHANGES - refusals)} of ${String(CHANGES)} changes`);
+
+    // The same lds.yaml without its cluster is refused: the order above is what made it load.
+    await pod.writer.write({ ...files(CHANGES), 'lds.yaml': ldsYaml(pod.port, 'upstream_missing') });
+    const refused = await pod.watcher.waitForLog((line) => line.event === 'verdict' && line.file === 'lds.yaml' && line.outcome === 'rejected', 'lds.yaml refused');
+    assert.match(String(refused.msg), /unknown cluster/);
+    assert.equal((await lds()).rejected, after.rejected + 1);
+  } finally {
+    await pod.stop();
+    await new Promise((resolve) => upstream.close(resolve));
+  }
+});

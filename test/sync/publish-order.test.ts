@@ -1,0 +1,46 @@
+// The rename order of a change of both cds.yaml and lds.yaml, through the real Syncer (the pass
+// `copy` and `watch` run) and seen as Envoy sees it: IN_MOVED_TO events of the target (inotifywait).
+import { strict as assert } from 'node:assert';
+import { rm } from 'node:fs/promises';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { Syncer } from '../../src/sync/publish/syncer.js';
+import { AtomicWriter, BOOTSTRAP, EnvoyStandIn, makeTempDirs, versionOf, waitFor, xdsFile } from './harness.js';
+
+const FILES = ['cds.yaml', 'lds.yaml'];
+
+// cds.yaml as bench:sync's small scenario writes it (no clusters: `resources:` and nothing under it),
+// as an operator empties it (`resources: []`), and with clusters; lds.yaml always holds listeners.
+const SHAPES: Record<string, (version: number) => string> = {
+  'no clusters (bench:sync small)': (version) => xdsFile('cds', version, 1),
+  'resources: []': (version) => `# version: ${version}\nversion_info: "${version}"\nresources: []\n`,
+  'with clusters': (version) => xdsFile('cds', version, 2000),
+};
+
+for (const [shape, cds] of Object.entries(SHAPES)) {
+  test(`a change of cds.yaml (${shape}) and lds.yaml renames cds.yaml first, every pass`, async () => {
+    const { root, source, target } = await makeTempDirs('envoy-xds-order-');
+    const writer = new AtomicWriter(source);
+    const payload = (version: number) => ({ 'envoy.yaml': BOOTSTRAP, 'cds.yaml': cds(version), 'lds.yaml': xdsFile('lds', version, 1, { probePort: 10000 }) });
+    const syncer = new Syncer({ sourceDir: source, targetDir: target, logger: pino({ level: 'silent' }), bootstrapName: 'envoy.yaml', warnOnBootstrapChange: true });
+    let renames: EnvoyStandIn | undefined;
+    try {
+      await writer.write(payload(0));
+      await syncer.syncOnce();
+      renames = await EnvoyStandIn.start(target, FILES);
+      for (let version = 1; version <= 5; version++) {
+        await writer.write(payload(version));
+        const result = await syncer.syncOnce();
+        assert.deepEqual(result.published, FILES, `pass ${version}: the syncer's rename order`);
+        // Read (as Envoy reads on IN_MOVED_TO) before the next pass renames again.
+        const seen = renames;
+        await waitFor(() => seen.reloads.length === 2 * version, `pass ${version}: its IN_MOVED_TO events`, 10_000);
+      }
+      const order = renames.reloads.map((reload) => `${reload.file} v${String(versionOf(reload.content))}`);
+      assert.deepEqual(order, [1, 2, 3, 4, 5].flatMap((version) => [`cds.yaml v${version}`, `lds.yaml v${version}`]));
+    } finally {
+      await renames?.stop();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+}
