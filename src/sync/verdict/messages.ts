@@ -32,7 +32,7 @@ export function acceptedMessage(
   const accepted = `Envoy accepted ${file} version ${versionText(version)} in ${String(latencyMs)} ms`;
   if (ignoredFields === 0) return accepted;
   const counted = `Envoy counted ${String(ignoredFields)} in server.dynamic_unknown_fields; misspelt settings are not applied`;
-  const log = `Envoy's log names the first of each: grep "Unknown field"`;
+  const log = `Envoy's log names the first it met: grep "Unknown field"`;
   if (among !== undefined) {
     return `${accepted}; Envoy ignored unknown fields in one of the files it loaded at start (${among.files.join(', ')}; ${counted}): ${cli} validate ${among.dir} names them all, ${log}`;
   }
