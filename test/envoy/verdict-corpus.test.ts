@@ -503,3 +503,26 @@ test('envoy-ignores-unknown-field.lds.yaml already published when Envoy starts (
     await pod.stop();
   }
 });
+
+test('envoy-ignores-unknown-field.lds.yaml published next to a clean cds.yaml when Envoy starts: Envoy\'s count does not say which file, so the first accepted verdict names both and the directory to validate, once', TIMEOUT, async () => {
+  const pod = await startCase('01-publish-order-new-referenced-file', { 'envoy.yaml': 'envoy.yaml', 'cds.yaml': 'cds-v0.yaml', 'lds.yaml': '../cases/envoy-ignores-unknown-field.lds.yaml' });
+  try {
+    const lines = [await nextVerdict(pod, 'lds.yaml', 0), await nextVerdict(pod, 'cds.yaml', 0)];
+    assert.deepEqual(lines.map((l) => l.outcome), ['accepted', 'accepted'], lines.map((l) => String(l.msg)).join('\n'));
+    const counted = await envoyOf(pod).stat('server.dynamic_unknown_fields');
+    assert.ok(counted > 0, 'Envoy counted the unknown fields');
+    const warned = lines.filter((l) => typeof l.ignoredFields === 'number');
+    assert.equal(warned.length, 1, `said once: ${lines.map((l) => String(l.msg)).join('\n')}`);
+    const [line] = warned;
+    assert.ok(line !== undefined);
+    assert.equal(line.ignoredFields, counted);
+    assert.equal(line.level, 40);
+    assert.match(String(line.msg), /Envoy ignored unknown fields in one of the files it loaded at start \((lds\.yaml, cds\.yaml|cds\.yaml, lds\.yaml); Envoy counted /);
+    const command = /: (\S.* validate \S+) names them all/.exec(String(line.msg))?.[1] ?? '';
+    assert.ok(command.endsWith(` validate ${pod.target}`), command);
+    const named = spawnSync('sh', ['-c', command], { encoding: 'utf8' });
+    assert.match(named.stderr + named.stdout, /unknown field "per_connection_buffer_limit_bytez"[\s\S]*unknown field "stream_idle_timeoutt"/, command);
+  } finally {
+    await pod.stop();
+  }
+});
