@@ -90,7 +90,7 @@ export function judgeFile(want: WantedFile, f: PodLocalFile | undefined, source:
   const ignored = f?.verdict?.outcome === 'accepted' && f.verdict.version === want.version ? (f.verdict.ignoredFields ?? 0) : 0;
   if (ignored > 0) {
     row.ignoredFields = ignored;
-    row.lastVerdict = `${row.lastVerdict ?? ''}, ignored ${String(ignored)} unknown field${ignored === 1 ? '' : 's'}`;
+    row.lastVerdict = `${row.lastVerdict ?? ''}, ignored unknown fields (Envoy counted ${String(ignored)})`;
   }
   const done = (state: PodState, why?: string): FileVerdict => ({ ...row, state, ...(why === undefined ? {} : { why }) });
 
@@ -120,7 +120,7 @@ function withWarning(row: FileVerdict, facts: PodFacts, local: PodLocalStatus): 
   const n = row.ignoredFields;
   if (n === undefined) return row;
   const validate = `${cliThroughPod(facts.namespace, facts.pod)} validate ${local.targetDir === '' ? row.file : join(local.targetDir, row.file)}`;
-  return { ...row, warning: `Envoy runs version ${row.configMap} but ignored ${String(n)} unknown field${n === 1 ? '' : 's'} in it (misspelt settings are not applied); ${validate} names them` };
+  return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in it (Envoy counted ${String(n)}; misspelt settings are not applied); ${validate} names them all` };
 }
 
 const PRECEDENCE: Record<PodState, number> = { FAILED: 4, REJECTED: 3, UNKNOWN: 2, PENDING: 1, SYNCED: 0 };

@@ -463,18 +463,65 @@ test('envoy-ignores-unknown-field.lds.yaml: Envoy loads it and ignores misspelt 
     assert.match(String(line.msg), /ignored/);
     // `status` shows it, in its table and its JSON (which the workload view reads).
     const table = await runCli(['status', '--to', pod.target]);
-    assert.match(table.stdout, new RegExp(`^lds\\.yaml .* accepted \\S+ at .*, ignored ${String(moved)} unknown fields?$`, 'm'), table.stdout);
+    assert.match(table.stdout, new RegExp(`^lds\\.yaml .* accepted \\S+ at .*, ignored unknown fields \\(Envoy counted ${String(moved)}\\)$`, 'm'), table.stdout);
     assert.ok(table.stdout.includes(`\nENVOY IGNORED UNKNOWN FIELDS\n${String(line.msg)}\n`), table.stdout);
     const json = JSON.parse((await runCli(['status', '--json', '--to', pod.target])).stdout) as { files: { file: string; verdict?: { ignoredFields?: number } }[] };
     assert.equal(json.files.find((f) => f.file === 'lds.yaml')?.verdict?.ignoredFields, moved);
     // The command the message suggests runs as written (here, outside a Pod: this program by its path) and names both fields.
-    const command = /: (\S.* validate \S+) names them/.exec(String(line.msg))?.[1] ?? '';
+    const command = /: (\S.* validate \S+) names them all/.exec(String(line.msg))?.[1] ?? '';
     assert.ok(!command.startsWith('envoy-xds-injector '), `${command}: not on this PATH`);
     const named = spawnSync('sh', ['-c', command], { encoding: 'utf8' });
     assert.equal(named.status, 0, `${command}: ${named.stderr}`);
     assert.match(named.stderr + named.stdout, /unknown field "per_connection_buffer_limit_bytez"[\s\S]*unknown field "stream_idle_timeoutt"/);
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 typo-1', 'typo-1');
     await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('envoy-ignores-unknown-field.lds.yaml already published when Envoy starts (a new Pod: copy, then Envoy): the first verdict says accepted with ignored fields', TIMEOUT, async () => {
+  const pod = await startCase('04-version-read-as-envoy', { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': '../cases/envoy-ignores-unknown-field.lds.yaml' });
+  try {
+    const line = await nextVerdict(pod, 'lds.yaml', 0);
+    assert.equal(line.outcome, 'accepted', String(line.msg));
+    assert.equal((await subscriptionCounters(envoyOf(pod), LDS)).versionText, line.xdsVersion);
+    // The bootstrap holds no unknown fields (Envoy refuses them there): Envoy's count is the file's.
+    const counted = await envoyOf(pod).stat('server.dynamic_unknown_fields');
+    assert.ok(counted > 0, 'Envoy counted the unknown fields');
+    assert.equal(line.level, 40, String(line.msg));
+    assert.equal(line.ignoredFields, counted, String(line.msg));
+    assert.match(String(line.msg), new RegExp(`^Envoy accepted lds\\.yaml version ${String(line.xdsVersion).replace(/[+.]/g, (c) => `\\${c}`)} in \\S+ ms, but ignored unknown fields in it \\(Envoy counted ${String(counted)} `));
+    await statusAndEvent(pod, { file: 'lds.yaml', outcome: 'accepted', envoy: LDS }, line, true);
+    const table = await runCli(['status', '--to', pod.target]);
+    assert.ok(table.stdout.includes(`\nENVOY IGNORED UNKNOWN FIELDS\n${String(line.msg)}\n`), table.stdout);
+    // The command the message suggests names every misspelt field, not only the one Envoy counted.
+    const command = /: (\S.* validate \S+) names them all/.exec(String(line.msg))?.[1] ?? '';
+    const named = spawnSync('sh', ['-c', command], { encoding: 'utf8' });
+    assert.match(named.stderr + named.stdout, /unknown field "per_connection_buffer_limit_bytez"[\s\S]*unknown field "stream_idle_timeoutt"/, command);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('envoy-ignores-unknown-field.lds.yaml published next to a clean cds.yaml when Envoy starts: Envoy\'s count does not say which file, so the first accepted verdict names both and the directory to validate, once', TIMEOUT, async () => {
+  const pod = await startCase('01-publish-order-new-referenced-file', { 'envoy.yaml': 'envoy.yaml', 'cds.yaml': 'cds-v0.yaml', 'lds.yaml': '../cases/envoy-ignores-unknown-field.lds.yaml' });
+  try {
+    const lines = [await nextVerdict(pod, 'lds.yaml', 0), await nextVerdict(pod, 'cds.yaml', 0)];
+    assert.deepEqual(lines.map((l) => l.outcome), ['accepted', 'accepted'], lines.map((l) => String(l.msg)).join('\n'));
+    const counted = await envoyOf(pod).stat('server.dynamic_unknown_fields');
+    assert.ok(counted > 0, 'Envoy counted the unknown fields');
+    const warned = lines.filter((l) => typeof l.ignoredFields === 'number');
+    assert.equal(warned.length, 1, `said once: ${lines.map((l) => String(l.msg)).join('\n')}`);
+    const [line] = warned;
+    assert.ok(line !== undefined);
+    assert.equal(line.ignoredFields, counted);
+    assert.equal(line.level, 40);
+    assert.match(String(line.msg), /Envoy ignored unknown fields in one of the files it loaded at start \((lds\.yaml, cds\.yaml|cds\.yaml, lds\.yaml); Envoy counted /);
+    const command = /: (\S.* validate \S+) names them all/.exec(String(line.msg))?.[1] ?? '';
+    assert.ok(command.endsWith(` validate ${pod.target}`), command);
+    const named = spawnSync('sh', ['-c', command], { encoding: 'utf8' });
+    assert.match(named.stderr + named.stdout, /unknown field "per_connection_buffer_limit_bytez"[\s\S]*unknown field "stream_idle_timeoutt"/, command);
   } finally {
     await pod.stop();
   }

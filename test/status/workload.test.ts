@@ -120,10 +120,10 @@ test('Envoy accepted the ConfigMap\'s version but ignored unknown fields (XdsAcc
   const s = await gatherWorkload({ api, read: () => Promise.resolve(localJson(v, { verdict })), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
   assert.equal(s.state, 'SYNCED');
   const lds = s.pods[0]?.files.find((f) => f.file === 'lds.yaml');
-  const warning = `Envoy runs version ${v} but ignored 2 unknown fields in it (misspelt settings are not applied); kubectl exec -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate /etc/custom/lds.yaml names them`;
-  assert.deepEqual({ ignoredFields: lds?.ignoredFields, warning: lds?.warning, lastVerdict: lds?.lastVerdict }, { ignoredFields: 2, warning, lastVerdict: `accepted ${v}, ignored 2 unknown fields` });
+  const warning = `Envoy runs version ${v} but ignored unknown fields in it (Envoy counted 2; misspelt settings are not applied); kubectl exec -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate /etc/custom/lds.yaml names them all`;
+  assert.deepEqual({ ignoredFields: lds?.ignoredFields, warning: lds?.warning, lastVerdict: lds?.lastVerdict }, { ignoredFields: 2, warning, lastVerdict: `accepted ${v}, ignored unknown fields (Envoy counted 2)` });
   const table = formatWorkload(s);
-  assert.match(table, new RegExp(`^ +lds\\.yaml +${v} +${v} +${v} +accepted ${v}, ignored 2 unknown fields$`, 'm'));
+  assert.match(table, new RegExp(`^ +lds\\.yaml +${v} +${v} +${v} +accepted ${v}, ignored unknown fields \\(Envoy counted 2\\)$`, 'm'));
   assert.ok(table.includes(`\nWARNINGS\nenvoy-a lds.yaml: ${warning}\n`), table);
   const json = JSON.parse(formatWorkloadAs(s, 'json')) as { pods: { files: { file: string; ignoredFields?: number; warning?: string }[] }[] };
   assert.deepEqual(json.pods[0]?.files.find((f) => f.file === 'lds.yaml'), { ...lds });

@@ -97,6 +97,6 @@ test('status shows a version Envoy accepted with unknown fields ignored: in its 
     targetDir: '/t', sourceDir: '/s', watcherPid: 1, updatedAt: 'now',
     files: [{ file: 'lds.yaml', held: false, configMap: 'v2', published: 'v2', verdict: { outcome: 'accepted', version: 'v2', at: 'T', latencyMs: 5, rolledBack: false, message, ignoredFields: 2 } }],
   });
-  assert.match(out, /^lds\.yaml +v2 +v2 +- +accepted v2 at T \(5 ms\), ignored 2 unknown fields$/m);
+  assert.match(out, /^lds\.yaml +v2 +v2 +- +accepted v2 at T \(5 ms\), ignored unknown fields \(Envoy counted 2\)$/m);
   assert.ok(out.endsWith(`\nENVOY IGNORED UNKNOWN FIELDS\n${message}\n`), out);
 });

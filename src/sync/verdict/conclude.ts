@@ -51,8 +51,19 @@ export interface ConcludeContext {
 export class Conclusions {
   /** `server.dynamic_unknown_fields` already reported in a verdict. */
   private reportedUnknownFields = 0;
+  /** The xDS files Envoy loaded with its bootstrap, before the watcher read any counters (set by `foundAtStart`). */
+  private atStart: readonly string[] = [];
 
   constructor(private readonly ctx: ConcludeContext) {}
+
+  /**
+   * The files found at start on a fresh Pod (`copy` published them, then Envoy read them): Envoy
+   * refuses unknown fields in its bootstrap, so `server.dynamic_unknown_fields` counted before any
+   * baseline came from these files, and their first accepted verdict says so.
+   */
+  foundAtStart(files: readonly string[]): void {
+    this.atStart = [...files];
+  }
 
   async conclude(pending: Pending, decided: Decided): Promise<void> {
     const { outcome, judgement, counters: envoy, own, now } = decided;
@@ -91,10 +102,15 @@ export class Conclusions {
       if (!holds.has(file)) delete entry.refused;
       this.ctx.reasons.accepted(live);
       // Fields Envoy ignored in this update (counted once per distinct field, so only once).
-      const ignored = envoy === undefined ? 0 : ignoredFieldsSince(pending.baseline, { ...envoy, unknownFields: Math.max(envoy.unknownFields, 0) });
+      // A file found at start has no baseline: Envoy loaded it before anything was read (counted from zero).
+      const atStart = pending.foundAtStart === true && this.atStart.includes(file);
+      const now = envoy === undefined ? undefined : { ...envoy, unknownFields: Math.max(envoy.unknownFields, 0) };
+      const ignored = now === undefined ? 0 : atStart ? now.unknownFields : ignoredFieldsSince(pending.baseline, now);
       ignoredFields = envoy === undefined ? 0 : Math.min(ignored, Math.max(0, envoy.unknownFields - this.reportedUnknownFields));
       if (envoy !== undefined) this.reportedUnknownFields = Math.max(this.reportedUnknownFields, envoy.unknownFields);
-      message = acceptedMessage(file, version, latencyMs, ignoredFields, this.ctx.options.cli, join(targetDir, file));
+      // Several files loaded at start: Envoy's count does not say which one holds the fields.
+      const among = atStart && ignoredFields > 0 && this.atStart.length > 1 ? { files: this.atStart, dir: targetDir } : undefined;
+      message = acceptedMessage(file, version, latencyMs, ignoredFields, this.ctx.options.cli, join(targetDir, file), among);
       logger[ignoredFields > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...(ignoredFields > 0 ? { ignoredFields } : {}) }, message);
       // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
       // ConfigMap's content another Pod's Envoy refused (its image or bootstrap may differ). A

@@ -28,6 +28,8 @@ export interface Pending extends InFlight {
   names: string[];
   /** Found at start: the deadline moves to `timeoutMs` after Envoy's first `update_attempt`. */
   initial: boolean;
+  /** Found at start (`initial` stays true for good): Envoy loaded it with its bootstrap, before any baseline. */
+  foundAtStart?: boolean;
   deadline: number;
   /**
    * performance.now() once every rename of its pass was done: Envoy's answer to a request sent

@@ -136,7 +136,7 @@ async function isWatchProcess(pid: number): Promise<boolean> {
   return cmdline === undefined || cmdline.split('\0').includes('watch');
 }
 
-const ignoredText = (n: number | undefined): string => (n === undefined || n === 0 ? '' : `, ignored ${String(n)} unknown field${n === 1 ? '' : 's'}`);
+const ignoredText = (n: number | undefined): string => (n === undefined || n === 0 ? '' : `, ignored unknown fields (Envoy counted ${String(n)})`);
 
 /** The human table `status` prints. */
 export function formatStatus(status: Status): string {

@@ -50,6 +50,7 @@ export class VerdictTracker {
   private readonly poller: Poller;
   private readonly state: VerdictState;
   private readonly stateFile: StateWriter;
+  private readonly conclusions: Conclusions;
 
   constructor(private readonly options: VerdictOptions) {
     this.logger = options.logger;
@@ -61,7 +62,7 @@ export class VerdictTracker {
     this.stateFile = new StateWriter(options.targetDir, () => this.stampedState(), (err) => {
       this.logger.warn({ err }, 'could not write the verdict state file');
     });
-    const conclusions = new Conclusions({
+    const conclusions = (this.conclusions = new Conclusions({
       options,
       logger: this.logger,
       holds: this.holds,
@@ -71,7 +72,7 @@ export class VerdictTracker {
       listeners: this.listeners,
       admin: () => this.admin,
       pathOf: (name) => this.subscriptions.pathOf(name),
-    });
+    }));
     this.poller = new Poller({
       targetDir: options.targetDir,
       logger: this.logger,
@@ -122,7 +123,11 @@ export class VerdictTracker {
     } else {
       this.logger.info({ admin: describeAdmin(this.admin.address), subscriptions: this.subscriptions.list() }, "reading Envoy's verdicts from its admin API");
     }
-    for (const file of onDisk) if (this.subscriptions.isRead(file.name)) this.track(file, this.initialTimeoutMs, true);
+    const atStart = onDisk.filter((file) => this.subscriptions.isRead(file.name));
+    // A watcher that ran before (its verdicts are in the state) already said what Envoy counted then.
+    const watchedBefore = previous !== undefined && Object.values(previous.files).some((f) => f.verdict !== undefined);
+    if (!watchedBefore) this.conclusions.foundAtStart(atStart.map((file) => file.name));
+    for (const file of atStart) this.track(file, this.initialTimeoutMs, true);
     this.stateFile.save();
   }
 
@@ -240,6 +245,7 @@ export class VerdictTracker {
       ...(file.configMap === undefined ? {} : { configMap: file.configMap }),
       deadline: file.at + timeoutMs,
       initial,
+      foundAtStart: initial,
       renamedBy: performance.now(),
       goneChecked: false,
       gone: new Set(),
