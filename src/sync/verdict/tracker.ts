@@ -22,6 +22,8 @@ import { configFilesIn } from '../publish/target.js';
 import type { Holds } from './holds.js';
 import { baselineSource } from './baseline.js';
 import { Conclusions } from './conclude.js';
+import { EnvoyProcesses } from './envoy-process.js';
+import { envoyRestarted } from './envoy-restarted.js';
 import type { VerdictOptions } from './options.js';
 import type { SecretFile } from './pending.js';
 import { Poller } from './poll.js';
@@ -51,6 +53,8 @@ export class VerdictTracker {
   private readonly state: VerdictState;
   private readonly stateFile: StateWriter;
   private readonly conclusions: Conclusions;
+  /** Which Envoy process answered each reading (Envoy may restart under the watcher). */
+  private readonly processes = new EnvoyProcesses();
 
   constructor(private readonly options: VerdictOptions) {
     this.logger = options.logger;
@@ -224,7 +228,13 @@ export class VerdictTracker {
     const bootstrap = this.subscriptions.bootstrapAdmin();
     const address = this.options.admin ?? bootstrap.admin;
     this.adminProblem = bootstrap.problem;
-    if (address !== undefined) this.admin = new EnvoyAdmin(address);
+    if (address === undefined) return;
+    this.admin = new EnvoyAdmin(address, (reading) => {
+      const restart = this.processes.observe(reading);
+      if (restart === undefined) return;
+      const files = this.subscriptions.facts();
+      envoyRestarted({ logger: this.logger, state: this.state, files, conclusions: this.conclusions, save: () => { this.stateFile.save(); } }, reading, restart);
+    });
   }
 
   /** `retry`: the same content renamed again after a refusal while other files were on their way (in-flight.ts). */
