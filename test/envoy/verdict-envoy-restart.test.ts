@@ -1,0 +1,110 @@
+// An Envoy restarted under a running watcher (the Envoy container OOMKilled, crashed or failed its
+// liveness probe; the kubelet starts it again; the watcher sidecar keeps running): the new process
+// counts every counter from zero and loads the published files at start. The verdicts that follow
+// must still be what the new Envoy's own counters say: an edit with misspelt fields
+// (test/fixtures/cases/envoy-ignores-unknown-field.lds.yaml) is accepted with the fields Envoy
+// counted, even when the old Envoy had counted as many; a refused edit is rolled back and said.
+import { strict as assert } from 'node:assert';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { gatherStatus } from '../../src/sync/verdict/status.js';
+import type { Outcome } from '../../src/sync/verdict/verdict.js';
+import { EventReason, verdictOccurrence } from '../../src/sync/watch/reporters.js';
+import type { LogLine } from '../sync/harness.js';
+import { envoyOf, nextVerdict, restartEnvoyUnderWatcher, served, startCase, subscriptionCounters, waitServed } from './verdict-cases.js';
+import type { CasePod } from './verdict-cases.js';
+
+const LDS = 'listener_manager.lds';
+const spec = (lds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds });
+
+/** The Event a verdict line makes (what reporters.ts records). */
+function eventOf(line: LogLine): ReturnType<typeof verdictOccurrence> {
+  return verdictOccurrence({
+    file: String(line.file),
+    version: typeof line.xdsVersion === 'string' ? line.xdsVersion : '',
+    outcome: line.outcome as Outcome,
+    rolledBack: line.rolledBack === true,
+    message: String(line.msg),
+    ...(typeof line.latencyMs === 'number' ? { latencyMs: line.latencyMs } : {}),
+    ...(typeof line.ignoredFields === 'number' ? { ignoredFields: line.ignoredFields } : {}),
+  });
+}
+
+/** `status`'s row for lds.yaml once the state file holds `line` (it is written just after the line). */
+async function statusRow(pod: CasePod, line: LogLine): Promise<Awaited<ReturnType<typeof gatherStatus>>['files'][number]> {
+  for (let i = 0; ; i++) {
+    const row = (await gatherStatus(pod.target)).files.find((f) => f.file === 'lds.yaml');
+    if (row?.verdict?.message === line.msg || i >= 100) {
+      assert.ok(row, 'a status row for lds.yaml');
+      return row;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Publishes `fixture` as lds.yaml and returns its verdict line and how far Envoy's server.dynamic_unknown_fields moved meanwhile. */
+async function edit(pod: CasePod, fixture: string, after: number): Promise<{ line: LogLine; moved: number }> {
+  const before = await envoyOf(pod).stat('server.dynamic_unknown_fields');
+  await pod.apply(spec(fixture));
+  const line = await nextVerdict(pod, 'lds.yaml', after);
+  return { line, moved: (await envoyOf(pod).stat('server.dynamic_unknown_fields')) - before };
+}
+
+test('envoy-ignores-unknown-field.lds.yaml after Envoy restarted under the watcher: the misspelt fields the new Envoy counted are said (line, Event, status), though the old Envoy had counted as many; a refused edit is still rolled back and said', { timeout: 300_000 }, async () => {
+  const pod = await startCase('04-version-read-as-envoy', spec('lds-v2-float.yaml'));
+  try {
+    let verdicts = 0;
+    assert.equal((await nextVerdict(pod, 'lds.yaml', verdicts++)).outcome, 'accepted');
+    // The old Envoy: the misspelt edit is warned about, then a clean edit. It has counted 1.
+    const first = await edit(pod, '../cases/envoy-ignores-unknown-field.lds.yaml', verdicts++);
+    assert.ok(first.moved > 0, 'the old Envoy counted the unknown fields');
+    assert.equal(first.line.ignoredFields, first.moved, String(first.line.msg));
+    const clean = await edit(pod, 'lds-v1-date.yaml', verdicts++);
+    assert.equal(clean.line.outcome, 'accepted', String(clean.line.msg));
+    assert.equal(clean.line.ignoredFields, undefined, String(clean.line.msg));
+
+    await restartEnvoyUnderWatcher(pod);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v1', 'the restarted Envoy serves the published lds.yaml');
+
+    // The new Envoy counts from zero: the same misspelt edit is counted again, and must be said again.
+    const again = await edit(pod, '../cases/envoy-ignores-unknown-field.lds.yaml', verdicts++);
+    assert.equal(again.line.outcome, 'accepted', String(again.line.msg));
+    assert.equal((await subscriptionCounters(envoyOf(pod), LDS)).versionText, again.line.xdsVersion);
+    assert.ok(again.moved > 0, 'the new Envoy counted the unknown fields');
+    assert.equal(again.line.ignoredFields, again.moved, `the verdict says what the new Envoy counted: ${String(again.line.msg)}`);
+    assert.equal(again.line.level, 40, String(again.line.msg));
+    assert.match(String(again.line.msg), /, but ignored unknown fields in it \(Envoy counted \d+ in server\.dynamic_unknown_fields/);
+    assert.equal(eventOf(again.line).reason, EventReason.acceptedWithWarnings);
+    const warned = await statusRow(pod, again.line);
+    assert.equal(warned.verdict?.ignoredFields, again.moved, 'status says the ignored fields');
+    assert.deepEqual(warned.envoy, { version: again.line.xdsVersion, live: true }, "status's ENVOY RUNS is the new Envoy's version_text");
+
+    // The watcher said the restart once, with what the new Envoy loaded at start (the clean edit, the last accepted).
+    const restarts = pod.watcher.logs.filter((l) => l.event === 'envoy-restarted');
+    assert.equal(restarts.length, 1, pod.watcher.stdout.slice(-4000));
+    const [said] = restarts;
+    assert.ok(said);
+    assert.deepEqual(said.loaded, [{ file: 'lds.yaml', version: clean.line.xdsVersion }], String(said.msg));
+    assert.equal(said.level, 30);
+
+    // A refused edit after the restart: rolled back to the last accepted (the misspelt one) and said.
+    const refusedBefore = await subscriptionCounters(envoyOf(pod), LDS);
+    const refused = await edit(pod, 'lds-v3-float-bad.yaml', verdicts++);
+    assert.equal(refused.line.outcome, 'rejected', String(refused.line.msg));
+    assert.equal(refused.line.rolledBack, true, String(refused.line.msg));
+    const refusedNow = await subscriptionCounters(envoyOf(pod), LDS);
+    assert.ok(refusedNow.refused > refusedBefore.refused, `Envoy counted the refusal: ${JSON.stringify({ refusedBefore, refusedNow })}`);
+    assert.equal(refusedNow.versionText, again.line.xdsVersion, 'Envoy runs the last accepted version');
+    const onDisk = await readFile(join(pod.target, 'lds.yaml'), 'utf8');
+    assert.ok(onDisk.includes(`version_info: "${String(again.line.xdsVersion)}"`), `the last accepted version is back on disk:\n${onDisk}`);
+    assert.equal(eventOf(refused.line).reason, EventReason.rolledBack);
+    const held = await statusRow(pod, refused.line);
+    assert.equal(held.verdict?.outcome, 'rejected');
+    assert.equal(held.held, true, 'status says the refused content is held back');
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 typo-1', 'Envoy serves the last accepted version');
+    assert.equal(pod.watcher.logs.filter((l) => l.event === 'envoy-restarted').length, 1, 'the restart is said once');
+  } finally {
+    await pod.stop();
+  }
+});
