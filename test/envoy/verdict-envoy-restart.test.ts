@@ -3,7 +3,9 @@
 // counts every counter from zero and loads the published files at start. The verdicts that follow
 // must still be what the new Envoy's own counters say: an edit with misspelt fields
 // (test/fixtures/cases/envoy-ignores-unknown-field.lds.yaml) is accepted with the fields Envoy
-// counted, even when the old Envoy had counted as many; a refused edit is rolled back and said.
+// counted, even when the old Envoy had counted as many; a refused edit is rolled back and said; and
+// a file published while Envoy was down (no verdict) that the new Envoy refused at start is judged
+// and rolled back.
 import { strict as assert } from 'node:assert';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +14,7 @@ import { gatherStatus } from '../../src/sync/verdict/status.js';
 import type { Outcome } from '../../src/sync/verdict/verdict.js';
 import { EventReason, verdictOccurrence } from '../../src/sync/watch/reporters.js';
 import type { LogLine } from '../sync/harness.js';
-import { envoyOf, nextVerdict, restartEnvoyUnderWatcher, served, startCase, subscriptionCounters, waitServed } from './verdict-cases.js';
+import { envoyOf, nextVerdict, restartEnvoyUnderWatcher, served, startCase, subscriptionCounters, verdictLines, waitServed } from './verdict-cases.js';
 import type { CasePod } from './verdict-cases.js';
 
 const LDS = 'listener_manager.lds';
@@ -104,6 +106,40 @@ test('envoy-ignores-unknown-field.lds.yaml after Envoy restarted under the watch
     assert.equal(held.held, true, 'status says the refused content is held back');
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 typo-1', 'Envoy serves the last accepted version');
     assert.equal(pod.watcher.logs.filter((l) => l.event === 'envoy-restarted').length, 1, 'the restart is said once');
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('a refused lds.yaml published while Envoy was down (verdict unknown) and refused again by the restarted Envoy at start is judged when the watcher meets the new Envoy, and rolled back', { timeout: 300_000 }, async () => {
+  const pod = await startCase('04-version-read-as-envoy', spec('lds-v2-float.yaml'), ['--verdict-timeout', '4s']);
+  try {
+    const accepted = await nextVerdict(pod, 'lds.yaml', 0);
+    assert.equal(accepted.outcome, 'accepted');
+    const down = envoyOf(pod);
+    process.kill(-down.process.pid, 'SIGKILL'); // OOMKilled; the kubelet has not started it again yet
+    await down.process.exited;
+    pod.envoy = undefined;
+    await pod.apply(spec('lds-v3-float-bad.yaml'));
+    const unknown = await nextVerdict(pod, 'lds.yaml', 1);
+    assert.equal(unknown.outcome, 'unknown', String(unknown.msg));
+
+    const envoy = await pod.startEnvoy(); // loads the refused lds.yaml at start: no listener
+    assert.equal((await subscriptionCounters(envoy, LDS)).refused, 1, 'the new Envoy refused lds.yaml at start');
+    // The watcher meets the new Envoy at its next reading: here, a change to another key.
+    await pod.writer.write({ ...pod.configMap, 'notes.yaml': 'note: 1\n' });
+    const rolledBack = await nextVerdict(pod, 'lds.yaml', 2, 60_000);
+    assert.equal(rolledBack.outcome, 'rejected', String(rolledBack.msg));
+    assert.equal(rolledBack.rolledBack, true, String(rolledBack.msg));
+    assert.equal(rolledBack.xdsVersion, unknown.xdsVersion);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v2', 'Envoy runs the last accepted version again');
+    const onDisk = await readFile(join(pod.target, 'lds.yaml'), 'utf8');
+    assert.ok(onDisk.includes(`version_info: "${String(accepted.xdsVersion)}"`), `the last accepted version is back on disk:\n${onDisk}`);
+    const [said] = pod.watcher.logs.filter((l) => l.event === 'envoy-restarted');
+    assert.ok(said, pod.watcher.stdout.slice(-4000));
+    assert.deepEqual(said.loaded, [{ file: 'lds.yaml', version: '', refused: true }], String(said.msg));
+    assert.deepEqual(said.judgeAgain, ['lds.yaml'], String(said.msg));
+    assert.equal(verdictLines(pod, 'lds.yaml').length, 3, 'one verdict for the refusal');
   } finally {
     await pod.stop();
   }

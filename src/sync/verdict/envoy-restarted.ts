@@ -15,6 +15,8 @@ export interface LoadedAtStart {
   version: string;
   /** The version the watcher last saw Envoy accept for it, when that is not the one loaded. */
   lastAccepted?: string;
+  /** Envoy refused what it read of the file at start (update_rejected or update_failure, no version). */
+  refused?: true;
 }
 
 /**
@@ -24,31 +26,60 @@ export interface LoadedAtStart {
  */
 export function loadedAtStart(reading: EnvoyCounters, files: readonly FileFacts[], accepted: (file: string) => string | undefined): LoadedAtStart[] {
   const byFile = new Map<string, string>();
+  const refused = new Set<string>();
   for (const [prefix, file] of attribute(reading.subscriptions, files)) {
-    const version = reading.subscriptions.get(prefix)?.versionText ?? '';
+    const counters = reading.subscriptions.get(prefix);
+    const version = counters?.versionText ?? '';
     if (version !== '' || !byFile.has(file)) byFile.set(file, version);
+    if (counters !== undefined && counters.rejected + counters.failure > 0) refused.add(file);
   }
   return files.map(({ name }) => {
     const version = byFile.get(name) ?? '';
     const last = accepted(name);
-    return { file: name, version, ...(last !== undefined && version !== '' && last !== version ? { lastAccepted: last } : {}) };
+    return {
+      file: name,
+      version,
+      ...(last !== undefined && version !== '' && last !== version ? { lastAccepted: last } : {}),
+      ...(version === '' && refused.has(name) ? { refused: true as const } : {}),
+    };
   });
 }
 
-/** The log line's message. */
-export function restartMessage(restart: Restart, loaded: readonly LoadedAtStart[]): string {
-  const files = loaded.map((l) =>
-    l.version === '' ? `${l.file} (not loaded yet)` : `${l.file} version ${l.version}${l.lastAccepted === undefined ? '' : ` (not the last accepted, ${l.lastAccepted})`}`,
-  );
-  const what = files.length === 0 ? 'no file the watcher publishes' : files.join(', ');
-  return `Envoy restarted (${restart.why}): it counts from zero again; at start it loaded ${what}. Verdicts from now on compare only what this Envoy counted`;
+/**
+ * The files to judge again once Envoy restarted: those whose last verdict is `unknown` (Envoy did
+ * not answer, e.g. it was down when they were published) or that were published and got no verdict
+ * since. The new Envoy loaded them at start, and nothing said whether it took them. Files with a
+ * verdict pending (`pending`) are judged already.
+ */
+export function judgeAgainAfterRestart(state: VerdictState, pending: (file: string) => boolean): string[] {
+  return Object.entries(state.files)
+    .filter(([file, entry]) => {
+      if (pending(file)) return false;
+      if (entry.verdict?.outcome === 'unknown') return true;
+      return entry.published?.version !== undefined && entry.verdict?.version !== entry.published.version;
+    })
+    .map(([file]) => file)
+    .sort();
 }
 
+/** The log line's message; `again`: the files judged again (judgeAgainAfterRestart). */
+export function restartMessage(restart: Restart, loaded: readonly LoadedAtStart[], again: readonly string[] = []): string {
+  const files = loaded.map((l) =>
+    l.version === ''
+      ? `${l.file} (${l.refused === true ? 'refused it' : 'not loaded yet'})`
+      : `${l.file} version ${l.version}${l.lastAccepted === undefined ? '' : ` (not the last accepted, ${l.lastAccepted})`}`,
+  );
+  const what = files.length === 0 ? 'no file the watcher publishes' : files.join(', ');
+  const judged = again.length === 0 ? '' : `; judging ${again.join(', ')} again (no verdict on the version published)`;
+  return `Envoy restarted (${restart.why}): it counts from zero again; at start it loaded ${what}. Verdicts from now on compare only what this Envoy counted${judged}`;
+}
+
+/** Says the restart, records what Envoy runs now; returns the files to judge again (judgeAgainAfterRestart). */
 export function envoyRestarted(
-  ctx: { logger: Logger; state: VerdictState; files: readonly FileFacts[]; conclusions: Conclusions; save: () => void },
+  ctx: { logger: Logger; state: VerdictState; files: readonly FileFacts[]; conclusions: Conclusions; pending: (file: string) => boolean; save: () => void },
   reading: EnvoyCounters,
   restart: Restart,
-): void {
+): string[] {
   const { state } = ctx;
   const loaded = loadedAtStart(reading, ctx.files, (file) => state.files[file]?.accepted?.version);
   const at = new Date().toISOString();
@@ -57,6 +88,7 @@ export function envoyRestarted(
     if (entry !== undefined && version !== '') entry.envoy = { version, at };
   }
   ctx.conclusions.envoyRestarted(loaded.map((l) => l.file));
+  const again = judgeAgainAfterRestart(state, ctx.pending);
   ctx.logger.info(
     {
       event: 'envoy-restarted',
@@ -64,8 +96,10 @@ export function envoyRestarted(
       ...(restart.startedAtMs === undefined ? {} : { startedAt: new Date(restart.startedAtMs).toISOString() }),
       ...(restart.previousStartedAtMs === undefined ? {} : { previousStartedAt: new Date(restart.previousStartedAtMs).toISOString() }),
       loaded,
+      ...(again.length === 0 ? {} : { judgeAgain: again }),
     },
-    restartMessage(restart, loaded),
+    restartMessage(restart, loaded, again),
   );
   ctx.save();
+  return again;
 }

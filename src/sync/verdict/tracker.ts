@@ -232,9 +232,19 @@ export class VerdictTracker {
     this.admin = new EnvoyAdmin(address, (reading) => {
       const restart = this.processes.observe(reading);
       if (restart === undefined) return;
-      const files = this.subscriptions.facts();
-      envoyRestarted({ logger: this.logger, state: this.state, files, conclusions: this.conclusions, save: () => { this.stateFile.save(); } }, reading, restart);
+      const ctx = { logger: this.logger, state: this.state, files: this.subscriptions.facts(), conclusions: this.conclusions, pending: (file: string) => this.poller.pending.has(file) };
+      const again = envoyRestarted({ ...ctx, save: () => { this.stateFile.save(); } }, reading, restart);
+      if (again.length > 0) void this.judgeAgain(again);
     });
+  }
+
+  /** Judges again, as files found at start, what a restarted Envoy loaded without a verdict (envoy-restarted.ts). */
+  private async judgeAgain(names: readonly string[]): Promise<void> {
+    for (const { name, content, ino, mtimeMs } of await configFilesIn(this.options.targetDir).catch(() => [])) {
+      if (!names.includes(name) || this.poller.pending.has(name)) continue;
+      const version = versionOf(name, content);
+      this.track({ name, sha256: sha256(content), content, version, kind: 'xds', ino, at: performance.now(), publishedAtMs: mtimeMs }, this.initialTimeoutMs, true);
+    }
   }
 
   /** `retry`: the same content renamed again after a refusal while other files were on their way (in-flight.ts). */

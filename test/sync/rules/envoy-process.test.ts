@@ -10,7 +10,8 @@ import type { AnsweredBy, EnvoyCounters } from '../../../src/sync/envoy/stat-pre
 import { EnvoyProcesses, START_SLACK_MS, ignoredUnknownFields, ofSameProcess, restartOf } from '../../../src/sync/verdict/envoy-process.js';
 import type { ProcessSeen } from '../../../src/sync/verdict/envoy-process.js';
 import { judge } from '../../../src/sync/verdict/judge.js';
-import { loadedAtStart, restartMessage } from '../../../src/sync/verdict/envoy-restarted.js';
+import { judgeAgainAfterRestart, loadedAtStart, restartMessage } from '../../../src/sync/verdict/envoy-restarted.js';
+import type { VerdictState } from '../../../src/sync/verdict/state.js';
 
 const T0 = Date.parse('2026-12-03T09:00:00Z');
 const reading = (unknownFields: number, answeredBy?: AnsweredBy, epoch?: number, lds?: { versionText: string; attempt: number; success: number; rejected?: number }): EnvoyCounters => ({
@@ -172,4 +173,37 @@ test('EnvoyAdmin.counters says which connection answered, and reads /server_info
     admin.close();
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+test('loadedAtStart: a file the new Envoy refused at start (no version, a refusal counted) says so', () => {
+  const files = [{ name: 'lds.yaml', readAs: new Set(['LDS'] as const), versions: new Set(['l1', 'l2']) }];
+  const now: EnvoyCounters = {
+    subscriptions: new Map([['listener_manager.lds', { versionText: '', attempt: 1, success: 0, rejected: 0, failure: 1 }]]),
+    unknownFields: 0,
+    sslContextUpdates: 0,
+  };
+  const loaded = loadedAtStart(now, files, () => 'l1');
+  assert.deepEqual(loaded, [{ file: 'lds.yaml', version: '', refused: true }]);
+  assert.match(restartMessage({ why: 'w' }, loaded, ['lds.yaml']), /at start it loaded lds\.yaml \(refused it\)\. .*; judging lds\.yaml again \(no verdict on the version published\)$/);
+});
+
+test('judgeAgainAfterRestart: files whose last verdict is unknown, or published without a verdict since, and not pending', () => {
+  const at = '2026-12-03T09:00:00Z';
+  const verdict = (outcome: 'accepted' | 'rejected' | 'unknown', version: string) => ({ outcome, version, at, rolledBack: false, message: '' });
+  const state: VerdictState = {
+    pid: 1,
+    sourceDir: '/s',
+    targetDir: '/t',
+    updatedAt: at,
+    files: {
+      'envoy.yaml': {},
+      'accepted.yaml': { published: { version: 'a2', sha256: 'x', at }, verdict: verdict('accepted', 'a2') },
+      'rolled-back.yaml': { published: { version: 'r2', sha256: 'x', at }, verdict: { ...verdict('rejected', 'r2'), rolledBack: true } },
+      'unknown.yaml': { published: { version: 'u2', sha256: 'x', at }, verdict: verdict('unknown', 'u2') },
+      'found-at-start-unknown.yaml': { verdict: verdict('unknown', 's1') },
+      'no-verdict-since.yaml': { published: { version: 'n3', sha256: 'x', at }, verdict: verdict('accepted', 'n2') },
+      'pending.yaml': { published: { version: 'p2', sha256: 'x', at }, verdict: verdict('accepted', 'p1') },
+    },
+  };
+  assert.deepEqual(judgeAgainAfterRestart(state, (file) => file === 'pending.yaml'), ['found-at-start-unknown.yaml', 'no-verdict-since.yaml', 'unknown.yaml']);
 });
