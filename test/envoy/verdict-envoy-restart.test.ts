@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import { gatherStatus } from '../../src/sync/verdict/status.js';
 import type { Outcome } from '../../src/sync/verdict/verdict.js';
 import { EventReason, verdictOccurrence } from '../../src/sync/watch/reporters.js';
+import { waitFor } from '../sync/harness.js';
 import type { LogLine } from '../sync/harness.js';
 import { envoyOf, nextVerdict, restartEnvoyUnderWatcher, served, startCase, subscriptionCounters, verdictLines, waitServed } from './verdict-cases.js';
 import type { CasePod } from './verdict-cases.js';
@@ -140,6 +141,35 @@ test('a refused lds.yaml published while Envoy was down (verdict unknown) and re
     assert.deepEqual(said.loaded, [{ file: 'lds.yaml', version: '', refused: true }], String(said.msg));
     assert.deepEqual(said.judgeAgain, ['lds.yaml'], String(said.msg));
     assert.equal(verdictLines(pod, 'lds.yaml').length, 3, 'one verdict for the refusal');
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('09-duplicate-listener-name after Envoy restarted: the refusal reason the new Envoy gives is this edit\'s, not "possibly earlier" because the old Envoy gave the same one', { timeout: 300_000 }, async () => {
+  const dup = (lds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds, 'cds.yaml': 'cds-v1-duplicate.yaml' });
+  const pod = await startCase('09-duplicate-listener-name', dup('lds-v2.yaml'));
+  try {
+    let verdicts = 0;
+    assert.equal((await nextVerdict(pod, 'lds.yaml', verdicts++)).outcome, 'accepted');
+    await pod.apply(dup('lds-v3-duplicate-edit.yaml'));
+    const first = await nextVerdict(pod, 'lds.yaml', verdicts++);
+    assert.equal(first.outcome, 'rejected', String(first.msg));
+    assert.match(String(first.reason), /duplicate listener shop_listener found/);
+    assert.equal(first.reasonPossiblyEarlier, undefined, String(first.msg));
+
+    await restartEnvoyUnderWatcher(pod);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v2', 'the restarted Envoy serves the rolled-back lds.yaml');
+    await pod.apply(dup('lds-v2.yaml')); // the ConfigMap reverted (what is on disk already): the hold ends
+    await waitFor(() => pod.watcher.logs.some((l) => l.event === 'envoy-restarted'), 'the watcher met the new Envoy');
+    await pod.apply(dup('lds-v3-duplicate-edit.yaml'));
+    const again = await nextVerdict(pod, 'lds.yaml', verdicts++);
+    assert.equal(again.outcome, 'rejected', String(again.msg));
+    assert.equal(again.rolledBack, true, String(again.msg));
+    assert.match(String(again.reason), /duplicate listener shop_listener found/);
+    // The new Envoy had refused nothing before: its listener errors are this edit's.
+    assert.equal(again.reasonPossiblyEarlier, undefined, String(again.msg));
+    assert.doesNotMatch(String(again.msg), /an earlier refused version/);
   } finally {
     await pod.stop();
   }
