@@ -160,8 +160,10 @@ test('09-duplicate-listener-name after Envoy restarted: the refusal reason the n
 
     await restartEnvoyUnderWatcher(pod);
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v2', 'the restarted Envoy serves the rolled-back lds.yaml');
+    const passes = (): number => pod.watcher.logs.filter((l) => l.msg === 'pass done').length;
+    const passesBefore = passes();
     await pod.apply(dup('lds-v2.yaml')); // the ConfigMap reverted (what is on disk already): the hold ends
-    await waitFor(() => pod.watcher.logs.some((l) => l.event === 'envoy-restarted'), 'the watcher met the new Envoy');
+    await waitFor(() => passes() > passesBefore, 'the pass that reads the reverted ConfigMap');
     await pod.apply(dup('lds-v3-duplicate-edit.yaml'));
     const again = await nextVerdict(pod, 'lds.yaml', verdicts++);
     assert.equal(again.outcome, 'rejected', String(again.msg));
