@@ -11,7 +11,7 @@ import { envoyJson } from './envoy-json.js';
 import { formatPath, positions, type Finding, type RawFinding, type Segment } from './findings.js';
 import { CUSTOM_JSON, type MessagePlan } from './plan.js';
 import type { EnvoySchema } from './schema.js';
-import { walkMessage, writtenKey, type WalkContext } from './walk.js';
+import { walkMessage, writtenKey, writtenStack, type WalkContext } from './walk.js';
 
 export type FileKind = 'xds' | 'bootstrap' | 'data';
 
@@ -50,7 +50,7 @@ export async function checkFile(schema: EnvoySchema, file: string, content: stri
     if (err instanceof SyntaxError) return { file, kind: 'xds', findings: [{ severity: 'error', file, ...jsonErrorPosition(err.message, text), message: `invalid JSON: ${err.message}` }] };
     throw err;
   }
-  const ctx: WalkContext = { schema, findings: [], unknownIsError: false, ...caches(schema) };
+  const ctx: WalkContext = { schema, findings: [], unknownIsError: false, ...caches(schema), written: writtenStack() };
   const bootstrap = options.bootstrap === true || (isObject(root) && !('resources' in root) && BOOTSTRAP_FIELDS.some((key) => key in root));
   if (bootstrap) {
     ctx.unknownIsError = true; // Envoy refuses unknown fields in its bootstrap (static config)
