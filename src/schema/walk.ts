@@ -49,30 +49,30 @@ export function writtenKey(json: Record<string, unknown> | undefined, field: { n
   return undefined;
 }
 
-/** The inner message of a set Any (decoded from its bytes through the registry) and its JSON. */
+/**
+ * The inner message of a set Any (decoded from its bytes through the registry) and its JSON: the
+ * Any's own mapping (`typed`: its "@type" key is the Any's, skipped by the walk, rather than a copy
+ * without it), or undefined for a type with its own JSON form (its JSON is the Any's `value`).
+ */
 export function unpackAny(ctx: WalkContext, any: Any, json: unknown): { desc: DescMessage; message: Message; json: Record<string, unknown> | undefined } | undefined {
   const desc = ctx.schema.registry.getMessage(any.typeUrl.slice(any.typeUrl.lastIndexOf('/') + 1));
   const message = desc && anyUnpack(any, ctx.schema.registry);
   if (!desc || !message) return undefined;
-  let inner: Record<string, unknown> | undefined;
-  if (isObject(json)) {
-    if (CUSTOM_JSON.has(desc.typeName)) inner = undefined;
-    else {
-      const { '@type': _type, ...rest } = json;
-      inner = rest;
-    }
-  }
-  return { desc, message, json: inner };
+  return { desc, message, json: isObject(json) && !CUSTOM_JSON.has(desc.typeName) ? json : undefined };
 }
 
 const NO_ITEMS: readonly unknown[] = [];
 const NO_PAIRS: Readonly<Record<string, unknown>> = {};
 
-export function walkMessage(ctx: WalkContext, desc: DescMessage, message: Message, json: unknown, path: Segment[]): void {
-  walkPlanned(ctx, planOf(ctx.schema, ctx.plans, desc), message, json, path);
+/**
+ * Walks `message` (decoded from `json` as `desc`). `typed`: `json` is an Any written inline, whose
+ * "@type" key names the type rather than a field (fromJson skips it as an unknown key; so does the walk).
+ */
+export function walkMessage(ctx: WalkContext, desc: DescMessage, message: Message, json: unknown, path: Segment[], typed = false): void {
+  walkPlanned(ctx, planOf(ctx.schema, ctx.plans, desc), message, json, path, typed);
 }
 
-function walkPlanned(ctx: WalkContext, plan: MessagePlan, message: Local, json: unknown, path: Segment[]): void {
+function walkPlanned(ctx: WalkContext, plan: MessagePlan, message: Local, json: unknown, path: Segment[], typed = false): void {
   if (plan.custom) return;
   const record = isObject(json) ? json : undefined;
   // The fields to visit, in field order: those written (a field fromJson set was written), with the
@@ -85,6 +85,7 @@ function walkPlanned(ctx: WalkContext, plan: MessagePlan, message: Local, json: 
   if (record) {
     for (const key in record) {
       if (!Object.prototype.hasOwnProperty.call(record, key)) continue; // own keys only, as Object.keys
+      if (typed && key === '@type') continue;
       const index = plan.known.get(key);
       if (index !== undefined) {
         // Insertion in field order (a message sets a handful of fields).
@@ -260,7 +261,7 @@ function walkFieldAt(ctx: WalkContext, plan: FieldPlan, message: Local, json: Re
 function walkNested(ctx: WalkContext, plan: FieldPlan, desc: DescMessage, held: unknown, json: unknown, path: Segment[]): void {
   if (desc.typeName === 'google.protobuf.Any') {
     const inner = unpackAny(ctx, held as Any, json);
-    if (inner) walkMessage(ctx, inner.desc, inner.message, inner.json ?? (isObject(json) ? json.value : undefined), path);
+    if (inner) walkMessage(ctx, inner.desc, inner.message, inner.json ?? (isObject(json) ? json.value : undefined), path, inner.json !== undefined);
     return;
   }
   // Wrappers (held bare) and Struct (held as JSON) have their own JSON form: custom plans, not walked.
