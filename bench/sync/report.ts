@@ -19,16 +19,6 @@ export function latenciesAround(r: Result, stalls: readonly Stall[], overlapping
   return r.samples.flatMap((s) => (s.served === undefined || overlapsStall(stalls, s.renamed, s.served) !== overlapping ? [] : [s.served - s.renamed]));
 }
 
-/** Changes whose processes (Envoy, sidecar, the probe) waited less than this for a CPU in all (interleaved). */
-export const CALM_WAIT_MS = Number(process.env.BENCH_CPU_WAIT_MS ?? '') || 5;
-
-const waitedOf = (s: Sample) => (s.waitedMs === undefined || s.probeWaitedMs === undefined ? undefined : s.waitedMs + s.probeWaitedMs);
-
-/** ms from swap to served of the changes whose processes waited less than CALM_WAIT_MS for a CPU. */
-export function latenciesWithCpu(r: Result): number[] {
-  return r.samples.flatMap((s) => { const waited = waitedOf(s); return s.served === undefined || waited === undefined || waited >= CALM_WAIT_MS ? [] : [s.served - s.renamed]; });
-}
-
 /** What each implementation delivered to Envoy, and its memory. */
 export function deliveryTable(results: Result[]): string {
   return render([
@@ -53,7 +43,7 @@ export function deliveryTable(results: Result[]): string {
 /** Paced scenarios: swap → served over all changes, next to the changes a stall of the machine overlapped and the figures without them. */
 export function latencyTable(results: Result[], stalls: readonly Stall[]): string {
   return render([
-    ['scenario', 'implementation', 'n', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'served newer first', 'during a stall', 'outside stalls: n, p50 / p90 ms', 'waited for a CPU p50 / p90 ms: Envoy+sidecar; probe', `waited < ${String(CALM_WAIT_MS)} ms: n, p50 / p90 ms`, 'verdict p50/p99 ms', 'GC in swap → verdict'],
+    ['scenario', 'implementation', 'n', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'served newer first', 'during a stall', 'outside stalls: n, p50 / p90 ms', 'waited for a CPU p50 / p90 ms: Envoy+sidecar; probe', 'verdict p50/p99 ms', 'GC in swap → verdict'],
     ...results.filter((r) => r.paced).map((r) => {
       const all = latencies(r);
       const clear = latenciesAround(r, stalls, false);
@@ -69,7 +59,6 @@ export function latencyTable(results: Result[], stalls: readonly Stall[]): strin
         String(all.length - clear.length),
         `${clear.length}, ${p50p90(clear)}`,
         r.samples.some((s) => s.waitedMs !== undefined) ? `${p50p90(r.samples.flatMap((s) => (s.waitedMs === undefined ? [] : [s.waitedMs])))}; ${p50p90(r.samples.flatMap((s) => (s.probeWaitedMs === undefined ? [] : [s.probeWaitedMs])))}` : '-',
-        r.samples.some((s) => s.waitedMs !== undefined) ? `${String(latenciesWithCpu(r).length)}, ${p50p90(latenciesWithCpu(r))}` : '-',
         r.verdictLatencies.length === 0 ? '-' : `${ms(percentile(r.verdictLatencies, 50))}/${ms(percentile(r.verdictLatencies, 99))}`,
         r.gc === undefined || r.gc.windows === 0 ? '-' : `${r.gc.withGc}/${r.gc.windows}: ${r.gc.major} major, ${r.gc.minor} minor (${r.gc.forced} forced), ${r.gc.ms.toFixed(1)} ms`,
       ];
