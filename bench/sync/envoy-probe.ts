@@ -12,6 +12,8 @@ import type { EnvoyProcess } from '../../test/envoy/envoy.js';
  */
 export class ServedPoller {
   readonly firstServed = new Map<number, number>();
+  /** Per wanted version: answers with an older version (and when the last came), failed probes. */
+  readonly probesFor = new Map<number, { older: number; lastOlderAt: number | undefined; failed: number }>();
   private newest = -1;
   private wanted = -1;
   private running = true;
@@ -35,14 +37,22 @@ export class ServedPoller {
         this.wake = undefined;
         continue;
       }
+      const wanted = this.wanted;
       const body = await probe(this.port);
       const at = performance.now();
       const version = body === undefined ? undefined : /^lds v(\d+)$/.exec(body)?.[1];
+      const counts = this.probesFor.get(wanted) ?? { older: 0, lastOlderAt: undefined, failed: 0 };
+      this.probesFor.set(wanted, counts);
       if (version === undefined) {
+        counts.failed++;
         await sleep(1);
         continue;
       }
       const n = Number(version);
+      if (n < wanted) {
+        counts.older++;
+        counts.lastOlderAt = at;
+      }
       if (!this.firstServed.has(n)) this.firstServed.set(n, at);
       this.newest = Math.max(this.newest, n);
     }

@@ -73,14 +73,7 @@ export async function runInterleaved(scenario: Scenario, impls: Implementation[]
 
 /** `blocks` blocks of the indexes 0..`size`-1, each block shuffled (Fisher-Yates over a seeded mulberry32). */
 export function balancedOrder(size: number, blocks: number, seed: number): number[] {
-  let state = seed >>> 0;
-  const random = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const random = seededRandom(seed);
   const order: number[] = [];
   for (let block = 0; block < blocks; block++) {
     const indexes = Array.from({ length: size }, (_, index) => index);
@@ -91,4 +84,16 @@ export function balancedOrder(size: number, blocks: number, seed: number): numbe
     order.push(...indexes);
   }
   return order;
+}
+
+/** mulberry32: numbers in [0, 1), the same sequence for the same seed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
 }

@@ -1,4 +1,5 @@
 // What bench:sync prints: per implementation and scenario, side by side.
+import { seededRandom } from './modes.js';
 import { overlapsStall, type Stall } from './stalls.js';
 import { latencies, perChange, percentile, superseded, type Result, type Sample } from './result.js';
 
@@ -88,20 +89,45 @@ export function pairedTable(results: Result[], stalls: readonly Stall[]): string
         if (!overlapsStall(stalls, s.renamed, s.served) && !overlapsStall(stalls, f.renamed, f.served)) calm.push({ ours: s.served - s.renamed, floor: f.served - f.renamed });
       }
       const gap = (ours: number[], theirs: number[]) => { const a = percentile(ours, 90); const b = percentile(theirs, 90); return a === undefined || b === undefined ? '-' : (a - b).toFixed(2); };
+      const pairs = r.samples.filter(served).flatMap((s) => { const f = floorBlocks.get(blockOf(s)); return f === undefined ? [] : [{ ours: s.served - s.renamed, floor: f.served - f.renamed }]; });
+      const interval = p90GapInterval(pairs);
       rows.push([
         r.id,
         `${r.impl} − ${FLOOR}`,
         String(diffs.length),
         [10, 50, 90].map((p) => ms(percentile(diffs, p))).join(' / '),
         `${diffs.filter((d) => d < 0).length}/${diffs.length}`,
-        gap(latencies(r), latencies(floor)),
+        `${gap(latencies(r), latencies(floor))} (${interval === undefined ? '-' : `${ms(interval[0])} .. ${ms(interval[1])}`})`,
         gap(latenciesAround(r, stalls, false), latenciesAround(floor, stalls, false)),
         `${calm.length}: ${gap(calm.map((c) => c.ours), calm.map((c) => c.floor))}`,
       ]);
     }
   }
   if (rows.length === 0) return undefined;
-  return render([['scenario', 'pair', 'blocks', 'difference p10 / p50 / p90 ms', 'faster in', 'p90 gap, all ms', 'p90 gap, outside stalls ms', 'blocks no stall touched: n, p90 gap ms'], ...rows]);
+  return render([['scenario', 'pair', 'blocks', 'difference p10 / p50 / p90 ms', 'faster in', 'p90 gap, all ms (95 % interval)', 'p90 gap, outside stalls ms', 'blocks no stall touched: n, p90 gap ms'], ...rows]);
+}
+
+/**
+ * How well this many blocks pin the p90 gap down: the 2.5th and 97.5th percentiles of
+ * p90(ours) − p90(floor's) over 2,000 resamplings of the blocks with replacement (a paired
+ * bootstrap; fixed seed, so a run prints the same interval for the same figures).
+ */
+export function p90GapInterval(pairs: readonly { ours: number; floor: number }[]): [number, number] | undefined {
+  if (pairs.length < 20) return undefined;
+  const random = seededRandom(1);
+  const gaps: number[] = [];
+  for (let round = 0; round < 2000; round++) {
+    const ours: number[] = [];
+    const floor: number[] = [];
+    for (const _ of pairs) {
+      const pair = pairs[Math.floor(random() * pairs.length)];
+      if (pair === undefined) continue;
+      ours.push(pair.ours);
+      floor.push(pair.floor);
+    }
+    gaps.push((percentile(ours, 90) ?? 0) - (percentile(floor, 90) ?? 0));
+  }
+  return [percentile(gaps, 2.5) ?? 0, percentile(gaps, 97.5) ?? 0];
 }
 
 /**

@@ -231,7 +231,12 @@ export class Setup {
       samples.push(sample);
       if (process.env.BENCH_DUMP && served !== undefined) process.stderr.write(`${this.impl.name} v${version} ${(served - renamed).toFixed(2)} ms\n`);
       // On the monotonic clock every process shares, to line up with the watcher's or Envoy's own timestamps.
-      if (process.env.BENCH_TIMES && served !== undefined) appendFileSync(process.env.BENCH_TIMES, `${this.impl.name} ${this.scenario.id} ${version} ${(renamed + MONOTONIC_OFFSET_MS).toFixed(3)} ${(served + MONOTONIC_OFFSET_MS).toFixed(3)} ${sample.own ? 'own' : 'newer'}\n`);
+      // Then what the probe saw while it waited: answers with an older version (the last one's time), failed probes.
+      if (process.env.BENCH_TIMES && served !== undefined) {
+        const probes = this.poller.probesFor.get(version);
+        const lastOlder = probes?.lastOlderAt === undefined ? '-' : (probes.lastOlderAt + MONOTONIC_OFFSET_MS).toFixed(3);
+        appendFileSync(process.env.BENCH_TIMES, `${this.impl.name} ${this.scenario.id} ${version} ${(renamed + MONOTONIC_OFFSET_MS).toFixed(3)} ${(served + MONOTONIC_OFFSET_MS).toFixed(3)} ${sample.own ? 'own' : 'newer'} ${String(probes?.older ?? 0)} ${lastOlder} ${String(probes?.failed ?? 0)}\n`);
+      }
     }
     return samples;
   }

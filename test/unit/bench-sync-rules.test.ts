@@ -6,7 +6,8 @@ import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { balancedOrder } from '../../bench/sync/modes.js';
+import { balancedOrder, seededRandom } from '../../bench/sync/modes.js';
+import { p90GapInterval } from '../../bench/sync/report.js';
 import { overlapsStall } from '../../bench/sync/stalls.js';
 import { WATCHER_TRACE_PRELOAD, readTrace } from '../../bench/sync/trace.js';
 
@@ -70,4 +71,18 @@ test("the watcher's trace sees renameSync and readlinkSync imported by name (ESM
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('the p90 gap interval: around the true gap when it is clear, wide when the tails are noise', () => {
+  const random = seededRandom(3);
+  // ours = floor's + 2 ms on every change: the gap is 2 ms whatever the resampling.
+  const shifted = Array.from({ length: 200 }, () => { const floor = 5 + random() * 20; return { ours: floor + 2, floor }; });
+  const [low, high] = p90GapInterval(shifted) ?? [NaN, NaN];
+  assert.ok(low > 1.9 && high < 2.1, `${String(low)} .. ${String(high)}`);
+  // Same distribution, independent heavy tails (a 50-500 ms stall on 15 % of the changes of each).
+  const tail = () => (random() < 0.15 ? 50 + random() * 450 : 5 + random() * 20);
+  const noisy = Array.from({ length: 200 }, () => ({ ours: tail(), floor: tail() }));
+  const [nLow, nHigh] = p90GapInterval(noisy) ?? [NaN, NaN];
+  assert.ok(nHigh - nLow > 50, `${String(nLow)} .. ${String(nHigh)}`);
+  assert.equal(p90GapInterval(shifted.slice(0, 10)), undefined);
 });
