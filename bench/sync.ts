@@ -27,7 +27,7 @@ import { defaultConfig } from '../src/inject/config.js';
 import { parseQuantity } from '../src/inject/quantity.js';
 import { WATCHER_ENV, inotifyScriptImplementation, watchedDirectoryImplementation, watcherImplementation } from './sync/implementations.js';
 import { runInterleaved, runRounds } from './sync/modes.js';
-import { FLOOR, deliveryTable, latenciesAround, latencyTable, pairedTable, stallSummary, stepsTable } from './sync/report.js';
+import { FLOOR, appliedOf, deliveryTable, latenciesAround, latencyTable, pairedTable, stallSummary, stepsTable } from './sync/report.js';
 import { latencies, perChange, percentile, type Result } from './sync/result.js';
 import { filesystemOf, findRoots } from './sync/roots.js';
 import { SCENARIOS } from './sync/scenarios.js';
@@ -98,6 +98,7 @@ async function main(): Promise<void> {
   const row = (id: string, name: string) => results.find((r) => r.impl === name && r.id === id);
   const p = (r: Result | undefined, at: number) => (r === undefined ? undefined : percentile(latencies(r), at));
   const pClear = (r: Result | undefined, at: number) => (r === undefined ? undefined : percentile(latenciesAround(r, stalls, false), at));
+  const pApplied = (r: Result | undefined) => (r === undefined ? undefined : percentile(appliedOf(r), 90));
   const steadyWatch = row('steady', 'watch');
   const steadyScript = row('steady', script.name);
   const steadyFloor = row('steady', FLOOR);
@@ -120,6 +121,10 @@ async function main(): Promise<void> {
     [
       `watch: small p90 within 3 ms of watched_directory's, changes no stall overlapped (${pClear(smallWatch, 90)?.toFixed(2) ?? '-'} vs ${pClear(smallFloor, 90)?.toFixed(2) ?? '-'} ms)`,
       within(pClear(smallWatch, 90), pClear(smallFloor, 90), 3),
+    ],
+    [
+      `watch: small swap → Envoy applied p90 within 3 ms of watched_directory's (${pApplied(smallWatch)?.toFixed(2) ?? '-'} vs ${pApplied(smallFloor)?.toFixed(2) ?? '-'} ms; without the new listener's way to Envoy's worker)`,
+      within(pApplied(smallWatch), pApplied(smallFloor), 3),
     ],
     [
       'watch: no garbage collection between a ..data rename and its verdict (small)',

@@ -113,3 +113,24 @@ export function acceptedLdsVersion(line: string): number | undefined {
   }
 }
 
+
+/**
+ * When Envoy last applied an LDS update to a listener: the latest `last_updated` among the dynamic
+ * listeners in `/config_dump?resource=dynamic_listeners` (ListenersConfigDump.DynamicListener
+ * .active_state), set on Envoy's main thread when its listener manager took the update, before the
+ * new listener reaches a worker. Envoy 1.40 keeps an updated listener's `version_info` at the
+ * version that created it, so the version cannot be read there: with one change in flight, a time
+ * after the swap is that change's. As performance.now() of this process (Envoy's wall clock in RFC
+ * 3339, to the millisecond, against performance.timeOrigin); undefined with no dynamic listener.
+ */
+export async function ldsAppliedAt(envoy: EnvoyProcess): Promise<number | undefined> {
+  const dump = (await envoy.configDump('resource=dynamic_listeners')) as { configs?: { active_state?: { last_updated?: string } }[] };
+  let latest: number | undefined;
+  for (const listener of dump.configs ?? []) {
+    const match = /^(.+T\d\d:\d\d:\d\d)(\.\d+)?Z$/.exec(listener.active_state?.last_updated ?? '');
+    if (match?.[1] === undefined) continue;
+    const wallMs = Date.parse(`${match[1]}Z`) + Number(`0${match[2] ?? ''}`) * 1000;
+    latest = Math.max(latest ?? -Infinity, wallMs - performance.timeOrigin);
+  }
+  return latest;
+}

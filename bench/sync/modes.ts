@@ -40,8 +40,8 @@ export async function runRounds(scenario: Scenario, impls: Implementation[], roo
 /**
  * Every implementation set up at once, then `scenario.changes` changes for each, change by change in a
  * random order balanced over every block of `impls.length` changes (each implementation once per
- * block), one change in flight at a time: the swap, Envoy serving it, the watcher's verdict line, the
- * scenario's pause, then the next change (to whichever setup the order says). The setups not
+ * block), one change in flight at a time: the swap, Envoy serving it, the watcher's verdict line, a
+ * look at when Envoy applied it (its config dump), the scenario's pause, then the next change (to whichever setup the order says). The setups not
  * changing wait. A stall of the machine therefore falls on the implementations alike; `seq` in the
  * samples and the blocks give the paired view (report.ts).
  */
@@ -61,6 +61,7 @@ export async function runInterleaved(scenario: Scenario, impls: Implementation[]
       await waitUntil(() => setup.served(version), SERVED_WITHIN_MS, 1);
       setup.servedNow(version);
       await waitUntil(() => setup.judged(version), JUDGED_WITHIN_MS, 1);
+      await setup.readApplied(version);
       await sleep(scenario.intervalMs);
     }
     const results: Result[] = [];

@@ -20,6 +20,11 @@ export function latenciesAround(r: Result, stalls: readonly Stall[], overlapping
   return r.samples.flatMap((s) => (s.served === undefined || overlapsStall(stalls, s.renamed, s.served) !== overlapping ? [] : [s.served - s.renamed]));
 }
 
+/** ms from swap to Envoy applying the change on its main thread (interleaved), per change. */
+export function appliedOf(r: Result): number[] {
+  return r.samples.flatMap((s) => (s.applied === undefined ? [] : [s.applied - s.renamed]));
+}
+
 /** What each implementation delivered to Envoy, and its memory. */
 export function deliveryTable(results: Result[]): string {
   return render([
@@ -44,7 +49,7 @@ export function deliveryTable(results: Result[]): string {
 /** Paced scenarios: swap → served over all changes, next to the changes a stall of the machine overlapped and the figures without them. */
 export function latencyTable(results: Result[], stalls: readonly Stall[]): string {
   return render([
-    ['scenario', 'implementation', 'n', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'served newer first', 'during a stall', 'outside stalls: n, p50 / p90 ms', 'waited for a CPU p50 / p90 ms: Envoy+sidecar; probe', 'verdict p50/p99 ms', 'GC in swap → verdict'],
+    ['scenario', 'implementation', 'n', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'served newer first', 'during a stall', 'outside stalls: n, p50 / p90 ms', 'waited for a CPU p50 / p90 ms: Envoy+sidecar; probe', 'swap → Envoy applied: n, p50 / p90 / p99 ms', 'verdict p50/p99 ms', 'GC in swap → verdict'],
     ...results.filter((r) => r.paced).map((r) => {
       const all = latencies(r);
       const clear = latenciesAround(r, stalls, false);
@@ -60,6 +65,7 @@ export function latencyTable(results: Result[], stalls: readonly Stall[]): strin
         String(all.length - clear.length),
         `${clear.length}, ${p50p90(clear)}`,
         r.samples.some((s) => s.waitedMs !== undefined) ? `${p50p90(r.samples.flatMap((s) => (s.waitedMs === undefined ? [] : [s.waitedMs])))}; ${p50p90(r.samples.flatMap((s) => (s.probeWaitedMs === undefined ? [] : [s.probeWaitedMs])))}` : '-',
+        appliedOf(r).length === 0 ? '-' : `${String(appliedOf(r).length)}, ${[50, 90, 99].map((p) => ms(percentile(appliedOf(r), p))).join(' / ')}`,
         r.verdictLatencies.length === 0 ? '-' : `${ms(percentile(r.verdictLatencies, 50))}/${ms(percentile(r.verdictLatencies, 99))}`,
         r.gc === undefined || r.gc.windows === 0 ? '-' : `${r.gc.withGc}/${r.gc.windows}: ${r.gc.major} major, ${r.gc.minor} minor (${r.gc.forced} forced), ${r.gc.ms.toFixed(1)} ms`,
       ];
@@ -91,6 +97,8 @@ export function pairedTable(results: Result[], stalls: readonly Stall[]): string
       const gap = (ours: number[], theirs: number[]) => { const a = percentile(ours, 90); const b = percentile(theirs, 90); return a === undefined || b === undefined ? '-' : (a - b).toFixed(2); };
       const pairs = r.samples.filter(served).flatMap((s) => { const f = floorBlocks.get(blockOf(s)); return f === undefined ? [] : [{ ours: s.served - s.renamed, floor: f.served - f.renamed }]; });
       const interval = p90GapInterval(pairs);
+      const appliedPairs = r.samples.flatMap((s) => { const f = floorBlocks.get(blockOf(s)); return f?.applied === undefined || s.applied === undefined ? [] : [{ ours: s.applied - s.renamed, floor: f.applied - f.renamed }]; });
+      const appliedInterval = p90GapInterval(appliedPairs);
       rows.push([
         r.id,
         `${r.impl} − ${FLOOR}`,
@@ -100,11 +108,12 @@ export function pairedTable(results: Result[], stalls: readonly Stall[]): string
         `${gap(latencies(r), latencies(floor))} (${interval === undefined ? '-' : `${ms(interval[0])} .. ${ms(interval[1])}`})`,
         gap(latenciesAround(r, stalls, false), latenciesAround(floor, stalls, false)),
         `${calm.length}: ${gap(calm.map((c) => c.ours), calm.map((c) => c.floor))}`,
+        appliedPairs.length === 0 ? '-' : `${gap(appliedPairs.map((a) => a.ours), appliedPairs.map((a) => a.floor))} (${appliedInterval === undefined ? '-' : `${ms(appliedInterval[0])} .. ${ms(appliedInterval[1])}`})`,
       ]);
     }
   }
   if (rows.length === 0) return undefined;
-  return render([['scenario', 'pair', 'blocks', 'difference p10 / p50 / p90 ms', 'faster in', 'p90 gap, all ms (95 % interval)', 'p90 gap, outside stalls ms', 'blocks no stall touched: n, p90 gap ms'], ...rows]);
+  return render([['scenario', 'pair', 'blocks', 'difference p10 / p50 / p90 ms', 'faster in', 'p90 gap, all ms (95 % interval)', 'p90 gap, outside stalls ms', 'blocks no stall touched: n, p90 gap ms', 'swap → Envoy applied: p90 gap ms (95 % interval)'], ...rows]);
 }
 
 /**

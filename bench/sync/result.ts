@@ -27,6 +27,8 @@ export interface Sample {
    */
   waitedMs?: number;
   probeWaitedMs?: number;
+  /** Interleaved: Envoy applied this LDS version on its main thread (its listener's last_updated; envoy-probe.ts). */
+  applied?: number;
 }
 
 export interface GcInWindows {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { bootstrapYaml, freePorts, startEnvoy, type EnvoyProcess } from '../../test/envoy/envoy.js';
 import { AtomicWriter, BOOTSTRAP, EnvoyStandIn, analyzeReloads, ldsProbeBody, publishedText, rssAnonKiB, sha256, xdsFile } from '../../test/sync/harness.js';
 import { runQueueWaitMs } from './cpu-wait.js';
-import { ServedPoller, acceptedLdsVersion, counters, type Counters } from './envoy-probe.js';
+import { ServedPoller, acceptedLdsVersion, counters, ldsAppliedAt, type Counters } from './envoy-probe.js';
 import { waitUntil, type Implementation, type Running } from './implementations.js';
 import { filesystemOf, type Roots } from './roots.js';
 import type { GcInWindows, Result, Sample } from './result.js';
@@ -26,6 +26,8 @@ export class Setup {
   /** Run-queue wait (cpu-wait.ts) before each version's swap: Envoy + sidecar, and this process (the probe). */
   private readonly waitBefore = new Map<number, { work: number; probe: number }>();
   private readonly waited = new Map<number, { work: number; probe: number }>();
+  /** When Envoy applied each version (interleaved; ldsAppliedAt). */
+  private readonly applied = new Map<number, number>();
   private rssMax: number | undefined;
   private readonly sampler: NodeJS.Timeout;
   private readonly poller: ServedPoller;
@@ -120,6 +122,14 @@ export class Setup {
     if (before === undefined) return;
     const after = this.runQueueWait();
     this.waited.set(version, { work: after.work - before.work, probe: after.probe - before.probe });
+  }
+
+  /** One change in flight at a time (interleaved): once it is served and judged, ask Envoy when it applied `version`. */
+  async readApplied(version: number): Promise<void> {
+    const at = await ldsAppliedAt(this.envoy).catch(() => undefined);
+    const renamed = this.renamedAt.get(version);
+    // Millisecond resolution: an apply within the swap's millisecond reads as up to 1 ms before it.
+    if (at !== undefined && renamed !== undefined && at >= renamed - 1) this.applied.set(version, Math.max(at, renamed));
   }
 
   private runQueueWait(): { work: number; probe: number } {
@@ -227,6 +237,8 @@ export class Setup {
       const served = servedFrom.get(version);
       const waited = this.waited.get(version);
       const sample: Sample = { version, seq: this.seqOf.get(version) ?? version, renamed, served, own: firstServed.has(version), ...(waited === undefined ? {} : { waitedMs: waited.work, probeWaitedMs: waited.probe }) };
+      const applied = this.applied.get(version);
+      if (applied !== undefined) sample.applied = applied;
       if (trace !== undefined) this.traced(sample, this.renamedAt.get(version + 1) ?? Infinity, trace);
       samples.push(sample);
       if (process.env.BENCH_DUMP && served !== undefined) process.stderr.write(`${this.impl.name} v${version} ${(served - renamed).toFixed(2)} ms\n`);
