@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   console.log('');
   console.log(deliveryTable(results));
   console.log('\nswap → served: from kubelet\'s ..data rename to Envoy first serving that version or a newer one (served newer first: changes Envoy never served themselves, counted until the newer one was served); during a stall: changes whose swap → served overlapped a stall of the machine');
-  console.log('GC in swap → verdict: changes in whose window (..data rename → the watcher writes its lds.yaml verdict line) the watcher started a garbage collection / changes with a verdict; those collections, their time');
+  console.log('GC in swap → verdict: changes in whose window (..data rename → the watcher writes its lds.yaml verdict line) the watcher started a garbage collection / changes with a verdict (of them, with one after the watcher\'s first rename); those collections, their time');
   console.log(latencyTable(results, stalls));
   const paired = pairedTable(results, stalls);
   if (paired !== undefined) console.log(`\npaired (interleaved): each change against the floor's change in the same block; difference = ours − floor's swap → served; faster in: blocks where ours was faster\n${paired}`);
@@ -129,6 +129,10 @@ async function main(): Promise<void> {
     [
       'watch: no garbage collection between a ..data rename and its verdict (small)',
       smallWatch?.gc === undefined ? undefined : smallWatch.gc.withGc === 0,
+    ],
+    [
+      "watch: no garbage collection between the watcher's rename and its verdict (small)",
+      smallWatch?.gc === undefined ? undefined : smallWatch.gc.afterRename === 0,
     ],
     [
       `watch: steady p99 within 5 ms of watched_directory's (${p(steadyFloor, 99)?.toFixed(2) ?? '-'} ms; deployed: tmpfs)`,

@@ -67,7 +67,7 @@ export function latencyTable(results: Result[], stalls: readonly Stall[]): strin
         r.samples.some((s) => s.waitedMs !== undefined) ? `${p50p90(r.samples.flatMap((s) => (s.waitedMs === undefined ? [] : [s.waitedMs])))}; ${p50p90(r.samples.flatMap((s) => (s.probeWaitedMs === undefined ? [] : [s.probeWaitedMs])))}` : '-',
         appliedOf(r).length === 0 ? '-' : `${String(appliedOf(r).length)}, ${[50, 90, 99].map((p) => ms(percentile(appliedOf(r), p))).join(' / ')}`,
         r.verdictLatencies.length === 0 ? '-' : `${ms(percentile(r.verdictLatencies, 50))}/${ms(percentile(r.verdictLatencies, 99))}`,
-        r.gc === undefined || r.gc.windows === 0 ? '-' : `${r.gc.withGc}/${r.gc.windows}: ${r.gc.major} major, ${r.gc.minor} minor (${r.gc.forced} forced), ${r.gc.ms.toFixed(1)} ms`,
+        r.gc === undefined || r.gc.windows === 0 ? '-' : `${r.gc.withGc}/${r.gc.windows} (${r.gc.afterRename} after the rename): ${r.gc.major} major, ${r.gc.minor} minor (${r.gc.forced} forced), ${r.gc.ms.toFixed(1)} ms`,
       ];
     }),
   ]);

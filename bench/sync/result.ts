@@ -36,6 +36,8 @@ export interface GcInWindows {
   windows: number;
   /** Of those, windows in which at least one collection started. */
   withGc: number;
+  /** Of those, windows with a collection between the watcher's first rename and its verdict line. */
+  afterRename: number;
   major: number;
   minor: number;
   /** Of those, forced (the watcher's own gc() call). */
@@ -118,6 +120,7 @@ export function merge(rounds: Result[]): Result {
     gc: gcs.length === 0 ? undefined : {
       windows: gcs.reduce((t, g) => t + g.windows, 0),
       withGc: gcs.reduce((t, g) => t + g.withGc, 0),
+      afterRename: gcs.reduce((t, g) => t + g.afterRename, 0),
       major: gcs.reduce((t, g) => t + g.major, 0),
       minor: gcs.reduce((t, g) => t + g.minor, 0),
       forced: gcs.reduce((t, g) => t + g.forced, 0),

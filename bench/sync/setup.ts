@@ -288,7 +288,7 @@ export class Setup {
   }
 
   private gcInWindows(trace: WatcherTrace): GcInWindows {
-    const gc: GcInWindows = { windows: 0, withGc: 0, major: 0, minor: 0, forced: 0, ms: 0 };
+    const gc: GcInWindows = { windows: 0, withGc: 0, afterRename: 0, major: 0, minor: 0, forced: 0, ms: 0 };
     for (const { at, line } of trace.verdicts) {
       const version = acceptedLdsVersion(line);
       const renamed = version === undefined ? undefined : this.renamedAt.get(version);
@@ -296,6 +296,9 @@ export class Setup {
       gc.windows++;
       const inside = trace.gcs.filter((entry) => entry.at >= renamed && entry.at <= at);
       if (inside.length > 0) gc.withGc++;
+      // The watcher's first rename into the target for this change: from there on Envoy is judging.
+      const firstRename = trace.renames.find((r) => r.at >= renamed && r.at <= at && FILES.some((file) => r.to === join(this.dirs.target, file)))?.at;
+      if (firstRename !== undefined && inside.some((entry) => entry.at >= firstRename)) gc.afterRename++;
       for (const entry of inside) {
         if (entry.major) gc.major++;
         else gc.minor++;
