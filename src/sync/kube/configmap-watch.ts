@@ -10,7 +10,7 @@
 // the watch is ended locally shortly after the timeoutSeconds it asked for, and a periodic check
 // (watch-health.ts) tells a silent connection from an idle watch.
 import { ApiHttpError as HttpError, apiHttpError as httpError, problemOfError as classify, watchError as wrapWatchError } from './api-problem.js';
-import { statusOf } from './connection.js';
+import { sessionOf, statusOf, type KubeSession } from './connection.js';
 import { olderResourceVersion } from './resource-version.js';
 import { ReadinessGate, type Readiness } from './readiness.js';
 import { probeReadyz, type ReadyzVerdict } from './readyz-probe.js';
@@ -22,7 +22,7 @@ import { openWatch, type WatchStream } from './watch-stream.js';
 import { scheduleChecks } from './check-schedule.js';
 
 export type { ConfigMapEvent, ConfigMapObject } from './configmap-object.js';
-export { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, type ConfigMapWatchOptions } from './configmap-watch-options.js';
+export { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, type CheckCompanion, type ConfigMapWatchOptions } from './configmap-watch-options.js';
 
 type Interrupt = { relist: string } | { failure: HttpError };
 
@@ -188,41 +188,56 @@ export class ConfigMapWatch {
 
   /**
    * One check of the watch (watch-health.ts): the ConfigMap's metadata from the apiserver's cache (a
-   * list by name at resourceVersion 0 on a connection of its own: CHECK_REQUEST) against what the watch said.
+   * list by name at resourceVersion 0: CHECK_REQUEST) against what the watch said; on a connection of
+   * its own (a session), which the companion's read shares when due, closed once both are answered.
    */
   private async check(): Promise<void> {
     if (this.checking || this.stopped) return;
     this.checking = true;
     this.stats.checks++;
+    const everyMs = this.options.checkMs ?? DEFAULT_CHECK_MS;
+    const companion = this.options.companion?.rideAlong(everyMs) === true ? this.options.companion : undefined;
+    const session = sessionOf(this.options.connection);
+    try {
+      if (await this.checkOn(session)) await companion?.read(session);
+    } finally {
+      session.end();
+      this.checking = false;
+    }
+  }
+
+  /** The check's request on `session` and what its answer calls for; false when unanswered (the session's connection is gone). */
+  private async checkOn(session: KubeSession): Promise<boolean> {
     const sentAt = this.now();
     const timeoutMs = this.options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
+    let res;
     try {
       const query = new URLSearchParams({ fieldSelector: this.fieldSelector, resourceVersion: '0' });
-      const res = await this.options.connection.request('GET', `${this.path}?${query.toString()}`, undefined, undefined, timeoutMs, CHECK_REQUEST);
-      // An answer, even a refusal, means the API is not silent, and an open watch keeps delivering
-      // after a Role or token change (the apiserver authorizes a watch when it starts): the watch
-      // goes on, and the caller says the refusal, which the next list will meet too.
-      if (res.status !== 200) {
-        this.options.logger.debug({ status: res.status, body: res.text.slice(0, 300) }, 'watch check refused; the watch goes on');
-        this.options.onCheck?.(classify(httpError('check', res)));
-        return;
-      }
-      this.options.onCheck?.(undefined);
-      const item = (res.body as { items?: ConfigMapObject[] }).items?.find((cm) => cm.metadata.name === this.options.name);
-      const verdict = judgeCheck(item === undefined ? { exists: false } : { exists: true, uid: item.metadata.uid, resourceVersion: item.metadata.resourceVersion }, this.state);
-      if (verdict.current) {
-        this.options.onConfirmed?.(sentAt);
-        return;
-      }
-      this.stats.missed++;
-      this.options.logger.info({ why: verdict.why }, 'the watch missed a change (a silent connection?): listing again');
-      this.interruptWatch({ relist: verdict.why });
+      res = await session.request('GET', `${this.path}?${query.toString()}`, undefined, undefined, timeoutMs, CHECK_REQUEST);
     } catch (err) {
       // No answer: the apiserver, or the path to it, is silent. The pooled connections may be too.
       this.interruptWatch({ failure: new HttpError('check', 0, (err as Error).message) });
-    } finally {
-      this.checking = false;
+      return false;
     }
+    // An answer, even a refusal, means the API is not silent, and an open watch keeps delivering
+    // after a Role or token change (the apiserver authorizes a watch when it starts): the watch
+    // goes on, and the caller says the refusal, which the next list will meet too.
+    if (res.status !== 200) {
+      this.options.logger.debug({ status: res.status, body: res.text.slice(0, 300) }, 'watch check refused; the watch goes on');
+      this.options.onCheck?.(classify(httpError('check', res)));
+      return true;
+    }
+    this.options.onCheck?.(undefined);
+    const item = (res.body as { items?: ConfigMapObject[] }).items?.find((cm) => cm.metadata.name === this.options.name);
+    const verdict = judgeCheck(item === undefined ? { exists: false } : { exists: true, uid: item.metadata.uid, resourceVersion: item.metadata.resourceVersion }, this.state);
+    if (verdict.current) {
+      this.options.onConfirmed?.(sentAt);
+      return true;
+    }
+    this.stats.missed++;
+    this.options.logger.info({ why: verdict.why }, 'the watch missed a change (a silent connection?): listing again');
+    this.interruptWatch({ relist: verdict.why });
+    return true;
   }
 
   /** A method, not the field: a check sets it while the watch is awaited. */
@@ -272,7 +287,7 @@ export class ConfigMapWatch {
     });
     // client-go's typed Watch ends the request on the client side at timeoutSeconds too.
     const deadline = setTimeout(() => { stream.abort(); }, timeoutSeconds * 1000 + WATCH_DEADLINE_GRACE_MS);
-    const checks = scheduleChecks(this.options.checkMs ?? DEFAULT_CHECK_MS, () => { void this.check(); }, this.options.randomCheckPhase === false ? undefined : (this.options.random ?? Math.random));
+    const checks = scheduleChecks(this.options.checkMs ?? DEFAULT_CHECK_MS, () => { void this.check().catch((err: unknown) => { this.options.logger.error({ err }, 'the watch check failed'); }); }, this.options.randomCheckPhase === false ? undefined : (this.options.random ?? Math.random));
     // The watch may hang before its controller exists (a silent connection before the headers).
     await Promise.race([ended, new Promise<void>((resolve) => { this.interrupted = resolve; })]);
     clearTimeout(deadline);
