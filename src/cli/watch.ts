@@ -226,7 +226,7 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
     checkMs: flags.checkMs,
     checkTimeoutMs: flags.timeoutMs,
     // One connection per check period: the store's read rides on the check's when due.
-    checkCompanion: lastAccepted.carryStoreCheck(),
+    checkCompanion: lastAccepted.storeCheck.carry(),
     backoff: { maxMs: flags.retryMaxMs },
     ...(serviceAccount === undefined ? {} : { serviceAccount }),
     cli,

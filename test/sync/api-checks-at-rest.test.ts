@@ -201,7 +201,7 @@ test('the store check rides on the --api-check\'s connection: one connection per
     });
     const watch = new ConfigMapWatch({
       connection, namespace: 'ns', name: 'envoy-xds', logger: quiet, checkMs: 300, checkTimeoutMs: 2_000,
-      companion: writer.carryStoreCheck(), onEvent: () => undefined, onAvailability: () => undefined,
+      companion: writer.storeCheck.carry(), onEvent: () => undefined, onAvailability: () => undefined,
     });
     watch.start();
     try {
@@ -210,7 +210,7 @@ test('the store check rides on the --api-check\'s connection: one connection per
       const written = api.seen.length;
       const writeSocket = api.seen.at(-1)?.socket;
       const opened = connection.counts?.opened ?? 0;
-      const alone = writer.storeChecks.alone;
+      const alone = writer.storeCheck.stats.alone;
       const after = (): Seen[] => api.seen.slice(written);
       await until('6 checks after the write', () => api.checks().filter((c) => api.seen.indexOf(c) >= written).length >= 6);
       await until('the last period\'s connection closed', () => api.open.size <= 2 && after().every((s) => s.socket.destroyed || s.query.get('watch') !== null));
@@ -226,8 +226,8 @@ test('the store check rides on the --api-check\'s connection: one connection per
       assert.equal(sockets.size, checks.length, `${String(sockets.size)} connections for ${String(checks.length)} periods`);
       assert.equal((connection.counts?.opened ?? 0) - opened, checks.length, 'the client opened one connection per period');
       assert.ok(writeSocket !== undefined && !sockets.has(writeSocket), 'never the write\'s pooled connection');
-      assert.equal(writer.storeChecks.alone, alone, 'none on a connection of its own');
-      assert.ok(writer.storeChecks.carried >= checks.length - 1);
+      assert.equal(writer.storeCheck.stats.alone, alone, 'none on a connection of its own');
+      assert.ok(writer.storeCheck.stats.carried >= checks.length - 1);
 
       api.replaceStore({}); // re-created empty: refilled through a carried check
       await until('refilled', () => api.store?.data?.['lds.yaml'] === 'resources: []\n', 10_000);

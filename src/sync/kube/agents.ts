@@ -51,3 +51,57 @@ export function countingAgent(spec: AgentSpec): HttpAgent {
   };
   return agent;
 }
+
+/**
+ * One KubeConnection's agents: `pool` (keep-alive, up to 4 connections: the watch holds one over
+ * HTTP/1.1, a list or a write takes another), and one per check period (`period()`, one connection:
+ * each request waits for the one before it and takes its connection), which resumes the TLS session
+ * the last connection got, so its handshake skips the certificate.
+ */
+export class ConnectionAgents {
+  readonly counts: ConnectionCounts = { opened: 0, resumed: 0 };
+  readonly pool: HttpAgent;
+  private readonly tickets: TlsSessionCache = {};
+  /** The periods' agents still open: ended with the pool's connections. */
+  private readonly periods = new Set<HttpAgent>();
+
+  private readonly tls: HttpsAgentOptions;
+
+  /** `tls`: the CA, the client certificate and key, and whether not to verify the server (insecure-skip-tls-verify). */
+  constructor(private readonly secure: boolean, tls: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; insecure?: boolean }) {
+    this.tls = secure
+      ? {
+          ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+          ...(tls.cert === undefined ? {} : { cert: tls.cert, key: tls.key }),
+          rejectUnauthorized: tls.insecure !== true,
+        }
+      : {};
+    this.pool = countingAgent({ secure, options: { keepAlive: true, maxSockets: 4, ...tls }, counts: this.counts, tickets: this.tickets, resume: false });
+  }
+
+  /** A new agent for one period's requests; `end(agent)` closes its connection. */
+  period(): HttpAgent {
+    const agent = countingAgent({ secure: this.secure, options: { keepAlive: true, maxSockets: 1, ...this.tls }, counts: this.counts, tickets: this.tickets, resume: true });
+    this.periods.add(agent);
+    return agent;
+  }
+
+  end(agent: HttpAgent): void {
+    this.periods.delete(agent);
+    agent.destroy();
+  }
+
+  /** Ends every open connection (the pool's, the watch's included, and the periods'); new ones are made on the next request. */
+  reset(): void {
+    for (const sockets of [...Object.values(this.pool.sockets), ...Object.values(this.pool.freeSockets)]) {
+      for (const socket of sockets ?? []) socket.destroy();
+    }
+    for (const agent of this.periods) agent.destroy();
+  }
+
+  destroy(): void {
+    this.pool.destroy();
+    for (const agent of this.periods) agent.destroy();
+    this.periods.clear();
+  }
+}

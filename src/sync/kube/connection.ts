@@ -3,16 +3,15 @@
 // runs). It deliberately does not load @kubernetes/client-node's KubeConfig: that module imports
 // the whole generated API (measured: +28 MiB RssAnon in a process that has a 32 MiB budget). The
 // watch itself is client-node's Watch (dist/watch.js, which only needs node-fetch); list, get and
-// the Events writes are plain JSON requests over the same keep-alive agent, and each period's checks
-// (the watch's, the last-accepted store's) on a connection of their own, closed once they are
-// answered (KubeSession).
+// Events writes are plain JSON requests over its keep-alive agent, a check period's on a connection
+// of their own (KubeSession; agents.ts).
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import type { Agent as HttpAgent, IncomingHttpHeaders } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { load } from 'js-yaml';
-import { countingAgent, type ConnectionCounts, type TlsSessionCache } from './agents.js';
+import { ConnectionAgents, type ConnectionCounts } from './agents.js';
 
 export type { ConnectionCounts } from './agents.js';
 
@@ -39,11 +38,9 @@ export interface RequestOptions {
 export type Requester = (method: string, path: string, body?: unknown, contentType?: string, timeoutMs?: number, options?: RequestOptions) => Promise<ApiResponse>;
 
 /**
- * Requests sent one after another on one connection of their own, made for them (never a pooled
- * one: a pooled connection may have gone silent) and closed by `end()`: one period's checks. For a
- * few requests every half minute while the watch holds the pooled connection (HTTP/1.1), a second
- * connection kept open between them costs the apiserver more (its TLS buffers and goroutines, per
- * Pod) than a resumed TLS handshake per period.
+ * One period's checks: requests in turn on one new connection (never a pooled one, which may have
+ * gone silent), closed by `end()`. Kept open between periods, it would cost the apiserver more (TLS
+ * buffers, goroutines, per Pod) than a resumed TLS handshake per period (bench:fanout).
  */
 export interface KubeSession {
   /** As KubeConnection.request; an unanswered request ends the session's connection. */
@@ -201,23 +198,8 @@ export function kubeconfigConnection(path: string, options: ConnectionOptions = 
 
 function connect(credentials: Credentials, options: ConnectionOptions): KubeConnection {
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  const url = new URL(credentials.server);
-  const secure = url.protocol === 'https:';
-  // The watch holds one connection (HTTP/1.1); a list or a write takes another from the pool. Each
-  // check period gets an agent of its own (session()), which resumes the TLS session the last
-  // connection got, so its handshake skips the certificate.
-  const tlsOptions = secure
-    ? {
-        ...(credentials.ca === undefined ? {} : { ca: credentials.ca }),
-        ...(credentials.cert === undefined ? {} : { cert: credentials.cert, key: credentials.key }),
-        rejectUnauthorized: credentials.insecure !== true,
-      }
-    : {};
-  const counts: ConnectionCounts = { opened: 0, resumed: 0 };
-  const tickets: TlsSessionCache = {};
-  const agent = countingAgent({ secure, options: { keepAlive: true, maxSockets: 4, ...tlsOptions }, counts, tickets, resume: false });
-  /** The open sessions' agents: ended with the pool's connections. */
-  const sessions = new Set<HttpAgent>();
+  const secure = new URL(credentials.server).protocol === 'https:';
+  const agents = new ConnectionAgents(secure, credentials);
 
   let token = credentials.token;
   /** When the token file was last read (performance.now: a wall-clock step must not delay it); undefined: read it now. */
@@ -285,40 +267,21 @@ function connect(credentials: Credentials, options: ConnectionOptions): KubeConn
       req.end(payload);
     });
 
-  const session = (): KubeSession => {
-    // maxSockets 1: each request waits for the one before it and takes its connection (keep-alive).
-    const own = countingAgent({ secure, options: { keepAlive: true, maxSockets: 1, ...tlsOptions }, counts, tickets, resume: true });
-    sessions.add(own);
-    return {
-      request: (method, path, body, contentType, timeoutMs, options) => send(own, method, path, body, contentType, timeoutMs, options),
-      end: () => {
-        sessions.delete(own);
-        own.destroy();
-      },
-    };
-  };
-
   return {
     server: credentials.server,
     origin: credentials.origin,
-    request: (method, path, body, contentType, timeoutMs, options) => send(agent, method, path, body, contentType, timeoutMs, options),
-    session,
-    counts,
+    request: (method, path, body, contentType, timeoutMs, options) => send(agents.pool, method, path, body, contentType, timeoutMs, options),
+    session: () => {
+      const own = agents.period();
+      return { request: (method, path, body, contentType, timeoutMs, options) => send(own, method, path, body, contentType, timeoutMs, options), end: () => { agents.end(own); } };
+    },
+    counts: agents.counts,
     watchConfig: {
       getCurrentCluster: () => ({ server: credentials.server }),
-      applyToFetchOptions: () => Promise.resolve({ agent, headers: headers() }),
+      applyToFetchOptions: () => Promise.resolve({ agent: agents.pool, headers: headers() }),
     },
-    resetConnections: () => {
-      for (const sockets of [...Object.values(agent.sockets), ...Object.values(agent.freeSockets)]) {
-        for (const socket of sockets ?? []) socket.destroy();
-      }
-      for (const own of sessions) own.destroy();
-    },
-    close: () => {
-      agent.destroy();
-      for (const own of sessions) own.destroy();
-      sessions.clear();
-    },
+    resetConnections: () => { agents.reset(); },
+    close: () => { agents.destroy(); },
   };
 }
 

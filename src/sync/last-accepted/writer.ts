@@ -10,7 +10,7 @@
 // the request entirely when the last known record already says so. Best effort: the watcher never
 // waits on it, a failure is logged once per kind and retried with backoff while verdicts keep
 // coming. Every `--store-check` the watcher reads the store (whole only when it changed:
-// store-check.ts; on the watch check's connection when it carries it: store-check-timer.ts) and puts back what its own Envoy accepted (or refused) if the store lost it
+// store-check.ts; on the watch check's connection: store-check-timer.ts) and puts back what its own Envoy accepted (or refused) if the store lost it
 // (changes.ts `refill`). Content the store cannot hold (422/413: over 1 MiB with the record) is
 // said at error level once per version and marked `unkept`, dropping the older accepted content so
 // that `copy` never presents it as the last accepted. The ConfigMap is not created by `rbac`'s Role
@@ -21,7 +21,6 @@ import { LAST_ACCEPTED_RECORD_KEY, LAST_ACCEPTED_SOURCE_ANNOTATION, MANAGED_BY_L
 import { sha256 } from '../envoy/version-stamp.js';
 import { ApiUnreachableError, statusOf } from '../kube/connection.js';
 import type { KubeConnection, KubeSession } from '../kube/connection.js';
-import type { CheckCompanion } from '../kube/configmap-watch-options.js';
 import { apply, formatRecord, keyOf, unkept, type Change, type OwnVerdicts } from './changes.js';
 import { parseRecord } from './record.js';
 import { lostVerdicts, type CompleteStore } from './store-check.js';
@@ -43,10 +42,7 @@ export interface LastAcceptedWriterOptions {
   /** The `rbac` command line, for the "forbidden" hint. */
   fixCommand: string;
   backoff?: { initialMs: number; maxMs: number };
-  /**
-   * How often the store is read to put back what it lost (ms, default 30 s; 0: never): on the watch
-   * check's connection once carryStoreCheck() was given to the watch, else on its own × 1-1.5 jitter.
-   */
+  /** How often the store is read to put back what it lost (ms, default 30 s; 0: never): store-check-timer.ts. */
   storeCheckMs?: number;
 }
 
@@ -85,7 +81,8 @@ export class LastAcceptedWriter {
   private wakeForbidden: (() => void) | undefined;
   /** This Pod's Envoy's last verdicts, per file: what a store that lost them gets back. */
   private readonly own = new Map<string, OwnVerdicts>();
-  private readonly storeCheck: StoreCheckTimer;
+  /** The --store-check: `carry()` it on the watch's checks (configmap-watch.ts `companion`); `stats`. */
+  readonly storeCheck: StoreCheckTimer;
   /** The store as a full read last found it holding all of `own` (store-check.ts). */
   private complete: CompleteStore | undefined;
 
@@ -101,16 +98,6 @@ export class LastAcceptedWriter {
       check: (session) => this.checkStore(session),
       onError: (err) => { this.logger.debug({ err }, 'last-accepted store check failed'); },
     });
-  }
-
-  /** The --store-check from now on rides on the watch's --api-check connection when due: give this to the ConfigMapWatch (`companion`). */
-  carryStoreCheck(): CheckCompanion {
-    return this.storeCheck.carry();
-  }
-
-  /** Store checks so far: on a watch check's connection, on their own. */
-  get storeChecks(): Readonly<{ carried: number; alone: number }> {
-    return this.storeCheck.stats;
   }
 
   /**

@@ -30,7 +30,7 @@ export interface ApiSourceOptions {
   /** How often the watch is checked, and how long a check may go unanswered (ms; configmap-watch.ts). */
   checkMs?: number;
   checkTimeoutMs?: number;
-  /** A read that rides on the check's connection when due (the last-accepted store's: LastAcceptedWriter.carryStoreCheck). */
+  /** A read that rides on the check's connection when due (the last-accepted store's: LastAcceptedWriter.storeCheck.carry()). */
   checkCompanion?: CheckCompanion;
   /** Milliseconds on a monotonic clock (default performance.now): --volume-lag is a duration. */
   now?: () => number;
