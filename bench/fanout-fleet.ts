@@ -5,17 +5,20 @@
 //   mode `ours`:  the watcher's own code, ConfigMapWatch + KubeConnection (src/sync/kube), the
 //                 very objects `watch --source api` runs: same requests (the /readyz probe and the
 //                 --api-check list included), same backoff and jitter; plus, as each real watcher
-//                 does once its Envoy has judged a version, a read of the last-accepted store from
-//                 the apiserver's cache every --store-check (30 s x 1-1.5; the requests of
-//                 src/sync/last-accepted/writer.ts's check, readChangedStore: its metadata, and the
-//                 whole store when that changed; here without the refill logic).
+//                 does once its Envoy has judged a version, the --store-check read of the
+//                 last-accepted store from the apiserver's cache (src/sync/last-accepted: the
+//                 StoreCheckTimer the writer runs, carried by the watch's check, with the requests of
+//                 readChangedStore: its metadata, and the whole store when that changed; here without
+//                 the refill logic): both reads of a period on one short-lived connection.
+//   mode `ours-split`: as `ours`, but the store read not carried by the check: each read on a
+//                 connection of its own, the store's every 30 s x 1-1.5 (as released before).
 //   mode `ours-sync`: as `ours`, but each watch's first check one whole period after it opened (as
 //                 before the random first check): watches opened together check together.
-//   mode `ours-kept`: the same, but every check and store read on the pooled keep-alive connection
-//                 (RequestOptions.ownConnection dropped): a second connection kept open beside the watch.
+//   mode `ours-kept`: as `ours-split`, but every check and store read on the pooled keep-alive
+//                 connection (no KubeSession): a second connection kept open beside the watch.
 //   mode `ours-rewatch`: the same objects with no --api-check list: instead each watch asks the
 //                 apiserver to end it after 20-40 s (minWatchTimeoutS 20) and is resumed from its
-//                 last resourceVersion on the same connection (the store reads as in `ours`).
+//                 last resourceVersion on the same connection (the store reads on their own).
 //   mode `floor`: a bare list+watch, nothing of ours: node:https, `GET ...?fieldSelector=` then
 //                 `GET ...?fieldSelector=...&resourceVersion=RV&watch=1`, each line JSON.parse'd.
 //   mode `floor-load`: the floor, plus one client per process sending as many metadata lists from
@@ -26,22 +29,24 @@
 // argv: MODE CONFIG.json ({server, namespace, name, kubeconfigs: [path per watcher]}).
 // IPC in:  {op:'open', from, to} | {op:'expect', rv, timeoutMs} | {op:'status'} | {op:'close'}
 // IPC out: {op:'opened', ready, failed} | {op:'delivered', rv, times: [epoch ms per watcher]} |
-//          {op:'status', available, lists, watches, failures, probes, checks, storeGets, loopDelayMaxMs} |
+//          {op:'status', available, lists, watches, failures, probes, checks, storeGets, storeAlone,
+//           connections, resumed, loopDelayMaxMs} |
 //          {op:'closed'}
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { ConfigMapWatch, type ConfigMapObject } from '../src/sync/kube/configmap-watch.js';
-import { kubeconfigConnection, METADATA_ONLY, METADATA_ONLY_LIST, type KubeConnection } from '../src/sync/kube/connection.js';
+import { kubeconfigConnection, METADATA_ONLY, METADATA_ONLY_LIST, sessionOf, type KubeConnection, type KubeSession } from '../src/sync/kube/connection.js';
 import { lastAcceptedConfigMapName } from '../src/inject/last-accepted.js';
 import { readChangedStore, type CompleteStore } from '../src/sync/last-accepted/store-check.js';
+import { StoreCheckTimer } from '../src/sync/last-accepted/store-check-timer.js';
 import type { OwnVerdicts } from '../src/sync/last-accepted/changes.js';
 
 const NO_VERDICTS: ReadonlyMap<string, OwnVerdicts> = new Map();
 
 interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[] }
-type Mode = 'ours' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load';
+type Mode = 'ours' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load';
 
 const mode = process.argv[2] as Mode;
 const config = JSON.parse(readFileSync(process.argv[3] ?? '', 'utf8')) as FleetConfig;
@@ -58,7 +63,14 @@ const receipts = new Map<string, number[]>();
 const waiting = new Map<string, () => void>();
 let expected = 0;
 
-interface Member { stop(): Promise<void>; lastRv: string | undefined; available: boolean; stats: { lists: number; watches: number; failures: number; probes?: number; checks?: number }; storeGets?: number }
+interface Member {
+  stop(): Promise<void>; lastRv: string | undefined; available: boolean;
+  stats: { lists: number; watches: number; failures: number; probes?: number; checks?: number };
+  /** Store reads: all, and those on a connection of their own. */
+  store?: { carried: number; alone: number };
+  /** TCP connections the member's KubeConnection opened, and TLS handshakes among them that resumed a session. */
+  counts?: { opened: number; resumed: number };
+}
 const STORE_CHECK_MS = 30_000;
 const members: Member[] = [];
 const loaders: Member[] = [];
@@ -72,19 +84,29 @@ function receive(member: Member, rv: string | undefined): void {
   if (list.length >= expected) waiting.get(rv)?.();
 }
 
-/** The connection with every request on the pooled keep-alive connection (`ours-kept`). */
+/** The connection with every request on the pooled keep-alive connection (`ours-kept`): a session is the pool. */
 function kept(connection: KubeConnection): KubeConnection {
-  return { ...connection, request: (method, path, body, contentType, timeoutMs, options) => connection.request(method, path, body, contentType, timeoutMs, { ...options, ownConnection: false }) };
+  const pooled: KubeConnection = { ...connection };
+  delete pooled.session;
+  return pooled;
 }
 
 function ours(kubeconfig: string): Member {
-  const member: Member = { lastRv: undefined, available: false, stats: { lists: 0, watches: 0, failures: 0 }, storeGets: 0, stop: () => Promise.resolve() };
+  const member: Member = { lastRv: undefined, available: false, stats: { lists: 0, watches: 0, failures: 0 }, stop: () => Promise.resolve() };
   const own = kubeconfigConnection(kubeconfig);
   const connection = mode === 'ours-kept' ? kept(own) : own;
+  const storePath = `/api/v1/namespaces/${encodeURIComponent(config.namespace)}/configmaps/${encodeURIComponent(lastAcceptedConfigMapName(config.name))}`;
+  // What a full read found (no verdicts here: any store read whole counts as complete).
+  let complete: CompleteStore | undefined;
+  const readStore = (session: Pick<KubeSession, 'request'>): Promise<void> => readChangedStore(session, storePath, complete, NO_VERDICTS)
+    .then((read) => { complete = read.complete ?? (read.got === undefined ? complete : undefined); });
+  const store = new StoreCheckTimer({ connection, everyMs: STORE_CHECK_MS, wanted: () => true, check: readStore, onError: () => undefined });
+  const carried = mode === 'ours' || mode === 'ours-sync';
   const watch = new ConfigMapWatch({
     connection,
     ...(mode === 'ours-rewatch' ? { checkMs: 0, minWatchTimeoutS: 20 } : {}),
     ...(mode === 'ours-sync' ? { randomCheckPhase: false } : {}),
+    ...(carried ? { companion: store.carry() } : {}),
     namespace: config.namespace,
     name: config.name,
     logger: silent,
@@ -92,22 +114,16 @@ function ours(kubeconfig: string): Member {
     onAvailability: (available) => { member.available = available; },
   });
   member.stats = watch.stats;
-  const storePath = `/api/v1/namespaces/${encodeURIComponent(config.namespace)}/configmaps/${encodeURIComponent(lastAcceptedConfigMapName(config.name))}`;
-  let storeTimer: NodeJS.Timeout | undefined;
-  // What a full read found (no verdicts here: any store read whole counts as complete).
-  let complete: CompleteStore | undefined;
-  // The first read at once (within 2 s): a watcher reads the store whole once, then its metadata
-  // only while it is unchanged; the rest window measures that steady state, not the first reads.
-  const storeCheck = (first = false): void => {
-    storeTimer = setTimeout(() => {
-      member.storeGets = (member.storeGets ?? 0) + 1;
-      void readChangedStore(connection, storePath, complete, NO_VERDICTS)
-        .then((read) => { complete = read.complete ?? (read.got === undefined ? complete : undefined); })
-        .catch(() => undefined).finally(() => { storeCheck(); });
-    }, first ? Math.random() * 2000 : STORE_CHECK_MS * (1 + Math.random() * 0.5));
-  };
-  storeCheck(true);
-  member.stop = async () => { clearTimeout(storeTimer); await watch.stop(); own.close(); };
+  member.store = store.stats;
+  member.counts = own.counts;
+  // The first read whole at once (within 2 s, on its own connection): a watcher reads the store
+  // whole once, then its metadata only while it is unchanged; the rest window measures that steady
+  // state, not the first reads.
+  const first = setTimeout(() => {
+    const session = sessionOf(connection);
+    void readStore(session).catch(() => undefined).finally(() => { session.end(); });
+  }, Math.random() * 2000);
+  member.stop = async () => { clearTimeout(first); store.stop(); await watch.stop(); own.close(); };
   watch.start();
   return member;
 }
@@ -216,7 +232,13 @@ process.on('message', (msg: { op: string; from?: number; to?: number; rv?: strin
     if ((receipts.get(rv)?.length ?? 0) >= expected) reply();
   } else if (msg.op === 'status') {
     const sum = (k: 'lists' | 'watches' | 'failures' | 'probes' | 'checks'): number => members.reduce((s, m) => s + (m.stats[k] ?? 0), 0);
-    process.send?.({ op: 'status', available: members.filter((m) => m.available).length, lists: sum('lists'), watches: sum('watches'), failures: sum('failures'), probes: sum('probes'), checks: sum('checks'), storeGets: members.reduce((s, m) => s + (m.storeGets ?? 0), 0), loopDelayMaxMs: Math.round(loopDelay.max / 1e6) });
+    const total = (f: (m: Member) => number | undefined): number => members.reduce((s, m) => s + (f(m) ?? 0), 0);
+    process.send?.({
+      op: 'status', available: members.filter((m) => m.available).length, lists: sum('lists'), watches: sum('watches'), failures: sum('failures'), probes: sum('probes'), checks: sum('checks'),
+      storeGets: total((m) => (m.store === undefined ? undefined : m.store.carried + m.store.alone)), storeAlone: total((m) => m.store?.alone),
+      connections: total((m) => m.counts?.opened), resumed: total((m) => m.counts?.resumed),
+      loopDelayMaxMs: Math.round(loopDelay.max / 1e6),
+    });
     loopDelay.reset();
   } else if (msg.op === 'close') {
     void Promise.all([...members, ...loaders].map((m) => m.stop())).then(() => { process.send?.({ op: 'closed' }); setTimeout(() => process.exit(0), 50); });

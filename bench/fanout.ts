@@ -25,7 +25,8 @@
 //         /readyz probes, and the --api-check lists (resourceVersion=0, from the watch cache),
 //         which are no re-lists; then one edit to all N.
 // At rest, ours includes what a Pod sends while nothing changes: the --api-check list every 30 s
-// and the store GET every 30-45 s (bench/fanout-fleet.ts); the floor sends nothing.
+// and the store's metadata GET on the same connection (bench/fanout-fleet.ts); the floor sends
+// nothing. The fleet counts the connections its watchers open (and TLS handshakes that resumed).
 //
 // Knobs: BENCH_N=100,500 (default 100,500,1000; one value = quick mode), BENCH_MIB_N (1 MiB phases'
 // N, default 200, capped at the largest N), BENCH_SIZES=1KiB,1MiB, BENCH_EDITS, BENCH_SAMPLE,
@@ -61,7 +62,7 @@ const SAMPLE = Math.min(MAX_N, Number(process.env.BENCH_SAMPLE ?? 3));
 const FLEET_PROCS = Number(process.env.BENCH_FLEET_PROCS ?? 4);
 const SETTLE_MS = 8_000;
 const REST_MS = Number(process.env.BENCH_REST_S ?? 60) * 1000;
-const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'ours', 'ours-sync', 'ours-kept', 'ours-rewatch'];
+const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'floor,ours').split(',').map((v) => {
   if (!MODES.includes(v as FleetMode)) throw new Error(`BENCH_VARIANTS: ${v} is not one of ${MODES.join(', ')}`);
   return v as FleetMode;
@@ -95,8 +96,10 @@ interface PhaseResult {
   restReadsPerS?: { mean: number; max: number };
   /** The fleet processes' longest event-loop delay during the edits, ms (how late the bench itself took receipts). */
   editLoopDelayMaxMs?: number;
-  /** Requests per watcher per minute at rest, sent by the fleet (--api-check lists, store GETs). */
+  /** Requests per watcher per minute at rest, sent by the fleet (--api-check lists, store GETs), and connections it opened. */
   restRequestsPerMin?: string;
+  /** Connections opened per watcher per minute at rest (the fleet's count). */
+  restConnectionsPerMin?: number;
   storm?: {
     settleS: number; openS: number; readyS: number; load: string;
     /** LIST configmaps the new apiserver counted (apiserver_request_total: re-lists and checks). */
@@ -186,7 +189,7 @@ async function main(): Promise<void> {
           goroutinesPerWatcher: r1((m1.sum('go_goroutines') - m0.sum('go_goroutines')) / n),
           connectionsPerWatcher: r1((conn1 - conn0) / n),
           restCpuMsPerS: r1(restRate - baseRate),
-          ...(kind.startsWith('ours') ? { restRequestsPerMin: restRequests(f0, f1, n - sample, (s1.at - s0.at) / 60_000) } : {}),
+          ...(kind.startsWith('ours') ? { restRequestsPerMin: restRequests(f0, f1, n - sample, (s1.at - s0.at) / 60_000), restConnectionsPerMin: Math.round(((f1.connections ?? 0) - (f0.connections ?? 0)) / Math.max(1, n - sample) / ((s1.at - s0.at) / 60_000) * 100) / 100 } : {}),
           restReadsPerS: readsPerSecond(auditEvents(auditLog, s0.at), s0.at, s1.at),
           cpuMsPerEdit: 0, eventBytesPerEdit: 0, wcharPerEdit: 0, eventWritesPerEdit: 0,
           p50: 0, p99: 0, max: 0, allNp50: 0, allNmax: 0, sampleMax: 0, missing: 0,
@@ -343,10 +346,12 @@ function readsPerSecond(events: AuditEvent[], from: number, to: number): { mean:
   return { mean: r1(total / ((to - from) / 1000)), max: Math.max(0, ...perSecond.values()) };
 }
 
-/** Per watcher per minute: the fleet's --api-check lists and store GETs between two status replies. */
+/** Per watcher per minute: the fleet's --api-check lists, store GETs and connections opened between two status replies. */
 function restRequests(before: FleetMessage, after: FleetMessage, members: number, minutes: number): string {
-  const rate = (k: 'checks' | 'storeGets'): string => (((after[k] ?? 0) - (before[k] ?? 0)) / Math.max(1, members) / minutes).toFixed(2);
-  return `checks ${rate('checks')}, store GETs ${rate('storeGets')}`;
+  const rate = (k: 'checks' | 'storeGets' | 'storeAlone' | 'connections'): string => (((after[k] ?? 0) - (before[k] ?? 0)) / Math.max(1, members) / minutes).toFixed(2);
+  const opened = (after.connections ?? 0) - (before.connections ?? 0);
+  const resumed = opened === 0 ? 0 : ((after.resumed ?? 0) - (before.resumed ?? 0)) / opened;
+  return `checks ${rate('checks')}, store GETs ${rate('storeGets')} (on a connection of their own ${rate('storeAlone')}); connections opened ${rate('connections')} (TLS resumed ${(resumed * 100).toFixed(0)} %)`;
 }
 
 const codesOf = (events: AuditEvent[]): string => {
@@ -434,7 +439,8 @@ async function storm(
 
 function printPhase(r: PhaseResult): void {
   const who = {
-    ours: `ours  (${String(SAMPLE)} real + ${String(r.n - SAMPLE)} ConfigMapWatch; checks each on a connection of its own)`,
+    ours: `ours  (${String(SAMPLE)} real + ${String(r.n - SAMPLE)} ConfigMapWatch; each period's check and store read on one connection of their own)`,
+    'ours-split': `ours-split  (${String(r.n)} ConfigMapWatch; as released before: the check and the store read each on a connection of its own)`,
     'ours-sync': `ours-sync  (${String(r.n)} ConfigMapWatch; as ours, but each watch's first check one whole period after it opened)`,
     'ours-kept': `ours-kept  (${String(r.n)} ConfigMapWatch; checks and store reads on a kept-alive second connection)`,
     'ours-rewatch': `ours-rewatch  (${String(r.n)} ConfigMapWatch; no checks, each watch ended by the apiserver after 20-40 s and resumed)`,
@@ -470,9 +476,9 @@ function mibWchar(results: PhaseResult[]): number | undefined {
 }
 
 function summary(results: PhaseResult[]): void {
-  console.log('\nsize  N     who           RSS KiB/w  live KiB/w  alloc KiB/s  rest ms/s  edit CPU ms  wchar KiB/edit  p50 ms  p99 ms  max ms  storm s  lists');
+  console.log('\nsize  N     who           RSS KiB/w  live KiB/w  alloc KiB/s  rest ms/s  conn/min  edit CPU ms  wchar KiB/edit  p50 ms  p99 ms  max ms  storm s  lists');
   for (const r of results) {
-    console.log([r.size.padEnd(5), String(r.n).padEnd(5), r.kind.padEnd(13), String(r.rssKiBPerWatcher).padStart(9), String(r.liveHeapKiBPerWatcher).padStart(11), String(r.restAllocKiBPerS).padStart(12), String(r.restCpuMsPerS).padStart(10), String(r.cpuMsPerEdit).padStart(12), (r.wcharPerEdit / 1024).toFixed(0).padStart(15), String(r.p50).padStart(7), String(r.p99).padStart(7), String(r.max).padStart(7), String(r.storm?.settleS ?? '').padStart(8), String(r.storm?.lists ?? '').padStart(6)].join(' '));
+    console.log([r.size.padEnd(5), String(r.n).padEnd(5), r.kind.padEnd(13), String(r.rssKiBPerWatcher).padStart(9), String(r.liveHeapKiBPerWatcher).padStart(11), String(r.restAllocKiBPerS).padStart(12), String(r.restCpuMsPerS).padStart(10), String(r.restConnectionsPerMin ?? '').padStart(9), String(r.cpuMsPerEdit).padStart(12), (r.wcharPerEdit / 1024).toFixed(0).padStart(15), String(r.p50).padStart(7), String(r.p99).padStart(7), String(r.max).padStart(7), String(r.storm?.settleS ?? '').padStart(8), String(r.storm?.lists ?? '').padStart(6)].join(' '));
   }
   const top = (kind: string): PhaseResult | undefined => results.filter((r) => r.kind === kind && r.size === '1KiB').sort((a, b) => b.n - a.n)[0];
   const ours = top('ours');
@@ -488,7 +494,7 @@ function summary(results: PhaseResult[]): void {
     stormSettleS: ours?.storm?.settleS, stormAfterReadyS: ours?.storm === undefined ? undefined : r1(ours.storm.settleS - ours.storm.readyS),
     stormReadyS: ours?.storm?.readyS, stormOpenS: ours?.storm?.openS,
     stormLists: ours?.storm?.relists, stormListsBeforeReady: ours?.storm?.relistsBeforeReady, stormProbes: ours?.storm?.probes,
-    restRequestsPerMin: ours?.restRequestsPerMin, load: ours?.load, stormLoad: ours?.storm?.load,
+    restRequestsPerMin: ours?.restRequestsPerMin, restConnectionsPerMin: ours?.restConnectionsPerMin, load: ours?.load, stormLoad: ours?.storm?.load,
     wcharKiBPerEdit: ours === undefined ? undefined : Math.round(ours.wcharPerEdit / 1024), mibWcharKiBPerEdit: mibWchar(results),
     mibWatchers: mib('ours')?.n, mibP99Ms: mib('ours')?.p99, mibFloorP99Ms: mib('floor')?.p99,
     mibEditCpuMs: mib('ours')?.cpuMsPerEdit, mibFloorEditCpuMs: mib('floor')?.cpuMsPerEdit,

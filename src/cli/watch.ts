@@ -54,7 +54,9 @@ accepted version (kept under --to/..envoy-xds-verdict/, see 'status'). Exits 0 o
                       first is 0.5s, waits while it is down are at most an eighth of the outage,
                       and a recovery of 10s starts over)
   --store-check D     how often NAME-envoy-xds-accepted is read to put back what this Pod's Envoy
-                      accepted, if the store lost it (default 30s)
+                      accepted, if the store lost it (default 30s): on the --api-check's connection,
+                      on every check when --api-check is at least 3/4 of it, else every
+                      ceil(store-check / api-check)-th; never later than 1.5 x it
 `;
 
 const MIN_RESYNC_MS = 100;
@@ -223,6 +225,8 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
     volumeLagMs: flags.volumeLagMs,
     checkMs: flags.checkMs,
     checkTimeoutMs: flags.timeoutMs,
+    // One connection per check period: the store's read rides on the check's when due.
+    checkCompanion: lastAccepted.storeCheck.carry(),
     backoff: { maxMs: flags.retryMaxMs },
     ...(serviceAccount === undefined ? {} : { serviceAccount }),
     cli,

@@ -1,7 +1,7 @@
 // `watch --source api` against the faults production networks and clusters produce, with a real
 // kube-apiserver and real Envoy: a watch connection that goes silent, an apiserver that stalls
 // altogether, resets, 401/403/429 mid-run, Events answered 429/500, a store re-created empty, a
-// store that cannot hold the accepted file. The faults come from test/e2e/fault-proxy.ts (loopback
+// store that cannot hold the accepted file; and at rest, one connection per check period. The faults come from test/e2e/fault-proxy.ts (loopback
 // proxies between the watcher and the apiserver) and test/e2e/cluster-faults.ts.
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
@@ -17,7 +17,7 @@ import { LAST_ACCEPTED_RECORD_KEY } from '../../src/inject/last-accepted.js';
 import { startApiPod, type ApiPod, type ApiPodOptions } from './api-source.js';
 import { startCluster, type Cluster } from './cluster.js';
 import { recreateServiceAccount, recreateStoreEmpty, restoreRbac, revokeRbac } from './cluster-faults.js';
-import { StatusProxy, TcpFaultProxy } from './fault-proxy.js';
+import { StatusProxy, TcpFaultProxy, type SeenRequest } from './fault-proxy.js';
 
 const TIMEOUT = { timeout: 600_000 };
 let cluster: Cluster;
@@ -385,5 +385,39 @@ test('(8) the wall clock steps back an hour (NTP, a resumed VM) while the API is
   } finally {
     await pod.stop();
     await tcp.close();
+  }
+});
+
+test('(9) at rest, one connection per --api-check period: the store\'s --store-check read rides on the check\'s connection, each period on a new one', TIMEOUT, async () => {
+  const status = await StatusProxy.start(cluster.server, cluster.ca);
+  const ns = 'faults-one-connection';
+  const pod = await podThrough(status.url, ns, { extraArgs: ['--api-check', '2s', '--store-check', '2s'] });
+  const isCheck = (r: SeenRequest): boolean => r.method === 'GET' && r.path.includes('/configmaps?') && r.path.includes('resourceVersion=0') && !r.path.includes('watch=');
+  const isStoreRead = (r: SeenRequest): boolean => r.method === 'GET' && r.path.includes('/configmaps/envoy-xds-envoy-xds-accepted?resourceVersion=0');
+  try {
+    await pod.setBody('c1');
+    await pod.envoy.waitForBody(pod.port, 'c1', 60_000);
+    const c1 = await readFile(join(pod.dirs.target, 'lds.yaml'), 'utf8');
+    await waitFor(async () => (await store(ns)).data['lds.yaml'] === c1, 'c1 kept');
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // the verdict's writes done
+    const from = status.seen.length;
+    const connections0 = status.connections;
+    await new Promise((resolve) => setTimeout(resolve, 16_000)); // about 8 periods
+    const window = status.seen.slice(from);
+    const checks = window.filter(isCheck);
+    const reads = window.filter(isStoreRead);
+    const periods = new Set([...checks, ...reads].map((r) => r.connection));
+    figure(`(9) at rest over 16 s: ${String(checks.length)} checks, ${String(reads.length)} store reads, on ${String(periods.size)} connections; ${String(status.connections - connections0)} connections opened in all`);
+    assert.ok(checks.length >= 5, `${String(checks.length)} checks`);
+    assert.ok(reads.length >= checks.length - 1, `a store read in (nearly) every period: ${String(reads.length)} for ${String(checks.length)} checks`);
+    for (const read of reads) {
+      const before = window[window.indexOf(read) - 1];
+      assert.ok(before !== undefined && isCheck(before) && before.connection === read.connection, `the store read at ${String(Math.round(read.at))} ms on its period's check's connection`);
+    }
+    assert.equal(periods.size, checks.length, 'each period on a connection of its own, both reads on it');
+    assert.ok(status.connections - connections0 <= checks.length + 1, `${String(status.connections - connections0)} connections opened for ${String(checks.length)} periods`);
+  } finally {
+    await pod.stop();
+    await status.close();
   }
 });

@@ -148,6 +148,8 @@ export interface SeenRequest {
   /** The status the proxy answered itself, or undefined when relayed (the apiserver's status in `relayed`). */
   answered: number | undefined;
   relayed: number | undefined;
+  /** Which client connection it came on: 1 for the proxy's first TLS connection, and so on. */
+  connection: number;
 }
 
 export interface StatusRule {
@@ -172,9 +174,13 @@ export class StatusProxy {
   private rules: (StatusRule & { left: number })[] = [];
   private readonly t0 = performance.now();
   private readonly open = new Set<IncomingMessage>();
+  /** TLS connections accepted from clients so far. */
+  connections = 0;
+  private readonly ids = new WeakMap<Socket, number>();
 
   private constructor(private readonly server: HttpsServer, private readonly upstream: URL, private readonly agent: Agent) {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => { this.handle(req, res); });
+    server.on('secureConnection', (socket: Socket) => { this.ids.set(socket, ++this.connections); });
   }
 
   /**
@@ -219,7 +225,7 @@ export class StatusProxy {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
-    const seen: SeenRequest = { method, path, at: performance.now() - this.t0, answered: undefined, relayed: undefined };
+    const seen: SeenRequest = { method, path, at: performance.now() - this.t0, answered: undefined, relayed: undefined, connection: this.ids.get(req.socket) ?? 0 };
     this.seen.push(seen);
     const rule = this.rules.find((r) => r.left > 0 && (r.method === undefined || r.method === method) && r.path.test(path));
     if (rule !== undefined) {

@@ -2,8 +2,9 @@
 // src/sync/last-accepted/writer.ts's --store-check), against a loopback HTTP stand-in for the
 // apiserver that records each request with the connection it came on: the watch holds the only
 // connection kept open; each check asks for metadata only, on a connection of its own that is
-// closed once answered; the store is read whole only when its metadata changed; and what the
-// checks detect is unchanged (a change the watch missed, a store re-created empty).
+// closed once answered; the store's read rides on the check's connection when due (one connection
+// per period, never a pooled one); the store is read whole only when its metadata changed; and what
+// the checks detect is unchanged (a change the watch missed, a store re-created empty).
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
@@ -136,7 +137,6 @@ test('--api-check at rest: metadata only, each on a connection of its own closed
       assert.ok(watchSocket !== undefined);
       for (const check of checks) {
         assert.match(check.accept, /^application\/json;as=PartialObjectMetadataList;g=meta\.k8s\.io;v=v1\b/, 'metadata only');
-        assert.equal(check.connection, 'close');
         assert.notEqual(check.socket, watchSocket);
       }
       assert.equal(new Set(checks.map((c) => c.socket)).size, checks.length, 'one connection per check');
@@ -173,11 +173,66 @@ test('--store-check at rest: the store\'s metadata only, read whole once after i
       const reads = api.storeReads().filter((s) => api.seen.indexOf(s) >= written);
       const whole = reads.filter((s) => !s.accept.includes('PartialObjectMetadata'));
       assert.equal(whole.length, 1, `read whole ${String(whole.length)} times in ${String(reads.length)} reads: once after the write, then metadata only`);
-      for (const read of reads) assert.equal(read.connection, 'close');
+      // No watch carries it here: each check on a connection of its own, the whole read on its metadata read's.
+      const metadataReads = reads.filter((s) => s.accept.includes('PartialObjectMetadata'));
+      assert.equal(new Set(metadataReads.map((s) => s.socket)).size, metadataReads.length, 'one connection per store check');
+      const wholeRead = whole[0];
+      assert.ok(wholeRead !== undefined);
+      assert.equal(api.seen[api.seen.indexOf(wholeRead) - 1]?.socket, wholeRead.socket, 'the whole read on the metadata read\'s connection');
+      assert.ok(!api.seen.slice(0, written).some((s) => s.socket === wholeRead.socket), 'not on the write\'s pooled connection');
 
       api.replaceStore({}); // re-created empty: a new uid
       await until('refilled', () => api.store?.data?.['lds.yaml'] === 'resources: []\n', 10_000);
     } finally {
+      await writer.close();
+    }
+  });
+});
+
+test('the store check rides on the --api-check\'s connection: one connection per period for both reads, never a pooled one, closed once both are answered', { timeout: 60_000 }, async () => {
+  const api = new StandIn();
+  await api.up();
+  await withConnection(api, async (connection) => {
+    const content = Buffer.from('resources: []\n');
+    const sha256 = createHash('sha256').update(content).digest('hex');
+    const writer = new LastAcceptedWriter({
+      connection, namespace: 'ns', configMap: 'envoy-xds', pod: 'p1', logger: quiet, fixCommand: 'rbac',
+      acceptedCopy: () => Promise.resolve(content), storeCheckMs: 300,
+    });
+    const watch = new ConfigMapWatch({
+      connection, namespace: 'ns', name: 'envoy-xds', logger: quiet, checkMs: 300, checkTimeoutMs: 2_000,
+      companion: writer.storeCheck.carry(), onEvent: () => undefined, onAvailability: () => undefined,
+    });
+    watch.start();
+    try {
+      writer.record({ file: 'lds.yaml', outcome: 'accepted', sha256, version: 'v1' });
+      await until('the store written', () => api.store?.data?.['lds.yaml'] === 'resources: []\n');
+      const written = api.seen.length;
+      const writeSocket = api.seen.at(-1)?.socket;
+      const opened = connection.counts?.opened ?? 0;
+      const alone = writer.storeCheck.stats.alone;
+      const after = (): Seen[] => api.seen.slice(written);
+      await until('6 checks after the write', () => api.checks().filter((c) => api.seen.indexOf(c) >= written).length >= 6);
+      await until('the last period\'s connection closed', () => api.open.size <= 2 && after().every((s) => s.socket.destroyed || s.query.get('watch') !== null));
+      const checks = api.checks().filter((c) => api.seen.indexOf(c) >= written);
+      const reads = api.storeReads().filter((s) => api.seen.indexOf(s) >= written);
+      // Every --store-check (300 ms) with checks every 300 ms: the store's read on every check's connection.
+      for (const check of checks.slice(1)) {
+        const next = api.seen[api.seen.indexOf(check) + 1];
+        assert.ok(next !== undefined && reads.includes(next), 'the store read follows the check');
+        assert.equal(next.socket, check.socket, 'on the check\'s connection');
+      }
+      const sockets = new Set(after().filter((s) => s.query.get('watch') === null).map((s) => s.socket));
+      assert.equal(sockets.size, checks.length, `${String(sockets.size)} connections for ${String(checks.length)} periods`);
+      assert.equal((connection.counts?.opened ?? 0) - opened, checks.length, 'the client opened one connection per period');
+      assert.ok(writeSocket !== undefined && !sockets.has(writeSocket), 'never the write\'s pooled connection');
+      assert.equal(writer.storeCheck.stats.alone, alone, 'none on a connection of its own');
+      assert.ok(writer.storeCheck.stats.carried >= checks.length - 1);
+
+      api.replaceStore({}); // re-created empty: refilled through a carried check
+      await until('refilled', () => api.store?.data?.['lds.yaml'] === 'resources: []\n', 10_000);
+    } finally {
+      await watch.stop();
       await writer.close();
     }
   });

@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { ApiProblem } from './api-problem.js';
 import type { ConfigMapEvent } from './configmap-object.js';
-import type { KubeConnection } from './connection.js';
+import type { KubeConnection, KubeSession } from './connection.js';
 import type { BackoffPolicy } from './retry-backoff.js';
 
 export interface ConfigMapWatchOptions {
@@ -25,6 +25,8 @@ export interface ConfigMapWatchOptions {
   /** How often the watch is checked (ms, default 30 s; 0: never), and how long a check may go unanswered (default 10 s). */
   checkMs?: number;
   checkTimeoutMs?: number;
+  /** A read that goes along with the check, on its connection, when it asks to (the last-accepted store's). */
+  companion?: CheckCompanion;
   /** The first check of each watch at a random point of its first period (default true; false: one period after the watch opened). */
   randomCheckPhase?: boolean;
   /**
@@ -41,6 +43,18 @@ export interface ConfigMapWatchOptions {
   random?: () => number;
   /** Milliseconds on a monotonic clock (default performance.now). */
   now?: () => number;
+}
+
+/**
+ * Another periodic read that rides on the check's connection when it is due (the last-accepted
+ * store's --store-check: last-accepted/store-check-timer.ts), so a Pod opens one connection per
+ * check period rather than one per read.
+ */
+export interface CheckCompanion {
+  /** As a check is sent (checks every `checkEveryMs`): true to read along on its connection. */
+  rideAlong(checkEveryMs: number): boolean;
+  /** The read, on the check's connection once the check is answered; never throws. */
+  read(session: KubeSession): Promise<void>;
 }
 
 export const DEFAULT_CHECK_MS = 30_000;

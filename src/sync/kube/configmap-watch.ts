@@ -1,16 +1,14 @@
-// List+watch of ONE ConfigMap through the Kubernetes API, the way client-go's reflector does it:
-// list (fieldSelector metadata.name=NAME, which RBAC `resourceNames` can authorize), then watch
-// from the list's resourceVersion; resume every watch the server ends from the last resourceVersion
-// seen (events and BOOKMARKs); on 410 Gone ("too old resource version") list again; on a failure
-// (unreachable, forbidden, throttled, connection lost) wait (retry-backoff.ts), then list again.
-// A list after a start or a failure first asks /readyz (readiness.ts), and waits while the
-// apiserver says it is not ready: a restarted apiserver answers 403 before its authorizer has
-// synced, and a list then is wasted.
+// List+watch of ONE ConfigMap through the Kubernetes API, as client-go's reflector does: list
+// (fieldSelector metadata.name=NAME, which RBAC `resourceNames` can authorize), watch from the list's
+// resourceVersion, resume every watch the server ends from the last resourceVersion seen (events,
+// BOOKMARKs); on 410 Gone list again; on a failure (unreachable, forbidden, throttled, connection
+// lost) wait (retry-backoff.ts), then list again, first asking /readyz (readiness.ts): a restarted
+// apiserver answers 403 before its authorizer has synced, and a list then is wasted.
 // The watch is client-node's Watch; what it lacks (a bound on a silent connection) is added here:
-// the watch is ended locally shortly after the timeoutSeconds it asked for, and a periodic check
-// (watch-health.ts) tells a silent connection from an idle watch.
+// the watch ends locally shortly after its timeoutSeconds, and a periodic check (watch-health.ts)
+// tells a silent connection from an idle watch.
 import { ApiHttpError as HttpError, apiHttpError as httpError, problemOfError as classify, watchError as wrapWatchError } from './api-problem.js';
-import { statusOf } from './connection.js';
+import { sessionOf, statusOf, type KubeSession } from './connection.js';
 import { olderResourceVersion } from './resource-version.js';
 import { ReadinessGate, type Readiness } from './readiness.js';
 import { probeReadyz, type ReadyzVerdict } from './readyz-probe.js';
@@ -22,7 +20,7 @@ import { openWatch, type WatchStream } from './watch-stream.js';
 import { scheduleChecks } from './check-schedule.js';
 
 export type { ConfigMapEvent, ConfigMapObject } from './configmap-object.js';
-export { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, type ConfigMapWatchOptions } from './configmap-watch-options.js';
+export { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, type CheckCompanion, type ConfigMapWatchOptions } from './configmap-watch-options.js';
 
 type Interrupt = { relist: string } | { failure: HttpError };
 
@@ -186,43 +184,48 @@ export class ConfigMapWatch {
     this.options.onEvent({ type: 'absent', resourceVersion });
   }
 
-  /**
-   * One check of the watch (watch-health.ts): the ConfigMap's metadata from the apiserver's cache (a
-   * list by name at resourceVersion 0 on a connection of its own: CHECK_REQUEST) against what the watch said.
-   */
+  /** One check (watch-health.ts: CHECK_REQUEST) on a connection of its own, which the companion's read shares when due. */
   private async check(): Promise<void> {
     if (this.checking || this.stopped) return;
     this.checking = true;
     this.stats.checks++;
-    const sentAt = this.now();
-    const timeoutMs = this.options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
+    const rides = this.options.companion?.rideAlong(this.options.checkMs ?? DEFAULT_CHECK_MS) === true;
+    const session = sessionOf(this.options.connection);
     try {
-      const query = new URLSearchParams({ fieldSelector: this.fieldSelector, resourceVersion: '0' });
-      const res = await this.options.connection.request('GET', `${this.path}?${query.toString()}`, undefined, undefined, timeoutMs, CHECK_REQUEST);
-      // An answer, even a refusal, means the API is not silent, and an open watch keeps delivering
-      // after a Role or token change (the apiserver authorizes a watch when it starts): the watch
-      // goes on, and the caller says the refusal, which the next list will meet too.
-      if (res.status !== 200) {
-        this.options.logger.debug({ status: res.status, body: res.text.slice(0, 300) }, 'watch check refused; the watch goes on');
-        this.options.onCheck?.(classify(httpError('check', res)));
-        return;
-      }
-      this.options.onCheck?.(undefined);
-      const item = (res.body as { items?: ConfigMapObject[] }).items?.find((cm) => cm.metadata.name === this.options.name);
-      const verdict = judgeCheck(item === undefined ? { exists: false } : { exists: true, uid: item.metadata.uid, resourceVersion: item.metadata.resourceVersion }, this.state);
-      if (verdict.current) {
-        this.options.onConfirmed?.(sentAt);
-        return;
-      }
-      this.stats.missed++;
-      this.options.logger.info({ why: verdict.why }, 'the watch missed a change (a silent connection?): listing again');
-      this.interruptWatch({ relist: verdict.why });
-    } catch (err) {
-      // No answer: the apiserver, or the path to it, is silent. The pooled connections may be too.
-      this.interruptWatch({ failure: new HttpError('check', 0, (err as Error).message) });
+      if (await this.checkOn(session) && rides) await this.options.companion?.read(session);
     } finally {
+      session.end();
       this.checking = false;
     }
+  }
+
+  /** The check's request on `session` and what its answer calls for; false when unanswered (the session's connection is gone). */
+  private async checkOn(session: KubeSession): Promise<boolean> {
+    const sentAt = this.now();
+    const query = new URLSearchParams({ fieldSelector: this.fieldSelector, resourceVersion: '0' });
+    const res = await session.request('GET', `${this.path}?${query.toString()}`, undefined, undefined, this.options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, CHECK_REQUEST).catch((err: unknown) => {
+      // No answer: the apiserver, or the path to it, is silent. The pooled connections may be too.
+      this.interruptWatch({ failure: new HttpError('check', 0, (err as Error).message) });
+    });
+    if (res === undefined) return false;
+    // An answer, even a refusal, means the API is not silent, and an open watch keeps delivering after a
+    // Role or token change (authorized when it started): it goes on; the caller says the refusal.
+    if (res.status !== 200) {
+      this.options.logger.debug({ status: res.status, body: res.text.slice(0, 300) }, 'watch check refused; the watch goes on');
+      this.options.onCheck?.(classify(httpError('check', res)));
+      return true;
+    }
+    this.options.onCheck?.(undefined);
+    const item = (res.body as { items?: ConfigMapObject[] }).items?.find((cm) => cm.metadata.name === this.options.name);
+    const verdict = judgeCheck(item === undefined ? { exists: false } : { exists: true, uid: item.metadata.uid, resourceVersion: item.metadata.resourceVersion }, this.state);
+    if (verdict.current) {
+      this.options.onConfirmed?.(sentAt);
+      return true;
+    }
+    this.stats.missed++;
+    this.options.logger.info({ why: verdict.why }, 'the watch missed a change (a silent connection?): listing again');
+    this.interruptWatch({ relist: verdict.why });
+    return true;
   }
 
   /** A method, not the field: a check sets it while the watch is awaited. */
@@ -272,7 +275,7 @@ export class ConfigMapWatch {
     });
     // client-go's typed Watch ends the request on the client side at timeoutSeconds too.
     const deadline = setTimeout(() => { stream.abort(); }, timeoutSeconds * 1000 + WATCH_DEADLINE_GRACE_MS);
-    const checks = scheduleChecks(this.options.checkMs ?? DEFAULT_CHECK_MS, () => { void this.check(); }, this.options.randomCheckPhase === false ? undefined : (this.options.random ?? Math.random));
+    const checks = scheduleChecks(this.options.checkMs ?? DEFAULT_CHECK_MS, () => { void this.check().catch((err: unknown) => { this.options.logger.error({ err }, 'the watch check failed'); }); }, this.options.randomCheckPhase === false ? undefined : (this.options.random ?? Math.random));
     // The watch may hang before its controller exists (a silent connection before the headers).
     await Promise.race([ended, new Promise<void>((resolve) => { this.interrupted = resolve; })]);
     clearTimeout(deadline);

@@ -3,14 +3,17 @@
 // runs). It deliberately does not load @kubernetes/client-node's KubeConfig: that module imports
 // the whole generated API (measured: +28 MiB RssAnon in a process that has a 32 MiB budget). The
 // watch itself is client-node's Watch (dist/watch.js, which only needs node-fetch); list, get and
-// the Events writes are plain JSON requests over the same keep-alive agent, and the periodic checks
-// each on a connection of their own, closed once answered (RequestOptions.ownConnection).
-import { Agent, request as httpsRequest } from 'node:https';
+// Events writes are plain JSON requests over its keep-alive agent, a check period's on a connection
+// of their own (KubeSession; agents.ts).
+import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { Agent as HttpAgent, IncomingHttpHeaders } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { load } from 'js-yaml';
+import { ConnectionAgents, type ConnectionCounts } from './agents.js';
+
+export type { ConnectionCounts } from './agents.js';
 
 /** Where the kubelet mounts the projected ServiceAccount token (Kubernetes "in-cluster config"). */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -29,13 +32,21 @@ export interface ConnectionOptions {
 export interface RequestOptions {
   /** The Accept header (default `application/json`): e.g. METADATA_ONLY_LIST for a list's metadata only. */
   accept?: string;
-  /**
-   * Send it on a connection of its own, closed once answered (`Connection: close`), rather than a
-   * pooled keep-alive one: for a request sent every half minute while the watch holds the pooled
-   * connection, a second connection kept open between them costs the apiserver more (its TLS
-   * buffers and goroutines, per Pod) than a resumed TLS handshake per request.
-   */
-  ownConnection?: boolean;
+}
+
+/** Sends a request; never throws on an HTTP status (KubeConnection.request). */
+export type Requester = (method: string, path: string, body?: unknown, contentType?: string, timeoutMs?: number, options?: RequestOptions) => Promise<ApiResponse>;
+
+/**
+ * One period's checks: requests in turn on one new connection (never a pooled one, which may have
+ * gone silent), closed by `end()`. Kept open between periods, it would cost the apiserver more (TLS
+ * buffers, goroutines, per Pod) than a resumed TLS handshake per period (bench:fanout).
+ */
+export interface KubeSession {
+  /** As KubeConnection.request; an unanswered request ends the session's connection. */
+  request: Requester;
+  /** Closes the connection (idempotent); a request sent after it opens a new one. */
+  end(): void;
 }
 
 /**
@@ -72,11 +83,15 @@ export interface KubeConnection {
    * (no answer within `timeoutMs` of sending, or a silence of `timeoutMs` while it streams: default
    * the connection's requestTimeoutMs).
    */
-  request(method: string, path: string, body?: unknown, contentType?: string, timeoutMs?: number, options?: RequestOptions): Promise<ApiResponse>;
+  request: Requester;
+  /** A short-lived connection of its own for one period's checks (absent in test fakes: sessionOf). */
+  session?(): KubeSession;
+  /** Connections opened so far, the watch's included, and TLS handshakes among them that resumed a session. */
+  readonly counts?: Readonly<ConnectionCounts>;
   /** What client-node's Watch needs of a KubeConfig (getCurrentCluster, applyToFetchOptions). */
   readonly watchConfig: {
     getCurrentCluster(): { server: string };
-    applyToFetchOptions(opts: object): Promise<{ agent: Agent | undefined; headers: Record<string, string> }>;
+    applyToFetchOptions(opts: object): Promise<{ agent: HttpAgent | undefined; headers: Record<string, string> }>;
   };
   /**
    * Ends every open connection (the watch's included): after a request went unanswered, the pooled
@@ -85,6 +100,11 @@ export interface KubeConnection {
    */
   resetConnections?(): void;
   close(): void;
+}
+
+/** `connection.session()`, or for a connection without sessions (a test fake) its own request and nothing to end. */
+export function sessionOf(connection: KubeConnection): KubeSession {
+  return connection.session?.() ?? { request: connection.request, end: () => undefined };
 }
 
 interface Credentials {
@@ -178,19 +198,8 @@ export function kubeconfigConnection(path: string, options: ConnectionOptions = 
 
 function connect(credentials: Credentials, options: ConnectionOptions): KubeConnection {
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  const url = new URL(credentials.server);
-  const secure = url.protocol === 'https:';
-  // The watch holds one connection (HTTP/1.1); a list or a write takes another from the pool. The
-  // agent also caches TLS sessions, so a check's own connection resumes one.
-  const agent = secure
-    ? new Agent({
-        keepAlive: true,
-        maxSockets: 4,
-        ...(credentials.ca === undefined ? {} : { ca: credentials.ca }),
-        ...(credentials.cert === undefined ? {} : { cert: credentials.cert, key: credentials.key }),
-        rejectUnauthorized: credentials.insecure !== true,
-      })
-    : undefined;
+  const secure = new URL(credentials.server).protocol === 'https:';
+  const agents = new ConnectionAgents(secure, credentials);
 
   let token = credentials.token;
   /** When the token file was last read (performance.now: a wall-clock step must not delay it); undefined: read it now. */
@@ -211,7 +220,7 @@ function connect(credentials: Credentials, options: ConnectionOptions): KubeConn
     return { Accept: 'application/json', ...(t === undefined ? {} : { Authorization: `Bearer ${t}` }) };
   };
 
-  const request = (method: string, path: string, body?: unknown, contentType = 'application/json', timeoutMs = requestTimeoutMs, options: RequestOptions = {}): Promise<ApiResponse> =>
+  const send = (via: HttpAgent, method: string, path: string, body?: unknown, contentType = 'application/json', timeoutMs = requestTimeoutMs, options: RequestOptions = {}): Promise<ApiResponse> =>
     new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const send = secure ? httpsRequest : httpRequest;
@@ -219,13 +228,10 @@ function connect(credentials: Credentials, options: ConnectionOptions): KubeConn
         new URL(path, credentials.server),
         {
           method,
-          agent,
+          agent: via,
           headers: {
             ...headers(),
             ...(options.accept === undefined ? {} : { Accept: options.accept }),
-            // Node then closes the socket after the answer instead of pooling it; the agent still
-            // resumes the TLS session it cached, so the handshake skips the certificate.
-            ...(options.ownConnection === true ? { Connection: 'close' } : {}),
             ...(payload === undefined ? {} : { 'Content-Type': contentType, 'Content-Length': String(payload.length) }),
           },
           timeout: timeoutMs,
@@ -264,18 +270,18 @@ function connect(credentials: Credentials, options: ConnectionOptions): KubeConn
   return {
     server: credentials.server,
     origin: credentials.origin,
-    request,
+    request: (method, path, body, contentType, timeoutMs, options) => send(agents.pool, method, path, body, contentType, timeoutMs, options),
+    session: () => {
+      const own = agents.period();
+      return { request: (method, path, body, contentType, timeoutMs, options) => send(own, method, path, body, contentType, timeoutMs, options), end: () => { agents.end(own); } };
+    },
+    counts: agents.counts,
     watchConfig: {
       getCurrentCluster: () => ({ server: credentials.server }),
-      applyToFetchOptions: () => Promise.resolve({ agent, headers: headers() }),
+      applyToFetchOptions: () => Promise.resolve({ agent: agents.pool, headers: headers() }),
     },
-    resetConnections: () => {
-      if (agent === undefined) return;
-      for (const sockets of [...Object.values(agent.sockets), ...Object.values(agent.freeSockets)]) {
-        for (const socket of sockets ?? []) socket.destroy();
-      }
-    },
-    close: () => agent?.destroy(),
+    resetConnections: () => { agents.reset(); },
+    close: () => { agents.destroy(); },
   };
 }
 

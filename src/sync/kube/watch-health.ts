@@ -13,18 +13,19 @@
 // deadline of `--api-timeout`, and compares its uid and resourceVersion with what the watch
 // delivered. The check asks for metadata only (the uid and resourceVersion are all it compares: a
 // 1 MiB ConfigMap is not sent again every half minute) and is sent on a connection of its own,
-// closed once answered: over HTTP/1.1 the watch holds its connection, and a second one kept open
-// by a request every 30 s doubled the apiserver's connections and most of its memory per Pod
-// (bench:fanout; client-go has no second connection: HTTP/2 carries everything on one). A new
-// connection per check also never waits on a pooled connection gone silent. No answer means the
+// closed once the period's reads are answered (the last-accepted store's read rides on it when due:
+// last-accepted/store-check-timer.ts): over HTTP/1.1 the watch holds its connection, and a second
+// one kept open by a request every 30 s doubled the apiserver's connections and most of its memory
+// per Pod (bench:fanout; client-go has no second connection: HTTP/2 carries everything on one). A
+// new connection per period also never waits on a pooled connection gone silent. No answer means the
 // API is unreachable (the watch is closed, the volume guard takes over); an answer newer than the
 // watch means the watch missed it (list again). And each watch is ended locally shortly after the
 // timeoutSeconds it asked the server for. Pure.
 import { METADATA_ONLY_LIST, type RequestOptions } from './connection.js';
 import { olderResourceVersion } from './resource-version.js';
 
-/** How the check's list is sent: metadata only, on a connection of its own (see above). */
-export const CHECK_REQUEST: Readonly<RequestOptions> = { accept: METADATA_ONLY_LIST, ownConnection: true };
+/** How the check's list is sent: metadata only (on the period's connection: see above). */
+export const CHECK_REQUEST: Readonly<RequestOptions> = { accept: METADATA_ONLY_LIST };
 
 /** The ConfigMap as the check's GET found it, or as the watch last delivered it. */
 export interface ObjectState {

@@ -10,7 +10,7 @@
 // the request entirely when the last known record already says so. Best effort: the watcher never
 // waits on it, a failure is logged once per kind and retried with backoff while verdicts keep
 // coming. Every `--store-check` the watcher reads the store (whole only when it changed:
-// store-check.ts) and puts back what its own Envoy accepted (or refused) if the store lost it
+// store-check.ts; on the watch check's connection: store-check-timer.ts) and puts back what its own Envoy accepted (or refused) if the store lost it
 // (changes.ts `refill`). Content the store cannot hold (422/413: over 1 MiB with the record) is
 // said at error level once per version and marked `unkept`, dropping the older accepted content so
 // that `copy` never presents it as the last accepted. The ConfigMap is not created by `rbac`'s Role
@@ -20,10 +20,11 @@ import type { Logger } from 'pino';
 import { LAST_ACCEPTED_RECORD_KEY, LAST_ACCEPTED_SOURCE_ANNOTATION, MANAGED_BY_LABELS, lastAcceptedConfigMapName } from '../../inject/last-accepted.js';
 import { sha256 } from '../envoy/version-stamp.js';
 import { ApiUnreachableError, statusOf } from '../kube/connection.js';
-import type { KubeConnection } from '../kube/connection.js';
+import type { KubeConnection, KubeSession } from '../kube/connection.js';
 import { apply, formatRecord, keyOf, unkept, type Change, type OwnVerdicts } from './changes.js';
 import { parseRecord } from './record.js';
 import { lostVerdicts, type CompleteStore } from './store-check.js';
+import { StoreCheckTimer } from './store-check-timer.js';
 import type { JudgedFile, LastAcceptedRecord, Mark } from './record.js';
 
 const SOURCE_ANNOTATION = LAST_ACCEPTED_SOURCE_ANNOTATION;
@@ -41,7 +42,7 @@ export interface LastAcceptedWriterOptions {
   /** The `rbac` command line, for the "forbidden" hint. */
   fixCommand: string;
   backoff?: { initialMs: number; maxMs: number };
-  /** How often the store is read to put back what it lost (ms, default 30 s; × 1-1.5 jitter); 0: never. */
+  /** How often the store is read to put back what it lost (ms, default 30 s; 0: never): store-check-timer.ts. */
   storeCheckMs?: number;
 }
 
@@ -80,7 +81,8 @@ export class LastAcceptedWriter {
   private wakeForbidden: (() => void) | undefined;
   /** This Pod's Envoy's last verdicts, per file: what a store that lost them gets back. */
   private readonly own = new Map<string, OwnVerdicts>();
-  private checkTimer: NodeJS.Timeout | undefined;
+  /** The --store-check: `carry()` it on the watch's checks (configmap-watch.ts `companion`); `stats`. */
+  readonly storeCheck: StoreCheckTimer;
   /** The store as a full read last found it holding all of `own` (store-check.ts). */
   private complete: CompleteStore | undefined;
 
@@ -89,7 +91,13 @@ export class LastAcceptedWriter {
     this.path = `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/configmaps`;
     this.logger = options.logger;
     this.delayMs = options.backoff?.initialMs ?? 1000;
-    this.scheduleCheck();
+    this.storeCheck = new StoreCheckTimer({
+      connection: options.connection,
+      everyMs: options.storeCheckMs ?? DEFAULT_STORE_CHECK_MS,
+      wanted: () => this.own.size > 0 && this.running === undefined && !this.closed,
+      check: (session) => this.checkStore(session),
+      onError: (err) => { this.logger.debug({ err }, 'last-accepted store check failed'); },
+    });
   }
 
   /**
@@ -131,25 +139,17 @@ export class LastAcceptedWriter {
   async close(timeoutMs = 2000): Promise<void> {
     const running = this.running;
     this.closed = true;
-    clearTimeout(this.checkTimer);
+    this.storeCheck.stop();
     if (running === undefined) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([running, new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
     clearTimeout(timer);
   }
 
-  private scheduleCheck(): void {
-    const every = this.options.storeCheckMs ?? DEFAULT_STORE_CHECK_MS;
-    if (every <= 0 || this.closed) return;
-    this.checkTimer = setTimeout(() => {
-      void this.checkStore().catch((err: unknown) => { this.logger.debug({ err }, 'last-accepted store check failed'); }).finally(() => { this.scheduleCheck(); });
-    }, every * (1 + Math.random() * 0.5)).unref();
-  }
-
   /** Reads the store (from the apiserver's cache; whole only when it changed) and queues what of this Pod's verdicts it lacks. */
-  private async checkStore(): Promise<void> {
+  private async checkStore(session: KubeSession): Promise<void> {
     if (this.own.size === 0 || this.running !== undefined || this.closed) return;
-    const found = await lostVerdicts(this.options.connection, `${this.path}/${encodeURIComponent(this.name)}`, this.complete, this.own);
+    const found = await lostVerdicts(session, `${this.path}/${encodeURIComponent(this.name)}`, this.complete, this.own);
     if (found === undefined) return; // unchanged, or another status: the next write says why
     const { changes, complete, deleted } = found;
     this.complete = complete;

@@ -8,7 +8,7 @@ import { configMapSnapshot, contentDigest } from './configmap-snapshot.js';
 import type { ConfigMapEvent } from '../kube/configmap-object.js';
 import { CauseLog, explainProblem, type ApiProblem } from '../kube/api-problem.js';
 import type { BackoffPolicy } from '../kube/retry-backoff.js';
-import { ConfigMapWatch } from '../kube/configmap-watch.js';
+import { ConfigMapWatch, type CheckCompanion } from '../kube/configmap-watch.js';
 import { FallbackGuard } from './fallback-guard.js';
 import type { KubeConnection } from '../kube/connection.js';
 import type { SnapshotSource } from './source.js';
@@ -30,6 +30,8 @@ export interface ApiSourceOptions {
   /** How often the watch is checked, and how long a check may go unanswered (ms; configmap-watch.ts). */
   checkMs?: number;
   checkTimeoutMs?: number;
+  /** A read that rides on the check's connection when due (the last-accepted store's: LastAcceptedWriter.storeCheck.carry()). */
+  checkCompanion?: CheckCompanion;
   /** Milliseconds on a monotonic clock (default performance.now): --volume-lag is a duration. */
   now?: () => number;
   /** Called each time the API becomes usable (first list, or after an outage: a Role applied, the apiserver back): Event writes paused by a 403 try again. */
@@ -71,6 +73,7 @@ export class ApiSource implements SnapshotSource {
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
       ...(options.checkMs === undefined ? {} : { checkMs: options.checkMs }),
       ...(options.checkTimeoutMs === undefined ? {} : { checkTimeoutMs: options.checkTimeoutMs }),
+      ...(options.checkCompanion === undefined ? {} : { companion: options.checkCompanion }),
       now,
       onEvent: (event) => { this.onEvent(event); },
       onAvailability: (available, problem) => { this.onAvailability(available, problem); },
