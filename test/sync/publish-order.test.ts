@@ -1,7 +1,9 @@
 // The rename order of a change of both cds.yaml and lds.yaml, through the real Syncer (the pass
-// `copy` and `watch` run) and seen as Envoy sees it: IN_MOVED_TO events of the target (inotifywait).
+// `copy` and `watch` run) and seen as Envoy sees it: IN_MOVED_TO events of the target (inotifywait);
+// and the wait between them (`onAwaitRead`, which `watch` answers from Envoy's counters).
 import { strict as assert } from 'node:assert';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { Syncer } from '../../src/sync/publish/syncer.js';
@@ -44,3 +46,33 @@ for (const [shape, cds] of Object.entries(SHAPES)) {
     }
   });
 }
+
+test('the listener file is renamed only after the awaited read of the cluster file; a change of one file, or of files of one type, renames without waiting', async () => {
+  const { root, source, target } = await makeTempDirs('envoy-xds-order-wait-');
+  const writer = new AtomicWriter(source);
+  const syncer = new Syncer({ sourceDir: source, targetDir: target, logger: pino({ level: 'silent' }), bootstrapName: 'envoy.yaml', warnOnBootstrapChange: true });
+  const onDisk = async (name: string) => versionOf(await readFile(join(target, name)).catch(() => undefined));
+  const waits: { files: readonly string[]; cds: number | undefined; lds: number | undefined }[] = [];
+  syncer.onAwaitRead(async (files) => {
+    waits.push({ files, cds: await onDisk('cds.yaml'), lds: await onDisk('lds.yaml') });
+  });
+  const payload = (cds: number, lds: number, extra: Record<string, string> = {}) => ({ 'envoy.yaml': BOOTSTRAP, 'cds.yaml': xdsFile('cds', cds, 500), 'lds.yaml': xdsFile('lds', lds, 500), ...extra });
+  try {
+    await writer.write(payload(0, 0));
+    await syncer.syncOnce();
+    await writer.write(payload(1, 1));
+    assert.deepEqual((await syncer.syncOnce()).published, ['cds.yaml', 'lds.yaml']);
+    // While it waited, cds.yaml was the new version and lds.yaml still the old one (none, at first:
+    // the hook, not the syncer, knows there is no Envoy to wait for).
+    assert.deepEqual(waits, [{ files: ['cds.yaml'], cds: 0, lds: undefined }, { files: ['cds.yaml'], cds: 1, lds: 0 }]);
+    await writer.write(payload(2, 1));
+    assert.deepEqual((await syncer.syncOnce()).published, ['cds.yaml']);
+    await writer.write(payload(2, 2));
+    assert.deepEqual((await syncer.syncOnce()).published, ['lds.yaml']);
+    await writer.write(payload(3, 2, { 'other-cds.yaml': xdsFile('cds', 3, 200) }));
+    assert.deepEqual((await syncer.syncOnce()).published, ['cds.yaml', 'other-cds.yaml']);
+    assert.equal(waits.length, 2, 'no wait for a change of one file, nor of cluster files only');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

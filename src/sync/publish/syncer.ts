@@ -9,7 +9,7 @@ import { TargetDirectory } from './target.js';
 import { validateConfigFile } from '../envoy/gate.js';
 import type { Reference } from '../envoy/references.js';
 import { logPublished } from './published-log.js';
-import { fileReferences, publishOrder } from './reference-order.js';
+import { fileReferences, publishPlan } from './reference-order.js';
 import type { FileKind, ValidationError } from '../envoy/gate.js';
 import { sha256, stampVersion, stampedSha256 } from '../envoy/version-stamp.js';
 import type { Stamped } from '../envoy/version-stamp.js';
@@ -92,6 +92,7 @@ export class Syncer {
   private readonly references = new Map<string, { sourceSha256: string; references: Reference[] }>();
   private publishedListener: ((files: PublishedFile[]) => void) | undefined;
   private beforeRenamesListener: ((renames: number) => Promise<void>) | undefined;
+  private awaitReadListener: ((files: readonly string[]) => Promise<void>) | undefined;
 
   constructor(private readonly options: SyncerOptions) {
     this.target = new TargetDirectory(options.targetDir);
@@ -109,6 +110,15 @@ export class Syncer {
    */
   onBeforeRenames(listener: (renames: number) => Promise<void>): void {
     this.beforeRenamesListener = listener;
+  }
+
+  /**
+   * `watch`: called between two renames of a pass when the next file may depend on Envoy having
+   * read files renamed before it (rename-waits.ts), with those files; awaited before the next
+   * rename. The listener bounds the wait (Envoy may not answer). Must not throw.
+   */
+  onAwaitRead(listener: (files: readonly string[]) => Promise<void>): void {
+    this.awaitReadListener = listener;
   }
 
   /** Renames onto published names so far (passes and restores). */
@@ -230,8 +240,8 @@ export class Syncer {
     // Otherwise make before break (clusters, endpoints, listeners, routes), then the name.
     // A file's kind is what its resources say, else what the subscriptions naming it read (a CDS
     // file with no clusters is still the bootstrap's cds_config), so every file is looked at.
-    const ordered = changes.length < 2 ? changes : this.inReferenceOrder(changes, snapshot.files, configMap);
-    changes.splice(0, changes.length, ...ordered);
+    const plan = changes.length < 2 ? changes.map((change) => ({ change, waitFor: [] })) : this.inReferenceOrder(changes, snapshot.files, configMap);
+    changes.splice(0, changes.length, ...plan.map((step) => step.change));
     // Stage everything before the first rename: a full disk fails the whole change, not half of it,
     // and the renames follow one another as closely as possible. Staged in parallel so the fsyncs
     // share journal commits.
@@ -249,6 +259,10 @@ export class Syncer {
     for (const [index, change] of changes.entries()) {
       const file = staged[index];
       if (file === undefined) continue;
+      // A file Envoy checks against an earlier one (a listener's routes against the clusters):
+      // Envoy reads the files of one pass in an order of its own, so it waits until Envoy read those.
+      const waitFor = plan[index]?.waitFor.filter((name) => renamed.some((done) => done.name === name)) ?? [];
+      if (waitFor.length > 0) await this.awaitReadListener?.(waitFor).catch(() => undefined);
       this.target.commit(file);
       published.push({ name: change.name, sha256: change.sha256, content: change.content, version: change.version, kind: change.kind.type, ino: file.identity.ino, at: performance.now(), configMap });
       renamed.push(change);
@@ -275,8 +289,8 @@ export class Syncer {
     return result;
   }
 
-  /** `changes` in rename order (reference-order.ts), with the references of every file of the snapshot. */
-  private inReferenceOrder(changes: Change[], files: ReadonlyMap<string, Buffer>, configMap: ReadonlyMap<string, string>): Change[] {
+  /** `changes` in rename order with their waits (reference-order.ts), from the references of every file of the snapshot. */
+  private inReferenceOrder(changes: Change[], files: ReadonlyMap<string, Buffer>, configMap: ReadonlyMap<string, string>): { change: Change; waitFor: string[] }[] {
     const references = new Map(changes.map((change) => [change.name, fileReferences(change.content)]));
     for (const [name, source] of files) {
       if (references.has(name)) continue;
@@ -285,7 +299,7 @@ export class Syncer {
       if (memo?.sourceSha256 !== digest) this.references.set(name, (memo = { sourceSha256: digest, references: fileReferences(source) }));
       references.set(name, memo.references);
     }
-    return publishOrder(changes, references);
+    return publishPlan(changes, references);
   }
 
   private reportRejection(error: ValidationError, digest: string, keptPrevious: boolean): void {
