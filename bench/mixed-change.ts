@@ -13,7 +13,8 @@
 // BENCH_CHANGES (per scenario and round, default 20), BENCH_ROUNDS (default 4),
 // BENCH_ADMIN_LOAD=N keeps N full `/stats` requests in flight on Envoy's admin API during each
 // change (a busy main thread: both renames land before it wakes), BENCH_INTERVAL_MS (default 250).
-// Prints p50/p90/p99 ms and Envoy's own count of refused LDS updates, with the load average.
+// Prints p50/p90/p99 ms, Envoy's own count of refused LDS updates and the watcher's waits for Envoy
+// that reached their bound, with the load average.
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -98,6 +99,8 @@ interface RoundResult {
   refused: number;
   /** Changes never served within SERVE_TIMEOUT_MS. */
   missed: number;
+  /** The watcher's `Envoy did not show it read ...` lines: waits that reached their bound. */
+  boundReached: number;
 }
 
 async function round(main: string, scenario: Scenario, upstreamPort: number): Promise<RoundResult> {
@@ -117,14 +120,17 @@ async function round(main: string, scenario: Scenario, upstreamPort: number): Pr
     const admin = envoy.adminUrl.replace(/^http:\/\//, '');
     const ready = join(target, '..envoy-xds-watch.ready');
     watcher = spawn(process.execPath, [main, 'watch', '--from', source, '--to', target, '--ready-file', ready, '--bootstrap', 'envoy.yaml', '--admin', admin], { stdio: ['ignore', 'pipe', 'inherit'] });
-    createInterface({ input: watcher.stdout as NodeJS.ReadableStream }).on('line', () => undefined);
+    let boundReached = 0;
+    createInterface({ input: watcher.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      if (line.includes('did not show it read')) boundReached++;
+    });
     for (let waited = 0; !existsSync(ready); waited += 10) {
       if (waited > 30_000) throw new Error('watcher never became ready');
       await sleep(10);
     }
     const rejected = () => envoy?.stat('listener_manager.lds.update_rejected') ?? Promise.resolve(0);
     const before = await rejected();
-    const result: RoundResult = { latencies: [], refused: 0, missed: 0 };
+    const result: RoundResult = { latencies: [], refused: 0, missed: 0, boundReached: 0 };
     for (let change = 1; change <= CHANGES; change++) {
       const clusters = scenario === 'mixed' ? change : 0;
       const stopLoad = ADMIN_LOAD > 0 ? adminLoad(envoy, ADMIN_LOAD) : undefined;
@@ -140,9 +146,10 @@ async function round(main: string, scenario: Scenario, upstreamPort: number): Pr
       await sleep(INTERVAL_MS);
     }
     result.refused = (await rejected()) - before;
+    result.boundReached = boundReached;
     return result;
   } finally {
-    if (watcher !== undefined && watcher.exitCode === null) {
+    if (watcher?.exitCode === null) {
       const exited = new Promise((resolve) => watcher?.once('exit', resolve));
       watcher.kill('SIGTERM');
       await exited;
@@ -177,10 +184,10 @@ async function main(): Promise<void> {
   }
   const loadEnd = loadavg()[0] ?? 0;
   console.log(`bench:mixed-change: ${String(CHANGES)} changes x ${String(ROUNDS)} rounds (a new Envoy each), ${String(INTERVAL_MS)} ms apart, admin load ${String(ADMIN_LOAD)}; load average ${loadStart.toFixed(2)} → ${loadEnd.toFixed(2)}; dirs on ${process.env.BENCH_TMPFS ?? '/dev/shm'}`);
-  console.log(['scenario', 'implementation', 'p50 ms', 'p90 ms', 'p99 ms', 'Envoy refused lds (per round)', 'not served'].join('\t'));
+  console.log(['scenario', 'implementation', 'p50 ms', 'p90 ms', 'p99 ms', 'Envoy refused lds (per round)', 'not served', 'waits past the bound'].join('\t'));
   for (const [key, rounds] of results) {
     const sorted = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
-    console.log([key, percentile(sorted, 50).toFixed(2), percentile(sorted, 90).toFixed(2), percentile(sorted, 99).toFixed(2), `${String(rounds.reduce((sum, r) => sum + r.refused, 0))} (${rounds.map((r) => r.refused).join(' ')})`, String(rounds.reduce((sum, r) => sum + r.missed, 0))].join('\t'));
+    console.log([key, percentile(sorted, 50).toFixed(2), percentile(sorted, 90).toFixed(2), percentile(sorted, 99).toFixed(2), `${String(rounds.reduce((sum, r) => sum + r.refused, 0))} (${rounds.map((r) => r.refused).join(' ')})`, String(rounds.reduce((sum, r) => sum + r.missed, 0)), String(rounds.reduce((sum, r) => sum + r.boundReached, 0))].join('\t'));
   }
 }
 

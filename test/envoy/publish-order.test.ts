@@ -120,7 +120,7 @@ async function changesOnOneEnvoy(t: TestContext, upstreamPort: number): Promise<
     assert.deepEqual(verdicts(pod.watcher.logs, 'lds.yaml').map((line) => line.outcome), Array<string>(CHANGES + 1).fill('accepted'));
     const after = await lds();
     const republished = pod.watcher.logs.filter((line) => line.file === 'lds.yaml' && String(line.msg).includes('publishing it again')).length;
-    const waits = pod.watcher.logs.filter((line) => Array.isArray(line.files) && typeof line.waitedMs === 'number').map((line) => `${String(line.outcome ?? 'timeout')} ${String(line.waitedMs)} ms`);
+    const waits = pod.watcher.logs.filter((line) => Array.isArray(line.files) && typeof line.waitedMs === 'number').map((line) => `${typeof line.outcome === 'string' ? line.outcome : 'timeout'} ${String(line.waitedMs)} ms`);
     t.diagnostic(`Envoy refused lds.yaml in ${String(after.rejected - before.rejected)} of ${String(CHANGES)} changes; republished ${String(republished)}; waits for cds.yaml: ${waits.join(', ')}`);
     // Envoy's own count: it never applied lds.yaml before the cluster it routes to.
     assert.equal(after.rejected - before.rejected, 0, "Envoy's listener_manager.lds.update_rejected");

@@ -8,7 +8,7 @@ import type { Snapshot } from '../volume/snapshot.js';
 import { TargetDirectory } from './target.js';
 import { validateConfigFile } from '../envoy/gate.js';
 import type { Reference } from '../envoy/references.js';
-import { logPublished } from './published-log.js';
+import { logPublished, logRemoved } from './published-log.js';
 import { fileReferences, publishPlan } from './reference-order.js';
 import type { FileKind, ValidationError } from '../envoy/gate.js';
 import { sha256, stampVersion, stampedSha256 } from '../envoy/version-stamp.js';
@@ -113,9 +113,8 @@ export class Syncer {
   }
 
   /**
-   * `watch`: called between two renames of a pass when the next file may depend on Envoy having
-   * read files renamed before it (rename-waits.ts), with those files; awaited before the next
-   * rename. The listener bounds the wait (Envoy may not answer). Must not throw.
+   * `watch`: called with files of a pass already renamed that the next file may depend on Envoy
+   * having read (rename-waits.ts); awaited before its rename. Bounded by the listener; must not throw.
    */
   onAwaitRead(listener: (files: readonly string[]) => Promise<void>): void {
     this.awaitReadListener = listener;
@@ -174,15 +173,11 @@ export class Syncer {
       changedBytes: 0,
     };
 
-    if (snapshot.files.size === 0) {
-      if (!this.reportedEmpty) {
-        const where = snapshot.api === undefined ? `ConfigMap volume ${sourceDir}` : `ConfigMap (API, resourceVersion ${String(snapshot.api.resourceVersion)})`;
-        this.logger.warn({ source: sourceDir, snapshot: snapshot.dataDir }, `${where} is empty: nothing to publish`);
-      }
-      this.reportedEmpty = true;
-    } else {
-      this.reportedEmpty = false;
+    if (snapshot.files.size === 0 && !this.reportedEmpty) {
+      const where = snapshot.api === undefined ? `ConfigMap volume ${sourceDir}` : `ConfigMap (API, resourceVersion ${String(snapshot.api.resourceVersion)})`;
+      this.logger.warn({ source: sourceDir, snapshot: snapshot.dataDir }, `${where} is empty: nothing to publish`);
     }
+    this.reportedEmpty = snapshot.files.size === 0;
     for (const name of snapshot.skipped) {
       if (this.reportedSkips.has(name)) continue;
       this.reportedSkips.add(name);
@@ -239,7 +234,8 @@ export class Syncer {
     // refuses a path that does not exist yet and reads it the moment the naming file is applied.
     // Otherwise make before break (clusters, endpoints, listeners, routes), then the name.
     // A file's kind is what its resources say, else what the subscriptions naming it read (a CDS
-    // file with no clusters is still the bootstrap's cds_config), so every file is looked at.
+    // file with no clusters is still the bootstrap's cds_config), so every file is looked at. Some
+    // renames wait for Envoy to have read earlier ones (rename-waits.ts).
     const plan = changes.length < 2 ? changes.map((change) => ({ change, waitFor: [] })) : this.inReferenceOrder(changes, snapshot.files, configMap);
     changes.splice(0, changes.length, ...plan.map((step) => step.change));
     // Stage everything before the first rename: a full disk fails the whole change, not half of it,
@@ -259,8 +255,7 @@ export class Syncer {
     for (const [index, change] of changes.entries()) {
       const file = staged[index];
       if (file === undefined) continue;
-      // A file Envoy checks against an earlier one (a listener's routes against the clusters):
-      // Envoy reads the files of one pass in an order of its own, so it waits until Envoy read those.
+      // Checked by Envoy against earlier files (routes against clusters): waits until Envoy read them.
       const waitFor = plan[index]?.waitFor.filter((name) => renamed.some((done) => done.name === name)) ?? [];
       if (waitFor.length > 0) await this.awaitReadListener?.(waitFor).catch(() => undefined);
       this.target.commit(file);
@@ -273,19 +268,8 @@ export class Syncer {
     if (published.length > 0) this.publishedListener?.(published);
 
     // An empty snapshot already got its own warning; one line per kept file would only bury it.
-    for (const name of snapshot.files.size === 0 ? [] : await this.target.publishedNames()) {
-      if (snapshot.files.has(name)) {
-        this.reportedRemovals.delete(name);
-        continue;
-      }
-      result.removed.push(name);
-      if (this.reportedRemovals.has(name)) continue;
-      this.reportedRemovals.add(name);
-      this.logger.warn(
-        { file: name },
-        `${name} is no longer in the ConfigMap: keeping the last published copy (Envoy keeps using it and needs it to restart)`,
-      );
-    }
+    const inTarget = snapshot.files.size === 0 ? [] : await this.target.publishedNames();
+    result.removed.push(...logRemoved(this.logger, inTarget, snapshot.files, this.reportedRemovals));
     return result;
   }
 
