@@ -22,6 +22,8 @@ export interface PodLocalFile {
     envoyLog?: string;
     /** accepted: fields Envoy ignored in that version (server.dynamic_unknown_fields). */
     ignoredFields?: number;
+    /** accepted with ignoredFields: the files Envoy loaded at start, any of which holds them. */
+    ignoredAmong?: string[];
   };
 }
 
@@ -69,6 +71,7 @@ export function parsePodLocalStatus(text: string): PodLocalStatus {
       }
       if (v.reasonPossiblyEarlier === true) f.verdict.reasonPossiblyEarlier = true;
       if (typeof v.ignoredFields === 'number' && v.ignoredFields > 0) f.verdict.ignoredFields = v.ignoredFields;
+      if (Array.isArray(v.ignoredAmong) && v.ignoredAmong.length > 0 && v.ignoredAmong.every((x) => typeof x === 'string')) f.verdict.ignoredAmong = v.ignoredAmong;
     }
     files.push(f);
   }

@@ -60,6 +60,8 @@ export interface FileVerdict {
   why?: string;
   /** Envoy accepted the ConfigMap's version but ignored this many unknown fields in it (misspelt settings are not applied). */
   ignoredFields?: number;
+  /** The files Envoy loaded together at start, any of which holds those fields (its count does not say which). */
+  ignoredAmong?: string[];
   /** What that means and the command that names the fields (set with ignoredFields). */
   warning?: string;
 }
@@ -90,7 +92,9 @@ export function judgeFile(want: WantedFile, f: PodLocalFile | undefined, source:
   const ignored = f?.verdict?.outcome === 'accepted' && f.verdict.version === want.version ? (f.verdict.ignoredFields ?? 0) : 0;
   if (ignored > 0) {
     row.ignoredFields = ignored;
-    row.lastVerdict = `${row.lastVerdict ?? ''}, ignored unknown fields (Envoy counted ${String(ignored)})`;
+    const among = f?.verdict?.ignoredAmong;
+    if (among !== undefined) row.ignoredAmong = [...among];
+    row.lastVerdict = `${row.lastVerdict ?? ''}, ignored unknown fields${among === undefined ? '' : ` in one of the files loaded at start (${among.join(', ')})`} (Envoy counted ${String(ignored)})`;
   }
   const done = (state: PodState, why?: string): FileVerdict => ({ ...row, state, ...(why === undefined ? {} : { why }) });
 
@@ -119,8 +123,15 @@ export function judgeFile(want: WantedFile, f: PodLocalFile | undefined, source:
 function withWarning(row: FileVerdict, facts: PodFacts, local: PodLocalStatus): FileVerdict {
   const n = row.ignoredFields;
   if (n === undefined) return row;
-  const validate = `${cliThroughPod(facts.namespace, facts.pod)} validate ${local.targetDir === '' ? row.file : join(local.targetDir, row.file)}`;
-  return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in it (Envoy counted ${String(n)}; misspelt settings are not applied); ${validate} names them all` };
+  const cli = `${cliThroughPod(facts.namespace, facts.pod)} validate`;
+  const counted = `Envoy counted ${String(n)}; misspelt settings are not applied`;
+  // Counted while Envoy loaded several files at start: the directory's validate finds the one.
+  if (row.ignoredAmong !== undefined) {
+    const dir = local.targetDir === '' ? '.' : local.targetDir;
+    return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in one of the files it loaded at start (${row.ignoredAmong.join(', ')}; ${counted}); ${cli} ${dir} names them all` };
+  }
+  const validate = `${cli} ${local.targetDir === '' ? row.file : join(local.targetDir, row.file)}`;
+  return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in it (${counted}); ${validate} names them all` };
 }
 
 const PRECEDENCE: Record<PodState, number> = { FAILED: 4, REJECTED: 3, UNKNOWN: 2, PENDING: 1, SYNCED: 0 };

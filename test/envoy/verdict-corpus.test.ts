@@ -522,6 +522,17 @@ test('envoy-ignores-unknown-field.lds.yaml published next to a clean cds.yaml wh
     assert.ok(command.endsWith(` validate ${pod.target}`), command);
     const named = spawnSync('sh', ['-c', command], { encoding: 'utf8' });
     assert.match(named.stderr + named.stdout, /unknown field "per_connection_buffer_limit_bytez"[\s\S]*unknown field "stream_idle_timeoutt"/, command);
+    // `status` (and through it `status deployment/...`) keeps that the count is not the warned file's own.
+    // The state file `status` reads is written just after the line is logged.
+    const keptOf = async () => (await gatherStatus(pod.target)).files.find((f) => f.file === line.file)?.verdict;
+    let kept = await keptOf();
+    for (let i = 0; i < 100 && kept?.message !== line.msg; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      kept = await keptOf();
+    }
+    assert.deepEqual({ ignoredFields: kept?.ignoredFields, among: [...(kept?.ignoredAmong ?? [])].sort() }, { ignoredFields: counted, among: ['cds.yaml', 'lds.yaml'] });
+    const table = (await runCli(['status', '--to', pod.target])).stdout;
+    assert.match(table, /ignored unknown fields in one of the files loaded at start \((lds\.yaml, cds\.yaml|cds\.yaml, lds\.yaml)\) \(Envoy counted /, table);
   } finally {
     await pod.stop();
   }

@@ -133,6 +133,25 @@ test('Envoy accepted the ConfigMap\'s version but ignored unknown fields (XdsAcc
   assert.ok(!formatWorkload(earlier).includes('WARNINGS'));
 });
 
+test('unknown fields counted while Envoy loaded several files at start: the row names them all and the directory to validate, not one file', async () => {
+  const v = ldsVersion(LDS);
+  const api = fakeApi(() => [pod('envoy-a')], () => cm(LDS, '5'));
+  // The count landed on lds.yaml's verdict, but the fields may be in cds.yaml: Envoy's counter does not say.
+  const verdict = { outcome: 'accepted', version: v, at: 'T', rolledBack: false, message: 'm', ignoredFields: 1, ignoredAmong: ['cds.yaml', 'lds.yaml'] };
+  const s = await gatherWorkload({ api, read: () => Promise.resolve(localJson(v, { verdict })), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
+  assert.equal(s.state, 'SYNCED');
+  const lds = s.pods[0]?.files.find((f) => f.file === 'lds.yaml');
+  const warning = `Envoy runs version ${v} but ignored unknown fields in one of the files it loaded at start (cds.yaml, lds.yaml; Envoy counted 1; misspelt settings are not applied); kubectl exec -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate /etc/custom names them all`;
+  assert.deepEqual(
+    { ignoredFields: lds?.ignoredFields, ignoredAmong: lds?.ignoredAmong, warning: lds?.warning, lastVerdict: lds?.lastVerdict },
+    { ignoredFields: 1, ignoredAmong: ['cds.yaml', 'lds.yaml'], warning, lastVerdict: `accepted ${v}, ignored unknown fields in one of the files loaded at start (cds.yaml, lds.yaml) (Envoy counted 1)` },
+  );
+  assert.ok(formatWorkload(s).includes(`\nWARNINGS\nenvoy-a lds.yaml: ${warning}\n`), formatWorkload(s));
+  // A list that is not one of strings is not trusted: the file's own sentence stands.
+  const odd = await gatherWorkload({ api, read: () => Promise.resolve(localJson(v, { verdict: { ...verdict, ignoredAmong: [1, 2] } })), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
+  assert.match(odd.pods[0]?.files.find((f) => f.file === 'lds.yaml')?.warning ?? '', /ignored unknown fields in it \(Envoy counted 1;/);
+});
+
 test('a missing workload is an error naming it; a Pod that cannot be read is UNKNOWN with the reader\'s reason', async () => {
   const api = fakeApi(() => [pod('envoy-a')], () => cm(LDS, '5'));
   await assert.rejects(gatherWorkload({ api, read: () => Promise.resolve(''), namespace: 'shop', target: { kind: 'deployment', name: 'nope' } }), /^Error: deployment\/nope in namespace shop: not found$/);

@@ -88,6 +88,7 @@ export class Conclusions {
     let message: string;
     let why: RejectionReason | undefined;
     let ignoredFields = 0;
+    let ignoredAmong: readonly string[] | undefined;
     const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion };
 
     if (outcome === 'accepted') {
@@ -110,6 +111,7 @@ export class Conclusions {
       if (envoy !== undefined) this.reportedUnknownFields = Math.max(this.reportedUnknownFields, envoy.unknownFields);
       // Several files loaded at start: Envoy's count does not say which one holds the fields.
       const among = atStart && ignoredFields > 0 && this.atStart.length > 1 ? { files: this.atStart, dir: targetDir } : undefined;
+      ignoredAmong = among?.files;
       message = acceptedMessage(file, version, latencyMs, ignoredFields, this.ctx.options.cli, join(targetDir, file), among);
       logger[ignoredFields > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...(ignoredFields > 0 ? { ignoredFields } : {}) }, message);
       // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
@@ -156,7 +158,7 @@ export class Conclusions {
     }
     const forms = verdictForms(
       { file, version, sha256: pending.sha256, previousVersion, at },
-      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...(ignoredFields > 0 ? { ignoredFields } : {}) },
+      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...(ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong] }) } : {}) },
     );
     entry.verdict = forms.kept;
     tell(this.ctx.listeners, forms.verdict, (err) => { logger.error({ err }, 'verdict listener failed'); });

@@ -136,7 +136,9 @@ async function isWatchProcess(pid: number): Promise<boolean> {
   return cmdline === undefined || cmdline.split('\0').includes('watch');
 }
 
-const ignoredText = (n: number | undefined): string => (n === undefined || n === 0 ? '' : `, ignored unknown fields (Envoy counted ${String(n)})`);
+/** `among`: the files Envoy loaded together at start, any of which holds the fields (verdict.ts ignoredAmong). */
+export const ignoredText = (n: number | undefined, among?: readonly string[]): string =>
+  n === undefined || n === 0 ? '' : `, ignored unknown fields${among === undefined ? '' : ` in one of the files loaded at start (${among.join(', ')})`} (Envoy counted ${String(n)})`;
 
 /** The human table `status` prints. */
 export function formatStatus(status: Status): string {
@@ -144,7 +146,7 @@ export function formatStatus(status: Status): string {
   for (const f of status.files) {
     const verdict = f.verdict === undefined
       ? '-'
-      : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.outcome} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${f.verdict.rolledBack ? ', rolled back' : ''}${ignoredText(f.verdict.ignoredFields)}`;
+      : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.outcome} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${f.verdict.rolledBack ? ', rolled back' : ''}${ignoredText(f.verdict.ignoredFields, f.verdict.ignoredAmong)}`;
     rows.push([
       f.file,
       `${f.configMap ?? '(removed)'}${f.held ? ' (refused, held back)' : ''}${f.invalid === undefined ? '' : ' (refused by the gate, not published)'}`,

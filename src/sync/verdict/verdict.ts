@@ -20,6 +20,11 @@ export interface VerdictFacts {
   envoyLog?: string;
   /** accepted: fields Envoy ignored in this update (`server.dynamic_unknown_fields` moved), when any. */
   ignoredFields?: number;
+  /**
+   * accepted with `ignoredFields`: the files Envoy loaded together at start, any of which may hold
+   * the fields (its count does not say which); absent when the count is this file's own.
+   */
+  ignoredAmong?: string[];
 }
 
 /** One verdict, as logged and as handed to `onVerdict` listeners. */
@@ -58,7 +63,9 @@ export function verdictForms(judged: { file: string; version: string | undefined
   const { outcome, rolledBack, message } = facts;
   const latency = outcome === 'unknown' || facts.latencyMs === undefined ? {} : { latencyMs: facts.latencyMs };
   const why = { ...(facts.reason === undefined ? {} : { reason: facts.reason }), ...(facts.reasonPossiblyEarlier === undefined ? {} : { reasonPossiblyEarlier: facts.reasonPossiblyEarlier }), ...(facts.envoyLog === undefined ? {} : { envoyLog: facts.envoyLog }) };
-  const warnings = facts.ignoredFields === undefined || facts.ignoredFields === 0 ? {} : { ignoredFields: facts.ignoredFields };
+  const warnings = facts.ignoredFields === undefined || facts.ignoredFields === 0
+    ? {}
+    : { ignoredFields: facts.ignoredFields, ...(facts.ignoredAmong === undefined ? {} : { ignoredAmong: [...facts.ignoredAmong] }) };
   return {
     kept: { outcome, ...(version === undefined ? {} : { version }), at, ...latency, rolledBack, message, ...why, ...warnings },
     verdict: { file, version, sha256, ...(previousVersion === undefined ? {} : { previousVersion }), outcome, rolledBack, ...latency, message, ...why, ...warnings },
