@@ -17,7 +17,12 @@ export type FileKind =
   /** Not YAML/JSON, or YAML/JSON without a top-level `resources` list (Lua, certificates, ...). */
   | { type: 'data' }
   /** An xDS file for `path_config_source`: top-level `resources`, each with an `@type`. */
-  | { type: 'xds'; resourceTypes: string[] }
+  | {
+      type: 'xds';
+      resourceTypes: string[];
+      /** The resources' `name`s as written (those that have a string one), in file order; absent when none. */
+      resourceNames?: string[];
+    }
   /** Envoy's bootstrap: loaded once at start, never hot-reloaded. */
   | { type: 'bootstrap' };
 
@@ -102,6 +107,7 @@ export async function validateConfigFile(file: string, content: Buffer, bootstra
     return fail('`resources` must be a list of resources, each with an "@type"', at?.line, at?.column);
   }
   const resourceTypes: string[] = [];
+  const resourceNames: string[] = [];
   for (const [index, item] of (resources as unknown[]).entries()) {
     const typeUrl = isObject(item) ? item['@type'] : undefined;
     if (typeof typeUrl !== 'string' || typeUrl === '') {
@@ -110,8 +116,9 @@ export async function validateConfigFile(file: string, content: Buffer, bootstra
       return fail(`resources[${index}] ${problem}`, at?.line, at?.column);
     }
     resourceTypes.push(typeUrl);
+    if (isObject(item) && typeof item.name === 'string') resourceNames.push(item.name);
   }
-  return { ok: true, kind: isBootstrapByName ? { type: 'bootstrap' } : { type: 'xds', resourceTypes } };
+  return { ok: true, kind: isBootstrapByName ? { type: 'bootstrap' } : { type: 'xds', resourceTypes, ...(resourceNames.length === 0 ? {} : { resourceNames }) } };
 }
 
 /** `text` read as YAML when that gives a mapping; undefined otherwise. */

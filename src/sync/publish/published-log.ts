@@ -56,3 +56,17 @@ export function logRemoved(logger: Logger, published: readonly string[], configM
   }
   return removed;
 }
+
+/** Says once per key what of `snapshot` is not published: subdirectories, symlinks out of the volume `sourceDir`. */
+export function logSkipped(logger: Logger, snapshot: Snapshot, sourceDir: string, reported: Set<string>): void {
+  for (const name of snapshot.skipped) {
+    if (reported.has(name)) continue;
+    reported.add(name);
+    logger.warn({ file: name }, 'not a regular file (ConfigMap items[].path subdirectory?): not published');
+  }
+  for (const [name, link] of snapshot.outside) {
+    if (reported.has(name)) continue;
+    reported.add(name);
+    logger.warn({ file: name, link }, `key ${name} is a symlink to ${link}, outside the ConfigMap volume ${sourceDir}: not published`);
+  }
+}

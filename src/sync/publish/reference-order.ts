@@ -60,12 +60,20 @@ export function publishOrder<T extends { name: string; kind: FileKind }>(changes
 
 /**
  * `changes` in rename order (publishOrder), each with the files renamed before it that Envoy must
- * have read before it is renamed (rename-waits.ts; mostly none). Pure.
+ * have read before it is renamed (rename-waits.ts; mostly none). `adds`: whether a change brings
+ * resource names its published version lacks (undefined: not known). Pure.
  */
-export function publishPlan<T extends { name: string; kind: FileKind }>(changes: readonly T[], references: ReadonlyMap<string, readonly Reference[]>): { change: T; waitFor: string[] }[] {
+export function publishPlan<T extends { name: string; kind: FileKind }>(
+  changes: readonly T[],
+  references: ReadonlyMap<string, readonly Reference[]>,
+  adds: (change: T) => boolean | undefined = () => undefined,
+): { change: T; waitFor: string[] }[] {
   const readAs = readAsByFile(references);
   const ordered = publishOrder(changes, references);
-  const waits = renameWaits(ordered.map((change) => ({ name: change.name, types: resourceTypes(change.kind, readAs.get(change.name)) })));
+  const waits = renameWaits(ordered.map((change) => {
+    const added = adds(change);
+    return { name: change.name, types: resourceTypes(change.kind, readAs.get(change.name)), ...(added === undefined ? {} : { adds: added }) };
+  }));
   return ordered.map((change, index) => ({ change, waitFor: waits[index] ?? [] }));
 }
 

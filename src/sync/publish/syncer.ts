@@ -8,8 +8,9 @@ import type { Snapshot } from '../volume/snapshot.js';
 import { TargetDirectory } from './target.js';
 import { validateConfigFile } from '../envoy/gate.js';
 import type { Reference } from '../envoy/references.js';
-import { logPublished, logRemoved } from './published-log.js';
+import { logPublished, logRemoved, logSkipped } from './published-log.js';
 import { fileReferences, publishPlan } from './reference-order.js';
+import { addsResources } from './rename-waits.js';
 import type { FileKind, ValidationError } from '../envoy/gate.js';
 import { sha256, stampVersion, stampedSha256 } from '../envoy/version-stamp.js';
 import type { Stamped } from '../envoy/version-stamp.js';
@@ -93,6 +94,8 @@ export class Syncer {
   private publishedListener: ((files: PublishedFile[]) => void) | undefined;
   private beforeRenamesListener: ((renames: number) => Promise<void>) | undefined;
   private awaitReadListener: ((files: readonly string[]) => Promise<void>) | undefined;
+  /** File → resource names of the content last renamed there (unknown after a restore: addsResources). */
+  private readonly namesPublished = new Map<string, ReadonlySet<string>>();
 
   constructor(private readonly options: SyncerOptions) {
     this.target = new TargetDirectory(options.targetDir);
@@ -147,6 +150,7 @@ export class Syncer {
   restore(name: string, content: Buffer, ino: number): Promise<number | undefined> {
     return this.serialized(async () => {
       if ((await this.target.inode(name)) !== ino) return undefined;
+      this.namesPublished.delete(name);
       const staged = await this.target.stage(name, content, sha256(content));
       this.target.commit(staged);
       await this.target.syncDirectory();
@@ -178,16 +182,7 @@ export class Syncer {
       this.logger.warn({ source: sourceDir, snapshot: snapshot.dataDir }, `${where} is empty: nothing to publish`);
     }
     this.reportedEmpty = snapshot.files.size === 0;
-    for (const name of snapshot.skipped) {
-      if (this.reportedSkips.has(name)) continue;
-      this.reportedSkips.add(name);
-      this.logger.warn({ file: name }, 'not a regular file (ConfigMap items[].path subdirectory?): not published');
-    }
-    for (const [name, link] of snapshot.outside) {
-      if (this.reportedSkips.has(name)) continue;
-      this.reportedSkips.add(name);
-      this.logger.warn({ file: name, link }, `key ${name} is a symlink to ${link}, outside the ConfigMap volume ${sourceDir}: not published`);
-    }
+    logSkipped(this.logger, snapshot, sourceDir, this.reportedSkips);
 
     // The ConfigMap as a whole (sha256 of each key's content): a hold is on content in the
     // ConfigMap it was refused with, since Envoy's verdict on one file depends on the others.
@@ -261,6 +256,7 @@ export class Syncer {
       this.target.commit(file);
       published.push({ name: change.name, sha256: change.sha256, content: change.content, version: change.version, kind: change.kind.type, ino: file.identity.ino, at: performance.now(), configMap });
       renamed.push(change);
+      this.namesPublished.set(change.name, new Set(change.kind.type === 'xds' ? change.kind.resourceNames : undefined));
     }
     result.published.push(...renamed.map((change) => change.name));
     logPublished(this.logger, renamed, snapshot, this.options.warnOnBootstrapChange);
@@ -283,7 +279,7 @@ export class Syncer {
       if (memo?.sourceSha256 !== digest) this.references.set(name, (memo = { sourceSha256: digest, references: fileReferences(source) }));
       references.set(name, memo.references);
     }
-    return publishPlan(changes, references);
+    return publishPlan(changes, references, (change) => addsResources(this.namesPublished.get(change.name), change.kind));
   }
 
   private reportRejection(error: ValidationError, digest: string, keptPrevious: boolean): void {

@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import type { Reference } from '../../../src/sync/envoy/references.js';
 import { publishPlan } from '../../../src/sync/publish/reference-order.js';
-import { renameWaits } from '../../../src/sync/publish/rename-waits.js';
+import { addsResources, renameWaits } from '../../../src/sync/publish/rename-waits.js';
 
 const CLUSTER = 'envoy.config.cluster.v3.Cluster';
 const ENDPOINTS = 'envoy.config.endpoint.v3.ClusterLoadAssignment';
@@ -51,4 +51,31 @@ test('publishPlan: the cluster file ranked by the bootstrap (no clusters of its 
   assert.deepEqual(plan([{ name: 'lds.yaml', kind: listeners }, { name: 'cds.yaml', kind: noClusters }], new Map()), [['lds.yaml', []], ['cds.yaml', []]]);
   // The bootstrap itself never waits (Envoy does not reload it).
   assert.deepEqual(plan([{ name: 'cds.yaml', kind: clusters }, { name: 'envoy.yaml', kind: { type: 'bootstrap' } as never }], new Map()), [['cds.yaml', []], ['envoy.yaml', []]]);
+});
+
+test('a cluster file that adds no cluster name is not waited for; unknown counts as adding', () => {
+  const files = (adds: boolean | undefined) => [{ name: 'cds.yaml', types: [CLUSTER], ...(adds === undefined ? {} : { adds }) }, { name: 'lds.yaml', types: [LISTENER] }];
+  assert.deepEqual(renameWaits(files(false)), [[], []], 'same clusters (or fewer): nothing new to route to');
+  assert.deepEqual(renameWaits(files(true)), [[], ['cds.yaml']]);
+  assert.deepEqual(renameWaits(files(undefined)), [[], ['cds.yaml']], 'not known: wait');
+  // Two cluster files, one adding: only that one is waited for.
+  assert.deepEqual(
+    renameWaits([{ name: 'a-cds.yaml', types: [CLUSTER], adds: false }, { name: 'b-cds.yaml', types: [CLUSTER], adds: true }, { name: 'rds.yaml', types: [ROUTES] }]),
+    [[], [], ['b-cds.yaml']],
+  );
+});
+
+test('addsResources: names as written against the content last renamed there', () => {
+  const kind = (names?: string[]) => ({ type: 'xds' as const, resourceTypes: [`type.googleapis.com/${CLUSTER}`], ...(names === undefined ? {} : { resourceNames: names }) });
+  const cases: { name: string; published: string[] | undefined; kind: Parameters<typeof addsResources>[1]; want: boolean | undefined }[] = [
+    { name: 'nothing renamed there yet (or a rollback since)', published: undefined, kind: kind(['a']), want: undefined },
+    { name: 'the same names', published: ['a', 'b'], kind: kind(['b', 'a']), want: false },
+    { name: 'fewer names', published: ['a', 'b'], kind: kind(['a']), want: false },
+    { name: 'a renamed cluster is a new name', published: ['a', 'b'], kind: kind(['a', 'c']), want: true },
+    { name: 'one more', published: ['a'], kind: kind(['a', 'b']), want: true },
+    { name: 'no resources now', published: ['a'], kind: kind(), want: false },
+    { name: 'clusters where there were none', published: [], kind: kind(['a']), want: true },
+    { name: 'not an xDS file', published: [], kind: { type: 'data' }, want: undefined },
+  ];
+  for (const c of cases) assert.equal(addsResources(c.published === undefined ? undefined : new Set(c.published), c.kind), c.want, c.name);
 });
