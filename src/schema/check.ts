@@ -11,7 +11,7 @@ import { envoyJson } from './envoy-json.js';
 import { formatPath, positions, type Finding, type RawFinding, type Segment } from './findings.js';
 import { CUSTOM_JSON, type MessagePlan } from './plan.js';
 import type { EnvoySchema } from './schema.js';
-import { walkMessage, writtenKey, type WalkContext } from './walk.js';
+import { walkMessage, writtenKey, writtenStack, type WalkContext } from './walk.js';
 
 export type FileKind = 'xds' | 'bootstrap' | 'data';
 
@@ -50,7 +50,7 @@ export async function checkFile(schema: EnvoySchema, file: string, content: stri
     if (err instanceof SyntaxError) return { file, kind: 'xds', findings: [{ severity: 'error', file, ...jsonErrorPosition(err.message, text), message: `invalid JSON: ${err.message}` }] };
     throw err;
   }
-  const ctx: WalkContext = { schema, findings: [], unknownIsError: false, ...caches(schema) };
+  const ctx: WalkContext = { schema, findings: [], unknownIsError: false, ...caches(schema), written: writtenStack() };
   const bootstrap = options.bootstrap === true || (isObject(root) && !('resources' in root) && BOOTSTRAP_FIELDS.some((key) => key in root));
   if (bootstrap) {
     ctx.unknownIsError = true; // Envoy refuses unknown fields in its bootstrap (static config)
@@ -109,8 +109,7 @@ function checkAny(ctx: WalkContext, json: unknown, path: Segment[]): void {
     checkMessage(ctx, ctx.schema.any, json, path);
     return;
   }
-  const { '@type': _type, ...fields } = json;
-  checkMessage(ctx, desc, fields, path);
+  checkMessage(ctx, desc, json, path, true, true); // its "@type" key skipped, not copied away: fromJson ignores it as an unknown key
 }
 
 /** The message an `@type` names, or undefined after reporting why not (error, or newer type). */
@@ -157,7 +156,7 @@ function editDistance(a: string, b: string): number {
  * success walks it for rules and warnings, on failure locates the refused values. An Any of a type
  * newer than the schema is replaced by an empty Struct in a copy (warned about), and the copy checked.
  */
-function checkMessage(ctx: WalkContext, desc: DescMessage, json: unknown, path: Segment[], retry = true): void {
+function checkMessage(ctx: WalkContext, desc: DescMessage, json: unknown, path: Segment[], retry = true, typed = false): void {
   let message: Message;
   try {
     message = fromJson(desc, json as never, { registry: ctx.schema.registry, ignoreUnknownFields: true });
@@ -166,11 +165,11 @@ function checkMessage(ctx: WalkContext, desc: DescMessage, json: unknown, path: 
     const before = ctx.findings.length;
     locate(ctx, desc, copy, path, err);
     const errors = ctx.findings.slice(before).some((finding) => finding.severity === 'error');
-    if (!errors && retry) checkMessage(ctx, desc, copy, path, false);
+    if (!errors && retry) checkMessage(ctx, desc, copy, path, false, typed);
     else if (!errors) ctx.findings.push({ severity: 'error', path, message: errorText(err) });
     return;
   }
-  walkMessage(ctx, desc, message, json, path);
+  walkMessage(ctx, desc, message, json, path, typed);
 }
 
 const parses = (ctx: WalkContext, desc: DescMessage, json: unknown): unknown => {

@@ -22,7 +22,24 @@ export interface WalkContext {
   unknownIsError: boolean;
   /** What the walk needs of each message type, read once (shared by every check of a schema). */
   plans: Plans;
+  /** The written fields of the messages being walked (walkPlanned): one stack for the whole walk. */
+  written: WrittenStack;
 }
+
+/**
+ * The fields written in each message on the walk's current path, as (field index, written key)
+ * pairs, each message's pairs in field order above those of the message that holds it. One pair of
+ * arrays reused by every message of a file (`top` moves; the arrays never shrink), instead of two
+ * new arrays per message: a 1 MiB file has tens of thousands of messages, and the walk allocated
+ * more than the rest of the check besides parsing.
+ */
+export interface WrittenStack {
+  indexes: number[];
+  keys: string[];
+  top: number;
+}
+
+export const writtenStack = (): WrittenStack => ({ indexes: [], keys: [], top: 0 });
 
 /** The JSON key a field was written with (proto name or lowerCamel JSON name), if present. */
 export function writtenKey(json: Record<string, unknown> | undefined, field: { name: string; jsonName: string }): string | undefined {
@@ -32,64 +49,53 @@ export function writtenKey(json: Record<string, unknown> | undefined, field: { n
   return undefined;
 }
 
-/** The inner message of a set Any (decoded from its bytes through the registry) and its JSON. */
+/**
+ * The inner message of a set Any (decoded from its bytes through the registry) and its JSON: the
+ * Any's own mapping (`typed`: its "@type" key is the Any's, skipped by the walk, rather than a copy
+ * without it), or undefined for a type with its own JSON form (its JSON is the Any's `value`).
+ */
 export function unpackAny(ctx: WalkContext, any: Any, json: unknown): { desc: DescMessage; message: Message; json: Record<string, unknown> | undefined } | undefined {
   const desc = ctx.schema.registry.getMessage(any.typeUrl.slice(any.typeUrl.lastIndexOf('/') + 1));
   const message = desc && anyUnpack(any, ctx.schema.registry);
   if (!desc || !message) return undefined;
-  let inner: Record<string, unknown> | undefined;
-  if (isObject(json)) {
-    if (CUSTOM_JSON.has(desc.typeName)) inner = undefined;
-    else {
-      const { '@type': _type, ...rest } = json;
-      inner = rest;
-    }
-  }
-  return { desc, message, json: inner };
+  return { desc, message, json: isObject(json) && !CUSTOM_JSON.has(desc.typeName) ? json : undefined };
 }
 
-/** Sorts a short list of field indexes in place (insertion sort: a message sets a handful), with the keys they were written with. */
-function sortWritten(indexes: number[], keys: string[]): void {
-  for (let i = 1; i < indexes.length; i++) {
-    const index = indexes[i] ?? 0;
-    const key = keys[i] ?? '';
-    let j = i - 1;
-    for (; j >= 0; j--) {
-      const before = indexes[j] ?? 0;
-      if (before <= index) break;
-      indexes[j + 1] = before;
-      keys[j + 1] = keys[j] ?? '';
-    }
-    indexes[j + 1] = index;
-    keys[j + 1] = key;
-  }
+const NO_ITEMS: readonly unknown[] = [];
+const NO_PAIRS: Readonly<Record<string, unknown>> = {};
+
+/**
+ * Walks `message` (decoded from `json` as `desc`). `typed`: `json` is an Any written inline, whose
+ * "@type" key names the type rather than a field (fromJson skips it as an unknown key; so does the walk).
+ */
+export function walkMessage(ctx: WalkContext, desc: DescMessage, message: Message, json: unknown, path: Segment[], typed = false): void {
+  walkPlanned(ctx, planOf(ctx.schema, ctx.plans, desc), message, json, path, typed);
 }
 
-const NONE: never[] = [];
-
-export function walkMessage(ctx: WalkContext, desc: DescMessage, message: Message, json: unknown, path: Segment[]): void {
-  walkPlanned(ctx, planOf(ctx.schema, ctx.plans, desc), message, json, path);
-}
-
-function walkPlanned(ctx: WalkContext, plan: MessagePlan, message: Local, json: unknown, path: Segment[]): void {
+function walkPlanned(ctx: WalkContext, plan: MessagePlan, message: Local, json: unknown, path: Segment[], typed = false): void {
   if (plan.custom) return;
   const record = isObject(json) ? json : undefined;
   // The fields to visit, in field order: those written (a field fromJson set was written), with the
-  // key they were written with, and those checked unwritten (plan.always, ascending); every field
-  // when the message was not a mapping.
-  let written: number[] = NONE;
-  let writtenKeys: string[] = NONE;
+  // key they were written with, kept sorted on the stack from `base` up, and those checked unwritten
+  // (plan.always, ascending); every field when the message was not a mapping.
+  const stack = ctx.written;
+  const { indexes, keys } = stack;
+  const base = stack.top;
   let always = plan.always;
   if (record) {
-    for (const key of Object.keys(record)) {
+    for (const key in record) {
+      if (!Object.prototype.hasOwnProperty.call(record, key)) continue; // own keys only, as Object.keys
+      if (typed && key === '@type') continue;
       const index = plan.known.get(key);
       if (index !== undefined) {
-        if (written === NONE) {
-          written = [];
-          writtenKeys = [];
+        // Insertion in field order (a message sets a handful of fields).
+        let at = stack.top++;
+        for (; at > base && (indexes[at - 1] ?? 0) > index; at--) {
+          indexes[at] = indexes[at - 1] ?? 0;
+          keys[at] = keys[at - 1] ?? '';
         }
-        written.push(index);
-        writtenKeys.push(key);
+        indexes[at] = index;
+        keys[at] = key;
         continue;
       }
       ctx.findings.push({
@@ -99,22 +105,23 @@ function walkPlanned(ctx: WalkContext, plan: MessagePlan, message: Local, json: 
         message: ctx.unknownIsError ? `unknown field "${key}" in ${plan.desc.typeName}` : `unknown field "${key}" in ${plan.desc.typeName}: Envoy ignores it (and refuses the file when started with --reject-unknown-dynamic-fields)`,
       });
     }
-    sortWritten(written, writtenKeys);
   } else {
     always = plan.every;
   }
+  const end = stack.top;
   for (const { oneof, localName } of plan.requiredOneofs) {
     if (oneofCase(message, localName) === undefined) {
       ctx.findings.push({ severity: 'error', path: [...path], message: `one of ${oneof.fields.map((f) => f.name).join(', ')} is required (${plan.desc.typeName}.${oneof.name})` });
     }
   }
-  // Merge the two ascending lists, each index once.
+  // Merge the two ascending lists, each index once. The walk below a field pushes its own pairs
+  // above `end` and leaves `top` back at `end`.
   let a = 0;
-  let w = 0;
+  let w = base;
   let previous = -1;
-  while (a < always.length || w < written.length) {
+  while (a < always.length || w < end) {
     const fromAlways = always[a];
-    const fromWritten = written[w];
+    const fromWritten = w < end ? indexes[w] : undefined;
     let index: number;
     let key: string | undefined;
     if (fromWritten === undefined || (fromAlways !== undefined && fromAlways < fromWritten)) {
@@ -122,9 +129,9 @@ function walkPlanned(ctx: WalkContext, plan: MessagePlan, message: Local, json: 
       a++;
     } else {
       index = fromWritten;
-      key = writtenKeys[w];
+      key = keys[w];
       // Written twice (by name and JSON name; fromJson refuses that, so only in principle): the JSON name wins.
-      if (written[w + 1] === index || (w > 0 && written[w - 1] === index)) key = writtenKey(record, plan.fields[index]?.field ?? { name: '', jsonName: '' });
+      if ((w + 1 < end && indexes[w + 1] === index) || (w > base && indexes[w - 1] === index)) key = writtenKey(record, plan.fields[index]?.field ?? { name: '', jsonName: '' });
       w++;
     }
     if (index === previous) continue;
@@ -137,6 +144,7 @@ function walkPlanned(ctx: WalkContext, plan: MessagePlan, message: Local, json: 
     walkFieldAt(ctx, fieldPlan, message, record, key, path);
     if (key !== undefined) path.pop();
   }
+  stack.top = base;
 }
 
 /** A rule broken by a field's value: at its key when written, else at the message naming the field. */
@@ -191,8 +199,8 @@ function walkFieldAt(ctx: WalkContext, plan: FieldPlan, message: Local, json: Re
       return;
     }
     case 'list': {
-      const list = (localValue(plan, message) ?? []) as unknown[];
-      const listJson = Array.isArray(itemJson) ? itemJson : [];
+      const list = (localValue(plan, message) ?? NO_ITEMS) as unknown[];
+      const listJson = Array.isArray(itemJson) ? itemJson : NO_ITEMS;
       if (kind?.kind === 'repeated') {
         const r = kind.rules;
         if (!(r.ignoreEmpty === true && list.length === 0)) {
@@ -218,7 +226,7 @@ function walkFieldAt(ctx: WalkContext, plan: FieldPlan, message: Local, json: Re
       return;
     }
     case 'map': {
-      const map = (localValue(plan, message) ?? {}) as Record<string, unknown>;
+      const map = (localValue(plan, message) ?? NO_PAIRS) as Record<string, unknown>;
       const keys = Object.keys(map);
       if (kind?.kind === 'map') {
         const r = kind.rules;
@@ -236,7 +244,7 @@ function walkFieldAt(ctx: WalkContext, plan: FieldPlan, message: Local, json: Re
         }
       }
       if (field.mapKind === 'message') {
-        const mapJson = isObject(itemJson) ? itemJson : {};
+        const mapJson = isObject(itemJson) ? itemJson : NO_PAIRS;
         for (const mapKey of keys) {
           const text = mapKeyText(mapKey, field.mapKey);
           here.push(text);
@@ -253,7 +261,7 @@ function walkFieldAt(ctx: WalkContext, plan: FieldPlan, message: Local, json: Re
 function walkNested(ctx: WalkContext, plan: FieldPlan, desc: DescMessage, held: unknown, json: unknown, path: Segment[]): void {
   if (desc.typeName === 'google.protobuf.Any') {
     const inner = unpackAny(ctx, held as Any, json);
-    if (inner) walkMessage(ctx, inner.desc, inner.message, inner.json ?? (isObject(json) ? json.value : undefined), path);
+    if (inner) walkMessage(ctx, inner.desc, inner.message, inner.json ?? (isObject(json) ? json.value : undefined), path, inner.json !== undefined);
     return;
   }
   // Wrappers (held bare) and Struct (held as JSON) have their own JSON form: custom plans, not walked.

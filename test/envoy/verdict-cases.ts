@@ -190,3 +190,21 @@ export async function restartFromPublished(pod: CasePod, probes: () => Promise<s
   }
   return { running, restarted };
 }
+
+/**
+ * What the kubelet does when the Envoy container is OOMKilled, crashes or fails its liveness probe:
+ * the process dies (SIGKILL) and a new one starts from the same bootstrap (the published directory,
+ * the same admin address) while the watcher sidecar keeps running. Waits until the old process has
+ * run `minUptimeS` seconds first (a process that lived under 2 s is told apart from the next one
+ * only by its counters, docs/sync.md). Returns the new process.
+ */
+export async function restartEnvoyUnderWatcher(pod: CasePod, minUptimeS = 4): Promise<EnvoyProcess> {
+  const old = envoyOf(pod);
+  const info = (await (await fetch(`${old.adminUrl}/server_info`)).json()) as { uptime_current_epoch?: string };
+  const uptimeS = Number.parseFloat(info.uptime_current_epoch ?? '0');
+  if (uptimeS < minUptimeS) await new Promise((resolve) => setTimeout(resolve, (minUptimeS - uptimeS + 0.5) * 1000));
+  process.kill(-old.process.pid, 'SIGKILL');
+  await old.process.exited;
+  pod.envoy = undefined;
+  return pod.startEnvoy();
+}

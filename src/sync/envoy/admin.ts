@@ -1,12 +1,28 @@
 // Envoy's admin API, reduced to what the verdict reads: a subscription's counters and the version
 // it runs, from `GET /stats?filter=REGEX` (text format, one `name: value` line per stat; text
 // readouts such as `version_text` are quoted), and the listener manager's error states from
-// `GET /config_dump`. Over TCP or a unix socket (`admin.address.pipe`).
+// `GET /config_dump`. Over TCP or a unix socket (`admin.address.pipe`). Every counters reading
+// says which Envoy process answered (`answeredBy`): the kept-alive connection it came on, and the
+// start time of the process on the other end, read once per connection from `/server_info`.
 import { Agent, request } from 'node:http';
+import type { Socket } from 'node:net';
 import type { AdminAddress } from './subscriptions.js';
 import type { ListenerError } from './rejection-reason.js';
 import { SUBSCRIPTIONS_FILTER, parseSubscriptionStats } from './stat-prefixes.js';
 import type { EnvoyCounters } from './stat-prefixes.js';
+
+/**
+ * When the Envoy process that wrote a `/server_info` body started (epoch ms), from its
+ * `uptime_current_epoch` (a JSON Duration such as "104s": whole seconds Envoy computes at the
+ * request, `time(nullptr) - startTimeCurrentEpoch()`, source/server/admin/server_info_handler.cc)
+ * and `nowMs`, when the answer came. Within 1 s (plus the answer's trip) of the true start.
+ * Undefined when the body has no such field. The body is ~120 KiB (the node's extension list):
+ * read with a regex, not parsed.
+ */
+export function startedAtFromServerInfo(body: string, nowMs: number): number | undefined {
+  const match = /"uptime_current_epoch"\s*:\s*"(\d+(?:\.\d+)?)s"/.exec(body);
+  return match?.[1] === undefined ? undefined : nowMs - Number(match[1]) * 1000;
+}
 
 /** What Envoy reports for one subscription (a stat prefix). */
 export interface SubscriptionStats {
@@ -29,16 +45,45 @@ const FIELDS = ['version_text', 'update_success', 'update_rejected', 'update_fai
 export class EnvoyAdmin {
   // One kept-alive connection: a verdict polls every few ms right after a publish.
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  private readonly connections = new WeakMap<Socket, number>();
+  private lastConnection = 0;
+  /** Open connection → the start of the Envoy process that accepted it (`/server_info`, once). */
+  private readonly starts = new Map<number, Promise<number | undefined>>();
 
-  constructor(readonly address: AdminAddress) {}
+  /** `observe`: called with every counters reading, in the order Envoy answered (verdict/envoy-process.ts). */
+  constructor(
+    readonly address: AdminAddress,
+    private readonly observe?: (reading: EnvoyCounters) => void,
+  ) {}
 
   /**
    * Every subscription Envoy has (the stats scopes with a `version_text`, under the names Envoy
-   * gives them) with its counters, and `server.dynamic_unknown_fields`: one request.
-   * Rejects on connection errors, non-200 answers and after `timeoutMs`.
+   * gives them) with its counters, and `server.dynamic_unknown_fields`: one request, and one
+   * `/server_info` more when the answer came on a connection not used before (at start, after
+   * Envoy restarted or a request timed out). Rejects on connection errors, non-200 answers and
+   * after `timeoutMs`.
    */
   async counters(timeoutMs: number): Promise<EnvoyCounters> {
-    return parseSubscriptionStats(await this.get(`/stats?filter=${encodeURIComponent(SUBSCRIPTIONS_FILTER)}`, timeoutMs));
+    const { body, connection } = await this.request(`/stats?filter=${encodeURIComponent(SUBSCRIPTIONS_FILTER)}`, timeoutMs);
+    const reading = parseSubscriptionStats(body);
+    const startedAtMs = await this.startOf(connection, timeoutMs);
+    reading.answeredBy = { connection, ...(startedAtMs === undefined ? {} : { startedAtMs }) };
+    this.observe?.(reading);
+    return reading;
+  }
+
+  /** When the process at the other end of `connection` started, asked once per connection; undefined if unknown. */
+  private startOf(connection: number, timeoutMs: number): Promise<number | undefined> {
+    let start = this.starts.get(connection);
+    if (start === undefined) {
+      // Sent on the kept-alive connection; an answer that came on another one is not this one's.
+      start = this.request('/server_info', timeoutMs).then(
+        ({ body, connection: on }) => (on === connection ? startedAtFromServerInfo(body, Date.now()) : undefined),
+        () => undefined,
+      );
+      this.starts.set(connection, start);
+    }
+    return start;
   }
 
   /**
@@ -142,15 +187,21 @@ export class EnvoyAdmin {
     this.agent.destroy();
   }
 
-  private get(path: string, timeoutMs: number): Promise<string> {
+  private async get(path: string, timeoutMs: number): Promise<string> {
+    return (await this.request(path, timeoutMs)).body;
+  }
+
+  /** GET `path`; the body and the serial number of the connection it came on. */
+  private request(path: string, timeoutMs: number): Promise<{ body: string; connection: number }> {
     return new Promise((resolve, reject) => {
       const target = 'socketPath' in this.address ? { socketPath: this.address.socketPath } : { host: this.address.host, port: this.address.port };
       const req = request({ ...target, path, method: 'GET', agent: this.agent, timeout: timeoutMs }, (res) => {
+        const connection = this.connectionOf(res.socket);
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode === 200) resolve(text);
+          if (res.statusCode === 200) resolve({ body: text, connection });
           else reject(new Error(`envoy admin ${path}: HTTP ${String(res.statusCode)}: ${text.slice(0, 200)}`));
         });
         res.on('error', reject);
@@ -159,5 +210,16 @@ export class EnvoyAdmin {
       req.on('error', reject);
       req.end();
     });
+  }
+
+  private connectionOf(socket: Socket): number {
+    let serial = this.connections.get(socket);
+    if (serial === undefined) {
+      serial = ++this.lastConnection;
+      this.connections.set(socket, serial);
+      const closed = serial;
+      socket.once('close', () => this.starts.delete(closed));
+    }
+    return serial;
   }
 }

@@ -52,6 +52,30 @@ export interface EnvoyCounters {
   unknownFields: number;
   /** Sum of every `*.ssl_context_update_by_sds`: TLS contexts Envoy rebuilt from a secret (a certificate it took). */
   sslContextUpdates: number;
+  /** Which Envoy process answered (set by envoy/admin.ts; absent in readings built otherwise). */
+  answeredBy?: AnsweredBy;
+  /**
+   * The watcher's number for the Envoy process that answered (verdict/envoy-process.ts): readings
+   * with different epochs come from different processes, whose counters are not comparable.
+   */
+  epoch?: number;
+}
+
+/**
+ * The admin connection an answer came on and, for the first answer on a connection, when the Envoy
+ * process that accepted it started. A kept-alive connection dies with the process that accepted it,
+ * so every answer on one connection comes from one process.
+ */
+export interface AnsweredBy {
+  /** The watcher's serial number of the admin connection (one per TCP or unix socket it opened). */
+  connection: number;
+  /**
+   * Epoch ms when that Envoy process started: the answer's time minus `/server_info`
+   * `uptime_current_epoch` (whole seconds, computed by Envoy at the request from its start time:
+   * source/server/admin/server_info_handler.cc). Undefined when not read (a connection already
+   * known, or `/server_info` did not answer).
+   */
+  startedAtMs?: number;
 }
 
 /**

@@ -10,7 +10,8 @@ import { subscriptionType } from '../envoy/stat-prefixes.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { appliedSentence, readApplied } from './applied.js';
 import type { Holds } from './holds.js';
-import { ignoredFieldsSince } from './judge.js';
+import { ignoredUnknownFields } from './envoy-process.js';
+import type { Reported } from './envoy-process.js';
 import type { Judgement } from './judge.js';
 import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, unknownMessage } from './messages.js';
 import type { VerdictOptions } from './options.js';
@@ -49,10 +50,12 @@ export interface ConcludeContext {
 }
 
 export class Conclusions {
-  /** `server.dynamic_unknown_fields` already reported in a verdict. */
-  private reportedUnknownFields = 0;
+  /** `server.dynamic_unknown_fields` already reported in a verdict, and of which Envoy process (envoy-process.ts). */
+  private reportedUnknownFields: Reported | undefined;
   /** The xDS files Envoy loaded with its bootstrap, before the watcher read any counters (set by `foundAtStart`). */
   private atStart: readonly string[] = [];
+  /** The xDS files a restarted Envoy loaded at its start (set by `envoyRestarted`). */
+  private atRestart: readonly string[] = [];
 
   constructor(private readonly ctx: ConcludeContext) {}
 
@@ -63,6 +66,16 @@ export class Conclusions {
    */
   foundAtStart(files: readonly string[]): void {
     this.atStart = [...files];
+  }
+
+  /**
+   * Envoy restarted under the watcher (envoy-process.ts): what it says of Envoy's listener errors
+   * ends with the old process, and a count of unknown fields the new one made since it started
+   * (when it restarted after a publish's baseline) may be that of any file it loaded at start.
+   */
+  envoyRestarted(loaded: readonly string[]): void {
+    this.ctx.reasons.forget();
+    this.atRestart = [...loaded];
   }
 
   async conclude(pending: Pending, decided: Decided): Promise<void> {
@@ -105,12 +118,12 @@ export class Conclusions {
       // Fields Envoy ignored in this update (counted once per distinct field, so only once).
       // A file found at start has no baseline: Envoy loaded it before anything was read (counted from zero).
       const atStart = pending.foundAtStart === true && this.atStart.includes(file);
-      const now = envoy === undefined ? undefined : { ...envoy, unknownFields: Math.max(envoy.unknownFields, 0) };
-      const ignored = now === undefined ? 0 : atStart ? now.unknownFields : ignoredFieldsSince(pending.baseline, now);
-      ignoredFields = envoy === undefined ? 0 : Math.min(ignored, Math.max(0, envoy.unknownFields - this.reportedUnknownFields));
-      if (envoy !== undefined) this.reportedUnknownFields = Math.max(this.reportedUnknownFields, envoy.unknownFields);
+      const fields = ignoredUnknownFields({ baseline: pending.baseline, now: envoy, atStart, reported: this.reportedUnknownFields });
+      ignoredFields = fields.ignored;
+      this.reportedUnknownFields = fields.reported;
       // Several files loaded at start: Envoy's count does not say which one holds the fields.
-      const among = atStart && ignoredFields > 0 && this.atStart.length > 1 ? { files: this.atStart, dir: targetDir } : undefined;
+      const loaded = fields.sinceStart ? [...new Set([file, ...this.atRestart])] : atStart ? this.atStart : [];
+      const among = ignoredFields > 0 && loaded.length > 1 ? { files: loaded, dir: targetDir } : undefined;
       ignoredAmong = among?.files;
       message = acceptedMessage(file, version, latencyMs, ignoredFields, this.ctx.options.cli, join(targetDir, file), among);
       logger[ignoredFields > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...(ignoredFields > 0 ? { ignoredFields } : {}) }, message);

@@ -8,6 +8,7 @@
 // means Envoy runs exactly that content. No IO, no clock: the tracker (tracker.ts) polls and
 // passes what it read.
 import type { EnvoyCounters, SubscriptionCounters } from '../envoy/stat-prefixes.js';
+import { ofSameProcess } from './envoy-process.js';
 
 export type Judgement =
   | { outcome: 'accepted'; subscriptions: string[] }
@@ -20,7 +21,10 @@ export interface JudgeInput {
   version: string | undefined;
   /** The version Envoy ran for this file before (its readers then must reload it now). */
   previousVersion: string | undefined;
-  /** Envoy's counters just before the rename (undefined: not read; every scope counts from zero). */
+  /**
+   * Envoy's counters just before the rename (undefined: not read; every scope counts from zero, as
+   * it does when another Envoy process answered them: envoy-process.ts).
+   */
   baseline: EnvoyCounters | undefined;
   now: EnvoyCounters;
   /** The scopes attributed to the file (attribution.ts). */
@@ -36,7 +40,7 @@ export interface JudgeInput {
 
 const ZERO: SubscriptionCounters = { versionText: '', attempt: 0, success: 0, rejected: 0, failure: 0 };
 
-/** The counters to compare with: the baseline's, or zeros when Envoy restarted since (counters went down). */
+/** The counters to compare with: the baseline's, or zeros when the scope counts from zero again (counters went down). */
 function baseOf(baseline: EnvoyCounters | undefined, prefix: string, now: SubscriptionCounters): SubscriptionCounters {
   const base = baseline?.subscriptions.get(prefix) ?? ZERO;
   return now.attempt < base.attempt ? ZERO : base;
@@ -50,7 +54,8 @@ function baseOf(baseline: EnvoyCounters | undefined, prefix: string, now: Subscr
  * version, or a subscription this edit opened refused its file. Otherwise undecided.
  */
 export function judge(input: JudgeInput): Judgement {
-  const { version, baseline, now } = input;
+  const { version, now } = input;
+  const baseline = ofSameProcess(input.baseline, now);
   const accepted: string[] = [];
   const waiting: string[] = [];
   for (const prefix of input.subscriptions) {

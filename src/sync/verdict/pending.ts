@@ -5,6 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
+import { ofSameProcess } from './envoy-process.js';
 import type { InFlight } from './in-flight.js';
 import type { Judgement } from './judge.js';
 
@@ -82,8 +83,9 @@ export function noteGone(pending: Pending, own: readonly string[], counters: Env
   if (pending.goneChecked) return [];
   pending.goneChecked = true;
   const gone: string[] = [];
+  const baseline = ofSameProcess(pending.baseline, counters);
   for (const prefix of own) {
-    const before = pending.baseline?.subscriptions.get(prefix);
+    const before = baseline?.subscriptions.get(prefix);
     const now = counters.subscriptions.get(prefix);
     if (before === undefined || now?.attempt !== before.attempt) continue;
     pending.gone.add(prefix);
@@ -112,8 +114,9 @@ export async function judgeSecretFile(
   serving: () => Promise<boolean>,
 ): Promise<Judgement> {
   const failures = (envoy: EnvoyCounters | undefined): number => sds.reduce((sum, prefix) => sum + (envoy?.subscriptions.get(prefix)?.keyRotationFailed ?? 0), 0);
-  const rebuilt = counters.sslContextUpdates > (pending.baseline?.sslContextUpdates ?? 0);
-  const failed = failures(counters) > failures(pending.baseline);
+  const baseline = ofSameProcess(pending.baseline, counters); // a restarted Envoy counts from zero
+  const rebuilt = counters.sslContextUpdates > (baseline?.sslContextUpdates ?? 0);
+  const failed = failures(counters) > failures(baseline);
   const served = (rebuilt || failed) && serials.length > 0 && (await serving());
   if (rebuilt && (served || serials.length === 0)) return { outcome: 'accepted', subscriptions: [...sds] };
   if (!failed || !afterRenames || served || sds[0] === undefined) return { outcome: undefined, waiting: [...sds] };

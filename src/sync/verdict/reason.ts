@@ -73,6 +73,11 @@ export class ReasonReader {
     return this.why(admin, { statPrefix: judgement.subscription, type, kind: judgement.kind, path: pathOf(refused.file) }, refused.publishedAtMs);
   }
 
+  /** Envoy restarted: the new process has none of the old one's listener errors (envoy-process.ts). */
+  forget(): void {
+    this.lastListenerErrors.clear();
+  }
+
   /** An accepted LDS update replaced Envoy's listener errors with none. */
   accepted(statPrefixes: readonly string[]): void {
     for (const prefix of statPrefixes) if (prefix === 'listener_manager.lds') this.lastListenerErrors.set(prefix, []);

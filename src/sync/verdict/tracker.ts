@@ -22,6 +22,8 @@ import { configFilesIn } from '../publish/target.js';
 import type { Holds } from './holds.js';
 import { baselineSource } from './baseline.js';
 import { Conclusions } from './conclude.js';
+import { EnvoyProcesses } from './envoy-process.js';
+import { envoyRestarted } from './envoy-restarted.js';
 import type { VerdictOptions } from './options.js';
 import type { SecretFile } from './pending.js';
 import { Poller } from './poll.js';
@@ -53,6 +55,8 @@ export class VerdictTracker {
   private readonly state: VerdictState;
   private readonly stateFile: StateWriter;
   private readonly conclusions: Conclusions;
+  /** Which Envoy process answered each reading (Envoy may restart under the watcher). */
+  private readonly processes = new EnvoyProcesses();
 
   constructor(private readonly options: VerdictOptions) {
     this.logger = options.logger;
@@ -247,7 +251,23 @@ export class VerdictTracker {
     const bootstrap = this.subscriptions.bootstrapAdmin();
     const address = this.options.admin ?? bootstrap.admin;
     this.adminProblem = bootstrap.problem;
-    if (address !== undefined) this.admin = new EnvoyAdmin(address);
+    if (address === undefined) return;
+    this.admin = new EnvoyAdmin(address, (reading) => {
+      const restart = this.processes.observe(reading);
+      if (restart === undefined) return;
+      const ctx = { logger: this.logger, state: this.state, files: this.subscriptions.facts(), conclusions: this.conclusions, pending: (file: string) => this.poller.pending.has(file) };
+      const again = envoyRestarted({ ...ctx, save: () => { this.stateFile.save(); } }, reading, restart);
+      if (again.length > 0) void this.judgeAgain(again);
+    });
+  }
+
+  /** Judges again, as files found at start, what a restarted Envoy loaded without a verdict (envoy-restarted.ts). */
+  private async judgeAgain(names: readonly string[]): Promise<void> {
+    for (const { name, content, ino, mtimeMs } of await configFilesIn(this.options.targetDir).catch(() => [])) {
+      if (!names.includes(name) || this.poller.pending.has(name)) continue;
+      const version = versionOf(name, content);
+      this.track({ name, sha256: sha256(content), content, version, kind: 'xds', ino, at: performance.now(), publishedAtMs: mtimeMs }, this.initialTimeoutMs, true);
+    }
   }
 
   /** `retry`: the same content renamed again after a refusal while other files were on their way (in-flight.ts). */

@@ -1,0 +1,130 @@
+// Which Envoy process answered, pure. In a Pod the Envoy container restarts (OOMKilled, a crash, a
+// failed liveness probe) while the watcher keeps running: the new process counts every counter from
+// zero (server.dynamic_unknown_fields, each subscription's update_*) and loads the published files
+// at start. Counters of one process compared with another's say nothing, so every reading carries
+// the watcher's number for the process that answered (`epoch`), and what the watcher learned of a
+// process (what it already reported, Envoy's listener errors) ends with it.
+//
+// Envoy's facts it relies on:
+// - a kept-alive admin connection dies with the process that accepted it, so answers on one
+//   connection come from one process (envoy/admin.ts numbers the connections);
+// - on a new connection, `/server_info` `uptime_current_epoch` gives when the process started
+//   (computed at the request from its start time, whole seconds: source/server/admin/
+//   server_info_handler.cc): two readings of one process give starts within ~1 s of each other;
+// - a counter never goes down within a process (Stats::Counter only adds), so a lower
+//   server.dynamic_unknown_fields is another process even when `/server_info` did not answer.
+// Not the `server.uptime` gauge: Envoy sets it only when it flushes its stats (every
+// stats_flush_interval, 5 s by default: InstanceBase::flushStatsInternal → updateServerStats in
+// source/server/server.cc), and it reads 0 until the first flush (measured on 1.40).
+import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
+
+/**
+ * Starts of one process, as read on two connections, differ by under 1 s plus the answers' trips:
+ * further apart, they are two processes.
+ */
+export const START_SLACK_MS = 2000;
+
+/** What the watcher knows of the process that answered last. */
+export interface ProcessSeen {
+  epoch: number;
+  /** The connection its last answer came on. */
+  connection: number | undefined;
+  /** Its start (epoch ms), once read. */
+  startedAtMs: number | undefined;
+  /** The highest server.dynamic_unknown_fields it reported. */
+  unknownFields: number;
+}
+
+/** Why a reading comes from another process than the one seen before. */
+export interface Restart {
+  why: string;
+  /** The new process's start (epoch ms), when read. */
+  startedAtMs?: number;
+  /** The previous process's start, when read. */
+  previousStartedAtMs?: number;
+}
+
+/** The restart `reading` shows after `seen`, or undefined when the same process answered. */
+export function restartOf(seen: ProcessSeen, reading: EnvoyCounters): Restart | undefined {
+  const by = reading.answeredBy;
+  const starts = {
+    ...(by?.startedAtMs === undefined ? {} : { startedAtMs: by.startedAtMs }),
+    ...(seen.startedAtMs === undefined ? {} : { previousStartedAtMs: seen.startedAtMs }),
+  };
+  if (reading.unknownFields < seen.unknownFields) {
+    return { why: `server.dynamic_unknown_fields went down from ${String(seen.unknownFields)} to ${String(reading.unknownFields)}`, ...starts };
+  }
+  if (by === undefined || by.connection === seen.connection) return undefined;
+  if (by.startedAtMs === undefined || seen.startedAtMs === undefined) return undefined;
+  if (Math.abs(by.startedAtMs - seen.startedAtMs) <= START_SLACK_MS) return undefined;
+  return { why: `it started at ${iso(by.startedAtMs)}, the Envoy answering before at ${iso(seen.startedAtMs)}`, ...starts };
+}
+
+/** Numbers Envoy's processes as their readings arrive (in the order Envoy answered). */
+export class EnvoyProcesses {
+  private seen: ProcessSeen | undefined;
+
+  /** Sets `reading.epoch`; returns the restart when `reading` is the first of a new process. */
+  observe(reading: EnvoyCounters): Restart | undefined {
+    const by = reading.answeredBy;
+    const seen = this.seen;
+    const restart = seen === undefined ? undefined : restartOf(seen, reading);
+    const same = seen !== undefined && restart === undefined;
+    const epoch = seen === undefined ? 0 : same ? seen.epoch : seen.epoch + 1;
+    this.seen = {
+      epoch,
+      connection: by?.connection ?? seen?.connection,
+      startedAtMs: by?.startedAtMs ?? (same ? seen.startedAtMs : undefined),
+      unknownFields: same ? Math.max(seen.unknownFields, reading.unknownFields) : reading.unknownFields,
+    };
+    reading.epoch = epoch;
+    return restart;
+  }
+}
+
+/** `baseline` when the process that answered `now` also answered it; undefined when Envoy restarted in between. */
+export function ofSameProcess(baseline: EnvoyCounters | undefined, now: EnvoyCounters): EnvoyCounters | undefined {
+  return baseline === undefined || baseline.epoch === now.epoch ? baseline : undefined;
+}
+
+/** server.dynamic_unknown_fields already said in a verdict, in the process `epoch`. */
+export interface Reported {
+  epoch: number | undefined;
+  count: number;
+}
+
+export interface IgnoredFields {
+  /** What the verdict says Envoy ignored (Envoy's count). */
+  ignored: number;
+  /**
+   * The count is what the process counted since it started (Envoy restarted after the baseline was
+   * read): it may hold fields of the files it loaded at start too.
+   */
+  sinceStart: boolean;
+  /** What is reported after this verdict. */
+  reported: Reported | undefined;
+}
+
+/**
+ * The unknown fields an accepted verdict says Envoy ignored, from `now` (undefined: Envoy did not
+ * answer) and the publish's `baseline`. What moved since the baseline, or, for a file found at the
+ * watcher's start (`atStart`) or when Envoy restarted after the baseline, what the process counted
+ * since it started; never more than the process counted beyond what earlier verdicts of the same
+ * process said (`reported`), so a count is said once. A restarted Envoy's count starts from zero,
+ * and so does what was said of it.
+ */
+export function ignoredUnknownFields(input: { baseline: EnvoyCounters | undefined; now: EnvoyCounters | undefined; atStart: boolean; reported: Reported | undefined }): IgnoredFields {
+  const { now, reported } = input;
+  if (now === undefined) return { ignored: 0, sinceStart: false, reported };
+  const count = Math.max(now.unknownFields, 0);
+  const already = reported !== undefined && reported.epoch === now.epoch ? reported.count : 0;
+  const baseline = ofSameProcess(input.baseline, now);
+  const restarted = input.baseline !== undefined && baseline === undefined;
+  const moved = input.atStart || restarted ? count : baseline === undefined ? 0 : Math.max(0, count - baseline.unknownFields);
+  const ignored = Math.min(moved, Math.max(0, count - already));
+  return { ignored, sinceStart: restarted && ignored > 0, reported: { epoch: now.epoch, count: Math.max(already, count) } };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+}

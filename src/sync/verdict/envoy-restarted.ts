@@ -1,0 +1,105 @@
+// What the watcher does when Envoy restarted under it (envoy-process.ts tells): says it once, with
+// what the new Envoy loaded at start (the published files, read from its own version_text), records
+// that as what Envoy runs, and ends what the verdicts kept of the old process (conclude.ts).
+import type { Logger } from 'pino';
+import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
+import { attribute } from './attribution.js';
+import type { FileFacts } from './attribution.js';
+import type { Conclusions } from './conclude.js';
+import type { Restart } from './envoy-process.js';
+import type { VerdictState } from './state.js';
+
+/** A file Envoy reads and the version it reported for it at the restart ('' when it has loaded none yet). */
+export interface LoadedAtStart {
+  file: string;
+  version: string;
+  /** The version the watcher last saw Envoy accept for it, when that is not the one loaded. */
+  lastAccepted?: string;
+  /** Envoy refused what it read of the file at start (update_rejected or update_failure, no version). */
+  refused?: true;
+}
+
+/**
+ * What Envoy loaded at start, from its first answer after the restart: each file Envoy reads
+ * (`files`) with the version its subscriptions report, matched by version (unique per content,
+ * attribution.ts). `accepted`: the version last accepted per file.
+ */
+export function loadedAtStart(reading: EnvoyCounters, files: readonly FileFacts[], accepted: (file: string) => string | undefined): LoadedAtStart[] {
+  const byFile = new Map<string, string>();
+  const refused = new Set<string>();
+  for (const [prefix, file] of attribute(reading.subscriptions, files)) {
+    const counters = reading.subscriptions.get(prefix);
+    const version = counters?.versionText ?? '';
+    if (version !== '' || !byFile.has(file)) byFile.set(file, version);
+    if (counters !== undefined && counters.rejected + counters.failure > 0) refused.add(file);
+  }
+  return files.map(({ name }) => {
+    const version = byFile.get(name) ?? '';
+    const last = accepted(name);
+    return {
+      file: name,
+      version,
+      ...(last !== undefined && version !== '' && last !== version ? { lastAccepted: last } : {}),
+      ...(version === '' && refused.has(name) ? { refused: true as const } : {}),
+    };
+  });
+}
+
+/**
+ * The files to judge again once Envoy restarted: those whose last verdict is `unknown` (Envoy did
+ * not answer, e.g. it was down when they were published) or that were published and got no verdict
+ * since. The new Envoy loaded them at start, and nothing said whether it took them. Files with a
+ * verdict pending (`pending`) are judged already.
+ */
+export function judgeAgainAfterRestart(state: VerdictState, pending: (file: string) => boolean): string[] {
+  return Object.entries(state.files)
+    .filter(([file, entry]) => {
+      if (pending(file)) return false;
+      if (entry.verdict?.outcome === 'unknown') return true;
+      return entry.published?.version !== undefined && entry.verdict?.version !== entry.published.version;
+    })
+    .map(([file]) => file)
+    .sort();
+}
+
+/** The log line's message; `again`: the files judged again (judgeAgainAfterRestart). */
+export function restartMessage(restart: Restart, loaded: readonly LoadedAtStart[], again: readonly string[] = []): string {
+  const files = loaded.map((l) =>
+    l.version === ''
+      ? `${l.file} (${l.refused === true ? 'refused it' : 'not loaded yet'})`
+      : `${l.file} version ${l.version}${l.lastAccepted === undefined ? '' : ` (not the last accepted, ${l.lastAccepted})`}`,
+  );
+  const what = files.length === 0 ? 'no file the watcher publishes' : files.join(', ');
+  const judged = again.length === 0 ? '' : `; judging ${again.join(', ')} again (no verdict on the version published)`;
+  return `Envoy restarted (${restart.why}): it counts from zero again; at start it loaded ${what}. Verdicts from now on compare only what this Envoy counted${judged}`;
+}
+
+/** Says the restart, records what Envoy runs now; returns the files to judge again (judgeAgainAfterRestart). */
+export function envoyRestarted(
+  ctx: { logger: Logger; state: VerdictState; files: readonly FileFacts[]; conclusions: Conclusions; pending: (file: string) => boolean; save: () => void },
+  reading: EnvoyCounters,
+  restart: Restart,
+): string[] {
+  const { state } = ctx;
+  const loaded = loadedAtStart(reading, ctx.files, (file) => state.files[file]?.accepted?.version);
+  const at = new Date().toISOString();
+  for (const { file, version } of loaded) {
+    const entry = state.files[file];
+    if (entry !== undefined && version !== '') entry.envoy = { version, at };
+  }
+  ctx.conclusions.envoyRestarted(loaded.map((l) => l.file));
+  const again = judgeAgainAfterRestart(state, ctx.pending);
+  ctx.logger.info(
+    {
+      event: 'envoy-restarted',
+      why: restart.why,
+      ...(restart.startedAtMs === undefined ? {} : { startedAt: new Date(restart.startedAtMs).toISOString() }),
+      ...(restart.previousStartedAtMs === undefined ? {} : { previousStartedAt: new Date(restart.previousStartedAtMs).toISOString() }),
+      loaded,
+      ...(again.length === 0 ? {} : { judgeAgain: again }),
+    },
+    restartMessage(restart, loaded, again),
+  );
+  ctx.save();
+  return again;
+}

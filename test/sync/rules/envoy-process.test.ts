@@ -1,0 +1,209 @@
+// Which Envoy process answered (a restarted Envoy counts from zero) and what the verdict says of
+// the unknown fields it counted: table tests over readings shaped as envoy/admin.ts makes them
+// (the real restart: test/envoy/verdict-envoy-restart.test.ts).
+import { strict as assert } from 'node:assert';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { EnvoyAdmin, startedAtFromServerInfo } from '../../../src/sync/envoy/admin.js';
+import type { AnsweredBy, EnvoyCounters } from '../../../src/sync/envoy/stat-prefixes.js';
+import { EnvoyProcesses, START_SLACK_MS, ignoredUnknownFields, ofSameProcess, restartOf } from '../../../src/sync/verdict/envoy-process.js';
+import type { ProcessSeen } from '../../../src/sync/verdict/envoy-process.js';
+import { judge } from '../../../src/sync/verdict/judge.js';
+import { judgeAgainAfterRestart, loadedAtStart, restartMessage } from '../../../src/sync/verdict/envoy-restarted.js';
+import type { VerdictState } from '../../../src/sync/verdict/state.js';
+
+const T0 = Date.parse('2026-12-03T09:00:00Z');
+const reading = (unknownFields: number, answeredBy?: AnsweredBy, epoch?: number, lds?: { versionText: string; attempt: number; success: number; rejected?: number }): EnvoyCounters => ({
+  subscriptions: new Map(lds === undefined ? [] : [['listener_manager.lds', { rejected: 0, failure: 0, ...lds }]]),
+  unknownFields,
+  sslContextUpdates: 0,
+  ...(answeredBy === undefined ? {} : { answeredBy }),
+  ...(epoch === undefined ? {} : { epoch }),
+});
+const seen = (s: Partial<ProcessSeen>): ProcessSeen => ({ epoch: 0, connection: 1, startedAtMs: T0, unknownFields: 0, ...s });
+
+test('restartOf: the same connection is the same process; a new one is another process only when its start differs; counters going down are a restart', () => {
+  const rows: [string, ProcessSeen, EnvoyCounters, boolean][] = [
+    ['same kept-alive connection', seen({}), reading(0, { connection: 1 }), false],
+    ['same connection, even with a start read late', seen({}), reading(0, { connection: 1, startedAtMs: T0 + 60_000 }), false],
+    ['new connection, same start (whole seconds, the trip)', seen({}), reading(0, { connection: 2, startedAtMs: T0 + 1400 }), false],
+    ['new connection, start just within the slack', seen({}), reading(0, { connection: 2, startedAtMs: T0 + START_SLACK_MS }), false],
+    ['new connection, started later: restarted', seen({}), reading(0, { connection: 2, startedAtMs: T0 + 30_000 }), true],
+    ['new connection, started earlier (clock stepped back): another process', seen({}), reading(0, { connection: 2, startedAtMs: T0 - 30_000 }), true],
+    ['new connection, /server_info did not answer: no proof', seen({}), reading(0, { connection: 2 }), false],
+    ['start of the process before not known: no proof', seen({ startedAtMs: undefined }), reading(0, { connection: 2, startedAtMs: T0 + 30_000 }), false],
+    ['server.dynamic_unknown_fields went down, same connection cannot be, but counters decide', seen({ unknownFields: 2 }), reading(1, { connection: 2 }), true],
+    ['server.dynamic_unknown_fields went down without /server_info', seen({ unknownFields: 2, startedAtMs: undefined }), reading(0, { connection: 3 }), true],
+    ['server.dynamic_unknown_fields grew', seen({ unknownFields: 2 }), reading(3, { connection: 1 }), false],
+    ['a reading that does not say who answered (built by hand)', seen({}), reading(0), false],
+  ];
+  for (const [name, before, now, restarted] of rows) assert.equal(restartOf(before, now) !== undefined, restarted, name);
+  assert.match(restartOf(seen({}), reading(0, { connection: 2, startedAtMs: T0 + 30_000 }))?.why ?? '', /^it started at 2026-12-03T09:00:30Z, the Envoy answering before at 2026-12-03T09:00:00Z$/);
+  assert.match(restartOf(seen({ unknownFields: 2 }), reading(0, { connection: 2 }))?.why ?? '', /went down from 2 to 0/);
+});
+
+test('EnvoyProcesses numbers the processes in the order their readings came, and says each restart once', () => {
+  const processes = new EnvoyProcesses();
+  const first = reading(1, { connection: 1, startedAtMs: T0 });
+  assert.equal(processes.observe(first), undefined, 'the first reading is no restart');
+  assert.equal(first.epoch, 0);
+  const same = reading(1, { connection: 1, startedAtMs: T0 });
+  assert.equal(processes.observe(same), undefined);
+  assert.equal(same.epoch, 0);
+  const reconnected = reading(1, { connection: 2, startedAtMs: T0 + 800 });
+  assert.equal(processes.observe(reconnected), undefined, 'a new connection to the same process');
+  assert.equal(reconnected.epoch, 0);
+  const restarted = reading(0, { connection: 3, startedAtMs: T0 + 60_000 });
+  const restart = processes.observe(restarted);
+  assert.ok(restart);
+  assert.deepEqual({ startedAtMs: restart.startedAtMs, previousStartedAtMs: restart.previousStartedAtMs }, { startedAtMs: T0 + 60_000, previousStartedAtMs: T0 + 800 });
+  assert.equal(restarted.epoch, 1);
+  const next = reading(2, { connection: 3, startedAtMs: T0 + 60_000 });
+  assert.equal(processes.observe(next), undefined, 'said once');
+  assert.equal(next.epoch, 1);
+  // Counters going down on a connection whose start could not be read: another process all the same.
+  const unread = reading(0, { connection: 4 });
+  assert.ok(processes.observe(unread));
+  assert.equal(unread.epoch, 2);
+});
+
+test('ofSameProcess: a baseline another Envoy process answered is no baseline', () => {
+  const base = reading(1, undefined, 0);
+  assert.equal(ofSameProcess(base, reading(2, undefined, 0)), base);
+  assert.equal(ofSameProcess(base, reading(2, undefined, 1)), undefined);
+  assert.equal(ofSameProcess(undefined, reading(2, undefined, 1)), undefined);
+  const untagged = reading(1);
+  assert.equal(ofSameProcess(untagged, reading(2)), untagged, 'readings built without epochs compare as before');
+});
+
+test('judge: after a restart, the old process baseline does not hide a refusal or credit an acceptance', () => {
+  // The old Envoy had refused twice and accepted 5 updates; the new one loaded v3 at start, then refused the edit.
+  const baseline = reading(0, undefined, 0, { versionText: 'v3', attempt: 7, success: 5, rejected: 2 });
+  const now = reading(0, undefined, 1, { versionText: 'v3', attempt: 2, success: 1, rejected: 1 });
+  const input = { version: 'v4', previousVersion: 'v3', now, subscriptions: ['listener_manager.lds'], named: new Map<string, string>() };
+  assert.deepEqual(judge({ ...input, baseline }), { outcome: 'rejected', subscription: 'listener_manager.lds', kind: 'rejected' });
+  // Counters that grew as far as the old ones (rejected 2 again) are still another process's: compared
+  // with the old baseline, this refusal would be no refusal.
+  const grown = reading(0, undefined, 1, { versionText: 'v3', attempt: 8, success: 6, rejected: 2 });
+  assert.deepEqual(judge({ ...input, baseline, now: grown }), { outcome: 'rejected', subscription: 'listener_manager.lds', kind: 'rejected' });
+});
+
+test('ignoredUnknownFields: a restarted Envoy counts from zero, and so does what was said of it', () => {
+  type Row = [string, Parameters<typeof ignoredUnknownFields>[0], number, boolean];
+  const rows: Row[] = [
+    ['an edit: what moved since the baseline', { baseline: reading(1, undefined, 0), now: reading(2, undefined, 0), atStart: false, reported: { epoch: 0, count: 1 } }, 1, false],
+    ['a second file of the same pass: already said', { baseline: reading(1, undefined, 0), now: reading(2, undefined, 0), atStart: false, reported: { epoch: 0, count: 2 } }, 0, false],
+    // The fault: the old Envoy counted 1 (said); the new one counted 0 at start, then 1 for the edit.
+    ['after a restart: the new count is said though the old one had counted as many', { baseline: reading(0, undefined, 1), now: reading(1, undefined, 1), atStart: false, reported: { epoch: 0, count: 1 } }, 1, false],
+    ['after a restart: the fields of files loaded at start are in the baseline, not said again', { baseline: reading(1, undefined, 1), now: reading(1, undefined, 1), atStart: false, reported: { epoch: 0, count: 3 } }, 0, false],
+    ['after a restart, a count made at start does not hide the edit', { baseline: reading(2, undefined, 1), now: reading(3, undefined, 1), atStart: false, reported: { epoch: 0, count: 5 } }, 1, false],
+    ['restarted between the baseline and the answer: what the new Envoy counted since it started', { baseline: reading(4, undefined, 0), now: reading(2, undefined, 1), atStart: false, reported: { epoch: 0, count: 4 } }, 2, true],
+    ['restarted in between, nothing counted', { baseline: reading(4, undefined, 0), now: reading(0, undefined, 1), atStart: false, reported: { epoch: 0, count: 4 } }, 0, false],
+    ['a file found at start: everything counted', { baseline: undefined, now: reading(2, undefined, 0), atStart: true, reported: undefined }, 2, false],
+    ['no baseline read: nothing can be said', { baseline: undefined, now: reading(2, undefined, 0), atStart: false, reported: undefined }, 0, false],
+    ['Envoy did not answer', { baseline: reading(1, undefined, 0), now: undefined, atStart: false, reported: undefined }, 0, false],
+  ];
+  for (const [name, input, ignored, sinceStart] of rows) {
+    const got = ignoredUnknownFields(input);
+    assert.deepEqual({ ignored: got.ignored, sinceStart: got.sinceStart }, { ignored, sinceStart }, name);
+  }
+  assert.deepEqual(ignoredUnknownFields({ baseline: reading(0, undefined, 1), now: reading(1, undefined, 1), atStart: false, reported: { epoch: 0, count: 7 } }).reported, { epoch: 1, count: 1 });
+});
+
+test('loadedAtStart and the restart line: each file with the version the new Envoy reports, and when that is not the last accepted', () => {
+  const files = [
+    { name: 'cds.yaml', readAs: new Set(['CDS'] as const), versions: new Set(['c1', 'c2']) },
+    { name: 'lds.yaml', readAs: new Set(['LDS'] as const), versions: new Set(['l1', 'l2']) },
+    { name: 'rds.yaml', readAs: new Set(['RDS'] as const), versions: new Set(['r1']) },
+  ];
+  const now: EnvoyCounters = {
+    subscriptions: new Map([
+      ['cluster_manager.cds', { versionText: 'c2', attempt: 1, success: 1, rejected: 0, failure: 0 }],
+      ['listener_manager.lds', { versionText: 'l2', attempt: 1, success: 1, rejected: 0, failure: 0 }],
+    ]),
+    unknownFields: 0,
+    sslContextUpdates: 0,
+  };
+  const loaded = loadedAtStart(now, files, (file) => ({ 'cds.yaml': 'c2', 'lds.yaml': 'l1' })[file]);
+  assert.deepEqual(loaded, [
+    { file: 'cds.yaml', version: 'c2' },
+    { file: 'lds.yaml', version: 'l2', lastAccepted: 'l1' },
+    { file: 'rds.yaml', version: '' },
+  ]);
+  assert.equal(
+    restartMessage({ why: 'it started at X' }, loaded),
+    'Envoy restarted (it started at X): it counts from zero again; at start it loaded cds.yaml version c2, lds.yaml version l2 (not the last accepted, l1), rds.yaml (not loaded yet). Verdicts from now on compare only what this Envoy counted',
+  );
+});
+
+test("startedAtFromServerInfo reads Envoy's uptime_current_epoch (a JSON Duration)", () => {
+  assert.equal(startedAtFromServerInfo('{"version":"x","uptime_current_epoch":"104s","uptime_all_epochs":"104s"}', T0), T0 - 104_000);
+  assert.equal(startedAtFromServerInfo('{"uptime_current_epoch": "2.500s"}', T0), T0 - 2500);
+  assert.equal(startedAtFromServerInfo('{"state":"LIVE"}', T0), undefined);
+});
+
+test('EnvoyAdmin.counters says which connection answered, and reads /server_info once per connection', async () => {
+  let serverInfo = 0;
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith('/server_info') === true) {
+      serverInfo++;
+      res.end('{"uptime_current_epoch":"30s"}');
+      return;
+    }
+    res.end('server.dynamic_unknown_fields: 1\nlistener_manager.lds.version_text: "v1"\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const seenReadings: EnvoyCounters[] = [];
+  const admin = new EnvoyAdmin({ host: '127.0.0.1', port }, (r) => seenReadings.push(r));
+  try {
+    const a = await admin.counters(1000);
+    const b = await admin.counters(1000);
+    assert.equal(a.answeredBy?.connection, b.answeredBy?.connection, 'kept alive: one connection');
+    assert.equal(serverInfo, 1, '/server_info once for the connection');
+    assert.ok(a.answeredBy?.startedAtMs !== undefined && Math.abs(a.answeredBy.startedAtMs - (Date.now() - 30_000)) < 5000);
+    server.closeAllConnections(); // what a dying Envoy does to its connections
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const c = await admin.counters(1000);
+    assert.notEqual(c.answeredBy?.connection, a.answeredBy.connection, 'a new connection');
+    assert.equal(serverInfo, 2, '/server_info again on the new connection');
+    assert.deepEqual(seenReadings, [a, b, c], 'every reading observed, in order');
+  } finally {
+    admin.close();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test('loadedAtStart: a file the new Envoy refused at start (no version, a refusal counted) says so', () => {
+  const files = [{ name: 'lds.yaml', readAs: new Set(['LDS'] as const), versions: new Set(['l1', 'l2']) }];
+  const now: EnvoyCounters = {
+    subscriptions: new Map([['listener_manager.lds', { versionText: '', attempt: 1, success: 0, rejected: 0, failure: 1 }]]),
+    unknownFields: 0,
+    sslContextUpdates: 0,
+  };
+  const loaded = loadedAtStart(now, files, () => 'l1');
+  assert.deepEqual(loaded, [{ file: 'lds.yaml', version: '', refused: true }]);
+  assert.match(restartMessage({ why: 'w' }, loaded, ['lds.yaml']), /at start it loaded lds\.yaml \(refused it\)\. .*; judging lds\.yaml again \(no verdict on the version published\)$/);
+});
+
+test('judgeAgainAfterRestart: files whose last verdict is unknown, or published without a verdict since, and not pending', () => {
+  const at = '2026-12-03T09:00:00Z';
+  const verdict = (outcome: 'accepted' | 'rejected' | 'unknown', version: string) => ({ outcome, version, at, rolledBack: false, message: '' });
+  const state: VerdictState = {
+    pid: 1,
+    sourceDir: '/s',
+    targetDir: '/t',
+    updatedAt: at,
+    files: {
+      'envoy.yaml': {},
+      'accepted.yaml': { published: { version: 'a2', sha256: 'x', at }, verdict: verdict('accepted', 'a2') },
+      'rolled-back.yaml': { published: { version: 'r2', sha256: 'x', at }, verdict: { ...verdict('rejected', 'r2'), rolledBack: true } },
+      'unknown.yaml': { published: { version: 'u2', sha256: 'x', at }, verdict: verdict('unknown', 'u2') },
+      'found-at-start-unknown.yaml': { verdict: verdict('unknown', 's1') },
+      'no-verdict-since.yaml': { published: { version: 'n3', sha256: 'x', at }, verdict: verdict('accepted', 'n2') },
+      'pending.yaml': { published: { version: 'p2', sha256: 'x', at }, verdict: verdict('accepted', 'p1') },
+    },
+  };
+  assert.deepEqual(judgeAgainAfterRestart(state, (file) => file === 'pending.yaml'), ['found-at-start-unknown.yaml', 'no-verdict-since.yaml', 'unknown.yaml']);
+});
