@@ -176,11 +176,9 @@ export class VerdictTracker {
     const facts = this.subscriptions.facts();
     const waited = await waitUntilRead(files, { admin, baseline, attribute: (now) => attribute(now.subscriptions, facts, this.poller.attribution) });
     const ms = Math.round(waited.ms * 100) / 100;
-    if (waited.outcome === 'timeout') {
-      this.logger.info({ files, waitedMs: ms }, `Envoy did not show it read ${files.join(', ')} within ${String(ms)} ms: renaming the files that depend on ${files.length === 1 ? 'it' : 'them'} anyway`);
-    } else {
-      this.logger.debug({ files, waitedMs: ms, outcome: waited.outcome }, `waited ${String(ms)} ms for Envoy to read ${files.join(', ')} before renaming the files that depend on ${files.length === 1 ? 'it' : 'them'}: ${waited.outcome}`);
-    }
+    const them = files.length === 1 ? 'it' : 'them';
+    if (waited.outcome === 'timeout') this.logger.info({ files, waitedMs: ms }, `Envoy did not show it read ${files.join(', ')} within ${String(ms)} ms: renaming the files that depend on ${them} anyway`);
+    else this.logger.debug({ files, waitedMs: ms, outcome: waited.outcome }, `waited ${String(ms)} ms for Envoy to read ${files.join(', ')} before renaming the files that depend on ${them}: ${waited.outcome}`);
   }
 
   /**
