@@ -17,7 +17,12 @@ export type FileKind =
   /** Not YAML/JSON, or YAML/JSON without a top-level `resources` list (Lua, certificates, ...). */
   | { type: 'data' }
   /** An xDS file for `path_config_source`: top-level `resources`, each with an `@type`. */
-  | { type: 'xds'; resourceTypes: string[] }
+  | {
+      type: 'xds';
+      resourceTypes: string[];
+      /** The resources' `name`s as written (those that have a string one), in file order; absent when none. */
+      resourceNames?: string[];
+    }
   /** Envoy's bootstrap: loaded once at start, never hot-reloaded. */
   | { type: 'bootstrap' };
 
@@ -102,6 +107,7 @@ export async function validateConfigFile(file: string, content: Buffer, bootstra
     return fail('`resources` must be a list of resources, each with an "@type"', at?.line, at?.column);
   }
   const resourceTypes: string[] = [];
+  const resourceNames: string[] = [];
   for (const [index, item] of (resources as unknown[]).entries()) {
     const typeUrl = isObject(item) ? item['@type'] : undefined;
     if (typeof typeUrl !== 'string' || typeUrl === '') {
@@ -110,8 +116,9 @@ export async function validateConfigFile(file: string, content: Buffer, bootstra
       return fail(`resources[${index}] ${problem}`, at?.line, at?.column);
     }
     resourceTypes.push(typeUrl);
+    if (isObject(item) && typeof item.name === 'string') resourceNames.push(item.name);
   }
-  return { ok: true, kind: isBootstrapByName ? { type: 'bootstrap' } : { type: 'xds', resourceTypes } };
+  return { ok: true, kind: isBootstrapByName ? { type: 'bootstrap' } : { type: 'xds', resourceTypes, ...(resourceNames.length === 0 ? {} : { resourceNames }) } };
 }
 
 /** `text` read as YAML when that gives a mapping; undefined otherwise. */
@@ -174,11 +181,23 @@ const SUBSCRIPTION_TYPE: Readonly<Partial<Record<ReferenceType, string>>> = {
 export function publishRank(kind: FileKind, readAs: Iterable<ReferenceType> = []): number {
   if (kind.type === 'bootstrap') return XDS_ORDER.length + 3;
   let rank = Infinity;
-  if (kind.type === 'xds') for (const typeUrl of kind.resourceTypes) rank = Math.min(rank, xdsRank(typeUrl.slice(typeUrl.lastIndexOf('/') + 1)));
-  if (rank === Infinity) for (const type of readAs) rank = Math.min(rank, xdsRank(SUBSCRIPTION_TYPE[type]));
+  for (const type of resourceTypes(kind, readAs)) rank = Math.min(rank, xdsRank(type));
   if (rank !== Infinity) return rank;
   // Files with no xDS go first; xDS types with no ordering constraint (runtime, ...) after the known ones.
   return kind.type === 'data' ? 0 : XDS_ORDER.length + 2;
+}
+
+/**
+ * The resource types (`envoy.config.cluster.v3.Cluster`, ...) a file holds: what its resources'
+ * `@type` say, else what the subscriptions that read it read (`readAs`, as for publishRank).
+ * Empty for the bootstrap, a data file, or an xDS file of no known type read by nothing.
+ */
+export function resourceTypes(kind: FileKind, readAs: Iterable<ReferenceType> = []): string[] {
+  if (kind.type === 'bootstrap') return [];
+  const own = kind.type === 'xds' ? kind.resourceTypes.map((typeUrl) => typeUrl.slice(typeUrl.lastIndexOf('/') + 1)) : [];
+  if (own.some((type) => xdsRank(type) !== Infinity)) return [...new Set(own)];
+  const read = [...readAs].flatMap((type) => SUBSCRIPTION_TYPE[type] ?? []);
+  return [...new Set([...own, ...read])];
 }
 
 function xdsRank(type: string | undefined): number {

@@ -5,11 +5,12 @@
 // file of the same change is renamed first; among files with no such link, the xDS make-before-
 // break rank decides (publishRank: clusters before endpoints before listeners before routes), then
 // the name.
-import { publishRank } from '../envoy/gate.js';
+import { publishRank, resourceTypes } from '../envoy/gate.js';
 import type { FileKind } from '../envoy/gate.js';
 import { findReferences } from '../envoy/references.js';
 import type { Reference, ReferenceType } from '../envoy/references.js';
 import { parseConfig } from '../envoy/subscriptions.js';
+import { renameWaits } from './rename-waits.js';
 
 export interface Ordered {
   name: string;
@@ -47,8 +48,7 @@ export function referenceOrder<T extends Ordered>(files: readonly T[]): T[] {
  * files it names (fileReferences). Pure.
  */
 export function publishOrder<T extends { name: string; kind: FileKind }>(changes: readonly T[], references: ReadonlyMap<string, readonly Reference[]>): T[] {
-  const readAs = new Map<string, ReferenceType[]>();
-  for (const list of references.values()) for (const ref of list) readAs.set(ref.file, [...(readAs.get(ref.file) ?? []), ref.type]);
+  const readAs = readAsByFile(references);
   const ranked = changes.map((change) => ({
     change,
     name: change.name,
@@ -56,6 +56,32 @@ export function publishOrder<T extends { name: string; kind: FileKind }>(changes
     names: (references.get(change.name) ?? []).map((ref) => ref.file),
   }));
   return referenceOrder(ranked).map((entry) => entry.change);
+}
+
+/**
+ * `changes` in rename order (publishOrder), each with the files renamed before it that Envoy must
+ * have read before it is renamed (rename-waits.ts; mostly none). `adds`: whether a change brings
+ * resource names its published version lacks (undefined: not known). Pure.
+ */
+export function publishPlan<T extends { name: string; kind: FileKind }>(
+  changes: readonly T[],
+  references: ReadonlyMap<string, readonly Reference[]>,
+  adds: (change: T) => boolean | undefined = () => undefined,
+): { change: T; waitFor: string[] }[] {
+  const readAs = readAsByFile(references);
+  const ordered = publishOrder(changes, references);
+  const waits = renameWaits(ordered.map((change) => {
+    const added = adds(change);
+    return { name: change.name, types: resourceTypes(change.kind, readAs.get(change.name)), ...(added === undefined ? {} : { adds: added }) };
+  }));
+  return ordered.map((change, index) => ({ change, waitFor: waits[index] ?? [] }));
+}
+
+/** File → the subscription types that read it, from every file's references. */
+function readAsByFile(references: ReadonlyMap<string, readonly Reference[]>): Map<string, ReferenceType[]> {
+  const readAs = new Map<string, ReferenceType[]>();
+  for (const list of references.values()) for (const ref of list) readAs.set(ref.file, [...(readAs.get(ref.file) ?? []), ref.type]);
+  return readAs;
 }
 
 /** The files `content` names (path_config_source paths, a secret's files); parsed only when it may name any. */

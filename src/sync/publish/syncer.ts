@@ -8,8 +8,9 @@ import type { Snapshot } from '../volume/snapshot.js';
 import { TargetDirectory } from './target.js';
 import { validateConfigFile } from '../envoy/gate.js';
 import type { Reference } from '../envoy/references.js';
-import { logPublished } from './published-log.js';
-import { fileReferences, publishOrder } from './reference-order.js';
+import { logPublished, logRemoved, logSkipped } from './published-log.js';
+import { fileReferences, publishPlan } from './reference-order.js';
+import { addsResources } from './rename-waits.js';
 import type { FileKind, ValidationError } from '../envoy/gate.js';
 import { sha256, stampVersion, stampedSha256 } from '../envoy/version-stamp.js';
 import type { Stamped } from '../envoy/version-stamp.js';
@@ -92,6 +93,9 @@ export class Syncer {
   private readonly references = new Map<string, { sourceSha256: string; references: Reference[] }>();
   private publishedListener: ((files: PublishedFile[]) => void) | undefined;
   private beforeRenamesListener: ((renames: number) => Promise<void>) | undefined;
+  private awaitReadListener: ((files: readonly string[]) => Promise<void>) | undefined;
+  /** File → resource names of the content last renamed there (unknown after a restore: addsResources). */
+  private readonly namesPublished = new Map<string, ReadonlySet<string>>();
 
   constructor(private readonly options: SyncerOptions) {
     this.target = new TargetDirectory(options.targetDir);
@@ -109,6 +113,14 @@ export class Syncer {
    */
   onBeforeRenames(listener: (renames: number) => Promise<void>): void {
     this.beforeRenamesListener = listener;
+  }
+
+  /**
+   * `watch`: called with files of a pass already renamed that the next file may depend on Envoy
+   * having read (rename-waits.ts); awaited before its rename. Bounded by the listener; must not throw.
+   */
+  onAwaitRead(listener: (files: readonly string[]) => Promise<void>): void {
+    this.awaitReadListener = listener;
   }
 
   /** Renames onto published names so far (passes and restores). */
@@ -138,6 +150,7 @@ export class Syncer {
   restore(name: string, content: Buffer, ino: number): Promise<number | undefined> {
     return this.serialized(async () => {
       if ((await this.target.inode(name)) !== ino) return undefined;
+      this.namesPublished.delete(name);
       const staged = await this.target.stage(name, content, sha256(content));
       this.target.commit(staged);
       await this.target.syncDirectory();
@@ -164,25 +177,12 @@ export class Syncer {
       changedBytes: 0,
     };
 
-    if (snapshot.files.size === 0) {
-      if (!this.reportedEmpty) {
-        const where = snapshot.api === undefined ? `ConfigMap volume ${sourceDir}` : `ConfigMap (API, resourceVersion ${String(snapshot.api.resourceVersion)})`;
-        this.logger.warn({ source: sourceDir, snapshot: snapshot.dataDir }, `${where} is empty: nothing to publish`);
-      }
-      this.reportedEmpty = true;
-    } else {
-      this.reportedEmpty = false;
+    if (snapshot.files.size === 0 && !this.reportedEmpty) {
+      const where = snapshot.api === undefined ? `ConfigMap volume ${sourceDir}` : `ConfigMap (API, resourceVersion ${String(snapshot.api.resourceVersion)})`;
+      this.logger.warn({ source: sourceDir, snapshot: snapshot.dataDir }, `${where} is empty: nothing to publish`);
     }
-    for (const name of snapshot.skipped) {
-      if (this.reportedSkips.has(name)) continue;
-      this.reportedSkips.add(name);
-      this.logger.warn({ file: name }, 'not a regular file (ConfigMap items[].path subdirectory?): not published');
-    }
-    for (const [name, link] of snapshot.outside) {
-      if (this.reportedSkips.has(name)) continue;
-      this.reportedSkips.add(name);
-      this.logger.warn({ file: name, link }, `key ${name} is a symlink to ${link}, outside the ConfigMap volume ${sourceDir}: not published`);
-    }
+    this.reportedEmpty = snapshot.files.size === 0;
+    logSkipped(this.logger, snapshot, sourceDir, this.reportedSkips);
 
     // The ConfigMap as a whole (sha256 of each key's content): a hold is on content in the
     // ConfigMap it was refused with, since Envoy's verdict on one file depends on the others.
@@ -229,9 +229,10 @@ export class Syncer {
     // refuses a path that does not exist yet and reads it the moment the naming file is applied.
     // Otherwise make before break (clusters, endpoints, listeners, routes), then the name.
     // A file's kind is what its resources say, else what the subscriptions naming it read (a CDS
-    // file with no clusters is still the bootstrap's cds_config), so every file is looked at.
-    const ordered = changes.length < 2 ? changes : this.inReferenceOrder(changes, snapshot.files, configMap);
-    changes.splice(0, changes.length, ...ordered);
+    // file with no clusters is still the bootstrap's cds_config), so every file is looked at. Some
+    // renames wait for Envoy to have read earlier ones (rename-waits.ts).
+    const plan = changes.length < 2 ? changes.map((change) => ({ change, waitFor: [] })) : this.inReferenceOrder(changes, snapshot.files, configMap);
+    changes.splice(0, changes.length, ...plan.map((step) => step.change));
     // Stage everything before the first rename: a full disk fails the whole change, not half of it,
     // and the renames follow one another as closely as possible. Staged in parallel so the fsyncs
     // share journal commits.
@@ -249,9 +250,13 @@ export class Syncer {
     for (const [index, change] of changes.entries()) {
       const file = staged[index];
       if (file === undefined) continue;
+      // Checked by Envoy against earlier files (routes against clusters): waits until Envoy read them.
+      const waitFor = plan[index]?.waitFor.filter((name) => renamed.some((done) => done.name === name)) ?? [];
+      if (waitFor.length > 0) await this.awaitReadListener?.(waitFor).catch(() => undefined);
       this.target.commit(file);
       published.push({ name: change.name, sha256: change.sha256, content: change.content, version: change.version, kind: change.kind.type, ino: file.identity.ino, at: performance.now(), configMap });
       renamed.push(change);
+      this.namesPublished.set(change.name, new Set(change.kind.type === 'xds' ? change.kind.resourceNames : undefined));
     }
     result.published.push(...renamed.map((change) => change.name));
     logPublished(this.logger, renamed, snapshot, this.options.warnOnBootstrapChange);
@@ -259,24 +264,13 @@ export class Syncer {
     if (published.length > 0) this.publishedListener?.(published);
 
     // An empty snapshot already got its own warning; one line per kept file would only bury it.
-    for (const name of snapshot.files.size === 0 ? [] : await this.target.publishedNames()) {
-      if (snapshot.files.has(name)) {
-        this.reportedRemovals.delete(name);
-        continue;
-      }
-      result.removed.push(name);
-      if (this.reportedRemovals.has(name)) continue;
-      this.reportedRemovals.add(name);
-      this.logger.warn(
-        { file: name },
-        `${name} is no longer in the ConfigMap: keeping the last published copy (Envoy keeps using it and needs it to restart)`,
-      );
-    }
+    const inTarget = snapshot.files.size === 0 ? [] : await this.target.publishedNames();
+    result.removed.push(...logRemoved(this.logger, inTarget, snapshot.files, this.reportedRemovals));
     return result;
   }
 
-  /** `changes` in rename order (reference-order.ts), with the references of every file of the snapshot. */
-  private inReferenceOrder(changes: Change[], files: ReadonlyMap<string, Buffer>, configMap: ReadonlyMap<string, string>): Change[] {
+  /** `changes` in rename order with their waits (reference-order.ts), from the references of every file of the snapshot. */
+  private inReferenceOrder(changes: Change[], files: ReadonlyMap<string, Buffer>, configMap: ReadonlyMap<string, string>): { change: Change; waitFor: string[] }[] {
     const references = new Map(changes.map((change) => [change.name, fileReferences(change.content)]));
     for (const [name, source] of files) {
       if (references.has(name)) continue;
@@ -285,7 +279,7 @@ export class Syncer {
       if (memo?.sourceSha256 !== digest) this.references.set(name, (memo = { sourceSha256: digest, references: fileReferences(source) }));
       references.set(name, memo.references);
     }
-    return publishOrder(changes, references);
+    return publishPlan(changes, references, (change) => addsResources(this.namesPublished.get(change.name), change.kind));
   }
 
   private reportRejection(error: ValidationError, digest: string, keptPrevious: boolean): void {

@@ -43,6 +43,11 @@ export class Poller {
   /** Stats scope → file, from Envoy's answers (attribution.ts). */
   private attributed = new Map<string, string>();
   private loop: Promise<void> | undefined;
+
+  /** Stats scope → file, as of the last poll. */
+  get attribution(): ReadonlyMap<string, string> {
+    return this.attributed;
+  }
   private stopped = false;
   private wake: (() => void) | undefined;
 

@@ -27,6 +27,8 @@ import { envoyRestarted } from './envoy-restarted.js';
 import type { VerdictOptions } from './options.js';
 import type { SecretFile } from './pending.js';
 import { Poller } from './poll.js';
+import { waitUntilRead } from './read-wait.js';
+import { attribute } from './attribution.js';
 import { ReasonReader } from './reason.js';
 import { StateWriter, readState } from './state.js';
 import type { VerdictState } from './state.js';
@@ -158,6 +160,25 @@ export class VerdictTracker {
     } catch (err) {
       this.logger.debug({ err }, "could not read Envoy's counters before the renames: the last poll's are the baseline");
     }
+  }
+
+  /**
+   * Called by the syncer between two renames of a pass (its `onAwaitRead`): resolves once Envoy's
+   * counters show it read `files` since the pass's baseline (read-wait.ts), at once when there is
+   * no baseline or no subscription of them to tell, and after READ_WAIT_MS at most. Neither the
+   * baseline nor the poller's last reading is touched: every file of the pass is judged against
+   * the counters from before its first rename. Never throws.
+   */
+  async awaitRead(files: readonly string[]): Promise<void> {
+    const admin = this.admin;
+    const baseline = this.nextBaseline;
+    if (admin === undefined || baseline === undefined) return;
+    const facts = this.subscriptions.facts();
+    const waited = await waitUntilRead(files, { admin, baseline, attribute: (now) => attribute(now.subscriptions, facts, this.poller.attribution) });
+    const ms = Math.round(waited.ms * 100) / 100;
+    const them = files.length === 1 ? 'it' : 'them';
+    if (waited.outcome === 'timeout') this.logger.info({ files, waitedMs: ms }, `Envoy did not show it read ${files.join(', ')} within ${String(ms)} ms: renaming the files that depend on ${them} anyway`);
+    else this.logger.debug({ files, waitedMs: ms, outcome: waited.outcome }, `waited ${String(ms)} ms for Envoy to read ${files.join(', ')} before renaming the files that depend on ${them}: ${waited.outcome}`);
   }
 
   /**

@@ -117,6 +117,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
   if (options.onVerdict !== undefined) verdicts.onVerdict(options.onVerdict);
   syncer.onPublished((files) => { verdicts.published(files); });
   syncer.onBeforeRenames((renames) => verdicts.beforeRenames(renames));
+  syncer.onAwaitRead((files) => verdicts.awaitRead(files));
   const volume = new VolumeWatch({
     dir: sourceDir,
     logger,
