@@ -118,6 +118,8 @@ export async function runValidate(args: string[], ctx: CliContext, loadSchema: (
   // Inputs are read before the schema is loaded: a missing path is a usage error at once.
   // fromDir: found by walking a directory (not named by the user): a file that is not xDS is skipped.
   const inputs: { name: string; text: string; manifestOnly: boolean; fromDir: boolean }[] = [];
+  // A directory with no file to read (a wrong path, files under another extension): nothing checked is an error.
+  const emptyDirs: string[] = [];
   if (values.file !== undefined) {
     const name = values.file === '-' ? '(stdin)' : values.file;
     try {
@@ -135,6 +137,7 @@ export async function runValidate(args: string[], ctx: CliContext, loadSchema: (
     } catch (err) {
       throw new UsageError(`${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
     }
+    if (fromDir && files.length === 0) emptyDirs.push(path);
     for (const file of files) inputs.push({ name: file, text: await readFile(file, 'utf8'), manifestOnly: false, fromDir });
   }
 
@@ -155,6 +158,7 @@ export async function runValidate(args: string[], ctx: CliContext, loadSchema: (
       else checks.push(check);
     }
   }
+  for (const dir of emptyDirs) checks.push({ file: dir, kind: 'data', findings: [{ severity: 'error', file: dir, message: 'nothing checked: the directory holds no .yaml, .yml or .json file' }] });
   const checked = checks.filter((check) => check.kind !== 'data').length;
   const skippedLine = `${skipped.length} file(s) hold no ConfigMap and no xDS: skipped`;
   // Only when nothing at all was checked is a skip a fault (a wrong path, a manifest without its ConfigMap).

@@ -156,6 +156,17 @@ test('nothing checked at all is an error: manifests without a ConfigMap (-f or P
   const { code, stderr } = await run([empty]);
   assert.equal(code, 1);
   assert.match(stderr, /error: nothing checked: 2 file\(s\) hold no ConfigMap and no xDS\n$/);
+  // A directory with no file to read at all (a wrong path in CI, files under another extension).
+  const bare = join(dir, 'bare');
+  await mkdir(bare, { recursive: true });
+  await writeFile(join(bare, 'lds.txt'), 'resources: []\n');
+  const none = await run([bare]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /bare: error: nothing checked: the directory holds no \.yaml, \.yml or \.json file\n$/);
+  // Next to a directory that has files: still said, still an error.
+  const both = await run([bare, join(repoRoot, 'test/fixtures/cases/envoy-ignores-unknown-field.lds.yaml')]);
+  assert.equal(both.code, 1);
+  assert.match(both.stderr, /bare: error: nothing checked: the directory holds no/);
 });
 
 test('usage errors (exit 2 through main): nothing to check, a bad flag or output, a missing path, -f on a directory', async () => {
