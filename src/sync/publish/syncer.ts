@@ -6,11 +6,11 @@ import type { Logger } from 'pino';
 import { readSnapshot } from '../volume/snapshot.js';
 import type { Snapshot } from '../volume/snapshot.js';
 import { TargetDirectory } from './target.js';
-import { validateConfigFile } from '../envoy/gate.js';
 import type { Reference } from '../envoy/references.js';
 import { logPublished, logRemoved, logSkipped } from './published-log.js';
 import { fileReferences, publishPlan } from './reference-order.js';
 import { addsResources } from './rename-waits.js';
+import { GateMemo } from './gate-memo.js';
 import type { FileKind, ValidationError } from '../envoy/gate.js';
 import { sha256, stampVersion, stampedSha256 } from '../envoy/version-stamp.js';
 import type { Stamped } from '../envoy/version-stamp.js';
@@ -95,10 +95,12 @@ export class Syncer {
   private beforeRenamesListener: ((renames: number) => Promise<void>) | undefined;
   private awaitReadListener: ((files: readonly string[]) => Promise<void>) | undefined;
   /** File → resource names of the content last renamed there (unknown after a restore: addsResources). */
+  private readonly gate: GateMemo;
   private readonly namesPublished = new Map<string, ReadonlySet<string>>();
 
   constructor(private readonly options: SyncerOptions) {
     this.target = new TargetDirectory(options.targetDir);
+    this.gate = new GateMemo(options.bootstrapName);
     this.logger = options.logger;
   }
 
@@ -165,7 +167,7 @@ export class Syncer {
   }
 
   private async pass(snapshot: Snapshot): Promise<SyncResult> {
-    const { sourceDir, bootstrapName } = this.options;
+    const { sourceDir } = this.options;
     const result: SyncResult = {
       dataDir: snapshot.dataDir,
       resourceVersion: snapshot.api?.resourceVersion,
@@ -187,6 +189,9 @@ export class Syncer {
     // The ConfigMap as a whole (sha256 of each key's content): a hold is on content in the
     // ConfigMap it was refused with, since Envoy's verdict on one file depends on the others.
     const configMap = new Map([...snapshot.files].map(([name, source]) => [name, sha256(source)]));
+    // Envoy sees only what the gate lets through: a key's content it refuses releases no other key's hold.
+    if (this.options.hold !== undefined) for (const [name, source] of snapshot.files) if (this.stamps.get(name)?.sourceSha256 !== configMap.get(name)) await this.gate.validate(name, source, configMap.get(name) ?? '');
+    const seen = this.gate.asPublished(configMap);
     const changes: Change[] = [];
     // Envoy's counters (the verdict's baseline) must be read before the first rename; the request
     // goes out with the first changed file, so Envoy answers while the rest is validated and staged
@@ -206,7 +211,7 @@ export class Syncer {
       }
       const digest = memo.sha256;
       const current = await this.target.compare(name, () => stamp().content, digest);
-      const held = this.options.hold?.(name, digest, configMap) === true; // asked every pass: other content releases it
+      const held = this.options.hold?.(name, digest, seen) === true; // asked every pass: other content releases it
       if (current === 'same' || held) {
         this.reportedRejections.delete(name);
         continue;
@@ -214,7 +219,7 @@ export class Syncer {
       beforeRenames ??= (this.beforeRenamesListener?.(this.target.renames) ?? Promise.resolve()).catch(() => undefined);
       const content = stamp().content;
       result.changedBytes += content.length;
-      const validation = await validateConfigFile(name, source, bootstrapName);
+      const validation = await this.gate.validate(name, source, sourceDigest);
       if (!validation.ok) {
         result.rejected.push(validation.error);
         if (current === 'absent') result.missing.push(name);
@@ -254,7 +259,7 @@ export class Syncer {
       const waitFor = plan[index]?.waitFor.filter((name) => renamed.some((done) => done.name === name)) ?? [];
       if (waitFor.length > 0) await this.awaitReadListener?.(waitFor).catch(() => undefined);
       this.target.commit(file);
-      published.push({ name: change.name, sha256: change.sha256, content: change.content, version: change.version, kind: change.kind.type, ino: file.identity.ino, at: performance.now(), configMap });
+      published.push({ name: change.name, sha256: change.sha256, content: change.content, version: change.version, kind: change.kind.type, ino: file.identity.ino, at: performance.now(), configMap: seen });
       renamed.push(change);
       this.namesPublished.set(change.name, new Set(change.kind.type === 'xds' ? change.kind.resourceNames : undefined));
     }
