@@ -24,6 +24,7 @@ test('a held file stays held when another key changes to content the gate refuse
     bootstrapName: 'envoy.yaml',
     warnOnBootstrapChange: true,
     hold: (name, digest, configMap) => holds.isHeld(name, digest, configMap),
+    holding: () => holds.any(),
   });
   let last: PublishedFile[] = [];
   syncer.onPublished((files) => { last = files; });
@@ -53,6 +54,17 @@ test('a held file stays held when another key changes to content the gate refuse
     // A cds.yaml Envoy can load: published, and the hold lets lds.yaml be judged again with it.
     await writer.write(files(xdsFile('cds', 2, 300), xdsFile('lds', 1, 300)));
     assert.deepEqual((await syncer.syncOnce()).published, ['cds.yaml', 'lds.yaml']);
+
+    // Refused in the pass where another key's new content was refused by the gate: the hold is on
+    // the ConfigMap as published (cds.yaml's last good content), so a resync keeps it.
+    const accepted2 = await readFile(join(target, 'lds.yaml'));
+    await writer.write(files('resources:\n- name: [oops\n', xdsFile('lds', 3, 300)));
+    assert.deepEqual((await syncer.syncOnce()).published, ['lds.yaml']);
+    const refused3 = last.find((f) => f.name === 'lds.yaml');
+    assert.ok(refused3 !== undefined);
+    assert.ok((await syncer.restore('lds.yaml', accepted2, refused3.ino)) !== undefined);
+    holds.hold('lds.yaml', refused3.sha256, false, [], refused3.configMap);
+    assert.deepEqual((await syncer.syncOnce()).published, [], 'the resync keeps the hold');
   } finally {
     await rm(root, { recursive: true, force: true });
   }

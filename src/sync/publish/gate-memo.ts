@@ -23,6 +23,15 @@ export class GateMemo {
     return validation;
   }
 
+  /** Judges every file of `files` (key → content; `configMap` their sha256) not judged yet, then asPublished. */
+  async judgeAll(files: ReadonlyMap<string, Buffer>, configMap: ReadonlyMap<string, string>): Promise<Map<string, string>> {
+    for (const [name, source] of files) {
+      const digest = configMap.get(name);
+      if (digest !== undefined) await this.validate(name, source, digest);
+    }
+    return this.asPublished(configMap);
+  }
+
   /**
    * `configMap` (key → sha256 of its content) with each key the gate refused as the last content
    * it let through (what is published), or as is when it never let any through. Only keys already

@@ -23,11 +23,10 @@ export interface SyncerOptions {
   bootstrapName?: string;
   /** `watch` only: Envoy is already running, so a replaced bootstrap means a restart is needed. */
   warnOnBootstrapChange: boolean;
-  /**
-   * `watch`: content (sha256 of what would be published) Envoy refused; not republished.
-   * `configMap`: every key → sha256 of its ConfigMap content, in this pass.
-   */
+  /** `watch`: content (sha256 of what would be published) Envoy refused, not republished; `configMap`: key → sha256 as published (gate-memo.ts). */
   hold?: (name: string, contentSha256: string, configMap: ReadonlyMap<string, string>) => boolean;
+  /** Whether anything is held now (else the gate judges only the files that changed). */
+  holding?: () => boolean;
 }
 
 /** A file the syncer just renamed into the target (what Envoy's verdict judges, verdict/tracker.ts). */
@@ -190,8 +189,7 @@ export class Syncer {
     // ConfigMap it was refused with, since Envoy's verdict on one file depends on the others.
     const configMap = new Map([...snapshot.files].map(([name, source]) => [name, sha256(source)]));
     // Envoy sees only what the gate lets through: a key's content it refuses releases no other key's hold.
-    if (this.options.hold !== undefined) for (const [name, source] of snapshot.files) if (this.stamps.get(name)?.sourceSha256 !== configMap.get(name)) await this.gate.validate(name, source, configMap.get(name) ?? '');
-    const seen = this.gate.asPublished(configMap);
+    const seen = this.options.hold !== undefined && this.options.holding?.() !== false ? await this.gate.judgeAll(snapshot.files, configMap) : configMap;
     const changes: Change[] = [];
     // Envoy's counters (the verdict's baseline) must be read before the first rename; the request
     // goes out with the first changed file, so Envoy answers while the rest is validated and staged
@@ -252,6 +250,7 @@ export class Syncer {
     await beforeRenames;
     const published: PublishedFile[] = [];
     const renamed: Change[] = [];
+    const asPublished = this.gate.asPublished(configMap); // every changed file judged by now
     for (const [index, change] of changes.entries()) {
       const file = staged[index];
       if (file === undefined) continue;
@@ -259,7 +258,7 @@ export class Syncer {
       const waitFor = plan[index]?.waitFor.filter((name) => renamed.some((done) => done.name === name)) ?? [];
       if (waitFor.length > 0) await this.awaitReadListener?.(waitFor).catch(() => undefined);
       this.target.commit(file);
-      published.push({ name: change.name, sha256: change.sha256, content: change.content, version: change.version, kind: change.kind.type, ino: file.identity.ino, at: performance.now(), configMap: seen });
+      published.push({ name: change.name, sha256: change.sha256, content: change.content, version: change.version, kind: change.kind.type, ino: file.identity.ino, at: performance.now(), configMap: asPublished });
       renamed.push(change);
       this.namesPublished.set(change.name, new Set(change.kind.type === 'xds' ? change.kind.resourceNames : undefined));
     }

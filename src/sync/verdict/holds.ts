@@ -78,6 +78,11 @@ export class Holds {
     return released;
   }
 
+  /** Whether any file is held now. */
+  any(): boolean {
+    return this.held.size > 0;
+  }
+
   has(name: string): boolean {
     return this.held.has(name);
   }

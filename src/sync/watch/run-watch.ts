@@ -71,6 +71,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     logger,
     warnOnBootstrapChange: true,
     hold: (name, digest, configMap) => holds.isHeld(name, digest, configMap),
+    holding: () => holds.any(),
     ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
   });
   // Whether the last snapshot came through `..data` (see VolumeWatch).
