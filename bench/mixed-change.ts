@@ -28,6 +28,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bootstrapYaml, freePorts, startEnvoy } from '../test/envoy/envoy.js';
 import type { EnvoyProcess } from '../test/envoy/envoy.js';
+import { cdsYaml, ldsYaml } from '../test/envoy/mixed-change-files.js';
 import { AtomicWriter } from '../test/sync/harness.js';
 import { buildApp, buildAppAt } from './app.js';
 
@@ -39,32 +40,6 @@ const SERVE_TIMEOUT_MS = 10_000;
 const SCENARIOS = ['mixed', 'single'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-const cluster = (n: number, port: number): string =>
-  [
-    '- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster',
-    `  name: upstream_${String(n)}`,
-    '  connect_timeout: 1s',
-    '  type: STATIC',
-    `  load_assignment: {cluster_name: upstream_${String(n)}, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${String(port)}}}}}]}]}`,
-  ].join('\n');
-const cdsYaml = (clusters: number, port: number): string => ['resources:', ...Array.from({ length: clusters + 1 }, (_, n) => cluster(n, port)), ''].join('\n');
-/** One listener routing everything to upstream_<clusterN>, adding `x-change: <change>` to each request. */
-const ldsYaml = (port: number, clusterN: number, change: number): string =>
-  [
-    'resources:',
-    '- "@type": type.googleapis.com/envoy.config.listener.v3.Listener',
-    '  name: listener_0',
-    `  address: {socket_address: {address: 127.0.0.1, port_value: ${String(port)}}}`,
-    '  filter_chains:',
-    '  - filters:',
-    '    - name: envoy.filters.network.http_connection_manager',
-    '      typed_config:',
-    '        "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-    '        stat_prefix: ingress',
-    '        http_filters: [{name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}]',
-    `        route_config: {virtual_hosts: [{name: all, domains: ["*"], request_headers_to_add: [{header: {key: x-change, value: "${String(change)}"}}], routes: [{match: {prefix: "/"}, route: {cluster: upstream_${String(clusterN)}}}]}]}`,
-    '',
-  ].join('\n');
 
 /** The body the listener answers with, on a new connection; undefined when nothing answers. */
 function ask(port: number): Promise<string | undefined> {
@@ -114,7 +89,7 @@ async function round(main: string, scenario: Scenario, upstreamPort: number): Pr
   let envoy: EnvoyProcess | undefined;
   let watcher: ChildProcess | undefined;
   try {
-    await writer.write({ 'envoy.yaml': bootstrap, 'cds.yaml': cdsYaml(0, upstreamPort), 'lds.yaml': ldsYaml(port, 0, 0) });
+    await writer.write({ 'envoy.yaml': bootstrap, 'cds.yaml': cdsYaml(0, upstreamPort), 'lds.yaml': ldsYaml(port, 'upstream_0', 0) });
     execFileSync(process.execPath, [main, 'copy', '--from', source, '--to', target, '--bootstrap', 'envoy.yaml'], { stdio: 'pipe' });
     envoy = await startEnvoy({ bootstrap: { path: join(target, 'envoy.yaml') }, workDir: join(root, 'envoy') });
     const admin = envoy.adminUrl.replace(/^http:\/\//, '');
@@ -134,7 +109,7 @@ async function round(main: string, scenario: Scenario, upstreamPort: number): Pr
     for (let change = 1; change <= CHANGES; change++) {
       const clusters = scenario === 'mixed' ? change : 0;
       const stopLoad = ADMIN_LOAD > 0 ? adminLoad(envoy, ADMIN_LOAD) : undefined;
-      const swapped = await writer.write({ 'envoy.yaml': bootstrap, 'cds.yaml': cdsYaml(clusters, upstreamPort), 'lds.yaml': ldsYaml(port, clusters, change) });
+      const swapped = await writer.write({ 'envoy.yaml': bootstrap, 'cds.yaml': cdsYaml(clusters, upstreamPort), 'lds.yaml': ldsYaml(port, `upstream_${String(clusters)}`, change) });
       if (swapped === undefined) throw new Error('the ConfigMap did not change');
       let served: number | undefined;
       while (served === undefined && performance.now() - swapped < SERVE_TIMEOUT_MS) {

@@ -24,41 +24,13 @@ import type { TestContext } from 'node:test';
 import { waitFor } from '../sync/harness.js';
 import type { EnvoyProcess } from './envoy.js';
 import { TIMEOUT, running, startPod, verdicts } from './pod.js';
+import { cdsYaml, ldsYaml } from './mixed-change-files.js';
 
 /** Envoy processes, and changes made with each: 20 changes in all. */
 const ENVOYS = 10;
 const CHANGES = 2;
 /** Concurrent admin requests kept in flight during the changes (each a full `/stats`). */
 const LOAD = 2;
-
-const cluster = (name: string, port: number): string =>
-  [
-    '- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster',
-    `  name: ${name}`,
-    '  connect_timeout: 1s',
-    '  type: STATIC',
-    `  load_assignment: {cluster_name: ${name}, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${String(port)}}}}}]}]}`,
-  ].join('\n');
-/** Clusters upstream_0 .. upstream_n, all to the upstream on `port`. */
-const cdsYaml = (n: number, port: number): string =>
-  ['resources:', ...Array.from({ length: n + 1 }, (_, index) => cluster(`upstream_${String(index)}`, port)), ''].join('\n');
-/** One listener whose inline route sends everything to `clusterName`. */
-const ldsYaml = (port: number, clusterName: string): string =>
-  [
-    'resources:',
-    '- "@type": type.googleapis.com/envoy.config.listener.v3.Listener',
-    '  name: listener_0',
-    `  address: {socket_address: {address: 127.0.0.1, port_value: ${String(port)}}}`,
-    '  filter_chains:',
-    '  - filters:',
-    '    - name: envoy.filters.network.http_connection_manager',
-    '      typed_config:',
-    '        "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-    '        stat_prefix: ingress',
-    '        http_filters: [{name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}]',
-    `        route_config: {virtual_hosts: [{name: all, domains: ["*"], routes: [{match: {prefix: "/"}, route: {cluster: ${clusterName}}}]}]}`,
-    '',
-  ].join('\n');
 
 /** Keeps `LOAD` full `/stats` requests in flight on Envoy's admin API until the returned stop is called. */
 function loadMainThread(envoy: EnvoyProcess): () => Promise<void> {
