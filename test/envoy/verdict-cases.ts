@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { AtomicWriter, CliProcess, makeTempDirs, runCli, waitFor } from '../sync/harness.js';
 import type { LogLine } from '../sync/harness.js';
+import type { Outcome } from '../../src/sync/verdict/verdict.js';
+import { verdictOccurrence } from '../../src/sync/watch/reporters.js';
 import { freePorts, startEnvoy } from './envoy.js';
 import type { EnvoyProcess } from './envoy.js';
 
@@ -207,4 +209,17 @@ export async function restartEnvoyUnderWatcher(pod: CasePod, minUptimeS = 4): Pr
   await old.process.exited;
   pod.envoy = undefined;
   return pod.startEnvoy();
+}
+
+/** The Event a verdict line makes (what reporters.ts records); `file` defaults to the line's. */
+export function eventOfLine(line: LogLine, file = String(line.file)): ReturnType<typeof verdictOccurrence> {
+  return verdictOccurrence({
+    file,
+    version: typeof line.xdsVersion === 'string' ? line.xdsVersion : '',
+    outcome: line.outcome as Outcome,
+    rolledBack: line.rolledBack === true,
+    message: String(line.msg),
+    ...(typeof line.latencyMs === 'number' ? { latencyMs: line.latencyMs } : {}),
+    ...(typeof line.ignoredFields === 'number' ? { ignoredFields: line.ignoredFields } : {}),
+  });
 }

@@ -12,13 +12,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gatherStatus } from '../../src/sync/verdict/status.js';
-import type { Outcome } from '../../src/sync/verdict/verdict.js';
-import { EventReason, verdictOccurrence } from '../../src/sync/watch/reporters.js';
+import { EventReason } from '../../src/sync/watch/reporters.js';
 import { runCli } from '../sync/harness.js';
 import type { LogLine } from '../sync/harness.js';
 import type { EnvoyProcess } from './envoy.js';
 import {
   envoyOf,
+  eventOfLine,
   nextVerdict,
   restartFromPublished,
   served,
@@ -55,15 +55,7 @@ async function servedSerials(envoy: EnvoyProcess): Promise<Set<string>> {
  * published (the disk is what Envoy runs), and a refused content as held back.
  */
 async function statusAndEvent(pod: CasePod, e: Expect, line: LogLine, unknownFieldsMoved: boolean): Promise<void> {
-  const event = verdictOccurrence({
-    file: e.file,
-    version: typeof line.xdsVersion === 'string' ? line.xdsVersion : '',
-    outcome: line.outcome as Outcome,
-    rolledBack: line.rolledBack === true,
-    message: String(line.msg),
-    ...(typeof line.latencyMs === 'number' ? { latencyMs: line.latencyMs } : {}),
-    ...(typeof line.ignoredFields === 'number' ? { ignoredFields: line.ignoredFields } : {}),
-  });
+  const event = eventOfLine(line, e.file);
   const want = e.outcome === 'rejected' ? EventReason.rolledBack : unknownFieldsMoved ? EventReason.acceptedWithWarnings : EventReason.accepted;
   assert.equal(event.reason, want, `${e.file}: the Event for ${String(line.msg)}`);
   // The state file `status` reads is written just after the line is logged (state.ts).

@@ -11,28 +11,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gatherStatus } from '../../src/sync/verdict/status.js';
-import type { Outcome } from '../../src/sync/verdict/verdict.js';
-import { EventReason, verdictOccurrence } from '../../src/sync/watch/reporters.js';
+import { EventReason } from '../../src/sync/watch/reporters.js';
 import { waitFor } from '../sync/harness.js';
 import type { LogLine } from '../sync/harness.js';
-import { envoyOf, nextVerdict, restartEnvoyUnderWatcher, served, startCase, subscriptionCounters, verdictLines, waitServed } from './verdict-cases.js';
+import { envoyOf, eventOfLine, nextVerdict, restartEnvoyUnderWatcher, served, startCase, subscriptionCounters, verdictLines, waitServed } from './verdict-cases.js';
 import type { CasePod } from './verdict-cases.js';
 
 const LDS = 'listener_manager.lds';
 const spec = (lds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds });
-
-/** The Event a verdict line makes (what reporters.ts records). */
-function eventOf(line: LogLine): ReturnType<typeof verdictOccurrence> {
-  return verdictOccurrence({
-    file: String(line.file),
-    version: typeof line.xdsVersion === 'string' ? line.xdsVersion : '',
-    outcome: line.outcome as Outcome,
-    rolledBack: line.rolledBack === true,
-    message: String(line.msg),
-    ...(typeof line.latencyMs === 'number' ? { latencyMs: line.latencyMs } : {}),
-    ...(typeof line.ignoredFields === 'number' ? { ignoredFields: line.ignoredFields } : {}),
-  });
-}
 
 /** `status`'s row for lds.yaml once the state file holds `line` (it is written just after the line). */
 async function statusRow(pod: CasePod, line: LogLine): Promise<Awaited<ReturnType<typeof gatherStatus>>['files'][number]> {
@@ -78,7 +64,7 @@ test('envoy-ignores-unknown-field.lds.yaml after Envoy restarted under the watch
     assert.equal(again.line.ignoredFields, again.moved, `the verdict says what the new Envoy counted: ${String(again.line.msg)}`);
     assert.equal(again.line.level, 40, String(again.line.msg));
     assert.match(String(again.line.msg), /, but ignored unknown fields in it \(Envoy counted \d+ in server\.dynamic_unknown_fields/);
-    assert.equal(eventOf(again.line).reason, EventReason.acceptedWithWarnings);
+    assert.equal(eventOfLine(again.line).reason, EventReason.acceptedWithWarnings);
     const warned = await statusRow(pod, again.line);
     assert.equal(warned.verdict?.ignoredFields, again.moved, 'status says the ignored fields');
     assert.deepEqual(warned.envoy, { version: again.line.xdsVersion, live: true }, "status's ENVOY RUNS is the new Envoy's version_text");
@@ -101,7 +87,7 @@ test('envoy-ignores-unknown-field.lds.yaml after Envoy restarted under the watch
     assert.equal(refusedNow.versionText, again.line.xdsVersion, 'Envoy runs the last accepted version');
     const onDisk = await readFile(join(pod.target, 'lds.yaml'), 'utf8');
     assert.ok(onDisk.includes(`version_info: "${String(again.line.xdsVersion)}"`), `the last accepted version is back on disk:\n${onDisk}`);
-    assert.equal(eventOf(refused.line).reason, EventReason.rolledBack);
+    assert.equal(eventOfLine(refused.line).reason, EventReason.rolledBack);
     const held = await statusRow(pod, refused.line);
     assert.equal(held.verdict?.outcome, 'rejected');
     assert.equal(held.held, true, 'status says the refused content is held back');
