@@ -33,14 +33,17 @@ test('a held file stays held when another key changes to content the gate refuse
   try {
     await writer.write(files(cdsV0, xdsFile('lds', 0, 300)));
     await syncer.syncOnce();
-    const accepted = await readFile(join(target, 'lds.yaml'));
-    // lds.yaml v1 is published, "refused" by Envoy: held, the accepted version put back (as verdict/conclude.ts does).
-    await writer.write(files(cdsV0, xdsFile('lds', 1, 300)));
-    assert.deepEqual((await syncer.syncOnce()).published, ['lds.yaml']);
-    const refused = last.find((f) => f.name === 'lds.yaml');
-    assert.ok(refused !== undefined);
-    assert.ok((await syncer.restore('lds.yaml', accepted, refused.ino)) !== undefined);
-    holds.hold('lds.yaml', refused.sha256, false, [], refused.configMap);
+    // lds.yaml is published and "refused" by Envoy: held, the accepted version put back (as verdict/conclude.ts does).
+    const publishRefused = async (next: Record<string, string>) => {
+      const accepted = await readFile(join(target, 'lds.yaml'));
+      await writer.write(next);
+      assert.deepEqual((await syncer.syncOnce()).published, ['lds.yaml']);
+      const refused = last.find((f) => f.name === 'lds.yaml');
+      assert.ok(refused !== undefined);
+      assert.ok((await syncer.restore('lds.yaml', accepted, refused.ino)) !== undefined);
+      holds.hold('lds.yaml', refused.sha256, false, [], refused.configMap);
+    };
+    await publishRefused(files(cdsV0, xdsFile('lds', 1, 300)));
     assert.deepEqual((await syncer.syncOnce()).published, [], 'a resync keeps the hold');
 
     // cds.yaml becomes YAML the gate refuses: not published, Envoy sees no change, the hold stays.
@@ -57,13 +60,7 @@ test('a held file stays held when another key changes to content the gate refuse
 
     // Refused in the pass where another key's new content was refused by the gate: the hold is on
     // the ConfigMap as published (cds.yaml's last good content), so a resync keeps it.
-    const accepted2 = await readFile(join(target, 'lds.yaml'));
-    await writer.write(files('resources:\n- name: [oops\n', xdsFile('lds', 3, 300)));
-    assert.deepEqual((await syncer.syncOnce()).published, ['lds.yaml']);
-    const refused3 = last.find((f) => f.name === 'lds.yaml');
-    assert.ok(refused3 !== undefined);
-    assert.ok((await syncer.restore('lds.yaml', accepted2, refused3.ino)) !== undefined);
-    holds.hold('lds.yaml', refused3.sha256, false, [], refused3.configMap);
+    await publishRefused(files('resources:\n- name: [oops\n', xdsFile('lds', 3, 300)));
     assert.deepEqual((await syncer.syncOnce()).published, [], 'the resync keeps the hold');
   } finally {
     await rm(root, { recursive: true, force: true });
