@@ -40,12 +40,18 @@ async function readStream(stream: Readable): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * The .yaml/.yml/.json files under `dir`, recursively, dot-named directories left out. Symbolic links
+ * are followed: a ConfigMap volume's keys are links into its `..data` directory (which is skipped,
+ * so each key is read once).
+ */
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory() && !entry.name.startsWith('.')) out.push(...(await filesUnder(path)));
-    else if (entry.isFile() && STRUCTURED.test(entry.name)) out.push(path);
+    const target = entry.isSymbolicLink() ? await stat(path).catch(() => undefined) : entry;
+    if (target?.isDirectory() === true && !entry.name.startsWith('.')) out.push(...(await filesUnder(path)));
+    else if (target?.isFile() === true && STRUCTURED.test(entry.name)) out.push(path);
   }
   return out;
 }

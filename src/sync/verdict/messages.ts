@@ -13,30 +13,29 @@ function because(why: RejectionReason | undefined): string {
 }
 
 /**
- * `cli` is how the operator runs the CLI (src/sync/kube/rbac-hint.ts: `kubectl exec -n NS POD -c
- * envoy-xds-watch -- envoy-xds-injector` in a Pod); `path` the published file, which it validates.
- * `ignoredFields` is what `server.dynamic_unknown_fields` moved by: Envoy counts a file's unknown
- * fields as one when its parse names only the first, so the sentence gives it as Envoy's count, not
- * the number of fields. `among`: the fields were counted while Envoy loaded several files at start,
- * any of which may hold them; `validate` of the directory names them.
+ * `validate` is the command that checks this file of the ConfigMap (validate-hint.ts: the
+ * ConfigMap's own key, whose lines are the operator's). `ignoredFields` is what
+ * `server.dynamic_unknown_fields` moved by: Envoy counts a file's unknown fields as one when its
+ * parse names only the first, so the sentence gives it as Envoy's count, not the number of fields.
+ * `among`: the fields were counted while Envoy loaded several files at start, any of which may hold
+ * them; `among.validate` checks them all.
  */
 export function acceptedMessage(
   file: string,
   version: string | undefined,
   latencyMs: number,
   ignoredFields = 0,
-  cli = 'envoy-xds-injector',
-  path = file,
-  among?: { files: readonly string[]; dir: string },
+  validate = `envoy-xds-injector validate ${file}`,
+  among?: { files: readonly string[]; validate: string },
 ): string {
   const accepted = `Envoy accepted ${file} version ${versionText(version)} in ${String(latencyMs)} ms`;
   if (ignoredFields === 0) return accepted;
   const counted = `Envoy counted ${String(ignoredFields)} in server.dynamic_unknown_fields; misspelt settings are not applied`;
   const log = `Envoy's log names the first it met: grep "Unknown field"`;
   if (among !== undefined) {
-    return `${accepted}; Envoy ignored unknown fields in one of the files it loaded at start (${among.files.join(', ')}; ${counted}): ${cli} validate ${among.dir} names them all, ${log}`;
+    return `${accepted}; Envoy ignored unknown fields in one of the files it loaded at start (${among.files.join(', ')}; ${counted}): ${among.validate} names them all, ${log}`;
   }
-  return `${accepted}, but ignored unknown fields in it (${counted}): ${cli} validate ${path} names them all, ${log}`;
+  return `${accepted}, but ignored unknown fields in it (${counted}): ${validate} names them all, ${log}`;
 }
 
 /** Why an edit is refused when Envoy took the file but refused what a subscription it opened read. */

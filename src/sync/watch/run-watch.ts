@@ -12,6 +12,7 @@ import type { SnapshotSource } from '../sources/source.js';
 import { VolumeSource } from '../sources/source.js';
 import { Holds } from '../verdict/holds.js';
 import { VerdictTracker } from '../verdict/tracker.js';
+import type { ValidateHint } from '../verdict/validate-hint.js';
 import type { VerdictListener } from '../verdict/verdict.js';
 import { SourceMissingError } from '../volume/snapshot.js';
 import { VolumeWatch } from '../volume/volume-watch.js';
@@ -37,8 +38,8 @@ export interface WatchOptions {
   admin?: AdminAddress;
   /** ms after a publish before Envoy's verdict is `unknown` (default 10 s). */
   verdictTimeoutMs?: number;
-  /** How the operator runs the CLI, for the commands the watcher's messages suggest (rbac-hint.ts). */
-  cli?: string;
+  /** The `validate` the watcher's messages suggest (verdict/validate-hint.ts); default: this program on `sourceDir`. */
+  validateHint?: ValidateHint;
   /** Called once per verdict (accepted, rejected, unknown) after it is logged. */
   onVerdict?: VerdictListener;
 }
@@ -113,7 +114,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     ...(options.admin === undefined ? {} : { admin: options.admin }),
     ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
     ...(options.verdictTimeoutMs === undefined ? {} : { timeoutMs: options.verdictTimeoutMs }),
-    ...(options.cli === undefined ? {} : { cli: options.cli }),
+    ...(options.validateHint === undefined ? {} : { validateHint: options.validateHint }),
   });
   if (options.onVerdict !== undefined) verdicts.onVerdict(options.onVerdict);
   syncer.onPublished((files) => { verdicts.published(files); });
