@@ -161,13 +161,13 @@ export class Conclusions {
           return undefined;
         })) !== undefined;
         holds.hold(file, pending.sha256, false, pending.names, pending.configMap);
-        message = rejectedMessage({ file, version, previousVersion, rolledBack, refusedAt, why });
+        message = rejectedMessage({ file, version, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file) });
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
         // LDS and CDS keep the resources of a refused update that succeeded: say what Envoy runs (applied.ts).
         const type = own.map(subscriptionType).find((t) => t !== undefined) ?? (judgement?.outcome === 'rejected' && judgement.created === undefined ? subscriptionType(judgement.subscription) : undefined);
         const applied = pending.secret === undefined ? await readApplied(this.ctx.admin(), type, pending.content, version, REQUEST_TIMEOUT_MS) : { kind: 'not-known' as const };
-        message = firstRefusedMessage(file, version, why, appliedSentence(file, applied));
+        message = firstRefusedMessage(file, version, why, appliedSentence(file, applied), this.validateHint(file));
         logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       }
     } else {
