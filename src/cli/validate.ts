@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { checkConfigMap, checkFile, formatFinding, loadEnvoySchema, type ConfigMapLike, type EnvoySchema, type FileCheck, type Finding } from '../schema/index.js';
 import type { CliContext, Command } from './context.js';
-import { UsageError } from './context.js';
+import { argsProblem, UsageError } from './context.js';
 
 const USAGE = `Usage: envoy-xds-injector validate [flags] PATH...
        envoy-xds-injector validate [flags] -f FILE|-
@@ -111,15 +111,15 @@ export async function runValidate(args: string[], ctx: CliContext, loadSchema: (
       },
     });
   } catch (err) {
-    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    throw new UsageError(argsProblem(err));
   }
   const { values, positionals } = parsed;
   if (values.help) {
     ctx.stdout.write(USAGE);
     return 0;
   }
-  if (values.output !== 'text' && values.output !== 'json') throw new UsageError(`--output: expected text or json, got '${values.output}'\n\n${USAGE}`);
-  if (values.file === undefined && positionals.length === 0) throw new UsageError(`nothing to check: give files or directories, or -f FILE|-\n\n${USAGE}`);
+  if (values.output !== 'text' && values.output !== 'json') throw new UsageError(`--output: expected text or json, got '${values.output}'`);
+  if (values.file === undefined && positionals.length === 0) throw new UsageError(`nothing to check: give files or directories, or -f FILE|-`);
 
   // Inputs are read before the schema is loaded: a missing path is a usage error at once.
   // fromDir: found by walking a directory (not named by the user): a file that is not xDS is skipped.

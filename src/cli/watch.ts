@@ -82,12 +82,12 @@ export const watch: Command = async (args, ctx) => {
     admin: { type: 'string' },
     'verdict-timeout': { type: 'string', default: '10s' },
     help: { type: 'boolean', short: 'h' },
-  }, USAGE);
+  });
   if (values.help) {
     ctx.stdout.write(USAGE);
     return 0;
   }
-  if (values.from === undefined || values.to === undefined) throw new UsageError(`--from and --to are required\n\n${USAGE}`);
+  if (values.from === undefined || values.to === undefined) throw new UsageError(`--from and --to are required`);
   // Absolute from here on: the state file keeps them, and `status --to` may run from another directory.
   const sourceDir = resolve(values.from);
   const targetDir = resolve(values.to);
