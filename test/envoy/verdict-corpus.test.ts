@@ -472,6 +472,25 @@ test('envoy-ignores-unknown-field.lds.yaml: Envoy loads it and ignores misspelt 
   }
 });
 
+test('envoy-accepts-ignore-tag.lds.yaml (`!ignore` on a value, shared through an anchor): copy publishes it, the Pod starts, Envoy serves it, and the key Envoy counts as unknown is said', TIMEOUT, async () => {
+  const spec = (lds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds });
+  const pod = await startCase('04-version-read-as-envoy', spec('../cases/envoy-accepts-ignore-tag.lds.yaml')); // copy exits 0 (startCase asserts it)
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v1', 'v1');
+    const counters = await subscriptionCounters(envoyOf(pod), LDS);
+    assert.equal(counters.refused, 0, 'Envoy refused nothing');
+    // The tag is on the value, so yaml-cpp keeps the key: Envoy counts `router_filters` as an unknown field, once.
+    const unknown = await envoyOf(pod).stat('server.dynamic_unknown_fields');
+    assert.equal(unknown, 1);
+    const [line] = verdictLines(pod, 'lds.yaml');
+    assert.equal(line?.ignoredFields, unknown, String(line?.msg));
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
+  } finally {
+    await pod.stop();
+  }
+});
+
 test('envoy-ignores-unknown-field.lds.yaml already published when Envoy starts (a new Pod: copy, then Envoy): the first verdict says accepted with ignored fields', TIMEOUT, async () => {
   const pod = await startCase('04-version-read-as-envoy', { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': '../cases/envoy-ignores-unknown-field.lds.yaml' });
   try {

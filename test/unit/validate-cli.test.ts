@@ -81,6 +81,12 @@ test('--strict checks for an Envoy started with --reject-unknown-dynamic-fields:
   assert.match(piped.stderr, new RegExp(`^ConfigMap/shop/envoy-xds/lds\\.yaml:\\d+:\\d+: error: .*HTTP4.*${refuses}`));
 });
 
+test('envoy-accepts-ignore-tag.lds.yaml (a shared case: `!ignore` on a value, reused by an anchor): exit 0, one warning for the key Envoy keeps and counts as unknown', async () => {
+  const { code, stderr } = await run([join(repoRoot, 'test/fixtures/cases/envoy-accepts-ignore-tag.lds.yaml')]);
+  assert.equal(code, 0);
+  assert.match(stderr, /^\S*envoy-accepts-ignore-tag\.lds\.yaml:3:1: warning: router_filters: unknown field "router_filters" in envoy\.service\.discovery\.v3\.DiscoveryResponse[^\n]*\n$/);
+});
+
 test('a directory: every .yaml/.yml/.json under it, recursively; exit 1 with one line per error', async () => {
   const tree = join(dir, 'tree');
   await mkdir(join(tree, 'nested'), { recursive: true });

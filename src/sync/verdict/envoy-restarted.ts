@@ -1,7 +1,11 @@
 // What the watcher does when Envoy restarted under it (envoy-process.ts tells): says it once, with
 // what the new Envoy loaded at start (the published files, read from its own version_text), records
 // that as what Envoy runs, and ends what the verdicts kept of the old process (conclude.ts).
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { sha256, versionOf } from '../envoy/version-stamp.js';
+import type { PublishedFile } from '../publish/syncer.js';
+import { configFilesIn } from '../publish/target.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { attribute } from './attribution.js';
 import type { FileFacts } from './attribution.js';
@@ -102,4 +106,12 @@ export function envoyRestarted(
   );
   ctx.save();
   return again;
+}
+
+/** The files of `names` in `targetDir` as published files to judge (none pending): what judgeAgainAfterRestart chose. Never rejects. */
+export async function filesToJudgeAgain(targetDir: string, names: readonly string[], pending: (file: string) => boolean): Promise<PublishedFile[]> {
+  const files = await configFilesIn(targetDir).catch(() => []);
+  return files
+    .filter(({ name }) => names.includes(name) && !pending(name))
+    .map(({ name, content, ino, mtimeMs }) => ({ name, sha256: sha256(content), content, version: versionOf(name, content), kind: 'xds' as const, ino, at: performance.now(), publishedAtMs: mtimeMs }));
 }

@@ -4,6 +4,7 @@
 // descriptors a rename made ready before an admin request that arrives later, so its first answer
 // to a request sent after the rename normally shows the read; the loop asks again only if not.
 import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
 import type { EnvoyAdmin } from '../envoy/admin.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { readSince } from './has-read.js';
@@ -45,4 +46,13 @@ export async function waitUntilRead(files: readonly string[], wait: ReadWait, bo
     if (state !== 'not-yet') return { outcome: state, ms: performance.now() - start };
     await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
   }
+}
+
+/** waitUntilRead, then says how it went: info when the bound passed (the dependent files are renamed anyway), debug otherwise. Never throws. */
+export async function awaitReadLogged(files: readonly string[], wait: ReadWait, logger: Logger): Promise<void> {
+  const waited = await waitUntilRead(files, wait);
+  const ms = Math.round(waited.ms * 100) / 100;
+  const them = files.length === 1 ? 'it' : 'them';
+  if (waited.outcome === 'timeout') logger.info({ files, waitedMs: ms }, `Envoy did not show it read ${files.join(', ')} within ${String(ms)} ms: renaming the files that depend on ${them} anyway`);
+  else logger.debug({ files, waitedMs: ms, outcome: waited.outcome }, `waited ${String(ms)} ms for Envoy to read ${files.join(', ')} before renaming the files that depend on ${them}: ${waited.outcome}`);
 }

@@ -23,13 +23,13 @@ import type { Holds } from './holds.js';
 import { baselineSource } from './baseline.js';
 import { Conclusions } from './conclude.js';
 import { EnvoyProcesses } from './envoy-process.js';
-import { envoyRestarted } from './envoy-restarted.js';
+import { envoyRestarted, filesToJudgeAgain, judgeAgainAfterRestart } from './envoy-restarted.js';
 import type { VerdictOptions } from './options.js';
 import type { SecretFile } from './pending.js';
 import { Poller } from './poll.js';
-import { waitUntilRead } from './read-wait.js';
+import { awaitReadLogged } from './read-wait.js';
 import { attribute } from './attribution.js';
-import { ReasonReader } from './reason.js';
+import { REQUEST_TIMEOUT_MS, ReasonReader } from './reason.js';
 import { StateWriter, readState } from './state.js';
 import type { VerdictState } from './state.js';
 import { SubscriptionMap } from './subscription-map.js';
@@ -163,22 +163,30 @@ export class VerdictTracker {
   }
 
   /**
-   * Called by the syncer between two renames of a pass (its `onAwaitRead`): resolves once Envoy's
-   * counters show it read `files` since the pass's baseline (read-wait.ts), at once when there is
-   * no baseline or no subscription of them to tell, and after READ_WAIT_MS at most. Neither the
-   * baseline nor the poller's last reading is touched: every file of the pass is judged against
-   * the counters from before its first rename. Never throws.
+   * The syncer's `onAwaitRead`: resolves once Envoy's counters show it read `files` since the
+   * pass's baseline (read-wait.ts; at once without a baseline, READ_WAIT_MS at most). The baseline
+   * stays: every file of the pass is judged against the counters from before its first rename.
    */
   async awaitRead(files: readonly string[]): Promise<void> {
     const admin = this.admin;
     const baseline = this.nextBaseline;
     if (admin === undefined || baseline === undefined) return;
     const facts = this.subscriptions.facts();
-    const waited = await waitUntilRead(files, { admin, baseline, attribute: (now) => attribute(now.subscriptions, facts, this.poller.attribution) });
-    const ms = Math.round(waited.ms * 100) / 100;
-    const them = files.length === 1 ? 'it' : 'them';
-    if (waited.outcome === 'timeout') this.logger.info({ files, waitedMs: ms }, `Envoy did not show it read ${files.join(', ')} within ${String(ms)} ms: renaming the files that depend on ${them} anyway`);
-    else this.logger.debug({ files, waitedMs: ms, outcome: waited.outcome }, `waited ${String(ms)} ms for Envoy to read ${files.join(', ')} before renaming the files that depend on ${them}: ${waited.outcome}`);
+    await awaitReadLogged(files, { admin, baseline, attribute: (now) => attribute(now.subscriptions, facts, this.poller.attribution) }, this.logger);
+  }
+
+  /**
+   * Whether a published file still waits for a verdict Envoy never gave (its last one `unknown`,
+   * or none for the version published) while no verdict is pending and Envoy's admin API is known:
+   * what envoy-recheck.ts reads Envoy for.
+   */
+  unjudged(): boolean {
+    return this.admin !== undefined && this.poller.pending.size === 0 && judgeAgainAfterRestart(this.state, () => false).length > 0;
+  }
+
+  /** One reading of Envoy's counters; a restarted Envoy is met there (setAdmin). True when Envoy answered. Never throws. */
+  async readEnvoy(): Promise<boolean> {
+    return (await this.admin?.counters(REQUEST_TIMEOUT_MS).then(() => true, () => false)) ?? false;
   }
 
   /**
@@ -255,17 +263,9 @@ export class VerdictTracker {
       if (restart === undefined) return;
       const ctx = { logger: this.logger, state: this.state, files: this.subscriptions.facts(), conclusions: this.conclusions, pending: (file: string) => this.poller.pending.has(file) };
       const again = envoyRestarted({ ...ctx, save: () => { this.stateFile.save(); } }, reading, restart);
-      if (again.length > 0) void this.judgeAgain(again);
+      // Judged again as files found at start: the new Envoy loaded them before anything was read.
+      if (again.length > 0) void filesToJudgeAgain(this.options.targetDir, again, (file) => this.poller.pending.has(file)).then((files) => { for (const file of files) this.track(file, this.initialTimeoutMs, true); });
     });
-  }
-
-  /** Judges again, as files found at start, what a restarted Envoy loaded without a verdict (envoy-restarted.ts). */
-  private async judgeAgain(names: readonly string[]): Promise<void> {
-    for (const { name, content, ino, mtimeMs } of await configFilesIn(this.options.targetDir).catch(() => [])) {
-      if (!names.includes(name) || this.poller.pending.has(name)) continue;
-      const version = versionOf(name, content);
-      this.track({ name, sha256: sha256(content), content, version, kind: 'xds', ino, at: performance.now(), publishedAtMs: mtimeMs }, this.initialTimeoutMs, true);
-    }
   }
 
   /** `retry`: the same content renamed again after a refusal while other files were on their way (in-flight.ts). */

@@ -10,6 +10,7 @@ import { Syncer } from '../publish/syncer.js';
 import type { SyncResult } from '../publish/syncer.js';
 import type { SnapshotSource } from '../sources/source.js';
 import { VolumeSource } from '../sources/source.js';
+import { EnvoyRecheck } from '../verdict/envoy-recheck.js';
 import { Holds } from '../verdict/holds.js';
 import { VerdictTracker } from '../verdict/tracker.js';
 import type { ValidateHint } from '../verdict/validate-hint.js';
@@ -117,6 +118,11 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     ...(options.validateHint === undefined ? {} : { validateHint: options.validateHint }),
   });
   if (options.onVerdict !== undefined) verdicts.onVerdict(options.onVerdict);
+  // A verdict Envoy could not give (down, restarting): read Envoy until it is back (envoy-recheck.ts).
+  const recheck = new EnvoyRecheck({ due: () => verdicts.unjudged(), read: () => verdicts.readEnvoy() });
+  verdicts.onVerdict((verdict) => {
+    if (verdict.outcome === 'unknown') recheck.kick();
+  });
   syncer.onPublished((files) => { verdicts.published(files); });
   syncer.onBeforeRenames((renames) => verdicts.beforeRenames(renames));
   syncer.onAwaitRead((files) => verdicts.awaitRead(files));
@@ -185,6 +191,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     // 9. Stop.
     const passesDone = passes.stop();
     clearInterval(resync);
+    recheck.stop();
     volume.close();
     await source.stop();
     await passesDone;
