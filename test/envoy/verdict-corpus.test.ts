@@ -474,7 +474,8 @@ test('envoy-ignores-unknown-field.lds.yaml: Envoy loads it and ignores misspelt 
 
 test('envoy-accepts-ignore-tag.lds.yaml (`!ignore` on a value, shared through an anchor): copy publishes it, the Pod starts, Envoy serves it, and the key Envoy counts as unknown is said', TIMEOUT, async () => {
   const spec = (lds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds });
-  const pod = await startCase('04-version-read-as-envoy', spec('../cases/envoy-accepts-ignore-tag.lds.yaml')); // copy exits 0 (startCase asserts it)
+  // The case is kept as test/fixtures/envoy-corpus/accepts.ignore-tag-on-value.lds.yaml (the oracle's corpus). copy exits 0: startCase asserts it.
+  const pod = await startCase('04-version-read-as-envoy', spec('../../envoy-corpus/accepts.ignore-tag-on-value.lds.yaml'));
   try {
     await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v1', 'v1');

@@ -82,9 +82,9 @@ test('--strict checks for an Envoy started with --reject-unknown-dynamic-fields:
 });
 
 test('envoy-accepts-ignore-tag.lds.yaml (a shared case: `!ignore` on a value, reused by an anchor): exit 0, one warning for the key Envoy keeps and counts as unknown', async () => {
-  const { code, stderr } = await run([join(repoRoot, 'test/fixtures/cases/envoy-accepts-ignore-tag.lds.yaml')]);
+  const { code, stderr } = await run([join(repoRoot, 'test/fixtures/envoy-corpus/accepts.ignore-tag-on-value.lds.yaml')]); // the case, with one comment line more
   assert.equal(code, 0);
-  assert.match(stderr, /^\S*envoy-accepts-ignore-tag\.lds\.yaml:3:1: warning: router_filters: unknown field "router_filters" in envoy\.service\.discovery\.v3\.DiscoveryResponse[^\n]*\n$/);
+  assert.match(stderr, /^\S*accepts\.ignore-tag-on-value\.lds\.yaml:4:1: warning: router_filters: unknown field "router_filters" in envoy\.service\.discovery\.v3\.DiscoveryResponse[^\n]*\n$/);
 });
 
 test('a directory: every .yaml/.yml/.json under it, recursively; exit 1 with one line per error', async () => {
