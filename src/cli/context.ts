@@ -21,20 +21,51 @@ export interface CliContext {
 /** A command returns its exit code; only main.ts calls process.exit. */
 export type Command = (args: string[], ctx: CliContext) => Promise<number>;
 
-/** Bad flags or arguments: main prints the message and the command's usage, exits 2. */
+/**
+ * Bad flags or arguments: main prints `error: MESSAGE` and `run '... COMMAND --help' for usage`,
+ * exits 2. The message is one line: the whole usage is for --help.
+ */
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
 type FlagOptions = NonNullable<ParseArgsConfig['options']>;
 
-/** Every command's flags: strict, no positionals; a bad flag is a UsageError (exit 2), `usage` appended. */
-export function parseFlags<const O extends FlagOptions>(args: string[], options: O, usage?: string) {
+/**
+ * node:util parseArgs's error as one line naming the flag or argument: its own messages run on with
+ * advice about `--` (allowPositionals) or over three lines (a value that looks like a flag).
+ */
+export function argsProblem(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  const quoted = /'([^']*)'/.exec(message)?.[1] ?? '';
+  switch (e.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown flag '${quoted}'`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument '${quoted}': this command takes flags only`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      // `-f, --file <value>` → `--file`; `--strict` as is.
+      const flag = /--[\w-]+/.exec(quoted)?.[0] ?? quoted;
+      if (message.includes('argument missing')) return `${flag} needs a value`;
+      if (message.includes('does not take an argument')) return `${flag} takes no value`;
+      // Its advice names the long form: `use '--file=-XYZ' or '-f-XYZ'`.
+      const long = /'(--[\w-]+)=-XYZ'/.exec(message)?.[1] ?? flag;
+      if (message.includes('is ambiguous')) return `${long} needs a value, and what follows it is a flag (a value that starts with '-' is written ${long}=-VALUE)`;
+      break;
+    }
+    default:
+      break;
+  }
+  return (message.split('\n', 1)[0] ?? message).replace(/\.$/, '');
+}
+
+/** Every command's flags: strict, no positionals; a bad flag is a UsageError (exit 2). */
+export function parseFlags<const O extends FlagOptions>(args: string[], options: O) {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    throw new UsageError(usage === undefined ? message : `${message}\n\n${usage}`);
+    throw new UsageError(argsProblem(err));
   }
 }
 

@@ -50,13 +50,13 @@ export const copy: Command = async (args, ctx) => {
     bootstrap: { type: 'string' },
     accepted: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
-  }, USAGE);
+  });
   if (values.help) {
     ctx.stdout.write(USAGE);
     return 0;
   }
   const { from: sourceDir, to: targetDir } = values;
-  if (sourceDir === undefined || targetDir === undefined) throw new UsageError(`--from and --to are required\n\n${USAGE}`);
+  if (sourceDir === undefined || targetDir === undefined) throw new UsageError(`--from and --to are required`);
 
   const logger = ctx.logger;
   const syncer = new Syncer({

@@ -119,13 +119,13 @@ export const inject: Command = async (args, ctx) => {
     config: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     ...injectorConfigFlags,
-  }, USAGE);
+  });
   if (flags.help === true) {
     ctx.stdout.write(USAGE);
     return 0;
   }
   const paths = flags.file ?? [];
-  if (paths.length === 0) throw new UsageError(`-f FILE (or -f - for stdin) is required\n\n${USAGE}`);
+  if (paths.length === 0) throw new UsageError(`-f FILE (or -f - for stdin) is required`);
   const signalled = (): number => SIGNAL_EXIT[String(ctx.shutdownSignal.reason)] ?? 130;
 
   let config: InjectorConfig;

@@ -55,6 +55,11 @@ const commands: Record<string, () => Promise<Command>> = {
   validate: async () => (await import('./validate.js')).validate,
 };
 
+/** A usage error as printed: one line saying what is wrong, one saying where the usage is (exit 2). */
+function usageError(message: string, command: string): string {
+  return `error: ${message}\nrun '${command} --help' for usage\n`;
+}
+
 function readVersion(): string {
   // src/cli/main.ts and dist/cli/main.js are both two levels below package.json.
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -73,9 +78,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${readVersion()}\n`);
     return 0;
   }
+  const self = selfCommand(process.env, process.argv[1]);
   const load = commands[name];
   if (load === undefined) {
-    process.stderr.write(`envoy-xds-injector: unknown command '${name}'\n\n${USAGE}`);
+    process.stderr.write(usageError(`unknown command '${name}' (commands: ${Object.keys(commands).join(', ')})`, self));
     return 2;
   }
 
@@ -108,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
     env: process.env,
     logger,
     version,
-    self: selfCommand(process.env, process.argv[1]),
+    self,
     shutdownSignal: shutdown.signal,
   };
   try {
@@ -116,7 +122,7 @@ async function main(argv: string[]): Promise<number> {
     return await command(args, ctx);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`envoy-xds-injector ${name}: ${err.message}\n`);
+      process.stderr.write(usageError(err.message, `${self} ${name}`));
       return 2;
     }
     logger.fatal({ err }, 'command failed');

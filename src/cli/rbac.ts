@@ -109,7 +109,7 @@ export const rbac: Command = (args, ctx) => {
     user: { type: 'string', multiple: true },
     group: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
-  }, USAGE);
+  });
   if (values.help) {
     ctx.stdout.write(USAGE);
     return Promise.resolve(0);
@@ -121,18 +121,18 @@ export const rbac: Command = (args, ctx) => {
       ...(values.group ?? []).map((name): StatusReaderSubject => ({ kind: 'Group', name })),
       ...(values['service-account'] === undefined ? [] : [{ kind: 'ServiceAccount' as const, name: values['service-account'] }]),
     ];
-    if (namespace === undefined || subjects.length === 0) throw new UsageError(`--status-reader needs --namespace and --user, --group or --service-account\n\n${USAGE}`);
+    if (namespace === undefined || subjects.length === 0) throw new UsageError(`--status-reader needs --namespace and --user, --group or --service-account`);
     if (!DNS1123_LABEL.test(namespace) || namespace.length > 63) throw new UsageError(`--namespace '${namespace}' is not a valid namespace name`);
     if (configmap !== undefined && !isDns1123Subdomain(configmap)) throw new UsageError(`--configmap '${configmap}' is not a valid ConfigMap name`);
     if (values['service-account'] !== undefined && !isDns1123Subdomain(values['service-account'])) throw new UsageError(`--service-account '${values['service-account']}' is not a valid ServiceAccount name`);
     ctx.stdout.write(statusReaderManifests(namespace, subjects, configmap));
     return Promise.resolve(0);
   }
-  if (values.user !== undefined || values.group !== undefined) throw new UsageError(`--user and --group go with --status-reader\n\n${USAGE}`);
+  if (values.user !== undefined || values.group !== undefined) throw new UsageError(`--user and --group go with --status-reader`);
   const { namespace, configmap } = values;
   const serviceAccount = values['service-account'];
   if (namespace === undefined || serviceAccount === undefined || configmap === undefined) {
-    throw new UsageError(`--namespace, --service-account and --configmap are required\n\n${USAGE}`);
+    throw new UsageError(`--namespace, --service-account and --configmap are required`);
   }
   if (!DNS1123_LABEL.test(namespace) || namespace.length > 63) throw new UsageError(`--namespace '${namespace}' is not a valid namespace name`);
   if (!isDns1123Subdomain(serviceAccount)) throw new UsageError(`--service-account '${serviceAccount}' is not a valid ServiceAccount name`);

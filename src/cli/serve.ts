@@ -69,7 +69,7 @@ function sampleReviewPath(cwd: string): string | undefined {
 }
 
 export const serve: Command = async (args, ctx) => {
-  const values = parseFlags(args, options, USAGE);
+  const values = parseFlags(args, options);
   if (values.help) {
     ctx.stdout.write(USAGE);
     return 0;

@@ -17,15 +17,15 @@ export interface WorkloadFlags {
   timeout?: string;
 }
 
-export async function workloadStatus(flags: WorkloadFlags, ctx: CliContext, usage: string): Promise<number> {
+export async function workloadStatus(flags: WorkloadFlags, ctx: CliContext): Promise<number> {
   let target: Target;
-  if (flags.target !== undefined && flags.selector !== undefined) throw new UsageError(`give TYPE/NAME or -l SELECTOR, not both\n\n${usage}`);
+  if (flags.target !== undefined && flags.selector !== undefined) throw new UsageError(`give TYPE/NAME or -l SELECTOR, not both`);
   if (flags.selector !== undefined) {
     if (flags.selector === '') throw new UsageError('-l: empty selector');
     target = { kind: 'selector', name: flags.selector };
   } else {
     const parsed = parseTarget(flags.target ?? '');
-    if (parsed === undefined) throw new UsageError(`'${flags.target ?? ''}': expected deployment/NAME, daemonset/NAME, statefulset/NAME or pod/NAME\n\n${usage}`);
+    if (parsed === undefined) throw new UsageError(`'${flags.target ?? ''}': expected deployment/NAME, daemonset/NAME, statefulset/NAME or pod/NAME`);
     target = parsed;
   }
   const output = flags.output ?? 'table';

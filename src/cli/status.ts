@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { CONFIG_DIR } from '../inject/names.js';
 import { formatStatus, gatherStatus, NoStateError } from '../sync/verdict/status.js';
 import type { Command } from './context.js';
-import { durationFlag, UsageError } from './context.js';
+import { argsProblem, durationFlag, UsageError } from './context.js';
 import { workloadStatus } from './status-workload.js';
 
 const USAGE = `Usage: envoy-xds-injector status [-n NS] (TYPE/NAME | -l SELECTOR) [-o json|yaml] [--wait [--timeout 2m]]
@@ -64,18 +64,18 @@ export const status: Command = async (args, ctx) => {
       },
     });
   } catch (err) {
-    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    throw new UsageError(argsProblem(err));
   }
   const { values, positionals } = parsed;
   if (values.help === true) {
     ctx.stdout.write(USAGE);
     return 0;
   }
-  if (positionals.length > 1) throw new UsageError(`one TYPE/NAME at a time, got ${positionals.join(' ')}\n\n${USAGE}`);
+  if (positionals.length > 1) throw new UsageError(`one TYPE/NAME at a time, got ${positionals.join(' ')}`);
   const workload = positionals.length === 1 || values.selector !== undefined;
   const apiOnly = (['namespace', 'output', 'wait', 'kubeconfig', 'context'] as const).filter((k) => values[k] !== undefined && values[k] !== false);
   if (workload) {
-    if (values.to !== undefined) throw new UsageError(`--to is the Pod-local view's: it takes no TYPE/NAME or -l\n\n${USAGE}`);
+    if (values.to !== undefined) throw new UsageError(`--to is the Pod-local view's: it takes no TYPE/NAME or -l`);
     return workloadStatus({
       wait: values.wait,
       ...(positionals[0] === undefined ? {} : { target: positionals[0] }),
@@ -85,10 +85,10 @@ export const status: Command = async (args, ctx) => {
       ...(values.context === undefined ? {} : { context: values.context }),
       ...(values.json ? { output: 'json' } : values.output === undefined ? {} : { output: values.output }),
       ...(values.timeout === undefined ? {} : { timeout: values.timeout }),
-    }, ctx, USAGE);
+    }, ctx);
   }
   if (apiOnly.length > 0) {
-    throw new UsageError(`--${apiOnly.join(', --')} need a workload: TYPE/NAME (e.g. deployment/envoy) or -l SELECTOR\n\n${USAGE}`);
+    throw new UsageError(`--${apiOnly.join(', --')} need a workload: TYPE/NAME (e.g. deployment/envoy) or -l SELECTOR`);
   }
 
   const targetDir = values.to ?? CONFIG_DIR;

@@ -1,6 +1,6 @@
 // `validate`: Envoy's schema before the Pods. Checks xDS files, directories and ConfigMap
 // manifests (`-f -` from `kubectl kustomize` or `helm template`) against the Envoy API the schema
-// was generated from. Exit 0 (no errors), 1 (errors; with --strict, warnings too), 2 (usage).
+// was generated from. Exit 0 (no errors), 1 (errors; with --strict, unknown fields too), 2 (usage).
 import { readdir, readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { checkConfigMap, checkFile, formatFinding, loadEnvoySchema, type ConfigMapLike, type EnvoySchema, type FileCheck, type Finding } from '../schema/index.js';
 import type { CliContext, Command } from './context.js';
-import { UsageError } from './context.js';
+import { argsProblem, UsageError } from './context.js';
 
 const USAGE = `Usage: envoy-xds-injector validate [flags] PATH...
        envoy-xds-injector validate [flags] -f FILE|-
@@ -26,7 +26,9 @@ file, line, column and the field's path.
   -f, --file FILE|-     a multi-document manifest stream ('-' reads stdin: kubectl kustomize DIR |
                         envoy-xds-injector validate -f -): every ConfigMap's data files
       --bootstrap NAME  the file (or ConfigMap key) that is Envoy's bootstrap
-      --strict          warnings are errors (Envoy started with --reject-unknown-dynamic-fields)
+      --strict          check for an Envoy started with --reject-unknown-dynamic-fields: unknown
+                        fields and enum values are errors (that Envoy refuses the file); deprecated
+                        fields stay warnings (it loads them)
   -o, --output FORMAT   text (default; findings on stderr) or json (on stdout)
 
 Exit status: 0 no errors, 1 errors, 2 usage.
@@ -40,12 +42,18 @@ async function readStream(stream: Readable): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * The .yaml/.yml/.json files under `dir`, recursively, dot-named directories left out. Symbolic links
+ * are followed: a ConfigMap volume's keys are links into its `..data` directory (which is skipped,
+ * so each key is read once).
+ */
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory() && !entry.name.startsWith('.')) out.push(...(await filesUnder(path)));
-    else if (entry.isFile() && STRUCTURED.test(entry.name)) out.push(path);
+    const target = entry.isSymbolicLink() ? await stat(path).catch(() => undefined) : entry;
+    if (target?.isDirectory() === true && !entry.name.startsWith('.')) out.push(...(await filesUnder(path)));
+    else if (target?.isFile() === true && STRUCTURED.test(entry.name)) out.push(path);
   }
   return out;
 }
@@ -79,12 +87,12 @@ function configMapsOf(text: string): ConfigMapLike[] | undefined {
  * The checks of a manifest file's ConfigMaps; undefined if it holds no Kubernetes object, 'skip' if
  * it holds only other kinds (a Deployment, a Service, a kustomization.yaml: nothing for Envoy).
  */
-async function checkManifest(schema: EnvoySchema, name: string, text: string, bootstrap: string | undefined): Promise<FileCheck[] | 'skip' | undefined> {
+async function checkManifest(schema: EnvoySchema, name: string, text: string, bootstrap: string | undefined, strict: boolean): Promise<FileCheck[] | 'skip' | undefined> {
   const configMaps = configMapsOf(text);
   if (configMaps === undefined) return undefined;
   if (configMaps.length === 0) return 'skip';
   const checks: FileCheck[] = [];
-  for (const configMap of configMaps) checks.push(...(await checkConfigMap(schema, configMap, { bootstrapKey: bootstrap })));
+  for (const configMap of configMaps) checks.push(...(await checkConfigMap(schema, configMap, { bootstrapKey: bootstrap, rejectUnknownDynamicFields: strict })));
   return checks;
 }
 
@@ -105,15 +113,15 @@ export async function runValidate(args: string[], ctx: CliContext, loadSchema: (
       },
     });
   } catch (err) {
-    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    throw new UsageError(argsProblem(err));
   }
   const { values, positionals } = parsed;
   if (values.help) {
     ctx.stdout.write(USAGE);
     return 0;
   }
-  if (values.output !== 'text' && values.output !== 'json') throw new UsageError(`--output: expected text or json, got '${values.output}'\n\n${USAGE}`);
-  if (values.file === undefined && positionals.length === 0) throw new UsageError(`nothing to check: give files or directories, or -f FILE|-\n\n${USAGE}`);
+  if (values.output !== 'text' && values.output !== 'json') throw new UsageError(`--output: expected text or json, got '${values.output}'`);
+  if (values.file === undefined && positionals.length === 0) throw new UsageError(`nothing to check: give files or directories, or -f FILE|-`);
 
   // Inputs are read before the schema is loaded: a missing path is a usage error at once.
   // fromDir: found by walking a directory (not named by the user): a file that is not xDS is skipped.
@@ -148,12 +156,12 @@ export async function runValidate(args: string[], ctx: CliContext, loadSchema: (
   const skipped: string[] = [];
   for (const input of inputs) {
     const base = input.name.slice(input.name.lastIndexOf('/') + 1);
-    const asManifest = /\.ya?ml$/i.test(base) || input.manifestOnly ? await checkManifest(schema, input.name, input.text, values.bootstrap) : undefined;
+    const asManifest = /\.ya?ml$/i.test(base) || input.manifestOnly ? await checkManifest(schema, input.name, input.text, values.bootstrap, values.strict) : undefined;
     if (asManifest === 'skip') skipped.push(input.name);
     else if (asManifest) checks.push(...asManifest);
     else if (input.manifestOnly) checks.push({ file: input.name, kind: 'data', findings: [{ severity: 'error', file: input.name, message: 'not Kubernetes manifests (no object with apiVersion and kind); give xDS files as PATH arguments' }] });
     else {
-      const check = await checkFile(schema, input.name, input.text, { bootstrap: values.bootstrap !== undefined && base === values.bootstrap });
+      const check = await checkFile(schema, input.name, input.text, { bootstrap: values.bootstrap !== undefined && base === values.bootstrap, rejectUnknownDynamicFields: values.strict });
       if (input.fromDir && check.kind === 'data') skipped.push(input.name);
       else checks.push(check);
     }
@@ -171,7 +179,7 @@ export async function runValidate(args: string[], ctx: CliContext, loadSchema: (
     checks.push({ file: finding.file, kind: 'data', findings: [finding] });
   }
 
-  const findings: Finding[] = checks.flatMap((check) => check.findings).map((finding) => (values.strict && finding.severity === 'warning' ? { ...finding, severity: 'error' as const } : finding));
+  const findings: Finding[] = checks.flatMap((check) => check.findings);
   const errors = findings.filter((finding) => finding.severity === 'error').length;
   const warnings = findings.length - errors;
   if (values.output === 'json') {

@@ -11,6 +11,7 @@ import type { EventRecorder } from '../sync/watch/reporters.js';
 import type { CliContext, Command } from './context.js';
 import { durationFlag, parseFlags, UsageError } from './context.js';
 import { cliThroughPod, rbacCommandLine } from '../sync/kube/rbac-hint.js';
+import { configMapValidateHint, sourceValidateHint, type ValidateHint } from '../sync/verdict/validate-hint.js';
 
 const USAGE = `Usage: envoy-xds-injector watch --from DIR --to DIR [--resync 60s] [--ready-file PATH] [--bootstrap NAME]
        [--admin HOST:PORT|PATH] [--verdict-timeout 10s]
@@ -81,12 +82,12 @@ export const watch: Command = async (args, ctx) => {
     admin: { type: 'string' },
     'verdict-timeout': { type: 'string', default: '10s' },
     help: { type: 'boolean', short: 'h' },
-  }, USAGE);
+  });
   if (values.help) {
     ctx.stdout.write(USAGE);
     return 0;
   }
-  if (values.from === undefined || values.to === undefined) throw new UsageError(`--from and --to are required\n\n${USAGE}`);
+  if (values.from === undefined || values.to === undefined) throw new UsageError(`--from and --to are required`);
   // Absolute from here on: the state file keeps them, and `status --to` may run from another directory.
   const sourceDir = resolve(values.from);
   const targetDir = resolve(values.to);
@@ -130,7 +131,7 @@ export const watch: Command = async (args, ctx) => {
       logger: ctx.logger,
       resyncMs,
       verdictTimeoutMs,
-      cli,
+      validateHint: api?.validateHint ?? sourceValidateHint(cli, sourceDir),
       ...(admin === undefined ? {} : { admin }),
       signal: ctx.shutdownSignal,
       ...(values['ready-file'] === undefined ? {} : { readyFile: values['ready-file'] }),
@@ -166,6 +167,8 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   lastAccepted?: LastAcceptedWriter;
   onPass: NonNullable<Parameters<typeof runWatch>[0]['onPass']>;
   onVerdict: VerdictListener;
+  /** The ConfigMap from the API piped into validate: the volume may lag what was judged. */
+  validateHint?: ValidateHint;
 }> {
   const { ApiSource } = await import('../sync/sources/api-source.js');
   const { SERVICE_ACCOUNT_DIR, inClusterConnection, kubeconfigConnection, kubeconfigNamespace } = await import('../sync/kube/connection.js');
@@ -253,6 +256,7 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   }
   // Envoy's verdicts and the gate's refusals become Events; verdicts go to the store too.
   const { onPass, onVerdict } = new Reporters(recorder, lastAccepted);
-  return { source, recorder, lastAccepted, onPass, onVerdict };
+  const cliWithStdin = flags.pod === undefined || flags.pod === '' ? (ctx.self ?? 'envoy-xds-injector') : cliThroughPod(namespace, flags.pod, { stdin: true });
+  return { source, recorder, lastAccepted, onPass, onVerdict, validateHint: configMapValidateHint(cliWithStdin, namespace, flags.configMap) };
 }
 

@@ -25,6 +25,8 @@ export interface ConfigMapCheckOptions {
   bootstrapKey?: string;
   /** `data` keys not to check (an UPDATE's files whose text did not change): counted in the size only. */
   unchanged?: readonly string[];
+  /** As checkFile's (`validate --strict`). */
+  rejectUnknownDynamicFields?: boolean;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function checkConfigMap(schema: EnvoySchema, configMap: ConfigMapLi
     const text = typeof value === 'string' ? value : String(value);
     size += Buffer.byteLength(key) + Buffer.byteLength(text);
     if (unchanged.has(key)) continue;
-    const check = await checkFile(schema, `${label}/${key}`, text, { bootstrap: key === options.bootstrapKey });
+    const check = await checkFile(schema, `${label}/${key}`, text, { bootstrap: key === options.bootstrapKey, ...(options.rejectUnknownDynamicFields === true ? { rejectUnknownDynamicFields: true } : {}) });
     // A ConfigMap holds other files too (Lua, certificates, other YAML): only xDS and bootstrap count.
     if (check.kind !== 'data') checks.push(check);
   }

@@ -49,16 +49,21 @@ export function checkMessageValue({ kind, rules, numeric }: KindRules, typeName:
 
 /**
  * An enum name the enum does not have: Envoy loads the file and leaves the field at its default
- * (after a strict parse fails, its relaxed parse skips unknown enum names as unknown fields).
+ * (after a strict parse fails, its relaxed parse skips unknown enum names as unknown fields, so an
+ * Envoy started with --reject-unknown-dynamic-fields refuses the file: "has unknown fields").
+ * `refused`: undefined for a warning; else it is an error, and this says why after the name.
  */
-export function unknownEnumName(findings: RawFinding[], unknownIsError: boolean, plan: FieldPlan, json: unknown, path: Segment[]): void {
+export function unknownEnumName(findings: RawFinding[], refused: string | undefined, plan: FieldPlan, json: unknown, path: Segment[]): void {
   const { field } = plan;
   const enumDesc = field.fieldKind === 'enum' ? field.enum : undefined;
   if (!enumDesc || typeof json !== 'string' || plan.enumNames?.has(json) === true) return;
+  const values = enumDesc.values.map((v) => v.name).join(', ');
   findings.push({
-    severity: unknownIsError ? 'error' : 'warning',
+    severity: refused === undefined ? 'warning' : 'error',
     path: [...path],
-    message: `unknown value "${json}" of ${enumDesc.typeName}: Envoy ignores it and keeps the default (values: ${enumDesc.values.map((v) => v.name).join(', ')})`,
+    message: refused === undefined
+      ? `unknown value "${json}" of ${enumDesc.typeName}: Envoy ignores it and keeps the default (values: ${values})`
+      : `unknown value "${json}" of ${enumDesc.typeName}${refused} (values: ${values})`,
   });
 }
 

@@ -18,8 +18,10 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 export interface WalkContext {
   schema: EnvoySchema;
   findings: RawFinding[];
-  /** Unknown fields are errors (a bootstrap, or --strict) instead of warnings. */
+  /** Unknown fields and enum names are errors (a bootstrap, or --strict) instead of warnings. */
   unknownIsError: boolean;
+  /** Said after such an error, why Envoy refuses it (`validate --strict`: the Envoy flag that does). */
+  unknownRefusal?: string;
   /** What the walk needs of each message type, read once (shared by every check of a schema). */
   plans: Plans;
   /** The written fields of the messages being walked (walkPlanned): one stack for the whole walk. */
@@ -102,7 +104,7 @@ function walkPlanned(ctx: WalkContext, plan: MessagePlan, message: Local, json: 
         severity: ctx.unknownIsError ? 'error' : 'warning',
         path: [...path, key],
         atKey: true,
-        message: ctx.unknownIsError ? `unknown field "${key}" in ${plan.desc.typeName}` : `unknown field "${key}" in ${plan.desc.typeName}: Envoy ignores it (and refuses the file when started with --reject-unknown-dynamic-fields)`,
+        message: ctx.unknownIsError ? `unknown field "${key}" in ${plan.desc.typeName}${ctx.unknownRefusal ?? ''}` : `unknown field "${key}" in ${plan.desc.typeName}: Envoy ignores it (and refuses the file when started with --reject-unknown-dynamic-fields)`,
       });
     }
   } else {
@@ -184,7 +186,7 @@ function walkFieldAt(ctx: WalkContext, plan: FieldPlan, message: Local, json: Re
       }
       if (field.fieldKind === 'enum') {
         if (set) deprecatedEnumValue(ctx.findings, plan, value as number, here);
-        unknownEnumName(ctx.findings, ctx.unknownIsError, plan, itemJson, here);
+        unknownEnumName(ctx.findings, ctx.unknownIsError ? (ctx.unknownRefusal ?? '') : undefined, plan, itemJson, here);
       }
       return;
     }

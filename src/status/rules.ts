@@ -9,8 +9,8 @@
 //   FAILED    the Pod cannot start: its init container envoy-xds-copy failed (exit code not 0)
 //   UNKNOWN   no answer: the Pod could not be read, Envoy's admin API did not answer, a verdict
 //             that could not be had; always with why
-import { join } from 'node:path';
 import { cliThroughPod } from '../sync/kube/rbac-hint.js';
+import { configMapValidateHint, sourceValidateHint } from '../sync/verdict/validate-hint.js';
 import type { PodLocalStatus, PodLocalFile } from './pod-local.js';
 
 export type PodState = 'SYNCED' | 'PENDING' | 'REJECTED' | 'FAILED' | 'UNKNOWN';
@@ -31,6 +31,8 @@ export interface PodFacts {
   pod: string;
   /** The Pod's namespace, for the commands a warning suggests. */
   namespace?: string;
+  /** The Pod's ConfigMap (its envoy-xds-injector.io/configmap), for the `validate` a warning suggests. */
+  configMap?: string;
   /** `volume` or `api` (the Pod's envoy-xds-injector.io/source), for the words of a PENDING reason. */
   source: 'volume' | 'api';
   /** The ConfigMap's files now, or why they could not be read (not found, forbidden). */
@@ -119,19 +121,24 @@ export function judgeFile(want: WantedFile, f: PodLocalFile | undefined, source:
   return done('PENDING', `published; Envoy runs ${f.envoy?.version === undefined || f.envoy.version === '' ? 'no version yet' : f.envoy.version}, its verdict is pending`);
 }
 
-/** The sentence for a file Envoy accepted with unknown fields ignored, with the command that names them (in the Pod's watcher). */
+/**
+ * The sentence for a file Envoy accepted with unknown fields ignored, with the command that names
+ * them: the ConfigMap now (what this row compares with) piped into the Pod's watcher's `validate`,
+ * so the lines are those of the ConfigMap's keys (validate-hint.ts); the published copy only for
+ * facts without the ConfigMap's name.
+ */
 function withWarning(row: FileVerdict, facts: PodFacts, local: PodLocalStatus): FileVerdict {
   const n = row.ignoredFields;
   if (n === undefined) return row;
-  const cli = `${cliThroughPod(facts.namespace, facts.pod)} validate`;
+  const hint = facts.namespace !== undefined && facts.configMap !== undefined
+    ? configMapValidateHint(cliThroughPod(facts.namespace, facts.pod, { stdin: true }), facts.namespace, facts.configMap)
+    : sourceValidateHint(cliThroughPod(facts.namespace, facts.pod), local.targetDir === '' ? '.' : local.targetDir);
   const counted = `Envoy counted ${String(n)}; misspelt settings are not applied`;
-  // Counted while Envoy loaded several files at start: the directory's validate finds the one.
+  // Counted while Envoy loaded several files at start: validate of them all finds the one.
   if (row.ignoredAmong !== undefined) {
-    const dir = local.targetDir === '' ? '.' : local.targetDir;
-    return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in one of the files it loaded at start (${row.ignoredAmong.join(', ')}; ${counted}); ${cli} ${dir} names them all` };
+    return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in one of the files it loaded at start (${row.ignoredAmong.join(', ')}; ${counted}); ${hint()} names them all` };
   }
-  const validate = `${cli} ${local.targetDir === '' ? row.file : join(local.targetDir, row.file)}`;
-  return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in it (${counted}); ${validate} names them all` };
+  return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in it (${counted}); ${hint(row.file)} names them all` };
 }
 
 const PRECEDENCE: Record<PodState, number> = { FAILED: 4, REJECTED: 3, UNKNOWN: 2, PENDING: 1, SYNCED: 0 };

@@ -274,6 +274,7 @@ export async function gatherWorkload(opts: GatherOptions): Promise<WorkloadStatu
       ...judgePod({
         pod: f.pod,
         namespace,
+        ...(f.info === undefined ? {} : { configMap: f.info.configMap }),
         source: f.source,
         wanted,
         ...(f.copyFailed === undefined ? {} : { copyFailed: f.copyFailed }),

@@ -100,7 +100,8 @@ test('50 ConfigMap edits through the API: Envoy serves every version, in order, 
     assert.match(String(rolledBack.message), /lds\.yaml version .* rolled back to sha256:/);
     // Envoy's admin API has no reason for a file that does not parse: the Event names Envoy's log line
     // (without the path: this Pod's ConfigMap has no bootstrap to read it from).
-    assert.match(String(rolledBack.message), /Envoy's admin API does not say why; Envoy's log does: grep -A 60 "Filesystem config update failure"$/);
+    // A file that does not parse is what a schema check sees: the ConfigMap from the API piped into the Pod's validate.
+    assert.match(String(rolledBack.message), /Envoy's admin API does not say why; Envoy's log does: grep -A 60 "Filesystem config update failure"; kubectl get configmap \S+ -n api-edits -o yaml \| kubectl exec -i -n api-edits envoy-0 -c envoy-xds-watch -- envoy-xds-injector validate -f - names the field and its line$/);
     // What an operator runs.
     const shown = await kubectl(cluster, ['events', '-n', 'api-edits', '--for', 'pod/envoy-0']);
     assert.equal(shown.code, 0, shown.stderr);

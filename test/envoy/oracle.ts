@@ -51,9 +51,10 @@ function baseline(ext: string, port: number): string {
 
 /**
  * Envoy's verdict on each file, loaded as an LDS file with the file's own extension. Occurrences of
- * CORPUS_PORT in the text are replaced by a free port. Starts (and stops) one Envoy per extension.
+ * CORPUS_PORT in the text are replaced by a free port. Starts (and stops) one Envoy per extension,
+ * with `args` on its command line (e.g. `--reject-unknown-dynamic-fields`).
  */
-export async function envoyVerdicts(files: readonly { name: string; content: Buffer }[]): Promise<Map<string, EnvoyVerdict>> {
+export async function envoyVerdicts(files: readonly { name: string; content: Buffer }[], args: readonly string[] = []): Promise<Map<string, EnvoyVerdict>> {
   const verdicts = new Map<string, EnvoyVerdict>();
   const byExt = new Map<string, { name: string; content: Buffer }[]>();
   for (const file of files) {
@@ -65,7 +66,7 @@ export async function envoyVerdicts(files: readonly { name: string; content: Buf
     const [port] = (await freePorts(1)) as [number];
     const lds = join(dir, `lds${ext}`);
     await writeFile(lds, baseline(ext, port));
-    const envoy = await startEnvoy({ bootstrap: { text: bootstrapYaml({ lds }) }, workDir: dir, logLevel: 'warning' });
+    const envoy = await startEnvoy({ bootstrap: { text: bootstrapYaml({ lds }) }, workDir: dir, logLevel: 'warning', args: [...args] });
     try {
       for (const file of group) {
         const content = Buffer.from(file.content.toString('latin1').replaceAll(CORPUS_PORT, String(port)), 'latin1');

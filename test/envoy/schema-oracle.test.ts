@@ -25,8 +25,10 @@ const UNSEEN: Record<string, string> = {
 };
 
 let schema: EnvoySchema;
-let files: { name: string; content: Buffer; check: FileCheck }[];
+let files: { name: string; content: Buffer; check: FileCheck; strict: FileCheck }[];
 let verdicts: Map<string, EnvoyVerdict>;
+/** Envoy started with --reject-unknown-dynamic-fields: the Envoy `validate --strict` checks for. */
+let strictVerdicts: Map<string, EnvoyVerdict>;
 
 before(async () => {
   schema = loadEnvoySchema();
@@ -34,10 +36,11 @@ before(async () => {
   for (const dir of DIRS) {
     for (const name of (await readdir(join(repoRoot, dir))).filter((n) => /\.(ya?ml|json)$/.test(n)).sort()) {
       const content = await readFile(join(repoRoot, dir, name));
-      files.push({ name, content, check: await checkFile(schema, name, content) });
+      files.push({ name, content, check: await checkFile(schema, name, content), strict: await checkFile(schema, name, content, { rejectUnknownDynamicFields: true }) });
     }
   }
   verdicts = await envoyVerdicts(files);
+  strictVerdicts = await envoyVerdicts(files, ['--reject-unknown-dynamic-fields']);
 });
 
 const errors = (check: FileCheck): string[] => check.findings.filter((f) => f.severity === 'error').map((f) => `${f.line ?? '?'}:${f.path ?? ''}: ${f.message}`);
@@ -53,6 +56,23 @@ test('the check reports an error on every file Envoy 1.40 refuses for a schema r
     .filter(({ check }) => errors(check).length === 0)
     .map(({ name, check }) => ({ name, verdict: verdicts.get(name), findings: check.findings.map((f) => f.message) }));
   assert.deepEqual(missed, []);
+});
+
+test('--strict (rejectUnknownDynamicFields) against Envoy 1.40 started with --reject-unknown-dynamic-fields: no error where it accepts, an error where it refuses for a schema reason, and the files only the flag refuses are those with unknown fields or enum values', () => {
+  const wrong = files.filter(({ name }) => strictVerdicts.get(name) === 'accepted').map(({ name, strict }) => ({ name, errors: errors(strict) })).filter(({ errors }) => errors.length > 0);
+  assert.deepEqual(wrong, []);
+  const missed = files
+    .filter(({ name }) => strictVerdicts.get(name) !== 'accepted' && !/^refuses-(unseen|newer)\./.test(name) && !(name in UNSEEN))
+    .filter(({ strict }) => errors(strict).length === 0)
+    .map(({ name, strict }) => ({ name, verdict: strictVerdicts.get(name), findings: strict.findings.map((f) => f.message) }));
+  assert.deepEqual(missed, []);
+  const byFlag = files.filter(({ name }) => verdicts.get(name) === 'accepted' && strictVerdicts.get(name) !== 'accepted');
+  assert.ok(byFlag.some(({ name }) => name === 'envoy-ignores-unknown-field.lds.yaml') && byFlag.some(({ name }) => name === 'accepts.unknown-enum-value.lds.yaml'), byFlag.map(({ name }) => name).join(', '));
+  for (const { name, strict } of byFlag) {
+    assert.ok(errors(strict).length > 0 && errors(strict).every((e) => e.endsWith(': Envoy started with --reject-unknown-dynamic-fields refuses the file') || e.includes(' refuses the file (values: ')), `${name}: ${errors(strict).join('; ')}`);
+  }
+  // A deprecated field: that Envoy still loads it, and --strict keeps it a warning.
+  assert.equal(strictVerdicts.get('accepts.deprecated-field.lds.yaml'), 'accepted');
 });
 
 test('refuses-unseen files: Envoy refuses them, no schema sees why, the check stays silent', () => {

@@ -531,7 +531,7 @@ test('envoy-ignores-unknown-field.lds.yaml published next to a clean cds.yaml wh
     assert.equal(line.level, 40);
     assert.match(String(line.msg), /Envoy ignored unknown fields in one of the files it loaded at start \((lds\.yaml, cds\.yaml|cds\.yaml, lds\.yaml); Envoy counted /);
     const command = /: (\S.* validate \S+) names them all/.exec(String(line.msg))?.[1] ?? '';
-    assert.ok(command.endsWith(` validate ${pod.target}`), command);
+    assert.ok(command.endsWith(` validate ${pod.source}`), `${command}: the ConfigMap's files, not the stamped copy`);
     const named = spawnSync('sh', ['-c', command], { encoding: 'utf8' });
     assert.match(named.stderr + named.stdout, /unknown field "per_connection_buffer_limit_bytez"[\s\S]*unknown field "stream_idle_timeoutt"/, command);
     // `status` (and through it `status deployment/...`) keeps that the count is not the warned file's own.

@@ -2,6 +2,7 @@
 // verdict (log line, `status`, the Event message) must carry Envoy's reason where its admin API has
 // one, and otherwise name the line of Envoy's log that has it, a line Envoy really wrote.
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -24,6 +25,18 @@ async function refuse(pod: Pod, file: string, files: Record<string, string>): Pr
   assert.ok(line !== undefined);
   assert.equal(line.outcome, 'rejected', String(line.msg));
   return line;
+}
+
+/**
+ * The `validate` a refusal a schema check sees ends with (the ConfigMap's file: here the volume's,
+ * outside a Pod this program by its path), run as an operator would; its output.
+ */
+function validateOf(pod: Pod, line: LogLine, file: string): string {
+  const m = / ((\S+ )+validate (\S+)) names the field and its line$/.exec(String(line.msg));
+  assert.ok(m !== null, `no validate in: ${String(line.msg)}`);
+  assert.equal(m[3], join(pod.source, file), 'the ConfigMap volume\'s file, not the stamped copy');
+  const run = spawnSync('sh', ['-c', m[1] ?? ''], { encoding: 'utf8' });
+  return `${run.stdout}${run.stderr}`;
 }
 
 /** Envoy's own log (harness: `<workDir>/envoy.log`), to check the line a verdict points at exists. */
@@ -72,7 +85,9 @@ test('LDS: Envoy names duplicate listeners and listeners it cannot build; parse 
     const parse = await refuse(pod, 'lds.yaml', { 'lds.yaml': await refusedLds(pod.port) });
     assert.equal(parse.reason, undefined);
     assert.equal(parse.envoyLog, `${FAILURE}${ldsPath}`);
-    assert.ok(String(parse.msg).endsWith(`Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${FAILURE}${ldsPath}"`), String(parse.msg));
+    assert.ok(String(parse.msg).includes(`Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${FAILURE}${ldsPath}"; `), String(parse.msg));
+    // A schema check sees a file that does not parse: the line points at validate, which names the field.
+    assert.match(validateOf(pod, parse, 'lds.yaml'), /lds\.yaml:\d+:\d+: error: .*listener_filters_timeout/);
     const parseLines = await envoyLogLines(pod, `${FAILURE}${ldsPath}`);
     assert.equal(parseLines.length, 1, await envoyLog(pod));
     // (protobuf puts random runs of spaces into its parse errors, so that nobody matches them exactly)
@@ -94,6 +109,8 @@ test('LDS: Envoy names duplicate listeners and listeners it cannot build; parse 
     const build = await refuse(pod, 'lds.yaml', { 'lds.yaml': routerNotLast(pod.port, 'build') });
     assert.equal(build.reason, 'listener listener_0: Error: terminal filter named envoy.filters.http.router of type envoy.filters.http.router must be the last filter in a http filter chain.');
     assert.equal(build.envoyLog, REJECTED);
+    // The LDS API refused these: no schema sees them, and the lines say nothing of validate.
+    assert.doesNotMatch(`${String(dup.msg)}\n${String(build.msg)}`, /validate/);
 
     // The Event an operator sees carries it.
     const event = verdictOccurrence({ file: 'lds.yaml', version: String(build.xdsVersion), outcome: 'rejected', rolledBack: true, message: String(build.msg), reason: build.reason });
@@ -108,6 +125,9 @@ test('LDS: Envoy names duplicate listeners and listeners it cannot build; parse 
     const protoLines = (await envoyLogLines(pod, REJECTED)).filter((entry) => entry.includes('Proto constraint validation failed'));
     assert.equal(protoLines.length, 1, await envoyLog(pod));
     assert.match(protoLines[0] ?? '', /PortValue: value must be less than or equal to 65535/);
+    // Refused before the LDS API (no error state of its own): a schema check sees it, at the key's line.
+    const protoLine = (await readFile(join(pod.source, 'lds.yaml'), 'utf8')).split('\n').findIndex((l) => l.includes('70000')) + 1;
+    assert.match(validateOf(pod, proto, 'lds.yaml'), new RegExp(`lds\\.yaml:${String(protoLine)}:\\d+: error: .*port_value: value must be less than or equal to 65535`));
 
     // Still serving v1 throughout; `status` says where the last refusal's reason is.
     assert.deepEqual(await envoy.get(pod.port), { status: 200, body: 'v1' });
@@ -188,7 +208,8 @@ test('CDS, RDS, EDS: Envoy keeps no reason in its admin API; the verdict names t
       assert.equal(line.reason, undefined, `${kind.file}: ${String(line.msg)}`);
       assert.equal(line.envoyLog, REJECTED, kind.file);
       assert.equal(line.rolledBack, true, kind.file);
-      assert.ok(String(line.msg).endsWith(`Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${REJECTED}"`), String(line.msg));
+      // No reason kept: validate is for when the log says it was a proto constraint (none of these is).
+      assert.match(String(line.msg), new RegExp(`Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${REJECTED}"; if it says "Proto constraint validation failed", .* validate \\S+ names the field and its line$`), String(line.msg));
       await waitFor(async () => (await envoyLogLines(pod, REJECTED)).some((l) => kind.logged.test(l)), `Envoy's log line for ${kind.file}: ${String(kind.logged)}`);
       await envoy.waitForBody(pod.port, 'r1');
     }

@@ -153,10 +153,10 @@ describe('serve refuses to start', () => {
   test('with an invalid flag value for the injector config (a usage error, exit 2 like any bad flag)', async () => {
     const { code, stderr } = await refusal(['--port', '0', '--tls-cert', serving.certFile, '--tls-key', serving.keyFile, '--sidecar', 'pod']);
     assert.equal(code, 2);
-    assert.match(stderr, /^envoy-xds-injector serve: invalid flag: --sidecar is "pod" but must be native or container/);
+    assert.match(stderr, /^error: invalid flag: --sidecar is "pod" but must be native or container\nrun '.* serve --help' for usage\n$/);
     const overLimit = await refusal(['--port', '0', '--tls-cert', serving.certFile, '--tls-key', serving.keyFile, '--memory-request', '1Gi']);
     assert.equal(overLimit.code, 2);
-    assert.match(overLimit.stderr, /^envoy-xds-injector serve: flags: resources\.memoryRequest 1Gi is larger than resources\.memoryLimit/);
+    assert.match(overLimit.stderr, /^error: flags: resources\.memoryRequest 1Gi is larger than resources\.memoryLimit/);
   });
 
   test('with a key that does not belong to the certificate', async () => {
@@ -188,6 +188,6 @@ describe('serve refuses to start', () => {
     assert.match(badDelay.stderr, /--drain-delay: expected a duration/);
     const unknown = await refusal(['--tls-crt', 'x']);
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /Unknown option '--tls-crt'/);
+    assert.match(unknown.stderr, /^error: unknown flag '--tls-crt'\n/);
   });
 });

@@ -113,14 +113,14 @@ test('a deployment\'s Pods: each read in its watcher with its --to; not injected
   assert.match(table, /^WHY\nenvoy-b UNKNOWN: Envoy's container envoy is not running/m);
 });
 
-test('Envoy accepted the ConfigMap\'s version but ignored unknown fields (XdsAcceptedWithWarnings): SYNCED, with the warning and the command that names them, in the table and in -o json', async () => {
+test('Envoy accepted the ConfigMap\'s version but ignored unknown fields (XdsAcceptedWithWarnings): SYNCED, with the warning and the command that names them (the ConfigMap now, piped into the Pod\'s validate: lines of its keys, not of the published copy), in the table and in -o json', async () => {
   const v = ldsVersion(LDS);
   const api = fakeApi(() => [pod('envoy-a')], () => cm(LDS, '5'));
   const verdict = { outcome: 'accepted', version: v, at: 'T', rolledBack: false, message: 'm', ignoredFields: 2 };
   const s = await gatherWorkload({ api, read: () => Promise.resolve(localJson(v, { verdict })), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
   assert.equal(s.state, 'SYNCED');
   const lds = s.pods[0]?.files.find((f) => f.file === 'lds.yaml');
-  const warning = `Envoy runs version ${v} but ignored unknown fields in it (Envoy counted 2; misspelt settings are not applied); kubectl exec -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate /etc/custom/lds.yaml names them all`;
+  const warning = `Envoy runs version ${v} but ignored unknown fields in it (Envoy counted 2; misspelt settings are not applied); kubectl get configmap xds -n shop -o yaml | kubectl exec -i -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate -f - names them all`;
   assert.deepEqual({ ignoredFields: lds?.ignoredFields, warning: lds?.warning, lastVerdict: lds?.lastVerdict }, { ignoredFields: 2, warning, lastVerdict: `accepted ${v}, ignored unknown fields (Envoy counted 2)` });
   const table = formatWorkload(s);
   assert.match(table, new RegExp(`^ +lds\\.yaml +${v} +${v} +${v} +accepted ${v}, ignored unknown fields \\(Envoy counted 2\\)$`, 'm'));
@@ -133,7 +133,7 @@ test('Envoy accepted the ConfigMap\'s version but ignored unknown fields (XdsAcc
   assert.ok(!formatWorkload(earlier).includes('WARNINGS'));
 });
 
-test('unknown fields counted while Envoy loaded several files at start: the row names them all and the directory to validate, not one file', async () => {
+test('unknown fields counted while Envoy loaded several files at start: the row names them all and validates the whole ConfigMap, not one file', async () => {
   const v = ldsVersion(LDS);
   const api = fakeApi(() => [pod('envoy-a')], () => cm(LDS, '5'));
   // The count landed on lds.yaml's verdict, but the fields may be in cds.yaml: Envoy's counter does not say.
@@ -141,7 +141,7 @@ test('unknown fields counted while Envoy loaded several files at start: the row 
   const s = await gatherWorkload({ api, read: () => Promise.resolve(localJson(v, { verdict })), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
   assert.equal(s.state, 'SYNCED');
   const lds = s.pods[0]?.files.find((f) => f.file === 'lds.yaml');
-  const warning = `Envoy runs version ${v} but ignored unknown fields in one of the files it loaded at start (cds.yaml, lds.yaml; Envoy counted 1; misspelt settings are not applied); kubectl exec -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate /etc/custom names them all`;
+  const warning = `Envoy runs version ${v} but ignored unknown fields in one of the files it loaded at start (cds.yaml, lds.yaml; Envoy counted 1; misspelt settings are not applied); kubectl get configmap xds -n shop -o yaml | kubectl exec -i -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate -f - names them all`;
   assert.deepEqual(
     { ignoredFields: lds?.ignoredFields, ignoredAmong: lds?.ignoredAmong, warning: lds?.warning, lastVerdict: lds?.lastVerdict },
     { ignoredFields: 1, ignoredAmong: ['cds.yaml', 'lds.yaml'], warning, lastVerdict: `accepted ${v}, ignored unknown fields in one of the files loaded at start (cds.yaml, lds.yaml) (Envoy counted 1)` },

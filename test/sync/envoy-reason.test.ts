@@ -6,6 +6,7 @@ import { REASON_MAX_CHARS, bound, envoyLogLine, rejectionReason } from '../../sr
 import { EVENT_MESSAGE_MAX } from '../../src/sync/kube/pod-events.js';
 import { verdictOccurrence } from '../../src/sync/watch/reporters.js';
 import { formatStatus } from '../../src/sync/verdict/status.js';
+import { firstRefusedMessage, rejectedMessage } from '../../src/sync/verdict/messages.js';
 
 const PUBLISHED = Date.parse('2026-11-30T15:00:00.000Z');
 const build = 'Error: terminal filter named envoy.filters.http.router of type envoy.filters.http.router must be the last filter in a http filter chain.';
@@ -20,10 +21,14 @@ test("the log line to grep: Envoy's own words for a parse failure (with the path
 test('only an LDS rejection the LDS API made has a reason; CDS, RDS, EDS and parse failures point at the log', () => {
   const errors = [{ details: 'duplicate listener a found' }];
   for (const type of ['CDS', 'RDS', 'EDS'] as const) {
-    assert.deepEqual(rejectionReason({ type, kind: 'rejected', path: '/x/c.yaml', publishedAtMs: PUBLISHED, errors }), { envoyLog: 'Filesystem config update rejected' });
+    // No reason kept: only Envoy's log tells a proto constraint (a schema sees it) from the xDS API's refusal.
+    assert.deepEqual(rejectionReason({ type, kind: 'rejected', path: '/x/c.yaml', publishedAtMs: PUBLISHED, errors }), { envoyLog: 'Filesystem config update rejected', schema: 'if-constraint' });
   }
-  assert.deepEqual(rejectionReason({ type: 'LDS', kind: 'failure', path: '/x/l.yaml', publishedAtMs: PUBLISHED, errors }), { envoyLog: 'Filesystem config update failure: in /x/l.yaml' });
-  assert.deepEqual(rejectionReason({ type: 'LDS', kind: 'rejected', path: '/x/l.yaml', publishedAtMs: PUBLISHED, errors: [] }), { envoyLog: 'Filesystem config update rejected' });
+  // Did not parse into a DiscoveryResponse, or refused while decoding (no error state): a schema sees both.
+  assert.deepEqual(rejectionReason({ type: 'LDS', kind: 'failure', path: '/x/l.yaml', publishedAtMs: PUBLISHED, errors }), { envoyLog: 'Filesystem config update failure: in /x/l.yaml', schema: 'sees' });
+  assert.deepEqual(rejectionReason({ type: 'LDS', kind: 'rejected', path: '/x/l.yaml', publishedAtMs: PUBLISHED, errors: [] }), { envoyLog: 'Filesystem config update rejected', schema: 'sees' });
+  // The listener errors could not be read: as CDS.
+  assert.deepEqual(rejectionReason({ type: 'LDS', kind: 'rejected', path: '/x/l.yaml', publishedAtMs: PUBLISHED }), { envoyLog: 'Filesystem config update rejected', schema: 'if-constraint' });
 });
 
 test("a named error state is this publish's when it is not older than the publish; the LDS API's unnamed copy is said once", () => {
@@ -37,7 +42,7 @@ test("a named error state is this publish's when it is not older than the publis
   });
   // Older than the publish: an earlier update's (this one failed before the LDS API).
   const stale = [{ name: 'listener_0', details: build, at: PUBLISHED - 2000 }, { details: build }];
-  assert.deepEqual(rejectionReason({ type: 'LDS', kind: 'rejected', path: '/x/l.yaml', publishedAtMs: PUBLISHED, errors: stale }), { envoyLog: 'Filesystem config update rejected' });
+  assert.deepEqual(rejectionReason({ type: 'LDS', kind: 'rejected', path: '/x/l.yaml', publishedAtMs: PUBLISHED, errors: stale }), { envoyLog: 'Filesystem config update rejected', schema: 'sees' });
 });
 
 test('unnamed error states (duplicate names) have no time: unchanged since the previous refusal means possibly earlier', () => {
@@ -99,4 +104,24 @@ test('status shows a version Envoy accepted with unknown fields ignored: in its 
   });
   assert.match(out, /^lds\.yaml +v2 +v2 +- +accepted v2 at T \(5 ms\), ignored unknown fields \(Envoy counted 2\)$/m);
   assert.ok(out.endsWith(`\nENVOY IGNORED UNKNOWN FIELDS\n${message}\n`), out);
+});
+
+test('a refusal a schema check sees points at validate, in one line; one no schema sees (the LDS API refused it) does not', () => {
+  const validate = 'kubectl exec -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate /var/run/envoy-xds-injector/source/lds.yaml';
+  const base = { file: 'lds.yaml', version: 'v2', previousVersion: 'v1', rolledBack: true, refusedAt: '/t/.refused/lds.yaml', validate };
+  // A proto constraint (port_value: 70000): refused while decoding, before the LDS API.
+  const proto = rejectedMessage({ ...base, why: rejectionReason({ type: 'LDS', kind: 'rejected', path: '/t/lds.yaml', publishedAtMs: PUBLISHED, errors: [] }) });
+  assert.ok(proto.endsWith(`Envoy's log does: grep -A 60 "Filesystem config update rejected"; ${validate} names the field and its line`), proto);
+  assert.ok(!proto.includes('\n'));
+  // A bad duration: the file did not parse.
+  const parse = firstRefusedMessage('lds.yaml', 'v2', rejectionReason({ type: 'LDS', kind: 'failure', path: '/t/lds.yaml', publishedAtMs: PUBLISHED }), undefined, validate);
+  assert.ok(parse.endsWith(`; ${validate} names the field and its line`), parse);
+  // RDS keeps no reason: the hint holds only if Envoy's log says it was a proto constraint.
+  const rds = rejectedMessage({ ...base, file: 'rds.yaml', why: rejectionReason({ type: 'RDS', kind: 'rejected', path: '/t/rds.yaml', publishedAtMs: PUBLISHED }) });
+  assert.ok(rds.endsWith(`grep -A 60 "Filesystem config update rejected"; if it says "Proto constraint validation failed", ${validate} names the field and its line`), rds);
+  // The LDS API's own refusals: a duplicate listener, a listener it cannot build: no validate.
+  const dup = rejectedMessage({ ...base, why: rejectionReason({ type: 'LDS', kind: 'rejected', path: '/t/lds.yaml', publishedAtMs: PUBLISHED, errors: [{ details: 'duplicate listener listener_0 found' }] }) });
+  assert.ok(dup.endsWith('. Envoy says: duplicate listener listener_0 found'), dup);
+  const built = rejectedMessage({ ...base, why: rejectionReason({ type: 'LDS', kind: 'rejected', path: '/t/lds.yaml', publishedAtMs: PUBLISHED, errors: [{ name: 'listener_0', details: build, at: PUBLISHED + 3 }] }) });
+  assert.doesNotMatch(built, /validate/);
 });

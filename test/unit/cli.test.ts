@@ -12,9 +12,61 @@ test('the CLI prints usage with --help and refuses unknown commands', async () =
   assert.match(help.stdout, /watch\s+--from DIR --to DIR/);
   await assert.rejects(run(process.execPath, ['--import', 'tsx', main, 'frobnicate']), (err: { code: number; stderr: string }) => {
     assert.equal(err.code, 2);
-    assert.match(err.stderr, /unknown command 'frobnicate'/);
+    assert.match(err.stderr, /^error: unknown command 'frobnicate' \(commands: serve, inject, copy, watch, status, rbac, validate\)\nrun '.*' for usage\n$/);
+    assert.doesNotMatch(err.stderr, /Usage:/);
     return true;
   });
+});
+
+/** Runs the CLI; its exit code and streams whatever the code. */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    return { code: 0, ...(await run(process.execPath, ['--import', 'tsx', main, ...args])) };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+test('every command: a usage error (unknown flag, missing argument or value, stray argument) is one error line and where the usage is, exit 2; --help is the usage', async () => {
+  const cases: [string, string[], RegExp][] = [
+    ['serve', ['--bogus'], /^unknown flag '--bogus'$/],
+    ['serve', ['extra'], /^unexpected argument 'extra': this command takes flags only$/],
+    ['serve', ['--port'], /^--port needs a value$/],
+    ['inject', [], /^-f FILE \(or -f - for stdin\) is required$/],
+    ['inject', ['-f'], /^--file needs a value$/],
+    ['copy', ['--from', '/tmp'], /^--from and --to are required$/],
+    ['copy', ['--bogus'], /^unknown flag '--bogus'$/],
+    ['watch', ['--to', '/tmp'], /^--from and --to are required$/],
+    ['watch', ['--from', '/tmp', '--to', '/tmp', '--resync'], /^--resync needs a value$/],
+    ['status', ['--bogus'], /^unknown flag '--bogus'$/],
+    ['status', ['deployment/a', 'deployment/b'], /^one TYPE\/NAME at a time, got deployment\/a deployment\/b$/],
+    ['validate', [], /^nothing to check: give files or directories, or -f FILE\|-$/],
+    ['validate', ['--bogus', 'x.yaml'], /^unknown flag '--bogus'$/],
+    ['validate', ['--strict=yes', 'x.yaml'], /^--strict takes no value$/],
+    ['validate', ['-f', '--strict'], /^--file needs a value, and what follows it is a flag \(a value that starts with '-' is written --file=-VALUE\)$/],
+    ['rbac', [], /^--namespace, --service-account and --configmap are required$/],
+    ['rbac', ['--namespace'], /^--namespace needs a value$/],
+  ];
+  const results = await Promise.all(cases.map(([command, args]) => cli([command, ...args])));
+  cases.forEach(([command, args, message], i) => {
+    const r = results[i];
+    assert.ok(r !== undefined);
+    const what = `${command} ${args.join(' ')}`;
+    assert.equal(r.code, 2, `${what}: ${r.stderr}`);
+    const lines = r.stderr.split('\n');
+    assert.equal(lines.length, 3, `${what}: two lines, got ${r.stderr}`);
+    assert.match(lines[0] ?? '', /^error: /, what);
+    assert.match((lines[0] ?? '').slice('error: '.length), message, what);
+    assert.match(lines[1] ?? '', new RegExp(`^run '(envoy-xds-injector|node \\S+) ${command} --help' for usage$`), what);
+    assert.equal(r.stdout, '', what);
+  });
+  // --help stays the whole usage, on stdout, exit 0.
+  for (const command of ['serve', 'inject', 'copy', 'watch', 'status', 'validate', 'rbac']) {
+    const help = await cli([command, '--help']);
+    assert.equal(help.code, 0, command);
+    assert.match(help.stdout, new RegExp(`^Usage: envoy-xds-injector ${command} `), command);
+  }
 });
 
 test("the overview lists every flag of each command's own usage line", async () => {

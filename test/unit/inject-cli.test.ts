@@ -204,7 +204,7 @@ test('usage errors and invalid flag values exit 2; a missing file exits 1 saying
   assert.match(noFile.stderr, /-f FILE \(or -f - for stdin\) is required/);
   const badValue = await inject(['-f', '-', '--sidecar', 'sometimes'], 'kind: Pod\n');
   assert.equal(badValue.code, 2);
-  assert.match(badValue.stderr, /^envoy-xds-injector inject: invalid flag: --sidecar is "sometimes" but must be native or container/);
+  assert.match(badValue.stderr, /^error: invalid flag: --sidecar is "sometimes" but must be native or container\nrun '.* inject --help' for usage\n$/);
   const missing = await inject(['-f', '/nonexistent/manifest.yaml']);
   assert.equal(missing.code, 1);
   assert.equal(missing.stdout, '');

@@ -57,6 +57,30 @@ test('envoy-ignores-unknown-field.lds.yaml (a shared case): exit 0, two warnings
   assert.match(strict.stderr, /:9:3: error: /);
 });
 
+test('--strict checks for an Envoy started with --reject-unknown-dynamic-fields: unknown fields and enum values are errors said as that Envoy refuses the file; a deprecated field stays a warning (that Envoy loads it)', async () => {
+  const refuses = ': Envoy started with --reject-unknown-dynamic-fields refuses the file';
+  const unknownField = await run(['--strict', join(repoRoot, 'test/fixtures/cases/envoy-ignores-unknown-field.lds.yaml')]);
+  const lines = unknownField.stderr.trim().split('\n');
+  assert.equal(lines.length, 2, unknownField.stderr);
+  for (const line of lines) {
+    assert.match(line, /: error: .*unknown field "\w+" in [\w.]+: Envoy started with --reject-unknown-dynamic-fields refuses the file$/);
+    // The warning's words would contradict the error: Envoy does not ignore it then.
+    assert.doesNotMatch(line, /Envoy ignores it/);
+  }
+  const enumValue = await run(['--strict', join(repoRoot, 'test/fixtures/schema/accepts.unknown-enum-value.lds.yaml')]);
+  assert.equal(enumValue.code, 1);
+  assert.match(enumValue.stderr, new RegExp(`: error: .*unknown value "HTTP4" of [\\w.]+CodecType${refuses} \\(values: `));
+  assert.doesNotMatch(enumValue.stderr, /keeps the default/);
+  const deprecated = await run(['--strict', join(repoRoot, 'test/fixtures/schema/accepts.deprecated-field.lds.yaml')]);
+  assert.equal(deprecated.code, 0, deprecated.stderr);
+  assert.match(deprecated.stderr, /: warning: .*use_proxy_proto is deprecated: Envoy warns "Using deprecated option"\n$/);
+  // A ConfigMap on stdin reads the same.
+  const text = await readFile(join(repoRoot, 'test/fixtures/schema/accepts.unknown-enum-value.lds.yaml'), 'utf8');
+  const piped = await run(['--strict', '-f', '-'], stringify(configMap('envoy-xds', { 'lds.yaml': text })));
+  assert.equal(piped.code, 1);
+  assert.match(piped.stderr, new RegExp(`^ConfigMap/shop/envoy-xds/lds\\.yaml:\\d+:\\d+: error: .*HTTP4.*${refuses}`));
+});
+
 test('envoy-accepts-ignore-tag.lds.yaml (a shared case: `!ignore` on a value, reused by an anchor): exit 0, one warning for the key Envoy keeps and counts as unknown', async () => {
   const { code, stderr } = await run([join(repoRoot, 'test/fixtures/envoy-corpus/accepts.ignore-tag-on-value.lds.yaml')]); // the case, with one comment line more
   assert.equal(code, 0);

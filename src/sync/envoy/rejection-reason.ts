@@ -36,7 +36,17 @@ export interface RejectionReason {
   possiblyEarlier?: boolean;
   /** The text that starts Envoy's log line with the full error: grep Envoy's log for it. */
   envoyLog: string;
+  /**
+   * Whether a schema check (`validate`) sees this kind of refusal: `sees` when Envoy refused the
+   * file before its xDS API looked at it (it did not parse, or failed proto validation);
+   * `if-constraint` when only Envoy's log tells (CDS, RDS, EDS keep no reason: "Proto constraint
+   * validation failed" there is one); undefined when the xDS API refused it (a duplicate listener,
+   * a listener it cannot build), which no schema sees.
+   */
+  schema?: SchemaSees;
 }
+
+export type SchemaSees = 'sees' | 'if-constraint';
 
 /** Bound on `reason`: it goes into a log line, state.json and a Kubernetes Event message (1 KiB). */
 export const REASON_MAX_CHARS = 480;
@@ -69,7 +79,7 @@ export function envoyLogLine(kind: RefusalKind, path: string): string {
  * named entry's `last_update_attempt` is not older than the publish; they are an earlier one's when
  * it is older (this file then failed before the LDS API: proto validation). Without a named entry
  * (duplicate names) there is no time: entries unchanged since the previous refusal are reported
- * with `possiblyEarlier`.
+ * with `possiblyEarlier`. `errors` undefined: they could not be read.
  */
 export function rejectionReason(opts: {
   type: XdsType;
@@ -80,12 +90,18 @@ export function rejectionReason(opts: {
   previous?: readonly ListenerError[];
 }): RejectionReason {
   const envoyLog = envoyLogLine(opts.kind, opts.path);
-  const errors = opts.errors ?? [];
-  if (opts.type !== 'LDS' || opts.kind === 'failure' || errors.length === 0) return { envoyLog };
+  // update_failure: the file did not parse into a DiscoveryResponse (JSON → proto: a wrong type, a
+  // bad duration, an unknown @type), which is what a schema check reads.
+  if (opts.kind === 'failure') return { envoyLog, schema: 'sees' };
+  // CDS, RDS, EDS keep no reason; nor does an LDS whose listener errors could not be read.
+  if (opts.type !== 'LDS' || opts.errors === undefined) return { envoyLog, schema: 'if-constraint' };
+  const errors = opts.errors;
+  // No error state of this update: refused while decoding, before the LDS API (proto validation).
+  if (errors.length === 0) return { envoyLog, schema: 'sees' };
   const named = errors.filter((e) => e.name !== undefined && e.at !== undefined);
   let possiblyEarlier = false;
   if (named.length > 0) {
-    if (!named.some((e) => (e.at ?? 0) >= opts.publishedAtMs - CLOCK_SLACK_MS)) return { envoyLog };
+    if (!named.some((e) => (e.at ?? 0) >= opts.publishedAtMs - CLOCK_SLACK_MS)) return { envoyLog, schema: 'sees' };
   } else {
     const key = (list: readonly ListenerError[]): string => list.map((e) => e.details).sort().join('\n');
     possiblyEarlier = (opts.previous ?? []).length > 0 && key(opts.previous ?? []) === key(errors);

@@ -10,9 +10,10 @@ export const IMAGE_CLI = 'envoy-xds-injector';
  * watcher container, whose image has it on PATH, e.g.
  * `kubectl exec -n shop envoy-7d9f -c envoy-xds-watch -- envoy-xds-injector` (a Pod that does not
  * know its name (a watcher started by hand without POD_NAME, in a cluster) says `kubectl exec POD ...`).
+ * `stdin`: `kubectl exec -i`, for a command that reads what is piped into it (`validate -f -`).
  */
-export function cliThroughPod(namespace: string | undefined, pod: string): string {
-  return `kubectl exec${namespace === undefined ? '' : ` -n ${namespace}`} ${pod} -c ${WATCH_CONTAINER} -- ${IMAGE_CLI}`;
+export function cliThroughPod(namespace: string | undefined, pod: string, opts: { stdin?: boolean } = {}): string {
+  return `kubectl exec${opts.stdin === true ? ' -i' : ''}${namespace === undefined ? '' : ` -n ${namespace}`} ${pod} -c ${WATCH_CONTAINER} -- ${IMAGE_CLI}`;
 }
 
 /**

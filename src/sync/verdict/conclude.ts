@@ -2,7 +2,6 @@
 // to the last version Envoy accepted, the hold on refused content, the log line, the state entry
 // and the listeners (Events, the last-accepted store). The tracker (tracker.ts) decides the outcome;
 // this file carries it out.
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { EnvoyAdmin } from '../envoy/admin.js';
 import type { RejectionReason } from '../envoy/rejection-reason.js';
@@ -19,6 +18,7 @@ import type { Pending } from './pending.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import type { ReasonReader } from './reason.js';
 import { acceptedCopy, keepCopy, refusedPath } from './state.js';
+import { sourceValidateHint } from './validate-hint.js';
 import type { StateWriter, VerdictState } from './state.js';
 import { reasonFieldsOf, tell, verdictForms } from './verdict.js';
 import type { Outcome, VerdictListener } from './verdict.js';
@@ -37,7 +37,7 @@ export interface Decided {
 }
 
 export interface ConcludeContext {
-  options: Pick<VerdictOptions, 'targetDir' | 'restore' | 'resync' | 'cli'>;
+  options: Pick<VerdictOptions, 'sourceDir' | 'targetDir' | 'restore' | 'resync' | 'validateHint'>;
   logger: Logger;
   holds: Holds;
   state: VerdictState;
@@ -58,6 +58,11 @@ export class Conclusions {
   private atRestart: readonly string[] = [];
 
   constructor(private readonly ctx: ConcludeContext) {}
+
+  /** The `validate` a message suggests for `file` of the ConfigMap (all of them when undefined). */
+  private validateHint(file?: string): string {
+    return (this.ctx.options.validateHint ?? sourceValidateHint('envoy-xds-injector', this.ctx.options.sourceDir))(file);
+  }
 
   /**
    * The files found at start on a fresh Pod (`copy` published them, then Envoy read them): Envoy
@@ -123,9 +128,9 @@ export class Conclusions {
       this.reportedUnknownFields = fields.reported;
       // Several files loaded at start: Envoy's count does not say which one holds the fields.
       const loaded = fields.sinceStart ? [...new Set([file, ...this.atRestart])] : atStart ? this.atStart : [];
-      const among = ignoredFields > 0 && loaded.length > 1 ? { files: loaded, dir: targetDir } : undefined;
+      const among = ignoredFields > 0 && loaded.length > 1 ? { files: loaded, validate: this.validateHint() } : undefined;
       ignoredAmong = among?.files;
-      message = acceptedMessage(file, version, latencyMs, ignoredFields, this.ctx.options.cli, join(targetDir, file), among);
+      message = acceptedMessage(file, version, latencyMs, ignoredFields, this.validateHint(file), among);
       logger[ignoredFields > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...(ignoredFields > 0 ? { ignoredFields } : {}) }, message);
       // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
       // ConfigMap's content another Pod's Envoy refused (its image or bootstrap may differ). A
@@ -156,13 +161,13 @@ export class Conclusions {
           return undefined;
         })) !== undefined;
         holds.hold(file, pending.sha256, false, pending.names, pending.configMap);
-        message = rejectedMessage({ file, version, previousVersion, rolledBack, refusedAt, why });
+        message = rejectedMessage({ file, version, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file) });
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
         // LDS and CDS keep the resources of a refused update that succeeded: say what Envoy runs (applied.ts).
         const type = own.map(subscriptionType).find((t) => t !== undefined) ?? (judgement?.outcome === 'rejected' && judgement.created === undefined ? subscriptionType(judgement.subscription) : undefined);
         const applied = pending.secret === undefined ? await readApplied(this.ctx.admin(), type, pending.content, version, REQUEST_TIMEOUT_MS) : { kind: 'not-known' as const };
-        message = firstRefusedMessage(file, version, why, appliedSentence(file, applied));
+        message = firstRefusedMessage(file, version, why, appliedSentence(file, applied), this.validateHint(file));
         logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       }
     } else {

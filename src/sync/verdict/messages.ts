@@ -6,37 +6,43 @@ import { refusalSentence } from '../envoy/rejection-reason.js';
 /** How a version reads in a message: files without `version_info` say so. */
 export const versionText = (version: string | undefined): string => version ?? '(no version_info)';
 
-/** ". Envoy says: ..." or ". Envoy's admin API does not say why; ...", or nothing without a reason. */
-function because(why: RejectionReason | undefined): string {
+/**
+ * ". Envoy says: ..." or ". Envoy's admin API does not say why; ...", or nothing without a reason;
+ * then, for a refusal a schema check sees, the `validate` that names the field and its line (once
+ * Envoy's log says so, when only the log tells), and nothing for one no schema sees.
+ */
+function because(why: RejectionReason | undefined, validate: string | undefined): string {
   const sentence = why === undefined ? undefined : refusalSentence(why);
-  return sentence === undefined ? '' : `. ${sentence}`;
+  const text = sentence === undefined ? '' : `. ${sentence}`;
+  if (validate === undefined || why?.schema === undefined) return text;
+  const names = `${validate} names the field and its line`;
+  return why.schema === 'sees' ? `${text}; ${names}` : `${text}; if it says "Proto constraint validation failed", ${names}`;
 }
 
 /**
- * `cli` is how the operator runs the CLI (src/sync/kube/rbac-hint.ts: `kubectl exec -n NS POD -c
- * envoy-xds-watch -- envoy-xds-injector` in a Pod); `path` the published file, which it validates.
- * `ignoredFields` is what `server.dynamic_unknown_fields` moved by: Envoy counts a file's unknown
- * fields as one when its parse names only the first, so the sentence gives it as Envoy's count, not
- * the number of fields. `among`: the fields were counted while Envoy loaded several files at start,
- * any of which may hold them; `validate` of the directory names them.
+ * `validate` is the command that checks this file of the ConfigMap (validate-hint.ts: the
+ * ConfigMap's own key, whose lines are the operator's). `ignoredFields` is what
+ * `server.dynamic_unknown_fields` moved by: Envoy counts a file's unknown fields as one when its
+ * parse names only the first, so the sentence gives it as Envoy's count, not the number of fields.
+ * `among`: the fields were counted while Envoy loaded several files at start, any of which may hold
+ * them; `among.validate` checks them all.
  */
 export function acceptedMessage(
   file: string,
   version: string | undefined,
   latencyMs: number,
   ignoredFields = 0,
-  cli = 'envoy-xds-injector',
-  path = file,
-  among?: { files: readonly string[]; dir: string },
+  validate = `envoy-xds-injector validate ${file}`,
+  among?: { files: readonly string[]; validate: string },
 ): string {
   const accepted = `Envoy accepted ${file} version ${versionText(version)} in ${String(latencyMs)} ms`;
   if (ignoredFields === 0) return accepted;
   const counted = `Envoy counted ${String(ignoredFields)} in server.dynamic_unknown_fields; misspelt settings are not applied`;
   const log = `Envoy's log names the first it met: grep "Unknown field"`;
   if (among !== undefined) {
-    return `${accepted}; Envoy ignored unknown fields in one of the files it loaded at start (${among.files.join(', ')}; ${counted}): ${cli} validate ${among.dir} names them all, ${log}`;
+    return `${accepted}; Envoy ignored unknown fields in one of the files it loaded at start (${among.files.join(', ')}; ${counted}): ${among.validate} names them all, ${log}`;
   }
-  return `${accepted}, but ignored unknown fields in it (${counted}): ${cli} validate ${path} names them all, ${log}`;
+  return `${accepted}, but ignored unknown fields in it (${counted}): ${validate} names them all, ${log}`;
 }
 
 /** Why an edit is refused when Envoy took the file but refused what a subscription it opened read. */
@@ -56,20 +62,22 @@ export function rejectedMessage(opts: {
   rolledBack: boolean;
   refusedAt: string | undefined;
   why: RejectionReason | undefined;
+  /** The `validate` of this file of the ConfigMap (validate-hint.ts), said when a schema check sees the refusal. */
+  validate?: string;
 }): string {
-  const { file, previousVersion, rolledBack, refusedAt, why } = opts;
+  const { file, previousVersion, rolledBack, refusedAt, why, validate } = opts;
   const v = versionText(opts.version);
   return rolledBack
-    ? `Envoy rejected ${file} version ${v}: it keeps running ${previousVersion ?? 'the last accepted version'}, which is back on disk for the next Envoy start; refused content kept at ${refusedAt ?? '(not kept)'}; fix the ConfigMap${because(why)}`
-    : `Envoy rejected ${file} version ${v}; it keeps running ${previousVersion ?? 'the last accepted version'} (a newer publish replaced the refused file)${because(why)}`;
+    ? `Envoy rejected ${file} version ${v}: it keeps running ${previousVersion ?? 'the last accepted version'}, which is back on disk for the next Envoy start; refused content kept at ${refusedAt ?? '(not kept)'}; fix the ConfigMap${because(why, validate)}`
+    : `Envoy rejected ${file} version ${v}; it keeps running ${previousVersion ?? 'the last accepted version'} (a newer publish replaced the refused file)${because(why, validate)}`;
 }
 
 /**
  * Envoy refused a file it never accepted a version of: nothing to roll back to. `applied`: what
  * Envoy runs of it (applied.ts appliedSentence, read from Envoy's admin API for LDS and CDS).
  */
-export function firstRefusedMessage(file: string, version: string | undefined, why: RejectionReason | undefined, applied = `Envoy runs WITHOUT the resources of ${file}`): string {
-  return `Envoy REFUSED THE FIRST VERSION of ${file} it saw (${versionText(version)}): ${applied}, and a restarted Envoy will refuse it again; fix the ConfigMap${because(why)}`;
+export function firstRefusedMessage(file: string, version: string | undefined, why: RejectionReason | undefined, applied = `Envoy runs WITHOUT the resources of ${file}`, validate?: string): string {
+  return `Envoy REFUSED THE FIRST VERSION of ${file} it saw (${versionText(version)}): ${applied}, and a restarted Envoy will refuse it again; fix the ConfigMap${because(why, validate)}`;
 }
 
 export function unknownMessage(file: string, version: string | undefined, reason: string | undefined): string {

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { AdminAddress } from '../envoy/subscriptions.js';
 import type { Holds } from './holds.js';
+import type { ValidateHint } from './validate-hint.js';
 
 export interface VerdictOptions {
   sourceDir: string;
@@ -11,8 +12,8 @@ export interface VerdictOptions {
   holds: Holds;
   /** `--admin`: overrides the bootstrap's admin address. */
   admin?: AdminAddress;
-  /** How the operator runs the CLI, for the `validate` a message suggests (messages.ts: acceptedMessage). */
-  cli?: string;
+  /** The `validate` a message suggests for a file of the ConfigMap (validate-hint.ts); default on `sourceDir`. */
+  validateHint?: ValidateHint;
   /** Base name of Envoy's bootstrap in the target (`--bootstrap`), if it is published there. */
   bootstrapName?: string;
   /** ms from publish after which an undecided verdict is `unknown` (default 10 s). */

@@ -13,6 +13,7 @@ import { VolumeSource } from '../sources/source.js';
 import { EnvoyRecheck } from '../verdict/envoy-recheck.js';
 import { Holds } from '../verdict/holds.js';
 import { VerdictTracker } from '../verdict/tracker.js';
+import type { ValidateHint } from '../verdict/validate-hint.js';
 import type { VerdictListener } from '../verdict/verdict.js';
 import { SourceMissingError } from '../volume/snapshot.js';
 import { VolumeWatch } from '../volume/volume-watch.js';
@@ -38,8 +39,8 @@ export interface WatchOptions {
   admin?: AdminAddress;
   /** ms after a publish before Envoy's verdict is `unknown` (default 10 s). */
   verdictTimeoutMs?: number;
-  /** How the operator runs the CLI, for the commands the watcher's messages suggest (rbac-hint.ts). */
-  cli?: string;
+  /** The `validate` the watcher's messages suggest (verdict/validate-hint.ts); default: this program on `sourceDir`. */
+  validateHint?: ValidateHint;
   /** Called once per verdict (accepted, rejected, unknown) after it is logged. */
   onVerdict?: VerdictListener;
 }
@@ -114,7 +115,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     ...(options.admin === undefined ? {} : { admin: options.admin }),
     ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
     ...(options.verdictTimeoutMs === undefined ? {} : { timeoutMs: options.verdictTimeoutMs }),
-    ...(options.cli === undefined ? {} : { cli: options.cli }),
+    ...(options.validateHint === undefined ? {} : { validateHint: options.validateHint }),
   });
   if (options.onVerdict !== undefined) verdicts.onVerdict(options.onVerdict);
   // A verdict Envoy could not give (down, restarting): read Envoy until it is back (envoy-recheck.ts).
