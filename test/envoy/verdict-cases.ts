@@ -5,7 +5,7 @@
 // one an Envoy restarted from the published directory must serve what the running one served.
 import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { AtomicWriter, CliProcess, makeTempDirs, runCli, waitFor } from '../sync/harness.js';
@@ -47,12 +47,19 @@ export function envoyOf(pod: CasePod): EnvoyProcess {
 
 export const verdictLines = (pod: CasePod, file: string): LogLine[] => pod.watcher.logs.filter((line) => line.event === 'verdict' && line.file === file);
 
+export interface CaseOptions {
+  /** A fixture of the case used as Envoy's bootstrap from outside the ConfigMap (Envoy's own `-c`, as in an image). */
+  envoyBootstrap?: string;
+}
+
 /**
  * ConfigMap from `spec` + `copy` + Envoy (on the published bootstrap `envoy.yaml`) + `watch`.
  * Envoy is started before the watcher, as a native sidecar order would not guarantee: the watcher
  * must judge the files `copy` published whichever starts first.
+ * With `options.envoyBootstrap`, Envoy's bootstrap is that fixture, kept outside the ConfigMap (as
+ * in an image): `copy` and `watch` get no `--bootstrap`, and `watch` gets Envoy's admin by `--admin`.
  */
-export async function startCase(folder: string, spec: ConfigMapSpec, watchArgs: string[] = []): Promise<CasePod> {
+export async function startCase(folder: string, spec: ConfigMapSpec, watchArgs: string[] = [], options: CaseOptions = {}): Promise<CasePod> {
   const dirs = await makeTempDirs('envoy-verdict-case-');
   const [P0, P1, P2, ADMIN] = (await freePorts(4)) as [number, number, number, number];
   const ports = { P0, P1, P2, ADMIN };
@@ -65,6 +72,7 @@ export async function startCase(folder: string, spec: ConfigMapSpec, watchArgs: 
       .replaceAll('@ADMIN@', String(ADMIN))
       .replaceAll('port_value: 18080', `port_value: ${String(P0)}`); // the single-file shared cases
   const envoyDir = join(dirs.root, 'envoy');
+  const outside = options.envoyBootstrap === undefined ? undefined : join(dirs.root, 'envoy-bootstrap.yaml');
   const pod: CasePod = {
     folder,
     source: dirs.source,
@@ -87,7 +95,7 @@ export async function startCase(folder: string, spec: ConfigMapSpec, watchArgs: 
     async startEnvoy() {
       await rm(envoyDir, { recursive: true, force: true });
       await mkdir(envoyDir);
-      pod.envoy = await startEnvoy({ bootstrap: { path: join(dirs.target, 'envoy.yaml') }, workDir: envoyDir }, 60_000);
+      pod.envoy = await startEnvoy({ bootstrap: { path: outside ?? join(dirs.target, 'envoy.yaml') }, workDir: envoyDir }, 60_000);
       return pod.envoy;
     },
     async stop() {
@@ -97,11 +105,14 @@ export async function startCase(folder: string, spec: ConfigMapSpec, watchArgs: 
     },
   };
   await pod.apply(spec);
-  const copy = await runCli(['copy', '--from', dirs.source, '--to', dirs.target, '--bootstrap', 'envoy.yaml']);
+  if (outside !== undefined) await writeFile(outside, await pod.fixture(options.envoyBootstrap ?? ''));
+  const bootstrapArgs = outside === undefined ? ['--bootstrap', 'envoy.yaml'] : [];
+  const copy = await runCli(['copy', '--from', dirs.source, '--to', dirs.target, ...bootstrapArgs]);
   assert.equal(copy.code, 0, copy.stdout);
   await pod.startEnvoy();
   pod.watcher = new CliProcess([
-    'watch', '--from', dirs.source, '--to', dirs.target, '--ready-file', join(dirs.target, READY), '--bootstrap', 'envoy.yaml',
+    'watch', '--from', dirs.source, '--to', dirs.target, '--ready-file', join(dirs.target, READY),
+    ...(outside === undefined ? bootstrapArgs : ['--admin', `127.0.0.1:${String(ADMIN)}`]),
     // A loaded 2-core machine: Envoy may take seconds to apply an update; `unknown` must mean it did not answer.
     '--verdict-timeout', '30s',
     ...watchArgs,

@@ -1,7 +1,7 @@
 // Which published file Envoy reads, and as what, pure: learned from the files as they are published
 // (the bootstrap declares LDS/CDS and the admin address; any file may name others by
 // path_config_source, and a Secret the files it reads: envoy/references.ts). Without a bootstrap,
-// a file's resource `@type` tells LDS from CDS. Which of Envoy's subscriptions (stats scopes) read
+// a file's resource `@type` tells its xDS type. Which of Envoy's subscriptions (stats scopes) read
 // a file is not rebuilt here: it is read from Envoy (attribution.ts), helped by the versions each
 // file was published with.
 import type { Reference, ReferenceType } from '../envoy/references.js';
@@ -11,8 +11,18 @@ import { bootstrapInfo, parseConfig } from '../envoy/subscriptions.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import type { FileFacts } from './attribution.js';
 
-// An LDS file holds Listeners, a CDS file Clusters (an HttpConnectionManager's @type is envoy.extensions...).
-const GUESS = /type\.googleapis\.com\/envoy\.config\.(listener\.v3\.Listener|cluster\.v3\.Cluster)\b/;
+// Without the bootstrap (Envoy's own, outside the ConfigMap), a file's kind is the type of its
+// resources: the first xDS resource @type in it (an HttpConnectionManager's or a TLS context's
+// @type is none of these). A Secret or route file named only by that bootstrap is read all the same.
+const GUESS = /type\.googleapis\.com\/envoy\.(config\.listener\.v3\.Listener|config\.cluster\.v3\.Cluster|config\.route\.v3\.RouteConfiguration|config\.endpoint\.v3\.ClusterLoadAssignment|extensions\.transport_sockets\.tls\.v3\.Secret|config\.core\.v3\.TypedExtensionConfig)\b/;
+const GUESSED_AS: Record<string, ReferenceType> = {
+  'config.listener.v3.Listener': 'LDS',
+  'config.cluster.v3.Cluster': 'CDS',
+  'config.route.v3.RouteConfiguration': 'RDS',
+  'config.endpoint.v3.ClusterLoadAssignment': 'EDS',
+  'extensions.transport_sockets.tls.v3.Secret': 'SDS',
+  'config.core.v3.TypedExtensionConfig': 'ECDS',
+};
 
 /** The xDS types a subscription judges (a `secret-file` is judged through its secret). */
 const XDS_TYPES: readonly ReferenceType[] = ['LDS', 'CDS', 'RDS', 'EDS', 'SDS', 'ECDS'];
@@ -22,7 +32,7 @@ export class SubscriptionMap {
   private readonly declared = new Map<string, Reference[]>();
   private bootstrapFile: string | undefined;
   private bootstrap: { admin: AdminAddress | undefined; adminProblem?: string } | undefined;
-  /** Without a bootstrap: LDS/CDS guessed from a file's resource @type. */
+  /** Without a bootstrap: the xDS type guessed from a file's resource @type (GUESS). */
   private readonly guessed = new Map<string, ReferenceType>();
   /** Every version each file was published with (each names exactly one content). */
   private readonly versions = new Map<string, Set<string>>();
@@ -55,9 +65,9 @@ export class SubscriptionMap {
       }
       return 'bootstrap';
     }
-    const type = GUESS.exec(text)?.[1];
-    if (type === undefined) this.guessed.delete(name);
-    else this.guessed.set(name, type.startsWith('listener') ? 'LDS' : 'CDS');
+    const guessed = GUESSED_AS[GUESS.exec(text)?.[1] ?? ''];
+    if (guessed === undefined) this.guessed.delete(name);
+    else this.guessed.set(name, guessed);
     // Only a file that points at other files declares anything; skip the parse otherwise.
     if (text.includes('path') || text.includes('filename')) this.declared.set(name, findReferences(parseConfig(text)));
     else this.declared.delete(name);

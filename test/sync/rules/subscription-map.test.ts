@@ -52,6 +52,17 @@ const cases: { name: string; bootstrapName?: string; files: Files; expect: Recor
     expect: { 'listeners.yaml': ['LDS'], 'clusters.yaml': ['CDS'], 'script.lua': [] },
   },
   {
+    name: 'without a bootstrap (Envoy\'s own, outside the ConfigMap), route, endpoint, Secret and extension config files are read too, by their resources\' @type',
+    files: [
+      ['routes.yaml', `resources:\n- "@type": type.googleapis.com/envoy.config.route.v3.RouteConfiguration\n  name: r\n`],
+      ['endpoints.yaml', `resources:\n- "@type": type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment\n  cluster_name: c\n`],
+      ['sds.yaml', `resources:\n- "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret\n  name: "kubernetes://tls"\n`],
+      ['ecds.yaml', `resources:\n- "@type": type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig\n  name: f\n  typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}\n`],
+      ['tls-listener.yaml', `resources:\n- "@type": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: l\n  filter_chains: [{transport_socket: {name: tls, typed_config: {"@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext}}}]\n`],
+    ],
+    expect: { 'routes.yaml': ['RDS'], 'endpoints.yaml': ['EDS'], 'sds.yaml': ['SDS'], 'ecds.yaml': ['ECDS'], 'tls-listener.yaml': ['LDS'] },
+  },
+  {
     name: 'once a bootstrap is known, guesses no longer count',
     files: [['listeners.yaml', LDS], ['envoy.yaml', BOOTSTRAP]],
     expect: { 'listeners.yaml': [], 'lds.yaml': ['LDS'] },
