@@ -12,7 +12,7 @@ import { workloadStatus } from './status-workload.js';
 
 const USAGE = `Usage: envoy-xds-injector status [-n NS] (TYPE/NAME | -l SELECTOR) [-o json|yaml] [--wait [--timeout 2m]]
                                   [--kubeconfig FILE] [--context NAME]
-       envoy-xds-injector status [--to DIR] [--json] [--timeout 2s]     (in the watcher container)
+       envoy-xds-injector status [--to DIR] [--json | -o json] [--timeout 2s]     (in the watcher container)
 
 Over the Kubernetes API, for every Pod of a workload (TYPE: deployment, daemonset, statefulset,
 pod; or Pods by label selector): per Pod and file, the version the ConfigMap holds now, the version
@@ -35,7 +35,7 @@ In the watcher container (kubectl exec POD -c envoy-xds-watch -- envoy-xds-injec
 reads the state 'watch' keeps in DIR/..envoy-xds-verdict/ (refused content: .../refused/FILE).
 
   --to DIR             the directory 'watch' publishes into (default ${CONFIG_DIR}, the injected one)
-  --json               print the status as JSON
+  --json, -o json      print the status as JSON
   --timeout DURATION   how long to wait for Envoy's admin API (default 2s)
 
 Exit status: 0 the status was read and nothing is refused (SYNCED, PENDING or UNKNOWN: the output
@@ -73,7 +73,9 @@ export const status: Command = async (args, ctx) => {
   }
   if (positionals.length > 1) throw new UsageError(`one TYPE/NAME at a time, got ${positionals.join(' ')}`);
   const workload = positionals.length === 1 || values.selector !== undefined;
-  const apiOnly = (['namespace', 'output', 'wait', 'kubeconfig', 'context'] as const).filter((k) => values[k] !== undefined && values[k] !== false);
+  // `-o json` reads as --json in the Pod-local view too, as in the workload view and `validate`.
+  const podJson = !workload && values.output === 'json';
+  const apiOnly = (['namespace', 'output', 'wait', 'kubeconfig', 'context'] as const).filter((k) => values[k] !== undefined && values[k] !== false && !(k === 'output' && podJson));
   if (workload) {
     if (values.to !== undefined) throw new UsageError(`--to is the Pod-local view's: it takes no TYPE/NAME or -l`);
     return workloadStatus({
@@ -88,14 +90,15 @@ export const status: Command = async (args, ctx) => {
     }, ctx);
   }
   if (apiOnly.length > 0) {
-    throw new UsageError(`--${apiOnly.join(', --')} need a workload: TYPE/NAME (e.g. deployment/envoy) or -l SELECTOR`);
+    const yaml = values.output !== undefined && values.output !== 'json' ? ` (the Pod-local view prints a table, or JSON with -o json)` : '';
+    throw new UsageError(`--${apiOnly.join(', --')} ${apiOnly.length === 1 ? 'needs' : 'need'} a workload: TYPE/NAME (e.g. deployment/envoy) or -l SELECTOR${yaml}`);
   }
 
   const targetDir = values.to ?? CONFIG_DIR;
   const timeoutMs = durationFlag('timeout', values.timeout ?? '2s', 1);
   try {
     const result = await gatherStatus(targetDir, { timeoutMs });
-    ctx.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatStatus(result));
+    ctx.stdout.write(values.json || podJson ? `${JSON.stringify(result, null, 2)}\n` : formatStatus(result));
     // As the workload view: a refusal of the ConfigMap's version is exit 1, so a script can tell it from success.
     const refused = result.files.filter((f) => f.held || f.invalid !== undefined);
     if (refused.length === 0) return 0;

@@ -8,8 +8,10 @@ import { runCli } from '../sync/harness.js';
 
 test('status: workload flags need TYPE/NAME or -l; --to is the Pod-local view\'s; a bad TYPE/NAME or output says what is expected', async () => {
   const cases: [string[], RegExp][] = [
-    [['status', '-n', 'shop'], /--namespace need a workload: TYPE\/NAME \(e\.g\. deployment\/envoy\) or -l SELECTOR/],
-    [['status', '--wait'], /--wait need a workload/],
+    [['status', '-n', 'shop'], /--namespace needs a workload: TYPE\/NAME \(e\.g\. deployment\/envoy\) or -l SELECTOR/],
+    [['status', '--wait'], /--wait needs a workload/],
+    [['status', '-n', 'shop', '--wait'], /--namespace, --wait need a workload/],
+    [['status', '-o', 'yaml'], /--output needs a workload: .* \(the Pod-local view prints a table, or JSON with -o json\)/],
     [['status', 'deployment/envoy', '--to', '/x'], /--to is the Pod-local view's/],
     [['status', 'service/envoy'], /'service\/envoy': expected deployment\/NAME, daemonset\/NAME, statefulset\/NAME or pod\/NAME/],
     [['status', 'deployment/envoy', '-o', 'wide'], /-o: expected json or yaml, got 'wide'/],

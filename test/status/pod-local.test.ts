@@ -39,6 +39,10 @@ test('watch --from src --to out (relative): the state keeps absolute paths, so s
     assert.match(stopped.stdout, /^source \S+ {2}target \S+ {2}watcher pid \d+ \(not running: what follows is what it last recorded\) {2}state updated /m);
     const json = JSON.parse((await runCli(['status', '--to', join(dir, 'out'), '--json'])).stdout) as { watcherRunning: boolean };
     assert.equal(json.watcherRunning, false);
+    // `-o json`, as the workload view and validate take it, is the same JSON.
+    const dashO = await runCli(['status', '--to', join(dir, 'out'), '-o', 'json']);
+    assert.equal(dashO.code, 0, dashO.stderr);
+    assert.deepEqual(JSON.parse(dashO.stdout), json);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -184,7 +184,7 @@ export class Poller {
     const others = [...pending.inFlight].join(', ');
     this.ctx.logger.info(
       { file: pending.file, xdsVersion: pending.version, with: [...pending.inFlight] },
-      `Envoy refused ${pending.file} while ${others} of the same change were still on their way (Envoy applies the files of one change in an order of its own); publishing it again for Envoy to judge now that they are applied`,
+      `Envoy refused ${pending.file} while ${others} of the same change ${pending.inFlight.size === 1 ? 'was still on its way' : 'were still on their way'} (Envoy applies the files of one change in an order of its own); publishing it again for Envoy to judge now that ${pending.inFlight.size === 1 ? 'it is' : 'they are'} applied`,
     );
     const ino = await this.ctx.restore(pending.file, pending.content, pending.ino).catch((err: unknown) => {
       this.ctx.logger.error({ err, file: pending.file }, `could not publish ${pending.file} again`);
