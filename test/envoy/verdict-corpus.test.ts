@@ -311,36 +311,28 @@ test('05-stat-name-not-envoys (RDS): a route configuration named host:port is ju
   }
 });
 
-test('05-stat-name-not-envoys (SDS): a secret named kubernetes://... is judged under the stats Envoy gives it', TIMEOUT, async () => {
-  const spec = (sds: string) => ({ 'envoy.yaml': 'envoy-sds.yaml', 'sds.yaml': sds });
-  const pod = await startCase('05-stat-name-not-envoys', spec('sds-v0.yaml'));
-  const SDS = 'sds.kubernetes_envoy-tls';
-  try {
-    await initial(pod, [{ file: 'sds.yaml', outcome: 'accepted', envoy: SDS }]);
-    await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'tls-cn'), 'cert-A', 'cert A');
-    await step(pod, spec('sds-v1.yaml'), [{ file: 'sds.yaml', outcome: 'accepted', envoy: SDS }]);
-    await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'tls-cn'), 'cert-B', 'cert B');
-    await step(pod, spec('sds-v2-bad.yaml'), [{ file: 'sds.yaml', outcome: 'rejected', envoy: SDS }]);
-    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0, 'tls-cn')]);
-  } finally {
-    await pod.stop();
-  }
-});
-
-test('05-stat-name-not-envoys (SDS), Envoy\'s bootstrap outside the ConfigMap (in the image): the Secret file it names is judged, and a refused one rolled back', TIMEOUT, async () => {
-  const spec = (sds: string) => ({ 'sds.yaml': sds });
-  const pod = await startCase('05-stat-name-not-envoys', spec('sds-v0.yaml'), [], { envoyBootstrap: 'envoy-sds.yaml' });
-  const SDS = 'sds.kubernetes_envoy-tls';
-  try {
-    await initial(pod, [{ file: 'sds.yaml', outcome: 'accepted', envoy: SDS }]);
-    await step(pod, spec('sds-v1.yaml'), [{ file: 'sds.yaml', outcome: 'accepted', envoy: SDS }]);
-    await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'tls-cn'), 'cert-B', 'cert B');
-    await step(pod, spec('sds-v2-bad.yaml'), [{ file: 'sds.yaml', outcome: 'rejected', envoy: SDS }]);
-    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0, 'tls-cn')]);
-  } finally {
-    await pod.stop();
-  }
-});
+// With the bootstrap in the ConfigMap (--bootstrap), and outside it as in an image (Envoy's own -c):
+// then the watcher learns that Envoy reads sds.yaml from its resources' @type alone.
+for (const outside of [false, true]) {
+  const title = outside
+    ? "05-stat-name-not-envoys (SDS), Envoy's bootstrap outside the ConfigMap (in the image): the Secret file it names is judged, and a refused one rolled back"
+    : '05-stat-name-not-envoys (SDS): a secret named kubernetes://... is judged under the stats Envoy gives it';
+  test(title, TIMEOUT, async () => {
+    const spec = (sds: string): ConfigMapSpec => (outside ? { 'sds.yaml': sds } : { 'envoy.yaml': 'envoy-sds.yaml', 'sds.yaml': sds });
+    const pod = await startCase('05-stat-name-not-envoys', spec('sds-v0.yaml'), [], outside ? { envoyBootstrap: 'envoy-sds.yaml' } : {});
+    const SDS = 'sds.kubernetes_envoy-tls';
+    try {
+      await initial(pod, [{ file: 'sds.yaml', outcome: 'accepted', envoy: SDS }]);
+      await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'tls-cn'), 'cert-A', 'cert A');
+      await step(pod, spec('sds-v1.yaml'), [{ file: 'sds.yaml', outcome: 'accepted', envoy: SDS }]);
+      await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'tls-cn'), 'cert-B', 'cert B');
+      await step(pod, spec('sds-v2-bad.yaml'), [{ file: 'sds.yaml', outcome: 'rejected', envoy: SDS }]);
+      await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0, 'tls-cn')]);
+    } finally {
+      await pod.stop();
+    }
+  });
+}
 
 test('06-ecds-file-no-verdict: an ECDS file (config_discovery -> path_config_source) is judged and a refused one rolled back', TIMEOUT, async () => {
   const spec = (ecds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds.yaml', 'ecds.yaml': ecds });
