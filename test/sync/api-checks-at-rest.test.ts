@@ -124,6 +124,23 @@ async function withConnection(api: StandIn, run: (connection: KubeConnection) =>
 
 const quiet = pino({ level: 'silent' });
 
+const ACCEPTED = Buffer.from('resources: []\n');
+
+/** This Pod's last-accepted store writer, reading the store every `storeCheckMs`. */
+function storeWriter(connection: KubeConnection, storeCheckMs: number): LastAcceptedWriter {
+  return new LastAcceptedWriter({
+    connection, namespace: 'ns', configMap: 'envoy-xds', pod: 'p1', logger: quiet, fixCommand: 'rbac',
+    acceptedCopy: () => Promise.resolve(ACCEPTED), storeCheckMs,
+  });
+}
+
+/** Records an accepted lds.yaml and waits until the store holds it; returns the requests seen by then. */
+async function recordAccepted(api: StandIn, writer: LastAcceptedWriter): Promise<number> {
+  writer.record({ file: 'lds.yaml', outcome: 'accepted', sha256: createHash('sha256').update(ACCEPTED).digest('hex'), version: 'v1' });
+  await until('the store written', () => api.store?.data?.['lds.yaml'] === 'resources: []\n');
+  return api.seen.length;
+}
+
 test('--api-check at rest: metadata only, each on a connection of its own closed once answered; the watch holds the only open one; a missed change still means listing again', { timeout: 60_000 }, async () => {
   const api = new StandIn();
   await api.up();
@@ -159,16 +176,9 @@ test('--store-check at rest: the store\'s metadata only, read whole once after i
   const api = new StandIn();
   await api.up();
   await withConnection(api, async (connection) => {
-    const content = Buffer.from('resources: []\n');
-    const sha256 = createHash('sha256').update(content).digest('hex');
-    const writer = new LastAcceptedWriter({
-      connection, namespace: 'ns', configMap: 'envoy-xds', pod: 'p1', logger: quiet, fixCommand: 'rbac',
-      acceptedCopy: () => Promise.resolve(content), storeCheckMs: 100,
-    });
+    const writer = storeWriter(connection, 100);
     try {
-      writer.record({ file: 'lds.yaml', outcome: 'accepted', sha256, version: 'v1' });
-      await until('the store written', () => api.store?.data?.['lds.yaml'] === 'resources: []\n');
-      const written = api.seen.length;
+      const written = await recordAccepted(api, writer);
       await until('8 store checks', () => api.storeReads().filter((s) => api.seen.indexOf(s) >= written).length >= 8);
       const reads = api.storeReads().filter((s) => api.seen.indexOf(s) >= written);
       const whole = reads.filter((s) => !s.accept.includes('PartialObjectMetadata'));
@@ -193,21 +203,14 @@ test('the store check rides on the --api-check\'s connection: one connection per
   const api = new StandIn();
   await api.up();
   await withConnection(api, async (connection) => {
-    const content = Buffer.from('resources: []\n');
-    const sha256 = createHash('sha256').update(content).digest('hex');
-    const writer = new LastAcceptedWriter({
-      connection, namespace: 'ns', configMap: 'envoy-xds', pod: 'p1', logger: quiet, fixCommand: 'rbac',
-      acceptedCopy: () => Promise.resolve(content), storeCheckMs: 300,
-    });
+    const writer = storeWriter(connection, 300);
     const watch = new ConfigMapWatch({
       connection, namespace: 'ns', name: 'envoy-xds', logger: quiet, checkMs: 300, checkTimeoutMs: 2_000,
       companion: writer.storeCheck.carry(), onEvent: () => undefined, onAvailability: () => undefined,
     });
     watch.start();
     try {
-      writer.record({ file: 'lds.yaml', outcome: 'accepted', sha256, version: 'v1' });
-      await until('the store written', () => api.store?.data?.['lds.yaml'] === 'resources: []\n');
-      const written = api.seen.length;
+      const written = await recordAccepted(api, writer);
       const writeSocket = api.seen.at(-1)?.socket;
       const opened = connection.counts?.opened ?? 0;
       const alone = writer.storeCheck.stats.alone;
