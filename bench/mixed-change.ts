@@ -28,7 +28,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bootstrapYaml, freePorts, startEnvoy } from '../test/envoy/envoy.js';
 import type { EnvoyProcess } from '../test/envoy/envoy.js';
-import { cdsYaml, ldsYaml } from '../test/envoy/mixed-change-files.js';
+import { adminLoad, cdsYaml, ldsYaml } from '../test/envoy/mixed-change-files.js';
 import { AtomicWriter } from '../test/sync/harness.js';
 import { buildApp, buildAppAt } from './app.js';
 
@@ -56,17 +56,6 @@ function ask(port: number): Promise<string | undefined> {
   });
 }
 
-/** Keeps `n` full `/stats` requests in flight on Envoy's admin API until the returned stop is called. */
-function adminLoad(envoy: EnvoyProcess, n: number): () => Promise<void> {
-  let stopped = false;
-  const loops = Array.from({ length: n }, async () => {
-    while (!stopped) await envoy.stats().catch(() => undefined);
-  });
-  return async () => {
-    stopped = true;
-    await Promise.all(loops);
-  };
-}
 
 interface RoundResult {
   latencies: number[];

@@ -1,6 +1,8 @@
 // The files of a change that adds a cluster and routes to it from a listener's inline route table
 // (Envoy checks that route against the clusters it has: validate_clusters defaults to true for an
-// inline route_config). Shared by test/envoy/publish-order.test.ts and bench/mixed-change.ts.
+// inline route_config), and the admin load both run it under. Shared by
+// test/envoy/publish-order.test.ts and bench/mixed-change.ts.
+import type { EnvoyProcess } from './envoy.js';
 
 /** One STATIC cluster `name` to 127.0.0.1:`port`, as an item of `resources`. */
 export const clusterYaml = (name: string, port: number): string =>
@@ -33,3 +35,18 @@ export const ldsYaml = (port: number, clusterName: string, change?: number): str
     `        route_config: {virtual_hosts: [{name: all, domains: ["*"], ${change === undefined ? '' : `request_headers_to_add: [{header: {key: x-change, value: "${String(change)}"}}], `}routes: [{match: {prefix: "/"}, route: {cluster: ${clusterName}}}]}]}`,
     '',
   ].join('\n');
+
+/**
+ * Keeps `n` full `/stats` requests in flight on Envoy's admin API (its main thread, where the
+ * file subscriptions' reloads run too) until the returned stop is called.
+ */
+export function adminLoad(envoy: EnvoyProcess, n: number): () => Promise<void> {
+  let stopped = false;
+  const loops = Array.from({ length: n }, async () => {
+    while (!stopped) await envoy.stats().catch(() => undefined);
+  });
+  return async () => {
+    stopped = true;
+    await Promise.all(loops);
+  };
+}

@@ -22,9 +22,8 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { waitFor } from '../sync/harness.js';
-import type { EnvoyProcess } from './envoy.js';
 import { TIMEOUT, running, startPod, verdicts } from './pod.js';
-import { cdsYaml, ldsYaml } from './mixed-change-files.js';
+import { adminLoad, cdsYaml, ldsYaml } from './mixed-change-files.js';
 
 /** Envoy processes, and changes made with each: 20 changes in all. */
 const ENVOYS = 10;
@@ -32,17 +31,6 @@ const CHANGES = 2;
 /** Concurrent admin requests kept in flight during the changes (each a full `/stats`). */
 const LOAD = 2;
 
-/** Keeps `LOAD` full `/stats` requests in flight on Envoy's admin API until the returned stop is called. */
-function loadMainThread(envoy: EnvoyProcess): () => Promise<void> {
-  let stopped = false;
-  const loops = Array.from({ length: LOAD }, async () => {
-    while (!stopped) await envoy.stats().catch(() => undefined);
-  });
-  return async () => {
-    stopped = true;
-    await Promise.all(loops);
-  };
-}
 
 test(`${String(ENVOYS * CHANGES)} changes each adding a cluster and routing to it inline, over ${String(ENVOYS)} Envoy processes under admin load: lds.yaml never refused, every change served`, { timeout: 2 * TIMEOUT.timeout }, async (t: TestContext) => {
   const upstream = createServer((_request, response) => response.end('upstream'));
@@ -76,7 +64,7 @@ async function changesOnOneEnvoy(t: TestContext, upstreamPort: number): Promise<
     const published = () => pod.watcher.logs.filter((line) => line.msg === 'published').map((line) => String(line.file));
     for (let n = 1; n <= CHANGES; n++) {
       const from = published().length;
-      const stopLoad = loadMainThread(envoy);
+      const stopLoad = adminLoad(envoy, LOAD);
       try {
         await pod.writer.write(files(n));
         await waitFor(async () => (await lds()).attempt >= before.attempt + n, `change ${String(n)}: Envoy's LDS update`);
