@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { sha256, versionOf } from '../envoy/version-stamp.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import { configFilesIn } from '../publish/target.js';
+import type { FoundFile } from '../publish/target.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { attribute } from './attribution.js';
 import type { FileFacts } from './attribution.js';
@@ -111,7 +112,15 @@ export function envoyRestarted(
 /** The files of `names` in `targetDir` as published files to judge (none pending): what judgeAgainAfterRestart chose. Never rejects. */
 export async function filesToJudgeAgain(targetDir: string, names: readonly string[], pending: (file: string) => boolean): Promise<PublishedFile[]> {
   const files = await configFilesIn(targetDir).catch(() => []);
-  return files
-    .filter(({ name }) => names.includes(name) && !pending(name))
-    .map(({ name, content, ino, mtimeMs }) => ({ name, sha256: sha256(content), content, version: versionOf(name, content), kind: 'xds' as const, ino, at: performance.now(), publishedAtMs: mtimeMs }));
+  return files.filter(({ name }) => names.includes(name) && !pending(name)).map((found) => foundAsPublished(found, 'xds'));
+}
+
+/**
+ * A file `configFilesIn` found as a published file, judged as found at start (at the watcher's
+ * start: tracker.ts; once a restarted Envoy loaded it: filesToJudgeAgain): its content as published, its
+ * version (`versionOf` unless given), `at` now and its mtime as the publish time; no ConfigMap
+ * (found on disk, not published by a pass of this watcher).
+ */
+export function foundAsPublished(found: FoundFile, kind: PublishedFile['kind'], version = versionOf(found.name, found.content)): PublishedFile {
+  return { name: found.name, sha256: sha256(found.content), content: found.content, version, kind, ino: found.ino, at: performance.now(), publishedAtMs: found.mtimeMs };
 }

@@ -16,14 +16,14 @@ import type { Logger } from 'pino';
 import { EnvoyAdmin } from '../envoy/admin.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { describeAdmin } from '../envoy/subscriptions.js';
-import { sha256, versionOf } from '../envoy/version-stamp.js';
+import { versionOf } from '../envoy/version-stamp.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import { configFilesIn } from '../publish/target.js';
 import type { Holds } from './holds.js';
 import { baselineSource } from './baseline.js';
 import { Conclusions } from './conclude.js';
 import { EnvoyProcesses } from './envoy-process.js';
-import { envoyRestarted, filesToJudgeAgain, judgeAgainAfterRestart } from './envoy-restarted.js';
+import { envoyRestarted, filesToJudgeAgain, foundAsPublished, judgeAgainAfterRestart } from './envoy-restarted.js';
 import type { VerdictOptions } from './options.js';
 import type { SecretFile } from './pending.js';
 import { Poller } from './poll.js';
@@ -117,11 +117,11 @@ export class VerdictTracker {
       }
     }
     const onDisk: PublishedFile[] = [];
-    for (const { name, content, ino, mtimeMs } of await configFilesIn(this.options.targetDir)) {
-      const version = versionOf(name, content);
-      const kind = this.subscriptions.learn(name, content, undefined, version);
-      if (kind === 'bootstrap') this.holds.bootstrap(name);
-      onDisk.push({ name, sha256: sha256(content), content, version, kind, ino, at: performance.now(), publishedAtMs: mtimeMs });
+    for (const found of await configFilesIn(this.options.targetDir)) {
+      const version = versionOf(found.name, found.content);
+      const kind = this.subscriptions.learn(found.name, found.content, undefined, version);
+      if (kind === 'bootstrap') this.holds.bootstrap(found.name);
+      onDisk.push(foundAsPublished(found, kind, version));
     }
     this.setAdmin();
     if (this.admin === undefined) {
