@@ -172,6 +172,11 @@ const SUBSCRIPTION_TYPE: Readonly<Partial<Record<ReferenceType, string>>> = {
   RDS: 'envoy.config.route.v3.RouteConfiguration',
 };
 
+/** The xDS subscription that reads resources of `resourceType` (`envoy.config.cluster.v3.Cluster` → CDS), if one does. */
+export function subscriptionOf(resourceType: string): ReferenceType | undefined {
+  return (Object.keys(SUBSCRIPTION_TYPE) as ReferenceType[]).find((type) => SUBSCRIPTION_TYPE[type] === resourceType);
+}
+
 /**
  * Lower ranks are published first when one ConfigMap change touches several files. `readAs`: the
  * xDS subscriptions that read the file (references.ts types of the ConfigSources naming it, e.g.

@@ -6,23 +6,25 @@
 // file was published with.
 import type { Reference, ReferenceType } from '../envoy/references.js';
 import { findReferences } from '../envoy/references.js';
+import { subscriptionOf } from '../envoy/gate.js';
 import type { AdminAddress } from '../envoy/subscriptions.js';
 import { bootstrapInfo, parseConfig } from '../envoy/subscriptions.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import type { FileFacts } from './attribution.js';
 
 // Without the bootstrap (Envoy's own, outside the ConfigMap), a file's kind is the type of its
-// resources: the first xDS resource @type in it (an HttpConnectionManager's or a TLS context's
-// @type is none of these). A Secret or route file named only by that bootstrap is read all the same.
-const GUESS = /type\.googleapis\.com\/envoy\.(config\.listener\.v3\.Listener|config\.cluster\.v3\.Cluster|config\.route\.v3\.RouteConfiguration|config\.endpoint\.v3\.ClusterLoadAssignment|extensions\.transport_sockets\.tls\.v3\.Secret|config\.core\.v3\.TypedExtensionConfig)\b/;
-const GUESSED_AS: Record<string, ReferenceType> = {
-  'config.listener.v3.Listener': 'LDS',
-  'config.cluster.v3.Cluster': 'CDS',
-  'config.route.v3.RouteConfiguration': 'RDS',
-  'config.endpoint.v3.ClusterLoadAssignment': 'EDS',
-  'extensions.transport_sockets.tls.v3.Secret': 'SDS',
-  'config.core.v3.TypedExtensionConfig': 'ECDS',
-};
+// resources: the first @type in it that an xDS subscription reads (envoy/gate.ts subscriptionOf; an
+// HttpConnectionManager's or a TLS context's @type is none). A Secret or route file named only by
+// that bootstrap is read all the same.
+const TYPE_URL = /type\.googleapis\.com\/([\w.]+)/g;
+
+function guessedType(text: string): ReferenceType | undefined {
+  for (const [, type] of text.matchAll(TYPE_URL)) {
+    const subscription = subscriptionOf(type ?? '');
+    if (subscription !== undefined) return subscription;
+  }
+  return undefined;
+}
 
 /** The xDS types a subscription judges (a `secret-file` is judged through its secret). */
 const XDS_TYPES: readonly ReferenceType[] = ['LDS', 'CDS', 'RDS', 'EDS', 'SDS', 'ECDS'];
@@ -32,7 +34,7 @@ export class SubscriptionMap {
   private readonly declared = new Map<string, Reference[]>();
   private bootstrapFile: string | undefined;
   private bootstrap: { admin: AdminAddress | undefined; adminProblem?: string } | undefined;
-  /** Without a bootstrap: the xDS type guessed from a file's resource @type (GUESS). */
+  /** Without a bootstrap: the xDS type guessed from a file's resource @type (guessedType). */
   private readonly guessed = new Map<string, ReferenceType>();
   /** Every version each file was published with (each names exactly one content). */
   private readonly versions = new Map<string, Set<string>>();
@@ -65,7 +67,7 @@ export class SubscriptionMap {
       }
       return 'bootstrap';
     }
-    const guessed = GUESSED_AS[GUESS.exec(text)?.[1] ?? ''];
+    const guessed = guessedType(text);
     if (guessed === undefined) this.guessed.delete(name);
     else this.guessed.set(name, guessed);
     // Only a file that points at other files declares anything; skip the parse otherwise.
