@@ -171,7 +171,8 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   validateHint?: ValidateHint;
 }> {
   const { ApiSource } = await import('../sync/sources/api-source.js');
-  const { SERVICE_ACCOUNT_DIR, inClusterConnection, kubeconfigConnection, kubeconfigNamespace } = await import('../sync/kube/connection.js');
+  const { SERVICE_ACCOUNT_DIR, inClusterConnection } = await import('../sync/kube/connection.js');
+  const { kubeconfigConnection, kubeconfigNamespace } = await import('../sync/kube/kubeconfig.js');
   const { EventRecorder, Reporters } = await import('../sync/watch/reporters.js');
   const { LastAcceptedWriter } = await import('../sync/last-accepted/writer.js');
   const { acceptedCopy } = await import('../sync/verdict/state.js');
@@ -196,7 +197,9 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   const logger = ctx.logger;
   let connection;
   try {
-    connection = flags.kubeconfig !== undefined && flags.kubeconfig !== '' ? kubeconfigConnection(flags.kubeconfig, { requestTimeoutMs: flags.timeoutMs }) : inClusterConnection(ctx.env, undefined, { requestTimeoutMs: flags.timeoutMs });
+    // Over HTTP/2, --api-check is how long a silent connection waits for a PING, --api-timeout its answer.
+    const options = { requestTimeoutMs: flags.timeoutMs, pingAfterMs: flags.checkMs, pingTimeoutMs: flags.timeoutMs };
+    connection = flags.kubeconfig !== undefined && flags.kubeconfig !== '' ? kubeconfigConnection(flags.kubeconfig, options) : inClusterConnection(ctx.env, undefined, options);
   } catch (err) {
     // Cannot work as declared: say so, and keep the Pod's config current from the volume.
     logger.error({ error: (err as Error).message }, `--source api cannot reach the Kubernetes API (${(err as Error).message}): following the ConfigMap volume only`);

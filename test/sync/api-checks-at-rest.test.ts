@@ -13,7 +13,8 @@ import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { ConfigMapWatch } from '../../src/sync/kube/configmap-watch.js';
-import { kubeconfigConnection, type KubeConnection } from '../../src/sync/kube/connection.js';
+import { type KubeConnection } from '../../src/sync/kube/connection.js';
+import { kubeconfigConnection } from '../../src/sync/kube/kubeconfig.js';
 import { LastAcceptedWriter } from '../../src/sync/last-accepted/writer.js';
 import { loopbackKubeconfig } from './loopback-kubeconfig.js';
 
