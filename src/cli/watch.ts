@@ -48,16 +48,18 @@ accepted version (kept under --to/..envoy-xds-verdict/, see 'status'). Exits 0 o
   --volume-lag D      how far the kubelet's volume may lag the API (default 90s): after a switch
                       to the volume, an unknown volume version is published only this long after
                       the last API version (docs/api-source.md)
-  --api-check D       how often the watch is checked against the apiserver (default 30s): a silent
-                      connection is noticed, a missed change is listed again
-  --api-timeout D     how long a request to the apiserver may go unanswered (default 10s)
+  --api-check D       how soon a silent connection to the apiserver is noticed (default 30s): over
+                      HTTP/2 a PING goes out after this long without a frame; over HTTP/1.1 the
+                      watch is checked this often (a missed change is listed again)
+  --api-timeout D     how long a request or a PING to the apiserver may go unanswered (default 10s)
   --api-retry-max D   the longest wait between attempts while the API fails (default 30s; the
                       first is 0.5s, waits while it is down are at most an eighth of the outage,
                       and a recovery of 10s starts over)
   --store-check D     how often NAME-envoy-xds-accepted is read to put back what this Pod's Envoy
-                      accepted, if the store lost it (default 30s): on the --api-check's connection,
-                      on every check when --api-check is at least 3/4 of it, else every
-                      ceil(store-check / api-check)-th; never later than 1.5 x it
+                      accepted, if the store lost it (default 30s; x 1-1.5): over HTTP/2 on the
+                      watch's connection; over HTTP/1.1 on the --api-check's, on every check when
+                      --api-check is at least 3/4 of it, else every ceil(store-check / api-check)-th;
+                      never later than 1.5 x it
 `;
 
 const MIN_RESYNC_MS = 100;

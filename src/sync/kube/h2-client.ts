@@ -38,6 +38,10 @@ const NO_ALPN = new Set(['ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL', 'ERR_HTT
 
 export class H2Client {
   private session: ClientHttp2Session | undefined;
+  /** Something came from the server on the current connection: its PING waits another pingAfterMs. */
+  private heard: () => void = () => undefined;
+  /** Sends the current connection's PING now (unless one is out). */
+  private pingSoon: (() => void) | undefined;
   /** Set once a handshake proved the server will not speak HTTP/2. */
   refused = false;
   /** Whether some connection has spoken HTTP/2 (a later failure is then no sign of HTTP/1.1 only). */
@@ -65,8 +69,11 @@ export class H2Client {
     // A GOAWAY (the apiserver shutting down, or --goaway-chance): the streams open finish, new ones go on a new connection.
     session.on('goaway', () => { if (this.session === session) this.session = undefined; });
     session.on('close', () => { if (this.session === session) this.session = undefined; });
+    // client-go's ReadIdleTimeout: a PING after pingAfterMs with nothing heard from the server. Only
+    // what the server sends counts (answers, watch events, PING answers): the watcher's own requests
+    // on a silent connection must not put the PING off (Http2Session.setTimeout counts them).
     let pinging = false;
-    session.setTimeout(pingAfterMs, () => {
+    const ping = (): void => {
       if (pinging || session.destroyed) return;
       // A handshake that never finished: nothing to PING.
       if (session.connecting) { session.destroy(new Error(`no TLS handshake within ${String(Math.round(pingAfterMs / 1000))}s`)); return; }
@@ -75,14 +82,19 @@ export class H2Client {
       const timer = setTimeout(() => {
         this.stats.pingTimeouts++;
         session.destroy(new Error(`no answer within ${String(Math.round(pingTimeoutMs / 1000))}s (HTTP/2 PING)`));
-      }, pingTimeoutMs);
+      }, pingTimeoutMs).unref();
       const sent = session.ping((err) => {
         clearTimeout(timer);
         pinging = false;
         if (err !== null) session.destroy(err);
+        else idle.refresh();
       });
-      if (!sent) { clearTimeout(timer); pinging = false; }
-    });
+      if (!sent) { clearTimeout(timer); pinging = false; idle.refresh(); }
+    };
+    const idle = setTimeout(ping, pingAfterMs).unref();
+    this.heard = () => { idle.refresh(); };
+    this.pingSoon = ping;
+    session.on('close', () => { clearTimeout(idle); });
     return session;
   }
 
@@ -91,7 +103,11 @@ export class H2Client {
    * connection reach the stream ('error'); a handshake without h2 rejects as NoHttp2Error.
    */
   stream(headers: OutgoingHttpHeaders, payload?: Buffer): ClientHttp2Stream {
-    const stream = this.open().request(headers, { endStream: payload === undefined });
+    const session = this.open();
+    const heard = this.heard;
+    const stream = session.request(headers, { endStream: payload === undefined });
+    stream.on('response', heard);
+    stream.on('data', heard);
     if (payload !== undefined) stream.end(payload);
     return stream;
   }
@@ -124,6 +140,8 @@ export class H2Client {
           stream.close(constants.NGHTTP2_CANCEL);
           // A connection still in its handshake is silent, not slow: the next request makes a new one.
           if (this.session?.connecting === true) this.reset();
+          // Else ask the connection now whether it is alive, rather than after pingAfterMs.
+          else this.pingNow();
           reject(new Error(`no answer within ${String(Math.round(timeoutMs / 1000))}s`));
         }, timeoutMs);
       };
@@ -134,6 +152,10 @@ export class H2Client {
       stream.on('error', (err: Error) => { clearTimeout(timer); reject(this.explain(err)); });
       stream.on('close', () => { clearTimeout(timer); if (status === 0) reject(this.explain(new Error(`stream closed (code ${String(stream.rstCode)})`))); });
     });
+  }
+
+  private pingNow(): void {
+    this.pingSoon?.();
   }
 
   /** Whether the connection has spoken HTTP/2 (its streams are proven alive by PINGs). */
