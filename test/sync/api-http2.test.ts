@@ -169,7 +169,7 @@ test('over HTTP/2 a connection gone silent (its PING unanswered, however many re
   }
 });
 
-test('a server that speaks only HTTP/1.1: requests fall back to it, and the watch is checked every --api-check', { timeout: 20_000 }, async () => {
+test('a server that speaks only HTTP/1.1: the first request already falls back to it (no failure said), and the watch is checked every --api-check', { timeout: 20_000 }, async () => {
   let lists = 0;
   const server = createHttpsServer({ cert: serving.cert, key: serving.key }, (req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -179,10 +179,11 @@ test('a server that speaks only HTTP/1.1: requests fall back to it, and the watc
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const connection = await connectionTo(`https://127.0.0.1:${String((server.address() as AddressInfo).port)}`);
-  const { watch, events } = watchOf(connection, 200);
+  const { watch, events, problems } = watchOf(connection, 200);
   try {
     watch.start();
     await until('checks at rest', () => watch.stats.checks >= 2);
+    assert.deepEqual(problems, [], 'the first request went over HTTP/1.1 at once: no outage');
     assert.deepEqual(events, ['10']);
     assert.equal(connection.pings?.(), false);
     assert.ok(lists >= 3, `the list and the checks: ${String(lists)}`);

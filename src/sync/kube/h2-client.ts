@@ -36,6 +36,12 @@ export interface H2Answer {
 
 const NO_ALPN = new Set(['ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL', 'ERR_HTTP2_ERROR']);
 
+/** The TLS handshake chose no h2 (the server's `no_application_protocol` alert). */
+function noAlpn(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && NO_ALPN.has(code);
+}
+
 export class H2Client {
   private session: ClientHttp2Session | undefined;
   /** Something came from the server on the current connection: its PING waits another pingAfterMs. */
@@ -63,9 +69,7 @@ export class H2Client {
       if (session.alpnProtocol === 'h2') this.spoken = true;
       if ('isSessionReused' in session.socket && (session.socket as { isSessionReused(): boolean }).isSessionReused()) this.options.counts.resumed++;
     });
-    session.on('error', (err: NodeJS.ErrnoException) => {
-      if (!this.spoken && err.code !== undefined && NO_ALPN.has(err.code)) this.refused = true;
-    });
+    session.on('error', (err: Error) => { if (!this.spoken && noAlpn(err)) this.refused = true; });
     // A GOAWAY (the apiserver shutting down, or --goaway-chance): the streams open finish, new ones go on a new connection.
     session.on('goaway', () => { if (this.session === session) this.session = undefined; });
     session.on('close', () => { if (this.session === session) this.session = undefined; });
@@ -114,6 +118,8 @@ export class H2Client {
 
   /** The error a stream ended with, as the caller should see it. */
   explain(err: Error): Error {
+    // A stream cancelled by the failed handshake may say so before the session does (its cause).
+    if (!this.spoken && (noAlpn(err) || noAlpn(err.cause))) this.refused = true;
     return this.refused ? new NoHttp2Error(`${this.options.server} does not speak HTTP/2: ${err.message}`, { cause: err }) : err;
   }
 
