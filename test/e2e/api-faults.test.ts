@@ -96,9 +96,11 @@ test('(1) a watch connection gone silent (open, nothing forwarded) is noticed, a
     assert.ok(served <= 90_000);
 
     // The whole path silent (a dead load balancer): said within about a minute, volume followed.
+    // (Over HTTP/2 the silent watch connection above was an outage of its own, already said.)
+    const said = new Set(pod.watcher.logs);
     const t0 = performance.now();
     tcp.setMode('stall');
-    const line = await pod.watcher.waitForLog((l) => l.level === WARN && msg(l).startsWith('Kubernetes API unreachable'), 'the stall reported', 90_000);
+    const line = await pod.watcher.waitForLog((l) => !said.has(l) && l.level === WARN && msg(l).startsWith('Kubernetes API unreachable'), 'the stall reported', 90_000);
     figure(`(1) a silent apiserver reported after ${seconds(performance.now() - t0)} s: ${msg(line).slice(0, 120)}`);
     assert.ok(performance.now() - t0 <= 60_000, 'noticed within a minute');
     assert.match(msg(line), /no answer within/);
