@@ -55,6 +55,19 @@ export function retryFromStoreMessage(file: string, version: string | undefined,
   return `Envoy runs ${file} version ${versionText(version)}, the last accepted; now publishing the ConfigMap's version ${versionText(refusedVersion)}, which Envoy refused in Pod ${refusedIn ?? '(unknown)'}, for this Envoy to judge`;
 }
 
+/**
+ * Whether the Envoy that refused `version` of a file may still run `previousVersion`, the last
+ * version accepted, from what its subscriptions report for the file now (`running`: their
+ * `version_text`; undefined when not read). A file subscription changes `version_text` only when
+ * it accepts an update (filesystem_subscription_impl.cc), so one that reports neither version (''
+ * after Envoy restarted and refused the file it loaded from disk at start) has never run the last
+ * accepted version in this process. `version` counts as running: a refusal by a subscription this
+ * edit opened, after the file's own took it.
+ */
+export function runsLastAccepted(running: string | undefined, previousVersion: string | undefined, version: string | undefined): boolean {
+  return running === undefined || previousVersion === undefined || running === previousVersion || running === version;
+}
+
 export function rejectedMessage(opts: {
   file: string;
   version: string | undefined;
@@ -64,12 +77,25 @@ export function rejectedMessage(opts: {
   why: RejectionReason | undefined;
   /** The `validate` of this file of the ConfigMap (validate-hint.ts), said when a schema check sees the refusal. */
   validate?: string;
+  /**
+   * Set when the Envoy that refused does not run `previousVersion` (runsLastAccepted): its process
+   * never loaded it (it started since, and loaded the refused file from disk). `applied` says what
+   * it runs instead (applied.ts appliedSentence, as for a first refusal).
+   */
+  notRunning?: { applied: string };
 }): string {
-  const { file, previousVersion, rolledBack, refusedAt, why, validate } = opts;
+  const { file, previousVersion, rolledBack, refusedAt, why, validate, notRunning } = opts;
   const v = versionText(opts.version);
+  const last = previousVersion ?? 'the last accepted version';
+  const kept = `refused content kept at ${refusedAt ?? '(not kept)'}; fix the ConfigMap${because(why, validate)}`;
+  if (notRunning !== undefined) {
+    return rolledBack
+      ? `Envoy rejected ${file} version ${v}: ${notRunning.applied}, as this Envoy process never loaded the last accepted version ${last}; ${last} is put back on disk for this Envoy to load; ${kept}`
+      : `Envoy rejected ${file} version ${v}: ${notRunning.applied}, as this Envoy process never loaded the last accepted version ${last} (a newer publish replaced the refused file)${because(why, validate)}`;
+  }
   return rolledBack
-    ? `Envoy rejected ${file} version ${v}: it keeps running ${previousVersion ?? 'the last accepted version'}, which is back on disk for the next Envoy start; refused content kept at ${refusedAt ?? '(not kept)'}; fix the ConfigMap${because(why, validate)}`
-    : `Envoy rejected ${file} version ${v}; it keeps running ${previousVersion ?? 'the last accepted version'} (a newer publish replaced the refused file)${because(why, validate)}`;
+    ? `Envoy rejected ${file} version ${v}: it keeps running ${last}, which is back on disk for the next Envoy start; ${kept}`
+    : `Envoy rejected ${file} version ${v}; it keeps running ${last} (a newer publish replaced the refused file)${because(why, validate)}`;
 }
 
 /**

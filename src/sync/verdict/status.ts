@@ -69,12 +69,16 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
   for (const name of await readdir(targetDir)) if (!isReservedName(name)) names.add(name);
 
   const live = new Map<string, string>();
+  let answered = false;
   let adminProblem: string | undefined = state.admin === undefined ? 'the watcher has no admin address' : undefined;
   if (state.admin !== undefined) {
     const prefixes = [...new Set(Object.values(state.files).flatMap((f) => (f.subscriptions ?? []).map((s) => s.statPrefix)))];
     const admin = new EnvoyAdmin(parseAdminAddress(state.admin));
     try {
-      if (prefixes.length > 0) for (const [prefix, stats] of await admin.subscriptionStats(prefixes, opts.timeoutMs ?? 2000)) live.set(prefix, stats.versionText);
+      if (prefixes.length > 0) {
+        for (const [prefix, stats] of await admin.subscriptionStats(prefixes, opts.timeoutMs ?? 2000)) live.set(prefix, stats.versionText);
+        answered = true;
+      }
     } catch (err) {
       adminProblem = `Envoy admin ${state.admin} unreachable: ${(err as Error).message}`;
     } finally {
@@ -97,7 +101,10 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
     const invalid = gate?.ok === false ? { message: gate.error.message, ...(gate.error.line === undefined ? {} : { line: gate.error.line }), ...(gate.error.column === undefined ? {} : { column: gate.error.column }) } : undefined;
     const verdictVersion = recorded?.verdict?.version;
     const verdictEarlier = verdictVersion !== undefined && verdictVersion !== published && verdictVersion !== configMap;
-    const liveVersion = (recorded?.subscriptions ?? []).map((s) => live.get(s.statPrefix)).find((v) => v !== undefined);
+    // Envoy answered without any subscription of the file (a restarted Envoy that has not opened
+    // it): it runs none of it now, whatever an earlier process ran.
+    const subscriptions = recorded?.subscriptions ?? [];
+    const liveVersion = subscriptions.map((s) => live.get(s.statPrefix)).find((v) => v !== undefined) ?? (answered && subscriptions.length > 0 ? '' : undefined);
     const envoy = liveVersion !== undefined
       ? { version: liveVersion, live: true }
       : recorded?.envoy === undefined ? undefined : { version: recorded.envoy.version, live: false, at: recorded.envoy.at };
