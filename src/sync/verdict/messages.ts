@@ -98,12 +98,17 @@ export function rejectedMessage(opts: {
     : `Envoy rejected ${file} version ${v}; it keeps running ${last} (a newer publish replaced the refused file)${because(why, validate)}`;
 }
 
+/** A refused first version, as every form of the verdict says it (log line, Event, `status`). */
+export const REFUSED_FIRST = 'Envoy refused its first version, which stays published: nothing accepted came before it';
+/** The same, in `status`'s CONFIGMAP column. */
+export const REFUSED_FIRST_SHORT = 'refused, stays published: nothing accepted came before it';
+
 /**
  * Envoy refused a file it never accepted a version of: nothing to roll back to. `applied`: what
  * Envoy runs of it (applied.ts appliedSentence, read from Envoy's admin API for LDS and CDS).
  */
 export function firstRefusedMessage(file: string, version: string | undefined, why: RejectionReason | undefined, applied = `Envoy runs WITHOUT the resources of ${file}`, validate?: string): string {
-  return `Envoy REFUSED THE FIRST VERSION of ${file} it saw (${versionText(version)}): ${applied}, and a restarted Envoy will refuse it again; fix the ConfigMap${because(why, validate)}`;
+  return `Envoy REFUSED THE FIRST VERSION of ${file} it saw (${versionText(version)}): it stays published, as nothing accepted came before it to put back; ${applied}, and a restarted Envoy will refuse it again; fix the ConfigMap${because(why, validate)}`;
 }
 
 export function unknownMessage(file: string, version: string | undefined, reason: string | undefined): string {
