@@ -1,6 +1,7 @@
 // What the watcher does when Envoy restarted under it (envoy-process.ts tells): says it once, with
 // what the new Envoy loaded at start (the published files, read from its own version_text), records
-// that as what Envoy runs (none of a file it did not load), and ends what the verdicts kept of the old process (conclude.ts).
+// that as what Envoy runs (none of a file it did not load), and ends what the verdicts kept of the
+// old process (conclude.ts).
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { sha256, versionOf } from '../envoy/version-stamp.js';
