@@ -55,8 +55,9 @@ accepted version (kept under --to/..envoy-xds-verdict/, see 'status'). Exits 0 o
   --api-retry-max D   the longest wait between attempts while the API fails (default 30s; the
                       first is 0.5s, waits while it is down are at most an eighth of the outage,
                       and a recovery of 10s starts over)
-  --store-check D     how often NAME-envoy-xds-accepted is read to put back what this Pod's Envoy
-                      accepted, if the store lost it (default 30s; x 1-1.5): over HTTP/2 on the
+  --store-check D     while this Pod's Envoy holds a refusal, how often NAME-envoy-xds-accepted is
+                      read to put back what Envoy accepted, if the store lost it (each write puts
+                      it back too) (default 30s; x 1-1.5): over HTTP/2 on the
                       watch's connection; over HTTP/1.1 on the --api-check's, on every check when
                       --api-check is at least 3/4 of it, else every ceil(store-check / api-check)-th;
                       never later than 1.5 x it
