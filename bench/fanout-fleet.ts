@@ -6,10 +6,12 @@
 //                 very objects `watch --source api` runs: same requests (the /readyz probe included),
 //                 same backoff and jitter, over HTTP/2 (one connection, its liveness by PINGs, no
 //                 --api-check list); plus, as each real watcher does once its Envoy has judged a
-//                 version, the --store-check read of the last-accepted store from the apiserver's
-//                 cache (src/sync/last-accepted: the StoreCheckTimer the writer runs, with the
-//                 requests of readChangedStore: its metadata, and the whole store when that changed;
-//                 here without the refill logic), a stream on the same connection.
+//                 version and holds a refusal, the --store-check read of the last-accepted store
+//                 from the apiserver's cache (src/sync/last-accepted: the StoreCheckTimer the writer
+//                 runs, with the requests of readChangedStore: its metadata, and the whole store when
+//                 that changed; here without the refill logic), a stream on the same connection.
+//   mode `ours-refused`: as `ours`, with the store read every 30-45 s as while the Pod's Envoy holds a
+//                 refusal (at rest `ours` reads it only then, and this bench's edits are all accepted).
 //   mode `ours-http1`: as `ours` over HTTP/1.1 (as released before HTTP/2): the watch's --api-check
 //                 list every 30 s carries the store read, both on one short-lived connection. The
 //                 `ours-*` variants below are HTTP/1.1 designs too.
@@ -53,7 +55,7 @@ import type { OwnVerdicts } from '../src/sync/last-accepted/changes.js';
 const NO_VERDICTS: ReadonlyMap<string, OwnVerdicts> = new Map();
 
 interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[] }
-type Mode = 'ours' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'ours-http1';
+type Mode = 'ours' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'ours-http1' | 'ours-refused';
 
 const mode = process.argv[2] as Mode;
 const config = JSON.parse(readFileSync(process.argv[3] ?? '', 'utf8')) as FleetConfig;
@@ -101,15 +103,19 @@ function kept(connection: KubeConnection): KubeConnection {
 function ours(kubeconfig: string): Member {
   const member: Member = { lastRv: undefined, available: false, stats: { lists: 0, watches: 0, failures: 0 }, stop: () => Promise.resolve() };
   // `ours` speaks HTTP/2 as the watcher does; the other variants are the HTTP/1.1 designs before it.
-  const own = kubeconfigConnection(kubeconfig, mode === 'ours' ? {} : { http2: false });
+  const own = kubeconfigConnection(kubeconfig, mode === 'ours' || mode === 'ours-refused' ? {} : { http2: false });
   const connection = mode === 'ours-kept' ? kept(own) : own;
   const storePath = `/api/v1/namespaces/${encodeURIComponent(config.namespace)}/configmaps/${encodeURIComponent(lastAcceptedConfigMapName(config.name))}`;
   // What a full read found (no verdicts here: any store read whole counts as complete).
   let complete: CompleteStore | undefined;
   const readStore = (session: Pick<KubeSession, 'request'>): Promise<void> => readChangedStore(session, storePath, complete, NO_VERDICTS)
     .then((read) => { complete = read.complete ?? (read.got === undefined ? complete : undefined); });
-  const store = new StoreCheckTimer({ connection, everyMs: STORE_CHECK_MS, wanted: () => true, check: readStore, onError: () => undefined });
-  const carried = mode === 'ours' || mode === 'ours-sync';
+  // The watcher reads the store at rest only while its Envoy holds a refusal (changes.ts holdsRefusal):
+  // in this bench every edit is accepted, so `ours` reads none; `ours-refused` reads as while one is held
+  // (and the HTTP/1.1 variants as released before, whenever Envoy had judged a version).
+  const store = new StoreCheckTimer({ connection, everyMs: STORE_CHECK_MS, wanted: () => mode !== 'ours', check: readStore, onError: () => undefined });
+  // Over HTTP/1.1 the store read rides on the check's connection (ours-split: not); over HTTP/2 no check comes to carry it.
+  const carried = mode === 'ours-http1' || mode === 'ours-sync';
   const watch = new ConfigMapWatch({
     connection,
     ...(mode === 'ours-rewatch' ? { checkMs: 0, minWatchTimeoutS: 20 } : {}),
