@@ -1,6 +1,6 @@
 // The watcher's one HTTP/2 connection to the apiserver, as client-go has it: the watch, the lists,
 // the store's reads and the Events writes are streams on it, and its liveness is proven by HTTP/2
-// PINGs, not by requests. After `pingAfterMs` with no frame either way a PING goes out; no answer
+// PINGs, not by requests. After `pingAfterMs` with nothing from the server a PING goes out; no answer
 // within `pingTimeoutMs` ends the connection, and every stream on it fails as unreachable (client-go:
 // ReadIdleTimeout 30 s, PingTimeout 15 s, k8s.io/apimachinery/pkg/util/net/http.go). A PING is
 // answered by the apiserver's HTTP/2 layer (golang.org/x/net/http2 server.go processPing): no
@@ -15,7 +15,7 @@ export interface H2ClientOptions {
   /** https://host:port */
   server: string;
   tls: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean };
-  /** A PING after this long (ms) with no frame on the connection. */
+  /** A PING after this long (ms) with nothing from the server (an answer, an event, a PING's answer). */
   pingAfterMs: number;
   /** The PING's answer must come within this long (ms), else the connection ends. */
   pingTimeoutMs: number;
@@ -34,6 +34,8 @@ export interface H2Answer {
   text: string;
 }
 
+// The alert a server without h2 answers an h2-only offer with (Node's and Go's TLS servers alike:
+// measured against node:https); ERR_HTTP2_ERROR for a handshake that chose no protocol at all.
 const NO_ALPN = new Set(['ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL', 'ERR_HTTP2_ERROR']);
 
 /** The TLS handshake chose no h2 (the server's `no_application_protocol` alert). */
