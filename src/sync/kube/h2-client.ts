@@ -34,8 +34,9 @@ export interface H2Answer {
   text: string;
 }
 
-// The alert a server without h2 answers an h2-only offer with (Node's and Go's TLS servers alike:
-// measured against node:https); ERR_HTTP2_ERROR for a handshake that chose no protocol at all.
+// The alert a server without h2 answers an h2-only offer with (RFC 7301 section 3.2; measured
+// against node:https; Go's crypto/tls answers so since Go 1.17); ERR_HTTP2_ERROR for a handshake
+// that chose no protocol at all.
 const NO_ALPN = new Set(['ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL', 'ERR_HTTP2_ERROR']);
 
 /** The TLS handshake chose no h2 (the server's `no_application_protocol` alert). */
