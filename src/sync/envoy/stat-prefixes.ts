@@ -70,10 +70,10 @@ export interface AnsweredBy {
   /** The watcher's serial number of the admin connection (one per TCP or unix socket it opened). */
   connection: number;
   /**
-   * Epoch ms when that Envoy process started: the answer's time minus `/server_info`
-   * `uptime_current_epoch` (whole seconds, computed by Envoy at the request from its start time:
-   * source/server/admin/server_info_handler.cc). Undefined when not read (a connection already
-   * known, or `/server_info` did not answer).
+   * Epoch ms when that Envoy process started: its BootstrapConfigDump's `last_updated` (when it
+   * loaded its bootstrap, to the millisecond, the same on every reading of one process:
+   * admin.ts startedAtFromConfigDump). Undefined when not read (a connection already known, or
+   * the config dump did not answer).
    */
   startedAtMs?: number;
 }

@@ -8,21 +8,19 @@
 // Envoy's facts it relies on:
 // - a kept-alive admin connection dies with the process that accepted it, so answers on one
 //   connection come from one process (envoy/admin.ts numbers the connections);
-// - on a new connection, `/server_info` `uptime_current_epoch` gives when the process started
-//   (computed at the request from its start time, whole seconds: source/server/admin/
-//   server_info_handler.cc): two readings of one process give starts within ~1 s of each other;
+// - on a new connection, the config dump's BootstrapConfigDump `last_updated` gives when the
+//   process loaded its bootstrap (`bootstrap_config_update_time_`, set once at start in
+//   `InstanceBase::initialize`, source/server/server.cc; to the millisecond): every reading of one
+//   process gives the same value, and two processes never share one, however short-lived;
 // - a counter never goes down within a process (Stats::Counter only adds), so a lower
-//   server.dynamic_unknown_fields is another process even when `/server_info` did not answer.
-// Not the `server.uptime` gauge: Envoy sets it only when it flushes its stats (every
-// stats_flush_interval, 5 s by default: InstanceBase::flushStatsInternal → updateServerStats in
-// source/server/server.cc), and it reads 0 until the first flush (measured on 1.40).
+//   server.dynamic_unknown_fields is another process even when the config dump did not answer.
+// Not `/server_info`'s `uptime_current_epoch`: whole seconds computed at the request
+// (source/server/admin/server_info_handler.cc), so a process that ran under ~2 s could not be told
+// from the next, and its body is ~120 KiB (the node's extension list). Not the `server.uptime`
+// gauge: Envoy sets it only when it flushes its stats (every stats_flush_interval, 5 s by default:
+// InstanceBase::flushStatsInternal → updateServerStats in source/server/server.cc), and it reads 0
+// until the first flush (measured on 1.40).
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
-
-/**
- * Starts of one process, as read on two connections, differ by under 1 s plus the answers' trips:
- * further apart, they are two processes.
- */
-export const START_SLACK_MS = 2000;
 
 /** What the watcher knows of the process that answered last. */
 export interface ProcessSeen {
@@ -56,7 +54,7 @@ export function restartOf(seen: ProcessSeen, reading: EnvoyCounters): Restart | 
   }
   if (by === undefined || by.connection === seen.connection) return undefined;
   if (by.startedAtMs === undefined || seen.startedAtMs === undefined) return undefined;
-  if (Math.abs(by.startedAtMs - seen.startedAtMs) <= START_SLACK_MS) return undefined;
+  if (by.startedAtMs === seen.startedAtMs) return undefined;
   return { why: `it started at ${iso(by.startedAtMs)}, the Envoy answering before at ${iso(seen.startedAtMs)}`, ...starts };
 }
 
@@ -125,6 +123,7 @@ export function ignoredUnknownFields(input: { baseline: EnvoyCounters | undefine
   return { ignored, sinceStart: restarted && ignored > 0, reported: { epoch: now.epoch, count: Math.max(already, count) } };
 }
 
+/** To the millisecond: two processes may start within one second. */
 function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+  return new Date(ms).toISOString();
 }
