@@ -48,7 +48,7 @@ export const SUBSCRIPTIONS_FILTER = `(\\.(${SUBSCRIPTION_FIELDS.join('|')}|ssl_c
 export interface EnvoyCounters {
   /** Subscription scope → counters; only scopes that have a `version_text` (a subscription). */
   subscriptions: Map<string, SubscriptionCounters>;
-  /** `server.dynamic_unknown_fields`: fields Envoy ignored in dynamic config (counted once per distinct field). */
+  /** `server.dynamic_unknown_fields`: loads of dynamic config in which Envoy ignored a field (one per load: verdict/unknown-fields.ts). */
   unknownFields: number;
   /** Sum of every `*.ssl_context_update_by_sds`: TLS contexts Envoy rebuilt from a secret (a certificate it took). */
   sslContextUpdates: number;

@@ -85,44 +85,6 @@ export function ofSameProcess(baseline: EnvoyCounters | undefined, now: EnvoyCou
   return baseline === undefined || baseline.epoch === now.epoch ? baseline : undefined;
 }
 
-/** server.dynamic_unknown_fields already said in a verdict, in the process `epoch`. */
-export interface Reported {
-  epoch: number | undefined;
-  count: number;
-}
-
-export interface IgnoredFields {
-  /** What the verdict says Envoy ignored (Envoy's count). */
-  ignored: number;
-  /**
-   * The count is what the process counted since it started (Envoy restarted after the baseline was
-   * read): it may hold fields of the files it loaded at start too.
-   */
-  sinceStart: boolean;
-  /** What is reported after this verdict. */
-  reported: Reported | undefined;
-}
-
-/**
- * The unknown fields an accepted verdict says Envoy ignored, from `now` (undefined: Envoy did not
- * answer) and the publish's `baseline`. What moved since the baseline, or, for a file found at the
- * watcher's start (`atStart`) or when Envoy restarted after the baseline, what the process counted
- * since it started; never more than the process counted beyond what earlier verdicts of the same
- * process said (`reported`), so a count is said once. A restarted Envoy's count starts from zero,
- * and so does what was said of it.
- */
-export function ignoredUnknownFields(input: { baseline: EnvoyCounters | undefined; now: EnvoyCounters | undefined; atStart: boolean; reported: Reported | undefined }): IgnoredFields {
-  const { now, reported } = input;
-  if (now === undefined) return { ignored: 0, sinceStart: false, reported };
-  const count = Math.max(now.unknownFields, 0);
-  const already = reported !== undefined && reported.epoch === now.epoch ? reported.count : 0;
-  const baseline = ofSameProcess(input.baseline, now);
-  const restarted = input.baseline !== undefined && baseline === undefined;
-  const moved = input.atStart || restarted ? count : baseline === undefined ? 0 : Math.max(0, count - baseline.unknownFields);
-  const ignored = Math.min(moved, Math.max(0, count - already));
-  return { ignored, sinceStart: restarted && ignored > 0, reported: { epoch: now.epoch, count: Math.max(already, count) } };
-}
-
 /** To the millisecond: two processes may start within one second. */
 function iso(ms: number): string {
   return new Date(ms).toISOString();

@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { EnvoyAdmin, PROCESS_START_PATH, startedAtFromConfigDump } from '../../../src/sync/envoy/admin.js';
 import type { AnsweredBy, EnvoyCounters } from '../../../src/sync/envoy/stat-prefixes.js';
-import { EnvoyProcesses, ignoredUnknownFields, ofSameProcess, restartOf } from '../../../src/sync/verdict/envoy-process.js';
+import { EnvoyProcesses, ofSameProcess, restartOf } from '../../../src/sync/verdict/envoy-process.js';
+import { ignoredUnknownFields } from '../../../src/sync/verdict/unknown-fields.js';
 import type { ProcessSeen } from '../../../src/sync/verdict/envoy-process.js';
 import { judge } from '../../../src/sync/verdict/judge.js';
 import { judgeAgainAfterRestart, loadedAtStart, restartMessage } from '../../../src/sync/verdict/envoy-restarted.js';
@@ -111,6 +112,22 @@ test('ignoredUnknownFields: a restarted Envoy counts from zero, and so does what
     assert.deepEqual({ ignored: got.ignored, sinceStart: got.sinceStart }, { ignored, sinceStart }, name);
   }
   assert.deepEqual(ignoredUnknownFields({ baseline: reading(0, undefined, 1), now: reading(1, undefined, 1), atStart: false, reported: { epoch: 0, count: 7 } }).reported, { epoch: 1, count: 1 });
+});
+
+test("ignoredUnknownFields: what Envoy counted for the watcher's own rollback is no verdict's (Envoy counts every load of a misspelt file again)", () => {
+  type Row = [string, Parameters<typeof ignoredUnknownFields>[0], number];
+  // Measured on 1.40: a misspelt lds.yaml accepted (1), a refused edit of it (2), the rollback to it (3).
+  const rollback = { epoch: 0, from: 2, to: 3 };
+  const rows: Row[] = [
+    // A file of a later change, published before the refusal was decided, judged after the rollback.
+    ['a verdict whose span holds a rollback: the rollback\'s count left out', { baseline: reading(2, undefined, 0), now: reading(3, undefined, 0), atStart: false, reported: { epoch: 0, count: 1 }, ownReloads: [rollback] }, 0],
+    ['the same, and the file counted one of its own', { baseline: reading(2, undefined, 0), now: reading(4, undefined, 0), atStart: false, reported: { epoch: 0, count: 1 }, ownReloads: [rollback] }, 1],
+    ['the rollback before the baseline: nothing to leave out', { baseline: reading(3, undefined, 0), now: reading(4, undefined, 0), atStart: false, reported: { epoch: 0, count: 1 }, ownReloads: [rollback] }, 1],
+    ['two rollbacks read against one answer (overlapping spans): counted once', { baseline: reading(2, undefined, 0), now: reading(5, undefined, 0), atStart: false, reported: { epoch: 0, count: 1 }, ownReloads: [rollback, { epoch: 0, from: 2, to: 4 }] }, 1],
+    ['a rollback of an older Envoy process: not this one\'s count', { baseline: reading(2, undefined, 1), now: reading(3, undefined, 1), atStart: false, reported: undefined, ownReloads: [rollback] }, 1],
+    ['a file found at start, judged after a rollback', { baseline: undefined, now: reading(3, undefined, 0), atStart: true, reported: undefined, ownReloads: [rollback] }, 2],
+  ];
+  for (const [name, input, ignored] of rows) assert.equal(ignoredUnknownFields(input).ignored, ignored, name);
 });
 
 test('loadedAtStart and the restart line: each file with the version the new Envoy reports, and when that is not the last accepted', () => {
