@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { CONFIG_DIR } from '../inject/names.js';
 import { formatStatus, gatherStatus, NoStateError } from '../sync/verdict/status.js';
+import { REFUSED_FIRST } from '../sync/verdict/messages.js';
 import type { Command } from './context.js';
 import { argsProblem, durationFlag, UsageError } from './context.js';
 import { workloadStatus } from './status-workload.js';
@@ -103,9 +104,9 @@ export const status: Command = async (args, ctx) => {
     const refused = result.files.filter((f) => f.held || f.invalid !== undefined);
     if (refused.length === 0) return 0;
     // A refused FIRST version is itself what is published (there was nothing accepted to go back to).
-    const first = (f: (typeof refused)[number]): boolean => f.held && f.published !== undefined && f.published === f.configMap;
+    const first = (f: (typeof refused)[number]): boolean => f.refusedPublished === true;
     const which = refused
-      .map((f) => `${f.file} (${first(f) ? 'Envoy refused its first version, which stays published: nothing accepted came before it' : f.held ? 'Envoy refused it' : 'the watcher\'s gate refuses it'})`)
+      .map((f) => `${f.file} (${first(f) ? REFUSED_FIRST : f.held ? 'Envoy refused it' : 'the watcher\'s gate refuses it'})`)
       .join(', ');
     const tail = refused.every(first) ? '' : `; the last accepted version stays published${refused.some(first) ? ' where there is one' : ''}`;
     ctx.stderr.write(`envoy-xds-injector status: the ConfigMap's version is refused: ${which}${tail}\n`);

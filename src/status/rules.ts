@@ -88,7 +88,7 @@ export function refusalReason(f: PodLocalFile): string {
 export function judgeFile(want: WantedFile, f: PodLocalFile | undefined, source: PodFacts['source']): FileVerdict {
   const row: FileVerdict = { file: want.file, configMap: want.version, state: 'PENDING' };
   if (f?.published !== undefined) row.published = f.published;
-  if (f?.envoy !== undefined) row.envoy = f.envoy.live ? f.envoy.version : `${f.envoy.version} (last seen)`;
+  if (f?.envoy !== undefined) row.envoy = f.envoy.live ? f.envoy.version : `${f.envoy.version === '' ? '(none)' : f.envoy.version} (last seen)`;
   if (f?.verdict !== undefined) row.lastVerdict = `${f.verdict.outcome}${f.verdict.version === undefined ? '' : ` ${f.verdict.version}`}`;
   // Envoy's warning about the ConfigMap's version (not an earlier one): accepted, fields ignored.
   const ignored = f?.verdict?.outcome === 'accepted' && f.verdict.version === want.version ? (f.verdict.ignoredFields ?? 0) : 0;

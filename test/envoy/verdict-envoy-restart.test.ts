@@ -5,7 +5,9 @@
 // (test/fixtures/cases/envoy-ignores-unknown-field.lds.yaml) is accepted with the fields Envoy
 // counted, even when the old Envoy had counted as many; a refused edit is rolled back and said; and
 // a file published while Envoy was down (no verdict) that the new Envoy refused at start is judged
-// and rolled back once Envoy is back, with no ConfigMap change.
+// and rolled back once Envoy is back, with no ConfigMap change: its line says what that Envoy runs
+// (it never loaded the last accepted version), not that it "keeps running" it, with the validate
+// hint the running Envoy's refusal of the same edit got (docs/sync.md's local recipe, port 70000).
 import { strict as assert } from 'node:assert';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -196,6 +198,64 @@ test('09-duplicate-listener-name after Envoy restarted: the refusal reason the n
     // The new Envoy had refused nothing before: its listener errors are this edit's.
     assert.equal(again.reasonPossiblyEarlier, undefined, String(again.msg));
     assert.doesNotMatch(String(again.msg), /an earlier refused version/);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('the local trial with an Envoy restart: port_value: 70000 refused and rolled back ("keeps running"), the ConfigMap reverted (one line, nothing published), then published while Envoy was down and refused by the restarted Envoy at start: the line says what that Envoy runs and that the last accepted version is put back for it to load, with the same plain validate hint', { timeout: 300_000 }, async () => {
+  const pod = await startCase('04-version-read-as-envoy', spec('lds-v2-float.yaml'), ['--verdict-timeout', '4s']);
+  try {
+    const good = await pod.fixture('lds-v2-float.yaml');
+    const bad = good.replace(`port_value: ${String(pod.ports.P0)}`, 'port_value: 70000');
+    assert.notEqual(bad, good);
+    const write = (lds: string) => pod.writer.write({ 'envoy.yaml': pod.configMap['envoy.yaml'] ?? '', 'lds.yaml': lds });
+    const accepted = await nextVerdict(pod, 'lds.yaml', 0);
+    assert.equal(accepted.outcome, 'accepted');
+    const validate = ` validate ${join(pod.source, 'lds.yaml')} names the field and its line`;
+
+    // A running Envoy refuses the edit: it keeps running the accepted version.
+    await write(bad);
+    const refused = await nextVerdict(pod, 'lds.yaml', 1);
+    assert.equal(refused.outcome, 'rejected', String(refused.msg));
+    assert.equal(refused.rolledBack, true);
+    assert.match(String(refused.msg), new RegExp(`: it keeps running ${String(accepted.xdsVersion).replace(/[.+]/g, '\\$&')}, which is back on disk for the next Envoy start; `));
+    assert.ok(String(refused.msg).endsWith(validate) && !String(refused.msg).includes('if it says'), String(refused.msg));
+
+    // The ConfigMap reverted to the accepted content, which is on disk: one info line, nothing published.
+    const published = () => pod.watcher.logs.filter((l) => l.msg === 'published').length;
+    const publishedBefore = published();
+    await write(good);
+    const back = await pod.watcher.waitForLog((l) => l.event === 'back-to-published', 'the line for the revert');
+    assert.equal(back.level, 30);
+    assert.deepEqual([back.file, back.xdsVersion, back.refusedBy], ['lds.yaml', accepted.xdsVersion, 'envoy']);
+    assert.match(String(back.msg), /^lds\.yaml: the ConfigMap is back to version \S+, which is published \(the last version Envoy accepted, put back after its refusal\): nothing to publish; /);
+    assert.equal(published(), publishedBefore, 'nothing published');
+    assert.equal(verdictLines(pod, 'lds.yaml').length, 2, 'no verdict: nothing reached Envoy');
+    assert.equal((await gatherStatus(pod.target)).files.find((f) => f.file === 'lds.yaml')?.held, false, 'the hold ended');
+
+    // Envoy dies (OOMKilled); the refused edit is published while it is down; the kubelet starts it again.
+    const down = envoyOf(pod);
+    process.kill(-down.process.pid, 'SIGKILL');
+    await down.process.exited;
+    pod.envoy = undefined;
+    await write(bad);
+    assert.equal((await nextVerdict(pod, 'lds.yaml', 2)).outcome, 'unknown');
+    const envoy = await pod.startEnvoy();
+    const atStart = await subscriptionCounters(envoy, LDS);
+    assert.deepEqual([atStart.versionText, atStart.refused], ['', 1], 'the new Envoy refused lds.yaml at start and runs no version of it');
+    const again = await nextVerdict(pod, 'lds.yaml', 3, 60_000);
+    assert.equal(again.outcome, 'rejected', String(again.msg));
+    assert.equal(again.rolledBack, true);
+    const msg = String(again.msg);
+    assert.doesNotMatch(msg, /keeps running/, 'the restarted Envoy never ran the last accepted version');
+    const last = String(accepted.xdsVersion).replace(/[.+]/g, '\\$&');
+    assert.match(msg, new RegExp(`: Envoy runs none of the 1 listener of lds\\.yaml, as this Envoy process never loaded the last accepted version ${last}; ${last} is put back on disk for this Envoy to load; `), msg);
+    // Envoy reports the same facts as for the running Envoy's refusal (update_rejected, no listener error state): the same hint.
+    assert.ok(msg.endsWith(validate) && !msg.includes('if it says'), msg);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v2', 'the restarted Envoy loads the last accepted version put back');
+    const row = await statusRow(pod, again);
+    assert.deepEqual(row.envoy, { version: accepted.xdsVersion, live: true });
   } finally {
     await pod.stop();
   }

@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { parseConfig } from '../../src/sync/envoy/subscriptions.js';
 import type { Verdict } from '../../src/sync/verdict/verdict.js';
 import { runWatch } from '../../src/sync/watch/run-watch.js';
+import { verdictOccurrence } from '../../src/sync/watch/reporters.js';
 import { sha256, stampVersion } from '../../src/sync/envoy/version-stamp.js';
 import { bootstrapYaml, freePorts, ldsYaml, rdsYaml, startEnvoy } from './envoy.js';
 import { READY, TIMEOUT, refusedLds, running, startPod, verdicts } from './pod.js';
@@ -147,6 +148,31 @@ test('the first version Envoy ever sees is refused: the verdict says so loudly',
     assert.equal(verdict.level, 60);
     assert.match(String(verdict.msg), /REFUSED THE FIRST VERSION of lds\.yaml/);
     assert.equal(await (running(pod)).get(pod.port), undefined);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('a first version Envoy refuses on a proto constraint (port_value: 70000): it stays published, and the line, its Event and status say so (not "held back"); the validate hint is the plain one, as Envoy, with no dynamic listener at all, reports no listener error', TIMEOUT, async () => {
+  const pod = await startPod({ lds: (port) => ldsYaml({ port, body: 'v1' }).replace(`port_value: ${String(port)}`, 'port_value: 70000') });
+  try {
+    const verdict = await pod.watcher.waitForLog((l) => l.event === 'verdict', 'verdict on the initial file');
+    assert.equal(verdict.outcome, 'rejected', String(verdict.msg));
+    assert.equal(verdict.rolledBack, false);
+    const counters = (verdict.counters as Record<string, { rejected: number }>)['listener_manager.lds'];
+    assert.equal(counters?.rejected, 1, 'a proto constraint is update_rejected, with no listener error state');
+    // Envoy's own answer: no dynamic listener, no error state.
+    assert.deepEqual(JSON.parse(await (await fetch(`${running(pod).adminUrl}/config_dump?resource=dynamic_listeners`)).text()), {});
+    const msg = String(verdict.msg);
+    assert.match(msg, /^Envoy REFUSED THE FIRST VERSION of lds\.yaml it saw \([^)]+\): it stays published, as nothing accepted came before it to put back; Envoy runs none of the 1 listener of lds\.yaml, /);
+    assert.ok(msg.endsWith(` validate ${join(pod.source, 'lds.yaml')} names the field and its line`) && !msg.includes('if it says'), msg);
+    assert.equal(await readFile(join(pod.target, 'lds.yaml'), 'utf8').then((text) => text.includes('port_value: 70000')), true, 'the refused file stays published');
+    assert.match(verdictOccurrence({ file: 'lds.yaml', version: String(verdict.xdsVersion), outcome: 'rejected', rolledBack: false, message: msg }).message, /: Envoy REFUSED THE FIRST VERSION of lds\.yaml it saw \([^)]+\): it stays published, /);
+    const status = await runCli(['status', '--to', pod.target]);
+    assert.equal(status.code, 1);
+    assert.match(status.stdout, /^lds\.yaml +\S+ \(refused, stays published: nothing accepted came before it\) /m, status.stdout);
+    assert.doesNotMatch(status.stdout, /held back/, status.stdout);
+    assert.match(status.stderr, /lds\.yaml \(Envoy refused its first version, which stays published: nothing accepted came before it\)/);
   } finally {
     await pod.stop();
   }

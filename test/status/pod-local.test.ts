@@ -103,6 +103,11 @@ test('a refused FIRST version (published at start, nothing accepted before it): 
     const r = await runCli(['status', '--to', out]);
     assert.equal(r.code, 1, r.stderr);
     assert.equal(r.stderr, 'envoy-xds-injector status: the ConfigMap\'s version is refused: lds.yaml (Envoy refused its first version, which stays published: nothing accepted came before it)\n');
+    // The row says the same: nothing is held back, the refused version is what is published.
+    assert.match(r.stdout, /^lds\.yaml +sha256:[0-9a-f]{12} \(refused, stays published: nothing accepted came before it\) +sha256:[0-9a-f]{12} /m, r.stdout);
+    assert.doesNotMatch(r.stdout, /held back/, r.stdout);
+    const json = JSON.parse((await runCli(['status', '--to', out, '--json'])).stdout) as { files: { held: boolean; refusedPublished?: boolean }[] };
+    assert.deepEqual([json.files[0]?.held, json.files[0]?.refusedPublished], [true, true]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

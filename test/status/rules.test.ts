@@ -143,3 +143,10 @@ test('status rules: the workload is its worst Pod; no Pods is UNKNOWN', () => {
   assert.equal(workloadState([]), 'UNKNOWN');
   assert.deepEqual(countStates(s('SYNCED', 'PENDING', 'SYNCED', 'FAILED')), { SYNCED: 2, PENDING: 1, REJECTED: 0, FAILED: 1, UNKNOWN: 0 });
 });
+
+test('ENVOY RUNS in the workload view: the last seen version, and (none) when the watcher last saw Envoy run none of the file (after a restart that did not load it)', () => {
+  const row = (envoy: PodLocalFile['envoy']) => judgePod(facts({ local: local({ configMap: V2, published: V2, envoy }, { adminProblem: 'unreachable' }) })).files.find((f) => f.file === 'lds.yaml')?.envoy;
+  assert.equal(row({ version: V1, live: false, at }), `${V1} (last seen)`);
+  assert.equal(row({ version: '', live: false, at }), '(none) (last seen)');
+  assert.equal(row({ version: '', live: true }), '');
+});

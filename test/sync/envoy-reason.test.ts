@@ -2,6 +2,7 @@
 // What Envoy reports in each case is tested against the real Envoy in test/envoy/verdict-reason.test.ts.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
+import { parseListenerErrors } from '../../src/sync/envoy/admin.js';
 import { REASON_MAX_CHARS, bound, envoyLogLine, rejectionReason } from '../../src/sync/envoy/rejection-reason.js';
 import { EVENT_MESSAGE_MAX } from '../../src/sync/kube/pod-events.js';
 import { verdictOccurrence } from '../../src/sync/watch/reporters.js';
@@ -124,4 +125,25 @@ test('a refusal a schema check sees points at validate, in one line; one no sche
   assert.ok(dup.endsWith('. Envoy says: duplicate listener listener_0 found'), dup);
   const built = rejectedMessage({ ...base, why: rejectionReason({ type: 'LDS', kind: 'rejected', path: '/t/lds.yaml', publishedAtMs: PUBLISHED, errors: [{ name: 'listener_0', details: build, at: PUBLISHED + 3 }] }) });
   assert.doesNotMatch(built, /validate/);
+});
+
+test("Envoy's listener error states as its config dump gives them: none when it has no dynamic listener at all ({}), as after refusing its first LDS file at start", () => {
+  const cases: { name: string; body: string; want: ReturnType<typeof parseListenerErrors> | 'throws' }[] = [
+    // Envoy 1.40 with no dynamic listener (its first lds.yaml refused at start, port_value: 70000): an empty dump.
+    { name: 'no dynamic listener', body: '{}\n', want: [] },
+    { name: 'a running listener, no error', body: JSON.stringify({ configs: [{ '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump.DynamicListener', name: 'listener_0' }] }), want: [] },
+    {
+      name: "a named error and the LDS API's unnamed copy",
+      body: JSON.stringify({ configs: [{ name: 'listener_0', error_state: { details: build, last_update_attempt: '2026-11-30T15:00:00.003Z' } }, { error_state: { details: build } }] }),
+      want: [{ name: 'listener_0', details: build, at: PUBLISHED + 3 }, { details: build }],
+    },
+    { name: 'not a config dump', body: '"dynamic_listeners not found in config dump"', want: 'throws' },
+    { name: 'configs not a list', body: '{"configs": 3}', want: 'throws' },
+  ];
+  for (const c of cases) {
+    if (c.want === 'throws') assert.throws(() => parseListenerErrors(c.body), /config dump/, c.name);
+    else assert.deepEqual(parseListenerErrors(c.body), c.want, c.name);
+  }
+  // So a proto constraint refused at start (no error state) gets the plain validate hint, as it does in a running Envoy.
+  assert.equal(rejectionReason({ type: 'LDS', kind: 'rejected', path: '/x/l.yaml', publishedAtMs: PUBLISHED, errors: parseListenerErrors('{}') }).schema, 'sees');
 });

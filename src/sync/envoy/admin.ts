@@ -53,6 +53,31 @@ export interface DynamicResource {
   version: string;
 }
 
+/**
+ * The `error_state` of every dynamic listener in a `/config_dump?resource=dynamic_listeners` body
+ * (ListenersConfigDump, envoy/admin/v3/config_dump_shared.proto): `details`, and the listener's
+ * `name` and `last_update_attempt` when Envoy sets them. Envoy lists every error state among the
+ * dynamic listeners, a listener it only refused included (ListenerManagerImpl::dumpListenerConfigs,
+ * source/common/listener_manager/listener_manager_impl.cc), so an Envoy with no dynamic listener
+ * has none: it answers `{}` (an empty `configs` is left out of the JSON;
+ * ConfigDumpHandler::addResourceToDump, source/server/admin/config_dump_handler.cc), as an Envoy
+ * that refused its first LDS file at start does. Throws on a body that is not a config dump.
+ */
+export function parseListenerErrors(body: string): ListenerError[] {
+  const dump = JSON.parse(body) as { configs?: { name?: string; error_state?: { details?: string; last_update_attempt?: string } }[] } | null;
+  if (dump === null || typeof dump !== 'object') throw new Error(`envoy admin /config_dump: not a config dump: ${body.slice(0, 200)}`);
+  if (dump.configs === undefined) return [];
+  if (!Array.isArray(dump.configs)) throw new Error(`envoy admin /config_dump: not a config dump (configs is no list): ${body.slice(0, 200)}`);
+  const out: ListenerError[] = [];
+  for (const entry of dump.configs) {
+    const details = entry.error_state?.details;
+    if (details === undefined || details === '') continue;
+    const at = entry.error_state?.last_update_attempt === undefined ? NaN : Date.parse(entry.error_state.last_update_attempt);
+    out.push({ ...(entry.name === undefined || entry.name === '' ? {} : { name: entry.name }), details, ...(Number.isNaN(at) ? {} : { at }) });
+  }
+  return out;
+}
+
 const FIELDS = ['version_text', 'update_success', 'update_rejected', 'update_failure', 'update_attempt'] as const;
 
 export class EnvoyAdmin {
@@ -144,23 +169,12 @@ export class EnvoyAdmin {
   }
 
   /**
-   * The `error_state` of every dynamic listener (ListenersConfigDump, envoy/admin/v3/config_dump_shared.proto):
-   * `details`, and the listener's `name` and `last_update_attempt` when Envoy sets them. The
-   * `mask` keeps the answer small (no `failed_configuration`, no listener configs).
-   * Rejects like `subscriptionStats`, and on a body that is not a config dump.
+   * The `error_state` of every dynamic listener (parseListenerErrors). The `mask` keeps the answer
+   * small (no `failed_configuration`, no listener configs). Rejects like `subscriptionStats`, and
+   * on a body that is not a config dump.
    */
   async listenerErrors(timeoutMs: number): Promise<ListenerError[]> {
-    const body = await this.get('/config_dump?resource=dynamic_listeners&mask=name,error_state.details,error_state.last_update_attempt', timeoutMs);
-    const dump = JSON.parse(body) as { configs?: { name?: string; error_state?: { details?: string; last_update_attempt?: string } }[] };
-    if (!Array.isArray(dump.configs)) throw new Error(`envoy admin /config_dump: no configs in ${body.slice(0, 200)}`);
-    const out: ListenerError[] = [];
-    for (const entry of dump.configs) {
-      const details = entry.error_state?.details;
-      if (details === undefined || details === '') continue;
-      const at = entry.error_state?.last_update_attempt === undefined ? NaN : Date.parse(entry.error_state.last_update_attempt);
-      out.push({ ...(entry.name === undefined || entry.name === '' ? {} : { name: entry.name }), details, ...(Number.isNaN(at) ? {} : { at }) });
-    }
-    return out;
+    return parseListenerErrors(await this.get('/config_dump?resource=dynamic_listeners&mask=name,error_state.details,error_state.last_update_attempt', timeoutMs));
   }
 
   /**

@@ -1,8 +1,9 @@
 // What a pass logs about the files it renamed. Logged once the last of them is renamed: the renames
 // follow one another with nothing in between (a log line between two renames delayed the second by
-// 0.05-0.1 ms, bench:sync small). And the published files the ConfigMap no longer has.
+// 0.05-0.1 ms, bench:sync small). And the published files the ConfigMap no longer has, the files
+// the gate refuses, and the ConfigMap's return to what is published after a refusal.
 import type { Logger } from 'pino';
-import type { FileKind } from '../envoy/gate.js';
+import type { FileKind, ValidationError } from '../envoy/gate.js';
 import type { Snapshot } from '../volume/snapshot.js';
 
 export interface RenamedFile {
@@ -69,4 +70,40 @@ export function logSkipped(logger: Logger, snapshot: Snapshot, sourceDir: string
     reported.add(name);
     logger.warn({ file: name, link }, `key ${name} is a symlink to ${link}, outside the ConfigMap volume ${sourceDir}: not published`);
   }
+}
+
+/** Logs the gate's refusal of `error.file` once per refused content (`reported`: file → sha256 last said). */
+export function logRejection(logger: Logger, error: ValidationError, digest: string, keptPrevious: boolean, reported: Map<string, string>): void {
+  if (reported.get(error.file) === digest) return;
+  reported.set(error.file, digest);
+  const where = error.line === undefined ? error.file : `${error.file}:${error.line}${error.column === undefined ? '' : `:${error.column}`}`;
+  logger.error(
+    { file: error.file, line: error.line, column: error.column, error: error.message, sha256: digest.slice(0, 12) },
+    `rejected ${where}: ${error.message}; ${keptPrevious ? 'the last good version stays published' : 'nothing published for this file'}`,
+  );
+}
+
+/**
+ * A key whose content was refused (by Envoy, and held back; or by the gate, never published) is
+ * back to the content published (the ConfigMap reverted): nothing is published, and the refusal
+ * no longer holds.
+ */
+export interface BackToPublished {
+  name: string;
+  /** The version of what is published (as Envoy reports it). */
+  version: string | undefined;
+  refused: 'envoy' | 'gate';
+}
+
+/** The sentence for a key back to what is published (BackToPublished). */
+export function backToPublishedMessage(file: BackToPublished): string {
+  const v = file.version ?? '(no version_info)';
+  return file.refused === 'envoy'
+    ? `${file.name}: the ConfigMap is back to version ${v}, which is published (the last version Envoy accepted, put back after its refusal): nothing to publish; the refused version is no longer held back`
+    : `${file.name}: the ConfigMap is back to version ${v}, which is published (the watcher's gate refused the one in between, which was never published): nothing to publish`;
+}
+
+/** One info line per key back to what is published. */
+export function logBackToPublished(logger: Logger, files: readonly BackToPublished[]): void {
+  for (const file of files) logger.info({ event: 'back-to-published', file: file.name, xdsVersion: file.version, refusedBy: file.refused }, backToPublishedMessage(file));
 }

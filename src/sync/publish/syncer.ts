@@ -7,7 +7,8 @@ import { readSnapshot } from '../volume/snapshot.js';
 import type { Snapshot } from '../volume/snapshot.js';
 import { TargetDirectory } from './target.js';
 import type { Reference } from '../envoy/references.js';
-import { logPublished, logRemoved, logSkipped } from './published-log.js';
+import { logBackToPublished, logPublished, logRejection, logRemoved, logSkipped } from './published-log.js';
+import type { BackToPublished } from './published-log.js';
 import { fileReferences, publishPlan } from './reference-order.js';
 import { addsResources } from './rename-waits.js';
 import { GateMemo } from './gate-memo.js';
@@ -27,6 +28,8 @@ export interface SyncerOptions {
   hold?: (name: string, contentSha256: string, configMap: ReadonlyMap<string, string>) => boolean;
   /** Whether anything is held now (else the gate judges only the files that changed). */
   holding?: () => boolean;
+  /** `watch`: whether content Envoy refused is held for `name` now (asked before `hold`). */
+  held?: (name: string) => boolean;
 }
 
 /** A file the syncer just renamed into the target (what Envoy's verdict judges, verdict/tracker.ts). */
@@ -195,6 +198,7 @@ export class Syncer {
     // goes out with the first changed file, so Envoy answers while the rest is validated and staged
     // (it took 2-4 ms, the largest part of a small change's way to Envoy, when awaited after them).
     let beforeRenames: Promise<void> | undefined;
+    const back: BackToPublished[] = [];
     for (const [name, source] of snapshot.files) {
       const sourceDigest = configMap.get(name) ?? sha256(source);
       // The version Envoy reports back (see envoy/version-stamp.ts): one line added, or the source as is.
@@ -209,8 +213,10 @@ export class Syncer {
       }
       const digest = memo.sha256;
       const current = await this.target.compare(name, () => stamp().content, digest);
+      const refused = this.options.held?.(name) === true ? 'envoy' : this.reportedRejections.has(name) ? 'gate' : undefined;
       const held = this.options.hold?.(name, digest, seen) === true; // asked every pass: other content releases it
       if (current === 'same' || held) {
+        if (current === 'same' && !held && refused !== undefined) back.push({ name, version: memo.version, refused });
         this.reportedRejections.delete(name);
         continue;
       }
@@ -221,7 +227,7 @@ export class Syncer {
       if (!validation.ok) {
         result.rejected.push(validation.error);
         if (current === 'absent') result.missing.push(name);
-        this.reportRejection(validation.error, digest, current !== 'absent');
+        logRejection(this.logger, validation.error, digest, current !== 'absent', this.reportedRejections);
         continue;
       }
       this.reportedRejections.delete(name);
@@ -263,6 +269,7 @@ export class Syncer {
       this.namesPublished.set(change.name, new Set(change.kind.type === 'xds' ? change.kind.resourceNames : undefined));
     }
     result.published.push(...renamed.map((change) => change.name));
+    logBackToPublished(this.logger, back);
     logPublished(this.logger, renamed, snapshot, this.options.warnOnBootstrapChange);
     if (changes.length > 0) await this.target.syncDirectory();
     if (published.length > 0) this.publishedListener?.(published);
@@ -286,13 +293,4 @@ export class Syncer {
     return publishPlan(changes, references, (change) => addsResources(this.namesPublished.get(change.name), change.kind));
   }
 
-  private reportRejection(error: ValidationError, digest: string, keptPrevious: boolean): void {
-    if (this.reportedRejections.get(error.file) === digest) return;
-    this.reportedRejections.set(error.file, digest);
-    const where = error.line === undefined ? error.file : `${error.file}:${error.line}${error.column === undefined ? '' : `:${error.column}`}`;
-    this.logger.error(
-      { file: error.file, line: error.line, column: error.column, error: error.message, sha256: digest.slice(0, 12) },
-      `rejected ${where}: ${error.message}; ${keptPrevious ? 'the last good version stays published' : 'nothing published for this file'}`,
-    );
-  }
 }

@@ -12,7 +12,7 @@ import type { Holds } from './holds.js';
 import { ignoredUnknownFields } from './unknown-fields.js';
 import type { OwnReload, Reported } from './unknown-fields.js';
 import type { Judgement } from './judge.js';
-import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, unknownMessage } from './messages.js';
+import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, runsLastAccepted, unknownMessage } from './messages.js';
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
@@ -170,20 +170,26 @@ export class Conclusions {
       const accepted = await acceptedCopy(targetDir, file);
       const refusedAt = kept ? refusedPath(targetDir, file) : undefined;
       entry.refused = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at };
+      // LDS and CDS keep the resources of a refused update that succeeded: say what Envoy runs (applied.ts).
+      const applied = async (): Promise<string> => {
+        const type = own.map(subscriptionType).find((t) => t !== undefined) ?? (judgement?.outcome === 'rejected' && judgement.created === undefined ? subscriptionType(judgement.subscription) : undefined);
+        const read = pending.secret === undefined ? await readApplied(this.ctx.admin(), type, pending.content, version, REQUEST_TIMEOUT_MS) : { kind: 'not-known' as const };
+        return appliedSentence(file, read);
+      };
       if (accepted !== undefined) {
+        // What an Envoy that never ran the last accepted version runs instead is read before the
+        // rollback's rename makes it load that one.
+        const notRunning = runsLastAccepted(running, previousVersion, version) ? undefined : { applied: await applied() };
         rolledBack = (await this.ctx.options.restore(file, accepted, pending.ino).catch((err: unknown) => {
           logger.error({ err, file }, `could not put the last accepted version of ${file} back`);
           return undefined;
         })) !== undefined;
         holds.hold(file, pending.sha256, false, pending.names, pending.configMap);
         if (rolledBack) await this.ownReload(envoy);
-        message = rejectedMessage({ file, version, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file) });
+        message = rejectedMessage({ file, version, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), ...(notRunning === undefined ? {} : { notRunning }) });
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
-        // LDS and CDS keep the resources of a refused update that succeeded: say what Envoy runs (applied.ts).
-        const type = own.map(subscriptionType).find((t) => t !== undefined) ?? (judgement?.outcome === 'rejected' && judgement.created === undefined ? subscriptionType(judgement.subscription) : undefined);
-        const applied = pending.secret === undefined ? await readApplied(this.ctx.admin(), type, pending.content, version, REQUEST_TIMEOUT_MS) : { kind: 'not-known' as const };
-        message = firstRefusedMessage(file, version, why, appliedSentence(file, applied), this.validateHint(file));
+        message = firstRefusedMessage(file, version, why, await applied(), this.validateHint(file));
         logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       }
     } else {

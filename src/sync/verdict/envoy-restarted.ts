@@ -1,6 +1,7 @@
 // What the watcher does when Envoy restarted under it (envoy-process.ts tells): says it once, with
 // what the new Envoy loaded at start (the published files, read from its own version_text), records
-// that as what Envoy runs, and ends what the verdicts kept of the old process (conclude.ts).
+// that as what Envoy runs (none of a file it did not load), and ends what the verdicts kept of the
+// old process (conclude.ts).
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { sha256, versionOf } from '../envoy/version-stamp.js';
@@ -88,9 +89,10 @@ export function envoyRestarted(
   const { state } = ctx;
   const loaded = loadedAtStart(reading, ctx.files, (file) => state.files[file]?.accepted?.version);
   const at = new Date().toISOString();
+  // What this process runs of each file, none ('') included: what the old one ran ended with it.
   for (const { file, version } of loaded) {
     const entry = state.files[file];
-    if (entry !== undefined && version !== '') entry.envoy = { version, at };
+    if (entry !== undefined) entry.envoy = { version, at };
   }
   ctx.conclusions.envoyRestarted(loaded.map((l) => l.file));
   const again = judgeAgainAfterRestart(state, ctx.pending);

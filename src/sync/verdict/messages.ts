@@ -55,6 +55,19 @@ export function retryFromStoreMessage(file: string, version: string | undefined,
   return `Envoy runs ${file} version ${versionText(version)}, the last accepted; now publishing the ConfigMap's version ${versionText(refusedVersion)}, which Envoy refused in Pod ${refusedIn ?? '(unknown)'}, for this Envoy to judge`;
 }
 
+/**
+ * Whether the Envoy that refused `version` of a file may still run `previousVersion`, the last
+ * version accepted, from what its subscriptions report for the file now (`running`: their
+ * `version_text`; undefined when not read). A file subscription changes `version_text` only when
+ * it accepts an update (filesystem_subscription_impl.cc), so one that reports neither version (''
+ * after Envoy restarted and refused the file it loaded from disk at start) has never run the last
+ * accepted version in this process. `version` counts as running: a refusal by a subscription this
+ * edit opened, after the file's own took it.
+ */
+export function runsLastAccepted(running: string | undefined, previousVersion: string | undefined, version: string | undefined): boolean {
+  return running === undefined || previousVersion === undefined || running === previousVersion || running === version;
+}
+
 export function rejectedMessage(opts: {
   file: string;
   version: string | undefined;
@@ -64,20 +77,38 @@ export function rejectedMessage(opts: {
   why: RejectionReason | undefined;
   /** The `validate` of this file of the ConfigMap (validate-hint.ts), said when a schema check sees the refusal. */
   validate?: string;
+  /**
+   * Set when the Envoy that refused does not run `previousVersion` (runsLastAccepted): its process
+   * never loaded it (it started since, and loaded the refused file from disk). `applied` says what
+   * it runs instead (applied.ts appliedSentence, as for a first refusal).
+   */
+  notRunning?: { applied: string };
 }): string {
-  const { file, previousVersion, rolledBack, refusedAt, why, validate } = opts;
+  const { file, previousVersion, rolledBack, refusedAt, why, validate, notRunning } = opts;
   const v = versionText(opts.version);
+  const last = previousVersion ?? 'the last accepted version';
+  const kept = `refused content kept at ${refusedAt ?? '(not kept)'}; fix the ConfigMap${because(why, validate)}`;
+  if (notRunning !== undefined) {
+    return rolledBack
+      ? `Envoy rejected ${file} version ${v}: ${notRunning.applied}, as this Envoy process never loaded the last accepted version ${last}; ${last} is put back on disk for this Envoy to load; ${kept}`
+      : `Envoy rejected ${file} version ${v}: ${notRunning.applied}, as this Envoy process never loaded the last accepted version ${last} (a newer publish replaced the refused file)${because(why, validate)}`;
+  }
   return rolledBack
-    ? `Envoy rejected ${file} version ${v}: it keeps running ${previousVersion ?? 'the last accepted version'}, which is back on disk for the next Envoy start; refused content kept at ${refusedAt ?? '(not kept)'}; fix the ConfigMap${because(why, validate)}`
-    : `Envoy rejected ${file} version ${v}; it keeps running ${previousVersion ?? 'the last accepted version'} (a newer publish replaced the refused file)${because(why, validate)}`;
+    ? `Envoy rejected ${file} version ${v}: it keeps running ${last}, which is back on disk for the next Envoy start; ${kept}`
+    : `Envoy rejected ${file} version ${v}; it keeps running ${last} (a newer publish replaced the refused file)${because(why, validate)}`;
 }
+
+/** A refused first version, as every form of the verdict says it (log line, Event, `status`). */
+export const REFUSED_FIRST = 'Envoy refused its first version, which stays published: nothing accepted came before it';
+/** The same, in `status`'s CONFIGMAP column. */
+export const REFUSED_FIRST_SHORT = 'refused, stays published: nothing accepted came before it';
 
 /**
  * Envoy refused a file it never accepted a version of: nothing to roll back to. `applied`: what
  * Envoy runs of it (applied.ts appliedSentence, read from Envoy's admin API for LDS and CDS).
  */
 export function firstRefusedMessage(file: string, version: string | undefined, why: RejectionReason | undefined, applied = `Envoy runs WITHOUT the resources of ${file}`, validate?: string): string {
-  return `Envoy REFUSED THE FIRST VERSION of ${file} it saw (${versionText(version)}): ${applied}, and a restarted Envoy will refuse it again; fix the ConfigMap${because(why, validate)}`;
+  return `Envoy REFUSED THE FIRST VERSION of ${file} it saw (${versionText(version)}): it stays published, as nothing accepted came before it to put back; ${applied}, and a restarted Envoy will refuse it again; fix the ConfigMap${because(why, validate)}`;
 }
 
 export function unknownMessage(file: string, version: string | undefined, reason: string | undefined): string {

@@ -11,13 +11,20 @@ import { publishable, sha256, versionOf } from '../envoy/version-stamp.js';
 import { readState, stateDir, STATE_FILE } from './state.js';
 import type { VerdictState } from './state.js';
 import { validateConfigFile } from '../envoy/gate.js';
+import { REFUSED_FIRST_SHORT } from './messages.js';
 
 export interface FileStatus {
   file: string;
   /** Version of the ConfigMap's content (as it would be stamped), `sha256:<12>` for other files; undefined if the key is gone. */
   configMap?: string;
-  /** The ConfigMap content is what Envoy refused, held back by `watch`. */
+  /** The ConfigMap content is what Envoy refused, held back by `watch` (see `refusedPublished`). */
   held: boolean;
+  /**
+   * Set with `held` when the refused content is itself what is published (refusedStaysPublished):
+   * Envoy refused the first version it saw, nothing accepted came before it to put back, and the
+   * file stays on disk.
+   */
+  refusedPublished?: true;
   /** The ConfigMap content the validation gate refuses (`watch` never publishes it): where and why. */
   invalid?: { message: string; line?: number; column?: number };
   published?: string;
@@ -45,6 +52,21 @@ export interface Status {
   files: FileStatus[];
 }
 
+/**
+ * The one rule for a refusal that nothing was put back for: the ConfigMap's content is the one
+ * Envoy refused and it is what is published (Envoy refused the first version it saw; the verdict's
+ * line and Event say so too, messages.ts firstRefusedMessage).
+ */
+export function refusedStaysPublished(f: { held: boolean; published?: string | undefined; configMap?: string | undefined }): boolean {
+  return f.held && f.published !== undefined && f.published === f.configMap;
+}
+
+/** What the CONFIGMAP column adds to a refused version: held back, or still published (refusedStaysPublished). */
+export function refusedNote(f: Pick<FileStatus, 'held' | 'refusedPublished'>): string {
+  if (!f.held) return '';
+  return f.refusedPublished === true ? ` (${REFUSED_FIRST_SHORT})` : ' (refused, held back)';
+}
+
 export class NoStateError extends Error {
   override name = 'NoStateError';
 }
@@ -69,12 +91,16 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
   for (const name of await readdir(targetDir)) if (!isReservedName(name)) names.add(name);
 
   const live = new Map<string, string>();
+  let answered = false;
   let adminProblem: string | undefined = state.admin === undefined ? 'the watcher has no admin address' : undefined;
   if (state.admin !== undefined) {
     const prefixes = [...new Set(Object.values(state.files).flatMap((f) => (f.subscriptions ?? []).map((s) => s.statPrefix)))];
     const admin = new EnvoyAdmin(parseAdminAddress(state.admin));
     try {
-      if (prefixes.length > 0) for (const [prefix, stats] of await admin.subscriptionStats(prefixes, opts.timeoutMs ?? 2000)) live.set(prefix, stats.versionText);
+      if (prefixes.length > 0) {
+        for (const [prefix, stats] of await admin.subscriptionStats(prefixes, opts.timeoutMs ?? 2000)) live.set(prefix, stats.versionText);
+        answered = true;
+      }
     } catch (err) {
       adminProblem = `Envoy admin ${state.admin} unreachable: ${(err as Error).message}`;
     } finally {
@@ -97,13 +123,17 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
     const invalid = gate?.ok === false ? { message: gate.error.message, ...(gate.error.line === undefined ? {} : { line: gate.error.line }), ...(gate.error.column === undefined ? {} : { column: gate.error.column }) } : undefined;
     const verdictVersion = recorded?.verdict?.version;
     const verdictEarlier = verdictVersion !== undefined && verdictVersion !== published && verdictVersion !== configMap;
-    const liveVersion = (recorded?.subscriptions ?? []).map((s) => live.get(s.statPrefix)).find((v) => v !== undefined);
+    // Envoy answered without any subscription of the file (a restarted Envoy that has not opened
+    // it): it runs none of it now, whatever an earlier process ran.
+    const subscriptions = recorded?.subscriptions ?? [];
+    const liveVersion = subscriptions.map((s) => live.get(s.statPrefix)).find((v) => v !== undefined) ?? (answered && subscriptions.length > 0 ? '' : undefined);
     const envoy = liveVersion !== undefined
       ? { version: liveVersion, live: true }
       : recorded?.envoy === undefined ? undefined : { version: recorded.envoy.version, live: false, at: recorded.envoy.at };
     files.push({
       file,
       held,
+      ...(refusedStaysPublished({ held, published, configMap }) ? { refusedPublished: true as const } : {}),
       subscribed: (recorded?.subscriptions ?? []).length > 0,
       ...(invalid === undefined ? {} : { invalid }),
       ...(configMap === undefined ? {} : { configMap }),
@@ -149,7 +179,7 @@ export function formatStatus(status: Status): string {
       : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.outcome} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${f.verdict.rolledBack ? ', rolled back' : ''}${ignoredText(f.verdict.ignoredFields, f.verdict.ignoredAmong)}`;
     rows.push([
       f.file,
-      `${f.configMap ?? '(removed)'}${f.held ? ' (refused, held back)' : ''}${f.invalid === undefined ? '' : ' (refused by the gate, not published)'}`,
+      `${f.configMap ?? '(removed)'}${refusedNote(f)}${f.invalid === undefined ? '' : ' (refused by the gate, not published)'}`,
       f.published ?? '-',
       f.envoy === undefined ? '-' : `${f.envoy.version === '' ? '(none)' : f.envoy.version}${f.envoy.live ? '' : ` (last seen ${f.envoy.at ?? '?'})`}`,
       verdict.replace(/ {2,}/g, ' '),

@@ -74,6 +74,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     warnOnBootstrapChange: true,
     hold: (name, digest, configMap) => holds.isHeld(name, digest, configMap),
     holding: () => holds.any(),
+    held: (name) => holds.has(name),
     ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
   });
   // Whether the last snapshot came through `..data` (see VolumeWatch).

@@ -11,7 +11,9 @@ import { EnvoyProcesses, ofSameProcess, restartOf } from '../../../src/sync/verd
 import { ignoredUnknownFields } from '../../../src/sync/verdict/unknown-fields.js';
 import type { ProcessSeen } from '../../../src/sync/verdict/envoy-process.js';
 import { judge } from '../../../src/sync/verdict/judge.js';
-import { judgeAgainAfterRestart, loadedAtStart, restartMessage } from '../../../src/sync/verdict/envoy-restarted.js';
+import pino from 'pino';
+import type { Conclusions } from '../../../src/sync/verdict/conclude.js';
+import { envoyRestarted, judgeAgainAfterRestart, loadedAtStart, restartMessage } from '../../../src/sync/verdict/envoy-restarted.js';
 import type { VerdictState } from '../../../src/sync/verdict/state.js';
 
 const T0 = Date.parse('2026-12-03T09:00:00Z');
@@ -227,4 +229,39 @@ test('judgeAgainAfterRestart: files whose last verdict is unknown, or published 
     },
   };
   assert.deepEqual(judgeAgainAfterRestart(state, (file) => file === 'pending.yaml'), ['found-at-start-unknown.yaml', 'no-verdict-since.yaml', 'unknown.yaml']);
+});
+
+test("envoyRestarted records what the new Envoy runs of each file, none included: the old process's version is no longer what status shows", () => {
+  const at = '2026-12-03T09:00:00Z';
+  const files = [
+    { name: 'cds.yaml', readAs: new Set(['CDS'] as const), versions: new Set(['c1']) },
+    { name: 'lds.yaml', readAs: new Set(['LDS'] as const), versions: new Set(['l1', 'l2']) },
+    { name: 'rds.yaml', readAs: new Set(['RDS'] as const), versions: new Set(['r1']) },
+  ];
+  const state: VerdictState = {
+    pid: 1,
+    sourceDir: '/s',
+    targetDir: '/t',
+    updatedAt: at,
+    files: {
+      'cds.yaml': { envoy: { version: 'c1', at } },
+      'lds.yaml': { envoy: { version: 'l1', at } },
+      'rds.yaml': { envoy: { version: 'r1', at } },
+    },
+  };
+  // The new Envoy took cds.yaml, refused lds.yaml at start (so it opened no RDS subscription).
+  const now: EnvoyCounters = {
+    subscriptions: new Map([
+      ['cluster_manager.cds', { versionText: 'c1', attempt: 1, success: 1, rejected: 0, failure: 0 }],
+      ['listener_manager.lds', { versionText: '', attempt: 1, success: 0, rejected: 1, failure: 0 }],
+    ]),
+    unknownFields: 0,
+    sslContextUpdates: 0,
+  };
+  const conclusions = { envoyRestarted: () => undefined } as unknown as Conclusions;
+  envoyRestarted({ logger: pino({ level: 'silent' }), state, files, conclusions, pending: () => false, save: () => undefined }, now, { why: 'w' });
+  assert.equal(state.files['cds.yaml']?.envoy?.version, 'c1');
+  assert.equal(state.files['lds.yaml']?.envoy?.version, '', 'the new Envoy runs no version of lds.yaml');
+  assert.equal(state.files['rds.yaml']?.envoy?.version, '', 'nor of rds.yaml, which it has not opened');
+  assert.notEqual(state.files['lds.yaml'].envoy.at, at);
 });

@@ -1,0 +1,47 @@
+// The rolled-back verdict's sentence says what the Envoy that refused runs: the last accepted
+// version, as a running Envoy keeps it, or, when its subscriptions report neither that version nor
+// the refused one (it restarted and refused the file it loaded from disk at start), what it runs
+// instead, and that the last accepted version is put back for it to load.
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { rejectedMessage, runsLastAccepted } from '../../../src/sync/verdict/messages.js';
+
+test('whether the Envoy that refused still runs the last accepted version, from the version_text its subscriptions report', () => {
+  const cases: { name: string; running: string | undefined; previous: string | undefined; version: string | undefined; want: boolean }[] = [
+    { name: 'a running Envoy refused an edit: version_text stays the last accepted', running: 'v1', previous: 'v1', version: 'v2', want: true },
+    { name: 'Envoy restarted and refused the file it loaded at start: no version', running: '', previous: 'v1', version: 'v2', want: false },
+    { name: 'a new Envoy process reports another version than the one recorded', running: 'v0', previous: 'v1', version: 'v2', want: false },
+    { name: "the file's subscription took it, one the edit opened refused its file", running: 'v2', previous: 'v1', version: 'v2', want: true },
+    { name: 'Envoy did not answer with the subscription', running: undefined, previous: 'v1', version: 'v2', want: true },
+    { name: 'no version recorded as accepted', running: '', previous: undefined, version: 'v2', want: true },
+  ];
+  for (const c of cases) assert.equal(runsLastAccepted(c.running, c.previous, c.version), c.want, c.name);
+});
+
+test('rolled back: "keeps running" only when the Envoy that refused runs the last accepted version; else what it runs and that the last accepted version is put back for it to load', () => {
+  const base = { file: 'lds.yaml', version: 'v2', previousVersion: 'v1', refusedAt: '/t/refused/lds.yaml', why: undefined };
+  const cases: { name: string; rolledBack: boolean; notRunning?: { applied: string }; want: string }[] = [
+    {
+      name: 'a running Envoy: unchanged wording',
+      rolledBack: true,
+      want: 'Envoy rejected lds.yaml version v2: it keeps running v1, which is back on disk for the next Envoy start; refused content kept at /t/refused/lds.yaml; fix the ConfigMap',
+    },
+    {
+      name: 'a restarted Envoy that refused the file at start',
+      rolledBack: true,
+      notRunning: { applied: 'Envoy runs none of the 1 listener of lds.yaml' },
+      want: 'Envoy rejected lds.yaml version v2: Envoy runs none of the 1 listener of lds.yaml, as this Envoy process never loaded the last accepted version v1; v1 is put back on disk for this Envoy to load; refused content kept at /t/refused/lds.yaml; fix the ConfigMap',
+    },
+    {
+      name: 'a restarted Envoy, a newer publish replaced the refused file',
+      rolledBack: false,
+      notRunning: { applied: 'Envoy runs none of the 1 listener of lds.yaml' },
+      want: 'Envoy rejected lds.yaml version v2: Envoy runs none of the 1 listener of lds.yaml, as this Envoy process never loaded the last accepted version v1 (a newer publish replaced the refused file)',
+    },
+  ];
+  for (const c of cases) {
+    const msg = rejectedMessage({ ...base, rolledBack: c.rolledBack, ...(c.notRunning === undefined ? {} : { notRunning: c.notRunning }) });
+    assert.equal(msg, c.want, c.name);
+    if (c.notRunning !== undefined) assert.doesNotMatch(msg, /keeps running/, c.name);
+  }
+});
