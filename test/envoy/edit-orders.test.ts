@@ -55,6 +55,18 @@ const SEQUENCES: Sequence[] = [
     probes: body,
   },
   {
+    // An extension config naming a cluster that the same ConfigMap adds to cds.yaml (ext_authz: a
+    // request is denied while Envoy runs the filter config without its cluster).
+    folder: '10-ecds-names-cluster-of-same-change',
+    configMaps: {
+      v0: { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds.yaml', 'cds.yaml': 'cds-v0.yaml', 'ecds.yaml': 'ecds-v0.yaml' },
+      'new cluster + extension config naming it': { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds.yaml', 'cds.yaml': 'cds-v1.yaml', 'ecds.yaml': 'ecds-v1.yaml' },
+      'extension config refused': { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds.yaml', 'cds.yaml': 'cds-v1.yaml', 'ecds.yaml': 'ecds-v2-bad.yaml' },
+      'old extension config, new cluster kept': { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds.yaml', 'cds.yaml': 'cds-v1.yaml', 'ecds.yaml': 'ecds-v0.yaml' },
+    },
+    probes: body,
+  },
+  {
     folder: '07-subscription-an-edit-creates',
     configMaps: {
       v0: { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-v0.yaml', 'rds.yaml': 'rds.yaml' },

@@ -208,8 +208,7 @@ export async function restartFromPublished(pod: CasePod, probes: () => Promise<s
  * What the kubelet does when the Envoy container is OOMKilled, crashes or fails its liveness probe:
  * the process dies (SIGKILL) and a new one starts from the same bootstrap (the published directory,
  * the same admin address) while the watcher sidecar keeps running. Waits until the old process has
- * run `minUptimeS` seconds first (a process that lived under 2 s is told apart from the next one
- * only by its counters, docs/sync.md). Returns the new process.
+ * run `minUptimeS` seconds first (0: kill it at once, as a crash loop does). Returns the new process.
  */
 export async function restartEnvoyUnderWatcher(pod: CasePod, minUptimeS = 4): Promise<EnvoyProcess> {
   const old = envoyOf(pod);

@@ -18,6 +18,7 @@ import { waitFor } from '../sync/harness.js';
 import type { LogLine } from '../sync/harness.js';
 import { envoyOf, eventOfLine, nextVerdict, restartEnvoyUnderWatcher, served, startCase, subscriptionCounters, verdictLines, waitServed } from './verdict-cases.js';
 import type { CasePod } from './verdict-cases.js';
+import type { EnvoyProcess } from './envoy.js';
 
 const LDS = 'listener_manager.lds';
 const spec = (lds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds });
@@ -95,6 +96,44 @@ test('envoy-ignores-unknown-field.lds.yaml after Envoy restarted under the watch
     assert.equal(held.held, true, 'status says the refused content is held back');
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 typo-1', 'Envoy serves the last accepted version');
     assert.equal(pod.watcher.logs.filter((l) => l.event === 'envoy-restarted').length, 1, 'the restart is said once');
+  } finally {
+    await pod.stop();
+  }
+});
+
+/** When `envoy` loaded its bootstrap: its config dump's BootstrapConfigDump `last_updated` (epoch ms). */
+async function bootstrapLoadedAt(envoy: EnvoyProcess): Promise<number> {
+  const dump = (await (await fetch(`${envoy.adminUrl}/config_dump?mask=last_updated`)).json()) as { configs: { last_updated?: string }[] };
+  return Date.parse(String(dump.configs[0]?.last_updated));
+}
+
+test('Envoy restarted twice in quick succession (the second process killed well under 2 s after it started, as in a crash loop): each restart is said, with the starts Envoy itself gives, though no counter went down', { timeout: 300_000 }, async (t) => {
+  const pod = await startCase('04-version-read-as-envoy', spec('lds-v2-float.yaml'));
+  try {
+    let verdicts = 0;
+    assert.equal((await nextVerdict(pod, 'lds.yaml', verdicts++)).outcome, 'accepted');
+    const starts = [await bootstrapLoadedAt(envoyOf(pod))];
+    const fixtures = ['lds-v1-date.yaml', 'lds-v2-float.yaml'];
+    for (const fixture of fixtures) {
+      // Killed as soon as it answered one verdict: the second process lives well under 2 s.
+      const envoy = await restartEnvoyUnderWatcher(pod, 0);
+      starts.push(await bootstrapLoadedAt(envoy));
+      const line = (await edit(pod, fixture, verdicts++)).line;
+      assert.equal(line.outcome, 'accepted', String(line.msg));
+      assert.equal((await subscriptionCounters(envoy, LDS)).versionText, line.xdsVersion);
+    }
+    const at = (i: number): number => starts[i] ?? Number.NaN;
+    t.diagnostic(`the second Envoy process lived ${String(at(2) - at(1))} ms from its start to the next one's`);
+    const restarts = pod.watcher.logs.filter((l) => l.event === 'envoy-restarted');
+    assert.equal(restarts.length, 2, `a line per restart:\n${pod.watcher.stdout.slice(-4000)}`);
+    restarts.forEach((said, i) => {
+      assert.deepEqual(
+        { startedAt: said.startedAt, previousStartedAt: said.previousStartedAt },
+        { startedAt: new Date(at(i + 1)).toISOString(), previousStartedAt: new Date(at(i)).toISOString() },
+        `restart ${String(i + 1)}: the starts Envoy gives (${String(said.msg)})`,
+      );
+    });
+    assert.equal(await envoyOf(pod).stat('server.dynamic_unknown_fields'), 0, 'no counter went down: the start told the processes apart');
   } finally {
     await pod.stop();
   }

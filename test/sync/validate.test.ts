@@ -102,6 +102,7 @@ test('publish order is make-before-break: data, secrets, clusters, endpoints, li
     kindOf('envoy.extensions.transport_sockets.tls.v3.Secret'),
     kindOf('envoy.config.cluster.v3.Cluster'),
     kindOf('envoy.config.endpoint.v3.ClusterLoadAssignment'),
+    kindOf('envoy.config.core.v3.TypedExtensionConfig'),
     kindOf('envoy.config.listener.v3.Listener'),
     kindOf('envoy.config.route.v3.RouteConfiguration'),
     kindOf('envoy.config.route.v3.VirtualHost'),

@@ -3,7 +3,7 @@
 // readouts such as `version_text` are quoted), and the listener manager's error states from
 // `GET /config_dump`. Over TCP or a unix socket (`admin.address.pipe`). Every counters reading
 // says which Envoy process answered (`answeredBy`): the kept-alive connection it came on, and the
-// start time of the process on the other end, read once per connection from `/server_info`.
+// start of the process on the other end, read once per connection from its config dump.
 import { Agent, request } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AdminAddress } from './subscriptions.js';
@@ -12,16 +12,29 @@ import { SUBSCRIPTIONS_FILTER, parseSubscriptionStats } from './stat-prefixes.js
 import type { EnvoyCounters } from './stat-prefixes.js';
 
 /**
- * When the Envoy process that wrote a `/server_info` body started (epoch ms), from its
- * `uptime_current_epoch` (a JSON Duration such as "104s": whole seconds Envoy computes at the
- * request, `time(nullptr) - startTimeCurrentEpoch()`, source/server/admin/server_info_handler.cc)
- * and `nowMs`, when the answer came. Within 1 s (plus the answer's trip) of the true start.
- * Undefined when the body has no such field. The body is ~120 KiB (the node's extension list):
- * read with a regex, not parsed.
+ * Asks only the config dump's top-level `last_updated`: the one of the BootstrapConfigDump (other
+ * dumps keep theirs per resource, so the mask leaves them empty). A body of ~150 bytes.
  */
-export function startedAtFromServerInfo(body: string, nowMs: number): number | undefined {
-  const match = /"uptime_current_epoch"\s*:\s*"(\d+(?:\.\d+)?)s"/.exec(body);
-  return match?.[1] === undefined ? undefined : nowMs - Number(match[1]) * 1000;
+export const PROCESS_START_PATH = '/config_dump?mask=last_updated';
+
+/**
+ * When the Envoy process that wrote a `PROCESS_START_PATH` body started (epoch ms): its
+ * BootstrapConfigDump's `last_updated`, the time it loaded its bootstrap
+ * (`bootstrap_config_update_time_`, set once in `InstanceBase::initialize`, source/server/server.cc;
+ * a protobuf Timestamp Envoy writes to the millisecond). One value per process, the same on every
+ * reading of it: two processes never share it (a restart takes far more than a millisecond).
+ * Undefined when the body has none.
+ */
+export function startedAtFromConfigDump(body: string): number | undefined {
+  let dump: { configs?: { '@type'?: string; last_updated?: string }[] };
+  try {
+    dump = JSON.parse(body) as typeof dump;
+  } catch {
+    return undefined;
+  }
+  const bootstrap = dump.configs?.find((config) => config['@type']?.endsWith('.BootstrapConfigDump') === true);
+  const ms = bootstrap?.last_updated === undefined ? Number.NaN : Date.parse(bootstrap.last_updated);
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 /** What Envoy reports for one subscription (a stat prefix). */
@@ -72,7 +85,7 @@ export class EnvoyAdmin {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 1 });
   private readonly connections = new WeakMap<Socket, number>();
   private lastConnection = 0;
-  /** Open connection → the start of the Envoy process that accepted it (`/server_info`, once). */
+  /** Open connection → the start of the Envoy process that accepted it (its config dump, once). */
   private readonly starts = new Map<number, Promise<number | undefined>>();
 
   /** `observe`: called with every counters reading, in the order Envoy answered (verdict/envoy-process.ts). */
@@ -84,8 +97,8 @@ export class EnvoyAdmin {
   /**
    * Every subscription Envoy has (the stats scopes with a `version_text`, under the names Envoy
    * gives them) with its counters, and `server.dynamic_unknown_fields`: one request, and one
-   * `/server_info` more when the answer came on a connection not used before (at start, after
-   * Envoy restarted or a request timed out). Rejects on connection errors, non-200 answers and
+   * `PROCESS_START_PATH` more when the answer came on a connection not used before (at start,
+   * after Envoy restarted or a request timed out). Rejects on connection errors, non-200 answers and
    * after `timeoutMs`.
    */
   async counters(timeoutMs: number): Promise<EnvoyCounters> {
@@ -102,8 +115,8 @@ export class EnvoyAdmin {
     let start = this.starts.get(connection);
     if (start === undefined) {
       // Sent on the kept-alive connection; an answer that came on another one is not this one's.
-      start = this.request('/server_info', timeoutMs).then(
-        ({ body, connection: on }) => (on === connection ? startedAtFromServerInfo(body, Date.now()) : undefined),
+      start = this.request(PROCESS_START_PATH, timeoutMs).then(
+        ({ body, connection: on }) => (on === connection ? startedAtFromConfigDump(body) : undefined),
         () => undefined,
       );
       this.starts.set(connection, start);

@@ -148,14 +148,19 @@ async function locate(text: string, path: (string | number)[]): Promise<{ line: 
 
 // Envoy's guidance for applying xDS without traffic loss ("make before break", xDS protocol:
 // eventual consistency considerations): clusters before the endpoints that fill them, both before
-// the listeners that use them, listeners before their routes. Secrets and extension configs are
-// referenced by clusters and listeners, so they go first. Files with no xDS (scripts, certificates
-// read by filename) go before everything; the bootstrap, which Envoy never reloads, goes last.
+// the listeners that use them, listeners before their routes. Secrets are referenced by clusters
+// and listeners, so they go first. Extension configs (ECDS) go after the clusters, before the
+// listeners: a filter config names clusters (ext_authz, ext_proc, oauth2 token endpoints) that
+// Envoy 1.40 looks up per request, not when it applies the config (measured: an ext_authz config
+// naming a cluster Envoy lacks is accepted, then answers 403 to every request until the cluster
+// arrives); a listener or cluster naming the ECDS file by path gets it first by reference order
+// anyway (publish/reference-order.ts). Files with no xDS (scripts, certificates read by filename)
+// go before everything; the bootstrap, which Envoy never reloads, goes last.
 const XDS_ORDER: readonly string[] = [
   'envoy.extensions.transport_sockets.tls.v3.Secret',
-  'envoy.config.core.v3.TypedExtensionConfig',
   'envoy.config.cluster.v3.Cluster',
   'envoy.config.endpoint.v3.ClusterLoadAssignment',
+  'envoy.config.core.v3.TypedExtensionConfig',
   'envoy.config.listener.v3.Listener',
   'envoy.config.route.v3.RouteConfiguration',
   'envoy.config.route.v3.ScopedRouteConfiguration',

@@ -48,7 +48,7 @@ export const SUBSCRIPTIONS_FILTER = `(\\.(${SUBSCRIPTION_FIELDS.join('|')}|ssl_c
 export interface EnvoyCounters {
   /** Subscription scope → counters; only scopes that have a `version_text` (a subscription). */
   subscriptions: Map<string, SubscriptionCounters>;
-  /** `server.dynamic_unknown_fields`: fields Envoy ignored in dynamic config (counted once per distinct field). */
+  /** `server.dynamic_unknown_fields`: loads of dynamic config in which Envoy ignored a field (one per load: verdict/unknown-fields.ts). */
   unknownFields: number;
   /** Sum of every `*.ssl_context_update_by_sds`: TLS contexts Envoy rebuilt from a secret (a certificate it took). */
   sslContextUpdates: number;
@@ -70,10 +70,10 @@ export interface AnsweredBy {
   /** The watcher's serial number of the admin connection (one per TCP or unix socket it opened). */
   connection: number;
   /**
-   * Epoch ms when that Envoy process started: the answer's time minus `/server_info`
-   * `uptime_current_epoch` (whole seconds, computed by Envoy at the request from its start time:
-   * source/server/admin/server_info_handler.cc). Undefined when not read (a connection already
-   * known, or `/server_info` did not answer).
+   * Epoch ms when that Envoy process started: its BootstrapConfigDump's `last_updated` (when it
+   * loaded its bootstrap, to the millisecond, the same on every reading of one process:
+   * admin.ts startedAtFromConfigDump). Undefined when not read (a connection already known, or
+   * the config dump did not answer).
    */
   startedAtMs?: number;
 }

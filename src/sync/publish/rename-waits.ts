@@ -17,6 +17,12 @@
 //   `validateClusters`, source/common/router/config_impl.cc); a RouteConfiguration (RDS) is when it
 //   sets `validate_clusters`, and otherwise a route to a cluster Envoy does not have yet answers 503
 //   (RouteAction `cluster_not_found_response_code`) until it has it. Both wait for a Cluster file.
+// - an extension config (ECDS, `TypedExtensionConfig`) is built when Envoy applies it
+//   (`FilterConfigSubscription::onConfigUpdate`, source/common/filter/config_discovery_impl.cc);
+//   the filters that name a cluster look it up per request in 1.40 (oauth2 only warns "unknown
+//   cluster" at config time, source/extensions/filters/http/oauth2/filter.cc), so Envoy accepts
+//   a config naming a cluster it lacks, and the filter fails every request until the cluster
+//   arrives (measured: ext_authz answers 403, ext_proc 500). It waits for a Cluster file.
 // - a file named by `path_config_source` (RDS, EDS, SDS, ECDS) must only exist when the naming file
 //   is applied (Envoy opens the new subscription and reads it then): the rename order covers it.
 
@@ -24,6 +30,7 @@
 const DEPENDS_ON: Readonly<Record<string, readonly string[]>> = {
   'envoy.config.listener.v3.Listener': ['envoy.config.cluster.v3.Cluster'],
   'envoy.config.route.v3.RouteConfiguration': ['envoy.config.cluster.v3.Cluster'],
+  'envoy.config.core.v3.TypedExtensionConfig': ['envoy.config.cluster.v3.Cluster'],
 };
 
 import type { FileKind } from '../envoy/gate.js';

@@ -9,8 +9,8 @@ import { subscriptionType } from '../envoy/stat-prefixes.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { appliedSentence, readApplied } from './applied.js';
 import type { Holds } from './holds.js';
-import { ignoredUnknownFields } from './envoy-process.js';
-import type { Reported } from './envoy-process.js';
+import { ignoredUnknownFields } from './unknown-fields.js';
+import type { OwnReload, Reported } from './unknown-fields.js';
 import type { Judgement } from './judge.js';
 import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, runsLastAccepted, unknownMessage } from './messages.js';
 import type { VerdictOptions } from './options.js';
@@ -52,6 +52,8 @@ export interface ConcludeContext {
 export class Conclusions {
   /** `server.dynamic_unknown_fields` already reported in a verdict, and of which Envoy process (envoy-process.ts). */
   private reportedUnknownFields: Reported | undefined;
+  /** What Envoy counted in `server.dynamic_unknown_fields` for the watcher's own rollbacks (the last few, of the current process). */
+  private ownReloads: OwnReload[] = [];
   /** The xDS files Envoy loaded with its bootstrap, before the watcher read any counters (set by `foundAtStart`). */
   private atStart: readonly string[] = [];
   /** The xDS files a restarted Envoy loaded at its start (set by `envoyRestarted`). */
@@ -81,6 +83,18 @@ export class Conclusions {
   envoyRestarted(loaded: readonly string[]): void {
     this.ctx.reasons.forget();
     this.atRestart = [...loaded];
+  }
+
+  /**
+   * After a rollback's rename: what Envoy counted in `server.dynamic_unknown_fields` for reloading
+   * the last accepted version (its answer to a request sent after the rename reflects the reload),
+   * so that no verdict gives it as its own. `before`: the answer the refusal was decided on.
+   */
+  private async ownReload(before: EnvoyCounters | undefined): Promise<void> {
+    if (before === undefined) return;
+    const after = await this.ctx.admin()?.counters(REQUEST_TIMEOUT_MS).catch(() => undefined);
+    if (after === undefined || after.epoch !== before.epoch || after.unknownFields <= before.unknownFields) return;
+    this.ownReloads = [...this.ownReloads.filter((reload) => reload.epoch === after.epoch).slice(-7), { epoch: after.epoch, from: before.unknownFields, to: after.unknownFields }];
   }
 
   async conclude(pending: Pending, decided: Decided): Promise<void> {
@@ -120,14 +134,15 @@ export class Conclusions {
       // Still held (the ConfigMap still has the refused content): keep the record across restarts.
       if (!holds.has(file)) delete entry.refused;
       this.ctx.reasons.accepted(live);
-      // Fields Envoy ignored in this update (counted once per distinct field, so only once).
+      // Fields Envoy ignored in this update (unknown-fields.ts): counted per load, not per file.
       // A file found at start has no baseline: Envoy loaded it before anything was read (counted from zero).
       const atStart = pending.foundAtStart === true && this.atStart.includes(file);
-      const fields = ignoredUnknownFields({ baseline: pending.baseline, now: envoy, atStart, reported: this.reportedUnknownFields });
+      const fields = ignoredUnknownFields({ baseline: pending.baseline, now: envoy, atStart, reported: this.reportedUnknownFields, ownReloads: this.ownReloads });
       ignoredFields = fields.ignored;
       this.reportedUnknownFields = fields.reported;
-      // Several files loaded at start: Envoy's count does not say which one holds the fields.
-      const loaded = fields.sinceStart ? [...new Set([file, ...this.atRestart])] : atStart ? this.atStart : [];
+      // Several files loaded at start, or renamed with this one (refused ones too): Envoy's count
+      // does not say which one holds the fields.
+      const loaded = fields.sinceStart ? [...new Set([file, ...this.atRestart])] : atStart ? this.atStart : [file, ...[...pending.inFlight].sort()];
       const among = ignoredFields > 0 && loaded.length > 1 ? { files: loaded, validate: this.validateHint() } : undefined;
       ignoredAmong = among?.files;
       message = acceptedMessage(file, version, latencyMs, ignoredFields, this.validateHint(file), among);
@@ -170,6 +185,7 @@ export class Conclusions {
           return undefined;
         })) !== undefined;
         holds.hold(file, pending.sha256, false, pending.names, pending.configMap);
+        if (rolledBack) await this.ownReload(envoy);
         message = rejectedMessage({ file, version, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), ...(notRunning === undefined ? {} : { notRunning }) });
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {

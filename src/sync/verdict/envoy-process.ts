@@ -8,21 +8,19 @@
 // Envoy's facts it relies on:
 // - a kept-alive admin connection dies with the process that accepted it, so answers on one
 //   connection come from one process (envoy/admin.ts numbers the connections);
-// - on a new connection, `/server_info` `uptime_current_epoch` gives when the process started
-//   (computed at the request from its start time, whole seconds: source/server/admin/
-//   server_info_handler.cc): two readings of one process give starts within ~1 s of each other;
+// - on a new connection, the config dump's BootstrapConfigDump `last_updated` gives when the
+//   process loaded its bootstrap (`bootstrap_config_update_time_`, set once at start in
+//   `InstanceBase::initialize`, source/server/server.cc; to the millisecond): every reading of one
+//   process gives the same value, and two processes never share one, however short-lived;
 // - a counter never goes down within a process (Stats::Counter only adds), so a lower
-//   server.dynamic_unknown_fields is another process even when `/server_info` did not answer.
-// Not the `server.uptime` gauge: Envoy sets it only when it flushes its stats (every
-// stats_flush_interval, 5 s by default: InstanceBase::flushStatsInternal → updateServerStats in
-// source/server/server.cc), and it reads 0 until the first flush (measured on 1.40).
+//   server.dynamic_unknown_fields is another process even when the config dump did not answer.
+// Not `/server_info`'s `uptime_current_epoch`: whole seconds computed at the request
+// (source/server/admin/server_info_handler.cc), so a process that ran under ~2 s could not be told
+// from the next, and its body is ~120 KiB (the node's extension list). Not the `server.uptime`
+// gauge: Envoy sets it only when it flushes its stats (every stats_flush_interval, 5 s by default:
+// InstanceBase::flushStatsInternal → updateServerStats in source/server/server.cc), and it reads 0
+// until the first flush (measured on 1.40).
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
-
-/**
- * Starts of one process, as read on two connections, differ by under 1 s plus the answers' trips:
- * further apart, they are two processes.
- */
-export const START_SLACK_MS = 2000;
 
 /** What the watcher knows of the process that answered last. */
 export interface ProcessSeen {
@@ -56,7 +54,7 @@ export function restartOf(seen: ProcessSeen, reading: EnvoyCounters): Restart | 
   }
   if (by === undefined || by.connection === seen.connection) return undefined;
   if (by.startedAtMs === undefined || seen.startedAtMs === undefined) return undefined;
-  if (Math.abs(by.startedAtMs - seen.startedAtMs) <= START_SLACK_MS) return undefined;
+  if (by.startedAtMs === seen.startedAtMs) return undefined;
   return { why: `it started at ${iso(by.startedAtMs)}, the Envoy answering before at ${iso(seen.startedAtMs)}`, ...starts };
 }
 
@@ -87,44 +85,7 @@ export function ofSameProcess(baseline: EnvoyCounters | undefined, now: EnvoyCou
   return baseline === undefined || baseline.epoch === now.epoch ? baseline : undefined;
 }
 
-/** server.dynamic_unknown_fields already said in a verdict, in the process `epoch`. */
-export interface Reported {
-  epoch: number | undefined;
-  count: number;
-}
-
-export interface IgnoredFields {
-  /** What the verdict says Envoy ignored (Envoy's count). */
-  ignored: number;
-  /**
-   * The count is what the process counted since it started (Envoy restarted after the baseline was
-   * read): it may hold fields of the files it loaded at start too.
-   */
-  sinceStart: boolean;
-  /** What is reported after this verdict. */
-  reported: Reported | undefined;
-}
-
-/**
- * The unknown fields an accepted verdict says Envoy ignored, from `now` (undefined: Envoy did not
- * answer) and the publish's `baseline`. What moved since the baseline, or, for a file found at the
- * watcher's start (`atStart`) or when Envoy restarted after the baseline, what the process counted
- * since it started; never more than the process counted beyond what earlier verdicts of the same
- * process said (`reported`), so a count is said once. A restarted Envoy's count starts from zero,
- * and so does what was said of it.
- */
-export function ignoredUnknownFields(input: { baseline: EnvoyCounters | undefined; now: EnvoyCounters | undefined; atStart: boolean; reported: Reported | undefined }): IgnoredFields {
-  const { now, reported } = input;
-  if (now === undefined) return { ignored: 0, sinceStart: false, reported };
-  const count = Math.max(now.unknownFields, 0);
-  const already = reported !== undefined && reported.epoch === now.epoch ? reported.count : 0;
-  const baseline = ofSameProcess(input.baseline, now);
-  const restarted = input.baseline !== undefined && baseline === undefined;
-  const moved = input.atStart || restarted ? count : baseline === undefined ? 0 : Math.max(0, count - baseline.unknownFields);
-  const ignored = Math.min(moved, Math.max(0, count - already));
-  return { ignored, sinceStart: restarted && ignored > 0, reported: { epoch: now.epoch, count: Math.max(already, count) } };
-}
-
+/** To the millisecond: two processes may start within one second. */
 function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+  return new Date(ms).toISOString();
 }

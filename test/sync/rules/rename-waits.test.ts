@@ -30,6 +30,8 @@ test('a listener or route file waits for the cluster files renamed before it; no
     { name: 'endpoints before the clusters that name them: only existence matters', files: [['eds.yaml', [ENDPOINTS]], ['cds.yaml', [CLUSTER]]], want: [[], []] },
     { name: 'a new route file before the listener that names it: only existence matters', files: [['rds.yaml', [ROUTES]], ['lds.yaml', [LISTENER]]], want: [[], []] },
     { name: 'secrets and extension configs before listeners', files: [['sds.yaml', [SECRET]], ['ecds.yaml', [ECDS]], ['lds.yaml', [LISTENER]]], want: [[], [], []] },
+    // Envoy accepts a filter config naming a cluster it lacks, and the filter fails requests until the cluster arrives.
+    { name: 'clusters, then an extension config (ECDS) naming them, then listeners: one wait', files: [['cds.yaml', [CLUSTER]], ['ecds.yaml', [ECDS]], ['lds.yaml', [LISTENER]]], want: [[], ['cds.yaml'], []] },
     { name: 'data files and the bootstrap (no types)', files: [['cert.pem', []], ['cds.yaml', [CLUSTER]], ['envoy.yaml', []]], want: [[], [], []] },
     { name: 'listeners renamed before clusters (no bootstrap to rank them): no wait backwards', files: [['lds.yaml', [LISTENER]], ['cds.yaml', [CLUSTER]]], want: [[], []] },
   ];
@@ -49,6 +51,9 @@ test('publishPlan: the cluster file ranked by the bootstrap (no clusters of its 
   assert.deepEqual(plan([{ name: 'lds.yaml', kind: listeners }, { name: 'cds.yaml', kind: noClusters }], new Map([['envoy.yaml', bootstrap]])), [['cds.yaml', []], ['lds.yaml', ['cds.yaml']]]);
   // Nothing says cds.yaml holds clusters: ranked after the listeners, and nothing waits.
   assert.deepEqual(plan([{ name: 'lds.yaml', kind: listeners }, { name: 'cds.yaml', kind: noClusters }], new Map()), [['lds.yaml', []], ['cds.yaml', []]]);
+  // An extension config file (ECDS) and the cluster file of the same change: the clusters first, then the wait.
+  const filterConfig = { type: 'xds' as const, resourceTypes: [`type.googleapis.com/${ECDS}`] };
+  assert.deepEqual(plan([{ name: 'ecds.yaml', kind: filterConfig }, { name: 'cds.yaml', kind: clusters }], new Map()), [['cds.yaml', []], ['ecds.yaml', ['cds.yaml']]]);
   // The bootstrap itself never waits (Envoy does not reload it).
   assert.deepEqual(plan([{ name: 'cds.yaml', kind: clusters }, { name: 'envoy.yaml', kind: { type: 'bootstrap' } as never }], new Map()), [['cds.yaml', []], ['envoy.yaml', []]]);
 });

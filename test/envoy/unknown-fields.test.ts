@@ -1,0 +1,67 @@
+// What Envoy counts in server.dynamic_unknown_fields, load by load, and what the verdicts say of it,
+// on the shared case test/fixtures/cases/envoy-ignores-unknown-field.lds.yaml (misspelt fields
+// Envoy loads and ignores) and a refused edit of it (04-version-read-as-envoy/lds-v5-typo-refused.yaml).
+// Envoy 1.40 counts every load of a file with an unknown field again (the warning it deduplicates
+// on carries protobuf's parse error, whose spacing differs from one parse to the next): the refused
+// edit and the watcher's rollback to the misspelt version each count. The count a verdict gives is
+// the one Envoy made for that version's load, never a running total: the line, `status` and the
+// Event agree with Envoy's own counter, the rollback's count goes to no later verdict, and a second
+// version with the same misspelt field is warned about again.
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { gatherStatus } from '../../src/sync/verdict/status.js';
+import { EventReason } from '../../src/sync/watch/reporters.js';
+import type { LogLine } from '../sync/harness.js';
+import { envoyOf, eventOfLine, nextVerdict, startCase, subscriptionCounters } from './verdict-cases.js';
+import type { CasePod } from './verdict-cases.js';
+
+const TYPO = '../cases/envoy-ignores-unknown-field.lds.yaml';
+const spec = (lds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds });
+
+/** Publishes `fixture` as lds.yaml; its verdict line and how far Envoy's server.dynamic_unknown_fields moved from before the edit to after it (the rollback's reload included). */
+async function edit(pod: CasePod, fixture: string, after: number): Promise<{ line: LogLine; moved: number }> {
+  const before = await envoyOf(pod).stat('server.dynamic_unknown_fields');
+  await pod.apply(spec(fixture));
+  const line = await nextVerdict(pod, 'lds.yaml', after);
+  const state = async () => (await gatherStatus(pod.target)).files.find((f) => f.file === 'lds.yaml');
+  for (let i = 0; i < 100 && (await state())?.verdict?.message !== line.msg; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  return { line, moved: (await envoyOf(pod).stat('server.dynamic_unknown_fields')) - before };
+}
+
+/** The line, the Event and the `status` row say `ignored` fields (none: a plain acceptance). */
+async function says(pod: CasePod, line: LogLine, ignored: number | undefined): Promise<void> {
+  assert.equal(line.ignoredFields, ignored, String(line.msg));
+  if (line.outcome === 'accepted') assert.equal(eventOfLine(line).reason, ignored === undefined ? EventReason.accepted : EventReason.acceptedWithWarnings, String(line.msg));
+  const row = (await gatherStatus(pod.target)).files.find((f) => f.file === 'lds.yaml');
+  assert.equal(row?.verdict?.message, line.msg);
+  assert.equal(row?.verdict?.ignoredFields, ignored, 'status');
+}
+
+test('envoy-ignores-unknown-field.lds.yaml, a refused edit of it and the rollback: Envoy counts every load; each verdict, Event and status row gives the count of its own version\'s load', { timeout: 300_000 }, async () => {
+  const pod = await startCase('04-version-read-as-envoy', spec('lds-v2-float.yaml'));
+  try {
+    let verdicts = 0;
+    assert.equal((await nextVerdict(pod, 'lds.yaml', verdicts++)).outcome, 'accepted');
+    const typo = await edit(pod, TYPO, verdicts++);
+    assert.equal(typo.moved, 1, 'Envoy counted the misspelt file once');
+    await says(pod, typo.line, 1);
+
+    // Refused: Envoy counts the refused load, and again the rollback's reload of the misspelt version.
+    const refused = await edit(pod, 'lds-v5-typo-refused.yaml', verdicts++);
+    assert.equal(refused.line.outcome, 'rejected', String(refused.line.msg));
+    assert.equal(refused.line.rolledBack, true);
+    assert.equal((await subscriptionCounters(envoyOf(pod), 'listener_manager.lds')).versionText, typo.line.xdsVersion, 'Envoy runs the misspelt version again');
+    assert.equal(refused.moved, 2, 'Envoy counted the refused load and the rollback: not once per distinct field');
+    await says(pod, refused.line, undefined);
+
+    // The next versions: each says what Envoy counted for its own load.
+    const clean = await edit(pod, 'lds-v1-date.yaml', verdicts++);
+    assert.equal(clean.moved, 0);
+    await says(pod, clean.line, undefined);
+    const again = await edit(pod, TYPO, verdicts++);
+    assert.equal(again.moved, 1, 'Envoy counted the same misspelt field again');
+    await says(pod, again.line, 1);
+  } finally {
+    await pod.stop();
+  }
+});
