@@ -29,7 +29,7 @@ export interface ConnectionOptions {
   requestTimeoutMs?: number;
   /** Speak HTTP/2 to an https server that offers it (default true); HTTP/1.1 otherwise. */
   http2?: boolean;
-  /** Over HTTP/2: a PING after this long (ms) with no frame (default 30 s, client-go's ReadIdleTimeout). */
+  /** Over HTTP/2: a PING after this long (ms) with nothing from the server (default 30 s, client-go's ReadIdleTimeout). */
   pingAfterMs?: number;
   /** Over HTTP/2: the PING's answer within this long (ms), else the connection ends (default 15 s, client-go's PingTimeout). */
   pingTimeoutMs?: number;
