@@ -334,6 +334,21 @@ for (const outside of [false, true]) {
   });
 }
 
+test('11-type-misspelt-bootstrap-outside: Envoy\'s bootstrap in the image, an edit misspells the listener\'s @type: judged (rejected) and rolled back, as Envoy\'s LDS subscription reads the path whatever it holds', TIMEOUT, async () => {
+  const spec = (lds: string): ConfigMapSpec => ({ 'lds.yaml': lds });
+  const pod = await startCase('11-type-misspelt-bootstrap-outside', spec('lds-v0.yaml'), [], { envoyBootstrap: 'envoy.yaml' });
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v0', 'v0');
+    const lines = await step(pod, spec('lds-v1-bad-type.yaml'), [{ file: 'lds.yaml', outcome: 'rejected', envoy: LDS }]);
+    assert.match(String(lines.get('lds.yaml')?.msg), /rejected lds\.yaml/);
+    assert.equal(await served(envoyOf(pod), pod.ports.P0), '200 v0');
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
+  } finally {
+    await pod.stop();
+  }
+});
+
 test('06-ecds-file-no-verdict: an ECDS file (config_discovery -> path_config_source) is judged and a refused one rolled back', TIMEOUT, async () => {
   const spec = (ecds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds.yaml', 'ecds.yaml': ecds });
   const pod = await startCase('06-ecds-file-no-verdict', spec('ecds-v0.yaml'));

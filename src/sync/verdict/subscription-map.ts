@@ -14,8 +14,8 @@ import type { FileFacts } from './attribution.js';
 
 // Without the bootstrap (Envoy's own, outside the ConfigMap), a file's kind is the type of its
 // resources: the first @type in it that an xDS subscription reads (envoy/gate.ts subscriptionOf; an
-// HttpConnectionManager's or a TLS context's @type is none). A Secret or route file named only by
-// that bootstrap is read all the same.
+// HttpConnectionManager's or a TLS context's @type is none), or the one an earlier content of the
+// file showed when this one names none. A Secret or route file named only by that bootstrap is read all the same.
 const TYPE_URL = /type\.googleapis\.com\/([\w.]+)/g;
 
 function guessedType(text: string): ReferenceType | undefined {
@@ -67,9 +67,10 @@ export class SubscriptionMap {
       }
       return 'bootstrap';
     }
+    // Envoy's subscription reads its path whatever the file holds: a content that names no type it
+    // reads (a misspelt @type, which Envoy refuses) keeps the type an earlier content showed.
     const guessed = guessedType(text);
-    if (guessed === undefined) this.guessed.delete(name);
-    else this.guessed.set(name, guessed);
+    if (guessed !== undefined) this.guessed.set(name, guessed);
     // Only a file that points at other files declares anything; skip the parse otherwise.
     if (text.includes('path') || text.includes('filename')) this.declared.set(name, findReferences(parseConfig(text)));
     else this.declared.delete(name);

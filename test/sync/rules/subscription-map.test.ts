@@ -52,6 +52,16 @@ const cases: { name: string; bootstrapName?: string; files: Files; expect: Recor
     expect: { 'listeners.yaml': ['LDS'], 'clusters.yaml': ['CDS'], 'script.lua': [] },
   },
   {
+    name: 'without a bootstrap, a file read as LDS stays read as LDS when an edit misspells its @type (Envoy\'s LDS subscription reads the path whatever it holds, and refuses it)',
+    files: [['lds.yaml', LDS], ['lds.yaml', LDS.replace('listener.v3.Listener', 'listener.v3.Listenr')]],
+    expect: { 'lds.yaml': ['LDS'] },
+  },
+  {
+    name: 'without a bootstrap, a file whose content changes to another type Envoy reads is read as that type',
+    files: [['x.yaml', LDS], ['x.yaml', CDS]],
+    expect: { 'x.yaml': ['CDS'] },
+  },
+  {
     name: 'without a bootstrap (Envoy\'s own, outside the ConfigMap), route, endpoint, Secret and extension config files are read too, by their resources\' @type',
     files: [
       ['routes.yaml', `resources:\n- "@type": type.googleapis.com/envoy.config.route.v3.RouteConfiguration\n  name: r\n`],
