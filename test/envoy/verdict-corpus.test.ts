@@ -536,7 +536,7 @@ test('envoy-ignores-unknown-field.lds.yaml published next to a clean cds.yaml wh
     assert.ok(line !== undefined);
     assert.equal(line.ignoredFields, counted);
     assert.equal(line.level, 40);
-    assert.match(String(line.msg), /Envoy ignored unknown fields in one of the files it loaded at start \((lds\.yaml, cds\.yaml|cds\.yaml, lds\.yaml); Envoy counted /);
+    assert.match(String(line.msg), /Envoy ignored unknown fields in one of the files Envoy loaded at start \((lds\.yaml, cds\.yaml|cds\.yaml, lds\.yaml); Envoy counted /);
     const command = /: (\S.* validate \S+) names them all/.exec(String(line.msg))?.[1] ?? '';
     assert.ok(command.endsWith(` validate ${pod.source}`), `${command}: the ConfigMap's files, not the stamped copy`);
     const named = spawnSync('sh', ['-c', command], { encoding: 'utf8' });
@@ -551,7 +551,7 @@ test('envoy-ignores-unknown-field.lds.yaml published next to a clean cds.yaml wh
     }
     assert.deepEqual({ ignoredFields: kept?.ignoredFields, among: [...(kept?.ignoredAmong ?? [])].sort() }, { ignoredFields: counted, among: ['cds.yaml', 'lds.yaml'] });
     const table = (await runCli(['status', '--to', pod.target])).stdout;
-    assert.match(table, /ignored unknown fields in one of the files loaded at start \((lds\.yaml, cds\.yaml|cds\.yaml, lds\.yaml)\) \(Envoy counted /, table);
+    assert.match(table, /ignored unknown fields in one of the files Envoy loaded at start \((lds\.yaml, cds\.yaml|cds\.yaml, lds\.yaml)\) \(Envoy counted /, table);
   } finally {
     await pod.stop();
   }
