@@ -3,13 +3,18 @@
 // have), driven by the parent over IPC.
 //
 //   mode `ours`:  the watcher's own code, ConfigMapWatch + KubeConnection (src/sync/kube), the
-//                 very objects `watch --source api` runs: same requests (the /readyz probe and the
-//                 --api-check list included), same backoff and jitter; plus, as each real watcher
-//                 does once its Envoy has judged a version, the --store-check read of the
-//                 last-accepted store from the apiserver's cache (src/sync/last-accepted: the
-//                 StoreCheckTimer the writer runs, carried by the watch's check, with the requests of
-//                 readChangedStore: its metadata, and the whole store when that changed; here without
-//                 the refill logic): both reads of a period on one short-lived connection.
+//                 very objects `watch --source api` runs: same requests (the /readyz probe included),
+//                 same backoff and jitter, over HTTP/2 (one connection, its liveness by PINGs, no
+//                 --api-check list); plus, as each real watcher does once its Envoy has judged a
+//                 version and holds a refusal, the --store-check read of the last-accepted store
+//                 from the apiserver's cache (src/sync/last-accepted: the StoreCheckTimer the writer
+//                 runs, with the requests of readChangedStore: its metadata, and the whole store when
+//                 that changed; here without the refill logic), a stream on the same connection.
+//   mode `ours-refused`: as `ours`, with the store read every 30-45 s as while the Pod's Envoy holds a
+//                 refusal (at rest `ours` reads it only then, and this bench's edits are all accepted).
+//   mode `ours-http1`: as `ours` over HTTP/1.1 (as released before HTTP/2): the watch's --api-check
+//                 list every 30 s carries the store read, both on one short-lived connection. The
+//                 `ours-*` variants below are HTTP/1.1 designs too.
 //   mode `ours-split`: as `ours`, but the store read not carried by the check: each read on a
 //                 connection of its own, the store's every 30 s x 1-1.5 (as released before).
 //   mode `ours-sync`: as `ours`, but each watch's first check one whole period after it opened (as
@@ -21,6 +26,8 @@
 //                 last resourceVersion on the same connection (the store reads on their own).
 //   mode `floor`: a bare list+watch, nothing of ours: node:https, `GET ...?fieldSelector=` then
 //                 `GET ...?fieldSelector=...&resourceVersion=RV&watch=1`, each line JSON.parse'd.
+//   mode `floor-h2`: the floor as client-go sends it: over HTTP/2 (node:http2, a connection per
+//                 watcher), a PING every 30 s (client-go's ReadIdleTimeout on a quiet connection).
 //   mode `floor-load`: the floor, plus one client per process sending as many metadata lists from
 //                 the watch cache (on one kept-alive connection) as its share of ours sends checks and
 //                 store reads: what the apiserver's memory does when it allocates at rest for
@@ -34,10 +41,12 @@
 //          {op:'closed'}
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
+import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { ConfigMapWatch, type ConfigMapObject } from '../src/sync/kube/configmap-watch.js';
-import { kubeconfigConnection, METADATA_ONLY, METADATA_ONLY_LIST, sessionOf, type KubeConnection, type KubeSession } from '../src/sync/kube/connection.js';
+import { METADATA_ONLY, METADATA_ONLY_LIST, sessionOf, type KubeConnection, type KubeSession } from '../src/sync/kube/connection.js';
+import { kubeconfigConnection } from '../src/sync/kube/kubeconfig.js';
 import { lastAcceptedConfigMapName } from '../src/inject/last-accepted.js';
 import { readChangedStore, type CompleteStore } from '../src/sync/last-accepted/store-check.js';
 import { StoreCheckTimer } from '../src/sync/last-accepted/store-check-timer.js';
@@ -46,7 +55,7 @@ import type { OwnVerdicts } from '../src/sync/last-accepted/changes.js';
 const NO_VERDICTS: ReadonlyMap<string, OwnVerdicts> = new Map();
 
 interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[] }
-type Mode = 'ours' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load';
+type Mode = 'ours' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'ours-http1' | 'ours-refused';
 
 const mode = process.argv[2] as Mode;
 const config = JSON.parse(readFileSync(process.argv[3] ?? '', 'utf8')) as FleetConfig;
@@ -93,15 +102,20 @@ function kept(connection: KubeConnection): KubeConnection {
 
 function ours(kubeconfig: string): Member {
   const member: Member = { lastRv: undefined, available: false, stats: { lists: 0, watches: 0, failures: 0 }, stop: () => Promise.resolve() };
-  const own = kubeconfigConnection(kubeconfig);
+  // `ours` speaks HTTP/2 as the watcher does; the other variants are the HTTP/1.1 designs before it.
+  const own = kubeconfigConnection(kubeconfig, mode === 'ours' || mode === 'ours-refused' ? {} : { http2: false });
   const connection = mode === 'ours-kept' ? kept(own) : own;
   const storePath = `/api/v1/namespaces/${encodeURIComponent(config.namespace)}/configmaps/${encodeURIComponent(lastAcceptedConfigMapName(config.name))}`;
   // What a full read found (no verdicts here: any store read whole counts as complete).
   let complete: CompleteStore | undefined;
   const readStore = (session: Pick<KubeSession, 'request'>): Promise<void> => readChangedStore(session, storePath, complete, NO_VERDICTS)
     .then((read) => { complete = read.complete ?? (read.got === undefined ? complete : undefined); });
-  const store = new StoreCheckTimer({ connection, everyMs: STORE_CHECK_MS, wanted: () => true, check: readStore, onError: () => undefined });
-  const carried = mode === 'ours' || mode === 'ours-sync';
+  // The watcher reads the store at rest only while its Envoy holds a refusal (changes.ts holdsRefusal):
+  // in this bench every edit is accepted, so `ours` reads none; `ours-refused` reads as while one is held
+  // (and the HTTP/1.1 variants as released before, whenever Envoy had judged a version).
+  const store = new StoreCheckTimer({ connection, everyMs: STORE_CHECK_MS, wanted: () => mode !== 'ours', check: readStore, onError: () => undefined });
+  // Over HTTP/1.1 the store read rides on the check's connection (ours-split: not); over HTTP/2 no check comes to carry it.
+  const carried = mode === 'ours-http1' || mode === 'ours-sync';
   const watch = new ConfigMapWatch({
     connection,
     ...(mode === 'ours-rewatch' ? { checkMs: 0, minWatchTimeoutS: 20 } : {}),
@@ -188,6 +202,73 @@ function floor(kubeconfig: string): Member {
   return member;
 }
 
+
+/** `floor-h2`: the floor as client-go sends it, over HTTP/2 (one connection per watcher) with a PING every 30 s. */
+function floorH2(kubeconfig: string): Member {
+  const doc = JSON.parse(readFileSync(kubeconfig, 'utf8')) as { clusters: { cluster: Record<string, string> }[]; users: { user: { token: string } }[] };
+  const ca = Buffer.from(doc.clusters[0]?.cluster['certificate-authority-data'] ?? '', 'base64');
+  const token = doc.users[0]?.user.token ?? '';
+  const ns = `/api/v1/namespaces/${config.namespace}/configmaps`;
+  const sel = (name: string): string => `?fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`;
+  let stopped = false;
+  let session: ClientHttp2Session | undefined;
+  let rv: string | undefined;
+  let pinger: NodeJS.Timeout | undefined;
+  const member: Member = {
+    lastRv: undefined, available: false, stats: { lists: 0, watches: 0, failures: 0, probes: 0 },
+    stop: () => { stopped = true; clearInterval(pinger); session?.destroy(); return Promise.resolve(); },
+  };
+  const connectSession = (): ClientHttp2Session => {
+    if (session !== undefined && !session.destroyed && !session.closed) return session;
+    session = h2connect(config.server, { ca });
+    session.on('error', () => undefined);
+    session.on('close', () => { if (!stopped) { member.available = false; setTimeout(list, 1000); } });
+    clearInterval(pinger);
+    pinger = setInterval(() => { member.stats.probes = (member.stats.probes ?? 0) + 1; session?.ping(() => undefined); }, 30_000);
+    return session;
+  };
+  const get = (path: string, accept: string, onLine: ((line: string) => void) | undefined, onEnd: (status: number, body: string) => void): void => {
+    const s = connectSession();
+    const stream = s.request({ ':path': path, authorization: `Bearer ${token}`, accept });
+    let status = 0;
+    stream.on('response', (h) => { status = Number(h[':status']); });
+    let pending = '';
+    let all = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      if (onLine === undefined || status !== 200) { all += chunk; return; }
+      pending += chunk;
+      for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n')) { onLine(pending.slice(0, nl)); pending = pending.slice(nl + 1); }
+    });
+    stream.on('end', () => { onEnd(status, all); });
+    stream.on('error', () => undefined);
+    stream.end();
+  };
+  const list = (): void => {
+    if (stopped) return;
+    member.stats.lists++;
+    get(ns + sel(config.name), 'application/json', undefined, (status, text) => {
+      if (status !== 200) { member.stats.failures++; setTimeout(list, 1000); return; }
+      const body = JSON.parse(text) as { metadata: { resourceVersion: string }; items: ConfigMapObject[] };
+      rv = body.metadata.resourceVersion;
+      member.available = true;
+      receive(member, body.items[0]?.metadata.resourceVersion);
+      watch();
+    });
+  };
+  const watch = (): void => {
+    if (stopped) return;
+    member.stats.watches++;
+    get(`${ns}${sel(config.name)}&resourceVersion=${rv ?? ''}&watch=1`, 'application/json', (line) => {
+      const event = JSON.parse(line) as { type: string; object: ConfigMapObject };
+      rv = event.object.metadata.resourceVersion;
+      if (event.type === 'ADDED' || event.type === 'MODIFIED') receive(member, rv);
+    }, (status) => { if (!stopped && session !== undefined && !session.closed) setTimeout(status === 200 ? watch : list, status === 200 ? 0 : 1000); });
+  };
+  list();
+  return member;
+}
+
 /**
  * `floor-load`: one client sending `share` metadata lists per 30 s and `share` metadata GETs per
  * 37.5 s (what `share` of ours send at rest), evenly spread, on one kept-alive connection.
@@ -212,7 +293,7 @@ async function open(from: number, to: number): Promise<void> {
   const start = members.length;
   // Pods do not all start in the same millisecond: 25 at a time, one batch per 50 ms (500/s).
   for (let i = from; i < to; i += 25) {
-    for (const kubeconfig of config.kubeconfigs.slice(i, Math.min(to, i + 25))) members.push(mode.startsWith('ours') ? ours(kubeconfig) : floor(kubeconfig));
+    for (const kubeconfig of config.kubeconfigs.slice(i, Math.min(to, i + 25))) members.push(mode.startsWith('ours') ? ours(kubeconfig) : mode.startsWith('floor-h2') ? floorH2(kubeconfig) : floor(kubeconfig));
     await new Promise((r) => setTimeout(r, 50));
   }
   const deadline = Date.now() + 120_000;

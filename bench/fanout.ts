@@ -24,14 +24,15 @@
 //         apiserver from the audit log, by status: re-lists (a list without resourceVersion),
 //         /readyz probes, and the --api-check lists (resourceVersion=0, from the watch cache),
 //         which are no re-lists; then one edit to all N.
-// At rest, ours includes what a Pod sends while nothing changes: the --api-check list every 30 s
-// and the store's metadata GET on the same connection (bench/fanout-fleet.ts); the floor sends
-// nothing. The fleet counts the connections its watchers open (and TLS handshakes that resumed).
+// At rest, ours includes what a Pod sends while nothing changes: over HTTP/2 a PING after 30 s of
+// silence and the store's metadata GET every 30-45 s, on the watch's connection (over HTTP/1.1,
+// `ours-http1`: the --api-check list every 30 s and the store's GET on a connection of their own;
+// bench/fanout-fleet.ts); the floor sends nothing, floor-h2 (client-go's transport) its PINGs. The fleet counts the connections its watchers open (and TLS handshakes that resumed).
 //
 // Knobs: BENCH_N=100,500 (default 100,500,1000; one value = quick mode), BENCH_MIB_N (1 MiB phases'
 // N, default 200, capped at the largest N), BENCH_SIZES=1KiB,1MiB, BENCH_EDITS, BENCH_SAMPLE,
 // BENCH_REST_S (the at-rest window, default 60: two --api-check periods), BENCH_VARIANTS (default
-// floor,ours; also ours-kept, ours-rewatch, floor-load: bench/fanout-fleet.ts says what each is;
+// floor,floor-h2,ours; also ours-http1, ours-kept, ours-rewatch, floor-load: bench/fanout-fleet.ts says what each is;
 // the real sample runs only in `ours`, so compare the variants with BENCH_SAMPLE=0; 1 MiB phases run
 // only floor and ours).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -62,8 +63,8 @@ const SAMPLE = Math.min(MAX_N, Number(process.env.BENCH_SAMPLE ?? 3));
 const FLEET_PROCS = Number(process.env.BENCH_FLEET_PROCS ?? 4);
 const SETTLE_MS = 8_000;
 const REST_MS = Number(process.env.BENCH_REST_S ?? 60) * 1000;
-const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
-const VARIANTS = (process.env.BENCH_VARIANTS ?? 'floor,ours').split(',').map((v) => {
+const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'floor-h2', 'ours-http1', 'ours-refused', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
+const VARIANTS = (process.env.BENCH_VARIANTS ?? 'floor,floor-h2,ours').split(',').map((v) => {
   if (!MODES.includes(v as FleetMode)) throw new Error(`BENCH_VARIANTS: ${v} is not one of ${MODES.join(', ')}`);
   return v as FleetMode;
 });
@@ -439,13 +440,16 @@ async function storm(
 
 function printPhase(r: PhaseResult): void {
   const who = {
-    ours: `ours  (${String(SAMPLE)} real + ${String(r.n - SAMPLE)} ConfigMapWatch; each period's check and store read on one connection of their own)`,
+    ours: `ours  (${String(SAMPLE)} real + ${String(r.n - SAMPLE)} ConfigMapWatch; over HTTP/2: one connection, PINGs; every edit accepted, so no store read at rest)`,
     'ours-split': `ours-split  (${String(r.n)} ConfigMapWatch; as released before: the check and the store read each on a connection of its own)`,
     'ours-sync': `ours-sync  (${String(r.n)} ConfigMapWatch; as ours, but each watch's first check one whole period after it opened)`,
     'ours-kept': `ours-kept  (${String(r.n)} ConfigMapWatch; checks and store reads on a kept-alive second connection)`,
     'ours-rewatch': `ours-rewatch  (${String(r.n)} ConfigMapWatch; no checks, each watch ended by the apiserver after 20-40 s and resumed)`,
     floor: 'floor (bare list+watch)',
     'floor-load': 'floor-load (bare list+watch, and as many metadata reads at rest as ours on one kept-alive connection)',
+    'floor-h2': 'floor-h2 (bare list+watch as client-go sends it: HTTP/2, a PING after 30 s of silence)',
+    'ours-refused': `ours-refused  (${String(r.n)} ConfigMapWatch over HTTP/2, the store read every 30-45 s as while Envoy holds a refusal)`,
+    'ours-http1': `ours-http1  (${String(r.n)} ConfigMapWatch over HTTP/1.1, as released before: each period's check and store read on one connection of their own)`,
   }[r.kind];
   console.log(`\n[${r.size} N=${String(r.n)}] ${who}, load ${r.load}`);
   console.log(`  rest: apiserver at the end: RSS ${String(r.rssMiB)} MiB, GC heap goal ${String(r.heapGoalMiB)} MiB, live after the last GC ${String(r.liveMiB)} MiB`);
@@ -483,6 +487,7 @@ function summary(results: PhaseResult[]): void {
   const top = (kind: string): PhaseResult | undefined => results.filter((r) => r.kind === kind && r.size === '1KiB').sort((a, b) => b.n - a.n)[0];
   const ours = top('ours');
   const floor = top('floor');
+  const floorH2 = top('floor-h2');
   const mib = (kind: string): PhaseResult | undefined => results.find((r) => r.kind === kind && r.size === '1MiB');
   console.log(JSON.stringify({
     watchers: ours?.n, p99Ms: ours?.p99, floorP99Ms: floor?.p99,
@@ -490,6 +495,7 @@ function summary(results: PhaseResult[]): void {
     heapKiBPerWatcher: ours?.heapKiBPerWatcher, floorHeapKiBPerWatcher: floor?.heapKiBPerWatcher,
     liveHeapKiBPerWatcher: ours?.liveHeapKiBPerWatcher, floorLiveHeapKiBPerWatcher: floor?.liveHeapKiBPerWatcher,
     restCpuMsPerS: ours?.restCpuMsPerS, floorRestCpuMsPerS: floor?.restCpuMsPerS,
+    floorH2KiBPerWatcher: floorH2?.rssKiBPerWatcher, floorH2LiveHeapKiBPerWatcher: floorH2?.liveHeapKiBPerWatcher, floorH2RestCpuMsPerS: floorH2?.restCpuMsPerS, floorH2P99Ms: floorH2?.p99,
     editCpuMs: ours?.cpuMsPerEdit, floorEditCpuMs: floor?.cpuMsPerEdit,
     stormSettleS: ours?.storm?.settleS, stormAfterReadyS: ours?.storm === undefined ? undefined : r1(ours.storm.settleS - ours.storm.readyS),
     stormReadyS: ours?.storm?.readyS, stormOpenS: ours?.storm?.openS,

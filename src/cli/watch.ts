@@ -48,16 +48,19 @@ accepted version (kept under --to/..envoy-xds-verdict/, see 'status'). Exits 0 o
   --volume-lag D      how far the kubelet's volume may lag the API (default 90s): after a switch
                       to the volume, an unknown volume version is published only this long after
                       the last API version (docs/api-source.md)
-  --api-check D       how often the watch is checked against the apiserver (default 30s): a silent
-                      connection is noticed, a missed change is listed again
-  --api-timeout D     how long a request to the apiserver may go unanswered (default 10s)
+  --api-check D       how soon a silent connection to the apiserver is noticed (default 30s): over
+                      HTTP/2 a PING goes out after this long without a frame; over HTTP/1.1 the
+                      watch is checked this often (a missed change is listed again)
+  --api-timeout D     how long a request or a PING to the apiserver may go unanswered (default 10s)
   --api-retry-max D   the longest wait between attempts while the API fails (default 30s; the
                       first is 0.5s, waits while it is down are at most an eighth of the outage,
                       and a recovery of 10s starts over)
-  --store-check D     how often NAME-envoy-xds-accepted is read to put back what this Pod's Envoy
-                      accepted, if the store lost it (default 30s): on the --api-check's connection,
-                      on every check when --api-check is at least 3/4 of it, else every
-                      ceil(store-check / api-check)-th; never later than 1.5 x it
+  --store-check D     while this Pod's Envoy holds a refusal, how often NAME-envoy-xds-accepted is
+                      read to put back what Envoy accepted, if the store lost it (each write puts
+                      it back too) (default 30s; x 1-1.5): over HTTP/2 on the
+                      watch's connection; over HTTP/1.1 on the --api-check's, on every check when
+                      --api-check is at least 3/4 of it, else every ceil(store-check / api-check)-th;
+                      never later than 1.5 x it
 `;
 
 const MIN_RESYNC_MS = 100;
@@ -171,7 +174,8 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   validateHint?: ValidateHint;
 }> {
   const { ApiSource } = await import('../sync/sources/api-source.js');
-  const { SERVICE_ACCOUNT_DIR, inClusterConnection, kubeconfigConnection, kubeconfigNamespace } = await import('../sync/kube/connection.js');
+  const { SERVICE_ACCOUNT_DIR, inClusterConnection } = await import('../sync/kube/connection.js');
+  const { kubeconfigConnection, kubeconfigNamespace } = await import('../sync/kube/kubeconfig.js');
   const { EventRecorder, Reporters } = await import('../sync/watch/reporters.js');
   const { LastAcceptedWriter } = await import('../sync/last-accepted/writer.js');
   const { acceptedCopy } = await import('../sync/verdict/state.js');
@@ -196,7 +200,9 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   const logger = ctx.logger;
   let connection;
   try {
-    connection = flags.kubeconfig !== undefined && flags.kubeconfig !== '' ? kubeconfigConnection(flags.kubeconfig, { requestTimeoutMs: flags.timeoutMs }) : inClusterConnection(ctx.env, undefined, { requestTimeoutMs: flags.timeoutMs });
+    // Over HTTP/2, --api-check is how long a silent connection waits for a PING, --api-timeout its answer.
+    const options = { requestTimeoutMs: flags.timeoutMs, pingAfterMs: flags.checkMs, pingTimeoutMs: flags.timeoutMs };
+    connection = flags.kubeconfig !== undefined && flags.kubeconfig !== '' ? kubeconfigConnection(flags.kubeconfig, options) : inClusterConnection(ctx.env, undefined, options);
   } catch (err) {
     // Cannot work as declared: say so, and keep the Pod's config current from the volume.
     logger.error({ error: (err as Error).message }, `--source api cannot reach the Kubernetes API (${(err as Error).message}): following the ConfigMap volume only`);

@@ -16,7 +16,8 @@ import { publishable } from '../../src/sync/envoy/version-stamp.js';
 import { EventRecorder } from '../../src/sync/watch/reporters.js';
 import { ConfigMapWatch } from '../../src/sync/kube/configmap-watch.js';
 import type { ConfigMapEvent } from '../../src/sync/kube/configmap-watch.js';
-import { inClusterConnection, kubeconfigConnection } from '../../src/sync/kube/connection.js';
+import { inClusterConnection } from '../../src/sync/kube/connection.js';
+import { kubeconfigConnection } from '../../src/sync/kube/kubeconfig.js';
 import type * as k8s from '@kubernetes/client-node';
 import { kubectl, startCluster, type Cluster } from './cluster.js';
 import { plain } from './objects.js';
@@ -53,10 +54,11 @@ function recordServed(get: () => Promise<{ status: number; body: string } | unde
   return { served, stop: async () => { state.stopped = true; await loop; } };
 }
 
-test('50 ConfigMap edits through the API: Envoy serves every version, in order, none stale or lost; Events regard the Pod', TIMEOUT, async () => {
+test('50 ConfigMap edits through the API (over HTTP/2, as the apiserver speaks it): Envoy serves every version, in order, none stale or lost; Events regard the Pod', TIMEOUT, async () => {
   const pod = await startApiPod(cluster, { namespace: 'api-edits', serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0' });
   try {
-    await pod.watcher.waitForLog((l) => l.msg === 'following the ConfigMap through the Kubernetes API', 'API in use');
+    const using = await pod.watcher.waitForLog((l) => l.msg === 'following the ConfigMap through the Kubernetes API', 'API in use');
+    assert.equal((using as { transport?: string }).transport, 'HTTP/2');
     const recorder = recordServed(() => pod.envoy.get(pod.port));
     const rvs: string[] = [];
     for (let i = 1; i <= 50; i++) {

@@ -13,7 +13,8 @@ import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { ConfigMapWatch } from '../../src/sync/kube/configmap-watch.js';
-import { kubeconfigConnection, type KubeConnection } from '../../src/sync/kube/connection.js';
+import { type KubeConnection } from '../../src/sync/kube/connection.js';
+import { kubeconfigConnection } from '../../src/sync/kube/kubeconfig.js';
 import { LastAcceptedWriter } from '../../src/sync/last-accepted/writer.js';
 import { loopbackKubeconfig } from './loopback-kubeconfig.js';
 
@@ -141,6 +142,17 @@ async function recordAccepted(api: StandIn, writer: LastAcceptedWriter): Promise
   return api.seen.length;
 }
 
+const REFUSED_SHA = 'f'.repeat(64);
+
+/** recordAccepted, then a refusal of the next version (the store matters from then on: --store-check reads it); returns the requests seen by then. */
+async function holdRefusal(api: StandIn, writer: LastAcceptedWriter): Promise<number> {
+  await recordAccepted(api, writer);
+  await new Promise((resolve) => setTimeout(resolve, 5)); // a later mark
+  writer.record({ file: 'lds.yaml', outcome: 'rejected', sha256: REFUSED_SHA, version: 'v2' });
+  await until('the refusal kept', () => api.store?.data?.['envoy-xds-injector.record.json']?.includes(REFUSED_SHA) === true);
+  return api.seen.length;
+}
+
 test('--api-check at rest: metadata only, each on a connection of its own closed once answered; the watch holds the only open one; a missed change still means listing again', { timeout: 60_000 }, async () => {
   const api = new StandIn();
   await api.up();
@@ -172,13 +184,13 @@ test('--api-check at rest: metadata only, each on a connection of its own closed
   });
 });
 
-test('--store-check at rest: the store\'s metadata only, read whole once after it changed; a store re-created empty is still refilled', { timeout: 60_000 }, async () => {
+test('--store-check at rest, while Envoy holds a refusal: the store\'s metadata only, read whole once after it changed; a store re-created empty is still refilled', { timeout: 60_000 }, async () => {
   const api = new StandIn();
   await api.up();
   await withConnection(api, async (connection) => {
     const writer = storeWriter(connection, 100);
     try {
-      const written = await recordAccepted(api, writer);
+      const written = await holdRefusal(api, writer);
       await until('8 store checks', () => api.storeReads().filter((s) => api.seen.indexOf(s) >= written).length >= 8);
       const reads = api.storeReads().filter((s) => api.seen.indexOf(s) >= written);
       const whole = reads.filter((s) => !s.accept.includes('PartialObjectMetadata'));
@@ -210,7 +222,7 @@ test('the store check rides on the --api-check\'s connection: one connection per
     });
     watch.start();
     try {
-      const written = await recordAccepted(api, writer);
+      const written = await holdRefusal(api, writer);
       const writeSocket = api.seen.at(-1)?.socket;
       const opened = connection.counts?.opened ?? 0;
       const alone = writer.storeCheck.stats.alone;
@@ -236,6 +248,37 @@ test('the store check rides on the --api-check\'s connection: one connection per
       await until('refilled', () => api.store?.data?.['lds.yaml'] === 'resources: []\n', 10_000);
     } finally {
       await watch.stop();
+      await writer.close();
+    }
+  });
+});
+
+test('--store-check while Envoy accepted every last version: no read of the store at rest', { timeout: 60_000 }, async () => {
+  const api = new StandIn();
+  await api.up();
+  await withConnection(api, async (connection) => {
+    const writer = storeWriter(connection, 100);
+    try {
+      const written = await recordAccepted(api, writer);
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // ten --store-check periods
+      assert.deepEqual(api.seen.slice(written).map((s) => `${s.method} ${s.path}`), [], 'no request at rest');
+    } finally {
+      await writer.close();
+    }
+  });
+});
+
+test('a store lost while Envoy accepted every last version gets what it lacks with the next write (no --store-check needed)', { timeout: 60_000 }, async () => {
+  const api = new StandIn();
+  await api.up();
+  await withConnection(api, async (connection) => {
+    const writer = storeWriter(connection, 0);
+    try {
+      await recordAccepted(api, writer);
+      api.replaceStore({}); // re-created empty: nothing a new Pod needs is lost (the ConfigMap's content is accepted)
+      writer.record({ file: 'lds.yaml', outcome: 'rejected', sha256: REFUSED_SHA, version: 'v2' });
+      await until('refilled with the refusal', () => api.store?.data?.['lds.yaml'] === 'resources: []\n' && api.store.data['envoy-xds-injector.record.json']?.includes(REFUSED_SHA) === true, 10_000);
+    } finally {
       await writer.close();
     }
   });

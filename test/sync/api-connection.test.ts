@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ApiUnreachableError, kubeconfigConnection } from '../../src/sync/kube/connection.js';
+import { ApiUnreachableError } from '../../src/sync/kube/connection.js';
+import { kubeconfigConnection } from '../../src/sync/kube/kubeconfig.js';
 
 test('a request to a silent server (TCP accepted, TLS never answered) fails as unreachable after its timeout, not twice it', { timeout: 30_000 }, async () => {
   const sockets = new Set<Socket>();

@@ -11,7 +11,7 @@ import { rm } from 'node:fs/promises';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { ConfigMapWatch } from '../../src/sync/kube/configmap-watch.js';
-import { kubeconfigConnection } from '../../src/sync/kube/connection.js';
+import { kubeconfigConnection } from '../../src/sync/kube/kubeconfig.js';
 import { loopbackKubeconfig } from './loopback-kubeconfig.js';
 
 type Phase = 'ready' | 'unsynced' | 'starting';

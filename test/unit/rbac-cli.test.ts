@@ -7,7 +7,7 @@ import { lastAcceptedConfigMapName } from '../../src/inject/last-accepted.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kubeconfigNamespace } from '../../src/sync/kube/connection.js';
+import { kubeconfigNamespace } from '../../src/sync/kube/kubeconfig.js';
 import { runCli } from '../sync/harness.js';
 
 test('rbac prints a Role limited to the one ConfigMap (get/list/watch), its last-accepted ConfigMap (get/update) and events (create/patch), its RoleBinding, and that last-accepted ConfigMap, empty', () => {

@@ -3,10 +3,9 @@
 // resourceVersion, resume every watch the server ends from the last resourceVersion seen (events,
 // BOOKMARKs); on 410 Gone list again; on a failure (unreachable, forbidden, throttled, connection
 // lost) wait (retry-backoff.ts), then list again, first asking /readyz (readiness.ts): a restarted
-// apiserver answers 403 before its authorizer has synced, and a list then is wasted.
-// The watch is client-node's Watch; what it lacks (a bound on a silent connection) is added here:
-// the watch ends locally shortly after its timeoutSeconds, and a periodic check (watch-health.ts)
-// tells a silent connection from an idle watch.
+// apiserver answers 403 before its authorizer has synced, and a list then is wasted. A silent
+// connection: over HTTP/2 its PINGs bound it (h2-client.ts, as client-go's); over HTTP/1.1 (client-node's
+// Watch) a periodic check (watch-health.ts), and each watch ends locally after its timeoutSeconds.
 import { ApiHttpError as HttpError, apiHttpError as httpError, problemOfError as classify, watchError as wrapWatchError } from './api-problem.js';
 import { sessionOf, statusOf, type KubeSession } from './connection.js';
 import { olderResourceVersion } from './resource-version.js';
@@ -275,7 +274,8 @@ export class ConfigMapWatch {
     });
     // client-go's typed Watch ends the request on the client side at timeoutSeconds too.
     const deadline = setTimeout(() => { stream.abort(); }, timeoutSeconds * 1000 + WATCH_DEADLINE_GRACE_MS);
-    const checks = scheduleChecks(this.options.checkMs ?? DEFAULT_CHECK_MS, () => { void this.check().catch((err: unknown) => { this.options.logger.error({ err }, 'the watch check failed'); }); }, this.options.randomCheckPhase === false ? undefined : (this.options.random ?? Math.random));
+    // Over HTTP/2 the connection's PINGs tell a silent connection from an idle watch: no check.
+    const checks = this.options.connection.pings?.() === true ? { stop: () => undefined } : scheduleChecks(this.options.checkMs ?? DEFAULT_CHECK_MS, () => { void this.check().catch((err: unknown) => { this.options.logger.error({ err }, 'the watch check failed'); }); }, this.options.randomCheckPhase === false ? undefined : (this.options.random ?? Math.random));
     // The watch may hang before its controller exists (a silent connection before the headers).
     await Promise.race([ended, new Promise<void>((resolve) => { this.interrupted = resolve; })]);
     clearTimeout(deadline);

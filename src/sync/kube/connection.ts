@@ -1,17 +1,18 @@
 // A small Kubernetes API connection for the watcher: server URL, CA, and a bearer token (or a
-// client certificate) from the Pod's ServiceAccount mount or from a kubeconfig file (tests, local
-// runs). It deliberately does not load @kubernetes/client-node's KubeConfig: that module imports
-// the whole generated API (measured: +28 MiB RssAnon in a process that has a 32 MiB budget). The
-// watch itself is client-node's Watch (dist/watch.js, which only needs node-fetch); list, get and
-// Events writes are plain JSON requests over its keep-alive agent, a check period's on a connection
+// client certificate) from the Pod's ServiceAccount mount or from a kubeconfig file (kubeconfig.ts).
+// It deliberately does not load @kubernetes/client-node's KubeConfig: that module imports the whole
+// generated API (measured: +28 MiB RssAnon in a process that has a 32 MiB budget). Over HTTP/2
+// (h2-client.ts) the watch and every request are streams on one connection, as client-go has them;
+// with a server that speaks only HTTP/1.1 the watch is client-node's Watch (dist/watch.js, which only
+// needs node-fetch), other requests go over its keep-alive agent, a check period's on a connection
 // of their own (KubeSession; agents.ts).
-import { request as httpsRequest } from 'node:https';
-import { request as httpRequest } from 'node:http';
 import type { Agent as HttpAgent, IncomingHttpHeaders } from 'node:http';
+import type { ClientHttp2Stream } from 'node:http2';
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
-import { load } from 'js-yaml';
 import { ConnectionAgents, type ConnectionCounts } from './agents.js';
+import { H2Client, NoHttp2Error } from './h2-client.js';
+import { http1Request, type RawAnswer } from './http1-request.js';
 
 export type { ConnectionCounts } from './agents.js';
 
@@ -26,7 +27,16 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export interface ConnectionOptions {
   /** A request with no byte from the server for this long fails as unreachable (ms; default 30 s). */
   requestTimeoutMs?: number;
+  /** Speak HTTP/2 to an https server that offers it (default true); HTTP/1.1 otherwise. */
+  http2?: boolean;
+  /** Over HTTP/2: a PING after this long (ms) with nothing from the server (default 30 s, client-go's ReadIdleTimeout). */
+  pingAfterMs?: number;
+  /** Over HTTP/2: the PING's answer within this long (ms), else the connection ends (default 15 s, client-go's PingTimeout). */
+  pingTimeoutMs?: number;
 }
+
+export const DEFAULT_PING_AFTER_MS = 30_000;
+export const DEFAULT_PING_TIMEOUT_MS = 15_000;
 
 /** How one request is sent, besides its method, path and body. */
 export interface RequestOptions {
@@ -88,6 +98,10 @@ export interface KubeConnection {
   session?(): KubeSession;
   /** Connections opened so far, the watch's included, and TLS handshakes among them that resumed a session. */
   readonly counts?: Readonly<ConnectionCounts>;
+  /** Whether requests go over HTTP/2, whose PINGs prove the connection alive (h2-client.ts); absent or false: HTTP/1.1. */
+  pings?(): boolean;
+  /** A GET streamed on the HTTP/2 connection (a watch), or undefined when the server speaks only HTTP/1.1. */
+  stream?(path: string): { stream: ClientHttp2Stream; explain(err: Error): Error } | undefined;
   /** What client-node's Watch needs of a KubeConfig (getCurrentCluster, applyToFetchOptions). */
   readonly watchConfig: {
     getCurrentCluster(): { server: string };
@@ -107,7 +121,7 @@ export function sessionOf(connection: KubeConnection): KubeSession {
   return connection.session?.() ?? { request: connection.request, end: () => undefined };
 }
 
-interface Credentials {
+export interface Credentials {
   server: string;
   origin: string;
   ca?: string | Buffer;
@@ -144,62 +158,22 @@ export function inClusterConnection(env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUN
   return connect({ server, origin: `ServiceAccount token ${dir}`, ca, tokenFile: `${dir}/token` }, options);
 }
 
-interface KubeconfigFile {
-  'current-context'?: string;
-  contexts?: { name: string; context: { cluster: string; user: string; namespace?: string } }[];
-  clusters?: { name: string; cluster: Record<string, unknown> }[];
-  users?: { name: string; user: Record<string, unknown> }[];
-}
-
-/** The namespace of a kubeconfig's current context (kubectl's default namespace), if it sets one. */
-export function kubeconfigNamespace(path: string): string | undefined {
-  const doc = load(readFileSync(path, 'utf8')) as KubeconfigFile;
-  const namespace = doc.contexts?.find((c) => c.name === doc['current-context'])?.context.namespace;
-  return typeof namespace === 'string' && namespace !== '' ? namespace : undefined;
-}
-
-/**
- * A kubeconfig's current context: server, CA (`certificate-authority[-data]`), and a token
- * (`token`, `tokenFile`) or client certificate (`client-certificate[-data]`, `client-key[-data]`).
- * Exec plugins and auth providers are not supported: the watcher runs with a ServiceAccount token.
- */
-export function kubeconfigConnection(path: string, options: ConnectionOptions = {}): KubeConnection {
-  const doc = load(readFileSync(path, 'utf8')) as KubeconfigFile;
-  const contextName = doc['current-context'];
-  const context = doc.contexts?.find((c) => c.name === contextName)?.context;
-  const cluster = doc.clusters?.find((c) => c.name === context?.cluster)?.cluster;
-  const user = doc.users?.find((u) => u.name === context?.user)?.user ?? {};
-  if (context === undefined || cluster === undefined || typeof cluster.server !== 'string') {
-    throw new Error(`kubeconfig ${path}: no current context with a cluster server`);
-  }
-  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-  const fileOrData = (file: unknown, data: unknown): Buffer | undefined => {
-    const d = str(data);
-    if (d !== undefined) return Buffer.from(d, 'base64');
-    const f = str(file);
-    return f === undefined ? undefined : readFileSync(f);
-  };
-  const credentials: Credentials = { server: cluster.server.replace(/\/$/, ''), origin: `kubeconfig ${path}` };
-  const ca = fileOrData(cluster['certificate-authority'], cluster['certificate-authority-data']);
-  if (ca !== undefined) credentials.ca = ca;
-  if (cluster['insecure-skip-tls-verify'] === true) credentials.insecure = true;
-  const cert = fileOrData(user['client-certificate'], user['client-certificate-data']);
-  const key = fileOrData(user['client-key'], user['client-key-data']);
-  if (cert !== undefined && key !== undefined) {
-    credentials.cert = cert;
-    credentials.key = key;
-  }
-  const token = str(user.token);
-  if (token !== undefined) credentials.token = token;
-  const tokenFile = str(user.tokenFile);
-  if (tokenFile !== undefined) credentials.tokenFile = tokenFile;
-  return connect(credentials, options);
-}
-
-function connect(credentials: Credentials, options: ConnectionOptions): KubeConnection {
+/** The connection for `credentials` (in-cluster above, kubeconfig.ts). */
+export function connect(credentials: Credentials, options: ConnectionOptions): KubeConnection {
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const secure = new URL(credentials.server).protocol === 'https:';
   const agents = new ConnectionAgents(secure, credentials);
+  // HTTP/2 where the server speaks it (an https server): every request a stream on one connection.
+  const h2 = secure && options.http2 !== false
+    ? new H2Client({
+        server: credentials.server,
+        tls: { ...(credentials.ca === undefined ? {} : { ca: credentials.ca }), ...(credentials.cert === undefined ? {} : { cert: credentials.cert, key: credentials.key }), rejectUnauthorized: credentials.insecure !== true },
+        pingAfterMs: options.pingAfterMs ?? DEFAULT_PING_AFTER_MS,
+        pingTimeoutMs: options.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS,
+        counts: agents.counts,
+      })
+    : undefined;
+  const onH2 = (): boolean => h2 !== undefined && !h2.refused;
 
   let token = credentials.token;
   /** When the token file was last read (performance.now: a wall-clock step must not delay it); undefined: read it now. */
@@ -215,73 +189,65 @@ function connect(credentials: Credentials, options: ConnectionOptions): KubeConn
     }
     return token;
   };
-  const headers = (): Record<string, string> => {
+  /** The request's headers, lower-case (HTTP/2 wants them so; HTTP/1.1 does not mind). */
+  const headers = (accept = 'application/json', payload?: Buffer, contentType = 'application/json'): Record<string, string> => {
     const t = bearer();
-    return { Accept: 'application/json', ...(t === undefined ? {} : { Authorization: `Bearer ${t}` }) };
+    return {
+      accept,
+      ...(t === undefined ? {} : { authorization: `Bearer ${t}` }),
+      ...(payload === undefined ? {} : { 'content-type': contentType, 'content-length': String(payload.length) }),
+    };
   };
-
-  const send = (via: HttpAgent, method: string, path: string, body?: unknown, contentType = 'application/json', timeoutMs = requestTimeoutMs, options: RequestOptions = {}): Promise<ApiResponse> =>
-    new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const send = secure ? httpsRequest : httpRequest;
-      const req = send(
-        new URL(path, credentials.server),
-        {
-          method,
-          agent: via,
-          headers: {
-            ...headers(),
-            ...(options.accept === undefined ? {} : { Accept: options.accept }),
-            ...(payload === undefined ? {} : { 'Content-Type': contentType, 'Content-Length': String(payload.length) }),
-          },
-          timeout: timeoutMs,
-        },
-        (res) => {
-          clearTimeout(deadline);
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', (err) => { reject(new ApiUnreachableError(err.message, { cause: err })); });
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown;
-            try {
-              parsed = text === '' ? undefined : JSON.parse(text);
-            } catch {
-              parsed = undefined;
-            }
-            // As client-go does on a 401: the token file may hold a rotated token already; read it again.
-            if (res.statusCode === 401) tokenReadAt = undefined;
-            resolve({ status: res.statusCode ?? 0, body: parsed, text, headers: res.headers });
-          });
-        },
-      );
-      const silent = (): Error => new Error(`no answer within ${String(Math.round(timeoutMs / 1000))}s`);
-      // The socket's idle timeout bounds a silence once a socket is assigned; until the answer
-      // starts, a deadline from the send bounds the whole wait too: for a queued request, and for a
-      // new TLS connection whose handshake is never answered, where Node lets the socket's first
-      // timeout pass (measured behind a silent proxy: twice the timeout).
-      const deadline = setTimeout(() => req.destroy(silent()), timeoutMs);
-      req.on('close', () => { clearTimeout(deadline); });
-      req.on('timeout', () => req.destroy(silent()));
-      req.on('error', (err) => { reject(new ApiUnreachableError(`${credentials.server}: ${err.message}`, { cause: err })); });
-      req.end(payload);
-    });
+  const answer = (raw: RawAnswer): ApiResponse => {
+    let parsed: unknown;
+    try {
+      parsed = raw.text === '' ? undefined : JSON.parse(raw.text);
+    } catch {
+      parsed = undefined;
+    }
+    // As client-go does on a 401: the token file may hold a rotated token already; read it again.
+    if (raw.status === 401) tokenReadAt = undefined;
+    return { status: raw.status, body: parsed, text: raw.text, headers: raw.headers };
+  };
+  const unreachable = (err: unknown): never => {
+    throw new ApiUnreachableError(`${credentials.server}: ${(err as Error).message}`, { cause: err });
+  };
+  const send = async (via: HttpAgent | undefined, method: string, path: string, body?: unknown, contentType = 'application/json', timeoutMs = requestTimeoutMs, options: RequestOptions = {}): Promise<ApiResponse> => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const sent = headers(options.accept, payload, contentType);
+    if (via === undefined && h2 !== undefined && onH2()) {
+      try {
+        return answer(await h2.request({ ':method': method, ':path': path, ...sent }, payload, timeoutMs));
+      } catch (err) {
+        if (!(err instanceof NoHttp2Error)) return unreachable(err);
+        // The server said it will not speak HTTP/2: HTTP/1.1 from now on.
+      }
+    }
+    return answer(await http1Request(new URL(path, credentials.server), via ?? agents.pool, method, sent, payload, timeoutMs).catch(unreachable));
+  };
 
   return {
     server: credentials.server,
     origin: credentials.origin,
-    request: (method, path, body, contentType, timeoutMs, options) => send(agents.pool, method, path, body, contentType, timeoutMs, options),
+    request: (method, path, body, contentType, timeoutMs, options) => send(undefined, method, path, body, contentType, timeoutMs, options),
     session: () => {
+      // Over HTTP/2 a period's reads are streams on the one connection, proven alive by its PINGs.
+      if (onH2()) return { request: (method, path, body, contentType, timeoutMs, options) => send(undefined, method, path, body, contentType, timeoutMs, options), end: () => undefined };
       const own = agents.period();
       return { request: (method, path, body, contentType, timeoutMs, options) => send(own, method, path, body, contentType, timeoutMs, options), end: () => { agents.end(own); } };
     },
     counts: agents.counts,
+    pings: () => h2?.speaks === true,
+    stream: (path) => {
+      if (h2 === undefined || !onH2()) return undefined;
+      return { stream: h2.stream({ ':method': 'GET', ':path': path, ...headers() }), explain: (err) => h2.explain(err) };
+    },
     watchConfig: {
       getCurrentCluster: () => ({ server: credentials.server }),
       applyToFetchOptions: () => Promise.resolve({ agent: agents.pool, headers: headers() }),
     },
-    resetConnections: () => { agents.reset(); },
-    close: () => { agents.destroy(); },
+    resetConnections: () => { agents.reset(); h2?.reset(); },
+    close: () => { agents.destroy(); h2?.close(); },
   };
 }
 

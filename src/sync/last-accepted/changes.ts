@@ -7,7 +7,8 @@
 // - `refill`: what puts this watcher's own last verdicts back into a store that lost them (deleted
 //   and re-created empty by `rbac | kubectl apply`, a GitOps prune, a hand edit). An intact
 //   accepted version of another Pod's Envoy stays (which is newer is not knowable here; each Pod
-//   writes its own next verdict anyway), and so does a mark the store could not hold.
+//   writes its own next verdict anyway), and so does a mark the store could not hold;
+// - `holdsRefusal`: whether the store matters now (its --store-check reads run only then).
 import type { LastAcceptedRecord, Mark } from './record.js';
 
 export type Change =
@@ -69,4 +70,18 @@ export function refill(record: LastAcceptedRecord | undefined, data: Readonly<Re
     if (mine.refused !== undefined && entry?.refused === undefined && (mine.accepted === undefined || mine.refused.at > mine.accepted.mark.at)) out.push({ file, refused: mine.refused });
   }
   return out;
+}
+
+/**
+ * Whether this watcher's Envoy refused the last version it judged of some file (a refusal newer
+ * than its last acceptance). Only then does the store matter to a new Pod: its `copy` starts from
+ * the store's accepted content only when the ConfigMap's is refused (reader.ts); while Envoy
+ * accepted every file's last version, a new Pod starts from the ConfigMap, store or not, and a
+ * store lost meanwhile is refilled by the next write (writer.ts puts back what it lacks).
+ */
+export function holdsRefusal(own: ReadonlyMap<string, OwnVerdicts>): boolean {
+  for (const mine of own.values()) {
+    if (mine.refused !== undefined && (mine.accepted === undefined || mine.refused.at > mine.accepted.mark.at)) return true;
+  }
+  return false;
 }

@@ -5,7 +5,8 @@
 // the store on a connection of its own only if no check carried it by its latest time
 // (STORE_CHECK_LATEST × --store-check after the last: the API unreachable, a watch being renewed,
 // an --api-check longer than that). Not carried (no watch), it reads on its own every
-// --store-check × 1–1.5, as a timer alone.
+// --store-check × 1–1.5, as a timer alone; so it does over HTTP/2, where no check comes (the
+// connection's PINGs replace them) and its reads are streams on the one connection.
 import type { CheckCompanion } from '../kube/configmap-watch-options.js';
 import { sessionOf, type KubeConnection, type KubeSession } from '../kube/connection.js';
 import { STORE_CHECK_LATEST, storeReadRides } from './store-check.js';
@@ -60,7 +61,9 @@ export class StoreCheckTimer {
     clearTimeout(this.timer);
     const every = this.options.everyMs;
     if (every <= 0 || this.stopped) return;
-    const delay = this.carried ? this.lastAt + every * STORE_CHECK_LATEST - this.now() : every * (1 + (this.options.random ?? Math.random)() * (STORE_CHECK_LATEST - 1));
+    // Over HTTP/2 no check comes to carry it (the connection's PINGs replace them): on its own.
+    const carried = this.carried && this.options.connection.pings?.() !== true;
+    const delay = carried ? this.lastAt + every * STORE_CHECK_LATEST - this.now() : every * (1 + (this.options.random ?? Math.random)() * (STORE_CHECK_LATEST - 1));
     this.timer = setTimeout(() => { void this.alone(); }, Math.max(0, delay)).unref();
   }
 

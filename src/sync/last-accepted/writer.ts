@@ -1,27 +1,24 @@
-// `source: api`: Envoy's verdicts kept outside the Pod, in the last-accepted ConfigMap
-// (`<configmap>-envoy-xds-accepted`, src/inject/last-accepted.ts). After each accepted verdict the
-// watcher stores the accepted content (as published, stamped) and a mark; after a refusal, a mark
-// of the refused content. A new Pod's `copy` reads it through an optional ConfigMap volume
-// (reader.ts), so deleting a Pod while the ConfigMap holds a refused edit brings back a Pod that
-// serves what Envoy last accepted.
-//
+// `source: api`: Envoy's verdicts kept outside the Pod, in `<configmap>-envoy-xds-accepted`
+// (src/inject/last-accepted.ts): after an accepted verdict the content (as published) and a mark,
+// after a refusal a mark. A new Pod's `copy` reads it (reader.ts), so a Pod deleted while the
+// ConfigMap holds a refused edit comes back serving what Envoy last accepted.
 // Every Pod of a workload writes the same facts, so writes are idempotent: read, change what
-// differs, PUT with the resourceVersion read (optimistic concurrency: a 409 re-reads), and skip
-// the request entirely when the last known record already says so. Best effort: the watcher never
-// waits on it, a failure is logged once per kind and retried with backoff while verdicts keep
-// coming. Every `--store-check` the watcher reads the store (whole only when it changed:
-// store-check.ts; on the watch check's connection: store-check-timer.ts) and puts back what its own Envoy accepted (or refused) if the store lost it
-// (changes.ts `refill`). Content the store cannot hold (422/413: over 1 MiB with the record) is
-// said at error level once per version and marked `unkept`, dropping the older accepted content so
-// that `copy` never presents it as the last accepted. The ConfigMap is not created by `rbac`'s Role
-// (RBAC cannot limit `create` to one name): `envoy-xds-injector rbac` prints it, and the watcher
-// creates it itself only where allowed.
+// differs, PUT with the resourceVersion read (a 409 re-reads), no request when the last known record
+// already says so. Best effort: never waited on; a failure is logged once per kind and retried with
+// backoff. Each write puts back what of this Pod's verdicts the store lost (changes.ts `refill`),
+// and while its Envoy holds a refusal (`holdsRefusal`: only then does the store matter to a new Pod)
+// the store is read every `--store-check` (whole only when it changed: store-check.ts; on which
+// connection: store-check-timer.ts) to put them back without waiting for a write. Content the
+// store cannot hold (422/413: over 1 MiB with the record) is said at error level once per version
+// and marked `unkept`, dropping the older accepted content so that `copy` never presents it as the
+// last accepted. `rbac`'s Role cannot create it (RBAC cannot limit `create` to one name): `rbac`
+// prints it, and the watcher creates it itself only where allowed.
 import type { Logger } from 'pino';
 import { LAST_ACCEPTED_RECORD_KEY, LAST_ACCEPTED_SOURCE_ANNOTATION, MANAGED_BY_LABELS, lastAcceptedConfigMapName } from '../../inject/last-accepted.js';
 import { sha256 } from '../envoy/version-stamp.js';
 import { ApiUnreachableError, statusOf } from '../kube/connection.js';
 import type { KubeConnection, KubeSession } from '../kube/connection.js';
-import { apply, formatRecord, keyOf, unkept, type Change, type OwnVerdicts } from './changes.js';
+import { apply, formatRecord, holdsRefusal, keyOf, refill, unkept, type Change, type OwnVerdicts } from './changes.js';
 import { parseRecord } from './record.js';
 import { lostVerdicts, type CompleteStore } from './store-check.js';
 import { StoreCheckTimer } from './store-check-timer.js';
@@ -94,16 +91,13 @@ export class LastAcceptedWriter {
     this.storeCheck = new StoreCheckTimer({
       connection: options.connection,
       everyMs: options.storeCheckMs ?? DEFAULT_STORE_CHECK_MS,
-      wanted: () => this.own.size > 0 && this.running === undefined && !this.closed,
+      wanted: () => holdsRefusal(this.own) && this.running === undefined && !this.closed,
       check: (session) => this.checkStore(session),
       onError: (err) => { this.logger.debug({ err }, 'last-accepted store check failed'); },
     });
   }
 
-  /**
-   * The watcher's API access recovered (the ConfigMap reads again): the Role that allows that allows
-   * the store too (the `rbac` command grants both), so a wait after a 403 ends and the write is tried now.
-   */
+  /** The API reads the ConfigMap again: `rbac`'s Role that allows it allows the store too, so a wait after a 403 ends now. */
   permissionsMayHaveChanged(): void {
     this.wakeForbidden?.();
   }
@@ -146,9 +140,14 @@ export class LastAcceptedWriter {
     clearTimeout(timer);
   }
 
+  /** What of this Pod's verdicts a store read as `record` and `data` lost: written with the next change. */
+  private lacking(record: LastAcceptedRecord | undefined, data: Readonly<Record<string, string>>): Change[] {
+    return refill(record, data, this.own, (text) => sha256(Buffer.from(text, 'utf8')));
+  }
+
   /** Reads the store (from the apiserver's cache; whole only when it changed) and queues what of this Pod's verdicts it lacks. */
   private async checkStore(session: KubeSession): Promise<void> {
-    if (this.own.size === 0 || this.running !== undefined || this.closed) return;
+    if (!holdsRefusal(this.own) || this.running !== undefined || this.closed) return;
     const found = await lostVerdicts(session, `${this.path}/${encodeURIComponent(this.name)}`, this.complete, this.own);
     if (found === undefined) return; // unchanged, or another status: the next write says why
     const { changes, complete, deleted } = found;
@@ -212,7 +211,7 @@ export class LastAcceptedWriter {
           metadata: { name: this.name, namespace: this.options.namespace, labels: { ...MANAGED_BY_LABELS }, annotations: { [SOURCE_ANNOTATION]: this.options.configMap } },
         };
         const record: LastAcceptedRecord = { configMap: this.options.configMap, files: {} };
-        for (const change of changes) apply(record, body, change);
+        for (const change of [...this.lacking(undefined, {}), ...changes]) apply(record, body, change);
         body.data = { ...body.data, [LAST_ACCEPTED_RECORD_KEY]: formatRecord(record) };
         const created = await connection.request('POST', this.path, body);
         if (created.status === 409) continue; // another Pod created it meanwhile: read it
@@ -238,7 +237,7 @@ export class LastAcceptedWriter {
         record = { configMap: this.options.configMap, files: {} };
       }
       let changed = text === undefined;
-      for (const change of changes) changed = apply(record, body, change) || changed;
+      for (const change of [...this.lacking(record, body.data ?? {}), ...changes]) changed = apply(record, body, change) || changed;
       this.known = record;
       if (!changed) return true;
       body.data = { ...body.data, [LAST_ACCEPTED_RECORD_KEY]: formatRecord(record) };

@@ -169,7 +169,7 @@ export class ApiSource implements SnapshotSource {
   private onAvailability(available: boolean, problem?: ApiProblem): void {
     if (available) {
       if (this.state.kind === 'unusable') this.logger.info({ server: this.options.connection.server }, 'Kubernetes API usable again: following the ConfigMap through the API');
-      else this.logger.info({ server: this.options.connection.server, credentials: this.options.connection.origin }, 'following the ConfigMap through the Kubernetes API');
+      else this.logger.info({ server: this.options.connection.server, credentials: this.options.connection.origin, transport: this.options.connection.pings?.() === true ? 'HTTP/2' : 'HTTP/1.1' }, 'following the ConfigMap through the Kubernetes API');
       this.state = { kind: 'usable' };
       this.causes.recovered();
       this.checkCauses.recovered();

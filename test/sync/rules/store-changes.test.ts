@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { apply, refill, unkept, type OwnVerdicts } from '../../../src/sync/last-accepted/changes.js';
+import { apply, holdsRefusal, refill, unkept, type OwnVerdicts } from '../../../src/sync/last-accepted/changes.js';
 import type { LastAcceptedRecord } from '../../../src/sync/last-accepted/record.js';
 
 const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -46,3 +46,16 @@ test('unkept: the accepted mark stays (with why), its content and the older cont
   assert.equal(apply(record, body, change), false, 'idempotent');
   assert.deepEqual(unkept([{ file: 'a', refused: mark('r', 't') }], 'why'), [{ file: 'a', refused: mark('r', 't') }], 'refusals are kept as they are');
 });
+
+for (const { verdicts, holds, why } of [
+  { verdicts: {}, holds: false, why: 'nothing judged yet' },
+  { verdicts: { 'lds.yaml': { accepted: { mark: mark('v1', '2026-12-02T16:00:00Z'), content: 'v1' } } }, holds: false, why: 'every last verdict an acceptance' },
+  { verdicts: { 'lds.yaml': { accepted: { mark: mark('v1', '2026-12-02T16:00:00Z'), content: 'v1' }, refused: mark('bad', '2026-12-02T16:05:00Z') } }, holds: true, why: 'a refusal after the acceptance' },
+  { verdicts: { 'lds.yaml': { accepted: { mark: mark('v2', '2026-12-02T16:10:00Z'), content: 'v2' }, refused: mark('bad', '2026-12-02T16:05:00Z') } }, holds: false, why: 'an acceptance after the refusal (the edit fixed)' },
+  { verdicts: { 'lds.yaml': { refused: mark('bad', '2026-12-02T16:05:00Z') } }, holds: true, why: 'a refused first version' },
+  { verdicts: { 'cds.yaml': { accepted: { mark: mark('c1', '2026-12-02T16:00:00Z'), content: 'c1' } }, 'lds.yaml': { accepted: { mark: mark('v1', '2026-12-02T16:00:00Z'), content: 'v1' }, refused: mark('bad', '2026-12-02T16:05:00Z') } }, holds: true, why: 'one file of two refused' },
+] as { verdicts: Record<string, OwnVerdicts>; holds: boolean; why: string }[]) {
+  test(`holdsRefusal: ${why} -> ${String(holds)}`, () => {
+    assert.equal(holdsRefusal(own(verdicts)), holds);
+  });
+}
