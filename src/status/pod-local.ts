@@ -2,6 +2,8 @@
 // the workload view reads it. Parsed field by field: the CLI may be newer or older than the image
 // the watcher runs, so unknown fields are ignored and missing optional ones stay undefined.
 
+import type { IgnoredWhen } from '../sync/verdict/messages.js';
+
 export interface PodLocalFile {
   file: string;
   /** Version of the content the Pod's ConfigMap source holds (the volume), as `watch` stamps it. */
@@ -22,8 +24,10 @@ export interface PodLocalFile {
     envoyLog?: string;
     /** accepted: fields Envoy ignored in that version (server.dynamic_unknown_fields). */
     ignoredFields?: number;
-    /** accepted with ignoredFields: the files Envoy loaded at start, any of which holds them. */
+    /** accepted with ignoredFields: the files Envoy loaded together, any of which holds them. */
     ignoredAmong?: string[];
+    /** With ignoredAmong: loaded at start or as one change (absent in state files of older watchers: at start). */
+    ignoredWhen?: IgnoredWhen;
   };
 }
 
@@ -72,6 +76,7 @@ export function parsePodLocalStatus(text: string): PodLocalStatus {
       if (v.reasonPossiblyEarlier === true) f.verdict.reasonPossiblyEarlier = true;
       if (typeof v.ignoredFields === 'number' && v.ignoredFields > 0) f.verdict.ignoredFields = v.ignoredFields;
       if (Array.isArray(v.ignoredAmong) && v.ignoredAmong.length > 0 && v.ignoredAmong.every((x) => typeof x === 'string')) f.verdict.ignoredAmong = v.ignoredAmong;
+      if (v.ignoredWhen === 'start' || v.ignoredWhen === 'change') f.verdict.ignoredWhen = v.ignoredWhen;
     }
     files.push(f);
   }

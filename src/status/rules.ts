@@ -10,6 +10,8 @@
 //   UNKNOWN   no answer: the Pod could not be read, Envoy's admin API did not answer, a verdict
 //             that could not be had; always with why
 import { cliThroughPod } from '../sync/kube/rbac-hint.js';
+import { ignoredAmongWhere, ignoredText } from '../sync/verdict/messages.js';
+import type { IgnoredWhen } from '../sync/verdict/messages.js';
 import { configMapValidateHint, sourceValidateHint } from '../sync/verdict/validate-hint.js';
 import type { PodLocalStatus, PodLocalFile } from './pod-local.js';
 
@@ -62,8 +64,10 @@ export interface FileVerdict {
   why?: string;
   /** Envoy accepted the ConfigMap's version but ignored this many unknown fields in it (misspelt settings are not applied). */
   ignoredFields?: number;
-  /** The files Envoy loaded together at start, any of which holds those fields (its count does not say which). */
+  /** The files Envoy loaded together (at start, or one change: ignoredWhen), any of which holds those fields (its count does not say which). */
   ignoredAmong?: string[];
+  /** With ignoredAmong: loaded at start or as one change. */
+  ignoredWhen?: IgnoredWhen;
   /** What that means and the command that names the fields (set with ignoredFields). */
   warning?: string;
 }
@@ -95,8 +99,10 @@ export function judgeFile(want: WantedFile, f: PodLocalFile | undefined, source:
   if (ignored > 0) {
     row.ignoredFields = ignored;
     const among = f?.verdict?.ignoredAmong;
+    const when = f?.verdict?.ignoredWhen;
     if (among !== undefined) row.ignoredAmong = [...among];
-    row.lastVerdict = `${row.lastVerdict ?? ''}, ignored unknown fields${among === undefined ? '' : ` in one of the files loaded at start (${among.join(', ')})`} (Envoy counted ${String(ignored)})`;
+    if (among !== undefined && when !== undefined) row.ignoredWhen = when;
+    row.lastVerdict = `${row.lastVerdict ?? ''}${ignoredText(ignored, among, when)}`;
   }
   const done = (state: PodState, why?: string): FileVerdict => ({ ...row, state, ...(why === undefined ? {} : { why }) });
 
@@ -134,9 +140,9 @@ function withWarning(row: FileVerdict, facts: PodFacts, local: PodLocalStatus): 
     ? configMapValidateHint(cliThroughPod(facts.namespace, facts.pod, { stdin: true }), facts.namespace, facts.configMap)
     : sourceValidateHint(cliThroughPod(facts.namespace, facts.pod), local.targetDir === '' ? '.' : local.targetDir);
   const counted = `Envoy counted ${String(n)}; misspelt settings are not applied`;
-  // Counted while Envoy loaded several files at start: validate of them all finds the one.
+  // Counted while Envoy loaded several files (at start, or one change): validate of them all finds the one.
   if (row.ignoredAmong !== undefined) {
-    return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in one of the files it loaded at start (${row.ignoredAmong.join(', ')}; ${counted}); ${hint()} names them all` };
+    return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in ${ignoredAmongWhere(row.ignoredWhen)} (${row.ignoredAmong.join(', ')}; ${counted}); ${hint()} names them all` };
   }
   return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in it (${counted}); ${hint(row.file)} names them all` };
 }

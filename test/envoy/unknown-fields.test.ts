@@ -9,7 +9,7 @@
 // version with the same misspelt field is warned about again.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { gatherStatus } from '../../src/sync/verdict/status.js';
+import { formatStatus, gatherStatus } from '../../src/sync/verdict/status.js';
 import { EventReason } from '../../src/sync/watch/reporters.js';
 import type { LogLine } from '../sync/harness.js';
 import { envoyOf, eventOfLine, nextVerdict, startCase, subscriptionCounters } from './verdict-cases.js';
@@ -61,6 +61,40 @@ test('envoy-ignores-unknown-field.lds.yaml, a refused edit of it and the rollbac
     const again = await edit(pod, TYPO, verdicts++);
     assert.equal(again.moved, 1, 'Envoy counted the same misspelt field again');
     await says(pod, again.line, 1);
+  } finally {
+    await pod.stop();
+  }
+});
+
+// test/fixtures/verdict-cases/11-unknown-fields-of-a-change: one edit changes a clean cds.yaml and a
+// lds.yaml with a misspelt field that Envoy refuses (port 70000). Envoy counts the refused file's
+// unknown field in its one counter for the process: cds.yaml's verdict, decided on an answer after
+// both loads, must not call the count its own, nor say the files were loaded at start. The line,
+// the Event and the `status` row say the same: one of the files of the change.
+test('11-unknown-fields-of-a-change: a refused file\'s unknown field counted with a clean file of the same edit is the change\'s, not the clean file\'s (line, Event, status)', { timeout: 300_000 }, async () => {
+  const pod = await startCase('11-unknown-fields-of-a-change', { 'envoy.yaml': 'envoy.yaml', 'cds.yaml': 'cds-v0.yaml', 'lds.yaml': 'lds-v0.yaml' });
+  try {
+    for (const file of ['cds.yaml', 'lds.yaml']) assert.equal((await nextVerdict(pod, file, 0)).ignoredFields, undefined, file);
+    const before = await envoyOf(pod).stat('server.dynamic_unknown_fields');
+    await pod.apply({ 'envoy.yaml': 'envoy.yaml', 'cds.yaml': 'cds-v1.yaml', 'lds.yaml': 'lds-v1-typo-refused.yaml' });
+    const cds = await nextVerdict(pod, 'cds.yaml', 1);
+    const lds = await nextVerdict(pod, 'lds.yaml', 1);
+    assert.equal(cds.outcome, 'accepted', String(cds.msg));
+    assert.deepEqual([lds.outcome, lds.rolledBack], ['rejected', true], String(lds.msg));
+    assert.ok((await envoyOf(pod).stat('server.dynamic_unknown_fields')) - before >= 1, 'Envoy counted the refused lds.yaml\'s unknown field');
+    const msg = String(cds.msg);
+    assert.equal(cds.ignoredFields, 1, msg);
+    assert.deepEqual([...((cds.ignoredAmong as string[] | undefined) ?? [])].sort(), ['cds.yaml', 'lds.yaml'], msg);
+    assert.match(msg, /Envoy ignored unknown fields in one of the files of its change \((cds\.yaml, lds\.yaml|lds\.yaml, cds\.yaml); Envoy counted 1 /);
+    assert.doesNotMatch(msg, /loaded at start|ignored unknown fields in it/);
+    assert.equal(eventOfLine(cds).reason, EventReason.acceptedWithWarnings);
+    assert.match(eventOfLine(cds).message, /one of the files of its change/);
+    const state = async () => (await gatherStatus(pod.target)).files.find((f) => f.file === 'cds.yaml');
+    for (let i = 0; i < 100 && (await state())?.verdict?.message !== cds.msg; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const row = await state();
+    assert.equal(row?.verdict?.message, cds.msg);
+    assert.deepEqual([row?.verdict?.ignoredFields, row?.verdict?.ignoredWhen, [...(row?.verdict?.ignoredAmong ?? [])].sort()], [1, 'change', ['cds.yaml', 'lds.yaml']]);
+    assert.match(formatStatus(await gatherStatus(pod.target)), /ignored unknown fields in one of the files of its change \((cds\.yaml, lds\.yaml|lds\.yaml, cds\.yaml)\) \(Envoy counted 1\)/);
   } finally {
     await pod.stop();
   }

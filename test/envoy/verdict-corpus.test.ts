@@ -334,9 +334,9 @@ for (const outside of [false, true]) {
   });
 }
 
-test('11-type-misspelt-bootstrap-outside: Envoy\'s bootstrap in the image, an edit misspells the listener\'s @type: judged (rejected) and rolled back, as Envoy\'s LDS subscription reads the path whatever it holds', TIMEOUT, async () => {
+test('12-type-misspelt-bootstrap-outside: Envoy\'s bootstrap in the image, an edit misspells the listener\'s @type: judged (rejected) and rolled back, as Envoy\'s LDS subscription reads the path whatever it holds', TIMEOUT, async () => {
   const spec = (lds: string): ConfigMapSpec => ({ 'lds.yaml': lds });
-  const pod = await startCase('11-type-misspelt-bootstrap-outside', spec('lds-v0.yaml'), [], { envoyBootstrap: 'envoy.yaml' });
+  const pod = await startCase('12-type-misspelt-bootstrap-outside', spec('lds-v0.yaml'), [], { envoyBootstrap: 'envoy.yaml' });
   try {
     await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v0', 'v0');
@@ -551,7 +551,7 @@ test('envoy-ignores-unknown-field.lds.yaml published next to a clean cds.yaml wh
     assert.ok(line !== undefined);
     assert.equal(line.ignoredFields, counted);
     assert.equal(line.level, 40);
-    assert.match(String(line.msg), /Envoy ignored unknown fields in one of the files it loaded at start \((lds\.yaml, cds\.yaml|cds\.yaml, lds\.yaml); Envoy counted /);
+    assert.match(String(line.msg), /Envoy ignored unknown fields in one of the files Envoy loaded at start \((lds\.yaml, cds\.yaml|cds\.yaml, lds\.yaml); Envoy counted /);
     const command = /: (\S.* validate \S+) names them all/.exec(String(line.msg))?.[1] ?? '';
     assert.ok(command.endsWith(` validate ${pod.source}`), `${command}: the ConfigMap's files, not the stamped copy`);
     const named = spawnSync('sh', ['-c', command], { encoding: 'utf8' });
@@ -566,7 +566,7 @@ test('envoy-ignores-unknown-field.lds.yaml published next to a clean cds.yaml wh
     }
     assert.deepEqual({ ignoredFields: kept?.ignoredFields, among: [...(kept?.ignoredAmong ?? [])].sort() }, { ignoredFields: counted, among: ['cds.yaml', 'lds.yaml'] });
     const table = (await runCli(['status', '--to', pod.target])).stdout;
-    assert.match(table, /ignored unknown fields in one of the files loaded at start \((lds\.yaml, cds\.yaml|cds\.yaml, lds\.yaml)\) \(Envoy counted /, table);
+    assert.match(table, /ignored unknown fields in one of the files Envoy loaded at start \((lds\.yaml, cds\.yaml|cds\.yaml, lds\.yaml)\) \(Envoy counted /, table);
   } finally {
     await pod.stop();
   }

@@ -141,15 +141,32 @@ test('unknown fields counted while Envoy loaded several files at start: the row 
   const s = await gatherWorkload({ api, read: () => Promise.resolve(localJson(v, { verdict })), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
   assert.equal(s.state, 'SYNCED');
   const lds = s.pods[0]?.files.find((f) => f.file === 'lds.yaml');
-  const warning = `Envoy runs version ${v} but ignored unknown fields in one of the files it loaded at start (cds.yaml, lds.yaml; Envoy counted 1; misspelt settings are not applied); kubectl get configmap xds -n shop -o yaml | kubectl exec -i -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate -f - names them all`;
+  const warning = `Envoy runs version ${v} but ignored unknown fields in one of the files Envoy loaded at start (cds.yaml, lds.yaml; Envoy counted 1; misspelt settings are not applied); kubectl get configmap xds -n shop -o yaml | kubectl exec -i -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate -f - names them all`;
   assert.deepEqual(
     { ignoredFields: lds?.ignoredFields, ignoredAmong: lds?.ignoredAmong, warning: lds?.warning, lastVerdict: lds?.lastVerdict },
-    { ignoredFields: 1, ignoredAmong: ['cds.yaml', 'lds.yaml'], warning, lastVerdict: `accepted ${v}, ignored unknown fields in one of the files loaded at start (cds.yaml, lds.yaml) (Envoy counted 1)` },
+    { ignoredFields: 1, ignoredAmong: ['cds.yaml', 'lds.yaml'], warning, lastVerdict: `accepted ${v}, ignored unknown fields in one of the files Envoy loaded at start (cds.yaml, lds.yaml) (Envoy counted 1)` },
   );
   assert.ok(formatWorkload(s).includes(`\nWARNINGS\nenvoy-a lds.yaml: ${warning}\n`), formatWorkload(s));
   // A list that is not one of strings is not trusted: the file's own sentence stands.
   const odd = await gatherWorkload({ api, read: () => Promise.resolve(localJson(v, { verdict: { ...verdict, ignoredAmong: [1, 2] } })), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
   assert.match(odd.pods[0]?.files.find((f) => f.file === 'lds.yaml')?.warning ?? '', /ignored unknown fields in it \(Envoy counted 1;/);
+});
+
+test('unknown fields counted while Envoy loaded the files of one change (a refused one among them): the row says the change, in the line\'s words, not the start', async () => {
+  const v = ldsVersion(LDS);
+  const api = fakeApi(() => [pod('envoy-a')], () => cm(LDS, '5'));
+  // test/fixtures/verdict-cases/11-unknown-fields-of-a-change: the count of the refused file's load landed on the clean file's verdict.
+  const verdict = { outcome: 'accepted', version: v, at: 'T', rolledBack: false, message: 'm', ignoredFields: 1, ignoredAmong: ['lds.yaml', 'cds.yaml'], ignoredWhen: 'change' };
+  const s = await gatherWorkload({ api, read: () => Promise.resolve(localJson(v, { verdict })), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
+  const lds = s.pods[0]?.files.find((f) => f.file === 'lds.yaml');
+  assert.ok(lds !== undefined);
+  assert.equal(lds.ignoredWhen, 'change');
+  assert.equal(lds.lastVerdict, `accepted ${v}, ignored unknown fields in one of the files of its change (lds.yaml, cds.yaml) (Envoy counted 1)`);
+  assert.match(lds.warning ?? '', /^Envoy runs version \S+ but ignored unknown fields in one of the files of its change \(lds\.yaml, cds\.yaml; Envoy counted 1; misspelt settings are not applied\); kubectl get configmap xds /);
+  assert.doesNotMatch(lds.warning ?? '', /loaded at start/);
+  // Anything else than start or change is not trusted: read as an older watcher's (at start).
+  const odd = await gatherWorkload({ api, read: () => Promise.resolve(localJson(v, { verdict: { ...verdict, ignoredWhen: 'later' } })), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
+  assert.match(odd.pods[0]?.files.find((f) => f.file === 'lds.yaml')?.lastVerdict ?? '', /in one of the files Envoy loaded at start/);
 });
 
 test('a missing workload is an error naming it; a Pod that cannot be read is UNKNOWN with the reader\'s reason', async () => {

@@ -9,9 +9,10 @@ import { subscriptionType } from '../envoy/stat-prefixes.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { appliedSentence, readApplied } from './applied.js';
 import type { Holds } from './holds.js';
-import { ignoredUnknownFields } from './unknown-fields.js';
+import { ignoredAmong as ignoredAmongOf, ignoredUnknownFields } from './unknown-fields.js';
 import type { OwnReload, Reported } from './unknown-fields.js';
 import type { Judgement } from './judge.js';
+import type { IgnoredWhen } from './messages.js';
 import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, runsLastAccepted, unknownMessage } from './messages.js';
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
@@ -120,7 +121,7 @@ export class Conclusions {
     let message: string;
     let why: RejectionReason | undefined;
     let ignoredFields = 0;
-    let ignoredAmong: readonly string[] | undefined;
+    let ignoredAmong: { files: readonly string[]; when: IgnoredWhen } | undefined;
     const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion };
 
     if (outcome === 'accepted') {
@@ -140,13 +141,12 @@ export class Conclusions {
       const fields = ignoredUnknownFields({ baseline: pending.baseline, now: envoy, atStart, reported: this.reportedUnknownFields, ownReloads: this.ownReloads });
       ignoredFields = fields.ignored;
       this.reportedUnknownFields = fields.reported;
-      // Several files loaded at start, or renamed with this one (refused ones too): Envoy's count
-      // does not say which one holds the fields.
-      const loaded = fields.sinceStart ? [...new Set([file, ...this.atRestart])] : atStart ? this.atStart : [file, ...[...pending.inFlight].sort()];
-      const among = ignoredFields > 0 && loaded.length > 1 ? { files: loaded, validate: this.validateHint() } : undefined;
-      ignoredAmong = among?.files;
-      message = acceptedMessage(file, version, latencyMs, ignoredFields, this.validateHint(file), among);
-      logger[ignoredFields > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...(ignoredFields > 0 ? { ignoredFields } : {}) }, message);
+      // Several files loaded at start, or with this one in its change: Envoy's one counter does not
+      // say which one holds the fields, so they are the change's (or the start's), never its own.
+      ignoredAmong = ignoredAmongOf({ file, ignored: ignoredFields, atStart, sinceStart: fields.sinceStart, startFiles: this.atStart, restartFiles: this.atRestart, inFlight: pending.inFlight });
+      message = acceptedMessage(file, version, latencyMs, ignoredFields, this.validateHint(file), ignoredAmong === undefined ? undefined : { ...ignoredAmong, validate: this.validateHint() });
+      const warned = ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong.files], ignoredWhen: ignoredAmong.when }) } : {};
+      logger[ignoredFields > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...warned }, message);
       // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
       // ConfigMap's content another Pod's Envoy refused (its image or bootstrap may differ). A
       // refusal rolls back to what runs; an acceptance ends the detour.
@@ -198,7 +198,7 @@ export class Conclusions {
     }
     const forms = verdictForms(
       { file, version, sha256: pending.sha256, previousVersion, at },
-      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...(ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong] }) } : {}) },
+      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...(ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong.files], ignoredWhen: ignoredAmong.when }) } : {}) },
     );
     entry.verdict = forms.kept;
     tell(this.ctx.listeners, forms.verdict, (err) => { logger.error({ err }, 'verdict listener failed'); });

@@ -20,12 +20,32 @@ function because(why: RejectionReason | undefined, validate: string | undefined)
 }
 
 /**
+ * When Envoy counted unknown fields that its one counter for the process cannot pin on one file:
+ * `start`, while it loaded the files found at its start (a fresh Pod, a restarted Envoy); `change`,
+ * while it loaded the file with the others of its change (renamed in the same pass, or still on
+ * their way), refused ones too: Envoy counts an unknown field while it parses a file, before it
+ * judges it (`FilesystemSubscriptionImpl::refreshInternal` runs `MessageUtil::loadFromFile` with
+ * the validation visitor, then `onConfigUpdate`, in
+ * source/extensions/config_subscription/filesystem/filesystem_subscription_impl.cc; measured on
+ * 1.40: a misspelt listener on port 70000 counts 1 and is refused).
+ */
+export type IgnoredWhen = 'start' | 'change';
+
+/** Where the fields are, as the log line, the Event and `status` all say it (one rule); the files follow in parentheses. */
+export const ignoredAmongWhere = (when: IgnoredWhen | undefined): string =>
+  when === 'change' ? 'one of the files of its change' : 'one of the files Envoy loaded at start';
+
+/** `among`: the files Envoy loaded together (at start or as one change, `when`), any of which holds the fields (verdict.ts ignoredAmong). */
+export const ignoredText = (n: number | undefined, among?: readonly string[], when?: IgnoredWhen): string =>
+  n === undefined || n === 0 ? '' : `, ignored unknown fields${among === undefined ? '' : ` in ${ignoredAmongWhere(when)} (${among.join(', ')})`} (Envoy counted ${String(n)})`;
+
+/**
  * `validate` is the command that checks this file of the ConfigMap (validate-hint.ts: the
  * ConfigMap's own key, whose lines are the operator's). `ignoredFields` is what
  * `server.dynamic_unknown_fields` moved by: Envoy counts a file's unknown fields as one when its
  * parse names only the first, so the sentence gives it as Envoy's count, not the number of fields.
- * `among`: the fields were counted while Envoy loaded several files at start, any of which may hold
- * them; `among.validate` checks them all.
+ * `among`: the fields were counted while Envoy loaded several files, any of which may hold them
+ * (ignoredAmongWhere); `among.validate` checks them all.
  */
 export function acceptedMessage(
   file: string,
@@ -33,14 +53,14 @@ export function acceptedMessage(
   latencyMs: number,
   ignoredFields = 0,
   validate = `envoy-xds-injector validate ${file}`,
-  among?: { files: readonly string[]; validate: string },
+  among?: { files: readonly string[]; validate: string; when?: IgnoredWhen },
 ): string {
   const accepted = `Envoy accepted ${file} version ${versionText(version)} in ${String(latencyMs)} ms`;
   if (ignoredFields === 0) return accepted;
   const counted = `Envoy counted ${String(ignoredFields)} in server.dynamic_unknown_fields; misspelt settings are not applied`;
   const log = `Envoy's log names the first it met: grep "Unknown field"`;
   if (among !== undefined) {
-    return `${accepted}; Envoy ignored unknown fields in one of the files it loaded at start (${among.files.join(', ')}; ${counted}): ${among.validate} names them all, ${log}`;
+    return `${accepted}; Envoy ignored unknown fields in ${ignoredAmongWhere(among.when)} (${among.files.join(', ')}; ${counted}): ${among.validate} names them all, ${log}`;
   }
   return `${accepted}, but ignored unknown fields in it (${counted}): ${validate} names them all, ${log}`;
 }

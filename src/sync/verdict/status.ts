@@ -11,7 +11,7 @@ import { publishable, sha256, versionOf } from '../envoy/version-stamp.js';
 import { readState, stateDir, STATE_FILE } from './state.js';
 import type { VerdictState } from './state.js';
 import { validateConfigFile } from '../envoy/gate.js';
-import { REFUSED_FIRST_SHORT } from './messages.js';
+import { REFUSED_FIRST_SHORT, ignoredText } from './messages.js';
 
 export interface FileStatus {
   file: string;
@@ -166,17 +166,13 @@ async function isWatchProcess(pid: number): Promise<boolean> {
   return cmdline === undefined || cmdline.split('\0').includes('watch');
 }
 
-/** `among`: the files Envoy loaded together at start, any of which holds the fields (verdict.ts ignoredAmong). */
-export const ignoredText = (n: number | undefined, among?: readonly string[]): string =>
-  n === undefined || n === 0 ? '' : `, ignored unknown fields${among === undefined ? '' : ` in one of the files loaded at start (${among.join(', ')})`} (Envoy counted ${String(n)})`;
-
 /** The human table `status` prints. */
 export function formatStatus(status: Status): string {
   const rows = [['FILE', 'CONFIGMAP', 'PUBLISHED', 'ENVOY RUNS', 'LAST VERDICT']];
   for (const f of status.files) {
     const verdict = f.verdict === undefined
       ? '-'
-      : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.outcome} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${f.verdict.rolledBack ? ', rolled back' : ''}${ignoredText(f.verdict.ignoredFields, f.verdict.ignoredAmong)}`;
+      : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.outcome} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${f.verdict.rolledBack ? ', rolled back' : ''}${ignoredText(f.verdict.ignoredFields, f.verdict.ignoredAmong, f.verdict.ignoredWhen)}`;
     rows.push([
       f.file,
       `${f.configMap ?? '(removed)'}${refusedNote(f)}${f.invalid === undefined ? '' : ' (refused by the gate, not published)'}`,

@@ -20,6 +20,7 @@
 // load, or of the files loaded with it, never a running total.
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { ofSameProcess } from './envoy-process.js';
+import type { IgnoredWhen } from './messages.js';
 
 /** server.dynamic_unknown_fields already said in a verdict, in the process `epoch`. */
 export interface Reported {
@@ -94,4 +95,30 @@ function covered(reloads: readonly OwnReload[], from: number, to: number): numbe
     end = Math.max(end, b);
   }
   return total;
+}
+
+/**
+ * Whose the count an accepted verdict of `file` gives is (`ignored`, from ignoredUnknownFields):
+ * undefined when it is the file's own (Envoy loaded no other file in the span), else the files Envoy
+ * loaded in that span, any of which may hold the fields, and when: `start` for the files found at
+ * the watcher's start (`atStart`) or loaded by an Envoy that restarted after the baseline
+ * (`sinceStart`: `atRestart`), `change` for the files of its change (`inFlight`: renamed in the same
+ * pass or still on their way). A file Envoy refused counts too (its parse counts the unknown field
+ * before Envoy judges the file), and the counter is one for the process: the count is never
+ * given to one file when another was loaded in the span.
+ */
+export function ignoredAmong(input: {
+  file: string;
+  ignored: number;
+  atStart: boolean;
+  sinceStart: boolean;
+  startFiles: readonly string[];
+  restartFiles: readonly string[];
+  inFlight: Iterable<string>;
+}): { files: string[]; when: IgnoredWhen } | undefined {
+  if (input.ignored <= 0) return undefined;
+  const when: IgnoredWhen = input.sinceStart || input.atStart ? 'start' : 'change';
+  const loaded = input.sinceStart ? [input.file, ...input.restartFiles] : input.atStart ? [input.file, ...input.startFiles] : [input.file, ...[...input.inFlight].sort()];
+  const files = [...new Set(loaded)];
+  return files.length > 1 ? { files, when } : undefined;
 }

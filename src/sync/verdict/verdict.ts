@@ -1,6 +1,7 @@
 // The verdict's shapes, in one place: what Envoy decided about one publish, as the tracker hands
 // it to its listeners (log, Events, the last-accepted store) and as the state file keeps it.
 import type { RejectionReason } from '../envoy/rejection-reason.js';
+import type { IgnoredWhen } from './messages.js';
 
 export type Outcome = 'accepted' | 'rejected' | 'unknown';
 
@@ -21,10 +22,13 @@ export interface VerdictFacts {
   /** accepted: fields Envoy ignored in this update (`server.dynamic_unknown_fields` moved), when any. */
   ignoredFields?: number;
   /**
-   * accepted with `ignoredFields`: the files Envoy loaded together at start, any of which may hold
-   * the fields (its count does not say which); absent when the count is this file's own.
+   * accepted with `ignoredFields`: the files Envoy loaded together (at start, or as this file's
+   * change), any of which may hold the fields (its count does not say which); absent when the count
+   * is this file's own.
    */
   ignoredAmong?: string[];
+  /** With `ignoredAmong`: whether Envoy loaded those files at start or as one change (messages.ts IgnoredWhen). */
+  ignoredWhen?: IgnoredWhen;
 }
 
 /** One verdict, as logged and as handed to `onVerdict` listeners. */
@@ -65,7 +69,7 @@ export function verdictForms(judged: { file: string; version: string | undefined
   const why = { ...(facts.reason === undefined ? {} : { reason: facts.reason }), ...(facts.reasonPossiblyEarlier === undefined ? {} : { reasonPossiblyEarlier: facts.reasonPossiblyEarlier }), ...(facts.envoyLog === undefined ? {} : { envoyLog: facts.envoyLog }) };
   const warnings = facts.ignoredFields === undefined || facts.ignoredFields === 0
     ? {}
-    : { ignoredFields: facts.ignoredFields, ...(facts.ignoredAmong === undefined ? {} : { ignoredAmong: [...facts.ignoredAmong] }) };
+    : { ignoredFields: facts.ignoredFields, ...(facts.ignoredAmong === undefined ? {} : { ignoredAmong: [...facts.ignoredAmong], ignoredWhen: facts.ignoredWhen ?? 'start' }) };
   return {
     kept: { outcome, ...(version === undefined ? {} : { version }), at, ...latency, rolledBack, message, ...why, ...warnings },
     verdict: { file, version, sha256, ...(previousVersion === undefined ? {} : { previousVersion }), outcome, rolledBack, ...latency, message, ...why, ...warnings },

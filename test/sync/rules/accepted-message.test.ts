@@ -19,6 +19,6 @@ test('accepted with unknown fields in this file: Envoy\'s count as Envoy\'s, and
 
 test('unknown fields counted while Envoy loaded several files at start: one of them, named, and validate of the directory', () => {
   const msg = acceptedMessage('cds.yaml', 'v1', 5, 2, 'cli validate /t/cds.yaml', { files: ['lds.yaml', 'cds.yaml'], validate: 'cli validate /t' });
-  assert.match(msg, /^Envoy accepted cds\.yaml version v1 in 5 ms; Envoy ignored unknown fields in one of the files it loaded at start \(lds\.yaml, cds\.yaml; Envoy counted 2 /);
+  assert.match(msg, /^Envoy accepted cds\.yaml version v1 in 5 ms; Envoy ignored unknown fields in one of the files Envoy loaded at start \(lds\.yaml, cds\.yaml; Envoy counted 2 /);
   assert.match(msg, /: cli validate \/t names them all, /);
 });
