@@ -226,13 +226,15 @@ export function connect(credentials: Credentials, options: ConnectionOptions): K
     return answer(await http1Request(new URL(path, credentials.server), via ?? agents.pool, method, sent, payload, timeoutMs).catch(unreachable));
   };
 
+  // On the one HTTP/2 connection, or the pooled HTTP/1.1 ones.
+  const request: Requester = (method, path, body, contentType, timeoutMs, options) => send(undefined, method, path, body, contentType, timeoutMs, options);
   return {
     server: credentials.server,
     origin: credentials.origin,
-    request: (method, path, body, contentType, timeoutMs, options) => send(undefined, method, path, body, contentType, timeoutMs, options),
+    request,
     session: () => {
       // Over HTTP/2 a period's reads are streams on the one connection, proven alive by its PINGs.
-      if (onH2()) return { request: (method, path, body, contentType, timeoutMs, options) => send(undefined, method, path, body, contentType, timeoutMs, options), end: () => undefined };
+      if (onH2()) return { request, end: () => undefined };
       const own = agents.period();
       return { request: (method, path, body, contentType, timeoutMs, options) => send(own, method, path, body, contentType, timeoutMs, options), end: () => { agents.end(own); } };
     },

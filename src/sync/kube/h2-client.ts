@@ -75,7 +75,6 @@ export class H2Client {
     session.on('error', (err: Error) => { if (!this.spoken && noAlpn(err)) this.refused = true; });
     // A GOAWAY (the apiserver shutting down, or --goaway-chance): the streams open finish, new ones go on a new connection.
     session.on('goaway', () => { if (this.session === session) this.session = undefined; });
-    session.on('close', () => { if (this.session === session) this.session = undefined; });
     // client-go's ReadIdleTimeout: a PING after pingAfterMs with nothing heard from the server. Only
     // what the server sends counts (answers, watch events, PING answers): the watcher's own requests
     // on a silent connection must not put the PING off (Http2Session.setTimeout counts them).
@@ -101,7 +100,10 @@ export class H2Client {
     const idle = setTimeout(ping, pingAfterMs).unref();
     this.heard = () => { idle.refresh(); };
     this.pingSoon = ping;
-    session.on('close', () => { clearTimeout(idle); });
+    session.on('close', () => {
+      clearTimeout(idle);
+      if (this.session === session) this.session = undefined;
+    });
     return session;
   }
 
@@ -150,7 +152,7 @@ export class H2Client {
           // A connection still in its handshake is silent, not slow: the next request makes a new one.
           if (this.session?.connecting === true) this.reset();
           // Else ask the connection now whether it is alive, rather than after pingAfterMs.
-          else this.pingNow();
+          else this.pingSoon?.();
           reject(new Error(`no answer within ${String(Math.round(timeoutMs / 1000))}s`));
         }, timeoutMs);
       };
@@ -161,10 +163,6 @@ export class H2Client {
       stream.on('error', (err: Error) => { clearTimeout(timer); reject(this.explain(err)); });
       stream.on('close', () => { clearTimeout(timer); if (status === 0) reject(this.explain(new Error(`stream closed (code ${String(stream.rstCode)})`))); });
     });
-  }
-
-  private pingNow(): void {
-    this.pingSoon?.();
   }
 
   /** Whether the connection has spoken HTTP/2 (its streams are proven alive by PINGs). */
