@@ -23,7 +23,8 @@ import type { Holds } from './holds.js';
 import { baselineSource } from './baseline.js';
 import { Conclusions } from './conclude.js';
 import { EnvoyProcesses } from './envoy-process.js';
-import { envoyRestarted, filesToJudgeAgain, foundAsPublished, judgeAgainAfterRestart } from './envoy-restarted.js';
+import { observeReading } from './envoy-answer.js';
+import { foundAsPublished, judgeAgainAfterRestart } from './envoy-restarted.js';
 import type { VerdictOptions } from './options.js';
 import type { SecretFile } from './pending.js';
 import { Poller } from './poll.js';
@@ -129,7 +130,7 @@ export class VerdictTracker {
     } else {
       this.logger.info({ admin: describeAdmin(this.admin.address), subscriptions: this.subscriptions.list() }, "reading Envoy's verdicts from its admin API");
     }
-    const atStart = onDisk.filter((file) => this.subscriptions.isRead(file.name));
+    const atStart = onDisk.filter((file) => this.subscriptions.mayBeRead(file.name));
     // A watcher that ran before (its verdicts are in the state) already said what Envoy counted then.
     const watchedBefore = previous !== undefined && Object.values(previous.files).some((f) => f.verdict !== undefined);
     if (!watchedBefore) this.conclusions.foundAtStart(atStart.map((file) => file.name));
@@ -222,7 +223,7 @@ export class VerdictTracker {
     }
     this.setAdmin(); // a bootstrap may have arrived only now (empty ConfigMap at start)
     for (const file of files) {
-      if (this.subscriptions.isRead(file.name)) this.track(file, this.timeoutMs);
+      if (this.subscriptions.mayBeRead(file.name)) this.track(file, this.timeoutMs);
       else if (this.subscriptions.secretReaders(file.name).sdsFiles.length > 0) this.track(file, this.timeoutMs, false, { sdsFiles: this.subscriptions.secretReaders(file.name).sdsFiles });
     }
     // Every file of the pass was on its way with every other (Envoy applies them in an order of its own).
@@ -258,14 +259,12 @@ export class VerdictTracker {
     const address = this.options.admin ?? bootstrap.admin;
     this.adminProblem = bootstrap.problem;
     if (address === undefined) return;
-    this.admin = new EnvoyAdmin(address, (reading) => {
-      const restart = this.processes.observe(reading);
-      if (restart === undefined) return;
-      const ctx = { logger: this.logger, state: this.state, files: this.subscriptions.facts(), conclusions: this.conclusions, pending: (file: string) => this.poller.pending.has(file) };
-      const again = envoyRestarted({ ...ctx, save: () => { this.stateFile.save(); } }, reading, restart);
-      // Judged again as files found at start: the new Envoy loaded them before anything was read.
-      if (again.length > 0) void filesToJudgeAgain(this.options.targetDir, again, (file) => this.poller.pending.has(file)).then((files) => { for (const file of files) this.track(file, this.initialTimeoutMs, true); });
-    });
+    // No bootstrap in the ConfigMap (it stays in the image): Envoy says which files its own reads.
+    const askEnvoy = !this.subscriptions.hasBootstrap();
+    if (askEnvoy) this.subscriptions.askEnvoy();
+    const { logger, state, subscriptions, conclusions, processes } = this;
+    const ctx = { logger, targetDir: this.options.targetDir, state, subscriptions, conclusions, processes, pending: (file: string) => this.poller.pending.has(file), save: () => { this.stateFile.save(); }, judgeAsFoundAtStart: (files: PublishedFile[]) => { for (const file of files) this.track(file, this.initialTimeoutMs, true); } };
+    this.admin = new EnvoyAdmin(address, (reading) => { observeReading(ctx, reading); }, askEnvoy);
   }
 
   /** `retry`: the same content renamed again after a refusal while other files were on their way (in-flight.ts). */
