@@ -11,7 +11,7 @@ import { publishable, sha256, versionOf } from '../envoy/version-stamp.js';
 import { readState, stateDir, STATE_FILE } from './state.js';
 import type { VerdictState } from './state.js';
 import { validateConfigFile } from '../envoy/gate.js';
-import { REFUSED_FIRST_SHORT, ignoredText } from './messages.js';
+import { REFUSED_FIRST_SHORT, ignoredText, validateSentence } from './messages.js';
 
 export interface FileStatus {
   file: string;
@@ -190,7 +190,9 @@ export function formatStatus(status: Status): string {
     const v = f.verdict;
     if (v?.outcome !== 'rejected' || f.verdictEarlier === true) return [];
     const sentence = refusalSentence({ reason: v.reason, possiblyEarlier: v.reasonPossiblyEarlier, envoyLog: v.envoyLog });
-    return sentence === undefined ? [] : [`${f.file} ${v.version ?? ''}: ${sentence}`];
+    // A refusal a schema check sees: the `validate` the verdict's line gave, in its words.
+    const validate = v.schema === undefined || v.validate === undefined ? '' : `; ${validateSentence(v.schema, v.validate)}`;
+    return sentence === undefined ? [] : [`${f.file} ${v.version ?? ''}: ${sentence}${validate}`];
   });
   // Accepted, but Envoy ignored fields it does not know: the verdict's message says which command names them.
   const ignored = status.files.flatMap((f) => (f.verdict?.outcome === 'accepted' && (f.verdict.ignoredFields ?? 0) > 0 && f.verdictEarlier !== true ? [f.verdict.message] : []));
