@@ -118,6 +118,49 @@ test('50 ConfigMap edits through the API (over HTTP/2, as the apiserver speaks i
   }
 });
 
+test("status in a source: api Pod: CONFIGMAP is the version the watcher read from the API (the volume lags it), a refused one the gate's, and the header says where it was read", TIMEOUT, async () => {
+  const pod = await startApiPod(cluster, { namespace: 'api-status', serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0' });
+  interface Row { file: string; configMap?: string; published?: string; invalid?: { message: string } }
+  const row = async (): Promise<{ row: Row | undefined; text: string }> => {
+    const json = JSON.parse((await runCli(['status', '--to', pod.dirs.target, '--json'])).stdout) as { files: Row[] };
+    return { row: json.files.find((f) => f.file === 'lds.yaml'), text: (await runCli(['status', '--to', pod.dirs.target])).stdout };
+  };
+  const versionOf = (text: string): string => {
+    const p = publishable('lds.yaml', Buffer.from(text));
+    return p.version ?? `sha256:${p.sha256.slice(0, 12)}`;
+  };
+  try {
+    const rv = await pod.setBody('v1');
+    await pod.envoy.waitForBody(pod.port, 'v1', 60_000);
+    // The volume still holds v0: the kubelet's sync has not come (there is none here).
+    assert.match(await readFile(join(pod.dirs.source, 'lds.yaml'), 'utf8'), /v0/);
+    const v1 = versionOf(ldsYaml({ port: pod.port, body: 'v1' }));
+    let last = await row();
+    await waitFor(async () => (last = await row()).row?.configMap === v1, 'status shows the version read from the API').catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}: ${last.text}`);
+    });
+    assert.equal(last.row?.published, v1, last.text);
+    assert.match(last.text, new RegExp(`^source the Kubernetes API \\(resourceVersion ${rv}, read \\S+; volume ${pod.dirs.source}\\)`), last.text);
+    assert.equal((await runCli(['status', '--to', pod.dirs.target])).code, 0);
+
+    // Content the gate refuses, read from the API only: shown as the ConfigMap's, refused by the gate.
+    const bad = 'resources: [unclosed';
+    await pod.setLds(bad);
+    await waitFor(async () => (last = await row()).row?.configMap === versionOf(bad), 'status shows the refused version read from the API').catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}: ${last.text}`);
+    });
+    const refused = await row(); // what status says once it shows the refused version
+    assert.ok(refused.row, refused.text);
+    assert.equal(refused.row.published, v1, refused.text);
+    assert.match(refused.row.invalid?.message ?? '', /YAML/, refused.text);
+    assert.match(refused.text, /^lds\.yaml +\S+ \(refused by the gate, not published\)/m, refused.text);
+    const exit = await runCli(['status', '--to', pod.dirs.target]);
+    assert.equal(exit.code, 1, 'the ConfigMap\'s version is refused (by the gate): exit 1');
+  } finally {
+    await pod.stop();
+  }
+});
+
 test('a burst of 100 edits: Envoy ends on the last one, and Event writes stay within the token bucket (25 + 1 per 10 s)', TIMEOUT, async () => {
   const pod = await startApiPod(cluster, { namespace: 'api-burst', serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0' });
   try {

@@ -11,7 +11,6 @@
 // own file: judge.ts (the judgement), in-flight.ts (a refusal while other files were on their way),
 // holds.ts (what is held back), subscription-map.ts (which file feeds which subscription),
 // messages.ts (what a verdict says).
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { EnvoyAdmin } from '../envoy/admin.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
@@ -24,15 +23,15 @@ import { baselineSource } from './baseline.js';
 import { Conclusions } from './conclude.js';
 import { EnvoyProcesses } from './envoy-process.js';
 import { observeReading } from './envoy-answer.js';
+import { recordRead, type ConfigMapRead } from './configmap-read.js';
 import { foundAsPublished, judgeAgainAfterRestart } from './envoy-restarted.js';
 import type { VerdictOptions } from './options.js';
-import type { SecretFile } from './pending.js';
+import { newPending, type SecretFile } from './pending.js';
 import { Poller } from './poll.js';
 import { awaitReadLogged } from './read-wait.js';
 import { attribute } from './attribution.js';
 import { REQUEST_TIMEOUT_MS, ReasonReader } from './reason.js';
-import { StateWriter, readState } from './state.js';
-import type { VerdictState } from './state.js';
+import { StateWriter, readState, type VerdictState } from './state.js';
 import { SubscriptionMap } from './subscription-map.js';
 import type { VerdictListener } from './verdict.js';
 
@@ -235,6 +234,11 @@ export class VerdictTracker {
     this.stateFile.save();
   }
 
+  /** What a pass read of the ConfigMap from the API, for `status` (configmap-read.ts); undefined: it read the volume. */
+  sourceRead(read: ConfigMapRead | undefined): void {
+    if (recordRead(this.state, read)) this.stateFile.save();
+  }
+
   /** Resolves once no verdict is pending (at once when none is). */
   settled(): Promise<void> {
     return this.poller.settled();
@@ -270,29 +274,16 @@ export class VerdictTracker {
   /** `retry`: the same content renamed again after a refusal while other files were on their way (in-flight.ts). */
   private track(file: PublishedFile, timeoutMs: number, initial = false, secret?: SecretFile, retry?: { baseline: EnvoyCounters | undefined }): void {
     const entry = (this.state.files[file.name] ??= {});
-    this.poller.add({
-      file: file.name,
-      content: file.content,
-      version: file.version,
+    this.poller.add(newPending(file, {
       previousVersion: entry.accepted?.version,
-      sha256: file.sha256,
-      ino: file.ino,
-      at: file.at,
-      publishedAtMs: file.publishedAtMs ?? performance.timeOrigin + file.at,
       // Files found at start were loaded by Envoy before anything was read: counted from zero.
       baseline: retry !== undefined ? retry.baseline : initial ? undefined : (this.nextBaseline ?? this.poller.lastCounters),
       names: this.subscriptions.names(file.name),
-      ...(file.configMap === undefined ? {} : { configMap: file.configMap }),
       deadline: file.at + timeoutMs,
       initial,
-      foundAtStart: initial,
-      renamedBy: performance.now(),
-      goneChecked: false,
-      gone: new Set(),
       inFlight: this.poller.othersInFlight(file.name),
-      inFlightAccepted: false,
       retried: retry !== undefined,
-      ...(secret === undefined ? {} : { secret }),
-    });
+      secret,
+    }));
   }
 }
