@@ -2,7 +2,6 @@
 // state.json for `status` (status.ts): there the volume may lag what was read, published and
 // judged, so `status` shows this instead of reading the volume. Pure.
 import type { ValidationError } from '../envoy/gate.js';
-import type { VerdictState } from './state.js';
 
 /** One key as the watcher would publish it. */
 export interface ReadFile {
@@ -43,10 +42,10 @@ export function configMapRead(
 }
 
 /**
- * Keeps `read` in `state` (undefined: the pass read the volume, which `status` reads itself).
+ * Keeps `read` in `state` (the verdict state, state.ts; undefined: the pass read the volume, which `status` reads itself).
  * Returns whether the state changed; the same content read again keeps its first `at`.
  */
-export function recordRead(state: VerdictState, read: ConfigMapRead | undefined): boolean {
+export function recordRead(state: { configMap?: ConfigMapRead }, read: ConfigMapRead | undefined): boolean {
   const before = state.configMap;
   const same = before !== undefined && read !== undefined && before.resourceVersion === read.resourceVersion && JSON.stringify(before.files) === JSON.stringify(read.files);
   if (same || (before === undefined && read === undefined)) return false;
