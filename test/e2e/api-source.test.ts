@@ -100,10 +100,12 @@ test('50 ConfigMap edits through the API (over HTTP/2, as the apiserver speaks i
     const rolledBack = events.find((e) => e.reason === 'XdsRolledBack');
     assert.equal(rolledBack?.type, 'Warning');
     assert.match(String(rolledBack.message), /lds\.yaml version .* rolled back to sha256:/);
-    // Envoy's admin API has no reason for a file that does not parse: the Event names Envoy's log line
-    // (without the path: this Pod's ConfigMap has no bootstrap to read it from).
+    // Envoy's admin API has no reason for a file that does not parse: the Event names Envoy's log line,
+    // with the path Envoy reads (this Pod's ConfigMap has no bootstrap: the path comes from Envoy's own,
+    // in its config dump).
     // A file that does not parse is what a schema check sees: the ConfigMap from the API piped into the Pod's validate.
-    assert.match(String(rolledBack.message), /Envoy's admin API does not say why; Envoy's log does: grep -A 60 "Filesystem config update failure"; kubectl get configmap \S+ -n api-edits -o yaml \| kubectl exec -i -n api-edits envoy-0 -c envoy-xds-watch -- envoy-xds-injector validate -f - names the field and its line$/);
+    assert.ok(String(rolledBack.message).includes(`Envoy's admin API does not say why; Envoy's log does: grep -A 60 "Filesystem config update failure: in ${join(pod.dirs.target, 'lds.yaml')}"; `), String(rolledBack.message));
+    assert.match(String(rolledBack.message), /; kubectl get configmap \S+ -n api-edits -o yaml \| kubectl exec -i -n api-edits envoy-0 -c envoy-xds-watch -- envoy-xds-injector validate -f - names the field and its line$/);
     // What an operator runs.
     const shown = await kubectl(cluster, ['events', '-n', 'api-edits', '--for', 'pod/envoy-0']);
     assert.equal(shown.code, 0, shown.stderr);
