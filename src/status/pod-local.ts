@@ -2,6 +2,7 @@
 // the workload view reads it. Parsed field by field: the CLI may be newer or older than the image
 // the watcher runs, so unknown fields are ignored and missing optional ones stay undefined.
 
+import type { SchemaSees } from '../sync/envoy/rejection-reason.js';
 import type { IgnoredWhen } from '../sync/verdict/messages.js';
 
 export interface PodLocalFile {
@@ -22,6 +23,8 @@ export interface PodLocalFile {
     reason?: string;
     reasonPossiblyEarlier?: boolean;
     envoyLog?: string;
+    /** rejected: a schema check sees this kind of refusal (absent from older watchers, and when none does). */
+    schema?: SchemaSees;
     /** accepted: fields Envoy ignored in that version (server.dynamic_unknown_fields). */
     ignoredFields?: number;
     /** accepted with ignoredFields: the files Envoy loaded together, any of which holds them. */
@@ -74,6 +77,7 @@ export function parsePodLocalStatus(text: string): PodLocalStatus {
         if (value !== undefined) f.verdict[key] = value;
       }
       if (v.reasonPossiblyEarlier === true) f.verdict.reasonPossiblyEarlier = true;
+      if (v.schema === 'sees' || v.schema === 'if-constraint') f.verdict.schema = v.schema;
       if (typeof v.ignoredFields === 'number' && v.ignoredFields > 0) f.verdict.ignoredFields = v.ignoredFields;
       if (Array.isArray(v.ignoredAmong) && v.ignoredAmong.length > 0 && v.ignoredAmong.every((x) => typeof x === 'string')) f.verdict.ignoredAmong = v.ignoredAmong;
       if (v.ignoredWhen === 'start' || v.ignoredWhen === 'change') f.verdict.ignoredWhen = v.ignoredWhen;

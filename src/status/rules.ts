@@ -10,9 +10,10 @@
 //   UNKNOWN   no answer: the Pod could not be read, Envoy's admin API did not answer, a verdict
 //             that could not be had; always with why
 import { cliThroughPod } from '../sync/kube/rbac-hint.js';
-import { ignoredAmongWhere, ignoredText } from '../sync/verdict/messages.js';
+import { ignoredAmongWhere, ignoredText, validateSentence } from '../sync/verdict/messages.js';
 import type { IgnoredWhen } from '../sync/verdict/messages.js';
 import { configMapValidateHint, sourceValidateHint } from '../sync/verdict/validate-hint.js';
+import type { ValidateHint } from '../sync/verdict/validate-hint.js';
 import type { PodLocalStatus, PodLocalFile } from './pod-local.js';
 
 export type PodState = 'SYNCED' | 'PENDING' | 'REJECTED' | 'FAILED' | 'UNKNOWN';
@@ -136,15 +137,31 @@ export function judgeFile(want: WantedFile, f: PodLocalFile | undefined, source:
 function withWarning(row: FileVerdict, facts: PodFacts, local: PodLocalStatus): FileVerdict {
   const n = row.ignoredFields;
   if (n === undefined) return row;
-  const hint = facts.namespace !== undefined && facts.configMap !== undefined
-    ? configMapValidateHint(cliThroughPod(facts.namespace, facts.pod, { stdin: true }), facts.namespace, facts.configMap)
-    : sourceValidateHint(cliThroughPod(facts.namespace, facts.pod), local.targetDir === '' ? '.' : local.targetDir);
+  const hint = validateHintOf(facts, local);
   const counted = `Envoy counted ${String(n)}; misspelt settings are not applied`;
   // Counted while Envoy loaded several files (at start, or one change): validate of them all finds the one.
   if (row.ignoredAmong !== undefined) {
     return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in ${ignoredAmongWhere(row.ignoredWhen)} (${row.ignoredAmong.join(', ')}; ${counted}); ${hint()} names them all` };
   }
   return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in it (${counted}); ${hint(row.file)} names them all` };
+}
+
+/** The `validate` this view suggests for a Pod's files: the ConfigMap now through its watcher (see withWarning). */
+function validateHintOf(facts: PodFacts, local: PodLocalStatus): ValidateHint {
+  return facts.namespace !== undefined && facts.configMap !== undefined
+    ? configMapValidateHint(cliThroughPod(facts.namespace, facts.pod, { stdin: true }), facts.namespace, facts.configMap)
+    : sourceValidateHint(cliThroughPod(facts.namespace, facts.pod), local.targetDir === '' ? '.' : local.targetDir);
+}
+
+/**
+ * A REJECTED row whose refusal a schema check sees (the Pod's verdict on the ConfigMap's version
+ * says so): its why ends with the `validate` that names the field, in the words of the verdict's
+ * line (messages.ts validateSentence), with this view's command.
+ */
+function withValidateHint(row: FileVerdict, f: PodLocalFile | undefined, facts: PodFacts, local: PodLocalStatus): FileVerdict {
+  const schema = f?.verdict?.outcome === 'rejected' && f.verdict.version === row.configMap ? f.verdict.schema : undefined;
+  if (row.state !== 'REJECTED' || row.why === undefined || schema === undefined) return row;
+  return { ...row, why: `${row.why}; ${validateSentence(schema, validateHintOf(facts, local)(row.file))}` };
 }
 
 const PRECEDENCE: Record<PodState, number> = { FAILED: 4, REJECTED: 3, UNKNOWN: 2, PENDING: 1, SYNCED: 0 };
@@ -167,7 +184,7 @@ export function judgePod(facts: PodFacts): PodJudgement {
   if (facts.local === undefined) return out('UNKNOWN', facts.unreadable ?? 'the Pod-local status was not read', []);
   const local = facts.local;
   const byName = new Map(local.files.map((f) => [f.file, f]));
-  const files = facts.wanted.map((w) => withWarning(judgeFile(w, byName.get(w.file), facts.source), facts, local));
+  const files = facts.wanted.map((w) => withValidateHint(withWarning(judgeFile(w, byName.get(w.file), facts.source), facts, local), byName.get(w.file), facts, local));
   const worst = (state: PodState): FileVerdict | undefined => files.find((f) => f.state === state);
   const fileReason = (f: FileVerdict): string => `${f.file}: ${f.why ?? f.state}`;
 

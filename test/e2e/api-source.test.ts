@@ -100,10 +100,12 @@ test('50 ConfigMap edits through the API (over HTTP/2, as the apiserver speaks i
     const rolledBack = events.find((e) => e.reason === 'XdsRolledBack');
     assert.equal(rolledBack?.type, 'Warning');
     assert.match(String(rolledBack.message), /lds\.yaml version .* rolled back to sha256:/);
-    // Envoy's admin API has no reason for a file that does not parse: the Event names Envoy's log line
-    // (without the path: this Pod's ConfigMap has no bootstrap to read it from).
+    // Envoy's admin API has no reason for a file that does not parse: the Event names Envoy's log line,
+    // with the path Envoy reads (this Pod's ConfigMap has no bootstrap: the path comes from Envoy's own,
+    // in its config dump).
     // A file that does not parse is what a schema check sees: the ConfigMap from the API piped into the Pod's validate.
-    assert.match(String(rolledBack.message), /Envoy's admin API does not say why; Envoy's log does: grep -A 60 "Filesystem config update failure"; kubectl get configmap \S+ -n api-edits -o yaml \| kubectl exec -i -n api-edits envoy-0 -c envoy-xds-watch -- envoy-xds-injector validate -f - names the field and its line$/);
+    assert.ok(String(rolledBack.message).includes(`Envoy's admin API does not say why; Envoy's log does: grep -A 60 "Filesystem config update failure: in ${join(pod.dirs.target, 'lds.yaml')}"; `), String(rolledBack.message));
+    assert.match(String(rolledBack.message), /; kubectl get configmap \S+ -n api-edits -o yaml \| kubectl exec -i -n api-edits envoy-0 -c envoy-xds-watch -- envoy-xds-injector validate -f - names the field and its line$/);
     // What an operator runs.
     const shown = await kubectl(cluster, ['events', '-n', 'api-edits', '--for', 'pod/envoy-0']);
     assert.equal(shown.code, 0, shown.stderr);
@@ -113,6 +115,49 @@ test('50 ConfigMap edits through the API (over HTTP/2, as the apiserver speaks i
     const invalid = events.find((e) => e.reason === 'XdsInvalid');
     assert.equal(invalid?.type, 'Warning');
     assert.match(String(invalid.message), /lds\.yaml not published, the last good version stays/);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test("status in a source: api Pod: CONFIGMAP is the version the watcher read from the API (the volume lags it), a refused one the gate's, and the header says where it was read", TIMEOUT, async () => {
+  const pod = await startApiPod(cluster, { namespace: 'api-status', serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0' });
+  interface Row { file: string; configMap?: string; published?: string; invalid?: { message: string } }
+  const row = async (): Promise<{ row: Row | undefined; text: string }> => {
+    const json = JSON.parse((await runCli(['status', '--to', pod.dirs.target, '--json'])).stdout) as { files: Row[] };
+    return { row: json.files.find((f) => f.file === 'lds.yaml'), text: (await runCli(['status', '--to', pod.dirs.target])).stdout };
+  };
+  const versionOf = (text: string): string => {
+    const p = publishable('lds.yaml', Buffer.from(text));
+    return p.version ?? `sha256:${p.sha256.slice(0, 12)}`;
+  };
+  try {
+    const rv = await pod.setBody('v1');
+    await pod.envoy.waitForBody(pod.port, 'v1', 60_000);
+    // The volume still holds v0: the kubelet's sync has not come (there is none here).
+    assert.match(await readFile(join(pod.dirs.source, 'lds.yaml'), 'utf8'), /v0/);
+    const v1 = versionOf(ldsYaml({ port: pod.port, body: 'v1' }));
+    let last = await row();
+    await waitFor(async () => (last = await row()).row?.configMap === v1, 'status shows the version read from the API').catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}: ${last.text}`);
+    });
+    assert.equal(last.row?.published, v1, last.text);
+    assert.match(last.text, new RegExp(`^source the Kubernetes API \\(resourceVersion ${rv}, read \\S+; volume ${pod.dirs.source}\\)`), last.text);
+    assert.equal((await runCli(['status', '--to', pod.dirs.target])).code, 0);
+
+    // Content the gate refuses, read from the API only: shown as the ConfigMap's, refused by the gate.
+    const bad = 'resources: [unclosed';
+    await pod.setLds(bad);
+    await waitFor(async () => (last = await row()).row?.configMap === versionOf(bad), 'status shows the refused version read from the API').catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}: ${last.text}`);
+    });
+    const refused = await row(); // what status says once it shows the refused version
+    assert.ok(refused.row, refused.text);
+    assert.equal(refused.row.published, v1, refused.text);
+    assert.match(refused.row.invalid?.message ?? '', /YAML/, refused.text);
+    assert.match(refused.text, /^lds\.yaml +\S+ \(refused by the gate, not published\)/m, refused.text);
+    const exit = await runCli(['status', '--to', pod.dirs.target]);
+    assert.equal(exit.code, 1, 'the ConfigMap\'s version is refused (by the gate): exit 1');
   } finally {
     await pod.stop();
   }

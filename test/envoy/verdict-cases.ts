@@ -50,6 +50,8 @@ export const verdictLines = (pod: CasePod, file: string): LogLine[] => pod.watch
 export interface CaseOptions {
   /** A fixture of the case used as Envoy's bootstrap from outside the ConfigMap (Envoy's own `-c`, as in an image). */
   envoyBootstrap?: string;
+  /** Start Envoy only once the watcher is ready, as a native sidecar orders them (default: Envoy first). */
+  envoyAfterWatcher?: boolean;
 }
 
 /**
@@ -58,6 +60,7 @@ export interface CaseOptions {
  * must judge the files `copy` published whichever starts first.
  * With `options.envoyBootstrap`, Envoy's bootstrap is that fixture, kept outside the ConfigMap (as
  * in an image): `copy` and `watch` get no `--bootstrap`, and `watch` gets Envoy's admin by `--admin`.
+ * With `options.envoyAfterWatcher`, Envoy starts once the watcher is ready (a native sidecar's order).
  */
 export async function startCase(folder: string, spec: ConfigMapSpec, watchArgs: string[] = [], options: CaseOptions = {}): Promise<CasePod> {
   const dirs = await makeTempDirs('envoy-verdict-case-');
@@ -109,7 +112,7 @@ export async function startCase(folder: string, spec: ConfigMapSpec, watchArgs: 
   const bootstrapArgs = outside === undefined ? ['--bootstrap', 'envoy.yaml'] : [];
   const copy = await runCli(['copy', '--from', dirs.source, '--to', dirs.target, ...bootstrapArgs]);
   assert.equal(copy.code, 0, copy.stdout);
-  await pod.startEnvoy();
+  if (options.envoyAfterWatcher !== true) await pod.startEnvoy();
   pod.watcher = new CliProcess([
     'watch', '--from', dirs.source, '--to', dirs.target, '--ready-file', join(dirs.target, READY),
     ...(outside === undefined ? bootstrapArgs : ['--admin', `127.0.0.1:${String(ADMIN)}`]),
@@ -119,6 +122,7 @@ export async function startCase(folder: string, spec: ConfigMapSpec, watchArgs: 
   ]);
   try {
     await waitFor(() => existsSync(join(dirs.target, READY)) || pod.watcher.logs.some((l) => (l.level ?? 0) >= 50 && l.event !== 'verdict'), 'ready file');
+    if (options.envoyAfterWatcher === true) await pod.startEnvoy();
   } catch (err) {
     await pod.stop();
     throw err;

@@ -349,6 +349,38 @@ test('12-type-misspelt-bootstrap-outside: Envoy\'s bootstrap in the image, an ed
   }
 });
 
+// Envoy before the watcher, and after it (a native sidecar: Envoy waits for the watcher's ready file).
+for (const envoyAfterWatcher of [false, true]) {
+  test(`13-type-misspelt-first-version-bootstrap-outside (Envoy started ${envoyAfterWatcher ? 'after' : 'before'} the watcher): the first lds.yaml has a misspelt @type and Envoy's bootstrap is in the image: judged from the paths Envoy's own bootstrap reads (its config dump): refused first version, validate hint, Event, status exit 1`, TIMEOUT, async () => {
+    const spec = (lds: string): ConfigMapSpec => ({ 'lds.yaml': lds });
+    const pod = await startCase('13-type-misspelt-first-version-bootstrap-outside', spec('lds-v0-bad-type.yaml'), [], { envoyBootstrap: 'envoy.yaml', envoyAfterWatcher });
+    try {
+      const line = await nextVerdict(pod, 'lds.yaml', 0);
+      const msg = String(line.msg);
+      assert.equal(line.outcome, 'rejected', msg);
+      assert.equal(line.level, 60, msg);
+      assert.equal(line.rolledBack, false, msg);
+      assert.match(msg, /^Envoy REFUSED THE FIRST VERSION of lds\.yaml it saw /);
+      assert.ok(msg.endsWith(` validate ${join(pod.source, 'lds.yaml')} names the field and its line`), msg);
+      // The path Envoy reads, from Envoy: the line to grep in its log names it.
+      assert.equal(line.envoyLog, `Filesystem config update failure: in ${join(pod.target, 'lds.yaml')}`);
+      const lds = await subscriptionCounters(envoyOf(pod), LDS);
+      assert.equal(lds.versionText, '', 'Envoy runs no version of lds.yaml');
+      assert.ok(lds.refused >= 1, JSON.stringify(lds));
+      assert.equal(await served(envoyOf(pod), pod.ports.P0), '-');
+      assert.equal(eventOfLine(line).reason, EventReason.rejected);
+      const status = await runCli(['status', '--to', pod.target]);
+      assert.equal(status.code, 1, status.stdout);
+      assert.match(status.stdout, /^lds\.yaml +\S+ \(refused, stays published: nothing accepted came before it\) /m, status.stdout);
+      await step(pod, spec('lds-v1.yaml'), [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+      await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v1', 'v1');
+      await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
+    } finally {
+      await pod.stop();
+    }
+  });
+}
+
 test('06-ecds-file-no-verdict: an ECDS file (config_discovery -> path_config_source) is judged and a refused one rolled back', TIMEOUT, async () => {
   const spec = (ecds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds.yaml', 'ecds.yaml': ecds });
   const pod = await startCase('06-ecds-file-no-verdict', spec('ecds-v0.yaml'));

@@ -9,6 +9,8 @@ import { test } from 'node:test';
 import { runCli, waitFor } from '../sync/harness.js';
 import type { LogLine } from '../sync/harness.js';
 import { verdictOccurrence } from '../../src/sync/watch/reporters.js';
+import { parsePodLocalStatus } from '../../src/status/pod-local.js';
+import { judgePod } from '../../src/status/rules.js';
 import { ldsYaml, rdsYaml } from './envoy.js';
 import { TIMEOUT, refusedLds, running, startPod, verdicts } from './pod.js';
 import type { Pod } from './pod.js';
@@ -129,12 +131,25 @@ test('LDS: Envoy names duplicate listeners and listeners it cannot build; parse 
     const protoLine = (await readFile(join(pod.source, 'lds.yaml'), 'utf8')).split('\n').findIndex((l) => l.includes('70000')) + 1;
     assert.match(validateOf(pod, proto, 'lds.yaml'), new RegExp(`lds\\.yaml:${String(protoLine)}:\\d+: error: .*port_value: value must be less than or equal to 65535`));
 
-    // Still serving v1 throughout; `status` says where the last refusal's reason is.
+    // Still serving v1 throughout; `status` says where the last refusal's reason is, and the
+    // validate that names the field, as the verdict's line does.
     assert.deepEqual(await envoy.get(pod.port), { status: 200, body: 'v1' });
-    const expected = `\nWHY ENVOY REFUSED\nlds.yaml ${String(proto.xdsVersion)}: Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${REJECTED}"\n`;
-    await waitFor(async () => (await runCli(['status', '--to', pod.target])).stdout.endsWith(expected), 'status says where the reason is');
-    const json = JSON.parse((await runCli(['status', '--to', pod.target, '--json'])).stdout) as { files: { file: string; verdict?: { reason?: string; envoyLog?: string } }[] };
-    assert.deepEqual(json.files.find((f) => f.file === 'lds.yaml')?.verdict?.envoyLog, REJECTED);
+    const validate = /; ([^;]+ validate \S+) names the field and its line$/.exec(String(proto.msg))?.[1];
+    assert.ok(validate !== undefined, String(proto.msg));
+    const expected = `\nWHY ENVOY REFUSED\nlds.yaml ${String(proto.xdsVersion)}: Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${REJECTED}"; ${validate} names the field and its line\n`;
+    assert.ok(String(proto.msg).endsWith(`Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${REJECTED}"; ${validate} names the field and its line`), String(proto.msg));
+    let shown = '';
+    await waitFor(async () => (shown = (await runCli(['status', '--to', pod.target])).stdout).endsWith(expected), 'status says where the reason is').catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${shown}`);
+    });
+    const json = JSON.parse((await runCli(['status', '--to', pod.target, '--json'])).stdout) as { files: { file: string; verdict?: { reason?: string; envoyLog?: string; schema?: string; validate?: string } }[] };
+    const kept = json.files.find((f) => f.file === 'lds.yaml')?.verdict;
+    assert.deepEqual([kept?.envoyLog, kept?.schema, kept?.validate], [REJECTED, 'sees', validate]);
+    // The workload view reads the same Pod-local status: its WHY line gives its own validate, in the same words.
+    const pod0 = parsePodLocalStatus((await runCli(['status', '--to', pod.target, '--json'])).stdout);
+    const judged = judgePod({ pod: 'p', namespace: 'ns', configMap: 'cm', source: 'volume', wanted: [{ file: 'lds.yaml', version: String(proto.xdsVersion) }], local: pod0 });
+    assert.equal(judged.state, 'REJECTED');
+    assert.match(judged.reason ?? '', /; kubectl get configmap cm -n ns -o yaml \| kubectl exec -i -n ns p -c envoy-xds-watch -- envoy-xds-injector validate -f - names the field and its line$/);
   } finally {
     await pod.stop();
   }

@@ -53,6 +53,24 @@ const cases: { name: string; facts: PodFacts; state: PodState; reason?: RegExp }
     reason: /^lds\.yaml: version sha256:222222222222: Envoy says: duplicate listener listener_0 found$/,
   },
   {
+    name: 'Envoy refused it before its xDS API looked (a schema check sees it): where its log has it, and the validate of the ConfigMap now through the Pod\'s watcher, as the verdict\'s line says',
+    facts: facts({ namespace: 'shop', configMap: 'envoy-xds', local: local({ published: V1, envoy: { version: V1, live: true }, verdict: { outcome: 'rejected', version: V2, at, message: 'm', envoyLog: 'Filesystem config update failure: in /etc/envoy/lds.yaml', schema: 'sees' } }) }),
+    state: 'REJECTED',
+    reason: /its log does: grep -A 60 "Filesystem config update failure: in \/etc\/envoy\/lds\.yaml"; kubectl get configmap envoy-xds -n shop -o yaml \| kubectl exec -i -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate -f - names the field and its line$/,
+  },
+  {
+    name: 'a CDS/RDS/EDS refusal only Envoy\'s log explains: validate if the log says it was a proto constraint',
+    facts: facts({ namespace: 'shop', configMap: 'envoy-xds', local: local({ published: V1, envoy: { version: V1, live: true }, verdict: { outcome: 'rejected', version: V2, at, message: 'm', envoyLog: 'Filesystem config update rejected', schema: 'if-constraint' } }) }),
+    state: 'REJECTED',
+    reason: /grep -A 60 "Filesystem config update rejected"; if it says "Proto constraint validation failed", kubectl get configmap envoy-xds -n shop -o yaml \| .* validate -f - names the field and its line$/,
+  },
+  {
+    name: 'a refusal of an earlier version with a schema hint: not this version\'s (no validate said)',
+    facts: facts({ namespace: 'shop', configMap: 'envoy-xds', local: local({ configMap: V2, published: V1, held: true, envoy: { version: V1, live: true }, verdict: { outcome: 'rejected', version: V1, at, message: 'm', envoyLog: 'Filesystem config update rejected', schema: 'sees' } }) }),
+    state: 'REJECTED',
+    reason: /^lds\.yaml: version sha256:222222222222: Envoy refused it; its admin API does not say why, its log does: grep -A 60 "Filesystem config update rejected"$/,
+  },
+  {
     name: 'Envoy refused it, no reason in its admin API: where its log has it',
     facts: facts({ local: local({ published: V1, envoy: { version: V1, live: true }, verdict: { outcome: 'rejected', version: V2, at, message: 'm', envoyLog: 'Filesystem config update failure: in /etc/envoy/lds.yaml' } }) }),
     state: 'REJECTED',

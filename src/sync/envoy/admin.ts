@@ -3,7 +3,8 @@
 // readouts such as `version_text` are quoted), and the listener manager's error states from
 // `GET /config_dump`. Over TCP or a unix socket (`admin.address.pipe`). Every counters reading
 // says which Envoy process answered (`answeredBy`): the kept-alive connection it came on, and the
-// start of the process on the other end, read once per connection from its config dump.
+// start of the process on the other end, read once per connection from its config dump (with,
+// when the ConfigMap holds no bootstrap, the config sources of the bootstrap that process loaded).
 import { Agent, request } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AdminAddress } from './subscriptions.js';
@@ -16,6 +17,27 @@ import type { EnvoyCounters } from './stat-prefixes.js';
  * dumps keep theirs per resource, so the mask leaves them empty). A body of ~150 bytes.
  */
 export const PROCESS_START_PATH = '/config_dump?mask=last_updated';
+
+/**
+ * The same, with the parts of Envoy's bootstrap that hold its config sources: `dynamic_resources`
+ * (`lds_config`, `cds_config`) and `static_resources` (static listeners' RDS and ECDS sources,
+ * clusters' EDS, SDS sources), as Envoy loaded them (BootstrapConfigDump.bootstrap,
+ * envoy/admin/v3/config_dump.proto). Only the BootstrapConfigDump has these fields: Envoy leaves
+ * out every dump a mask does not fit (ConfigDumpHandler::addAllConfigToDump,
+ * source/server/admin/config_dump_handler.cc).
+ */
+export const PROCESS_START_AND_BOOTSTRAP_PATH = '/config_dump?mask=last_updated,bootstrap.dynamic_resources,bootstrap.static_resources';
+
+/** Envoy's Bootstrap (JSON, field names as in the proto) in a `PROCESS_START_AND_BOOTSTRAP_PATH` body; undefined when the body has none. */
+export function bootstrapFromConfigDump(body: string): Record<string, unknown> | undefined {
+  try {
+    const dump = JSON.parse(body) as { configs?: { '@type'?: string; bootstrap?: unknown }[] };
+    const bootstrap = dump.configs?.find((config) => config['@type']?.endsWith('.BootstrapConfigDump') === true)?.bootstrap;
+    return typeof bootstrap === 'object' && bootstrap !== null && !Array.isArray(bootstrap) ? (bootstrap as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * When the Envoy process that wrote a `PROCESS_START_PATH` body started (epoch ms): its
@@ -85,13 +107,17 @@ export class EnvoyAdmin {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 1 });
   private readonly connections = new WeakMap<Socket, number>();
   private lastConnection = 0;
-  /** Open connection → the start of the Envoy process that accepted it (its config dump, once). */
-  private readonly starts = new Map<number, Promise<number | undefined>>();
+  /** Open connection → the start of the Envoy process that accepted it, and its bootstrap when asked (its config dump, once). */
+  private readonly starts = new Map<number, Promise<{ startedAtMs?: number; bootstrap?: Record<string, unknown> }>>();
 
-  /** `observe`: called with every counters reading, in the order Envoy answered (verdict/envoy-process.ts). */
+  /**
+   * `observe`: called with every counters reading, in the order Envoy answered (verdict/envoy-process.ts).
+   * `readBootstrap`: also read Envoy's bootstrap on each new connection (when the ConfigMap has none).
+   */
   constructor(
     readonly address: AdminAddress,
     private readonly observe?: (reading: EnvoyCounters) => void,
+    private readonly readBootstrap = false,
   ) {}
 
   /**
@@ -104,20 +130,24 @@ export class EnvoyAdmin {
   async counters(timeoutMs: number): Promise<EnvoyCounters> {
     const { body, connection } = await this.request(`/stats?filter=${encodeURIComponent(SUBSCRIPTIONS_FILTER)}`, timeoutMs);
     const reading = parseSubscriptionStats(body);
-    const startedAtMs = await this.startOf(connection, timeoutMs);
-    reading.answeredBy = { connection, ...(startedAtMs === undefined ? {} : { startedAtMs }) };
+    reading.answeredBy = { connection, ...(await this.startOf(connection, timeoutMs)) };
     this.observe?.(reading);
     return reading;
   }
 
-  /** When the process at the other end of `connection` started, asked once per connection; undefined if unknown. */
-  private startOf(connection: number, timeoutMs: number): Promise<number | undefined> {
+  /** When the process at the other end of `connection` started (and its bootstrap), asked once per connection; empty if unknown. */
+  private startOf(connection: number, timeoutMs: number): Promise<{ startedAtMs?: number; bootstrap?: Record<string, unknown> }> {
     let start = this.starts.get(connection);
     if (start === undefined) {
       // Sent on the kept-alive connection; an answer that came on another one is not this one's.
-      start = this.request(PROCESS_START_PATH, timeoutMs).then(
-        ({ body, connection: on }) => (on === connection ? startedAtFromConfigDump(body) : undefined),
-        () => undefined,
+      start = this.request(this.readBootstrap ? PROCESS_START_AND_BOOTSTRAP_PATH : PROCESS_START_PATH, timeoutMs).then(
+        ({ body, connection: on }) => {
+          if (on !== connection) return {};
+          const startedAtMs = startedAtFromConfigDump(body);
+          const bootstrap = this.readBootstrap ? bootstrapFromConfigDump(body) : undefined;
+          return { ...(startedAtMs === undefined ? {} : { startedAtMs }), ...(bootstrap === undefined ? {} : { bootstrap }) };
+        },
+        () => ({}),
       );
       this.starts.set(connection, start);
     }

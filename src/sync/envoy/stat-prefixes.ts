@@ -76,6 +76,12 @@ export interface AnsweredBy {
    * the config dump did not answer).
    */
   startedAtMs?: number;
+  /**
+   * Envoy's bootstrap as that process loaded it (its `dynamic_resources` and `static_resources`,
+   * admin.ts PROCESS_START_AND_BOOTSTRAP_PATH), when the watcher asked for it. The same object on
+   * every reading of one connection.
+   */
+  bootstrap?: Record<string, unknown>;
 }
 
 /**

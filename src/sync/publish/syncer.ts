@@ -69,6 +69,8 @@ export interface SyncResult {
   keys: number;
   /** Bytes of the files that differed from the target (read, hashed, parsed): the pass's garbage. */
   changedBytes: number;
+  /** Every key of the snapshot as it would be published: its version and the sha256 of the stamped content. */
+  stamped: Map<string, { version: string | undefined; sha256: string }>;
 }
 
 interface Change {
@@ -179,6 +181,7 @@ export class Syncer {
       removed: [],
       keys: snapshot.files.size,
       changedBytes: 0,
+      stamped: new Map(),
     };
 
     if (snapshot.files.size === 0 && !this.reportedEmpty) {
@@ -212,6 +215,7 @@ export class Syncer {
         this.stamps.set(name, memo);
       }
       const digest = memo.sha256;
+      result.stamped.set(name, { version: memo.version, sha256: digest });
       const current = await this.target.compare(name, () => stamp().content, digest);
       const refused = this.options.held?.(name) === true ? 'envoy' : this.reportedRejections.has(name) ? 'gate' : undefined;
       const held = this.options.hold?.(name, digest, seen) === true; // asked every pass: other content releases it

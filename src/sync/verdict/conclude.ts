@@ -21,7 +21,7 @@ import type { ReasonReader } from './reason.js';
 import { acceptedCopy, keepCopy, refusedPath } from './state.js';
 import { sourceValidateHint } from './validate-hint.js';
 import type { StateWriter, VerdictState } from './state.js';
-import { reasonFieldsOf, tell, verdictForms } from './verdict.js';
+import { reasonFieldsOf, tell, validateFieldsOf, verdictForms } from './verdict.js';
 import type { Outcome, VerdictListener } from './verdict.js';
 
 /** What Envoy answered when the outcome was decided. */
@@ -198,7 +198,7 @@ export class Conclusions {
     }
     const forms = verdictForms(
       { file, version, sha256: pending.sha256, previousVersion, at },
-      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...(ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong.files], ignoredWhen: ignoredAmong.when }) } : {}) },
+      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file)), ...(ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong.files], ignoredWhen: ignoredAmong.when }) } : {}) },
     );
     entry.verdict = forms.kept;
     tell(this.ctx.listeners, forms.verdict, (err) => { logger.error({ err }, 'verdict listener failed'); });

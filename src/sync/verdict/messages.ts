@@ -1,6 +1,6 @@
 // The sentences a verdict says, in one place: the log line's message, which is also the Event's
 // and state.json's. They name the file, the version and what the operator does next.
-import type { RejectionReason } from '../envoy/rejection-reason.js';
+import type { RejectionReason, SchemaSees } from '../envoy/rejection-reason.js';
 import { refusalSentence } from '../envoy/rejection-reason.js';
 
 /** How a version reads in a message: files without `version_info` say so. */
@@ -15,8 +15,16 @@ function because(why: RejectionReason | undefined, validate: string | undefined)
   const sentence = why === undefined ? undefined : refusalSentence(why);
   const text = sentence === undefined ? '' : `. ${sentence}`;
   if (validate === undefined || why?.schema === undefined) return text;
+  return `${text}; ${validateSentence(why.schema, validate)}`;
+}
+
+/**
+ * What a refusal a schema check sees says of `validate` (the command, validate-hint.ts): the same
+ * words in the verdict's line, its Event and `status`'s WHY lines.
+ */
+export function validateSentence(schema: SchemaSees, validate: string): string {
   const names = `${validate} names the field and its line`;
-  return why.schema === 'sees' ? `${text}; ${names}` : `${text}; if it says "Proto constraint validation failed", ${names}`;
+  return schema === 'sees' ? names : `if it says "Proto constraint validation failed", ${names}`;
 }
 
 /**

@@ -4,6 +4,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { ofSameProcess } from './envoy-process.js';
 import type { InFlight } from './in-flight.js';
@@ -43,6 +44,40 @@ export interface Pending extends InFlight {
   gone: Set<string>;
   /** A file a Secret reads (a certificate, a key): judged through that Secret (judgeSecretFile). */
   secret?: SecretFile;
+}
+
+/**
+ * A publish of `file` waiting for its verdict, judged against `baseline`, due by `deadline`, with
+ * `inFlight` the other files then pending (and `retried`: the same content renamed again after a
+ * refusal while they were on their way). Nothing of it decided yet.
+ */
+export function newPending(
+  file: { name: string; content: Buffer; version: string | undefined; sha256: string; ino: number; at: number; publishedAtMs?: number; configMap?: ReadonlyMap<string, string> },
+  opts: Pick<Pending, 'previousVersion' | 'baseline' | 'names' | 'deadline' | 'initial' | 'inFlight' | 'retried'> & { secret?: SecretFile | undefined },
+): Pending {
+  return {
+    file: file.name,
+    content: file.content,
+    version: file.version,
+    sha256: file.sha256,
+    ino: file.ino,
+    at: file.at,
+    publishedAtMs: file.publishedAtMs ?? performance.timeOrigin + file.at,
+    ...(file.configMap === undefined ? {} : { configMap: file.configMap }),
+    previousVersion: opts.previousVersion,
+    baseline: opts.baseline,
+    names: opts.names,
+    deadline: opts.deadline,
+    initial: opts.initial,
+    foundAtStart: opts.initial,
+    renamedBy: performance.now(),
+    goneChecked: false,
+    gone: new Set(),
+    inFlight: opts.inFlight,
+    inFlightAccepted: false,
+    retried: opts.retried,
+    ...(opts.secret === undefined ? {} : { secret: opts.secret }),
+  };
 }
 
 /** What judges a file a Secret reads: the files holding the Secret and the certificates Envoy should serve once it took it. */

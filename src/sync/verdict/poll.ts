@@ -101,7 +101,7 @@ export class Poller {
           await this.settleDeferred(pending, counters);
           continue;
         }
-        if (pending.secret === undefined && !this.ctx.subscriptions.isRead(pending.file)) {
+        if (pending.secret === undefined && !this.ctx.subscriptions.mayBeRead(pending.file)) {
           this.pending.delete(pending.file);
           continue;
         }

@@ -7,6 +7,7 @@
 import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { XdsType } from '../envoy/subscriptions.js';
+import type { ConfigMapRead } from './configmap-read.js';
 import type { VerdictFacts } from './verdict.js';
 
 export const STATE_DIR = '..envoy-xds-verdict';
@@ -44,6 +45,8 @@ export interface VerdictState {
   admin?: string;
   updatedAt: string;
   files: Record<string, FileState>;
+  /** `--source api`: the ConfigMap as the last pass read it from the API (configmap-read.ts); absent when it read the volume. */
+  configMap?: ConfigMapRead;
 }
 
 export function stateDir(targetDir: string): string {

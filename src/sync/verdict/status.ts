@@ -11,7 +11,7 @@ import { publishable, sha256, versionOf } from '../envoy/version-stamp.js';
 import { readState, stateDir, STATE_FILE } from './state.js';
 import type { VerdictState } from './state.js';
 import { validateConfigFile } from '../envoy/gate.js';
-import { REFUSED_FIRST_SHORT, ignoredText } from './messages.js';
+import { REFUSED_FIRST_SHORT, ignoredText, validateSentence } from './messages.js';
 
 export interface FileStatus {
   file: string;
@@ -45,6 +45,11 @@ export interface Status {
   adminProblem?: string;
   /** Why the ConfigMap volume could not be read. */
   sourceProblem?: string;
+  /**
+   * `--source api`: the watcher reads the ConfigMap from the API (the volume may lag), so the
+   * CONFIGMAP column is what it last read there: that read's resourceVersion and time.
+   */
+  fromApi?: { resourceVersion?: string; at: string };
   watcherPid: number;
   /** Whether a `watch` process with that pid runs (seen from this PID namespace: run status in the watcher's container). */
   watcherRunning?: boolean;
@@ -80,13 +85,19 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
   const names = new Set(Object.keys(state.files));
   const source = new Map<string, Buffer>();
   let sourceProblem: string | undefined;
-  try {
-    for (const [name, content] of (await readSnapshot(state.sourceDir)).files) {
-      source.set(name, content);
-      names.add(name);
+  // From the API, what the watcher read (and judged) is the ConfigMap; the volume may lag it.
+  const fromApi = state.configMap;
+  if (fromApi !== undefined) {
+    for (const name of Object.keys(fromApi.files)) names.add(name);
+  } else {
+    try {
+      for (const [name, content] of (await readSnapshot(state.sourceDir)).files) {
+        source.set(name, content);
+        names.add(name);
+      }
+    } catch (err) {
+      sourceProblem = (err as Error).message;
     }
-  } catch (err) {
-    sourceProblem = (err as Error).message;
   }
   for (const name of await readdir(targetDir)) if (!isReservedName(name)) names.add(name);
 
@@ -112,15 +123,18 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
   for (const file of [...names].sort()) {
     const recorded = state.files[file];
     const content = source.get(file);
-    const wouldPublish = content === undefined ? undefined : publishable(file, content);
+    const wouldPublish = fromApi !== undefined ? fromApi.files[file] : content === undefined ? undefined : publishable(file, content);
     // The ConfigMap's version as it would be stamped; `sha256:<12>` for a file that carries none.
     const configMap = wouldPublish === undefined ? undefined : (wouldPublish.version ?? `sha256:${wouldPublish.sha256.slice(0, 12)}`);
     const publishedContent = await readFile(join(targetDir, file)).catch(() => undefined);
     const published = publishedContent === undefined ? undefined : (versionOf(file, publishedContent) ?? `sha256:${sha256(publishedContent).slice(0, 12)}`);
     const held = wouldPublish !== undefined && recorded?.refused?.sha256 === wouldPublish.sha256;
     // The gate's word on content that is not published: the watcher logged it, status says it too.
-    const gate = content === undefined || configMap === published || held ? undefined : await validateConfigFile(file, content);
-    const invalid = gate?.ok === false ? { message: gate.error.message, ...(gate.error.line === undefined ? {} : { line: gate.error.line }), ...(gate.error.column === undefined ? {} : { column: gate.error.column }) } : undefined;
+    const unpublished = configMap !== published && !held;
+    const gate = content === undefined || !unpublished ? undefined : await validateConfigFile(file, content);
+    const invalid = fromApi !== undefined
+      ? (unpublished ? fromApi.files[file]?.invalid : undefined)
+      : gate?.ok === false ? { message: gate.error.message, ...(gate.error.line === undefined ? {} : { line: gate.error.line }), ...(gate.error.column === undefined ? {} : { column: gate.error.column }) } : undefined;
     const verdictVersion = recorded?.verdict?.version;
     const verdictEarlier = verdictVersion !== undefined && verdictVersion !== published && verdictVersion !== configMap;
     // Envoy answered without any subscription of the file (a restarted Envoy that has not opened
@@ -148,6 +162,7 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
     ...(state.admin === undefined ? {} : { admin: state.admin }),
     ...(adminProblem === undefined ? {} : { adminProblem }),
     ...(sourceProblem === undefined ? {} : { sourceProblem }),
+    ...(fromApi === undefined ? {} : { fromApi: { ...(fromApi.resourceVersion === undefined ? {} : { resourceVersion: fromApi.resourceVersion }), at: fromApi.at } }),
     watcherPid: state.pid,
     watcherRunning: await isWatchProcess(state.pid),
     updatedAt: state.updatedAt,
@@ -190,12 +205,14 @@ export function formatStatus(status: Status): string {
     const v = f.verdict;
     if (v?.outcome !== 'rejected' || f.verdictEarlier === true) return [];
     const sentence = refusalSentence({ reason: v.reason, possiblyEarlier: v.reasonPossiblyEarlier, envoyLog: v.envoyLog });
-    return sentence === undefined ? [] : [`${f.file} ${v.version ?? ''}: ${sentence}`];
+    // A refusal a schema check sees: the `validate` the verdict's line gave, in its words.
+    const validate = v.schema === undefined || v.validate === undefined ? '' : `; ${validateSentence(v.schema, v.validate)}`;
+    return sentence === undefined ? [] : [`${f.file} ${v.version ?? ''}: ${sentence}${validate}`];
   });
   // Accepted, but Envoy ignored fields it does not know: the verdict's message says which command names them.
   const ignored = status.files.flatMap((f) => (f.verdict?.outcome === 'accepted' && (f.verdict.ignoredFields ?? 0) > 0 && f.verdictEarlier !== true ? [f.verdict.message] : []));
   const lines = [
-    `source ${status.sourceDir}  target ${status.targetDir}  watcher pid ${String(status.watcherPid)}${status.watcherRunning !== false ? '' : ' (not running: what follows is what it last recorded)'}  state updated ${status.updatedAt}`,
+    `source ${status.fromApi === undefined ? status.sourceDir : `the Kubernetes API (resourceVersion ${status.fromApi.resourceVersion ?? '?'}, read ${status.fromApi.at}; volume ${status.sourceDir})`}  target ${status.targetDir}  watcher pid ${String(status.watcherPid)}${status.watcherRunning !== false ? '' : ' (not running: what follows is what it last recorded)'}  state updated ${status.updatedAt}`,
     `envoy admin ${status.admin ?? '(none)'}${status.adminProblem === undefined ? '' : `: ${status.adminProblem}`}`,
     ...(status.sourceProblem === undefined ? [] : [`ConfigMap volume unreadable: ${status.sourceProblem}`]),
     '',

@@ -1,9 +1,11 @@
 // Which published file Envoy reads, and as what, pure: learned from the files as they are published
 // (the bootstrap declares LDS/CDS and the admin address; any file may name others by
-// path_config_source, and a Secret the files it reads: envoy/references.ts). Without a bootstrap,
-// a file's resource `@type` tells its xDS type. Which of Envoy's subscriptions (stats scopes) read
-// a file is not rebuilt here: it is read from Envoy (attribution.ts), helped by the versions each
-// file was published with.
+// path_config_source, and a Secret the files it reads: envoy/references.ts). Without a bootstrap
+// in the ConfigMap (Envoy's own, in the image), from the bootstrap Envoy loaded, as its admin API
+// shows it (envoy/admin.ts PROCESS_START_AND_BOOTSTRAP_PATH); until Envoy has answered, a file's
+// resource `@type` stands in for it. Which of Envoy's subscriptions (stats scopes) read a file is
+// not rebuilt here: it is read from Envoy (attribution.ts), helped by the versions each file was
+// published with.
 import type { Reference, ReferenceType } from '../envoy/references.js';
 import { findReferences } from '../envoy/references.js';
 import { subscriptionOf } from '../envoy/gate.js';
@@ -12,10 +14,11 @@ import { bootstrapInfo, parseConfig } from '../envoy/subscriptions.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import type { FileFacts } from './attribution.js';
 
-// Without the bootstrap (Envoy's own, outside the ConfigMap), a file's kind is the type of its
-// resources: the first @type in it that an xDS subscription reads (envoy/gate.ts subscriptionOf; an
-// HttpConnectionManager's or a TLS context's @type is none), or the one an earlier content of the
-// file showed when this one names none. A Secret or route file named only by that bootstrap is read all the same.
+// Until Envoy's own bootstrap is known (Envoy has not answered yet), a file's kind is the type of
+// its resources: the first @type in it that an xDS subscription reads (envoy/gate.ts subscriptionOf;
+// an HttpConnectionManager's or a TLS context's @type is none), or the one an earlier content of
+// the file showed when this one names none. A guess: a misspelt @type names no type, and a file
+// nothing reads may hold Listeners.
 const TYPE_URL = /type\.googleapis\.com\/([\w.]+)/g;
 
 function guessedType(text: string): ReferenceType | undefined {
@@ -29,6 +32,9 @@ function guessedType(text: string): ReferenceType | undefined {
 /** The xDS types a subscription judges (a `secret-file` is judged through its secret). */
 const XDS_TYPES: readonly ReferenceType[] = ['LDS', 'CDS', 'RDS', 'EDS', 'SDS', 'ECDS'];
 
+/** Where the files Envoy's own bootstrap names are kept in `declared`: a `..` name is never a ConfigMap key. */
+const ENVOYS_BOOTSTRAP = "..Envoy's bootstrap";
+
 export class SubscriptionMap {
   /** Files named by each file (the bootstrap, LDS files for RDS/ECDS/SDS, CDS files for EDS, SDS files for certificates). */
   private readonly declared = new Map<string, Reference[]>();
@@ -36,6 +42,12 @@ export class SubscriptionMap {
   private bootstrap: { admin: AdminAddress | undefined; adminProblem?: string } | undefined;
   /** Without a bootstrap: the xDS type guessed from a file's resource @type (guessedType). */
   private readonly guessed = new Map<string, ReferenceType>();
+  /** Envoy's bootstrap as its admin API last showed it (learnEnvoyBootstrap). */
+  private envoysBootstrap: object | undefined;
+  /** Whether Envoy's bootstrap is asked for (no bootstrap in the ConfigMap): until it answers, xDS files may be read. */
+  private askingEnvoy = false;
+  /** Files published as xDS (a top-level `resources`). */
+  private readonly xds = new Set<string>();
   /** Every version each file was published with (each names exactly one content). */
   private readonly versions = new Map<string, Set<string>>();
 
@@ -74,7 +86,39 @@ export class SubscriptionMap {
     // Only a file that points at other files declares anything; skip the parse otherwise.
     if (text.includes('path') || text.includes('filename')) this.declared.set(name, findReferences(parseConfig(text)));
     else this.declared.delete(name);
-    return kind ?? (/^(["']?)resources\1\s*:/m.test(text) || text.includes('"resources"') ? 'xds' : 'data');
+    const found = kind ?? (/^(["']?)resources\1\s*:/m.test(text) || text.includes('"resources"') ? 'xds' : 'data');
+    if (found === 'xds') this.xds.add(name);
+    else this.xds.delete(name);
+    return found;
+  }
+
+  /** Whether the ConfigMap holds Envoy's bootstrap (else the watcher asks Envoy for its own: `askEnvoy`). */
+  hasBootstrap(): boolean {
+    return this.bootstrapFile !== undefined;
+  }
+
+  /** The watcher asks Envoy for its bootstrap; until it is known, every xDS file may be read (`mayBeRead`). */
+  askEnvoy(): void {
+    this.askingEnvoy = true;
+  }
+
+  /**
+   * Records the files Envoy's own bootstrap names (`bootstrap`: its `dynamic_resources` and
+   * `static_resources` as Envoy's config dump shows them); from then on, the resources' @type no
+   * longer stands in for it. Returns the files read now that were not before (undefined: the same
+   * bootstrap object as last time, nothing to do).
+   */
+  learnEnvoyBootstrap(bootstrap: object): string[] | undefined {
+    if (bootstrap === this.envoysBootstrap) return undefined;
+    const before = new Set(this.known());
+    this.envoysBootstrap = bootstrap;
+    this.declared.set(ENVOYS_BOOTSTRAP, findReferences(bootstrap));
+    return this.known().filter((name) => !before.has(name));
+  }
+
+  /** Whether Envoy's bootstrap has been read from its admin API. */
+  envoysBootstrapKnown(): boolean {
+    return this.envoysBootstrap !== undefined;
   }
 
   /** The bootstrap's admin address, or why there is none. */
@@ -94,7 +138,7 @@ export class SubscriptionMap {
   readAs(name: string): Set<ReferenceType> {
     const out = new Set<ReferenceType>();
     const guess = this.guessed.get(name);
-    if (this.bootstrapFile === undefined && guess !== undefined) out.add(guess);
+    if (this.bootstrapFile === undefined && this.envoysBootstrap === undefined && guess !== undefined) out.add(guess);
     for (const list of this.declared.values()) for (const ref of list) if (ref.file === name && XDS_TYPES.includes(ref.type)) out.add(ref.type);
     return out;
   }
@@ -102,6 +146,15 @@ export class SubscriptionMap {
   /** Whether Envoy reads `name` through an xDS subscription (so it gets a verdict). */
   isRead(name: string): boolean {
     return this.readAs(name).size > 0;
+  }
+
+  /**
+   * `isRead`, or an xDS file while Envoy's bootstrap is asked for and not known yet: whatever its
+   * @type says (a misspelt one names none), Envoy's bootstrap may read it. Such a file waits for
+   * Envoy's answer, which brings the bootstrap.
+   */
+  mayBeRead(name: string): boolean {
+    return this.isRead(name) || (this.askingEnvoy && this.envoysBootstrap === undefined && this.bootstrapFile === undefined && this.xds.has(name));
   }
 
   /** The files `name` names (its RDS/EDS/SDS/ECDS files, a secret's certificates). */

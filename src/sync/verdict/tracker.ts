@@ -11,7 +11,6 @@
 // own file: judge.ts (the judgement), in-flight.ts (a refusal while other files were on their way),
 // holds.ts (what is held back), subscription-map.ts (which file feeds which subscription),
 // messages.ts (what a verdict says).
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { EnvoyAdmin } from '../envoy/admin.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
@@ -23,15 +22,16 @@ import type { Holds } from './holds.js';
 import { baselineSource } from './baseline.js';
 import { Conclusions } from './conclude.js';
 import { EnvoyProcesses } from './envoy-process.js';
-import { envoyRestarted, filesToJudgeAgain, foundAsPublished, judgeAgainAfterRestart } from './envoy-restarted.js';
+import { observeReading } from './envoy-answer.js';
+import { recordRead, type ConfigMapRead } from './configmap-read.js';
+import { foundAsPublished, judgeAgainAfterRestart } from './envoy-restarted.js';
 import type { VerdictOptions } from './options.js';
-import type { SecretFile } from './pending.js';
+import { newPending, type SecretFile } from './pending.js';
 import { Poller } from './poll.js';
 import { awaitReadLogged } from './read-wait.js';
 import { attribute } from './attribution.js';
 import { REQUEST_TIMEOUT_MS, ReasonReader } from './reason.js';
-import { StateWriter, readState } from './state.js';
-import type { VerdictState } from './state.js';
+import { StateWriter, readState, type VerdictState } from './state.js';
 import { SubscriptionMap } from './subscription-map.js';
 import type { VerdictListener } from './verdict.js';
 
@@ -129,7 +129,7 @@ export class VerdictTracker {
     } else {
       this.logger.info({ admin: describeAdmin(this.admin.address), subscriptions: this.subscriptions.list() }, "reading Envoy's verdicts from its admin API");
     }
-    const atStart = onDisk.filter((file) => this.subscriptions.isRead(file.name));
+    const atStart = onDisk.filter((file) => this.subscriptions.mayBeRead(file.name));
     // A watcher that ran before (its verdicts are in the state) already said what Envoy counted then.
     const watchedBefore = previous !== undefined && Object.values(previous.files).some((f) => f.verdict !== undefined);
     if (!watchedBefore) this.conclusions.foundAtStart(atStart.map((file) => file.name));
@@ -222,7 +222,7 @@ export class VerdictTracker {
     }
     this.setAdmin(); // a bootstrap may have arrived only now (empty ConfigMap at start)
     for (const file of files) {
-      if (this.subscriptions.isRead(file.name)) this.track(file, this.timeoutMs);
+      if (this.subscriptions.mayBeRead(file.name)) this.track(file, this.timeoutMs);
       else if (this.subscriptions.secretReaders(file.name).sdsFiles.length > 0) this.track(file, this.timeoutMs, false, { sdsFiles: this.subscriptions.secretReaders(file.name).sdsFiles });
     }
     // Every file of the pass was on its way with every other (Envoy applies them in an order of its own).
@@ -232,6 +232,11 @@ export class VerdictTracker {
     }
     this.nextBaseline = undefined;
     this.stateFile.save();
+  }
+
+  /** What a pass read of the ConfigMap from the API, for `status` (configmap-read.ts); undefined: it read the volume. */
+  sourceRead(read: ConfigMapRead | undefined): void {
+    if (recordRead(this.state, read)) this.stateFile.save();
   }
 
   /** Resolves once no verdict is pending (at once when none is). */
@@ -258,42 +263,27 @@ export class VerdictTracker {
     const address = this.options.admin ?? bootstrap.admin;
     this.adminProblem = bootstrap.problem;
     if (address === undefined) return;
-    this.admin = new EnvoyAdmin(address, (reading) => {
-      const restart = this.processes.observe(reading);
-      if (restart === undefined) return;
-      const ctx = { logger: this.logger, state: this.state, files: this.subscriptions.facts(), conclusions: this.conclusions, pending: (file: string) => this.poller.pending.has(file) };
-      const again = envoyRestarted({ ...ctx, save: () => { this.stateFile.save(); } }, reading, restart);
-      // Judged again as files found at start: the new Envoy loaded them before anything was read.
-      if (again.length > 0) void filesToJudgeAgain(this.options.targetDir, again, (file) => this.poller.pending.has(file)).then((files) => { for (const file of files) this.track(file, this.initialTimeoutMs, true); });
-    });
+    // No bootstrap in the ConfigMap (it stays in the image): Envoy says which files its own reads.
+    const askEnvoy = !this.subscriptions.hasBootstrap();
+    if (askEnvoy) this.subscriptions.askEnvoy();
+    const { logger, state, subscriptions, conclusions, processes } = this;
+    const ctx = { logger, targetDir: this.options.targetDir, state, subscriptions, conclusions, processes, pending: (file: string) => this.poller.pending.has(file), save: () => { this.stateFile.save(); }, judgeAsFoundAtStart: (files: PublishedFile[]) => { for (const file of files) this.track(file, this.initialTimeoutMs, true); } };
+    this.admin = new EnvoyAdmin(address, (reading) => { observeReading(ctx, reading); }, askEnvoy);
   }
 
   /** `retry`: the same content renamed again after a refusal while other files were on their way (in-flight.ts). */
   private track(file: PublishedFile, timeoutMs: number, initial = false, secret?: SecretFile, retry?: { baseline: EnvoyCounters | undefined }): void {
     const entry = (this.state.files[file.name] ??= {});
-    this.poller.add({
-      file: file.name,
-      content: file.content,
-      version: file.version,
+    this.poller.add(newPending(file, {
       previousVersion: entry.accepted?.version,
-      sha256: file.sha256,
-      ino: file.ino,
-      at: file.at,
-      publishedAtMs: file.publishedAtMs ?? performance.timeOrigin + file.at,
       // Files found at start were loaded by Envoy before anything was read: counted from zero.
       baseline: retry !== undefined ? retry.baseline : initial ? undefined : (this.nextBaseline ?? this.poller.lastCounters),
       names: this.subscriptions.names(file.name),
-      ...(file.configMap === undefined ? {} : { configMap: file.configMap }),
       deadline: file.at + timeoutMs,
       initial,
-      foundAtStart: initial,
-      renamedBy: performance.now(),
-      goneChecked: false,
-      gone: new Set(),
       inFlight: this.poller.othersInFlight(file.name),
-      inFlightAccepted: false,
       retried: retry !== undefined,
-      ...(secret === undefined ? {} : { secret }),
-    });
+      secret,
+    }));
   }
 }

@@ -1,6 +1,6 @@
 // The verdict's shapes, in one place: what Envoy decided about one publish, as the tracker hands
 // it to its listeners (log, Events, the last-accepted store) and as the state file keeps it.
-import type { RejectionReason } from '../envoy/rejection-reason.js';
+import type { RejectionReason, SchemaSees } from '../envoy/rejection-reason.js';
 import type { IgnoredWhen } from './messages.js';
 
 export type Outcome = 'accepted' | 'rejected' | 'unknown';
@@ -19,6 +19,10 @@ export interface VerdictFacts {
   reasonPossiblyEarlier?: boolean;
   /** rejected: the start of Envoy's log line that has the full error (grep Envoy's log for it). */
   envoyLog?: string;
+  /** rejected: whether a schema check sees this kind of refusal (rejection-reason.ts), when one does. */
+  schema?: SchemaSees;
+  /** rejected, with `schema`: the `validate` command the message gives (validate-hint.ts), for `status` to say the same. */
+  validate?: string;
   /** accepted: fields Envoy ignored in this update (`server.dynamic_unknown_fields` moved), when any. */
   ignoredFields?: number;
   /**
@@ -55,6 +59,11 @@ export function reasonFieldsOf(why: RejectionReason | undefined): Pick<VerdictFa
   };
 }
 
+/** The `validate` a rejection's message gives (`schema` and the command), only when a schema check sees it. */
+export function validateFieldsOf(why: RejectionReason | undefined, validate: string): Pick<VerdictFacts, 'schema' | 'validate'> {
+  return why?.schema === undefined ? {} : { schema: why.schema, validate };
+}
+
 /**
  * The verdict in its two forms, built from one set of facts: as handed to listeners, and as
  * state.json keeps it (`at`: ISO time). `latencyMs` is left out of an `unknown` verdict.
@@ -66,7 +75,12 @@ export function verdictForms(judged: { file: string; version: string | undefined
   const { file, version, sha256, previousVersion, at } = judged;
   const { outcome, rolledBack, message } = facts;
   const latency = outcome === 'unknown' || facts.latencyMs === undefined ? {} : { latencyMs: facts.latencyMs };
-  const why = { ...(facts.reason === undefined ? {} : { reason: facts.reason }), ...(facts.reasonPossiblyEarlier === undefined ? {} : { reasonPossiblyEarlier: facts.reasonPossiblyEarlier }), ...(facts.envoyLog === undefined ? {} : { envoyLog: facts.envoyLog }) };
+  const why = {
+    ...(facts.reason === undefined ? {} : { reason: facts.reason }),
+    ...(facts.reasonPossiblyEarlier === undefined ? {} : { reasonPossiblyEarlier: facts.reasonPossiblyEarlier }),
+    ...(facts.envoyLog === undefined ? {} : { envoyLog: facts.envoyLog }),
+    ...(facts.schema === undefined || facts.validate === undefined ? {} : { schema: facts.schema, validate: facts.validate }),
+  };
   const warnings = facts.ignoredFields === undefined || facts.ignoredFields === 0
     ? {}
     : { ignoredFields: facts.ignoredFields, ...(facts.ignoredAmong === undefined ? {} : { ignoredAmong: [...facts.ignoredAmong], ignoredWhen: facts.ignoredWhen ?? 'start' }) };

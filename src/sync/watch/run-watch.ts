@@ -10,6 +10,7 @@ import { Syncer } from '../publish/syncer.js';
 import type { SyncResult } from '../publish/syncer.js';
 import type { SnapshotSource } from '../sources/source.js';
 import { VolumeSource } from '../sources/source.js';
+import { configMapRead } from '../verdict/configmap-read.js';
 import { EnvoyRecheck } from '../verdict/envoy-recheck.js';
 import { Holds } from '../verdict/holds.js';
 import { VerdictTracker } from '../verdict/tracker.js';
@@ -92,6 +93,8 @@ export async function runWatch(options: WatchOptions): Promise<number> {
         if (snapshot === undefined) return undefined;
         const result = await syncer.syncSnapshot(snapshot);
         if (snapshot.api === undefined) atomicWriterLayout = result.dataDir !== undefined;
+        // From the API, the volume may lag what was read: `status` shows what was (configmap-read.ts).
+        verdicts.sourceRead(snapshot.api === undefined ? undefined : configMapRead(snapshot.api.resourceVersion, result.stamped, result.rejected, new Date().toISOString()));
         source.passed(snapshot);
         options.onPass?.(result);
         return result;

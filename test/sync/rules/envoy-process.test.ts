@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { EnvoyAdmin, PROCESS_START_PATH, startedAtFromConfigDump } from '../../../src/sync/envoy/admin.js';
+import { EnvoyAdmin, PROCESS_START_AND_BOOTSTRAP_PATH, PROCESS_START_PATH, bootstrapFromConfigDump, startedAtFromConfigDump } from '../../../src/sync/envoy/admin.js';
 import type { AnsweredBy, EnvoyCounters } from '../../../src/sync/envoy/stat-prefixes.js';
 import { EnvoyProcesses, ofSameProcess, restartOf } from '../../../src/sync/verdict/envoy-process.js';
 import { ignoredUnknownFields } from '../../../src/sync/verdict/unknown-fields.js';
@@ -264,4 +264,62 @@ test("envoyRestarted records what the new Envoy runs of each file, none included
   assert.equal(state.files['lds.yaml']?.envoy?.version, '', 'the new Envoy runs no version of lds.yaml');
   assert.equal(state.files['rds.yaml']?.envoy?.version, '', 'nor of rds.yaml, which it has not opened');
   assert.notEqual(state.files['lds.yaml'].envoy.at, at);
+});
+
+// Envoy 1.40's answer to PROCESS_START_AND_BOOTSTRAP_PATH (a bootstrap with LDS by path, shortened).
+const BOOTSTRAP_DUMP = `{
+ "configs": [
+  {
+   "@type": "type.googleapis.com/envoy.admin.v3.BootstrapConfigDump",
+   "bootstrap": {
+    "dynamic_resources": {
+     "lds_config": {
+      "path_config_source": {
+       "path": "/etc/envoy/xds/lds.yaml"
+      }
+     }
+    }
+   },
+   "last_updated": "2026-12-04T16:12:24.302Z"
+  }
+ ]
+}
+`;
+
+test("bootstrapFromConfigDump reads the BootstrapConfigDump's bootstrap (Envoy 1.40's answer to the mask)", () => {
+  assert.deepEqual(bootstrapFromConfigDump(BOOTSTRAP_DUMP), { dynamic_resources: { lds_config: { path_config_source: { path: '/etc/envoy/xds/lds.yaml' } } } });
+  assert.equal(startedAtFromConfigDump(BOOTSTRAP_DUMP), Date.parse('2026-12-04T16:12:24.302Z'), 'the same answer says when the process started');
+  assert.equal(bootstrapFromConfigDump('{"configs":[{"@type":"type.googleapis.com/envoy.admin.v3.BootstrapConfigDump","last_updated":"2026-12-04T16:12:24.302Z"}]}'), undefined);
+  assert.equal(bootstrapFromConfigDump('not json'), undefined);
+});
+
+test("EnvoyAdmin with readBootstrap asks each new connection's process for its bootstrap too, in the one config dump request", async () => {
+  const asked: string[] = [];
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith('/config_dump') === true) {
+      asked.push(req.url);
+      res.end(BOOTSTRAP_DUMP);
+      return;
+    }
+    res.end('server.dynamic_unknown_fields: 0\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const admin = new EnvoyAdmin({ host: '127.0.0.1', port }, undefined, true);
+  const plain = new EnvoyAdmin({ host: '127.0.0.1', port });
+  try {
+    const a = await admin.counters(1000);
+    const b = await admin.counters(1000);
+    assert.deepEqual(asked, [PROCESS_START_AND_BOOTSTRAP_PATH], 'once per connection');
+    assert.equal(a.answeredBy?.startedAtMs, Date.parse('2026-12-04T16:12:24.302Z'));
+    assert.deepEqual(a.answeredBy.bootstrap, bootstrapFromConfigDump(BOOTSTRAP_DUMP));
+    assert.equal(b.answeredBy?.bootstrap, a.answeredBy.bootstrap, 'the same object on every reading of the connection');
+    const c = await plain.counters(1000);
+    assert.equal(asked[1], PROCESS_START_PATH, 'not asked unless wanted');
+    assert.equal(c.answeredBy?.bootstrap, undefined);
+  } finally {
+    admin.close();
+    plain.close();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });

@@ -145,3 +145,58 @@ test('the files a file names, the versions it was published with, and the files 
   assert.deepEqual(map.secretReaders('lds.yaml'), { sdsFiles: [], certificates: [] });
   assert.equal(map.isRead('cert.pem'), false, 'a certificate is judged through its secret, not as xDS');
 });
+
+// Envoy's bootstrap as its admin API shows it (Envoy 1.40's answer to
+// /config_dump?mask=last_updated,bootstrap.dynamic_resources,bootstrap.static_resources, the
+// BootstrapConfigDump's `bootstrap`): what the watcher reads when the ConfigMap holds no bootstrap.
+const ENVOYS_BOOTSTRAP = {
+  static_resources: {
+    listeners: [{
+      name: 'static_l',
+      filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+        stat_prefix: 'st',
+        rds: { config_source: { path_config_source: { path: '/etc/envoy/xds/rds.yaml' } }, route_config_name: 'r1' },
+      } }] }],
+    }],
+  },
+  dynamic_resources: { lds_config: { path_config_source: { path: '/etc/envoy/xds/lds.yaml' } }, cds_config: { path: '/etc/envoy/xds/cds.yaml' } },
+};
+const MISSPELT_LDS = LDS.replace('listener.v3.Listener', 'listener.v3.Listenr');
+
+test("Envoy's own bootstrap (its config dump) says which files its subscriptions read: a first version with a misspelt @type is read as LDS, with the path Envoy uses", () => {
+  const map = new SubscriptionMap();
+  map.learn('lds.yaml', Buffer.from(MISSPELT_LDS), 'xds', 'v0');
+  map.learn('listeners.yaml', Buffer.from(LDS), 'xds', 'x0');
+  assert.deepEqual([...map.readAs('lds.yaml')], [], 'the misspelt @type names no type: no guess');
+  assert.deepEqual([...map.readAs('listeners.yaml')], ['LDS'], 'the guess, until Envoy answers');
+  assert.deepEqual(map.learnEnvoyBootstrap(ENVOYS_BOOTSTRAP), ['cds.yaml', 'lds.yaml', 'rds.yaml'], 'the files read now that were not before');
+  assert.deepEqual([...map.readAs('lds.yaml')], ['LDS']);
+  assert.deepEqual([...map.readAs('cds.yaml')], ['CDS'], 'the deprecated `path` too');
+  assert.deepEqual([...map.readAs('rds.yaml')], ['RDS'], "a static listener's RDS source");
+  assert.deepEqual([...map.readAs('listeners.yaml')], [], "Envoy's bootstrap names it nowhere: the guess no longer counts");
+  assert.equal(map.pathOf('lds.yaml'), '/etc/envoy/xds/lds.yaml');
+  assert.equal(map.learnEnvoyBootstrap(ENVOYS_BOOTSTRAP), undefined, 'the same bootstrap object: nothing new');
+  assert.deepEqual(map.learnEnvoyBootstrap({ ...ENVOYS_BOOTSTRAP }), [], 'another process, the same files');
+});
+
+test('while Envoy is asked for its bootstrap and has not answered, every xDS file may be read (mayBeRead); once it answers, only what it reads', () => {
+  const table: { name: string; ask: boolean; learnt: boolean; bootstrapInConfigMap: boolean; want: Record<string, boolean> }[] = [
+    { name: 'not asking (no admin address)', ask: false, learnt: false, bootstrapInConfigMap: false, want: { 'lds.yaml': false, 'listeners.yaml': true, 'script.lua': false } },
+    { name: 'asking, no answer yet', ask: true, learnt: false, bootstrapInConfigMap: false, want: { 'lds.yaml': true, 'listeners.yaml': true, 'script.lua': false } },
+    { name: 'asking, answered', ask: true, learnt: true, bootstrapInConfigMap: false, want: { 'lds.yaml': true, 'listeners.yaml': false, 'script.lua': false } },
+    { name: 'the bootstrap is in the ConfigMap', ask: false, learnt: false, bootstrapInConfigMap: true, want: { 'lds.yaml': true, 'listeners.yaml': false, 'script.lua': false } },
+  ];
+  for (const row of table) {
+    const map = new SubscriptionMap();
+    if (row.bootstrapInConfigMap) map.learn('envoy.yaml', Buffer.from(BOOTSTRAP));
+    assert.equal(map.hasBootstrap(), row.bootstrapInConfigMap, row.name);
+    if (row.ask) map.askEnvoy();
+    map.learn('lds.yaml', Buffer.from(MISSPELT_LDS));
+    map.learn('listeners.yaml', Buffer.from(LDS));
+    map.learn('script.lua', Buffer.from('print(1)'));
+    if (row.learnt) map.learnEnvoyBootstrap(ENVOYS_BOOTSTRAP);
+    assert.equal(map.envoysBootstrapKnown(), row.learnt, row.name);
+    for (const [file, want] of Object.entries(row.want)) assert.equal(map.mayBeRead(file), want, `${row.name}: ${file}`);
+  }
+});
