@@ -447,7 +447,11 @@ test('08-sds-named-files: a certificate/key pair that does not match is refused 
   const pod = await startCase('08-sds-named-files', spec('cert-a.pem', 'key-a.pem'));
   const ROTATION = 'key_rotation_failed:sds.server_cert';
   try {
-    await initial(pod, [{ file: 'sds.yaml', outcome: 'accepted', envoy: 'sds.server_cert' }]);
+    await initial(pod, [
+      { file: 'sds.yaml', outcome: 'accepted', envoy: 'sds.server_cert' },
+      { file: 'cert.pem', outcome: 'accepted', envoy: ROTATION },
+      { file: 'key.pem', outcome: 'accepted', envoy: ROTATION },
+    ]);
     await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'tls-cn'), 'cert-A', 'cert A');
     await step(pod, spec('cert-b.pem', 'key-b.pem'), [
       { file: 'cert.pem', outcome: 'accepted', envoy: ROTATION },
@@ -630,6 +634,59 @@ test('14-runtime-layer-rtds: a runtime layer read from a file (RTDS, stats scope
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 canary', 'canary');
     await step(pod, spec('rtds-v2-bad.yaml'), [{ file: 'rtds.yaml', outcome: 'rejected', envoy: 'runtime' }]);
     await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('15-secret-files-first-rotation: the certificate and key copy published are judged at start, so a refused first rotation is rolled back', TIMEOUT, async () => {
+  const spec = (cert: string, key: string) => ({ 'envoy.yaml': 'envoy.yaml', 'sds.yaml': 'sds.yaml', 'cert.pem': cert, 'key.pem': key });
+  const pod = await startCase('15-secret-files-first-rotation', spec('cert-a.pem', 'key-a.pem'));
+  const ROTATION = 'key_rotation_failed:sds.server_cert';
+  try {
+    await initial(pod, [
+      { file: 'sds.yaml', outcome: 'accepted', envoy: 'sds.server_cert' },
+      { file: 'cert.pem', outcome: 'accepted', envoy: ROTATION },
+      { file: 'key.pem', outcome: 'accepted', envoy: ROTATION },
+    ]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'tls-cn'), 'cert-A', 'cert A');
+    await step(pod, spec('cert-c.pem', 'key-b.pem'), [
+      { file: 'cert.pem', outcome: 'rejected', envoy: ROTATION },
+      { file: 'key.pem', outcome: 'rejected', envoy: ROTATION },
+    ]);
+    assert.equal(await readFile(join(pod.target, 'cert.pem'), 'utf8'), await pod.fixture('cert-a.pem'));
+    assert.equal(await readFile(join(pod.target, 'key.pem'), 'utf8'), await pod.fixture('key-a.pem'));
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0, 'tls-cn')]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('16-secret-pair-with-refused-ca: a new pair Envoy does not serve because the CA secret of the same TLS context is refused is rejected, not unknown, though /certs lists it', TIMEOUT, async () => {
+  const spec = (cert: string, key: string, ca: string) => ({ 'envoy.yaml': 'envoy.yaml', 'sds-cert.yaml': 'sds-cert.yaml', 'sds-ca.yaml': 'sds-ca.yaml', 'cert.pem': cert, 'key.pem': key, 'ca.pem': ca });
+  const pod = await startCase('16-secret-pair-with-refused-ca', spec('cert-a.pem', 'key-a.pem', 'cert-a.pem'));
+  const PAIR = 'key_rotation_failed:sds.kubernetes_gateway-cert';
+  const CA = 'key_rotation_failed:sds.kubernetes_gateway-cert-cacert';
+  const cn = () => served(envoyOf(pod), pod.ports.P0, 'tls-cn');
+  try {
+    await initial(pod, [{ file: 'sds-cert.yaml', outcome: 'accepted', envoy: 'sds.kubernetes_gateway-cert' }, { file: 'ca.pem', outcome: 'accepted', envoy: CA }]);
+    await waitServed(cn, 'cert-A', 'cert A');
+    await step(pod, spec('cert-a.pem', 'key-a.pem', 'cert-b.pem'), [{ file: 'ca.pem', outcome: 'accepted', envoy: CA }]);
+    await step(pod, spec('cert-a.pem', 'key-a.pem', 'ca-bad.pem'), [{ file: 'ca.pem', outcome: 'rejected', envoy: CA }]);
+    await step(pod, spec('cert-b.pem', 'key-b.pem', 'ca-bad.pem'), [
+      { file: 'cert.pem', outcome: 'rejected', envoy: PAIR },
+      { file: 'key.pem', outcome: 'rejected', envoy: PAIR },
+      { file: 'ca.pem', outcome: 'rejected', envoy: CA },
+    ]);
+    assert.equal(await cn(), 'cert-A');
+    assert.equal(await readFile(join(pod.target, 'cert.pem'), 'utf8'), await pod.fixture('cert-a.pem'));
+    await step(pod, spec('cert-b.pem', 'key-b.pem', 'cert-a.pem'), [
+      { file: 'ca.pem', outcome: 'accepted', envoy: CA },
+      { file: 'cert.pem', outcome: 'accepted', envoy: PAIR },
+      { file: 'key.pem', outcome: 'accepted', envoy: PAIR },
+    ]);
+    await waitServed(cn, 'cert-B', 'cert B');
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0, 'tls-cn')]);
   } finally {
     await pod.stop();
   }
