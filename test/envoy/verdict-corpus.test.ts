@@ -479,7 +479,11 @@ test('08-sds-named-files: a certificate/key pair that does not match is refused 
   const pod = await startCase('08-sds-named-files', spec('cert-a.pem', 'key-a.pem'));
   const ROTATION = 'key_rotation_failed:sds.server_cert';
   try {
-    await initial(pod, [{ file: 'sds.yaml', outcome: 'accepted', envoy: 'sds.server_cert' }]);
+    await initial(pod, [
+      { file: 'sds.yaml', outcome: 'accepted', envoy: 'sds.server_cert' },
+      { file: 'cert.pem', outcome: 'accepted', envoy: ROTATION },
+      { file: 'key.pem', outcome: 'accepted', envoy: ROTATION },
+    ]);
     await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'tls-cn'), 'cert-A', 'cert A');
     await step(pod, spec('cert-b.pem', 'key-b.pem'), [
       { file: 'cert.pem', outcome: 'accepted', envoy: ROTATION },
@@ -599,6 +603,122 @@ test('envoy-ignores-unknown-field.lds.yaml published next to a clean cds.yaml wh
     assert.deepEqual({ ignoredFields: kept?.ignoredFields, among: [...(kept?.ignoredAmong ?? [])].sort() }, { ignoredFields: counted, among: ['cds.yaml', 'lds.yaml'] });
     const table = (await runCli(['status', '--to', pod.target])).stdout;
     assert.match(table, /ignored unknown fields in one of the files Envoy loaded at start \((lds\.yaml, cds\.yaml|cds\.yaml, lds\.yaml)\) \(Envoy counted /, table);
+  } finally {
+    await pod.stop();
+  }
+});
+
+/** What tenant `tenant` is answered on the scoped-routes listener (the `x-tenant` header picks the scope). */
+async function tenantServed(port: number, tenant: string): Promise<string> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${String(port)}/`, { headers: { 'x-tenant': tenant }, signal: AbortSignal.timeout(2_000) });
+    return `${String(res.status)} ${(await res.text()).trim()}`;
+  } catch {
+    return '-';
+  }
+}
+
+test('14-scoped-routes-srds: the scopes file (SRDS) and the route file its scopes read are judged; refusals, and a route configuration a scope names that rds.yaml lacks, are rolled back', TIMEOUT, async () => {
+  const spec = (srds: string, rds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds.yaml', 'srds.yaml': srds, 'rds.yaml': rds });
+  const pod = await startCase('14-scoped-routes-srds', spec('srds-v0.yaml', 'rds-v0.yaml'));
+  const SRDS = 'http.ingress_http.scoped_rds.tenant_scopes';
+  const ROUTE_A = 'http.ingress_http.rds.route_a';
+  const tenants = () => Promise.all([tenantServed(pod.ports.P0, 'a'), tenantServed(pod.ports.P0, 'b')]);
+  try {
+    await initial(pod, [{ file: 'srds.yaml', outcome: 'accepted', envoy: SRDS }, { file: 'rds.yaml', outcome: 'accepted', envoy: ROUTE_A }]);
+    await step(pod, spec('srds-v1.yaml', 'rds-v1.yaml'), [{ file: 'srds.yaml', outcome: 'accepted', envoy: SRDS }, { file: 'rds.yaml', outcome: 'accepted', envoy: ROUTE_A }]);
+    await waitServed(async () => JSON.stringify(await tenants()), JSON.stringify(['200 a-v1', '200 a-v1']), 'both tenants on route_a v1');
+    // Two route configurations in rds.yaml: every RDS subscription on it refuses the file, the one
+    // srds.yaml's edit opens (route_b) too; both files are put back. (Envoy drops the stats of the
+    // subscription once the scopes are rolled back, so the refusal is read from route_a and the verdicts.)
+    const routeA = await subscriptionCounters(envoyOf(pod), ROUTE_A);
+    const counts = verdictCounts(pod, ['srds.yaml', 'rds.yaml']);
+    await pod.apply(spec('srds-v2-route-b.yaml', 'rds-v2-two.yaml'));
+    for (const file of ['rds.yaml', 'srds.yaml']) {
+      const line = await nextVerdict(pod, file, counts.get(file) ?? 0);
+      assert.equal(line.outcome, 'rejected', `${file}: ${String(line.msg)}`);
+      assert.equal(line.rolledBack, true, `${file}: ${String(line.msg)}`);
+    }
+    assert.ok((await subscriptionCounters(envoyOf(pod), ROUTE_A)).refused > routeA.refused);
+    await step(pod, spec('srds-v3-bad.yaml', 'rds-v1.yaml'), [{ file: 'srds.yaml', outcome: 'rejected', envoy: SRDS }]);
+    // A scope renamed to a route configuration rds.yaml lacks: Envoy takes the scopes and refuses
+    // rds.yaml on the subscription the edit opened (as case 07 for a listener).
+    const before = verdictCounts(pod, ['srds.yaml']);
+    await pod.apply(spec('srds-v4-renamed.yaml', 'rds-v1.yaml'));
+    const renamed = await nextVerdict(pod, 'srds.yaml', before.get('srds.yaml') ?? 0);
+    assert.equal(renamed.outcome, 'rejected', String(renamed.msg));
+    assert.equal(renamed.rolledBack, true);
+    assert.match(String(renamed.msg), /http\.ingress_http\.rds\.route_c/);
+    await waitServed(async () => JSON.stringify(await tenants()), JSON.stringify(['200 a-v1', '200 a-v1']), 'v1 after the rollbacks');
+    await restartServesTheSame(pod, () => [tenantServed(pod.ports.P0, 'a'), tenantServed(pod.ports.P0, 'b')]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('15-runtime-layer-rtds: a runtime layer read from a file (RTDS, stats scope `runtime`) is judged and a refused one rolled back', TIMEOUT, async () => {
+  const spec = (rtds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds.yaml', 'rtds.yaml': rtds });
+  const pod = await startCase('15-runtime-layer-rtds', spec('rtds-v0.yaml'));
+  try {
+    await initial(pod, [{ file: 'rtds.yaml', outcome: 'accepted', envoy: 'runtime' }]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 stable', 'stable');
+    await step(pod, spec('rtds-v1.yaml'), [{ file: 'rtds.yaml', outcome: 'accepted', envoy: 'runtime' }]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 canary', 'canary');
+    await step(pod, spec('rtds-v2-bad.yaml'), [{ file: 'rtds.yaml', outcome: 'rejected', envoy: 'runtime' }]);
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0)]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('16-secret-files-first-rotation: the certificate and key copy published are judged at start, so a refused first rotation is rolled back', TIMEOUT, async () => {
+  const spec = (cert: string, key: string) => ({ 'envoy.yaml': 'envoy.yaml', 'sds.yaml': 'sds.yaml', 'cert.pem': cert, 'key.pem': key });
+  const pod = await startCase('16-secret-files-first-rotation', spec('cert-a.pem', 'key-a.pem'));
+  const ROTATION = 'key_rotation_failed:sds.server_cert';
+  try {
+    await initial(pod, [
+      { file: 'sds.yaml', outcome: 'accepted', envoy: 'sds.server_cert' },
+      { file: 'cert.pem', outcome: 'accepted', envoy: ROTATION },
+      { file: 'key.pem', outcome: 'accepted', envoy: ROTATION },
+    ]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'tls-cn'), 'cert-A', 'cert A');
+    await step(pod, spec('cert-c.pem', 'key-b.pem'), [
+      { file: 'cert.pem', outcome: 'rejected', envoy: ROTATION },
+      { file: 'key.pem', outcome: 'rejected', envoy: ROTATION },
+    ]);
+    assert.equal(await readFile(join(pod.target, 'cert.pem'), 'utf8'), await pod.fixture('cert-a.pem'));
+    assert.equal(await readFile(join(pod.target, 'key.pem'), 'utf8'), await pod.fixture('key-a.pem'));
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0, 'tls-cn')]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('17-secret-pair-with-refused-ca: a new pair Envoy does not serve because the CA secret of the same TLS context is refused is rejected, not unknown, though /certs lists it', TIMEOUT, async () => {
+  const spec = (cert: string, key: string, ca: string) => ({ 'envoy.yaml': 'envoy.yaml', 'sds-cert.yaml': 'sds-cert.yaml', 'sds-ca.yaml': 'sds-ca.yaml', 'cert.pem': cert, 'key.pem': key, 'ca.pem': ca });
+  const pod = await startCase('17-secret-pair-with-refused-ca', spec('cert-a.pem', 'key-a.pem', 'cert-a.pem'));
+  const PAIR = 'key_rotation_failed:sds.kubernetes_gateway-cert';
+  const CA = 'key_rotation_failed:sds.kubernetes_gateway-cert-cacert';
+  const cn = () => served(envoyOf(pod), pod.ports.P0, 'tls-cn');
+  try {
+    await initial(pod, [{ file: 'sds-cert.yaml', outcome: 'accepted', envoy: 'sds.kubernetes_gateway-cert' }, { file: 'ca.pem', outcome: 'accepted', envoy: CA }]);
+    await waitServed(cn, 'cert-A', 'cert A');
+    await step(pod, spec('cert-a.pem', 'key-a.pem', 'cert-b.pem'), [{ file: 'ca.pem', outcome: 'accepted', envoy: CA }]);
+    await step(pod, spec('cert-a.pem', 'key-a.pem', 'ca-bad.pem'), [{ file: 'ca.pem', outcome: 'rejected', envoy: CA }]);
+    await step(pod, spec('cert-b.pem', 'key-b.pem', 'ca-bad.pem'), [
+      { file: 'cert.pem', outcome: 'rejected', envoy: PAIR },
+      { file: 'key.pem', outcome: 'rejected', envoy: PAIR },
+      { file: 'ca.pem', outcome: 'rejected', envoy: CA },
+    ]);
+    assert.equal(await cn(), 'cert-A');
+    assert.equal(await readFile(join(pod.target, 'cert.pem'), 'utf8'), await pod.fixture('cert-a.pem'));
+    await step(pod, spec('cert-b.pem', 'key-b.pem', 'cert-a.pem'), [
+      { file: 'ca.pem', outcome: 'accepted', envoy: CA },
+      { file: 'cert.pem', outcome: 'accepted', envoy: PAIR },
+      { file: 'key.pem', outcome: 'accepted', envoy: PAIR },
+    ]);
+    await waitServed(cn, 'cert-B', 'cert B');
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0, 'tls-cn')]);
   } finally {
     await pod.stop();
   }

@@ -13,7 +13,8 @@ let files: { name: string; content: Buffer }[];
 let verdicts: Map<string, EnvoyVerdict>;
 
 before(async () => {
-  const names = (await readdir(CORPUS)).filter((name) => name !== 'README.md').sort();
+  // sequences/: multi-file setups with edit sequences (test/envoy/verdict-sequences.test.ts).
+  const names = (await readdir(CORPUS)).filter((name) => name !== 'README.md' && name !== 'sequences').sort();
   files = await Promise.all(names.map(async (name) => ({ name, content: await readFile(join(CORPUS, name)) })));
   verdicts = await envoyVerdicts(files);
 });

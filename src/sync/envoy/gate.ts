@@ -175,6 +175,8 @@ const SUBSCRIPTION_TYPE: Readonly<Partial<Record<ReferenceType, string>>> = {
   EDS: 'envoy.config.endpoint.v3.ClusterLoadAssignment',
   LDS: 'envoy.config.listener.v3.Listener',
   RDS: 'envoy.config.route.v3.RouteConfiguration',
+  SRDS: 'envoy.config.route.v3.ScopedRouteConfiguration',
+  RTDS: 'envoy.service.runtime.v3.Runtime',
 };
 
 /** The xDS subscription that reads resources of `resourceType` (`envoy.config.cluster.v3.Cluster` → CDS), if one does. */

@@ -1,12 +1,13 @@
 // The files Envoy's configuration names, and why: every ConfigSource with a `path_config_source`
-// (or the deprecated `path`) in a Bootstrap or an xDS file, and every DataSource `filename` of a
+// (or the deprecated `path`) in a Bootstrap or an xDS file (LDS, CDS, RDS, EDS, SDS, ECDS, the
+// scoped routes' SRDS and RDS sources, a runtime layer's RTDS source), and every DataSource `filename` of a
 // Secret that an xDS file holds (Envoy watches those files itself for SDS secrets and re-reads them
 // on a rename: `SdsApi` in source/common/secret/sds_api.cc). Publish order and the verdict both
 // start from here; which stats Envoy keeps for each is read from Envoy (verdict/attribution.ts).
 import { basename } from 'node:path';
 
 /** The xDS type a named file is read as, or `secret-file` for a file a Secret reads. */
-export type ReferenceType = 'LDS' | 'CDS' | 'RDS' | 'EDS' | 'SDS' | 'ECDS' | 'secret-file';
+export type ReferenceType = 'LDS' | 'CDS' | 'RDS' | 'EDS' | 'SDS' | 'ECDS' | 'SRDS' | 'RTDS' | 'secret-file';
 
 export interface Reference {
   type: ReferenceType;
@@ -16,12 +17,18 @@ export interface Reference {
   path: string;
   /**
    * The resource the subscription asks for, where the config names one: RDS route_config_name,
-   * EDS cluster (service_name or the cluster's name), SDS secret name, ECDS filter config name;
+   * EDS cluster (service_name or the cluster's name), SDS secret name, ECDS filter config name,
+   * SRDS scoped routes name, RTDS layer name;
    * for `secret-file`, the Secret's name.
    */
   resource?: string;
   /** `secret-file`: the field of the Secret that reads it (`certificate_chain`, `private_key`, `trusted_ca`, ...). */
   field?: string;
+  /**
+   * `SRDS`: base name of the scoped routes' `rds_config_source` file, on which Envoy opens one RDS
+   * subscription per route configuration a scope names: an edit of the SRDS file opens them.
+   */
+  routes?: string;
 }
 
 const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
@@ -29,9 +36,9 @@ const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.
 /** Every file named in `root` (a parsed Bootstrap, Listener, Cluster, Secret or whole xDS file). */
 export function findReferences(root: unknown): Reference[] {
   const found: Reference[] = [];
-  const add = (type: ReferenceType, source: unknown, resource?: string): void => {
+  const add = (type: ReferenceType, source: unknown, resource?: string, routes?: string): void => {
     const path = sourcePath(source);
-    if (path !== undefined) found.push({ type, file: basename(path), path, ...(resource === undefined ? {} : { resource }) });
+    if (path !== undefined) found.push({ type, file: basename(path), path, ...(resource === undefined ? {} : { resource }), ...(routes === undefined ? {} : { routes }) });
   };
   const visit = (node: unknown, depth: number, secret: string | undefined, field?: string): void => {
     if (depth > 64 || typeof node !== 'object' || node === null) return;
@@ -44,6 +51,20 @@ export function findReferences(root: unknown): Reference[] {
     if ('cds_config' in object) add('CDS', object.cds_config);
     const rds = object.rds;
     if (typeof get(rds, 'route_config_name') === 'string') add('RDS', get(rds, 'config_source'), get(rds, 'route_config_name') as string);
+    // Scoped routes (SRDS): the scopes come from `scoped_rds`' source, and every route configuration
+    // a scope names is an RDS subscription on `rds_config_source` (ScopedRdsConfigSubscription,
+    // source/common/router/scoped_rds.cc), so an edit of the scopes can open RDS subscriptions.
+    const scoped = object.scoped_routes;
+    if (scoped !== undefined) {
+      const routes = sourcePath(get(scoped, 'rds_config_source'));
+      add('RDS', get(scoped, 'rds_config_source'));
+      const name = get(scoped, 'name');
+      add('SRDS', get(scoped, 'scoped_rds', 'scoped_rds_config_source'), typeof name === 'string' ? name : undefined, routes === undefined ? undefined : basename(routes));
+    }
+    // A runtime layer from RTDS (Bootstrap.layered_runtime.layers[].rtds_layer; RtdsSubscription,
+    // source/common/runtime/runtime_impl.cc).
+    const rtds = object.rtds_layer;
+    if (rtds !== undefined) add('RTDS', get(rtds, 'rtds_config'), typeof get(rtds, 'name') === 'string' ? (get(rtds, 'name') as string) : undefined);
     const eds = get(object, 'eds_cluster_config');
     if (eds !== undefined && typeof object.name === 'string') {
       const service = get(eds, 'service_name');

@@ -10,9 +10,13 @@
 // source/common/router/rds_impl.cc), `cluster.<alt_stat_name or name>.` (EdsClusterImpl subscribes
 // in the cluster's own stats scope, source/extensions/clusters/eds/eds.cc), `sds.<secret name>.`
 // (SdsApi, source/common/secret/sds_api.cc), `extension_config_discovery.<filter type>.<name>.`
-// (FilterConfigProviderManagerImpl, source/common/filter/config_discovery_impl.cc).
+// (FilterConfigProviderManagerImpl, source/common/filter/config_discovery_impl.cc),
+// `http.<stat_prefix>.scoped_rds.<scoped_routes name>.` (ScopedRdsConfigSubscription,
+// source/common/router/scoped_rds.cc; the route configurations its scopes name are RDS
+// subscriptions on the scoped_routes' rds_config_source), `runtime.` (RtdsSubscription,
+// source/common/runtime/runtime_impl.cc: one scope shared by every RTDS layer).
 
-export type SubscriptionType = 'LDS' | 'CDS' | 'RDS' | 'EDS' | 'SDS' | 'ECDS';
+export type SubscriptionType = 'LDS' | 'CDS' | 'RDS' | 'EDS' | 'SDS' | 'ECDS' | 'SRDS' | 'RTDS';
 
 /** The counters of one subscription scope, read from `/stats` at one moment. */
 export interface SubscriptionCounters {
@@ -30,7 +34,9 @@ export interface SubscriptionCounters {
 export function subscriptionType(prefix: string): SubscriptionType | undefined {
   if (prefix === 'listener_manager.lds') return 'LDS';
   if (prefix === 'cluster_manager.cds') return 'CDS';
+  if (/^http\..+\.scoped_rds\..+/.test(prefix)) return 'SRDS';
   if (/^http\..+\.rds\..+/.test(prefix)) return 'RDS';
+  if (prefix === 'runtime') return 'RTDS';
   if (prefix.startsWith('sds.')) return 'SDS';
   if (prefix.startsWith('extension_config_discovery.')) return 'ECDS';
   if (prefix.startsWith('cluster.')) return 'EDS';

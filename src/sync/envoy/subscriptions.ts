@@ -3,7 +3,7 @@
 // references.ts; which of Envoy's subscriptions read them is read from Envoy (verdict/attribution.ts).
 import { DEFAULT_SCHEMA, Type, load } from 'js-yaml';
 
-export type XdsType = 'LDS' | 'CDS' | 'RDS' | 'EDS' | 'SDS' | 'ECDS';
+export type XdsType = 'LDS' | 'CDS' | 'RDS' | 'EDS' | 'SDS' | 'ECDS' | 'SRDS' | 'RTDS';
 
 export type AdminAddress = { host: string; port: number } | { socketPath: string };
 

@@ -63,7 +63,7 @@ export function sortApplied(noun: Noun, names: readonly string[] | undefined, ve
 
 /** Reads what Envoy runs from the refused `content` of subscription `type`; `timeoutMs` per admin request. */
 export async function readApplied(admin: EnvoyAdmin | undefined, type: SubscriptionType | undefined, content: Buffer, version: string | undefined, timeoutMs: number): Promise<Applied> {
-  if (type === 'RDS' || type === 'EDS' || type === 'SDS') return { kind: 'none-by-type' };
+  if (type === 'RDS' || type === 'EDS' || type === 'SDS' || type === 'RTDS') return { kind: 'none-by-type' };
   const noun = type === undefined ? undefined : NOUN[type];
   if (noun === undefined || type === undefined) return { kind: 'not-known' };
   if (admin === undefined) return { kind: 'unread', noun, adminPath: ADMIN_PATH[noun] };

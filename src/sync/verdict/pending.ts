@@ -2,10 +2,11 @@
 // that need no IO beyond their arguments: the stats scopes of a file, the subscriptions Envoy no
 // longer uses, and the judgement of a file a Secret reads.
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
+import type { FoundFile } from '../publish/target.js';
 import { ofSameProcess } from './envoy-process.js';
 import type { InFlight } from './in-flight.js';
 import type { Judgement } from './judge.js';
@@ -87,6 +88,34 @@ export interface SecretFile {
   serials?: string[];
 }
 
+interface SecretReaders {
+  isRead(name: string): boolean;
+  secretReaders(name: string): { sdsFiles: string[] };
+}
+
+/** How a file a Secret reads (and no xDS subscription) is judged: through the files holding the Secret; undefined for others. */
+export function secretFileOf(subscriptions: SecretReaders, name: string): SecretFile | undefined {
+  if (subscriptions.isRead(name)) return undefined;
+  const { sdsFiles } = subscriptions.secretReaders(name);
+  return sdsFiles.length > 0 ? { sdsFiles } : undefined;
+}
+
+/**
+ * The files among `names` that a Secret reads and that are in `dir` (certificates, keys: not
+ * configuration files, so publish/target.ts configFilesIn leaves them out). Found at start, they
+ * are judged like the xDS files: that first verdict keeps the copy a refused rotation goes back to.
+ */
+export async function secretFilesIn(dir: string, names: readonly string[], subscriptions: SecretReaders): Promise<FoundFile[]> {
+  const found: FoundFile[] = [];
+  for (const name of new Set(names)) {
+    if (secretFileOf(subscriptions, name) === undefined) continue;
+    const info = await stat(join(dir, name)).catch(() => undefined);
+    if (info?.isFile() !== true) continue;
+    found.push({ name, content: await readFile(join(dir, name)), ino: info.ino, mtimeMs: info.mtimeMs });
+  }
+  return found;
+}
+
 // Envoy's main thread handles both the inotify descriptors of its file subscriptions and the admin
 // API: each file subscription and each SDS file watch has its own watcher on the main dispatcher
 // (`FilesystemSubscriptionImpl`, `SdsApi::onWatchUpdate` with TRY_ASSERT_MAIN_THREAD in
@@ -154,7 +183,11 @@ export async function judgeSecretFile(
   const failed = failures(counters) > failures(baseline);
   const served = (rebuilt || failed) && serials.length > 0 && (await serving());
   if (rebuilt && (served || serials.length === 0)) return { outcome: 'accepted', subscriptions: [...sds] };
-  if (!failed || !afterRenames || served || sds[0] === undefined) return { outcome: undefined, waiting: [...sds] };
+  // Envoy rebuilds the TLS contexts in the callback that re-read the files, or counts the failure
+  // there: answering after all renames, a failure and no rebuild since means the files as
+  // published were refused, whatever /certs lists (measured on 1.40: a new pair while another
+  // secret of the same TLS context, its CA, is refused is listed by /certs and not served).
+  if (!failed || !afterRenames || (served && rebuilt) || sds[0] === undefined) return { outcome: undefined, waiting: [...sds] };
   return { outcome: 'rejected', subscription: sds[0], kind: 'rejected' };
 }
 

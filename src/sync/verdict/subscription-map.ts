@@ -30,7 +30,7 @@ function guessedType(text: string): ReferenceType | undefined {
 }
 
 /** The xDS types a subscription judges (a `secret-file` is judged through its secret). */
-const XDS_TYPES: readonly ReferenceType[] = ['LDS', 'CDS', 'RDS', 'EDS', 'SDS', 'ECDS'];
+const XDS_TYPES: readonly ReferenceType[] = ['LDS', 'CDS', 'RDS', 'EDS', 'SDS', 'ECDS', 'SRDS', 'RTDS'];
 
 /** Where the files Envoy's own bootstrap names are kept in `declared`: a `..` name is never a ConfigMap key. */
 const ENVOYS_BOOTSTRAP = "..Envoy's bootstrap";
@@ -157,9 +157,14 @@ export class SubscriptionMap {
     return this.isRead(name) || (this.askingEnvoy && this.envoysBootstrap === undefined && this.bootstrapFile === undefined && this.xds.has(name));
   }
 
-  /** The files `name` names (its RDS/EDS/SDS/ECDS files, a secret's certificates). */
+  /**
+   * The files `name` names (its RDS/EDS/SDS/ECDS files, a secret's certificates), and for a file
+   * read as SRDS the route file its scopes open RDS subscriptions on (references.ts `routes`).
+   */
   names(name: string): string[] {
-    return [...new Set((this.declared.get(name) ?? []).map((ref) => ref.file))];
+    const out = (this.declared.get(name) ?? []).map((ref) => ref.file);
+    for (const list of this.declared.values()) for (const ref of list) if (ref.type === 'SRDS' && ref.file === name && ref.routes !== undefined) out.push(ref.routes);
+    return [...new Set(out)];
   }
 
   /** The path Envoy uses for `name` (as the configuration writes it), else the name. */

@@ -26,7 +26,7 @@ import { observeReading } from './envoy-answer.js';
 import { recordRead, type ConfigMapRead } from './configmap-read.js';
 import { foundAsPublished, judgeAgainAfterRestart } from './envoy-restarted.js';
 import type { VerdictOptions } from './options.js';
-import { newPending, type SecretFile } from './pending.js';
+import { newPending, secretFileOf, secretFilesIn, type SecretFile } from './pending.js';
 import { Poller } from './poll.js';
 import { awaitReadLogged } from './read-wait.js';
 import { attribute } from './attribution.js';
@@ -133,7 +133,9 @@ export class VerdictTracker {
     // A watcher that ran before (its verdicts are in the state) already said what Envoy counted then.
     const watchedBefore = previous !== undefined && Object.values(previous.files).some((f) => f.verdict !== undefined);
     if (!watchedBefore) this.conclusions.foundAtStart(atStart.map((file) => file.name));
-    for (const file of atStart) this.track(file, this.initialTimeoutMs, true);
+    // Files a Secret reads too: their first verdict keeps the copy a refused rotation goes back to.
+    for (const found of await secretFilesIn(this.options.targetDir, onDisk.flatMap((file) => this.subscriptions.names(file.name)), this.subscriptions)) onDisk.push(foundAsPublished(found, 'data', undefined));
+    for (const file of onDisk) if (atStart.includes(file) || secretFileOf(this.subscriptions, file.name)) this.track(file, this.initialTimeoutMs, true, secretFileOf(this.subscriptions, file.name));
     this.stateFile.save();
   }
 
@@ -223,7 +225,7 @@ export class VerdictTracker {
     this.setAdmin(); // a bootstrap may have arrived only now (empty ConfigMap at start)
     for (const file of files) {
       if (this.subscriptions.mayBeRead(file.name)) this.track(file, this.timeoutMs);
-      else if (this.subscriptions.secretReaders(file.name).sdsFiles.length > 0) this.track(file, this.timeoutMs, false, { sdsFiles: this.subscriptions.secretReaders(file.name).sdsFiles });
+      else if (secretFileOf(this.subscriptions, file.name)) this.track(file, this.timeoutMs, false, secretFileOf(this.subscriptions, file.name));
     }
     // Every file of the pass was on its way with every other (Envoy applies them in an order of its own).
     for (const file of files) {

@@ -37,6 +37,9 @@ test("Envoy's stats: subscriptions are the scopes with a version_text, typed by 
   assert.equal(parsed.unknownFields, 3);
   const types = ['listener_manager.lds', 'cluster_manager.cds', 'http.a.rds.r', 'cluster.x', 'sds.s', 'extension_config_discovery.http_filter.f', 'runtime.x'].map(subscriptionType);
   assert.deepEqual(types, ['LDS', 'CDS', 'RDS', 'EDS', 'SDS', 'ECDS', undefined]);
+  // Scoped routes (verdict case 13) and RTDS (14): Envoy's heads `http.<stat_prefix>.scoped_rds.<name>` and `runtime`.
+  const more = ['http.ingress_http.scoped_rds.tenant_scopes', 'http.ingress.rds.scoped_rds.x', 'runtime', 'runtime.load_success'].map(subscriptionType);
+  assert.deepEqual(more, ['SRDS', 'SRDS', 'RTDS', undefined]);
 });
 
 test('attribution: by the version Envoy reports, else by type when one file is read as it', () => {

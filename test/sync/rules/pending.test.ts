@@ -43,4 +43,8 @@ test('judgeSecretFile: refused only when Envoy, answering after all renames, cou
   assert.equal((await judgeSecretFile(p, ['0a'], [SDS], failed, true, no)).outcome, 'rejected');
   assert.equal((await judgeSecretFile(p, ['0a'], [SDS], rebuilt, true, yes)).outcome, 'accepted', 'a failure in between, then the pair rebuilt and served');
   assert.equal((await judgeSecretFile(p, ['0a'], [SDS], base, true, no)).outcome, undefined, 'nothing counted yet');
+  // Verdict case 15: a new pair while the context's CA secret is refused: /certs lists the new
+  // certificate, Envoy rebuilt no context and serves the old one.
+  assert.equal((await judgeSecretFile(p, ['0a'], [SDS], failed, true, yes)).outcome, 'rejected', 'a failure, no rebuild, listed by /certs');
+  assert.equal((await judgeSecretFile(p, ['0a'], [SDS], failed, false, yes)).outcome, undefined, 'not before Envoy answered after all renames');
 });

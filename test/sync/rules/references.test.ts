@@ -57,3 +57,34 @@ dynamic_resources:
   // A filename outside a Secret (a static TLS context) is not watched by Envoy.
   assert.deepEqual(findReferences(load('{common_tls_context: {tls_certificates: [{certificate_chain: {filename: /x.pem}}]}}')), []);
 });
+
+test('scoped routes name an SRDS file and the RDS file their scopes open subscriptions on; a runtime layer its RTDS file', () => {
+  const lds = load(`
+resources:
+- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+  name: l
+  filter_chains:
+  - filters:
+    - typed_config:
+        stat_prefix: ingress_http
+        scoped_routes:
+          name: tenant_scopes
+          scope_key_builder: {fragments: [{header_value_extractor: {name: x-tenant, index: 0}}]}
+          rds_config_source: {path_config_source: {path: /etc/envoy/rds.yaml}}
+          scoped_rds: {scoped_rds_config_source: {path_config_source: {path: /etc/envoy/srds.yaml}}}
+`);
+  assert.deepEqual(findReferences(lds), [
+    { type: 'RDS', file: 'rds.yaml', path: '/etc/envoy/rds.yaml' },
+    { type: 'SRDS', file: 'srds.yaml', path: '/etc/envoy/srds.yaml', resource: 'tenant_scopes', routes: 'rds.yaml' },
+  ]);
+  const bootstrap = load(`
+layered_runtime:
+  layers:
+  - {name: static, static_layer: {a: 1}}
+  - name: rtds
+    rtds_layer: {name: rtds_layer_0, rtds_config: {resource_api_version: V3, path_config_source: {path: /etc/envoy/rtds.yaml}}}
+dynamic_resources:
+  lds_config: {path_config_source: {path: /etc/envoy/lds.yaml}}
+`);
+  assert.deepEqual(findReferences(bootstrap).map((r) => [r.type, r.file, r.resource]), [['RTDS', 'rtds.yaml', 'rtds_layer_0'], ['LDS', 'lds.yaml', undefined]]);
+});

@@ -200,3 +200,35 @@ test('while Envoy is asked for its bootstrap and has not answered, every xDS fil
     for (const [file, want] of Object.entries(row.want)) assert.equal(map.mayBeRead(file), want, `${row.name}: ${file}`);
   }
 });
+
+test('scoped routes: srds.yaml is read as SRDS and names the route file its scopes open RDS subscriptions on (verdict case 14); a runtime layer file as RTDS (15)', () => {
+  const bootstrap = `${BOOTSTRAP}layered_runtime:
+  layers:
+  - name: rtds
+    rtds_layer: { name: rtds, rtds_config: { path_config_source: { path: /etc/envoy/rtds.yaml } } }
+`;
+  const lds = `resources:
+- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+  name: ingress
+  filter_chains:
+  - filters:
+    - typed_config:
+        scoped_routes:
+          name: tenants
+          rds_config_source: { path_config_source: { path: /etc/envoy/rds.yaml } }
+          scoped_rds: { scoped_rds_config_source: { path_config_source: { path: /etc/envoy/srds.yaml } } }
+`;
+  const map = new SubscriptionMap('envoy.yaml');
+  for (const [name, content] of [['envoy.yaml', bootstrap], ['lds.yaml', lds]] as const) map.learn(name, Buffer.from(content));
+  assert.deepEqual([...map.readAs('srds.yaml')], ['SRDS']);
+  assert.deepEqual([...map.readAs('rds.yaml')], ['RDS']);
+  assert.deepEqual([...map.readAs('rtds.yaml')], ['RTDS']);
+  assert.deepEqual(map.names('srds.yaml'), ['rds.yaml']);
+  assert.deepEqual(map.names('lds.yaml'), ['rds.yaml', 'srds.yaml']);
+  // Without the bootstrap, a file's resources say it: ScopedRouteConfiguration → SRDS, Runtime → RTDS.
+  const guessed = new SubscriptionMap();
+  guessed.learn('srds.yaml', Buffer.from('resources:\n- "@type": type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration\n  name: a\n'));
+  guessed.learn('rtds.yaml', Buffer.from('resources:\n- "@type": type.googleapis.com/envoy.service.runtime.v3.Runtime\n  name: rtds\n'));
+  assert.deepEqual([...guessed.readAs('srds.yaml')], ['SRDS']);
+  assert.deepEqual([...guessed.readAs('rtds.yaml')], ['RTDS']);
+});

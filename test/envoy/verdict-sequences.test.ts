@@ -1,0 +1,76 @@
+// The corpus of real-world file-based xDS setups and operator edit sequences
+// (test/fixtures/envoy-corpus/sequences/*/seq.json, sources in its README), run through the real
+// `copy` + `watch` against a real Envoy 1.40, one Envoy per sequence. After every step each
+// expected file's verdict must be the one recorded and agree with Envoy: an accepted xDS file's
+// version is some subscription's `version_text`, a refused one is no subscription's and was put
+// back; `status` shows the verdict and what is held back; the listeners answer what the step
+// records. After the sequence an Envoy restarted from the published directory must serve what the
+// running one served. The verdict-cases folders (verdict-corpus.test.ts) hold the sequences that
+// found a fault; these found none.
+import { strict as assert } from 'node:assert';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { gatherStatus } from '../../src/sync/verdict/status.js';
+import { envoyOf, nextVerdict, restartFromPublished, served, startCase, verdictCounts, waitServed } from './verdict-cases.js';
+import type { CasePod, ConfigMapSpec } from './verdict-cases.js';
+
+const SEQUENCES = new URL('../fixtures/envoy-corpus/sequences/', import.meta.url).pathname;
+
+type Outcome = 'accepted' | 'rejected';
+interface Probe { port: 'P0' | 'P1' | 'P2'; how?: 'body' | 'status' | 'tls-cn' }
+interface Step { note: string; spec: ConfigMapSpec; expect: Record<string, Outcome>; serves?: string[] }
+interface Sequence { initial: ConfigMapSpec; expect: Record<string, Outcome>; serves?: string[]; steps: Step[]; probes: Probe[] }
+
+const probes = (pod: CasePod, sequence: Sequence): Promise<string[]> => Promise.all(sequence.probes.map((p) => served(envoyOf(pod), pod.ports[p.port], p.how ?? 'body')));
+
+/** Every subscription's `version_text`, as Envoy lists them. */
+async function versionTexts(pod: CasePod): Promise<string[]> {
+  const res = await fetch(`${envoyOf(pod).adminUrl}/stats?filter=${encodeURIComponent('\\.version_text$')}`);
+  return (await res.text()).split('\n').flatMap((line) => {
+    const value = line.slice(line.indexOf(': ') + 2);
+    return line.includes(': ') ? [JSON.parse(value) as string] : [];
+  });
+}
+
+/** Waits for the verdicts of `expect` after `before` and checks each against Envoy and `status`. */
+async function judged(pod: CasePod, what: string, expect: Record<string, Outcome>, before: Map<string, number>): Promise<void> {
+  for (const [file, outcome] of Object.entries(expect)) {
+    const line = await nextVerdict(pod, file, before.get(file) ?? 0);
+    assert.equal(line.outcome, outcome, `${what}: ${file}: ${String(line.msg)}`);
+    const version = typeof line.xdsVersion === 'string' ? line.xdsVersion : undefined;
+    if (version !== undefined) {
+      const reported = (await versionTexts(pod)).includes(version);
+      assert.equal(reported, outcome === 'accepted', `${what}: ${file}: Envoy ${outcome === 'accepted' ? 'reports' : 'does not report'} ${version}`);
+    }
+    if (outcome === 'rejected' && before.has(file)) assert.equal(line.rolledBack, true, `${what}: ${file}: ${String(line.msg)}`);
+    let row = (await gatherStatus(pod.target)).files.find((f) => f.file === file);
+    for (let i = 0; i < 100 && row?.verdict?.message !== line.msg; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      row = (await gatherStatus(pod.target)).files.find((f) => f.file === file);
+    }
+    assert.equal(row?.verdict?.outcome, outcome, `${what}: ${file}: status`);
+    assert.equal(row.held, outcome === 'rejected' && before.has(file), `${what}: ${file}: status says held back`);
+  }
+}
+
+for (const name of (await readdir(SEQUENCES, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort()) {
+  test(`sequence ${name}: every verdict agrees with Envoy, and a restarted Envoy serves what the running one served`, { timeout: 300_000 }, async () => {
+    const sequence = JSON.parse(await readFile(join(SEQUENCES, name, 'seq.json'), 'utf8')) as Sequence;
+    const pod = await startCase(`../envoy-corpus/sequences/${name}`, sequence.initial);
+    try {
+      await judged(pod, 'initial', sequence.expect, new Map());
+      if (sequence.serves !== undefined) await waitServed(async () => JSON.stringify(await probes(pod, sequence)), JSON.stringify(sequence.serves), 'initial');
+      for (const step of sequence.steps) {
+        const before = verdictCounts(pod, Object.keys(step.expect));
+        await pod.apply(step.spec);
+        await judged(pod, step.note, step.expect, before);
+        if (step.serves !== undefined) await waitServed(async () => JSON.stringify(await probes(pod, sequence)), JSON.stringify(step.serves), step.note);
+      }
+      const { running, restarted } = await restartFromPublished(pod, () => probes(pod, sequence));
+      assert.deepEqual(restarted, running, `${name}: an Envoy restarted from the published directory serves what the running one served`);
+    } finally {
+      await pod.stop();
+    }
+  });
+}
