@@ -27,6 +27,11 @@ export class NoHttp2Error extends Error {
   override name = 'NoHttp2Error';
 }
 
+/** The connection went silent (a PING unanswered, a handshake never finished): its streams end with this. */
+export class SilentConnectionError extends Error {
+  override name = 'SilentConnectionError';
+}
+
 /** One answer: status, headers, body text. */
 export interface H2Answer {
   status: number;
@@ -82,12 +87,12 @@ export class H2Client {
     const ping = (): void => {
       if (pinging || session.destroyed) return;
       // A handshake that never finished: nothing to PING.
-      if (session.connecting) { session.destroy(new Error(`no TLS handshake within ${String(Math.round(pingAfterMs / 1000))}s`)); return; }
+      if (session.connecting) { session.destroy(new SilentConnectionError(`no TLS handshake within ${String(Math.round(pingAfterMs / 1000))}s`)); return; }
       pinging = true;
       this.stats.pings++;
       const timer = setTimeout(() => {
         this.stats.pingTimeouts++;
-        session.destroy(new Error(`no answer within ${String(Math.round(pingTimeoutMs / 1000))}s (HTTP/2 PING)`));
+        session.destroy(new SilentConnectionError(`no answer within ${String(Math.round(pingTimeoutMs / 1000))}s (HTTP/2 PING)`));
       }, pingTimeoutMs).unref();
       const sent = session.ping((err) => {
         clearTimeout(timer);
