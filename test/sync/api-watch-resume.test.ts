@@ -15,7 +15,9 @@ import { ConfigMapWatch } from '../../src/sync/kube/configmap-watch.js';
 import type { ApiProblem } from '../../src/sync/kube/api-problem.js';
 import { kubeconfigConnection } from '../../src/sync/kube/kubeconfig.js';
 import type { KubeConnection } from '../../src/sync/kube/connection.js';
+import { ApiSource } from '../../src/sync/sources/api-source.js';
 import { createTestCA, type IssuedCert, type TestCA } from '../helpers/tls.js';
+import { AtomicWriter } from './harness.js';
 
 let dir: string;
 let ca: TestCA;
@@ -222,4 +224,76 @@ test('a watch that would resume after an outage lists instead when the caller sa
     await until('the watch again', () => api.count('watch', 2) === 1);
     assert.deepEqual(events, ['10', '11', '11']);
   }, () => resumable);
+});
+
+/**
+ * The API source (ConfigMap from the API, the volume as fallback) in front of the stand-in, with a
+ * publisher that reads on every trigger and reports what it published, as the watch command's loop does.
+ */
+async function withApiSource(run: (api: StandInApiserver, volume: AtomicWriter, published: string[], source: ApiSource, volumeChanged: () => void) => Promise<void>): Promise<void> {
+  const api = new StandInApiserver();
+  await api.up();
+  const volumeDir = await mkdtemp(join(dir, 'volume-'));
+  const volume = new AtomicWriter(volumeDir);
+  await volume.write({ 'lds.yaml': 'v: 10' });
+  const source = new ApiSource({
+    connection: await connectionTo(api.url), namespace: 'ns', configMap: 'envoy-xds', volumeDir, logger: pino({ level: 'silent' }),
+    volumeLagMs: 0, checkMs: 0, backoff: { initialMs: 50, maxMs: 500, downFloorMs: 100, resetAfterMs: 1_000 },
+  });
+  const published: string[] = [];
+  let passing = Promise.resolve();
+  const pass = async (): Promise<void> => {
+    const snapshot = await source.read();
+    if (snapshot === undefined) return;
+    const body = String(snapshot.files.get('lds.yaml') ?? '');
+    if (published.at(-1) !== body) published.push(body);
+    source.passed(snapshot);
+  };
+  const trigger = (): void => { passing = passing.then(pass); };
+  source.start(trigger);
+  try {
+    await until('the first watch', () => api.count('watch') === 1);
+    // What inotify on `..data` does in the watch command.
+    await run(api, volume, published, source, () => { source.volumeChanged(); trigger(); });
+  } finally {
+    await passing;
+    await source.stop();
+    await api.down();
+  }
+}
+
+test('API source: an outage in which the volume published nothing newer resumes the watch (no list)', { timeout: 30_000 }, async () => {
+  await withApiSource(async (api, _volume, published, source) => {
+    api.push('11');
+    await until('11 published', () => published.includes('v: 11'));
+    await api.down();
+    await until('refused', () => source.stats.failures >= 2);
+    await api.up();
+    await until('the watch again', () => api.count('watch', 2) >= 1 && api.seen.some((s) => s.kind === 'watch' && s.epoch === 2 && s.status === 200));
+    api.push('12');
+    await until('12 published', () => published.includes('v: 12'));
+    assert.equal(api.count('list', 2), 0);
+    assert.deepEqual(published, ['v: 10', 'v: 11', 'v: 12'], 'the volume\'s older v: 10 was published again');
+  });
+});
+
+test('API source: an outage in which the volume published a newer version lists when the API is back, so a resumed watch\'s replay never goes back on it', { timeout: 30_000 }, async () => {
+  await withApiSource(async (api, volume, published, source, volumeChanged) => {
+    api.push('11');
+    await until('11 published', () => published.includes('v: 11'));
+    await api.down();
+    await until('refused', () => source.stats.failures >= 1);
+    // Edits made meanwhile through another apiserver: the kubelet's volume has the newest.
+    api.rv = '13';
+    await volume.write({ 'lds.yaml': 'v: 13' });
+    volumeChanged();
+    await until('the volume\'s 13 published', () => published.includes('v: 13'));
+    // A resumed watch would replay 12 first.
+    api.watchAnswers.push({ lines: [line('MODIFIED', configMap('12')), line('MODIFIED', configMap('13'))] });
+    await api.up();
+    await until('the list', () => api.count('list', 2) === 1);
+    await until('the watch again', () => api.count('watch', 2) >= 1);
+    assert.ok(!published.includes('v: 12'), `published ${JSON.stringify(published)}`);
+    assert.deepEqual(published, ['v: 10', 'v: 11', 'v: 13']);
+  });
 });
