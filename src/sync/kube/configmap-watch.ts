@@ -104,7 +104,7 @@ export class ConfigMapWatch {
           stage = 'list';
           await this.list();
           needList = false;
-        } else if (probe) this.stats.resumed++;
+        } else if (probe && this.stats.failures > 0) this.stats.resumed++;
         probe = false;
         stage = 'watch';
         const openedAt = this.now();
