@@ -24,7 +24,6 @@ import { brokenWatchResumes, watchResumes } from './watch-retry.js';
 export type { ConfigMapEvent, ConfigMapObject } from './configmap-object.js';
 export { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, type CheckCompanion, type ConfigMapWatchOptions } from './configmap-watch-options.js';
 
-
 export class ConfigMapWatch {
   private stopped = false;
   private stream: WatchStream | undefined;
@@ -43,8 +42,10 @@ export class ConfigMapWatch {
   private readonly backoff: RetryBackoff;
   private readonly now: () => number;
   private readonly readiness: ReadinessGate;
-  /** Counts, for tests and logs: `probes` of /readyz, `notReady` answers among them. */
-  /** `resumed`: watches opened again from the last resourceVersion after a failure, instead of a list. */
+  /**
+   * Counts, for tests and logs: `probes` of /readyz, `notReady` answers among them; `resumed`:
+   * watches opened again from the last resourceVersion after a failure, instead of a list.
+   */
   readonly stats = { lists: 0, watches: 0, gone: 0, failures: 0, checks: 0, missed: 0, probes: 0, notReady: 0, resumed: 0 };
 
   constructor(private readonly options: ConfigMapWatchOptions) {
