@@ -31,7 +31,8 @@
 //
 // Knobs: BENCH_N=100,500 (default 100,500,1000; one value = quick mode), BENCH_MIB_N (1 MiB phases'
 // N, default 200, capped at the largest N), BENCH_SIZES=1KiB,1MiB, BENCH_EDITS, BENCH_SAMPLE,
-// BENCH_REST_S (the at-rest window, default 60: two --api-check periods), BENCH_VARIANTS (default
+// BENCH_REST_S (the at-rest window, default 60: two --api-check periods), BENCH_STORM_GRACE_MS (the
+// storm's SIGTERM grace before SIGKILL, default 10000; 0: killed at once), BENCH_VARIANTS (default
 // floor,floor-h2,ours; also ours-http1, ours-kept, ours-rewatch, floor-load: bench/fanout-fleet.ts says what each is;
 // the real sample runs only in `ours`, so compare the variants with BENCH_SAMPLE=0; 1 MiB phases run
 // only floor and ours).
@@ -63,6 +64,8 @@ const SAMPLE = Math.min(MAX_N, Number(process.env.BENCH_SAMPLE ?? 3));
 const FLEET_PROCS = Number(process.env.BENCH_FLEET_PROCS ?? 4);
 const SETTLE_MS = 8_000;
 const REST_MS = Number(process.env.BENCH_REST_S ?? 60) * 1000;
+// The storm's stop: SIGTERM with this grace before SIGKILL (0: killed at once, every connection reset).
+const STORM_GRACE_MS = Number(process.env.BENCH_STORM_GRACE_MS ?? 10_000);
 const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'floor-h2', 'ours-http1', 'ours-refused', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'floor,floor-h2,ours').split(',').map((v) => {
   if (!MODES.includes(v as FleetMode)) throw new Error(`BENCH_VARIANTS: ${v} is not one of ${MODES.join(', ')}`);
@@ -382,7 +385,7 @@ async function storm(
       await sleep(100);
     }
   })();
-  await cluster.restartApiServer();
+  await cluster.restartApiServer(STORM_GRACE_MS);
   const readyAt = Date.now();
   open.restarting = false;
   await opened;
@@ -467,7 +470,7 @@ function printPhase(r: PhaseResult): void {
   if (r.podRequestsPerEdit !== undefined) console.log(`  requests per real watcher per edit (audit log: the watch's event is not a request): ${r.podRequestsPerEdit || 'none'}`);
   if (r.storm !== undefined) {
     const s = r.storm;
-    console.log(`  storm (load ${s.load}): apiserver restarted; its port answered after ${String(s.openS)} s, ready after ${String(s.readyS)} s; all ${String(r.n)} watching again after ${String(s.settleS)} s (${r1(s.settleS - s.readyS).toString()} s after ready; the apiserver's open ConfigMap watches, kube-controller-manager's included, back after ${String(s.allWatchesS)} s)`);
+    console.log(`  storm (load ${s.load}): apiserver restarted (SIGTERM, SIGKILL after ${String(STORM_GRACE_MS)} ms); its port answered after ${String(s.openS)} s, ready after ${String(s.readyS)} s; all ${String(r.n)} watching again after ${String(s.settleS)} s (${r1(s.settleS - s.readyS).toString()} s after ready; the apiserver's open ConfigMap watches, kube-controller-manager's included, back after ${String(s.allWatchesS)} s)`);
     console.log(`    first watch on the new apiserver (audit): ${s.watchOpenS}`);
     for (const line of s.slowest) console.log(`    slow: ${line}`);
     console.log(`    re-lists (audit) ${String(s.relists)} (${s.relistCodes}; ${String(s.relistsBeforeReady)} before ready); /readyz probes ${String(s.probes)} (${s.probeCodes}); --api-check lists ${String(s.checks)}; LIST configmaps counted by the apiserver ${String(s.lists)}; the fleet sent ${String(s.clientLists)} lists and ${String(s.clientProbes)} probes (its event loop up to ${String(s.clientLoopDelayMaxMs)} ms late); next edit to all: p99 ${String(s.afterP99)} ms, missing ${String(s.afterMissing)}`);

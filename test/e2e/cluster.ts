@@ -88,10 +88,12 @@ export interface Cluster {
   /** GET a raw API path (e.g. '/metrics', '/readyz?verbose') as admin. */
   apiGet(path: string): Promise<{ status: number; body: string }>;
   /**
-   * Stop kube-apiserver (SIGTERM) and start it again with the same flags and port; resolves once
-   * /readyz answers 200 again. Local clusters only. Clients see their connections (watches) end.
+   * Stop kube-apiserver (SIGTERM, SIGKILL after `graceMs`, default 10 s; 0: killed at once, as by
+   * an OOM kill or a lost node, its connections reset) and start it again with the same flags and
+   * port; resolves once /readyz answers 200 again. Local clusters only. Clients see their
+   * connections (watches) end.
    */
-  restartApiServer(): Promise<void>;
+  restartApiServer(graceMs?: number): Promise<void>;
   /** Kill all processes (process groups), copy logs if E2E_LOG_DIR, remove the temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -481,9 +483,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       startSeconds,
       adopt: (p) => adopted.push(p),
       apiGet,
-      async restartApiServer() {
+      async restartApiServer(graceMs = 10_000) {
         const index = processes.indexOf(apiserver);
-        await apiserver.stop(10_000);
+        await apiserver.stop(graceMs);
         apiserver = startApiServer();
         processes[index] = apiserver;
         await waitFor(

@@ -6,7 +6,7 @@
 // only HTTP/1.1 gets HTTP/1.1 and the checks.
 import { strict as assert } from 'node:assert';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createSecureServer, type Http2SecureServer, type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import { createSecureServer, sensitiveHeaders, type Http2SecureServer, type ServerHttp2Stream, type IncomingHttpHeaders, type Settings } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -191,6 +191,37 @@ test('a server that speaks only HTTP/1.1: the first request already falls back t
     await watch.stop();
     connection.close();
     server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  }
+});
+
+test('the HTTP/2 connection asks for what client-go\'s transport asks (4 MiB stream window, 1 GiB more for the connection, no push, 1 MiB frames), and the bearer token is never indexed', { timeout: 20_000 }, async () => {
+  const server = createSecureServer({ cert: serving.cert, key: serving.key });
+  const seen: { settings: Settings; connectionWindow: number; sensitive: string[] }[] = [];
+  server.on('stream', (stream, headers) => {
+    const session = stream.session;
+    if (session !== undefined) seen.push({ settings: session.remoteSettings, connectionWindow: session.state.remoteWindowSize ?? 0, sensitive: [...((headers as Record<symbol, string[] | undefined>)[sensitiveHeaders] ?? [])] });
+    stream.respond({ ':status': 200, 'content-type': 'application/json' });
+    stream.end('{}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const connection = await connectionTo(`https://127.0.0.1:${String((server.address() as AddressInfo).port)}`);
+  try {
+    // The second request is sent after the first is answered: the connection's WINDOW_UPDATE has arrived by then.
+    assert.equal((await connection.request('GET', '/api/v1/namespaces/ns/configmaps/a')).status, 200);
+    assert.equal((await connection.request('GET', '/api/v1/namespaces/ns/configmaps/b')).status, 200);
+    const last = seen.at(-1);
+    assert.ok(last !== undefined);
+    // golang.org/x/net/http2 transport.go: transportDefaultStreamFlow 4 << 20, transportDefaultConnFlow 1 << 30, defaultMaxReadFrameSize 1 << 20.
+    assert.equal(last.settings.initialWindowSize, 4 << 20);
+    assert.equal(last.settings.enablePush, false);
+    assert.equal(last.settings.maxFrameSize, 1 << 20);
+    assert.equal(last.settings.maxHeaderListSize, 10 << 20);
+    assert.equal(last.settings.headerTableSize, 4096);
+    assert.ok(last.connectionWindow > 1 << 30, `the server may send ${String(last.connectionWindow)} bytes on the connection`);
+    assert.deepEqual(last.sensitive, ['authorization']);
+  } finally {
+    connection.close();
     await new Promise<void>((resolve) => server.close(() => { resolve(); }));
   }
 });

@@ -34,8 +34,9 @@ export function problemOf(verb: ApiProblem['verb'], status: number, message: str
 /** A list, watch or check answered with an HTTP status (0: no answer). */
 export class ApiHttpError extends Error {
   override name = 'ApiHttpError';
-  constructor(readonly verb: ApiProblem['verb'], readonly status: number, message: string, readonly retryAfterMs?: number) {
-    super(message);
+  /** `cause`: the network error of a request that got no answer (watch-retry.ts reads its code). */
+  constructor(readonly verb: ApiProblem['verb'], readonly status: number, message: string, readonly retryAfterMs?: number, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
   }
 }
 
@@ -44,11 +45,11 @@ export function apiHttpError(verb: ApiProblem['verb'], res: ApiResponse): ApiHtt
   return new ApiHttpError(verb, res.status, statusOf(res.body).message ?? res.text.slice(0, 300), retryAfterMs(res.headers?.['retry-after'], Date.now()));
 }
 
-/** What client-node's Watch reports (an Error with `statusCode` for a non-200 answer, or a network error). */
+/** What a watch reports (watch-stream.ts: an Error with `statusCode` and `retryAfter` for a non-200 answer, or a network error, kept as the cause). */
 export function watchError(err: unknown): ApiHttpError {
-  const status = (err as { statusCode?: number }).statusCode;
-  if (typeof status === 'number') return new ApiHttpError('watch', status, (err as Error).message);
-  return new ApiHttpError('watch', 0, `watch: ${(err as Error).message}`);
+  const { statusCode: status, retryAfter } = err as { statusCode?: number; retryAfter?: string | string[] };
+  if (typeof status === 'number') return new ApiHttpError('watch', status, (err as Error).message, retryAfterMs(retryAfter, Date.now()));
+  return new ApiHttpError('watch', 0, `watch: ${(err as Error).message}`, undefined, err);
 }
 
 export function problemOfError(err: unknown): ApiProblem {

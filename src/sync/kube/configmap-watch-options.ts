@@ -30,6 +30,12 @@ export interface ConfigMapWatchOptions {
   /** The first check of each watch at a random point of its first period (default true; false: one period after the watch opened). */
   randomCheckPhase?: boolean;
   /**
+   * Asked before a watch would resume from the last resourceVersion after a failure (watch-retry.ts):
+   * false when something newer than the API's last version may have been published meanwhile (the
+   * volume), which the resumed watch's replay of older edits would go back on: then it lists.
+   */
+  resumable?(): boolean;
+  /**
    * Start by watching from this resourceVersion instead of listing (what a restarted reflector
    * does with a remembered resourceVersion). The apiserver answers 410 when it is too old.
    */

@@ -22,9 +22,28 @@ export interface H2ClientOptions {
   counts: ConnectionCounts;
 }
 
+/**
+ * What the connection asks of the server, as client-go's transport does (golang.org/x/net/http2
+ * transport.go newClientConn, config.go setConfigDefaults): no server push, 4 MiB of flow-control
+ * window per stream (transportDefaultStreamFlow) and 1 GiB more for the connection
+ * (transportDefaultConnFlow, sent as a WINDOW_UPDATE on stream 0), frames up to 1 MiB
+ * (defaultMaxReadFrameSize), header lists up to 10 MiB; the HPACK table stays at the default 4 KiB.
+ * Node's defaults (64 KiB per stream and per connection) make a 1 MiB ConfigMap take 16 round trips of
+ * WINDOW_UPDATEs. The bearer token is never indexed in the HPACK table: Node sends `authorization`
+ * as never-indexed by itself (http2.sensitiveHeaders), where Go's encoder indexes it.
+ */
+export const CLIENT_GO_SETTINGS = { enablePush: false, initialWindowSize: 4 << 20, maxFrameSize: 1 << 20, maxHeaderListSize: 10 << 20 } as const;
+/** The connection's receive window: HTTP/2's initial 65,535 bytes plus client-go's WINDOW_UPDATE of 1 GiB. */
+export const CLIENT_GO_CONNECTION_WINDOW = 65_535 + (1 << 30);
+
 /** The server will not speak HTTP/2 (its TLS handshake chose no h2): use HTTP/1.1. */
 export class NoHttp2Error extends Error {
   override name = 'NoHttp2Error';
+}
+
+/** The connection went silent (a PING unanswered, a handshake never finished): its streams end with this. */
+export class SilentConnectionError extends Error {
+  override name = 'SilentConnectionError';
 }
 
 /** One answer: status, headers, body text. */
@@ -64,11 +83,12 @@ export class H2Client {
     const current = this.session;
     if (current !== undefined && !current.closed && !current.destroyed) return current;
     const { tls, pingAfterMs, pingTimeoutMs } = this.options;
-    const session = connect(this.options.server, { ...tls });
+    const session = connect(this.options.server, { ...tls, settings: CLIENT_GO_SETTINGS });
     this.session = session;
     this.stats.connections++;
     this.options.counts.opened++;
     session.once('connect', () => {
+      if (!session.destroyed) session.setLocalWindowSize(CLIENT_GO_CONNECTION_WINDOW);
       if (session.alpnProtocol === 'h2') this.spoken = true;
       if ('isSessionReused' in session.socket && (session.socket as { isSessionReused(): boolean }).isSessionReused()) this.options.counts.resumed++;
     });
@@ -82,12 +102,12 @@ export class H2Client {
     const ping = (): void => {
       if (pinging || session.destroyed) return;
       // A handshake that never finished: nothing to PING.
-      if (session.connecting) { session.destroy(new Error(`no TLS handshake within ${String(Math.round(pingAfterMs / 1000))}s`)); return; }
+      if (session.connecting) { session.destroy(new SilentConnectionError(`no TLS handshake within ${String(Math.round(pingAfterMs / 1000))}s`)); return; }
       pinging = true;
       this.stats.pings++;
       const timer = setTimeout(() => {
         this.stats.pingTimeouts++;
-        session.destroy(new Error(`no answer within ${String(Math.round(pingTimeoutMs / 1000))}s (HTTP/2 PING)`));
+        session.destroy(new SilentConnectionError(`no answer within ${String(Math.round(pingTimeoutMs / 1000))}s (HTTP/2 PING)`));
       }, pingTimeoutMs).unref();
       const sent = session.ping((err) => {
         clearTimeout(timer);

@@ -16,29 +16,35 @@ export interface WatchStream {
 
 /**
  * Starts `GET path?watch=true&params` and calls `onEvent(type, object)` per event (ADDED, MODIFIED,
- * DELETED, BOOKMARK, ERROR with a Status object), in order.
+ * DELETED, BOOKMARK, ERROR with a Status object), in order, and `onOpen()` once the apiserver
+ * answered 200 (the watch is open).
  */
 export function openWatch(
   connection: KubeConnection,
   path: string,
   params: Record<string, string | number | boolean | undefined>,
   onEvent: (type: string, object: unknown) => void,
+  onOpen: () => void = () => undefined,
 ): WatchStream {
   const query = new URLSearchParams({ watch: 'true' });
   for (const [key, value] of Object.entries(params)) if (value !== undefined) query.set(key, String(value));
   const h2 = connection.stream?.(`${path}?${query.toString()}`);
-  if (h2 !== undefined) return streamedWatch(h2.stream, (err) => h2.explain(err), onEvent);
+  if (h2 !== undefined) return streamedWatch(h2.stream, (err) => h2.explain(err), onEvent, onOpen);
   const watch = new Watch(connection.watchConfig as unknown as KubeConfig);
   let controller: AbortController | undefined;
   let aborted = false;
+  let finished = false;
   const ended = new Promise<unknown>((resolve) => {
     void watch
       .watch(path, params, onEvent, (err: unknown) => {
+        finished = true;
         resolve(err === null ? undefined : err);
       })
       .then((started) => {
         controller = started;
         if (aborted) started.abort();
+        // client-node's Watch returns once a 200 answer is streaming, or after it reported the failure.
+        else if (!finished) onOpen();
       });
   });
   return {
@@ -59,15 +65,21 @@ function abortError(): Error {
 
 /**
  * The watch on an HTTP/2 stream: each line an event; a status other than 200 ends it with an Error
- * carrying `statusCode` and the Status message (as client-node's Watch reports it, api-problem.ts).
+ * carrying `statusCode`, the Status message (as client-node's Watch reports it, api-problem.ts) and
+ * the `retryAfter` header (a 429's).
  */
-function streamedWatch(stream: ClientHttp2Stream, explain: (err: Error) => Error, onEvent: (type: string, object: unknown) => void): WatchStream {
+function streamedWatch(stream: ClientHttp2Stream, explain: (err: Error) => Error, onEvent: (type: string, object: unknown) => void, onOpen: () => void): WatchStream {
   let aborted = false;
   let status = 0;
+  let retryAfter: string | string[] | undefined;
   let pending = '';
   const ended = new Promise<unknown>((resolve) => {
     stream.setEncoding('utf8');
-    stream.on('response', (headers) => { status = Number(headers[':status']); });
+    stream.on('response', (headers) => {
+      status = Number(headers[':status']);
+      retryAfter = headers['retry-after'];
+      if (status === 200) onOpen();
+    });
     stream.on('data', (chunk: string) => {
       pending += chunk;
       if (status !== 200) return;
@@ -95,7 +107,7 @@ function streamedWatch(stream: ClientHttp2Stream, explain: (err: Error) => Error
       } catch {
         // not a Status: the text says it
       }
-      resolve(Object.assign(new Error(message), { statusCode: status }));
+      resolve(Object.assign(new Error(message), { statusCode: status, retryAfter }));
     });
     stream.on('error', (err: Error) => { resolve(aborted ? abortError() : explain(err)); });
     stream.on('close', () => { resolve(aborted ? abortError() : explain(new Error(`the watch stream closed (HTTP/2 code ${String(stream.rstCode)})`))); });

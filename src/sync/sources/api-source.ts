@@ -60,6 +60,14 @@ export class ApiSource implements SnapshotSource {
   /** Refusals of the open watch's check said since its last answer with the ConfigMap: each once. */
   private readonly checkCauses = new CauseLog();
   private checkRefused = false;
+  /** The digest of the API version last published. */
+  private apiDigest: string | undefined;
+  /**
+   * Since the API was last confirmed current (a list), the volume published content other than the
+   * API's last version: a watch resumed from the old resourceVersion could replay edits older than
+   * it, so the API resumes with a list (configmap-watch.ts: resumable).
+   */
+  private volumeAhead = false;
 
   constructor(private readonly options: ApiSourceOptions) {
     this.logger = options.logger;
@@ -77,7 +85,11 @@ export class ApiSource implements SnapshotSource {
       now,
       onEvent: (event) => { this.onEvent(event); },
       onAvailability: (available, problem) => { this.onAvailability(available, problem); },
-      onConfirmed: (at) => { this.guard.apiConfirmed(at); },
+      onConfirmed: (at) => {
+        this.guard.apiConfirmed(at);
+        this.volumeAhead = false;
+      },
+      resumable: () => !this.volumeAhead,
       onCheck: (refused) => { this.onCheck(refused); },
     });
   }
@@ -112,9 +124,11 @@ export class ApiSource implements SnapshotSource {
     // unusable: the volume, unless it may be behind what the API already gave us.
     const snapshot = await readSnapshot(this.options.volumeDir);
     this.volumeDirty = false;
-    const decision = this.guard.admitVolume(contentDigest(snapshot));
+    const digest = contentDigest(snapshot);
+    const decision = this.guard.admitVolume(digest);
     if (decision.publish) {
       this.reportedHold = false;
+      if (this.apiDigest !== undefined && digest !== this.apiDigest) this.volumeAhead = true;
       return snapshot;
     }
     if (!this.reportedHold) {
@@ -132,7 +146,10 @@ export class ApiSource implements SnapshotSource {
   }
 
   passed(snapshot: Snapshot): void {
-    if (snapshot.api !== undefined && this.latest?.snapshot === snapshot) this.guard.apiPublished(this.latest.digest);
+    if (snapshot.api !== undefined && this.latest?.snapshot === snapshot) {
+      this.guard.apiPublished(this.latest.digest);
+      this.apiDigest = this.latest.digest;
+    }
   }
 
   private async noteVolume(): Promise<void> {
