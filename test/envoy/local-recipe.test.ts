@@ -71,11 +71,10 @@ test('the local recipe in docs/sync.md runs as written: Envoy serves each good e
   const watchLines: string[] = [];
   let functions = '';
   const bash = (command: string) => spawnSync('bash', ['-c', `${functions}\n${command}`], { encoding: 'utf8', env: { ...process.env, ENVOY: envoy } });
-  const verdicts = (): Record<string, unknown>[] =>
+  const lines = (): Record<string, unknown>[] =>
     watchLines.flatMap((l) => {
       try {
-        const line = JSON.parse(l) as Record<string, unknown>;
-        return line.event === 'verdict' ? [line] : [];
+        return [JSON.parse(l) as Record<string, unknown>];
       } catch {
         return [];
       }
@@ -107,7 +106,7 @@ test('the local recipe in docs/sync.md runs as written: Envoy serves each good e
         functions += `${command}\n`;
         continue;
       }
-      const before = verdicts().length;
+      const before = lines().length;
       if (command.startsWith('curl ')) {
         const body = /^(?:still )?(v\d+)$/.exec(step.note)?.[1];
         assert.ok(body !== undefined, `${what}: the comment names the body`);
@@ -131,8 +130,12 @@ test('the local recipe in docs/sync.md runs as written: Envoy serves each good e
       if (command.startsWith('edit ')) {
         const outcome = /"outcome":"(\w+)"/.exec(said)?.[1];
         assert.ok(outcome !== undefined, `${what}: the comment gives the verdict`);
-        await waitFor(() => verdicts().length > before, `${what}: a verdict`);
-        const verdict = verdicts()[before] ?? {};
+        // The verdict on what this edit published, by its version: the line on the file found at
+        // start may come after the first edit has begun (the watcher judges it once Envoy answers).
+        let published: unknown;
+        await waitFor(() => (published = lines().slice(before).find((l) => l.msg === 'published' && l.file === 'lds.yaml')?.xdsVersion) !== undefined, `${what}: published`);
+        let verdict: Record<string, unknown> = {};
+        await waitFor(() => (verdict = lines().find((l) => l.event === 'verdict' && l.xdsVersion === published) ?? {}).outcome !== undefined, `${what}: a verdict on ${String(published)}`);
         assert.equal(verdict.outcome, outcome, `${what}: ${String(verdict.msg)}`);
         // The command the line suggests is the one the recipe runs next, on the user's own file.
         if (said.includes('validate')) assert.match(String(verdict.msg), new RegExp(` validate ${adapt('/tmp/envoy-xds-try/src/lds.yaml').replace(/[.+]/g, '\\$&')} names `), String(verdict.msg));
