@@ -163,6 +163,8 @@ export async function runValidate(args: string[], ctx: CliContext, loadSchema: (
     else {
       const check = await checkFile(schema, input.name, input.text, { bootstrap: values.bootstrap !== undefined && base === values.bootstrap, rejectUnknownDynamicFields: values.strict });
       if (input.fromDir && check.kind === 'data') skipped.push(input.name);
+      // Named, and not a file Envoy parses (README.md, cert.pem): saying nothing would read as a pass.
+      else if (check.kind === 'data' && check.findings.length === 0) checks.push({ ...check, findings: [{ severity: 'error', file: input.name, message: 'nothing checked: not a .yaml, .yml or .json file (Envoy reads only those as configuration)' }] });
       else checks.push(check);
     }
   }

@@ -197,6 +197,10 @@ test('nothing checked at all is an error: manifests without a ConfigMap (-f or P
   const both = await run([bare, join(repoRoot, 'test/fixtures/cases/envoy-ignores-unknown-field.lds.yaml')]);
   assert.equal(both.code, 1);
   assert.match(both.stderr, /bare: error: nothing checked: the directory holds no/);
+  // A file named on the command line that Envoy does not parse (README.md, a certificate): an error, not a silent pass.
+  const named = await run([join(bare, 'lds.txt')]);
+  assert.equal(named.code, 1, named.stderr);
+  assert.match(named.stderr, /lds\.txt: error: nothing checked: not a \.yaml, \.yml or \.json file/);
 });
 
 test('usage errors (exit 2 through main): nothing to check, a bad flag or output, a missing path, -f on a directory', async () => {
