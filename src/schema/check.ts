@@ -8,6 +8,7 @@
 import { fromJson, type DescField, type DescMessage, type Message } from '@bufbuild/protobuf';
 import { YAMLException } from 'js-yaml';
 import { envoyJson } from './envoy-json.js';
+import { yamlErrorReason } from './envoy-yaml.js';
 import { formatPath, positions, type Finding, type RawFinding, type Segment } from './findings.js';
 import { CUSTOM_JSON, type MessagePlan } from './plan.js';
 import type { EnvoySchema } from './schema.js';
@@ -56,7 +57,7 @@ export async function checkFile(schema: EnvoySchema, file: string, content: stri
   } catch (err) {
     if (err instanceof YAMLException) {
       const mark = (err as { mark?: { line: number; column: number } }).mark;
-      return { file, kind: 'xds', findings: [{ severity: 'error', file, ...(mark ? { line: mark.line + 1, column: mark.column + 1 } : {}), message: `invalid YAML: ${err.reason}` }] };
+      return { file, kind: 'xds', findings: [{ severity: 'error', file, ...(mark ? { line: mark.line + 1, column: mark.column + 1 } : {}), message: `invalid YAML: ${yamlErrorReason(err, text)}` }] };
     }
     if (err instanceof SyntaxError) return { file, kind: 'xds', findings: [{ severity: 'error', file, ...jsonErrorPosition(err.message, text), message: `invalid JSON: ${err.message}` }] };
     throw err;

@@ -1,2 +1,2 @@
 // The one place src/schema imports from src/sync: Envoy's YAML rules the sync gate already follows.
-export { loadAsEnvoyReads } from '../sync/envoy/yaml.js';
+export { loadAsEnvoyReads, yamlErrorReason } from '../sync/envoy/yaml.js';

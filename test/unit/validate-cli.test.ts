@@ -197,6 +197,11 @@ test('nothing checked at all is an error: manifests without a ConfigMap (-f or P
   const both = await run([bare, join(repoRoot, 'test/fixtures/cases/envoy-ignores-unknown-field.lds.yaml')]);
   assert.equal(both.code, 1);
   assert.match(both.stderr, /bare: error: nothing checked: the directory holds no/);
+  // An unquoted @type: js-yaml's "bad indentation" alone points away from the cause.
+  await writeFile(join(bare, 'at.yaml'), 'resources:\n- @type: type.googleapis.com/envoy.config.cluster.v3.Cluster\n  name: a\n');
+  const at = await run([join(bare, 'at.yaml')]);
+  assert.equal(at.code, 1, at.stderr);
+  assert.match(at.stderr, /at\.yaml:2:3: error: invalid YAML: bad indentation of a sequence entry \(a plain key or value cannot start with @ or `: quote it, as in "@type"\)/);
   // A file named on the command line that Envoy does not parse (README.md, a certificate): an error, not a silent pass.
   const named = await run([join(bare, 'lds.txt')]);
   assert.equal(named.code, 1, named.stderr);

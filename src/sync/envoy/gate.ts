@@ -11,7 +11,7 @@
 // only to point at the resource that lacks an "@type".
 import { YAMLException } from 'js-yaml';
 import type { ReferenceType } from './references.js';
-import { isConfigFile, loadLikeEnvoy } from './yaml.js';
+import { isConfigFile, loadLikeEnvoy, yamlErrorReason } from './yaml.js';
 
 export type FileKind =
   /** Not YAML/JSON, or YAML/JSON without a top-level `resources` list (Lua, certificates, ...). */
@@ -89,7 +89,7 @@ export async function validateConfigFile(file: string, content: Buffer, bootstra
     } catch (err) {
       if (!(err instanceof YAMLException)) throw err;
       const mark = (err as { mark?: { line: number; column: number } }).mark;
-      return fail(`invalid YAML: ${err.reason}`, mark && mark.line + 1, mark && mark.column + 1);
+      return fail(`invalid YAML: ${yamlErrorReason(err, text)}`, mark && mark.line + 1, mark && mark.column + 1);
     }
   }
 

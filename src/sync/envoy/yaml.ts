@@ -117,3 +117,20 @@ function dropIgnored(value: unknown, seen: Set<object>): unknown {
   }
   return record;
 }
+
+// A plain (unquoted) key or value starting with `@` or a backtick: YAML reserves both indicators,
+// and yaml-cpp refuses them too ("unknown token", measured with Envoy 1.40's --mode validate).
+const RESERVED_START = /(^|[\s[{,:-])[@`]/;
+
+/**
+ * js-yaml's reason for a refused `text`, and, where the refused line has a plain key or value that
+ * starts with `@` or a backtick, the cause in words: js-yaml says "bad indentation" or "missed comma"
+ * there, which points away from the usual mistake, an unquoted `@type`.
+ */
+export function yamlErrorReason(err: YAMLException, text: string): string {
+  const mark = (err as { mark?: { line: number } }).mark; // absent on errors js-yaml raises outside the scanner
+  const line = mark === undefined ? undefined : text.split('\n')[mark.line];
+  const unquoted = line?.replace(/"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|#.*$/g, '""');
+  if (unquoted === undefined || !RESERVED_START.test(unquoted)) return err.reason;
+  return `${err.reason} (a plain key or value cannot start with @ or \`: quote it, as in "@type")`;
+}
