@@ -7,7 +7,6 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { V1Pod } from '@kubernetes/client-node';
 import { defaultConfig, injectPod } from '../../src/inject/index.js';
 import { CONFIG_DIR, SOURCE_DIR } from '../../src/inject/names.js';
 import { AtomicWriter, CliProcess, makeTempDirs, runCli, waitFor } from '../sync/harness.js';
@@ -18,13 +17,13 @@ const A = (name: string): string => `envoy-xds-injector.io/${name}`;
 
 /** The injected copy and watch args for README's image-bootstrap Pod, with the Pod's paths mapped onto `dirs`. */
 function injectedArgs(annotations: Record<string, string>, dirs: { source: string; target: string }): { copy: string[]; watch: string[]; warnings: string[] } {
-  const pod = {
+  const pod: Record<string, unknown> = {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'edge', annotations: { [A('inject')]: 'true', [A('configmap')]: 'edge-xds', [A('mount-path')]: '/etc/envoy/xds', ...annotations } },
     // No command or args: the image's own `envoy -c /etc/envoy/envoy.yaml`.
     spec: { containers: [{ name: 'envoy', image: 'envoyproxy/envoy:v1.40.0' }] },
-  } as V1Pod;
+  };
   const result = injectPod(pod, defaultConfig('test'));
   assert.equal(result.decision, 'injected', JSON.stringify(result));
   const init = (result.pod.spec?.initContainers ?? []) as { name: string; args?: string[] }[];
