@@ -465,6 +465,7 @@ describe("Envoy relying on its image's bootstrap (no -c in the spec)", () => {
     assert.match(r.warnings[0] ?? '', /container envoy has no command or args, so it runs its image's default command, which for envoyproxy\/envoy images is "envoy -c \/etc\/envoy\/envoy\.yaml"; mount-path \/etc\/envoy hides everything the image has in \/etc\/envoy/);
     assert.match(r.warnings[0] ?? '', /args \["-c", "\/etc\/envoy\/envoy\.yaml"\]/);
     assert.match(r.warnings[0] ?? '', /set annotation envoy-xds-injector\.io\/mount-path to a directory the image does not use \(e\.g\. \/etc\/envoy\/xds\)/);
+    assert.match(r.warnings[0] ?? '', /point path_config_source there, and set annotation envoy-xds-injector\.io\/admin to Envoy's admin address so that the watcher can give a verdict/);
   });
 
   test('empty command and args lists are the image default too (Kubernetes ignores empty lists)', () => {
