@@ -17,6 +17,11 @@ export const Annotation = {
   cpuLimit: `${ANNOTATION_PREFIX}cpu-limit`,
   /** `volume` (default) or `api`: how the watcher learns of ConfigMap changes. */
   source: `${ANNOTATION_PREFIX}source`,
+  /**
+   * Envoy's admin API as the watcher reaches it inside the Pod: `HOST:PORT` or a unix socket path
+   * (admin.ts). Needed when the bootstrap is not in the ConfigMap; otherwise overrides its address.
+   */
+  admin: `${ANNOTATION_PREFIX}admin`,
   /** Written by the injector: JSON of what was injected and by which version. */
   status: `${ANNOTATION_PREFIX}status`,
 } as const;

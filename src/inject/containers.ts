@@ -1,4 +1,5 @@
 // Which container is Envoy, and the copy/watch containers injected next to it.
+import { adminArgs } from './admin.js';
 import { Annotation } from './annotations.js';
 import type { InjectorConfig } from './config.js';
 import { Denial } from './denial.js';
@@ -157,6 +158,7 @@ export function copyContainer(options: InjectionOptions, config: InjectorConfig,
 export function watchContainer(options: InjectionOptions, config: InjectorConfig, bootstrap: string | undefined): SyncContainer {
   const args = ['watch', '--from', SOURCE_DIR, '--to', CONFIG_DIR, '--ready-file', READY_FILE];
   if (bootstrap !== undefined) args.push('--bootstrap', bootstrap);
+  args.push(...adminArgs(options.admin));
   const watch = syncContainer(WATCH_CONTAINER, args, options, config);
   // The commands the watcher's messages suggest name this Pod (`kubectl exec -n NS POD -c
   // envoy-xds-watch -- ...`), so that an operator can run them as printed.

@@ -71,7 +71,7 @@ function imageBootstrap(container: JsonObject, containerName: string, mountPath:
     ? `has no command or args, so it runs its image's default command, which for envoyproxy/envoy images is "envoy -c ${IMAGE_BOOTSTRAP}"`
     : `names no bootstrap (-c or --config-path) in its command or args, so its image or entrypoint script decides (envoyproxy/envoy images use ${IMAGE_BOOTSTRAP})`;
   const fix = inMount
-    ? `if the bootstrap is in ConfigMap ${configMap} as key ${posix.basename(IMAGE_BOOTSTRAP)}, say so with args ["-c", "${IMAGE_BOOTSTRAP}"]; if the image has it, set annotation ${Annotation.mountPath} to a directory the image does not use (e.g. ${hidden}/xds) and point path_config_source there`
+    ? `if the bootstrap is in ConfigMap ${configMap} as key ${posix.basename(IMAGE_BOOTSTRAP)}, say so with args ["-c", "${IMAGE_BOOTSTRAP}"]; if the image has it, set annotation ${Annotation.mountPath} to a directory the image does not use (e.g. ${hidden}/xds), point path_config_source there, and set annotation ${Annotation.admin} to Envoy's admin address so that the watcher can give a verdict`
     : `set annotation ${Annotation.mountPath} to a directory outside ${hidden} (e.g. ${hidden}/xds) or start Envoy with -c pointing into ${mountPath}`;
   return {
     bootstrap: isDefault && inMount ? posix.basename(IMAGE_BOOTSTRAP) : undefined,

@@ -2,6 +2,7 @@
 // fast-json-patch is CommonJS: Node's ESM loader only offers its module.exports as the default import.
 import type { V1Pod } from '@kubernetes/client-node';
 import jsonPatch from 'fast-json-patch';
+import { missingAdminWarning } from './admin.js';
 import { Annotation, annotationsOf, readAnnotation, unknownAnnotationWarnings } from './annotations.js';
 import type { InjectorConfig } from './config.js';
 import { sourceMode, withApiSource, withLastAccepted } from './api-source.js';
@@ -82,6 +83,8 @@ function decide(pod: unknown, config: InjectorConfig, warnings: string[]): Injec
   warnings.push(...checkMountPathIsFree(envoy.container, envoy.name, options.mountPath, volumes));
   const bootstrap = checkBootstrap(envoy.container, envoy.name, options.mountPath, options.configMap);
   if (bootstrap.warning !== undefined) warnings.push(bootstrap.warning);
+  const noAdmin = missingAdminWarning(bootstrap.bootstrap, options.admin, envoy.name, options.configMap);
+  if (noAdmin !== undefined) warnings.push(noAdmin);
   warnings.push(...subPathWarnings(volumes, [initContainers, containers], options.configMap));
   const restartPolicy = spec.restartPolicy;
   if (options.sidecar === 'container' && (restartPolicy === 'Never' || restartPolicy === 'OnFailure')) {

@@ -1,5 +1,6 @@
 // Turns the Pod's annotations and the injector's config into the settings of one injection,
 // denying values Kubernetes would reject later with a less helpful message (or not at all).
+import { adminAnnotation } from './admin.js';
 import { Annotation, readAnnotation } from './annotations.js';
 import { sourceMode } from './api-source.js';
 import type { InjectorConfig, SidecarMode } from './config.js';
@@ -13,6 +14,8 @@ export interface InjectionOptions {
   /** Set only when the Pod names its Envoy container. */
   container: string | undefined;
   mountPath: string;
+  /** Envoy's admin address for the watcher (`admin` annotation, validated), when set. */
+  admin: string | undefined;
   sidecar: SidecarMode;
   image: string;
   resources: { requests: Record<string, string>; limits: Record<string, string> };
@@ -136,6 +139,7 @@ export function resolveOptions(annotations: JsonObject, spec: JsonObject, config
       fromAnnotation !== undefined ? `annotation ${Annotation.mountPath}` : `the injector's default mountPath`,
     );
   });
+  const admin = collect(denials, () => adminAnnotation(annotations));
   const sidecar = collect(denials, () => sidecarMode(annotations, config));
   const imageRef = collect(denials, () => image(annotations, config));
   const resourceSettings = resources(annotations, config, denials);
@@ -148,6 +152,7 @@ export function resolveOptions(annotations: JsonObject, spec: JsonObject, config
     configMap,
     container,
     mountPath,
+    admin,
     sidecar,
     image: imageRef,
     resources: resourceSettings,

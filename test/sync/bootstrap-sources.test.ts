@@ -77,6 +77,6 @@ test('--admin takes HOST:PORT, [IPv6]:PORT, http://HOST:PORT and unix socket pat
   assert.deepEqual(parseAdminAddress('[::1]:9901'), { host: '::1', port: 9901 });
   assert.deepEqual(parseAdminAddress('/run/admin.sock'), { socketPath: '/run/admin.sock' });
   assert.deepEqual(parseAdminAddress('unix:/run/admin.sock'), { socketPath: '/run/admin.sock' });
-  for (const bad of ['9901', 'host:0', 'host:x', '']) assert.throws(() => parseAdminAddress(bad), /HOST:PORT/);
+  for (const bad of ['9901', 'host:0', 'host:x', '', 'unix:', 'my host:9901', '127.0.0.1:9901 ', '/run/admin sock']) assert.throws(() => parseAdminAddress(bad), /HOST:PORT/);
   assert.equal(describeAdmin({ host: '::1', port: 1 }), '[::1]:1');
 });

@@ -160,6 +160,7 @@ spec:
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stderr, /^Warning: stdin: document 1 \(Pod\/w\): unknown annotation envoy-xds-injector\.io\/mountpath/m);
   assert.match(run.stderr, /^Warning: stdin: document 1 \(Pod\/w\): container envoy starts Envoy with -c \/config\/envoy\.yaml, which is outside mount-path/m);
+  assert.match(run.stderr, /^Warning: stdin: document 1 \(Pod\/w\): .* the watcher gets no --bootstrap, cannot find Envoy's admin API and gives no verdict: .*set annotation envoy-xds-injector\.io\/admin/m);
 });
 
 describe('config', () => {

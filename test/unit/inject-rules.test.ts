@@ -182,8 +182,8 @@ describe('annotations', () => {
       check: (r) => { assert.equal(names(containerNamed(r.spec.containers, 'envoy').volumeMounts).length, 3); },
     },
     {
-      name: 'mount-path below a ConfigMap mount (the bootstrap from its own ConfigMap) is fine',
-      annotations: { 'mount-path': '/etc/envoy/xds' },
+      name: 'mount-path below a ConfigMap mount (the bootstrap from its own ConfigMap) is fine, with admin for the watcher',
+      annotations: { 'mount-path': '/etc/envoy/xds', admin: '127.0.0.1:9901' },
       spec: {
         containers: [envoy({ volumeMounts: [{ name: 'bootstrap', mountPath: '/etc/envoy', readOnly: true }] })],
         volumes: [{ name: 'bootstrap', configMap: { name: 'bootstrap' } }],
@@ -305,6 +305,11 @@ describe('denials name the annotation or field and the fix', () => {
     { name: 'mount-path taken by an existing mount', spec: withMount('/etc/envoy/'), message: /container envoy already mounts volume mine at \/etc\/envoy.*remove that mount.*or set annotation envoy-xds-injector\.io\/mount-path to another directory/ },
     { name: 'existing mount inside mount-path', spec: withMount('/etc/envoy/certs'), message: /mounts volume mine at \/etc\/envoy\/certs, inside the injector's mount-path \/etc\/envoy, which is read-only, so the container could not start: move that mount/ },
     { name: 'unknown sidecar mode', annotations: { sidecar: 'sidecar' }, message: /annotation envoy-xds-injector\.io\/sidecar "sidecar" is not supported: use "native" .* or "container"/ },
+    { name: 'admin without a port', annotations: { admin: 'localhost' }, message: /annotation envoy-xds-injector\.io\/admin "localhost" is not an address: set it to Envoy's admin address as the watcher reaches it inside the Pod, HOST:PORT \(e\.g\. 127\.0\.0\.1:9901\) or a unix socket path/ },
+    { name: 'admin a bare port', annotations: { admin: '9901' }, message: /annotation envoy-xds-injector\.io\/admin "9901" is not an address/ },
+    { name: 'admin port out of range', annotations: { admin: '127.0.0.1:99999' }, message: /admin "127\.0\.0\.1:99999" is not an address/ },
+    { name: 'admin an empty unix socket path', annotations: { admin: 'unix:' }, message: /admin "unix:" is not an address/ },
+    { name: 'admin with whitespace', annotations: { admin: '127.0.0.1: 9901' }, message: /admin "127\.0\.0\.1: 9901" is not an address/ },
     { name: 'image with whitespace', annotations: { image: 'repo/img :v1' }, message: /annotation envoy-xds-injector\.io\/image "repo\/img :v1" contains whitespace/ },
     { name: 'cpu-request not a quantity', annotations: { 'cpu-request': 'lots' }, message: /annotation envoy-xds-injector\.io\/cpu-request "lots" is not a valid Kubernetes quantity: use e\.g\./ },
     { name: 'memory-limit with an unknown suffix', annotations: { 'memory-limit': '64MB' }, message: /annotation envoy-xds-injector\.io\/memory-limit "64MB" is not a valid Kubernetes quantity/ },
@@ -431,7 +436,7 @@ describe('warnings', () => {
     });
   }
 
-  test('no warning when -c is absent or cannot be resolved (relative without workingDir, or $(VAR))', () => {
+  test('no bootstrap warning when -c is absent or cannot be resolved (relative without workingDir, or $(VAR)); only the admin one', () => {
     const cases: Json[] = [
       { args: ['-c', 'envoy.yaml'] },
       { args: ['-c', '$(BOOTSTRAP)'] },
@@ -440,8 +445,10 @@ describe('warnings', () => {
     ];
     for (const extra of cases) {
       const result = injected(pod({}, { containers: [envoy(extra)] }));
-      assert.deepEqual(result.warnings, []);
+      assert.equal(result.warnings.length, 1, JSON.stringify(result.warnings));
+      assert.match(result.warnings[0] ?? '', /cannot find Envoy's admin API/);
       for (const c of result.spec.initContainers as Json[]) assert.equal((c.args as string[]).includes('--bootstrap'), false);
+      assert.deepEqual(injected(pod({ admin: '127.0.0.1:9901' }, { containers: [envoy(extra)] })).warnings, []);
     }
   });
 });
@@ -458,6 +465,7 @@ describe("Envoy relying on its image's bootstrap (no -c in the spec)", () => {
     assert.match(r.warnings[0] ?? '', /container envoy has no command or args, so it runs its image's default command, which for envoyproxy\/envoy images is "envoy -c \/etc\/envoy\/envoy\.yaml"; mount-path \/etc\/envoy hides everything the image has in \/etc\/envoy/);
     assert.match(r.warnings[0] ?? '', /args \["-c", "\/etc\/envoy\/envoy\.yaml"\]/);
     assert.match(r.warnings[0] ?? '', /set annotation envoy-xds-injector\.io\/mount-path to a directory the image does not use \(e\.g\. \/etc\/envoy\/xds\)/);
+    assert.match(r.warnings[0] ?? '', /point path_config_source there, and set annotation envoy-xds-injector\.io\/admin to Envoy's admin address so that the watcher can give a verdict/);
   });
 
   test('empty command and args lists are the image default too (Kubernetes ignores empty lists)', () => {
@@ -468,7 +476,7 @@ describe("Envoy relying on its image's bootstrap (no -c in the spec)", () => {
   test('the fixes the warning names silence it: an explicit -c into the mount, or a mount-path beside the image bootstrap', () => {
     const explicit = injected(pod({}, { containers: [envoy({ args: ['-c', '/etc/envoy/envoy.yaml'] })] }));
     assert.deepEqual(explicit.warnings, []);
-    const beside = injected(pod({ 'mount-path': '/etc/envoy/xds' }, { containers: [envoy()] }));
+    const beside = injected(pod({ 'mount-path': '/etc/envoy/xds', admin: '127.0.0.1:9901' }, { containers: [envoy()] }));
     assert.deepEqual(beside.warnings, []);
     assert.equal((copyArgs(beside) as string[]).includes('--bootstrap'), false, 'the image keeps its bootstrap');
   });
@@ -489,6 +497,48 @@ describe("Envoy relying on its image's bootstrap (no -c in the spec)", () => {
       assert.equal((copyArgs(r) as string[]).includes('--bootstrap'), false, JSON.stringify(extra));
       assert.match(r.warnings.join('\n'), /names no bootstrap \(-c or --config-path\) in its command or args, so its image or entrypoint script decides/);
     }
+  });
+});
+
+describe("the admin annotation: Envoy's admin API for the watcher's verdict", () => {
+  const watchArgs = (r: Injected & { spec: Json }): string[] => containerNamed(r.spec.initContainers, 'envoy-xds-watch').args as string[];
+  const copyArgs = (r: Injected & { spec: Json }): string[] => containerNamed(r.spec.initContainers, 'envoy-xds-copy').args as string[];
+  // README's "the bootstrap stays in the image": mount-path beside /etc/envoy, the image's own command.
+  const inImage = { containers: [envoy()] };
+  const besideImage = { 'mount-path': '/etc/envoy/xds' };
+
+  test('bootstrap in the image and no admin: one warning saying the watcher gives no verdict and naming the annotation', () => {
+    const r = injected(pod(besideImage, inImage));
+    assert.deepEqual(watchArgs(r), ['watch', '--from', SRC, '--to', DST, '--ready-file', READY]);
+    assert.equal(r.warnings.length, 1, JSON.stringify(r.warnings));
+    assert.match(
+      r.warnings[0] ?? '',
+      /^the injector does not find the bootstrap of container envoy among the files of ConfigMap xds \(it is in the image, elsewhere, or inline\), so the watcher gets no --bootstrap, cannot find Envoy's admin API and gives no verdict: a file Envoy refuses stays in place and is not rolled back to the last accepted one; set annotation envoy-xds-injector\.io\/admin to Envoy's admin address as the watcher reaches it inside the Pod \(e\.g\. 127\.0\.0\.1:9901, or a unix socket path\)$/,
+    );
+  });
+
+  test('bootstrap in the image, admin given: the watcher gets --admin, copy does not, and no warning', () => {
+    for (const admin of ['127.0.0.1:9901', '[::1]:9901', '/var/run/envoy/admin.sock', 'unix:/var/run/envoy/admin.sock']) {
+      const r = injected(pod({ ...besideImage, admin }, inImage));
+      assert.deepEqual(watchArgs(r), ['watch', '--from', SRC, '--to', DST, '--ready-file', READY, '--admin', admin]);
+      assert.equal(copyArgs(r).includes('--admin'), false);
+      assert.deepEqual(r.warnings, [], admin);
+    }
+  });
+
+  test('bootstrap in the ConfigMap: no warning without admin; with it, --admin overrides the bootstrap\'s address', () => {
+    const spec = { containers: [envoy({ args: ['-c', '/etc/envoy/envoy.yaml'] })] };
+    assert.deepEqual(injected(pod({}, spec)).warnings, []);
+    const r = injected(pod({ admin: '127.0.0.1:15000' }, spec));
+    assert.deepEqual(watchArgs(r), ['watch', '--from', SRC, '--to', DST, '--ready-file', READY, '--bootstrap', 'envoy.yaml', '--admin', '127.0.0.1:15000']);
+    assert.deepEqual(r.warnings, []);
+  });
+
+  test('with source api, --admin stays among the watch args', () => {
+    const r = injected(pod({ ...besideImage, admin: '127.0.0.1:9901', source: 'api' }, inImage));
+    const args = watchArgs(r);
+    assert.deepEqual(args.slice(args.indexOf('--admin'), args.indexOf('--admin') + 2), ['--admin', '127.0.0.1:9901']);
+    assert.ok(args.includes('--source'));
   });
 });
 

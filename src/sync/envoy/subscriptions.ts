@@ -2,10 +2,13 @@
 // watcher reads Envoy's configuration files. The files a configuration names are in
 // references.ts; which of Envoy's subscriptions read them is read from Envoy (verdict/attribution.ts).
 import { DEFAULT_SCHEMA, Type, load } from 'js-yaml';
+import type { AdminAddress } from './admin-address.js';
+
+// `--admin`'s parser lives in admin-address.ts, which imports nothing: the injector's rules
+// validate the `admin` annotation with it too.
+export { type AdminAddress, describeAdmin, parseAdminAddress } from './admin-address.js';
 
 export type XdsType = 'LDS' | 'CDS' | 'RDS' | 'EDS' | 'SDS' | 'ECDS' | 'SRDS' | 'RTDS';
-
-export type AdminAddress = { host: string; port: number } | { socketPath: string };
 
 export interface BootstrapInfo {
   /** Envoy's admin listener, when the bootstrap names one the watcher can reach. */
@@ -43,25 +46,6 @@ export function bootstrapInfo(bootstrap: unknown): BootstrapInfo {
   // A wildcard listener is reachable on loopback from the watcher (same Pod network namespace).
   const reachable = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
   return { admin: { host: reachable, port } };
-}
-
-/**
- * `--admin` flag: `HOST:PORT`, `[IPv6]:PORT`, `http://HOST:PORT`, or a unix socket path
- * (`/path` or `unix:/path`). Throws on anything else.
- */
-export function parseAdminAddress(text: string): AdminAddress {
-  if (text.startsWith('unix:')) return { socketPath: text.slice('unix:'.length) };
-  if (text.startsWith('/')) return { socketPath: text };
-  const match = /^(?:http:\/\/)?(\[[^\]]+\]|[^:/]+):(\d+)\/?$/.exec(text);
-  const port = Number(match?.[2]);
-  if (match?.[1] === undefined || !Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new Error(`expected HOST:PORT or a unix socket path, got '${text}'`);
-  }
-  return { host: match[1].replace(/^\[|\]$/g, ''), port };
-}
-
-export function describeAdmin(admin: AdminAddress): string {
-  return 'socketPath' in admin ? `unix:${admin.socketPath}` : `${admin.host.includes(':') ? `[${admin.host}]` : admin.host}:${String(admin.port)}`;
 }
 
 function get(node: unknown, ...keys: string[]): unknown {
