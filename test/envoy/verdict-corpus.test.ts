@@ -734,28 +734,33 @@ async function publishUnread(pod: CasePod, spec: ConfigMapSpec, files: string[])
 // Files that become read by an edit of the file naming them after they were published (renaming
 // files one by one into the local recipe's directory, or a ConfigMap updated key by key): each is
 // judged once the file naming it is published, so a later refused edit is rolled back.
-test('14-scoped-routes-srds (added before lds.yaml names them, Envoy\'s bootstrap in the image): srds.yaml and rds.yaml are judged once lds.yaml names them; a bad srds.yaml is then rolled back', TIMEOUT, async () => {
+// `copy` publishing them (found on disk at start, unread), or a pass of the watcher.
+for (const byCopy of [false, true]) {
+test(`14-scoped-routes-srds (added before lds.yaml names them, ${byCopy ? 'by copy, the bootstrap in the ConfigMap' : 'by an edit, Envoy\'s bootstrap in the image'}): srds.yaml and rds.yaml are judged once lds.yaml names them; a bad srds.yaml is then rolled back`, TIMEOUT, async () => {
   const scoped = { 'srds.yaml': 'srds-v1.yaml', 'rds.yaml': 'rds-v1.yaml' };
-  const pod = await startCase('14-scoped-routes-srds', { 'lds.yaml': 'lds-plain.yaml' }, [], { envoyBootstrap: 'envoy.yaml' });
+  // By copy with the bootstrap in the ConfigMap: nothing reads the two files at start, so nothing judges them there.
+  const pod = byCopy ? await startCase('14-scoped-routes-srds', { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-plain.yaml', ...scoped }) : await startCase('14-scoped-routes-srds', { 'lds.yaml': 'lds-plain.yaml' }, [], { envoyBootstrap: 'envoy.yaml' });
+  const base = byCopy ? { 'envoy.yaml': 'envoy.yaml' } : {};
   const SRDS = 'http.ingress_http.scoped_rds.tenant_scopes';
   const ROUTE_A = 'http.ingress_http.rds.route_a';
   const tenants = () => Promise.all([tenantServed(pod.ports.P0, 'a'), tenantServed(pod.ports.P0, 'b')]);
   try {
     await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
-    await publishUnread(pod, { 'lds.yaml': 'lds-plain.yaml', ...scoped }, ['srds.yaml', 'rds.yaml']);
-    await step(pod, { 'lds.yaml': 'lds.yaml', ...scoped }, [
+    if (!byCopy) await publishUnread(pod, { 'lds.yaml': 'lds-plain.yaml', ...scoped }, ['srds.yaml', 'rds.yaml']);
+    await step(pod, { ...base, 'lds.yaml': 'lds.yaml', ...scoped }, [
       { file: 'lds.yaml', outcome: 'accepted', envoy: LDS },
       { file: 'srds.yaml', outcome: 'accepted', envoy: SRDS },
       { file: 'rds.yaml', outcome: 'accepted', envoy: ROUTE_A },
     ]);
     await waitServed(async () => JSON.stringify(await tenants()), JSON.stringify(['200 a-v1', '200 a-v1']), 'both tenants on route_a v1');
-    await step(pod, { 'lds.yaml': 'lds.yaml', ...scoped, 'srds.yaml': 'srds-v3-bad.yaml' }, [{ file: 'srds.yaml', outcome: 'rejected', envoy: SRDS }]);
+    await step(pod, { ...base, 'lds.yaml': 'lds.yaml', ...scoped, 'srds.yaml': 'srds-v3-bad.yaml' }, [{ file: 'srds.yaml', outcome: 'rejected', envoy: SRDS }]);
     await waitServed(async () => JSON.stringify(await tenants()), JSON.stringify(['200 a-v1', '200 a-v1']), 'v1 after the rollback');
     await restartServesTheSame(pod, () => [tenantServed(pod.ports.P0, 'a'), tenantServed(pod.ports.P0, 'b')]);
   } finally {
     await pod.stop();
   }
 });
+}
 
 test('16-secret-files-first-rotation (added before the files naming them): cert.pem and key.pem, then sds.yaml, then the TLS listener: the pair is judged once Envoy reads it; a bad rotation is rolled back', TIMEOUT, async () => {
   const pair = { 'cert.pem': 'cert-a.pem', 'key.pem': 'key-a.pem' };

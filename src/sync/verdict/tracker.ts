@@ -210,7 +210,9 @@ export class VerdictTracker {
 
   /** Called after each pass's renames (the syncer's `onPublished`). */
   published(files: readonly PublishedFile[]): void {
-    const readBefore = judgedNames(this.subscriptions, Object.keys(this.state.files));
+    // Files on disk nothing judged yet (found at start unread) are among those named: looked at too.
+    const known = () => [...new Set([...Object.keys(this.state.files), ...this.subscriptions.named()])];
+    const readBefore = judgedNames(this.subscriptions, known());
     for (const file of files) {
       if (this.subscriptions.learn(file.name, file.content, file.kind, file.version) === 'bootstrap') this.holds.bootstrap(file.name);
       const entry = (this.state.files[file.name] ??= {});
@@ -232,7 +234,7 @@ export class VerdictTracker {
     // Files of earlier passes this one makes Envoy read: judged against this pass's baseline.
     const baseline = this.nextBaseline ?? this.poller.lastCounters;
     const ctx = { targetDir: this.options.targetDir, subscriptions: this.subscriptions, pending: (name: string) => this.poller.pending.has(name) };
-    judgeNewlyRead(ctx, files, readBefore, Object.keys(this.state.files), (file, secret) => { this.track(file, this.timeoutMs, false, secret, { baseline, retried: false }); });
+    judgeNewlyRead(ctx, files, readBefore, known(), (file, secret) => { this.track(file, this.timeoutMs, false, secret, { baseline, retried: false }); });
     // Every file of the pass was on its way with every other (Envoy applies them in an order of its own).
     for (const file of files) {
       const pending = this.poller.pending.get(file.name);
