@@ -740,7 +740,7 @@ test(`14-scoped-routes-srds (added before lds.yaml names them, ${byCopy ? 'by co
   const scoped = { 'srds.yaml': 'srds-v1.yaml', 'rds.yaml': 'rds-v1.yaml' };
   // By copy with the bootstrap in the ConfigMap: nothing reads the two files at start, so nothing judges them there.
   const pod = byCopy ? await startCase('14-scoped-routes-srds', { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-plain.yaml', ...scoped }) : await startCase('14-scoped-routes-srds', { 'lds.yaml': 'lds-plain.yaml' }, [], { envoyBootstrap: 'envoy.yaml' });
-  const base = byCopy ? { 'envoy.yaml': 'envoy.yaml' } : {};
+  const base: ConfigMapSpec = byCopy ? { 'envoy.yaml': 'envoy.yaml' } : {};
   const SRDS = 'http.ingress_http.scoped_rds.tenant_scopes';
   const ROUTE_A = 'http.ingress_http.rds.route_a';
   const tenants = () => Promise.all([tenantServed(pod.ports.P0, 'a'), tenantServed(pod.ports.P0, 'b')]);
