@@ -8,12 +8,13 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gatherStatus } from '../../src/sync/verdict/status.js';
 import { EventReason } from '../../src/sync/watch/reporters.js';
-import { runCli } from '../sync/harness.js';
+import { runCli, waitFor } from '../sync/harness.js';
 import type { LogLine } from '../sync/harness.js';
 import type { EnvoyProcess } from './envoy.js';
 import {
@@ -718,6 +719,72 @@ test('17-secret-pair-with-refused-ca: a new pair Envoy does not serve because th
       { file: 'key.pem', outcome: 'accepted', envoy: PAIR },
     ]);
     await waitServed(cn, 'cert-B', 'cert B');
+    await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0, 'tls-cn')]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+/** Applies `spec` and waits until `files` are published in the target (a pass that names none of them to Envoy). */
+async function publishUnread(pod: CasePod, spec: ConfigMapSpec, files: string[]): Promise<void> {
+  await pod.apply(spec);
+  await waitFor(() => files.every((file) => existsSync(join(pod.target, file))), `${files.join(', ')} published`);
+}
+
+// Files that become read by an edit of the file naming them after they were published (renaming
+// files one by one into the local recipe's directory, or a ConfigMap updated key by key): each is
+// judged once the file naming it is published, so a later refused edit is rolled back.
+// `copy` publishing them (found on disk at start, unread), or a pass of the watcher.
+for (const byCopy of [false, true]) {
+test(`14-scoped-routes-srds (added before lds.yaml names them, ${byCopy ? 'by copy, the bootstrap in the ConfigMap' : 'by an edit, Envoy\'s bootstrap in the image'}): srds.yaml and rds.yaml are judged once lds.yaml names them; a bad srds.yaml is then rolled back`, TIMEOUT, async () => {
+  const scoped = { 'srds.yaml': 'srds-v1.yaml', 'rds.yaml': 'rds-v1.yaml' };
+  // By copy with the bootstrap in the ConfigMap: nothing reads the two files at start, so nothing judges them there.
+  const pod = byCopy ? await startCase('14-scoped-routes-srds', { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-plain.yaml', ...scoped }) : await startCase('14-scoped-routes-srds', { 'lds.yaml': 'lds-plain.yaml' }, [], { envoyBootstrap: 'envoy.yaml' });
+  const base: ConfigMapSpec = byCopy ? { 'envoy.yaml': 'envoy.yaml' } : {};
+  const SRDS = 'http.ingress_http.scoped_rds.tenant_scopes';
+  const ROUTE_A = 'http.ingress_http.rds.route_a';
+  const tenants = () => Promise.all([tenantServed(pod.ports.P0, 'a'), tenantServed(pod.ports.P0, 'b')]);
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    if (!byCopy) await publishUnread(pod, { 'lds.yaml': 'lds-plain.yaml', ...scoped }, ['srds.yaml', 'rds.yaml']);
+    await step(pod, { ...base, 'lds.yaml': 'lds.yaml', ...scoped }, [
+      { file: 'lds.yaml', outcome: 'accepted', envoy: LDS },
+      { file: 'srds.yaml', outcome: 'accepted', envoy: SRDS },
+      { file: 'rds.yaml', outcome: 'accepted', envoy: ROUTE_A },
+    ]);
+    await waitServed(async () => JSON.stringify(await tenants()), JSON.stringify(['200 a-v1', '200 a-v1']), 'both tenants on route_a v1');
+    await step(pod, { ...base, 'lds.yaml': 'lds.yaml', ...scoped, 'srds.yaml': 'srds-v3-bad.yaml' }, [{ file: 'srds.yaml', outcome: 'rejected', envoy: SRDS }]);
+    await waitServed(async () => JSON.stringify(await tenants()), JSON.stringify(['200 a-v1', '200 a-v1']), 'v1 after the rollback');
+    await restartServesTheSame(pod, () => [tenantServed(pod.ports.P0, 'a'), tenantServed(pod.ports.P0, 'b')]);
+  } finally {
+    await pod.stop();
+  }
+});
+}
+
+test('16-secret-files-first-rotation (added before the files naming them): cert.pem and key.pem, then sds.yaml, then the TLS listener: the pair is judged once Envoy reads it; a bad rotation is rolled back', TIMEOUT, async () => {
+  const pair = { 'cert.pem': 'cert-a.pem', 'key.pem': 'key-a.pem' };
+  const base = { 'envoy.yaml': 'envoy-lds.yaml', 'lds.yaml': 'lds-plain.yaml' };
+  const pod = await startCase('16-secret-files-first-rotation', base);
+  const ROTATION = 'key_rotation_failed:sds.server_cert';
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    await publishUnread(pod, { ...base, ...pair }, ['cert.pem', 'key.pem']);
+    await publishUnread(pod, { ...base, ...pair, 'sds.yaml': 'sds.yaml' }, ['sds.yaml']);
+    const tls = { ...base, 'lds.yaml': 'lds-tls.yaml', 'sds.yaml': 'sds.yaml' };
+    await step(pod, { ...tls, ...pair }, [
+      { file: 'lds.yaml', outcome: 'accepted', envoy: LDS },
+      { file: 'sds.yaml', outcome: 'accepted', envoy: 'sds.server_cert' },
+      { file: 'cert.pem', outcome: 'accepted', envoy: ROTATION },
+      { file: 'key.pem', outcome: 'accepted', envoy: ROTATION },
+    ]);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'tls-cn'), 'cert-A', 'cert A');
+    await step(pod, { ...tls, 'cert.pem': 'cert-c.pem', 'key.pem': 'key-b.pem' }, [
+      { file: 'cert.pem', outcome: 'rejected', envoy: ROTATION },
+      { file: 'key.pem', outcome: 'rejected', envoy: ROTATION },
+    ]);
+    assert.equal(await readFile(join(pod.target, 'cert.pem'), 'utf8'), await pod.fixture('cert-a.pem'));
+    assert.equal(await readFile(join(pod.target, 'key.pem'), 'utf8'), await pod.fixture('key-a.pem'));
     await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0, 'tls-cn')]);
   } finally {
     await pod.stop();

@@ -191,6 +191,11 @@ export class SubscriptionMap {
     return { sdsFiles: [...sdsFiles], certificates: [...certificates] };
   }
 
+  /** Every file some file published (or Envoy's bootstrap) names, read or not. */
+  named(): string[] {
+    return [...new Set([...this.declared.values()].flatMap((list) => list.map((ref) => ref.file)))];
+  }
+
   /** What attribution needs of every file Envoy reads. */
   facts(): FileFacts[] {
     return this.known().map((name) => ({ name, readAs: this.readAs(name), versions: this.versions.get(name) ?? new Set<string>() }));

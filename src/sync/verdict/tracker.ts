@@ -27,6 +27,7 @@ import { recordRead, type ConfigMapRead } from './configmap-read.js';
 import { foundAsPublished, judgeAgainAfterRestart } from './envoy-restarted.js';
 import type { VerdictOptions } from './options.js';
 import { newPending, secretFileOf, secretFilesIn, type SecretFile } from './pending.js';
+import { judgeNewlyRead, judgedNames } from './newly-read.js';
 import { Poller } from './poll.js';
 import { awaitReadLogged } from './read-wait.js';
 import { attribute } from './attribution.js';
@@ -88,7 +89,7 @@ export class VerdictTracker {
       admin: () => ({ admin: this.admin, problem: this.adminProblem }),
       restore: options.restore,
       republished: (file, secret, baseline) => {
-        this.track(file, this.timeoutMs, false, secret, { baseline });
+        this.track(file, this.timeoutMs, false, secret, { baseline, retried: true });
       },
     });
     // The ConfigMap no longer has the refused content: the state file forgets the refusal too.
@@ -209,6 +210,9 @@ export class VerdictTracker {
 
   /** Called after each pass's renames (the syncer's `onPublished`). */
   published(files: readonly PublishedFile[]): void {
+    // Files on disk nothing judged yet (found at start unread) are among those named: looked at too.
+    const known = () => [...new Set([...Object.keys(this.state.files), ...this.subscriptions.named()])];
+    const readBefore = judgedNames(this.subscriptions, known());
     for (const file of files) {
       if (this.subscriptions.learn(file.name, file.content, file.kind, file.version) === 'bootstrap') this.holds.bootstrap(file.name);
       const entry = (this.state.files[file.name] ??= {});
@@ -227,6 +231,10 @@ export class VerdictTracker {
       if (this.subscriptions.mayBeRead(file.name)) this.track(file, this.timeoutMs);
       else if (secretFileOf(this.subscriptions, file.name)) this.track(file, this.timeoutMs, false, secretFileOf(this.subscriptions, file.name));
     }
+    // Files of earlier passes this one makes Envoy read: judged against this pass's baseline.
+    const baseline = this.nextBaseline ?? this.poller.lastCounters;
+    const ctx = { targetDir: this.options.targetDir, subscriptions: this.subscriptions, pending: (name: string) => this.poller.pending.has(name) };
+    judgeNewlyRead(ctx, files, readBefore, known(), (file, secret) => { this.track(file, this.timeoutMs, false, secret, { baseline, retried: false }); });
     // Every file of the pass was on its way with every other (Envoy applies them in an order of its own).
     for (const file of files) {
       const pending = this.poller.pending.get(file.name);
@@ -273,18 +281,18 @@ export class VerdictTracker {
     this.admin = new EnvoyAdmin(address, (reading) => { observeReading(ctx, reading); }, askEnvoy);
   }
 
-  /** `retry`: the same content renamed again after a refusal while other files were on their way (in-flight.ts). */
-  private track(file: PublishedFile, timeoutMs: number, initial = false, secret?: SecretFile, retry?: { baseline: EnvoyCounters | undefined }): void {
+  /** `given`: the baseline to judge against; `retried`: the same content renamed again after a refusal while other files were on their way (in-flight.ts). */
+  private track(file: PublishedFile, timeoutMs: number, initial = false, secret?: SecretFile, given?: { baseline: EnvoyCounters | undefined; retried: boolean }): void {
     const entry = (this.state.files[file.name] ??= {});
     this.poller.add(newPending(file, {
       previousVersion: entry.accepted?.version,
       // Files found at start were loaded by Envoy before anything was read: counted from zero.
-      baseline: retry !== undefined ? retry.baseline : initial ? undefined : (this.nextBaseline ?? this.poller.lastCounters),
+      baseline: given !== undefined ? given.baseline : initial ? undefined : (this.nextBaseline ?? this.poller.lastCounters),
       names: this.subscriptions.names(file.name),
       deadline: file.at + timeoutMs,
       initial,
       inFlight: this.poller.othersInFlight(file.name),
-      retried: retry !== undefined,
+      retried: given?.retried === true,
       secret,
     }));
   }
