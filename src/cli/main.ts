@@ -3,6 +3,7 @@
 // Reads argv and env, builds the logger, wires signals, and exits; commands do the rest.
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
+import { logDestination } from './log-destination.js';
 import type { CliContext, Command } from './context.js';
 import { UsageError } from './context.js';
 import { selfCommand } from './self-command.js';
@@ -102,11 +103,8 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
 
   const version = readVersion();
-  // `inject` prints YAML on stdout (piped into kubectl): its log lines, if any, go to stderr.
-  const logger = pino(
-    { level: process.env.LOG_LEVEL ?? 'info', base: { cmd: name, version } },
-    name === 'inject' ? pino.destination(2) : undefined,
-  );
+  const destination = logDestination(name);
+  const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { cmd: name, version } }, destination === undefined ? undefined : pino.destination(destination));
   const ctx: CliContext = {
     stdin: process.stdin,
     stdout: process.stdout,
