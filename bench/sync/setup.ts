@@ -296,6 +296,8 @@ export class Setup {
       gc.windows++;
       const inside = trace.gcs.filter((entry) => entry.at >= renamed && entry.at <= at);
       if (inside.length > 0) gc.withGc++;
+      // BENCH_GC_DETAIL=1: print each window with a collection in it, its trace lines in order (ms from the swap).
+      if (inside.length > 0 && process.env.BENCH_GC_DETAIL) process.stderr.write(windowDetail(trace, renamed, at, version ?? 0));
       // The watcher's first rename into the target for this change: from there on Envoy is judging.
       const firstRename = trace.renames.find((r) => r.at >= renamed && r.at <= at && FILES.some((file) => r.to === join(this.dirs.target, file)))?.at;
       if (firstRename !== undefined && inside.some((entry) => entry.at >= firstRename)) gc.afterRename++;
@@ -308,4 +310,18 @@ export class Setup {
     }
     return gc;
   }
+}
+
+/** One rename → verdict window of the trace, a line per event, times in ms from the `..data` rename. */
+function windowDetail(trace: WatcherTrace, from: number, to: number, version: number): string {
+  const within = (t: number): boolean => t >= from - 1 && t <= to + 5;
+  const events: [number, string][] = [
+    ...trace.notices.filter((n) => within(n.at)).map((n): [number, string] => [n.at, `notice ${n.dir}`]),
+    ...trace.reads.filter(within).map((r): [number, string] => [r, 'read ..data']),
+    ...trace.renames.filter((r) => within(r.at)).map((r): [number, string] => [r.at, `rename ${r.to}`]),
+    ...trace.gcs.filter((g) => within(g.at)).map((g): [number, string] => [g.at, `gc ${g.major ? 'major' : 'minor'}${g.forced ? ' forced' : ''} ${g.ms.toFixed(2)} ms`]),
+    ...trace.verdicts.filter((v) => within(v.at)).map((v): [number, string] => [v.at, `verdict ${v.line.slice(0, 160)}`]),
+  ];
+  events.sort((a, b) => a[0] - b[0]);
+  return `collection in the window of version ${String(version)}:\n${events.map(([t, what]) => `  ${(t - from).toFixed(2)} ${what}`).join('\n')}\n`;
 }
