@@ -4,6 +4,7 @@
 import { posix } from 'node:path';
 import { Annotation } from './annotations.js';
 import { isObject, type JsonObject } from './json.js';
+import { COPY_CONTAINER } from './names.js';
 
 const WHITESPACE = /\s/;
 const listOf = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
@@ -73,9 +74,15 @@ function imageBootstrap(container: JsonObject, containerName: string, mountPath:
   const fix = inMount
     ? `if the bootstrap is in ConfigMap ${configMap} as key ${posix.basename(IMAGE_BOOTSTRAP)}, say so with args ["-c", "${IMAGE_BOOTSTRAP}"]; if the image has it, set annotation ${Annotation.mountPath} to a directory the image does not use (e.g. ${hidden}/xds), point path_config_source there, and set annotation ${Annotation.admin} to Envoy's admin address so that the watcher can give a verdict`
     : `set annotation ${Annotation.mountPath} to a directory outside ${hidden} (e.g. ${hidden}/xds) or start Envoy with -c pointing into ${mountPath}`;
+  const bootstrap = isDefault && inMount ? posix.basename(IMAGE_BOOTSTRAP) : undefined;
+  const key = IMAGE_BOOTSTRAP.slice(mountPath.length + 1);
+  // With --bootstrap, `copy` stops first (the key is missing), so Envoy never runs to fail.
+  const outcome = bootstrap === undefined
+    ? `Envoy fails with "unable to read file" unless ConfigMap ${configMap} provides ${key}`
+    : `the Pod does not start unless ConfigMap ${configMap} has key ${key} (init container ${COPY_CONTAINER} exits: the bootstrap is not in the ConfigMap)`;
   return {
-    bootstrap: isDefault && inMount ? posix.basename(IMAGE_BOOTSTRAP) : undefined,
-    warning: `container ${containerName} ${why}; mount-path ${mountPath} hides everything the image has in ${hidden}, so Envoy fails with "unable to read file" unless ConfigMap ${configMap} provides ${IMAGE_BOOTSTRAP.slice(mountPath.length + 1)}: ${fix}`,
+    bootstrap,
+    warning: `container ${containerName} ${why}; mount-path ${mountPath} hides everything the image has in ${hidden}, so ${outcome}: ${fix}`,
   };
 }
 

@@ -463,6 +463,9 @@ describe("Envoy relying on its image's bootstrap (no -c in the spec)", () => {
     assert.deepEqual((watchArgs(r) as string[]).slice(-2), ['--bootstrap', 'envoy.yaml']);
     assert.equal(r.warnings.length, 1);
     assert.match(r.warnings[0] ?? '', /container envoy has no command or args, so it runs its image's default command, which for envoyproxy\/envoy images is "envoy -c \/etc\/envoy\/envoy\.yaml"; mount-path \/etc\/envoy hides everything the image has in \/etc\/envoy/);
+    // copy gets --bootstrap and stops first when the key is missing: Envoy never runs to fail.
+    assert.match(r.warnings[0] ?? '', /so the Pod does not start unless ConfigMap xds has key envoy\.yaml \(init container envoy-xds-copy exits: the bootstrap is not in the ConfigMap\)/);
+    assert.doesNotMatch(r.warnings[0] ?? '', /unable to read file/);
     assert.match(r.warnings[0] ?? '', /args \["-c", "\/etc\/envoy\/envoy\.yaml"\]/);
     assert.match(r.warnings[0] ?? '', /set annotation envoy-xds-injector\.io\/mount-path to a directory the image does not use \(e\.g\. \/etc\/envoy\/xds\)/);
     assert.match(r.warnings[0] ?? '', /point path_config_source there, and set annotation envoy-xds-injector\.io\/admin to Envoy's admin address so that the watcher can give a verdict/);
@@ -485,6 +488,7 @@ describe("Envoy relying on its image's bootstrap (no -c in the spec)", () => {
     const r = injected(pod({ 'mount-path': '/etc' }, { containers: [envoy()] }));
     assert.equal((copyArgs(r) as string[]).includes('--bootstrap'), false);
     assert.match(r.warnings.join('\n'), /mount-path \/etc hides everything the image has in \/etc\/envoy.*set annotation envoy-xds-injector\.io\/mount-path to a directory outside \/etc\/envoy/);
+    assert.match(r.warnings.join('\n'), /Envoy fails with "unable to read file" unless ConfigMap xds provides envoy\/envoy\.yaml/, 'no --bootstrap: copy does not stop, Envoy does');
   });
 
   test('args or a command without -c (entrypoint script): warned, but no --bootstrap, since the script may not read it', () => {
