@@ -7,7 +7,7 @@
 // serve what the running Envoy served.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -83,6 +83,8 @@ async function statusAndEvent(pod: CasePod, e: Expect, line: LogLine, unknownFie
  * the edit (or key_rotation_failed moved) and the verdict says the last accepted version is back
  * on disk. Then `status` and the Event for each verdict (statusAndEvent).
  */
+const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
+
 async function step(pod: CasePod, spec: ConfigMapSpec, expects: Expect[]): Promise<Map<string, LogLine>> {
   const envoy = envoyOf(pod);
   const before = verdictCounts(pod, expects.map((e) => e.file));
@@ -491,8 +493,22 @@ test('08-sds-named-files: a certificate/key pair that does not match is refused 
       { file: 'key.pem', outcome: 'accepted', envoy: ROTATION },
     ]);
     await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'tls-cn'), 'cert-B', 'cert B');
-    await step(pod, spec('cert-c.pem', 'key-b.pem'), [{ file: 'cert.pem', outcome: 'rejected', envoy: ROTATION }]);
+    const refused = await step(pod, spec('cert-c.pem', 'key-b.pem'), [{ file: 'cert.pem', outcome: 'rejected', envoy: ROTATION }]);
     assert.equal(await readFile(join(pod.target, 'cert.pem'), 'utf8'), await pod.fixture('cert-b.pem'));
+    // A certificate carries no version_info: its lines and `status` name it by its content's sha256, alike.
+    const refusedVersion = `sha256:${sha256Hex(await pod.fixture('cert-c.pem')).slice(0, 12)}`;
+    assert.match(String(refused.get('cert.pem')?.msg), new RegExp(`^Envoy rejected cert\\.pem version ${refusedVersion}: `));
+    const whileRefused = await runCli(['status', '--to', pod.target]);
+    assert.equal(whileRefused.code, 1, whileRefused.stdout);
+    assert.match(whileRefused.stdout, new RegExp(`^cert\\.pem +${refusedVersion} \\(refused, held back\\) .* rejected ${refusedVersion} at `, 'm'), whileRefused.stdout);
+    // The ConfigMap goes back to the pair Envoy serves: nothing to publish, and `status` says the refusal was of an earlier version.
+    const seen = pod.watcher.logs.length;
+    await pod.apply(spec('cert-b.pem', 'key-b.pem'));
+    await waitFor(() => pod.watcher.logs.slice(seen).some((l) => l.file === 'cert.pem' && String(l.msg).includes('no longer held back')), 'the watcher saw the ConfigMap back to the published cert.pem');
+    const back = await runCli(['status', '--to', pod.target]);
+    assert.equal(back.code, 0, back.stdout);
+    assert.match(back.stdout, new RegExp(`^cert\\.pem .* earlier version: rejected ${refusedVersion} at `, 'm'), back.stdout);
+    assert.doesNotMatch(back.stdout, /WHY ENVOY REFUSED/, back.stdout);
     await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0, 'tls-cn')]);
   } finally {
     await pod.stop();

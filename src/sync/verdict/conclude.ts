@@ -13,7 +13,7 @@ import { ignoredAmong as ignoredAmongOf, ignoredUnknownFields } from './unknown-
 import type { OwnReload, Reported } from './unknown-fields.js';
 import type { Judgement } from './judge.js';
 import type { IgnoredWhen } from './messages.js';
-import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, runsLastAccepted, unknownMessage } from './messages.js';
+import { acceptedMessage, contentVersion, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, runsLastAccepted, unknownMessage } from './messages.js';
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
@@ -101,6 +101,8 @@ export class Conclusions {
   async conclude(pending: Pending, decided: Decided): Promise<void> {
     const { outcome, judgement, counters: envoy, own, now } = decided;
     const { file, version } = pending;
+    // What the lines and `status` call this content: a certificate or key carries no version_info.
+    const shown = version ?? contentVersion(pending.sha256);
     const { logger, state, holds } = this.ctx;
     const { targetDir } = this.ctx.options;
     const entry = (state.files[file] ??= {});
@@ -144,7 +146,7 @@ export class Conclusions {
       // Several files loaded at start, or with this one in its change: Envoy's one counter does not
       // say which one holds the fields, so they are the change's (or the start's), never its own.
       ignoredAmong = ignoredAmongOf({ file, ignored: ignoredFields, atStart, sinceStart: fields.sinceStart, startFiles: this.atStart, restartFiles: this.atRestart, inFlight: pending.inFlight });
-      message = acceptedMessage(file, version, latencyMs, ignoredFields, this.validateHint(file), ignoredAmong === undefined ? undefined : { ...ignoredAmong, validate: this.validateHint() });
+      message = acceptedMessage(file, shown, latencyMs, ignoredFields, this.validateHint(file), ignoredAmong === undefined ? undefined : { ...ignoredAmong, validate: this.validateHint() });
       const warned = ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong.files], ignoredWhen: ignoredAmong.when }) } : {};
       logger[ignoredFields > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...warned }, message);
       // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
@@ -186,21 +188,22 @@ export class Conclusions {
         })) !== undefined;
         holds.hold(file, pending.sha256, false, pending.names, pending.configMap);
         if (rolledBack) await this.ownReload(envoy);
-        message = rejectedMessage({ file, version, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), ...(notRunning === undefined ? {} : { notRunning }) });
+        message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), ...(notRunning === undefined ? {} : { notRunning }) });
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
-        message = firstRefusedMessage(file, version, why, await applied(), this.validateHint(file));
+        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file));
         logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       }
     } else {
-      message = unknownMessage(file, version, decided.reason);
+      message = unknownMessage(file, shown, decided.reason);
       logger.warn({ ...logFields, rolledBack }, message);
     }
     const forms = verdictForms(
       { file, version, sha256: pending.sha256, previousVersion, at },
       { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file)), ...(ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong.files], ignoredWhen: ignoredAmong.when }) } : {}) },
     );
-    entry.verdict = forms.kept;
+    // The state names the content judged, so that `status` tells a verdict on an earlier certificate from one on the ConfigMap's.
+    entry.verdict = { ...forms.kept, version: shown };
     tell(this.ctx.listeners, forms.verdict, (err) => { logger.error({ err }, 'verdict listener failed'); });
     this.ctx.stateFile.save();
   }

@@ -11,7 +11,7 @@ import { publishable, sha256, versionOf } from '../envoy/version-stamp.js';
 import { readState, stateDir, STATE_FILE } from './state.js';
 import type { VerdictState } from './state.js';
 import { validateConfigFile } from '../envoy/gate.js';
-import { REFUSED_FIRST_SHORT, ignoredText, validateSentence } from './messages.js';
+import { REFUSED_FIRST_SHORT, contentVersion, ignoredText, validateSentence } from './messages.js';
 
 export interface FileStatus {
   file: string;
@@ -125,9 +125,9 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
     const content = source.get(file);
     const wouldPublish = fromApi !== undefined ? fromApi.files[file] : content === undefined ? undefined : publishable(file, content);
     // The ConfigMap's version as it would be stamped; `sha256:<12>` for a file that carries none.
-    const configMap = wouldPublish === undefined ? undefined : (wouldPublish.version ?? `sha256:${wouldPublish.sha256.slice(0, 12)}`);
+    const configMap = wouldPublish === undefined ? undefined : (wouldPublish.version ?? contentVersion(wouldPublish.sha256));
     const publishedContent = await readFile(join(targetDir, file)).catch(() => undefined);
-    const published = publishedContent === undefined ? undefined : (versionOf(file, publishedContent) ?? `sha256:${sha256(publishedContent).slice(0, 12)}`);
+    const published = publishedContent === undefined ? undefined : (versionOf(file, publishedContent) ?? contentVersion(sha256(publishedContent)));
     const held = wouldPublish !== undefined && recorded?.refused?.sha256 === wouldPublish.sha256;
     // The gate's word on content that is not published: the watcher logged it, status says it too.
     const unpublished = configMap !== published && !held;
