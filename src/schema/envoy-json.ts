@@ -96,7 +96,8 @@ for (const c of 'yYnNtTfFoO') START[c.charCodeAt(0)] = BOOL_START;
 function convert(text: string): boolean | number | string {
   if (text === lastText) return lastValue;
   const start = START[text.charCodeAt(0)]; // undefined past ASCII and for ''
-  const value = start === INTEGER_START ? (yamlCppInteger(text) ?? text) : start === BOOL_START ? (BOOLEANS.get(text) ?? text) : text;
+  // A bool word has at most 5 letters: a longer key or value (`timeout`, `name_x`) skips the lookup.
+  const value = start === INTEGER_START ? (yamlCppInteger(text) ?? text) : start === BOOL_START && text.length <= 5 ? (BOOLEANS.get(text) ?? text) : text;
   lastText = text;
   lastValue = value;
   return value;
@@ -120,11 +121,23 @@ function converted(data: string): boolean | number | string | Converted {
   return new Converted(data, value);
 }
 
+/**
+ * Whether a plain scalar is null or converts: js-yaml asks this of every plain scalar, keys
+ * included (about 40 per cluster of a CDS file). Most start with a character no integer, bool word
+ * or null word starts with (`lb_policy`, `STRICT_DNS`): those are only null when empty or `~`,
+ * answered without the null words and convert().
+ */
+function resolvePlain(data: unknown): boolean {
+  if (typeof data !== 'string') return data === null;
+  if (START[data.charCodeAt(0)] === 0) return data === '~'; // '' has no first character: START[NaN], undefined
+  return isNull(data) || convert(data) !== data;
+}
+
 // One implicit type for every plain scalar (js-yaml asks each implicit type in turn): null, else
 // the value yaml-cpp converts it to; a scalar that neither stays the string js-yaml read.
 const plainScalar = new Type('tag:envoy-xds-injector.io,2026:plain', {
   kind: 'scalar',
-  resolve: (data: unknown) => isNull(data) || (typeof data === 'string' && convert(data) !== data),
+  resolve: resolvePlain,
   construct: (data: string | null) => (isNull(data) ? null : converted(data ?? '')),
 });
 

@@ -27,6 +27,18 @@ test('envoyJson: quoted scalars stay strings, plain ones convert, keys keep thei
   assert.throws(() => envoyJson('a: 1\n', 'x.json'), SyntaxError);
 });
 
+test('envoyJson: plain scalars by their first character and length: null words, bool words of up to 5 letters, longer words and others stay text', () => {
+  const table: [string, unknown][] = [
+    ['~', null], ['null', null], ['Null', null], ['NULL', null], ['nULL', 'nULL'], ['FALSE', false], ['False', false], ['fAlse', 'fAlse'], ['falsey', 'falsey'],
+    ['off', false], ['offset', 'offset'], ['timeout', 'timeout'], ['y', true], ['yaml', 'yaml'], ['STRICT_DNS', 'STRICT_DNS'], ['éte', 'éte'], ['_on', '_on'], ['~x', '~x'],
+  ];
+  for (const [plain, value] of table) {
+    assert.deepEqual(envoyJson(`a: ${plain}\n`, 'x.yaml'), { a: value }, plain);
+    if (value !== null) assert.deepEqual(envoyJson(`${plain}: k\n`, 'x.yaml'), { [plain]: 'k' }, `${plain} as a key`);
+  }
+  assert.deepEqual(envoyJson('a:\nb: ""\n', 'x.yaml'), { a: null, b: '' });
+});
+
 test('envoyJson: text with nothing to unwrap reads the same (numbers and bools bare, as keys too); a collection used as a key is refused however it is written', () => {
   assert.deepEqual(envoyJson('a: 8080\nb: true\n8080: x\nc: -0\nd: [1, on, "2"]\ne: {f: 0755}\n', 'x.yaml'), { a: 8080, b: true, '8080': 'x', c: 0, d: [1, true, '2'], e: { f: 493 } });
   assert.deepEqual(envoyJson('a: &x {b: 1}\nc: *x\n', 'x.yaml'), { a: { b: 1 }, c: { b: 1 } });
