@@ -32,11 +32,13 @@
 // Knobs: BENCH_N=100,500 (default 100,500,1000; one value = quick mode), BENCH_MIB_N (1 MiB phases'
 // N, default 200, capped at the largest N), BENCH_SIZES=1KiB,1MiB, BENCH_EDITS, BENCH_SAMPLE,
 // BENCH_REST_S (the at-rest window, default 60: two --api-check periods), BENCH_STORM_GRACE_MS (the
-// storm's SIGTERM grace before SIGKILL, default 10000; 0: killed at once), BENCH_VARIANTS (default
-// floor,floor-h2,ours; also ours-http1, ours-kept, ours-rewatch, floor-load: bench/fanout-fleet.ts says what each is;
+// storm's SIGTERM grace before SIGKILL, default 10000; 0: killed at once), BENCH_STORM=0 (no storm),
+// BENCH_PPROF_DIR (the apiserver's heap profile and goroutines per phase, saved there), BENCH_VARIANTS
+// (default floor,floor-h2,ours; also floor-h2-go, floor-h2-reflector, ours-http1, ours-kept,
+// ours-rewatch, floor-load: bench/fanout-fleet.ts says what each is;
 // the real sample runs only in `ours`, so compare the variants with BENCH_SAMPLE=0; 1 MiB phases run
 // only floor and ours).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -66,7 +68,13 @@ const SETTLE_MS = 8_000;
 const REST_MS = Number(process.env.BENCH_REST_S ?? 60) * 1000;
 // The storm's stop: SIGTERM with this grace before SIGKILL (0: killed at once, every connection reset).
 const STORM_GRACE_MS = Number(process.env.BENCH_STORM_GRACE_MS ?? 10_000);
-const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'floor-h2', 'ours-http1', 'ours-refused', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
+// BENCH_STORM=0: no restart storm (the rest and the edits only).
+const STORM = process.env.BENCH_STORM !== '0';
+// BENCH_PPROF_DIR: the apiserver runs with --profiling, and each phase saves its heap profile (after a
+// GC, at the end of the rest window) and its goroutines there, as text (go tool pprof reads both):
+// `go tool pprof -top -sample_index=inuse_space -diff_base DIR/floor-h2-1KiB-1000.heap DIR/ours-1KiB-1000.heap`.
+const PPROF_DIR = process.env.BENCH_PPROF_DIR;
+const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'floor-h2', 'floor-h2-go', 'floor-h2-reflector', 'ours-http1', 'ours-refused', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'floor,floor-h2,ours').split(',').map((v) => {
   if (!MODES.includes(v as FleetMode)) throw new Error(`BENCH_VARIANTS: ${v} is not one of ${MODES.join(', ')}`);
   return v as FleetMode;
@@ -129,7 +137,7 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'envoy-xds-fanout-'));
   const auditLog = join(work, 'audit.log');
   await writeFile(join(work, 'audit-policy.json'), auditPolicy(NAMESPACE));
-  const cluster = await startCluster({ extraApiServerArgs: [`--audit-policy-file=${join(work, 'audit-policy.json')}`, `--audit-log-path=${auditLog}`] });
+  const cluster = await startCluster({ extraApiServerArgs: [`--audit-policy-file=${join(work, 'audit-policy.json')}`, `--audit-log-path=${auditLog}`, ...(PPROF_DIR === undefined ? [] : ['--profiling=true'])] });
   const results: PhaseResult[] = [];
   try {
     await ensureNamespace(cluster, NAMESPACE, SA);
@@ -180,6 +188,7 @@ async function main(): Promise<void> {
         const conn1 = establishedTo(port);
         const f1 = await fleet.status();
         const m1 = await scrape(cluster);
+        if (PPROF_DIR !== undefined) await saveProfiles(cluster, PPROF_DIR, `${kind}-${size}-${String(n)}`);
         const restRate = (s1.cpuMs - s0.cpuMs) / ((s1.at - s0.at) / 1000);
         const heap = (m: Metrics): number => m.sum('go_memstats_heap_inuse_bytes');
         const result: PhaseResult = {
@@ -253,7 +262,7 @@ async function main(): Promise<void> {
           result.podRequestsPerEdit = [...byKind].map(([k, v]) => `${k} ${(v / (sample * EDITS)).toFixed(2)}`).join(', ');
         }
         if (kind.startsWith('ours')) {
-          if (size === '1KiB') result.storm = await storm(cluster, fleet, pods, n, sample, auditLog, configMapWatches(m0), setContent, jtis);
+          if (size === '1KiB' && STORM) result.storm = await storm(cluster, fleet, pods, n, sample, auditLog, configMapWatches(m0), setContent, jtis);
         }
         return result;
       } finally {
@@ -317,6 +326,15 @@ async function waitWatches(cluster: Cluster, target: number, timeoutMs: number):
     if (Date.now() - t0 > timeoutMs) throw new Error(`only ${String(open)} of ${String(target)} ConfigMap watches open after ${String(timeoutMs / 1000)} s`);
     await sleep(500);
   }
+}
+
+/** The apiserver's heap profile (after a GC: what is live) and its goroutines, as text, into `dir`/`name`.{heap,goroutines}. */
+async function saveProfiles(cluster: Cluster, dir: string, name: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const heap = await cluster.apiGet('/debug/pprof/heap?gc=1&debug=1');
+  const goroutines = await cluster.apiGet('/debug/pprof/goroutine?debug=1');
+  await writeFile(join(dir, `${name}.heap`), heap.body);
+  await writeFile(join(dir, `${name}.goroutines`), goroutines.body);
 }
 
 /** Epoch ms at which each watcher held `rv`: the child's receipts, then the real watchers' publish times. */
@@ -451,6 +469,8 @@ function printPhase(r: PhaseResult): void {
     floor: 'floor (bare list+watch)',
     'floor-load': 'floor-load (bare list+watch, and as many metadata reads at rest as ours on one kept-alive connection)',
     'floor-h2': 'floor-h2 (bare list+watch as client-go sends it: HTTP/2, a PING after 30 s of silence)',
+    'floor-h2-go': 'floor-h2-go (floor-h2 with the SETTINGS and connection window of client-go\'s transport)',
+    'floor-h2-reflector': 'floor-h2-reflector (floor-h2 with the reflector\'s watch parameters: allowWatchBookmarks, timeoutSeconds)',
     'ours-refused': `ours-refused  (${String(r.n)} ConfigMapWatch over HTTP/2, the store read every 30-45 s as while Envoy holds a refusal)`,
     'ours-http1': `ours-http1  (${String(r.n)} ConfigMapWatch over HTTP/1.1, as released before: each period's check and store read on one connection of their own)`,
   }[r.kind];
