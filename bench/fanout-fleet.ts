@@ -32,6 +32,8 @@
 //                 (golang.org/x/net/http2: 4 MiB stream window, 1 GiB connection window, 1 MiB frames).
 //   mode `floor-h2-lean`: floor-h2 with no HPACK dynamic table either way (SETTINGS_HEADER_TABLE_SIZE
 //                 0, nothing indexed), as ours asks.
+//   mode `floor-h2-start`: floor-h2 starting as ours does: GET /readyz before the list, and one GET of
+//                 the last-accepted store within 2 s.
 //   mode `floor-h2-reflector`: floor-h2 with the watch parameters client-go's reflector sends
 //                 (allowWatchBookmarks=true, timeoutSeconds 300-600).
 //   mode `floor-load`: the floor, plus one client per process sending as many metadata lists from
@@ -62,7 +64,7 @@ import type { OwnVerdicts } from '../src/sync/last-accepted/changes.js';
 const NO_VERDICTS: ReadonlyMap<string, OwnVerdicts> = new Map();
 
 interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[] }
-type Mode = 'ours' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'ours-http1' | 'ours-refused';
+type Mode = 'ours' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'ours-http1' | 'ours-refused';
 
 const mode = process.argv[2] as Mode;
 const config = JSON.parse(readFileSync(process.argv[3] ?? '', 'utf8')) as FleetConfig;
@@ -281,7 +283,12 @@ function floorH2(kubeconfig: string): Member {
       if (event.type === 'ADDED' || event.type === 'MODIFIED') receive(member, rv);
     }, (status) => { if (!stopped && session !== undefined && !session.closed) setTimeout(status === 200 ? watch : list, status === 200 ? 0 : 1000); });
   };
-  list();
+  if (mode === 'floor-h2-start') {
+    // As ours starts: GET /readyz before the list, and the store's first read (a GET) within 2 s, on the same connection.
+    get('/readyz', 'application/json', undefined, () => { list(); });
+    const storePath = `${ns}/${encodeURIComponent(lastAcceptedConfigMapName(config.name))}`;
+    setTimeout(() => { if (!stopped) get(storePath, 'application/json', undefined, () => undefined); }, Math.random() * 2000);
+  } else list();
   return member;
 }
 

@@ -34,7 +34,7 @@
 // BENCH_REST_S (the at-rest window, default 60: two --api-check periods), BENCH_STORM_GRACE_MS (the
 // storm's SIGTERM grace before SIGKILL, default 10000; 0: killed at once), BENCH_STORM=0 (no storm),
 // BENCH_PPROF_DIR (the apiserver's heap profile and goroutines per phase, saved there), BENCH_VARIANTS
-// (default floor,floor-h2,ours; also floor-h2-go, floor-h2-lean, floor-h2-reflector, ours-http1, ours-kept,
+// (default floor,floor-h2,ours; also floor-h2-go, floor-h2-lean, floor-h2-reflector, floor-h2-start, ours-http1, ours-kept,
 // ours-rewatch, floor-load: bench/fanout-fleet.ts says what each is;
 // the real sample runs only in `ours`, so compare the variants with BENCH_SAMPLE=0; 1 MiB phases run
 // only floor, the floor-h2 ones and ours).
@@ -74,7 +74,7 @@ const STORM = process.env.BENCH_STORM !== '0';
 // GC, at the end of the rest window) and its goroutines there, as text (go tool pprof reads both):
 // `go tool pprof -top -sample_index=inuse_space -diff_base DIR/floor-h2-1KiB-1000.heap DIR/ours-1KiB-1000.heap`.
 const PPROF_DIR = process.env.BENCH_PPROF_DIR;
-const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'floor-h2', 'floor-h2-go', 'floor-h2-lean', 'floor-h2-reflector', 'ours-http1', 'ours-refused', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
+const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'floor-h2', 'floor-h2-go', 'floor-h2-lean', 'floor-h2-reflector', 'floor-h2-start', 'ours-http1', 'ours-refused', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'floor,floor-h2,ours').split(',').map((v) => {
   if (!MODES.includes(v as FleetMode)) throw new Error(`BENCH_VARIANTS: ${v} is not one of ${MODES.join(', ')}`);
   return v as FleetMode;
@@ -483,6 +483,7 @@ function printPhase(r: PhaseResult): void {
     'floor-h2': 'floor-h2 (bare list+watch as client-go sends it: HTTP/2, a PING after 30 s of silence)',
     'floor-h2-go': 'floor-h2-go (floor-h2 with the SETTINGS and connection window of client-go\'s transport)',
     'floor-h2-lean': 'floor-h2-lean (floor-h2 with no HPACK dynamic table either way, as ours)',
+    'floor-h2-start': 'floor-h2-start (floor-h2 starting as ours: /readyz before the list, one store GET)',
     'floor-h2-reflector': 'floor-h2-reflector (floor-h2 with the reflector\'s watch parameters: allowWatchBookmarks, timeoutSeconds)',
     'ours-refused': `ours-refused  (${String(r.n)} ConfigMapWatch over HTTP/2, the store read every 30-45 s as while Envoy holds a refusal)`,
     'ours-http1': `ours-http1  (${String(r.n)} ConfigMapWatch over HTTP/1.1, as released before: each period's check and store read on one connection of their own)`,
