@@ -50,7 +50,8 @@ function abortError(): Error {
 class WatchAnswer {
   private status = 0;
   private retryAfter: string | string[] | undefined;
-  private pending = '';
+  /** The body's text after the last newline, as received (joined once its line ends: a 1 MiB event comes in 64 or more chunks). */
+  private partial: string[] = [];
 
   constructor(private readonly onEvent: OnEvent, private readonly onOpen: () => void) {}
 
@@ -66,11 +67,17 @@ class WatchAnswer {
 
   /** A chunk of the body: its whole lines are events; returns the error when a line is not JSON (the watch must end). */
   data(chunk: string): unknown {
-    this.pending += chunk;
-    if (this.status !== 200) return undefined;
-    for (let nl = this.pending.indexOf('\n'); nl !== -1; nl = this.pending.indexOf('\n')) {
-      const line = this.pending.slice(0, nl);
-      this.pending = this.pending.slice(nl + 1);
+    if (this.status !== 200) {
+      this.partial.push(chunk);
+      return undefined;
+    }
+    // Only the new chunk is searched for the line's end: the body so far holds none.
+    let start = 0;
+    for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', start)) {
+      this.partial.push(chunk.slice(start, nl));
+      const line = this.partial.join('');
+      this.partial = [];
+      start = nl + 1;
       if (line.trim() === '') continue;
       let event: { type: string; object: unknown };
       try {
@@ -80,15 +87,17 @@ class WatchAnswer {
       }
       this.onEvent(event.type, event.object);
     }
+    if (start < chunk.length) this.partial.push(chunk.slice(start));
     return undefined;
   }
 
   /** The body ended: undefined for an open watch (a clean end), else the refusal as an Error. */
   end(): unknown {
     if (this.status === 200) return undefined;
-    let message = this.pending.slice(0, 300);
+    const text = this.partial.join('');
+    let message = text.slice(0, 300);
     try {
-      message = (JSON.parse(this.pending) as { message?: string }).message ?? message;
+      message = (JSON.parse(text) as { message?: string }).message ?? message;
     } catch {
       // not a Status: the text says it
     }
