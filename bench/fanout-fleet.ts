@@ -28,6 +28,14 @@
 //                 `GET ...?fieldSelector=...&resourceVersion=RV&watch=1`, each line JSON.parse'd.
 //   mode `floor-h2`: the floor as client-go sends it: over HTTP/2 (node:http2, a connection per
 //                 watcher), a PING every 30 s (client-go's ReadIdleTimeout on a quiet connection).
+//   mode `floor-h2-go`: floor-h2 with the SETTINGS and connection window client-go's transport sends
+//                 (golang.org/x/net/http2: 4 MiB stream window, 1 GiB connection window, 1 MiB frames).
+//   mode `floor-h2-lean`: floor-h2 with no HPACK dynamic table either way (SETTINGS_HEADER_TABLE_SIZE
+//                 0, nothing indexed), as ours asks.
+//   mode `floor-h2-start`: floor-h2 starting as ours does: GET /readyz before the list, and one GET of
+//                 the last-accepted store within 2 s.
+//   mode `floor-h2-reflector`: floor-h2 with the watch parameters client-go's reflector sends
+//                 (allowWatchBookmarks=true, timeoutSeconds 300-600).
 //   mode `floor-load`: the floor, plus one client per process sending as many metadata lists from
 //                 the watch cache (on one kept-alive connection) as its share of ours sends checks and
 //                 store reads: what the apiserver's memory does when it allocates at rest for
@@ -47,6 +55,7 @@ import { pino } from 'pino';
 import { ConfigMapWatch, type ConfigMapObject } from '../src/sync/kube/configmap-watch.js';
 import { METADATA_ONLY, METADATA_ONLY_LIST, sessionOf, type KubeConnection, type KubeSession } from '../src/sync/kube/connection.js';
 import { kubeconfigConnection } from '../src/sync/kube/kubeconfig.js';
+import { CONNECTION_WINDOW } from '../src/sync/kube/h2-client.js';
 import { lastAcceptedConfigMapName } from '../src/inject/last-accepted.js';
 import { readChangedStore, type CompleteStore } from '../src/sync/last-accepted/store-check.js';
 import { StoreCheckTimer } from '../src/sync/last-accepted/store-check-timer.js';
@@ -55,7 +64,7 @@ import type { OwnVerdicts } from '../src/sync/last-accepted/changes.js';
 const NO_VERDICTS: ReadonlyMap<string, OwnVerdicts> = new Map();
 
 interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[] }
-type Mode = 'ours' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'ours-http1' | 'ours-refused';
+type Mode = 'ours' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'ours-http1' | 'ours-refused';
 
 const mode = process.argv[2] as Mode;
 const config = JSON.parse(readFileSync(process.argv[3] ?? '', 'utf8')) as FleetConfig;
@@ -203,6 +212,9 @@ function floor(kubeconfig: string): Member {
 }
 
 
+/** What client-go's transport asks for (golang.org/x/net/http2 transport.go: 4 MiB stream window, 1 MiB frames, 10 MiB header lists); CONNECTION_WINDOW too. */
+const CLIENT_GO_SETTINGS = { enablePush: false, initialWindowSize: 4 << 20, maxFrameSize: 1 << 20, maxHeaderListSize: 10 << 20 } as const;
+
 /** `floor-h2`: the floor as client-go sends it, over HTTP/2 (one connection per watcher) with a PING every 30 s. */
 function floorH2(kubeconfig: string): Member {
   const doc = JSON.parse(readFileSync(kubeconfig, 'utf8')) as { clusters: { cluster: Record<string, string> }[]; users: { user: { token: string } }[] };
@@ -220,7 +232,12 @@ function floorH2(kubeconfig: string): Member {
   };
   const connectSession = (): ClientHttp2Session => {
     if (session !== undefined && !session.destroyed && !session.closed) return session;
-    session = h2connect(config.server, { ca });
+    const go = mode === 'floor-h2-go';
+    // floor-h2-lean: no HPACK dynamic table either way (as ours: src/sync/kube/h2-client.ts HTTP2_SETTINGS).
+    const lean = mode === 'floor-h2-lean' ? { settings: { headerTableSize: 0 }, maxDeflateDynamicTableSize: 0 } : {};
+    const opened = h2connect(config.server, { ca, ...(go ? { settings: CLIENT_GO_SETTINGS } : {}), ...lean });
+    if (go) opened.once('connect', () => { if (!opened.destroyed) opened.setLocalWindowSize(CONNECTION_WINDOW); });
+    session = opened;
     session.on('error', () => undefined);
     session.on('close', () => { if (!stopped) { member.available = false; setTimeout(list, 1000); } });
     clearInterval(pinger);
@@ -259,13 +276,19 @@ function floorH2(kubeconfig: string): Member {
   const watch = (): void => {
     if (stopped) return;
     member.stats.watches++;
-    get(`${ns}${sel(config.name)}&resourceVersion=${rv ?? ''}&watch=1`, 'application/json', (line) => {
+    const reflector = mode === 'floor-h2-reflector' ? `&allowWatchBookmarks=true&timeoutSeconds=${String(300 + Math.floor(Math.random() * 300))}` : '';
+    get(`${ns}${sel(config.name)}&resourceVersion=${rv ?? ''}&watch=1${reflector}`, 'application/json', (line) => {
       const event = JSON.parse(line) as { type: string; object: ConfigMapObject };
       rv = event.object.metadata.resourceVersion;
       if (event.type === 'ADDED' || event.type === 'MODIFIED') receive(member, rv);
     }, (status) => { if (!stopped && session !== undefined && !session.closed) setTimeout(status === 200 ? watch : list, status === 200 ? 0 : 1000); });
   };
-  list();
+  if (mode === 'floor-h2-start') {
+    // As ours starts: GET /readyz before the list, and the store's first read (a GET) within 2 s, on the same connection.
+    get('/readyz', 'application/json', undefined, () => { list(); });
+    const storePath = `${ns}/${encodeURIComponent(lastAcceptedConfigMapName(config.name))}`;
+    setTimeout(() => { if (!stopped) get(storePath, 'application/json', undefined, () => undefined); }, Math.random() * 2000);
+  } else list();
   return member;
 }
 

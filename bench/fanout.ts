@@ -32,11 +32,13 @@
 // Knobs: BENCH_N=100,500 (default 100,500,1000; one value = quick mode), BENCH_MIB_N (1 MiB phases'
 // N, default 200, capped at the largest N), BENCH_SIZES=1KiB,1MiB, BENCH_EDITS, BENCH_SAMPLE,
 // BENCH_REST_S (the at-rest window, default 60: two --api-check periods), BENCH_STORM_GRACE_MS (the
-// storm's SIGTERM grace before SIGKILL, default 10000; 0: killed at once), BENCH_VARIANTS (default
-// floor,floor-h2,ours; also ours-http1, ours-kept, ours-rewatch, floor-load: bench/fanout-fleet.ts says what each is;
+// storm's SIGTERM grace before SIGKILL, default 10000; 0: killed at once), BENCH_STORM=0 (no storm),
+// BENCH_PPROF_DIR (the apiserver's heap profile and goroutines per phase, saved there), BENCH_VARIANTS
+// (default floor,floor-h2,ours; also floor-h2-go, floor-h2-lean, floor-h2-reflector, floor-h2-start, ours-http1, ours-kept,
+// ours-rewatch, floor-load: bench/fanout-fleet.ts says what each is;
 // the real sample runs only in `ours`, so compare the variants with BENCH_SAMPLE=0; 1 MiB phases run
-// only floor and ours).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// only floor, the floor-h2 ones and ours).
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -66,7 +68,13 @@ const SETTLE_MS = 8_000;
 const REST_MS = Number(process.env.BENCH_REST_S ?? 60) * 1000;
 // The storm's stop: SIGTERM with this grace before SIGKILL (0: killed at once, every connection reset).
 const STORM_GRACE_MS = Number(process.env.BENCH_STORM_GRACE_MS ?? 10_000);
-const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'floor-h2', 'ours-http1', 'ours-refused', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
+// BENCH_STORM=0: no restart storm (the rest and the edits only).
+const STORM = process.env.BENCH_STORM !== '0';
+// BENCH_PPROF_DIR: the apiserver runs with --profiling, and each phase saves its heap profile (after a
+// GC, at the end of the rest window) and its goroutines there, as text (go tool pprof reads both):
+// `go tool pprof -top -sample_index=inuse_space -diff_base DIR/floor-h2-1KiB-1000.heap DIR/ours-1KiB-1000.heap`.
+const PPROF_DIR = process.env.BENCH_PPROF_DIR;
+const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'floor-h2', 'floor-h2-go', 'floor-h2-lean', 'floor-h2-reflector', 'floor-h2-start', 'ours-http1', 'ours-refused', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'floor,floor-h2,ours').split(',').map((v) => {
   if (!MODES.includes(v as FleetMode)) throw new Error(`BENCH_VARIANTS: ${v} is not one of ${MODES.join(', ')}`);
   return v as FleetMode;
@@ -96,6 +104,8 @@ interface PhaseResult {
   rssKiBPerWatcher: number; heapKiBPerWatcher: number; liveHeapKiBPerWatcher: number; restAllocKiBPerS: number; goroutinesPerWatcher: number; connectionsPerWatcher: number; restCpuMsPerS: number;
   cpuMsPerEdit: number; eventBytesPerEdit: number; wcharPerEdit: number; eventWritesPerEdit: number;
   p50: number; p99: number; max: number; allNp50: number; allNmax: number; sampleMax: number; missing: number;
+  /** Per watcher after a forced GC at the end of the rest window, minus the same before the watchers (BENCH_PPROF_DIR only), KiB: heap live, heap spans in use, goroutine stacks. */
+  afterGc?: { heapKiB: number; heapInuseKiB: number; stackKiB: number };
   /** ConfigMap lists and GETs the apiserver received at rest (audit log), per second: mean and the busiest second. */
   restReadsPerS?: { mean: number; max: number };
   /** The fleet processes' longest event-loop delay during the edits, ms (how late the bench itself took receipts). */
@@ -129,7 +139,7 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'envoy-xds-fanout-'));
   const auditLog = join(work, 'audit.log');
   await writeFile(join(work, 'audit-policy.json'), auditPolicy(NAMESPACE));
-  const cluster = await startCluster({ extraApiServerArgs: [`--audit-policy-file=${join(work, 'audit-policy.json')}`, `--audit-log-path=${auditLog}`] });
+  const cluster = await startCluster({ extraApiServerArgs: [`--audit-policy-file=${join(work, 'audit-policy.json')}`, `--audit-log-path=${auditLog}`, ...(PPROF_DIR === undefined ? [] : ['--profiling=true'])] });
   const results: PhaseResult[] = [];
   try {
     await ensureNamespace(cluster, NAMESPACE, SA);
@@ -156,6 +166,7 @@ async function main(): Promise<void> {
       const b0 = procSample(pid);
       await sleep(10_000);
       const b1 = procSample(pid);
+      const g0 = PPROF_DIR === undefined ? undefined : await saveProfiles(cluster, PPROF_DIR, `${kind}-${size}-${String(n)}-base`);
       const port = Number(new URL(cluster.server).port);
       const conn0 = establishedTo(port);
       const m0 = await scrape(cluster);
@@ -180,6 +191,7 @@ async function main(): Promise<void> {
         const conn1 = establishedTo(port);
         const f1 = await fleet.status();
         const m1 = await scrape(cluster);
+        const g1 = PPROF_DIR === undefined ? undefined : await saveProfiles(cluster, PPROF_DIR, `${kind}-${size}-${String(n)}`);
         const restRate = (s1.cpuMs - s0.cpuMs) / ((s1.at - s0.at) / 1000);
         const heap = (m: Metrics): number => m.sum('go_memstats_heap_inuse_bytes');
         const result: PhaseResult = {
@@ -193,6 +205,7 @@ async function main(): Promise<void> {
           goroutinesPerWatcher: r1((m1.sum('go_goroutines') - m0.sum('go_goroutines')) / n),
           connectionsPerWatcher: r1((conn1 - conn0) / n),
           restCpuMsPerS: r1(restRate - baseRate),
+          ...(g0 === undefined || g1 === undefined ? {} : { afterGc: { heapKiB: r1((g1.heapAlloc - g0.heapAlloc) / 1024 / n), heapInuseKiB: r1((g1.heapInuse - g0.heapInuse) / 1024 / n), stackKiB: r1((g1.stackInuse - g0.stackInuse) / 1024 / n) } }),
           ...(kind.startsWith('ours') ? { restRequestsPerMin: restRequests(f0, f1, n - sample, (s1.at - s0.at) / 60_000), restConnectionsPerMin: Math.round(((f1.connections ?? 0) - (f0.connections ?? 0)) / Math.max(1, n - sample) / ((s1.at - s0.at) / 60_000) * 100) / 100 } : {}),
           restReadsPerS: readsPerSecond(auditEvents(auditLog, s0.at), s0.at, s1.at),
           cpuMsPerEdit: 0, eventBytesPerEdit: 0, wcharPerEdit: 0, eventWritesPerEdit: 0,
@@ -253,7 +266,7 @@ async function main(): Promise<void> {
           result.podRequestsPerEdit = [...byKind].map(([k, v]) => `${k} ${(v / (sample * EDITS)).toFixed(2)}`).join(', ');
         }
         if (kind.startsWith('ours')) {
-          if (size === '1KiB') result.storm = await storm(cluster, fleet, pods, n, sample, auditLog, configMapWatches(m0), setContent, jtis);
+          if (size === '1KiB' && STORM) result.storm = await storm(cluster, fleet, pods, n, sample, auditLog, configMapWatches(m0), setContent, jtis);
         }
         return result;
       } finally {
@@ -268,7 +281,7 @@ async function main(): Promise<void> {
       list.forEach((n, i) => {
         // Alternate who goes first, so that drift on a shared machine does not favour one side.
         // The variants beside ours and the floor compare the checks at rest: 1 KiB only.
-        const kinds = size === '1MiB' ? VARIANTS.filter((k) => k === 'floor' || k === 'ours') : VARIANTS;
+        const kinds = size === '1MiB' ? VARIANTS.filter((k) => k === 'floor' || k === 'ours' || k.startsWith('floor-h2')) : VARIANTS;
         const order = i % 2 === 0 ? kinds : [...kinds].reverse();
         phases.push(...order.map((kind) => [kind, n, size] as const));
       });
@@ -317,6 +330,23 @@ async function waitWatches(cluster: Cluster, target: number, timeoutMs: number):
     if (Date.now() - t0 > timeoutMs) throw new Error(`only ${String(open)} of ${String(target)} ConfigMap watches open after ${String(timeoutMs / 1000)} s`);
     await sleep(500);
   }
+}
+
+/** What the apiserver's runtime says right after a forced GC (the heap profile's MemStats), bytes. */
+interface GcStats { heapAlloc: number; heapInuse: number; stackInuse: number }
+
+/**
+ * The apiserver's heap profile, taken after a forced GC (what is live), and its goroutines, as text,
+ * into `dir`/`name`.{heap,goroutines}; returns the profile's MemStats.
+ */
+async function saveProfiles(cluster: Cluster, dir: string, name: string): Promise<GcStats> {
+  await mkdir(dir, { recursive: true });
+  const heap = await cluster.apiGet('/debug/pprof/heap?gc=1&debug=1');
+  const goroutines = await cluster.apiGet('/debug/pprof/goroutine?debug=1');
+  await writeFile(join(dir, `${name}.heap`), heap.body);
+  await writeFile(join(dir, `${name}.goroutines`), goroutines.body);
+  const stat = (key: string): number => Number(new RegExp(`^# ${key} = (\\d+)`, 'm').exec(heap.body)?.[1] ?? NaN);
+  return { heapAlloc: stat('HeapAlloc'), heapInuse: stat('HeapInuse'), stackInuse: stat('Stack') };
 }
 
 /** Epoch ms at which each watcher held `rv`: the child's receipts, then the real watchers' publish times. */
@@ -451,12 +481,17 @@ function printPhase(r: PhaseResult): void {
     floor: 'floor (bare list+watch)',
     'floor-load': 'floor-load (bare list+watch, and as many metadata reads at rest as ours on one kept-alive connection)',
     'floor-h2': 'floor-h2 (bare list+watch as client-go sends it: HTTP/2, a PING after 30 s of silence)',
+    'floor-h2-go': 'floor-h2-go (floor-h2 with the SETTINGS and connection window of client-go\'s transport)',
+    'floor-h2-lean': 'floor-h2-lean (floor-h2 with no HPACK dynamic table either way, as ours)',
+    'floor-h2-start': 'floor-h2-start (floor-h2 starting as ours: /readyz before the list, one store GET)',
+    'floor-h2-reflector': 'floor-h2-reflector (floor-h2 with the reflector\'s watch parameters: allowWatchBookmarks, timeoutSeconds)',
     'ours-refused': `ours-refused  (${String(r.n)} ConfigMapWatch over HTTP/2, the store read every 30-45 s as while Envoy holds a refusal)`,
     'ours-http1': `ours-http1  (${String(r.n)} ConfigMapWatch over HTTP/1.1, as released before: each period's check and store read on one connection of their own)`,
   }[r.kind];
   console.log(`\n[${r.size} N=${String(r.n)}] ${who}, load ${r.load}`);
   console.log(`  rest: apiserver at the end: RSS ${String(r.rssMiB)} MiB, GC heap goal ${String(r.heapGoalMiB)} MiB, live after the last GC ${String(r.liveMiB)} MiB`);
   console.log(`  rest: apiserver RSS ${String(r.rssKiBPerWatcher)} KiB/watcher, Go heap in use ${String(r.heapKiBPerWatcher)} KiB/watcher, live after the last GC ${String(r.liveHeapKiBPerWatcher)} KiB/watcher, allocated at rest ${String(r.restAllocKiBPerS)} KiB/s, ${String(r.goroutinesPerWatcher)} goroutines/watcher, ${String(r.connectionsPerWatcher)} TCP connections/watcher, CPU +${String(r.restCpuMsPerS)} ms/s (all ${String(r.n)})`);
+  if (r.afterGc !== undefined) console.log(`  rest, after a forced GC (minus before the watchers): heap live ${String(r.afterGc.heapKiB)} KiB/watcher, heap in use ${String(r.afterGc.heapInuseKiB)} KiB/watcher, goroutine stacks ${String(r.afterGc.stackKiB)} KiB/watcher`);
   console.log(`  edit: apiserver CPU ${String(r.cpuMsPerEdit)} ms, written to sockets and files (wchar) ${(r.wcharPerEdit / 1024).toFixed(0)} KiB, watch events encoded (apiserver_watch_events_sizes) ${(r.eventBytesPerEdit / 1024).toFixed(0)} KiB, Event writes ${String(r.eventWritesPerEdit)}`);
   console.log(`  edit -> watcher: p50 ${String(r.p50)} ms, p99 ${String(r.p99)} ms, max ${String(r.max)} ms; all ${String(r.n)}: median ${String(r.allNp50)} ms, slowest ${String(r.allNmax)} ms; missing ${String(r.missing)}${r.kind === 'ours' && SAMPLE > 0 ? `; real watchers (published) max ${String(r.sampleMax)} ms` : ''}`);
   if (r.shapes !== undefined) {
@@ -498,6 +533,7 @@ function summary(results: PhaseResult[]): void {
     heapKiBPerWatcher: ours?.heapKiBPerWatcher, floorHeapKiBPerWatcher: floor?.heapKiBPerWatcher,
     liveHeapKiBPerWatcher: ours?.liveHeapKiBPerWatcher, floorLiveHeapKiBPerWatcher: floor?.liveHeapKiBPerWatcher,
     restCpuMsPerS: ours?.restCpuMsPerS, floorRestCpuMsPerS: floor?.restCpuMsPerS,
+    afterGc: ours?.afterGc, floorAfterGc: floor?.afterGc, floorH2AfterGc: floorH2?.afterGc,
     floorH2KiBPerWatcher: floorH2?.rssKiBPerWatcher, floorH2LiveHeapKiBPerWatcher: floorH2?.liveHeapKiBPerWatcher, floorH2RestCpuMsPerS: floorH2?.restCpuMsPerS, floorH2P99Ms: floorH2?.p99,
     editCpuMs: ours?.cpuMsPerEdit, floorEditCpuMs: floor?.cpuMsPerEdit,
     stormSettleS: ours?.storm?.settleS, stormAfterReadyS: ours?.storm === undefined ? undefined : r1(ours.storm.settleS - ours.storm.readyS),

@@ -1,12 +1,12 @@
 // List+watch of ONE ConfigMap through the Kubernetes API, as client-go's reflector does: list
 // (fieldSelector metadata.name=NAME, which RBAC `resourceNames` can authorize), watch from the list's
 // resourceVersion, resume every watch the server ends from the last resourceVersion seen (events,
-// BOOKMARKs); on 410 Gone list again. On a failure wait (retry-backoff.ts), then, as the reflector:
-// watch again from the last resourceVersion after a refused connection or a 429, list again after
-// anything else (watch-retry.ts). Before the first request after a start or a failure, ask /readyz
+// BOOKMARKs); on 410 Gone list again, after the backoff (retry-backoff.ts). On a failure wait, then,
+// as the reflector: watch again from the last resourceVersion after a refused connection or a 429,
+// list again after anything else (watch-retry.ts). Before the first request after a start or a failure, ask /readyz
 // (readiness.ts): a restarted apiserver answers 403 before its authorizer has synced. A silent
-// connection: over HTTP/2 its PINGs bound it (h2-client.ts, as client-go's); over HTTP/1.1 (client-node's
-// Watch) a periodic check (watch-health.ts), and each watch ends locally after its timeoutSeconds.
+// connection: over HTTP/2 its PINGs bound it (h2-client.ts, as client-go's); over HTTP/1.1 a periodic
+// check (watch-health.ts), and each watch ends locally after its timeoutSeconds.
 import { ApiHttpError as HttpError, apiHttpError as httpError, problemOfError as classify, watchError as wrapWatchError } from './api-problem.js';
 import { statusOf } from './connection.js';
 import { olderResourceVersion } from './resource-version.js';
@@ -19,7 +19,7 @@ import { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, MIN_WATCH_TIMEOUT_S, type C
 import { openWatch, type WatchStream } from './watch-stream.js';
 import { scheduleChecks } from './check-schedule.js';
 import { WatchCheck, type Interrupt } from './watch-check.js';
-import { brokenWatchResumes, watchResumes } from './watch-retry.js';
+import { afterWatchEnd, brokenWatchResumes, watchResumes, type WatchEnd } from './watch-retry.js';
 
 export type { ConfigMapEvent, ConfigMapObject } from './configmap-object.js';
 export { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, type CheckCompanion, type ConfigMapWatchOptions } from './configmap-watch-options.js';
@@ -110,11 +110,14 @@ export class ConfigMapWatch {
         stage = 'watch';
         const openedAt = this.now();
         const outcome = await this.watchOnce();
-        if (outcome === 'gone') {
-          this.stats.gone++;
-          logger.info({ resourceVersion: this.resourceVersion }, '410 Gone: resourceVersion too old, listing again');
+        const next = afterWatchEnd(outcome);
+        needList = next.list;
+        if (outcome === 'gone') this.stats.gone++;
+        if (next.backoff && !this.isStopped()) {
+          const delay = this.backoff.failure(this.now(), undefined, 'refused');
+          logger.info({ resourceVersion: this.resourceVersion, retryInMs: Math.round(delay) }, '410 Gone: resourceVersion too old, listing again after the backoff');
+          await this.pause(delay);
         }
-        needList = outcome !== 'closed';
         // A server that ends every watch at once must not turn this loop into polling.
         if (outcome === 'closed' && this.now() - openedAt < 1000 && !this.isStopped()) await this.pause(1000);
       } catch (err) {
@@ -212,7 +215,7 @@ export class ConfigMapWatch {
   }
 
   /** One watch connection; resolves 'closed' when it ended, 'gone' on 410, 'relist' when a check found it behind. */
-  private async watchOnce(): Promise<'closed' | 'gone' | 'relist'> {
+  private async watchOnce(): Promise<WatchEnd> {
     this.stats.watches++;
     this.interrupt = undefined;
     // Set from the watch's callbacks.

@@ -3,9 +3,9 @@
 // It deliberately does not load @kubernetes/client-node's KubeConfig: that module imports the whole
 // generated API (measured: +28 MiB RssAnon in a process that has a 32 MiB budget). Over HTTP/2
 // (h2-client.ts) the watch and every request are streams on one connection, as client-go has them;
-// with a server that speaks only HTTP/1.1 the watch is client-node's Watch (dist/watch.js, which only
-// needs node-fetch), other requests go over its keep-alive agent, a check period's on a connection
-// of their own (KubeSession; agents.ts).
+// with a server that speaks only HTTP/1.1 the watch and other requests go over its keep-alive agent
+// (watch-stream.ts, http1-request.ts), a check period's on a connection of their own (KubeSession;
+// agents.ts).
 import type { Agent as HttpAgent, IncomingHttpHeaders } from 'node:http';
 import type { ClientHttp2Stream } from 'node:http2';
 import { readFileSync } from 'node:fs';
@@ -102,7 +102,7 @@ export interface KubeConnection {
   pings?(): boolean;
   /** A GET streamed on the HTTP/2 connection (a watch), or undefined when the server speaks only HTTP/1.1. */
   stream?(path: string): { stream: ClientHttp2Stream; explain(err: Error): Error } | undefined;
-  /** What client-node's Watch needs of a KubeConfig (getCurrentCluster, applyToFetchOptions). */
+  /** The HTTP/1.1 watch's server, agent and headers (watch-stream.ts; the shape of client-node's KubeConfig methods of those names). */
   readonly watchConfig: {
     getCurrentCluster(): { server: string };
     applyToFetchOptions(opts: object): Promise<{ agent: HttpAgent | undefined; headers: Record<string, string> }>;

@@ -23,18 +23,27 @@ export interface H2ClientOptions {
 }
 
 /**
- * What the connection asks of the server, as client-go's transport does (golang.org/x/net/http2
+ * What the connection asks of the server. As client-go's transport (golang.org/x/net/http2
  * transport.go newClientConn, config.go setConfigDefaults): no server push, 4 MiB of flow-control
  * window per stream (transportDefaultStreamFlow) and 1 GiB more for the connection
- * (transportDefaultConnFlow, sent as a WINDOW_UPDATE on stream 0), frames up to 1 MiB
- * (defaultMaxReadFrameSize), header lists up to 10 MiB; the HPACK table stays at the default 4 KiB.
- * Node's defaults (64 KiB per stream and per connection) make a 1 MiB ConfigMap take 16 round trips of
- * WINDOW_UPDATEs. The bearer token is never indexed in the HPACK table: Node sends `authorization`
- * as never-indexed by itself (http2.sensitiveHeaders), where Go's encoder indexes it.
+ * (transportDefaultConnFlow, sent as a WINDOW_UPDATE on stream 0), header lists up to 10 MiB. Node's
+ * defaults (64 KiB per stream and per connection) make a 1 MiB ConfigMap take 16 round trips of
+ * WINDOW_UPDATEs. Unlike client-go, two things the apiserver would hold per connection for the
+ * connection's life are not asked for (golang.org/x/net/http2 v0.38.0, kube-apiserver v1.33):
+ * - frames stay at HTTP/2's 16 KiB (client-go offers 1 MiB, defaultMaxReadFrameSize): the server's
+ *   Framer keeps its write buffer at the largest frame it wrote (frame.go: wbuf, reused, never
+ *   shrunk), so after one 1 MiB list or event every connection held a 1 MiB buffer;
+ * - no HPACK dynamic table either way: SETTINGS_HEADER_TABLE_SIZE 0 keeps the server's encoder from
+ *   indexing the response headers (a fresh audit-id per answer), and this side indexes nothing
+ *   (maxDeflateDynamicTableSize 0), so the server's decoder table stays empty. Each table holds up to
+ *   4 KiB of entries (with the encoder's lookup maps); what they save is a few hundred bytes per request,
+ *   and the watcher sends a request every few minutes. The bearer token is never indexed anyway.
  */
-export const CLIENT_GO_SETTINGS = { enablePush: false, initialWindowSize: 4 << 20, maxFrameSize: 1 << 20, maxHeaderListSize: 10 << 20 } as const;
+export const HTTP2_SETTINGS = { enablePush: false, initialWindowSize: 4 << 20, maxHeaderListSize: 10 << 20, headerTableSize: 0 } as const;
 /** The connection's receive window: HTTP/2's initial 65,535 bytes plus client-go's WINDOW_UPDATE of 1 GiB. */
-export const CLIENT_GO_CONNECTION_WINDOW = 65_535 + (1 << 30);
+export const CONNECTION_WINDOW = 65_535 + (1 << 30);
+/** The HPACK table this side's encoder may use: none (see HTTP2_SETTINGS). */
+export const DEFLATE_TABLE_SIZE = 0;
 
 /** The server will not speak HTTP/2 (its TLS handshake chose no h2): use HTTP/1.1. */
 export class NoHttp2Error extends Error {
@@ -83,12 +92,12 @@ export class H2Client {
     const current = this.session;
     if (current !== undefined && !current.closed && !current.destroyed) return current;
     const { tls, pingAfterMs, pingTimeoutMs } = this.options;
-    const session = connect(this.options.server, { ...tls, settings: CLIENT_GO_SETTINGS });
+    const session = connect(this.options.server, { ...tls, settings: HTTP2_SETTINGS, maxDeflateDynamicTableSize: DEFLATE_TABLE_SIZE });
     this.session = session;
     this.stats.connections++;
     this.options.counts.opened++;
     session.once('connect', () => {
-      if (!session.destroyed) session.setLocalWindowSize(CLIENT_GO_CONNECTION_WINDOW);
+      if (!session.destroyed) session.setLocalWindowSize(CONNECTION_WINDOW);
       if (session.alpnProtocol === 'h2') this.spoken = true;
       if ('isSessionReused' in session.socket && (session.socket as { isSessionReused(): boolean }).isSessionReused()) this.options.counts.resumed++;
     });

@@ -8,7 +8,7 @@
 //   - a watch the apiserver answered and the transport then ended (EOF, a reset, a GOAWAY: the
 //     StreamWatcher closes its channel without an error event): watch again at once, unless it
 //     lasted under a second with no event (VeryShortWatchError: list);
-//   - 410 Gone / Expired, and every other failure (403, 401, 5xx, a timeout, an unreachable host, a
+//   - 410 Gone / Expired (after the backoff: afterWatchEnd), and every other failure (403, 401, 5xx, a timeout, an unreachable host, a
 //     connection that went silent): list again, after the backoff.
 // A resumed watch delivers only events after that resourceVersion, and the watcher drops any it
 // has delivered already (configmap-watch.ts: deliver), so what it publishes only moves forward.
@@ -28,6 +28,21 @@ export function connectionRefused(err: unknown): boolean {
  */
 export function watchResumes(status: number, err: unknown): boolean {
   return status === 429 || (status === 0 && connectionRefused(err));
+}
+
+/** How one watch ended (configmap-watch.ts): cleanly (timeoutSeconds, the server going away), 410 Gone, or found behind by the HTTP/1.1 check. */
+export type WatchEnd = 'closed' | 'gone' | 'relist';
+
+/**
+ * What comes after a watch ended `end`, as client-go's reflector does it (reflector.go): a clean end
+ * watches again at once from the last resourceVersion (watch() loops); a 410 Gone / Expired lists
+ * again, after the backoff: watch() returns, so ListAndWatch returns, and RunWithContext's
+ * delayHandler (the same backoff as after a failure) waits before the next ListAndWatch. So the
+ * watchers whose resourceVersion a compaction or a restarted apiserver expired at once do not all
+ * list at once. A watch the check found behind lists at once (client-go has no such check).
+ */
+export function afterWatchEnd(end: WatchEnd): { list: boolean; backoff: boolean } {
+  return { list: end !== 'closed', backoff: end === 'gone' };
 }
 
 /** client-go's VeryShortWatchError bound: a watch ended within this long with no event was not really open. */

@@ -2,7 +2,7 @@
 // "list again" (src/sync/kube/watch-retry.ts, client-go's reflector), table-tested.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { brokenWatchResumes, connectionRefused, watchResumes } from '../../../src/sync/kube/watch-retry.js';
+import { afterWatchEnd, brokenWatchResumes, connectionRefused, watchResumes, type WatchEnd } from '../../../src/sync/kube/watch-retry.js';
 
 const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' });
 // As node:http2 reports it: the pending stream cancelled, the session's error its cause.
@@ -47,4 +47,13 @@ test('brokenWatchResumes: an answered watch ended by the transport resumes, unle
     ['open 5 min, then its PING unanswered', 300_000, 3, true, false],
   ];
   for (const [what, lastedMs, events, silent, resumes] of rows) assert.equal(brokenWatchResumes(lastedMs, events, silent), resumes, what);
+});
+
+test('afterWatchEnd: a clean end watches again at once; a 410 lists after the backoff (client-go: ListAndWatch returns, RunWithContext\'s delayHandler waits); a watch found behind lists at once', () => {
+  const rows: [WatchEnd, { list: boolean; backoff: boolean }][] = [
+    ['closed', { list: false, backoff: false }],
+    ['gone', { list: true, backoff: true }],
+    ['relist', { list: true, backoff: false }],
+  ];
+  for (const [end, expected] of rows) assert.deepEqual(afterWatchEnd(end), expected, end);
 });
