@@ -10,23 +10,24 @@
 // poll.ts, what follows a verdict conclude.ts (IO both). The rules they apply are pure, each in its
 // own file: judge.ts (the judgement), in-flight.ts (a refusal while other files were on their way),
 // holds.ts (what is held back), subscription-map.ts (which file feeds which subscription),
-// messages.ts (what a verdict says).
+// judged-by.ts (which files get a verdict, and through what), read-once-verdict.ts (a file judged
+// with its reader), messages.ts (what a verdict says). What the target holds at start: on-disk.ts;
+// the baseline requests: baseline-reads.ts.
 import type { Logger } from 'pino';
 import { EnvoyAdmin } from '../envoy/admin.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { describeAdmin } from '../envoy/subscriptions.js';
-import { versionOf } from '../envoy/version-stamp.js';
 import type { PublishedFile } from '../publish/syncer.js';
-import { configFilesIn } from '../publish/target.js';
 import type { Holds } from './holds.js';
 import { BaselineReads } from './baseline-reads.js';
 import { Conclusions } from './conclude.js';
 import { EnvoyProcesses } from './envoy-process.js';
 import { observeReading } from './envoy-answer.js';
 import { recordRead, type ConfigMapRead } from './configmap-read.js';
-import { foundAsPublished, judgeAgainAfterRestart } from './envoy-restarted.js';
+import { judgeAgainAfterRestart } from './envoy-restarted.js';
 import type { VerdictOptions } from './options.js';
-import { dataFilesIn, newPending } from './pending.js';
+import { newPending } from './pending.js';
+import { configOnDisk, dataOnDisk } from './on-disk.js';
 import { judgedBy, judgedNames, type JudgedBy } from './judged-by.js';
 import { judgeNewlyRead } from './newly-read.js';
 import { readerPublish } from './read-once-verdict.js';
@@ -117,13 +118,7 @@ export class VerdictTracker {
         if (file.refused !== undefined) this.holds.hold(name, file.refused.sha256, file.refused.fromStore !== undefined);
       }
     }
-    const onDisk: PublishedFile[] = [];
-    for (const found of await configFilesIn(this.options.targetDir)) {
-      const version = versionOf(found.name, found.content);
-      const kind = this.subscriptions.learn(found.name, found.content, undefined, version);
-      if (kind === 'bootstrap') this.holds.bootstrap(found.name);
-      onDisk.push(foundAsPublished(found, kind, version));
-    }
+    const onDisk = await configOnDisk(this.options.targetDir, this.subscriptions, this.holds);
     this.setAdmin();
     if (this.admin === undefined) {
       this.logger.warn({ problem: this.adminProblem }, `Envoy's verdict on published files will be unknown: ${this.adminProblem ?? 'no admin address'}; pass --admin HOST:PORT`);
@@ -134,10 +129,7 @@ export class VerdictTracker {
     // A watcher that ran before (its verdicts are in the state) already said what Envoy counted then.
     const watchedBefore = previous !== undefined && Object.values(previous.files).some((f) => f.verdict !== undefined);
     if (!watchedBefore) this.conclusions.foundAtStart(atStart.map((file) => file.name));
-    // Files a Secret or a resource reads too: their first verdict keeps the copy a refused change goes back to.
-    const named = onDisk.flatMap((file) => this.subscriptions.names(file.name));
-    for (const found of await dataFilesIn(this.options.targetDir, named, (name) => judgedBy(this.subscriptions, name)?.by !== 'subscription')) onDisk.push(foundAsPublished(found, 'data', undefined));
-    this.trackAll(onDisk, this.initialTimeoutMs, true);
+    this.trackAll([...onDisk, ...(await dataOnDisk(this.options.targetDir, onDisk, this.subscriptions))], this.initialTimeoutMs, true);
     this.stateFile.save();
   }
 
