@@ -1,7 +1,8 @@
 // What a pass logs about the files it renamed. Logged once the last of them is renamed: the renames
 // follow one another with nothing in between (a log line between two renames delayed the second by
 // 0.05-0.1 ms, bench:sync small). And the published files the ConfigMap no longer has, the files
-// the gate refuses, and the ConfigMap's return to what is published after a refusal.
+// the gate refuses, the ConfigMap's return to what is published after a refusal, and the files
+// Envoy reads only when it builds their reader that a pass holds back (read-once.ts).
 import type { Logger } from 'pino';
 import type { FileKind, ValidationError } from '../envoy/gate.js';
 import type { Snapshot } from '../volume/snapshot.js';

@@ -76,7 +76,7 @@ export interface SyncResult {
   changedBytes: number;
   /** Every key of the snapshot as it would be published: its version and the sha256 of the stamped content. */
   stamped: Map<string, { version: string | undefined; sha256: string }>;
-  /** `watch`: changed files Envoy reads only when it builds their reader, held back since it is unchanged (read-once.ts). */
+  /** `watch`: changed files Envoy reads only when it builds their reader, held back as the pass does not rebuild it (read-once.ts). */
   heldBack: ReadOnceHeld[];
 }
 
