@@ -13,7 +13,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gatherStatus } from '../../src/sync/verdict/status.js';
-import { EventReason } from '../../src/sync/watch/reporters.js';
+import type { SyncResult } from '../../src/sync/publish/syncer.js';
+import { EventReason, Reporters } from '../../src/sync/watch/reporters.js';
+import type { EventRecorder } from '../../src/sync/watch/reporters.js';
 import { runCli, waitFor } from '../sync/harness.js';
 import type { LogLine } from '../sync/harness.js';
 import type { EnvoyProcess } from './envoy.js';
@@ -802,6 +804,118 @@ test('16-secret-files-first-rotation (added before the files naming them): cert.
     assert.equal(await readFile(join(pod.target, 'cert.pem'), 'utf8'), await pod.fixture('cert-a.pem'));
     assert.equal(await readFile(join(pod.target, 'key.pem'), 'utf8'), await pod.fixture('key-a.pem'));
     await restartServesTheSame(pod, (envoy) => [served(envoy, pod.ports.P0, 'tls-cn')]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+/** What `path` on `port` answers (`-` when nothing listens): the Lua script answers `/lua`, the direct_response body every other path. */
+async function answer(port: number, path = '/'): Promise<string> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${String(port)}${path}`, { signal: AbortSignal.timeout(2_000) });
+    return `${String(res.status)} ${(await res.text()).trim()}`;
+  } catch {
+    return '-';
+  }
+}
+
+/**
+ * Applies `spec`, in which `file` changed alone (or with a part of its reader Envoy does not build
+ * again), and checks that it is held back: not published (the target keeps `published`, what Envoy
+ * runs), said once in the log with what reads it, in `status` (its row and why), and as the Event
+ * `XdsHeldBack`; and no verdict for it.
+ */
+async function heldBack(pod: CasePod, spec: ConfigMapSpec, file: string, published: string, reader: RegExp): Promise<void> {
+  const verdictsBefore = verdictLines(pod, file).length;
+  const saidBefore = pod.watcher.logs.filter((l) => l.event === 'held-back' && l.file === file).length;
+  await pod.apply(spec);
+  await waitFor(() => pod.watcher.logs.filter((l) => l.event === 'held-back' && l.file === file).length > saidBefore, `${file} held back`);
+  const said = pod.watcher.logs.filter((l) => l.event === 'held-back' && l.file === file).at(-1);
+  assert.match(String(said?.msg), new RegExp(`^${file.replace('.', '\\.')} held back: Envoy reads it only when it builds ${reader.source}.*restart the Pod`));
+  assert.equal(await readFile(join(pod.target, file), 'utf8'), await pod.fixture(published), `${file}: the published file is still what Envoy runs`);
+  let row = (await gatherStatus(pod.target)).files.find((f) => f.file === file);
+  for (let i = 0; i < 100 && row?.heldBack !== said?.msg; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    row = (await gatherStatus(pod.target)).files.find((f) => f.file === file);
+  }
+  assert.equal(row?.heldBack, said?.msg, `${file}: status says why it is held back`);
+  const table = (await runCli(['status', '--to', pod.target])).stdout;
+  assert.match(table, /HELD BACK/, table);
+  const occurrence = reportersEvent(said?.msg ?? '', file);
+  assert.equal(occurrence?.reason, EventReason.heldBack);
+  assert.equal(verdictLines(pod, file).length, verdictsBefore, `${file}: no verdict (nothing reached Envoy)`);
+}
+
+/** The Event the watcher's reporters record for a pass that held `file` back with `message` (source: api). */
+function reportersEvent(message: string, file: string): { reason: string; message: string } | undefined {
+  const recorded: { reason: string; message: string }[] = [];
+  const reporters = new Reporters({ record: (o: { reason: string; message: string }) => { recorded.push(o); } } as unknown as EventRecorder, undefined);
+  const result = { published: [], rejected: [], heldBack: [{ name: file, sha256: 'x', readers: [], message }] } as unknown as SyncResult;
+  reporters.onPass(result);
+  reporters.onPass(result);
+  assert.equal(recorded.length, 1, 'one Event per content held back');
+  return recorded[0];
+}
+
+/** The verdicts on `files`, judged with `reader`'s publish, that follow `counts`: each `outcome`, said to be judged with it. */
+async function judgedWith(pod: CasePod, counts: Map<string, number>, files: string[], reader: string, outcome: 'accepted' | 'rejected'): Promise<void> {
+  for (const file of files) {
+    const line = await nextVerdict(pod, file, counts.get(file) ?? 0);
+    assert.equal(line.outcome, outcome, `${file}: ${String(line.msg)}`);
+    assert.equal(line.judgedWith, reader, `${file}: ${String(line.msg)}`);
+    if (outcome === 'rejected') assert.equal(line.rolledBack, true, `${file}: ${String(line.msg)}`);
+  }
+}
+
+test('18-file-a-resource-reads-once (Lua script, direct_response body in the listener): changed alone they are held back and said; with their listener they are published first and judged with it, and rolled back with it', TIMEOUT, async () => {
+  const spec = (lds: string, script: string, body: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds, 'script.lua': script, 'body.txt': body });
+  const pod = await startCase('18-file-a-resource-reads-once', spec('lds.yaml', 'script-v0.lua', 'body-v0.txt'));
+  const answers = () => Promise.all([answer(pod.ports.P0), answer(pod.ports.P0, '/lua')]);
+  const serves = async (want: string[], what: string) => { await waitServed(async () => JSON.stringify(await answers()), JSON.stringify(want), what); };
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    await judgedWith(pod, new Map(), ['script.lua', 'body.txt'], 'lds.yaml', 'accepted'); // their first verdicts
+    await serves(['200 body-v0', '200 lua-v0'], 'v0');
+    const LISTENER = /listener listener_0 of lds\.yaml/;
+    await heldBack(pod, spec('lds.yaml', 'script-v1.lua', 'body-v0.txt'), 'script.lua', 'script-v0.lua', LISTENER);
+    await heldBack(pod, spec('lds.yaml', 'script-v1.lua', 'body-v1.txt'), 'body.txt', 'body-v0.txt', LISTENER);
+    await heldBack(pod, spec('lds.yaml', 'script-v2-bad.lua', 'body-v1.txt'), 'script.lua', 'script-v0.lua', LISTENER);
+    // lds.yaml changes, listener_0 does not: Envoy does not build it again, so the script stays held back.
+    const other = spec('lds-other-listener.yaml', 'script-v2-bad.lua', 'body-v1.txt');
+    await step(pod, other, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    assert.equal(await readFile(join(pod.target, 'script.lua'), 'utf8'), await pod.fixture('script-v0.lua'));
+    await serves(['200 body-v0', '200 lua-v0'], 'v0 after an edit of another listener');
+    // The listener changes with the script (and the body held back before): both reach Envoy.
+    const withListener = verdictCounts(pod, ['script.lua', 'body.txt']);
+    await step(pod, spec('lds-v1.yaml', 'script-v1.lua', 'body-v1.txt'), [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    await judgedWith(pod, withListener, ['script.lua', 'body.txt'], 'lds.yaml', 'accepted');
+    await serves(['200 body-v1', '200 lua-v1'], 'v1');
+    // A script that does not compile, with its listener: Envoy refuses the listener; both are put back.
+    const bad = verdictCounts(pod, ['script.lua']);
+    await step(pod, spec('lds-v2.yaml', 'script-v2-bad.lua', 'body-v1.txt'), [{ file: 'lds.yaml', outcome: 'rejected', envoy: LDS }]);
+    await judgedWith(pod, bad, ['script.lua'], 'lds.yaml', 'rejected');
+    assert.equal(await readFile(join(pod.target, 'script.lua'), 'utf8'), await pod.fixture('script-v1.lua'));
+    await serves(['200 body-v1', '200 lua-v1'], 'v1 after the rollback');
+    await restartServesTheSame(pod, () => [answer(pod.ports.P0), answer(pod.ports.P0, '/lua')]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('18-file-a-resource-reads-once (direct_response body in a route configuration of rds.yaml): Envoy reads the body when it applies a changed route configuration; changed alone it is held back', TIMEOUT, async () => {
+  const spec = (rds: string, body: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-rds.yaml', 'rds.yaml': rds, 'body.txt': body });
+  const pod = await startCase('18-file-a-resource-reads-once', spec('rds-v0.yaml', 'body-v0.txt'));
+  const RDS = 'http.ingress_http.rds.local_route';
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }, { file: 'rds.yaml', outcome: 'accepted', envoy: RDS }]);
+    await judgedWith(pod, new Map(), ['body.txt'], 'rds.yaml', 'accepted'); // its first verdict
+    await waitServed(() => answer(pod.ports.P0), '200 body-v0', 'body v0');
+    await heldBack(pod, spec('rds-v0.yaml', 'body-v1.txt'), 'body.txt', 'body-v0.txt', /route configuration local_route of rds\.yaml/);
+    const withRoutes = verdictCounts(pod, ['body.txt']);
+    await step(pod, spec('rds-v1.yaml', 'body-v1.txt'), [{ file: 'rds.yaml', outcome: 'accepted', envoy: RDS }]);
+    await judgedWith(pod, withRoutes, ['body.txt'], 'rds.yaml', 'accepted');
+    await waitServed(() => answer(pod.ports.P0), '200 body-v1', 'body v1');
+    await restartServesTheSame(pod, () => [answer(pod.ports.P0)]);
   } finally {
     await pod.stop();
   }

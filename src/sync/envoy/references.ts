@@ -2,12 +2,18 @@
 // (or the deprecated `path`) in a Bootstrap or an xDS file (LDS, CDS, RDS, EDS, SDS, ECDS, the
 // scoped routes' SRDS and RDS sources, a runtime layer's RTDS source), and every DataSource `filename` of a
 // Secret that an xDS file holds (Envoy watches those files itself for SDS secrets and re-reads them
-// on a rename: `SdsApi` in source/common/secret/sds_api.cc). Publish order and the verdict both
+// on a rename: `SdsApi` in source/common/secret/sds_api.cc), and every other DataSource `filename`
+// (a Lua filter's script, a direct_response body, a static TLS context's files): Envoy reads those
+// once, when it builds the resource holding them (`Config::DataSource::read`,
+// source/common/config/datasource.cc), and never watches them. Publish order and the verdict both
 // start from here; which stats Envoy keeps for each is read from Envoy (verdict/attribution.ts).
 import { basename } from 'node:path';
 
-/** The xDS type a named file is read as, or `secret-file` for a file a Secret reads. */
-export type ReferenceType = 'LDS' | 'CDS' | 'RDS' | 'EDS' | 'SDS' | 'ECDS' | 'SRDS' | 'RTDS' | 'secret-file';
+/**
+ * The xDS type a named file is read as, `secret-file` for a file a Secret reads, `read-once` for
+ * any other DataSource file (read when the resource holding it is built, never watched).
+ */
+export type ReferenceType = 'LDS' | 'CDS' | 'RDS' | 'EDS' | 'SDS' | 'ECDS' | 'SRDS' | 'RTDS' | 'secret-file' | 'read-once';
 
 export interface Reference {
   type: ReferenceType;
@@ -19,9 +25,12 @@ export interface Reference {
    * The resource the subscription asks for, where the config names one: RDS route_config_name,
    * EDS cluster (service_name or the cluster's name), SDS secret name, ECDS filter config name,
    * SRDS scoped routes name, RTDS layer name;
-   * for `secret-file`, the Secret's name.
+   * for `secret-file`, the Secret's name; for `read-once`, the name of the resource holding the
+   * DataSource (the outermost object with a `name`: a listener, route configuration, cluster).
    */
   resource?: string;
+  /** `read-once`: what that resource is (`listener`, `route configuration`, `cluster`, ...; `resource` when not known). */
+  holder?: string;
   /** `secret-file`: the field of the Secret that reads it (`certificate_chain`, `private_key`, `trusted_ca`, ...). */
   field?: string;
   /**
@@ -40,13 +49,14 @@ export function findReferences(root: unknown): Reference[] {
     const path = sourcePath(source);
     if (path !== undefined) found.push({ type, file: basename(path), path, ...(resource === undefined ? {} : { resource }), ...(routes === undefined ? {} : { routes }) });
   };
-  const visit = (node: unknown, depth: number, secret: string | undefined, field?: string): void => {
+  const visit = (node: unknown, depth: number, secret: string | undefined, field?: string, holder?: Holder): void => {
     if (depth > 64 || typeof node !== 'object' || node === null) return;
     if (Array.isArray(node)) {
-      for (const item of node) visit(item, depth + 1, secret, field);
+      for (const item of node) visit(item, depth + 1, secret, field, holder);
       return;
     }
     const object = node as Record<string, unknown>;
+    const holds = holder ?? (typeof object.name === 'string' ? { name: object.name, kind: holderKind(object['@type'], field) } : undefined);
     if ('lds_config' in object) add('LDS', object.lds_config);
     if ('cds_config' in object) add('CDS', object.cds_config);
     const rds = object.rds;
@@ -77,11 +87,35 @@ export function findReferences(root: unknown): Reference[] {
     const inSecret = object['@type'] === SECRET_TYPE && typeof object.name === 'string' ? object.name : secret;
     if (inSecret !== undefined && typeof object.filename === 'string' && object.filename !== '') {
       found.push({ type: 'secret-file', file: basename(object.filename), path: object.filename, resource: inSecret, ...(field === undefined ? {} : { field }) });
+    } else if (typeof object.filename === 'string' && object.filename !== '' && object.watched_directory === undefined) {
+      // A DataSource with `watched_directory` may be re-read by its consumer on a rename: not read-once.
+      found.push({ type: 'read-once', file: basename(object.filename), path: object.filename, ...(holds === undefined ? {} : { resource: holds.name, holder: holds.kind }), ...(field === undefined ? {} : { field }) });
     }
-    for (const [key, value] of Object.entries(object)) visit(value, depth + 1, inSecret, key);
+    for (const [key, value] of Object.entries(object)) visit(value, depth + 1, inSecret, key, holds);
   };
   visit(root, 0, undefined);
   return found;
+}
+
+interface Holder {
+  name: string;
+  kind: string;
+}
+
+const HOLDER_KINDS = new Map([
+  ['Listener', 'listener'],
+  ['RouteConfiguration', 'route configuration'],
+  ['Cluster', 'cluster'],
+  ['ScopedRouteConfiguration', 'scoped route configuration'],
+  ['TypedExtensionConfig', 'extension config'],
+  ['listeners', 'listener'],
+  ['clusters', 'cluster'],
+]);
+
+/** What the resource holding a DataSource is, from its `@type` (an xDS file) or the list it is in (a bootstrap's static_resources). */
+function holderKind(typeUrl: unknown, field: string | undefined): string {
+  const short = typeof typeUrl === 'string' ? typeUrl.slice(typeUrl.lastIndexOf('.') + 1) : undefined;
+  return HOLDER_KINDS.get(short ?? '') ?? HOLDER_KINDS.get(field ?? '') ?? 'resource';
 }
 
 function sourcePath(source: unknown): string | undefined {

@@ -1,10 +1,12 @@
 // What a pass logs about the files it renamed. Logged once the last of them is renamed: the renames
 // follow one another with nothing in between (a log line between two renames delayed the second by
 // 0.05-0.1 ms, bench:sync small). And the published files the ConfigMap no longer has, the files
-// the gate refuses, and the ConfigMap's return to what is published after a refusal.
+// the gate refuses, the ConfigMap's return to what is published after a refusal, and the files
+// Envoy reads only when it builds their reader that a pass holds back (read-once.ts).
 import type { Logger } from 'pino';
 import type { FileKind, ValidationError } from '../envoy/gate.js';
 import type { Snapshot } from '../volume/snapshot.js';
+import type { ReadOnceHeld } from './read-once.js';
 
 export interface RenamedFile {
   name: string;
@@ -106,4 +108,17 @@ export function backToPublishedMessage(file: BackToPublished): string {
 /** One info line per key back to what is published. */
 export function logBackToPublished(logger: Logger, files: readonly BackToPublished[]): void {
   for (const file of files) logger.info({ event: 'back-to-published', file: file.name, xdsVersion: file.version, refusedBy: file.refused }, backToPublishedMessage(file));
+}
+
+/**
+ * A warning per read-once file held back (read-once.ts), once per content (`reported`: name →
+ * sha256 said); a file no longer held is forgotten, so holding it again is said again.
+ */
+export function logReadOnceHeld(logger: Logger, held: readonly ReadOnceHeld[], reported: Map<string, string>): void {
+  for (const name of [...reported.keys()]) if (!held.some((file) => file.name === name)) reported.delete(name);
+  for (const file of held) {
+    if (reported.get(file.name) === file.sha256) continue;
+    reported.set(file.name, file.sha256);
+    logger.warn({ event: 'held-back', file: file.name, sha256: file.sha256.slice(0, 12), readers: file.readers }, file.message);
+  }
 }

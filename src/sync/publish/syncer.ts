@@ -6,10 +6,12 @@ import type { Logger } from 'pino';
 import { readSnapshot } from '../volume/snapshot.js';
 import type { Snapshot } from '../volume/snapshot.js';
 import { TargetDirectory } from './target.js';
-import type { Reference } from '../envoy/references.js';
-import { logBackToPublished, logPublished, logRejection, logRemoved, logSkipped } from './published-log.js';
+import { logBackToPublished, logPublished, logReadOnceHeld, logRejection, logRemoved, logSkipped } from './published-log.js';
 import type { BackToPublished } from './published-log.js';
-import { fileReferences, publishPlan } from './reference-order.js';
+import type { ReadOnceHeld } from './read-once.js';
+import { heldBackInPass } from './read-once-pass.js';
+import { publishPlan } from './reference-order.js';
+import { SnapshotReferences } from './snapshot-references.js';
 import { addsResources } from './rename-waits.js';
 import { GateMemo } from './gate-memo.js';
 import type { FileKind, ValidationError } from '../envoy/gate.js';
@@ -22,7 +24,10 @@ export interface SyncerOptions {
   logger: Logger;
   /** Base name of the file Envoy was started with (`-c`), if known. */
   bootstrapName?: string;
-  /** `watch` only: Envoy is already running, so a replaced bootstrap means a restart is needed. */
+  /**
+   * `watch` only: Envoy is already running, so a replaced bootstrap means a restart is needed, and
+   * a file Envoy reads once is held back until its reader changes (read-once.ts).
+   */
   warnOnBootstrapChange: boolean;
   /** `watch`: content (sha256 of what would be published) Envoy refused, not republished; `configMap`: key → sha256 as published (gate-memo.ts). */
   hold?: (name: string, contentSha256: string, configMap: ReadonlyMap<string, string>) => boolean;
@@ -71,6 +76,8 @@ export interface SyncResult {
   changedBytes: number;
   /** Every key of the snapshot as it would be published: its version and the sha256 of the stamped content. */
   stamped: Map<string, { version: string | undefined; sha256: string }>;
+  /** `watch`: changed files Envoy reads only when it builds their reader, held back as the pass does not rebuild it (read-once.ts). */
+  heldBack: ReadOnceHeld[];
 }
 
 interface Change {
@@ -93,8 +100,9 @@ export class Syncer {
   // Passes and restores one at a time: a restore must never land after a newer publish.
   private queue: Promise<unknown> = Promise.resolve();
   private readonly stamps = new Map<string, { sourceSha256: string; sha256: string; version: string | undefined }>();
-  /** References of unchanged files (the bootstrap, every pass), per source digest. */
-  private readonly references = new Map<string, { sourceSha256: string; references: Reference[] }>();
+  private readonly references = new SnapshotReferences();
+  /** Read-once files held back: name → sha256 of the content said (once per content). */
+  private readonly reportedHeldBack = new Map<string, string>();
   private publishedListener: ((files: PublishedFile[]) => void) | undefined;
   private beforeRenamesListener: ((renames: number) => Promise<void>) | undefined;
   private awaitReadListener: ((files: readonly string[]) => Promise<void>) | undefined;
@@ -182,6 +190,7 @@ export class Syncer {
       keys: snapshot.files.size,
       changedBytes: 0,
       stamped: new Map(),
+      heldBack: [],
     };
 
     if (snapshot.files.size === 0 && !this.reportedEmpty) {
@@ -244,7 +253,12 @@ export class Syncer {
     // A file's kind is what its resources say, else what the subscriptions naming it read (a CDS
     // file with no clusters is still the bootstrap's cds_config), so every file is looked at. Some
     // renames wait for Envoy to have read earlier ones (rename-waits.ts).
-    const plan = changes.length < 2 ? changes.map((change) => ({ change, waitFor: [] })) : this.inReferenceOrder(changes, snapshot.files, configMap);
+    const readOnce = this.options.warnOnBootstrapChange && changes.some((change) => change.kind.type === 'data');
+    const references = changes.length < 2 && !readOnce ? undefined : this.references.of(changes, snapshot.files, configMap);
+    if (readOnce && references !== undefined) result.heldBack = await heldBackInPass(this.options.targetDir, changes, references, this.options.bootstrapName);
+    logReadOnceHeld(this.logger, result.heldBack, this.reportedHeldBack);
+    const publishing = changes.filter((change) => !result.heldBack.some((held) => held.name === change.name));
+    const plan = references === undefined || publishing.length < 2 ? publishing.map((change) => ({ change, waitFor: [] })) : publishPlan(publishing, references, (change) => addsResources(this.namesPublished.get(change.name), change.kind));
     changes.splice(0, changes.length, ...plan.map((step) => step.change));
     // Stage everything before the first rename: a full disk fails the whole change, not half of it,
     // and the renames follow one another as closely as possible. Staged in parallel so the fsyncs
@@ -283,18 +297,4 @@ export class Syncer {
     result.removed.push(...logRemoved(this.logger, inTarget, snapshot.files, this.reportedRemovals));
     return result;
   }
-
-  /** `changes` in rename order with their waits (reference-order.ts), from the references of every file of the snapshot. */
-  private inReferenceOrder(changes: Change[], files: ReadonlyMap<string, Buffer>, configMap: ReadonlyMap<string, string>): { change: Change; waitFor: string[] }[] {
-    const references = new Map(changes.map((change) => [change.name, fileReferences(change.content)]));
-    for (const [name, source] of files) {
-      if (references.has(name)) continue;
-      const digest = configMap.get(name) ?? sha256(source);
-      let memo = this.references.get(name);
-      if (memo?.sourceSha256 !== digest) this.references.set(name, (memo = { sourceSha256: digest, references: fileReferences(source) }));
-      references.set(name, memo.references);
-    }
-    return publishPlan(changes, references, (change) => addsResources(this.namesPublished.get(change.name), change.kind));
-  }
-
 }

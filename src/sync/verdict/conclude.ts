@@ -16,6 +16,7 @@ import type { IgnoredWhen } from './messages.js';
 import { acceptedMessage, contentVersion, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, runsLastAccepted, unknownMessage } from './messages.js';
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
+import { riderNote } from './read-once-verdict.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import type { ReasonReader } from './reason.js';
 import { acceptedCopy, keepCopy, refusedPath } from './state.js';
@@ -124,7 +125,8 @@ export class Conclusions {
     let why: RejectionReason | undefined;
     let ignoredFields = 0;
     let ignoredAmong: { files: readonly string[]; when: IgnoredWhen } | undefined;
-    const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion };
+    const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, ...(pending.reader === undefined ? {} : { judgedWith: pending.reader.file }) };
+    const note = pending.reader === undefined ? '' : riderNote(file, pending.reader.file);
 
     if (outcome === 'accepted') {
       // Not kept when a newer publish already replaced the file: then the previous accepted copy
@@ -146,7 +148,7 @@ export class Conclusions {
       // Several files loaded at start, or with this one in its change: Envoy's one counter does not
       // say which one holds the fields, so they are the change's (or the start's), never its own.
       ignoredAmong = ignoredAmongOf({ file, ignored: ignoredFields, atStart, sinceStart: fields.sinceStart, startFiles: this.atStart, restartFiles: this.atRestart, inFlight: pending.inFlight });
-      message = acceptedMessage(file, shown, latencyMs, ignoredFields, this.validateHint(file), ignoredAmong === undefined ? undefined : { ...ignoredAmong, validate: this.validateHint() });
+      message = acceptedMessage(file, shown, latencyMs, ignoredFields, this.validateHint(file), ignoredAmong === undefined ? undefined : { ...ignoredAmong, validate: this.validateHint() }) + note;
       const warned = ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong.files], ignoredWhen: ignoredAmong.when }) } : {};
       logger[ignoredFields > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...warned }, message);
       // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
@@ -188,14 +190,14 @@ export class Conclusions {
         })) !== undefined;
         holds.hold(file, pending.sha256, false, pending.names, pending.configMap);
         if (rolledBack) await this.ownReload(envoy);
-        message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), ...(notRunning === undefined ? {} : { notRunning }) });
+        message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), ...(notRunning === undefined ? {} : { notRunning }) }) + note;
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
-        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file));
+        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file)) + note;
         logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       }
     } else {
-      message = unknownMessage(file, shown, decided.reason);
+      message = unknownMessage(file, shown, decided.reason) + note;
       logger.warn({ ...logFields, rolledBack }, message);
     }
     const forms = verdictForms(

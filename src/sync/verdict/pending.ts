@@ -45,6 +45,11 @@ export interface Pending extends InFlight {
   gone: Set<string>;
   /** A file a Secret reads (a certificate, a key): judged through that Secret (judgeSecretFile). */
   secret?: SecretFile;
+  /**
+   * A file a resource reads once (a Lua script: publish/read-once.ts), published with the file
+   * holding that resource: its verdict is that publish's (`file`, `sha256`), read-once-verdict.ts.
+   */
+  reader?: { file: string; sha256: string };
 }
 
 /**
@@ -54,7 +59,7 @@ export interface Pending extends InFlight {
  */
 export function newPending(
   file: { name: string; content: Buffer; version: string | undefined; sha256: string; ino: number; at: number; publishedAtMs?: number; configMap?: ReadonlyMap<string, string> },
-  opts: Pick<Pending, 'previousVersion' | 'baseline' | 'names' | 'deadline' | 'initial' | 'inFlight' | 'retried'> & { secret?: SecretFile | undefined },
+  opts: Pick<Pending, 'previousVersion' | 'baseline' | 'names' | 'deadline' | 'initial' | 'inFlight' | 'retried'> & { secret?: SecretFile | undefined; reader?: Pending['reader'] },
 ): Pending {
   return {
     file: file.name,
@@ -78,6 +83,7 @@ export function newPending(
     inFlightAccepted: false,
     retried: opts.retried,
     ...(opts.secret === undefined ? {} : { secret: opts.secret }),
+    ...(opts.reader === undefined ? {} : { reader: opts.reader }),
   };
 }
 
@@ -101,14 +107,14 @@ export function secretFileOf(subscriptions: SecretReaders, name: string): Secret
 }
 
 /**
- * The files among `names` that a Secret reads and that are in `dir` (certificates, keys: not
- * configuration files, so publish/target.ts configFilesIn leaves them out). Found at start, they
- * are judged like the xDS files: that first verdict keeps the copy a refused rotation goes back to.
+ * The files among `names` that `judged` keeps and that are in `dir` (certificates, keys, Lua
+ * scripts: not configuration files, so publish/target.ts configFilesIn leaves them out). Found at
+ * start, they are judged like the xDS files: that first verdict keeps the copy a refused change goes back to.
  */
-export async function secretFilesIn(dir: string, names: readonly string[], subscriptions: SecretReaders): Promise<FoundFile[]> {
+export async function dataFilesIn(dir: string, names: readonly string[], judged: (name: string) => boolean): Promise<FoundFile[]> {
   const found: FoundFile[] = [];
   for (const name of new Set(names)) {
-    if (secretFileOf(subscriptions, name) === undefined) continue;
+    if (!judged(name)) continue;
     const info = await stat(join(dir, name)).catch(() => undefined);
     if (info?.isFile() !== true) continue;
     found.push({ name, content: await readFile(join(dir, name)), ino: info.ino, mtimeMs: info.mtimeMs });

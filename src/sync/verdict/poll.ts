@@ -17,6 +17,7 @@ import type { Judgement } from './judge.js';
 import { undecidedReason } from './messages.js';
 import { certificateSerials, judgeSecretFile, noteGone, scopesOf } from './pending.js';
 import type { Pending, SecretFile } from './pending.js';
+import { ridersOf, riderState } from './read-once-verdict.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import type { SubscriptionMap } from './subscription-map.js';
 
@@ -74,9 +75,12 @@ export class Poller {
     await this.loop;
   }
 
-  /** The other files whose verdict is pending and whose refusal is not set aside: Envoy may not have applied them yet. */
+  /**
+   * The other files whose verdict is pending and whose refusal is not set aside: Envoy may not have
+   * applied them yet. A file judged with its reader (read-once-verdict.ts) is the reader's, not one of them.
+   */
   othersInFlight(file: string): Set<string> {
-    return new Set([...this.pending.values()].filter((p) => p.file !== file && p.deferred === undefined).map((p) => p.file));
+    return new Set([...this.pending.values()].filter((p) => p.file !== file && p.deferred === undefined && p.reader === undefined).map((p) => p.file));
   }
 
   private async poll(): Promise<void> {
@@ -99,6 +103,13 @@ export class Poller {
         if (this.pending.get(pending.file) !== pending) continue; // replaced during this round
         if (pending.deferred !== undefined) {
           await this.settleDeferred(pending, counters);
+          continue;
+        }
+        if (pending.reader !== undefined) {
+          // Judged with its reader's publish (finish): nothing of its own to read from Envoy.
+          const state = riderState(pending, this.pending);
+          if (state === 'lost') await this.finish(pending, { outcome: 'unknown', judgement: undefined, counters, own: [], now, reason: `the verdict on ${pending.reader.file}, which reads it, came without it` });
+          else if (state !== 'wait') pending.reader = { file: pending.reader.file, sha256: state.adopt };
           continue;
         }
         if (pending.secret === undefined && !this.ctx.subscriptions.mayBeRead(pending.file)) {
@@ -200,10 +211,19 @@ export class Poller {
     this.ctx.republished(file, secret, counters ?? deferred.counters);
   }
 
-  /** Carries out a verdict (conclude.ts); an acceptance tells the refusals set aside with it. */
+  /**
+   * Carries out a verdict (conclude.ts); an acceptance tells the refusals set aside with it. The
+   * files judged with this publish get its outcome: before it when refused (their rollback lands
+   * before the reader's), after it otherwise.
+   */
   private async finish(pending: Pending, decided: Decided): Promise<void> {
     this.pending.delete(pending.file);
+    const riders = ridersOf(pending, this.pending.values());
+    const asRider: Decided = { ...decided, judgement: undefined, own: [] };
+    for (const rider of riders) this.pending.delete(rider.file);
+    if (decided.outcome === 'rejected') for (const rider of riders) await this.ctx.conclusions.conclude(rider, asRider);
     await this.ctx.conclusions.conclude(pending, decided);
+    if (decided.outcome !== 'rejected') for (const rider of riders) await this.ctx.conclusions.conclude(rider, asRider);
     if (decided.outcome !== 'accepted') return;
     for (const other of this.pending.values()) if (other.inFlight.has(pending.file)) other.inFlightAccepted = true;
   }

@@ -31,6 +31,11 @@ export interface FileState {
      */
     fromStore?: string;
   };
+  /**
+   * The ConfigMap's content of a file Envoy reads only when it builds its reader (a Lua script),
+   * held back because its reader did not change with it (publish/read-once.ts): why, in words.
+   */
+  heldBack?: { sha256: string; message: string; at: string };
   /** Envoy's last verdict on the file (verdict.ts). */
   verdict?: VerdictFacts & { version?: string; at: string };
   subscriptions?: { type: XdsType; statPrefix: string }[];
@@ -146,4 +151,24 @@ export class StateWriter {
     const snapshot = structuredClone(this.current());
     this.writing = this.writing.then(() => writeState(this.targetDir, snapshot)).catch(this.onError);
   }
+}
+
+/**
+ * Records the read-once files a pass holds back (`held`: name, sha256 of the content, why) and
+ * forgets those it no longer holds. Returns whether the state changed.
+ */
+export function recordHeldBack(state: VerdictState, held: readonly { name: string; sha256: string; message: string }[]): boolean {
+  let changed = false;
+  for (const [name, entry] of Object.entries(state.files)) {
+    if (entry.heldBack === undefined || held.some((file) => file.name === name)) continue;
+    delete entry.heldBack;
+    changed = true;
+  }
+  for (const file of held) {
+    const entry = (state.files[file.name] ??= {});
+    if (entry.heldBack?.sha256 === file.sha256) continue;
+    entry.heldBack = { sha256: file.sha256, message: file.message, at: new Date().toISOString() };
+    changed = true;
+  }
+  return changed;
 }

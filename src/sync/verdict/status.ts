@@ -25,6 +25,8 @@ export interface FileStatus {
    * file stays on disk.
    */
   refusedPublished?: true;
+  /** The ConfigMap content is a file Envoy reads only when it builds its reader, held back by `watch` until that changes: why. */
+  heldBack?: string;
   /** The ConfigMap content the validation gate refuses (`watch` never publishes it): where and why. */
   invalid?: { message: string; line?: number; column?: number };
   published?: string;
@@ -129,6 +131,7 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
     const publishedContent = await readFile(join(targetDir, file)).catch(() => undefined);
     const published = publishedContent === undefined ? undefined : (versionOf(file, publishedContent) ?? contentVersion(sha256(publishedContent)));
     const held = wouldPublish !== undefined && recorded?.refused?.sha256 === wouldPublish.sha256;
+    const heldBack = wouldPublish !== undefined && recorded?.heldBack?.sha256 === wouldPublish.sha256 && configMap !== published ? recorded.heldBack.message : undefined;
     // The gate's word on content that is not published: the watcher logged it, status says it too.
     const unpublished = configMap !== published && !held;
     const gate = content === undefined || !unpublished ? undefined : await validateConfigFile(file, content);
@@ -150,6 +153,7 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
       ...(refusedStaysPublished({ held, published, configMap }) ? { refusedPublished: true as const } : {}),
       subscribed: (recorded?.subscriptions ?? []).length > 0,
       ...(invalid === undefined ? {} : { invalid }),
+      ...(heldBack === undefined ? {} : { heldBack }),
       ...(configMap === undefined ? {} : { configMap }),
       ...(published === undefined ? {} : { published }),
       ...(envoy === undefined ? {} : { envoy }),
@@ -190,7 +194,7 @@ export function formatStatus(status: Status): string {
       : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.outcome} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${f.verdict.rolledBack ? ', rolled back' : ''}${ignoredText(f.verdict.ignoredFields, f.verdict.ignoredAmong, f.verdict.ignoredWhen)}`;
     rows.push([
       f.file,
-      `${f.configMap ?? '(removed)'}${refusedNote(f)}${f.invalid === undefined ? '' : ' (refused by the gate, not published)'}`,
+      `${f.configMap ?? '(removed)'}${refusedNote(f)}${f.invalid === undefined ? '' : ' (refused by the gate, not published)'}${f.heldBack === undefined ? '' : ' (held back, see below)'}`,
       f.published ?? '-',
       f.envoy === undefined ? '-' : `${f.envoy.version === '' ? '(none)' : f.envoy.version}${f.envoy.live ? '' : ` (last seen ${f.envoy.at ?? '?'})`}`,
       verdict.replace(/ {2,}/g, ' '),
@@ -211,6 +215,7 @@ export function formatStatus(status: Status): string {
   });
   // Accepted, but Envoy ignored fields it does not know: the verdict's message says which command names them.
   const ignored = status.files.flatMap((f) => (f.verdict?.outcome === 'accepted' && (f.verdict.ignoredFields ?? 0) > 0 && f.verdictEarlier !== true ? [f.verdict.message] : []));
+  const heldBack = status.files.flatMap((f) => (f.heldBack === undefined ? [] : [f.heldBack]));
   const lines = [
     `source ${status.fromApi === undefined ? status.sourceDir : `the Kubernetes API (resourceVersion ${status.fromApi.resourceVersion ?? '?'}, read ${status.fromApi.at}; volume ${status.sourceDir})`}  target ${status.targetDir}  watcher pid ${String(status.watcherPid)}${status.watcherRunning !== false ? '' : ' (not running: what follows is what it last recorded)'}  state updated ${status.updatedAt}`,
     `envoy admin ${status.admin ?? '(none)'}${status.adminProblem === undefined ? '' : `: ${status.adminProblem}`}`,
@@ -220,6 +225,7 @@ export function formatStatus(status: Status): string {
     ...(gate.length === 0 ? [] : ['', 'WHY THE WATCHER\'S GATE REFUSED (never published)', ...gate]),
     ...(why.length === 0 ? [] : ['', 'WHY ENVOY REFUSED', ...why]),
     ...(ignored.length === 0 ? [] : ['', 'ENVOY IGNORED UNKNOWN FIELDS', ...ignored]),
+    ...(heldBack.length === 0 ? [] : ['', 'HELD BACK (Envoy reads these only when it builds the resource reading them)', ...heldBack]),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -11,6 +11,8 @@ import { findReferences } from '../envoy/references.js';
 import { subscriptionOf } from '../envoy/gate.js';
 import type { AdminAddress } from '../envoy/subscriptions.js';
 import { bootstrapInfo, parseConfig } from '../envoy/subscriptions.js';
+import { readOnceReaders } from '../publish/read-once.js';
+import type { ReadOnceReader } from '../publish/read-once.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import type { FileFacts } from './attribution.js';
 
@@ -189,6 +191,11 @@ export class SubscriptionMap {
       }
     }
     return { sdsFiles: [...sdsFiles], certificates: [...certificates] };
+  }
+
+  /** The resources that read `name` once, when they are built (a Lua script's listener), and their files: publish/read-once.ts. */
+  readOnceReaders(name: string): ReadOnceReader[] {
+    return readOnceReaders(name, this.declared);
   }
 
   /** Every file some file published (or Envoy's bootstrap) names, read or not. */

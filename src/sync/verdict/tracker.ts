@@ -10,35 +10,37 @@
 // poll.ts, what follows a verdict conclude.ts (IO both). The rules they apply are pure, each in its
 // own file: judge.ts (the judgement), in-flight.ts (a refusal while other files were on their way),
 // holds.ts (what is held back), subscription-map.ts (which file feeds which subscription),
-// messages.ts (what a verdict says).
+// judged-by.ts (which files get a verdict, and through what), read-once-verdict.ts (a file judged
+// with its reader), messages.ts (what a verdict says). What the target holds at start: on-disk.ts;
+// the baseline requests: baseline-reads.ts.
 import type { Logger } from 'pino';
 import { EnvoyAdmin } from '../envoy/admin.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { describeAdmin } from '../envoy/subscriptions.js';
-import { versionOf } from '../envoy/version-stamp.js';
 import type { PublishedFile } from '../publish/syncer.js';
-import { configFilesIn } from '../publish/target.js';
 import type { Holds } from './holds.js';
-import { baselineSource } from './baseline.js';
+import { BaselineReads } from './baseline-reads.js';
 import { Conclusions } from './conclude.js';
 import { EnvoyProcesses } from './envoy-process.js';
 import { observeReading } from './envoy-answer.js';
 import { recordRead, type ConfigMapRead } from './configmap-read.js';
-import { foundAsPublished, judgeAgainAfterRestart } from './envoy-restarted.js';
+import { judgeAgainAfterRestart } from './envoy-restarted.js';
 import type { VerdictOptions } from './options.js';
-import { newPending, secretFileOf, secretFilesIn, type SecretFile } from './pending.js';
-import { judgeNewlyRead, judgedNames } from './newly-read.js';
+import { newPending } from './pending.js';
+import { configOnDisk, dataOnDisk } from './on-disk.js';
+import { judgedBy, judgedNames, type JudgedBy } from './judged-by.js';
+import { judgeNewlyRead } from './newly-read.js';
+import { readerPublish } from './read-once-verdict.js';
 import { Poller } from './poll.js';
 import { awaitReadLogged } from './read-wait.js';
 import { attribute } from './attribution.js';
 import { REQUEST_TIMEOUT_MS, ReasonReader } from './reason.js';
-import { StateWriter, readState, type VerdictState } from './state.js';
+import { StateWriter, readState, recordHeldBack, type VerdictState } from './state.js';
 import { SubscriptionMap } from './subscription-map.js';
 import type { VerdictListener } from './verdict.js';
 
 export type { VerdictOptions } from './options.js';
 
-const BASELINE_TIMEOUT_MS = 250;
 export class VerdictTracker {
   private readonly logger: Logger;
   private readonly listeners: VerdictListener[] = [];
@@ -48,10 +50,8 @@ export class VerdictTracker {
   private admin: EnvoyAdmin | undefined;
   private adminProblem: string | undefined;
   private readonly subscriptions: SubscriptionMap;
-  /** The baseline read for the pass being published (`beforeRenames`). */
-  private nextBaseline: EnvoyCounters | undefined;
-  /** The baseline request sent when the watcher was told of a change (`sendBaseline`), for that pass only. */
-  private sent: { renames: number; answer: Promise<EnvoyCounters | undefined> } | undefined;
+  /** The baseline of the pass being published (baseline-reads.ts). */
+  private readonly baselines: BaselineReads;
   private readonly poller: Poller;
   private readonly state: VerdictState;
   private readonly stateFile: StateWriter;
@@ -64,6 +64,7 @@ export class VerdictTracker {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.initialTimeoutMs = options.initialTimeoutMs ?? 300_000;
     this.subscriptions = new SubscriptionMap(options.bootstrapName);
+    this.baselines = new BaselineReads(options.logger);
     this.holds = options.holds;
     this.state = { pid: process.pid, sourceDir: options.sourceDir, targetDir: options.targetDir, updatedAt: new Date().toISOString(), files: {} };
     this.stateFile = new StateWriter(options.targetDir, () => this.stampedState(), (err) => {
@@ -89,7 +90,7 @@ export class VerdictTracker {
       admin: () => ({ admin: this.admin, problem: this.adminProblem }),
       restore: options.restore,
       republished: (file, secret, baseline) => {
-        this.track(file, this.timeoutMs, false, secret, { baseline, retried: true });
+        this.track(file, this.timeoutMs, false, secret === undefined ? { by: 'subscription' } : { by: 'secret', secret }, { baseline, retried: true });
       },
     });
     // The ConfigMap no longer has the refused content: the state file forgets the refusal too.
@@ -117,13 +118,7 @@ export class VerdictTracker {
         if (file.refused !== undefined) this.holds.hold(name, file.refused.sha256, file.refused.fromStore !== undefined);
       }
     }
-    const onDisk: PublishedFile[] = [];
-    for (const found of await configFilesIn(this.options.targetDir)) {
-      const version = versionOf(found.name, found.content);
-      const kind = this.subscriptions.learn(found.name, found.content, undefined, version);
-      if (kind === 'bootstrap') this.holds.bootstrap(found.name);
-      onDisk.push(foundAsPublished(found, kind, version));
-    }
+    const onDisk = await configOnDisk(this.options.targetDir, this.subscriptions, this.holds);
     this.setAdmin();
     if (this.admin === undefined) {
       this.logger.warn({ problem: this.adminProblem }, `Envoy's verdict on published files will be unknown: ${this.adminProblem ?? 'no admin address'}; pass --admin HOST:PORT`);
@@ -134,9 +129,7 @@ export class VerdictTracker {
     // A watcher that ran before (its verdicts are in the state) already said what Envoy counted then.
     const watchedBefore = previous !== undefined && Object.values(previous.files).some((f) => f.verdict !== undefined);
     if (!watchedBefore) this.conclusions.foundAtStart(atStart.map((file) => file.name));
-    // Files a Secret reads too: their first verdict keeps the copy a refused rotation goes back to.
-    for (const found of await secretFilesIn(this.options.targetDir, onDisk.flatMap((file) => this.subscriptions.names(file.name)), this.subscriptions)) onDisk.push(foundAsPublished(found, 'data', undefined));
-    for (const file of onDisk) if (atStart.includes(file) || secretFileOf(this.subscriptions, file.name)) this.track(file, this.initialTimeoutMs, true, secretFileOf(this.subscriptions, file.name));
+    this.trackAll([...onDisk, ...(await dataOnDisk(this.options.targetDir, onDisk, this.subscriptions))], this.initialTimeoutMs, true);
     this.stateFile.save();
   }
 
@@ -146,23 +139,8 @@ export class VerdictTracker {
    * reload for one, is never credited to it). Never throws; bounded by BASELINE_TIMEOUT_MS.
    */
   async beforeRenames(renamesNow: number): Promise<void> {
-    this.nextBaseline = undefined;
-    if (this.admin === undefined) return;
-    const sent = this.sent;
-    this.sent = undefined;
-    if (sent !== undefined && baselineSource(sent.renames, renamesNow) === 'sent') {
-      // Envoy did not answer it: asking again would only double the wait (the last poll's stands in).
-      this.nextBaseline = await sent.answer;
-      if (this.nextBaseline === undefined) this.logger.debug("could not read Envoy's counters before the renames: the last poll's are the baseline");
-      else this.poller.lastCounters = this.nextBaseline;
-      return;
-    }
-    try {
-      this.nextBaseline = await this.admin.counters(BASELINE_TIMEOUT_MS);
-      this.poller.lastCounters = this.nextBaseline;
-    } catch (err) {
-      this.logger.debug({ err }, "could not read Envoy's counters before the renames: the last poll's are the baseline");
-    }
+    const read = await this.baselines.before(this.admin, renamesNow);
+    if (read !== undefined) this.poller.lastCounters = read;
   }
 
   /**
@@ -172,7 +150,7 @@ export class VerdictTracker {
    */
   async awaitRead(files: readonly string[]): Promise<void> {
     const admin = this.admin;
-    const baseline = this.nextBaseline;
+    const baseline = this.baselines.next;
     if (admin === undefined || baseline === undefined) return;
     const facts = this.subscriptions.facts();
     await awaitReadLogged(files, { admin, baseline, attribute: (now) => attribute(now.subscriptions, facts, this.poller.attribution) }, this.logger);
@@ -198,14 +176,12 @@ export class VerdictTracker {
    * `renames`: renames into the target so far. Never throws.
    */
   sendBaseline(renames: number): void {
-    if (this.admin === undefined) return;
-    const answer = this.admin.counters(BASELINE_TIMEOUT_MS).catch(() => undefined);
-    this.sent = { renames, answer };
+    if (this.admin !== undefined) this.baselines.send(this.admin, renames);
   }
 
   /** The pass `sendBaseline` was for has ended: its request serves no other (baseline.ts). */
   passEnded(): void {
-    this.sent = undefined;
+    this.baselines.ended();
   }
 
   /** Called after each pass's renames (the syncer's `onPublished`). */
@@ -227,26 +203,28 @@ export class VerdictTracker {
       this.options.resync?.();
     }
     this.setAdmin(); // a bootstrap may have arrived only now (empty ConfigMap at start)
-    for (const file of files) {
-      if (this.subscriptions.mayBeRead(file.name)) this.track(file, this.timeoutMs);
-      else if (secretFileOf(this.subscriptions, file.name)) this.track(file, this.timeoutMs, false, secretFileOf(this.subscriptions, file.name));
-    }
+    this.trackAll(files, this.timeoutMs, false);
     // Files of earlier passes this one makes Envoy read: judged against this pass's baseline.
-    const baseline = this.nextBaseline ?? this.poller.lastCounters;
+    const baseline = this.baselines.next ?? this.poller.lastCounters;
     const ctx = { targetDir: this.options.targetDir, subscriptions: this.subscriptions, pending: (name: string) => this.poller.pending.has(name) };
-    judgeNewlyRead(ctx, files, readBefore, known(), (file, secret) => { this.track(file, this.timeoutMs, false, secret, { baseline, retried: false }); });
+    judgeNewlyRead(ctx, files, readBefore, known(), (file, by) => { if (by !== undefined) this.track(file, this.timeoutMs, false, by, { baseline, retried: false }); });
     // Every file of the pass was on its way with every other (Envoy applies them in an order of its own).
     for (const file of files) {
       const pending = this.poller.pending.get(file.name);
       if (pending !== undefined) pending.inFlight = this.poller.othersInFlight(file.name);
     }
-    this.nextBaseline = undefined;
+    this.baselines.next = undefined;
     this.stateFile.save();
   }
 
   /** What a pass read of the ConfigMap from the API, for `status` (configmap-read.ts); undefined: it read the volume. */
   sourceRead(read: ConfigMapRead | undefined): void {
     if (recordRead(this.state, read)) this.stateFile.save();
+  }
+
+  /** The read-once files a pass held back (publish/read-once.ts), for `status`. */
+  heldBack(held: readonly { name: string; sha256: string; message: string }[]): void {
+    if (recordHeldBack(this.state, held)) this.stateFile.save();
   }
 
   /** Resolves once no verdict is pending (at once when none is). */
@@ -277,23 +255,37 @@ export class VerdictTracker {
     const askEnvoy = !this.subscriptions.hasBootstrap();
     if (askEnvoy) this.subscriptions.askEnvoy();
     const { logger, state, subscriptions, conclusions, processes } = this;
-    const ctx = { logger, targetDir: this.options.targetDir, state, subscriptions, conclusions, processes, pending: (file: string) => this.poller.pending.has(file), save: () => { this.stateFile.save(); }, judgeAsFoundAtStart: (files: PublishedFile[]) => { for (const file of files) this.track(file, this.initialTimeoutMs, true); } };
+    const ctx = { logger, targetDir: this.options.targetDir, state, subscriptions, conclusions, processes, pending: (file: string) => this.poller.pending.has(file), save: () => { this.stateFile.save(); }, judgeAsFoundAtStart: (files: PublishedFile[]) => { for (const file of files) this.track(file, this.initialTimeoutMs, true, { by: 'subscription' }); } };
     this.admin = new EnvoyAdmin(address, (reading) => { observeReading(ctx, reading); }, askEnvoy);
   }
 
-  /** `given`: the baseline to judge against; `retried`: the same content renamed again after a refusal while other files were on their way (in-flight.ts). */
-  private track(file: PublishedFile, timeoutMs: number, initial = false, secret?: SecretFile, given?: { baseline: EnvoyCounters | undefined; retried: boolean }): void {
+  /** Tracks each of `files` Envoy may read (judged-by.ts), those read through a resource after the publish they are judged with. */
+  private trackAll(files: readonly PublishedFile[], timeoutMs: number, initial: boolean): void {
+    const judged = files.map((file) => ({ file, by: judgedBy(this.subscriptions, file.name) }));
+    for (const { file, by } of judged) if (by !== undefined && by.by !== 'reader') this.track(file, timeoutMs, initial, by);
+    for (const { file, by } of judged) if (by?.by === 'reader') this.track(file, timeoutMs, initial, by);
+  }
+
+  /**
+   * `by`: what judges it (judged-by.ts; a file read through a resource is tracked only with a
+   * publish of its reader pending); `given`: the baseline to judge against; `retried`: the same
+   * content renamed again after a refusal while other files were on their way (in-flight.ts).
+   */
+  private track(file: PublishedFile, timeoutMs: number, initial: boolean, by: JudgedBy, given?: { baseline: EnvoyCounters | undefined; retried: boolean }): void {
+    const reader = by.by === 'reader' ? readerPublish(by.readers, this.poller.pending) : undefined;
+    if (by.by === 'reader' && reader === undefined) return;
     const entry = (this.state.files[file.name] ??= {});
     this.poller.add(newPending(file, {
       previousVersion: entry.accepted?.version,
       // Files found at start were loaded by Envoy before anything was read: counted from zero.
-      baseline: given !== undefined ? given.baseline : initial ? undefined : (this.nextBaseline ?? this.poller.lastCounters),
+      baseline: given !== undefined ? given.baseline : initial ? undefined : (this.baselines.next ?? this.poller.lastCounters),
       names: this.subscriptions.names(file.name),
       deadline: file.at + timeoutMs,
       initial,
       inFlight: this.poller.othersInFlight(file.name),
       retried: given?.retried === true,
-      secret,
+      ...(by.by === 'secret' ? { secret: by.secret } : {}),
+      ...(reader === undefined ? {} : { reader }),
     }));
   }
 }

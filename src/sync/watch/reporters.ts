@@ -28,6 +28,8 @@ export const EventReason = {
   unknown: 'XdsVerdictUnknown',
   /** Refused by the watcher's gate: never published, the last good file stays. */
   invalid: 'XdsInvalid',
+  /** A file Envoy reads only when it builds its reader, changed alone: held back (publish/read-once.ts). */
+  heldBack: 'XdsHeldBack',
 } as const;
 
 
@@ -69,6 +71,8 @@ export class EventRecorder extends PodEventRecorder {
 export class Reporters {
   /** file → the XdsInvalid message last recorded (once per refused content). */
   private readonly refused = new Map<string, string>();
+  /** file → sha256 of the read-once content last told as held back (XdsHeldBack, once per content). */
+  private readonly heldBack = new Map<string, string>();
   /** file → the ConfigMap resourceVersion it was last published from. */
   private readonly publishedFrom = new Map<string, string | undefined>();
 
@@ -86,6 +90,12 @@ export class Reporters {
       if (this.refused.get(error.file) === message) continue;
       this.refused.set(error.file, message);
       this.recorder.record({ type: 'Warning', reason: EventReason.invalid, file: error.file, message });
+    }
+    for (const name of [...this.heldBack.keys()]) if (!result.heldBack.some((held) => held.name === name)) this.heldBack.delete(name);
+    for (const held of result.heldBack) {
+      if (this.heldBack.get(held.name) === held.sha256) continue;
+      this.heldBack.set(held.name, held.sha256);
+      this.recorder.record({ type: 'Warning', reason: EventReason.heldBack, file: held.name, message: capMessage(`${held.message} (${from})`) });
     }
   };
 

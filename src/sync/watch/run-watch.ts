@@ -95,6 +95,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
         if (snapshot.api === undefined) atomicWriterLayout = result.dataDir !== undefined;
         // From the API, the volume may lag what was read: `status` shows what was (configmap-read.ts).
         verdicts.sourceRead(snapshot.api === undefined ? undefined : configMapRead(snapshot.api.resourceVersion, result.stamped, result.rejected, new Date().toISOString()));
+        verdicts.heldBack(result.heldBack);
         source.passed(snapshot);
         options.onPass?.(result);
         return result;

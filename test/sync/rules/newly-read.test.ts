@@ -1,9 +1,9 @@
-// Which files Envoy may read after each publish (src/sync/verdict/newly-read.ts judgedNames), as a
+// Which files Envoy may read after each publish (src/sync/verdict/judged-by.ts judgedNames), as a
 // table: files in publish order → the files read after each. A file published before the file
 // naming it becomes read with that file's publish (the tracker then judges it). Pure.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { judgedNames } from '../../../src/sync/verdict/newly-read.js';
+import { judgedNames } from '../../../src/sync/verdict/judged-by.js';
 import { SubscriptionMap } from '../../../src/sync/verdict/subscription-map.js';
 
 const BOOTSTRAP = `node: { id: n, cluster: c }

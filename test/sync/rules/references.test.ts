@@ -54,8 +54,8 @@ dynamic_resources:
   cds_config: {path: /etc/envoy/cds.yaml}
 `);
   assert.deepEqual(findReferences(bootstrap).map((r) => [r.type, r.file]), [['LDS', 'lds.yaml'], ['CDS', 'cds.yaml']]);
-  // A filename outside a Secret (a static TLS context) is not watched by Envoy.
-  assert.deepEqual(findReferences(load('{common_tls_context: {tls_certificates: [{certificate_chain: {filename: /x.pem}}]}}')), []);
+  // A filename outside a Secret (a static TLS context) is not watched by Envoy: read once.
+  assert.deepEqual(findReferences(load('{common_tls_context: {tls_certificates: [{certificate_chain: {filename: /x.pem}}]}}')), [{ type: 'read-once', file: 'x.pem', path: '/x.pem', field: 'certificate_chain' }]);
 });
 
 test('scoped routes name an SRDS file and the RDS file their scopes open subscriptions on; a runtime layer its RTDS file', () => {
@@ -87,4 +87,44 @@ dynamic_resources:
   lds_config: {path_config_source: {path: /etc/envoy/lds.yaml}}
 `);
   assert.deepEqual(findReferences(bootstrap).map((r) => [r.type, r.file, r.resource]), [['RTDS', 'rtds.yaml', 'rtds_layer_0'], ['LDS', 'lds.yaml', undefined]]);
+});
+
+test('a DataSource filename outside a Secret is read once, by the resource holding it (the outermost object with a name)', () => {
+  const lds = load(`
+resources:
+- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+  name: listener_0
+  filter_chains:
+  - filters:
+    - name: envoy.filters.network.http_connection_manager
+      typed_config:
+        http_filters:
+        - name: envoy.filters.http.lua
+          typed_config: {default_source_code: {filename: /etc/envoy/script.lua}}
+        route_config:
+          name: local
+          virtual_hosts:
+          - routes:
+            - direct_response: {status: 200, body: {filename: /etc/envoy/body.txt}}
+`);
+  assert.deepEqual(findReferences(lds), [
+    { type: 'read-once', file: 'script.lua', path: '/etc/envoy/script.lua', resource: 'listener_0', holder: 'listener', field: 'default_source_code' },
+    { type: 'read-once', file: 'body.txt', path: '/etc/envoy/body.txt', resource: 'listener_0', holder: 'listener', field: 'body' },
+  ]);
+  const rds = load(`
+resources:
+- "@type": type.googleapis.com/envoy.config.route.v3.RouteConfiguration
+  name: local_route
+  virtual_hosts: [{name: all, domains: ["*"], routes: [{match: {prefix: /}, direct_response: {status: 200, body: {filename: /etc/envoy/body.txt}}}]}]
+`);
+  assert.deepEqual(findReferences(rds).map((r) => [r.type, r.file, r.resource, r.holder]), [['read-once', 'body.txt', 'local_route', 'route configuration']]);
+  const bootstrap = load(`
+static_resources:
+  listeners:
+  - name: static_0
+    filter_chains: [{filters: [{name: lua, typed_config: {default_source_code: {filename: /etc/envoy/s.lua}}}]}]
+`);
+  assert.deepEqual(findReferences(bootstrap).map((r) => [r.type, r.file, r.resource, r.holder]), [['read-once', 's.lua', 'static_0', 'listener']]);
+  // A DataSource its consumer watches (watched_directory) is not read once.
+  assert.deepEqual(findReferences(load('{resources: [{name: l, x: {filename: /a.lua, watched_directory: {path: /etc/envoy}}}]}')), []);
 });
