@@ -12,6 +12,8 @@ export interface PodLocalFile {
   /** That content is what Envoy refused, held back by the watcher. */
   held: boolean;
   published?: string;
+  /** The watcher holds the ConfigMap's content back (a file Envoy reads only when it builds its reader): why, in its words. */
+  heldBack?: string;
   /** Whether Envoy has a subscription on this file (path_config_source); undefined from older watchers. */
   subscribed?: boolean;
   envoy?: { version: string; live: boolean; at?: string };
@@ -64,6 +66,8 @@ export function parsePodLocalStatus(text: string): PodLocalStatus {
     if (configMap !== undefined) f.configMap = configMap;
     const published = str(raw.published);
     if (published !== undefined) f.published = published;
+    const heldBack = str(raw.heldBack);
+    if (heldBack !== undefined) f.heldBack = heldBack;
     if (typeof raw.subscribed === 'boolean') f.subscribed = raw.subscribed;
     if (isObject(raw.envoy) && typeof raw.envoy.version === 'string') {
       const at = str(raw.envoy.at);

@@ -120,6 +120,8 @@ export function judgeFile(want: WantedFile, f: PodLocalFile | undefined, source:
     return done('UNKNOWN', `Envoy's verdict on version ${want.version} is unknown: ${f.verdict.message}`);
   }
   if (f.published !== want.version) {
+    // Not on its way: the watcher keeps it back until its reader changes (or the Pod restarts).
+    if (f.heldBack !== undefined && f.configMap === want.version) return done('PENDING', f.heldBack);
     if (source === 'volume' && f.configMap !== want.version) {
       return done('PENDING', `the kubelet has not updated the Pod's ConfigMap volume yet (it holds ${f.configMap ?? 'no such key'})`);
     }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { judgePod, workloadState, countStates, type PodFacts, type PodState } from '../../src/status/rules.js';
-import type { PodLocalFile, PodLocalStatus } from '../../src/status/pod-local.js';
+import { parsePodLocalStatus, type PodLocalFile, type PodLocalStatus } from '../../src/status/pod-local.js';
 
 const V2 = 'sha256:222222222222';
 const V1 = 'sha256:111111111111';
@@ -33,6 +33,12 @@ const cases: { name: string; facts: PodFacts; state: PodState; reason?: RegExp }
     facts: facts({ source: 'api', local: local({ configMap: V1, published: V1, envoy: { version: V1, live: true } }) }),
     state: 'PENDING',
     reason: /the watcher has not published version sha256:222222222222 yet \(published: sha256:111111111111\)/,
+  },
+  {
+    name: 'held back: a file Envoy reads only when it builds its reader waits for that change, said in the watcher\'s words (not "not published yet")',
+    facts: facts({ local: local({ configMap: V2, published: V1, envoy: { version: V1, live: true }, heldBack: 'lds.yaml held back: Envoy reads it only when it builds listener listener_0' }) }),
+    state: 'PENDING',
+    reason: /^lds\.yaml: lds\.yaml held back: Envoy reads it only when it builds listener listener_0$/,
   },
   {
     name: 'published, Envoy still runs the previous version: its verdict is pending',
@@ -167,4 +173,9 @@ test('ENVOY RUNS in the workload view: the last seen version, and (none) when th
   assert.equal(row({ version: V1, live: false, at }), `${V1} (last seen)`);
   assert.equal(row({ version: '', live: false, at }), '(none) (last seen)');
   assert.equal(row({ version: '', live: true }), '');
+});
+
+test('the Pod-local status as the workload view reads it keeps a held-back file\'s message (status --json heldBack)', () => {
+  const text = JSON.stringify({ targetDir: '/t', watcherPid: 7, updatedAt: at, files: [{ file: 'script.lua', held: false, configMap: V2, published: V1, heldBack: 'script.lua held back: Envoy reads it only when it builds listener listener_0 of lds.yaml' }] });
+  assert.equal(parsePodLocalStatus(text).files[0]?.heldBack, 'script.lua held back: Envoy reads it only when it builds listener listener_0 of lds.yaml');
 });
