@@ -896,6 +896,19 @@ test('18-file-a-resource-reads-once (Lua script, direct_response body in the lis
     await judgedWith(pod, bad, ['script.lua'], 'lds.yaml', 'rejected');
     assert.equal(await readFile(join(pod.target, 'script.lua'), 'utf8'), await pod.fixture('script-v1.lua'));
     await serves(['200 body-v1', '200 lua-v1'], 'v1 after the rollback');
+    // Only the listener goes back: the refused script waits, and is said to be refused, not "restart the
+    // Pod" (a new Pod would start from it and lose the listener); `status` exits 1 (fresh-user trial).
+    const seen = pod.watcher.logs.length;
+    await pod.apply(spec('lds-v1.yaml', 'script-v2-bad.lua', 'body-v1.txt'));
+    await waitFor(() => pod.watcher.logs.slice(seen).some((l) => l.event === 'held-back' && l.file === 'script.lua'), 'script.lua held back');
+    const said = pod.watcher.logs.slice(seen).find((l) => l.event === 'held-back' && l.file === 'script.lua');
+    assert.match(String(said?.msg), /^script\.lua held back: Envoy refused this version of script\.lua with lds\.yaml and runs the published one; fix script\.lua in the ConfigMap/);
+    assert.doesNotMatch(String(said?.msg), /restart the Pod/);
+    assert.equal(await readFile(join(pod.target, 'script.lua'), 'utf8'), await pod.fixture('script-v1.lua'));
+    const refusedStatus = await runCli(['status', '--to', pod.target]);
+    assert.equal(refusedStatus.code, 1, refusedStatus.stdout);
+    assert.match(refusedStatus.stdout, /^script\.lua +\S+ \(refused, held back\)/m, refusedStatus.stdout);
+    await serves(['200 body-v1', '200 lua-v1'], 'v1 with the refused script held back');
     await restartServesTheSame(pod, () => [answer(pod.ports.P0), answer(pod.ports.P0, '/lua')]);
   } finally {
     await pod.stop();

@@ -86,6 +86,16 @@ export function readOnceMessage(name: string, readers: readonly ReadOnceReader[]
 }
 
 /**
+ * What holding `name` back says when the ConfigMap's content is what Envoy refused with its reader
+ * (rolled back with it), and only the reader went back: a Pod restart would run it and fail
+ * (`copy` publishes the ConfigMap's files), so the fix is in the ConfigMap. Pure.
+ */
+export function refusedReadOnceMessage(name: string, readers: readonly ReadOnceReader[]): string {
+  const files = [...new Set(readers.map((r) => r.file))];
+  return `${name} held back: Envoy refused this version of ${name} with ${files.join(' and ')} and runs the published one; fix ${name} in the ConfigMap (a restarted Pod would start from it: copy publishes the ConfigMap's files)`;
+}
+
+/**
  * Whether Envoy rebuilds, from the xDS file `before` to `after` (parsed), the part of resource
  * `resource` that reads `file` (so reads it again). Envoy keeps a resource whose content did not
  * change (it compares hashes: `version_info`, comments and key order count for nothing), rebuilds a

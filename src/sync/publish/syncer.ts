@@ -24,10 +24,7 @@ export interface SyncerOptions {
   logger: Logger;
   /** Base name of the file Envoy was started with (`-c`), if known. */
   bootstrapName?: string;
-  /**
-   * `watch` only: Envoy is already running, so a replaced bootstrap means a restart is needed, and
-   * a file Envoy reads once is held back until its reader changes (read-once.ts).
-   */
+  /** `watch` only: Envoy runs (a replaced bootstrap needs a restart; a file Envoy reads once waits for its reader, read-once.ts). */
   warnOnBootstrapChange: boolean;
   /** `watch`: content (sha256 of what would be published) Envoy refused, not republished; `configMap`: key → sha256 as published (gate-memo.ts). */
   hold?: (name: string, contentSha256: string, configMap: ReadonlyMap<string, string>) => boolean;
@@ -35,6 +32,8 @@ export interface SyncerOptions {
   holding?: () => boolean;
   /** `watch`: whether content Envoy refused is held for `name` now (asked before `hold`). */
   held?: (name: string) => boolean;
+  /** `watch`: whether Envoy's last verdict on `name` refused this content (sha256 as published): a held-back read-once file says so. */
+  refusedLast?: (name: string, sha256: string) => boolean;
 }
 
 /** A file the syncer just renamed into the target (what Envoy's verdict judges, verdict/tracker.ts). */
@@ -255,7 +254,7 @@ export class Syncer {
     // renames wait for Envoy to have read earlier ones (rename-waits.ts).
     const readOnce = this.options.warnOnBootstrapChange && changes.some((change) => change.kind.type === 'data');
     const references = changes.length < 2 && !readOnce ? undefined : this.references.of(changes, snapshot.files, configMap);
-    if (readOnce && references !== undefined) result.heldBack = await heldBackInPass(this.options.targetDir, changes, references, this.options.bootstrapName);
+    if (readOnce && references !== undefined) result.heldBack = await heldBackInPass(this.options.targetDir, changes, references, this.options.bootstrapName, this.options.refusedLast);
     logReadOnceHeld(this.logger, result.heldBack, this.reportedHeldBack);
     const publishing = changes.filter((change) => !result.heldBack.some((held) => held.name === change.name));
     const plan = references === undefined || publishing.length < 2 ? publishing.map((change) => ({ change, waitFor: [] })) : publishPlan(publishing, references, (change) => addsResources(this.namesPublished.get(change.name), change.kind));

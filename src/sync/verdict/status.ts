@@ -130,8 +130,10 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
     const configMap = wouldPublish === undefined ? undefined : (wouldPublish.version ?? contentVersion(wouldPublish.sha256));
     const publishedContent = await readFile(join(targetDir, file)).catch(() => undefined);
     const published = publishedContent === undefined ? undefined : (versionOf(file, publishedContent) ?? contentVersion(sha256(publishedContent)));
-    const held = wouldPublish !== undefined && recorded?.refused?.sha256 === wouldPublish.sha256;
     const heldBack = wouldPublish !== undefined && recorded?.heldBack?.sha256 === wouldPublish.sha256 && configMap !== published ? recorded.heldBack.message : undefined;
+    // Held back is refused too when Envoy refused this content with its reader (only the reader went back).
+    const refusedWithReader = heldBack !== undefined && recorded?.verdict?.outcome === 'rejected' && recorded.verdict.version === configMap;
+    const held = wouldPublish !== undefined && (recorded?.refused?.sha256 === wouldPublish.sha256 || refusedWithReader);
     // The gate's word on content that is not published: the watcher logged it, status says it too.
     const unpublished = configMap !== published && !held;
     const gate = content === undefined || !unpublished ? undefined : await validateConfigFile(file, content);

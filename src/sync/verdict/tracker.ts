@@ -28,6 +28,7 @@ import { judgeAgainAfterRestart } from './envoy-restarted.js';
 import type { VerdictOptions } from './options.js';
 import { newPending } from './pending.js';
 import { configOnDisk, dataOnDisk } from './on-disk.js';
+import { contentVersion } from './messages.js';
 import { judgedBy, judgedNames, type JudgedBy } from './judged-by.js';
 import { judgeNewlyRead } from './newly-read.js';
 import { readerPublish } from './read-once-verdict.js';
@@ -225,6 +226,12 @@ export class VerdictTracker {
   /** The read-once files a pass held back (publish/read-once.ts), for `status`. */
   heldBack(held: readonly { name: string; sha256: string; message: string }[]): void {
     if (recordHeldBack(this.state, held)) this.stateFile.save();
+  }
+
+  /** Whether Envoy's last verdict on `name` refused this content (sha256 as published; a file with no version_info). */
+  refusedLast(name: string, sha256: string): boolean {
+    const verdict = this.state.files[name]?.verdict;
+    return verdict?.outcome === 'rejected' && verdict.version === contentVersion(sha256);
   }
 
   /** Resolves once no verdict is pending (at once when none is). */

@@ -76,6 +76,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     hold: (name, digest, configMap) => holds.isHeld(name, digest, configMap),
     holding: () => holds.any(),
     held: (name) => holds.has(name),
+    refusedLast: (name: string, sha256: string): boolean => verdicts.refusedLast(name, sha256), // called in passes, after the tracker exists
     ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
   });
   // Whether the last snapshot came through `..data` (see VolumeWatch).

@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { load } from 'js-yaml';
 import { findReferences } from '../../../src/sync/envoy/references.js';
-import { readOnceHeldBack, readOnceMessage, readOnceReaders, rebuildsReader } from '../../../src/sync/publish/read-once.js';
+import { readOnceHeldBack, readOnceMessage, readOnceReaders, rebuildsReader, refusedReadOnceMessage } from '../../../src/sync/publish/read-once.js';
 
 const LUA = '{name: envoy.filters.http.lua, typed_config: {default_source_code: {filename: /etc/envoy/script.lua}}}';
 const chain = (prefix: string, lua: boolean, match = '') => `{${match}filters: [{name: hcm, typed_config: {stat_prefix: ${prefix}, http_filters: [${lua ? `${LUA}, ` : ''}{name: router}]}}]}`;
@@ -80,4 +80,10 @@ test('readOnceMessage: says what reads the file, when Envoy reads it, and what t
     'script.lua held back: Envoy reads it only when it builds listener listener_0 of lds.yaml, so the new version would not reach the running Envoy and a restarted one would run it; change that resource in lds.yaml with it (Envoy rebuilds a resource only when it changes), or restart the Pod (copy publishes it before Envoy starts). The published script.lua is what Envoy runs',
   );
   assert.match(readOnceMessage('s.lua', [{ file: 'envoy.yaml', resource: 'static_0', holder: 'listener' }], 'envoy.yaml'), /^s\.lua held back: Envoy reads it only at its start \(listener static_0 of envoy\.yaml, the bootstrap\), .*; restart the Pod/);
+});
+
+test('refusedReadOnceMessage: content Envoy refused with its reader is to be fixed in the ConfigMap, never "restart the Pod"', () => {
+  const message = refusedReadOnceMessage('script.lua', [{ file: 'lds.yaml', resource: 'listener_0', holder: 'listener' }, { file: 'lds.yaml', resource: 'listener_1', holder: 'listener' }]);
+  assert.equal(message, "script.lua held back: Envoy refused this version of script.lua with lds.yaml and runs the published one; fix script.lua in the ConfigMap (a restarted Pod would start from it: copy publishes the ConfigMap's files)");
+  assert.doesNotMatch(message, /restart the Pod/);
 });
