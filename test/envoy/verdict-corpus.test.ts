@@ -495,6 +495,14 @@ test('08-sds-named-files: a certificate/key pair that does not match is refused 
       { file: 'key.pem', outcome: 'accepted', envoy: ROTATION },
     ]);
     await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'tls-cn'), 'cert-B', 'cert B');
+    // The Secret's version_text is not the certificate's: status gives these files no ENVOY RUNS of their own
+    // (it showed sds.yaml's), so the workload view counts them synced once published (fresh-user trial).
+    const rows = (await gatherStatus(pod.target)).files;
+    for (const file of ['cert.pem', 'key.pem']) {
+      const row = rows.find((f) => f.file === file);
+      assert.equal(row?.envoy, undefined, `${file}: ${JSON.stringify(row)}`);
+      assert.equal(row?.subscribed, false, file);
+    }
     const refused = await step(pod, spec('cert-c.pem', 'key-b.pem'), [{ file: 'cert.pem', outcome: 'rejected', envoy: ROTATION }]);
     assert.equal(await readFile(join(pod.target, 'cert.pem'), 'utf8'), await pod.fixture('cert-b.pem'));
     // A certificate carries no version_info: its lines and `status` name it by its content's sha256, alike.

@@ -144,16 +144,19 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
     const verdictEarlier = verdictVersion !== undefined && verdictVersion !== published && verdictVersion !== configMap;
     // Envoy answered without any subscription of the file (a restarted Envoy that has not opened
     // it): it runs none of it now, whatever an earlier process ran.
-    const subscriptions = recorded?.subscriptions ?? [];
+    // A file with no version_info (a certificate or key a Secret reads) has no subscription of its
+    // own: the Secret's version_text is not its version, so Envoy's column stays empty, as for a Lua script.
+    const readThrough = publishedContent !== undefined && versionOf(file, publishedContent) === undefined;
+    const subscriptions = readThrough ? [] : (recorded?.subscriptions ?? []);
     const liveVersion = subscriptions.map((s) => live.get(s.statPrefix)).find((v) => v !== undefined) ?? (answered && subscriptions.length > 0 ? '' : undefined);
     const envoy = liveVersion !== undefined
       ? { version: liveVersion, live: true }
-      : recorded?.envoy === undefined ? undefined : { version: recorded.envoy.version, live: false, at: recorded.envoy.at };
+      : recorded?.envoy === undefined || readThrough ? undefined : { version: recorded.envoy.version, live: false, at: recorded.envoy.at };
     files.push({
       file,
       held,
       ...(refusedStaysPublished({ held, published, configMap }) ? { refusedPublished: true as const } : {}),
-      subscribed: (recorded?.subscriptions ?? []).length > 0,
+      subscribed: subscriptions.length > 0,
       ...(invalid === undefined ? {} : { invalid }),
       ...(heldBack === undefined ? {} : { heldBack }),
       ...(configMap === undefined ? {} : { configMap }),
