@@ -13,10 +13,11 @@ import { ignoredAmong as ignoredAmongOf, ignoredUnknownFields } from './unknown-
 import type { OwnReload, Reported } from './unknown-fields.js';
 import type { Judgement } from './judge.js';
 import type { IgnoredWhen } from './messages.js';
-import { acceptedMessage, contentVersion, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, runsLastAccepted, unknownMessage } from './messages.js';
+import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, runsLastAccepted, unknownMessage } from './messages.js';
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
 import { riderNote } from './read-once-verdict.js';
+import { contentVersion } from '../envoy/version-stamp.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import type { ReasonReader } from './reason.js';
 import { acceptedCopy, keepCopy, refusedPath } from './state.js';

@@ -7,13 +7,6 @@ import { refusalSentence } from '../envoy/rejection-reason.js';
 export const versionText = (version: string | undefined): string => version ?? '(no version_info)';
 
 /**
- * How a file that carries no version_info (a certificate, a key, the bootstrap) is named in
- * verdict lines and `status`: `sha256:` and the first 12 hex digits of the sha256 of its published
- * content (`sha256`: 64 hex digits), as `status` shows it in its CONFIGMAP and PUBLISHED columns.
- */
-export const contentVersion = (sha256: string): string => `sha256:${sha256.slice(0, 12)}`;
-
-/**
  * ". Envoy says: ..." or ". Envoy's admin API does not say why; ...", or nothing without a reason;
  * then, for a refusal a schema check sees, the `validate` that names the field and its line (once
  * Envoy's log says so, when only the log tells), and nothing for one no schema sees.

@@ -154,6 +154,14 @@ export class StateWriter {
 }
 
 /**
+ * Whether Envoy's last verdict on a file refused the content named `version` (as the verdict
+ * lines name it: the stamped version, or `sha256:<12>` for a file with no version_info). Pure.
+ */
+export function refusedLast(entry: FileState | undefined, version: string | undefined): boolean {
+  return entry?.verdict?.outcome === 'rejected' && entry.verdict.version === version;
+}
+
+/**
  * Records the read-once files a pass holds back (`held`: name, sha256 of the content, why) and
  * forgets those it no longer holds. Returns whether the state changed.
  */

@@ -7,11 +7,11 @@ import { parseAdminAddress } from '../envoy/subscriptions.js';
 import { EnvoyAdmin } from '../envoy/admin.js';
 import { refusalSentence } from '../envoy/rejection-reason.js';
 import { readSnapshot, isReservedName } from '../volume/snapshot.js';
-import { publishable, sha256, versionOf } from '../envoy/version-stamp.js';
-import { readState, stateDir, STATE_FILE } from './state.js';
+import { contentVersion, publishable, sha256, versionOf } from '../envoy/version-stamp.js';
+import { readState, refusedLast, stateDir, STATE_FILE } from './state.js';
 import type { VerdictState } from './state.js';
 import { validateConfigFile } from '../envoy/gate.js';
-import { REFUSED_FIRST_SHORT, contentVersion, ignoredText, validateSentence } from './messages.js';
+import { REFUSED_FIRST_SHORT, ignoredText, validateSentence } from './messages.js';
 
 export interface FileStatus {
   file: string;
@@ -129,10 +129,11 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
     // The ConfigMap's version as it would be stamped; `sha256:<12>` for a file that carries none.
     const configMap = wouldPublish === undefined ? undefined : (wouldPublish.version ?? contentVersion(wouldPublish.sha256));
     const publishedContent = await readFile(join(targetDir, file)).catch(() => undefined);
-    const published = publishedContent === undefined ? undefined : (versionOf(file, publishedContent) ?? contentVersion(sha256(publishedContent)));
+    const publishedVersion = publishedContent === undefined ? undefined : versionOf(file, publishedContent);
+    const published = publishedContent === undefined ? undefined : (publishedVersion ?? contentVersion(sha256(publishedContent)));
     const heldBack = wouldPublish !== undefined && recorded?.heldBack?.sha256 === wouldPublish.sha256 && configMap !== published ? recorded.heldBack.message : undefined;
     // Held back is refused too when Envoy refused this content with its reader (only the reader went back).
-    const refusedWithReader = heldBack !== undefined && recorded?.verdict?.outcome === 'rejected' && recorded.verdict.version === configMap;
+    const refusedWithReader = heldBack !== undefined && refusedLast(recorded, configMap);
     const held = wouldPublish !== undefined && (recorded?.refused?.sha256 === wouldPublish.sha256 || refusedWithReader);
     // The gate's word on content that is not published: the watcher logged it, status says it too.
     const unpublished = configMap !== published && !held;
@@ -146,7 +147,7 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
     // it): it runs none of it now, whatever an earlier process ran.
     // A file with no version_info (a certificate or key a Secret reads) has no subscription of its
     // own: the Secret's version_text is not its version, so Envoy's column stays empty, as for a Lua script.
-    const readThrough = publishedContent !== undefined && versionOf(file, publishedContent) === undefined;
+    const readThrough = publishedContent !== undefined && publishedVersion === undefined;
     const subscriptions = readThrough ? [] : (recorded?.subscriptions ?? []);
     const liveVersion = subscriptions.map((s) => live.get(s.statPrefix)).find((v) => v !== undefined) ?? (answered && subscriptions.length > 0 ? '' : undefined);
     const envoy = liveVersion !== undefined

@@ -16,6 +16,7 @@
 import type { Logger } from 'pino';
 import { EnvoyAdmin } from '../envoy/admin.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
+import { contentVersion } from '../envoy/version-stamp.js';
 import { describeAdmin } from '../envoy/subscriptions.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import type { Holds } from './holds.js';
@@ -28,7 +29,6 @@ import { judgeAgainAfterRestart } from './envoy-restarted.js';
 import type { VerdictOptions } from './options.js';
 import { newPending } from './pending.js';
 import { configOnDisk, dataOnDisk } from './on-disk.js';
-import { contentVersion } from './messages.js';
 import { judgedBy, judgedNames, type JudgedBy } from './judged-by.js';
 import { judgeNewlyRead } from './newly-read.js';
 import { readerPublish } from './read-once-verdict.js';
@@ -36,7 +36,7 @@ import { Poller } from './poll.js';
 import { awaitReadLogged } from './read-wait.js';
 import { attribute } from './attribution.js';
 import { REQUEST_TIMEOUT_MS, ReasonReader } from './reason.js';
-import { StateWriter, readState, recordHeldBack, type VerdictState } from './state.js';
+import { StateWriter, readState, recordHeldBack, refusedLast, type VerdictState } from './state.js';
 import { SubscriptionMap } from './subscription-map.js';
 import type { VerdictListener } from './verdict.js';
 
@@ -230,8 +230,7 @@ export class VerdictTracker {
 
   /** Whether Envoy's last verdict on `name` refused this content (sha256 as published; a file with no version_info). */
   refusedLast(name: string, sha256: string): boolean {
-    const verdict = this.state.files[name]?.verdict;
-    return verdict?.outcome === 'rejected' && verdict.version === contentVersion(sha256);
+    return refusedLast(this.state.files[name], contentVersion(sha256));
   }
 
   /** Resolves once no verdict is pending (at once when none is). */
