@@ -183,7 +183,15 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     assert.match(watchLog, /lds\.yaml/, 'the watcher logs the republished file');
   });
 
-  test('4. an edit Envoy refuses: Envoy keeps serving v2, the watcher logs the rejection, puts v2 back on disk (a restarted Envoy loads it) and `status` shows it; a NEW Pod starts from the ConfigMap without the listener and its watcher says so', async () => {
+  test('4. an edit Envoy refuses: Envoy keeps serving v2, the watcher logs the rejection, puts v2 back on disk (a restarted Envoy loads it) and `status` shows it; a NEW Pod starts from the ConfigMap without the listener and its watcher says so', async (t) => {
+    // The tests after this one run the demo ConfigMap: should this one fail before its last step
+    // fixes it, put the shipped listener back so they do not fail for want of one.
+    const shipped = await exampleObject<k8s.V1ConfigMap>(repo, 'configmap.yaml');
+    const fixedLds = withBody(shipped.data?.['lds.yaml'] ?? '', 'config v3\n');
+    let fixed = false;
+    t.after(async () => {
+      if (!fixed) await editConfigMap(cluster, DEMO_NS, DEMO_CONFIGMAP, 'lds.yaml', () => fixedLds);
+    });
     // The case test/fixtures/cases/envoy-rejects-parses-fine.lds.yaml: valid YAML with an @type
     // on every resource, refused by Envoy (a duration that is not one), on the demo's listener.
     const refused = await refusedLds();
@@ -301,8 +309,8 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     assert.deepEqual(lds.envoy, { version: '', live: true }, 'Envoy runs no LDS version');
 
     // Fixing the ConfigMap: the replacement Pod picks it up and turns Ready, no restart.
-    const shipped = await exampleObject<k8s.V1ConfigMap>(repo, 'configmap.yaml');
-    await editConfigMap(cluster, DEMO_NS, DEMO_CONFIGMAP, 'lds.yaml', () => withBody(shipped.data?.['lds.yaml'] ?? '', 'config v3\n'));
+    await editConfigMap(cluster, DEMO_NS, DEMO_CONFIGMAP, 'lds.yaml', () => fixedLds);
+    fixed = true;
     const [recovered] = await waitForReadyPods(cluster, DEMO_NS, DEMO_SELECTOR, 1);
     assert.equal(recovered?.metadata?.name, replacementName);
     await waitForBody(recovered.status?.podIP ?? '', 10000, 'config v3\n');

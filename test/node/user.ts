@@ -152,7 +152,17 @@ export async function execIn(cluster: Cluster, namespace: string, pod: string, c
 export async function podLocalStatus(cluster: Cluster, namespace: string, pod: string, args: string[] = []): Promise<{ code: 0 | 1; stdout: string; stderr: string }> {
   const r = await kubectl(cluster, ['-n', namespace, 'exec', pod, '-c', 'envoy-xds-watch', '--', 'envoy-xds-injector', 'status', ...args]);
   if (r.code !== 0 && r.code !== 1) throw new Error(`kubectl exec ${pod} -c envoy-xds-watch -- envoy-xds-injector status ${args.join(' ')} exited ${String(r.code)}: ${r.stderr}`);
-  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+  return { code: r.code, stdout: r.stdout, stderr: withoutKubectlLog(r.stderr) };
+}
+
+/**
+ * stderr of `kubectl exec` without kubectl's own klog lines (`E1204 23:06:00.222716    7276
+ * websocket.go:297] Unknown stream id 1, discarding message`: its WebSocket exec client logs a late
+ * frame after the command ended), so what is left is the command's stderr and kubectl's `command
+ * terminated with exit code N`.
+ */
+export function withoutKubectlLog(stderr: string): string {
+  return stderr.split('\n').filter((l) => !/^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+ +\d+ [\w.-]+:\d+\] /.test(l)).join('\n');
 }
 
 /** A line of the watcher's log (pino JSON) with `event: "verdict"` (docs/sync.md). */
