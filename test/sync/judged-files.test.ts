@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import type { PublishedFile } from '../../src/sync/publish/syncer.js';
 import { Holds } from '../../src/sync/verdict/holds.js';
+import { gatherStatus } from '../../src/sync/verdict/status.js';
 import { VerdictTracker } from '../../src/sync/verdict/tracker.js';
 import type { Verdict } from '../../src/sync/verdict/verdict.js';
 import { makeTempDirs } from './harness.js';
@@ -69,6 +70,21 @@ test('a certificate whose Secret nothing reads yet gets no verdict; a script pub
     await tracker.settled();
     assert.deepEqual(verdicts.map((v) => [v.file, v.outcome]).sort(), [['lds.yaml', 'unknown'], ['script.lua', 'unknown']]);
     assert.match(verdicts.find((v) => v.file === 'script.lua')?.message ?? '', /judged with lds\.yaml/);
+  } finally {
+    await tracker.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('the state `status` reads is on disk once the tracker has started: a verdict line can come before the usual 50 ms write', async () => {
+  const { root, source, target } = await makeTempDirs('envoy-xds-judged-');
+  await writeFile(join(target, 'envoy.yaml'), BOOTSTRAP);
+  await writeFile(join(target, 'lds.yaml'), listener(''));
+  const tracker = new VerdictTracker({ sourceDir: source, targetDir: target, logger: pino({ level: 'silent' }), holds: new Holds(), bootstrapName: 'envoy.yaml', restore: () => Promise.resolve(undefined) });
+  try {
+    await tracker.start();
+    const status = await gatherStatus(target);
+    assert.deepEqual(status.files.map((f) => f.file).sort(), ['envoy.yaml', 'lds.yaml']);
   } finally {
     await tracker.stop();
     await rm(root, { recursive: true, force: true });

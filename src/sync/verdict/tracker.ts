@@ -131,7 +131,10 @@ export class VerdictTracker {
     const watchedBefore = previous !== undefined && Object.values(previous.files).some((f) => f.verdict !== undefined);
     if (!watchedBefore) this.conclusions.foundAtStart(atStart.map((file) => file.name));
     this.trackAll([...onDisk, ...(await dataOnDisk(this.options.targetDir, onDisk, this.subscriptions))], this.initialTimeoutMs, true);
+    // Written now, not within the usual 50 ms: a verdict line may come first, and `status` read
+    // after it would find no state and ask whether the watcher runs at all.
     this.stateFile.save();
+    await this.stateFile.flush();
   }
 
   /**
