@@ -84,7 +84,9 @@ export class Poller {
   }
 
   private async poll(): Promise<void> {
-    while (this.pending.size > 0 && !this.stopped) {
+    while (!this.done()) {
+      await this.pause();
+      if (this.done()) break; // stopped, or the pending publishes were replaced and concluded
       let counters: EnvoyCounters | undefined;
       // Envoy's answer to a request sent after a publish's renames reflects all of them (pending.ts).
       const sentAt = performance.now();
@@ -128,17 +130,24 @@ export class Poller {
         await this.finish(pending, { outcome, judgement, counters, own, now, ...(reason === undefined ? {} : { reason }) });
       }
       if (counters !== undefined) this.lastCounters = counters;
-      if (this.pending.size === 0) break;
-      const oldest = Math.min(...[...this.pending.values()].map((p) => p.at));
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollDelayMs(performance.now() - oldest));
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
     }
+  }
+
+  private done(): boolean {
+    return this.pending.size === 0 || this.stopped;
+  }
+
+  /** Waits before a request as pollDelayMs says (stop() cuts it short). */
+  private async pause(): Promise<void> {
+    const oldest = Math.min(...[...this.pending.values()].map((p) => p.at));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, pollDelayMs(performance.now() - oldest));
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
   }
 
   /**
