@@ -37,6 +37,8 @@ export interface CasePod {
   /** Writes the ConfigMap `spec` as kubelet does (one `..data` swap). */
   apply(spec: ConfigMapSpec): Promise<void>;
   startEnvoy(): Promise<EnvoyProcess>;
+  /** Stops the watcher and starts it again with the same arguments (its state stays in the target, as in an emptyDir); resolves once it is ready. */
+  restartWatcher(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -76,6 +78,7 @@ export async function startCase(folder: string, spec: ConfigMapSpec, watchArgs: 
       .replaceAll('port_value: 18080', `port_value: ${String(P0)}`); // the single-file shared cases
   const envoyDir = join(dirs.root, 'envoy');
   const outside = options.envoyBootstrap === undefined ? undefined : join(dirs.root, 'envoy-bootstrap.yaml');
+  const watchCommand: string[] = [];
   const pod: CasePod = {
     folder,
     source: dirs.source,
@@ -101,6 +104,11 @@ export async function startCase(folder: string, spec: ConfigMapSpec, watchArgs: 
       pod.envoy = await startEnvoy({ bootstrap: { path: outside ?? join(dirs.target, 'envoy.yaml') }, workDir: envoyDir }, 60_000);
       return pod.envoy;
     },
+    async restartWatcher() {
+      await pod.watcher.stop();
+      pod.watcher = new CliProcess(watchCommand);
+      await waitFor(() => existsSync(join(dirs.target, READY)), `ready file after the watcher's restart\n${pod.watcher.stdout.slice(-4000)}`);
+    },
     async stop() {
       await pod.watcher.stop();
       await pod.envoy?.stop();
@@ -113,13 +121,14 @@ export async function startCase(folder: string, spec: ConfigMapSpec, watchArgs: 
   const copy = await runCli(['copy', '--from', dirs.source, '--to', dirs.target, ...bootstrapArgs]);
   assert.equal(copy.code, 0, copy.stdout);
   if (options.envoyAfterWatcher !== true) await pod.startEnvoy();
-  pod.watcher = new CliProcess([
+  watchCommand.push(
     'watch', '--from', dirs.source, '--to', dirs.target, '--ready-file', join(dirs.target, READY),
     ...(outside === undefined ? bootstrapArgs : ['--admin', `127.0.0.1:${String(ADMIN)}`]),
     // A loaded 2-core machine: Envoy may take seconds to apply an update; `unknown` must mean it did not answer.
     '--verdict-timeout', '30s',
     ...watchArgs,
-  ]);
+  );
+  pod.watcher = new CliProcess(watchCommand);
   try {
     await waitFor(() => existsSync(join(dirs.target, READY)) || pod.watcher.logs.some((l) => (l.level ?? 0) >= 50 && l.event !== 'verdict'), 'ready file');
     if (options.envoyAfterWatcher === true) await pod.startEnvoy();

@@ -916,6 +916,13 @@ test('18-file-a-resource-reads-once (Lua script, direct_response body in the lis
     const refusedStatus = await runCli(['status', '--to', pod.target]);
     assert.equal(refusedStatus.code, 1, refusedStatus.stdout);
     assert.match(refusedStatus.stdout, /^script\.lua +\S+ \(refused, held back\)/m, refusedStatus.stdout);
+    // A restarted watcher (state in the emptyDir) still knows Envoy refused that script: it judges the
+    // files on disk again at start, and the rolled-back script's verdict must not replace the refusal.
+    await pod.restartWatcher();
+    const afterRestart = await runCli(['status', '--to', pod.target]);
+    assert.equal(afterRestart.code, 1, afterRestart.stdout);
+    assert.match(afterRestart.stdout, /^script\.lua +\S+ \(refused, held back\)/m, afterRestart.stdout);
+    assert.doesNotMatch(afterRestart.stdout, /restart the Pod/, afterRestart.stdout);
     await serves(['200 body-v1', '200 lua-v1'], 'v1 with the refused script held back');
     await restartServesTheSame(pod, () => [answer(pod.ports.P0), answer(pod.ports.P0, '/lua')]);
   } finally {

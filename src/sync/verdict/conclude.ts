@@ -207,6 +207,8 @@ export class Conclusions {
     );
     // The state names the content judged, so that `status` tells a verdict on an earlier certificate from one on the ConfigMap's.
     entry.verdict = { ...forms.kept, version: shown };
+    if (pending.reader !== undefined && outcome === 'rejected') entry.refusedWithReader = { version: shown, reader: pending.reader.file, at };
+    else if (outcome === 'accepted' && entry.refusedWithReader?.version === shown) delete entry.refusedWithReader;
     tell(this.ctx.listeners, forms.verdict, (err) => { logger.error({ err }, 'verdict listener failed'); });
     this.ctx.stateFile.save();
   }

@@ -38,6 +38,12 @@ export interface FileState {
   heldBack?: { sha256: string; message: string; at: string };
   /** Envoy's last verdict on the file (verdict.ts). */
   verdict?: VerdictFacts & { version?: string; at: string };
+  /**
+   * A file Envoy reads once: the content Envoy last refused with its reader (`reader`, the file
+   * judged), kept apart from `verdict`, which a restarted watcher's judging of the rolled-back file
+   * on disk replaces. Cleared when Envoy accepts that content.
+   */
+  refusedWithReader?: { version: string; reader: string; at: string };
   subscriptions?: { type: XdsType; statPrefix: string }[];
 }
 
@@ -155,9 +161,11 @@ export class StateWriter {
 
 /**
  * Whether Envoy's last verdict on a file refused the content named `version` (as the verdict
- * lines name it: the stamped version, or `sha256:<12>` for a file with no version_info). Pure.
+ * lines name it: the stamped version, or `sha256:<12>` for a file with no version_info), or
+ * refused it with its reader (a file Envoy reads once), whatever was judged since. Pure.
  */
 export function refusedLast(entry: FileState | undefined, version: string | undefined): boolean {
+  if (version !== undefined && entry?.refusedWithReader?.version === version) return true;
   return entry?.verdict?.outcome === 'rejected' && entry.verdict.version === version;
 }
 
