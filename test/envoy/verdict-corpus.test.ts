@@ -915,7 +915,8 @@ test('18-file-a-resource-reads-once (Lua script, direct_response body in the lis
     assert.equal(await readFile(join(pod.target, 'script.lua'), 'utf8'), await pod.fixture('script-v1.lua'));
     const refusedStatus = await runCli(['status', '--to', pod.target]);
     assert.equal(refusedStatus.code, 1, refusedStatus.stdout);
-    assert.match(refusedStatus.stdout, /^script\.lua +\S+ \(refused, held back\)/m, refusedStatus.stdout);
+    assert.match(refusedStatus.stdout, /^script\.lua +\S+ \(refused, held back\) /m, refusedStatus.stdout);
+    assert.doesNotMatch(refusedStatus.stdout, /\(held back, see below\)/, 'one label: (refused, held back) says it all');
     // A restarted watcher (state in the emptyDir) still knows Envoy refused that script: it judges the
     // files on disk again at start, and the rolled-back script's verdict must not replace the refusal.
     await pod.restartWatcher();
@@ -925,6 +926,24 @@ test('18-file-a-resource-reads-once (Lua script, direct_response body in the lis
     assert.doesNotMatch(afterRestart.stdout, /restart the Pod/, afterRestart.stdout);
     await serves(['200 body-v1', '200 lua-v1'], 'v1 with the refused script held back');
     await restartServesTheSame(pod, () => [answer(pod.ports.P0), answer(pod.ports.P0, '/lua')]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('18-file-a-resource-reads-once (one Lua script, two listeners reading it): a change that rebuilds one of them holds the script back, naming the other (fresh-user trial: the running listener_1 kept the old script, a restarted Envoy ran the new one)', TIMEOUT, async () => {
+  const spec = (lds: string, script: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds, 'script.lua': script, 'body.txt': 'body-v0.txt' });
+  const pod = await startCase('18-file-a-resource-reads-once', spec('lds-two-readers.yaml', 'script-v0.lua'));
+  const answers = () => Promise.all([answer(pod.ports.P0, '/lua'), answer(pod.ports.P1, '/lua')]);
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    await waitServed(async () => JSON.stringify(await answers()), JSON.stringify(['200 lua-v0', '200 lua-v0']), 'v0 on both listeners');
+    // listener_0 changes with the script, listener_1 does not: Envoy would read the new script for listener_0 only.
+    const before = verdictCounts(pod, ['lds.yaml']);
+    await heldBack(pod, spec('lds-two-readers-v1.yaml', 'script-v1.lua'), 'script.lua', 'script-v0.lua', /listener listener_1 of lds\.yaml \(this change rebuilds another resource reading it, not that one\)/);
+    assert.equal((await nextVerdict(pod, 'lds.yaml', before.get('lds.yaml') ?? 0)).outcome, 'accepted');
+    await waitServed(async () => JSON.stringify(await answers()), JSON.stringify(['200 lua-v0', '200 lua-v0']), 'v0 on both listeners, the script held back');
+    await restartServesTheSame(pod, () => [answer(pod.ports.P0, '/lua'), answer(pod.ports.P1, '/lua')]);
   } finally {
     await pod.stop();
   }

@@ -48,9 +48,10 @@ export function readOnceReaders(name: string, references: ReadonlyMap<string, re
 
 /**
  * The changes to hold back: a read-once file (readOnceReaders) the target already has, changed in
- * a pass that rebuilds none of the resources reading it (`rebuilt`: whether the pass changes that
- * resource, rebuildsReader). A new file is published (nothing Envoy runs reads it yet). `bootstrap`:
- * the bootstrap's name (Envoy reads it only at start). Pure.
+ * a pass that does not rebuild every resource reading it (`rebuilt`: whether the pass changes that
+ * resource, rebuildsReader): a reader left as it runs keeps the old version while a restarted Envoy
+ * would give it the new one. A new file is published (nothing Envoy runs reads it yet).
+ * `bootstrap`: the bootstrap's name (Envoy reads it only at start). Pure.
  */
 export function readOnceHeldBack(
   changes: readonly { name: string; sha256: string; existed: boolean }[],
@@ -62,17 +63,19 @@ export function readOnceHeldBack(
   for (const change of changes) {
     if (!change.existed) continue;
     const readers = readOnceReaders(change.name, references);
-    if (readers.length === 0 || readers.some((reader) => rebuilt(reader, change.name))) continue;
-    held.push({ name: change.name, sha256: change.sha256, readers, message: readOnceMessage(change.name, readers, bootstrap) });
+    const kept = readers.filter((reader) => !rebuilt(reader, change.name));
+    if (kept.length === 0) continue;
+    held.push({ name: change.name, sha256: change.sha256, readers, message: readOnceMessage(change.name, kept, bootstrap, readers.length - kept.length) });
   }
   return held;
 }
 
 /**
  * What holding `name` back says, in words an operator acts on: "Envoy reads script.lua only when
- * it builds listener listener_0 of lds.yaml: change lds.yaml with it, or restart the Pod ...". Pure.
+ * it builds listener listener_0 of lds.yaml: change lds.yaml with it, or restart the Pod ...".
+ * `readers`: those the pass leaves as they run; `rebuiltToo`: how many other readers it rebuilds. Pure.
  */
-export function readOnceMessage(name: string, readers: readonly ReadOnceReader[], bootstrap: string | undefined): string {
+export function readOnceMessage(name: string, readers: readonly ReadOnceReader[], bootstrap: string | undefined, rebuiltToo = 0): string {
   const what = (r: ReadOnceReader): string => `${r.holder ?? 'resource'}${r.resource === undefined ? '' : ` ${r.resource}`} of ${r.file}`;
   const xds = readers.filter((r) => r.file !== bootstrap);
   const files = [...new Set(xds.map((r) => r.file))];
@@ -81,8 +84,9 @@ export function readOnceMessage(name: string, readers: readonly ReadOnceReader[]
     ...(xds.length > 0 ? [`when it builds ${xds.map(what).join(', ')}`] : []),
     ...(atStart.length > 0 ? [`at its start (${atStart.map(what).join(', ')}, the bootstrap)`] : []),
   ].join(' and ');
-  const change = files.length === 0 ? '' : `change ${xds.length === 1 ? 'that resource' : 'one of those resources'} in ${files.join(' or ')} with it (Envoy rebuilds a resource only when it changes), or `;
-  return `${name} held back: Envoy reads it only ${when}, so the new version would not reach the running Envoy and a restarted one would run it; ${change}restart the Pod (copy publishes it before Envoy starts). The published ${name} is what Envoy runs`;
+  const change = files.length === 0 ? '' : `change ${xds.length === 1 ? 'that resource' : 'each of those resources'} in ${files.join(' and ')} with it (Envoy rebuilds a resource only when it changes; then Envoy's verdict on it is the file's, and a refusal puts both back), or `;
+  const others = rebuiltToo === 0 ? '' : ` (this change rebuilds ${rebuiltToo === 1 ? 'another resource' : `${String(rebuiltToo)} other resources`} reading it, not ${readers.length === 1 ? 'that one' : 'those'})`;
+  return `${name} held back: Envoy reads it only ${when}${others}, so the new version would not reach the running Envoy there and a restarted one would run it; ${change}restart the Pod (copy publishes it before Envoy starts, and nothing puts it back if Envoy refuses it). The published ${name} is what Envoy runs`;
 }
 
 /**

@@ -65,6 +65,19 @@ const heldCases: { why: string; changes: { name: string; existed: boolean }[]; r
   { why: 'the script with an lds.yaml edit that leaves its filter chain as it was: held back', changes: [{ name: 'script.lua', existed: true }, { name: 'lds.yaml', existed: true }], rebuilt: false, held: ['script.lua'] },
   { why: 'a new script: published (nothing Envoy runs reads it yet)', changes: [{ name: 'script.lua', existed: false }], rebuilt: false, held: [] },
 ];
+const LDS_TWO_READERS = `${LDS_TEXT}- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+  name: listener_1
+  default_filter_chain: ${chain('second', true)}
+`;
+test('readOnceHeldBack: two listeners read the script and the change rebuilds one of them: held back, naming the one left as it runs', () => {
+  const held = readOnceHeldBack([{ name: 'script.lua', existed: true, sha256: 'sha' }, { name: 'lds.yaml', existed: true, sha256: 'sha2' }], refs({ 'lds.yaml': LDS_TWO_READERS }), 'envoy.yaml', (reader) => reader.resource === 'listener_0');
+  assert.deepEqual(held.map((h) => h.name), ['script.lua']);
+  const [first] = held;
+  assert.ok(first);
+  assert.deepEqual(first.readers.map((r) => r.resource), ['listener_0', 'listener_1']);
+  assert.match(first.message, /only when it builds listener listener_1 of lds\.yaml \(this change rebuilds another resource reading it, not that one\)/);
+  assert.deepEqual(readOnceHeldBack([{ name: 'script.lua', existed: true, sha256: 'sha' }], refs({ 'lds.yaml': LDS_TWO_READERS }), 'envoy.yaml', () => true), [], 'both rebuilt: published');
+});
 for (const c of heldCases) {
   test(`readOnceHeldBack: ${c.why}`, () => {
     const changes = c.changes.map((change) => ({ ...change, sha256: `sha-${change.name}` }));
@@ -77,7 +90,11 @@ for (const c of heldCases) {
 test('readOnceMessage: says what reads the file, when Envoy reads it, and what to do', () => {
   assert.equal(
     readOnceMessage('script.lua', [{ file: 'lds.yaml', resource: 'listener_0', holder: 'listener' }], 'envoy.yaml'),
-    'script.lua held back: Envoy reads it only when it builds listener listener_0 of lds.yaml, so the new version would not reach the running Envoy and a restarted one would run it; change that resource in lds.yaml with it (Envoy rebuilds a resource only when it changes), or restart the Pod (copy publishes it before Envoy starts). The published script.lua is what Envoy runs',
+    "script.lua held back: Envoy reads it only when it builds listener listener_0 of lds.yaml, so the new version would not reach the running Envoy there and a restarted one would run it; change that resource in lds.yaml with it (Envoy rebuilds a resource only when it changes; then Envoy's verdict on it is the file's, and a refusal puts both back), or restart the Pod (copy publishes it before Envoy starts, and nothing puts it back if Envoy refuses it). The published script.lua is what Envoy runs",
+  );
+  assert.match(
+    readOnceMessage('script.lua', [{ file: 'lds.yaml', resource: 'listener_1', holder: 'listener' }], 'envoy.yaml', 1),
+    /^script\.lua held back: Envoy reads it only when it builds listener listener_1 of lds\.yaml \(this change rebuilds another resource reading it, not that one\), so the new version would not reach the running Envoy there/,
   );
   assert.match(readOnceMessage('s.lua', [{ file: 'envoy.yaml', resource: 'static_0', holder: 'listener' }], 'envoy.yaml'), /^s\.lua held back: Envoy reads it only at its start \(listener static_0 of envoy\.yaml, the bootstrap\), .*; restart the Pod/);
 });
