@@ -200,7 +200,7 @@ export function formatStatus(status: Status): string {
       : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.outcome} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${f.verdict.rolledBack ? ', rolled back' : ''}${ignoredText(f.verdict.ignoredFields, f.verdict.ignoredAmong, f.verdict.ignoredWhen)}`;
     rows.push([
       f.file,
-      `${f.configMap ?? '(removed)'}${refusedNote(f)}${f.invalid === undefined ? '' : ' (refused by the gate, not published)'}${f.heldBack === undefined ? '' : ' (held back, see below)'}`,
+      `${f.configMap ?? '(removed)'}${refusedNote(f)}${f.invalid === undefined ? '' : ' (refused by the gate, not published)'}${f.heldBack === undefined || f.held ? '' : ' (held back, see below)'}`,
       f.published ?? '-',
       f.envoy === undefined ? '-' : `${f.envoy.version === '' ? '(none)' : f.envoy.version}${f.envoy.live ? '' : ` (last seen ${f.envoy.at ?? '?'})`}`,
       verdict.replace(/ {2,}/g, ' '),
