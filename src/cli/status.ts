@@ -3,6 +3,7 @@
 //   `-l SELECTOR`): one row per Pod and file and a state per Pod (status-workload.ts); `--wait`.
 // - Pod-local, in the watcher container (`kubectl exec POD -c envoy-xds-watch -- envoy-xds-injector
 //   status`): per file, the ConfigMap, the published file, what Envoy runs and its last verdict.
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CONFIG_DIR } from '../inject/names.js';
 import { formatStatus, gatherStatus, NoStateError } from '../sync/verdict/status.js';
@@ -113,7 +114,9 @@ export const status: Command = async (args, ctx) => {
     return 1;
   } catch (err) {
     if (!(err instanceof NoStateError)) throw err;
-    ctx.stderr.write(`envoy-xds-injector status: ${err.message}\n`);
+    // The Pod-local view's default directory exists in an injected Pod only: outside one, the workload view is meant.
+    const outsidePod = values.to === undefined && !existsSync(CONFIG_DIR) ? `; outside a Pod, ask the cluster: envoy-xds-injector status -n NAMESPACE deployment/NAME` : '';
+    ctx.stderr.write(`envoy-xds-injector status: ${err.message}${outsidePod}\n`);
     return 1;
   }
 };

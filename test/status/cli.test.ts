@@ -1,9 +1,11 @@
 // `status`'s two views on the command line: which flags go with which, and clear errors.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { CONFIG_DIR } from '../../src/inject/names.js';
 import { runCli } from '../sync/harness.js';
 
 test('status: workload flags need TYPE/NAME or -l; --to is the Pod-local view\'s; a bad TYPE/NAME or output says what is expected', async () => {
@@ -57,5 +59,21 @@ test('status deployment/NAME with no kubeconfig anywhere and not in a cluster: o
     assert.doesNotMatch(r.stderr, /skipTLSVerify/);
   } finally {
     await rm(home, { recursive: true, force: true });
+  }
+});
+
+test('status with no --to outside a Pod (no injected directory): the Pod-local error points at the workload view; with --to it does not', async () => {
+  const bare = await runCli(['status']);
+  assert.equal(bare.code, 1, bare.stderr);
+  assert.match(bare.stderr, /^envoy-xds-injector status: no verdict state at .*: is 'watch' running with --to .*\? \(it writes the state as it starts\)/);
+  // This machine is outside a Pod unless it has the injected directory.
+  assert.equal(bare.stderr.endsWith('; outside a Pod, ask the cluster: envoy-xds-injector status -n NAMESPACE deployment/NAME\n'), !existsSync(CONFIG_DIR), bare.stderr);
+  const dir = await mkdtemp(join(tmpdir(), 'status-cli-'));
+  try {
+    const given = await runCli(['status', '--to', dir]);
+    assert.equal(given.code, 1, given.stderr);
+    assert.doesNotMatch(given.stderr, /outside a Pod/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });

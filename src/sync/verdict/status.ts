@@ -82,7 +82,7 @@ export class NoStateError extends Error {
 export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number } = {}): Promise<Status> {
   const state = await readState(targetDir);
   if (state === undefined) {
-    throw new NoStateError(`no verdict state at ${join(stateDir(targetDir), STATE_FILE)}: is 'watch' running with --to ${targetDir}?`);
+    throw new NoStateError(`no verdict state at ${join(stateDir(targetDir), STATE_FILE)}: is 'watch' running with --to ${targetDir}? (it writes the state as it starts)`);
   }
   const names = new Set(Object.keys(state.files));
   const source = new Map<string, Buffer>();

@@ -125,7 +125,11 @@ export class SubscriptionMap {
 
   /** The bootstrap's admin address, or why there is none. */
   bootstrapAdmin(): { admin: AdminAddress | undefined; problem: string | undefined } {
-    if (this.bootstrap === undefined) return { admin: undefined, problem: 'no bootstrap in the ConfigMap (--bootstrap NAME) to read admin.address from' };
+    if (this.bootstrap === undefined) {
+      // Named but not learnt: not in the ConfigMap, or its text does not parse (the gate's line says why).
+      const problem = this.bootstrapName === undefined ? 'no bootstrap in the ConfigMap (--bootstrap NAME) to read admin.address from' : `no bootstrap ${this.bootstrapName} (--bootstrap) published to read admin.address from: the ConfigMap has no such key, or its ${this.bootstrapName} does not parse (the line saying why names it)`;
+      return { admin: undefined, problem };
+    }
     return { admin: this.bootstrap.admin, problem: this.bootstrap.adminProblem };
   }
 

@@ -115,6 +115,9 @@ test('learn tells the kind of a file it is not told: bootstrap, xds or data', ()
 test('the admin address comes from the first bootstrap, or the map says why there is none', () => {
   const none = new SubscriptionMap();
   assert.deepEqual(none.bootstrapAdmin(), { admin: undefined, problem: 'no bootstrap in the ConfigMap (--bootstrap NAME) to read admin.address from' });
+  // Named with --bootstrap but never published (missing, or the gate refused it: it does not parse): not said to be absent (fresh-user trial).
+  const named = new SubscriptionMap('envoy.yaml');
+  assert.match(named.bootstrapAdmin().problem ?? '', /^no bootstrap envoy\.yaml \(--bootstrap\) published to read admin\.address from: the ConfigMap has no such key, or its envoy\.yaml does not parse/);
   const map = new SubscriptionMap();
   map.learn('envoy.yaml', Buffer.from(BOOTSTRAP));
   assert.deepEqual(map.bootstrapAdmin(), { admin: { host: '127.0.0.1', port: 9901 }, problem: undefined });
