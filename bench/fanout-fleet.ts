@@ -34,6 +34,10 @@
 //                 0, nothing indexed), as ours asks.
 //   mode `floor-h2-start`: floor-h2 starting as ours does: GET /readyz before the list, and one GET of
 //                 the last-accepted store within 2 s.
+//   mode `floor-h2-readyz`: floor-h2 with GET /readyz before the list only (floor-h2-start's first half).
+//   mode `floor-h2-store`: floor-h2 with the store GET within 2 s only (floor-h2-start's second half).
+//   mode `floor-h2-store-late`: floor-h2 with the store GET at a random point 10-30 s after the start
+//                 (after the start's burst of lists and watches).
 //   mode `floor-h2-reflector`: floor-h2 with the watch parameters client-go's reflector sends
 //                 (allowWatchBookmarks=true, timeoutSeconds 300-600).
 //   mode `floor-load`: the floor, plus one client per process sending as many metadata lists from
@@ -64,7 +68,7 @@ import type { OwnVerdicts } from '../src/sync/last-accepted/changes.js';
 const NO_VERDICTS: ReadonlyMap<string, OwnVerdicts> = new Map();
 
 interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[] }
-type Mode = 'ours' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'ours-http1' | 'ours-refused';
+type Mode = 'ours' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'floor-h2-readyz' | 'floor-h2-store' | 'floor-h2-store-late' | 'ours-http1' | 'ours-refused';
 
 const mode = process.argv[2] as Mode;
 const config = JSON.parse(readFileSync(process.argv[3] ?? '', 'utf8')) as FleetConfig;
@@ -283,12 +287,14 @@ function floorH2(kubeconfig: string): Member {
       if (event.type === 'ADDED' || event.type === 'MODIFIED') receive(member, rv);
     }, (status) => { if (!stopped && session !== undefined && !session.closed) setTimeout(status === 200 ? watch : list, status === 200 ? 0 : 1000); });
   };
-  if (mode === 'floor-h2-start') {
-    // As ours starts: GET /readyz before the list, and the store's first read (a GET) within 2 s, on the same connection.
-    get('/readyz', 'application/json', undefined, () => { list(); });
+  // As ours starts: GET /readyz before the list, and the store's first read (a GET) within 2 s, on the same connection.
+  if (mode === 'floor-h2-start' || mode === 'floor-h2-readyz') get('/readyz', 'application/json', undefined, () => { list(); });
+  else list();
+  if (mode === 'floor-h2-start' || mode === 'floor-h2-store' || mode === 'floor-h2-store-late') {
     const storePath = `${ns}/${encodeURIComponent(lastAcceptedConfigMapName(config.name))}`;
-    setTimeout(() => { if (!stopped) get(storePath, 'application/json', undefined, () => undefined); }, Math.random() * 2000);
-  } else list();
+    const delay = mode === 'floor-h2-store-late' ? 10_000 + Math.random() * 20_000 : Math.random() * 2000;
+    setTimeout(() => { if (!stopped) get(storePath, 'application/json', undefined, () => undefined); }, delay);
+  }
   return member;
 }
 
