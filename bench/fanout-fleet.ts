@@ -61,7 +61,7 @@ import { METADATA_ONLY, METADATA_ONLY_LIST, sessionOf, type KubeConnection, type
 import { kubeconfigConnection } from '../src/sync/kube/kubeconfig.js';
 import { CONNECTION_WINDOW } from '../src/sync/kube/h2-client.js';
 import { lastAcceptedConfigMapName } from '../src/inject/last-accepted.js';
-import { readChangedStore, type CompleteStore } from '../src/sync/last-accepted/store-check.js';
+import { metadataOf, ownKey, readChangedStore, type CompleteStore } from '../src/sync/last-accepted/store-check.js';
 import { StoreCheckTimer } from '../src/sync/last-accepted/store-check-timer.js';
 import type { OwnVerdicts } from '../src/sync/last-accepted/changes.js';
 
@@ -145,10 +145,14 @@ function ours(kubeconfig: string): Member {
   member.counts = own.counts;
   // The first read whole at once (within 2 s, on its own connection): a watcher reads the store
   // whole once, then its metadata only while it is unchanged; the rest window measures that steady
-  // state, not the first reads.
+  // state, not the first reads. It is the GET the writer's first write sends after Envoy's first
+  // verdict (writer.ts: the whole store, no resourceVersion), one request.
   const first = setTimeout(() => {
     const session = sessionOf(connection);
-    void readStore(session).catch(() => undefined).finally(() => { session.end(); });
+    void session.request('GET', storePath).then((got) => {
+      const { uid, resourceVersion } = metadataOf(got.body) ?? {};
+      if (got.status === 200 && uid !== undefined && resourceVersion !== undefined) complete = { uid, resourceVersion, own: ownKey(NO_VERDICTS) };
+    }).catch(() => undefined).finally(() => { session.end(); });
   }, Math.random() * 2000);
   member.stop = async () => { clearTimeout(first); store.stop(); await watch.stop(); own.close(); };
   watch.start();
