@@ -34,6 +34,10 @@
 //                 0, nothing indexed), as ours asks.
 //   mode `floor-h2-start`: floor-h2 starting as ours does: GET /readyz before the list, and one GET of
 //                 the last-accepted store within 2 s.
+//   mode `floor-h2-readyz`: floor-h2 with GET /readyz before the list only (floor-h2-start's first half).
+//   mode `floor-h2-store`: floor-h2 with the store GET within 2 s only (floor-h2-start's second half).
+//   mode `floor-h2-store-late`: floor-h2 with the store GET at a random point 10-30 s after the start
+//                 (after the start's burst of lists and watches).
 //   mode `floor-h2-reflector`: floor-h2 with the watch parameters client-go's reflector sends
 //                 (allowWatchBookmarks=true, timeoutSeconds 300-600).
 //   mode `floor-load`: the floor, plus one client per process sending as many metadata lists from
@@ -57,14 +61,14 @@ import { METADATA_ONLY, METADATA_ONLY_LIST, sessionOf, type KubeConnection, type
 import { kubeconfigConnection } from '../src/sync/kube/kubeconfig.js';
 import { CONNECTION_WINDOW } from '../src/sync/kube/h2-client.js';
 import { lastAcceptedConfigMapName } from '../src/inject/last-accepted.js';
-import { readChangedStore, type CompleteStore } from '../src/sync/last-accepted/store-check.js';
+import { metadataOf, ownKey, readChangedStore, type CompleteStore } from '../src/sync/last-accepted/store-check.js';
 import { StoreCheckTimer } from '../src/sync/last-accepted/store-check-timer.js';
 import type { OwnVerdicts } from '../src/sync/last-accepted/changes.js';
 
 const NO_VERDICTS: ReadonlyMap<string, OwnVerdicts> = new Map();
 
 interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[] }
-type Mode = 'ours' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'ours-http1' | 'ours-refused';
+type Mode = 'ours' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'floor-h2-readyz' | 'floor-h2-store' | 'floor-h2-store-late' | 'ours-http1' | 'ours-refused';
 
 const mode = process.argv[2] as Mode;
 const config = JSON.parse(readFileSync(process.argv[3] ?? '', 'utf8')) as FleetConfig;
@@ -141,10 +145,14 @@ function ours(kubeconfig: string): Member {
   member.counts = own.counts;
   // The first read whole at once (within 2 s, on its own connection): a watcher reads the store
   // whole once, then its metadata only while it is unchanged; the rest window measures that steady
-  // state, not the first reads.
+  // state, not the first reads. It is the GET the writer's first write sends after Envoy's first
+  // verdict (writer.ts: the whole store, no resourceVersion), one request.
   const first = setTimeout(() => {
     const session = sessionOf(connection);
-    void readStore(session).catch(() => undefined).finally(() => { session.end(); });
+    void session.request('GET', storePath).then((got) => {
+      const { uid, resourceVersion } = metadataOf(got.body) ?? {};
+      if (got.status === 200 && uid !== undefined && resourceVersion !== undefined) complete = { uid, resourceVersion, own: ownKey(NO_VERDICTS) };
+    }).catch(() => undefined).finally(() => { session.end(); });
   }, Math.random() * 2000);
   member.stop = async () => { clearTimeout(first); store.stop(); await watch.stop(); own.close(); };
   watch.start();
@@ -283,12 +291,14 @@ function floorH2(kubeconfig: string): Member {
       if (event.type === 'ADDED' || event.type === 'MODIFIED') receive(member, rv);
     }, (status) => { if (!stopped && session !== undefined && !session.closed) setTimeout(status === 200 ? watch : list, status === 200 ? 0 : 1000); });
   };
-  if (mode === 'floor-h2-start') {
-    // As ours starts: GET /readyz before the list, and the store's first read (a GET) within 2 s, on the same connection.
-    get('/readyz', 'application/json', undefined, () => { list(); });
+  // As ours starts: GET /readyz before the list, and the store's first read (a GET) within 2 s, on the same connection.
+  if (mode === 'floor-h2-start' || mode === 'floor-h2-readyz') get('/readyz', 'application/json', undefined, () => { list(); });
+  else list();
+  if (mode === 'floor-h2-start' || mode === 'floor-h2-store' || mode === 'floor-h2-store-late') {
     const storePath = `${ns}/${encodeURIComponent(lastAcceptedConfigMapName(config.name))}`;
-    setTimeout(() => { if (!stopped) get(storePath, 'application/json', undefined, () => undefined); }, Math.random() * 2000);
-  } else list();
+    const delay = mode === 'floor-h2-store-late' ? 10_000 + Math.random() * 20_000 : Math.random() * 2000;
+    setTimeout(() => { if (!stopped) get(storePath, 'application/json', undefined, () => undefined); }, delay);
+  }
   return member;
 }
 

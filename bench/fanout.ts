@@ -34,7 +34,8 @@
 // BENCH_REST_S (the at-rest window, default 60: two --api-check periods), BENCH_STORM_GRACE_MS (the
 // storm's SIGTERM grace before SIGKILL, default 10000; 0: killed at once), BENCH_STORM=0 (no storm),
 // BENCH_PPROF_DIR (the apiserver's heap profile and goroutines per phase, saved there), BENCH_VARIANTS
-// (default floor,floor-h2,ours; also floor-h2-go, floor-h2-lean, floor-h2-reflector, floor-h2-start, ours-http1, ours-kept,
+// (default floor,floor-h2,ours; also floor-h2-go, floor-h2-lean, floor-h2-reflector, floor-h2-start, floor-h2-readyz,
+// floor-h2-store, floor-h2-store-late, ours-http1, ours-kept,
 // ours-rewatch, floor-load: bench/fanout-fleet.ts says what each is;
 // the real sample runs only in `ours`, so compare the variants with BENCH_SAMPLE=0; 1 MiB phases run
 // only floor, the floor-h2 ones and ours).
@@ -74,7 +75,7 @@ const STORM = process.env.BENCH_STORM !== '0';
 // GC, at the end of the rest window) and its goroutines there, as text (go tool pprof reads both):
 // `go tool pprof -top -sample_index=inuse_space -diff_base DIR/floor-h2-1KiB-1000.heap DIR/ours-1KiB-1000.heap`.
 const PPROF_DIR = process.env.BENCH_PPROF_DIR;
-const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'floor-h2', 'floor-h2-go', 'floor-h2-lean', 'floor-h2-reflector', 'floor-h2-start', 'ours-http1', 'ours-refused', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
+const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'floor-h2', 'floor-h2-go', 'floor-h2-lean', 'floor-h2-reflector', 'floor-h2-start', 'floor-h2-readyz', 'floor-h2-store', 'floor-h2-store-late', 'ours-http1', 'ours-refused', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'floor,floor-h2,ours').split(',').map((v) => {
   if (!MODES.includes(v as FleetMode)) throw new Error(`BENCH_VARIANTS: ${v} is not one of ${MODES.join(', ')}`);
   return v as FleetMode;
@@ -105,7 +106,7 @@ interface PhaseResult {
   cpuMsPerEdit: number; eventBytesPerEdit: number; wcharPerEdit: number; eventWritesPerEdit: number;
   p50: number; p99: number; max: number; allNp50: number; allNmax: number; sampleMax: number; missing: number;
   /** Per watcher after a forced GC at the end of the rest window, minus the same before the watchers (BENCH_PPROF_DIR only), KiB: heap live, heap spans in use, goroutine stacks. */
-  afterGc?: { heapKiB: number; heapInuseKiB: number; stackKiB: number };
+  afterGc?: { heapKiB: number; heapInuseKiB: number; stackKiB: number; heapSysKiB: number; gcs: number };
   /** ConfigMap lists and GETs the apiserver received at rest (audit log), per second: mean and the busiest second. */
   restReadsPerS?: { mean: number; max: number };
   /** The fleet processes' longest event-loop delay during the edits, ms (how late the bench itself took receipts). */
@@ -205,7 +206,7 @@ async function main(): Promise<void> {
           goroutinesPerWatcher: r1((m1.sum('go_goroutines') - m0.sum('go_goroutines')) / n),
           connectionsPerWatcher: r1((conn1 - conn0) / n),
           restCpuMsPerS: r1(restRate - baseRate),
-          ...(g0 === undefined || g1 === undefined ? {} : { afterGc: { heapKiB: r1((g1.heapAlloc - g0.heapAlloc) / 1024 / n), heapInuseKiB: r1((g1.heapInuse - g0.heapInuse) / 1024 / n), stackKiB: r1((g1.stackInuse - g0.stackInuse) / 1024 / n) } }),
+          ...(g0 === undefined || g1 === undefined ? {} : { afterGc: { heapKiB: r1((g1.heapAlloc - g0.heapAlloc) / 1024 / n), heapInuseKiB: r1((g1.heapInuse - g0.heapInuse) / 1024 / n), stackKiB: r1((g1.stackInuse - g0.stackInuse) / 1024 / n), heapSysKiB: r1((g1.heapSys - g1.heapReleased - g0.heapSys + g0.heapReleased) / 1024 / n), gcs: g1.numGc - g0.numGc - 1 } }),
           ...(kind.startsWith('ours') ? { restRequestsPerMin: restRequests(f0, f1, n - sample, (s1.at - s0.at) / 60_000), restConnectionsPerMin: Math.round(((f1.connections ?? 0) - (f0.connections ?? 0)) / Math.max(1, n - sample) / ((s1.at - s0.at) / 60_000) * 100) / 100 } : {}),
           restReadsPerS: readsPerSecond(auditEvents(auditLog, s0.at), s0.at, s1.at),
           cpuMsPerEdit: 0, eventBytesPerEdit: 0, wcharPerEdit: 0, eventWritesPerEdit: 0,
@@ -333,7 +334,7 @@ async function waitWatches(cluster: Cluster, target: number, timeoutMs: number):
 }
 
 /** What the apiserver's runtime says right after a forced GC (the heap profile's MemStats), bytes. */
-interface GcStats { heapAlloc: number; heapInuse: number; stackInuse: number }
+interface GcStats { heapAlloc: number; heapInuse: number; stackInuse: number; heapSys: number; heapReleased: number; numGc: number }
 
 /**
  * The apiserver's heap profile, taken after a forced GC (what is live), and its goroutines, as text,
@@ -346,7 +347,7 @@ async function saveProfiles(cluster: Cluster, dir: string, name: string): Promis
   await writeFile(join(dir, `${name}.heap`), heap.body);
   await writeFile(join(dir, `${name}.goroutines`), goroutines.body);
   const stat = (key: string): number => Number(new RegExp(`^# ${key} = (\\d+)`, 'm').exec(heap.body)?.[1] ?? NaN);
-  return { heapAlloc: stat('HeapAlloc'), heapInuse: stat('HeapInuse'), stackInuse: stat('Stack') };
+  return { heapAlloc: stat('HeapAlloc'), heapInuse: stat('HeapInuse'), stackInuse: stat('Stack'), heapSys: stat('HeapSys'), heapReleased: stat('HeapReleased'), numGc: stat('NumGC') };
 }
 
 /** Epoch ms at which each watcher held `rv`: the child's receipts, then the real watchers' publish times. */
@@ -484,6 +485,9 @@ function printPhase(r: PhaseResult): void {
     'floor-h2-go': 'floor-h2-go (floor-h2 with the SETTINGS and connection window of client-go\'s transport)',
     'floor-h2-lean': 'floor-h2-lean (floor-h2 with no HPACK dynamic table either way, as ours)',
     'floor-h2-start': 'floor-h2-start (floor-h2 starting as ours: /readyz before the list, one store GET)',
+    'floor-h2-readyz': 'floor-h2-readyz (floor-h2 with /readyz before the list)',
+    'floor-h2-store': 'floor-h2-store (floor-h2 with one store GET within 2 s of the start)',
+    'floor-h2-store-late': 'floor-h2-store-late (floor-h2 with one store GET 10-30 s after the start)',
     'floor-h2-reflector': 'floor-h2-reflector (floor-h2 with the reflector\'s watch parameters: allowWatchBookmarks, timeoutSeconds)',
     'ours-refused': `ours-refused  (${String(r.n)} ConfigMapWatch over HTTP/2, the store read every 30-45 s as while Envoy holds a refusal)`,
     'ours-http1': `ours-http1  (${String(r.n)} ConfigMapWatch over HTTP/1.1, as released before: each period's check and store read on one connection of their own)`,
@@ -491,7 +495,7 @@ function printPhase(r: PhaseResult): void {
   console.log(`\n[${r.size} N=${String(r.n)}] ${who}, load ${r.load}`);
   console.log(`  rest: apiserver at the end: RSS ${String(r.rssMiB)} MiB, GC heap goal ${String(r.heapGoalMiB)} MiB, live after the last GC ${String(r.liveMiB)} MiB`);
   console.log(`  rest: apiserver RSS ${String(r.rssKiBPerWatcher)} KiB/watcher, Go heap in use ${String(r.heapKiBPerWatcher)} KiB/watcher, live after the last GC ${String(r.liveHeapKiBPerWatcher)} KiB/watcher, allocated at rest ${String(r.restAllocKiBPerS)} KiB/s, ${String(r.goroutinesPerWatcher)} goroutines/watcher, ${String(r.connectionsPerWatcher)} TCP connections/watcher, CPU +${String(r.restCpuMsPerS)} ms/s (all ${String(r.n)})`);
-  if (r.afterGc !== undefined) console.log(`  rest, after a forced GC (minus before the watchers): heap live ${String(r.afterGc.heapKiB)} KiB/watcher, heap in use ${String(r.afterGc.heapInuseKiB)} KiB/watcher, goroutine stacks ${String(r.afterGc.stackKiB)} KiB/watcher`);
+  if (r.afterGc !== undefined) console.log(`  rest, after a forced GC (minus before the watchers): heap live ${String(r.afterGc.heapKiB)} KiB/watcher, heap in use ${String(r.afterGc.heapInuseKiB)} KiB/watcher, goroutine stacks ${String(r.afterGc.stackKiB)} KiB/watcher; heap held from the OS (HeapSys - HeapReleased) ${String(r.afterGc.heapSysKiB)} KiB/watcher, ${String(r.afterGc.gcs)} GCs between the two (the forced one not counted)`);
   console.log(`  edit: apiserver CPU ${String(r.cpuMsPerEdit)} ms, written to sockets and files (wchar) ${(r.wcharPerEdit / 1024).toFixed(0)} KiB, watch events encoded (apiserver_watch_events_sizes) ${(r.eventBytesPerEdit / 1024).toFixed(0)} KiB, Event writes ${String(r.eventWritesPerEdit)}`);
   console.log(`  edit -> watcher: p50 ${String(r.p50)} ms, p99 ${String(r.p99)} ms, max ${String(r.max)} ms; all ${String(r.n)}: median ${String(r.allNp50)} ms, slowest ${String(r.allNmax)} ms; missing ${String(r.missing)}${r.kind === 'ours' && SAMPLE > 0 ? `; real watchers (published) max ${String(r.sampleMax)} ms` : ''}`);
   if (r.shapes !== undefined) {

@@ -14,7 +14,7 @@ import { ConfigMapWatch } from '../../src/sync/kube/configmap-watch.js';
 import { kubeconfigConnection } from '../../src/sync/kube/kubeconfig.js';
 import { loopbackKubeconfig } from './loopback-kubeconfig.js';
 
-type Phase = 'ready' | 'unsynced' | 'starting';
+type Phase = 'ready' | 'unsynced' | 'starting' | 'unavailable';
 
 interface Seen { at: number; phase: Phase; kind: 'readyz' | 'list' | 'watch'; status: number }
 
@@ -22,6 +22,8 @@ class FakeApiserver {
   phase: Phase = 'ready';
   /** /readyz is forbidden to ServiceAccounts in this cluster (no system:public-info-viewer binding). */
   readyzForbidden = false;
+  /** Lists and watches are forbidden (no Role), /readyz is not. */
+  listForbidden = false;
   readonly seen: Seen[] = [];
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
@@ -64,11 +66,17 @@ class FakeApiserver {
       res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `forbidden: User "system:serviceaccount:ns:envoy" cannot ${what}`, reason: 'Forbidden', code: 403 }));
     };
     let status = 200;
-    if (this.phase === 'unsynced' || (kind === 'readyz' && this.readyzForbidden)) status = 403;
+    if (this.phase === 'unsynced' || (kind === 'readyz' && this.readyzForbidden) || (kind !== 'readyz' && this.listForbidden)) status = 403;
     else if (kind === 'readyz' && this.phase === 'starting') status = 500;
+    else if (this.phase === 'unavailable') status = 503;
     this.seen.push({ at: this.now(), phase: this.phase, kind, status });
     if (status === 403) {
       forbidden(kind === 'readyz' ? 'get path "/readyz"' : `${kind} resource "configmaps"`);
+      return;
+    }
+    if (status === 503) {
+      res.writeHead(503, { 'Content-Type': 'text/plain' });
+      res.end('no healthy upstream');
       return;
     }
     if (kind === 'readyz') {
@@ -83,9 +91,11 @@ class FakeApiserver {
   }
 }
 
-async function withWatch(api: FakeApiserver, run: (watch: ConfigMapWatch, logs: string[]) => Promise<void>): Promise<void> {
+/** `reported`: the kind and status of each problem the watch reported (onAvailability false). */
+async function withWatch(api: FakeApiserver, run: (watch: ConfigMapWatch, logs: string[], reported: string[]) => Promise<void>): Promise<void> {
   const { dir, kubeconfig } = await loopbackKubeconfig(api.port, 'cm-watch-readiness-');
   const logs: string[] = [];
+  const reported: string[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => { logs.push(String((JSON.parse(line) as { msg?: string }).msg)); } });
   const watch = new ConfigMapWatch({
     connection: kubeconfigConnection(kubeconfig),
@@ -95,11 +105,11 @@ async function withWatch(api: FakeApiserver, run: (watch: ConfigMapWatch, logs: 
     // The defaults, scaled down 10x so that the test takes seconds.
     backoff: { initialMs: 50, maxMs: 3_000, downFloorMs: 200, resetAfterMs: 1_000 },
     onEvent: () => undefined,
-    onAvailability: () => undefined,
+    onAvailability: (available, problem) => { if (!available && problem !== undefined) reported.push(`${problem.kind} ${String(problem.status ?? 0)}`); },
   });
   watch.start();
   try {
-    await run(watch, logs);
+    await run(watch, logs, reported);
   } finally {
     await watch.stop();
     await api.down().catch(() => undefined);
@@ -122,7 +132,7 @@ test('a restart (refused, 403 while the authorizer syncs, /readyz 500, then 200)
   await api.up('ready');
   await withWatch(api, async (watch, logs) => {
     await until('the first watch', () => api.count('watch') === 1);
-    assert.equal(api.count('readyz'), 1, 'the first list is preceded by /readyz');
+    assert.equal(api.count('readyz'), 0, 'the first list after the start is sent without /readyz');
     assert.equal(api.count('list'), 1);
 
     await api.down();
@@ -148,21 +158,54 @@ test('a restart (refused, 403 while the authorizer syncs, /readyz 500, then 200)
   });
 });
 
-test('a cluster that does not let the ServiceAccount see /readyz: one 403 probe, the list succeeds, then no more probes', { timeout: 60_000 }, async () => {
+test('a cluster that does not let the ServiceAccount see /readyz: after the first failure /readyz (403) holds the list at most the retry cap, the list succeeds, then no more probes', { timeout: 60_000 }, async () => {
   const api = new FakeApiserver();
   api.readyzForbidden = true;
   await api.up('ready');
-  await withWatch(api, async (watch) => {
+  await withWatch(api, async () => {
     await until('the first watch', () => api.count('watch') === 1);
-    assert.equal(api.count('readyz'), 1);
-    await api.down();
-    await sleep(500);
-    const back = api.now();
-    await api.up('ready');
-    await until('the watch again', () => api.count('watch', back) >= 1);
-    assert.equal(api.count('readyz', back), 0, '/readyz asked again although it says nothing here');
-    assert.equal(api.count('list', back), 1);
-    assert.equal(watch.stats.probes, 1);
+    assert.equal(api.count('readyz'), 0);
+    for (const restart of [1, 2]) {
+      await api.down();
+      await sleep(500);
+      const back = api.now();
+      await api.up('ready');
+      await until('the watch again', () => api.count('watch', back) >= 1, 15_000);
+      if (restart === 1) assert.ok(api.count('readyz', back) >= 1, 'asked after the first failure');
+      else assert.equal(api.count('readyz', back), 0, '/readyz asked again although it says nothing here');
+      assert.equal(api.count('list', back), 1);
+    }
+  });
+});
+
+test('a Pod started while its apiserver cannot serve (503 to everything: no ready apiserver behind the load balancer): one list, then /readyz holds the next until ready, and the 503 is not reported', { timeout: 60_000 }, async () => {
+  const api = new FakeApiserver();
+  await api.up('unavailable');
+  await withWatch(api, async (watch, logs, reported) => {
+    await until('the probes after the first list', () => api.count('readyz') >= 2);
+    const readyAt = api.now();
+    api.phase = 'ready';
+    await until('the first watch', () => api.count('watch') === 1);
+    assert.equal(api.count('list', 0, readyAt), 1, 'lists into the 503s');
+    assert.deepEqual(reported, [], 'a not-ready apiserver reported as a failure');
+    assert.equal(logs.filter((l) => l === 'the apiserver is not ready yet (/readyz): listing once it is').length, 1);
+    assert.equal(api.count('list', readyAt), 1);
+    assert.ok(watch.stats.notReady >= 2);
+  });
+});
+
+test('a Pod started without its Role (403, /readyz 200): the 403 is reported after /readyz said ready, once per outage', { timeout: 60_000 }, async () => {
+  const api = new FakeApiserver();
+  await api.up('ready');
+  api.listForbidden = true;
+  await withWatch(api, async (watch, _logs, reported) => {
+    await until('the refusal reported', () => reported.length >= 1);
+    assert.equal(reported[0], 'forbidden 403');
+    assert.equal(api.count('readyz'), 1, '/readyz asked after the first refused list, before the report');
+    assert.ok(api.seen.findIndex((s) => s.kind === 'readyz') > api.seen.findIndex((s) => s.kind === 'list'), '/readyz before the first list');
+    api.listForbidden = false;
+    await until('the first watch', () => api.count('watch') === 1, 15_000);
+    assert.equal(watch.stats.lists, api.count('list'));
   });
 });
 

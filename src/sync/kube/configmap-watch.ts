@@ -3,14 +3,16 @@
 // resourceVersion, resume every watch the server ends from the last resourceVersion seen (events,
 // BOOKMARKs); on 410 Gone list again, after the backoff (retry-backoff.ts). On a failure wait, then,
 // as the reflector: watch again from the last resourceVersion after a refused connection or a 429,
-// list again after anything else (watch-retry.ts). Before the first request after a start or a failure, ask /readyz
-// (readiness.ts): a restarted apiserver answers 403 before its authorizer has synced. A silent
+// list again after anything else (watch-retry.ts). Before the first request after a failure, ask /readyz
+// (readiness.ts): a restarted apiserver answers 403 before its authorizer has synced. The first
+// request after the start goes without it (each request of a Pod's start is heap the apiserver
+// keeps at rest: bench:fanout); a refusal of it that a starting apiserver gives asks /readyz then. A silent
 // connection: over HTTP/2 its PINGs bound it (h2-client.ts, as client-go's); over HTTP/1.1 a periodic
 // check (watch-health.ts), and each watch ends locally after its timeoutSeconds.
 import { ApiHttpError as HttpError, apiHttpError as httpError, problemOfError as classify, watchError as wrapWatchError } from './api-problem.js';
 import { statusOf } from './connection.js';
 import { olderResourceVersion } from './resource-version.js';
-import { ReadinessGate, type Readiness } from './readiness.js';
+import { ReadinessGate, startingRefusal, type Readiness } from './readiness.js';
 import { probeReadyz, type ReadyzVerdict } from './readyz-probe.js';
 import { DEFAULT_BACKOFF, RetryBackoff, type BackoffPolicy } from './retry-backoff.js';
 import { watchTimeoutSeconds, WATCH_DEADLINE_GRACE_MS, type ObjectState } from './watch-health.js';
@@ -85,8 +87,9 @@ export class ConfigMapWatch {
     const { logger } = this.options;
     let needList = this.options.resumeFrom === undefined;
     this.resourceVersion = this.options.resumeFrom;
-    // Before the first request, and before the first after a failure: is the apiserver ready?
-    let probe = true;
+    // Before the first request after a failure: is the apiserver ready? Not before the first one
+    // after the start: a refusal of it is checked with /readyz before it is reported (below).
+    let probe = false;
     while (!this.stopped) {
       let readiness: Readiness | undefined;
       let stage: 'probe' | 'list' | 'watch' = 'probe';
@@ -124,6 +127,18 @@ export class ConfigMapWatch {
         if (this.isStopped()) break;
         this.stats.failures++;
         const problem = classify(err);
+        // Sent without asking /readyz (the start): a refusal a starting apiserver gives is its own
+        // answer only once /readyz says it is ready (or cannot say); else it is a not-ready hold.
+        if (stage !== 'probe' && readiness === undefined && !this.available && this.readiness.active && startingRefusal(problem.status)) {
+          const verdict = await this.probe().catch(() => undefined);
+          if (verdict?.list === false) {
+            needList ||= this.resourceVersion === undefined || !watchResumes(problem.status ?? 0, err);
+            probe = true;
+            await this.pause(verdict.retryInMs);
+            continue;
+          }
+          readiness = verdict?.readiness;
+        }
         this.available = false;
         this.options.onAvailability(false, problem);
         // Down: no answer, or a server error not preceded by a ready /readyz (retry-backoff.ts).

@@ -1,5 +1,7 @@
 // Is the apiserver ready to serve a list? Asked with `GET /readyz` before every list that follows
-// a start or a failure, so that a watcher never lists an apiserver that is still starting.
+// a failure, so that a watcher never lists an apiserver that is still starting; at a watcher's start
+// only when its first list is refused the way a starting apiserver refuses (startingRefusal), before
+// that refusal is reported: a Pod's start sends what the bare list+watch sends.
 //
 // A restarted kube-apiserver opens its port before it can authorize: its RBAC authorizer reads
 // Roles and RoleBindings through informers, and until they have synced it finds no binding and
@@ -12,15 +14,17 @@
 // request per call (the etcd checks are rate-limited and cached), and API Priority and Fairness
 // exempts it (the `probes` FlowSchema). The default policy lets every authenticated user get it
 // (ClusterRole system:public-info-viewer). A 403 on /readyz is therefore "not ready" when this
-// watcher has seen /readyz answer before (its authorizer refuses what it allowed), and means
-// nothing otherwise (a cluster that removed that binding): then the watcher lists as it would
-// without the probe, and stops probing once a list shows the apiserver was ready. Pure.
+// watcher has seen /readyz answer 200 or its list succeed before (its authorizer refuses what it
+// allowed), and means nothing otherwise: the watcher lists and lets the list's answer speak. In a
+// cluster that removed that binding, the first outage after a successful list holds the list for
+// the hold's bound (a 403 each probe), then the list succeeds and the watcher stops probing. Pure.
 
 /** What /readyz's answer says. `unknown`: nothing (list, and let the list's answer speak). */
 export type Readiness = 'ready' | 'not-ready' | 'unknown';
 
 /**
- * `status`: /readyz's HTTP status; `seen`: /readyz answered 200 to this watcher before.
+ * `status`: /readyz's HTTP status; `seen`: /readyz answered 200 to this watcher before, or its
+ * list succeeded before (the apiserver authorized it then).
  * 5xx and 429 (a load balancer with no healthy apiserver, a check failing) are not ready.
  */
 export function readinessOf(status: number, seen: boolean): Readiness {
@@ -29,6 +33,15 @@ export function readinessOf(status: number, seen: boolean): Readiness {
   if (status === 403) return seen ? 'not-ready' : 'unknown';
   // 401: the token (the list says so, with its fix); 404 and the rest: not a kube-apiserver's /readyz.
   return 'unknown';
+}
+
+/**
+ * Whether a list's or a watch's status may be an apiserver still starting rather than its answer:
+ * 403 (its authorizer has not synced), 429, 5xx. The first request after a watcher's start is sent
+ * without asking /readyz; such a refusal of it asks /readyz before it is reported.
+ */
+export function startingRefusal(status: number | undefined): boolean {
+  return status === 403 || status === 429 || (status ?? 0) >= 500;
 }
 
 /**
@@ -56,6 +69,8 @@ export type GateVerdict =
 export class ReadinessGate {
   /** /readyz answered 200 to this watcher once. */
   private seen = false;
+  /** A list succeeded once: a 403 on /readyz is the authorizer refusing what it allowed. */
+  private authorized = false;
   /** The last answer was a 403 that said nothing (`seen` false). */
   private refused = false;
   private probing = true;
@@ -71,7 +86,7 @@ export class ReadinessGate {
 
   /** /readyz answered `status` at `now`. */
   answered(status: number, now: number): GateVerdict {
-    const readiness = readinessOf(status, this.seen);
+    const readiness = readinessOf(status, this.seen || this.authorized);
     if (status === 200) this.seen = true;
     this.refused = status === 403 && !this.seen;
     if (readiness !== 'not-ready') return { list: true, readiness };
@@ -84,6 +99,7 @@ export class ReadinessGate {
 
   /** A list succeeded: the hold is over; after a meaningless 403, /readyz is not visible here (stop asking). */
   listed(): void {
+    this.authorized = true;
     if (this.refused) this.probing = false;
     this.holdingSince = undefined;
     this.said = false;

@@ -4,7 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { DEFAULT_BACKOFF, RetryBackoff, retryAfterMs } from '../../../src/sync/kube/retry-backoff.js';
-import { ReadinessGate, readinessOf, readyzSummary } from '../../../src/sync/kube/readiness.js';
+import { ReadinessGate, readinessOf, readyzSummary, startingRefusal } from '../../../src/sync/kube/readiness.js';
 import { judgeCheck } from '../../../src/sync/kube/watch-health.js';
 import { CauseLog, causeOf, explainProblem, problemOf } from '../../../src/sync/kube/api-problem.js';
 import { cliThroughPod } from '../../../src/sync/kube/rbac-hint.js';
@@ -168,6 +168,31 @@ test('readiness gate: /readyz refused with 403 and never seen, then the list suc
   other.listed();
   assert.equal(other.active, true);
 });
+
+test('readiness gate: a watcher that listed without asking /readyz (its start): a 403 on /readyz after an outage is not ready (the authorizer refuses what it allowed)', () => {
+  const gate = new ReadinessGate(30_000);
+  gate.listed();
+  assert.deepEqual(gate.answered(403, 12_000), { list: false, first: true });
+  assert.deepEqual(gate.answered(500, 14_000), { list: false, first: false });
+  assert.deepEqual(gate.answered(200, 15_000), { list: true, readiness: 'ready' });
+  gate.listed();
+  assert.equal(gate.active, true);
+});
+
+test('readiness gate: a cluster that does not let the ServiceAccount see /readyz, first asked after an outage: held at most the bound, then the list succeeds and /readyz is not asked again', () => {
+  const gate = new ReadinessGate(30_000);
+  gate.listed(); // the start's list, without /readyz
+  assert.equal(gate.answered(403, 0).list, false);
+  assert.deepEqual(gate.answered(403, 30_000), { list: true, readiness: 'not-ready' });
+  gate.listed();
+  assert.equal(gate.active, false);
+});
+
+for (const [status, expected] of [[403, true], [429, true], [500, true], [503, true], [401, false], [404, false], [410, false], [undefined, false]] as const) {
+  test(`a start's unprobed list answered ${String(status ?? 'nothing')}: ${expected ? 'ask /readyz before reporting it' : 'reported as it is'}`, () => {
+    assert.equal(startingRefusal(status), expected);
+  });
+}
 
 test('readyz summary: the failing checks, else the refusal\'s message', () => {
   assert.equal(readyzSummary(500, '[+]ping ok\n[-]poststarthook/rbac/bootstrap-roles failed: reason withheld\n[+]etcd ok\nreadyz check failed\n'), '500 poststarthook/rbac/bootstrap-roles failed: reason withheld');
