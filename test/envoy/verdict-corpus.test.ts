@@ -967,3 +967,56 @@ test('18-file-a-resource-reads-once (direct_response body in a route configurati
     await pod.stop();
   }
 });
+
+test('18-file-a-resource-reads-once (a listener that does not read the script is refused): the good script goes back with lds.yaml, not judged, and is not called refused', TIMEOUT, async () => {
+  const spec = (lds: string, script: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds, 'script.lua': script, 'body.txt': 'body-v0.txt' });
+  const pod = await startCase('18-file-a-resource-reads-once', spec('lds-other-listener.yaml', 'script-v0.lua'));
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    await judgedWith(pod, new Map(), ['script.lua', 'body.txt'], 'lds.yaml', 'accepted');
+    await waitServed(() => answer(pod.ports.P0, '/lua'), '200 lua-v0', 'lua v0');
+    // listener_0 changes with a good script; listener_1 moves onto a port Envoy already binds.
+    const counts = verdictCounts(pod, ['script.lua']);
+    const lines = await step(pod, spec('lds-bind-conflict.yaml', 'script-v1.lua'), [{ file: 'lds.yaml', outcome: 'rejected', envoy: LDS }]);
+    assert.match(String(lines.get('lds.yaml')?.reason), /listener_1/, 'Envoy names listener_1');
+    const line = await nextVerdict(pod, 'script.lua', counts.get('script.lua') ?? 0);
+    assert.equal(line.outcome, 'unknown', String(line.msg));
+    assert.equal(line.judgedWith, 'lds.yaml', String(line.msg));
+    assert.equal(line.rolledBack, true, String(line.msg));
+    assert.match(String(line.msg), /^script\.lua version \S+ rolled back with lds\.yaml, which Envoy refused for listener listener_1 .*Envoy did not judge script\.lua$/, String(line.msg));
+    assert.equal(await readFile(join(pod.target, 'script.lua'), 'utf8'), await pod.fixture('script-v0.lua'));
+    await waitServed(() => answer(pod.ports.P0, '/lua'), '200 lua-v0', 'lua v0 after the rollback');
+    // The operator puts lds.yaml back and keeps the script: it is held back as any script changed
+    // alone (a restarted Pod would run it, and may), not as one Envoy refused.
+    const seen = pod.watcher.logs.length;
+    await pod.apply(spec('lds-other-listener.yaml', 'script-v1.lua'));
+    await waitFor(() => pod.watcher.logs.slice(seen).some((l) => l.event === 'held-back' && l.file === 'script.lua'), 'script.lua held back');
+    const said = pod.watcher.logs.slice(seen).find((l) => l.event === 'held-back' && l.file === 'script.lua');
+    assert.match(String(said?.msg), /^script\.lua held back: Envoy reads it only when it builds listener listener_0 of lds\.yaml.*restart the Pod/, String(said?.msg));
+    let status = await runCli(['status', '--to', pod.target]);
+    for (let i = 0; i < 100 && !/^lds\.yaml +\S+ +\S+/m.test(status.stdout); i++) status = await runCli(['status', '--to', pod.target]);
+    assert.doesNotMatch(status.stdout, /^script\.lua .*refused/m, status.stdout);
+    await restartServesTheSame(pod, () => [answer(pod.ports.P0, '/lua')]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('18-file-a-resource-reads-once (first start, a script that does not compile): the script is refused with listener_0; body.txt, which Envoy\'s reason does not name, is not', TIMEOUT, async () => {
+  const pod = await startCase('18-file-a-resource-reads-once', { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds.yaml', 'script.lua': 'script-v2-bad.lua', 'body.txt': 'body-v0.txt' });
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'rejected', envoy: LDS }]);
+    const script = await nextVerdict(pod, 'script.lua', 0); // the first version: nothing to roll back to
+    assert.equal(script.outcome, 'rejected', String(script.msg));
+    assert.equal(script.judgedWith, 'lds.yaml', String(script.msg));
+    const body = await nextVerdict(pod, 'body.txt', 0);
+    assert.equal(body.outcome, 'unknown', String(body.msg));
+    assert.equal(body.judgedWith, 'lds.yaml', String(body.msg));
+    assert.match(String(body.msg), /Envoy's reason names script\.lua, not body\.txt: Envoy did not judge body\.txt$/, String(body.msg));
+    assert.doesNotMatch(String(body.msg), /REFUSED|fix the ConfigMap/, String(body.msg));
+    const row = (await gatherStatus(pod.target)).files.find((f) => f.file === 'body.txt');
+    assert.equal(row?.held, false, 'status does not hold body.txt');
+  } finally {
+    await pod.stop();
+  }
+});

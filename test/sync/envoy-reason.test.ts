@@ -39,8 +39,12 @@ test("a named error state is this publish's when it is not older than the publis
   ];
   assert.deepEqual(rejectionReason({ type: 'LDS', kind: 'rejected', path: '/x/l.yaml', publishedAtMs: PUBLISHED, errors }), {
     reason: `listener listener_0: ${build}`,
+    listeners: ['listener_0'],
     envoyLog: 'Filesystem config update rejected',
   });
+  // The listeners refused are those named in this publish's error states, not an older one's.
+  const mixed = [{ name: 'listener_0', details: build, at: PUBLISHED - 2000 }, { name: 'listener_1', details: 'cannot bind', at: PUBLISHED + 1 }];
+  assert.deepEqual(rejectionReason({ type: 'LDS', kind: 'rejected', path: '/x/l.yaml', publishedAtMs: PUBLISHED, errors: mixed }).listeners, ['listener_1']);
   // Older than the publish: an earlier update's (this one failed before the LDS API).
   const stale = [{ name: 'listener_0', details: build, at: PUBLISHED - 2000 }, { details: build }];
   assert.deepEqual(rejectionReason({ type: 'LDS', kind: 'rejected', path: '/x/l.yaml', publishedAtMs: PUBLISHED, errors: stale }), { envoyLog: 'Filesystem config update rejected', schema: 'sees' });

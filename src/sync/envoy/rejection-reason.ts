@@ -32,6 +32,8 @@ export type RefusalKind = 'failure' | 'rejected';
 export interface RejectionReason {
   /** Envoy's own words from its admin API, bounded to `REASON_MAX_CHARS`; undefined when Envoy's admin API gives none. */
   reason?: string;
+  /** The listeners Envoy refused in this update, by name (its named error states of this publish); absent when Envoy names none. */
+  listeners?: string[];
   /** The reason is what Envoy reported for an earlier refusal too, and Envoy gives no time to tell them apart. */
   possiblyEarlier?: boolean;
   /** The text that starts Envoy's log line with the full error: grep Envoy's log for it. */
@@ -110,7 +112,8 @@ export function rejectionReason(opts: {
   const texts = new Map<string, string>();
   for (const e of named) texts.set(e.details, `listener ${e.name ?? ''}: ${e.details}`);
   for (const e of errors) if (!texts.has(e.details)) texts.set(e.details, e.details);
-  return { reason: bound([...texts.values()].join('; ')), ...(possiblyEarlier ? { possiblyEarlier } : {}), envoyLog };
+  const listeners = [...new Set(named.filter((e) => (e.at ?? 0) >= opts.publishedAtMs - CLOCK_SLACK_MS).map((e) => e.name ?? ''))];
+  return { reason: bound([...texts.values()].join('; ')), ...(listeners.length > 0 ? { listeners } : {}), ...(possiblyEarlier ? { possiblyEarlier } : {}), envoyLog };
 }
 
 /**

@@ -37,6 +37,14 @@ export interface Decided {
   now: number;
   /** Why the outcome is `unknown`. */
   reason?: string;
+  /** Envoy's reason for a refusal, when already read (the reader's, read once for it and its riders). */
+  why?: RejectionReason;
+  /**
+   * A rider (read-once-verdict.ts) of a refused reader that Envoy did not judge: it goes back with
+   * its reader (the running Envoy keeps the old resource, which runs the old rider) with outcome
+   * `unknown`, and this says why (after "<file> rolled back with ").
+   */
+  withReader?: string;
 }
 
 export interface ConcludeContext {
@@ -98,6 +106,11 @@ export class Conclusions {
     const after = await this.ctx.admin()?.counters(REQUEST_TIMEOUT_MS).catch(() => undefined);
     if (after === undefined || after.epoch !== before.epoch || after.unknownFields <= before.unknownFields) return;
     this.ownReloads = [...this.ownReloads.filter((reload) => reload.epoch === after.epoch).slice(-7), { epoch: after.epoch, from: before.unknownFields, to: after.unknownFields }];
+  }
+
+  /** Envoy's reason for refusing `pending` (reason.ts), read once: pass it on as `Decided.why`. */
+  reasonFor(pending: Pending, judgement: Extract<Judgement, { outcome: 'rejected' }>): Promise<RejectionReason> {
+    return this.ctx.reasons.refused(this.ctx.admin(), pending, judgement, this.ctx.pathOf);
   }
 
   async conclude(pending: Pending, decided: Decided): Promise<void> {
@@ -170,7 +183,7 @@ export class Conclusions {
         this.ctx.options.resync?.();
       }
     } else if (outcome === 'rejected') {
-      why = judgement?.outcome === 'rejected' ? await this.ctx.reasons.refused(this.ctx.admin(), pending, judgement, this.ctx.pathOf) : undefined;
+      why = decided.why ?? (judgement?.outcome === 'rejected' ? await this.reasonFor(pending, judgement) : undefined);
       const kept = await keepCopy(targetDir, 'refused', file, pending.ino).catch(() => false);
       const accepted = await acceptedCopy(targetDir, file);
       const refusedAt = kept ? refusedPath(targetDir, file) : undefined;
@@ -197,6 +210,17 @@ export class Conclusions {
         message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file)) + note;
         logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       }
+    } else if (decided.withReader !== undefined) {
+      // Not judged, but it goes back with its reader: no hold (the ConfigMap's content is not refused).
+      const accepted = await acceptedCopy(targetDir, file);
+      if (accepted !== undefined) {
+        rolledBack = (await this.ctx.options.restore(file, accepted, pending.ino).catch((err: unknown) => {
+          logger.error({ err, file }, `could not put the last accepted version of ${file} back`);
+          return undefined;
+        })) !== undefined;
+      }
+      message = `${file} version ${shown} ${rolledBack ? 'rolled back' : 'published'} with ${decided.withReader}`;
+      logger.warn({ ...logFields, rolledBack }, message);
     } else {
       message = unknownMessage(file, shown, decided.reason) + note;
       logger.warn({ ...logFields, rolledBack }, message);

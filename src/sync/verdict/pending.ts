@@ -49,7 +49,7 @@ export interface Pending extends InFlight {
    * A file a resource reads once (a Lua script: publish/read-once.ts), published with the file
    * holding that resource: its verdict is that publish's (`file`, `sha256`), read-once-verdict.ts.
    */
-  reader?: { file: string; sha256: string };
+  reader?: { file: string; sha256: string; resources?: readonly string[] };
 }
 
 /**

@@ -17,7 +17,8 @@ import type { Judgement } from './judge.js';
 import { undecidedReason } from './messages.js';
 import { certificateSerials, judgeSecretFile, noteGone, scopesOf } from './pending.js';
 import type { Pending, SecretFile } from './pending.js';
-import { ridersOf, riderState } from './read-once-verdict.js';
+import { riderBlame, ridersOf, riderState } from './read-once-verdict.js';
+import type { Rider } from './read-once-verdict.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import type { SubscriptionMap } from './subscription-map.js';
 
@@ -111,7 +112,7 @@ export class Poller {
           // Judged with its reader's publish (finish): nothing of its own to read from Envoy.
           const state = riderState(pending, this.pending);
           if (state === 'lost') await this.finish(pending, { outcome: 'unknown', judgement: undefined, counters, own: [], now, reason: `the verdict on ${pending.reader.file}, which reads it, came without it` });
-          else if (state !== 'wait') pending.reader = { file: pending.reader.file, sha256: state.adopt };
+          else if (state !== 'wait') pending.reader = { ...pending.reader, sha256: state.adopt };
           continue;
         }
         if (pending.secret === undefined && !this.ctx.subscriptions.mayBeRead(pending.file)) {
@@ -225,12 +226,23 @@ export class Poller {
    * files judged with this publish get its outcome: before it when refused (their rollback lands
    * before the reader's), after it otherwise.
    */
-  private async finish(pending: Pending, decided: Decided): Promise<void> {
+  private async finish(pending: Pending, given: Decided): Promise<void> {
+    let decided = given;
     this.pending.delete(pending.file);
     const riders = ridersOf(pending, this.pending.values());
     const asRider: Decided = { ...decided, judgement: undefined, own: [] };
     for (const rider of riders) this.pending.delete(rider.file);
-    if (decided.outcome === 'rejected') for (const rider of riders) await this.ctx.conclusions.conclude(rider, asRider);
+    if (decided.outcome === 'rejected' && riders.length > 0) {
+      // Envoy's reason, read once for the reader and its riders: a rider is refused only when
+      // what Envoy refused reads it (riderBlame); else it goes back with its reader, not judged.
+      const why = decided.judgement?.outcome === 'rejected' ? await this.ctx.conclusions.reasonFor(pending, decided.judgement) : undefined;
+      decided = { ...decided, ...(why === undefined ? {} : { why }) };
+      const asBlamed: Rider[] = riders.map((r) => ({ file: r.file, resources: r.reader?.resources, content: r.content }));
+      for (const [i, rider] of riders.entries()) {
+        const blame = riderBlame(asBlamed[i] ?? { file: rider.file, resources: undefined, content: rider.content }, asBlamed.filter((_, j) => j !== i), why, pending.file);
+        await this.ctx.conclusions.conclude(rider, blame === 'refused' ? asRider : { ...asRider, outcome: 'unknown', withReader: blame.notJudged });
+      }
+    }
     await this.ctx.conclusions.conclude(pending, decided);
     if (decided.outcome !== 'rejected') for (const rider of riders) await this.ctx.conclusions.conclude(rider, asRider);
     if (decided.outcome !== 'accepted') return;

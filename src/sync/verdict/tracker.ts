@@ -31,7 +31,7 @@ import { newPending } from './pending.js';
 import { configOnDisk, dataOnDisk } from './on-disk.js';
 import { judgedBy, judgedNames, type JudgedBy } from './judged-by.js';
 import { judgeNewlyRead } from './newly-read.js';
-import { readerPublish } from './read-once-verdict.js';
+import { readerPublish, withResources } from './read-once-verdict.js';
 import { Poller } from './poll.js';
 import { awaitReadLogged } from './read-wait.js';
 import { attribute } from './attribution.js';
@@ -294,7 +294,7 @@ export class VerdictTracker {
       inFlight: this.poller.othersInFlight(file.name),
       retried: given?.retried === true,
       ...(by.by === 'secret' ? { secret: by.secret } : {}),
-      ...(reader === undefined ? {} : { reader }),
+      ...(reader === undefined ? {} : { reader: withResources(reader, this.subscriptions.readOnceReaders(file.name)) }),
     }));
   }
 }

@@ -1,0 +1,42 @@
+// Whether Envoy's refusal of a reader file is a refusal of a file it reads once (a Lua script, a
+// direct_response body): src/sync/verdict/read-once-verdict.ts riderBlame. What Envoy reports in
+// these cases is measured with the real Envoy in test/envoy/verdict-corpus.test.ts (case 18).
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { riderBlame, withResources } from '../../../src/sync/verdict/read-once-verdict.js';
+import type { Rider } from '../../../src/sync/verdict/read-once-verdict.js';
+
+const script: Rider = { file: 'script.lua', resources: ['listener_0'], content: Buffer.from('function envoy_on_request(request_handle)\n  x(\nend\n') };
+const body: Rider = { file: 'body.txt', resources: ['listener_0'], content: Buffer.from('body-v0\n') };
+const unnamed: Rider = { ...body, resources: undefined };
+// Envoy 1.40's words (error_state.details of listener_0, as rejection-reason.ts reports them).
+const luaError = 'listener listener_0: script load error: [string "function envoy_on_request(request_handle)..."]:3: \')\' expected near \'end\'';
+const bindError = 'listener listener_1: cannot bind \'127.0.0.1:9901\': Address already in use';
+
+test('riderBlame: a rider is refused only when what Envoy refused reads it', () => {
+  const rows: [string, Rider, Rider[], Parameters<typeof riderBlame>[2], 'refused' | RegExp][] = [
+    ['no reason read', script, [], undefined, 'refused'],
+    ['another listener refused', script, [], { reason: bindError, listeners: ['listener_1'] }, /^lds\.yaml, which Envoy refused for listener listener_1 \(Envoy says: listener listener_1: cannot bind.*\); nothing Envoy refused reads script\.lua: Envoy did not judge script\.lua$/],
+    ['its listener refused, the only rider', script, [], { reason: luaError, listeners: ['listener_0'] }, 'refused'],
+    ['its listener refused with another rider; the Lua chunk names the script', script, [body], { reason: luaError, listeners: ['listener_0'] }, 'refused'],
+    ["its listener refused with another rider; Envoy's reason names the script, not the body", body, [script], { reason: luaError, listeners: ['listener_0'] }, /Envoy's reason names script\.lua, not body\.txt: Envoy did not judge body\.txt$/],
+    ['its listener refused; the reason names the body by path', body, [script], { reason: 'listener listener_0: file /etc/envoy/xds/body.txt does not exist', listeners: ['listener_0'] }, 'refused'],
+    ['its listener refused; the reason names no rider: both stay refused', body, [script], { reason: bindError.replace('listener_1', 'listener_0'), listeners: ['listener_0'] }, 'refused'],
+    ['the file never reached the LDS API (did not parse, proto validation)', script, [], { schema: 'sees' }, /^lds\.yaml, which Envoy refused before building any resource of it .*Envoy did not judge script\.lua$/],
+    ['RDS, or no listener named: Envoy does not say which resource', script, [], { schema: 'if-constraint' }, 'refused'],
+    ['a reason without a named listener (duplicate names)', script, [], { reason: 'duplicate listener listener_0 found' }, 'refused'],
+    ['a reader resource without a name: any refused listener may read it', unnamed, [], { reason: bindError, listeners: ['listener_1'] }, 'refused'],
+  ];
+  for (const [name, rider, others, why, want] of rows) {
+    const got = riderBlame(rider, others, why, 'lds.yaml');
+    if (want === 'refused') assert.equal(got, 'refused', name);
+    else assert.match(got === 'refused' ? 'refused' : got.notJudged, want, name);
+  }
+});
+
+test('withResources: the names of the resources of the reader file that read the file, none when one has no name', () => {
+  const reader = { file: 'lds.yaml', sha256: 'x' };
+  assert.deepEqual(withResources(reader, [{ file: 'lds.yaml', resource: 'listener_0' }, { file: 'rds.yaml', resource: 'r' }]), { ...reader, resources: ['listener_0'] });
+  assert.deepEqual(withResources(reader, [{ file: 'lds.yaml', resource: 'listener_0' }, { file: 'lds.yaml' }]), reader);
+  assert.deepEqual(withResources(reader, []), reader);
+});
