@@ -101,9 +101,10 @@ export function rejectionReason(opts: {
   // No error state of this update: refused while decoding, before the LDS API (proto validation).
   if (errors.length === 0) return { envoyLog, schema: 'sees' };
   const named = errors.filter((e) => e.name !== undefined && e.at !== undefined);
+  const ofThisPublish = named.filter((e) => (e.at ?? 0) >= opts.publishedAtMs - CLOCK_SLACK_MS);
   let possiblyEarlier = false;
   if (named.length > 0) {
-    if (!named.some((e) => (e.at ?? 0) >= opts.publishedAtMs - CLOCK_SLACK_MS)) return { envoyLog, schema: 'sees' };
+    if (ofThisPublish.length === 0) return { envoyLog, schema: 'sees' };
   } else {
     const key = (list: readonly ListenerError[]): string => list.map((e) => e.details).sort().join('\n');
     possiblyEarlier = (opts.previous ?? []).length > 0 && key(opts.previous ?? []) === key(errors);
@@ -112,7 +113,7 @@ export function rejectionReason(opts: {
   const texts = new Map<string, string>();
   for (const e of named) texts.set(e.details, `listener ${e.name ?? ''}: ${e.details}`);
   for (const e of errors) if (!texts.has(e.details)) texts.set(e.details, e.details);
-  const listeners = [...new Set(named.filter((e) => (e.at ?? 0) >= opts.publishedAtMs - CLOCK_SLACK_MS).map((e) => e.name ?? ''))];
+  const listeners = [...new Set(ofThisPublish.map((e) => e.name ?? ''))];
   return { reason: bound([...texts.values()].join('; ')), ...(listeners.length > 0 ? { listeners } : {}), ...(possiblyEarlier ? { possiblyEarlier } : {}), envoyLog };
 }
 

@@ -108,6 +108,15 @@ export class Conclusions {
     this.ownReloads = [...this.ownReloads.filter((reload) => reload.epoch === after.epoch).slice(-7), { epoch: after.epoch, from: before.unknownFields, to: after.unknownFields }];
   }
 
+  /** Renames the last accepted copy of `file` back over inode `ino` (the syncer's restore); whether it did. Logs a failure. */
+  private async putBack(file: string, accepted: Buffer, ino: number): Promise<boolean> {
+    const restored = await this.ctx.options.restore(file, accepted, ino).catch((err: unknown) => {
+      this.ctx.logger.error({ err, file }, `could not put the last accepted version of ${file} back`);
+      return undefined;
+    });
+    return restored !== undefined;
+  }
+
   /** Envoy's reason for refusing `pending` (reason.ts), read once: pass it on as `Decided.why`. */
   reasonFor(pending: Pending, judgement: Extract<Judgement, { outcome: 'rejected' }>): Promise<RejectionReason> {
     return this.ctx.reasons.refused(this.ctx.admin(), pending, judgement, this.ctx.pathOf);
@@ -198,10 +207,7 @@ export class Conclusions {
         // What an Envoy that never ran the last accepted version runs instead is read before the
         // rollback's rename makes it load that one.
         const notRunning = runsLastAccepted(running, previousVersion, version) ? undefined : { applied: await applied() };
-        rolledBack = (await this.ctx.options.restore(file, accepted, pending.ino).catch((err: unknown) => {
-          logger.error({ err, file }, `could not put the last accepted version of ${file} back`);
-          return undefined;
-        })) !== undefined;
+        rolledBack = await this.putBack(file, accepted, pending.ino);
         holds.hold(file, pending.sha256, false, pending.names, pending.configMap);
         if (rolledBack) await this.ownReload(envoy);
         message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), ...(notRunning === undefined ? {} : { notRunning }) }) + note;
@@ -214,10 +220,7 @@ export class Conclusions {
       // Not judged, but it goes back with its reader: no hold (the ConfigMap's content is not refused).
       const accepted = await acceptedCopy(targetDir, file);
       if (accepted !== undefined) {
-        rolledBack = (await this.ctx.options.restore(file, accepted, pending.ino).catch((err: unknown) => {
-          logger.error({ err, file }, `could not put the last accepted version of ${file} back`);
-          return undefined;
-        })) !== undefined;
+        rolledBack = await this.putBack(file, accepted, pending.ino);
       }
       message = `${file} version ${shown} ${rolledBack ? 'rolled back' : 'published'} with ${decided.withReader}`;
       logger.warn({ ...logFields, rolledBack }, message);

@@ -237,9 +237,9 @@ export class Poller {
       // what Envoy refused reads it (riderBlame); else it goes back with its reader, not judged.
       const why = decided.judgement?.outcome === 'rejected' ? await this.ctx.conclusions.reasonFor(pending, decided.judgement) : undefined;
       decided = { ...decided, ...(why === undefined ? {} : { why }) };
-      const asBlamed: Rider[] = riders.map((r) => ({ file: r.file, resources: r.reader?.resources, content: r.content }));
-      for (const [i, rider] of riders.entries()) {
-        const blame = riderBlame(asBlamed[i] ?? { file: rider.file, resources: undefined, content: rider.content }, asBlamed.filter((_, j) => j !== i), why, pending.file);
+      const blamed = riders.map((r) => ({ pending: r, rider: { file: r.file, resources: r.reader?.resources, content: r.content } satisfies Rider }));
+      for (const { pending: rider, rider: asBlamed } of blamed) {
+        const blame = riderBlame(asBlamed, blamed.filter((b) => b.pending !== rider).map((b) => b.rider), why, pending.file);
         await this.ctx.conclusions.conclude(rider, blame === 'refused' ? asRider : { ...asRider, outcome: 'unknown', withReader: blame.notJudged });
       }
     }
