@@ -1020,3 +1020,69 @@ test('18-file-a-resource-reads-once (first start, a script that does not compile
     await pod.stop();
   }
 });
+
+/** `status`'s row of `file` once its last verdict is `line`'s (the state file is written just after the line). */
+async function statusRowOf(pod: CasePod, file: string, line: LogLine) {
+  let row = (await gatherStatus(pod.target)).files.find((f) => f.file === file);
+  for (let i = 0; i < 100 && row?.verdict?.message !== line.msg; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    row = (await gatherStatus(pod.target)).files.find((f) => f.file === file);
+  }
+  return row;
+}
+
+test('18-file-a-resource-reads-once (first start refused by a bad script, then the script fixed alone): Envoy runs no listener_0, so the fix goes out with lds.yaml renamed again; Envoy builds listener_0 and serves, and script.lua and body.txt are accepted with it (fresh-user trial: held back, "what Envoy runs", until the Pod restarted)', TIMEOUT, async () => {
+  const spec = (script: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds.yaml', 'script.lua': script, 'body.txt': 'body-v0.txt' });
+  const pod = await startCase('18-file-a-resource-reads-once', spec('script-v2-bad.lua'));
+  const answers = async () => JSON.stringify(await Promise.all([answer(pod.ports.P0), answer(pod.ports.P0, '/lua')]));
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'rejected', envoy: LDS }]);
+    assert.equal((await nextVerdict(pod, 'script.lua', 0)).outcome, 'rejected');
+    assert.equal((await nextVerdict(pod, 'body.txt', 0)).outcome, 'unknown');
+    assert.equal(await answers(), JSON.stringify(['-', '-']), 'Envoy runs no listener_0');
+    const counts = verdictCounts(pod, ['script.lua', 'body.txt']);
+    const seen = pod.watcher.logs.length;
+    const lines = await step(pod, spec('script-v1.lua'), [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    await judgedWith(pod, counts, ['script.lua', 'body.txt'], 'lds.yaml', 'accepted');
+    await waitServed(answers, JSON.stringify(['200 body-v0', '200 lua-v1']), 'listener_0 built with the fixed script');
+    const said = pod.watcher.logs.slice(seen);
+    assert.ok(!said.some((l) => l.event === 'held-back'), `nothing held back: ${JSON.stringify(said.filter((l) => l.event === 'held-back'))}`);
+    assert.match(String(said.find((l) => l.event === 'reader-not-running' && l.file === 'script.lua')?.msg), /^script\.lua published with lds\.yaml renamed again, unchanged: Envoy runs no listener listener_0 of lds\.yaml/);
+    // The same content, renamed again: the version Envoy reports is the one lds.yaml always had.
+    assert.equal(lines.get('lds.yaml')?.xdsVersion, (await nextVerdict(pod, 'lds.yaml', 0)).xdsVersion);
+    const dump = (await (await fetch(`${envoyOf(pod).adminUrl}/config_dump?resource=dynamic_listeners&mask=name,active_state.version_info,error_state`)).json()) as { configs?: { name?: string; active_state?: { version_info?: string }; error_state?: unknown }[] };
+    assert.deepEqual(dump.configs?.map((c) => [c.name, c.active_state?.version_info, c.error_state]), [['listener_0', lines.get('lds.yaml')?.xdsVersion, undefined]], "Envoy's config dump: listener_0 runs lds.yaml's version, no error left");
+    for (const file of ['script.lua', 'body.txt']) {
+      const line = verdictLines(pod, file).at(-1);
+      assert.ok(line);
+      const row = await statusRowOf(pod, file, line);
+      assert.ok(row, `${file}: a status row`);
+      assert.equal(row.verdict?.outcome, 'accepted', `${file}: status`);
+      assert.equal(row.held, false, `${file}: status`);
+      assert.equal(row.heldBack, undefined, `${file}: status`);
+    }
+    const status = await runCli(['status', '--to', pod.target]);
+    assert.equal(status.code, 0, status.stdout);
+    await restartServesTheSame(pod, () => [answer(pod.ports.P0), answer(pod.ports.P0, '/lua')]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('18-file-a-resource-reads-once (first start: the route configuration of rds.yaml refused for its direct_response body, then the body fixed alone): Envoy runs no local_route, so the body goes out with rds.yaml renamed again and is accepted with it', TIMEOUT, async () => {
+  const spec = (body: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-rds.yaml', 'rds.yaml': 'rds-v0.yaml', 'body.txt': body });
+  const pod = await startCase('18-file-a-resource-reads-once', spec('body-too-large.txt'));
+  const RDS = 'http.ingress_http.rds.local_route';
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }, { file: 'rds.yaml', outcome: 'rejected', envoy: RDS }]);
+    assert.equal((await nextVerdict(pod, 'body.txt', 0)).outcome, 'rejected');
+    await waitServed(() => answer(pod.ports.P0), '404 ', 'no route configuration: 404');
+    const counts = verdictCounts(pod, ['body.txt']);
+    await step(pod, spec('body-v0.txt'), [{ file: 'rds.yaml', outcome: 'accepted', envoy: RDS }]);
+    await judgedWith(pod, counts, ['body.txt'], 'rds.yaml', 'accepted');
+    await waitServed(() => answer(pod.ports.P0), '200 body-v0', 'local_route built with the fixed body');
+    await restartServesTheSame(pod, () => [answer(pod.ports.P0)]);
+  } finally {
+    await pod.stop();
+  }
+});

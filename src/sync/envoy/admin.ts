@@ -208,13 +208,15 @@ export class EnvoyAdmin {
   }
 
   /**
-   * The listeners (LDS) or clusters (CDS) Envoy took from its dynamic configuration, active or
-   * warming, each with the `version_info` of the update that added it (ListenersConfigDump
-   * `dynamic_listeners[].{active_state,warming_state}`, ClustersConfigDump `dynamic_active_clusters`
-   * and `dynamic_warming_clusters`, envoy/admin/v3/config_dump_shared.proto). A listener Envoy only
-   * refused (error_state) or is draining is not included. Rejects like `subscriptionStats`.
+   * The listeners (LDS), clusters (CDS) or route configurations (RDS) Envoy took from its dynamic
+   * configuration, active or warming, each with the `version_info` of the update that added it
+   * (ListenersConfigDump `dynamic_listeners[].{active_state,warming_state}`, ClustersConfigDump
+   * `dynamic_active_clusters` and `dynamic_warming_clusters`, RoutesConfigDump
+   * `dynamic_route_configs`, envoy/admin/v3/config_dump_shared.proto). A listener Envoy only
+   * refused (error_state) or is draining is not included, nor is a route configuration Envoy never
+   * built (measured on 1.40). Rejects like `subscriptionStats`.
    */
-  async dynamicResources(type: 'LDS' | 'CDS', timeoutMs: number): Promise<DynamicResource[]> {
+  async dynamicResources(type: 'LDS' | 'CDS' | 'RDS', timeoutMs: number): Promise<DynamicResource[]> {
     const dump = async (resource: string, mask: string): Promise<Record<string, unknown>[]> => {
       const body = await this.get(`/config_dump?resource=${resource}&mask=${mask}`, timeoutMs);
       const parsed = JSON.parse(body) as { configs?: unknown };
@@ -228,6 +230,13 @@ export class EnvoyAdmin {
       for (const entry of await dump('dynamic_listeners', 'name,active_state.version_info,active_state.last_updated,warming_state.version_info,warming_state.last_updated')) {
         const state = (entry.active_state ?? entry.warming_state) as { version_info?: string } | undefined;
         if (typeof entry.name === 'string' && state !== undefined) out.push({ name: entry.name, version: state.version_info ?? '' });
+      }
+      return out;
+    }
+    if (type === 'RDS') {
+      for (const entry of await dump('dynamic_route_configs', 'route_config.name,version_info')) {
+        const name = (entry.route_config as { name?: unknown } | undefined)?.name;
+        if (typeof name === 'string') out.push({ name, version: typeof entry.version_info === 'string' ? entry.version_info : '' });
       }
       return out;
     }

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { FileKind, ValidationError } from '../envoy/gate.js';
 import type { Snapshot } from '../volume/snapshot.js';
 import type { ReadOnceHeld } from './read-once.js';
+import type { Released } from './read-once-again.js';
 
 export interface RenamedFile {
   name: string;
@@ -112,9 +113,11 @@ export function logBackToPublished(logger: Logger, files: readonly BackToPublish
 
 /**
  * A warning per read-once file held back (read-once.ts), once per content (`reported`: name →
- * sha256 said); a file no longer held is forgotten, so holding it again is said again.
+ * sha256 said); a file no longer held is forgotten, so holding it again is said again. `released`:
+ * read-once files published for readers Envoy runs no version of (read-once-again.ts), one line each.
  */
-export function logReadOnceHeld(logger: Logger, held: readonly ReadOnceHeld[], reported: Map<string, string>): void {
+export function logReadOnceHeld(logger: Logger, held: readonly ReadOnceHeld[], reported: Map<string, string>, released: readonly Released[] = []): void {
+  for (const file of released) logger.info({ event: 'reader-not-running', file: file.name, readers: file.readers }, file.message);
   for (const name of [...reported.keys()]) if (!held.some((file) => file.name === name)) reported.delete(name);
   for (const file of held) {
     if (reported.get(file.name) === file.sha256) continue;

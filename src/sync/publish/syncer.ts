@@ -9,12 +9,13 @@ import { TargetDirectory } from './target.js';
 import { logBackToPublished, logPublished, logReadOnceHeld, logRejection, logRemoved, logSkipped } from './published-log.js';
 import type { BackToPublished } from './published-log.js';
 import type { ReadOnceHeld } from './read-once.js';
-import { heldBackInPass } from './read-once-pass.js';
+import { readOnceStep } from './read-once-pass.js';
+import type { NotRunning, PassChange as Change, Unchanged } from './read-once-pass.js';
 import { publishPlan } from './reference-order.js';
 import { SnapshotReferences } from './snapshot-references.js';
 import { addsResources } from './rename-waits.js';
 import { GateMemo } from './gate-memo.js';
-import type { FileKind, ValidationError } from '../envoy/gate.js';
+import type { ValidationError } from '../envoy/gate.js';
 import { sha256, stampVersion, stampedSha256 } from '../envoy/version-stamp.js';
 import type { Stamped } from '../envoy/version-stamp.js';
 
@@ -34,6 +35,8 @@ export interface SyncerOptions {
   held?: (name: string) => boolean;
   /** `watch`: whether Envoy's last verdict on `name` refused this content (sha256 as published): a held-back read-once file says so. */
   refusedLast?: (name: string, sha256: string) => boolean;
+  /** `watch`: which readers of a held-back read-once file Envoy runs no version of: then it is published (read-once-again.ts). */
+  notRunning?: NotRunning;
 }
 
 /** A file the syncer just renamed into the target (what Envoy's verdict judges, verdict/tracker.ts). */
@@ -77,15 +80,6 @@ export interface SyncResult {
   stamped: Map<string, { version: string | undefined; sha256: string }>;
   /** `watch`: changed files Envoy reads only when it builds their reader, held back as the pass does not rebuild it (read-once.ts). */
   heldBack: ReadOnceHeld[];
-}
-
-interface Change {
-  name: string;
-  content: Buffer;
-  sha256: string;
-  kind: FileKind;
-  existed: boolean;
-  version: string | undefined;
 }
 
 export class Syncer {
@@ -210,6 +204,7 @@ export class Syncer {
     // (it took 2-4 ms, the largest part of a small change's way to Envoy, when awaited after them).
     let beforeRenames: Promise<void> | undefined;
     const back: BackToPublished[] = [];
+    const same = new Map<string, Unchanged>(); // as the target has them: may be renamed again (read-once-again.ts)
     for (const [name, source] of snapshot.files) {
       const sourceDigest = configMap.get(name) ?? sha256(source);
       // The version Envoy reports back (see envoy/version-stamp.ts): one line added, or the source as is.
@@ -229,6 +224,7 @@ export class Syncer {
       const held = this.options.hold?.(name, digest, seen) === true; // asked every pass: other content releases it
       if (current === 'same' || held) {
         if (current === 'same' && !held && refused !== undefined) back.push({ name, version: memo.version, refused });
+        if (current === 'same' && !held) same.set(name, { version: memo.version, sha256: digest, content: () => stamp().content, source, sourceDigest });
         this.reportedRejections.delete(name);
         continue;
       }
@@ -254,8 +250,10 @@ export class Syncer {
     // renames wait for Envoy to have read earlier ones (rename-waits.ts).
     const readOnce = this.options.warnOnBootstrapChange && changes.some((change) => change.kind.type === 'data');
     const references = changes.length < 2 && !readOnce ? undefined : this.references.of(changes, snapshot.files, configMap);
-    if (readOnce && references !== undefined) result.heldBack = await heldBackInPass(this.options.targetDir, changes, references, this.options.bootstrapName, this.options.refusedLast);
-    logReadOnceHeld(this.logger, result.heldBack, this.reportedHeldBack);
+    const readOnceStepped = readOnce && references !== undefined ? await readOnceStep(this.options, changes, references, same, (name, source, digest) => this.gate.validate(name, source, digest)) : undefined;
+    result.heldBack = readOnceStepped?.held ?? [];
+    logReadOnceHeld(this.logger, result.heldBack, this.reportedHeldBack, readOnceStepped?.released);
+    changes.push(...(readOnceStepped?.again ?? []));
     const publishing = changes.filter((change) => !result.heldBack.some((held) => held.name === change.name));
     const plan = references === undefined || publishing.length < 2 ? publishing.map((change) => ({ change, waitFor: [] })) : publishPlan(publishing, references, (change) => addsResources(this.namesPublished.get(change.name), change.kind));
     changes.splice(0, changes.length, ...plan.map((step) => step.change));

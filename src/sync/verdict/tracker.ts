@@ -1,18 +1,13 @@
-// Did Envoy take it? After each publish, poll Envoy's admin API until the subscription the file
-// feeds reports the file's version (accepted), or its update counters move while the version does
-// not (rejected), or a bounded time passes (unknown). A refused file is replaced on disk by the
-// last version Envoy accepted, so a restarted Envoy loads exactly what the running one runs.
-// A rejection carries Envoy's reason where its admin API has one (envoy/rejection-reason.ts), else
-// the log line to grep for.
+// Did Envoy take it? After each publish, poll Envoy's admin API until the subscription the file feeds
+// reports the file's version (accepted), or its update counters move while the version does not
+// (rejected), or a bounded time passes (unknown). A refused file is replaced on disk by the last
+// version Envoy accepted, so a restarted Envoy loads exactly what the running one runs. A rejection
+// carries Envoy's reason where its admin API has one (envoy/rejection-reason.ts), else the log line.
 //
-// This is the entry point `watch` calls (start, before and after each pass's renames, stop): it
-// learns what each published file is and queues it for a verdict. The loop that polls Envoy is
-// poll.ts, what follows a verdict conclude.ts (IO both). The rules they apply are pure, each in its
-// own file: judge.ts (the judgement), in-flight.ts (a refusal while other files were on their way),
-// holds.ts (what is held back), subscription-map.ts (which file feeds which subscription),
-// judged-by.ts (which files get a verdict, and through what), read-once-verdict.ts (a file judged
-// with its reader), messages.ts (what a verdict says). What the target holds at start: on-disk.ts;
-// the baseline requests: baseline-reads.ts.
+// The entry point `watch` calls (start, before and after each pass's renames, stop): it learns what
+// each published file is and queues it for a verdict. IO: poll.ts (the loop), conclude.ts (after a
+// verdict), reader-running.ts (does Envoy run a file's reader). Pure rules: judge.ts, in-flight.ts,
+// holds.ts, subscription-map.ts, judged-by.ts, read-once-verdict.ts, messages.ts. At start: on-disk.ts.
 import type { Logger } from 'pino';
 import { EnvoyAdmin } from '../envoy/admin.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
@@ -32,6 +27,7 @@ import { configOnDisk, dataOnDisk } from './on-disk.js';
 import { judgedBy, judgedNames, type JudgedBy } from './judged-by.js';
 import { judgeNewlyRead } from './newly-read.js';
 import { readerPublish, withResources } from './read-once-verdict.js';
+import { readersNotRunning, type ReaderQuery } from './reader-running.js';
 import { Poller } from './poll.js';
 import { awaitReadLogged } from './read-wait.js';
 import { attribute } from './attribution.js';
@@ -235,6 +231,9 @@ export class VerdictTracker {
   refusedLast(name: string, sha256: string): boolean {
     return refusedLast(this.state.files[name], contentVersion(sha256));
   }
+
+  /** Which of `readers` Envoy runs no version of (reader-running.ts): the syncer then publishes a read-once file it would hold back. */
+  readersNotRunning(readers: readonly ReaderQuery[]): Promise<boolean[]> { return readersNotRunning(this.admin, readers, REQUEST_TIMEOUT_MS); }
 
   /** Resolves once no verdict is pending (at once when none is). */
   settled(): Promise<void> {

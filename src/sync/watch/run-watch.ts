@@ -8,6 +8,7 @@ import type { AdminAddress } from '../envoy/subscriptions.js';
 import { errorFields, explainSyncError } from '../publish/explain-error.js';
 import { Syncer } from '../publish/syncer.js';
 import type { SyncResult } from '../publish/syncer.js';
+import type { ReaderQuery } from '../publish/read-once-again.js';
 import type { SnapshotSource } from '../sources/source.js';
 import { VolumeSource } from '../sources/source.js';
 import { configMapRead } from '../verdict/configmap-read.js';
@@ -77,6 +78,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     holding: () => holds.any(),
     held: (name) => holds.has(name),
     refusedLast: (name: string, sha256: string): boolean => verdicts.refusedLast(name, sha256), // called in passes, after the tracker exists
+    notRunning: (readers: readonly ReaderQuery[]): Promise<boolean[]> => verdicts.readersNotRunning(readers),
     ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
   });
   // Whether the last snapshot came through `..data` (see VolumeWatch).
