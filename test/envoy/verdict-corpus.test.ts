@@ -949,6 +949,25 @@ test('18-file-a-resource-reads-once (one Lua script, two listeners reading it): 
   }
 });
 
+test('18-file-a-resource-reads-once (the listener respelt, not changed, with a new script): Envoy hashes the listener\'s proto, so it keeps the listener and its old script; the script is held back (fresh-user trial: 1s → 1.0s published the script Envoy never read)', TIMEOUT, async () => {
+  const spec = (lds: string, script: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds, 'script.lua': script, 'body.txt': 'body-v0.txt' });
+  const pod = await startCase('18-file-a-resource-reads-once', spec('lds-timeouts.yaml', 'script-v0.lua'));
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    await waitServed(() => answer(pod.ports.P0, '/lua'), '200 lua-v0', 'lua v0');
+    const envoy = envoyOf(pod);
+    const modified = await envoy.stat('listener_manager.listener_modified');
+    const before = verdictCounts(pod, ['lds.yaml']);
+    await heldBack(pod, spec('lds-timeouts-respelt.yaml', 'script-v1.lua'), 'script.lua', 'script-v0.lua', /listener listener_0 of lds\.yaml/);
+    assert.equal((await nextVerdict(pod, 'lds.yaml', before.get('lds.yaml') ?? 0)).outcome, 'accepted');
+    assert.equal(await envoy.stat('listener_manager.listener_modified'), modified, 'Envoy kept listener_0 as it runs (the same proto hash)');
+    await waitServed(() => answer(pod.ports.P0, '/lua'), '200 lua-v0', 'lua v0: Envoy did not read the script again');
+    await restartServesTheSame(pod, () => [answer(pod.ports.P0, '/lua')]);
+  } finally {
+    await pod.stop();
+  }
+});
+
 test('18-file-a-resource-reads-once (direct_response body in a route configuration of rds.yaml): Envoy reads the body when it applies a changed route configuration; changed alone it is held back', TIMEOUT, async () => {
   const spec = (rds: string, body: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-rds.yaml', 'rds.yaml': rds, 'body.txt': body });
   const pod = await startCase('18-file-a-resource-reads-once', spec('rds-v0.yaml', 'body-v0.txt'));
