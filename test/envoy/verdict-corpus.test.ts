@@ -917,6 +917,8 @@ test('18-file-a-resource-reads-once (Lua script, direct_response body in the lis
     assert.equal(refusedStatus.code, 1, refusedStatus.stdout);
     assert.match(refusedStatus.stdout, /^script\.lua +\S+ \(refused, held back\) /m, refusedStatus.stdout);
     assert.doesNotMatch(refusedStatus.stdout, /\(held back, see below\)/, 'one label: (refused, held back) says it all');
+    const WHY = /^WHY ENVOY REFUSED\n(?:.+\n)*script\.lua \S+: Envoy says: .*script load error/m;
+    assert.match(refusedStatus.stdout, WHY, refusedStatus.stdout);
     // A restarted watcher (state in the emptyDir) still knows Envoy refused that script: it judges the
     // files on disk again at start, and the rolled-back script's verdict must not replace the refusal.
     await pod.restartWatcher();
@@ -924,6 +926,7 @@ test('18-file-a-resource-reads-once (Lua script, direct_response body in the lis
     assert.equal(afterRestart.code, 1, afterRestart.stdout);
     assert.match(afterRestart.stdout, /^script\.lua +\S+ \(refused, held back\)/m, afterRestart.stdout);
     assert.doesNotMatch(afterRestart.stdout, /restart the Pod/, afterRestart.stdout);
+    assert.match(afterRestart.stdout, WHY, `Envoy's reason survives the restart: ${afterRestart.stdout}`);
     await serves(['200 body-v1', '200 lua-v1'], 'v1 with the refused script held back');
     await restartServesTheSame(pod, () => [answer(pod.ports.P0), answer(pod.ports.P0, '/lua')]);
   } finally {

@@ -240,7 +240,8 @@ export class Poller {
       const blamed = riders.map((r) => ({ pending: r, rider: { file: r.file, resources: r.reader?.resources, content: r.content } satisfies Rider }));
       for (const { pending: rider, rider: asBlamed } of blamed) {
         const blame = riderBlame(asBlamed, blamed.filter((b) => b.pending !== rider).map((b) => b.rider), why, pending.file);
-        await this.ctx.conclusions.conclude(rider, blame === 'refused' ? asRider : { ...asRider, outcome: 'unknown', withReader: blame.notJudged });
+        // A refused rider says Envoy's reason, as its reader does (and `status` keeps it with the refusal).
+        await this.ctx.conclusions.conclude(rider, blame === 'refused' ? { ...asRider, ...(why === undefined ? {} : { why }) } : { ...asRider, outcome: 'unknown', withReader: blame.notJudged });
       }
     }
     await this.ctx.conclusions.conclude(pending, decided);
