@@ -439,8 +439,8 @@ test('09-duplicate-listener-name: a refused first version says which of its list
     assert.deepEqual((clusters.cluster_statuses ?? []).filter((c) => c.added_via_api === true).map((c) => c.name), ['shop'], 'Envoy runs cluster shop from cds.yaml');
     const [lds] = verdictLines(pod, 'lds.yaml');
     const [cds] = verdictLines(pod, 'cds.yaml');
-    assert.match(String(lds?.msg), /^Envoy REFUSED THE FIRST VERSION of lds\.yaml it saw \([^)]+\): it stays published, as nothing accepted came before it to put back; Envoy runs 1 of the 2 listeners of lds\.yaml \(shop_listener\) and refused the others, and a restarted Envoy will refuse it again; fix the ConfigMap\. Envoy says: .*duplicate listener shop_listener found/);
-    assert.match(String(cds?.msg), /^Envoy REFUSED THE FIRST VERSION of cds\.yaml it saw \([^)]+\): it stays published, as nothing accepted came before it to put back; Envoy runs 1 of the 2 clusters of cds\.yaml \(shop\) and refused the others, /);
+    assert.match(String(lds?.msg), /^Envoy REFUSED THE FIRST VERSION of lds\.yaml it saw \([^)]+\): it stays published, as nothing accepted came before it to put back; Envoy runs 1 of the 2 listeners of lds\.yaml \(shop_listener\) and refused the other, and a restarted Envoy will refuse it again; fix the ConfigMap\. Envoy says: .*duplicate listener shop_listener found/);
+    assert.match(String(cds?.msg), /^Envoy REFUSED THE FIRST VERSION of cds\.yaml it saw \([^)]+\): it stays published, as nothing accepted came before it to put back; Envoy runs 1 of the 2 clusters of cds\.yaml \(shop\) and refused the other, /);
     for (const line of [lds, cds]) assert.doesNotMatch(String(line?.msg), /WITHOUT/);
     // The message is the Event's and status's too (the state file is written just after the line: state.ts).
     const statusMessage = async (): Promise<string | undefined> => (await gatherStatus(pod.target)).files.find((f) => f.file === 'lds.yaml')?.verdict?.message;
