@@ -1042,3 +1042,28 @@ test('18-file-a-resource-reads-once (first start, a script that does not compile
     await pod.stop();
   }
 });
+
+for (const [other, named] of [['other-alike.lua', true], ['other-twin.lua', false]] as const) {
+  test(`18-file-a-resource-reads-once (first start, two scripts, the refused one quoted by Lua; the other's first line ${named ? 'starts alike' : 'is the same'}): ${named ? 'only the quoted script is refused, the other is not judged (fresh-user trial: 24 characters matched both)' : 'the quote fits both, so both stay refused and the verdict says it proves neither'}`, TIMEOUT, async () => {
+    const pod = await startCase('18-file-a-resource-reads-once', { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-two-scripts.yaml', 'script.lua': 'script-v2-bad.lua', 'other.lua': other, 'body.txt': 'body-v0.txt' });
+    try {
+      await initial(pod, [{ file: 'lds.yaml', outcome: 'rejected', envoy: LDS }]);
+      const lds = await nextVerdict(pod, 'lds.yaml', 0);
+      assert.match(String(lds.reason), /script load error: \[string "function envoy_on_request\(request_handle\)\.\.\."\]:3:/, 'Envoy quotes the refused script by its first line');
+      const script = await nextVerdict(pod, 'script.lua', 0);
+      assert.equal(script.outcome, 'rejected', String(script.msg));
+      const second = await nextVerdict(pod, 'other.lua', 0);
+      assert.equal(second.judgedWith, 'lds.yaml', String(second.msg));
+      if (named) {
+        assert.equal(second.outcome, 'unknown', String(second.msg));
+        assert.match(String(second.msg), /Envoy's reason names script\.lua, not other\.lua: Envoy did not judge other\.lua$/, String(second.msg));
+        assert.doesNotMatch(String(script.msg), /does not prove/, String(script.msg));
+      } else {
+        assert.equal(second.outcome, 'rejected', String(second.msg));
+        for (const line of [script, second]) assert.match(String(line.msg), /Envoy's reason fits each of other\.lua, script\.lua alike|Envoy's reason fits each of script\.lua, other\.lua alike/, String(line.msg));
+      }
+    } finally {
+      await pod.stop();
+    }
+  });
+}

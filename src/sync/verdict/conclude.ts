@@ -45,6 +45,8 @@ export interface Decided {
    * `unknown`, and this says why (after "<file> rolled back with ").
    */
   withReader?: string;
+  /** A refused rider: Envoy's reason does not say which of the files read with the reader it refused (riderBlame), in words for the message. */
+  unproven?: string;
 }
 
 export interface ConcludeContext {
@@ -149,7 +151,7 @@ export class Conclusions {
     let ignoredFields = 0;
     let ignoredAmong: { files: readonly string[]; when: IgnoredWhen } | undefined;
     const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, ...(pending.reader === undefined ? {} : { judgedWith: pending.reader.file }) };
-    const note = pending.reader === undefined ? '' : riderNote(file, pending.reader.file);
+    const note = (pending.reader === undefined ? '' : riderNote(file, pending.reader.file)) + (decided.unproven === undefined ? '' : `; ${decided.unproven}`);
 
     if (outcome === 'accepted') {
       // Not kept when a newer publish already replaced the file: then the previous accepted copy

@@ -241,7 +241,8 @@ export class Poller {
       for (const { pending: rider, rider: asBlamed } of blamed) {
         const blame = riderBlame(asBlamed, blamed.filter((b) => b.pending !== rider).map((b) => b.rider), why, pending.file);
         // A refused rider says Envoy's reason, as its reader does (and `status` keeps it with the refusal).
-        await this.ctx.conclusions.conclude(rider, blame === 'refused' ? { ...asRider, ...(why === undefined ? {} : { why }) } : { ...asRider, outcome: 'unknown', withReader: blame.notJudged });
+        const refused: Decided = { ...asRider, ...(why === undefined ? {} : { why }), ...(blame !== 'refused' && 'unproven' in blame ? { unproven: blame.unproven } : {}) };
+        await this.ctx.conclusions.conclude(rider, blame === 'refused' || 'unproven' in blame ? refused : { ...asRider, outcome: 'unknown', withReader: blame.notJudged });
       }
     }
     await this.ctx.conclusions.conclude(pending, decided);
