@@ -24,23 +24,27 @@ const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 /**
  * A string that is the same for two parsed values exactly when the watcher takes them for the same
  * proto (see above): keys sorted and in snake_case (`@type` kept), zero values and empty lists
- * left out, durations and numbers in one spelling. Pure.
+ * left out, durations and numbers in one spelling; with `asSet`, lists in any order. Pure.
  */
-export function protoForm(value: unknown): string {
-  return form(value, 0) ?? '';
+export function protoForm(value: unknown, opts: { asSet?: boolean } = {}): string {
+  return form(value, 0, opts.asSet === true) ?? '';
 }
 
-/** The form of `value`, or undefined when it is a zero value (absent for Envoy's hash). */
-function form(value: unknown, depth: number): string | undefined {
+/**
+ * The form of `value`, or undefined when it is a zero value (absent for Envoy's hash). `asSet`:
+ * every list in any order, as `MessageDifferencer` with `AS_SET` compares repeated fields.
+ */
+function form(value: unknown, depth: number, asSet: boolean): string | undefined {
   if (depth > 256 || value === null || value === undefined || value === false || value === '') return undefined;
   if (Array.isArray(value)) {
     if (value.length === 0) return undefined;
-    return `[${value.map((item) => form(item, depth + 1) ?? '0').join(',')}]`;
+    const items = value.map((item) => form(item, depth + 1, asSet) ?? '0');
+    return `[${(asSet ? items.sort() : items).join(',')}]`;
   }
   if (typeof value === 'object') {
     const entries: [string, string][] = [];
     for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-      const itemForm = form(item, depth + 1);
+      const itemForm = form(item, depth + 1, asSet);
       if (itemForm !== undefined) entries.push([key.startsWith('@') ? key : snake(key), itemForm]);
     }
     if (entries.length === 0) return undefined;

@@ -119,9 +119,11 @@ export function rebuildsReader(before: unknown, after: unknown, resource: string
   if (old === undefined) return true;
   if (protoForm(old) === protoForm(now)) return false;
   if (!isObject(now) || !isObject(old) || !('filter_chains' in now || 'default_filter_chain' in now)) return true;
-  const { filter_chains: _a, default_filter_chain: _b, ...nowRest } = now;
-  const { filter_chains: _c, default_filter_chain: _d, ...oldRest } = old;
-  if (protoForm(nowRest) !== protoForm(oldRest)) return true;
+  // Envoy's test for a filter-chain-only update: the rest compared with defaults as unset and
+  // lists as sets, the matcher left out (ListenerMessageUtil::filterChainOnlyChange, listener_impl.cc).
+  const { filter_chains: _a, default_filter_chain: _b, filter_chain_matcher: _m, ...nowRest } = now;
+  const { filter_chains: _c, default_filter_chain: _d, filter_chain_matcher: _n, ...oldRest } = old;
+  if (protoForm(nowRest, { asSet: true }) !== protoForm(oldRest, { asSet: true })) return true;
   const had = new Set(chainsOf(old).map((chain) => protoForm(chain)));
   return chainsOf(now).some((chain) => namesFile(chain, file, 0) && !had.has(protoForm(chain)));
 }

@@ -61,6 +61,20 @@ rebuilds.push(
   { why: 'a duration changed (1s → 2s): Envoy builds the listener again', before: hcm('stream_idle_timeout: 1s'), after: hcm('stream_idle_timeout: 2s'), resource: 'listener_0', file: 'script.lua', expect: true },
   { why: 'an integer changed (60 → "61")', before: hcm('max_request_headers_kb: 60'), after: hcm('max_request_headers_kb: "61"'), resource: 'listener_0', file: 'script.lua', expect: true },
 );
+// The rest of a listener as Envoy's filter-chain-only test compares it (ListenerMessageUtil::filterChainOnlyChange).
+const withRest = (rest: string, other = 'other') => load(`
+resources:
+- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+  name: listener_0
+  ${rest}
+  filter_chains: [${chain(other, false, 'filter_chain_match: {destination_port: 1}, ')}]
+  default_filter_chain: ${chain('main', true)}
+`);
+rebuilds.push(
+  { why: 'listener filters reordered, another chain changed: Envoy compares the rest as a set, keeps the chain reading the script', before: withRest('listener_filters: [{name: a}, {name: b}]'), after: withRest('listener_filters: [{name: b}, {name: a}]', 'other2'), resource: 'listener_0', file: 'script.lua', expect: false },
+  { why: 'the filter chain matcher changed alone: a filter-chain-only update, the chain reading the script kept', before: withRest('filter_chain_matcher: {on_no_match: {action: {name: a}}}'), after: withRest('filter_chain_matcher: {on_no_match: {action: {name: b}}}'), resource: 'listener_0', file: 'script.lua', expect: false },
+  { why: 'a listener filter added: every filter chain is built again', before: withRest('listener_filters: [{name: a}]'), after: withRest('listener_filters: [{name: a}, {name: b}]'), resource: 'listener_0', file: 'script.lua', expect: true },
+);
 for (const c of rebuilds) {
   test(`rebuildsReader: ${c.why}`, () => {
     assert.equal(rebuildsReader(c.before, c.after, c.resource, c.file), c.expect);
