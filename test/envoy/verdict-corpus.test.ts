@@ -439,8 +439,8 @@ test('09-duplicate-listener-name: a refused first version says which of its list
     assert.deepEqual((clusters.cluster_statuses ?? []).filter((c) => c.added_via_api === true).map((c) => c.name), ['shop'], 'Envoy runs cluster shop from cds.yaml');
     const [lds] = verdictLines(pod, 'lds.yaml');
     const [cds] = verdictLines(pod, 'cds.yaml');
-    assert.match(String(lds?.msg), /^Envoy REFUSED THE FIRST VERSION of lds\.yaml it saw \([^)]+\): it stays published, as nothing accepted came before it to put back; Envoy runs 1 of the 2 listeners of lds\.yaml \(shop_listener\) and refused the others, and a restarted Envoy will refuse it again; fix the ConfigMap\. Envoy says: .*duplicate listener shop_listener found/);
-    assert.match(String(cds?.msg), /^Envoy REFUSED THE FIRST VERSION of cds\.yaml it saw \([^)]+\): it stays published, as nothing accepted came before it to put back; Envoy runs 1 of the 2 clusters of cds\.yaml \(shop\) and refused the others, /);
+    assert.match(String(lds?.msg), /^Envoy REFUSED THE FIRST VERSION of lds\.yaml it saw \([^)]+\): it stays published, as nothing accepted came before it to put back; Envoy runs 1 of the 2 listeners of lds\.yaml \(shop_listener\) and refused the other, and a restarted Envoy will refuse it again; fix the ConfigMap\. Envoy says: .*duplicate listener shop_listener found/);
+    assert.match(String(cds?.msg), /^Envoy REFUSED THE FIRST VERSION of cds\.yaml it saw \([^)]+\): it stays published, as nothing accepted came before it to put back; Envoy runs 1 of the 2 clusters of cds\.yaml \(shop\) and refused the other, /);
     for (const line of [lds, cds]) assert.doesNotMatch(String(line?.msg), /WITHOUT/);
     // The message is the Event's and status's too (the state file is written just after the line: state.ts).
     const statusMessage = async (): Promise<string | undefined> => (await gatherStatus(pod.target)).files.find((f) => f.file === 'lds.yaml')?.verdict?.message;
@@ -917,6 +917,8 @@ test('18-file-a-resource-reads-once (Lua script, direct_response body in the lis
     assert.equal(refusedStatus.code, 1, refusedStatus.stdout);
     assert.match(refusedStatus.stdout, /^script\.lua +\S+ \(refused, held back\) /m, refusedStatus.stdout);
     assert.doesNotMatch(refusedStatus.stdout, /\(held back, see below\)/, 'one label: (refused, held back) says it all');
+    const WHY = /^WHY ENVOY REFUSED\n(?:.+\n)*script\.lua \S+: Envoy says: .*script load error/m;
+    assert.match(refusedStatus.stdout, WHY, refusedStatus.stdout);
     // A restarted watcher (state in the emptyDir) still knows Envoy refused that script: it judges the
     // files on disk again at start, and the rolled-back script's verdict must not replace the refusal.
     await pod.restartWatcher();
@@ -924,6 +926,7 @@ test('18-file-a-resource-reads-once (Lua script, direct_response body in the lis
     assert.equal(afterRestart.code, 1, afterRestart.stdout);
     assert.match(afterRestart.stdout, /^script\.lua +\S+ \(refused, held back\)/m, afterRestart.stdout);
     assert.doesNotMatch(afterRestart.stdout, /restart the Pod/, afterRestart.stdout);
+    assert.match(afterRestart.stdout, WHY, `Envoy's reason survives the restart: ${afterRestart.stdout}`);
     await serves(['200 body-v1', '200 lua-v1'], 'v1 with the refused script held back');
     await restartServesTheSame(pod, () => [answer(pod.ports.P0), answer(pod.ports.P0, '/lua')]);
   } finally {
@@ -944,6 +947,25 @@ test('18-file-a-resource-reads-once (one Lua script, two listeners reading it): 
     assert.equal((await nextVerdict(pod, 'lds.yaml', before.get('lds.yaml') ?? 0)).outcome, 'accepted');
     await waitServed(async () => JSON.stringify(await answers()), JSON.stringify(['200 lua-v0', '200 lua-v0']), 'v0 on both listeners, the script held back');
     await restartServesTheSame(pod, () => [answer(pod.ports.P0, '/lua'), answer(pod.ports.P1, '/lua')]);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('18-file-a-resource-reads-once (the listener respelt, not changed, with a new script): Envoy hashes the listener\'s proto, so it keeps the listener and its old script; the script is held back (fresh-user trial: 1s → 1.0s published the script Envoy never read)', TIMEOUT, async () => {
+  const spec = (lds: string, script: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds, 'script.lua': script, 'body.txt': 'body-v0.txt' });
+  const pod = await startCase('18-file-a-resource-reads-once', spec('lds-timeouts.yaml', 'script-v0.lua'));
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    await waitServed(() => answer(pod.ports.P0, '/lua'), '200 lua-v0', 'lua v0');
+    const envoy = envoyOf(pod);
+    const modified = await envoy.stat('listener_manager.listener_modified');
+    const before = verdictCounts(pod, ['lds.yaml']);
+    await heldBack(pod, spec('lds-timeouts-respelt.yaml', 'script-v1.lua'), 'script.lua', 'script-v0.lua', /listener listener_0 of lds\.yaml/);
+    assert.equal((await nextVerdict(pod, 'lds.yaml', before.get('lds.yaml') ?? 0)).outcome, 'accepted');
+    assert.equal(await envoy.stat('listener_manager.listener_modified'), modified, 'Envoy kept listener_0 as it runs (the same proto hash)');
+    await waitServed(() => answer(pod.ports.P0, '/lua'), '200 lua-v0', 'lua v0: Envoy did not read the script again');
+    await restartServesTheSame(pod, () => [answer(pod.ports.P0, '/lua')]);
   } finally {
     await pod.stop();
   }
@@ -1086,3 +1108,28 @@ test('18-file-a-resource-reads-once (first start: the route configuration of rds
     await pod.stop();
   }
 });
+
+for (const [other, named] of [['other-alike.lua', true], ['other-twin.lua', false]] as const) {
+  test(`18-file-a-resource-reads-once (first start, two scripts, the refused one quoted by Lua; the other's first line ${named ? 'starts alike' : 'is the same'}): ${named ? 'only the quoted script is refused, the other is not judged (fresh-user trial: 24 characters matched both)' : 'the quote fits both, so both stay refused and the verdict says it proves neither'}`, TIMEOUT, async () => {
+    const pod = await startCase('18-file-a-resource-reads-once', { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-two-scripts.yaml', 'script.lua': 'script-v2-bad.lua', 'other.lua': other, 'body.txt': 'body-v0.txt' });
+    try {
+      await initial(pod, [{ file: 'lds.yaml', outcome: 'rejected', envoy: LDS }]);
+      const lds = await nextVerdict(pod, 'lds.yaml', 0);
+      assert.match(String(lds.reason), /script load error: \[string "function envoy_on_request\(request_handle\)\.\.\."\]:3:/, 'Envoy quotes the refused script by its first line');
+      const script = await nextVerdict(pod, 'script.lua', 0);
+      assert.equal(script.outcome, 'rejected', String(script.msg));
+      const second = await nextVerdict(pod, 'other.lua', 0);
+      assert.equal(second.judgedWith, 'lds.yaml', String(second.msg));
+      if (named) {
+        assert.equal(second.outcome, 'unknown', String(second.msg));
+        assert.match(String(second.msg), /Envoy's reason names script\.lua, not other\.lua: Envoy did not judge other\.lua$/, String(second.msg));
+        assert.doesNotMatch(String(script.msg), /does not prove/, String(script.msg));
+      } else {
+        assert.equal(second.outcome, 'rejected', String(second.msg));
+        for (const line of [script, second]) assert.match(String(line.msg), /Envoy's reason fits each of other\.lua, script\.lua alike|Envoy's reason fits each of script\.lua, other\.lua alike/, String(line.msg));
+      }
+    } finally {
+      await pod.stop();
+    }
+  });
+}

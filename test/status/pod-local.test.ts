@@ -147,3 +147,49 @@ test('exit status: 1 while the ConfigMap holds the version Envoy refused (held b
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a refusal that holds the ConfigMap\'s content back keeps Envoy\'s reason: after a restarted watcher judged the rolled-back file on disk (its verdict: accepted), WHY ENVOY REFUSED still says why (fresh-user trial: the reason was gone after the restart)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'status-refusal-why-'));
+  try {
+    const src = join(dir, 'src');
+    const out = join(dir, 'out');
+    await mkdir(join(out, '..envoy-xds-verdict'), { recursive: true });
+    await mkdir(src);
+    const bad = Buffer.from('function envoy_on_request(request_handle)\n  this is not lua\nend\n');
+    await writeFile(join(src, 'script.lua'), bad);
+    await writeFile(join(out, 'script.lua'), 'function envoy_on_request(request_handle)\nend\n');
+    const sha = publishable('script.lua', bad).sha256;
+    const version = `sha256:${sha.slice(0, 12)}`;
+    const planted = `${LDS}  port: 1\n`;
+    await writeFile(join(src, 'lds.yaml'), planted);
+    await writeFile(join(out, 'lds.yaml'), `version_info: "sha256:aaaaaaaaaaaa"\n${LDS}`);
+    const ldsSha = publishable('lds.yaml', Buffer.from(planted)).sha256;
+    const ldsVersion = publishable('lds.yaml', Buffer.from(planted)).version;
+    // What a restarted watcher leaves: the verdicts on the files on disk replaced the refusals'.
+    const accepted = { outcome: 'accepted', at: '2026-12-05T03:00:00.000Z', rolledBack: false, message: 'Envoy accepted ...' };
+    await writeFile(join(out, '..envoy-xds-verdict', 'state.json'), JSON.stringify({
+      pid: 2 ** 22 - 3,
+      sourceDir: src,
+      targetDir: out,
+      updatedAt: '2026-12-05T03:00:00.000Z',
+      files: {
+        'script.lua': {
+          heldBack: { sha256: sha, message: 'script.lua held back: Envoy refused this version of script.lua with lds.yaml and runs the published one; fix script.lua in the ConfigMap', at: '2026-12-05T02:59:00.000Z' },
+          refusedWithReader: { version, reader: 'lds.yaml', at: '2026-12-05T02:58:00.000Z', why: { reason: 'listener listener_0: script load error: [string "function envoy_on_request(request_handle)..."]:2: syntax error near \'is\'' } },
+          verdict: { ...accepted, version: 'sha256:bbbbbbbbbbbb' },
+        },
+        'lds.yaml': {
+          refused: { version: ldsVersion, sha256: ldsSha, at: '2026-12-05T02:58:00.000Z', why: { envoyLog: 'Filesystem config update rejected', schema: 'sees', validate: 'envoy-xds-injector validate src/lds.yaml' } },
+          verdict: { ...accepted, version: 'sha256:aaaaaaaaaaaa' },
+        },
+      },
+    }));
+    const r = await runCli(['status', '--to', out]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stdout, /^WHY ENVOY REFUSED$/m, r.stdout);
+    assert.match(r.stdout, new RegExp(`^script\\.lua ${version}: Envoy says: listener listener_0: script load error: \\[string "function envoy_on_request\\(request_handle\\)\\.\\.\\."\\]:2: syntax error near 'is'$`, 'm'), r.stdout);
+    assert.match(r.stdout, new RegExp(`^lds\\.yaml ${String(ldsVersion)}: Envoy's admin API does not say why; Envoy's log does: grep -A 60 "Filesystem config update rejected"; envoy-xds-injector validate src/lds\\.yaml names the field and its line$`, 'm'), r.stdout);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

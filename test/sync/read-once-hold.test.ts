@@ -70,3 +70,32 @@ test('watch holds back a script changed alone, says why once, and publishes it f
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('a script held back, then the ConfigMap back to the published script: nothing published, one info line says the hold is over (fresh-user trial: the revert logged nothing)', async () => {
+  const { root, source, target } = await makeTempDirs('envoy-xds-read-once-back-');
+  const writer = new AtomicWriter(source);
+  const lines: { msg: string; event?: string; file?: string; refusedBy?: string; level: number }[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as (typeof lines)[number]); } });
+  const watch = new Syncer({ sourceDir: source, targetDir: target, logger, bootstrapName: 'envoy.yaml', warnOnBootstrapChange: true });
+  const back = () => lines.filter((l) => l.event === 'back-to-published');
+  try {
+    await writer.write({ 'envoy.yaml': BOOTSTRAP, 'lds.yaml': lds('a'), 'script.lua': script('v0') });
+    await watch.syncOnce();
+    await writer.write({ 'envoy.yaml': BOOTSTRAP, 'lds.yaml': lds('a'), 'script.lua': script('v1') });
+    assert.deepEqual((await watch.syncOnce()).heldBack.map((held) => held.name), ['script.lua']);
+    assert.deepEqual(back(), []);
+
+    await writer.write({ 'envoy.yaml': BOOTSTRAP, 'lds.yaml': lds('a'), 'script.lua': script('v0') });
+    const reverted = await watch.syncOnce();
+    assert.deepEqual([reverted.published, reverted.heldBack], [[], []]);
+    const [said, ...more] = back();
+    assert.ok(said, JSON.stringify(lines.slice(-3)));
+    assert.deepEqual(more, []);
+    assert.deepEqual([said.file, said.refusedBy, said.level], ['script.lua', 'held-back', 30]);
+    assert.match(said.msg, /^script\.lua: the ConfigMap is back to version sha256:[0-9a-f]{12}, which is published and what Envoy runs: nothing to publish; the version in between is no longer held back$/);
+    await watch.syncOnce();
+    assert.equal(back().length, 1, 'said once');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

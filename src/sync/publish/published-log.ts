@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { FileKind, ValidationError } from '../envoy/gate.js';
 import type { Snapshot } from '../volume/snapshot.js';
+import { contentVersion } from '../envoy/version-stamp.js';
 import type { ReadOnceHeld } from './read-once.js';
 import type { Released } from './read-once-again.js';
 
@@ -95,15 +96,18 @@ export interface BackToPublished {
   name: string;
   /** The version of what is published (as Envoy reports it). */
   version: string | undefined;
-  refused: 'envoy' | 'gate';
+  /** sha256 of what is published: a file without version_info (a script) is named by it, as `status` does. */
+  sha256?: string;
+  /** What kept the content in between from Envoy: its refusal, the gate, or the watcher holding a read-once file back (read-once.ts). */
+  refused: 'envoy' | 'gate' | 'held-back';
 }
 
 /** The sentence for a key back to what is published (BackToPublished). */
 export function backToPublishedMessage(file: BackToPublished): string {
-  const v = file.version ?? '(no version_info)';
-  return file.refused === 'envoy'
-    ? `${file.name}: the ConfigMap is back to version ${v}, which is published (the last version Envoy accepted, put back after its refusal): nothing to publish; the refused version is no longer held back`
-    : `${file.name}: the ConfigMap is back to version ${v}, which is published (the watcher's gate refused the one in between, which was never published): nothing to publish`;
+  const v = file.version ?? (file.sha256 === undefined ? '(no version_info)' : contentVersion(file.sha256));
+  if (file.refused === 'envoy') return `${file.name}: the ConfigMap is back to version ${v}, which is published (the last version Envoy accepted, put back after its refusal): nothing to publish; the refused version is no longer held back`;
+  if (file.refused === 'held-back') return `${file.name}: the ConfigMap is back to version ${v}, which is published and what Envoy runs: nothing to publish; the version in between is no longer held back`;
+  return `${file.name}: the ConfigMap is back to version ${v}, which is published (the watcher's gate refused the one in between, which was never published): nothing to publish`;
 }
 
 /** One info line per key back to what is published. */

@@ -8,6 +8,7 @@
 // are published (the data file first: reference-order.ts) and judged through the reader's verdict
 // (verdict/read-once-judge.ts). `copy` publishes everything: Envoy starts from it.
 import type { Reference } from '../envoy/references.js';
+import { protoForm } from './proto-equal.js';
 
 /** A resource that reads a file once, and the file holding that resource. */
 export interface ReadOnceReader {
@@ -102,7 +103,8 @@ export function refusedReadOnceMessage(name: string, readers: readonly ReadOnceR
 /**
  * Whether Envoy rebuilds, from the xDS file `before` to `after` (parsed), the part of resource
  * `resource` that reads `file` (so reads it again). Envoy keeps a resource whose content did not
- * change (it compares hashes: `version_info`, comments and key order count for nothing), rebuilds a
+ * change (it compares proto hashes: `version_info`, comments, key order and how a value is spelt
+ * count for nothing, as protoForm reads them: proto-equal.ts), rebuilds a
  * changed route configuration or cluster whole, and a changed listener whole unless only its filter
  * chains changed: then it builds only the filter chains it does not already have, content for
  * content (in-place filter chain update, `ListenerImpl::supportUpdateFilterChain` and
@@ -115,13 +117,15 @@ export function rebuildsReader(before: unknown, after: unknown, resource: string
   const now = resource === undefined ? after : resourceNamed(after, resource);
   if (now === undefined) return false;
   if (old === undefined) return true;
-  if (canonical(old) === canonical(now)) return false;
+  if (protoForm(old) === protoForm(now)) return false;
   if (!isObject(now) || !isObject(old) || !('filter_chains' in now || 'default_filter_chain' in now)) return true;
-  const { filter_chains: _a, default_filter_chain: _b, ...nowRest } = now;
-  const { filter_chains: _c, default_filter_chain: _d, ...oldRest } = old;
-  if (canonical(nowRest) !== canonical(oldRest)) return true;
-  const had = new Set(chainsOf(old).map(canonical));
-  return chainsOf(now).some((chain) => namesFile(chain, file, 0) && !had.has(canonical(chain)));
+  // Envoy's test for a filter-chain-only update: the rest compared with defaults as unset and
+  // lists as sets, the matcher left out (ListenerMessageUtil::filterChainOnlyChange, listener_impl.cc).
+  const { filter_chains: _a, default_filter_chain: _b, filter_chain_matcher: _m, ...nowRest } = now;
+  const { filter_chains: _c, default_filter_chain: _d, filter_chain_matcher: _n, ...oldRest } = old;
+  if (protoForm(nowRest, { asSet: true }) !== protoForm(oldRest, { asSet: true })) return true;
+  const had = new Set(chainsOf(old).map((chain) => protoForm(chain)));
+  return chainsOf(now).some((chain) => namesFile(chain, file, 0) && !had.has(protoForm(chain)));
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -146,14 +150,4 @@ function namesFile(node: unknown, file: string, depth: number): boolean {
   const object = node as Record<string, unknown>;
   if (typeof object.filename === 'string' && object.filename.slice(object.filename.lastIndexOf('/') + 1) === file) return true;
   return Object.values(object).some((value) => namesFile(value, file, depth + 1));
-}
-
-/** JSON with every object's keys sorted. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonical(item)}`).join(',')}}`;
-  }
-  return value === undefined ? 'null' : JSON.stringify(value);
 }

@@ -220,10 +220,10 @@ export class Syncer {
       const digest = memo.sha256;
       result.stamped.set(name, { version: memo.version, sha256: digest });
       const current = await this.target.compare(name, () => stamp().content, digest);
-      const refused = this.options.held?.(name) === true ? 'envoy' : this.reportedRejections.has(name) ? 'gate' : undefined;
+      const refused = this.options.held?.(name) === true ? 'envoy' : this.reportedRejections.has(name) ? 'gate' : this.reportedHeldBack.has(name) ? 'held-back' : undefined;
       const held = this.options.hold?.(name, digest, seen) === true; // asked every pass: other content releases it
       if (current === 'same' || held) {
-        if (current === 'same' && !held && refused !== undefined) back.push({ name, version: memo.version, refused });
+        if (current === 'same' && !held && refused !== undefined) back.push({ name, version: memo.version, sha256: digest, refused });
         if (current === 'same' && !held) same.set(name, { version: memo.version, sha256: digest, content: () => stamp().content, source, sourceDigest });
         this.reportedRejections.delete(name);
         continue;

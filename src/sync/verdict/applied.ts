@@ -77,10 +77,18 @@ export async function readApplied(admin: EnvoyAdmin | undefined, type: Subscript
 
 const plural = (n: number, noun: Noun): string => `${noun}${n === 1 ? '' : 's'}`;
 
+/** "the listener", "both listeners", "all 3 listeners" (every one of `total`), or "the listeners" when the file's count is not known. */
+function every(total: number | undefined, noun: Noun): string {
+  if (total === undefined) return `the ${plural(2, noun)}`;
+  return total === 1 ? `the ${noun}` : total === 2 ? `both ${plural(2, noun)}` : `all ${String(total)} ${plural(total, noun)}`;
+}
+
 /**
- * What Envoy runs of `file`, the version it refused first, as a sentence: "Envoy runs 1 of its 2
- * listeners (shop_listener) and refused the others", "Envoy runs none of its 2 listeners", "Envoy runs
- * WITHOUT the resources of FILE" (by type), or, unread or of another type, a sentence that claims nothing.
+ * What Envoy runs of `file`, the version it refused first, as a sentence: "Envoy runs 1 of the 2
+ * listeners of FILE (shop_listener) and refused the other", "Envoy runs none of the 2 listeners of
+ * FILE", "Envoy does not run the listener of FILE", "Envoy runs WITHOUT the resources of FILE" (by
+ * type), or, unread or of another type, a sentence that claims nothing. Counts agree with their
+ * nouns ("the listener", never "none of the 1 listener").
  */
 export function appliedSentence(file: string, applied: Applied): string {
   if (applied.kind === 'none-by-type') return `Envoy runs WITHOUT the resources of ${file}`;
@@ -90,11 +98,11 @@ export function appliedSentence(file: string, applied: Applied): string {
     return `Envoy applies each ${noun} of ${file} on its own, so it may run some of them; its admin API did not say which (${applied.adminPath})`;
   }
   const { total, fromThis, fromEarlier } = applied;
-  const of = total === undefined ? `${plural(2, noun)} of ${file}` : `${String(total)} ${plural(total, noun)} of ${file}`;
+  const others = total === undefined ? 'the others' : total - fromThis.length === 1 ? 'the other' : 'the others';
   let sentence: string;
-  if (fromThis.length === 0) sentence = `Envoy runs none of the ${of}`;
-  else if (total !== undefined && fromThis.length >= total) sentence = `Envoy runs ${total === 1 ? 'the' : 'all'} ${of} (${fromThis.join(', ')})`;
-  else sentence = `Envoy runs ${String(fromThis.length)} of the ${of} (${fromThis.join(', ')}) and refused the others`;
+  if (fromThis.length === 0) sentence = total === 1 ? `Envoy does not run the ${noun} of ${file}` : `Envoy runs none of ${total === undefined ? 'the' : `the ${String(total)}`} ${plural(2, noun)} of ${file}`;
+  else if (total !== undefined && fromThis.length >= total) sentence = `Envoy runs ${every(total, noun)} of ${file} (${fromThis.join(', ')})`;
+  else sentence = `Envoy runs ${String(fromThis.length)} of ${total === undefined ? 'the' : `the ${String(total)}`} ${plural(2, noun)} of ${file} (${fromThis.join(', ')}) and refused ${others}`;
   if (fromEarlier.length > 0) sentence += `; it still runs an earlier version of ${fromEarlier.join(', ')}`;
   return sentence;
 }

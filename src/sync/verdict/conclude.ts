@@ -20,7 +20,7 @@ import { riderNote } from './read-once-verdict.js';
 import { contentVersion } from '../envoy/version-stamp.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import type { ReasonReader } from './reason.js';
-import { acceptedCopy, keepCopy, refusedPath } from './state.js';
+import { acceptedCopy, keepCopy, refusalWhy, refusedPath } from './state.js';
 import { sourceValidateHint } from './validate-hint.js';
 import type { StateWriter, VerdictState } from './state.js';
 import { reasonFieldsOf, tell, validateFieldsOf, verdictForms } from './verdict.js';
@@ -45,6 +45,8 @@ export interface Decided {
    * `unknown`, and this says why (after "<file> rolled back with ").
    */
   withReader?: string;
+  /** A refused rider: Envoy's reason does not say which of the files read with the reader it refused (riderBlame), in words for the message. */
+  unproven?: string;
 }
 
 export interface ConcludeContext {
@@ -149,7 +151,7 @@ export class Conclusions {
     let ignoredFields = 0;
     let ignoredAmong: { files: readonly string[]; when: IgnoredWhen } | undefined;
     const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, ...(pending.reader === undefined ? {} : { judgedWith: pending.reader.file }) };
-    const note = pending.reader === undefined ? '' : riderNote(file, pending.reader.file);
+    const note = (pending.reader === undefined ? '' : riderNote(file, pending.reader.file)) + (decided.unproven === undefined ? '' : `; ${decided.unproven}`);
 
     if (outcome === 'accepted') {
       // Not kept when a newer publish already replaced the file: then the previous accepted copy
@@ -234,7 +236,10 @@ export class Conclusions {
     );
     // The state names the content judged, so that `status` tells a verdict on an earlier certificate from one on the ConfigMap's.
     entry.verdict = { ...forms.kept, version: shown };
-    if (pending.reader !== undefined && outcome === 'rejected') entry.refusedWithReader = { version: shown, reader: pending.reader.file, at };
+    // Why Envoy refused it, kept with the refusal (a restarted watcher's verdict on the rolled-back file replaces this one).
+    const refusal = outcome === 'rejected' ? refusalWhy(forms.kept) : {};
+    if (outcome === 'rejected' && entry.refused !== undefined) entry.refused = { ...entry.refused, ...(Object.keys(refusal).length === 0 ? {} : { why: refusal }) };
+    if (pending.reader !== undefined && outcome === 'rejected') entry.refusedWithReader = { version: shown, reader: pending.reader.file, at, ...(Object.keys(refusal).length === 0 ? {} : { why: refusal }) };
     else if (outcome === 'accepted' && entry.refusedWithReader?.version === shown) delete entry.refusedWithReader;
     tell(this.ctx.listeners, forms.verdict, (err) => { logger.error({ err }, 'verdict listener failed'); });
     this.ctx.stateFile.save();

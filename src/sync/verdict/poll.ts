@@ -240,7 +240,9 @@ export class Poller {
       const blamed = riders.map((r) => ({ pending: r, rider: { file: r.file, resources: r.reader?.resources, content: r.content } satisfies Rider }));
       for (const { pending: rider, rider: asBlamed } of blamed) {
         const blame = riderBlame(asBlamed, blamed.filter((b) => b.pending !== rider).map((b) => b.rider), why, pending.file);
-        await this.ctx.conclusions.conclude(rider, blame === 'refused' ? asRider : { ...asRider, outcome: 'unknown', withReader: blame.notJudged });
+        // A refused rider says Envoy's reason, as its reader does (and `status` keeps it with the refusal).
+        const refused: Decided = { ...asRider, ...(why === undefined ? {} : { why }), ...(blame !== 'refused' && 'unproven' in blame ? { unproven: blame.unproven } : {}) };
+        await this.ctx.conclusions.conclude(rider, blame === 'refused' || 'unproven' in blame ? refused : { ...asRider, outcome: 'unknown', withReader: blame.notJudged });
       }
     }
     await this.ctx.conclusions.conclude(pending, decided);

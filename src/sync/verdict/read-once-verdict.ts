@@ -64,12 +64,14 @@ export interface Rider {
  *   not judge it (`not-judged`, with why in words);
  * - Envoy refused a listener that reads it: `refused`, unless other riders of this publish are read
  *   by a refused listener too and Envoy's reason names some of them but not this one (its path or
- *   file name, or a Lua chunk name, which quotes the first line of the script: luaO_chunkid);
+ *   file name, or the Lua chunk name of a script: luaChunkName); when it names none of them, or
+ *   names this one and another alike (two scripts whose chunk names are the same), each stays
+ *   refused and `unproven` says that Envoy's reason does not tell which one it refused;
  * - Envoy's admin API names no resource (a route configuration of RDS, a reason not read): the
  *   refusal may be the rider's, so it stays `refused` (a restarted Pod would start from it).
  * `others`: the other riders judged with the same publish. `notJudged` says why, after "<rider> rolled back with ".
  */
-export function riderBlame(rider: Rider, others: readonly Rider[], why: { reason?: string; listeners?: readonly string[]; schema?: string } | undefined, reader: string): 'refused' | { notJudged: string } {
+export function riderBlame(rider: Rider, others: readonly Rider[], why: { reason?: string; listeners?: readonly string[]; schema?: string } | undefined, reader: string): 'refused' | { unproven: string } | { notJudged: string } {
   if (why === undefined) return 'refused';
   if (why.schema === 'sees') return { notJudged: `${reader}, which Envoy refused before building any resource of it (it did not load the file); Envoy did not judge ${rider.file}` };
   const refused = why.listeners;
@@ -84,13 +86,35 @@ export function riderBlame(rider: Rider, others: readonly Rider[], why: { reason
   if (suspects.length === 1) return 'refused';
   const reason = why.reason;
   const named = suspects.filter((r) => namesRider(reason, r));
-  if (named.length === 0 || named.includes(rider)) return 'refused';
-  return { notJudged: `${reader}, which Envoy refused for a listener that reads it (${said}); Envoy's reason names ${named.map((r) => r.file).join(', ')}, not ${rider.file}: Envoy did not judge ${rider.file}` };
+  const files = (list: readonly Rider[]): string => list.map((r) => r.file).join(', ');
+  if (named.length === 0) return { unproven: `Envoy's reason names none of ${files(suspects)}, read with ${reader}: any of them may be what it refused, so each stays refused` };
+  if (!named.includes(rider)) return { notJudged: `${reader}, which Envoy refused for a listener that reads it (${said}); Envoy's reason names ${files(named)}, not ${rider.file}: Envoy did not judge ${rider.file}` };
+  if (named.length === 1) return 'refused';
+  return { unproven: `Envoy's reason fits each of ${files(named)} alike (a Lua script is quoted by its first line, up to 45 bytes): it does not prove which one Envoy refused, so each stays refused` };
 }
 
-/** Whether Envoy's `reason` names `rider`: its file name, or (a Lua script) the chunk name Lua gives a script loaded from a string, `[string "<its first line>..."]`. */
+/**
+ * The name LuaJIT gives a script loaded from a string, as its errors quote it. Envoy loads a Lua
+ * filter's code with `luaL_dostring` (source/extensions/filters/common/lua/lua.cc), whose chunk
+ * name is the code itself; LuaJIT shortens it in `lj_debug_shortname` (src/lj_debug.c, LUA_IDSIZE
+ * 60): the bytes before the first control character (a newline, a tab) or the end, at most 48,
+ * as `[string "..."]`; when the code goes on after them, at most 45 of them and `...`. A name
+ * starting `=` or `@` is shown as it is (`=`: without it, at most 59 bytes; `@`: its last 56 bytes
+ * after `...`). Pure.
+ */
+export function luaChunkName(script: Buffer): string {
+  const nul = script.indexOf(0);
+  const src = nul === -1 ? script : script.subarray(0, nul);
+  if (src[0] === 0x3d) return src.subarray(1, 60).toString('utf8');
+  if (src[0] === 0x40) return src.length - 1 >= 60 ? `...${src.subarray(src.length - 56).toString('utf8')}` : src.subarray(1).toString('utf8');
+  let len = 0;
+  while (len < 48 && len < src.length && (src[len] ?? 0) >= 0x20) len++;
+  const cut = len < src.length;
+  return `[string "${src.subarray(0, cut ? Math.min(len, 45) : len).toString('utf8')}${cut ? '...' : ''}"]`;
+}
+
+/** Whether Envoy's `reason` names `rider`: its path, or (a Lua script) the chunk name LuaJIT gives it (luaChunkName). */
 function namesRider(reason: string, rider: Rider): boolean {
   if (reason.includes(`/${rider.file}`)) return true;
-  const firstLine = rider.content.toString('utf8').split('\n', 1)[0]?.trim() ?? '';
-  return firstLine.length > 0 && reason.includes(`[string "${firstLine.slice(0, 24)}`);
+  return reason.includes(luaChunkName(rider.content));
 }

@@ -13,6 +13,25 @@ import type { VerdictFacts } from './verdict.js';
 export const STATE_DIR = '..envoy-xds-verdict';
 export const STATE_FILE = 'state.json';
 
+/**
+ * Why Envoy refused a content (its reason, or where its log says it; the `validate` that names the
+ * field), kept with the refusal that holds the content back: the verdict that first said it is
+ * replaced when a restarted watcher judges the rolled-back file on disk, and `status` still owes
+ * the operator the reason (WHY ENVOY REFUSED).
+ */
+export type RefusalWhy = Pick<VerdictFacts, 'reason' | 'reasonPossiblyEarlier' | 'envoyLog' | 'schema' | 'validate'>;
+
+/** The RefusalWhy fields of a verdict's facts, only those set. Pure. */
+export function refusalWhy(facts: VerdictFacts): RefusalWhy {
+  const { reason, reasonPossiblyEarlier, envoyLog, schema, validate } = facts;
+  return {
+    ...(reason === undefined ? {} : { reason }),
+    ...(reasonPossiblyEarlier === undefined ? {} : { reasonPossiblyEarlier }),
+    ...(envoyLog === undefined ? {} : { envoyLog }),
+    ...(schema === undefined || validate === undefined ? {} : { schema, validate }),
+  };
+}
+
 export interface FileState {
   /** What `watch` last renamed into the target (version as Envoy will report it; source sha256). */
   published?: { version?: string; sha256: string; at: string };
@@ -30,6 +49,8 @@ export interface FileState {
      * it (that Pod's name); held only until this Envoy runs the accepted version, then retried once.
      */
     fromStore?: string;
+    /** Why Envoy refused it (absent for a refusal from the store: another Pod's Envoy said it there). */
+    why?: RefusalWhy;
   };
   /**
    * The ConfigMap's content of a file Envoy reads only when it builds its reader (a Lua script),
@@ -43,7 +64,7 @@ export interface FileState {
    * judged), kept apart from `verdict`, which a restarted watcher's judging of the rolled-back file
    * on disk replaces. Cleared when Envoy accepts that content.
    */
-  refusedWithReader?: { version: string; reader: string; at: string };
+  refusedWithReader?: { version: string; reader: string; at: string; why?: RefusalWhy };
   subscriptions?: { type: XdsType; statPrefix: string }[];
 }
 

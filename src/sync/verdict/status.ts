@@ -9,7 +9,7 @@ import { refusalSentence } from '../envoy/rejection-reason.js';
 import { readSnapshot, isReservedName } from '../volume/snapshot.js';
 import { contentVersion, publishable, sha256, versionOf } from '../envoy/version-stamp.js';
 import { readState, refusedLast, stateDir, STATE_FILE } from './state.js';
-import type { VerdictState } from './state.js';
+import type { RefusalWhy, VerdictState } from './state.js';
 import { validateConfigFile } from '../envoy/gate.js';
 import { REFUSED_FIRST_SHORT, ignoredText, validateSentence } from './messages.js';
 
@@ -35,6 +35,12 @@ export interface FileStatus {
   /** What Envoy reports running now, or last seen (`live: false`). */
   envoy?: { version: string; live: boolean; at?: string };
   verdict?: VerdictState['files'][string]['verdict'];
+  /**
+   * With `held`: why Envoy refused the ConfigMap's content, as kept with the refusal (state.ts
+   * RefusalWhy), when the last verdict is not that refusal (a restarted watcher judged the
+   * rolled-back file since).
+   */
+  refusal?: RefusalWhy & { version?: string };
   /** The verdict is about a version that is neither published nor in the ConfigMap now. */
   verdictEarlier?: boolean;
 }
@@ -143,6 +149,10 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
       : gate?.ok === false ? { message: gate.error.message, ...(gate.error.line === undefined ? {} : { line: gate.error.line }), ...(gate.error.column === undefined ? {} : { column: gate.error.column }) } : undefined;
     const verdictVersion = recorded?.verdict?.version;
     const verdictEarlier = verdictVersion !== undefined && verdictVersion !== published && verdictVersion !== configMap;
+    // The refusal holding the content back, and why Envoy refused it, when the last verdict no longer says it.
+    const kept = !held ? undefined : refusedWithReader && recorded?.refusedWithReader?.version === configMap ? recorded?.refusedWithReader?.why : recorded?.refused?.why;
+    const saidByVerdict = recorded?.verdict?.outcome === 'rejected' && !verdictEarlier;
+    const refusal = kept === undefined || saidByVerdict ? undefined : { ...kept, ...(configMap === undefined ? {} : { version: configMap }) };
     // Envoy answered without any subscription of the file (a restarted Envoy that has not opened
     // it): it runs none of it now, whatever an earlier process ran.
     // A file with no version_info (a certificate or key a Secret reads) has no subscription of its
@@ -164,6 +174,7 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
       ...(published === undefined ? {} : { published }),
       ...(envoy === undefined ? {} : { envoy }),
       ...(recorded?.verdict === undefined ? {} : { verdict: recorded.verdict, ...(verdictEarlier ? { verdictEarlier } : {}) }),
+      ...(refusal === undefined ? {} : { refusal }),
     });
   }
   return {
@@ -212,8 +223,8 @@ export function formatStatus(status: Status): string {
     ? []
     : [`${f.file}${f.invalid.line === undefined ? '' : `:${String(f.invalid.line)}${f.invalid.column === undefined ? '' : `:${String(f.invalid.column)}`}`} ${f.configMap ?? ''}: ${f.invalid.message}; the last good version stays published (${f.published ?? 'none'})`]));
   const why = status.files.flatMap((f) => {
-    const v = f.verdict;
-    if (v?.outcome !== 'rejected' || f.verdictEarlier === true) return [];
+    const v = f.verdict?.outcome === 'rejected' && f.verdictEarlier !== true ? f.verdict : f.refusal;
+    if (v === undefined) return [];
     const sentence = refusalSentence({ reason: v.reason, possiblyEarlier: v.reasonPossiblyEarlier, envoyLog: v.envoyLog });
     // A refusal a schema check sees: the `validate` the verdict's line gave, in its words.
     const validate = v.schema === undefined || v.validate === undefined ? '' : `; ${validateSentence(v.schema, v.validate)}`;

@@ -28,7 +28,7 @@ test('applied: what Envoy runs of a refused file, and what the verdict says', ()
       // the duplicate listener: Envoy added the first one, refused the second
       names: ['shop_listener', 'shop_listener'], version: 'a1', running: [{ name: 'shop_listener', version: 'a1' }],
       sorted: { kind: 'read', noun: 'listener', total: 2, fromThis: ['shop_listener'], fromEarlier: [] },
-      says: 'Envoy runs 1 of the 2 listeners of lds.yaml (shop_listener) and refused the others',
+      says: 'Envoy runs 1 of the 2 listeners of lds.yaml (shop_listener) and refused the other',
     },
     {
       // refused before the LDS API (proto validation): nothing applied
@@ -46,19 +46,45 @@ test('applied: what Envoy runs of a refused file, and what the verdict says', ()
       // everything applied (an opened subscription refused instead)
       names: ['l0'], version: 'a1', running: [{ name: 'l0', version: 'a1' }],
       sorted: { kind: 'read', noun: 'listener', total: 1, fromThis: ['l0'], fromEarlier: [] },
-      says: 'Envoy runs the 1 listener of lds.yaml (l0)',
+      says: 'Envoy runs the listener of lds.yaml (l0)',
     },
     {
       // no version_info: every running resource named in the file counts
       names: ['a', 'b'], version: undefined, running: [{ name: 'a', version: '' }],
       sorted: { kind: 'read', noun: 'listener', total: 2, fromThis: ['a'], fromEarlier: [] },
-      says: 'Envoy runs 1 of the 2 listeners of lds.yaml (a) and refused the others',
+      says: 'Envoy runs 1 of the 2 listeners of lds.yaml (a) and refused the other',
     },
     {
       // the file did not read as a DiscoveryResponse: Envoy's resources of this version
       names: undefined, version: 'a1', running: [{ name: 'a', version: 'a1' }, { name: 'z', version: 'a0' }],
       sorted: { kind: 'read', noun: 'listener', total: undefined, fromThis: ['a'], fromEarlier: [] },
       says: 'Envoy runs 1 of the listeners of lds.yaml (a) and refused the others',
+    },
+    {
+      // a file of one listener, refused whole (fresh-user trial: "Envoy runs none of the 1 listener")
+      names: ['listener_0'], version: 'a1', running: [],
+      sorted: { kind: 'read', noun: 'listener', total: 1, fromThis: [], fromEarlier: [] },
+      says: 'Envoy does not run the listener of lds.yaml',
+    },
+    {
+      names: ['a', 'b'], version: 'a1', running: [{ name: 'a', version: 'a1' }, { name: 'b', version: 'a1' }],
+      sorted: { kind: 'read', noun: 'listener', total: 2, fromThis: ['a', 'b'], fromEarlier: [] },
+      says: 'Envoy runs both listeners of lds.yaml (a, b)',
+    },
+    {
+      names: ['a', 'b', 'c'], version: 'a1', running: [{ name: 'a', version: 'a1' }, { name: 'b', version: 'a1' }, { name: 'c', version: 'a1' }],
+      sorted: { kind: 'read', noun: 'listener', total: 3, fromThis: ['a', 'b', 'c'], fromEarlier: [] },
+      says: 'Envoy runs all 3 listeners of lds.yaml (a, b, c)',
+    },
+    {
+      names: ['a', 'b', 'c'], version: 'a1', running: [{ name: 'a', version: 'a1' }],
+      sorted: { kind: 'read', noun: 'listener', total: 3, fromThis: ['a'], fromEarlier: [] },
+      says: 'Envoy runs 1 of the 3 listeners of lds.yaml (a) and refused the others',
+    },
+    {
+      names: undefined, version: 'a1', running: [{ name: 'z', version: 'a0' }],
+      sorted: { kind: 'read', noun: 'listener', total: undefined, fromThis: [], fromEarlier: [] },
+      says: 'Envoy runs none of the listeners of lds.yaml',
     },
   ];
   for (const [index, row] of rows.entries()) {

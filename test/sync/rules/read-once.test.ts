@@ -35,6 +35,46 @@ const rebuilds: { why: string; before: unknown; after: unknown; resource: string
   { why: 'a route configuration changed: rebuilt whole, its direct_response body read again', before: rds('h0'), after: rds('h1'), resource: 'r', file: 'body.txt', expect: true },
   { why: 'a route configuration rewritten as it was', before: rds('h0'), after: rds('h0'), resource: 'r', file: 'body.txt', expect: false },
 ];
+// One listener whose HttpConnectionManager (the chain reading the script) holds `fields`, as written.
+const hcm = (fields: string, version = 'v1') => load(`
+version_info: "${version}"
+resources:
+- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+  name: listener_0
+  default_filter_chain:
+    filters:
+    - name: hcm
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+        stat_prefix: main
+        ${fields}
+        http_filters: [${LUA}, {name: router}]
+`);
+// Spellings Envoy 1.40 hashes alike, so it keeps the listener and never reads the script again
+// (measured: listener_manager.listener_modified does not move, /lua answers the old script).
+rebuilds.push(
+  { why: 'a duration respelt (1s → 1.0s, 1.000000000s): the same proto', before: hcm('stream_idle_timeout: 1s'), after: hcm('stream_idle_timeout: 1.0s', 'v2'), resource: 'listener_0', file: 'script.lua', expect: false },
+  { why: 'a duration with nanoseconds respelt (0.5s → 0.500s)', before: hcm('stream_idle_timeout: 0.5s'), after: hcm('stream_idle_timeout: 0.500s'), resource: 'listener_0', file: 'script.lua', expect: false },
+  { why: 'an integer quoted (60 → "60"): the same proto', before: hcm('max_request_headers_kb: 60'), after: hcm('max_request_headers_kb: "60"'), resource: 'listener_0', file: 'script.lua', expect: false },
+  { why: 'a scalar at its zero value written out (xff_num_trusted_hops: 0, server_name: "")', before: hcm(''), after: hcm('xff_num_trusted_hops: 0\n        server_name: ""'), resource: 'listener_0', file: 'script.lua', expect: false },
+  { why: 'a field by its JSON name (streamIdleTimeout for stream_idle_timeout)', before: hcm('stream_idle_timeout: 1s'), after: hcm('streamIdleTimeout: 1s'), resource: 'listener_0', file: 'script.lua', expect: false },
+  { why: 'a duration changed (1s → 2s): Envoy builds the listener again', before: hcm('stream_idle_timeout: 1s'), after: hcm('stream_idle_timeout: 2s'), resource: 'listener_0', file: 'script.lua', expect: true },
+  { why: 'an integer changed (60 → "61")', before: hcm('max_request_headers_kb: 60'), after: hcm('max_request_headers_kb: "61"'), resource: 'listener_0', file: 'script.lua', expect: true },
+);
+// The rest of a listener as Envoy's filter-chain-only test compares it (ListenerMessageUtil::filterChainOnlyChange).
+const withRest = (rest: string, other = 'other') => load(`
+resources:
+- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+  name: listener_0
+  ${rest}
+  filter_chains: [${chain(other, false, 'filter_chain_match: {destination_port: 1}, ')}]
+  default_filter_chain: ${chain('main', true)}
+`);
+rebuilds.push(
+  { why: 'listener filters reordered, another chain changed: Envoy compares the rest as a set, keeps the chain reading the script', before: withRest('listener_filters: [{name: a}, {name: b}]'), after: withRest('listener_filters: [{name: b}, {name: a}]', 'other2'), resource: 'listener_0', file: 'script.lua', expect: false },
+  { why: 'the filter chain matcher changed alone: a filter-chain-only update, the chain reading the script kept', before: withRest('filter_chain_matcher: {on_no_match: {action: {name: a}}}'), after: withRest('filter_chain_matcher: {on_no_match: {action: {name: b}}}'), resource: 'listener_0', file: 'script.lua', expect: false },
+  { why: 'a listener filter added: every filter chain is built again', before: withRest('listener_filters: [{name: a}]'), after: withRest('listener_filters: [{name: a}, {name: b}]'), resource: 'listener_0', file: 'script.lua', expect: true },
+);
 for (const c of rebuilds) {
   test(`rebuildsReader: ${c.why}`, () => {
     assert.equal(rebuildsReader(c.before, c.after, c.resource, c.file), c.expect);

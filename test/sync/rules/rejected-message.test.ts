@@ -29,14 +29,14 @@ test('rolled back: "keeps running" only when the Envoy that refused runs the las
     {
       name: 'a restarted Envoy that refused the file at start',
       rolledBack: true,
-      notRunning: { applied: 'Envoy runs none of the 1 listener of lds.yaml' },
-      want: 'Envoy rejected lds.yaml version v2: Envoy runs none of the 1 listener of lds.yaml, as this Envoy process never loaded the last accepted version v1; v1 is put back on disk for this Envoy to load; refused content kept at /t/refused/lds.yaml; fix the ConfigMap',
+      notRunning: { applied: 'Envoy does not run the listener of lds.yaml' },
+      want: 'Envoy rejected lds.yaml version v2: Envoy does not run the listener of lds.yaml, as this Envoy process never loaded the last accepted version v1; v1 is put back on disk for this Envoy to load; refused content kept at /t/refused/lds.yaml; fix the ConfigMap',
     },
     {
       name: 'a restarted Envoy, a newer publish replaced the refused file',
       rolledBack: false,
-      notRunning: { applied: 'Envoy runs none of the 1 listener of lds.yaml' },
-      want: 'Envoy rejected lds.yaml version v2: Envoy runs none of the 1 listener of lds.yaml, as this Envoy process never loaded the last accepted version v1 (a newer publish replaced the refused file)',
+      notRunning: { applied: 'Envoy does not run the listener of lds.yaml' },
+      want: 'Envoy rejected lds.yaml version v2: Envoy does not run the listener of lds.yaml, as this Envoy process never loaded the last accepted version v1 (a newer publish replaced the refused file)',
     },
   ];
   for (const c of cases) {

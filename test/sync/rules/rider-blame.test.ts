@@ -3,25 +3,31 @@
 // these cases is measured with the real Envoy in test/envoy/verdict-corpus.test.ts (case 18).
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { riderBlame, withResources } from '../../../src/sync/verdict/read-once-verdict.js';
+import { luaChunkName, riderBlame, withResources } from '../../../src/sync/verdict/read-once-verdict.js';
 import type { Rider } from '../../../src/sync/verdict/read-once-verdict.js';
 
 const script: Rider = { file: 'script.lua', resources: ['listener_0'], content: Buffer.from('function envoy_on_request(request_handle)\n  x(\nend\n') };
 const body: Rider = { file: 'body.txt', resources: ['listener_0'], content: Buffer.from('body-v0\n') };
 const unnamed: Rider = { ...body, resources: undefined };
+const alike: Rider = { file: 'alike.lua', resources: ['listener_0'], content: Buffer.from('function envoy_on_request(handle)\n  handle:logInfo("x")\nend\n') };
+const twin: Rider = { file: 'twin.lua', resources: ['listener_0'], content: Buffer.from('function envoy_on_request(request_handle)\n  y(\nend\n') };
 // Envoy 1.40's words (error_state.details of listener_0, as rejection-reason.ts reports them).
 const luaError = 'listener listener_0: script load error: [string "function envoy_on_request(request_handle)..."]:3: \')\' expected near \'end\'';
 const bindError = 'listener listener_1: cannot bind \'127.0.0.1:9901\': Address already in use';
 
 test('riderBlame: a rider is refused only when what Envoy refused reads it', () => {
-  const rows: [string, Rider, Rider[], Parameters<typeof riderBlame>[2], 'refused' | RegExp][] = [
+  const rows: [string, Rider, Rider[], Parameters<typeof riderBlame>[2], 'refused' | { unproven: RegExp } | RegExp][] = [
     ['no reason read', script, [], undefined, 'refused'],
     ['another listener refused', script, [], { reason: bindError, listeners: ['listener_1'] }, /^lds\.yaml, which Envoy refused for listener listener_1 \(Envoy says: listener listener_1: cannot bind.*\); nothing Envoy refused reads script\.lua: Envoy did not judge script\.lua$/],
     ['its listener refused, the only rider', script, [], { reason: luaError, listeners: ['listener_0'] }, 'refused'],
     ['its listener refused with another rider; the Lua chunk names the script', script, [body], { reason: luaError, listeners: ['listener_0'] }, 'refused'],
     ["its listener refused with another rider; Envoy's reason names the script, not the body", body, [script], { reason: luaError, listeners: ['listener_0'] }, /Envoy's reason names script\.lua, not body\.txt: Envoy did not judge body\.txt$/],
     ['its listener refused; the reason names the body by path', body, [script], { reason: 'listener listener_0: file /etc/envoy/xds/body.txt does not exist', listeners: ['listener_0'] }, 'refused'],
-    ['its listener refused; the reason names no rider: both stay refused', body, [script], { reason: bindError.replace('listener_1', 'listener_0'), listeners: ['listener_0'] }, 'refused'],
+    ['its listener refused; the reason names no rider: both stay refused, unproven', body, [script], { reason: bindError.replace('listener_1', 'listener_0'), listeners: ['listener_0'] }, { unproven: /^Envoy's reason names none of body\.txt, script\.lua, read with lds\.yaml: any of them may be what it refused, so each stays refused$/ }],
+    // Two scripts whose first lines start alike (fresh-user trial: 24 characters matched both).
+    ['two scripts start alike; the chunk name is the other one\'s', alike, [script], { reason: luaError, listeners: ['listener_0'] }, /Envoy's reason names script\.lua, not alike\.lua: Envoy did not judge alike\.lua$/],
+    ['two scripts start alike; the chunk name is this one\'s', script, [alike], { reason: luaError, listeners: ['listener_0'] }, 'refused'],
+    ['two scripts with the same chunk name: neither is proven', script, [twin], { reason: luaError, listeners: ['listener_0'] }, { unproven: /^Envoy's reason fits each of script\.lua, twin\.lua alike .*: it does not prove which one Envoy refused, so each stays refused$/ }],
     ['the file never reached the LDS API (did not parse, proto validation)', script, [], { schema: 'sees' }, /^lds\.yaml, which Envoy refused before building any resource of it .*Envoy did not judge script\.lua$/],
     ['RDS, or no listener named: Envoy does not say which resource', script, [], { schema: 'if-constraint' }, 'refused'],
     ['a reason without a named listener (duplicate names)', script, [], { reason: 'duplicate listener listener_0 found' }, 'refused'],
@@ -30,7 +36,8 @@ test('riderBlame: a rider is refused only when what Envoy refused reads it', () 
   for (const [name, rider, others, why, want] of rows) {
     const got = riderBlame(rider, others, why, 'lds.yaml');
     if (want === 'refused') assert.equal(got, 'refused', name);
-    else assert.match(got === 'refused' ? 'refused' : got.notJudged, want, name);
+    else if (want instanceof RegExp) assert.match(got !== 'refused' && 'notJudged' in got ? got.notJudged : JSON.stringify(got), want, name);
+    else assert.match(got !== 'refused' && 'unproven' in got ? got.unproven : JSON.stringify(got), want.unproven, name);
   }
 });
 
@@ -39,4 +46,19 @@ test('withResources: the names of the resources of the reader file that read the
   assert.deepEqual(withResources(reader, [{ file: 'lds.yaml', resource: 'listener_0' }, { file: 'rds.yaml', resource: 'r' }]), { ...reader, resources: ['listener_0'] });
   assert.deepEqual(withResources(reader, [{ file: 'lds.yaml', resource: 'listener_0' }, { file: 'lds.yaml' }]), reader);
   assert.deepEqual(withResources(reader, []), reader);
+});
+
+test('luaChunkName: the name LuaJIT gives a script loaded from a string (lj_debug_shortname, LUA_IDSIZE 60), as Envoy\'s script load errors quote it', () => {
+  const rows: [string, string, string][] = [
+    ['the first line, then "..." (the script goes on)', 'function envoy_on_request(request_handle)\n  x(\nend\n', '[string "function envoy_on_request(request_handle)..."]'],
+    ['a one-line script with no newline: whole, no "..."', 'return 1', '[string "return 1"]'],
+    ['a first line of 48 bytes that is the whole script', 'x'.repeat(48), `[string "${'x'.repeat(48)}"]`],
+    ['a first line longer than 48 bytes: 45 and "..."', `-- ${'y'.repeat(60)}\nreturn 1\n`, `[string "-- ${'y'.repeat(42)}..."]`],
+    ['a line of exactly 48 bytes that goes on: 45 and "..."', `${'z'.repeat(48)}\nreturn 1`, `[string "${'z'.repeat(45)}..."]`],
+    ['stops at a tab (a control character)', 'local a =\t1\n', '[string "local a =..."]'],
+    ['stops at a carriage return', 'return 1\r\n', '[string "return 1..."]'],
+    ['a script starting with a newline: nothing quoted', '\nfunction f() end\n', '[string "..."]'],
+    ['leading spaces are kept', '  function f() end\n', '[string "  function f() end..."]'],
+  ];
+  for (const [name, script, want] of rows) assert.equal(luaChunkName(Buffer.from(script)), want, name);
 });
