@@ -173,9 +173,10 @@ export class Syncer {
     // Envoy sees only what the gate lets through: a key's content it refuses releases no other key's hold.
     const seen = this.options.hold !== undefined && this.options.holding?.() !== false ? await this.gate.judgeAll(snapshot.files, configMap) : configMap;
     const changes: Change[] = [];
-    // Envoy's counters (the verdict's baseline) must be read before the first rename; the request
-    // goes out with the first changed file, so Envoy answers while the rest is validated and staged
-    // (it took 2-4 ms, the largest part of a small change's way to Envoy, when awaited after them).
+    // Envoy's counters (the verdict's baseline) are asked for before the first rename; the request
+    // goes out with the first changed file, so Envoy answers while the rest is validated and staged,
+    // and is awaited unless the pass may rename first (onRenameFirst: plain xDS files; the answer
+    // was still due 2-6 ms after staging on a loaded node, the largest part of a small change's wait).
     let beforeRenames: Promise<void> | undefined;
     const back: BackToPublished[] = [];
     for (const [name, source] of snapshot.files) {

@@ -143,6 +143,11 @@ export class BaselineReads {
     });
   }
 
+  /** Whether a pass handed over waits for Envoy's answer: its files are not pending a verdict yet. */
+  get waiting(): boolean {
+    return this.queue !== undefined;
+  }
+
   /** Resolves once every pass handed over is tracked. */
   async tracked(): Promise<void> {
     await this.queue;

@@ -223,10 +223,12 @@ export class VerdictTracker {
     return refusedLast(this.state.files[name], contentVersion(sha256));
   }
 
-  /** Resolves once no verdict is pending (at once when none is). */
+  /** Resolves once no verdict is pending (at once when none is), nor a pass that renamed first waiting for Envoy's answer. */
   async settled(): Promise<void> {
-    await this.baselines.tracked();
-    await this.poller.settled();
+    do {
+      await this.baselines.tracked();
+      await this.poller.settled();
+    } while (this.baselines.waiting);
   }
 
   async stop(): Promise<void> {
