@@ -36,8 +36,9 @@ export class BaselineReads {
   private sent: Sent | undefined;
   /** The sent request `before` waits for, until the pass renames without it. */
   private awaited: Sent | undefined;
-  /** Passes handed over whose files wait for Envoy's answer (handOver). */
+  /** Passes handed over whose files wait for Envoy's answer (handOver), and their files not replaced by a newer publish since. */
   private queue: Promise<void> | undefined;
+  private queued: { files: PublishedFile[] }[] = [];
   /** The last reading of Envoy's counters answered, whatever asked for it (`observed`). */
   private last: EnvoyCounters | undefined;
 
@@ -121,18 +122,26 @@ export class BaselineReads {
   /**
    * Hands a pass's files to `track` with their baseline (`next`, else `fallback`: the last poll's)
    * and clears it: at once, unless the pass renamed first (`late`: settle) or an earlier pass still
-   * waits for Envoy's answer; then once it has, in publish order (a newer publish replaces an older one).
+   * waits for Envoy's answer; then once it has, in publish order. Returns whether it waits: then
+   * this pass's files replace the older publishes of the same names at once, as the poller does
+   * when it tracks a newer publish (an older one judged meanwhile could be credited with its reload).
    */
-  handOver(files: readonly PublishedFile[], fallback: EnvoyCounters | undefined, restore: Restore, track: (files: readonly PublishedFile[], baseline: EnvoyCounters | undefined) => void): void {
+  handOver(files: readonly PublishedFile[], fallback: EnvoyCounters | undefined, restore: Restore, track: (files: readonly PublishedFile[], baseline: EnvoyCounters | undefined) => void): boolean {
     const { late, next } = this;
     this.next = this.late = undefined;
     if (late === undefined && this.queue === undefined) {
       track(files, next ?? fallback);
-      return;
+      return false;
     }
+    const names = new Set(files.map((file) => file.name));
+    for (const waiting of this.queued) waiting.files = waiting.files.filter((file) => !names.has(file.name));
+    const pass = { files: [...files] };
+    this.queued.push(pass);
     const queued = (this.queue ?? Promise.resolve()).then(async () => {
-      const settled = late === undefined ? { files, baseline: next ?? fallback } : await this.settle(late, files, restore);
-      track(settled.files, settled.baseline);
+      const settled = late === undefined ? { files: pass.files, baseline: next ?? fallback } : await this.settle(late, pass.files, restore);
+      this.queued = this.queued.filter((other) => other !== pass);
+      // Files a newer publish replaced while Envoy answered are that publish's to judge.
+      track(settled.files.filter((file) => pass.files.some((kept) => kept.name === file.name)), settled.baseline);
     });
     this.queue = queued.catch((err: unknown) => {
       this.logger.error({ err }, "could not queue a pass's files for Envoy's verdict");
@@ -141,6 +150,7 @@ export class BaselineReads {
     void mine.then(() => {
       if (this.queue === mine) this.queue = undefined;
     });
+    return true;
   }
 
   /** Whether a pass handed over waits for Envoy's answer: its files are not pending a verdict yet. */

@@ -194,7 +194,7 @@ export class VerdictTracker {
     }
     this.setAdmin(); // a bootstrap may have arrived only now (empty ConfigMap at start)
     // Judged against the pass's baseline (the last poll's when Envoy did not answer), once it is known.
-    this.baselines.handOver(files, this.poller.lastCounters, this.options.restore, (pass, given) => {
+    const waits = this.baselines.handOver(files, this.poller.lastCounters, this.options.restore, (pass, given) => {
       this.trackAll(pass, this.timeoutMs, false, given);
       // Files of earlier passes this one makes Envoy read: judged against this pass's baseline.
       const ctx = { targetDir: this.options.targetDir, subscriptions: this.subscriptions, pending: (name: string) => this.poller.pending.has(name) };
@@ -205,6 +205,7 @@ export class VerdictTracker {
         if (pending !== undefined) pending.inFlight = this.poller.othersInFlight(file.name);
       }
     });
+    if (waits) this.poller.supersede(files.map((file) => file.name));
     this.stateFile.save();
   }
 
