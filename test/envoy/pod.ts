@@ -48,6 +48,8 @@ export async function startPod(opts: {
   extra?: (target: string) => Record<string, string>;
   watchArgs?: string[];
   startEnvoy?: boolean;
+  /** The watcher reaches Envoy's admin API (port `adminPort`) at the address this gives (`--admin`). */
+  adminVia?: (adminPort: number) => Promise<string>;
 }): Promise<Pod> {
   const dirs = await makeTempDirs('envoy-verdict-');
   const [port, adminPort] = (await freePorts(2)) as [number, number];
@@ -86,6 +88,7 @@ export async function startPod(opts: {
   pod.watcher = new CliProcess([
     'watch', '--from', dirs.source, '--to', dirs.target, '--ready-file', join(dirs.target, READY), '--bootstrap', 'envoy.yaml',
     ...(opts.watchArgs ?? []),
+    ...(opts.adminVia === undefined ? [] : ['--admin', await opts.adminVia(adminPort)]),
   ]);
   try {
     await waitFor(() => existsSync(join(dirs.target, READY)) || pod.watcher.logs.some((l) => (l.level ?? 0) >= 50 && l.event !== 'verdict'), 'ready file');

@@ -8,14 +8,12 @@ import type { Snapshot } from '../volume/snapshot.js';
 import { TargetDirectory } from './target.js';
 import { logBackToPublished, logPublished, logReadOnceHeld, logRejection, logRemoved, logSkipped } from './published-log.js';
 import type { BackToPublished } from './published-log.js';
-import type { ReadOnceHeld } from './read-once.js';
 import { readOnceStep } from './read-once-pass.js';
 import type { NotRunning, PassChange as Change, Unchanged } from './read-once-pass.js';
-import { publishPlan } from './reference-order.js';
+import { fileReferences, publishPlan } from './reference-order.js';
 import { SnapshotReferences } from './snapshot-references.js';
 import { addsResources } from './rename-waits.js';
 import { GateMemo } from './gate-memo.js';
-import type { ValidationError } from '../envoy/gate.js';
 import { sha256, stampVersion, stampedSha256 } from '../envoy/version-stamp.js';
 import type { Stamped } from '../envoy/version-stamp.js';
 
@@ -39,48 +37,8 @@ export interface SyncerOptions {
   notRunning?: NotRunning;
 }
 
-/** A file the syncer just renamed into the target (what Envoy's verdict judges, verdict/tracker.ts). */
-export interface PublishedFile {
-  name: string;
-  /** sha256 (hex) of the published (stamped) content: what a refusal holds back. */
-  sha256: string;
-  /** The published (stamped) content. */
-  content: Buffer;
-  /** The version Envoy will report for it; undefined if it carries none. */
-  version: string | undefined;
-  kind: 'xds' | 'bootstrap' | 'data';
-  /** Inode of the published file (to tell it from a newer publish). */
-  ino: number;
-  /** performance.now() right after the rename. */
-  at: number;
-  /** Wall-clock ms of the publish when `at` is later than it (a file found on disk at start: its mtime). */
-  publishedAtMs?: number;
-  /** The ConfigMap it was published from: every key → sha256 of its content (undefined: found on disk at start). */
-  configMap?: ReadonlyMap<string, string>;
-}
-
-export interface SyncResult {
-  /** The `..data` directory that was read (undefined for a plain source directory or the API). */
-  dataDir: string | undefined;
-  /** The ConfigMap's resourceVersion when the snapshot came from the API. */
-  resourceVersion: string | undefined;
-  /** Files renamed into the target, in the order they were renamed. */
-  published: string[];
-  /** Files that failed validation; their previous copy (if any) stays. */
-  rejected: ValidationError[];
-  /** ConfigMap keys that have no copy at all in the target after this pass. */
-  missing: string[];
-  /** Files in the target the ConfigMap no longer has; kept (see docs/sync.md). */
-  removed: string[];
-  /** Number of keys in the snapshot. */
-  keys: number;
-  /** Bytes of the files that differed from the target (read, hashed, parsed): the pass's garbage. */
-  changedBytes: number;
-  /** Every key of the snapshot as it would be published: its version and the sha256 of the stamped content. */
-  stamped: Map<string, { version: string | undefined; sha256: string }>;
-  /** `watch`: changed files Envoy reads only when it builds their reader, held back as the pass does not rebuild it (read-once.ts). */
-  heldBack: ReadOnceHeld[];
-}
+export type { PassShape, PublishedFile, SyncResult } from './pass-result.js';
+import type { PassShape, PublishedFile, SyncResult } from './pass-result.js';
 
 export class Syncer {
   private readonly target: TargetDirectory;
@@ -98,6 +56,7 @@ export class Syncer {
   private readonly reportedHeldBack = new Map<string, string>();
   private publishedListener: ((files: PublishedFile[]) => void) | undefined;
   private beforeRenamesListener: ((renames: number) => Promise<void>) | undefined;
+  private renameFirstListener: ((pass: PassShape) => boolean) | undefined;
   private awaitReadListener: ((files: readonly string[]) => Promise<void>) | undefined;
   /** File → resource names of the content last renamed there (unknown after a restore: addsResources). */
   private readonly gate: GateMemo;
@@ -120,6 +79,14 @@ export class Syncer {
    */
   onBeforeRenames(listener: (renames: number) => Promise<void>): void {
     this.beforeRenamesListener = listener;
+  }
+
+  /**
+   * `watch`: called just before a pass's first rename, while the `onBeforeRenames` listener waits:
+   * whether the pass renames without waiting for it (Envoy's verdict then takes its baseline later).
+   */
+  onRenameFirst(listener: (pass: PassShape) => boolean): void {
+    this.renameFirstListener = listener;
   }
 
   /**
@@ -199,9 +166,10 @@ export class Syncer {
     // Envoy sees only what the gate lets through: a key's content it refuses releases no other key's hold.
     const seen = this.options.hold !== undefined && this.options.holding?.() !== false ? await this.gate.judgeAll(snapshot.files, configMap) : configMap;
     const changes: Change[] = [];
-    // Envoy's counters (the verdict's baseline) must be read before the first rename; the request
-    // goes out with the first changed file, so Envoy answers while the rest is validated and staged
-    // (it took 2-4 ms, the largest part of a small change's way to Envoy, when awaited after them).
+    // Envoy's counters (the verdict's baseline) are asked for before the first rename; the request
+    // goes out with the first changed file, so Envoy answers while the rest is validated and staged,
+    // and is awaited unless the pass may rename first (onRenameFirst: plain xDS files; the answer
+    // was still due 2-6 ms after staging on a loaded node, the largest part of a small change's wait).
     let beforeRenames: Promise<void> | undefined;
     const back: BackToPublished[] = [];
     const same = new Map<string, Unchanged>(); // as the target has them: may be renamed again (read-once-again.ts)
@@ -268,7 +236,12 @@ export class Syncer {
       await this.target.discard(staged);
       throw failure.reason;
     }
-    await beforeRenames;
+    const shape = (): PassShape => ({
+      kinds: changes.map((change) => change.kind.type),
+      namesFiles: changes.some((change) => (references?.get(change.name) ?? fileReferences(change.content)).length > 0),
+      waits: result.heldBack.length > 0 || plan.some((step) => step.waitFor.length > 0),
+    });
+    if (beforeRenames !== undefined && this.renameFirstListener?.(shape()) !== true) await beforeRenames;
     const published: PublishedFile[] = [];
     const renamed: Change[] = [];
     const asPublished = this.gate.asPublished(configMap); // every changed file judged by now

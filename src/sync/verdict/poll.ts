@@ -65,6 +65,16 @@ export class Poller {
     });
   }
 
+  /** Newer publishes of `files` are on their way, tracked once Envoy answers (baseline-reads.ts): the older ones are not judged. */
+  supersede(files: readonly string[]): void {
+    for (const file of files) {
+      const superseded = this.pending.get(file);
+      if (superseded === undefined) continue;
+      this.ctx.logger.debug({ file, version: superseded.version }, 'verdict superseded by a newer publish');
+      this.pending.delete(file);
+    }
+  }
+
   /** Resolves once no verdict is pending (at once when none is). */
   settled(): Promise<void> {
     return this.loop ?? Promise.resolve();

@@ -47,8 +47,8 @@ export class VerdictTracker {
   private admin: EnvoyAdmin | undefined;
   private adminProblem: string | undefined;
   private readonly subscriptions: SubscriptionMap;
-  /** The baseline of the pass being published (baseline-reads.ts). */
-  private readonly baselines: BaselineReads;
+  /** The baseline of the pass being published (baseline-reads.ts; `watch` sends its requests and asks whether a pass renames first). */
+  readonly baselines: BaselineReads;
   private readonly poller: Poller;
   private readonly state: VerdictState;
   private readonly stateFile: StateWriter;
@@ -61,7 +61,7 @@ export class VerdictTracker {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.initialTimeoutMs = options.initialTimeoutMs ?? 300_000;
     this.subscriptions = new SubscriptionMap(options.bootstrapName);
-    this.baselines = new BaselineReads(options.logger);
+    this.baselines = new BaselineReads(options.logger, () => this.admin);
     this.holds = options.holds;
     this.state = { pid: process.pid, sourceDir: options.sourceDir, targetDir: options.targetDir, updatedAt: new Date().toISOString(), files: {} };
     this.stateFile = new StateWriter(options.targetDir, () => this.stampedState(), (err) => {
@@ -139,7 +139,7 @@ export class VerdictTracker {
    * reload for one, is never credited to it). Never throws; bounded by BASELINE_TIMEOUT_MS.
    */
   async beforeRenames(renamesNow: number): Promise<void> {
-    const read = await this.baselines.before(this.admin, renamesNow);
+    const read = await this.baselines.before(renamesNow);
     if (read !== undefined) this.poller.lastCounters = read;
   }
 
@@ -170,20 +170,6 @@ export class VerdictTracker {
     return (await this.admin?.counters(REQUEST_TIMEOUT_MS).then(() => true, () => false)) ?? false;
   }
 
-  /**
-   * Called when the watcher is told of a change, before the pass that reads it: sends the baseline
-   * request now, so Envoy answers while the pass reads, validates and stages (baseline.ts).
-   * `renames`: renames into the target so far. Never throws.
-   */
-  sendBaseline(renames: number): void {
-    if (this.admin !== undefined) this.baselines.send(this.admin, renames);
-  }
-
-  /** The pass `sendBaseline` was for has ended: its request serves no other (baseline.ts). */
-  passEnded(): void {
-    this.baselines.ended();
-  }
-
   /** Called after each pass's renames (the syncer's `onPublished`). */
   published(files: readonly PublishedFile[]): void {
     // Files on disk nothing judged yet (found at start unread) are among those named: looked at too.
@@ -203,17 +189,19 @@ export class VerdictTracker {
       this.options.resync?.();
     }
     this.setAdmin(); // a bootstrap may have arrived only now (empty ConfigMap at start)
-    this.trackAll(files, this.timeoutMs, false);
-    // Files of earlier passes this one makes Envoy read: judged against this pass's baseline.
-    const baseline = this.baselines.next ?? this.poller.lastCounters;
-    const ctx = { targetDir: this.options.targetDir, subscriptions: this.subscriptions, pending: (name: string) => this.poller.pending.has(name) };
-    judgeNewlyRead(ctx, files, readBefore, known(), (file, by) => { if (by !== undefined) this.track(file, this.timeoutMs, false, by, { baseline, retried: false }); });
-    // Every file of the pass was on its way with every other (Envoy applies them in an order of its own).
-    for (const file of files) {
-      const pending = this.poller.pending.get(file.name);
-      if (pending !== undefined) pending.inFlight = this.poller.othersInFlight(file.name);
-    }
-    this.baselines.next = undefined;
+    // Judged against the pass's baseline (the last poll's when Envoy did not answer), once it is known.
+    const waits = this.baselines.handOver(files, this.poller.lastCounters, this.options.restore, (pass, given) => {
+      this.trackAll(pass, this.timeoutMs, false, given);
+      // Files of earlier passes this one makes Envoy read: judged against this pass's baseline.
+      const ctx = { targetDir: this.options.targetDir, subscriptions: this.subscriptions, pending: (name: string) => this.poller.pending.has(name) };
+      judgeNewlyRead(ctx, pass, readBefore, known(), (file, by) => { if (by !== undefined) this.track(file, this.timeoutMs, false, by, { baseline: given, retried: false }); });
+      // Every file of the pass was on its way with every other (Envoy applies them in an order of its own).
+      for (const file of pass) {
+        const pending = this.poller.pending.get(file.name);
+        if (pending !== undefined) pending.inFlight = this.poller.othersInFlight(file.name);
+      }
+    });
+    if (waits) this.poller.supersede(files.map((file) => file.name));
     this.stateFile.save();
   }
 
@@ -235,12 +223,16 @@ export class VerdictTracker {
   /** Which of `readers` Envoy runs no version of (reader-running.ts): the syncer then publishes a read-once file it would hold back. */
   readersNotRunning(readers: readonly ReaderQuery[]): Promise<boolean[]> { return readersNotRunning(this.admin, readers, REQUEST_TIMEOUT_MS); }
 
-  /** Resolves once no verdict is pending (at once when none is). */
-  settled(): Promise<void> {
-    return this.poller.settled();
+  /** Resolves once no verdict is pending (at once when none is), nor a pass that renamed first waiting for Envoy's answer. */
+  async settled(): Promise<void> {
+    do {
+      await this.baselines.tracked();
+      await this.poller.settled();
+    } while (this.baselines.waiting);
   }
 
   async stop(): Promise<void> {
+    await this.baselines.tracked();
     await this.poller.stop();
     await this.stateFile.flush();
     this.admin?.close();
@@ -264,14 +256,15 @@ export class VerdictTracker {
     if (askEnvoy) this.subscriptions.askEnvoy();
     const { logger, state, subscriptions, conclusions, processes } = this;
     const ctx = { logger, targetDir: this.options.targetDir, state, subscriptions, conclusions, processes, pending: (file: string) => this.poller.pending.has(file), save: () => { this.stateFile.save(); }, judgeAsFoundAtStart: (files: PublishedFile[]) => { for (const file of files) this.track(file, this.initialTimeoutMs, true, { by: 'subscription' }); } };
-    this.admin = new EnvoyAdmin(address, (reading) => { observeReading(ctx, reading); }, askEnvoy);
+    this.admin = new EnvoyAdmin(address, (reading) => { observeReading(ctx, reading); this.baselines.observed(reading); }, askEnvoy);
   }
 
   /** Tracks each of `files` Envoy may read (judged-by.ts), those read through a resource after the publish they are judged with. */
-  private trackAll(files: readonly PublishedFile[], timeoutMs: number, initial: boolean): void {
+  private trackAll(files: readonly PublishedFile[], timeoutMs: number, initial: boolean, baseline?: EnvoyCounters): void {
     const judged = files.map((file) => ({ file, by: judgedBy(this.subscriptions, file.name) }));
-    for (const { file, by } of judged) if (by !== undefined && by.by !== 'reader') this.track(file, timeoutMs, initial, by);
-    for (const { file, by } of judged) if (by?.by === 'reader') this.track(file, timeoutMs, initial, by);
+    const given = initial ? undefined : { baseline, retried: false };
+    for (const { file, by } of judged) if (by !== undefined && by.by !== 'reader') this.track(file, timeoutMs, initial, by, given);
+    for (const { file, by } of judged) if (by?.by === 'reader') this.track(file, timeoutMs, initial, by, given);
   }
 
   /**
@@ -286,7 +279,7 @@ export class VerdictTracker {
     this.poller.add(newPending(file, {
       previousVersion: entry.accepted?.version,
       // Files found at start were loaded by Envoy before anything was read: counted from zero.
-      baseline: given !== undefined ? given.baseline : initial ? undefined : (this.baselines.next ?? this.poller.lastCounters),
+      baseline: given?.baseline,
       names: this.subscriptions.names(file.name),
       deadline: file.at + timeoutMs,
       initial,

@@ -89,7 +89,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
   const passes = new PassLoop({
     logger,
     pass: async () => {
-      if (changeNoticed) verdicts.sendBaseline(syncer.renames);
+      if (changeNoticed) verdicts.baselines.send(syncer.renames);
       changeNoticed = false;
       try {
         const snapshot = await source.read();
@@ -103,7 +103,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
         options.onPass?.(result);
         return result;
       } finally {
-        verdicts.passEnded();
+        verdicts.baselines.ended();
       }
     },
     onError: (err) => {
@@ -133,6 +133,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
   });
   syncer.onPublished((files) => { verdicts.published(files); });
   syncer.onBeforeRenames((renames) => verdicts.beforeRenames(renames));
+  syncer.onRenameFirst((pass) => verdicts.baselines.renameFirst(pass));
   syncer.onAwaitRead((files) => verdicts.awaitRead(files));
   const volume = new VolumeWatch({
     dir: sourceDir,
