@@ -851,7 +851,7 @@ async function heldBack(pod: CasePod, spec: ConfigMapSpec, file: string, publish
   assert.match(table, /HELD BACK/, table);
   const occurrence = reportersEvent(said?.msg ?? '', file);
   assert.equal(occurrence?.reason, EventReason.heldBack);
-  assert.equal(verdictLines(pod, file).length, verdictsBefore, `${file}: no verdict (nothing reached Envoy)`);
+  assert.equal(verdictLines(pod, file).length, verdictsBefore, `${file}: no verdict (nothing reached Envoy): ${JSON.stringify(verdictLines(pod, file).slice(verdictsBefore).map((l) => l.msg))}\n${pod.watcher.stdout.slice(-4000)}`);
 }
 
 /** The Event the watcher's reporters record for a pass that held `file` back with `message` (source: api). */
