@@ -18,6 +18,15 @@
 
 /** Proto JSON's Duration (`-1.5s`); any other string is compared as written. */
 const DURATION = /^(-)?(\d+)(?:\.(\d{0,9}))?s$/;
+/**
+ * The scalars Envoy's YAML reading takes for a boolean (yaml-cpp's `convert<bool>`: y, yes, true, on
+ * and n, no, false, off, in lower, upper or first-letter case), and proto JSON's "true"/"false" in a
+ * string: measured on 1.40, `normalize_path: yes`, `on` or `"true"` hash as `true`, and an added
+ * `merge_slashes: "false"` as nothing. Read as booleans in any field: where the field is a string,
+ * a change the watcher misses only holds a read-once file back (the disk stays what Envoy runs).
+ */
+const TRUE = /^(?:y|Y|yes|Yes|YES|true|True|TRUE|on|On|ON)$/;
+const FALSE = /^(?:n|N|no|No|NO|false|False|FALSE|off|Off|OFF)$/;
 /** A number as proto JSON accepts it for an integer or floating field, in a string or not. */
 const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 
@@ -54,6 +63,8 @@ function form(value: unknown, depth: number, asSet: boolean): string | undefined
   if (typeof value === 'number') return value === 0 ? undefined : `#${String(value)}`;
   if (typeof value === 'bigint') return value === 0n ? undefined : `#${value.toString()}`;
   if (typeof value === 'string') {
+    if (TRUE.test(value)) return 'true';
+    if (FALSE.test(value)) return undefined;
     const duration = DURATION.exec(value);
     if (duration !== null) {
       const nanos = (duration[3] ?? '').padEnd(9, '0').replace(/0+$/, '');

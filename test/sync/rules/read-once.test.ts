@@ -58,6 +58,11 @@ rebuilds.push(
   { why: 'an integer quoted (60 → "60"): the same proto', before: hcm('max_request_headers_kb: 60'), after: hcm('max_request_headers_kb: "60"'), resource: 'listener_0', file: 'script.lua', expect: false },
   { why: 'a scalar at its zero value written out (xff_num_trusted_hops: 0, server_name: "")', before: hcm(''), after: hcm('xff_num_trusted_hops: 0\n        server_name: ""'), resource: 'listener_0', file: 'script.lua', expect: false },
   { why: 'a field by its JSON name (streamIdleTimeout for stream_idle_timeout)', before: hcm('stream_idle_timeout: 1s'), after: hcm('streamIdleTimeout: 1s'), resource: 'listener_0', file: 'script.lua', expect: false },
+  { why: 'a boolean spelt as YAML 1.1 (true → yes): the same proto (fresh-user trial: the script was published, Envoy kept the listener)', before: hcm('normalize_path: true'), after: hcm('normalize_path: yes'), resource: 'listener_0', file: 'script.lua', expect: false },
+  { why: 'a boolean quoted (true → "true")', before: hcm('normalize_path: true'), after: hcm('normalize_path: "true"'), resource: 'listener_0', file: 'script.lua', expect: false },
+  { why: 'a boolean as On', before: hcm('merge_slashes: true'), after: hcm('merge_slashes: On'), resource: 'listener_0', file: 'script.lua', expect: false },
+  { why: 'a false written out quoted (merge_slashes: "false"): nothing, as false', before: hcm(''), after: hcm('merge_slashes: "false"'), resource: 'listener_0', file: 'script.lua', expect: false },
+  { why: 'a boolean changed (true → off): Envoy builds the listener again', before: hcm('merge_slashes: true'), after: hcm('merge_slashes: off'), resource: 'listener_0', file: 'script.lua', expect: true },
   { why: 'a duration changed (1s → 2s): Envoy builds the listener again', before: hcm('stream_idle_timeout: 1s'), after: hcm('stream_idle_timeout: 2s'), resource: 'listener_0', file: 'script.lua', expect: true },
   { why: 'an integer changed (60 → "61")', before: hcm('max_request_headers_kb: 60'), after: hcm('max_request_headers_kb: "61"'), resource: 'listener_0', file: 'script.lua', expect: true },
 );
