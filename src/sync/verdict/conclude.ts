@@ -133,6 +133,7 @@ export class Conclusions {
     const { targetDir } = this.ctx.options;
     const entry = (state.files[file] ??= {});
     const previousVersion = entry.accepted?.version;
+    const previousAccepted = entry.accepted;
     const at = new Date().toISOString();
     const latencyMs = Number((now - pending.at).toFixed(2));
     const live = own.filter((prefix) => !pending.gone.has(prefix));
@@ -160,7 +161,7 @@ export class Conclusions {
         logger.warn({ err, file }, 'could not keep a copy of the accepted version');
         return false;
       });
-      if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), at };
+      if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at };
       // Still held (the ConfigMap still has the refused content): keep the record across restarts.
       if (!holds.has(file)) delete entry.refused;
       this.ctx.reasons.accepted(live);
@@ -187,8 +188,10 @@ export class Conclusions {
         delete entry.refused;
         this.ctx.options.resync?.();
       }
-      // Envoy's configuration changed: content it refused in another file may load now.
-      const released = holds.otherAccepted(file);
+      // Envoy's configuration changed: content it refused in another file may load now. Not when a
+      // restarted watcher finds on disk what Envoy had accepted already: Envoy took nothing new
+      // (fresh-user trial: each watcher restart published the refused file again, refused again).
+      const released = acceptedBefore(pending, previousAccepted) ? [] : holds.otherAccepted(file);
       if (released.length > 0) {
         logger.info({ files: released, after: file }, `${released.join(', ')}: Envoy accepted ${file}; publishing the refused version again for Envoy to judge`);
         this.ctx.options.resync?.();
@@ -244,4 +247,15 @@ export class Conclusions {
     tell(this.ctx.listeners, forms.verdict, (err) => { logger.error({ err }, 'verdict listener failed'); });
     this.ctx.stateFile.save();
   }
+}
+
+/**
+ * Whether `pending`, found on disk at the watcher's start, is the content Envoy had accepted before
+ * (`accepted`: the state's record before this verdict; by sha256, or by version in a record
+ * written without it). Pure.
+ */
+export function acceptedBefore(pending: { foundAtStart?: boolean; sha256: string; version: string | undefined }, accepted: { version?: string; sha256?: string } | undefined): boolean {
+  if (pending.foundAtStart !== true || accepted === undefined) return false;
+  if (accepted.sha256 !== undefined) return accepted.sha256 === pending.sha256;
+  return pending.version !== undefined && accepted.version === pending.version;
 }

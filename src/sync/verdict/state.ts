@@ -35,8 +35,8 @@ export function refusalWhy(facts: VerdictFacts): RefusalWhy {
 export interface FileState {
   /** What `watch` last renamed into the target (version as Envoy will report it; source sha256). */
   published?: { version?: string; sha256: string; at: string };
-  /** The last version Envoy accepted; its content is `accepted/<file>`. */
-  accepted?: { version?: string; at: string };
+  /** The last version Envoy accepted (sha256 of the published content, absent in states written before it was kept); its content is `accepted/<file>`. */
+  accepted?: { version?: string; sha256?: string; at: string };
   /** The version Envoy last reported running (`<prefix>.version_text`). */
   envoy?: { version: string; at: string };
   /** Content Envoy refused and that `watch` holds back until the ConfigMap changes (`refused/<file>`). */
