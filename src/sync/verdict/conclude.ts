@@ -17,6 +17,7 @@ import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMe
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
 import { riderNote } from './read-once-verdict.js';
+import { refusedBeforeNote } from './refusal-cause.js';
 import { contentVersion } from '../envoy/version-stamp.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import type { ReasonReader } from './reason.js';
@@ -47,6 +48,8 @@ export interface Decided {
   withReader?: string;
   /** A refused rider: Envoy's reason does not say which of the files read with the reader it refused (riderBlame), in words for the message. */
   unproven?: string;
+  /** The other keys whose change could change the refusal (refusal-cause.ts; undefined: any). */
+  dependsOn?: readonly string[];
 }
 
 export interface ConcludeContext {
@@ -151,8 +154,10 @@ export class Conclusions {
     let why: RejectionReason | undefined;
     let ignoredFields = 0;
     let ignoredAmong: { files: readonly string[]; when: IgnoredWhen } | undefined;
-    const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, ...(pending.reader === undefined ? {} : { judgedWith: pending.reader.file }) };
-    const note = (pending.reader === undefined ? '' : riderNote(file, pending.reader.file)) + (decided.unproven === undefined ? '' : `; ${decided.unproven}`);
+    // Refusals Envoy counted before this verdict, in the same publish (in-flight.ts): said and counted.
+    const before = pending.refusedBefore === undefined ? {} : { refusedBefore: pending.refusedBefore.count };
+    const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, ...(pending.reader === undefined ? {} : { judgedWith: pending.reader.file }), ...before };
+    const note = (pending.reader === undefined ? '' : riderNote(file, pending.reader.file)) + (decided.unproven === undefined ? '' : `; ${decided.unproven}`) + (pending.refusedBefore === undefined ? '' : refusedBeforeNote(pending.refusedBefore));
 
     if (outcome === 'accepted') {
       // Not kept when a newer publish already replaced the file: then the previous accepted copy
@@ -201,7 +206,7 @@ export class Conclusions {
       const kept = await keepCopy(targetDir, 'refused', file, pending.ino).catch(() => false);
       const accepted = await acceptedCopy(targetDir, file);
       const refusedAt = kept ? refusedPath(targetDir, file) : undefined;
-      entry.refused = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at };
+      entry.refused = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at, ...(decided.dependsOn === undefined ? {} : { dependsOn: [...decided.dependsOn] }) };
       // LDS and CDS keep the resources of a refused update that succeeded: say what Envoy runs (applied.ts).
       const applied = async (): Promise<string> => {
         const type = own.map(subscriptionType).find((t) => t !== undefined) ?? (judgement?.outcome === 'rejected' && judgement.created === undefined ? subscriptionType(judgement.subscription) : undefined);
@@ -213,7 +218,7 @@ export class Conclusions {
         // rollback's rename makes it load that one.
         const notRunning = runsLastAccepted(running, previousVersion, version) ? undefined : { applied: await applied() };
         rolledBack = await this.putBack(file, accepted, pending.ino);
-        holds.hold(file, pending.sha256, false, pending.names, pending.configMap);
+        holds.hold(file, pending.sha256, false, pending.names, pending.configMap, decided.dependsOn);
         if (rolledBack) await this.ownReload(envoy);
         message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), ...(notRunning === undefined ? {} : { notRunning }) }) + note;
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);

@@ -51,6 +51,8 @@ export interface FileState {
     fromStore?: string;
     /** Why Envoy refused it (absent for a refusal from the store: another Pod's Envoy said it there). */
     why?: RefusalWhy;
+    /** The other keys whose change could change the refusal (refusal-cause.ts); absent: any key. */
+    dependsOn?: string[];
   };
   /**
    * The ConfigMap's content of a file Envoy reads only when it builds its reader (a Lua script),

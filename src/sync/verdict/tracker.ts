@@ -29,6 +29,7 @@ import { judgeNewlyRead } from './newly-read.js';
 import { readerPublish, withResources } from './read-once-verdict.js';
 import { readersNotRunning, type ReaderQuery } from './reader-running.js';
 import { Poller } from './poll.js';
+import type { RefusedBefore } from './refusal-cause.js';
 import { awaitReadLogged } from './read-wait.js';
 import { attribute } from './attribution.js';
 import { REQUEST_TIMEOUT_MS, ReasonReader } from './reason.js';
@@ -86,8 +87,8 @@ export class VerdictTracker {
       conclusions,
       admin: () => ({ admin: this.admin, problem: this.adminProblem }),
       restore: options.restore,
-      republished: (file, secret, baseline) => {
-        this.track(file, this.timeoutMs, false, secret === undefined ? { by: 'subscription' } : { by: 'secret', secret }, { baseline, retried: true });
+      republished: (file, secret, baseline, refusedBefore) => {
+        this.track(file, this.timeoutMs, false, secret === undefined ? { by: 'subscription' } : { by: 'secret', secret }, { baseline, retried: true, refusedBefore });
       },
     });
     // The ConfigMap no longer has the refused content: the state file forgets the refusal too.
@@ -112,7 +113,7 @@ export class VerdictTracker {
     if (previous !== undefined) {
       this.state.files = previous.files;
       for (const [name, file] of Object.entries(previous.files)) {
-        if (file.refused !== undefined) this.holds.hold(name, file.refused.sha256, file.refused.fromStore !== undefined);
+        if (file.refused !== undefined) this.holds.hold(name, file.refused.sha256, file.refused.fromStore !== undefined, [], undefined, file.refused.dependsOn);
       }
     }
     const onDisk = await configOnDisk(this.options.targetDir, this.subscriptions, this.holds);
@@ -272,7 +273,7 @@ export class VerdictTracker {
    * publish of its reader pending); `given`: the baseline to judge against; `retried`: the same
    * content renamed again after a refusal while other files were on their way (in-flight.ts).
    */
-  private track(file: PublishedFile, timeoutMs: number, initial: boolean, by: JudgedBy, given?: { baseline: EnvoyCounters | undefined; retried: boolean }): void {
+  private track(file: PublishedFile, timeoutMs: number, initial: boolean, by: JudgedBy, given?: { baseline: EnvoyCounters | undefined; retried: boolean; refusedBefore?: RefusedBefore }): void {
     const reader = by.by === 'reader' ? readerPublish(by.readers, this.poller.pending) : undefined;
     if (by.by === 'reader' && reader === undefined) return;
     const entry = (this.state.files[file.name] ??= {});
@@ -285,6 +286,7 @@ export class VerdictTracker {
       initial,
       inFlight: this.poller.othersInFlight(file.name),
       retried: given?.retried === true,
+      refusedBefore: given?.refusedBefore,
       ...(by.by === 'secret' ? { secret: by.secret } : {}),
       ...(reader === undefined ? {} : { reader: withResources(reader, this.subscriptions.readOnceReaders(file.name)) }),
     }));
