@@ -62,7 +62,10 @@ export class Poller {
   /** Waits for `pending`'s verdict (replacing an older publish of the same file). */
   add(pending: Pending): void {
     const superseded = this.pending.get(pending.file);
-    if (superseded !== undefined) this.ctx.logger.debug({ file: pending.file, version: superseded.version }, 'verdict superseded by a newer publish');
+    if (superseded !== undefined) {
+      this.ctx.logger.debug({ file: pending.file, version: superseded.version }, 'verdict superseded by a newer publish');
+      this.ctx.conclusions.superseded(superseded);
+    }
     this.pending.set(pending.file, pending);
     this.loop ??= this.poll().finally(() => {
       this.loop = undefined;
@@ -75,6 +78,7 @@ export class Poller {
       const superseded = this.pending.get(file);
       if (superseded === undefined) continue;
       this.ctx.logger.debug({ file, version: superseded.version }, 'verdict superseded by a newer publish');
+      this.ctx.conclusions.superseded(superseded);
       this.pending.delete(file);
     }
   }

@@ -127,6 +127,15 @@ export async function keepCopy(targetDir: string, kind: 'accepted' | 'refused', 
   return true;
 }
 
+/** Writes `content` as `<kind>/<name>` (the bytes published; for a version whose file a newer publish replaced). */
+export async function keepContent(targetDir: string, kind: 'accepted' | 'refused', name: string, content: Buffer): Promise<void> {
+  const dir = join(stateDir(targetDir), kind);
+  await mkdir(dir, { recursive: true });
+  const temp = join(dir, `.${name}.tmp`);
+  await writeFile(temp, content);
+  await rename(temp, join(dir, name));
+}
+
 /** Content of `accepted/<name>`, or undefined if Envoy never accepted a version of it. */
 export async function acceptedCopy(targetDir: string, name: string): Promise<Buffer | undefined> {
   try {
