@@ -25,7 +25,7 @@ import type { VerdictOptions } from './options.js';
 import { newPending } from './pending.js';
 import { configOnDisk, dataOnDisk } from './on-disk.js';
 import { judgedBy, judgedNames, type JudgedBy } from './judged-by.js';
-import { judgeNewlyRead } from './newly-read.js';
+import { judgeNewlyRead, judgeUnjudgedRiders } from './newly-read.js';
 import { readerPublish, withResources } from './read-once-verdict.js';
 import { readersNotRunning, type ReaderQuery } from './reader-running.js';
 import { Poller } from './poll.js';
@@ -195,7 +195,9 @@ export class VerdictTracker {
       this.trackAll(pass, this.timeoutMs, false, given);
       // Files of earlier passes this one makes Envoy read: judged against this pass's baseline.
       const ctx = { targetDir: this.options.targetDir, subscriptions: this.subscriptions, pending: (name: string) => this.poller.pending.has(name) };
-      judgeNewlyRead(ctx, pass, readBefore, known(), (file, by) => { if (by !== undefined) this.track(file, this.timeoutMs, false, by, { baseline: given, retried: false }); });
+      const judge = (file: PublishedFile, by: JudgedBy | undefined): void => { if (by !== undefined) this.track(file, this.timeoutMs, false, by, { baseline: given, retried: false }); };
+      judgeNewlyRead(ctx, pass, readBefore, known(), judge);
+      judgeUnjudgedRiders(ctx, pass, known(), (name) => this.state.files[name]?.verdict?.outcome === 'unknown', judge); // their reader's verdict is theirs
       // Every file of the pass was on its way with every other (Envoy applies them in an order of its own).
       for (const file of pass) {
         const pending = this.poller.pending.get(file.name);
