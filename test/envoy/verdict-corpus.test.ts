@@ -1120,6 +1120,27 @@ test('18-file-a-resource-reads-once (first start refused by a bad script, then t
   }
 });
 
+test('18-file-a-resource-reads-once (first start refused by a bad script, then the script fixed with an edit of listener_0): body.txt, unchanged and `unknown` until then, is judged with lds.yaml too (fresh-user trial: it stayed `unknown` while Envoy served it)', TIMEOUT, async () => {
+  const spec = (lds: string, script: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds, 'script.lua': script, 'body.txt': 'body-v0.txt' });
+  const pod = await startCase('18-file-a-resource-reads-once', spec('lds.yaml', 'script-v2-bad.lua'));
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'rejected', envoy: LDS }]);
+    assert.equal((await nextVerdict(pod, 'script.lua', 0)).outcome, 'rejected');
+    assert.equal((await nextVerdict(pod, 'body.txt', 0)).outcome, 'unknown');
+    const counts = verdictCounts(pod, ['script.lua', 'body.txt']);
+    await step(pod, spec('lds-v1.yaml', 'script-v1.lua'), [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    await judgedWith(pod, counts, ['script.lua', 'body.txt'], 'lds.yaml', 'accepted');
+    await waitServed(async () => JSON.stringify(await Promise.all([answer(pod.ports.P0), answer(pod.ports.P0, '/lua')])), JSON.stringify(['200 body-v0', '200 lua-v1']), 'listener_0 built with the fixed script and body-v0');
+    const line = verdictLines(pod, 'body.txt').at(-1);
+    assert.ok(line);
+    const row = await statusRowOf(pod, 'body.txt', line);
+    assert.equal(row?.verdict?.outcome, 'accepted', 'body.txt: status');
+    assert.equal(verdictLines(pod, 'body.txt').length, 2, 'one verdict line for body.txt per judgement');
+  } finally {
+    await pod.stop();
+  }
+});
+
 test('18-file-a-resource-reads-once (first start: the route configuration of rds.yaml refused for its direct_response body, then the body fixed alone): Envoy runs no local_route, so the body goes out with rds.yaml renamed again and is accepted with it', TIMEOUT, async () => {
   const spec = (body: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-rds.yaml', 'rds.yaml': 'rds-v0.yaml', 'body.txt': body });
   const pod = await startCase('18-file-a-resource-reads-once', spec('body-too-large.txt'));

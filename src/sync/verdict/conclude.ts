@@ -17,10 +17,11 @@ import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMe
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
 import { riderNote } from './read-once-verdict.js';
+import { refusedBeforeNote } from './refusal-cause.js';
 import { contentVersion } from '../envoy/version-stamp.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import type { ReasonReader } from './reason.js';
-import { acceptedCopy, keepCopy, refusalWhy, refusedPath } from './state.js';
+import { acceptedCopy, keepContent, keepCopy, refusalWhy, refusedPath } from './state.js';
 import { sourceValidateHint } from './validate-hint.js';
 import type { StateWriter, VerdictState } from './state.js';
 import { reasonFieldsOf, tell, validateFieldsOf, verdictForms } from './verdict.js';
@@ -47,6 +48,8 @@ export interface Decided {
   withReader?: string;
   /** A refused rider: Envoy's reason does not say which of the files read with the reader it refused (riderBlame), in words for the message. */
   unproven?: string;
+  /** The other keys whose change could change the refusal (refusal-cause.ts; undefined: any). */
+  dependsOn?: readonly string[];
 }
 
 export interface ConcludeContext {
@@ -72,7 +75,16 @@ export class Conclusions {
   /** The xDS files a restarted Envoy loaded at its start (set by `envoyRestarted`). */
   private atRestart: readonly string[] = [];
 
+  /** File → its last few publishes a newer one replaced before their verdict (what a rollback goes back to when Envoy runs one). */
+  private readonly replaced = new Map<string, { version: string | undefined; sha256: string; content: Buffer }[]>();
+
   constructor(private readonly ctx: ConcludeContext) {}
+
+  /** A publish got no verdict: a newer one of the file replaced it (poll.ts). */
+  superseded(pending: Pending): void {
+    if (pending.version === undefined || pending.reader !== undefined || pending.secret !== undefined) return;
+    this.replaced.set(pending.file, [...(this.replaced.get(pending.file) ?? []).slice(-3), { version: pending.version, sha256: pending.sha256, content: pending.content }]);
+  }
 
   /** The `validate` a message suggests for `file` of the ConfigMap (all of them when undefined). */
   private validateHint(file?: string): string {
@@ -132,7 +144,7 @@ export class Conclusions {
     const { logger, state, holds } = this.ctx;
     const { targetDir } = this.ctx.options;
     const entry = (state.files[file] ??= {});
-    const previousVersion = entry.accepted?.version;
+    let previousVersion = entry.accepted?.version;
     const previousAccepted = entry.accepted;
     const at = new Date().toISOString();
     const latencyMs = Number((now - pending.at).toFixed(2));
@@ -151,16 +163,21 @@ export class Conclusions {
     let why: RejectionReason | undefined;
     let ignoredFields = 0;
     let ignoredAmong: { files: readonly string[]; when: IgnoredWhen } | undefined;
-    const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, ...(pending.reader === undefined ? {} : { judgedWith: pending.reader.file }) };
-    const note = (pending.reader === undefined ? '' : riderNote(file, pending.reader.file)) + (decided.unproven === undefined ? '' : `; ${decided.unproven}`);
+    // Refusals Envoy counted before this verdict, in the same publish (in-flight.ts): said and counted.
+    const before = pending.refusedBefore === undefined ? {} : { refusedBefore: pending.refusedBefore.count };
+    const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, ...(pending.reader === undefined ? {} : { judgedWith: pending.reader.file }), ...before };
+    const note = (pending.reader === undefined ? '' : riderNote(file, pending.reader.file)) + (decided.unproven === undefined ? '' : `; ${decided.unproven}`) + (pending.refusedBefore === undefined ? '' : refusedBeforeNote(pending.refusedBefore));
 
     if (outcome === 'accepted') {
-      // Not kept when a newer publish already replaced the file: then the previous accepted copy
-      // (and its version) stays what a rejection would go back to.
-      const kept = await keepCopy(targetDir, 'accepted', file, pending.ino).catch((err: unknown) => {
-        logger.warn({ err, file }, 'could not keep a copy of the accepted version');
-        return false;
-      });
+      // Kept from the bytes published when a newer publish already replaced the file: Envoy runs
+      // this version, so a refusal of the newer one goes back to it (measured on 1.40: rapid swaps
+      // rolled back to the version before, which Envoy then loaded).
+      const kept = await keepCopy(targetDir, 'accepted', file, pending.ino)
+        .then((linked) => linked || keepContent(targetDir, 'accepted', file, pending.content).then(() => true))
+        .catch((err: unknown) => {
+          logger.warn({ err, file }, 'could not keep a copy of the accepted version');
+          return false;
+        });
       if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at };
       // Still held (the ConfigMap still has the refused content): keep the record across restarts.
       if (!holds.has(file)) delete entry.refused;
@@ -199,9 +216,15 @@ export class Conclusions {
     } else if (outcome === 'rejected') {
       why = decided.why ?? (judgement?.outcome === 'rejected' ? await this.reasonFor(pending, judgement) : undefined);
       const kept = await keepCopy(targetDir, 'refused', file, pending.ino).catch(() => false);
+      // Envoy runs a version whose verdict a newer publish replaced: that is what goes back.
+      const ran = running === undefined || running === previousVersion || running === version ? undefined : this.replaced.get(file)?.find((p) => p.version === running);
+      if (ran !== undefined && (await keepContent(targetDir, 'accepted', file, ran.content).then(() => true, () => false))) {
+        entry.accepted = { version: running, sha256: ran.sha256, at };
+        previousVersion = logFields.previousXdsVersion = running;
+      }
       const accepted = await acceptedCopy(targetDir, file);
       const refusedAt = kept ? refusedPath(targetDir, file) : undefined;
-      entry.refused = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at };
+      entry.refused = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at, ...(decided.dependsOn === undefined ? {} : { dependsOn: [...decided.dependsOn] }) };
       // LDS and CDS keep the resources of a refused update that succeeded: say what Envoy runs (applied.ts).
       const applied = async (): Promise<string> => {
         const type = own.map(subscriptionType).find((t) => t !== undefined) ?? (judgement?.outcome === 'rejected' && judgement.created === undefined ? subscriptionType(judgement.subscription) : undefined);
@@ -212,8 +235,10 @@ export class Conclusions {
         // What an Envoy that never ran the last accepted version runs instead is read before the
         // rollback's rename makes it load that one.
         const notRunning = runsLastAccepted(running, previousVersion, version) ? undefined : { applied: await applied() };
+        // Held before the rollback's rename: a pass queued behind it must find the hold (measured:
+        // the pass of the next swap ran between the two and published the refused content again).
+        holds.hold(file, pending.sha256, false, pending.names, pending.configMap, decided.dependsOn);
         rolledBack = await this.putBack(file, accepted, pending.ino);
-        holds.hold(file, pending.sha256, false, pending.names, pending.configMap);
         if (rolledBack) await this.ownReload(envoy);
         message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), ...(notRunning === undefined ? {} : { notRunning }) }) + note;
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);

@@ -13,6 +13,8 @@ export class Holds {
   private readonly waitsFor = new Map<string, ReadonlySet<string>>();
   /** Held files → the ConfigMap the content was refused with (key → sha256 of its content). */
   private readonly refusedWith = new Map<string, ReadonlyMap<string, string>>();
+  /** Held files → the other keys whose change could change the refusal (refusal-cause.ts); absent: any key. */
+  private readonly dependsOn = new Map<string, ReadonlySet<string>>();
   /** Keys whose change cannot change Envoy's verdict: its bootstrap, which Envoy never reloads. */
   private readonly neverReloaded = new Set<string>();
   private releaseListener: ((name: string) => void) | undefined;
@@ -32,13 +34,20 @@ export class Holds {
    * files the refused content names; publishing one of them releases the hold (arrived).
    * `configMap`: the ConfigMap it was published from (key → sha256 of its content); the hold lasts
    * while the other keys keep that content (unknown: the first pass's ConfigMap counts).
+   * `dependsOn`: the other keys whose change could change the refusal (refusal-cause.ts; undefined:
+   * any); a change of another key, a file it names arriving, Envoy accepting another file release
+   * it only for those (none: Envoy's refusal of the content alone, held until that key changes).
    */
-  hold(name: string, sha256: string, fromStore = false, names: readonly string[] = [], configMap?: ReadonlyMap<string, string>): void {
+  hold(name: string, sha256: string, fromStore = false, names: readonly string[] = [], configMap?: ReadonlyMap<string, string>, dependsOn?: readonly string[]): void {
     this.held.set(name, sha256);
+    const deps = dependsOn === undefined || fromStore ? undefined : new Set(dependsOn);
+    if (deps === undefined) this.dependsOn.delete(name);
+    else this.dependsOn.set(name, deps);
+    const waits = names.filter((file) => deps?.has(file) !== false);
     if (configMap !== undefined) this.refusedWith.set(name, configMap);
     else this.refusedWith.delete(name);
     if (fromStore) this.fromStore.add(name);
-    if (names.length > 0) this.waitsFor.set(name, new Set(names));
+    if (waits.length > 0) this.waitsFor.set(name, new Set(waits));
     else this.waitsFor.delete(name);
   }
 
@@ -65,13 +74,14 @@ export class Holds {
    * hold (a route naming a cluster only checks that Envoy knows the cluster,
    * `RouteEntryImplBase::validateClusters` in source/common/router/config_impl.cc), and the watcher
    * does not rebuild those links: any change Envoy took may make the refused content loadable.
-   * Holds from another Pod's Envoy (`fromStore`) are left to `acceptedHere`. Returns the files
-   * released (the caller asks for a pass); each is tried once per such change.
+   * Holds from another Pod's Envoy (`fromStore`) are left to `acceptedHere`; a refusal that does
+   * not depend on `name` (`dependsOn`) stays. Returns the files released (the caller asks for a pass);
+   * each is tried once per such change.
    */
   otherAccepted(name: string): string[] {
     const released: string[] = [];
     for (const held of [...this.held.keys()]) {
-      if (held === name || this.fromStore.has(held)) continue;
+      if (held === name || this.fromStore.has(held) || this.dependsOn.get(held)?.has(name) === false) continue;
       this.release(held);
       released.push(held);
     }
@@ -93,7 +103,8 @@ export class Holds {
    * content). Other content releases the hold: the ConfigMap no longer has the refused content
    * (fixed, or reverted), so that content may be tried again later. So does a change to another
    * key: Envoy refused this content next to the others' (a certificate next to its key, a route
-   * next to the clusters), and its verdict on the new combination is Envoy's to give.
+   * next to the clusters), and its verdict on the new combination is Envoy's to give: a key of
+   * those the refusal depends on (`dependsOn`), when it says.
    */
   isHeld(name: string, contentSha256: string, configMap?: ReadonlyMap<string, string>): boolean {
     const held = this.held.get(name);
@@ -105,7 +116,8 @@ export class Holds {
         this.refusedWith.set(name, configMap);
         return true;
       }
-      if (!changedElsewhere(refusedWith, configMap, (key) => key !== name && !this.neverReloaded.has(key))) return true;
+      const deps = this.dependsOn.get(name);
+      if (!changedElsewhere(refusedWith, configMap, (key) => key !== name && !this.neverReloaded.has(key) && deps?.has(key) !== false)) return true;
     }
     this.release(name);
     return false;
@@ -118,10 +130,12 @@ export class Holds {
     this.fromStore.delete(name);
     this.waitsFor.delete(name);
     this.refusedWith.delete(name);
+    this.dependsOn.delete(name);
   }
 
   private release(name: string): void {
     this.held.delete(name);
+    this.dependsOn.delete(name);
     this.fromStore.delete(name);
     this.waitsFor.delete(name);
     this.refusedWith.delete(name);

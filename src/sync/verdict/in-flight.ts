@@ -9,21 +9,27 @@
 // on 1.40). A cluster is known to Envoy from the moment the CDS update that adds it is applied,
 // warm or still warming (`ClusterInfoMaps::hasCluster`, envoy/upstream/cluster_manager.h; measured:
 // a listener routing to a cluster that is still warming is accepted). So a refusal while other
-// published files were still on their way is judged once more after they were applied: if one of
-// them was accepted, the same content is renamed again and that second answer is the verdict.
+// published files were still on their way, when Envoy's reason says one of them could change it
+// (refusal-cause.ts), is judged once more after they were applied: if one of them was accepted,
+// the same content is renamed again and that second answer is the verdict, which also reports the
+// first refusal (Envoy counted it). A refusal no other file can change is the verdict at once.
+import type { RejectionReason } from '../envoy/rejection-reason.js';
 import type { Judgement } from './judge.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 
 /** What a publish needs to know about the files that were on their way with it. */
 export interface InFlight {
-  /** Other files whose verdict was still pending when this one was published (Envoy may not have applied them yet). */
+  /**
+   * Other files whose verdict was still pending when this one was published (Envoy may not have
+   * applied them yet); at a refusal, narrowed to those that could change it (refusal-cause.ts).
+   */
   inFlight: Set<string>;
   /** One of them was accepted since this publish. */
   inFlightAccepted: boolean;
   /** This publish is already the second try: its refusal is the verdict. */
   retried: boolean;
   /** A refusal seen while files of `inFlight` were pending: concluded once they are judged. */
-  deferred?: { judgement: Judgement & { outcome: 'rejected' }; counters: EnvoyCounters; own: string[]; now: number };
+  deferred?: { judgement: Judgement & { outcome: 'rejected' }; counters: EnvoyCounters; own: string[]; now: number; why?: RejectionReason };
 }
 
 /** A refusal is set aside (not yet the verdict) when it is the first try and other files were on their way. */

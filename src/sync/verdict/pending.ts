@@ -10,6 +10,7 @@ import type { FoundFile } from '../publish/target.js';
 import { ofSameProcess } from './envoy-process.js';
 import type { InFlight } from './in-flight.js';
 import type { Judgement } from './judge.js';
+import type { RefusedBefore } from './refusal-cause.js';
 
 export interface Pending extends InFlight {
   file: string;
@@ -50,6 +51,8 @@ export interface Pending extends InFlight {
    * holding that resource: its verdict is that publish's (`file`, `sha256`), read-once-verdict.ts.
    */
   reader?: { file: string; sha256: string; resources?: readonly string[] };
+  /** Envoy refused this content before, in the same publish, while other files were on their way (in-flight.ts): the verdict reports it. */
+  refusedBefore?: RefusedBefore;
 }
 
 /**
@@ -59,7 +62,7 @@ export interface Pending extends InFlight {
  */
 export function newPending(
   file: { name: string; content: Buffer; version: string | undefined; sha256: string; ino: number; at: number; publishedAtMs?: number; configMap?: ReadonlyMap<string, string> },
-  opts: Pick<Pending, 'previousVersion' | 'baseline' | 'names' | 'deadline' | 'initial' | 'inFlight' | 'retried'> & { secret?: SecretFile | undefined; reader?: Pending['reader'] },
+  opts: Pick<Pending, 'previousVersion' | 'baseline' | 'names' | 'deadline' | 'initial' | 'inFlight' | 'retried'> & { secret?: SecretFile | undefined; reader?: Pending['reader']; refusedBefore?: RefusedBefore | undefined },
 ): Pending {
   return {
     file: file.name,
@@ -84,6 +87,7 @@ export function newPending(
     retried: opts.retried,
     ...(opts.secret === undefined ? {} : { secret: opts.secret }),
     ...(opts.reader === undefined ? {} : { reader: opts.reader }),
+    ...(opts.refusedBefore === undefined ? {} : { refusedBefore: opts.refusedBefore }),
   };
 }
 

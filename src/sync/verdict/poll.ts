@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import type { EnvoyAdmin } from '../envoy/admin.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { describeAdmin } from '../envoy/subscriptions.js';
+import type { RejectionReason } from '../envoy/rejection-reason.js';
+import { subscriptionType } from '../envoy/stat-prefixes.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import { attribute } from './attribution.js';
 import type { Conclusions, Decided } from './conclude.js';
@@ -20,6 +22,8 @@ import type { Pending, SecretFile } from './pending.js';
 import { riderBlame, ridersOf, riderState } from './read-once-verdict.js';
 import type { Rider } from './read-once-verdict.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
+import { dependsOnKeys, mayDependOn } from './refusal-cause.js';
+import type { RefusalCause, RefusedBefore } from './refusal-cause.js';
 import type { SubscriptionMap } from './subscription-map.js';
 
 export interface PollContext {
@@ -33,8 +37,8 @@ export interface PollContext {
   admin: () => { admin: EnvoyAdmin | undefined; problem: string | undefined };
   /** The syncer's restore: renames content onto a name again; the new inode, or undefined. */
   restore: (name: string, content: Buffer, ino: number) => Promise<number | undefined>;
-  /** A refused file was renamed again: judge it as a new publish (baseline: Envoy's counters now). */
-  republished: (file: PublishedFile, secret: SecretFile | undefined, baseline: EnvoyCounters | undefined) => void;
+  /** A refused file was renamed again: judge it as a new publish (baseline: Envoy's counters now), reporting the refusals before. */
+  republished: (file: PublishedFile, secret: SecretFile | undefined, baseline: EnvoyCounters | undefined, refusedBefore: RefusedBefore) => void;
 }
 
 export class Poller {
@@ -58,7 +62,10 @@ export class Poller {
   /** Waits for `pending`'s verdict (replacing an older publish of the same file). */
   add(pending: Pending): void {
     const superseded = this.pending.get(pending.file);
-    if (superseded !== undefined) this.ctx.logger.debug({ file: pending.file, version: superseded.version }, 'verdict superseded by a newer publish');
+    if (superseded !== undefined) {
+      this.ctx.logger.debug({ file: pending.file, version: superseded.version }, 'verdict superseded by a newer publish');
+      this.ctx.conclusions.superseded(superseded);
+    }
     this.pending.set(pending.file, pending);
     this.loop ??= this.poll().finally(() => {
       this.loop = undefined;
@@ -71,6 +78,7 @@ export class Poller {
       const superseded = this.pending.get(file);
       if (superseded === undefined) continue;
       this.ctx.logger.debug({ file, version: superseded.version }, 'verdict superseded by a newer publish');
+      this.ctx.conclusions.superseded(superseded);
       this.pending.delete(file);
     }
   }
@@ -131,7 +139,15 @@ export class Poller {
         }
         const { judgement, own } = await this.judgeOne(pending, counters, now, sentAt > pending.renamedBy);
         if (counters !== undefined && defersRefusal(pending, judgement)) {
-          pending.deferred = { judgement, counters, own, now };
+          // Set aside only for the files on their way that could change it (refusal-cause.ts).
+          const why = await this.ctx.conclusions.reasonFor(pending, judgement);
+          const cause = this.causeOf(pending, judgement, why);
+          pending.inFlight = new Set([...pending.inFlight].filter((file) => mayDependOn(cause, { file, clusters: this.ctx.subscriptions.readAs(file).has('CDS') })));
+          if (pending.inFlight.size === 0) {
+            await this.finish(pending, { outcome: 'rejected', judgement, counters, own, now, why });
+            continue;
+          }
+          pending.deferred = { judgement, counters, own, now, why };
           await this.settleDeferred(pending, counters);
           continue;
         }
@@ -207,8 +223,9 @@ export class Poller {
       return other !== undefined && other !== pending && other.deferred === undefined;
     });
     if (next === 'wait') return;
+    const refused: Decided = { outcome: 'rejected', judgement: deferred.judgement, counters: deferred.counters, own: deferred.own, now: deferred.now, ...(deferred.why === undefined ? {} : { why: deferred.why }) };
     if (next === 'conclude') {
-      await this.finish(pending, { outcome: 'rejected', judgement: deferred.judgement, counters: deferred.counters, own: deferred.own, now: deferred.now });
+      await this.finish(pending, refused);
       return;
     }
     this.pending.delete(pending.file);
@@ -223,12 +240,21 @@ export class Poller {
     });
     if (ino === undefined) {
       // A newer publish replaced it (and is judged), or the rename failed: the refusal stands.
-      if (!this.pending.has(pending.file)) await this.ctx.conclusions.conclude(pending, { outcome: 'rejected', judgement: deferred.judgement, counters: deferred.counters, own: deferred.own, now: deferred.now });
+      if (!this.pending.has(pending.file)) await this.ctx.conclusions.conclude(pending, refused);
       return;
     }
     const secret = pending.secret === undefined ? undefined : { sdsFiles: pending.secret.sdsFiles };
     const file: PublishedFile = { name: pending.file, sha256: pending.sha256, content: pending.content, version: pending.version, kind: secret === undefined ? 'xds' : 'data', ino, at: performance.now(), ...(pending.configMap === undefined ? {} : { configMap: pending.configMap }) };
-    this.ctx.republished(file, secret, counters ?? deferred.counters);
+    // Envoy counted this refusal: the verdict on the second try reports it.
+    const counter = `${deferred.judgement.subscription}.update_${deferred.judgement.kind === 'failure' ? 'failure' : 'rejected'}`;
+    this.ctx.republished(file, secret, counters ?? deferred.counters, { count: (pending.refusedBefore?.count ?? 0) + 1, while: [...pending.inFlight], counter });
+  }
+
+  /** What tells which other files could change Envoy's refusal of `pending` (refusal-cause.ts). */
+  private causeOf(pending: Pending, judgement: Extract<Judgement, { outcome: 'rejected' }>, why: RejectionReason | undefined): RefusalCause {
+    const readOnce = pending.names.some((name) => this.ctx.subscriptions.readOnceReaders(name).length > 0);
+    const linked = pending.secret !== undefined || pending.reader !== undefined || judgement.created !== undefined || readOnce;
+    return { type: subscriptionType(judgement.subscription), kind: judgement.kind, why, names: pending.names, linked };
   }
 
   /**
@@ -242,11 +268,16 @@ export class Poller {
     const riders = ridersOf(pending, this.pending.values());
     const asRider: Decided = { ...decided, judgement: undefined, own: [] };
     for (const rider of riders) this.pending.delete(rider.file);
+    if (decided.outcome === 'rejected' && decided.judgement?.outcome === 'rejected') {
+      // Envoy's reason, read once for the file and its riders; which other keys could change it (holds.ts).
+      const why = decided.why ?? (await this.ctx.conclusions.reasonFor(pending, decided.judgement));
+      const keys = riders.length > 0 || pending.configMap === undefined ? undefined : pending.configMap.keys();
+      const dependsOn = keys === undefined ? undefined : dependsOnKeys(this.causeOf(pending, decided.judgement, why), pending.file, keys, (key) => this.ctx.subscriptions.readAs(key).has('CDS'));
+      decided = { ...decided, why, ...(dependsOn === undefined ? {} : { dependsOn }) };
+    }
     if (decided.outcome === 'rejected' && riders.length > 0) {
-      // Envoy's reason, read once for the reader and its riders: a rider is refused only when
-      // what Envoy refused reads it (riderBlame); else it goes back with its reader, not judged.
-      const why = decided.judgement?.outcome === 'rejected' ? await this.ctx.conclusions.reasonFor(pending, decided.judgement) : undefined;
-      decided = { ...decided, ...(why === undefined ? {} : { why }) };
+      // A rider is refused only when what Envoy refused reads it (riderBlame); else it goes back with its reader, not judged.
+      const why = decided.why;
       const blamed = riders.map((r) => ({ pending: r, rider: { file: r.file, resources: r.reader?.resources, content: r.content } satisfies Rider }));
       for (const { pending: rider, rider: asBlamed } of blamed) {
         const blame = riderBlame(asBlamed, blamed.filter((b) => b.pending !== rider).map((b) => b.rider), why, pending.file);

@@ -51,6 +51,8 @@ export interface FileState {
     fromStore?: string;
     /** Why Envoy refused it (absent for a refusal from the store: another Pod's Envoy said it there). */
     why?: RefusalWhy;
+    /** The other keys whose change could change the refusal (refusal-cause.ts); absent: any key. */
+    dependsOn?: string[];
   };
   /**
    * The ConfigMap's content of a file Envoy reads only when it builds its reader (a Lua script),
@@ -123,6 +125,15 @@ export async function keepCopy(targetDir: string, kind: 'accepted' | 'refused', 
   // rename() between two links of one inode does nothing and leaves the temp name behind.
   await unlink(temp).catch(() => undefined);
   return true;
+}
+
+/** Writes `content` as `<kind>/<name>` (the bytes published; for a version whose file a newer publish replaced). */
+export async function keepContent(targetDir: string, kind: 'accepted' | 'refused', name: string, content: Buffer): Promise<void> {
+  const dir = join(stateDir(targetDir), kind);
+  await mkdir(dir, { recursive: true });
+  const temp = join(dir, `.${name}.tmp`);
+  await writeFile(temp, content);
+  await rename(temp, join(dir, name));
 }
 
 /** Content of `accepted/<name>`, or undefined if Envoy never accepted a version of it. */

@@ -25,10 +25,11 @@ import type { VerdictOptions } from './options.js';
 import { newPending } from './pending.js';
 import { configOnDisk, dataOnDisk } from './on-disk.js';
 import { judgedBy, judgedNames, type JudgedBy } from './judged-by.js';
-import { judgeNewlyRead } from './newly-read.js';
+import { judgeNewlyRead, judgeUnjudgedRiders } from './newly-read.js';
 import { readerPublish, withResources } from './read-once-verdict.js';
 import { readersNotRunning, type ReaderQuery } from './reader-running.js';
 import { Poller } from './poll.js';
+import type { RefusedBefore } from './refusal-cause.js';
 import { awaitReadLogged } from './read-wait.js';
 import { attribute } from './attribution.js';
 import { REQUEST_TIMEOUT_MS, ReasonReader } from './reason.js';
@@ -86,8 +87,8 @@ export class VerdictTracker {
       conclusions,
       admin: () => ({ admin: this.admin, problem: this.adminProblem }),
       restore: options.restore,
-      republished: (file, secret, baseline) => {
-        this.track(file, this.timeoutMs, false, secret === undefined ? { by: 'subscription' } : { by: 'secret', secret }, { baseline, retried: true });
+      republished: (file, secret, baseline, refusedBefore) => {
+        this.track(file, this.timeoutMs, false, secret === undefined ? { by: 'subscription' } : { by: 'secret', secret }, { baseline, retried: true, refusedBefore });
       },
     });
     // The ConfigMap no longer has the refused content: the state file forgets the refusal too.
@@ -112,7 +113,7 @@ export class VerdictTracker {
     if (previous !== undefined) {
       this.state.files = previous.files;
       for (const [name, file] of Object.entries(previous.files)) {
-        if (file.refused !== undefined) this.holds.hold(name, file.refused.sha256, file.refused.fromStore !== undefined);
+        if (file.refused !== undefined) this.holds.hold(name, file.refused.sha256, file.refused.fromStore !== undefined, [], undefined, file.refused.dependsOn);
       }
     }
     const onDisk = await configOnDisk(this.options.targetDir, this.subscriptions, this.holds);
@@ -194,7 +195,9 @@ export class VerdictTracker {
       this.trackAll(pass, this.timeoutMs, false, given);
       // Files of earlier passes this one makes Envoy read: judged against this pass's baseline.
       const ctx = { targetDir: this.options.targetDir, subscriptions: this.subscriptions, pending: (name: string) => this.poller.pending.has(name) };
-      judgeNewlyRead(ctx, pass, readBefore, known(), (file, by) => { if (by !== undefined) this.track(file, this.timeoutMs, false, by, { baseline: given, retried: false }); });
+      const judge = (file: PublishedFile, by: JudgedBy | undefined): void => { if (by !== undefined) this.track(file, this.timeoutMs, false, by, { baseline: given, retried: false }); };
+      judgeNewlyRead(ctx, pass, readBefore, known(), judge);
+      judgeUnjudgedRiders(ctx, pass, known(), (name) => this.state.files[name]?.verdict?.outcome === 'unknown', judge); // their reader's verdict is theirs
       // Every file of the pass was on its way with every other (Envoy applies them in an order of its own).
       for (const file of pass) {
         const pending = this.poller.pending.get(file.name);
@@ -272,7 +275,7 @@ export class VerdictTracker {
    * publish of its reader pending); `given`: the baseline to judge against; `retried`: the same
    * content renamed again after a refusal while other files were on their way (in-flight.ts).
    */
-  private track(file: PublishedFile, timeoutMs: number, initial: boolean, by: JudgedBy, given?: { baseline: EnvoyCounters | undefined; retried: boolean }): void {
+  private track(file: PublishedFile, timeoutMs: number, initial: boolean, by: JudgedBy, given?: { baseline: EnvoyCounters | undefined; retried: boolean; refusedBefore?: RefusedBefore }): void {
     const reader = by.by === 'reader' ? readerPublish(by.readers, this.poller.pending) : undefined;
     if (by.by === 'reader' && reader === undefined) return;
     const entry = (this.state.files[file.name] ??= {});
@@ -285,6 +288,7 @@ export class VerdictTracker {
       initial,
       inFlight: this.poller.othersInFlight(file.name),
       retried: given?.retried === true,
+      refusedBefore: given?.refusedBefore,
       ...(by.by === 'secret' ? { secret: by.secret } : {}),
       ...(reader === undefined ? {} : { reader: withResources(reader, this.subscriptions.readOnceReaders(file.name)) }),
     }));

@@ -147,3 +147,41 @@ test("a change to Envoy's bootstrap (never reloaded) releases no hold", () => {
   holds.hold('lds.yaml', 'bad', false, [], new Map([['envoy.yaml', 'b0'], ['lds.yaml', 'l']]));
   assert.equal(holds.isHeld('lds.yaml', 'bad', new Map([['envoy.yaml', 'b1'], ['lds.yaml', 'l']])), true);
 });
+
+test('a refusal no other key can change (dependsOn: none): neither another key changing, nor a file it names arriving, nor another acceptance releases it; its own new content does', () => {
+  const holds = new Holds();
+  const released: string[] = [];
+  holds.onRelease((file) => released.push(file));
+  const refusedWith = new Map([['lds.yaml', 'bad'], ['cds.yaml', 'c1']]);
+  holds.hold('lds.yaml', 'bad', false, ['rds.yaml'], refusedWith, []);
+  assert.equal(holds.isHeld('lds.yaml', 'bad', new Map([['lds.yaml', 'bad'], ['cds.yaml', 'c2']])), true, 'cds.yaml changed');
+  assert.equal(holds.isHeld('lds.yaml', 'bad', new Map([...refusedWith, ['rds.yaml', 'r']])), true, 'a key added');
+  assert.deepEqual(holds.arrived(['rds.yaml']), [], 'a file it names arrived');
+  assert.deepEqual(holds.otherAccepted('cds.yaml'), [], 'Envoy accepted cds.yaml');
+  assert.deepEqual(released, []);
+  assert.equal(holds.isHeld('lds.yaml', 'fixed', refusedWith), false, 'the fix');
+  assert.deepEqual(released, ['lds.yaml']);
+  // Held again for a refusal of unknown cause (dependsOn undefined): released by another acceptance as before.
+  holds.hold('lds.yaml', 'no-reason', false, [], refusedWith);
+  assert.deepEqual(holds.otherAccepted('cds.yaml'), ['lds.yaml']);
+});
+
+test('a refusal that depends on some keys (route to an unknown cluster: cds.yaml): only those release it', () => {
+  const refusedWith = new Map([['lds.yaml', 'bad'], ['cds.yaml', 'c1'], ['script.lua', 's1'], ['envoy.yaml', 'b']]);
+  const cases: [string, Map<string, string>, boolean][] = [
+    ['script.lua changed', new Map([...refusedWith, ['script.lua', 's2']]), true],
+    ['a key added', new Map([...refusedWith, ['extra.txt', 'x']]), true],
+    ['cds.yaml changed', new Map([...refusedWith, ['cds.yaml', 'c2']]), false],
+    ['cds.yaml removed', new Map([...refusedWith].filter(([key]) => key !== 'cds.yaml')), false],
+  ];
+  for (const [name, configMap, held] of cases) {
+    const holds = new Holds();
+    holds.hold('lds.yaml', 'bad', false, [], refusedWith, ['cds.yaml']);
+    assert.equal(holds.isHeld('lds.yaml', 'bad', configMap), held, name);
+  }
+  const holds = new Holds();
+  holds.hold('lds.yaml', 'bad', false, ['rds.yaml'], refusedWith, ['cds.yaml']);
+  assert.deepEqual(holds.arrived(['rds.yaml']), [], 'rds.yaml is not what it depends on');
+  assert.deepEqual(holds.otherAccepted('rds.yaml'), []);
+  assert.deepEqual(holds.otherAccepted('cds.yaml'), ['lds.yaml']);
+});

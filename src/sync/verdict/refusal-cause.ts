@@ -1,0 +1,94 @@
+// Which other files could change Envoy's refusal of a file, pure: read from how Envoy refused it
+// (the counter that moved, and Envoy's reason where its admin API gives one: reason.ts). A refusal
+// that is Envoy's final word on the content alone is never tried again while the content stays
+// (not when another file of the same change was on its way, in-flight.ts; not when another key
+// changes or Envoy accepts another file, holds.ts). Facts, from Envoy 1.40's source:
+// - `update_failure`: Envoy could not read the file as a DiscoveryResponse (`MessageUtil::loadFromFile`
+//   threw before any resource was decoded, `FilesystemSubscriptionImpl::refresh` in
+//   source/extensions/config_subscription/filesystem/filesystem_subscription_impl.cc): the bytes alone.
+// - An LDS `update_rejected` with no listener error state of this publish: refused while decoding
+//   the resources (`DecodedResourcesWrapper::create`: proto validation such as a port above 65535,
+//   an unknown field), before the LDS API looks at them (envoy/rejection-reason.ts): the bytes alone.
+// - The LDS API's reasons that depend on another file name it: a route to a cluster Envoy does
+//   not have ("route: unknown cluster 'c'", "unknown weighted cluster", "unknown shadow cluster",
+//   `validateClusters` in source/common/router/config_impl.cc, checked against every cluster the
+//   CDS updates applied so far added, warm or warming: `ClusterInfoMaps::hasCluster`), a file
+//   named by path that is not there ("paths must refer to an existing path in the system: '…'
+//   does not exist"). Other reasons (a duplicate listener name, an address in use, an unknown
+//   extension) do not change with another key of the ConfigMap.
+// - CDS, RDS, EDS and the other types keep no reason outside Envoy's log: such a refusal may
+//   depend on the files the content names, and, for all but CDS, on the clusters.
+// A file a Secret reads, a subscription the edit opened and content that names a file Envoy reads
+// once (a Lua script) depend on those other files by nature.
+import type { RejectionReason } from '../envoy/rejection-reason.js';
+import type { XdsType } from '../envoy/subscriptions.js';
+
+/** How Envoy refused a file, as far as it tells which other files could change that. */
+export interface RefusalCause {
+  /** The xDS type of the subscription that refused (undefined: not known). */
+  type: XdsType | undefined;
+  /** Which counter moved: update_failure or update_rejected. */
+  kind: 'failure' | 'rejected';
+  /** Envoy's reason (reason.ts); undefined when it was not read. */
+  why: RejectionReason | undefined;
+  /** The files the refused content names (its RDS, EDS, SDS files, a Lua script). */
+  names: readonly string[];
+  /** Depends on other files by nature: a file a Secret reads, a subscription the edit opened, content naming a file read once. */
+  linked: boolean;
+}
+
+/** An other file, as Envoy reads it. */
+export interface OtherFile {
+  file: string;
+  /** Envoy reads it as CDS: a cluster it adds may be what a route names. */
+  clusters: boolean;
+}
+
+/** Envoy's words name a cluster (the router's and the gRPC clients' checks all say "cluster"). */
+const NAMES_CLUSTER = /cluster/i;
+
+/** Whether no other file can change this refusal: Envoy's final word on the content alone. */
+export function standsAlone(cause: RefusalCause): boolean {
+  if (cause.linked) return false;
+  if (cause.kind === 'failure') return true;
+  const reason = cause.why?.reason;
+  if (reason === undefined) return cause.type === 'LDS' && cause.why?.schema === 'sees';
+  return !NAMES_CLUSTER.test(reason) && !cause.names.some((name) => reason.includes(name));
+}
+
+/** Whether Envoy's refusal could change with `other` (applied later, or changed). */
+export function mayDependOn(cause: RefusalCause, other: OtherFile): boolean {
+  if (standsAlone(cause)) return false;
+  if (cause.linked || cause.names.includes(other.file)) return true;
+  const reason = cause.why?.reason;
+  if (reason !== undefined) return (other.clusters && NAMES_CLUSTER.test(reason)) || reason.includes(other.file);
+  return other.clusters && cause.type !== 'CDS';
+}
+
+/**
+ * The other keys whose change could change the refusal of `file`: of `keys` (the ConfigMap it was
+ * refused with) and the files the content names, those `mayDependOn` keeps (`clusters`: Envoy
+ * reads the key as CDS); none when the refusal stands alone.
+ */
+export function dependsOnKeys(cause: RefusalCause, file: string, keys: Iterable<string>, clusters: (key: string) => boolean): string[] {
+  const all = new Set([...keys, ...cause.names]);
+  all.delete(file);
+  return [...all].filter((key) => mayDependOn(cause, { file: key, clusters: clusters(key) }));
+}
+
+/** Envoy refused a publish before the one judged, while other files were on their way, and it was renamed again. */
+export interface RefusedBefore {
+  /** How many times (Envoy counted each). */
+  count: number;
+  /** The files that were on their way. */
+  while: readonly string[];
+  /** The counter that counted it, with its stats prefix (`listener_manager.lds.update_rejected`). */
+  counter: string;
+}
+
+/** The words a verdict adds for the refusals Envoy counted before it, in the same publish. */
+export function refusedBeforeNote(before: RefusedBefore): string {
+  const times = before.count === 1 ? 'once' : `${String(before.count)} times`;
+  const others = before.while.join(', ');
+  return `; Envoy had refused this version ${times} before, while ${others} of the same change ${before.while.length === 1 ? 'was' : 'were'} still on ${before.while.length === 1 ? 'its' : 'their'} way, and it was published again for Envoy to judge (${before.counter} counts ${before.count === 1 ? 'that refusal' : 'those refusals'} too)`;
+}

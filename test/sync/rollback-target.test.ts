@@ -1,0 +1,125 @@
+// What a refusal goes back to (src/sync/verdict/conclude.ts): the version Envoy runs, also when a
+// newer publish replaced its file before its verdict. Fresh-user loop (rapid good/bad/good swaps
+// 0-20 ms apart, real Envoy 1.40, 4 of 20 sequences at load 9): the good lds.yaml was accepted
+// after the bad one was already renamed over it, its accepted copy was not kept, and the refusal
+// of the bad one put the version before back on disk, which Envoy then loaded. Envoy's answer
+// is given here as the counters it reported then (the real-Envoy loop is in the report of issue 18);
+// the files, the rollback's rename and the state are real.
+import { strict as assert } from 'node:assert';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { pino } from 'pino';
+import type { EnvoyCounters } from '../../src/sync/envoy/stat-prefixes.js';
+import { Conclusions } from '../../src/sync/verdict/conclude.js';
+import { Holds } from '../../src/sync/verdict/holds.js';
+import { newPending } from '../../src/sync/verdict/pending.js';
+import type { Pending } from '../../src/sync/verdict/pending.js';
+import { ReasonReader } from '../../src/sync/verdict/reason.js';
+import { StateWriter } from '../../src/sync/verdict/state.js';
+import type { VerdictState } from '../../src/sync/verdict/state.js';
+import { makeTempDirs } from './harness.js';
+
+const LDS = 'listener_manager.lds';
+const roots: string[] = [];
+const writers: StateWriter[] = [];
+after(async () => {
+  await Promise.all(writers.map((writer) => writer.flush()));
+  await Promise.all(roots.map((root) => rm(root, { recursive: true, force: true })));
+});
+
+/** Envoy's counters with lds reporting `version` (and `rejected` refusals so far). */
+const envoy = (version: string, rejected: number): EnvoyCounters => ({
+  subscriptions: new Map([[LDS, { versionText: version, attempt: 10, success: 9 - rejected, rejected, failure: 0 }]]),
+  unknownFields: 0,
+  sslContextUpdates: 0,
+});
+
+async function setUp(): Promise<{ target: string; conclusions: Conclusions; publish: (version: string) => Promise<Pending>; state: VerdictState; heldAtRestore: boolean[] }> {
+  const dirs = await makeTempDirs('rollback-target-');
+  roots.push(dirs.root);
+  const target = dirs.target;
+  const logger = pino({ level: 'silent' });
+  const state: VerdictState = { pid: process.pid, sourceDir: dirs.source, targetDir: target, updatedAt: '', files: {} };
+  let n = 0;
+  const put = async (content: Buffer): Promise<number> => {
+    const temp = join(target, `..lds.yaml.tmp-${String(n++)}`);
+    await writeFile(temp, content);
+    await rename(temp, join(target, 'lds.yaml'));
+    return (await stat(join(target, 'lds.yaml'))).ino;
+  };
+  const stateFile = new StateWriter(target, () => state, () => undefined);
+  writers.push(stateFile);
+  const holds = new Holds();
+  const heldAtRestore: boolean[] = [];
+  const conclusions = new Conclusions({
+    options: {
+      sourceDir: dirs.source,
+      targetDir: target,
+      restore: (name, content) => {
+        heldAtRestore.push(holds.has(name));
+        return put(content);
+      },
+    },
+    logger,
+    holds,
+    state,
+    stateFile,
+    reasons: new ReasonReader(logger),
+    listeners: [],
+    admin: () => undefined,
+    pathOf: (name) => join(target, name),
+  });
+  const publish = async (version: string): Promise<Pending> => {
+    const content = Buffer.from(`version_info: "${version}"\nresources: []\n`);
+    const ino = await put(content);
+    return newPending({ name: 'lds.yaml', content, version, sha256: version, ino, at: 0 }, { previousVersion: state.files['lds.yaml']?.accepted?.version, baseline: undefined, names: [], deadline: 0, initial: false, inFlight: new Set(), retried: false });
+  };
+  return { target, conclusions, publish, state, heldAtRestore };
+}
+
+const refusedBy = (version: string): Parameters<Conclusions['conclude']>[1] => ({
+  outcome: 'rejected',
+  judgement: { outcome: 'rejected', subscription: LDS, kind: 'rejected' },
+  counters: envoy(version, 1),
+  own: [LDS],
+  now: 1,
+  why: { envoyLog: 'Filesystem config update rejected', schema: 'sees' },
+});
+
+test("a good version accepted after the bad one was renamed over it: the bad one's refusal puts the good one back (what Envoy runs)", async () => {
+  const { target, conclusions, publish, state, heldAtRestore } = await setUp();
+  const v0 = await publish('v0');
+  await conclusions.conclude(v0, { outcome: 'accepted', judgement: { outcome: 'accepted', subscriptions: [LDS] }, counters: envoy('v0', 0), own: [LDS], now: 1 });
+  const good = await publish('good');
+  const bad = await publish('bad'); // renamed before the good one's verdict
+  await conclusions.conclude(good, { outcome: 'accepted', judgement: { outcome: 'accepted', subscriptions: [LDS] }, counters: envoy('good', 0), own: [LDS], now: 1 });
+  await conclusions.conclude(bad, refusedBy('good'));
+  assert.match(await readFile(join(target, 'lds.yaml'), 'utf8'), /"good"/, 'the version Envoy runs is back on disk');
+  assert.equal(state.files['lds.yaml']?.accepted?.version, 'good');
+  assert.match(state.files['lds.yaml'].verdict?.message ?? '', /keeps running good, which is back on disk/);
+  // A pass queued behind the rollback's rename finds the refused content held (measured: the next
+  // swap's pass ran between the rename and the hold and published the refused content again).
+  assert.deepEqual(heldAtRestore, [true]);
+});
+
+test('a good version whose verdict a newer publish replaced (no line), Envoy runs it: the refusal of the newer one puts it back', async () => {
+  const { target, conclusions, publish, state } = await setUp();
+  const v0 = await publish('v0');
+  await conclusions.conclude(v0, { outcome: 'accepted', judgement: { outcome: 'accepted', subscriptions: [LDS] }, counters: envoy('v0', 0), own: [LDS], now: 1 });
+  const good = await publish('good');
+  const bad = await publish('bad');
+  conclusions.superseded(good);
+  await conclusions.conclude(bad, refusedBy('good'));
+  assert.match(await readFile(join(target, 'lds.yaml'), 'utf8'), /"good"/, 'the version Envoy runs is back on disk');
+  assert.equal(state.files['lds.yaml']?.accepted?.version, 'good');
+  // Envoy runs v0 (the superseded version never reached it): v0 goes back, as before.
+  const { target: target2, conclusions: c2, publish: publish2 } = await setUp();
+  const w0 = await publish2('v0');
+  await c2.conclude(w0, { outcome: 'accepted', judgement: { outcome: 'accepted', subscriptions: [LDS] }, counters: envoy('v0', 0), own: [LDS], now: 1 });
+  const skipped = await publish2('good');
+  const bad2 = await publish2('bad');
+  c2.superseded(skipped);
+  await c2.conclude(bad2, refusedBy('v0'));
+  assert.match(await readFile(join(target2, 'lds.yaml'), 'utf8'), /"v0"/);
+});

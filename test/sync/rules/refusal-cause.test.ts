@@ -1,0 +1,56 @@
+// Which other files could change Envoy's refusal (src/sync/verdict/refusal-cause.ts): a refusal
+// that is Envoy's final word on the content is not tried again when another file of the change was
+// on its way, nor released by another key; one Envoy's reason ties to a cluster or a named file
+// is. The real-Envoy behaviour: test/envoy/refusal-in-flight.test.ts.
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { dependsOnKeys, mayDependOn, refusedBeforeNote, standsAlone } from '../../../src/sync/verdict/refusal-cause.js';
+import type { RefusalCause } from '../../../src/sync/verdict/refusal-cause.js';
+
+const cause = (c: Partial<RefusalCause>): RefusalCause => ({ type: 'LDS', kind: 'rejected', why: undefined, names: [], linked: false, ...c });
+const log = 'Filesystem config update rejected';
+const cds = { file: 'cds.yaml', clusters: true };
+const rds = { file: 'rds.yaml', clusters: false };
+
+test('refusal-cause: which refusals stand alone and which other files could change the others', () => {
+  const cases: [string, RefusalCause, boolean, boolean, boolean][] = [
+    // name, cause, standsAlone, may depend on cds.yaml, may depend on rds.yaml
+    ['did not parse (update_failure)', cause({ kind: 'failure', why: { envoyLog: log, schema: 'sees' } }), true, false, false],
+    ['LDS refused while decoding (port 70000: no listener error state)', cause({ why: { envoyLog: log, schema: 'sees' } }), true, false, false],
+    ['LDS API: duplicate listener', cause({ why: { reason: "duplicate listener listener_0 found", envoyLog: log } }), true, false, false],
+    ['LDS API: address in use', cause({ why: { reason: 'listener listener_0: cannot bind \'127.0.0.1:80\': Address already in use', envoyLog: log } }), true, false, false],
+    ['LDS API: route to an unknown cluster', cause({ why: { reason: "listener listener_0: route: unknown cluster 'c1'", envoyLog: log } }), false, true, false],
+    ['LDS API: unknown weighted cluster', cause({ why: { reason: "route: unknown weighted cluster 'c2'", envoyLog: log } }), false, true, false],
+    ['LDS API: a named file not there yet', cause({ names: ['rds.yaml'], why: { reason: "paths must refer to an existing path in the system: '/etc/envoy/rds.yaml' does not exist", envoyLog: log } }), false, false, true],
+    ['LDS, listener errors not read', cause({ why: { envoyLog: log, schema: 'if-constraint' } }), false, true, false],
+    ['LDS, no reason read at all', cause({}), false, true, false],
+    ['RDS (no reason from Envoy): the clusters', cause({ type: 'RDS', why: { envoyLog: log, schema: 'if-constraint' } }), false, true, false],
+    ['CDS (no reason from Envoy): not another CDS file', cause({ type: 'CDS', why: { envoyLog: log, schema: 'if-constraint' } }), false, false, false],
+    ['CDS naming the other file by path (its EDS file)', cause({ type: 'CDS', names: ['rds.yaml'], why: { envoyLog: log, schema: 'if-constraint' } }), false, false, true],
+    ['a file a Secret reads, a rider, an opened subscription', cause({ linked: true, why: { envoyLog: log, schema: 'sees' } }), false, true, true],
+    ['linked but did not parse', cause({ linked: true, kind: 'failure' }), false, true, true],
+  ];
+  for (const [name, c, alone, onCds, onRds] of cases) {
+    assert.equal(standsAlone(c), alone, `${name}: standsAlone`);
+    assert.equal(mayDependOn(c, cds), onCds, `${name}: cds.yaml`);
+    assert.equal(mayDependOn(c, rds), onRds, `${name}: rds.yaml`);
+  }
+});
+
+test('refusedBeforeNote: says how many refusals came before, while which files, and the counter that has them', () => {
+  assert.equal(
+    refusedBeforeNote({ count: 1, while: ['cds.yaml'], counter: 'listener_manager.lds.update_rejected' }),
+    '; Envoy had refused this version once before, while cds.yaml of the same change was still on its way, and it was published again for Envoy to judge (listener_manager.lds.update_rejected counts that refusal too)',
+  );
+  assert.match(refusedBeforeNote({ count: 2, while: ['cds.yaml', 'eds.yaml'], counter: 'x.update_rejected' }), /2 times before, while cds\.yaml, eds\.yaml of the same change were still on their way.*counts those refusals too/);
+});
+
+test('dependsOnKeys: the keys of the ConfigMap and the named files the refusal may depend on, never the file itself', () => {
+  const keys = ['envoy.yaml', 'lds.yaml', 'cds.yaml', 'script.lua'];
+  const clusters = (key: string): boolean => key === 'cds.yaml';
+  const unknownCluster = cause({ names: ['rds.yaml'], why: { reason: "route: unknown cluster 'c1'", envoyLog: log } });
+  assert.deepEqual(dependsOnKeys(unknownCluster, 'lds.yaml', keys, clusters), ['cds.yaml', 'rds.yaml']);
+  assert.deepEqual(dependsOnKeys(cause({ why: { envoyLog: log, schema: 'sees' } }), 'lds.yaml', keys, clusters), []);
+  assert.deepEqual(dependsOnKeys(cause({ type: 'CDS', why: { envoyLog: log, schema: 'if-constraint' } }), 'cds.yaml', keys, clusters), []);
+  assert.deepEqual(dependsOnKeys(cause({ type: 'RDS', why: { envoyLog: log, schema: 'if-constraint' } }), 'rds.yaml', keys, clusters), ['cds.yaml']);
+});
