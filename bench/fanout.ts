@@ -75,7 +75,7 @@ const STORM = process.env.BENCH_STORM !== '0';
 // GC, at the end of the rest window) and its goroutines there, as text (go tool pprof reads both):
 // `go tool pprof -top -sample_index=inuse_space -diff_base DIR/floor-h2-1KiB-1000.heap DIR/ours-1KiB-1000.heap`.
 const PPROF_DIR = process.env.BENCH_PPROF_DIR;
-const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'floor-h2', 'floor-h2-go', 'floor-h2-lean', 'floor-h2-reflector', 'floor-h2-start', 'floor-h2-readyz', 'floor-h2-store', 'floor-h2-store-late', 'ours-http1', 'ours-refused', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
+const MODES: readonly FleetMode[] = ['ours-bookmarks', 'floor', 'floor-load', 'floor-h2', 'floor-h2-go', 'floor-h2-lean', 'floor-h2-reflector', 'floor-h2-start', 'floor-h2-readyz', 'floor-h2-store', 'floor-h2-store-late', 'ours-http1', 'ours-refused', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'floor,floor-h2,ours').split(',').map((v) => {
   if (!MODES.includes(v as FleetMode)) throw new Error(`BENCH_VARIANTS: ${v} is not one of ${MODES.join(', ')}`);
   return v as FleetMode;
@@ -383,10 +383,10 @@ function readsPerSecond(events: AuditEvent[], from: number, to: number): { mean:
 
 /** Per watcher per minute: the fleet's --api-check lists, store GETs and connections opened between two status replies. */
 function restRequests(before: FleetMessage, after: FleetMessage, members: number, minutes: number): string {
-  const rate = (k: 'checks' | 'storeGets' | 'storeAlone' | 'connections'): string => (((after[k] ?? 0) - (before[k] ?? 0)) / Math.max(1, members) / minutes).toFixed(2);
+  const rate = (k: 'checks' | 'bookmarks' | 'silent' | 'storeGets' | 'storeAlone' | 'connections'): string => (((after[k] ?? 0) - (before[k] ?? 0)) / Math.max(1, members) / minutes).toFixed(2);
   const opened = (after.connections ?? 0) - (before.connections ?? 0);
   const resumed = opened === 0 ? 0 : ((after.resumed ?? 0) - (before.resumed ?? 0)) / opened;
-  return `checks ${rate('checks')}, store GETs ${rate('storeGets')} (on a connection of their own ${rate('storeAlone')}); connections opened ${rate('connections')} (TLS resumed ${(resumed * 100).toFixed(0)} %)`;
+  return `checks ${rate('checks')}, BOOKMARKs heard ${rate('bookmarks')}, watches found silent ${rate('silent')}, store GETs ${rate('storeGets')} (on a connection of their own ${rate('storeAlone')}); connections opened ${rate('connections')} (TLS resumed ${(resumed * 100).toFixed(0)} %)`;
 }
 
 const codesOf = (events: AuditEvent[]): string => {
@@ -490,6 +490,7 @@ function printPhase(r: PhaseResult): void {
     'floor-h2-store-late': 'floor-h2-store-late (floor-h2 with one store GET 10-30 s after the start)',
     'floor-h2-reflector': 'floor-h2-reflector (floor-h2 with the reflector\'s watch parameters: allowWatchBookmarks, timeoutSeconds)',
     'ours-refused': `ours-refused  (${String(r.n)} ConfigMapWatch over HTTP/2, the store read every 30-45 s as while Envoy holds a refusal)`,
+    'ours-bookmarks': `ours-bookmarks  (${String(r.n)} ConfigMapWatch over HTTP/1.1: the check until the watch hears a BOOKMARK, none while BOOKMARKs come)`,
     'ours-http1': `ours-http1  (${String(r.n)} ConfigMapWatch over HTTP/1.1, as released before: each period's check and store read on one connection of their own)`,
   }[r.kind];
   console.log(`\n[${r.size} N=${String(r.n)}] ${who}, load ${r.load}`);
