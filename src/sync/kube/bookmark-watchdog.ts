@@ -3,6 +3,7 @@
 // then a watchdog: nothing heard for the bookmark period plus the margin (--api-timeout) ends the
 // connection, as an unanswered PING does. The rule is watch-liveness.ts; this is its thin IO loop:
 // one timer, re-armed on every line the watch delivers.
+import type { Logger } from 'pino';
 import { scheduleChecks } from './check-schedule.js';
 import { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS } from './configmap-watch-options.js';
 import { BOOKMARK_EVERY_MS, livenessOf, type Heard } from './watch-liveness.js';
@@ -72,6 +73,7 @@ export interface SupervisorOptions {
   /** The apiserver's bookmark period (ms; default BOOKMARK_EVERY_MS; tests with a stand-in apiserver shorten it). */
   bookmarkEveryMs?: number;
   now: () => number;
+  logger: Pick<Logger, 'debug'>;
   stats: { bookmarks: number; silent: number };
   check(): void;
   /** The connection went silent: `message` says so. */
@@ -92,10 +94,17 @@ export function superviseWatch(o: SupervisorOptions): SupervisedWatch {
     o.stats.silent++;
     o.silent(`watch: nothing heard for ${String(Math.round(quietMs / 1000))}s after the apiserver's BOOKMARKs (a silent connection)`);
   }, o.bookmarkEveryMs);
-  const checks = scheduleChecks(o.checkMs ?? DEFAULT_CHECK_MS, () => { if (watchdog?.wantsCheck() !== false) o.check(); }, o.randomCheckPhase === false ? undefined : (o.random ?? Math.random));
+  const checks = scheduleChecks(o.checkMs ?? DEFAULT_CHECK_MS, () => {
+    if (watchdog?.wantsCheck() === false) return;
+    o.logger.debug('checking the watch (no BOOKMARK on it yet)');
+    o.check();
+  }, o.randomCheckPhase === false ? undefined : (o.random ?? Math.random));
   return {
     heard: (type) => {
-      if (type === 'BOOKMARK') o.stats.bookmarks++;
+      if (type === 'BOOKMARK') {
+        o.stats.bookmarks++;
+        o.logger.debug({ bookmarks: (watchdog?.bookmarks ?? 0) + 1 }, 'BOOKMARK: the watch is alive (no check while they come)');
+      }
       watchdog?.heard(type);
     },
     stop: () => {
