@@ -12,9 +12,13 @@
 //                 that changed; here without the refill logic), a stream on the same connection.
 //   mode `ours-refused`: as `ours`, with the store read every 30-45 s as while the Pod's Envoy holds a
 //                 refusal (at rest `ours` reads it only then, and this bench's edits are all accepted).
+//   mode `ours-bookmarks`: as `ours` over HTTP/1.1: the --api-check list every 30 s until the watch
+//                 hears a BOOKMARK, none while BOOKMARKs come (nothing heard for a minute plus
+//                 --api-timeout ends the connection: src/sync/kube/bookmark-watchdog.ts); the store
+//                 read only while a refusal is held, as `ours` (none here).
 //   mode `ours-http1`: as `ours` over HTTP/1.1 (as released before HTTP/2): the watch's --api-check
-//                 list every 30 s carries the store read, both on one short-lived connection. The
-//                 `ours-*` variants below are HTTP/1.1 designs too.
+//                 list every 30 s, BOOKMARKs or not, carries the store read, both on one short-lived
+//                 connection. The `ours-*` variants below are HTTP/1.1 designs too.
 //   mode `ours-split`: as `ours`, but the store read not carried by the check: each read on a
 //                 connection of its own, the store's every 30 s x 1-1.5 (as released before).
 //   mode `ours-sync`: as `ours`, but each watch's first check one whole period after it opened (as
@@ -48,7 +52,7 @@
 // argv: MODE CONFIG.json ({server, namespace, name, kubeconfigs: [path per watcher]}).
 // IPC in:  {op:'open', from, to} | {op:'expect', rv, timeoutMs} | {op:'status'} | {op:'close'}
 // IPC out: {op:'opened', ready, failed} | {op:'delivered', rv, times: [epoch ms per watcher]} |
-//          {op:'status', available, lists, watches, failures, probes, checks, storeGets, storeAlone,
+//          {op:'status', available, lists, watches, failures, probes, checks, bookmarks, silent, storeGets, storeAlone,
 //           connections, resumed, loopDelayMaxMs} |
 //          {op:'closed'}
 import { readFileSync } from 'node:fs';
@@ -68,7 +72,7 @@ import type { OwnVerdicts } from '../src/sync/last-accepted/changes.js';
 const NO_VERDICTS: ReadonlyMap<string, OwnVerdicts> = new Map();
 
 interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[] }
-type Mode = 'ours' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'floor-h2-readyz' | 'floor-h2-store' | 'floor-h2-store-late' | 'ours-http1' | 'ours-refused';
+type Mode = 'ours' | 'ours-bookmarks' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'floor-h2-readyz' | 'floor-h2-store' | 'floor-h2-store-late' | 'ours-http1' | 'ours-refused';
 
 const mode = process.argv[2] as Mode;
 const config = JSON.parse(readFileSync(process.argv[3] ?? '', 'utf8')) as FleetConfig;
@@ -87,7 +91,7 @@ let expected = 0;
 
 interface Member {
   stop(): Promise<void>; lastRv: string | undefined; available: boolean;
-  stats: { lists: number; watches: number; failures: number; probes?: number; checks?: number };
+  stats: { lists: number; watches: number; failures: number; probes?: number; checks?: number; bookmarks?: number; silent?: number };
   /** Store reads: all, and those on a connection of their own. */
   store?: { carried: number; alone: number };
   /** TCP connections the member's KubeConnection opened, and TLS handshakes among them that resumed a session. */
@@ -117,6 +121,7 @@ function ours(kubeconfig: string): Member {
   const member: Member = { lastRv: undefined, available: false, stats: { lists: 0, watches: 0, failures: 0 }, stop: () => Promise.resolve() };
   // `ours` speaks HTTP/2 as the watcher does; the other variants are the HTTP/1.1 designs before it.
   const own = kubeconfigConnection(kubeconfig, mode === 'ours' || mode === 'ours-refused' ? {} : { http2: false });
+  const byBookmarks = mode === 'ours-bookmarks';
   const connection = mode === 'ours-kept' ? kept(own) : own;
   const storePath = `/api/v1/namespaces/${encodeURIComponent(config.namespace)}/configmaps/${encodeURIComponent(lastAcceptedConfigMapName(config.name))}`;
   // What a full read found (no verdicts here: any store read whole counts as complete).
@@ -126,13 +131,15 @@ function ours(kubeconfig: string): Member {
   // The watcher reads the store at rest only while its Envoy holds a refusal (changes.ts holdsRefusal):
   // in this bench every edit is accepted, so `ours` reads none; `ours-refused` reads as while one is held
   // (and the HTTP/1.1 variants as released before, whenever Envoy had judged a version).
-  const store = new StoreCheckTimer({ connection, everyMs: STORE_CHECK_MS, wanted: () => mode !== 'ours', check: readStore, onError: () => undefined });
+  const store = new StoreCheckTimer({ connection, everyMs: STORE_CHECK_MS, wanted: () => mode !== 'ours' && !byBookmarks, check: readStore, onError: () => undefined });
   // Over HTTP/1.1 the store read rides on the check's connection (ours-split: not); over HTTP/2 no check comes to carry it.
-  const carried = mode === 'ours-http1' || mode === 'ours-sync';
+  const carried = mode === 'ours-http1' || mode === 'ours-sync' || byBookmarks;
   const watch = new ConfigMapWatch({
     connection,
     ...(mode === 'ours-rewatch' ? { checkMs: 0, minWatchTimeoutS: 20 } : {}),
     ...(mode === 'ours-sync' ? { randomCheckPhase: false } : {}),
+    // The HTTP/1.1 designs before BOOKMARKs stood in for the check: every period's check.
+    ...(mode.startsWith('ours-') && !byBookmarks ? { bookmarkLiveness: false } : {}),
     ...(carried ? { companion: store.carry() } : {}),
     namespace: config.namespace,
     name: config.name,
@@ -345,10 +352,10 @@ process.on('message', (msg: { op: string; from?: number; to?: number; rv?: strin
     waiting.set(rv, reply);
     if ((receipts.get(rv)?.length ?? 0) >= expected) reply();
   } else if (msg.op === 'status') {
-    const sum = (k: 'lists' | 'watches' | 'failures' | 'probes' | 'checks'): number => members.reduce((s, m) => s + (m.stats[k] ?? 0), 0);
+    const sum = (k: 'lists' | 'watches' | 'failures' | 'probes' | 'checks' | 'bookmarks' | 'silent'): number => members.reduce((s, m) => s + (m.stats[k] ?? 0), 0);
     const total = (f: (m: Member) => number | undefined): number => members.reduce((s, m) => s + (f(m) ?? 0), 0);
     process.send?.({
-      op: 'status', available: members.filter((m) => m.available).length, lists: sum('lists'), watches: sum('watches'), failures: sum('failures'), probes: sum('probes'), checks: sum('checks'),
+      op: 'status', available: members.filter((m) => m.available).length, lists: sum('lists'), watches: sum('watches'), failures: sum('failures'), probes: sum('probes'), checks: sum('checks'), bookmarks: sum('bookmarks'), silent: sum('silent'),
       storeGets: total((m) => (m.store === undefined ? undefined : m.store.carried + m.store.alone)), storeAlone: total((m) => m.store?.alone),
       connections: total((m) => m.counts?.opened), resumed: total((m) => m.counts?.resumed),
       loopDelayMaxMs: Math.round(loopDelay.max / 1e6),

@@ -74,7 +74,7 @@ export async function startRealPod(cluster: Cluster, spec: PodSpec): Promise<Rea
 }
 
 /** The child processes' modes (bench/fanout-fleet.ts): our code three ways, the floor two. */
-export type FleetMode = 'ours' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'floor-h2-readyz' | 'floor-h2-store' | 'floor-h2-store-late' | 'ours-http1' | 'ours-refused';
+export type FleetMode = 'ours' | 'ours-bookmarks' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'floor-h2-readyz' | 'floor-h2-store' | 'floor-h2-store-late' | 'ours-http1' | 'ours-refused';
 
 /** The fleet (`ours*`) or probe (`floor*`) child process (bench/fanout-fleet.ts), spoken to over IPC. */
 export class Fleet {
@@ -150,7 +150,7 @@ export class Fleets {
     const replies = await Promise.all(this.fleets.map((f) => f.status()));
     return {
       op: 'status', available: sum(replies, 'available'), lists: sum(replies, 'lists'), watches: sum(replies, 'watches'), failures: sum(replies, 'failures'),
-      probes: sum(replies, 'probes'), checks: sum(replies, 'checks'), storeGets: sum(replies, 'storeGets'), storeAlone: sum(replies, 'storeAlone'),
+      probes: sum(replies, 'probes'), checks: sum(replies, 'checks'), bookmarks: sum(replies, 'bookmarks'), silent: sum(replies, 'silent'), storeGets: sum(replies, 'storeGets'), storeAlone: sum(replies, 'storeAlone'),
       connections: sum(replies, 'connections'), resumed: sum(replies, 'resumed'),
       loopDelayMaxMs: Math.max(...replies.map((r) => r.loopDelayMaxMs ?? 0)),
     };
@@ -161,7 +161,7 @@ export class Fleets {
   }
 }
 
-type Counter = 'ready' | 'failed' | 'available' | 'lists' | 'watches' | 'failures' | 'probes' | 'checks' | 'storeGets' | 'storeAlone' | 'connections' | 'resumed';
+type Counter = 'ready' | 'failed' | 'available' | 'lists' | 'watches' | 'failures' | 'probes' | 'checks' | 'bookmarks' | 'silent' | 'storeGets' | 'storeAlone' | 'connections' | 'resumed';
 const sum = (replies: FleetMessage[], k: Counter): number => replies.reduce((s, r) => s + (r[k] ?? 0), 0);
 
-export interface FleetMessage { op: string; rv?: string; times?: number[]; ready?: number; failed?: number; available?: number; lists?: number; watches?: number; failures?: number; probes?: number; checks?: number; storeGets?: number; storeAlone?: number; connections?: number; resumed?: number; loopDelayMaxMs?: number }
+export interface FleetMessage { op: string; rv?: string; times?: number[]; ready?: number; failed?: number; available?: number; lists?: number; watches?: number; failures?: number; probes?: number; checks?: number; bookmarks?: number; silent?: number; storeGets?: number; storeAlone?: number; connections?: number; resumed?: number; loopDelayMaxMs?: number }

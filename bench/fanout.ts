@@ -33,8 +33,9 @@
 // N, default 200, capped at the largest N), BENCH_SIZES=1KiB,1MiB, BENCH_EDITS, BENCH_SAMPLE,
 // BENCH_REST_S (the at-rest window, default 60: two --api-check periods), BENCH_STORM_GRACE_MS (the
 // storm's SIGTERM grace before SIGKILL, default 10000; 0: killed at once), BENCH_STORM=0 (no storm),
-// BENCH_PPROF_DIR (the apiserver's heap profile and goroutines per phase, saved there), BENCH_VARIANTS
-// (default floor,floor-h2,ours; also floor-h2-go, floor-h2-lean, floor-h2-reflector, floor-h2-start, floor-h2-readyz,
+// BENCH_PPROF_DIR (the apiserver's heap profile and goroutines per phase, saved there), BENCH_CHURN_S
+// (another ConfigMap written this often, all along: BOOKMARKs come then), BENCH_VARIANTS
+// (default floor,floor-h2,ours; also ours-bookmarks, floor-h2-go, floor-h2-lean, floor-h2-reflector, floor-h2-start, floor-h2-readyz,
 // floor-h2-store, floor-h2-store-late, ours-http1, ours-kept,
 // ours-rewatch, floor-load: bench/fanout-fleet.ts says what each is;
 // the real sample runs only in `ours`, so compare the variants with BENCH_SAMPLE=0; 1 MiB phases run
@@ -71,11 +72,15 @@ const REST_MS = Number(process.env.BENCH_REST_S ?? 60) * 1000;
 const STORM_GRACE_MS = Number(process.env.BENCH_STORM_GRACE_MS ?? 10_000);
 // BENCH_STORM=0: no restart storm (the rest and the edits only).
 const STORM = process.env.BENCH_STORM !== '0';
+// BENCH_CHURN_S: another ConfigMap of the cluster (not the watched one) written this often, all along
+// (0: never). A cluster whose ConfigMaps change moves the apiserver's watch cache on, so a watch that
+// asked for BOOKMARKs gets one a minute (bench/fanout-bookmarks.ts); an idle e2e cluster writes none.
+const CHURN_MS = Number(process.env.BENCH_CHURN_S ?? 0) * 1000;
 // BENCH_PPROF_DIR: the apiserver runs with --profiling, and each phase saves its heap profile (after a
 // GC, at the end of the rest window) and its goroutines there, as text (go tool pprof reads both):
 // `go tool pprof -top -sample_index=inuse_space -diff_base DIR/floor-h2-1KiB-1000.heap DIR/ours-1KiB-1000.heap`.
 const PPROF_DIR = process.env.BENCH_PPROF_DIR;
-const MODES: readonly FleetMode[] = ['floor', 'floor-load', 'floor-h2', 'floor-h2-go', 'floor-h2-lean', 'floor-h2-reflector', 'floor-h2-start', 'floor-h2-readyz', 'floor-h2-store', 'floor-h2-store-late', 'ours-http1', 'ours-refused', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
+const MODES: readonly FleetMode[] = ['ours-bookmarks', 'floor', 'floor-load', 'floor-h2', 'floor-h2-go', 'floor-h2-lean', 'floor-h2-reflector', 'floor-h2-start', 'floor-h2-readyz', 'floor-h2-store', 'floor-h2-store-late', 'ours-http1', 'ours-refused', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'floor,floor-h2,ours').split(',').map((v) => {
   if (!MODES.includes(v as FleetMode)) throw new Error(`BENCH_VARIANTS: ${v} is not one of ${MODES.join(', ')}`);
   return v as FleetMode;
@@ -135,19 +140,28 @@ interface PhaseResult {
 }
 
 async function main(): Promise<void> {
-  console.log(`bench:fanout (node ${process.version}, ${String(cpus().length)} CPUs, load average ${load()}): N = ${Ns.join(', ')}${SIZES.includes('1MiB') ? `; 1 MiB at N = ${String(MIB_N)}` : ''}; ${String(EDITS)} edits; ${String(SAMPLE)} real watchers with Envoy in each N of ours`);
+  console.log(`bench:fanout (node ${process.version}, ${String(cpus().length)} CPUs, load average ${load()}): N = ${Ns.join(', ')}${SIZES.includes('1MiB') ? `; 1 MiB at N = ${String(MIB_N)}` : ''}; ${String(EDITS)} edits; ${String(SAMPLE)} real watchers with Envoy in each N of ours; ${CHURN_MS > 0 ? `another ConfigMap written every ${String(CHURN_MS / 1000)} s` : 'no other ConfigMap written'}`);
   const entry = buildApp('fanout');
   const work = await mkdtemp(join(tmpdir(), 'envoy-xds-fanout-'));
   const auditLog = join(work, 'audit.log');
   await writeFile(join(work, 'audit-policy.json'), auditPolicy(NAMESPACE));
   const cluster = await startCluster({ extraApiServerArgs: [`--audit-policy-file=${join(work, 'audit-policy.json')}`, `--audit-log-path=${auditLog}`, ...(PPROF_DIR === undefined ? [] : ['--profiling=true'])] });
   const results: PhaseResult[] = [];
+  let churn: NodeJS.Timeout | undefined;
   try {
     await ensureNamespace(cluster, NAMESPACE, SA);
     const rbac = await runCli(['rbac', '--namespace', NAMESPACE, '--service-account', SA, '--configmap', CM]);
     if (rbac.code !== 0) throw new Error(`rbac failed: ${rbac.stderr}`);
     await applyObjects(cluster, k8s.loadAllYaml(rbac.stdout));
     await cluster.core.createNamespacedConfigMap({ namespace: NAMESPACE, body: plain<k8s.V1ConfigMap>({ metadata: { name: CM }, data: content(1024, 0) }) });
+    if (CHURN_MS > 0) {
+      await cluster.core.createNamespacedConfigMap({ namespace: NAMESPACE, body: plain<k8s.V1ConfigMap>({ metadata: { name: 'churn' }, data: { n: '0' } }) });
+      let n = 0;
+      churn = setInterval(() => {
+        n++;
+        void cluster.core.replaceNamespacedConfigMap({ name: 'churn', namespace: NAMESPACE, body: plain<k8s.V1ConfigMap>({ metadata: { name: 'churn' }, data: { n: String(n) } }) }).catch(() => undefined);
+      }, CHURN_MS);
+    }
     const { kubeconfigs, jtis } = await mintKubeconfigs(cluster, work, MAX_N);
     const configPath = join(work, 'fleet.json');
     await writeFile(configPath, JSON.stringify({ server: cluster.server, namespace: NAMESPACE, name: CM, kubeconfigs }));
@@ -293,6 +307,7 @@ async function main(): Promise<void> {
       printPhase(r);
     }
   } finally {
+    clearInterval(churn);
     await cluster.stop();
     await rm(work, { recursive: true, force: true });
   }
@@ -383,10 +398,10 @@ function readsPerSecond(events: AuditEvent[], from: number, to: number): { mean:
 
 /** Per watcher per minute: the fleet's --api-check lists, store GETs and connections opened between two status replies. */
 function restRequests(before: FleetMessage, after: FleetMessage, members: number, minutes: number): string {
-  const rate = (k: 'checks' | 'storeGets' | 'storeAlone' | 'connections'): string => (((after[k] ?? 0) - (before[k] ?? 0)) / Math.max(1, members) / minutes).toFixed(2);
+  const rate = (k: 'checks' | 'bookmarks' | 'silent' | 'storeGets' | 'storeAlone' | 'connections'): string => (((after[k] ?? 0) - (before[k] ?? 0)) / Math.max(1, members) / minutes).toFixed(2);
   const opened = (after.connections ?? 0) - (before.connections ?? 0);
   const resumed = opened === 0 ? 0 : ((after.resumed ?? 0) - (before.resumed ?? 0)) / opened;
-  return `checks ${rate('checks')}, store GETs ${rate('storeGets')} (on a connection of their own ${rate('storeAlone')}); connections opened ${rate('connections')} (TLS resumed ${(resumed * 100).toFixed(0)} %)`;
+  return `checks ${rate('checks')}, BOOKMARKs heard ${rate('bookmarks')}, watches found silent ${rate('silent')}, store GETs ${rate('storeGets')} (on a connection of their own ${rate('storeAlone')}); connections opened ${rate('connections')} (TLS resumed ${(resumed * 100).toFixed(0)} %)`;
 }
 
 const codesOf = (events: AuditEvent[]): string => {
@@ -490,6 +505,7 @@ function printPhase(r: PhaseResult): void {
     'floor-h2-store-late': 'floor-h2-store-late (floor-h2 with one store GET 10-30 s after the start)',
     'floor-h2-reflector': 'floor-h2-reflector (floor-h2 with the reflector\'s watch parameters: allowWatchBookmarks, timeoutSeconds)',
     'ours-refused': `ours-refused  (${String(r.n)} ConfigMapWatch over HTTP/2, the store read every 30-45 s as while Envoy holds a refusal)`,
+    'ours-bookmarks': `ours-bookmarks  (${String(r.n)} ConfigMapWatch over HTTP/1.1: the check until the watch hears a BOOKMARK, none while BOOKMARKs come)`,
     'ours-http1': `ours-http1  (${String(r.n)} ConfigMapWatch over HTTP/1.1, as released before: each period's check and store read on one connection of their own)`,
   }[r.kind];
   console.log(`\n[${r.size} N=${String(r.n)}] ${who}, load ${r.load}`);

@@ -16,7 +16,8 @@ import { configMapValidateHint, sourceValidateHint, type ValidateHint } from '..
 const USAGE = `Usage: envoy-xds-injector watch --from DIR --to DIR [--resync 60s] [--ready-file PATH] [--bootstrap NAME]
        [--admin HOST:PORT|PATH] [--verdict-timeout 10s]
        [--source volume|api --configmap NAME [--namespace NS] [--pod NAME] [--kubeconfig FILE] [--volume-lag 90s]
-        [--api-check 30s] [--api-timeout 10s] [--api-retry-max 30s] [--store-check 30s]]
+        [--api-protocol HTTP/2|HTTP/1.1] [--api-check 30s] [--api-timeout 10s] [--api-retry-max 30s]
+        [--store-check 30s]]
 
 Watch a mounted ConfigMap and republish changed files into --to by temp file + fsync + rename, so
 Envoy (which reloads a path_config_source file only on a rename onto its name) picks them up.
@@ -48,9 +49,17 @@ accepted version (kept under --to/..envoy-xds-verdict/, see 'status'). Exits 0 o
   --volume-lag D      how far the kubelet's volume may lag the API (default 90s): after a switch
                       to the volume, an unknown volume version is published only this long after
                       the last API version (docs/api-source.md)
+  --api-protocol P    HTTP/2 (default) or HTTP/1.1, to an https apiserver (one that does not speak
+                      HTTP/2 gets HTTP/1.1 either way). HTTP/2: a silent connection is noticed
+                      within --api-check + --api-timeout (its PINGs), for one HTTP/2 connection
+                      on the apiserver per Pod. HTTP/1.1: while the apiserver's BOOKMARKs come
+                      (about one a minute, once some ConfigMap of the cluster changed since the
+                      watch began) nothing but the watch, and silence is noticed within a minute
+                      + --api-timeout; until they come, the check below (docs/api-source.md)
   --api-check D       how soon a silent connection to the apiserver is noticed (default 30s): over
                       HTTP/2 a PING goes out after this long without a frame; over HTTP/1.1 the
-                      watch is checked this often (a missed change is listed again)
+                      watch is checked this often while no BOOKMARK comes (a missed change is
+                      listed again)
   --api-timeout D     how long a request or a PING to the apiserver may go unanswered (default 10s)
   --api-retry-max D   the longest wait between attempts while the API fails (default 30s; the
                       first is 0.5s, waits while it is down are at most an eighth of the outage,
@@ -65,6 +74,17 @@ accepted version (kept under --to/..envoy-xds-verdict/, see 'status'). Exits 0 o
 
 const MIN_RESYNC_MS = 100;
 
+/** --api-protocol's default: what the watcher speaks to an https apiserver that offers both. */
+export const DEFAULT_API_PROTOCOL = 'HTTP/2';
+
+/** --api-protocol: true for HTTP/2, false for HTTP/1.1 (case and the `HTTP/` prefix optional: h2, http2, 1.1). */
+export function apiProtocolFlag(text: string): boolean {
+  const t = text.trim().toLowerCase().replace(/^http\/?/, '');
+  if (t === '2' || t === 'h2') return true;
+  if (t === '1.1') return false;
+  throw new UsageError(`--api-protocol: expected HTTP/2 or HTTP/1.1, got '${text}'`);
+}
+
 export const watch: Command = async (args, ctx) => {
   const values = parseFlags(args, {
     from: { type: 'string' },
@@ -78,6 +98,7 @@ export const watch: Command = async (args, ctx) => {
     pod: { type: 'string' },
     kubeconfig: { type: 'string' },
     'volume-lag': { type: 'string', default: '90s' },
+    'api-protocol': { type: 'string', default: DEFAULT_API_PROTOCOL },
     'api-check': { type: 'string', default: '30s' },
     'api-timeout': { type: 'string', default: '10s' },
     'api-retry-max': { type: 'string', default: '30s' },
@@ -112,6 +133,7 @@ export const watch: Command = async (args, ctx) => {
         pod: values.pod ?? ctx.env.POD_NAME,
         kubeconfig: values.kubeconfig ?? ctx.env.ENVOY_XDS_KUBECONFIG,
         volumeLagMs: durationFlag('volume-lag', values['volume-lag']),
+        http2: apiProtocolFlag(values['api-protocol']),
         checkMs: durationFlag('api-check', values['api-check'], 100),
         timeoutMs: durationFlag('api-timeout', values['api-timeout'], 100),
         retryMaxMs: durationFlag('api-retry-max', values['api-retry-max'], 500),
@@ -157,6 +179,8 @@ interface ApiFlags {
   pod: string | undefined;
   kubeconfig: string | undefined;
   volumeLagMs: number;
+  /** --api-protocol: HTTP/2 (true) or HTTP/1.1. */
+  http2: boolean;
   checkMs: number;
   timeoutMs: number;
   retryMaxMs: number;
@@ -201,7 +225,7 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   let connection;
   try {
     // Over HTTP/2, --api-check is how long a silent connection waits for a PING, --api-timeout its answer.
-    const options = { requestTimeoutMs: flags.timeoutMs, pingAfterMs: flags.checkMs, pingTimeoutMs: flags.timeoutMs };
+    const options = { requestTimeoutMs: flags.timeoutMs, http2: flags.http2, pingAfterMs: flags.checkMs, pingTimeoutMs: flags.timeoutMs };
     connection = flags.kubeconfig !== undefined && flags.kubeconfig !== '' ? kubeconfigConnection(flags.kubeconfig, options) : inClusterConnection(ctx.env, undefined, options);
   } catch (err) {
     // Cannot work as declared: say so, and keep the Pod's config current from the volume.

@@ -426,3 +426,35 @@ test('(9) at rest over HTTP/1.1, while Envoy holds a refusal (the store matters 
     await status.close();
   }
 });
+
+test('(10) over HTTP/1.1 (--api-protocol HTTP/1.1) the apiserver\'s BOOKMARKs keep an idle watch known alive with no check, and a watch connection gone silent after them is noticed within a minute + --api-timeout: an edit made during the silence is served', TIMEOUT, async () => {
+  const tcp = await TcpFaultProxy.start(cluster.server);
+  const pod = await podThrough(tcp.url, 'faults-bookmarks', { extraArgs: ['--api-protocol', 'HTTP/1.1'] });
+  const isBookmark = (l: LogLine): boolean => msg(l).startsWith('BOOKMARK: the watch is alive');
+  const isCheck = (l: LogLine): boolean => msg(l).startsWith('checking the watch');
+  try {
+    assert.equal(pod.watcher.logs.find((l) => l.msg === API_IN_USE)?.transport, 'HTTP/1.1');
+    // The edit moves the apiserver's watch cache past the watch's start: BOOKMARKs come from the
+    // watch's next minute on (until then, nothing promises one: the check runs).
+    await pod.setBody('b1');
+    await pod.envoy.waitForBody(pod.port, 'b1', 60_000);
+    const first = await pod.watcher.waitForLog(isBookmark, 'a BOOKMARK', 90_000);
+    const second = await pod.watcher.waitForLog((l) => isBookmark(l) && l !== first, 'the next BOOKMARK', 90_000);
+    const between = pod.watcher.logs.slice(pod.watcher.logs.indexOf(first), pod.watcher.logs.indexOf(second));
+    assert.deepEqual(between.filter(isCheck), [], 'no check while BOOKMARKs come');
+    assert.equal(pod.watcher.logs.filter((l) => msg(l).startsWith('Kubernetes API unreachable')).length, 0, 'the idle watch was never taken for a silent one');
+    // A NAT entry that ACKs and forwards nothing: the open connections go silent, new ones work.
+    tcp.setOpenConnections('stall');
+    const t0 = performance.now();
+    await pod.setBody('b2');
+    const served = await timeToServe(pod, 'b2', 120_000);
+    const said = pod.watcher.logs.find((l) => l.level === WARN && msg(l).startsWith('Kubernetes API unreachable'));
+    figure(`(10) HTTP/1.1: edit during a silent watch connection (after BOOKMARKs) served after ${seconds(served)} s, ${seconds(performance.now() - t0)} s after the silence began (bound: a minute + --api-timeout 10s after the last thing heard)`);
+    assert.ok(said !== undefined, 'the silence said once, as an outage');
+    assert.match(msg(said), /nothing heard for \d+s after the apiserver's BOOKMARKs/);
+    await pod.watcher.waitForLog((l) => l.msg === API_BACK, 'API back', 30_000);
+  } finally {
+    await pod.stop();
+    await tcp.close();
+  }
+});

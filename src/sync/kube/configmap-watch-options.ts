@@ -27,6 +27,13 @@ export interface ConfigMapWatchOptions {
   checkTimeoutMs?: number;
   /** A read that goes along with the check, on its connection, when it asks to (the last-accepted store's). */
   companion?: CheckCompanion;
+  /**
+   * Over HTTP/1.1: the check is left out while the watch hears the apiserver's BOOKMARKs, and nothing
+   * heard for their period plus --api-timeout ends the connection (default true; bookmark-watchdog.ts).
+   */
+  bookmarkLiveness?: boolean;
+  /** The apiserver's bookmark period (ms, default a minute: watch-liveness.ts); stand-in apiservers in tests shorten it. */
+  bookmarkEveryMs?: number;
   /** The first check of each watch at a random point of its first period (default true; false: one period after the watch opened). */
   randomCheckPhase?: boolean;
   /**

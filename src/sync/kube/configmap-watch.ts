@@ -8,7 +8,7 @@
 // request after the start goes without it (each request of a Pod's start is heap the apiserver
 // keeps at rest: bench:fanout); a refusal of it that a starting apiserver gives asks /readyz then. A silent
 // connection: over HTTP/2 its PINGs bound it (h2-client.ts, as client-go's); over HTTP/1.1 a periodic
-// check (watch-health.ts), and each watch ends locally after its timeoutSeconds.
+// check, or BOOKMARKs once they come (bookmark-watchdog.ts); each watch ends locally after its timeoutSeconds.
 import { ApiHttpError as HttpError, apiHttpError as httpError, problemOfError as classify, watchError as wrapWatchError } from './api-problem.js';
 import { statusOf } from './connection.js';
 import { olderResourceVersion } from './resource-version.js';
@@ -17,11 +17,11 @@ import { probeReadyz, type ReadyzVerdict } from './readyz-probe.js';
 import { DEFAULT_BACKOFF, RetryBackoff, type BackoffPolicy } from './retry-backoff.js';
 import { watchTimeoutSeconds, WATCH_DEADLINE_GRACE_MS, type ObjectState } from './watch-health.js';
 import type { ConfigMapObject } from './configmap-object.js';
-import { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, MIN_WATCH_TIMEOUT_S, type ConfigMapWatchOptions } from './configmap-watch-options.js';
+import { DEFAULT_CHECK_TIMEOUT_MS, MIN_WATCH_TIMEOUT_S, type ConfigMapWatchOptions } from './configmap-watch-options.js';
 import { openWatch, type WatchStream } from './watch-stream.js';
-import { scheduleChecks } from './check-schedule.js';
 import { WatchCheck, type Interrupt } from './watch-check.js';
 import { afterWatchEnd, brokenWatchResumes, watchResumes, type WatchEnd } from './watch-retry.js';
+import { superviseWatch } from './bookmark-watchdog.js';
 
 export type { ConfigMapEvent, ConfigMapObject } from './configmap-object.js';
 export { DEFAULT_CHECK_MS, DEFAULT_CHECK_TIMEOUT_MS, type CheckCompanion, type ConfigMapWatchOptions } from './configmap-watch-options.js';
@@ -48,7 +48,7 @@ export class ConfigMapWatch {
    * Counts, for tests and logs: `probes` of /readyz, `notReady` answers among them; `resumed`:
    * watches opened again from the last resourceVersion after a failure, instead of a list.
    */
-  readonly stats = { lists: 0, watches: 0, gone: 0, failures: 0, checks: 0, missed: 0, probes: 0, notReady: 0, resumed: 0 };
+  readonly stats = { lists: 0, watches: 0, gone: 0, failures: 0, checks: 0, missed: 0, probes: 0, notReady: 0, resumed: 0, bookmarks: 0, silent: 0 };
 
   constructor(private readonly options: ConfigMapWatchOptions) {
     this.now = options.now ?? (() => performance.now());
@@ -237,6 +237,11 @@ export class ConfigMapWatch {
     const seen: { gone: boolean; failure: unknown; openedAt?: number; events: number } = { gone: false, failure: undefined, events: 0 };
     const timeoutSeconds = watchTimeoutSeconds(this.options.minWatchTimeoutS ?? MIN_WATCH_TIMEOUT_S, Math.random);
     const params = { fieldSelector: this.fieldSelector, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds };
+    // Over HTTP/2 the connection's PINGs tell a silent connection from an idle watch; over HTTP/1.1
+    // the check does until BOOKMARKs come, then they do (bookmark-watchdog.ts).
+    const liveness = superviseWatch({ ...this.options, pings: this.options.connection.pings?.() === true, now: this.now, stats: this.stats,
+      check: () => { void this.checker.check().catch((err: unknown) => { this.options.logger.error({ err }, 'the watch check failed'); }); },
+      silent: (message) => { this.interruptWatch({ failure: new HttpError('watch', 0, message) }); } });
     const stream = openWatch(this.options.connection, this.path, params, (type, object) => {
       const meta = (object as { metadata?: { resourceVersion?: string } } | undefined)?.metadata;
       if (type === 'ERROR') {
@@ -247,6 +252,7 @@ export class ConfigMapWatch {
         return;
       }
       seen.events++;
+      liveness.heard(type);
       if (meta?.resourceVersion !== undefined) this.resourceVersion = meta.resourceVersion;
       if (type === 'ADDED' || type === 'MODIFIED') this.deliver(object as ConfigMapObject, false);
       else if (type === 'DELETED') {
@@ -256,6 +262,7 @@ export class ConfigMapWatch {
       // BOOKMARK: only the resourceVersion, taken above.
     }, () => {
       seen.openedAt = this.now();
+      liveness.heard();
       this.usable();
     });
     this.stream = stream;
@@ -265,12 +272,10 @@ export class ConfigMapWatch {
     });
     // client-go's typed Watch ends the request on the client side at timeoutSeconds too.
     const deadline = setTimeout(() => { stream.abort(); }, timeoutSeconds * 1000 + WATCH_DEADLINE_GRACE_MS);
-    // Over HTTP/2 the connection's PINGs tell a silent connection from an idle watch: no check.
-    const checks = this.options.connection.pings?.() === true ? { stop: () => undefined } : scheduleChecks(this.options.checkMs ?? DEFAULT_CHECK_MS, () => { void this.checker.check().catch((err: unknown) => { this.options.logger.error({ err }, 'the watch check failed'); }); }, this.options.randomCheckPhase === false ? undefined : (this.options.random ?? Math.random));
     // The watch may hang before its controller exists (a silent connection before the headers).
     await Promise.race([ended, new Promise<void>((resolve) => { this.interrupted = resolve; })]);
     clearTimeout(deadline);
-    checks.stop();
+    liveness.stop();
     this.interrupted = undefined;
     stream.abort();
     this.stream = undefined;

@@ -7,8 +7,9 @@
 // balancer, a NAT entry that still ACKs) looks exactly like an idle one; TCP keepalive does not see
 // it either, since the kernel at the far end is alive. client-go bounds this with HTTP/2 PINGs (30 s
 // idle, 15 s to answer: k8s.io/apimachinery/pkg/util/net/http.go) and a client-side timeout equal to
-// the watch's timeoutSeconds (client-gen's Watch). Over HTTP/1.1 (a server without HTTP/2) there are
-// no PINGs, so the watcher checks: every `--api-check` it lists the ConfigMap by name from the
+// the watch's timeoutSeconds (client-gen's Watch). Over HTTP/1.1 (a server without HTTP/2, or
+// --api-protocol HTTP/1.1) there are no PINGs, so until the watch hears a BOOKMARK (after that the
+// BOOKMARKs prove it alive: bookmark-watchdog.ts) the watcher checks: every `--api-check` it lists the ConfigMap by name from the
 // apiserver's cache (resourceVersion=0: no etcd read; the `list` the Role already allows) with a
 // deadline of `--api-timeout`, and compares its uid and resourceVersion with what the watch
 // delivered. The check asks for metadata only (the uid and resourceVersion are all it compares: a
