@@ -47,6 +47,8 @@ export interface Decided {
   withReader?: string;
   /** A refused rider: Envoy's reason does not say which of the files read with the reader it refused (riderBlame), in words for the message. */
   unproven?: string;
+  /** An accepted rider of a refused reader file: the listeners Envoy runs that read it (riderBlame `acceptedWith`), in words for the message. */
+  because?: string;
 }
 
 export interface ConcludeContext {
@@ -119,6 +121,17 @@ export class Conclusions {
     return restored !== undefined;
   }
 
+  /**
+   * For the riders of a refused reader file: the names of its resources Envoy runs from this
+   * version (applied.ts), when the file stays published (no accepted version to put back: Envoy
+   * refused its first version) and Envoy named the listeners it refused (LDS); else undefined.
+   */
+  async runningIfKept(pending: Pending, why: RejectionReason | undefined): Promise<readonly string[] | undefined> {
+    if (why?.listeners === undefined || (await acceptedCopy(this.ctx.options.targetDir, pending.file)) !== undefined) return undefined;
+    const read = await readApplied(this.ctx.admin(), 'LDS', pending.content, pending.version, REQUEST_TIMEOUT_MS);
+    return read.kind === 'read' ? read.fromThis : undefined;
+  }
+
   /** Envoy's reason for refusing `pending` (reason.ts), read once: pass it on as `Decided.why`. */
   reasonFor(pending: Pending, judgement: Extract<Judgement, { outcome: 'rejected' }>): Promise<RejectionReason> {
     return this.ctx.reasons.refused(this.ctx.admin(), pending, judgement, this.ctx.pathOf);
@@ -152,7 +165,7 @@ export class Conclusions {
     let ignoredFields = 0;
     let ignoredAmong: { files: readonly string[]; when: IgnoredWhen } | undefined;
     const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, ...(pending.reader === undefined ? {} : { judgedWith: pending.reader.file }) };
-    const note = (pending.reader === undefined ? '' : riderNote(file, pending.reader.file)) + (decided.unproven === undefined ? '' : `; ${decided.unproven}`);
+    const note = (pending.reader === undefined ? '' : riderNote(file, pending.reader.file)) + ((decided.unproven ?? decided.because) === undefined ? '' : `; ${decided.unproven ?? decided.because ?? ''}`);
 
     if (outcome === 'accepted') {
       // Not kept when a newer publish already replaced the file: then the previous accepted copy
