@@ -71,7 +71,7 @@ export type Blame = 'refused' | { unproven: string } | { notJudged: string } | {
  * taken with a Lua script that does not compile is refused for the script, `script load error`), so
  * a read-once file of that listener is read and built without error: never the cause.
  */
-const BIND_ERROR = /^cannot bind '/;
+const BIND_ERROR = "cannot bind '";
 
 /**
  * Whether Envoy's refusal of the reader file (`why`: its reason, rejection-reason.ts) is a refusal
@@ -118,7 +118,7 @@ export function riderBlame(
   }
   const reading = refused.filter((name) => rider.resources === undefined || rider.resources.includes(name));
   const details = why.details;
-  if (details !== undefined && reading.length > 0 && reading.every((name) => BIND_ERROR.test(details[name] ?? ''))) {
+  if (details !== undefined && reading.length > 0 && reading.every((name) => (details[name] ?? '').startsWith(BIND_ERROR))) {
     const one = reading.length === 1;
     return { notJudged: `${reader}, which Envoy refused for ${listeners(reading)} (${said}): Envoy built ${one ? 'it' : 'them'} with ${rider.file}, then could not bind ${one ? 'its' : 'their'} address, which ${rider.file} does not cause; fix the address in ${reader}: Envoy did not judge ${rider.file}` };
   }
