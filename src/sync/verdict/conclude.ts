@@ -13,7 +13,7 @@ import { ignoredAmong as ignoredAmongOf, ignoredUnknownFields } from './unknown-
 import type { OwnReload, Reported } from './unknown-fields.js';
 import type { Judgement } from './judge.js';
 import type { IgnoredWhen } from './messages.js';
-import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, runsLastAccepted, unknownMessage } from './messages.js';
+import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, runsOfFile, unknownMessage } from './messages.js';
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
 import { riderNote } from './read-once-verdict.js';
@@ -224,11 +224,12 @@ export class Conclusions {
       if (accepted !== undefined) {
         // What an Envoy that never ran the last accepted version runs instead is read before the
         // rollback's rename makes it load that one.
-        const notRunning = runsLastAccepted(running, previousVersion, version) ? undefined : { applied: await applied() };
+        const runs = runsOfFile(running, previousVersion, version);
+        const notRunning = runs.kind === 'none' ? { applied: await applied() } : undefined;
         rolledBack = await this.putBack(file, accepted, pending.ino);
         holds.hold(file, pending.sha256, false, pending.names, pending.configMap);
         if (rolledBack) await this.ownReload(envoy);
-        message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), ...(notRunning === undefined ? {} : { notRunning }) }) + note;
+        message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), ...(notRunning === undefined ? {} : { notRunning }), ...(runs.kind === 'other' ? { runsLater: runs.version } : {}) }) + note;
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
         message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file)) + note;
