@@ -40,6 +40,7 @@ test("a named error state is this publish's when it is not older than the publis
   assert.deepEqual(rejectionReason({ type: 'LDS', kind: 'rejected', path: '/x/l.yaml', publishedAtMs: PUBLISHED, errors }), {
     reason: `listener listener_0: ${build}`,
     listeners: ['listener_0'],
+    details: { listener_0: build }, // each listener's own error, to tell an address it could not bind from a build error
     envoyLog: 'Filesystem config update rejected',
   });
   // The listeners refused are those named in this publish's error states, not an older one's.

@@ -34,6 +34,8 @@ export interface RejectionReason {
   reason?: string;
   /** The listeners Envoy refused in this update, by name (its named error states of this publish); absent when Envoy names none. */
   listeners?: string[];
+  /** Envoy's error text per listener of `listeners` (`error_state.details`, unbounded), to tell which error refused which listener. */
+  details?: Record<string, string>;
   /** The reason is what Envoy reported for an earlier refusal too, and Envoy gives no time to tell them apart. */
   possiblyEarlier?: boolean;
   /** The text that starts Envoy's log line with the full error: grep Envoy's log for it. */
@@ -114,7 +116,8 @@ export function rejectionReason(opts: {
   for (const e of named) texts.set(e.details, `listener ${e.name ?? ''}: ${e.details}`);
   for (const e of errors) if (!texts.has(e.details)) texts.set(e.details, e.details);
   const listeners = [...new Set(ofThisPublish.map((e) => e.name ?? ''))];
-  return { reason: bound([...texts.values()].join('; ')), ...(listeners.length > 0 ? { listeners } : {}), ...(possiblyEarlier ? { possiblyEarlier } : {}), envoyLog };
+  const details = Object.fromEntries(ofThisPublish.map((e) => [e.name ?? '', e.details]));
+  return { reason: bound([...texts.values()].join('; ')), ...(listeners.length > 0 ? { listeners, details } : {}), ...(possiblyEarlier ? { possiblyEarlier } : {}), envoyLog };
 }
 
 /**

@@ -1,8 +1,9 @@
 // Where Envoy's admin API listens (the bootstrap's `admin.address`, or `--admin`), and how the
 // watcher reads Envoy's configuration files. The files a configuration names are in
 // references.ts; which of Envoy's subscriptions read them is read from Envoy (verdict/attribution.ts).
-import { DEFAULT_SCHEMA, Type, load } from 'js-yaml';
+import { FAILSAFE_SCHEMA, Type, load } from 'js-yaml';
 import type { AdminAddress } from './admin-address.js';
+import { envoyPlainValue } from './yaml-scalar.js';
 
 // `--admin`'s parser lives in admin-address.ts, which imports nothing: the injector's rules
 // validate the `admin` annotation with it too.
@@ -18,9 +19,18 @@ export interface BootstrapInfo {
 }
 
 // Envoy's YAML loader takes any local tag (`!ignore` in its docs) and keeps the value; so do we,
-// here only to find paths, never to judge a file (the gate does that).
+// here only to find paths and to compare resources as Envoy would (never to judge a file: the gate
+// does that). A plain scalar is read as Envoy reads it (yaml-scalar.ts envoyPlainValue: `060` is
+// 48, `08` and `1e3` stay text, `yes` is true), a quoted one stays text; no merge keys, no
+// timestamps (yaml-cpp has neither).
 const anyTag = (kind: 'scalar' | 'sequence' | 'mapping'): Type => new Type('!', { kind, multi: true, construct: (data: unknown) => data });
-const TOLERANT = DEFAULT_SCHEMA.extend([anyTag('scalar'), anyTag('sequence'), anyTag('mapping')]);
+// The plain scalars Envoy does not keep as text: null, a bool, an int64.
+const plainAsEnvoy = new Type('tag:envoy-xds-injector.io,2026:plain', {
+  kind: 'scalar',
+  resolve: (data: unknown) => typeof data !== 'string' || envoyPlainValue(data) !== data,
+  construct: (data: unknown) => (typeof data === 'string' ? envoyPlainValue(data) : null),
+});
+const TOLERANT = FAILSAFE_SCHEMA.extend({ implicit: [plainAsEnvoy], explicit: [anyTag('scalar'), anyTag('sequence'), anyTag('mapping')] });
 
 /** Parses a YAML/JSON file as Envoy would read it; undefined when it does not parse. */
 export function parseConfig(content: Buffer | string): unknown {

@@ -6,7 +6,8 @@
 // `DeterministicProtoHash::hash` (source/common/protobuf/deterministic_hash.cc): xxHash64 over the
 // fields `ListFields` returns, in field-number order, each with its number; map entries in any
 // order; an `Any` by its unpacked message; unknown fields not at all. So, of what a user writes:
-// key order, a duration's spelling (`1s`, `1.0s`), an integer quoted or not (`"60"`, `60`), a
+// key order, a duration's spelling (`1s`, `1.0s`), an integer quoted or not (`"60"`, `60`, as
+// Envoy reads them: a plain `060` is 48, envoy/yaml-scalar.ts), a
 // field's JSON name (`statPrefix` for `stat_prefix`), a scalar at its zero value (`0`, `""`, an
 // enum's first value) and an empty list count for nothing; an empty message (`{}`) or a wrapper
 // at zero (`use_remote_address: false`, a google.protobuf.BoolValue) counts (measured on 1.40:
@@ -27,8 +28,15 @@ const DURATION = /^(-)?(\d+)(?:\.(\d{0,9}))?s$/;
  */
 const TRUE = /^(?:y|Y|yes|Yes|YES|true|True|TRUE|on|On|ON)$/;
 const FALSE = /^(?:n|N|no|No|NO|false|False|FALSE|off|Off|OFF)$/;
-/** A number as proto JSON accepts it for an integer or floating field, in a string or not. */
-const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
+/**
+ * Text protobuf's JSON parser reads as a number for an integer or floating field: a sign, decimal
+ * digits (a leading 0 is not octal), a fraction, an exponent, or `0x` hexadecimal. Measured on
+ * 1.40 with quoted scalars: "060" is 60, "+1" 1, "0x1F" and "0X1F" 31, "1e3" 1000, "+.5" 0.5,
+ * "-0x10" -16; " 1" is refused. A plain scalar reaches it only when yaml-cpp did not read it as an
+ * integer (`08`, `1e3`: parseConfig reads `060` as 48, envoy/yaml-scalar.ts).
+ */
+const NUMBER = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
+const HEX = /^([-+]?)0[xX]([0-9a-fA-F]+)$/;
 
 /**
  * A string that is the same for two parsed values exactly when the watcher takes them for the same
@@ -72,8 +80,9 @@ function form(value: unknown, depth: number, asSet: boolean): string | undefined
       if (seconds === '0' && nanos === '') return undefined;
       return `${duration[1] ?? ''}${seconds}${nanos === '' ? '' : `.${nanos}`}s`;
     }
-    if (NUMBER.test(value)) {
-      const n = /^-?\d+$/.test(value) ? BigInt(value) : Number(value);
+    const hex = HEX.exec(value);
+    if (NUMBER.test(value) || hex !== null) {
+      const n = hex !== null ? (hex[1] === '-' ? -1n : 1n) * BigInt(`0x${hex[2] ?? '0'}`) : /^[-+]?\d+$/.test(value) ? BigInt(value) : Number(value);
       return n === 0n || n === 0 ? undefined : `#${n.toString()}`;
     }
     return JSON.stringify(value);

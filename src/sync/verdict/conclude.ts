@@ -13,7 +13,7 @@ import { ignoredAmong as ignoredAmongOf, ignoredUnknownFields } from './unknown-
 import type { OwnReload, Reported } from './unknown-fields.js';
 import type { Judgement } from './judge.js';
 import type { IgnoredWhen } from './messages.js';
-import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, runsLastAccepted, unknownMessage } from './messages.js';
+import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, runsOfFile, unknownMessage } from './messages.js';
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
 import { riderNote } from './read-once-verdict.js';
@@ -50,6 +50,8 @@ export interface Decided {
   unproven?: string;
   /** The other keys whose change could change the refusal (refusal-cause.ts; undefined: any). */
   dependsOn?: readonly string[];
+  /** An accepted rider of a refused reader file: the listeners Envoy runs that read it (riderBlame `acceptedWith`), in words for the message. */
+  because?: string;
 }
 
 export interface ConcludeContext {
@@ -131,6 +133,17 @@ export class Conclusions {
     return restored !== undefined;
   }
 
+  /**
+   * For the riders of a refused reader file: the names of its resources Envoy runs from this
+   * version (applied.ts), when the file stays published (no accepted version to put back: Envoy
+   * refused its first version) and Envoy named the listeners it refused (LDS); else undefined.
+   */
+  async runningIfKept(pending: Pending, why: RejectionReason | undefined): Promise<readonly string[] | undefined> {
+    if (why?.listeners === undefined || (await acceptedCopy(this.ctx.options.targetDir, pending.file)) !== undefined) return undefined;
+    const read = await readApplied(this.ctx.admin(), 'LDS', pending.content, pending.version, REQUEST_TIMEOUT_MS);
+    return read.kind === 'read' ? read.fromThis : undefined;
+  }
+
   /** Envoy's reason for refusing `pending` (reason.ts), read once: pass it on as `Decided.why`. */
   reasonFor(pending: Pending, judgement: Extract<Judgement, { outcome: 'rejected' }>): Promise<RejectionReason> {
     return this.ctx.reasons.refused(this.ctx.admin(), pending, judgement, this.ctx.pathOf);
@@ -166,7 +179,7 @@ export class Conclusions {
     // Refusals Envoy counted before this verdict, in the same publish (in-flight.ts): said and counted.
     const before = pending.refusedBefore === undefined ? {} : { refusedBefore: pending.refusedBefore.count };
     const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, ...(pending.reader === undefined ? {} : { judgedWith: pending.reader.file }), ...before };
-    const note = (pending.reader === undefined ? '' : riderNote(file, pending.reader.file)) + (decided.unproven === undefined ? '' : `; ${decided.unproven}`) + (pending.refusedBefore === undefined ? '' : refusedBeforeNote(pending.refusedBefore));
+    const note = (pending.reader === undefined ? '' : riderNote(file, pending.reader.file)) + ((decided.unproven ?? decided.because) === undefined ? '' : `; ${decided.unproven ?? decided.because ?? ''}`) + (pending.refusedBefore === undefined ? '' : refusedBeforeNote(pending.refusedBefore));
 
     if (outcome === 'accepted') {
       // Kept from the bytes published when a newer publish already replaced the file: Envoy runs
@@ -234,13 +247,14 @@ export class Conclusions {
       if (accepted !== undefined) {
         // What an Envoy that never ran the last accepted version runs instead is read before the
         // rollback's rename makes it load that one.
-        const notRunning = runsLastAccepted(running, previousVersion, version) ? undefined : { applied: await applied() };
+        const runs = runsOfFile(running, previousVersion, version);
+        const notRunning = runs.kind === 'none' ? { applied: await applied() } : undefined;
         // Held before the rollback's rename: a pass queued behind it must find the hold (measured:
         // the pass of the next swap ran between the two and published the refused content again).
         holds.hold(file, pending.sha256, false, pending.names, pending.configMap, decided.dependsOn);
         rolledBack = await this.putBack(file, accepted, pending.ino);
         if (rolledBack) await this.ownReload(envoy);
-        message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), ...(notRunning === undefined ? {} : { notRunning }) }) + note;
+        message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), ...(notRunning === undefined ? {} : { notRunning }), ...(runs.kind === 'other' ? { runsLater: runs.version } : {}) }) + note;
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
         message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file)) + note;

@@ -84,16 +84,23 @@ export function retryFromStoreMessage(file: string, version: string | undefined,
 }
 
 /**
- * Whether the Envoy that refused `version` of a file may still run `previousVersion`, the last
- * version accepted, from what its subscriptions report for the file now (`running`: their
- * `version_text`; undefined when not read). A file subscription changes `version_text` only when
- * it accepts an update (filesystem_subscription_impl.cc), so one that reports neither version (''
- * after Envoy restarted and refused the file it loaded from disk at start) has never run the last
- * accepted version in this process. `version` counts as running: a refusal by a subscription this
- * edit opened, after the file's own took it.
+ * What the Envoy that refused `version` of a file runs of it, from what its subscriptions report for
+ * the file now (`running`: their `version_text`; undefined when not read), against `previousVersion`,
+ * the last version recorded accepted. A file subscription changes `version_text` only when it
+ * accepts an update (filesystem_subscription_impl.cc), so:
+ * - `last`: it reports that version (or was not read; or reports `version`: a refusal by a
+ *   subscription this edit opened, after the file's own took it);
+ * - `none`: it reports `''`: this process accepted no version of the file (it restarted and refused
+ *   the file it loaded from disk at start): it never loaded the last accepted version;
+ * - `other`: it reports another version it accepted: one published after `previousVersion` whose
+ *   verdict never came (a newer publish replaced it first; fresh-user trial, rapid good/bad/fix
+ *   edits), so it did load a version, the later one. Pure.
  */
-export function runsLastAccepted(running: string | undefined, previousVersion: string | undefined, version: string | undefined): boolean {
-  return running === undefined || previousVersion === undefined || running === previousVersion || running === version;
+export type RunsOfFile = { kind: 'last' } | { kind: 'none' } | { kind: 'other'; version: string };
+
+export function runsOfFile(running: string | undefined, previousVersion: string | undefined, version: string | undefined): RunsOfFile {
+  if (running === undefined || previousVersion === undefined || running === previousVersion || running === version) return { kind: 'last' };
+  return running === '' ? { kind: 'none' } : { kind: 'other', version: running };
 }
 
 export function rejectedMessage(opts: {
@@ -106,16 +113,24 @@ export function rejectedMessage(opts: {
   /** The `validate` of this file of the ConfigMap (validate-hint.ts), said when a schema check sees the refusal. */
   validate?: string;
   /**
-   * Set when the Envoy that refused does not run `previousVersion` (runsLastAccepted): its process
+   * Set when the Envoy that refused does not run `previousVersion` (runsOfFile `none`): its process
    * never loaded it (it started since, and loaded the refused file from disk). `applied` says what
    * it runs instead (applied.ts appliedSentence, as for a first refusal).
    */
   notRunning?: { applied: string };
+  /** Set when the Envoy that refused runs another version it accepted, published after `previousVersion` (runsOfFile `other`). */
+  runsLater?: string;
 }): string {
-  const { file, previousVersion, rolledBack, refusedAt, why, validate, notRunning } = opts;
+  const { file, previousVersion, rolledBack, refusedAt, why, validate, notRunning, runsLater } = opts;
   const v = versionText(opts.version);
   const last = previousVersion ?? 'the last accepted version';
   const kept = `refused content kept at ${refusedAt ?? '(not kept)'}; fix the ConfigMap${because(why, validate)}`;
+  if (runsLater !== undefined) {
+    const later = `it keeps running ${runsLater}, a later version it accepted (published after ${last}, before any verdict on it was recorded)`;
+    return rolledBack
+      ? `Envoy rejected ${file} version ${v}: ${later}; ${last}, the last version judged accepted, is put back on disk and Envoy loads it; ${kept}`
+      : `Envoy rejected ${file} version ${v}; ${later} (a newer publish replaced the refused file)${because(why, validate)}`;
+  }
   if (notRunning !== undefined) {
     return rolledBack
       ? `Envoy rejected ${file} version ${v}: ${notRunning.applied}, as this Envoy process never loaded the last accepted version ${last}; ${last} is put back on disk for this Envoy to load; ${kept}`

@@ -20,6 +20,7 @@ import { undecidedReason } from './messages.js';
 import { certificateSerials, judgeSecretFile, noteGone, scopesOf } from './pending.js';
 import type { Pending, SecretFile } from './pending.js';
 import { riderBlame, ridersOf, riderState } from './read-once-verdict.js';
+import { riderDecided } from './rider-decided.js';
 import type { Rider } from './read-once-verdict.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import { dependsOnKeys, mayDependOn } from './refusal-cause.js';
@@ -279,11 +280,10 @@ export class Poller {
       // A rider is refused only when what Envoy refused reads it (riderBlame); else it goes back with its reader, not judged.
       const why = decided.why;
       const blamed = riders.map((r) => ({ pending: r, rider: { file: r.file, resources: r.reader?.resources, content: r.content } satisfies Rider }));
+      const running = await this.ctx.conclusions.runningIfKept(pending, why);
       for (const { pending: rider, rider: asBlamed } of blamed) {
-        const blame = riderBlame(asBlamed, blamed.filter((b) => b.pending !== rider).map((b) => b.rider), why, pending.file);
-        // A refused rider says Envoy's reason, as its reader does (and `status` keeps it with the refusal).
-        const refused: Decided = { ...asRider, ...(why === undefined ? {} : { why }), ...(blame !== 'refused' && 'unproven' in blame ? { unproven: blame.unproven } : {}) };
-        await this.ctx.conclusions.conclude(rider, blame === 'refused' || 'unproven' in blame ? refused : { ...asRider, outcome: 'unknown', withReader: blame.notJudged });
+        const blame = riderBlame(asBlamed, blamed.filter((b) => b.pending !== rider).map((b) => b.rider), why, pending.file, running);
+        await this.ctx.conclusions.conclude(rider, riderDecided(blame, asRider, why));
       }
     }
     await this.ctx.conclusions.conclude(pending, decided);

@@ -57,11 +57,34 @@ export interface Rider {
 }
 
 /**
+ * What Envoy's refusal of the reader file says of one file read with it (riderBlame): `refused`;
+ * `unproven` (refused, but Envoy's reason does not tell which of the riders); `notJudged` (not the
+ * rider's doing: it goes back with the reader, or stays published with a first version); or
+ * `acceptedWith` (Envoy runs every resource reading the rider from this version: judged by them).
+ */
+export type Blame = 'refused' | { unproven: string } | { notJudged: string } | { acceptedWith: string };
+
+/**
+ * Envoy's error for a listener whose address it could not bind (`ListenSocketImpl::bind`,
+ * source/common/network/listen_socket_impl.cc: "cannot bind '{address}': {strerror}"). Envoy binds
+ * only after it built the listener's filter chains (measured on 1.40: a listener on a port already
+ * taken with a Lua script that does not compile is refused for the script, `script load error`), so
+ * a read-once file of that listener is read and built without error: never the cause.
+ */
+const BIND_ERROR = "cannot bind '";
+
+/**
  * Whether Envoy's refusal of the reader file (`why`: its reason, rejection-reason.ts) is a refusal
  * of `rider`, pure. Envoy reads the rider only when it builds a resource that names it, so:
  * - Envoy refused the file before building any resource (it did not parse, or failed proto
  *   validation: `schema: 'sees'`), or refused only listeners that do not read the rider: Envoy did
- *   not judge it (`not-judged`, with why in words);
+ *   not judge it (`not-judged`, with why in words); but when the reader file stays published (its
+ *   first version: `running` is given, the names of its resources Envoy runs from this version) and
+ *   Envoy runs every listener reading the rider, those listeners judged it: `acceptedWith`
+ *   (fresh-user trial: a script of the served listener stayed `unknown` after a first start that
+ *   refused another listener of the file);
+ * - Envoy refused the listeners reading it only for an address it could not bind (BIND_ERROR):
+ *   not the rider's doing (`notJudged`, saying so);
  * - Envoy refused a listener that reads it: `refused`, unless other riders of this publish are read
  *   by a refused listener too and Envoy's reason names some of them but not this one (its path or
  *   file name, or the Lua chunk name of a script: luaChunkName); when it names none of them, or
@@ -71,16 +94,33 @@ export interface Rider {
  *   refusal may be the rider's, so it stays `refused` (a restarted Pod would start from it).
  * `others`: the other riders judged with the same publish. `notJudged` says why, after "<rider> rolled back with ".
  */
-export function riderBlame(rider: Rider, others: readonly Rider[], why: { reason?: string; listeners?: readonly string[]; schema?: string } | undefined, reader: string): 'refused' | { unproven: string } | { notJudged: string } {
+export function riderBlame(
+  rider: Rider,
+  others: readonly Rider[],
+  why: { reason?: string; listeners?: readonly string[]; details?: Readonly<Record<string, string>>; schema?: string } | undefined,
+  reader: string,
+  running?: readonly string[],
+): Blame {
   if (why === undefined) return 'refused';
   if (why.schema === 'sees') return { notJudged: `${reader}, which Envoy refused before building any resource of it (it did not load the file); Envoy did not judge ${rider.file}` };
   const refused = why.listeners;
   if (refused === undefined || why.reason === undefined) return 'refused';
   const readsIt = (r: Rider): boolean => r.resources === undefined || r.resources.some((name) => refused.includes(name));
   const said = `Envoy says: ${why.reason}`;
+  const listeners = (names: readonly string[]): string => names.map((name) => `listener ${name}`).join(', ');
   if (!readsIt(rider)) {
-    const which = refused.map((name) => `listener ${name}`).join(', ');
+    const which = listeners(refused);
+    const readers = rider.resources ?? [];
+    if (running !== undefined && readers.length > 0 && readers.every((name) => running.includes(name))) {
+      return { acceptedWith: `Envoy runs ${listeners(readers)} of ${reader}, which ${readers.length === 1 ? 'reads' : 'read'} ${rider.file}, from this version of ${reader}; it refused only ${which} (${said})` };
+    }
     return { notJudged: `${reader}, which Envoy refused for ${which} (${said}); nothing Envoy refused reads ${rider.file}: Envoy did not judge ${rider.file}` };
+  }
+  const reading = refused.filter((name) => rider.resources === undefined || rider.resources.includes(name));
+  const details = why.details;
+  if (details !== undefined && reading.length > 0 && reading.every((name) => (details[name] ?? '').startsWith(BIND_ERROR))) {
+    const one = reading.length === 1;
+    return { notJudged: `${reader}, which Envoy refused for ${listeners(reading)} (${said}): Envoy built ${one ? 'it' : 'them'} with ${rider.file}, then could not bind ${one ? 'its' : 'their'} address, which ${rider.file} does not cause; fix the address in ${reader}: Envoy did not judge ${rider.file}` };
   }
   const suspects = [rider, ...others].filter(readsIt);
   if (suspects.length === 1) return 'refused';

@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { load } from 'js-yaml';
 import { findReferences } from '../../../src/sync/envoy/references.js';
+import { parseConfig } from '../../../src/sync/envoy/subscriptions.js';
 import { readOnceHeldBack, readOnceMessage, readOnceReaders, rebuildsReader, refusedReadOnceMessage } from '../../../src/sync/publish/read-once.js';
 
 const LUA = '{name: envoy.filters.http.lua, typed_config: {default_source_code: {filename: /etc/envoy/script.lua}}}';
@@ -66,6 +67,45 @@ rebuilds.push(
   { why: 'a duration changed (1s → 2s): Envoy builds the listener again', before: hcm('stream_idle_timeout: 1s'), after: hcm('stream_idle_timeout: 2s'), resource: 'listener_0', file: 'script.lua', expect: true },
   { why: 'an integer changed (60 → "61")', before: hcm('max_request_headers_kb: 60'), after: hcm('max_request_headers_kb: "61"'), resource: 'listener_0', file: 'script.lua', expect: true },
 );
+// Integers as Envoy's YAML reading reads them: parsed by the watcher's own parse (parseConfig), where
+// a plain scalar is what yaml-cpp makes of it (measured on 1.40, per_connection_buffer_limit_bytes and
+// max_request_headers_kb: 060 is 48, 0x3C 60, +60 60, 08 8; a quoted "060" is 60). Fresh-user trial:
+// `max_request_headers_kb: 060` with a new script held the script back, while Envoy rebuilt the listener.
+const hcmText = (fields: string) => parseConfig(`
+resources:
+- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
+  name: listener_0
+  default_filter_chain:
+    filters:
+    - name: hcm
+      typed_config:
+        stat_prefix: main
+        ${fields}
+        http_filters: [${LUA}, {name: router}]
+`);
+const numbers: [string, string, boolean][] = [
+  ['max_request_headers_kb: 60', 'max_request_headers_kb: 060', true], // 48 to Envoy
+  ['max_request_headers_kb: 48', 'max_request_headers_kb: 060', false],
+  ['max_request_headers_kb: 60', 'max_request_headers_kb: "060"', false], // protobuf reads the text as decimal
+  ['max_request_headers_kb: 60', 'max_request_headers_kb: 0x3C', false],
+  ['max_request_headers_kb: 60', 'max_request_headers_kb: "0x3C"', false],
+  ['max_request_headers_kb: 60', 'max_request_headers_kb: +60', false],
+  ['max_request_headers_kb: 60', 'max_request_headers_kb: "+60"', false],
+  ['max_request_headers_kb: 8', 'max_request_headers_kb: 08', false], // not octal: the text "08", read as 8
+  ['max_request_headers_kb: 1000', 'max_request_headers_kb: 1e3', false],
+  ['max_request_headers_kb: 12', 'max_request_headers_kb: 012', true], // 10 to Envoy
+  ['max_request_headers_kb: 60', 'max_request_headers_kb: ~', true], // null: the field unset
+  ['', 'max_request_headers_kb: ~', false],
+  ['', 'max_request_headers_kb: 00', false], // octal 0: the zero value
+  ['tracing: {random_sampling: {value: 0.5}}', 'tracing: {random_sampling: {value: .5}}', false],
+  ['tracing: {random_sampling: {value: 0.5}}', 'tracing: {random_sampling: {value: +.5}}', false],
+  ['tracing: {random_sampling: {value: 8}}', 'tracing: {random_sampling: {value: 010}}', false],
+];
+for (const [before, after, expect] of numbers) {
+  test(`rebuildsReader: a number as Envoy reads it (${before || '(unset)'} → ${after}): ${expect ? 'rebuilt' : 'the same proto'}`, () => {
+    assert.equal(rebuildsReader(hcmText(before), hcmText(after), 'listener_0', 'script.lua'), expect);
+  });
+}
 // The rest of a listener as Envoy's filter-chain-only test compares it (ListenerMessageUtil::filterChainOnlyChange).
 const withRest = (rest: string, other = 'other') => load(`
 resources:

@@ -4,23 +4,26 @@
 // instead, and that the last accepted version is put back for it to load.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { rejectedMessage, runsLastAccepted } from '../../../src/sync/verdict/messages.js';
+import { rejectedMessage, runsOfFile } from '../../../src/sync/verdict/messages.js';
 
-test('whether the Envoy that refused still runs the last accepted version, from the version_text its subscriptions report', () => {
-  const cases: { name: string; running: string | undefined; previous: string | undefined; version: string | undefined; want: boolean }[] = [
-    { name: 'a running Envoy refused an edit: version_text stays the last accepted', running: 'v1', previous: 'v1', version: 'v2', want: true },
-    { name: 'Envoy restarted and refused the file it loaded at start: no version', running: '', previous: 'v1', version: 'v2', want: false },
-    { name: 'a new Envoy process reports another version than the one recorded', running: 'v0', previous: 'v1', version: 'v2', want: false },
-    { name: "the file's subscription took it, one the edit opened refused its file", running: 'v2', previous: 'v1', version: 'v2', want: true },
-    { name: 'Envoy did not answer with the subscription', running: undefined, previous: 'v1', version: 'v2', want: true },
-    { name: 'no version recorded as accepted', running: '', previous: undefined, version: 'v2', want: true },
+test('what the Envoy that refused runs of the file, from the version_text its subscriptions report', () => {
+  type Runs = ReturnType<typeof runsOfFile>;
+  const cases: { name: string; running: string | undefined; previous: string | undefined; version: string | undefined; want: Runs }[] = [
+    { name: 'a running Envoy refused an edit: version_text stays the last accepted', running: 'v1', previous: 'v1', version: 'v2', want: { kind: 'last' } },
+    { name: 'Envoy restarted and refused the file it loaded at start: no version', running: '', previous: 'v1', version: 'v2', want: { kind: 'none' } },
+    // Fresh-user trial (rapid good/bad/fix edits): v2 was published after v1 and accepted by Envoy, then
+    // replaced by v3 before its verdict; Envoy refused v3 and keeps v2. It did load a version: the later one.
+    { name: 'Envoy accepted a later version whose verdict never came, then refused this one', running: 'v2', previous: 'v1', version: 'v3', want: { kind: 'other', version: 'v2' } },
+    { name: "the file's subscription took it, one the edit opened refused its file", running: 'v2', previous: 'v1', version: 'v2', want: { kind: 'last' } },
+    { name: 'Envoy did not answer with the subscription', running: undefined, previous: 'v1', version: 'v2', want: { kind: 'last' } },
+    { name: 'no version recorded as accepted', running: '', previous: undefined, version: 'v2', want: { kind: 'last' } },
   ];
-  for (const c of cases) assert.equal(runsLastAccepted(c.running, c.previous, c.version), c.want, c.name);
+  for (const c of cases) assert.deepEqual(runsOfFile(c.running, c.previous, c.version), c.want, c.name);
 });
 
 test('rolled back: "keeps running" only when the Envoy that refused runs the last accepted version; else what it runs and that the last accepted version is put back for it to load', () => {
   const base = { file: 'lds.yaml', version: 'v2', previousVersion: 'v1', refusedAt: '/t/refused/lds.yaml', why: undefined };
-  const cases: { name: string; rolledBack: boolean; notRunning?: { applied: string }; want: string }[] = [
+  const cases: { name: string; rolledBack: boolean; notRunning?: { applied: string }; runsLater?: string; want: string }[] = [
     {
       name: 'a running Envoy: unchanged wording',
       rolledBack: true,
@@ -38,9 +41,15 @@ test('rolled back: "keeps running" only when the Envoy that refused runs the las
       notRunning: { applied: 'Envoy does not run the listener of lds.yaml' },
       want: 'Envoy rejected lds.yaml version v2: Envoy does not run the listener of lds.yaml, as this Envoy process never loaded the last accepted version v1 (a newer publish replaced the refused file)',
     },
+    {
+      name: 'Envoy runs a later version it accepted (no verdict recorded it): never "never loaded"',
+      rolledBack: true,
+      runsLater: 'v1b',
+      want: 'Envoy rejected lds.yaml version v2: it keeps running v1b, a later version it accepted (published after v1, before any verdict on it was recorded); v1, the last version judged accepted, is put back on disk and Envoy loads it; refused content kept at /t/refused/lds.yaml; fix the ConfigMap',
+    },
   ];
   for (const c of cases) {
-    const msg = rejectedMessage({ ...base, rolledBack: c.rolledBack, ...(c.notRunning === undefined ? {} : { notRunning: c.notRunning }) });
+    const msg = rejectedMessage({ ...base, rolledBack: c.rolledBack, ...(c.notRunning === undefined ? {} : { notRunning: c.notRunning }), ...(c.runsLater === undefined ? {} : { runsLater: c.runsLater }) });
     assert.equal(msg, c.want, c.name);
     if (c.notRunning !== undefined) assert.doesNotMatch(msg, /keeps running/, c.name);
   }

@@ -62,3 +62,25 @@ test('luaChunkName: the name LuaJIT gives a script loaded from a string (lj_debu
   ];
   for (const [name, script, want] of rows) assert.equal(luaChunkName(Buffer.from(script)), want, name);
 });
+
+// Fresh-user trial on Envoy 1.40 (test/envoy/first-start-refusals.test.ts): a listener refused for an
+// address it could not bind was built first (Envoy binds after it builds the filter chains: a bad
+// script on a taken port is refused for the script), so its riders are not the cause; and at a first
+// start that refused another listener of the file, the listener Envoy runs judged its script.
+test('riderBlame: a listener refused for its address; the listeners Envoy runs from a first version refused elsewhere', () => {
+  const own = { reason: "listener listener_0: cannot bind '127.0.0.1:9901': Address already in use", listeners: ['listener_0'], details: { listener_0: "cannot bind '127.0.0.1:9901': Address already in use" } };
+  const other = { reason: bindError, listeners: ['listener_1'], details: { listener_1: "cannot bind '127.0.0.1:9901': Address already in use" } };
+  const rows: [string, Rider, Rider[], Parameters<typeof riderBlame>[2], readonly string[] | undefined, RegExp | 'refused'][] = [
+    ['its listener could not bind: not the cause, whatever rides with it', script, [body], own, undefined, /^lds\.yaml, which Envoy refused for listener listener_0 \(Envoy says: listener listener_0: cannot bind .*\): Envoy built it with script\.lua, then could not bind its address, which script\.lua does not cause; fix the address in lds\.yaml: Envoy did not judge script\.lua$/],
+    ['its listener could not bind, a first version: still not the cause', body, [script], own, [], /then could not bind its address, which body\.txt does not cause/],
+    ['its listener refused for the script, another for its address', script, [], { reason: `${luaError}; ${bindError}`, listeners: ['listener_0', 'listener_1'], details: { listener_0: luaError.slice('listener listener_0: '.length), listener_1: other.details.listener_1 } }, undefined, 'refused'],
+    ['another listener refused, a first version, Envoy runs the reading listener from it: accepted', script, [], other, ['listener_0'], /^accepted: Envoy runs listener listener_0 of lds\.yaml, which reads script\.lua, from this version of lds\.yaml; it refused only listener listener_1 \(Envoy says: .*cannot bind/],
+    ['another listener refused, a first version, Envoy does not run the reading listener: not judged', script, [], other, [], /nothing Envoy refused reads script\.lua: Envoy did not judge script\.lua$/],
+    ['another listener refused, an edit rolled back (no running list): not judged', script, [], other, undefined, /nothing Envoy refused reads script\.lua/],
+  ];
+  for (const [name, rider, others, why, running, want] of rows) {
+    const got = riderBlame(rider, others, why, 'lds.yaml', running);
+    if (want === 'refused') assert.equal(got, 'refused', name);
+    else assert.match(got === 'refused' ? 'refused' : 'acceptedWith' in got ? `accepted: ${got.acceptedWith}` : 'notJudged' in got ? got.notJudged : JSON.stringify(got), want, name);
+  }
+});
