@@ -73,6 +73,8 @@ export interface SubscriptionStats {
 export interface DynamicResource {
   name: string;
   version: string;
+  /** A listener's update Envoy warms while `version` runs: its version. */
+  warming?: string;
 }
 
 /**
@@ -229,7 +231,8 @@ export class EnvoyAdmin {
     if (type === 'LDS') {
       for (const entry of await dump('dynamic_listeners', 'name,active_state.version_info,active_state.last_updated,warming_state.version_info,warming_state.last_updated')) {
         const state = (entry.active_state ?? entry.warming_state) as { version_info?: string } | undefined;
-        if (typeof entry.name === 'string' && state !== undefined) out.push({ name: entry.name, version: state.version_info ?? '' });
+        const warming = entry.active_state === undefined ? undefined : (entry.warming_state as { version_info?: string } | undefined)?.version_info;
+        if (typeof entry.name === 'string' && state !== undefined) out.push({ name: entry.name, version: state.version_info ?? '', ...(warming === undefined ? {} : { warming }) });
       }
       return out;
     }

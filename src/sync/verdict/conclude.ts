@@ -47,6 +47,8 @@ export interface Decided {
   withReader?: string;
   /** A refused rider: Envoy's reason does not say which of the files read with the reader it refused (riderBlame), in words for the message. */
   unproven?: string;
+  /** A rider put back with `withReader` because Envoy kept its reader as it runs (reader-kept.ts): what holding it back says. */
+  kept?: string;
 }
 
 export interface ConcludeContext {
@@ -164,6 +166,7 @@ export class Conclusions {
       if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at };
       // Still held (the ConfigMap still has the refused content): keep the record across restarts.
       if (!holds.has(file)) delete entry.refused;
+      delete entry.keptByReader;
       this.ctx.reasons.accepted(live);
       // Fields Envoy ignored in this update (unknown-fields.ts): counted per load, not per file.
       // A file found at start has no baseline: Envoy loaded it before anything was read (counted from zero).
@@ -202,6 +205,7 @@ export class Conclusions {
       const accepted = await acceptedCopy(targetDir, file);
       const refusedAt = kept ? refusedPath(targetDir, file) : undefined;
       entry.refused = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at };
+      delete entry.keptByReader;
       // LDS and CDS keep the resources of a refused update that succeeded: say what Envoy runs (applied.ts).
       const applied = async (): Promise<string> => {
         const type = own.map(subscriptionType).find((t) => t !== undefined) ?? (judgement?.outcome === 'rejected' && judgement.created === undefined ? subscriptionType(judgement.subscription) : undefined);
@@ -228,7 +232,12 @@ export class Conclusions {
         rolledBack = await this.putBack(file, accepted, pending.ino);
       }
       message = `${file} version ${shown} ${rolledBack ? 'rolled back' : 'published'} with ${decided.withReader}`;
-      logger.warn({ ...logFields, rolledBack }, message);
+      logger.warn({ ...logFields, rolledBack, ...(decided.kept === undefined ? {} : { keptReader: true }) }, message);
+      // Envoy kept the reader: the next pass holds the ConfigMap's content back, saying why (read-once-pass.ts).
+      if (decided.kept !== undefined) {
+        entry.keptByReader = { sha256: pending.sha256, message: decided.kept, at };
+        if (rolledBack) this.ctx.options.resync?.();
+      }
     } else {
       message = unknownMessage(file, shown, decided.reason) + note;
       logger.warn({ ...logFields, rolledBack }, message);

@@ -35,6 +35,8 @@ export interface PollContext {
   restore: (name: string, content: Buffer, ino: number) => Promise<number | undefined>;
   /** A refused file was renamed again: judge it as a new publish (baseline: Envoy's counters now). */
   republished: (file: PublishedFile, secret: SecretFile | undefined, baseline: EnvoyCounters | undefined) => void;
+  /** Riders of an accepted reader publish whose reader Envoy kept as it runs (reader-kept.ts): rider → the messages. */
+  readersKept?: (reader: Pending, riders: readonly string[]) => Promise<ReadonlyMap<string, { withReader: string; held: string }>>;
 }
 
 export class Poller {
@@ -256,7 +258,12 @@ export class Poller {
       }
     }
     await this.ctx.conclusions.conclude(pending, decided);
-    if (decided.outcome !== 'rejected') for (const rider of riders) await this.ctx.conclusions.conclude(rider, asRider);
+    // Accepted: a rider whose reader Envoy did not rebuild (its config dump says) goes back, not judged.
+    const kept = decided.outcome === 'accepted' && riders.length > 0 && pending.foundAtStart !== true ? await this.ctx.readersKept?.(pending, riders.map((r) => r.file)) : undefined;
+    for (const rider of decided.outcome === 'rejected' ? [] : riders) {
+      const why = kept?.get(rider.file);
+      await this.ctx.conclusions.conclude(rider, why === undefined ? asRider : { ...asRider, outcome: 'unknown', withReader: why.withReader, kept: why.held });
+    }
     if (decided.outcome !== 'accepted') return;
     for (const other of this.pending.values()) if (other.inFlight.has(pending.file)) other.inFlightAccepted = true;
   }

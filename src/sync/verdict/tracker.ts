@@ -28,6 +28,7 @@ import { judgedBy, judgedNames, type JudgedBy } from './judged-by.js';
 import { judgeNewlyRead } from './newly-read.js';
 import { readerPublish, withResources } from './read-once-verdict.js';
 import { readersNotRunning, type ReaderQuery } from './reader-running.js';
+import { readersKept } from './reader-kept.js';
 import { Poller } from './poll.js';
 import { awaitReadLogged } from './read-wait.js';
 import { attribute } from './attribution.js';
@@ -89,6 +90,7 @@ export class VerdictTracker {
       republished: (file, secret, baseline) => {
         this.track(file, this.timeoutMs, false, secret === undefined ? { by: 'subscription' } : { by: 'secret', secret }, { baseline, retried: true });
       },
+      readersKept: (reader, riders) => readersKept(this.admin, { file: reader.file, version: reader.version }, riders, (rider) => this.subscriptions.readOnceReaders(rider), REQUEST_TIMEOUT_MS),
     });
     // The ConfigMap no longer has the refused content: the state file forgets the refusal too.
     this.holds.onRelease((name) => {
@@ -219,6 +221,9 @@ export class VerdictTracker {
   refusedLast(name: string, sha256: string): boolean {
     return refusedLast(this.state.files[name], contentVersion(sha256));
   }
+
+  /** Why `name` is held back when this content (sha256 as published) was put back because Envoy kept its reader (reader-kept.ts). */
+  keptLast(name: string, sha256: string): string | undefined { const kept = this.state.files[name]?.keptByReader; return kept?.sha256 === sha256 ? kept.message : undefined; }
 
   /** Which of `readers` Envoy runs no version of (reader-running.ts): the syncer then publishes a read-once file it would hold back. */
   readersNotRunning(readers: readonly ReaderQuery[]): Promise<boolean[]> { return readersNotRunning(this.admin, readers, REQUEST_TIMEOUT_MS); }
