@@ -36,7 +36,7 @@ export interface PollContext {
   /** A refused file was renamed again: judge it as a new publish (baseline: Envoy's counters now). */
   republished: (file: PublishedFile, secret: SecretFile | undefined, baseline: EnvoyCounters | undefined) => void;
   /** Riders of an accepted reader publish whose reader Envoy kept as it runs (reader-kept.ts): rider → the messages. */
-  readersKept?: (reader: Pending, riders: readonly string[]) => Promise<ReadonlyMap<string, { withReader: string; held: string }>>;
+  readersKept?: (reader: Pending, riders: readonly Pending[]) => Promise<ReadonlyMap<string, { withReader: string; held: string }>>;
 }
 
 export class Poller {
@@ -259,7 +259,7 @@ export class Poller {
     }
     await this.ctx.conclusions.conclude(pending, decided);
     // Accepted: a rider whose reader Envoy did not rebuild (its config dump says) goes back, not judged.
-    const kept = decided.outcome === 'accepted' && riders.length > 0 && pending.foundAtStart !== true ? await this.ctx.readersKept?.(pending, riders.map((r) => r.file)) : undefined;
+    const kept = decided.outcome === 'accepted' && riders.length > 0 && pending.foundAtStart !== true ? await this.ctx.readersKept?.(pending, riders) : undefined;
     for (const rider of decided.outcome === 'rejected' ? [] : riders) {
       const why = kept?.get(rider.file);
       await this.ctx.conclusions.conclude(rider, why === undefined ? asRider : { ...asRider, outcome: 'unknown', withReader: why.withReader, kept: why.held });

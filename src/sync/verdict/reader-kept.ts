@@ -12,8 +12,10 @@
 // at `checkHash` and the route configuration's version is set only once built, `onConfigWarmed`,
 // source/common/rds/route_config_update_receiver_impl.cc). Every published content carries a version
 // of its own (envoy/version-stamp.ts), so a reader whose version in Envoy's config dump is not the
-// one just accepted was kept as it runs, with the old file it read. Measured on 1.40: a misspelt
-// listener field with a new script leaves `active_state.version_info` as it was. The rule is pure
+// one just accepted, and whose `last_updated` did not move (a listener updated in place keeps its
+// version: keptReaders), was kept as it runs, with the old file it read. Measured on 1.40: a
+// misspelt listener field or `codec_type: AUTO` with a new script leaves listener_0's
+// `active_state` (`version_info`, `last_updated`) as it was. The rule is pure
 // (keptReaders); readersKept asks Envoy (one config dump per xDS type, only for such riders).
 import type { DynamicResource, EnvoyAdmin } from '../envoy/admin.js';
 import type { ReadOnceReader } from '../publish/read-once.js';
@@ -26,21 +28,34 @@ export interface KeptReader extends ReadOnceReader {
 }
 
 /**
- * The readers among `readers` (readOnceReaders of a rider) held in `file` that Envoy did not build
- * for the accepted publish of `file` at `version`: a named listener, cluster or route configuration
- * that Envoy's config dump (`dumped`, by xDS type: active and warming, a name may be listed twice)
- * lists, none of its entries at `version`. A reader of another kind or with no name, one Envoy does
- * not list (nothing Envoy runs reads the old file), and any reader when `version` is unknown count
- * as rebuilt: the watcher cannot tell otherwise, and keeps the file as before. Pure.
+ * How long before a rider's publish a resource Envoy built still counts as built for it (ms): Envoy
+ * writes `last_updated` to the millisecond, from its own clock. The safe side: a resource counted
+ * built leaves the file published, as before this check.
  */
-export function keptReaders(readers: readonly ReadOnceReader[], file: string, version: string | undefined, dumped: ReadonlyMap<ReaderKind, readonly DynamicResource[]>): KeptReader[] {
-  if (version === undefined) return [];
+export const BUILT_MARGIN_MS = 1000;
+
+/**
+ * The readers among `readers` (readOnceReaders of a rider) held in `file` that Envoy did not build
+ * for the accepted publish of `file` at `version`, the rider renamed at `since` (epoch ms, before
+ * `file`): a named listener, cluster or route configuration that Envoy's config dump (`dumped`, by
+ * xDS type: active and warming, a name may be listed twice) lists, none of its entries at `version`
+ * nor updated since (BUILT_MARGIN_MS before it). Envoy keeps a listener's `version_info` when it
+ * updates it in place (its filter chains alone changed: `ListenerImpl::newListenerWithFilterChain`
+ * passes the running listener's `version_info_`), but `last_updated` moves (measured on 1.40), so
+ * the time tells that build. A reader of another kind or with no name, one Envoy does not list
+ * (nothing Envoy runs reads the old file), and any reader when neither `version` nor `since` is
+ * known count as built: the watcher cannot tell otherwise, and leaves the file as before. Pure.
+ */
+export function keptReaders(readers: readonly ReadOnceReader[], file: string, version: string | undefined, since: number | undefined, dumped: ReadonlyMap<ReaderKind, readonly DynamicResource[]>): KeptReader[] {
+  if (version === undefined && since === undefined) return [];
+  const built = (resource: DynamicResource): boolean =>
+    (version !== undefined && resource.version === version) || (since !== undefined && resource.updatedAtMs !== undefined && resource.updatedAtMs >= since - BUILT_MARGIN_MS);
   const kept: KeptReader[] = [];
   for (const reader of readers) {
     const kind = READER_KINDS.get(reader.holder ?? '');
     if (reader.file !== file || reader.resource === undefined || kind === undefined) continue;
     const listed = (dumped.get(kind) ?? []).filter((resource) => resource.name === reader.resource);
-    if (listed.length === 0 || listed.some((resource) => resource.version === version || resource.warming === version)) continue;
+    if (listed.length === 0 || listed.some(built)) continue;
     kept.push({ ...reader, runs: listed[0]?.version ?? '' });
   }
   return kept;
@@ -64,22 +79,21 @@ export function keptMessages(rider: string, reader: { file: string; version: str
 
 /**
  * For each of `riders` (files published with `reader`, which Envoy accepted at `reader.version`;
- * `readersOf`: readOnceReaders of a rider) that Envoy kept a reader of: keptMessages. Asks Envoy's
- * config dump once per xDS type among those readers, and nothing when none is of a type it lists.
- * Empty when Envoy cannot be asked or does not answer in `timeoutMs` (the riders stay, as before).
- * Never rejects.
+ * `publishedAtMs`: a rider's rename, before the reader's; `readersOf`: readOnceReaders of a rider)
+ * that Envoy kept a reader of: keptMessages. Asks Envoy's config dump once per xDS type among those
+ * readers, and nothing when none is of a type it lists. Empty when Envoy cannot be asked or does not
+ * answer in `timeoutMs` (the riders stay, as before). Never rejects.
  */
 export async function readersKept(
   admin: EnvoyAdmin | undefined,
   reader: { file: string; version: string | undefined },
-  riders: readonly string[],
+  riders: readonly { file: string; publishedAtMs: number }[],
   readersOf: (rider: string) => readonly ReadOnceReader[],
   timeoutMs: number,
 ): Promise<Map<string, { withReader: string; held: string }>> {
   const out = new Map<string, { withReader: string; held: string }>();
-  const version = reader.version;
-  if (admin === undefined || version === undefined) return out;
-  const readers = new Map(riders.map((rider) => [rider, readersOf(rider).filter((r) => r.file === reader.file && r.resource !== undefined)]));
+  if (admin === undefined) return out;
+  const readers = new Map(riders.map((rider) => [rider, readersOf(rider.file).filter((r) => r.file === reader.file && r.resource !== undefined)]));
   const kinds = new Set([...readers.values()].flat().flatMap((r) => READER_KINDS.get(r.holder ?? '') ?? []));
   if (kinds.size === 0) return out;
   const dumped = new Map<ReaderKind, DynamicResource[]>();
@@ -89,8 +103,8 @@ export async function readersKept(
     return out;
   }
   for (const [rider, list] of readers) {
-    const kept = keptReaders(list, reader.file, version, dumped);
-    if (kept.length > 0) out.set(rider, keptMessages(rider, { file: reader.file, version }, kept));
+    const kept = keptReaders(list, reader.file, reader.version, rider.publishedAtMs, dumped);
+    if (kept.length > 0) out.set(rider.file, keptMessages(rider.file, { file: reader.file, version: reader.version ?? '(no version_info)' }, kept));
   }
   return out;
 }
