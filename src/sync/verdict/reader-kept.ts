@@ -72,7 +72,7 @@ export function keptMessages(rider: string, reader: { file: string; version: str
   const ignored = `Envoy saw no change to ${kept.length === 1 ? 'it' : 'them'} (it ignores a misspelt field, an enum's first value by name, a value spelt another way)`;
   const setting = `change a setting Envoy sees in ${kept.length === 1 ? 'that resource' : 'each of those resources'} with it`;
   return {
-    withReader: `${reader.file} version ${reader.version}, which Envoy accepted, but Envoy kept ${resources} as it runs: ${ignored}, so ${rider} would only take effect on a restart; ${setting}. The published ${rider} is what Envoy runs`,
+    withReader: `${reader.file} version ${reader.version}, which Envoy accepted, but Envoy kept ${resources} as it runs: ${ignored}, so ${rider} would only take effect on a restart; ${setting}`,
     held: `${rider} held back: Envoy kept ${resources} as it runs when ${reader.file} version ${reader.version} came with it: ${ignored}, so ${rider} would only take effect on a restart; ${setting}, or restart the Pod (copy publishes it before Envoy starts, and nothing puts it back if Envoy refuses it). The published ${rider} is what Envoy runs`,
   };
 }

@@ -50,7 +50,7 @@ test('keptMessages: the verdict (after "rolled back with ") and the hold name th
   const said = keptMessages('script.lua', { file: 'lds.yaml', version: NEW }, [{ ...L0, runs: OLD }]);
   assert.equal(
     said.withReader,
-    `lds.yaml version ${NEW}, which Envoy accepted, but Envoy kept listener listener_0 of lds.yaml (still version ${OLD}) as it runs: Envoy saw no change to it (it ignores a misspelt field, an enum's first value by name, a value spelt another way), so script.lua would only take effect on a restart; change a setting Envoy sees in that resource with it. The published script.lua is what Envoy runs`,
+    `lds.yaml version ${NEW}, which Envoy accepted, but Envoy kept listener listener_0 of lds.yaml (still version ${OLD}) as it runs: Envoy saw no change to it (it ignores a misspelt field, an enum's first value by name, a value spelt another way), so script.lua would only take effect on a restart; change a setting Envoy sees in that resource with it`,
   );
   assert.match(said.held, /^script\.lua held back: Envoy kept listener listener_0 of lds\.yaml \(still version 1\+sha256:a{12}\) as it runs when lds\.yaml version 1\+sha256:b{12} came with it: .*so script\.lua would only take effect on a restart; change a setting Envoy sees in that resource with it, or restart the Pod .*The published script\.lua is what Envoy runs$/);
   const two = keptMessages('script.lua', { file: 'lds.yaml', version: NEW }, [{ ...L0, runs: OLD }, { ...L1, runs: OLD }]);
