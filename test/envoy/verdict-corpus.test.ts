@@ -1000,6 +1000,56 @@ test('18-file-a-resource-reads-once (the listener respelt, not changed, with a n
   }
 });
 
+/** The `version_info` Envoy's config dump gives listener `name` as it runs (active_state), or undefined. */
+async function listenerVersion(envoy: EnvoyProcess, name: string): Promise<string | undefined> {
+  const dump = (await envoy.configDump('resource=dynamic_listeners')) as { configs?: { name?: string; active_state?: { version_info?: string } }[] };
+  return (dump.configs ?? []).find((listener) => listener.name === name)?.active_state?.version_info;
+}
+
+test('18-file-a-resource-reads-once (a listener edit Envoy ignores, a misspelt field or codec_type: AUTO, with a new script): Envoy keeps listener_0 at its version in its config dump, so the script goes back and is held, said so (fresh-user trial: the new script stayed published while Envoy ran the old one)', TIMEOUT, async () => {
+  const spec = (lds: string, script: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds, 'script.lua': script, 'body.txt': 'body-v0.txt' });
+  const pod = await startCase('18-file-a-resource-reads-once', spec('lds.yaml', 'script-v0.lua'));
+  try {
+    await initial(pod, [{ file: 'lds.yaml', outcome: 'accepted', envoy: LDS }]);
+    await judgedWith(pod, new Map(), ['script.lua', 'body.txt'], 'lds.yaml', 'accepted');
+    await waitServed(() => answer(pod.ports.P0, '/lua'), '200 lua-v0', 'lua v0');
+    const envoy = envoyOf(pod);
+    const runs = await listenerVersion(envoy, 'listener_0');
+    assert.ok(runs !== undefined, 'Envoy lists listener_0');
+    for (const lds of ['lds-misspelt.yaml', 'lds-codec-auto.yaml']) {
+      const counts = verdictCounts(pod, ['lds.yaml', 'script.lua']);
+      const seen = pod.watcher.logs.length;
+      await pod.apply(spec(lds, 'script-v1.lua'));
+      const reader = await nextVerdict(pod, 'lds.yaml', counts.get('lds.yaml') ?? 0);
+      assert.equal(reader.outcome, 'accepted', String(reader.msg));
+      assert.equal((await subscriptionCounters(envoy, LDS)).versionText, reader.xdsVersion, `${lds}: Envoy took lds.yaml`);
+      assert.equal(await listenerVersion(envoy, 'listener_0'), runs, `${lds}: Envoy kept listener_0 as it runs (its version_info in the config dump)`);
+      const line = await nextVerdict(pod, 'script.lua', counts.get('script.lua') ?? 0);
+      assert.equal(line.outcome, 'unknown', String(line.msg));
+      assert.equal(line.judgedWith, 'lds.yaml', String(line.msg));
+      assert.equal(line.rolledBack, true, String(line.msg));
+      assert.match(String(line.msg), new RegExp(`^script\\.lua version \\S+ rolled back with lds\\.yaml version ${String(reader.xdsVersion).replace(/[.+]/g, '\\$&')}, which Envoy accepted, but Envoy kept listener listener_0 of lds\\.yaml \\(still version ${runs.replace(/[.+]/g, '\\$&')}\\) as it runs: .*so script\\.lua would only take effect on a restart; change a setting Envoy sees in that resource with it`), String(line.msg));
+      assert.equal(eventOfLine(line).reason, EventReason.rolledBack);
+      assert.equal(await readFile(join(pod.target, 'script.lua'), 'utf8'), await pod.fixture('script-v0.lua'), `${lds}: the published script is what Envoy runs`);
+      // The next pass holds the ConfigMap's script back, saying why: the log, `status` and the Event.
+      await waitFor(() => pod.watcher.logs.slice(seen).some((l) => l.event === 'held-back' && l.file === 'script.lua'), 'script.lua held back');
+      const said = pod.watcher.logs.slice(seen).find((l) => l.event === 'held-back' && l.file === 'script.lua');
+      assert.match(String(said?.msg), /^script\.lua held back: Envoy kept listener listener_0 of lds\.yaml \(still version \S+\) as it runs when lds\.yaml version \S+ came with it: .*would only take effect on a restart; change a setting Envoy sees in that resource with it, or restart the Pod/, String(said?.msg));
+      let row = (await gatherStatus(pod.target)).files.find((f) => f.file === 'script.lua');
+      for (let i = 0; i < 100 && row?.heldBack !== said?.msg; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        row = (await gatherStatus(pod.target)).files.find((f) => f.file === 'script.lua');
+      }
+      assert.equal(row?.heldBack, said?.msg, 'status says why script.lua is held back');
+      assert.equal(reportersEvent(said?.msg ?? '', 'script.lua')?.reason, EventReason.heldBack);
+      await waitServed(() => answer(pod.ports.P0, '/lua'), '200 lua-v0', `lua v0 after ${lds}: Envoy did not read the script again`);
+    }
+    await restartServesTheSame(pod, () => [answer(pod.ports.P0, '/lua')]);
+  } finally {
+    await pod.stop();
+  }
+});
+
 test('18-file-a-resource-reads-once (direct_response body in a route configuration of rds.yaml): Envoy reads the body when it applies a changed route configuration; changed alone it is held back', TIMEOUT, async () => {
   const spec = (rds: string, body: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-rds.yaml', 'rds.yaml': rds, 'body.txt': body });
   const pod = await startCase('18-file-a-resource-reads-once', spec('rds-v0.yaml', 'body-v0.txt'));

@@ -69,10 +69,12 @@ export interface SubscriptionStats {
   attempt: number;
 }
 
-/** A listener or cluster Envoy runs, with the `version_info` of the update that added it ('' when none). */
+/** A listener, cluster or route configuration Envoy runs or warms, with the `version_info` of the update that built it ('' when none). */
 export interface DynamicResource {
   name: string;
   version: string;
+  /** `last_updated`, epoch ms (Envoy's clock): when Envoy built this version of it, in place too. */
+  updatedAtMs?: number;
 }
 
 /**
@@ -209,12 +211,13 @@ export class EnvoyAdmin {
 
   /**
    * The listeners (LDS), clusters (CDS) or route configurations (RDS) Envoy took from its dynamic
-   * configuration, active or warming, each with the `version_info` of the update that added it
-   * (ListenersConfigDump `dynamic_listeners[].{active_state,warming_state}`, ClustersConfigDump
-   * `dynamic_active_clusters` and `dynamic_warming_clusters`, RoutesConfigDump
-   * `dynamic_route_configs`, envoy/admin/v3/config_dump_shared.proto). A listener Envoy only
-   * refused (error_state) or is draining is not included, nor is a route configuration Envoy never
-   * built (measured on 1.40). Rejects like `subscriptionStats`.
+   * configuration, active or warming (one entry each: a name may come twice), with the `version_info`
+   * and `last_updated` of the update that built it (ListenersConfigDump
+   * `dynamic_listeners[].{active_state,warming_state}`, ClustersConfigDump `dynamic_active_clusters`
+   * and `dynamic_warming_clusters`, RoutesConfigDump `dynamic_route_configs`,
+   * envoy/admin/v3/config_dump_shared.proto). A listener Envoy only refused (error_state) or is
+   * draining is not included, nor is a route configuration Envoy never built (measured on 1.40).
+   * Rejects like `subscriptionStats`.
    */
   async dynamicResources(type: 'LDS' | 'CDS' | 'RDS', timeoutMs: number): Promise<DynamicResource[]> {
     const dump = async (resource: string, mask: string): Promise<Record<string, unknown>[]> => {
@@ -226,25 +229,19 @@ export class EnvoyAdmin {
       return parsed.configs as Record<string, unknown>[];
     };
     const out: DynamicResource[] = [];
+    const add = (name: unknown, state: { version_info?: unknown; last_updated?: unknown } | undefined): void => {
+      const at = typeof state?.last_updated === 'string' ? Date.parse(state.last_updated) : NaN;
+      if (typeof name === 'string' && state !== undefined) out.push({ name, version: typeof state.version_info === 'string' ? state.version_info : '', ...(Number.isNaN(at) ? {} : { updatedAtMs: at }) });
+    };
     if (type === 'LDS') {
       for (const entry of await dump('dynamic_listeners', 'name,active_state.version_info,active_state.last_updated,warming_state.version_info,warming_state.last_updated')) {
-        const state = (entry.active_state ?? entry.warming_state) as { version_info?: string } | undefined;
-        if (typeof entry.name === 'string' && state !== undefined) out.push({ name: entry.name, version: state.version_info ?? '' });
+        for (const state of [entry.active_state, entry.warming_state]) if (state !== undefined) add(entry.name, state as Record<string, unknown>);
       }
       return out;
     }
-    if (type === 'RDS') {
-      for (const entry of await dump('dynamic_route_configs', 'route_config.name,version_info')) {
-        const name = (entry.route_config as { name?: unknown } | undefined)?.name;
-        if (typeof name === 'string') out.push({ name, version: typeof entry.version_info === 'string' ? entry.version_info : '' });
-      }
-      return out;
-    }
-    for (const resource of ['dynamic_active_clusters', 'dynamic_warming_clusters']) {
-      for (const entry of await dump(resource, 'cluster.name,version_info')) {
-        const name = (entry.cluster as { name?: unknown } | undefined)?.name;
-        if (typeof name === 'string') out.push({ name, version: typeof entry.version_info === 'string' ? entry.version_info : '' });
-      }
+    const [resources, key] = type === 'RDS' ? [['dynamic_route_configs'], 'route_config'] : [['dynamic_active_clusters', 'dynamic_warming_clusters'], 'cluster'];
+    for (const resource of resources) {
+      for (const entry of await dump(resource, `${key}.name,version_info,last_updated`)) add((entry[key] as { name?: unknown } | undefined)?.name, entry);
     }
     return out;
   }

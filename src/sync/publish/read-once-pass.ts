@@ -90,6 +90,8 @@ export interface ReadOnceOptions {
   bootstrapName?: string;
   refusedLast?: (name: string, sha256: string) => boolean;
   notRunning?: NotRunning;
+  /** Why a held content was put back after Envoy kept its reader as it runs (verdict/reader-kept.ts), when it was: the message then. */
+  keptLast?: (name: string, sha256: string) => string | undefined;
 }
 
 /**
@@ -113,5 +115,6 @@ export async function readOnceStep(
     const validation = file === undefined ? undefined : await validate(name, file.source, file.sourceDigest).catch(() => undefined);
     if (file !== undefined && validation?.ok === true) again.push({ name, content: file.content(), sha256: file.sha256, kind: validation.kind, existed: true, version: file.version });
   }
-  return { held: pass.held, released: pass.released, again };
+  const held = pass.held.map((one) => ({ ...one, message: options.keptLast?.(one.name, one.sha256) ?? one.message }));
+  return { held, released: pass.released, again };
 }

@@ -35,6 +35,8 @@ export interface SyncerOptions {
   refusedLast?: (name: string, sha256: string) => boolean;
   /** `watch`: which readers of a held-back read-once file Envoy runs no version of: then it is published (read-once-again.ts). */
   notRunning?: NotRunning;
+  /** `watch`: what holding `name` back says when this content was put back because Envoy kept its reader as it runs. */
+  keptLast?: (name: string, sha256: string) => string | undefined;
 }
 
 export type { PassShape, PublishedFile, SyncResult } from './pass-result.js';

@@ -14,6 +14,7 @@ import type { OwnReload, Reported } from './unknown-fields.js';
 import type { Judgement } from './judge.js';
 import type { IgnoredWhen } from './messages.js';
 import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, runsOfFile, unknownMessage } from './messages.js';
+import { acceptedBefore } from './accepted-before.js';
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
 import { riderNote } from './read-once-verdict.js';
@@ -52,6 +53,8 @@ export interface Decided {
   dependsOn?: readonly string[];
   /** An accepted rider of a refused reader file: the listeners Envoy runs that read it (riderBlame `acceptedWith`), in words for the message. */
   because?: string;
+  /** A rider put back with `withReader` because Envoy kept its reader as it runs (reader-kept.ts): what holding it back says. */
+  kept?: string;
 }
 
 export interface ConcludeContext {
@@ -194,6 +197,7 @@ export class Conclusions {
       if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at };
       // Still held (the ConfigMap still has the refused content): keep the record across restarts.
       if (!holds.has(file)) delete entry.refused;
+      delete entry.keptByReader;
       this.ctx.reasons.accepted(live);
       // Fields Envoy ignored in this update (unknown-fields.ts): counted per load, not per file.
       // A file found at start has no baseline: Envoy loaded it before anything was read (counted from zero).
@@ -238,6 +242,7 @@ export class Conclusions {
       const accepted = await acceptedCopy(targetDir, file);
       const refusedAt = kept ? refusedPath(targetDir, file) : undefined;
       entry.refused = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at, ...(decided.dependsOn === undefined ? {} : { dependsOn: [...decided.dependsOn] }) };
+      delete entry.keptByReader;
       // LDS and CDS keep the resources of a refused update that succeeded: say what Envoy runs (applied.ts).
       const applied = async (): Promise<string> => {
         const type = own.map(subscriptionType).find((t) => t !== undefined) ?? (judgement?.outcome === 'rejected' && judgement.created === undefined ? subscriptionType(judgement.subscription) : undefined);
@@ -267,7 +272,12 @@ export class Conclusions {
         rolledBack = await this.putBack(file, accepted, pending.ino);
       }
       message = `${file} version ${shown} ${rolledBack ? 'rolled back' : 'published'} with ${decided.withReader}`;
-      logger.warn({ ...logFields, rolledBack }, message);
+      logger.warn({ ...logFields, rolledBack, ...(decided.kept === undefined ? {} : { keptReader: true }) }, message);
+      // Envoy kept the reader: the next pass holds the ConfigMap's content back, saying why (read-once-pass.ts).
+      if (decided.kept !== undefined) {
+        entry.keptByReader = { sha256: pending.sha256, message: decided.kept, at };
+        if (rolledBack) this.ctx.options.resync?.();
+      }
     } else {
       message = unknownMessage(file, shown, decided.reason) + note;
       logger.warn({ ...logFields, rolledBack }, message);
@@ -288,13 +298,3 @@ export class Conclusions {
   }
 }
 
-/**
- * Whether `pending`, found on disk at the watcher's start, is the content Envoy had accepted before
- * (`accepted`: the state's record before this verdict; by sha256, or by version in a record
- * written without it). Pure.
- */
-export function acceptedBefore(pending: { foundAtStart?: boolean; sha256: string; version: string | undefined }, accepted: { version?: string; sha256?: string } | undefined): boolean {
-  if (pending.foundAtStart !== true || accepted === undefined) return false;
-  if (accepted.sha256 !== undefined) return accepted.sha256 === pending.sha256;
-  return pending.version !== undefined && accepted.version === pending.version;
-}

@@ -6,10 +6,9 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { EnvoyAdmin } from '../envoy/admin.js';
-import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { describeAdmin } from '../envoy/subscriptions.js';
 import type { RejectionReason } from '../envoy/rejection-reason.js';
-import { subscriptionType } from '../envoy/stat-prefixes.js';
+import { subscriptionType, type EnvoyCounters } from '../envoy/stat-prefixes.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import { attribute } from './attribution.js';
 import type { Conclusions, Decided } from './conclude.js';
@@ -19,9 +18,8 @@ import type { Judgement } from './judge.js';
 import { undecidedReason } from './messages.js';
 import { certificateSerials, judgeSecretFile, noteGone, scopesOf } from './pending.js';
 import type { Pending, SecretFile } from './pending.js';
-import { riderBlame, ridersOf, riderState } from './read-once-verdict.js';
+import { riderBlame, ridersOf, riderState, type Rider } from './read-once-verdict.js';
 import { riderDecided } from './rider-decided.js';
-import type { Rider } from './read-once-verdict.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import { dependsOnKeys, mayDependOn } from './refusal-cause.js';
 import type { RefusalCause, RefusedBefore } from './refusal-cause.js';
@@ -40,6 +38,8 @@ export interface PollContext {
   restore: (name: string, content: Buffer, ino: number) => Promise<number | undefined>;
   /** A refused file was renamed again: judge it as a new publish (baseline: Envoy's counters now), reporting the refusals before. */
   republished: (file: PublishedFile, secret: SecretFile | undefined, baseline: EnvoyCounters | undefined, refusedBefore: RefusedBefore) => void;
+  /** Riders of an accepted reader publish whose reader Envoy kept as it runs (reader-kept.ts): rider → the messages. */
+  readersKept?: (reader: Pending, riders: readonly Pending[]) => Promise<ReadonlyMap<string, { withReader: string; held: string }>>;
 }
 
 export class Poller {
@@ -287,7 +287,12 @@ export class Poller {
       }
     }
     await this.ctx.conclusions.conclude(pending, decided);
-    if (decided.outcome !== 'rejected') for (const rider of riders) await this.ctx.conclusions.conclude(rider, asRider);
+    // Accepted: a rider whose reader Envoy did not rebuild (its config dump says) goes back, not judged.
+    const kept = decided.outcome === 'accepted' && riders.length > 0 && pending.foundAtStart !== true ? await this.ctx.readersKept?.(pending, riders) : undefined;
+    for (const rider of decided.outcome === 'rejected' ? [] : riders) {
+      const why = kept?.get(rider.file);
+      await this.ctx.conclusions.conclude(rider, why === undefined ? asRider : { ...asRider, outcome: 'unknown', withReader: why.withReader, kept: why.held });
+    }
     if (decided.outcome !== 'accepted') return;
     for (const other of this.pending.values()) if (other.inFlight.has(pending.file)) other.inFlightAccepted = true;
   }

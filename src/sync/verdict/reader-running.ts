@@ -9,10 +9,12 @@ import type { ReaderQuery } from '../publish/read-once-again.js';
 
 export type { ReaderQuery };
 
-type Kind = 'LDS' | 'CDS' | 'RDS';
+/** The xDS type whose config dump lists a reader. */
+export type ReaderKind = 'LDS' | 'CDS' | 'RDS';
+type Kind = ReaderKind;
 
 /** The xDS type whose config dump lists a resource of this kind (references.ts `holder`); others are not asked. */
-const KINDS = new Map<string, Kind>([
+export const READER_KINDS: ReadonlyMap<string, Kind> = new Map<string, Kind>([
   ['listener', 'LDS'],
   ['cluster', 'CDS'],
   ['route configuration', 'RDS'],
@@ -27,7 +29,7 @@ const KINDS = new Map<string, Kind>([
  * when Envoy's answer is missing). Any other kind of reader counts as running too.
  */
 export function notRunning(reader: ReaderQuery, running: ReadonlyMap<Kind, ReadonlySet<string>>, reported: ReadonlySet<string>): boolean {
-  const kind = KINDS.get(reader.holder ?? '');
+  const kind = READER_KINDS.get(reader.holder ?? '');
   if (kind === undefined || reader.resource === undefined) return false;
   if (reader.version !== undefined && reported.has(reader.version)) return false;
   const names = running.get(kind);
@@ -49,7 +51,7 @@ export async function readersNotRunning(admin: EnvoyAdmin | undefined, readers: 
   try {
     const reported = reportedVersions(await admin.counters(timeoutMs));
     const running = new Map<Kind, Set<string>>();
-    for (const kind of new Set(readers.flatMap((r) => KINDS.get(r.holder ?? '') ?? []))) {
+    for (const kind of new Set(readers.flatMap((r) => READER_KINDS.get(r.holder ?? '') ?? []))) {
       running.set(kind, new Set((await admin.dynamicResources(kind, timeoutMs)).map((resource: DynamicResource) => resource.name)));
     }
     return readers.map((reader) => notRunning(reader, running, reported));

@@ -67,6 +67,12 @@ export interface FileState {
    * on disk replaces. Cleared when Envoy accepts that content.
    */
   refusedWithReader?: { version: string; reader: string; at: string; why?: RefusalWhy };
+  /**
+   * A file Envoy reads once: the content published with its reader file and put back because Envoy
+   * kept a reader as it runs (verdict/reader-kept.ts), and what holding it back says. Cleared when
+   * Envoy accepts a content of the file.
+   */
+  keptByReader?: { sha256: string; message: string; at: string };
   subscriptions?: { type: XdsType; statPrefix: string }[];
 }
 

@@ -5,9 +5,9 @@
 // carries Envoy's reason where its admin API has one (envoy/rejection-reason.ts), else the log line.
 //
 // The entry point `watch` calls (start, before and after each pass's renames, stop): it learns what
-// each published file is and queues it for a verdict. IO: poll.ts (the loop), conclude.ts (after a
-// verdict), reader-running.ts (does Envoy run a file's reader). Pure rules: judge.ts, in-flight.ts,
-// holds.ts, subscription-map.ts, judged-by.ts, read-once-verdict.ts, messages.ts. At start: on-disk.ts.
+// each published file is and queues it for a verdict. IO: poll.ts (the loop), conclude.ts (after a verdict),
+// reader-running.ts and reader-kept.ts (does Envoy run, did it rebuild, a file's reader). Pure rules: judge.ts,
+// in-flight.ts, holds.ts, subscription-map.ts, judged-by.ts, read-once-verdict.ts, messages.ts; on-disk.ts.
 import type { Logger } from 'pino';
 import { EnvoyAdmin } from '../envoy/admin.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
@@ -28,6 +28,7 @@ import { judgedBy, judgedNames, type JudgedBy } from './judged-by.js';
 import { judgeNewlyRead, judgeUnjudgedRiders } from './newly-read.js';
 import { readerPublish, withResources } from './read-once-verdict.js';
 import { readersNotRunning, type ReaderQuery } from './reader-running.js';
+import { readersKept } from './reader-kept.js';
 import { Poller } from './poll.js';
 import type { RefusedBefore } from './refusal-cause.js';
 import { awaitReadLogged } from './read-wait.js';
@@ -90,6 +91,7 @@ export class VerdictTracker {
       republished: (file, secret, baseline, refusedBefore) => {
         this.track(file, this.timeoutMs, false, secret === undefined ? { by: 'subscription' } : { by: 'secret', secret }, { baseline, retried: true, refusedBefore });
       },
+      readersKept: (reader, riders) => readersKept(this.admin, { file: reader.file, version: reader.version }, riders.map((r) => ({ file: r.file, publishedAtMs: r.publishedAtMs })), (rider) => this.subscriptions.readOnceReaders(rider), REQUEST_TIMEOUT_MS),
     });
     // The ConfigMap no longer has the refused content: the state file forgets the refusal too.
     this.holds.onRelease((name) => {
@@ -223,6 +225,9 @@ export class VerdictTracker {
     return refusedLast(this.state.files[name], contentVersion(sha256));
   }
 
+  /** Why `name` is held back when this content (sha256 as published) was put back because Envoy kept its reader (reader-kept.ts). */
+  keptLast(name: string, sha256: string): string | undefined { const kept = this.state.files[name]?.keptByReader; return kept?.sha256 === sha256 ? kept.message : undefined; }
+
   /** Which of `readers` Envoy runs no version of (reader-running.ts): the syncer then publishes a read-once file it would hold back. */
   readersNotRunning(readers: readonly ReaderQuery[]): Promise<boolean[]> { return readersNotRunning(this.admin, readers, REQUEST_TIMEOUT_MS); }
 
@@ -271,9 +276,8 @@ export class VerdictTracker {
   }
 
   /**
-   * `by`: what judges it (judged-by.ts; a file read through a resource is tracked only with a
-   * publish of its reader pending); `given`: the baseline to judge against; `retried`: the same
-   * content renamed again after a refusal while other files were on their way (in-flight.ts).
+   * `by`: what judges it (judged-by.ts; a file read through a resource is tracked only with a publish of its reader pending);
+   * `given`: the baseline to judge against; `retried`: the same content renamed again after a refusal while others were on their way (in-flight.ts).
    */
   private track(file: PublishedFile, timeoutMs: number, initial: boolean, by: JudgedBy, given?: { baseline: EnvoyCounters | undefined; retried: boolean; refusedBefore?: RefusedBefore }): void {
     const reader = by.by === 'reader' ? readerPublish(by.readers, this.poller.pending) : undefined;

@@ -79,6 +79,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     held: (name) => holds.has(name),
     refusedLast: (name: string, sha256: string): boolean => verdicts.refusedLast(name, sha256), // called in passes, after the tracker exists
     notRunning: (readers: readonly ReaderQuery[]): Promise<boolean[]> => verdicts.readersNotRunning(readers),
+    keptLast: (name: string, sha256: string): string | undefined => verdicts.keptLast(name, sha256),
     ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
   });
   // Whether the last snapshot came through `..data` (see VolumeWatch).

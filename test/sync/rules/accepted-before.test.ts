@@ -2,7 +2,7 @@
 // then its acceptance releases no other file's refusal (Envoy took nothing new).
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { acceptedBefore } from '../../../src/sync/verdict/conclude.js';
+import { acceptedBefore } from '../../../src/sync/verdict/accepted-before.js';
 
 test('a file found at start releases refusals only when Envoy had not accepted that content before', () => {
   const cases: { name: string; pending: { foundAtStart?: boolean; sha256: string; version: string | undefined }; accepted: { version?: string; sha256?: string } | undefined; want: boolean }[] = [
