@@ -8,7 +8,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { gatherStatus } from '../../src/sync/verdict/status.js';
-import { runCli } from '../sync/harness.js';
+import { runCli, waitFor } from '../sync/harness.js';
 import { envoyOf, nextVerdict, restartFromPublished, startCase, verdictCounts, verdictLines, waitServed } from './verdict-cases.js';
 import type { CasePod } from './verdict-cases.js';
 
@@ -55,7 +55,10 @@ test('first start, another listener of lds.yaml refused (cannot bind): the scrip
     assert.match(String(other?.error_state?.details), /^cannot bind '/);
     assert.equal(await envoyOf(pod).stat('listener_manager.lds.update_rejected'), 1);
     await waitServed(() => answer(pod.ports.P0, '/lua'), '200 lua-v0', 'listener_0 runs script v0');
-    const row = (await gatherStatus(pod.target)).files.find((f) => f.file === 'script.lua');
+    // The state file is written after the verdict line (a CI run at load read it before).
+    const scriptRow = async () => (await gatherStatus(pod.target)).files.find((f) => f.file === 'script.lua');
+    await waitFor(async () => (await scriptRow())?.verdict !== undefined, "script.lua's verdict in status", 10_000).catch(() => undefined);
+    const row = await scriptRow();
     assert.equal(row?.verdict?.outcome, 'accepted', JSON.stringify(row));
     await restartServesTheSame(pod, () => [answer(pod.ports.P0, '/lua')]);
   } finally {
