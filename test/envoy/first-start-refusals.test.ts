@@ -9,19 +9,11 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { gatherStatus } from '../../src/sync/verdict/status.js';
 import { runCli, waitFor } from '../sync/harness.js';
-import { envoyOf, nextVerdict, restartFromPublished, startCase, verdictCounts, verdictLines, waitServed } from './verdict-cases.js';
+import { answer, envoyOf, nextVerdict, restartFromPublished, startCase, verdictCounts, verdictLines, waitServed } from './verdict-cases.js';
 import type { CasePod } from './verdict-cases.js';
 
 const TIMEOUT = { timeout: 300_000 };
 
-async function answer(port: number, path = '/'): Promise<string> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${String(port)}${path}`, { signal: AbortSignal.timeout(2_000) });
-    return `${String(res.status)} ${(await res.text()).trim()}`;
-  } catch {
-    return '-';
-  }
-}
 
 interface DumpedListener { name: string; active_state?: { version_info?: string }; error_state?: { details?: string } }
 

@@ -9,21 +9,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { waitFor } from '../sync/harness.js';
 import type { LogLine } from '../sync/harness.js';
-import { envoyOf, nextVerdict, restartFromPublished, served, startCase, subscriptionCounters, verdictCounts, verdictLines, waitServed } from './verdict-cases.js';
+import { answer, envoyOf, nextVerdict, restartFromPublished, served, startCase, subscriptionCounters, verdictCounts, verdictLines, waitServed } from './verdict-cases.js';
 import type { CasePod, ConfigMapSpec } from './verdict-cases.js';
 
 const TIMEOUT = { timeout: 300_000 };
 const LDS = 'listener_manager.lds';
 
-/** What `path` on `port` answers (`-` when nothing listens): the Lua script answers `/lua`. */
-async function answer(port: number, path = '/'): Promise<string> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${String(port)}${path}`, { signal: AbortSignal.timeout(2_000) });
-    return `${String(res.status)} ${(await res.text()).trim()}`;
-  } catch {
-    return '-';
-  }
-}
 
 const heldBackLines = (pod: CasePod, file: string): LogLine[] => pod.watcher.logs.filter((l) => l.event === 'held-back' && l.file === file);
 

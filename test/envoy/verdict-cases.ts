@@ -190,6 +190,16 @@ function tlsCommonName(port: number): Promise<string> {
   });
 }
 
+/** What `path` on `port` answers (`-` when nothing listens within 2 s): a case's Lua script answers `/lua`, a direct_response body every other path. */
+export async function answer(port: number, path = '/'): Promise<string> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${String(port)}${path}`, { signal: AbortSignal.timeout(2_000) });
+    return `${String(res.status)} ${(await res.text()).trim()}`;
+  } catch {
+    return '-';
+  }
+}
+
 /** Polls `probe` until it returns `want` (Envoy applies an update asynchronously). */
 export async function waitServed(probe: () => Promise<string>, want: string, what: string, timeoutMs = 30_000): Promise<void> {
   let last = '';

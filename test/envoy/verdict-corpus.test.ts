@@ -21,6 +21,7 @@ import { runCli, waitFor } from '../sync/harness.js';
 import type { LogLine } from '../sync/harness.js';
 import type { EnvoyProcess } from './envoy.js';
 import {
+  answer,
   envoyOf,
   eventOfLine,
   nextVerdict,
@@ -844,15 +845,6 @@ test('16-secret-files-first-rotation (added before the files naming them): cert.
   }
 });
 
-/** What `path` on `port` answers (`-` when nothing listens): the Lua script answers `/lua`, the direct_response body every other path. */
-async function answer(port: number, path = '/'): Promise<string> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${String(port)}${path}`, { signal: AbortSignal.timeout(2_000) });
-    return `${String(res.status)} ${(await res.text()).trim()}`;
-  } catch {
-    return '-';
-  }
-}
 
 /**
  * Applies `spec`, in which `file` changed alone (or with a part of its reader Envoy does not build
