@@ -92,7 +92,7 @@ export class VerdictTracker {
       republished: (file, secret, baseline, refusedBefore) => {
         this.track(file, this.timeoutMs, false, secret === undefined ? { by: 'subscription' } : { by: 'secret', secret }, { baseline, retried: true, refusedBefore });
       },
-      readersKept: (reader, riders) => readersKept(this.admin, { file: reader.file, version: reader.version }, riders.map((r) => ({ file: r.file, publishedAtMs: r.publishedAtMs })), (rider) => this.subscriptions.readOnceReaders(rider), REQUEST_TIMEOUT_MS),
+      readersKept: (reader, riders) => readersKept(this.admin, { file: reader.file, version: reader.version, previousVersion: reader.previousVersion }, riders.map((r) => ({ file: r.file, publishedAtMs: r.publishedAtMs })), (rider) => this.subscriptions.readOnceReaders(rider), REQUEST_TIMEOUT_MS),
     });
     // The ConfigMap no longer has the refused content: the state file forgets the refusal too.
     this.holds.onRelease((name) => {
