@@ -169,3 +169,15 @@ export function unknownMessage(file: string, version: string | undefined, reason
 export function undecidedReason(version: string | undefined, statPrefixes: readonly string[]): string {
   return `Envoy reported neither version ${version ?? '(none)'} nor a failed update for ${statPrefixes.join(', ')}`;
 }
+
+/**
+ * What Envoy runs of a file read through another: `accepted`, the content the watcher recorded
+ * accepted with its reader (state.ts `accepted`: Envoy built the reader with it, and a later content
+ * is published only with a reader Envoy builds again, or goes back), as `status` names contents
+ * (`sha256:<12>`); `none`, judged but never accepted (refused with its reader, or never decided: a
+ * reader Envoy did not build), so no version of it is known to run.
+ */
+export type WithReader = { accepted: string; at: string } | { none: true };
+
+/** The ENVOY RUNS cell of a file read through another (status.ts runsWithReader), in the Pod's and the workload's table. */
+export const withReaderText = (w: WithReader): string => ('none' in w ? '(none accepted with its reader)' : `${w.accepted} (accepted with its reader)`);
