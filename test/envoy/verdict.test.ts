@@ -172,7 +172,7 @@ test('a first version Envoy refuses on a proto constraint (port_value: 70000): i
     assert.equal(status.code, 1);
     assert.match(status.stdout, /^lds\.yaml +\S+ \(refused, stays published: nothing accepted came before it\) /m, status.stdout);
     assert.doesNotMatch(status.stdout, /held back/, status.stdout);
-    assert.match(status.stderr, /lds\.yaml \(Envoy refused its first version, which stays published: nothing accepted came before it\)/);
+    assert.match(status.stderr, /lds\.yaml \(Envoy refused it, and no version of it was accepted before, so it stays published: nothing accepted came before it\)/);
   } finally {
     await pod.stop();
   }
