@@ -22,8 +22,8 @@ export interface FileStatus {
   held: boolean;
   /**
    * Set with `held` when the refused content is itself what is published (refusedStaysPublished):
-   * Envoy refused the first version it saw, nothing accepted came before it to put back, and the
-   * file stays on disk.
+   * Envoy refused it and no version of the file was accepted before, so nothing accepted came before
+   * it to put back, and the file stays on disk.
    */
   refusedPublished?: true;
   /** The ConfigMap content is a file Envoy reads only when it builds its reader, held back by `watch` until that changes: why. */
@@ -85,8 +85,8 @@ export function runsWithReader(recorded: VerdictState['files'][string] | undefin
 
 /**
  * The one rule for a refusal that nothing was put back for: the ConfigMap's content is the one
- * Envoy refused and it is what is published (Envoy refused the first version it saw; the verdict's
- * line and Event say so too, messages.ts firstRefusedMessage).
+ * Envoy refused and it is what is published (no version of the file was accepted before it; the
+ * verdict's line and Event say so too, messages.ts firstRefusedMessage).
  */
 export function refusedStaysPublished(f: { held: boolean; published?: string | undefined; configMap?: string | undefined }): boolean {
   return f.held && f.published !== undefined && f.published === f.configMap;
