@@ -100,7 +100,7 @@ export function supersededMessage(p: { file: string; version: string; by: string
   }
   if (fate.kind === 'unattributed') {
     const others = fate.versions.map((v) => v ?? '(no version_info)').join(', ');
-    return `Envoy counted ${String(fate.count)} refusal${fate.count === 1 ? '' : 's'} of ${file} (${fate.counter}) after version ${version} was published, while other content (${others}) was renamed onto it too before version ${by}: Envoy's counters do not tell which of these versions it refused${next}${before}`;
+    return `Envoy counted ${String(fate.count)} refusal${fate.count === 1 ? '' : 's'} of ${file} (${fate.counter}) after version ${version} was published; other content (${others}) was renamed onto it too before Envoy's counters for the newer publish were read, so they do not tell which of these versions Envoy refused${next}${before}`;
   }
   return `${file} version ${version} was replaced by a newer publish before Envoy's verdict${next}${before}`;
 }
