@@ -109,7 +109,7 @@ test('a good version whose verdict a newer publish replaced (no line), Envoy run
   await conclusions.conclude(v0, { outcome: 'accepted', judgement: { outcome: 'accepted', subscriptions: [LDS] }, counters: envoy('v0', 0), own: [LDS], now: 1 });
   const good = await publish('good');
   const bad = await publish('bad');
-  conclusions.superseded(good);
+  conclusions.superseded.replace(good, bad, [LDS]);
   await conclusions.conclude(bad, refusedBy('good'));
   assert.match(await readFile(join(target, 'lds.yaml'), 'utf8'), /"good"/, 'the version Envoy runs is back on disk');
   assert.equal(state.files['lds.yaml']?.accepted?.version, 'good');
@@ -119,7 +119,7 @@ test('a good version whose verdict a newer publish replaced (no line), Envoy run
   await c2.conclude(w0, { outcome: 'accepted', judgement: { outcome: 'accepted', subscriptions: [LDS] }, counters: envoy('v0', 0), own: [LDS], now: 1 });
   const skipped = await publish2('good');
   const bad2 = await publish2('bad');
-  c2.superseded(skipped);
+  c2.superseded.replace(skipped, bad2, [LDS]);
   await c2.conclude(bad2, refusedBy('v0'));
   assert.match(await readFile(join(target2, 'lds.yaml'), 'utf8'), /"v0"/);
 });

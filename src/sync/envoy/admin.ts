@@ -5,6 +5,7 @@
 // says which Envoy process answered (`answeredBy`): the kept-alive connection it came on, and the
 // start of the process on the other end, read once per connection from its config dump (with,
 // when the ConfigMap holds no bootstrap, the config sources of the bootstrap that process loaded).
+import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AdminAddress } from './subscriptions.js';
@@ -130,8 +131,11 @@ export class EnvoyAdmin {
    * after `timeoutMs`.
    */
   async counters(timeoutMs: number): Promise<EnvoyCounters> {
+    const sentAt = performance.now();
     const { body, connection } = await this.request(`/stats?filter=${encodeURIComponent(SUBSCRIPTIONS_FILTER)}`, timeoutMs);
     const reading = parseSubscriptionStats(body);
+    reading.sentAt = sentAt;
+    reading.answeredAt = performance.now();
     reading.answeredBy = { connection, ...(await this.startOf(connection, timeoutMs)) };
     this.observe?.(reading);
     return reading;

@@ -65,6 +65,13 @@ export interface EnvoyCounters {
    * with different epochs come from different processes, whose counters are not comparable.
    */
   epoch?: number;
+  /**
+   * performance.now() when the request was sent and when its answer came (set by envoy/admin.ts):
+   * the answer reflects every rename done before `sentAt` (verdict/pending.ts says why) and none
+   * done after `answeredAt`.
+   */
+  sentAt?: number;
+  answeredAt?: number;
 }
 
 /**

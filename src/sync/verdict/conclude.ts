@@ -23,6 +23,7 @@ import { contentVersion } from '../envoy/version-stamp.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import type { ReasonReader } from './reason.js';
 import { acceptedCopy, keepContent, keepCopy, refusalWhy, refusedPath } from './state.js';
+import { SupersededPublishes } from './superseded.js';
 import { sourceValidateHint } from './validate-hint.js';
 import type { StateWriter, VerdictState } from './state.js';
 import { reasonFieldsOf, tell, validateFieldsOf, verdictForms } from './verdict.js';
@@ -80,15 +81,11 @@ export class Conclusions {
   /** The xDS files a restarted Envoy loaded at its start (set by `envoyRestarted`). */
   private atRestart: readonly string[] = [];
 
-  /** File → its last few publishes a newer one replaced before their verdict (what a rollback goes back to when Envoy runs one). */
-  private readonly replaced = new Map<string, { version: string | undefined; sha256: string; content: Buffer }[]>();
+  /** Publishes a newer one replaced before their verdict (poll.ts): what Envoy did with them, and what a rollback may go back to. */
+  readonly superseded: SupersededPublishes;
 
-  constructor(private readonly ctx: ConcludeContext) {}
-
-  /** A publish got no verdict: a newer one of the file replaced it (poll.ts). */
-  superseded(pending: Pending): void {
-    if (pending.version === undefined || pending.reader !== undefined || pending.secret !== undefined) return;
-    this.replaced.set(pending.file, [...(this.replaced.get(pending.file) ?? []).slice(-3), { version: pending.version, sha256: pending.sha256, content: pending.content }]);
+  constructor(private readonly ctx: ConcludeContext) {
+    this.superseded = new SupersededPublishes({ ...ctx, targetDir: ctx.options.targetDir, validateHint: (file) => this.validateHint(file) });
   }
 
   /** The `validate` a message suggests for `file` of the ConfigMap (all of them when undefined). */
@@ -234,7 +231,7 @@ export class Conclusions {
       why = decided.why ?? (judgement?.outcome === 'rejected' ? await this.reasonFor(pending, judgement) : undefined);
       const kept = await keepCopy(targetDir, 'refused', file, pending.ino).catch(() => false);
       // Envoy runs a version whose verdict a newer publish replaced: that is what goes back.
-      const ran = running === undefined || running === previousVersion || running === version ? undefined : this.replaced.get(file)?.find((p) => p.version === running);
+      const ran = running === undefined || running === previousVersion || running === version ? undefined : this.superseded.ran(file, running);
       if (ran !== undefined && (await keepContent(targetDir, 'accepted', file, ran.content).then(() => true, () => false))) {
         entry.accepted = { version: running, sha256: ran.sha256, at };
         previousVersion = logFields.previousXdsVersion = running;

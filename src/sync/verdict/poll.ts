@@ -1,8 +1,8 @@
 // The loop that polls Envoy's admin API for the files whose verdict is pending (IO: the admin API,
 // the clock, the rename of a refused file tried once more). Each round reads every subscription's
 // counters once, attributes Envoy's stats scopes to files (attribution.ts), judges each pending file
-// (judge.ts; a file a Secret reads: pending.ts), sets aside a refusal while other files were on
-// their way (in-flight.ts) and hands every outcome to conclude.ts.
+// (judge-one.ts), sets aside a refusal while other files were on their way (in-flight.ts) and hands
+// every outcome to conclude.ts; a publish a newer one replaced goes to superseded.ts.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { EnvoyAdmin } from '../envoy/admin.js';
@@ -13,10 +13,11 @@ import type { PublishedFile } from '../publish/syncer.js';
 import { attribute } from './attribution.js';
 import type { Conclusions, Decided } from './conclude.js';
 import { afterInFlight, defersRefusal } from './in-flight.js';
-import { judge, pollDelayMs, startedLoading } from './judge.js';
+import { pollDelayMs } from './judge.js';
+import { judgeOne } from './judge-one.js';
 import type { Judgement } from './judge.js';
 import { undecidedReason } from './messages.js';
-import { certificateSerials, judgeSecretFile, noteGone, scopesOf } from './pending.js';
+import { scopesOf } from './pending.js';
 import type { Pending, SecretFile } from './pending.js';
 import { riderBlame, ridersOf, riderState, type Rider } from './read-once-verdict.js';
 import { riderDecided } from './rider-decided.js';
@@ -57,20 +58,23 @@ export class Poller {
   }
   private stopped = false;
   private wake: (() => void) | undefined;
+  /** The publish the poll round is judging (awaiting Envoy's reason, a rename...), and the newer publish that replaced it meanwhile. */
+  private judging: Pending | undefined;
+  private replacedWhileJudged: { next: Pending | undefined; own: readonly string[] } | undefined;
+  /** Publishes concluded by `finish`. */
+  private readonly finished = new WeakSet<Pending>();
 
   constructor(private readonly ctx: PollContext) {}
 
   /** Waits for `pending`'s verdict (replacing an older publish of the same file). */
   add(pending: Pending): void {
     const superseded = this.pending.get(pending.file);
-    if (superseded !== undefined) {
-      this.ctx.logger.debug({ file: pending.file, version: superseded.version }, 'verdict superseded by a newer publish');
-      this.ctx.conclusions.superseded(superseded);
-    }
+    // What Envoy did with a publish this one replaced is read now, from the two baselines (superseded.ts).
+    const own = scopesOf(this.attributed, pending.file, []).own;
+    if (superseded !== undefined) this.replaced(superseded, pending, own);
+    else this.ctx.conclusions.superseded.tracked(pending, own);
     this.pending.set(pending.file, pending);
-    this.loop ??= this.poll().finally(() => {
-      this.loop = undefined;
-    });
+    this.loop ??= this.poll().finally(() => { this.loop = undefined; });
   }
 
   /** Newer publishes of `files` are on their way, tracked once Envoy answers (baseline-reads.ts): the older ones are not judged. */
@@ -78,21 +82,32 @@ export class Poller {
     for (const file of files) {
       const superseded = this.pending.get(file);
       if (superseded === undefined) continue;
-      this.ctx.logger.debug({ file, version: superseded.version }, 'verdict superseded by a newer publish');
-      this.ctx.conclusions.superseded(superseded);
+      this.replaced(superseded, undefined, []);
       this.pending.delete(file);
     }
   }
 
+  /** `old` will get no verdict of its own: `next` replaced it (superseded.ts), unless the round judging it concludes it. */
+  private replaced(old: Pending, next: Pending | undefined, own: readonly string[]): void {
+    if (old === this.judging) this.replacedWhileJudged = { next, own };
+    else this.ctx.conclusions.superseded.replace(old, next, own);
+  }
+
+  /** Forgets `pending` (concluded, or tried again), not a newer publish of its file that replaced it. */
+  private drop(pending: Pending): void {
+    if (this.pending.get(pending.file) === pending) this.pending.delete(pending.file);
+  }
+
   /** Resolves once no verdict is pending (at once when none is). */
-  settled(): Promise<void> {
-    return this.loop ?? Promise.resolve();
+  async settled(): Promise<void> {
+    await this.loop;
+    await this.ctx.conclusions.superseded.reported();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
-    await this.loop;
+    await this.settled();
   }
 
   /**
@@ -120,45 +135,58 @@ export class Poller {
         }
       }
       if (counters !== undefined) this.attributed = attribute(counters.subscriptions, this.ctx.subscriptions.facts(), this.attributed);
+      await this.ctx.conclusions.superseded.reported(); // a replaced publish's line comes before the verdict on what replaced it
       const now = performance.now();
       for (const pending of [...this.pending.values()]) {
         if (this.pending.get(pending.file) !== pending) continue; // replaced during this round
-        if (pending.deferred !== undefined) {
-          await this.settleDeferred(pending, counters);
-          continue;
-        }
-        if (pending.reader !== undefined) {
-          // Judged with its reader's publish (finish): nothing of its own to read from Envoy.
-          const state = riderState(pending, this.pending);
-          if (state === 'lost') await this.finish(pending, { outcome: 'unknown', judgement: undefined, counters, own: [], now, reason: `the verdict on ${pending.reader.file}, which reads it, came without it` });
-          else if (state !== 'wait') pending.reader = { ...pending.reader, sha256: state.adopt };
-          continue;
-        }
-        if (pending.secret === undefined && !this.ctx.subscriptions.mayBeRead(pending.file)) {
-          this.pending.delete(pending.file);
-          continue;
-        }
-        const { judgement, own } = await this.judgeOne(pending, counters, now, sentAt > pending.renamedBy);
-        if (counters !== undefined && defersRefusal(pending, judgement)) {
-          // Set aside only for the files on their way that could change it (refusal-cause.ts).
-          const why = await this.ctx.conclusions.reasonFor(pending, judgement);
-          const cause = this.causeOf(pending, judgement, why);
-          pending.inFlight = new Set([...pending.inFlight].filter((file) => mayDependOn(cause, { file, clusters: this.ctx.subscriptions.readAs(file).has('CDS') })));
-          if (pending.inFlight.size === 0) {
-            await this.finish(pending, { outcome: 'rejected', judgement, counters, own, now, why });
-            continue;
-          }
-          pending.deferred = { judgement, counters, own, now, why };
-          await this.settleDeferred(pending, counters);
-          continue;
-        }
-        const outcome = judgement?.outcome ?? (now >= pending.deadline || admin === undefined ? 'unknown' : undefined);
-        if (outcome === undefined) continue;
-        const reason = outcome === 'unknown' ? (problem ?? undecidedReason(pending.version, own)) : undefined;
-        await this.finish(pending, { outcome, judgement, counters, own, now, ...(reason === undefined ? {} : { reason }) });
+        this.judging = pending;
+        await this.roundFor(pending, { counters, now, sentAt, admin, problem });
+        this.judging = undefined;
+        // Replaced while this round judged it and not concluded by it: what Envoy did with it is read as for any replaced publish.
+        const replaced = this.replacedWhileJudged;
+        this.replacedWhileJudged = undefined;
+        if (replaced !== undefined && !this.finished.has(pending)) this.ctx.conclusions.superseded.replace(pending, replaced.next ?? this.pending.get(pending.file), replaced.own);
       }
       if (counters !== undefined) this.lastCounters = counters;
     }
+  }
+
+  /** One pending file in a round of the poll loop: judged from Envoy's answer (`counters`, read at `sentAt`), then concluded, set aside or left waiting. */
+  private async roundFor(pending: Pending, answer: { counters: EnvoyCounters | undefined; now: number; sentAt: number; admin: EnvoyAdmin | undefined; problem: string | undefined }): Promise<void> {
+    const { counters, now, sentAt, admin, problem } = answer;
+    if (pending.deferred !== undefined) {
+      await this.settleDeferred(pending, counters);
+      return;
+    }
+    if (pending.reader !== undefined) {
+      // Judged with its reader's publish (finish): nothing of its own to read from Envoy.
+      const state = riderState(pending, this.pending);
+      if (state === 'lost') await this.finish(pending, { outcome: 'unknown', judgement: undefined, counters, own: [], now, reason: `the verdict on ${pending.reader.file}, which reads it, came without it` });
+      else if (state !== 'wait') pending.reader = { ...pending.reader, sha256: state.adopt };
+      return;
+    }
+    if (pending.secret === undefined && !this.ctx.subscriptions.mayBeRead(pending.file)) {
+      this.drop(pending);
+      return;
+    }
+    const { judgement, own } = await judgeOne(this.ctx, this.attributed, pending, counters, now, sentAt > pending.renamedBy);
+    if (counters !== undefined && defersRefusal(pending, judgement)) {
+      // Set aside only for the files on their way that could change it (refusal-cause.ts).
+      const why = await this.ctx.conclusions.reasonFor(pending, judgement);
+      const cause = this.causeOf(pending, judgement, why);
+      pending.inFlight = new Set([...pending.inFlight].filter((file) => mayDependOn(cause, { file, clusters: this.readAsCds(file) })));
+      if (pending.inFlight.size === 0) {
+        await this.finish(pending, { outcome: 'rejected', judgement, counters, own, now, why });
+        return;
+      }
+      pending.deferred = { judgement, counters, own, now, why };
+      await this.settleDeferred(pending, counters);
+      return;
+    }
+    const outcome = judgement?.outcome ?? (now >= pending.deadline || admin === undefined ? 'unknown' : undefined);
+    if (outcome === undefined) return;
+    const reason = outcome === 'unknown' ? (problem ?? undecidedReason(pending.version, own)) : undefined;
+    await this.finish(pending, { outcome, judgement, counters, own, now, ...(reason === undefined ? {} : { reason }) });
   }
 
   private done(): boolean {
@@ -170,45 +198,9 @@ export class Poller {
     const oldest = Math.min(...[...this.pending.values()].map((p) => p.at));
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, pollDelayMs(performance.now() - oldest));
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
+      this.wake = () => { clearTimeout(timer); resolve(); };
     });
     this.wake = undefined;
-  }
-
-  /**
-   * One file's judgement from Envoy's answer (`counters` undefined: no answer this round);
-   * `afterRenames`: the request was sent after every rename of the file's pass.
-   */
-  private async judgeOne(pending: Pending, counters: EnvoyCounters | undefined, now: number, afterRenames: boolean): Promise<{ judgement: Judgement | undefined; own: string[] }> {
-    const scopes = scopesOf(this.attributed, pending.file, pending.names);
-    if (counters === undefined) return { judgement: undefined, own: scopes.own };
-    if (pending.secret !== undefined) {
-      const sds = [...this.attributed].filter(([, owner]) => pending.secret?.sdsFiles.includes(owner) === true).map(([prefix]) => prefix);
-      scopes.own.push(...sds);
-      const serials = (pending.secret.serials ??= await certificateSerials(this.ctx.targetDir, this.ctx.subscriptions.secretReaders(pending.file).certificates));
-      const { admin } = this.ctx.admin();
-      const serving = async (): Promise<boolean> => {
-        const used = await admin?.certificateSerials(REQUEST_TIMEOUT_MS).catch(() => new Set<string>());
-        return used !== undefined && serials.every((serial) => used.has(serial));
-      };
-      return { judgement: await judgeSecretFile({ ...pending, secret: pending.secret }, serials, sds, counters, afterRenames, serving), own: scopes.own };
-    }
-    if (afterRenames) {
-      for (const prefix of noteGone(pending, scopes.own, counters)) {
-        this.ctx.logger.debug({ file: pending.file, statPrefix: prefix }, "a subscription that read the previous version did not reload: gone from Envoy's config");
-      }
-    }
-    const judgement = judge({ version: pending.version, previousVersion: pending.previousVersion, baseline: pending.baseline, now: counters, subscriptions: scopes.own, named: scopes.named, gone: pending.gone });
-    if (judgement.outcome === undefined && pending.initial && startedLoading(scopes.own, counters)) {
-      // Envoy has started loading the file (update_attempt): from now on it has the usual time.
-      // Until then it may still be starting, or warming clusters (DNS) before it starts LDS.
-      pending.initial = false;
-      pending.deadline = now + this.ctx.timeoutMs;
-    }
-    return { judgement, own: scopes.own };
   }
 
   /**
@@ -229,7 +221,7 @@ export class Poller {
       await this.finish(pending, refused);
       return;
     }
-    this.pending.delete(pending.file);
+    this.drop(pending);
     const others = [...pending.inFlight].join(', ');
     this.ctx.logger.info(
       { file: pending.file, xdsVersion: pending.version, with: [...pending.inFlight] },
@@ -241,7 +233,9 @@ export class Poller {
     });
     if (ino === undefined) {
       // A newer publish replaced it (and is judged), or the rename failed: the refusal stands.
-      if (!this.pending.has(pending.file)) await this.ctx.conclusions.conclude(pending, refused);
+      if (this.pending.has(pending.file)) return;
+      this.finished.add(pending);
+      await this.ctx.conclusions.conclude(pending, refused);
       return;
     }
     const secret = pending.secret === undefined ? undefined : { sdsFiles: pending.secret.sdsFiles };
@@ -249,6 +243,11 @@ export class Poller {
     // Envoy counted this refusal: the verdict on the second try reports it.
     const counter = `${deferred.judgement.subscription}.update_${deferred.judgement.kind === 'failure' ? 'failure' : 'rejected'}`;
     this.ctx.republished(file, secret, counters ?? deferred.counters, { count: (pending.refusedBefore?.count ?? 0) + 1, while: [...pending.inFlight], counter });
+  }
+
+  /** Envoy reads `file` as CDS: a cluster it adds may be what a refused route names (refusal-cause.ts OtherFile). */
+  private readAsCds(file: string): boolean {
+    return this.ctx.subscriptions.readAs(file).has('CDS');
   }
 
   /** What tells which other files could change Envoy's refusal of `pending` (refusal-cause.ts). */
@@ -265,7 +264,8 @@ export class Poller {
    */
   private async finish(pending: Pending, given: Decided): Promise<void> {
     let decided = given;
-    this.pending.delete(pending.file);
+    this.drop(pending);
+    this.finished.add(pending);
     const riders = ridersOf(pending, this.pending.values());
     const asRider: Decided = { ...decided, judgement: undefined, own: [] };
     for (const rider of riders) this.pending.delete(rider.file);
@@ -273,7 +273,7 @@ export class Poller {
       // Envoy's reason, read once for the file and its riders; which other keys could change it (holds.ts).
       const why = decided.why ?? (await this.ctx.conclusions.reasonFor(pending, decided.judgement));
       const keys = riders.length > 0 || pending.configMap === undefined ? undefined : pending.configMap.keys();
-      const dependsOn = keys === undefined ? undefined : dependsOnKeys(this.causeOf(pending, decided.judgement, why), pending.file, keys, (key) => this.ctx.subscriptions.readAs(key).has('CDS'));
+      const dependsOn = keys === undefined ? undefined : dependsOnKeys(this.causeOf(pending, decided.judgement, why), pending.file, keys, (key) => this.readAsCds(key));
       decided = { ...decided, why, ...(dependsOn === undefined ? {} : { dependsOn }) };
     }
     if (decided.outcome === 'rejected' && riders.length > 0) {

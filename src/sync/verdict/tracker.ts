@@ -176,6 +176,7 @@ export class VerdictTracker {
     // Files on disk nothing judged yet (found at start unread) are among those named: looked at too.
     const known = () => [...new Set([...Object.keys(this.state.files), ...this.subscriptions.named()])];
     const readBefore = judgedNames(this.subscriptions, known());
+    this.conclusions.superseded.published(files); // what a replaced publish's window holds (superseded-fate.ts)
     for (const file of files) {
       if (this.subscriptions.learn(file.name, file.content, file.kind, file.version) === 'bootstrap') this.holds.bootstrap(file.name);
       const entry = (this.state.files[file.name] ??= {});
@@ -209,9 +210,7 @@ export class VerdictTracker {
   }
 
   /** What a pass read of the ConfigMap from the API, for `status` (configmap-read.ts); undefined: it read the volume. */
-  sourceRead(read: ConfigMapRead | undefined): void {
-    if (recordRead(this.state, read)) this.stateFile.save();
-  }
+  sourceRead(read: ConfigMapRead | undefined): void { if (recordRead(this.state, read)) this.stateFile.save(); }
 
   /** The read-once files a pass held back (publish/read-once.ts), for `status`. */
   heldBack(held: readonly { name: string; sha256: string; message: string }[]): void {

@@ -1,0 +1,57 @@
+// One pending file's judgement from one answer of Envoy's admin API (IO: a secret's certificates on
+// disk and Envoy's `/certs`), for the poll loop (poll.ts): the stats scopes that read the file
+// (attribution.ts), the subscriptions Envoy no longer uses (pending.ts noteGone), then judge.ts, or
+// pending.ts judgeSecretFile for a file a Secret reads.
+import type { Logger } from 'pino';
+import type { EnvoyAdmin } from '../envoy/admin.js';
+import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
+import { judge, startedLoading } from './judge.js';
+import type { Judgement } from './judge.js';
+import { certificateSerials, judgeSecretFile, noteGone, scopesOf } from './pending.js';
+import type { Pending } from './pending.js';
+import { REQUEST_TIMEOUT_MS } from './reason.js';
+import type { SubscriptionMap } from './subscription-map.js';
+
+export interface JudgeOneContext {
+  targetDir: string;
+  logger: Logger;
+  /** ms a publish has for its verdict once Envoy loads it. */
+  timeoutMs: number;
+  subscriptions: SubscriptionMap;
+  admin: () => { admin: EnvoyAdmin | undefined };
+}
+
+/**
+ * The judgement of `pending` from Envoy's answer `counters` (undefined: no answer this round: no
+ * judgement) and the file's own stats scopes; `attributed`: stats scope → file; `now`:
+ * performance.now() of the answer; `afterRenames`: the request was sent after every rename of the
+ * file's pass. A file found at start gets the usual time once Envoy starts loading it.
+ */
+export async function judgeOne(ctx: JudgeOneContext, attributed: ReadonlyMap<string, string>, pending: Pending, counters: EnvoyCounters | undefined, now: number, afterRenames: boolean): Promise<{ judgement: Judgement | undefined; own: string[] }> {
+  const scopes = scopesOf(attributed, pending.file, pending.names);
+  if (counters === undefined) return { judgement: undefined, own: scopes.own };
+  if (pending.secret !== undefined) {
+    const sds = [...attributed].filter(([, owner]) => pending.secret?.sdsFiles.includes(owner) === true).map(([prefix]) => prefix);
+    scopes.own.push(...sds);
+    const serials = (pending.secret.serials ??= await certificateSerials(ctx.targetDir, ctx.subscriptions.secretReaders(pending.file).certificates));
+    const { admin } = ctx.admin();
+    const serving = async (): Promise<boolean> => {
+      const used = await admin?.certificateSerials(REQUEST_TIMEOUT_MS).catch(() => new Set<string>());
+      return used !== undefined && serials.every((serial) => used.has(serial));
+    };
+    return { judgement: await judgeSecretFile({ ...pending, secret: pending.secret }, serials, sds, counters, afterRenames, serving), own: scopes.own };
+  }
+  if (afterRenames) {
+    for (const prefix of noteGone(pending, scopes.own, counters)) {
+      ctx.logger.debug({ file: pending.file, statPrefix: prefix }, "a subscription that read the previous version did not reload: gone from Envoy's config");
+    }
+  }
+  const judgement = judge({ version: pending.version, previousVersion: pending.previousVersion, baseline: pending.baseline, now: counters, subscriptions: scopes.own, named: scopes.named, gone: pending.gone });
+  if (judgement.outcome === undefined && pending.initial && startedLoading(scopes.own, counters)) {
+    // Envoy has started loading the file (update_attempt): from now on it has the usual time.
+    // Until then it may still be starting, or warming clusters (DNS) before it starts LDS.
+    pending.initial = false;
+    pending.deadline = now + ctx.timeoutMs;
+  }
+  return { judgement, own: scopes.own };
+}

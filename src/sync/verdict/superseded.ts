@@ -1,0 +1,129 @@
+// A publish that a newer publish of the same file replaced before its verdict (IO): what Envoy did
+// with it is reported when its counters show it (superseded-fate.ts): a verdict line, its Event and
+// the `status` row, like any verdict, before the newer publish's; nothing is rolled back or held
+// for it (the ConfigMap has moved on). Also the last few such publishes per file, which a later
+// refusal goes back to when Envoy runs one of them (conclude.ts).
+import type { Logger } from 'pino';
+import type { EnvoyAdmin } from '../envoy/admin.js';
+import { refusalSentence, rejectionReason } from '../envoy/rejection-reason.js';
+import type { RejectionReason } from '../envoy/rejection-reason.js';
+import { subscriptionType } from '../envoy/stat-prefixes.js';
+import { contentVersion } from '../envoy/version-stamp.js';
+import type { Pending } from './pending.js';
+import { REQUEST_TIMEOUT_MS } from './reason.js';
+import { refusedBeforeNote } from './refusal-cause.js';
+import { keepContent, refusedPath } from './state.js';
+import type { StateWriter, VerdictState } from './state.js';
+import { errorsBefore, supersededFate, supersededMessage } from './superseded-fate.js';
+import type { PublishRecord, SupersededFate } from './superseded-fate.js';
+import { reasonFieldsOf, tell, validateFieldsOf, verdictForms } from './verdict.js';
+import type { VerdictListener } from './verdict.js';
+
+export interface SupersededContext {
+  logger: Logger;
+  targetDir: string;
+  state: VerdictState;
+  stateFile: StateWriter;
+  listeners: readonly VerdictListener[];
+  admin: () => EnvoyAdmin | undefined;
+  /** Envoy's path of a published file. */
+  pathOf: (name: string) => string;
+  /** The `validate` a message suggests for a file (validate-hint.ts). */
+  validateHint: (file: string) => string;
+}
+
+/** How many publishes per file are remembered (renames for the window, replaced contents for a rollback). */
+const KEPT = 8;
+
+export class SupersededPublishes {
+  /** File → its last publishes (a pass's renames), to tell whether other content was renamed in a window. */
+  private readonly renames = new Map<string, PublishRecord[]>();
+  /** File → a publish replaced before the publish replacing it was tracked (its baseline not read yet): decided by `tracked`. */
+  private readonly waiting = new Map<string, Pending>();
+  /** File → its last few publishes replaced before their verdict (what a rollback goes back to when Envoy runs one). */
+  private readonly replaced = new Map<string, { version: string | undefined; sha256: string; content: Buffer }[]>();
+  /** The verdict lines being written, in order: the newer publish's verdict waits for them (`reported`). */
+  private reporting: Promise<void> = Promise.resolve();
+
+  constructor(private readonly ctx: SupersededContext) {}
+
+  /** A pass renamed these files (the tracker's `published`). */
+  published(files: readonly { name: string; sha256: string; version: string | undefined; at: number }[]): void {
+    for (const f of files) this.renames.set(f.name, [...(this.renames.get(f.name) ?? []).slice(1 - KEPT), { sha256: f.sha256, version: f.version, at: f.at }]);
+  }
+
+  /** The content of `file` a newer publish replaced before its verdict whose version is `version`, if remembered. */
+  ran(file: string, version: string): { version: string | undefined; sha256: string; content: Buffer } | undefined {
+    return this.replaced.get(file)?.find((p) => p.version === version);
+  }
+
+  /**
+   * `old` got no verdict: `next` replaced it (undefined: a pass whose files are not tracked yet
+   * replaced it; decided once the publish of the file is, `tracked`). `own`: the file's stats scopes.
+   */
+  replace(old: Pending, next: Pending | undefined, own: readonly string[]): void {
+    if (old.version !== undefined && old.reader === undefined && old.secret === undefined) {
+      this.replaced.set(old.file, [...(this.replaced.get(old.file) ?? []).slice(-3), { version: old.version, sha256: old.sha256, content: old.content }]);
+    }
+    if (next !== undefined) this.decide(old, next, own);
+    else if (!this.waiting.has(old.file)) this.waiting.set(old.file, old); // the oldest: its window spans the others
+  }
+
+  /** A publish was tracked: a publish of its file replaced before that is decided now. */
+  tracked(next: Pending, own: readonly string[]): void {
+    const old = this.waiting.get(next.file);
+    if (old === undefined) return;
+    this.waiting.delete(next.file);
+    this.decide(old, next, own);
+  }
+
+  /** Resolves once the verdict lines of replaced publishes decided so far are written. */
+  reported(): Promise<void> {
+    return this.reporting;
+  }
+
+  private decide(old: Pending, next: Pending, own: readonly string[]): void {
+    const fate = supersededFate(old, next.baseline, own, this.renames.get(old.file) ?? []);
+    this.ctx.logger.debug({ file: old.file, version: old.version, by: next.version, fate }, 'verdict superseded by a newer publish');
+    // A file read through another (a secret's, a read-once file) is judged by that file's counters.
+    if (old.reader !== undefined || old.secret !== undefined) return;
+    if (fate.kind !== 'refused' && fate.kind !== 'unattributed' && old.refusedBefore === undefined) return;
+    this.reporting = this.reporting
+      .then(() => this.report(old, next, fate))
+      .catch((err: unknown) => {
+        this.ctx.logger.error({ err, file: old.file }, 'could not report the verdict on a replaced publish');
+      });
+  }
+
+  /** Envoy's reason for refusing `old`, as far as its admin API still tells it after `next` was renamed. */
+  private async reason(old: Pending, next: Pending, fate: Extract<SupersededFate, { kind: 'refused' }>): Promise<RejectionReason> {
+    const type = subscriptionType(fate.counter.slice(0, fate.counter.lastIndexOf('.update_'))) ?? 'LDS';
+    const admin = this.ctx.admin();
+    const read = type === 'LDS' && fate.refusal === 'rejected' ? await admin?.listenerErrors(REQUEST_TIMEOUT_MS).catch(() => undefined) : undefined;
+    const errors = errorsBefore(read, next.publishedAtMs);
+    return rejectionReason({ type, kind: fate.refusal, path: this.ctx.pathOf(old.file), publishedAtMs: old.publishedAtMs, ...(errors === undefined ? {} : { errors }) });
+  }
+
+  private async report(old: Pending, next: Pending, fate: SupersededFate): Promise<void> {
+    const { file } = old;
+    const { logger, state, targetDir } = this.ctx;
+    const shown = old.version ?? contentVersion(old.sha256);
+    const why = fate.kind === 'refused' ? await this.reason(old, next, fate) : undefined;
+    const keptAt = fate.kind === 'refused' ? await keepContent(targetDir, 'refused', file, old.content).then(() => refusedPath(targetDir, file), () => undefined) : undefined;
+    const before = old.refusedBefore === undefined ? '' : refusedBeforeNote(old.refusedBefore);
+    const message = supersededMessage({ file, version: shown, by: next.version ?? contentVersion(next.sha256), fate, because: why === undefined ? undefined : refusalSentence(why), keptAt, before });
+    const outcome = fate.kind === 'refused' ? 'rejected' : 'unknown';
+    const entry = (state.files[file] ??= {});
+    const previousVersion = entry.accepted?.version;
+    const at = new Date().toISOString();
+    const counted = fate.kind === 'refused' || fate.kind === 'unattributed' ? { refusals: fate.count, counter: fate.counter } : {};
+    logger[outcome === 'rejected' ? 'error' : 'warn'](
+      { event: 'verdict', file, outcome, xdsVersion: old.version, previousXdsVersion: previousVersion, supersededBy: next.version, rolledBack: false, ...counted, ...(old.refusedBefore === undefined ? {} : { refusedBefore: old.refusedBefore.count }), ...(keptAt === undefined ? {} : { refused: keptAt }), ...reasonFieldsOf(why) },
+      message,
+    );
+    const forms = verdictForms({ file, version: old.version, sha256: old.sha256, previousVersion, at }, { outcome, rolledBack: false, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.ctx.validateHint(file)) });
+    entry.verdict = { ...forms.kept, version: shown };
+    tell(this.ctx.listeners, forms.verdict, (err) => { logger.error({ err }, 'verdict listener failed'); });
+    this.ctx.stateFile.save();
+  }
+}

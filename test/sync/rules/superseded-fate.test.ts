@@ -1,0 +1,62 @@
+// What Envoy did with a publish a newer one replaced before its verdict (src/sync/verdict/superseded-fate.ts):
+// read from the file's counters between the two publishes' baselines, never guessed.
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import type { EnvoyCounters, SubscriptionCounters } from '../../../src/sync/envoy/stat-prefixes.js';
+import { errorsBefore, supersededFate, supersededMessage } from '../../../src/sync/verdict/superseded-fate.js';
+import type { PublishRecord, SupersededFate } from '../../../src/sync/verdict/superseded-fate.js';
+
+const LDS = 'listener_manager.lds';
+const sub = (c: Partial<SubscriptionCounters>): SubscriptionCounters => ({ versionText: '', attempt: 0, success: 0, rejected: 0, failure: 0, ...c });
+const reading = (c: Partial<SubscriptionCounters>, more: Partial<EnvoyCounters> = {}): EnvoyCounters => ({ subscriptions: new Map([[LDS, sub(c)]]), unknownFields: 0, sslContextUpdates: 0, epoch: 1, ...more });
+
+test('a replaced publish: refused when the file counted a refusal between its baseline and the newer one', () => {
+  const base = reading({ versionText: 'g1', attempt: 4, success: 4 });
+  const old = { sha256: 'bad', version: 'bad', at: 100, baseline: base };
+  const renames: PublishRecord[] = [{ sha256: 'g1', version: 'g1', at: 50 }, { sha256: 'bad', version: 'bad', at: 100 }, { sha256: 'g2', version: 'g2', at: 120 }];
+  const cases: { name: string; end: EnvoyCounters | undefined; old?: { sha256: string; version: string; at: number; baseline: EnvoyCounters | undefined }; renames?: PublishRecord[]; want: SupersededFate }[] = [
+    { name: 'Envoy read it before the newer rename and refused it', end: reading({ versionText: 'g1', attempt: 5, success: 4, rejected: 1 }, { sentAt: 105, answeredAt: 110 }), want: { kind: 'refused', count: 1, counter: `${LDS}.update_rejected`, refusal: 'rejected' } },
+    { name: 'refused as a file that does not parse (update_failure)', end: reading({ versionText: 'g1', attempt: 5, success: 4, failure: 1 }, { sentAt: 105, answeredAt: 110 }), want: { kind: 'refused', count: 1, counter: `${LDS}.update_failure`, refusal: 'failure' } },
+    { name: 'refused twice (renamed again in its window)', end: reading({ versionText: 'g1', attempt: 6, success: 4, rejected: 2 }, { sentAt: 105, answeredAt: 110 }), want: { kind: 'refused', count: 2, counter: `${LDS}.update_rejected`, refusal: 'rejected' } },
+    { name: 'Envoy did not read it before the newer rename (one read of both renames: no count)', end: reading({ versionText: 'g1', attempt: 4, success: 4 }, { sentAt: 105, answeredAt: 110 }), want: { kind: 'none' } },
+    { name: 'Envoy accepted it', end: reading({ versionText: 'bad', attempt: 5, success: 5 }, { sentAt: 105, answeredAt: 110 }), want: { kind: 'none' } },
+    { name: 'the newer baseline was asked before this rename: it may not reflect it', end: reading({ versionText: 'g1', attempt: 5, success: 4, rejected: 1 }, { sentAt: 95, answeredAt: 110 }), want: { kind: 'unread', why: "Envoy's counters before the newer publish were read before this rename" } },
+    { name: 'no newer baseline', end: undefined, want: { kind: 'unread', why: "Envoy's counters were not read before the newer publish" } },
+    { name: 'another Envoy process answered', end: reading({ rejected: 1, attempt: 1 }, { epoch: 2, sentAt: 105, answeredAt: 110 }), want: { kind: 'unread', why: 'Envoy restarted in between' } },
+    { name: 'no baseline of its own', old: { ...old, baseline: undefined }, end: reading({ rejected: 1, attempt: 5 }, { sentAt: 105, answeredAt: 110 }), want: { kind: 'unread', why: "Envoy's counters were not read before its rename" } },
+    {
+      name: 'other content renamed in the window too (a pass never tracked): not told which',
+      end: reading({ versionText: 'g1', attempt: 6, success: 4, rejected: 1, failure: 1 }, { sentAt: 115, answeredAt: 118 }),
+      renames: [...renames.slice(0, 2), { sha256: 'bad2', version: 'bad2', at: 112 }, { sha256: 'g2', version: 'g2', at: 120 }],
+      want: { kind: 'unattributed', count: 2, counter: `${LDS}.update_rejected`, refusal: 'rejected', versions: ['bad2'] },
+    },
+    {
+      name: 'the newer baseline answered after the newer rename (a pass that renamed first): it may hold the newer read',
+      end: reading({ versionText: 'g1', attempt: 6, success: 5, rejected: 1 }, { sentAt: 105, answeredAt: 125 }),
+      want: { kind: 'unattributed', count: 1, counter: `${LDS}.update_rejected`, refusal: 'rejected', versions: ['g2'] },
+    },
+    { name: 'the same content renamed again in the window is its own', end: reading({ versionText: 'g1', attempt: 6, success: 4, rejected: 2 }, { sentAt: 115, answeredAt: 118 }), renames: [...renames.slice(0, 2), { sha256: 'bad', version: 'bad', at: 112 }], want: { kind: 'refused', count: 2, counter: `${LDS}.update_rejected`, refusal: 'rejected' } },
+    { name: 'counters that went down (a scope made again) count from zero', end: reading({ versionText: 'g1', attempt: 1, rejected: 1 }, { sentAt: 105, answeredAt: 110 }), want: { kind: 'refused', count: 1, counter: `${LDS}.update_rejected`, refusal: 'rejected' } },
+  ];
+  for (const c of cases) assert.deepEqual(supersededFate(c.old ?? old, c.end, [LDS], c.renames ?? renames), c.want, c.name);
+  // A scope the file does not own says nothing of it.
+  assert.deepEqual(supersededFate(old, reading({ rejected: 1, attempt: 5 }, { sentAt: 105, answeredAt: 110 }), ['cluster_manager.cds'], renames), { kind: 'none' });
+});
+
+test("Envoy's listener errors read after the newer rename: the older publish's only while every named one predates the newer publish", () => {
+  const errs = (...ats: (number | undefined)[]) => ats.map((at, i) => (at === undefined ? { details: `e${String(i)}` } : { name: `l${String(i)}`, details: `e${String(i)}`, at }));
+  assert.deepEqual(errorsBefore(errs(1000, undefined), 2000), errs(1000, undefined), "the LDS API's last update was before the newer publish");
+  assert.equal(errorsBefore(errs(1000, 2000), 2000), undefined, 'one is from the newer publish on: the errors are its update');
+  assert.equal(errorsBefore(errs(undefined), 2000), undefined, 'none named: no time to tell');
+  assert.equal(errorsBefore([], 2000), undefined, 'none: the newer publish may have been accepted and cleared them');
+  assert.equal(errorsBefore(undefined, 2000), undefined);
+});
+
+test('the line of a replaced publish says what Envoy counted, what replaced it, and nothing rolled back', () => {
+  const refused = supersededMessage({ file: 'lds.yaml', version: 'v2', by: 'v3', fate: { kind: 'refused', count: 1, counter: `${LDS}.update_rejected`, refusal: 'rejected' }, because: 'Envoy says: x', keptAt: '/t/refused/lds.yaml' });
+  assert.equal(refused, `Envoy rejected lds.yaml version v2 (${LDS}.update_rejected counted it) before a newer publish replaced it on disk: it could not be judged alone, and nothing is rolled back for it (the ConfigMap has moved on). Envoy says: x; the refused content is kept at /t/refused/lds.yaml; version v3, which replaced it, is judged on its own`);
+  assert.match(supersededMessage({ file: 'lds.yaml', version: 'v2', by: 'v3', fate: { kind: 'refused', count: 2, counter: `${LDS}.update_failure`, refusal: 'failure' } }), /version v2 2 times \(/);
+  const unattributed = supersededMessage({ file: 'lds.yaml', version: 'v2', by: 'v4', fate: { kind: 'unattributed', count: 2, counter: `${LDS}.update_rejected`, refusal: 'rejected', versions: ['v3', undefined] } });
+  assert.equal(unattributed, `Envoy counted 2 refusals of lds.yaml (${LDS}.update_rejected) after version v2 was published; other content (v3, (no version_info)) was renamed onto it too before Envoy's counters for the newer publish were read, so they do not tell which of these versions Envoy refused; version v4, which replaced it, is judged on its own`);
+  assert.equal(supersededMessage({ file: 'lds.yaml', version: 'v2', by: 'v3', fate: { kind: 'none' }, before: '; before' }), 'lds.yaml version v2 was replaced by a newer publish before Envoy\'s verdict; version v3, which replaced it, is judged on its own; before');
+});
