@@ -6,6 +6,7 @@
 // A `..` name is never a ConfigMap key, so Envoy never watches these and `watch` never publishes them.
 import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { XdsType } from '../envoy/subscriptions.js';
 import type { ConfigMapRead } from './configmap-read.js';
 import type { VerdictFacts } from './verdict.js';
@@ -89,6 +90,9 @@ export interface VerdictState {
   configMap?: ConfigMapRead;
 }
 
+/** ms between looks at whether the verdicts in flight are in, while a state write waits for them. */
+const BUSY_RECHECK_MS = 5;
+
 export function stateDir(targetDir: string): string {
   return join(targetDir, STATE_DIR);
 }
@@ -159,26 +163,30 @@ export function refusedPath(targetDir: string, name: string): string {
 /**
  * Writes state.json soon after a change: at most once per `delayMs` (50 ms), so a burst of
  * publishes costs one write; writes never overlap. `current` gives the state to write, at the time
- * of the write.
+ * of the write. While `busy` (a verdict in flight: Envoy is loading what was just renamed, on the
+ * same CPUs), the write waits for it to end, `maxDelayMs` (1 s) at most after it was asked for: a
+ * write (clone, JSON, mkdir, write, rename: 0.5-1 ms of this thread and the thread pool) then lands
+ * after Envoy's verdict, not in the middle of its reload.
  */
 export class StateWriter {
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
+  private askedAt = 0;
 
   constructor(
     private readonly targetDir: string,
     private readonly current: () => VerdictState,
     private readonly onError: (err: unknown) => void,
+    private readonly busy: () => boolean = () => false,
     private readonly delayMs = 50,
+    private readonly maxDelayMs = 1000,
   ) {}
 
-  /** Writes within `delayMs`. */
+  /** Writes within `delayMs`, or once not busy (`maxDelayMs` at most). */
   save(): void {
     if (this.timer !== undefined) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.writeNow();
-    }, this.delayMs);
+    this.askedAt = performance.now();
+    this.arm(this.delayMs);
   }
 
   /** Writes what is pending now and waits for every write. */
@@ -189,6 +197,14 @@ export class StateWriter {
       this.writeNow();
     }
     await this.writing;
+  }
+
+  private arm(ms: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.busy() && performance.now() - this.askedAt < this.maxDelayMs) this.arm(BUSY_RECHECK_MS);
+      else this.writeNow();
+    }, ms);
   }
 
   private writeNow(): void {
