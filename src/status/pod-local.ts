@@ -3,7 +3,7 @@
 // the watcher runs, so unknown fields are ignored and missing optional ones stay undefined.
 
 import type { SchemaSees } from '../sync/envoy/rejection-reason.js';
-import type { IgnoredWhen } from '../sync/verdict/messages.js';
+import type { IgnoredWhen, WithReader } from '../sync/verdict/messages.js';
 
 export interface PodLocalFile {
   file: string;
@@ -17,6 +17,8 @@ export interface PodLocalFile {
   /** Whether Envoy has a subscription on this file (path_config_source); undefined from older watchers. */
   subscribed?: boolean;
   envoy?: { version: string; live: boolean; at?: string };
+  /** A file read through another (a Lua script, a certificate): what Envoy runs, as accepted with its reader; undefined from older watchers. */
+  withReader?: WithReader;
   verdict?: {
     outcome: 'accepted' | 'rejected' | 'unknown';
     version?: string;
@@ -73,6 +75,9 @@ export function parsePodLocalStatus(text: string): PodLocalStatus {
       const at = str(raw.envoy.at);
       f.envoy = { version: raw.envoy.version, live: raw.envoy.live === true, ...(at === undefined ? {} : { at }) };
     }
+    const w = raw.withReader;
+    if (isObject(w) && typeof w.accepted === 'string') f.withReader = { accepted: w.accepted, at: str(w.at) ?? '' };
+    else if (isObject(w) && w.none === true) f.withReader = { none: true };
     const v = raw.verdict;
     if (isObject(v) && (v.outcome === 'accepted' || v.outcome === 'rejected' || v.outcome === 'unknown')) {
       f.verdict = { outcome: v.outcome, at: str(v.at) ?? '', message: str(v.message) ?? '' };

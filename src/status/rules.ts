@@ -10,7 +10,7 @@
 //   UNKNOWN   no answer: the Pod could not be read, Envoy's admin API did not answer, a verdict
 //             that could not be had; always with why
 import { cliThroughPod } from '../sync/kube/rbac-hint.js';
-import { ignoredAmongWhere, ignoredText, validateSentence } from '../sync/verdict/messages.js';
+import { ignoredAmongWhere, ignoredText, validateSentence, withReaderText } from '../sync/verdict/messages.js';
 import type { IgnoredWhen } from '../sync/verdict/messages.js';
 import { configMapValidateHint, sourceValidateHint } from '../sync/verdict/validate-hint.js';
 import type { ValidateHint } from '../sync/verdict/validate-hint.js';
@@ -94,6 +94,7 @@ export function judgeFile(want: WantedFile, f: PodLocalFile | undefined, source:
   const row: FileVerdict = { file: want.file, configMap: want.version, state: 'PENDING' };
   if (f?.published !== undefined) row.published = f.published;
   if (f?.envoy !== undefined) row.envoy = f.envoy.live ? f.envoy.version : `${f.envoy.version === '' ? '(none)' : f.envoy.version} (last seen)`;
+  else if (f?.withReader !== undefined) row.envoy = withReaderText(f.withReader);
   if (f?.verdict !== undefined) row.lastVerdict = `${f.verdict.outcome}${f.verdict.version === undefined ? '' : ` ${f.verdict.version}`}`;
   // Envoy's warning about the ConfigMap's version (not an earlier one): accepted, fields ignored.
   const ignored = f?.verdict?.outcome === 'accepted' && f.verdict.version === want.version ? (f.verdict.ignoredFields ?? 0) : 0;

@@ -99,3 +99,26 @@ test('first start, the listener reading the script refused for its address (cann
     await pod.stop();
   }
 });
+
+test('first start refused (listener_0 on a taken port), then a port fix refused too (listener_1 now on a taken port): the second line names the version refused now, and does not call it the first version Envoy saw (fresh-user trial: "REFUSED THE FIRST VERSION ... it saw (V1)" after the fix)', TIMEOUT, async () => {
+  const pod = await startCase('18-file-a-resource-reads-once', spec('lds-port-taken.yaml', 'script-v0.lua'));
+  try {
+    const first = await nextVerdict(pod, 'lds.yaml', 0);
+    assert.equal(first.outcome, 'rejected', String(first.msg));
+    assert.equal(first.rolledBack, false, 'nothing accepted to put back');
+    await pod.apply(spec('lds-bind-conflict.yaml', 'script-v0.lua'));
+    const fix = await nextVerdict(pod, 'lds.yaml', 1);
+    assert.equal(fix.outcome, 'rejected', String(fix.msg));
+    assert.notEqual(fix.xdsVersion, first.xdsVersion, 'the fix is another version');
+    // What Envoy reports: it saw the first version (refused) and then this one (refused: listener_1).
+    assert.equal(await envoyOf(pod).stat('listener_manager.lds.update_rejected'), 2);
+    assert.equal((await listeners(pod)).find((l) => l.name === 'listener_0')?.active_state?.version_info, fix.xdsVersion, 'Envoy runs listener_0 of the fix');
+    const version = String(fix.xdsVersion).replace(/[.+]/g, '\\$&');
+    assert.match(String(fix.msg), new RegExp(`^Envoy REFUSED lds\\.yaml version ${version}, and no version of lds\\.yaml was accepted before it: it stays published`), String(fix.msg));
+    assert.doesNotMatch(String(fix.msg), /FIRST VERSION/, 'the fix is not the first version Envoy saw');
+    const status = await runCli(['status', '--to', pod.target]);
+    assert.doesNotMatch(status.stderr, /first version/i, status.stderr);
+  } finally {
+    await pod.stop();
+  }
+});

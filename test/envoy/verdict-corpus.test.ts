@@ -367,7 +367,7 @@ for (const envoyAfterWatcher of [false, true]) {
       assert.equal(line.outcome, 'rejected', msg);
       assert.equal(line.level, 60, msg);
       assert.equal(line.rolledBack, false, msg);
-      assert.match(msg, /^Envoy REFUSED THE FIRST VERSION of lds\.yaml it saw /);
+      assert.match(msg, /^Envoy REFUSED lds\.yaml version \S+, and no version of lds\.yaml was accepted before it: /);
       assert.ok(msg.endsWith(` validate ${join(pod.source, 'lds.yaml')} names the field and its line`), msg);
       // The path Envoy reads, from Envoy: the line to grep in its log names it.
       assert.equal(line.envoyLog, `Filesystem config update failure: in ${join(pod.target, 'lds.yaml')}`);
@@ -441,8 +441,8 @@ test('09-duplicate-listener-name: a refused first version says which of its list
     assert.deepEqual((clusters.cluster_statuses ?? []).filter((c) => c.added_via_api === true).map((c) => c.name), ['shop'], 'Envoy runs cluster shop from cds.yaml');
     const [lds] = verdictLines(pod, 'lds.yaml');
     const [cds] = verdictLines(pod, 'cds.yaml');
-    assert.match(String(lds?.msg), /^Envoy REFUSED THE FIRST VERSION of lds\.yaml it saw \([^)]+\): it stays published, as nothing accepted came before it to put back; Envoy runs 1 of the 2 listeners of lds\.yaml \(shop_listener\) and refused the other, and a restarted Envoy will refuse it again; fix the ConfigMap\. Envoy says: .*duplicate listener shop_listener found/);
-    assert.match(String(cds?.msg), /^Envoy REFUSED THE FIRST VERSION of cds\.yaml it saw \([^)]+\): it stays published, as nothing accepted came before it to put back; Envoy runs 1 of the 2 clusters of cds\.yaml \(shop\) and refused the other, /);
+    assert.match(String(lds?.msg), /^Envoy REFUSED lds\.yaml version [^,]+, and no version of lds\.yaml was accepted before it: it stays published, as nothing accepted came before it to put back; Envoy runs 1 of the 2 listeners of lds\.yaml \(shop_listener\) and refused the other, and a restarted Envoy will refuse it again; fix the ConfigMap\. Envoy says: .*duplicate listener shop_listener found/);
+    assert.match(String(cds?.msg), /^Envoy REFUSED cds\.yaml version [^,]+, and no version of cds\.yaml was accepted before it: it stays published, as nothing accepted came before it to put back; Envoy runs 1 of the 2 clusters of cds\.yaml \(shop\) and refused the other, /);
     for (const line of [lds, cds]) assert.doesNotMatch(String(line?.msg), /WITHOUT/);
     // The message is the Event's and status's too (the state file is written just after the line: state.ts).
     const statusMessage = async (): Promise<string | undefined> => (await gatherStatus(pod.target)).files.find((f) => f.file === 'lds.yaml')?.verdict?.message;
@@ -1012,6 +1012,8 @@ test('18-file-a-resource-reads-once (a listener edit Envoy ignores, a misspelt f
     // A reader built within BUILT_MARGIN_MS before the script's rename counts as built for it (the
     // safe side, a documented limit): a CI run edited within it of Envoy's start.
     await new Promise((resolve) => setTimeout(resolve, BUILT_MARGIN_MS + 300));
+    // The version of lds.yaml Envoy accepted last: Envoy runs listener_0 as it has it (the same listener to Envoy).
+    let previous = runs;
     for (const lds of ['lds-misspelt.yaml', 'lds-codec-auto.yaml']) {
       const counts = verdictCounts(pod, ['lds.yaml', 'script.lua']);
       const seen = pod.watcher.logs.length;
@@ -1024,13 +1026,18 @@ test('18-file-a-resource-reads-once (a listener edit Envoy ignores, a misspelt f
       assert.equal(line.outcome, 'unknown', String(line.msg));
       assert.equal(line.judgedWith, 'lds.yaml', String(line.msg));
       assert.equal(line.rolledBack, true, String(line.msg));
-      assert.match(String(line.msg), new RegExp(`^script\\.lua version \\S+ rolled back with lds\\.yaml version ${String(reader.xdsVersion).replace(/[.+]/g, '\\$&')}, which Envoy accepted, but Envoy kept listener listener_0 of lds\\.yaml \\(still version ${runs.replace(/[.+]/g, '\\$&')}\\) as it runs: .*so script\\.lua would only take effect on a restart; change a setting Envoy sees in that resource with it`), String(line.msg));
+      // The first edit: Envoy's config dump and the record agree. The second: the dump keeps the first
+      // lds.yaml's version_info, while Envoy runs listener_0 as the first edit (accepted since) has it.
+      const esc = (v: string): string => v.replace(/[.+]/g, '\\$&');
+      const runsAs = previous === runs ? `still version ${esc(runs)}` : `as lds\\.yaml version ${esc(previous)} has it, the last version Envoy accepted before; Envoy's config dump still says version_info ${esc(runs)}, which Envoy keeps when it updates a listener in place or sees no change to a resource`;
+      assert.match(String(line.msg), new RegExp(`^script\\.lua version \\S+ rolled back with lds\\.yaml version ${esc(String(reader.xdsVersion))}, which Envoy accepted, but Envoy kept listener listener_0 of lds\\.yaml \\(${runsAs}\\) as it runs: .*so script\\.lua would only take effect on a restart; change a setting Envoy sees in that resource with it`), String(line.msg));
+      previous = String(reader.xdsVersion);
       assert.equal(eventOfLine(line).reason, EventReason.rolledBack);
       assert.equal(await readFile(join(pod.target, 'script.lua'), 'utf8'), await pod.fixture('script-v0.lua'), `${lds}: the published script is what Envoy runs`);
       // The next pass holds the ConfigMap's script back, saying why: the log, `status` and the Event.
       await waitFor(() => pod.watcher.logs.slice(seen).some((l) => l.event === 'held-back' && l.file === 'script.lua'), 'script.lua held back');
       const said = pod.watcher.logs.slice(seen).find((l) => l.event === 'held-back' && l.file === 'script.lua');
-      assert.match(String(said?.msg), /^script\.lua held back: Envoy kept listener listener_0 of lds\.yaml \(still version \S+\) as it runs when lds\.yaml version \S+ came with it: .*would only take effect on a restart; change a setting Envoy sees in that resource with it, or restart the Pod/, String(said?.msg));
+      assert.match(String(said?.msg), new RegExp(`^script\\.lua held back: Envoy kept listener listener_0 of lds\\.yaml \\(${runsAs}\\) as it runs when lds\\.yaml version \\S+ came with it: .*would only take effect on a restart; change a setting Envoy sees in that resource with it, or restart the Pod`), String(said?.msg));
       let row = (await gatherStatus(pod.target)).files.find((f) => f.file === 'script.lua');
       for (let i = 0; i < 100 && row?.heldBack !== said?.msg; i++) {
         await new Promise((resolve) => setTimeout(resolve, 50));

@@ -163,7 +163,7 @@ test("LDS: an error state left by an earlier refusal is not this file's reason",
     assert.equal(first.outcome, 'rejected');
     assert.equal(first.rolledBack, false);
     assert.match(String(first.reason), /^listener listener_0: Error: terminal filter named envoy\.filters\.http\.router/);
-    assert.match(String(first.msg), /REFUSED THE FIRST VERSION .*\. Envoy says: listener listener_0: Error: terminal filter/);
+    assert.match(String(first.msg), /REFUSED lds\.yaml version \S+, and no version of lds\.yaml was accepted before it.*\. Envoy says: listener listener_0: Error: terminal filter/);
 
     // Refused while decoding: Envoy still reports the first version's error, with its older time.
     const proto = await refuse(pod, 'lds.yaml', { 'lds.yaml': ldsYaml({ port: 70000, body: 'proto' }) });

@@ -294,7 +294,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     assert.match(String(first.xdsVersion), /^example-2\+sha256:[0-9a-f]{12}$/);
     assert.equal(first.rolledBack, false);
     assert.equal(first.level, 60, 'fatal: Envoy runs without the listener');
-    assert.match(first.msg, /REFUSED THE FIRST VERSION of lds\.yaml/);
+    assert.match(first.msg, /REFUSED lds\.yaml version \S+, and no version of lds\.yaml was accepted before it/);
     const replacementStats = await envoyStats(cluster, DEMO_NS, replacementName, 'listener_manager');
     assert.ok(refusals(replacementStats) > 0, JSON.stringify(replacementStats));
     assert.equal(replacementStats['listener_manager.total_listeners_active'], 0, 'the new Pod\'s Envoy has no listener');

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -46,6 +47,38 @@ test('ENVOY RUNS: none when a live Envoy has no subscription of the file, the la
     assert.match(formatStatus(offline), /^lds\.yaml +\(removed\) +- +\(none\) \(last seen 2026-12-03T09:00:00\.000Z\) +-$/m);
   } finally {
     server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('ENVOY RUNS for files read through another (a Lua script a listener reads once, a certificate): the version accepted with its reader, or that none was; a file nothing judged stays `-` (fresh-user trial: `-` for a script Envoy ran)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'status-envoy-runs-reader-'));
+  try {
+    const out = join(dir, 'out');
+    await mkdir(join(out, '..envoy-xds-verdict'), { recursive: true });
+    await mkdir(join(dir, 'src'));
+    const at = '2026-12-05T09:00:00.000Z';
+    const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+    await writeFile(join(out, 'script.lua'), 'v1');
+    await writeFile(join(out, 'body.txt'), 'b0');
+    await writeFile(join(out, 'notes.txt'), 'n0');
+    const verdict = (outcome: string) => ({ outcome, rolledBack: false, message: '', version: 'x', at });
+    await writeFile(join(out, '..envoy-xds-verdict', 'state.json'), JSON.stringify({
+      pid: 2 ** 22 - 3, sourceDir: join(dir, 'src'), targetDir: out, updatedAt: at,
+      files: {
+        // Accepted with lds.yaml, then an edit of it held back: Envoy runs the accepted one.
+        'script.lua': { accepted: { sha256: sha('v1'), at }, heldBack: { sha256: sha('v2'), message: 'script.lua held back', at }, verdict: verdict('accepted') },
+        // Judged with a reader Envoy did not build: none accepted.
+        'body.txt': { verdict: verdict('unknown') },
+      },
+    }));
+    const status = await gatherStatus(out);
+    assert.deepEqual(status.files.find((f) => f.file === 'script.lua')?.withReader, { accepted: `sha256:${sha('v1').slice(0, 12)}`, at });
+    const table = formatStatus(status);
+    assert.match(table, new RegExp(`^script\\.lua +\\(removed\\) +sha256:${sha('v1').slice(0, 12)} +sha256:${sha('v1').slice(0, 12)} \\(accepted with its reader\\) +earlier version: accepted`, 'm'), table);
+    assert.match(table, /^body\.txt +\(removed\) +sha256:\S+ +\(none accepted with its reader\) +earlier version: unknown/m, table);
+    assert.match(table, /^notes\.txt +\(removed\) +sha256:\S+ +- +-$/m, table);
+  } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -179,3 +179,15 @@ test('the Pod-local status as the workload view reads it keeps a held-back file\
   const text = JSON.stringify({ targetDir: '/t', watcherPid: 7, updatedAt: at, files: [{ file: 'script.lua', held: false, configMap: V2, published: V1, heldBack: 'script.lua held back: Envoy reads it only when it builds listener listener_0 of lds.yaml' }] });
   assert.equal(parsePodLocalStatus(text).files[0]?.heldBack, 'script.lua held back: Envoy reads it only when it builds listener listener_0 of lds.yaml');
 });
+
+test('ENVOY RUNS in the workload view for a file read through another (a Lua script): the version accepted with its reader, read from the Pod-local status --json (fresh-user trial: `-`)', () => {
+  const text = JSON.stringify({ targetDir: '/t', watcherPid: 7, updatedAt: at, files: [
+    { file: 'script.lua', held: false, configMap: V2, published: V1, withReader: { accepted: V1, at } },
+    { file: 'body.txt', held: false, configMap: V1, published: V1, withReader: { none: true } },
+  ] });
+  const parsed = parsePodLocalStatus(text);
+  assert.deepEqual(parsed.files[0]?.withReader, { accepted: V1, at });
+  const rows = judgePod(facts({ local: parsed, wanted: [{ file: 'script.lua', version: V2 }, { file: 'body.txt', version: V1 }] })).files;
+  assert.equal(rows.find((f) => f.file === 'script.lua')?.envoy, `${V1} (accepted with its reader)`);
+  assert.equal(rows.find((f) => f.file === 'body.txt')?.envoy, '(none accepted with its reader)');
+});

@@ -36,11 +36,13 @@ export class Holds {
    * while the other keys keep that content (unknown: the first pass's ConfigMap counts).
    * `dependsOn`: the other keys whose change could change the refusal (refusal-cause.ts; undefined:
    * any); a change of another key, a file it names arriving, Envoy accepting another file release
-   * it only for those (none: Envoy's refusal of the content alone, held until that key changes).
+   * it only for those (none: Envoy's refusal of the content alone, held until that key changes; a
+   * refusal from another Pod's Envoy: held until that key changes or this Envoy judges it,
+   * restored-holds.ts).
    */
   hold(name: string, sha256: string, fromStore = false, names: readonly string[] = [], configMap?: ReadonlyMap<string, string>, dependsOn?: readonly string[]): void {
     this.held.set(name, sha256);
-    const deps = dependsOn === undefined || fromStore ? undefined : new Set(dependsOn);
+    const deps = dependsOn === undefined ? undefined : new Set(dependsOn);
     if (deps === undefined) this.dependsOn.delete(name);
     else this.dependsOn.set(name, deps);
     const waits = names.filter((file) => deps?.has(file) !== false);
@@ -151,6 +153,7 @@ export class Holds {
     if (ended) {
       this.waitsFor.delete(name);
       this.refusedWith.delete(name);
+      this.dependsOn.delete(name);
     }
     return ended;
   }

@@ -141,17 +141,24 @@ export function rejectedMessage(opts: {
     : `Envoy rejected ${file} version ${v}; it keeps running ${last} (a newer publish replaced the refused file)${because(why, validate)}`;
 }
 
-/** A refused first version, as every form of the verdict says it (log line, Event, `status`). */
-export const REFUSED_FIRST = 'Envoy refused its first version, which stays published: nothing accepted came before it';
+/**
+ * A refused version of a file no version of which was accepted before, as every form of the verdict
+ * says it (log line, Event, `status`). Not "the first version": Envoy may have refused earlier ones
+ * (a first start refused, then an edit refused too), and the first it saw is not this one.
+ */
+export const REFUSED_FIRST = 'Envoy refused it, and no version of it was accepted before, so it stays published: nothing accepted came before it';
 /** The same, in `status`'s CONFIGMAP column. */
 export const REFUSED_FIRST_SHORT = 'refused, stays published: nothing accepted came before it';
 
 /**
- * Envoy refused a file it never accepted a version of: nothing to roll back to. `applied`: what
- * Envoy runs of it (applied.ts appliedSentence, read from Envoy's admin API for LDS and CDS).
+ * Envoy refused `version` of a file no version of which was accepted before (the watcher keeps no
+ * accepted copy): nothing to roll back to. It names the version refused now, which need not be the
+ * first Envoy saw (fresh-user trial: a first start refused, then a fix refused too, was said "THE
+ * FIRST VERSION ... it saw" of the fix). `applied`: what Envoy runs of it (applied.ts
+ * appliedSentence, read from Envoy's admin API for LDS and CDS).
  */
 export function firstRefusedMessage(file: string, version: string | undefined, why: RejectionReason | undefined, applied = `Envoy runs WITHOUT the resources of ${file}`, validate?: string): string {
-  return `Envoy REFUSED THE FIRST VERSION of ${file} it saw (${versionText(version)}): it stays published, as nothing accepted came before it to put back; ${applied}, and a restarted Envoy will refuse it again; fix the ConfigMap${because(why, validate)}`;
+  return `Envoy REFUSED ${file} version ${versionText(version)}, and no version of ${file} was accepted before it: it stays published, as nothing accepted came before it to put back; ${applied}, and a restarted Envoy will refuse it again; fix the ConfigMap${because(why, validate)}`;
 }
 
 export function unknownMessage(file: string, version: string | undefined, reason: string | undefined): string {
@@ -162,3 +169,15 @@ export function unknownMessage(file: string, version: string | undefined, reason
 export function undecidedReason(version: string | undefined, statPrefixes: readonly string[]): string {
   return `Envoy reported neither version ${version ?? '(none)'} nor a failed update for ${statPrefixes.join(', ')}`;
 }
+
+/**
+ * What Envoy runs of a file read through another: `accepted`, the content the watcher recorded
+ * accepted with its reader (state.ts `accepted`: Envoy built the reader with it, and a later content
+ * is published only with a reader Envoy builds again, or goes back), as `status` names contents
+ * (`sha256:<12>`); `none`, judged but never accepted (refused with its reader, or never decided: a
+ * reader Envoy did not build), so no version of it is known to run.
+ */
+export type WithReader = { accepted: string; at: string } | { none: true };
+
+/** The ENVOY RUNS cell of a file read through another (status.ts runsWithReader), in the Pod's and the workload's table. */
+export const withReaderText = (w: WithReader): string => ('none' in w ? '(none accepted with its reader)' : `${w.accepted} (accepted with its reader)`);

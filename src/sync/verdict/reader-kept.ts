@@ -22,9 +22,16 @@ import type { ReadOnceReader } from '../publish/read-once.js';
 import { READER_KINDS } from './reader-running.js';
 import type { ReaderKind } from './reader-running.js';
 
-/** A reader Envoy kept as it runs, and the version Envoy runs it at ('' when none). */
+/**
+ * A reader Envoy kept as it runs. `runs`: the version of its file Envoy runs it as: the one Envoy
+ * accepted before this publish, as recorded (Envoy saw no change to the resource since, so it is as
+ * that version has it), else its `version_info` in Envoy's config dump ('' when none). `dumped`:
+ * that `version_info`, which Envoy keeps across an in-place listener update and an update it saw no
+ * change in, so it may name an older version than the one Envoy runs the resource from.
+ */
 export interface KeptReader extends ReadOnceReader {
   runs: string;
+  dumped: string;
 }
 
 /**
@@ -37,7 +44,8 @@ export const BUILT_MARGIN_MS = 1000;
 /**
  * The readers among `readers` (readOnceReaders of a rider) held in `file` that Envoy did not build
  * for the accepted publish of `file` at `version`, the rider renamed at `since` (epoch ms, before
- * `file`): a named listener, cluster or route configuration that Envoy's config dump (`dumped`, by
+ * `file`; `previous`: the version of `file` Envoy accepted before it, as recorded, which each kept
+ * reader `runs`): a named listener, cluster or route configuration that Envoy's config dump (`dumped`, by
  * xDS type: active and warming, a name may be listed twice) lists, none of its entries at `version`
  * nor updated since (BUILT_MARGIN_MS before it). Envoy keeps a listener's `version_info` when it
  * updates it in place (its filter chains alone changed: `ListenerImpl::newListenerWithFilterChain`
@@ -46,7 +54,7 @@ export const BUILT_MARGIN_MS = 1000;
  * (nothing Envoy runs reads the old file), and any reader when neither `version` nor `since` is
  * known count as built: the watcher cannot tell otherwise, and leaves the file as before. Pure.
  */
-export function keptReaders(readers: readonly ReadOnceReader[], file: string, version: string | undefined, since: number | undefined, dumped: ReadonlyMap<ReaderKind, readonly DynamicResource[]>): KeptReader[] {
+export function keptReaders(readers: readonly ReadOnceReader[], file: string, version: string | undefined, since: number | undefined, dumped: ReadonlyMap<ReaderKind, readonly DynamicResource[]>, previous?: string): KeptReader[] {
   if (version === undefined && since === undefined) return [];
   const built = (resource: DynamicResource): boolean =>
     (version !== undefined && resource.version === version) || (since !== undefined && resource.updatedAtMs !== undefined && resource.updatedAtMs >= since - BUILT_MARGIN_MS);
@@ -56,7 +64,8 @@ export function keptReaders(readers: readonly ReadOnceReader[], file: string, ve
     if (reader.file !== file || reader.resource === undefined || kind === undefined) continue;
     const listed = (dumped.get(kind) ?? []).filter((resource) => resource.name === reader.resource);
     if (listed.length === 0 || listed.some(built)) continue;
-    kept.push({ ...reader, runs: listed[0]?.version ?? '' });
+    const inDump = listed[0]?.version ?? '';
+    kept.push({ ...reader, runs: previous ?? inDump, dumped: inDump });
   }
   return kept;
 }
@@ -64,11 +73,23 @@ export function keptReaders(readers: readonly ReadOnceReader[], file: string, ve
 const what = (reader: ReadOnceReader): string => `${reader.holder ?? 'resource'} ${reader.resource ?? ''} of ${reader.file}`;
 
 /**
+ * Which version of its file a kept reader runs as, in words: "still version V" where Envoy's config
+ * dump and the record agree; else the recorded version, and what the dump says and why they differ
+ * (fresh-user trial: after an in-place update the line said "still version V0" of a listener Envoy
+ * ran from a later version).
+ */
+function runsText(r: KeptReader): string {
+  const shown = (v: string): string => (v === '' ? '(none)' : v);
+  if (r.runs === r.dumped) return `still version ${shown(r.runs)}`;
+  return `as ${r.file} version ${shown(r.runs)} has it, the last version Envoy accepted before; Envoy's config dump still says version_info ${shown(r.dumped)}, which Envoy keeps when it updates a listener in place or sees no change to a resource`;
+}
+
+/**
  * What a rider's verdict says after "<rider> version V rolled back with " (conclude.ts), and what
  * holding it back says (the syncer's next pass: `status`, the Event), for `kept` (not empty). Pure.
  */
 export function keptMessages(rider: string, reader: { file: string; version: string }, kept: readonly KeptReader[]): { withReader: string; held: string } {
-  const resources = kept.map((r) => `${what(r)} (still version ${r.runs === '' ? '(none)' : r.runs})`).join(', ');
+  const resources = kept.map((r) => `${what(r)} (${runsText(r)})`).join(', ');
   const ignored = `Envoy saw no change to ${kept.length === 1 ? 'it' : 'them'} (it ignores a misspelt field, an enum's first value by name, a value spelt another way)`;
   const setting = `change a setting Envoy sees in ${kept.length === 1 ? 'that resource' : 'each of those resources'} with it`;
   return {
@@ -78,7 +99,8 @@ export function keptMessages(rider: string, reader: { file: string; version: str
 }
 
 /**
- * For each of `riders` (files published with `reader`, which Envoy accepted at `reader.version`;
+ * For each of `riders` (files published with `reader`, which Envoy accepted at `reader.version`,
+ * after `reader.previousVersion`;
  * `publishedAtMs`: a rider's rename, before the reader's; `readersOf`: readOnceReaders of a rider)
  * that Envoy kept a reader of: keptMessages. Asks Envoy's config dump once per xDS type among those
  * readers, and nothing when none is of a type it lists. Empty when Envoy cannot be asked or does not
@@ -86,7 +108,7 @@ export function keptMessages(rider: string, reader: { file: string; version: str
  */
 export async function readersKept(
   admin: EnvoyAdmin | undefined,
-  reader: { file: string; version: string | undefined },
+  reader: { file: string; version: string | undefined; previousVersion?: string | undefined },
   riders: readonly { file: string; publishedAtMs: number }[],
   readersOf: (rider: string) => readonly ReadOnceReader[],
   timeoutMs: number,
@@ -103,7 +125,7 @@ export async function readersKept(
     return out;
   }
   for (const [rider, list] of readers) {
-    const kept = keptReaders(list, reader.file, reader.version, rider.publishedAtMs, dumped);
+    const kept = keptReaders(list, reader.file, reader.version, rider.publishedAtMs, dumped, reader.previousVersion);
     if (kept.length > 0) out.set(rider.file, keptMessages(rider.file, { file: reader.file, version: reader.version ?? '(no version_info)' }, kept));
   }
   return out;

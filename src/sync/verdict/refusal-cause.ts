@@ -14,8 +14,14 @@
 //   `validateClusters` in source/common/router/config_impl.cc, checked against every cluster the
 //   CDS updates applied so far added, warm or warming: `ClusterInfoMaps::hasCluster`), a file
 //   named by path that is not there ("paths must refer to an existing path in the system: '…'
-//   does not exist"). Other reasons (a duplicate listener name, an address in use, an unknown
-//   extension) do not change with another key of the ConfigMap.
+//   does not exist"). Read as Envoy writes them: `RouteEntryImplBase::validateClusters` writes
+//   "route: unknown cluster '<name>'", `WeightedClusterSpecifierPlugin::validateClusters`
+//   (source/common/router/weighted_cluster_specifier.cc) "route: unknown weighted cluster '<name>'",
+//   `RouteCreator::createAndValidateRoute` "route: unknown shadow cluster '<name>'". Other reasons
+//   (a duplicate listener name, an address in use, an unknown extension) do not change with
+//   another key of the ConfigMap, even where they contain the word "cluster" (a listener or filter
+//   so named; "Unknown gRPC client cluster '<name>'", which only a static cluster of the bootstrap
+//   satisfies: `ClusterManagerImpl::checkActiveStaticCluster`, cluster_manager_impl.cc).
 // - CDS, RDS, EDS and the other types keep no reason outside Envoy's log: such a refusal may
 //   depend on the files the content names, and, for all but CDS, on the clusters.
 // A file a Secret reads, a subscription the edit opened and content that names a file Envoy reads
@@ -44,8 +50,11 @@ export interface OtherFile {
   clusters: boolean;
 }
 
-/** Envoy's words name a cluster (the router's and the gRPC clients' checks all say "cluster"). */
-const NAMES_CLUSTER = /cluster/i;
+/**
+ * Envoy's words for a route to a cluster it does not have, as the router's `validateClusters`
+ * writes them (above): the only LDS reasons a cluster a CDS file adds can change.
+ */
+const NAMES_CLUSTER = /\broute: unknown (?:weighted |shadow )?cluster '/;
 
 /** Whether no other file can change this refusal: Envoy's final word on the content alone. */
 export function standsAlone(cause: RefusalCause): boolean {

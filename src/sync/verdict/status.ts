@@ -11,7 +11,8 @@ import { contentVersion, publishable, sha256, versionOf } from '../envoy/version
 import { readState, refusedLast, stateDir, STATE_FILE } from './state.js';
 import type { RefusalWhy, VerdictState } from './state.js';
 import { validateConfigFile } from '../envoy/gate.js';
-import { REFUSED_FIRST_SHORT, ignoredText, validateSentence } from './messages.js';
+import { REFUSED_FIRST_SHORT, ignoredText, validateSentence, withReaderText } from './messages.js';
+import type { WithReader } from './messages.js';
 
 export interface FileStatus {
   file: string;
@@ -21,8 +22,8 @@ export interface FileStatus {
   held: boolean;
   /**
    * Set with `held` when the refused content is itself what is published (refusedStaysPublished):
-   * Envoy refused the first version it saw, nothing accepted came before it to put back, and the
-   * file stays on disk.
+   * Envoy refused it and no version of the file was accepted before, so nothing accepted came before
+   * it to put back, and the file stays on disk.
    */
   refusedPublished?: true;
   /** The ConfigMap content is a file Envoy reads only when it builds its reader, held back by `watch` until that changes: why. */
@@ -34,6 +35,12 @@ export interface FileStatus {
   subscribed?: boolean;
   /** What Envoy reports running now, or last seen (`live: false`). */
   envoy?: { version: string; live: boolean; at?: string };
+  /**
+   * A file Envoy reads through another (a Lua script or `direct_response` body a resource reads
+   * once, a certificate a Secret reads): no subscription of its own reports a version, so what
+   * Envoy runs is the version accepted with its reader (runsWithReader).
+   */
+  withReader?: WithReader;
   verdict?: VerdictState['files'][string]['verdict'];
   /**
    * With `held`: why Envoy refused the ConfigMap's content, as kept with the refusal (state.ts
@@ -66,9 +73,20 @@ export interface Status {
 }
 
 /**
+ * WithReader for a published file with no `version_info` (`readThrough`) from its state entry;
+ * undefined for any other file, and for one nothing judged (Envoy reads it through nothing). Pure.
+ */
+export function runsWithReader(recorded: VerdictState['files'][string] | undefined, readThrough: boolean): WithReader | undefined {
+  if (!readThrough || recorded === undefined) return undefined;
+  const accepted = recorded.accepted;
+  if (accepted?.sha256 !== undefined) return { accepted: accepted.version ?? contentVersion(accepted.sha256), at: accepted.at };
+  return recorded.verdict === undefined ? undefined : { none: true };
+}
+
+/**
  * The one rule for a refusal that nothing was put back for: the ConfigMap's content is the one
- * Envoy refused and it is what is published (Envoy refused the first version it saw; the verdict's
- * line and Event say so too, messages.ts firstRefusedMessage).
+ * Envoy refused and it is what is published (no version of the file was accepted before it; the
+ * verdict's line and Event say so too, messages.ts firstRefusedMessage).
  */
 export function refusedStaysPublished(f: { held: boolean; published?: string | undefined; configMap?: string | undefined }): boolean {
   return f.held && f.published !== undefined && f.published === f.configMap;
@@ -155,17 +173,20 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
     const refusal = kept === undefined || saidByVerdict ? undefined : { ...kept, ...(configMap === undefined ? {} : { version: configMap }) };
     // Envoy answered without any subscription of the file (a restarted Envoy that has not opened
     // it): it runs none of it now, whatever an earlier process ran.
-    // A file with no version_info (a certificate or key a Secret reads) has no subscription of its
-    // own: the Secret's version_text is not its version, so Envoy's column stays empty, as for a Lua script.
+    // A file with no version_info (a certificate or key a Secret reads, a Lua script) has no
+    // subscription of its own: the Secret's version_text is not its version, so Envoy's column says
+    // the version accepted with its reader (runsWithReader).
     const readThrough = publishedContent !== undefined && publishedVersion === undefined;
     const subscriptions = readThrough ? [] : (recorded?.subscriptions ?? []);
     const liveVersion = subscriptions.map((s) => live.get(s.statPrefix)).find((v) => v !== undefined) ?? (answered && subscriptions.length > 0 ? '' : undefined);
     const envoy = liveVersion !== undefined
       ? { version: liveVersion, live: true }
       : recorded?.envoy === undefined || readThrough ? undefined : { version: recorded.envoy.version, live: false, at: recorded.envoy.at };
+    const withReader = envoy === undefined ? runsWithReader(recorded, readThrough) : undefined;
     files.push({
       file,
       held,
+      ...(withReader === undefined ? {} : { withReader }),
       ...(refusedStaysPublished({ held, published, configMap }) ? { refusedPublished: true as const } : {}),
       subscribed: subscriptions.length > 0,
       ...(invalid === undefined ? {} : { invalid }),
@@ -213,7 +234,7 @@ export function formatStatus(status: Status): string {
       f.file,
       `${f.configMap ?? '(removed)'}${refusedNote(f)}${f.invalid === undefined ? '' : ' (refused by the gate, not published)'}${f.heldBack === undefined || f.held ? '' : ' (held back, see below)'}`,
       f.published ?? '-',
-      f.envoy === undefined ? '-' : `${f.envoy.version === '' ? '(none)' : f.envoy.version}${f.envoy.live ? '' : ` (last seen ${f.envoy.at ?? '?'})`}`,
+      f.envoy === undefined ? (f.withReader === undefined ? '-' : withReaderText(f.withReader)) : `${f.envoy.version === '' ? '(none)' : f.envoy.version}${f.envoy.live ? '' : ` (last seen ${f.envoy.at ?? '?'})`}`,
       verdict.replace(/ {2,}/g, ' '),
     ]);
   }

@@ -29,6 +29,7 @@ import { judgeNewlyRead, judgeUnjudgedRiders } from './newly-read.js';
 import { readerPublish, withResources } from './read-once-verdict.js';
 import { readersNotRunning, type ReaderQuery } from './reader-running.js';
 import { readersKept } from './reader-kept.js';
+import { restoreHolds } from './restored-holds.js';
 import { Poller } from './poll.js';
 import type { RefusedBefore } from './refusal-cause.js';
 import { awaitReadLogged } from './read-wait.js';
@@ -91,7 +92,7 @@ export class VerdictTracker {
       republished: (file, secret, baseline, refusedBefore) => {
         this.track(file, this.timeoutMs, false, secret === undefined ? { by: 'subscription' } : { by: 'secret', secret }, { baseline, retried: true, refusedBefore });
       },
-      readersKept: (reader, riders) => readersKept(this.admin, { file: reader.file, version: reader.version }, riders.map((r) => ({ file: r.file, publishedAtMs: r.publishedAtMs })), (rider) => this.subscriptions.readOnceReaders(rider), REQUEST_TIMEOUT_MS),
+      readersKept: (reader, riders) => readersKept(this.admin, { file: reader.file, version: reader.version, previousVersion: reader.previousVersion }, riders.map((r) => ({ file: r.file, publishedAtMs: r.publishedAtMs })), (rider) => this.subscriptions.readOnceReaders(rider), REQUEST_TIMEOUT_MS),
     });
     // The ConfigMap no longer has the refused content: the state file forgets the refusal too.
     this.holds.onRelease((name) => {
@@ -112,13 +113,10 @@ export class VerdictTracker {
    */
   async start(): Promise<void> {
     const previous = await readState(this.options.targetDir).catch(() => undefined);
-    if (previous !== undefined) {
-      this.state.files = previous.files;
-      for (const [name, file] of Object.entries(previous.files)) {
-        if (file.refused !== undefined) this.holds.hold(name, file.refused.sha256, file.refused.fromStore !== undefined, [], undefined, file.refused.dependsOn);
-      }
-    }
+    if (previous !== undefined) this.state.files = previous.files;
     const onDisk = await configOnDisk(this.options.targetDir, this.subscriptions, this.holds);
+    // Once the files on disk are learned: a refusal stored before `dependsOn` is decided from its reason.
+    restoreHolds(this.holds, this.state.files, onDisk.map((file) => file.name), this.subscriptions);
     this.setAdmin();
     if (this.admin === undefined) {
       this.logger.warn({ problem: this.adminProblem }, `Envoy's verdict on published files will be unknown: ${this.adminProblem ?? 'no admin address'}; pass --admin HOST:PORT`);

@@ -1,7 +1,7 @@
 // Which other files could change Envoy's refusal (src/sync/verdict/refusal-cause.ts): a refusal
 // that is Envoy's final word on the content is not tried again when another file of the change was
-// on its way, nor released by another key; one Envoy's reason ties to a cluster or a named file
-// is. The real-Envoy behaviour: test/envoy/refusal-in-flight.test.ts.
+// on its way, nor released by another key; one Envoy's reason ties to a cluster (as the router's
+// validateClusters writes it, not any reason containing "cluster") or a named file is. The real-Envoy behaviour: test/envoy/refusal-in-flight.test.ts.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { dependsOnKeys, mayDependOn, refusedBeforeNote, standsAlone } from '../../../src/sync/verdict/refusal-cause.js';
@@ -21,6 +21,11 @@ test('refusal-cause: which refusals stand alone and which other files could chan
     ['LDS API: address in use', cause({ why: { reason: 'listener listener_0: cannot bind \'127.0.0.1:80\': Address already in use', envoyLog: log } }), true, false, false],
     ['LDS API: route to an unknown cluster', cause({ why: { reason: "listener listener_0: route: unknown cluster 'c1'", envoyLog: log } }), false, true, false],
     ['LDS API: unknown weighted cluster', cause({ why: { reason: "route: unknown weighted cluster 'c2'", envoyLog: log } }), false, true, false],
+    ['LDS API: unknown shadow cluster (a request mirror)', cause({ why: { reason: "listener listener_0: route: unknown shadow cluster 'mirror'", envoyLog: log } }), false, true, false],
+    // Reasons that contain the word "cluster" but that no cluster of a CDS file can change.
+    ['LDS API: a listener named for its cluster cannot bind', cause({ why: { reason: "listener to_cluster_a: cannot bind '127.0.0.1:80': Address already in use", envoyLog: log } }), true, false, false],
+    ['LDS API: duplicate listener named cluster_front', cause({ why: { reason: 'duplicate listener cluster_front found', envoyLog: log } }), true, false, false],
+    ['LDS API: a gRPC client cluster (static clusters only)', cause({ why: { reason: "listener listener_0: Unknown gRPC client cluster 'als'", envoyLog: log } }), true, false, false],
     ['LDS API: a named file not there yet', cause({ names: ['rds.yaml'], why: { reason: "paths must refer to an existing path in the system: '/etc/envoy/rds.yaml' does not exist", envoyLog: log } }), false, false, true],
     ['LDS, listener errors not read', cause({ why: { envoyLog: log, schema: 'if-constraint' } }), false, true, false],
     ['LDS, no reason read at all', cause({}), false, true, false],
