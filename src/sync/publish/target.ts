@@ -11,6 +11,15 @@ import { isReservedName } from '../volume/snapshot.js';
 // statfs f_type of a tmpfs (linux/magic.h TMPFS_MAGIC): the memory-backed emptyDir the injector deploys.
 const TMPFS_MAGIC = 0x01021994;
 
+/** Whether `dir` is on a tmpfs (one statfs; false when it cannot be asked). */
+export function isMemoryBacked(dir: string): boolean {
+  try {
+    return statfsSync(dir).type === TMPFS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
 // Published files must be readable by Envoy, which runs as another user than the watcher.
 const FILE_MODE = 0o644;
 const TEMP_NAME = /^\.\..*\.tmp-\d+-\d+$/;
@@ -70,13 +79,7 @@ export class TargetDirectory {
    * thread pool per file (0.4-0.5 ms for two small files, all of it before the first rename).
    */
   private isMemoryBacked(): boolean {
-    if (this.memoryBacked === undefined) {
-      try {
-        this.memoryBacked = statfsSync(this.dir).type === TMPFS_MAGIC;
-      } catch {
-        this.memoryBacked = false;
-      }
-    }
+    this.memoryBacked ??= isMemoryBacked(this.dir);
     return this.memoryBacked;
   }
 

@@ -4,9 +4,12 @@
 //   <target>/..envoy-xds-verdict/accepted/<file>  the last version Envoy accepted (a hard link: no copy)
 //   <target>/..envoy-xds-verdict/refused/<file>   the last version Envoy refused, for the operator
 // A `..` name is never a ConfigMap key, so Envoy never watches these and `watch` never publishes them.
+import { linkSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { XdsType } from '../envoy/subscriptions.js';
+import { isMemoryBacked } from '../publish/target.js';
 import type { ConfigMapRead } from './configmap-read.js';
 import type { VerdictFacts } from './verdict.js';
 
@@ -89,6 +92,9 @@ export interface VerdictState {
   configMap?: ConfigMapRead;
 }
 
+/** ms between looks at whether the verdicts in flight are in, while a state write waits for them. */
+const BUSY_RECHECK_MS = 5;
+
 export function stateDir(targetDir: string): string {
   return join(targetDir, STATE_DIR);
 }
@@ -104,11 +110,12 @@ export async function readState(targetDir: string): Promise<VerdictState | undef
 
 /** Replaces state.json by rename, so `status` never reads half a file. */
 export async function writeState(targetDir: string, state: VerdictState): Promise<void> {
+  const fs = stateFs(targetDir);
   const dir = stateDir(targetDir);
-  await mkdir(dir, { recursive: true });
+  await fs.mkdir(dir);
   const temp = join(dir, `.${STATE_FILE}.tmp`); // one watcher per target: a fixed name leaves no litter
-  await writeFile(temp, `${JSON.stringify(state, null, 2)}\n`);
-  await rename(temp, join(dir, STATE_FILE));
+  await fs.writeFile(temp, `${JSON.stringify(state, null, 2)}\n`);
+  await fs.rename(temp, join(dir, STATE_FILE));
 }
 
 /**
@@ -118,28 +125,73 @@ export async function writeState(targetDir: string, state: VerdictState): Promis
  * returns whether it was kept.
  */
 export async function keepCopy(targetDir: string, kind: 'accepted' | 'refused', name: string, ino: number | undefined): Promise<boolean> {
+  const fs = stateFs(targetDir);
   const dir = join(stateDir(targetDir), kind);
-  await mkdir(dir, { recursive: true });
+  await fs.mkdir(dir);
   const temp = join(dir, `.${name}.tmp`);
-  await unlink(temp).catch(() => undefined);
-  await link(join(targetDir, name), temp);
-  if (ino !== undefined && (await stat(temp)).ino !== ino) {
-    await unlink(temp);
+  await fs.unlink(temp).catch(() => undefined);
+  await fs.link(join(targetDir, name), temp);
+  if (ino !== undefined && (await fs.ino(temp)) !== ino) {
+    await fs.unlink(temp);
     return false;
   }
-  await rename(temp, join(dir, name));
+  await fs.rename(temp, join(dir, name));
   // rename() between two links of one inode does nothing and leaves the temp name behind.
-  await unlink(temp).catch(() => undefined);
+  await fs.unlink(temp).catch(() => undefined);
   return true;
 }
 
 /** Writes `content` as `<kind>/<name>` (the bytes published; for a version whose file a newer publish replaced). */
 export async function keepContent(targetDir: string, kind: 'accepted' | 'refused', name: string, content: Buffer): Promise<void> {
+  const fs = stateFs(targetDir);
   const dir = join(stateDir(targetDir), kind);
-  await mkdir(dir, { recursive: true });
+  await fs.mkdir(dir);
   const temp = join(dir, `.${name}.tmp`);
-  await writeFile(temp, content);
-  await rename(temp, join(dir, name));
+  await fs.writeFile(temp, content);
+  await fs.rename(temp, join(dir, name));
+}
+
+/** The file operations of the state directory; each rejects as node:fs does. */
+interface StateFs {
+  mkdir(dir: string): Promise<void>;
+  writeFile(path: string, data: string | Buffer): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  link(existing: string, path: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  ino(path: string): Promise<number>;
+}
+
+const THREAD_POOL_FS: StateFs = {
+  mkdir: async (dir) => { await mkdir(dir, { recursive: true }); },
+  writeFile: (path, data) => writeFile(path, data),
+  rename: (from, to) => rename(from, to),
+  link: (existing, path) => link(existing, path),
+  unlink: (path) => unlink(path),
+  ino: async (path) => (await stat(path)).ino,
+};
+
+// On a tmpfs each step is a few microseconds in the kernel, and each round trip through libuv's
+// thread pool costs this thread more than that (a keepCopy of 6 steps, for every file Envoy
+// accepts, ran while Envoy was still loading the next change: bench:sync, the sidecar's CPU per change).
+const IN_CALL_FS: StateFs = {
+  mkdir: (dir) => inCall(() => { mkdirSync(dir, { recursive: true }); }),
+  writeFile: (path, data) => inCall(() => { writeFileSync(path, data); }),
+  rename: (from, to) => inCall(() => { renameSync(from, to); }),
+  link: (existing, path) => inCall(() => { linkSync(existing, path); }),
+  unlink: (path) => inCall(() => { unlinkSync(path); }),
+  ino: (path) => inCall(() => statSync(path).ino),
+};
+
+/** `step`'s result, or its throw as a rejection (the callers catch rejections, as from node:fs/promises). */
+function inCall<T>(step: () => T): Promise<T> {
+  return new Promise((resolve) => {
+    resolve(step()); // a throw here rejects
+  });
+}
+
+/** In the call on a tmpfs (the emptyDir the injector deploys), else through the thread pool (a node disk may block). */
+function stateFs(targetDir: string): StateFs {
+  return isMemoryBacked(targetDir) ? IN_CALL_FS : THREAD_POOL_FS;
 }
 
 /** Content of `accepted/<name>`, or undefined if Envoy never accepted a version of it. */
@@ -159,26 +211,30 @@ export function refusedPath(targetDir: string, name: string): string {
 /**
  * Writes state.json soon after a change: at most once per `delayMs` (50 ms), so a burst of
  * publishes costs one write; writes never overlap. `current` gives the state to write, at the time
- * of the write.
+ * of the write. While `busy` (a verdict in flight: Envoy is loading what was just renamed, on the
+ * same CPUs), the write waits for it to end, `maxDelayMs` (1 s) at most after it was asked for: a
+ * write (clone, JSON, mkdir, write, rename: 0.5-1 ms of this thread and the thread pool) then lands
+ * after Envoy's verdict, not in the middle of its reload.
  */
 export class StateWriter {
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
+  private askedAt = 0;
 
   constructor(
     private readonly targetDir: string,
     private readonly current: () => VerdictState,
     private readonly onError: (err: unknown) => void,
+    private readonly busy: () => boolean = () => false,
     private readonly delayMs = 50,
+    private readonly maxDelayMs = 1000,
   ) {}
 
-  /** Writes within `delayMs`. */
+  /** Writes within `delayMs`, or once not busy (`maxDelayMs` at most). */
   save(): void {
     if (this.timer !== undefined) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.writeNow();
-    }, this.delayMs);
+    this.askedAt = performance.now();
+    this.arm(this.delayMs);
   }
 
   /** Writes what is pending now and waits for every write. */
@@ -189,6 +245,14 @@ export class StateWriter {
       this.writeNow();
     }
     await this.writing;
+  }
+
+  private arm(ms: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.busy() && performance.now() - this.askedAt < this.maxDelayMs) this.arm(BUSY_RECHECK_MS);
+      else this.writeNow();
+    }, ms);
   }
 
   private writeNow(): void {

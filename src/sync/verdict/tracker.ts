@@ -69,7 +69,7 @@ export class VerdictTracker {
     this.state = { pid: process.pid, sourceDir: options.sourceDir, targetDir: options.targetDir, updatedAt: new Date().toISOString(), files: {} };
     this.stateFile = new StateWriter(options.targetDir, () => this.stampedState(), (err) => {
       this.logger.warn({ err }, 'could not write the verdict state file');
-    });
+    }, () => this.poller.pending.size > 0);
     const conclusions = (this.conclusions = new Conclusions({
       options,
       logger: this.logger,
