@@ -7,7 +7,7 @@ import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bootstrapYaml, freePorts, startEnvoy, type EnvoyProcess } from '../../test/envoy/envoy.js';
 import { AtomicWriter, BOOTSTRAP, EnvoyStandIn, analyzeReloads, ldsProbeBody, publishedText, rssAnonKiB, sha256, xdsFile } from '../../test/sync/harness.js';
-import { runQueueWaitMs } from './cpu-wait.js';
+import { onCpuMs, runQueueWaitMs } from './cpu-wait.js';
 import { ServedPoller, acceptedLdsVersion, counters, ldsAppliedAt, type Counters } from './envoy-probe.js';
 import { waitUntil, type Implementation, type Running } from './implementations.js';
 import { filesystemOf, type Roots } from './roots.js';
@@ -18,14 +18,24 @@ import { MONOTONIC_OFFSET_MS, type WatcherTrace } from './trace.js';
 export const FILES = ['cds.yaml', 'lds.yaml'] as const;
 type Before = Record<(typeof FILES)[number], Counters>;
 
+/** Since a swap, ms: waited for a CPU (Envoy + sidecar; the probe), and on a CPU (Envoy; the sidecar). */
+interface Waits {
+  work: number;
+  probe: number;
+  envoyCpu: number;
+  sidecarCpu: number;
+}
+
 export class Setup {
   /** performance.now() just before each version's `..data` rename. */
   private readonly renamedAt = new Map<number, number>();
   /** Position of each version in the run's stream of changes. */
   private readonly seqOf = new Map<number, number>();
   /** Run-queue wait (cpu-wait.ts) before each version's swap: Envoy + sidecar, and this process (the probe). */
-  private readonly waitBefore = new Map<number, { work: number; probe: number }>();
-  private readonly waited = new Map<number, { work: number; probe: number }>();
+  private readonly waitBefore = new Map<number, Waits>();
+  private readonly waited = new Map<number, Waits>();
+  /** ms Envoy and the sidecar had run on a CPU when the first change came. */
+  private readonly cpuAtReady: { envoy: number; sidecar: number };
   /** When Envoy applied each version (interleaved; ldsAppliedAt). */
   private readonly applied = new Map<number, number>();
   private rssMax: number | undefined;
@@ -49,6 +59,7 @@ export class Setup {
     probePort: number,
   ) {
     this.poller = new ServedPoller(probePort);
+    this.cpuAtReady = { envoy: onCpuMs([envoy.process.pid]), sidecar: running === undefined ? 0 : onCpuMs([running.pid]) };
     this.sampler = setInterval(() => {
       const rss = running === undefined ? undefined : rssAnonKiB(running.pid);
       if (rss !== undefined) this.rssMax = Math.max(this.rssMax ?? 0, rss);
@@ -121,7 +132,7 @@ export class Setup {
     const before = this.waitBefore.get(version);
     if (before === undefined) return;
     const after = this.runQueueWait();
-    this.waited.set(version, { work: after.work - before.work, probe: after.probe - before.probe });
+    this.waited.set(version, { work: after.work - before.work, probe: after.probe - before.probe, envoyCpu: after.envoyCpu - before.envoyCpu, sidecarCpu: after.sidecarCpu - before.sidecarCpu });
   }
 
   /** One change in flight at a time (interleaved): once it is served and judged, ask Envoy when it applied `version`. */
@@ -132,9 +143,10 @@ export class Setup {
     if (at !== undefined && renamed !== undefined && at >= renamed - 1) this.applied.set(version, Math.max(at, renamed));
   }
 
-  private runQueueWait(): { work: number; probe: number } {
-    const work = [this.envoy.process.pid, ...(this.running === undefined ? [] : [this.running.pid])];
-    return { work: runQueueWaitMs(work), probe: runQueueWaitMs([process.pid]) };
+  private runQueueWait(): Waits {
+    const sidecar = this.running === undefined ? [] : [this.running.pid];
+    const work = [this.envoy.process.pid, ...sidecar];
+    return { work: runQueueWaitMs(work), probe: runQueueWaitMs([process.pid]), envoyCpu: onCpuMs([this.envoy.process.pid]), sidecarCpu: onCpuMs(sidecar) };
   }
 
   /** The sidecar logged Envoy's verdict on `version` (true when it gives none). */
@@ -162,6 +174,7 @@ export class Setup {
       return Date.now() - quietSince > 1500;
     }, 60_000);
     clearInterval(this.sampler);
+    const cpuPerChange = { envoy: (onCpuMs([envoy.process.pid]) - this.cpuAtReady.envoy) / last, sidecar: this.running === undefined ? undefined : (onCpuMs([this.running.pid]) - this.cpuAtReady.sidecar) / last };
     await poller.stop();
     await this.running?.stop();
     await this.renames.stop();
@@ -203,6 +216,7 @@ export class Setup {
       gc: trace === undefined || !paced ? undefined : this.gcInWindows(trace),
       rssAnonMaxKiB: this.running === undefined ? undefined : this.rssMax,
       rssAnonReadyKiB: this.rssAtReady,
+      cpuPerChangeMs: cpuPerChange,
     };
   }
 
@@ -236,7 +250,7 @@ export class Setup {
       if (renamed === undefined) continue;
       const served = servedFrom.get(version);
       const waited = this.waited.get(version);
-      const sample: Sample = { version, seq: this.seqOf.get(version) ?? version, renamed, served, own: firstServed.has(version), ...(waited === undefined ? {} : { waitedMs: waited.work, probeWaitedMs: waited.probe }) };
+      const sample: Sample = { version, seq: this.seqOf.get(version) ?? version, renamed, served, own: firstServed.has(version), ...(waited === undefined ? {} : { waitedMs: waited.work, probeWaitedMs: waited.probe, envoyCpuMs: waited.envoyCpu, sidecarCpuMs: waited.sidecarCpu }) };
       const applied = this.applied.get(version);
       if (applied !== undefined) sample.applied = applied;
       if (trace !== undefined) this.traced(sample, this.renamedAt.get(version + 1) ?? Infinity, trace);
