@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { bootstrapYaml, freePorts, startEnvoy, type EnvoyProcess } from '../../test/envoy/envoy.js';
 import { AtomicWriter, BOOTSTRAP, EnvoyStandIn, analyzeReloads, ldsProbeBody, publishedText, rssAnonKiB, sha256, xdsFile } from '../../test/sync/harness.js';
 import { onCpuMs, runQueueWaitMs } from './cpu-wait.js';
+import { PodCpuGroups, envoyCpuRequestMilli, milliCpuToShares } from './pod-cgroups.js';
+import { defaultConfig } from '../../src/inject/config.js';
+import { parseQuantity } from '../../src/inject/quantity.js';
 import { ServedPoller, acceptedLdsVersion, counters, ldsAppliedAt, type Counters } from './envoy-probe.js';
 import { waitUntil, type Implementation, type Running } from './implementations.js';
 import { filesystemOf, type Roots } from './roots.js';
@@ -34,6 +37,8 @@ export class Setup {
   /** Run-queue wait (cpu-wait.ts) before each version's swap: Envoy + sidecar, and this process (the probe). */
   private readonly waitBefore = new Map<number, Waits>();
   private readonly waited = new Map<number, Waits>();
+  /** The Pod's CPU cgroups Envoy and the sidecar run in (pod-cgroups.ts), when the machine has them. */
+  cpuGroups: PodCpuGroups | undefined;
   /** ms Envoy and the sidecar had run on a CPU when the first change came. */
   private readonly cpuAtReady: { envoy: number; sidecar: number };
   /** When Envoy applied each version (interleaved; ldsAppliedAt). */
@@ -70,6 +75,7 @@ export class Setup {
   static async start(impl: Implementation, scenario: Scenario, roots: Roots, changes: number): Promise<Setup> {
     const work = await mkdtemp(join(roots[scenario.placement], 'envoy-xds-bench-'));
     let envoy: EnvoyProcess | undefined;
+    let groups: PodCpuGroups | undefined;
     try {
       const source = join(work, 'source');
       const target = join(work, 'target');
@@ -96,14 +102,22 @@ export class Setup {
         args: ['--drain-time-s', '1', '--drain-strategy', 'immediate'],
       });
       await envoy.waitForBody(probePort, ldsProbeBody(0), 60_000);
+      // Envoy and the sidecar weighed as a node weighs their containers (pod-cgroups.ts); the sidecar at the injected CPU request.
+      const sidecarMilli = (parseQuantity(defaultConfig('bench').resources.cpuRequest) ?? 0.01) * 1000;
+      groups = PodCpuGroups.create({ envoy: milliCpuToShares(envoyCpuRequestMilli()), sidecar: milliCpuToShares(sidecarMilli) });
+      groups?.place('envoy', envoy.process.pid);
       const before = { 'cds.yaml': await counters(envoy, 'cds.yaml'), 'lds.yaml': await counters(envoy, 'lds.yaml') };
       const renames = await EnvoyStandIn.start(dir, FILES, { watchedDirectory: impl.envoyReads === 'source' });
       const running = await impl.start(source, target, work, envoy.adminUrl.replace(/^http:\/\//, ''));
+      if (running !== undefined) groups?.place('sidecar', running.pid);
       const rssAtReady = running === undefined ? undefined : rssAnonKiB(running.pid);
       const dirs = { source, target, sourceFs: filesystemOf(source), targetFs: filesystemOf(target) };
-      return new Setup(impl, scenario, payloads, writer, work, dirs, envoy, before, renames, running, rssAtReady, probePort);
+      const setup = new Setup(impl, scenario, payloads, writer, work, dirs, envoy, before, renames, running, rssAtReady, probePort);
+      setup.cpuGroups = groups;
+      return setup;
     } catch (err) {
       await envoy?.stop();
+      groups?.close();
       await rm(work, { recursive: true, force: true });
       throw err;
     }
@@ -229,6 +243,7 @@ export class Setup {
     await this.running?.stop();
     await this.renames.stop();
     await this.envoy.stop();
+    this.cpuGroups?.close();
     await rm(this.work, { recursive: true, force: true });
   }
 
