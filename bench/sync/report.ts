@@ -28,7 +28,7 @@ export function appliedOf(r: Result): number[] {
 /** What each implementation delivered to Envoy, and its memory. */
 export function deliveryTable(results: Result[]): string {
   return render([
-    ['scenario', 'dirs on', 'implementation', 'mode', 'Envoy updates/change cds lds', 'Envoy refused', 'torn', 'stale', 'lost', 'last version ms', 'RssAnon ready', 'RssAnon max', 'on a CPU/change ms: Envoy; sidecar'],
+    ['scenario', 'dirs on', 'implementation', 'mode', 'Envoy updates/change cds lds', 'Envoy refused', 'torn', 'stale', 'lost', 'last version ms', 'RssAnon ready', 'RssAnon max', 'on a CPU/change ms: Envoy; sidecar', 'Envoy admin requests/change'],
     ...results.map((r) => [
       r.scenario,
       r.sourceFs === r.targetFs ? r.sourceFs : `${r.sourceFs}+${r.targetFs}`,
@@ -43,6 +43,7 @@ export function deliveryTable(results: Result[]): string {
       mib(r.rssAnonReadyKiB),
       mib(r.rssAnonMaxKiB),
       `${r.cpuPerChangeMs.envoy.toFixed(2)}; ${r.cpuPerChangeMs.sidecar === undefined ? '-' : r.cpuPerChangeMs.sidecar.toFixed(2)}`,
+      r.adminRequestsPerChange.toFixed(2),
     ]),
   ]);
 }

@@ -81,6 +81,8 @@ export interface Result {
   rssAnonReadyKiB: number | undefined;
   /** ms on a CPU per change over the run (the sidecar's verdicts and bookkeeping too), Envoy's and the sidecar's (cpu-wait.ts). */
   cpuPerChangeMs: { envoy: number; sidecar: number | undefined };
+  /** Requests Envoy's admin API took per change over the run (the bench's own included, alike for every implementation). */
+  adminRequestsPerChange: number;
 }
 
 /** ms from the `..data` rename to Envoy serving it (or a newer version), per served change. */
@@ -133,6 +135,7 @@ export function merge(rounds: Result[]): Result {
     },
     rssAnonMaxKiB: maxOf((r) => r.rssAnonMaxKiB),
     rssAnonReadyKiB: maxOf((r) => r.rssAnonReadyKiB),
+    adminRequestsPerChange: rounds.reduce((t, r) => t + r.adminRequestsPerChange, 0) / rounds.length,
     cpuPerChangeMs: { envoy: rounds.reduce((t, r) => t + r.cpuPerChangeMs.envoy, 0) / rounds.length, sidecar: rounds.every((r) => r.cpuPerChangeMs.sidecar !== undefined) ? rounds.reduce((t, r) => t + (r.cpuPerChangeMs.sidecar ?? 0), 0) / rounds.length : undefined },
   };
 }

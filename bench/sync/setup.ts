@@ -29,6 +29,9 @@ interface Waits {
   sidecarCpu: number;
 }
 
+/** Envoy's counter of requests its admin listener took (`http.<stat_prefix>.downstream_rq_total`, stat prefix `admin`). */
+const ADMIN_REQUESTS = 'http.admin.downstream_rq_total';
+
 export class Setup {
   /** performance.now() just before each version's `..data` rename. */
   private readonly renamedAt = new Map<number, number>();
@@ -39,6 +42,8 @@ export class Setup {
   private readonly waited = new Map<number, Waits>();
   /** The Pod's CPU cgroups Envoy and the sidecar run in (pod-cgroups.ts), when the machine has them. */
   cpuGroups: PodCpuGroups | undefined;
+  /** Envoy's count of admin requests when the first change came. */
+  adminAtReady = 0;
   /** ms Envoy and the sidecar had run on a CPU when the first change came. */
   private readonly cpuAtReady: { envoy: number; sidecar: number };
   /** When Envoy applied each version (interleaved; ldsAppliedAt). */
@@ -110,10 +115,12 @@ export class Setup {
       const renames = await EnvoyStandIn.start(dir, FILES, { watchedDirectory: impl.envoyReads === 'source' });
       const running = await impl.start(source, target, work, envoy.adminUrl.replace(/^http:\/\//, ''));
       if (running !== undefined) groups?.place('sidecar', running.pid);
+      const adminAtReady = await envoy.stat(ADMIN_REQUESTS);
       const rssAtReady = running === undefined ? undefined : rssAnonKiB(running.pid);
       const dirs = { source, target, sourceFs: filesystemOf(source), targetFs: filesystemOf(target) };
       const setup = new Setup(impl, scenario, payloads, writer, work, dirs, envoy, before, renames, running, rssAtReady, probePort);
       setup.cpuGroups = groups;
+      setup.adminAtReady = adminAtReady;
       return setup;
     } catch (err) {
       await envoy?.stop();
@@ -188,6 +195,8 @@ export class Setup {
       return Date.now() - quietSince > 1500;
     }, 60_000);
     clearInterval(this.sampler);
+    // The bench's own requests (its waits, a config dump per change) count for every implementation alike.
+    const adminPerChange = ((await envoy.stat(ADMIN_REQUESTS).catch(() => Number.NaN)) - this.adminAtReady) / last;
     const cpuPerChange = { envoy: (onCpuMs([envoy.process.pid]) - this.cpuAtReady.envoy) / last, sidecar: this.running === undefined ? undefined : (onCpuMs([this.running.pid]) - this.cpuAtReady.sidecar) / last };
     await poller.stop();
     await this.running?.stop();
@@ -231,6 +240,7 @@ export class Setup {
       rssAnonMaxKiB: this.running === undefined ? undefined : this.rssMax,
       rssAnonReadyKiB: this.rssAtReady,
       cpuPerChangeMs: cpuPerChange,
+      adminRequestsPerChange: adminPerChange,
     };
   }
 
