@@ -6,9 +6,12 @@
 // as much as Envoy.
 //
 // BENCH_POD_CGROUPS=0 turns it off; it needs root and cgroup v1's cpu controller at
-// /sys/fs/cgroup/cpu (what this machine has); elsewhere the bench says so and runs without. One group
-// per Setup (a Pod): `envoy-xds-bench-<bench pid>-<n>/` (the Pod, default weight 1024: the Pod as a
-// whole weighs what the bench's own process, the probe, weighs) with `envoy/` and `sidecar/` in it.
+// /sys/fs/cgroup/cpu (what this machine has); elsewhere the bench says so and runs without. The
+// bench's own process (the probe, kubelet's AtomicWriter, the stand-ins) moves into
+// `envoy-xds-bench-<pid>/` (the largest weight, 262144: as a node's kubepods group outweighs what
+// else runs on it, other jobs on the machine take a CPU from the bench only when it leaves one), and
+// each Setup (a Pod) gets `pod-<n>/` in it (weight 1024, as much as the bench's process), with
+// `envoy/` and `sidecar/`.
 import { mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -26,6 +29,28 @@ export function envoyCpuRequestMilli(): number {
 }
 
 let created = 0;
+let warned = false;
+let benchGroup: string | undefined;
+
+/** The bench's own group, made and joined on first use; undefined when cgroups cannot be used. */
+function joinBenchGroup(): string | undefined {
+  if (benchGroup !== undefined) return benchGroup;
+  const dir = join(CPU_ROOT, `envoy-xds-bench-${String(process.pid)}`);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'cpu.shares'), '262144');
+  writeFileSync(join(dir, 'cgroup.procs'), String(process.pid));
+  benchGroup = dir;
+  process.once('exit', () => {
+    // Back to the root group, so the group can go (rmdir needs it empty; the Pods' are gone by now).
+    try {
+      writeFileSync(join(CPU_ROOT, 'cgroup.procs'), String(process.pid));
+      rmdirSync(dir);
+    } catch {
+      // left for the next run to see; harmless
+    }
+  });
+  return dir;
+}
 
 /** One Pod's CPU cgroups; `place` moves a process (all its threads, and what it starts later) into a container's. */
 export class PodCpuGroups {
@@ -34,8 +59,8 @@ export class PodCpuGroups {
   /** Undefined (and why, once) when cgroups cannot be used here or BENCH_POD_CGROUPS=0. */
   static create(shares: { envoy: number; sidecar: number }): PodCpuGroups | undefined {
     if (process.env.BENCH_POD_CGROUPS === '0') return undefined;
-    const dir = join(CPU_ROOT, `envoy-xds-bench-${String(process.pid)}-${String(++created)}`);
     try {
+      const dir = join(joinBenchGroup() ?? CPU_ROOT, `pod-${String(++created)}`);
       mkdirSync(dir);
       for (const [name, value] of Object.entries(shares)) {
         mkdirSync(join(dir, name));
@@ -43,7 +68,8 @@ export class PodCpuGroups {
       }
       return new PodCpuGroups(dir);
     } catch (err) {
-      if (created === 1) process.stderr.write(`bench: no Pod CPU cgroups (${(err as Error).message}): Envoy and the sidecar weigh alike\n`);
+      if (!warned) process.stderr.write(`bench: no Pod CPU cgroups (${(err as Error).message}): Envoy and the sidecar weigh alike\n`);
+      warned = true;
       return undefined;
     }
   }
@@ -65,7 +91,7 @@ export class PodCpuGroups {
     for (const container of ['envoy', 'sidecar']) {
       const dir = join(this.dir, container);
       try {
-        for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter((line) => line !== '')) writeFileSync(join(CPU_ROOT, 'cgroup.procs'), pid);
+        for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter((line) => line !== '')) writeFileSync(join(this.dir, '..', 'cgroup.procs'), pid);
         rmdirSync(dir);
       } catch {
         // already gone
