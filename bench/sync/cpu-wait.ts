@@ -6,6 +6,18 @@ import { readFileSync, readdirSync } from 'node:fs';
 
 /** ms waited on a run queue so far, summed over every thread of `pids` (threads gone since are not counted). */
 export function runQueueWaitMs(pids: readonly number[]): number {
+  return schedstatMs(pids, 1);
+}
+
+/**
+ * ms run on a CPU so far, summed over every thread of `pids` (threads gone since are not counted):
+ * the work itself, which, unlike times on the clock, the load of other jobs hardly changes.
+ */
+export function onCpuMs(pids: readonly number[]): number {
+  return schedstatMs(pids, 0);
+}
+
+function schedstatMs(pids: readonly number[], field: 0 | 1): number {
   let ns = 0;
   for (const pid of pids) {
     let tasks: string[];
@@ -16,7 +28,7 @@ export function runQueueWaitMs(pids: readonly number[]): number {
     }
     for (const task of tasks) {
       try {
-        ns += Number(readFileSync(`/proc/${String(pid)}/task/${task}/schedstat`, 'utf8').split(' ')[1] ?? 0);
+        ns += Number(readFileSync(`/proc/${String(pid)}/task/${task}/schedstat`, 'utf8').split(' ')[field] ?? 0);
       } catch {
         // the thread ended
       }

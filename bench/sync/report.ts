@@ -28,7 +28,7 @@ export function appliedOf(r: Result): number[] {
 /** What each implementation delivered to Envoy, and its memory. */
 export function deliveryTable(results: Result[]): string {
   return render([
-    ['scenario', 'dirs on', 'implementation', 'mode', 'Envoy updates/change cds lds', 'Envoy refused', 'torn', 'stale', 'lost', 'last version ms', 'RssAnon ready', 'RssAnon max'],
+    ['scenario', 'dirs on', 'implementation', 'mode', 'Envoy updates/change cds lds', 'Envoy refused', 'torn', 'stale', 'lost', 'last version ms', 'RssAnon ready', 'RssAnon max', 'on a CPU/change ms: Envoy; sidecar', 'Envoy admin requests/change'],
     ...results.map((r) => [
       r.scenario,
       r.sourceFs === r.targetFs ? r.sourceFs : `${r.sourceFs}+${r.targetFs}`,
@@ -42,6 +42,8 @@ export function deliveryTable(results: Result[]): string {
       ms(r.lastServedMs),
       mib(r.rssAnonReadyKiB),
       mib(r.rssAnonMaxKiB),
+      `${r.cpuPerChangeMs.envoy.toFixed(2)}; ${r.cpuPerChangeMs.sidecar === undefined ? '-' : r.cpuPerChangeMs.sidecar.toFixed(2)}`,
+      r.adminRequestsPerChange.toFixed(2),
     ]),
   ]);
 }
@@ -49,7 +51,7 @@ export function deliveryTable(results: Result[]): string {
 /** Paced scenarios: swap → served over all changes, next to the changes a stall of the machine overlapped and the figures without them. */
 export function latencyTable(results: Result[], stalls: readonly Stall[]): string {
   return render([
-    ['scenario', 'implementation', 'n', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'served newer first', 'during a stall', 'outside stalls: n, p50 / p90 ms', 'waited for a CPU p50 / p90 ms: Envoy+sidecar; probe', 'swap → Envoy applied: n, p50 / p90 / p99 ms', 'verdict p50/p99 ms', 'GC in swap → verdict'],
+    ['scenario', 'implementation', 'n', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'served newer first', 'during a stall', 'outside stalls: n, p50 / p90 ms', 'waited for a CPU p50 / p90 ms: Envoy+sidecar; probe', 'on a CPU p50 / p90 ms: Envoy; sidecar', 'swap → Envoy applied: n, p50 / p90 / p99 ms', 'verdict p50/p99 ms', 'GC in swap → verdict'],
     ...results.filter((r) => r.paced).map((r) => {
       const all = latencies(r);
       const clear = latenciesAround(r, stalls, false);
@@ -65,6 +67,7 @@ export function latencyTable(results: Result[], stalls: readonly Stall[]): strin
         String(all.length - clear.length),
         `${clear.length}, ${p50p90(clear)}`,
         r.samples.some((s) => s.waitedMs !== undefined) ? `${p50p90(r.samples.flatMap((s) => (s.waitedMs === undefined ? [] : [s.waitedMs])))}; ${p50p90(r.samples.flatMap((s) => (s.probeWaitedMs === undefined ? [] : [s.probeWaitedMs])))}` : '-',
+        r.samples.some((s) => s.envoyCpuMs !== undefined) ? `${p50p90(r.samples.flatMap((s) => (s.envoyCpuMs === undefined ? [] : [s.envoyCpuMs])))}; ${r.samples.some((s) => (s.sidecarCpuMs ?? 0) > 0) ? p50p90(r.samples.flatMap((s) => (s.sidecarCpuMs === undefined ? [] : [s.sidecarCpuMs]))) : '-'}` : '-',
         appliedOf(r).length === 0 ? '-' : `${String(appliedOf(r).length)}, ${[50, 90, 99].map((p) => ms(percentile(appliedOf(r), p))).join(' / ')}`,
         r.verdictLatencies.length === 0 ? '-' : `${ms(percentile(r.verdictLatencies, 50))}/${ms(percentile(r.verdictLatencies, 99))}`,
         r.gc === undefined || r.gc.windows === 0 ? '-' : `${r.gc.withGc}/${r.gc.windows} (${r.gc.afterRename} after the rename): ${r.gc.major} major, ${r.gc.minor} minor (${r.gc.forced} forced), ${r.gc.ms.toFixed(1)} ms`,

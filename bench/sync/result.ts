@@ -26,6 +26,9 @@ export interface Sample {
    * between just before the swap and just after it was served; the bench's own (the probe) apart.
    */
   waitedMs?: number;
+  /** Interleaved: ms Envoy's threads / the sidecar's threads ran on a CPU from the swap until served (cpu-wait.ts). */
+  envoyCpuMs?: number;
+  sidecarCpuMs?: number;
   probeWaitedMs?: number;
   /** Interleaved: Envoy applied this LDS version on its main thread (its listener's last_updated; envoy-probe.ts). */
   applied?: number;
@@ -76,6 +79,10 @@ export interface Result {
   gc: GcInWindows | undefined;
   rssAnonMaxKiB: number | undefined;
   rssAnonReadyKiB: number | undefined;
+  /** ms on a CPU per change over the run (the sidecar's verdicts and bookkeeping too), Envoy's and the sidecar's (cpu-wait.ts). */
+  cpuPerChangeMs: { envoy: number; sidecar: number | undefined };
+  /** Requests Envoy's admin API took per change over the run (the bench's own included, alike for every implementation). */
+  adminRequestsPerChange: number;
 }
 
 /** ms from the `..data` rename to Envoy serving it (or a newer version), per served change. */
@@ -128,5 +135,7 @@ export function merge(rounds: Result[]): Result {
     },
     rssAnonMaxKiB: maxOf((r) => r.rssAnonMaxKiB),
     rssAnonReadyKiB: maxOf((r) => r.rssAnonReadyKiB),
+    adminRequestsPerChange: rounds.reduce((t, r) => t + r.adminRequestsPerChange, 0) / rounds.length,
+    cpuPerChangeMs: { envoy: rounds.reduce((t, r) => t + r.cpuPerChangeMs.envoy, 0) / rounds.length, sidecar: rounds.every((r) => r.cpuPerChangeMs.sidecar !== undefined) ? rounds.reduce((t, r) => t + (r.cpuPerChangeMs.sidecar ?? 0), 0) / rounds.length : undefined },
   };
 }

@@ -7,7 +7,10 @@ import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bootstrapYaml, freePorts, startEnvoy, type EnvoyProcess } from '../../test/envoy/envoy.js';
 import { AtomicWriter, BOOTSTRAP, EnvoyStandIn, analyzeReloads, ldsProbeBody, publishedText, rssAnonKiB, sha256, xdsFile } from '../../test/sync/harness.js';
-import { runQueueWaitMs } from './cpu-wait.js';
+import { onCpuMs, runQueueWaitMs } from './cpu-wait.js';
+import { PodCpuGroups, envoyCpuRequestMilli, milliCpuToShares } from './pod-cgroups.js';
+import { defaultConfig } from '../../src/inject/config.js';
+import { parseQuantity } from '../../src/inject/quantity.js';
 import { ServedPoller, acceptedLdsVersion, counters, ldsAppliedAt, type Counters } from './envoy-probe.js';
 import { waitUntil, type Implementation, type Running } from './implementations.js';
 import { filesystemOf, type Roots } from './roots.js';
@@ -18,14 +21,31 @@ import { MONOTONIC_OFFSET_MS, type WatcherTrace } from './trace.js';
 export const FILES = ['cds.yaml', 'lds.yaml'] as const;
 type Before = Record<(typeof FILES)[number], Counters>;
 
+/** Since a swap, ms: waited for a CPU (Envoy + sidecar; the probe), and on a CPU (Envoy; the sidecar). */
+interface Waits {
+  work: number;
+  probe: number;
+  envoyCpu: number;
+  sidecarCpu: number;
+}
+
+/** Envoy's counter of requests its admin listener took (`http.<stat_prefix>.downstream_rq_total`, stat prefix `admin`). */
+const ADMIN_REQUESTS = 'http.admin.downstream_rq_total';
+
 export class Setup {
   /** performance.now() just before each version's `..data` rename. */
   private readonly renamedAt = new Map<number, number>();
   /** Position of each version in the run's stream of changes. */
   private readonly seqOf = new Map<number, number>();
   /** Run-queue wait (cpu-wait.ts) before each version's swap: Envoy + sidecar, and this process (the probe). */
-  private readonly waitBefore = new Map<number, { work: number; probe: number }>();
-  private readonly waited = new Map<number, { work: number; probe: number }>();
+  private readonly waitBefore = new Map<number, Waits>();
+  private readonly waited = new Map<number, Waits>();
+  /** The Pod's CPU cgroups Envoy and the sidecar run in (pod-cgroups.ts), when the machine has them. */
+  cpuGroups: PodCpuGroups | undefined;
+  /** Envoy's count of admin requests when the first change came. */
+  adminAtReady = 0;
+  /** ms Envoy and the sidecar had run on a CPU when the first change came. */
+  private readonly cpuAtReady: { envoy: number; sidecar: number };
   /** When Envoy applied each version (interleaved; ldsAppliedAt). */
   private readonly applied = new Map<number, number>();
   private rssMax: number | undefined;
@@ -49,6 +69,7 @@ export class Setup {
     probePort: number,
   ) {
     this.poller = new ServedPoller(probePort);
+    this.cpuAtReady = { envoy: onCpuMs([envoy.process.pid]), sidecar: running === undefined ? 0 : onCpuMs([running.pid]) };
     this.sampler = setInterval(() => {
       const rss = running === undefined ? undefined : rssAnonKiB(running.pid);
       if (rss !== undefined) this.rssMax = Math.max(this.rssMax ?? 0, rss);
@@ -59,6 +80,7 @@ export class Setup {
   static async start(impl: Implementation, scenario: Scenario, roots: Roots, changes: number): Promise<Setup> {
     const work = await mkdtemp(join(roots[scenario.placement], 'envoy-xds-bench-'));
     let envoy: EnvoyProcess | undefined;
+    let groups: PodCpuGroups | undefined;
     try {
       const source = join(work, 'source');
       const target = join(work, 'target');
@@ -85,14 +107,24 @@ export class Setup {
         args: ['--drain-time-s', '1', '--drain-strategy', 'immediate'],
       });
       await envoy.waitForBody(probePort, ldsProbeBody(0), 60_000);
+      // Envoy and the sidecar weighed as a node weighs their containers (pod-cgroups.ts); the sidecar at the injected CPU request.
+      const sidecarMilli = (parseQuantity(defaultConfig('bench').resources.cpuRequest) ?? 0.01) * 1000;
+      groups = PodCpuGroups.create({ envoy: milliCpuToShares(envoyCpuRequestMilli()), sidecar: milliCpuToShares(sidecarMilli) });
+      groups?.place('envoy', envoy.process.pid);
       const before = { 'cds.yaml': await counters(envoy, 'cds.yaml'), 'lds.yaml': await counters(envoy, 'lds.yaml') };
       const renames = await EnvoyStandIn.start(dir, FILES, { watchedDirectory: impl.envoyReads === 'source' });
       const running = await impl.start(source, target, work, envoy.adminUrl.replace(/^http:\/\//, ''));
+      if (running !== undefined) groups?.place('sidecar', running.pid);
+      const adminAtReady = await envoy.stat(ADMIN_REQUESTS);
       const rssAtReady = running === undefined ? undefined : rssAnonKiB(running.pid);
       const dirs = { source, target, sourceFs: filesystemOf(source), targetFs: filesystemOf(target) };
-      return new Setup(impl, scenario, payloads, writer, work, dirs, envoy, before, renames, running, rssAtReady, probePort);
+      const setup = new Setup(impl, scenario, payloads, writer, work, dirs, envoy, before, renames, running, rssAtReady, probePort);
+      setup.cpuGroups = groups;
+      setup.adminAtReady = adminAtReady;
+      return setup;
     } catch (err) {
       await envoy?.stop();
+      groups?.close();
       await rm(work, { recursive: true, force: true });
       throw err;
     }
@@ -121,7 +153,7 @@ export class Setup {
     const before = this.waitBefore.get(version);
     if (before === undefined) return;
     const after = this.runQueueWait();
-    this.waited.set(version, { work: after.work - before.work, probe: after.probe - before.probe });
+    this.waited.set(version, { work: after.work - before.work, probe: after.probe - before.probe, envoyCpu: after.envoyCpu - before.envoyCpu, sidecarCpu: after.sidecarCpu - before.sidecarCpu });
   }
 
   /** One change in flight at a time (interleaved): once it is served and judged, ask Envoy when it applied `version`. */
@@ -132,9 +164,10 @@ export class Setup {
     if (at !== undefined && renamed !== undefined && at >= renamed - 1) this.applied.set(version, Math.max(at, renamed));
   }
 
-  private runQueueWait(): { work: number; probe: number } {
-    const work = [this.envoy.process.pid, ...(this.running === undefined ? [] : [this.running.pid])];
-    return { work: runQueueWaitMs(work), probe: runQueueWaitMs([process.pid]) };
+  private runQueueWait(): Waits {
+    const sidecar = this.running === undefined ? [] : [this.running.pid];
+    const work = [this.envoy.process.pid, ...sidecar];
+    return { work: runQueueWaitMs(work), probe: runQueueWaitMs([process.pid]), envoyCpu: onCpuMs([this.envoy.process.pid]), sidecarCpu: onCpuMs(sidecar) };
   }
 
   /** The sidecar logged Envoy's verdict on `version` (true when it gives none). */
@@ -162,6 +195,9 @@ export class Setup {
       return Date.now() - quietSince > 1500;
     }, 60_000);
     clearInterval(this.sampler);
+    // The bench's own requests (its waits, a config dump per change) count for every implementation alike.
+    const adminPerChange = ((await envoy.stat(ADMIN_REQUESTS).catch(() => Number.NaN)) - this.adminAtReady) / last;
+    const cpuPerChange = { envoy: (onCpuMs([envoy.process.pid]) - this.cpuAtReady.envoy) / last, sidecar: this.running === undefined ? undefined : (onCpuMs([this.running.pid]) - this.cpuAtReady.sidecar) / last };
     await poller.stop();
     await this.running?.stop();
     await this.renames.stop();
@@ -203,6 +239,8 @@ export class Setup {
       gc: trace === undefined || !paced ? undefined : this.gcInWindows(trace),
       rssAnonMaxKiB: this.running === undefined ? undefined : this.rssMax,
       rssAnonReadyKiB: this.rssAtReady,
+      cpuPerChangeMs: cpuPerChange,
+      adminRequestsPerChange: adminPerChange,
     };
   }
 
@@ -215,6 +253,7 @@ export class Setup {
     await this.running?.stop();
     await this.renames.stop();
     await this.envoy.stop();
+    this.cpuGroups?.close();
     await rm(this.work, { recursive: true, force: true });
   }
 
@@ -236,7 +275,7 @@ export class Setup {
       if (renamed === undefined) continue;
       const served = servedFrom.get(version);
       const waited = this.waited.get(version);
-      const sample: Sample = { version, seq: this.seqOf.get(version) ?? version, renamed, served, own: firstServed.has(version), ...(waited === undefined ? {} : { waitedMs: waited.work, probeWaitedMs: waited.probe }) };
+      const sample: Sample = { version, seq: this.seqOf.get(version) ?? version, renamed, served, own: firstServed.has(version), ...(waited === undefined ? {} : { waitedMs: waited.work, probeWaitedMs: waited.probe, envoyCpuMs: waited.envoyCpu, sidecarCpuMs: waited.sidecarCpu }) };
       const applied = this.applied.get(version);
       if (applied !== undefined) sample.applied = applied;
       if (trace !== undefined) this.traced(sample, this.renamedAt.get(version + 1) ?? Infinity, trace);
