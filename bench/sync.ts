@@ -83,9 +83,9 @@ async function main(): Promise<void> {
   console.log(`deployed (ConfigMap volume + emptyDir medium: Memory): source and target under ${roots.memoryNote}, ${filesystemOf(roots.memory)}`);
   const sidecarMilli = (parseQuantity(defaultConfig('bench').resources.cpuRequest) ?? 0) * 1000;
   console.log(
-    process.env.BENCH_POD_CGROUPS === '0'
-      ? 'CPU: every process in one cgroup (BENCH_POD_CGROUPS=0): the sidecar weighs as much as Envoy'
-      : `CPU: each Envoy and sidecar in a Pod's container cgroups as the kubelet makes them (cgroup v1 cpu.shares: Envoy ${String(milliCpuToShares(envoyCpuRequestMilli()))} for a ${String(envoyCpuRequestMilli())}m request, BENCH_ENVOY_CPU_REQUEST_M; sidecar ${String(milliCpuToShares(sidecarMilli))} for the injected ${String(sidecarMilli)}m); BENCH_POD_CGROUPS=0: one cgroup for all`,
+    process.env.BENCH_POD_CGROUPS !== '1'
+      ? 'CPU: every process in one cgroup: the sidecar weighs as much as Envoy (BENCH_POD_CGROUPS=1: as the kubelet weighs them)'
+      : `CPU: each Envoy and sidecar in a Pod's container cgroups as the kubelet makes them (cgroup v1 cpu.shares: Envoy ${String(milliCpuToShares(envoyCpuRequestMilli()))} for a ${String(envoyCpuRequestMilli())}m request, BENCH_ENVOY_CPU_REQUEST_M; sidecar ${String(milliCpuToShares(sidecarMilli))} for the injected ${String(sidecarMilli)}m)`,
   );
   console.log(`on disk (extra scenario, not deployed): source and target under ${roots.disk}, ${filesystemOf(roots.disk)}`);
   const env = Object.entries(WATCHER_ENV).map(([name, value]) => `${name}="${value}"`).join(' ');
