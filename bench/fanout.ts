@@ -87,7 +87,7 @@ const PPROF_RATE = Number(process.env.BENCH_PPROF_RATE ?? 4096);
 // BENCH_ROUNDS: the phases of every N and size this many times over (who goes first alternating),
 // so that the floor and ours are measured in turns and the ratio per round has a spread.
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
-const MODES: readonly FleetMode[] = ['ours-bookmarks', 'floor', 'floor-load', 'floor-h2', 'floor-h2-go', 'floor-h2-lean', 'floor-h2-reflector', 'floor-h2-start', 'floor-h2-readyz', 'floor-h2-store', 'floor-h2-store-late', 'ours-http1', 'ours-refused', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
+const MODES: readonly FleetMode[] = ['ours-bookmarks', 'floor', 'floor-load', 'floor-h2', 'floor-h2-go', 'floor-h2-lean', 'floor-h2-reflector', 'floor-h2-start', 'floor-h2-readyz', 'floor-h2-store', 'floor-h2-store-late', 'ours-http1', 'ours-refused', 'ours-nostore', 'ours-store-cache', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'floor,floor-h2,ours').split(',').map((v) => {
   if (!MODES.includes(v as FleetMode)) throw new Error(`BENCH_VARIANTS: ${v} is not one of ${MODES.join(', ')}`);
   return v as FleetMode;
@@ -543,6 +543,8 @@ function printPhase(r: PhaseResult): void {
     'floor-h2-store': 'floor-h2-store (floor-h2 with one store GET within 2 s of the start)',
     'floor-h2-store-late': 'floor-h2-store-late (floor-h2 with one store GET 10-30 s after the start)',
     'floor-h2-reflector': 'floor-h2-reflector (floor-h2 with the reflector\'s watch parameters: allowWatchBookmarks, timeoutSeconds)',
+    'ours-nostore': `ours-nostore  (${String(r.n)} ConfigMapWatch over HTTP/2, as ours without the store's first GET)`,
+    'ours-store-cache': `ours-store-cache  (${String(r.n)} ConfigMapWatch over HTTP/2, as ours with the store's first GET from the watch cache)`,
     'ours-refused': `ours-refused  (${String(r.n)} ConfigMapWatch over HTTP/2, the store read every 30-45 s as while Envoy holds a refusal)`,
     'ours-bookmarks': `ours-bookmarks  (${String(r.n)} ConfigMapWatch over HTTP/1.1: the check until the watch hears a BOOKMARK, none while BOOKMARKs come)`,
     'ours-http1': `ours-http1  (${String(r.n)} ConfigMapWatch over HTTP/1.1, as released before: each period's check and store read on one connection of their own)`,
