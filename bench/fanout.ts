@@ -33,7 +33,8 @@
 // N, default 200, capped at the largest N), BENCH_SIZES=1KiB,1MiB, BENCH_EDITS, BENCH_SAMPLE,
 // BENCH_REST_S (the at-rest window, default 60: two --api-check periods), BENCH_STORM_GRACE_MS (the
 // storm's SIGTERM grace before SIGKILL, default 10000; 0: killed at once), BENCH_STORM=0 (no storm),
-// BENCH_PPROF_DIR (the apiserver's heap profile and goroutines per phase, saved there), BENCH_CHURN_S
+// BENCH_PPROF_DIR (the apiserver's heap profile and goroutines per phase, saved there), BENCH_PPROF_RATE,
+// BENCH_ROUNDS (the phases this many times over, in turns; ratios per round, median and spread), BENCH_CHURN_S
 // (another ConfigMap written this often, all along: BOOKMARKs come then), BENCH_VARIANTS
 // (default floor,floor-h2,ours; also ours-bookmarks, floor-h2-go, floor-h2-lean, floor-h2-reflector, floor-h2-start, floor-h2-readyz,
 // floor-h2-store, floor-h2-store-late, ours-http1, ours-kept,
@@ -76,9 +77,11 @@ const STORM = process.env.BENCH_STORM !== '0';
 // (0: never). A cluster whose ConfigMaps change moves the apiserver's watch cache on, so a watch that
 // asked for BOOKMARKs gets one a minute (bench/fanout-bookmarks.ts); an idle e2e cluster writes none.
 const CHURN_MS = Number(process.env.BENCH_CHURN_S ?? 0) * 1000;
-// BENCH_PPROF_DIR: the apiserver runs with --profiling, and each phase saves its heap profile (after a
-// GC, at the end of the rest window) and its goroutines there, as text (go tool pprof reads both):
-// `go tool pprof -top -sample_index=inuse_space -diff_base DIR/floor-h2-1KiB-1000.heap DIR/ours-1KiB-1000.heap`.
+// BENCH_PPROF_DIR: each phase saves the apiserver's heap profile (after a GC, before the watchers:
+// `-base`, and at the end of the rest window) and its goroutines there, as text, per round (`-r0`...);
+// go tool pprof reads them given the kube-apiserver binary (the watchers' share: `-diff_base
+// DIR/ours-1KiB-1000-r0-base.heap BIN DIR/ours-1KiB-1000-r0.heap`). The apiserver always runs with
+// --profiling: every phase forces those GCs and reads their MemStats (the "held" figures).
 const PPROF_DIR = process.env.BENCH_PPROF_DIR;
 // BENCH_PPROF_RATE: the apiserver's heap profile samples one allocation per this many bytes (Go's
 // runtime.MemProfileRate through GODEBUG=memprofilerate; Go's default 524288 leaves a few KiB per
