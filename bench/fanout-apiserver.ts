@@ -80,6 +80,11 @@ export function configMapWatches(m: Metrics): number {
   return m.sum('apiserver_longrunning_requests', { verb: 'WATCH', resource: 'configmaps', scope: /^(namespace|resource)$/ });
 }
 
+/** Watches of any resource open on the apiserver (kube-controller-manager's reflectors among them). */
+export function allWatches(m: Metrics): number {
+  return m.sum('apiserver_longrunning_requests', { verb: 'WATCH' });
+}
+
 /** An audit policy: Metadata for ConfigMaps and Events in `namespace`, and /readyz asked by its ServiceAccounts; nothing else. */
 export function auditPolicy(namespace: string): string {
   return JSON.stringify({

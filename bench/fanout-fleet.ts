@@ -10,6 +10,10 @@
 //                 from the apiserver's cache (src/sync/last-accepted: the StoreCheckTimer the writer
 //                 runs, with the requests of readChangedStore: its metadata, and the whole store when
 //                 that changed; here without the refill logic), a stream on the same connection.
+//   mode `ours-nostore`: as `ours`, without the store's first GET (the writer's first write after
+//                 Envoy's first verdict): what that one request leaves in the apiserver's memory.
+//   mode `ours-store-cache`: as `ours`, that GET with resourceVersion=0 (served from the apiserver's
+//                 watch cache, no etcd read).
 //   mode `ours-refused`: as `ours`, with the store read every 30-45 s as while the Pod's Envoy holds a
 //                 refusal (at rest `ours` reads it only then, and this bench's edits are all accepted).
 //   mode `ours-bookmarks`: as `ours` over HTTP/1.1: the --api-check list every 30 s until the watch
@@ -72,7 +76,7 @@ import type { OwnVerdicts } from '../src/sync/last-accepted/changes.js';
 const NO_VERDICTS: ReadonlyMap<string, OwnVerdicts> = new Map();
 
 interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[] }
-type Mode = 'ours' | 'ours-bookmarks' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'floor-h2-readyz' | 'floor-h2-store' | 'floor-h2-store-late' | 'ours-http1' | 'ours-refused';
+type Mode = 'ours' | 'ours-bookmarks' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'floor-h2-readyz' | 'floor-h2-store' | 'floor-h2-store-late' | 'ours-http1' | 'ours-refused' | 'ours-nostore' | 'ours-store-cache';
 
 const mode = process.argv[2] as Mode;
 const config = JSON.parse(readFileSync(process.argv[3] ?? '', 'utf8')) as FleetConfig;
@@ -120,7 +124,9 @@ function kept(connection: KubeConnection): KubeConnection {
 function ours(kubeconfig: string): Member {
   const member: Member = { lastRv: undefined, available: false, stats: { lists: 0, watches: 0, failures: 0 }, stop: () => Promise.resolve() };
   // `ours` speaks HTTP/2 as the watcher does; the other variants are the HTTP/1.1 designs before it.
-  const own = kubeconfigConnection(kubeconfig, mode === 'ours' || mode === 'ours-refused' ? {} : { http2: false });
+  // The variants of `ours` over HTTP/2 at rest: reads of the store only while a refusal is held (none here) but `ours-refused`.
+  const asOurs = mode === 'ours' || mode === 'ours-nostore' || mode === 'ours-store-cache';
+  const own = kubeconfigConnection(kubeconfig, asOurs || mode === 'ours-refused' ? {} : { http2: false });
   const byBookmarks = mode === 'ours-bookmarks';
   const connection = mode === 'ours-kept' ? kept(own) : own;
   const storePath = `/api/v1/namespaces/${encodeURIComponent(config.namespace)}/configmaps/${encodeURIComponent(lastAcceptedConfigMapName(config.name))}`;
@@ -131,7 +137,7 @@ function ours(kubeconfig: string): Member {
   // The watcher reads the store at rest only while its Envoy holds a refusal (changes.ts holdsRefusal):
   // in this bench every edit is accepted, so `ours` reads none; `ours-refused` reads as while one is held
   // (and the HTTP/1.1 variants as released before, whenever Envoy had judged a version).
-  const store = new StoreCheckTimer({ connection, everyMs: STORE_CHECK_MS, wanted: () => mode !== 'ours' && !byBookmarks, check: readStore, onError: () => undefined });
+  const store = new StoreCheckTimer({ connection, everyMs: STORE_CHECK_MS, wanted: () => !asOurs && !byBookmarks, check: readStore, onError: () => undefined });
   // Over HTTP/1.1 the store read rides on the check's connection (ours-split: not); over HTTP/2 no check comes to carry it.
   const carried = mode === 'ours-http1' || mode === 'ours-sync' || byBookmarks;
   const watch = new ConfigMapWatch({
@@ -139,7 +145,7 @@ function ours(kubeconfig: string): Member {
     ...(mode === 'ours-rewatch' ? { checkMs: 0, minWatchTimeoutS: 20 } : {}),
     ...(mode === 'ours-sync' ? { randomCheckPhase: false } : {}),
     // The HTTP/1.1 designs before BOOKMARKs stood in for the check: every period's check.
-    ...(mode.startsWith('ours-') && !byBookmarks ? { bookmarkLiveness: false } : {}),
+    ...(mode.startsWith('ours-') && !byBookmarks && !asOurs ? { bookmarkLiveness: false } : {}),
     ...(carried ? { companion: store.carry() } : {}),
     namespace: config.namespace,
     name: config.name,
@@ -154,9 +160,11 @@ function ours(kubeconfig: string): Member {
   // whole once, then its metadata only while it is unchanged; the rest window measures that steady
   // state, not the first reads. It is the GET the writer's first write sends after Envoy's first
   // verdict (writer.ts: the whole store, no resourceVersion), one request.
+  // `ours-nostore`: without it; `ours-store-cache`: the GET from the apiserver's watch cache (resourceVersion=0) instead of etcd.
   const first = setTimeout(() => {
+    if (mode === 'ours-nostore') return;
     const session = sessionOf(connection);
-    void session.request('GET', storePath).then((got) => {
+    void session.request('GET', mode === 'ours-store-cache' ? `${storePath}?resourceVersion=0` : storePath).then((got) => {
       const { uid, resourceVersion } = metadataOf(got.body) ?? {};
       if (got.status === 200 && uid !== undefined && resourceVersion !== undefined) complete = { uid, resourceVersion, own: ownKey(NO_VERDICTS) };
     }).catch(() => undefined).finally(() => { session.end(); });

@@ -74,7 +74,7 @@ export async function startRealPod(cluster: Cluster, spec: PodSpec): Promise<Rea
 }
 
 /** The child processes' modes (bench/fanout-fleet.ts): our code three ways, the floor two. */
-export type FleetMode = 'ours' | 'ours-bookmarks' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'floor-h2-readyz' | 'floor-h2-store' | 'floor-h2-store-late' | 'ours-http1' | 'ours-refused';
+export type FleetMode = 'ours' | 'ours-bookmarks' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'floor-h2-readyz' | 'floor-h2-store' | 'floor-h2-store-late' | 'ours-http1' | 'ours-refused' | 'ours-nostore' | 'ours-store-cache';
 
 /** The fleet (`ours*`) or probe (`floor*`) child process (bench/fanout-fleet.ts), spoken to over IPC. */
 export class Fleet {

@@ -33,7 +33,8 @@
 // N, default 200, capped at the largest N), BENCH_SIZES=1KiB,1MiB, BENCH_EDITS, BENCH_SAMPLE,
 // BENCH_REST_S (the at-rest window, default 60: two --api-check periods), BENCH_STORM_GRACE_MS (the
 // storm's SIGTERM grace before SIGKILL, default 10000; 0: killed at once), BENCH_STORM=0 (no storm),
-// BENCH_PPROF_DIR (the apiserver's heap profile and goroutines per phase, saved there), BENCH_CHURN_S
+// BENCH_PPROF_DIR (the apiserver's heap profile and goroutines per phase, saved there), BENCH_PPROF_RATE,
+// BENCH_ROUNDS (the phases this many times over, in turns; ratios per round, median and spread), BENCH_CHURN_S
 // (another ConfigMap written this often, all along: BOOKMARKs come then), BENCH_VARIANTS
 // (default floor,floor-h2,ours; also ours-bookmarks, floor-h2-go, floor-h2-lean, floor-h2-reflector, floor-h2-start, floor-h2-readyz,
 // floor-h2-store, floor-h2-store-late, ours-http1, ours-kept,
@@ -53,7 +54,7 @@ import { plain } from '../test/e2e/objects.js';
 import { applyObjects } from '../test/e2e/webhook.js';
 import { runCli } from '../test/sync/harness.js';
 import { buildApp } from './app.js';
-import { apiserverPid, auditEvents, establishedTo, auditPolicy, auditTail, configMapWatches, credentialOf, procSample, requestShape, scrape, tokenJti, type AuditEvent, type Metrics } from './fanout-apiserver.js';
+import { allWatches, apiserverPid, auditEvents, establishedTo, auditPolicy, auditTail, configMapWatches, credentialOf, procSample, requestShape, scrape, tokenJti, type AuditEvent, type Metrics } from './fanout-apiserver.js';
 import { Fleets, startRealPod, type FleetMessage, type FleetMode, type RealPod } from './fanout-pods.js';
 
 const NAMESPACE = 'bench-fanout';
@@ -76,11 +77,20 @@ const STORM = process.env.BENCH_STORM !== '0';
 // (0: never). A cluster whose ConfigMaps change moves the apiserver's watch cache on, so a watch that
 // asked for BOOKMARKs gets one a minute (bench/fanout-bookmarks.ts); an idle e2e cluster writes none.
 const CHURN_MS = Number(process.env.BENCH_CHURN_S ?? 0) * 1000;
-// BENCH_PPROF_DIR: the apiserver runs with --profiling, and each phase saves its heap profile (after a
-// GC, at the end of the rest window) and its goroutines there, as text (go tool pprof reads both):
-// `go tool pprof -top -sample_index=inuse_space -diff_base DIR/floor-h2-1KiB-1000.heap DIR/ours-1KiB-1000.heap`.
+// BENCH_PPROF_DIR: each phase saves the apiserver's heap profile (after a GC, before the watchers:
+// `-base`, and at the end of the rest window) and its goroutines there, as text, per round (`-r0`...);
+// go tool pprof reads them given the kube-apiserver binary (the watchers' share: `-diff_base
+// DIR/ours-1KiB-1000-r0-base.heap BIN DIR/ours-1KiB-1000-r0.heap`). The apiserver always runs with
+// --profiling: every phase forces those GCs and reads their MemStats (the "held" figures).
 const PPROF_DIR = process.env.BENCH_PPROF_DIR;
-const MODES: readonly FleetMode[] = ['ours-bookmarks', 'floor', 'floor-load', 'floor-h2', 'floor-h2-go', 'floor-h2-lean', 'floor-h2-reflector', 'floor-h2-start', 'floor-h2-readyz', 'floor-h2-store', 'floor-h2-store-late', 'ours-http1', 'ours-refused', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
+// BENCH_PPROF_RATE: the apiserver's heap profile samples one allocation per this many bytes (Go's
+// runtime.MemProfileRate through GODEBUG=memprofilerate; Go's default 524288 leaves a few KiB per
+// watcher lost in the sampling). Only with BENCH_PPROF_DIR.
+const PPROF_RATE = Number(process.env.BENCH_PPROF_RATE ?? 4096);
+// BENCH_ROUNDS: the phases of every N and size this many times over (who goes first alternating),
+// so that the floor and ours are measured in turns and the ratio per round has a spread.
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
+const MODES: readonly FleetMode[] = ['ours-bookmarks', 'floor', 'floor-load', 'floor-h2', 'floor-h2-go', 'floor-h2-lean', 'floor-h2-reflector', 'floor-h2-start', 'floor-h2-readyz', 'floor-h2-store', 'floor-h2-store-late', 'ours-http1', 'ours-refused', 'ours-nostore', 'ours-store-cache', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'floor,floor-h2,ours').split(',').map((v) => {
   if (!MODES.includes(v as FleetMode)) throw new Error(`BENCH_VARIANTS: ${v} is not one of ${MODES.join(', ')}`);
   return v as FleetMode;
@@ -105,13 +115,17 @@ const r1 = (n: number): number => Math.round(n * 10) / 10;
 
 interface PhaseResult {
   kind: FleetMode; n: number; size: string; load: string;
+  /** Which round of BENCH_ROUNDS (0-based). */
+  round: number;
+  /** Seconds after the restart until the cluster's own watches were all back (before the baseline). */
+  systemBackS: number;
   /** The apiserver at the end of the rest window, MiB: RSS, the heap goal of its GC (go_gc_heap_goal_bytes), the heap live after the last GC. */
   rssMiB: number; heapGoalMiB: number; liveMiB: number;
   rssKiBPerWatcher: number; heapKiBPerWatcher: number; liveHeapKiBPerWatcher: number; restAllocKiBPerS: number; goroutinesPerWatcher: number; connectionsPerWatcher: number; restCpuMsPerS: number;
   cpuMsPerEdit: number; eventBytesPerEdit: number; wcharPerEdit: number; eventWritesPerEdit: number;
   p50: number; p99: number; max: number; allNp50: number; allNmax: number; sampleMax: number; missing: number;
-  /** Per watcher after a forced GC at the end of the rest window, minus the same before the watchers (BENCH_PPROF_DIR only), KiB: heap live, heap spans in use, goroutine stacks. */
-  afterGc?: { heapKiB: number; heapInuseKiB: number; stackKiB: number; heapSysKiB: number; gcs: number };
+  /** Per watcher after a forced GC at the end of the rest window, minus the same before the watchers, KiB: heap live, heap spans in use, goroutine stacks. */
+  afterGc: { heapKiB: number; heapInuseKiB: number; stackKiB: number; heapSysKiB: number; gcs: number };
   /** ConfigMap lists and GETs the apiserver received at rest (audit log), per second: mean and the busiest second. */
   restReadsPerS?: { mean: number; max: number };
   /** The fleet processes' longest event-loop delay during the edits, ms (how late the bench itself took receipts). */
@@ -145,7 +159,7 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'envoy-xds-fanout-'));
   const auditLog = join(work, 'audit.log');
   await writeFile(join(work, 'audit-policy.json'), auditPolicy(NAMESPACE));
-  const cluster = await startCluster({ extraApiServerArgs: [`--audit-policy-file=${join(work, 'audit-policy.json')}`, `--audit-log-path=${auditLog}`, ...(PPROF_DIR === undefined ? [] : ['--profiling=true'])] });
+  const cluster = await startCluster({ extraApiServerArgs: [`--audit-policy-file=${join(work, 'audit-policy.json')}`, `--audit-log-path=${auditLog}`, '--profiling=true'], ...(PPROF_DIR === undefined ? {} : { apiServerEnv: { GODEBUG: `memprofilerate=${String(PPROF_RATE)}` } }) });
   const results: PhaseResult[] = [];
   let churn: NodeJS.Timeout | undefined;
   try {
@@ -173,15 +187,23 @@ async function main(): Promise<void> {
       return { rv: cm.metadata?.resourceVersion ?? '', sentAt };
     };
 
-    const runPhase = async (kind: FleetMode, n: number, size: string): Promise<PhaseResult> => {
+    // The cluster's own watches (kube-controller-manager's reflectors), steady: each phase waits for
+    // them after its restart, or those that come back during the phase count as the watchers' cost.
+    const systemWatches = await steadyWatches(cluster);
+    console.log(`the cluster's own watches at rest: ${String(systemWatches)} (each phase waits for them after restarting the apiserver)`);
+
+    const runPhase = async (kind: FleetMode, n: number, size: string, round: number): Promise<PhaseResult> => {
       await setContent(size);
       await cluster.restartApiServer();
+      const t0 = Date.now();
+      while (Date.now() - t0 < 120_000 && (await scrape(cluster).then(allWatches, () => 0)) < systemWatches) await sleep(500);
+      const systemBackS = r1((Date.now() - t0) / 1000);
       await sleep(SETTLE_MS);
       const pid = apiserverPid(cluster);
       const b0 = procSample(pid);
       await sleep(10_000);
       const b1 = procSample(pid);
-      const g0 = PPROF_DIR === undefined ? undefined : await saveProfiles(cluster, PPROF_DIR, `${kind}-${size}-${String(n)}-base`);
+      const g0 = await gcStats(cluster, PPROF_DIR, `${kind}-${size}-${String(n)}-r${String(round)}-base`);
       const port = Number(new URL(cluster.server).port);
       const conn0 = establishedTo(port);
       const m0 = await scrape(cluster);
@@ -206,11 +228,11 @@ async function main(): Promise<void> {
         const conn1 = establishedTo(port);
         const f1 = await fleet.status();
         const m1 = await scrape(cluster);
-        const g1 = PPROF_DIR === undefined ? undefined : await saveProfiles(cluster, PPROF_DIR, `${kind}-${size}-${String(n)}`);
+        const g1 = await gcStats(cluster, PPROF_DIR, `${kind}-${size}-${String(n)}-r${String(round)}`);
         const restRate = (s1.cpuMs - s0.cpuMs) / ((s1.at - s0.at) / 1000);
         const heap = (m: Metrics): number => m.sum('go_memstats_heap_inuse_bytes');
         const result: PhaseResult = {
-          kind, n, size, load: load(),
+          kind, n, size, round, load: load(), systemBackS,
           rssMiB: r1(s1.rssKiB / 1024), heapGoalMiB: r1(m1.sum('go_gc_heap_goal_bytes') / 1048576), liveMiB: r1(m1.sum('go_gc_heap_live_bytes') / 1048576),
           rssKiBPerWatcher: r1((s1.rssKiB - b1.rssKiB) / n),
           heapKiBPerWatcher: r1((heap(m1) - heap(m0)) / 1024 / n),
@@ -220,7 +242,7 @@ async function main(): Promise<void> {
           goroutinesPerWatcher: r1((m1.sum('go_goroutines') - m0.sum('go_goroutines')) / n),
           connectionsPerWatcher: r1((conn1 - conn0) / n),
           restCpuMsPerS: r1(restRate - baseRate),
-          ...(g0 === undefined || g1 === undefined ? {} : { afterGc: { heapKiB: r1((g1.heapAlloc - g0.heapAlloc) / 1024 / n), heapInuseKiB: r1((g1.heapInuse - g0.heapInuse) / 1024 / n), stackKiB: r1((g1.stackInuse - g0.stackInuse) / 1024 / n), heapSysKiB: r1((g1.heapSys - g1.heapReleased - g0.heapSys + g0.heapReleased) / 1024 / n), gcs: g1.numGc - g0.numGc - 1 } }),
+          afterGc: { heapKiB: r1((g1.heapAlloc - g0.heapAlloc) / 1024 / n), heapInuseKiB: r1((g1.heapInuse - g0.heapInuse) / 1024 / n), stackKiB: r1((g1.stackInuse - g0.stackInuse) / 1024 / n), heapSysKiB: r1((g1.heapSys - g1.heapReleased - g0.heapSys + g0.heapReleased) / 1024 / n), gcs: g1.numGc - g0.numGc - 1 },
           ...(kind.startsWith('ours') ? { restRequestsPerMin: restRequests(f0, f1, n - sample, (s1.at - s0.at) / 60_000), restConnectionsPerMin: Math.round(((f1.connections ?? 0) - (f0.connections ?? 0)) / Math.max(1, n - sample) / ((s1.at - s0.at) / 60_000) * 100) / 100 } : {}),
           restReadsPerS: readsPerSecond(auditEvents(auditLog, s0.at), s0.at, s1.at),
           cpuMsPerEdit: 0, eventBytesPerEdit: 0, wcharPerEdit: 0, eventWritesPerEdit: 0,
@@ -281,7 +303,7 @@ async function main(): Promise<void> {
           result.podRequestsPerEdit = [...byKind].map(([k, v]) => `${k} ${(v / (sample * EDITS)).toFixed(2)}`).join(', ');
         }
         if (kind.startsWith('ours')) {
-          if (size === '1KiB' && STORM) result.storm = await storm(cluster, fleet, pods, n, sample, auditLog, configMapWatches(m0), setContent, jtis);
+          if (size === '1KiB' && STORM && round === 0) result.storm = await storm(cluster, fleet, pods, n, sample, auditLog, configMapWatches(m0), setContent, jtis);
         }
         return result;
       } finally {
@@ -290,19 +312,21 @@ async function main(): Promise<void> {
       }
     };
 
-    const phases: (readonly [FleetMode, number, string])[] = [];
-    for (const size of SIZES) {
-      const list = size === '1MiB' ? [MIB_N] : Ns;
-      list.forEach((n, i) => {
-        // Alternate who goes first, so that drift on a shared machine does not favour one side.
-        // The variants beside ours and the floor compare the checks at rest: 1 KiB only.
-        const kinds = size === '1MiB' ? VARIANTS.filter((k) => k === 'floor' || k === 'ours' || k.startsWith('floor-h2')) : VARIANTS;
-        const order = i % 2 === 0 ? kinds : [...kinds].reverse();
-        phases.push(...order.map((kind) => [kind, n, size] as const));
-      });
+    const phases: (readonly [FleetMode, number, string, number])[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const size of SIZES) {
+        const list = size === '1MiB' ? [MIB_N] : Ns;
+        list.forEach((n, i) => {
+          // Alternate who goes first (by N, and by round), so that drift on a shared machine does not favour one side.
+          // The variants beside ours and the floor compare the checks at rest: 1 KiB only.
+          const kinds = size === '1MiB' ? VARIANTS.filter((k) => k === 'floor' || k === 'ours' || k.startsWith('floor-h2')) : VARIANTS;
+          const order = (i + round) % 2 === 0 ? kinds : [...kinds].reverse();
+          phases.push(...order.map((kind) => [kind, n, size, round] as const));
+        });
+      }
     }
-    for (const [kind, n, size] of phases) {
-      const r = await runPhase(kind, n, size);
+    for (const [kind, n, size, round] of phases) {
+      const r = await runPhase(kind, n, size, round);
       results.push(r);
       printPhase(r);
     }
@@ -338,6 +362,21 @@ async function mintKubeconfigs(cluster: Cluster, dir: string, count: number): Pr
   return { kubeconfigs, jtis };
 }
 
+/** The apiserver's count of open watches once it has not changed for 15 s (at most 2 min). */
+async function steadyWatches(cluster: Cluster): Promise<number> {
+  let last = -1;
+  let since = Date.now();
+  for (const t0 = Date.now(); Date.now() - t0 < 120_000;) {
+    const open = await scrape(cluster).then(allWatches, () => -1);
+    if (open !== last) {
+      last = open;
+      since = Date.now();
+    } else if (Date.now() - since >= 15_000) break;
+    await sleep(1000);
+  }
+  return last;
+}
+
 async function waitWatches(cluster: Cluster, target: number, timeoutMs: number): Promise<number> {
   const t0 = Date.now();
   for (;;) {
@@ -352,15 +391,18 @@ async function waitWatches(cluster: Cluster, target: number, timeoutMs: number):
 interface GcStats { heapAlloc: number; heapInuse: number; stackInuse: number; heapSys: number; heapReleased: number; numGc: number }
 
 /**
- * The apiserver's heap profile, taken after a forced GC (what is live), and its goroutines, as text,
- * into `dir`/`name`.{heap,goroutines}; returns the profile's MemStats.
+ * The apiserver's MemStats right after a forced GC (its heap profile's header: the profile is taken
+ * after a GC); with `dir`, the profile and the goroutines as text into `dir`/`name`.{heap,goroutines}.
  */
-async function saveProfiles(cluster: Cluster, dir: string, name: string): Promise<GcStats> {
-  await mkdir(dir, { recursive: true });
+async function gcStats(cluster: Cluster, dir: string | undefined, name: string): Promise<GcStats> {
   const heap = await cluster.apiGet('/debug/pprof/heap?gc=1&debug=1');
-  const goroutines = await cluster.apiGet('/debug/pprof/goroutine?debug=1');
-  await writeFile(join(dir, `${name}.heap`), heap.body);
-  await writeFile(join(dir, `${name}.goroutines`), goroutines.body);
+  if (heap.status !== 200) throw new Error(`/debug/pprof/heap answered ${String(heap.status)}`);
+  if (dir !== undefined) {
+    await mkdir(dir, { recursive: true });
+    const goroutines = await cluster.apiGet('/debug/pprof/goroutine?debug=1');
+    await writeFile(join(dir, `${name}.heap`), heap.body);
+    await writeFile(join(dir, `${name}.goroutines`), goroutines.body);
+  }
   const stat = (key: string): number => Number(new RegExp(`^# ${key} = (\\d+)`, 'm').exec(heap.body)?.[1] ?? NaN);
   return { heapAlloc: stat('HeapAlloc'), heapInuse: stat('HeapInuse'), stackInuse: stat('Stack'), heapSys: stat('HeapSys'), heapReleased: stat('HeapReleased'), numGc: stat('NumGC') };
 }
@@ -504,14 +546,16 @@ function printPhase(r: PhaseResult): void {
     'floor-h2-store': 'floor-h2-store (floor-h2 with one store GET within 2 s of the start)',
     'floor-h2-store-late': 'floor-h2-store-late (floor-h2 with one store GET 10-30 s after the start)',
     'floor-h2-reflector': 'floor-h2-reflector (floor-h2 with the reflector\'s watch parameters: allowWatchBookmarks, timeoutSeconds)',
+    'ours-nostore': `ours-nostore  (${String(r.n)} ConfigMapWatch over HTTP/2, as ours without the store's first GET)`,
+    'ours-store-cache': `ours-store-cache  (${String(r.n)} ConfigMapWatch over HTTP/2, as ours with the store's first GET from the watch cache)`,
     'ours-refused': `ours-refused  (${String(r.n)} ConfigMapWatch over HTTP/2, the store read every 30-45 s as while Envoy holds a refusal)`,
     'ours-bookmarks': `ours-bookmarks  (${String(r.n)} ConfigMapWatch over HTTP/1.1: the check until the watch hears a BOOKMARK, none while BOOKMARKs come)`,
     'ours-http1': `ours-http1  (${String(r.n)} ConfigMapWatch over HTTP/1.1, as released before: each period's check and store read on one connection of their own)`,
   }[r.kind];
-  console.log(`\n[${r.size} N=${String(r.n)}] ${who}, load ${r.load}`);
+  console.log(`\n[${r.size} N=${String(r.n)}${ROUNDS > 1 ? ` round ${String(r.round + 1)}/${String(ROUNDS)}` : ''}] ${who}, load ${r.load}; the cluster's own watches back ${String(r.systemBackS)} s after the restart`);
   console.log(`  rest: apiserver at the end: RSS ${String(r.rssMiB)} MiB, GC heap goal ${String(r.heapGoalMiB)} MiB, live after the last GC ${String(r.liveMiB)} MiB`);
   console.log(`  rest: apiserver RSS ${String(r.rssKiBPerWatcher)} KiB/watcher, Go heap in use ${String(r.heapKiBPerWatcher)} KiB/watcher, live after the last GC ${String(r.liveHeapKiBPerWatcher)} KiB/watcher, allocated at rest ${String(r.restAllocKiBPerS)} KiB/s, ${String(r.goroutinesPerWatcher)} goroutines/watcher, ${String(r.connectionsPerWatcher)} TCP connections/watcher, CPU +${String(r.restCpuMsPerS)} ms/s (all ${String(r.n)})`);
-  if (r.afterGc !== undefined) console.log(`  rest, after a forced GC (minus before the watchers): heap live ${String(r.afterGc.heapKiB)} KiB/watcher, heap in use ${String(r.afterGc.heapInuseKiB)} KiB/watcher, goroutine stacks ${String(r.afterGc.stackKiB)} KiB/watcher; heap held from the OS (HeapSys - HeapReleased) ${String(r.afterGc.heapSysKiB)} KiB/watcher, ${String(r.afterGc.gcs)} GCs between the two (the forced one not counted)`);
+  console.log(`  rest, after a forced GC (minus before the watchers): heap live ${String(r.afterGc.heapKiB)} KiB/watcher, heap in use ${String(r.afterGc.heapInuseKiB)} KiB/watcher, goroutine stacks ${String(r.afterGc.stackKiB)} KiB/watcher; heap held from the OS (HeapSys - HeapReleased) ${String(r.afterGc.heapSysKiB)} KiB/watcher, ${String(r.afterGc.gcs)} GCs between the two (the forced one not counted)`);
   console.log(`  edit: apiserver CPU ${String(r.cpuMsPerEdit)} ms, written to sockets and files (wchar) ${(r.wcharPerEdit / 1024).toFixed(0)} KiB, watch events encoded (apiserver_watch_events_sizes) ${(r.eventBytesPerEdit / 1024).toFixed(0)} KiB, Event writes ${String(r.eventWritesPerEdit)}`);
   console.log(`  edit -> watcher: p50 ${String(r.p50)} ms, p99 ${String(r.p99)} ms, max ${String(r.max)} ms; all ${String(r.n)}: median ${String(r.allNp50)} ms, slowest ${String(r.allNmax)} ms; missing ${String(r.missing)}${r.kind === 'ours' && SAMPLE > 0 ? `; real watchers (published) max ${String(r.sampleMax)} ms` : ''}`);
   if (r.shapes !== undefined) {
@@ -537,19 +581,71 @@ function mibWchar(results: PhaseResult[]): number | undefined {
   return r === undefined ? undefined : Math.round(r.wcharPerEdit / 1024);
 }
 
-function summary(results: PhaseResult[]): void {
-  console.log('\nsize  N     who           RSS KiB/w  live KiB/w  alloc KiB/s  rest ms/s  conn/min  edit CPU ms  wchar KiB/edit  p50 ms  p99 ms  max ms  storm s  lists');
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+}
+
+/** What the watchers hold on the apiserver after a forced GC, per watcher, KiB: heap spans in use and goroutine stacks. */
+const heldKiB = (r: PhaseResult): number => r.afterGc.heapInuseKiB + r.afterGc.stackKiB;
+
+interface RoundRatios { ratios: number[]; median: number; min: number; max: number }
+
+/** `kind` / `base` of `metric`, round by round (both measured in the same round), with their median and extremes. */
+function roundRatios(results: PhaseResult[], size: string, n: number, kind: string, base: string, metric: (r: PhaseResult) => number): RoundRatios | undefined {
+  const ratios: number[] = [];
   for (const r of results) {
-    console.log([r.size.padEnd(5), String(r.n).padEnd(5), r.kind.padEnd(13), String(r.rssKiBPerWatcher).padStart(9), String(r.liveHeapKiBPerWatcher).padStart(11), String(r.restAllocKiBPerS).padStart(12), String(r.restCpuMsPerS).padStart(10), String(r.restConnectionsPerMin ?? '').padStart(9), String(r.cpuMsPerEdit).padStart(12), (r.wcharPerEdit / 1024).toFixed(0).padStart(15), String(r.p50).padStart(7), String(r.p99).padStart(7), String(r.max).padStart(7), String(r.storm?.settleS ?? '').padStart(8), String(r.storm?.lists ?? '').padStart(6)].join(' '));
+    if (r.kind !== kind || r.size !== size || r.n !== n) continue;
+    const b = results.find((x) => x.kind === base && x.size === size && x.n === n && x.round === r.round);
+    if (b !== undefined && metric(b) > 0) ratios.push(Math.round((metric(r) / metric(b)) * 100) / 100);
   }
-  const top = (kind: string): PhaseResult | undefined => results.filter((r) => r.kind === kind && r.size === '1KiB').sort((a, b) => b.n - a.n)[0];
+  if (ratios.length === 0) return undefined;
+  return { ratios, median: Math.round(median(ratios) * 100) / 100, min: Math.min(...ratios), max: Math.max(...ratios) };
+}
+
+const describeRatios = (r: RoundRatios): string => `median ${r.median.toFixed(2)}x (${r.min.toFixed(2)}-${r.max.toFixed(2)}; ${r.ratios.map((x) => x.toFixed(2)).join(', ')})`;
+
+function summary(results: PhaseResult[]): void {
+  console.log('\nsize  N     round who           RSS KiB/w  held KiB/w  live KiB/w  alloc KiB/s  rest ms/s  conn/min  edit CPU ms  wchar KiB/edit  p50 ms  p99 ms  max ms  storm s  lists');
+  for (const r of results) {
+    console.log([r.size.padEnd(5), String(r.n).padEnd(5), String(r.round).padEnd(5), r.kind.padEnd(13), String(r.rssKiBPerWatcher).padStart(9), r1(heldKiB(r)).toString().padStart(11), String(r.liveHeapKiBPerWatcher).padStart(11), String(r.restAllocKiBPerS).padStart(12), String(r.restCpuMsPerS).padStart(10), String(r.restConnectionsPerMin ?? '').padStart(9), String(r.cpuMsPerEdit).padStart(12), (r.wcharPerEdit / 1024).toFixed(0).padStart(15), String(r.p50).padStart(7), String(r.p99).padStart(7), String(r.max).padStart(7), String(r.storm?.settleS ?? '').padStart(8), String(r.storm?.lists ?? '').padStart(6)].join(' '));
+  }
+  // The round-0 phase of the largest N at 1 KiB (the storm runs there), and medians over the rounds.
+  const top = (kind: string): PhaseResult | undefined => results.filter((r) => r.kind === kind && r.size === '1KiB').sort((a, b) => b.n - a.n || a.round - b.round)[0];
   const ours = top('ours');
   const floor = top('floor');
   const floorH2 = top('floor-h2');
+  const across = (kind: string, f: (r: PhaseResult) => number): number | undefined => {
+    const n = top(kind)?.n;
+    const all = results.filter((r) => r.kind === kind && r.size === '1KiB' && r.n === n).map(f);
+    return all.length === 0 ? undefined : r1(median(all));
+  };
   const mib = (kind: string): PhaseResult | undefined => results.find((r) => r.kind === kind && r.size === '1MiB');
+  console.log(`\neach variant / floor and / floor-h2 per round (each round measures all on fresh apiservers, in turns): apiserver RSS per watcher; held after a forced GC (heap spans in use + goroutine stacks) per watcher`);
+  const ratios: Record<string, RoundRatios | undefined> = {};
+  for (const size of SIZES) {
+    for (const n of size === '1MiB' ? [MIB_N] : Ns) {
+      for (const kind of VARIANTS.filter((k) => k !== 'floor')) {
+        for (const base of ['floor', 'floor-h2'].filter((b) => b !== kind)) {
+          const rss = roundRatios(results, size, n, kind, base, (r) => r.rssKiBPerWatcher);
+          const held = roundRatios(results, size, n, kind, base, heldKiB);
+          if (rss === undefined || held === undefined) continue;
+          console.log(`  ${size} N=${String(n)} ${kind} / ${base}, ${String(rss.ratios.length)} rounds: RSS ${describeRatios(rss)}; held after GC ${describeRatios(held)}`);
+          if (kind === 'ours' && size === '1KiB' && n === ours?.n) { ratios[`${base}-rss`] = rss; ratios[`${base}-held`] = held; }
+        }
+      }
+    }
+  }
+  const spread = (r: RoundRatios | undefined): [number, number] | undefined => (r === undefined ? undefined : [r.min, r.max]);
   console.log(JSON.stringify({
-    watchers: ours?.n, p99Ms: ours?.p99, floorP99Ms: floor?.p99,
-    apiserverKiBPerWatcher: ours?.rssKiBPerWatcher, floorKiBPerWatcher: floor?.rssKiBPerWatcher,
+    watchers: ours?.n, rounds: ROUNDS, p99Ms: across('ours', (r) => r.p99), floorP99Ms: across('floor', (r) => r.p99),
+    apiserverKiBPerWatcher: across('ours', (r) => r.rssKiBPerWatcher), floorKiBPerWatcher: across('floor', (r) => r.rssKiBPerWatcher),
+    kiBRatio: ratios['floor-rss']?.median, kiBRatioSpread: spread(ratios['floor-rss']),
+    heldKiBPerWatcher: across('ours', heldKiB), floorHeldKiBPerWatcher: across('floor', heldKiB),
+    heldRatio: ratios['floor-held']?.median, heldRatioSpread: spread(ratios['floor-held']),
+    floorH2KiBRatio: ratios['floor-h2-rss']?.median, floorH2KiBRatioSpread: spread(ratios['floor-h2-rss']),
+    floorH2HeldRatio: ratios['floor-h2-held']?.median, floorH2HeldRatioSpread: spread(ratios['floor-h2-held']),
     heapKiBPerWatcher: ours?.heapKiBPerWatcher, floorHeapKiBPerWatcher: floor?.heapKiBPerWatcher,
     liveHeapKiBPerWatcher: ours?.liveHeapKiBPerWatcher, floorLiveHeapKiBPerWatcher: floor?.liveHeapKiBPerWatcher,
     restCpuMsPerS: ours?.restCpuMsPerS, floorRestCpuMsPerS: floor?.restCpuMsPerS,

@@ -46,6 +46,8 @@ export interface ClusterOptions {
   /** kube-controller-manager --controllers (default DEFAULT_CONTROLLERS). */
   controllers?: string[];
   extraApiServerArgs?: string[];
+  /** Environment added to kube-apiserver's (e.g. GODEBUG=memprofilerate=4096 for a finer heap profile). */
+  apiServerEnv?: Record<string, string>;
   extraControllerManagerArgs?: string[];
   /** Overall start timeout (default 120s; the binaries build is not counted). */
   startTimeoutMs?: number;
@@ -411,7 +413,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         ...(opts.extraApiServerArgs ?? []),
       ];
     const startApiServer = (): ManagedProcess =>
-      startProcess('kube-apiserver', join(binDir, 'kube-apiserver'), apiserverArgs, { logFile: join(logs, 'kube-apiserver.log'), cwd: workDir });
+      startProcess('kube-apiserver', join(binDir, 'kube-apiserver'), apiserverArgs, { logFile: join(logs, 'kube-apiserver.log'), cwd: workDir, ...(opts.apiServerEnv === undefined ? {} : { env: { ...process.env, ...opts.apiServerEnv } }) });
     let apiserver = startApiServer();
     processes.push(apiserver);
     const apiGet = async (path: string): Promise<{ status: number; body: string }> =>
