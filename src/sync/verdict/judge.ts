@@ -109,14 +109,10 @@ export function startedLoading(subscriptions: readonly string[], now: EnvoyCount
  * the admin API: a `/stats` request costs it about 1 ms (it walks every stat), so a request every
  * 3 ms from the rename on (as before) took a third of that thread while it built the listener,
  * and the new version reached a worker 5-6 ms later (bench:sync, small files: swap → served p50 17
- * against 22-25 ms for the 3 ms schedule, side by side). Hence none for the first 20 ms (Envoy
- * serves a small change 10-17 ms after the rename, p50-p90: a request at 10 ms came in the middle
- * of the slower half, and cost the sidecar 0.5 ms of CPU more per change), one every 10 ms up to
- * 200 ms, then backing off (an unreachable admin API or a slow update should not cost a request
- * every few ms for 10 s); files found at start may wait minutes for Envoy: twice a second.
+ * against 22-25 ms for the 3 ms schedule, side by side). Hence none for the first 10 ms, one every
+ * 10 ms up to 200 ms, then backing off (an unreachable admin API or a slow update should not cost a
+ * request every few ms for 10 s); files found at start may wait minutes for Envoy: twice a second.
  */
-const FIRST_REQUEST_MS = 20;
-
 export function pollDelayMs(sinceOldestPublishMs: number): number {
-  return sinceOldestPublishMs < FIRST_REQUEST_MS ? FIRST_REQUEST_MS - sinceOldestPublishMs : sinceOldestPublishMs < 200 ? 10 : sinceOldestPublishMs < 1000 ? 20 : sinceOldestPublishMs < 10_000 ? 100 : 500;
+  return sinceOldestPublishMs < 200 ? 10 : sinceOldestPublishMs < 1000 ? 20 : sinceOldestPublishMs < 10_000 ? 100 : 500;
 }
