@@ -32,7 +32,7 @@ import { latencies, perChange, percentile, type Result } from './sync/result.js'
 import { filesystemOf, findRoots } from './sync/roots.js';
 import { SCENARIOS } from './sync/scenarios.js';
 import { startStallMonitor } from './sync/stalls.js';
-import { envoyCpuRequestMilli, milliCpuToShares } from './sync/pod-cgroups.js';
+import { envoyCpuRequestMilli, podShares, sidecarCpuRequestMilli } from './sync/pod-cgroups.js';
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -81,11 +81,11 @@ async function main(): Promise<void> {
   console.log(`\nbench:sync (node ${process.version}, ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
   console.log(`Envoy: ${envoy} (${version.replace(/^.*version: /, '')}), --concurrency 1`);
   console.log(`deployed (ConfigMap volume + emptyDir medium: Memory): source and target under ${roots.memoryNote}, ${filesystemOf(roots.memory)}`);
-  const sidecarMilli = (parseQuantity(defaultConfig('bench').resources.cpuRequest) ?? 0) * 1000;
+  const shares = podShares();
   console.log(
     process.env.BENCH_POD_CGROUPS !== '1'
       ? 'CPU: every process in one cgroup: the sidecar weighs as much as Envoy (BENCH_POD_CGROUPS=1: as the kubelet weighs them)'
-      : `CPU: each Envoy and sidecar in a Pod's container cgroups as the kubelet makes them (cgroup v1 cpu.shares: Envoy ${String(milliCpuToShares(envoyCpuRequestMilli()))} for a ${String(envoyCpuRequestMilli())}m request, BENCH_ENVOY_CPU_REQUEST_M; sidecar ${String(milliCpuToShares(sidecarMilli))} for the injected ${String(sidecarMilli)}m)`,
+      : `CPU: each Envoy and sidecar in a Pod's container cgroups as the kubelet makes them (cgroup v1 cpu.shares: Envoy ${String(shares.envoy)} for a ${String(envoyCpuRequestMilli())}m request, BENCH_ENVOY_CPU_REQUEST_M; sidecar ${String(shares.sidecar)} for the injected ${String(sidecarCpuRequestMilli())}m)`,
   );
   console.log(`on disk (extra scenario, not deployed): source and target under ${roots.disk}, ${filesystemOf(roots.disk)}`);
   const env = Object.entries(WATCHER_ENV).map(([name, value]) => `${name}="${value}"`).join(' ');

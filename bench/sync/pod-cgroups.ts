@@ -17,6 +17,8 @@
 // `envoy/` and `sidecar/`.
 import { mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { defaultConfig } from '../../src/inject/config.js';
+import { parseQuantity } from '../../src/inject/quantity.js';
 
 const CPU_ROOT = '/sys/fs/cgroup/cpu';
 
@@ -29,6 +31,19 @@ export function milliCpuToShares(milliCpu: number): number {
 export function envoyCpuRequestMilli(): number {
   const asked = Number(process.env.BENCH_ENVOY_CPU_REQUEST_M ?? '');
   return Number.isFinite(asked) && asked > 0 ? asked : 100;
+}
+
+/** The injected sidecar's CPU request in milliCPU (the webhook's default config, `10m`). */
+export function sidecarCpuRequestMilli(): number {
+  const cpu = defaultConfig('bench').resources.cpuRequest;
+  const cores = parseQuantity(cpu);
+  if (cores === undefined) throw new Error(`the default config's cpuRequest ${cpu} is not a quantity`);
+  return cores * 1000;
+}
+
+/** cpu.shares for Envoy's and the sidecar's container cgroups, as the kubelet sets them. */
+export function podShares(): { envoy: number; sidecar: number } {
+  return { envoy: milliCpuToShares(envoyCpuRequestMilli()), sidecar: milliCpuToShares(sidecarCpuRequestMilli()) };
 }
 
 let created = 0;

@@ -8,9 +8,7 @@ import { join } from 'node:path';
 import { bootstrapYaml, freePorts, startEnvoy, type EnvoyProcess } from '../../test/envoy/envoy.js';
 import { AtomicWriter, BOOTSTRAP, EnvoyStandIn, analyzeReloads, ldsProbeBody, publishedText, rssAnonKiB, sha256, xdsFile } from '../../test/sync/harness.js';
 import { onCpuMs, runQueueWaitMs } from './cpu-wait.js';
-import { PodCpuGroups, envoyCpuRequestMilli, milliCpuToShares } from './pod-cgroups.js';
-import { defaultConfig } from '../../src/inject/config.js';
-import { parseQuantity } from '../../src/inject/quantity.js';
+import { PodCpuGroups, podShares } from './pod-cgroups.js';
 import { ServedPoller, acceptedLdsVersion, counters, ldsAppliedAt, type Counters } from './envoy-probe.js';
 import { waitUntil, type Implementation, type Running } from './implementations.js';
 import { filesystemOf, type Roots } from './roots.js';
@@ -108,8 +106,7 @@ export class Setup {
       });
       await envoy.waitForBody(probePort, ldsProbeBody(0), 60_000);
       // Envoy and the sidecar weighed as a node weighs their containers (pod-cgroups.ts); the sidecar at the injected CPU request.
-      const sidecarMilli = (parseQuantity(defaultConfig('bench').resources.cpuRequest) ?? 0.01) * 1000;
-      groups = PodCpuGroups.create({ envoy: milliCpuToShares(envoyCpuRequestMilli()), sidecar: milliCpuToShares(sidecarMilli) });
+      groups = PodCpuGroups.create(podShares());
       groups?.place('envoy', envoy.process.pid);
       const before = { 'cds.yaml': await counters(envoy, 'cds.yaml'), 'lds.yaml': await counters(envoy, 'lds.yaml') };
       const renames = await EnvoyStandIn.start(dir, FILES, { watchedDirectory: impl.envoyReads === 'source' });
