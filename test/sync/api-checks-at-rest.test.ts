@@ -215,9 +215,13 @@ test('the store check rides on the --api-check\'s connection: one connection per
   const api = new StandIn();
   await api.up();
   await withConnection(api, async (connection) => {
-    const writer = storeWriter(connection, 300);
+    // --store-check and --api-check 800 ms: every check carries the store's read once 400 ms passed
+    // since the last (store-check.ts storeReadRides), and a check may come 400 ms late before the
+    // store's own timer (1.5 x --store-check after the last) reads it alone. At 300 ms both margins
+    // were 150 ms, which a CI run at load 9 exceeded.
+    const writer = storeWriter(connection, 800);
     const watch = new ConfigMapWatch({
-      connection, namespace: 'ns', name: 'envoy-xds', logger: quiet, checkMs: 300, checkTimeoutMs: 2_000,
+      connection, namespace: 'ns', name: 'envoy-xds', logger: quiet, checkMs: 800, checkTimeoutMs: 2_000,
       companion: writer.storeCheck.carry(), onEvent: () => undefined, onAvailability: () => undefined,
     });
     watch.start();
@@ -231,7 +235,7 @@ test('the store check rides on the --api-check\'s connection: one connection per
       await until('the last period\'s connection closed', () => api.open.size <= 2 && after().every((s) => s.socket.destroyed || s.query.get('watch') !== null));
       const checks = api.checks().filter((c) => api.seen.indexOf(c) >= written);
       const reads = api.storeReads().filter((s) => api.seen.indexOf(s) >= written);
-      // Every --store-check (300 ms) with checks every 300 ms: the store's read on every check's connection.
+      // The store's read on every check's connection.
       for (const check of checks.slice(1)) {
         const next = api.seen[api.seen.indexOf(check) + 1];
         assert.ok(next !== undefined && reads.includes(next), 'the store read follows the check');
