@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { EventRecorder, verdictOccurrence } from '../../src/sync/watch/reporters.js';
+import { EventRecorder, Reporters, verdictOccurrence, type VerdictRecord } from '../../src/sync/watch/reporters.js';
+import type { SyncResult } from '../../src/sync/publish/pass-result.js';
 import type { ApiResponse, KubeConnection } from '../../src/sync/kube/connection.js';
 
 interface Call { method: string; path: string; body: unknown }
@@ -37,6 +38,28 @@ test('verdicts map to XdsAccepted / XdsRejected / XdsRolledBack with file, versi
   assert.equal(rolled.reason, 'XdsRolledBack');
   assert.equal(rolled.type, 'Warning');
   assert.match(rolled.message, /rolled back to v1/);
+});
+
+test('a verdict\'s Event names the ConfigMap resourceVersion of the content judged: a version replaced before its verdict came keeps its own, not the newer one\'s', () => {
+  class Capture extends EventRecorder {
+    readonly seen: VerdictRecord[] = [];
+    override verdict(verdict: VerdictRecord): void {
+      this.seen.push(verdict);
+    }
+  }
+  const recorder = new Capture({ connection: fakeConnection().connection, pod, logger: pino({ level: 'silent' }) });
+  const reporters = new Reporters(recorder, undefined);
+  const pass = (resourceVersion: string, sha256: string): SyncResult => ({
+    dataDir: undefined, resourceVersion, published: ['lds.yaml'], rejected: [], missing: [], removed: [], keys: 1, changedBytes: 10,
+    stamped: new Map([['lds.yaml', { version: `v${resourceVersion}`, sha256 }]]), heldBack: [],
+  });
+  reporters.onPass(pass('10', 'a'.repeat(64)));
+  reporters.onPass(pass('11', 'b'.repeat(64))); // replaces 10 before its verdict
+  const verdict = (sha256: string, outcome: 'accepted' | 'rejected') => ({ file: 'lds.yaml', version: 'v', sha256, outcome, rolledBack: false, message: 'm' });
+  reporters.onVerdict(verdict('a'.repeat(64), 'rejected'));
+  reporters.onVerdict(verdict('b'.repeat(64), 'accepted'));
+  reporters.onVerdict(verdict('c'.repeat(64), 'accepted')); // published before the watcher started: not known
+  assert.deepEqual(recorder.seen.map((v) => v.resourceVersion), ['10', '11', undefined]);
 });
 
 test('one Event per series: created once, then patched with the count and the latest message', async () => {

@@ -5,7 +5,8 @@
 //   and goes to the store.
 // - A file the gate refuses never reaches Envoy, so it gets its own Event (XdsInvalid), once per
 //   refused content, not on every resync.
-// - An Event says which ConfigMap resourceVersion each file was last published from.
+// - A verdict's Event says which ConfigMap resourceVersion the content judged was published from
+//   (a verdict on a version replaced before it came names that version's, not the newer one's).
 import type { EventOccurrence } from '../kube/event-series.js';
 import { PodEventRecorder, capMessage } from '../kube/pod-events.js';
 import type { LastAcceptedWriter } from '../last-accepted/writer.js';
@@ -67,21 +68,28 @@ export class EventRecorder extends PodEventRecorder {
   }
 }
 
+/** Publishes remembered per file to name the resourceVersion of the content a verdict judged. */
+const PUBLISHES_KEPT = 8;
+
 /** `watch`'s `onPass` and `onVerdict` for `source: api`: Events and the last-accepted store. */
 export class Reporters {
   /** file → the XdsInvalid message last recorded (once per refused content). */
   private readonly refused = new Map<string, string>();
   /** file → sha256 of the read-once content last told as held back (XdsHeldBack, once per content). */
   private readonly heldBack = new Map<string, string>();
-  /** file → the ConfigMap resourceVersion it was last published from. */
-  private readonly publishedFrom = new Map<string, string | undefined>();
+  /** file → its latest publishes (sha256 of the stamped content, the ConfigMap resourceVersion), newest last. */
+  private readonly publishedFrom = new Map<string, { sha256: string; resourceVersion: string | undefined }[]>();
 
   constructor(private readonly recorder: EventRecorder | undefined, private readonly lastAccepted: LastAcceptedWriter | undefined) {}
 
   readonly onPass = (result: SyncResult): void => {
     for (const file of result.published) {
       this.refused.delete(file);
-      this.publishedFrom.set(file, result.resourceVersion);
+      const sha256 = result.stamped.get(file)?.sha256;
+      if (sha256 === undefined) continue;
+      // A few: a verdict comes after the next publish at most a few publishes late (superseded.ts).
+      const kept = (this.publishedFrom.get(file) ?? []).filter((p) => p.sha256 !== sha256).slice(-(PUBLISHES_KEPT - 1));
+      this.publishedFrom.set(file, [...kept, { sha256, resourceVersion: result.resourceVersion }]);
     }
     if (this.recorder === undefined) return;
     const from = result.resourceVersion === undefined ? 'from the volume' : `ConfigMap resourceVersion ${result.resourceVersion}`;
@@ -101,7 +109,8 @@ export class Reporters {
 
   readonly onVerdict = (verdict: Verdict): void => {
     this.lastAccepted?.record(verdict);
-    const resourceVersion = this.publishedFrom.get(verdict.file);
+    // The publish of the content judged; none known (published before a restart, or long ago): no resourceVersion.
+    const resourceVersion = this.publishedFrom.get(verdict.file)?.findLast((p) => p.sha256 === verdict.sha256)?.resourceVersion;
     this.recorder?.verdict({
       ...verdict,
       version: verdict.version ?? 'unversioned',
