@@ -22,7 +22,8 @@ import { refusedBeforeNote } from './refusal-cause.js';
 import { contentVersion } from '../envoy/version-stamp.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import type { ReasonReader } from './reason.js';
-import { acceptedCopy, keepContent, keepCopy, refusalWhy, refusedPath } from './state.js';
+import { keepJudged, keepVersion } from './kept.js';
+import { acceptedCopy, refusalWhy, refusedPath } from './state.js';
 import { SupersededPublishes } from './superseded.js';
 import { sourceValidateHint } from './validate-hint.js';
 import type { StateWriter, VerdictState } from './state.js';
@@ -185,12 +186,7 @@ export class Conclusions {
       // Kept from the bytes published when a newer publish already replaced the file: Envoy runs
       // this version, so a refusal of the newer one goes back to it (measured on 1.40: rapid swaps
       // rolled back to the version before, which Envoy then loaded).
-      const kept = await keepCopy(targetDir, 'accepted', file, pending.ino)
-        .then((linked) => linked || keepContent(targetDir, 'accepted', file, pending.content).then(() => true))
-        .catch((err: unknown) => {
-          logger.warn({ err, file }, 'could not keep a copy of the accepted version');
-          return false;
-        });
+      const kept = await keepJudged(targetDir, 'accepted', pending, logger);
       if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at };
       // Still held (the ConfigMap still has the refused content): keep the record across restarts.
       if (!holds.has(file)) delete entry.refused;
@@ -229,10 +225,11 @@ export class Conclusions {
       }
     } else if (outcome === 'rejected') {
       why = decided.why ?? (judgement?.outcome === 'rejected' ? await this.reasonFor(pending, judgement) : undefined);
-      const kept = await keepCopy(targetDir, 'refused', file, pending.ino).catch(() => false);
+      // Kept as the accepted one is: by link while published, else its bytes (a newer publish replaced it, another filesystem).
+      const kept = await keepJudged(targetDir, 'refused', pending, logger);
       // Envoy runs a version whose verdict a newer publish replaced: that is what goes back.
       const ran = running === undefined || running === previousVersion || running === version ? undefined : this.superseded.ran(file, running);
-      if (ran !== undefined && (await keepContent(targetDir, 'accepted', file, ran.content).then(() => true, () => false))) {
+      if (ran !== undefined && (await keepVersion(targetDir, 'accepted', file, { content: ran.content }).then(() => true, () => false))) {
         entry.accepted = { version: running, sha256: ran.sha256, at };
         previousVersion = logFields.previousXdsVersion = running;
       }

@@ -12,7 +12,8 @@ import { contentVersion } from '../envoy/version-stamp.js';
 import type { Pending } from './pending.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import { refusedBeforeNote } from './refusal-cause.js';
-import { keepContent, refusedPath } from './state.js';
+import { keepVersion } from './kept.js';
+import { refusedPath } from './state.js';
 import type { StateWriter, VerdictState } from './state.js';
 import { errorsBefore, supersededFate, supersededMessage } from './superseded-fate.js';
 import type { PublishRecord, SupersededFate } from './superseded-fate.js';
@@ -109,7 +110,7 @@ export class SupersededPublishes {
     const { logger, state, targetDir } = this.ctx;
     const shown = old.version ?? contentVersion(old.sha256);
     const why = fate.kind === 'refused' ? await this.reason(old, next, fate) : undefined;
-    const keptAt = fate.kind === 'refused' ? await keepContent(targetDir, 'refused', file, old.content).then(() => refusedPath(targetDir, file), () => undefined) : undefined;
+    const keptAt = fate.kind === 'refused' ? await keepVersion(targetDir, 'refused', file, { content: old.content }).then(() => refusedPath(targetDir, file), () => undefined) : undefined;
     const before = old.refusedBefore === undefined ? '' : refusedBeforeNote(old.refusedBefore);
     const message = supersededMessage({ file, version: shown, by: next.version ?? contentVersion(next.sha256), fate, because: why === undefined ? undefined : refusalSentence(why), keptAt, before });
     const outcome = fate.kind === 'refused' ? 'rejected' : 'unknown';
