@@ -54,11 +54,11 @@ for (const place of PLACES) {
   test(`${place.kind}: a refused version whose published file a newer publish replaced is kept from its bytes, and the line says where`, async () => {
     const target = await targetIn(place.parent);
     const logger = pino({ level: 'silent' });
-    const state: VerdictState = { pid: process.pid, sourceDir: target, targetDir: target, updatedAt: '', files: {} };
+    const state: VerdictState = { pid: process.pid, sourceDir: '/configmap', targetDir: target, updatedAt: '', files: {} };
     const stateFile = new StateWriter(target, () => state, () => undefined);
     writers.push(stateFile);
     const conclusions = new Conclusions({
-      options: { sourceDir: target, targetDir: target, restore: (name, content) => publish(target, name, content.toString()) },
+      options: { sourceDir: '/configmap', targetDir: target, restore: (name, content) => publish(target, name, content.toString()) },
       logger,
       holds: new Holds(),
       state,
@@ -82,11 +82,13 @@ for (const place of PLACES) {
     await conclusions.conclude(v1, { outcome: 'accepted', judgement: { outcome: 'accepted', subscriptions: [LDS] }, counters: envoy('v1', 0), own: [LDS], now: 1 });
     const bad = await pending('bad');
     await publish(target, 'lds.yaml', 'version_info: "v3"\nresources: []\n'); // the published inode is no longer the refused one
-    await conclusions.conclude(bad, { outcome: 'rejected', judgement: { outcome: 'rejected', subscription: LDS, kind: 'rejected' }, counters: envoy('v1', 1), own: [LDS], now: 1, why: { envoyLog: 'Filesystem config update rejected' } });
+    await conclusions.conclude(bad, { outcome: 'rejected', judgement: { outcome: 'rejected', subscription: LDS, kind: 'rejected' }, counters: envoy('v1', 1), own: [LDS], now: 1, why: { envoyLog: 'Filesystem config update rejected', schema: 'sees' } });
     assert.equal(await readFile(refusedPath(target, 'lds.yaml'), 'utf8'), bad.content.toString(), 'the refused bytes are kept');
     const message = state.files['lds.yaml']?.verdict?.message ?? '';
     assert.ok(message.includes(`refused content kept at ${refusedPath(target, 'lds.yaml')}`), message);
     assert.doesNotMatch(message, /not kept/);
+    // The validate it suggests checks that kept version, not the ConfigMap's file (which may hold a newer one by now).
+    assert.ok(message.endsWith(`; envoy-xds-injector validate ${refusedPath(target, 'lds.yaml')} names the field and its line in the refused version kept there`), message);
   });
 
   test(`${place.kind}: a copy by link and a copy by bytes of one file at once: both kept whole, one after the other; the published file untouched, no temp left`, async () => {

@@ -25,7 +25,7 @@ import type { ReasonReader } from './reason.js';
 import { keepJudged, keepVersion } from './kept.js';
 import { acceptedCopy, refusalWhy, refusedPath } from './state.js';
 import { SupersededPublishes } from './superseded.js';
-import { sourceValidateHint } from './validate-hint.js';
+import { refusedValidateHint, sourceValidateHint } from './validate-hint.js';
 import type { StateWriter, VerdictState } from './state.js';
 import { reasonFieldsOf, tell, validateFieldsOf, verdictForms } from './verdict.js';
 import type { Outcome, VerdictListener } from './verdict.js';
@@ -60,7 +60,7 @@ export interface Decided {
 }
 
 export interface ConcludeContext {
-  options: Pick<VerdictOptions, 'sourceDir' | 'targetDir' | 'restore' | 'resync' | 'validateHint'>;
+  options: Pick<VerdictOptions, 'sourceDir' | 'targetDir' | 'restore' | 'resync' | 'validateHint' | 'refusedValidateHint'>;
   logger: Logger;
   holds: Holds;
   state: VerdictState;
@@ -86,12 +86,14 @@ export class Conclusions {
   readonly superseded: SupersededPublishes;
 
   constructor(private readonly ctx: ConcludeContext) {
-    this.superseded = new SupersededPublishes({ ...ctx, targetDir: ctx.options.targetDir, validateHint: (file) => this.validateHint(file) });
+    this.superseded = new SupersededPublishes({ ...ctx, targetDir: ctx.options.targetDir, validateHint: (file) => this.validateHint(file, true) });
   }
 
-  /** The `validate` a message suggests for `file` of the ConfigMap (all of them when undefined). */
-  private validateHint(file?: string): string {
-    return (this.ctx.options.validateHint ?? sourceValidateHint('envoy-xds-injector', this.ctx.options.sourceDir))(file);
+  /** The `validate` a message suggests for `file` of the ConfigMap (all of them when undefined); `refused`: for the refused version kept. */
+  private validateHint(file?: string, refused = false): string {
+    const { options } = this.ctx;
+    if (refused) return (options.refusedValidateHint ?? refusedValidateHint('envoy-xds-injector', options.targetDir))(file);
+    return (options.validateHint ?? sourceValidateHint('envoy-xds-injector', options.sourceDir))(file);
   }
 
   /**
@@ -253,10 +255,10 @@ export class Conclusions {
         holds.hold(file, pending.sha256, false, pending.names, pending.configMap, decided.dependsOn);
         rolledBack = await this.putBack(file, accepted, pending.ino);
         if (rolledBack) await this.ownReload(envoy);
-        message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), ...(notRunning === undefined ? {} : { notRunning }), ...(runs.kind === 'other' ? { runsLater: runs.version } : {}) }) + note;
+        message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file, true), ...(notRunning === undefined ? {} : { notRunning }), ...(runs.kind === 'other' ? { runsLater: runs.version } : {}) }) + note;
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
-        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file)) + note;
+        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file, true)) + note;
         logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       }
     } else if (decided.withReader !== undefined) {
@@ -278,7 +280,7 @@ export class Conclusions {
     }
     const forms = verdictForms(
       { file, version, sha256: pending.sha256, previousVersion, at },
-      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file)), ...(ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong.files], ignoredWhen: ignoredAmong.when }) } : {}) },
+      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file, true)), ...(ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong.files], ignoredWhen: ignoredAmong.when }) } : {}) },
     );
     // The state names the content judged, so that `status` tells a verdict on an earlier certificate from one on the ConfigMap's.
     entry.verdict = { ...forms.kept, version: shown };

@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { XdsType } from '../envoy/subscriptions.js';
 import type { ConfigMapRead } from './configmap-read.js';
+import { STATE_DIR } from './state-dir.js';
 import { stateFs } from './state-fs.js';
 import type { VerdictFacts } from './verdict.js';
 
-export const STATE_DIR = '..envoy-xds-verdict';
+export { STATE_DIR };
 export const STATE_FILE = 'state.json';
 
 /**

@@ -84,7 +84,8 @@ export class SupersededPublishes {
   }
 
   private decide(old: Pending, next: Pending, own: readonly string[]): void {
-    const fate = supersededFate(old, next.baseline, own, this.renames.get(old.file) ?? []);
+    const accepted = this.ctx.state.files[old.file]?.accepted?.sha256;
+    const fate = supersededFate(old, next.baseline, own, this.renames.get(old.file) ?? [], accepted === undefined ? [] : [accepted]);
     this.ctx.logger.debug({ file: old.file, version: old.version, by: next.version, fate }, 'verdict superseded by a newer publish');
     // A file read through another (a secret's, a read-once file) is judged by that file's counters.
     if (old.reader !== undefined || old.secret !== undefined) return;
