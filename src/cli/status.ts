@@ -18,11 +18,12 @@ const USAGE = `Usage: envoy-xds-injector status [-n NS] (TYPE/NAME | -l SELECTOR
 
 Over the Kubernetes API, for every Pod of a workload (TYPE: deployment, daemonset, statefulset,
 pod; or Pods by label selector): per Pod and file, the version the ConfigMap holds now, the version
-published in the Pod, what Envoy runs and its last verdict, and a state per Pod: SYNCED (Envoy runs
-the ConfigMap's version), PENDING (not there yet), REJECTED (Envoy or the watcher's gate refused it;
-why), FAILED (the init container envoy-xds-copy failed, so the Pod cannot start; its words and the
-kubectl logs command), UNKNOWN (no answer; why). Each Pod is read by running the Pod-local status in
-its watcher container (exec): RBAC in 'envoy-xds-injector rbac --status-reader --help'.
+published in the Pod, what Envoy runs and its last verdict, and one of five states per Pod: SYNCED
+(Envoy runs the ConfigMap's version), PENDING (not there yet), REJECTED (Envoy or the watcher's gate
+refused it; why), FAILED (the init container envoy-xds-copy failed, so the Pod cannot start; its
+words and the kubectl logs command), UNKNOWN (no answer, or Envoy's verdict is unknown; why). Each
+Pod is read by running the Pod-local status in its watcher container (exec): RBAC in
+'envoy-xds-injector rbac --status-reader --help'.
 
   -n, --namespace NS   the namespace (default: the kubeconfig context's, else default)
   -l, --selector SEL   Pods by label selector instead of TYPE/NAME
@@ -34,15 +35,17 @@ its watcher container (exec): RBAC in 'envoy-xds-injector rbac --status-reader -
   --context NAME       the kubeconfig context to use
 
 In the watcher container (kubectl exec POD -c envoy-xds-watch -- envoy-xds-injector status):
-reads the state 'watch' keeps in DIR/..envoy-xds-verdict/ (refused content: .../refused/FILE).
+reads the state 'watch' keeps in DIR/..envoy-xds-verdict/ (refused content: .../refused/FILE): per
+file, no Pod state, but its last verdict: accepted, rejected or unknown.
 
   --to DIR             the directory 'watch' publishes into (default ${CONFIG_DIR}, the injected one)
   --json, -o json      print the status as JSON
   --timeout DURATION   how long to wait for Envoy's admin API (default 2s)
 
-Exit status: 0 the status was read and nothing is refused (SYNCED, PENDING or UNKNOWN: the output
-says which); 1 a Pod is REJECTED or FAILED (Pod-local: a file's ConfigMap version is refused), named
-on stderr, or the status could not be read; with --wait also 1 at the timeout; 2 usage.
+Exit status: 0 the status was read and nothing is refused (every Pod SYNCED, PENDING or UNKNOWN: the
+output says which; in the watcher container, no file's ConfigMap version refused); 1 a Pod is
+REJECTED or FAILED (in the watcher container, a file's ConfigMap version is refused), named on
+stderr, or the status could not be read; with --wait also 1 at the timeout; 2 usage.
 `;
 
 export const status: Command = async (args, ctx) => {

@@ -11,7 +11,7 @@ import type { EventRecorder } from '../sync/watch/reporters.js';
 import type { CliContext, Command } from './context.js';
 import { durationFlag, parseFlags, UsageError } from './context.js';
 import { cliThroughPod, rbacCommandLine } from '../sync/kube/rbac-hint.js';
-import { configMapValidateHint, sourceValidateHint, type ValidateHint } from '../sync/verdict/validate-hint.js';
+import { configMapValidateHint, refusedValidateHint, sourceValidateHint, type ValidateHint } from '../sync/verdict/validate-hint.js';
 
 const USAGE = `Usage: envoy-xds-injector watch --from DIR --to DIR [--resync 60s] [--ready-file PATH] [--bootstrap NAME]
        [--admin HOST:PORT|PATH] [--verdict-timeout 10s]
@@ -157,6 +157,7 @@ export const watch: Command = async (args, ctx) => {
       resyncMs,
       verdictTimeoutMs,
       validateHint: api?.validateHint ?? sourceValidateHint(cli, sourceDir),
+      refusedValidateHint: refusedValidateHint(cli, targetDir),
       ...(admin === undefined ? {} : { admin }),
       signal: ctx.shutdownSignal,
       ...(values['ready-file'] === undefined ? {} : { readyFile: values['ready-file'] }),

@@ -90,7 +90,13 @@ export function buildApp(deps: AppDeps) {
     }
     return reply.code(body.statusCode).send(body);
   });
-  app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody('NOT_FOUND')));
+  // The 404 lists the routes this app serves, as registered (/validate-configmap only with a
+  // ConfigMap checker; fastify's automatic HEAD of each GET left out).
+  const served: string[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') served.push(`${method} ${route.url}`);
+  });
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody('NOT_FOUND', `the webhook serves ${served.join(', ')}`)));
 
   app.post<{ Body: AdmissionReviewRequest }>(
     '/mutate',

@@ -20,7 +20,7 @@ export const webhookErrors = {
   INVALID_ADMISSION_REVIEW: { statusCode: 400, message: 'the request body is not an admission.k8s.io/v1 AdmissionReview' },
   INVALID_CONTENT_LENGTH: { statusCode: 400, message: 'the Content-Length header does not match the body' },
   BAD_REQUEST: { statusCode: 400, message: 'bad request' },
-  NOT_FOUND: { statusCode: 404, message: 'no such endpoint; the webhook serves POST /mutate' },
+  NOT_FOUND: { statusCode: 404, message: 'no such endpoint' },
   BODY_TOO_LARGE: { statusCode: 413, message: 'the request body is larger than the 3 MiB limit' },
   UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, message: 'Content-Type must be application/json' },
   INTERNAL: { statusCode: 500, message: 'internal error; see the webhook log' },

@@ -114,7 +114,7 @@ test('first start refused (listener_0 on a taken port), then a port fix refused 
     assert.equal(await envoyOf(pod).stat('listener_manager.lds.update_rejected'), 2);
     assert.equal((await listeners(pod)).find((l) => l.name === 'listener_0')?.active_state?.version_info, fix.xdsVersion, 'Envoy runs listener_0 of the fix');
     const version = String(fix.xdsVersion).replace(/[.+]/g, '\\$&');
-    assert.match(String(fix.msg), new RegExp(`^Envoy REFUSED lds\\.yaml version ${version}, and no version of lds\\.yaml was accepted before it: it stays published`), String(fix.msg));
+    assert.match(String(fix.msg), new RegExp(`^Envoy REFUSED lds\\.yaml version ${version}, and no version of lds\\.yaml was accepted before it, so there is nothing to put back: it stays published`), String(fix.msg));
     assert.doesNotMatch(String(fix.msg), /FIRST VERSION/, 'the fix is not the first version Envoy saw');
     const status = await runCli(['status', '--to', pod.target]);
     assert.doesNotMatch(status.stderr, /first version/i, status.stderr);

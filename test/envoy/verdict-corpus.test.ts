@@ -367,8 +367,8 @@ for (const envoyAfterWatcher of [false, true]) {
       assert.equal(line.outcome, 'rejected', msg);
       assert.equal(line.level, 60, msg);
       assert.equal(line.rolledBack, false, msg);
-      assert.match(msg, /^Envoy REFUSED lds\.yaml version \S+, and no version of lds\.yaml was accepted before it: /);
-      assert.ok(msg.endsWith(` validate ${join(pod.source, 'lds.yaml')} names the field and its line`), msg);
+      assert.match(msg, /^Envoy REFUSED lds\.yaml version \S+, and no version of lds\.yaml was accepted before it, so there is nothing to put back: it stays published; /);
+      assert.ok(msg.endsWith(` validate ${join(pod.target, '..envoy-xds-verdict', 'refused', 'lds.yaml')} names the field and its line in the refused version kept there`), msg);
       // The path Envoy reads, from Envoy: the line to grep in its log names it.
       assert.equal(line.envoyLog, `Filesystem config update failure: in ${join(pod.target, 'lds.yaml')}`);
       const lds = await subscriptionCounters(envoyOf(pod), LDS);
@@ -441,8 +441,8 @@ test('09-duplicate-listener-name: a refused first version says which of its list
     assert.deepEqual((clusters.cluster_statuses ?? []).filter((c) => c.added_via_api === true).map((c) => c.name), ['shop'], 'Envoy runs cluster shop from cds.yaml');
     const [lds] = verdictLines(pod, 'lds.yaml');
     const [cds] = verdictLines(pod, 'cds.yaml');
-    assert.match(String(lds?.msg), /^Envoy REFUSED lds\.yaml version [^,]+, and no version of lds\.yaml was accepted before it: it stays published, as nothing accepted came before it to put back; Envoy runs 1 of the 2 listeners of lds\.yaml \(shop_listener\) and refused the other, and a restarted Envoy will refuse it again; fix the ConfigMap\. Envoy says: .*duplicate listener shop_listener found/);
-    assert.match(String(cds?.msg), /^Envoy REFUSED cds\.yaml version [^,]+, and no version of cds\.yaml was accepted before it: it stays published, as nothing accepted came before it to put back; Envoy runs 1 of the 2 clusters of cds\.yaml \(shop\) and refused the other, /);
+    assert.match(String(lds?.msg), /^Envoy REFUSED lds\.yaml version [^,]+, and no version of lds\.yaml was accepted before it, so there is nothing to put back: it stays published; Envoy runs 1 of the 2 listeners of lds\.yaml \(shop_listener\) and refused the other, and a restarted Envoy will refuse it again; fix the ConfigMap\. Envoy says: .*duplicate listener shop_listener found/);
+    assert.match(String(cds?.msg), /^Envoy REFUSED cds\.yaml version [^,]+, and no version of cds\.yaml was accepted before it, so there is nothing to put back: it stays published; Envoy runs 1 of the 2 clusters of cds\.yaml \(shop\) and refused the other, /);
     for (const line of [lds, cds]) assert.doesNotMatch(String(line?.msg), /WITHOUT/);
     // The message is the Event's and status's too (the state file is written just after the line: state.ts).
     const statusMessage = async (): Promise<string | undefined> => (await gatherStatus(pod.target)).files.find((f) => f.file === 'lds.yaml')?.verdict?.message;

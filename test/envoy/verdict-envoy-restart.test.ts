@@ -212,7 +212,7 @@ test('the local trial with an Envoy restart: port_value: 70000 refused and rolle
     const write = (lds: string) => pod.writer.write({ 'envoy.yaml': pod.configMap['envoy.yaml'] ?? '', 'lds.yaml': lds });
     const accepted = await nextVerdict(pod, 'lds.yaml', 0);
     assert.equal(accepted.outcome, 'accepted');
-    const validate = ` validate ${join(pod.source, 'lds.yaml')} names the field and its line`;
+    const validate = ` validate ${join(pod.target, '..envoy-xds-verdict', 'refused', 'lds.yaml')} names the field and its line in the refused version kept there`;
 
     // A running Envoy refuses the edit: it keeps running the accepted version.
     await write(bad);

@@ -30,13 +30,14 @@ async function refuse(pod: Pod, file: string, files: Record<string, string>): Pr
 }
 
 /**
- * The `validate` a refusal a schema check sees ends with (the ConfigMap's file: here the volume's,
+ * The `validate` a refusal a schema check sees ends with (the refused version the watcher keeps,
  * outside a Pod this program by its path), run as an operator would; its output.
  */
 function validateOf(pod: Pod, line: LogLine, file: string): string {
-  const m = / ((\S+ )+validate (\S+)) names the field and its line$/.exec(String(line.msg));
+  const m = / ((\S+ )+validate (\S+)) names the field and its line in the refused version kept there$/.exec(String(line.msg));
   assert.ok(m !== null, `no validate in: ${String(line.msg)}`);
-  assert.equal(m[3], join(pod.source, file), 'the ConfigMap volume\'s file, not the stamped copy');
+  // The refused version as kept, not the ConfigMap's file: that may hold a fix or a newer version by now.
+  assert.equal(m[3], join(pod.target, '..envoy-xds-verdict', 'refused', file), 'the refused version kept');
   const run = spawnSync('sh', ['-c', m[1] ?? ''], { encoding: 'utf8' });
   return `${run.stdout}${run.stderr}`;
 }
@@ -127,17 +128,17 @@ test('LDS: Envoy names duplicate listeners and listeners it cannot build; parse 
     const protoLines = (await envoyLogLines(pod, REJECTED)).filter((entry) => entry.includes('Proto constraint validation failed'));
     assert.equal(protoLines.length, 1, await envoyLog(pod));
     assert.match(protoLines[0] ?? '', /PortValue: value must be less than or equal to 65535/);
-    // Refused before the LDS API (no error state of its own): a schema check sees it, at the key's line.
-    const protoLine = (await readFile(join(pod.source, 'lds.yaml'), 'utf8')).split('\n').findIndex((l) => l.includes('70000')) + 1;
+    // Refused before the LDS API (no error state of its own): a schema check sees it, at its line in the refused version kept.
+    const protoLine = (await readFile(join(pod.target, '..envoy-xds-verdict', 'refused', 'lds.yaml'), 'utf8')).split('\n').findIndex((l) => l.includes('70000')) + 1;
     assert.match(validateOf(pod, proto, 'lds.yaml'), new RegExp(`lds\\.yaml:${String(protoLine)}:\\d+: error: .*port_value: value must be less than or equal to 65535`));
 
     // Still serving v1 throughout; `status` says where the last refusal's reason is, and the
     // validate that names the field, as the verdict's line does.
     assert.deepEqual(await envoy.get(pod.port), { status: 200, body: 'v1' });
-    const validate = /; ([^;]+ validate \S+) names the field and its line$/.exec(String(proto.msg))?.[1];
+    const validate = /; ([^;]+ validate \S+) names the field and its line in the refused version kept there$/.exec(String(proto.msg))?.[1];
     assert.ok(validate !== undefined, String(proto.msg));
-    const expected = `\nWHY ENVOY REFUSED\nlds.yaml ${String(proto.xdsVersion)}: Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${REJECTED}"; ${validate} names the field and its line\n`;
-    assert.ok(String(proto.msg).endsWith(`Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${REJECTED}"; ${validate} names the field and its line`), String(proto.msg));
+    const expected = `\nWHY ENVOY REFUSED\nlds.yaml ${String(proto.xdsVersion)}: Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${REJECTED}"; ${validate} names the field and its line in the refused version kept there\n`;
+    assert.ok(String(proto.msg).endsWith(`Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${REJECTED}"; ${validate} names the field and its line in the refused version kept there`), String(proto.msg));
     let shown = '';
     await waitFor(async () => (shown = (await runCli(['status', '--to', pod.target])).stdout).endsWith(expected), 'status says where the reason is').catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n${shown}`);
@@ -224,7 +225,7 @@ test('CDS, RDS, EDS: Envoy keeps no reason in its admin API; the verdict names t
       assert.equal(line.envoyLog, REJECTED, kind.file);
       assert.equal(line.rolledBack, true, kind.file);
       // No reason kept: validate is for when the log says it was a proto constraint (none of these is).
-      assert.match(String(line.msg), new RegExp(`Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${REJECTED}"; if it says "Proto constraint validation failed", .* validate \\S+ names the field and its line$`), String(line.msg));
+      assert.match(String(line.msg), new RegExp(`Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${REJECTED}"; if it says "Proto constraint validation failed", .* validate \\S+ names the field and its line in the refused version kept there$`), String(line.msg));
       await waitFor(async () => (await envoyLogLines(pod, REJECTED)).some((l) => kind.logged.test(l)), `Envoy's log line for ${kind.file}: ${String(kind.logged)}`);
       await envoy.waitForBody(pod.port, 'r1');
     }

@@ -164,15 +164,15 @@ test('a first version Envoy refuses on a proto constraint (port_value: 70000): i
     // Envoy's own answer: no dynamic listener, no error state.
     assert.deepEqual(JSON.parse(await (await fetch(`${running(pod).adminUrl}/config_dump?resource=dynamic_listeners`)).text()), {});
     const msg = String(verdict.msg);
-    assert.match(msg, /^Envoy REFUSED lds\.yaml version [^,]+, and no version of lds\.yaml was accepted before it: it stays published, as nothing accepted came before it to put back; Envoy does not run the listener of lds\.yaml, /);
-    assert.ok(msg.endsWith(` validate ${join(pod.source, 'lds.yaml')} names the field and its line`) && !msg.includes('if it says'), msg);
+    assert.match(msg, /^Envoy REFUSED lds\.yaml version [^,]+, and no version of lds\.yaml was accepted before it, so there is nothing to put back: it stays published; Envoy does not run the listener of lds\.yaml, /);
+    assert.ok(msg.endsWith(` validate ${join(pod.target, '..envoy-xds-verdict', 'refused', 'lds.yaml')} names the field and its line in the refused version kept there`) && !msg.includes('if it says'), msg);
     assert.equal(await readFile(join(pod.target, 'lds.yaml'), 'utf8').then((text) => text.includes('port_value: 70000')), true, 'the refused file stays published');
-    assert.match(verdictOccurrence({ file: 'lds.yaml', version: String(verdict.xdsVersion), outcome: 'rejected', rolledBack: false, message: msg }).message, /: Envoy REFUSED lds\.yaml version [^,]+, and no version of lds\.yaml was accepted before it: it stays published, /);
+    assert.match(verdictOccurrence({ file: 'lds.yaml', version: String(verdict.xdsVersion), outcome: 'rejected', rolledBack: false, message: msg }).message, /: Envoy REFUSED lds\.yaml version [^,]+, and no version of lds\.yaml was accepted before it, so there is nothing to put back: it stays published; /);
     const status = await runCli(['status', '--to', pod.target]);
     assert.equal(status.code, 1);
     assert.match(status.stdout, /^lds\.yaml +\S+ \(refused, stays published: nothing accepted came before it\) /m, status.stdout);
     assert.doesNotMatch(status.stdout, /held back/, status.stdout);
-    assert.match(status.stderr, /lds\.yaml \(Envoy refused it, and no version of it was accepted before, so it stays published: nothing accepted came before it\)/);
+    assert.match(status.stderr, /lds\.yaml \(Envoy refused it, and no version of it was accepted before, so there is nothing to put back: it stays published\)/);
   } finally {
     await pod.stop();
   }

@@ -167,7 +167,10 @@ describe('POST /mutate over HTTPS', () => {
   test('an unknown path is a JSON 404', async () => {
     const res = await httpsRequest(`${base}/validate`, { ca: ca.cert, method: 'POST' });
     assert.equal(res.status, 404);
-    assert.equal((JSON.parse(res.body) as { code: string }).code, 'NOT_FOUND');
+    const body = JSON.parse(res.body) as { code: string; message: string };
+    assert.equal(body.code, 'NOT_FOUND');
+    // The routes it serves, as registered: no /validate-configmap without a ConfigMap checker.
+    assert.equal(body.message, 'no such endpoint: the webhook serves POST /mutate, GET /healthz, GET /readyz, GET /metrics');
   });
 
   test('hostile input never takes the server down', async () => {

@@ -255,7 +255,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     assert.match(row, new RegExp(`^lds\\.yaml +${refusedVersion} \\(refused, held back\\) +${v2Version} +${v2Version} +rejected ${refusedVersion} at .* rolled back$`));
     assert.match(table, /^envoy admin 127\.0\.0\.1:9901$/m, 'the watcher reaches Envoy\'s admin API over the Pod\'s loopback');
     // ... and the validate the verdict's line gives, run in this Pod's watcher on the ConfigMap's file.
-    assert.match(table, new RegExp(`^WHY ENVOY REFUSED\\nlds\\.yaml ${refusedVersion}: Envoy's admin API does not say why; Envoy's log does: grep -A 60 "Filesystem config update failure: in /etc/envoy/lds\\.yaml"; kubectl exec -n ${DEMO_NS} ${name} -c envoy-xds-watch -- envoy-xds-injector validate /var/run/envoy-xds-injector/source/lds\\.yaml names the field and its line$`, 'm'));
+    assert.match(table, new RegExp(`^WHY ENVOY REFUSED\\nlds\\.yaml ${refusedVersion}: Envoy's admin API does not say why; Envoy's log does: grep -A 60 "Filesystem config update failure: in /etc/envoy/lds\\.yaml"; kubectl exec -n ${DEMO_NS} ${name} -c envoy-xds-watch -- envoy-xds-injector validate /var/run/envoy-xds-injector/config/\\.\\.envoy-xds-verdict/refused/lds\\.yaml names the field and its line in the refused version kept there$`, 'm'));
 
     // A restarted Envoy container in the same Pod (here: admin /quitquitquit, the kubelet restarts
     // it) loads what is on disk: v2, not the refused file the ConfigMap still holds.

@@ -102,7 +102,7 @@ test('a refused FIRST version (published at start, nothing accepted before it): 
     }));
     const r = await runCli(['status', '--to', out]);
     assert.equal(r.code, 1, r.stderr);
-    assert.equal(r.stderr, 'envoy-xds-injector status: the ConfigMap\'s version is refused: lds.yaml (Envoy refused it, and no version of it was accepted before, so it stays published: nothing accepted came before it)\n');
+    assert.equal(r.stderr, 'envoy-xds-injector status: the ConfigMap\'s version is refused: lds.yaml (Envoy refused it, and no version of it was accepted before, so there is nothing to put back: it stays published)\n');
     // The row says the same: nothing is held back, the refused version is what is published.
     assert.match(r.stdout, /^lds\.yaml +sha256:[0-9a-f]{12} \(refused, stays published: nothing accepted came before it\) +sha256:[0-9a-f]{12} /m, r.stdout);
     assert.doesNotMatch(r.stdout, /held back/, r.stdout);

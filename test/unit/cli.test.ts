@@ -86,3 +86,14 @@ test("the overview lists every flag of each command's own usage line", async () 
   }
   assert.match(entries.get('rbac') ?? '', /ConfigMap/, 'rbac prints three objects, the last-accepted ConfigMap too');
 });
+
+test('status --help names the states each view prints, no more: the five Pod states over the API (status/rules.ts POD_STATES), the verdict outcomes in the watcher container', async () => {
+  const { POD_STATES } = await import('../../src/status/rules.js');
+  const help = (await cli(['status', '--help'])).stdout.replace(/\s+/g, ' ');
+  const stateWords = new Set(help.match(/\b(SYNCED|PENDING|REJECTED|FAILED|UNKNOWN|DEGRADED|READY|ERROR|HELD|OUTDATED|STALE)\b/g));
+  assert.deepEqual([...stateWords].sort(), [...POD_STATES].sort(), help);
+  assert.match(help, /one of five states per Pod/);
+  // The Pod-local table has no state column: its LAST VERDICT outcomes (verdict.ts Outcome).
+  assert.match(help, /per file, no Pod state, but its last verdict: accepted, rejected or unknown/);
+  assert.match(help, /in the watcher container, no file's ConfigMap version refused/);
+});

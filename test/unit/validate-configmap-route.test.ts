@@ -132,3 +132,11 @@ test('a ConfigMap whose aliases expand into millions of values ends the schema w
   const next = await post('/validate-configmap', configMapReview({ 'lds.yaml': fixture('schema/refuses.port-out-of-range.lds.yaml') }));
   assert.equal(next.response.allowed, false);
 });
+
+test('an unknown path is a 404 that lists every route this webhook serves, /validate-configmap too', async () => {
+  const res = await app.inject({ method: 'POST', url: '/validate' });
+  assert.equal(res.statusCode, 404);
+  const body = res.json<{ code: string; message: string }>();
+  assert.equal(body.code, 'NOT_FOUND');
+  assert.equal(body.message, 'no such endpoint: the webhook serves POST /mutate, GET /healthz, GET /readyz, GET /metrics, POST /validate-configmap');
+});

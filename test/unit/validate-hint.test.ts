@@ -1,4 +1,5 @@
-// The `validate` the watcher's messages suggest checks the ConfigMap's own files: the lines it
+// The `validate` the watcher's messages suggest checks the ConfigMap's own files (a refusal's: the
+// refused version kept, refused/<file>, as the key may hold a newer one by then): the lines it
 // prints are those of the operator's keys, not of the published copy, which carries one more line
 // when the watcher added a `version_info` (src/sync/envoy/version-stamp.ts). Run on the shared
 // case envoy-ignores-unknown-field.lds.yaml without its version_info line (a file as Envoy's quick
@@ -15,7 +16,8 @@ import { runValidate } from '../../src/cli/validate.js';
 import type { CliContext } from '../../src/cli/context.js';
 import { loadEnvoySchema, type EnvoySchema } from '../../src/schema/index.js';
 import { publishable } from '../../src/sync/envoy/version-stamp.js';
-import { configMapValidateHint, sourceValidateHint } from '../../src/sync/verdict/validate-hint.js';
+import { configMapValidateHint, refusedValidateHint, sourceValidateHint } from '../../src/sync/verdict/validate-hint.js';
+import { refusedPath } from '../../src/sync/verdict/state.js';
 import { repoRoot } from '../sync/harness.js';
 
 let schema: EnvoySchema;
@@ -91,4 +93,20 @@ test('with the ConfigMap from the API: kubectl get configmap piped into validate
   const stderr = await validate(['-f', '-'], manifest);
   assert.deepEqual(positions(stderr), userLines());
   assert.match(stderr, /^ConfigMap\/shop\/envoy-xds\/lds\.yaml:/m);
+});
+
+test("a refusal's validate reads the refused version kept under the state directory: the published copy, its lines those of that copy", async () => {
+  const target = join(dir, 'refused-target');
+  await mkdir(join(target, '..envoy-xds-verdict', 'refused'), { recursive: true });
+  const published = publishable('lds.yaml', Buffer.from(userText));
+  await writeFile(refusedPath(target, 'lds.yaml'), published.content);
+  const hint = refusedValidateHint('envoy-xds-injector', target)('lds.yaml');
+  assert.equal(hint, `envoy-xds-injector validate ${refusedPath(target, 'lds.yaml')}`);
+  const stderr = await validate(hint.split(' ').slice(2));
+  const lines = published.content.toString().split('\n');
+  const copyLines = ['per_connection_buffer_limit_bytez', 'stream_idle_timeoutt'].map((field) => {
+    const at = lines.findIndex((line) => line.includes(`${field}:`));
+    return `${String(at + 1)}:${String((lines[at] ?? '').indexOf(field) + 1)}`;
+  });
+  assert.deepEqual(positions(stderr), copyLines, stderr);
 });

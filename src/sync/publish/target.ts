@@ -13,10 +13,15 @@ const TMPFS_MAGIC = 0x01021994;
 
 /** Whether `dir` is on a tmpfs (one statfs; false when it cannot be asked). */
 export function isMemoryBacked(dir: string): boolean {
+  return memoryBacked(dir) ?? false;
+}
+
+/** Whether `dir` is on a tmpfs (one statfs); undefined when it cannot be asked (e.g. `dir` does not exist yet). */
+export function memoryBacked(dir: string): boolean | undefined {
   try {
     return statfsSync(dir).type === TMPFS_MAGIC;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

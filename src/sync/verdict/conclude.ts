@@ -22,9 +22,10 @@ import { refusedBeforeNote } from './refusal-cause.js';
 import { contentVersion } from '../envoy/version-stamp.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import type { ReasonReader } from './reason.js';
-import { acceptedCopy, keepContent, keepCopy, refusalWhy, refusedPath } from './state.js';
+import { keepJudged, keepVersion } from './kept.js';
+import { acceptedCopy, refusalWhy, refusedPath } from './state.js';
 import { SupersededPublishes } from './superseded.js';
-import { sourceValidateHint } from './validate-hint.js';
+import { refusedValidateHint, sourceValidateHint } from './validate-hint.js';
 import type { StateWriter, VerdictState } from './state.js';
 import { reasonFieldsOf, tell, validateFieldsOf, verdictForms } from './verdict.js';
 import type { Outcome, VerdictListener } from './verdict.js';
@@ -59,7 +60,7 @@ export interface Decided {
 }
 
 export interface ConcludeContext {
-  options: Pick<VerdictOptions, 'sourceDir' | 'targetDir' | 'restore' | 'resync' | 'validateHint'>;
+  options: Pick<VerdictOptions, 'sourceDir' | 'targetDir' | 'restore' | 'resync' | 'validateHint' | 'refusedValidateHint'>;
   logger: Logger;
   holds: Holds;
   state: VerdictState;
@@ -85,12 +86,14 @@ export class Conclusions {
   readonly superseded: SupersededPublishes;
 
   constructor(private readonly ctx: ConcludeContext) {
-    this.superseded = new SupersededPublishes({ ...ctx, targetDir: ctx.options.targetDir, validateHint: (file) => this.validateHint(file) });
+    this.superseded = new SupersededPublishes({ ...ctx, targetDir: ctx.options.targetDir, validateHint: (file) => this.validateHint(file, true) });
   }
 
-  /** The `validate` a message suggests for `file` of the ConfigMap (all of them when undefined). */
-  private validateHint(file?: string): string {
-    return (this.ctx.options.validateHint ?? sourceValidateHint('envoy-xds-injector', this.ctx.options.sourceDir))(file);
+  /** The `validate` a message suggests for `file` of the ConfigMap (all of them when undefined); `refused`: for the refused version kept. */
+  private validateHint(file?: string, refused = false): string {
+    const { options } = this.ctx;
+    if (refused) return (options.refusedValidateHint ?? refusedValidateHint('envoy-xds-injector', options.targetDir))(file);
+    return (options.validateHint ?? sourceValidateHint('envoy-xds-injector', options.sourceDir))(file);
   }
 
   /**
@@ -185,12 +188,7 @@ export class Conclusions {
       // Kept from the bytes published when a newer publish already replaced the file: Envoy runs
       // this version, so a refusal of the newer one goes back to it (measured on 1.40: rapid swaps
       // rolled back to the version before, which Envoy then loaded).
-      const kept = await keepCopy(targetDir, 'accepted', file, pending.ino)
-        .then((linked) => linked || keepContent(targetDir, 'accepted', file, pending.content).then(() => true))
-        .catch((err: unknown) => {
-          logger.warn({ err, file }, 'could not keep a copy of the accepted version');
-          return false;
-        });
+      const kept = await keepJudged(targetDir, 'accepted', pending, logger);
       if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at };
       // Still held (the ConfigMap still has the refused content): keep the record across restarts.
       if (!holds.has(file)) delete entry.refused;
@@ -229,10 +227,11 @@ export class Conclusions {
       }
     } else if (outcome === 'rejected') {
       why = decided.why ?? (judgement?.outcome === 'rejected' ? await this.reasonFor(pending, judgement) : undefined);
-      const kept = await keepCopy(targetDir, 'refused', file, pending.ino).catch(() => false);
+      // Kept as the accepted one is: by link while published, else its bytes (a newer publish replaced it, another filesystem).
+      const kept = await keepJudged(targetDir, 'refused', pending, logger);
       // Envoy runs a version whose verdict a newer publish replaced: that is what goes back.
       const ran = running === undefined || running === previousVersion || running === version ? undefined : this.superseded.ran(file, running);
-      if (ran !== undefined && (await keepContent(targetDir, 'accepted', file, ran.content).then(() => true, () => false))) {
+      if (ran !== undefined && (await keepVersion(targetDir, 'accepted', file, { content: ran.content }).then(() => true, () => false))) {
         entry.accepted = { version: running, sha256: ran.sha256, at };
         previousVersion = logFields.previousXdsVersion = running;
       }
@@ -256,10 +255,10 @@ export class Conclusions {
         holds.hold(file, pending.sha256, false, pending.names, pending.configMap, decided.dependsOn);
         rolledBack = await this.putBack(file, accepted, pending.ino);
         if (rolledBack) await this.ownReload(envoy);
-        message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), ...(notRunning === undefined ? {} : { notRunning }), ...(runs.kind === 'other' ? { runsLater: runs.version } : {}) }) + note;
+        message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file, true), ...(notRunning === undefined ? {} : { notRunning }), ...(runs.kind === 'other' ? { runsLater: runs.version } : {}) }) + note;
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
-        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file)) + note;
+        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file, true)) + note;
         logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       }
     } else if (decided.withReader !== undefined) {
@@ -281,7 +280,7 @@ export class Conclusions {
     }
     const forms = verdictForms(
       { file, version, sha256: pending.sha256, previousVersion, at },
-      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file)), ...(ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong.files], ignoredWhen: ignoredAmong.when }) } : {}) },
+      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file, true)), ...(ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong.files], ignoredWhen: ignoredAmong.when }) } : {}) },
     );
     // The state names the content judged, so that `status` tells a verdict on an earlier certificate from one on the ConfigMap's.
     entry.verdict = { ...forms.kept, version: shown };

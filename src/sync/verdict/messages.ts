@@ -2,6 +2,7 @@
 // and state.json's. They name the file, the version and what the operator does next.
 import type { RejectionReason, SchemaSees } from '../envoy/rejection-reason.js';
 import { refusalSentence } from '../envoy/rejection-reason.js';
+import { checksRefusedCopy } from './validate-hint.js';
 
 /** How a version reads in a message: files without `version_info` say so. */
 export const versionText = (version: string | undefined): string => version ?? '(no version_info)';
@@ -23,7 +24,7 @@ function because(why: RejectionReason | undefined, validate: string | undefined)
  * words in the verdict's line, its Event and `status`'s WHY lines.
  */
 export function validateSentence(schema: SchemaSees, validate: string): string {
-  const names = `${validate} names the field and its line`;
+  const names = `${validate} names the field and its line${checksRefusedCopy(validate) ? ' in the refused version kept there' : ''}`;
   return schema === 'sees' ? names : `if it says "Proto constraint validation failed", ${names}`;
 }
 
@@ -103,6 +104,16 @@ export function runsOfFile(running: string | undefined, previousVersion: string 
   return running === '' ? { kind: 'none' } : { kind: 'other', version: running };
 }
 
+/**
+ * A refused version that a newer publish replaced on disk before anything was put back for it, in
+ * one wording: the line of a publish replaced before its verdict (superseded-fate.ts) and that of
+ * a refusal whose rollback found the newer file (rejectedMessage).
+ */
+export const REPLACED_BY_NEWER = 'a newer publish replaced it on disk first, so nothing is rolled back for it (the ConfigMap has moved on)';
+
+/** Where the refused content is kept (state.ts refused/<file>), in every line that says it. */
+export const refusedKeptAt = (at: string | undefined): string => `refused content kept at ${at ?? '(not kept)'}`;
+
 export function rejectedMessage(opts: {
   file: string;
   version: string | undefined;
@@ -124,21 +135,22 @@ export function rejectedMessage(opts: {
   const { file, previousVersion, rolledBack, refusedAt, why, validate, notRunning, runsLater } = opts;
   const v = versionText(opts.version);
   const last = previousVersion ?? 'the last accepted version';
-  const kept = `refused content kept at ${refusedAt ?? '(not kept)'}; fix the ConfigMap${because(why, validate)}`;
+  const kept = `${refusedKeptAt(refusedAt)}; fix the ConfigMap${because(why, validate)}`;
+  const replaced = `${REPLACED_BY_NEWER}${refusedAt === undefined ? '' : `; ${refusedKeptAt(refusedAt)}`}${because(why, validate)}`;
   if (runsLater !== undefined) {
     const later = `it keeps running ${runsLater}, a later version it accepted (published after ${last}, before any verdict on it was recorded)`;
     return rolledBack
       ? `Envoy rejected ${file} version ${v}: ${later}; ${last}, the last version judged accepted, is put back on disk and Envoy loads it; ${kept}`
-      : `Envoy rejected ${file} version ${v}; ${later} (a newer publish replaced the refused file)${because(why, validate)}`;
+      : `Envoy rejected ${file} version ${v}; ${later}; ${replaced}`;
   }
   if (notRunning !== undefined) {
     return rolledBack
       ? `Envoy rejected ${file} version ${v}: ${notRunning.applied}, as this Envoy process never loaded the last accepted version ${last}; ${last} is put back on disk for this Envoy to load; ${kept}`
-      : `Envoy rejected ${file} version ${v}: ${notRunning.applied}, as this Envoy process never loaded the last accepted version ${last} (a newer publish replaced the refused file)${because(why, validate)}`;
+      : `Envoy rejected ${file} version ${v}: ${notRunning.applied}, as this Envoy process never loaded the last accepted version ${last}; ${replaced}`;
   }
   return rolledBack
     ? `Envoy rejected ${file} version ${v}: it keeps running ${last}, which is back on disk for the next Envoy start; ${kept}`
-    : `Envoy rejected ${file} version ${v}; it keeps running ${last} (a newer publish replaced the refused file)${because(why, validate)}`;
+    : `Envoy rejected ${file} version ${v}; it keeps running ${last}; ${replaced}`;
 }
 
 /**
@@ -146,7 +158,7 @@ export function rejectedMessage(opts: {
  * says it (log line, Event, `status`). Not "the first version": Envoy may have refused earlier ones
  * (a first start refused, then an edit refused too), and the first it saw is not this one.
  */
-export const REFUSED_FIRST = 'Envoy refused it, and no version of it was accepted before, so it stays published: nothing accepted came before it';
+export const REFUSED_FIRST = 'Envoy refused it, and no version of it was accepted before, so there is nothing to put back: it stays published';
 /** The same, in `status`'s CONFIGMAP column. */
 export const REFUSED_FIRST_SHORT = 'refused, stays published: nothing accepted came before it';
 
@@ -158,7 +170,7 @@ export const REFUSED_FIRST_SHORT = 'refused, stays published: nothing accepted c
  * appliedSentence, read from Envoy's admin API for LDS and CDS).
  */
 export function firstRefusedMessage(file: string, version: string | undefined, why: RejectionReason | undefined, applied = `Envoy runs WITHOUT the resources of ${file}`, validate?: string): string {
-  return `Envoy REFUSED ${file} version ${versionText(version)}, and no version of ${file} was accepted before it: it stays published, as nothing accepted came before it to put back; ${applied}, and a restarted Envoy will refuse it again; fix the ConfigMap${because(why, validate)}`;
+  return `Envoy REFUSED ${file} version ${versionText(version)}, and no version of ${file} was accepted before it, so there is nothing to put back: it stays published; ${applied}, and a restarted Envoy will refuse it again; fix the ConfigMap${because(why, validate)}`;
 }
 
 export function unknownMessage(file: string, version: string | undefined, reason: string | undefined): string {

@@ -14,6 +14,8 @@ export interface VerdictOptions {
   admin?: AdminAddress;
   /** The `validate` a message suggests for a file of the ConfigMap (validate-hint.ts); default on `sourceDir`. */
   validateHint?: ValidateHint;
+  /** The `validate` a refusal suggests: on the refused version kept (validate-hint.ts refusedValidateHint); default this program on `targetDir`. */
+  refusedValidateHint?: ValidateHint;
   /** Base name of Envoy's bootstrap in the target (`--bootstrap`), if it is published there. */
   bootstrapName?: string;
   /** ms from publish after which an undecided verdict is `unknown` (default 10 s). */

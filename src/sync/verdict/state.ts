@@ -1,19 +1,20 @@
 // What the watcher knows about Envoy's verdicts, kept in the target directory (the emptyDir Envoy
 // reads, so it survives a watcher restart and `status` finds it with `kubectl exec`):
 //   <target>/..envoy-xds-verdict/state.json       per file: ConfigMap, published, Envoy, verdict
-//   <target>/..envoy-xds-verdict/accepted/<file>  the last version Envoy accepted (a hard link: no copy)
+//   <target>/..envoy-xds-verdict/accepted/<file>  the last version Envoy accepted (a hard link if it can)
 //   <target>/..envoy-xds-verdict/refused/<file>   the last version Envoy refused, for the operator
+// (both kept by kept.ts).
 // A `..` name is never a ConfigMap key, so Envoy never watches these and `watch` never publishes them.
-import { linkSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { XdsType } from '../envoy/subscriptions.js';
-import { isMemoryBacked } from '../publish/target.js';
 import type { ConfigMapRead } from './configmap-read.js';
+import { STATE_DIR } from './state-dir.js';
+import { stateFs } from './state-fs.js';
 import type { VerdictFacts } from './verdict.js';
 
-export const STATE_DIR = '..envoy-xds-verdict';
+export { STATE_DIR };
 export const STATE_FILE = 'state.json';
 
 /**
@@ -116,82 +117,6 @@ export async function writeState(targetDir: string, state: VerdictState): Promis
   const temp = join(dir, `.${STATE_FILE}.tmp`); // one watcher per target: a fixed name leaves no litter
   await fs.writeFile(temp, `${JSON.stringify(state, null, 2)}\n`);
   await fs.rename(temp, join(dir, STATE_FILE));
-}
-
-/**
- * Keeps the file now published as `name` under `accepted/` or `refused/`, by hard link (same
- * filesystem; the published file is never written in place, so the link keeps that version).
- * Only if the published file is still inode `ino` (a newer publish may have replaced it);
- * returns whether it was kept.
- */
-export async function keepCopy(targetDir: string, kind: 'accepted' | 'refused', name: string, ino: number | undefined): Promise<boolean> {
-  const fs = stateFs(targetDir);
-  const dir = join(stateDir(targetDir), kind);
-  await fs.mkdir(dir);
-  const temp = join(dir, `.${name}.tmp`);
-  await fs.unlink(temp).catch(() => undefined);
-  await fs.link(join(targetDir, name), temp);
-  if (ino !== undefined && (await fs.ino(temp)) !== ino) {
-    await fs.unlink(temp);
-    return false;
-  }
-  await fs.rename(temp, join(dir, name));
-  // rename() between two links of one inode does nothing and leaves the temp name behind.
-  await fs.unlink(temp).catch(() => undefined);
-  return true;
-}
-
-/** Writes `content` as `<kind>/<name>` (the bytes published; for a version whose file a newer publish replaced). */
-export async function keepContent(targetDir: string, kind: 'accepted' | 'refused', name: string, content: Buffer): Promise<void> {
-  const fs = stateFs(targetDir);
-  const dir = join(stateDir(targetDir), kind);
-  await fs.mkdir(dir);
-  const temp = join(dir, `.${name}.tmp`);
-  await fs.writeFile(temp, content);
-  await fs.rename(temp, join(dir, name));
-}
-
-/** The file operations of the state directory; each rejects as node:fs does. */
-interface StateFs {
-  mkdir(dir: string): Promise<void>;
-  writeFile(path: string, data: string | Buffer): Promise<void>;
-  rename(from: string, to: string): Promise<void>;
-  link(existing: string, path: string): Promise<void>;
-  unlink(path: string): Promise<void>;
-  ino(path: string): Promise<number>;
-}
-
-const THREAD_POOL_FS: StateFs = {
-  mkdir: async (dir) => { await mkdir(dir, { recursive: true }); },
-  writeFile: (path, data) => writeFile(path, data),
-  rename: (from, to) => rename(from, to),
-  link: (existing, path) => link(existing, path),
-  unlink: (path) => unlink(path),
-  ino: async (path) => (await stat(path)).ino,
-};
-
-// On a tmpfs each step is a few microseconds in the kernel, and each round trip through libuv's
-// thread pool costs this thread more than that (a keepCopy of 6 steps, for every file Envoy
-// accepts, ran while Envoy was still loading the next change: bench:sync, the sidecar's CPU per change).
-const IN_CALL_FS: StateFs = {
-  mkdir: (dir) => inCall(() => { mkdirSync(dir, { recursive: true }); }),
-  writeFile: (path, data) => inCall(() => { writeFileSync(path, data); }),
-  rename: (from, to) => inCall(() => { renameSync(from, to); }),
-  link: (existing, path) => inCall(() => { linkSync(existing, path); }),
-  unlink: (path) => inCall(() => { unlinkSync(path); }),
-  ino: (path) => inCall(() => statSync(path).ino),
-};
-
-/** `step`'s result, or its throw as a rejection (the callers catch rejections, as from node:fs/promises). */
-function inCall<T>(step: () => T): Promise<T> {
-  return new Promise((resolve) => {
-    resolve(step()); // a throw here rejects
-  });
-}
-
-/** In the call on a tmpfs (the emptyDir the injector deploys), else through the thread pool (a node disk may block). */
-function stateFs(targetDir: string): StateFs {
-  return isMemoryBacked(targetDir) ? IN_CALL_FS : THREAD_POOL_FS;
 }
 
 /** Content of `accepted/<name>`, or undefined if Envoy never accepted a version of it. */

@@ -5,7 +5,8 @@
 import { mkdir } from 'node:fs/promises';
 import type { Mark } from '../last-accepted/record.js';
 import type { Substitution } from '../last-accepted/substitutions.js';
-import { keepCopy, readState, stateDir, writeState } from './state.js';
+import { keepCopy } from './kept.js';
+import { readState, stateDir, writeState } from './state.js';
 import type { VerdictState } from './state.js';
 
 /**

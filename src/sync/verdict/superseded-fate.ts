@@ -14,6 +14,7 @@
 // tell which content Envoy refused.
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { ofSameProcess } from './envoy-process.js';
+import { REPLACED_BY_NEWER, refusedKeptAt } from './messages.js';
 
 /** A publish of the file (a pass's rename), as the tracker heard of it. */
 export interface PublishRecord {
@@ -36,13 +37,15 @@ export type SupersededFate =
 /**
  * The fate of `old` (its sha256, version, rename time `at` and baseline), replaced by a publish
  * whose baseline is `end`; `own`: the stats scopes of the file; `renames`: the file's publishes
- * the tracker heard of (any order).
+ * the tracker heard of (any order); `accepted`: the sha256 of contents of the file Envoy accepted
+ * (state.ts `accepted`).
  */
 export function supersededFate(
   old: { sha256: string; version: string | undefined; at: number; baseline: EnvoyCounters | undefined },
   end: EnvoyCounters | undefined,
   own: readonly string[],
   renames: readonly PublishRecord[],
+  accepted: readonly string[] = [],
 ): SupersededFate {
   if (end === undefined) return { kind: 'unread', why: "Envoy's counters were not read before the newer publish" };
   const start = ofSameProcess(old.baseline, end);
@@ -66,7 +69,12 @@ export function supersededFate(
   if (count === 0 || counter === undefined) return { kind: 'none' };
   // Renames of other content after this one that the window's end may reflect (answered after them).
   const until = end.answeredAt ?? Number.POSITIVE_INFINITY;
-  const others = renames.filter((r) => r.at > old.at && r.at <= until && r.sha256 !== old.sha256);
+  // Content Envoy took (its version reported running at the window's end, or recorded accepted) is
+  // not what it refused there: the file subscription judges a content the same way at each read.
+  // With none other left, the refusals are this publish's (an edit and its undo, renamed back to back).
+  const running = new Set(own.map((prefix) => end.subscriptions.get(prefix)?.versionText));
+  const took = (r: PublishRecord): boolean => (r.version !== undefined && running.has(r.version)) || accepted.includes(r.sha256);
+  const others = renames.filter((r) => r.at > old.at && r.at <= until && r.sha256 !== old.sha256 && !took(r));
   if (others.length > 0) return { kind: 'unattributed', count, counter, refusal, versions: [...new Set(others.map((r) => r.version))] };
   return { kind: 'refused', count, counter, refusal };
 }
@@ -96,7 +104,7 @@ export function supersededMessage(p: { file: string; version: string; by: string
   const next = `; version ${by}, which replaced it, is judged on its own`;
   if (fate.kind === 'refused') {
     const times = fate.count === 1 ? '' : ` ${String(fate.count)} times`;
-    return `Envoy rejected ${file} version ${version}${times} (${fate.counter} counted it) before a newer publish replaced it on disk: it could not be judged alone, and nothing is rolled back for it (the ConfigMap has moved on)${p.because === undefined ? '' : `. ${p.because}`}${p.keptAt === undefined ? '' : `; the refused content is kept at ${p.keptAt}`}${next}${before}`;
+    return `Envoy rejected ${file} version ${version}${times} (${fate.counter} counted it); ${REPLACED_BY_NEWER}${p.keptAt === undefined ? '' : `; ${refusedKeptAt(p.keptAt)}`}${p.because === undefined ? '' : `. ${p.because}`}${next}${before}`;
   }
   if (fate.kind === 'unattributed') {
     const others = fate.versions.map((v) => v ?? '(no version_info)').join(', ');

@@ -12,7 +12,8 @@ import { contentVersion } from '../envoy/version-stamp.js';
 import type { Pending } from './pending.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import { refusedBeforeNote } from './refusal-cause.js';
-import { keepContent, refusedPath } from './state.js';
+import { keepVersion } from './kept.js';
+import { refusedPath } from './state.js';
 import type { StateWriter, VerdictState } from './state.js';
 import { errorsBefore, supersededFate, supersededMessage } from './superseded-fate.js';
 import type { PublishRecord, SupersededFate } from './superseded-fate.js';
@@ -83,7 +84,8 @@ export class SupersededPublishes {
   }
 
   private decide(old: Pending, next: Pending, own: readonly string[]): void {
-    const fate = supersededFate(old, next.baseline, own, this.renames.get(old.file) ?? []);
+    const accepted = this.ctx.state.files[old.file]?.accepted?.sha256;
+    const fate = supersededFate(old, next.baseline, own, this.renames.get(old.file) ?? [], accepted === undefined ? [] : [accepted]);
     this.ctx.logger.debug({ file: old.file, version: old.version, by: next.version, fate }, 'verdict superseded by a newer publish');
     // A file read through another (a secret's, a read-once file) is judged by that file's counters.
     if (old.reader !== undefined || old.secret !== undefined) return;
@@ -109,7 +111,7 @@ export class SupersededPublishes {
     const { logger, state, targetDir } = this.ctx;
     const shown = old.version ?? contentVersion(old.sha256);
     const why = fate.kind === 'refused' ? await this.reason(old, next, fate) : undefined;
-    const keptAt = fate.kind === 'refused' ? await keepContent(targetDir, 'refused', file, old.content).then(() => refusedPath(targetDir, file), () => undefined) : undefined;
+    const keptAt = fate.kind === 'refused' ? await keepVersion(targetDir, 'refused', file, { content: old.content }).then(() => refusedPath(targetDir, file), () => undefined) : undefined;
     const before = old.refusedBefore === undefined ? '' : refusedBeforeNote(old.refusedBefore);
     const message = supersededMessage({ file, version: shown, by: next.version ?? contentVersion(next.sha256), fate, because: why === undefined ? undefined : refusalSentence(why), keptAt, before });
     const outcome = fate.kind === 'refused' ? 'rejected' : 'unknown';

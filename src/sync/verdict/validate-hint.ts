@@ -4,6 +4,7 @@
 // `version_info` line (envoy/version-stamp.ts), so the copy's line numbers are one below the
 // user's. The operator edits the ConfigMap's keys: the lines `validate` prints must be theirs.
 import { join } from 'node:path';
+import { STATE_DIR } from './state-dir.js';
 
 /** The command line for `file` (a key of the ConfigMap), or for all of its files when undefined. */
 export type ValidateHint = (file?: string) => string;
@@ -26,3 +27,19 @@ export function sourceValidateHint(cli: string, sourceDir: string): ValidateHint
 export function configMapValidateHint(cliWithStdin: string, namespace: string, configMap: string): ValidateHint {
   return () => `kubectl get configmap ${configMap} -n ${namespace} -o yaml | ${cliWithStdin} validate -f -`;
 }
+
+/**
+ * `CLI validate TARGET/..envoy-xds-verdict/refused/FILE`: the refused version as the watcher kept it
+ * (kept.ts), for what a refusal says (its line, Event and `status`'s WHY). The ConfigMap's key may
+ * already hold a fix or a newer version when the operator reads it (a superseded refusal: it does),
+ * so a command on the key would check another version. The kept copy is the published one: its
+ * `version_info` line is the watcher's (envoy/version-stamp.ts: one line added where the key had
+ * none, so its lines are then one below the key's). All kept refused versions when `file` is undefined.
+ */
+export function refusedValidateHint(cli: string, targetDir: string): ValidateHint {
+  const dir = join(targetDir, STATE_DIR, 'refused');
+  return (file) => `${cli} validate ${file === undefined ? dir : join(dir, file)}`;
+}
+
+/** Whether `validate` (a command of this file) checks a refused version kept under the state directory (refusedValidateHint). */
+export const checksRefusedCopy = (validate: string): boolean => validate.includes(`/${STATE_DIR}/refused`);

@@ -43,6 +43,8 @@ export interface WatchOptions {
   verdictTimeoutMs?: number;
   /** The `validate` the watcher's messages suggest (verdict/validate-hint.ts); default: this program on `sourceDir`. */
   validateHint?: ValidateHint;
+  /** The `validate` a refusal suggests (verdict/validate-hint.ts refusedValidateHint); default: this program on `targetDir`. */
+  refusedValidateHint?: ValidateHint;
   /** Called once per verdict (accepted, rejected, unknown) after it is logged. */
   onVerdict?: VerdictListener;
 }
@@ -125,6 +127,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
     ...(options.verdictTimeoutMs === undefined ? {} : { timeoutMs: options.verdictTimeoutMs }),
     ...(options.validateHint === undefined ? {} : { validateHint: options.validateHint }),
+    ...(options.refusedValidateHint === undefined ? {} : { refusedValidateHint: options.refusedValidateHint }),
   });
   if (options.onVerdict !== undefined) verdicts.onVerdict(options.onVerdict);
   // A verdict Envoy could not give (down, restarting): read Envoy until it is back (envoy-recheck.ts).

@@ -102,6 +102,6 @@ test('applied: by type, unread, and in the first-refused message', () => {
   assert.doesNotMatch(unread, /WITHOUT/);
   assert.equal(
     firstRefusedMessage('lds.yaml', 'a1', { reason: 'listener shop_listener: duplicate listener shop_listener found', envoyLog: 'Filesystem config update rejected' }, 'Envoy runs 1 of the 2 listeners of lds.yaml (shop_listener) and refused the others'),
-    'Envoy REFUSED lds.yaml version a1, and no version of lds.yaml was accepted before it: it stays published, as nothing accepted came before it to put back; Envoy runs 1 of the 2 listeners of lds.yaml (shop_listener) and refused the others, and a restarted Envoy will refuse it again; fix the ConfigMap. Envoy says: listener shop_listener: duplicate listener shop_listener found',
+    'Envoy REFUSED lds.yaml version a1, and no version of lds.yaml was accepted before it, so there is nothing to put back: it stays published; Envoy runs 1 of the 2 listeners of lds.yaml (shop_listener) and refused the others, and a restarted Envoy will refuse it again; fix the ConfigMap. Envoy says: listener shop_listener: duplicate listener shop_listener found',
   );
 });

@@ -28,5 +28,5 @@ test('the CONFIGMAP column: held back after a rollback, stays published after a 
   assert.match(out, /^lds\.yaml +v1 \(refused, stays published: nothing accepted came before it\) +v1 +\(none\) +rejected v1 at T$/m, out);
   assert.doesNotMatch(out, /held back/);
   // The verdict's line (and its Event) say it too.
-  assert.match(message, /^Envoy REFUSED lds\.yaml version v1, and no version of lds\.yaml was accepted before it: it stays published, as nothing accepted came before it to put back; /);
+  assert.match(message, /^Envoy REFUSED lds\.yaml version v1, and no version of lds\.yaml was accepted before it, so there is nothing to put back: it stays published; /);
 });

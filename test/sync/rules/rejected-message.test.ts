@@ -4,7 +4,8 @@
 // instead, and that the last accepted version is put back for it to load.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { rejectedMessage, runsOfFile } from '../../../src/sync/verdict/messages.js';
+import { REPLACED_BY_NEWER, rejectedMessage, runsOfFile } from '../../../src/sync/verdict/messages.js';
+import { supersededMessage } from '../../../src/sync/verdict/superseded-fate.js';
 
 test('what the Envoy that refused runs of the file, from the version_text its subscriptions report', () => {
   type Runs = ReturnType<typeof runsOfFile>;
@@ -39,7 +40,7 @@ test('rolled back: "keeps running" only when the Envoy that refused runs the las
       name: 'a restarted Envoy, a newer publish replaced the refused file',
       rolledBack: false,
       notRunning: { applied: 'Envoy does not run the listener of lds.yaml' },
-      want: 'Envoy rejected lds.yaml version v2: Envoy does not run the listener of lds.yaml, as this Envoy process never loaded the last accepted version v1 (a newer publish replaced the refused file)',
+      want: 'Envoy rejected lds.yaml version v2: Envoy does not run the listener of lds.yaml, as this Envoy process never loaded the last accepted version v1; a newer publish replaced it on disk first, so nothing is rolled back for it (the ConfigMap has moved on); refused content kept at /t/refused/lds.yaml',
     },
     {
       name: 'Envoy runs a later version it accepted (no verdict recorded it): never "never loaded"',
@@ -53,4 +54,15 @@ test('rolled back: "keeps running" only when the Envoy that refused runs the las
     assert.equal(msg, c.want, c.name);
     if (c.notRunning !== undefined) assert.doesNotMatch(msg, /keeps running/, c.name);
   }
+});
+
+test('a refused version a newer publish replaced: the same words whether it was replaced before its verdict or before its rollback', () => {
+  const replaced = 'a newer publish replaced it on disk first, so nothing is rolled back for it (the ConfigMap has moved on); refused content kept at /t/refused/lds.yaml';
+  const base = { file: 'lds.yaml', version: 'v2', previousVersion: 'v1', refusedAt: '/t/refused/lds.yaml', why: undefined, rolledBack: false };
+  assert.equal(rejectedMessage(base), `Envoy rejected lds.yaml version v2; it keeps running v1; ${replaced}`);
+  assert.equal(rejectedMessage({ ...base, runsLater: 'v1b' }), `Envoy rejected lds.yaml version v2; it keeps running v1b, a later version it accepted (published after v1, before any verdict on it was recorded); ${replaced}`);
+  const superseded = supersededMessage({ file: 'lds.yaml', version: 'v2', by: 'v3', fate: { kind: 'refused', count: 1, counter: 'listener_manager.lds.update_rejected', refusal: 'rejected' }, keptAt: '/t/refused/lds.yaml' });
+  assert.ok(superseded.includes(`; ${replaced}`), superseded);
+  assert.ok(superseded.includes(REPLACED_BY_NEWER));
+  assert.doesNotMatch(`${rejectedMessage(base)} ${superseded}`, /replaced the refused file|could not be judged alone|the refused content is kept/);
 });

@@ -39,6 +39,14 @@ test('a replaced publish: refused when the file counted a refusal between its ba
     { name: 'counters that went down (a scope made again) count from zero', end: reading({ versionText: 'g1', attempt: 1, rejected: 1 }, { sentAt: 105, answeredAt: 110 }), want: { kind: 'refused', count: 1, counter: `${LDS}.update_rejected`, refusal: 'rejected' } },
   ];
   for (const c of cases) assert.deepEqual(supersededFate(c.old ?? old, c.end, [LDS], c.renames ?? renames), c.want, c.name);
+  // Other content renamed in the window that Envoy took (running at the window's end, or recorded
+  // accepted) is not what it refused there: the refusals are this publish's, said as refused.
+  const undo = reading({ versionText: 'g1', attempt: 6, success: 5, rejected: 1 }, { sentAt: 105, answeredAt: 125 });
+  const refusedOnce: SupersededFate = { kind: 'refused', count: 1, counter: `${LDS}.update_rejected`, refusal: 'rejected' };
+  const backToG1 = [...renames.slice(0, 2), { sha256: 'g1', version: 'g1', at: 112 }];
+  assert.deepEqual(supersededFate(old, undo, [LDS], backToG1), refusedOnce, 'the edit undone: g1, which Envoy runs, renamed back in the window');
+  assert.deepEqual(supersededFate(old, undo, [LDS], [...renames.slice(0, 2), { sha256: 'g1', version: undefined, at: 112 }], ['g1']), refusedOnce, 'no version_info: recorded accepted by its content');
+  assert.deepEqual(supersededFate(old, undo, [LDS], [...backToG1, { sha256: 'g2', version: 'g2', at: 120 }]), { ...refusedOnce, kind: 'unattributed', versions: ['g2'] }, 'g2, never judged, could be the one refused');
   // A scope the file does not own says nothing of it.
   assert.deepEqual(supersededFate(old, reading({ rejected: 1, attempt: 5 }, { sentAt: 105, answeredAt: 110 }), ['cluster_manager.cds'], renames), { kind: 'none' });
 });
@@ -54,7 +62,7 @@ test("Envoy's listener errors read after the newer rename: the older publish's o
 
 test('the line of a replaced publish says what Envoy counted, what replaced it, and nothing rolled back', () => {
   const refused = supersededMessage({ file: 'lds.yaml', version: 'v2', by: 'v3', fate: { kind: 'refused', count: 1, counter: `${LDS}.update_rejected`, refusal: 'rejected' }, because: 'Envoy says: x', keptAt: '/t/refused/lds.yaml' });
-  assert.equal(refused, `Envoy rejected lds.yaml version v2 (${LDS}.update_rejected counted it) before a newer publish replaced it on disk: it could not be judged alone, and nothing is rolled back for it (the ConfigMap has moved on). Envoy says: x; the refused content is kept at /t/refused/lds.yaml; version v3, which replaced it, is judged on its own`);
+  assert.equal(refused, `Envoy rejected lds.yaml version v2 (${LDS}.update_rejected counted it); a newer publish replaced it on disk first, so nothing is rolled back for it (the ConfigMap has moved on); refused content kept at /t/refused/lds.yaml. Envoy says: x; version v3, which replaced it, is judged on its own`);
   assert.match(supersededMessage({ file: 'lds.yaml', version: 'v2', by: 'v3', fate: { kind: 'refused', count: 2, counter: `${LDS}.update_failure`, refusal: 'failure' } }), /version v2 2 times \(/);
   const unattributed = supersededMessage({ file: 'lds.yaml', version: 'v2', by: 'v4', fate: { kind: 'unattributed', count: 2, counter: `${LDS}.update_rejected`, refusal: 'rejected', versions: ['v3', undefined] } });
   assert.equal(unattributed, `Envoy counted 2 refusals of lds.yaml (${LDS}.update_rejected) after version v2 was published; other content (v3, (no version_info)) was renamed onto it too before Envoy's counters for the newer publish were read, so they do not tell which of these versions Envoy refused; version v4, which replaced it, is judged on its own`);
