@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { checkConfigMap, checkFile, formatFinding, loadEnvoySchema, type ConfigMapLike, type EnvoySchema, type FileCheck, type Finding } from '../schema/index.js';
+import { withoutInsertedStamp } from '../sync/envoy/version-stamp.js';
+import { STATE_DIR } from '../sync/verdict/state-dir.js';
 import type { CliContext, Command } from './context.js';
 import { argsProblem, UsageError } from './context.js';
 
@@ -22,7 +24,9 @@ file, line, column and the field's path.
   PATH                  a file or a directory (its .yaml/.yml/.json files, recursively); a file
                         holding Kubernetes manifests has its ConfigMaps checked; files holding
                         no ConfigMap and no xDS (a Service; in a directory, any non-xDS file) are
-                        skipped, an error only if nothing at all was checked
+                        skipped, an error only if nothing at all was checked; a version the
+                        watcher kept (..envoy-xds-verdict/refused/FILE) is read without the
+                        version_info line it added, so lines are those of the ConfigMap's key
   -f, --file FILE|-     a multi-document manifest stream ('-' reads stdin: kubectl kustomize DIR |
                         envoy-xds-injector validate -f -): every ConfigMap's data files
       --bootstrap NAME  the file (or ConfigMap key) that is Envoy's bootstrap
@@ -35,6 +39,15 @@ Exit status: 0 no errors, 1 errors, 2 usage.
 `;
 
 const STRUCTURED = /\.(ya?ml|json)$/i;
+
+/**
+ * A version the watcher kept (`TARGET/..envoy-xds-verdict/refused/FILE`, which a refusal's message
+ * says to validate) is the published file: where the ConfigMap key had no `version_info` the watcher
+ * inserted one line, taken out here so that the lines printed are the key's, which the operator edits.
+ */
+function asTheKeyReads(path: string, text: string): string {
+  return path.split(/[\\/]/).includes(STATE_DIR) ? withoutInsertedStamp(text).text : text;
+}
 
 async function readStream(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
@@ -146,7 +159,7 @@ export async function runValidate(args: string[], ctx: CliContext, loadSchema: (
       throw new UsageError(`${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
     }
     if (fromDir && files.length === 0) emptyDirs.push(path);
-    for (const file of files) inputs.push({ name: file, text: await readFile(file, 'utf8'), manifestOnly: false, fromDir });
+    for (const file of files) inputs.push({ name: file, text: asTheKeyReads(file, await readFile(file, 'utf8')), manifestOnly: false, fromDir });
   }
 
   const schema = loadSchema();

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { load } from 'js-yaml';
-import { contentVersion, sha256, stampVersion, versionOf } from '../../src/sync/envoy/version-stamp.js';
+import { contentVersion, sha256, stampVersion, versionOf, withoutInsertedStamp } from '../../src/sync/envoy/version-stamp.js';
 
 const stamp = (name: string, text: string) => {
   const source = Buffer.from(text);
@@ -109,4 +109,17 @@ test('files that are not xDS, or whose top level cannot be stamped by one line, 
     assert.equal(out.text, text, name);
     assert.equal(out.version, undefined, name);
   }
+});
+
+test('withoutInsertedStamp gives back the key\'s text where the stamp added a line (LF, CRLF, after comments and ---), and leaves a stamp written in place alone', () => {
+  for (const text of ['resources: []\n', '# c\n---\nresources:\n- a: 1\n', 'resources: []\r\nx: 1\r\n']) {
+    const stamped = stampVersion('lds.yaml', Buffer.from(text), sha256(Buffer.from(text))).content.toString();
+    assert.notEqual(stamped, text);
+    const back = withoutInsertedStamp(stamped);
+    assert.equal(back.text, text);
+    assert.equal(back.removedLine, stamped.split('\n').findIndex((l) => l.startsWith('version_info:')) + 1);
+  }
+  const user = 'version_info: "7"\nresources: []\n';
+  const inPlace = stampVersion('lds.yaml', Buffer.from(user), sha256(Buffer.from(user))).content.toString();
+  assert.deepEqual(withoutInsertedStamp(inPlace), { text: inPlace });
 });

@@ -1,7 +1,8 @@
 // The `validate` the watcher's messages suggest checks the ConfigMap's own files (a refusal's: the
 // refused version kept, refused/<file>, as the key may hold a newer one by then): the lines it
 // prints are those of the operator's keys, not of the published copy, which carries one more line
-// when the watcher added a `version_info` (src/sync/envoy/version-stamp.ts). Run on the shared
+// when the watcher added a `version_info` (src/sync/envoy/version-stamp.ts; validate leaves it out
+// of a copy kept under the state directory). Run on the shared
 // case envoy-ignores-unknown-field.lds.yaml without its version_info line (a file as Envoy's quick
 // start writes them), in a directory laid out as the kubelet writes a ConfigMap volume.
 import { strict as assert } from 'node:assert';
@@ -95,18 +96,24 @@ test('with the ConfigMap from the API: kubectl get configmap piped into validate
   assert.match(stderr, /^ConfigMap\/shop\/envoy-xds\/lds\.yaml:/m);
 });
 
-test("a refusal's validate reads the refused version kept under the state directory: the published copy, its lines those of that copy", async () => {
+test("a refusal's validate reads the refused version kept under the state directory (the published copy), and prints the lines of the user's key: the version_info line the watcher added is left out", async () => {
   const target = join(dir, 'refused-target');
   await mkdir(join(target, '..envoy-xds-verdict', 'refused'), { recursive: true });
   const published = publishable('lds.yaml', Buffer.from(userText));
+  assert.equal(published.content.toString().split('\n').length, userText.split('\n').length + 1, 'the watcher added a line');
   await writeFile(refusedPath(target, 'lds.yaml'), published.content);
   const hint = refusedValidateHint('envoy-xds-injector', target)('lds.yaml');
   assert.equal(hint, `envoy-xds-injector validate ${refusedPath(target, 'lds.yaml')}`);
   const stderr = await validate(hint.split(' ').slice(2));
+  assert.deepEqual(positions(stderr), userLines(), stderr);
+  // The same bytes anywhere else are read as they are: a file the user wrote so keeps its own lines.
+  const elsewhere = join(dir, 'elsewhere.lds.yaml');
+  await writeFile(elsewhere, published.content);
   const lines = published.content.toString().split('\n');
   const copyLines = ['per_connection_buffer_limit_bytez', 'stream_idle_timeoutt'].map((field) => {
     const at = lines.findIndex((line) => line.includes(`${field}:`));
     return `${String(at + 1)}:${String((lines[at] ?? '').indexOf(field) + 1)}`;
   });
-  assert.deepEqual(positions(stderr), copyLines, stderr);
+  assert.deepEqual(positions(await validate([elsewhere])), copyLines);
+  assert.notDeepEqual(copyLines, userLines());
 });

@@ -89,6 +89,21 @@ export function stampVersion(name: string, source: Buffer, sourceSha256: string)
   };
 }
 
+// The line stampVersion inserts where the user wrote no `version_info` (block-style YAML; JSON gets
+// its key on the opening brace's line, so no line moves).
+const INSERTED = /^version_info: "sha256:[0-9a-f]{12}"\r?\n/m;
+
+/**
+ * A published file's text with the `version_info` line stampVersion inserted taken out again, so
+ * that line numbers are the ConfigMap key's (`validate` on a copy the watcher kept); `removedLine`:
+ * the 1-based line it was on. Text without such a line is returned as it is.
+ */
+export function withoutInsertedStamp(text: string): { text: string; removedLine?: number } {
+  const found = INSERTED.exec(text);
+  if (found === null) return { text };
+  return { text: text.slice(0, found.index) + text.slice(found.index + found[0].length), removedLine: text.slice(0, found.index).split('\n').length };
+}
+
 /** sha256 (hex) of `content`: how every digest of the watcher (state file, store, holds) is written. */
 export function sha256(content: Buffer): string {
   return createHash('sha256').update(content).digest('hex');

@@ -1,8 +1,9 @@
 // The `validate` command the watcher's messages suggest (an accepted file with ignored unknown
-// fields, a refusal a schema check can see). It checks the ConfigMap's own files, never the
-// published copy in the target: the watcher stamps a version on what it publishes and may add a
-// `version_info` line (envoy/version-stamp.ts), so the copy's line numbers are one below the
-// user's. The operator edits the ConfigMap's keys: the lines `validate` prints must be theirs.
+// fields, a refusal a schema check can see). The operator edits the ConfigMap's keys: the lines
+// `validate` prints must be theirs. An accepted file's hint checks the ConfigMap's own files, never
+// the published copy in the target (the watcher stamps a version on what it publishes and may add a
+// `version_info` line, envoy/version-stamp.ts); a refusal's checks the refused version kept under
+// the state directory, whose added line `validate` takes out again (cli/validate.ts).
 import { join } from 'node:path';
 import { STATE_DIR } from './state-dir.js';
 
@@ -32,9 +33,9 @@ export function configMapValidateHint(cliWithStdin: string, namespace: string, c
  * `CLI validate TARGET/..envoy-xds-verdict/refused/FILE`: the refused version as the watcher kept it
  * (kept.ts), for what a refusal says (its line, Event and `status`'s WHY). The ConfigMap's key may
  * already hold a fix or a newer version when the operator reads it (a superseded refusal: it does),
- * so a command on the key would check another version. The kept copy is the published one: its
- * `version_info` line is the watcher's (envoy/version-stamp.ts: one line added where the key had
- * none, so its lines are then one below the key's). All kept refused versions when `file` is undefined.
+ * so a command on the key would check another version. The kept copy is the published one; where
+ * the watcher added a `version_info` line, `validate` reads it without that line, so the lines it
+ * prints are the key's. All kept refused versions when `file` is undefined.
  */
 export function refusedValidateHint(cli: string, targetDir: string): ValidateHint {
   const dir = join(targetDir, STATE_DIR, 'refused');
