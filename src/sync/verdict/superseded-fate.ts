@@ -25,8 +25,13 @@ export interface PublishRecord {
 }
 
 export type SupersededFate =
-  /** Envoy counted no refusal on the file's subscriptions between the two baselines. */
+  /** Envoy counted no refusal on the file's subscriptions between the two baselines, and no update it could be credited with. */
   | { kind: 'none' }
+  /**
+   * Envoy counted no refusal and `count` accepted updates (`counter`) between the two baselines,
+   * and no other content of the file was renamed in between: it accepted this publish.
+   */
+  | { kind: 'accepted'; count: number; counter: string }
   /** Envoy refused it `count` times (`counter`: the stat that counted, with its prefix). */
   | { kind: 'refused'; count: number; counter: string; refusal: 'rejected' | 'failure' }
   /** Envoy counted `count` refusals in the window, but other content of the file (`versions`) was renamed in it too. */
@@ -54,11 +59,18 @@ export function supersededFate(
   let count = 0;
   let counter: string | undefined;
   let refusal: 'rejected' | 'failure' = 'rejected';
+  let successes = 0;
+  let successCounter: string | undefined;
   for (const prefix of own) {
     const now = end.subscriptions.get(prefix);
     if (now === undefined) continue;
     const before = start.subscriptions.get(prefix);
-    const base = before === undefined || now.attempt < before.attempt ? { rejected: 0, failure: 0 } : before;
+    const base = before === undefined || now.attempt < before.attempt ? { rejected: 0, failure: 0, success: 0 } : before;
+    const success = now.success - base.success;
+    if (success > 0) {
+      successes += success;
+      successCounter ??= `${prefix}.update_success`;
+    }
     const rejected = now.rejected - base.rejected;
     const failure = now.failure - base.failure;
     if (rejected + failure === 0) continue;
@@ -66,9 +78,14 @@ export function supersededFate(
     refusal = rejected > 0 ? 'rejected' : 'failure';
     counter ??= `${prefix}.update_${refusal}`;
   }
-  if (count === 0 || counter === undefined) return { kind: 'none' };
   // Renames of other content after this one that the window's end may reflect (answered after them).
   const until = end.answeredAt ?? Number.POSITIVE_INFINITY;
+  if (count === 0 || counter === undefined) {
+    // An update Envoy took in the window is this publish's only when no other content was renamed
+    // onto the file in it (a file subscription reads the file as it is at each rename's event).
+    const renamedOther = renames.some((r) => r.at > old.at && r.at <= until && r.sha256 !== old.sha256);
+    return successes > 0 && successCounter !== undefined && !renamedOther ? { kind: 'accepted', count: successes, counter: successCounter } : { kind: 'none' };
+  }
   // Content Envoy took (its version reported running at the window's end, or recorded accepted) is
   // not what it refused there: the file subscription judges a content the same way at each read.
   // With none other left, the refusals are this publish's (an edit and its undo, renamed back to back).
@@ -105,6 +122,9 @@ export function supersededMessage(p: { file: string; version: string; by: string
   if (fate.kind === 'refused') {
     const times = fate.count === 1 ? '' : ` ${String(fate.count)} times`;
     return `Envoy rejected ${file} version ${version}${times} (${fate.counter} counted it); ${REPLACED_BY_NEWER}${p.keptAt === undefined ? '' : `; ${refusedKeptAt(p.keptAt)}`}${p.because === undefined ? '' : `. ${p.because}`}${next}${before}`;
+  }
+  if (fate.kind === 'accepted') {
+    return `Envoy accepted ${file} version ${version} (${fate.counter} counted it); a newer publish replaced it on disk before its verdict was read${next}${before}`;
   }
   if (fate.kind === 'unattributed') {
     const others = fate.versions.map((v) => v ?? '(no version_info)').join(', ');

@@ -89,7 +89,7 @@ export class SupersededPublishes {
     this.ctx.logger.debug({ file: old.file, version: old.version, by: next.version, fate }, 'verdict superseded by a newer publish');
     // A file read through another (a secret's, a read-once file) is judged by that file's counters.
     if (old.reader !== undefined || old.secret !== undefined) return;
-    if (fate.kind !== 'refused' && fate.kind !== 'unattributed' && old.refusedBefore === undefined) return;
+    if (fate.kind !== 'refused' && fate.kind !== 'unattributed' && fate.kind !== 'accepted' && old.refusedBefore === undefined) return;
     this.reporting = this.reporting
       .then(() => this.report(old, next, fate))
       .catch((err: unknown) => {
@@ -114,12 +114,16 @@ export class SupersededPublishes {
     const keptAt = fate.kind === 'refused' ? await keepVersion(targetDir, 'refused', file, { content: old.content }).then(() => refusedPath(targetDir, file), () => undefined) : undefined;
     const before = old.refusedBefore === undefined ? '' : refusedBeforeNote(old.refusedBefore);
     const message = supersededMessage({ file, version: shown, by: next.version ?? contentVersion(next.sha256), fate, because: why === undefined ? undefined : refusalSentence(why), keptAt, before });
-    const outcome = fate.kind === 'refused' ? 'rejected' : 'unknown';
+    const outcome = fate.kind === 'refused' ? 'rejected' : fate.kind === 'accepted' ? 'accepted' : 'unknown';
     const entry = (state.files[file] ??= {});
     const previousVersion = entry.accepted?.version;
     const at = new Date().toISOString();
-    const counted = fate.kind === 'refused' || fate.kind === 'unattributed' ? { refusals: fate.count, counter: fate.counter } : {};
-    logger[outcome === 'rejected' ? 'error' : 'warn'](
+    // Envoy runs it until the newer publish is judged: a refusal of that one goes back to it (kept from its bytes).
+    if (fate.kind === 'accepted' && (await keepVersion(targetDir, 'accepted', file, { content: old.content }).then(() => true, () => false))) {
+      entry.accepted = { ...(old.version === undefined ? {} : { version: old.version }), sha256: old.sha256, at };
+    }
+    const counted = fate.kind === 'refused' || fate.kind === 'unattributed' ? { refusals: fate.count, counter: fate.counter } : fate.kind === 'accepted' ? { updates: fate.count, counter: fate.counter } : {};
+    logger[outcome === 'rejected' ? 'error' : outcome === 'accepted' ? 'info' : 'warn'](
       { event: 'verdict', file, outcome, xdsVersion: old.version, previousXdsVersion: previousVersion, supersededBy: next.version, rolledBack: false, ...counted, ...(old.refusedBefore === undefined ? {} : { refusedBefore: old.refusedBefore.count }), ...(keptAt === undefined ? {} : { refused: keptAt }), ...reasonFieldsOf(why) },
       message,
     );

@@ -19,7 +19,18 @@ test('a replaced publish: refused when the file counted a refusal between its ba
     { name: 'refused as a file that does not parse (update_failure)', end: reading({ versionText: 'g1', attempt: 5, success: 4, failure: 1 }, { sentAt: 105, answeredAt: 110 }), want: { kind: 'refused', count: 1, counter: `${LDS}.update_failure`, refusal: 'failure' } },
     { name: 'refused twice (renamed again in its window)', end: reading({ versionText: 'g1', attempt: 6, success: 4, rejected: 2 }, { sentAt: 105, answeredAt: 110 }), want: { kind: 'refused', count: 2, counter: `${LDS}.update_rejected`, refusal: 'rejected' } },
     { name: 'Envoy did not read it before the newer rename (one read of both renames: no count)', end: reading({ versionText: 'g1', attempt: 4, success: 4 }, { sentAt: 105, answeredAt: 110 }), want: { kind: 'none' } },
-    { name: 'Envoy accepted it', end: reading({ versionText: 'bad', attempt: 5, success: 5 }, { sentAt: 105, answeredAt: 110 }), want: { kind: 'none' } },
+    { name: 'Envoy accepted it', end: reading({ versionText: 'bad', attempt: 5, success: 5 }, { sentAt: 105, answeredAt: 110 }), want: { kind: 'accepted', count: 1, counter: `${LDS}.update_success` } },
+    {
+      name: 'an update Envoy took while other content was renamed in the window too: not credited to it',
+      end: reading({ versionText: 'bad2', attempt: 5, success: 5 }, { sentAt: 115, answeredAt: 118 }),
+      renames: [...renames.slice(0, 2), { sha256: 'bad2', version: 'bad2', at: 112 }],
+      want: { kind: 'none' },
+    },
+    {
+      name: 'the newer baseline answered after the newer rename: its update may be the one counted',
+      end: reading({ versionText: 'g2', attempt: 5, success: 5 }, { sentAt: 105, answeredAt: 125 }),
+      want: { kind: 'none' },
+    },
     { name: 'the newer baseline was asked before this rename: it may not reflect it', end: reading({ versionText: 'g1', attempt: 5, success: 4, rejected: 1 }, { sentAt: 95, answeredAt: 110 }), want: { kind: 'unread', why: "Envoy's counters before the newer publish were read before this rename" } },
     { name: 'no newer baseline', end: undefined, want: { kind: 'unread', why: "Envoy's counters were not read before the newer publish" } },
     { name: 'another Envoy process answered', end: reading({ rejected: 1, attempt: 1 }, { epoch: 2, sentAt: 105, answeredAt: 110 }), want: { kind: 'unread', why: 'Envoy restarted in between' } },
@@ -66,5 +77,6 @@ test('the line of a replaced publish says what Envoy counted, what replaced it, 
   assert.match(supersededMessage({ file: 'lds.yaml', version: 'v2', by: 'v3', fate: { kind: 'refused', count: 2, counter: `${LDS}.update_failure`, refusal: 'failure' } }), /version v2 2 times \(/);
   const unattributed = supersededMessage({ file: 'lds.yaml', version: 'v2', by: 'v4', fate: { kind: 'unattributed', count: 2, counter: `${LDS}.update_rejected`, refusal: 'rejected', versions: ['v3', undefined] } });
   assert.equal(unattributed, `Envoy counted 2 refusals of lds.yaml (${LDS}.update_rejected) after version v2 was published; other content (v3, (no version_info)) was renamed onto it too before Envoy's counters for the newer publish were read, so they do not tell which of these versions Envoy refused; version v4, which replaced it, is judged on its own`);
+  assert.equal(supersededMessage({ file: 'lds.yaml', version: 'v2', by: 'v3', fate: { kind: 'accepted', count: 1, counter: `${LDS}.update_success` } }), `Envoy accepted lds.yaml version v2 (${LDS}.update_success counted it); a newer publish replaced it on disk before its verdict was read; version v3, which replaced it, is judged on its own`);
   assert.equal(supersededMessage({ file: 'lds.yaml', version: 'v2', by: 'v3', fate: { kind: 'none' }, before: '; before' }), 'lds.yaml version v2 was replaced by a newer publish before Envoy\'s verdict; version v3, which replaced it, is judged on its own; before');
 });
