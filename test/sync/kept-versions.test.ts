@@ -5,22 +5,16 @@
 // os.tmpdir(); Envoy's answer is given as the counters and reason it reports.
 import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { pino } from 'pino';
-import type { EnvoyCounters } from '../../src/sync/envoy/stat-prefixes.js';
-import { Conclusions } from '../../src/sync/verdict/conclude.js';
-import { Holds } from '../../src/sync/verdict/holds.js';
 import { keepContent, keepCopy, keepVersion } from '../../src/sync/verdict/kept.js';
-import { newPending } from '../../src/sync/verdict/pending.js';
-import { ReasonReader } from '../../src/sync/verdict/reason.js';
 import { stateFs } from '../../src/sync/verdict/state-fs.js';
-import { StateWriter, refusedPath, stateDir } from '../../src/sync/verdict/state.js';
-import type { VerdictState } from '../../src/sync/verdict/state.js';
+import { refusedPath, stateDir } from '../../src/sync/verdict/state.js';
+import type { StateWriter } from '../../src/sync/verdict/state.js';
+import { LDS, conclusionsAt, envoyReporting, publishFile as publish } from './conclusions-harness.js';
 
-const LDS = 'listener_manager.lds';
 const roots: string[] = [];
 const writers: StateWriter[] = [];
 after(async () => {
@@ -39,50 +33,18 @@ async function targetIn(parent: string): Promise<string> {
   return target;
 }
 
-let renames = 0;
-/** Publishes `content` as `name` in `target` the way `watch` does (temp + rename); the new inode. */
-async function publish(target: string, name: string, content: string): Promise<number> {
-  const temp = join(target, `..${name}.tmp-${String(renames++)}`);
-  await writeFile(temp, content);
-  await rename(temp, join(target, name));
-  return (await stat(join(target, name))).ino;
-}
 
 const leftovers = async (dir: string): Promise<string[]> => (await readdir(dir)).filter((name) => name.startsWith('.'));
 
 for (const place of PLACES) {
   test(`${place.kind}: a refused version whose published file a newer publish replaced is kept from its bytes, and the line says where`, async () => {
     const target = await targetIn(place.parent);
-    const logger = pino({ level: 'silent' });
-    const state: VerdictState = { pid: process.pid, sourceDir: '/configmap', targetDir: target, updatedAt: '', files: {} };
-    const stateFile = new StateWriter(target, () => state, () => undefined);
-    writers.push(stateFile);
-    const conclusions = new Conclusions({
-      options: { sourceDir: '/configmap', targetDir: target, restore: (name, content) => publish(target, name, content.toString()) },
-      logger,
-      holds: new Holds(),
-      state,
-      stateFile,
-      reasons: new ReasonReader(logger),
-      listeners: [],
-      admin: () => undefined,
-      pathOf: (name) => join(target, name),
-    });
-    const envoy = (version: string, rejected: number): EnvoyCounters => ({
-      subscriptions: new Map([[LDS, { versionText: version, attempt: 10, success: 9 - rejected, rejected, failure: 0 }]]),
-      unknownFields: 0,
-      sslContextUpdates: 0,
-    });
-    const pending = async (version: string): Promise<ReturnType<typeof newPending>> => {
-      const content = `version_info: "${version}"\nresources: []\n`;
-      const ino = await publish(target, 'lds.yaml', content);
-      return newPending({ name: 'lds.yaml', content: Buffer.from(content), version, sha256: version, ino, at: 0 }, { previousVersion: undefined, baseline: undefined, names: [], deadline: 0, initial: false, inFlight: new Set(), retried: false });
-    };
+    const { conclusions, publish: pending, state } = conclusionsAt(target, '/configmap', writers);
     const v1 = await pending('v1');
-    await conclusions.conclude(v1, { outcome: 'accepted', judgement: { outcome: 'accepted', subscriptions: [LDS] }, counters: envoy('v1', 0), own: [LDS], now: 1 });
+    await conclusions.conclude(v1, { outcome: 'accepted', judgement: { outcome: 'accepted', subscriptions: [LDS] }, counters: envoyReporting('v1', 0), own: [LDS], now: 1 });
     const bad = await pending('bad');
     await publish(target, 'lds.yaml', 'version_info: "v3"\nresources: []\n'); // the published inode is no longer the refused one
-    await conclusions.conclude(bad, { outcome: 'rejected', judgement: { outcome: 'rejected', subscription: LDS, kind: 'rejected' }, counters: envoy('v1', 1), own: [LDS], now: 1, why: { envoyLog: 'Filesystem config update rejected', schema: 'sees' } });
+    await conclusions.conclude(bad, { outcome: 'rejected', judgement: { outcome: 'rejected', subscription: LDS, kind: 'rejected' }, counters: envoyReporting('v1', 1), own: [LDS], now: 1, why: { envoyLog: 'Filesystem config update rejected', schema: 'sees' } });
     assert.equal(await readFile(refusedPath(target, 'lds.yaml'), 'utf8'), bad.content.toString(), 'the refused bytes are kept');
     const message = state.files['lds.yaml']?.verdict?.message ?? '';
     assert.ok(message.includes(`refused content kept at ${refusedPath(target, 'lds.yaml')}`), message);

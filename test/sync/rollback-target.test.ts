@@ -6,21 +6,15 @@
 // is given here as the counters it reported then (the real-Envoy loop is in the report of issue 18);
 // the files, the rollback's rename and the state are real.
 import { strict as assert } from 'node:assert';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { pino } from 'pino';
-import type { EnvoyCounters } from '../../src/sync/envoy/stat-prefixes.js';
-import { Conclusions } from '../../src/sync/verdict/conclude.js';
-import { Holds } from '../../src/sync/verdict/holds.js';
-import { newPending } from '../../src/sync/verdict/pending.js';
+import type { Conclusions } from '../../src/sync/verdict/conclude.js';
 import type { Pending } from '../../src/sync/verdict/pending.js';
-import { ReasonReader } from '../../src/sync/verdict/reason.js';
-import { StateWriter } from '../../src/sync/verdict/state.js';
-import type { VerdictState } from '../../src/sync/verdict/state.js';
+import type { StateWriter, VerdictState } from '../../src/sync/verdict/state.js';
+import { LDS, conclusionsAt, envoyReporting } from './conclusions-harness.js';
 import { makeTempDirs } from './harness.js';
 
-const LDS = 'listener_manager.lds';
 const roots: string[] = [];
 const writers: StateWriter[] = [];
 after(async () => {
@@ -28,54 +22,12 @@ after(async () => {
   await Promise.all(roots.map((root) => rm(root, { recursive: true, force: true })));
 });
 
-/** Envoy's counters with lds reporting `version` (and `rejected` refusals so far). */
-const envoy = (version: string, rejected: number): EnvoyCounters => ({
-  subscriptions: new Map([[LDS, { versionText: version, attempt: 10, success: 9 - rejected, rejected, failure: 0 }]]),
-  unknownFields: 0,
-  sslContextUpdates: 0,
-});
+const envoy = envoyReporting;
 
 async function setUp(): Promise<{ target: string; conclusions: Conclusions; publish: (version: string) => Promise<Pending>; state: VerdictState; heldAtRestore: boolean[] }> {
   const dirs = await makeTempDirs('rollback-target-');
   roots.push(dirs.root);
-  const target = dirs.target;
-  const logger = pino({ level: 'silent' });
-  const state: VerdictState = { pid: process.pid, sourceDir: dirs.source, targetDir: target, updatedAt: '', files: {} };
-  let n = 0;
-  const put = async (content: Buffer): Promise<number> => {
-    const temp = join(target, `..lds.yaml.tmp-${String(n++)}`);
-    await writeFile(temp, content);
-    await rename(temp, join(target, 'lds.yaml'));
-    return (await stat(join(target, 'lds.yaml'))).ino;
-  };
-  const stateFile = new StateWriter(target, () => state, () => undefined);
-  writers.push(stateFile);
-  const holds = new Holds();
-  const heldAtRestore: boolean[] = [];
-  const conclusions = new Conclusions({
-    options: {
-      sourceDir: dirs.source,
-      targetDir: target,
-      restore: (name, content) => {
-        heldAtRestore.push(holds.has(name));
-        return put(content);
-      },
-    },
-    logger,
-    holds,
-    state,
-    stateFile,
-    reasons: new ReasonReader(logger),
-    listeners: [],
-    admin: () => undefined,
-    pathOf: (name) => join(target, name),
-  });
-  const publish = async (version: string): Promise<Pending> => {
-    const content = Buffer.from(`version_info: "${version}"\nresources: []\n`);
-    const ino = await put(content);
-    return newPending({ name: 'lds.yaml', content, version, sha256: version, ino, at: 0 }, { previousVersion: state.files['lds.yaml']?.accepted?.version, baseline: undefined, names: [], deadline: 0, initial: false, inFlight: new Set(), retried: false });
-  };
-  return { target, conclusions, publish, state, heldAtRestore };
+  return { target: dirs.target, ...conclusionsAt(dirs.target, dirs.source, writers) };
 }
 
 const refusedBy = (version: string): Parameters<Conclusions['conclude']>[1] => ({
