@@ -23,7 +23,15 @@ export interface KubeTarget {
  */
 export function loadKube(flags: { kubeconfig?: string; context?: string; namespace?: string }, env: NodeJS.ProcessEnv = process.env): KubeTarget {
   const kc = new k8s.KubeConfig();
-  if (flags.kubeconfig !== undefined && flags.kubeconfig !== '') kc.loadFromFile(flags.kubeconfig);
+  // client-node's own error names only the file (`ENOENT: ... open '/x'`): say it is the kubeconfig, and from where.
+  const loading = (from: string, load: () => void): void => {
+    try {
+      load();
+    } catch (err) {
+      throw new Error(`cannot read the kubeconfig (${from}): ${(err as Error).message}`, { cause: err });
+    }
+  };
+  if (flags.kubeconfig !== undefined && flags.kubeconfig !== '') loading(`--kubeconfig ${flags.kubeconfig}`, () => { kc.loadFromFile(flags.kubeconfig ?? ''); });
   else {
     // With nothing found, client-node falls back to http://localhost:8080 and then fails with a
     // TLS message that hides the cause; kubectl says instead that no configuration was provided.
@@ -31,7 +39,7 @@ export function loadKube(flags: { kubeconfig?: string; context?: string; namespa
     if ((env.KUBECONFIG ?? '') === '' && (home === undefined || !existsSync(home)) && (env.KUBERNETES_SERVICE_HOST ?? '') === '') {
       throw new Error(`no configuration has been provided: no --kubeconfig, KUBECONFIG unset, ${home === undefined ? 'HOME unset' : `no ${home}`}, not in a cluster (KUBERNETES_SERVICE_HOST unset); set --kubeconfig or KUBECONFIG`);
     }
-    kc.loadFromDefault();
+    loading((env.KUBECONFIG ?? '') !== '' ? `KUBECONFIG=${env.KUBECONFIG ?? ''}` : home ?? 'in-cluster', () => { kc.loadFromDefault(); });
   }
   if (flags.context !== undefined && flags.context !== '') {
     if (kc.getContextObject(flags.context) === null) throw new Error(`context "${flags.context}" does not exist in the kubeconfig`);

@@ -62,6 +62,16 @@ test('status deployment/NAME with no kubeconfig anywhere and not in a cluster: o
   }
 });
 
+test('status deployment/NAME with a kubeconfig that cannot be read: the line says it is the kubeconfig, and where it was named', async () => {
+  const missing = join(tmpdir(), 'status-cli-no-such-kubeconfig');
+  const fromEnv = await runCli(['status', '-n', 'shop', 'deployment/envoy'], { env: { KUBECONFIG: missing } });
+  assert.equal(fromEnv.code, 1, fromEnv.stderr);
+  assert.match(fromEnv.stderr, new RegExp(`^envoy-xds-injector status: cannot read the kubeconfig \\(KUBECONFIG=${missing}\\): ENOENT`, 'm'));
+  const fromFlag = await runCli(['status', '-n', 'shop', 'deployment/envoy', '--kubeconfig', missing]);
+  assert.equal(fromFlag.code, 1, fromFlag.stderr);
+  assert.match(fromFlag.stderr, new RegExp(`^envoy-xds-injector status: cannot read the kubeconfig \\(--kubeconfig ${missing}\\): ENOENT`, 'm'));
+});
+
 test('status with no --to outside a Pod (no injected directory): the Pod-local error points at the workload view; with --to it does not', async () => {
   const bare = await runCli(['status']);
   assert.equal(bare.code, 1, bare.stderr);
