@@ -85,6 +85,9 @@ test('good / bad / good swaps back to back: every refusal Envoy counts is in a v
       // A replaced version's line says so, and its Event says what the line says.
       for (const line of lines.filter((l) => l.supersededBy !== undefined && l.outcome === 'rejected')) {
         assert.equal(line.rolledBack, false, String(line.msg));
+        // Every bad version here is one a schema check sees (a port over 65535, a duration "abc"): its
+        // line gives the validate of the refused version kept, as a refusal judged alone does.
+        assert.ok(String(line.msg).includes(` validate ${join(pod.target, '..envoy-xds-verdict', 'refused', file)} names the field`), String(line.msg));
         assert.equal(eventOfLine(line).reason, EventReason.rejected, String(line.msg));
         assert.ok(eventOfLine(line).message.includes(String(line.msg).slice(0, 200)), 'the Event says what the line says');
       }

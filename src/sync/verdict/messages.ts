@@ -13,10 +13,15 @@ export const versionText = (version: string | undefined): string => version ?? '
  * Envoy's log says so, when only the log tells), and nothing for one no schema sees.
  */
 function because(why: RejectionReason | undefined, validate: string | undefined): string {
+  const sentence = refusalWords(why, validate);
+  return sentence === undefined ? '' : `. ${sentence}`;
+}
+
+/** Envoy's reason for a refusal and, when a schema check sees it, the `validate` that names the field: every refusal's line says both alike. */
+export function refusalWords(why: RejectionReason | undefined, validate: string | undefined): string | undefined {
   const sentence = why === undefined ? undefined : refusalSentence(why);
-  const text = sentence === undefined ? '' : `. ${sentence}`;
-  if (validate === undefined || why?.schema === undefined) return text;
-  return `${text}; ${validateSentence(why.schema, validate)}`;
+  if (sentence === undefined || validate === undefined || why?.schema === undefined) return sentence;
+  return `${sentence}; ${validateSentence(why.schema, validate)}`;
 }
 
 /**

@@ -5,7 +5,7 @@
 // refusal goes back to when Envoy runs one of them (conclude.ts).
 import type { Logger } from 'pino';
 import type { EnvoyAdmin } from '../envoy/admin.js';
-import { refusalSentence, rejectionReason } from '../envoy/rejection-reason.js';
+import { rejectionReason } from '../envoy/rejection-reason.js';
 import type { RejectionReason } from '../envoy/rejection-reason.js';
 import { subscriptionType } from '../envoy/stat-prefixes.js';
 import { contentVersion } from '../envoy/version-stamp.js';
@@ -13,6 +13,7 @@ import type { Pending } from './pending.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import { refusedBeforeNote } from './refusal-cause.js';
 import { keepVersion } from './kept.js';
+import { refusalWords } from './messages.js';
 import { refusedPath } from './state.js';
 import type { StateWriter, VerdictState } from './state.js';
 import { errorsBefore, supersededFate, supersededMessage } from './superseded-fate.js';
@@ -113,7 +114,7 @@ export class SupersededPublishes {
     const why = fate.kind === 'refused' ? await this.reason(old, next, fate) : undefined;
     const keptAt = fate.kind === 'refused' ? await keepVersion(targetDir, 'refused', file, { content: old.content }).then(() => refusedPath(targetDir, file), () => undefined) : undefined;
     const before = old.refusedBefore === undefined ? '' : refusedBeforeNote(old.refusedBefore);
-    const message = supersededMessage({ file, version: shown, by: next.version ?? contentVersion(next.sha256), fate, because: why === undefined ? undefined : refusalSentence(why), keptAt, before });
+    const message = supersededMessage({ file, version: shown, by: next.version ?? contentVersion(next.sha256), fate, because: refusalWords(why, this.ctx.validateHint(file)), keptAt, before });
     const outcome = fate.kind === 'refused' ? 'rejected' : fate.kind === 'accepted' ? 'accepted' : 'unknown';
     const entry = (state.files[file] ??= {});
     const previousVersion = entry.accepted?.version;
