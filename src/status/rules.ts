@@ -63,7 +63,7 @@ export interface FileVerdict {
   state: PodState;
   /** Why the file is not SYNCED. */
   why?: string;
-  /** Envoy accepted the ConfigMap's version but ignored this many unknown fields in it (misspelt settings are not applied). */
+  /** Envoy accepted the ConfigMap's version but ignored this many unknown fields in it (a misspelt or unsupported setting is not applied). */
   ignoredFields?: number;
   /** The files Envoy loaded together (at start, or one change: ignoredWhen), any of which holds those fields (its count does not say which). */
   ignoredAmong?: string[];
@@ -141,7 +141,7 @@ function withWarning(row: FileVerdict, facts: PodFacts, local: PodLocalStatus): 
   const n = row.ignoredFields;
   if (n === undefined) return row;
   const hint = validateHintOf(facts, local);
-  const counted = `Envoy counted ${String(n)}; misspelt settings are not applied`;
+  const counted = `Envoy counted ${String(n)}; a misspelt or unsupported setting is not applied`;
   // Counted while Envoy loaded several files (at start, or one change): validate of them all finds the one.
   if (row.ignoredAmong !== undefined) {
     return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in ${ignoredAmongWhere(row.ignoredWhen)} (${row.ignoredAmong.join(', ')}; ${counted}); ${hint()} names them all` };

@@ -120,7 +120,7 @@ test('Envoy accepted the ConfigMap\'s version but ignored unknown fields (XdsAcc
   const s = await gatherWorkload({ api, read: () => Promise.resolve(localJson(v, { verdict })), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
   assert.equal(s.state, 'SYNCED');
   const lds = s.pods[0]?.files.find((f) => f.file === 'lds.yaml');
-  const warning = `Envoy runs version ${v} but ignored unknown fields in it (Envoy counted 2; misspelt settings are not applied); kubectl get configmap xds -n shop -o yaml | kubectl exec -i -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate -f - names them all`;
+  const warning = `Envoy runs version ${v} but ignored unknown fields in it (Envoy counted 2; a misspelt or unsupported setting is not applied); kubectl get configmap xds -n shop -o yaml | kubectl exec -i -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate -f - names them all`;
   assert.deepEqual({ ignoredFields: lds?.ignoredFields, warning: lds?.warning, lastVerdict: lds?.lastVerdict }, { ignoredFields: 2, warning, lastVerdict: `accepted ${v}, ignored unknown fields (Envoy counted 2)` });
   const table = formatWorkload(s);
   assert.match(table, new RegExp(`^ +lds\\.yaml +${v} +${v} +${v} +accepted ${v}, ignored unknown fields \\(Envoy counted 2\\)$`, 'm'));
@@ -141,7 +141,7 @@ test('unknown fields counted while Envoy loaded several files at start: the row 
   const s = await gatherWorkload({ api, read: () => Promise.resolve(localJson(v, { verdict })), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
   assert.equal(s.state, 'SYNCED');
   const lds = s.pods[0]?.files.find((f) => f.file === 'lds.yaml');
-  const warning = `Envoy runs version ${v} but ignored unknown fields in one of the files Envoy loaded at start (cds.yaml, lds.yaml; Envoy counted 1; misspelt settings are not applied); kubectl get configmap xds -n shop -o yaml | kubectl exec -i -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate -f - names them all`;
+  const warning = `Envoy runs version ${v} but ignored unknown fields in one of the files Envoy loaded at start (cds.yaml, lds.yaml; Envoy counted 1; a misspelt or unsupported setting is not applied); kubectl get configmap xds -n shop -o yaml | kubectl exec -i -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate -f - names them all`;
   assert.deepEqual(
     { ignoredFields: lds?.ignoredFields, ignoredAmong: lds?.ignoredAmong, warning: lds?.warning, lastVerdict: lds?.lastVerdict },
     { ignoredFields: 1, ignoredAmong: ['cds.yaml', 'lds.yaml'], warning, lastVerdict: `accepted ${v}, ignored unknown fields in one of the files Envoy loaded at start (cds.yaml, lds.yaml) (Envoy counted 1)` },
@@ -162,7 +162,7 @@ test('unknown fields counted while Envoy loaded the files of one change (a refus
   assert.ok(lds !== undefined);
   assert.equal(lds.ignoredWhen, 'change');
   assert.equal(lds.lastVerdict, `accepted ${v}, ignored unknown fields in one of the files of its change (lds.yaml, cds.yaml) (Envoy counted 1)`);
-  assert.match(lds.warning ?? '', /^Envoy runs version \S+ but ignored unknown fields in one of the files of its change \(lds\.yaml, cds\.yaml; Envoy counted 1; misspelt settings are not applied\); kubectl get configmap xds /);
+  assert.match(lds.warning ?? '', /^Envoy runs version \S+ but ignored unknown fields in one of the files of its change \(lds\.yaml, cds\.yaml; Envoy counted 1; a misspelt or unsupported setting is not applied\); kubectl get configmap xds /);
   assert.doesNotMatch(lds.warning ?? '', /loaded at start/);
   // Anything else than start or change is not trusted: read as an older watcher's (at start).
   const odd = await gatherWorkload({ api, read: () => Promise.resolve(localJson(v, { verdict: { ...verdict, ignoredWhen: 'later' } })), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });

@@ -71,7 +71,7 @@ export function acceptedMessage(
 ): string {
   const accepted = `Envoy accepted ${file} version ${versionText(version)} in ${String(latencyMs)} ms`;
   if (ignoredFields === 0) return accepted;
-  const counted = `Envoy counted ${String(ignoredFields)} in server.dynamic_unknown_fields; misspelt settings are not applied`;
+  const counted = `Envoy counted ${String(ignoredFields)} in server.dynamic_unknown_fields; a misspelt or unsupported setting is not applied`;
   const log = `Envoy's log names the first it met: grep "Unknown field"`;
   if (among !== undefined) {
     return `${accepted}; Envoy ignored unknown fields in ${ignoredAmongWhere(among.when)} (${among.files.join(', ')}; ${counted}): ${among.validate} names them all, ${log}`;

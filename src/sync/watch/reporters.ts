@@ -22,7 +22,7 @@ export type VerdictRecord = Pick<Verdict, 'file' | 'previousVersion' | 'outcome'
 
 export const EventReason = {
   accepted: 'XdsAccepted',
-  /** Accepted, but Envoy ignored fields it does not know (misspelt settings are not applied). */
+  /** Accepted, but Envoy ignored fields it does not know (a misspelt or unsupported setting is not applied). */
   acceptedWithWarnings: 'XdsAcceptedWithWarnings',
   rejected: 'XdsRejected',
   rolledBack: 'XdsRolledBack',
