@@ -9,7 +9,10 @@ import { refusalSentence, rejectionReason } from '../envoy/rejection-reason.js';
 import type { RejectionReason } from '../envoy/rejection-reason.js';
 import { subscriptionType } from '../envoy/stat-prefixes.js';
 import { contentVersion } from '../envoy/version-stamp.js';
+import { newPending } from './pending.js';
 import type { Pending } from './pending.js';
+import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
+import type { PublishedFile } from '../publish/syncer.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import { refusedBeforeNote } from './refusal-cause.js';
 import { keepVersion } from './kept.js';
@@ -53,6 +56,11 @@ export class SupersededPublishes {
     for (const f of files) this.renames.set(f.name, [...(this.renames.get(f.name) ?? []).slice(1 - KEPT), { sha256: f.sha256, version: f.version, at: f.at }]);
   }
 
+  /** The last publishes of `file` the tracker heard of (put-back.ts: does Envoy run one renamed after a refused one). */
+  publishes(file: string): readonly PublishRecord[] {
+    return this.renames.get(file) ?? [];
+  }
+
   /** The content of `file` a newer publish replaced before its verdict whose version is `version`, if remembered. */
   ran(file: string, version: string): { version: string | undefined; sha256: string; content: Buffer } | undefined {
     return this.replaced.get(file)?.find((p) => p.version === version);
@@ -68,6 +76,14 @@ export class SupersededPublishes {
     }
     if (next !== undefined) this.decide(old, next, own);
     else if (!this.waiting.has(old.file)) this.waiting.set(old.file, old); // the oldest: its window spans the others
+  }
+
+  /**
+   * `file` was replaced by a newer publish before it was tracked (baseline-reads.ts handOver), judged
+   * against `baseline`: it gets no verdict of its own, and is decided as `replace` decides one.
+   */
+  untracked(file: PublishedFile, baseline: EnvoyCounters | undefined): void {
+    this.replace(newPending(file, { previousVersion: undefined, baseline, names: [], deadline: file.at, initial: false, inFlight: new Set(), retried: false }), undefined, []);
   }
 
   /** A publish was tracked: a publish of its file replaced before that is decided now. */
