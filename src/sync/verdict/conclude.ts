@@ -155,6 +155,7 @@ export class Conclusions {
     const reported = live.map((prefix) => envoy?.subscriptions.get(prefix)?.versionText).filter((v): v is string => v !== undefined);
     const running = reported.find((v) => v === version) ?? reported[0];
     if (running !== undefined) entry.envoy = { version: running, at };
+    await this.superseded.judged(pending, outcome, envoy, live); // a publish this one replaced, unread until now: its line first
     // The subscriptions as Envoy names them, for `status` (those Envoy no longer uses left out).
     entry.subscriptions = live.flatMap((statPrefix) => {
       const type = subscriptionType(statPrefix);
