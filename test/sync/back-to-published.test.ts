@@ -46,7 +46,7 @@ test('reverting the ConfigMap to what is published after an Envoy refusal or a g
     assert.deepEqual((await syncer.syncOnce()).published, ['lds.yaml']);
     const refused = last.find((f) => f.name === 'lds.yaml');
     assert.ok(refused !== undefined);
-    assert.ok((await syncer.restore('lds.yaml', accepted.content, refused.ino)) !== undefined);
+    assert.ok((await syncer.restore('lds.yaml', accepted.content, refused)) !== undefined);
     holds.hold('lds.yaml', refused.sha256, false, [], refused.configMap);
     assert.deepEqual((await syncer.syncOnce()).published, [], 'held');
     assert.deepEqual(back(), []);

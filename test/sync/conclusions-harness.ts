@@ -33,8 +33,8 @@ export async function publishFile(target: string, name: string, content: string 
 
 export interface ConclusionsAt {
   conclusions: Conclusions;
-  /** Publishes lds.yaml with `version_info: "<version>"`: its Pending (sha256 = version). */
-  publish: (version: string) => Promise<Pending>;
+  /** Publishes lds.yaml with `version_info: "<version>"`: its Pending (sha256 = version; `at`: its rename time, default 0). */
+  publish: (version: string, at?: number) => Promise<Pending>;
   state: VerdictState;
   holds: Holds;
   /** For each rollback's rename: whether the file was held by then. */
@@ -67,10 +67,10 @@ export function conclusionsAt(target: string, sourceDir: string, writers: StateW
     admin: () => undefined,
     pathOf: (name) => join(target, name),
   });
-  const publish = async (version: string): Promise<Pending> => {
+  const publish = async (version: string, at = 0): Promise<Pending> => {
     const content = Buffer.from(`version_info: "${version}"\nresources: []\n`);
     const ino = await publishFile(target, 'lds.yaml', content);
-    return newPending({ name: 'lds.yaml', content, version, sha256: version, ino, at: 0 }, { previousVersion: state.files['lds.yaml']?.accepted?.version, baseline: undefined, names: [], deadline: 0, initial: false, inFlight: new Set(), retried: false });
+    return newPending({ name: 'lds.yaml', content, version, sha256: version, ino, at }, { previousVersion: state.files['lds.yaml']?.accepted?.version, baseline: undefined, names: [], deadline: 0, initial: false, inFlight: new Set(), retried: false });
   };
   return { conclusions, publish, state, holds, heldAtRestore };
 }

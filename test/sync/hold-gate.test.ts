@@ -40,7 +40,7 @@ test('a held file stays held when another key changes to content the gate refuse
       assert.deepEqual((await syncer.syncOnce()).published, ['lds.yaml']);
       const refused = last.find((f) => f.name === 'lds.yaml');
       assert.ok(refused !== undefined);
-      assert.ok((await syncer.restore('lds.yaml', accepted, refused.ino)) !== undefined);
+      assert.ok((await syncer.restore('lds.yaml', accepted, refused)) !== undefined);
       holds.hold('lds.yaml', refused.sha256, false, [], refused.configMap);
     };
     await publishRefused(files(cdsV0, xdsFile('lds', 1, 300)));

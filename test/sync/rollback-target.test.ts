@@ -24,7 +24,7 @@ after(async () => {
 
 const envoy = envoyReporting;
 
-async function setUp(): Promise<{ target: string; conclusions: Conclusions; publish: (version: string) => Promise<Pending>; state: VerdictState; heldAtRestore: boolean[] }> {
+async function setUp(): Promise<{ target: string; conclusions: Conclusions; publish: (version: string, at?: number) => Promise<Pending>; state: VerdictState; heldAtRestore: boolean[] }> {
   const dirs = await makeTempDirs('rollback-target-');
   roots.push(dirs.root);
   return { target: dirs.target, ...conclusionsAt(dirs.target, dirs.source, writers) };
@@ -72,6 +72,33 @@ test('a good version whose verdict a newer publish replaced (no line), Envoy run
   const skipped = await publish2('good');
   const bad2 = await publish2('bad');
   c2.superseded.replace(skipped, bad2, [LDS]);
+  await c2.conclude(bad2, refusedBy('v0'));
+  assert.match(await readFile(join(target2, 'lds.yaml'), 'utf8'), /"v0"/);
+});
+
+// Plain-directory trial (issue 18): A accepted, then B (refused) and C (accepted) renamed 0-20 ms
+// apart; B's refusal was concluded after Envoy had read C (it reports C) but before C's publish was
+// tracked, and the accepted A was renamed over C: the disk no longer held what Envoy ran.
+test('a refusal concluded once Envoy runs a publish renamed after the refused one: nothing is put back over it, and nothing held', async () => {
+  const { target, conclusions, publish, state, heldAtRestore } = await setUp();
+  const v0 = await publish('v0', 1);
+  await conclusions.conclude(v0, { outcome: 'accepted', judgement: { outcome: 'accepted', subscriptions: [LDS] }, counters: envoy('v0', 0), own: [LDS], now: 1 });
+  const bad = await publish('bad', 10);
+  const newer = await publish('newer', 20);
+  conclusions.superseded.published([bad, newer].map((p) => ({ name: p.file, sha256: p.sha256, version: p.version, at: p.at })));
+  await conclusions.conclude(bad, refusedBy('newer'));
+  assert.match(await readFile(join(target, 'lds.yaml'), 'utf8'), /"newer"/, 'what Envoy runs stays on disk');
+  assert.deepEqual(heldAtRestore, [], 'nothing renamed back');
+  const entry = state.files['lds.yaml'];
+  assert.equal(entry?.verdict?.outcome, 'rejected');
+  assert.equal(entry.verdict.rolledBack, false);
+  assert.match(entry.verdict.message, /keeps running newer, a later version it accepted/);
+  assert.match(await readFile(join(target, '..envoy-xds-verdict', 'refused', 'lds.yaml'), 'utf8'), /"bad"/, 'the refused bytes are kept, not the newer file');
+  // Envoy runs the version published before the refused one (not after it): that goes back, as before.
+  const { target: target2, conclusions: c2, publish: publish2 } = await setUp();
+  await c2.conclude(await publish2('v0', 1), { outcome: 'accepted', judgement: { outcome: 'accepted', subscriptions: [LDS] }, counters: envoy('v0', 0), own: [LDS], now: 1 });
+  const bad2 = await publish2('bad', 10);
+  c2.superseded.published([{ name: 'lds.yaml', sha256: 'bad', version: 'bad', at: 10 }]);
   await c2.conclude(bad2, refusedBy('v0'));
   assert.match(await readFile(join(target2, 'lds.yaml'), 'utf8'), /"v0"/);
 });

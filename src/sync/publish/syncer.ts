@@ -42,6 +42,12 @@ export interface SyncerOptions {
 export type { PassShape, PublishedFile, SyncResult } from './pass-result.js';
 import type { PassShape, PublishedFile, SyncResult } from './pass-result.js';
 
+/** A publish a restore may replace: its inode and the sha256 of the content renamed (as PublishedFile has them). */
+export interface Replaces {
+  ino: number;
+  sha256: string;
+}
+
 export class Syncer {
   private readonly target: TargetDirectory;
   private readonly logger: Logger;
@@ -120,12 +126,17 @@ export class Syncer {
 
   /**
    * Puts `content` as `name` by the same temp file + fsync + rename (Envoy reloads it: a rollback,
-   * or the same content renamed again for Envoy to judge once more), unless `name` is no longer
-   * inode `ino` (a newer publish replaced it). Returns the new inode, or undefined when not written.
+   * or the same content renamed again for Envoy to judge once more), unless `name` is no longer the
+   * publish `replaces` (its inode and the sha256 of its content): a newer publish replaced it.
+   * Returns the new inode, or undefined when not written.
    */
-  restore(name: string, content: Buffer, ino: number): Promise<number | undefined> {
+  restore(name: string, content: Buffer, replaces: Replaces): Promise<number | undefined> {
     return this.serialized(async () => {
-      if ((await this.target.inode(name)) !== ino) return undefined;
+      // The inode alone is not enough: a file system reuses a freed inode number at once (ext4:
+      // the next file created), so a newer publish renamed after the one replaced can carry it
+      // (measured: a rollback put the last accepted version over the newer one Envoy ran).
+      const current = await this.target.current(name);
+      if (current?.ino !== replaces.ino || (current.sha256 !== undefined && current.sha256 !== replaces.sha256)) return undefined;
       this.namesPublished.delete(name);
       const staged = await this.target.stage(name, content, sha256(content));
       this.target.commit(staged);

@@ -123,9 +123,17 @@ export class TargetDirectory {
     }
   }
 
-  /** Inode of the target's file `name`, or undefined if there is none. */
-  async inode(name: string): Promise<number | undefined> {
-    return (await stat(join(this.dir, name)).catch(() => undefined))?.ino;
+  /**
+   * The target's file `name`: its inode, and the sha256 of its content when it is what this
+   * directory last renamed (or compared) there, unchanged since (undefined: not known without
+   * reading it). Undefined if there is no such file.
+   */
+  async current(name: string): Promise<{ ino: number; sha256: string | undefined } | undefined> {
+    const info = await stat(join(this.dir, name)).catch(() => undefined);
+    if (info === undefined) return undefined;
+    const known = this.published.get(name);
+    const same = known?.ino === info.ino && known.size === info.size && known.mtimeMs === info.mtimeMs;
+    return { ino: info.ino, sha256: same ? known.sha256 : undefined };
   }
 
   /** Names of published files: everything except our `..` entries (temp files, ready file). */

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { EnvoyAdmin } from '../envoy/admin.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
-import type { PublishedFile } from '../publish/syncer.js';
+import type { PublishedFile, Replaces } from '../publish/syncer.js';
 import { baselineSource, lateBaseline, mayRenameFirst } from './baseline.js';
 import type { PassShape } from '../publish/pass-result.js';
 
@@ -18,8 +18,8 @@ interface Sent {
   answered: boolean;
 }
 
-/** The syncer's restore: renames `content` onto `name` again unless a newer publish replaced inode `ino`; the new inode, or undefined. */
-type Restore = (name: string, content: Buffer, ino: number) => Promise<number | undefined>;
+/** The syncer's restore: renames `content` onto `name` again unless a newer publish replaced `replaces`; the new inode, or undefined. */
+type Restore = (name: string, content: Buffer, replaces: Replaces) => Promise<number | undefined>;
 
 /** A pass that renamed before Envoy answered: that answer, and the last reading answered before its first rename. */
 export interface Late {
@@ -38,7 +38,7 @@ export class BaselineReads {
   private awaited: Sent | undefined;
   /** Passes handed over whose files wait for Envoy's answer (handOver), and their files not replaced by a newer publish since. */
   private queue: Promise<void> | undefined;
-  private queued: { files: PublishedFile[] }[] = [];
+  private queued: { files: PublishedFile[]; replaced: PublishedFile[] }[] = [];
   /** The last reading of Envoy's counters answered, whatever asked for it (`observed`). */
   private last: EnvoyCounters | undefined;
 
@@ -124,9 +124,19 @@ export class BaselineReads {
    * and clears it: at once, unless the pass renamed first (`late`: settle) or an earlier pass still
    * waits for Envoy's answer; then once it has, in publish order. Returns whether it waits: then
    * this pass's files replace the older publishes of the same names at once, as the poller does
-   * when it tracks a newer publish (an older one judged meanwhile could be credited with its reload).
+   * when it tracks a newer publish (an older one judged meanwhile could be credited with its reload):
+   * those of a pass still waiting go to `replaced` with the baseline of their own renames, once it
+   * is known (what Envoy did with them is read from the two baselines, superseded.ts: a refusal
+   * Envoy counted for one must still be reported; measured with a plain-directory source, two `mv`
+   * 10 ms apart: the refused one got no line at all).
    */
-  handOver(files: readonly PublishedFile[], fallback: EnvoyCounters | undefined, restore: Restore, track: (files: readonly PublishedFile[], baseline: EnvoyCounters | undefined) => void): boolean {
+  handOver(
+    files: readonly PublishedFile[],
+    fallback: EnvoyCounters | undefined,
+    restore: Restore,
+    track: (files: readonly PublishedFile[], baseline: EnvoyCounters | undefined) => void,
+    replaced: (files: readonly PublishedFile[], baseline: EnvoyCounters | undefined) => void,
+  ): boolean {
     const { late, next } = this;
     this.next = this.late = undefined;
     if (late === undefined && this.queue === undefined) {
@@ -134,14 +144,18 @@ export class BaselineReads {
       return false;
     }
     const names = new Set(files.map((file) => file.name));
-    for (const waiting of this.queued) waiting.files = waiting.files.filter((file) => !names.has(file.name));
-    const pass = { files: [...files] };
+    for (const waiting of this.queued) {
+      waiting.replaced.push(...waiting.files.filter((file) => names.has(file.name)));
+      waiting.files = waiting.files.filter((file) => !names.has(file.name));
+    }
+    const pass = { files: [...files], replaced: [] as PublishedFile[] };
     this.queued.push(pass);
     const queued = (this.queue ?? Promise.resolve()).then(async () => {
-      const settled = late === undefined ? { files: pass.files, baseline: next ?? fallback } : await this.settle(late, pass.files, restore);
+      const settled = late === undefined ? { files: pass.files, baseline: next ?? fallback, firstRenames: next ?? fallback } : await this.settle(late, pass.files, restore);
       this.queued = this.queued.filter((other) => other !== pass);
       // Files a newer publish replaced while Envoy answered are that publish's to judge.
       track(settled.files.filter((file) => pass.files.some((kept) => kept.name === file.name)), settled.baseline);
+      if (pass.replaced.length > 0) replaced(pass.replaced, settled.firstRenames);
     });
     this.queue = queued.catch((err: unknown) => {
       this.logger.error({ err }, "could not queue a pass's files for Envoy's verdict");
@@ -167,19 +181,21 @@ export class BaselineReads {
    * The baseline of a pass that renamed first (lateBaseline), once Envoy answered, with the files
    * to judge against it: when the answer may hold their reloads, the same files renamed once more
    * (`restore`: the new inode, undefined when a newer publish replaced the file: that one is judged).
+   * `firstRenames`: a baseline of the pass's first renames (the answer, or the reading before them
+   * when the answer may hold their reloads).
    */
-  private async settle(late: Late, files: readonly PublishedFile[], restore: Restore): Promise<{ baseline: EnvoyCounters; files: PublishedFile[] }> {
+  private async settle(late: Late, files: readonly PublishedFile[], restore: Restore): Promise<{ baseline: EnvoyCounters; files: PublishedFile[]; firstRenames: EnvoyCounters }> {
     const decided = lateBaseline(await late.answer, late.before);
-    if ('use' in decided) return { baseline: decided.use, files: [...files] };
+    if ('use' in decided) return { baseline: decided.use, files: [...files], firstRenames: decided.use };
     this.logger.debug({ files: files.map((file) => file.name) }, "Envoy's counters moved before it answered the request sent before the renames: publishing the same files again, judged against that answer");
     const again: PublishedFile[] = [];
     for (const file of files) {
-      const ino = await restore(file.name, file.content, file.ino).catch((err: unknown) => {
+      const ino = await restore(file.name, file.content, { ino: file.ino, sha256: file.sha256 }).catch((err: unknown) => {
         this.logger.error({ err, file: file.name }, `could not publish ${file.name} again: no verdict on it`);
         return undefined;
       });
       if (ino !== undefined) again.push({ ...file, ino, at: performance.now() });
     }
-    return { baseline: decided.renameAgain, files: again };
+    return { baseline: decided.renameAgain, files: again, firstRenames: late.before };
   }
 }

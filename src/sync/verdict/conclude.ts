@@ -21,6 +21,7 @@ import { riderNote } from './read-once-verdict.js';
 import { refusedBeforeNote } from './refusal-cause.js';
 import { contentVersion } from '../envoy/version-stamp.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
+import { ownReload, putBack, whatGoesBack } from './put-back.js';
 import type { ReasonReader } from './reason.js';
 import { keepJudged, keepVersion } from './kept.js';
 import { acceptedCopy, refusalWhy, refusedPath } from './state.js';
@@ -115,25 +116,10 @@ export class Conclusions {
     this.atRestart = [...loaded];
   }
 
-  /**
-   * After a rollback's rename: what Envoy counted in `server.dynamic_unknown_fields` for reloading
-   * the last accepted version (its answer to a request sent after the rename reflects the reload),
-   * so that no verdict gives it as its own. `before`: the answer the refusal was decided on.
-   */
+  /** After a rollback's rename: what Envoy counted in unknown fields for it is the watcher's own (put-back.ts). */
   private async ownReload(before: EnvoyCounters | undefined): Promise<void> {
-    if (before === undefined) return;
-    const after = await this.ctx.admin()?.counters(REQUEST_TIMEOUT_MS).catch(() => undefined);
-    if (after === undefined || after.epoch !== before.epoch || after.unknownFields <= before.unknownFields) return;
-    this.ownReloads = [...this.ownReloads.filter((reload) => reload.epoch === after.epoch).slice(-7), { epoch: after.epoch, from: before.unknownFields, to: after.unknownFields }];
-  }
-
-  /** Renames the last accepted copy of `file` back over inode `ino` (the syncer's restore); whether it did. Logs a failure. */
-  private async putBack(file: string, accepted: Buffer, ino: number): Promise<boolean> {
-    const restored = await this.ctx.options.restore(file, accepted, ino).catch((err: unknown) => {
-      this.ctx.logger.error({ err, file }, `could not put the last accepted version of ${file} back`);
-      return undefined;
-    });
-    return restored !== undefined;
+    const reload = await ownReload(this.ctx.admin(), before);
+    if (reload !== undefined) this.ownReloads = [...this.ownReloads.filter((r) => r.epoch === reload.epoch).slice(-7), reload];
   }
 
   /**
@@ -169,6 +155,7 @@ export class Conclusions {
     const reported = live.map((prefix) => envoy?.subscriptions.get(prefix)?.versionText).filter((v): v is string => v !== undefined);
     const running = reported.find((v) => v === version) ?? reported[0];
     if (running !== undefined) entry.envoy = { version: running, at };
+    await this.superseded.judged(pending, outcome, envoy, live); // a publish this one replaced, unread until now: its line first
     // The subscriptions as Envoy names them, for `status` (those Envoy no longer uses left out).
     entry.subscriptions = live.flatMap((statPrefix) => {
       const type = subscriptionType(statPrefix);
@@ -227,10 +214,12 @@ export class Conclusions {
       }
     } else if (outcome === 'rejected') {
       why = decided.why ?? (judgement?.outcome === 'rejected' ? await this.reasonFor(pending, judgement) : undefined);
-      // Kept as the accepted one is: by link while published, else its bytes (a newer publish replaced it, another filesystem).
-      const kept = await keepJudged(targetDir, 'refused', pending, logger);
-      // Envoy runs a version whose verdict a newer publish replaced: that is what goes back.
-      const ran = running === undefined || running === previousVersion || running === version ? undefined : this.superseded.ran(file, running);
+      // Nothing when Envoy runs a publish renamed after this one; else a replaced version Envoy runs, or the last accepted (put-back.ts).
+      const back = whatGoesBack({ running, previousVersion, refused: pending, publishes: this.superseded.publishes(file), replaced: (v) => this.superseded.ran(file, v) !== undefined });
+      // Kept as the accepted one is: by link while published, else its bytes (a newer publish replaced it, another filesystem);
+      // its bytes when Envoy runs a newer publish (that one may carry this one's inode number, freed and reused).
+      const kept = back.kind === 'nothing' ? await keepVersion(targetDir, 'refused', file, { content: pending.content }).then(() => true, () => false) : await keepJudged(targetDir, 'refused', pending, logger);
+      const ran = back.kind === 'replaced' ? this.superseded.ran(file, back.version) : undefined;
       if (ran !== undefined && (await keepVersion(targetDir, 'accepted', file, { content: ran.content }).then(() => true, () => false))) {
         entry.accepted = { version: running, sha256: ran.sha256, at };
         previousVersion = logFields.previousXdsVersion = running;
@@ -245,7 +234,11 @@ export class Conclusions {
         const read = pending.secret === undefined ? await readApplied(this.ctx.admin(), type, pending.content, version, REQUEST_TIMEOUT_MS) : { kind: 'not-known' as const };
         return appliedSentence(file, read);
       };
-      if (accepted !== undefined) {
+      if (back.kind === 'nothing') {
+        // Not held either: the ConfigMap has moved on (as for a refusal superseded.ts reports).
+        message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), runsLater: back.runs }) + note;
+        logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
+      } else if (accepted !== undefined) {
         // What an Envoy that never ran the last accepted version runs instead is read before the
         // rollback's rename makes it load that one.
         const runs = runsOfFile(running, previousVersion, version);
@@ -253,7 +246,7 @@ export class Conclusions {
         // Held before the rollback's rename: a pass queued behind it must find the hold (measured:
         // the pass of the next swap ran between the two and published the refused content again).
         holds.hold(file, pending.sha256, false, pending.names, pending.configMap, decided.dependsOn);
-        rolledBack = await this.putBack(file, accepted, pending.ino);
+        rolledBack = await putBack(this.ctx.options.restore, logger, file, accepted, pending);
         if (rolledBack) await this.ownReload(envoy);
         message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file, true), ...(notRunning === undefined ? {} : { notRunning }), ...(runs.kind === 'other' ? { runsLater: runs.version } : {}) }) + note;
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
@@ -265,7 +258,7 @@ export class Conclusions {
       // Not judged, but it goes back with its reader: no hold (the ConfigMap's content is not refused).
       const accepted = await acceptedCopy(targetDir, file);
       if (accepted !== undefined) {
-        rolledBack = await this.putBack(file, accepted, pending.ino);
+        rolledBack = await putBack(this.ctx.options.restore, logger, file, accepted, pending);
       }
       message = `${file} version ${shown} ${rolledBack ? 'rolled back' : 'published'} with ${decided.withReader}`;
       logger.warn({ ...logFields, rolledBack, ...(decided.kept === undefined ? {} : { keptReader: true }) }, message);

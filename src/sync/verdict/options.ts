@@ -1,6 +1,7 @@
 // What the verdict tracker (tracker.ts) is given by `watch` (watch/run-watch.ts).
 import type { Logger } from 'pino';
 import type { AdminAddress } from '../envoy/subscriptions.js';
+import type { Replaces } from '../publish/syncer.js';
 import type { Holds } from './holds.js';
 import type { ValidateHint } from './validate-hint.js';
 
@@ -28,11 +29,11 @@ export interface VerdictOptions {
    */
   initialTimeoutMs?: number;
   /**
-   * Renames `content` onto `name` (temp file + fsync + rename) unless `name` is no longer inode
-   * `ino` (the syncer's `restore`): a rollback, or a refused file tried once more. Returns the new
-   * inode, or undefined when not written.
+   * Renames `content` onto `name` (temp file + fsync + rename) unless `name` is no longer the
+   * publish `replaces` (its inode and content sha256; the syncer's `restore`): a rollback, or a
+   * refused file tried once more. Returns the new inode, or undefined when not written.
    */
-  restore: (name: string, content: Buffer, ino: number) => Promise<number | undefined>;
+  restore: (name: string, content: Buffer, replaces: Replaces) => Promise<number | undefined>;
   /** Asks for a sync pass soon: a hold was released (see `fromStore` in state.ts). */
   resync?: () => void;
 }

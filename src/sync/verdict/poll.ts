@@ -25,6 +25,7 @@ import { REQUEST_TIMEOUT_MS } from './reason.js';
 import { dependsOnKeys, mayDependOn } from './refusal-cause.js';
 import type { RefusalCause, RefusedBefore } from './refusal-cause.js';
 import type { SubscriptionMap } from './subscription-map.js';
+import type { VerdictOptions } from './options.js';
 
 export interface PollContext {
   targetDir: string;
@@ -35,8 +36,8 @@ export interface PollContext {
   conclusions: Conclusions;
   /** The admin API, or why there is none. */
   admin: () => { admin: EnvoyAdmin | undefined; problem: string | undefined };
-  /** The syncer's restore: renames content onto a name again; the new inode, or undefined. */
-  restore: (name: string, content: Buffer, ino: number) => Promise<number | undefined>;
+  /** The syncer's restore: renames content onto a name again unless a newer publish replaced it; the new inode, or undefined. */
+  restore: VerdictOptions['restore'];
   /** A refused file was renamed again: judge it as a new publish (baseline: Envoy's counters now), reporting the refusals before. */
   republished: (file: PublishedFile, secret: SecretFile | undefined, baseline: EnvoyCounters | undefined, refusedBefore: RefusedBefore) => void;
   /** Riders of an accepted reader publish whose reader Envoy kept as it runs (reader-kept.ts): rider → the messages. */
@@ -142,10 +143,10 @@ export class Poller {
         this.judging = pending;
         await this.roundFor(pending, { counters, now, sentAt, admin, problem });
         this.judging = undefined;
-        // Replaced while this round judged it and not concluded by it: what Envoy did with it is read as for any replaced publish.
+        // Replaced while this round judged it, not concluded by it: read as any replaced publish (`supersede` gave no scopes: the file's now).
         const replaced = this.replacedWhileJudged;
         this.replacedWhileJudged = undefined;
-        if (replaced !== undefined && !this.finished.has(pending)) this.ctx.conclusions.superseded.replace(pending, replaced.next ?? this.pending.get(pending.file), replaced.own);
+        if (replaced !== undefined && !this.finished.has(pending)) this.ctx.conclusions.superseded.replace(pending, replaced.next ?? this.pending.get(pending.file), replaced.next === undefined ? scopesOf(this.attributed, pending.file, []).own : replaced.own);
       }
       if (counters !== undefined) this.lastCounters = counters;
     }
@@ -227,7 +228,7 @@ export class Poller {
       { file: pending.file, xdsVersion: pending.version, with: [...pending.inFlight] },
       `Envoy refused ${pending.file} while ${others} of the same change ${pending.inFlight.size === 1 ? 'was still on its way' : 'were still on their way'} (Envoy applies the files of one change in an order of its own); publishing it again for Envoy to judge now that ${pending.inFlight.size === 1 ? 'it is' : 'they are'} applied`,
     );
-    const ino = await this.ctx.restore(pending.file, pending.content, pending.ino).catch((err: unknown) => {
+    const ino = await this.ctx.restore(pending.file, pending.content, { ino: pending.ino, sha256: pending.sha256 }).catch((err: unknown) => {
       this.ctx.logger.error({ err, file: pending.file }, `could not publish ${pending.file} again`);
       return undefined;
     });

@@ -9,7 +9,10 @@ import { rejectionReason } from '../envoy/rejection-reason.js';
 import type { RejectionReason } from '../envoy/rejection-reason.js';
 import { subscriptionType } from '../envoy/stat-prefixes.js';
 import { contentVersion } from '../envoy/version-stamp.js';
+import { newPending } from './pending.js';
 import type { Pending } from './pending.js';
+import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
+import type { PublishedFile } from '../publish/syncer.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import { refusedBeforeNote } from './refusal-cause.js';
 import { keepVersion } from './kept.js';
@@ -44,6 +47,8 @@ export class SupersededPublishes {
   private readonly waiting = new Map<string, Pending>();
   /** File → its last few publishes replaced before their verdict (what a rollback goes back to when Envoy runs one). */
   private readonly replaced = new Map<string, { version: string | undefined; sha256: string; content: Buffer }[]>();
+  /** File → a replaced publish whose window was unread, and the publish that replaced it (`judged`). */
+  private readonly unread = new Map<string, { old: Pending; next: Pending }>();
   /** The verdict lines being written, in order: the newer publish's verdict waits for them (`reported`). */
   private reporting: Promise<void> = Promise.resolve();
 
@@ -52,6 +57,11 @@ export class SupersededPublishes {
   /** A pass renamed these files (the tracker's `published`). */
   published(files: readonly { name: string; sha256: string; version: string | undefined; at: number }[]): void {
     for (const f of files) this.renames.set(f.name, [...(this.renames.get(f.name) ?? []).slice(1 - KEPT), { sha256: f.sha256, version: f.version, at: f.at }]);
+  }
+
+  /** The last publishes of `file` the tracker heard of (put-back.ts: does Envoy run one renamed after a refused one). */
+  publishes(file: string): readonly PublishRecord[] {
+    return this.renames.get(file) ?? [];
   }
 
   /** The content of `file` a newer publish replaced before its verdict whose version is `version`, if remembered. */
@@ -71,6 +81,14 @@ export class SupersededPublishes {
     else if (!this.waiting.has(old.file)) this.waiting.set(old.file, old); // the oldest: its window spans the others
   }
 
+  /**
+   * `file` was replaced by a newer publish before it was tracked (baseline-reads.ts handOver), judged
+   * against `baseline`: it gets no verdict of its own, and is decided as `replace` decides one.
+   */
+  untracked(file: PublishedFile, baseline: EnvoyCounters | undefined): void {
+    this.replace(newPending(file, { previousVersion: undefined, baseline, names: [], deadline: file.at, initial: false, inFlight: new Set(), retried: false }), undefined, []);
+  }
+
   /** A publish was tracked: a publish of its file replaced before that is decided now. */
   tracked(next: Pending, own: readonly string[]): void {
     const old = this.waiting.get(next.file);
@@ -85,12 +103,44 @@ export class SupersededPublishes {
   }
 
   private decide(old: Pending, next: Pending, own: readonly string[]): void {
-    const accepted = this.ctx.state.files[old.file]?.accepted?.sha256;
-    const fate = supersededFate(old, next.baseline, own, this.renames.get(old.file) ?? [], accepted === undefined ? [] : [accepted]);
+    if (this.unread.get(old.file)?.next === old) this.unread.delete(old.file); // no verdict of its own to read up to
+    const fate = supersededFate(old, next.baseline, own, this.renames.get(old.file) ?? [], this.acceptedOf(old.file));
     this.ctx.logger.debug({ file: old.file, version: old.version, by: next.version, fate }, 'verdict superseded by a newer publish');
     // A file read through another (a secret's, a read-once file) is judged by that file's counters.
     if (old.reader !== undefined || old.secret !== undefined) return;
+    // No window yet (the newer baseline was read before this rename, or not at all): read up to the newer one's verdict (`judged`).
+    if (fate.kind === 'unread' && old.refusedBefore === undefined) this.unread.set(old.file, { old, next });
     if (fate.kind !== 'refused' && fate.kind !== 'unattributed' && fate.kind !== 'accepted' && old.refusedBefore === undefined) return;
+    this.queue(old, next, fate);
+  }
+
+  /** The sha256 of the content of `file` Envoy last accepted (state.ts), as supersededFate takes it. */
+  private acceptedOf(file: string): string[] {
+    const accepted = this.ctx.state.files[file]?.accepted?.sha256;
+    return accepted === undefined ? [] : [accepted];
+  }
+
+  /**
+   * The verdict on `next` is in (`outcome`, decided on Envoy's answer `end`; `own`: the file's
+   * scopes): a publish it replaced whose window was unread is read up to that answer, and its line
+   * written (resolves after it). Only when Envoy accepted `next`, and only for refusals: each read
+   * of `next` counted a success (and Envoy reports it running), so a refusal in the window is the
+   * replaced one's, or, when other content was renamed in it too, not told whose (supersededFate).
+   * Measured with Envoy's admin answering after the baseline's 250 ms (plain-directory source, two
+   * `mv` 0-20 ms apart): no line for the refused one.
+   */
+  async judged(next: Pending, outcome: string, end: EnvoyCounters | undefined, own: readonly string[]): Promise<void> {
+    const waiting = this.unread.get(next.file);
+    if (waiting?.next !== next) return;
+    this.unread.delete(next.file);
+    const fate = outcome === 'accepted' ? supersededFate(waiting.old, end, own, this.renames.get(next.file) ?? [], [...this.acceptedOf(next.file), next.sha256]) : undefined;
+    this.ctx.logger.debug({ file: next.file, version: waiting.old.version, by: next.version, fate }, 'verdict superseded by a newer publish, read up to its verdict');
+    if (fate?.kind !== 'refused' && fate?.kind !== 'unattributed') return;
+    this.queue(waiting.old, next, fate);
+    await this.reporting;
+  }
+
+  private queue(old: Pending, next: Pending, fate: SupersededFate): void {
     this.reporting = this.reporting
       .then(() => this.report(old, next, fate))
       .catch((err: unknown) => {

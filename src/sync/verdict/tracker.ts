@@ -204,6 +204,9 @@ export class VerdictTracker {
         const pending = this.poller.pending.get(file.name);
         if (pending !== undefined) pending.inFlight = this.poller.othersInFlight(file.name);
       }
+    }, (replaced, baseline) => {
+      // Replaced before they were tracked: a file read through another is judged by that one's counters.
+      for (const file of replaced) if (judgedBy(this.subscriptions, file.name)?.by === 'subscription') this.conclusions.superseded.untracked(file, baseline);
     });
     if (waits) this.poller.supersede(files.map((file) => file.name));
     this.stateFile.save();

@@ -121,7 +121,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     targetDir,
     logger,
     holds,
-    restore: (name, content, ino) => syncer.restore(name, content, ino),
+    restore: (name, content, replaces) => syncer.restore(name, content, replaces),
     resync: passes.trigger,
     ...(options.admin === undefined ? {} : { admin: options.admin }),
     ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
