@@ -47,8 +47,12 @@ export class SupersededPublishes {
   private readonly waiting = new Map<string, Pending>();
   /** File → its last few publishes replaced before their verdict (what a rollback goes back to when Envoy runs one). */
   private readonly replaced = new Map<string, { version: string | undefined; sha256: string; content: Buffer }[]>();
-  /** File → a replaced publish whose window was unread, and the publish that replaced it (`judged`). */
-  private readonly unread = new Map<string, { old: Pending; next: Pending }>();
+  /**
+   * File → a replaced publish decided at the verdict on the publish that replaced it (`judged`):
+   * its window was unread, or its refusals were not attributed (`fate`, said if that verdict does
+   * not settle them).
+   */
+  private readonly unread = new Map<string, { old: Pending; next: Pending; fate?: Extract<SupersededFate, { kind: 'unattributed' }> }>();
   /** The verdict lines being written, in order: the newer publish's verdict waits for them (`reported`). */
   private reporting: Promise<void> = Promise.resolve();
 
@@ -103,13 +107,24 @@ export class SupersededPublishes {
   }
 
   private decide(old: Pending, next: Pending, own: readonly string[]): void {
-    if (this.unread.get(old.file)?.next === old) this.unread.delete(old.file); // no verdict of its own to read up to
+    const waiting = this.unread.get(old.file);
+    if (waiting?.next === old) {
+      // Replaced in turn: no verdict of its own to read up to. Refusals not attributed are said so.
+      this.unread.delete(old.file);
+      if (waiting.fate !== undefined) this.queue(waiting.old, old, waiting.fate);
+    }
     const fate = supersededFate(old, next.baseline, own, this.renames.get(old.file) ?? [], this.acceptedOf(old.file));
     this.ctx.logger.debug({ file: old.file, version: old.version, by: next.version, fate }, 'verdict superseded by a newer publish');
     // A file read through another (a secret's, a read-once file) is judged by that file's counters.
     if (old.reader !== undefined || old.secret !== undefined) return;
     // No window yet (the newer baseline was read before this rename, or not at all): read up to the newer one's verdict (`judged`).
     if (fate.kind === 'unread' && old.refusedBefore === undefined) this.unread.set(old.file, { old, next });
+    // Refusals in a window where other content was renamed too: the newer publish, if Envoy accepts
+    // it, was not what it refused there (the file subscription judges a content alike at each read).
+    if (fate.kind === 'unattributed' && old.refusedBefore === undefined) {
+      this.unread.set(old.file, { old, next, fate });
+      return;
+    }
     if (fate.kind !== 'refused' && fate.kind !== 'unattributed' && fate.kind !== 'accepted' && old.refusedBefore === undefined) return;
     this.queue(old, next, fate);
   }
@@ -133,7 +148,11 @@ export class SupersededPublishes {
     const waiting = this.unread.get(next.file);
     if (waiting?.next !== next) return;
     this.unread.delete(next.file);
-    const fate = outcome === 'accepted' ? supersededFate(waiting.old, end, own, this.renames.get(next.file) ?? [], [...this.acceptedOf(next.file), next.sha256]) : undefined;
+    const took = [...this.acceptedOf(next.file), next.sha256];
+    const settled = waiting.fate === undefined ? undefined : supersededFate(waiting.old, next.baseline, own, this.renames.get(next.file) ?? [], took);
+    const fate = waiting.fate !== undefined
+      ? outcome === 'accepted' && settled?.kind === 'refused' ? settled : waiting.fate
+      : outcome === 'accepted' ? supersededFate(waiting.old, end, own, this.renames.get(next.file) ?? [], took) : undefined;
     this.ctx.logger.debug({ file: next.file, version: waiting.old.version, by: next.version, fate }, 'verdict superseded by a newer publish, read up to its verdict');
     if (fate?.kind !== 'refused' && fate?.kind !== 'unattributed') return;
     this.queue(waiting.old, next, fate);
