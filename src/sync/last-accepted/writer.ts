@@ -18,7 +18,7 @@ import { LAST_ACCEPTED_RECORD_KEY, LAST_ACCEPTED_SOURCE_ANNOTATION, MANAGED_BY_L
 import { sha256 } from '../envoy/version-stamp.js';
 import { ApiUnreachableError, statusOf } from '../kube/connection.js';
 import type { KubeConnection, KubeSession } from '../kube/connection.js';
-import { apply, formatRecord, holdsRefusal, keyOf, refill, unkept, type Change, type OwnVerdicts } from './changes.js';
+import { alreadyHeld, apply, formatRecord, holdsRefusal, keyOf, refill, unkept, type Change, type OwnVerdicts } from './changes.js';
 import { parseRecord, type JudgedFile, type LastAcceptedRecord, type Mark } from './record.js';
 import { lostVerdicts, type CompleteStore } from './store-check.js';
 import { StoreCheckTimer } from './store-check-timer.js';
@@ -171,8 +171,8 @@ export class LastAcceptedWriter {
     while (this.pending.size > 0) {
       const changes = [...this.pending.values()];
       this.pending.clear();
-      const known = this.known;
-      if (known !== undefined && !changes.some((c) => apply(structuredClone(known), undefined, c))) continue;
+      // The store as last read (at the start: as `copy` read it) holds them all: no request.
+      if (alreadyHeld(this.known, changes)) { this.logger.debug({ configMap: this.name, files: changes.map((c) => c.file) }, 'the last-accepted store already holds these verdicts: nothing sent'); continue; }
       let done = false;
       try {
         done = await this.write(changes);

@@ -4,6 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
+import { alreadyHeld, type Change } from '../../../src/sync/last-accepted/changes.js';
 import { HANDOFF_FORMAT, HANDOFF_MAX_AGE_MS, formatHandoff, intactRecord, storeHandoff, useHandoff } from '../../../src/sync/last-accepted/handoff.js';
 import type { LastAcceptedRecord, Mark } from '../../../src/sync/last-accepted/record.js';
 
@@ -60,5 +61,21 @@ for (const { why, text, corrupt } of [
     assert.ok(!found.use);
     assert.equal(found.corrupt, corrupt, found.why);
     assert.ok(found.why.length > 0);
+  });
+}
+
+const held: LastAcceptedRecord = { configMap: 'envoy-xds', files: { 'lds.yaml': { accepted: mark('v1'), refused } } };
+for (const { why, known, changes, expected } of [
+  { why: 'no record known (no handoff, nothing read yet)', known: undefined, changes: [{ file: 'lds.yaml', accepted: mark('v1', { pod: 'ns/p2' }), content: 'v1' }], expected: false },
+  { why: 'the same content accepted (by another Pod)', known: held, changes: [{ file: 'lds.yaml', accepted: mark('v1', { pod: 'ns/p2', at: '2026-12-05T22:00:00.000Z' }), content: 'v1' }], expected: true },
+  { why: 'the same content refused', known: held, changes: [{ file: 'lds.yaml', refused: mark('bad', { pod: 'ns/p2' }) }], expected: true },
+  { why: 'another content accepted', known: held, changes: [{ file: 'lds.yaml', accepted: mark('v2'), content: 'v2' }], expected: false },
+  { why: 'a file the record lacks', known: held, changes: [{ file: 'cds.yaml', accepted: mark('c1'), content: 'c1' }], expected: false },
+  { why: 'one held, one not', known: held, changes: [{ file: 'lds.yaml', refused }, { file: 'lds.yaml', accepted: mark('v2'), content: 'v2' }], expected: false },
+] as { why: string; known: LastAcceptedRecord | undefined; changes: Change[]; expected: boolean }[]) {
+  test(`alreadyHeld: ${why} -> ${expected ? 'nothing sent' : 'written'}`, () => {
+    const before = JSON.stringify(known);
+    assert.equal(alreadyHeld(known, changes), expected);
+    assert.equal(JSON.stringify(known), before, 'the known record is not changed by asking');
   });
 }
