@@ -3,6 +3,7 @@
 //   <target>/..envoy-xds-verdict/state.json       per file: ConfigMap, published, Envoy, verdict
 //   <target>/..envoy-xds-verdict/accepted/<file>  the last version Envoy accepted (a hard link: no copy)
 //   <target>/..envoy-xds-verdict/refused/<file>   the last version Envoy refused, for the operator
+//   <target>/..envoy-xds-verdict/store-read.json  the last-accepted store as `copy` read it, until the watcher takes it (store-handoff.ts)
 // A `..` name is never a ConfigMap key, so Envoy never watches these and `watch` never publishes them.
 import { linkSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
