@@ -10,9 +10,13 @@
 //                 from the apiserver's cache (src/sync/last-accepted: the StoreCheckTimer the writer
 //                 runs, with the requests of readChangedStore: its metadata, and the whole store when
 //                 that changed; here without the refill logic), a stream on the same connection.
-//   mode `ours-nostore`: as `ours`, without the store's first GET (the writer's first write after
-//                 Envoy's first verdict): what that one request leaves in the apiserver's memory.
-//   mode `ours-store-cache`: as `ours`, that GET with resourceVersion=0 (served from the apiserver's
+//                 Envoy's first verdict goes to the watcher's store writer (LastAcceptedWriter) within
+//                 2 s, starting from the store as `copy` handed it over: the store already holds that
+//                 verdict, so nothing is sent (bench/fanout-store.ts).
+//   mode `ours-store-get`: as `ours`, without the handoff (as released before, or copy without the
+//                 store): the writer GETs the store for Envoy's first verdict (finding it held: no PUT).
+//   mode `ours-nostore`: as `ours`, no first verdict at all (no writer): the same requests as `ours`.
+//   mode `ours-store-cache`: as `ours-store-get`, that GET with resourceVersion=0 (served from the apiserver's
 //                 watch cache, no etcd read).
 //   mode `ours-refused`: as `ours`, with the store read every 30-45 s as while the Pod's Envoy holds a
 //                 refusal (at rest `ours` reads it only then, and this bench's edits are all accepted).
@@ -53,7 +57,7 @@
 //                 store reads: what the apiserver's memory does when it allocates at rest for
 //                 reasons that are not per watcher (as a cluster's does).
 //
-// argv: MODE CONFIG.json ({server, namespace, name, kubeconfigs: [path per watcher]}).
+// argv: MODE CONFIG.json ({server, namespace, name, kubeconfigs: [path per watcher], start?: {verdict, handoff}}).
 // IPC in:  {op:'open', from, to} | {op:'expect', rv, timeoutMs} | {op:'status'} | {op:'close'}
 // IPC out: {op:'opened', ready, failed} | {op:'delivered', rv, times: [epoch ms per watcher]} |
 //          {op:'status', available, lists, watches, failures, probes, checks, bookmarks, silent, storeGets, storeAlone,
@@ -72,11 +76,13 @@ import { lastAcceptedConfigMapName } from '../src/inject/last-accepted.js';
 import { metadataOf, ownKey, readChangedStore, type CompleteStore } from '../src/sync/last-accepted/store-check.js';
 import { StoreCheckTimer } from '../src/sync/last-accepted/store-check-timer.js';
 import type { OwnVerdicts } from '../src/sync/last-accepted/changes.js';
+import type { LastAcceptedWriter } from '../src/sync/last-accepted/writer.js';
+import { recordFirstVerdict, type FirstVerdict } from './fanout-store.js';
 
 const NO_VERDICTS: ReadonlyMap<string, OwnVerdicts> = new Map();
 
-interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[] }
-type Mode = 'ours' | 'ours-bookmarks' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'floor-h2-readyz' | 'floor-h2-store' | 'floor-h2-store-late' | 'ours-http1' | 'ours-refused' | 'ours-nostore' | 'ours-store-cache';
+interface FleetConfig { server: string; namespace: string; name: string; kubeconfigs: string[]; start?: { verdict: FirstVerdict; handoff: string } }
+type Mode = 'ours' | 'ours-bookmarks' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'floor-h2-readyz' | 'floor-h2-store' | 'floor-h2-store-late' | 'ours-http1' | 'ours-refused' | 'ours-nostore' | 'ours-store-cache' | 'ours-store-get';
 
 const mode = process.argv[2] as Mode;
 const config = JSON.parse(readFileSync(process.argv[3] ?? '', 'utf8')) as FleetConfig;
@@ -125,7 +131,7 @@ function ours(kubeconfig: string): Member {
   const member: Member = { lastRv: undefined, available: false, stats: { lists: 0, watches: 0, failures: 0 }, stop: () => Promise.resolve() };
   // `ours` speaks HTTP/2 as the watcher does; the other variants are the HTTP/1.1 designs before it.
   // The variants of `ours` over HTTP/2 at rest: reads of the store only while a refusal is held (none here) but `ours-refused`.
-  const asOurs = mode === 'ours' || mode === 'ours-nostore' || mode === 'ours-store-cache';
+  const asOurs = mode === 'ours' || mode === 'ours-nostore' || mode === 'ours-store-cache' || mode === 'ours-store-get';
   const own = kubeconfigConnection(kubeconfig, asOurs || mode === 'ours-refused' ? {} : { http2: false });
   const byBookmarks = mode === 'ours-bookmarks';
   const connection = mode === 'ours-kept' ? kept(own) : own;
@@ -161,15 +167,21 @@ function ours(kubeconfig: string): Member {
   // state, not the first reads. It is the GET the writer's first write sends after Envoy's first
   // verdict (writer.ts: the whole store, no resourceVersion), one request.
   // `ours-nostore`: without it; `ours-store-cache`: the GET from the apiserver's watch cache (resourceVersion=0) instead of etcd.
+  // `ours` and `ours-store-get`: Envoy's first verdict through the watcher's store writer, with and without copy's handoff.
+  let writer: LastAcceptedWriter | undefined;
   const first = setTimeout(() => {
     if (mode === 'ours-nostore') return;
+    if ((mode === 'ours' || mode === 'ours-store-get') && config.start !== undefined) {
+      writer = recordFirstVerdict(connection, { namespace: config.namespace, configMap: config.name, pod: `${config.namespace}/fleet`, verdict: config.start.verdict, handoff: mode === 'ours' ? config.start.handoff : undefined, logger: silent });
+      return;
+    }
     const session = sessionOf(connection);
     void session.request('GET', mode === 'ours-store-cache' ? `${storePath}?resourceVersion=0` : storePath).then((got) => {
       const { uid, resourceVersion } = metadataOf(got.body) ?? {};
       if (got.status === 200 && uid !== undefined && resourceVersion !== undefined) complete = { uid, resourceVersion, own: ownKey(NO_VERDICTS) };
     }).catch(() => undefined).finally(() => { session.end(); });
   }, Math.random() * 2000);
-  member.stop = async () => { clearTimeout(first); store.stop(); await watch.stop(); own.close(); };
+  member.stop = async () => { clearTimeout(first); store.stop(); await writer?.close(); await watch.stop(); own.close(); };
   watch.start();
   return member;
 }

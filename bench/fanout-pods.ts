@@ -24,7 +24,8 @@ export interface RealPod {
   stop(): Promise<void>;
 }
 
-export interface PodSpec { namespace: string; serviceAccount: string; configMap: string; name: string; kubeconfig: string; data: Record<string, string>; entry: string }
+/** `accepted`: the last-accepted store's data as the kubelet projects it, for `copy --accepted` (as an injected source: api Pod). */
+export interface PodSpec { namespace: string; serviceAccount: string; configMap: string; name: string; kubeconfig: string; data: Record<string, string>; entry: string; accepted?: Record<string, string> }
 
 export async function startRealPod(cluster: Cluster, spec: PodSpec): Promise<RealPod> {
   await cluster.core.deleteNamespacedPod({ name: spec.name, namespace: spec.namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
@@ -38,7 +39,12 @@ export async function startRealPod(cluster: Cluster, spec: PodSpec): Promise<Rea
   await mkdir(source);
   await mkdir(target);
   await new AtomicWriter(source).write(spec.data);
-  const copy = await runCli(['copy', '--from', source, '--to', target]);
+  const accepted = join(root, 'accepted');
+  if (spec.accepted !== undefined) {
+    await mkdir(accepted);
+    await new AtomicWriter(accepted).write(spec.accepted);
+  }
+  const copy = await runCli(['copy', '--from', source, '--to', target, ...(spec.accepted === undefined ? [] : ['--accepted', accepted])]);
   if (copy.code !== 0) throw new Error(`copy failed: ${copy.stdout}${copy.stderr}`);
   const envoy = await startEnvoy({ bootstrap: { text: bootstrapYaml({ lds: join(target, 'lds.yaml') }) }, workDir: root, logLevel: 'warning' });
   const watcher = new CliProcess(
@@ -74,7 +80,7 @@ export async function startRealPod(cluster: Cluster, spec: PodSpec): Promise<Rea
 }
 
 /** The child processes' modes (bench/fanout-fleet.ts): our code three ways, the floor two. */
-export type FleetMode = 'ours' | 'ours-bookmarks' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'floor-h2-readyz' | 'floor-h2-store' | 'floor-h2-store-late' | 'ours-http1' | 'ours-refused' | 'ours-nostore' | 'ours-store-cache';
+export type FleetMode = 'ours' | 'ours-bookmarks' | 'ours-split' | 'ours-sync' | 'ours-kept' | 'ours-rewatch' | 'floor' | 'floor-load' | 'floor-h2' | 'floor-h2-go' | 'floor-h2-lean' | 'floor-h2-reflector' | 'floor-h2-start' | 'floor-h2-readyz' | 'floor-h2-store' | 'floor-h2-store-late' | 'ours-http1' | 'ours-refused' | 'ours-nostore' | 'ours-store-cache' | 'ours-store-get';
 
 /** The fleet (`ours*`) or probe (`floor*`) child process (bench/fanout-fleet.ts), spoken to over IPC. */
 export class Fleet {

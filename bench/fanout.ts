@@ -37,7 +37,7 @@
 // BENCH_ROUNDS (the phases this many times over, in turns; ratios per round, median and spread), BENCH_CHURN_S
 // (another ConfigMap written this often, all along: BOOKMARKs come then), BENCH_VARIANTS
 // (default floor,floor-h2,ours; also ours-bookmarks, floor-h2-go, floor-h2-lean, floor-h2-reflector, floor-h2-start, floor-h2-readyz,
-// floor-h2-store, floor-h2-store-late, ours-http1, ours-kept,
+// floor-h2-store, floor-h2-store-late, ours-http1, ours-kept, ours-store-get (ours without copy's handoff of the store),
 // ours-rewatch, floor-load: bench/fanout-fleet.ts says what each is;
 // the real sample runs only in `ours`, so compare the variants with BENCH_SAMPLE=0; 1 MiB phases run
 // only floor, the floor-h2 ones and ours).
@@ -55,6 +55,7 @@ import { applyObjects } from '../test/e2e/webhook.js';
 import { runCli } from '../test/sync/harness.js';
 import { buildApp } from './app.js';
 import { allWatches, apiserverPid, auditEvents, establishedTo, auditPolicy, auditTail, configMapWatches, credentialOf, procSample, requestShape, scrape, tokenJti, type AuditEvent, type Metrics } from './fanout-apiserver.js';
+import { firstVerdict, handoffText, storeObject } from './fanout-store.js';
 import { Fleets, startRealPod, type FleetMessage, type FleetMode, type RealPod } from './fanout-pods.js';
 
 const NAMESPACE = 'bench-fanout';
@@ -90,7 +91,7 @@ const PPROF_RATE = Number(process.env.BENCH_PPROF_RATE ?? 4096);
 // BENCH_ROUNDS: the phases of every N and size this many times over (who goes first alternating),
 // so that the floor and ours are measured in turns and the ratio per round has a spread.
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
-const MODES: readonly FleetMode[] = ['ours-bookmarks', 'floor', 'floor-load', 'floor-h2', 'floor-h2-go', 'floor-h2-lean', 'floor-h2-reflector', 'floor-h2-start', 'floor-h2-readyz', 'floor-h2-store', 'floor-h2-store-late', 'ours-http1', 'ours-refused', 'ours-nostore', 'ours-store-cache', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
+const MODES: readonly FleetMode[] = ['ours-bookmarks', 'floor', 'floor-load', 'floor-h2', 'floor-h2-go', 'floor-h2-lean', 'floor-h2-reflector', 'floor-h2-start', 'floor-h2-readyz', 'floor-h2-store', 'floor-h2-store-late', 'ours-http1', 'ours-refused', 'ours-nostore', 'ours-store-cache', 'ours-store-get', 'ours', 'ours-split', 'ours-sync', 'ours-kept', 'ours-rewatch'];
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'floor,floor-h2,ours').split(',').map((v) => {
   if (!MODES.includes(v as FleetMode)) throw new Error(`BENCH_VARIANTS: ${v} is not one of ${MODES.join(', ')}`);
   return v as FleetMode;
@@ -132,6 +133,8 @@ interface PhaseResult {
   editLoopDelayMaxMs?: number;
   /** Requests per watcher per minute at rest, sent by the fleet (--api-check lists, store GETs), and connections it opened. */
   restRequestsPerMin?: string;
+  /** The watchers' requests for the last-accepted store from their start to the rest window (audit log), by verb and status. */
+  startStoreRequests?: string;
   /** Connections opened per watcher per minute at rest (the fleet's count). */
   restConnectionsPerMin?: number;
   storm?: {
@@ -192,8 +195,13 @@ async function main(): Promise<void> {
     const systemWatches = await steadyWatches(cluster);
     console.log(`the cluster's own watches at rest: ${String(systemWatches)} (each phase waits for them after restarting the apiserver)`);
 
+    const storeName = `${CM}-envoy-xds-accepted`;
     const runPhase = async (kind: FleetMode, n: number, size: string, round: number): Promise<PhaseResult> => {
       await setContent(size);
+      // The store as the workload's earlier Pods left it: the content the phase starts on, accepted (bench/fanout-store.ts).
+      const data = content(sizeBytes(size), edit);
+      const store = storeObject(NAMESPACE, CM, data, `${NAMESPACE}/envoy-earlier`);
+      await cluster.core.replaceNamespacedConfigMap({ name: storeName, namespace: NAMESPACE, body: plain<k8s.V1ConfigMap>(store) });
       await cluster.restartApiServer();
       const t0 = Date.now();
       while (Date.now() - t0 < 120_000 && (await scrape(cluster).then(allWatches, () => 0)) < systemWatches) await sleep(500);
@@ -209,12 +217,14 @@ async function main(): Promise<void> {
       const m0 = await scrape(cluster);
       const baseRate = (b1.cpuMs - b0.cpuMs) / ((b1.at - b0.at) / 1000);
       const since = Date.now();
+      // Each Pod's copy read the store's volume just now and hands it to the watcher (`ours`).
+      await writeFile(configPath, JSON.stringify({ server: cluster.server, namespace: NAMESPACE, name: CM, kubeconfigs, start: { verdict: firstVerdict(data), handoff: handoffText(store.data, new Date()) } }));
       const fleet = new Fleets(kind, configPath, FLEET_PROCS);
       const pods: RealPod[] = [];
       try {
         const sample = kind === 'ours' ? SAMPLE : 0;
         for (let i = 0; i < sample; i++) {
-          pods.push(await startRealPod(cluster, { namespace: NAMESPACE, serviceAccount: SA, configMap: CM, name: `envoy-${String(i)}`, kubeconfig: kubeconfigs[i] ?? '', data: content(sizeBytes(size), edit), entry }));
+          pods.push(await startRealPod(cluster, { namespace: NAMESPACE, serviceAccount: SA, configMap: CM, name: `envoy-${String(i)}`, kubeconfig: kubeconfigs[i] ?? '', data, accepted: store.data, entry }));
         }
         const opened = await fleet.open(sample, n);
         if ((opened.failed ?? 0) > 0) throw new Error(`${kind}: ${String(opened.failed)} of ${String(n - sample)} watchers got no list`);
@@ -245,6 +255,7 @@ async function main(): Promise<void> {
           afterGc: { heapKiB: r1((g1.heapAlloc - g0.heapAlloc) / 1024 / n), heapInuseKiB: r1((g1.heapInuse - g0.heapInuse) / 1024 / n), stackKiB: r1((g1.stackInuse - g0.stackInuse) / 1024 / n), heapSysKiB: r1((g1.heapSys - g1.heapReleased - g0.heapSys + g0.heapReleased) / 1024 / n), gcs: g1.numGc - g0.numGc - 1 },
           ...(kind.startsWith('ours') ? { restRequestsPerMin: restRequests(f0, f1, n - sample, (s1.at - s0.at) / 60_000), restConnectionsPerMin: Math.round(((f1.connections ?? 0) - (f0.connections ?? 0)) / Math.max(1, n - sample) / ((s1.at - s0.at) / 60_000) * 100) / 100 } : {}),
           restReadsPerS: readsPerSecond(auditEvents(auditLog, s0.at), s0.at, s1.at),
+          startStoreRequests: storeRequestsAtStart(auditEvents(auditLog, since), storeName, new Set(jtis.slice(0, n)), s0.at),
           cpuMsPerEdit: 0, eventBytesPerEdit: 0, wcharPerEdit: 0, eventWritesPerEdit: 0,
           p50: 0, p99: 0, max: 0, allNp50: 0, allNmax: 0, sampleMax: 0, missing: 0,
         };
@@ -529,9 +540,21 @@ async function storm(
   };
 }
 
+/** The watchers' (`jtis`) requests for the store `name` received before `until` (epoch ms), as `verb status: count`. */
+function storeRequestsAtStart(events: AuditEvent[], name: string, jtis: Set<string>, until: number): string {
+  const counts = new Map<string, number>();
+  for (const e of events) {
+    if (e.objectRef?.name !== name || !jtis.has(credentialOf(e) ?? '') || Date.parse(e.requestReceivedTimestamp) >= until) continue;
+    const key = `${e.verb} ${String(e.responseStatus?.code ?? '?')}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([k, v]) => `${k}: ${String(v)}`).join(', ') || 'none';
+}
+
 function printPhase(r: PhaseResult): void {
   const who = {
-    ours: `ours  (${String(SAMPLE)} real + ${String(r.n - SAMPLE)} ConfigMapWatch; over HTTP/2: one connection, PINGs; every edit accepted, so no store read at rest)`,
+    ours: `ours  (${String(SAMPLE)} real + ${String(r.n - SAMPLE)} ConfigMapWatch; over HTTP/2: one connection, PINGs; the store from copy's handoff, holding Envoy's first verdict; every edit accepted, so no store read at rest)`,
+    'ours-store-get': `ours-store-get  (${String(r.n)} ConfigMapWatch over HTTP/2, as ours without copy's handoff: the store's GET for Envoy's first verdict)`,
     'ours-split': `ours-split  (${String(r.n)} ConfigMapWatch; as released before: the check and the store read each on a connection of its own)`,
     'ours-sync': `ours-sync  (${String(r.n)} ConfigMapWatch; as ours, but each watch's first check one whole period after it opened)`,
     'ours-kept': `ours-kept  (${String(r.n)} ConfigMapWatch; checks and store reads on a kept-alive second connection)`,
@@ -546,7 +569,7 @@ function printPhase(r: PhaseResult): void {
     'floor-h2-store': 'floor-h2-store (floor-h2 with one store GET within 2 s of the start)',
     'floor-h2-store-late': 'floor-h2-store-late (floor-h2 with one store GET 10-30 s after the start)',
     'floor-h2-reflector': 'floor-h2-reflector (floor-h2 with the reflector\'s watch parameters: allowWatchBookmarks, timeoutSeconds)',
-    'ours-nostore': `ours-nostore  (${String(r.n)} ConfigMapWatch over HTTP/2, as ours without the store's first GET)`,
+    'ours-nostore': `ours-nostore  (${String(r.n)} ConfigMapWatch over HTTP/2, as ours with no first verdict recorded)`,
     'ours-store-cache': `ours-store-cache  (${String(r.n)} ConfigMapWatch over HTTP/2, as ours with the store's first GET from the watch cache)`,
     'ours-refused': `ours-refused  (${String(r.n)} ConfigMapWatch over HTTP/2, the store read every 30-45 s as while Envoy holds a refusal)`,
     'ours-bookmarks': `ours-bookmarks  (${String(r.n)} ConfigMapWatch over HTTP/1.1: the check until the watch hears a BOOKMARK, none while BOOKMARKs come)`,
@@ -565,6 +588,7 @@ function printPhase(r: PhaseResult): void {
     if (!same) for (const s of r.shapes.fleet) console.log(`    fleet: ${s}`);
   }
   if (r.restReadsPerS !== undefined) console.log(`  at rest, ConfigMap lists and GETs the apiserver received (audit log): ${String(r.restReadsPerS.mean)}/s on average, ${String(r.restReadsPerS.max)} in the busiest second; the fleet's event loop during the edits up to ${String(r.editLoopDelayMaxMs ?? 0)} ms late`);
+  if (r.startStoreRequests !== undefined && r.kind.startsWith('ours')) console.log(`  start: requests for the last-accepted store, all ${String(r.n)} watchers (audit log): ${r.startStoreRequests}`);
   if (r.restRequestsPerMin !== undefined) console.log(`  at rest, requests per ConfigMapWatch per minute: ${r.restRequestsPerMin} (the floor: none)`);
   if (r.podRequestsPerEdit !== undefined) console.log(`  requests per real watcher per edit (audit log: the watch's event is not a request): ${r.podRequestsPerEdit || 'none'}`);
   if (r.storm !== undefined) {

@@ -9,6 +9,7 @@ import { loadLastAccepted } from '../sync/last-accepted/reader.js';
 import { applySubstitutions, substitutions } from '../sync/last-accepted/substitutions.js';
 import type { Substitution } from '../sync/last-accepted/substitutions.js';
 import { recordSubstitutions } from '../sync/verdict/store-seed.js';
+import { removeStoreHandoff, writeStoreHandoff } from '../sync/verdict/store-handoff.js';
 import { readSnapshot } from '../sync/volume/snapshot.js';
 import { Syncer } from '../sync/publish/syncer.js';
 import type { Command } from './context.js';
@@ -31,7 +32,9 @@ only copy and watch write.
   --accepted DIR    the last-accepted ConfigMap's volume (source: api, docs/api-source.md): a file
                     whose ConfigMap content Envoy refused in another Pod starts from the version
                     Envoy last accepted; once this Envoy runs it, the watcher publishes the
-                    ConfigMap's version for this Envoy to judge
+                    ConfigMap's version for this Envoy to judge; what was read is handed to the
+                    watcher (--to/..envoy-xds-verdict/store-read.json), which then does not read
+                    the store again for verdicts it already holds
 `;
 
 /**
@@ -76,6 +79,7 @@ export const copy: Command = async (args, ctx) => {
       return 1;
     }
     await syncer.removeStaleTempFiles();
+    await removeStoreHandoff(targetDir);
     const snapshot = await readSnapshot(sourceDir);
     if (snapshot.files.size === 0) {
       logger.error(
@@ -95,8 +99,10 @@ export const copy: Command = async (args, ctx) => {
       return 1;
     }
     let subs: Substitution[] = [];
+    let store: Awaited<ReturnType<typeof loadLastAccepted>>;
+    const readAt = new Date();
     if (values.accepted !== undefined) {
-      const store = await loadLastAccepted(values.accepted, logger);
+      store = await loadLastAccepted(values.accepted, logger);
       if (store !== undefined) {
         const found = substitutions(snapshot, store);
         subs = found.substitutions;
@@ -117,6 +123,12 @@ export const copy: Command = async (args, ctx) => {
       return 1;
     }
     await recordSubstitutions(targetDir, sourceDir, subs);
+    // The watcher starts from what was read here instead of reading the store again (a request per Pod).
+    if (store !== undefined && values.accepted !== undefined) {
+      await writeStoreHandoff(targetDir, store, values.accepted, readAt).catch((err: unknown) => {
+        logger.warn({ error: (err as Error).message }, `cannot hand the last-accepted store to the watcher (${(err as Error).message}): it reads the store itself`);
+      });
+    }
     for (const sub of subs) {
       logger.warn(
         { file: sub.name, xdsVersion: sub.accepted.version, refusedXdsVersion: sub.refused.version, refusedIn: sub.refused.pod, refusedAt: sub.refused.at },

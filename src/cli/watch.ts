@@ -204,6 +204,7 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   const { EventRecorder, Reporters } = await import('../sync/watch/reporters.js');
   const { LastAcceptedWriter } = await import('../sync/last-accepted/writer.js');
   const { acceptedCopy } = await import('../sync/verdict/state.js');
+  const { takeStoreHandoff } = await import('../sync/verdict/store-handoff.js');
   const { readFileSync } = await import('node:fs');
   if (flags.configMap === undefined || flags.configMap === '') throw new UsageError('--source api needs --configmap (or ENVOY_XDS_CONFIGMAP)');
   let namespace = flags.namespace;
@@ -239,7 +240,8 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
   const cli = flags.pod === undefined || flags.pod === '' ? (ctx.self ?? 'envoy-xds-injector') : cliThroughPod(namespace, flags.pod);
   const fix = rbacCommandLine(namespace, serviceAccount ?? 'SERVICE_ACCOUNT', flags.configMap, cli);
   let recorder: EventRecorder | undefined;
-  // What Envoy accepted (and refused), kept outside the Pod for the next Pod's `copy`.
+  // What Envoy accepted (and refused), kept outside the Pod for the next Pod's `copy`; from the store as this Pod's `copy` read it.
+  const known = await takeStoreHandoff(flags.targetDir, flags.configMap, logger);
   const lastAccepted = new LastAcceptedWriter({
     connection,
     namespace,
@@ -247,6 +249,7 @@ async function apiSource(ctx: CliContext, flags: ApiFlags): Promise<{
     ...(flags.pod === undefined || flags.pod === '' ? {} : { pod: flags.pod }),
     acceptedCopy: (file) => acceptedCopy(flags.targetDir, file),
     storeCheckMs: flags.storeCheckMs,
+    ...(known === undefined ? {} : { known }),
     logger,
     fixCommand: fix,
   });

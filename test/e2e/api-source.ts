@@ -29,6 +29,19 @@ export interface ApiPodOptions {
   server?: string;
   /** The kubeconfig names a token file (`tokenFile`) instead of holding the token: see ApiPod.refreshToken. */
   tokenFile?: boolean;
+  /** Envoy's listener port (default a free one): Pods of one workload share the ConfigMap's content, port included. */
+  port?: number;
+  /** Leave the ConfigMap as it is (another Pod of the workload created it) instead of creating it with v0. */
+  keepConfigMap?: boolean;
+  /**
+   * `copy --accepted` with the last-accepted store (`CONFIGMAP-envoy-xds-accepted`) projected as the
+   * kubelet does (AtomicWriter layout; empty when it does not exist), as an injected `source: api` Pod.
+   */
+  acceptedStore?: boolean;
+  /** What Envoy serves once the watcher is ready (default v0; another when the workload moved on meanwhile). */
+  body?: string;
+  /** Runs after `copy`, before the watcher starts (the Pod's init container done, its containers not yet started). */
+  beforeWatch?: (dirs: { root: string; source: string; target: string }) => Promise<void>;
 }
 
 export interface ApiPod {
@@ -105,12 +118,14 @@ export async function startApiPod(cluster: Cluster, options: ApiPodOptions): Pro
   const { namespace, serviceAccount, configMap, podName } = options;
   await ensureNamespace(cluster, namespace, serviceAccount);
   if (options.bind !== false) await applyRbac(cluster, namespace, serviceAccount, configMap);
-  const [port] = (await freePorts(1)) as [number];
+  const port = options.port ?? ((await freePorts(1)) as [number])[0];
 
   const lds = (body: string): string => ldsYaml({ port, body });
   const cmBody = (text: string): k8s.V1ConfigMap => plain<k8s.V1ConfigMap>({ metadata: { name: configMap, namespace }, data: { 'lds.yaml': text } });
-  await cluster.core.deleteNamespacedConfigMap({ name: configMap, namespace }).catch(() => undefined);
-  await cluster.core.createNamespacedConfigMap({ namespace, body: cmBody(lds('v0')) });
+  if (options.keepConfigMap !== true) {
+    await cluster.core.deleteNamespacedConfigMap({ name: configMap, namespace }).catch(() => undefined);
+    await cluster.core.createNamespacedConfigMap({ namespace, body: cmBody(lds('v0')) });
+  }
   // A Pod object for the Events to regard (Pending: there is no kubelet; the watcher runs here).
   await cluster.core.deleteNamespacedPod({ name: podName, namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
   const pod = await cluster.core.createNamespacedPod({
@@ -124,8 +139,15 @@ export async function startApiPod(cluster: Cluster, options: ApiPodOptions): Pro
   await mkdir(dirs.target);
   const volume = new AtomicWriter(dirs.source);
   await volume.write({ 'lds.yaml': lds('v0') });
-  const copy = await runCli(['copy', '--from', dirs.source, '--to', dirs.target]);
+  const accepted = join(root, 'accepted');
+  if (options.acceptedStore === true) {
+    await mkdir(accepted);
+    const store = await cluster.core.readNamespacedConfigMap({ namespace, name: `${configMap}-envoy-xds-accepted` }).catch(() => undefined);
+    await new AtomicWriter(accepted).write(store?.data ?? {});
+  }
+  const copy = await runCli(['copy', '--from', dirs.source, '--to', dirs.target, ...(options.acceptedStore === true ? ['--accepted', accepted] : [])]);
   if (copy.code !== 0) throw new Error(`copy failed: ${copy.stdout}${copy.stderr}`);
+  await options.beforeWatch?.(dirs);
   const tokenPath = join(root, 'token');
   const kubeconfig = await serviceAccountKubeconfig(cluster, namespace, serviceAccount, root, options.server, options.tokenFile === true ? tokenPath : undefined);
 
@@ -145,7 +167,7 @@ export async function startApiPod(cluster: Cluster, options: ApiPodOptions): Pro
   );
   try {
     await watcher.waitForLog((line) => line.msg === 'watching', 'watcher ready', 120_000);
-    await envoy.waitForBody(port, 'v0', 60_000);
+    await envoy.waitForBody(port, options.body ?? 'v0', 60_000);
   } catch (err) {
     await watcher.stop();
     await envoy.stop();

@@ -40,6 +40,11 @@ export function apply(record: LastAcceptedRecord, body: { data?: Record<string, 
   return true;
 }
 
+/** Whether `known` (a record as read, without its data) already says all of `changes`: then nothing is sent. */
+export function alreadyHeld(known: LastAcceptedRecord | undefined, changes: readonly Change[]): boolean {
+  return known !== undefined && !changes.some((c) => apply(structuredClone(known), undefined, c));
+}
+
 /** `changes` with every accepted content dropped and marked unkept for `why` (the store refused it). */
 export function unkept(changes: readonly Change[], why: string): Change[] {
   return changes.map((c) => ('accepted' in c && c.content !== undefined ? { file: c.file, accepted: { ...c.accepted, unkept: why }, content: undefined } : c));

@@ -1,31 +1,29 @@
 // `source: api`: Envoy's verdicts kept outside the Pod, in `<configmap>-envoy-xds-accepted`
 // (src/inject/last-accepted.ts): after an accepted verdict the content (as published) and a mark,
 // after a refusal a mark. A new Pod's `copy` reads it (reader.ts), so a Pod deleted while the
-// ConfigMap holds a refused edit comes back serving what Envoy last accepted.
-// Every Pod of a workload writes the same facts, so writes are idempotent: read, change what
-// differs, PUT with the resourceVersion read (a 409 re-reads), no request when the last known record
-// already says so. Best effort: never waited on; a failure is logged once per kind and retried with
-// backoff. Each write puts back what of this Pod's verdicts the store lost (changes.ts `refill`),
-// and while its Envoy holds a refusal (`holdsRefusal`: only then does the store matter to a new Pod)
-// the store is read every `--store-check` (whole only when it changed: store-check.ts; on which
-// connection: store-check-timer.ts) to put them back without waiting for a write. Content the
-// store cannot hold (422/413: over 1 MiB with the record) is said at error level once per version
-// and marked `unkept`, dropping the older accepted content so that `copy` never presents it as the
-// last accepted. `rbac`'s Role cannot create it (RBAC cannot limit `create` to one name): `rbac`
-// prints it, and the watcher creates it itself only where allowed.
+// ConfigMap holds a refused edit comes back serving what Envoy last accepted. Every Pod of a
+// workload writes the same facts, so writes are idempotent: read, change what differs, PUT with the
+// resourceVersion read (a 409 re-reads), no request when the last known record (at the start the
+// one `copy` read: handoff.ts) already says so. Best effort: never waited on; a failure is logged
+// once per kind and retried with backoff. Each write puts back what of this Pod's verdicts the store
+// lost (changes.ts `refill`), and while its Envoy holds a refusal (`holdsRefusal`: only then does
+// the store matter to a new Pod) the store is read every `--store-check` (whole only when it
+// changed: store-check.ts; on which connection: store-check-timer.ts) to put them back without
+// waiting for a write. Content the store cannot hold (422/413: over 1 MiB with the record) is said
+// at error level once per version and marked `unkept`, dropping the older accepted content so that
+// `copy` never presents it as the last accepted. `rbac`'s Role cannot create it (RBAC cannot limit
+// `create` to one name): `rbac` prints it, and the watcher creates it itself only where allowed.
 import type { Logger } from 'pino';
 import { LAST_ACCEPTED_RECORD_KEY, LAST_ACCEPTED_SOURCE_ANNOTATION, MANAGED_BY_LABELS, lastAcceptedConfigMapName } from '../../inject/last-accepted.js';
 import { sha256 } from '../envoy/version-stamp.js';
 import { ApiUnreachableError, statusOf } from '../kube/connection.js';
 import type { KubeConnection, KubeSession } from '../kube/connection.js';
-import { apply, formatRecord, holdsRefusal, keyOf, refill, unkept, type Change, type OwnVerdicts } from './changes.js';
-import { parseRecord } from './record.js';
+import { alreadyHeld, apply, formatRecord, holdsRefusal, keyOf, refill, unkept, type Change, type OwnVerdicts } from './changes.js';
+import { parseRecord, type JudgedFile, type LastAcceptedRecord, type Mark } from './record.js';
 import { lostVerdicts, type CompleteStore } from './store-check.js';
 import { StoreCheckTimer } from './store-check-timer.js';
-import type { JudgedFile, LastAcceptedRecord, Mark } from './record.js';
 
 const SOURCE_ANNOTATION = LAST_ACCEPTED_SOURCE_ANNOTATION;
-
 export interface LastAcceptedWriterOptions {
   connection: KubeConnection;
   namespace: string;
@@ -41,6 +39,8 @@ export interface LastAcceptedWriterOptions {
   backoff?: { initialMs: number; maxMs: number };
   /** How often the store is read to put back what it lost (ms, default 30 s; 0: never): store-check-timer.ts. */
   storeCheckMs?: number;
+  /** The record as `copy` read it (handoff.ts): a verdict it already holds sends no request. */
+  known?: LastAcceptedRecord;
 }
 
 interface ConfigMapBody {
@@ -88,6 +88,7 @@ export class LastAcceptedWriter {
     this.path = `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/configmaps`;
     this.logger = options.logger;
     this.delayMs = options.backoff?.initialMs ?? 1000;
+    this.known = options.known;
     this.storeCheck = new StoreCheckTimer({
       connection: options.connection,
       everyMs: options.storeCheckMs ?? DEFAULT_STORE_CHECK_MS,
@@ -170,8 +171,8 @@ export class LastAcceptedWriter {
     while (this.pending.size > 0) {
       const changes = [...this.pending.values()];
       this.pending.clear();
-      const known = this.known;
-      if (known !== undefined && !changes.some((c) => apply(structuredClone(known), undefined, c))) continue;
+      // The store as last read (at the start: as `copy` read it) holds them all: no request.
+      if (alreadyHeld(this.known, changes)) { this.logger.debug({ configMap: this.name, files: changes.map((c) => c.file) }, 'the last-accepted store already holds these verdicts: nothing sent'); continue; }
       let done = false;
       try {
         done = await this.write(changes);

@@ -3,7 +3,8 @@
 //   <target>/..envoy-xds-verdict/state.json       per file: ConfigMap, published, Envoy, verdict
 //   <target>/..envoy-xds-verdict/accepted/<file>  the last version Envoy accepted (a hard link if it can)
 //   <target>/..envoy-xds-verdict/refused/<file>   the last version Envoy refused, for the operator
-// (both kept by kept.ts).
+//   <target>/..envoy-xds-verdict/store-read.json  the last-accepted store as `copy` read it, until the watcher takes it (store-handoff.ts)
+// (accepted/ and refused/ kept by kept.ts).
 // A `..` name is never a ConfigMap key, so Envoy never watches these and `watch` never publishes them.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
