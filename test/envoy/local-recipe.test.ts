@@ -137,8 +137,10 @@ test('the local recipe in docs/sync.md runs as written: Envoy serves each good e
         let verdict: Record<string, unknown> = {};
         await waitFor(() => (verdict = lines().find((l) => l.event === 'verdict' && l.xdsVersion === published) ?? {}).outcome !== undefined, `${what}: a verdict on ${String(published)}`);
         assert.equal(verdict.outcome, outcome, `${what}: ${String(verdict.msg)}`);
-        // The command the line suggests is the one the recipe runs next, on the user's own file.
-        if (said.includes('validate')) assert.match(String(verdict.msg), new RegExp(` validate ${adapt('/tmp/envoy-xds-try/src/lds.yaml').replace(/[.+]/g, '\\$&')} names `), String(verdict.msg));
+        // The command the line suggests is the one the recipe runs next: on the refused version kept
+        // for a refusal, on the user's own file for fields Envoy ignored.
+        const hinted = outcome === 'rejected' ? '/tmp/envoy-xds-try/config/..envoy-xds-verdict/refused/lds.yaml' : '/tmp/envoy-xds-try/src/lds.yaml';
+        if (said.includes('validate')) assert.match(String(verdict.msg), new RegExp(` validate ${adapt(hinted).replace(/[.+]/g, '\\$&')} names `), String(verdict.msg));
         if (said.includes('"ignoredFields":1')) assert.equal(verdict.ignoredFields, 1, String(verdict.msg));
       }
       if (command.includes(' validate ')) {

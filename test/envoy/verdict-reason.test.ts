@@ -128,8 +128,10 @@ test('LDS: Envoy names duplicate listeners and listeners it cannot build; parse 
     const protoLines = (await envoyLogLines(pod, REJECTED)).filter((entry) => entry.includes('Proto constraint validation failed'));
     assert.equal(protoLines.length, 1, await envoyLog(pod));
     assert.match(protoLines[0] ?? '', /PortValue: value must be less than or equal to 65535/);
-    // Refused before the LDS API (no error state of its own): a schema check sees it, at its line in the refused version kept.
-    const protoLine = (await readFile(join(pod.target, '..envoy-xds-verdict', 'refused', 'lds.yaml'), 'utf8')).split('\n').findIndex((l) => l.includes('70000')) + 1;
+    // Refused before the LDS API (no error state of its own): a schema check of the refused version
+    // kept sees it, at its line in the ConfigMap's key (the version_info line the watcher added left out).
+    const protoLine = ldsYaml({ port: 70000, body: 'proto' }).split('\n').findIndex((l) => l.includes('70000')) + 1;
+    assert.equal((await readFile(join(pod.target, '..envoy-xds-verdict', 'refused', 'lds.yaml'), 'utf8')).split('\n').findIndex((l) => l.includes('70000')) + 1, protoLine + 1, 'the kept copy has the added version_info line');
     assert.match(validateOf(pod, proto, 'lds.yaml'), new RegExp(`lds\\.yaml:${String(protoLine)}:\\d+: error: .*port_value: value must be less than or equal to 65535`));
 
     // Still serving v1 throughout; `status` says where the last refusal's reason is, and the
