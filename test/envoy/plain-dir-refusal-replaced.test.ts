@@ -11,13 +11,11 @@
 // Envoy's admin API behind a relay that holds its answers (plain-dir.ts slowRelay), the first in
 // nearly every round.
 import { strict as assert } from 'node:assert';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import type { LogLine } from '../sync/harness.js';
 import { waitFor } from '../sync/harness.js';
-import { subscriptionCounters } from './verdict-cases.js';
+import { publishedVersion, quiet, subscriptionCounters } from './verdict-cases.js';
 import { startPlainDir } from './plain-dir.js';
 import type { PlainDirPod } from './plain-dir.js';
 
@@ -38,20 +36,7 @@ function reported(lines: readonly LogLine[]): number {
 const describe = (lines: readonly LogLine[]): string =>
   lines.map((l) => `    ${String(l.outcome)} ${String(l.xdsVersion)}${l.rolledBack === true ? ' rolledBack' : ''}${typeof l.refusals === 'number' ? ` refusals ${String(l.refusals)}` : ''}: ${String(l.msg).slice(0, 200)}`).join('\n');
 
-async function diskVersion(pod: PlainDirPod): Promise<string> {
-  const text = await readFile(join(pod.target, 'lds.yaml'), 'utf8');
-  return /^version_info: *"?([^"\n]*)"?/m.exec(text)?.[1] ?? '';
-}
 
-/** Waits until the watcher has said nothing for 1.5 s (Envoy's verdicts on the round all came). */
-async function quiet(pod: PlainDirPod): Promise<void> {
-  let seen = -1;
-  let since = Date.now();
-  await waitFor(() => {
-    if (pod.watcher.logs.length !== seen) [seen, since] = [pod.watcher.logs.length, Date.now()];
-    return Date.now() - since > 1500;
-  }, 'a quiet watcher', 120_000);
-}
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -80,7 +65,7 @@ async function run(pod: PlainDirPod, rounds: number, t: TestContext): Promise<st
     const after = await subscriptionCounters(pod.envoy, LDS);
     const lines = ldsLines(pod).slice(from);
     const counted = after.refused - before.refused;
-    const disk = await diskVersion(pod);
+    const disk = await publishedVersion(pod, 'lds.yaml');
     const last = lines.at(-1);
     const problems = [
       ...(reported(lines) === counted ? [] : [`Envoy counted ${String(counted)} refusals, the lines report ${String(reported(lines))}`]),

@@ -8,15 +8,12 @@
 // update_failure. Found by the fresh-user trial: Envoy counted 10 lds refusals, the lines 9 (12 /
 // 11; cds 8 / 7); the disk, `status` and a restarted Envoy were right.
 import { strict as assert } from 'node:assert';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gatherStatus } from '../../src/sync/verdict/status.js';
 import { EventReason } from '../../src/sync/watch/reporters.js';
 import type { LogLine } from '../sync/harness.js';
-import { waitFor } from '../sync/harness.js';
-import { envoyOf, eventOfLine, nextVerdict, startCase, subscriptionCounters, verdictLines, waitServed, served } from './verdict-cases.js';
-import type { CasePod } from './verdict-cases.js';
+import { envoyOf, eventOfLine, nextVerdict, publishedVersion, quiet, startCase, subscriptionCounters, verdictLines, waitServed, served } from './verdict-cases.js';
 
 const FOLDER = '20-refusal-replaced-before-verdict';
 const SEQUENCES = 16;
@@ -32,21 +29,7 @@ function reported(lines: readonly LogLine[]): number {
 const describe = (lines: readonly LogLine[]): string =>
   lines.map((l) => `  ${String(l.outcome)} ${String(l.xdsVersion)}${typeof l.refusals === 'number' ? ` refusals ${String(l.refusals)}` : ''}${typeof l.refusedBefore === 'number' ? ` refusedBefore ${String(l.refusedBefore)}` : ''}: ${String(l.msg).slice(0, 180)}`).join('\n');
 
-/** The version_info the watcher stamped on the published file. */
-async function publishedVersion(pod: CasePod, file: string): Promise<string> {
-  const text = await readFile(join(pod.target, file), 'utf8');
-  return /^version_info: *"?([^"\n]*)"?/m.exec(text)?.[1] ?? '';
-}
 
-/** Waits until the watcher has said nothing for 1.5 s (Envoy's verdicts on a sequence all came). */
-async function quiet(pod: CasePod): Promise<void> {
-  let seen = -1;
-  let since = Date.now();
-  await waitFor(() => {
-    if (pod.watcher.logs.length !== seen) [seen, since] = [pod.watcher.logs.length, Date.now()];
-    return Date.now() - since > 1500;
-  }, 'a quiet watcher', 120_000);
-}
 
 test('good / bad / good swaps back to back: every refusal Envoy counts is in a verdict line, also of a version replaced before its verdict, and the last version of each file gets its own', { timeout: 600_000 }, async () => {
   const pod = await startCase(FOLDER, spec('lds-g0.yaml', 'cds-g0.yaml'));

@@ -256,3 +256,25 @@ export function eventOfLine(line: LogLine, file = String(line.file)): ReturnType
     ...(typeof line.ignoredFields === 'number' ? { ignoredFields: line.ignoredFields } : {}),
   });
 }
+
+/** A watched target and the watcher's lines: a CasePod, or a plain-directory one (plain-dir.ts). */
+interface Watched {
+  target: string;
+  watcher: { logs: LogLine[] };
+}
+
+/** The `version_info` of `file` as published in the target (the watcher's stamp). */
+export async function publishedVersion(pod: Watched, file: string): Promise<string> {
+  const text = await readFile(join(pod.target, file), 'utf8');
+  return /^version_info: *"?([^"\n]*)"?/m.exec(text)?.[1] ?? '';
+}
+
+/** Waits until the watcher has said nothing for 1.5 s (Envoy's verdicts on a sequence all came). */
+export async function quiet(pod: Watched): Promise<void> {
+  let seen = -1;
+  let since = Date.now();
+  await waitFor(() => {
+    if (pod.watcher.logs.length !== seen) [seen, since] = [pod.watcher.logs.length, Date.now()];
+    return Date.now() - since > 1500;
+  }, 'a quiet watcher', 120_000);
+}
