@@ -138,11 +138,13 @@ export class SupersededPublishes {
   /**
    * The verdict on `next` is in (`outcome`, decided on Envoy's answer `end`; `own`: the file's
    * scopes): a publish it replaced whose window was unread is read up to that answer, and its line
-   * written (resolves after it). Only when Envoy accepted `next`, and only for refusals: each read
-   * of `next` counted a success (and Envoy reports it running), so a refusal in the window is the
-   * replaced one's, or, when other content was renamed in it too, not told whose (supersededFate).
+   * written (resolves after it): only when Envoy accepted `next`, and only for refusals, since each
+   * read of `next` counted a success (and Envoy reports it running), so a refusal in the window is
+   * the replaced one's, or, when other content was renamed in it too, not told whose (supersededFate).
    * Measured with Envoy's admin answering after the baseline's 250 ms (plain-directory source, two
-   * `mv` 0-20 ms apart): no line for the refused one.
+   * `mv` 0-20 ms apart): no line for the refused one. A replaced publish whose refusals were not
+   * attributed is said whatever the outcome: as refused when Envoy accepted `next` and nothing else
+   * is left in its window, else as not attributed.
    */
   async judged(next: Pending, outcome: string, end: EnvoyCounters | undefined, own: readonly string[]): Promise<void> {
     const waiting = this.unread.get(next.file);
