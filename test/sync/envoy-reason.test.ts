@@ -2,7 +2,7 @@
 // What Envoy reports in each case is tested against the real Envoy in test/envoy/verdict-reason.test.ts.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { parseListenerErrors } from '../../src/sync/envoy/admin.js';
+import { parseListenerErrors } from '../../src/sync/envoy/config-dump.js';
 import { REASON_MAX_CHARS, bound, envoyLogLine, rejectionReason } from '../../src/sync/envoy/rejection-reason.js';
 import { EVENT_MESSAGE_MAX } from '../../src/sync/kube/pod-events.js';
 import { verdictOccurrence } from '../../src/sync/watch/reporters.js';

@@ -2,7 +2,7 @@
 // (the bootstrap declares LDS/CDS and the admin address; any file may name others by
 // path_config_source, and a Secret the files it reads: envoy/references.ts). Without a bootstrap
 // in the ConfigMap (Envoy's own, in the image), from the bootstrap Envoy loaded, as its admin API
-// shows it (envoy/admin.ts PROCESS_START_AND_BOOTSTRAP_PATH); until Envoy has answered, a file's
+// shows it (envoy/config-dump.ts PROCESS_START_AND_BOOTSTRAP_PATH); until Envoy has answered, a file's
 // resource `@type` stands in for it. Which of Envoy's subscriptions (stats scopes) read a file is
 // not rebuilt here: it is read from Envoy (attribution.ts), helped by the versions each file was
 // published with.
