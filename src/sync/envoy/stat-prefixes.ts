@@ -1,7 +1,8 @@
 // Envoy's subscriptions as Envoy lists them. Every xDS subscription keeps its counters under one
 // stats scope (`Config::Utility::generateStats`: `<scope>.update_attempt|update_success|
-// update_rejected|update_failure|version_text|...`), so the stats named `*.version_text` are the
-// subscriptions this Envoy has created. The scope's head says the xDS type; the rest is a name Envoy
+// update_rejected|update_failure|version_text|...`), so the scopes with a `version_text` are the
+// subscriptions this Envoy has created (isSubscription: what tells them when only the stats Envoy
+// wrote are asked for). The scope's head says the xDS type; the rest is a name Envoy
 // chose (a listener's stat_prefix, a cluster's alt_stat_name, a name with ':' replaced), which the
 // watcher never rebuilds: it matches scopes to files by the version Envoy reports (attribution.ts).
 // Heads, from Envoy's source: `listener_manager.lds.` (LdsApiImpl, source/common/listener_manager/
@@ -52,7 +53,7 @@ export const SUBSCRIPTION_FIELDS = ['version_text', 'update_attempt', 'update_su
 export const SUBSCRIPTIONS_FILTER = `(\\.(${SUBSCRIPTION_FIELDS.join('|')}|ssl_context_update_by_sds)$)|(^server\\.dynamic_unknown_fields$)`;
 
 export interface EnvoyCounters {
-  /** Subscription scope → counters; only scopes that have a `version_text` (a subscription). */
+  /** Subscription scope → counters; only subscriptions' scopes (stat-prefixes.ts isSubscription). */
   subscriptions: Map<string, SubscriptionCounters>;
   /** `server.dynamic_unknown_fields`: loads of dynamic config in which Envoy ignored a field (one per load: verdict/unknown-fields.ts). */
   unknownFields: number;
@@ -74,6 +75,11 @@ export interface EnvoyCounters {
   answeredAt?: number;
 }
 
+/** ms from a reading's request to its answer (0 when unknown): about what the reading cost Envoy's main thread (bench:admin). */
+export function roundTripMs(reading: EnvoyCounters | undefined): number {
+  return reading?.sentAt === undefined || reading.answeredAt === undefined ? 0 : reading.answeredAt - reading.sentAt;
+}
+
 /**
  * The admin connection an answer came on and, for the first answer on a connection, when the Envoy
  * process that accepted it started. A kept-alive connection dies with the process that accepted it,
@@ -85,13 +91,13 @@ export interface AnsweredBy {
   /**
    * Epoch ms when that Envoy process started: its BootstrapConfigDump's `last_updated` (when it
    * loaded its bootstrap, to the millisecond, the same on every reading of one process:
-   * admin.ts startedAtFromConfigDump). Undefined when not read (a connection already known, or
+   * config-dump.ts startedAtFromConfigDump). Undefined when not read (a connection already known, or
    * the config dump did not answer).
    */
   startedAtMs?: number;
   /**
    * Envoy's bootstrap as that process loaded it (its `dynamic_resources` and `static_resources`,
-   * admin.ts PROCESS_START_AND_BOOTSTRAP_PATH), when the watcher asked for it. The same object on
+   * config-dump.ts PROCESS_START_AND_BOOTSTRAP_PATH), when the watcher asked for it. The same object on
    * every reading of one connection.
    */
   bootstrap?: Record<string, unknown>;
@@ -99,9 +105,31 @@ export interface AnsweredBy {
 
 /**
  * Parses `/stats?filter=SUBSCRIPTIONS_FILTER` (text format: `name: value` per line, text readouts
- * quoted). Scopes without `version_text` (a cluster's `update_attempt` for DNS, ...) are left out.
+ * quoted), with or without `usedonly`. Scopes that are no subscription (a cluster's
+ * `update_attempt` for DNS, ...) are left out: see `isSubscription`.
  */
 export function parseSubscriptionStats(body: string): EnvoyCounters {
+  return countersOf(scopesOf(body));
+}
+
+/**
+ * The same for an answer to `/stats?usedonly&filter=SUBSCRIPTIONS_FILTER`, or the scopes that only
+ * every stat can tell (`unsureUnderUsedOnly`): then the reading needs the answer without `usedonly`.
+ */
+export function parseUsedOnlyStats(body: string): EnvoyCounters | { unsure: string[] } {
+  const scopes = scopesOf(body);
+  const unsure = [...scopes.raw].filter(([prefix, fields]) => unsureUnderUsedOnly(prefix, fields)).map(([prefix]) => prefix);
+  return unsure.length > 0 ? { unsure } : countersOf(scopes);
+}
+
+interface Scopes {
+  /** Scope → field → value as Envoy printed it. */
+  raw: Map<string, Map<string, string>>;
+  unknownFields: number;
+  sslContextUpdates: number;
+}
+
+function scopesOf(body: string): Scopes {
   const raw = new Map<string, Map<string, string>>();
   let unknownFields = 0;
   let sslContextUpdates = 0;
@@ -124,14 +152,45 @@ export function parseSubscriptionStats(body: string): EnvoyCounters {
     fields.set(name.slice(dot + 1), value);
     raw.set(prefix, fields);
   }
+  return { raw, unknownFields, sslContextUpdates };
+}
+
+/**
+ * Whether a scope is a subscription's. Every subscription has a `version_text` (Envoy creates the
+ * scope's stats with it, `Config::Utility::generateStats`), so without `usedonly` that one decides.
+ * With `usedonly` a stat never written is left out (StatsRequest skips `!stat.used()`, and a text
+ * readout is used once set, TextReadoutImpl::set: after the first accepted update), so a
+ * subscription Envoy never took anything from shows only its counters: `update_rejected` (no other
+ * scope has it) or, under every head but a cluster's, `update_attempt` (FilesystemSubscriptionImpl
+ * counts one the moment it starts). A cluster's scope holds its membership counters too (DNS:
+ * `update_attempt`, `update_success`, `update_failure`), so there only `version_text` or
+ * `update_rejected` tell; `unsureUnderUsedOnly` says when they cannot.
+ */
+function isSubscription(prefix: string, fields: ReadonlyMap<string, string>): boolean {
+  if (fields.has('version_text') || fields.has('update_rejected')) return true;
+  const type = subscriptionType(prefix);
+  return type !== undefined && type !== 'EDS' && fields.has('update_attempt');
+}
+
+/**
+ * A cluster's scope under `usedonly` with neither `version_text`, `update_rejected` nor
+ * `update_success`: an EDS subscription whose only loads failed (`update_failure`, a file Envoy
+ * could not convert, measured on 1.40) reads exactly as a DNS cluster that never resolved.
+ * One that succeeded once has a `version_text` (set before `update_success`, refresh).
+ */
+export function unsureUnderUsedOnly(prefix: string, fields: ReadonlyMap<string, string>): boolean {
+  return subscriptionType(prefix) === 'EDS' && !fields.has('version_text') && !fields.has('update_rejected') && !fields.has('update_success');
+}
+
+function countersOf({ raw, unknownFields, sslContextUpdates }: Scopes): EnvoyCounters {
   const subscriptions = new Map<string, SubscriptionCounters>();
   for (const [prefix, fields] of raw) {
-    const versionText = fields.get('version_text');
-    if (versionText === undefined) continue;
+    if (!isSubscription(prefix, fields)) continue;
     const number = (field: string): number => Number(fields.get(field) ?? 0);
-    const rotation = fields.get('key_rotation_failed');
+    // Every SDS scope has `key_rotation_failed` (SdsApi's stats); left out by `usedonly` at 0.
+    const rotation = fields.get('key_rotation_failed') ?? (subscriptionType(prefix) === 'SDS' ? '0' : undefined);
     subscriptions.set(prefix, {
-      versionText: unquote(versionText),
+      versionText: unquote(fields.get('version_text') ?? ''),
       attempt: number('update_attempt'),
       success: number('update_success'),
       rejected: number('update_rejected'),

@@ -1,0 +1,79 @@
+// The verdict reads Envoy's counters from the stats Envoy wrote (`usedonly`, envoy/admin.ts): on a real
+// Envoy 1.40 that must read exactly what the answer with every stat reads, for the shapes where the two
+// differ most: a listener refused at start (no version_text written), a DNS cluster (its membership
+// counters share the subscription counters' names), an EDS cluster whose file Envoy could not convert
+// (only update_failure: the reading falls back to every stat), one it took, an RDS subscription.
+import { strict as assert } from 'node:assert';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { EnvoyAdmin } from '../../src/sync/envoy/admin.js';
+import { SUBSCRIPTIONS_FILTER, parseSubscriptionStats, parseUsedOnlyStats } from '../../src/sync/envoy/stat-prefixes.js';
+import type { EnvoyCounters } from '../../src/sync/envoy/stat-prefixes.js';
+import { bootstrapYaml, ldsYaml, rdsYaml, startEnvoy, waitFor } from './envoy.js';
+
+const cluster = (name: string, extra: Record<string, unknown>): unknown => ({ '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', name, connect_timeout: '1s', ...extra });
+const eds = (dir: string, name: string): unknown => cluster(name, { type: 'EDS', eds_cluster_config: { eds_config: { resource_api_version: 'V3', path_config_source: { path: join(dir, `${name}.yaml`) } } } });
+const dns = cluster('dns', { type: 'STRICT_DNS', load_assignment: { cluster_name: 'dns', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 'localhost', port_value: 1 } } } }] }] } });
+const assignment = (name: string, port: string): string =>
+  `version_info: ${name}-${port}\nresources:\n- "@type": type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment\n  cluster_name: ${name}\n  endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${port}}}}}]}]\n`;
+
+function adminGet(adminUrl: string, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request(`${adminUrl}${path}`, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => { resolve(body); });
+    }).on('error', reject).end();
+  });
+}
+const plain = (reading: EnvoyCounters): unknown => ({ subscriptions: Object.fromEntries([...reading.subscriptions].sort(([a], [b]) => a.localeCompare(b))), unknownFields: reading.unknownFields, sslContextUpdates: reading.sslContextUpdates });
+
+test('counters read from the stats Envoy wrote equal those read from every stat (real Envoy)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'used-only-'));
+  const put = async (name: string, text: string): Promise<void> => {
+    await writeFile(join(dir, `.${name}.tmp`), text);
+    await rename(join(dir, `.${name}.tmp`), join(dir, name)); // Envoy reloads on a rename onto the name
+  };
+  // At start: a listener naming an RDS file not there yet (refused), a DNS cluster, an EDS file Envoy cannot convert, one it takes.
+  await put('good.yaml', assignment('good', '1'));
+  await put('bad.yaml', assignment('bad', '"no-number"'));
+  await put('cds.yaml', JSON.stringify({ version_info: 'c1', resources: [dns, eds(dir, 'good'), eds(dir, 'bad')] }));
+  const rds = { name: 'routes', path: join(dir, 'rds.yaml') };
+  await put('lds.yaml', ldsYaml({ port: 1, body: '', versionInfo: 'l1', rds }));
+  const envoy = await startEnvoy({ bootstrap: { text: bootstrapYaml({ lds: join(dir, 'lds.yaml'), cds: join(dir, 'cds.yaml') }) }, logLevel: 'warn' });
+  const admin = new EnvoyAdmin({ host: '127.0.0.1', port: Number(new URL(envoy.adminUrl).port) });
+  const every = async (): Promise<EnvoyCounters> => parseSubscriptionStats(await adminGet(envoy.adminUrl, `/stats?filter=${encodeURIComponent(SUBSCRIPTIONS_FILTER)}`));
+  const usedOnly = async (): Promise<ReturnType<typeof parseUsedOnlyStats>> => parseUsedOnlyStats(await adminGet(envoy.adminUrl, `/stats?usedonly&filter=${encodeURIComponent(SUBSCRIPTIONS_FILTER)}`));
+  try {
+    await waitFor('the listener refused', async () => (((await every()).subscriptions.get('listener_manager.lds')?.rejected ?? 0) > 0 ? true : undefined), { timeoutMs: 20_000 });
+    const first = await admin.counters(5000);
+    assert.deepEqual(plain(first), plain(await every()));
+    assert.deepEqual(await usedOnly(), { unsure: ['cluster.bad'] }, 'an EDS subscription that only failed needs every stat');
+    assert.equal(first.subscriptions.get('cluster.bad')?.failure, 1);
+    assert.equal(first.subscriptions.get('listener_manager.lds')?.versionText, '');
+    assert.equal(first.subscriptions.has('cluster.dns'), false);
+
+    // Envoy takes everything: the EDS file fixed, the RDS file there, the listener renamed onto its name once more.
+    await put('bad.yaml', assignment('bad', '2'));
+    await put('rds.yaml', rdsYaml({ name: 'routes', body: 'r', versionInfo: 'r1' }));
+    await put('lds.yaml', ldsYaml({ port: 1, body: '', versionInfo: 'l2', rds }));
+    await waitFor('Envoy took the fixed files', async () => {
+      const now = await every();
+      return now.subscriptions.get('listener_manager.lds')?.versionText === 'l2' && now.subscriptions.get('cluster.bad')?.versionText === 'bad-2' ? true : undefined;
+    }, { timeoutMs: 20_000 });
+    const second = await admin.counters(5000);
+    assert.deepEqual(plain(second), plain(await every()));
+    const used = await usedOnly();
+    assert.ok(!('unsure' in used), `read from the stats Envoy wrote alone: ${JSON.stringify(used)}`);
+    assert.deepEqual(plain(used), plain(second));
+    assert.deepEqual([...second.subscriptions.keys()].sort(), ['cluster.bad', 'cluster.good', 'cluster_manager.cds', 'http.listener_0.rds.routes', 'listener_manager.lds']);
+  } finally {
+    admin.close();
+    await envoy.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
