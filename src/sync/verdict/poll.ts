@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { EnvoyAdmin } from '../envoy/admin.js';
 import { describeAdmin } from '../envoy/subscriptions.js';
 import type { RejectionReason } from '../envoy/rejection-reason.js';
-import { subscriptionType, type EnvoyCounters } from '../envoy/stat-prefixes.js';
+import { roundTripMs, subscriptionType, type EnvoyCounters } from '../envoy/stat-prefixes.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import { attribute } from './attribution.js';
 import type { Conclusions, Decided } from './conclude.js';
@@ -198,7 +198,7 @@ export class Poller {
   private async pause(): Promise<void> {
     const oldest = Math.min(...[...this.pending.values()].map((p) => p.at));
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, pollDelayMs(performance.now() - oldest));
+      const timer = setTimeout(resolve, pollDelayMs(performance.now() - oldest, roundTripMs(this.lastCounters)));
       this.wake = () => { clearTimeout(timer); resolve(); };
     });
     this.wake = undefined;
