@@ -106,7 +106,10 @@ test('50 ConfigMap edits through the API (over HTTP/2, as the apiserver speaks i
     // A file that does not parse is what a schema check sees: the ConfigMap from the API piped into the Pod's validate.
     assert.ok(String(rolledBack.message).includes(`Envoy's admin API does not say why; Envoy's log does: grep -A 60 "Filesystem config update failure: in ${join(pod.dirs.target, 'lds.yaml')}"; `), String(rolledBack.message));
     // ... on the refused version the watcher keeps (the ConfigMap may hold a newer one by the time it is read).
-    assert.match(String(rolledBack.message), /; kubectl exec -n api-edits envoy-0 -c envoy-xds-watch -- envoy-xds-injector validate \S+\/\.\.envoy-xds-verdict\/refused\/lds\.yaml names the field and its line in the refused version kept there$/);
+    // Exactly the content refused: refused/..sha256-<the digest its version shows>/lds.yaml, not refused/lds.yaml (a newer refusal replaces that).
+    const copy = /; kubectl exec -n api-edits envoy-0 -c envoy-xds-watch -- envoy-xds-injector validate \S+\/\.\.envoy-xds-verdict\/refused\/\.\.sha256-([0-9a-f]{12})\/lds\.yaml names the field and its line in the refused version kept there$/.exec(String(rolledBack.message));
+    assert.ok(copy !== null, String(rolledBack.message));
+    assert.match(String(rolledBack.message), new RegExp(`lds\\.yaml version \\S*sha256:${copy[1] ?? ''}\\b`), 'the copy of the version refused');
     // What an operator runs.
     const shown = await kubectl(cluster, ['events', '-n', 'api-edits', '--for', 'pod/envoy-0']);
     assert.equal(shown.code, 0, shown.stderr);
