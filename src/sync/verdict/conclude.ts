@@ -90,7 +90,8 @@ export class Conclusions {
   readonly superseded: SupersededPublishes;
 
   constructor(private readonly ctx: ConcludeContext) {
-    this.superseded = new SupersededPublishes({ ...ctx, targetDir: ctx.options.targetDir, validateHint: (file) => this.validateHint(file, true) });
+    // `key`: the refused content's (refused-versions.ts), once superseded.ts keeps its refusal by ctx.kept under it.
+    this.superseded = new SupersededPublishes({ ...ctx, targetDir: ctx.options.targetDir, validateHint: (file, key?: string) => this.validateHint(file, true, key) });
   }
 
   /** The `validate` a message suggests for `file` of the ConfigMap (all of them when undefined); `refused`: for the refused version kept (under `key`, refused-versions.ts). */
