@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { repoRoot, waitFor } from '../sync/harness.js';
 import { envoyBinary, freePorts } from './envoy.js';
 import { TIMEOUT } from './pod.js';
+import { refusedCopy } from '../helpers/refused-copy.js';
 
 const SECTION = '## Try it on your machine, without a cluster';
 
@@ -137,10 +138,11 @@ test('the local recipe in docs/sync.md runs as written: Envoy serves each good e
         let verdict: Record<string, unknown> = {};
         await waitFor(() => (verdict = lines().find((l) => l.event === 'verdict' && l.xdsVersion === published) ?? {}).outcome !== undefined, `${what}: a verdict on ${String(published)}`);
         assert.equal(verdict.outcome, outcome, `${what}: ${String(verdict.msg)}`);
-        // The command the line suggests is the one the recipe runs next: on the refused version kept
-        // for a refusal, on the user's own file for fields Envoy ignored.
-        const hinted = outcome === 'rejected' ? '/tmp/envoy-xds-try/config/..envoy-xds-verdict/refused/lds.yaml' : '/tmp/envoy-xds-try/src/lds.yaml';
-        if (said.includes('validate')) assert.match(String(verdict.msg), new RegExp(` validate ${adapt(hinted).replace(/[.+]/g, '\\$&')} names `), String(verdict.msg));
+        // The command the line suggests checks what the recipe checks next: the copy of exactly the
+        // refused content for a refusal (the recipe runs refused/lds.yaml, the last refusal: the
+        // same content), the user's own file for fields Envoy ignored.
+        const hinted = outcome === 'rejected' ? refusedCopy(adapt('/tmp/envoy-xds-try/config'), 'lds.yaml', verdict.xdsVersion) : adapt('/tmp/envoy-xds-try/src/lds.yaml');
+        if (said.includes('validate')) assert.match(String(verdict.msg), new RegExp(` validate ${hinted.replace(/[.+]/g, '\\$&')} names `), String(verdict.msg));
         if (said.includes('"ignoredFields":1')) assert.equal(verdict.ignoredFields, 1, String(verdict.msg));
       }
       if (command.includes(' validate ')) {

@@ -70,6 +70,7 @@ test('good / bad / good swaps back to back: every refusal Envoy counts is in a v
         assert.equal(line.rolledBack, false, String(line.msg));
         // Every bad version here is one a schema check sees (a port over 65535, a duration "abc"): its
         // line gives the validate of the refused version kept, as a refusal judged alone does.
+        // A replaced version's line (superseded.ts) names refused/<file>, the last refusal, not yet a copy of its own content.
         assert.ok(String(line.msg).includes(` validate ${join(pod.target, '..envoy-xds-verdict', 'refused', file)} names the field`), String(line.msg));
         assert.equal(eventOfLine(line).reason, EventReason.rejected, String(line.msg));
         assert.ok(eventOfLine(line).message.includes(String(line.msg).slice(0, 200)), 'the Event says what the line says');

@@ -34,6 +34,7 @@ import {
   waitServed,
 } from './verdict-cases.js';
 import type { CasePod, ConfigMapSpec } from './verdict-cases.js';
+import { refusedCopy } from '../helpers/refused-copy.js';
 
 const TIMEOUT = { timeout: 300_000 };
 
@@ -368,7 +369,7 @@ for (const envoyAfterWatcher of [false, true]) {
       assert.equal(line.level, 60, msg);
       assert.equal(line.rolledBack, false, msg);
       assert.match(msg, /^Envoy REFUSED lds\.yaml version \S+, and no version of lds\.yaml was accepted before it, so there is nothing to put back: it stays published; /);
-      assert.ok(msg.endsWith(` validate ${join(pod.target, '..envoy-xds-verdict', 'refused', 'lds.yaml')} names the field and its line in the refused version kept there`), msg);
+      assert.ok(msg.endsWith(` validate ${refusedCopy(pod.target, 'lds.yaml', line.xdsVersion)} names the field and its line in the refused version kept there`), msg);
       // The path Envoy reads, from Envoy: the line to grep in its log names it.
       assert.equal(line.envoyLog, `Filesystem config update failure: in ${join(pod.target, 'lds.yaml')}`);
       const lds = await subscriptionCounters(envoyOf(pod), LDS);

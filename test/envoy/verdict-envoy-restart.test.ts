@@ -19,6 +19,7 @@ import type { LogLine } from '../sync/harness.js';
 import { envoyOf, eventOfLine, nextVerdict, restartEnvoyUnderWatcher, served, startCase, subscriptionCounters, verdictLines, waitServed } from './verdict-cases.js';
 import type { CasePod } from './verdict-cases.js';
 import type { EnvoyProcess } from './envoy.js';
+import { refusedCopy } from '../helpers/refused-copy.js';
 
 const LDS = 'listener_manager.lds';
 const spec = (lds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds });
@@ -212,7 +213,8 @@ test('the local trial with an Envoy restart: port_value: 70000 refused and rolle
     const write = (lds: string) => pod.writer.write({ 'envoy.yaml': pod.configMap['envoy.yaml'] ?? '', 'lds.yaml': lds });
     const accepted = await nextVerdict(pod, 'lds.yaml', 0);
     assert.equal(accepted.outcome, 'accepted');
-    const validate = ` validate ${join(pod.target, '..envoy-xds-verdict', 'refused', 'lds.yaml')} names the field and its line in the refused version kept there`;
+    // The copy of exactly the content refused (refused/..sha256-<key>/lds.yaml): the same content both times, the same copy.
+    const validate = (version: unknown): string => ` validate ${refusedCopy(pod.target, 'lds.yaml', version)} names the field and its line in the refused version kept there`;
 
     // A running Envoy refuses the edit: it keeps running the accepted version.
     await write(bad);
@@ -220,7 +222,7 @@ test('the local trial with an Envoy restart: port_value: 70000 refused and rolle
     assert.equal(refused.outcome, 'rejected', String(refused.msg));
     assert.equal(refused.rolledBack, true);
     assert.match(String(refused.msg), new RegExp(`: it keeps running ${String(accepted.xdsVersion).replace(/[.+]/g, '\\$&')}, which is back on disk for the next Envoy start; `));
-    assert.ok(String(refused.msg).endsWith(validate) && !String(refused.msg).includes('if it says'), String(refused.msg));
+    assert.ok(String(refused.msg).endsWith(validate(refused.xdsVersion)) && !String(refused.msg).includes('if it says'), String(refused.msg));
 
     // The ConfigMap reverted to the accepted content, which is on disk: one info line, nothing published.
     const published = () => pod.watcher.logs.filter((l) => l.msg === 'published').length;
@@ -252,7 +254,8 @@ test('the local trial with an Envoy restart: port_value: 70000 refused and rolle
     const last = String(accepted.xdsVersion).replace(/[.+]/g, '\\$&');
     assert.match(msg, new RegExp(`: Envoy does not run the listener of lds\\.yaml, as this Envoy process never loaded the last accepted version ${last}; ${last} is put back on disk for this Envoy to load; `), msg);
     // Envoy reports the same facts as for the running Envoy's refusal (update_rejected, no listener error state): the same hint.
-    assert.ok(msg.endsWith(validate) && !msg.includes('if it says'), msg);
+    assert.equal(again.xdsVersion, refused.xdsVersion, 'the same refused content');
+    assert.ok(msg.endsWith(validate(refused.xdsVersion)) && !msg.includes('if it says'), msg);
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v2', 'the restarted Envoy loads the last accepted version put back');
     const row = await statusRow(pod, again);
     assert.deepEqual(row.envoy, { version: accepted.xdsVersion, live: true });

@@ -14,6 +14,7 @@ import { judgePod } from '../../src/status/rules.js';
 import { ldsYaml, rdsYaml } from './envoy.js';
 import { TIMEOUT, refusedLds, running, startPod, verdicts } from './pod.js';
 import type { Pod } from './pod.js';
+import { refusedCopy } from '../helpers/refused-copy.js';
 
 const FAILURE = 'Filesystem config update failure: in ';
 const REJECTED = 'Filesystem config update rejected';
@@ -36,8 +37,9 @@ async function refuse(pod: Pod, file: string, files: Record<string, string>): Pr
 function validateOf(pod: Pod, line: LogLine, file: string): string {
   const m = / ((\S+ )+validate (\S+)) names the field and its line in the refused version kept there$/.exec(String(line.msg));
   assert.ok(m !== null, `no validate in: ${String(line.msg)}`);
-  // The refused version as kept, not the ConfigMap's file: that may hold a fix or a newer version by now.
-  assert.equal(m[3], join(pod.target, '..envoy-xds-verdict', 'refused', file), 'the refused version kept');
+  // The refused version as kept, not the ConfigMap's file: that may hold a fix or a newer version by
+  // now, nor refused/<file>: that may hold a newer refusal. The copy of exactly the content refused.
+  assert.equal(m[3], refusedCopy(pod.target, file, line.xdsVersion), 'the refused version kept');
   const run = spawnSync('sh', ['-c', m[1] ?? ''], { encoding: 'utf8' });
   return `${run.stdout}${run.stderr}`;
 }

@@ -19,6 +19,7 @@ import { apiMessage, listEvents, STATUS_ANNOTATION } from '../e2e/webhook.js';
 import { CONFIG_DIR as WATCH_TARGET } from '../../src/inject/names.js';
 import type { Status } from '../../src/sync/verdict/status.js';
 import { publishable } from '../../src/sync/envoy/version-stamp.js';
+import { refusedCopy } from '../helpers/refused-copy.js';
 import { describePod, describePods, isReady, listPods, NODE_CLUSTER_OPTIONS, startNode, waitForReadyPods, type TestNode } from './node.js';
 import {
   containerId,
@@ -218,7 +219,9 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     assert.equal(verdict.rolledBack, true, verdict.msg);
     assert.equal(verdict.level, 50);
     assert.equal(verdict.previousXdsVersion, v2Version, 'the version Envoy keeps running is v2');
-    assert.equal(verdict.refused, `${WATCH_TARGET}/..envoy-xds-verdict/refused/lds.yaml`);
+    // The copy of exactly the content refused: refused/..sha256-<the digest its version shows>/lds.yaml.
+    const refusedAt = refusedCopy(WATCH_TARGET, 'lds.yaml', verdict.xdsVersion);
+    assert.equal(verdict.refused, refusedAt);
     // Why: the file does not parse, and for that Envoy's admin API has no reason; the verdict names
     // the line of Envoy's log (with the path Envoy reads) that has it, and `kubectl logs -c envoy` does.
     assert.equal(verdict.reason, undefined);
@@ -255,7 +258,7 @@ describe('a real node: the injected Pod runs, Envoy serves, ConfigMap edits reac
     assert.match(row, new RegExp(`^lds\\.yaml +${refusedVersion} \\(refused, held back\\) +${v2Version} +${v2Version} +rejected ${refusedVersion} at .* rolled back$`));
     assert.match(table, /^envoy admin 127\.0\.0\.1:9901$/m, 'the watcher reaches Envoy\'s admin API over the Pod\'s loopback');
     // ... and the validate the verdict's line gives, run in this Pod's watcher on the ConfigMap's file.
-    assert.match(table, new RegExp(`^WHY ENVOY REFUSED\\nlds\\.yaml ${refusedVersion}: Envoy's admin API does not say why; Envoy's log does: grep -A 60 "Filesystem config update failure: in /etc/envoy/lds\\.yaml"; kubectl exec -n ${DEMO_NS} ${name} -c envoy-xds-watch -- envoy-xds-injector validate /var/run/envoy-xds-injector/config/\\.\\.envoy-xds-verdict/refused/lds\\.yaml names the field and its line in the refused version kept there$`, 'm'));
+    assert.match(table, new RegExp(`^WHY ENVOY REFUSED\\nlds\\.yaml ${refusedVersion}: Envoy's admin API does not say why; Envoy's log does: grep -A 60 "Filesystem config update failure: in /etc/envoy/lds\\.yaml"; kubectl exec -n ${DEMO_NS} ${name} -c envoy-xds-watch -- envoy-xds-injector validate ${refusedAt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} names the field and its line in the refused version kept there$`, 'm'));
 
     // A restarted Envoy container in the same Pod (here: admin /quitquitquit, the kubelet restarts
     // it) loads what is on disk: v2, not the refused file the ConfigMap still holds.

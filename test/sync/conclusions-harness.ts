@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import type { EnvoyCounters } from '../../src/sync/envoy/stat-prefixes.js';
 import { Conclusions } from '../../src/sync/verdict/conclude.js';
 import { Holds } from '../../src/sync/verdict/holds.js';
+import { KeptVersions } from '../../src/sync/verdict/kept.js';
 import { newPending } from '../../src/sync/verdict/pending.js';
 import type { Pending } from '../../src/sync/verdict/pending.js';
 import { ReasonReader } from '../../src/sync/verdict/reason.js';
@@ -39,13 +40,16 @@ export interface ConclusionsAt {
   holds: Holds;
   /** For each rollback's rename: whether the file was held by then. */
   heldAtRestore: boolean[];
+  /** The kept versions the conclusions write (kept.ts). */
+  kept: KeptVersions;
 }
 
 /** Conclusions writing into `target` (its state in `target`/..envoy-xds-verdict); `writers` collects the StateWriter to flush after the tests. */
 export function conclusionsAt(target: string, sourceDir: string, writers: StateWriter[]): ConclusionsAt {
   const logger = pino({ level: 'silent' });
   const state: VerdictState = { pid: process.pid, sourceDir, targetDir: target, updatedAt: '', files: {} };
-  const stateFile = new StateWriter(target, () => state, () => undefined);
+  const kept = new KeptVersions(target);
+  const stateFile = new StateWriter(kept, () => state, () => undefined);
   writers.push(stateFile);
   const holds = new Holds();
   const heldAtRestore: boolean[] = [];
@@ -66,11 +70,12 @@ export function conclusionsAt(target: string, sourceDir: string, writers: StateW
     listeners: [],
     admin: () => undefined,
     pathOf: (name) => join(target, name),
+    kept,
   });
   const publish = async (version: string, at = 0): Promise<Pending> => {
     const content = Buffer.from(`version_info: "${version}"\nresources: []\n`);
     const ino = await publishFile(target, 'lds.yaml', content);
     return newPending({ name: 'lds.yaml', content, version, sha256: version, ino, at }, { previousVersion: state.files['lds.yaml']?.accepted?.version, baseline: undefined, names: [], deadline: 0, initial: false, inFlight: new Set(), retried: false });
   };
-  return { conclusions, publish, state, holds, heldAtRestore };
+  return { conclusions, publish, state, holds, heldAtRestore, kept };
 }

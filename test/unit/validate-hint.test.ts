@@ -19,6 +19,7 @@ import { loadEnvoySchema, type EnvoySchema } from '../../src/schema/index.js';
 import { publishable } from '../../src/sync/envoy/version-stamp.js';
 import { configMapValidateHint, refusedValidateHint, sourceValidateHint } from '../../src/sync/verdict/validate-hint.js';
 import { refusedPath } from '../../src/sync/verdict/state.js';
+import { refusedKey } from '../../src/sync/verdict/refused-versions.js';
 import { repoRoot } from '../sync/harness.js';
 
 let schema: EnvoySchema;
@@ -106,6 +107,16 @@ test("a refusal's validate reads the refused version kept under the state direct
   assert.equal(hint, `envoy-xds-injector validate ${refusedPath(target, 'lds.yaml')}`);
   const stderr = await validate(hint.split(' ').slice(2));
   assert.deepEqual(positions(stderr), userLines(), stderr);
+  // A refusal's line names the copy of exactly the content it refused (refused/..sha256-<key>/<file>): read the same way.
+  const key = refusedKey(published.version, published.sha256) ?? '';
+  const exact = refusedValidateHint('envoy-xds-injector', target)('lds.yaml', key);
+  const exactPath = join(target, '..envoy-xds-verdict', 'refused', `..sha256-${key}`, 'lds.yaml');
+  assert.equal(exact, `envoy-xds-injector validate ${exactPath}`);
+  await mkdir(join(exactPath, '..'), { recursive: true });
+  await writeFile(exactPath, published.content);
+  const exactErr = await validate(exact.split(' ').slice(2));
+  assert.deepEqual(positions(exactErr), userLines(), exactErr);
+  assert.match(exactErr, new RegExp(`^${exactPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:`, 'm'), 'findings name the copy, ending in the key');
   // The same bytes anywhere else are read as they are: a file the user wrote so keeps its own lines.
   const elsewhere = join(dir, 'elsewhere.lds.yaml');
   await writeFile(elsewhere, published.content);

@@ -14,16 +14,16 @@
 // `copy` never presents it as the last accepted. `rbac`'s Role cannot create it (RBAC cannot limit
 // `create` to one name): `rbac` prints it, and the watcher creates it itself only where allowed.
 import type { Logger } from 'pino';
-import { LAST_ACCEPTED_RECORD_KEY, LAST_ACCEPTED_SOURCE_ANNOTATION, MANAGED_BY_LABELS, lastAcceptedConfigMapName } from '../../inject/last-accepted.js';
+import { LAST_ACCEPTED_RECORD_KEY, lastAcceptedConfigMapName } from '../../inject/last-accepted.js';
 import { sha256 } from '../envoy/version-stamp.js';
 import { ApiUnreachableError, statusOf } from '../kube/connection.js';
 import type { KubeConnection, KubeSession } from '../kube/connection.js';
 import { alreadyHeld, apply, formatRecord, holdsRefusal, keyOf, refill, unkept, type Change, type OwnVerdicts } from './changes.js';
-import { parseRecord, type JudgedFile, type LastAcceptedRecord, type Mark } from './record.js';
+import type { JudgedFile, LastAcceptedRecord, Mark } from './record.js';
+import { newStoreBody, notOurs, recordOf, writeStatus, type ConfigMapBody } from './store-body.js';
 import { lostVerdicts, type CompleteStore } from './store-check.js';
 import { StoreCheckTimer } from './store-check-timer.js';
 
-const SOURCE_ANNOTATION = LAST_ACCEPTED_SOURCE_ANNOTATION;
 export interface LastAcceptedWriterOptions {
   connection: KubeConnection;
   namespace: string;
@@ -41,14 +41,6 @@ export interface LastAcceptedWriterOptions {
   storeCheckMs?: number;
   /** The record as `copy` read it (handoff.ts): a verdict it already holds sends no request. */
   known?: LastAcceptedRecord;
-}
-
-interface ConfigMapBody {
-  apiVersion: 'v1';
-  kind: 'ConfigMap';
-  metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  data?: Record<string, string>;
-  binaryData?: Record<string, string>;
 }
 
 export const DEFAULT_STORE_CHECK_MS = 30_000;
@@ -206,11 +198,7 @@ export class LastAcceptedWriter {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const got = await connection.request('GET', `${this.path}/${encodeURIComponent(this.name)}`);
       if (got.status === 404) {
-        const body: ConfigMapBody = {
-          apiVersion: 'v1',
-          kind: 'ConfigMap',
-          metadata: { name: this.name, namespace: this.options.namespace, labels: { ...MANAGED_BY_LABELS }, annotations: { [SOURCE_ANNOTATION]: this.options.configMap } },
-        };
+        const body = newStoreBody(this.name, this.options.namespace, this.options.configMap);
         const record: LastAcceptedRecord = { configMap: this.options.configMap, files: {} };
         for (const change of [...this.lacking(undefined, {}), ...changes]) apply(record, body, change);
         body.data = { ...body.data, [LAST_ACCEPTED_RECORD_KEY]: formatRecord(record) };
@@ -224,20 +212,14 @@ export class LastAcceptedWriter {
       }
       if (got.status !== 200) return this.settle(got.status, got.body, undefined, 'get');
       const body = got.body as ConfigMapBody;
-      const owner = body.metadata.annotations?.[SOURCE_ANNOTATION];
-      if (body.metadata.labels?.['app.kubernetes.io/managed-by'] !== MANAGED_BY_LABELS['app.kubernetes.io/managed-by'] || (owner !== undefined && owner !== this.options.configMap)) {
-        this.reportOnce('not-ours', 'error', `ConfigMap ${this.name} exists but is not the injector's last-accepted store for ${this.options.configMap} (label app.kubernetes.io/managed-by=envoy-xds-injector${owner === undefined ? '' : `, annotation ${SOURCE_ANNOTATION}=${owner}`}): not written; rename or delete it`);
+      const foreign = notOurs(body, this.options.configMap);
+      if (foreign !== undefined) {
+        this.reportOnce('not-ours', 'error', `ConfigMap ${this.name} exists but is not the injector's last-accepted store for ${this.options.configMap} (${foreign}): not written; rename or delete it`);
         return true;
       }
-      let record: LastAcceptedRecord;
-      const text = body.data?.[LAST_ACCEPTED_RECORD_KEY];
-      try {
-        record = text === undefined ? { configMap: this.options.configMap, files: {} } : parseRecord(text);
-      } catch (err) {
-        this.reportOnce('bad-record', 'warn', `ConfigMap ${this.name} key ${LAST_ACCEPTED_RECORD_KEY} does not parse (${(err as Error).message}): rewriting it`);
-        record = { configMap: this.options.configMap, files: {} };
-      }
-      let changed = text === undefined;
+      const { record, absent, error } = recordOf(body, this.options.configMap);
+      if (error !== undefined) this.reportOnce('bad-record', 'warn', `ConfigMap ${this.name} key ${LAST_ACCEPTED_RECORD_KEY} does not parse (${error}): rewriting it`);
+      let changed = absent;
       for (const change of [...this.lacking(record, body.data ?? {}), ...changes]) changed = apply(record, body, change) || changed;
       this.known = record;
       if (!changed) return true;
@@ -271,8 +253,9 @@ export class LastAcceptedWriter {
   }
 
   private settle(status: number, body: unknown, record: LastAcceptedRecord | undefined, verb: string): boolean {
-    this.forbidden = status === 403;
-    if (status >= 200 && status < 300) {
+    const kind = writeStatus(status);
+    this.forbidden = kind === 'forbidden';
+    if (kind === 'written') {
       if (record !== undefined) this.known = record;
       if (!this.wrote) this.logger.info({ configMap: this.name }, `keeping Envoy's verdicts in ConfigMap ${this.name} (a new Pod starts from what Envoy last accepted)`);
       this.wrote = true;
@@ -280,11 +263,11 @@ export class LastAcceptedWriter {
       return true;
     }
     const message = statusOf(body).message ?? `HTTP ${String(status)}`;
-    if (status === 403) {
+    if (kind === 'forbidden') {
       this.reportOnce(`forbidden:${verb}`, 'warn', `cannot ${verb} ConfigMap ${this.name}, where a new Pod finds what Envoy last accepted (${message}); fix: ${this.options.fixCommand}`);
       return false;
     }
-    if (status === 422 || status === 413) {
+    if (kind === 'invalid') {
       this.reportOnce(`invalid:${message}`, 'error', `ConfigMap ${this.name} refused the accepted files (${message}): not kept`);
       return true;
     }

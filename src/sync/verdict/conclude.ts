@@ -23,7 +23,8 @@ import { contentVersion } from '../envoy/version-stamp.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import { ownReload, putBack, whatGoesBack } from './put-back.js';
 import type { ReasonReader } from './reason.js';
-import { keepJudged, keepVersion } from './kept.js';
+import type { KeptVersions } from './kept.js';
+import { refusedKey } from './refused-versions.js';
 import { acceptedCopy, refusalWhy, refusedPath } from './state.js';
 import { SupersededPublishes } from './superseded.js';
 import { refusedValidateHint, sourceValidateHint } from './validate-hint.js';
@@ -71,6 +72,8 @@ export interface ConcludeContext {
   admin: () => EnvoyAdmin | undefined;
   /** Envoy's path of a published file (for the log line to grep), when the bootstrap names it. */
   pathOf: (name: string) => string;
+  /** The versions kept under the state directory (kept.ts): the watcher's, one per target. */
+  kept: KeptVersions;
 }
 
 export class Conclusions {
@@ -87,13 +90,14 @@ export class Conclusions {
   readonly superseded: SupersededPublishes;
 
   constructor(private readonly ctx: ConcludeContext) {
-    this.superseded = new SupersededPublishes({ ...ctx, targetDir: ctx.options.targetDir, validateHint: (file) => this.validateHint(file, true) });
+    // `key`: the refused content's (refused-versions.ts), once superseded.ts keeps its refusal by ctx.kept under it.
+    this.superseded = new SupersededPublishes({ ...ctx, targetDir: ctx.options.targetDir, validateHint: (file, key?: string) => this.validateHint(file, true, key) });
   }
 
-  /** The `validate` a message suggests for `file` of the ConfigMap (all of them when undefined); `refused`: for the refused version kept. */
-  private validateHint(file?: string, refused = false): string {
+  /** The `validate` a message suggests for `file` of the ConfigMap (all of them when undefined); `refused`: for the refused version kept (under `key`, refused-versions.ts). */
+  private validateHint(file?: string, refused = false, key?: string): string {
     const { options } = this.ctx;
-    if (refused) return (options.refusedValidateHint ?? refusedValidateHint('envoy-xds-injector', options.targetDir))(file);
+    if (refused) return (options.refusedValidateHint ?? refusedValidateHint('envoy-xds-injector', options.targetDir))(file, key);
     return (options.validateHint ?? sourceValidateHint('envoy-xds-injector', options.sourceDir))(file);
   }
 
@@ -143,7 +147,7 @@ export class Conclusions {
     const { file, version } = pending;
     // What the lines and `status` call this content: a certificate or key carries no version_info.
     const shown = version ?? contentVersion(pending.sha256);
-    const { logger, state, holds } = this.ctx;
+    const { logger, state, holds, kept: keeper } = this.ctx;
     const { targetDir } = this.ctx.options;
     const entry = (state.files[file] ??= {});
     let previousVersion = entry.accepted?.version;
@@ -166,6 +170,8 @@ export class Conclusions {
     let why: RejectionReason | undefined;
     let ignoredFields = 0;
     let ignoredAmong: { files: readonly string[]; when: IgnoredWhen } | undefined;
+    // A refused content is kept under a name of its own too (its key: the digest its version shows), which its line and `validate` name.
+    const key = outcome === 'rejected' ? refusedKey(version, pending.sha256) : undefined;
     // Refusals Envoy counted before this verdict, in the same publish (in-flight.ts): said and counted.
     const before = pending.refusedBefore === undefined ? {} : { refusedBefore: pending.refusedBefore.count };
     const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, ...(pending.reader === undefined ? {} : { judgedWith: pending.reader.file }), ...before };
@@ -175,7 +181,7 @@ export class Conclusions {
       // Kept from the bytes published when a newer publish already replaced the file: Envoy runs
       // this version, so a refusal of the newer one goes back to it (measured on 1.40: rapid swaps
       // rolled back to the version before, which Envoy then loaded).
-      const kept = await keepJudged(targetDir, 'accepted', pending, logger);
+      const kept = await keeper.keepJudged('accepted', pending, logger);
       if (kept) entry.accepted = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at };
       // Still held (the ConfigMap still has the refused content): keep the record across restarts.
       if (!holds.has(file)) delete entry.refused;
@@ -218,14 +224,14 @@ export class Conclusions {
       const back = whatGoesBack({ running, previousVersion, refused: pending, publishes: this.superseded.publishes(file), replaced: (v) => this.superseded.ran(file, v) !== undefined });
       // Kept as the accepted one is: by link while published, else its bytes (a newer publish replaced it, another filesystem);
       // its bytes when Envoy runs a newer publish (that one may carry this one's inode number, freed and reused).
-      const kept = back.kind === 'nothing' ? await keepVersion(targetDir, 'refused', file, { content: pending.content }).then(() => true, () => false) : await keepJudged(targetDir, 'refused', pending, logger);
+      const kept = back.kind === 'nothing' ? await keeper.keepVersion('refused', file, { content: pending.content, key }).then(() => true, () => false) : await keeper.keepJudged('refused', { ...pending, key }, logger);
       const ran = back.kind === 'replaced' ? this.superseded.ran(file, back.version) : undefined;
-      if (ran !== undefined && (await keepVersion(targetDir, 'accepted', file, { content: ran.content }).then(() => true, () => false))) {
+      if (ran !== undefined && (await keeper.keepVersion('accepted', file, { content: ran.content }).then(() => true, () => false))) {
         entry.accepted = { version: running, sha256: ran.sha256, at };
         previousVersion = logFields.previousXdsVersion = running;
       }
       const accepted = await acceptedCopy(targetDir, file);
-      const refusedAt = kept ? refusedPath(targetDir, file) : undefined;
+      const refusedAt = !kept ? undefined : key === undefined ? refusedPath(targetDir, file) : keeper.refusedVersionPath(file, key);
       entry.refused = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at, ...(decided.dependsOn === undefined ? {} : { dependsOn: [...decided.dependsOn] }) };
       delete entry.keptByReader;
       // LDS and CDS keep the resources of a refused update that succeeded: say what Envoy runs (applied.ts).
@@ -236,7 +242,7 @@ export class Conclusions {
       };
       if (back.kind === 'nothing') {
         // Not held either: the ConfigMap has moved on (as for a refusal superseded.ts reports).
-        message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file), runsLater: back.runs }) + note;
+        message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file, true, key), runsLater: back.runs }) + note;
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else if (accepted !== undefined) {
         // What an Envoy that never ran the last accepted version runs instead is read before the
@@ -248,10 +254,10 @@ export class Conclusions {
         holds.hold(file, pending.sha256, false, pending.names, pending.configMap, decided.dependsOn);
         rolledBack = await putBack(this.ctx.options.restore, logger, file, accepted, pending);
         if (rolledBack) await this.ownReload(envoy);
-        message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file, true), ...(notRunning === undefined ? {} : { notRunning }), ...(runs.kind === 'other' ? { runsLater: runs.version } : {}) }) + note;
+        message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file, true, key), ...(notRunning === undefined ? {} : { notRunning }), ...(runs.kind === 'other' ? { runsLater: runs.version } : {}) }) + note;
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
-        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file, true)) + note;
+        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file, true, key)) + note;
         logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       }
     } else if (decided.withReader !== undefined) {
@@ -273,7 +279,7 @@ export class Conclusions {
     }
     const forms = verdictForms(
       { file, version, sha256: pending.sha256, previousVersion, at },
-      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file, true)), ...(ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong.files], ignoredWhen: ignoredAmong.when }) } : {}) },
+      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file, true, key)), ...(ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong.files], ignoredWhen: ignoredAmong.when }) } : {}) },
     );
     // The state names the content judged, so that `status` tells a verdict on an earlier certificate from one on the ConfigMap's.
     entry.verdict = { ...forms.kept, version: shown };

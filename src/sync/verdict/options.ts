@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { AdminAddress } from '../envoy/subscriptions.js';
 import type { Replaces } from '../publish/syncer.js';
 import type { Holds } from './holds.js';
+import type { KeptVersions } from './kept.js';
 import type { ValidateHint } from './validate-hint.js';
 
 export interface VerdictOptions {
@@ -11,6 +12,11 @@ export interface VerdictOptions {
   logger: Logger;
   /** What the syncer holds back; the tracker adds refusals and keeps the state file in step. */
   holds: Holds;
+  /**
+   * The versions kept under the state directory and its file operations (kept.ts, state-fs.ts):
+   * one per target, created by the watcher (watch/run-watch.ts); default: one of the tracker's own.
+   */
+  kept?: KeptVersions;
   /** `--admin`: overrides the bootstrap's admin address. */
   admin?: AdminAddress;
   /** The `validate` a message suggests for a file of the ConfigMap (validate-hint.ts); default on `sourceDir`. */

@@ -2,46 +2,39 @@
 // the clock, the rename of a refused file tried once more). Each round reads every subscription's
 // counters once, attributes Envoy's stats scopes to files (attribution.ts), judges each pending file
 // (judge-one.ts), sets aside a refusal while other files were on their way (in-flight.ts) and hands
-// every outcome to conclude.ts; a publish a newer one replaced goes to superseded.ts.
+// every outcome to finish.ts (then conclude.ts); a publish a newer one replaced goes to superseded.ts.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { EnvoyAdmin } from '../envoy/admin.js';
 import { describeAdmin } from '../envoy/subscriptions.js';
-import type { RejectionReason } from '../envoy/rejection-reason.js';
-import { roundTripMs, subscriptionType, type EnvoyCounters } from '../envoy/stat-prefixes.js';
+import { roundTripMs, type EnvoyCounters } from '../envoy/stat-prefixes.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import { attribute } from './attribution.js';
-import type { Conclusions, Decided } from './conclude.js';
+import type { Decided } from './conclude.js';
 import { afterInFlight, defersRefusal } from './in-flight.js';
 import { pollDelayMs } from './judge.js';
 import { judgeOne } from './judge-one.js';
-import type { Judgement } from './judge.js';
 import { undecidedReason } from './messages.js';
 import { scopesOf } from './pending.js';
 import type { Pending, SecretFile } from './pending.js';
-import { riderBlame, ridersOf, riderState, type Rider } from './read-once-verdict.js';
-import { riderDecided } from './rider-decided.js';
+import { ridersOf, riderState } from './read-once-verdict.js';
+import { causeOf, concludeWithRiders, readAsCds, type FinishContext } from './finish.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
-import { dependsOnKeys, mayDependOn } from './refusal-cause.js';
-import type { RefusalCause, RefusedBefore } from './refusal-cause.js';
-import type { SubscriptionMap } from './subscription-map.js';
+import { mayDependOn } from './refusal-cause.js';
+import type { RefusedBefore } from './refusal-cause.js';
 import type { VerdictOptions } from './options.js';
 
-export interface PollContext {
+export interface PollContext extends FinishContext {
   targetDir: string;
   logger: Logger;
   /** ms a publish has for its verdict once Envoy loads it. */
   timeoutMs: number;
-  subscriptions: SubscriptionMap;
-  conclusions: Conclusions;
   /** The admin API, or why there is none. */
   admin: () => { admin: EnvoyAdmin | undefined; problem: string | undefined };
   /** The syncer's restore: renames content onto a name again unless a newer publish replaced it; the new inode, or undefined. */
   restore: VerdictOptions['restore'];
   /** A refused file was renamed again: judge it as a new publish (baseline: Envoy's counters now), reporting the refusals before. */
   republished: (file: PublishedFile, secret: SecretFile | undefined, baseline: EnvoyCounters | undefined, refusedBefore: RefusedBefore) => void;
-  /** Riders of an accepted reader publish whose reader Envoy kept as it runs (reader-kept.ts): rider → the messages. */
-  readersKept?: (reader: Pending, riders: readonly Pending[]) => Promise<ReadonlyMap<string, { withReader: string; held: string }>>;
 }
 
 export class Poller {
@@ -174,8 +167,8 @@ export class Poller {
     if (counters !== undefined && defersRefusal(pending, judgement)) {
       // Set aside only for the files on their way that could change it (refusal-cause.ts).
       const why = await this.ctx.conclusions.reasonFor(pending, judgement);
-      const cause = this.causeOf(pending, judgement, why);
-      pending.inFlight = new Set([...pending.inFlight].filter((file) => mayDependOn(cause, { file, clusters: this.readAsCds(file) })));
+      const cause = causeOf(this.ctx.subscriptions, pending, judgement, why);
+      pending.inFlight = new Set([...pending.inFlight].filter((file) => mayDependOn(cause, { file, clusters: readAsCds(this.ctx.subscriptions, file) })));
       if (pending.inFlight.size === 0) {
         await this.finish(pending, { outcome: 'rejected', judgement, counters, own, now, why });
         return;
@@ -246,54 +239,17 @@ export class Poller {
     this.ctx.republished(file, secret, counters ?? deferred.counters, { count: (pending.refusedBefore?.count ?? 0) + 1, while: [...pending.inFlight], counter });
   }
 
-  /** Envoy reads `file` as CDS: a cluster it adds may be what a refused route names (refusal-cause.ts OtherFile). */
-  private readAsCds(file: string): boolean {
-    return this.ctx.subscriptions.readAs(file).has('CDS');
-  }
-
-  /** What tells which other files could change Envoy's refusal of `pending` (refusal-cause.ts). */
-  private causeOf(pending: Pending, judgement: Extract<Judgement, { outcome: 'rejected' }>, why: RejectionReason | undefined): RefusalCause {
-    const readOnce = pending.names.some((name) => this.ctx.subscriptions.readOnceReaders(name).length > 0);
-    const linked = pending.secret !== undefined || pending.reader !== undefined || judgement.created !== undefined || readOnce;
-    return { type: subscriptionType(judgement.subscription), kind: judgement.kind, why, names: pending.names, linked };
-  }
-
   /**
    * Carries out a verdict (conclude.ts); an acceptance tells the refusals set aside with it. The
    * files judged with this publish get its outcome: before it when refused (their rollback lands
    * before the reader's), after it otherwise.
    */
-  private async finish(pending: Pending, given: Decided): Promise<void> {
-    let decided = given;
+  private async finish(pending: Pending, decided: Decided): Promise<void> {
     this.drop(pending);
     this.finished.add(pending);
     const riders = ridersOf(pending, this.pending.values());
-    const asRider: Decided = { ...decided, judgement: undefined, own: [] };
     for (const rider of riders) this.pending.delete(rider.file);
-    if (decided.outcome === 'rejected' && decided.judgement?.outcome === 'rejected') {
-      // Envoy's reason, read once for the file and its riders; which other keys could change it (holds.ts).
-      const why = decided.why ?? (await this.ctx.conclusions.reasonFor(pending, decided.judgement));
-      const keys = riders.length > 0 || pending.configMap === undefined ? undefined : pending.configMap.keys();
-      const dependsOn = keys === undefined ? undefined : dependsOnKeys(this.causeOf(pending, decided.judgement, why), pending.file, keys, (key) => this.readAsCds(key));
-      decided = { ...decided, why, ...(dependsOn === undefined ? {} : { dependsOn }) };
-    }
-    if (decided.outcome === 'rejected' && riders.length > 0) {
-      // A rider is refused only when what Envoy refused reads it (riderBlame); else it goes back with its reader, not judged.
-      const why = decided.why;
-      const blamed = riders.map((r) => ({ pending: r, rider: { file: r.file, resources: r.reader?.resources, content: r.content } satisfies Rider }));
-      const running = await this.ctx.conclusions.runningIfKept(pending, why);
-      for (const { pending: rider, rider: asBlamed } of blamed) {
-        const blame = riderBlame(asBlamed, blamed.filter((b) => b.pending !== rider).map((b) => b.rider), why, pending.file, running);
-        await this.ctx.conclusions.conclude(rider, riderDecided(blame, asRider, why));
-      }
-    }
-    await this.ctx.conclusions.conclude(pending, decided);
-    // Accepted: a rider whose reader Envoy did not rebuild (its config dump says) goes back, not judged.
-    const kept = decided.outcome === 'accepted' && riders.length > 0 && pending.foundAtStart !== true ? await this.ctx.readersKept?.(pending, riders) : undefined;
-    for (const rider of decided.outcome === 'rejected' ? [] : riders) {
-      const why = kept?.get(rider.file);
-      await this.ctx.conclusions.conclude(rider, why === undefined ? asRider : { ...asRider, outcome: 'unknown', withReader: why.withReader, kept: why.held });
-    }
+    await concludeWithRiders(this.ctx, pending, decided, riders);
     if (decided.outcome !== 'accepted') return;
     for (const other of this.pending.values()) if (other.inFlight.has(pending.file)) other.inFlightAccepted = true;
   }

@@ -3,6 +3,7 @@
 //   <target>/..envoy-xds-verdict/state.json       per file: ConfigMap, published, Envoy, verdict
 //   <target>/..envoy-xds-verdict/accepted/<file>  the last version Envoy accepted (a hard link if it can)
 //   <target>/..envoy-xds-verdict/refused/<file>   the last version Envoy refused, for the operator
+//   <target>/..envoy-xds-verdict/refused/..sha256-<12 hex>/<file>  each of the last few refused (refused-versions.ts)
 //   <target>/..envoy-xds-verdict/store-read.json  the last-accepted store as `copy` read it, until the watcher takes it (store-handoff.ts)
 // (accepted/ and refused/ kept by kept.ts).
 // A `..` name is never a ConfigMap key, so Envoy never watches these and `watch` never publishes them.
@@ -12,7 +13,8 @@ import { performance } from 'node:perf_hooks';
 import type { XdsType } from '../envoy/subscriptions.js';
 import type { ConfigMapRead } from './configmap-read.js';
 import { STATE_DIR } from './state-dir.js';
-import { stateFs } from './state-fs.js';
+import { stateFsOf } from './state-fs.js';
+import type { StateFs, StateTarget } from './state-fs.js';
 import type { VerdictFacts } from './verdict.js';
 
 export { STATE_DIR };
@@ -110,9 +112,8 @@ export async function readState(targetDir: string): Promise<VerdictState | undef
   }
 }
 
-/** Replaces state.json by rename, so `status` never reads half a file. */
-export async function writeState(targetDir: string, state: VerdictState): Promise<void> {
-  const fs = stateFs(targetDir);
+/** Replaces state.json by rename, so `status` never reads half a file. `fs`: the target's state file operations (state-fs.ts). */
+export async function writeState(targetDir: string, state: VerdictState, fs: StateFs = stateFsOf(targetDir)): Promise<void> {
   const dir = stateDir(targetDir);
   await fs.mkdir(dir);
   const temp = join(dir, `.${STATE_FILE}.tmp`); // one watcher per target: a fixed name leaves no litter
@@ -146,15 +147,21 @@ export class StateWriter {
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private askedAt = 0;
+  private readonly targetDir: string;
+  private readonly fs: StateFs;
 
+  /** `target`: the target directory, or it with its state file operations (state-fs.ts; the watcher's, one per target). */
   constructor(
-    private readonly targetDir: string,
+    target: string | StateTarget,
     private readonly current: () => VerdictState,
     private readonly onError: (err: unknown) => void,
     private readonly busy: () => boolean = () => false,
     private readonly delayMs = 50,
     private readonly maxDelayMs = 1000,
-  ) {}
+  ) {
+    this.targetDir = typeof target === 'string' ? target : target.targetDir;
+    this.fs = typeof target === 'string' ? stateFsOf(target) : target.fs;
+  }
 
   /** Writes within `delayMs`, or once not busy (`maxDelayMs` at most). */
   save(): void {
@@ -183,7 +190,7 @@ export class StateWriter {
 
   private writeNow(): void {
     const snapshot = structuredClone(this.current());
-    this.writing = this.writing.then(() => writeState(this.targetDir, snapshot)).catch(this.onError);
+    this.writing = this.writing.then(() => writeState(this.targetDir, snapshot, this.fs)).catch(this.onError);
   }
 }
 

@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { Mark } from '../last-accepted/record.js';
 import type { Substitution } from '../last-accepted/substitutions.js';
-import { keepCopy } from './kept.js';
+import { KeptVersions } from './kept.js';
 import { readState, stateDir, writeState } from './state.js';
 import type { VerdictState } from './state.js';
 
@@ -25,9 +25,10 @@ export async function recordSubstitutions(targetDir: string, sourceDir: string, 
     updatedAt: new Date().toISOString(),
     files: {},
   };
+  const kept = new KeptVersions(targetDir); // `copy` runs once: this run's state file operations
   const version = (mark: Mark): { version?: string } => (mark.version === undefined ? {} : { version: mark.version });
   for (const sub of subs) {
-    await keepCopy(targetDir, 'accepted', sub.name, undefined);
+    await kept.keepCopy('accepted', sub.name, undefined);
     state.files[sub.name] = {
       ...state.files[sub.name],
       published: { ...version(sub.accepted), sha256: sub.accepted.sha256, at: new Date().toISOString() },
@@ -36,5 +37,5 @@ export async function recordSubstitutions(targetDir: string, sourceDir: string, 
     };
   }
   state.updatedAt = new Date().toISOString();
-  await writeState(targetDir, state);
+  await writeState(targetDir, state, kept.fs);
 }

@@ -6,37 +6,35 @@
 //
 // The entry point `watch` calls (start, before and after each pass's renames, stop): it learns what
 // each published file is and queues it for a verdict. IO: poll.ts (the loop), conclude.ts (after a verdict),
-// reader-running.ts and reader-kept.ts (does Envoy run, did it rebuild, a file's reader). Pure rules: judge.ts,
+// reader-running.ts and reader-kept.ts (does Envoy run, did it rebuild, a file's reader), track.ts (what waits for a verdict). Pure rules: judge.ts,
 // in-flight.ts, holds.ts, subscription-map.ts, judged-by.ts, read-once-verdict.ts, messages.ts; on-disk.ts.
 import type { Logger } from 'pino';
 import { EnvoyAdmin } from '../envoy/admin.js';
-import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { contentVersion } from '../envoy/version-stamp.js';
 import { describeAdmin } from '../envoy/subscriptions.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import type { Holds } from './holds.js';
 import { BaselineReads } from './baseline-reads.js';
 import { Conclusions } from './conclude.js';
+import { KeptVersions } from './kept.js';
 import { EnvoyProcesses } from './envoy-process.js';
 import { observeReading } from './envoy-answer.js';
 import { recordRead, type ConfigMapRead } from './configmap-read.js';
 import { judgeAgainAfterRestart } from './envoy-restarted.js';
 import type { VerdictOptions } from './options.js';
-import { newPending } from './pending.js';
 import { configOnDisk, dataOnDisk } from './on-disk.js';
 import { judgedBy, judgedNames, type JudgedBy } from './judged-by.js';
 import { judgeNewlyRead, judgeUnjudgedRiders } from './newly-read.js';
-import { readerPublish, withResources } from './read-once-verdict.js';
 import { readersNotRunning, type ReaderQuery } from './reader-running.js';
 import { readersKept } from './reader-kept.js';
 import { restoreHolds } from './restored-holds.js';
 import { Poller } from './poll.js';
-import type { RefusedBefore } from './refusal-cause.js';
 import { awaitReadLogged } from './read-wait.js';
 import { attribute } from './attribution.js';
 import { REQUEST_TIMEOUT_MS, ReasonReader } from './reason.js';
 import { StateWriter, readState, recordHeldBack, refusedLast, type VerdictState } from './state.js';
 import { SubscriptionMap } from './subscription-map.js';
+import { track, trackAll, type TrackContext } from './track.js';
 import type { VerdictListener } from './verdict.js';
 
 export type { VerdictOptions } from './options.js';
@@ -56,6 +54,8 @@ export class VerdictTracker {
   private readonly state: VerdictState;
   private readonly stateFile: StateWriter;
   private readonly conclusions: Conclusions;
+  /** The versions kept under the state directory (kept.ts): the watcher's, or the tracker's own. */
+  private readonly kept: KeptVersions;
   /** Which Envoy process answered each reading (Envoy may restart under the watcher). */
   private readonly processes = new EnvoyProcesses();
 
@@ -67,7 +67,8 @@ export class VerdictTracker {
     this.baselines = new BaselineReads(options.logger, () => this.admin);
     this.holds = options.holds;
     this.state = { pid: process.pid, sourceDir: options.sourceDir, targetDir: options.targetDir, updatedAt: new Date().toISOString(), files: {} };
-    this.stateFile = new StateWriter(options.targetDir, () => this.stampedState(), (err) => {
+    const kept = (this.kept = options.kept ?? new KeptVersions(options.targetDir));
+    this.stateFile = new StateWriter(kept, () => this.stampedState(), (err) => {
       this.logger.warn({ err }, 'could not write the verdict state file');
     }, () => this.poller.pending.size > 0);
     const conclusions = (this.conclusions = new Conclusions({
@@ -80,6 +81,7 @@ export class VerdictTracker {
       listeners: this.listeners,
       admin: () => this.admin,
       pathOf: (name) => this.subscriptions.pathOf(name),
+      kept,
     }));
     this.poller = new Poller({
       targetDir: options.targetDir,
@@ -90,7 +92,7 @@ export class VerdictTracker {
       admin: () => ({ admin: this.admin, problem: this.adminProblem }),
       restore: options.restore,
       republished: (file, secret, baseline, refusedBefore) => {
-        this.track(file, this.timeoutMs, false, secret === undefined ? { by: 'subscription' } : { by: 'secret', secret }, { baseline, retried: true, refusedBefore });
+        track(this.tracking, file, this.timeoutMs, false, secret === undefined ? { by: 'subscription' } : { by: 'secret', secret }, { baseline, retried: true, refusedBefore });
       },
       readersKept: (reader, riders) => readersKept(this.admin, { file: reader.file, version: reader.version, previousVersion: reader.previousVersion }, riders.map((r) => ({ file: r.file, publishedAtMs: r.publishedAtMs })), (rider) => this.subscriptions.readOnceReaders(rider), REQUEST_TIMEOUT_MS),
     });
@@ -112,6 +114,7 @@ export class VerdictTracker {
    * will be `unknown`), and starts judging the files on disk: Envoy may be loading them right now.
    */
   async start(): Promise<void> {
+    await this.kept.sweepTemps(); // what a watcher that stopped mid-write left, before anything is kept
     const previous = await readState(this.options.targetDir).catch(() => undefined);
     if (previous !== undefined) this.state.files = previous.files;
     const onDisk = await configOnDisk(this.options.targetDir, this.subscriptions, this.holds);
@@ -127,7 +130,7 @@ export class VerdictTracker {
     // A watcher that ran before (its verdicts are in the state) already said what Envoy counted then.
     const watchedBefore = previous !== undefined && Object.values(previous.files).some((f) => f.verdict !== undefined);
     if (!watchedBefore) this.conclusions.foundAtStart(atStart.map((file) => file.name));
-    this.trackAll([...onDisk, ...(await dataOnDisk(this.options.targetDir, onDisk, this.subscriptions))], this.initialTimeoutMs, true);
+    trackAll(this.tracking, [...onDisk, ...(await dataOnDisk(this.options.targetDir, onDisk, this.subscriptions))], this.initialTimeoutMs, true);
     // Written now, not within the usual 50 ms: a verdict line may come first, and `status` read
     // after it would find no state and ask whether the watcher runs at all.
     this.stateFile.save();
@@ -193,10 +196,10 @@ export class VerdictTracker {
     this.setAdmin(); // a bootstrap may have arrived only now (empty ConfigMap at start)
     // Judged against the pass's baseline (the last poll's when Envoy did not answer), once it is known.
     const waits = this.baselines.handOver(files, this.poller.lastCounters, this.options.restore, (pass, given) => {
-      this.trackAll(pass, this.timeoutMs, false, given);
+      trackAll(this.tracking, pass, this.timeoutMs, false, given);
       // Files of earlier passes this one makes Envoy read: judged against this pass's baseline.
       const ctx = { targetDir: this.options.targetDir, subscriptions: this.subscriptions, pending: (name: string) => this.poller.pending.has(name) };
-      const judge = (file: PublishedFile, by: JudgedBy | undefined): void => { if (by !== undefined) this.track(file, this.timeoutMs, false, by, { baseline: given, retried: false }); };
+      const judge = (file: PublishedFile, by: JudgedBy | undefined): void => { if (by !== undefined) track(this.tracking, file, this.timeoutMs, false, by, { baseline: given, retried: false }); };
       judgeNewlyRead(ctx, pass, readBefore, known(), judge);
       judgeUnjudgedRiders(ctx, pass, known(), (name) => this.state.files[name]?.verdict?.outcome === 'unknown', judge); // their reader's verdict is theirs
       // Every file of the pass was on its way with every other (Envoy applies them in an order of its own).
@@ -263,38 +266,12 @@ export class VerdictTracker {
     const askEnvoy = !this.subscriptions.hasBootstrap();
     if (askEnvoy) this.subscriptions.askEnvoy();
     const { logger, state, subscriptions, conclusions, processes } = this;
-    const ctx = { logger, targetDir: this.options.targetDir, state, subscriptions, conclusions, processes, pending: (file: string) => this.poller.pending.has(file), save: () => { this.stateFile.save(); }, judgeAsFoundAtStart: (files: PublishedFile[]) => { for (const file of files) this.track(file, this.initialTimeoutMs, true, { by: 'subscription' }); } };
+    const ctx = { logger, targetDir: this.options.targetDir, state, subscriptions, conclusions, processes, pending: (file: string) => this.poller.pending.has(file), save: () => { this.stateFile.save(); }, judgeAsFoundAtStart: (files: PublishedFile[]) => { for (const file of files) track(this.tracking, file, this.initialTimeoutMs, true, { by: 'subscription' }); } };
     this.admin = new EnvoyAdmin(address, (reading) => { observeReading(ctx, reading); this.baselines.observed(reading); }, askEnvoy);
   }
 
-  /** Tracks each of `files` Envoy may read (judged-by.ts), those read through a resource after the publish they are judged with. */
-  private trackAll(files: readonly PublishedFile[], timeoutMs: number, initial: boolean, baseline?: EnvoyCounters): void {
-    const judged = files.map((file) => ({ file, by: judgedBy(this.subscriptions, file.name) }));
-    const given = initial ? undefined : { baseline, retried: false };
-    for (const { file, by } of judged) if (by !== undefined && by.by !== 'reader') this.track(file, timeoutMs, initial, by, given);
-    for (const { file, by } of judged) if (by?.by === 'reader') this.track(file, timeoutMs, initial, by, given);
-  }
-
-  /**
-   * `by`: what judges it (judged-by.ts; a file read through a resource is tracked only with a publish of its reader pending);
-   * `given`: the baseline to judge against; `retried`: the same content renamed again after a refusal while others were on their way (in-flight.ts).
-   */
-  private track(file: PublishedFile, timeoutMs: number, initial: boolean, by: JudgedBy, given?: { baseline: EnvoyCounters | undefined; retried: boolean; refusedBefore?: RefusedBefore }): void {
-    const reader = by.by === 'reader' ? readerPublish(by.readers, this.poller.pending) : undefined;
-    if (by.by === 'reader' && reader === undefined) return;
-    const entry = (this.state.files[file.name] ??= {});
-    this.poller.add(newPending(file, {
-      previousVersion: entry.accepted?.version,
-      // Files found at start were loaded by Envoy before anything was read: counted from zero.
-      baseline: given?.baseline,
-      names: this.subscriptions.names(file.name),
-      deadline: file.at + timeoutMs,
-      initial,
-      inFlight: this.poller.othersInFlight(file.name),
-      retried: given?.retried === true,
-      refusedBefore: given?.refusedBefore,
-      ...(by.by === 'secret' ? { secret: by.secret } : {}),
-      ...(reader === undefined ? {} : { reader: withResources(reader, this.subscriptions.readOnceReaders(file.name)) }),
-    }));
+  /** What track.ts needs of the tracker. */
+  private get tracking(): TrackContext {
+    return { subscriptions: this.subscriptions, poller: this.poller, state: this.state };
   }
 }

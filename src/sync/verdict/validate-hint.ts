@@ -5,10 +5,14 @@
 // `version_info` line, envoy/version-stamp.ts); a refusal's checks the refused version kept under
 // the state directory, whose added line `validate` takes out again (cli/validate.ts).
 import { join } from 'node:path';
-import { STATE_DIR } from './state-dir.js';
+import { STATE_DIR, refusedVersionDir } from './state-dir.js';
 
-/** The command line for `file` (a key of the ConfigMap), or for all of its files when undefined. */
-export type ValidateHint = (file?: string) => string;
+/**
+ * The command line for `file` (a key of the ConfigMap), or for all of its files when undefined.
+ * `refusedKey`: for a refusal, the key its content is kept under (refused-versions.ts); only the
+ * refused hint reads it.
+ */
+export type ValidateHint = (file?: string, refusedKey?: string) => string;
 
 /**
  * `CLI validate DIR/FILE` on the ConfigMap's source directory (`--from`): the ConfigMap volume the
@@ -30,16 +34,18 @@ export function configMapValidateHint(cliWithStdin: string, namespace: string, c
 }
 
 /**
- * `CLI validate TARGET/..envoy-xds-verdict/refused/FILE`: the refused version as the watcher kept it
- * (kept.ts), for what a refusal says (its line, Event and `status`'s WHY). The ConfigMap's key may
- * already hold a fix or a newer version when the operator reads it (a superseded refusal: it does),
- * so a command on the key would check another version. The kept copy is the published one; where
- * the watcher added a `version_info` line, `validate` reads it without that line, so the lines it
- * prints are the key's. All kept refused versions when `file` is undefined.
+ * `CLI validate TARGET/..envoy-xds-verdict/refused/..sha256-KEY/FILE`: the very content refused, as
+ * the watcher kept it (kept.ts), for what a refusal says (its line, Event and `status`'s WHY). The
+ * ConfigMap's key may already hold a fix or a newer version when the operator reads it (a
+ * superseded refusal: it does), and `refused/FILE` holds only the file's last refusal, so a command
+ * on either would check another version. The kept copy is the published one; where the watcher
+ * added a `version_info` line, `validate` reads it without that line, so the lines it prints are
+ * the key's. `refused/FILE` when no key is given; the last refused version of each file when
+ * `file` is undefined (`validate` walks past the `..sha256-` directories).
  */
 export function refusedValidateHint(cli: string, targetDir: string): ValidateHint {
   const dir = join(targetDir, STATE_DIR, 'refused');
-  return (file) => `${cli} validate ${file === undefined ? dir : join(dir, file)}`;
+  return (file, key) => `${cli} validate ${file === undefined ? dir : key === undefined ? join(dir, file) : join(dir, refusedVersionDir(key), file)}`;
 }
 
 /** Whether `validate` (a command of this file) checks a refused version kept under the state directory (refusedValidateHint). */

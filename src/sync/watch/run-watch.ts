@@ -14,6 +14,7 @@ import { VolumeSource } from '../sources/source.js';
 import { configMapRead } from '../verdict/configmap-read.js';
 import { EnvoyRecheck } from '../verdict/envoy-recheck.js';
 import { Holds } from '../verdict/holds.js';
+import { KeptVersions } from '../verdict/kept.js';
 import { VerdictTracker } from '../verdict/tracker.js';
 import type { ValidateHint } from '../verdict/validate-hint.js';
 import type { VerdictListener } from '../verdict/verdict.js';
@@ -121,6 +122,8 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     targetDir,
     logger,
     holds,
+    // The state directory's file operations (statfs once) and its kept versions: this target's, passed down.
+    kept: new KeptVersions(targetDir),
     restore: (name, content, replaces) => syncer.restore(name, content, replaces),
     resync: passes.trigger,
     ...(options.admin === undefined ? {} : { admin: options.admin }),

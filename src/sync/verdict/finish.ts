@@ -1,0 +1,66 @@
+// Carrying out a verdict the poll loop (poll.ts) reached: for a refusal, Envoy's reason (read once
+// for the file and its riders) and which other keys could change it (refusal-cause.ts); then the
+// file and the files judged with it (its riders, read-once-verdict.ts) concluded (conclude.ts) in
+// order: a refused reader's riders before it (their rollback lands first), after it otherwise.
+import type { RejectionReason } from '../envoy/rejection-reason.js';
+import { subscriptionType } from '../envoy/stat-prefixes.js';
+import type { Conclusions, Decided } from './conclude.js';
+import type { Judgement } from './judge.js';
+import type { Pending } from './pending.js';
+import { riderBlame, type Rider } from './read-once-verdict.js';
+import { riderDecided } from './rider-decided.js';
+import { dependsOnKeys, type RefusalCause } from './refusal-cause.js';
+import type { SubscriptionMap } from './subscription-map.js';
+
+export interface FinishContext {
+  subscriptions: SubscriptionMap;
+  conclusions: Conclusions;
+  /** Riders of an accepted reader publish whose reader Envoy kept as it runs (reader-kept.ts): rider → the messages. */
+  readersKept?: (reader: Pending, riders: readonly Pending[]) => Promise<ReadonlyMap<string, { withReader: string; held: string }>>;
+}
+
+/** Envoy reads `file` as CDS: a cluster it adds may be what a refused route names (refusal-cause.ts OtherFile). */
+export function readAsCds(subscriptions: SubscriptionMap, file: string): boolean {
+  return subscriptions.readAs(file).has('CDS');
+}
+
+/** What tells which other files could change Envoy's refusal of `pending` (refusal-cause.ts). */
+export function causeOf(subscriptions: SubscriptionMap, pending: Pending, judgement: Extract<Judgement, { outcome: 'rejected' }>, why: RejectionReason | undefined): RefusalCause {
+  const readOnce = pending.names.some((name) => subscriptions.readOnceReaders(name).length > 0);
+  const linked = pending.secret !== undefined || pending.reader !== undefined || judgement.created !== undefined || readOnce;
+  return { type: subscriptionType(judgement.subscription), kind: judgement.kind, why, names: pending.names, linked };
+}
+
+/**
+ * Concludes `pending` with `given` and its `riders` (already taken off the poll loop). A rider of
+ * a refused reader is refused only when what Envoy refused reads it (riderBlame), else it goes back
+ * with its reader, not judged; a rider of an accepted one whose reader Envoy did not rebuild (its
+ * config dump says) goes back too.
+ */
+export async function concludeWithRiders(ctx: FinishContext, pending: Pending, given: Decided, riders: readonly Pending[]): Promise<void> {
+  const { conclusions, subscriptions } = ctx;
+  let decided = given;
+  const asRider: Decided = { ...decided, judgement: undefined, own: [] };
+  if (decided.outcome === 'rejected' && decided.judgement?.outcome === 'rejected') {
+    // Envoy's reason, read once for the file and its riders; which other keys could change it (holds.ts).
+    const why = decided.why ?? (await conclusions.reasonFor(pending, decided.judgement));
+    const keys = riders.length > 0 || pending.configMap === undefined ? undefined : pending.configMap.keys();
+    const dependsOn = keys === undefined ? undefined : dependsOnKeys(causeOf(subscriptions, pending, decided.judgement, why), pending.file, keys, (key) => readAsCds(subscriptions, key));
+    decided = { ...decided, why, ...(dependsOn === undefined ? {} : { dependsOn }) };
+  }
+  if (decided.outcome === 'rejected' && riders.length > 0) {
+    const why = decided.why;
+    const blamed = riders.map((r) => ({ pending: r, rider: { file: r.file, resources: r.reader?.resources, content: r.content } satisfies Rider }));
+    const running = await conclusions.runningIfKept(pending, why);
+    for (const { pending: rider, rider: asBlamed } of blamed) {
+      const blame = riderBlame(asBlamed, blamed.filter((b) => b.pending !== rider).map((b) => b.rider), why, pending.file, running);
+      await conclusions.conclude(rider, riderDecided(blame, asRider, why));
+    }
+  }
+  await conclusions.conclude(pending, decided);
+  const kept = decided.outcome === 'accepted' && riders.length > 0 && pending.foundAtStart !== true ? await ctx.readersKept?.(pending, riders) : undefined;
+  for (const rider of decided.outcome === 'rejected' ? [] : riders) {
+    const why = kept?.get(rider.file);
+    await conclusions.conclude(rider, why === undefined ? asRider : { ...asRider, outcome: 'unknown', withReader: why.withReader, kept: why.held });
+  }
+}
