@@ -2,7 +2,8 @@
 // Envoy 1.40 that must read exactly what the answer with every stat reads, for the shapes where the two
 // differ most: a listener refused at start (no version_text written), a DNS cluster (its membership
 // counters share the subscription counters' names), an EDS cluster whose file Envoy could not convert
-// (only update_failure: the reading falls back to every stat), one it took, an RDS subscription.
+// (only update_failure), a DNS cluster that never resolves (reads alike: the list of subscriptions
+// tells them), one it took, an RDS subscription.
 import { strict as assert } from 'node:assert';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -16,7 +17,9 @@ import { bootstrapYaml, ldsYaml, rdsYaml, startEnvoy, waitFor } from './envoy.js
 
 const cluster = (name: string, extra: Record<string, unknown>): unknown => ({ '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', name, connect_timeout: '1s', ...extra });
 const eds = (dir: string, name: string): unknown => cluster(name, { type: 'EDS', eds_cluster_config: { eds_config: { resource_api_version: 'V3', path_config_source: { path: join(dir, `${name}.yaml`) } } } });
-const dns = cluster('dns', { type: 'STRICT_DNS', load_assignment: { cluster_name: 'dns', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 'localhost', port_value: 1 } } } }] }] } });
+// `resolvers`: a DNS server that never answers (a closed port): each resolution fails (update_failure), as in a Pod
+// whose nameserver does not answer; a name the resolver says does not exist counts an update_success instead (measured).
+const dnsCluster = (name: string, host: string, resolvers?: unknown[]): unknown => cluster(name, { type: 'STRICT_DNS', ...(resolvers === undefined ? {} : { typed_dns_resolver_config: { name: 'envoy.network.dns_resolver.cares', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig', resolvers } } }), load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: 1 } } } }] }] } });
 const assignment = (name: string, port: string): string =>
   `version_info: ${name}-${port}\nresources:\n- "@type": type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment\n  cluster_name: ${name}\n  endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${port}}}}}]}]\n`;
 
@@ -41,18 +44,20 @@ test('counters read from the stats Envoy wrote equal those read from every stat 
   // At start: a listener naming an RDS file not there yet (refused), a DNS cluster, an EDS file Envoy cannot convert, one it takes.
   await put('good.yaml', assignment('good', '1'));
   await put('bad.yaml', assignment('bad', '"no-number"'));
-  await put('cds.yaml', JSON.stringify({ version_info: 'c1', resources: [dns, eds(dir, 'good'), eds(dir, 'bad')] }));
+  await put('cds.yaml', JSON.stringify({ version_info: 'c1', resources: [dnsCluster('dns', 'localhost'), dnsCluster('nodns', 'backend', [{ socket_address: { address: '127.0.0.1', port_value: 1 } }]), eds(dir, 'good'), eds(dir, 'bad')] }));
   const rds = { name: 'routes', path: join(dir, 'rds.yaml') };
   await put('lds.yaml', ldsYaml({ port: 1, body: '', versionInfo: 'l1', rds }));
   const envoy = await startEnvoy({ bootstrap: { text: bootstrapYaml({ lds: join(dir, 'lds.yaml'), cds: join(dir, 'cds.yaml') }) }, logLevel: 'warn' });
   const admin = new EnvoyAdmin({ host: '127.0.0.1', port: Number(new URL(envoy.adminUrl).port) });
   const every = async (): Promise<EnvoyCounters> => parseSubscriptionStats(await adminGet(envoy.adminUrl, `/stats?filter=${encodeURIComponent(SUBSCRIPTIONS_FILTER)}`));
-  const usedOnly = async (): Promise<ReturnType<typeof parseUsedOnlyStats>> => parseUsedOnlyStats(await adminGet(envoy.adminUrl, `/stats?usedonly&filter=${encodeURIComponent(SUBSCRIPTIONS_FILTER)}`));
+  const usedOnly = async (): Promise<EnvoyCounters | { unsure: string[] }> => parseUsedOnlyStats(await adminGet(envoy.adminUrl, `/stats?usedonly&filter=${encodeURIComponent(SUBSCRIPTIONS_FILTER)}`));
   try {
     await waitFor('the listener refused', async () => (((await every()).subscriptions.get('listener_manager.lds')?.rejected ?? 0) > 0 ? true : undefined), { timeoutMs: 20_000 });
+    // A DNS cluster that never resolved reads as an EDS subscription that only failed (the example ConfigMap's on a node without that name).
+    await waitFor('the unresolvable DNS cluster tried', async () => { const u = await usedOnly(); return 'unsure' in u && u.unsure.includes('cluster.nodns') ? true : undefined; }, { timeoutMs: 20_000 });
     const first = await admin.counters(5000);
     assert.deepEqual(plain(first), plain(await every()));
-    assert.deepEqual(await usedOnly(), { unsure: ['cluster.bad'] }, 'an EDS subscription that only failed needs every stat');
+    assert.deepEqual(await usedOnly(), { unsure: ['cluster.bad', 'cluster.nodns'] }, 'the list of subscriptions tells them');
     assert.equal(first.subscriptions.get('cluster.bad')?.failure, 1);
     assert.equal(first.subscriptions.get('listener_manager.lds')?.versionText, '');
     assert.equal(first.subscriptions.has('cluster.dns'), false);
@@ -67,9 +72,7 @@ test('counters read from the stats Envoy wrote equal those read from every stat 
     }, { timeoutMs: 20_000 });
     const second = await admin.counters(5000);
     assert.deepEqual(plain(second), plain(await every()));
-    const used = await usedOnly();
-    assert.ok(!('unsure' in used), `read from the stats Envoy wrote alone: ${JSON.stringify(used)}`);
-    assert.deepEqual(plain(used), plain(second));
+    assert.deepEqual(await usedOnly(), { unsure: ['cluster.nodns'] }, 'the EDS subscription took an update: a version_text; the DNS cluster never resolves');
     assert.deepEqual([...second.subscriptions.keys()].sort(), ['cluster.bad', 'cluster.good', 'cluster_manager.cds', 'http.listener_0.rds.routes', 'listener_manager.lds']);
   } finally {
     admin.close();

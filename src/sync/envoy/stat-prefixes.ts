@@ -113,13 +113,37 @@ export function parseSubscriptionStats(body: string): EnvoyCounters {
 }
 
 /**
- * The same for an answer to `/stats?usedonly&filter=SUBSCRIPTIONS_FILTER`, or the scopes that only
- * every stat can tell (`unsureUnderUsedOnly`): then the reading needs the answer without `usedonly`.
+ * The same for an answer to `/stats?usedonly&filter=SUBSCRIPTIONS_FILTER`, or the scopes only a
+ * list of the subscriptions can tell (`unsureUnderUsedOnly`). `withVersionText`: the scopes that
+ * have a `version_text` (VERSION_TEXTS_PATH, parseVersionTexts), when asked: an unsure scope among
+ * them is a subscription Envoy never took an update from (`version_text` ''), any other is none.
  */
-export function parseUsedOnlyStats(body: string): EnvoyCounters | { unsure: string[] } {
+export function parseUsedOnlyStats(body: string): EnvoyCounters | { unsure: string[] };
+export function parseUsedOnlyStats(body: string, withVersionText: ReadonlySet<string>): EnvoyCounters;
+export function parseUsedOnlyStats(body: string, withVersionText?: ReadonlySet<string>): EnvoyCounters | { unsure: string[] } {
   const scopes = scopesOf(body);
   const unsure = [...scopes.raw].filter(([prefix, fields]) => unsureUnderUsedOnly(prefix, fields)).map(([prefix]) => prefix);
-  return unsure.length > 0 ? { unsure } : countersOf(scopes);
+  if (withVersionText === undefined) return unsure.length > 0 ? { unsure } : countersOf(scopes);
+  for (const prefix of unsure) if (!withVersionText.has(prefix)) scopes.raw.delete(prefix);
+  return countersOf(scopes, new Set(unsure));
+}
+
+/**
+ * Every scope's `version_text`, written or not: only the text readouts are walked (one per
+ * subscription and few others; 0.37 ms of Envoy's CPU with 1,000 clusters against 4.8 for the
+ * counters with `usedonly`, bench:admin), so it settles which scopes are subscriptions at little cost.
+ */
+export const VERSION_TEXTS_PATH = `/stats?type=TextReadouts&filter=${encodeURIComponent('\\.version_text$')}`;
+
+/** The scopes in an answer to VERSION_TEXTS_PATH. */
+export function parseVersionTexts(body: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of body.split('\n')) {
+    const colon = line.indexOf(': ');
+    const name = colon === -1 ? '' : line.slice(0, colon);
+    if (name.endsWith('.version_text')) out.add(name.slice(0, -'.version_text'.length));
+  }
+  return out;
 }
 
 interface Scopes {
@@ -182,10 +206,11 @@ export function unsureUnderUsedOnly(prefix: string, fields: ReadonlyMap<string, 
   return subscriptionType(prefix) === 'EDS' && !fields.has('version_text') && !fields.has('update_rejected') && !fields.has('update_success');
 }
 
-function countersOf({ raw, unknownFields, sslContextUpdates }: Scopes): EnvoyCounters {
+/** `known`: scopes already told to be subscriptions (parseUsedOnlyStats). */
+function countersOf({ raw, unknownFields, sslContextUpdates }: Scopes, known: ReadonlySet<string> = new Set()): EnvoyCounters {
   const subscriptions = new Map<string, SubscriptionCounters>();
   for (const [prefix, fields] of raw) {
-    if (!isSubscription(prefix, fields)) continue;
+    if (!known.has(prefix) && !isSubscription(prefix, fields)) continue;
     const number = (field: string): number => Number(fields.get(field) ?? 0);
     // Every SDS scope has `key_rotation_failed` (SdsApi's stats); left out by `usedonly` at 0.
     const rotation = fields.get('key_rotation_failed') ?? (subscriptionType(prefix) === 'SDS' ? '0' : undefined);

@@ -3,7 +3,10 @@
 // a listener refused at start, a DNS cluster, an EDS cluster whose file Envoy could not convert, one it took.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { parseSubscriptionStats, parseUsedOnlyStats } from '../../../src/sync/envoy/stat-prefixes.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { EnvoyAdmin } from '../../../src/sync/envoy/admin.js';
+import { VERSION_TEXTS_PATH, parseSubscriptionStats, parseUsedOnlyStats, parseVersionTexts } from '../../../src/sync/envoy/stat-prefixes.js';
 import type { EnvoyCounters } from '../../../src/sync/envoy/stat-prefixes.js';
 
 const EVERY_STAT = [
@@ -50,8 +53,16 @@ const USED_ONLY = [
 const without = (lines: string[], scope: string): string => lines.filter((line) => !line.startsWith(`${scope}.`)).join('\n');
 const plain = (reading: EnvoyCounters | { unsure: string[] }): unknown => ('unsure' in reading ? reading : { ...reading, subscriptions: Object.fromEntries(reading.subscriptions) });
 
-test('usedonly: a cluster scope with only failures could be an EDS subscription or a DNS cluster: every stat is asked for', () => {
+test('usedonly: a cluster scope with only failures could be an EDS subscription or a DNS cluster: the list of subscriptions tells', () => {
   assert.deepEqual(parseUsedOnlyStats(USED_ONLY.join('\n')), { unsure: ['cluster.eds'] });
+  // Envoy's answer to VERSION_TEXTS_PATH lists every version_text, written or not: cluster.eds is a subscription.
+  const listed = parseVersionTexts(['cluster.eds.version_text: ""', 'cluster.eds2.version_text: "e2"', 'cluster_manager.cds.version_text: "c1"', 'listener_manager.lds.version_text: ""', ''].join('\n'));
+  assert.deepEqual([...listed], ['cluster.eds', 'cluster.eds2', 'cluster_manager.cds', 'listener_manager.lds']);
+  assert.deepEqual(plain(parseUsedOnlyStats(USED_ONLY.join('\n'), listed)), plain(parseSubscriptionStats(EVERY_STAT.join('\n'))));
+  // Not listed: a DNS cluster's membership counters, left out as every stat leaves them out.
+  const dns = [...USED_ONLY, 'cluster.nodns.update_attempt: 3', 'cluster.nodns.update_failure: 3'].join('\n');
+  assert.deepEqual(parseUsedOnlyStats(dns), { unsure: ['cluster.eds', 'cluster.nodns'] });
+  assert.deepEqual(plain(parseUsedOnlyStats(dns, listed)), plain(parseSubscriptionStats(EVERY_STAT.join('\n'))));
   // Without it, the stats Envoy wrote read as every stat: a listener never taken (no version_text), a DNS cluster left out.
   const used = parseUsedOnlyStats(without(USED_ONLY, 'cluster.eds'));
   assert.deepEqual(plain(used), plain(parseSubscriptionStats(without(EVERY_STAT, 'cluster.eds'))));
@@ -93,4 +104,26 @@ test("usedonly: an SDS secret's key_rotation_failed reads 0 when Envoy never wro
   assert.ok(!('unsure' in used));
   assert.deepEqual(used.subscriptions.get('sds.tls'), every.subscriptions.get('sds.tls'));
   assert.equal(used.subscriptions.get('sds.tls')?.keyRotationFailed, 0);
+});
+
+test('EnvoyAdmin.counters: an unsure scope asks only for the list of subscriptions; the counters stay those of the first answer (a baseline holds nothing counted after it was asked for)', async () => {
+  const asked: string[] = [];
+  let rejected = 0;
+  const server = createServer((req, res) => {
+    asked.push(req.url ?? '');
+    if (req.url?.startsWith('/config_dump') === true) res.end('{}');
+    else if (req.url === VERSION_TEXTS_PATH) res.end('listener_manager.lds.version_text: "v1"\n');
+    else res.end(`listener_manager.lds.version_text: "v1"\nlistener_manager.lds.update_rejected: ${String(rejected++)}\ncluster.nodns.update_attempt: 2\ncluster.nodns.update_failure: 2\n`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const admin = new EnvoyAdmin({ host: '127.0.0.1', port: (server.address() as AddressInfo).port });
+  try {
+    const reading = await admin.counters(1000);
+    assert.deepEqual(asked.filter((url) => url.startsWith('/stats')), [`/stats?usedonly&filter=${encodeURIComponent('(\\.(version_text|update_attempt|update_success|update_rejected|update_failure|key_rotation_failed|ssl_context_update_by_sds)$)|(^server\\.dynamic_unknown_fields$)')}`, VERSION_TEXTS_PATH]);
+    assert.deepEqual([...reading.subscriptions.keys()], ['listener_manager.lds'], 'the DNS cluster is no subscription');
+    assert.equal(reading.subscriptions.get('listener_manager.lds')?.rejected, 0, 'counted as the first answer has it');
+  } finally {
+    admin.close();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
