@@ -90,7 +90,9 @@ async function run(pod: PlainDirPod, t: TestContext): Promise<string[]> {
     totals.refused += counted.refused;
     const shape = lines.map((l) => `${String(l.outcome)}${l.supersededBy === undefined ? '' : '(superseded)'}`).join(' ');
     t.diagnostic(`burst ${String(k)}: published ${String(published)}; Envoy counted ${String(counted.success)} updates, ${String(counted.refused)} refusals; lines: ${shape}${problems.length > 0 ? ' FAILED' : ''}`);
-    if (problems.length > 0) failed.push(`burst ${String(k)}: ${problems.join('; ')}\n${describe(lines)}`);
+    if (problems.length === 0) continue;
+    failed.push(`burst ${String(k)}: ${problems.join('; ')}\n${describe(lines)}`);
+    if (process.env.PLAIN_DIR_LOG !== undefined) t.diagnostic(pod.watcher.logs.slice(fromLog).map((l) => JSON.stringify(l).slice(0, 700)).join('\n'));
   }
   t.diagnostic(`totals: ${JSON.stringify(totals)}`);
   return failed;

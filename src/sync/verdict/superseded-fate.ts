@@ -185,6 +185,28 @@ export function supersededFate(
 }
 
 /**
+ * How many refusals Envoy counted on `own` between a publish's baseline and `end` (the reading its
+ * verdict was decided on) when they are all its own: no other content of the file was renamed
+ * before `end` was answered (a pass that renamed first is renamed once more, the same content,
+ * baseline-reads.ts: Envoy may read it twice). Undefined when they may be another's, or not read.
+ */
+export function ownRefusals(p: { sha256: string; at: number; baseline: EnvoyCounters | undefined }, end: EnvoyCounters | undefined, own: readonly string[], renames: readonly PublishRecord[]): number | undefined {
+  const start = end === undefined ? undefined : ofSameProcess(p.baseline, end);
+  if (end === undefined || start === undefined) return undefined;
+  const until = end.answeredAt ?? Number.POSITIVE_INFINITY;
+  if (renames.some((r) => r.at > p.at && r.at <= until && r.sha256 !== p.sha256)) return undefined;
+  let count = 0;
+  for (const prefix of own) {
+    const now = end.subscriptions.get(prefix);
+    const before = start.subscriptions.get(prefix);
+    if (now === undefined) continue;
+    const base = before === undefined || now.attempt < before.attempt ? { rejected: 0, failure: 0 } : before;
+    count += now.rejected + now.failure - base.rejected - base.failure;
+  }
+  return count;
+}
+
+/**
  * Envoy's listener errors as they stood for an older publish, read once a newer one was renamed
  * (`nextAtMs`: the newer publish, epoch ms): they are replaced at each update the LDS API sees
  * (envoy/rejection-reason.ts), so they are the older publish's or earlier only when every named one

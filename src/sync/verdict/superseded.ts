@@ -3,6 +3,7 @@
 // the `status` row, like any verdict, before the newer publish's; nothing is rolled back or held
 // for it (the ConfigMap has moved on). Also the last few such publishes per file, which a later
 // refusal goes back to when Envoy runs one of them (conclude.ts).
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { EnvoyAdmin } from '../envoy/admin.js';
 import { JudgedContents } from './judged-contents.js';
@@ -73,7 +74,7 @@ export class SupersededPublishes {
 
   /** A pass renamed these files (the tracker's `published`). */
   published(files: readonly { name: string; sha256: string; version: string | undefined; at: number }[]): void {
-    this.judgements.published(files.map((f) => f.name));
+    this.judgements.changed(files.map((f) => f.name), Math.max(...files.map((f) => f.at)));
     for (const f of files) this.renames.set(f.name, [...(this.renames.get(f.name) ?? []).slice(1 - KEPT), { sha256: f.sha256, version: f.version, at: f.at }]);
   }
 
@@ -142,7 +143,7 @@ export class SupersededPublishes {
       this.wait(old.file, { old, next, fate, end: fate.kind === 'unread' ? undefined : next.baseline, decided: false, within });
       return;
     }
-    if (fate.kind === 'accepted' || fate.kind === 'refused') this.judgements.learn(old.file, old.sha256, fate.kind === 'accepted' ? 'accepted' : 'refused');
+    if (fate.kind === 'accepted' || fate.kind === 'refused') this.judgements.learn(old.file, old.sha256, fate.kind === 'accepted' ? 'accepted' : 'refused', old.at);
     if (fate.kind !== 'refused' && fate.kind !== 'unattributed' && fate.kind !== 'accepted' && old.refusedBefore === undefined) return;
     // Said after the replaced publishes before it that still wait.
     if (waiting.length > 0) this.wait(old.file, { old, next, fate, end: undefined, decided: true, within });
@@ -183,7 +184,9 @@ export class SupersededPublishes {
    * 0-20 ms apart): no line for the refused one before windows were read up to the verdict.
    */
   async judged(next: Pending, outcome: string, end: EnvoyCounters | undefined, own: readonly string[]): Promise<void> {
-    if (next.reader === undefined && next.secret === undefined && (outcome === 'accepted' || outcome === 'rejected')) this.judgements.learn(next.file, next.sha256, outcome === 'accepted' ? 'accepted' : 'refused');
+    if (next.reader === undefined && next.secret === undefined && (outcome === 'accepted' || outcome === 'rejected')) this.judgements.learn(next.file, next.sha256, outcome === 'accepted' ? 'accepted' : 'refused', next.at);
+    // A refusal may be rolled back (another content renamed onto it): Envoy's judgement of other files' contents may change.
+    if (outcome === 'rejected') this.judgements.changed([next.file], performance.now());
     const list = this.unread.get(next.file) ?? [];
     const first = list.findIndex((w) => w.next === next && !w.decided);
     if (first < 0) return;
@@ -201,7 +204,7 @@ export class SupersededPublishes {
         w.decided = true;
         if (fate?.kind === 'accepted' || fate?.kind === 'refused') {
           known.set(w.old.sha256, fate.kind);
-          this.judgements.learn(next.file, w.old.sha256, fate.kind);
+          this.judgements.learn(next.file, w.old.sha256, fate.kind, w.old.at);
         }
       }
       if (w.fate.kind === 'refused' || w.fate.kind === 'unattributed') later += w.fate.count;
@@ -224,7 +227,7 @@ export class SupersededPublishes {
     if (by !== undefined && (other !== undefined || again)) {
       if (fate.kind === 'accepted' || old.refusedBefore !== undefined) this.queue(old, next, fate.kind === 'accepted' ? fate : { kind: 'none' });
       if (other !== undefined) {
-        this.judgements.learn(other.file, other.sha256, 'refused');
+        this.judgements.learn(other.file, other.sha256, 'refused', other.at);
         this.queue(other, next, { kind: 'refused', count: by.count, counter: by.counter, refusal: by.refusal });
       } else {
         next.refusedBefore = { count: (next.refusedBefore?.count ?? 0) + by.count, while: next.refusedBefore?.while ?? [], counter: by.counter };

@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import type { EnvoyCounters, SubscriptionCounters } from '../../../src/sync/envoy/stat-prefixes.js';
-import { errorsBefore, fateAtVerdict, supersededFate, supersededMessage, windowFate } from '../../../src/sync/verdict/superseded-fate.js';
+import { errorsBefore, fateAtVerdict, ownRefusals, supersededFate, supersededMessage, windowFate } from '../../../src/sync/verdict/superseded-fate.js';
 import type { KnownContents, PublishRecord, SupersededFate, WindowCounts } from '../../../src/sync/verdict/superseded-fate.js';
 
 const LDS = 'listener_manager.lds';
@@ -126,6 +126,18 @@ test('the fate of a replaced publish decided at the newer verdict', () => {
     { name: 'unread, still no window', waited: unread, settled: unread, outcome: 'accepted', want: undefined },
   ];
   for (const c of cases) assert.deepEqual(fateAtVerdict(c.waited, c.settled, c.outcome), c.want, c.name);
+});
+
+// A refused publish judged on its own, renamed twice (its pass renamed first and was published
+// again, baseline-reads.ts): Envoy may read and refuse it twice; the line says each refusal.
+test("a refused publish's own refusals: counted only when no other content was renamed before Envoy's answer", () => {
+  const p = { sha256: 'bad', at: 100, baseline: reading({ versionText: 'g1', attempt: 4, success: 4, rejected: 1 }) };
+  const end = reading({ versionText: 'g1', attempt: 6, success: 4, rejected: 2, failure: 1 }, { sentAt: 110, answeredAt: 112 });
+  assert.equal(ownRefusals(p, end, [LDS], [{ sha256: 'g1', version: 'g1', at: 50 }, { sha256: 'bad', version: 'bad', at: 100 }, { sha256: 'bad', version: 'bad', at: 105 }]), 2, 'read twice, refused twice');
+  assert.equal(ownRefusals(p, end, [LDS], [{ sha256: 'bad', version: 'bad', at: 100 }, { sha256: 'g2', version: 'g2', at: 111 }]), undefined, 'g2 renamed before the answer: one may be its');
+  assert.equal(ownRefusals(p, end, [LDS], [{ sha256: 'g2', version: 'g2', at: 120 }]), 2, 'renamed after the answer: not in it');
+  assert.equal(ownRefusals({ ...p, baseline: undefined }, end, [LDS], []), undefined, 'no baseline');
+  assert.equal(ownRefusals(p, reading({ attempt: 1, rejected: 1 }, { epoch: 2 }), [LDS], []), undefined, 'another Envoy process');
 });
 
 test("Envoy's listener errors read after the newer rename: the older publish's only while every named one predates the newer publish", () => {
