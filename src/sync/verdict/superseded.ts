@@ -36,8 +36,10 @@ const KEPT = 8;
 /** A replaced publish whose line waits (SupersededPublishes `unread`). */
 interface Waiting {
   old: Pending;
-  /** The publish whose verdict decides it. */
+  /** The publish that replaced it. */
   next: Pending;
+  /** The publish whose verdict decides it: `next`, or the one that replaced that in turn. */
+  by: Pending;
   /** Its fate when replaced; once `decided`, the fate its line says (none: no line). */
   fate: SupersededFate;
   /** The end of its window when replaced (the newer baseline); undefined: read up to the verdict. */
@@ -67,6 +69,8 @@ export class SupersededPublishes {
   private readonly unread = new Map<string, Waiting[]>();
   /** How Envoy judged each file's contents, as far as the watcher knows (judged-contents.ts). */
   private readonly judgements = new JudgedContents((file) => this.ctx.state.files[file]?.accepted?.sha256);
+  /** Publish → the publish that replaced it (a chain a waiting publish follows to the verdict that decides it). */
+  private readonly replacedBy = new WeakMap<Pending, Pending>();
   /** The verdict lines being written, in order: the newer publish's verdict waits for them (`reported`). */
   private reporting: Promise<void> = Promise.resolve();
 
@@ -130,8 +134,12 @@ export class SupersededPublishes {
 
   private decide(old: Pending, next: Pending, own: readonly string[], within: readonly Pending[] = []): void {
     const waiting = this.unread.get(old.file) ?? [];
-    // Replaced in turn before its verdict: those waiting for it wait for the newer one's.
-    for (const w of waiting) if (w.next === old) w.next = next;
+    // Replaced in turn before its verdict: those waiting for it wait for the newer one's (the
+    // newest: a round judging `old` may hand it over after `next` was replaced too, poll.ts).
+    this.replacedBy.set(old, next);
+    let by = next;
+    for (let newer = this.replacedBy.get(by); newer !== undefined; newer = this.replacedBy.get(by)) by = newer;
+    for (const w of waiting) if (w.by === old) w.by = by;
     const fate = supersededFate(old, next.baseline, own, this.renames.get(old.file) ?? [], this.judgements.of(old.file));
     this.ctx.logger.debug({ file: old.file, version: old.version, by: next.version, fate }, 'verdict superseded by a newer publish');
     // A file read through another (a secret's, a read-once file) is judged by that file's counters.
@@ -140,13 +148,13 @@ export class SupersededPublishes {
     // newer one's verdict. Counts not told whose (other content renamed in the window too): the
     // newer verdict adds what Envoy did with that content (a content is judged alike at each read).
     if (old.refusedBefore === undefined && (fate.kind === 'unread' || fate.kind === 'unattributed' || fate.kind === 'untold')) {
-      this.wait(old.file, { old, next, fate, end: fate.kind === 'unread' ? undefined : next.baseline, decided: false, within });
+      this.wait(old.file, { old, next, by, fate, end: fate.kind === 'unread' ? undefined : next.baseline, decided: false, within });
       return;
     }
     if (fate.kind === 'accepted' || fate.kind === 'refused') this.judgements.learn(old.file, old.sha256, fate.kind === 'accepted' ? 'accepted' : 'refused', old.at);
     if (fate.kind !== 'refused' && fate.kind !== 'unattributed' && fate.kind !== 'accepted' && old.refusedBefore === undefined) return;
     // Said after the replaced publishes before it that still wait.
-    if (waiting.length > 0) this.wait(old.file, { old, next, fate, end: undefined, decided: true, within });
+    if (waiting.length > 0) this.wait(old.file, { old, next, by, fate, end: undefined, decided: true, within });
     else this.say(old, next, fate, within);
   }
 
@@ -188,17 +196,21 @@ export class SupersededPublishes {
     // A refusal may be rolled back (another content renamed onto it): Envoy's judgement of other files' contents may change.
     if (outcome === 'rejected') this.judgements.changed([next.file], performance.now());
     const list = this.unread.get(next.file) ?? [];
-    const first = list.findIndex((w) => w.next === next && !w.decided);
+    const first = list.findIndex((w) => w.by === next && !w.decided);
     if (first < 0) return;
     const known = this.judgements.of(next.file);
     const renames = this.renames.get(next.file) ?? [];
     // Refusals said by the lines of the publishes after each one (newest first): a window read up to
     // this verdict holds theirs too, and they are not counted twice.
     let later = 0;
-    for (const w of list.slice(first).reverse()) {
-      if (w.next === next && !w.decided) {
+    const batch = list.slice(first);
+    for (const [i, w] of [...batch.entries()].reverse()) {
+      if (w.by === next && !w.decided) {
         const settled = supersededFate(w.old, w.end ?? end, own, renames, known, w.end === undefined ? later : 0);
-        const fate = fateAtVerdict(w.fate, settled, outcome);
+        let fate = fateAtVerdict(w.fate, settled, outcome);
+        // Refusals that are an older waiting publish's: said on its line, from its own window.
+        const by = fate?.kind === 'unattributed' ? fate.refusedBy : undefined;
+        if (by !== undefined && batch.slice(0, i).some((older) => older.old.sha256 === by.sha256)) fate = undefined;
         this.ctx.logger.debug({ file: next.file, version: w.old.version, by: next.version, fate }, 'verdict superseded by a newer publish, read up to its verdict');
         w.fate = fate ?? { kind: 'none' };
         w.decided = true;
