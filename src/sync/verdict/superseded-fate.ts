@@ -10,8 +10,9 @@
 // publish's baseline and the newer one's (the newer publish's baseline is read after the older
 // rename and answered before the newer one: pending.ts says why such an answer reflects the
 // renames before it). What that window holds is the older publish's, unless the file was renamed
-// with other content in it too (a pass whose verdict was never tracked): then the counters do not
-// tell which content Envoy refused.
+// with other content in it too (a pass whose verdict was never tracked): then it is settled from
+// what Envoy did with each content (windowFate), or said not told. A publish that waited for the
+// verdict on the newer one is decided then (fateAtVerdict).
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { ofSameProcess } from './envoy-process.js';
 import { REPLACED_BY_NEWER, refusedKeptAt } from './messages.js';
