@@ -27,6 +27,7 @@ import type { KeptVersions } from './kept.js';
 import { refusedKey } from './refused-versions.js';
 import { acceptedCopy, refusalWhy, refusedPath } from './state.js';
 import { SupersededPublishes } from './superseded.js';
+import { ownRefusals } from './superseded-fate.js';
 import { refusedValidateHint, sourceValidateHint } from './validate-hint.js';
 import type { StateWriter, VerdictState } from './state.js';
 import { reasonFieldsOf, tell, validateFieldsOf, verdictForms } from './verdict.js';
@@ -174,7 +175,9 @@ export class Conclusions {
     const key = outcome === 'rejected' ? refusedKey(version, pending.sha256) : undefined;
     // Refusals Envoy counted before this verdict, in the same publish (in-flight.ts): said and counted.
     const before = pending.refusedBefore === undefined ? {} : { refusedBefore: pending.refusedBefore.count };
-    const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, ...(pending.reader === undefined ? {} : { judgedWith: pending.reader.file }), ...before };
+    // A pass published again (baseline-reads.ts settle) may be read and refused twice: each refusal Envoy counted is said.
+    const refusals = outcome === 'rejected' ? ownRefusals(pending, envoy, live, this.superseded.publishes(file)) ?? 0 : 0;
+    const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, ...(pending.reader === undefined ? {} : { judgedWith: pending.reader.file }), ...(refusals > 1 ? { refusals } : {}), ...before };
     const note = (pending.reader === undefined ? '' : riderNote(file, pending.reader.file)) + ((decided.unproven ?? decided.because) === undefined ? '' : `; ${decided.unproven ?? decided.because ?? ''}`) + (pending.refusedBefore === undefined ? '' : refusedBeforeNote(pending.refusedBefore));
 
     if (outcome === 'accepted') {

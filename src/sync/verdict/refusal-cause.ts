@@ -89,7 +89,7 @@ export function dependsOnKeys(cause: RefusalCause, file: string, keys: Iterable<
 export interface RefusedBefore {
   /** How many times (Envoy counted each). */
   count: number;
-  /** The files that were on their way. */
+  /** The files that were on their way (none: refused at its first rename, before its baseline was in, superseded.ts). */
   while: readonly string[];
   /** The counter that counted it, with its stats prefix (`listener_manager.lds.update_rejected`). */
   counter: string;
@@ -98,6 +98,8 @@ export interface RefusedBefore {
 /** The words a verdict adds for the refusals Envoy counted before it, in the same publish. */
 export function refusedBeforeNote(before: RefusedBefore): string {
   const times = before.count === 1 ? 'once' : `${String(before.count)} times`;
+  // Read at its first rename, before its baseline was in (baseline-reads.ts settle renames it again).
+  if (before.while.length === 0) return `; Envoy had refused this version ${times} before, at its first rename, and it was published again for Envoy to judge (${before.counter} counts ${before.count === 1 ? 'that refusal' : 'those refusals'} too)`;
   const others = before.while.join(', ');
   return `; Envoy had refused this version ${times} before, while ${others} of the same change ${before.while.length === 1 ? 'was' : 'were'} still on ${before.while.length === 1 ? 'its' : 'their'} way, and it was published again for Envoy to judge (${before.counter} counts ${before.count === 1 ? 'that refusal' : 'those refusals'} too)`;
 }
