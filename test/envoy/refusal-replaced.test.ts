@@ -8,12 +8,12 @@
 // update_failure. Found by the fresh-user trial: Envoy counted 10 lds refusals, the lines 9 (12 /
 // 11; cds 8 / 7); the disk, `status` and a restarted Envoy were right.
 import { strict as assert } from 'node:assert';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { gatherStatus } from '../../src/sync/verdict/status.js';
 import { EventReason } from '../../src/sync/watch/reporters.js';
 import type { LogLine } from '../sync/harness.js';
 import { envoyOf, eventOfLine, nextVerdict, publishedVersion, quiet, startCase, subscriptionCounters, verdictLines, waitServed, served } from './verdict-cases.js';
+import { refusedCopy } from '../helpers/refused-copy.js';
 
 const FOLDER = '20-refusal-replaced-before-verdict';
 const SEQUENCES = 16;
@@ -70,8 +70,9 @@ test('good / bad / good swaps back to back: every refusal Envoy counts is in a v
         assert.equal(line.rolledBack, false, String(line.msg));
         // Every bad version here is one a schema check sees (a port over 65535, a duration "abc"): its
         // line gives the validate of the refused version kept, as a refusal judged alone does.
-        // A replaced version's line (superseded.ts) names refused/<file>, the last refusal, not yet a copy of its own content.
-        assert.ok(String(line.msg).includes(` validate ${join(pod.target, '..envoy-xds-verdict', 'refused', file)} names the field`), String(line.msg));
+        // The copy of exactly the content refused, as for a refusal judged alone (refused/..sha256-<key>/<file>).
+        assert.ok(String(line.msg).includes(` validate ${refusedCopy(pod.target, file, line.xdsVersion)} names the field`), String(line.msg));
+        assert.equal(line.refused, refusedCopy(pod.target, file, line.xdsVersion), String(line.msg));
         assert.equal(eventOfLine(line).reason, EventReason.rejected, String(line.msg));
         assert.ok(eventOfLine(line).message.includes(String(line.msg).slice(0, 200)), 'the Event says what the line says');
       }

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { KeptVersions, keepVersion as keepVersionOnce } from '../../src/sync/verdict/kept.js';
+import { KeptVersions } from '../../src/sync/verdict/kept.js';
 import { REFUSED_KEPT } from '../../src/sync/verdict/refused-versions.js';
 import { stateFsOf } from '../../src/sync/verdict/state-fs.js';
 import { refusedPath, stateDir } from '../../src/sync/verdict/state.js';
@@ -119,7 +119,7 @@ for (const place of PLACES) {
       assert.deepEqual(await leftovers(join(stateDir(target), 'refused')), [], order);
     }
     // Two writes of bytes at once, as superseded.ts (a one-off keeper) and conclude.ts (the watcher's) may: each is one whole content.
-    const results = await Promise.allSettled([keepVersionOnce(target, 'accepted', 'lds.yaml', { content: Buffer.from('a') }), kept.keepVersion('accepted', 'lds.yaml', { content: Buffer.from('b') })]);
+    const results = await Promise.allSettled([new KeptVersions(target).keepVersion('accepted', 'lds.yaml', { content: Buffer.from('a') }), kept.keepVersion('accepted', 'lds.yaml', { content: Buffer.from('b') })]);
     assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled'], JSON.stringify(results));
     assert.ok(['a', 'b'].includes(await readFile(join(stateDir(target), 'accepted', 'lds.yaml'), 'utf8')));
     assert.deepEqual(await leftovers(join(stateDir(target), 'accepted')), []);

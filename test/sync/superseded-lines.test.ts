@@ -1,6 +1,7 @@
 // The lines of publishes replaced before their verdict (src/sync/verdict/superseded.ts) on a real
 // target directory, Envoy's answers given as the counters it reports: several replaced publishes
 // of one file wait for a newer verdict at once, and each gets the line Envoy's counters settle.
+import { KeptVersions } from '../../src/sync/verdict/kept.js';
 import { strict as assert } from 'node:assert';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,7 +32,7 @@ async function withSuperseded(run: (s: SupersededPublishes, lines: Verdict[]) =>
   const state: VerdictState = { pid: process.pid, sourceDir: target, targetDir: target, updatedAt: '', files: {} };
   const stateFile = new StateWriter(target, () => state, () => undefined);
   const lines: Verdict[] = [];
-  const superseded = new SupersededPublishes({ logger: pino({ level: 'silent' }), targetDir: target, state, stateFile, listeners: [(v) => { lines.push(v); }], admin: () => undefined, pathOf: (name) => join(target, name), validateHint: (name) => `validate ${name}` });
+  const superseded = new SupersededPublishes({ logger: pino({ level: 'silent' }), targetDir: target, state, stateFile, listeners: [(v) => { lines.push(v); }], admin: () => undefined, pathOf: (name) => join(target, name), validateHint: (name) => `validate ${name}`, kept: new KeptVersions(target) });
   try {
     await run(superseded, lines);
   } finally {

@@ -91,7 +91,7 @@ export class Conclusions {
   readonly superseded: SupersededPublishes;
 
   constructor(private readonly ctx: ConcludeContext) {
-    // `key`: the refused content's (refused-versions.ts), once superseded.ts keeps its refusal by ctx.kept under it.
+    // `key`: the refused content's (refused-versions.ts), the copy its line names.
     this.superseded = new SupersededPublishes({ ...ctx, targetDir: ctx.options.targetDir, validateHint: (file, key?: string) => this.validateHint(file, true, key) });
   }
 

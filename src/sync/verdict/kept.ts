@@ -177,11 +177,3 @@ export class KeptVersions {
     return this.fs.mkdir(dir);
   }
 }
-
-/**
- * keepVersion by a one-off keeper on `targetDir` (one statfs of its own). For superseded.ts until it
- * is given the watcher's KeptVersions as everything else is (another change owns that file now).
- */
-export function keepVersion(targetDir: string, kind: KeptKind, name: string, version: KeptVersion): Promise<'linked' | 'written'> {
-  return new KeptVersions(targetDir).keepVersion(kind, name, version);
-}

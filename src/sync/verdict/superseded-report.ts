@@ -8,7 +8,7 @@ import { contentVersion } from '../envoy/version-stamp.js';
 import type { Pending } from './pending.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import { refusedBeforeNote } from './refusal-cause.js';
-import { keepVersion } from './kept.js';
+import { refusedKey } from './refused-versions.js';
 import { refusalWords } from './messages.js';
 import { refusedPath } from './state.js';
 import { errorsBefore, supersededMessage } from './superseded-fate.js';
@@ -35,15 +35,17 @@ export async function reportSuperseded(ctx: SupersededContext, old: Pending, nex
   const { logger, state, targetDir } = ctx;
   const shown = old.version ?? contentVersion(old.sha256);
   const why = fate.kind === 'refused' ? await reason(ctx, old, next, fate) : undefined;
-  const keptAt = fate.kind === 'refused' ? await keepVersion(targetDir, 'refused', file, { content: old.content }).then(() => refusedPath(targetDir, file), () => undefined) : undefined;
+  // Kept under a name of its own (the digest its version shows), which its line and `validate` name, as conclude.ts does.
+  const key = fate.kind === 'refused' ? refusedKey(old.version, old.sha256) : undefined;
+  const keptAt = fate.kind === 'refused' ? await ctx.kept.keepVersion('refused', file, { content: old.content, key }).then(() => (key === undefined ? refusedPath(targetDir, file) : ctx.kept.refusedVersionPath(file, key)), () => undefined) : undefined;
   const before = old.refusedBefore === undefined ? '' : refusedBeforeNote(old.refusedBefore);
-  const message = supersededMessage({ file, version: shown, by: next.version ?? contentVersion(next.sha256), fate, because: refusalWords(why, ctx.validateHint(file)), keptAt, before });
+  const message = supersededMessage({ file, version: shown, by: next.version ?? contentVersion(next.sha256), fate, because: refusalWords(why, ctx.validateHint(file, key)), keptAt, before });
   const outcome = fate.kind === 'refused' ? 'rejected' : fate.kind === 'accepted' ? 'accepted' : 'unknown';
   const entry = (state.files[file] ??= {});
   const previousVersion = entry.accepted?.version;
   const at = new Date().toISOString();
   // Envoy runs it until the newer publish is judged: a refusal of that one goes back to it (kept from its bytes).
-  if (fate.kind === 'accepted' && (await keepVersion(targetDir, 'accepted', file, { content: old.content }).then(() => true, () => false))) {
+  if (fate.kind === 'accepted' && (await ctx.kept.keepVersion('accepted', file, { content: old.content }).then(() => true, () => false))) {
     entry.accepted = { ...(old.version === undefined ? {} : { version: old.version }), sha256: old.sha256, at };
   }
   const counted = fate.kind === 'refused' || fate.kind === 'unattributed' ? { refusals: fate.count, counter: fate.counter } : fate.kind === 'accepted' ? { updates: fate.count, counter: fate.counter } : {};
@@ -51,7 +53,7 @@ export async function reportSuperseded(ctx: SupersededContext, old: Pending, nex
     { event: 'verdict', file, outcome, xdsVersion: old.version, previousXdsVersion: previousVersion, supersededBy: next.version, rolledBack: false, ...counted, ...(old.refusedBefore === undefined ? {} : { refusedBefore: old.refusedBefore.count }), ...(keptAt === undefined ? {} : { refused: keptAt }), ...reasonFieldsOf(why) },
     message,
   );
-  const forms = verdictForms({ file, version: old.version, sha256: old.sha256, previousVersion, at }, { outcome, rolledBack: false, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, ctx.validateHint(file)) });
+  const forms = verdictForms({ file, version: old.version, sha256: old.sha256, previousVersion, at }, { outcome, rolledBack: false, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, ctx.validateHint(file, key)) });
   entry.verdict = { ...forms.kept, version: shown };
   tell(ctx.listeners, forms.verdict, (err) => { logger.error({ err }, 'verdict listener failed'); });
   ctx.stateFile.save();

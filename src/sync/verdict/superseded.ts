@@ -3,6 +3,7 @@
 // the `status` row, like any verdict, before the newer publish's; nothing is rolled back or held
 // for it (the ConfigMap has moved on). Also the last few such publishes per file, which a later
 // refusal goes back to when Envoy runs one of them (conclude.ts).
+import type { KeptVersions } from './kept.js';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { EnvoyAdmin } from '../envoy/admin.js';
@@ -26,8 +27,10 @@ export interface SupersededContext {
   admin: () => EnvoyAdmin | undefined;
   /** Envoy's path of a published file. */
   pathOf: (name: string) => string;
-  /** The `validate` a message suggests for a file (validate-hint.ts). */
-  validateHint: (file: string) => string;
+  /** The `validate` a message suggests for a file's refused version kept under `key` (validate-hint.ts, refused-versions.ts). */
+  validateHint: (file: string, key?: string) => string;
+  /** The versions kept under the state directory (kept.ts): the watcher's, one per target. */
+  kept: KeptVersions;
 }
 
 /** How many publishes per file are remembered (renames for the window, replaced contents for a rollback). */
