@@ -3,35 +3,17 @@
 // the `status` row, like any verdict, before the newer publish's; nothing is rolled back or held
 // for it (the ConfigMap has moved on). Also the last few such publishes per file, which a later
 // refusal goes back to when Envoy runs one of them (conclude.ts).
-import type { KeptVersions } from './kept.js';
 import { performance } from 'node:perf_hooks';
-import type { Logger } from 'pino';
-import type { EnvoyAdmin } from '../envoy/admin.js';
 import { JudgedContents } from './judged-contents.js';
 import { newPending } from './pending.js';
 import type { Pending } from './pending.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import type { PublishedFile } from '../publish/syncer.js';
-import type { StateWriter, VerdictState } from './state.js';
 import { fateAtVerdict, supersededFate } from './superseded-fate.js';
 import type { PublishRecord, SupersededFate } from './superseded-fate.js';
 import { reportSuperseded } from './superseded-report.js';
-import type { VerdictListener } from './verdict.js';
+import type { SupersededContext } from './superseded-report.js';
 
-export interface SupersededContext {
-  logger: Logger;
-  targetDir: string;
-  state: VerdictState;
-  stateFile: StateWriter;
-  listeners: readonly VerdictListener[];
-  admin: () => EnvoyAdmin | undefined;
-  /** Envoy's path of a published file. */
-  pathOf: (name: string) => string;
-  /** The `validate` a message suggests for a file's refused version kept under `key` (validate-hint.ts, refused-versions.ts). */
-  validateHint: (file: string, key?: string) => string;
-  /** The versions kept under the state directory (kept.ts): the watcher's, one per target. */
-  kept: KeptVersions;
-}
 
 /** How many publishes per file are remembered (renames for the window, replaced contents for a rollback). */
 const KEPT = 8;
