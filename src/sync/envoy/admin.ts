@@ -54,10 +54,11 @@ export class EnvoyAdmin {
 
   /**
    * Every subscription Envoy has (the stats scopes with a `version_text`, under the names Envoy
-   * gives them) with its counters, and `server.dynamic_unknown_fields`: one request, and one
+   * gives them) with its counters, and `server.dynamic_unknown_fields`: one request, one
+   * `VERSION_TEXTS_PATH` more when a cluster's scope is unsure (stat-prefixes.ts), and one
    * `PROCESS_START_PATH` more when the answer came on a connection not used before (at start,
    * after Envoy restarted or a request timed out). Rejects on connection errors, non-200 answers and
-   * after `timeoutMs`.
+   * after `timeoutMs` (the `VERSION_TEXTS_PATH` request gets what is left of it).
    */
   async counters(timeoutMs: number): Promise<EnvoyCounters> {
     const sentAt = performance.now();
