@@ -8,6 +8,7 @@ import type { RejectionReason } from '../envoy/rejection-reason.js';
 import { subscriptionType } from '../envoy/stat-prefixes.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { appliedSentence, readApplied } from './applied.js';
+import type { ClustersGone } from './clusters-gone.js';
 import type { Holds } from './holds.js';
 import { ignoredAmong as ignoredAmongOf, ignoredUnknownFields } from './unknown-fields.js';
 import type { OwnReload, Reported } from './unknown-fields.js';
@@ -22,6 +23,7 @@ import { refusedBeforeNote } from './refusal-cause.js';
 import { contentVersion } from '../envoy/version-stamp.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import { ownReload, putBack, whatGoesBack } from './put-back.js';
+import { withdraw } from './withdrawn.js';
 import type { ReasonReader } from './reason.js';
 import type { KeptVersions } from './kept.js';
 import { refusedKey } from './refused-versions.js';
@@ -60,6 +62,8 @@ export interface Decided {
   because?: string;
   /** A rider put back with `withReader` because Envoy kept its reader as it runs (reader-kept.ts): what holding it back says. */
   kept?: string;
+  /** Envoy took it, but it goes back with a refused CDS file of its change whose put-back takes away clusters it routes to (clusters-gone.ts). */
+  withRefused?: { by: ClustersGone; clusters: string[] };
 }
 
 export interface ConcludeContext {
@@ -221,6 +225,9 @@ export class Conclusions {
         logger.info({ files: released, after: file }, `${released.join(', ')}: Envoy accepted ${file}; publishing the refused version again for Envoy to judge`);
         this.ctx.options.resync?.();
       }
+    } else if (outcome === 'rejected' && decided.withRefused !== undefined) {
+      ({ rolledBack, message } = await withdraw({ ...this.ctx, targetDir, restore: this.ctx.options.restore }, pending, decided.withRefused, entry, shown, previousVersion, at));
+      logger.error({ ...logFields, latencyMs, rolledBack, withdrawnWith: decided.withRefused.by.file, clusters: decided.withRefused.clusters }, message);
     } else if (outcome === 'rejected') {
       why = decided.why ?? (judgement?.outcome === 'rejected' ? await this.reasonFor(pending, judgement) : undefined);
       // Nothing when Envoy runs a publish renamed after this one; else a replaced version Envoy runs, or the last accepted (put-back.ts).

@@ -24,11 +24,19 @@ export function readAsCds(subscriptions: SubscriptionMap, file: string): boolean
   return subscriptions.readAs(file).has('CDS');
 }
 
-/** What tells which other files could change Envoy's refusal of `pending` (refusal-cause.ts). */
+/**
+ * What tells which other files could change Envoy's refusal of `pending` (refusal-cause.ts). A
+ * refusal by a subscription this edit opened (judge.ts `created`) is that subscription's refusal of
+ * the file it read: what could change it is that file and what its type depends on (the clusters,
+ * for all but CDS), not every other file of the change. Measured on 1.40: a cds.yaml adding an EDS
+ * cluster whose new eds.yaml Envoy refuses, published with an lds.yaml, was set aside for
+ * lds.yaml too, renamed again once lds.yaml was accepted, and then judged accepted.
+ */
 export function causeOf(subscriptions: SubscriptionMap, pending: Pending, judgement: Extract<Judgement, { outcome: 'rejected' }>, why: RejectionReason | undefined): RefusalCause {
   const readOnce = pending.names.some((name) => subscriptions.readOnceReaders(name).length > 0);
-  const linked = pending.secret !== undefined || pending.reader !== undefined || judgement.created !== undefined || readOnce;
-  return { type: subscriptionType(judgement.subscription), kind: judgement.kind, why, names: pending.names, linked };
+  const linked = pending.secret !== undefined || pending.reader !== undefined || readOnce;
+  const names = judgement.created === undefined || pending.names.includes(judgement.created.file) ? pending.names : [...pending.names, judgement.created.file];
+  return { type: subscriptionType(judgement.subscription), kind: judgement.kind, why, names, linked };
 }
 
 /**

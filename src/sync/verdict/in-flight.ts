@@ -16,6 +16,7 @@
 import type { RejectionReason } from '../envoy/rejection-reason.js';
 import type { Judgement } from './judge.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
+import type { ClustersGone } from './clusters-gone.js';
 
 /** What a publish needs to know about the files that were on their way with it. */
 export interface InFlight {
@@ -30,6 +31,10 @@ export interface InFlight {
   retried: boolean;
   /** A refusal seen while files of `inFlight` were pending: concluded once they are judged. */
   deferred?: { judgement: Judgement & { outcome: 'rejected' }; counters: EnvoyCounters; own: string[]; now: number; why?: RejectionReason };
+  /** An acceptance set aside while a CDS file of `inFlight` waits for its verdict (clusters-gone.ts). */
+  acceptedAside?: { judgement: Judgement & { outcome: 'accepted' }; counters: EnvoyCounters; own: string[]; now: number };
+  /** CDS files of `inFlight` Envoy refused and the watcher put back, with the clusters that took away (clusters-gone.ts). */
+  clustersGone?: ClustersGone[];
 }
 
 /** A refusal is set aside (not yet the verdict) when it is the first try and other files were on their way. */

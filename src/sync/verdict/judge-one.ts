@@ -46,7 +46,7 @@ export async function judgeOne(ctx: JudgeOneContext, attributed: ReadonlyMap<str
       ctx.logger.debug({ file: pending.file, statPrefix: prefix }, "a subscription that read the previous version did not reload: gone from Envoy's config");
     }
   }
-  const judgement = judge({ version: pending.version, previousVersion: pending.previousVersion, baseline: pending.baseline, now: counters, subscriptions: scopes.own, named: scopes.named, gone: pending.gone });
+  const judgement = judge({ version: pending.version, previousVersion: pending.previousVersion, baseline: pending.baseline, now: counters, subscriptions: scopes.own, named: scopes.named, gone: pending.gone, ...(pending.opened === undefined ? {} : { opened: pending.opened }) });
   if (judgement.outcome === undefined && pending.initial && startedLoading(scopes.own, counters)) {
     // Envoy has started loading the file (update_attempt): from now on it has the usual time.
     // Until then it may still be starting, or warming clusters (DNS) before it starts LDS.

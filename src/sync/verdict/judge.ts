@@ -36,6 +36,12 @@ export interface JudgeInput {
   named: ReadonlyMap<string, string>;
   /** Scopes given up on: they read the previous version but did not reload (gone from Envoy's config). */
   gone?: ReadonlySet<string>;
+  /**
+   * Scopes of `named` that this content's first rename opened (openedScopes): when the same
+   * content is renamed again (in-flight.ts), the second rename's baseline has them, yet this edit
+   * opened them all the same.
+   */
+  opened?: ReadonlySet<string>;
 }
 
 const ZERO: SubscriptionCounters = { versionText: '', attempt: 0, success: 0, rejected: 0, failure: 0 };
@@ -75,7 +81,7 @@ export function judge(input: JudgeInput): Judgement {
   }
   if (accepted.length === 0 || waiting.length > 0) return { outcome: undefined, waiting };
   for (const [prefix, file] of input.named) {
-    if (baseline === undefined || baseline.subscriptions.has(prefix)) continue;
+    if (baseline === undefined || (baseline.subscriptions.has(prefix) && input.opened?.has(prefix) !== true)) continue;
     const current = now.subscriptions.get(prefix);
     if (current === undefined || current.success > 0) continue;
     if (current.rejected + current.failure > 0) {
@@ -84,6 +90,17 @@ export function judge(input: JudgeInput): Judgement {
     return { outcome: undefined, waiting: [prefix] }; // opened by this edit, not loaded yet
   }
   return { outcome: 'accepted', subscriptions: accepted };
+}
+
+/**
+ * The scopes of `named` (scope → file) this edit opened: those not in `baseline` (the counters just
+ * before its first rename), with `before` (those an earlier rename of the same content opened).
+ * Empty without a baseline (nothing tells them apart then).
+ */
+export function openedScopes(baseline: EnvoyCounters | undefined, named: ReadonlyMap<string, string>, before: Iterable<string> = []): Set<string> {
+  const opened = new Set(before);
+  if (baseline !== undefined) for (const prefix of named.keys()) if (!baseline.subscriptions.has(prefix)) opened.add(prefix);
+  return opened;
 }
 
 /** Fields Envoy ignored (server.dynamic_unknown_fields) since the baseline; 0 when none or unknown. */

@@ -53,6 +53,8 @@ export interface Pending extends InFlight {
   reader?: { file: string; sha256: string; resources?: readonly string[] };
   /** Envoy refused this content before, in the same publish, while other files were on their way (in-flight.ts): the verdict reports it. */
   refusedBefore?: RefusedBefore;
+  /** Renamed again after a refusal (`retried`): the subscriptions its first rename opened (judge.ts `opened`). */
+  opened?: ReadonlySet<string>;
 }
 
 /**
@@ -62,7 +64,7 @@ export interface Pending extends InFlight {
  */
 export function newPending(
   file: { name: string; content: Buffer; version: string | undefined; sha256: string; ino: number; at: number; publishedAtMs?: number; configMap?: ReadonlyMap<string, string> },
-  opts: Pick<Pending, 'previousVersion' | 'baseline' | 'names' | 'deadline' | 'initial' | 'inFlight' | 'retried'> & { secret?: SecretFile | undefined; reader?: Pending['reader']; refusedBefore?: RefusedBefore | undefined },
+  opts: Pick<Pending, 'previousVersion' | 'baseline' | 'names' | 'deadline' | 'initial' | 'inFlight' | 'retried'> & { secret?: SecretFile | undefined; reader?: Pending['reader']; refusedBefore?: RefusedBefore | undefined; opened?: ReadonlySet<string> | undefined },
 ): Pending {
   return {
     file: file.name,
@@ -88,6 +90,7 @@ export function newPending(
     ...(opts.secret === undefined ? {} : { secret: opts.secret }),
     ...(opts.reader === undefined ? {} : { reader: opts.reader }),
     ...(opts.refusedBefore === undefined ? {} : { refusedBefore: opts.refusedBefore }),
+    ...(opts.opened === undefined ? {} : { opened: opts.opened }),
   };
 }
 

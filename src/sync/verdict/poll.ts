@@ -10,9 +10,12 @@ import { describeAdmin } from '../envoy/subscriptions.js';
 import { roundTripMs, type EnvoyCounters } from '../envoy/stat-prefixes.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import { attribute } from './attribution.js';
+import { clustersOnlyIn, routesToGone, waitsForClusters } from './clusters-gone.js';
+import { contentVersion } from '../envoy/version-stamp.js';
+import { acceptedCopy } from './state.js';
 import type { Decided } from './conclude.js';
 import { afterInFlight, defersRefusal } from './in-flight.js';
-import { pollDelayMs } from './judge.js';
+import { openedScopes, pollDelayMs } from './judge.js';
 import { judgeOne } from './judge-one.js';
 import { undecidedReason } from './messages.js';
 import { scopesOf } from './pending.js';
@@ -34,7 +37,8 @@ export interface PollContext extends FinishContext {
   /** The syncer's restore: renames content onto a name again unless a newer publish replaced it; the new inode, or undefined. */
   restore: VerdictOptions['restore'];
   /** A refused file was renamed again: judge it as a new publish (baseline: Envoy's counters now), reporting the refusals before. */
-  republished: (file: PublishedFile, secret: SecretFile | undefined, baseline: EnvoyCounters | undefined, refusedBefore: RefusedBefore) => void;
+  /** `opened`: the subscriptions the first rename opened (judge.ts), kept for the judgement of the second. */
+  republished: (file: PublishedFile, secret: SecretFile | undefined, baseline: EnvoyCounters | undefined, refusedBefore: RefusedBefore, opened: ReadonlySet<string>) => void;
 }
 
 export class Poller {
@@ -152,6 +156,10 @@ export class Poller {
       await this.settleDeferred(pending, counters);
       return;
     }
+    if (pending.acceptedAside !== undefined) {
+      await this.settleAccepted(pending, pending.acceptedAside);
+      return;
+    }
     if (pending.reader !== undefined) {
       // Judged with its reader's publish (finish): nothing of its own to read from Envoy.
       const state = riderState(pending, this.pending);
@@ -175,6 +183,12 @@ export class Poller {
       }
       pending.deferred = { judgement, counters, own, now, why };
       await this.settleDeferred(pending, counters);
+      return;
+    }
+    if (counters !== undefined && judgement?.outcome === 'accepted' && (pending.clustersGone !== undefined || this.waitsForClusters(pending))) {
+      pending.acceptedAside = { judgement, counters, own, now };
+      for (const other of this.pending.values()) if (other.inFlight.has(pending.file)) other.inFlightAccepted = true; // Envoy took it
+      await this.settleAccepted(pending, pending.acceptedAside);
       return;
     }
     const outcome = judgement?.outcome ?? (now >= pending.deadline || admin === undefined ? 'unknown' : undefined);
@@ -207,7 +221,7 @@ export class Poller {
     if (deferred === undefined) return;
     const next = afterInFlight(pending, (file) => {
       const other = this.pending.get(file);
-      return other !== undefined && other !== pending && other.deferred === undefined;
+      return other !== undefined && other !== pending && other.deferred === undefined && other.acceptedAside === undefined;
     });
     if (next === 'wait') return;
     const refused: Decided = { outcome: 'rejected', judgement: deferred.judgement, counters: deferred.counters, own: deferred.own, now: deferred.now, ...(deferred.why === undefined ? {} : { why: deferred.why }) };
@@ -236,7 +250,31 @@ export class Poller {
     const file: PublishedFile = { name: pending.file, sha256: pending.sha256, content: pending.content, version: pending.version, kind: secret === undefined ? 'xds' : 'data', ino, at: performance.now(), ...(pending.configMap === undefined ? {} : { configMap: pending.configMap }) };
     // Envoy counted this refusal: the verdict on the second try reports it.
     const counter = `${deferred.judgement.subscription}.update_${deferred.judgement.kind === 'failure' ? 'failure' : 'rejected'}`;
-    this.ctx.republished(file, secret, counters ?? deferred.counters, { count: (pending.refusedBefore?.count ?? 0) + 1, while: [...pending.inFlight], counter });
+    const opened = openedScopes(pending.baseline, scopesOf(this.attributed, pending.file, pending.names).named, pending.opened);
+    this.ctx.republished(file, secret, counters ?? deferred.counters, { count: (pending.refusedBefore?.count ?? 0) + 1, while: [...pending.inFlight], counter }, opened);
+  }
+
+  /** An LDS or RDS file's acceptance waits while a CDS file of its change waits for its verdict (clusters-gone.ts). */
+  private waitsForClusters(pending: Pending): boolean {
+    return waitsForClusters(pending.file, pending.inFlight, (file) => this.ctx.subscriptions.readAs(file), (file) => {
+      const other = this.pending.get(file);
+      return other !== undefined && other !== pending && other.acceptedAside === undefined;
+    });
+  }
+
+  /** A set-aside acceptance once the CDS files of its change are judged: accepted, or back with a refused one that took away a cluster it routes to. */
+  private async settleAccepted(pending: Pending, aside: NonNullable<Pending['acceptedAside']>): Promise<void> {
+    if (this.waitsForClusters(pending)) return;
+    const gone = routesToGone(pending.content, pending.clustersGone ?? []);
+    await this.finish(pending, gone === undefined ? { outcome: 'accepted', ...aside } : { outcome: 'rejected', ...aside, withRefused: gone });
+  }
+
+  /** `refused`, a CDS file Envoy refused, went back to `putBack`: the files of its change learn the clusters that took away. */
+  private clustersTakenAway(refused: Pending, putBack: Buffer, dependsOn: readonly string[] | undefined): void {
+    const clusters = clustersOnlyIn(refused.content, putBack);
+    if (clusters.size === 0) return;
+    const gone = { file: refused.file, version: refused.version ?? contentVersion(refused.sha256), clusters, ...(dependsOn === undefined ? {} : { dependsOn }) };
+    for (const other of this.pending.values()) if (other.inFlight.has(refused.file)) (other.clustersGone ??= []).push(gone);
   }
 
   /**
@@ -249,7 +287,9 @@ export class Poller {
     this.finished.add(pending);
     const riders = ridersOf(pending, this.pending.values());
     for (const rider of riders) this.pending.delete(rider.file);
+    const putBackFrom = decided.outcome === 'rejected' && readAsCds(this.ctx.subscriptions, pending.file) ? await acceptedCopy(this.ctx.targetDir, pending.file) : undefined;
     await concludeWithRiders(this.ctx, pending, decided, riders);
+    if (putBackFrom !== undefined) this.clustersTakenAway(pending, putBackFrom, decided.dependsOn);
     if (decided.outcome !== 'accepted') return;
     for (const other of this.pending.values()) if (other.inFlight.has(pending.file)) other.inFlightAccepted = true;
   }

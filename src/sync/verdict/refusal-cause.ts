@@ -24,8 +24,9 @@
 //   satisfies: `ClusterManagerImpl::checkActiveStaticCluster`, cluster_manager_impl.cc).
 // - CDS, RDS, EDS and the other types keep no reason outside Envoy's log: such a refusal may
 //   depend on the files the content names, and, for all but CDS, on the clusters.
-// A file a Secret reads, a subscription the edit opened and content that names a file Envoy reads
-// once (a Lua script) depend on those other files by nature.
+// A file a Secret reads and content that names a file Envoy reads once (a Lua script) depend on
+// those other files by nature. A subscription the edit opened that refused its file (judge.ts
+// `created`) depends on that file, as a refusal of its type does (finish.ts causeOf).
 import type { RejectionReason } from '../envoy/rejection-reason.js';
 import type { XdsType } from '../envoy/subscriptions.js';
 
@@ -39,7 +40,7 @@ export interface RefusalCause {
   why: RejectionReason | undefined;
   /** The files the refused content names (its RDS, EDS, SDS files, a Lua script). */
   names: readonly string[];
-  /** Depends on other files by nature: a file a Secret reads, a subscription the edit opened, content naming a file read once. */
+  /** Depends on other files by nature: a file a Secret reads, a rider, content naming a file read once. */
   linked: boolean;
 }
 

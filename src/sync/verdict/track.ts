@@ -24,6 +24,8 @@ export interface Given {
   baseline: EnvoyCounters | undefined;
   retried: boolean;
   refusedBefore?: RefusedBefore;
+  /** The subscriptions the first rename of the same content opened (judge.ts `opened`). */
+  opened?: ReadonlySet<string>;
 }
 
 /** Tracks each of `files` Envoy may read (judged-by.ts), those read through a resource after the publish they are judged with. */
@@ -54,6 +56,7 @@ export function track(ctx: TrackContext, file: PublishedFile, timeoutMs: number,
     inFlight: poller.othersInFlight(file.name),
     retried: given?.retried === true,
     refusedBefore: given?.refusedBefore,
+    opened: given?.opened,
     ...(by.by === 'secret' ? { secret: by.secret } : {}),
     ...(reader === undefined ? {} : { reader: withResources(reader, subscriptions.readOnceReaders(file.name)) }),
   }));

@@ -91,8 +91,8 @@ export class VerdictTracker {
       conclusions,
       admin: () => ({ admin: this.admin, problem: this.adminProblem }),
       restore: options.restore,
-      republished: (file, secret, baseline, refusedBefore) => {
-        track(this.tracking, file, this.timeoutMs, false, secret === undefined ? { by: 'subscription' } : { by: 'secret', secret }, { baseline, retried: true, refusedBefore });
+      republished: (file, secret, baseline, refusedBefore, opened) => {
+        track(this.tracking, file, this.timeoutMs, false, secret === undefined ? { by: 'subscription' } : { by: 'secret', secret }, { baseline, retried: true, refusedBefore, opened });
       },
       readersKept: (reader, riders) => readersKept(this.admin, { file: reader.file, version: reader.version, previousVersion: reader.previousVersion }, riders.map((r) => ({ file: r.file, publishedAtMs: r.publishedAtMs })), (rider) => this.subscriptions.readOnceReaders(rider), REQUEST_TIMEOUT_MS),
     });

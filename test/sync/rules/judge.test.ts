@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { attribute } from '../../../src/sync/verdict/attribution.js';
 import type { FileFacts } from '../../../src/sync/verdict/attribution.js';
-import { ignoredFieldsSince, judge, pollDelayMs, startedLoading } from '../../../src/sync/verdict/judge.js';
+import { ignoredFieldsSince, judge, openedScopes, pollDelayMs, startedLoading } from '../../../src/sync/verdict/judge.js';
 import type { EnvoyCounters, SubscriptionCounters } from '../../../src/sync/envoy/stat-prefixes.js';
 import { parseSubscriptionStats, subscriptionType } from '../../../src/sync/envoy/stat-prefixes.js';
 
@@ -107,6 +107,22 @@ test('judge: shared and gone subscriptions, and the subscriptions an edit opens'
   );
   assert.deepEqual(judge({ ...ldsInput, now: envoy({ [lds]: { versionText: 'l2', attempt: 2, success: 2 }, [opened]: {} }) }), { outcome: undefined, waiting: [opened] });
   assert.equal(judge({ ...ldsInput, now: envoy({ [lds]: { versionText: 'l2', attempt: 2, success: 2 }, [opened]: { versionText: 'r1', attempt: 1, success: 1 } }) }).outcome, 'accepted');
+  // 07, EDS: cds.yaml renamed again after its first refusal (in-flight.ts): the second rename's
+  // baseline has the EDS scope the first one opened; it is still this edit's, and it refused eds.yaml.
+  const cds = 'cluster_manager.cds';
+  const eds = 'cluster.EnvoyNetCore';
+  const retried = { version: 'c2', previousVersion: 'c1', subscriptions: [cds], named: new Map([[eds, 'eds.yaml']]) };
+  const firstBaseline = envoy({ [cds]: { versionText: 'c1', attempt: 1, success: 1 } });
+  const secondBaseline = envoy({ [cds]: { versionText: 'c2', attempt: 2, success: 2 }, [eds]: { attempt: 1, rejected: 1 } });
+  const afterSecond = envoy({ [cds]: { versionText: 'c2', attempt: 3, success: 3 }, [eds]: { attempt: 1, rejected: 1 } });
+  assert.equal(judge({ ...retried, baseline: secondBaseline, now: afterSecond }).outcome, 'accepted', 'without `opened`: the scope reads as older than the edit');
+  const opened2 = openedScopes(firstBaseline, retried.named);
+  assert.deepEqual([...opened2], [eds]);
+  assert.deepEqual(judge({ ...retried, baseline: secondBaseline, now: afterSecond, opened: opened2 }), { outcome: 'rejected', subscription: eds, kind: 'rejected', created: { file: 'eds.yaml' } });
+  // The scope took a later eds.yaml: no refusal of this edit's.
+  assert.equal(judge({ ...retried, baseline: secondBaseline, now: envoy({ [cds]: { versionText: 'c2', attempt: 3, success: 3 }, [eds]: { versionText: 'e2', attempt: 2, rejected: 1, success: 1 } }), opened: opened2 }).outcome, 'accepted');
+  assert.deepEqual([...openedScopes(secondBaseline, retried.named, opened2)], [eds], 'kept across renames');
+  assert.deepEqual([...openedScopes(undefined, retried.named)], [], 'no baseline: nothing tells them apart');
   // Without a version (flow-style file): a success and no refusal.
   assert.equal(judge({ version: undefined, previousVersion: undefined, baseline: envoy({ [lds]: { attempt: 1, success: 1 } }), subscriptions: [lds], named: new Map(), now: envoy({ [lds]: { attempt: 2, success: 2 } }) }).outcome, 'accepted');
 });

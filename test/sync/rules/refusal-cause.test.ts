@@ -32,7 +32,12 @@ test('refusal-cause: which refusals stand alone and which other files could chan
     ['RDS (no reason from Envoy): the clusters', cause({ type: 'RDS', why: { envoyLog: log, schema: 'if-constraint' } }), false, true, false],
     ['CDS (no reason from Envoy): not another CDS file', cause({ type: 'CDS', why: { envoyLog: log, schema: 'if-constraint' } }), false, false, false],
     ['CDS naming the other file by path (its EDS file)', cause({ type: 'CDS', names: ['rds.yaml'], why: { envoyLog: log, schema: 'if-constraint' } }), false, false, true],
-    ['a file a Secret reads, a rider, an opened subscription', cause({ linked: true, why: { envoyLog: log, schema: 'sees' } }), false, true, true],
+    // finish.ts causeOf: the EDS subscription cds.yaml opened refused its named file; another
+    // CDS file may add what that type depends on (the clusters); an LDS file (here rds.yaml's slot
+    // stands for a file no cluster comes from) cannot, unless it is the named file.
+    ['an opened EDS subscription refused its file', cause({ type: 'EDS', names: ['eds.yaml'] }), false, true, false],
+    ['an opened RDS subscription refused the named rds.yaml', cause({ type: 'RDS', names: ['rds.yaml'] }), false, true, true],
+    ['a file a Secret reads, a rider', cause({ linked: true, why: { envoyLog: log, schema: 'sees' } }), false, true, true],
     ['linked but did not parse', cause({ linked: true, kind: 'failure' }), false, true, true],
   ];
   for (const [name, c, alone, onCds, onRds] of cases) {
