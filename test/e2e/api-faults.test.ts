@@ -8,40 +8,40 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type * as k8s from '@kubernetes/client-node';
 import { ldsYaml } from '../envoy/envoy.js';
 import type { LogLine } from '../sync/harness.js';
 import { AtomicWriter, cliMain, repoRoot, runCli, waitFor } from '../sync/harness.js';
 import { LAST_ACCEPTED_RECORD_KEY } from '../../src/inject/last-accepted.js';
-import { startApiPod, type ApiPod, type ApiPodOptions } from './api-source.js';
-import { startCluster, type Cluster } from './cluster.js';
+import { API_IN_USE, startApiPodInUse, type ApiPod, type ApiPodOptions } from './api-source.js';
+import type { Cluster } from './cluster.js';
+import { clusterPerFile } from './cluster-per-file.js';
 import { recreateServiceAccount, recreateStoreEmpty, restoreRbac, revokeRbac } from './cluster-faults.js';
 import { StatusProxy, TcpFaultProxy, type SeenRequest } from './fault-proxy.js';
 
 const TIMEOUT = { timeout: 600_000 };
 let cluster: Cluster;
-
-before(async () => {
-  cluster = await startCluster();
-});
-after(async () => {
-  await cluster.stop();
-});
+clusterPerFile((started) => { cluster = started; });
 
 const msg = (l: LogLine): string => (typeof l.msg === 'string' ? l.msg : '');
 const WARN = 40;
 const ERROR = 50;
-const API_IN_USE = 'following the ConfigMap through the Kubernetes API';
 const API_BACK = 'Kubernetes API usable again: following the ConfigMap through the API';
 const seconds = (ms: number): string => (ms / 1000).toFixed(1);
 const figure = (line: string): void => { process.stderr.write(`[api-faults] ${line}\n`); };
 
 /** A pod whose watcher reaches the apiserver through `server` (a proxy URL). */
-async function podThrough(server: string, namespace: string, extra: Partial<ApiPodOptions> = {}): Promise<ApiPod> {
-  const pod = await startApiPod(cluster, { namespace, serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0', server, ...extra });
-  await pod.watcher.waitForLog((l) => l.msg === API_IN_USE, 'API in use');
-  return pod;
+function podThrough(server: string, namespace: string, extra: Partial<ApiPodOptions> = {}): Promise<ApiPod> {
+  return startApiPodInUse(cluster, namespace, { server, ...extra });
+}
+
+/** The proxy passes again: the watcher says the API is back (within `backMs`), and `body`, set in the ConfigMap, is served. */
+async function backThenServes(tcp: TcpFaultProxy, pod: ApiPod, body: string, backMs: number): Promise<void> {
+  tcp.setMode('pass');
+  await pod.watcher.waitForLog((l) => l.msg === API_BACK, 'API back', backMs);
+  await pod.setBody(body);
+  await pod.envoy.waitForBody(pod.port, body, 30_000);
 }
 
 /** Milliseconds from now until Envoy serves `body`. */
@@ -58,6 +58,15 @@ async function store(namespace: string): Promise<{ data: Record<string, string>;
   const data = cm.data ?? {};
   const text = data[LAST_ACCEPTED_RECORD_KEY];
   return { data, record: text === undefined ? undefined : (JSON.parse(text) as StoreRecord) };
+}
+
+/** `body` set in the ConfigMap, served, and kept in the last-accepted store of `namespace`: the published lds.yaml. */
+async function servedAndKept(pod: ApiPod, namespace: string, body: string): Promise<string> {
+  await pod.setBody(body);
+  await pod.envoy.waitForBody(pod.port, body, 60_000);
+  const published = await readFile(join(pod.dirs.target, 'lds.yaml'), 'utf8');
+  await waitFor(async () => (await store(namespace)).data['lds.yaml'] === published, `${body} kept`);
+  return published;
 }
 
 /** A new Pod's copy, reading both ConfigMaps as the kubelet projects them: its target lds.yaml and logs. */
@@ -104,10 +113,7 @@ test('(1) a watch connection gone silent (open, nothing forwarded) is noticed, a
     figure(`(1) a silent apiserver reported after ${seconds(performance.now() - t0)} s: ${msg(line).slice(0, 120)}`);
     assert.ok(performance.now() - t0 <= 60_000, 'noticed within a minute');
     assert.match(msg(line), /no answer within/);
-    tcp.setMode('pass');
-    await pod.watcher.waitForLog((l) => l.msg === API_BACK, 'API back', 90_000);
-    await pod.setBody('s3');
-    await pod.envoy.waitForBody(pod.port, 's3', 30_000);
+    await backThenServes(tcp, pod, 's3', 90_000);
   } finally {
     await pod.stop();
     await tcp.close();
@@ -138,10 +144,7 @@ test('(2) while the API is silent, the volume\'s newer version is published with
     const took = await timeToServe(pod, 'a2', 60_000);
     figure(`(2) the volume's newer version served ${seconds(took)} s after the volume had it (--volume-lag 5s, --api-check 2s, --api-timeout 2s)`);
     assert.ok(took <= 5_000 + 4_000 + 6_000, `${seconds(took)} s: more than the lag + the detection`);
-    tcp.setMode('pass');
-    await pod.watcher.waitForLog((l) => l.msg === API_BACK, 'API back', 60_000);
-    await pod.setBody('a3');
-    await pod.envoy.waitForBody(pod.port, 'a3', 30_000);
+    await backThenServes(tcp, pod, 'a3', 60_000);
     // The order is the poller's own: stop it only once it saw a3 itself (and a moment after, for a
     // step back), not when waitForBody's requests saw it first.
     await waitFor(() => served.includes('a3'), 'the poller to see a3', 30_000);
@@ -311,10 +314,7 @@ test('(6) a store re-created empty is refilled with what this watcher\'s Envoy a
   const ns = 'faults-wiped';
   const pod = await podThrough(cluster.server, ns);
   try {
-    await pod.setBody('w1');
-    await pod.envoy.waitForBody(pod.port, 'w1', 60_000);
-    const w1 = await readFile(join(pod.dirs.target, 'lds.yaml'), 'utf8');
-    await waitFor(async () => (await store(ns)).data['lds.yaml'] === w1, 'w1 kept');
+    const w1 = await servedAndKept(pod, ns, 'w1');
     await recreateStoreEmpty(cluster, ns, 'envoy', 'envoy-xds');
     const t0 = performance.now();
     await pod.setLds(refusedLds(pod.port, 'refused'));
@@ -336,10 +336,7 @@ test('(7) a store that cannot hold the accepted file (over 1 MiB, 422): said lou
   const ns = 'faults-too-big';
   const pod = await podThrough(cluster.server, ns);
   try {
-    await pod.setBody('k1');
-    await pod.envoy.waitForBody(pod.port, 'k1', 60_000);
-    const k1 = await readFile(join(pod.dirs.target, 'lds.yaml'), 'utf8');
-    await waitFor(async () => (await store(ns)).data['lds.yaml'] === k1, 'k1 kept');
+    const k1 = await servedAndKept(pod, ns, 'k1');
     // Fits a ConfigMap (1 MiB of data), but not once stamped and with the record beside it.
     const base = ldsYaml({ port: pod.port, body: 'k2' });
     const big = `${base}# ${'x'.repeat(1_048_576 - 'lds.yaml'.length - base.length - 200)}\n`;
@@ -382,10 +379,7 @@ test('(8) the wall clock steps back an hour (NTP, a resumed VM) while the API is
     const unreachable = await pod.watcher.waitForLog((l) => msg(l).startsWith('Kubernetes API unreachable'), 'the silence reported', 30_000);
     assert.ok(typeof unreachable.time === 'number' && unreachable.time < stepped, `the watcher's clock stepped back (log time ${String(unreachable.time)})`);
     assert.ok(took <= 5_000 + 4_000 + 6_000, `${seconds(took)} s: the step stretched the hold`);
-    tcp.setMode('pass');
-    await pod.watcher.waitForLog((l) => l.msg === API_BACK, 'API back', 60_000);
-    await pod.setBody('c3');
-    await pod.envoy.waitForBody(pod.port, 'c3', 30_000);
+    await backThenServes(tcp, pod, 'c3', 60_000);
   } finally {
     await pod.stop();
     await tcp.close();
@@ -399,10 +393,7 @@ test('(9) at rest over HTTP/1.1, while Envoy holds a refusal (the store matters 
   const isCheck = (r: SeenRequest): boolean => r.method === 'GET' && r.path.includes('/configmaps?') && r.path.includes('resourceVersion=0') && !r.path.includes('watch=');
   const isStoreRead = (r: SeenRequest): boolean => r.method === 'GET' && r.path.includes('/configmaps/envoy-xds-envoy-xds-accepted?resourceVersion=0');
   try {
-    await pod.setBody('c1');
-    await pod.envoy.waitForBody(pod.port, 'c1', 60_000);
-    const c1 = await readFile(join(pod.dirs.target, 'lds.yaml'), 'utf8');
-    await waitFor(async () => (await store(ns)).data['lds.yaml'] === c1, 'c1 kept');
+    await servedAndKept(pod, ns, 'c1');
     // Refused, rolled back and held: the store is read at rest from now on.
     await pod.setLds(refusedLds(pod.port, 'refused'));
     await waitFor(async () => (await store(ns)).record?.files['lds.yaml']?.refused !== undefined, 'the refusal kept');

@@ -7,33 +7,32 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { pino } from 'pino';
 import { ldsYaml } from '../envoy/envoy.js';
 import { waitFor } from '../sync/harness.js';
 import { ConfigMapWatch } from '../../src/sync/kube/configmap-watch.js';
-import type { ConfigMapEvent } from '../../src/sync/kube/configmap-watch.js';
+import type { ConfigMapEvent, ConfigMapWatchOptions } from '../../src/sync/kube/configmap-watch.js';
 import { inClusterConnection } from '../../src/sync/kube/connection.js';
 import { kubeconfigConnection } from '../../src/sync/kube/kubeconfig.js';
 import type * as k8s from '@kubernetes/client-node';
-import { startCluster, type Cluster } from './cluster.js';
+import type { Cluster } from './cluster.js';
+import { clusterPerFile } from './cluster-per-file.js';
 import { plain } from './objects.js';
-import { applyRbac, ensureNamespace, serviceAccountKubeconfig, startApiPod } from './api-source.js';
+import { setupApiNamespace, startApiPodInUse } from './api-source.js';
 
 const TIMEOUT = { timeout: 600_000 };
 let cluster: Cluster;
+clusterPerFile((started) => { cluster = started; });
 
-before(async () => {
-  cluster = await startCluster();
-});
-after(async () => {
-  await cluster.stop();
-});
+/** A watch of the ConfigMap envoy-xds in `namespace` as the ServiceAccount of `kubeconfig`, its lines silent; `rest`: the handlers and the rest. */
+function watchConfigMap(kubeconfig: string, namespace: string, rest: Omit<ConfigMapWatchOptions, 'connection' | 'namespace' | 'name' | 'logger'>): ConfigMapWatch {
+  return new ConfigMapWatch({ connection: kubeconfigConnection(kubeconfig), namespace, name: 'envoy-xds', logger: pino({ level: 'silent' }), ...rest });
+}
 
 test('apiserver restarted mid-stream: the watch resumes and the last version is served; the lagging volume never wins', TIMEOUT, async () => {
-  const pod = await startApiPod(cluster, { namespace: 'api-restart', serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0' });
+  const pod = await startApiPodInUse(cluster, 'api-restart');
   try {
-    await pod.watcher.waitForLog((l) => l.msg === 'following the ConfigMap through the Kubernetes API', 'API in use');
     for (let i = 1; i <= 5; i++) await pod.setBody(`r${String(i)}`);
     await pod.envoy.waitForBody(pod.port, 'r5', 60_000);
     const restart = cluster.restartApiServer();
@@ -53,17 +52,10 @@ test('apiserver restarted mid-stream: the watch resumes and the last version is 
 
 test('apiserver restarted under a watch: the watch is resumed from its resourceVersion (client-go\'s rule for refused connections), and lists again only on the new apiserver\'s 410', TIMEOUT, async () => {
   const namespace = 'api-restart-resume';
-  await ensureNamespace(cluster, namespace, 'envoy');
-  await applyRbac(cluster, namespace, 'envoy', 'envoy-xds');
-  await cluster.core.createNamespacedConfigMap({ namespace, body: plain<k8s.V1ConfigMap>({ metadata: { name: 'envoy-xds' }, data: { 'lds.yaml': 'v: 0\n' } }) });
-  const kubeconfig = await serviceAccountKubeconfig(cluster, namespace, 'envoy', cluster.workDir);
+  const kubeconfig = await setupApiNamespace(cluster, namespace, { data: { 'lds.yaml': 'v: 0\n' } });
   const delivered: string[] = [];
   let usable = 0;
-  const watch = new ConfigMapWatch({
-    connection: kubeconfigConnection(kubeconfig),
-    namespace,
-    name: 'envoy-xds',
-    logger: pino({ level: 'silent' }),
+  const watch = watchConfigMap(kubeconfig, namespace, {
     onEvent: (event) => { if (event.type === 'object') delivered.push(event.configMap.data?.['lds.yaml'] ?? ''); },
     onAvailability: (available) => { if (available) usable++; },
   });
@@ -92,16 +84,9 @@ test('apiserver restarted under a watch: the watch is resumed from its resourceV
 
 test('410 Gone: a watch resumed from a compacted resourceVersion lists again and delivers the current object', TIMEOUT, async () => {
   const namespace = 'api-gone';
-  await ensureNamespace(cluster, namespace, 'envoy');
-  await applyRbac(cluster, namespace, 'envoy', 'envoy-xds');
-  await cluster.core.createNamespacedConfigMap({ namespace, body: plain<k8s.V1ConfigMap>({ metadata: { name: 'envoy-xds' }, data: { 'lds.yaml': 'resources: []\n' } }) });
-  const kubeconfig = await serviceAccountKubeconfig(cluster, namespace, 'envoy', cluster.workDir);
+  const kubeconfig = await setupApiNamespace(cluster, namespace, { data: { 'lds.yaml': 'resources: []\n' } });
   const events: ConfigMapEvent[] = [];
-  const watch = new ConfigMapWatch({
-    connection: kubeconfigConnection(kubeconfig),
-    namespace,
-    name: 'envoy-xds',
-    logger: pino({ level: 'silent' }),
+  const watch = watchConfigMap(kubeconfig, namespace, {
     resumeFrom: '1', // older than anything the apiserver keeps
     onEvent: (event) => events.push(event),
     onAvailability: () => undefined,
@@ -119,9 +104,8 @@ test('410 Gone: a watch resumed from a compacted resourceVersion lists again and
 });
 
 test('ConfigMap deleted: the last files stay published (said once); created again: it is published', TIMEOUT, async () => {
-  const pod = await startApiPod(cluster, { namespace: 'api-delete', serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0' });
+  const pod = await startApiPodInUse(cluster, 'api-delete');
   try {
-    await pod.watcher.waitForLog((l) => l.msg === 'following the ConfigMap through the Kubernetes API', 'API in use');
     await pod.setBody('before-delete');
     await pod.envoy.waitForBody(pod.port, 'before-delete', 60_000);
     await cluster.core.deleteNamespacedConfigMap({ name: 'envoy-xds', namespace: 'api-delete' });
@@ -142,9 +126,7 @@ test('ConfigMap deleted: the last files stay published (said once); created agai
 
 test('in-cluster config: KUBERNETES_SERVICE_HOST/PORT and the token + ca.crt of a ServiceAccount mount', TIMEOUT, async () => {
   const namespace = 'api-in-cluster';
-  await ensureNamespace(cluster, namespace, 'envoy');
-  await applyRbac(cluster, namespace, 'envoy', 'envoy-xds');
-  await cluster.core.createNamespacedConfigMap({ namespace, body: plain<k8s.V1ConfigMap>({ metadata: { name: 'envoy-xds' }, data: { a: 'b' } }) });
+  await setupApiNamespace(cluster, namespace, { data: { a: 'b' } }); // its kubeconfig unused: the mount below is what this test reads
   const token = (await cluster.core.createNamespacedServiceAccountToken({ name: 'envoy', namespace, body: plain<k8s.AuthenticationV1TokenRequest>({ spec: { audiences: [] } }) })).status?.token;
   assert.ok(token);
   const mount = await mkdtemp(join(tmpdir(), 'sa-mount-'));

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { pino } from 'pino';
 import { bootstrapYaml, ldsYaml, startEnvoy } from '../envoy/envoy.js';
 import type { LogLine } from '../sync/harness.js';
@@ -18,18 +18,13 @@ import { publishable } from '../../src/sync/envoy/version-stamp.js';
 import { EventRecorder } from '../../src/sync/watch/reporters.js';
 import { kubeconfigConnection } from '../../src/sync/kube/kubeconfig.js';
 import type * as k8s from '@kubernetes/client-node';
-import { kubectl, startCluster, type Cluster } from './cluster.js';
-import { applyRbac, ensureNamespace, eventWritesTotal, serviceAccountKubeconfig, startApiPod } from './api-source.js';
+import { kubectl, type Cluster } from './cluster.js';
+import { clusterPerFile } from './cluster-per-file.js';
+import { API_IN_USE, applyRbac, ensureNamespace, eventWritesTotal, serviceAccountKubeconfig, setupApiNamespace, startApiPod, startApiPodInUse } from './api-source.js';
 
 const TIMEOUT = { timeout: 600_000 };
 let cluster: Cluster;
-
-before(async () => {
-  cluster = await startCluster();
-});
-after(async () => {
-  await cluster.stop();
-});
+clusterPerFile((started) => { cluster = started; });
 
 const published = (logs: LogLine[]): LogLine[] => logs.filter((l) => l.msg === 'published' && l.file === 'lds.yaml');
 
@@ -53,10 +48,9 @@ function recordServed(get: () => Promise<{ status: number; body: string } | unde
 }
 
 test('50 ConfigMap edits through the API (over HTTP/2, as the apiserver speaks it): Envoy serves every version, in order, none stale or lost; Events regard the Pod', TIMEOUT, async () => {
-  const pod = await startApiPod(cluster, { namespace: 'api-edits', serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0' });
+  const pod = await startApiPodInUse(cluster, 'api-edits');
   try {
-    const using = await pod.watcher.waitForLog((l) => l.msg === 'following the ConfigMap through the Kubernetes API', 'API in use');
-    assert.equal((using as { transport?: string }).transport, 'HTTP/2');
+    assert.equal(pod.watcher.logs.find((l) => l.msg === API_IN_USE)?.transport, 'HTTP/2');
     const recorder = recordServed(() => pod.envoy.get(pod.port));
     const rvs: string[] = [];
     for (let i = 1; i <= 50; i++) {
@@ -166,9 +160,8 @@ test("status in a source: api Pod: CONFIGMAP is the version the watcher read fro
 });
 
 test('a burst of 100 edits: Envoy ends on the last one, and Event writes stay within the token bucket (25 + 1 per 10 s)', TIMEOUT, async () => {
-  const pod = await startApiPod(cluster, { namespace: 'api-burst', serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0' });
+  const pod = await startApiPodInUse(cluster, 'api-burst');
   try {
-    await pod.watcher.waitForLog((l) => l.msg === 'following the ConfigMap through the Kubernetes API', 'API in use');
     const before = await eventWritesTotal(cluster);
     const started = Date.now();
     for (let i = 1; i <= 100; i++) await pod.setBody(`b${String(i)}`);
@@ -236,11 +229,10 @@ test('no RoleBinding: watch says once what is forbidden and which command fixes 
 
 test('synthetic verdict records become XdsAccepted / XdsRejected / XdsRolledBack Events on the real apiserver; without the Role: one line, no crash', TIMEOUT, async () => {
   const namespace = 'api-verdicts';
-  await ensureNamespace(cluster, namespace, 'envoy');
+  const kubeconfig = await setupApiNamespace(cluster, namespace);
   await ensureNamespace(cluster, namespace, 'nobody');
-  await applyRbac(cluster, namespace, 'envoy', 'envoy-xds');
   const pod = { namespace, name: 'envoy-0', uid: 'uid-0' };
-  const recorder = new EventRecorder({ connection: kubeconfigConnection(await serviceAccountKubeconfig(cluster, namespace, 'envoy', cluster.workDir)), pod, logger: pino({ level: 'silent' }) });
+  const recorder = new EventRecorder({ connection: kubeconfigConnection(kubeconfig), pod, logger: pino({ level: 'silent' }) });
   recorder.verdict({ file: 'lds.yaml', version: 'a1b2', outcome: 'accepted', rolledBack: false, latencyMs: 7.2, message: 'Envoy serves it', resourceVersion: '101' });
   recorder.verdict({ file: 'lds.yaml', version: 'c3d4', outcome: 'accepted', rolledBack: false, latencyMs: 5, message: 'Envoy serves it', resourceVersion: '102' });
   recorder.verdict({ file: 'cds.yaml', version: 'e5f6', outcome: 'rejected', rolledBack: false, message: 'Envoy rejected it: unknown field' });

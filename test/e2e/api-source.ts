@@ -2,7 +2,9 @@
 // ServiceAccount with a real token (TokenRequest), optionally the Role/RoleBinding the `rbac`
 // command prints (applied with kubectl), the ConfigMap, a ConfigMap volume written the way the
 // kubelet's AtomicWriter does (the fallback), `watch` as a process, and real Envoy reading LDS from
-// the watcher's target directory. Shared by test/e2e/api-source.test.ts and bench/api-source.ts.
+// the watcher's target directory. Shared by the e2e tests of the API source (api-source*.test.ts,
+// api-faults.test.ts, store-handoff.test.ts) and bench/api-source.ts; a namespace without a Pod:
+// setupApiNamespace.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +15,8 @@ import { kubectl, type Cluster } from './cluster.js';
 import { plain } from './objects.js';
 
 export const READY = '..envoy-xds-watch.ready';
+/** The watcher's line once it follows the ConfigMap through the API (not the volume). */
+export const API_IN_USE = 'following the ConfigMap through the Kubernetes API';
 
 export interface ApiPodOptions {
   namespace: string;
@@ -112,6 +116,35 @@ export async function ensureNamespace(cluster: Cluster, namespace: string, servi
   await cluster.core.createNamespacedServiceAccount({ namespace, body: plain<k8s.V1ServiceAccount>({ metadata: { name: serviceAccount } }) }).catch((err: unknown) => {
     if ((err as { code?: number }).code !== 409) throw err;
   });
+}
+
+/**
+ * A namespace for a test of the API source without a Pod: the ServiceAccount `serviceAccount`
+ * (default envoy), the Role/RoleBinding the `rbac` command prints for the ConfigMap `configMap`
+ * (default envoy-xds), that ConfigMap holding `data` (not created when undefined). Resolves with
+ * the path of a kubeconfig for the ServiceAccount (a fresh token) in the cluster's work directory.
+ */
+export async function setupApiNamespace(cluster: Cluster, namespace: string, options: { data?: Record<string, string>; serviceAccount?: string; configMap?: string } = {}): Promise<string> {
+  const { serviceAccount = 'envoy', configMap = 'envoy-xds', data } = options;
+  await ensureNamespace(cluster, namespace, serviceAccount);
+  await applyRbac(cluster, namespace, serviceAccount, configMap);
+  if (data !== undefined) await cluster.core.createNamespacedConfigMap({ namespace, body: plain<k8s.V1ConfigMap>({ metadata: { name: configMap }, data }) });
+  return serviceAccountKubeconfig(cluster, namespace, serviceAccount, cluster.workDir);
+}
+
+/**
+ * startApiPod in `namespace` with the ServiceAccount envoy, the ConfigMap envoy-xds and the Pod
+ * envoy-0 (`options` may change any), resolved once the watcher said API_IN_USE; stopped if it never does.
+ */
+export async function startApiPodInUse(cluster: Cluster, namespace: string, options: Partial<ApiPodOptions> = {}): Promise<ApiPod> {
+  const pod = await startApiPod(cluster, { namespace, serviceAccount: 'envoy', configMap: 'envoy-xds', podName: 'envoy-0', ...options });
+  try {
+    await pod.watcher.waitForLog((l) => l.msg === API_IN_USE, 'API in use');
+  } catch (err) {
+    await pod.stop();
+    throw err;
+  }
+  return pod;
 }
 
 export async function startApiPod(cluster: Cluster, options: ApiPodOptions): Promise<ApiPod> {

@@ -3,7 +3,8 @@
 // differ most: a listener refused at start (no version_text written), a DNS cluster (its membership
 // counters share the subscription counters' names), an EDS cluster whose file Envoy could not convert
 // (only update_failure), a DNS cluster that never resolves (reads alike: the list of subscriptions
-// tells them), one it took, an RDS subscription.
+// tells them), one it took, an RDS subscription. `status` reads the same way for the scopes it names
+// (EnvoyAdmin.subscriptionStats): that too must read what every stat reads for them.
 import { strict as assert } from 'node:assert';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -33,6 +34,7 @@ function adminGet(adminUrl: string, path: string): Promise<string> {
     }).on('error', reject).end();
   });
 }
+const sorted = <T>(map: ReadonlyMap<string, T>): Record<string, T> => Object.fromEntries([...map].sort(([a], [b]) => a.localeCompare(b)));
 const plain = (reading: EnvoyCounters): unknown => ({ subscriptions: Object.fromEntries([...reading.subscriptions].sort(([a], [b]) => a.localeCompare(b))), unknownFields: reading.unknownFields, sslContextUpdates: reading.sslContextUpdates });
 
 test('counters read from the stats Envoy wrote equal those read from every stat (real Envoy)', async () => {
@@ -51,6 +53,13 @@ test('counters read from the stats Envoy wrote equal those read from every stat 
   const admin = new EnvoyAdmin({ host: '127.0.0.1', port: Number(new URL(envoy.adminUrl).port) });
   const every = async (): Promise<EnvoyCounters> => parseSubscriptionStats(await adminGet(envoy.adminUrl, `/stats?filter=${encodeURIComponent(SUBSCRIPTIONS_FILTER)}`));
   const usedOnly = async (): Promise<EnvoyCounters | { unsure: string[] }> => parseUsedOnlyStats(await adminGet(envoy.adminUrl, `/stats?usedonly&filter=${encodeURIComponent(SUBSCRIPTIONS_FILTER)}`));
+  // `status`'s read of the scopes it names, against every stat's reading of them.
+  const scopes = ['cluster.bad', 'cluster.dns', 'cluster.good', 'cluster.nodns', 'cluster_manager.cds', 'http.listener_0.rds.routes', 'listener_manager.lds'];
+  const perPrefix = async (prefixes: readonly string[]): Promise<void> => {
+    const all = (await every()).subscriptions;
+    const expected = new Map([...all].filter(([prefix]) => prefixes.includes(prefix)));
+    assert.deepEqual(sorted(await admin.subscriptionStats(prefixes, 5000)), sorted(expected), `status's read of ${prefixes.join(', ')}`);
+  };
   try {
     await waitFor('the listener refused', async () => (((await every()).subscriptions.get('listener_manager.lds')?.rejected ?? 0) > 0 ? true : undefined), { timeoutMs: 20_000 });
     // A DNS cluster that never resolved reads as an EDS subscription that only failed (the example ConfigMap's on a node without that name).
@@ -61,6 +70,9 @@ test('counters read from the stats Envoy wrote equal those read from every stat 
     assert.equal(first.subscriptions.get('cluster.bad')?.failure, 1);
     assert.equal(first.subscriptions.get('listener_manager.lds')?.versionText, '');
     assert.equal(first.subscriptions.has('cluster.dns'), false);
+    await perPrefix(scopes);
+    await perPrefix(['cluster.bad']); // unsure alone: the text readouts tell it is one
+    await perPrefix(['cluster.nodns', 'cluster.dns']); // no subscription: absent
 
     // Envoy takes everything: the EDS file fixed, the RDS file there, the listener renamed onto its name once more.
     await put('bad.yaml', assignment('bad', '2'));
@@ -74,6 +86,8 @@ test('counters read from the stats Envoy wrote equal those read from every stat 
     assert.deepEqual(plain(second), plain(await every()));
     assert.deepEqual(await usedOnly(), { unsure: ['cluster.nodns'] }, 'the EDS subscription took an update: a version_text; the DNS cluster never resolves');
     assert.deepEqual([...second.subscriptions.keys()].sort(), ['cluster.bad', 'cluster.good', 'cluster_manager.cds', 'http.listener_0.rds.routes', 'listener_manager.lds']);
+    await perPrefix(scopes);
+    assert.equal((await admin.subscriptionStats(['listener_manager.lds'], 5000)).get('listener_manager.lds')?.versionText, 'l2');
   } finally {
     admin.close();
     await envoy.stop();

@@ -11,18 +11,8 @@ import type { Socket } from 'node:net';
 import type { AdminAddress } from './subscriptions.js';
 import type { ListenerError } from './rejection-reason.js';
 import { PROCESS_START_AND_BOOTSTRAP_PATH, PROCESS_START_PATH, bootstrapFromConfigDump, parseListenerErrors, startedAtFromConfigDump } from './config-dump.js';
-import { SUBSCRIPTIONS_FILTER, VERSION_TEXTS_PATH, parseUsedOnlyStats, parseVersionTexts } from './stat-prefixes.js';
-import type { EnvoyCounters } from './stat-prefixes.js';
-
-/** What Envoy reports for one subscription (a stat prefix). */
-export interface SubscriptionStats {
-  /** `<prefix>.version_text`: version_info of the last accepted update ('' before any). */
-  versionText: string;
-  success: number;
-  rejected: number;
-  failure: number;
-  attempt: number;
-}
+import { SUBSCRIPTION_FIELDS, SUBSCRIPTIONS_FILTER, VERSION_TEXTS_PATH, parseUsedOnlyStats, parseVersionTexts } from './stat-prefixes.js';
+import type { EnvoyCounters, SubscriptionCounters } from './stat-prefixes.js';
 
 /** A listener, cluster or route configuration Envoy runs or warms, with the `version_info` of the update that built it ('' when none). */
 export interface DynamicResource {
@@ -31,8 +21,6 @@ export interface DynamicResource {
   /** `last_updated`, epoch ms (Envoy's clock): when Envoy built this version of it, in place too. */
   updatedAtMs?: number;
 }
-
-const FIELDS = ['version_text', 'update_success', 'update_rejected', 'update_failure', 'update_attempt'] as const;
 
 export class EnvoyAdmin {
   // One kept-alive connection: a verdict polls every few ms right after a publish.
@@ -68,18 +56,27 @@ export class EnvoyAdmin {
     // Envoy's CPU per reading; bench:admin). When a cluster's scope could be an EDS subscription
     // that only failed or a DNS cluster that never resolved, the list of subscriptions settles it;
     // the counters stay this answer's: a baseline must hold nothing counted after it was asked for.
-    const { body, connection } = await this.request(`/stats?usedonly&filter=${encodeURIComponent(SUBSCRIPTIONS_FILTER)}`, timeoutMs);
-    const answeredAt = performance.now();
-    let reading = parseUsedOnlyStats(body);
-    if ('unsure' in reading) {
-      const subscriptions = parseVersionTexts((await this.request(VERSION_TEXTS_PATH, Math.max(1, timeoutMs - (answeredAt - sentAt)))).body);
-      reading = parseUsedOnlyStats(body, subscriptions);
-    }
+    const { reading, connection, answeredAt } = await this.usedOnly(SUBSCRIPTIONS_FILTER, sentAt, timeoutMs);
     reading.sentAt = sentAt;
     reading.answeredAt = answeredAt;
     reading.answeredBy = { connection, ...(await this.startOf(connection, timeoutMs)) };
     this.observe?.(reading);
     return reading;
+  }
+
+  /**
+   * `/stats?usedonly&filter=<filter>` (`filter` a regex over SUBSCRIPTION_FIELDS names), read by
+   * parseUsedOnlyStats, with one VERSION_TEXTS_PATH request more when a cluster's scope is unsure
+   * (it gets what is left of `timeoutMs` since `sentAt`, performance.now()). `answeredAt`: when the
+   * stats answer came; `connection`: the connection it came on.
+   */
+  private async usedOnly(filter: string, sentAt: number, timeoutMs: number): Promise<{ reading: EnvoyCounters; connection: number; answeredAt: number }> {
+    const { body, connection } = await this.request(`/stats?usedonly&filter=${encodeURIComponent(filter)}`, timeoutMs);
+    const answeredAt = performance.now();
+    const reading = parseUsedOnlyStats(body);
+    if (!('unsure' in reading)) return { reading, connection, answeredAt };
+    const subscriptions = parseVersionTexts((await this.request(VERSION_TEXTS_PATH, Math.max(1, timeoutMs - (answeredAt - sentAt)))).body);
+    return { reading: parseUsedOnlyStats(body, subscriptions), connection, answeredAt };
   }
 
   /** When the process at the other end of `connection` started (and its bootstrap), asked once per connection; empty if unknown. */
@@ -116,33 +113,17 @@ export class EnvoyAdmin {
   }
 
   /**
-   * Stats of every prefix asked for; a prefix Envoy has no stats for (subscription not created, e.g.
-   * an RDS file whose listener is not there yet) is absent from the result.
-   * Rejects on connection errors, non-200 answers and after `timeoutMs`.
+   * The counters of the subscriptions among `prefixes` (stats scopes), read as `counters` reads them
+   * (`usedonly`, the same parse, the same VERSION_TEXTS_PATH request when a cluster's scope is
+   * unsure), the filter naming only these scopes. A prefix that is no subscription of this Envoy
+   * (not created yet, e.g. an RDS file whose listener is not there yet; gone; a cluster's scope
+   * without one) is absent from the result. Rejects on connection errors, non-200 answers and
+   * after `timeoutMs`.
    */
-  async subscriptionStats(prefixes: readonly string[], timeoutMs: number): Promise<Map<string, SubscriptionStats>> {
+  async subscriptionStats(prefixes: readonly string[], timeoutMs: number): Promise<Map<string, SubscriptionCounters>> {
     const escaped = prefixes.map((prefix) => prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-    const filter = `^(${escaped.join('|')})\\.(${FIELDS.join('|')})$`;
-    const body = await this.get(`/stats?filter=${encodeURIComponent(filter)}`, timeoutMs);
-    const out = new Map<string, SubscriptionStats>();
-    for (const line of body.split('\n')) {
-      const colon = line.indexOf(': ');
-      if (colon === -1) continue;
-      const name = line.slice(0, colon);
-      const dot = name.lastIndexOf('.');
-      const prefix = name.slice(0, dot);
-      const field = name.slice(dot + 1);
-      if (!prefixes.includes(prefix)) continue;
-      const stats = out.get(prefix) ?? { versionText: '', success: 0, rejected: 0, failure: 0, attempt: 0 };
-      const value = line.slice(colon + 2);
-      if (field === 'version_text') stats.versionText = value.replace(/^"|"$/g, '');
-      else if (field === 'update_success') stats.success = Number(value);
-      else if (field === 'update_rejected') stats.rejected = Number(value);
-      else if (field === 'update_failure') stats.failure = Number(value);
-      else if (field === 'update_attempt') stats.attempt = Number(value);
-      out.set(prefix, stats);
-    }
-    return out;
+    const { reading } = await this.usedOnly(`^(${escaped.join('|')})\\.(${SUBSCRIPTION_FIELDS.join('|')})$`, performance.now(), timeoutMs);
+    return reading.subscriptions;
   }
 
   /**

@@ -122,7 +122,7 @@ export function parseUsedOnlyStats(body: string): EnvoyCounters | { unsure: stri
 export function parseUsedOnlyStats(body: string, withVersionText: ReadonlySet<string>): EnvoyCounters;
 export function parseUsedOnlyStats(body: string, withVersionText?: ReadonlySet<string>): EnvoyCounters | { unsure: string[] } {
   const scopes = scopesOf(body);
-  const unsure = [...scopes.raw].filter(([prefix, fields]) => unsureUnderUsedOnly(prefix, fields)).map(([prefix]) => prefix);
+  const unsure = [...scopes.raw].filter(([, scope]) => unsureUnderUsedOnly(scope)).map(([prefix]) => prefix);
   if (withVersionText === undefined) return unsure.length > 0 ? { unsure } : countersOf(scopes);
   for (const prefix of unsure) if (!withVersionText.has(prefix)) scopes.raw.delete(prefix);
   return countersOf(scopes, new Set(unsure));
@@ -146,15 +146,22 @@ export function parseVersionTexts(body: string): Set<string> {
   return out;
 }
 
+/** One stats scope of an answer: its xDS type (subscriptionType of its name, computed once) and its fields. */
+interface Scope {
+  type: SubscriptionType | undefined;
+  /** Field → value as Envoy printed it. */
+  fields: Map<string, string>;
+}
+
 interface Scopes {
-  /** Scope → field → value as Envoy printed it. */
-  raw: Map<string, Map<string, string>>;
+  /** Scope name → scope. */
+  raw: Map<string, Scope>;
   unknownFields: number;
   sslContextUpdates: number;
 }
 
 function scopesOf(body: string): Scopes {
-  const raw = new Map<string, Map<string, string>>();
+  const raw = new Map<string, Scope>();
   let unknownFields = 0;
   let sslContextUpdates = 0;
   for (const line of body.split('\n')) {
@@ -172,9 +179,9 @@ function scopesOf(body: string): Scopes {
       continue;
     }
     const prefix = name.slice(0, dot);
-    const fields = raw.get(prefix) ?? new Map<string, string>();
-    fields.set(name.slice(dot + 1), value);
-    raw.set(prefix, fields);
+    const scope = raw.get(prefix) ?? { type: subscriptionType(prefix), fields: new Map<string, string>() };
+    scope.fields.set(name.slice(dot + 1), value);
+    raw.set(prefix, scope);
   }
   return { raw, unknownFields, sslContextUpdates };
 }
@@ -190,9 +197,8 @@ function scopesOf(body: string): Scopes {
  * `update_attempt`, `update_success`, `update_failure`), so there only `version_text` or
  * `update_rejected` tell; `unsureUnderUsedOnly` says when they cannot.
  */
-function isSubscription(prefix: string, fields: ReadonlyMap<string, string>): boolean {
+function isSubscription({ type, fields }: Scope): boolean {
   if (fields.has('version_text') || fields.has('update_rejected')) return true;
-  const type = subscriptionType(prefix);
   return type !== undefined && type !== 'EDS' && fields.has('update_attempt');
 }
 
@@ -202,18 +208,19 @@ function isSubscription(prefix: string, fields: ReadonlyMap<string, string>): bo
  * could not convert, measured on 1.40) reads exactly as a DNS cluster that never resolved.
  * One that succeeded once has a `version_text` (set before `update_success`, refresh).
  */
-export function unsureUnderUsedOnly(prefix: string, fields: ReadonlyMap<string, string>): boolean {
-  return subscriptionType(prefix) === 'EDS' && !fields.has('version_text') && !fields.has('update_rejected') && !fields.has('update_success');
+function unsureUnderUsedOnly({ type, fields }: Scope): boolean {
+  return type === 'EDS' && !fields.has('version_text') && !fields.has('update_rejected') && !fields.has('update_success');
 }
 
 /** `known`: scopes already told to be subscriptions (parseUsedOnlyStats). */
 function countersOf({ raw, unknownFields, sslContextUpdates }: Scopes, known: ReadonlySet<string> = new Set()): EnvoyCounters {
   const subscriptions = new Map<string, SubscriptionCounters>();
-  for (const [prefix, fields] of raw) {
-    if (!known.has(prefix) && !isSubscription(prefix, fields)) continue;
+  for (const [prefix, scope] of raw) {
+    if (!known.has(prefix) && !isSubscription(scope)) continue;
+    const { type, fields } = scope;
     const number = (field: string): number => Number(fields.get(field) ?? 0);
     // Every SDS scope has `key_rotation_failed` (SdsApi's stats); left out by `usedonly` at 0.
-    const rotation = fields.get('key_rotation_failed') ?? (subscriptionType(prefix) === 'SDS' ? '0' : undefined);
+    const rotation = fields.get('key_rotation_failed') ?? (type === 'SDS' ? '0' : undefined);
     subscriptions.set(prefix, {
       versionText: unquote(fields.get('version_text') ?? ''),
       attempt: number('update_attempt'),

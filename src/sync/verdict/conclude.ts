@@ -2,18 +2,15 @@
 // to the last version Envoy accepted, the hold on refused content, the log line, the state entry
 // and the listeners (Events, the last-accepted store). The tracker (tracker.ts) decides the outcome;
 // this file carries it out.
-import type { Logger } from 'pino';
-import type { EnvoyAdmin } from '../envoy/admin.js';
 import type { RejectionReason } from '../envoy/rejection-reason.js';
 import { subscriptionType } from '../envoy/stat-prefixes.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import { appliedSentence, readApplied } from './applied.js';
 import type { ClustersGone } from './clusters-gone.js';
 import type { Holds } from './holds.js';
-import { ignoredAmong as ignoredAmongOf, ignoredUnknownFields } from './unknown-fields.js';
-import type { OwnReload, Reported } from './unknown-fields.js';
+import { ignoredFieldsOf, UnknownFieldsSaid } from './unknown-fields-said.js';
+import type { IgnoredSaid } from './unknown-fields-said.js';
 import type { Judgement } from './judge.js';
-import type { IgnoredWhen } from './messages.js';
 import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, runsOfFile, unknownMessage } from './messages.js';
 import { acceptedBefore } from './accepted-before.js';
 import type { VerdictOptions } from './options.js';
@@ -22,18 +19,17 @@ import { riderNote } from './read-once-verdict.js';
 import { refusedBeforeNote } from './refusal-cause.js';
 import { contentVersion } from '../envoy/version-stamp.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
-import { ownReload, putBack, whatGoesBack } from './put-back.js';
+import { putBack, whatGoesBack } from './put-back.js';
 import { withdraw } from './withdrawn.js';
 import type { ReasonReader } from './reason.js';
-import type { KeptVersions } from './kept.js';
 import { refusedKey } from './refused-versions.js';
 import { acceptedCopy, refusalWhy, refusedPath } from './state.js';
 import { SupersededPublishes } from './superseded.js';
 import { ownRefusals } from './superseded-fate.js';
 import { refusedValidateHint, sourceValidateHint } from './validate-hint.js';
-import type { StateWriter, VerdictState } from './state.js';
 import { reasonFieldsOf, tell, validateFieldsOf, verdictForms } from './verdict.js';
-import type { Outcome, VerdictListener } from './verdict.js';
+import type { Outcome } from './verdict.js';
+import type { VerdictContext } from './conclude-context.js';
 
 /** What Envoy answered when the outcome was decided. */
 export interface Decided {
@@ -66,30 +62,15 @@ export interface Decided {
   withRefused?: { by: ClustersGone; clusters: string[] };
 }
 
-export interface ConcludeContext {
+export interface ConcludeContext extends VerdictContext {
   options: Pick<VerdictOptions, 'sourceDir' | 'targetDir' | 'restore' | 'resync' | 'validateHint' | 'refusedValidateHint'>;
-  logger: Logger;
   holds: Holds;
-  state: VerdictState;
-  stateFile: StateWriter;
   reasons: ReasonReader;
-  listeners: readonly VerdictListener[];
-  admin: () => EnvoyAdmin | undefined;
-  /** Envoy's path of a published file (for the log line to grep), when the bootstrap names it. */
-  pathOf: (name: string) => string;
-  /** The versions kept under the state directory (kept.ts): the watcher's, one per target. */
-  kept: KeptVersions;
 }
 
 export class Conclusions {
-  /** `server.dynamic_unknown_fields` already reported in a verdict, and of which Envoy process (envoy-process.ts). */
-  private reportedUnknownFields: Reported | undefined;
-  /** What Envoy counted in `server.dynamic_unknown_fields` for the watcher's own rollbacks (the last few, of the current process). */
-  private ownReloads: OwnReload[] = [];
-  /** The xDS files Envoy loaded with its bootstrap, before the watcher read any counters (set by `foundAtStart`). */
-  private atStart: readonly string[] = [];
-  /** The xDS files a restarted Envoy loaded at its start (set by `envoyRestarted`). */
-  private atRestart: readonly string[] = [];
+  /** What verdicts said of `server.dynamic_unknown_fields`, and the files loaded at start or at Envoy's restart. */
+  private readonly unknownFields = new UnknownFieldsSaid();
 
   /** Publishes a newer one replaced before their verdict (poll.ts): what Envoy did with them, and what a rollback may go back to. */
   readonly superseded: SupersededPublishes;
@@ -112,7 +93,7 @@ export class Conclusions {
    * baseline came from these files, and their first accepted verdict says so.
    */
   foundAtStart(files: readonly string[]): void {
-    this.atStart = [...files];
+    this.unknownFields.foundAtStart(files);
   }
 
   /**
@@ -122,13 +103,7 @@ export class Conclusions {
    */
   envoyRestarted(loaded: readonly string[]): void {
     this.ctx.reasons.forget();
-    this.atRestart = [...loaded];
-  }
-
-  /** After a rollback's rename: what Envoy counted in unknown fields for it is the watcher's own (put-back.ts). */
-  private async ownReload(before: EnvoyCounters | undefined): Promise<void> {
-    const reload = await ownReload(this.ctx.admin(), before);
-    if (reload !== undefined) this.ownReloads = [...this.ownReloads.filter((r) => r.epoch === reload.epoch).slice(-7), reload];
+    this.unknownFields.envoyRestarted(loaded);
   }
 
   /**
@@ -173,8 +148,7 @@ export class Conclusions {
     let rolledBack = false;
     let message: string;
     let why: RejectionReason | undefined;
-    let ignoredFields = 0;
-    let ignoredAmong: { files: readonly string[]; when: IgnoredWhen } | undefined;
+    let ignored: IgnoredSaid = { ignored: 0, among: undefined };
     // A refused content is kept under a name of its own too (its key: the digest its version shows), which its line and `validate` name.
     const key = outcome === 'rejected' ? refusedKey(version, pending.sha256) : undefined;
     // Refusals Envoy counted before this verdict, in the same publish (in-flight.ts): said and counted.
@@ -194,18 +168,11 @@ export class Conclusions {
       if (!holds.has(file)) delete entry.refused;
       delete entry.keptByReader;
       this.ctx.reasons.accepted(live);
-      // Fields Envoy ignored in this update (unknown-fields.ts): counted per load, not per file.
-      // A file found at start has no baseline: Envoy loaded it before anything was read (counted from zero).
-      const atStart = pending.foundAtStart === true && this.atStart.includes(file);
-      const fields = ignoredUnknownFields({ baseline: pending.baseline, now: envoy, atStart, reported: this.reportedUnknownFields, ownReloads: this.ownReloads });
-      ignoredFields = fields.ignored;
-      this.reportedUnknownFields = fields.reported;
-      // Several files loaded at start, or with this one in its change: Envoy's one counter does not
-      // say which one holds the fields, so they are the change's (or the start's), never its own.
-      ignoredAmong = ignoredAmongOf({ file, ignored: ignoredFields, atStart, sinceStart: fields.sinceStart, startFiles: this.atStart, restartFiles: this.atRestart, inFlight: pending.inFlight });
-      message = acceptedMessage(file, shown, latencyMs, ignoredFields, this.validateHint(file), ignoredAmong === undefined ? undefined : { ...ignoredAmong, validate: this.validateHint() }) + note;
-      const warned = ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong.files], ignoredWhen: ignoredAmong.when }) } : {};
-      logger[ignoredFields > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...warned }, message);
+      // Fields Envoy ignored in this update (unknown-fields-said.ts).
+      ignored = this.unknownFields.accepted(pending, envoy);
+      const { among } = ignored;
+      message = acceptedMessage(file, shown, latencyMs, ignored.ignored, this.validateHint(file), among === undefined ? undefined : { ...among, validate: this.validateHint() }) + note;
+      logger[ignored.ignored > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...ignoredFieldsOf(ignored) }, message);
       // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
       // ConfigMap's content another Pod's Envoy refused (its image or bootstrap may differ). A
       // refusal rolls back to what runs; an acceptance ends the detour.
@@ -263,7 +230,7 @@ export class Conclusions {
         // the pass of the next swap ran between the two and published the refused content again).
         holds.hold(file, pending.sha256, false, pending.names, pending.configMap, decided.dependsOn);
         rolledBack = await putBack(this.ctx.options.restore, logger, file, accepted, pending);
-        if (rolledBack) await this.ownReload(envoy);
+        if (rolledBack) await this.unknownFields.rolledBack(this.ctx.admin(), envoy);
         message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file, true, key), ...(notRunning === undefined ? {} : { notRunning }), ...(runs.kind === 'other' ? { runsLater: runs.version } : {}) }) + note;
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
@@ -289,7 +256,7 @@ export class Conclusions {
     }
     const forms = verdictForms(
       { file, version, sha256: pending.sha256, previousVersion, at },
-      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file, true, key)), ...(ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong.files], ignoredWhen: ignoredAmong.when }) } : {}) },
+      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file, true, key)), ...ignoredFieldsOf(ignored) },
     );
     // The state names the content judged, so that `status` tells a verdict on an earlier certificate from one on the ConfigMap's.
     entry.verdict = { ...forms.kept, version: shown };

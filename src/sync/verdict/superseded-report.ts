@@ -13,26 +13,13 @@ import { refusalWords } from './messages.js';
 import { refusedPath } from './state.js';
 import { errorsBefore, supersededMessage } from './superseded-fate.js';
 import type { SupersededFate } from './superseded-fate.js';
-import type { Logger } from 'pino';
-import type { EnvoyAdmin } from '../envoy/admin.js';
-import type { KeptVersions } from './kept.js';
-import type { StateWriter, VerdictState } from './state.js';
-import type { VerdictListener } from './verdict.js';
+import type { VerdictContext } from './conclude-context.js';
 import { reasonFieldsOf, tell, validateFieldsOf, verdictForms } from './verdict.js';
 
-export interface SupersededContext {
-  logger: Logger;
+export interface SupersededContext extends VerdictContext {
   targetDir: string;
-  state: VerdictState;
-  stateFile: StateWriter;
-  listeners: readonly VerdictListener[];
-  admin: () => EnvoyAdmin | undefined;
-  /** Envoy's path of a published file. */
-  pathOf: (name: string) => string;
   /** The `validate` a message suggests for a file's refused version kept under `key` (validate-hint.ts, refused-versions.ts). */
   validateHint: (file: string, key?: string) => string;
-  /** The versions kept under the state directory (kept.ts): the watcher's, one per target. */
-  kept: KeptVersions;
 }
 
 /** Envoy's reason for refusing `old`, as far as its admin API still tells it after `next` was renamed. */
