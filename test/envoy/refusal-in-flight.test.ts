@@ -75,3 +75,31 @@ test('a refusal Envoy gives for the content itself, with cds.yaml of the same ch
     await pod.stop();
   }
 });
+
+// Folder 21: a CDS file is refused for a file it names only when that file is missing, and the
+// eds.yaml of its change was renamed before it. Found by the fresh-user trial: cds.yaml was renamed
+// again once eds.yaml was accepted, and Envoy refused it twice.
+test('a cds.yaml Envoy refuses (a cluster pasted twice) with the new eds.yaml it names on its way: refused once, never renamed again for eds.yaml', { timeout: 300_000 }, async () => {
+  const files = (cds: string, eds?: string) => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-v0.yaml', 'cds.yaml': cds, ...(eds === undefined ? {} : { 'eds.yaml': eds }) });
+  const pod = await startCase('21-cds-refused-in-part', files('cds-v0.yaml'));
+  try {
+    assert.equal((await nextVerdict(pod, 'cds.yaml', 0)).outcome, 'accepted');
+    const envoy = envoyOf(pod);
+    const before = await subscriptionCounters(envoy, 'cluster_manager.cds');
+    const cdsFrom = verdictLines(pod, 'cds.yaml').length;
+    await pod.apply(files('cds-v2-eds-duplicate.yaml', 'eds-v1.yaml'));
+    const refused = await nextVerdict(pod, 'cds.yaml', cdsFrom);
+    assert.equal(refused.outcome, 'rejected', String(refused.msg));
+    assert.equal(refused.rolledBack, true, String(refused.msg));
+    assert.equal(refused.refusedBefore, undefined, String(refused.msg));
+    assert.equal((await nextVerdict(pod, 'eds.yaml', 0)).outcome, 'accepted');
+    await waitServed(() => served(envoy, pod.ports.P0), '200 A', 'Envoy serves through svc_static');
+    const after = await subscriptionCounters(envoy, 'cluster_manager.cds');
+    const again = pod.watcher.logs.filter((l) => l.file === 'cds.yaml' && String(l.msg).includes('publishing it again'));
+    assert.deepEqual(again, [], 'cds.yaml was not renamed again');
+    assert.equal(after.refused - before.refused, 1, 'Envoy refused cds.yaml once');
+    assert.equal(after.versionText, before.versionText, 'Envoy runs the cds.yaml put back');
+  } finally {
+    await pod.stop();
+  }
+});

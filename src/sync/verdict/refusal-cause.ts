@@ -49,6 +49,13 @@ export interface OtherFile {
   file: string;
   /** Envoy reads it as CDS: a cluster it adds may be what a route names. */
   clusters: boolean;
+  /**
+   * It was on disk when Envoy applied the refused file (a file of the same change on its way: one
+   * the refused file names was renamed before it, reference-order.ts). A CDS file is refused for a
+   * file it names only when that file is missing (`checkFilesystemSubscriptionBackingPath`, while
+   * the cluster is built); what the file holds is its own subscription's to judge.
+   */
+  present?: boolean;
 }
 
 /**
@@ -69,7 +76,8 @@ export function standsAlone(cause: RefusalCause): boolean {
 /** Whether Envoy's refusal could change with `other` (applied later, or changed). */
 export function mayDependOn(cause: RefusalCause, other: OtherFile): boolean {
   if (standsAlone(cause)) return false;
-  if (cause.linked || cause.names.includes(other.file)) return true;
+  if (cause.linked) return true;
+  if (cause.names.includes(other.file)) return !(cause.type === 'CDS' && other.present === true);
   const reason = cause.why?.reason;
   if (reason !== undefined) return (other.clusters && NAMES_CLUSTER.test(reason)) || reason.includes(other.file);
   return other.clusters && cause.type !== 'CDS';

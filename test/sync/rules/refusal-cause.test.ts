@@ -40,6 +40,10 @@ test('refusal-cause: which refusals stand alone and which other files could chan
     ['a file a Secret reads, a rider', cause({ linked: true, why: { envoyLog: log, schema: 'sees' } }), false, true, true],
     ['linked but did not parse', cause({ linked: true, kind: 'failure' }), false, true, true],
   ];
+  // A CDS refusal and a file it names that was on disk when Envoy applied it (a file of its change on its way).
+  assert.equal(mayDependOn(cause({ type: 'CDS', names: ['eds.yaml'] }), { file: 'eds.yaml', clusters: false, present: true }), false, 'CDS: a named file that was there');
+  assert.equal(mayDependOn(cause({ type: 'CDS', names: ['eds.yaml'] }), { file: 'eds.yaml', clusters: false }), true, 'CDS: a named file that may have been missing');
+  assert.equal(mayDependOn(cause({ type: 'LDS', names: ['rds.yaml'] }), { file: 'rds.yaml', clusters: false, present: true }), true, 'LDS: its RDS file');
   for (const [name, c, alone, onCds, onRds] of cases) {
     assert.equal(standsAlone(c), alone, `${name}: standsAlone`);
     assert.equal(mayDependOn(c, cds), onCds, `${name}: cds.yaml`);
