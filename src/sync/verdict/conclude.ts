@@ -17,6 +17,7 @@ import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMe
 import { acceptedBefore } from './accepted-before.js';
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
+import { namedOnDisk } from './named-on-disk.js';
 import { riderNote } from './read-once-verdict.js';
 import { refusedBeforeNote } from './refusal-cause.js';
 import { contentVersion } from '../envoy/version-stamp.js';
@@ -260,7 +261,7 @@ export class Conclusions {
         message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file, true, key), ...(notRunning === undefined ? {} : { notRunning }), ...(runs.kind === 'other' ? { runsLater: runs.version } : {}) }) + note;
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
-        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file, true, key)) + note;
+        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file, true, key), await namedOnDisk(targetDir, file, pending.baseline, judgement)) + note;
         logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       }
     } else if (decided.withReader !== undefined) {

@@ -168,14 +168,35 @@ export const REFUSED_FIRST = 'Envoy refused it, and no version of it was accepte
 export const REFUSED_FIRST_SHORT = 'refused, stays published: nothing accepted came before it';
 
 /**
+ * What a refused file that stays published means for a restarted Envoy (`read`: named-on-disk.ts):
+ * it refuses it again while a published file names it; when none does (the one that named it goes
+ * back to an accepted version that does not), nothing reads it. Undefined `read`: not known which
+ * files name it (Envoy's bootstrap may), said as Envoy reading it. Pure.
+ */
+export function restartSentence(read: { named: readonly string[]; goingBack: readonly string[] } | undefined): string {
+  if (read === undefined || read.named.length > 0) return 'a restarted Envoy will refuse it again';
+  if (read.goingBack.length === 0) return 'no published file names it now, so a restarted Envoy does not read it';
+  const back = read.goingBack.join(', ');
+  return `no published file names it once ${back}, which ${read.goingBack.length === 1 ? 'names' : 'name'} it, ${read.goingBack.length === 1 ? 'goes' : 'go'} back to the last accepted version, so a restarted Envoy does not read it`;
+}
+
+/**
  * Envoy refused `version` of a file no version of which was accepted before (the watcher keeps no
  * accepted copy): nothing to roll back to. It names the version refused now, which need not be the
  * first Envoy saw (fresh-user trial: a first start refused, then a fix refused too, was said "THE
  * FIRST VERSION ... it saw" of the fix). `applied`: what Envoy runs of it (applied.ts
- * appliedSentence, read from Envoy's admin API for LDS and CDS).
+ * appliedSentence, read from Envoy's admin API for LDS and CDS); `read`: which published files
+ * name it (restartSentence).
  */
-export function firstRefusedMessage(file: string, version: string | undefined, why: RejectionReason | undefined, applied = `Envoy runs WITHOUT the resources of ${file}`, validate?: string): string {
-  return `Envoy REFUSED ${file} version ${versionText(version)}, and no version of ${file} was accepted before it, so there is nothing to put back: it stays published; ${applied}, and a restarted Envoy will refuse it again; fix the ConfigMap${because(why, validate)}`;
+export function firstRefusedMessage(
+  file: string,
+  version: string | undefined,
+  why: RejectionReason | undefined,
+  applied = `Envoy runs WITHOUT the resources of ${file}`,
+  validate?: string,
+  read?: { named: readonly string[]; goingBack: readonly string[] },
+): string {
+  return `Envoy REFUSED ${file} version ${versionText(version)}, and no version of ${file} was accepted before it, so there is nothing to put back: it stays published; ${applied}, and ${restartSentence(read)}; fix the ConfigMap${because(why, validate)}`;
 }
 
 export function unknownMessage(file: string, version: string | undefined, reason: string | undefined): string {
