@@ -18,6 +18,7 @@ import { acceptedBefore } from './accepted-before.js';
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
 import { namedOnDisk } from './named-on-disk.js';
+import { loadedCopyHint } from './loaded-copy.js';
 import { riderNote } from './read-once-verdict.js';
 import { refusedBeforeNote } from './refusal-cause.js';
 import { contentVersion } from '../envoy/version-stamp.js';
@@ -29,7 +30,7 @@ import { refusedKey } from './refused-versions.js';
 import { acceptedCopy, refusalWhy, refusedPath } from './state.js';
 import { SupersededPublishes } from './superseded.js';
 import { ownRefusals } from './superseded-fate.js';
-import { refusedValidateHint, sourceValidateHint } from './validate-hint.js';
+import { verdictValidateHint } from './validate-hint.js';
 import type { StateWriter, VerdictState } from './state.js';
 import { reasonFieldsOf, tell, validateFieldsOf, verdictForms } from './verdict.js';
 import type { Outcome, VerdictListener } from './verdict.js';
@@ -96,11 +97,9 @@ export class Conclusions {
     this.superseded = new SupersededPublishes({ ...ctx, targetDir: ctx.options.targetDir, validateHint: (file, key?: string) => this.validateHint(file, true, key) });
   }
 
-  /** The `validate` a message suggests for `file` of the ConfigMap (all of them when undefined); `refused`: for the refused version kept (under `key`, refused-versions.ts). */
-  private validateHint(file?: string, refused = false, key?: string): string {
-    const { options } = this.ctx;
-    if (refused) return (options.refusedValidateHint ?? refusedValidateHint('envoy-xds-injector', options.targetDir))(file, key);
-    return (options.validateHint ?? sourceValidateHint('envoy-xds-injector', options.sourceDir))(file);
+  /** The `validate` a message suggests (validate-hint.ts verdictValidateHint). */
+  private validateHint(file?: string, refused = false, key?: string, kind?: 'accepted'): string {
+    return verdictValidateHint(this.ctx.options, file, refused, key, kind);
   }
 
   /**
@@ -200,7 +199,8 @@ export class Conclusions {
       // Several files loaded at start, or with this one in its change: Envoy's one counter does not
       // say which one holds the fields, so they are the change's (or the start's), never its own.
       ignoredAmong = ignoredAmongOf({ file, ignored: ignoredFields, atStart, sinceStart: fields.sinceStart, startFiles: this.atStart, restartFiles: this.atRestart, inFlight: pending.inFlight });
-      message = acceptedMessage(file, shown, latencyMs, ignoredFields, this.validateHint(file), ignoredAmong === undefined ? undefined : { ...ignoredAmong, validate: this.validateHint() }) + note;
+      const loaded = ignoredFields > 0 && ignoredAmong === undefined ? await loadedCopyHint(keeper, pending, (f, k) => this.validateHint(f, true, k, 'accepted'), logger) : undefined;
+      message = acceptedMessage(file, shown, latencyMs, ignoredFields, loaded ?? this.validateHint(file), ignoredAmong === undefined ? undefined : { ...ignoredAmong, validate: this.validateHint() }) + note;
       const warned = ignoredFields > 0 ? { ignoredFields, ...(ignoredAmong === undefined ? {} : { ignoredAmong: [...ignoredAmong.files], ignoredWhen: ignoredAmong.when }) } : {};
       logger[ignoredFields > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...warned }, message);
       // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the

@@ -2,7 +2,7 @@
 // and state.json's. They name the file, the version and what the operator does next.
 import type { RejectionReason, SchemaSees } from '../envoy/rejection-reason.js';
 import { refusalSentence } from '../envoy/rejection-reason.js';
-import { checksRefusedCopy } from './validate-hint.js';
+import { checksAcceptedCopy, checksRefusedCopy } from './validate-hint.js';
 
 /** How a version reads in a message: files without `version_info` say so. */
 export const versionText = (version: string | undefined): string => version ?? '(no version_info)';
@@ -54,8 +54,8 @@ export const ignoredText = (n: number | undefined, among?: readonly string[], wh
   n === undefined || n === 0 ? '' : `, ignored unknown fields${among === undefined ? '' : ` in ${ignoredAmongWhere(when)} (${among.join(', ')})`} (Envoy counted ${String(n)})`;
 
 /**
- * `validate` is the command that checks this file of the ConfigMap (validate-hint.ts: the
- * ConfigMap's own key, whose lines are the operator's). `ignoredFields` is what
+ * `validate` is the command that checks this file as Envoy loaded it (validate-hint.ts: the copy
+ * kept under the state directory, else the ConfigMap's own key; lines are the key's either way). `ignoredFields` is what
  * `server.dynamic_unknown_fields` moved by: Envoy counts a file's unknown fields as one when its
  * parse names only the first, so the sentence gives it as Envoy's count, not the number of fields.
  * `among`: the fields were counted while Envoy loaded several files, any of which may hold them
@@ -76,7 +76,8 @@ export function acceptedMessage(
   if (among !== undefined) {
     return `${accepted}; Envoy ignored unknown fields in ${ignoredAmongWhere(among.when)} (${among.files.join(', ')}; ${counted}): ${among.validate} names them all, ${log}`;
   }
-  return `${accepted}, but ignored unknown fields in it (${counted}): ${validate} names them all, ${log}`;
+  const kept = checksAcceptedCopy(validate) ? ' in the version Envoy loaded, kept there' : '';
+  return `${accepted}, but ignored unknown fields in it (${counted}): ${validate} names them all${kept}, ${log}`;
 }
 
 /** Why an edit is refused when Envoy took the file but refused what a subscription it opened read. */
