@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import rooms from './src/sync/rooms.json' with { type: 'json' };
 
 // src/sync's rooms import one way: watch → verdict → sources/publish/last-accepted → kube/volume/envoy
-// (src/sync/rooms.json lists what each room may import; docs/sync.md#layout). An import against
+// (src/sync/rooms.json lists what each room may import; CONTRIBUTING.md#where-the-sync-code-lives). An import against
 // the direction, or from the CLI or the server, fails the lint.
 const syncRooms = Object.entries(rooms).map(([room, allowed]) => ({
   files: [`src/sync/${room}/**/*.ts`],
@@ -16,7 +16,7 @@ const syncRooms = Object.entries(rooms).map(([room, allowed]) => ({
           '../../cli/*',
           '../../server/*',
         ],
-        message: `src/sync/${room}/ may import only from ${allowed.length === 0 ? 'itself' : `itself and ${allowed.join(', ')}`} (src/sync/rooms.json, docs/sync.md#layout).`,
+        message: `src/sync/${room}/ may import only from ${allowed.length === 0 ? 'itself' : `itself and ${allowed.join(', ')}`} (src/sync/rooms.json, CONTRIBUTING.md#where-the-sync-code-lives).`,
       }],
     }],
   },

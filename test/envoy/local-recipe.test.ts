@@ -139,9 +139,9 @@ test('the local recipe in docs/sync.md runs as written: Envoy serves each good e
         await waitFor(() => (verdict = lines().find((l) => l.event === 'verdict' && l.xdsVersion === published) ?? {}).outcome !== undefined, `${what}: a verdict on ${String(published)}`);
         assert.equal(verdict.outcome, outcome, `${what}: ${String(verdict.msg)}`);
         // The command the line suggests checks what the recipe checks next: the copy of exactly the
-        // refused content for a refusal (the recipe runs refused/lds.yaml, the last refusal: the
-        // same content), the user's own file for fields Envoy ignored.
-        const hinted = outcome === 'rejected' ? refusedCopy(adapt('/tmp/envoy-xds-try/config'), 'lds.yaml', verdict.xdsVersion) : adapt('/tmp/envoy-xds-try/src/lds.yaml');
+        // content Envoy loaded, refused or accepted with fields it ignored (the recipe runs
+        // refused/lds.yaml or accepted/lds.yaml, the last of each: the same content).
+        const hinted = refusedCopy(adapt('/tmp/envoy-xds-try/config'), 'lds.yaml', verdict.xdsVersion, outcome === 'rejected' ? 'refused' : 'accepted');
         if (said.includes('validate')) assert.match(String(verdict.msg), new RegExp(` validate ${hinted.replace(/[.+]/g, '\\$&')} names `), String(verdict.msg));
         if (said.includes('"ignoredFields":1')) assert.equal(verdict.ignoredFields, 1, String(verdict.msg));
       }

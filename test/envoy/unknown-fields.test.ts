@@ -8,6 +8,8 @@
 // Event agree with Envoy's own counter, the rollback's count goes to no later verdict, and a second
 // version with the same misspelt field is warned about again.
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { formatStatus, gatherStatus } from '../../src/sync/verdict/status.js';
 import { EventReason } from '../../src/sync/watch/reporters.js';
@@ -95,6 +97,33 @@ test('11-unknown-fields-of-a-change: a refused file\'s unknown field counted wit
     assert.equal(row?.verdict?.message, cds.msg);
     assert.deepEqual([row?.verdict?.ignoredFields, row?.verdict?.ignoredWhen, [...(row?.verdict?.ignoredAmong ?? [])].sort()], [1, 'change', ['cds.yaml', 'lds.yaml']]);
     assert.match(formatStatus(await gatherStatus(pod.target)), /ignored unknown fields in one of the files of its change \((cds\.yaml, lds\.yaml|lds\.yaml, cds\.yaml)\) \(Envoy counted 1\)/);
+  } finally {
+    await pod.stop();
+  }
+});
+
+// The line's `validate` checks what Envoy loaded, not the ConfigMap's key, which may hold a newer
+// version by the time the operator runs it: the accepted version is kept under its key
+// (accepted/..sha256-<key>/lds.yaml) and read without the line the watcher added (the key's lines).
+test('accepted with ignored fields: the line\'s validate checks the copy of the version Envoy loaded, which still names both fields at the key\'s lines after the ConfigMap moved on', { timeout: 300_000 }, async () => {
+  const pod = await startCase('04-version-read-as-envoy', spec('lds-v2-float.yaml'));
+  try {
+    assert.equal((await nextVerdict(pod, 'lds.yaml', 0)).outcome, 'accepted');
+    const typo = await edit(pod, TYPO, 1);
+    const msg = String(typo.line.msg);
+    const command = /: (\S.* validate \S+) names them all in the version Envoy loaded, kept there, /.exec(msg)?.[1] ?? '';
+    const key = /sha256:([0-9a-f]{12})$/.exec(String(typo.line.xdsVersion))?.[1] ?? '';
+    assert.ok(command.endsWith(` validate ${join(pod.target, '..envoy-xds-verdict', 'accepted', `..sha256-${key}`, 'lds.yaml')}`), msg);
+    const findings = (cmd: string, path: string): string[] => {
+      const out = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
+      return (out.stderr + out.stdout).split('\n').filter((l) => l.includes('unknown field')).map((l) => l.replace(path, 'FILE'));
+    };
+    const ofKey = findings(command.replace(/ validate \S+$/, ` validate ${join(pod.source, 'lds.yaml')}`), join(pod.source, 'lds.yaml'));
+    assert.match(ofKey.join('\n'), /unknown field "per_connection_buffer_limit_bytez"[\s\S]*unknown field "stream_idle_timeoutt"/);
+    // The ConfigMap moves on to a clean version Envoy accepts: its key names no field, the kept copy still does, at the same lines.
+    assert.equal((await edit(pod, 'lds-v1-date.yaml', 2)).line.outcome, 'accepted');
+    assert.deepEqual(findings(command.replace(/ validate \S+$/, ` validate ${join(pod.source, 'lds.yaml')}`), join(pod.source, 'lds.yaml')), []);
+    assert.deepEqual(findings(command, command.replace(/^.* validate /, '')), ofKey);
   } finally {
     await pod.stop();
   }

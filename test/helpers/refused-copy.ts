@@ -5,9 +5,13 @@ import { join } from 'node:path';
 import { refusedKey } from '../../src/sync/verdict/refused-versions.js';
 import { STATE_DIR, refusedVersionDir } from '../../src/sync/verdict/state-dir.js';
 
-/** `<target>/..envoy-xds-verdict/refused/..sha256-<key>/<file>` for the refused `version` (the line's `xdsVersion`, stamped by the watcher). */
-export function refusedCopy(target: string, file: string, version: unknown): string {
+/**
+ * `<target>/..envoy-xds-verdict/refused/..sha256-<key>/<file>` for the refused `version` (the line's
+ * `xdsVersion`, stamped by the watcher); `kind` accepted: the copy of an accepted version Envoy
+ * ignored unknown fields in (accepted/..sha256-<key>/<file>).
+ */
+export function refusedCopy(target: string, file: string, version: unknown, kind: 'refused' | 'accepted' = 'refused'): string {
   const key = typeof version === 'string' ? refusedKey(version, '') : undefined;
-  if (key === undefined) throw new Error(`no digest in the refused version ${String(version)}`);
-  return join(target, STATE_DIR, 'refused', refusedVersionDir(key), file);
+  if (key === undefined) throw new Error(`no digest in the version ${String(version)}`);
+  return join(target, STATE_DIR, kind, refusedVersionDir(key), file);
 }

@@ -10,7 +10,10 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { pino } from 'pino';
 import { KeptVersions } from '../../src/sync/verdict/kept.js';
+import { loadedCopyHint } from '../../src/sync/verdict/loaded-copy.js';
+import { refusedValidateHint } from '../../src/sync/verdict/validate-hint.js';
 import { REFUSED_KEPT } from '../../src/sync/verdict/refused-versions.js';
 import { stateFsOf } from '../../src/sync/verdict/state-fs.js';
 import { refusedPath, stateDir } from '../../src/sync/verdict/state.js';
@@ -187,4 +190,26 @@ test('ext4 (os.tmpdir()): a newer publish carrying the freed inode number of the
   t.diagnostic(now === ino ? 'a newer publish carries the refused one\'s inode number' : 'this file system did not reuse the inode number');
   assert.equal(await kept.keepVersion('refused', 'lds.yaml', { ino, content: refused }), 'written');
   assert.equal(await readFile(refusedPath(target, 'lds.yaml'), 'utf8'), refused.toString());
+});
+
+test('an accepted version Envoy ignored fields in is kept under its key (accepted/..sha256-<key>/<file>, linked as accepted/<file>), the last few per file, and the hint names that copy', async () => {
+  const target = await targetIn(tmpdir());
+  const kept = new KeptVersions(target);
+  const logger = pino({ level: 'silent' });
+  const hint = refusedValidateHint('cli', target);
+  const keys = ['000000000001', '000000000002', '000000000003', '000000000004', '000000000005'];
+  for (const key of keys) {
+    const content = Buffer.from(`version_info: "v+sha256:${key}"\nresources: []\n`);
+    const ino = await publish(target, 'lds.yaml', content);
+    const said = await loadedCopyHint(kept, { file: 'lds.yaml', ino, content, version: `v+sha256:${key}`, sha256: 'f'.repeat(64) }, (f, k) => hint(f, k, 'accepted'), logger);
+    const copy = kept.keptVersionPath('accepted', 'lds.yaml', key);
+    assert.equal(copy, join(stateDir(target), 'accepted', `..sha256-${key}`, 'lds.yaml'));
+    assert.equal(said, `cli validate ${copy}`);
+    assert.ok((await readFile(copy)).equals(content));
+    assert.ok((await readFile(join(stateDir(target), 'accepted', 'lds.yaml'))).equals(content), 'accepted/<file> is the last accepted, as a rollback reads it');
+    assert.equal((await stat(copy)).ino, ino, 'a link to the published file');
+  }
+  const dirs = (await readdir(join(stateDir(target), 'accepted'))).filter((name) => name.startsWith('..sha256-')).sort();
+  assert.deepEqual(dirs, keys.slice(-REFUSED_KEPT).map((key) => `..sha256-${key}`), `the last ${String(REFUSED_KEPT)}`);
+  assert.deepEqual(await leftovers(join(stateDir(target), 'accepted')), []);
 });

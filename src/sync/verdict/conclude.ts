@@ -15,6 +15,8 @@ import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMe
 import { acceptedBefore } from './accepted-before.js';
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
+import { namedOnDisk } from './named-on-disk.js';
+import { loadedCopyHint } from './loaded-copy.js';
 import { riderNote } from './read-once-verdict.js';
 import { refusedBeforeNote } from './refusal-cause.js';
 import { contentVersion } from '../envoy/version-stamp.js';
@@ -26,7 +28,7 @@ import { refusedKey } from './refused-versions.js';
 import { acceptedCopy, refusalWhy, refusedPath } from './state.js';
 import { SupersededPublishes } from './superseded.js';
 import { ownRefusals } from './superseded-fate.js';
-import { refusedValidateHint, sourceValidateHint } from './validate-hint.js';
+import { verdictValidateHint } from './validate-hint.js';
 import { reasonFieldsOf, tell, validateFieldsOf, verdictForms } from './verdict.js';
 import type { Outcome } from './verdict.js';
 import type { VerdictContext } from './conclude-context.js';
@@ -80,11 +82,9 @@ export class Conclusions {
     this.superseded = new SupersededPublishes({ ...ctx, targetDir: ctx.options.targetDir, validateHint: (file, key?: string) => this.validateHint(file, true, key) });
   }
 
-  /** The `validate` a message suggests for `file` of the ConfigMap (all of them when undefined); `refused`: for the refused version kept (under `key`, refused-versions.ts). */
-  private validateHint(file?: string, refused = false, key?: string): string {
-    const { options } = this.ctx;
-    if (refused) return (options.refusedValidateHint ?? refusedValidateHint('envoy-xds-injector', options.targetDir))(file, key);
-    return (options.validateHint ?? sourceValidateHint('envoy-xds-injector', options.sourceDir))(file);
+  /** The `validate` a message suggests (validate-hint.ts verdictValidateHint). */
+  private validateHint(file?: string, refused = false, key?: string, kind?: 'accepted'): string {
+    return verdictValidateHint(this.ctx.options, file, refused, key, kind);
   }
 
   /**
@@ -168,10 +168,11 @@ export class Conclusions {
       if (!holds.has(file)) delete entry.refused;
       delete entry.keptByReader;
       this.ctx.reasons.accepted(live);
-      // Fields Envoy ignored in this update (unknown-fields-said.ts).
+      // Fields Envoy ignored in this update (unknown-fields-said.ts); a hint names the kept copy of what Envoy loaded.
       ignored = this.unknownFields.accepted(pending, envoy);
       const { among } = ignored;
-      message = acceptedMessage(file, shown, latencyMs, ignored.ignored, this.validateHint(file), among === undefined ? undefined : { ...among, validate: this.validateHint() }) + note;
+      const loaded = ignored.ignored > 0 && among === undefined ? await loadedCopyHint(keeper, pending, (f, k) => this.validateHint(f, true, k, 'accepted'), logger) : undefined;
+      message = acceptedMessage(file, shown, latencyMs, ignored.ignored, loaded ?? this.validateHint(file), among === undefined ? undefined : { ...among, validate: this.validateHint() }) + note;
       logger[ignored.ignored > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...ignoredFieldsOf(ignored) }, message);
       // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
       // ConfigMap's content another Pod's Envoy refused (its image or bootstrap may differ). A
@@ -234,7 +235,7 @@ export class Conclusions {
         message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file, true, key), ...(notRunning === undefined ? {} : { notRunning }), ...(runs.kind === 'other' ? { runsLater: runs.version } : {}) }) + note;
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
-        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file, true, key)) + note;
+        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file, true, key), await namedOnDisk(targetDir, file, pending.baseline, judgement)) + note;
         logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       }
     } else if (decided.withReader !== undefined) {

@@ -1,6 +1,8 @@
 // The versions kept under the state directory (state.ts): `accepted/<file>`, what a rollback puts
 // back, and `refused/<file>`, the last version Envoy refused, with each of the last few refused
-// under a name of its own (`refused/..sha256-<key>/<file>`, refused-versions.ts), for the operator.
+// under a name of its own (`refused/..sha256-<key>/<file>`, refused-versions.ts), for the operator;
+// so too the last few accepted versions Envoy ignored unknown fields in (`accepted/..sha256-<key>/
+// <file>`), which their line's `validate` names.
 // One step keeps either: a hard link to the published file while it is still that version (no
 // copy), else the bytes published. One KeptVersions per target, created by the watcher
 // (watch/run-watch.ts) and passed down: its temp names and its sweep are its own.
@@ -20,7 +22,10 @@ export type KeptKind = 'accepted' | 'refused';
 export interface KeptVersion {
   ino?: number | undefined;
   content: Buffer;
-  /** A refused one: the key it is kept under (refused-versions.ts refusedKey); derived from `content` when absent. */
+  /**
+   * The key it is kept under as well (refused-versions.ts refusedKey): a refused one always (derived
+   * from `content` when absent), an accepted one only when given.
+   */
   key?: string | undefined;
 }
 
@@ -51,8 +56,9 @@ export class KeptVersions {
    */
   async sweepTemps(): Promise<void> {
     const refused = join(stateDir(this.targetDir), 'refused');
-    const versions = (await this.fs.list(refused).catch(() => [])).filter((name) => keyOfDir(name) !== undefined).map((name) => join(refused, name));
-    for (const dir of [join(stateDir(this.targetDir), 'accepted'), refused, ...versions]) {
+    const accepted = join(stateDir(this.targetDir), 'accepted');
+    const keyed = async (dir: string): Promise<string[]> => (await this.fs.list(dir).catch(() => [])).filter((name) => keyOfDir(name) !== undefined).map((name) => join(dir, name));
+    for (const dir of [accepted, refused, ...(await keyed(accepted)), ...(await keyed(refused))]) {
       const names = await this.fs.list(dir).catch(() => []);
       for (const name of names.filter((n) => TEMP.test(n))) await this.fs.unlink(join(dir, name)).catch(() => undefined);
     }
@@ -60,7 +66,7 @@ export class KeptVersions {
 
   /** `<state>/refused/..sha256-<key>/<name>`: where the refused content with this key is kept. */
   refusedVersionPath(name: string, key: string): string {
-    return join(this.refusedVersionDir(key), name);
+    return join(this.keyedDir('refused', key), name);
   }
 
   /**
@@ -86,23 +92,29 @@ export class KeptVersions {
    * a hard link to the published file while it is still that version (inode `ino` and bytes
    * `content`), else its bytes written (a newer publish or the rollback replaced the file, it was
    * removed, or no link can be made). `ino` undefined: the file published now is another version,
-   * the bytes are written. A refused one is kept first as `refused/..sha256-<key>/<name>`, then
-   * linked from there as `refused/<name>` (both one inode, one content even when two refusals of the
-   * file are kept at once), and the file's refusals beyond REFUSED_KEPT are let go. Resolves to how
-   * it was kept; rejects only when the bytes cannot be written either.
+   * the bytes are written. A refused one (an accepted one given a `key`) is kept first as
+   * `<kind>/..sha256-<key>/<name>`, then linked from there as `<kind>/<name>` (both one inode, one
+   * content even when two versions of the file are kept at once), and the file's keyed copies of
+   * that kind beyond REFUSED_KEPT are let go. Resolves to how it was kept; rejects only when the
+   * bytes cannot be written either.
    */
   async keepVersion(kind: KeptKind, name: string, version: KeptVersion): Promise<'linked' | 'written'> {
     const { ino, content } = version;
-    const key = kind === 'refused' ? (version.key ?? refusedKeyOf(name, content)) : undefined;
-    const dir = key === undefined ? join(stateDir(this.targetDir), kind) : this.refusedVersionDir(key);
+    const key = version.key ?? (kind === 'refused' ? refusedKeyOf(name, content) : undefined);
+    const dir = key === undefined ? join(stateDir(this.targetDir), kind) : this.keyedDir(kind, key);
     const linked = ino !== undefined && (await this.linkInto(dir, name, join(this.targetDir, name), { ino, content }).catch(() => false));
     if (!linked) await this.writeInto(dir, name, content);
     if (key !== undefined) {
-      const refused = join(stateDir(this.targetDir), 'refused');
-      await this.linkInto(refused, name, join(dir, name), undefined);
-      await this.dropOlderRefusals(refused, name, key).catch(() => undefined); // a copy too many is no fault
+      const kindDir = join(stateDir(this.targetDir), kind);
+      await this.linkInto(kindDir, name, join(dir, name), undefined);
+      await this.dropOlder(kindDir, name, key).catch(() => undefined); // a copy too many is no fault
     }
     return linked ? 'linked' : 'written';
+  }
+
+  /** `<state>/<kind>/..sha256-<key>/<name>`: where a version kept under its key is (keepVersion). */
+  keptVersionPath(kind: KeptKind, name: string, key: string): string {
+    return join(this.keyedDir(kind, key), name);
   }
 
   /** Keeps a judged publish (its file, inode and bytes) under `kind`/ (keepVersion); whether it was kept. Logs a failure. */
@@ -116,8 +128,8 @@ export class KeptVersions {
     );
   }
 
-  private refusedVersionDir(key: string): string {
-    return join(stateDir(this.targetDir), 'refused', refusedVersionDir(key));
+  private keyedDir(kind: KeptKind, key: string): string {
+    return join(stateDir(this.targetDir), kind, refusedVersionDir(key));
   }
 
   /** `from` linked as `dir/name` (temp, rename), if it is still `expect` (undefined: whatever it is); whether it was. */
@@ -147,16 +159,17 @@ export class KeptVersions {
     }
   }
 
-  private async dropOlderRefusals(refused: string, name: string, current: string): Promise<void> {
+  /** Lets go of `name`'s keyed copies under `kindDir` beyond REFUSED_KEPT (refusalsToDrop), never `current`. */
+  private async dropOlder(kindDir: string, name: string, current: string): Promise<void> {
     const kept: KeptRefusal[] = [];
-    for (const entry of await this.fs.list(refused)) {
+    for (const entry of await this.fs.list(kindDir)) {
       const key = keyOfDir(entry);
       if (key === undefined) continue;
-      const info = await this.fs.stat(join(refused, entry, name)).catch(() => undefined);
+      const info = await this.fs.stat(join(kindDir, entry, name)).catch(() => undefined);
       if (info !== undefined) kept.push({ key, keptAtMs: info.ctimeMs });
     }
     for (const key of refusalsToDrop(kept, current)) {
-      const dir = join(refused, refusedVersionDir(key));
+      const dir = join(kindDir, refusedVersionDir(key));
       await this.fs.unlink(join(dir, name)).catch(() => undefined);
       await this.fs.rmdir(dir).catch(() => undefined); // another file's refusal of the same content keeps it
     }

@@ -2,7 +2,7 @@
 // and state.json's. They name the file, the version and what the operator does next.
 import type { RejectionReason, SchemaSees } from '../envoy/rejection-reason.js';
 import { refusalSentence } from '../envoy/rejection-reason.js';
-import { checksRefusedCopy } from './validate-hint.js';
+import { checksAcceptedCopy, checksRefusedCopy } from './validate-hint.js';
 
 /** How a version reads in a message: files without `version_info` say so. */
 export const versionText = (version: string | undefined): string => version ?? '(no version_info)';
@@ -54,8 +54,8 @@ export const ignoredText = (n: number | undefined, among?: readonly string[], wh
   n === undefined || n === 0 ? '' : `, ignored unknown fields${among === undefined ? '' : ` in ${ignoredAmongWhere(when)} (${among.join(', ')})`} (Envoy counted ${String(n)})`;
 
 /**
- * `validate` is the command that checks this file of the ConfigMap (validate-hint.ts: the
- * ConfigMap's own key, whose lines are the operator's). `ignoredFields` is what
+ * `validate` is the command that checks this file as Envoy loaded it (validate-hint.ts: the copy
+ * kept under the state directory, else the ConfigMap's own key; lines are the key's either way). `ignoredFields` is what
  * `server.dynamic_unknown_fields` moved by: Envoy counts a file's unknown fields as one when its
  * parse names only the first, so the sentence gives it as Envoy's count, not the number of fields.
  * `among`: the fields were counted while Envoy loaded several files, any of which may hold them
@@ -76,7 +76,8 @@ export function acceptedMessage(
   if (among !== undefined) {
     return `${accepted}; Envoy ignored unknown fields in ${ignoredAmongWhere(among.when)} (${among.files.join(', ')}; ${counted}): ${among.validate} names them all, ${log}`;
   }
-  return `${accepted}, but ignored unknown fields in it (${counted}): ${validate} names them all, ${log}`;
+  const kept = checksAcceptedCopy(validate) ? ' in the version Envoy loaded, kept there' : '';
+  return `${accepted}, but ignored unknown fields in it (${counted}): ${validate} names them all${kept}, ${log}`;
 }
 
 /** Why an edit is refused when Envoy took the file but refused what a subscription it opened read. */
@@ -168,14 +169,35 @@ export const REFUSED_FIRST = 'Envoy refused it, and no version of it was accepte
 export const REFUSED_FIRST_SHORT = 'refused, stays published: nothing accepted came before it';
 
 /**
+ * What a refused file that stays published means for a restarted Envoy (`read`: named-on-disk.ts):
+ * it refuses it again while a published file names it; when none does (the one that named it goes
+ * back to an accepted version that does not), nothing reads it. Undefined `read`: not known which
+ * files name it (Envoy's bootstrap may), said as Envoy reading it. Pure.
+ */
+export function restartSentence(read: { named: readonly string[]; goingBack: readonly string[] } | undefined): string {
+  if (read === undefined || read.named.length > 0) return 'a restarted Envoy will refuse it again';
+  if (read.goingBack.length === 0) return 'no published file names it now, so a restarted Envoy does not read it';
+  const back = read.goingBack.join(', ');
+  return `no published file names it once ${back}, which ${read.goingBack.length === 1 ? 'names' : 'name'} it, ${read.goingBack.length === 1 ? 'goes' : 'go'} back to the last accepted version, so a restarted Envoy does not read it`;
+}
+
+/**
  * Envoy refused `version` of a file no version of which was accepted before (the watcher keeps no
  * accepted copy): nothing to roll back to. It names the version refused now, which need not be the
  * first Envoy saw (fresh-user trial: a first start refused, then a fix refused too, was said "THE
  * FIRST VERSION ... it saw" of the fix). `applied`: what Envoy runs of it (applied.ts
- * appliedSentence, read from Envoy's admin API for LDS and CDS).
+ * appliedSentence, read from Envoy's admin API for LDS and CDS); `read`: which published files
+ * name it (restartSentence).
  */
-export function firstRefusedMessage(file: string, version: string | undefined, why: RejectionReason | undefined, applied = `Envoy runs WITHOUT the resources of ${file}`, validate?: string): string {
-  return `Envoy REFUSED ${file} version ${versionText(version)}, and no version of ${file} was accepted before it, so there is nothing to put back: it stays published; ${applied}, and a restarted Envoy will refuse it again; fix the ConfigMap${because(why, validate)}`;
+export function firstRefusedMessage(
+  file: string,
+  version: string | undefined,
+  why: RejectionReason | undefined,
+  applied = `Envoy runs WITHOUT the resources of ${file}`,
+  validate?: string,
+  read?: { named: readonly string[]; goingBack: readonly string[] },
+): string {
+  return `Envoy REFUSED ${file} version ${versionText(version)}, and no version of ${file} was accepted before it, so there is nothing to put back: it stays published; ${applied}, and ${restartSentence(read)}; fix the ConfigMap${because(why, validate)}`;
 }
 
 export function unknownMessage(file: string, version: string | undefined, reason: string | undefined): string {
