@@ -6,7 +6,8 @@
 // back; `status` shows the verdict and what is held back; the listeners answer what the step
 // records. After the sequence an Envoy restarted from the published directory must serve what the
 // running one served. The verdict-cases folders (verdict-corpus.test.ts) hold the sequences that
-// found a fault; these found none.
+// found a fault since fixed; a sequence whose seq.json has a `todo` reproduces a fault still open
+// (node:test reports it as todo, so `npm test` stays green until it is fixed).
 import { strict as assert } from 'node:assert';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,10 +18,21 @@ import type { CasePod, ConfigMapSpec } from './verdict-cases.js';
 
 const SEQUENCES = new URL('../fixtures/envoy-corpus/sequences/', import.meta.url).pathname;
 
-type Outcome = 'accepted' | 'rejected';
+/** `unknown`: Envoy decided nothing on the file (nothing it runs reads it), said so after the verdict timeout. */
+type Outcome = 'accepted' | 'rejected' | 'unknown';
 interface Probe { port: 'P0' | 'P1' | 'P2'; how?: 'body' | 'status' | 'tls-cn' }
-interface Step { note: string; spec: ConfigMapSpec; expect: Record<string, Outcome>; serves?: string[] }
-interface Sequence { initial: ConfigMapSpec; expect: Record<string, Outcome>; serves?: string[]; steps: Step[]; probes: Probe[] }
+/**
+ * `pauseMs`: a wait after the step's checks, before the next edit (no assertion): lets a verdict
+ * the step leaves open end first (a file nothing reads, `unknown` after a short --verdict-timeout),
+ * when the fault needs that order.
+ */
+interface Step { note: string; spec: ConfigMapSpec; expect: Record<string, Outcome>; serves?: string[]; pauseMs?: number }
+/**
+ * `todo`: a fault reproduced and not fixed yet (the reason, naming the kind); node:test runs the
+ * sequence and reports it without failing `npm test`. `watchArgs`: extra `watch` flags (e.g. a
+ * long `--verdict-timeout`, so a verdict that only the timeout brings never comes in time).
+ */
+interface Sequence { initial: ConfigMapSpec; expect: Record<string, Outcome>; serves?: string[]; steps: Step[]; probes: Probe[]; todo?: string; watchArgs?: string[] }
 
 const probes = (pod: CasePod, sequence: Sequence): Promise<string[]> => Promise.all(sequence.probes.map((p) => served(envoyOf(pod), pod.ports[p.port], p.how ?? 'body')));
 
@@ -33,39 +45,46 @@ async function versionTexts(pod: CasePod): Promise<string[]> {
   });
 }
 
-/** Waits for the verdicts of `expect` after `before` and checks each against Envoy and `status`. */
-async function judged(pod: CasePod, what: string, expect: Record<string, Outcome>, before: Map<string, number>): Promise<void> {
+/**
+ * Waits for the verdicts of `expect` after `before` and checks each against Envoy and `status`.
+ * `accepted`: the files Envoy accepted a version of earlier in the sequence; a refused one of them
+ * is put back and held, a refused file with no accepted version stays published (nothing to put back).
+ */
+async function judged(pod: CasePod, what: string, expect: Record<string, Outcome>, before: Map<string, number>, accepted: Set<string>): Promise<void> {
   for (const [file, outcome] of Object.entries(expect)) {
     const line = await nextVerdict(pod, file, before.get(file) ?? 0);
     assert.equal(line.outcome, outcome, `${what}: ${file}: ${String(line.msg)}`);
     const version = typeof line.xdsVersion === 'string' ? line.xdsVersion : undefined;
-    if (version !== undefined) {
+    if (version !== undefined && outcome !== 'unknown') {
       const reported = (await versionTexts(pod)).includes(version);
       assert.equal(reported, outcome === 'accepted', `${what}: ${file}: Envoy ${outcome === 'accepted' ? 'reports' : 'does not report'} ${version}`);
     }
-    if (outcome === 'rejected' && before.has(file)) assert.equal(line.rolledBack, true, `${what}: ${file}: ${String(line.msg)}`);
+    if (outcome === 'rejected' && accepted.has(file)) assert.equal(line.rolledBack, true, `${what}: ${file}: ${String(line.msg)}`);
     let row = (await gatherStatus(pod.target)).files.find((f) => f.file === file);
     for (let i = 0; i < 100 && row?.verdict?.message !== line.msg; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       row = (await gatherStatus(pod.target)).files.find((f) => f.file === file);
     }
     assert.equal(row?.verdict?.outcome, outcome, `${what}: ${file}: status`);
-    assert.equal(row.held, outcome === 'rejected' && before.has(file), `${what}: ${file}: status says held back`);
+    assert.equal(row.held, outcome === 'rejected' && accepted.has(file), `${what}: ${file}: status says held back`);
+    if (outcome === 'accepted') accepted.add(file);
   }
 }
 
 for (const name of (await readdir(SEQUENCES, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort()) {
-  test(`sequence ${name}: every verdict agrees with Envoy, and a restarted Envoy serves what the running one served`, { timeout: 300_000 }, async () => {
-    const sequence = JSON.parse(await readFile(join(SEQUENCES, name, 'seq.json'), 'utf8')) as Sequence;
-    const pod = await startCase(`../envoy-corpus/sequences/${name}`, sequence.initial);
+  const sequence = JSON.parse(await readFile(join(SEQUENCES, name, 'seq.json'), 'utf8')) as Sequence;
+  test(`sequence ${name}: every verdict agrees with Envoy, and a restarted Envoy serves what the running one served`, { timeout: 300_000, ...(sequence.todo === undefined ? {} : { todo: sequence.todo }) }, async () => {
+    const pod = await startCase(`../envoy-corpus/sequences/${name}`, sequence.initial, sequence.watchArgs ?? []);
     try {
-      await judged(pod, 'initial', sequence.expect, new Map());
+      const accepted = new Set<string>();
+      await judged(pod, 'initial', sequence.expect, new Map(), accepted);
       if (sequence.serves !== undefined) await waitServed(async () => JSON.stringify(await probes(pod, sequence)), JSON.stringify(sequence.serves), 'initial');
       for (const step of sequence.steps) {
         const before = verdictCounts(pod, Object.keys(step.expect));
         await pod.apply(step.spec);
-        await judged(pod, step.note, step.expect, before);
+        await judged(pod, step.note, step.expect, before, accepted);
         if (step.serves !== undefined) await waitServed(async () => JSON.stringify(await probes(pod, sequence)), JSON.stringify(step.serves), step.note);
+        if (step.pauseMs !== undefined) await new Promise((resolve) => setTimeout(resolve, step.pauseMs));
       }
       const { running, restarted } = await restartFromPublished(pod, () => probes(pod, sequence));
       assert.deepEqual(restarted, running, `${name}: an Envoy restarted from the published directory serves what the running one served`);

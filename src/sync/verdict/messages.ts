@@ -204,8 +204,14 @@ export function unknownMessage(file: string, version: string | undefined, reason
   return `Envoy's verdict on ${file} version ${versionText(version)} is unknown: ${reason ?? 'no answer'}`;
 }
 
-/** Why a verdict is unknown when Envoy answered but never decided. */
+/**
+ * Why a verdict is unknown when Envoy answered but never decided. With no `statPrefixes`, no
+ * subscription of Envoy's was found reading the file (measured with Envoy 1.40: an eds.yaml named
+ * by a cluster Envoy refused, an rds.yaml named by scopes it refused), which the line says rather
+ * than ending on an empty list.
+ */
 export function undecidedReason(version: string | undefined, statPrefixes: readonly string[]): string {
+  if (statPrefixes.length === 0) return `Envoy reported version ${version ?? '(none)'} nowhere, and none of its subscriptions was found reading this file (the resource naming it may be refused, or not built yet)`;
   return `Envoy reported neither version ${version ?? '(none)'} nor a failed update for ${statPrefixes.join(', ')}`;
 }
 
