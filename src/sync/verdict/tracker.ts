@@ -71,8 +71,16 @@ export class VerdictTracker {
     this.stateFile = new StateWriter(kept, () => this.stampedState(), (err) => {
       this.logger.warn({ err }, 'could not write the verdict state file');
     }, () => this.poller.pending.size > 0);
+    // A version put back is what Envoy reads from then on: the files it names follow it, as after any
+    // publish (else a file only the refused version named counted as read, and its first publish
+    // with a listener that reads it went unjudged: fresh corpus sequence rds-new-file-listener-refused).
+    const restore: VerdictOptions['restore'] = async (name, content, replaces) => {
+      const ino = await options.restore(name, content, replaces);
+      if (ino !== undefined) this.subscriptions.learn(name, content);
+      return ino;
+    };
     const conclusions = (this.conclusions = new Conclusions({
-      options,
+      options: { ...options, restore },
       logger: this.logger,
       holds: this.holds,
       state: this.state,
