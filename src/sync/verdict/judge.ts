@@ -81,12 +81,19 @@ export function judge(input: JudgeInput): Judgement {
   }
   if (accepted.length === 0 || waiting.length > 0) return { outcome: undefined, waiting };
   for (const [prefix, file] of input.named) {
-    if (baseline === undefined || (baseline.subscriptions.has(prefix) && input.opened?.has(prefix) !== true)) continue;
+    if (baseline === undefined) continue;
     const current = now.subscriptions.get(prefix);
     if (current === undefined || current.success > 0) continue;
-    if (current.rejected + current.failure > 0) {
-      return { outcome: 'rejected', subscription: prefix, kind: current.rejected > 0 ? 'rejected' : 'failure', created: { file } };
+    const refusedKind = current.rejected > 0 ? 'rejected' : 'failure';
+    const before = baseline.subscriptions.get(prefix);
+    if (before !== undefined && input.opened?.has(prefix) !== true) {
+      // Older than this publish and it never took a version: Envoy keeps a subscription's stats
+      // after its listener is gone, so a listener of this content that opens it again refuses
+      // under the old name; its refusals since the rename are this edit's.
+      if (current.rejected + current.failure > before.rejected + before.failure) return { outcome: 'rejected', subscription: prefix, kind: refusedKind, created: { file } };
+      continue;
     }
+    if (current.rejected + current.failure > 0) return { outcome: 'rejected', subscription: prefix, kind: refusedKind, created: { file } };
     return { outcome: undefined, waiting: [prefix] }; // opened by this edit, not loaded yet
   }
   return { outcome: 'accepted', subscriptions: accepted };

@@ -123,6 +123,14 @@ test('judge: shared and gone subscriptions, and the subscriptions an edit opens'
   assert.equal(judge({ ...retried, baseline: secondBaseline, now: envoy({ [cds]: { versionText: 'c2', attempt: 3, success: 3 }, [eds]: { versionText: 'e2', attempt: 2, rejected: 1, success: 1 } }), opened: opened2 }).outcome, 'accepted');
   assert.deepEqual([...openedScopes(secondBaseline, retried.named, opened2)], [eds], 'kept across renames');
   assert.deepEqual([...openedScopes(undefined, retried.named)], [], 'no baseline: nothing tells them apart');
+  // A held lds.yaml published again names a subscription its first version opened (its stats stay
+  // after the rollback removed the listener) that never took a version: its refusals since this
+  // rename are this edit's; one that took a version before is not (a route file judged on its own).
+  const again = 'http.admin_http.rds.admin_http';
+  const heldInput = { version: 'l2', previousVersion: 'l1', subscriptions: [lds], named: new Map([[again, 'rds.yaml']]), baseline: envoy({ [lds]: { versionText: 'l1', attempt: 3, success: 2, rejected: 1 }, [again]: { attempt: 1, rejected: 1 } }) };
+  assert.deepEqual(judge({ ...heldInput, now: envoy({ [lds]: { versionText: 'l2', attempt: 4, success: 3, rejected: 1 }, [again]: { attempt: 2, rejected: 2 } }) }), { outcome: 'rejected', subscription: again, kind: 'rejected', created: { file: 'rds.yaml' } });
+  assert.equal(judge({ ...heldInput, now: envoy({ [lds]: { versionText: 'l2', attempt: 4, success: 3, rejected: 1 }, [again]: { attempt: 1, rejected: 1 } }) }).outcome, 'accepted', 'no refusal since the rename');
+  assert.equal(judge({ ...heldInput, baseline: envoy({ [lds]: { versionText: 'l1', attempt: 3, success: 2 }, [again]: { versionText: 'r1', attempt: 1, success: 1 } }), now: envoy({ [lds]: { versionText: 'l2', attempt: 4, success: 3 }, [again]: { versionText: 'r1', attempt: 2, success: 1, rejected: 1 } }) }).outcome, 'accepted', 'took a version before: its refusal is its own file\'s');
   // Without a version (flow-style file): a success and no refusal.
   assert.equal(judge({ version: undefined, previousVersion: undefined, baseline: envoy({ [lds]: { attempt: 1, success: 1 } }), subscriptions: [lds], named: new Map(), now: envoy({ [lds]: { attempt: 2, success: 2 } }) }).outcome, 'accepted');
 });
