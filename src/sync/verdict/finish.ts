@@ -35,8 +35,23 @@ export function readAsCds(subscriptions: SubscriptionMap, file: string): boolean
 export function causeOf(subscriptions: SubscriptionMap, pending: Pending, judgement: Extract<Judgement, { outcome: 'rejected' }>, why: RejectionReason | undefined): RefusalCause {
   const readOnce = pending.names.some((name) => subscriptions.readOnceReaders(name).length > 0);
   const linked = pending.secret !== undefined || pending.reader !== undefined || readOnce;
-  const names = judgement.created === undefined || pending.names.includes(judgement.created.file) ? pending.names : [...pending.names, judgement.created.file];
-  return { type: subscriptionType(judgement.subscription), kind: judgement.kind, why, names, linked };
+  return { type: subscriptionType(judgement.subscription), kind: judgement.kind, why, names: namedWith(subscriptions, pending.names, judgement.created?.file), linked };
+}
+
+/**
+ * `names`, with the file an opened subscription refused and every file it names in turn (an SDS
+ * file's certificate and key: their content is what that subscription refused).
+ */
+function namedWith(subscriptions: SubscriptionMap, names: readonly string[], created: string | undefined): string[] {
+  if (created === undefined) return [...names];
+  const all = new Set(names);
+  const next = [created];
+  for (let file = next.pop(); file !== undefined; file = next.pop()) {
+    if (all.has(file) && file !== created) continue;
+    all.add(file);
+    next.push(...subscriptions.names(file).filter((named) => !all.has(named)));
+  }
+  return [...all];
 }
 
 /**

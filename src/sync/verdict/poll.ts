@@ -176,7 +176,7 @@ export class Poller {
       // Set aside only for the files on their way that could change it (refusal-cause.ts).
       const why = await this.ctx.conclusions.reasonFor(pending, judgement);
       const cause = causeOf(this.ctx.subscriptions, pending, judgement, why);
-      // Every file on its way was on disk when Envoy applied this one: those it names were renamed before it.
+      // Every file on its way was on disk when Envoy applied this one: those it names were renamed before it (reference-order.ts).
       pending.inFlight = new Set([...pending.inFlight].filter((file) => mayDependOn(cause, { file, clusters: readAsCds(this.ctx.subscriptions, file), present: true })));
       if (pending.inFlight.size === 0) {
         await this.finish(pending, { outcome: 'rejected', judgement, counters, own, now, why });

@@ -51,9 +51,11 @@ export interface OtherFile {
   clusters: boolean;
   /**
    * It was on disk when Envoy applied the refused file (a file of the same change on its way: one
-   * the refused file names was renamed before it, reference-order.ts). A CDS file is refused for a
-   * file it names only when that file is missing (`checkFilesystemSubscriptionBackingPath`, while
-   * the cluster is built); what the file holds is its own subscription's to judge.
+   * the refused file names was renamed before it, reference-order.ts). A file refused for a file it
+   * names by path (a cluster's EDS file, a listener's RDS, SRDS or ECDS file) is refused for it only
+   * when it is missing (`checkFilesystemSubscriptionBackingPath`, when the subscription is made);
+   * what the named file holds is its own subscription's to judge, and a subscription the edit
+   * opened read it as it is on disk. Files read once and a Secret's files are `linked` instead.
    */
   present?: boolean;
 }
@@ -77,7 +79,7 @@ export function standsAlone(cause: RefusalCause): boolean {
 export function mayDependOn(cause: RefusalCause, other: OtherFile): boolean {
   if (standsAlone(cause)) return false;
   if (cause.linked) return true;
-  if (cause.names.includes(other.file)) return !(cause.type === 'CDS' && other.present === true);
+  if (cause.names.includes(other.file) && other.present !== true) return true;
   const reason = cause.why?.reason;
   if (reason !== undefined) return (other.clusters && NAMES_CLUSTER.test(reason)) || reason.includes(other.file);
   return other.clusters && cause.type !== 'CDS';

@@ -43,7 +43,11 @@ test('refusal-cause: which refusals stand alone and which other files could chan
   // A CDS refusal and a file it names that was on disk when Envoy applied it (a file of its change on its way).
   assert.equal(mayDependOn(cause({ type: 'CDS', names: ['eds.yaml'] }), { file: 'eds.yaml', clusters: false, present: true }), false, 'CDS: a named file that was there');
   assert.equal(mayDependOn(cause({ type: 'CDS', names: ['eds.yaml'] }), { file: 'eds.yaml', clusters: false }), true, 'CDS: a named file that may have been missing');
-  assert.equal(mayDependOn(cause({ type: 'LDS', names: ['rds.yaml'] }), { file: 'rds.yaml', clusters: false, present: true }), true, 'LDS: its RDS file');
+  assert.equal(mayDependOn(cause({ type: 'LDS', names: ['rds.yaml'] }), { file: 'rds.yaml', clusters: false, present: true }), false, 'LDS, no reason read: its RDS file that was there');
+  assert.equal(mayDependOn(cause({ type: 'LDS', names: ['rds.yaml'], why: { reason: "paths must refer to an existing path in the system: '/d/rds.yaml' does not exist", envoyLog: log } }), { file: 'rds.yaml', clusters: false, present: true }), true, 'LDS: Envoy says the file was missing');
+  assert.equal(mayDependOn(cause({ type: 'SRDS', names: ['srds.yaml', 'rds.yaml'] }), { file: 'rds.yaml', clusters: false, present: true }), false, 'an opened SRDS subscription: the routes file that was there');
+  assert.equal(mayDependOn(cause({ type: 'EDS', names: ['eds.yaml'] }), { file: 'cds-b.yaml', clusters: true, present: true }), true, 'an opened EDS subscription: another CDS file');
+  assert.equal(mayDependOn(cause({ linked: true, names: ['script.lua'] }), { file: 'script.lua', clusters: false, present: true }), true, 'a file read once: its content decides');
   for (const [name, c, alone, onCds, onRds] of cases) {
     assert.equal(standsAlone(c), alone, `${name}: standsAlone`);
     assert.equal(mayDependOn(c, cds), onCds, `${name}: cds.yaml`);
