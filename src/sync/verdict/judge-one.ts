@@ -11,6 +11,9 @@ import { certificateSerials, judgeSecretFile, noteGone, scopesOf } from './pendi
 import type { Pending } from './pending.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import type { SubscriptionMap } from './subscription-map.js';
+import { acceptedCopy } from './state.js';
+import { resourceNames } from '../envoy/resource-names.js';
+import { parseConfig } from '../envoy/subscriptions.js';
 
 export interface JudgeOneContext {
   targetDir: string;
@@ -19,6 +22,25 @@ export interface JudgeOneContext {
   timeoutMs: number;
   subscriptions: SubscriptionMap;
   admin: () => { admin: EnvoyAdmin | undefined };
+}
+
+/**
+ * The scopes of `own` that ran the previous version (`version_text`) when no published file asks
+ * for any resource that version holds any more (judge.ts `leftover`): the subscription of a
+ * listener the change replaced. The previous version's resources are read once, from its
+ * accepted copy; none when it cannot be read, or when no file says which resource it asks for.
+ */
+async function leftoverScopes(ctx: JudgeOneContext, pending: Pending, own: readonly string[], counters: EnvoyCounters): Promise<Set<string>> {
+  const previous = pending.previousVersion;
+  const ran = own.filter((prefix) => previous !== undefined && previous !== '' && counters.subscriptions.get(prefix)?.versionText === previous);
+  if (ran.length === 0) return new Set();
+  const asked = ctx.subscriptions.resourcesAskedOf(pending.file);
+  if (asked.size === 0) return new Set();
+  pending.previousResources ??= await acceptedCopy(ctx.targetDir, pending.file)
+    .then((content) => (content === undefined ? new Set<string>() : resourceNames(parseConfig(content))))
+    .catch(() => new Set<string>());
+  const held = [...pending.previousResources];
+  return held.length === 0 || held.some((name) => asked.has(name)) ? new Set() : new Set(ran);
 }
 
 /**
@@ -46,7 +68,8 @@ export async function judgeOne(ctx: JudgeOneContext, attributed: ReadonlyMap<str
       ctx.logger.debug({ file: pending.file, statPrefix: prefix }, "a subscription that read the previous version did not reload: gone from Envoy's config");
     }
   }
-  const judgement = judge({ version: pending.version, previousVersion: pending.previousVersion, baseline: pending.baseline, now: counters, subscriptions: scopes.own, named: scopes.named, gone: pending.gone, ...(pending.opened === undefined ? {} : { opened: pending.opened }) });
+  const leftover = await leftoverScopes(ctx, pending, scopes.own, counters);
+  const judgement = judge({ version: pending.version, previousVersion: pending.previousVersion, baseline: pending.baseline, now: counters, subscriptions: scopes.own, named: scopes.named, gone: pending.gone, ...(pending.opened === undefined ? {} : { opened: pending.opened }), ...(leftover.size === 0 ? {} : { leftover }) });
   if (judgement.outcome === undefined && pending.initial && startedLoading(scopes.own, counters)) {
     // Envoy has started loading the file (update_attempt): from now on it has the usual time.
     // Until then it may still be starting, or warming clusters (DNS) before it starts LDS.

@@ -42,6 +42,12 @@ export interface JudgeInput {
    * opened them all the same.
    */
   opened?: ReadonlySet<string>;
+  /**
+   * Scopes left from a change: they ran the previous version, whose resource no published file asks
+   * for any more (a listener the change replaced, still draining, keeps its subscription, which
+   * refuses the renamed resource). Neither their refusals nor their waits count.
+   */
+  leftover?: ReadonlySet<string>;
 }
 
 const ZERO: SubscriptionCounters = { versionText: '', attempt: 0, success: 0, rejected: 0, failure: 0 };
@@ -66,7 +72,7 @@ export function judge(input: JudgeInput): Judgement {
   const waiting: string[] = [];
   for (const prefix of input.subscriptions) {
     const current = now.subscriptions.get(prefix);
-    if (current === undefined) continue;
+    if (current === undefined || input.leftover?.has(prefix) === true) continue;
     const base = baseOf(baseline, prefix, current);
     const refusedKind = current.rejected > base.rejected ? 'rejected' : current.failure > base.failure ? 'failure' : undefined;
     const runs = version === undefined ? current.success > base.success && refusedKind === undefined : current.versionText === version;

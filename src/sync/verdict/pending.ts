@@ -55,6 +55,8 @@ export interface Pending extends InFlight {
   refusedBefore?: RefusedBefore;
   /** Renamed again after a refusal (`retried`): the subscriptions its first rename opened (judge.ts `opened`). */
   opened?: ReadonlySet<string>;
+  /** The resource names of the previous version (read once from its accepted copy, judge-one.ts leftoverScopes). */
+  previousResources?: ReadonlySet<string>;
 }
 
 /**

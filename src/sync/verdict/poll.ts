@@ -177,7 +177,7 @@ export class Poller {
       const why = await this.ctx.conclusions.reasonFor(pending, judgement);
       const cause = causeOf(this.ctx.subscriptions, pending, judgement, why);
       // Every file on its way was on disk when Envoy applied this one: those it names were renamed before it (reference-order.ts).
-      pending.inFlight = new Set([...pending.inFlight].filter((file) => mayDependOn(cause, { file, clusters: readAsCds(this.ctx.subscriptions, file), present: true })));
+      pending.inFlight = new Set([...pending.inFlight].filter((file) => mayDependOn(cause, { file, clusters: readAsCds(this.ctx.subscriptions, file), present: true, namesIt: this.ctx.subscriptions.names(file).includes(pending.file) })));
       if (pending.inFlight.size === 0) {
         await this.finish(pending, { outcome: 'rejected', judgement, counters, own, now, why });
         return;

@@ -173,6 +173,13 @@ export class SubscriptionMap {
     return [...new Set(out)];
   }
 
+  /** The resources the published files and the bootstrap ask `name` for (references.ts `resource`: a route configuration, a secret, ...); empty when none says. */
+  resourcesAskedOf(name: string): Set<string> {
+    const out = new Set<string>();
+    for (const list of this.declared.values()) for (const ref of list) if (ref.file === name && ref.resource !== undefined && XDS_TYPES.includes(ref.type)) out.add(ref.resource);
+    return out;
+  }
+
   /** The path Envoy uses for `name` (as the configuration writes it), else the name. */
   pathOf(name: string): string {
     for (const list of this.declared.values()) for (const ref of list) if (ref.file === name) return ref.path;

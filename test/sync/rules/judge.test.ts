@@ -131,6 +131,15 @@ test('judge: shared and gone subscriptions, and the subscriptions an edit opens'
   assert.deepEqual(judge({ ...heldInput, now: envoy({ [lds]: { versionText: 'l2', attempt: 4, success: 3, rejected: 1 }, [again]: { attempt: 2, rejected: 2 } }) }), { outcome: 'rejected', subscription: again, kind: 'rejected', created: { file: 'rds.yaml' } });
   assert.equal(judge({ ...heldInput, now: envoy({ [lds]: { versionText: 'l2', attempt: 4, success: 3, rejected: 1 }, [again]: { attempt: 1, rejected: 1 } }) }).outcome, 'accepted', 'no refusal since the rename');
   assert.equal(judge({ ...heldInput, baseline: envoy({ [lds]: { versionText: 'l1', attempt: 3, success: 2 }, [again]: { versionText: 'r1', attempt: 1, success: 1 } }), now: envoy({ [lds]: { versionText: 'l2', attempt: 4, success: 3 }, [again]: { versionText: 'r1', attempt: 2, success: 1, rejected: 1 } }) }).outcome, 'accepted', 'took a version before: its refusal is its own file\'s');
+  // 22: rds.yaml renames its route configuration with the lds.yaml naming it: the subscription of
+  // the replaced listener (it ran r1) refuses r2, the one the new listener opened takes it.
+  const oldRds = 'http.ingress_http.rds.local_route';
+  const newRds = 'http.ingress_http.rds.local_route_2';
+  const renamed = { version: 'r2', previousVersion: 'r1', subscriptions: [oldRds, newRds], named: new Map<string, string>(), baseline: envoy({ [oldRds]: { versionText: 'r1', attempt: 1, success: 1 } }) };
+  const oldAndNew = envoy({ [oldRds]: { versionText: 'r1', attempt: 2, success: 1, rejected: 1 }, [newRds]: { versionText: 'r2', attempt: 1, success: 1 } });
+  assert.equal(judge({ ...renamed, now: oldAndNew }).outcome, 'rejected', 'without leftover: the old subscription\'s refusal');
+  assert.deepEqual(judge({ ...renamed, now: oldAndNew, leftover: new Set([oldRds]) }), { outcome: 'accepted', subscriptions: [newRds] });
+  assert.deepEqual(judge({ ...renamed, subscriptions: [oldRds], now: envoy({ [oldRds]: { versionText: 'r1', attempt: 2, success: 1, rejected: 1 } }), leftover: new Set([oldRds]) }), { outcome: undefined, waiting: [] }, 'the new subscription not there yet: wait');
   // Without a version (flow-style file): a success and no refusal.
   assert.equal(judge({ version: undefined, previousVersion: undefined, baseline: envoy({ [lds]: { attempt: 1, success: 1 } }), subscriptions: [lds], named: new Map(), now: envoy({ [lds]: { attempt: 2, success: 2 } }) }).outcome, 'accepted');
 });

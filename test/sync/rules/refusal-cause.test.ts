@@ -47,6 +47,9 @@ test('refusal-cause: which refusals stand alone and which other files could chan
   assert.equal(mayDependOn(cause({ type: 'LDS', names: ['rds.yaml'], why: { reason: "paths must refer to an existing path in the system: '/d/rds.yaml' does not exist", envoyLog: log } }), { file: 'rds.yaml', clusters: false, present: true }), true, 'LDS: Envoy says the file was missing');
   assert.equal(mayDependOn(cause({ type: 'SRDS', names: ['srds.yaml', 'rds.yaml'] }), { file: 'rds.yaml', clusters: false, present: true }), false, 'an opened SRDS subscription: the routes file that was there');
   assert.equal(mayDependOn(cause({ type: 'EDS', names: ['eds.yaml'] }), { file: 'cds-b.yaml', clusters: true, present: true }), true, 'an opened EDS subscription: another CDS file');
+  assert.equal(mayDependOn(cause({ type: 'RDS' }), { file: 'lds.yaml', clusters: false, present: true, namesIt: true }), true, 'RDS: the file naming it (the route configuration name it expects)');
+  assert.equal(mayDependOn(cause({ type: 'RDS', kind: 'failure' }), { file: 'lds.yaml', clusters: false, namesIt: true }), false, 'did not parse: not the file naming it either');
+  assert.deepEqual(dependsOnKeys(cause({ type: 'RDS' }), 'rds.yaml', ['lds.yaml', 'cds.yaml'], (key) => key === 'cds.yaml', (key) => key === 'lds.yaml'), ['lds.yaml', 'cds.yaml']);
   assert.equal(mayDependOn(cause({ linked: true, names: ['script.lua'] }), { file: 'script.lua', clusters: false, present: true }), true, 'a file read once: its content decides');
   for (const [name, c, alone, onCds, onRds] of cases) {
     assert.equal(standsAlone(c), alone, `${name}: standsAlone`);
