@@ -66,7 +66,9 @@ async function judged(pod: CasePod, what: string, expect: Record<string, Outcome
       row = (await gatherStatus(pod.target)).files.find((f) => f.file === file);
     }
     assert.equal(row?.verdict?.outcome, outcome, `${what}: ${file}: status`);
-    assert.equal(row.held, outcome === 'rejected' && accepted.has(file), `${what}: ${file}: status says held back`);
+    assert.equal(row.held, outcome === 'rejected', `${what}: ${file}: status says held back`);
+    // Refused with nothing accepted before it: it stays published, and status says so.
+    if (outcome === 'rejected') assert.equal(row.refusedPublished === true, !accepted.has(file), `${what}: ${file}: status says whether the refused content stays published`);
     if (outcome === 'accepted') accepted.add(file);
   }
 }

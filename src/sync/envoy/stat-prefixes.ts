@@ -242,3 +242,15 @@ function unquote(value: string): string {
     return value.slice(1, -1);
   }
 }
+
+/**
+ * A resource name as Envoy writes it in a stat name (`Stats::Utility::sanitizeStatsName`,
+ * source/common/stats/utility.cc: one leading and one trailing `.` dropped, `://`, `:/`, `:` and NUL
+ * each become `_`): `kubernetes://envoy-tls` → `kubernetes_envoy-tls`. Used only to break a tie
+ * between files of one type (verdict/attribution.ts), never to name a scope.
+ */
+export function statNameOf(name: string): string {
+  let trimmed = name.endsWith('.') ? name.slice(0, -1) : name;
+  if (trimmed.startsWith('.')) trimmed = trimmed.slice(1);
+  return trimmed.replace(/:\/\/|:\/|:|\0/g, '_');
+}

@@ -3,10 +3,12 @@
 // `version_text` is a version published for file F reads F. A subscription that has accepted
 // nothing of ours yet (its first version refused, or just opened by an edit) is matched by its xDS
 // type (the head of the stats scope Envoy gives it, stat-prefixes.ts) to the one file Envoy's
-// configuration reads as that type. Stat names are never rebuilt from resource names, so
-// alt_stat_name, ':' in names and shared RDS subscriptions need no special case.
+// configuration reads as that type. Stat names are not rebuilt from resource names, so
+// alt_stat_name, ':' in names and shared RDS subscriptions need no special case; only when several
+// files are read as that type is the tie broken by the one file asked for a resource whose stat
+// name (Envoy's sanitising of it) ends the scope, and a scope no file's resource ends stays out.
 import type { ReferenceType } from '../envoy/references.js';
-import { subscriptionType } from '../envoy/stat-prefixes.js';
+import { statNameOf, subscriptionType } from '../envoy/stat-prefixes.js';
 import type { SubscriptionCounters } from '../envoy/stat-prefixes.js';
 
 export interface FileFacts {
@@ -15,6 +17,8 @@ export interface FileFacts {
   readAs: ReadonlySet<ReferenceType>;
   /** Every version published for this file (each identifies one content). */
   versions: ReadonlySet<string>;
+  /** The resources published files ask of it (subscription-map.ts resourcesAskedOf): a tie-break between files of one type. */
+  asks?: ReadonlySet<string>;
 }
 
 /**
@@ -43,7 +47,8 @@ export function attribute(
       continue;
     }
     const byType = files.filter((file) => file.readAs.has(type));
-    if (byType.length === 1 && byType[0] !== undefined) out.set(prefix, byType[0].name);
+    const byName = byType.length > 1 ? byType.filter((file) => [...(file.asks ?? [])].some((resource) => prefix.endsWith(`.${statNameOf(resource)}`))) : byType;
+    if (byName.length === 1 && byName[0] !== undefined) out.set(prefix, byName[0].name);
   }
   return out;
 }

@@ -216,7 +216,7 @@ export class SubscriptionMap {
 
   /** What attribution needs of every file Envoy reads. */
   facts(): FileFacts[] {
-    return this.known().map((name) => ({ name, readAs: this.readAs(name), versions: this.versions.get(name) ?? new Set<string>() }));
+    return this.known().map((name) => ({ name, readAs: this.readAs(name), versions: this.versions.get(name) ?? new Set<string>(), asks: this.resourcesAskedOf(name) }));
   }
 
   private known(): string[] {

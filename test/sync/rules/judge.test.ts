@@ -6,7 +6,7 @@ import { attribute } from '../../../src/sync/verdict/attribution.js';
 import type { FileFacts } from '../../../src/sync/verdict/attribution.js';
 import { ignoredFieldsSince, judge, openedScopes, pollDelayMs, startedLoading } from '../../../src/sync/verdict/judge.js';
 import type { EnvoyCounters, SubscriptionCounters } from '../../../src/sync/envoy/stat-prefixes.js';
-import { parseSubscriptionStats, subscriptionType } from '../../../src/sync/envoy/stat-prefixes.js';
+import { parseSubscriptionStats, statNameOf, subscriptionType } from '../../../src/sync/envoy/stat-prefixes.js';
 
 const counters = (c: Partial<SubscriptionCounters>): SubscriptionCounters => ({ versionText: '', attempt: 0, success: 0, rejected: 0, failure: 0, ...c });
 const envoy = (subs: Record<string, Partial<SubscriptionCounters>>, unknownFields = 0): EnvoyCounters => ({
@@ -65,6 +65,13 @@ test('attribution: by the version Envoy reports, else by type when one file is r
   const fresh = envoy({ 'http.x.rds.r': { rejected: 1, attempt: 1 } }).subscriptions;
   assert.deepEqual(attribute(fresh, two).size, 0);
   assert.deepEqual(Object.fromEntries(attribute(fresh, two, new Map([['http.x.rds.r', 'b.yaml']]))), { 'http.x.rds.r': 'b.yaml' });
+  // The tie is broken by the one file asked for a resource whose stat name ends the scope (Envoy
+  // sanitises ':' and '://' to '_'); none, or two, and the scope stays out.
+  const asked = (name: string, asks: string[]) => ({ ...file(name, ['RDS', 'SDS']), asks: new Set(asks) });
+  const named = envoy({ 'http.admin_http.rds.admin_http': { rejected: 1, attempt: 1 }, 'sds.kubernetes_tls-b': { rejected: 1, attempt: 1 }, 'http.x.rds.other': { rejected: 1, attempt: 1 } }).subscriptions;
+  assert.deepEqual(Object.fromEntries(attribute(named, [asked('rds.yaml', ['local_route', 'kubernetes://tls-a']), asked('rds-admin.yaml', ['admin_http', 'kubernetes://tls-b'])])), { 'http.admin_http.rds.admin_http': 'rds-admin.yaml', 'sds.kubernetes_tls-b': 'rds-admin.yaml' });
+  assert.equal(attribute(named, [asked('a.yaml', ['admin_http']), asked('b.yaml', ['admin_http'])]).size, 0, 'both asked for it');
+  assert.deepEqual(['kubernetes://envoy-tls', 'backend.default.svc.cluster.local:8080', 'a:/b', '.x.'].map(statNameOf), ['kubernetes_envoy-tls', 'backend.default.svc.cluster.local_8080', 'a_b', 'x']);
 });
 
 test('judge: accepted, rejected or undecided from the counters before the rename and now', () => {
