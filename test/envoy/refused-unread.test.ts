@@ -25,7 +25,8 @@ test('01 (RDS) with a refused new rds.yaml: lds.yaml is rolled back, and the ref
     assert.equal([lds.outcome, lds.rolledBack].join(' '), 'rejected true', String(lds.msg));
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 v0', 'v0 back');
     assert.equal(rds.outcome, 'rejected');
-    const said = 'Envoy runs WITHOUT the resources of rds.yaml, and no published file names it once lds.yaml, which names it, goes back to the last accepted version, so a restarted Envoy does not read it; fix the ConfigMap.';
+    // The refusal of rds.yaml waits for lds.yaml, which names it (refusal-cause.ts namesIt): lds.yaml is back by then.
+    const said = 'Envoy runs WITHOUT the resources of rds.yaml, and no published file names it now, so a restarted Envoy does not read it; fix the ConfigMap.';
     assert.ok(String(rds.msg).includes(said), String(rds.msg));
     assert.doesNotMatch(String(rds.msg), /restarted Envoy will refuse/);
     const event = eventOfLine(rds, 'rds.yaml');

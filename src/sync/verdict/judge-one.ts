@@ -34,7 +34,9 @@ async function leftoverScopes(ctx: JudgeOneContext, pending: Pending, own: reado
   const previous = pending.previousVersion;
   const ran = own.filter((prefix) => previous !== undefined && previous !== '' && counters.subscriptions.get(prefix)?.versionText === previous);
   if (ran.length === 0) return new Set();
-  const asked = ctx.subscriptions.resourcesAskedOf(pending.file);
+  // Types whose subscription asks for one resource by the name its file holds (an SRDS subscription
+  // is named after the scoped routes config and takes every scope; LDS and CDS take every resource).
+  const asked = ctx.subscriptions.resourcesAskedOf(pending.file, ['RDS', 'EDS', 'SDS', 'ECDS', 'RTDS']);
   if (asked.size === 0) return new Set();
   pending.previousResources ??= await acceptedCopy(ctx.targetDir, pending.file)
     .then((content) => (content === undefined ? new Set<string>() : resourceNames(parseConfig(content))))

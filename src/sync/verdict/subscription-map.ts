@@ -173,10 +173,14 @@ export class SubscriptionMap {
     return [...new Set(out)];
   }
 
-  /** The resources the published files and the bootstrap ask `name` for (references.ts `resource`: a route configuration, a secret, ...); empty when none says. */
-  resourcesAskedOf(name: string): Set<string> {
+  /**
+   * The resources the published files and the bootstrap ask `name` for (references.ts `resource`: a
+   * route configuration, a secret, ...), by the xDS types in `types` (all by default); empty when
+   * none says.
+   */
+  resourcesAskedOf(name: string, types: readonly ReferenceType[] = XDS_TYPES): Set<string> {
     const out = new Set<string>();
-    for (const list of this.declared.values()) for (const ref of list) if (ref.file === name && ref.resource !== undefined && XDS_TYPES.includes(ref.type)) out.add(ref.resource);
+    for (const list of this.declared.values()) for (const ref of list) if (ref.file === name && ref.resource !== undefined && types.includes(ref.type)) out.add(ref.resource);
     return out;
   }
 
