@@ -9,7 +9,7 @@ import type { Judgement } from './judge.js';
 import type { Pending } from './pending.js';
 import { riderBlame, type Rider } from './read-once-verdict.js';
 import { riderDecided } from './rider-decided.js';
-import { dependsOnKeys, type RefusalCause } from './refusal-cause.js';
+import { dependsOnKeys, type OtherFile, type RefusalCause } from './refusal-cause.js';
 import type { SubscriptionMap } from './subscription-map.js';
 
 export interface FinishContext {
@@ -17,6 +17,12 @@ export interface FinishContext {
   conclusions: Conclusions;
   /** Riders of an accepted reader publish whose reader Envoy kept as it runs (reader-kept.ts): rider → the messages. */
   readersKept?: (reader: Pending, riders: readonly Pending[]) => Promise<ReadonlyMap<string, { withReader: string; held: string }>>;
+}
+
+/** `file` as refusal-cause.ts sees another file of a refusal of `refused` (OtherFile, without `present`). */
+export function otherFile(subscriptions: SubscriptionMap, file: string, refused: string): OtherFile {
+  const secrets = subscriptions.readAs(file).has('SDS') || subscriptions.secretReaders(file).sdsFiles.length > 0;
+  return { file, clusters: readAsCds(subscriptions, file), namesIt: subscriptions.names(file).includes(refused), secrets };
 }
 
 /** Envoy reads `file` as CDS: a cluster it adds may be what a refused route names (refusal-cause.ts OtherFile). */
@@ -68,7 +74,7 @@ export async function concludeWithRiders(ctx: FinishContext, pending: Pending, g
     // Envoy's reason, read once for the file and its riders; which other keys could change it (holds.ts).
     const why = decided.why ?? (await conclusions.reasonFor(pending, decided.judgement));
     const keys = riders.length > 0 || pending.configMap === undefined ? undefined : pending.configMap.keys();
-    const dependsOn = keys === undefined ? undefined : dependsOnKeys(causeOf(subscriptions, pending, decided.judgement, why), pending.file, keys, (key) => readAsCds(subscriptions, key), (key) => subscriptions.names(key).includes(pending.file));
+    const dependsOn = keys === undefined ? undefined : dependsOnKeys(causeOf(subscriptions, pending, decided.judgement, why), pending.file, keys, (key) => readAsCds(subscriptions, key), (key) => otherFile(subscriptions, key, pending.file));
     decided = { ...decided, why, ...(dependsOn === undefined ? {} : { dependsOn }) };
   }
   if (decided.outcome === 'rejected' && riders.length > 0) {

@@ -21,7 +21,7 @@ import { undecidedReason } from './messages.js';
 import { scopesOf } from './pending.js';
 import type { Pending, SecretFile } from './pending.js';
 import { ridersOf, riderState } from './read-once-verdict.js';
-import { causeOf, concludeWithRiders, readAsCds, type FinishContext } from './finish.js';
+import { causeOf, concludeWithRiders, otherFile, readAsCds, type FinishContext } from './finish.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import { mayDependOn } from './refusal-cause.js';
 import type { RefusedBefore } from './refusal-cause.js';
@@ -177,7 +177,7 @@ export class Poller {
       const why = await this.ctx.conclusions.reasonFor(pending, judgement);
       const cause = causeOf(this.ctx.subscriptions, pending, judgement, why);
       // Every file on its way was on disk when Envoy applied this one: those it names were renamed before it (reference-order.ts).
-      pending.inFlight = new Set([...pending.inFlight].filter((file) => mayDependOn(cause, { file, clusters: readAsCds(this.ctx.subscriptions, file), present: true, namesIt: this.ctx.subscriptions.names(file).includes(pending.file) })));
+      pending.inFlight = new Set([...pending.inFlight].filter((file) => mayDependOn(cause, { ...otherFile(this.ctx.subscriptions, file, pending.file), present: true })));
       if (pending.inFlight.size === 0) {
         await this.finish(pending, { outcome: 'rejected', judgement, counters, own, now, why });
         return;

@@ -67,6 +67,8 @@ export interface OtherFile {
    * source/common/rds/rds_route_config_subscription.cc) and taken by the one it opens (measured on 1.40).
    */
   namesIt?: boolean;
+  /** Envoy reads it as SDS, or a Secret reads it: the TLS material a listener loads when it is built. */
+  secrets?: boolean;
 }
 
 /**
@@ -75,13 +77,21 @@ export interface OtherFile {
  */
 const NAMES_CLUSTER = /\broute: unknown (?:weighted |shadow )?cluster '/;
 
+/**
+ * Envoy's words for TLS material a listener could not load when it was built ("listener https:
+ * Failed to load private key from <inline>, Cause: ...", the TLS context's loaders in
+ * source/common/tls/; measured on 1.40 when lds.yaml was applied before the sds.yaml renamed with
+ * it): the secret Envoy held then, which an SDS file or a Secret's file of the change replaces.
+ */
+const NAMES_SECRET = /\bFailed to load (?:private key|certificate chain|trusted CA certificates?|certificate)\b/;
+
 /** Whether no other file can change this refusal: Envoy's final word on the content alone. */
 export function standsAlone(cause: RefusalCause): boolean {
   if (cause.linked) return false;
   if (cause.kind === 'failure') return true;
   const reason = cause.why?.reason;
   if (reason === undefined) return cause.type === 'LDS' && cause.why?.schema === 'sees';
-  return !NAMES_CLUSTER.test(reason) && !cause.names.some((name) => reason.includes(name));
+  return !NAMES_CLUSTER.test(reason) && !NAMES_SECRET.test(reason) && !cause.names.some((name) => reason.includes(name));
 }
 
 /** Whether Envoy's refusal could change with `other` (applied later, or changed). */
@@ -90,7 +100,7 @@ export function mayDependOn(cause: RefusalCause, other: OtherFile): boolean {
   if (cause.linked || other.namesIt === true) return true;
   if (cause.names.includes(other.file) && other.present !== true) return true;
   const reason = cause.why?.reason;
-  if (reason !== undefined) return (other.clusters && NAMES_CLUSTER.test(reason)) || reason.includes(other.file);
+  if (reason !== undefined) return (other.clusters && NAMES_CLUSTER.test(reason)) || (other.secrets === true && NAMES_SECRET.test(reason)) || reason.includes(other.file);
   return other.clusters && cause.type !== 'CDS';
 }
 
@@ -99,10 +109,10 @@ export function mayDependOn(cause: RefusalCause, other: OtherFile): boolean {
  * refused with) and the files the content names, those `mayDependOn` keeps (`clusters`: Envoy
  * reads the key as CDS); none when the refusal stands alone.
  */
-export function dependsOnKeys(cause: RefusalCause, file: string, keys: Iterable<string>, clusters: (key: string) => boolean, namesIt: (key: string) => boolean = () => false): string[] {
+export function dependsOnKeys(cause: RefusalCause, file: string, keys: Iterable<string>, clusters: (key: string) => boolean, more: (key: string) => Pick<OtherFile, 'namesIt' | 'secrets'> = () => ({})): string[] {
   const all = new Set([...keys, ...cause.names]);
   all.delete(file);
-  return [...all].filter((key) => mayDependOn(cause, { file: key, clusters: clusters(key), namesIt: namesIt(key) }));
+  return [...all].filter((key) => mayDependOn(cause, { ...more(key), file: key, clusters: clusters(key) }));
 }
 
 /** Envoy refused a publish before the one judged, while other files were on their way, and it was renamed again. */
