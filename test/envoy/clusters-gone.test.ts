@@ -10,6 +10,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { envoyOf, nextVerdict, restartFromPublished, served, startCase, subscriptionCounters, verdictCounts, waitServed } from './verdict-cases.js';
 import type { CasePod, ConfigMapSpec } from './verdict-cases.js';
+import { runCli } from '../sync/harness.js';
 
 const TIMEOUT = { timeout: 300_000 };
 const FOLDER = '07-subscription-an-edit-creates';
@@ -95,6 +96,10 @@ test('07 (EDS, with a route to it): the listener of the same change that routes 
     assert.equal(last.rolledBack, true, String(last.msg));
     assert.match(String(last.msg), /^Envoy took lds\.yaml version \S+, but it routes to cluster 'EnvoyNetCore', which only cds\.yaml version \S+ adds, and Envoy refused that version: \S+ goes back on disk with cds\.yaml/);
     assert.equal((await subscriptionCounters(envoyOf(pod), LDS)).versionText, last.previousXdsVersion, 'Envoy runs the lds.yaml put back');
+    // status: the ConfigMap's version is refused (exit 1), and lds.yaml is named as what Envoy took and went back.
+    const status = await runCli(['status', '--to', pod.target]);
+    assert.equal(status.code, 1, status.stdout);
+    assert.match(status.stderr, /lds\.yaml \(Envoy took it; held back with cds\.yaml, which Envoy refused\)/, status.stderr);
     await restartServesTheSame(pod);
     // The operator fixes eds.yaml: the held cds.yaml and lds.yaml are published again with it, and Envoy takes all three.
     const fixed = await applyAndJudge(pod, { 'envoy.yaml': 'envoy-cds.yaml', 'lds.yaml': 'lds-eds-v1.yaml', 'cds.yaml': 'cds-v1-eds.yaml', 'eds.yaml': 'eds-v1.yaml' }, ['eds.yaml', 'cds.yaml', 'lds.yaml']);

@@ -60,6 +60,8 @@ export interface FileState {
     why?: RefusalWhy;
     /** The other keys whose change could change the refusal (refusal-cause.ts); absent: any key. */
     dependsOn?: string[];
+    /** Envoy took it, but it went back with this CDS file, which Envoy refused (clusters-gone.ts). */
+    withRefused?: string;
   };
   /**
    * The ConfigMap's content of a file Envoy reads only when it builds its reader (a Lua script),

@@ -26,6 +26,8 @@ export interface FileStatus {
    * it to put back, and the file stays on disk.
    */
   refusedPublished?: true;
+  /** Set with `held` when Envoy took the content but it went back with this CDS file, which Envoy refused (clusters-gone.ts). */
+  heldWith?: string;
   /** The ConfigMap content is a file Envoy reads only when it builds its reader, held back by `watch` until that changes: why. */
   heldBack?: string;
   /** The ConfigMap content the validation gate refuses (`watch` never publishes it): where and why. */
@@ -188,6 +190,7 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
       held,
       ...(withReader === undefined ? {} : { withReader }),
       ...(refusedStaysPublished({ held, published, configMap }) ? { refusedPublished: true as const } : {}),
+      ...(held && recorded?.refused?.withRefused !== undefined ? { heldWith: recorded.refused.withRefused } : {}),
       subscribed: subscriptions.length > 0,
       ...(invalid === undefined ? {} : { invalid }),
       ...(heldBack === undefined ? {} : { heldBack }),

@@ -26,7 +26,7 @@ export interface WithdrawContext {
 export async function withdraw(ctx: WithdrawContext, pending: Pending, gone: { by: ClustersGone; clusters: string[] }, entry: FileState, shown: string, last: string | undefined, at: string): Promise<{ rolledBack: boolean; message: string }> {
   const accepted = await acceptedCopy(ctx.targetDir, pending.file);
   const dependsOn = gone.by.dependsOn === undefined ? undefined : [gone.by.file, ...gone.by.dependsOn.filter((key) => key !== pending.file)];
-  entry.refused = { ...(pending.version === undefined ? {} : { version: pending.version }), sha256: pending.sha256, at, ...(dependsOn === undefined ? {} : { dependsOn }) };
+  entry.refused = { ...(pending.version === undefined ? {} : { version: pending.version }), sha256: pending.sha256, at, ...(dependsOn === undefined ? {} : { dependsOn }), withRefused: gone.by.file };
   let rolledBack = false;
   if (accepted !== undefined) {
     // Held before the rename, as a refusal is (conclude.ts): a pass queued behind it must find the hold.
