@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { parseListenerErrors } from '../../src/sync/envoy/config-dump.js';
-import { REASON_MAX_CHARS, bound, envoyLogLine, rejectionReason } from '../../src/sync/envoy/rejection-reason.js';
+import { REASON_MAX_CHARS, bound, envoyLogLine, refusalSentence, rejectionReason } from '../../src/sync/envoy/rejection-reason.js';
 import { EVENT_MESSAGE_MAX } from '../../src/sync/kube/pod-events.js';
 import { verdictOccurrence } from '../../src/sync/watch/reporters.js';
 import { formatStatus } from '../../src/sync/verdict/status.js';
@@ -151,4 +151,10 @@ test("Envoy's listener error states as its config dump gives them: none when it 
   }
   // So a proto constraint refused at start (no error state) gets the plain validate hint, as it does in a running Envoy.
   assert.equal(rejectionReason({ type: 'LDS', kind: 'rejected', path: '/x/l.yaml', publishedAtMs: PUBLISHED, errors: parseListenerErrors('{}') }).schema, 'sees');
+});
+
+test("a reason read from Envoy's counters is said as such, not as Envoy's words (fresh-user trial)", () => {
+  const opened = 'Envoy took cds.yaml but the subscription it opened (cluster.EnvoyNetCore) refused eds.yaml: Envoy would run without it';
+  assert.equal(refusalSentence({ reason: opened, envoyLog: 'Filesystem config update rejected', fromCounters: true }), `From Envoy's counters: ${opened}`);
+  assert.equal(refusalSentence({ reason: 'duplicate listener listener_0 found', envoyLog: 'Filesystem config update rejected' }), 'Envoy says: duplicate listener listener_0 found');
 });

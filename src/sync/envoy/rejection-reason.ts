@@ -32,6 +32,11 @@ export type RefusalKind = 'failure' | 'rejected';
 export interface RejectionReason {
   /** Envoy's own words from its admin API, bounded to `REASON_MAX_CHARS`; undefined when Envoy's admin API gives none. */
   reason?: string;
+  /**
+   * `reason` is the watcher's reading of Envoy's counters (a subscription the edit opened refused
+   * its file, a secret's certificate Envoy could not load), not Envoy's words: said as such.
+   */
+  fromCounters?: true;
   /** The listeners Envoy refused in this update, by name (its named error states of this publish); absent when Envoy names none. */
   listeners?: string[];
   /** Envoy's error text per listener of `listeners` (`error_state.details`, unbounded), to tell which error refused which listener. */
@@ -125,7 +130,8 @@ export function rejectionReason(opts: {
  * `status`: Envoy's own words when its admin API gave them, else the start of Envoy's log line to
  * grep for; undefined when neither is known.
  */
-export function refusalSentence(why: { reason?: string | undefined; possiblyEarlier?: boolean | undefined; envoyLog?: string | undefined }): string | undefined {
+export function refusalSentence(why: { reason?: string | undefined; possiblyEarlier?: boolean | undefined; envoyLog?: string | undefined; fromCounters?: true | undefined }): string | undefined {
+  if (why.reason !== undefined && why.fromCounters === true) return `From Envoy's counters: ${why.reason}`;
   if (why.reason !== undefined) return `Envoy says${why.possiblyEarlier === true ? ' (about this or an earlier refused version)' : ''}: ${why.reason}`;
   // -A 60: the error follows the line, after the resource Envoy prints first (proto constraints).
   if (why.envoyLog !== undefined) return `Envoy's admin API does not say why; Envoy's log does: grep -A 60 "${why.envoyLog}"`;

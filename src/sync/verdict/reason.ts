@@ -63,11 +63,12 @@ export class ReasonReader {
     if (refused.secret !== undefined) {
       return {
         reason: `Envoy could not load the certificate and key its secret reads with this ${refused.file} (${judgement.subscription}.key_rotation_failed): it keeps serving the previous ones`,
+        fromCounters: true,
         envoyLog: 'Failed to reload certificates',
       };
     }
     if (judgement.created !== undefined) {
-      return { reason: openedRefusal(refused.file, judgement.subscription, judgement.created.file), envoyLog: envoyLogLine(judgement.kind, pathOf(judgement.created.file)) };
+      return { reason: openedRefusal(refused.file, judgement.subscription, judgement.created.file), fromCounters: true, envoyLog: envoyLogLine(judgement.kind, pathOf(judgement.created.file)) };
     }
     const type = subscriptionType(judgement.subscription) ?? 'LDS';
     return this.why(admin, { statPrefix: judgement.subscription, type, kind: judgement.kind, path: pathOf(refused.file) }, refused.publishedAtMs);

@@ -26,14 +26,15 @@ export const STATE_FILE = 'state.json';
  * replaced when a restarted watcher judges the rolled-back file on disk, and `status` still owes
  * the operator the reason (WHY ENVOY REFUSED).
  */
-export type RefusalWhy = Pick<VerdictFacts, 'reason' | 'reasonPossiblyEarlier' | 'envoyLog' | 'schema' | 'validate'>;
+export type RefusalWhy = Pick<VerdictFacts, 'reason' | 'reasonPossiblyEarlier' | 'reasonFromCounters' | 'envoyLog' | 'schema' | 'validate'>;
 
 /** The RefusalWhy fields of a verdict's facts, only those set. Pure. */
 export function refusalWhy(facts: VerdictFacts): RefusalWhy {
-  const { reason, reasonPossiblyEarlier, envoyLog, schema, validate } = facts;
+  const { reason, reasonPossiblyEarlier, reasonFromCounters, envoyLog, schema, validate } = facts;
   return {
     ...(reason === undefined ? {} : { reason }),
     ...(reasonPossiblyEarlier === undefined ? {} : { reasonPossiblyEarlier }),
+    ...(reasonFromCounters === undefined ? {} : { reasonFromCounters }),
     ...(envoyLog === undefined ? {} : { envoyLog }),
     ...(schema === undefined || validate === undefined ? {} : { schema, validate }),
   };

@@ -249,7 +249,7 @@ export function formatStatus(status: Status): string {
   const why = status.files.flatMap((f) => {
     const v = f.verdict?.outcome === 'rejected' && f.verdictEarlier !== true ? f.verdict : f.refusal;
     if (v === undefined) return [];
-    const sentence = refusalSentence({ reason: v.reason, possiblyEarlier: v.reasonPossiblyEarlier, envoyLog: v.envoyLog });
+    const sentence = refusalSentence({ reason: v.reason, possiblyEarlier: v.reasonPossiblyEarlier, envoyLog: v.envoyLog, fromCounters: v.reasonFromCounters });
     // A refusal a schema check sees: the `validate` the verdict's line gave, in its words.
     const validate = v.schema === undefined || v.validate === undefined ? '' : `; ${validateSentence(v.schema, v.validate)}`;
     return sentence === undefined ? [] : [`${f.file} ${v.version ?? ''}: ${sentence}${validate}`];

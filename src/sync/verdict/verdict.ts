@@ -17,6 +17,8 @@ export interface VerdictFacts {
   reason?: string;
   /** rejected: `reason` may be an earlier refusal's (Envoy gave no time to tell). */
   reasonPossiblyEarlier?: boolean;
+  /** rejected: `reason` is the watcher's reading of Envoy's counters, not Envoy's words (rejection-reason.ts `fromCounters`). */
+  reasonFromCounters?: true;
   /** rejected: the start of Envoy's log line that has the full error (grep Envoy's log for it). */
   envoyLog?: string;
   /** rejected: whether a schema check sees this kind of refusal (rejection-reason.ts), when one does. */
@@ -50,11 +52,12 @@ export interface Verdict extends VerdictFacts {
 export type VerdictListener = (verdict: Verdict) => void;
 
 /** The Verdict's (and log line's) reason fields, only those set. */
-export function reasonFieldsOf(why: RejectionReason | undefined): Pick<VerdictFacts, 'reason' | 'reasonPossiblyEarlier' | 'envoyLog'> {
+export function reasonFieldsOf(why: RejectionReason | undefined): Pick<VerdictFacts, 'reason' | 'reasonPossiblyEarlier' | 'reasonFromCounters' | 'envoyLog'> {
   if (why === undefined) return {};
   return {
     ...(why.reason === undefined ? {} : { reason: why.reason }),
     ...(why.possiblyEarlier === true ? { reasonPossiblyEarlier: true } : {}),
+    ...(why.fromCounters === true ? { reasonFromCounters: true as const } : {}),
     envoyLog: why.envoyLog,
   };
 }
