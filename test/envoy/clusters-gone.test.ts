@@ -8,7 +8,7 @@
 // cds.yaml Envoy refuses in part, after applying the cluster the route needs.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { envoyOf, nextVerdict, restartFromPublished, served, startCase, subscriptionCounters, verdictCounts, waitServed } from './verdict-cases.js';
+import { envoyOf, nextVerdict, restartFromPublished, served, startCase, subscriptionCounters, verdictCounts, waitServed, withWatcherLines } from './verdict-cases.js';
 import type { CasePod, ConfigMapSpec } from './verdict-cases.js';
 import { runCli } from '../sync/harness.js';
 
@@ -73,8 +73,7 @@ test('07 (EDS): an edit adding a cluster whose new eds.yaml Envoy refuses is ref
     assert.equal((await subscriptionCounters(envoyOf(pod), CDS)).versionText, fixed.get('cds.yaml')?.xdsVersion);
     await restartServesTheSame(pod);
   } catch (err) {
-    console.error(pod.watcher.logs.filter((l) => (l.level ?? 0) >= 30).map((l) => `${String(l.file)} ${String(l.outcome)} ${String(l.msg)}`).join('\n'));
-    throw err;
+    throw withWatcherLines(pod, err);
   } finally {
     await pod.stop();
   }
@@ -107,8 +106,7 @@ test('07 (EDS, with a route to it): the listener of the same change that routes 
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 B', 'B, through the new cluster');
     await restartServesTheSame(pod);
   } catch (err) {
-    console.error(pod.watcher.logs.filter((l) => (l.level ?? 0) >= 30).map((l) => `${String(l.file)} ${String(l.outcome)} ${String(l.msg)}`).join('\n'));
-    throw err;
+    throw withWatcherLines(pod, err);
   } finally {
     await pod.stop();
   }

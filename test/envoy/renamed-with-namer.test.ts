@@ -8,7 +8,7 @@
 // from the directory answered 404.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { envoyOf, nextVerdict, restartFromPublished, served, startCase, subscriptionCounters, verdictCounts, waitServed } from './verdict-cases.js';
+import { envoyOf, nextVerdict, restartFromPublished, served, startCase, subscriptionCounters, verdictCounts, waitServed, withWatcherLines } from './verdict-cases.js';
 
 test('22: a route configuration renamed in rds.yaml and in lds.yaml in one swap is accepted, and a restarted Envoy serves it too', { timeout: 300_000 }, async () => {
   const spec = (lds: string, rds: string) => ({ 'envoy.yaml': 'envoy.yaml', 'cds.yaml': 'cds-v0.yaml', 'lds.yaml': lds, 'rds.yaml': rds });
@@ -29,8 +29,7 @@ test('22: a route configuration renamed in rds.yaml and in lds.yaml in one swap 
     assert.deepEqual(running, ['200 v2']);
     assert.deepEqual(restarted, running, 'an Envoy restarted from the published directory serves what the running one served');
   } catch (err) {
-    console.error(pod.watcher.logs.filter((l) => (l.level ?? 0) >= 30).map((l) => `${String(l.file)} ${String(l.outcome)} ${String(l.msg).slice(0, 300)}`).join('\n'));
-    throw err;
+    throw withWatcherLines(pod, err);
   } finally {
     await pod.stop();
   }

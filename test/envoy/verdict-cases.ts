@@ -278,3 +278,10 @@ export async function quiet(pod: Watched): Promise<void> {
     return Date.now() - since > 1500;
   }, 'a quiet watcher', 120_000);
 }
+
+/** `err` with the watcher's lines (info and above: file, outcome, message) added to its message, for a failing case to show. */
+export function withWatcherLines(pod: CasePod, err: unknown): unknown {
+  const lines = pod.watcher.logs.filter((l) => (l.level ?? 0) >= 30).map((l) => `${String(l.file)} ${String(l.outcome)} ${String(l.msg)}`);
+  if (err instanceof Error) err.message += `\nthe watcher's lines:\n${lines.join('\n')}`;
+  return err;
+}
