@@ -1,22 +1,28 @@
 // The names of the resources an xDS file holds, as a subscription asks for them, pure: a
-// ClusterLoadAssignment by its `cluster_name`, every other resource (RouteConfiguration, Secret,
-// TypedExtensionConfig, ScopedRouteConfiguration, Runtime) by its `name`. An RDS subscription
-// refuses a file whose route configuration is not the name it asks for ("Unexpected RDS
-// configuration (expecting <name>)", `RdsRouteConfigSubscription::onConfigUpdate`,
+// ClusterLoadAssignment by its `cluster_name`, every other resource (Listener, Cluster,
+// RouteConfiguration, Secret, TypedExtensionConfig, ScopedRouteConfiguration, Runtime) by its
+// `name`. An RDS subscription refuses a file whose route configuration is not the name it asks for
+// ("Unexpected RDS configuration (expecting <name>)", `RdsRouteConfigSubscription::onConfigUpdate`,
 // source/common/rds/rds_route_config_subscription.cc); the name it asks for is the naming file's
 // (references.ts `resource`).
+import { parseConfig } from './subscriptions.js';
 
 const CLUSTER_LOAD_ASSIGNMENT = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
 
-/** The resource names of a parsed xDS file (`{resources: [...]}`); empty for any other shape. */
-export function resourceNames(root: unknown): Set<string> {
-  const names = new Set<string>();
-  const resources = typeof root === 'object' && root !== null && Array.isArray((root as { resources?: unknown }).resources) ? (root as { resources: unknown[] }).resources : [];
-  for (const resource of resources) {
-    if (typeof resource !== 'object' || resource === null) continue;
+/**
+ * The resource names of an xDS file (a DiscoveryResponse in YAML or JSON), in order, repeats kept,
+ * `''` for a resource without one; undefined when it does not read as one. Throws when the bytes
+ * do not parse (subscriptions.ts parseConfig).
+ */
+export function resourceNames(content: Buffer | string): string[] | undefined {
+  const doc = parseConfig(content);
+  if (doc === null || typeof doc !== 'object') return undefined;
+  const { resources } = doc as { resources?: unknown };
+  if (!Array.isArray(resources)) return undefined;
+  return resources.map((resource: unknown) => {
+    if (resource === null || typeof resource !== 'object') return '';
     const r = resource as Record<string, unknown>;
     const name = r['@type'] === CLUSTER_LOAD_ASSIGNMENT ? r.cluster_name : r.name;
-    if (typeof name === 'string') names.add(name);
-  }
-  return names;
+    return typeof name === 'string' ? name : '';
+  });
 }

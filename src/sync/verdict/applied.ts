@@ -15,7 +15,7 @@
 //   APIs (source/extensions/config_subscription/filesystem/filesystem_subscription_impl.cc): nothing
 //   of it applies; the admin API then shows none of its resources from this version.
 import type { DynamicResource, EnvoyAdmin } from '../envoy/admin.js';
-import { parseConfig } from '../envoy/subscriptions.js';
+import { resourceNames } from '../envoy/resource-names.js';
 import type { SubscriptionType } from '../envoy/stat-prefixes.js';
 
 /** What Envoy runs from a refused file. */
@@ -33,15 +33,6 @@ type Noun = 'listener' | 'cluster';
 
 const NOUN: Partial<Record<SubscriptionType, Noun>> = { LDS: 'listener', CDS: 'cluster' };
 const ADMIN_PATH: Record<Noun, string> = { listener: '/config_dump?resource=dynamic_listeners', cluster: '/config_dump?resource=dynamic_active_clusters' };
-
-/** `resources[].name` of an xDS file (DiscoveryResponse in YAML/JSON), in order, repeats kept; undefined when it does not read as one. */
-export function resourceNames(content: Buffer | string): string[] | undefined {
-  const doc = parseConfig(content);
-  if (doc === null || typeof doc !== 'object') return undefined;
-  const { resources } = doc as { resources?: unknown };
-  if (!Array.isArray(resources)) return undefined;
-  return resources.map((r: unknown) => (r !== null && typeof r === 'object' && typeof (r as { name?: unknown }).name === 'string' ? (r as { name: string }).name : ''));
-}
 
 /**
  * Sorts what Envoy runs (`running`, admin.ts dynamicResources) against the refused file: its

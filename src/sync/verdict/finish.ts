@@ -74,7 +74,7 @@ export async function concludeWithRiders(ctx: FinishContext, pending: Pending, g
     // Envoy's reason, read once for the file and its riders; which other keys could change it (holds.ts).
     const why = decided.why ?? (await conclusions.reasonFor(pending, decided.judgement));
     const keys = riders.length > 0 || pending.configMap === undefined ? undefined : pending.configMap.keys();
-    const dependsOn = keys === undefined ? undefined : dependsOnKeys(causeOf(subscriptions, pending, decided.judgement, why), pending.file, keys, (key) => readAsCds(subscriptions, key), (key) => otherFile(subscriptions, key, pending.file));
+    const dependsOn = keys === undefined ? undefined : dependsOnKeys(causeOf(subscriptions, pending, decided.judgement, why), pending.file, keys, (key) => otherFile(subscriptions, key, pending.file));
     decided = { ...decided, why, ...(dependsOn === undefined ? {} : { dependsOn }) };
   }
   if (decided.outcome === 'rejected' && riders.length > 0) {

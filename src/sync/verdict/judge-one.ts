@@ -13,7 +13,6 @@ import { REQUEST_TIMEOUT_MS } from './reason.js';
 import type { SubscriptionMap } from './subscription-map.js';
 import { acceptedCopy } from './state.js';
 import { resourceNames } from '../envoy/resource-names.js';
-import { parseConfig } from '../envoy/subscriptions.js';
 
 export interface JudgeOneContext {
   targetDir: string;
@@ -39,7 +38,7 @@ async function leftoverScopes(ctx: JudgeOneContext, pending: Pending, own: reado
   const asked = ctx.subscriptions.resourcesAskedOf(pending.file, ['RDS', 'EDS', 'SDS', 'ECDS', 'RTDS']);
   if (asked.size === 0) return new Set();
   pending.previousResources ??= await acceptedCopy(ctx.targetDir, pending.file)
-    .then((content) => (content === undefined ? new Set<string>() : resourceNames(parseConfig(content))))
+    .then((content) => new Set((content === undefined ? undefined : resourceNames(content))?.filter((name) => name !== '')))
     .catch(() => new Set<string>());
   const held = [...pending.previousResources];
   return held.length === 0 || held.some((name) => asked.has(name)) ? new Set() : new Set(ran);

@@ -106,13 +106,14 @@ export function mayDependOn(cause: RefusalCause, other: OtherFile): boolean {
 
 /**
  * The other keys whose change could change the refusal of `file`: of `keys` (the ConfigMap it was
- * refused with) and the files the content names, those `mayDependOn` keeps (`clusters`: Envoy
- * reads the key as CDS); none when the refusal stands alone.
+ * refused with) and the files the content names, those `mayDependOn` keeps (`other`: what is
+ * known of a key, OtherFile: read as CDS, naming the refused file, read as SDS or by a Secret);
+ * none when the refusal stands alone.
  */
-export function dependsOnKeys(cause: RefusalCause, file: string, keys: Iterable<string>, clusters: (key: string) => boolean, more: (key: string) => Pick<OtherFile, 'namesIt' | 'secrets'> = () => ({})): string[] {
+export function dependsOnKeys(cause: RefusalCause, file: string, keys: Iterable<string>, other: (key: string) => Omit<OtherFile, 'file' | 'present'>): string[] {
   const all = new Set([...keys, ...cause.names]);
   all.delete(file);
-  return [...all].filter((key) => mayDependOn(cause, { ...more(key), file: key, clusters: clusters(key) }));
+  return [...all].filter((key) => mayDependOn(cause, { ...other(key), file: key }));
 }
 
 /** Envoy refused a publish before the one judged, while other files were on their way, and it was renamed again. */

@@ -52,7 +52,7 @@ export function storedCause(name: string, why: RefusalWhy | undefined, map: Rest
 export function restoredDependsOn(name: string, refused: NonNullable<FileState['refused']>, keys: Iterable<string>, map: RestoreMap): readonly string[] {
   if (refused.dependsOn !== undefined) return refused.dependsOn;
   if (refused.fromStore !== undefined) return [];
-  return dependsOnKeys(storedCause(name, refused.why, map), name, keys, (key) => map.readAs(key).has('CDS'));
+  return dependsOnKeys(storedCause(name, refused.why, map), name, keys, (key) => ({ clusters: map.readAs(key).has('CDS') }));
 }
 
 /** Holds every refusal of `files` (the state file's), each with the keys that may release it (restoredDependsOn). */

@@ -3,7 +3,8 @@
 // The real Envoy's side: test/envoy/verdict-corpus.test.ts, case 09-duplicate-listener-name.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { appliedSentence, resourceNames, sortApplied } from '../../../src/sync/verdict/applied.js';
+import { appliedSentence, sortApplied } from '../../../src/sync/verdict/applied.js';
+import { resourceNames } from '../../../src/sync/envoy/resource-names.js';
 import type { Applied } from '../../../src/sync/verdict/applied.js';
 import { firstRefusedMessage } from '../../../src/sync/verdict/messages.js';
 

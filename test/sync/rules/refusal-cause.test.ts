@@ -49,12 +49,12 @@ test('refusal-cause: which refusals stand alone and which other files could chan
   assert.equal(mayDependOn(cause({ type: 'EDS', names: ['eds.yaml'] }), { file: 'cds-b.yaml', clusters: true, present: true }), true, 'an opened EDS subscription: another CDS file');
   assert.equal(mayDependOn(cause({ type: 'RDS' }), { file: 'lds.yaml', clusters: false, present: true, namesIt: true }), true, 'RDS: the file naming it (the route configuration name it expects)');
   assert.equal(mayDependOn(cause({ type: 'RDS', kind: 'failure' }), { file: 'lds.yaml', clusters: false, namesIt: true }), false, 'did not parse: not the file naming it either');
-  assert.deepEqual(dependsOnKeys(cause({ type: 'RDS' }), 'rds.yaml', ['lds.yaml', 'cds.yaml'], (key) => key === 'cds.yaml', (key) => ({ namesIt: key === 'lds.yaml' })), ['lds.yaml', 'cds.yaml']);
+  assert.deepEqual(dependsOnKeys(cause({ type: 'RDS' }), 'rds.yaml', ['lds.yaml', 'cds.yaml'], (key) => ({ clusters: key === 'cds.yaml', namesIt: key === 'lds.yaml' })), ['lds.yaml', 'cds.yaml']);
   const keyRefused = cause({ names: ['sds.yaml'], why: { reason: 'listener https: Failed to load private key from <inline>, Cause: error:0b000074:X.509 certificate routines:OPENSSL_internal:KEY_VALUES_MISMATCH', envoyLog: log } });
   assert.equal(standsAlone(keyRefused), false, 'LDS: TLS material it could not load');
   assert.equal(mayDependOn(keyRefused, { file: 'sds.yaml', clusters: false, present: true, secrets: true }), true, 'LDS: the SDS file on its way');
   assert.equal(mayDependOn(keyRefused, { file: 'cds.yaml', clusters: true, present: true }), false, 'LDS: not a cluster file');
-  assert.deepEqual(dependsOnKeys(keyRefused, 'lds.yaml', ['sds.yaml', 'cds.yaml'], (key) => key === 'cds.yaml', (key) => ({ secrets: key === 'sds.yaml' })), ['sds.yaml'], 'a listener refused for its TLS material: the SDS file');
+  assert.deepEqual(dependsOnKeys(keyRefused, 'lds.yaml', ['sds.yaml', 'cds.yaml'], (key) => ({ clusters: key === 'cds.yaml', secrets: key === 'sds.yaml' })), ['sds.yaml'], 'a listener refused for its TLS material: the SDS file');
   assert.equal(mayDependOn(cause({ linked: true, names: ['script.lua'] }), { file: 'script.lua', clusters: false, present: true }), true, 'a file read once: its content decides');
   for (const [name, c, alone, onCds, onRds] of cases) {
     assert.equal(standsAlone(c), alone, `${name}: standsAlone`);
@@ -73,7 +73,7 @@ test('refusedBeforeNote: says how many refusals came before, while which files, 
 
 test('dependsOnKeys: the keys of the ConfigMap and the named files the refusal may depend on, never the file itself', () => {
   const keys = ['envoy.yaml', 'lds.yaml', 'cds.yaml', 'script.lua'];
-  const clusters = (key: string): boolean => key === 'cds.yaml';
+  const clusters = (key: string) => ({ clusters: key === 'cds.yaml' });
   const unknownCluster = cause({ names: ['rds.yaml'], why: { reason: "route: unknown cluster 'c1'", envoyLog: log } });
   assert.deepEqual(dependsOnKeys(unknownCluster, 'lds.yaml', keys, clusters), ['cds.yaml', 'rds.yaml']);
   assert.deepEqual(dependsOnKeys(cause({ why: { envoyLog: log, schema: 'sees' } }), 'lds.yaml', keys, clusters), []);
