@@ -20,6 +20,10 @@ test('valid xDS YAML is accepted and classified by its resource types', async ()
   assert.ok(cds.ok && cds.kind.type === 'xds' && cds.kind.resourceTypes.every((t) => t.endsWith('.Cluster')));
   const empty = await check('lds.yaml', 'resources: []\n');
   assert.ok(empty.ok && empty.kind.type === 'xds');
+  assert.equal(empty.kind.resourceNames, undefined);
+  // Names as a subscription asks for them: a ClusterLoadAssignment by its cluster_name; one without a name is left out.
+  const eds = await check('eds.yaml', 'resources:\n- "@type": type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment\n  cluster_name: web\n- "@type": type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment\n');
+  assert.deepEqual(eds.ok && eds.kind.type === 'xds' ? eds.kind.resourceNames : 'not xds', ['web']);
 });
 
 test('a YAML syntax error names the file and the parser line', async () => {

@@ -11,6 +11,7 @@
 // only to point at the resource that lacks an "@type".
 import { YAMLException } from 'js-yaml';
 import type { ReferenceType } from './references.js';
+import { resourceNameOf } from './resource-names.js';
 import { isConfigFile, loadLikeEnvoy, yamlErrorReason } from './yaml.js';
 
 export type FileKind =
@@ -20,7 +21,7 @@ export type FileKind =
   | {
       type: 'xds';
       resourceTypes: string[];
-      /** The resources' `name`s as written (those that have a string one), in file order; absent when none. */
+      /** The resources' names as a subscription asks for them (resource-names.ts; those that have one), in file order; absent when none. */
       resourceNames?: string[];
     }
   /** Envoy's bootstrap: loaded once at start, never hot-reloaded. */
@@ -116,7 +117,8 @@ export async function validateConfigFile(file: string, content: Buffer, bootstra
       return fail(`resources[${index}] ${problem}`, at?.line, at?.column);
     }
     resourceTypes.push(typeUrl);
-    if (isObject(item) && typeof item.name === 'string') resourceNames.push(item.name);
+    const name = resourceNameOf(item);
+    if (name !== '') resourceNames.push(name);
   }
   return { ok: true, kind: isBootstrapByName ? { type: 'bootstrap' } : { type: 'xds', resourceTypes, ...(resourceNames.length === 0 ? {} : { resourceNames }) } };
 }

@@ -19,10 +19,13 @@ export function resourceNames(content: Buffer | string): string[] | undefined {
   if (doc === null || typeof doc !== 'object') return undefined;
   const { resources } = doc as { resources?: unknown };
   if (!Array.isArray(resources)) return undefined;
-  return resources.map((resource: unknown) => {
-    if (resource === null || typeof resource !== 'object') return '';
-    const r = resource as Record<string, unknown>;
-    const name = r['@type'] === CLUSTER_LOAD_ASSIGNMENT ? r.cluster_name : r.name;
-    return typeof name === 'string' ? name : '';
-  });
+  return resources.map(resourceNameOf);
+}
+
+/** One resource's name as a subscription asks for it (above); `''` when it has none or is not a mapping. */
+export function resourceNameOf(resource: unknown): string {
+  if (resource === null || typeof resource !== 'object') return '';
+  const r = resource as Record<string, unknown>;
+  const name = r['@type'] === CLUSTER_LOAD_ASSIGNMENT ? r.cluster_name : r.name;
+  return typeof name === 'string' ? name : '';
 }
