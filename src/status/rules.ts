@@ -11,6 +11,7 @@
 //             that could not be had; always with why
 import { cliThroughPod } from '../sync/kube/rbac-hint.js';
 import { ignoredAmongWhere, ignoredText, validateSentence, withReaderText } from '../sync/verdict/messages.js';
+import { strandedMessage, strandedText } from '../sync/verdict/routes-stranded.js';
 import type { IgnoredWhen } from '../sync/verdict/messages.js';
 import { configMapValidateHint, sourceValidateHint } from '../sync/verdict/validate-hint.js';
 import type { ValidateHint } from '../sync/verdict/validate-hint.js';
@@ -69,7 +70,9 @@ export interface FileVerdict {
   ignoredAmong?: string[];
   /** With ignoredAmong: loaded at start or as one change. */
   ignoredWhen?: IgnoredWhen;
-  /** What that means and the command that names the fields (set with ignoredFields). */
+  /** Envoy accepted the ConfigMap's CDS version, and these route files still name clusters it removed (routes-stranded.ts). */
+  strandedRoutes?: { file: string; clusters: string[] }[];
+  /** What that means and the command that names the fields (set with ignoredFields), or what a restart would refuse (with strandedRoutes). */
   warning?: string;
 }
 
@@ -106,6 +109,11 @@ export function judgeFile(want: WantedFile, f: PodLocalFile | undefined, source:
     if (among !== undefined && when !== undefined) row.ignoredWhen = when;
     row.lastVerdict = `${row.lastVerdict ?? ''}${ignoredText(ignored, among, when)}`;
   }
+  const stranded = f?.verdict?.outcome === 'accepted' && f.verdict.version === want.version ? f.verdict.strandedRoutes : undefined;
+  if (stranded !== undefined && stranded.length > 0) {
+    row.strandedRoutes = stranded.map((x) => ({ file: x.file, clusters: [...x.clusters] }));
+    row.lastVerdict = `${row.lastVerdict ?? ''}${strandedText(stranded)}`;
+  }
   const done = (state: PodState, why?: string): FileVerdict => ({ ...row, state, ...(why === undefined ? {} : { why }) });
 
   if (want.invalid !== undefined) {
@@ -138,15 +146,17 @@ export function judgeFile(want: WantedFile, f: PodLocalFile | undefined, source:
  * facts without the ConfigMap's name.
  */
 function withWarning(row: FileVerdict, facts: PodFacts, local: PodLocalStatus): FileVerdict {
+  const stranded = row.strandedRoutes === undefined ? undefined : `Envoy runs version ${row.configMap}${strandedMessage(row.file, row.configMap, row.strandedRoutes, ', but ')}`;
   const n = row.ignoredFields;
-  if (n === undefined) return row;
+  if (n === undefined) return stranded === undefined ? row : { ...row, warning: stranded };
+  const also = stranded === undefined ? '' : `; ${stranded}`;
   const hint = validateHintOf(facts, local);
   const counted = `Envoy counted ${String(n)}; a misspelt or unsupported setting is not applied`;
   // Counted while Envoy loaded several files (at start, or one change): validate of them all finds the one.
   if (row.ignoredAmong !== undefined) {
-    return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in ${ignoredAmongWhere(row.ignoredWhen)} (${row.ignoredAmong.join(', ')}; ${counted}); ${hint()} names them all` };
+    return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in ${ignoredAmongWhere(row.ignoredWhen)} (${row.ignoredAmong.join(', ')}; ${counted}); ${hint()} names them all${also}` };
   }
-  return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in it (${counted}); ${hint(row.file)} names them all` };
+  return { ...row, warning: `Envoy runs version ${row.configMap} but ignored unknown fields in it (${counted}); ${hint(row.file)} names them all${also}` };
 }
 
 /** The `validate` this view suggests for a Pod's files: the ConfigMap now through its watcher (see withWarning). */

@@ -254,6 +254,7 @@ export function eventOfLine(line: LogLine, file = String(line.file)): ReturnType
     message: String(line.msg),
     ...(typeof line.latencyMs === 'number' ? { latencyMs: line.latencyMs } : {}),
     ...(typeof line.ignoredFields === 'number' ? { ignoredFields: line.ignoredFields } : {}),
+    ...(Array.isArray(line.strandedRoutes) ? { strandedRoutes: line.strandedRoutes as { file: string; clusters: string[] }[] } : {}),
   });
 }
 

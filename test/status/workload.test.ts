@@ -169,6 +169,21 @@ test('unknown fields counted while Envoy loaded the files of one change (a refus
   assert.match(odd.pods[0]?.files.find((f) => f.file === 'lds.yaml')?.lastVerdict ?? '', /in one of the files Envoy loaded at start/);
 });
 
+test('Envoy accepted the ConfigMap\'s version, which removed a cluster a route file still names (XdsAcceptedWithWarnings): SYNCED, with the warning of what a restart would refuse', async () => {
+  const v = ldsVersion(LDS);
+  const api = fakeApi(() => [pod('envoy-a')], () => cm(LDS, '5'));
+  const verdict = { outcome: 'accepted', version: v, at: 'T', rolledBack: false, message: 'm', strandedRoutes: [{ file: 'rds.yaml', clusters: ['web'] }, { file: 7 }] };
+  const s = await gatherWorkload({ api, read: () => Promise.resolve(localJson(v, { verdict })), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
+  assert.equal(s.state, 'SYNCED');
+  const lds = s.pods[0]?.files.find((f) => f.file === 'lds.yaml');
+  const warning = `Envoy runs version ${v}, but rds.yaml still routes to cluster 'web', which lds.yaml version ${v} removed: Envoy answers 503 there, and an Envoy restarted from these files would refuse rds.yaml ("route: unknown cluster"); remove the route too, or keep the cluster`;
+  assert.deepEqual({ strandedRoutes: lds?.strandedRoutes, warning: lds?.warning, lastVerdict: lds?.lastVerdict }, { strandedRoutes: [{ file: 'rds.yaml', clusters: ['web'] }], warning, lastVerdict: `accepted ${v}, routes left to removed clusters: rds.yaml ('web')` });
+  assert.ok(formatWorkload(s).includes(`\nWARNINGS\nenvoy-a lds.yaml: ${warning}\n`), formatWorkload(s));
+  // With ignored fields too: both said.
+  const both = await gatherWorkload({ api, read: () => Promise.resolve(localJson(v, { verdict: { ...verdict, ignoredFields: 1 } })), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
+  assert.match(both.pods[0]?.files.find((f) => f.file === 'lds.yaml')?.warning ?? '', /ignored unknown fields in it \(Envoy counted 1;.* names them all; Envoy runs version \S+, but rds\.yaml still routes to cluster 'web'/);
+});
+
 test('a missing workload is an error naming it; a Pod that cannot be read is UNKNOWN with the reader\'s reason', async () => {
   const api = fakeApi(() => [pod('envoy-a')], () => cm(LDS, '5'));
   await assert.rejects(gatherWorkload({ api, read: () => Promise.resolve(''), namespace: 'shop', target: { kind: 'deployment', name: 'nope' } }), /^Error: deployment\/nope in namespace shop: not found$/);

@@ -71,6 +71,7 @@ export function conclusionsAt(target: string, sourceDir: string, writers: StateW
     admin: () => undefined,
     pathOf: (name) => join(target, name),
     kept,
+    routeFiles: () => [],
   });
   const publish = async (version: string, at = 0): Promise<Pending> => {
     const content = Buffer.from(`version_info: "${version}"\nresources: []\n`);

@@ -2,6 +2,8 @@
 // to the last version Envoy accepted, the hold on refused content, the log line, the state entry
 // and the listeners (Events, the last-accepted store). The tracker (tracker.ts) decides the outcome;
 // this file carries it out.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { RejectionReason } from '../envoy/rejection-reason.js';
 import { subscriptionType } from '../envoy/stat-prefixes.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
@@ -18,6 +20,8 @@ import type { Pending } from './pending.js';
 import { namedOnDisk } from './named-on-disk.js';
 import { loadedCopyHint } from './loaded-copy.js';
 import { riderNote } from './read-once-verdict.js';
+import { strandedMessage, strandedRoutesOf } from './routes-stranded.js';
+import type { StrandedRoutes } from './routes-stranded.js';
 import { refusedBeforeNote } from './refusal-cause.js';
 import { contentVersion } from '../envoy/version-stamp.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
@@ -68,6 +72,8 @@ export interface ConcludeContext extends VerdictContext {
   options: Pick<VerdictOptions, 'sourceDir' | 'targetDir' | 'restore' | 'resync' | 'validateHint' | 'refusedValidateHint'>;
   holds: Holds;
   reasons: ReasonReader;
+  /** The published files Envoy reads as LDS or RDS (subscription-map.ts), for an accepted CDS file's stranded routes. */
+  routeFiles: () => string[];
 }
 
 export class Conclusions {
@@ -149,6 +155,7 @@ export class Conclusions {
     let message: string;
     let why: RejectionReason | undefined;
     let ignored: IgnoredSaid = { ignored: 0, among: undefined };
+    let stranded: StrandedRoutes[] = [];
     // A refused content is kept under a name of its own too (its key: the digest its version shows), which its line and `validate` name.
     const key = outcome === 'rejected' ? refusedKey(version, pending.sha256) : undefined;
     // Refusals Envoy counted before this verdict, in the same publish (in-flight.ts): said and counted.
@@ -159,6 +166,8 @@ export class Conclusions {
     const note = (pending.reader === undefined ? '' : riderNote(file, pending.reader.file)) + ((decided.unproven ?? decided.because) === undefined ? '' : `; ${decided.unproven ?? decided.because ?? ''}`) + (pending.refusedBefore === undefined ? '' : refusedBeforeNote(pending.refusedBefore));
 
     if (outcome === 'accepted') {
+      // A CDS file's last accepted bytes, read before this version replaces them: what it removed.
+      const before = own.some((prefix) => subscriptionType(prefix) === 'CDS') ? await acceptedCopy(targetDir, file).catch(() => undefined) : undefined;
       // Kept from the bytes published when a newer publish already replaced the file: Envoy runs
       // this version, so a refusal of the newer one goes back to it (measured on 1.40: rapid swaps
       // rolled back to the version before, which Envoy then loaded).
@@ -172,8 +181,10 @@ export class Conclusions {
       ignored = this.unknownFields.accepted(pending, envoy);
       const { among } = ignored;
       const loaded = ignored.ignored > 0 && among === undefined ? await loadedCopyHint(keeper, pending, (f, k) => this.validateHint(f, true, k, 'accepted'), logger) : undefined;
-      message = acceptedMessage(file, shown, latencyMs, ignored.ignored, loaded ?? this.validateHint(file), among === undefined ? undefined : { ...among, validate: this.validateHint() }) + note;
-      logger[ignored.ignored > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...ignoredFieldsOf(ignored) }, message);
+      // Routes left naming a cluster this version removed (routes-stranded.ts): accepted, with a warning.
+      stranded = await strandedRoutesOf(pending.content, { previous: before, routeFiles: this.ctx.routeFiles(), read: (f) => readFile(join(targetDir, f)), admin: this.ctx.admin(), timeoutMs: REQUEST_TIMEOUT_MS });
+      message = acceptedMessage(file, shown, latencyMs, ignored.ignored, loaded ?? this.validateHint(file), among === undefined ? undefined : { ...among, validate: this.validateHint() }) + strandedMessage(file, shown, stranded) + note;
+      logger[ignored.ignored > 0 || stranded.length > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...ignoredFieldsOf(ignored), ...(stranded.length === 0 ? {} : { strandedRoutes: stranded }) }, message);
       // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
       // ConfigMap's content another Pod's Envoy refused (its image or bootstrap may differ). A
       // refusal rolls back to what runs; an acceptance ends the detour.
@@ -257,7 +268,7 @@ export class Conclusions {
     }
     const forms = verdictForms(
       { file, version, sha256: pending.sha256, previousVersion, at },
-      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file, true, key)), ...ignoredFieldsOf(ignored) },
+      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file, true, key)), ...ignoredFieldsOf(ignored), ...(stranded.length === 0 ? {} : { strandedRoutes: stranded }) },
     );
     // The state names the content judged, so that `status` tells a verdict on an earlier certificate from one on the ConfigMap's.
     entry.verdict = { ...forms.kept, version: shown };

@@ -12,6 +12,7 @@ import { readState, refusedLast, stateDir, STATE_FILE } from './state.js';
 import type { RefusalWhy, VerdictState } from './state.js';
 import { validateConfigFile } from '../envoy/gate.js';
 import { REFUSED_FIRST_SHORT, ignoredText, validateSentence, withReaderText } from './messages.js';
+import { strandedText } from './routes-stranded.js';
 import type { WithReader } from './messages.js';
 
 export interface FileStatus {
@@ -232,7 +233,7 @@ export function formatStatus(status: Status): string {
   for (const f of status.files) {
     const verdict = f.verdict === undefined
       ? '-'
-      : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.outcome} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${f.verdict.rolledBack ? ', rolled back' : ''}${ignoredText(f.verdict.ignoredFields, f.verdict.ignoredAmong, f.verdict.ignoredWhen)}`;
+      : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.outcome} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${f.verdict.rolledBack ? ', rolled back' : ''}${ignoredText(f.verdict.ignoredFields, f.verdict.ignoredAmong, f.verdict.ignoredWhen)}${strandedText(f.verdict.strandedRoutes)}`;
     rows.push([
       f.file,
       `${f.configMap ?? '(removed)'}${refusedNote(f)}${f.invalid === undefined ? '' : ' (refused by the gate, not published)'}${f.heldBack === undefined || f.held ? '' : ' (held back, see below)'}`,
@@ -256,6 +257,8 @@ export function formatStatus(status: Status): string {
   });
   // Accepted, but Envoy ignored fields it does not know: the verdict's message says which command names them.
   const ignored = status.files.flatMap((f) => (f.verdict?.outcome === 'accepted' && (f.verdict.ignoredFields ?? 0) > 0 && f.verdictEarlier !== true ? [f.verdict.message] : []));
+  // Accepted, but routes still name a cluster it removed: the verdict's message says what a restart would do.
+  const stranded = status.files.flatMap((f) => (f.verdict?.outcome === 'accepted' && (f.verdict.strandedRoutes?.length ?? 0) > 0 && f.verdictEarlier !== true ? [f.verdict.message] : []));
   // Unknown: the row says no more than the word; the verdict's message says why (no answer, a reader refused).
   const unknown = status.files.flatMap((f) => (f.verdict?.outcome === 'unknown' ? [f.verdict.message] : []));
   const heldBack = status.files.flatMap((f) => (f.heldBack === undefined ? [] : [f.heldBack]));
@@ -269,6 +272,7 @@ export function formatStatus(status: Status): string {
     ...(why.length === 0 ? [] : ['', 'WHY ENVOY REFUSED', ...why]),
     ...(unknown.length === 0 ? [] : ['', 'WHY THE VERDICT IS UNKNOWN', ...unknown]),
     ...(ignored.length === 0 ? [] : ['', 'ENVOY IGNORED UNKNOWN FIELDS', ...ignored]),
+    ...(stranded.length === 0 ? [] : ['', 'ROUTES TO CLUSTERS ENVOY NO LONGER HAS (a restarted Envoy would refuse them)', ...stranded]),
     ...(heldBack.length === 0 ? [] : ['', 'HELD BACK (Envoy reads these only when it builds the resource reading them)', ...heldBack]),
   ];
   return `${lines.join('\n')}\n`;

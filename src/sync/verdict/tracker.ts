@@ -90,6 +90,7 @@ export class VerdictTracker {
       admin: () => this.admin,
       pathOf: (name) => this.subscriptions.pathOf(name),
       kept,
+      routeFiles: () => [...new Set(this.subscriptions.list().filter(({ type }) => type === 'LDS' || type === 'RDS').map(({ file }) => file))],
     }));
     this.poller = new Poller({
       targetDir: options.targetDir,

@@ -2,6 +2,7 @@
 // it to its listeners (log, Events, the last-accepted store) and as the state file keeps it.
 import type { RejectionReason, SchemaSees } from '../envoy/rejection-reason.js';
 import type { IgnoredWhen } from './messages.js';
+import type { StrandedRoutes } from './routes-stranded.js';
 
 export type Outcome = 'accepted' | 'rejected' | 'unknown';
 
@@ -35,6 +36,11 @@ export interface VerdictFacts {
   ignoredAmong?: string[];
   /** With `ignoredAmong`: whether Envoy loaded those files at start or as one change (messages.ts IgnoredWhen). */
   ignoredWhen?: IgnoredWhen;
+  /**
+   * accepted CDS: the published route files that still name a cluster this version removed and
+   * Envoy no longer has (routes-stranded.ts): Envoy answers 503 there, a restarted Envoy would refuse them.
+   */
+  strandedRoutes?: StrandedRoutes[];
 }
 
 /** One verdict, as logged and as handed to `onVerdict` listeners. */
@@ -87,9 +93,10 @@ export function verdictForms(judged: { file: string; version: string | undefined
   const warnings = facts.ignoredFields === undefined || facts.ignoredFields === 0
     ? {}
     : { ignoredFields: facts.ignoredFields, ...(facts.ignoredAmong === undefined ? {} : { ignoredAmong: [...facts.ignoredAmong], ignoredWhen: facts.ignoredWhen ?? 'start' }) };
+  const stranded = facts.strandedRoutes === undefined || facts.strandedRoutes.length === 0 ? {} : { strandedRoutes: facts.strandedRoutes.map((s) => ({ file: s.file, clusters: [...s.clusters] })) };
   return {
-    kept: { outcome, ...(version === undefined ? {} : { version }), at, ...latency, rolledBack, message, ...why, ...warnings },
-    verdict: { file, version, sha256, ...(previousVersion === undefined ? {} : { previousVersion }), outcome, rolledBack, ...latency, message, ...why, ...warnings },
+    kept: { outcome, ...(version === undefined ? {} : { version }), at, ...latency, rolledBack, message, ...why, ...warnings, ...stranded },
+    verdict: { file, version, sha256, ...(previousVersion === undefined ? {} : { previousVersion }), outcome, rolledBack, ...latency, message, ...why, ...warnings, ...stranded },
   };
 }
 

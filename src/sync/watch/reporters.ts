@@ -14,7 +14,7 @@ import type { SyncResult } from '../publish/syncer.js';
 import type { Verdict } from '../verdict/verdict.js';
 
 /** A verdict as its Event tells it: the version Envoy was given (content-derived; see docs/api-source.md for resourceVersion). */
-export type VerdictRecord = Pick<Verdict, 'file' | 'previousVersion' | 'outcome' | 'rolledBack' | 'latencyMs' | 'message' | 'reason' | 'envoyLog' | 'ignoredFields'> & {
+export type VerdictRecord = Pick<Verdict, 'file' | 'previousVersion' | 'outcome' | 'rolledBack' | 'latencyMs' | 'message' | 'reason' | 'envoyLog' | 'ignoredFields' | 'strandedRoutes'> & {
   version: string;
   /** The ConfigMap's resourceVersion the file came from, when it came through the API. */
   resourceVersion?: string;
@@ -22,7 +22,10 @@ export type VerdictRecord = Pick<Verdict, 'file' | 'previousVersion' | 'outcome'
 
 export const EventReason = {
   accepted: 'XdsAccepted',
-  /** Accepted, but Envoy ignored fields it does not know (a misspelt or unsupported setting is not applied). */
+  /**
+   * Accepted, but Envoy ignored fields it does not know (a misspelt or unsupported setting is not
+   * applied), or a route still names a cluster the accepted cds.yaml removed (routes-stranded.ts).
+   */
   acceptedWithWarnings: 'XdsAcceptedWithWarnings',
   rejected: 'XdsRejected',
   rolledBack: 'XdsRolledBack',
@@ -40,10 +43,11 @@ export const EventReason = {
  * EVENT_MESSAGE_MAX characters.
  */
 export function verdictOccurrence(verdict: VerdictRecord): EventOccurrence {
+  const warned = (verdict.ignoredFields ?? 0) > 0 || (verdict.strandedRoutes?.length ?? 0) > 0;
   const reason = verdict.rolledBack
     ? EventReason.rolledBack
     : verdict.outcome === 'accepted'
-      ? (verdict.ignoredFields ?? 0) > 0
+      ? warned
         ? EventReason.acceptedWithWarnings
         : EventReason.accepted
       : verdict.outcome === 'rejected'
@@ -54,7 +58,7 @@ export function verdictOccurrence(verdict: VerdictRecord): EventOccurrence {
   if (verdict.latencyMs !== undefined) parts.push(`after ${String(Math.round(verdict.latencyMs))} ms`);
   if (verdict.rolledBack && verdict.previousVersion !== undefined) parts.push(`rolled back to ${verdict.previousVersion}`);
   return {
-    type: verdict.outcome === 'accepted' && !verdict.rolledBack && (verdict.ignoredFields ?? 0) === 0 ? 'Normal' : 'Warning',
+    type: verdict.outcome === 'accepted' && !verdict.rolledBack && !warned ? 'Normal' : 'Warning',
     reason,
     file: verdict.file,
     message: capMessage(`${parts.join(', ')}: ${verdict.message}`),

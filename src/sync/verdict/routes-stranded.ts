@@ -1,0 +1,90 @@
+// A cds.yaml Envoy takes that removes a cluster a published route table still names: accepted, with
+// a warning. Envoy applies a CDS update that removes a cluster whatever routes to it: the running
+// listener keeps its route table and answers that route with 503 (no cluster found,
+// RouteConfiguration's cluster_not_found_response_code, SERVICE_UNAVAILABLE by default). A route
+// table is checked against the clusters only when it is built (route-clusters.ts): an Envoy
+// restarted from the same files refuses the listener whose inline table names the cluster ("route:
+// unknown cluster", `RouteEntryImplBase::validateClusters`, source/common/router/config_impl.cc),
+// or the RDS file when its table says validate_clusters, and serves nothing there. Envoy was right
+// to take the edit; the operator is told, before a restart finds it. Pure, but for
+// `strandedRoutesOf` (IO: the published files and Envoy's clusters, read once).
+import type { EnvoyAdmin } from '../envoy/admin.js';
+import { validatedClusters } from '../envoy/route-clusters.js';
+import { parseConfig } from '../envoy/subscriptions.js';
+import { clustersOnlyIn } from './clusters-gone.js';
+
+/** A published LDS or RDS file whose validated route tables name clusters Envoy no longer has (sorted). */
+export interface StrandedRoutes {
+  file: string;
+  clusters: string[];
+}
+
+/**
+ * The route files (`routed`: name → the clusters its validated route tables name, route-clusters.ts)
+ * that name a cluster of `removed` that `envoyHas` (the cluster names Envoy lists now) lacks, by file name.
+ */
+export function strandedRoutes(removed: ReadonlySet<string>, routed: ReadonlyMap<string, ReadonlySet<string>>, envoyHas: ReadonlySet<string>): StrandedRoutes[] {
+  const gone = [...removed].filter((name) => !envoyHas.has(name));
+  if (gone.length === 0) return [];
+  return [...routed]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([file, names]) => ({ file, clusters: gone.filter((name) => names.has(name)).sort() }))
+    .filter((s) => s.clusters.length > 0);
+}
+
+/** What the accepted line of `file` version `version` adds for `stranded` (none: ''), after `lead`. */
+export function strandedMessage(file: string, version: string, stranded: readonly StrandedRoutes[], lead = '; but '): string {
+  if (stranded.length === 0) return '';
+  const each = stranded.map(({ file: routes, clusters }) => `${routes} still routes to ${clusters.length === 1 ? 'cluster' : 'clusters'} ${clusters.map((c) => `'${c}'`).join(', ')}`);
+  const files = stranded.map((s) => s.file).join(' and ');
+  return `${lead}${each.join(', and ')}, which ${file} version ${version} removed: Envoy answers 503 there, and an Envoy restarted from these files would refuse ${files} ("route: unknown cluster"); remove the route too, or keep the cluster`;
+}
+
+/** What a `status` row adds for `stranded` (none: ''): the route files and the clusters they still name. */
+export function strandedText(stranded: readonly StrandedRoutes[] | undefined): string {
+  if (stranded === undefined || stranded.length === 0) return '';
+  return `, routes left to removed clusters: ${stranded.map((s) => `${s.file} (${s.clusters.map((c) => `'${c}'`).join(', ')})`).join(', ')}`;
+}
+
+/** How `strandedRoutesOf` reads what it needs (IO, all passed in). */
+export interface StrandedInputs {
+  /** The last accepted bytes of the CDS file, before this version (undefined: none). */
+  previous: Buffer | undefined;
+  /** The published files Envoy reads as LDS or RDS. */
+  routeFiles: readonly string[];
+  /** A published file's bytes (undefined: gone). */
+  read: (file: string) => Promise<Buffer | undefined>;
+  admin: EnvoyAdmin | undefined;
+  timeoutMs: number;
+}
+
+/**
+ * For an accepted CDS file's `content`: the published route files left naming a cluster it removed
+ * and Envoy no longer has. Cheapest first: the route files' validated clusters (none: done), then
+ * the two CDS versions, then Envoy's clusters (config dump) only when this version removed one a
+ * route file names; none when Envoy does not answer (the watcher does not guess).
+ */
+export async function strandedRoutesOf(content: Buffer, inputs: StrandedInputs): Promise<StrandedRoutes[]> {
+  if (inputs.previous === undefined || inputs.admin === undefined) return [];
+  const routed = new Map<string, Set<string>>();
+  for (const file of inputs.routeFiles) {
+    const bytes = await inputs.read(file).catch(() => undefined);
+    if (bytes === undefined) continue;
+    try {
+      const names = validatedClusters(parseConfig(bytes));
+      if (names.size > 0) routed.set(file, names);
+    } catch {
+      // Not parsed: it names nothing the watcher can tell.
+    }
+  }
+  if (routed.size === 0) return [];
+  const removed = clustersOnlyIn(inputs.previous, content);
+  // Without Envoy's word, every removed cluster counts as gone: only a file that routes to one makes it worth asking.
+  if (strandedRoutes(removed, routed, new Set()).length === 0) return [];
+  try {
+    const clusters = await inputs.admin.dynamicResources('CDS', inputs.timeoutMs);
+    return strandedRoutes(removed, routed, new Set(clusters.map((c) => c.name)));
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,72 @@
+// A cds.yaml edit that removes a cluster a published listener still routes to (src/sync/verdict/
+// routes-stranded.ts), with a real Envoy 1.40 and folder 21's files: Envoy takes the CDS update and
+// the running listener answers 503 for the route; an Envoy restarted from the published directory
+// refuses that lds.yaml ("route: unknown cluster") and does not listen. The verdict is accepted (it
+// is Envoy's to take), with a warning naming the route file and the cluster, in the line, `status`
+// and the verdict's state; a cds.yaml edit that removes a cluster nothing routes to gets none.
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { EventReason } from '../../src/sync/watch/reporters.js';
+import { envoyOf, eventOfLine, nextVerdict, restartFromPublished, served, startCase, subscriptionCounters, verdictCounts, waitServed, withWatcherLines } from './verdict-cases.js';
+import { waitFor } from './envoy.js';
+import type { ConfigMapSpec } from './verdict-cases.js';
+import { runCli } from '../sync/harness.js';
+
+const spec = (lds: string, cds: string): ConfigMapSpec => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds, 'cds.yaml': cds });
+
+test('a cds.yaml that removes a cluster lds.yaml still routes to: accepted with a warning (503 now, a restarted Envoy refuses lds.yaml); one that removes a cluster nothing routes to: no warning', { timeout: 300_000 }, async () => {
+  // listener_0 routes to svc_static ("A"); cds-v1 also has EnvoyNetCore ("B"), which nothing routes to yet.
+  const pod = await startCase('21-cds-refused-in-part', spec('lds-v0.yaml', 'cds-v1.yaml'));
+  try {
+    for (const file of ['lds.yaml', 'cds.yaml']) assert.equal((await nextVerdict(pod, file, 0)).outcome, 'accepted');
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 A', 'A');
+
+    // EnvoyNetCore removed, nothing routes to it: accepted, no warning.
+    let counts = verdictCounts(pod, ['cds.yaml']);
+    await pod.apply(spec('lds-v0.yaml', 'cds-v0.yaml'));
+    const quiet = await nextVerdict(pod, 'cds.yaml', counts.get('cds.yaml') ?? 0);
+    assert.equal(quiet.outcome, 'accepted', String(quiet.msg));
+    assert.equal(quiet.strandedRoutes, undefined, String(quiet.msg));
+    assert.equal(quiet.level, 30, 'an info line');
+    assert.equal(eventOfLine(quiet).reason, EventReason.accepted);
+
+    // The route to EnvoyNetCore, then a cds.yaml edit alone that removes it again.
+    counts = verdictCounts(pod, ['cds.yaml', 'lds.yaml']);
+    await pod.apply(spec('lds-v1.yaml', 'cds-v1.yaml'));
+    for (const file of ['cds.yaml', 'lds.yaml']) assert.equal((await nextVerdict(pod, file, counts.get(file) ?? 0)).outcome, 'accepted');
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 B', 'B');
+    counts = verdictCounts(pod, ['cds.yaml']);
+    await pod.apply(spec('lds-v1.yaml', 'cds-v0.yaml'));
+    const line = await nextVerdict(pod, 'cds.yaml', counts.get('cds.yaml') ?? 0);
+    assert.equal(line.outcome, 'accepted', String(line.msg));
+    assert.equal(line.rolledBack, false);
+    assert.equal(line.level, 40, 'a warning line');
+    assert.deepEqual(line.strandedRoutes, [{ file: 'lds.yaml', clusters: ['EnvoyNetCore'] }]);
+    assert.deepEqual([eventOfLine(line).reason, eventOfLine(line).type], [EventReason.acceptedWithWarnings, 'Warning']);
+    assert.match(String(line.msg), /^Envoy accepted cds\.yaml version \S+ in [\d.]+ ms; but lds\.yaml still routes to cluster 'EnvoyNetCore', which cds\.yaml version \S+ removed: Envoy answers 503 there, and an Envoy restarted from these files would refuse lds\.yaml \("route: unknown cluster"\)/);
+
+    // What the line says, Envoy does: the running listener answers 503, a restarted Envoy does not listen there.
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0, 'status'), '503', 'the route to the removed cluster');
+    const status = await runCli(['status', '--to', pod.target]);
+    assert.match(status.stdout, /cds\.yaml .*accepted \S+ at .*, routes left to removed clusters: lds\.yaml \('EnvoyNetCore'\)/, status.stdout);
+    assert.match(status.stdout, /ROUTES TO CLUSTERS ENVOY NO LONGER HAS[^\n]*\nEnvoy accepted cds\.yaml/, status.stdout);
+    // A restarted Envoy: its LDS subscription refuses lds.yaml at start, and nothing listens there.
+    await envoyOf(pod).stop();
+    pod.envoy = undefined;
+    await pod.startEnvoy();
+    await waitFor('the restarted Envoy refuses lds.yaml', async () => ((await subscriptionCounters(envoyOf(pod), 'listener_manager.lds')).refused >= 1 ? true : undefined));
+    assert.equal(await served(envoyOf(pod), pod.ports.P0, 'status'), '-', 'nothing listens where the running Envoy answered 503');
+
+    // The operator removes the route too: Envoy takes lds.yaml, and a restart serves the same.
+    counts = verdictCounts(pod, ['lds.yaml']);
+    await pod.apply(spec('lds-v0.yaml', 'cds-v0.yaml'));
+    assert.equal((await nextVerdict(pod, 'lds.yaml', counts.get('lds.yaml') ?? 0)).outcome, 'accepted');
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 A', 'A');
+    const again = await restartFromPublished(pod, async () => [await served(envoyOf(pod), pod.ports.P0)]);
+    assert.deepEqual(again.restarted, again.running);
+  } catch (err) {
+    throw withWatcherLines(pod, err);
+  } finally {
+    await pod.stop();
+  }
+});
