@@ -128,7 +128,8 @@ export class Conclusions {
     return this.ctx.reasons.refused(this.ctx.admin(), pending, judgement, this.ctx.pathOf);
   }
 
-  async conclude(pending: Pending, decided: Decided): Promise<void> {
+  /** Carries out `decided` for `pending`; says whether a version went back on disk. */
+  async conclude(pending: Pending, decided: Decided): Promise<{ rolledBack: boolean }> {
     const { outcome, judgement, counters: envoy, own, now } = decided;
     const { file, version } = pending;
     // What the lines and `status` call this content: a certificate or key carries no version_info.
@@ -279,6 +280,7 @@ export class Conclusions {
     else if (outcome === 'accepted' && entry.refusedWithReader?.version === shown) delete entry.refusedWithReader;
     tell(this.ctx.listeners, forms.verdict, (err) => { logger.error({ err }, 'verdict listener failed'); });
     this.ctx.stateFile.save();
+    return { rolledBack };
   }
 }
 

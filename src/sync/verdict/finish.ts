@@ -64,9 +64,9 @@ function namedWith(subscriptions: SubscriptionMap, names: readonly string[], cre
  * Concludes `pending` with `given` and its `riders` (already taken off the poll loop). A rider of
  * a refused reader is refused only when what Envoy refused reads it (riderBlame), else it goes back
  * with its reader, not judged; a rider of an accepted one whose reader Envoy did not rebuild (its
- * config dump says) goes back too.
+ * config dump says) goes back too. `rolledBack`: a version of `pending`'s file went back on disk.
  */
-export async function concludeWithRiders(ctx: FinishContext, pending: Pending, given: Decided, riders: readonly Pending[]): Promise<void> {
+export async function concludeWithRiders(ctx: FinishContext, pending: Pending, given: Decided, riders: readonly Pending[]): Promise<{ rolledBack: boolean }> {
   const { conclusions, subscriptions } = ctx;
   let decided = given;
   const asRider: Decided = { ...decided, judgement: undefined, own: [] };
@@ -86,10 +86,11 @@ export async function concludeWithRiders(ctx: FinishContext, pending: Pending, g
       await conclusions.conclude(rider, riderDecided(blame, asRider, why));
     }
   }
-  await conclusions.conclude(pending, decided);
+  const concluded = await conclusions.conclude(pending, decided);
   const kept = decided.outcome === 'accepted' && riders.length > 0 && pending.foundAtStart !== true ? await ctx.readersKept?.(pending, riders) : undefined;
   for (const rider of decided.outcome === 'rejected' ? [] : riders) {
     const why = kept?.get(rider.file);
     await conclusions.conclude(rider, why === undefined ? asRider : { ...asRider, outcome: 'unknown', withReader: why.withReader, kept: why.held });
   }
+  return concluded;
 }

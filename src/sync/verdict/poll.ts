@@ -289,8 +289,9 @@ export class Poller {
     const riders = ridersOf(pending, this.pending.values());
     for (const rider of riders) this.pending.delete(rider.file);
     const putBackFrom = decided.outcome === 'rejected' && readAsCds(this.ctx.subscriptions, pending.file) ? await acceptedCopy(this.ctx.targetDir, pending.file) : undefined;
-    await concludeWithRiders(this.ctx, pending, decided, riders);
-    if (putBackFrom !== undefined) this.clustersTakenAway(pending, putBackFrom, decided.dependsOn);
+    const { rolledBack } = await concludeWithRiders(this.ctx, pending, decided, riders);
+    // Only a version put back takes clusters away: nothing went back when a newer publish replaced the refused one.
+    if (putBackFrom !== undefined && rolledBack) this.clustersTakenAway(pending, putBackFrom, decided.dependsOn);
     if (decided.outcome !== 'accepted') return;
     for (const other of this.pending.values()) if (other.inFlight.has(pending.file)) other.inFlightAccepted = true;
   }
