@@ -90,16 +90,17 @@ export function judge(input: JudgeInput): Judgement {
     if (baseline === undefined) continue;
     const current = now.subscriptions.get(prefix);
     if (current === undefined || current.success > 0) continue;
-    const refusedKind = current.rejected > 0 ? 'rejected' : 'failure';
     const before = baseline.subscriptions.get(prefix);
     if (before !== undefined && input.opened?.has(prefix) !== true) {
       // Older than this publish and it never took a version: Envoy keeps a subscription's stats
       // after its listener is gone, so a listener of this content that opens it again refuses
-      // under the old name; its refusals since the rename are this edit's.
-      if (current.rejected + current.failure > before.rejected + before.failure) return { outcome: 'rejected', subscription: prefix, kind: refusedKind, created: { file } };
+      // under the old name; its refusals since the rename are this edit's, and their kind is what moved.
+      if (current.rejected + current.failure > before.rejected + before.failure) {
+        return { outcome: 'rejected', subscription: prefix, kind: current.rejected > before.rejected ? 'rejected' : 'failure', created: { file } };
+      }
       continue;
     }
-    if (current.rejected + current.failure > 0) return { outcome: 'rejected', subscription: prefix, kind: refusedKind, created: { file } };
+    if (current.rejected + current.failure > 0) return { outcome: 'rejected', subscription: prefix, kind: current.rejected > 0 ? 'rejected' : 'failure', created: { file } };
     return { outcome: undefined, waiting: [prefix] }; // opened by this edit, not loaded yet
   }
   return { outcome: 'accepted', subscriptions: accepted };

@@ -137,6 +137,8 @@ test('judge: shared and gone subscriptions, and the subscriptions an edit opens'
   const heldInput = { version: 'l2', previousVersion: 'l1', subscriptions: [lds], named: new Map([[again, 'rds.yaml']]), baseline: envoy({ [lds]: { versionText: 'l1', attempt: 3, success: 2, rejected: 1 }, [again]: { attempt: 1, rejected: 1 } }) };
   assert.deepEqual(judge({ ...heldInput, now: envoy({ [lds]: { versionText: 'l2', attempt: 4, success: 3, rejected: 1 }, [again]: { attempt: 2, rejected: 2 } }) }), { outcome: 'rejected', subscription: again, kind: 'rejected', created: { file: 'rds.yaml' } });
   assert.equal(judge({ ...heldInput, now: envoy({ [lds]: { versionText: 'l2', attempt: 4, success: 3, rejected: 1 }, [again]: { attempt: 1, rejected: 1 } }) }).outcome, 'accepted', 'no refusal since the rename');
+  // Its kind is what moved since the rename: a failure (the file missing) after an earlier rejection is a failure.
+  assert.deepEqual(judge({ ...heldInput, now: envoy({ [lds]: { versionText: 'l2', attempt: 4, success: 3, rejected: 1 }, [again]: { attempt: 2, rejected: 1, failure: 1 } }) }), { outcome: 'rejected', subscription: again, kind: 'failure', created: { file: 'rds.yaml' } });
   assert.equal(judge({ ...heldInput, baseline: envoy({ [lds]: { versionText: 'l1', attempt: 3, success: 2 }, [again]: { versionText: 'r1', attempt: 1, success: 1 } }), now: envoy({ [lds]: { versionText: 'l2', attempt: 4, success: 3 }, [again]: { versionText: 'r1', attempt: 2, success: 1, rejected: 1 } }) }).outcome, 'accepted', 'took a version before: its refusal is its own file\'s');
   // 22: rds.yaml renames its route configuration with the lds.yaml naming it: the subscription of
   // the replaced listener (it ran r1) refuses r2, the one the new listener opened takes it.
