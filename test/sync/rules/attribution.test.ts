@@ -2,7 +2,8 @@
 // its type: the tie-break by the name Envoy gave its stats scope (stat-prefixes.ts scopeNamedAfter,
 // verdict/attribution.ts), as tables. An EDS subscription lives in its cluster's scope, named after
 // the cluster's alt_stat_name, else its name, never after the service_name its file is asked for
-// (measured on 1.40: the corpus sequence contour-new-ingress-eds-refused). Pure.
+// (measured on 1.40: the corpus sequence contour-new-ingress-eds-refused); so an EDS scope is matched
+// by name even when one file is read as EDS (grpc-eds-beside-file-eds). Pure.
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -45,10 +46,28 @@ const ties: { why: string; scopes: string[]; files: FileFacts[]; expect: Record<
     expect: { 'cluster.default/s2/80/da39a3ee5e': 'eds-s2.json' },
   },
   {
-    why: 'one EDS file read by two clusters: every scope of the type is its own, by type alone',
+    why: 'one EDS file read by two clusters: both scopes are its own',
     scopes: ['cluster.a_stats', 'cluster.b'],
     files: [eds('eds.json', ['a_stats', 'b'])],
     expect: { 'cluster.a_stats': 'eds.json', 'cluster.b': 'eds.json' },
+  },
+  {
+    why: 'one EDS file: the scope of a cluster that reads no published file (EDS over gRPC, counting update_failure) is not taken for it',
+    scopes: ['cluster.default_s1_80', 'cluster.grpc_eds'],
+    files: [eds('eds-s1.json', ['default_s1_80'])],
+    expect: { 'cluster.default_s1_80': 'eds-s1.json' },
+  },
+  {
+    why: 'one EDS file whose clusters are not known (its type guessed from its @type before Envoy answered): by type alone',
+    scopes: ['cluster.x'],
+    files: [eds('eds.json', [])],
+    expect: { 'cluster.x': 'eds.json' },
+  },
+  {
+    why: 'one RDS file: a scope named after none of its resources (an RDS subscription an SRDS file opens) is still its own, by type',
+    scopes: ['http.ingress.rds.tenant_routes'],
+    files: [{ name: 'rds.yaml', readAs: new Set(['RDS']), versions: new Set(), scopeNames: [{ type: 'RDS', name: 'local' }] }],
+    expect: { 'http.ingress.rds.tenant_routes': 'rds.yaml' },
   },
   {
     why: 'a scope named after no file, or after both, stays out',
@@ -64,7 +83,7 @@ const ties: { why: string; scopes: string[]; files: FileFacts[]; expect: Record<
   },
 ];
 
-test('attribution: a tie between files of one type is broken by the name Envoy gave the scope', () => {
+test('attribution: a tie between files of one type, or any EDS scope, is matched by the name Envoy gave the scope', () => {
   for (const { why, scopes, files, expect } of ties) {
     const subscriptions = new Map(scopes.map((prefix) => [prefix, refused()]));
     assert.deepEqual(Object.fromEntries(attribute(subscriptions, files)), expect, why);
