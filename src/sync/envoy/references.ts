@@ -29,6 +29,14 @@ export interface Reference {
    * DataSource (the outermost object with a `name`: a listener, route configuration, cluster).
    */
   resource?: string;
+  /**
+   * `EDS`: the cluster's stats name, which names the subscription's stats scope
+   * (`cluster.<statName>`, stat-prefixes.ts scopeNamedAfter): its `alt_stat_name` when set, else its
+   * name; never the service_name `resource` holds (`generateStatsScope`,
+   * source/common/upstream/upstream_impl.cc; EdsClusterImpl subscribes in `info_->statsScope()`,
+   * source/extensions/clusters/eds/eds.cc).
+   */
+  statName?: string;
   /** `read-once`: what that resource is (`listener`, `route configuration`, `cluster`, ...; `resource` when not known). */
   holder?: string;
   /** `secret-file`: the field of the Secret that reads it (`certificate_chain`, `private_key`, `trusted_ca`, ...). */
@@ -45,9 +53,9 @@ const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.
 /** Every file named in `root` (a parsed Bootstrap, Listener, Cluster, Secret or whole xDS file). */
 export function findReferences(root: unknown): Reference[] {
   const found: Reference[] = [];
-  const add = (type: ReferenceType, source: unknown, resource?: string, routes?: string): void => {
+  const add = (type: ReferenceType, source: unknown, resource?: string, more: Pick<Reference, 'routes' | 'statName'> = {}): void => {
     const path = sourcePath(source);
-    if (path !== undefined) found.push({ type, file: basename(path), path, ...(resource === undefined ? {} : { resource }), ...(routes === undefined ? {} : { routes }) });
+    if (path !== undefined) found.push({ type, file: basename(path), path, ...(resource === undefined ? {} : { resource }), ...more });
   };
   const visit = (node: unknown, depth: number, secret: string | undefined, field?: string, holder?: Holder): void => {
     if (depth > 64 || typeof node !== 'object' || node === null) return;
@@ -69,7 +77,7 @@ export function findReferences(root: unknown): Reference[] {
       const routes = sourcePath(get(scoped, 'rds_config_source'));
       add('RDS', get(scoped, 'rds_config_source'));
       const name = get(scoped, 'name');
-      add('SRDS', get(scoped, 'scoped_rds', 'scoped_rds_config_source'), typeof name === 'string' ? name : undefined, routes === undefined ? undefined : basename(routes));
+      add('SRDS', get(scoped, 'scoped_rds', 'scoped_rds_config_source'), typeof name === 'string' ? name : undefined, routes === undefined ? {} : { routes: basename(routes) });
     }
     // A runtime layer from RTDS (Bootstrap.layered_runtime.layers[].rtds_layer; RtdsSubscription,
     // source/common/runtime/runtime_impl.cc).
@@ -78,7 +86,8 @@ export function findReferences(root: unknown): Reference[] {
     const eds = get(object, 'eds_cluster_config');
     if (eds !== undefined && typeof object.name === 'string') {
       const service = get(eds, 'service_name');
-      add('EDS', get(eds, 'eds_config'), typeof service === 'string' && service !== '' ? service : object.name);
+      const alt = object.alt_stat_name;
+      add('EDS', get(eds, 'eds_config'), typeof service === 'string' && service !== '' ? service : object.name, { statName: typeof alt === 'string' && alt !== '' ? alt : object.name });
     }
     if (typeof object.name === 'string' && 'sds_config' in object) add('SDS', object.sds_config, object.name);
     const discovery = object.config_discovery;

@@ -247,10 +247,24 @@ function unquote(value: string): string {
  * A resource name as Envoy writes it in a stat name (`Stats::Utility::sanitizeStatsName`,
  * source/common/stats/utility.cc: one leading and one trailing `.` dropped, `://`, `:/`, `:` and NUL
  * each become `_`): `kubernetes://envoy-tls` → `kubernetes_envoy-tls`. Used only to break a tie
- * between files of one type (verdict/attribution.ts), never to name a scope.
+ * between files of one type (scopeNamedAfter, verdict/attribution.ts), never to name a scope.
  */
 export function statNameOf(name: string): string {
   let trimmed = name.endsWith('.') ? name.slice(0, -1) : name;
   if (trimmed.startsWith('.')) trimmed = trimmed.slice(1);
   return trimmed.replace(/:\/\/|:\/|:|\0/g, '_');
+}
+
+/**
+ * Whether Envoy named the stats scope `prefix` (of a subscription of `type`) after `name`, the name
+ * a configuration gives that subscription (references.ts: an EDS cluster's `statName`, else the
+ * resource asked for). An EDS subscription lives in its cluster's scope, made whole from the
+ * cluster's stats name: `createScope("cluster.<name>.")`, sanitised as one string
+ * (`generateStatsScope`, source/common/upstream/upstream_impl.cc; ScopeImpl::createScope,
+ * source/common/stats/thread_local_store.cc), so it must equal that. Other heads end with the
+ * sanitised name (`http.<stat_prefix>.rds.<route_config_name>`, `sds.<secret>`, ...).
+ */
+export function scopeNamedAfter(prefix: string, type: SubscriptionType, name: string): boolean {
+  if (type === 'EDS') return prefix === statNameOf(`cluster.${name}.`);
+  return prefix.endsWith(`.${statNameOf(name)}`);
 }

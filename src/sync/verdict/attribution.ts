@@ -5,11 +5,20 @@
 // type (the head of the stats scope Envoy gives it, stat-prefixes.ts) to the one file Envoy's
 // configuration reads as that type. Stat names are not rebuilt from resource names, so
 // alt_stat_name, ':' in names and shared RDS subscriptions need no special case; only when several
-// files are read as that type is the tie broken by the one file asked for a resource whose stat
-// name (Envoy's sanitising of it) ends the scope, and a scope no file's resource ends stays out.
+// files are read as that type (or for EDS, hasEdsNames) is the match narrowed to the one file
+// whose subscription Envoy named the scope after (stat-prefixes.ts scopeNamedAfter: an EDS
+// cluster's alt_stat_name or name, not the service_name its file is asked for; the resource asked
+// for otherwise), and a scope named after no file's, or after several, stays out.
 import type { ReferenceType } from '../envoy/references.js';
-import { statNameOf, subscriptionType } from '../envoy/stat-prefixes.js';
-import type { SubscriptionCounters } from '../envoy/stat-prefixes.js';
+import { scopeNamedAfter, subscriptionType } from '../envoy/stat-prefixes.js';
+import type { SubscriptionCounters, SubscriptionType } from '../envoy/stat-prefixes.js';
+
+/** A name a configuration gives a subscription that reads a file, with the subscription's type. */
+export interface ScopeName {
+  type: SubscriptionType;
+  /** references.ts: an EDS cluster's `statName`, else the `resource` asked for. */
+  name: string;
+}
 
 export interface FileFacts {
   name: string;
@@ -17,9 +26,18 @@ export interface FileFacts {
   readAs: ReadonlySet<ReferenceType>;
   /** Every version published for this file (each identifies one content). */
   versions: ReadonlySet<string>;
-  /** The resources published files ask of it (subscription-map.ts resourcesAskedOf): a tie-break between files of one type. */
-  asks?: ReadonlySet<string>;
+  /** What the subscriptions reading it are named after (subscription-map.ts scopeNamesOf): a tie-break between files of one type. */
+  scopeNames?: readonly ScopeName[];
 }
+
+/**
+ * An EDS scope is its cluster's whole stats name, known for every cluster that names a file
+ * (references.ts `statName`), so it is matched by name even when one file is read as EDS: the
+ * scope of a cluster that reads no published file (EDS over gRPC, whose connection failures count
+ * `update_failure`) is not taken for it. Other types are matched by name only on a tie: an RDS
+ * scope an SRDS file opens, or RTDS's one `runtime` scope, is named after no file's resource.
+ */
+const hasEdsNames = (file: FileFacts): boolean => file.scopeNames?.some((named) => named.type === 'EDS') === true;
 
 /**
  * Subscription scope → file name, for the scopes Envoy lists in `subscriptions`. `previous` (the
@@ -47,7 +65,8 @@ export function attribute(
       continue;
     }
     const byType = files.filter((file) => file.readAs.has(type));
-    const byName = byType.length > 1 ? byType.filter((file) => [...(file.asks ?? [])].some((resource) => prefix.endsWith(`.${statNameOf(resource)}`))) : byType;
+    const namedAfter = (file: FileFacts): boolean => (file.scopeNames ?? []).some((named) => named.type === type && scopeNamedAfter(prefix, type, named.name));
+    const byName = byType.length > 1 || (type === 'EDS' && byType.some(hasEdsNames)) ? byType.filter(namedAfter) : byType;
     if (byName.length === 1 && byName[0] !== undefined) out.set(prefix, byName[0].name);
   }
   return out;

@@ -14,7 +14,8 @@ import { bootstrapInfo, parseConfig } from '../envoy/subscriptions.js';
 import { readOnceReaders } from '../publish/read-once.js';
 import type { ReadOnceReader } from '../publish/read-once.js';
 import type { PublishedFile } from '../publish/syncer.js';
-import type { FileFacts } from './attribution.js';
+import type { FileFacts, ScopeName } from './attribution.js';
+import type { SubscriptionType } from '../envoy/stat-prefixes.js';
 
 // Until Envoy's own bootstrap is known (Envoy has not answered yet), a file's kind is the type of
 // its resources: the first @type in it that an xDS subscription reads (envoy/gate.ts subscriptionOf;
@@ -32,7 +33,9 @@ function guessedType(text: string): ReferenceType | undefined {
 }
 
 /** The xDS types a subscription judges (a `secret-file` is judged through its secret). */
-const XDS_TYPES: readonly ReferenceType[] = ['LDS', 'CDS', 'RDS', 'EDS', 'SDS', 'ECDS', 'SRDS', 'RTDS'];
+const XDS_TYPES: readonly SubscriptionType[] = ['LDS', 'CDS', 'RDS', 'EDS', 'SDS', 'ECDS', 'SRDS', 'RTDS'];
+
+const isSubscriptionType = (type: ReferenceType): type is SubscriptionType => (XDS_TYPES as readonly string[]).includes(type);
 
 /** Where the files Envoy's own bootstrap names are kept in `declared`: a `..` name is never a ConfigMap key. */
 const ENVOYS_BOOTSTRAP = "..Envoy's bootstrap";
@@ -145,7 +148,7 @@ export class SubscriptionMap {
     const out = new Set<ReferenceType>();
     const guess = this.guessed.get(name);
     if (this.bootstrapFile === undefined && this.envoysBootstrap === undefined && guess !== undefined) out.add(guess);
-    for (const list of this.declared.values()) for (const ref of list) if (ref.file === name && XDS_TYPES.includes(ref.type)) out.add(ref.type);
+    for (const list of this.declared.values()) for (const ref of list) if (ref.file === name && isSubscriptionType(ref.type)) out.add(ref.type);
     return out;
   }
 
@@ -181,6 +184,21 @@ export class SubscriptionMap {
   resourcesAskedOf(name: string, types: readonly ReferenceType[] = XDS_TYPES): Set<string> {
     const out = new Set<string>();
     for (const list of this.declared.values()) for (const ref of list) if (ref.file === name && ref.resource !== undefined && types.includes(ref.type)) out.add(ref.resource);
+    return out;
+  }
+
+  /**
+   * What the subscriptions reading `name` are named after, by type (attribution.ts ScopeName): an
+   * EDS cluster's stats name (references.ts `statName`), else the resource asked for.
+   */
+  scopeNamesOf(name: string): ScopeName[] {
+    const out: ScopeName[] = [];
+    for (const list of this.declared.values()) {
+      for (const ref of list) {
+        const named = ref.statName ?? ref.resource;
+        if (ref.file === name && named !== undefined && isSubscriptionType(ref.type)) out.push({ type: ref.type, name: named });
+      }
+    }
     return out;
   }
 
@@ -220,7 +238,7 @@ export class SubscriptionMap {
 
   /** What attribution needs of every file Envoy reads. */
   facts(): FileFacts[] {
-    return this.known().map((name) => ({ name, readAs: this.readAs(name), versions: this.versions.get(name) ?? new Set<string>(), asks: this.resourcesAskedOf(name) }));
+    return this.known().map((name) => ({ name, readAs: this.readAs(name), versions: this.versions.get(name) ?? new Set<string>(), scopeNames: this.scopeNamesOf(name) }));
   }
 
   private known(): string[] {

@@ -67,10 +67,10 @@ test('attribution: by the version Envoy reports, else by type when one file is r
   assert.deepEqual(Object.fromEntries(attribute(fresh, two, new Map([['http.x.rds.r', 'b.yaml']]))), { 'http.x.rds.r': 'b.yaml' });
   // The tie is broken by the one file asked for a resource whose stat name ends the scope (Envoy
   // sanitises ':' and '://' to '_'); none, or two, and the scope stays out.
-  const asked = (name: string, asks: string[]) => ({ ...file(name, ['RDS', 'SDS']), asks: new Set(asks) });
+  const asked = (name: string, rds: string, sds?: string): FileFacts => ({ ...file(name, ['RDS', 'SDS']), scopeNames: [{ type: 'RDS', name: rds }, ...(sds === undefined ? [] : [{ type: 'SDS' as const, name: sds }])] });
   const named = envoy({ 'http.admin_http.rds.admin_http': { rejected: 1, attempt: 1 }, 'sds.kubernetes_tls-b': { rejected: 1, attempt: 1 }, 'http.x.rds.other': { rejected: 1, attempt: 1 } }).subscriptions;
-  assert.deepEqual(Object.fromEntries(attribute(named, [asked('rds.yaml', ['local_route', 'kubernetes://tls-a']), asked('rds-admin.yaml', ['admin_http', 'kubernetes://tls-b'])])), { 'http.admin_http.rds.admin_http': 'rds-admin.yaml', 'sds.kubernetes_tls-b': 'rds-admin.yaml' });
-  assert.equal(attribute(named, [asked('a.yaml', ['admin_http']), asked('b.yaml', ['admin_http'])]).size, 0, 'both asked for it');
+  assert.deepEqual(Object.fromEntries(attribute(named, [asked('rds.yaml', 'local_route', 'kubernetes://tls-a'), asked('rds-admin.yaml', 'admin_http', 'kubernetes://tls-b')])), { 'http.admin_http.rds.admin_http': 'rds-admin.yaml', 'sds.kubernetes_tls-b': 'rds-admin.yaml' });
+  assert.equal(attribute(named, [asked('a.yaml', 'admin_http'), asked('b.yaml', 'admin_http')]).size, 0, 'both asked for it');
   assert.deepEqual(['kubernetes://envoy-tls', 'backend.default.svc.cluster.local:8080', 'a:/b', '.x.'].map(statNameOf), ['kubernetes_envoy-tls', 'backend.default.svc.cluster.local_8080', 'a_b', 'x']);
 });
 

@@ -34,8 +34,15 @@ resources:
   name: "outbound|8080||backend"
   alt_stat_name: outbound_8080_backend
   eds_cluster_config: {eds_config: {path_config_source: {path: /etc/envoy/eds.yaml}}}
+- "@type": type.googleapis.com/envoy.config.cluster.v3.Cluster
+  name: default/s2/80/da39a3ee5e
+  eds_cluster_config: {service_name: default/s2/http, eds_config: {path_config_source: {path: /etc/envoy/eds-s2.yaml}}}
 `);
-  assert.deepEqual(findReferences(cds), [{ type: 'EDS', file: 'eds.yaml', path: '/etc/envoy/eds.yaml', resource: 'outbound|8080||backend' }]);
+  // The resource asked for is the service_name; the stats scope is named after the cluster (alt_stat_name, else name).
+  assert.deepEqual(findReferences(cds), [
+    { type: 'EDS', file: 'eds.yaml', path: '/etc/envoy/eds.yaml', resource: 'outbound|8080||backend', statName: 'outbound_8080_backend' },
+    { type: 'EDS', file: 'eds-s2.yaml', path: '/etc/envoy/eds-s2.yaml', resource: 'default/s2/http', statName: 'default/s2/80/da39a3ee5e' },
+  ]);
   const sds = load(`
 resources:
 - "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret
