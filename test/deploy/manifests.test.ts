@@ -97,6 +97,10 @@ test('the paths README.md tells operators to apply or run exist', () => {
   for (const link of [...readme.matchAll(/\]\(((?:manifests|certs|docs)\/[^)#]+)\)/g)].map((m) => m[1] ?? '')) {
     assert.ok(existsSync(join(repo, link)), `README links ${link}`);
   }
+  // The try-it curl below `npm start` sends a review file from the repository.
+  const sent = [...readme.matchAll(/--data-binary @(\S+)/g)].map((m) => m[1] ?? '');
+  assert.ok(sent.includes('test/fixtures/admission-review.json'), sent.join(', '));
+  for (const file of sent) assert.ok(existsSync(join(repo, file)), `README sends ${file}`);
 });
 
 test('the image README builds, loads (kind) and imports (containerd) is the one the manifests and the chart run without overrides', () => {

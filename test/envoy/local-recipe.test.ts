@@ -1,6 +1,7 @@
 // docs/sync.md "Try it on your machine, without a cluster" is run as an operator would, with the
 // official Envoy 1.40: every command of its shell blocks, in order, and what the comments say it
-// prints is checked (a curl's body, a verdict's outcome, validate's position, status's exit code).
+// prints is checked (a curl's body, a verdict's outcome, validate's position, status's exit code and
+// output).
 // Only the directory (/tmp/envoy-xds-try), the two ports and `npx envoy-xds-injector` (this
 // clone's built CLI) are replaced; terminal 2 and 3 run in the background.
 import { strict as assert } from 'node:assert';
@@ -59,6 +60,16 @@ function steps(lines: string[]): Step[] {
     out.push({ command: note === null ? line : line.slice(0, note.index), note: note?.[1] ?? '', says: [] });
   }
   return out;
+}
+
+/** A line of output with what differs from run to run masked (masked before adapt: a hash or time may hold '9901'). */
+function unvarying(line: string): string {
+  return line
+    .replace(/sha256([:-])[0-9a-f]{12}/g, 'sha256$1…')
+    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, 'TIME')
+    .replace(/\(\d+(?:\.\d+)? ms\)/g, '(N ms)')
+    .replace(/watcher pid \d+/g, 'watcher pid N')
+    .replace(/node \S*\/dist\/cli\/main\.js/g, 'node …/dist/cli/main.js');
 }
 
 test('the local recipe in docs/sync.md runs as written: Envoy serves each good edit, refuses the bad one, and the lines and validate say what the comments say', TIMEOUT, async () => {
@@ -122,6 +133,12 @@ test('the local recipe in docs/sync.md runs as written: Envoy serves each good e
       const run = bash(command);
       if (command.includes(' status ')) {
         assert.equal(run.status, step.note.includes('exit 1') ? 1 : 0, `${what}: ${run.stderr}`);
+        // The sample is the whole output as a terminal shows it (stdout, then the stderr line), with
+        // what differs between runs masked: versions, times, the watcher's pid, the clone's path.
+        if (step.says.length > 0) {
+          const printed = `${run.stdout}${run.stderr}`.replace(/\n$/, '').split('\n');
+          assert.deepEqual(printed.map(unvarying), step.says.map((line) => adapt(unvarying(line))), `${what}: prints\n${run.stdout}${run.stderr}`);
+        }
         continue;
       }
       const said = step.says.join(' ');
