@@ -23,6 +23,7 @@ import { contentVersion } from '../envoy/version-stamp.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import { putBack, whatGoesBack } from './put-back.js';
 import { withdraw } from './withdrawn.js';
+import { rereadNote } from './sds-reread.js';
 import type { ReasonReader } from './reason.js';
 import { refusedKey } from './refused-versions.js';
 import { acceptedCopy, refusalWhy, refusedPath } from './state.js';
@@ -172,7 +173,8 @@ export class Conclusions {
       ignored = this.unknownFields.accepted(pending, envoy);
       const { among } = ignored;
       const loaded = ignored.ignored > 0 && among === undefined ? await loadedCopyHint(keeper, pending, (f, k) => this.validateHint(f, true, k, 'accepted'), logger) : undefined;
-      message = acceptedMessage(file, shown, latencyMs, ignored.ignored, loaded ?? this.validateHint(file), among === undefined ? undefined : { ...among, validate: this.validateHint() }) + note;
+      const reread = judgement?.outcome === 'accepted' && judgement.reread === true ? rereadNote(own, pending.names) : '';
+      message = acceptedMessage(file, shown, latencyMs, ignored.ignored, loaded ?? this.validateHint(file), among === undefined ? undefined : { ...among, validate: this.validateHint() }) + reread + note;
       logger[ignored.ignored > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...ignoredFieldsOf(ignored) }, message);
       // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
       // ConfigMap's content another Pod's Envoy refused (its image or bootstrap may differ). A
