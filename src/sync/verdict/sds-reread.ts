@@ -1,5 +1,5 @@
-// An SDS file judged with a pass that did not rename it (newly-read.ts: its content was refused and
-// stays published, and the pass renamed a file it names or a file naming it), pure. Measured on
+// An SDS file judged with a pass that did not rename it (newly-read.ts: read anew, or its refused
+// content kept published while the pass renamed a file it names or naming it, refused-kept.ts), pure. Measured on
 // 1.40 (corpus sequence new-tls-listener-sds): a new TLS listener's new sds.yaml whose cert.pem and
 // key.pem do not match is refused (sds.server_cert: update_attempt 1, update_rejected 1,
 // version_text ''), and lds.yaml is put back; the removed listener drains (600 s by default) and
