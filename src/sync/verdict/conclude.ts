@@ -27,6 +27,7 @@ import { contentVersion } from '../envoy/version-stamp.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import { putBack, whatGoesBack } from './put-back.js';
 import { withdraw } from './withdrawn.js';
+import { rereadNote } from './sds-reread.js';
 import type { ReasonReader } from './reason.js';
 import { refusedKey } from './refused-versions.js';
 import { acceptedCopy, refusalWhy, refusedPath } from './state.js';
@@ -184,7 +185,8 @@ export class Conclusions {
       const loaded = ignored.ignored > 0 && among === undefined ? await loadedCopyHint(keeper, pending, (f, k) => this.validateHint(f, true, k, 'accepted'), logger) : undefined;
       // Routes left naming a cluster this version removed (routes-stranded.ts): accepted, with a warning.
       stranded = await strandedRoutesOf(pending.content, { previous: before, routeFiles: this.ctx.routeFiles(), read: (f) => readFile(join(targetDir, f)), admin: this.ctx.admin(), timeoutMs: REQUEST_TIMEOUT_MS });
-      message = acceptedMessage(file, shown, latencyMs, ignored.ignored, loaded ?? this.validateHint(file), among === undefined ? undefined : { ...among, validate: this.validateHint() }) + strandedMessage(file, shown, stranded) + note;
+      const reread = judgement?.outcome === 'accepted' && judgement.reread === true ? rereadNote(own, pending.names) : '';
+      message = acceptedMessage(file, shown, latencyMs, ignored.ignored, loaded ?? this.validateHint(file), among === undefined ? undefined : { ...among, validate: this.validateHint() }) + reread + strandedMessage(file, shown, stranded) + note;
       logger[ignored.ignored > 0 || stranded.length > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...ignoredFieldsOf(ignored), ...(stranded.length === 0 ? {} : { strandedRoutes: stranded }) }, message);
       // This Envoy runs the accepted version `copy` started it from: now let it judge, once, the
       // ConfigMap's content another Pod's Envoy refused (its image or bootstrap may differ). A

@@ -61,13 +61,16 @@ function namedWith(subscriptions: SubscriptionMap, names: readonly string[], cre
 }
 
 /**
- * Concludes `pending` with `given` and its `riders` (already taken off the poll loop). A rider of
+ * Concludes `pending` with `given` and its `riders` (already taken off the poll loop); nothing for
+ * an `unknown` on a refused content kept published (refused-kept.ts). A rider of
  * a refused reader is refused only when what Envoy refused reads it (riderBlame), else it goes back
  * with its reader, not judged; a rider of an accepted one whose reader Envoy did not rebuild (its
  * config dump says) goes back too. `rolledBack`: a version of `pending`'s file went back on disk.
  */
 export async function concludeWithRiders(ctx: FinishContext, pending: Pending, given: Decided, riders: readonly Pending[]): Promise<{ rolledBack: boolean }> {
   const { conclusions, subscriptions } = ctx;
+  // A refused content kept published, judged again (refused-kept.ts): Envoy decided nothing, so its refusal stands, no line.
+  if (given.outcome === 'unknown' && pending.refusedKept === true && riders.length === 0) return { rolledBack: false };
   let decided = given;
   const asRider: Decided = { ...decided, judgement: undefined, own: [] };
   if (decided.outcome === 'rejected' && decided.judgement?.outcome === 'rejected') {

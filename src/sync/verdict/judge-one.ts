@@ -13,6 +13,7 @@ import { REQUEST_TIMEOUT_MS } from './reason.js';
 import type { SubscriptionMap } from './subscription-map.js';
 import { acceptedCopy } from './state.js';
 import { resourceNames } from '../envoy/resource-names.js';
+import { judgedBySecretReread } from './sds-reread.js';
 
 export interface JudgeOneContext {
   targetDir: string;
@@ -44,6 +45,24 @@ async function leftoverScopes(ctx: JudgeOneContext, pending: Pending, own: reado
   return held.length === 0 || held.some((name) => asked.has(name)) ? new Set() : new Set(ran);
 }
 
+/** The serials of an SDS file's certificates as published, read at its first re-read judgement (secretReread). */
+const rereadSerials = new WeakMap<Pending, string[]>();
+
+/** An SDS file's judgement through its Secret's re-read of the files it names (sds-reread.ts), as for those files. */
+async function secretReread(ctx: JudgeOneContext, pending: Pending, own: readonly string[], counters: EnvoyCounters): Promise<Judgement> {
+  let serials = rereadSerials.get(pending);
+  if (serials === undefined) rereadSerials.set(pending, (serials = await certificateSerials(ctx.targetDir, ctx.subscriptions.secretCertificates(pending.file))));
+  const served = serials;
+  const judgement = await judgeSecretFile({ ...pending, secret: { sdsFiles: [pending.file], serials } }, serials, own, counters, true, () => servesAll(ctx, served));
+  return judgement.outcome === 'accepted' ? { ...judgement, reread: true } : judgement;
+}
+
+/** Envoy's `/certs` lists every one of `serials` (false when it does not answer). */
+async function servesAll(ctx: JudgeOneContext, serials: readonly string[]): Promise<boolean> {
+  const used = await ctx.admin().admin?.certificateSerials(REQUEST_TIMEOUT_MS).catch(() => new Set<string>());
+  return used !== undefined && serials.every((serial) => used.has(serial));
+}
+
 /**
  * The judgement of `pending` from Envoy's answer `counters` (undefined: no answer this round: no
  * judgement) and the file's own stats scopes; `attributed`: stats scope → file; `now`:
@@ -57,12 +76,7 @@ export async function judgeOne(ctx: JudgeOneContext, attributed: ReadonlyMap<str
     const sds = [...attributed].filter(([, owner]) => pending.secret?.sdsFiles.includes(owner) === true).map(([prefix]) => prefix);
     scopes.own.push(...sds);
     const serials = (pending.secret.serials ??= await certificateSerials(ctx.targetDir, ctx.subscriptions.secretReaders(pending.file).certificates));
-    const { admin } = ctx.admin();
-    const serving = async (): Promise<boolean> => {
-      const used = await admin?.certificateSerials(REQUEST_TIMEOUT_MS).catch(() => new Set<string>());
-      return used !== undefined && serials.every((serial) => used.has(serial));
-    };
-    return { judgement: await judgeSecretFile({ ...pending, secret: pending.secret }, serials, sds, counters, afterRenames, serving), own: scopes.own };
+    return { judgement: await judgeSecretFile({ ...pending, secret: pending.secret }, serials, sds, counters, afterRenames, () => servesAll(ctx, serials)), own: scopes.own };
   }
   if (afterRenames) {
     for (const prefix of noteGone(pending, scopes.own, counters)) {
@@ -70,7 +84,12 @@ export async function judgeOne(ctx: JudgeOneContext, attributed: ReadonlyMap<str
     }
   }
   const leftover = await leftoverScopes(ctx, pending, scopes.own, counters);
-  const judgement = judge({ version: pending.version, previousVersion: pending.previousVersion, baseline: pending.baseline, now: counters, subscriptions: scopes.own, named: scopes.named, gone: pending.gone, ...(pending.opened === undefined ? {} : { opened: pending.opened }), ...(leftover.size === 0 ? {} : { leftover }) });
+  let judgement: Judgement = judge({ version: pending.version, previousVersion: pending.previousVersion, baseline: pending.baseline, now: counters, subscriptions: scopes.own, named: scopes.named, gone: pending.gone, ...(pending.opened === undefined ? {} : { opened: pending.opened }), ...(leftover.size === 0 ? {} : { leftover }) });
+  if (judgement.outcome === undefined && judgedBySecretReread({ notRenamed: pending.notRenamed === true, own: scopes.own, baseline: pending.baseline, now: counters, afterRenames })) {
+    judgement = await secretReread(ctx, pending, scopes.own, counters);
+    // Not gone (noteGone): Envoy kept the subscription and re-read its Secret; its counters stay the file's.
+    if (judgement.outcome !== undefined) for (const prefix of scopes.own) pending.gone.delete(prefix);
+  }
   if (judgement.outcome === undefined && pending.initial && startedLoading(scopes.own, counters)) {
     // Envoy has started loading the file (update_attempt): from now on it has the usual time.
     // Until then it may still be starting, or warming clusters (DNS) before it starts LDS.

@@ -11,7 +11,8 @@ import type { EnvoyCounters, SubscriptionCounters } from '../envoy/stat-prefixes
 import { ofSameProcess } from './envoy-process.js';
 
 export type Judgement =
-  | { outcome: 'accepted'; subscriptions: string[] }
+  /** `reread`: an SDS file taken through its Secret's re-read, its subscription counting nothing (sds-reread.ts). */
+  | { outcome: 'accepted'; subscriptions: string[]; reread?: true }
   | { outcome: 'rejected'; subscription: string; kind: 'rejected' | 'failure'; created?: { file: string } }
   /** Not decided; `waiting`: subscriptions that read the previous version and have not reloaded yet. */
   | { outcome: undefined; waiting: string[] };

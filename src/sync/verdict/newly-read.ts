@@ -28,8 +28,9 @@ export async function newlyReadOnDisk(dir: string, names: readonly string[], sub
 
 /**
  * The files of `names` (every file published so far) Envoy may read now and did not before the
- * pass (`readBefore`), other than the pass's `files` and those pending: read from disk, then handed
- * to `track` with the pass's ConfigMap and what judges it (judged-by.ts). Never throws.
+ * pass (`readBefore`), or that are in `again` (refused-kept.ts: a refused content kept published
+ * that the pass may make Envoy take), other than the pass's `files` and those pending: read from
+ * disk, then handed to `track` with the pass's ConfigMap and what judges it (judged-by.ts). Never throws.
  */
 export function judgeNewlyRead(
   ctx: { targetDir: string; subscriptions: ReadMap; pending: (name: string) => boolean },
@@ -37,8 +38,9 @@ export function judgeNewlyRead(
   readBefore: ReadonlySet<string>,
   names: readonly string[],
   track: (file: PublishedFile, by: JudgedBy | undefined) => void,
+  again: ReadonlySet<string> = new Set(),
 ): void {
-  const newly = [...judgedNames(ctx.subscriptions, names)].filter((name) => !readBefore.has(name) && !files.some((file) => file.name === name) && !ctx.pending(name));
+  const newly = [...judgedNames(ctx.subscriptions, names)].filter((name) => (!readBefore.has(name) || again.has(name)) && !files.some((file) => file.name === name) && !ctx.pending(name));
   if (newly.length === 0) return;
   const configMap = files[0]?.configMap;
   void newlyReadOnDisk(ctx.targetDir, newly, ctx.subscriptions).then((found) => {

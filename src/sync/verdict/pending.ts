@@ -57,6 +57,13 @@ export interface Pending extends InFlight {
   opened?: ReadonlySet<string>;
   /** The resource names of the previous version (read once from its accepted copy, judge-one.ts leftoverScopes). */
   previousResources?: ReadonlySet<string>;
+  /**
+   * Judged with a pass that renamed other files, not this one (newly-read.ts): its subscriptions
+   * reload only when one opens anew; an SDS file's Secret re-reads its files (sds-reread.ts).
+   */
+  notRenamed?: true;
+  /** Its refused content stays published and is judged again (refused-kept.ts): undecided by the deadline, the refusal stands (no `unknown` line). */
+  refusedKept?: true;
 }
 
 /**
@@ -66,7 +73,7 @@ export interface Pending extends InFlight {
  */
 export function newPending(
   file: { name: string; content: Buffer; version: string | undefined; sha256: string; ino: number; at: number; publishedAtMs?: number; configMap?: ReadonlyMap<string, string> },
-  opts: Pick<Pending, 'previousVersion' | 'baseline' | 'names' | 'deadline' | 'initial' | 'inFlight' | 'retried'> & { secret?: SecretFile | undefined; reader?: Pending['reader']; refusedBefore?: RefusedBefore | undefined; opened?: ReadonlySet<string> | undefined },
+  opts: Pick<Pending, 'previousVersion' | 'baseline' | 'names' | 'deadline' | 'initial' | 'inFlight' | 'retried' | 'notRenamed' | 'refusedKept'> & { secret?: SecretFile | undefined; reader?: Pending['reader']; refusedBefore?: RefusedBefore | undefined; opened?: ReadonlySet<string> | undefined },
 ): Pending {
   return {
     file: file.name,
@@ -93,6 +100,8 @@ export function newPending(
     ...(opts.reader === undefined ? {} : { reader: opts.reader }),
     ...(opts.refusedBefore === undefined ? {} : { refusedBefore: opts.refusedBefore }),
     ...(opts.opened === undefined ? {} : { opened: opts.opened }),
+    ...(opts.notRenamed === true ? { notRenamed: true } : {}),
+    ...(opts.refusedKept === true ? { refusedKept: true } : {}),
   };
 }
 

@@ -226,6 +226,11 @@ export class SubscriptionMap {
     return { sdsFiles: [...sdsFiles], certificates: [...certificates] };
   }
 
+  /** The certificate files of the Secrets `sdsFile` holds (what Envoy serves once it took them). */
+  secretCertificates(sdsFile: string): string[] {
+    return [...new Set((this.declared.get(sdsFile) ?? []).filter((ref) => ref.type === 'secret-file' && ref.field === 'certificate_chain').map((ref) => ref.file))];
+  }
+
   /** The resources that read `name` once, when they are built (a Lua script's listener), and their files: publish/read-once.ts. */
   readOnceReaders(name: string): ReadOnceReader[] {
     return readOnceReaders(name, this.declared);

@@ -26,6 +26,10 @@ export interface Given {
   refusedBefore?: RefusedBefore;
   /** The subscriptions the first rename of the same content opened (judge.ts `opened`). */
   opened?: ReadonlySet<string>;
+  /** Judged with a pass that did not rename it (newly-read.ts): Pending.notRenamed. */
+  notRenamed?: boolean;
+  /** Its refused content stays published (refused-kept.ts): Pending.refusedKept. */
+  refusedKept?: boolean;
 }
 
 /** Tracks each of `files` Envoy may read (judged-by.ts), those read through a resource after the publish they are judged with. */
@@ -57,6 +61,8 @@ export function track(ctx: TrackContext, file: PublishedFile, timeoutMs: number,
     retried: given?.retried === true,
     refusedBefore: given?.refusedBefore,
     opened: given?.opened,
+    ...(given?.notRenamed === true ? { notRenamed: true } : {}),
+    ...(given?.refusedKept === true ? { refusedKept: true } : {}),
     ...(by.by === 'secret' ? { secret: by.secret } : {}),
     ...(reader === undefined ? {} : { reader: withResources(reader, subscriptions.readOnceReaders(file.name)) }),
   }));

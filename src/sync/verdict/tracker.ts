@@ -28,6 +28,7 @@ import { judgeNewlyRead, judgeUnjudgedRiders } from './newly-read.js';
 import { readersNotRunning, type ReaderQuery } from './reader-running.js';
 import { readersKept } from './reader-kept.js';
 import { restoreHolds } from './restored-holds.js';
+import { refusedKeptTouched } from './refused-kept.js';
 import { Poller } from './poll.js';
 import { awaitReadLogged } from './read-wait.js';
 import { attribute } from './attribution.js';
@@ -208,8 +209,10 @@ export class VerdictTracker {
       trackAll(this.tracking, pass, this.timeoutMs, false, given);
       // Files of earlier passes this one makes Envoy read: judged against this pass's baseline.
       const ctx = { targetDir: this.options.targetDir, subscriptions: this.subscriptions, pending: (name: string) => this.poller.pending.has(name) };
-      const judge = (file: PublishedFile, by: JudgedBy | undefined): void => { if (by !== undefined) track(this.tracking, file, this.timeoutMs, false, by, { baseline: given, retried: false }); };
-      judgeNewlyRead(ctx, pass, readBefore, known(), judge);
+      // With those whose refused content stays published and that the pass may make Envoy take (refused-kept.ts).
+      const again = refusedKeptTouched(this.state.files, pass.map((file) => file.name), (name) => this.subscriptions.names(name));
+      const judge = (file: PublishedFile, by: JudgedBy | undefined): void => { if (by !== undefined) track(this.tracking, file, this.timeoutMs, false, by, { baseline: given, retried: false, notRenamed: true, refusedKept: again.includes(file.name) }); };
+      judgeNewlyRead(ctx, pass, readBefore, known(), judge, new Set(again));
       judgeUnjudgedRiders(ctx, pass, known(), (name) => this.state.files[name]?.verdict?.outcome === 'unknown', judge); // their reader's verdict is theirs
       // Every file of the pass was on its way with every other (Envoy applies them in an order of its own).
       for (const file of pass) {
