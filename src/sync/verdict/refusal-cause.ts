@@ -90,11 +90,12 @@ const NAMES_SECRET = /\bFailed to load (?:private key|certificate chain|trusted 
  * name, a path's last part included: not inside a longer name ('rds.yaml' is not named by
  * 'srds.yaml' or 'rds.yaml.bak'). A ConfigMap key is made of letters, digits, '-', '_' and '.'
  * (Kubernetes `IsConfigMapKey`); a '.' after the name ends it only when no such character follows.
+ * `asPath`: only as a path's last part (after a '/').
  */
-export function mentions(text: string, name: string): boolean {
+export function mentions(text: string, name: string, asPath = false): boolean {
   if (name === '') return false;
   const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`(?<![\\w.-])${escaped}(?![\\w-]|\\.[\\w-])`).test(text);
+  return new RegExp(`${asPath ? '(?<=/)' : '(?<![\\w.-])'}${escaped}(?![\\w-]|\\.[\\w-])`).test(text);
 }
 
 /** Whether no other file can change this refusal: Envoy's final word on the content alone. */

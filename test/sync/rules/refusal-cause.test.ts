@@ -97,6 +97,10 @@ test('mentions: a file is named by a reason as a whole name, never inside a long
     ['anything', '', false],
   ];
   for (const [text, name, want] of cases) assert.equal(mentions(text, name), want, `${name} in ${text}`);
+  // As a path's last part only (a rider Envoy names by its path: read-once-verdict.ts).
+  assert.equal(mentions('file /etc/envoy/body.txt does not exist', 'body.txt', true), true);
+  assert.equal(mentions('file /etc/envoy/body.txt.orig does not exist', 'body.txt', true), false);
+  assert.equal(mentions('refused body.txt', 'body.txt', true), false);
   // The sequence srds-new-scopes-file (real Envoy 1.40): lds.yaml is refused because the SRDS
   // subscription it opened refused srds.yaml; rds.yaml, which only the refused scopes would have
   // read, cannot change that (before: the reason's 'srds.yaml' named it, and lds.yaml waited for
