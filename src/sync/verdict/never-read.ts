@@ -1,17 +1,18 @@
 // A file of a change that Envoy will never read as the change stands, pure. Envoy reads a file
-// named by path_config_source only through a subscription that the resource naming it makes, and
-// it makes that subscription while it applies the resource (Envoy 1.40's source): a listener its
-// RDS, SDS and ECDS subscriptions when it is built, a cluster its EDS subscription when it is added,
-// an SRDS update the RDS subscription of each scope loaded eagerly
-// (`ScopedRdsConfigSubscription::addOrUpdateScopes`, source/common/router/scoped_rds.cc), and only
-// once `detectUpdateConflictAndCleanupRemoved` found no conflict: an srds.yaml refused for two scopes
-// with one key makes no RDS subscription at all. So when every file that names a file was applied
-// and refused (what is on disk is the content Envoy refused), and no subscription of Envoy reads
-// the file, nothing will read it: a verdict waiting for the file's verdict (a refusal set aside
-// while it was on its way, in-flight.ts; an acceptance waiting for a CDS file, clusters-gone.ts)
-// would wait for --verdict-timeout for nothing (corpus sequence
-// srds-new-scopes-file: lds.yaml moves to scoped routes with an srds.yaml Envoy refuses and a new
-// rds.yaml, which no scope reads). A namer Envoy runs or has not applied yet may still open one.
+// named by path_config_source only through a subscription that a resource naming it makes when
+// Envoy applies that resource (reference-order.ts: it opens the subscription and reads the file
+// then). For scoped routes, the RDS subscription of each scope is made by the SRDS update that
+// adds the scope (`ScopedRdsConfigSubscription::addOrUpdateScopes`, source/common/router/
+// scoped_rds.cc, Envoy 1.40), and only once `detectUpdateConflictAndCleanupRemoved` found no
+// conflict: an srds.yaml refused for two scopes with one key makes no RDS subscription at all. So
+// when every file that names a file was applied and refused (what is on disk is the content Envoy
+// refused), and no subscription of Envoy reads the file, nothing will read it: a verdict waiting
+// for the file's verdict (a refusal set aside while it was on its way, in-flight.ts; an acceptance
+// waiting for a CDS file, clusters-gone.ts) would wait for --verdict-timeout for nothing (corpus
+// sequence srds-new-scopes-file: lds.yaml moves to scoped routes with an srds.yaml Envoy refuses
+// and a new rds.yaml, which no scope reads). A namer Envoy runs or has not applied yet may still
+// open one; so may a refused file Envoy applied in part (a CDS or LDS update keeps what it could
+// add), and then its subscription is there to be seen. The file's own verdict is not decided here.
 import type { Pending } from './pending.js';
 
 /** A file that names the file asked about (SubscriptionMap `namersOf`). */
