@@ -12,7 +12,8 @@
 // sequence srds-new-scopes-file: lds.yaml moves to scoped routes with an srds.yaml Envoy refuses
 // and a new rds.yaml, which no scope reads). A namer Envoy runs or has not applied yet may still
 // open one; so may a refused file Envoy applied in part (a CDS or LDS update keeps what it could
-// add), and then its subscription is there to be seen. The file's own verdict is not decided here.
+// add): a scope then reads the file once that subscription counts its first update, and a wait
+// decided before that (not measured) goes on without it. The file's own verdict is not decided here.
 import type { Pending } from './pending.js';
 
 /** A file that names the file asked about (SubscriptionMap `namersOf`). */
