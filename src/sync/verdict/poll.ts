@@ -24,11 +24,14 @@ import { ridersOf, riderState } from './read-once-verdict.js';
 import { causeOf, concludeWithRiders, otherFile, readAsCds, type FinishContext } from './finish.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import { mayDependOn } from './refusal-cause.js';
+import { stillToCome, waitedFor } from './never-read.js';
 import type { RefusedBefore } from './refusal-cause.js';
 import type { VerdictOptions } from './options.js';
 
 export interface PollContext extends FinishContext {
   targetDir: string;
+  /** Whether Envoy's last verdict on `file` refused the content that stays on disk (not put back): never-read.ts. */
+  refusedOnDisk: (file: string) => boolean;
   logger: Logger;
   /** ms a publish has for its verdict once Envoy loads it. */
   timeoutMs: number;
@@ -220,10 +223,7 @@ export class Poller {
   private async settleDeferred(pending: Pending, counters: EnvoyCounters | undefined): Promise<void> {
     const deferred = pending.deferred;
     if (deferred === undefined) return;
-    const next = afterInFlight(pending, (file) => {
-      const other = this.pending.get(file);
-      return other !== undefined && other !== pending && other.deferred === undefined && other.acceptedAside === undefined;
-    });
+    const next = afterInFlight(pending, (file) => this.toCome(file, pending, false));
     if (next === 'wait') return;
     const refused: Decided = { outcome: 'rejected', judgement: deferred.judgement, counters: deferred.counters, own: deferred.own, now: deferred.now, ...(deferred.why === undefined ? {} : { why: deferred.why }) };
     if (next === 'conclude') {
@@ -257,10 +257,13 @@ export class Poller {
 
   /** An LDS or RDS file's acceptance waits while a CDS file of its change waits for its verdict (clusters-gone.ts). */
   private waitsForClusters(pending: Pending): boolean {
-    return waitsForClusters(pending.file, pending.inFlight, (file) => this.ctx.subscriptions.readAs(file), (file) => {
-      const other = this.pending.get(file);
-      return other !== undefined && other !== pending && other.acceptedAside === undefined;
-    });
+    return waitsForClusters(pending.file, pending.inFlight, (file) => this.ctx.subscriptions.readAs(file), (file) => this.toCome(file, pending, true));
+  }
+
+  /** Whether the verdict on `file`, which `waiter`'s waits for, is still to come (never-read.ts; `deferredToo`: a set-aside refusal is). */
+  private toCome(file: string, waiter: Pending, deferredToo: boolean): boolean {
+    const { subscriptions, refusedOnDisk } = this.ctx;
+    return stillToCome(waitedFor(file, waiter, deferredToo, { pending: this.pending, scopes: (f) => scopesOf(this.attributed, f, []).own.length, namersOf: (f) => subscriptions.namersOf(f), refusedOnDisk }));
   }
 
   /** A set-aside acceptance once the CDS files of its change are judged: accepted, or back with a refused one that took away a cluster it routes to. */

@@ -8,6 +8,7 @@
 // with the refused data). A data file Envoy's refusal is not about goes back too, not judged.
 import type { ReadOnceReader } from '../publish/read-once.js';
 import type { Pending } from './pending.js';
+import { mentions } from './refusal-cause.js';
 
 /** The publish of one of `readers` (files holding resources that read the file) waiting for its verdict, to judge the file with; undefined when none is. */
 export function readerPublish(readers: readonly string[], pending: ReadonlyMap<string, Pending>): { file: string; sha256: string } | undefined {
@@ -155,6 +156,6 @@ export function luaChunkName(script: Buffer): string {
 
 /** Whether Envoy's `reason` names `rider`: its path, or (a Lua script) the chunk name LuaJIT gives it (luaChunkName). */
 function namesRider(reason: string, rider: Rider): boolean {
-  if (reason.includes(`/${rider.file}`)) return true;
+  if (mentions(reason, rider.file, true)) return true;
   return reason.includes(luaChunkName(rider.content));
 }

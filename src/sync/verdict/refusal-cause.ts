@@ -85,13 +85,26 @@ const NAMES_CLUSTER = /\broute: unknown (?:weighted |shadow )?cluster '/;
  */
 const NAMES_SECRET = /\bFailed to load (?:private key|certificate chain|trusted CA certificates?|certificate)\b/;
 
+/**
+ * Whether `text` (Envoy's reason, or the watcher's words for one) names the file `name` as a whole
+ * name, a path's last part included: not inside a longer name ('rds.yaml' is not named by
+ * 'srds.yaml' or 'rds.yaml.bak'). A ConfigMap key is made of letters, digits, '-', '_' and '.'
+ * (Kubernetes `IsConfigMapKey`); a '.' after the name ends it only when no such character follows.
+ * `asPath`: only as a path's last part (after a '/').
+ */
+export function mentions(text: string, name: string, asPath = false): boolean {
+  if (name === '') return false;
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`${asPath ? '(?<=/)' : '(?<![\\w.-])'}${escaped}(?![\\w-]|\\.[\\w-])`).test(text);
+}
+
 /** Whether no other file can change this refusal: Envoy's final word on the content alone. */
 export function standsAlone(cause: RefusalCause): boolean {
   if (cause.linked) return false;
   if (cause.kind === 'failure') return true;
   const reason = cause.why?.reason;
   if (reason === undefined) return cause.type === 'LDS' && cause.why?.schema === 'sees';
-  return !NAMES_CLUSTER.test(reason) && !NAMES_SECRET.test(reason) && !cause.names.some((name) => reason.includes(name));
+  return !NAMES_CLUSTER.test(reason) && !NAMES_SECRET.test(reason) && !cause.names.some((name) => mentions(reason, name));
 }
 
 /** Whether Envoy's refusal could change with `other` (applied later, or changed). */
@@ -100,7 +113,7 @@ export function mayDependOn(cause: RefusalCause, other: OtherFile): boolean {
   if (cause.linked || other.namesIt === true) return true;
   if (cause.names.includes(other.file) && other.present !== true) return true;
   const reason = cause.why?.reason;
-  if (reason !== undefined) return (other.clusters && NAMES_CLUSTER.test(reason)) || (other.secrets === true && NAMES_SECRET.test(reason)) || reason.includes(other.file);
+  if (reason !== undefined) return (other.clusters && NAMES_CLUSTER.test(reason)) || (other.secrets === true && NAMES_SECRET.test(reason)) || mentions(reason, other.file);
   return other.clusters && cause.type !== 'CDS';
 }
 

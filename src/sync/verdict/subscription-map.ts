@@ -177,6 +177,22 @@ export class SubscriptionMap {
   }
 
   /**
+   * The files that name `name` (`names`: by path, or an SRDS file whose scopes read it), Envoy's
+   * own bootstrap as `..Envoy's bootstrap`; empty when nothing names it.
+   */
+  namersOf(name: string): string[] {
+    const out = new Set<string>();
+    for (const [declaring, list] of this.declared) {
+      for (const ref of list) {
+        if (ref.file === name) out.add(declaring);
+        if (ref.type === 'SRDS' && ref.routes === name) out.add(ref.file);
+      }
+    }
+    out.delete(name);
+    return [...out].sort();
+  }
+
+  /**
    * The resources the published files and the bootstrap ask `name` for (references.ts `resource`: a
    * route configuration, a secret, ...), by the xDS types in `types` (all by default); empty when
    * none says.

@@ -4,7 +4,7 @@
 // validateClusters writes it, not any reason containing "cluster") or a named file is. The real-Envoy behaviour: test/envoy/refusal-in-flight.test.ts.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { dependsOnKeys, mayDependOn, refusedBeforeNote, standsAlone } from '../../../src/sync/verdict/refusal-cause.js';
+import { dependsOnKeys, mayDependOn, mentions, refusedBeforeNote, standsAlone } from '../../../src/sync/verdict/refusal-cause.js';
 import type { RefusalCause } from '../../../src/sync/verdict/refusal-cause.js';
 
 const cause = (c: Partial<RefusalCause>): RefusalCause => ({ type: 'LDS', kind: 'rejected', why: undefined, names: [], linked: false, ...c });
@@ -79,4 +79,33 @@ test('dependsOnKeys: the keys of the ConfigMap and the named files the refusal m
   assert.deepEqual(dependsOnKeys(cause({ why: { envoyLog: log, schema: 'sees' } }), 'lds.yaml', keys, clusters), []);
   assert.deepEqual(dependsOnKeys(cause({ type: 'CDS', why: { envoyLog: log, schema: 'if-constraint' } }), 'cds.yaml', keys, clusters), []);
   assert.deepEqual(dependsOnKeys(cause({ type: 'RDS', why: { envoyLog: log, schema: 'if-constraint' } }), 'rds.yaml', keys, clusters), ['cds.yaml']);
+});
+
+test('mentions: a file is named by a reason as a whole name, never inside a longer one', () => {
+  const cases: [string, string, boolean][] = [
+    // text, name, named
+    ["paths must refer to an existing path in the system: '/etc/envoy/rds.yaml' does not exist", 'rds.yaml', true],
+    ['the subscription it opened (http.ingress_http.scoped_rds.s) refused srds.yaml: Envoy would run without it', 'srds.yaml', true],
+    ['the subscription it opened (http.ingress_http.scoped_rds.s) refused srds.yaml: Envoy would run without it', 'rds.yaml', false],
+    ['refused rds.yaml.', 'rds.yaml', true],
+    ['refused rds.yaml.bak', 'rds.yaml', false],
+    ['refused my-rds.yaml', 'rds.yaml', false],
+    ['refused my_rds.yaml', 'rds.yaml', false],
+    ["'/d/..data/rds.yaml'", 'rds.yaml', true],
+    ['rds.yaml', 'rds.yaml', true],
+    ['rdsXyaml', 'rds.yaml', false],
+    ['anything', '', false],
+  ];
+  for (const [text, name, want] of cases) assert.equal(mentions(text, name), want, `${name} in ${text}`);
+  // As a path's last part only (a rider Envoy names by its path: read-once-verdict.ts).
+  assert.equal(mentions('file /etc/envoy/body.txt does not exist', 'body.txt', true), true);
+  assert.equal(mentions('file /etc/envoy/body.txt.orig does not exist', 'body.txt', true), false);
+  assert.equal(mentions('refused body.txt', 'body.txt', true), false);
+  // The sequence srds-new-scopes-file (real Envoy 1.40): lds.yaml is refused because the SRDS
+  // subscription it opened refused srds.yaml; rds.yaml, which only the refused scopes would have
+  // read, cannot change that (before: the reason's 'srds.yaml' named it, and lds.yaml waited for
+  // rds.yaml's verdict, which Envoy never gives, until --verdict-timeout).
+  const opened = cause({ type: 'SRDS', names: ['rds.yaml', 'srds.yaml'], why: { reason: 'Envoy took lds.yaml but the subscription it opened (http.ingress_http.scoped_rds.tenant_scopes) refused srds.yaml: Envoy would run without it', fromCounters: true, envoyLog: log } });
+  assert.equal(mayDependOn(opened, { file: 'rds.yaml', clusters: false, present: true }), false, 'not rds.yaml');
+  assert.equal(mayDependOn(opened, { file: 'srds.yaml', clusters: false, present: true }), true, 'srds.yaml, the file it read');
 });

@@ -228,6 +228,12 @@ test('scoped routes: srds.yaml is read as SRDS and names the route file its scop
   assert.deepEqual([...map.readAs('rtds.yaml')], ['RTDS']);
   assert.deepEqual(map.names('srds.yaml'), ['rds.yaml']);
   assert.deepEqual(map.names('lds.yaml'), ['rds.yaml', 'srds.yaml']);
+  // Who names a file: by path, and the SRDS file whose scopes read the route file (never-read.ts).
+  assert.deepEqual(map.namersOf('rds.yaml'), ['lds.yaml', 'srds.yaml']);
+  assert.deepEqual(map.namersOf('srds.yaml'), ['lds.yaml']);
+  assert.deepEqual(map.namersOf('lds.yaml'), ['envoy.yaml']);
+  assert.deepEqual(map.namersOf('cds.yaml'), ['envoy.yaml']);
+  assert.deepEqual(map.namersOf('other.yaml'), []);
   // Without the bootstrap, a file's resources say it: ScopedRouteConfiguration → SRDS, Runtime → RTDS.
   const guessed = new SubscriptionMap();
   guessed.learn('srds.yaml', Buffer.from('resources:\n- "@type": type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration\n  name: a\n'));
