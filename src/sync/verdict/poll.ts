@@ -273,7 +273,7 @@ export class Poller {
     await this.finish(pending, gone === undefined ? { outcome: 'accepted', ...aside } : { outcome: 'rejected', ...aside, withRefused: gone });
   }
 
-  /** `refused`, a CDS file Envoy refused, went back to `putBack`: the files of its change learn the clusters that took away. */
+  /** `refused`, a CDS file Envoy refused, went back to `putBack` (not when a newer publish replaced it): the files of its change learn the clusters that took away. */
   private clustersTakenAway(refused: Pending, putBack: Buffer, dependsOn: readonly string[] | undefined): void {
     const clusters = clustersOnlyIn(refused.content, putBack);
     if (clusters.size === 0) return;
@@ -293,7 +293,6 @@ export class Poller {
     for (const rider of riders) this.pending.delete(rider.file);
     const putBackFrom = decided.outcome === 'rejected' && readAsCds(this.ctx.subscriptions, pending.file) ? await acceptedCopy(this.ctx.targetDir, pending.file) : undefined;
     const { rolledBack } = await concludeWithRiders(this.ctx, pending, decided, riders);
-    // Only a version put back takes clusters away: nothing went back when a newer publish replaced the refused one.
     if (putBackFrom !== undefined && rolledBack) this.clustersTakenAway(pending, putBackFrom, decided.dependsOn);
     if (decided.outcome !== 'accepted') return;
     for (const other of this.pending.values()) if (other.inFlight.has(pending.file)) other.inFlightAccepted = true;
