@@ -110,7 +110,7 @@ export const status: Command = async (args, ctx) => {
     // A refused FIRST version is itself what is published (there was nothing accepted to go back to).
     const first = (f: (typeof refused)[number]): boolean => f.refusedPublished === true;
     const which = refused
-      .map((f) => `${f.file} (${first(f) ? REFUSED_FIRST : f.heldWith !== undefined ? `Envoy took it; held back with ${f.heldWith}, which Envoy refused` : f.held ? 'Envoy refused it' : 'the watcher\'s gate refuses it'})`)
+      .map((f) => `${f.file} (${f.refusedAccepted === true ? 'an Envoy started since refused the version accepted before; it stays published' : first(f) ? REFUSED_FIRST : f.heldWith !== undefined ? `Envoy took it; held back with ${f.heldWith}, which Envoy refused` : f.held ? 'Envoy refused it' : 'the watcher\'s gate refuses it'})`)
       .join(', ');
     const tail = refused.every(first) ? '' : `; the last accepted version stays published${refused.some(first) ? ' where there is one' : ''}`;
     ctx.stderr.write(`envoy-xds-injector status: the ConfigMap's version is refused: ${which}${tail}\n`);

@@ -13,7 +13,7 @@ import type { Holds } from './holds.js';
 import { ignoredFieldsOf, UnknownFieldsSaid } from './unknown-fields-said.js';
 import type { IgnoredSaid } from './unknown-fields-said.js';
 import type { Judgement } from './judge.js';
-import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMessage, runsOfFile, unknownMessage } from './messages.js';
+import { acceptedMessage, firstRefusedMessage, refusalWords, rejectedMessage, retryFromStoreMessage, runsOfFile, unknownMessage } from './messages.js';
 import { acceptedBefore } from './accepted-before.js';
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
@@ -21,6 +21,7 @@ import { namedOnDisk } from './named-on-disk.js';
 import { loadedCopyHint } from './loaded-copy.js';
 import { riderNote } from './read-once-verdict.js';
 import { strandedMessage, strandedRoutesOf } from './routes-stranded.js';
+import { refusedAcceptedMessage } from './refused-kept.js';
 import type { StrandedRoutes } from './routes-stranded.js';
 import { refusedBeforeNote } from './refusal-cause.js';
 import { contentVersion } from '../envoy/version-stamp.js';
@@ -75,6 +76,8 @@ export interface ConcludeContext extends VerdictContext {
   reasons: ReasonReader;
   /** The published files Envoy reads as LDS or RDS (subscription-map.ts), for an accepted CDS file's stranded routes. */
   routeFiles: () => string[];
+  /** Refused contents that stay published renamed again (refused-retry.ts): after Envoy accepted `accepted`, or refused `refused` (renamed at `sinceMs`, epoch ms). */
+  retryRefused?: (after: { accepted: string } | { refused: string; sinceMs: number }) => void;
 }
 
 export class Conclusions {
@@ -168,8 +171,7 @@ export class Conclusions {
     const note = (pending.reader === undefined ? '' : riderNote(file, pending.reader.file)) + ((decided.unproven ?? decided.because) === undefined ? '' : `; ${decided.unproven ?? decided.because ?? ''}`) + (pending.refusedBefore === undefined ? '' : refusedBeforeNote(pending.refusedBefore));
 
     if (outcome === 'accepted') {
-      // A CDS file's last accepted bytes, read before this version replaces them: what it removed.
-      const before = own.some((prefix) => subscriptionType(prefix) === 'CDS') ? await acceptedCopy(targetDir, file).catch(() => undefined) : undefined;
+      const before = own.some((prefix) => subscriptionType(prefix) === 'CDS') ? await acceptedCopy(targetDir, file).catch(() => undefined) : undefined; // what a CDS version removes
       // Kept from the bytes published when a newer publish already replaced the file: Envoy runs
       // this version, so a refusal of the newer one goes back to it (measured on 1.40: rapid swaps
       // rolled back to the version before, which Envoy then loaded).
@@ -207,9 +209,18 @@ export class Conclusions {
         logger.info({ files: released, after: file }, `${released.join(', ')}: Envoy accepted ${file}; publishing the refused version again for Envoy to judge`);
         this.ctx.options.resync?.();
       }
+      if (!acceptedBefore(pending, previousAccepted)) this.ctx.retryRefused?.({ accepted: file }); // refused contents that stay published (refused-kept.ts)
     } else if (outcome === 'rejected' && decided.withRefused !== undefined) {
       ({ rolledBack, message } = await withdraw({ ...this.ctx, targetDir, restore: this.ctx.options.restore }, pending, decided.withRefused, entry, shown, previousVersion, at));
       logger.error({ ...logFields, latencyMs, rolledBack, withdrawnWith: decided.withRefused.by.file, clusters: decided.withRefused.clusters }, message);
+    } else if (outcome === 'rejected' && previousAccepted?.sha256 === pending.sha256) {
+      // Envoy refused the version it accepted before (a restarted Envoy lacks a cluster it routes to): nothing older goes back (refused-kept.ts).
+      why = decided.why ?? (judgement?.outcome === 'rejected' ? await this.reasonFor(pending, judgement) : undefined);
+      entry.refused = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at, ...(decided.dependsOn === undefined ? {} : { dependsOn: [...decided.dependsOn] }) };
+      const words = refusalWords(why, this.validateHint(file));
+      message = refusedAcceptedMessage(file, shown, words === undefined ? '' : `. ${words}`) + note;
+      logger.error({ ...logFields, latencyMs, rolledBack, counters, ...reasonFieldsOf(why) }, message);
+      this.ctx.retryRefused?.({ refused: file, sinceMs: pending.publishedAtMs });
     } else if (outcome === 'rejected') {
       why = decided.why ?? (judgement?.outcome === 'rejected' ? await this.reasonFor(pending, judgement) : undefined);
       // Nothing when Envoy runs a publish renamed after this one; else a replaced version Envoy runs, or the last accepted (put-back.ts).
@@ -251,6 +262,7 @@ export class Conclusions {
       } else {
         message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file, true, key), await namedOnDisk(targetDir, file, pending.baseline, judgement)) + note;
         logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
+        this.ctx.retryRefused?.({ refused: file, sinceMs: pending.publishedAtMs });
       }
     } else if (decided.withReader !== undefined) {
       // Not judged, but it goes back with its reader: no hold (the ConfigMap's content is not refused).

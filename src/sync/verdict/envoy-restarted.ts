@@ -54,13 +54,16 @@ export function loadedAtStart(reading: EnvoyCounters, files: readonly FileFacts[
 /**
  * The files to judge again once Envoy restarted: those whose last verdict is `unknown` (Envoy did
  * not answer, e.g. it was down when they were published) or that were published and got no verdict
- * since. The new Envoy loaded them at start, and nothing said whether it took them. Files with a
- * verdict pending (`pending`) are judged already.
+ * since, and those last accepted that the new Envoy refused at start (`refusedAtStart`: a listener
+ * routing to a cluster a cds.yaml edit removed since, routes-stranded.ts). The new Envoy loaded them
+ * at start, and nothing said whether it took them. Files with a verdict pending (`pending`) are judged already.
  */
-export function judgeAgainAfterRestart(state: VerdictState, pending: (file: string) => boolean): string[] {
+export function judgeAgainAfterRestart(state: VerdictState, pending: (file: string) => boolean, refusedAtStart: readonly string[] = []): string[] {
   return Object.entries(state.files)
     .filter(([file, entry]) => {
       if (pending(file)) return false;
+      // The new Envoy refused what the old one took (a cluster it routes to is gone): its verdict is refused now.
+      if (refusedAtStart.includes(file) && entry.verdict?.outcome === 'accepted') return true;
       if (entry.verdict?.outcome === 'unknown') return true;
       return entry.published?.version !== undefined && entry.verdict?.version !== entry.published.version;
     })
@@ -68,15 +71,17 @@ export function judgeAgainAfterRestart(state: VerdictState, pending: (file: stri
     .sort();
 }
 
-/** The log line's message; `again`: the files judged again (judgeAgainAfterRestart). */
-export function restartMessage(restart: Restart, loaded: readonly LoadedAtStart[], again: readonly string[] = []): string {
+/** The log line's message; `again`: the files judged again (judgeAgainAfterRestart), `refusedAgain` those of them last accepted and refused at start. */
+export function restartMessage(restart: Restart, loaded: readonly LoadedAtStart[], again: readonly string[] = [], refusedAgain: readonly string[] = []): string {
   const files = loaded.map((l) =>
     l.version === ''
       ? `${l.file} (${l.refused === true ? 'refused it' : 'not loaded yet'})`
       : `${l.file} version ${l.version}${l.lastAccepted === undefined ? '' : ` (not the last accepted, ${l.lastAccepted})`}`,
   );
   const what = files.length === 0 ? 'no file the watcher publishes' : files.join(', ');
-  const judged = again.length === 0 ? '' : `; judging ${again.join(', ')} again (no verdict on the version published)`;
+  const refused = again.filter((file) => refusedAgain.includes(file));
+  const unjudged = again.filter((file) => !refused.includes(file));
+  const judged = `${unjudged.length === 0 ? '' : `; judging ${unjudged.join(', ')} again (no verdict on the version published)`}${refused.length === 0 ? '' : `; judging ${refused.join(', ')} again (accepted before, refused by this Envoy at start)`}`;
   return `Envoy restarted (${restart.why}): it counts from zero again; at start it loaded ${what}. Verdicts from now on compare only what this Envoy counted${judged}`;
 }
 
@@ -95,7 +100,9 @@ export function envoyRestarted(
     if (entry !== undefined) entry.envoy = { version, at };
   }
   ctx.conclusions.envoyRestarted(loaded.map((l) => l.file));
-  const again = judgeAgainAfterRestart(state, ctx.pending);
+  const refusedAtStart = loaded.filter((l) => l.refused === true).map((l) => l.file);
+  const again = judgeAgainAfterRestart(state, ctx.pending, refusedAtStart);
+  const refusedAgain = again.filter((file) => refusedAtStart.includes(file) && state.files[file]?.verdict?.outcome === 'accepted');
   ctx.logger.info(
     {
       event: 'envoy-restarted',
@@ -105,7 +112,7 @@ export function envoyRestarted(
       loaded,
       ...(again.length === 0 ? {} : { judgeAgain: again }),
     },
-    restartMessage(restart, loaded, again),
+    restartMessage(restart, loaded, again, refusedAgain),
   );
   ctx.save();
   return again;

@@ -27,3 +27,52 @@ export function refusedKeptTouched(files: Readonly<Record<string, FileState>>, r
     .filter((file) => namedByPass.has(file) || names(file).some((named) => pass.has(named)))
     .sort();
 }
+
+/**
+ * The files to rename again, the same bytes, now that Envoy accepted `accepted`: those whose refused
+ * content stays published (as refusedStaysPublishedState, or found on disk at start: no publish
+ * recorded, the caller compares the bytes), other than `accepted`, with no verdict
+ * pending (`pending`), whose refusal another file could change (`refused.dependsOn` names
+ * `accepted`, or is unknown). Envoy reads a path_config_source file only on a rename (or its
+ * directory's move), so without one it never reads the same content again: a listener refused for a
+ * cluster stays refused after the cluster came (measured on 1.40, trial). Held files, put back,
+ * are published again by the pass instead (holds.ts). Sorted. Pure.
+ */
+export function keptRefusedToRetry(files: Readonly<Record<string, FileState>>, accepted: string, pending: (file: string) => boolean): string[] {
+  return Object.keys(files)
+    .filter((file) => file !== accepted && !pending(file) && refusedKeptOnDisk(files[file]))
+    .filter((file) => {
+      const dependsOn = files[file]?.refused?.dependsOn;
+      return dependsOn === undefined || dependsOn.includes(accepted);
+    })
+    .sort();
+}
+
+/** The last verdict refused the content and put nothing back; a file found on disk at start (copy published it) has no publish recorded: the caller compares the bytes on disk. Pure. */
+export function refusedKeptOnDisk(entry: FileState | undefined): boolean {
+  const refused = entry?.refused;
+  if (refused === undefined || entry?.verdict?.outcome !== 'rejected' || entry.verdict.rolledBack) return false;
+  return entry.published === undefined || entry.published.sha256 === refused.sha256;
+}
+
+/** The line of a content Envoy refused that is the last version accepted (a restarted Envoy refused it at start): nothing to put back. */
+export function refusedAcceptedMessage(file: string, version: string, because: string): string {
+  return `Envoy REFUSED ${file} version ${version}, the version accepted before (an Envoy started since refuses it): it stays published, as there is nothing older to put back, and is published again when Envoy accepts a file it may depend on; Envoy runs without its resources until then${because}`;
+}
+
+/**
+ * Whether Envoy accepted a file `file`'s refusal depends on (`refused.dependsOn`, unknown: any)
+ * published after `sinceMs` (epoch ms: when the refused content was renamed, or its mtime when found
+ * on disk), with no verdict pending on it: its acceptance came before this refusal was concluded
+ * (a restarted Envoy's refusal at start is judged after the pass that brought the cluster back), so
+ * the refused content is renamed again now. Pure.
+ */
+export function dependencyTakenSince(files: Readonly<Record<string, FileState>>, file: string, sinceMs: number, pending: (file: string) => boolean): string | undefined {
+  const dependsOn = files[file]?.refused?.dependsOn;
+  return Object.keys(files).sort().find((other) => {
+    const e = files[other];
+    if (other === file || pending(other) || (dependsOn !== undefined && !dependsOn.includes(other))) return false;
+    const published = e?.published;
+    return published !== undefined && e?.verdict?.outcome === 'accepted' && e.verdict.version === published.version && Date.parse(published.at) > sinceMs;
+  });
+}

@@ -27,6 +27,8 @@ export interface FileStatus {
    * it to put back, and the file stays on disk.
    */
   refusedPublished?: true;
+  /** Set with `refusedPublished` when the refused content is also the last accepted one (an Envoy started since refused it: refused-kept.ts). */
+  refusedAccepted?: true;
   /** Set with `held` when Envoy took the content but it went back with this CDS file, which Envoy refused (clusters-gone.ts). */
   heldWith?: string;
   /** The ConfigMap content is a file Envoy reads only when it builds its reader, held back by `watch` until that changes: why. */
@@ -96,8 +98,9 @@ export function refusedStaysPublished(f: { held: boolean; published?: string | u
 }
 
 /** What the CONFIGMAP column adds to a refused version: held back, or still published (refusedStaysPublished). */
-export function refusedNote(f: Pick<FileStatus, 'held' | 'refusedPublished'>): string {
+export function refusedNote(f: Pick<FileStatus, 'held' | 'refusedPublished' | 'refusedAccepted'>): string {
   if (!f.held) return '';
+  if (f.refusedAccepted === true) return ' (refused by an Envoy started since, stays published: the version accepted before)';
   return f.refusedPublished === true ? ` (${REFUSED_FIRST_SHORT})` : ' (refused, held back)';
 }
 
@@ -190,7 +193,7 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
       file,
       held,
       ...(withReader === undefined ? {} : { withReader }),
-      ...(refusedStaysPublished({ held, published, configMap }) ? { refusedPublished: true as const } : {}),
+      ...(refusedStaysPublished({ held, published, configMap }) ? { refusedPublished: true as const, ...(recorded?.accepted?.sha256 === recorded?.refused?.sha256 ? { refusedAccepted: true as const } : {}) } : {}),
       ...(held && recorded?.refused?.withRefused !== undefined ? { heldWith: recorded.refused.withRefused } : {}),
       subscribed: subscriptions.length > 0,
       ...(invalid === undefined ? {} : { invalid }),

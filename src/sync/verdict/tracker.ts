@@ -33,6 +33,8 @@ import { Poller } from './poll.js';
 import { awaitReadLogged } from './read-wait.js';
 import { attribute } from './attribution.js';
 import { REQUEST_TIMEOUT_MS, ReasonReader } from './reason.js';
+import { retryKeptRefused, retryRefusedNow } from './refused-retry.js';
+import type { RetryContext } from './refused-retry.js';
 import { StateWriter, readState, recordHeldBack, refusedLast, refusedOnDisk, type VerdictState } from './state.js';
 import { SubscriptionMap } from './subscription-map.js';
 import { track, trackAll, type TrackContext } from './track.js';
@@ -92,6 +94,7 @@ export class VerdictTracker {
       pathOf: (name) => this.subscriptions.pathOf(name),
       kept,
       routeFiles: () => [...new Set(this.subscriptions.list().filter(({ type }) => type === 'LDS' || type === 'RDS').map(({ file }) => file))],
+      retryRefused: (after) => void ('accepted' in after ? retryKeptRefused(this.retryContext(restore), after.accepted) : retryRefusedNow(this.retryContext(restore), after.refused, after.sinceMs)),
     }));
     this.poller = new Poller({
       targetDir: options.targetDir,
@@ -113,6 +116,12 @@ export class VerdictTracker {
       if (entry !== undefined) delete entry.refused;
       this.stateFile.save();
     });
+  }
+
+  /** What renaming a refused content that stays published again needs (refused-retry.ts). */
+  private retryContext(restore: VerdictOptions['restore']): RetryContext {
+    const track: RetryContext['track'] = (file, baseline) => { trackAll(this.tracking, [file], this.timeoutMs, false, baseline); };
+    return { state: this.state, targetDir: this.options.targetDir, logger: this.logger, admin: () => this.admin, timeoutMs: REQUEST_TIMEOUT_MS, restore, pending: (file) => this.poller.pending.has(file), track };
   }
 
   onVerdict(listener: VerdictListener): void {

@@ -1,0 +1,109 @@
+// A refused content that stays published is renamed again once Envoy accepts a file its refusal
+// depends on (src/sync/verdict/refused-retry.ts, refused-kept.ts), with a real Envoy 1.40 and folder
+// 21's files (lds-v1 routes listener_0 to EnvoyNetCore, which cds-v1 has and cds-v0 has not).
+// Envoy reads a path_config_source file only on a rename: before, a listener it refused for a
+// missing cluster stayed refused after the cluster came, while an Envoy restarted from the same
+// files served it (fresh-user trial, HIGH: a new Pod's first lds.yaml; an lds.yaml a restarted Envoy
+// refused at start, which `status` still called accepted, exit 0).
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { envoyOf, nextVerdict, restartEnvoyUnderWatcher, restartFromPublished, served, startCase, subscriptionCounters, verdictCounts, waitServed, withWatcherLines } from './verdict-cases.js';
+import type { CasePod, ConfigMapSpec } from './verdict-cases.js';
+import { runCli } from '../sync/harness.js';
+
+const FOLDER = '21-cds-refused-in-part';
+const TIMEOUT = { timeout: 300_000 };
+const spec = (lds: string, cds: string): ConfigMapSpec => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': lds, 'cds.yaml': cds });
+
+/** cds.yaml with EnvoyNetCore again: accepted, then lds.yaml, unchanged, renamed again and accepted; B served, a restart serves the same. */
+async function clusterBackLandsTheListener(pod: CasePod): Promise<void> {
+  const counts = verdictCounts(pod, ['cds.yaml', 'lds.yaml']);
+  await pod.apply(spec('lds-v1.yaml', 'cds-v1.yaml'));
+  assert.equal((await nextVerdict(pod, 'cds.yaml', counts.get('cds.yaml') ?? 0)).outcome, 'accepted');
+  const lds = await nextVerdict(pod, 'lds.yaml', counts.get('lds.yaml') ?? 0);
+  assert.equal(lds.outcome, 'accepted', String(lds.msg));
+  assert.ok(pod.watcher.logs.some((l) => String(l.msg).startsWith("lds.yaml: Envoy accepted cds.yaml; publishing the refused version, which stays published, again")), 'the retry said');
+  assert.equal((await subscriptionCounters(envoyOf(pod), 'listener_manager.lds')).versionText, lds.xdsVersion, "Envoy's lds version_text");
+  await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 B', 'B through EnvoyNetCore');
+  const status = await runCli(['status', '--to', pod.target]);
+  assert.equal(status.code, 0, `${status.stdout}${status.stderr}`);
+  const { running, restarted } = await restartFromPublished(pod, async () => [await served(envoyOf(pod), pod.ports.P0)]);
+  assert.deepEqual(restarted, running);
+}
+
+test('a new Pod\'s lds.yaml refused for a cluster cds.yaml lacks (stays published: nothing before it) is published again when Envoy accepts the cds.yaml that adds it', TIMEOUT, async () => {
+  const pod = await startCase(FOLDER, spec('lds-v1.yaml', 'cds-v0.yaml'));
+  try {
+    const first = await nextVerdict(pod, 'lds.yaml', 0);
+    assert.equal(first.outcome, 'rejected', String(first.msg));
+    assert.match(String(first.msg), /no version of lds\.yaml was accepted before it/);
+    assert.equal((await runCli(['status', '--to', pod.target])).code, 1);
+    await clusterBackLandsTheListener(pod);
+  } catch (err) {
+    throw withWatcherLines(pod, err);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('an lds.yaml a restarted Envoy refuses at start (a cds.yaml edit removed its cluster) is judged refused, status says so (exit 1), and it is published again when the cluster is back', TIMEOUT, async () => {
+  const pod = await startCase(FOLDER, spec('lds-v1.yaml', 'cds-v1.yaml'));
+  try {
+    for (const file of ['lds.yaml', 'cds.yaml']) assert.equal((await nextVerdict(pod, file, 0)).outcome, 'accepted');
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 B', 'B');
+    let counts = verdictCounts(pod, ['cds.yaml', 'lds.yaml']);
+    await pod.apply(spec('lds-v1.yaml', 'cds-v0.yaml'));
+    const stranded = await nextVerdict(pod, 'cds.yaml', counts.get('cds.yaml') ?? 0);
+    assert.deepEqual(stranded.strandedRoutes, [{ file: 'lds.yaml', clusters: ['EnvoyNetCore'] }], String(stranded.msg));
+    counts = verdictCounts(pod, ['lds.yaml']);
+    // The kubelet restarts Envoy (a crash, an OOM kill): the new one refuses lds.yaml at start. The
+    // watcher meets it at its next pass (it reads Envoy around a publish): a key nothing names.
+    await restartEnvoyUnderWatcher(pod);
+    await pod.apply({ ...spec('lds-v1.yaml', 'cds-v0.yaml'), 'notes.txt': 'STEPS.md' });
+    const refused = await nextVerdict(pod, 'lds.yaml', counts.get('lds.yaml') ?? 0);
+    assert.equal(refused.outcome, 'rejected', String(refused.msg));
+    assert.equal(refused.rolledBack, false);
+    assert.match(String(refused.msg), /^Envoy REFUSED lds\.yaml version \S+, the version accepted before \(an Envoy started since refuses it\): it stays published/);
+    assert.match(String(refused.msg), /unknown cluster 'EnvoyNetCore'/);
+    assert.ok(pod.watcher.logs.some((l) => l.event === 'envoy-restarted' && String(l.msg).includes('judging lds.yaml again (accepted before, refused by this Envoy at start)')));
+    assert.equal(await served(envoyOf(pod), pod.ports.P0), '-', 'the restarted Envoy does not listen there');
+    const status = await runCli(['status', '--to', pod.target]);
+    assert.equal(status.code, 1, status.stdout);
+    assert.match(status.stdout, /lds\.yaml +\S+ \(refused by an Envoy started since, stays published: the version accepted before\)/, status.stdout);
+    assert.match(status.stderr, /lds\.yaml \(an Envoy started since refused the version accepted before; it stays published\)/, status.stderr);
+    await clusterBackLandsTheListener(pod);
+  } catch (err) {
+    throw withWatcherLines(pod, err);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('the trial\'s order: Envoy restarts and refuses lds.yaml at start, and the next edit brings the cluster back: lds.yaml is renamed again and accepted', TIMEOUT, async () => {
+  const pod = await startCase(FOLDER, spec('lds-v1.yaml', 'cds-v1.yaml'));
+  try {
+    for (const file of ['lds.yaml', 'cds.yaml']) assert.equal((await nextVerdict(pod, file, 0)).outcome, 'accepted');
+    const counts = verdictCounts(pod, ['cds.yaml']);
+    await pod.apply(spec('lds-v1.yaml', 'cds-v0.yaml'));
+    assert.equal((await nextVerdict(pod, 'cds.yaml', counts.get('cds.yaml') ?? 0)).outcome, 'accepted');
+    await restartEnvoyUnderWatcher(pod);
+    const lds = verdictCounts(pod, ['lds.yaml']).get('lds.yaml') ?? 0;
+    await pod.apply(spec('lds-v1.yaml', 'cds-v1.yaml'));
+    // The restarted Envoy's refusal, judged as the cds.yaml pass meets the new Envoy: said as a
+    // verdict when it is concluded after cds.yaml's acceptance, or set aside while cds.yaml is on its
+    // way (in-flight.ts); either way the same bytes are renamed again and taken.
+    const first = await nextVerdict(pod, 'lds.yaml', lds);
+    const accepted = first.outcome === 'accepted' ? first : await nextVerdict(pod, 'lds.yaml', lds + 1);
+    const lines = pod.watcher.logs.filter((l) => l.event === 'verdict' && l.file === 'lds.yaml').slice(lds);
+    assert.equal(accepted.outcome, 'accepted', lines.map((l) => String(l.msg)).join('\n'));
+    if (first.outcome !== 'accepted') assert.match(String(first.msg), /the version accepted before \(an Envoy started since refuses it\)/);
+    assert.ok(pod.watcher.logs.some((l) => /^lds\.yaml: Envoy accepted cds\.yaml; publishing the refused version|^Envoy refused lds\.yaml while cds\.yaml of the same change/.test(String(l.msg))), 'renamed again');
+    assert.equal((await subscriptionCounters(envoyOf(pod), 'listener_manager.lds')).versionText, accepted.xdsVersion);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 B', 'B through EnvoyNetCore');
+    assert.equal((await runCli(['status', '--to', pod.target])).code, 0);
+  } catch (err) {
+    throw withWatcherLines(pod, err);
+  } finally {
+    await pod.stop();
+  }
+});
