@@ -26,6 +26,8 @@ export interface PodLocalFile {
     message: string;
     reason?: string;
     reasonPossiblyEarlier?: boolean;
+    /** `reason` is the watcher's reading of Envoy's counters, not Envoy's words (absent from older watchers). */
+    reasonFromCounters?: true;
     envoyLog?: string;
     /** rejected: a schema check sees this kind of refusal (absent from older watchers, and when none does). */
     schema?: SchemaSees;
@@ -88,6 +90,7 @@ export function parsePodLocalStatus(text: string): PodLocalStatus {
         if (value !== undefined) f.verdict[key] = value;
       }
       if (v.reasonPossiblyEarlier === true) f.verdict.reasonPossiblyEarlier = true;
+      if (v.reasonFromCounters === true) f.verdict.reasonFromCounters = true;
       if (v.schema === 'sees' || v.schema === 'if-constraint') f.verdict.schema = v.schema;
       if (typeof v.ignoredFields === 'number' && v.ignoredFields > 0) f.verdict.ignoredFields = v.ignoredFields;
       if (Array.isArray(v.ignoredAmong) && v.ignoredAmong.length > 0 && v.ignoredAmong.every((x) => typeof x === 'string')) f.verdict.ignoredAmong = v.ignoredAmong;

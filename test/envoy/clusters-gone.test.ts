@@ -62,6 +62,10 @@ test('07 (EDS): an edit adding a cluster whose new eds.yaml Envoy refuses is ref
     // (The cluster went with the rollback, and its stats with it: what is left never counted a success.)
     assert.equal((await subscriptionCounters(envoyOf(pod), EDS)).success, 0);
     assert.equal((await subscriptionCounters(envoyOf(pod), CDS)).versionText, v0.xdsVersion, "Envoy's cds version_text is the version put back");
+    // status says the reason as the verdict's line does: the watcher's reading of Envoy's counters, not Envoy's words.
+    const status = await runCli(['status', '--to', pod.target]);
+    assert.match(status.stdout, /^cds\.yaml \S+: From Envoy's counters: Envoy took cds\.yaml but the subscription it opened \(cluster\.EnvoyNetCore\) refused eds\.yaml/m, status.stdout);
+    assert.doesNotMatch(status.stdout, /Envoy says: Envoy took/, status.stdout);
     // No line says cds.yaml was accepted afterwards.
     assert.ok(!pod.watcher.logs.some((l) => l.event === 'verdict' && l.file === 'cds.yaml' && l.xdsVersion === cds.xdsVersion && l.outcome === 'accepted'), 'cds.yaml judged accepted later');
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 A', 'A');

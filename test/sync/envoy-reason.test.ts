@@ -7,7 +7,9 @@ import { REASON_MAX_CHARS, bound, envoyLogLine, refusalSentence, rejectionReason
 import { EVENT_MESSAGE_MAX } from '../../src/sync/kube/pod-events.js';
 import { verdictOccurrence } from '../../src/sync/watch/reporters.js';
 import { formatStatus } from '../../src/sync/verdict/status.js';
-import { firstRefusedMessage, rejectedMessage } from '../../src/sync/verdict/messages.js';
+import { firstRefusedMessage, openedRefusal, rejectedMessage } from '../../src/sync/verdict/messages.js';
+import { refusalWhy } from '../../src/sync/verdict/state.js';
+import { reasonFieldsOf, verdictForms } from '../../src/sync/verdict/verdict.js';
 
 const PUBLISHED = Date.parse('2026-11-30T15:00:00.000Z');
 const build = 'Error: terminal filter named envoy.filters.http.router of type envoy.filters.http.router must be the last filter in a http filter chain.';
@@ -100,6 +102,24 @@ test('status prints why, one line per refused file, below the table', () => {
     out,
   );
   assert.ok(!formatStatus({ ...base, files: [{ file: 'rds.yaml', held: false }] }).includes('WHY'));
+});
+
+test("a reason read from Envoy's counters stays the watcher's words in status: in the verdict state.json keeps and in the refusal kept with a hold", () => {
+  const reason = openedRefusal('cds.yaml', 'cluster.default_s3_80', 'eds-s3.yaml');
+  const facts = { outcome: 'rejected' as const, rolledBack: true, message: 'm', ...reasonFieldsOf({ reason, fromCounters: true, envoyLog: 'Filesystem config update rejected' }) };
+  const { kept, verdict } = verdictForms({ file: 'cds.yaml', version: 'V', sha256: 'ab', previousVersion: undefined, at: 'T' }, facts);
+  assert.equal(verdict.reasonFromCounters, true);
+  assert.equal(kept.reasonFromCounters, true);
+  assert.equal(refusalWhy(kept).reasonFromCounters, true);
+  const base = { targetDir: '/t', sourceDir: '/s', watcherPid: 1, updatedAt: 'now' };
+  const want = `cds.yaml V: From Envoy's counters: ${reason}\n`;
+  // The verdict that refused it, as state.json keeps it.
+  const fromVerdict = formatStatus({ ...base, files: [{ file: 'cds.yaml', held: true, configMap: 'V', published: 'U', verdict: kept }] });
+  assert.ok(fromVerdict.endsWith(`\nWHY ENVOY REFUSED\n${want}`), fromVerdict);
+  // A restarted watcher judged the rolled-back file since: the reason kept with the hold.
+  const fromHold = formatStatus({ ...base, files: [{ file: 'cds.yaml', held: true, configMap: 'V', published: 'U', verdict: { outcome: 'accepted', version: 'U', at: 'T', rolledBack: false, message: 'm' }, refusal: { ...refusalWhy(kept), version: 'V' } }] });
+  assert.ok(fromHold.endsWith(`\nWHY ENVOY REFUSED\n${want}`), fromHold);
+  assert.doesNotMatch(fromVerdict + fromHold, /Envoy says/);
 });
 
 test('status shows a version Envoy accepted with unknown fields ignored: in its verdict column and the message below the table', () => {

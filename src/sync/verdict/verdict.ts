@@ -87,6 +87,8 @@ export function verdictForms(judged: { file: string; version: string | undefined
   const why = {
     ...(facts.reason === undefined ? {} : { reason: facts.reason }),
     ...(facts.reasonPossiblyEarlier === undefined ? {} : { reasonPossiblyEarlier: facts.reasonPossiblyEarlier }),
+    // The watcher's reading of counters: `status` must not call it Envoy's words.
+    ...(facts.reasonFromCounters === undefined ? {} : { reasonFromCounters: facts.reasonFromCounters }),
     ...(facts.envoyLog === undefined ? {} : { envoyLog: facts.envoyLog }),
     ...(facts.schema === undefined || facts.validate === undefined ? {} : { schema: facts.schema, validate: facts.validate }),
   };
