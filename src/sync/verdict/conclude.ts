@@ -17,7 +17,7 @@ import { acceptedMessage, firstRefusedMessage, rejectedMessage, retryFromStoreMe
 import { acceptedBefore } from './accepted-before.js';
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
-import { namedOnDisk } from './named-on-disk.js';
+import { namedOnDisk, readByNothing } from './named-on-disk.js';
 import { loadedCopyHint } from './loaded-copy.js';
 import { riderNote } from './read-once-verdict.js';
 import { strandedMessage, strandedRoutesOf } from './routes-stranded.js';
@@ -249,8 +249,9 @@ export class Conclusions {
         message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file, true, key), ...(notRunning === undefined ? {} : { notRunning }), ...(runs.kind === 'other' ? { runsLater: runs.version } : {}) }) + note;
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
-        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file, true, key), await namedOnDisk(targetDir, file, pending.baseline, judgement)) + note;
-        logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
+        const read = await namedOnDisk(targetDir, file, pending.baseline, judgement);
+        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file, true, key), read) + note;
+        logger[readByNothing(read) ? 'error' : 'fatal']({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       }
     } else if (decided.withReader !== undefined) {
       // Not judged, but it goes back with its reader: no hold (the ConfigMap's content is not refused).
