@@ -28,6 +28,8 @@ export interface PodLocalFile {
     reasonPossiblyEarlier?: boolean;
     /** `reason` is the watcher's reading of Envoy's counters, not Envoy's words (absent from older watchers). */
     reasonFromCounters?: true;
+    /** rejected: Envoy took it, but it went back with this CDS file, which Envoy refused (absent from older watchers). */
+    withdrawnWith?: string;
     envoyLog?: string;
     /** rejected: a schema check sees this kind of refusal (absent from older watchers, and when none does). */
     schema?: SchemaSees;
@@ -85,7 +87,7 @@ export function parsePodLocalStatus(text: string): PodLocalStatus {
     const v = raw.verdict;
     if (isObject(v) && (v.outcome === 'accepted' || v.outcome === 'rejected' || v.outcome === 'unknown')) {
       f.verdict = { outcome: v.outcome, at: str(v.at) ?? '', message: str(v.message) ?? '' };
-      for (const key of ['version', 'reason', 'envoyLog'] as const) {
+      for (const key of ['version', 'reason', 'envoyLog', 'withdrawnWith'] as const) {
         const value = str(v[key]);
         if (value !== undefined) f.verdict[key] = value;
       }

@@ -107,6 +107,10 @@ test('07 (EDS, with a route to it): the listener of the same change that routes 
     const status = await runCli(['status', '--to', pod.target]);
     assert.equal(status.code, 1, status.stdout);
     assert.match(status.stderr, /lds\.yaml \(Envoy took it; held back with cds\.yaml, which Envoy refused\)/, status.stderr);
+    // Its row and the line below the table say it went back with cds.yaml, in the verdict line's words; not that Envoy refused it.
+    assert.match(status.stdout, /^lds\.yaml .* took \S+ at \S+ \(\S+ ms\), went back with cds\.yaml, which Envoy refused$/m, status.stdout);
+    assert.ok(status.stdout.includes(`WENT BACK WITH A CDS FILE ENVOY REFUSED (Envoy took these)\n${String(last.msg)}`), status.stdout);
+    assert.doesNotMatch(status.stdout, /^lds\.yaml .*rejected/m, status.stdout);
     await restartServesTheSame(pod);
     // The operator fixes eds.yaml: the held cds.yaml and lds.yaml are published again with it, and Envoy takes all three.
     const fixed = await applyAndJudge(pod, { 'envoy.yaml': 'envoy-cds.yaml', 'lds.yaml': 'lds-eds-v1.yaml', 'cds.yaml': 'cds-v1-eds.yaml', 'eds.yaml': 'eds-v1.yaml' }, ['eds.yaml', 'cds.yaml', 'lds.yaml']);

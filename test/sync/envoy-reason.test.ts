@@ -122,6 +122,23 @@ test("a reason read from Envoy's counters stays the watcher's words in status: i
   assert.doesNotMatch(fromVerdict + fromHold, /Envoy says/);
 });
 
+test('status: a file Envoy took that went back with a refused cds.yaml says so in its row and below the table, not that Envoy refused it', () => {
+  const base = { targetDir: '/t', sourceDir: '/s', watcherPid: 1, updatedAt: 'now' };
+  const message = "Envoy took lds.yaml version L1, but it routes to cluster 'c', which only cds.yaml version C1 adds, and Envoy refused that version: L0 goes back on disk with cds.yaml, and Envoy loads it (...); held until the ConfigMap changes";
+  const facts = { outcome: 'rejected' as const, rolledBack: true, latencyMs: 4, message, withdrawnWith: 'cds.yaml' };
+  const { kept } = verdictForms({ file: 'lds.yaml', version: 'L1', sha256: 'ab', previousVersion: 'L0', at: 'T' }, facts);
+  assert.equal(kept.withdrawnWith, 'cds.yaml', 'state.json keeps it');
+  const cds = { file: 'cds.yaml', held: true, configMap: 'C1', published: 'C0', verdict: { outcome: 'rejected' as const, version: 'C1', at: 'T', rolledBack: true, message: 'm', envoyLog: 'Filesystem config update rejected' } };
+  const out = formatStatus({ ...base, files: [cds, { file: 'lds.yaml', held: true, heldWith: 'cds.yaml', configMap: 'L1', published: 'L0', verdict: { ...kept, version: 'L1' } }] });
+  assert.match(out, /^lds\.yaml +L1 \(refused, held back\) +L0 +- +took L1 at T \(4 ms\), went back with cds\.yaml, which Envoy refused$/m, out);
+  assert.ok(out.endsWith(`\nWENT BACK WITH A CDS FILE ENVOY REFUSED (Envoy took these)\n${message}\n`), out);
+  assert.doesNotMatch(out, /^lds\.yaml .*rejected/m);
+  assert.doesNotMatch(out.split('WHY ENVOY REFUSED')[1] ?? '', /^lds\.yaml/m);
+  // A restarted watcher judged the file put back since: the hold still says it.
+  const later = formatStatus({ ...base, files: [{ file: 'lds.yaml', held: true, heldWith: 'cds.yaml', configMap: 'L1', published: 'L0', verdict: { outcome: 'accepted', version: 'L0', at: 'T', rolledBack: false, message: 'm' } }] });
+  assert.ok(later.endsWith('\nWENT BACK WITH A CDS FILE ENVOY REFUSED (Envoy took these)\nlds.yaml L1: Envoy took it; held back with cds.yaml, which Envoy refused\n'), later);
+});
+
 test('status shows a version Envoy accepted with unknown fields ignored: in its verdict column and the message below the table', () => {
   const message = 'Envoy accepted lds.yaml version v2 in 5 ms, but ignored 2 unknown fields in it (...): kubectl exec -n shop envoy-a -c envoy-xds-watch -- envoy-xds-injector validate /t/lds.yaml names them, ...';
   const out = formatStatus({

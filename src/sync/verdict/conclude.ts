@@ -272,7 +272,7 @@ export class Conclusions {
     }
     const forms = verdictForms(
       { file, version, sha256: pending.sha256, previousVersion, at },
-      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file, true, key)), ...ignoredFieldsOf(ignored), ...(stranded.length === 0 ? {} : { strandedRoutes: stranded }) },
+      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file, true, key)), ...ignoredFieldsOf(ignored), ...(stranded.length === 0 ? {} : { strandedRoutes: stranded }), ...(outcome === 'rejected' && decided.withRefused !== undefined ? { withdrawnWith: decided.withRefused.by.file } : {}) },
     );
     // The state names the content judged, so that `status` tells a verdict on an earlier certificate from one on the ConfigMap's.
     entry.verdict = { ...forms.kept, version: shown };

@@ -227,13 +227,19 @@ async function isWatchProcess(pid: number): Promise<boolean> {
   return cmdline === undefined || cmdline.split('\0').includes('watch');
 }
 
+/** The LAST VERDICT column's tail for a rollback: a file Envoy took says it went back with the refused CDS file (verdict.ts withdrawnWith). */
+function withdrawnText(v: NonNullable<FileStatus['verdict']>): string {
+  if (v.withdrawnWith !== undefined) return v.rolledBack ? `, went back with ${v.withdrawnWith}, which Envoy refused` : `, but Envoy refused ${v.withdrawnWith}`;
+  return v.rolledBack ? ', rolled back' : '';
+}
+
 /** The human table `status` prints. */
 export function formatStatus(status: Status): string {
   const rows = [['FILE', 'CONFIGMAP', 'PUBLISHED', 'ENVOY RUNS', 'LAST VERDICT']];
   for (const f of status.files) {
     const verdict = f.verdict === undefined
       ? '-'
-      : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.outcome} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${f.verdict.rolledBack ? ', rolled back' : ''}${ignoredText(f.verdict.ignoredFields, f.verdict.ignoredAmong, f.verdict.ignoredWhen)}${strandedText(f.verdict.strandedRoutes)}`;
+      : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.withdrawnWith === undefined ? f.verdict.outcome : 'took'} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${withdrawnText(f.verdict)}${ignoredText(f.verdict.ignoredFields, f.verdict.ignoredAmong, f.verdict.ignoredWhen)}${strandedText(f.verdict.strandedRoutes)}`;
     rows.push([
       f.file,
       `${f.configMap ?? '(removed)'}${refusedNote(f)}${f.invalid === undefined ? '' : ' (refused by the gate, not published)'}${f.heldBack === undefined || f.held ? '' : ' (held back, see below)'}`,
@@ -247,8 +253,12 @@ export function formatStatus(status: Status): string {
   const gate = status.files.flatMap((f) => (f.invalid === undefined
     ? []
     : [`${f.file}${f.invalid.line === undefined ? '' : `:${String(f.invalid.line)}${f.invalid.column === undefined ? '' : `:${String(f.invalid.column)}`}`} ${f.configMap ?? ''}: ${f.invalid.message}; the last good version stays published (${f.published ?? 'none'})`]));
+  // Envoy took these; they went back with a refused CDS file: the verdict's line, or what the hold says.
+  const withdrawn = status.files.flatMap((f) => (f.verdict?.withdrawnWith !== undefined && f.verdictEarlier !== true
+    ? [f.verdict.message]
+    : f.heldWith === undefined ? [] : [`${f.file} ${f.configMap ?? ''}: Envoy took it; held back with ${f.heldWith}, which Envoy refused`]));
   const why = status.files.flatMap((f) => {
-    const v = f.verdict?.outcome === 'rejected' && f.verdictEarlier !== true ? f.verdict : f.refusal;
+    const v = f.verdict?.outcome === 'rejected' && f.verdict.withdrawnWith === undefined && f.verdictEarlier !== true ? f.verdict : f.refusal;
     if (v === undefined) return [];
     const sentence = refusalSentence({ reason: v.reason, possiblyEarlier: v.reasonPossiblyEarlier, envoyLog: v.envoyLog, fromCounters: v.reasonFromCounters });
     // A refusal a schema check sees: the `validate` the verdict's line gave, in its words.
@@ -270,6 +280,7 @@ export function formatStatus(status: Status): string {
     ...rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ')),
     ...(gate.length === 0 ? [] : ['', 'WHY THE WATCHER\'S GATE REFUSED (never published)', ...gate]),
     ...(why.length === 0 ? [] : ['', 'WHY ENVOY REFUSED', ...why]),
+    ...(withdrawn.length === 0 ? [] : ['', 'WENT BACK WITH A CDS FILE ENVOY REFUSED (Envoy took these)', ...withdrawn]),
     ...(unknown.length === 0 ? [] : ['', 'WHY THE VERDICT IS UNKNOWN', ...unknown]),
     ...(ignored.length === 0 ? [] : ['', 'ENVOY IGNORED UNKNOWN FIELDS', ...ignored]),
     ...(stranded.length === 0 ? [] : ['', 'ROUTES TO CLUSTERS ENVOY NO LONGER HAS (a restarted Envoy would refuse them)', ...stranded]),

@@ -20,6 +20,8 @@ export interface VerdictFacts {
   reasonPossiblyEarlier?: boolean;
   /** rejected: `reason` is the watcher's reading of Envoy's counters, not Envoy's words (rejection-reason.ts `fromCounters`). */
   reasonFromCounters?: true;
+  /** rejected: Envoy took it, but it goes back with this CDS file, which Envoy refused (clusters-gone.ts): not Envoy's refusal of it. */
+  withdrawnWith?: string;
   /** rejected: the start of Envoy's log line that has the full error (grep Envoy's log for it). */
   envoyLog?: string;
   /** rejected: whether a schema check sees this kind of refusal (rejection-reason.ts), when one does. */
@@ -91,6 +93,7 @@ export function verdictForms(judged: { file: string; version: string | undefined
     ...(facts.reasonFromCounters === undefined ? {} : { reasonFromCounters: facts.reasonFromCounters }),
     ...(facts.envoyLog === undefined ? {} : { envoyLog: facts.envoyLog }),
     ...(facts.schema === undefined || facts.validate === undefined ? {} : { schema: facts.schema, validate: facts.validate }),
+    ...(facts.withdrawnWith === undefined ? {} : { withdrawnWith: facts.withdrawnWith }),
   };
   const warnings = facts.ignoredFields === undefined || facts.ignoredFields === 0
     ? {}
