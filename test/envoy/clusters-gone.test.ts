@@ -87,6 +87,31 @@ test('07 (EDS): an edit adding a cluster whose new eds.yaml Envoy refuses is ref
   }
 });
 
+test('07 (EDS), the refused eds.yaml\'s key removed: the line says Envoy never took it and nothing names it; status no longer lists it as a refusal', TIMEOUT, async () => {
+  const spec = (cds: string, eds?: string): ConfigMapSpec => ({ 'envoy.yaml': 'envoy-cds.yaml', 'lds.yaml': 'lds-eds-v0.yaml', 'cds.yaml': cds, ...(eds === undefined ? {} : { 'eds.yaml': eds }) });
+  const pod = await startCase(FOLDER, spec('cds-v0.yaml'));
+  try {
+    assert.equal((await nextVerdict(pod, 'cds.yaml', 0)).outcome, 'accepted');
+    const lines = await applyAndJudge(pod, spec('cds-v1-eds.yaml', 'eds-v1-hostname.yaml'), ['eds.yaml', 'cds.yaml']);
+    assert.equal(lines.get('eds.yaml')?.outcome, 'rejected', lines.get('eds.yaml')?.msg);
+    assert.equal(lines.get('cds.yaml')?.rolledBack, true, lines.get('cds.yaml')?.msg);
+    // The operator reverts: cds.yaml back to what Envoy runs, eds.yaml's key gone.
+    await pod.apply(spec('cds-v0.yaml'));
+    const removed = await pod.watcher.waitForLog((l) => l.file === 'eds.yaml' && String(l.msg).includes('no longer in the ConfigMap'), 'the removed key\'s line');
+    assert.equal(String(removed.msg), 'eds.yaml is no longer in the ConfigMap: keeping the published copy, though Envoy never took it (it refused it) and no published file names it, so Envoy does not use it');
+    // Envoy's own word: no EDS subscription reads it.
+    assert.equal((await envoyOf(pod).stats('^cluster\\.EnvoyNetCore\\.')).size, 0, 'Envoy has no cluster reading eds.yaml');
+    const status = await runCli(['status', '--to', pod.target]);
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+    assert.doesNotMatch(status.stdout.split('WHY ENVOY REFUSED')[1] ?? '', /^eds\.yaml/m, status.stdout);
+    assert.match(status.stdout, /\nREMOVED FROM THE CONFIGMAP\neds\.yaml is no longer in the ConfigMap: keeping the published copy, though Envoy never took it/, status.stdout);
+  } catch (err) {
+    throw withWatcherLines(pod, err);
+  } finally {
+    await pod.stop();
+  }
+});
+
 test('07 (EDS, with a route to it): the listener of the same change that routes to the refused cluster goes back with cds.yaml; the running and a restarted Envoy serve the version before', TIMEOUT, async () => {
   const before = { 'envoy.yaml': 'envoy-cds.yaml', 'lds.yaml': 'lds-eds-v0.yaml', 'cds.yaml': 'cds-v0.yaml' };
   const pod = await startCase(FOLDER, before);

@@ -158,6 +158,7 @@ export class Conclusions {
     let why: RejectionReason | undefined;
     let ignored: IgnoredSaid = { ignored: 0, among: undefined };
     let stranded: StrandedRoutes[] = [];
+    let namedByNone = false; // refused, nothing accepted before, and no published file names it (readByNothing)
     // A refused content is kept under a name of its own too (its key: the digest its version shows), which its line and `validate` name.
     const key = outcome === 'rejected' ? refusedKey(version, pending.sha256) : undefined;
     // Refusals Envoy counted before this verdict, in the same publish (in-flight.ts): said and counted.
@@ -251,7 +252,8 @@ export class Conclusions {
       } else {
         const read = await namedOnDisk(targetDir, file, pending.baseline, judgement);
         message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file, true, key), read) + note;
-        logger[readByNothing(read) ? 'error' : 'fatal']({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
+        namedByNone = readByNothing(read);
+        logger[namedByNone ? 'error' : 'fatal']({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       }
     } else if (decided.withReader !== undefined) {
       // Not judged, but it goes back with its reader: no hold (the ConfigMap's content is not refused).
@@ -272,7 +274,7 @@ export class Conclusions {
     }
     const forms = verdictForms(
       { file, version, sha256: pending.sha256, previousVersion, at },
-      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file, true, key)), ...ignoredFieldsOf(ignored), ...(stranded.length === 0 ? {} : { strandedRoutes: stranded }), ...(outcome === 'rejected' && decided.withRefused !== undefined ? { withdrawnWith: decided.withRefused.by.file } : {}) },
+      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file, true, key)), ...ignoredFieldsOf(ignored), ...(stranded.length === 0 ? {} : { strandedRoutes: stranded }), ...(outcome === 'rejected' && decided.withRefused !== undefined ? { withdrawnWith: decided.withRefused.by.file } : {}), ...(namedByNone ? { namedByNone: true as const } : {}) },
     );
     // The state names the content judged, so that `status` tells a verdict on an earlier certificate from one on the ConfigMap's.
     entry.verdict = { ...forms.kept, version: shown };

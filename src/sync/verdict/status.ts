@@ -13,6 +13,8 @@ import type { RefusalWhy, VerdictState } from './state.js';
 import { validateConfigFile } from '../envoy/gate.js';
 import { REFUSED_FIRST_SHORT, ignoredText, validateSentence, withReaderText } from './messages.js';
 import { strandedText } from './routes-stranded.js';
+import { refusedUnused } from './unused-refused.js';
+import { removedMessage } from '../publish/published-log.js';
 import type { WithReader } from './messages.js';
 
 export interface FileStatus {
@@ -51,6 +53,8 @@ export interface FileStatus {
    * rolled-back file since).
    */
   refusal?: RefusalWhy & { version?: string };
+  /** Its key is gone, and Envoy refused it, never took it and no published file names it (unused-refused.ts): not a refusal now. */
+  unused?: true;
   /** The verdict is about a version that is neither published nor in the ConfigMap now. */
   verdictEarlier?: boolean;
 }
@@ -200,6 +204,7 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
       ...(envoy === undefined ? {} : { envoy }),
       ...(recorded?.verdict === undefined ? {} : { verdict: recorded.verdict, ...(verdictEarlier ? { verdictEarlier } : {}) }),
       ...(refusal === undefined ? {} : { refusal }),
+      ...(configMap === undefined && refusedUnused(recorded) ? { unused: true as const } : {}),
     });
   }
   return {
@@ -259,7 +264,7 @@ export function formatStatus(status: Status): string {
     : f.heldWith === undefined ? [] : [`${f.file} ${f.configMap ?? ''}: Envoy took it; held back with ${f.heldWith}, which Envoy refused`]));
   const why = status.files.flatMap((f) => {
     const v = f.verdict?.outcome === 'rejected' && f.verdict.withdrawnWith === undefined && f.verdictEarlier !== true ? f.verdict : f.refusal;
-    if (v === undefined) return [];
+    if (v === undefined || f.unused === true) return [];
     const sentence = refusalSentence({ reason: v.reason, possiblyEarlier: v.reasonPossiblyEarlier, envoyLog: v.envoyLog, fromCounters: v.reasonFromCounters });
     // A refusal a schema check sees: the `validate` the verdict's line gave, in its words.
     const validate = v.schema === undefined || v.validate === undefined ? '' : `; ${validateSentence(v.schema, v.validate)}`;
@@ -272,6 +277,8 @@ export function formatStatus(status: Status): string {
   // Unknown: the row says no more than the word; the verdict's message says why (no answer, a reader refused).
   const unknown = status.files.flatMap((f) => (f.verdict?.outcome === 'unknown' ? [f.verdict.message] : []));
   const heldBack = status.files.flatMap((f) => (f.heldBack === undefined ? [] : [f.heldBack]));
+  // A refused file Envoy does not use, its key gone: kept, as the watcher's line says, and no refusal now.
+  const unused = status.files.flatMap((f) => (f.unused === true ? [removedMessage(f.file, true)] : []));
   const lines = [
     `source ${status.fromApi === undefined ? status.sourceDir : `the Kubernetes API (resourceVersion ${status.fromApi.resourceVersion ?? '?'}, read ${status.fromApi.at}; volume ${status.sourceDir})`}  target ${status.targetDir}  watcher pid ${String(status.watcherPid)}${status.watcherRunning !== false ? '' : ' (not running: what follows is what it last recorded)'}  state updated ${status.updatedAt}`,
     `envoy admin ${status.admin ?? '(none)'}${status.adminProblem === undefined ? '' : `: ${status.adminProblem}`}`,
@@ -280,6 +287,7 @@ export function formatStatus(status: Status): string {
     ...rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ')),
     ...(gate.length === 0 ? [] : ['', 'WHY THE WATCHER\'S GATE REFUSED (never published)', ...gate]),
     ...(why.length === 0 ? [] : ['', 'WHY ENVOY REFUSED', ...why]),
+    ...(unused.length === 0 ? [] : ['', 'REMOVED FROM THE CONFIGMAP', ...unused]),
     ...(withdrawn.length === 0 ? [] : ['', 'WENT BACK WITH A CDS FILE ENVOY REFUSED (Envoy took these)', ...withdrawn]),
     ...(unknown.length === 0 ? [] : ['', 'WHY THE VERDICT IS UNKNOWN', ...unknown]),
     ...(ignored.length === 0 ? [] : ['', 'ENVOY IGNORED UNKNOWN FIELDS', ...ignored]),

@@ -22,6 +22,11 @@ export interface VerdictFacts {
   reasonFromCounters?: true;
   /** rejected: Envoy took it, but it goes back with this CDS file, which Envoy refused (clusters-gone.ts): not Envoy's refusal of it. */
   withdrawnWith?: string;
+  /**
+   * rejected, no version accepted before it (nothing put back): no published file names it
+   * (named-on-disk.ts readByNothing), so Envoy does not use it (unused-refused.ts).
+   */
+  namedByNone?: true;
   /** rejected: the start of Envoy's log line that has the full error (grep Envoy's log for it). */
   envoyLog?: string;
   /** rejected: whether a schema check sees this kind of refusal (rejection-reason.ts), when one does. */
@@ -94,6 +99,7 @@ export function verdictForms(judged: { file: string; version: string | undefined
     ...(facts.envoyLog === undefined ? {} : { envoyLog: facts.envoyLog }),
     ...(facts.schema === undefined || facts.validate === undefined ? {} : { schema: facts.schema, validate: facts.validate }),
     ...(facts.withdrawnWith === undefined ? {} : { withdrawnWith: facts.withdrawnWith }),
+    ...(facts.namedByNone === undefined ? {} : { namedByNone: facts.namedByNone }),
   };
   const warnings = facts.ignoredFields === undefined || facts.ignoredFields === 0
     ? {}
