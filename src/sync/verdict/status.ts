@@ -141,10 +141,10 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
     const prefixes = [...new Set(Object.values(state.files).flatMap((f) => (f.subscriptions ?? []).map((s) => s.statPrefix)))];
     const admin = new EnvoyAdmin(parseAdminAddress(state.admin));
     try {
-      if (prefixes.length > 0) {
-        for (const [prefix, stats] of await admin.subscriptionStats(prefixes, opts.timeoutMs ?? 2000)) live.set(prefix, stats.versionText);
-        answered = true;
-      }
+      // Asked with no prefixes too (before Envoy's first answer the state names no subscription):
+      // an Envoy not up yet is said, not left as '-' everywhere.
+      for (const [prefix, stats] of await admin.subscriptionStats(prefixes, opts.timeoutMs ?? 2000)) live.set(prefix, stats.versionText);
+      answered = true;
     } catch (err) {
       adminProblem = `Envoy admin ${state.admin} unreachable: ${(err as Error).message}`;
     } finally {
