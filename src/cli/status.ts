@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CONFIG_DIR } from '../inject/names.js';
-import { formatStatus, gatherStatus, NoStateError } from '../sync/verdict/status.js';
+import { gatherStatus, NoStateError } from '../sync/verdict/status.js';
+import { formatStatus } from '../sync/verdict/status-format.js';
 import { REFUSED_FIRST } from '../sync/verdict/messages.js';
 import type { Command } from './context.js';
 import { argsProblem, durationFlag, UsageError } from './context.js';

@@ -26,6 +26,10 @@ export interface PodLocalFile {
     message: string;
     reason?: string;
     reasonPossiblyEarlier?: boolean;
+    /** `reason` is the watcher's reading of Envoy's counters, not Envoy's words (absent from older watchers). */
+    reasonFromCounters?: true;
+    /** rejected: Envoy took it, but it went back with this CDS file, which Envoy refused (absent from older watchers). */
+    withdrawnWith?: string;
     envoyLog?: string;
     /** rejected: a schema check sees this kind of refusal (absent from older watchers, and when none does). */
     schema?: SchemaSees;
@@ -83,11 +87,12 @@ export function parsePodLocalStatus(text: string): PodLocalStatus {
     const v = raw.verdict;
     if (isObject(v) && (v.outcome === 'accepted' || v.outcome === 'rejected' || v.outcome === 'unknown')) {
       f.verdict = { outcome: v.outcome, at: str(v.at) ?? '', message: str(v.message) ?? '' };
-      for (const key of ['version', 'reason', 'envoyLog'] as const) {
+      for (const key of ['version', 'reason', 'envoyLog', 'withdrawnWith'] as const) {
         const value = str(v[key]);
         if (value !== undefined) f.verdict[key] = value;
       }
       if (v.reasonPossiblyEarlier === true) f.verdict.reasonPossiblyEarlier = true;
+      if (v.reasonFromCounters === true) f.verdict.reasonFromCounters = true;
       if (v.schema === 'sees' || v.schema === 'if-constraint') f.verdict.schema = v.schema;
       if (typeof v.ignoredFields === 'number' && v.ignoredFields > 0) f.verdict.ignoredFields = v.ignoredFields;
       if (Array.isArray(v.ignoredAmong) && v.ignoredAmong.length > 0 && v.ignoredAmong.every((x) => typeof x === 'string')) f.verdict.ignoredAmong = v.ignoredAmong;

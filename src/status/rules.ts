@@ -87,6 +87,8 @@ export interface PodJudgement {
 /** Envoy's (or the gate's) words for a refusal, as the Pod-local status records them. */
 export function refusalReason(f: PodLocalFile): string {
   const v = f.verdict;
+  if (v?.withdrawnWith !== undefined) return `Envoy took it; it went back with ${v.withdrawnWith}, which Envoy refused`;
+  if (v?.reason !== undefined && v.reasonFromCounters === true) return `From Envoy's counters: ${v.reason}`;
   if (v?.reason !== undefined) return `Envoy says${v.reasonPossiblyEarlier === true ? ' (about this or an earlier refused version)' : ''}: ${v.reason}`;
   if (v?.envoyLog !== undefined) return `Envoy refused it; its admin API does not say why, its log does: grep -A 60 "${v.envoyLog}"`;
   return 'Envoy refused it';

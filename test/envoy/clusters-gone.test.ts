@@ -24,13 +24,13 @@ async function refusals(pod: CasePod, prefix: string): Promise<number> {
 }
 
 /** The verdict lines of `files` after `spec` is applied, by file. */
-async function applyAndJudge(pod: CasePod, spec: ConfigMapSpec, files: readonly string[]): Promise<Map<string, { outcome: unknown; msg: string; rolledBack: unknown; xdsVersion: unknown }>> {
+async function applyAndJudge(pod: CasePod, spec: ConfigMapSpec, files: readonly string[]): Promise<Map<string, { outcome: unknown; msg: string; rolledBack: unknown; xdsVersion: unknown; level: unknown }>> {
   const counts = verdictCounts(pod, files);
   await pod.apply(spec);
-  const lines = new Map<string, { outcome: unknown; msg: string; rolledBack: unknown; xdsVersion: unknown }>();
+  const lines = new Map<string, { outcome: unknown; msg: string; rolledBack: unknown; xdsVersion: unknown; level: unknown }>();
   for (const file of files) {
     const line = await nextVerdict(pod, file, counts.get(file) ?? 0);
-    lines.set(file, { outcome: line.outcome, msg: String(line.msg), rolledBack: line.rolledBack, xdsVersion: line.xdsVersion });
+    lines.set(file, { outcome: line.outcome, msg: String(line.msg), rolledBack: line.rolledBack, xdsVersion: line.xdsVersion, level: line.level });
   }
   return lines;
 }
@@ -56,12 +56,20 @@ test('07 (EDS): an edit adding a cluster whose new eds.yaml Envoy refuses is ref
     assert.equal(cds?.outcome, 'rejected', cds?.msg);
     assert.equal(cds.rolledBack, true, cds.msg);
     assert.match(cds.msg, /the subscription it opened \(cluster\.EnvoyNetCore\) refused eds\.yaml/);
+    // eds.yaml stays published (a new key: nothing to put back) but no published file names it once cds.yaml is back:
+    // Envoy does not use it, so its line is an error, not fatal.
+    assert.match(eds.msg, /stays published; .* no published file names it (now|once cds\.yaml)/, eds.msg);
+    assert.equal(eds.level, 50, eds.msg);
     // Envoy itself: cds.yaml was taken (no refusal of it), the subscription it opened refused eds.yaml
     // and never took it, and the rollback made Envoy run the version before again.
     assert.equal(await refusals(pod, CDS), cdsRefusalsBefore, 'Envoy refused no cds.yaml: the refusal is the EDS subscription it opened');
     // (The cluster went with the rollback, and its stats with it: what is left never counted a success.)
     assert.equal((await subscriptionCounters(envoyOf(pod), EDS)).success, 0);
     assert.equal((await subscriptionCounters(envoyOf(pod), CDS)).versionText, v0.xdsVersion, "Envoy's cds version_text is the version put back");
+    // status says the reason as the verdict's line does: the watcher's reading of Envoy's counters, not Envoy's words.
+    const status = await runCli(['status', '--to', pod.target]);
+    assert.match(status.stdout, /^cds\.yaml \S+: From Envoy's counters: Envoy took cds\.yaml but the subscription it opened \(cluster\.EnvoyNetCore\) refused eds\.yaml/m, status.stdout);
+    assert.doesNotMatch(status.stdout, /Envoy says: Envoy took/, status.stdout);
     // No line says cds.yaml was accepted afterwards.
     assert.ok(!pod.watcher.logs.some((l) => l.event === 'verdict' && l.file === 'cds.yaml' && l.xdsVersion === cds.xdsVersion && l.outcome === 'accepted'), 'cds.yaml judged accepted later');
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 A', 'A');
@@ -72,6 +80,31 @@ test('07 (EDS): an edit adding a cluster whose new eds.yaml Envoy refuses is ref
     assert.equal(fixed.get('cds.yaml')?.outcome, 'accepted', fixed.get('cds.yaml')?.msg);
     assert.equal((await subscriptionCounters(envoyOf(pod), CDS)).versionText, fixed.get('cds.yaml')?.xdsVersion);
     await restartServesTheSame(pod);
+  } catch (err) {
+    throw withWatcherLines(pod, err);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('07 (EDS), the refused eds.yaml\'s key removed: the line says Envoy never took it and nothing names it; status no longer lists it as a refusal', TIMEOUT, async () => {
+  const spec = (cds: string, eds?: string): ConfigMapSpec => ({ 'envoy.yaml': 'envoy-cds.yaml', 'lds.yaml': 'lds-eds-v0.yaml', 'cds.yaml': cds, ...(eds === undefined ? {} : { 'eds.yaml': eds }) });
+  const pod = await startCase(FOLDER, spec('cds-v0.yaml'));
+  try {
+    assert.equal((await nextVerdict(pod, 'cds.yaml', 0)).outcome, 'accepted');
+    const lines = await applyAndJudge(pod, spec('cds-v1-eds.yaml', 'eds-v1-hostname.yaml'), ['eds.yaml', 'cds.yaml']);
+    assert.equal(lines.get('eds.yaml')?.outcome, 'rejected', lines.get('eds.yaml')?.msg);
+    assert.equal(lines.get('cds.yaml')?.rolledBack, true, lines.get('cds.yaml')?.msg);
+    // The operator reverts: cds.yaml back to what Envoy runs, eds.yaml's key gone.
+    await pod.apply(spec('cds-v0.yaml'));
+    const removed = await pod.watcher.waitForLog((l) => l.file === 'eds.yaml' && String(l.msg).includes('no longer in the ConfigMap'), 'the removed key\'s line');
+    assert.equal(String(removed.msg), 'eds.yaml is no longer in the ConfigMap: keeping the published copy, though Envoy never took it (it refused it) and no published file names it, so Envoy does not use it');
+    // Envoy's own word: no EDS subscription reads it.
+    assert.equal((await envoyOf(pod).stats('^cluster\\.EnvoyNetCore\\.')).size, 0, 'Envoy has no cluster reading eds.yaml');
+    const status = await runCli(['status', '--to', pod.target]);
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+    assert.doesNotMatch(status.stdout.split('WHY ENVOY REFUSED')[1] ?? '', /^eds\.yaml/m, status.stdout);
+    assert.match(status.stdout, /\nREMOVED FROM THE CONFIGMAP\neds\.yaml is no longer in the ConfigMap: keeping the published copy, though Envoy never took it/, status.stdout);
   } catch (err) {
     throw withWatcherLines(pod, err);
   } finally {
@@ -99,6 +132,10 @@ test('07 (EDS, with a route to it): the listener of the same change that routes 
     const status = await runCli(['status', '--to', pod.target]);
     assert.equal(status.code, 1, status.stdout);
     assert.match(status.stderr, /lds\.yaml \(Envoy took it; held back with cds\.yaml, which Envoy refused\)/, status.stderr);
+    // Its row and the line below the table say it went back with cds.yaml, in the verdict line's words; not that Envoy refused it.
+    assert.match(status.stdout, /^lds\.yaml .* took \S+ at \S+ \(\S+ ms\), went back with cds\.yaml, which Envoy refused$/m, status.stdout);
+    assert.ok(status.stdout.includes(`WENT BACK WITH A CDS FILE ENVOY REFUSED (Envoy took these)\n${String(last.msg)}`), status.stdout);
+    assert.doesNotMatch(status.stdout, /^lds\.yaml .*rejected/m, status.stdout);
     await restartServesTheSame(pod);
     // The operator fixes eds.yaml: the held cds.yaml and lds.yaml are published again with it, and Envoy takes all three.
     const fixed = await applyAndJudge(pod, { 'envoy.yaml': 'envoy-cds.yaml', 'lds.yaml': 'lds-eds-v1.yaml', 'cds.yaml': 'cds-v1-eds.yaml', 'eds.yaml': 'eds-v1.yaml' }, ['eds.yaml', 'cds.yaml', 'lds.yaml']);

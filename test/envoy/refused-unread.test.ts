@@ -29,6 +29,8 @@ test('01 (RDS) with a refused new rds.yaml: lds.yaml is rolled back, and the ref
     const said = 'Envoy runs WITHOUT the resources of rds.yaml, and no published file names it now, so a restarted Envoy does not read it; fix the ConfigMap.';
     assert.ok(String(rds.msg).includes(said), String(rds.msg));
     assert.doesNotMatch(String(rds.msg), /restarted Envoy will refuse/);
+    // Envoy does not use it: an error line, not fatal (fatal: a file Envoy reads, with nothing accepted before it).
+    assert.equal(rds.level, 50, String(rds.msg));
     const event = eventOfLine(rds, 'rds.yaml');
     assert.equal(event.reason, EventReason.rejected);
     assert.ok(event.message.includes(said), event.message);

@@ -3,6 +3,8 @@
 // each verdict is unknown.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
+import { EnvoyAdmin } from '../../src/sync/envoy/admin.js';
+import { parseAdminAddress } from '../../src/sync/envoy/subscriptions.js';
 import { runCli, waitFor } from '../sync/harness.js';
 import { freePorts, ldsYaml } from './envoy.js';
 import { TIMEOUT, running, startPod, verdicts } from './pod.js';
@@ -33,6 +35,29 @@ test('admin unreachable: the status table says why the verdict is unknown (the v
     // What --json carries as the verdict's message, the table says the same.
     const json = JSON.parse((await runCli(['status', '--to', pod.target, '--json'])).stdout) as { files: { file: string; verdict?: { message: string } }[] };
     assert.equal(section?.[1], json.files.find((f) => f.file === 'lds.yaml')?.verdict?.message);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('Envoy not up yet (the watcher waits for its first answer): status says the admin API is unreachable, not only "-"; once Envoy is up, no problem is said', TIMEOUT, async () => {
+  const pod = await startPod({ lds: (port) => ldsYaml({ port, body: 'v1' }), startEnvoy: false });
+  try {
+    // The state names no subscription yet (Envoy never answered): status asks Envoy anyway.
+    const before = await runCli(['status', '--to', pod.target]);
+    assert.equal(before.code, 0, before.stdout + before.stderr);
+    assert.match(before.stdout, new RegExp(`^envoy admin 127\\.0\\.0\\.1:${String(pod.adminPort)}: Envoy admin 127\\.0\\.0\\.1:${String(pod.adminPort)} unreachable: connect ECONNREFUSED`, 'm'), before.stdout);
+    await pod.startEnvoy();
+    // The request status sends with no subscription to name: Envoy answers it (200, nothing matched).
+    const admin = new EnvoyAdmin(parseAdminAddress(`127.0.0.1:${String(pod.adminPort)}`));
+    try {
+      assert.equal((await admin.subscriptionStats([], 2000)).size, 0);
+    } finally {
+      admin.close();
+    }
+    await waitFor(() => verdicts(pod.watcher.logs, 'lds.yaml').length > 0, 'the first verdict');
+    const after = await runCli(['status', '--to', pod.target]);
+    assert.match(after.stdout, new RegExp(`^envoy admin 127\\.0\\.0\\.1:${String(pod.adminPort)}$`, 'm'), after.stdout);
   } finally {
     await pod.stop();
   }

@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { formatStatus, gatherStatus } from '../../src/sync/verdict/status.js';
+import { gatherStatus } from '../../src/sync/verdict/status.js';
+import { formatStatus } from '../../src/sync/verdict/status-format.js';
 
 test('ENVOY RUNS: none when a live Envoy has no subscription of the file, the last seen version when Envoy does not answer', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'status-envoy-runs-'));

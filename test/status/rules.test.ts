@@ -59,6 +59,18 @@ const cases: { name: string; facts: PodFacts; state: PodState; reason?: RegExp }
     reason: /^lds\.yaml: version sha256:222222222222: Envoy says: duplicate listener listener_0 found$/,
   },
   {
+    name: 'a refusal the watcher read from Envoy\'s counters (a subscription the edit opened refused its file): not Envoy\'s words, as the verdict\'s line says',
+    facts: facts({ local: parsePodLocalStatus(JSON.stringify(local({ configMap: V2, published: V1, held: true, envoy: { version: V1, live: true }, verdict: { outcome: 'rejected', version: V2, at, message: 'm', reason: 'Envoy took cds.yaml but the subscription it opened (cluster.default_s3_80) refused eds-s3.yaml', reasonFromCounters: true } }))) }),
+    state: 'REJECTED',
+    reason: /^lds\.yaml: version sha256:222222222222: From Envoy's counters: Envoy took cds\.yaml but the subscription it opened \(cluster\.default_s3_80\) refused eds-s3\.yaml$/,
+  },
+  {
+    name: 'Envoy took it, but it went back with a cds.yaml Envoy refused: said so, not that Envoy refused it',
+    facts: facts({ local: parsePodLocalStatus(JSON.stringify(local({ configMap: V2, published: V1, held: true, envoy: { version: V1, live: true }, verdict: { outcome: 'rejected', version: V2, at, message: 'm', withdrawnWith: 'cds.yaml' } }))) }),
+    state: 'REJECTED',
+    reason: /^lds\.yaml: version sha256:222222222222: Envoy took it; it went back with cds\.yaml, which Envoy refused$/,
+  },
+  {
     name: 'Envoy refused it before its xDS API looked (a schema check sees it): where its log has it, and the validate of the ConfigMap now through the Pod\'s watcher, as the verdict\'s line says',
     facts: facts({ namespace: 'shop', configMap: 'envoy-xds', local: local({ published: V1, envoy: { version: V1, live: true }, verdict: { outcome: 'rejected', version: V2, at, message: 'm', envoyLog: 'Filesystem config update failure: in /etc/envoy/lds.yaml', schema: 'sees' } }) }),
     state: 'REJECTED',

@@ -6,8 +6,10 @@ import { parseListenerErrors } from '../../src/sync/envoy/config-dump.js';
 import { REASON_MAX_CHARS, bound, envoyLogLine, refusalSentence, rejectionReason } from '../../src/sync/envoy/rejection-reason.js';
 import { EVENT_MESSAGE_MAX } from '../../src/sync/kube/pod-events.js';
 import { verdictOccurrence } from '../../src/sync/watch/reporters.js';
-import { formatStatus } from '../../src/sync/verdict/status.js';
-import { firstRefusedMessage, rejectedMessage } from '../../src/sync/verdict/messages.js';
+import { formatStatus } from '../../src/sync/verdict/status-format.js';
+import { firstRefusedMessage, openedRefusal, rejectedMessage } from '../../src/sync/verdict/messages.js';
+import { refusalWhy } from '../../src/sync/verdict/state.js';
+import { reasonFieldsOf, verdictForms } from '../../src/sync/verdict/verdict.js';
 
 const PUBLISHED = Date.parse('2026-11-30T15:00:00.000Z');
 const build = 'Error: terminal filter named envoy.filters.http.router of type envoy.filters.http.router must be the last filter in a http filter chain.';
@@ -100,6 +102,41 @@ test('status prints why, one line per refused file, below the table', () => {
     out,
   );
   assert.ok(!formatStatus({ ...base, files: [{ file: 'rds.yaml', held: false }] }).includes('WHY'));
+});
+
+test("a reason read from Envoy's counters stays the watcher's words in status: in the verdict state.json keeps and in the refusal kept with a hold", () => {
+  const reason = openedRefusal('cds.yaml', 'cluster.default_s3_80', 'eds-s3.yaml');
+  const facts = { outcome: 'rejected' as const, rolledBack: true, message: 'm', ...reasonFieldsOf({ reason, fromCounters: true, envoyLog: 'Filesystem config update rejected' }) };
+  const { kept, verdict } = verdictForms({ file: 'cds.yaml', version: 'V', sha256: 'ab', previousVersion: undefined, at: 'T' }, facts);
+  assert.equal(verdict.reasonFromCounters, true);
+  assert.equal(kept.reasonFromCounters, true);
+  assert.equal(refusalWhy(kept).reasonFromCounters, true);
+  const base = { targetDir: '/t', sourceDir: '/s', watcherPid: 1, updatedAt: 'now' };
+  const want = `cds.yaml V: From Envoy's counters: ${reason}\n`;
+  // The verdict that refused it, as state.json keeps it.
+  const fromVerdict = formatStatus({ ...base, files: [{ file: 'cds.yaml', held: true, configMap: 'V', published: 'U', verdict: kept }] });
+  assert.ok(fromVerdict.endsWith(`\nWHY ENVOY REFUSED\n${want}`), fromVerdict);
+  // A restarted watcher judged the rolled-back file since: the reason kept with the hold.
+  const fromHold = formatStatus({ ...base, files: [{ file: 'cds.yaml', held: true, configMap: 'V', published: 'U', verdict: { outcome: 'accepted', version: 'U', at: 'T', rolledBack: false, message: 'm' }, refusal: { ...refusalWhy(kept), version: 'V' } }] });
+  assert.ok(fromHold.endsWith(`\nWHY ENVOY REFUSED\n${want}`), fromHold);
+  assert.doesNotMatch(fromVerdict + fromHold, /Envoy says/);
+});
+
+test('status: a file Envoy took that went back with a refused cds.yaml says so in its row and below the table, not that Envoy refused it', () => {
+  const base = { targetDir: '/t', sourceDir: '/s', watcherPid: 1, updatedAt: 'now' };
+  const message = "Envoy took lds.yaml version L1, but it routes to cluster 'c', which only cds.yaml version C1 adds, and Envoy refused that version: L0 goes back on disk with cds.yaml, and Envoy loads it (...); held until the ConfigMap changes";
+  const facts = { outcome: 'rejected' as const, rolledBack: true, latencyMs: 4, message, withdrawnWith: 'cds.yaml' };
+  const { kept } = verdictForms({ file: 'lds.yaml', version: 'L1', sha256: 'ab', previousVersion: 'L0', at: 'T' }, facts);
+  assert.equal(kept.withdrawnWith, 'cds.yaml', 'state.json keeps it');
+  const cds = { file: 'cds.yaml', held: true, configMap: 'C1', published: 'C0', verdict: { outcome: 'rejected' as const, version: 'C1', at: 'T', rolledBack: true, message: 'm', envoyLog: 'Filesystem config update rejected' } };
+  const out = formatStatus({ ...base, files: [cds, { file: 'lds.yaml', held: true, heldWith: 'cds.yaml', configMap: 'L1', published: 'L0', verdict: { ...kept, version: 'L1' } }] });
+  assert.match(out, /^lds\.yaml +L1 \(refused, held back\) +L0 +- +took L1 at T \(4 ms\), went back with cds\.yaml, which Envoy refused$/m, out);
+  assert.ok(out.endsWith(`\nWENT BACK WITH A CDS FILE ENVOY REFUSED (Envoy took these)\n${message}\n`), out);
+  assert.doesNotMatch(out, /^lds\.yaml .*rejected/m);
+  assert.doesNotMatch(out.split('WHY ENVOY REFUSED')[1] ?? '', /^lds\.yaml/m);
+  // A restarted watcher judged the file put back since: the hold still says it.
+  const later = formatStatus({ ...base, files: [{ file: 'lds.yaml', held: true, heldWith: 'cds.yaml', configMap: 'L1', published: 'L0', verdict: { outcome: 'accepted', version: 'L0', at: 'T', rolledBack: false, message: 'm' } }] });
+  assert.ok(later.endsWith('\nWENT BACK WITH A CDS FILE ENVOY REFUSED (Envoy took these)\nlds.yaml L1: Envoy took it; held back with cds.yaml, which Envoy refused\n'), later);
 });
 
 test('status shows a version Envoy accepted with unknown fields ignored: in its verdict column and the message below the table', () => {

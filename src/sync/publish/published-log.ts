@@ -46,8 +46,10 @@ export function logPublished(logger: Logger, files: readonly RenamedFile[], snap
 /**
  * The names of `published` (files in the target) that `configMap` no longer has; a warning for
  * each the first time (`reported` remembers them, and forgets a name the ConfigMap has again).
+ * `unused`: whether Envoy refused a file, never took a version of it and no published file names
+ * it (verdict/unused-refused.ts): its copy is kept too, but Envoy does not use it.
  */
-export function logRemoved(logger: Logger, published: readonly string[], configMap: ReadonlyMap<string, unknown>, reported: Set<string>): string[] {
+export function logRemoved(logger: Logger, published: readonly string[], configMap: ReadonlyMap<string, unknown>, reported: Set<string>, unused: (name: string) => boolean = () => false): string[] {
   const removed: string[] = [];
   for (const name of published) {
     if (configMap.has(name)) {
@@ -57,9 +59,16 @@ export function logRemoved(logger: Logger, published: readonly string[], configM
     removed.push(name);
     if (reported.has(name)) continue;
     reported.add(name);
-    logger.warn({ file: name }, `${name} is no longer in the ConfigMap: keeping the last published copy (Envoy keeps using it and needs it to restart)`);
+    logger.warn({ file: name }, removedMessage(name, unused(name)));
   }
   return removed;
+}
+
+/** The line for a key the ConfigMap no longer has (logRemoved); `unused`: Envoy never took it and nothing names it. */
+export function removedMessage(name: string, unused: boolean): string {
+  return unused
+    ? `${name} is no longer in the ConfigMap: keeping the published copy, though Envoy never took it (it refused it) and no published file names it, so Envoy does not use it`
+    : `${name} is no longer in the ConfigMap: keeping the last published copy (Envoy keeps using it and needs it to restart)`;
 }
 
 /** Says once per key what of `snapshot` is not published: subdirectories, symlinks out of the volume `sourceDir`. */

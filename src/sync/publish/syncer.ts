@@ -37,6 +37,8 @@ export interface SyncerOptions {
   notRunning?: NotRunning;
   /** `watch`: what holding `name` back says when this content was put back because Envoy kept its reader as it runs. */
   keptLast?: (name: string, sha256: string) => string | undefined;
+  /** `watch`: whether Envoy refused `name`, never took it, and no published file names it (verdict/unused-refused.ts): its removal says so. */
+  unused?: (name: string) => boolean;
 }
 
 export type { PassShape, PublishedFile, SyncResult } from './pass-result.js';
@@ -277,7 +279,7 @@ export class Syncer {
 
     // An empty snapshot already got its own warning; one line per kept file would only bury it.
     const inTarget = snapshot.files.size === 0 ? [] : await this.target.publishedNames();
-    result.removed.push(...logRemoved(this.logger, inTarget, snapshot.files, this.reportedRemovals));
+    result.removed.push(...logRemoved(this.logger, inTarget, snapshot.files, this.reportedRemovals, this.options.unused));
     return result;
   }
 }

@@ -17,6 +17,10 @@
 import type { DynamicResource, EnvoyAdmin } from '../envoy/admin.js';
 import { resourceNames } from '../envoy/resource-names.js';
 import type { SubscriptionType } from '../envoy/stat-prefixes.js';
+import type { RejectionReason } from '../envoy/rejection-reason.js';
+import type { Pending } from './pending.js';
+import { REQUEST_TIMEOUT_MS } from './reason.js';
+import { acceptedCopy } from './state.js';
 
 /** What Envoy runs from a refused file. */
 export type Applied =
@@ -96,4 +100,15 @@ export function appliedSentence(file: string, applied: Applied): string {
   else sentence = `Envoy runs ${String(fromThis.length)} of ${total === undefined ? 'the' : `the ${String(total)}`} ${plural(2, noun)} of ${file} (${fromThis.join(', ')}) and refused ${others}`;
   if (fromEarlier.length > 0) sentence += `; it still runs an earlier version of ${fromEarlier.join(', ')}`;
   return sentence;
+}
+
+/**
+ * For the riders of a refused reader file: the names of its resources Envoy runs from this version
+ * (`readApplied`), when the file stays published (no accepted copy in `targetDir` to put back: Envoy
+ * refused its first version) and Envoy named the listeners it refused (LDS); else undefined.
+ */
+export async function runningIfKept(admin: EnvoyAdmin | undefined, targetDir: string, pending: Pick<Pending, 'file' | 'content' | 'version'>, why: RejectionReason | undefined): Promise<readonly string[] | undefined> {
+  if (why?.listeners === undefined || (await acceptedCopy(targetDir, pending.file)) !== undefined) return undefined;
+  const read = await readApplied(admin, 'LDS', pending.content, pending.version, REQUEST_TIMEOUT_MS);
+  return read.kind === 'read' ? read.fromThis : undefined;
 }

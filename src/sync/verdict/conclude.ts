@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { RejectionReason } from '../envoy/rejection-reason.js';
 import { subscriptionType } from '../envoy/stat-prefixes.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
-import { appliedSentence, readApplied } from './applied.js';
+import { appliedSentence, readApplied, runningIfKept } from './applied.js';
 import type { ClustersGone } from './clusters-gone.js';
 import type { Holds } from './holds.js';
 import { ignoredFieldsOf, UnknownFieldsSaid } from './unknown-fields-said.js';
@@ -17,7 +17,7 @@ import { acceptedMessage, firstRefusedMessage, refusalWords, rejectedMessage, re
 import { acceptedBefore } from './accepted-before.js';
 import type { VerdictOptions } from './options.js';
 import type { Pending } from './pending.js';
-import { namedOnDisk } from './named-on-disk.js';
+import { namedOnDisk, readByNothing } from './named-on-disk.js';
 import { loadedCopyHint } from './loaded-copy.js';
 import { riderNote } from './read-once-verdict.js';
 import { strandedMessage, strandedRoutesOf } from './routes-stranded.js';
@@ -116,15 +116,9 @@ export class Conclusions {
     this.unknownFields.envoyRestarted(loaded);
   }
 
-  /**
-   * For the riders of a refused reader file: the names of its resources Envoy runs from this
-   * version (applied.ts), when the file stays published (no accepted version to put back: Envoy
-   * refused its first version) and Envoy named the listeners it refused (LDS); else undefined.
-   */
-  async runningIfKept(pending: Pending, why: RejectionReason | undefined): Promise<readonly string[] | undefined> {
-    if (why?.listeners === undefined || (await acceptedCopy(this.ctx.options.targetDir, pending.file)) !== undefined) return undefined;
-    const read = await readApplied(this.ctx.admin(), 'LDS', pending.content, pending.version, REQUEST_TIMEOUT_MS);
-    return read.kind === 'read' ? read.fromThis : undefined;
+  /** For the riders of a refused reader file: what Envoy runs of it when it stays published (applied.ts runningIfKept). */
+  runningIfKept(pending: Pending, why: RejectionReason | undefined): Promise<readonly string[] | undefined> {
+    return runningIfKept(this.ctx.admin(), this.ctx.options.targetDir, pending, why);
   }
 
   /** Envoy's reason for refusing `pending` (reason.ts), read once: pass it on as `Decided.why`. */
@@ -161,6 +155,7 @@ export class Conclusions {
     let why: RejectionReason | undefined;
     let ignored: IgnoredSaid = { ignored: 0, among: undefined };
     let stranded: StrandedRoutes[] = [];
+    let namedByNone = false; // refused, nothing accepted before, and no published file names it (readByNothing)
     // A refused content is kept under a name of its own too (its key: the digest its version shows), which its line and `validate` name.
     const key = outcome === 'rejected' ? refusedKey(version, pending.sha256) : undefined;
     // Refusals Envoy counted before this verdict, in the same publish (in-flight.ts): said and counted.
@@ -260,8 +255,10 @@ export class Conclusions {
         message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file, true, key), ...(notRunning === undefined ? {} : { notRunning }), ...(runs.kind === 'other' ? { runsLater: runs.version } : {}) }) + note;
         logger.error({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
       } else {
-        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file, true, key), await namedOnDisk(targetDir, file, pending.baseline, judgement)) + note;
-        logger.fatal({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
+        const read = await namedOnDisk(targetDir, file, pending.baseline, judgement);
+        message = firstRefusedMessage(file, shown, why, await applied(), this.validateHint(file, true, key), read) + note;
+        namedByNone = readByNothing(read);
+        logger[namedByNone ? 'error' : 'fatal']({ ...logFields, latencyMs, rolledBack, refused: refusedAt, counters, ...reasonFieldsOf(why) }, message);
         this.ctx.retryRefused?.({ refused: file, sinceMs: pending.publishedAtMs });
       }
     } else if (decided.withReader !== undefined) {
@@ -283,7 +280,7 @@ export class Conclusions {
     }
     const forms = verdictForms(
       { file, version, sha256: pending.sha256, previousVersion, at },
-      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file, true, key)), ...ignoredFieldsOf(ignored), ...(stranded.length === 0 ? {} : { strandedRoutes: stranded }) },
+      { outcome, rolledBack, latencyMs, message, ...reasonFieldsOf(why), ...validateFieldsOf(why, this.validateHint(file, true, key)), ...ignoredFieldsOf(ignored), ...(stranded.length === 0 ? {} : { strandedRoutes: stranded }), ...(outcome === 'rejected' && decided.withRefused !== undefined ? { withdrawnWith: decided.withRefused.by.file } : {}), ...(namedByNone ? { namedByNone: true as const } : {}) },
     );
     // The state names the content judged, so that `status` tells a verdict on an earlier certificate from one on the ConfigMap's.
     entry.verdict = { ...forms.kept, version: shown };

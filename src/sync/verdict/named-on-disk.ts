@@ -44,6 +44,15 @@ export function readOnDisk(namers: readonly Namer[], opened: boolean): ReadOnDis
   return { named: namers.filter((n) => !goesBack(n)).map((n) => n.file), goingBack: namers.filter(goesBack).map((n) => n.file) };
 }
 
+/**
+ * Whether nothing published reads the refused file once the files refused for it go back (no
+ * namer stays): Envoy does not use it, so its first refusal is an error, not fatal (fatal: a file
+ * Envoy reads, refused with nothing accepted before it). False when not known (`read` undefined). Pure.
+ */
+export function readByNothing(read: ReadOnDisk | undefined): boolean {
+  return read?.named.length === 0;
+}
+
 /** Whether `content` names `file` by path_config_source (or, for scoped routes, the route file its scopes read). */
 function namesIt(content: Buffer, file: string): boolean {
   const text = content.toString('utf8');

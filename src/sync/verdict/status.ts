@@ -5,14 +5,12 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAdminAddress } from '../envoy/subscriptions.js';
 import { EnvoyAdmin } from '../envoy/admin.js';
-import { refusalSentence } from '../envoy/rejection-reason.js';
 import { readSnapshot, isReservedName } from '../volume/snapshot.js';
 import { contentVersion, publishable, sha256, versionOf } from '../envoy/version-stamp.js';
 import { readState, refusedLast, stateDir, STATE_FILE } from './state.js';
 import type { RefusalWhy, VerdictState } from './state.js';
 import { validateConfigFile } from '../envoy/gate.js';
-import { REFUSED_FIRST_SHORT, ignoredText, validateSentence, withReaderText } from './messages.js';
-import { strandedText } from './routes-stranded.js';
+import { refusedUnused } from './unused-refused.js';
 import type { WithReader } from './messages.js';
 
 export interface FileStatus {
@@ -53,6 +51,8 @@ export interface FileStatus {
    * rolled-back file since).
    */
   refusal?: RefusalWhy & { version?: string };
+  /** Its key is gone, and Envoy refused it, never took it and no published file names it (unused-refused.ts): not a refusal now. */
+  unused?: true;
   /** The verdict is about a version that is neither published nor in the ConfigMap now. */
   verdictEarlier?: boolean;
 }
@@ -97,13 +97,6 @@ export function refusedStaysPublished(f: { held: boolean; published?: string | u
   return f.held && f.published !== undefined && f.published === f.configMap;
 }
 
-/** What the CONFIGMAP column adds to a refused version: held back, or still published (refusedStaysPublished). */
-export function refusedNote(f: Pick<FileStatus, 'held' | 'refusedPublished' | 'refusedAccepted'>): string {
-  if (!f.held) return '';
-  if (f.refusedAccepted === true) return ' (refused by an Envoy started since, stays published: the version accepted before)';
-  return f.refusedPublished === true ? ` (${REFUSED_FIRST_SHORT})` : ' (refused, held back)';
-}
-
 export class NoStateError extends Error {
   override name = 'NoStateError';
 }
@@ -140,10 +133,10 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
     const prefixes = [...new Set(Object.values(state.files).flatMap((f) => (f.subscriptions ?? []).map((s) => s.statPrefix)))];
     const admin = new EnvoyAdmin(parseAdminAddress(state.admin));
     try {
-      if (prefixes.length > 0) {
-        for (const [prefix, stats] of await admin.subscriptionStats(prefixes, opts.timeoutMs ?? 2000)) live.set(prefix, stats.versionText);
-        answered = true;
-      }
+      // Asked with no prefixes too (before Envoy's first answer the state names no subscription):
+      // an Envoy not up yet is said, not left as '-' everywhere.
+      for (const [prefix, stats] of await admin.subscriptionStats(prefixes, opts.timeoutMs ?? 2000)) live.set(prefix, stats.versionText);
+      answered = true;
     } catch (err) {
       adminProblem = `Envoy admin ${state.admin} unreachable: ${(err as Error).message}`;
     } finally {
@@ -203,6 +196,7 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
       ...(envoy === undefined ? {} : { envoy }),
       ...(recorded?.verdict === undefined ? {} : { verdict: recorded.verdict, ...(verdictEarlier ? { verdictEarlier } : {}) }),
       ...(refusal === undefined ? {} : { refusal }),
+      ...(configMap === undefined && refusedUnused(recorded) ? { unused: true as const } : {}),
     });
   }
   return {
@@ -228,55 +222,4 @@ async function isWatchProcess(pid: number): Promise<boolean> {
   }
   const cmdline = await readFile(`/proc/${String(pid)}/cmdline`, 'utf8').catch(() => undefined);
   return cmdline === undefined || cmdline.split('\0').includes('watch');
-}
-
-/** The human table `status` prints. */
-export function formatStatus(status: Status): string {
-  const rows = [['FILE', 'CONFIGMAP', 'PUBLISHED', 'ENVOY RUNS', 'LAST VERDICT']];
-  for (const f of status.files) {
-    const verdict = f.verdict === undefined
-      ? '-'
-      : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.outcome} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${f.verdict.rolledBack ? ', rolled back' : ''}${ignoredText(f.verdict.ignoredFields, f.verdict.ignoredAmong, f.verdict.ignoredWhen)}${strandedText(f.verdict.strandedRoutes)}`;
-    rows.push([
-      f.file,
-      `${f.configMap ?? '(removed)'}${refusedNote(f)}${f.invalid === undefined ? '' : ' (refused by the gate, not published)'}${f.heldBack === undefined || f.held ? '' : ' (held back, see below)'}`,
-      f.published ?? '-',
-      f.envoy === undefined ? (f.withReader === undefined ? '-' : withReaderText(f.withReader)) : `${f.envoy.version === '' ? '(none)' : f.envoy.version}${f.envoy.live ? '' : ` (last seen ${f.envoy.at ?? '?'})`}`,
-      verdict.replace(/ {2,}/g, ' '),
-    ]);
-  }
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  // Why Envoy refused a file: too long for the table, one line each below it.
-  const gate = status.files.flatMap((f) => (f.invalid === undefined
-    ? []
-    : [`${f.file}${f.invalid.line === undefined ? '' : `:${String(f.invalid.line)}${f.invalid.column === undefined ? '' : `:${String(f.invalid.column)}`}`} ${f.configMap ?? ''}: ${f.invalid.message}; the last good version stays published (${f.published ?? 'none'})`]));
-  const why = status.files.flatMap((f) => {
-    const v = f.verdict?.outcome === 'rejected' && f.verdictEarlier !== true ? f.verdict : f.refusal;
-    if (v === undefined) return [];
-    const sentence = refusalSentence({ reason: v.reason, possiblyEarlier: v.reasonPossiblyEarlier, envoyLog: v.envoyLog, fromCounters: v.reasonFromCounters });
-    // A refusal a schema check sees: the `validate` the verdict's line gave, in its words.
-    const validate = v.schema === undefined || v.validate === undefined ? '' : `; ${validateSentence(v.schema, v.validate)}`;
-    return sentence === undefined ? [] : [`${f.file} ${v.version ?? ''}: ${sentence}${validate}`];
-  });
-  // Accepted, but Envoy ignored fields it does not know: the verdict's message says which command names them.
-  const ignored = status.files.flatMap((f) => (f.verdict?.outcome === 'accepted' && (f.verdict.ignoredFields ?? 0) > 0 && f.verdictEarlier !== true ? [f.verdict.message] : []));
-  // Accepted, but routes still name a cluster it removed: the verdict's message says what a restart would do.
-  const stranded = status.files.flatMap((f) => (f.verdict?.outcome === 'accepted' && (f.verdict.strandedRoutes?.length ?? 0) > 0 && f.verdictEarlier !== true ? [f.verdict.message] : []));
-  // Unknown: the row says no more than the word; the verdict's message says why (no answer, a reader refused).
-  const unknown = status.files.flatMap((f) => (f.verdict?.outcome === 'unknown' ? [f.verdict.message] : []));
-  const heldBack = status.files.flatMap((f) => (f.heldBack === undefined ? [] : [f.heldBack]));
-  const lines = [
-    `source ${status.fromApi === undefined ? status.sourceDir : `the Kubernetes API (resourceVersion ${status.fromApi.resourceVersion ?? '?'}, read ${status.fromApi.at}; volume ${status.sourceDir})`}  target ${status.targetDir}  watcher pid ${String(status.watcherPid)}${status.watcherRunning !== false ? '' : ' (not running: what follows is what it last recorded)'}  state updated ${status.updatedAt}`,
-    `envoy admin ${status.admin ?? '(none)'}${status.adminProblem === undefined ? '' : `: ${status.adminProblem}`}`,
-    ...(status.sourceProblem === undefined ? [] : [`ConfigMap volume unreadable: ${status.sourceProblem}`]),
-    '',
-    ...rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ')),
-    ...(gate.length === 0 ? [] : ['', 'WHY THE WATCHER\'S GATE REFUSED (never published)', ...gate]),
-    ...(why.length === 0 ? [] : ['', 'WHY ENVOY REFUSED', ...why]),
-    ...(unknown.length === 0 ? [] : ['', 'WHY THE VERDICT IS UNKNOWN', ...unknown]),
-    ...(ignored.length === 0 ? [] : ['', 'ENVOY IGNORED UNKNOWN FIELDS', ...ignored]),
-    ...(stranded.length === 0 ? [] : ['', 'ROUTES TO CLUSTERS ENVOY NO LONGER HAS (a restarted Envoy would refuse them)', ...stranded]),
-    ...(heldBack.length === 0 ? [] : ['', 'HELD BACK (Envoy reads these only when it builds the resource reading them)', ...heldBack]),
-  ];
-  return `${lines.join('\n')}\n`;
 }

@@ -20,6 +20,13 @@ export interface VerdictFacts {
   reasonPossiblyEarlier?: boolean;
   /** rejected: `reason` is the watcher's reading of Envoy's counters, not Envoy's words (rejection-reason.ts `fromCounters`). */
   reasonFromCounters?: true;
+  /** rejected: Envoy took it, but it goes back with this CDS file, which Envoy refused (clusters-gone.ts): not Envoy's refusal of it. */
+  withdrawnWith?: string;
+  /**
+   * rejected, no version accepted before it (nothing put back): no published file names it
+   * (named-on-disk.ts readByNothing), so Envoy does not use it (unused-refused.ts).
+   */
+  namedByNone?: true;
   /** rejected: the start of Envoy's log line that has the full error (grep Envoy's log for it). */
   envoyLog?: string;
   /** rejected: whether a schema check sees this kind of refusal (rejection-reason.ts), when one does. */
@@ -87,8 +94,12 @@ export function verdictForms(judged: { file: string; version: string | undefined
   const why = {
     ...(facts.reason === undefined ? {} : { reason: facts.reason }),
     ...(facts.reasonPossiblyEarlier === undefined ? {} : { reasonPossiblyEarlier: facts.reasonPossiblyEarlier }),
+    // The watcher's reading of counters: `status` must not call it Envoy's words.
+    ...(facts.reasonFromCounters === undefined ? {} : { reasonFromCounters: facts.reasonFromCounters }),
     ...(facts.envoyLog === undefined ? {} : { envoyLog: facts.envoyLog }),
     ...(facts.schema === undefined || facts.validate === undefined ? {} : { schema: facts.schema, validate: facts.validate }),
+    ...(facts.withdrawnWith === undefined ? {} : { withdrawnWith: facts.withdrawnWith }),
+    ...(facts.namedByNone === undefined ? {} : { namedByNone: facts.namedByNone }),
   };
   const warnings = facts.ignoredFields === undefined || facts.ignoredFields === 0
     ? {}

@@ -15,7 +15,9 @@ import { configMapRead } from '../verdict/configmap-read.js';
 import { EnvoyRecheck } from '../verdict/envoy-recheck.js';
 import { Holds } from '../verdict/holds.js';
 import { KeptVersions } from '../verdict/kept.js';
+import { readState } from '../verdict/state.js';
 import { VerdictTracker } from '../verdict/tracker.js';
+import { UnusedRefused } from '../verdict/unused-refused.js';
 import type { ValidateHint } from '../verdict/validate-hint.js';
 import type { VerdictListener } from '../verdict/verdict.js';
 import { SourceMissingError } from '../volume/snapshot.js';
@@ -72,6 +74,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
   // them, and puts refused files back through the syncer; a released hold asks for a pass.
   const source = options.source ?? new VolumeSource(sourceDir);
   const holds = new Holds();
+  const unused = new UnusedRefused(); // refused files Envoy does not use, for the line of a removed key
   const syncer = new Syncer({
     sourceDir,
     targetDir,
@@ -83,6 +86,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     refusedLast: (name: string, sha256: string): boolean => verdicts.refusedLast(name, sha256), // called in passes, after the tracker exists
     notRunning: (readers: readonly ReaderQuery[]): Promise<boolean[]> => verdicts.readersNotRunning(readers),
     keptLast: (name: string, sha256: string): string | undefined => verdicts.keptLast(name, sha256),
+    unused: (name) => unused.has(name),
     ...(options.bootstrapName === undefined ? {} : { bootstrapName: options.bootstrapName }),
   });
   // Whether the last snapshot came through `..data` (see VolumeWatch).
@@ -133,6 +137,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     ...(options.refusedValidateHint === undefined ? {} : { refusedValidateHint: options.refusedValidateHint }),
   });
   if (options.onVerdict !== undefined) verdicts.onVerdict(options.onVerdict);
+  verdicts.onVerdict((verdict) => { unused.heard(verdict); });
   // A verdict Envoy could not give (down, restarting): read Envoy until it is back (envoy-recheck.ts).
   const recheck = new EnvoyRecheck({ due: () => verdicts.unjudged(), read: () => verdicts.readEnvoy() });
   verdicts.onVerdict((verdict) => {
@@ -164,6 +169,7 @@ export async function runWatch(options: WatchOptions): Promise<number> {
   let resync: NodeJS.Timeout | undefined;
   try {
     // 4. Envoy may be loading the files on disk right now.
+    unused.seed(await readState(targetDir).catch(() => undefined));
     await verdicts.start();
     // 5. The first pass.
     try {

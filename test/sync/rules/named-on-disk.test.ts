@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import type { EnvoyCounters } from '../../../src/sync/envoy/stat-prefixes.js';
 import { firstRefusedMessage, restartSentence } from '../../../src/sync/verdict/messages.js';
-import { openedSince, readOnDisk } from '../../../src/sync/verdict/named-on-disk.js';
+import { openedSince, readByNothing, readOnDisk } from '../../../src/sync/verdict/named-on-disk.js';
 import type { Namer } from '../../../src/sync/verdict/named-on-disk.js';
 
 const lds = (n: Partial<Namer> = {}): Namer => ({ file: 'lds.yaml', edited: true, acceptedNamesIt: false, ...n });
@@ -47,4 +47,15 @@ test('restartSentence and the refusal line: "will refuse it again" only while a 
     'Envoy REFUSED rds.yaml version v1, and no version of rds.yaml was accepted before it, so there is nothing to put back: it stays published; Envoy runs WITHOUT the resources of rds.yaml, and no published file names it once lds.yaml, which names it, goes back to the last accepted version, so a restarted Envoy does not read it; fix the ConfigMap',
   );
   assert.match(firstRefusedMessage('lds.yaml', 'v1', undefined), /, and a restarted Envoy will refuse it again; fix the ConfigMap$/);
+});
+
+test('readByNothing: the refusal line of a file nothing published names is an error, fatal only while Envoy reads it (or may: not known)', () => {
+  const cases: { read: Parameters<typeof readByNothing>[0]; want: boolean }[] = [
+    { read: undefined, want: false }, // its bootstrap may name it: fatal
+    { read: { named: ['lds.yaml'], goingBack: [] }, want: false },
+    { read: { named: ['lds.yaml'], goingBack: ['lds2.yaml'] }, want: false },
+    { read: { named: [], goingBack: [] }, want: true },
+    { read: { named: [], goingBack: ['cds.yaml'] }, want: true },
+  ];
+  for (const c of cases) assert.equal(readByNothing(c.read), c.want, JSON.stringify(c.read));
 });

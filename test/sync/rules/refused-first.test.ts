@@ -4,7 +4,8 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { firstRefusedMessage } from '../../../src/sync/verdict/messages.js';
-import { formatStatus, refusedNote, refusedStaysPublished } from '../../../src/sync/verdict/status.js';
+import { refusedStaysPublished } from '../../../src/sync/verdict/status.js';
+import { formatStatus, refusedNote } from '../../../src/sync/verdict/status-format.js';
 
 test('refusedStaysPublished: the refused ConfigMap content is what is published', () => {
   const cases: { name: string; held: boolean; published?: string; configMap?: string; want: boolean }[] = [
