@@ -218,7 +218,8 @@ export class Poller {
   /**
    * A refusal set aside while other files were on their way (in-flight.ts): wait for their
    * verdicts; then rename the same content again if one of them was accepted (its verdict is the
-   * second answer), else the refusal is the verdict.
+   * second answer), else the refusal is the verdict. Never an SDS file: SdsApi skips a Secret whose
+   * hash it has (source/common/secret/sds_api.cc), so the same bytes again validate nothing.
    */
   private async settleDeferred(pending: Pending, counters: EnvoyCounters | undefined): Promise<void> {
     const deferred = pending.deferred;
@@ -226,7 +227,7 @@ export class Poller {
     const next = afterInFlight(pending, (file) => this.toCome(file, pending, false));
     if (next === 'wait') return;
     const refused: Decided = { outcome: 'rejected', judgement: deferred.judgement, counters: deferred.counters, own: deferred.own, now: deferred.now, ...(deferred.why === undefined ? {} : { why: deferred.why }) };
-    if (next === 'conclude') {
+    if (next === 'conclude' || this.ctx.subscriptions.readAs(pending.file).has('SDS')) {
       await this.finish(pending, refused);
       return;
     }
