@@ -46,7 +46,7 @@ export function observeReading(ctx: AnswerContext, reading: EnvoyCounters): void
   if (restart === undefined) return;
   const again = envoyRestarted({ logger: ctx.logger, state: ctx.state, files: ctx.subscriptions.facts(), conclusions: ctx.conclusions, pending: ctx.pending, save: ctx.save }, reading, restart);
   // Judged again as files found at start: the new Envoy loaded them before anything was read.
-  if (again.length > 0) void filesToJudgeAgain(ctx.targetDir, again, ctx.pending).then(ctx.judgeAsFoundAtStart);
+  if (again.length > 0) void filesToJudgeAgain(ctx.targetDir, again, ctx.pending, restart.startedAtMs).then(ctx.judgeAsFoundAtStart);
 }
 
 /**

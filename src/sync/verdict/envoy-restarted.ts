@@ -118,10 +118,16 @@ export function envoyRestarted(
   return again;
 }
 
-/** The files of `names` in `targetDir` as published files to judge (none pending): what judgeAgainAfterRestart chose. Never rejects. */
-export async function filesToJudgeAgain(targetDir: string, names: readonly string[], pending: (file: string) => boolean): Promise<PublishedFile[]> {
+/**
+ * The files of `names` in `targetDir` as published files to judge (none pending): what
+ * judgeAgainAfterRestart chose; read by the new Envoy when it started (`startedAtMs`, epoch ms),
+ * not before (their `publishedAtMs`: refused-kept.ts dependencyTakenSince). Never rejects.
+ */
+export async function filesToJudgeAgain(targetDir: string, names: readonly string[], pending: (file: string) => boolean, startedAtMs?: number): Promise<PublishedFile[]> {
   const files = await configFilesIn(targetDir).catch(() => []);
-  return files.filter(({ name }) => names.includes(name) && !pending(name)).map((found) => foundAsPublished(found, 'xds'));
+  return files
+    .filter(({ name }) => names.includes(name) && !pending(name))
+    .map((found) => ({ ...foundAsPublished(found, 'xds'), publishedAtMs: Math.max(found.mtimeMs, startedAtMs ?? 0) }));
 }
 
 /**

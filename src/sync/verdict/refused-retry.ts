@@ -60,7 +60,7 @@ async function renameAgain(ctx: RetryContext, files: readonly string[], accepted
     });
     if (ino === undefined) continue;
     retried.push(file.name);
-    ctx.track({ ...published, ino, at: performance.now() }, baseline);
+    ctx.track({ ...published, ino, at: performance.now(), publishedAtMs: Date.now() }, baseline);
   }
   if (retried.length > 0) {
     ctx.logger.info({ files: retried, after: accepted }, `${retried.join(', ')}: Envoy accepted ${accepted}; publishing the refused version, which stays published, again for Envoy to judge`);
