@@ -191,6 +191,8 @@ export async function runWatch(options: WatchOptions): Promise<number> {
     resync = setInterval(() => {
       volume.check(); // a watch lost to an error, or on a replaced directory
       passes.trigger();
+      // An Envoy the kubelet restarted with no ConfigMap change is met here, one counters request (envoy-restarted.ts).
+      void verdicts.readEnvoy();
     }, options.resyncMs);
 
     // 7. Ready.
