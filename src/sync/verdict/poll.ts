@@ -216,10 +216,9 @@ export class Poller {
   }
 
   /**
-   * A refusal set aside while other files were on their way (in-flight.ts): wait for their
-   * verdicts; then rename the same content again if one of them was accepted (its verdict is the
-   * second answer), else the refusal is the verdict. Never an SDS file: SdsApi skips a Secret whose
-   * hash it has (source/common/secret/sds_api.cc), so the same bytes again validate nothing.
+   * A refusal set aside while other files were on their way (in-flight.ts): wait for their verdicts; then rename the same content again if one
+   * was accepted (its verdict is the second answer), else the refusal is the verdict. Never an SDS
+   * file: SdsApi skips a Secret whose hash it has (source/common/secret/sds_api.cc).
    */
   private async settleDeferred(pending: Pending, counters: EnvoyCounters | undefined): Promise<void> {
     const deferred = pending.deferred;
