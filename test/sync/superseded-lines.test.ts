@@ -78,3 +78,15 @@ test('a publish handed over by a round that judged it after the newer one was re
   await superseded.judged(D, 'accepted', reading({ success: 6, rejected: 1, versionText: 'g3' }, 150, 151), [LDS]);
   assert.ok(lines.some((l) => l.outcome === 'rejected' && l.version === 'bad'), `A's refusal is said: ${JSON.stringify(lines.map((l) => [l.outcome, l.version]))}`);
 }));
+
+test('configMapAt: the ConfigMap of the last pass renamed before a verdict\'s answer (what Envoy read with a refused file: a pair published, then a certificate that does not match, 08 in random edit orders)', () => withSuperseded((superseded) => {
+  const pairB = new Map([['cert.pem', 'b'], ['key.pem', 'b']]);
+  const mismatch = new Map([['cert.pem', 'c'], ['key.pem', 'b']]);
+  assert.equal(superseded.configMapAt(100), undefined, 'no pass yet');
+  superseded.published([{ name: 'cert.pem', sha256: 'b', version: undefined, at: 10, configMap: pairB }, { name: 'key.pem', sha256: 'b', version: undefined, at: 10, configMap: pairB }]);
+  superseded.published([{ name: 'cert.pem', sha256: 'c', version: undefined, at: 17, configMap: mismatch }]);
+  assert.equal(superseded.configMapAt(5), undefined, 'before any pass');
+  assert.equal(superseded.configMapAt(12), pairB);
+  assert.equal(superseded.configMapAt(24), mismatch, 'key.pem refused at 24: Envoy read it with cert c, not with the pair it was published in');
+  return Promise.resolve();
+}));

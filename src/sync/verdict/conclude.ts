@@ -249,7 +249,7 @@ export class Conclusions {
         const notRunning = runs.kind === 'none' ? { applied: await applied() } : undefined;
         // Held before the rollback's rename: a pass queued behind it must find the hold (measured:
         // the pass of the next swap ran between the two and published the refused content again).
-        holds.hold(file, pending.sha256, false, pending.names, pending.configMap, decided.dependsOn);
+        holds.hold(file, pending.sha256, false, pending.names, this.superseded.configMapAt(now) ?? pending.configMap, decided.dependsOn); // what Envoy read with it
         rolledBack = await putBack(this.ctx.options.restore, logger, file, accepted, pending);
         if (rolledBack) await this.unknownFields.rolledBack(this.ctx.admin(), envoy);
         message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file, true, key), ...(notRunning === undefined ? {} : { notRunning }), ...(runs.kind === 'other' ? { runsLater: runs.version } : {}) }) + note;

@@ -56,15 +56,29 @@ export class SupersededPublishes {
   private readonly judgements = new JudgedContents((file) => this.ctx.state.files[file]?.accepted?.sha256);
   /** Publish → the publish that replaced it (a chain a waiting publish follows to the verdict that decides it). */
   private readonly replacedBy = new WeakMap<Pending, Pending>();
+  /** The last few passes: when renamed (performance.now()) and the ConfigMap as published (configMapAt). */
+  private passes: { at: number; configMap: ReadonlyMap<string, string> }[] = [];
   /** The verdict lines being written, in order: the newer publish's verdict waits for them (`reported`). */
   private reporting: Promise<void> = Promise.resolve();
 
   constructor(private readonly ctx: SupersededContext) {}
 
   /** A pass renamed these files (the tracker's `published`). */
-  published(files: readonly { name: string; sha256: string; version: string | undefined; at: number }[]): void {
-    this.judgements.changed(files.map((f) => f.name), Math.max(...files.map((f) => f.at)));
+  published(files: readonly { name: string; sha256: string; version: string | undefined; at: number; configMap?: ReadonlyMap<string, string> | undefined }[]): void {
+    const at = Math.max(...files.map((f) => f.at));
+    const configMap = files.find((f) => f.configMap !== undefined)?.configMap;
+    if (configMap !== undefined) this.passes = [...this.passes.slice(1 - KEPT), { at, configMap }];
+    this.judgements.changed(files.map((f) => f.name), at);
     for (const f of files) this.renames.set(f.name, [...(this.renames.get(f.name) ?? []).slice(1 - KEPT), { sha256: f.sha256, version: f.version, at: f.at }]);
+  }
+
+  /**
+   * The ConfigMap as published (key → sha256) by the last pass renamed before `now`
+   * (performance.now(): the answer a verdict was decided on), undefined when none is remembered:
+   * what Envoy read when it refused, which a hold compares later ConfigMaps with (holds.ts).
+   */
+  configMapAt(now: number): ReadonlyMap<string, string> | undefined {
+    return this.passes.findLast((p) => p.at <= now)?.configMap;
   }
 
   /** The last publishes of `file` the tracker heard of (put-back.ts: does Envoy run one renamed after a refused one). */
