@@ -199,12 +199,13 @@ export class Conclusions {
       // Envoy's configuration changed: content it refused in another file may load now. Not when a
       // restarted watcher finds on disk what Envoy had accepted already: Envoy took nothing new
       // (fresh-user trial: each watcher restart published the refused file again, refused again).
-      const released = acceptedBefore(pending, previousAccepted) ? [] : holds.otherAccepted(file);
+      const tookNothingNew = acceptedBefore(pending, previousAccepted);
+      const released = tookNothingNew ? [] : holds.otherAccepted(file);
       if (released.length > 0) {
         logger.info({ files: released, after: file }, `${released.join(', ')}: Envoy accepted ${file}; publishing the refused version again for Envoy to judge`);
         this.ctx.options.resync?.();
       }
-      if (!acceptedBefore(pending, previousAccepted)) this.ctx.retryRefused?.({ accepted: file }); // refused contents that stay published (refused-kept.ts)
+      if (!tookNothingNew) this.ctx.retryRefused?.({ accepted: file }); // refused contents that stay published (refused-kept.ts)
     } else if (outcome === 'rejected' && decided.withRefused !== undefined) {
       ({ rolledBack, message } = await withdraw({ ...this.ctx, targetDir, restore: this.ctx.options.restore }, pending, decided.withRefused, entry, shown, previousVersion, at));
       logger.error({ ...logFields, latencyMs, rolledBack, withdrawnWith: decided.withRefused.by.file, clusters: decided.withRefused.clusters }, message);

@@ -71,7 +71,7 @@ export function judgeAgainAfterRestart(state: VerdictState, pending: (file: stri
     .sort();
 }
 
-/** The log line's message; `again`: the files judged again (judgeAgainAfterRestart), `refusedAgain` those of them last accepted and refused at start. */
+/** The log line's message; `again`: the files judged again (judgeAgainAfterRestart), `refusedAgain` those of them last accepted and refused at start (a subset, in its order). */
 export function restartMessage(restart: Restart, loaded: readonly LoadedAtStart[], again: readonly string[] = [], refusedAgain: readonly string[] = []): string {
   const files = loaded.map((l) =>
     l.version === ''
@@ -79,9 +79,8 @@ export function restartMessage(restart: Restart, loaded: readonly LoadedAtStart[
       : `${l.file} version ${l.version}${l.lastAccepted === undefined ? '' : ` (not the last accepted, ${l.lastAccepted})`}`,
   );
   const what = files.length === 0 ? 'no file the watcher publishes' : files.join(', ');
-  const refused = again.filter((file) => refusedAgain.includes(file));
-  const unjudged = again.filter((file) => !refused.includes(file));
-  const judged = `${unjudged.length === 0 ? '' : `; judging ${unjudged.join(', ')} again (no verdict on the version published)`}${refused.length === 0 ? '' : `; judging ${refused.join(', ')} again (accepted before, refused by this Envoy at start)`}`;
+  const unjudged = again.filter((file) => !refusedAgain.includes(file));
+  const judged = `${unjudged.length === 0 ? '' : `; judging ${unjudged.join(', ')} again (no verdict on the version published)`}${refusedAgain.length === 0 ? '' : `; judging ${refusedAgain.join(', ')} again (accepted before, refused by this Envoy at start)`}`;
   return `Envoy restarted (${restart.why}): it counts from zero again; at start it loaded ${what}. Verdicts from now on compare only what this Envoy counted${judged}`;
 }
 

@@ -8,10 +8,9 @@
 // changes (holds.ts).
 import type { FileState } from './state.js';
 
-/** The refused content is what is published, and nothing was put back in its place. Pure. */
+/** The refused content is what is published (a publish recorded), and nothing was put back in its place. Pure. */
 export function refusedStaysPublishedState(entry: FileState | undefined): boolean {
-  const refused = entry?.refused;
-  return refused !== undefined && entry?.verdict?.outcome === 'rejected' && !entry.verdict.rolledBack && entry.published?.sha256 === refused.sha256;
+  return entry?.published !== undefined && refusedKeptOnDisk(entry);
 }
 
 /**
