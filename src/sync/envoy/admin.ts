@@ -20,6 +20,10 @@ export interface DynamicResource {
   version: string;
   /** `last_updated`, epoch ms (Envoy's clock): when Envoy built this version of it, in place too. */
   updatedAtMs?: number;
+  /** With `{ config: true }`: the Listener or Cluster as Envoy runs it (proto JSON, field names as in the proto, zero values left out). */
+  config?: Record<string, unknown>;
+  /** With `{ config: true }`, LDS: the listener's `error_state.last_update_attempt` (epoch ms), when Envoy refused an update of it. */
+  refusedAtMs?: number;
 }
 
 export class EnvoyAdmin {
@@ -143,9 +147,10 @@ export class EnvoyAdmin {
    * and `dynamic_warming_clusters`, RoutesConfigDump `dynamic_route_configs`,
    * envoy/admin/v3/config_dump_shared.proto). A listener Envoy only refused (error_state) or is
    * draining is not included, nor is a route configuration Envoy never built (measured on 1.40).
-   * Rejects like `subscriptionStats`.
+   * `opts.config` (LDS, CDS): each with its `config` and a listener with its `refusedAtMs` (the
+   * answer grows by the listeners' and clusters' configs). Rejects like `subscriptionStats`.
    */
-  async dynamicResources(type: 'LDS' | 'CDS' | 'RDS', timeoutMs: number): Promise<DynamicResource[]> {
+  async dynamicResources(type: 'LDS' | 'CDS' | 'RDS', timeoutMs: number, opts: { config?: boolean } = {}): Promise<DynamicResource[]> {
     const dump = async (resource: string, mask: string): Promise<Record<string, unknown>[]> => {
       const body = await this.get(`/config_dump?resource=${resource}&mask=${mask}`, timeoutMs);
       const parsed = JSON.parse(body) as { configs?: unknown };
@@ -155,19 +160,29 @@ export class EnvoyAdmin {
       return parsed.configs as Record<string, unknown>[];
     };
     const out: DynamicResource[] = [];
-    const add = (name: unknown, state: { version_info?: unknown; last_updated?: unknown } | undefined): void => {
-      const at = typeof state?.last_updated === 'string' ? Date.parse(state.last_updated) : NaN;
-      if (typeof name === 'string' && state !== undefined) out.push({ name, version: typeof state.version_info === 'string' ? state.version_info : '', ...(Number.isNaN(at) ? {} : { updatedAtMs: at }) });
+    const time = (value: unknown): number => (typeof value === 'string' ? Date.parse(value) : NaN);
+    const add = (name: unknown, state: { version_info?: unknown; last_updated?: unknown } | undefined, config: unknown, refusedAt = NaN): void => {
+      const at = time(state?.last_updated);
+      if (typeof name !== 'string' || state === undefined) return;
+      out.push({
+        name,
+        version: typeof state.version_info === 'string' ? state.version_info : '',
+        ...(Number.isNaN(at) ? {} : { updatedAtMs: at }),
+        ...(opts.config === true && typeof config === 'object' && config !== null ? { config: config as Record<string, unknown> } : {}),
+        ...(Number.isNaN(refusedAt) ? {} : { refusedAtMs: refusedAt }),
+      });
     };
     if (type === 'LDS') {
-      for (const entry of await dump('dynamic_listeners', 'name,active_state.version_info,active_state.last_updated,warming_state.version_info,warming_state.last_updated')) {
-        for (const state of [entry.active_state, entry.warming_state]) if (state !== undefined) add(entry.name, state as Record<string, unknown>);
+      const states = ['active_state', 'warming_state'].flatMap((s) => [`${s}.version_info`, `${s}.last_updated`, ...(opts.config === true ? [`${s}.listener`] : [])]);
+      for (const entry of await dump('dynamic_listeners', ['name', ...states, ...(opts.config === true ? ['error_state.last_update_attempt'] : [])].join(','))) {
+        const refusedAt = time((entry.error_state as { last_update_attempt?: unknown } | undefined)?.last_update_attempt);
+        for (const state of [entry.active_state, entry.warming_state] as ({ version_info?: unknown; last_updated?: unknown; listener?: unknown } | undefined)[]) if (state !== undefined) add(entry.name, state, state.listener, refusedAt);
       }
       return out;
     }
     const [resources, key] = type === 'RDS' ? [['dynamic_route_configs'], 'route_config'] : [['dynamic_active_clusters', 'dynamic_warming_clusters'], 'cluster'];
     for (const resource of resources) {
-      for (const entry of await dump(resource, `${key}.name,version_info,last_updated`)) add((entry[key] as { name?: unknown } | undefined)?.name, entry);
+      for (const entry of await dump(resource, `${opts.config === true && type === 'CDS' ? key : `${key}.name`},version_info,last_updated`)) add((entry[key] as { name?: unknown } | undefined)?.name, entry, entry[key]);
     }
     return out;
   }

@@ -60,7 +60,7 @@ export type SchemaSees = 'sees' | 'if-constraint';
 /** Bound on `reason`: it goes into a log line, state.json and a Kubernetes Event message (1 KiB). */
 export const REASON_MAX_CHARS = 480;
 /** `last_update_attempt` is Envoy's wall clock rounded to ms: the same clock as ours, give it a little slack. */
-const CLOCK_SLACK_MS = 50;
+export const CLOCK_SLACK_MS = 50;
 
 /** `text` cut to `max` characters, an ellipsis marking the cut. */
 export function bound(text: string, max = REASON_MAX_CHARS): string {

@@ -91,6 +91,6 @@ function form(value: unknown, depth: number, asSet: boolean): string | undefined
 }
 
 /** A field's proto name from its JSON name (`statPrefix` → `stat_prefix`); a snake_case name as it is. */
-function snake(key: string): string {
+export function snake(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }

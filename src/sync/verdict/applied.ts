@@ -6,7 +6,9 @@
 //   (source/common/listener_manager/lds_api.cc LdsApiImpl::onConfigUpdate: "at this point, the first
 //   of these duplicates has already been successfully applied"; source/common/upstream/cds_api_helper.cc
 //   CdsApiHelper::onConfigUpdate). So a refused LDS or CDS file can be partly in effect: which of its
-//   listeners or clusters Envoy runs is read from its admin API (admin.ts dynamicResources).
+//   listeners or clusters Envoy runs is read from its admin API (admin.ts dynamicResources), and
+//   whether it runs each as this version has it from its config there (ran-from.ts: an in-place
+//   listener update keeps the old `version_info`; an unchanged listener or cluster is skipped).
 // - RDS, EDS and SDS take exactly one resource per update and check it before applying it
 //   (source/common/router/rds_impl.cc validateUpdateSize "Unexpected RDS resource length",
 //   source/extensions/clusters/eds/eds.cc "Unexpected EDS resource length",
@@ -16,6 +18,8 @@
 //   of it applies; the admin API then shows none of its resources from this version.
 import type { DynamicResource, EnvoyAdmin } from '../envoy/admin.js';
 import { resourceNames } from '../envoy/resource-names.js';
+import { fileResources, ranFrom } from './ran-from.js';
+import type { RefusedFile } from './ran-from.js';
 import type { SubscriptionType } from '../envoy/stat-prefixes.js';
 import type { RejectionReason } from '../envoy/rejection-reason.js';
 import type { Pending } from './pending.js';
@@ -28,7 +32,7 @@ export type Applied =
   | { kind: 'none-by-type' }
   /** Another type (ECDS) or none found: nothing is claimed. */
   | { kind: 'not-known' }
-  /** LDS/CDS, read from the admin API: `fromThis` its resources Envoy runs from this version, `fromEarlier` those named in it that Envoy runs from an earlier version. */
+  /** LDS/CDS, read from the admin API: `fromThis` its resources Envoy runs as this version has them, `fromEarlier` those named in it that Envoy runs as an earlier version had them (ran-from.ts). */
   | { kind: 'read'; noun: Noun; total: number | undefined; fromThis: string[]; fromEarlier: string[] }
   /** LDS/CDS, the admin API did not answer. */
   | { kind: 'unread'; noun: Noun; adminPath: string };
@@ -41,30 +45,35 @@ const ADMIN_PATH: Record<Noun, string> = { listener: '/config_dump?resource=dyna
 /**
  * Sorts what Envoy runs (`running`, admin.ts dynamicResources) against the refused file: its
  * resource `names` (resourceNames) and `version` (the file's version_info; undefined: none, then
- * every running resource named in the file counts as this version's). Pure.
+ * every running resource named in the file counts as this version's); `seen`: its resources and
+ * publish time, which tell a listener updated in place or left unchanged (ran-from.ts ranFrom). Pure.
  */
-export function sortApplied(noun: Noun, names: readonly string[] | undefined, version: string | undefined, running: readonly DynamicResource[]): Applied {
+export function sortApplied(noun: Noun, names: readonly string[] | undefined, version: string | undefined, running: readonly DynamicResource[], seen: Omit<RefusedFile, 'version'> = {}): Applied {
   const named = names === undefined ? undefined : new Set(names);
   const fromThis: string[] = [];
   const fromEarlier: string[] = [];
   for (const resource of running) {
     const inFile = named === undefined ? version !== undefined && resource.version === version : named.has(resource.name);
     if (!inFile) continue;
-    if (version === undefined || resource.version === version) fromThis.push(resource.name);
+    if (ranFrom(resource, { version, ...seen }) === 'this') fromThis.push(resource.name);
     else fromEarlier.push(resource.name);
   }
   return { kind: 'read', noun, total: names?.length, fromThis: [...new Set(fromThis)], fromEarlier: [...new Set(fromEarlier)] };
 }
 
-/** Reads what Envoy runs from the refused `content` of subscription `type`; `timeoutMs` per admin request. */
-export async function readApplied(admin: EnvoyAdmin | undefined, type: SubscriptionType | undefined, content: Buffer, version: string | undefined, timeoutMs: number): Promise<Applied> {
+/**
+ * Reads what Envoy runs from the refused `content` of subscription `type`, renamed at
+ * `publishedAtMs` (epoch ms; undefined: not known); `timeoutMs` per admin request.
+ */
+export async function readApplied(admin: EnvoyAdmin | undefined, type: SubscriptionType | undefined, content: Buffer, version: string | undefined, timeoutMs: number, publishedAtMs?: number): Promise<Applied> {
   if (type === 'RDS' || type === 'EDS' || type === 'SDS' || type === 'RTDS') return { kind: 'none-by-type' };
   const noun = type === undefined ? undefined : NOUN[type];
   if (noun === undefined || type === undefined) return { kind: 'not-known' };
   if (admin === undefined) return { kind: 'unread', noun, adminPath: ADMIN_PATH[noun] };
   try {
-    const running = await admin.dynamicResources(type === 'LDS' ? 'LDS' : 'CDS', timeoutMs);
-    return sortApplied(noun, resourceNames(content), version, running);
+    const running = await admin.dynamicResources(type === 'LDS' ? 'LDS' : 'CDS', timeoutMs, { config: true });
+    const resources = fileResources(content);
+    return sortApplied(noun, resourceNames(content), version, running, { ...(resources === undefined ? {} : { resources }), ...(publishedAtMs === undefined ? {} : { publishedAtMs }) });
   } catch {
     return { kind: 'unread', noun, adminPath: ADMIN_PATH[noun] };
   }
@@ -107,8 +116,8 @@ export function appliedSentence(file: string, applied: Applied): string {
  * (`readApplied`), when the file stays published (no accepted copy in `targetDir` to put back: Envoy
  * refused its first version) and Envoy named the listeners it refused (LDS); else undefined.
  */
-export async function runningIfKept(admin: EnvoyAdmin | undefined, targetDir: string, pending: Pick<Pending, 'file' | 'content' | 'version'>, why: RejectionReason | undefined): Promise<readonly string[] | undefined> {
+export async function runningIfKept(admin: EnvoyAdmin | undefined, targetDir: string, pending: Pick<Pending, 'file' | 'content' | 'version'> & Partial<Pick<Pending, 'publishedAtMs'>>, why: RejectionReason | undefined): Promise<readonly string[] | undefined> {
   if (why?.listeners === undefined || (await acceptedCopy(targetDir, pending.file)) !== undefined) return undefined;
-  const read = await readApplied(admin, 'LDS', pending.content, pending.version, REQUEST_TIMEOUT_MS);
+  const read = await readApplied(admin, 'LDS', pending.content, pending.version, REQUEST_TIMEOUT_MS, pending.publishedAtMs);
   return read.kind === 'read' ? read.fromThis : undefined;
 }

@@ -236,7 +236,7 @@ export class Conclusions {
       // LDS and CDS keep the resources of a refused update that succeeded: say what Envoy runs (applied.ts).
       const applied = async (): Promise<string> => {
         const type = own.map(subscriptionType).find((t) => t !== undefined) ?? (judgement?.outcome === 'rejected' && judgement.created === undefined ? subscriptionType(judgement.subscription) : undefined);
-        const read = pending.secret === undefined ? await readApplied(this.ctx.admin(), type, pending.content, version, REQUEST_TIMEOUT_MS) : { kind: 'not-known' as const };
+        const read = pending.secret === undefined ? await readApplied(this.ctx.admin(), type, pending.content, version, REQUEST_TIMEOUT_MS, pending.publishedAtMs) : { kind: 'not-known' as const };
         return appliedSentence(file, read);
       };
       if (back.kind === 'nothing') {
