@@ -20,9 +20,10 @@ const RUNS_LISTENER_0 = /Envoy runs 1 of the 2 listeners of lds\.yaml \(listener
 
 interface ListenerState { version: string | undefined; updated: string | undefined; refused: string | undefined }
 
+interface Entry { name?: string; active_state?: { version_info?: string; last_updated?: string }; error_state?: { last_update_attempt?: string } }
+
 /** listener_0's active_state and listener_taken's error_state, as Envoy's config dump reports them. */
 async function dumped(envoy: EnvoyProcess): Promise<{ listener0: ListenerState; taken: ListenerState }> {
-  type Entry = { name?: string; active_state?: { version_info?: string; last_updated?: string }; error_state?: { last_update_attempt?: string } };
   const dump = (await envoy.configDump('resource=dynamic_listeners')) as { configs?: Entry[] };
   const of = (name: string): ListenerState => {
     const entry = dump.configs?.find((c) => c.name === name);
