@@ -14,7 +14,7 @@ import { PROCESS_START_AND_BOOTSTRAP_PATH, PROCESS_START_PATH, bootstrapFromConf
 import { SUBSCRIPTION_FIELDS, SUBSCRIPTIONS_FILTER, VERSION_TEXTS_PATH, parseUsedOnlyStats, parseVersionTexts } from './stat-prefixes.js';
 import type { EnvoyCounters, SubscriptionCounters } from './stat-prefixes.js';
 
-/** A listener, cluster or route configuration Envoy runs or warms, with the `version_info` of the update that built it ('' when none). */
+/** A listener, cluster or route configuration Envoy runs or warms, with the `version_info` of the update that built it whole ('' when none; a listener updated in place keeps it: verdict/ran-from.ts). */
 export interface DynamicResource {
   name: string;
   version: string;
