@@ -4,6 +4,7 @@
 // - Pod-local, in the watcher container (`kubectl exec POD -c envoy-xds-watch -- envoy-xds-injector
 //   status`): per file, the ConfigMap, the published file, what Envoy runs and its last verdict.
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONFIG_DIR } from '../inject/names.js';
 import { gatherStatus, NoStateError } from '../sync/verdict/status.js';
@@ -100,7 +101,8 @@ export const status: Command = async (args, ctx) => {
     throw new UsageError(`--${apiOnly.join(', --')} ${apiOnly.length === 1 ? 'needs' : 'need'} a workload: TYPE/NAME (e.g. deployment/envoy) or -l SELECTOR${yaml}`);
   }
 
-  const targetDir = values.to ?? CONFIG_DIR;
+  // Absolute, as the watcher records its source: the header names both the same way.
+  const targetDir = resolve(values.to ?? CONFIG_DIR);
   const timeoutMs = durationFlag('timeout', values.timeout ?? '2s', 1);
   try {
     const result = await gatherStatus(targetDir, { timeoutMs });

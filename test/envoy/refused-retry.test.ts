@@ -7,7 +7,7 @@
 // refused at start, which `status` still called accepted, exit 0).
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { envoyOf, nextVerdict, restartEnvoyUnderWatcher, restartFromPublished, served, startCase, subscriptionCounters, verdictCounts, waitServed, withWatcherLines } from './verdict-cases.js';
+import { envoyOf, nextVerdict, quiet, restartEnvoyUnderWatcher, restartFromPublished, served, startCase, subscriptionCounters, verdictCounts, waitServed, withWatcherLines } from './verdict-cases.js';
 import type { CasePod, ConfigMapSpec } from './verdict-cases.js';
 import { runCli } from '../sync/harness.js';
 
@@ -100,6 +100,27 @@ test('the trial\'s order: Envoy restarts and refuses lds.yaml at start, and the 
     assert.equal((await subscriptionCounters(envoyOf(pod), 'listener_manager.lds')).versionText, accepted.xdsVersion);
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 B', 'B through EnvoyNetCore');
     assert.equal((await runCli(['status', '--to', pod.target])).code, 0);
+  } catch (err) {
+    throw withWatcherLines(pod, err);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('a new Pod\'s cds.yaml Envoy refused for a cluster of its own (pasted twice) is not published again when Envoy accepts lds.yaml: nothing else can change that refusal', TIMEOUT, async () => {
+  const pod = await startCase(FOLDER, spec('lds-v0.yaml', 'cds-v1-partial.yaml'));
+  try {
+    const cds = await nextVerdict(pod, 'cds.yaml', 0);
+    assert.equal(cds.outcome, 'rejected', String(cds.msg));
+    assert.equal((await nextVerdict(pod, 'lds.yaml', 0)).outcome, 'accepted');
+    // An edit of lds.yaml Envoy accepts: before, each acceptance renamed the refused cds.yaml again.
+    const counts = verdictCounts(pod, ['lds.yaml']);
+    await pod.apply(spec('lds-v1.yaml', 'cds-v1-partial.yaml'));
+    assert.equal((await nextVerdict(pod, 'lds.yaml', counts.get('lds.yaml') ?? 0)).outcome, 'accepted');
+    await quiet(pod);
+    assert.deepEqual(pod.watcher.logs.filter((l) => String(l.msg).includes('publishing the refused version')).map((l) => String(l.msg)), []);
+    assert.equal(pod.watcher.logs.filter((l) => l.event === 'verdict' && l.file === 'cds.yaml').length, 1, 'one verdict on cds.yaml');
+    assert.equal((await subscriptionCounters(envoyOf(pod), 'cluster_manager.cds')).refused, 1, 'Envoy refused cds.yaml once');
   } catch (err) {
     throw withWatcherLines(pod, err);
   } finally {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '../e2e/cluster.js';
 import { publishable } from '../../src/sync/envoy/version-stamp.js';
@@ -37,6 +37,9 @@ test('watch --from src --to out (relative): the state keeps absolute paths, so s
     // The watcher stopped: status says so instead of a bare `watcher pid N`.
     const stopped = await runCli(['status', '--to', join(dir, 'out')]);
     assert.match(stopped.stdout, /^source \S+ {2}target \S+ {2}watcher pid \d+ \(not running: what follows is what it last recorded\) {2}state updated /m);
+    // A relative --to: the header names the target absolute, as it names the source (trial 3, LOW).
+    const relativeTo = await runCli(['status', '--to', relative(process.cwd(), join(dir, 'out'))]);
+    assert.ok(relativeTo.stdout.includes(`source ${join(dir, 'src')}  target ${join(dir, 'out')}  `), relativeTo.stdout);
     const json = JSON.parse((await runCli(['status', '--to', join(dir, 'out'), '--json'])).stdout) as { watcherRunning: boolean };
     assert.equal(json.watcherRunning, false);
     // `-o json`, as the workload view and validate take it, is the same JSON.

@@ -61,6 +61,19 @@ function namedWith(subscriptions: SubscriptionMap, names: readonly string[], cre
 }
 
 /**
+ * The keys whose change could change a refusal of `pending`, as dependsOnKeys reads them: the
+ * ConfigMap it was published with, or for a file found on disk at start (published by `copy` or a
+ * watcher before this one: no ConfigMap pass) the files Envoy's configuration names, which are what
+ * Envoy read with it. Undefined (any file may change it) when neither is known. Without the files at
+ * start, a first cds.yaml Envoy refused for a cluster of its own was renamed again when Envoy
+ * accepted lds.yaml, and counted refused twice (trial on 1.40).
+ */
+export function refusalKeys(subscriptions: Pick<SubscriptionMap, 'list'>, pending: Pick<Pending, 'configMap' | 'foundAtStart'>): Iterable<string> | undefined {
+  if (pending.configMap !== undefined) return pending.configMap.keys();
+  return pending.foundAtStart === true ? new Set(subscriptions.list().map(({ file }) => file)) : undefined;
+}
+
+/**
  * Concludes `pending` with `given` and its `riders` (already taken off the poll loop); nothing for
  * an `unknown` on a refused content kept published (refused-kept.ts). A rider of
  * a refused reader is refused only when what Envoy refused reads it (riderBlame), else it goes back
@@ -76,7 +89,7 @@ export async function concludeWithRiders(ctx: FinishContext, pending: Pending, g
   if (decided.outcome === 'rejected' && decided.judgement?.outcome === 'rejected') {
     // Envoy's reason, read once for the file and its riders; which other keys could change it (holds.ts).
     const why = decided.why ?? (await conclusions.reasonFor(pending, decided.judgement));
-    const keys = riders.length > 0 || pending.configMap === undefined ? undefined : pending.configMap.keys();
+    const keys = riders.length > 0 ? undefined : refusalKeys(subscriptions, pending);
     const dependsOn = keys === undefined ? undefined : dependsOnKeys(causeOf(subscriptions, pending, decided.judgement, why), pending.file, keys, (key) => otherFile(subscriptions, key, pending.file));
     decided = { ...decided, why, ...(dependsOn === undefined ? {} : { dependsOn }) };
   }

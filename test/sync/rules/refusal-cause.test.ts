@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { dependsOnKeys, mayDependOn, mentions, refusedBeforeNote, standsAlone } from '../../../src/sync/verdict/refusal-cause.js';
 import type { RefusalCause } from '../../../src/sync/verdict/refusal-cause.js';
+import { refusalKeys } from '../../../src/sync/verdict/finish.js';
 
 const cause = (c: Partial<RefusalCause>): RefusalCause => ({ type: 'LDS', kind: 'rejected', why: undefined, names: [], linked: false, ...c });
 const log = 'Filesystem config update rejected';
@@ -108,4 +109,15 @@ test('mentions: a file is named by a reason as a whole name, never inside a long
   const opened = cause({ type: 'SRDS', names: ['rds.yaml', 'srds.yaml'], why: { reason: 'Envoy took lds.yaml but the subscription it opened (http.ingress_http.scoped_rds.tenant_scopes) refused srds.yaml: Envoy would run without it', fromCounters: true, envoyLog: log } });
   assert.equal(mayDependOn(opened, { file: 'rds.yaml', clusters: false, present: true }), false, 'not rds.yaml');
   assert.equal(mayDependOn(opened, { file: 'srds.yaml', clusters: false, present: true }), true, 'srds.yaml, the file it read');
+});
+
+test('refusalKeys: the ConfigMap of the pass, or at start the files Envoy\'s configuration names; a first cds.yaml refused for its own cluster depends on none of them', () => {
+  const subscriptions = { list: () => [{ file: 'lds.yaml', type: 'LDS' as const }, { file: 'cds.yaml', type: 'CDS' as const }, { file: 'rds.yaml', type: 'RDS' as const }, { file: 'rds.yaml', type: 'SRDS' as const }] };
+  assert.deepEqual([...(refusalKeys(subscriptions, { configMap: new Map([['a.yaml', 'x'], ['b.yaml', 'y']]) }) ?? [])], ['a.yaml', 'b.yaml'], 'the pass\'s ConfigMap wins');
+  assert.deepEqual([...(refusalKeys(subscriptions, { foundAtStart: true }) ?? [])], ['lds.yaml', 'cds.yaml', 'rds.yaml'], 'at start: each named file once');
+  assert.equal(refusalKeys(subscriptions, {}), undefined, 'neither: any file may change it');
+  const atStart = [...(refusalKeys(subscriptions, { foundAtStart: true }) ?? [])];
+  const clusters = (key: string) => ({ clusters: key === 'cds.yaml' });
+  assert.deepEqual(dependsOnKeys(cause({ type: 'CDS', why: { envoyLog: log } }), 'cds.yaml', atStart, clusters), [], 'a CDS refusal with no reason: no listener or route file changes it');
+  assert.deepEqual(dependsOnKeys(cause({ why: { reason: "route: unknown cluster 'web'", envoyLog: log } }), 'lds.yaml', atStart, clusters), ['cds.yaml'], 'a first lds.yaml refused for a cluster: cds.yaml');
 });
