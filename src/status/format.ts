@@ -17,7 +17,7 @@ export function formatWorkload(s: WorkloadStatus): string {
   for (const p of s.pods) {
     if (p.files.length === 0) rows.push([p.pod, p.state, '-', '-', '-', '-', '-']);
     p.files.forEach((f, i) => {
-      rows.push([i === 0 ? p.pod : '', i === 0 ? p.state : '', f.file, f.configMap, f.published ?? '-', f.envoy === undefined ? '-' : f.envoy === '' ? '(none)' : f.envoy, f.lastVerdict ?? '-']);
+      rows.push([i === 0 ? p.pod : '', i === 0 ? p.state : '', f.file, f.configMap, f.published ?? '-', f.envoy === undefined ? '-' : `${f.envoy === '' ? '(none)' : f.envoy}${f.envoyRuns ?? ''}`, f.lastVerdict ?? '-']);
     });
   }
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];

@@ -4,6 +4,7 @@
 
 import type { SchemaSees } from '../sync/envoy/rejection-reason.js';
 import type { IgnoredWhen, WithReader } from '../sync/verdict/messages.js';
+import type { RunsOfRefused } from '../sync/verdict/status-applied.js';
 
 export interface PodLocalFile {
   file: string;
@@ -16,7 +17,8 @@ export interface PodLocalFile {
   heldBack?: string;
   /** Whether Envoy has a subscription on this file (path_config_source); undefined from older watchers. */
   subscribed?: boolean;
-  envoy?: { version: string; live: boolean; at?: string };
+  /** `runs`: of a refused LDS or CDS file that stays published, what Envoy runs of it (absent from older watchers). */
+  envoy?: { version: string; live: boolean; at?: string; runs?: RunsOfRefused };
   /** A file read through another (a Lua script, a certificate): what Envoy runs, as accepted with its reader; undefined from older watchers. */
   withReader?: WithReader;
   verdict?: {
@@ -79,7 +81,8 @@ export function parsePodLocalStatus(text: string): PodLocalStatus {
     if (typeof raw.subscribed === 'boolean') f.subscribed = raw.subscribed;
     if (isObject(raw.envoy) && typeof raw.envoy.version === 'string') {
       const at = str(raw.envoy.at);
-      f.envoy = { version: raw.envoy.version, live: raw.envoy.live === true, ...(at === undefined ? {} : { at }) };
+      const runs = runsOf(raw.envoy.runs);
+      f.envoy = { version: raw.envoy.version, live: raw.envoy.live === true, ...(at === undefined ? {} : { at }), ...(runs === undefined ? {} : { runs }) };
     }
     const w = raw.withReader;
     if (isObject(w) && typeof w.accepted === 'string') f.withReader = { accepted: w.accepted, at: str(w.at) ?? '' };
@@ -111,4 +114,12 @@ export function parsePodLocalStatus(text: string): PodLocalStatus {
     updatedAt: str(doc.updatedAt) ?? '',
     files,
   };
+}
+
+/** `envoy.runs` of a Pod-local file (status-applied.ts RunsOfRefused), field by field; undefined when absent or not of that shape. */
+function runsOf(raw: unknown): RunsOfRefused | undefined {
+  if (!isObject(raw) || (raw.noun !== 'listener' && raw.noun !== 'cluster') || !Array.isArray(raw.fromThis)) return undefined;
+  const fromThis = raw.fromThis.filter((name): name is string => typeof name === 'string');
+  if (fromThis.length === 0) return undefined;
+  return { noun: raw.noun, total: typeof raw.total === 'number' ? raw.total : undefined, fromThis };
 }

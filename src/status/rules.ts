@@ -12,6 +12,7 @@
 import { cliThroughPod } from '../sync/kube/rbac-hint.js';
 import { ignoredAmongWhere, ignoredText, validateSentence, withReaderText } from '../sync/verdict/messages.js';
 import { strandedMessage, strandedText } from '../sync/verdict/routes-stranded.js';
+import { runsOfRefusedText } from '../sync/verdict/status-applied.js';
 import type { IgnoredWhen } from '../sync/verdict/messages.js';
 import { configMapValidateHint, sourceValidateHint } from '../sync/verdict/validate-hint.js';
 import type { ValidateHint } from '../sync/verdict/validate-hint.js';
@@ -59,6 +60,8 @@ export interface FileVerdict {
   published?: string;
   /** What Envoy runs (live), or last seen. */
   envoy?: string;
+  /** What the ENVOY RUNS cell adds for a refused LDS or CDS file Envoy runs in part (status-applied.ts runsOfRefusedText). */
+  envoyRuns?: string;
   /** `outcome version` of Envoy's last verdict, as the Pod-local status has it. */
   lastVerdict?: string;
   state: PodState;
@@ -99,6 +102,7 @@ export function judgeFile(want: WantedFile, f: PodLocalFile | undefined, source:
   const row: FileVerdict = { file: want.file, configMap: want.version, state: 'PENDING' };
   if (f?.published !== undefined) row.published = f.published;
   if (f?.envoy !== undefined) row.envoy = f.envoy.live ? f.envoy.version : `${f.envoy.version === '' ? '(none)' : f.envoy.version} (last seen)`;
+  if (f?.envoy?.live === true && f.envoy.runs !== undefined) row.envoyRuns = runsOfRefusedText(f.envoy.runs);
   else if (f?.withReader !== undefined) row.envoy = withReaderText(f.withReader);
   if (f?.verdict !== undefined) row.lastVerdict = `${f.verdict.outcome}${f.verdict.version === undefined ? '' : ` ${f.verdict.version}`}`;
   // Envoy's warning about the ConfigMap's version (not an earlier one): accepted, fields ignored.

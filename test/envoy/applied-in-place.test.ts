@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import type { EnvoyProcess } from './envoy.js';
 import { envoyOf, nextVerdict, publishedVersion, quiet, served, startCase, verdictCounts, verdictLines, waitServed, withWatcherLines } from './verdict-cases.js';
 import type { CasePod, ConfigMapSpec } from './verdict-cases.js';
+import { runCli } from '../sync/harness.js';
 
 const TIMEOUT = { timeout: 300_000 };
 const FOLDER = '23-listener-updated-in-place';
@@ -76,6 +77,10 @@ test('23-listener-updated-in-place: a refused lds.yaml whose listener_0 Envoy up
     assert.ok(atV3.taken.refused !== undefined && atV3.taken.refused !== atV2.taken.refused, 'listener_taken refused again');
     assert.match(v3.msg, RUNS_LISTENER_0);
     assert.doesNotMatch(v3.msg, /earlier version|runs none/);
+    // status: lds.yaml's subscription has no version (Envoy accepted none), yet Envoy runs listener_0 of it (trial 3, H4: '(none)').
+    const status = await runCli(['status', '--to', pod.target]);
+    assert.equal(status.code, 1, status.stdout);
+    assert.match(status.stdout, /^lds\.yaml +\S+ \(refused[^)]*\) +\S+ +\(none\), runs 1 of its 2 listeners \(listener_0\) +rejected /m, status.stdout);
   } catch (err) {
     throw withWatcherLines(pod, err);
   } finally {

@@ -64,11 +64,13 @@ test('an lds.yaml a restarted Envoy refuses at start (a cds.yaml edit removed it
     assert.equal(refused.rolledBack, false);
     assert.match(String(refused.msg), /^Envoy REFUSED lds\.yaml version \S+, the version accepted before \(an Envoy started since refuses it\): it stays published/);
     assert.match(String(refused.msg), /unknown cluster 'EnvoyNetCore'/);
+    // Envoy applies each listener on its own: the restarted one runs up1 and up2 of it (trial 3, H4: the line said it ran none).
+    assert.match(String(refused.msg), /; Envoy runs 2 of the 3 listeners of lds\.yaml \(up1, up2\) and refused the other\./);
     assert.ok(pod.watcher.logs.some((l) => l.event === 'envoy-restarted' && String(l.msg).includes('judging lds.yaml again (accepted before, refused by this Envoy at start)')));
     assert.equal(await served(envoyOf(pod), pod.ports.P0), '-', 'the restarted Envoy does not listen there');
     const status = await runCli(['status', '--to', pod.target]);
     assert.equal(status.code, 1, status.stdout);
-    assert.match(status.stdout, /lds\.yaml +\S+ \(refused by an Envoy started since, stays published: the version accepted before\)/, status.stdout);
+    assert.match(status.stdout, /lds\.yaml +\S+ \(refused by an Envoy started since, stays published: the version accepted before\) +\S+ +\(none\), runs 2 of its 3 listeners \(up1, up2\) /, status.stdout);
     assert.match(status.stderr, /lds\.yaml \(an Envoy started since refused the version accepted before; it stays published\)/, status.stderr);
     await clusterBackLandsTheListener(pod);
   } catch (err) {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { judgePod, workloadState, countStates, type PodFacts, type PodState } from '../../src/status/rules.js';
 import { parsePodLocalStatus, type PodLocalFile, type PodLocalStatus } from '../../src/status/pod-local.js';
+import { runsOfRefusedText } from '../../src/sync/verdict/status-applied.js';
 
 const V2 = 'sha256:222222222222';
 const V1 = 'sha256:111111111111';
@@ -202,4 +203,25 @@ test('ENVOY RUNS in the workload view for a file read through another (a Lua scr
   const rows = judgePod(facts({ local: parsed, wanted: [{ file: 'script.lua', version: V2 }, { file: 'body.txt', version: V1 }] })).files;
   assert.equal(rows.find((f) => f.file === 'script.lua')?.envoy, `${V1} (accepted with its reader)`);
   assert.equal(rows.find((f) => f.file === 'body.txt')?.envoy, '(none accepted with its reader)');
+});
+
+test('ENVOY RUNS for a refused LDS or CDS file Envoy runs in part: the Pod-local status --json runs, read field by field, and the cell\'s words (trial 3: "(none)" while Envoy served 2 of 3 listeners)', () => {
+  const text = JSON.stringify({ targetDir: '/t', watcherPid: 7, updatedAt: at, files: [
+    { file: 'lds.yaml', held: true, configMap: V2, published: V2, envoy: { version: '', live: true, runs: { noun: 'listener', total: 3, fromThis: ['l_a', 'l_b'] } } },
+    { file: 'cds.yaml', held: true, configMap: V2, published: V2, envoy: { version: '', live: true, runs: { noun: 'pod', total: 3, fromThis: ['c'] } } },
+  ] });
+  const parsed = parsePodLocalStatus(text);
+  assert.deepEqual(parsed.files[0]?.envoy?.runs, { noun: 'listener', total: 3, fromThis: ['l_a', 'l_b'] });
+  assert.equal(parsed.files[1]?.envoy?.runs, undefined, 'not of that shape: left out');
+  const rows = judgePod(facts({ local: parsed, wanted: [{ file: 'lds.yaml', version: V2 }] })).files;
+  assert.equal(rows.find((f) => f.file === 'lds.yaml')?.envoyRuns, ', runs 2 of its 3 listeners (l_a, l_b)');
+  const cases: [Parameters<typeof runsOfRefusedText>[0], string][] = [
+    [undefined, ''],
+    [{ noun: 'listener', total: 3, fromThis: ['l_a', 'l_b'] }, ', runs 2 of its 3 listeners (l_a, l_b)'],
+    [{ noun: 'cluster', total: 4, fromThis: ['c'] }, ', runs 1 of its 4 clusters (c)'],
+    [{ noun: 'listener', total: 1, fromThis: ['l'] }, ', runs its listener (l)'],
+    [{ noun: 'cluster', total: undefined, fromThis: ['c'] }, ', runs 1 cluster (c)'],
+    [{ noun: 'cluster', total: undefined, fromThis: ['c', 'd'] }, ', runs 2 clusters (c, d)'],
+  ];
+  for (const [runs, want] of cases) assert.equal(runsOfRefusedText(runs), want);
 });

@@ -165,6 +165,12 @@ export class Conclusions {
     const logFields = { event: 'verdict', file, outcome, xdsVersion: version, previousXdsVersion: previousVersion, ...(pending.reader === undefined ? {} : { judgedWith: pending.reader.file }), ...(refusals > 1 ? { refusals } : {}), ...before };
     const note = (pending.reader === undefined ? '' : riderNote(file, pending.reader.file)) + ((decided.unproven ?? decided.because) === undefined ? '' : `; ${decided.unproven ?? decided.because ?? ''}`) + (pending.refusedBefore === undefined ? '' : refusedBeforeNote(pending.refusedBefore));
 
+    // LDS and CDS keep the resources of a refused update that succeeded: say what Envoy runs (applied.ts).
+    const applied = async (): Promise<string> => {
+      const type = own.map(subscriptionType).find((t) => t !== undefined) ?? (judgement?.outcome === 'rejected' && judgement.created === undefined ? subscriptionType(judgement.subscription) : undefined);
+      const read = pending.secret === undefined ? await readApplied(this.ctx.admin(), type, pending.content, version, REQUEST_TIMEOUT_MS, pending.publishedAtMs) : { kind: 'not-known' as const };
+      return appliedSentence(file, read);
+    };
     if (outcome === 'accepted') {
       const before = own.some((prefix) => subscriptionType(prefix) === 'CDS') ? await acceptedCopy(targetDir, file).catch(() => undefined) : undefined; // what a CDS version removes
       // Kept from the bytes published when a newer publish already replaced the file: Envoy runs
@@ -214,7 +220,7 @@ export class Conclusions {
       why = decided.why ?? (judgement?.outcome === 'rejected' ? await this.reasonFor(pending, judgement) : undefined);
       entry.refused = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at, ...(decided.dependsOn === undefined ? {} : { dependsOn: [...decided.dependsOn] }) };
       const words = refusalWords(why, this.validateHint(file));
-      message = refusedAcceptedMessage(file, shown, words === undefined ? '' : `. ${words}`) + note;
+      message = refusedAcceptedMessage(file, shown, await applied(), words === undefined ? '' : `. ${words}`) + note;
       logger.error({ ...logFields, latencyMs, rolledBack, counters, ...reasonFieldsOf(why) }, message);
       this.ctx.retryRefused?.({ refused: file, sinceMs: pending.publishedAtMs });
     } else if (outcome === 'rejected') {
@@ -233,12 +239,6 @@ export class Conclusions {
       const refusedAt = !kept ? undefined : key === undefined ? refusedPath(targetDir, file) : keeper.refusedVersionPath(file, key);
       entry.refused = { ...(version === undefined ? {} : { version }), sha256: pending.sha256, at, ...(decided.dependsOn === undefined ? {} : { dependsOn: [...decided.dependsOn] }) };
       delete entry.keptByReader;
-      // LDS and CDS keep the resources of a refused update that succeeded: say what Envoy runs (applied.ts).
-      const applied = async (): Promise<string> => {
-        const type = own.map(subscriptionType).find((t) => t !== undefined) ?? (judgement?.outcome === 'rejected' && judgement.created === undefined ? subscriptionType(judgement.subscription) : undefined);
-        const read = pending.secret === undefined ? await readApplied(this.ctx.admin(), type, pending.content, version, REQUEST_TIMEOUT_MS, pending.publishedAtMs) : { kind: 'not-known' as const };
-        return appliedSentence(file, read);
-      };
       if (back.kind === 'nothing') {
         // Not held either: the ConfigMap has moved on (as for a refusal superseded.ts reports).
         message = rejectedMessage({ file, version: shown, previousVersion, rolledBack, refusedAt, why, validate: this.validateHint(file, true, key), runsLater: back.runs }) + note;

@@ -54,9 +54,14 @@ export function refusedKeptOnDisk(entry: FileState | undefined): boolean {
   return entry.published === undefined || entry.published.sha256 === refused.sha256;
 }
 
-/** The line of a content Envoy refused that is the last version accepted (a restarted Envoy refused it at start): nothing to put back. */
-export function refusedAcceptedMessage(file: string, version: string, because: string): string {
-  return `Envoy REFUSED ${file} version ${version}, the version accepted before (an Envoy started since refuses it): it stays published, as there is nothing older to put back, and is published again when Envoy accepts a file it may depend on; Envoy runs without its resources until then${because}`;
+/**
+ * The line of a content Envoy refused that is the last version accepted (a restarted Envoy refused it
+ * at start): nothing to put back. `applied`: what Envoy runs of it (applied.ts appliedSentence: LDS
+ * and CDS apply each resource on its own, so a restarted Envoy may run some of them; trial: 2 of 3
+ * listeners served while the line said Envoy ran none).
+ */
+export function refusedAcceptedMessage(file: string, version: string, applied: string, because: string): string {
+  return `Envoy REFUSED ${file} version ${version}, the version accepted before (an Envoy started since refuses it): it stays published, as there is nothing older to put back, and is published again when Envoy accepts a file it may depend on; ${applied}${because}`;
 }
 
 /**

@@ -3,6 +3,7 @@
 import { refusalSentence } from '../envoy/rejection-reason.js';
 import { REFUSED_FIRST_SHORT, ignoredText, validateSentence, withReaderText } from './messages.js';
 import { strandedText } from './routes-stranded.js';
+import { runsOfRefusedText } from './status-applied.js';
 import type { FileStatus, Status } from './status.js';
 import { removedMessage } from '../publish/published-log.js';
 
@@ -30,7 +31,7 @@ export function formatStatus(status: Status): string {
       f.file,
       `${f.configMap ?? '(removed)'}${refusedNote(f)}${f.invalid === undefined ? '' : ' (refused by the gate, not published)'}${f.heldBack === undefined || f.held ? '' : ' (held back, see below)'}`,
       f.published ?? '-',
-      f.envoy === undefined ? (f.withReader === undefined ? '-' : withReaderText(f.withReader)) : `${f.envoy.version === '' ? '(none)' : f.envoy.version}${f.envoy.live ? '' : ` (last seen ${f.envoy.at ?? '?'})`}`,
+      f.envoy === undefined ? (f.withReader === undefined ? '-' : withReaderText(f.withReader)) : `${f.envoy.version === '' ? '(none)' : f.envoy.version}${runsOfRefusedText(f.envoy.runs)}${f.envoy.live ? '' : ` (last seen ${f.envoy.at ?? '?'})`}`,
       verdict.replace(/ {2,}/g, ' '),
     ]);
   }

@@ -12,6 +12,7 @@ import type { RefusalWhy, VerdictState } from './state.js';
 import { validateConfigFile } from '../envoy/gate.js';
 import { refusedUnused } from './unused-refused.js';
 import type { WithReader } from './messages.js';
+import { runsOfRefused, type RunsOfRefused } from './status-applied.js';
 
 export interface FileStatus {
   file: string;
@@ -36,8 +37,12 @@ export interface FileStatus {
   published?: string;
   /** Envoy has a subscription on this file (a path_config_source names it). */
   subscribed?: boolean;
-  /** What Envoy reports running now, or last seen (`live: false`). */
-  envoy?: { version: string; live: boolean; at?: string };
+  /**
+   * What Envoy reports running now, or last seen (`live: false`); `runs`: of a refused LDS or CDS
+   * file that stays published, the listeners or clusters Envoy runs as the file has them, although
+   * its version is not the subscription's (status-applied.ts).
+   */
+  envoy?: { version: string; live: boolean; at?: string; runs?: RunsOfRefused };
   /**
    * A file Envoy reads through another (a Lua script or `direct_response` body a resource reads
    * once, a certificate a Secret reads): no subscription of its own reports a version, so what
@@ -182,6 +187,8 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
       ? { version: liveVersion, live: true }
       : recorded?.envoy === undefined || readThrough ? undefined : { version: recorded.envoy.version, live: false, at: recorded.envoy.at };
     const withReader = envoy === undefined ? runsWithReader(recorded, readThrough) : undefined;
+    // Refused and still published: which of its listeners or clusters Envoy runs all the same.
+    const runs = envoy?.live === true && publishedContent !== undefined && refusedStaysPublished({ held, published, configMap }) ? await runsOfRefused(state.admin, subscriptions.map((s) => s.statPrefix), publishedContent, publishedVersion, opts.timeoutMs ?? 2000) : undefined;
     files.push({
       file,
       held,
@@ -193,7 +200,7 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
       ...(heldBack === undefined ? {} : { heldBack }),
       ...(configMap === undefined ? {} : { configMap }),
       ...(published === undefined ? {} : { published }),
-      ...(envoy === undefined ? {} : { envoy }),
+      ...(envoy === undefined ? {} : { envoy: { ...envoy, ...(runs === undefined ? {} : { runs }) } }),
       ...(recorded?.verdict === undefined ? {} : { verdict: recorded.verdict, ...(verdictEarlier ? { verdictEarlier } : {}) }),
       ...(refusal === undefined ? {} : { refusal }),
       ...(configMap === undefined && refusedUnused(recorded) ? { unused: true as const } : {}),
