@@ -71,6 +71,15 @@ export function removedMessage(name: string, unused: boolean): string {
     : `${name} is no longer in the ConfigMap: keeping the last published copy (Envoy keeps using it and needs it to restart)`;
 }
 
+/**
+ * The line for a key back in the ConfigMap (its removal was said, logRemoved) with content the
+ * watcher holds back (verdict/holds.ts): nothing is published, so without a line the return went unsaid
+ * (trial). `version`: the content's version as stamped (undefined: none).
+ */
+export function heldOnReturnMessage(name: string, version: string | undefined): string {
+  return `${name} is back in the ConfigMap${version === undefined ? '' : ` with version ${version}`}, which stays held back (Envoy refused it, or it went back with a file Envoy refused; its verdict line and status say which): the published ${name} stays`;
+}
+
 /** Says once per key what of `snapshot` is not published: subdirectories, symlinks out of the volume `sourceDir`. */
 export function logSkipped(logger: Logger, snapshot: Snapshot, sourceDir: string, reported: Set<string>): void {
   for (const name of snapshot.skipped) {

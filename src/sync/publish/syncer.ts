@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { readSnapshot } from '../volume/snapshot.js';
 import type { Snapshot } from '../volume/snapshot.js';
 import { TargetDirectory } from './target.js';
-import { logBackToPublished, logPublished, logReadOnceHeld, logRejection, logRemoved, logSkipped } from './published-log.js';
+import { heldOnReturnMessage, logBackToPublished, logPublished, logReadOnceHeld, logRejection, logRemoved, logSkipped } from './published-log.js';
 import type { BackToPublished } from './published-log.js';
 import { readOnceStep } from './read-once-pass.js';
 import type { NotRunning, PassChange as Change, Unchanged } from './read-once-pass.js';
@@ -208,6 +208,7 @@ export class Syncer {
       if (current === 'same' || held) {
         if (current === 'same' && !held && refused !== undefined) back.push({ name, version: memo.version, sha256: digest, refused });
         if (current === 'same' && !held) same.set(name, { version: memo.version, sha256: digest, content: () => stamp().content, source, sourceDigest });
+        if (held && this.reportedRemovals.has(name)) this.logger.warn({ file: name, xdsVersion: memo.version }, heldOnReturnMessage(name, memo.version));
         this.reportedRejections.delete(name);
         continue;
       }
