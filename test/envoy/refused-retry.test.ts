@@ -37,6 +37,12 @@ test('a new Pod\'s lds.yaml refused for a cluster cds.yaml lacks (stays publishe
     const first = await nextVerdict(pod, 'lds.yaml', 0);
     assert.equal(first.outcome, 'rejected', String(first.msg));
     assert.match(String(first.msg), /no version of lds\.yaml was accepted before it/);
+    // Both files were on disk before Envoy started, which read them at its start (CDS first): nothing
+    // was on its way, so lds.yaml is not renamed again for cds.yaml, and Envoy refused it once (fresh-user
+    // trial: "refused this version once before, while cds.yaml of the same change was still on its way").
+    assert.doesNotMatch(String(first.msg), /on its way|once before/, String(first.msg));
+    assert.ok(!pod.watcher.logs.some((l) => String(l.msg).includes('still on its way')), 'no line says cds.yaml was on its way');
+    assert.equal((await subscriptionCounters(envoyOf(pod), 'listener_manager.lds')).refused, 1, "Envoy's listener_manager.lds.update_rejected");
     assert.equal((await runCli(['status', '--to', pod.target])).code, 1);
     await clusterBackLandsTheListener(pod);
   } catch (err) {
