@@ -76,6 +76,9 @@ test('an lds.yaml a restarted Envoy refuses at start (a cds.yaml edit removed it
     assert.equal(status.code, 1, status.stdout);
     assert.match(status.stdout, /lds\.yaml +\S+ \(refused by an Envoy started since, stays published: the version accepted before\)/, status.stdout);
     assert.match(status.stderr, /lds\.yaml \(an Envoy started since refused the version accepted before; it stays published\)/, status.stderr);
+    // cds.yaml's warning says what this Envoy does: nothing listens there (no 503), as Envoy answered above (fresh-user trial: "Envoy answers 503 there" after the restart).
+    assert.match(status.stdout, /ROUTES TO CLUSTERS ENVOY NO LONGER HAS[^\n]*\nEnvoy accepted cds\.yaml version \S+ in [\d.]+ ms; but lds\.yaml still routes to cluster 'EnvoyNetCore', which cds\.yaml version \S+ removed: the Envoy running now refused lds\.yaml \("route: unknown cluster"\) and serves nothing there/, status.stdout);
+    assert.doesNotMatch(status.stdout, /answers 503/, status.stdout);
     await clusterBackLandsTheListener(pod);
   } catch (err) {
     throw withWatcherLines(pod, err);

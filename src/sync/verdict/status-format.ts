@@ -3,6 +3,7 @@
 import { refusalSentence } from '../envoy/rejection-reason.js';
 import { REFUSED_FIRST_SHORT, ignoredText, validateSentence, withReaderText } from './messages.js';
 import { strandedText } from './routes-stranded.js';
+import { strandedLineNow } from './stranded-now.js';
 import type { FileStatus, Status } from './status.js';
 import { removedMessage } from '../publish/published-log.js';
 
@@ -53,8 +54,8 @@ export function formatStatus(status: Status): string {
   });
   // Accepted, but Envoy ignored fields it does not know: the verdict's message says which command names them.
   const ignored = status.files.flatMap((f) => (f.verdict?.outcome === 'accepted' && (f.verdict.ignoredFields ?? 0) > 0 && f.verdictEarlier !== true ? [f.verdict.message] : []));
-  // Accepted, but routes still name a cluster it removed: the verdict's message says what a restart would do.
-  const stranded = status.files.flatMap((f) => (f.verdict?.outcome === 'accepted' && (f.verdict.strandedRoutes?.length ?? 0) > 0 && f.verdictEarlier !== true ? [f.verdict.message] : []));
+  // Accepted, but routes still name a cluster it removed: the verdict's message says what a restart would do, unless Envoy refused a route file since (stranded-now.ts).
+  const stranded = status.files.flatMap((f) => (f.verdict?.outcome === 'accepted' && f.verdict.strandedRoutes !== undefined && f.verdict.strandedRoutes.length > 0 && f.verdictEarlier !== true ? [strandedLineNow(f.verdict.message, f.file, f.verdict.version ?? '', f.verdict.strandedRoutes, status.files)] : []));
   // Unknown: the row says no more than the word; the verdict's message says why (no answer, a reader refused).
   const unknown = status.files.flatMap((f) => (f.verdict?.outcome === 'unknown' ? [f.verdict.message] : []));
   const heldBack = status.files.flatMap((f) => (f.heldBack === undefined ? [] : [f.heldBack]));
