@@ -4,6 +4,7 @@ import { refusalSentence } from '../envoy/rejection-reason.js';
 import { REFUSED_FIRST_SHORT, ignoredText, validateSentence, withReaderText } from './messages.js';
 import { strandedText } from './routes-stranded.js';
 import { strandedLineNow } from './stranded-now.js';
+import { readerRefusedText } from './status-readers.js';
 import type { FileStatus, Status } from './status.js';
 import { removedMessage } from '../publish/published-log.js';
 
@@ -25,7 +26,7 @@ export function formatStatus(status: Status): string {
   const rows = [['FILE', 'CONFIGMAP', 'PUBLISHED', 'ENVOY RUNS', 'LAST VERDICT']];
   for (const f of status.files) {
     const verdict = f.verdict === undefined
-      ? '-'
+      ? (f.readerRefused === undefined ? '-' : readerRefusedText(f.readerRefused))
       : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.withdrawnWith === undefined ? f.verdict.outcome : 'took'} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${withdrawnText(f.verdict)}${ignoredText(f.verdict.ignoredFields, f.verdict.ignoredAmong, f.verdict.ignoredWhen)}${strandedText(f.verdict.strandedRoutes)}`;
     rows.push([
       f.file,
