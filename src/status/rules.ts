@@ -11,8 +11,9 @@
 //             that could not be had; always with why
 import { cliThroughPod } from '../sync/kube/rbac-hint.js';
 import { ignoredAmongWhere, ignoredText, validateSentence, withReaderText } from '../sync/verdict/messages.js';
-import { strandedMessage, strandedText } from '../sync/verdict/routes-stranded.js';
+import { strandedText } from '../sync/verdict/routes-stranded.js';
 import { runsOfRefusedText } from '../sync/verdict/status-applied.js';
+import { strandedNow } from '../sync/verdict/stranded-now.js';
 import type { IgnoredWhen } from '../sync/verdict/messages.js';
 import { configMapValidateHint, sourceValidateHint } from '../sync/verdict/validate-hint.js';
 import type { ValidateHint } from '../sync/verdict/validate-hint.js';
@@ -152,7 +153,7 @@ export function judgeFile(want: WantedFile, f: PodLocalFile | undefined, source:
  * facts without the ConfigMap's name.
  */
 function withWarning(row: FileVerdict, facts: PodFacts, local: PodLocalStatus): FileVerdict {
-  const stranded = row.strandedRoutes === undefined ? undefined : `Envoy runs version ${row.configMap}${strandedMessage(row.file, row.configMap, row.strandedRoutes, ', but ')}`;
+  const stranded = row.strandedRoutes === undefined ? undefined : `Envoy runs version ${row.configMap}${strandedNow(row.file, row.configMap, row.strandedRoutes, local.files, ', but ')}`;
   const n = row.ignoredFields;
   if (n === undefined) return stranded === undefined ? row : { ...row, warning: stranded };
   const also = stranded === undefined ? '' : `; ${stranded}`;

@@ -37,6 +37,12 @@ test('a new Pod\'s lds.yaml refused for a cluster cds.yaml lacks (stays publishe
     const first = await nextVerdict(pod, 'lds.yaml', 0);
     assert.equal(first.outcome, 'rejected', String(first.msg));
     assert.match(String(first.msg), /no version of lds\.yaml was accepted before it/);
+    // Both files were on disk before Envoy started, which read them at its start (CDS first): nothing
+    // was on its way, so lds.yaml is not renamed again for cds.yaml, and Envoy refused it once (fresh-user
+    // trial: "refused this version once before, while cds.yaml of the same change was still on its way").
+    assert.doesNotMatch(String(first.msg), /on its way|once before/, String(first.msg));
+    assert.ok(!pod.watcher.logs.some((l) => String(l.msg).includes('still on its way')), 'no line says cds.yaml was on its way');
+    assert.equal((await subscriptionCounters(envoyOf(pod), 'listener_manager.lds')).refused, 1, "Envoy's listener_manager.lds.update_rejected");
     assert.equal((await runCli(['status', '--to', pod.target])).code, 1);
     await clusterBackLandsTheListener(pod);
   } catch (err) {
@@ -72,6 +78,9 @@ test('an lds.yaml a restarted Envoy refuses at start (a cds.yaml edit removed it
     assert.equal(status.code, 1, status.stdout);
     assert.match(status.stdout, /lds\.yaml +\S+ \(refused by an Envoy started since, stays published: the version accepted before\) +\S+ +\(none\), runs 2 of its 3 listeners \(up1, up2\) /, status.stdout);
     assert.match(status.stderr, /lds\.yaml \(an Envoy started since refused the version accepted before; it stays published\)/, status.stderr);
+    // cds.yaml's warning says what this Envoy does: nothing listens there (no 503), as Envoy answered above (fresh-user trial: "Envoy answers 503 there" after the restart).
+    assert.match(status.stdout, /ROUTES TO CLUSTERS ENVOY NO LONGER HAS[^\n]*\nEnvoy accepted cds\.yaml version \S+ in [\d.]+ ms; but lds\.yaml still routes to cluster 'EnvoyNetCore', which cds\.yaml version \S+ removed: the Envoy running now refused lds\.yaml \("route: unknown cluster"\) and serves nothing there/, status.stdout);
+    assert.doesNotMatch(status.stdout, /answers 503/, status.stdout);
     await clusterBackLandsTheListener(pod);
   } catch (err) {
     throw withWatcherLines(pod, err);

@@ -184,6 +184,17 @@ test('Envoy accepted the ConfigMap\'s version, which removed a cluster a route f
   assert.match(both.pods[0]?.files.find((f) => f.file === 'lds.yaml')?.warning ?? '', /ignored unknown fields in it \(Envoy counted 1;.* names them all; Envoy runs version \S+, but rds\.yaml still routes to cluster 'web'/);
 });
 
+test('the route file an Envoy started since refused (it stays published): the warning says that Envoy serves nothing there, not the 503 the running one answered', async () => {
+  const v = ldsVersion(LDS);
+  const api = fakeApi(() => [pod('envoy-a')], () => cm(LDS, '5'));
+  const verdict = { outcome: 'accepted', version: v, at: 'T', rolledBack: false, message: 'm', strandedRoutes: [{ file: 'rds.yaml', clusters: ['web'] }] };
+  const local = JSON.parse(localJson(v, { verdict })) as { files: unknown[] };
+  local.files.push({ file: 'rds.yaml', held: true, configMap: 'r1', published: 'r1', subscribed: true });
+  const s = await gatherWorkload({ api, read: () => Promise.resolve(JSON.stringify(local)), namespace: 'shop', target: { kind: 'deployment', name: 'envoy' } });
+  const warning = s.pods[0]?.files.find((f) => f.file === 'lds.yaml')?.warning;
+  assert.equal(warning, `Envoy runs version ${v}, but rds.yaml still routes to cluster 'web', which lds.yaml version ${v} removed: the Envoy running now refused rds.yaml ("route: unknown cluster") and serves nothing there; remove the route too, or keep the cluster`);
+});
+
 test('a missing workload is an error naming it; a Pod that cannot be read is UNKNOWN with the reader\'s reason', async () => {
   const api = fakeApi(() => [pod('envoy-a')], () => cm(LDS, '5'));
   await assert.rejects(gatherWorkload({ api, read: () => Promise.resolve(''), namespace: 'shop', target: { kind: 'deployment', name: 'nope' } }), /^Error: deployment\/nope in namespace shop: not found$/);

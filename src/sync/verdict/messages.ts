@@ -85,6 +85,16 @@ export function openedRefusal(file: string, statPrefix: string, named: string): 
   return `Envoy took ${file} but the subscription it opened (${statPrefix}) refused ${named}: Envoy would run without it`;
 }
 
+/**
+ * The line of a refusal set aside while `others` of the same change were on their way (in-flight.ts),
+ * once they are applied and one was accepted: the same content is renamed again. Never said of
+ * files Envoy read together at its start (read-at-start.ts): none of them was on its way.
+ */
+export function refusedWhileOnTheWay(file: string, others: readonly string[]): string {
+  const one = others.length === 1;
+  return `Envoy refused ${file} while ${others.join(', ')} of the same change ${one ? 'was still on its way' : 'were still on their way'} (Envoy applies the files of one change in an order of its own); publishing it again for Envoy to judge now that ${one ? 'it is' : 'they are'} applied`;
+}
+
 /** After this Envoy accepted `file`: the ConfigMap's content another Pod's Envoy refused is published for this one to judge. */
 export function retryFromStoreMessage(file: string, version: string | undefined, refusedVersion: string | undefined, refusedIn: string | undefined): string {
   return `Envoy runs ${file} version ${versionText(version)}, the last accepted; now publishing the ConfigMap's version ${versionText(refusedVersion)}, which Envoy refused in Pod ${refusedIn ?? '(unknown)'}, for this Envoy to judge`;

@@ -17,15 +17,14 @@ import type { Decided } from './conclude.js';
 import { afterInFlight, defersRefusal } from './in-flight.js';
 import { openedScopes, pollDelayMs } from './judge.js';
 import { judgeOne } from './judge-one.js';
-import { undecidedReason } from './messages.js';
-import { scopesOf } from './pending.js';
-import type { Pending, SecretFile } from './pending.js';
+import { refusedWhileOnTheWay, undecidedReason } from './messages.js';
+import { scopesOf, type Pending, type SecretFile } from './pending.js';
 import { ridersOf, riderState } from './read-once-verdict.js';
 import { causeOf, concludeWithRiders, otherFile, readAsCds, type FinishContext } from './finish.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
-import { mayDependOn } from './refusal-cause.js';
+import { mayDependOn, type RefusedBefore } from './refusal-cause.js';
+import { readAtSameStart } from './read-at-start.js';
 import { stillToCome, waitedFor } from './never-read.js';
-import type { RefusedBefore } from './refusal-cause.js';
 import type { VerdictOptions } from './options.js';
 
 export interface PollContext extends FinishContext {
@@ -51,6 +50,8 @@ export class Poller {
   lastCounters: EnvoyCounters | undefined;
   /** Stats scope → file, from Envoy's answers (attribution.ts). */
   private attributed = new Map<string, string>();
+  /** file → epoch ms of its last publish tracked (Pending.publishedAtMs), kept after its verdict (read-at-start.ts). */
+  private readonly publishedAt = new Map<string, number>();
   private loop: Promise<void> | undefined;
 
   /** Stats scope → file, as of the last poll. */
@@ -75,6 +76,7 @@ export class Poller {
     if (superseded !== undefined) this.replaced(superseded, pending, own);
     else this.ctx.conclusions.superseded.tracked(pending, own);
     this.pending.set(pending.file, pending);
+    this.publishedAt.set(pending.file, pending.publishedAtMs);
     this.loop ??= this.poll().finally(() => { this.loop = undefined; });
   }
 
@@ -179,8 +181,8 @@ export class Poller {
       // Set aside only for the files on their way that could change it (refusal-cause.ts).
       const why = await this.ctx.conclusions.reasonFor(pending, judgement);
       const cause = causeOf(this.ctx.subscriptions, pending, judgement, why);
-      // Every file on its way was on disk when Envoy applied this one: those it names were renamed before it (reference-order.ts).
-      pending.inFlight = new Set([...pending.inFlight].filter((file) => mayDependOn(cause, { ...otherFile(this.ctx.subscriptions, file, pending.file), present: true })));
+      // Every file on its way was on disk when Envoy applied this one: those it names were renamed before it (reference-order.ts); none was when Envoy read both at its start (read-at-start.ts).
+      pending.inFlight = new Set([...pending.inFlight].filter((file) => !readAtSameStart(pending.publishedAtMs, this.publishedAt.get(file), counters.answeredBy?.startedAtMs) && mayDependOn(cause, { ...otherFile(this.ctx.subscriptions, file, pending.file), present: true })));
       if (pending.inFlight.size === 0) {
         await this.finish(pending, { outcome: 'rejected', judgement, counters, own, now, why });
         return;
@@ -231,11 +233,7 @@ export class Poller {
       return;
     }
     this.drop(pending);
-    const others = [...pending.inFlight].join(', ');
-    this.ctx.logger.info(
-      { file: pending.file, xdsVersion: pending.version, with: [...pending.inFlight] },
-      `Envoy refused ${pending.file} while ${others} of the same change ${pending.inFlight.size === 1 ? 'was still on its way' : 'were still on their way'} (Envoy applies the files of one change in an order of its own); publishing it again for Envoy to judge now that ${pending.inFlight.size === 1 ? 'it is' : 'they are'} applied`,
-    );
+    this.ctx.logger.info({ file: pending.file, xdsVersion: pending.version, with: [...pending.inFlight] }, refusedWhileOnTheWay(pending.file, [...pending.inFlight]));
     const ino = await this.ctx.restore(pending.file, pending.content, { ino: pending.ino, sha256: pending.sha256 }).catch((err: unknown) => {
       this.ctx.logger.error({ err, file: pending.file }, `could not publish ${pending.file} again`);
       return undefined;

@@ -4,6 +4,8 @@ import { refusalSentence } from '../envoy/rejection-reason.js';
 import { REFUSED_FIRST_SHORT, ignoredText, validateSentence, withReaderText } from './messages.js';
 import { strandedText } from './routes-stranded.js';
 import { runsOfRefusedText } from './status-applied.js';
+import { strandedLineNow } from './stranded-now.js';
+import { readerRefusedText } from './status-readers.js';
 import type { FileStatus, Status } from './status.js';
 import { removedMessage } from '../publish/published-log.js';
 
@@ -25,7 +27,7 @@ export function formatStatus(status: Status): string {
   const rows = [['FILE', 'CONFIGMAP', 'PUBLISHED', 'ENVOY RUNS', 'LAST VERDICT']];
   for (const f of status.files) {
     const verdict = f.verdict === undefined
-      ? '-'
+      ? (f.readerRefused === undefined ? '-' : readerRefusedText(f.readerRefused))
       : `${f.verdictEarlier === true ? 'earlier version: ' : ''}${f.verdict.withdrawnWith === undefined ? f.verdict.outcome : 'took'} ${f.verdict.version ?? ''} at ${f.verdict.at}${f.verdict.latencyMs === undefined ? '' : ` (${String(f.verdict.latencyMs)} ms)`}${withdrawnText(f.verdict)}${ignoredText(f.verdict.ignoredFields, f.verdict.ignoredAmong, f.verdict.ignoredWhen)}${strandedText(f.verdict.strandedRoutes)}`;
     rows.push([
       f.file,
@@ -54,8 +56,8 @@ export function formatStatus(status: Status): string {
   });
   // Accepted, but Envoy ignored fields it does not know: the verdict's message says which command names them.
   const ignored = status.files.flatMap((f) => (f.verdict?.outcome === 'accepted' && (f.verdict.ignoredFields ?? 0) > 0 && f.verdictEarlier !== true ? [f.verdict.message] : []));
-  // Accepted, but routes still name a cluster it removed: the verdict's message says what a restart would do.
-  const stranded = status.files.flatMap((f) => (f.verdict?.outcome === 'accepted' && (f.verdict.strandedRoutes?.length ?? 0) > 0 && f.verdictEarlier !== true ? [f.verdict.message] : []));
+  // Accepted, but routes still name a cluster it removed: the verdict's message says what a restart would do, unless Envoy refused a route file since (stranded-now.ts).
+  const stranded = status.files.flatMap((f) => (f.verdict?.outcome === 'accepted' && f.verdict.strandedRoutes !== undefined && f.verdict.strandedRoutes.length > 0 && f.verdictEarlier !== true ? [strandedLineNow(f.verdict.message, f.file, f.verdict.version ?? '', f.verdict.strandedRoutes, status.files)] : []));
   // Unknown: the row says no more than the word; the verdict's message says why (no answer, a reader refused).
   const unknown = status.files.flatMap((f) => (f.verdict?.outcome === 'unknown' ? [f.verdict.message] : []));
   const heldBack = status.files.flatMap((f) => (f.heldBack === undefined ? [] : [f.heldBack]));

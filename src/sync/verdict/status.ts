@@ -11,6 +11,7 @@ import { readState, refusedLast, stateDir, STATE_FILE } from './state.js';
 import type { RefusalWhy, VerdictState } from './state.js';
 import { validateConfigFile } from '../envoy/gate.js';
 import { refusedUnused } from './unused-refused.js';
+import { markRefusedReaders } from './status-readers.js';
 import type { WithReader } from './messages.js';
 import { runsOfRefused, type RunsOfRefused } from './status-applied.js';
 
@@ -50,6 +51,8 @@ export interface FileStatus {
    */
   withReader?: WithReader;
   verdict?: VerdictState['files'][string]['verdict'];
+  /** No verdict yet, and Envoy refuses these files, which read it through a Secret or a resource (status-readers.ts). */
+  readerRefused?: string[];
   /**
    * With `held`: why Envoy refused the ConfigMap's content, as kept with the refusal (state.ts
    * RefusalWhy), when the last verdict is not that refusal (a restarted watcher judged the
@@ -206,6 +209,7 @@ export async function gatherStatus(targetDir: string, opts: { timeoutMs?: number
       ...(configMap === undefined && refusedUnused(recorded) ? { unused: true as const } : {}),
     });
   }
+  await markRefusedReaders(targetDir, files); // a file read through one Envoy refuses: said, not `-`
   return {
     targetDir,
     sourceDir: state.sourceDir,

@@ -38,6 +38,7 @@ import type { RetryContext } from './refused-retry.js';
 import { StateWriter, readState, recordHeldBack, refusedLast, refusedOnDisk, type VerdictState } from './state.js';
 import { SubscriptionMap } from './subscription-map.js';
 import { track, trackAll, type TrackContext } from './track.js';
+import { afterPass } from './pass-reads.js';
 import type { VerdictListener } from './verdict.js';
 
 export type { VerdictOptions } from './options.js';
@@ -224,11 +225,8 @@ export class VerdictTracker {
       const judge = (file: PublishedFile, by: JudgedBy | undefined): void => { if (by !== undefined) track(this.tracking, file, this.timeoutMs, false, by, { baseline: given, retried: false, notRenamed: true, refusedKept: again.includes(file.name) }); };
       judgeNewlyRead(ctx, pass, readBefore, known(), judge, new Set(again));
       judgeUnjudgedRiders(ctx, pass, known(), (name) => this.state.files[name]?.verdict?.outcome === 'unknown', judge); // their reader's verdict is theirs
-      // Every file of the pass was on its way with every other (Envoy applies them in an order of its own).
-      for (const file of pass) {
-        const pending = this.poller.pending.get(file.name);
-        if (pending !== undefined) pending.inFlight = this.poller.othersInFlight(file.name);
-      }
+      // Every file of the pass was on its way with every other (Envoy applies them in an order of its own); files found at start it makes Envoy read are timed from it.
+      afterPass(this.poller.pending, pass, (name) => this.poller.othersInFlight(name), this.subscriptions);
     }, (replaced, baseline) => {
       // Replaced before they were tracked: a file read through another is judged by that one's counters.
       for (const file of replaced) if (judgedBy(this.subscriptions, file.name)?.by === 'subscription') this.conclusions.superseded.untracked(file, baseline);
