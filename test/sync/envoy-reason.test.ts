@@ -130,7 +130,7 @@ test('status: a file Envoy took that went back with a refused cds.yaml says so i
   assert.equal(kept.withdrawnWith, 'cds.yaml', 'state.json keeps it');
   const cds = { file: 'cds.yaml', held: true, configMap: 'C1', published: 'C0', verdict: { outcome: 'rejected' as const, version: 'C1', at: 'T', rolledBack: true, message: 'm', envoyLog: 'Filesystem config update rejected' } };
   const out = formatStatus({ ...base, files: [cds, { file: 'lds.yaml', held: true, heldWith: 'cds.yaml', configMap: 'L1', published: 'L0', verdict: { ...kept, version: 'L1' } }] });
-  assert.match(out, /^lds\.yaml +L1 \(refused, held back\) +L0 +- +took L1 at T \(4 ms\), went back with cds\.yaml, which Envoy refused$/m, out);
+  assert.match(out, /^lds\.yaml +L1 \(held back with cds\.yaml\) +L0 +- +took L1 at T \(4 ms\), went back with cds\.yaml, which Envoy refused$/m, out);
   assert.ok(out.endsWith(`\nWENT BACK WITH A CDS FILE ENVOY REFUSED (Envoy took these)\n${message}\n`), out);
   assert.doesNotMatch(out, /^lds\.yaml .*rejected/m);
   assert.doesNotMatch(out.split('WHY ENVOY REFUSED')[1] ?? '', /^lds\.yaml/m);

@@ -10,8 +10,10 @@ import type { FileStatus, Status } from './status.js';
 import { removedMessage } from '../publish/published-log.js';
 
 /** What the CONFIGMAP column adds to a refused version: held back, or still published (refusedStaysPublished). */
-export function refusedNote(f: Pick<FileStatus, 'held' | 'refusedPublished' | 'refusedAccepted'>): string {
+export function refusedNote(f: Pick<FileStatus, 'held' | 'refusedPublished' | 'refusedAccepted' | 'heldWith'>): string {
   if (!f.held) return '';
+  // Envoy took it: not refused, it went back with the CDS file Envoy refused (clusters-gone.ts).
+  if (f.heldWith !== undefined) return ` (held back with ${f.heldWith})`;
   if (f.refusedAccepted === true) return ' (refused by an Envoy started since, stays published: the version accepted before)';
   return f.refusedPublished === true ? ` (${REFUSED_FIRST_SHORT})` : ' (refused, held back)';
 }
