@@ -20,7 +20,8 @@ const SEQUENCES = new URL('../fixtures/envoy-corpus/sequences/', import.meta.url
 
 /** `unknown`: Envoy decided nothing on the file (nothing it runs reads it), said so after the verdict timeout. */
 type Outcome = 'accepted' | 'rejected' | 'unknown';
-interface Probe { port: 'P0' | 'P1' | 'P2'; how?: 'body' | 'status' | 'tls-cn' }
+/** `tenant`: sent as the `x-tenant` header (scoped routes pick a scope by it); answered `<status> <body trimmed>`, `<status>` for an empty body. */
+interface Probe { port: 'P0' | 'P1' | 'P2'; how?: 'body' | 'status' | 'tls-cn'; tenant?: string }
 /**
  * `pauseMs`: a wait after the step's checks, before the next edit (no assertion): lets a verdict
  * the step leaves open end first (a file nothing reads, `unknown` after a short --verdict-timeout),
@@ -34,7 +35,17 @@ interface Step { note: string; spec: ConfigMapSpec; expect: Record<string, Outco
  */
 interface Sequence { initial: ConfigMapSpec; expect: Record<string, Outcome>; serves?: string[]; steps: Step[]; probes: Probe[]; todo?: string; watchArgs?: string[] }
 
-const probes = (pod: CasePod, sequence: Sequence): Promise<string[]> => Promise.all(sequence.probes.map((p) => served(envoyOf(pod), pod.ports[p.port], p.how ?? 'body')));
+const probes = (pod: CasePod, sequence: Sequence): Promise<string[]> => Promise.all(sequence.probes.map((p) => (p.tenant === undefined ? served(envoyOf(pod), pod.ports[p.port], p.how ?? 'body') : tenantServed(pod.ports[p.port], p.tenant))));
+
+/** What `port` answers tenant `tenant` (the `x-tenant` header); `-` when nothing answers within 2 s. */
+async function tenantServed(port: number, tenant: string): Promise<string> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${String(port)}/`, { headers: { 'x-tenant': tenant }, signal: AbortSignal.timeout(2_000) });
+    return `${String(res.status)} ${(await res.text()).trim()}`.trim();
+  } catch {
+    return '-';
+  }
+}
 
 /** Every subscription's `version_text`, as Envoy lists them. */
 async function versionTexts(pod: CasePod): Promise<string[]> {
