@@ -33,6 +33,19 @@ interface Sequence {
 }
 
 const body = (pod: CasePod, envoy: EnvoyProcess): Promise<string>[] => [served(envoy, pod.ports.P0)];
+
+/** What `port` answers tenant `tenant` (the `x-tenant` header picks a scope of scoped routes); `-` when nothing answers within 2 s. */
+async function tenantServed(port: number, tenant: string): Promise<string> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${String(port)}/`, { headers: { 'x-tenant': tenant }, signal: AbortSignal.timeout(2_000) });
+    return `${String(res.status)} ${(await res.text()).trim()}`.trim();
+  } catch {
+    return '-';
+  }
+}
+
+const SCOPED = '../envoy-corpus/sequences/srds-new-scope-second-rds-file';
+const scoped = (srds: string): ConfigMapSpec => ({ 'envoy.yaml': '../../../verdict-cases/14-scoped-routes-srds/envoy.yaml', 'lds.yaml': 'lds.yaml', 'rds.yaml': 'rds.yaml', 'rds-scoped.yaml': 'rds-scoped.yaml', 'srds.yaml': srds });
 const SEQUENCES: Sequence[] = [
   {
     folder: '01-publish-order-new-referenced-file',
@@ -82,6 +95,17 @@ const SEQUENCES: Sequence[] = [
       'cert c, key b (no match)': { 'envoy.yaml': 'envoy.yaml', 'sds.yaml': 'sds.yaml', 'cert.pem': 'cert-c.pem', 'key.pem': 'key-b.pem' },
     },
     probes: (pod, envoy) => [served(envoy, pod.ports.P0, 'tls-cn')],
+  },
+  {
+    // Scoped routes beside a second RDS file: a scope naming a route configuration the scoped
+    // routes' RDS file lacks opens a subscription that refuses it (fresh-user trial 3).
+    folder: SCOPED,
+    configMaps: {
+      'tenant a': scoped('srds-v0.yaml'),
+      'tenant b on scoped_rc_b, which rds-scoped.yaml lacks': scoped('srds-v1-new-route.yaml'),
+      'tenant b on scoped_rc': scoped('srds-v2-same-route.yaml'),
+    },
+    probes: (pod, envoy) => [served(envoy, pod.ports.P0), tenantServed(pod.ports.P1, 'a'), tenantServed(pod.ports.P1, 'b')],
   },
 ];
 

@@ -20,13 +20,15 @@ const SEQUENCES = new URL('../fixtures/envoy-corpus/sequences/', import.meta.url
 
 /** `unknown`: Envoy decided nothing on the file (nothing it runs reads it), said so after the verdict timeout. */
 type Outcome = 'accepted' | 'rejected' | 'unknown';
-interface Probe { port: 'P0' | 'P1' | 'P2'; how?: 'body' | 'status' | 'tls-cn' }
+/** `tenant`: sent as the `x-tenant` header (scoped routes pick a scope by it); answered `<status> <body trimmed>`, `<status>` for an empty body. */
+interface Probe { port: 'P0' | 'P1' | 'P2'; how?: 'body' | 'status' | 'tls-cn'; tenant?: string }
 /**
  * `pauseMs`: a wait after the step's checks, before the next edit (no assertion): lets a verdict
  * the step leaves open end first (a file nothing reads, `unknown` after a short --verdict-timeout),
- * when the fault needs that order.
+ * when the fault needs that order. `says`: file → a regex its verdict line's message must match
+ * (e.g. the subscription and the file Envoy's counters name).
  */
-interface Step { note: string; spec: ConfigMapSpec; expect: Record<string, Outcome>; serves?: string[]; pauseMs?: number }
+interface Step { note: string; spec: ConfigMapSpec; expect: Record<string, Outcome>; serves?: string[]; pauseMs?: number; says?: Record<string, string> }
 /**
  * `todo`: a fault reproduced and not fixed yet (the reason, naming the kind); node:test runs the
  * sequence and reports it without failing `npm test`. `watchArgs`: extra `watch` flags (e.g. a
@@ -34,7 +36,17 @@ interface Step { note: string; spec: ConfigMapSpec; expect: Record<string, Outco
  */
 interface Sequence { initial: ConfigMapSpec; expect: Record<string, Outcome>; serves?: string[]; steps: Step[]; probes: Probe[]; todo?: string; watchArgs?: string[] }
 
-const probes = (pod: CasePod, sequence: Sequence): Promise<string[]> => Promise.all(sequence.probes.map((p) => served(envoyOf(pod), pod.ports[p.port], p.how ?? 'body')));
+const probes = (pod: CasePod, sequence: Sequence): Promise<string[]> => Promise.all(sequence.probes.map((p) => (p.tenant === undefined ? served(envoyOf(pod), pod.ports[p.port], p.how ?? 'body') : tenantServed(pod.ports[p.port], p.tenant))));
+
+/** What `port` answers tenant `tenant` (the `x-tenant` header); `-` when nothing answers within 2 s. */
+async function tenantServed(port: number, tenant: string): Promise<string> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${String(port)}/`, { headers: { 'x-tenant': tenant }, signal: AbortSignal.timeout(2_000) });
+    return `${String(res.status)} ${(await res.text()).trim()}`.trim();
+  } catch {
+    return '-';
+  }
+}
 
 /** Every subscription's `version_text`, as Envoy lists them. */
 async function versionTexts(pod: CasePod): Promise<string[]> {
@@ -63,10 +75,11 @@ async function activeSecretVersions(pod: CasePod): Promise<string[]> {
  * `accepted`: the files Envoy accepted a version of earlier in the sequence; a refused one of them
  * is put back and held, a refused file with no accepted version stays published (nothing to put back).
  */
-async function judged(pod: CasePod, what: string, expect: Record<string, Outcome>, before: Map<string, number>, accepted: Set<string>): Promise<void> {
+async function judged(pod: CasePod, what: string, expect: Record<string, Outcome>, before: Map<string, number>, accepted: Set<string>, says: Record<string, string> = {}): Promise<void> {
   for (const [file, outcome] of Object.entries(expect)) {
     const line = await nextVerdict(pod, file, before.get(file) ?? 0);
     assert.equal(line.outcome, outcome, `${what}: ${file}: ${String(line.msg)}`);
+    if (says[file] !== undefined) assert.match(String(line.msg), new RegExp(says[file]), `${what}: ${file}`);
     const version = typeof line.xdsVersion === 'string' ? line.xdsVersion : undefined;
     if (version !== undefined && outcome !== 'unknown') {
       const reported = (await versionTexts(pod)).includes(version) || (outcome === 'accepted' && (await activeSecretVersions(pod)).includes(version));
@@ -97,7 +110,7 @@ for (const name of (await readdir(SEQUENCES, { withFileTypes: true })).filter((e
       for (const step of sequence.steps) {
         const before = verdictCounts(pod, Object.keys(step.expect));
         await pod.apply(step.spec);
-        await judged(pod, step.note, step.expect, before, accepted);
+        await judged(pod, step.note, step.expect, before, accepted, step.says);
         if (step.serves !== undefined) await waitServed(async () => JSON.stringify(await probes(pod, sequence)), JSON.stringify(step.serves), step.note);
         if (step.pauseMs !== undefined) await new Promise((resolve) => setTimeout(resolve, step.pauseMs));
       }

@@ -46,6 +46,11 @@ export interface Reference {
    * subscription per route configuration a scope names: an edit of the SRDS file opens them.
    */
   routes?: string;
+  /**
+   * `RDS` and `SRDS` an HTTP connection manager names: its `stat_prefix`, which heads the RDS
+   * subscriptions' stats scopes (`http.<stat_prefix>.rds.<route_config_name>`, scoped-routes.ts rdsScopeOf).
+   */
+  statPrefix?: string;
 }
 
 const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
@@ -53,7 +58,7 @@ const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.
 /** Every file named in `root` (a parsed Bootstrap, Listener, Cluster, Secret or whole xDS file). */
 export function findReferences(root: unknown): Reference[] {
   const found: Reference[] = [];
-  const add = (type: ReferenceType, source: unknown, resource?: string, more: Pick<Reference, 'routes' | 'statName'> = {}): void => {
+  const add = (type: ReferenceType, source: unknown, resource?: string, more: Pick<Reference, 'routes' | 'statName' | 'statPrefix'> = {}): void => {
     const path = sourcePath(source);
     if (path !== undefined) found.push({ type, file: basename(path), path, ...(resource === undefined ? {} : { resource }), ...more });
   };
@@ -67,17 +72,18 @@ export function findReferences(root: unknown): Reference[] {
     const holds = holder ?? (typeof object.name === 'string' ? { name: object.name, kind: holderKind(object['@type'], field) } : undefined);
     if ('lds_config' in object) add('LDS', object.lds_config);
     if ('cds_config' in object) add('CDS', object.cds_config);
+    const statPrefix = typeof object.stat_prefix === 'string' ? { statPrefix: object.stat_prefix } : {};
     const rds = object.rds;
-    if (typeof get(rds, 'route_config_name') === 'string') add('RDS', get(rds, 'config_source'), get(rds, 'route_config_name') as string);
+    if (typeof get(rds, 'route_config_name') === 'string') add('RDS', get(rds, 'config_source'), get(rds, 'route_config_name') as string, statPrefix);
     // Scoped routes (SRDS): the scopes come from `scoped_rds`' source, and every route configuration
     // a scope names is an RDS subscription on `rds_config_source` (ScopedRdsConfigSubscription,
     // source/common/router/scoped_rds.cc), so an edit of the scopes can open RDS subscriptions.
     const scoped = object.scoped_routes;
     if (scoped !== undefined) {
       const routes = sourcePath(get(scoped, 'rds_config_source'));
-      add('RDS', get(scoped, 'rds_config_source'));
+      add('RDS', get(scoped, 'rds_config_source'), undefined, statPrefix);
       const name = get(scoped, 'name');
-      add('SRDS', get(scoped, 'scoped_rds', 'scoped_rds_config_source'), typeof name === 'string' ? name : undefined, routes === undefined ? {} : { routes: basename(routes) });
+      add('SRDS', get(scoped, 'scoped_rds', 'scoped_rds_config_source'), typeof name === 'string' ? name : undefined, { ...statPrefix, ...(routes === undefined ? {} : { routes: basename(routes) }) });
     }
     // A runtime layer from RTDS (Bootstrap.layered_runtime.layers[].rtds_layer; RtdsSubscription,
     // source/common/runtime/runtime_impl.cc).

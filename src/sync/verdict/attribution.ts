@@ -8,8 +8,12 @@
 // files are read as that type (or for EDS, hasEdsNames) is the match narrowed to the one file
 // whose subscription Envoy named the scope after (stat-prefixes.ts scopeNamedAfter: an EDS
 // cluster's alt_stat_name or name, not the service_name its file is asked for; the resource asked
-// for otherwise), and a scope named after no file's, or after several, stays out.
+// for otherwise, and for the rds_config_source file of scoped routes every route configuration
+// their SRDS file's scopes named: scoped-routes.ts), and a scope named after no file's, or after
+// several, stays out (of several, an RDS scope goes to the one file whose connection manager's
+// stat prefix and route configuration make its whole name, if one does).
 import type { ReferenceType } from '../envoy/references.js';
+import { rdsScopeOf } from '../envoy/scoped-routes.js';
 import { scopeNamedAfter, subscriptionType } from '../envoy/stat-prefixes.js';
 import type { SubscriptionCounters, SubscriptionType } from '../envoy/stat-prefixes.js';
 
@@ -18,6 +22,8 @@ export interface ScopeName {
   type: SubscriptionType;
   /** references.ts: an EDS cluster's `statName`, else the `resource` asked for. */
   name: string;
+  /** RDS: the stat_prefix of the connection manager asking (references.ts `statPrefix`), which narrows a tie by name. */
+  statPrefix?: string;
 }
 
 export interface FileFacts {
@@ -34,10 +40,14 @@ export interface FileFacts {
  * An EDS scope is its cluster's whole stats name, known for every cluster that names a file
  * (references.ts `statName`), so it is matched by name even when one file is read as EDS: the
  * scope of a cluster that reads no published file (EDS over gRPC, whose connection failures count
- * `update_failure`) is not taken for it. Other types are matched by name only on a tie: an RDS
- * scope an SRDS file opens, or RTDS's one `runtime` scope, is named after no file's resource.
+ * `update_failure`) is not taken for it. Other types are matched by name only on a tie: a file
+ * whose type is guessed (Envoy has not answered yet) names nothing, and RTDS's one `runtime` scope
+ * is named after no file's resource.
  */
 const hasEdsNames = (file: FileFacts): boolean => file.scopeNames?.some((named) => named.type === 'EDS') === true;
+
+/** Whether an RDS scope is the whole name of one `file` is asked for, by a connection manager's stat prefix (scoped-routes.ts rdsScopeOf). */
+const rdsScopeOfFile = (file: FileFacts, prefix: string): boolean => (file.scopeNames ?? []).some((named) => named.type === 'RDS' && named.statPrefix !== undefined && rdsScopeOf(named.statPrefix, named.name) === prefix);
 
 /**
  * Subscription scope → file name, for the scopes Envoy lists in `subscriptions`. `previous` (the
@@ -67,7 +77,8 @@ export function attribute(
     const byType = files.filter((file) => file.readAs.has(type));
     const namedAfter = (file: FileFacts): boolean => (file.scopeNames ?? []).some((named) => named.type === type && scopeNamedAfter(prefix, type, named.name));
     const byName = byType.length > 1 || (type === 'EDS' && byType.some(hasEdsNames)) ? byType.filter(namedAfter) : byType;
-    if (byName.length === 1 && byName[0] !== undefined) out.set(prefix, byName[0].name);
+    const found = byName.length > 1 && type === 'RDS' ? byName.filter((file) => rdsScopeOfFile(file, prefix)) : byName;
+    if (found.length === 1 && found[0] !== undefined) out.set(prefix, found[0].name);
   }
   return out;
 }

@@ -16,6 +16,7 @@ import type { ReadOnceReader } from '../publish/read-once.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import type { FileFacts, ScopeName } from './attribution.js';
 import type { SubscriptionType } from '../envoy/stat-prefixes.js';
+import { scopeRouteNames } from '../envoy/scoped-routes.js';
 
 // Until Envoy's own bootstrap is known (Envoy has not answered yet), a file's kind is the type of
 // its resources: the first @type in it that an xDS subscription reads (envoy/gate.ts subscriptionOf;
@@ -55,6 +56,8 @@ export class SubscriptionMap {
   private readonly xds = new Set<string>();
   /** Every version each file was published with (each names exactly one content). */
   private readonly versions = new Map<string, Set<string>>();
+  /** The route configurations the scopes of each file's published contents name (scoped-routes.ts), all versions: RDS scopes they opened. */
+  private readonly scopeRoutes = new Map<string, Set<string>>();
 
   /** `bootstrapName`: base name of Envoy's bootstrap in the target (`--bootstrap`), if published there. */
   constructor(private readonly bootstrapName?: string) {}
@@ -89,6 +92,7 @@ export class SubscriptionMap {
     const guessed = guessedType(text);
     if (guessed !== undefined) this.guessed.set(name, guessed);
     // Only a file that points at other files declares anything; skip the parse otherwise.
+    if (text.includes('route_configuration_name')) this.scopeRoutes.set(name, new Set([...(this.scopeRoutes.get(name) ?? []), ...scopeRouteNames(parseConfig(text))]));
     if (text.includes('path') || text.includes('filename')) this.declared.set(name, findReferences(parseConfig(text)));
     else this.declared.delete(name);
     const found = kind ?? (/^(["']?)resources\1\s*:/m.test(text) || text.includes('"resources"') ? 'xds' : 'data');
@@ -205,14 +209,18 @@ export class SubscriptionMap {
 
   /**
    * What the subscriptions reading `name` are named after, by type (attribution.ts ScopeName): an
-   * EDS cluster's stats name (references.ts `statName`), else the resource asked for.
+   * EDS cluster's stats name (references.ts `statName`), else the resource asked for; for the
+   * `rds_config_source` file of scoped routes, every route configuration a published content of
+   * their SRDS file named (scoped-routes.ts: Envoy opens those on this file, whatever other RDS files exist).
    */
   scopeNamesOf(name: string): ScopeName[] {
     const out: ScopeName[] = [];
     for (const list of this.declared.values()) {
       for (const ref of list) {
         const named = ref.statName ?? ref.resource;
-        if (ref.file === name && named !== undefined && isSubscriptionType(ref.type)) out.push({ type: ref.type, name: named });
+        const prefix = ref.statPrefix === undefined ? {} : { statPrefix: ref.statPrefix };
+        if (ref.file === name && named !== undefined && isSubscriptionType(ref.type)) out.push({ type: ref.type, name: named, ...prefix });
+        if (ref.type === 'SRDS' && ref.routes === name) for (const route of this.scopeRoutes.get(ref.file) ?? []) out.push({ type: 'RDS', name: route, ...prefix });
       }
     }
     return out;

@@ -24,7 +24,7 @@ resources:
             sds_config: {path: /etc/envoy/sds.yaml}
 `);
   assert.deepEqual(findReferences(lds), [
-    { type: 'RDS', file: 'rds.yaml', path: '/etc/envoy/rds.yaml', resource: 'backend:8080' },
+    { type: 'RDS', file: 'rds.yaml', path: '/etc/envoy/rds.yaml', resource: 'backend:8080', statPrefix: 'ingress' },
     { type: 'ECDS', file: 'ecds.yaml', path: '/etc/envoy/ecds.yaml', resource: 'fault_abort' },
     { type: 'SDS', file: 'sds.yaml', path: '/etc/envoy/sds.yaml', resource: 'kubernetes://envoy-tls' },
   ]);
@@ -81,8 +81,8 @@ resources:
           scoped_rds: {scoped_rds_config_source: {path_config_source: {path: /etc/envoy/srds.yaml}}}
 `);
   assert.deepEqual(findReferences(lds), [
-    { type: 'RDS', file: 'rds.yaml', path: '/etc/envoy/rds.yaml' },
-    { type: 'SRDS', file: 'srds.yaml', path: '/etc/envoy/srds.yaml', resource: 'tenant_scopes', routes: 'rds.yaml' },
+    { type: 'RDS', file: 'rds.yaml', path: '/etc/envoy/rds.yaml', statPrefix: 'ingress_http' },
+    { type: 'SRDS', file: 'srds.yaml', path: '/etc/envoy/srds.yaml', resource: 'tenant_scopes', statPrefix: 'ingress_http', routes: 'rds.yaml' },
   ]);
   const bootstrap = load(`
 layered_runtime:
