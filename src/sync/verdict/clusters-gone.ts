@@ -10,6 +10,7 @@
 // change, and goes back with a refused one whose put-back takes away a cluster it routes to.
 import { clusterNames, validatedClusters } from '../envoy/route-clusters.js';
 import { parseConfig } from '../envoy/subscriptions.js';
+import { contentVersion } from '../envoy/version-stamp.js';
 
 /** A CDS file of the change Envoy refused and the watcher put back. */
 export interface ClustersGone {
@@ -20,6 +21,22 @@ export interface ClustersGone {
   clusters: ReadonlySet<string>;
   /** The keys whose change could change that refusal (its hold's), undefined: any. */
   dependsOn?: readonly string[];
+  /**
+   * The ConfigMap Envoy refused that version with (key → sha256; its hold's, superseded.ts
+   * configMapAt), undefined: not known. A file that goes back with it is held against the same
+   * ConfigMap: its own pass's may hold another cds.yaml than the one Envoy refused.
+   */
+  refusedWith?: ReadonlyMap<string, string>;
+}
+
+/**
+ * What `refused` (a CDS publish Envoy refused, put back to `putBack`: the bytes put back) takes away
+ * from the files of its change, undefined: no cluster. `dependsOn` and `refusedWith`: its hold's.
+ */
+export function clustersGoneBy(refused: { file: string; version: string | undefined; sha256: string; content: Buffer }, putBack: Buffer, dependsOn: readonly string[] | undefined, refusedWith: ReadonlyMap<string, string> | undefined): ClustersGone | undefined {
+  const clusters = clustersOnlyIn(refused.content, putBack);
+  if (clusters.size === 0) return undefined;
+  return { file: refused.file, version: refused.version ?? contentVersion(refused.sha256), clusters, ...(dependsOn === undefined ? {} : { dependsOn }), ...(refusedWith === undefined ? {} : { refusedWith }) };
 }
 
 /** The names of the clusters `refused` (a CDS file's bytes) has and `putBack` has not; none when either does not parse. */

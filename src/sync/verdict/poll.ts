@@ -10,8 +10,7 @@ import { describeAdmin } from '../envoy/subscriptions.js';
 import { roundTripMs, type EnvoyCounters } from '../envoy/stat-prefixes.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import { attribute } from './attribution.js';
-import { clustersOnlyIn, routesToGone, waitsForClusters } from './clusters-gone.js';
-import { contentVersion } from '../envoy/version-stamp.js';
+import { clustersGoneBy, routesToGone, waitsForClusters } from './clusters-gone.js';
 import { acceptedCopy } from './state.js';
 import type { Decided } from './conclude.js';
 import { afterInFlight, defersRefusal } from './in-flight.js';
@@ -274,10 +273,9 @@ export class Poller {
   }
 
   /** `refused`, a CDS file Envoy refused, went back to `putBack` (not when a newer publish replaced it): the files of its change learn the clusters that took away. */
-  private clustersTakenAway(refused: Pending, putBack: Buffer, dependsOn: readonly string[] | undefined): void {
-    const clusters = clustersOnlyIn(refused.content, putBack);
-    if (clusters.size === 0) return;
-    const gone = { file: refused.file, version: refused.version ?? contentVersion(refused.sha256), clusters, ...(dependsOn === undefined ? {} : { dependsOn }) };
+  private clustersTakenAway(refused: Pending, putBack: Buffer, decided: Decided): void {
+    const gone = clustersGoneBy(refused, putBack, decided.dependsOn, this.ctx.conclusions.superseded.configMapAt(decided.now) ?? refused.configMap); // its hold's ConfigMap (conclude.ts)
+    if (gone === undefined) return;
     for (const other of this.pending.values()) if (other.inFlight.has(refused.file)) (other.clustersGone ??= []).push(gone);
   }
 
@@ -293,7 +291,7 @@ export class Poller {
     for (const rider of riders) this.pending.delete(rider.file);
     const putBackFrom = decided.outcome === 'rejected' && readAsCds(this.ctx.subscriptions, pending.file) ? await acceptedCopy(this.ctx.targetDir, pending.file) : undefined;
     const { rolledBack } = await concludeWithRiders(this.ctx, pending, decided, riders);
-    if (putBackFrom !== undefined && rolledBack) this.clustersTakenAway(pending, putBackFrom, decided.dependsOn);
+    if (putBackFrom !== undefined && rolledBack) this.clustersTakenAway(pending, putBackFrom, decided);
     if (decided.outcome !== 'accepted') return;
     for (const other of this.pending.values()) if (other.inFlight.has(pending.file)) other.inFlightAccepted = true;
   }
