@@ -8,9 +8,8 @@
 // directory refuses lds.yaml ("route: unknown cluster") and serves nothing there. So the acceptance
 // of a file whose route tables Envoy validates waits for the verdicts of the CDS files of its
 // change, and goes back with a refused one whose put-back takes away a cluster it routes to.
-import { clusterNames, validatedClusters } from '../envoy/route-clusters.js';
-import { parseConfig } from '../envoy/subscriptions.js';
 import { contentVersion } from '../envoy/version-stamp.js';
+import { cdsClusterNames, routedClusters } from './parsed-once.js';
 
 /** A CDS file of the change Envoy refused and the watcher put back. */
 export interface ClustersGone {
@@ -42,8 +41,8 @@ export function clustersGoneBy(refused: { file: string; version: string | undefi
 /** The names of the clusters `refused` (a CDS file's bytes) has and `putBack` has not; none when either does not parse. */
 export function clustersOnlyIn(refused: Buffer, putBack: Buffer): Set<string> {
   try {
-    const back = clusterNames(parseConfig(putBack));
-    return new Set([...clusterNames(parseConfig(refused))].filter((name) => !back.has(name)));
+    const back = cdsClusterNames(putBack);
+    return new Set([...cdsClusterNames(refused)].filter((name) => !back.has(name)));
   } catch {
     return new Set();
   }
@@ -62,9 +61,9 @@ export function waitsForClusters(file: string, inFlight: ReadonlySet<string>, re
 /** The refused CDS file whose put-back takes away clusters `content` (an LDS or RDS file's bytes) routes to, and those clusters (sorted); undefined: none. */
 export function routesToGone(content: Buffer, gone: readonly ClustersGone[]): { by: ClustersGone; clusters: string[] } | undefined {
   if (gone.length === 0) return undefined;
-  let routed: Set<string>;
+  let routed: ReadonlySet<string>;
   try {
-    routed = validatedClusters(parseConfig(content));
+    routed = routedClusters(content);
   } catch {
     return undefined;
   }
