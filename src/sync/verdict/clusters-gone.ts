@@ -74,13 +74,18 @@ export function routesToGone(content: Buffer, gone: readonly ClustersGone[]): { 
   return undefined;
 }
 
-/** What the line says of a file that goes back with a refused CDS file (its `version` Envoy took; `last`: the version put back, undefined: none). */
-export function withdrawnMessage(file: string, version: string, last: string | undefined, gone: { by: ClustersGone; clusters: readonly string[] }, rolledBack: boolean): string {
+/**
+ * What the line says of a file that goes back with a refused CDS file (its `version` Envoy took;
+ * `last`: the version put back, undefined: none; `keys`: the keys whose change ends its hold,
+ * withdrawn.ts, undefined: any).
+ */
+export function withdrawnMessage(file: string, version: string, last: string | undefined, gone: { by: ClustersGone; clusters: readonly string[] }, rolledBack: boolean, keys?: readonly string[]): string {
   const names = gone.clusters.map((name) => `'${name}'`).join(', ');
   const them = gone.clusters.length === 1 ? `cluster ${names}, which only` : `clusters ${names}, which only`;
   const why = `Envoy took ${file} version ${version}, but it routes to ${them} ${gone.by.file} version ${gone.by.version} adds, and Envoy refused that version`;
+  const until = keys === undefined || keys.length === 0 ? 'the ConfigMap changes' : `the ConfigMap changes ${keys.join(' or ')}, or Envoy accepts ${gone.by.file}`;
   const restart = `an Envoy restarted without ${gone.clusters.length === 1 ? 'that cluster' : 'those clusters'} would refuse ${version} ("route: unknown cluster")`;
   return rolledBack
-    ? `${why}: ${last ?? 'the last accepted version'} goes back on disk with ${gone.by.file}, and Envoy loads it (${restart}); held until the ConfigMap changes`
+    ? `${why}: ${last ?? 'the last accepted version'} goes back on disk with ${gone.by.file}, and Envoy loads it (${restart}); held until ${until}`
     : `${why}; nothing accepted came before it to put back, so it stays published: ${restart}`;
 }

@@ -273,8 +273,8 @@ export class Poller {
   }
 
   /** `refused`, a CDS file Envoy refused, went back to `putBack` (not when a newer publish replaced it): the files of its change learn the clusters that took away. */
-  private clustersTakenAway(refused: Pending, putBack: Buffer, decided: Decided): void {
-    const gone = clustersGoneBy(refused, putBack, decided.dependsOn, this.ctx.conclusions.superseded.configMapAt(decided.now) ?? refused.configMap); // its hold's ConfigMap (conclude.ts)
+  private clustersTakenAway(refused: Pending, putBack: Buffer, now: number, dependsOn: readonly string[] | undefined): void {
+    const gone = clustersGoneBy(refused, putBack, dependsOn, this.ctx.conclusions.superseded.configMapAt(now) ?? refused.configMap); // its hold's keys and ConfigMap (conclude.ts)
     if (gone === undefined) return;
     for (const other of this.pending.values()) if (other.inFlight.has(refused.file)) (other.clustersGone ??= []).push(gone);
   }
@@ -290,8 +290,8 @@ export class Poller {
     const riders = ridersOf(pending, this.pending.values());
     for (const rider of riders) this.pending.delete(rider.file);
     const putBackFrom = decided.outcome === 'rejected' && readAsCds(this.ctx.subscriptions, pending.file) ? await acceptedCopy(this.ctx.targetDir, pending.file) : undefined;
-    const { rolledBack } = await concludeWithRiders(this.ctx, pending, decided, riders);
-    if (putBackFrom !== undefined && rolledBack) this.clustersTakenAway(pending, putBackFrom, decided);
+    const { rolledBack, dependsOn } = await concludeWithRiders(this.ctx, pending, decided, riders);
+    if (putBackFrom !== undefined && rolledBack) this.clustersTakenAway(pending, putBackFrom, decided.now, dependsOn);
     if (decided.outcome !== 'accepted') return;
     for (const other of this.pending.values()) if (other.inFlight.has(pending.file)) other.inFlightAccepted = true;
   }

@@ -33,7 +33,9 @@ export async function withdraw(ctx: WithdrawContext, pending: Pending, gone: { b
     ctx.holds.hold(pending.file, pending.sha256, false, pending.names, refusedWith, dependsOn);
     rolledBack = await putBack(ctx.restore, ctx.logger, pending.file, accepted, pending);
   }
-  return { rolledBack, message: withdrawnMessage(pending.file, shown, last, gone, rolledBack) };
+  // The keys whose change ends the hold, as it counts them (holds.ts: not the bootstrap).
+  const keys = dependsOn?.filter((key) => ctx.holds.reloads(key));
+  return { rolledBack, message: withdrawnMessage(pending.file, shown, last, gone, rolledBack, keys) };
 }
 
 /**
