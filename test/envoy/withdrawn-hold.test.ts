@@ -5,12 +5,16 @@
 // The keys never reached the hold (poll.ts passed the verdict as given, before finish.ts worked
 // them out): any key released it, so a pass for another key gave lds.yaml to Envoy again, which
 // refused it ("route: unknown cluster 'EnvoyNetCore'": the cds.yaml put back lacks it).
+// Second: a cds.yaml renamed by a later pass whose baseline Envoy has not answered yet is handed to
+// the verdicts only with that answer (baseline-reads.ts); until then no cds.yaml was pending, so
+// lds.yaml's acceptance did not wait for it (never-read.ts waitedFor `queued`).
 import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { waitFor } from '../sync/harness.js';
-import { envoyOf, nextVerdict, publishedVersion, quiet, served, startCase, subscriptionCounters, verdictCounts, verdictLines, waitServed, withWatcherLines } from './verdict-cases.js';
+import { sleep } from './envoy.js';
+import { envoyOf, nextVerdict, publishedVersion, quiet, restartFromPublished, served, startCase, subscriptionCounters, verdictCounts, verdictLines, waitServed, withWatcherLines } from './verdict-cases.js';
 import type { ConfigMapSpec } from './verdict-cases.js';
 
 const LDS = 'listener_manager.lds';
@@ -49,6 +53,42 @@ test('21: an lds.yaml withdrawn with a refused cds.yaml stays held when a key it
       assert.equal(line.outcome, 'accepted', `${file}: ${String(line.msg)}`);
     }
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 B', 'B');
+  } catch (err) {
+    throw withWatcherLines(pod, err);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('21 with Envoy stopped across two passes (their baselines answered late): lds.yaml does not stay accepted with a cds.yaml Envoy refused; the running Envoy and one restarted from the directory serve the same', { timeout: 300_000 }, async () => {
+  const pod = await startCase('21-cds-refused-in-part', spec('lds-v0.yaml', 'cds-v0.yaml'));
+  try {
+    for (const file of ['lds.yaml', 'cds.yaml']) assert.equal((await nextVerdict(pod, file, 0)).outcome, 'accepted');
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 A', 'A');
+    const v0 = await publishedVersion(pod, 'lds.yaml');
+    const published = (file: string): number => pod.watcher.logs.filter((l) => l.msg === 'published' && l.file === file).length;
+    const [cds0, lds0] = [published('cds.yaml'), published('lds.yaml')];
+    const { pid } = envoyOf(pod).process;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await pod.apply(spec('lds-v1.yaml', 'cds-v1-partial.yaml'));
+      await waitFor(() => published('lds.yaml') > lds0 && published('cds.yaml') > cds0, 'the first pass renamed');
+      // Another cds.yaml Envoy refuses in part (the same clusters and a comment), renamed by a second pass.
+      const again = { ...pod.configMap, 'cds.yaml': `${pod.configMap['cds.yaml'] ?? ''}# the same clusters, pasted again\n` };
+      await pod.writer.write(again);
+      pod.configMap = again;
+      await waitFor(() => published('cds.yaml') > cds0 + 1, 'the second pass renamed');
+      await sleep(100); // past the second pass's log line, into its hand-over (tracker.ts published)
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await waitFor(() => verdictLines(pod, 'lds.yaml').some((l) => l.xdsVersion !== v0), 'a verdict on lds-v1');
+    await quiet(pod);
+    const said = verdictLines(pod, 'lds.yaml').filter((l) => l.xdsVersion !== v0).map((l) => `${String(l.outcome)}: ${String(l.msg)}`);
+    assert.equal(await publishedVersion(pod, 'lds.yaml'), v0, `lds-v0 back on disk with cds-v0 (${said.join(' | ')})`);
+    const { running, restarted } = await restartFromPublished(pod, async () => [await served(envoyOf(pod), pod.ports.P0)]);
+    assert.deepEqual(running, ['200 A'], 'the running Envoy serves A (503: lds-v1 kept without its cluster)');
+    assert.deepEqual(restarted, running, 'an Envoy restarted from the published directory serves the same');
   } catch (err) {
     throw withWatcherLines(pod, err);
   } finally {

@@ -31,6 +31,8 @@ export interface PollContext extends FinishContext {
   targetDir: string;
   /** Whether Envoy's last verdict on `file` refused the content that stays on disk (not put back): never-read.ts. */
   refusedOnDisk: (file: string) => boolean;
+  /** Whether a newer publish of `file` waits for its pass's baseline, not tracked yet (baseline-reads.ts): its verdict is to come. */
+  queued?: (file: string) => boolean;
   logger: Logger;
   /** ms a publish has for its verdict once Envoy loads it. */
   timeoutMs: number;
@@ -261,8 +263,8 @@ export class Poller {
 
   /** Whether the verdict on `file`, which `waiter`'s waits for, is still to come (never-read.ts; `deferredToo`: a set-aside refusal is). */
   private toCome(file: string, waiter: Pending, deferredToo: boolean): boolean {
-    const { subscriptions, refusedOnDisk } = this.ctx;
-    return stillToCome(waitedFor(file, waiter, deferredToo, { pending: this.pending, scopes: (f) => scopesOf(this.attributed, f, []).own.length, namersOf: (f) => subscriptions.namersOf(f), refusedOnDisk }));
+    const { subscriptions, refusedOnDisk, queued } = this.ctx;
+    return stillToCome(waitedFor(file, waiter, deferredToo, { pending: this.pending, scopes: (f) => scopesOf(this.attributed, f, []).own.length, namersOf: (f) => subscriptions.namersOf(f), refusedOnDisk, ...(queued === undefined ? {} : { queued }) }));
   }
 
   /** A set-aside acceptance once the CDS files of its change are judged: accepted, or back with a refused one that took away a cluster it routes to. */

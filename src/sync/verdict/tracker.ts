@@ -104,7 +104,7 @@ export class VerdictTracker {
       conclusions,
       admin: () => ({ admin: this.admin, problem: this.adminProblem }),
       restore: options.restore,
-      refusedOnDisk: (file) => refusedStaysPublishedState(this.state.files[file]),
+      refusedOnDisk: (file) => refusedStaysPublishedState(this.state.files[file]), queued: (file) => this.baselines.queues(file),
       republished: (file, secret, baseline, refusedBefore, opened) => {
         track(this.tracking, file, this.timeoutMs, false, secret === undefined ? { by: 'subscription' } : { by: 'secret', secret }, { baseline, retried: true, refusedBefore, opened });
       },
