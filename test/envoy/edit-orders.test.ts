@@ -88,6 +88,19 @@ const SEQUENCES: Sequence[] = [
     probes: body,
   },
   {
+    // An lds.yaml routing to a cluster a cds.yaml of its change adds, which Envoy refuses in part
+    // ("duplicate cluster", after applying the cluster): lds.yaml goes back with it and is held
+    // (withdrawn.ts); a fixed cds.yaml lands both.
+    folder: '21-cds-refused-in-part',
+    configMaps: {
+      v0: { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-v0.yaml', 'cds.yaml': 'cds-v0.yaml' },
+      'route + cluster refused in part': { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-v1.yaml', 'cds.yaml': 'cds-v1-partial.yaml' },
+      'route + cluster': { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-v1.yaml', 'cds.yaml': 'cds-v1.yaml' },
+      'route + EDS cluster refused in part': { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-v1.yaml', 'cds.yaml': 'cds-v2-eds-duplicate.yaml', 'eds.yaml': 'eds-v1.yaml' },
+    },
+    probes: body,
+  },
+  {
     folder: '08-sds-named-files',
     configMaps: {
       'pair a': { 'envoy.yaml': 'envoy.yaml', 'sds.yaml': 'sds.yaml', 'cert.pem': 'cert-a.pem', 'key.pem': 'key-a.pem' },

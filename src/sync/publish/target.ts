@@ -66,6 +66,23 @@ export async function configFilesIn(dir: string): Promise<FoundFile[]> {
   return found;
 }
 
+/**
+ * The configuration files among `names` in `dir`, found as configFilesIn finds them (sorted by name),
+ * reading only those: a name that is missing, reserved, not a configuration file, not a regular
+ * file or not readable is left out. For a caller that knows which files it wants (a few of many).
+ */
+export async function configFilesNamed(dir: string, names: readonly string[]): Promise<FoundFile[]> {
+  const found: FoundFile[] = [];
+  for (const name of [...new Set(names)].filter((entry) => !entry.includes('/') && !isReservedName(entry) && isConfigFile(entry)).sort()) {
+    const path = join(dir, name);
+    const info = await stat(path).catch(() => undefined);
+    if (info?.isFile() !== true) continue;
+    const content = await readFile(path).catch(() => undefined);
+    if (content !== undefined) found.push({ name, content, ino: info.ino, mtimeMs: info.mtimeMs });
+  }
+  return found;
+}
+
 export class TargetDirectory {
   private tempCounter = 0;
   // Digests of the files we published, so a pass compares hashes instead of re-reading (and

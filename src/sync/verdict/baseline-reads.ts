@@ -167,6 +167,11 @@ export class BaselineReads {
     return true;
   }
 
+  /** Whether a pass handed over and waiting for Envoy's answer holds `file` (not pending a verdict yet; its verdict is to come). */
+  queues(file: string): boolean {
+    return this.queued.some((pass) => pass.files.some((f) => f.name === file));
+  }
+
   /** Whether a pass handed over waits for Envoy's answer: its files are not pending a verdict yet. */
   get waiting(): boolean {
     return this.queue !== undefined;

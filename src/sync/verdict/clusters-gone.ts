@@ -8,8 +8,8 @@
 // directory refuses lds.yaml ("route: unknown cluster") and serves nothing there. So the acceptance
 // of a file whose route tables Envoy validates waits for the verdicts of the CDS files of its
 // change, and goes back with a refused one whose put-back takes away a cluster it routes to.
-import { clusterNames, validatedClusters } from '../envoy/route-clusters.js';
-import { parseConfig } from '../envoy/subscriptions.js';
+import { contentVersion } from '../envoy/version-stamp.js';
+import { cdsClusterNames, routedClusters } from './parsed-once.js';
 
 /** A CDS file of the change Envoy refused and the watcher put back. */
 export interface ClustersGone {
@@ -20,13 +20,29 @@ export interface ClustersGone {
   clusters: ReadonlySet<string>;
   /** The keys whose change could change that refusal (its hold's), undefined: any. */
   dependsOn?: readonly string[];
+  /**
+   * The ConfigMap Envoy refused that version with (key → sha256; its hold's, superseded.ts
+   * configMapAt), undefined: not known. A file that goes back with it is held against the same
+   * ConfigMap: its own pass's may hold another cds.yaml than the one Envoy refused.
+   */
+  refusedWith?: ReadonlyMap<string, string>;
+}
+
+/**
+ * What `refused` (a CDS publish Envoy refused, put back to `putBack`: the bytes put back) takes away
+ * from the files of its change, undefined: no cluster. `dependsOn` and `refusedWith`: its hold's.
+ */
+export function clustersGoneBy(refused: { file: string; version: string | undefined; sha256: string; content: Buffer }, putBack: Buffer, dependsOn: readonly string[] | undefined, refusedWith: ReadonlyMap<string, string> | undefined): ClustersGone | undefined {
+  const clusters = clustersOnlyIn(refused.content, putBack);
+  if (clusters.size === 0) return undefined;
+  return { file: refused.file, version: refused.version ?? contentVersion(refused.sha256), clusters, ...(dependsOn === undefined ? {} : { dependsOn }), ...(refusedWith === undefined ? {} : { refusedWith }) };
 }
 
 /** The names of the clusters `refused` (a CDS file's bytes) has and `putBack` has not; none when either does not parse. */
 export function clustersOnlyIn(refused: Buffer, putBack: Buffer): Set<string> {
   try {
-    const back = clusterNames(parseConfig(putBack));
-    return new Set([...clusterNames(parseConfig(refused))].filter((name) => !back.has(name)));
+    const back = cdsClusterNames(putBack);
+    return new Set([...cdsClusterNames(refused)].filter((name) => !back.has(name)));
   } catch {
     return new Set();
   }
@@ -45,9 +61,9 @@ export function waitsForClusters(file: string, inFlight: ReadonlySet<string>, re
 /** The refused CDS file whose put-back takes away clusters `content` (an LDS or RDS file's bytes) routes to, and those clusters (sorted); undefined: none. */
 export function routesToGone(content: Buffer, gone: readonly ClustersGone[]): { by: ClustersGone; clusters: string[] } | undefined {
   if (gone.length === 0) return undefined;
-  let routed: Set<string>;
+  let routed: ReadonlySet<string>;
   try {
-    routed = validatedClusters(parseConfig(content));
+    routed = routedClusters(content);
   } catch {
     return undefined;
   }
@@ -58,13 +74,18 @@ export function routesToGone(content: Buffer, gone: readonly ClustersGone[]): { 
   return undefined;
 }
 
-/** What the line says of a file that goes back with a refused CDS file (its `version` Envoy took; `last`: the version put back, undefined: none). */
-export function withdrawnMessage(file: string, version: string, last: string | undefined, gone: { by: ClustersGone; clusters: readonly string[] }, rolledBack: boolean): string {
+/**
+ * What the line says of a file that goes back with a refused CDS file (its `version` Envoy took;
+ * `last`: the version put back, undefined: none; `keys`: the keys whose change ends its hold,
+ * withdrawn.ts, undefined: any).
+ */
+export function withdrawnMessage(file: string, version: string, last: string | undefined, gone: { by: ClustersGone; clusters: readonly string[] }, rolledBack: boolean, keys?: readonly string[]): string {
   const names = gone.clusters.map((name) => `'${name}'`).join(', ');
   const them = gone.clusters.length === 1 ? `cluster ${names}, which only` : `clusters ${names}, which only`;
   const why = `Envoy took ${file} version ${version}, but it routes to ${them} ${gone.by.file} version ${gone.by.version} adds, and Envoy refused that version`;
+  const until = keys === undefined || keys.length === 0 ? 'the ConfigMap changes' : `the ConfigMap changes ${keys.join(' or ')}, or Envoy accepts ${gone.by.file}`;
   const restart = `an Envoy restarted without ${gone.clusters.length === 1 ? 'that cluster' : 'those clusters'} would refuse ${version} ("route: unknown cluster")`;
   return rolledBack
-    ? `${why}: ${last ?? 'the last accepted version'} goes back on disk with ${gone.by.file}, and Envoy loads it (${restart}); held until the ConfigMap changes`
+    ? `${why}: ${last ?? 'the last accepted version'} goes back on disk with ${gone.by.file}, and Envoy loads it (${restart}); held until ${until}`
     : `${why}; nothing accepted came before it to put back, so it stays published: ${restart}`;
 }

@@ -78,9 +78,10 @@ export function refusalKeys(subscriptions: Pick<SubscriptionMap, 'list'>, pendin
  * an `unknown` on a refused content kept published (refused-kept.ts). A rider of
  * a refused reader is refused only when what Envoy refused reads it (riderBlame), else it goes back
  * with its reader, not judged; a rider of an accepted one whose reader Envoy did not rebuild (its
- * config dump says) goes back too. `rolledBack`: a version of `pending`'s file went back on disk.
+ * config dump says) goes back too. `rolledBack`: a version of `pending`'s file went back on disk;
+ * `dependsOn`: the keys a refusal depends on, as its hold has them (undefined: any).
  */
-export async function concludeWithRiders(ctx: FinishContext, pending: Pending, given: Decided, riders: readonly Pending[]): Promise<{ rolledBack: boolean }> {
+export async function concludeWithRiders(ctx: FinishContext, pending: Pending, given: Decided, riders: readonly Pending[]): Promise<{ rolledBack: boolean; dependsOn?: readonly string[] | undefined }> {
   const { conclusions, subscriptions } = ctx;
   // A refused content kept published, judged again (refused-kept.ts): Envoy decided nothing, so its refusal stands, no line.
   if (given.outcome === 'unknown' && pending.refusedKept === true && riders.length === 0) return { rolledBack: false };
@@ -102,7 +103,7 @@ export async function concludeWithRiders(ctx: FinishContext, pending: Pending, g
       await conclusions.conclude(rider, riderDecided(blame, asRider, why));
     }
   }
-  const concluded = await conclusions.conclude(pending, decided);
+  const concluded = { ...(await conclusions.conclude(pending, decided)), dependsOn: decided.dependsOn };
   const kept = decided.outcome === 'accepted' && riders.length > 0 && pending.foundAtStart !== true ? await ctx.readersKept?.(pending, riders) : undefined;
   for (const rider of decided.outcome === 'rejected' ? [] : riders) {
     const why = kept?.get(rider.file);

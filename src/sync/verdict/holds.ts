@@ -24,6 +24,11 @@ export class Holds {
     this.neverReloaded.add(name);
   }
 
+  /** Whether a change to `key` can end a hold (not Envoy's bootstrap, which Envoy never reloads). */
+  reloads(key: string): boolean {
+    return !this.neverReloaded.has(key);
+  }
+
   /** Called when `isHeld` sees other content and lets the hold go (the state file forgets the refusal). */
   onRelease(listener: (name: string) => void): void {
     this.releaseListener = listener;

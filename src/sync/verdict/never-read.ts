@@ -52,12 +52,15 @@ export function stillToCome(waited: WaitedFor): boolean {
 /**
  * The facts of `file` for a verdict of `waiter` that waits for it, from the poll loop's state:
  * `pending` (file → its publish), `scopes` (its stats scopes), `namersOf` (SubscriptionMap), and
- * `refusedOnDisk` (a file no longer pending whose last verdict refused what stays on disk).
+ * `refusedOnDisk` (a file no longer pending whose last verdict refused what stays on disk), `queued`
+ * (a newer publish of the file handed over but not tracked yet: its pass waits for Envoy's answer).
  * `deferredToo`: a refusal set aside is still to come (an acceptance waits for a CDS file's final word).
  */
-export function waitedFor(file: string, waiter: Pending, deferredToo: boolean, of: { pending: ReadonlyMap<string, Pending>; scopes: (file: string) => number; namersOf: (file: string) => readonly string[]; refusedOnDisk: (file: string) => boolean }): WaitedFor {
+export function waitedFor(file: string, waiter: Pending, deferredToo: boolean, of: { pending: ReadonlyMap<string, Pending>; scopes: (file: string) => number; namersOf: (file: string) => readonly string[]; refusedOnDisk: (file: string) => boolean; queued?: (file: string) => boolean }): WaitedFor {
   const other = of.pending.get(file);
-  const pending = other !== undefined && other !== waiter && other.acceptedAside === undefined && (deferredToo || other.deferred === undefined);
+  // A newer publish of it waiting for its pass's baseline (baseline-reads.ts) is not pending yet, and its verdict is to come.
+  const queued = other === undefined && file !== waiter.file && of.queued?.(file) === true;
+  const pending = queued || (other !== undefined && other !== waiter && other.acceptedAside === undefined && (deferredToo || other.deferred === undefined));
   const refused = (namer: string): boolean => {
     const publish = of.pending.get(namer);
     return publish === undefined ? of.refusedOnDisk(namer) : publish.deferred !== undefined;

@@ -10,8 +10,7 @@ import { describeAdmin } from '../envoy/subscriptions.js';
 import { roundTripMs, type EnvoyCounters } from '../envoy/stat-prefixes.js';
 import type { PublishedFile } from '../publish/syncer.js';
 import { attribute } from './attribution.js';
-import { clustersOnlyIn, routesToGone, waitsForClusters } from './clusters-gone.js';
-import { contentVersion } from '../envoy/version-stamp.js';
+import { clustersGoneBy, routesToGone, waitsForClusters } from './clusters-gone.js';
 import { acceptedCopy } from './state.js';
 import type { Decided } from './conclude.js';
 import { afterInFlight, defersRefusal } from './in-flight.js';
@@ -31,6 +30,8 @@ export interface PollContext extends FinishContext {
   targetDir: string;
   /** Whether Envoy's last verdict on `file` refused the content that stays on disk (not put back): never-read.ts. */
   refusedOnDisk: (file: string) => boolean;
+  /** Whether a newer publish of `file` waits for its pass's baseline, not tracked yet (baseline-reads.ts): its verdict is to come. */
+  queued?: (file: string) => boolean;
   logger: Logger;
   /** ms a publish has for its verdict once Envoy loads it. */
   timeoutMs: number;
@@ -260,8 +261,8 @@ export class Poller {
 
   /** Whether the verdict on `file`, which `waiter`'s waits for, is still to come (never-read.ts; `deferredToo`: a set-aside refusal is). */
   private toCome(file: string, waiter: Pending, deferredToo: boolean): boolean {
-    const { subscriptions, refusedOnDisk } = this.ctx;
-    return stillToCome(waitedFor(file, waiter, deferredToo, { pending: this.pending, scopes: (f) => scopesOf(this.attributed, f, []).own.length, namersOf: (f) => subscriptions.namersOf(f), refusedOnDisk }));
+    const { subscriptions, refusedOnDisk, queued } = this.ctx;
+    return stillToCome(waitedFor(file, waiter, deferredToo, { pending: this.pending, scopes: (f) => scopesOf(this.attributed, f, []).own.length, namersOf: (f) => subscriptions.namersOf(f), refusedOnDisk, ...(queued === undefined ? {} : { queued }) }));
   }
 
   /** A set-aside acceptance once the CDS files of its change are judged: accepted, or back with a refused one that took away a cluster it routes to. */
@@ -272,10 +273,9 @@ export class Poller {
   }
 
   /** `refused`, a CDS file Envoy refused, went back to `putBack` (not when a newer publish replaced it): the files of its change learn the clusters that took away. */
-  private clustersTakenAway(refused: Pending, putBack: Buffer, dependsOn: readonly string[] | undefined): void {
-    const clusters = clustersOnlyIn(refused.content, putBack);
-    if (clusters.size === 0) return;
-    const gone = { file: refused.file, version: refused.version ?? contentVersion(refused.sha256), clusters, ...(dependsOn === undefined ? {} : { dependsOn }) };
+  private clustersTakenAway(refused: Pending, putBack: Buffer, now: number, dependsOn: readonly string[] | undefined): void {
+    const gone = clustersGoneBy(refused, putBack, dependsOn, this.ctx.conclusions.superseded.configMapAt(now) ?? refused.configMap); // its hold's keys and ConfigMap (conclude.ts)
+    if (gone === undefined) return;
     for (const other of this.pending.values()) if (other.inFlight.has(refused.file)) (other.clustersGone ??= []).push(gone);
   }
 
@@ -290,8 +290,8 @@ export class Poller {
     const riders = ridersOf(pending, this.pending.values());
     for (const rider of riders) this.pending.delete(rider.file);
     const putBackFrom = decided.outcome === 'rejected' && readAsCds(this.ctx.subscriptions, pending.file) ? await acceptedCopy(this.ctx.targetDir, pending.file) : undefined;
-    const { rolledBack } = await concludeWithRiders(this.ctx, pending, decided, riders);
-    if (putBackFrom !== undefined && rolledBack) this.clustersTakenAway(pending, putBackFrom, decided.dependsOn);
+    const { rolledBack, dependsOn } = await concludeWithRiders(this.ctx, pending, decided, riders);
+    if (putBackFrom !== undefined && rolledBack) this.clustersTakenAway(pending, putBackFrom, decided.now, dependsOn);
     if (decided.outcome !== 'accepted') return;
     for (const other of this.pending.values()) if (other.inFlight.has(pending.file)) other.inFlightAccepted = true;
   }

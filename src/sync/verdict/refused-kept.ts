@@ -8,7 +8,11 @@
 // changes (holds.ts).
 import type { FileState } from './state.js';
 
-/** The refused content is what is published (a publish recorded), and nothing was put back in its place. Pure. */
+/**
+ * The refused content is what is published (a publish recorded), and nothing was put back in its
+ * place: refusedKeptOnDisk without a file found on disk at start. Also never-read.ts's "a namer's
+ * refusal stays on disk" (tracker.ts). Pure.
+ */
 export function refusedStaysPublishedState(entry: FileState | undefined): boolean {
   return entry?.published !== undefined && refusedKeptOnDisk(entry);
 }
@@ -47,7 +51,12 @@ export function keptRefusedToRetry(files: Readonly<Record<string, FileState>>, a
     .sort();
 }
 
-/** The last verdict refused the content and put nothing back; a file found on disk at start (copy published it) has no publish recorded: the caller compares the bytes on disk. Pure. */
+/**
+ * The one rule for "Envoy refused the content on disk": the last verdict refused the content and
+ * put nothing back, and the content last published is the refused one (by sha256: a file with no
+ * version, a certificate or a flow-style YAML, is compared as any other); a file found on disk at
+ * start (copy published it) has no publish recorded: the caller compares the bytes on disk. Pure.
+ */
 export function refusedKeptOnDisk(entry: FileState | undefined): boolean {
   const refused = entry?.refused;
   if (refused === undefined || entry?.verdict?.outcome !== 'rejected' || entry.verdict.rolledBack) return false;

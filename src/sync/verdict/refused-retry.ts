@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { EnvoyAdmin } from '../envoy/admin.js';
 import type { EnvoyCounters } from '../envoy/stat-prefixes.js';
 import type { PublishedFile } from '../publish/syncer.js';
-import { configFilesIn } from '../publish/target.js';
+import { configFilesNamed } from '../publish/target.js';
 import { foundAsPublished } from './envoy-restarted.js';
 import type { VerdictOptions } from './options.js';
 import { dependencyTakenSince, keptRefusedToRetry, refusedKeptOnDisk } from './refused-kept.js';
@@ -46,7 +46,7 @@ export function retryRefusedNow(ctx: RetryContext, file: string, sinceMs: number
 /** Renames `files` again, each only while its bytes on disk are still the refused content, and queues it for a verdict. */
 async function renameAgain(ctx: RetryContext, files: readonly string[], accepted: string): Promise<string[]> {
   if (files.length === 0) return [];
-  const found = (await configFilesIn(ctx.targetDir).catch(() => [])).filter(({ name }) => files.includes(name));
+  const found = await configFilesNamed(ctx.targetDir, files); // those files only, not the whole directory
   // What Envoy counted before the renames: the verdicts on them count from here.
   const baseline = await ctx.admin()?.counters(ctx.timeoutMs).catch(() => undefined);
   const retried: string[] = [];

@@ -9,9 +9,8 @@
 // to take the edit; the operator is told, before a restart finds it. Pure, but for
 // `strandedRoutesOf` (IO: the published files and Envoy's clusters, read once).
 import type { EnvoyAdmin } from '../envoy/admin.js';
-import { validatedClusters } from '../envoy/route-clusters.js';
-import { parseConfig } from '../envoy/subscriptions.js';
 import { clustersOnlyIn } from './clusters-gone.js';
+import { routedClusters } from './parsed-once.js';
 
 /** A published LDS or RDS file whose validated route tables name clusters Envoy no longer has (sorted). */
 export interface StrandedRoutes {
@@ -66,12 +65,12 @@ export interface StrandedInputs {
  */
 export async function strandedRoutesOf(content: Buffer, inputs: StrandedInputs): Promise<StrandedRoutes[]> {
   if (inputs.previous === undefined || inputs.admin === undefined) return [];
-  const routed = new Map<string, Set<string>>();
+  const routed = new Map<string, ReadonlySet<string>>();
   for (const file of inputs.routeFiles) {
     const bytes = await inputs.read(file).catch(() => undefined);
     if (bytes === undefined) continue;
     try {
-      const names = validatedClusters(parseConfig(bytes));
+      const names = routedClusters(bytes); // parsed once per content (parsed-once.ts)
       if (names.size > 0) routed.set(file, names);
     } catch {
       // Not parsed: it names nothing the watcher can tell.

@@ -207,12 +207,6 @@ export function refusedLast(entry: FileState | undefined, version: string | unde
   return entry?.verdict?.outcome === 'rejected' && entry.verdict.version === version;
 }
 
-/** Whether the last verdict on a file refused the version last published and left it on disk (nothing put back: never-read.ts). */
-export function refusedOnDisk(entry: FileState | undefined): boolean {
-  const verdict = entry?.verdict;
-  return verdict?.outcome === 'rejected' && !verdict.rolledBack && verdict.version !== undefined && verdict.version === entry?.published?.version;
-}
-
 /**
  * Records the read-once files a pass holds back (`held`: name, sha256 of the content, why) and
  * forgets those it no longer holds. Returns whether the state changed.

@@ -28,14 +28,14 @@ import { judgeNewlyRead, judgeUnjudgedRiders } from './newly-read.js';
 import { readersNotRunning, type ReaderQuery } from './reader-running.js';
 import { readersKept } from './reader-kept.js';
 import { restoreHolds } from './restored-holds.js';
-import { refusedKeptTouched } from './refused-kept.js';
+import { refusedKeptTouched, refusedStaysPublishedState } from './refused-kept.js';
 import { Poller } from './poll.js';
 import { awaitReadLogged } from './read-wait.js';
 import { attribute } from './attribution.js';
 import { REQUEST_TIMEOUT_MS, ReasonReader } from './reason.js';
 import { retryKeptRefused, retryRefusedNow } from './refused-retry.js';
 import type { RetryContext } from './refused-retry.js';
-import { StateWriter, readState, recordHeldBack, refusedLast, refusedOnDisk, type VerdictState } from './state.js';
+import { StateWriter, readState, recordHeldBack, refusedLast, type VerdictState } from './state.js';
 import { SubscriptionMap } from './subscription-map.js';
 import { track, trackAll, type TrackContext } from './track.js';
 import { afterPass } from './pass-reads.js';
@@ -105,7 +105,7 @@ export class VerdictTracker {
       conclusions,
       admin: () => ({ admin: this.admin, problem: this.adminProblem }),
       restore: options.restore,
-      refusedOnDisk: (file) => refusedOnDisk(this.state.files[file]),
+      refusedOnDisk: (file) => refusedStaysPublishedState(this.state.files[file]), queued: (file) => this.baselines.queues(file),
       republished: (file, secret, baseline, refusedBefore, opened) => {
         track(this.tracking, file, this.timeoutMs, false, secret === undefined ? { by: 'subscription' } : { by: 'secret', secret }, { baseline, retried: true, refusedBefore, opened });
       },

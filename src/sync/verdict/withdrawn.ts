@@ -25,13 +25,27 @@ export interface WithdrawContext {
  */
 export async function withdraw(ctx: WithdrawContext, pending: Pending, gone: { by: ClustersGone; clusters: string[] }, entry: FileState, shown: string, last: string | undefined, at: string): Promise<{ rolledBack: boolean; message: string }> {
   const accepted = await acceptedCopy(ctx.targetDir, pending.file);
-  const dependsOn = gone.by.dependsOn === undefined ? undefined : [gone.by.file, ...gone.by.dependsOn.filter((key) => key !== pending.file)];
+  const { dependsOn, refusedWith } = withdrawnHold(pending, gone.by);
   entry.refused = { ...(pending.version === undefined ? {} : { version: pending.version }), sha256: pending.sha256, at, ...(dependsOn === undefined ? {} : { dependsOn }), withRefused: gone.by.file };
   let rolledBack = false;
   if (accepted !== undefined) {
     // Held before the rename, as a refusal is (conclude.ts): a pass queued behind it must find the hold.
-    ctx.holds.hold(pending.file, pending.sha256, false, pending.names, pending.configMap, dependsOn);
+    ctx.holds.hold(pending.file, pending.sha256, false, pending.names, refusedWith, dependsOn);
     rolledBack = await putBack(ctx.restore, ctx.logger, pending.file, accepted, pending);
   }
-  return { rolledBack, message: withdrawnMessage(pending.file, shown, last, gone, rolledBack) };
+  // The keys whose change ends the hold, as it counts them (holds.ts: not the bootstrap).
+  const keys = dependsOn?.filter((key) => ctx.holds.reloads(key));
+  return { rolledBack, message: withdrawnMessage(pending.file, shown, last, gone, rolledBack, keys) };
+}
+
+/**
+ * The hold of a file that goes back with the refused CDS file `by`: held until a key that refusal
+ * depends on (`dependsOn`: `by`'s file and its keys, undefined: any) changes from the ConfigMap
+ * Envoy refused it with (`refusedWith`: `by`'s, as a refusal is held, conclude.ts; else the file's
+ * own pass's). The file's own pass may hold another cds.yaml than the one Envoy refused: compared
+ * with it, a ConfigMap going back to that pass's never released the hold.
+ */
+export function withdrawnHold(pending: Pick<Pending, 'file' | 'configMap'>, by: ClustersGone): { dependsOn: string[] | undefined; refusedWith: ReadonlyMap<string, string> | undefined } {
+  const dependsOn = by.dependsOn === undefined ? undefined : [by.file, ...by.dependsOn.filter((key) => key !== pending.file)];
+  return { dependsOn, refusedWith: by.refusedWith ?? pending.configMap };
 }

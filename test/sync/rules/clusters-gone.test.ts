@@ -64,5 +64,7 @@ test('withdrawnMessage: says Envoy took it, which cluster only the refused versi
     withdrawnMessage('lds.yaml', 'l2', 'l1', gone, true),
     'Envoy took lds.yaml version l2, but it routes to cluster \'new\', which only cds.yaml version c2 adds, and Envoy refused that version: l1 goes back on disk with cds.yaml, and Envoy loads it (an Envoy restarted without that cluster would refuse l2 ("route: unknown cluster")); held until the ConfigMap changes',
   );
+  assert.match(withdrawnMessage('lds.yaml', 'l2', 'l1', gone, true, ['cds.yaml', 'eds.yaml']), /; held until the ConfigMap changes cds\.yaml or eds\.yaml, or Envoy accepts cds\.yaml$/, 'the keys its hold has (withdrawn.ts)');
+  assert.match(withdrawnMessage('lds.yaml', 'l2', 'l1', gone, true, ['cds.yaml']), /; held until the ConfigMap changes cds\.yaml, or Envoy accepts cds\.yaml$/);
   assert.match(withdrawnMessage('lds.yaml', 'l2', undefined, { ...gone, clusters: ['a', 'b'] }, false), /routes to clusters 'a', 'b', which only .*; nothing accepted came before it to put back, so it stays published: an Envoy restarted without those clusters would refuse l2/);
 });

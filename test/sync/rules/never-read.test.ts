@@ -57,4 +57,10 @@ test('waitedFor: what the poll loop knows of a file waited for (set-aside refusa
   assert.equal(waitedFor('lds.yaml', lds, true, of([lds])).pending, false);
   assert.equal(waitedFor('cds.yaml', lds, true, of([lds])).pending, false);
   assert.equal(waitedFor('cds.yaml', lds, true, of([lds, publish('cds.yaml', { acceptedAside: {} as Pending['acceptedAside'] })])).pending, false);
+  // A newer publish handed over, its pass waiting for Envoy's answer (baseline-reads.ts): not pending yet, its verdict to come.
+  const queued = (...files: string[]) => (file: string): boolean => files.includes(file);
+  assert.equal(waitedFor('cds.yaml', lds, true, { ...of([lds]), queued: queued('cds.yaml') }).pending, true);
+  assert.equal(waitedFor('cds.yaml', lds, false, { ...of([lds]), queued: queued('cds.yaml') }).pending, true, 'a set-aside refusal waits for it too');
+  assert.equal(waitedFor('lds.yaml', lds, true, { ...of([lds]), queued: queued('lds.yaml') }).pending, false, 'not the waiter\'s own file');
+  assert.equal(waitedFor('cds.yaml', lds, true, { ...of([lds]), queued: queued('rds.yaml') }).pending, false);
 });

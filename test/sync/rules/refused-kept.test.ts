@@ -3,7 +3,7 @@
 // through a file it names or a file naming it. Pure.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { refusedKeptTouched, refusedStaysPublishedState } from '../../../src/sync/verdict/refused-kept.js';
+import { refusedKeptOnDisk, refusedKeptTouched, refusedStaysPublishedState } from '../../../src/sync/verdict/refused-kept.js';
 import type { FileState } from '../../../src/sync/verdict/state.js';
 
 const AT = '2026-12-06T00:00:00.000Z';
@@ -31,8 +31,28 @@ for (const c of cases) {
   });
 }
 
-test('refusedStaysPublishedState: no entry, no refusal', () => {
-  assert.equal(refusedStaysPublishedState(undefined), false);
-  assert.equal(refusedStaysPublishedState({ published: { sha256: 'a', at: AT }, verdict: verdict('rejected') }), false);
-  assert.equal(refusedStaysPublishedState(KEPT), true);
+// The one rule for "Envoy refused the content on disk" (refusedKeptOnDisk; refusedStaysPublishedState
+// with a publish recorded): refused-retry.ts, refusedKeptTouched and never-read.ts (a namer's
+// refusal, tracker.ts) ask it. Rows as conclude.ts writes the state (version: as the lines show it).
+test('refusedKeptOnDisk / refusedStaysPublishedState: the last verdict refused the content last published, and nothing was put back', () => {
+  const refusedAs = (sha256: string, version?: string, rolledBack = false): Pick<FileState, 'refused' | 'verdict'> => ({ refused: { sha256, at: AT, ...(version === undefined ? {} : { version }) }, verdict: { outcome: 'rejected', rolledBack, message: '', at: AT, version: version ?? `sha256:${sha256.repeat(12)}` } });
+  const published = (sha256: string, version?: string): FileState['published'] => ({ sha256, at: AT, ...(version === undefined ? {} : { version }) });
+  // [name, entry, refusedKeptOnDisk, refusedStaysPublishedState]
+  const rows: [string, FileState | undefined, boolean, boolean][] = [
+    ['no state', undefined, false, false],
+    ['refused, nothing put back', { published: published('a', 'v1+sha256:aaaaaaaaaaaa'), ...refusedAs('a', 'v1+sha256:aaaaaaaaaaaa') }, true, true],
+    ['refused and put back', { published: published('a', 'v1+sha256:aaaaaaaaaaaa'), ...refusedAs('a', 'v1+sha256:aaaaaaaaaaaa', true) }, false, false],
+    ['refused an earlier version: another published since', { published: published('b', 'v2+sha256:bbbbbbbbbbbb'), ...refusedAs('a', 'v1+sha256:aaaaaaaaaaaa') }, false, false],
+    ['accepted since (the refusal record kept while held)', { published: published('a', 'v1+sha256:aaaaaaaaaaaa'), refused: { sha256: 'a', at: AT }, verdict: { outcome: 'accepted', rolledBack: false, message: '', at: AT, version: 'v1+sha256:aaaaaaaaaaaa' } }, false, false],
+    ['refused, then a put-back\'s hold released (the state forgets the refusal)', { published: published('a', 'v1+sha256:aaaaaaaaaaaa'), verdict: refusedAs('a', 'v1+sha256:aaaaaaaaaaaa', true).verdict }, false, false],
+    ['last said unknown', { published: published('a'), refused: { sha256: 'a', at: AT }, verdict: verdict('unknown') }, false, false],
+    ['found on disk at start: no publish recorded (the caller compares the bytes)', refusedAs('a', 'v1+sha256:aaaaaaaaaaaa'), true, false],
+    // state.ts refusedOnDisk compared the versions: a content published with none (flow-style YAML,
+    // `version_info: 3`, a certificate) was never refused on disk for never-read.ts.
+    ['published with no version (its line shows its digest)', { published: published('a'), ...refusedAs('a') }, true, true],
+  ];
+  for (const [name, entry, kept, stays] of rows) {
+    assert.equal(refusedKeptOnDisk(entry), kept, `refusedKeptOnDisk: ${name}`);
+    assert.equal(refusedStaysPublishedState(entry), stays, `refusedStaysPublishedState: ${name}`);
+  }
 });

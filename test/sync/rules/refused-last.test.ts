@@ -2,7 +2,7 @@
 // the syncer's held-back message and `status` ask it of a file Envoy reads once (a Lua script).
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { refusedLast, refusedOnDisk, type FileState } from '../../../src/sync/verdict/state.js';
+import { refusedLast, type FileState } from '../../../src/sync/verdict/state.js';
 
 const AT = '2026-12-05T00:00:00.000Z';
 const verdict = (outcome: 'accepted' | 'rejected', version: string): FileState['verdict'] => ({ outcome, rolledBack: outcome === 'rejected', message: '', version, at: AT });
@@ -19,17 +19,4 @@ test('refusedLast: the last verdict, or a refusal with the reader that a later v
     ['no version asked', { refusedWithReader: { version: 'sha256:aaaaaaaaaaaa', reader: 'lds.yaml', at: AT } }, undefined, false],
   ];
   for (const [what, entry, version, want] of rows) assert.equal(refusedLast(entry, version), want, what);
-});
-
-test('refusedOnDisk: the last verdict refused the version last published, and it stayed on disk (never-read.ts)', () => {
-  const published = (version: string): FileState['published'] => ({ version, sha256: 'aa', at: AT });
-  const stayed = (version: string): FileState['verdict'] => ({ outcome: 'rejected', rolledBack: false, message: '', version, at: AT });
-  const rows: [string, FileState | undefined, boolean][] = [
-    ['no state', undefined, false],
-    ['refused, nothing put back', { published: published('sha256:aaaaaaaaaaaa'), verdict: stayed('sha256:aaaaaaaaaaaa') }, true],
-    ['refused and put back', { published: published('sha256:aaaaaaaaaaaa'), verdict: verdict('rejected', 'sha256:aaaaaaaaaaaa') }, false],
-    ['refused an earlier version: another published since', { published: published('sha256:bbbbbbbbbbbb'), verdict: stayed('sha256:aaaaaaaaaaaa') }, false],
-    ['accepted', { published: published('sha256:aaaaaaaaaaaa'), verdict: verdict('accepted', 'sha256:aaaaaaaaaaaa') }, false],
-  ];
-  for (const [name, entry, want] of rows) assert.equal(refusedOnDisk(entry), want, name);
 });
