@@ -42,7 +42,7 @@ export interface PodLocalFile {
     /** With ignoredAmong: loaded at start or as one change (absent in state files of older watchers: at start). */
     ignoredWhen?: IgnoredWhen;
     /** accepted CDS: route files still naming a cluster that version removed (routes-stranded.ts). */
-    strandedRoutes?: { file: string; clusters: string[] }[];
+    strandedRoutes?: { file: string; clusters: string[]; unchecked?: true }[];
   };
 }
 
@@ -100,8 +100,8 @@ export function parsePodLocalStatus(text: string): PodLocalStatus {
       if (typeof v.ignoredFields === 'number' && v.ignoredFields > 0) f.verdict.ignoredFields = v.ignoredFields;
       if (Array.isArray(v.ignoredAmong) && v.ignoredAmong.length > 0 && v.ignoredAmong.every((x) => typeof x === 'string')) f.verdict.ignoredAmong = v.ignoredAmong;
       if (v.ignoredWhen === 'start' || v.ignoredWhen === 'change') f.verdict.ignoredWhen = v.ignoredWhen;
-      const stranded = Array.isArray(v.strandedRoutes) ? v.strandedRoutes.filter((x): x is { file: string; clusters: string[] } => isObject(x) && typeof x.file === 'string' && Array.isArray(x.clusters) && x.clusters.every((c) => typeof c === 'string')) : [];
-      if (stranded.length > 0) f.verdict.strandedRoutes = stranded.map((x) => ({ file: x.file, clusters: [...x.clusters] }));
+      const stranded = Array.isArray(v.strandedRoutes) ? v.strandedRoutes.filter((x): x is { file: string; clusters: string[]; unchecked?: unknown } => isObject(x) && typeof x.file === 'string' && Array.isArray(x.clusters) && x.clusters.every((c) => typeof c === 'string')) : [];
+      if (stranded.length > 0) f.verdict.strandedRoutes = stranded.map((x) => ({ file: x.file, clusters: [...x.clusters], ...(x.unchecked === true ? { unchecked: true as const } : {}) }));
     }
     files.push(f);
   }

@@ -7,7 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { EventReason } from '../../src/sync/watch/reporters.js';
-import { envoyOf, eventOfLine, nextVerdict, restartFromPublished, served, startCase, subscriptionCounters, verdictCounts, waitServed, withWatcherLines } from './verdict-cases.js';
+import { answer, envoyOf, eventOfLine, nextVerdict, restartFromPublished, served, startCase, subscriptionCounters, verdictCounts, waitServed, withWatcherLines } from './verdict-cases.js';
 import { waitFor } from './envoy.js';
 import type { ConfigMapSpec } from './verdict-cases.js';
 import { runCli } from '../sync/harness.js';
@@ -64,6 +64,39 @@ test('a cds.yaml that removes a cluster lds.yaml still routes to: accepted with 
     await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 A', 'A');
     const again = await restartFromPublished(pod, async () => [await served(envoyOf(pod), pod.ports.P0)]);
     assert.deepEqual(again.restarted, again.running);
+  } catch (err) {
+    throw withWatcherLines(pod, err);
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('24-cluster-named-unchecked: a cds.yaml that removes a cluster rds.yaml routes to (RDS does not validate its clusters): accepted with a warning naming rds.yaml; Envoy answers 503 there, and a restarted Envoy loads rds.yaml and answers the same', { timeout: 300_000 }, async () => {
+  const rdsSpec = (cds: string): ConfigMapSpec => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-v0.yaml', 'rds.yaml': 'rds-v0.yaml', 'cds.yaml': cds });
+  const pod = await startCase('24-cluster-named-unchecked', rdsSpec('cds-v0.yaml'));
+  try {
+    for (const file of ['lds.yaml', 'rds.yaml', 'cds.yaml']) assert.equal((await nextVerdict(pod, file, 0)).outcome, 'accepted');
+    await waitServed(() => answer(pod.ports.P0, '/b'), '200 B', 'B through svc_b');
+    const counts = verdictCounts(pod, ['cds.yaml']);
+    await pod.apply(rdsSpec('cds-v1.yaml'));
+    const line = await nextVerdict(pod, 'cds.yaml', counts.get('cds.yaml') ?? 0);
+    assert.equal(line.outcome, 'accepted', String(line.msg));
+    assert.equal(line.level, 40, 'a warning line');
+    assert.deepEqual(line.strandedRoutes, [{ file: 'rds.yaml', clusters: ['svc_b'], unchecked: true }], String(line.msg));
+    assert.deepEqual([eventOfLine(line).reason, eventOfLine(line).type], [EventReason.acceptedWithWarnings, 'Warning']);
+    assert.match(String(line.msg), /; but rds\.yaml still names cluster 'svc_b', which cds\.yaml version \S+ removed: Envoy loads it without the cluster, an Envoy restarted from these files too, and what needs it fails \(a route to it answers 503/);
+    // What the line says, Envoy does: 503 on /b, A on /, and the same from an Envoy restarted from the published files.
+    // No cluster: the route's cluster_not_found_response_code, 503 with no body.
+    const code = async (path: string): Promise<string> => (await answer(pod.ports.P0, path)).split(' ')[0] ?? '';
+    await waitServed(() => code('/b'), '503', 'the route to the removed cluster');
+    const status = await runCli(['status', '--to', pod.target]);
+    assert.equal(status.code, 0, status.stdout);
+    assert.match(status.stdout, /cds\.yaml .*accepted \S+ at .*, routes left to removed clusters: rds\.yaml \('svc_b'\)/, status.stdout);
+    const probes = async (): Promise<string[]> => [await code('/b'), await answer(pod.ports.P0, '/')];
+    const { running, restarted } = await restartFromPublished(pod, probes);
+    assert.deepEqual(running, ['503', '200 A']);
+    assert.deepEqual(restarted, running);
+    assert.equal((await subscriptionCounters(envoyOf(pod), 'http.ingress_http.rds.local_route')).refused, 0, 'the restarted Envoy took rds.yaml');
   } catch (err) {
     throw withWatcherLines(pod, err);
   } finally {

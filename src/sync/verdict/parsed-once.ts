@@ -4,6 +4,7 @@
 // files with them, though the version before was the last verdict's and the route files rarely
 // change (a 700 KB cds.yaml: ~25 ms a parse). Keyed by the bytes' sha256 (~1 ms for 700 KB), the
 // last few contents of each kind kept; the sets handed out are shared and never changed.
+import { namedClusters } from '../envoy/named-clusters.js';
 import { clusterNames, validatedClusters } from '../envoy/route-clusters.js';
 import { parseConfig } from '../envoy/subscriptions.js';
 import { sha256 } from '../envoy/version-stamp.js';
@@ -40,6 +41,11 @@ export class PerContent<T> {
 
 const cds = new PerContent<ReadonlySet<string>>((bytes) => clusterNames(parseConfig(bytes)));
 const routes = new PerContent<ReadonlySet<string>>((bytes) => validatedClusters(parseConfig(bytes)));
+const unchecked = new PerContent<ReadonlySet<string>>((bytes) => {
+  const parsed = parseConfig(bytes);
+  const validated = validatedClusters(parsed);
+  return new Set([...namedClusters(parsed).keys()].filter((name) => !validated.has(name)));
+});
 
 /** The names of a CDS file's Cluster resources (route-clusters.ts clusterNames; none when it does not parse). */
 export function cdsClusterNames(bytes: Buffer): ReadonlySet<string> {
@@ -49,4 +55,9 @@ export function cdsClusterNames(bytes: Buffer): ReadonlySet<string> {
 /** The clusters an LDS or RDS file's validated route tables name (route-clusters.ts validatedClusters; none when it does not parse). */
 export function routedClusters(bytes: Buffer): ReadonlySet<string> {
   return routes.of(bytes);
+}
+
+/** The other clusters an LDS or RDS file names, where Envoy does not check them at load (envoy/named-clusters.ts; throws when it does not parse). */
+export function uncheckedClusters(bytes: Buffer): ReadonlySet<string> {
+  return unchecked.of(bytes);
 }

@@ -10,33 +10,52 @@
 // `strandedRoutesOf` (IO: the published files and Envoy's clusters, read once).
 import type { EnvoyAdmin } from '../envoy/admin.js';
 import { clustersOnlyIn } from './clusters-gone.js';
-import { routedClusters } from './parsed-once.js';
+import { routedClusters, uncheckedClusters } from './parsed-once.js';
 
-/** A published LDS or RDS file whose validated route tables name clusters Envoy no longer has (sorted). */
+/**
+ * A published LDS or RDS file whose validated route tables name clusters Envoy no longer has
+ * (sorted); with `unchecked`, clusters it names where Envoy does not check them at load
+ * (envoy/named-clusters.ts: a route of a table that does not validate, an RDS file's by default; a
+ * TCP proxy's or a filter's upstream): Envoy loads the file without them, a restarted Envoy too.
+ */
 export interface StrandedRoutes {
   file: string;
   clusters: string[];
+  unchecked?: true;
 }
 
 /**
  * The route files (`routed`: name → the clusters its validated route tables name, route-clusters.ts)
  * that name a cluster of `removed` that `envoyHas` (the cluster names Envoy lists now) lacks, by file name.
  */
-export function strandedRoutes(removed: ReadonlySet<string>, routed: ReadonlyMap<string, ReadonlySet<string>>, envoyHas: ReadonlySet<string>): StrandedRoutes[] {
+export function strandedRoutes(removed: ReadonlySet<string>, routed: ReadonlyMap<string, ReadonlySet<string>>, envoyHas: ReadonlySet<string>, named: ReadonlyMap<string, ReadonlySet<string>> = new Map()): StrandedRoutes[] {
   const gone = [...removed].filter((name) => !envoyHas.has(name));
   if (gone.length === 0) return [];
-  return [...routed]
+  const of = (files: ReadonlyMap<string, ReadonlySet<string>>, unchecked: boolean): StrandedRoutes[] => [...files]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([file, names]) => ({ file, clusters: gone.filter((name) => names.has(name)).sort() }))
+    .map(([file, names]) => ({ file, clusters: gone.filter((name) => names.has(name) && (!unchecked || routed.get(file)?.has(name) !== true)).sort(), ...(unchecked ? { unchecked: true as const } : {}) }))
     .filter((s) => s.clusters.length > 0);
+  return [...of(routed, false), ...of(named, true)];
 }
 
 /** What the accepted line of `file` version `version` adds for `stranded` (none: ''), after `lead`. */
 export function strandedMessage(file: string, version: string, stranded: readonly StrandedRoutes[], lead = '; but '): string {
   if (stranded.length === 0) return '';
-  const each = stranded.map(({ file: routes, clusters }) => `${routes} still routes to ${clusters.length === 1 ? 'cluster' : 'clusters'} ${clusters.map((c) => `'${c}'`).join(', ')}`);
-  const files = stranded.map((s) => s.file).join(' and ');
-  return `${lead}${each.join(', and ')}, which ${file} version ${version} removed: Envoy answers 503 there, and an Envoy restarted from these files would refuse ${files} ("route: unknown cluster"); remove the route too, or keep the cluster`;
+  const names = (clusters: readonly string[]): string => `${clusters.length === 1 ? 'cluster' : 'clusters'} ${clusters.map((c) => `'${c}'`).join(', ')}`;
+  const checked = stranded.filter((s) => s.unchecked !== true);
+  const unchecked = stranded.filter((s) => s.unchecked === true);
+  const parts: string[] = [];
+  if (checked.length > 0) {
+    const each = checked.map(({ file: routes, clusters }) => `${routes} still routes to ${names(clusters)}`);
+    const files = checked.map((s) => s.file).join(' and ');
+    parts.push(`${each.join(', and ')}, which ${file} version ${version} removed: Envoy answers 503 there, and an Envoy restarted from these files would refuse ${files} ("route: unknown cluster"); remove the route too, or keep the cluster`);
+  }
+  if (unchecked.length > 0) {
+    const each = unchecked.map(({ file: namer, clusters }) => `${namer} still names ${names(clusters)}`);
+    const one = unchecked.length === 1 ? 'it' : 'them';
+    parts.push(`${each.join(', and ')}, which ${file} version ${version} removed: Envoy loads ${one} without the cluster, an Envoy restarted from these files too, and what needs it fails (a route to it answers 503, a TCP proxy closes the connection, a filter's call to it fails); remove those references too, or keep the cluster`);
+  }
+  return `${lead}${parts.join('; and ')}`;
 }
 
 /** What a `status` row adds for `stranded` (none: ''): the route files and the clusters they still name. */
@@ -66,23 +85,26 @@ export interface StrandedInputs {
 export async function strandedRoutesOf(content: Buffer, inputs: StrandedInputs): Promise<StrandedRoutes[]> {
   if (inputs.previous === undefined || inputs.admin === undefined) return [];
   const routed = new Map<string, ReadonlySet<string>>();
+  const named = new Map<string, ReadonlySet<string>>();
   for (const file of inputs.routeFiles) {
     const bytes = await inputs.read(file).catch(() => undefined);
     if (bytes === undefined) continue;
     try {
       const names = routedClusters(bytes); // parsed once per content (parsed-once.ts)
       if (names.size > 0) routed.set(file, names);
+      const others = uncheckedClusters(bytes);
+      if (others.size > 0) named.set(file, others);
     } catch {
       // Not parsed: it names nothing the watcher can tell.
     }
   }
-  if (routed.size === 0) return [];
+  if (routed.size === 0 && named.size === 0) return [];
   const removed = clustersOnlyIn(inputs.previous, content);
-  // Without Envoy's word, every removed cluster counts as gone: only a file that routes to one makes it worth asking.
-  if (strandedRoutes(removed, routed, new Set()).length === 0) return [];
+  // Without Envoy's word, every removed cluster counts as gone: only a file that names one makes it worth asking.
+  if (strandedRoutes(removed, routed, new Set(), named).length === 0) return [];
   try {
     const clusters = await inputs.admin.dynamicResources('CDS', inputs.timeoutMs);
-    return strandedRoutes(removed, routed, new Set(clusters.map((c) => c.name)));
+    return strandedRoutes(removed, routed, new Set(clusters.map((c) => c.name)), named);
   } catch {
     return [];
   }

@@ -77,7 +77,7 @@ export function formatStatus(status: Status): string {
     ...(withdrawn.length === 0 ? [] : ['', 'WENT BACK WITH A CDS FILE ENVOY REFUSED (Envoy took these)', ...withdrawn]),
     ...(unknown.length === 0 ? [] : ['', 'WHY THE VERDICT IS UNKNOWN', ...unknown]),
     ...(ignored.length === 0 ? [] : ['', 'ENVOY IGNORED UNKNOWN FIELDS', ...ignored]),
-    ...(stranded.length === 0 ? [] : ['', 'ROUTES TO CLUSTERS ENVOY NO LONGER HAS (a restarted Envoy would refuse them)', ...stranded]),
+    ...(stranded.length === 0 ? [] : ['', 'ROUTES TO CLUSTERS ENVOY NO LONGER HAS (each line says what a restarted Envoy would do)', ...stranded]),
     ...(heldBack.length === 0 ? [] : ['', 'HELD BACK (Envoy reads these only when it builds the resource reading them)', ...heldBack]),
   ];
   return `${lines.join('\n')}\n`;

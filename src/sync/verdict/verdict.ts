@@ -104,7 +104,7 @@ export function verdictForms(judged: { file: string; version: string | undefined
   const warnings = facts.ignoredFields === undefined || facts.ignoredFields === 0
     ? {}
     : { ignoredFields: facts.ignoredFields, ...(facts.ignoredAmong === undefined ? {} : { ignoredAmong: [...facts.ignoredAmong], ignoredWhen: facts.ignoredWhen ?? 'start' }) };
-  const stranded = facts.strandedRoutes === undefined || facts.strandedRoutes.length === 0 ? {} : { strandedRoutes: facts.strandedRoutes.map((s) => ({ file: s.file, clusters: [...s.clusters] })) };
+  const stranded = facts.strandedRoutes === undefined || facts.strandedRoutes.length === 0 ? {} : { strandedRoutes: facts.strandedRoutes.map((s) => ({ file: s.file, clusters: [...s.clusters], ...(s.unchecked === true ? { unchecked: true as const } : {}) })) };
   return {
     kept: { outcome, ...(version === undefined ? {} : { version }), at, ...latency, rolledBack, message, ...why, ...warnings, ...stranded },
     verdict: { file, version, sha256, ...(previousVersion === undefined ? {} : { previousVersion }), outcome, rolledBack, ...latency, message, ...why, ...warnings, ...stranded },

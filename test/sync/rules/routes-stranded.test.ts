@@ -25,7 +25,7 @@ test('strandedRoutes: the route files naming a removed cluster Envoy lacks, sort
   for (const [name, removed, has, want] of cases) assert.deepEqual(strandedRoutes(new Set(removed), routed, new Set(has)), want, name);
 });
 
-test('strandedRoutesOf: only validated tables count (inline by default, RDS when it says so); Envoy is asked only when a removal strands a route; no answer, no warning', async () => {
+test('strandedRoutesOf: validated tables (inline by default, RDS when it says so) strand a route; others, and any upstream a file names, are unchecked references; Envoy is asked only when a removal strands one; no answer, no warning', async () => {
   const files: Record<string, Buffer> = { 'lds.yaml': listener('a'), 'lds-off.yaml': listener('b', false), 'rds.yaml': rds('b'), 'rds-on.yaml': rds('c', true) };
   let asked = 0;
   const admin = (clusters: string[] | Error): EnvoyAdmin => ({
@@ -38,9 +38,11 @@ test('strandedRoutesOf: only validated tables count (inline by default, RDS when
     strandedRoutesOf(now, { previous, routeFiles, read: (f) => Promise.resolve(files[f]), admin: admin(envoy), timeoutMs: 100 });
   assert.deepEqual(await run(cds('a', 'b', 'c'), cds('b'), []), [{ file: 'lds.yaml', clusters: ['a'] }, { file: 'rds-on.yaml', clusters: ['c'] }]);
   assert.equal(asked, 1);
-  // b: only tables that do not validate route to it.
-  assert.deepEqual(await run(cds('a', 'b', 'c'), cds('a', 'c'), []), []);
-  assert.equal(asked, 1, 'not asked: no validated route names b');
+  // b: only tables that do not validate route to it: Envoy loads them without b, and answers 503 there.
+  assert.deepEqual(await run(cds('a', 'b', 'c'), cds('a', 'c'), []), [{ file: 'lds-off.yaml', clusters: ['b'], unchecked: true }, { file: 'rds.yaml', clusters: ['b'], unchecked: true }]);
+  assert.equal(asked, 2);
+  assert.deepEqual(await run(cds('a', 'd'), cds('a'), []), [], 'nothing names d');
+  assert.equal(asked, 2, 'not asked: nothing names d');
   assert.deepEqual(await run(cds('a'), cds(), ['a']), [], 'Envoy still has a');
   assert.deepEqual(await run(cds('a'), cds(), new Error('no answer')), [], 'no answer: no warning');
   assert.deepEqual(await run(undefined, cds(), []), [], 'no accepted version before');
@@ -56,4 +58,11 @@ test('strandedMessage and strandedText: what the line and a status row say', () 
     "; but lds.yaml still routes to cluster 'a', and rds.yaml still routes to clusters 'b', 'c', which cds.yaml version 7 removed: Envoy answers 503 there, and an Envoy restarted from these files would refuse lds.yaml and rds.yaml (\"route: unknown cluster\"); remove the route too, or keep the cluster",
   );
   assert.equal(strandedText(two), ", routes left to removed clusters: lds.yaml ('a'), rds.yaml ('b', 'c')");
+  const unchecked = [{ file: 'rds.yaml', clusters: ['b'], unchecked: true as const }];
+  assert.equal(
+    strandedMessage('cds.yaml', '7', unchecked),
+    "; but rds.yaml still names cluster 'b', which cds.yaml version 7 removed: Envoy loads it without the cluster, an Envoy restarted from these files too, and what needs it fails (a route to it answers 503, a TCP proxy closes the connection, a filter's call to it fails); remove those references too, or keep the cluster",
+  );
+  assert.match(strandedMessage('cds.yaml', '7', [{ file: 'lds.yaml', clusters: ['a'] }, ...unchecked]), /^; but lds\.yaml still routes to cluster 'a', which .*keep the cluster; and rds\.yaml still names cluster 'b', which .*keep the cluster$/);
+  assert.deepEqual(strandedRoutes(new Set(['a', 'b']), new Map([['lds.yaml', new Set(['a'])]]), new Set(), new Map([['lds.yaml', new Set(['a', 'b'])]])), [{ file: 'lds.yaml', clusters: ['a'] }, { file: 'lds.yaml', clusters: ['b'], unchecked: true }], 'a cluster a validated table names counts once, as validated');
 });
