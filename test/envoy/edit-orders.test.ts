@@ -120,6 +120,17 @@ const SEQUENCES: Sequence[] = [
     },
     probes: (pod, envoy) => [served(envoy, pod.ports.P0), tenantServed(pod.ports.P1, 'a'), tenantServed(pod.ports.P1, 'b')],
   },
+  {
+    // Scoped routes with one RDS file (case 14): a scope naming route_b, which rds.yaml lacks; an
+    // order starting there is the first start of srds-first-start-one-rds-file.
+    folder: '14-scoped-routes-srds',
+    configMaps: {
+      'tenant b on route_a': { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds.yaml', 'rds.yaml': 'rds-v0.yaml', 'srds.yaml': 'srds-v1.yaml' },
+      'tenant b on route_b, which rds.yaml lacks': { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds.yaml', 'rds.yaml': 'rds-v0.yaml', 'srds.yaml': 'srds-v2-route-b.yaml' },
+      'route_a v1': { 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds.yaml', 'rds.yaml': 'rds-v1.yaml', 'srds.yaml': 'srds-v1.yaml' },
+    },
+    probes: (pod) => [tenantServed(pod.ports.P0, 'a'), tenantServed(pod.ports.P0, 'b')],
+  },
 ];
 
 /** mulberry32: a small seeded PRNG, so that a run's orders can be replayed. */

@@ -33,8 +33,9 @@ interface Step { note: string; spec: ConfigMapSpec; expect: Record<string, Outco
  * `todo`: a fault reproduced and not fixed yet (the reason, naming the kind); node:test runs the
  * sequence and reports it without failing `npm test`. `watchArgs`: extra `watch` flags (e.g. a
  * long `--verdict-timeout`, so a verdict that only the timeout brings never comes in time).
+ * `says`: as a step's, for the first start's verdicts.
  */
-interface Sequence { initial: ConfigMapSpec; expect: Record<string, Outcome>; serves?: string[]; steps: Step[]; probes: Probe[]; todo?: string; watchArgs?: string[] }
+interface Sequence { initial: ConfigMapSpec; expect: Record<string, Outcome>; says?: Record<string, string>; serves?: string[]; steps: Step[]; probes: Probe[]; todo?: string; watchArgs?: string[] }
 
 const probes = (pod: CasePod, sequence: Sequence): Promise<string[]> => Promise.all(sequence.probes.map((p) => (p.tenant === undefined ? served(envoyOf(pod), pod.ports[p.port], p.how ?? 'body') : tenantServed(pod.ports[p.port], p.tenant))));
 
@@ -69,6 +70,19 @@ async function activeSecretVersions(pod: CasePod): Promise<string[]> {
   return (dump.configs ?? []).flatMap((c) => (c.version_info === undefined ? [] : [c.version_info]));
 }
 
+/** A refusal by the subscription a file's resource opened (judge.ts `created`): Envoy took the file itself. */
+const OPENED = /the subscription it opened \(([^)]+)\) refused/;
+
+/**
+ * A file refused for the subscription it opened, at a first start, stays published and Envoy runs
+ * it: the oracle is that subscription, which counted a refusal and never a success.
+ */
+async function assertRefusedOnly(pod: CasePod, statPrefix: string, what: string): Promise<void> {
+  const res = await fetch(`${envoyOf(pod).adminUrl}/stats?filter=${encodeURIComponent(`^${statPrefix.replaceAll('.', '\\.')}\\.update_`)}`);
+  const stats = new Map((await res.text()).split('\n').filter((l) => l.includes(': ')).map((l) => [l.slice(statPrefix.length + 1, l.indexOf(': ')), Number(l.slice(l.indexOf(': ') + 2))]));
+  assert.ok((stats.get('update_rejected') ?? 0) + (stats.get('update_failure') ?? 0) > 0 && stats.get('update_success') === 0, `${what}: Envoy's ${statPrefix} refused and took nothing: ${JSON.stringify([...stats])}`);
+}
+
 /**
  * Waits for the verdicts of `expect` after `before` and checks each against Envoy and `status`
  * (an accepted SDS file's version may be an active Secret's instead, activeSecretVersions).
@@ -83,7 +97,9 @@ async function judged(pod: CasePod, what: string, expect: Record<string, Outcome
     const version = typeof line.xdsVersion === 'string' ? line.xdsVersion : undefined;
     if (version !== undefined && outcome !== 'unknown') {
       const reported = (await versionTexts(pod)).includes(version) || (outcome === 'accepted' && (await activeSecretVersions(pod)).includes(version));
-      assert.equal(reported, outcome === 'accepted', `${what}: ${file}: Envoy ${outcome === 'accepted' ? 'reports' : 'does not report'} ${version}`);
+      const opened = outcome === 'rejected' && reported && !accepted.has(file) ? OPENED.exec(String(line.msg))?.[1] : undefined;
+      if (opened !== undefined) await assertRefusedOnly(pod, opened, `${what}: ${file}`);
+      else assert.equal(reported, outcome === 'accepted', `${what}: ${file}: Envoy ${outcome === 'accepted' ? 'reports' : 'does not report'} ${version}`);
     }
     if (outcome === 'rejected' && accepted.has(file)) assert.equal(line.rolledBack, true, `${what}: ${file}: ${String(line.msg)}`);
     let row = (await gatherStatus(pod.target)).files.find((f) => f.file === file);
@@ -105,7 +121,7 @@ for (const name of (await readdir(SEQUENCES, { withFileTypes: true })).filter((e
     const pod = await startCase(`../envoy-corpus/sequences/${name}`, sequence.initial, sequence.watchArgs ?? []);
     try {
       const accepted = new Set<string>();
-      await judged(pod, 'initial', sequence.expect, new Map(), accepted);
+      await judged(pod, 'initial', sequence.expect, new Map(), accepted, sequence.says);
       if (sequence.serves !== undefined) await waitServed(async () => JSON.stringify(await probes(pod, sequence)), JSON.stringify(sequence.serves), 'initial');
       for (const step of sequence.steps) {
         const before = verdictCounts(pod, Object.keys(step.expect));

@@ -35,7 +35,9 @@ export type Applied =
   /** LDS/CDS, read from the admin API: `fromThis` its resources Envoy runs as this version has them, `fromEarlier` those named in it that Envoy runs as an earlier version had them (ran-from.ts). */
   | { kind: 'read'; noun: Noun; total: number | undefined; fromThis: string[]; fromEarlier: string[] }
   /** LDS/CDS, the admin API did not answer. */
-  | { kind: 'unread'; noun: Noun; adminPath: string };
+  | { kind: 'unread'; noun: Noun; adminPath: string }
+  /** Envoy took the file; a subscription it opened refused `named` (judge.ts `created`). */
+  | { kind: 'opened'; statPrefix: string; named: string };
 
 type Noun = 'listener' | 'cluster';
 
@@ -88,7 +90,8 @@ function every(total: number | undefined, noun: Noun): string {
 }
 
 /**
- * What Envoy runs of `file`, the version it refused first, as a sentence: "Envoy runs 1 of the 2
+ * What Envoy runs of `file`, the version it refused first, as a sentence ("Envoy runs FILE, without
+ * what the subscription it opened (PREFIX) refused of NAMED" when Envoy took it, judge.ts `created`): "Envoy runs 1 of the 2
  * listeners of FILE (shop_listener) and refused the other", "Envoy runs none of the 2 listeners of
  * FILE", "Envoy does not run the listener of FILE", "Envoy runs WITHOUT the resources of FILE" (by
  * type), or, unread or of another type, a sentence that claims nothing. Counts agree with their
@@ -97,6 +100,7 @@ function every(total: number | undefined, noun: Noun): string {
 export function appliedSentence(file: string, applied: Applied): string {
   if (applied.kind === 'none-by-type') return `Envoy runs WITHOUT the resources of ${file}`;
   if (applied.kind === 'not-known') return `what Envoy runs of ${file} is not known here (Envoy's config dump shows it)`;
+  if (applied.kind === 'opened') return `Envoy runs ${file}, without what the subscription it opened (${applied.statPrefix}) refused of ${applied.named}`;
   const { noun } = applied;
   if (applied.kind === 'unread') {
     return `Envoy applies each ${noun} of ${file} on its own, so it may run some of them; its admin API did not say which (${applied.adminPath})`;

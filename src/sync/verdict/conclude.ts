@@ -169,7 +169,7 @@ export class Conclusions {
     const applied = async (): Promise<string> => {
       const type = own.map(subscriptionType).find((t) => t !== undefined) ?? (judgement?.outcome === 'rejected' && judgement.created === undefined ? subscriptionType(judgement.subscription) : undefined);
       const read = pending.secret === undefined ? await readApplied(this.ctx.admin(), type, pending.content, version, REQUEST_TIMEOUT_MS, pending.publishedAtMs) : { kind: 'not-known' as const };
-      return appliedSentence(file, read);
+      return appliedSentence(file, judgement?.outcome === 'rejected' && judgement.created !== undefined ? { kind: 'opened', statPrefix: judgement.subscription, named: judgement.created.file } : read);
     };
     if (outcome === 'accepted') {
       const before = own.some((prefix) => subscriptionType(prefix) === 'CDS') ? await acceptedCopy(targetDir, file).catch(() => undefined) : undefined; // what a CDS version removes

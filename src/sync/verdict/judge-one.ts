@@ -14,6 +14,7 @@ import type { SubscriptionMap } from './subscription-map.js';
 import { acceptedCopy } from './state.js';
 import { resourceNames } from '../envoy/resource-names.js';
 import { judgedBySecretReread } from './sds-reread.js';
+import { lackingRouteOfFile, lackingRouteOfScopes } from './scope-route-missing.js';
 
 export interface JudgeOneContext {
   targetDir: string;
@@ -83,8 +84,10 @@ export async function judgeOne(ctx: JudgeOneContext, attributed: ReadonlyMap<str
       ctx.logger.debug({ file: pending.file, statPrefix: prefix }, "a subscription that read the previous version did not reload: gone from Envoy's config");
     }
   }
-  const leftover = await leftoverScopes(ctx, pending, scopes.own, counters);
-  let judgement: Judgement = judge({ version: pending.version, previousVersion: pending.previousVersion, baseline: pending.baseline, now: counters, subscriptions: scopes.own, named: scopes.named, gone: pending.gone, ...(pending.opened === undefined ? {} : { opened: pending.opened }), ...(leftover.size === 0 ? {} : { leftover }) });
+  // A scope refusing the file for a route configuration only an SRDS file's scope names is that file's refusal (scope-route-missing.ts).
+  const leftover = new Set([...(await leftoverScopes(ctx, pending, scopes.own, counters)), ...lackingRouteOfFile(ctx.subscriptions, pending.file, scopes.own, counters, pending.version)]);
+  const lacking = lackingRouteOfScopes(ctx.subscriptions, pending.file, scopes.named, counters);
+  let judgement: Judgement = judge({ version: pending.version, previousVersion: pending.previousVersion, baseline: pending.baseline, now: counters, subscriptions: scopes.own, named: scopes.named, gone: pending.gone, ...(pending.opened === undefined ? {} : { opened: pending.opened }), ...(leftover.size === 0 ? {} : { leftover }), ...(lacking.size === 0 ? {} : { lacking }) });
   if (judgement.outcome === undefined && judgedBySecretReread({ notRenamed: pending.notRenamed === true, own: scopes.own, baseline: pending.baseline, now: counters, afterRenames })) {
     judgement = await secretReread(ctx, pending, scopes.own, counters);
     // Not gone (noteGone): Envoy kept the subscription and re-read its Secret; its counters stay the file's.

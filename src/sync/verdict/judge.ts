@@ -13,7 +13,8 @@ import { ofSameProcess } from './envoy-process.js';
 export type Judgement =
   /** `reread`: an SDS file taken through its Secret's re-read, its subscription counting nothing (sds-reread.ts). */
   | { outcome: 'accepted'; subscriptions: string[]; reread?: true }
-  | { outcome: 'rejected'; subscription: string; kind: 'rejected' | 'failure'; created?: { file: string } }
+  /** `created.route`: the route configuration the file lacks, which the opened subscription asks for (scope-route-missing.ts). */
+  | { outcome: 'rejected'; subscription: string; kind: 'rejected' | 'failure'; created?: { file: string; route?: string } }
   /** Not decided; `waiting`: subscriptions that read the previous version and have not reloaded yet. */
   | { outcome: undefined; waiting: string[] };
 
@@ -49,6 +50,12 @@ export interface JudgeInput {
    * refuses the renamed resource). Neither their refusals nor their waits count.
    */
   leftover?: ReadonlySet<string>;
+  /**
+   * Scopes of `named` that refused their RDS file for a route configuration it lacks (scope →
+   * that name), which this SRDS file's scopes name (scope-route-missing.ts): without a baseline (a
+   * first start), nothing tells they were opened by this publish, yet their refusal is this file's.
+   */
+  lacking?: ReadonlyMap<string, string>;
 }
 
 const ZERO: SubscriptionCounters = { versionText: '', attempt: 0, success: 0, rejected: 0, failure: 0 };
@@ -88,8 +95,12 @@ export function judge(input: JudgeInput): Judgement {
   }
   if (accepted.length === 0 || waiting.length > 0) return { outcome: undefined, waiting };
   for (const [prefix, file] of input.named) {
-    if (baseline === undefined) continue;
     const current = now.subscriptions.get(prefix);
+    if (baseline === undefined) {
+      const route = input.lacking?.get(prefix);
+      if (current !== undefined && route !== undefined) return { outcome: 'rejected', subscription: prefix, kind: current.rejected > 0 ? 'rejected' : 'failure', created: { file, route } };
+      continue;
+    }
     if (current === undefined || current.success > 0) continue;
     const before = baseline.subscriptions.get(prefix);
     if (before !== undefined && input.opened?.has(prefix) !== true) {
@@ -97,14 +108,20 @@ export function judge(input: JudgeInput): Judgement {
       // after its listener is gone, so a listener of this content that opens it again refuses
       // under the old name; its refusals since the rename are this edit's, and their kind is what moved.
       if (current.rejected + current.failure > before.rejected + before.failure) {
-        return { outcome: 'rejected', subscription: prefix, kind: current.rejected > before.rejected ? 'rejected' : 'failure', created: { file } };
+        return { outcome: 'rejected', subscription: prefix, kind: current.rejected > before.rejected ? 'rejected' : 'failure', created: createdOf(file, prefix, input.lacking) };
       }
       continue;
     }
-    if (current.rejected + current.failure > 0) return { outcome: 'rejected', subscription: prefix, kind: current.rejected > 0 ? 'rejected' : 'failure', created: { file } };
+    if (current.rejected + current.failure > 0) return { outcome: 'rejected', subscription: prefix, kind: current.rejected > 0 ? 'rejected' : 'failure', created: createdOf(file, prefix, input.lacking) };
     return { outcome: undefined, waiting: [prefix] }; // opened by this edit, not loaded yet
   }
   return { outcome: 'accepted', subscriptions: accepted };
+}
+
+/** The file a subscription this edit opened refused, with the route configuration it lacks when known. */
+function createdOf(file: string, prefix: string, lacking: ReadonlyMap<string, string> | undefined): { file: string; route?: string } {
+  const route = lacking?.get(prefix);
+  return route === undefined ? { file } : { file, route };
 }
 
 /**

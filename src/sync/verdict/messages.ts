@@ -80,9 +80,14 @@ export function acceptedMessage(
   return `${accepted}, but ignored unknown fields in it (${counted}): ${validate} names them all${kept}, ${log}`;
 }
 
-/** Why an edit is refused when Envoy took the file but refused what a subscription it opened read. */
-export function openedRefusal(file: string, statPrefix: string, named: string): string {
-  return `Envoy took ${file} but the subscription it opened (${statPrefix}) refused ${named}: Envoy would run without it`;
+/**
+ * Why an edit is refused when Envoy took the file but refused what a subscription it opened read;
+ * `route`: the route configuration that file lacks, which the subscription asks for (RDS:
+ * RdsRouteConfigSubscription::onConfigUpdate logs the name it expected).
+ */
+export function openedRefusal(file: string, statPrefix: string, named: string, route?: string): string {
+  const lacks = route === undefined ? '' : `, which lacks the route configuration ${route} ${file} names (Envoy's log: "Unexpected RDS configuration (expecting ${route})")`;
+  return `Envoy took ${file} but the subscription it opened (${statPrefix}) refused ${named}${lacks}: Envoy would run without it`;
 }
 
 /**

@@ -57,7 +57,7 @@ export class ReasonReader {
   async refused(
     admin: EnvoyAdmin | undefined,
     refused: { file: string; publishedAtMs: number; secret?: unknown },
-    judgement: { subscription: string; kind: RefusalKind; created?: { file: string } },
+    judgement: { subscription: string; kind: RefusalKind; created?: { file: string; route?: string } },
     pathOf: (file: string) => string,
   ): Promise<RejectionReason> {
     if (refused.secret !== undefined) {
@@ -68,7 +68,8 @@ export class ReasonReader {
       };
     }
     if (judgement.created !== undefined) {
-      return { reason: openedRefusal(refused.file, judgement.subscription, judgement.created.file), fromCounters: true, envoyLog: envoyLogLine(judgement.kind, pathOf(judgement.created.file)) };
+      const { file, route } = judgement.created;
+      return { reason: openedRefusal(refused.file, judgement.subscription, file, route), fromCounters: true, envoyLog: route === undefined ? envoyLogLine(judgement.kind, pathOf(file)) : `Unexpected RDS configuration (expecting ${route})` };
     }
     const type = subscriptionType(judgement.subscription) ?? 'LDS';
     return this.why(admin, { statPrefix: judgement.subscription, type, kind: judgement.kind, path: pathOf(refused.file) }, refused.publishedAtMs);

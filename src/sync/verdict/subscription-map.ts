@@ -226,6 +226,16 @@ export class SubscriptionMap {
     return out;
   }
 
+  /** The route configurations the scopes of SRDS file `srds` named, every published content (scope-route-missing.ts). */
+  scopeRoutesOf(srds: string): ReadonlySet<string> {
+    return this.scopeRoutes.get(srds) ?? new Set();
+  }
+
+  /** The SRDS files whose scopes open their RDS subscriptions on `file` (references.ts `routes`). */
+  srdsNamersOf(file: string): string[] {
+    return [...new Set([...this.declared.values()].flatMap((list) => list.filter((ref) => ref.type === 'SRDS' && ref.routes === file).map((ref) => ref.file)))];
+  }
+
   /** The path Envoy uses for `name` (as the configuration writes it), else the name. */
   pathOf(name: string): string {
     for (const list of this.declared.values()) for (const ref of list) if (ref.file === name) return ref.path;

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { appliedSentence, sortApplied } from '../../../src/sync/verdict/applied.js';
 import { resourceNames } from '../../../src/sync/envoy/resource-names.js';
 import type { Applied } from '../../../src/sync/verdict/applied.js';
-import { firstRefusedMessage } from '../../../src/sync/verdict/messages.js';
+import { firstRefusedMessage, openedRefusal } from '../../../src/sync/verdict/messages.js';
 
 const LDS = `version_info: a1
 resources:
@@ -101,6 +101,13 @@ test('applied: by type, unread, and in the first-refused message', () => {
   const unread = appliedSentence('cds.yaml', { kind: 'unread', noun: 'cluster', adminPath: '/config_dump?resource=dynamic_active_clusters' });
   assert.equal(unread, 'Envoy applies each cluster of cds.yaml on its own, so it may run some of them; its admin API did not say which (/config_dump?resource=dynamic_active_clusters)');
   assert.doesNotMatch(unread, /WITHOUT/);
+  // A first start's srds.yaml whose scope opened a subscription that refused rds-scoped.yaml (judge.ts `created`): Envoy runs srds.yaml itself.
+  assert.equal(appliedSentence('srds.yaml', { kind: 'opened', statPrefix: 'http.scoped.rds.scoped_rc_b', named: 'rds-scoped.yaml' }), 'Envoy runs srds.yaml, without what the subscription it opened (http.scoped.rds.scoped_rc_b) refused of rds-scoped.yaml');
+  assert.equal(
+    openedRefusal('srds.yaml', 'http.scoped.rds.scoped_rc_b', 'rds-scoped.yaml', 'scoped_rc_b'),
+    'Envoy took srds.yaml but the subscription it opened (http.scoped.rds.scoped_rc_b) refused rds-scoped.yaml, which lacks the route configuration scoped_rc_b srds.yaml names (Envoy\'s log: "Unexpected RDS configuration (expecting scoped_rc_b)"): Envoy would run without it',
+  );
+  assert.equal(openedRefusal('lds.yaml', 'http.ingress_http.rds.r', 'rds.yaml'), 'Envoy took lds.yaml but the subscription it opened (http.ingress_http.rds.r) refused rds.yaml: Envoy would run without it');
   assert.equal(
     firstRefusedMessage('lds.yaml', 'a1', { reason: 'listener shop_listener: duplicate listener shop_listener found', envoyLog: 'Filesystem config update rejected' }, 'Envoy runs 1 of the 2 listeners of lds.yaml (shop_listener) and refused the others'),
     'Envoy REFUSED lds.yaml version a1, and no version of lds.yaml was accepted before it, so there is nothing to put back: it stays published; Envoy runs 1 of the 2 listeners of lds.yaml (shop_listener) and refused the others, and a restarted Envoy will refuse it again; fix the ConfigMap. Envoy says: listener shop_listener: duplicate listener shop_listener found',
