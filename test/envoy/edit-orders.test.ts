@@ -18,7 +18,7 @@ import { test } from 'node:test';
 import { publishable } from '../../src/sync/envoy/version-stamp.js';
 import { sleep } from './envoy.js';
 import type { EnvoyProcess } from './envoy.js';
-import { envoyOf, restartFromPublished, served, startCase } from './verdict-cases.js';
+import { envoyOf, restartFromPublished, served, startCase, tenantServed } from './verdict-cases.js';
 import type { CasePod, ConfigMapSpec } from './verdict-cases.js';
 
 const REPS = Number(process.env.EDIT_ORDER_REPS ?? '1');
@@ -34,15 +34,6 @@ interface Sequence {
 
 const body = (pod: CasePod, envoy: EnvoyProcess): Promise<string>[] => [served(envoy, pod.ports.P0)];
 
-/** What `port` answers tenant `tenant` (the `x-tenant` header picks a scope of scoped routes); `-` when nothing answers within 2 s. */
-async function tenantServed(port: number, tenant: string): Promise<string> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${String(port)}/`, { headers: { 'x-tenant': tenant }, signal: AbortSignal.timeout(2_000) });
-    return `${String(res.status)} ${(await res.text()).trim()}`.trim();
-  } catch {
-    return '-';
-  }
-}
 
 const SCOPED = '../envoy-corpus/sequences/srds-new-scope-second-rds-file';
 const scoped = (srds: string): ConfigMapSpec => ({ 'envoy.yaml': '../../../verdict-cases/14-scoped-routes-srds/envoy.yaml', 'lds.yaml': 'lds.yaml', 'rds.yaml': 'rds.yaml', 'rds-scoped.yaml': 'rds-scoped.yaml', 'srds.yaml': srds });

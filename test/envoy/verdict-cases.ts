@@ -200,6 +200,16 @@ export async function answer(port: number, path = '/'): Promise<string> {
   }
 }
 
+/** What `port` answers tenant `tenant` (the `x-tenant` header picks a scope of scoped routes); `-` when nothing answers within 2 s. */
+export async function tenantServed(port: number, tenant: string): Promise<string> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${String(port)}/`, { headers: { 'x-tenant': tenant }, signal: AbortSignal.timeout(2_000) });
+    return `${String(res.status)} ${(await res.text()).trim()}`.trim();
+  } catch {
+    return '-';
+  }
+}
+
 /** Polls `probe` until it returns `want` (Envoy applies an update asynchronously). */
 export async function waitServed(probe: () => Promise<string>, want: string, what: string, timeoutMs = 30_000): Promise<void> {
   let last = '';

@@ -13,7 +13,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gatherStatus } from '../../src/sync/verdict/status.js';
-import { envoyOf, nextVerdict, restartFromPublished, served, startCase, verdictCounts, waitServed } from './verdict-cases.js';
+import { envoyOf, nextVerdict, restartFromPublished, served, startCase, tenantServed, verdictCounts, waitServed } from './verdict-cases.js';
 import type { CasePod, ConfigMapSpec } from './verdict-cases.js';
 
 const SEQUENCES = new URL('../fixtures/envoy-corpus/sequences/', import.meta.url).pathname;
@@ -39,15 +39,6 @@ interface Sequence { initial: ConfigMapSpec; expect: Record<string, Outcome>; sa
 
 const probes = (pod: CasePod, sequence: Sequence): Promise<string[]> => Promise.all(sequence.probes.map((p) => (p.tenant === undefined ? served(envoyOf(pod), pod.ports[p.port], p.how ?? 'body') : tenantServed(pod.ports[p.port], p.tenant))));
 
-/** What `port` answers tenant `tenant` (the `x-tenant` header); `-` when nothing answers within 2 s. */
-async function tenantServed(port: number, tenant: string): Promise<string> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${String(port)}/`, { headers: { 'x-tenant': tenant }, signal: AbortSignal.timeout(2_000) });
-    return `${String(res.status)} ${(await res.text()).trim()}`.trim();
-  } catch {
-    return '-';
-  }
-}
 
 /** Every subscription's `version_text`, as Envoy lists them. */
 async function versionTexts(pod: CasePod): Promise<string[]> {
