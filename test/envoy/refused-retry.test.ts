@@ -6,6 +6,7 @@
 // files served it (fresh-user trial, HIGH: a new Pod's first lds.yaml; an lds.yaml a restarted Envoy
 // refused at start, which `status` still called accepted, exit 0).
 import { strict as assert } from 'node:assert';
+import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { envoyOf, nextVerdict, quiet, restartEnvoyUnderWatcher, restartFromPublished, served, startCase, subscriptionCounters, verdictCounts, waitServed, withWatcherLines } from './verdict-cases.js';
 import type { CasePod, ConfigMapSpec } from './verdict-cases.js';
@@ -135,6 +136,38 @@ test('a new Pod\'s cds.yaml Envoy refused for a cluster of its own (pasted twice
   } catch (err) {
     throw withWatcherLines(pod, err);
   } finally {
+    await pod.stop();
+  }
+});
+
+test('an lds.yaml a restarted Envoy refused at start (its address in use) and the next restarted Envoy takes: judged accepted again, status exit 0', TIMEOUT, async () => {
+  const pod = await startCase(FOLDER, spec('lds-v1.yaml', 'cds-v1.yaml'), ['--resync', '1s']);
+  const blocker = createServer();
+  try {
+    for (const file of ['lds.yaml', 'cds.yaml']) assert.equal((await nextVerdict(pod, file, 0)).outcome, 'accepted');
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 B', 'B');
+    let counts = verdictCounts(pod, ['lds.yaml']);
+    // The kubelet restarts Envoy while something else holds listener_0's port: Envoy refuses lds.yaml in part.
+    await restartEnvoyUnderWatcher(pod, 4, () => new Promise((resolve) => blocker.listen(pod.ports.P0, '127.0.0.1', () => { resolve(); })));
+    const refused = await nextVerdict(pod, 'lds.yaml', counts.get('lds.yaml') ?? 0);
+    assert.equal(refused.outcome, 'rejected', String(refused.msg));
+    assert.match(String(refused.msg), /the version accepted before \(an Envoy started since refuses it\).*Envoy runs 2 of the 3 listeners of lds\.yaml \(up1, up2\) and refused the other/);
+    assert.equal((await runCli(['status', '--to', pod.target])).code, 1);
+    // The port is free again and Envoy restarts once more: it takes lds.yaml at start (trial 4: status said refused, exit 1, for good).
+    counts = verdictCounts(pod, ['lds.yaml']);
+    await restartEnvoyUnderWatcher(pod, 4, () => new Promise((resolve) => blocker.close(() => { resolve(); })));
+    const taken = await nextVerdict(pod, 'lds.yaml', counts.get('lds.yaml') ?? 0);
+    assert.equal(taken.outcome, 'accepted', String(taken.msg));
+    assert.ok(pod.watcher.logs.some((l) => l.event === 'envoy-restarted' && String(l.msg).includes('judging lds.yaml again (refused before, loaded by this Envoy at start)')));
+    assert.equal((await subscriptionCounters(envoyOf(pod), 'listener_manager.lds')).versionText, taken.xdsVersion);
+    await waitServed(() => served(envoyOf(pod), pod.ports.P0), '200 B', 'B');
+    const status = await runCli(['status', '--to', pod.target]);
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+    assert.doesNotMatch(status.stdout, /refused by an Envoy started since/, status.stdout);
+  } catch (err) {
+    throw withWatcherLines(pod, err);
+  } finally {
+    if (blocker.listening) blocker.close();
     await pod.stop();
   }
 });

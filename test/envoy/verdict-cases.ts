@@ -241,9 +241,10 @@ export async function restartFromPublished(pod: CasePod, probes: () => Promise<s
  * What the kubelet does when the Envoy container is OOMKilled, crashes or fails its liveness probe:
  * the process dies (SIGKILL) and a new one starts from the same bootstrap (the published directory,
  * the same admin address) while the watcher sidecar keeps running. Waits until the old process has
- * run `minUptimeS` seconds first (0: kill it at once, as a crash loop does). Returns the new process.
+ * run `minUptimeS` seconds first (0: kill it at once, as a crash loop does); `beforeStart` runs between
+ * the two (what changed on the node meanwhile). Returns the new process.
  */
-export async function restartEnvoyUnderWatcher(pod: CasePod, minUptimeS = 4): Promise<EnvoyProcess> {
+export async function restartEnvoyUnderWatcher(pod: CasePod, minUptimeS = 4, beforeStart?: () => Promise<void>): Promise<EnvoyProcess> {
   const old = envoyOf(pod);
   const info = (await (await fetch(`${old.adminUrl}/server_info`)).json()) as { uptime_current_epoch?: string };
   const uptimeS = Number.parseFloat(info.uptime_current_epoch ?? '0');
@@ -251,6 +252,7 @@ export async function restartEnvoyUnderWatcher(pod: CasePod, minUptimeS = 4): Pr
   process.kill(-old.process.pid, 'SIGKILL');
   await old.process.exited;
   pod.envoy = undefined;
+  await beforeStart?.();
   return pod.startEnvoy();
 }
 

@@ -13,6 +13,7 @@ import { attribute } from './attribution.js';
 import type { FileFacts } from './attribution.js';
 import type { Conclusions } from './conclude.js';
 import type { Restart } from './envoy-process.js';
+import { refusedKeptOnDisk } from './refused-kept.js';
 import type { VerdictState } from './state.js';
 
 /** A file Envoy reads and the version it reported for it at the restart ('' when it has loaded none yet). */
@@ -54,16 +55,21 @@ export function loadedAtStart(reading: EnvoyCounters, files: readonly FileFacts[
 /**
  * The files to judge again once Envoy restarted: those whose last verdict is `unknown` (Envoy did
  * not answer, e.g. it was down when they were published) or that were published and got no verdict
- * since, and those last accepted that the new Envoy refused at start (`refusedAtStart`: a listener
- * routing to a cluster a cds.yaml edit removed since, routes-stranded.ts). The new Envoy loaded them
- * at start, and nothing said whether it took them. Files with a verdict pending (`pending`) are judged already.
+ * since, those last accepted that the new Envoy refused at start (`refusedAtStart`: a listener
+ * routing to a cluster a cds.yaml edit removed since, routes-stranded.ts), and those whose refused
+ * content stays published that the new Envoy took at start (`takenAtStart`: file → the version its
+ * subscription reports; an address in use then free again). The new Envoy loaded them at start, and
+ * nothing said whether it took them. Files with a verdict pending (`pending`) are judged already.
  */
-export function judgeAgainAfterRestart(state: VerdictState, pending: (file: string) => boolean, refusedAtStart: readonly string[] = []): string[] {
+export function judgeAgainAfterRestart(state: VerdictState, pending: (file: string) => boolean, refusedAtStart: readonly string[] = [], takenAtStart: ReadonlyMap<string, string> = new Map()): string[] {
   return Object.entries(state.files)
     .filter(([file, entry]) => {
       if (pending(file)) return false;
       // The new Envoy refused what the old one took (a cluster it routes to is gone): its verdict is refused now.
       if (refusedAtStart.includes(file) && entry.verdict?.outcome === 'accepted') return true;
+      // The new Envoy took the content refused before, which stays published: its verdict is accepted now (trial: status said
+      // "refused by an Envoy started since" and exited 1 for good while Envoy ran it).
+      if (refusedKeptOnDisk(entry) && entry.refused?.version !== undefined && takenAtStart.get(file) === entry.refused.version) return true;
       if (entry.verdict?.outcome === 'unknown') return true;
       return entry.published?.version !== undefined && entry.verdict?.version !== entry.published.version;
     })
@@ -71,16 +77,20 @@ export function judgeAgainAfterRestart(state: VerdictState, pending: (file: stri
     .sort();
 }
 
-/** The log line's message; `again`: the files judged again (judgeAgainAfterRestart), `refusedAgain` those of them last accepted and refused at start (a subset, in its order). */
-export function restartMessage(restart: Restart, loaded: readonly LoadedAtStart[], again: readonly string[] = [], refusedAgain: readonly string[] = []): string {
+/**
+ * The log line's message; `again`: the files judged again (judgeAgainAfterRestart), `refusedAgain`
+ * those of them last accepted and refused at start, `takenAgain` those refused before that it took
+ * at start (subsets, in its order).
+ */
+export function restartMessage(restart: Restart, loaded: readonly LoadedAtStart[], again: readonly string[] = [], refusedAgain: readonly string[] = [], takenAgain: readonly string[] = []): string {
   const files = loaded.map((l) =>
     l.version === ''
       ? `${l.file} (${l.refused === true ? 'refused it' : 'not loaded yet'})`
       : `${l.file} version ${l.version}${l.lastAccepted === undefined ? '' : ` (not the last accepted, ${l.lastAccepted})`}`,
   );
   const what = files.length === 0 ? 'no file the watcher publishes' : files.join(', ');
-  const unjudged = again.filter((file) => !refusedAgain.includes(file));
-  const judged = `${unjudged.length === 0 ? '' : `; judging ${unjudged.join(', ')} again (no verdict on the version published)`}${refusedAgain.length === 0 ? '' : `; judging ${refusedAgain.join(', ')} again (accepted before, refused by this Envoy at start)`}`;
+  const unjudged = again.filter((file) => !refusedAgain.includes(file) && !takenAgain.includes(file));
+  const judged = `${unjudged.length === 0 ? '' : `; judging ${unjudged.join(', ')} again (no verdict on the version published)`}${refusedAgain.length === 0 ? '' : `; judging ${refusedAgain.join(', ')} again (accepted before, refused by this Envoy at start)`}${takenAgain.length === 0 ? '' : `; judging ${takenAgain.join(', ')} again (refused before, loaded by this Envoy at start)`}`;
   return `Envoy restarted (${restart.why}): it counts from zero again; at start it loaded ${what}. Verdicts from now on compare only what this Envoy counted${judged}`;
 }
 
@@ -100,8 +110,10 @@ export function envoyRestarted(
   }
   ctx.conclusions.envoyRestarted(loaded.map((l) => l.file));
   const refusedAtStart = loaded.filter((l) => l.refused === true).map((l) => l.file);
-  const again = judgeAgainAfterRestart(state, ctx.pending, refusedAtStart);
+  const takenAtStart = new Map(loaded.filter((l) => l.version !== '').map((l) => [l.file, l.version]));
+  const again = judgeAgainAfterRestart(state, ctx.pending, refusedAtStart, takenAtStart);
   const refusedAgain = again.filter((file) => refusedAtStart.includes(file) && state.files[file]?.verdict?.outcome === 'accepted');
+  const takenAgain = again.filter((file) => !refusedAgain.includes(file) && state.files[file]?.verdict?.outcome === 'rejected');
   ctx.logger.info(
     {
       event: 'envoy-restarted',
@@ -111,7 +123,7 @@ export function envoyRestarted(
       loaded,
       ...(again.length === 0 ? {} : { judgeAgain: again }),
     },
-    restartMessage(restart, loaded, again, refusedAgain),
+    restartMessage(restart, loaded, again, refusedAgain, takenAgain),
   );
   ctx.save();
   return again;

@@ -60,3 +60,15 @@ test('judgeAgainAfterRestart: a file last accepted that the restarted Envoy refu
   const message = restartMessage({ why: 'it started at T' }, [{ file: 'cds.yaml', version: 'c2' }, { file: 'lds.yaml', version: '', refused: true }], ['lds.yaml'], ['lds.yaml']);
   assert.match(message, /at start it loaded cds\.yaml version c2, lds\.yaml \(refused it\)\..*; judging lds\.yaml again \(accepted before, refused by this Envoy at start\)$/);
 });
+
+test('judgeAgainAfterRestart: a refused content that stays published, which the restarted Envoy took at start (its version reported), is judged again; restartMessage says why', () => {
+  const refusedKept = { published: { version: 'l2', sha256: 'l', at: AT }, verdict: verdict('rejected', false, 'l2'), refused: { version: 'l2', sha256: 'l', at: AT } };
+  const state: VerdictState = { pid: 1, sourceDir: '/s', targetDir: '/t', updatedAt: AT, files: { 'lds.yaml': refusedKept, 'cds.yaml': { published: { version: 'c2', sha256: 'c', at: AT }, verdict: verdict('accepted', false, 'c2') } } };
+  assert.deepEqual(judgeAgainAfterRestart(state, none, [], new Map([['lds.yaml', 'l2'], ['cds.yaml', 'c2']])), ['lds.yaml']);
+  assert.deepEqual(judgeAgainAfterRestart(state, none, [], new Map([['lds.yaml', 'l1']])), [], 'Envoy reports another version: not the refused content');
+  assert.deepEqual(judgeAgainAfterRestart(state, none, ['lds.yaml'], new Map()), [], 'refused at start again: stays as judged');
+  const rolledBack = { ...state, files: { 'lds.yaml': { ...refusedKept, verdict: verdict('rejected', true, 'l2') } } };
+  assert.deepEqual(judgeAgainAfterRestart(rolledBack, none, [], new Map([['lds.yaml', 'l2']])), [], 'put back: the refused content is not what is published');
+  const message = restartMessage({ why: 'it started at T' }, [{ file: 'lds.yaml', version: 'l2' }], ['lds.yaml'], [], ['lds.yaml']);
+  assert.match(message, /at start it loaded lds\.yaml version l2\..*; judging lds\.yaml again \(refused before, loaded by this Envoy at start\)$/);
+});
