@@ -92,6 +92,12 @@ test('24-cluster-named-unchecked: a cds.yaml that removes a cluster rds.yaml rou
     const status = await runCli(['status', '--to', pod.target]);
     assert.equal(status.code, 0, status.stdout);
     assert.match(status.stdout, /cds\.yaml .*accepted \S+ at .*, routes left to removed clusters: rds\.yaml \('svc_b'\)/, status.stdout);
+    // A later cds.yaml edit that removes nothing: the earlier removal is still said (trial 4: only the latest removal was).
+    const later = verdictCounts(pod, ['cds.yaml']);
+    await pod.apply(rdsSpec('cds-v2.yaml'));
+    const v2 = await nextVerdict(pod, 'cds.yaml', later.get('cds.yaml') ?? 0);
+    assert.equal(v2.outcome, 'accepted', String(v2.msg));
+    assert.deepEqual(v2.strandedRoutes, [{ file: 'rds.yaml', clusters: ['svc_b'], unchecked: true }], String(v2.msg));
     const probes = async (): Promise<string[]> => [await code('/b'), await answer(pod.ports.P0, '/')];
     const { running, restarted } = await restartFromPublished(pod, probes);
     assert.deepEqual(running, ['503', '200 A']);

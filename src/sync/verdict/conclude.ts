@@ -187,7 +187,7 @@ export class Conclusions {
       const { among } = ignored;
       const loaded = ignored.ignored > 0 && among === undefined ? await loadedCopyHint(keeper, pending, (f, k) => this.validateHint(f, true, k, 'accepted'), logger) : undefined;
       // Routes left naming a cluster this version removed (routes-stranded.ts): accepted, with a warning.
-      stranded = await strandedRoutesOf(pending.content, { previous: before, routeFiles: this.ctx.routeFiles(), read: (f) => readFile(join(targetDir, f)), admin: this.ctx.admin(), timeoutMs: REQUEST_TIMEOUT_MS });
+      stranded = await strandedRoutesOf(pending.content, { previous: before, earlier: entry.verdict?.strandedRoutes, routeFiles: this.ctx.routeFiles(), read: (f) => readFile(join(targetDir, f)), admin: this.ctx.admin(), timeoutMs: REQUEST_TIMEOUT_MS });
       const reread = judgement?.outcome === 'accepted' && judgement.reread === true ? rereadNote(own, pending.names) : '';
       message = acceptedMessage(file, shown, latencyMs, ignored.ignored, loaded ?? this.validateHint(file), among === undefined ? undefined : { ...among, validate: this.validateHint() }) + reread + strandedMessage(file, shown, stranded) + note;
       logger[ignored.ignored > 0 || stranded.length > 0 ? 'warn' : 'info']({ ...logFields, latencyMs, rolledBack, ...ignoredFieldsOf(ignored), ...(stranded.length === 0 ? {} : { strandedRoutes: stranded }) }, message);

@@ -10,7 +10,7 @@
 // `strandedRoutesOf` (IO: the published files and Envoy's clusters, read once).
 import type { EnvoyAdmin } from '../envoy/admin.js';
 import { clustersOnlyIn } from './clusters-gone.js';
-import { routedClusters, uncheckedClusters } from './parsed-once.js';
+import { cdsClusterNames, routedClusters, uncheckedClusters } from './parsed-once.js';
 
 /**
  * A published LDS or RDS file whose validated route tables name clusters Envoy no longer has
@@ -68,6 +68,13 @@ export function strandedText(stranded: readonly StrandedRoutes[] | undefined): s
 export interface StrandedInputs {
   /** The last accepted bytes of the CDS file, before this version (undefined: none). */
   previous: Buffer | undefined;
+  /**
+   * What the CDS file's last verdict said was left naming a cluster it removed: still counted as
+   * removed while this version lacks them, so a later removal does not hide an earlier one (trial:
+   * the second removal's line and `status` listed only the new cluster while a listener still
+   * named the first, and Envoy answered 403 there).
+   */
+  earlier?: readonly StrandedRoutes[] | undefined;
   /** The published files Envoy reads as LDS or RDS. */
   routeFiles: readonly string[];
   /** A published file's bytes (undefined: gone). */
@@ -99,7 +106,9 @@ export async function strandedRoutesOf(content: Buffer, inputs: StrandedInputs):
     }
   }
   if (routed.size === 0 && named.size === 0) return [];
-  const removed = clustersOnlyIn(inputs.previous, content);
+  const removed = new Set(clustersOnlyIn(inputs.previous, content));
+  const kept = namesIn(content);
+  for (const cluster of (inputs.earlier ?? []).flatMap((s) => s.clusters)) if (kept !== undefined && !kept.has(cluster)) removed.add(cluster);
   // Without Envoy's word, every removed cluster counts as gone: only a file that names one makes it worth asking.
   if (strandedRoutes(removed, routed, new Set(), named).length === 0) return [];
   try {
@@ -107,5 +116,14 @@ export async function strandedRoutesOf(content: Buffer, inputs: StrandedInputs):
     return strandedRoutes(removed, routed, new Set(clusters.map((c) => c.name)), named);
   } catch {
     return [];
+  }
+}
+
+/** The cluster names of a CDS content (parsed-once.ts); undefined when it does not parse. */
+function namesIn(content: Buffer): ReadonlySet<string> | undefined {
+  try {
+    return cdsClusterNames(content);
+  } catch {
+    return undefined;
   }
 }

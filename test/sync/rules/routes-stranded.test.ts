@@ -47,6 +47,11 @@ test('strandedRoutesOf: validated tables (inline by default, RDS when it says so
   assert.deepEqual(await run(cds('a'), cds(), new Error('no answer')), [], 'no answer: no warning');
   assert.deepEqual(await run(undefined, cds(), []), [], 'no accepted version before');
   assert.deepEqual(await run(cds('a'), cds(), [], ['gone.yaml']), [], 'a route file gone from disk names nothing');
+  // An earlier removal the last verdict said stays said while the cluster is still gone: a later removal does not hide it.
+  const earlier = [{ file: 'lds.yaml', clusters: ['a'] }];
+  const later = (now: Buffer, envoy: string[]) => strandedRoutesOf(now, { previous: cds('b', 'c'), earlier, routeFiles: Object.keys(files), read: (f) => Promise.resolve(files[f]), admin: admin(envoy), timeoutMs: 100 });
+  assert.deepEqual(await later(cds('b'), []), [{ file: 'lds.yaml', clusters: ['a'] }, { file: 'rds-on.yaml', clusters: ['c'] }]);
+  assert.deepEqual(await later(cds('a', 'b'), ['a', 'b']), [{ file: 'rds-on.yaml', clusters: ['c'] }], 'a is back');
 });
 
 test('strandedMessage and strandedText: what the line and a status row say', () => {
