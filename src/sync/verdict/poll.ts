@@ -21,7 +21,7 @@ import { scopesOf, type Pending, type SecretFile } from './pending.js';
 import { ridersOf, riderState } from './read-once-verdict.js';
 import { causeOf, concludeWithRiders, otherFile, readAsCds, type FinishContext } from './finish.js';
 import { REQUEST_TIMEOUT_MS } from './reason.js';
-import { mayDependOn, type RefusedBefore } from './refusal-cause.js';
+import { mayDependOn, type RefusedBefore, refusalCounter } from './refusal-cause.js';
 import { readAtSameStart } from './read-at-start.js';
 import { stillToCome, waitedFor } from './never-read.js';
 import type { VerdictOptions } from './options.js';
@@ -249,7 +249,7 @@ export class Poller {
     const secret = pending.secret === undefined ? undefined : { sdsFiles: pending.secret.sdsFiles };
     const file: PublishedFile = { name: pending.file, sha256: pending.sha256, content: pending.content, version: pending.version, kind: secret === undefined ? 'xds' : 'data', ino, at: performance.now(), ...(pending.configMap === undefined ? {} : { configMap: pending.configMap }) };
     // Envoy counted this refusal: the verdict on the second try reports it.
-    const counter = `${deferred.judgement.subscription}.update_${deferred.judgement.kind === 'failure' ? 'failure' : 'rejected'}`;
+    const counter = refusalCounter(deferred.judgement.subscription, deferred.judgement.kind, pending.secret !== undefined);
     const opened = openedScopes(pending.baseline, scopesOf(this.attributed, pending.file, pending.names).named, pending.opened);
     this.ctx.republished(file, secret, counters ?? deferred.counters, { count: (pending.refusedBefore?.count ?? 0) + 1, while: [...pending.inFlight], counter }, opened);
   }

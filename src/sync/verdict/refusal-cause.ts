@@ -139,6 +139,17 @@ export interface RefusedBefore {
   counter: string;
 }
 
+/**
+ * The counter that counted a refusal, with its stats prefix: `<subscription>.update_rejected` or
+ * `.update_failure`, or for a file a Secret reads (`secret`) `.key_rotation_failed`: Envoy refuses
+ * a certificate or key it re-reads there, not in the SDS update counters (SdsApi::onWatchUpdate,
+ * source/common/secret/sds_api.cc; trial: "sds.srv.update_rejected counts that refusal too" while
+ * it stayed 0 and key_rotation_failed moved). Pure.
+ */
+export function refusalCounter(subscription: string, kind: 'rejected' | 'failure', secret: boolean): string {
+  return `${subscription}.${secret ? 'key_rotation_failed' : `update_${kind}`}`;
+}
+
 /** The words a verdict adds for the refusals Envoy counted before it, in the same publish. */
 export function refusedBeforeNote(before: RefusedBefore): string {
   const times = before.count === 1 ? 'once' : `${String(before.count)} times`;

@@ -4,7 +4,7 @@
 // validateClusters writes it, not any reason containing "cluster") or a named file is. The real-Envoy behaviour: test/envoy/refusal-in-flight.test.ts.
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { dependsOnKeys, mayDependOn, mentions, refusedBeforeNote, standsAlone } from '../../../src/sync/verdict/refusal-cause.js';
+import { dependsOnKeys, mayDependOn, mentions, refusalCounter, refusedBeforeNote, standsAlone } from '../../../src/sync/verdict/refusal-cause.js';
 import type { RefusalCause } from '../../../src/sync/verdict/refusal-cause.js';
 import { refusalKeys } from '../../../src/sync/verdict/finish.js';
 
@@ -120,4 +120,10 @@ test('refusalKeys: the ConfigMap of the pass, or at start the files Envoy\'s con
   const clusters = (key: string) => ({ clusters: key === 'cds.yaml' });
   assert.deepEqual(dependsOnKeys(cause({ type: 'CDS', why: { envoyLog: log } }), 'cds.yaml', atStart, clusters), [], 'a CDS refusal with no reason: no listener or route file changes it');
   assert.deepEqual(dependsOnKeys(cause({ why: { reason: "route: unknown cluster 'web'", envoyLog: log } }), 'lds.yaml', atStart, clusters), ['cds.yaml'], 'a first lds.yaml refused for a cluster: cds.yaml');
+});
+
+test('refusalCounter: the counter a refusal moved, key_rotation_failed for a file a Secret reads', () => {
+  assert.equal(refusalCounter('listener_manager.lds', 'rejected', false), 'listener_manager.lds.update_rejected');
+  assert.equal(refusalCounter('cluster_manager.cds', 'failure', false), 'cluster_manager.cds.update_failure');
+  assert.equal(refusalCounter('sds.srv', 'rejected', true), 'sds.srv.key_rotation_failed');
 });
