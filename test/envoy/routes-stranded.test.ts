@@ -109,3 +109,31 @@ test('24-cluster-named-unchecked: a cds.yaml that removes a cluster rds.yaml rou
     await pod.stop();
   }
 });
+
+test('24-cluster-named-unchecked: an rds.yaml routing to a cluster only a cds.yaml of its change adds, which Envoy refuses in part, goes back with cds.yaml; the running Envoy and a restarted one serve the version before', { timeout: 300_000 }, async () => {
+  const change = (rds: string, cds: string): ConfigMapSpec => ({ 'envoy.yaml': 'envoy.yaml', 'lds.yaml': 'lds-v0.yaml', 'rds.yaml': rds, 'cds.yaml': cds });
+  const pod = await startCase('24-cluster-named-unchecked', change('rds-v0.yaml', 'cds-v0.yaml'));
+  try {
+    for (const file of ['lds.yaml', 'rds.yaml', 'cds.yaml']) assert.equal((await nextVerdict(pod, file, 0)).outcome, 'accepted');
+    const counts = verdictCounts(pod, ['cds.yaml', 'rds.yaml']);
+    await pod.apply(change('rds-v1.yaml', 'cds-v3-partial.yaml'));
+    const cds = await nextVerdict(pod, 'cds.yaml', counts.get('cds.yaml') ?? 0);
+    assert.equal(cds.outcome, 'rejected', String(cds.msg));
+    assert.equal(cds.rolledBack, true);
+    const rds = await nextVerdict(pod, 'rds.yaml', counts.get('rds.yaml') ?? 0);
+    assert.equal(rds.outcome, 'rejected', String(rds.msg));
+    assert.equal(rds.rolledBack, true, String(rds.msg));
+    assert.equal(rds.withdrawnWith, 'cds.yaml');
+    assert.match(String(rds.msg), /^Envoy took rds\.yaml version \S+, but it names cluster 'svc_c', which only cds\.yaml version \S+ adds, and Envoy refused that version: \S+ goes back on disk with cds\.yaml/);
+    // Before: rds.yaml stayed accepted and /c answered 503 (trial 4). Now the version before is served, running and restarted.
+    await waitServed(() => answer(pod.ports.P0, '/c'), '200 A', '/c through / of rds-v0');
+    const probes = async (): Promise<string[]> => [await answer(pod.ports.P0, '/c'), await answer(pod.ports.P0, '/b')];
+    const { running, restarted } = await restartFromPublished(pod, probes);
+    assert.deepEqual(running, ['200 A', '200 B']);
+    assert.deepEqual(restarted, running);
+  } catch (err) {
+    throw withWatcherLines(pod, err);
+  } finally {
+    await pod.stop();
+  }
+});

@@ -9,7 +9,7 @@
 // of a file whose route tables Envoy validates waits for the verdicts of the CDS files of its
 // change, and goes back with a refused one whose put-back takes away a cluster it routes to.
 import { contentVersion } from '../envoy/version-stamp.js';
-import { cdsClusterNames, routedClusters } from './parsed-once.js';
+import { cdsClusterNames, routedClusters, uncheckedClusters } from './parsed-once.js';
 
 /** A CDS file of the change Envoy refused and the watcher put back. */
 export interface ClustersGone {
@@ -58,18 +58,31 @@ export function waitsForClusters(file: string, inFlight: ReadonlySet<string>, re
   return [...inFlight].some((other) => readAs(other).has('CDS') && stillPending(other));
 }
 
-/** The refused CDS file whose put-back takes away clusters `content` (an LDS or RDS file's bytes) routes to, and those clusters (sorted); undefined: none. */
-export function routesToGone(content: Buffer, gone: readonly ClustersGone[]): { by: ClustersGone; clusters: string[] } | undefined {
+/**
+ * The refused CDS file whose put-back takes away clusters `content` (an LDS or RDS file's bytes)
+ * names, and those clusters (sorted); undefined: none. Its validated route tables first (a restarted
+ * Envoy would refuse the file); else the clusters it names where Envoy does not check them at load
+ * (`unchecked`: an RDS table's route, a filter's upstream, envoy/named-clusters.ts), which the
+ * running Envoy and a restarted one answer without (trial: an rds.yaml routing to a cluster only a
+ * refused cds.yaml added stayed accepted, and Envoy answered 503 there).
+ */
+export function routesToGone(content: Buffer, gone: readonly ClustersGone[]): { by: ClustersGone; clusters: string[]; unchecked?: true } | undefined {
   if (gone.length === 0) return undefined;
   let routed: ReadonlySet<string>;
+  let named: ReadonlySet<string>;
   try {
     routed = routedClusters(content);
+    named = uncheckedClusters(content);
   } catch {
     return undefined;
   }
   for (const by of gone) {
     const clusters = [...by.clusters].filter((name) => routed.has(name)).sort();
     if (clusters.length > 0) return { by, clusters };
+  }
+  for (const by of gone) {
+    const clusters = [...by.clusters].filter((name) => named.has(name)).sort();
+    if (clusters.length > 0) return { by, clusters, unchecked: true };
   }
   return undefined;
 }
@@ -79,12 +92,14 @@ export function routesToGone(content: Buffer, gone: readonly ClustersGone[]): { 
  * `last`: the version put back, undefined: none; `keys`: the keys whose change ends its hold,
  * withdrawn.ts, undefined: any).
  */
-export function withdrawnMessage(file: string, version: string, last: string | undefined, gone: { by: ClustersGone; clusters: readonly string[] }, rolledBack: boolean, keys?: readonly string[]): string {
+export function withdrawnMessage(file: string, version: string, last: string | undefined, gone: { by: ClustersGone; clusters: readonly string[]; unchecked?: true }, rolledBack: boolean, keys?: readonly string[]): string {
   const names = gone.clusters.map((name) => `'${name}'`).join(', ');
   const them = gone.clusters.length === 1 ? `cluster ${names}, which only` : `clusters ${names}, which only`;
-  const why = `Envoy took ${file} version ${version}, but it routes to ${them} ${gone.by.file} version ${gone.by.version} adds, and Envoy refused that version`;
+  const why = `Envoy took ${file} version ${version}, but it ${gone.unchecked === true ? 'names' : 'routes to'} ${them} ${gone.by.file} version ${gone.by.version} adds, and Envoy refused that version`;
   const until = keys === undefined || keys.length === 0 ? 'the ConfigMap changes' : `the ConfigMap changes ${keys.join(' or ')}, or Envoy accepts ${gone.by.file}`;
-  const restart = `an Envoy restarted without ${gone.clusters.length === 1 ? 'that cluster' : 'those clusters'} would refuse ${version} ("route: unknown cluster")`;
+  const restart = gone.unchecked === true
+    ? `without ${gone.clusters.length === 1 ? 'that cluster' : 'those clusters'}, what needs ${gone.clusters.length === 1 ? 'it' : 'them'} in ${version} fails (a route answers 503)`
+    : `an Envoy restarted without ${gone.clusters.length === 1 ? 'that cluster' : 'those clusters'} would refuse ${version} ("route: unknown cluster")`;
   return rolledBack
     ? `${why}: ${last ?? 'the last accepted version'} goes back on disk with ${gone.by.file}, and Envoy loads it (${restart}); held until ${until}`
     : `${why}; nothing accepted came before it to put back, so it stays published: ${restart}`;

@@ -67,7 +67,7 @@ export interface Decided {
   /** A rider put back with `withReader` because Envoy kept its reader as it runs (reader-kept.ts): what holding it back says. */
   kept?: string;
   /** Envoy took it, but it goes back with a refused CDS file of its change whose put-back takes away clusters it routes to (clusters-gone.ts). */
-  withRefused?: { by: ClustersGone; clusters: string[] };
+  withRefused?: { by: ClustersGone; clusters: string[]; unchecked?: true };
 }
 
 export interface ConcludeContext extends VerdictContext {

@@ -23,7 +23,7 @@ export interface WithdrawContext {
  * the refusal in `entry` (at: ISO time). Returns whether it was put back and the line's message
  * (`shown`: the version as lines show it; `last`: the last accepted version).
  */
-export async function withdraw(ctx: WithdrawContext, pending: Pending, gone: { by: ClustersGone; clusters: string[] }, entry: FileState, shown: string, last: string | undefined, at: string): Promise<{ rolledBack: boolean; message: string }> {
+export async function withdraw(ctx: WithdrawContext, pending: Pending, gone: { by: ClustersGone; clusters: string[]; unchecked?: true }, entry: FileState, shown: string, last: string | undefined, at: string): Promise<{ rolledBack: boolean; message: string }> {
   const accepted = await acceptedCopy(ctx.targetDir, pending.file);
   const { dependsOn, refusedWith } = withdrawnHold(pending, gone.by);
   entry.refused = { ...(pending.version === undefined ? {} : { version: pending.version }), sha256: pending.sha256, at, ...(dependsOn === undefined ? {} : { dependsOn }), withRefused: gone.by.file };

@@ -46,6 +46,11 @@ test('clustersOnlyIn / routesToGone: an accepted listener routing to a cluster o
   assert.equal(routesToGone(ldsFile('a'), [gone]), undefined, 'routes to a cluster the version put back has');
   assert.equal(routesToGone(ldsFile('new'), []), undefined);
   assert.equal(routesToGone(Buffer.from('{'), [gone]), undefined, 'does not parse: nothing said');
+  // An RDS table that does not validate its clusters, or a filter's upstream: Envoy answers without the cluster (503), so it goes back too.
+  const rdsFile = Buffer.from(JSON.stringify({ resources: [{ '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', name: 'r', virtual_hosts: [{ name: 'a', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'new' } }] }] }] }));
+  assert.deepEqual(routesToGone(rdsFile, [gone]), { by: gone, clusters: ['new'], unchecked: true });
+  const authz = Buffer.from(JSON.stringify({ resources: [{ '@type': 'type.googleapis.com/envoy.config.listener.v3.Listener', name: 'l', filter_chains: [{ filters: [{ typed_config: { http_filters: [{ typed_config: { http_service: { server_uri: { cluster: 'new' } } } }] } }] }] }] }));
+  assert.deepEqual(routesToGone(authz, [gone]), { by: gone, clusters: ['new'], unchecked: true });
 });
 
 test('waitsForClusters: an LDS or RDS file waits while a CDS file of its change waits for its verdict', () => {
@@ -67,4 +72,8 @@ test('withdrawnMessage: says Envoy took it, which cluster only the refused versi
   assert.match(withdrawnMessage('lds.yaml', 'l2', 'l1', gone, true, ['cds.yaml', 'eds.yaml']), /; held until the ConfigMap changes cds\.yaml or eds\.yaml, or Envoy accepts cds\.yaml$/, 'the keys its hold has (withdrawn.ts)');
   assert.match(withdrawnMessage('lds.yaml', 'l2', 'l1', gone, true, ['cds.yaml']), /; held until the ConfigMap changes cds\.yaml, or Envoy accepts cds\.yaml$/);
   assert.match(withdrawnMessage('lds.yaml', 'l2', undefined, { ...gone, clusters: ['a', 'b'] }, false), /routes to clusters 'a', 'b', which only .*; nothing accepted came before it to put back, so it stays published: an Envoy restarted without those clusters would refuse l2/);
+  assert.equal(
+    withdrawnMessage('rds.yaml', 'r2', 'r1', { ...gone, unchecked: true }, true),
+    'Envoy took rds.yaml version r2, but it names cluster \'new\', which only cds.yaml version c2 adds, and Envoy refused that version: r1 goes back on disk with cds.yaml, and Envoy loads it (without that cluster, what needs it in r2 fails (a route answers 503)); held until the ConfigMap changes',
+  );
 });
