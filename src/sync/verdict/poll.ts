@@ -23,6 +23,7 @@ import { causeOf, concludeWithRiders, otherFile, readAsCds, type FinishContext }
 import { REQUEST_TIMEOUT_MS } from './reason.js';
 import { mayDependOn, type RefusedBefore, refusalCounter } from './refusal-cause.js';
 import { readAtSameStart } from './read-at-start.js';
+import { answeredBefore } from './reading-order.js';
 import { stillToCome, waitedFor } from './never-read.js';
 import type { VerdictOptions } from './options.js';
 
@@ -142,7 +143,8 @@ export class Poller {
       await this.ctx.conclusions.superseded.reported(); // a replaced publish's line comes before the verdict on what replaced it
       const now = performance.now();
       for (const pending of [...this.pending.values()]) {
-        if (this.pending.get(pending.file) !== pending) continue; // replaced during this round
+        // Replaced during this round, or tracked during it with a baseline Envoy answered after `counters` (reading-order.ts): the next round's.
+        if (this.pending.get(pending.file) !== pending || answeredBefore(counters, pending.baseline)) continue;
         this.judging = pending;
         await this.roundFor(pending, { counters, now, sentAt, admin, problem });
         this.judging = undefined;
@@ -151,7 +153,7 @@ export class Poller {
         this.replacedWhileJudged = undefined;
         if (replaced !== undefined && !this.finished.has(pending)) this.ctx.conclusions.superseded.replace(pending, replaced.next ?? this.pending.get(pending.file), replaced.next === undefined ? scopesOf(this.attributed, pending.file, []).own : replaced.own);
       }
-      if (counters !== undefined) this.lastCounters = counters;
+      if (counters !== undefined && !answeredBefore(counters, this.lastCounters)) this.lastCounters = counters; // not over a newer baseline
     }
   }
 
