@@ -171,3 +171,31 @@ test('an lds.yaml a restarted Envoy refused at start (its address in use) and th
     await pod.stop();
   }
 });
+
+test('after a refusal rolled back and the ConfigMap set back to the version published, a restarted Envoy that refuses that version at start (its address in use) is met: judged refused, status exit 1', TIMEOUT, async () => {
+  const pod = await startCase(FOLDER, spec('lds-v0.yaml', 'cds-v0.yaml'), ['--resync', '1s']);
+  const blocker = createServer();
+  try {
+    for (const file of ['lds.yaml', 'cds.yaml']) assert.equal((await nextVerdict(pod, file, 0)).outcome, 'accepted');
+    let counts = verdictCounts(pod, ['lds.yaml']);
+    await pod.apply(spec('lds-v1.yaml', 'cds-v0.yaml')); // routes to EnvoyNetCore, which cds-v0 lacks: refused, rolled back
+    const refused = await nextVerdict(pod, 'lds.yaml', counts.get('lds.yaml') ?? 0);
+    assert.equal(refused.rolledBack, true, String(refused.msg));
+    await pod.apply(spec('lds-v0.yaml', 'cds-v0.yaml')); // the operator reverts: the ConfigMap is the version published
+    await pod.watcher.waitForLog((l) => l.file === 'lds.yaml' && String(l.msg).includes('the ConfigMap is back to version'), 'the revert reaching the watcher');
+    counts = verdictCounts(pod, ['lds.yaml']);
+    await restartEnvoyUnderWatcher(pod, 4, () => new Promise((resolve) => blocker.listen(pod.ports.P0, '127.0.0.1', () => { resolve(); })));
+    // Trial 5: nothing was said (the last verdict, the rollback's, was not 'accepted'), and status exited 0.
+    const atStart = await nextVerdict(pod, 'lds.yaml', counts.get('lds.yaml') ?? 0);
+    assert.equal(atStart.outcome, 'rejected', String(atStart.msg));
+    assert.match(String(atStart.msg), /the version accepted before \(an Envoy started since refuses it\)/);
+    assert.match(String(atStart.msg), /cannot bind|Address already in use/);
+    assert.equal((await subscriptionCounters(envoyOf(pod), 'listener_manager.lds')).refused, 1);
+    assert.equal((await runCli(['status', '--to', pod.target])).code, 1);
+  } catch (err) {
+    throw withWatcherLines(pod, err);
+  } finally {
+    if (blocker.listening) blocker.close();
+    await pod.stop();
+  }
+});

@@ -98,7 +98,7 @@ export function withdrawnMessage(file: string, version: string, last: string | u
   const why = `Envoy took ${file} version ${version}, but it ${gone.unchecked === true ? 'names' : 'routes to'} ${them} ${gone.by.file} version ${gone.by.version} adds, and Envoy refused that version`;
   const until = keys === undefined || keys.length === 0 ? 'the ConfigMap changes' : `the ConfigMap changes ${keys.join(' or ')}, or Envoy accepts ${gone.by.file}`;
   const restart = gone.unchecked === true
-    ? `without ${gone.clusters.length === 1 ? 'that cluster' : 'those clusters'}, what needs ${gone.clusters.length === 1 ? 'it' : 'them'} in ${version} fails (a route answers 503)`
+    ? `${version} would answer 503 where it routes to ${gone.clusters.length === 1 ? 'that cluster' : 'those clusters'}, and a filter calling ${gone.clusters.length === 1 ? 'it' : 'them'} would fail`
     : `an Envoy restarted without ${gone.clusters.length === 1 ? 'that cluster' : 'those clusters'} would refuse ${version} ("route: unknown cluster")`;
   return rolledBack
     ? `${why}: ${last ?? 'the last accepted version'} goes back on disk with ${gone.by.file}, and Envoy loads it (${restart}); held until ${until}`

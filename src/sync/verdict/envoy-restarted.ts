@@ -66,7 +66,7 @@ export function judgeAgainAfterRestart(state: VerdictState, pending: (file: stri
     .filter(([file, entry]) => {
       if (pending(file)) return false;
       // The new Envoy refused what the old one took (a cluster it routes to is gone): its verdict is refused now.
-      if (refusedAtStart.includes(file) && entry.verdict?.outcome === 'accepted') return true;
+      if (refusedAtStart.includes(file) && acceptedOnDisk(entry)) return true;
       // The new Envoy took the content refused before, which stays published: its verdict is accepted now (trial: status said
       // "refused by an Envoy started since" and exited 1 for good while Envoy ran it).
       if (refusedKeptOnDisk(entry) && entry.refused?.version !== undefined && takenAtStart.get(file) === entry.refused.version) return true;
@@ -75,6 +75,18 @@ export function judgeAgainAfterRestart(state: VerdictState, pending: (file: stri
     })
     .map(([file]) => file)
     .sort();
+}
+
+/**
+ * Whether what is published is the version last accepted, as the last verdict says: accepted, or a
+ * refusal that put that version back (rolled back, or gone back with a refused cds.yaml). Trial 5:
+ * after a rollback and the ConfigMap set back to the published version, a restarted Envoy's refusal
+ * of it at start went unjudged (the last verdict, the rollback's, was not `accepted`), and `status`
+ * exited 0. Pure.
+ */
+export function acceptedOnDisk(entry: VerdictState['files'][string] | undefined): boolean {
+  const verdict = entry?.verdict;
+  return verdict?.outcome === 'accepted' || (verdict?.outcome === 'rejected' && verdict.rolledBack);
 }
 
 /**
@@ -112,7 +124,7 @@ export function envoyRestarted(
   const refusedAtStart = loaded.filter((l) => l.refused === true).map((l) => l.file);
   const takenAtStart = new Map(loaded.filter((l) => l.version !== '').map((l) => [l.file, l.version]));
   const again = judgeAgainAfterRestart(state, ctx.pending, refusedAtStart, takenAtStart);
-  const refusedAgain = again.filter((file) => refusedAtStart.includes(file) && state.files[file]?.verdict?.outcome === 'accepted');
+  const refusedAgain = again.filter((file) => refusedAtStart.includes(file) && acceptedOnDisk(state.files[file]));
   const takenAgain = again.filter((file) => !refusedAgain.includes(file) && state.files[file]?.verdict?.outcome === 'rejected');
   ctx.logger.info(
     {

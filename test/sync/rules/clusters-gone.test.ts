@@ -74,6 +74,6 @@ test('withdrawnMessage: says Envoy took it, which cluster only the refused versi
   assert.match(withdrawnMessage('lds.yaml', 'l2', undefined, { ...gone, clusters: ['a', 'b'] }, false), /routes to clusters 'a', 'b', which only .*; nothing accepted came before it to put back, so it stays published: an Envoy restarted without those clusters would refuse l2/);
   assert.equal(
     withdrawnMessage('rds.yaml', 'r2', 'r1', { ...gone, unchecked: true }, true),
-    'Envoy took rds.yaml version r2, but it names cluster \'new\', which only cds.yaml version c2 adds, and Envoy refused that version: r1 goes back on disk with cds.yaml, and Envoy loads it (without that cluster, what needs it in r2 fails (a route answers 503)); held until the ConfigMap changes',
+    'Envoy took rds.yaml version r2, but it names cluster \'new\', which only cds.yaml version c2 adds, and Envoy refused that version: r1 goes back on disk with cds.yaml, and Envoy loads it (r2 would answer 503 where it routes to that cluster, and a filter calling it would fail); held until the ConfigMap changes',
   );
 });
