@@ -69,12 +69,17 @@ export function judgeAgainAfterRestart(state: VerdictState, pending: (file: stri
       if (refusedAtStart.includes(file) && acceptedOnDisk(entry)) return true;
       // The new Envoy took the content refused before, which stays published: its verdict is accepted now (trial: status said
       // "refused by an Envoy started since" and exited 1 for good while Envoy ran it).
-      if (refusedKeptOnDisk(entry) && entry.refused?.version !== undefined && takenAtStart.get(file) === entry.refused.version) return true;
+      if (takenAfterRefusal(entry, takenAtStart.get(file))) return true;
       if (entry.verdict?.outcome === 'unknown') return true;
       return entry.published?.version !== undefined && entry.verdict?.version !== entry.published.version;
     })
     .map(([file]) => file)
     .sort();
+}
+
+/** Whether Envoy loaded at start (`loaded`: the version its subscription reports) the refused content that stays published. Pure. */
+function takenAfterRefusal(entry: VerdictState['files'][string] | undefined, loaded: string | undefined): boolean {
+  return refusedKeptOnDisk(entry) && entry?.refused?.version !== undefined && loaded === entry.refused.version;
 }
 
 /**
@@ -125,7 +130,7 @@ export function envoyRestarted(
   const takenAtStart = new Map(loaded.filter((l) => l.version !== '').map((l) => [l.file, l.version]));
   const again = judgeAgainAfterRestart(state, ctx.pending, refusedAtStart, takenAtStart);
   const refusedAgain = again.filter((file) => refusedAtStart.includes(file) && acceptedOnDisk(state.files[file]));
-  const takenAgain = again.filter((file) => !refusedAgain.includes(file) && state.files[file]?.verdict?.outcome === 'rejected');
+  const takenAgain = again.filter((file) => !refusedAgain.includes(file) && takenAfterRefusal(state.files[file], takenAtStart.get(file)));
   ctx.logger.info(
     {
       event: 'envoy-restarted',
